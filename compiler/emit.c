@@ -1,0 +1,525 @@
+/*
+** emit.c - writes the rewritten translation unit.
+**
+** For a transaction f the output keeps f's definition where it was, renamed
+** f__ptm_primary and made static, preceded by a prototype of f so that code
+** below still sees f.  Everything else goes to the end of the file, where
+** every type and function of the unit is visible:
+**
+**   f__ptm_mirror      a clone of the body whose I/O calls go to ptm_shim_*
+**   struct f__ptm_frame the arguments, the result and errno of one call
+**   f__ptm_run_*       thunks: call a clone with the arguments of a frame
+**   f__ptm_success     success_criteria over a frame
+**   f__ptm_desc        the descriptor libptm runs
+**   f                  the wrapper: fills a frame and calls ptm_tx_run()
+**
+** #line directives map the primary and the mirror to the user's lines, and
+** the generated glue to the annotation, so compiler errors and debuggers
+** point at the user's source.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptmcc.h"
+
+/* An edit of a text span: [off, off+len) becomes text. */
+typedef struct Edit {
+    size_t off, len;
+    const char *text;
+} Edit;
+
+static int cmp_edit(const void *a, const void *b)
+{
+    const Edit *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* put_edited: appends src[from, to) to out with the edits that fall in it
+** applied (edits must not overlap). */
+static void put_edited(Buf *out, const char *src, size_t from, size_t to, Edit *edits, int n)
+{
+    qsort(edits, (size_t)n, sizeof *edits, cmp_edit);
+    size_t at = from;
+    for (int i = 0; i < n; i++) {
+        if (edits[i].off < at || edits[i].off + edits[i].len > to)
+            continue;
+        buf_put(out, src + at, edits[i].off - at);
+        buf_puts(out, edits[i].text);
+        at = edits[i].off + edits[i].len;
+    }
+    buf_put(out, src + at, to - at);
+}
+
+/* blank: text of the same shape as src[off, off+len) with only its
+** newlines kept, so that lines below keep their numbers. */
+static char *blank(const char *src, size_t off, size_t len)
+{
+    char *s = xcalloc(1, len + 1);
+    for (size_t i = 0; i < len; i++)
+        s[i] = src[off + i] == '\n' ? '\n' : ' ';
+    return s;
+}
+
+static bool is_ident_char(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* skip_literal_or_comment: the offset after a comment or literal at i, or
+** i itself when none starts there. */
+static size_t skip_literal_or_comment(const char *t, size_t i, size_t end)
+{
+    if (t[i] == '/' && i + 1 < end && t[i + 1] == '*') {
+        const char *e = strstr(t + i + 2, "*/");
+        return e ? (size_t)(e - t) + 2 : end;
+    }
+    if (t[i] == '/' && i + 1 < end && t[i + 1] == '/') {
+        while (i < end && t[i] != '\n')
+            i++;
+        return i;
+    }
+    if (t[i] == '"' || t[i] == '\'') {
+        char q = t[i++];
+        while (i < end && t[i] != q) {
+            if (t[i] == '\\')
+                i++;
+            i++;
+        }
+        return i + 1;
+    }
+    return i;
+}
+
+/* Header edits: storage-class and inline specifiers blanked (the clones
+** are static) and the name replaced. */
+typedef struct Header {
+    Edit edits[64];
+    int n;
+    char *owned[64];
+} Header;
+
+static void header_add(Header *h, size_t off, size_t len, char *owned)
+{
+    if (h->n == 64)
+        return;
+    h->owned[h->n] = owned;
+    h->edits[h->n++] = (Edit){off, len, owned};
+}
+
+static void header_free(Header *h)
+{
+    for (int i = 0; i < h->n; i++)
+        free(h->owned[i]);
+    h->n = 0;
+}
+
+static const char *const specifiers[] = {"static", "extern", "inline", "__inline", "__inline__"};
+
+/* header_edits: the edits that turn f's header into a clone's header named
+** new_name. */
+static void header_edits(const Func *f, const char *new_name, Header *h)
+{
+    const char *t = f->file->text;
+    for (size_t i = f->start; i < f->name_off;) {
+        if (i >= f->annot_off && i < f->annot_end) {
+            i = f->annot_end;
+            continue;
+        }
+        size_t j = skip_literal_or_comment(t, i, f->name_off);
+        if (j != i) {
+            i = j;
+            continue;
+        }
+        if (!is_ident_char(t[i]) || (i > 0 && is_ident_char(t[i - 1]))) {
+            i++;
+            continue;
+        }
+        size_t e = i;
+        while (e < f->name_off && is_ident_char(t[e]))
+            e++;
+        for (size_t k = 0; k < sizeof specifiers / sizeof *specifiers; k++)
+            if (e - i == strlen(specifiers[k]) && memcmp(t + i, specifiers[k], e - i) == 0)
+                header_add(h, i, e - i, blank(t, i, e - i));
+        i = e;
+    }
+    header_add(h, f->name_off, strlen(f->name), xstrdup(new_name));
+}
+
+static void put_line(Buf *out, SrcLoc loc, const char *display);
+
+static bool is_blank(const char *s, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+/* put_header: f's header (up to its body) under a #line for its first
+** line, without the annotation, for a clone named new_name (static, no
+** other storage class) or, with new_name NULL, as written. */
+static void put_header(Buf *out, const Func *f, const char *new_name, const char *display,
+                       bool prototype)
+{
+    const char *t = f->file->text;
+    Header h = {0};
+    if (new_name)
+        header_edits(f, new_name, &h);
+    size_t from = f->start;
+    if (f->annot_end > f->annot_off) {
+        if (!is_blank(t, f->start, f->annot_off)) {
+            put_line(out, (SrcLoc){f->file, f->start}, display);
+            buf_puts(out, new_name ? "static " : "");
+            put_edited(out, t, f->start, f->annot_off, h.edits, h.n);
+            buf_puts(out, "\n");
+            new_name = NULL; /* "static" is out */
+        }
+        from = f->annot_end;
+        while (from < f->name_off && is_blank(t, from, from + 1))
+            from++;
+    }
+    put_line(out, (SrcLoc){f->file, from}, display);
+    if (new_name)
+        buf_puts(out, "static ");
+    size_t to = f->body_off;
+    while (prototype && to > from && is_blank(t, to - 1, to))
+        to--;
+    put_edited(out, t, from, to, h.edits, h.n);
+    if (prototype)
+        buf_puts(out, ";\n");
+    header_free(&h);
+}
+
+static void put_line(Buf *out, SrcLoc loc, const char *display)
+{
+    unsigned line, col;
+    src_line_col(loc, &line, &col);
+    buf_printf(out, "#line %u \"", line);
+    for (const char *p = display; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_put(out, "\\", 1);
+        buf_put(out, p, 1);
+    }
+    buf_puts(out, "\"\n");
+}
+
+/* put_c_string: s as a C string literal, split after each newline. */
+static void put_c_string(Buf *out, const char *s)
+{
+    buf_puts(out, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': buf_puts(out, "\\\""); break;
+        case '\\': buf_puts(out, "\\\\"); break;
+        case '\t': buf_puts(out, "\\t"); break;
+        case '\r': buf_puts(out, "\\r"); break;
+        case '\n':
+            buf_puts(out, p[1] ? "\\n\"\n    \"" : "\\n");
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                buf_printf(out, "\\%03o", *p);
+            else if (*p == '?' && p[1] == '?')
+                buf_puts(out, "?\\"); /* no trigraphs */
+            else
+                buf_put(out, (const char *)p, 1);
+        }
+    }
+    buf_puts(out, "\"");
+}
+
+static char *clone_name(const Func *f, const char *suffix)
+{
+    return format("%s__ptm_%s", f->name, suffix);
+}
+
+/* shim_for: the runtime function that replaces a real call in a mirror. */
+static char *shim_for(const char *real)
+{
+    if (strcmp(real, "ptm_validate") == 0)
+        return xstrdup("ptm_shim_validate");
+    return format("ptm_shim_%s", real);
+}
+
+/* has_clone: whether name is a function of this file with a mirror clone
+** (a transaction or a function a mirror reaches). */
+static bool has_clone(const Unit *u, const char *name)
+{
+    for (int i = 0; i < u->nfuncs; i++)
+        if (strcmp(u->funcs[i].name, name) == 0)
+            return true;
+    for (int i = 0; i < u->nclones; i++)
+        if (strcmp(u->clones[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* redirect_target: what a mirror calls instead of name. */
+static char *redirect_target(const Unit *u, const char *name)
+{
+    return has_clone(u, name) ? format("%s__ptm_mirror", name) : shim_for(name);
+}
+
+/* put_mirror: the mirror clone of f, its I/O redirected. */
+static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *display)
+{
+    unsigned line, col;
+    src_line_col((SrcLoc){f->file, f->start}, &line, &col);
+    buf_printf(out, "\n/* The mirror clone of %s (%s:%u): its I/O goes to PTM's shims. */\n",
+               f->name, display, line);
+    for (int i = 0; i < f->nmacro_shims; i++) {
+        const char *m = f->macro_shims[i];
+        char *shim = redirect_target(u, m);
+        buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s(...) %s(__VA_ARGS__)\n",
+                   m, m, m, shim);
+        free(shim);
+    }
+    char *mirror = clone_name(f, "mirror");
+    put_header(out, f, mirror, display, false);
+
+    Edit *edits = xcalloc((size_t)f->nredirects + 1, sizeof *edits);
+    char **owned = xcalloc((size_t)f->nredirects + 1, sizeof *owned);
+    for (int i = 0; i < f->nredirects; i++) {
+        const Redirect *r = &f->redirects[i];
+        owned[i] = r->to_clone ? format("%s__ptm_mirror", r->name) : shim_for(r->name);
+        edits[i] = (Edit){r->off, r->len, owned[i]};
+    }
+    put_edited(out, f->file->text, f->body_off, f->end, edits, f->nredirects);
+    buf_puts(out, "\n");
+    for (int i = 0; i < f->nredirects; i++)
+        free(owned[i]);
+    free(owned);
+    free(edits);
+    free(mirror);
+
+    for (int i = f->nmacro_shims - 1; i >= 0; i--)
+        buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->macro_shims[i]);
+}
+
+/* put_member: "T name;" with the name placed after a trailing '*'. */
+static void put_member(Buf *out, const char *type, const char *name)
+{
+    size_t n = strlen(type);
+    buf_printf(out, "        %s%s%s;\n", type, n && type[n - 1] == '*' ? "" : " ", name);
+}
+
+static void put_frame(Buf *out, const Func *f)
+{
+    buf_printf(out, "struct %s__ptm_frame {\n", f->name);
+    if (f->nparams) {
+        buf_puts(out, "    struct {\n");
+        for (int i = 0; i < f->nparams; i++)
+            put_member(out, f->params[i].type, f->params[i].name);
+        buf_puts(out, "    } arg;\n");
+    }
+    if (!f->returns_void)
+        buf_printf(out, "    %s ret;\n", f->ret_type);
+    buf_puts(out, "    int err;\n};\n");
+}
+
+/* put_thunk: a ptm_thunk calling fn with the frame's arguments. */
+static void put_thunk(Buf *out, const Func *f, const char *thunk, const char *fn)
+{
+    buf_printf(out, "static void %s(void *p)\n{\n    struct %s__ptm_frame *fr = p;\n"
+                    "    errno = 0;\n    ", thunk, f->name);
+    if (!f->returns_void)
+        buf_puts(out, "fr->ret = ");
+    buf_printf(out, "%s(", fn);
+    for (int i = 0; i < f->nparams; i++)
+        buf_printf(out, "%sfr->arg.%s", i ? ", " : "", f->params[i].name);
+    buf_puts(out, ");\n    fr->err = errno;\n}\n");
+}
+
+static void put_success(Buf *out, const Func *f, const char *display)
+{
+    if (!f->meta.success)
+        return;
+    const char **names = xcalloc((size_t)f->nparams + 1, sizeof *names);
+    for (int i = 0; i < f->nparams; i++)
+        names[i] = f->params[i].name;
+    FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams};
+    char *expr = criteria_to_c(f->meta.success, &sig, "frame");
+    put_line(out, annot_loc(&f->annot, f->meta.success->off), display);
+    buf_printf(out, "static int %s__ptm_success(const void *p)\n{\n"
+                    "    const struct %s__ptm_frame *frame = p;\n"
+                    "    return (%s) != 0;\n}\n",
+               f->name, f->name, expr);
+    free(expr);
+    free(names);
+}
+
+static const char *mirror_mode_name(MirrorMode m)
+{
+    switch (m) {
+    case MIRROR_INLINE: return "PTM_MIRROR_INLINE";
+    case MIRROR_FORK: return "PTM_MIRROR_FORK";
+    case MIRROR_OFF: return "PTM_MIRROR_OFF";
+    default: return "PTM_MIRROR_AUTO";
+    }
+}
+
+static const char *backoff_name(BackoffKind b)
+{
+    switch (b) {
+    case BACKOFF_CONSTANT: return "PTM_BACKOFF_CONSTANT";
+    case BACKOFF_EXPONENTIAL: return "PTM_BACKOFF_EXPONENTIAL";
+    default: return "PTM_BACKOFF_NONE";
+    }
+}
+
+static void put_descriptor(Buf *out, const Func *f, const char *display)
+{
+    const Meta *m = &f->meta;
+    unsigned line, col;
+    src_line_col((SrcLoc){f->file, f->name_off}, &line, &col);
+
+    if (m->n_alternatives) {
+        buf_printf(out, "static const struct ptm_alt %s__ptm_alternatives[] = {\n", f->name);
+        for (int i = 0; i < m->n_alternatives; i++)
+            buf_printf(out, "    { \"%s\", %s__ptm_run_alt_%s },\n", m->alternatives[i].name,
+                       f->name, m->alternatives[i].name);
+        buf_puts(out, "};\n");
+    }
+    buf_printf(out, "static const struct ptm_tx_desc %s__ptm_desc = {\n", f->name);
+    buf_puts(out, "    .abi = PTM_ABI_VERSION,\n    .transaction_id = ");
+    put_c_string(out, m->transaction_id);
+    buf_printf(out, ",\n    .function = \"%s\",\n    .file = ", f->name);
+    put_c_string(out, display);
+    buf_printf(out, ",\n    .line = %u,\n", line);
+    buf_printf(out, "    .frame_size = sizeof(struct %s__ptm_frame),\n", f->name);
+    buf_printf(out, "    .primary = %s__ptm_run_primary,\n", f->name);
+    buf_printf(out, "    .mirror = %s__ptm_run_mirror,\n", f->name);
+    if (m->success)
+        buf_printf(out, "    .success = %s__ptm_success,\n", f->name);
+    if (m->n_alternatives)
+        buf_printf(out, "    .alternatives = %s__ptm_alternatives,\n    .n_alternatives = %d,\n",
+                   f->name, m->n_alternatives);
+    buf_printf(out, "    .failure_prediction_enabled = %d,\n", m->failure_prediction_enabled);
+    buf_printf(out, "    .mirror_mode = %s,\n", mirror_mode_name(m->mirror));
+    buf_printf(out, "    .threshold = %.17g,\n", m->threshold);
+    buf_printf(out, "    .retry_max = %u,\n", m->retry_max);
+    buf_printf(out, "    .backoff = %s,\n", backoff_name(m->backoff));
+    buf_printf(out, "    .backoff_base_us = %llu,\n    .backoff_cap_us = %llu,\n",
+               (unsigned long long)m->backoff_base_us, (unsigned long long)m->backoff_cap_us);
+    buf_printf(out, "    .timeout_us = %llu,\n", (unsigned long long)m->timeout_us);
+    buf_printf(out, "    .memory_bytes = %llu,\n    .cpus = %u,\n",
+               (unsigned long long)m->memory_bytes, m->cpus);
+    if (m->rules) {
+        buf_puts(out, "    .rules_name = ");
+        put_c_string(out, m->rules);
+        buf_puts(out, ",\n    .rules_source =\n    ");
+        put_c_string(out, f->rules_text ? f->rules_text : "");
+        buf_puts(out, ",\n");
+    }
+    buf_puts(out, "};\n");
+}
+
+static void put_wrapper(Buf *out, const Func *f, const char *display)
+{
+    put_header(out, f, NULL, display, false);
+    buf_printf(out, "{\n    struct %s__ptm_frame __ptm_frame;\n"
+                    "    memset(&__ptm_frame, 0, sizeof __ptm_frame);\n", f->name);
+    for (int i = 0; i < f->nparams; i++)
+        buf_printf(out, "    __ptm_frame.arg.%s = %s;\n", f->params[i].name, f->params[i].name);
+    buf_printf(out, "    ptm_tx_run(&%s__ptm_desc, &__ptm_frame);\n", f->name);
+    if (!f->returns_void)
+        buf_puts(out, "    return __ptm_frame.ret;\n");
+    buf_puts(out, "}\n");
+}
+
+/* put_glue: frame, thunks, predicate, descriptor and wrapper of f. */
+static void put_glue(Buf *out, const Func *f, const char *display)
+{
+    unsigned line, col;
+    src_line_col(f->annot.origin, &line, &col);
+    buf_printf(out, "\n/* Transaction '%s': %s (%s:%u). */\n", f->meta.transaction_id, f->name,
+               display, line);
+    put_line(out, f->annot.origin, display);
+    put_frame(out, f);
+
+    char *thunk = clone_name(f, "run_primary"), *fn = clone_name(f, "primary");
+    put_thunk(out, f, thunk, fn);
+    free(thunk);
+    free(fn);
+    thunk = clone_name(f, "run_mirror");
+    fn = clone_name(f, "mirror");
+    put_thunk(out, f, thunk, fn);
+    free(thunk);
+    free(fn);
+    for (int i = 0; i < f->meta.n_alternatives; i++) {
+        const NameRef *alt = &f->meta.alternatives[i];
+        thunk = format("%s__ptm_run_alt_%s", f->name, alt->name);
+        put_line(out, annot_loc(&f->annot, alt->off), display);
+        put_thunk(out, f, thunk, alt->name);
+        free(thunk);
+    }
+    put_success(out, f, display);
+    put_line(out, f->annot.origin, display);
+    put_descriptor(out, f, display);
+    put_wrapper(out, f, display);
+}
+
+/* put_primary: f's definition, renamed and made static, after a prototype
+** of the wrapper for the code that follows. */
+static void put_primary(Buf *out, const Func *f, const char *display)
+{
+    if (out->len && out->data[out->len - 1] != '\n')
+        buf_puts(out, "\n");
+    buf_printf(out, "/* ptmcc: %s below is the primary of transaction '%s'; "
+                    "the wrapper %s() is at the end of this file. */\n",
+               f->name, f->meta.transaction_id, f->name);
+    if (!f->has_prior_decl) {
+        put_header(out, f, NULL, display, true);
+    }
+    char *primary = clone_name(f, "primary");
+    put_header(out, f, primary, display, false);
+    free(primary);
+    buf_put(out, f->file->text + f->body_off, f->end - f->body_off);
+}
+
+char *emit_unit(const Unit *u, const char *display)
+{
+    Buf out = {0};
+    const char *t = u->main->text;
+    size_t at = 0;
+    for (int i = 0; i < u->nfuncs; i++) {
+        const Func *f = &u->funcs[i];
+        buf_put(&out, t + at, f->start - at);
+        put_primary(&out, f, display);
+        at = f->end;
+        /* Resynchronize: the primary's text kept its lines, but the
+        ** prototype and directives above it added some. */
+        size_t eol = at;
+        while (eol < u->main->len && t[eol] != '\n')
+            eol++;
+        buf_put(&out, t + at, eol - at);
+        at = eol;
+        if (at < u->main->len) {
+            buf_puts(&out, "\n");
+            at++;
+            put_line(&out, (SrcLoc){u->main, at}, display);
+        }
+    }
+    buf_put(&out, t + at, u->main->len - at);
+    if (!u->nfuncs)
+        return out.data ? out.data : xstrdup("");
+
+    if (out.len && out.data[out.len - 1] != '\n')
+        buf_puts(&out, "\n");
+    buf_printf(&out, "\n/* ==== Generated by ptmcc from %s: mirrors, descriptors and "
+                     "wrappers. ==== */\n#include <ptm_gen.h>\n#include <errno.h>\n"
+                     "#include <string.h>\n", display);
+    for (int i = 0; i < u->nfuncs + u->nclones; i++) {
+        const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
+        char *mirror = clone_name(f, "mirror");
+        put_header(&out, f, mirror, display, true);
+        free(mirror);
+    }
+    for (int i = 0; i < u->nfuncs; i++)
+        put_mirror(&out, u, &u->funcs[i], display);
+    for (int i = 0; i < u->nclones; i++)
+        put_mirror(&out, u, &u->clones[i], display);
+    for (int i = 0; i < u->nfuncs; i++)
+        put_glue(&out, &u->funcs[i], display);
+    return out.data;
+}

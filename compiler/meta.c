@@ -1,0 +1,1057 @@
+/*
+** meta.c - what the annotation means: keys, types, units, defaults; and
+** success_criteria turned into C.
+**
+** The parser accepts any `.key = value` list; this file decides what each
+** key may hold (DESIGN.md §2).  It reports every problem it finds, not the
+** first: a user fixing an annotation wants the whole list at once.
+** Positions are offsets into the annotation text; annot_loc turns them into
+** source positions, exactly when front.c could align the annotation with
+** the source (annot_map_source), at PTM_TRANSACTION otherwise.
+*/
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta_parse.h"
+#include "meta_lex.h"
+
+/* ---------------------------------------------------------------------
+** Positions
+*/
+
+/* annot_loc: where text offset off (clamped to the text) is in the source:
+** exact with a map, the origin without. */
+SrcLoc annot_loc(const Annot *a, size_t off)
+{
+    if (off > a->len)
+        off = a->len;
+    if (!a->map)
+        return a->origin;
+    return (SrcLoc){a->origin.file, a->map[off]};
+}
+
+/* source_len: how many source bytes the text span [off, end) covers.
+** Without a map every byte is at the origin: one caret. */
+static size_t source_len(const Annot *a, size_t off, size_t end)
+{
+    if (!a->map || end <= off)
+        return 0;
+    if (end > a->len)
+        end = a->len;
+    if (off >= end)
+        return 0;
+    return a->map[end - 1] + 1 - a->map[off];
+}
+
+static void report(const Annot *a, bool is_note, size_t off, size_t end, const char *fmt,
+                   va_list ap)
+{
+    if (!a)
+        return;
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        return;
+    if (is_note)
+        note_at(annot_loc(a, off), source_len(a, off, end), "%s", msg);
+    else
+        error_at(annot_loc(a, off), source_len(a, off, end), "%s", msg);
+    free(msg);
+}
+
+/* annot_error: an error over text span [off, end) of a (a NULL: none). */
+void annot_error(const Annot *a, size_t off, size_t end, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(a, false, off, end, fmt, ap);
+    va_end(ap);
+}
+
+/* annot_note: a note over text span [off, end) of a (a NULL: none). */
+void annot_note(const Annot *a, size_t off, size_t end, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(a, true, off, end, fmt, ap);
+    va_end(ap);
+}
+
+/* annot_fixit: replacement for text span [off, end) of a.  A fix-it needs
+** exact source positions: without a map it would rewrite the macro name,
+** so there is none. */
+void annot_fixit(const Annot *a, size_t off, size_t end, const char *replacement)
+{
+    if (!a || !a->map)
+        return;
+    fixit(annot_loc(a, off), source_len(a, off, end), replacement);
+}
+
+typedef struct Tok {
+    size_t off, end;
+} Tok;
+
+/* tokens_of: the token spans of text[0..len), offsets plus base. */
+static Tok *tokens_of(const char *text, size_t len, size_t base, size_t *n)
+{
+    MetaLex lx = {.tokens_only = true, .base = base, .pos = base};
+    yyscan_t scanner;
+    *n = 0;
+    if (len > INT_MAX / 2 || meta_lex_init_extra(&lx, &scanner) != 0)
+        return NULL;
+    YY_BUFFER_STATE buf = meta__scan_bytes(text, (int)len, scanner);
+    Tok *toks = NULL;
+    size_t cap = 0;
+    for (;;) {
+        META_STYPE val;
+        MetaLoc loc;
+        if (meta_lex(&val, &loc, scanner) == META_EOF)
+            break;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 32;
+            toks = xrealloc(toks, cap * sizeof *toks);
+        }
+        toks[(*n)++] = (Tok){loc.off, loc.end};
+    }
+    meta__delete_buffer(buf, scanner);
+    meta_lex_destroy(scanner);
+    return toks;
+}
+
+/* same_tokens: whether two token lists spell the same tokens. */
+static bool same_tokens(const char *ta, const Tok *a, const char *tb, const Tok *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t la = a[i].end - a[i].off, lb = b[i].end - b[i].off;
+        if (la != lb || memcmp(ta + a[i].off, tb + b[i].off, la) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* annot_map_source: fills a->map when the tokens of a->text and of the
+** source bytes [args_off, args_end) of a->origin.file are the same, one
+** for one (comments and line breaks aside); leaves it alone otherwise. */
+void annot_map_source(Annot *a, size_t args_off, size_t args_end)
+{
+    SrcFile *f = a->origin.file;
+    if (!f || args_off > args_end || args_end > f->len)
+        return;
+    size_t na, ns;
+    Tok *ta = tokens_of(a->text, a->len, 0, &na);
+    Tok *ts = tokens_of(f->text + args_off, args_end - args_off, args_off, &ns);
+    if (na == ns && same_tokens(a->text, ta, f->text, ts, na)) {
+        size_t *map = xcalloc(a->len + 1, sizeof *map);
+        size_t k = 0;
+        /* before the first token (there is nothing, normally): its start */
+        size_t gap = ns ? ts[0].off : args_off;
+        for (size_t i = 0; i <= a->len; i++) {
+            while (k < na && i >= ta[k].end)
+                gap = ts[k++].end;
+            map[i] = k < na && i >= ta[k].off ? ts[k].off + (i - ta[k].off) : gap;
+        }
+        free(a->map);
+        a->map = map;
+    }
+    free(ta);
+    free(ts);
+}
+
+/* ---------------------------------------------------------------------
+** Nodes
+*/
+
+/* node_free: frees n, its children and its siblings (n->next on).  It
+** walks with a heap stack, not recursion: a hostile annotation may chain
+** thousands of nodes through `next` or `lhs`. */
+void node_free(Node *n)
+{
+    Node **stack = NULL;
+    size_t sp = 0, cap = 0;
+    while (n) {
+        Node *kids[4] = {n->lhs, n->rhs, n->items, n->next};
+        for (int i = 0; i < 4; i++) {
+            if (!kids[i])
+                continue;
+            if (sp == cap) {
+                cap = cap ? cap * 2 : 16;
+                stack = xrealloc(stack, cap * sizeof *stack);
+            }
+            stack[sp++] = kids[i];
+        }
+        free(n->str);
+        free(n);
+        n = sp ? stack[--sp] : NULL;
+    }
+    free(stack);
+}
+
+/* ---------------------------------------------------------------------
+** Checking
+*/
+
+typedef struct Check {
+    const Annot *a;
+    const FuncSig *fn;
+    Meta *m;
+    int errors;
+} Check;
+
+static void err(Check *c, size_t off, size_t end, const char *fmt, ...) PTMCC_PRINTF(4, 5);
+
+static void err(Check *c, size_t off, size_t end, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(c->a, false, off, end, fmt, ap);
+    va_end(ap);
+    c->errors++;
+}
+
+static size_t key_end(const Node *entry)
+{
+    return entry->str_off + strlen(entry->str);
+}
+
+/* suggest: "unknown <what> 'word'<where>; did you mean 'x'?" with a
+** fix-it, or "unknown <what> 'word'<where><otherwise>" when nothing is
+** near. */
+static void suggest(Check *c, size_t off, size_t end, const char *what, const char *word,
+                    const char *where, const char *near, const char *otherwise)
+{
+    if (near) {
+        err(c, off, end, "unknown %s '%s'%s; did you mean '%s'?", what, word, where, near);
+        annot_fixit(c->a, off, end, near);
+    } else {
+        err(c, off, end, "unknown %s '%s'%s%s", what, word, where, otherwise);
+    }
+}
+
+static size_t count(const char *const *v)
+{
+    size_t n = 0;
+    while (v[n])
+        n++;
+    return n;
+}
+
+/* alias_of: the canonical spelling a common alternative stands for. */
+static const char *alias_of(const char *word, const char *const (*aliases)[2])
+{
+    for (size_t i = 0; aliases[i][0]; i++)
+        if (strcmp(word, aliases[i][0]) == 0)
+            return aliases[i][1];
+    return NULL;
+}
+
+/* is_empty_list: `{}`, which reads as an empty list but may mean an empty
+** table. */
+static bool is_empty_list(const Node *v)
+{
+    return v->kind == N_LIST && !v->items;
+}
+
+/* note_misplaced: a key of a nested table written at the top. */
+static void note_misplaced(Check *c, const Node *e)
+{
+    static const char *const nested[][2] = {
+        {"memory", "resource_requirements"}, {"cpu", "resource_requirements"},
+        {"max", "retry"}, {"backoff", "retry"}, {NULL, NULL},
+    };
+    const char *parent = alias_of(e->str, nested);
+    if (parent)
+        annot_note(c->a, e->str_off, key_end(e), "'%s' is a key of '%s'", e->str, parent);
+}
+
+/* A subkey table: each entry's handler, did-you-mean for the rest,
+** duplicates rejected. */
+typedef void Handler(Check *c, Node *entry);
+typedef struct Key {
+    const char *name;
+    Handler *check;
+} Key;
+
+static void check_entries(Check *c, Node *table, const Key *keys, size_t nkeys,
+                          const char *where)
+{
+    const char **names = xcalloc(nkeys + 1, sizeof *names);
+    Node **seen = xcalloc(nkeys + 1, sizeof *seen);
+    for (size_t i = 0; i < nkeys; i++)
+        names[i] = keys[i].name;
+    for (Node *e = is_empty_list(table) ? NULL : table->items; e; e = e->next) {
+        size_t k = 0;
+        while (k < nkeys && strcmp(keys[k].name, e->str) != 0)
+            k++;
+        if (k == nkeys) {
+            char *in = where ? format(" in '%s'", where) : xstrdup("");
+            const char *near = closest(e->str, names, nkeys);
+            suggest(c, e->str_off, key_end(e), "key", e->str, in, near, "");
+            if (!where && !near)
+                note_misplaced(c, e);
+            free(in);
+            continue;
+        }
+        if (seen[k]) {
+            err(c, e->str_off, key_end(e), "duplicate key '%s'", e->str);
+            annot_note(c->a, seen[k]->lhs->off, seen[k]->lhs->end, "previous value is here");
+            continue;
+        }
+        seen[k] = e;
+        keys[k].check(c, e);
+    }
+    free(names);
+    free(seen);
+}
+
+/* expects: the value has the wrong type for key. */
+static void expects(Check *c, const Node *v, const char *key, const char *what)
+{
+    err(c, v->off, v->end, "'%s' expects %s", key, what);
+}
+
+/* number_of: the number v denotes, a literal or a negated one.
+** OUT: *neg. */
+static const Node *number_of(const Node *v, bool *neg)
+{
+    *neg = false;
+    while (v->kind == N_UNARY && v->op == '-') {
+        *neg = !*neg;
+        v = v->lhs;
+    }
+    return v->kind == N_NUM ? v : NULL;
+}
+
+/* unit_end: where the number's unit ends. */
+static size_t unit_end(const Node *n)
+{
+    return n->unit_off + strlen(n->unit);
+}
+
+/* ---- Units */
+
+static const char *const duration_units[] = {"us", "ms", "s", NULL};
+static const double duration_scale[] = {1, 1e3, 1e6};
+static const char *const duration_aliases[][2] = {
+    {"sec", "s"}, {"secs", "s"}, {"second", "s"}, {"seconds", "s"}, {"S", "s"},
+    {"msec", "ms"}, {"msecs", "ms"}, {"millis", "ms"}, {"milliseconds", "ms"}, {"MS", "ms"},
+    {"usec", "us"}, {"usecs", "us"}, {"micros", "us"}, {"microseconds", "us"}, {"US", "us"},
+    {"\xc2\xb5s", "us"}, {NULL, NULL},
+};
+
+static const char *const size_units[] = {"B", "KiB", "MiB", "GiB", NULL};
+static const char *const size_aliases[][2] = {
+    {"KB", "KiB"}, {"kB", "KiB"}, {"K", "KiB"}, {"k", "KiB"}, {"kb", "KiB"}, {"KIB", "KiB"},
+    {"MB", "MiB"}, {"M", "MiB"}, {"mb", "MiB"}, {"MIB", "MiB"},
+    {"GB", "GiB"}, {"G", "GiB"}, {"gb", "GiB"}, {"GIB", "GiB"},
+    {"b", "B"}, {"bytes", "B"}, {"byte", "B"}, {NULL, NULL},
+};
+
+/* unit_index: where unit is in units, or -1. */
+static int unit_index(const char *unit, const char *const *units)
+{
+    for (int i = 0; units[i]; i++)
+        if (strcmp(unit, units[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* read_duration: v as microseconds.  key names it in messages. */
+static bool read_duration(Check *c, const Node *v, const char *key, uint64_t *us)
+{
+    bool neg;
+    const Node *n = number_of(v, &neg);
+    if (!n) {
+        expects(c, v, key, "a duration such as 250 ms");
+        return false;
+    }
+    if (!n->unit[0]) {
+        char *fix = format("%s ms", n->str);
+        err(c, n->off, n->end, "'%s' needs a unit (us, ms or s); did you mean '%s'?", key, fix);
+        annot_fixit(c->a, n->off, n->end, fix);
+        free(fix);
+        return false;
+    }
+    int u = unit_index(n->unit, duration_units);
+    if (u < 0) {
+        const char *near = alias_of(n->unit, duration_aliases);
+        if (!near)
+            near = closest(n->unit, duration_units, count(duration_units));
+        suggest(c, n->unit_off, unit_end(n), "duration unit", n->unit, "", near,
+                "; durations use us, ms or s");
+        return false;
+    }
+    if (neg || n->num <= 0) {
+        err(c, v->off, v->end, "duration must be positive");
+        return false;
+    }
+    /* no libm: the value is positive, and its size checked before the cast */
+    double x = n->num * duration_scale[u] + 0.5;
+    if (x < 1) {
+        err(c, v->off, v->end, "duration is shorter than 1 us");
+        return false;
+    }
+    if (x > 1e15) {
+        err(c, v->off, v->end, "duration is too long");
+        return false;
+    }
+    *us = (uint64_t)x;
+    return true;
+}
+
+/* read_size: v as bytes.  key names it in messages. */
+static bool read_size(Check *c, const Node *v, const char *key, uint64_t *bytes)
+{
+    bool neg;
+    const Node *n = number_of(v, &neg);
+    if (!n) {
+        expects(c, v, key, "a size such as 64 MiB");
+        return false;
+    }
+    if (!n->unit[0]) {
+        err(c, n->off, n->end, "'%s' needs a unit (B, KiB, MiB or GiB)", key);
+        return false;
+    }
+    int u = unit_index(n->unit, size_units);
+    if (u < 0) {
+        const char *near = alias_of(n->unit, size_aliases);
+        if (!near)
+            near = closest(n->unit, size_units, count(size_units));
+        suggest(c, n->unit_off, unit_end(n), "size unit", n->unit, "", near,
+                "; sizes use B, KiB, MiB or GiB");
+        return false;
+    }
+    if (neg || n->num <= 0) {
+        err(c, v->off, v->end, "size must be positive");
+        return false;
+    }
+    double x = n->num * (double)(1ull << (10 * u));
+    if (x >= 0x1p63) {
+        err(c, v->off, v->end, "size is too large");
+        return false;
+    }
+    if (x != (double)(uint64_t)x) {
+        err(c, v->off, v->end, "size must be a whole number of bytes");
+        return false;
+    }
+    *bytes = (uint64_t)x;
+    return true;
+}
+
+/* read_count: v as a plain integer (no unit) in [min, max]. */
+static bool read_count(Check *c, const Node *v, const char *key, const char *what,
+                       int64_t min, int64_t max, int64_t *out)
+{
+    bool neg;
+    const Node *n = number_of(v, &neg);
+    if (!n || !n->is_int || n->unit[0]) {
+        expects(c, v, key, what);
+        return false;
+    }
+    int64_t x = neg ? -n->ival : n->ival;
+    if (x < min) {
+        err(c, v->off, v->end, "'%s' must be %s", key, min == 0 ? "non-negative" : "positive");
+        return false;
+    }
+    if (x > max) {
+        err(c, v->off, v->end, "'%s' is too large", key);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+/* ---- Expressions (success_criteria, snapshot) */
+
+static bool is_param(const FuncSig *fn, const char *name)
+{
+    for (int i = 0; fn && i < fn->nparams; i++)
+        if (fn->params[i] && strcmp(fn->params[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* check_return: `return` (and its member) in success_criteria. */
+static void check_return(Check *c, const Node *ret, const Node *member)
+{
+    const char *name = c->fn && c->fn->name ? c->fn->name : "the transaction";
+    if (c->fn && c->fn->returns_void) {
+        err(c, ret->off, ret->end, "'return' has no value: '%s' returns void", name);
+        return;
+    }
+    if (member && member->op == '.' && !(c->fn && c->fn->returns_record))
+        err(c, member->off, member->end,
+            "'return.%s' needs a struct or union result, and '%s' does not return one",
+            member->str, name);
+}
+
+/* check_expr: the leaves an expression of key may use.  Snapshot
+** expressions are evaluated before the call: no `return`, no `errno`. */
+static void check_expr(Check *c, const Node *e, const char *key)
+{
+    bool criteria = strcmp(key, "success_criteria") == 0;
+    switch (e->kind) {
+    case N_NUM:
+        if (e->unit[0])
+            err(c, e->off, e->end, "a number with a unit cannot appear in '%s'", key);
+        return;
+    case N_STR:
+        err(c, e->off, e->end, "a string cannot appear in '%s'", key);
+        return;
+    case N_TABLE:
+    case N_LIST:
+    case N_ENTRY:
+        err(c, e->off, e->end, "a braced list cannot appear in '%s'", key);
+        return;
+    case N_BOOL:
+        return;
+    case N_IDENT:
+        if (!criteria && strcmp(e->str, "errno") == 0 && !is_param(c->fn, e->str))
+            err(c, e->off, e->end, "'errno' cannot appear in '%s': it is taken before the call",
+                key);
+        return;
+    case N_RETURN:
+        if (!criteria)
+            err(c, e->off, e->end, "'return' cannot appear in '%s': it is taken before the call",
+                key);
+        else
+            check_return(c, e, NULL);
+        return;
+    case N_MEMBER:
+        if (e->lhs->kind == N_RETURN && criteria)
+            check_return(c, e->lhs, e);
+        else
+            check_expr(c, e->lhs, key);
+        return;
+    case N_CALL:
+        for (const Node *a = e->items; a; a = a->next)
+            check_expr(c, a, key);
+        return;
+    case N_UNARY:
+    case N_SIZEOF:
+        if (e->lhs)
+            check_expr(c, e->lhs, key);
+        return;
+    case N_BINARY:
+    case N_INDEX:
+        check_expr(c, e->lhs, key);
+        check_expr(c, e->rhs, key);
+        return;
+    }
+}
+
+/* ---- Keys */
+
+static void check_transaction_id(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    if (v->kind != N_STR) {
+        expects(c, v, e->str, "a string such as \"bank.transfer\"");
+        if (v->kind == N_IDENT) {
+            char *fix = format("\"%s\"", v->str);
+            annot_fixit(c->a, v->off, v->end, fix);
+            free(fix);
+        }
+        return;
+    }
+    if (!v->str[0]) {
+        err(c, v->off, v->end, "'transaction_id' must not be empty");
+        return;
+    }
+    free(c->m->transaction_id);
+    c->m->transaction_id = xstrdup(v->str);
+}
+
+/* read_bool: a `true` or `false` value. */
+static bool read_bool(Check *c, const Node *e, bool *out)
+{
+    const Node *v = e->lhs;
+    if (v->kind != N_BOOL) {
+        expects(c, v, e->str, "true or false");
+        if (v->kind == N_NUM && v->is_int && !v->unit[0] && (v->ival == 0 || v->ival == 1))
+            annot_fixit(c->a, v->off, v->end, v->ival ? "true" : "false");
+        return false;
+    }
+    *out = e->lhs->ival != 0;
+    return true;
+}
+
+static void check_failure_prediction(Check *c, Node *e)
+{
+    read_bool(c, e, &c->m->failure_prediction_enabled);
+}
+
+static void check_gate(Check *c, Node *e)
+{
+    read_bool(c, e, &c->m->gate);
+}
+
+static void check_alternatives(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    static const char what[] = "a list of functions such as { transfer_queued }";
+    if (v->kind != N_LIST) {
+        expects(c, v, e->str, what);
+        if (v->kind == N_IDENT) {
+            char *fix = format("{ %s }", v->str);
+            annot_fixit(c->a, v->off, v->end, fix);
+            free(fix);
+        }
+        return;
+    }
+    Meta *m = c->m;
+    int n = 0;
+    for (Node *it = v->items; it; it = it->next)
+        n++;
+    m->alternatives = xcalloc((size_t)n + 1, sizeof *m->alternatives);
+    for (Node *it = v->items; it; it = it->next) {
+        if (it->kind != N_IDENT) {
+            err(c, it->off, it->end, "an alternative path must be a function name");
+            continue;
+        }
+        NameRef *dup = NULL;
+        for (int i = 0; i < m->n_alternatives; i++)
+            if (strcmp(m->alternatives[i].name, it->str) == 0)
+                dup = &m->alternatives[i];
+        if (dup) {
+            err(c, it->off, it->end, "duplicate alternative path '%s'", it->str);
+            annot_note(c->a, dup->off, dup->off + dup->len, "first listed here");
+            continue;
+        }
+        m->alternatives[m->n_alternatives++] =
+            (NameRef){xstrdup(it->str), it->off, it->end - it->off};
+    }
+}
+
+static void check_memory(Check *c, Node *e)
+{
+    read_size(c, e->lhs, e->str, &c->m->memory_bytes);
+}
+
+static void check_cpu(Check *c, Node *e)
+{
+    int64_t n;
+    if (read_count(c, e->lhs, e->str, "a positive integer such as 2", 1, 4096, &n))
+        c->m->cpus = (unsigned)n;
+}
+
+static void check_resources(Check *c, Node *e)
+{
+    static const Key keys[] = {{"memory", check_memory}, {"cpu", check_cpu}};
+    Node *v = e->lhs;
+    if (v->kind != N_TABLE && !is_empty_list(v)) {
+        expects(c, v, e->str, "a table such as { .memory = 64 MiB, .cpu = 2 }");
+        return;
+    }
+    check_entries(c, v, keys, 2, e->str);
+}
+
+static void check_success(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    if (v->kind == N_TABLE || v->kind == N_LIST) {
+        expects(c, v, e->str, "an expression such as return == 0");
+        return;
+    }
+    check_expr(c, v, "success_criteria");
+    c->m->success = v;
+}
+
+static void check_max(Check *c, Node *e)
+{
+    int64_t n;
+    if (read_count(c, e->lhs, e->str, "a non-negative integer such as 3", 0, 1000000, &n))
+        c->m->retry_max = (unsigned)n;
+}
+
+static const char *const backoffs[] = {"exponential", "constant", "none", NULL};
+
+/* read_backoff_call: exponential(base, cap) or constant(delay). */
+static void read_backoff_call(Check *c, const Node *v, int kind)
+{
+    int want = kind == 0 ? 2 : 1;
+    int n = 0;
+    for (const Node *a = v->items; a; a = a->next)
+        n++;
+    if (n != want) {
+        err(c, v->off, v->end, "'%s' takes %s", v->str,
+            kind == 0 ? "2 durations: exponential(base, cap)" : "1 duration: constant(delay)");
+        return;
+    }
+    uint64_t d[2] = {0, 0};
+    bool ok = true;
+    int i = 0;
+    for (const Node *a = v->items; a; a = a->next)
+        ok &= read_duration(c, a, "backoff", &d[i++]);
+    if (!ok)
+        return;
+    if (kind == 0 && d[0] > d[1]) {
+        err(c, v->off, v->end, "backoff base must not exceed its cap");
+        return;
+    }
+    Meta *m = c->m;
+    m->backoff = kind == 0 ? BACKOFF_EXPONENTIAL : BACKOFF_CONSTANT;
+    m->backoff_base_us = d[0];
+    m->backoff_cap_us = kind == 0 ? d[1] : d[0];
+}
+
+static void check_backoff(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    static const char what[] = "exponential(base, cap), constant(delay) or none";
+    if (v->kind != N_IDENT && v->kind != N_CALL) {
+        expects(c, v, e->str, what);
+        return;
+    }
+    size_t name_end = v->kind == N_CALL ? v->str_off + strlen(v->str) : v->end;
+    size_t name_off = v->kind == N_CALL ? v->str_off : v->off;
+    int k = unit_index(v->str, backoffs);
+    if (k < 0) {
+        suggest(c, name_off, name_end, "backoff", v->str, "",
+                closest(v->str, backoffs, count(backoffs)),
+                "; use exponential(base, cap), constant(delay) or none");
+        return;
+    }
+    if (k == 2) {
+        if (v->kind == N_CALL) {
+            err(c, v->off, v->end, "'none' takes no arguments");
+            return;
+        }
+        c->m->backoff = BACKOFF_NONE;
+        c->m->backoff_base_us = c->m->backoff_cap_us = 0;
+        return;
+    }
+    if (v->kind == N_IDENT) {
+        err(c, v->off, v->end, "'%s' needs its %s", v->str,
+            k == 0 ? "base and cap: exponential(base, cap)" : "delay: constant(delay)");
+        return;
+    }
+    read_backoff_call(c, v, k);
+}
+
+static void check_retry(Check *c, Node *e)
+{
+    static const Key keys[] = {{"max", check_max}, {"backoff", check_backoff}};
+    Node *v = e->lhs;
+    Meta *m = c->m;
+    /* a retry policy without a backoff gets the standard one */
+    m->backoff = BACKOFF_EXPONENTIAL;
+    m->backoff_base_us = 10 * 1000;
+    m->backoff_cap_us = 1000 * 1000;
+    if (v->kind == N_NUM || v->kind == N_UNARY) {
+        check_max(c, e); /* the shorthand .retry = 3 */
+        return;
+    }
+    if (v->kind != N_TABLE && !is_empty_list(v)) {
+        expects(c, v, e->str,
+                "a count or a table such as { .max = 3, .backoff = exponential(5 ms, 200 ms) }");
+        return;
+    }
+    check_entries(c, v, keys, 2, e->str);
+}
+
+static void check_timeout(Check *c, Node *e)
+{
+    read_duration(c, e->lhs, e->str, &c->m->timeout_us);
+}
+
+static void check_threshold(Check *c, Node *e)
+{
+    bool neg;
+    const Node *n = number_of(e->lhs, &neg);
+    if (!n || n->unit[0]) {
+        expects(c, e->lhs, e->str, "a probability between 0 and 1 such as 0.4");
+        return;
+    }
+    double x = neg ? -n->num : n->num;
+    if (x < 0 || x > 1) {
+        err(c, e->lhs->off, e->lhs->end, "'threshold' must be between 0 and 1");
+        return;
+    }
+    c->m->threshold = x;
+}
+
+static const char *const mirror_modes[] = {"auto", "inline", "fork", "off", NULL};
+
+static void check_mirror(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    static const char what[] = "auto, inline, fork or off";
+    int k = v->kind == N_IDENT || v->kind == N_STR ? unit_index(v->str, mirror_modes) : -1;
+    if (v->kind == N_IDENT && k < 0) {
+        suggest(c, v->off, v->end, "mirror mode", v->str, "",
+                closest(v->str, mirror_modes, count(mirror_modes)),
+                "; modes are auto, inline, fork and off");
+        return;
+    }
+    if (k < 0 || v->kind == N_STR) {
+        expects(c, v, e->str, what);
+        if (k >= 0 || (v->kind == N_BOOL && !v->ival))
+            annot_fixit(c->a, v->off, v->end, k >= 0 ? mirror_modes[k] : "off");
+        return;
+    }
+    c->m->mirror = (MirrorMode)k;
+    c->m->mirror_off = v->off;
+    c->m->mirror_len = v->end - v->off;
+}
+
+static void check_rules(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    if (v->kind != N_STR) {
+        expects(c, v, e->str, "a file name such as \"bank.lua\"");
+        return;
+    }
+    if (!v->str[0]) {
+        err(c, v->off, v->end, "'rules' must not be empty");
+        return;
+    }
+    c->m->rules = xstrdup(v->str);
+    c->m->rules_off = v->off;
+}
+
+/* check_snapshot: a list of { address, size } regions; a single region
+** may be written without the outer braces, as DESIGN.md's example does. */
+static void check_snapshot(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    static const char what[] = "a list of regions such as { { acct, sizeof *acct } }";
+    if (v->kind != N_LIST) {
+        expects(c, v, e->str, what);
+        return;
+    }
+    Node *a = v->items;
+    if (a && a->next && !a->next->next && a->kind != N_LIST && a->next->kind != N_LIST &&
+        a->kind != N_TABLE && a->next->kind != N_TABLE) {
+        Node *outer = node_new(N_LIST, v->off, v->end);
+        outer->items = v;
+        e->lhs = v = outer;
+    }
+    bool ok = true;
+    for (Node *r = v->items; r; r = r->next) {
+        int n = 0;
+        for (Node *x = r->items; x; x = x->next)
+            n++;
+        if (r->kind != N_LIST || n != 2) {
+            err(c, r->off, r->end, "a snapshot region is written { address, size }");
+            ok = false;
+            continue;
+        }
+        for (Node *x = r->items; x; x = x->next)
+            check_expr(c, x, "snapshot");
+    }
+    if (ok)
+        c->m->snapshot = v;
+}
+
+static const Key top_keys[] = {
+    {"transaction_id", check_transaction_id},
+    {"failure_prediction_enabled", check_failure_prediction},
+    {"alternative_paths", check_alternatives},
+    {"resource_requirements", check_resources},
+    {"success_criteria", check_success},
+    {"retry", check_retry},
+    {"timeout", check_timeout},
+    {"threshold", check_threshold},
+    {"mirror", check_mirror},
+    {"rules", check_rules},
+    {"snapshot", check_snapshot},
+    {"gate", check_gate},
+};
+
+/* meta_check: see ptmcc.h.  *out owns root whatever the outcome. */
+bool meta_check(const Annot *a, Node *root, const FuncSig *fn, Meta *out)
+{
+    *out = (Meta){
+        .transaction_id = xstrdup(fn && fn->name ? fn->name : ""),
+        .failure_prediction_enabled = true,
+        .backoff = BACKOFF_NONE,
+        .threshold = 0.4,
+        .mirror = MIRROR_AUTO,
+        .root = root,
+    };
+    if (!root)
+        return false;
+    Check c = {a, fn, out, 0};
+    size_t nkeys = sizeof top_keys / sizeof *top_keys;
+    check_entries(&c, root, top_keys, nkeys, NULL);
+    return c.errors == 0;
+}
+
+/* meta_free: frees what m owns (its tree included) and zeroes it. */
+void meta_free(Meta *m)
+{
+    free(m->transaction_id);
+    for (int i = 0; i < m->n_alternatives; i++)
+        free(m->alternatives[i].name);
+    free(m->alternatives);
+    free(m->rules);
+    node_free(m->root);
+    *m = (Meta){0};
+}
+
+/* ---------------------------------------------------------------------
+** Expressions as C
+*/
+
+static const char *op_text(int op)
+{
+    switch (op) {
+    case OP_EQ: return "==";
+    case OP_NE: return "!=";
+    case OP_LE: return "<=";
+    case OP_GE: return ">=";
+    case OP_AND: return "&&";
+    case OP_OR: return "||";
+    case OP_ARROW: return "->";
+    case '<': return "<";
+    case '>': return ">";
+    case '+': return "+";
+    case '-': return "-";
+    case '*': return "*";
+    case '/': return "/";
+    case '%': return "%";
+    case '!': return "!";
+    case '&': return "&";
+    case '~': return "~";
+    default: return "?";
+    }
+}
+
+/* put_string: a C string literal that reads back as s. */
+static void put_string(Buf *b, const char *s)
+{
+    buf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            buf_printf(b, "\\%c", ch);
+        else if (ch == '\n')
+            buf_puts(b, "\\n");
+        else if (ch < 0x20 || ch == 0x7f)
+            buf_printf(b, "\\%03o", ch);
+        else
+            buf_put(b, (const char *)&ch, 1);
+    }
+    buf_puts(b, "\"");
+}
+
+static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame);
+
+/* put_operand: e as the operand of a unary or postfix operator.  Binary
+** expressions bring their own parentheses; unary ones get them here, so
+** `- -x` never becomes `--x`, nor `& &x` a GNU label address. */
+static void put_operand(Buf *b, const Node *e, const FuncSig *fn, const char *frame)
+{
+    bool wrap = e->kind == N_UNARY || e->kind == N_SIZEOF;
+    if (wrap)
+        buf_puts(b, "(");
+    put_expr(b, e, fn, frame);
+    if (wrap)
+        buf_puts(b, ")");
+}
+
+/* put_name: a name, rewritten when it lives in the frame. */
+static void put_name(Buf *b, const char *name, const FuncSig *fn, const char *frame)
+{
+    if (strcmp(name, "errno") == 0)
+        buf_printf(b, "%s->err", frame);
+    else if (is_param(fn, name))
+        buf_printf(b, "%s->%s", frame, name);
+    else
+        buf_puts(b, name);
+}
+
+static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame)
+{
+    switch (e->kind) {
+    case N_NUM:
+        buf_puts(b, e->str ? e->str : "0");
+        return;
+    case N_STR:
+        put_string(b, e->str);
+        return;
+    case N_BOOL:
+        buf_puts(b, e->ival ? "1" : "0");
+        return;
+    case N_IDENT:
+        put_name(b, e->str, fn, frame);
+        return;
+    case N_RETURN:
+        buf_printf(b, "%s->ret", frame);
+        return;
+    case N_MEMBER:
+        put_operand(b, e->lhs, fn, frame);
+        buf_printf(b, "%s%s", e->op == OP_ARROW ? "->" : ".", e->str);
+        return;
+    case N_INDEX:
+        put_operand(b, e->lhs, fn, frame);
+        buf_puts(b, "[");
+        put_expr(b, e->rhs, fn, frame);
+        buf_puts(b, "]");
+        return;
+    case N_CALL:
+        put_name(b, e->str, fn, frame);
+        buf_puts(b, "(");
+        for (const Node *a = e->items; a; a = a->next) {
+            put_expr(b, a, fn, frame);
+            if (a->next)
+                buf_puts(b, ", ");
+        }
+        buf_puts(b, ")");
+        return;
+    case N_UNARY:
+        buf_puts(b, op_text(e->op));
+        put_operand(b, e->lhs, fn, frame);
+        return;
+    case N_SIZEOF:
+        buf_puts(b, "sizeof(");
+        if (e->lhs)
+            put_expr(b, e->lhs, fn, frame);
+        else
+            buf_puts(b, e->str);
+        buf_puts(b, ")");
+        return;
+    case N_BINARY:
+        buf_puts(b, "(");
+        put_expr(b, e->lhs, fn, frame);
+        buf_printf(b, " %s ", op_text(e->op));
+        put_expr(b, e->rhs, fn, frame);
+        buf_puts(b, ")");
+        return;
+    case N_TABLE:
+    case N_LIST:
+    case N_ENTRY:
+        /* meta_check rejects these in expressions; C reads this as an
+        ** initializer at worst, never as something else */
+        buf_puts(b, "{ ");
+        for (const Node *a = e->items; a; a = a->next) {
+            if (a->kind == N_ENTRY)
+                buf_printf(b, ".%s = ", a->str);
+            put_expr(b, a->kind == N_ENTRY ? a->lhs : a, fn, frame);
+            if (a->next)
+                buf_puts(b, ", ");
+        }
+        buf_puts(b, " }");
+        return;
+    }
+}
+
+/* expr_to_c: a checked expression as C over frame; every binary operation
+** parenthesized, so C reads the user's grouping and -Wparentheses stays
+** quiet.  NULL expr: "1".  Returns a malloc'd string. */
+char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame)
+{
+    Buf b = {0};
+    if (expr)
+        put_expr(&b, expr, fn, frame);
+    else
+        buf_puts(&b, "1");
+    return b.data;
+}
+
+/* criteria_to_c: success_criteria as C over frame (see expr_to_c). */
+char *criteria_to_c(const Node *expr, const FuncSig *fn, const char *frame)
+{
+    return expr_to_c(expr, fn, frame);
+}

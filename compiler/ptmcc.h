@@ -1,0 +1,277 @@
+/*
+** ptmcc.h - the map of ptmcc, one section per phase (and per file):
+**
+**   driver.c     argv in cc style, the backend compiler, temporary files
+**   scan.c       the cheap text scan: can this unit hold an annotation?
+**   source.c     source files loaded once; offsets to line:col
+**   diag.c       clang-style diagnostics (text or JSON)
+**   meta_lex.l   the annotation's tokens (flex, reentrant)
+**   meta_parse.y the annotation's grammar (bison, reentrant, locations)
+**   meta.c       key checks, defaults, units; success_criteria to C
+**   front.c      libclang: annotated functions, their calls, their text
+**   rules.c      rules scripts: found, read, syntax-checked with Lua
+**   emit.c       the rewritten C
+**   dump.c       --dump-annotations JSON
+*/
+#ifndef PTMCC_H
+#define PTMCC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define PTMCC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* util (driver.c) ----------------------------------------------------- */
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *format(const char *fmt, ...) PTMCC_PRINTF(1, 2);
+
+/* A growable string. */
+typedef struct Buf {
+    char *data;
+    size_t len, cap;
+} Buf;
+void buf_put(Buf *b, const char *s, size_t n);
+void buf_puts(Buf *b, const char *s);
+void buf_printf(Buf *b, const char *fmt, ...) PTMCC_PRINTF(2, 3);
+void buf_free(Buf *b);
+
+/* source.c ------------------------------------------------------------ */
+typedef struct SrcFile {
+    char *path;   /* as clang names it */
+    char *text;   /* the bytes, NUL-terminated */
+    size_t len;
+} SrcFile;
+
+/* A position: a byte offset into a loaded file.  file == NULL: unknown. */
+typedef struct SrcLoc {
+    SrcFile *file;
+    size_t off;
+} SrcLoc;
+
+/* src_load: the file at path, read once and cached; NULL if unreadable. */
+SrcFile *src_load(const char *path);
+/* src_from_text: a file made from text (tests, annotations without a file). */
+SrcFile *src_from_text(const char *path, const char *text);
+/* src_line_col: 1-based line and byte column of loc. */
+void src_line_col(SrcLoc loc, unsigned *line, unsigned *col);
+
+/* diag.c -------------------------------------------------------------- */
+typedef enum { DIAG_TEXT, DIAG_JSON } DiagFormat;
+
+void diag_set_format(DiagFormat f);
+/* diag_set_stream: where diagnostics go (NULL: stderr, the default). */
+void diag_set_stream(FILE *fp);
+/* Each prints file:line:col: kind: message, the source line and a caret
+** under loc, spanning len bytes (0 or 1: a single caret). */
+void error_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
+void warning_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
+void note_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
+/* fixit: a replacement for the diagnostic printed last, shown as clang
+** shows it (the new text under the caret line). */
+void fixit(SrcLoc loc, size_t len, const char *replacement);
+/* An error without a position ("ptmcc: error: ..."). */
+void error_plain(const char *fmt, ...) PTMCC_PRINTF(1, 2);
+int diag_error_count(void);
+/* diag_flush: ends JSON output (prints the array); a no-op for text. */
+void diag_flush(void);
+
+/* Edit distance, for "did you mean". */
+unsigned edit_distance(const char *a, const char *b);
+/* closest: the candidate nearest to word, or NULL if none is near enough. */
+const char *closest(const char *word, const char *const *candidates, size_t n);
+
+/* The annotation -------------------------------------------------------
+** The text of an annotate("ptm.transaction:...") attribute, and where each
+** of its bytes came from in the user's source.
+*/
+typedef struct Annot {
+    char *text;     /* the key = value list, as the attribute carries it */
+    size_t len;
+    SrcLoc origin;  /* PTM_TRANSACTION, or the macro that expanded to it */
+    size_t *map;    /* map[i]: the source offset of text[i] (len + 1 entries),
+                       in origin.file; NULL: every byte maps to origin */
+} Annot;
+
+/* annot_loc: the source position of text offset off. */
+SrcLoc annot_loc(const Annot *a, size_t off);
+/* annot_map_source: aligns a's tokens with the tokens of the macro
+** arguments at args (the text between PTM_TRANSACTION's parentheses, in
+** origin.file), filling a->map when they match one for one. */
+void annot_map_source(Annot *a, size_t args_off, size_t args_end);
+
+/* meta_lex.l / meta_parse.y ------------------------------------------- */
+typedef enum {
+    N_TABLE,   /* { .k = v, ... } and the whole annotation: items are N_ENTRY */
+    N_ENTRY,   /* .str = lhs */
+    N_LIST,    /* { a, b }: items */
+    N_NUM,     /* num (is_int: ival), unit ("" or "ms", ...), str: as spelled */
+    N_STR,     /* str, unescaped */
+    N_BOOL,    /* ival */
+    N_IDENT,   /* str */
+    N_RETURN,  /* the keyword `return` */
+    N_CALL,    /* str(items) */
+    N_UNARY,   /* op lhs */
+    N_BINARY,  /* lhs op rhs */
+    N_MEMBER,  /* lhs.str or lhs->str (op '.' or OP_ARROW) */
+    N_INDEX,   /* lhs[rhs] */
+    N_SIZEOF,  /* sizeof lhs, or sizeof(str) when lhs is NULL: str is a type */
+} NodeKind;
+
+enum { OP_EQ = 256, OP_NE, OP_LE, OP_GE, OP_AND, OP_OR, OP_ARROW };
+
+typedef struct Node Node;
+struct Node {
+    NodeKind kind;
+    size_t off, end;     /* span in the annotation text */
+    char *str;
+    size_t str_off;      /* N_ENTRY: the key; N_MEMBER: the field */
+    double num;
+    int64_t ival;
+    bool is_int;
+    char unit[8];
+    size_t unit_off;
+    int op;              /* '!', '-', '<', '>', OP_EQ, ... */
+    Node *lhs, *rhs;
+    Node *items;         /* children, linked by next */
+    Node *next;
+};
+
+/* meta_parse: parses an annotation.  Syntax errors are reported through
+** diag at their source position.  Returns the N_TABLE of its entries, or
+** NULL after an error. */
+Node *meta_parse(const Annot *a);
+void node_free(Node *n);
+
+/* meta.c -------------------------------------------------------------- */
+typedef enum { MIRROR_AUTO, MIRROR_INLINE, MIRROR_FORK, MIRROR_OFF } MirrorMode;
+typedef enum { BACKOFF_NONE, BACKOFF_CONSTANT, BACKOFF_EXPONENTIAL } BackoffKind;
+
+typedef struct NameRef {
+    char *name;
+    size_t off, len;     /* in the annotation text */
+} NameRef;
+
+typedef struct Meta {
+    char *transaction_id;         /* default: the function's name */
+    bool failure_prediction_enabled;
+    NameRef *alternatives;
+    int n_alternatives;
+    uint64_t memory_bytes;        /* 0: not given */
+    unsigned cpus;                /* 0: not given */
+    Node *success;                /* the expression, or NULL */
+    unsigned retry_max;
+    BackoffKind backoff;
+    uint64_t backoff_base_us, backoff_cap_us;
+    uint64_t timeout_us;          /* 0: none */
+    double threshold;
+    MirrorMode mirror;
+    size_t mirror_off, mirror_len;  /* of its value, for diagnostics */
+    char *rules;                  /* as written, or NULL */
+    size_t rules_off;             /* of the string, for diagnostics */
+    Node *snapshot;               /* N_LIST of { addr, size } lists, or NULL */
+    bool gate;                    /* the commit gate (concurrent mode) */
+    Node *root;                   /* owns every Node above */
+} Meta;
+
+/* What meta.c needs to know of the annotated function. */
+typedef struct FuncSig {
+    const char *name;
+    bool returns_void;
+    bool returns_record;          /* struct or union: return.field allowed */
+    const char *const *params;    /* parameter names */
+    int nparams;
+} FuncSig;
+
+/* meta_check: applies defaults and checks every key of root against the
+** language (unknown keys with a did-you-mean, duplicates, types, units,
+** ranges), reporting every error.  Returns true when there was none.
+** Either way *out is filled and owns root (NULL: defaults only, false);
+** release it with meta_free. */
+bool meta_check(const Annot *a, Node *root, const FuncSig *fn, Meta *out);
+/* criteria_to_c: success_criteria as a C expression over the frame pointer
+** `frame` (return -> frame->ret, errno -> frame->err, a parameter p ->
+** frame->arg.p; other names are left to C: enum constants and macros). */
+char *criteria_to_c(const Node *expr, const FuncSig *fn, const char *frame);
+/* expr_to_c: any checked expression (a snapshot's address or size) as C
+** over `frame`, translated like criteria_to_c.  Returns a malloc'd string. */
+char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame);
+void meta_free(Meta *m);
+
+/* front.c ------------------------------------------------------------- */
+typedef struct Param {
+    char *name;
+    char *type;          /* spelling for a frame member, qualifiers dropped */
+} Param;
+
+/* A reference in a mirror's body to redirect: to a shim, or to the mirror
+** clone of a function defined in the file. */
+typedef struct Redirect {
+    char *name;          /* the function referred to: "fprintf", "audit" */
+    size_t off, len;     /* the name token in the main file */
+    bool to_clone;       /* name__ptm_mirror, else the shim of name */
+} Redirect;
+
+typedef struct Func {
+    char *name;
+    SrcFile *file;
+    size_t start, end;   /* the definition, annotation included */
+    size_t name_off;     /* the name in the declarator */
+    size_t body_off;     /* its '{' */
+    size_t annot_off, annot_end; /* PTM_TRANSACTION(...) when written in this
+                                    definition, else annot_end == 0 */
+    char *ret_type;
+    bool returns_void, returns_record;
+    Param *params;
+    int nparams;
+    Redirect *redirects;
+    int nredirects;
+    char **macro_shims;  /* real names called from inside macros */
+    int nmacro_shims;
+    bool has_prior_decl; /* declared before its definition */
+    Annot annot;
+    Meta meta;
+    char *rules_text;    /* the `rules` script, read by rules_load */
+    char *rules_path;    /* where it was found */
+} Func;
+
+typedef struct Unit {
+    SrcFile *main;
+    Func *funcs;         /* the transactions, in source order */
+    int nfuncs;
+    Func *clones;        /* other functions of the file reachable from a
+                            mirror: each gets a mirror clone (no meta) */
+    int nclones;
+} Unit;
+
+/* front_parse: parses path with libclang under args (cc flags, no inputs or
+** outputs) and collects its transactions, checking their metadata.  Errors
+** are reported through diag.  Returns NULL after any error. */
+Unit *front_parse(const char *path, const char *const *args, int nargs);
+void unit_free(Unit *u);
+
+/* rules.c ------------------------------------------------------------- */
+/* rules_load: reads the script named by a `rules` key, relative to the
+** directory of the source file, and checks its syntax.  OUT: *text.
+** Reports problems at the key's position; returns false after one. */
+bool rules_load(const Func *f, char **text, char **resolved);
+
+/* emit.c -------------------------------------------------------------- */
+/* emit_unit: the rewritten translation unit.  Returns a malloc'd string. */
+char *emit_unit(const Unit *u, const char *display_path);
+
+/* dump.c -------------------------------------------------------------- */
+/* dump_annotations: prints every transaction's metadata as JSON. */
+void dump_annotations(const Unit *u, FILE *out);
+
+/* scan.c -------------------------------------------------------------- */
+/* scan_mentions_ptm: true when path, or a header it includes from the
+** given directories, names PTM_TRANSACTION. */
+bool scan_mentions_ptm(const char *path, const char *const *incdirs, int n);
+
+#endif /* PTMCC_H */

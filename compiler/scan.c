@@ -1,0 +1,120 @@
+/*
+** scan.c - the cheap text scan that lets ptmcc hand a unit without
+** annotations to the backend compiler untouched, without a libclang parse.
+**
+** A unit can only hold a transaction if its text, or a header it includes,
+** names PTM_TRANSACTION: the user may wrap the annotation in a macro of
+** their own, defined in a header.  Headers are searched in the source's
+** directory and the -I/-iquote directories; system directories are not
+** (the annotation lives in user code), and ptm.h itself does not count.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ptmcc.h"
+
+#define MAX_DEPTH 32
+#define MARKER "PTM_TRANSACTION"
+
+typedef struct Scan {
+    const char *const *dirs;
+    int ndirs;
+    char **seen;
+    int nseen;
+} Scan;
+
+static bool seen_before(Scan *s, const char *path)
+{
+    for (int i = 0; i < s->nseen; i++)
+        if (strcmp(s->seen[i], path) == 0)
+            return true;
+    s->seen = xrealloc(s->seen, sizeof *s->seen * (size_t)(s->nseen + 1));
+    s->seen[s->nseen++] = xstrdup(path);
+    return false;
+}
+
+/* find_header: the path of an included name, or NULL when it is not in the
+** including file's directory or the given directories. */
+static char *find_header(Scan *s, const char *includer, const char *name)
+{
+    const char *slash = strrchr(includer, '/');
+    char *p = slash ? format("%.*s/%s", (int)(slash - includer), includer, name) : xstrdup(name);
+    if (access(p, R_OK) == 0)
+        return p;
+    free(p);
+    for (int i = 0; i < s->ndirs; i++) {
+        p = format("%s/%s", s->dirs[i], name);
+        if (access(p, R_OK) == 0)
+            return p;
+        free(p);
+    }
+    return NULL;
+}
+
+static bool is_ptm_header(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strcmp(base, "ptm.h") == 0 || strcmp(base, "ptm_gen.h") == 0;
+}
+
+/* included_name: the name in an #include line starting at p, or NULL. */
+static char *included_name(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '#')
+        return NULL;
+    p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncmp(p, "include", 7) != 0)
+        return NULL;
+    p += 7;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char close = *p == '"' ? '"' : *p == '<' ? '>' : 0;
+    if (!close)
+        return NULL;
+    const char *end = strchr(p + 1, close);
+    const char *nl = strchr(p + 1, '\n');
+    if (!end || (nl && nl < end))
+        return NULL;
+    return xstrndup(p + 1, (size_t)(end - p - 1));
+}
+
+static bool scan_file(Scan *s, const char *path, int depth)
+{
+    if (depth > MAX_DEPTH || seen_before(s, path))
+        return false;
+    SrcFile *f = src_load(path);
+    if (!f)
+        return false;
+    if (!is_ptm_header(path) && strstr(f->text, MARKER))
+        return true;
+    for (const char *line = f->text; line && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        char *name = included_name(line);
+        if (!name)
+            continue;
+        char *found = find_header(s, path, name);
+        free(name);
+        bool hit = found && !is_ptm_header(found) && scan_file(s, found, depth + 1);
+        free(found);
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
+bool scan_mentions_ptm(const char *path, const char *const *incdirs, int n)
+{
+    Scan s = {incdirs, n, NULL, 0};
+    bool hit = scan_file(&s, path, 0);
+    for (int i = 0; i < s.nseen; i++)
+        free(s.seen[i]);
+    free(s.seen);
+    return hit;
+}

@@ -1,0 +1,85 @@
+/*
+** source.c - source files, read once, and offsets turned into line:col.
+**
+** Positions inside ptmcc are byte offsets into a loaded file: libclang hands
+** out offsets, the annotation map stores them, and only diagnostics need
+** lines and columns.  Columns count bytes from 1, as clang's do.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptmcc.h"
+
+static SrcFile **files;
+static int nfiles;
+
+static SrcFile *src_add(const char *path, char *text, size_t len)
+{
+    SrcFile *f = xcalloc(1, sizeof *f);
+    f->path = xstrdup(path);
+    f->text = text;
+    f->len = len;
+    files = xrealloc(files, sizeof *files * (size_t)(nfiles + 1));
+    files[nfiles++] = f;
+    return f;
+}
+
+/* read_all: the whole file at path, NUL-terminated.  OUT: *len.
+** NULL if it cannot be read. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    Buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        buf_put(&b, chunk, n);
+    int failed = ferror(fp);
+    fclose(fp);
+    if (failed) {
+        buf_free(&b);
+        return NULL;
+    }
+    if (!b.data)
+        buf_put(&b, "", 0);
+    *len = b.len;
+    return b.data;
+}
+
+SrcFile *src_load(const char *path)
+{
+    for (int i = 0; i < nfiles; i++)
+        if (strcmp(files[i]->path, path) == 0)
+            return files[i];
+    size_t len = 0;
+    char *text = read_all(path, &len);
+    if (!text)
+        return NULL;
+    return src_add(path, text, len);
+}
+
+SrcFile *src_from_text(const char *path, const char *text)
+{
+    return src_add(path, xstrdup(text), strlen(text));
+}
+
+void src_line_col(SrcLoc loc, unsigned *line, unsigned *col)
+{
+    unsigned l = 1;
+    size_t bol = 0;
+    if (!loc.file) {
+        *line = *col = 0;
+        return;
+    }
+    size_t end = loc.off < loc.file->len ? loc.off : loc.file->len;
+    for (size_t i = 0; i < end; i++)
+        if (loc.file->text[i] == '\n') {
+            l++;
+            bol = i + 1;
+        }
+    *line = l;
+    *col = (unsigned)(end - bol + 1);
+}

@@ -1,0 +1,272 @@
+/*
+** history.c - what earlier calls of a transaction id did.
+**
+** One struct ptmHistory per transaction_id, found through a hash map keyed
+** by the id string and kept for the life of the process (descriptors of
+** different translation units that share an id share a history).  Each
+** history has its own mutex; the map has one more, held only to find or
+** insert an entry.
+**
+** Latency: Welford's online mean and variance of the primary attempts'
+** durations, in microseconds.
+**
+** Deviation baseline: every event of a mirror has a signature (its kind,
+** its call number and the class of its errno).  For each mirror of a call
+** that ran the primary and succeeded, the baseline counts, per signature,
+** the mirrors in which that signature appeared, and the number of such
+** mirrors.  The expected set B is the signatures that appeared in at least
+** half of the baseline mirrors; the deviation of a new mirror is the Jaccard
+** distance between its set of signatures S and B: 1 - |S n B| / |S u B|.
+** With fewer than PTM_HISTORY_MIN_BASELINE baseline mirrors it is 0.
+** Memory is bounded: at most PTM_HISTORY_MAX_SIGS signatures per id.
+*/
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptm_int.h"
+
+#define PTM_HISTORY_BUCKETS 64
+
+struct ptmHistSig {
+    uint32_t sig;
+    uint64_t mirrors;             /* baseline mirrors in which sig appeared */
+};
+
+struct ptmHistory {
+    struct ptmHistory *next;      /* hash chain */
+    char *id;
+    pthread_mutex_t mu;
+    uint64_t calls, successes, failures, diversions;
+    uint64_t latency_n;
+    double latency_mean, latency_m2;   /* Welford, in us */
+    uint64_t baseline_n;
+    unsigned n_sigs;
+    struct ptmHistSig sigs[PTM_HISTORY_MAX_SIGS];
+};
+
+static pthread_mutex_t histMapMu = PTHREAD_MUTEX_INITIALIZER;
+static struct ptmHistory *histMap[PTM_HISTORY_BUCKETS];
+
+static uint32_t histHash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/*
+** ptmHistoryFor: the history of desc->transaction_id (desc->function when
+** the id is NULL), created on first use and kept for the process.
+** Returns NULL only when out of memory.
+*/
+struct ptmHistory *ptmHistoryFor(const struct ptm_tx_desc *desc)
+{
+    const char *id = desc->transaction_id ? desc->transaction_id
+                     : desc->function     ? desc->function
+                                          : "";
+    uint32_t b = histHash(id) % PTM_HISTORY_BUCKETS;
+    struct ptmHistory *h;
+
+    pthread_mutex_lock(&histMapMu);
+    for (h = histMap[b]; h; h = h->next)
+        if (strcmp(h->id, id) == 0)
+            break;
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (h && !(h->id = strdup(id))) {
+            free(h);
+            h = NULL;
+        }
+        if (h) {
+            pthread_mutex_init(&h->mu, NULL);
+            h->next = histMap[b];
+            histMap[b] = h;
+        }
+    }
+    pthread_mutex_unlock(&histMapMu);
+    return h;
+}
+
+/*
+** ptmHistoryGet: a consistent copy of h's counters.  OUT: *out.
+** latency_sd_us is the sample standard deviation (0 below 2 samples).
+*/
+void ptmHistoryGet(struct ptmHistory *h, struct ptmHistoryView *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    out->calls = h->calls;
+    out->successes = h->successes;
+    out->failures = h->failures;
+    out->diversions = h->diversions;
+    out->latency_n = h->latency_n;
+    out->latency_mean_us = h->latency_mean;
+    out->latency_sd_us = h->latency_n >= 2 ? sqrt(h->latency_m2 / (double)(h->latency_n - 1)) : 0.0;
+    out->baseline_n = h->baseline_n;
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The signature of one event: kind, call number, errno class. */
+static uint32_t histSignature(const struct ptmEvent *ev)
+{
+    uint32_t cls = 0; /* succeeded */
+    if (ev->err) {
+        const char *c = ptmErrnoClass(ev->err);
+        cls = !c ? 3 : c[0] == 'v' ? 1 : 2; /* other error, validation, contention */
+    }
+    return ((uint32_t)(ev->kind & 0xff) << 24) | ((uint32_t)ev->call << 8) | cls;
+}
+
+static int histCmpU32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+** histSignatureSet: the distinct signatures of ring's events, sorted.
+** OUT: *set (malloc'd, NULL when there are none), *n.
+** Returns PTM_OK or PTM_ENOMEM.
+*/
+static int histSignatureSet(const struct ptmRing *ring, uint32_t **set, size_t *n)
+{
+    *set = NULL;
+    *n = 0;
+    uint32_t count = ring ? ptmRingCount(ring) : 0;
+    if (count == 0)
+        return PTM_OK;
+    uint32_t *s = malloc(count * sizeof *s);
+    if (!s)
+        return PTM_ENOMEM;
+    for (uint32_t i = 0; i < count; i++)
+        s[i] = histSignature(&ring->ev[i]);
+    qsort(s, count, sizeof *s, histCmpU32);
+    size_t k = 0;
+    for (uint32_t i = 0; i < count; i++)
+        if (k == 0 || s[k - 1] != s[i])
+            s[k++] = s[i];
+    *set = s;
+    *n = k;
+    return PTM_OK;
+}
+
+/* In the expected set B: seen in at least half of the baseline mirrors. */
+static int histInBaseline(const struct ptmHistory *h, const struct ptmHistSig *e)
+{
+    return e->mirrors * 2 >= h->baseline_n;
+}
+
+/*
+** ptmHistoryDeviation: the Jaccard distance, in [0,1], between the set of
+** signatures of ring's events and the baseline's expected set B.  0 with
+** fewer than PTM_HISTORY_MIN_BASELINE baseline mirrors, when both sets are
+** empty, or when memory for the set cannot be had.
+*/
+double ptmHistoryDeviation(struct ptmHistory *h, const struct ptmRing *ring)
+{
+    if (!h)
+        return 0.0;
+    uint32_t *set;
+    size_t n;
+    if (histSignatureSet(ring, &set, &n) != PTM_OK)
+        return 0.0;
+
+    double dev = 0.0;
+    pthread_mutex_lock(&h->mu);
+    if (h->baseline_n >= PTM_HISTORY_MIN_BASELINE) {
+        size_t n_b = 0, inter = 0;
+        for (unsigned i = 0; i < h->n_sigs; i++) {
+            if (!histInBaseline(h, &h->sigs[i]))
+                continue;
+            n_b++;
+            if (n && bsearch(&h->sigs[i].sig, set, n, sizeof *set, histCmpU32))
+                inter++;
+        }
+        size_t uni = n + n_b - inter;
+        dev = uni ? 1.0 - (double)inter / (double)uni : 0.0;
+    }
+    pthread_mutex_unlock(&h->mu);
+    free(set);
+    return dev;
+}
+
+/* Adds one successful mirror's signature set to the baseline; h locked. */
+static void histAddBaseline(struct ptmHistory *h, const uint32_t *set, size_t n)
+{
+    h->baseline_n++;
+    for (size_t i = 0; i < n; i++) {
+        unsigned j;
+        for (j = 0; j < h->n_sigs; j++)
+            if (h->sigs[j].sig == set[i])
+                break;
+        if (j < h->n_sigs) {
+            h->sigs[j].mirrors++;
+            continue;
+        }
+        if (h->n_sigs < PTM_HISTORY_MAX_SIGS) {
+            h->sigs[h->n_sigs++] = (struct ptmHistSig){set[i], 1};
+            continue;
+        }
+        /* Full: replace the rarest signature if it is not in B (it can
+        ** never be again soon), so that a changed behaviour is learnt. */
+        unsigned min = 0;
+        for (j = 1; j < h->n_sigs; j++)
+            if (h->sigs[j].mirrors < h->sigs[min].mirrors)
+                min = j;
+        if (!histInBaseline(h, &h->sigs[min]))
+            h->sigs[min] = (struct ptmHistSig){set[i], 1};
+    }
+}
+
+/*
+** ptmHistoryRecord: adds one call's outcome to h.
+**
+** success: the path that ran met success_criteria.  diverted: an
+** alternative ran instead of the primary.  attempt_us[0..n_attempts): the
+** durations of the primary's attempts; they feed the latency statistics
+** only when the primary ran (diverted == 0).  ring: the mirror's events or
+** NULL; they join the deviation baseline only when the primary ran and
+** succeeded (a diverted call's mirror is exactly what the baseline must not
+** learn as normal).
+*/
+void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
+                      const uint64_t *attempt_us, unsigned n_attempts,
+                      const struct ptmRing *ring)
+{
+    if (!h)
+        return;
+    uint32_t *set = NULL;
+    size_t n = 0;
+    int learn = success && !diverted && ring != NULL &&
+                histSignatureSet(ring, &set, &n) == PTM_OK;
+
+    pthread_mutex_lock(&h->mu);
+    h->calls++;
+    if (success)
+        h->successes++;
+    else
+        h->failures++;
+    if (diverted)
+        h->diversions++;
+    if (!diverted && attempt_us) {
+        for (unsigned i = 0; i < n_attempts; i++) {
+            double x = (double)attempt_us[i];
+            h->latency_n++;
+            double d = x - h->latency_mean;
+            h->latency_mean += d / (double)h->latency_n;
+            h->latency_m2 += d * (x - h->latency_mean);
+        }
+    }
+    if (learn)
+        histAddBaseline(h, set, n);
+    pthread_mutex_unlock(&h->mu);
+    free(set);
+}

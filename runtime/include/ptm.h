@@ -1,0 +1,112 @@
+/*
+** ptm.h - Predictive Transaction Mirror, the public interface.
+**
+** Mark a function as a transaction:
+**
+**     #include <ptm.h>
+**
+**     PTM_TRANSACTION(.transaction_id = "ledger.append",
+**                     .alternative_paths = { ledger_reject },
+**                     .success_criteria = return == 0)
+**     int ledger_append(const char *path, const char *account, long cents);
+**
+** and build with ptmcc.  Every call then runs a mirror of the function on a
+** read-only snapshot first, scores its failure probability, and diverts to an
+** alternative, adjusts retries, or runs the primary.
+**
+** Built by a plain compiler (no ptmcc), PTM_TRANSACTION expands to an
+** attribute that is ignored, ptm_validate() returns its condition and nothing
+** here needs libptm: the program is the plain program.
+*/
+#ifndef PTM_H
+#define PTM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PTM_VERSION_MAJOR 0
+#define PTM_VERSION_MINOR 1
+#define PTM_VERSION "0.1"
+
+#if defined(__GNUC__)
+#define PTM_API __attribute__((visibility("default")))
+#define PTM_PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define PTM_API
+#define PTM_PRINTF_LIKE(fmt, args)
+#endif
+
+/*
+** PTM_TRANSACTION(key = value, ...) marks the function declared next as a
+** transaction.  The keys are documented in README.md ("The annotation").
+** Under clang the arguments are carried, as text, by an annotate attribute
+** that ptmcc reads; other compilers see nothing.
+*/
+#if defined(__clang__)
+#define PTM_TRANSACTION(...) \
+    __attribute__((annotate("ptm.transaction:" #__VA_ARGS__)))
+#else
+#define PTM_TRANSACTION(...)
+#endif
+
+/*
+** ptm_validate(cond, fmt, ...): a data check that the mirror can see.
+**
+** Returns cond (non-zero when the check passed) in every build.  In a
+** mirror, ptmcc redirects the call to the runtime, which records a failed
+** check, with the formatted message, as a validation signal for the
+** Predictive Analysis Module.  Outside a mirror fmt is never formatted.
+*/
+static inline PTM_PRINTF_LIKE(2, 3) int ptm_validate(int cond, const char *fmt, ...)
+{
+    (void)fmt;
+    return cond;
+}
+
+/*
+** ptm_stats: process-wide counters, read with ptm_stats_get().
+*/
+struct ptm_stats {
+    uint64_t transactions;    /* calls of transaction wrappers */
+    uint64_t mirrors;         /* mirrors started */
+    uint64_t mirror_crashes;
+    uint64_t mirror_timeouts;
+    uint64_t mirror_denials;  /* mirrors in which seccomp denied a syscall */
+    uint64_t diversions;      /* calls that ran an alternative path */
+    uint64_t primaries;       /* calls that ran the primary */
+    uint64_t attempts;        /* primary attempts, retries included */
+    uint64_t failures;        /* calls whose final outcome failed success_criteria */
+    uint64_t rules_errors;    /* rules scripts that failed; the call fell back */
+};
+
+#if defined(__PTMCC__) || defined(PTM_RUNTIME)
+
+/*
+** ptm_stats_get: copies the process-wide counters into *out.
+** Thread-safe; the copy is not atomic across fields.
+*/
+PTM_API void ptm_stats_get(struct ptm_stats *out);
+
+/*
+** ptm_last_error: the last problem PTM absorbed on this thread (a rules
+** error, a mirror that could not start), or "" when there was none.  The
+** string is owned by the runtime and valid until the next transaction on
+** this thread.
+*/
+PTM_API const char *ptm_last_error(void);
+
+#else /* a plain build: no runtime, so nothing to count */
+
+static inline void ptm_stats_get(struct ptm_stats *out)
+{
+    *out = (struct ptm_stats){0};
+}
+
+static inline const char *ptm_last_error(void)
+{
+    return "";
+}
+
+#endif /* __PTMCC__ */
+
+#endif /* PTM_H */

@@ -1,0 +1,155 @@
+/*
+** mirror.c - the state of the mirror running on this thread.
+**
+** A mirror, inline or in a fork child, runs on one thread; ptmMirrorCurrent
+** points at its struct ptmMirror while it runs, and is NULL otherwise, which
+** is how a shim knows whether to simulate or to be the real call.
+*/
+#include <errno.h>
+#include <seccomp.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptm_int.h"
+
+_Thread_local struct ptmMirror *ptmMirrorCurrent;
+
+/*
+** ptmMirrorEnter: makes m, recording into ring, the running mirror of
+** this thread, starting its clock now.  OUT: *m.
+*/
+void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring)
+{
+    m->ring = ring;
+    m->t0_ns = ptmOsNowNs();
+    m->files = NULL;
+    ptmMirrorCurrent = m;
+}
+
+/*
+** ptmMirrorLeave: ends the mirror m on this thread: what it opened through
+** the shims and did not close is closed (nothing is written: its FILEs
+** flush into simulation), and ptmMirrorCurrent is NULL again.
+*/
+void ptmMirrorLeave(struct ptmMirror *m)
+{
+    /* Still current while releasing: a FILE's flush calls back into the
+    ** shims' simulation, which must not reach the disk. */
+    ptmMirrorCurrent = m;
+    ptmSimReleaseAll(m);
+    ptmMirrorCurrent = NULL;
+}
+
+/*
+** ptmMirrorRecord: appends an event of kind and call to the running
+** mirror's ring, stamped with start_ns (from ptmOsNowNs, taken when the
+** call began) relative to the mirror's start, and the time since.  Returns
+** the event for the caller to fill in, or NULL when no mirror runs or the
+** ring is full.  Async-signal-safe.
+*/
+struct ptmEvent *ptmMirrorRecord(enum ptmEventKind kind, unsigned call,
+                                 uint64_t start_ns)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmEvent *ev;
+    uint64_t now;
+
+    if (!m || !m->ring)
+        return NULL;
+    ev = ptmRingPush(m->ring);
+    if (!ev)
+        return NULL;
+    now = ptmOsNowNs();
+    ev->kind = (uint16_t)kind;
+    ev->call = (uint16_t)call;
+    if (kind == PTM_EV_CALL && call != PTM_CALL_open && call != PTM_CALL_fopen)
+        ev->flags = PTM_EVF_EFFECT; /* opens decide by their intent */
+    ev->t_ns = start_ns >= m->t0_ns ? start_ns - m->t0_ns : 0;
+    ev->dur_ns = now >= start_ns ? now - start_ns : 0;
+    return ev;
+}
+
+static const char *const shimNames[PTM_CALL_COUNT] = {
+#define PTM_SHIM(name, family) #name,
+#include "shims/shims.def"
+#undef PTM_SHIM
+};
+
+/* Syscall names resolved by libseccomp are cached, one per number, so that
+** ptmCallName can return a static string; losers of a race free theirs. */
+#define SYSCALL_NAME_MAX 1024
+static _Atomic(char *) syscallNames[SYSCALL_NAME_MAX];
+
+static const char *syscallName(unsigned nr)
+{
+    char *name, *expected = NULL;
+
+    if (nr >= SYSCALL_NAME_MAX)
+        return "?";
+    name = atomic_load_explicit(&syscallNames[nr], memory_order_acquire);
+    if (name)
+        return name;
+    name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
+    if (!name)
+        return "?";
+    if (!atomic_compare_exchange_strong(&syscallNames[nr], &expected, name)) {
+        free(name);
+        return expected;
+    }
+    return name;
+}
+
+/*
+** ptmCallName: the name of an event's call: a shim's ("fopen") for an
+** enum ptmCall, a syscall's ("write") for PTM_CALL_SYSCALL | nr, "?" for
+** anything else.  The string is static.  Not async-signal-safe (the first
+** lookup of a syscall allocates).
+*/
+const char *ptmCallName(unsigned call)
+{
+    if (call & PTM_CALL_SYSCALL)
+        return syscallName(call & ~PTM_CALL_SYSCALL);
+    if (call < PTM_CALL_COUNT)
+        return shimNames[call];
+    return "?";
+}
+
+/*
+** ptmCopyField: copies s (NULL: "") into dst, a field of cap bytes, always
+** NUL-terminated; when s does not fit, it ends in "..." so that a reader
+** knows.  Async-signal-safe.
+*/
+void ptmCopyField(char *dst, size_t cap, const char *s)
+{
+    size_t n;
+
+    if (cap == 0)
+        return;
+    if (!s)
+        s = "";
+    n = strnlen(s, cap);
+    if (n < cap) {
+        memcpy(dst, s, n + 1);
+        return;
+    }
+    memcpy(dst, s, cap - 1);
+    dst[cap - 1] = '\0';
+    if (cap > 4)
+        memcpy(dst + cap - 4, "...", 3);
+}
+
+/*
+** ptmStatusName: the name of a mirror status, as traces and rules see it.
+*/
+const char *ptmStatusName(enum ptmMirrorStatus s)
+{
+    switch (s) {
+    case PTM_MS_RETURNED: return "returned";
+    case PTM_MS_CRASHED: return "crashed";
+    case PTM_MS_TIMEOUT: return "timeout";
+    case PTM_MS_DENIED: return "denied";
+    case PTM_MS_FAILED: return "failed";
+    }
+    return "?";
+}

@@ -1,0 +1,173 @@
+/*
+** os.c - the system calls of libptm, behind one replaceable table.
+**
+** Every system call the executors and the shims make goes through ptmOs,
+** so that a test can replace one entry (a fork that fails with EAGAIN, a
+** statvfs that reports a full disk, an access() that says EACCES to root, a
+** waitpid interrupted by EINTR) and put the real call back with
+** ptmOsReset().  The entries are thin wrappers rather than the libc symbols
+** themselves because some libc functions are variadic (open), inline under
+** _FORTIFY_SOURCE, or missing from the libc (pidfd_open before glibc 2.36).
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ptm_int.h"
+
+static int osOpen(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+
+static int osClose(int fd)
+{
+    return close(fd);
+}
+
+static ssize_t osRead(int fd, void *buf, size_t n)
+{
+    return read(fd, buf, n);
+}
+
+static ssize_t osWrite(int fd, const void *buf, size_t n)
+{
+    return write(fd, buf, n);
+}
+
+static int osAccess(const char *path, int mode)
+{
+    return access(path, mode);
+}
+
+static int osStat(const char *path, struct stat *st)
+{
+    return stat(path, st);
+}
+
+static int osLstat(const char *path, struct stat *st)
+{
+    return lstat(path, st);
+}
+
+static int osFstat(int fd, struct stat *st)
+{
+    return fstat(fd, st);
+}
+
+static int osStatvfs(const char *path, struct statvfs *st)
+{
+    return statvfs(path, st);
+}
+
+static int osFstatvfs(int fd, struct statvfs *st)
+{
+    return fstatvfs(fd, st);
+}
+
+static int osGetrlimit(int resource, struct rlimit *rl)
+{
+    return getrlimit(resource, rl);
+}
+
+static int osFcntlGetfl(int fd)
+{
+    return fcntl(fd, F_GETFL);
+}
+
+static pid_t osFork(void)
+{
+    return fork();
+}
+
+static pid_t osWaitpid(pid_t pid, int *status, int options)
+{
+    return waitpid(pid, status, options);
+}
+
+static int osKill(pid_t pid, int sig)
+{
+    return kill(pid, sig);
+}
+
+/* pidfd_open(2) through syscall(2): glibc before 2.36 has no wrapper, and
+** a kernel before 5.3 answers ENOSYS, which the fork executor handles. */
+static int osPidfdOpen(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static int osPoll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    return poll(fds, n, timeout_ms);
+}
+
+static void *osMmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+static int osMunmap(void *addr, size_t len)
+{
+    return munmap(addr, len);
+}
+
+static int osNanosleep(const struct timespec *req, struct timespec *rem)
+{
+    return nanosleep(req, rem);
+}
+
+static off_t osLseek(int fd, off_t off, int whence)
+{
+    return lseek(fd, off, whence);
+}
+
+#define PTM_OS_REAL                                                         \
+    {                                                                       \
+        .open = osOpen, .close = osClose, .read = osRead, .write = osWrite, \
+        .access = osAccess, .stat = osStat, .fstat = osFstat,               \
+        .statvfs = osStatvfs, .fstatvfs = osFstatvfs,                       \
+        .getrlimit = osGetrlimit, .fcntl_getfl = osFcntlGetfl,              \
+        .fork = osFork, .waitpid = osWaitpid, .kill = osKill,               \
+        .pidfd_open = osPidfdOpen, .poll = osPoll, .mmap = osMmap,          \
+        .munmap = osMunmap, .nanosleep = osNanosleep, .lstat = osLstat,     \
+        .lseek = osLseek,                                                   \
+    }
+
+struct ptmOsTable ptmOs = PTM_OS_REAL;
+
+/*
+** ptmOsReset: puts the real system calls back into every entry of ptmOs.
+** Not thread-safe with respect to calls in flight: tests call it between
+** cases.
+*/
+void ptmOsReset(void)
+{
+    static const struct ptmOsTable real = PTM_OS_REAL;
+    ptmOs = real;
+}
+
+/*
+** ptmOsNowNs: CLOCK_MONOTONIC in nanoseconds.  Served by the vDSO, so it is
+** cheap, async-signal-safe, and no system call a seccomp filter could see.
+*/
+uint64_t ptmOsNowNs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

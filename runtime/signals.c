@@ -1,0 +1,179 @@
+/*
+** signals.c - the seed's four signals, computed from what a mirror observed.
+**
+** The seed's PAM asks four questions of the mirror: was there resource
+** contention, was there a data validation error, will the primary time out,
+** and does this run deviate from the expected behaviour.  This file answers
+** the first three from the mirror's events and status (the fourth comes from
+** history.c and is passed in), and classifies errno values for rules and
+** traces.  The weights live in the rules (lua-rules/default.lua), not here.
+*/
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "ptm_int.h"
+
+/*
+** ptmErrnoClass: the class of a predicted errno value.
+**
+** "validation": the request, as made, cannot succeed against the current
+** state of the system, and repeating it unchanged will fail again.  These
+** are the seed's "data validation errors", seen at the system boundary:
+**   EINVAL, ERANGE, EDOM        - an argument or value out of its domain;
+**   ENAMETOOLONG                - a malformed path;
+**   EACCES, EPERM, EROFS        - the caller may not do this to that target;
+**   ENOENT, ENOTDIR, EISDIR     - the target is not what the code assumed;
+**   EEXIST                      - O_EXCL and friends: it is already there;
+**   EBADF                       - a descriptor that is not open (for that);
+**   ENOSPC, EFBIG, EDQUOT       - the data does not fit (free space, file
+**                                 size limit, quota): a size check on the
+**                                 data that the mirror can make in advance.
+** "contention": another party holds something the call needs; the same
+** request can succeed later, which is what retries are for:
+**   EAGAIN/EWOULDBLOCK, EBUSY   - a resource is busy right now;
+**   EDEADLK, ENOLCK             - lock conflicts and lock-table exhaustion;
+**   ETXTBSY                     - a file is in use (being executed);
+**   EINTR                       - the call was interrupted by a signal.
+** Everything else (EIO, ENOMEM, ECONNREFUSED, ...) is NULL: an error the
+** rules may still look at (m.signals.error_events, m.events), but one that
+** neither of the seed's two detectors claims.
+**
+** Returns a static string or NULL (also for 0).
+*/
+const char *ptmErrnoClass(int err)
+{
+    switch (err) {
+    case EINVAL:
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case EEXIST:
+    case ENOENT:
+    case EBADF:
+    case EISDIR:
+    case ENOTDIR:
+    case ENOSPC:
+    case EFBIG:
+    case EDQUOT:
+    case ENAMETOOLONG:
+    case ERANGE:
+    case EDOM:
+        return "validation";
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EBUSY:
+    case EDEADLK:
+#if defined(EDEADLOCK) && EDEADLOCK != EDEADLK
+    case EDEADLOCK:
+#endif
+    case ETXTBSY:
+    case ENOLCK:
+    case EINTR:
+        return "contention";
+    default:
+        return NULL;
+    }
+}
+
+/*
+** ptmEventKindName: the name of an event kind, as rules and traces spell
+** it: "call", "validate", "denied"; "?" for anything else.
+*/
+const char *ptmEventKindName(unsigned kind)
+{
+    switch (kind) {
+    case PTM_EV_CALL:
+        return "call";
+    case PTM_EV_VALIDATE:
+        return "validate";
+    case PTM_EV_DENIED:
+        return "denied";
+    default:
+        return "?";
+    }
+}
+
+/*
+** ptmSignalsCompute: the signals of one mirror run.
+**
+** desc: the transaction (timeout_us gives the acceptable timeout).
+** run:  the mirror run and its ring of events; NULL when no mirror ran, in
+**       which case only history and the timeout contribute.
+** hist: the transaction's history (latency statistics), or NULL.
+** deviation: ptmHistoryDeviation() of run's ring, copied into the result.
+** OUT: *sig, always filled.
+**
+** validation: a failed ptm_validate (a PTM_EV_VALIDATE event), a shim call
+**   with an effect (PTM_EVF_EFFECT) whose predicted errno is in the
+**   validation class, a crashed mirror (the code cannot complete on this
+**   input), or a mirror result that fails success_criteria with no denied
+**   syscall on the way.
+** contention: a shim call with an effect whose predicted errno is in the
+**   contention class.
+** Errors of calls without an effect (a read-only fopen of a missing file)
+**   are counted in error_events only: programs take such paths routinely.
+** Only PTM_EV_CALL events are classified by errno: a PTM_EV_DENIED event
+**   is seccomp refusing a write-class syscall that no shim simulates; its
+**   EPERM says what the mirror may not do, not what the primary would meet.
+**   It is counted in the mirror status (PTM_MS_DENIED), not here.
+** predicted_timeout_ms: HUGE_VAL when the mirror timed out; else the larger
+**   of the mirror's duration and, with at least 3 measured primary attempts,
+**   the history's mean + 2 standard deviations.
+** acceptable_timeout_ms: desc->timeout_us in ms, HUGE_VAL when 0 (none).
+*/
+void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,
+                       const struct ptmHistoryView *hist, double deviation,
+                       struct ptmSignals *sig)
+{
+    memset(sig, 0, sizeof *sig);
+    sig->deviation = isfinite(deviation) ? deviation : 0.0;
+    sig->acceptable_timeout_ms =
+        (desc && desc->timeout_us) ? (double)desc->timeout_us / 1000.0 : HUGE_VAL;
+
+    double predicted = 0.0;
+    if (run) {
+        const struct ptmRing *ring = run->ring;
+        uint32_t n = ring ? ptmRingCount(ring) : 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const struct ptmEvent *ev = &ring->ev[i];
+            if (ev->kind == PTM_EV_VALIDATE) {
+                sig->validation = 1;
+                sig->validation_failures++;
+                continue;
+            }
+            if (ev->kind != PTM_EV_CALL || ev->err == 0)
+                continue;
+            sig->error_events++;
+            if (!(ev->flags & PTM_EVF_EFFECT))
+                continue;
+            const char *cls = ptmErrnoClass(ev->err);
+            if (cls && cls[0] == 'v') {
+                sig->validation = 1;
+            } else if (cls && cls[0] == 'c') {
+                sig->contention = 1;
+                sig->contention_events++;
+            }
+        }
+        if (run->status == PTM_MS_CRASHED)
+            sig->validation = 1;
+        /* A result that fails success_criteria is the mirror predicting the
+        ** primary's failure outright, unless seccomp denied a call on the
+        ** way: then the sandbox, not the data, may have caused it. */
+        if (run->criteria_failed && run->denied == 0) {
+            sig->validation = 1;
+            sig->criteria_failed = 1;
+        }
+        predicted = (double)run->duration_ns / 1e6;
+        if (run->status == PTM_MS_TIMEOUT)
+            predicted = HUGE_VAL;
+    }
+    if (hist && hist->latency_n >= 3 && isfinite(predicted)) {
+        double h = (hist->latency_mean_us + 2.0 * hist->latency_sd_us) / 1000.0;
+        if (h > predicted)
+            predicted = h;
+    }
+    sig->predicted_timeout_ms = predicted;
+}

@@ -1,0 +1,309 @@
+/*
+** trace.c - PTM_TRACE=path: one JSON object per transaction call.
+**
+** The variable is read once per process; the file is opened once, with
+** O_APPEND, and each record is one line written by a single write(2), so
+** that lines from threads (and processes) sharing the file do not mix.
+** Writing never disturbs the host: failures are silent, errno is kept.
+**
+** The field names are a contract (ptm-trace, jq scripts, the rules replay
+** tool read them):
+**   ts                   ISO-8601 UTC with microseconds, "2024-05-01T12:00:00.000042Z"
+**   pid, tid             the calling process and thread
+**   transaction_id, function
+**   mirror               the executor, "fork" | "inline", or "off" when none ran
+**   mirror_reason        why this executor (or why none)
+**   mirror_status        "returned" | "crashed" | "timeout" | "denied" | "failed" | null
+**   mirror_duration_us, mirror_signal (null: none), mirror_exit_code, mirror_error
+**                        null when no mirror ran (mirror_error: null unless it failed)
+**   events               [{kind, call, target, detail, result, errno, errname, class,
+**                          bytes, t_ms, dur_ms}], as the rules see them in m.events
+**                        (detail, errname, class null when empty)
+**   events_dropped       events that did not fit the ring
+**   signals              {contention, validation, predicted_timeout_ms,
+**                          acceptable_timeout_ms, deviation, validation_failures,
+**                          contention_events, error_events}, or null; an infinite
+**                        timeout is null
+**   probability          null when no analysis ran or the rules failed
+**   reasons              [strings]
+**   rules                the script's name, "default" for the built-in rules
+**   rules_error          the rules' error message, or null
+**   threshold            the transaction's threshold
+**   adjusted             what the rules changed: {divert?, retries?, timeout_ms?}
+**   decision             "primary" | "divert" | "disabled"
+**   path                 the function that ran
+**   attempts, outcome ("success" | "failure"), dry_run, duration_us
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ptm_int.h"
+
+static pthread_once_t traceOnce = PTHREAD_ONCE_INIT;
+static int traceFd = -1;
+
+static void traceInit(void)
+{
+    const char *path = getenv("PTM_TRACE");
+    if (!path || !*path)
+        return;
+    traceFd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t traceUtf8Len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    unsigned cp = c & (0x3f >> (len - 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* A JSON string of s's first n bytes; invalid UTF-8 (a path in another
+** encoding, a field truncated mid-character) becomes U+FFFD. */
+static json_t *traceStrN(const char *s, size_t n)
+{
+    if (!s)
+        return json_null();
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t l = traceUtf8Len(u + i, n - i);
+        if (!l)
+            break;
+        i += l;
+    }
+    if (i == n)
+        return json_stringn(s, n);
+    char *buf = malloc(n * 3 + 1);
+    if (!buf)
+        return json_null();
+    size_t o = 0;
+    for (i = 0; i < n;) {
+        size_t l = traceUtf8Len(u + i, n - i);
+        if (l) {
+            memcpy(buf + o, s + i, l);
+            o += l;
+            i += l;
+        } else {
+            memcpy(buf + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_t *j = json_stringn(buf, o);
+    free(buf);
+    return j ? j : json_null();
+}
+
+static json_t *traceStr(const char *s)
+{
+    return s ? traceStrN(s, strlen(s)) : json_null();
+}
+
+/* A fixed field of an event: its text up to the NUL or cap; null if empty. */
+static json_t *traceField(const char *s, size_t cap)
+{
+    return s[0] ? traceStrN(s, strnlen(s, cap)) : json_null();
+}
+
+/* A number; null when it is not finite (JSON has no infinity). */
+static json_t *traceNum(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *traceInt(int64_t x)
+{
+    return json_integer((json_int_t)x);
+}
+
+/* Sets key of o to v (NULL: null); allocation failures are absorbed. */
+static void traceSet(json_t *o, const char *key, json_t *v)
+{
+    json_object_set_new(o, key, v ? v : json_null());
+}
+
+static json_t *traceEvent(const struct ptmEvent *ev)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    traceSet(o, "kind", json_string(ptmEventKindName(ev->kind)));
+    traceSet(o, "call", traceStr(ptmCallName(ev->call)));
+    traceSet(o, "target", traceField(ev->target, sizeof ev->target));
+    traceSet(o, "detail", traceField(ev->detail, sizeof ev->detail));
+    traceSet(o, "result", traceInt(ev->result));
+    traceSet(o, "errno", traceInt(ev->err));
+    traceSet(o, "errname", ev->err ? traceStr(strerrorname_np(ev->err)) : NULL);
+    traceSet(o, "class", ev->err ? traceStr(ptmErrnoClass(ev->err)) : NULL);
+    traceSet(o, "bytes", traceInt((int64_t)ev->bytes));
+    traceSet(o, "t_ms", traceNum((double)ev->t_ns / 1e6));
+    traceSet(o, "dur_ms", traceNum((double)ev->dur_ns / 1e6));
+    return o;
+}
+
+static json_t *traceSignals(const struct ptmSignals *s)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    traceSet(o, "contention", json_boolean(s->contention));
+    traceSet(o, "validation", json_boolean(s->validation));
+    traceSet(o, "predicted_timeout_ms", traceNum(s->predicted_timeout_ms));
+    traceSet(o, "acceptable_timeout_ms", traceNum(s->acceptable_timeout_ms));
+    traceSet(o, "deviation", traceNum(s->deviation));
+    traceSet(o, "validation_failures", traceInt(s->validation_failures));
+    traceSet(o, "contention_events", traceInt(s->contention_events));
+    traceSet(o, "error_events", traceInt(s->error_events));
+    traceSet(o, "criteria_failed", json_boolean(s->criteria_failed));
+    return o;
+}
+
+/* The current time as ISO-8601 UTC with microseconds.  OUT: buf. */
+static void traceTimestamp(char *buf, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%06ldZ", ts.tv_nsec / 1000);
+}
+
+/* Builds r's record.  Returns NULL when out of memory. */
+static json_t *traceRecord(const struct ptmTxRecord *r)
+{
+    const struct ptm_tx_desc *d = r->desc;
+    const struct ptmMirrorRun *run = r->run;
+    const struct ptmVerdict *v = r->verdict;
+    const struct ptmRing *ring = run ? run->ring : NULL;
+    char ts[48];
+
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    traceTimestamp(ts, sizeof ts);
+    traceSet(o, "ts", json_string(ts));
+    traceSet(o, "pid", traceInt(getpid()));
+    traceSet(o, "tid", traceInt(gettid()));
+    traceSet(o, "transaction_id", traceStr(d->transaction_id));
+    traceSet(o, "function", traceStr(d->function));
+
+    traceSet(o, "mirror", traceStr(run ? (run->executor ? run->executor : "?") : "off"));
+    traceSet(o, "mirror_reason", traceStr(r->mirror_reason));
+    traceSet(o, "mirror_status", run ? json_string(ptmStatusName(run->status)) : NULL);
+    traceSet(o, "mirror_duration_us", run ? traceInt((int64_t)(run->duration_ns / 1000)) : NULL);
+    traceSet(o, "mirror_signal", run && run->signo ? traceInt(run->signo) : NULL);
+    traceSet(o, "mirror_exit_code", run ? traceInt(run->exit_code) : NULL);
+    traceSet(o, "mirror_error", run && run->error[0] ? traceField(run->error, sizeof run->error)
+                                                     : NULL);
+
+    json_t *evs = json_array();
+    uint32_t n = ring ? ptmRingCount(ring) : 0;
+    for (uint32_t i = 0; evs && i < n; i++) {
+        json_t *e = traceEvent(&ring->ev[i]);
+        if (e)
+            json_array_append_new(evs, e);
+    }
+    traceSet(o, "events", evs);
+    traceSet(o, "events_dropped", traceInt(ring ? ptmRingDropped(ring) : 0));
+    traceSet(o, "signals", r->signals ? traceSignals(r->signals) : NULL);
+
+    traceSet(o, "probability", v && !v->rules_error ? traceNum(v->probability) : NULL);
+    json_t *reasons = json_array();
+    for (unsigned i = 0; reasons && v && i < v->n_reasons && i < PTM_MAX_REASONS; i++)
+        json_array_append_new(reasons, traceField(v->reasons[i], sizeof v->reasons[i]));
+    traceSet(o, "reasons", reasons);
+    traceSet(o, "rules", traceStr(ptmPamRulesName(d)));
+    traceSet(o, "rules_error", v && v->rules_error ? traceField(v->error, sizeof v->error) : NULL);
+    traceSet(o, "threshold", traceNum(d->threshold));
+    json_t *adj = json_object();
+    if (adj && v && !v->rules_error) {
+        if (v->divert >= 0 && (unsigned)v->divert < d->n_alternatives)
+            traceSet(adj, "divert", traceStr(d->alternatives[v->divert].name));
+        if (v->retry_max >= 0)
+            traceSet(adj, "retries", traceInt(v->retry_max));
+        if (v->timeout_us >= 0)
+            traceSet(adj, "timeout_ms", traceNum((double)v->timeout_us / 1000.0));
+    }
+    traceSet(o, "adjusted", adj);
+
+    traceSet(o, "decision", traceStr(r->decision));
+    traceSet(o, "path", traceStr(r->path));
+    traceSet(o, "attempts", traceInt(r->attempts));
+    traceSet(o, "outcome", json_string(r->success ? "success" : "failure"));
+    traceSet(o, "dry_run", json_boolean(r->dry_run));
+    traceSet(o, "duration_us", traceInt((int64_t)(r->duration_ns / 1000)));
+    return o;
+}
+
+/*
+** ptmTraceWrite: appends r as one JSON line to $PTM_TRACE.
+**
+** Nothing happens when PTM_TRACE is unset or empty (read once per
+** process), when the file could not be opened, or when r or r->desc is
+** NULL.  The line is written with one write(2) on an O_APPEND descriptor
+** (retried on EINTR, and for the rest after a short write); any other
+** failure drops the record silently.  Thread-safe; errno is preserved.
+*/
+void ptmTraceWrite(const struct ptmTxRecord *r)
+{
+    int saved = errno;
+    pthread_once(&traceOnce, traceInit);
+    if (traceFd < 0 || !r || !r->desc) {
+        errno = saved;
+        return;
+    }
+    json_t *o = traceRecord(r);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (s) {
+        size_t len = strlen(s);
+        char *line = realloc(s, len + 2);
+        if (line) {
+            s = line;
+            s[len++] = '\n';
+            s[len] = '\0';
+            size_t off = 0;
+            while (off < len) {
+                ssize_t w = ptmOs.write(traceFd, s + off, len - off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    break;
+                off += (size_t)w;
+            }
+        }
+        free(s);
+    }
+    errno = saved;
+}

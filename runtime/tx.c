@@ -1,0 +1,368 @@
+/*
+** tx.c - the transaction engine: ptm_tx_run().
+**
+** One call: take the execution snapshot (a copy of the frame), run the mirror
+** on a copy-on-write snapshot of the process, turn what it saw into signals,
+** ask the rules for a failure probability, then divert to an alternative or
+** run the primary with retries, each attempt starting from the snapshot.
+** Whatever goes wrong inside PTM (no mirror, a broken rules script) ends in
+** running the primary: the host program never fails because of PTM.
+**
+** Environment, read once per process:
+**   PTM_DISABLE=1            run the primary once, as a plain build would
+**   PTM_DRY_RUN=1            mirror and analyse, run nothing; the call returns
+**                            the mirror's result (what-if mode)
+**   PTM_MIRROR_DEADLINE_MS=n the mirror's deadline (default: the timeout key,
+**                            else 1000 ms)
+*/
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "ptm_int.h"
+
+#define DEFAULT_DEADLINE_MS 1000
+#define MAX_RECORDED_ATTEMPTS 64
+#define STACK_SNAPSHOT 4096
+
+/* Process-wide counters, in the order of struct ptm_stats. */
+static struct {
+    _Atomic uint64_t transactions, mirrors, mirror_crashes, mirror_timeouts, mirror_denials,
+        diversions, primaries, attempts, failures, rules_errors;
+} stats;
+
+static struct {
+    int disable;
+    int dry_run;
+    uint64_t deadline_ms; /* 0: not set */
+} env;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static _Thread_local char last_error[256];
+static _Thread_local uint64_t rng_state;
+
+static void read_env(void)
+{
+    const char *s = getenv("PTM_DISABLE");
+    env.disable = s && *s && strcmp(s, "0") != 0;
+    s = getenv("PTM_DRY_RUN");
+    env.dry_run = s && *s && strcmp(s, "0") != 0;
+    s = getenv("PTM_MIRROR_DEADLINE_MS");
+    env.deadline_ms = s && *s ? strtoull(s, NULL, 10) : 0;
+}
+
+void ptm_stats_get(struct ptm_stats *out)
+{
+    out->transactions = stats.transactions;
+    out->mirrors = stats.mirrors;
+    out->mirror_crashes = stats.mirror_crashes;
+    out->mirror_timeouts = stats.mirror_timeouts;
+    out->mirror_denials = stats.mirror_denials;
+    out->diversions = stats.diversions;
+    out->primaries = stats.primaries;
+    out->attempts = stats.attempts;
+    out->failures = stats.failures;
+    out->rules_errors = stats.rules_errors;
+}
+
+const char *ptm_last_error(void)
+{
+    return last_error;
+}
+
+void ptmSetLastError(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------------
+** Backoff: full jitter (a uniform draw in [0, min(cap, base * 2^n)]), which
+** spreads retries of many callers instead of synchronizing them.
+*/
+static uint64_t next_random(void)
+{
+    if (!rng_state) {
+        if (getrandom(&rng_state, sizeof rng_state, GRND_NONBLOCK) != sizeof rng_state)
+            rng_state = ptmOsNowNs() ^ (uint64_t)pthread_self();
+        rng_state |= 1;
+    }
+    /* xorshift64* */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+/* backoff_us: how long to wait before retry number n (0-based). */
+static uint64_t backoff_us(const struct ptm_tx_desc *d, unsigned n)
+{
+    switch (d->backoff) {
+    case PTM_BACKOFF_CONSTANT:
+        return d->backoff_base_us;
+    case PTM_BACKOFF_EXPONENTIAL: {
+        uint64_t ceiling = d->backoff_cap_us;
+        if (n < 63 && d->backoff_base_us <= (ceiling >> n))
+            ceiling = d->backoff_base_us << n;
+        return ceiling ? next_random() % (ceiling + 1) : 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+static void sleep_us(uint64_t us)
+{
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    while (ptmOs.nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ---------------------------------------------------------------------
+** One call
+*/
+typedef struct Call {
+    const struct ptm_tx_desc *desc;
+    void *frame;
+    unsigned char *snapshot;   /* the execution snapshot: the frame on entry */
+    struct ptmHistory *history;
+    struct ptmHistoryView view;
+    struct ptmMirrorRun run;
+    int mirror_ran;            /* run holds an observation */
+    const char *mirror_reason;
+    struct ptmSignals signals;
+    struct ptmVerdict verdict;
+    int analysed;              /* verdict came from the rules */
+    int mirror_success;
+    uint64_t attempt_us[MAX_RECORDED_ATTEMPTS];
+    unsigned attempts;
+} Call;
+
+static void restore(Call *c)
+{
+    memcpy(c->frame, c->snapshot, c->desc->frame_size);
+}
+
+static int judge(const struct ptm_tx_desc *d, const void *frame)
+{
+    return d->success ? d->success(frame) != 0 : 1;
+}
+
+static uint64_t mirror_deadline_ns(const struct ptm_tx_desc *d)
+{
+    if (env.deadline_ms)
+        return env.deadline_ms * 1000000ULL;
+    if (d->timeout_us)
+        return d->timeout_us * 1000ULL;
+    return DEFAULT_DEADLINE_MS * 1000000ULL;
+}
+
+/* choose_executor: the executor for this call and why.  NULL: no mirror. */
+static const char *choose_executor(const struct ptm_tx_desc *d, const char **reason)
+{
+    if (!d->failure_prediction_enabled) {
+        *reason = "failure_prediction_enabled = false";
+        return NULL;
+    }
+    switch (d->mirror_mode) {
+    case PTM_MIRROR_OFF:
+        *reason = "mirror = off";
+        return NULL;
+    case PTM_MIRROR_FORK:
+        *reason = "mirror = fork";
+        return "fork";
+    default:
+        *reason = "auto: fork (the inline executor is not built yet)";
+        return "fork";
+    }
+}
+
+/* observe: runs the mirror and the rules.  Fills c->run, c->signals and
+** c->verdict; leaves c->analysed 0 when there is nothing to go by. */
+static void observe(Call *c)
+{
+    const struct ptm_tx_desc *d = c->desc;
+    if (!choose_executor(d, &c->mirror_reason))
+        return;
+    struct ptmRing *ring = ptmRingForThread();
+    if (!ring) {
+        c->mirror_reason = "no event ring: mmap failed";
+        ptmSetLastError("ptm: %s: cannot map the mirror's event ring", d->transaction_id);
+        return;
+    }
+    stats.mirrors++;
+    ptmForkRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
+    c->mirror_ran = 1;
+    switch (c->run.status) {
+    case PTM_MS_FAILED:
+        ptmSetLastError("ptm: %s: mirror not run: %s", d->transaction_id, c->run.error);
+        return;
+    case PTM_MS_CRASHED: stats.mirror_crashes++; break;
+    case PTM_MS_TIMEOUT: stats.mirror_timeouts++; break;
+    case PTM_MS_DENIED: stats.mirror_denials++; break;
+    default: break;
+    }
+
+    c->mirror_success = -1;
+    if (c->run.frame_valid && d->success) {
+        c->mirror_success = d->success(ring->frame) != 0;
+        c->run.criteria_failed = !c->mirror_success;
+    }
+    double deviation = c->history ? ptmHistoryDeviation(c->history, ring) : 0.0;
+    ptmSignalsCompute(d, &c->run, &c->view, deviation, &c->signals);
+    struct ptmObservation obs = {d, &c->run, &c->signals, &c->view, c->mirror_success};
+    if (ptmPamAnalyze(&obs, &c->verdict) != PTM_OK) {
+        stats.rules_errors++;
+        ptmSetLastError("ptm: %s: rules failed, running the primary: %s", d->transaction_id,
+                        c->verdict.error);
+        return;
+    }
+    c->analysed = 1;
+}
+
+/* run_primary: the primary with retries, each from the snapshot.  Returns
+** whether the last attempt met success_criteria. */
+static int run_primary(Call *c, unsigned retry_max)
+{
+    const struct ptm_tx_desc *d = c->desc;
+    int ok = 0;
+    for (unsigned n = 0; n <= retry_max; n++) {
+        if (n > 0)
+            sleep_us(backoff_us(d, n - 1));
+        restore(c);
+        uint64_t t0 = ptmOsNowNs();
+        d->primary(c->frame);
+        uint64_t us = (ptmOsNowNs() - t0) / 1000;
+        if (c->attempts < MAX_RECORDED_ATTEMPTS)
+            c->attempt_us[c->attempts] = us;
+        c->attempts++;
+        stats.attempts++;
+        ok = judge(d, c->frame);
+        if (ok)
+            break;
+    }
+    return ok;
+}
+
+static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
+                   uint64_t t0)
+{
+    if (!success && !dry_run)
+        stats.failures++;
+    int diverted = strcmp(decision, "divert") == 0;
+    if (c->history && !dry_run) {
+        unsigned n = c->attempts < MAX_RECORDED_ATTEMPTS ? c->attempts : MAX_RECORDED_ATTEMPTS;
+        const struct ptmRing *ring = c->mirror_ran && c->run.status != PTM_MS_FAILED ? c->run.ring : NULL;
+        ptmHistoryRecord(c->history, success, diverted, diverted ? NULL : c->attempt_us,
+                         diverted ? 0 : n, ring);
+    }
+    struct ptmTxRecord r = {
+        .desc = c->desc,
+        .run = c->mirror_ran ? &c->run : NULL,
+        .signals = c->mirror_ran && c->run.status != PTM_MS_FAILED ? &c->signals : NULL,
+        .verdict = c->analysed || c->verdict.rules_error ? &c->verdict : NULL,
+        .decision = decision,
+        .path = path,
+        .attempts = c->attempts,
+        .success = success,
+        .dry_run = dry_run,
+        .duration_ns = ptmOsNowNs() - t0,
+        .mirror_reason = c->mirror_reason,
+    };
+    ptmTraceWrite(&r);
+}
+
+/* in_mirror: a transaction called from inside a mirror (its clone called
+** another transaction) runs that transaction's mirror, and nothing else. */
+static int run_nested_mirror(const struct ptm_tx_desc *d, void *frame)
+{
+    d->mirror(frame);
+    return judge(d, frame);
+}
+
+int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
+{
+    pthread_once(&env_once, read_env);
+    if (ptmMirrorCurrent)
+        return run_nested_mirror(d, frame);
+    uint64_t t0 = ptmOsNowNs();
+    stats.transactions++;
+    last_error[0] = '\0';
+
+    if (d->abi != PTM_ABI_VERSION) {
+        /* The fields up to .primary keep their place in every ABI. */
+        ptmSetLastError("ptm: %s: built for PTM ABI %u, this libptm is %u; running the primary",
+                        d->transaction_id, d->abi, PTM_ABI_VERSION);
+        d->primary(frame);
+        return 1;
+    }
+
+    Call c = {.desc = d, .frame = frame, .mirror_success = -1};
+    c.verdict.divert = -1;
+    c.verdict.retry_max = -1;
+    c.verdict.timeout_us = -1;
+    unsigned char stack_copy[STACK_SNAPSHOT];
+    c.snapshot = d->frame_size <= sizeof stack_copy ? stack_copy : malloc(d->frame_size);
+    if (!c.snapshot) {
+        ptmSetLastError("ptm: %s: no memory for the execution snapshot", d->transaction_id);
+        d->primary(frame);
+        return judge(d, frame);
+    }
+    memcpy(c.snapshot, frame, d->frame_size);
+
+    int success;
+    if (env.disable) {
+        c.mirror_reason = "PTM_DISABLE";
+        stats.primaries++;
+        success = run_primary(&c, 0);
+        finish(&c, "disabled", d->function, success, 0, t0);
+        goto out;
+    }
+
+    c.history = ptmHistoryFor(d);
+    if (c.history)
+        ptmHistoryGet(c.history, &c.view);
+    observe(&c);
+
+    int divert = c.analysed && d->n_alternatives > 0 && c.verdict.probability >= d->threshold;
+    unsigned alt = c.verdict.divert >= 0 && (unsigned)c.verdict.divert < d->n_alternatives
+                       ? (unsigned)c.verdict.divert
+                       : 0;
+    unsigned retry_max = c.analysed && c.verdict.retry_max >= 0 ? (unsigned)c.verdict.retry_max
+                                                                : d->retry_max;
+    const char *decision = divert ? "divert" : "primary";
+    const char *path = divert ? d->alternatives[alt].name : d->function;
+
+    if (env.dry_run) {
+        if (c.mirror_ran && c.run.frame_valid)
+            memcpy(frame, c.run.ring->frame, d->frame_size);
+        success = c.mirror_success != 0;
+        finish(&c, decision, path, success, 1, t0);
+        goto out;
+    }
+
+    if (divert) {
+        stats.diversions++;
+        restore(&c);
+        d->alternatives[alt].call(frame);
+        c.attempts = 1;
+        success = judge(d, frame);
+    } else {
+        stats.primaries++;
+        success = run_primary(&c, retry_max);
+    }
+    finish(&c, decision, path, success, 0, t0);
+
+out:
+    if (c.snapshot != stack_copy)
+        free(c.snapshot);
+    return success;
+}

@@ -1,0 +1,5 @@
+local rules = {}
+function rules.analyze(m)
+  while true do end
+end
+return rules

@@ -1,0 +1,116 @@
+"""End to end: what goes wrong inside PTM never takes the host down.
+
+A mirror that crashes, hangs, or does I/O the compiler could not redirect
+is an observation; a rules script that fails falls back to the primary;
+retries follow the metadata; many threads can run transactions at once.
+"""
+import os
+import shutil
+import time
+
+import ptmtest
+from ptmtest import clean_env, file_state, read_trace
+
+PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
+
+
+class Robustness(ptmtest.TempDirTest):
+    def build(self, name):
+        src = os.path.join(self.dir, name + ".c")
+        shutil.copy(os.path.join(PROGRAMS, name + ".c"), src)
+        return self.compile(src, os.path.join(self.dir, name), "-pthread")
+
+    def traced(self, argv, **env):
+        trace = os.path.join(self.dir, "trace.jsonl")
+        if os.path.exists(trace):
+            os.unlink(trace)
+        r = self.run_cmd(argv, env=clean_env(PTM_TRACE=trace, **env))
+        return r, read_trace(trace)
+
+    def test_crashing_mirror_is_an_observation(self):
+        exe = self.build("crash")
+        r, t = self.traced([exe, "key:a,b"])
+        self.assertEqual((r.returncode, r.stdout), (0, "2\n"), r.stderr)
+        self.assertEqual(t[0]["decision"], "primary")
+        # The primary would dereference NULL: the mirror does, and dies alone.
+        r, t = self.traced([exe, "no colon"])
+        self.assertEqual((r.returncode, r.stdout), (0, "0\n"), r.stderr)
+        self.assertEqual(t[0]["mirror_status"], "crashed")
+        self.assertEqual(t[0]["mirror_signal"], 11)
+        self.assertTrue(t[0]["signals"]["validation"])
+        self.assertEqual(t[0]["decision"], "divert")
+        self.assertEqual(t[0]["path"], "count_fields_safe")
+        self.assertEqual([f for f in os.listdir(self.dir) if f.startswith("core")], [])
+
+    def test_hanging_mirror_is_killed_at_its_deadline(self):
+        exe = self.build("hang")
+        start = time.monotonic()
+        r, t = self.traced([exe])
+        elapsed = time.monotonic() - start
+        self.assertEqual((r.returncode, r.stdout), (0, "done 0\n"), r.stderr)
+        self.assertLess(elapsed, 3.0)
+        self.assertEqual(t[0]["mirror_status"], "timeout")
+        self.assertGreaterEqual(t[0]["mirror_duration_us"], 100000)
+        self.assertIsNone(t[0]["signals"]["predicted_timeout_ms"])  # infinite
+        self.assertAlmostEqual(t[0]["probability"], 0.3)  # the seed's timeout weight
+        self.assertEqual(t[0]["decision"], "primary")
+
+    def test_io_the_compiler_cannot_see_is_denied_in_the_mirror(self):
+        exe = self.build("hidden_io")
+        log = os.path.join(self.dir, "out.log")
+        with open(log, "w") as f:
+            f.write("before\n")
+        before = file_state(log)
+        r, t = self.traced([exe, log], PTM_DRY_RUN=1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(file_state(log), before)
+        self.assertEqual(t[0]["mirror_status"], "denied")
+        denied = [e for e in t[0]["events"] if e.get("kind") == "denied"]
+        self.assertGreaterEqual(len(denied), 2)  # the pointer's write and dprintf's
+        self.assertEqual({e["call"] for e in denied}, {"write"})
+        # For real: the primary writes both lines.
+        r, t = self.traced([exe, log])
+        self.assertEqual(r.stdout, "rc 0\n", r.stderr)
+        with open(log) as f:
+            self.assertEqual(f.read(), "before\npointer 7\ndprintf 7\n")
+        self.assertEqual(t[0]["decision"], "primary")
+
+    def test_retries_follow_the_metadata(self):
+        exe = self.build("retry")
+        r, t = self.traced([exe, "2"])
+        self.assertEqual(r.stdout, "rc 0 calls 3\n", r.stderr)
+        self.assertEqual((t[0]["attempts"], t[0]["outcome"]), (3, "success"))
+        self.assertEqual(t[0]["mirror"], "off")
+        r, t = self.traced([exe, "9"])
+        self.assertEqual(r.stdout, "rc -1 calls 4\n", r.stderr)
+        self.assertEqual((t[0]["attempts"], t[0]["outcome"]), (4, "failure"))
+
+    def test_rules_are_embedded_and_failures_fall_back(self):
+        shutil.copy(os.path.join(PROGRAMS, "always_divert.lua"), self.dir)
+        exe = self.build("rules")
+        os.unlink(os.path.join(self.dir, "always_divert.lua"))  # embedded at build time
+        r, t = self.traced([exe])
+        self.assertEqual((r.returncode, r.stdout), (0, "plan b 42\n"), r.stderr)
+        self.assertEqual(t[0]["decision"], "divert")
+        self.assertEqual(t[0]["reasons"], ["always_divert.lua says so"])
+        for script, words in [("runtime_error.lua", "no_such_table"), ("endless.lua", "budget")]:
+            start = time.monotonic()
+            r, t = self.traced([exe], PTM_RULES=os.path.join(PROGRAMS, script))
+            self.assertEqual((r.returncode, r.stdout), (0, "plan a 42\n"), r.stderr)
+            self.assertLess(time.monotonic() - start, 10)
+            self.assertEqual(t[0]["decision"], "primary")
+            self.assertIn(words, t[0]["rules_error"])
+
+    def test_many_threads_at_once(self):
+        exe = self.build("threads")
+        out = os.path.join(self.dir, "lines.txt")
+        r = self.run_cmd([exe, out], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "failed 0 transactions 200 mirrors 200\n")
+        with open(out) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(sorted(lines), sorted(f"{t} {c}" for t in range(8) for c in range(25)))
+
+
+if __name__ == "__main__":
+    ptmtest.main()

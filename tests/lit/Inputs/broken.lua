@@ -1,0 +1,5 @@
+local rules = {}
+function rules.analyze(m)
+  return m.signals.validation and 1 or
+end
+return rules

@@ -1,0 +1,55 @@
+// Mirror clones are transitive, like GCC's transactional-memory clones:
+// every function of this file that a mirror can reach gets its own clone,
+// recursion and mutual recursion included, and the clones' I/O is
+// redirected as well.  Functions of other files run as they are (under the
+// fork executor's seccomp filter).
+// RUN: %ptmcc --emit-source %s -o - | grep -v '^// ' | FileCheck %s
+// RUN: %ptmcc -Wall -Wextra -Werror -c %s -o %t.o
+
+#include <ptm.h>
+#include <stdio.h>
+#include <string.h>
+
+static int even(int n);
+static int odd(int n) { return n == 0 ? 0 : even(n - 1); }
+static int even(int n) { return n == 0 ? 1 : odd(n - 1); }
+
+static int fact(int n) { return n <= 1 ? 1 : n * fact(n - 1); }
+
+static void note(const char *what)
+{
+    puts(what);
+}
+
+static int unreached(void) { return puts("never"); }
+
+PTM_TRANSACTION(.transaction_id = "walk")
+int walk(int n)
+{
+    note("walking");
+    return even(n) + fact(3) + (int)strlen("libc runs as is");
+}
+
+int main(void) { return walk(4) + unreached(); }
+
+// The primary calls the originals.
+// CHECK: static int walk__ptm_primary(int n)
+// CHECK: note("walking");
+// CHECK: return even(n) + fact(3) + (int)strlen("libc runs as is");
+
+// Every reachable function has a prototype, then a clone.
+// CHECK-DAG: static int walk__ptm_mirror(int n);
+// CHECK-DAG: static void note__ptm_mirror(const char *what);
+// CHECK-DAG: static int even__ptm_mirror(int n)
+// CHECK-DAG: static int odd__ptm_mirror(int n)
+// CHECK-DAG: static int fact__ptm_mirror(int n)
+// CHECK-NOT: unreached__ptm_mirror
+
+// CHECK: note__ptm_mirror("walking");
+// CHECK: return even__ptm_mirror(n) + fact__ptm_mirror(3) + (int)strlen("libc runs as is");
+// CHECK: static void note__ptm_mirror(const char *what)
+// CHECK-NEXT: {
+// CHECK-NEXT:     ptm_shim_puts(what);
+// CHECK: static int even__ptm_mirror(int n) { return n == 0 ? 1 : odd__ptm_mirror(n - 1); }
+// CHECK: static int fact__ptm_mirror(int n) { return n <= 1 ? 1 : n * fact__ptm_mirror(n - 1); }
+// CHECK: static int odd__ptm_mirror(int n) { return n == 0 ? 0 : even__ptm_mirror(n - 1); }

@@ -1,0 +1,22 @@
+# lit configuration for ptmcc's golden tests: each test is a C file whose
+# RUN: lines drive ptmcc and whose CHECK: lines FileCheck the output.
+import os
+import lit.formats
+
+config.name = "ptmcc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".c"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ptm_build_dir, "tests", "lit")
+
+config.substitutions.append(("%ptmcc", os.path.join(config.ptm_build_dir, "bin", "ptmcc")))
+config.substitutions.append(("%clang", config.clang))
+config.substitutions.append(("%ptm_include", os.path.join(config.ptm_build_dir, "include")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+config.substitutions.append(("FileCheck", config.filecheck))
+config.substitutions.append(("not ", config.llvm_not + " "))
+
+# Tests must not depend on the user's environment.
+for var in ["PTM_CC", "PTM_TRACE", "PTM_RULES", "PTM_DISABLE", "PTM_DRY_RUN", "PTM_HOME"]:
+    config.environment.pop(var, None)

@@ -1,0 +1,460 @@
+/*
+** test_signals.c - signals.c (the seed's detectors) and history.c
+** (latency statistics, the deviation baseline).
+*/
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "ptm_int.h"
+
+/* --- helpers ------------------------------------------------------------ */
+
+static struct ptmRing *newRing(void)
+{
+    struct ptmRing *ring = NULL;
+    cr_assert_eq(ptmRingCreate(64, &ring), PTM_OK);
+    cr_assert_not_null(ring);
+    return ring;
+}
+
+static struct ptmEvent *push(struct ptmRing *ring, enum ptmEventKind kind, unsigned call, int err)
+{
+    struct ptmEvent *ev = ptmRingPush(ring);
+    cr_assert_not_null(ev);
+    ev->kind = (uint16_t)kind;
+    ev->call = (uint16_t)call;
+    ev->err = err;
+    ev->result = err ? -1 : 0;
+    ev->flags = PTM_EVF_EFFECT; /* as a write-intent call records it */
+    return ev;
+}
+
+static struct ptm_tx_desc descNamed(const char *id)
+{
+    return (struct ptm_tx_desc){
+        .abi = PTM_ABI_VERSION,
+        .transaction_id = id,
+        .function = "fn",
+        .threshold = 0.4,
+    };
+}
+
+static struct ptmMirrorRun runOf(struct ptmRing *ring, enum ptmMirrorStatus status,
+                                 uint64_t duration_ns)
+{
+    return (struct ptmMirrorRun){
+        .status = status, .executor = "inline", .duration_ns = duration_ns, .ring = ring};
+}
+
+/* --- ptmErrnoClass ------------------------------------------------------ */
+
+Test(errno_class, validation_class)
+{
+    const int v[] = {EINVAL, EACCES, EPERM, EROFS, EEXIST, ENOENT, EBADF, EISDIR,
+                     ENOTDIR, ENOSPC, EFBIG, EDQUOT, ENAMETOOLONG, ERANGE, EDOM};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        cr_expect_str_eq(ptmErrnoClass(v[i]), "validation", "errno %d", v[i]);
+}
+
+Test(errno_class, contention_class)
+{
+    const int c[] = {EAGAIN, EWOULDBLOCK, EBUSY, EDEADLK, ETXTBSY, ENOLCK, EINTR};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        cr_expect_str_eq(ptmErrnoClass(c[i]), "contention", "errno %d", c[i]);
+}
+
+Test(errno_class, others_unclassified)
+{
+    const int o[] = {0, EIO, ENOMEM, ECONNREFUSED, ETIMEDOUT, EPIPE, -1, 100000};
+    for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
+        cr_expect_null(ptmErrnoClass(o[i]), "errno %d", o[i]);
+}
+
+Test(errno_class, event_kind_names)
+{
+    cr_expect_str_eq(ptmEventKindName(PTM_EV_CALL), "call");
+    cr_expect_str_eq(ptmEventKindName(PTM_EV_VALIDATE), "validate");
+    cr_expect_str_eq(ptmEventKindName(PTM_EV_DENIED), "denied");
+    cr_expect_str_eq(ptmEventKindName(99), "?");
+}
+
+/* --- ptmSignalsCompute -------------------------------------------------- */
+
+Test(signals, clean_mirror_has_no_signal)
+{
+    struct ptmRing *ring = newRing();
+    push(ring, PTM_EV_CALL, PTM_CALL_fopen, 0);
+    push(ring, PTM_EV_CALL, PTM_CALL_fprintf, 0);
+    struct ptm_tx_desc d = descNamed("s.clean");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 420000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0.25, &s);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_float_eq(s.predicted_timeout_ms, 0.42, 1e-12);
+    cr_expect(isinf(s.acceptable_timeout_ms) && s.acceptable_timeout_ms > 0);
+    cr_expect_float_eq(s.deviation, 0.25, 1e-12);
+    cr_expect_eq(s.error_events, 0);
+    cr_expect_eq(s.contention_events, 0);
+    cr_expect_eq(s.validation_failures, 0);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, validation_from_errno)
+{
+    struct ptmRing *ring = newRing();
+    push(ring, PTM_EV_CALL, PTM_CALL_fopen, EACCES);
+    struct ptm_tx_desc d = descNamed("s.v");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 1);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_eq(s.error_events, 1);
+    cr_expect_eq(s.validation_failures, 0, "only ptm_validate failures count here");
+    ptmRingDestroy(ring);
+}
+
+Test(signals, validation_from_ptm_validate)
+{
+    struct ptmRing *ring = newRing();
+    struct ptmEvent *ev = push(ring, PTM_EV_VALIDATE, PTM_CALL_ptm_validate, 0);
+    strcpy(ev->target, "amount must be positive");
+    push(ring, PTM_EV_VALIDATE, PTM_CALL_ptm_validate, 0);
+    struct ptm_tx_desc d = descNamed("s.pv");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 1);
+    cr_expect_eq(s.validation_failures, 2);
+    cr_expect_eq(s.error_events, 0);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, validation_from_crash)
+{
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.crash");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_CRASHED, 1000);
+    run.signo = 11;
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 1);
+    cr_expect_eq(s.contention, 0);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, contention_from_errno)
+{
+    const int c[] = {EAGAIN, EBUSY, EDEADLK, ETXTBSY, ENOLCK, EINTR};
+    struct ptmRing *ring = newRing();
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        push(ring, PTM_EV_CALL, PTM_CALL_open, c[i]);
+    struct ptm_tx_desc d = descNamed("s.c");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.contention, 1);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.contention_events, 6);
+    cr_expect_eq(s.error_events, 6);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, other_errors_only_counted)
+{
+    struct ptmRing *ring = newRing();
+    push(ring, PTM_EV_CALL, PTM_CALL_write, EIO);
+    struct ptm_tx_desc d = descNamed("s.eio");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.error_events, 1);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, read_side_errors_only_inform)
+{
+    /* fopen(path, "r") of a missing file: the program's normal path. */
+    struct ptmRing *ring = newRing();
+    push(ring, PTM_EV_CALL, PTM_CALL_fopen, ENOENT)->flags = 0;
+    push(ring, PTM_EV_CALL, PTM_CALL_open, EAGAIN)->flags = 0;
+    struct ptm_tx_desc d = descNamed("s.read");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_eq(s.contention_events, 0);
+    cr_expect_eq(s.error_events, 2);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, failed_criteria_is_validation_unless_denied)
+{
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.crit");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    run.criteria_failed = 1;
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 1);
+    cr_expect_eq(s.criteria_failed, 1);
+
+    /* The sandbox refused a call: the failure may be its doing. */
+    run.status = PTM_MS_DENIED;
+    run.denied = 1;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.criteria_failed, 0);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, seccomp_denial_is_not_validation)
+{
+    struct ptmRing *ring = newRing();
+    push(ring, PTM_EV_DENIED, PTM_CALL_SYSCALL | 1 /* write */, EPERM);
+    struct ptm_tx_desc d = descNamed("s.denied");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_DENIED, 1000);
+    run.denied = 1;
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_eq(s.error_events, 0);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, timeouts)
+{
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.t");
+    d.timeout_us = 250000;
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 3500000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_float_eq(s.acceptable_timeout_ms, 250.0, 1e-12);
+    cr_expect_float_eq(s.predicted_timeout_ms, 3.5, 1e-12);
+
+    run.status = PTM_MS_TIMEOUT;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect(isinf(s.predicted_timeout_ms) && s.predicted_timeout_ms > 0);
+    cr_expect(s.predicted_timeout_ms > s.acceptable_timeout_ms);
+    ptmRingDestroy(ring);
+}
+
+Test(signals, timeout_prediction_uses_history)
+{
+    struct ptm_tx_desc d = descNamed("s.h");
+    struct ptmMirrorRun run = runOf(NULL, PTM_MS_RETURNED, 1000000); /* 1 ms */
+    struct ptmHistoryView h = {.latency_n = 3, .latency_mean_us = 2000, .latency_sd_us = 500};
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, &h, 0, &s);
+    cr_expect_float_eq(s.predicted_timeout_ms, 3.0, 1e-12, "mean + 2 sd = 3 ms");
+
+    h.latency_n = 2; /* too few samples: the mirror alone */
+    ptmSignalsCompute(&d, &run, &h, 0, &s);
+    cr_expect_float_eq(s.predicted_timeout_ms, 1.0, 1e-12);
+
+    h = (struct ptmHistoryView){.latency_n = 10, .latency_mean_us = 100, .latency_sd_us = 10};
+    ptmSignalsCompute(&d, &run, &h, 0, &s); /* the mirror is slower than history */
+    cr_expect_float_eq(s.predicted_timeout_ms, 1.0, 1e-12);
+}
+
+Test(signals, no_mirror)
+{
+    struct ptm_tx_desc d = descNamed("s.none");
+    d.timeout_us = 1000;
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, NULL, NULL, NAN, &s);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_float_eq(s.predicted_timeout_ms, 0.0, 1e-12);
+    cr_expect_float_eq(s.acceptable_timeout_ms, 1.0, 1e-12);
+    cr_expect_float_eq(s.deviation, 0.0, 1e-12, "a NaN deviation becomes 0");
+}
+
+/* --- history: latency ---------------------------------------------------- */
+
+Test(history, same_id_same_history)
+{
+    struct ptm_tx_desc a = descNamed("h.same"), b = descNamed("h.same"), c = descNamed("h.other");
+    struct ptmHistory *ha = ptmHistoryFor(&a);
+    cr_assert_not_null(ha);
+    cr_expect_eq(ptmHistoryFor(&b), ha);
+    cr_expect_neq(ptmHistoryFor(&c), ha);
+    cr_expect_eq(ptmHistoryFor(&a), ha);
+}
+
+Test(history, welford)
+{
+    struct ptm_tx_desc d = descNamed("h.welford");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    struct ptmHistoryView v;
+
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.calls, 0);
+    cr_expect_eq(v.latency_n, 0);
+    cr_expect_float_eq(v.latency_sd_us, 0.0, 1e-12);
+
+    const uint64_t first[] = {100};
+    ptmHistoryRecord(h, 1, 0, first, 1, NULL);
+    ptmHistoryGet(h, &v);
+    cr_expect_float_eq(v.latency_mean_us, 100.0, 1e-9);
+    cr_expect_float_eq(v.latency_sd_us, 0.0, 1e-12, "one sample has no spread");
+
+    const uint64_t more[] = {200, 300};  /* one call with a retry */
+    ptmHistoryRecord(h, 0, 0, more, 2, NULL);
+    const uint64_t last[] = {400};
+    ptmHistoryRecord(h, 1, 0, last, 1, NULL);
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.calls, 3);
+    cr_expect_eq(v.successes, 2);
+    cr_expect_eq(v.failures, 1);
+    cr_expect_eq(v.diversions, 0);
+    cr_expect_eq(v.latency_n, 4);
+    cr_expect_float_eq(v.latency_mean_us, 250.0, 1e-9);
+    /* sample variance of 100..400: (150^2 + 50^2 + 50^2 + 150^2) / 3 */
+    cr_expect_float_eq(v.latency_sd_us, sqrt(50000.0 / 3.0), 1e-9);
+
+    const uint64_t alt[] = {99999};
+    ptmHistoryRecord(h, 1, 1, alt, 1, NULL); /* diverted: not a primary latency */
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.calls, 4);
+    cr_expect_eq(v.diversions, 1);
+    cr_expect_eq(v.latency_n, 4);
+    cr_expect_float_eq(v.latency_mean_us, 250.0, 1e-9);
+}
+
+Test(history, welford_is_stable_for_large_values)
+{
+    struct ptm_tx_desc d = descNamed("h.stable");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = 1000000000ull + (i % 2 ? 1 : 0) * 2; /* 1e9, 1e9+2, ... */
+        ptmHistoryRecord(h, 1, 0, &x, 1, NULL);
+    }
+    struct ptmHistoryView v;
+    ptmHistoryGet(h, &v);
+    cr_expect_float_eq(v.latency_mean_us, 1000000001.0, 1e-3);
+    cr_expect_float_eq(v.latency_sd_us, sqrt(1000.0 / 999.0), 1e-6);
+}
+
+/* --- history: deviation -------------------------------------------------- */
+
+/* A ring whose events have the signatures named by the letters of sigs:
+** A = fopen ok, B = fprintf ok, C = fclose ok, D = fopen EACCES,
+** E = open EAGAIN, V = a failed ptm_validate. */
+static struct ptmRing *ringOf(const char *sigs)
+{
+    struct ptmRing *ring = newRing();
+    for (const char *p = sigs; *p; p++) {
+        switch (*p) {
+        case 'A': push(ring, PTM_EV_CALL, PTM_CALL_fopen, 0); break;
+        case 'B': push(ring, PTM_EV_CALL, PTM_CALL_fprintf, 0); break;
+        case 'C': push(ring, PTM_EV_CALL, PTM_CALL_fclose, 0); break;
+        case 'D': push(ring, PTM_EV_CALL, PTM_CALL_fopen, EACCES); break;
+        case 'E': push(ring, PTM_EV_CALL, PTM_CALL_open, EAGAIN); break;
+        case 'V': push(ring, PTM_EV_VALIDATE, PTM_CALL_ptm_validate, 0); break;
+        default: cr_assert_fail("bad signature %c", *p);
+        }
+    }
+    return ring;
+}
+
+static void learn(struct ptmHistory *h, const char *sigs, int success, int diverted)
+{
+    struct ptmRing *ring = ringOf(sigs);
+    uint64_t us = 10;
+    ptmHistoryRecord(h, success, diverted, &us, 1, ring);
+    ptmRingDestroy(ring);
+}
+
+static double deviationOf(struct ptmHistory *h, const char *sigs)
+{
+    struct ptmRing *ring = ringOf(sigs);
+    double d = ptmHistoryDeviation(h, ring);
+    ptmRingDestroy(ring);
+    return d;
+}
+
+Test(history, no_deviation_without_baseline)
+{
+    struct ptm_tx_desc d = descNamed("h.nobase");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    cr_expect_float_eq(deviationOf(h, "DE"), 0.0, 1e-12);
+    learn(h, "AB", 1, 0);
+    learn(h, "AB", 1, 0);
+    cr_expect_float_eq(deviationOf(h, "DE"), 0.0, 1e-12, "2 baseline mirrors are not enough");
+    learn(h, "AB", 0, 0); /* failed: not baseline */
+    learn(h, "AB", 1, 1); /* diverted: not baseline */
+    struct ptmHistoryView v;
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.baseline_n, 2);
+    cr_expect_float_eq(deviationOf(h, "DE"), 0.0, 1e-12);
+    cr_expect_float_eq(ptmHistoryDeviation(h, NULL), 0.0, 1e-12);
+    cr_expect_float_eq(ptmHistoryDeviation(NULL, NULL), 0.0, 1e-12);
+}
+
+Test(history, jaccard_against_baseline)
+{
+    struct ptm_tx_desc d = descNamed("h.jaccard");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    learn(h, "ABB", 1, 0); /* duplicates count once */
+    learn(h, "AB", 1, 0);
+    learn(h, "ABC", 1, 0);
+    learn(h, "AB", 1, 0);
+    struct ptmHistoryView v;
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.baseline_n, 4);
+    /* B = {A, B}: C appeared in 1 of 4 mirrors, below half. */
+    cr_expect_float_eq(deviationOf(h, "AB"), 0.0, 1e-12);
+    cr_expect_float_eq(deviationOf(h, "BAAB"), 0.0, 1e-12);
+    cr_expect_float_eq(deviationOf(h, "A"), 0.5, 1e-12);
+    cr_expect_float_eq(deviationOf(h, "ABC"), 1.0 - 2.0 / 3.0, 1e-12);
+    cr_expect_float_eq(deviationOf(h, "AD"), 1.0 - 1.0 / 3.0, 1e-12);
+    cr_expect_float_eq(deviationOf(h, "DEV"), 1.0, 1e-12);
+    cr_expect_float_eq(deviationOf(h, ""), 1.0, 1e-12, "nothing happened where A, B always do");
+
+    /* C in 2 of 5: still out; in 3 of 6 (half): in. */
+    learn(h, "ABC", 1, 0);
+    cr_expect_float_eq(deviationOf(h, "ABC"), 1.0 - 2.0 / 3.0, 1e-12);
+    learn(h, "ABC", 1, 0);
+    cr_expect_float_eq(deviationOf(h, "ABC"), 0.0, 1e-12);
+    cr_expect_float_eq(deviationOf(h, "AB"), 1.0 - 2.0 / 3.0, 1e-12);
+}
+
+Test(history, errno_class_is_part_of_the_signature)
+{
+    struct ptm_tx_desc d = descNamed("h.class");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    for (int i = 0; i < 3; i++)
+        learn(h, "A", 1, 0);
+    cr_expect_float_eq(deviationOf(h, "A"), 0.0, 1e-12);
+    cr_expect_float_eq(deviationOf(h, "D"), 1.0, 1e-12, "fopen failing is not fopen");
+}
+
+Test(history, signatures_are_bounded)
+{
+    struct ptm_tx_desc d = descNamed("h.bounded");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    /* 200 mirrors, each with A and one new denied-syscall signature. */
+    for (unsigned i = 0; i < 200; i++) {
+        struct ptmRing *ring = newRing();
+        push(ring, PTM_EV_CALL, PTM_CALL_fopen, 0);
+        push(ring, PTM_EV_DENIED, PTM_CALL_SYSCALL | i, EPERM);
+        uint64_t us = 1;
+        ptmHistoryRecord(h, 1, 0, &us, 1, ring);
+        ptmRingDestroy(ring);
+    }
+    struct ptmHistoryView v;
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.baseline_n, 200);
+    cr_expect_float_eq(deviationOf(h, "A"), 0.0, 1e-12, "A survives; the rare ones are not in B");
+    cr_expect_float_eq(deviationOf(h, "B"), 1.0, 1e-12);
+}
