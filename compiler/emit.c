@@ -50,16 +50,6 @@ static void put_edited(Buf *out, const char *src, size_t from, size_t to, Edit *
     buf_put(out, src + at, to - at);
 }
 
-/* blank: text of the same shape as src[off, off+len) with only its
-** newlines kept, so that lines below keep their numbers. */
-static char *blank(const char *src, size_t off, size_t len)
-{
-    char *s = xcalloc(1, len + 1);
-    for (size_t i = 0; i < len; i++)
-        s[i] = src[off + i] == '\n' ? '\n' : ' ';
-    return s;
-}
-
 static bool is_ident_char(char c)
 {
     return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -137,9 +127,14 @@ static void header_edits(const Func *f, const char *new_name, Header *h)
         size_t e = i;
         while (e < f->name_off && is_ident_char(t[e]))
             e++;
-        for (size_t k = 0; k < sizeof specifiers / sizeof *specifiers; k++)
-            if (e - i == strlen(specifiers[k]) && memcmp(t + i, specifiers[k], e - i) == 0)
-                header_add(h, i, e - i, blank(t, i, e - i));
+        for (size_t k = 0; k < sizeof specifiers / sizeof *specifiers; k++) {
+            if (e - i != strlen(specifiers[k]) || memcmp(t + i, specifiers[k], e - i) != 0)
+                continue;
+            size_t gap = e; /* the specifier goes with the blanks after it */
+            while (gap < f->name_off && (t[gap] == ' ' || t[gap] == '\t'))
+                gap++;
+            header_add(h, i, gap - i, xstrdup(""));
+        }
         i = e;
     }
     header_add(h, f->name_off, strlen(f->name), xstrdup(new_name));

@@ -53,6 +53,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -503,6 +504,26 @@ static void childSigsys(int sig, siginfo_t *si, void *ucv)
 static const int crashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
                                    SIGTRAP, SIGINT, SIGTERM, SIGPIPE};
 
+/* The kernel's struct sigaction (x86_64 and aarch64 share the layout). */
+struct kernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+/* Child: sig back to SIG_DFL through the raw system call, because an
+** interposed sigaction() may refuse: AddressSanitizer's keeps its own
+** SIGSEGV handler, which would then run (and report) in the mirror.
+** 0 or an errno. */
+static int childDefaultAction(int sig)
+{
+    struct kernelSigaction ksa = {SIG_DFL, 0, NULL, 0};
+    if (syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask) != 0)
+        return errno;
+    return 0;
+}
+
 /* Child: signals, core dumps, parent death.  0 or an errno. */
 static int childSignals(pid_t parent)
 {
@@ -510,16 +531,16 @@ static int childSignals(pid_t parent)
     sigset_t unblock;
     struct rlimit core = {0, 0};
     unsigned i;
+    int err;
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
     sigemptyset(&unblock);
     for (i = 0; i < sizeof crashSignals / sizeof crashSignals[0]; i++) {
-        if (sigaction(crashSignals[i], &sa, NULL) != 0)
-            return errno;
+        if ((err = childDefaultAction(crashSignals[i])) != 0)
+            return err;
         sigaddset(&unblock, crashSignals[i]);
     }
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
     sa.sa_sigaction = childSigsys;
     sa.sa_flags = SA_SIGINFO;
     if (sigaction(SIGSYS, &sa, NULL) != 0)
@@ -803,6 +824,11 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     }
     /* Parent */
     err = parentWait(pid, deadline, &status, &timed_out, &lost);
+    if (err) {
+        /* No verdict; still, leave no mirror running and no zombie. */
+        ptmOs.kill(pid, SIGKILL);
+        (void)parentReap(pid, &status);
+    }
     run->duration_ns = ptmOsNowNs() - t0;
     if (err)
         return runFailed(run, PTM_ERROR, "wait", err);

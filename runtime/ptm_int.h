@@ -116,7 +116,8 @@ struct ptmRing {
     struct ptmEvent ev[];
 };
 
-/* ptmRingCreate: maps a ring for cap events.  OUT: *out.  PTM_OK or PTM_ENOMEM. */
+/* ptmRingCreate: maps a ring for cap events (0: PTM_RING_DEFAULT_CAP).
+** OUT: *out.  PTM_OK, PTM_EINVAL (cap above 2^20) or PTM_ENOMEM. */
 int ptmRingCreate(uint32_t cap, struct ptmRing **out);
 /* ptmRingDestroy: unmaps a ring from ptmRingCreate (NULL is fine). */
 void ptmRingDestroy(struct ptmRing *ring);
@@ -205,9 +206,10 @@ struct ptmMirrorRun {
 const char *ptmStatusName(enum ptmMirrorStatus s);
 
 /* ptmForkRun: runs desc->mirror on a copy of frame in a child process.
-** deadline_ns is relative (ns from now).  ring must come from
-** ptmRingCreate.  OUT: *run (always filled; status PTM_MS_FAILED when the
-** mirror could not run).  Returns PTM_OK when a mirror ran, else PTM_ERROR. */
+** deadline_ns is relative (ns from now; 0: none).  ring must come from
+** ptmRingCreate; it is reset first.  OUT: *run (always filled; status
+** PTM_MS_FAILED when the mirror could not run).  Returns PTM_OK when a
+** mirror ran, PTM_EINVAL for a bad argument, else PTM_ERROR. */
 int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
                uint64_t deadline_ns, struct ptmRing *ring,
                struct ptmMirrorRun *run);

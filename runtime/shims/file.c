@@ -108,6 +108,17 @@ static int probeOpen(const char *path, int flags, mode_t mode, int *fd)
     return 0;
 }
 
+/* A read-only open for the mirror that, where the kernel lets us (owner or
+** root), does not update the file's access time either: the mirror leaves
+** no trace, not even metadata.  OUT: *fd.  0 or an errno. */
+static int probeOpenQuiet(const char *path, int flags, mode_t mode, int *fd)
+{
+    int err = probeOpen(path, flags | O_NOATIME, mode, fd);
+    if (err == EPERM)
+        err = probeOpen(path, flags, mode, fd);
+    return err;
+}
+
 /* EROFS when path is on a read-only filesystem, else 0 (also when statvfs
 ** cannot tell: then the later checks decide). */
 static int probeReadOnlyFs(const char *path)
@@ -232,7 +243,7 @@ static int simOpenReadOnly(struct ptmMirror *m, const char *path, int flags, mod
     struct ptmSimFile *f;
     int fd, err;
 
-    if ((err = probeOpen(path, flags, mode, &fd)) != 0)
+    if ((err = probeOpenQuiet(path, flags, mode, &fd)) != 0)
         return err;
     f = simNew(m, PTM_SIM_READONLY, fd, flags);
     if (!f || !(f->path = strdup(path))) {
@@ -261,7 +272,7 @@ static int harmlessFd(const char *path, int flags, int existed, const struct sta
 
     *real_data = 0;
     if (existed && S_ISREG(st->st_mode) && !(flags & O_TRUNC) &&
-        probeOpen(path, ro | O_NONBLOCK, 0, fd) == 0) {
+        probeOpenQuiet(path, ro, 0, fd) == 0) {
         *real_data = 1;
         return 0;
     }
@@ -376,7 +387,7 @@ int ptmSimBorrow(struct ptmMirror *m, int fd, FILE *fp, struct ptmSimFile **out)
         }
     }
     if (fd >= 0 && (err = probeGetfl(fd, &flags)) != 0)
-        return err == EBADF ? EBADF : err;
+        return err;
     f = simNew(m, PTM_SIM_BORROWED, fd, flags);
     if (!f)
         return ENOMEM;

@@ -61,6 +61,12 @@ static int modeFlags(const char *mode, int *flags)
     return 0;
 }
 
+/* errno after a failed real call, never 0 (a short fwrite may not set it). */
+static int errnoOr(int fallback)
+{
+    return errno ? errno : fallback;
+}
+
 /* The cookie of a write-intent FILE is its struct ptmSimFile. */
 
 static ssize_t cookieRead(void *cookie, char *buf, size_t n)
@@ -194,7 +200,7 @@ FILE *ptm_shim_fopen(const char *restrict path, const char *restrict mode)
     ev = recordCall(PTM_CALL_fopen, t0, path, fp ? 0 : -1, fp ? 0 : err, 0);
     if (ev) {
         ptmCopyField(ev->detail, sizeof ev->detail, mode);
-        if (strpbrk(mode, "wa+"))
+        if (mode && strpbrk(mode, "wa+"))
             ev->flags |= PTM_EVF_EFFECT;
     }
     if (!fp)
@@ -270,8 +276,9 @@ static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va
     }
     if (f->kind != PTM_SIM_BORROWED) {
         /* The mirror's own FILE: the real call cannot reach a disk. */
+        errno = 0;
         r = vfprintf(stream, fmt, ap);
-        *err = r < 0 ? errno : 0;
+        *err = r < 0 ? errnoOr(EIO) : 0;
         *bytes = r < 0 ? 0 : (uint64_t)r;
         return r;
     }
@@ -358,8 +365,9 @@ struct fwriteArgs {
 static int realFwrite(FILE *stream, const void *arg)
 {
     struct fwriteArgs *a = (struct fwriteArgs *)arg;
+    errno = 0;
     a->done = fwrite(a->buf, a->size, a->n, stream);
-    return a->done == a->n ? 0 : errno;
+    return a->done == a->n ? 0 : errnoOr(EIO);
 }
 
 /*
@@ -401,7 +409,8 @@ size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n,
 
 static int realFputs(FILE *stream, const void *s)
 {
-    return fputs(s, stream) == EOF ? errno : 0;
+    errno = 0;
+    return fputs(s, stream) == EOF ? errnoOr(EIO) : 0;
 }
 
 /*
@@ -432,7 +441,8 @@ int ptm_shim_fputs(const char *restrict s, FILE *restrict stream)
 
 static int realFputc(FILE *stream, const void *c)
 {
-    return fputc(*(const int *)c, stream) == EOF ? errno : 0;
+    errno = 0;
+    return fputc(*(const int *)c, stream) == EOF ? errnoOr(EIO) : 0;
 }
 
 /*
@@ -462,7 +472,8 @@ int ptm_shim_fputc(int c, FILE *stream)
 static int realPuts(FILE *stream, const void *s)
 {
     (void)stream;
-    return puts(s) == EOF ? errno : 0;
+    errno = 0;
+    return puts(s) == EOF ? errnoOr(EIO) : 0;
 }
 
 /*
@@ -509,12 +520,14 @@ int ptm_shim_fclose(FILE *stream)
     err = streamEntry(m, stream, &f);
     if (!err) {
         if (f->kind == PTM_SIM_WRITE) {
+            errno = 0;
             r = fclose(stream);             /* the cookie's close frees f */
-            err = r ? errno : 0;
+            err = r ? errnoOr(EIO) : 0;
         } else if (f->kind == PTM_SIM_READONLY) {
             ptmSimRemove(f, 0);             /* fclose closes the descriptor */
+            errno = 0;
             r = fclose(stream);
-            err = r ? errno : 0;
+            err = r ? errnoOr(EIO) : 0;
         } else {
             f->closed = 1;
         }

@@ -213,6 +213,7 @@ Test(mirror, fopen_append_fprintf_fclose_changes_nothing)
     cr_assert_str_eq(e->target, p);
     cr_assert_str_eq(e->detail, "a");
     cr_assert_eq(e->err, 0);
+    cr_assert(e->flags & PTM_EVF_EFFECT, "an append open has an effect");
     e = lastOf(PTM_CALL_fprintf);
     cr_assert_eq(e->bytes, 7);
     cr_assert_eq(e->result, 7);
@@ -289,6 +290,31 @@ Test(mirror, reads_pass_through)
     cr_assert_str_eq(readFile(p), "first\nsecond\n");
 }
 
+Test(mirror, reading_leaves_no_atime_trace)
+{
+    const char *p = at("old.txt");
+    struct timespec times[2];
+    struct stat before, after;
+    char line[32];
+    FILE *f;
+
+    writeFile(p, "old news\n");
+    /* An atime older than mtime: any read would update it (relatime). */
+    cr_assert_eq(stat(p, &before), 0);
+    times[0] = (struct timespec){before.st_mtim.tv_sec - 86400 * 2, 0};
+    times[1] = before.st_mtim;
+    cr_assert_eq(utimensat(AT_FDCWD, p, times, 0), 0);
+    cr_assert_eq(stat(p, &before), 0);
+
+    f = ptm_shim_fopen(p, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "old news\n");
+    ptm_shim_fclose(f);
+    cr_assert_eq(stat(p, &after), 0);
+    cr_assert_eq(after.st_atim.tv_sec, before.st_atim.tv_sec, "O_NOATIME: atime kept");
+}
+
 Test(mirror, open_for_write_is_simulated)
 {
     const char *p = at("w.txt"), *n = at("created.txt");
@@ -330,6 +356,7 @@ Test(mirror, excl_on_existing_is_eexist)
     cr_assert_eq(errno, EEXIST);
     e = lastOf(PTM_CALL_open);
     cr_assert_eq(e->err, EEXIST);
+    cr_assert(e->flags & PTM_EVF_EFFECT);
     cr_assert_eq(e->result, -1);
     cr_assert_str_eq(e->target, p);
     cr_assert_null(ptm_shim_fopen(p, "wx"));
@@ -348,11 +375,16 @@ Test(mirror, missing_paths)
     cr_assert_eq(errno, ENOENT);
     cr_assert_null(ptm_shim_fopen(at("nope"), "r"));
     cr_assert_eq(errno, ENOENT);
+    cr_assert_not(lastOf(PTM_CALL_fopen)->flags & PTM_EVF_EFFECT, "a read has none");
+    cr_assert_eq(ptm_shim_open(at("nope"), O_RDONLY), -1);
+    cr_assert_not(lastOf(PTM_CALL_open)->flags & PTM_EVF_EFFECT);
     cr_assert_null(ptm_shim_fopen(at("nope"), "r+"));
     cr_assert_eq(errno, ENOENT);
     cr_assert_eq(ptm_shim_open(dir, O_WRONLY), -1);
     cr_assert_eq(errno, EISDIR);
     cr_assert_null(ptm_shim_fopen(at("nope"), "q"));
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_null(ptm_shim_fopen(at("nope"), NULL));
     cr_assert_eq(errno, EINVAL);
 }
 
@@ -446,6 +478,7 @@ Test(mirror, enospc_from_statvfs)
     cr_assert_eq(errno, ENOSPC);
     e = lastOf(PTM_CALL_write);
     cr_assert_eq(e->err, ENOSPC);
+    cr_assert(e->flags & PTM_EVF_EFFECT);
     cr_assert_eq(e->result, -1);
     cr_assert_eq(e->bytes, 0);
     ptm_shim_close(fd);
