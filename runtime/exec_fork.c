@@ -7,6 +7,9 @@
 **   - resets the crash signals to SIG_DFL (the host's SIGSEGV handler must
 **     not run in the mirror) and disables core dumps,
 **   - dies with its parent (PR_SET_PDEATHSIG),
+**   - replaces its inherited descriptors by private ones: a regular file or
+**     directory is reopened at the same offset, anything else (a pipe, a
+**     socket, a terminal) becomes /dev/null,
 **   - attaches a seccomp filter that traps write-class system calls: the
 **     SIGSYS handler records each as a PTM_EV_DENIED event in the ring and
 **     makes the call return -EPERM, so the mirror walks on and the denial
@@ -84,9 +87,11 @@
 ** Not covered, by design or by necessity (see also DESIGN.md §4):
 **   - stores into a writable MAP_SHARED mapping inherited from the host
 **     are not system calls (the host should MADV_DONTFORK such mappings);
-**   - read(), lseek() and recv-like reads of inherited descriptors move or
-**     consume the parent's shared offset or data (recv* are denied; read
-**     and lseek cannot be, the mirror needs them);
+**   - read() and lseek() on inherited descriptors are not denied (the
+**     mirror needs them); instead the child gives each inherited descriptor
+**     an open file description of its own before the filter is attached
+**     (childPrivateFds), so they cannot move the parent's offsets or
+**     consume its input;
 **   - system calls newer than this table are allowed (a deny list).
 **
 ** SELF_PID marks "this process": the program is compiled once, before any
@@ -558,6 +563,79 @@ static int childSignals(pid_t parent)
     return 0;
 }
 
+/* Child: one inherited descriptor made private.  A regular file or a
+** directory is reopened through /proc/self/fd (the same inode, access mode
+** and flags, a new open file description) at the same offset; anything
+** else -- a pipe, a socket, a terminal, an eventfd -- is replaced by
+** /dev/null opened the same way: reading those consumes data the parent
+** has not read yet, which no mirror may take.  Descriptors that cannot be
+** reopened are left as they are. */
+static void childPrivateFd(int fd)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fdfl < 0 || (fl & O_PATH) || fstat(fd, &st) != 0)
+        return;
+    int how = (fl & (O_ACCMODE | O_APPEND | O_NONBLOCK)) | O_NOCTTY | O_CLOEXEC;
+    int nfd;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+        char proc[40];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        nfd = open(proc, how | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+        off_t at = nfd >= 0 ? lseek(fd, 0, SEEK_CUR) : 0;
+        if (at > 0 && lseek(nfd, at, SEEK_SET) != at) {
+            close(nfd);
+            return;
+        }
+    } else {
+        nfd = open("/dev/null", how);
+    }
+    if (nfd < 0)
+        return;
+    dup3(nfd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    close(nfd);
+}
+
+/* Child: every inherited descriptor made private (childPrivateFd).  The
+** numbers are collected first: reopening adds entries to /proc/self/fd.
+** 0 or an errno. */
+static int childPrivateFds(void)
+{
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return errno;
+    int small[256], *fds = small, cap = 256, n = 0;
+    char buf[4096];
+    long got;
+    while ((got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < got;) {
+            const char *name = buf + off + 19; /* d_ino, d_off, d_reclen, d_type */
+            off += *(const unsigned short *)(buf + off + 16);
+            if (name[0] < '0' || name[0] > '9')
+                continue;
+            if (n == cap) {
+                int *more = malloc(sizeof *more * (size_t)cap * 2);
+                if (!more)
+                    break;
+                memcpy(more, fds, sizeof *fds * (size_t)n);
+                if (fds != small)
+                    free(fds);
+                fds = more;
+                cap *= 2;
+            }
+            fds[n++] = atoi(name);
+        }
+    }
+    int err = got < 0 ? errno : 0;
+    for (int i = 0; i < n; i++)
+        if (fds[i] != dir)
+            childPrivateFd(fds[i]);
+    close(dir);
+    if (fds != small)
+        free(fds);
+    return err;
+}
+
 /* Child: the filter, with this child's pid patched in.  0 or an errno. */
 static int childSeccomp(void)
 {
@@ -597,7 +675,7 @@ static __attribute__((noreturn)) void childRun(const struct ptm_tx_desc *desc,
 
     childRing = ring;
     childPid = getpid();
-    if ((err = childSignals(parent)) != 0)
+    if ((err = childSignals(parent)) != 0 || (err = childPrivateFds()) != 0)
         childFail(ring, err);
     if (size > sizeof local && !(buf = malloc(size)))
         childFail(ring, ENOMEM);

@@ -74,8 +74,8 @@ class TempDirTest(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def run_cmd(self, argv, env=None, timeout=60, cwd=None):
-        return subprocess.run(argv, env=env or clean_env(), cwd=cwd or self.dir,
+    def run_cmd(self, argv, env=None, timeout=60, cwd=None, input=None):
+        return subprocess.run(argv, env=env or clean_env(), cwd=cwd or self.dir, input=input,
                               capture_output=True, text=True, timeout=timeout)
 
     def compile(self, source, out, *flags):

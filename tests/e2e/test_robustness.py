@@ -75,6 +75,16 @@ class Robustness(ptmtest.TempDirTest):
             self.assertEqual(f.read(), "before\npointer 7\ndprintf 7\n")
         self.assertEqual(t[0]["decision"], "primary")
 
+    def test_mirror_takes_no_input_from_the_host(self):
+        exe = self.build("inherited_fds")
+        data = os.path.join(self.dir, "data.txt")
+        with open(data, "w") as f:
+            f.write("0123456789")
+        expected = "12 4 rld\n 4\n"  # 8 + 4 bytes read; 4 left on stdin; offset 4
+        for env in ({}, {"PTM_DISABLE": "1"}):
+            r = self.run_cmd([exe, data], env=clean_env(**env), input="hello world\n")
+            self.assertEqual(r.stdout, expected, f"{env}: {r.stderr}")
+
     def test_retries_follow_the_metadata(self):
         exe = self.build("retry")
         r, t = self.traced([exe, "2"])
