@@ -40,6 +40,14 @@ static void push(Args *a, const char *s)
     a->v[a->n] = NULL;
 }
 
+static void args_free(Args *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    *a = (Args){0};
+}
+
 /* What the command line says. */
 typedef struct Cmd {
     Args args;          /* the cc arguments, ptmcc's own removed */
@@ -306,9 +314,7 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
         return true;
     Args p = parse_args(c, incdir);
     Unit *u = front_parse(source, (const char *const *)p.v, p.n);
-    for (int i = 0; i < p.n; i++)
-        free(p.v[i]);
-    free(p.v);
+    args_free(&p);
     if (!u)
         return false;
     if (u->nfuncs)
@@ -443,14 +449,19 @@ static int compile(Cmd *c, const char *prefix)
         push(&cmd, "-iquote");
         push(&cmd, slash ? dir : ".");
         free(dir);
-        free(c->args.v[i]);
-        c->args.v[i] = tmp;
         push(&originals, a);
         push(&temps, tmp);
+        free(c->args.v[i]);
+        c->args.v[i] = tmp;
     }
     finish_diagnostics();
-    if (failed)
+    if (failed) {
+        args_free(&cmd);
+        args_free(&originals);
+        args_free(&temps);
+        free(incdir);
         return 1;
+    }
 
     for (int i = 0; i < c->args.n; i++)
         push(&cmd, c->args.v[i]);
@@ -467,6 +478,9 @@ static int compile(Cmd *c, const char *prefix)
             fix_dep_file(dep, temps.v[i], originals.v[i]);
             free(dep);
         }
+    args_free(&cmd);
+    args_free(&originals);
+    args_free(&temps);
     free(incdir);
     return rc;
 }
@@ -492,6 +506,7 @@ static int emit_source(const Cmd *c, const char *prefix)
     Args in = c_inputs(c);
     if (in.n != 1) {
         error_plain("--emit-source takes exactly one C source, not %d", in.n);
+        args_free(&in);
         return 1;
     }
     char *incdir = format("%s/include", prefix);
@@ -499,18 +514,16 @@ static int emit_source(const Cmd *c, const char *prefix)
     bool ok = rewrite(c, in.v[0], incdir, &text, NULL);
     finish_diagnostics();
     free(incdir);
-    if (!ok)
-        return 1;
-    if (!text) {
+    if (ok && !text) {
         SrcFile *f = src_load(in.v[0]);
-        if (!f) {
+        if (f)
+            text = xstrdup(f->text);
+        else
             error_plain("cannot read '%s'", in.v[0]);
-            return 1;
-        }
-        text = xstrdup(f->text);
     }
-    ok = write_file(c->output ? c->output : "-", text);
+    ok = ok && text && write_file(c->output ? c->output : "-", text);
     free(text);
+    args_free(&in);
     return ok ? 0 : 1;
 }
 
@@ -519,12 +532,14 @@ static int dump(const Cmd *c, const char *prefix)
     Args in = c_inputs(c);
     char *incdir = format("%s/include", prefix);
     Args p = parse_args(c, incdir);
+    free(incdir);
     bool ok = in.n > 0;
     if (!ok)
         error_plain("--dump-annotations needs a C source");
+    Unit **units = xcalloc((size_t)in.n + 1, sizeof *units);
     Unit all = {0};
     for (int i = 0; i < in.n; i++) {
-        Unit *u = front_parse(in.v[i], (const char *const *)p.v, p.n);
+        Unit *u = units[i] = front_parse(in.v[i], (const char *const *)p.v, p.n);
         if (!u) {
             ok = false;
             continue;
@@ -534,16 +549,22 @@ static int dump(const Cmd *c, const char *prefix)
         all.nfuncs += u->nfuncs;
     }
     finish_diagnostics();
-    free(incdir);
-    if (!ok)
-        return 1;
-    FILE *out = c->output ? fopen(c->output, "w") : stdout;
-    if (!out) {
+    FILE *out = ok ? (c->output ? fopen(c->output, "w") : stdout) : NULL;
+    if (ok && !out) {
         error_plain("cannot write '%s': %s", c->output, strerror(errno));
-        return 1;
+        ok = false;
     }
-    dump_annotations(&all, out);
-    return (out == stdout ? fflush(out) : fclose(out)) == 0 ? 0 : 1;
+    if (out) {
+        dump_annotations(&all, out);
+        ok = (out == stdout ? fflush(out) : fclose(out)) == 0;
+    }
+    free(all.funcs); /* shallow: the functions belong to the units */
+    for (int i = 0; i < in.n; i++)
+        unit_free(units[i]);
+    free(units);
+    args_free(&in);
+    args_free(&p);
+    return ok ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -562,5 +583,7 @@ int main(int argc, char **argv)
     default: rc = compile(&c, prefix); break;
     }
     free(prefix);
+    args_free(&c.args);
+    args_free(&c.incdirs);
     return rc;
 }

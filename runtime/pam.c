@@ -883,6 +883,48 @@ static struct pamState *pamStateFor(const struct ptm_tx_desc *desc)
     return st;
 }
 
+/* pamStateFree: closes st's Lua state and frees it, unless another thread
+** holds it.  Returns whether it was freed. */
+static int pamStateFree(struct pamState *st)
+{
+    if (pthread_mutex_trylock(&st->mu) != 0)
+        return 0;
+    if (st->L)
+        lua_close(st->L);
+    free(st->src);
+    free(st->name);
+    free(st->chunkname);
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+    return 1;
+}
+
+/* At exit, the Lua states go, so that leak checkers see a clean process.
+** A state in use by a thread still running at exit is left alone: memory
+** freed at exit is never worth a crash.  (Fork mirrors leave by _exit and
+** never get here.) */
+__attribute__((destructor)) static void pamAtExit(void)
+{
+    if (pthread_mutex_trylock(&pamListMu) != 0)
+        return;
+    struct pamState **pp = &pamList;
+    while (*pp) {
+        struct pamState *st = *pp;
+        struct pamState *next = st->next;
+        if (pamStateFree(st))
+            *pp = next;
+        else
+            pp = &st->next;
+    }
+    if (pamOverride && pamStateFree(pamOverride)) {
+        pamOverride = NULL;
+        free(pamOverridePath);
+        pamOverridePath = NULL;
+    }
+    pthread_mutex_unlock(&pamListMu);
+}
+
 static void pamVerdictInit(struct ptmVerdict *v)
 {
     memset(v, 0, sizeof *v);

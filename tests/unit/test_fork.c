@@ -226,6 +226,15 @@ Test(fork, abort_is_a_crash_with_sigabrt)
     cr_assert_eq(r.denied, 0);
 }
 
+/* AddressSanitizer, as gcc and clang each announce it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 static void mirrorExits(void *p)
 {
     (void)p;
@@ -239,7 +248,7 @@ Test(fork, exit_is_a_crash_with_its_code)
 
     cr_assert_eq(run(mirrorExits, &fr, 5 * SECOND, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_CRASHED);
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(UNDER_ASAN)
     /* exit() runs LeakSanitizer's check, whose thread (clone) is denied
     ** while it blocks every signal: the kernel then kills with SIGSYS. */
     if (r.signo == SIGSYS)
