@@ -46,6 +46,8 @@ typedef struct SrcFile {
     char *path;   /* as clang names it */
     char *text;   /* the bytes, NUL-terminated */
     size_t len;
+    size_t *lines; /* offsets where lines start, built on first use */
+    unsigned nlines;
 } SrcFile;
 
 /* A position: a byte offset into a loaded file.  file == NULL: unknown. */

@@ -66,20 +66,38 @@ SrcFile *src_from_text(const char *path, const char *text)
     return src_add(path, xstrdup(text), strlen(text));
 }
 
+/* index_lines: the offsets where f's lines start. */
+static void index_lines(SrcFile *f)
+{
+    unsigned n = 1;
+    for (size_t i = 0; i < f->len; i++)
+        n += f->text[i] == '\n';
+    f->lines = xcalloc(n, sizeof *f->lines);
+    f->nlines = 0;
+    f->lines[f->nlines++] = 0;
+    for (size_t i = 0; i < f->len; i++)
+        if (f->text[i] == '\n')
+            f->lines[f->nlines++] = i + 1;
+}
+
 void src_line_col(SrcLoc loc, unsigned *line, unsigned *col)
 {
-    unsigned l = 1;
-    size_t bol = 0;
     if (!loc.file) {
         *line = *col = 0;
         return;
     }
-    size_t end = loc.off < loc.file->len ? loc.off : loc.file->len;
-    for (size_t i = 0; i < end; i++)
-        if (loc.file->text[i] == '\n') {
-            l++;
-            bol = i + 1;
-        }
-    *line = l;
-    *col = (unsigned)(end - bol + 1);
+    SrcFile *f = loc.file;
+    if (!f->lines)
+        index_lines(f);
+    size_t off = loc.off < f->len ? loc.off : f->len;
+    unsigned lo = 0, hi = f->nlines; /* the last line starting at or before off */
+    while (hi - lo > 1) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (f->lines[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *line = lo + 1;
+    *col = (unsigned)(off - f->lines[lo] + 1);
 }

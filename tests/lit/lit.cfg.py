@@ -17,6 +17,10 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "I
 config.substitutions.append(("FileCheck", config.filecheck))
 config.substitutions.append(("not ", config.llvm_not + " "))
 
+import shutil
+if shutil.which("gcc"):
+    config.available_features.add("gcc")
+
 # Tests must not depend on the user's environment.
 for var in ["PTM_CC", "PTM_TRACE", "PTM_RULES", "PTM_DISABLE", "PTM_DRY_RUN", "PTM_HOME"]:
     config.environment.pop(var, None)

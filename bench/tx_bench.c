@@ -1,0 +1,149 @@
+/*
+ * tx_bench: the cost of a PTM transaction against the plain function with a
+ * plain retry loop, side by side in one process (built by ptmcc).
+ *
+ * Each pair has the same body twice: *_plain is not annotated, *_ptm is.
+ * The baseline calls *_plain through the retry loop a programmer would
+ * write; the PTM side calls *_ptm, which runs the mirror, the rules and the
+ * primary.  Reported: median microseconds per call over batches, and the
+ * ratio.  A bare fork+_exit+waitpid is measured too, as the floor of the
+ * fork executor.
+ */
+#include <ptm.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCHES 9
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static volatile int sink;
+
+/* --- the pairs ------------------------------------------------------- */
+
+static int add_plain(int a, int b)
+{
+    return a + b;
+}
+
+PTM_TRANSACTION(.transaction_id = "bench.trivial", .success_criteria = return >= 0)
+int add_ptm(int a, int b)
+{
+    return a + b;
+}
+
+PTM_TRANSACTION(.transaction_id = "bench.trivial_off", .success_criteria = return >= 0,
+                .mirror = off)
+int add_ptm_off(int a, int b)
+{
+    return a + b;
+}
+
+static int append_plain(int fd, int n)
+{
+    char line[64];
+    int len = snprintf(line, sizeof line, "entry %d\n", n);
+    return write(fd, line, (size_t)len) == len ? 0 : -1;
+}
+
+PTM_TRANSACTION(.transaction_id = "bench.append", .success_criteria = return == 0,
+                .retry = { .max = 2, .backoff = exponential(1 ms, 10 ms) })
+int append_ptm(int fd, int n)
+{
+    char line[64];
+    int len = snprintf(line, sizeof line, "entry %d\n", n);
+    return write(fd, line, (size_t)len) == len ? 0 : -1;
+}
+
+/* The baseline: the retry loop a programmer writes without PTM. */
+static int append_with_retry(int fd, int n)
+{
+    for (int attempt = 0; attempt <= 2; attempt++)
+        if (append_plain(fd, n) == 0)
+            return 0;
+    return -1;
+}
+
+/* --- measuring ------------------------------------------------------- */
+
+typedef void (*body_fn)(int i);
+
+static int bench_fd;
+static void call_add_plain(int i) { sink = add_plain(i, 1); }
+static void call_add_ptm(int i) { sink = add_ptm(i, 1); }
+static void call_add_ptm_off(int i) { sink = add_ptm_off(i, 1); }
+static void call_append_plain(int i) { sink = append_with_retry(bench_fd, i); }
+static void call_append_ptm(int i) { sink = append_ptm(bench_fd, i); }
+static void call_fork(int i)
+{
+    (void)i;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    int st;
+    if (pid > 0)
+        waitpid(pid, &st, 0);
+}
+
+/* median_us: the median over BATCHES of the mean time of n calls. */
+static double median_us(body_fn f, int n)
+{
+    double t[BATCHES];
+    for (int b = 0; b < BATCHES; b++) {
+        double t0 = now_us();
+        for (int i = 0; i < n; i++)
+            f(i);
+        t[b] = (now_us() - t0) / n;
+    }
+    qsort(t, BATCHES, sizeof *t, cmp_double);
+    return t[BATCHES / 2];
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = argc > 1 ? argv[1] : "tx_bench.out";
+    bench_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    if (bench_fd < 0) {
+        perror(path);
+        return 1;
+    }
+    call_add_ptm(0); /* first call: filter build, Lua state */
+
+    double fork_us = median_us(call_fork, 50);
+    double add_plain_us = median_us(call_add_plain, 1000000);
+    double add_ptm_us = median_us(call_add_ptm, 50);
+    double add_off_us = median_us(call_add_ptm_off, 100000);
+    double app_plain_us = median_us(call_append_plain, 20000);
+    double app_ptm_us = median_us(call_append_ptm, 50);
+
+    printf("%-34s %12s %12s %10s\n", "benchmark (median us per call)", "baseline", "PTM", "ratio");
+    printf("%-34s %12.4f %12.1f %10.0f\n", "trivial: plain vs fork mirror", add_plain_us,
+           add_ptm_us, add_ptm_us / add_plain_us);
+    printf("%-34s %12.4f %12.3f %10.1f\n", "trivial: plain vs mirror = off", add_plain_us,
+           add_off_us, add_off_us / add_plain_us);
+    printf("%-34s %12.2f %12.1f %10.1f\n", "append: retry loop vs fork mirror", app_plain_us,
+           app_ptm_us, app_ptm_us / app_plain_us);
+    printf("%-34s %12.1f %12.1f %10.2f\n", "fork executor vs bare fork+wait", fork_us, add_ptm_us,
+           add_ptm_us / fork_us);
+    printf("throughput ratio (append, PTM/plain): %.4f\n", app_plain_us / app_ptm_us);
+    close(bench_fd);
+    unlink(path);
+    return 0;
+}
