@@ -468,8 +468,13 @@ static void put_primary(Buf *out, const Func *f, const char *display)
     }
     char *primary = clone_name(f, "primary");
     put_header(out, f, primary, display, false);
+    /* A recursive call is part of the transaction, not a new one. */
+    Edit *edits = xcalloc((size_t)f->nself_refs + 1, sizeof *edits);
+    for (int i = 0; i < f->nself_refs; i++)
+        edits[i] = (Edit){f->self_refs[i], strlen(f->name), primary};
+    put_edited(out, f->file->text, f->body_off, f->end, edits, f->nself_refs);
+    free(edits);
     free(primary);
-    buf_put(out, f->file->text + f->body_off, f->end - f->body_off);
 }
 
 char *emit_unit(const Unit *u, const char *display)

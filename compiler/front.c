@@ -372,10 +372,16 @@ static void scan_ref(BodyScan *b, CXCursor c, CXCursor ref, const char *name)
     bool in_main = spelling_off(b->fr, clang_getCursorLocation(c), &off);
     size_t len = strlen(name);
     if (in_main && off >= b->body_start && off + len <= b->body_end &&
-        memcmp(b->fr->main->text + off, name, len) == 0)
+        memcmp(b->fr->main->text + off, name, len) == 0) {
         add_redirect(b->f, name, off, len, to_clone);
-    else
+        if (to_clone && strcmp(name, b->f->name) == 0) {
+            Func *f = b->f;
+            f->self_refs = xrealloc(f->self_refs, sizeof *f->self_refs * (size_t)(f->nself_refs + 1));
+            f->self_refs[f->nself_refs++] = off;
+        }
+    } else {
         add_macro_redirect(b->f, name);
+    }
 }
 
 static enum CXChildVisitResult scan_body(CXCursor c, CXCursor parent, CXClientData data)
@@ -522,6 +528,20 @@ static enum CXChildVisitResult find_body(CXCursor c, CXCursor parent, CXClientDa
     return CXChildVisit_Continue;
 }
 
+/* read_body: the body of fn and where its '{' is (f->body_off).
+** OUT: *body. */
+static bool read_body(Front *fr, CXCursor fn, Func *f, CXCursor *body)
+{
+    *body = clang_getNullCursor();
+    clang_visitChildren(fn, find_body, body);
+    if (clang_Cursor_isNull(*body) ||
+        !expansion_off(fr, clang_getRangeStart(clang_getCursorExtent(*body)), &f->body_off)) {
+        error_at(loc_of(fr, fn), strlen(f->name), "cannot find the body of '%s'", f->name);
+        return false;
+    }
+    return true;
+}
+
 /* same_signature: whether two functions have compatible types.  Canonical
 ** types of variably modified parameters are not unique in clang, so equal
 ** canonical spellings count as equal too. */
@@ -617,13 +637,9 @@ static bool read_transaction(Front *fr, CXCursor fn, Func *f)
     ok = read_params(fr, fn, f) && ok;
     ok = read_result(fr, fn, f) && ok;
 
-    CXCursor body = clang_getNullCursor();
-    clang_visitChildren(fn, find_body, &body);
-    CXSourceRange br = clang_getCursorExtent(body);
-    if (!expansion_off(fr, clang_getRangeStart(br), &f->body_off)) {
-        error_at(loc_of(fr, fn), 1, "cannot find the body of '%s'", f->name);
+    CXCursor body;
+    if (!read_body(fr, fn, f, &body))
         return false;
-    }
 
     const char **pnames = xcalloc((size_t)f->nparams + 1, sizeof *pnames);
     for (int i = 0; i < f->nparams; i++)
@@ -655,9 +671,8 @@ static bool read_clone(Front *fr, CXCursor fn, Func *f)
     f->file = fr->main;
     if (!read_extent(fr, fn, f))
         return false;
-    CXCursor body = clang_getNullCursor();
-    clang_visitChildren(fn, find_body, &body);
-    if (!expansion_off(fr, clang_getRangeStart(clang_getCursorExtent(body)), &f->body_off))
+    CXCursor body;
+    if (!read_body(fr, fn, f, &body))
         return false;
     CXCursor attr;
     char *text = annotation_of(fn, &attr);
@@ -753,6 +768,7 @@ static void func_free(Func *f)
     for (int j = 0; j < f->nredirects; j++)
         free(f->redirects[j].name);
     free(f->redirects);
+    free(f->self_refs);
     for (int j = 0; j < f->nmacro_shims; j++)
         free(f->macro_shims[j]);
     free(f->macro_shims);

@@ -231,8 +231,11 @@ typedef struct Func {
     bool returns_void, returns_record;
     Param *params;
     int nparams;
-    Redirect *redirects;
+    Redirect *redirects; /* in the mirror clone */
     int nredirects;
+    size_t *self_refs;   /* the function's own name in its body (recursion):
+                            the primary calls itself, not the wrapper */
+    int nself_refs;
     char **macro_shims;  /* real names called from inside macros */
     int nmacro_shims;
     bool has_prior_decl; /* declared before its definition */

@@ -70,6 +70,19 @@ struct ptmEvent *ptmMirrorRecord(enum ptmEventKind kind, unsigned call,
     return ev;
 }
 
+struct ptmEvent *ptmMirrorRecordCall(enum ptmCall call, uint64_t start_ns, const char *target,
+                                     int64_t result, int err, uint64_t bytes)
+{
+    struct ptmEvent *ev = ptmMirrorRecord(PTM_EV_CALL, call, start_ns);
+    if (!ev)
+        return NULL;
+    ev->result = result;
+    ev->err = err;
+    ev->bytes = bytes;
+    ptmCopyField(ev->target, sizeof ev->target, target);
+    return ev;
+}
+
 static const char *const shimNames[PTM_CALL_COUNT] = {
 #define PTM_SHIM(name, family) #name,
 #include "shims/shims.def"

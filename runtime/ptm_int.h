@@ -166,6 +166,11 @@ void ptmMirrorLeave(struct ptmMirror *m);
 ** or the ring is full. */
 struct ptmEvent *ptmMirrorRecord(enum ptmEventKind kind, unsigned call,
                                  uint64_t start_ns);
+/* ptmMirrorRecordCall: records a finished shim call (PTM_EV_CALL) with its
+** result, predicted errno (0: success), bytes and target.  Returns the
+** event (to add a detail), or NULL when none was recorded. */
+struct ptmEvent *ptmMirrorRecordCall(enum ptmCall call, uint64_t start_ns, const char *target,
+                                     int64_t result, int err, uint64_t bytes);
 /* ptmCallName: the name of an event's call: a shim ("fopen") for an
 ** enum ptmCall, a syscall ("write") for PTM_CALL_SYSCALL | nr, "?" else.
 ** The string is static. */

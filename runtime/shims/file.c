@@ -564,21 +564,6 @@ static void flagsDetail(int flags, mode_t mode, char *dst, size_t cap)
     ptmCopyField(dst, cap, buf);
 }
 
-/* Records a finished file shim: result, and err when it failed.  Returns
-** the event (for a detail), or NULL when none was recorded. */
-static struct ptmEvent *recordCall(enum ptmCall call, uint64_t t0, const char *target,
-                                   int64_t result, int err, uint64_t bytes)
-{
-    struct ptmEvent *ev = ptmMirrorRecord(PTM_EV_CALL, call, t0);
-    if (!ev)
-        return NULL;
-    ev->result = result;
-    ev->err = err;
-    ev->bytes = bytes;
-    ptmCopyField(ev->target, sizeof ev->target, target);
-    return ev;
-}
-
 /* Sets errno and returns -1, for the failing path of a shim. */
 static int failWith(int err)
 {
@@ -607,7 +592,7 @@ ssize_t ptm_shim_write(int fd, const void *buf, size_t n)
     if (!err)
         r = ptmSimWrite(f, n, &err);
     ptmShimFdTarget(m, fd, target, sizeof target);
-    recordCall(PTM_CALL_write, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
+    ptmMirrorRecordCall(PTM_CALL_write, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
     if (r < 0)
         return failWith(err);
     return r;
@@ -637,7 +622,7 @@ int ptm_shim_open(const char *path, int flags, ...)
         return open(path, flags, mode);
     t0 = ptmOsNowNs();
     err = ptmSimOpen(m, path, flags, mode, &f);
-    ev = recordCall(PTM_CALL_open, t0, path, err ? -1 : f->fd, err, 0);
+    ev = ptmMirrorRecordCall(PTM_CALL_open, t0, path, err ? -1 : f->fd, err, 0);
     if (ev) {
         flagsDetail(flags, mode, ev->detail, sizeof ev->detail);
         if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)))
@@ -680,7 +665,7 @@ int ptm_shim_close(int fd)
     } else {
         ptmSimRemove(f, 1);
     }
-    recordCall(PTM_CALL_close, t0, target, err ? -1 : 0, err, 0);
+    ptmMirrorRecordCall(PTM_CALL_close, t0, target, err ? -1 : 0, err, 0);
     return err ? failWith(err) : 0;
 }
 
@@ -723,7 +708,7 @@ int ptm_shim_unlink(const char *path)
         return unlink(path);
     t0 = ptmOsNowNs();
     err = checkUnlink(path);
-    recordCall(PTM_CALL_unlink, t0, path, err ? -1 : 0, err, 0);
+    ptmMirrorRecordCall(PTM_CALL_unlink, t0, path, err ? -1 : 0, err, 0);
     return err ? failWith(err) : 0;
 }
 
@@ -778,7 +763,7 @@ int ptm_shim_rename(const char *from, const char *to)
         return rename(from, to);
     t0 = ptmOsNowNs();
     err = checkRename(from, to);
-    ev = recordCall(PTM_CALL_rename, t0, from, err ? -1 : 0, err, 0);
+    ev = ptmMirrorRecordCall(PTM_CALL_rename, t0, from, err ? -1 : 0, err, 0);
     if (ev)
         ptmCopyField(ev->detail, sizeof ev->detail, to);
     return err ? failWith(err) : 0;

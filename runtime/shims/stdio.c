@@ -142,20 +142,6 @@ static const cookie_io_functions_t simIo = {
     .read = cookieRead, .write = cookieWrite, .seek = cookieSeek, .close = cookieClose,
 };
 
-/* Records a finished stdio shim.  Returns the event, or NULL. */
-static struct ptmEvent *recordCall(enum ptmCall call, uint64_t t0, const char *target,
-                                   int64_t result, int err, uint64_t bytes)
-{
-    struct ptmEvent *ev = ptmMirrorRecord(PTM_EV_CALL, call, t0);
-    if (!ev)
-        return NULL;
-    ev->result = result;
-    ev->err = err;
-    ev->bytes = bytes;
-    ptmCopyField(ev->target, sizeof ev->target, target);
-    return ev;
-}
-
 /* fopen in a mirror.  OUT: *err.  The FILE, or NULL. */
 static FILE *mirrorFopen(struct ptmMirror *m, const char *path, const char *mode, int *err)
 {
@@ -197,7 +183,7 @@ FILE *ptm_shim_fopen(const char *restrict path, const char *restrict mode)
         return fopen(path, mode);
     t0 = ptmOsNowNs();
     fp = mirrorFopen(m, path, mode, &err);
-    ev = recordCall(PTM_CALL_fopen, t0, path, fp ? 0 : -1, fp ? 0 : err, 0);
+    ev = ptmMirrorRecordCall(PTM_CALL_fopen, t0, path, fp ? 0 : -1, fp ? 0 : err, 0);
     if (ev) {
         ptmCopyField(ev->detail, sizeof ev->detail, mode);
         if (mode && strpbrk(mode, "wa+"))
@@ -326,7 +312,7 @@ int ptm_shim_fprintf(FILE *restrict stream, const char *restrict fmt, ...)
     r = mirrorVfprintf(m, stream, fmt, ap, &err, &bytes);
     va_end(ap);
     streamTarget(m, stream, target, sizeof target);
-    recordCall(PTM_CALL_fprintf, t0, target, r, err, bytes);
+    ptmMirrorRecordCall(PTM_CALL_fprintf, t0, target, r, err, bytes);
     if (r < 0)
         errno = err;
     return r;
@@ -351,7 +337,7 @@ int ptm_shim_printf(const char *restrict fmt, ...)
     t0 = ptmOsNowNs();
     r = mirrorVfprintf(m, stdout, fmt, ap, &err, &bytes);
     va_end(ap);
-    recordCall(PTM_CALL_printf, t0, "stdout", r, err, bytes);
+    ptmMirrorRecordCall(PTM_CALL_printf, t0, "stdout", r, err, bytes);
     if (r < 0)
         errno = err;
     return r;
@@ -400,7 +386,7 @@ size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n,
             a.done = n;
     }
     streamTarget(m, stream, target, sizeof target);
-    recordCall(PTM_CALL_fwrite, t0, target, (int64_t)a.done, err,
+    ptmMirrorRecordCall(PTM_CALL_fwrite, t0, target, (int64_t)a.done, err,
                err ? 0 : (uint64_t)bytes);
     if (err)
         errno = err;
@@ -431,7 +417,7 @@ int ptm_shim_fputs(const char *restrict s, FILE *restrict stream)
     len = s ? strlen(s) : 0;
     err = s ? mirrorPut(m, stream, len, realFputs, s) : EFAULT;
     streamTarget(m, stream, target, sizeof target);
-    recordCall(PTM_CALL_fputs, t0, target, err ? EOF : 1, err, err ? 0 : len);
+    ptmMirrorRecordCall(PTM_CALL_fputs, t0, target, err ? EOF : 1, err, err ? 0 : len);
     if (err) {
         errno = err;
         return EOF;
@@ -461,7 +447,7 @@ int ptm_shim_fputc(int c, FILE *stream)
     t0 = ptmOsNowNs();
     err = mirrorPut(m, stream, 1, realFputc, &c);
     streamTarget(m, stream, target, sizeof target);
-    recordCall(PTM_CALL_fputc, t0, target, err ? EOF : (unsigned char)c, err, err ? 0 : 1);
+    ptmMirrorRecordCall(PTM_CALL_fputc, t0, target, err ? EOF : (unsigned char)c, err, err ? 0 : 1);
     if (err) {
         errno = err;
         return EOF;
@@ -493,7 +479,7 @@ int ptm_shim_puts(const char *s)
     len = s ? strlen(s) + 1 : 0;
     err = s ? mirrorPut(m, stdout, len, realPuts, s) : EFAULT;
     r = err ? EOF : (len > INT_MAX ? INT_MAX : (int)len);
-    recordCall(PTM_CALL_puts, t0, "stdout", r, err, err ? 0 : len);
+    ptmMirrorRecordCall(PTM_CALL_puts, t0, "stdout", r, err, err ? 0 : len);
     if (err)
         errno = err;
     return r;
@@ -534,7 +520,7 @@ int ptm_shim_fclose(FILE *stream)
     }
     if (err && !r)
         r = EOF;
-    recordCall(PTM_CALL_fclose, t0, target, r, err, 0);
+    ptmMirrorRecordCall(PTM_CALL_fclose, t0, target, r, err, 0);
     if (err)
         errno = err;
     return r;

@@ -2,6 +2,7 @@
 // gcc too, and the program links and runs (a diversion, predicted by the
 // mirror from a failed ptm_validate).
 // REQUIRES: gcc
+// UNSUPPORTED: asan
 // RUN: env PTM_CC=gcc %ptmcc --ptm-verbose -std=gnu17 -Wall -Wextra -Werror %s -o %t 2>&1 | FileCheck %s --check-prefix=CMD
 // RUN: %t 5 | FileCheck %s --check-prefix=GOOD
 // RUN: %t -5 | FileCheck %s --check-prefix=DIVERT

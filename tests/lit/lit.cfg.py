@@ -20,6 +20,9 @@ config.substitutions.append(("not ", config.llvm_not + " "))
 import shutil
 if shutil.which("gcc"):
     config.available_features.add("gcc")
+# A sanitized libptm (clang-19's runtime) links only with clang-19.
+if config.ptm_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("asan")
 
 # Tests must not depend on the user's environment.
 for var in ["PTM_CC", "PTM_TRACE", "PTM_RULES", "PTM_DISABLE", "PTM_DRY_RUN", "PTM_HOME"]:
