@@ -17,6 +17,11 @@
 
 local rules = {}
 
+-- Every term below is conditioned on one of these signals: when none fired,
+-- analyze() would return 0, and the PAM does not call it (the fast path of
+-- a transaction whose mirror saw nothing wrong).
+rules.when = { "contention", "validation", "timeout", "deviation" }
+
 function rules.analyze(m)
   local s = m.signals
   local failure_probability = 0.0

@@ -68,10 +68,27 @@ struct pamState {
     char error[256];
     lua_State *L;
     int module_ref;               /* the table the script returned */
+    unsigned when;                /* PAM_WHEN_* the script's result depends on;
+                                     0: analyze() runs on every call */
     size_t mem_used;
     size_t mem_cap;
     int budget_hit;               /* the count hook fired in this run */
 };
+
+/* rules.when: the signals a script's result depends on.  When none of them
+** fired, analyze() would return 0 with no adjustment, so it is not run. */
+#define PAM_WHEN_CONTENTION 1u
+#define PAM_WHEN_VALIDATION 2u
+#define PAM_WHEN_TIMEOUT    4u  /* predicted_timeout_ms > acceptable_timeout_ms */
+#define PAM_WHEN_DEVIATION  8u  /* deviation > deviation_threshold */
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} pamWhenNames[] = {{"contention", PAM_WHEN_CONTENTION},
+                    {"validation", PAM_WHEN_VALIDATION},
+                    {"timeout", PAM_WHEN_TIMEOUT},
+                    {"deviation", PAM_WHEN_DEVIATION}};
 
 static pthread_mutex_t pamListMu = PTHREAD_MUTEX_INITIALIZER;
 static struct pamState *pamList;
@@ -347,6 +364,62 @@ struct pamLoadCtx {
     int failed;
 };
 
+/* pamReadWhen: the module's optional `when` list (module on top of L) into
+** st->when.  Returns 0, or -1 with err set when it is malformed. */
+static int pamReadWhen(lua_State *L, struct pamState *st, char *err, size_t cap)
+{
+    st->when = 0;
+    lua_pushliteral(L, "when");
+    int t = lua_rawget(L, -2);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (t != LUA_TTABLE) {
+        pamCopy(err, cap, "rules %s: load: when must be a list of signal names, not %s",
+                st->name, lua_typename(L, t));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_Unsigned n = lua_rawlen(L, -1);
+    for (lua_Unsigned i = 1; i <= n; i++) {
+        unsigned bit = 0;
+        if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING)
+            for (size_t k = 0; k < sizeof pamWhenNames / sizeof pamWhenNames[0]; k++)
+                if (strcmp(lua_tostring(L, -1), pamWhenNames[k].name) == 0)
+                    bit = pamWhenNames[k].bit;
+        lua_pop(L, 1);
+        if (!bit) {
+            pamCopy(err, cap, "rules %s: load: when[%llu] is not one of contention, "
+                    "validation, timeout, deviation", st->name, (unsigned long long)i);
+            lua_pop(L, 1);
+            return -1;
+        }
+        st->when |= bit;
+    }
+    lua_pop(L, 1);
+    if (!st->when) {
+        pamCopy(err, cap, "rules %s: load: when is empty; leave it out to run analyze "
+                "on every call", st->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* pamQuiet: whether none of the signals st's script depends on fired, so
+** that analyze() need not run. */
+static int pamQuiet(const struct pamState *st, const struct ptmObservation *obs)
+{
+    const struct ptmSignals *s = obs->signals;
+    if (!st->when || !s)
+        return 0;
+    unsigned fired = (s->contention ? PAM_WHEN_CONTENTION : 0) |
+                     (s->validation ? PAM_WHEN_VALIDATION : 0) |
+                     (s->predicted_timeout_ms > s->acceptable_timeout_ms ? PAM_WHEN_TIMEOUT : 0) |
+                     (s->deviation > PTM_DEVIATION_THRESHOLD ? PAM_WHEN_DEVIATION : 0);
+    return (fired & st->when) == 0;
+}
+
 /* Protected: compiles and runs the script, keeps the table it returns. */
 static int pamProtectedLoad(lua_State *L)
 {
@@ -386,6 +459,12 @@ static int pamProtectedLoad(lua_State *L)
     lua_pushliteral(L, "on_event");
     int t_on_event = lua_rawget(L, -3);
     lua_pop(L, 2);
+    if (pamReadWhen(L, st, c->err, sizeof c->err) != 0) {
+        c->failed = 1;
+        lua_pop(L, 1);
+        pamDropThread(L, T);
+        return 0;
+    }
     if (t_analyze != LUA_TFUNCTION) {
         pamCopy(c->err, sizeof c->err,
                 "rules %s: load: the returned table has no function analyze(m) (analyze is %s)",
@@ -855,12 +934,20 @@ const char *ptmPamRulesName(const struct ptm_tx_desc *desc)
     return pamOwnName(desc);
 }
 
+/* The default rules' state: their text is libptm's own constant, so once
+** found it is found again without comparing texts (scripts a descriptor
+** embeds are compared, since a caller's buffer may be reused). */
+static _Atomic(struct pamState *) pamDefault;
+
 /* The state for desc, created when new (not loaded).  NULL: out of memory. */
 static struct pamState *pamStateFor(const struct ptm_tx_desc *desc)
 {
     pthread_once(&pamEnvOnce, pamEnvInit);
     if (pamOverridePath)
         return pamOverride;
+    struct pamState *known = desc->rules_source ? NULL : atomic_load(&pamDefault);
+    if (known)
+        return known;
 
     const char *src = desc->rules_source ? desc->rules_source : ptmDefaultRules;
     const char *name = pamOwnName(desc);
@@ -880,6 +967,8 @@ static struct pamState *pamStateFor(const struct ptm_tx_desc *desc)
         }
     }
     pthread_mutex_unlock(&pamListMu);
+    if (st && !desc->rules_source)
+        atomic_store(&pamDefault, st);
     return st;
 }
 
@@ -908,6 +997,7 @@ __attribute__((destructor)) static void pamAtExit(void)
 {
     if (pthread_mutex_trylock(&pamListMu) != 0)
         return;
+    atomic_store(&pamDefault, NULL);
     struct pamState **pp = &pamList;
     while (*pp) {
         struct pamState *st = *pp;
@@ -976,6 +1066,11 @@ int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
         int rc = pamFail(v, st->error);
         pthread_mutex_unlock(&st->mu);
         return rc;
+    }
+
+    if (pamQuiet(st, obs)) {
+        pthread_mutex_unlock(&st->mu);
+        return PTM_OK; /* probability 0, nothing adjusted */
     }
 
     struct pamCallCtx c = {.st = st, .obs = obs, .v = v};

@@ -277,6 +277,16 @@ void ptmSimReleaseAll(struct ptmMirror *m);
 /* ptmShimFdTarget: "fd N", or the path the mirror opened fd with.  OUT: dst. */
 void ptmShimFdTarget(struct ptmMirror *m, int fd, char *dst, size_t cap);
 
+/* exec_inline.c ---------------------------------------------------------
+** The inline executor: the mirror on the calling thread.  Crashes are
+** caught by chained signal handlers on an alternate stack, hangs by a
+** watchdog (cooperative ptm_mirror_cancel first, a signal after a grace
+** period).  Same contract as ptmForkRun; run->executor is "inline".
+*/
+int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
+                 uint64_t deadline_ns, struct ptmRing *ring,
+                 struct ptmMirrorRun *run);
+
 /* history.c -------------------------------------------------------------
 ** What earlier calls of a transaction id did, for signals and rules.
 */

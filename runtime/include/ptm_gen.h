@@ -106,4 +106,14 @@ PTM_API int ptm_shim_printf(const char *restrict fmt, ...) PTM_PRINTF_LIKE(1, 2)
 PTM_API int ptm_shim_puts(const char *s);
 PTM_API int ptm_shim_validate(int cond, const char *fmt, ...) PTM_PRINTF_LIKE(2, 3);
 
+/*
+** Cancellation of inline mirrors.  ptmcc makes mirror clones poll
+** ptm_mirror_cancel at loop back-edges and function entries:
+**     if (ptm_mirror_cancel) ptm_mirror_cancelled();
+** The watchdog sets it when an inline mirror passes its deadline, and
+** ptm_mirror_cancelled() then leaves the mirror (it ends as a timeout).
+*/
+extern PTM_API _Thread_local volatile int ptm_mirror_cancel;
+PTM_API void ptm_mirror_cancelled(void);
+
 #endif /* PTM_GEN_H */

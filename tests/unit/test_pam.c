@@ -712,3 +712,73 @@ Test(threads, share_states, .timeout = 60)
     cr_assert_eq(analyze(&custom, &s, &v), PTM_OK, "%s", v.error);
     cr_expect_eq(v.probability, (N * 300 + 1) / 10000.0);
 }
+
+/* --- when: the signals a script depends on --------------------------------- */
+
+Test(when, analyze_runs_only_when_a_listed_signal_fired)
+{
+    static const char src[] =
+        "local calls = 0\n"
+        "return { when = { 'validation', 'timeout' },\n"
+        "         analyze = function(m) calls = calls + 1; return { probability = 1,\n"
+        "                                reasons = { 'call ' .. calls } } end }\n";
+    struct ptm_tx_desc d = descWith("when.lua", src);
+    struct ptmVerdict v;
+    struct ptmSignals s = quiet();
+    s.contention = 1; /* not listed */
+    cr_assert_eq(analyze(&d, &s, &v), PTM_OK, "%s", v.error);
+    cr_expect_eq(v.probability, 0.0, "quiet for this script: analyze did not run");
+    cr_expect_eq(v.n_reasons, 0);
+
+    s = quiet();
+    s.validation = 1;
+    cr_assert_eq(analyze(&d, &s, &v), PTM_OK, "%s", v.error);
+    cr_expect_eq(v.probability, 1.0);
+    cr_expect_str_eq(v.reasons[0], "call 1", "the first call that ran");
+
+    s = quiet();
+    s.predicted_timeout_ms = 500;
+    s.acceptable_timeout_ms = 250;
+    cr_assert_eq(analyze(&d, &s, &v), PTM_OK, "%s", v.error);
+    cr_expect_str_eq(v.reasons[0], "call 2");
+}
+
+Test(when, default_rules_skip_quiet_calls_and_keep_their_sums)
+{
+    /* Equal results with and without the shortcut: quiet -> 0, and each
+    ** signal alone -> its seed weight. */
+    struct ptm_tx_desc d = descWith(NULL, NULL);
+    struct ptmVerdict v;
+    struct ptmSignals s = quiet();
+    cr_assert_eq(analyze(&d, &s, &v), PTM_OK, "%s", v.error);
+    cr_expect_eq(v.probability, 0.0);
+    s.deviation = 0.75;
+    cr_assert_eq(analyze(&d, &s, &v), PTM_OK, "%s", v.error);
+    cr_expect_eq(v.probability, 0.1);
+    cr_expect_str_eq(v.reasons[0], "deviation from baseline");
+}
+
+Test(when, malformed_lists_fail_to_load)
+{
+    static const struct {
+        const char *when, *needle;
+    } cases[] = {
+        {"3", "list of signal names"},
+        {"{ 'bogus' }", "when[1]"},
+        {"{ 'validation', 7 }", "when[2]"},
+        {"{}", "when is empty"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char src[256];
+        snprintf(src, sizeof src,
+                 "return { when = %s, analyze = function(m) return 0 end }", cases[i].when);
+        char name[32];
+        snprintf(name, sizeof name, "when%zu.lua", i);
+        struct ptm_tx_desc d = descWith(name, src);
+        struct ptmSignals s = quiet();
+        s.validation = 1;
+        struct ptmVerdict v;
+        cr_expect_eq(analyze(&d, &s, &v), PTM_ERULES, "%s", cases[i].when);
+        cr_expect(strstr(v.error, cases[i].needle) != NULL, "%s: %s", cases[i].when, v.error);
+    }
+}

@@ -1,0 +1,427 @@
+/*
+** exec_inline.c - the inline executor: the mirror runs on the calling
+** thread, with no fork, in microseconds.
+**
+** What makes running a mirror in the host's own process safe is ptmcc's
+** part: it picks the inline executor only for mirrors whose stores stay in
+** their own locals (or go through its write buffer), whose calls all reach
+** shims or clones, and whose loops poll ptm_mirror_cancel.  This file adds
+** containment, so that the host never dies or hangs because of its mirror:
+**
+**   - A crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP) on a
+**     thread that runs an inline mirror jumps back here and becomes the
+**     observation PTM_MS_CRASHED, as in the fork executor.  On any other
+**     thread, or outside a mirror, the host's own handler runs: ours chain
+**     to the actions they replaced.  Handlers run on an alternate stack, so
+**     a mirror that overflows its stack is caught too.
+**   - An endless loop: a watchdog thread, started with the first inline
+**     mirror, sets the mirror thread's ptm_mirror_cancel at the deadline.
+**     Mirror clones poll it at loop back-edges and function entries, where
+**     no lock is held, and leave through ptm_mirror_cancelled().  A mirror
+**     still running after a grace period (stuck inside a library call) is
+**     interrupted by a signal (PTM_INLINE_SIGNAL, default SIGRTMAX - 3):
+**     the last resort, because a jump out of library code can leave that
+**     library's locks held.
+**
+** Handlers are checked and reinstalled at most every 100 ms: a host that
+** replaces them later would otherwise take the mirror's crashes.
+*/
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ptm_int.h"
+
+#define SLOTS 1024                  /* threads running inline mirrors at once */
+#define RECHECK_NS 100000000ULL     /* how often the handlers are verified */
+#define WATCH_PERIOD_NS 5000000ULL  /* the watchdog's tick when a mirror runs */
+#define GRACE_MIN_NS 50000000ULL    /* cooperative cancel, then this long at least */
+
+PTM_API _Thread_local volatile int ptm_mirror_cancel;
+
+static const int crashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP};
+#define N_CRASH ((int)(sizeof crashSignals / sizeof crashSignals[0]))
+
+/* A thread that runs (or ran) inline mirrors. */
+struct inlineThread {
+    sigjmp_buf jmp;
+    volatile sig_atomic_t active;    /* a mirror runs now; the handlers jump */
+    volatile sig_atomic_t signo;     /* the signal that ended it, 0: none */
+    volatile sig_atomic_t cancelled; /* the watchdog ended it */
+    _Atomic uint64_t deadline;       /* absolute CLOCK_MONOTONIC ns; 0: idle */
+    _Atomic uint64_t grace;          /* how long after the deadline to force */
+    _Atomic int stage;               /* 0 running, 1 asked to stop, 2 signalled */
+    volatile int *cancel;            /* this thread's ptm_mirror_cancel */
+    pthread_t thread;
+    void *altstack;                  /* ours, to unmap at thread exit; NULL: none */
+    size_t altstack_size;
+    int slot;
+};
+
+static _Thread_local struct inlineThread *inlineSelf;
+
+static struct {
+    pthread_once_t once;
+    int err;                         /* setup failed: the executor is off */
+    int cancel_signal;
+    struct sigaction old[65];        /* what our handlers replaced, by signal */
+    _Atomic uint64_t checked_ns;     /* when the handlers were last verified */
+    pthread_key_t key;               /* frees a thread's state at its exit */
+    _Atomic(struct inlineThread *) slots[SLOTS];
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cv;
+    int watch_running;
+    _Atomic int active_count;
+} inl = {.once = PTHREAD_ONCE_INIT,
+         .watch_mu = PTHREAD_MUTEX_INITIALIZER,
+         .watch_cv = PTHREAD_COND_INITIALIZER};
+
+/* ------------------------------------------------------------------------
+** Signals
+*/
+
+/* chain: sig, on a thread that runs no inline mirror, goes to what the host
+** had installed, as if ours were not there. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    const struct sigaction *old = &inl.old[sig];
+    if (sig == inl.cancel_signal)
+        return; /* a late watchdog signal after the mirror ended */
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old->sa_handler == SIG_IGN && sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE &&
+        sig != SIGILL)
+        return;
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* The default action: reinstate it; a fault recurs when the handler
+    ** returns, a raised signal is raised again. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+    if (si->si_code <= 0 || sig == SIGABRT || sig == SIGTRAP)
+        raise(sig);
+}
+
+static void onSignal(int sig, siginfo_t *si, void *uc)
+{
+    struct inlineThread *t = inlineSelf;
+    if (t && t->active) {
+        t->active = 0;
+        t->signo = sig;
+        t->cancelled = sig == inl.cancel_signal;
+        siglongjmp(t->jmp, 1);
+    }
+    chain(sig, si, uc);
+}
+
+static int installOne(int sig, int save)
+{
+    struct sigaction sa, cur;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = onSignal;
+    /* SA_NODEFER: the signal stays unblocked, so the jump back needs no
+    ** saved mask and sigsetjmp no system call. */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, NULL, &cur) != 0)
+        return errno;
+    if (cur.sa_sigaction == onSignal && (cur.sa_flags & SA_SIGINFO))
+        return 0;
+    if (save || sig != inl.cancel_signal)
+        inl.old[sig] = cur; /* the host's action, replaced since: chain to it */
+    return sigaction(sig, &sa, NULL) == 0 ? 0 : errno;
+}
+
+/* installHandlers: ours on the crash signals and the cancel signal.  0 or
+** an errno. */
+static int installHandlers(int first)
+{
+    for (int i = 0; i < N_CRASH; i++) {
+        int err = installOne(crashSignals[i], first);
+        if (err)
+            return err;
+    }
+    return installOne(inl.cancel_signal, first);
+}
+
+static void threadExit(void *p)
+{
+    struct inlineThread *t = p;
+    /* Under the watchdog's lock: it may be looking at t. */
+    pthread_mutex_lock(&inl.watch_mu);
+    atomic_store(&inl.slots[t->slot], NULL);
+    pthread_mutex_unlock(&inl.watch_mu);
+    if (t->altstack) {
+        stack_t off = {.ss_flags = SS_DISABLE};
+        sigaltstack(&off, NULL);
+        munmap(t->altstack, t->altstack_size);
+    }
+    free(t);
+}
+
+static void setup(void)
+{
+    const char *s = getenv("PTM_INLINE_SIGNAL");
+    inl.cancel_signal = s && *s ? atoi(s) : SIGRTMAX - 3;
+    if (inl.cancel_signal <= 0 || inl.cancel_signal >= 65 || inl.cancel_signal == SIGKILL ||
+        inl.cancel_signal == SIGSTOP) {
+        inl.err = EINVAL;
+        return;
+    }
+    if ((inl.err = pthread_key_create(&inl.key, threadExit)) != 0)
+        return;
+    inl.err = installHandlers(1);
+    atomic_store(&inl.checked_ns, ptmOsNowNs());
+}
+
+/* ------------------------------------------------------------------------
+** Threads and the watchdog
+*/
+
+/* self: this thread's state, created on first use with its slot and an
+** alternate signal stack (unless the host gave the thread one).  NULL when
+** out of memory or out of slots. */
+static struct inlineThread *self(void)
+{
+    if (inlineSelf)
+        return inlineSelf;
+    struct inlineThread *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->thread = pthread_self();
+    t->cancel = &ptm_mirror_cancel;
+    t->slot = -1;
+    for (int i = 0; i < SLOTS && t->slot < 0; i++) {
+        struct inlineThread *none = NULL;
+        if (atomic_compare_exchange_strong(&inl.slots[i], &none, t))
+            t->slot = i;
+    }
+    if (t->slot < 0) {
+        free(t);
+        return NULL;
+    }
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        long min = sysconf(_SC_SIGSTKSZ);
+        t->altstack_size = (size_t)(min > 65536 ? min : 65536);
+        t->altstack = mmap(NULL, t->altstack_size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        stack_t ss = {.ss_sp = t->altstack, .ss_size = t->altstack_size};
+        if (t->altstack == MAP_FAILED || sigaltstack(&ss, NULL) != 0) {
+            if (t->altstack != MAP_FAILED)
+                munmap(t->altstack, t->altstack_size);
+            t->altstack = NULL;
+        }
+    }
+    pthread_setspecific(inl.key, t);
+    inlineSelf = t;
+    return t;
+}
+
+/* watchOne: what the watchdog does about one running mirror at now.
+** Returns when it wants to look again. */
+static uint64_t watchOne(struct inlineThread *t, uint64_t now)
+{
+    uint64_t deadline = atomic_load(&t->deadline);
+    if (!deadline)
+        return UINT64_MAX;
+    if (now < deadline)
+        return deadline;
+    int stage = atomic_load(&t->stage);
+    if (stage == 0) {
+        atomic_store(&t->stage, 1);
+        *t->cancel = 1; /* polled by the clones' loops */
+        return now + atomic_load(&t->grace);
+    }
+    if (stage == 1 && now >= deadline + atomic_load(&t->grace)) {
+        atomic_store(&t->stage, 2);
+        pthread_kill(t->thread, inl.cancel_signal);
+    }
+    return now + WATCH_PERIOD_NS;
+}
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&inl.watch_mu);
+    for (;;) {
+        while (atomic_load(&inl.active_count) == 0)
+            pthread_cond_wait(&inl.watch_cv, &inl.watch_mu);
+        /* The lock is held while scanning: a thread that exits takes it
+        ** before its state is freed. */
+        uint64_t now = ptmOsNowNs(), next = now + 10 * WATCH_PERIOD_NS;
+        for (int i = 0; i < SLOTS; i++) {
+            struct inlineThread *t = atomic_load(&inl.slots[i]);
+            if (t) {
+                uint64_t when = watchOne(t, now);
+                if (when < next)
+                    next = when;
+            }
+        }
+        pthread_mutex_unlock(&inl.watch_mu);
+        uint64_t wait = next > now ? next - now : 0;
+        if (wait < WATCH_PERIOD_NS)
+            wait = WATCH_PERIOD_NS;
+        struct timespec ts = {(time_t)(wait / 1000000000ULL), (long)(wait % 1000000000ULL)};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&inl.watch_mu);
+    }
+    return NULL;
+}
+
+/* watch: the watchdog knows a mirror started (and runs).  0 or an errno. */
+static int watch(void)
+{
+    if (atomic_fetch_add(&inl.active_count, 1) > 0 && inl.watch_running)
+        return 0;
+    pthread_mutex_lock(&inl.watch_mu);
+    int err = 0;
+    if (!inl.watch_running) {
+        pthread_t tid;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        err = pthread_create(&tid, &attr, watchdog, NULL);
+        pthread_attr_destroy(&attr);
+        inl.watch_running = err == 0;
+    }
+    pthread_cond_signal(&inl.watch_cv);
+    pthread_mutex_unlock(&inl.watch_mu);
+    return err;
+}
+
+/* ------------------------------------------------------------------------
+** Running a mirror
+*/
+
+/*
+** ptm_mirror_cancelled: called by a mirror clone that saw ptm_mirror_cancel
+** set.  When the watchdog stopped this thread's inline mirror, it jumps
+** back to the executor (the mirror ends as PTM_MS_TIMEOUT); a stale flag
+** (left from a mirror that had already ended) is cleared and the call
+** returns.
+*/
+PTM_API void ptm_mirror_cancelled(void)
+{
+    struct inlineThread *t = inlineSelf;
+    ptm_mirror_cancel = 0;
+    if (t && t->active && atomic_load(&t->stage) > 0) {
+        t->active = 0;
+        t->cancelled = 1;
+        siglongjmp(t->jmp, 1);
+    }
+}
+
+static void recheckHandlers(void)
+{
+    uint64_t now = ptmOsNowNs();
+    if (now - atomic_load(&inl.checked_ns) < RECHECK_NS)
+        return;
+    atomic_store(&inl.checked_ns, now);
+    installHandlers(0);
+}
+
+/* classify: the run's status from how the mirror ended. */
+static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
+                     struct ptmRing *ring, const unsigned char *buf, int jumped,
+                     struct ptmMirrorRun *run)
+{
+    if (!jumped) {
+        if (desc->frame_size <= PTM_RING_FRAME_MAX) {
+            memcpy(ring->frame, buf, desc->frame_size);
+            ring->frame_len = (uint32_t)desc->frame_size;
+            run->frame_valid = 1;
+        }
+        atomic_store(&ring->returned, 1);
+        run->status = PTM_MS_RETURNED;
+    } else if (t->cancelled) {
+        run->status = PTM_MS_TIMEOUT;
+    } else {
+        run->status = PTM_MS_CRASHED;
+        run->signo = t->signo;
+    }
+}
+
+/*
+** ptmInlineRun: runs desc->mirror on a copy of frame on this thread.
+** deadline_ns is relative (0: none).  ring must come from ptmRingCreate.
+** OUT: *run (always filled; PTM_MS_FAILED when the mirror could not run:
+** run->error says why, and the caller may use the fork executor instead).
+** Returns PTM_OK when the mirror ran, else PTM_ERROR.
+*/
+int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
+                 struct ptmRing *ring, struct ptmMirrorRun *run)
+{
+    memset(run, 0, sizeof *run);
+    run->executor = "inline";
+    run->ring = ring;
+    pthread_once(&inl.once, setup);
+    struct inlineThread *t = inl.err ? NULL : self();
+    if (!t || t->active) {
+        run->status = PTM_MS_FAILED;
+        ptmCopyField(run->error, sizeof run->error,
+                     inl.err ? strerror(inl.err)
+                     : t ? "an inline mirror is already running on this thread"
+                         : "no memory for the inline executor");
+        return PTM_ERROR;
+    }
+    recheckHandlers();
+
+    /* The mirror's frame lives on the heap: a stack overflow in the mirror
+    ** must not take it with it, and frames can be large. */
+    unsigned char *buf = malloc(desc->frame_size ? desc->frame_size : 1);
+    if (!buf) {
+        run->status = PTM_MS_FAILED;
+        ptmCopyField(run->error, sizeof run->error, "no memory for the mirror's frame");
+        return PTM_ERROR;
+    }
+    memcpy(buf, frame, desc->frame_size);
+    ptmRingReset(ring);
+    struct ptmMirror m;
+    ptmMirrorEnter(&m, ring);
+
+    uint64_t t0 = ptmOsNowNs();
+    ptm_mirror_cancel = 0;
+    t->signo = 0;
+    t->cancelled = 0;
+    atomic_store(&t->stage, 0);
+    atomic_store(&t->grace, deadline_ns > GRACE_MIN_NS ? deadline_ns : GRACE_MIN_NS);
+    atomic_store(&t->deadline, deadline_ns ? t0 + deadline_ns : 0);
+    if (deadline_ns && watch() != 0) {
+        atomic_store(&t->deadline, 0);
+        atomic_fetch_sub(&inl.active_count, 1);
+        deadline_ns = 0; /* no watchdog: the mirror runs unwatched */
+    }
+
+    int jumped = sigsetjmp(t->jmp, 0);
+    if (!jumped) {
+        t->active = 1;
+        desc->mirror(buf);
+        t->active = 0;
+    }
+
+    atomic_store(&t->deadline, 0);
+    if (deadline_ns)
+        atomic_fetch_sub(&inl.active_count, 1);
+    ptm_mirror_cancel = 0;
+    run->duration_ns = ptmOsNowNs() - t0;
+    ptmMirrorLeave(&m);
+    classify(t, desc, ring, buf, jumped, run);
+    run->denied = atomic_load(&ring->denied);
+    free(buf);
+    return PTM_OK;
+}

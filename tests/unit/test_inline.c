@@ -1,0 +1,288 @@
+/*
+** test_inline.c - the inline executor: a mirror on the calling thread whose
+** crashes and hangs become observations, never the host's.
+**
+** Mirrors here are written by hand as ptmcc would emit them: loops poll
+** ptm_mirror_cancel where the test says so; the "stuck" mirror does not,
+** as if it were blocked inside a library.
+*/
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ptm_int.h"
+
+#define MS 1000000ULL
+
+/* AddressSanitizer, as gcc and clang each announce it: its own SIGSEGV
+** handler reports a host crash and exits 1 instead of dying by the signal. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#if defined(UNDER_ASAN)
+#define DIES_OF_SEGV .exit_code = 1
+#else
+#define DIES_OF_SEGV .signal = SIGSEGV
+#endif
+
+struct frame {
+    struct { int x; } arg;
+    int ret;
+    int err;
+};
+
+static struct ptmRing *ring;
+
+static void setup(void)
+{
+    cr_assert_eq(ptmRingCreate(0, &ring), PTM_OK);
+}
+
+static void teardown(void)
+{
+    ptmRingDestroy(ring);
+}
+
+static int runMirror(void (*mirror)(void *), int x, uint64_t deadline, struct ptmMirrorRun *r)
+{
+    struct ptm_tx_desc d = {
+        .abi = PTM_ABI_VERSION, .transaction_id = "inline.test", .function = "t",
+        .frame_size = sizeof(struct frame), .mirror = mirror,
+    };
+    struct frame fr = {.arg = {x}};
+    return ptmInlineRun(&d, &fr, deadline, ring, r);
+}
+
+/* --- mirrors ---------------------------------------------------------- */
+
+static void mirrorDoubles(void *p)
+{
+    struct frame *fr = p;
+    ptm_shim_fprintf(stderr, "mirror %d\n", fr->arg.x);
+    fr->ret = 2 * fr->arg.x;
+}
+
+static void mirrorNull(void *p)
+{
+    (void)p;
+    volatile int *nowhere = NULL;
+    *nowhere = 1;
+}
+
+static void mirrorAborts(void *p)
+{
+    (void)p;
+    abort();
+}
+
+/* UBSan would report the division itself and stop the test: the point is
+** the hardware trap, SIGFPE. */
+__attribute__((no_sanitize("undefined"))) static void mirrorDividesByZero(void *p)
+{
+    struct frame *fr = p;
+    volatile int zero = 0;
+    fr->ret = fr->arg.x / zero;
+}
+
+static volatile int depthLimit = 1 << 30; /* never reached: the stack ends first */
+
+static int deep(int n)
+{
+    volatile char pad[4096];
+    pad[0] = (char)n;
+    return n < depthLimit ? deep(n + 1) + pad[0] : 0;
+}
+
+static void mirrorOverflows(void *p)
+{
+    struct frame *fr = p;
+    fr->ret = deep(fr->arg.x);
+}
+
+static void mirrorLoopsPolling(void *p)
+{
+    (void)p;
+    for (;;)
+        if (ptm_mirror_cancel)
+            ptm_mirror_cancelled();
+}
+
+static void mirrorStuck(void *p)
+{
+    (void)p;
+    volatile int spin = 1;
+    while (spin)
+        ;
+}
+
+/* --- tests ------------------------------------------------------------ */
+
+TestSuite(inl, .init = setup, .fini = teardown);
+
+Test(inl, returns_with_frame_and_events)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorDoubles, 21, 0, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_RETURNED);
+    cr_expect_str_eq(r.executor, "inline");
+    cr_assert(r.frame_valid);
+    cr_expect_eq(((struct frame *)ring->frame)->ret, 42);
+    cr_assert_eq(ptmRingCount(ring), 1);
+    cr_expect_eq(ring->ev[0].call, PTM_CALL_fprintf);
+    cr_expect_eq(ring->ev[0].bytes, strlen("mirror 21\n"));
+    cr_expect_null(ptmMirrorCurrent, "the mirror is over");
+}
+
+Test(inl, crashes_are_observations)
+{
+    struct {
+        void (*mirror)(void *);
+        int signo;
+    } cases[] = {{mirrorNull, SIGSEGV}, {mirrorAborts, SIGABRT},
+                 {mirrorDividesByZero, SIGFPE}, {mirrorOverflows, SIGSEGV}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ptmMirrorRun r;
+        cr_assert_eq(runMirror(cases[i].mirror, 1, 0, &r), PTM_OK);
+        cr_expect_eq(r.status, PTM_MS_CRASHED, "case %zu", i);
+        cr_expect_eq(r.signo, cases[i].signo, "case %zu: signal %d", i, r.signo);
+        cr_expect_not(r.frame_valid);
+        cr_expect_null(ptmMirrorCurrent);
+    }
+    /* The thread is fine afterwards. */
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorDoubles, 5, 0, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_RETURNED);
+}
+
+Test(inl, endless_loop_is_cancelled_at_the_deadline)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorLoopsPolling, 1, 50 * MS, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_TIMEOUT);
+    cr_expect_geq(r.duration_ns, 50 * MS);
+    cr_expect_lt(r.duration_ns, 50 * MS + 100 * MS, "took %llu ns",
+                 (unsigned long long)r.duration_ns);
+    cr_expect_eq(ptm_mirror_cancel, 0);
+}
+
+Test(inl, stuck_mirror_is_interrupted_after_the_grace_period)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorStuck, 1, 50 * MS, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_TIMEOUT);
+    /* deadline 50 ms + grace 50 ms, plus the watchdog's tick */
+    cr_expect_geq(r.duration_ns, 100 * MS);
+    cr_expect_lt(r.duration_ns, 400 * MS, "took %llu ns", (unsigned long long)r.duration_ns);
+    struct ptmMirrorRun again;
+    cr_assert_eq(runMirror(mirrorDoubles, 2, 50 * MS, &again), PTM_OK);
+    cr_expect_eq(again.status, PTM_MS_RETURNED, "no stale cancel");
+}
+
+/* The host's own SIGSEGV handler still handles the host's crashes. */
+static void hostHandler(int sig)
+{
+    (void)sig;
+    _exit(42);
+}
+
+Test(inl, host_handler_installed_before_still_runs, .exit_code = 42)
+{
+    signal(SIGSEGV, hostHandler);
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorNull, 1, 0, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_CRASHED);
+    volatile int *nowhere = NULL;
+    *nowhere = 2; /* the host's crash: its handler exits 42 */
+}
+
+Test(inl, host_handler_installed_later_is_chained, .exit_code = 42)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorDoubles, 1, 0, &r), PTM_OK);
+    signal(SIGSEGV, hostHandler); /* replaces ours */
+    struct timespec wait = {0, 150 * 1000000L};
+    nanosleep(&wait, NULL);
+    cr_assert_eq(runMirror(mirrorNull, 1, 0, &r), PTM_OK); /* ours are back */
+    cr_assert_eq(r.status, PTM_MS_CRASHED);
+    volatile int *nowhere = NULL;
+    *nowhere = 3;
+}
+
+Test(inl, default_action_outside_a_mirror, DIES_OF_SEGV)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorNull, 1, 0, &r), PTM_OK);
+    volatile int *nowhere = NULL;
+    *nowhere = 4; /* no host handler: the process dies of SIGSEGV as usual */
+}
+
+/* Threads: each runs its own mirrors, some of which crash or hang. */
+#define THREADS 8
+#define RUNS 200
+
+static void *threadRuns(void *arg)
+{
+    struct ptmRing *own = NULL;
+    if (ptmRingCreate(0, &own) != PTM_OK)
+        return (void *)1;
+    long id = (long)arg, bad = 0;
+    struct ptm_tx_desc d = {.abi = PTM_ABI_VERSION, .transaction_id = "inline.threads",
+                            .function = "t", .frame_size = sizeof(struct frame)};
+    for (int i = 0; i < RUNS; i++) {
+        int kind = (int)((id + i) % 4);
+        d.mirror = kind == 0 ? mirrorNull : kind == 1 ? mirrorDividesByZero : mirrorDoubles;
+        struct frame fr = {.arg = {i}};
+        struct ptmMirrorRun r;
+        if (ptmInlineRun(&d, &fr, 500 * MS, own, &r) != PTM_OK)
+            bad++;
+        else if (kind < 2 ? r.status != PTM_MS_CRASHED
+                          : r.status != PTM_MS_RETURNED || ((struct frame *)own->frame)->ret != 2 * i)
+            bad++;
+    }
+    ptmRingDestroy(own);
+    return (void *)bad;
+}
+
+Test(inl, threads_run_mirrors_side_by_side)
+{
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, threadRuns, (void *)i), 0);
+    long bad = 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad += (long)r;
+    }
+    cr_expect_eq(bad, 0, "%ld runs misclassified", bad);
+}
+
+Test(inl, cost_of_a_trivial_mirror)
+{
+    struct ptmMirrorRun r;
+    runMirror(mirrorDoubles, 1, 100 * MS, &r);
+    struct ptm_tx_desc d = {.abi = PTM_ABI_VERSION, .transaction_id = "inline.cost",
+                            .function = "t", .frame_size = sizeof(struct frame),
+                            .mirror = mirrorDoubles};
+    enum { N = 20000 };
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < N; i++) {
+        struct frame fr = {.arg = {i}};
+        ptmInlineRun(&d, &fr, 100 * MS, ring, &r);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3 / N;
+    cr_log_info("[cost] ptmInlineRun(one shim call) %.2f us", us);
+    fprintf(stderr, "[cost] ptmInlineRun(one shim call) %.2f us\n", us);
+    cr_expect_eq(r.status, PTM_MS_RETURNED);
+}
