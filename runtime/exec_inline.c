@@ -401,10 +401,12 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     atomic_store(&t->stage, 0);
     atomic_store(&t->grace, deadline_ns > GRACE_MIN_NS ? deadline_ns : GRACE_MIN_NS);
     atomic_store(&t->deadline, deadline_ns ? t0 + deadline_ns : 0);
-    if (deadline_ns && watch() != 0) {
+    /* volatile: read after the jump back */
+    volatile int watched = deadline_ns != 0;
+    if (watched && watch() != 0) {
         atomic_store(&t->deadline, 0);
         atomic_fetch_sub(&inl.active_count, 1);
-        deadline_ns = 0; /* no watchdog: the mirror runs unwatched */
+        watched = 0; /* no watchdog: the mirror runs unwatched */
     }
 
     int jumped = sigsetjmp(t->jmp, 0);
@@ -415,7 +417,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     }
 
     atomic_store(&t->deadline, 0);
-    if (deadline_ns)
+    if (watched)
         atomic_fetch_sub(&inl.active_count, 1);
     ptm_mirror_cancel = 0;
     run->duration_ns = ptmOsNowNs() - t0;
