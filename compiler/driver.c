@@ -9,9 +9,25 @@
 **   ptmcc x.o y.o -o app
 **   ptmcc --emit-source x.c -o x.ptm.c     the rewritten C
 **   ptmcc --dump-annotations x.c           the parsed metadata, as JSON
+**   ptmcc -p build x.c                     x.c as build/compile_commands.json says
+**
+** A rewritten source is written to a temporary directory (one
+** subdirectory per source, so that a/x.c and b/x.c can share a command),
+** and everything the backend writes must read as if it had compiled the
+** user's file.  With clang, a VFS overlay (-ivfsoverlay) shows the rewritten
+** text at the user's path: the command line is the user's, quoted includes
+** resolve from the source's directory, and dependency files, -E, -S and
+** debug information name the source by themselves.  Other backends (gcc)
+** compile the copy: it starts with #line 1 "x.c", -iquote adds the
+** source's directory, -fdebug-prefix-map renames it in debug information,
+** and text outputs that name it (dependency files, -E and -M output) are
+** rewritten to name the user's source.
 */
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +41,7 @@
 
 extern char **environ;
 
-typedef enum { MODE_LINK, MODE_COMPILE, MODE_EMIT, MODE_DUMP } Mode;
+typedef enum { MODE_LINK, MODE_COMPILE, MODE_EMIT, MODE_DUMP, MODE_VERIFY } Mode;
 
 /* A list of argument strings. */
 typedef struct Args {
@@ -54,9 +70,15 @@ typedef struct Cmd {
     Mode mode;
     bool only_compile;  /* -c -S -E -M -MM -fsyntax-only: no link step */
     bool verbose;
+    bool verify_mirror; /* --verify-mirror */
     const char *output; /* -o */
-    const char *dep_file; /* -MF */
+    const char *dep_file; /* -MF, or the file of -Wp,-MD,file */
     bool deps;          /* -MD or -MMD */
+    bool phony_deps;    /* -MP */
+    bool print_deps;    /* -M or -MM: dependencies are the output */
+    bool preprocess;    /* -E */
+    bool assembly;      /* -S */
+    const char *db_dir; /* -p: the directory of compile_commands.json */
     Args incdirs;       /* -I and -iquote directories, for the scan */
 } Cmd;
 
@@ -97,7 +119,7 @@ static bool parse_drops(const char *a, bool *drop_value)
     return strncmp(a, "-Wl,", 4) == 0 || (strncmp(a, "-l", 2) == 0 && a[2]) ||
            (strncmp(a, "-L", 2) == 0 && a[2]) || strncmp(a, "-MF", 3) == 0 ||
            strncmp(a, "-MT", 3) == 0 || strncmp(a, "-MQ", 3) == 0 ||
-           strncmp(a, "-save-temps=", 12) == 0;
+           strncmp(a, "-Wp,-M", 6) == 0 || strncmp(a, "-save-temps=", 12) == 0;
 }
 
 /* is_c_source: whether input a is C, given the current -x language. */
@@ -126,22 +148,79 @@ static void usage(FILE *out)
     fputs("usage: ptmcc [cc options] file...\n"
           "       ptmcc --emit-source file.c [-o out.c]\n"
           "       ptmcc --dump-annotations file.c...\n"
+          "       ptmcc -p <build-dir> file.c... [ptmcc options]\n"
           "\n"
           "Compiles C like the backend compiler ($PTM_CC, default " PTM_DEFAULT_CC "), first\n"
           "rewriting functions marked PTM_TRANSACTION(...) into a primary, a mirror\n"
-          "and a wrapper that calls libptm; links libptm when linking.\n"
+          "and a wrapper that calls libptm; links libptm when linking.  Every cc\n"
+          "option passes through; -E, -S, -M and -MD output name your source.\n"
           "\n"
           "ptmcc options:\n"
           "  --emit-source        write the rewritten C instead of compiling\n"
           "  --dump-annotations   print each transaction's metadata as JSON\n"
+          "  --verify-mirror      prove on LLVM bitcode that no mirror reaches raw I/O\n"
+          "  -p <build-dir>       take each file's flags from <build-dir>/compile_commands.json\n"
+          "                       and compile it as that entry says (in its directory, to its\n"
+          "                       output); with --emit-source or --dump-annotations, write to\n"
+          "                       stdout or -o.  Other cc options given here are added after\n"
+          "                       the entry's (relative paths in them are read from the\n"
+          "                       entry's directory).  -p is this only when a directory\n"
+          "                       follows (or as -p=<build-dir>); else it is cc's -p\n"
           "  --ptm-verbose        print the backend commands on stderr\n"
           "  -fdiagnostics-format=json   diagnostics of ptmcc as JSON\n"
           "  --help, --version\n",
           out);
 }
 
-/* parse_cmd: splits argv into ptmcc's options and the cc arguments. */
-static void parse_cmd(int argc, char **argv, Cmd *c)
+static bool is_directory(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* database_flag: the build directory of `-p <dir>` or `-p=<dir>` at
+** argv[*i], moving *i past it; NULL when argv[*i] is not that flag.  gcc's
+** -p (profiling) takes no value, so `-p` followed by anything but a
+** directory is left to the backend: a directory is never a cc input. */
+static const char *database_flag(int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (strncmp(a, "-p=", 3) == 0)
+        return a + 3;
+    if (strcmp(a, "-p") == 0 && *i + 1 < argc && is_directory(argv[*i + 1]))
+        return argv[++*i];
+    return NULL;
+}
+
+/* note_output_flags: what an argument says about the outputs. */
+static void note_output_flags(Cmd *c, const char *a)
+{
+    if (strcmp(a, "-c") == 0 || strcmp(a, "-S") == 0 || strcmp(a, "-E") == 0 ||
+        strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 || strcmp(a, "-fsyntax-only") == 0)
+        c->only_compile = true;
+    if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0)
+        c->deps = true;
+    if (strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0)
+        c->print_deps = true;
+    if (strcmp(a, "-MP") == 0)
+        c->phony_deps = true;
+    if (strcmp(a, "-E") == 0)
+        c->preprocess = true;
+    if (strcmp(a, "-S") == 0)
+        c->assembly = true;
+    if (strncmp(a, "-MF", 3) == 0 && a[3])
+        c->dep_file = a + 3;
+    /* -Wp,-MD,file (Linux's kbuild): the preprocessor's own -MD. */
+    if (strncmp(a, "-Wp,-MD,", 8) == 0 || strncmp(a, "-Wp,-MMD,", 9) == 0) {
+        c->deps = true;
+        c->dep_file = strchr(a + 4, ',') + 1;
+    }
+}
+
+/* parse_cmd: splits argv into ptmcc's options and the cc arguments.
+** allow_db: whether -p may name a compilation database (not inside a
+** command taken from one). */
+static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
 {
     c->mode = MODE_LINK;
     for (int i = 1; i < argc; i++) {
@@ -152,6 +231,10 @@ static void parse_cmd(int argc, char **argv, Cmd *c)
         }
         if (strcmp(a, "--dump-annotations") == 0) {
             c->mode = MODE_DUMP;
+            continue;
+        }
+        if (strcmp(a, "--verify-mirror") == 0) {
+            c->verify_mirror = true;
             continue;
         }
         if (strcmp(a, "--ptm-verbose") == 0) {
@@ -171,11 +254,14 @@ static void parse_cmd(int argc, char **argv, Cmd *c)
             printf("ptmcc (PTM) " PTM_VERSION_STRING "\n");
             fflush(stdout);
         }
-        if (strcmp(a, "-c") == 0 || strcmp(a, "-S") == 0 || strcmp(a, "-E") == 0 ||
-            strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 || strcmp(a, "-fsyntax-only") == 0)
-            c->only_compile = true;
-        if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0)
-            c->deps = true;
+        if (allow_db) {
+            const char *dir = database_flag(argc, argv, &i);
+            if (dir) {
+                c->db_dir = dir;
+                continue;
+            }
+        }
+        note_output_flags(c, a);
         push(&c->args, a);
         if (option_takes_value(a) && i + 1 < argc) {
             const char *v = argv[++i];
@@ -194,6 +280,15 @@ static void parse_cmd(int argc, char **argv, Cmd *c)
     }
     if (c->mode == MODE_LINK && c->only_compile)
         c->mode = MODE_COMPILE;
+    /* --verify-mirror alone only verifies; with -c, -S, -E or -o it builds too. */
+    if (c->verify_mirror && c->mode == MODE_LINK && !c->output)
+        c->mode = MODE_VERIFY;
+}
+
+static void cmd_free(Cmd *c)
+{
+    args_free(&c->args);
+    args_free(&c->incdirs);
 }
 
 /* ---------------------------------------------------------------------
@@ -219,37 +314,82 @@ static char *prefix_dir(void)
     return xstrdup(exe);
 }
 
+/* absolute: path made absolute against the current directory (before -p
+** moves into an entry's directory). */
+static char *absolute(const char *path)
+{
+    if (path[0] == '/')
+        return xstrdup(path);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return xstrdup(path);
+    return format("%s/%s", cwd, path);
+}
+
 /* ---------------------------------------------------------------------
-** Temporary files: one directory per run, removed at exit.
+** Temporary files: one directory per run, removed at exit, with one
+** subdirectory per rewritten source.
 */
 static char *tmp_dir;
-static Args tmp_files;
+static Args tmp_files, tmp_subdirs;
 
 static void remove_temps(void)
 {
     for (int i = 0; i < tmp_files.n; i++)
         unlink(tmp_files.v[i]);
+    for (int i = tmp_subdirs.n - 1; i >= 0; i--)
+        rmdir(tmp_subdirs.v[i]);
     if (tmp_dir)
         rmdir(tmp_dir);
 }
 
-/* tmp_path: a path in the temporary directory with the given base name, so
-** that outputs named after the source (x.o, x.d) keep their names. */
-static char *tmp_path(const char *source)
+/* on_fatal_signal: an interrupted build (make -j and ^C) must not leave
+** temporary directories behind: remove them, then die of the signal.
+** unlink and rmdir are async-signal-safe. */
+static void on_fatal_signal(int sig)
+{
+    remove_temps();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* tmp_root: the run's temporary directory, created on first use, absolute
+** (a -p entry runs in another directory). */
+static const char *tmp_root(void)
 {
     if (!tmp_dir) {
         const char *base = getenv("TMPDIR");
-        char *templ = format("%s/ptmcc.XXXXXX", base && *base ? base : "/tmp");
+        char *root = absolute(base && *base ? base : "/tmp");
+        char *templ = format("%s/ptmcc.XXXXXX", root);
+        free(root);
         if (!mkdtemp(templ)) {
             error_plain("cannot create a temporary directory: %s", strerror(errno));
             exit(1);
         }
         tmp_dir = templ;
         atexit(remove_temps);
+        static const int fatal[] = {SIGHUP, SIGINT, SIGTERM};
+        for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+            signal(fatal[i], on_fatal_signal);
     }
+    return tmp_dir;
+}
+
+/* tmp_path: a fresh path <tmp>/<n>/<base name of source>: outputs named
+** after the source (x.o, x.d, x.s) keep their names, and two sources with
+** one base name do not collide. */
+static char *tmp_path(const char *source)
+{
+    char *sub = format("%s/%d", tmp_root(), tmp_subdirs.n);
+    if (mkdir(sub, 0700) != 0) {
+        error_plain("cannot create '%s': %s", sub, strerror(errno));
+        exit(1);
+    }
+    push(&tmp_subdirs, sub);
     const char *name = strrchr(source, '/');
     name = name ? name + 1 : source;
-    char *p = format("%s/%s", tmp_dir, name);
+    char *p = format("%s/%s", sub, name);
+    free(sub);
     push(&tmp_files, p);
     return p;
 }
@@ -267,6 +407,23 @@ static bool write_file(const char *path, const char *text)
     if (!ok)
         error_plain("cannot write '%s': %s", path, strerror(errno));
     return ok;
+}
+
+/* read_text: the file at path, as it is now (not src_load's cached copy:
+** the backend has just written it).  NULL when it cannot be read. */
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    Buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        buf_put(&b, chunk, n);
+    fclose(fp);
+    buf_put(&b, "", 0);
+    return b.data;
 }
 
 /* ---------------------------------------------------------------------
@@ -304,12 +461,14 @@ static Args parse_args(const Cmd *c, const char *incdir)
 }
 
 /* rewrite: parses a source and, when it holds transactions, writes its
-** rewritten text.  OUT: *text (NULL: nothing to rewrite).  Returns false
-** after errors. */
+** rewritten text.  OUT: *text (NULL: nothing to rewrite), and *unit_out
+** when given (NULL when nothing was parsed).  Returns false after errors. */
 static bool rewrite(const Cmd *c, const char *source, const char *incdir, char **text,
                     Unit **unit_out)
 {
     *text = NULL;
+    if (unit_out)
+        *unit_out = NULL;
     if (!scan_mentions_ptm(source, (const char *const *)c->incdirs.v, c->incdirs.n))
         return true;
     Args p = parse_args(c, incdir);
@@ -317,7 +476,9 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     args_free(&p);
     if (!u)
         return false;
-    if (u->nfuncs)
+    /* A unit without transactions is rewritten too when it defines
+    ** PTM_MIRRORABLE functions: their clones are for other units' mirrors. */
+    if (u->nfuncs || u->nclones)
         *text = emit_unit(u, source);
     if (unit_out)
         *unit_out = u;
@@ -337,17 +498,25 @@ static void split_words(Args *a, const char *s)
     free(copy);
 }
 
-/* run: runs a command and waits.  Returns its exit status (128 + signal
-** when it was killed). */
-static int run(const Args *cmd, bool verbose)
+/* run: runs a command and waits; its stdout goes to the file stdout_to
+** when that is not NULL.  Returns its exit status (128 + signal when it
+** was killed). */
+static int run(const Args *cmd, bool verbose, const char *stdout_to)
 {
     if (verbose) {
         for (int i = 0; i < cmd->n; i++)
             fprintf(stderr, "%s%s", i ? " " : "", cmd->v[i]);
         fputc('\n', stderr);
     }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (stdout_to)
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, stdout_to,
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fflush(stdout);
     pid_t pid;
-    int rc = posix_spawnp(&pid, cmd->v[0], NULL, NULL, cmd->v, environ);
+    int rc = posix_spawnp(&pid, cmd->v[0], &fa, NULL, cmd->v, environ);
+    posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         error_plain("cannot run '%s': %s", cmd->v[0], strerror(rc));
         return 1;
@@ -363,56 +532,372 @@ static int run(const Args *cmd, bool verbose)
     return 128 + WTERMSIG(status);
 }
 
-/* fix_dep_file: a dependency file written for a rewritten source names the
-** temporary copy; make it name the user's source again. */
-static void fix_dep_file(const char *dep, const char *tmp, const char *source)
+/* ---------------------------------------------------------------------
+** Outputs that name the temporary copy, made to name the user's source
+*/
+
+/* A source compiled from a rewritten copy. */
+typedef struct Rewritten {
+    char *source;       /* as the user named it */
+    char *tmp;          /* the copy */
+    Args rules;         /* the rules scripts it embeds: dependencies too */
+} Rewritten;
+
+typedef struct Rewrites {
+    Rewritten *v;
+    int n;
+    bool overlay;       /* shown at the sources' paths through a VFS overlay */
+} Rewrites;
+
+static void rewrites_free(Rewrites *r)
 {
-    SrcFile *f = src_load(dep);
-    if (!f)
-        return;
+    for (int i = 0; i < r->n; i++) {
+        free(r->v[i].source);
+        free(r->v[i].tmp);
+        args_free(&r->v[i].rules);
+    }
+    free(r->v);
+    *r = (Rewrites){0};
+}
+
+/* put_make_path: path as a dependency file spells it (clang's and gcc's
+** escapes: a blank or # after a backslash, $ doubled). */
+static void put_make_path(Buf *b, const char *path)
+{
+    for (const char *p = path; *p; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '#')
+            buf_put(b, "\\", 1);
+        else if (*p == '$')
+            buf_put(b, "$", 1);
+        buf_put(b, p, 1);
+    }
+}
+
+/* rename_temps: text with every rewritten copy's path replaced by its
+** source.  In a dependency file (make) the source is escaped for make and
+** followed by its rules scripts, and with -MP each script gets a phony
+** target as headers do.  Returns NULL when text names no copy. */
+static char *rename_temps(const char *text, const Rewrites *rw, bool make, bool phony)
+{
     Buf b = {0};
-    size_t n = strlen(tmp);
-    for (const char *p = f->text; *p;) {
-        const char *hit = strstr(p, tmp);
-        if (!hit) {
+    bool hit = false;
+    const char *p = text;
+    while (*p) {
+        int which = -1;
+        const char *at = NULL;
+        for (int i = 0; i < rw->n; i++) {
+            const char *h = strstr(p, rw->v[i].tmp);
+            if (h && (!at || h < at)) {
+                at = h;
+                which = i;
+            }
+        }
+        if (!at) {
             buf_puts(&b, p);
             break;
         }
-        buf_put(&b, p, (size_t)(hit - p));
-        buf_puts(&b, source);
-        p = hit + n;
+        hit = true;
+        const Rewritten *r = &rw->v[which];
+        buf_put(&b, p, (size_t)(at - p));
+        if (make) {
+            put_make_path(&b, r->source);
+            for (int k = 0; k < r->rules.n; k++) {
+                buf_puts(&b, " ");
+                put_make_path(&b, r->rules.v[k]);
+            }
+        } else {
+            buf_puts(&b, r->source);
+        }
+        p = at + strlen(r->tmp);
     }
-    write_file(dep, b.data ? b.data : "");
-    buf_free(&b);
+    if (make && phony && hit) {
+        for (int i = 0; i < rw->n; i++)
+            for (int k = 0; k < rw->v[i].rules.n; k++) {
+                buf_puts(&b, "\n");
+                put_make_path(&b, rw->v[i].rules.v[k]);
+                buf_puts(&b, ":\n");
+            }
+    }
+    if (!hit) {
+        buf_free(&b);
+        return NULL;
+    }
+    buf_put(&b, "", 0);
+    return b.data;
 }
 
-/* dep_file_of: where the backend writes -MD output for a source. */
-static char *dep_file_of(const Cmd *c, const char *source)
+/* fix_text_file: a text output the backend wrote (a dependency file, -E
+** or -M output, assembly), made to name the user's sources.  Files that
+** do not exist or name no copy are left alone. */
+static void fix_text_file(const char *path, const Rewrites *rw, bool make, bool phony)
 {
-    if (c->dep_file)
-        return xstrdup(c->dep_file);
-    const char *base = c->output;
-    if (!base) {
-        base = strrchr(source, '/');
-        base = base ? base + 1 : source;
-    }
+    char *text = read_text(path);
+    if (!text)
+        return;
+    char *fixed = rename_temps(text, rw, make, phony);
+    if (fixed)
+        write_file(path, fixed);
+    free(fixed);
+    free(text);
+}
+
+/* stem_with: base without its extension, plus ext ("x.o" -> "x.d"). */
+static char *stem_with(const char *base, const char *ext)
+{
     const char *dot = strrchr(base, '.');
     const char *slash = strrchr(base, '/');
     size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - base) : strlen(base);
-    return format("%.*s.d", (int)stem, base);
+    return format("%.*s%s", (int)stem, base, ext);
 }
 
-static int compile(Cmd *c, const char *prefix)
+static const char *base_name(const char *path)
 {
-    char *incdir = format("%s/include", prefix);
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* fix_outputs: after the backend ran, every text file it may have written
+** for a rewritten source: the -MF file, <output or source stem>.d for -MD,
+** the -o of -E, -M and -S, or <source stem>.s for -S without -o. */
+static void fix_outputs(const Cmd *c, const Rewrites *rw)
+{
+    bool to_file = c->output && strcmp(c->output, "-") != 0;
+    if (c->dep_file)
+        fix_text_file(c->dep_file, rw, true, c->phony_deps);
+    if ((c->preprocess || c->print_deps || c->assembly) && to_file)
+        fix_text_file(c->output, rw, c->print_deps, c->phony_deps);
+    for (int i = 0; i < rw->n; i++) {
+        const char *base = base_name(rw->v[i].source);
+        if (c->deps && !c->dep_file) {
+            char *d = stem_with(to_file ? c->output : base, ".d");
+            fix_text_file(d, rw, true, c->phony_deps);
+            free(d);
+        }
+        if (c->assembly && !c->output) {
+            char *s = stem_with(base, ".s");
+            fix_text_file(s, rw, false, false);
+            free(s);
+        }
+    }
+}
+
+/* captures_stdout: whether the backend's stdout is text that may name a
+** copy (-E, -M, -MM without a file, or -S -o -), to be fixed before the
+** user sees it. */
+static bool captures_stdout(const Cmd *c, const Rewrites *rw)
+{
+    if (rw->n == 0 || rw->overlay || !(c->preprocess || c->print_deps || c->assembly))
+        return false;
+    if (c->output)
+        return strcmp(c->output, "-") == 0;
+    return !c->assembly;
+}
+
+/* pass_stdout: the captured stdout, fixed, to ptmcc's own stdout. */
+static void pass_stdout(const char *path, const Cmd *c, const Rewrites *rw)
+{
+    char *text = read_text(path);
+    if (!text)
+        return;
+    char *fixed = rename_temps(text, rw, c->print_deps, c->phony_deps);
+    const char *out = fixed ? fixed : text;
+    fwrite(out, 1, strlen(out), stdout);
+    fflush(stdout);
+    free(fixed);
+    free(text);
+}
+
+/* ---------------------------------------------------------------------
+** Compiling and linking
+*/
+
+/* put_line_directive: #line 1 "source", so that a copy's first lines
+** (before emit's own #line directives) belong to the user's file: in
+** diagnostics, __FILE__ and -E output. */
+static void put_line_directive(Buf *b, const char *source)
+{
+    buf_puts(b, "#line 1 \"");
+    for (const char *p = source; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_put(b, "\\", 1);
+        buf_put(b, p, 1);
+    }
+    buf_puts(b, "\"\n");
+}
+
+/* source_dir: the directory of source as written ("." when none). */
+static char *source_dir(const char *source)
+{
+    const char *slash = strrchr(source, '/');
+    if (!slash)
+        return xstrdup(".");
+    if (slash == source)
+        return xstrdup("/");
+    return xstrndup(source, (size_t)(slash - source));
+}
+
+/* backend_is_clang: whether the compiler of the backend command (past a
+** launcher such as ccache) is clang, which reads VFS overlays. */
+static bool backend_is_clang(const Args *cmd)
+{
+    static const char *const launchers[] = {"ccache", "sccache", "distcc", "icecc", "env"};
+    for (int i = 0; i < cmd->n; i++) {
+        const char *slash = strrchr(cmd->v[i], '/');
+        const char *base = slash ? slash + 1 : cmd->v[i];
+        bool launcher = strchr(base, '=') != NULL;
+        for (size_t k = 0; k < sizeof launchers / sizeof *launchers; k++)
+            launcher |= strcmp(base, launchers[k]) == 0;
+        if (!launcher)
+            return strstr(base, "clang") != NULL;
+    }
+    return false;
+}
+
+/* add_rewrite: writes the rewritten text of source to a temporary file and
+** records it, with the rules scripts its transactions embed. */
+static bool add_rewrite(Rewrites *rw, const char *source, const char *text, const Unit *u)
+{
+    char *tmp = tmp_path(source);
+    Buf b = {0};
+    if (!rw->overlay)
+        put_line_directive(&b, source);
+    buf_puts(&b, text);
+    bool ok = write_file(tmp, b.data);
+    buf_free(&b);
+    rw->v = xrealloc(rw->v, sizeof *rw->v * (size_t)(rw->n + 1));
+    Rewritten *r = &rw->v[rw->n++];
+    *r = (Rewritten){xstrdup(source), tmp, {0}};
+    for (int i = 0; u && i < u->nfuncs; i++)
+        if (u->funcs[i].rules_path)
+            push(&r->rules, u->funcs[i].rules_path);
+    return ok;
+}
+
+/* use_copy: the backend compiles the copy of the last rewrite in place of
+** the source, with -iquote <its directory> (quoted includes are searched
+** next to the copy first) and a debug prefix map from the copy's
+** directory to the source's. */
+static void use_copy(Args *cmd, const Rewrites *rw)
+{
+    const Rewritten *r = &rw->v[rw->n - 1];
+    char *dir = source_dir(r->source);
+    push(cmd, "-iquote");
+    push(cmd, dir);
+    free(dir);
+    const char *slash = strrchr(r->source, '/');
+    char *map = format("-fdebug-prefix-map=%.*s=%.*s", (int)(base_name(r->tmp) - r->tmp), r->tmp,
+                       slash ? (int)(slash - r->source + 1) : 0, r->source);
+    push(cmd, map);
+    free(map);
+}
+
+/* lexical_absolute: path made absolute against the current directory and
+** without . and .. components, without following symlinks: the spelling
+** clang's VFS looks a source up by. */
+static char *lexical_absolute(const char *path)
+{
+    char *abs = absolute(path);
+    char **parts = xcalloc(strlen(abs) + 1, sizeof *parts);
+    int n = 0;
+    for (char *w = strtok(abs, "/"); w; w = strtok(NULL, "/")) {
+        if (strcmp(w, ".") == 0)
+            continue;
+        if (strcmp(w, "..") == 0) {
+            n -= n > 0;
+            continue;
+        }
+        parts[n++] = w;
+    }
+    Buf b = {0};
+    for (int i = 0; i < n; i++) {
+        buf_puts(&b, "/");
+        buf_puts(&b, parts[i]);
+    }
+    if (!b.data)
+        buf_puts(&b, "/");
+    free(parts);
+    free(abs);
+    return b.data;
+}
+
+/* overlay_entry: a VFS root showing the file external at path. */
+static json_t *overlay_entry(const char *path, const char *external)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+    json_t *e = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", dir, "type", "directory",
+                          "contents", "name", slash + 1, "type", "file", "external-contents",
+                          external);
+    free(dir);
+    return e;
+}
+
+/* use_overlay: adds -ivfsoverlay with a file that shows each rewritten
+** text at its source's path (both as spelled and as its real path, since
+** the user may reach it through a symlink), and names the rules scripts as
+** dependencies. */
+static bool use_overlay(Args *cmd, const Cmd *c, const Rewrites *rw)
+{
+    json_t *roots = json_array();
+    for (int i = 0; i < rw->n; i++) {
+        char *lexical = lexical_absolute(rw->v[i].source);
+        json_array_append_new(roots, overlay_entry(lexical, rw->v[i].tmp));
+        char real[PATH_MAX];
+        if (realpath(rw->v[i].source, real) && strcmp(real, lexical) != 0)
+            json_array_append_new(roots, overlay_entry(real, rw->v[i].tmp));
+        free(lexical);
+    }
+    json_t *yaml = json_pack("{s:i, s:b, s:o}", "version", 0, "use-external-names", 0, "roots",
+                             roots);
+    char *text = json_dumps(yaml, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(yaml);
+    char *path = format("%s/overlay.yaml", tmp_root());
+    push(&tmp_files, path);
+    bool ok = text && write_file(path, text);
+    free(text);
+    push(cmd, "-ivfsoverlay");
+    push(cmd, path);
+    free(path);
+    if (c->deps || c->print_deps)
+        for (int i = 0; i < rw->n; i++)
+            for (int k = 0; k < rw->v[i].rules.n; k++) {
+                char *entry = format("-fdepfile-entry=%s", rw->v[i].rules.v[k]);
+                push(cmd, "-Xclang");
+                push(cmd, entry);
+                free(entry);
+            }
+    return ok;
+}
+
+/* backend_command: $PTM_CC (several words allowed) and ptmcc's flags. */
+static Args backend_command(const char *incdir)
+{
     Args cmd = {0};
     const char *cc = getenv("PTM_CC");
     split_words(&cmd, cc && *cc ? cc : PTM_DEFAULT_CC);
     push(&cmd, "-D__PTMCC__=1");
     push(&cmd, "-isystem");
     push(&cmd, incdir);
+    return cmd;
+}
 
-    Args originals = {0}, temps = {0};
+/* add_link_libs: libptm and what it needs.  --as-needed keeps a program
+** that uses no transaction free of libptm's shared libraries. */
+static void add_link_libs(Args *cmd, const char *prefix)
+{
+    char *libdir = format("-L%s/lib", prefix);
+    push(cmd, libdir);
+    free(libdir);
+    push(cmd, "-Wl,--push-state,--as-needed");
+    split_words(cmd, PTM_LINK_LIBS);
+    push(cmd, "-Wl,--pop-state");
+}
+
+static int compile(Cmd *c, const char *prefix)
+{
+    char *incdir = format("%s/include", prefix);
+    Args cmd = backend_command(incdir);
+    Rewrites rw = {.overlay = backend_is_clang(&cmd)};
     const char *lang = NULL;
     int ninputs = 0;
     bool failed = false;
@@ -432,55 +917,50 @@ static int compile(Cmd *c, const char *prefix)
         if (strcmp(a, "-") == 0 || !is_c_source(a, lang))
             continue;
         char *text;
-        if (!rewrite(c, a, incdir, &text, NULL)) {
+        Unit *u;
+        if (!rewrite(c, a, incdir, &text, &u)) {
             failed = true;
             continue;
         }
-        if (!text)
-            continue;
-        char *tmp = tmp_path(a);
-        if (!write_file(tmp, text))
-            failed = true;
+        if (text) {
+            failed |= !add_rewrite(&rw, a, text, u);
+            if (!rw.overlay) {
+                use_copy(&cmd, &rw);
+                free(c->args.v[i]);
+                c->args.v[i] = xstrdup(rw.v[rw.n - 1].tmp);
+            }
+        }
         free(text);
-        char *dir = xstrdup(a);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        push(&cmd, "-iquote");
-        push(&cmd, slash ? dir : ".");
-        free(dir);
-        push(&originals, a);
-        push(&temps, tmp);
-        free(c->args.v[i]);
-        c->args.v[i] = tmp;
+        if (u)
+            unit_free(u);
     }
+    if (!failed && rw.overlay && rw.n > 0)
+        failed = !use_overlay(&cmd, c, &rw);
+    if (!failed && c->verify_mirror && rw.n > 0)
+        failed = !verify_mirror(&(VerifyJob){(const char *const *)cmd.v, cmd.n,
+                                             (const char *const *)c->args.v, c->args.n,
+                                             option_takes_value, c->verbose});
     finish_diagnostics();
-    if (failed) {
-        args_free(&cmd);
-        args_free(&originals);
-        args_free(&temps);
-        free(incdir);
-        return 1;
+    int rc = 1;
+    if (!failed && c->mode == MODE_VERIFY) {
+        rc = 0;
+    } else if (!failed) {
+        for (int i = 0; i < c->args.n; i++)
+            push(&cmd, c->args.v[i]);
+        if (c->mode == MODE_LINK && ninputs > 0)
+            add_link_libs(&cmd, prefix);
+        char *out = captures_stdout(c, &rw) ? format("%s/stdout", tmp_root()) : NULL;
+        if (out)
+            push(&tmp_files, out);
+        rc = run(&cmd, c->verbose, out);
+        if (out)
+            pass_stdout(out, c, &rw);
+        if (!rw.overlay)
+            fix_outputs(c, &rw);
+        free(out);
     }
-
-    for (int i = 0; i < c->args.n; i++)
-        push(&cmd, c->args.v[i]);
-    if (c->mode == MODE_LINK && ninputs > 0) {
-        char *libdir = format("-L%s/lib", prefix);
-        push(&cmd, libdir);
-        free(libdir);
-        split_words(&cmd, PTM_LINK_LIBS);
-    }
-    int rc = run(&cmd, c->verbose);
-    if (rc == 0 && c->deps)
-        for (int i = 0; i < temps.n; i++) {
-            char *dep = dep_file_of(c, originals.v[i]);
-            fix_dep_file(dep, temps.v[i], originals.v[i]);
-            free(dep);
-        }
     args_free(&cmd);
-    args_free(&originals);
-    args_free(&temps);
+    rewrites_free(&rw);
     free(incdir);
     return rc;
 }
@@ -501,89 +981,282 @@ static Args c_inputs(const Cmd *c)
     return in;
 }
 
-static int emit_source(const Cmd *c, const char *prefix)
+static int emit_source(const Cmd *c, const Args *in, const char *prefix)
 {
-    Args in = c_inputs(c);
-    if (in.n != 1) {
-        error_plain("--emit-source takes exactly one C source, not %d", in.n);
-        args_free(&in);
+    if (in->n != 1) {
+        error_plain("--emit-source takes exactly one C source, not %d", in->n);
         return 1;
     }
     char *incdir = format("%s/include", prefix);
     char *text;
-    bool ok = rewrite(c, in.v[0], incdir, &text, NULL);
+    bool ok = rewrite(c, in->v[0], incdir, &text, NULL);
     finish_diagnostics();
     free(incdir);
     if (ok && !text) {
-        SrcFile *f = src_load(in.v[0]);
+        SrcFile *f = src_load(in->v[0]);
         if (f)
             text = xstrdup(f->text);
         else
-            error_plain("cannot read '%s'", in.v[0]);
+            error_plain("cannot read '%s'", in->v[0]);
     }
     ok = ok && text && write_file(c->output ? c->output : "-", text);
     free(text);
-    args_free(&in);
     return ok ? 0 : 1;
 }
 
-static int dump(const Cmd *c, const char *prefix)
+/* Units parsed for --dump-annotations, printed together at the end. */
+typedef struct Units {
+    Unit **v;
+    int n;
+} Units;
+
+/* dump_parse: parses each input for --dump-annotations into units.
+** Returns false after errors. */
+static bool dump_parse(const Cmd *c, const Args *in, const char *prefix, Units *units)
 {
-    Args in = c_inputs(c);
     char *incdir = format("%s/include", prefix);
     Args p = parse_args(c, incdir);
     free(incdir);
-    bool ok = in.n > 0;
+    bool ok = in->n > 0;
     if (!ok)
         error_plain("--dump-annotations needs a C source");
-    Unit **units = xcalloc((size_t)in.n + 1, sizeof *units);
-    Unit all = {0};
-    for (int i = 0; i < in.n; i++) {
-        Unit *u = units[i] = front_parse(in.v[i], (const char *const *)p.v, p.n);
+    for (int i = 0; i < in->n; i++) {
+        Unit *u = front_parse(in->v[i], (const char *const *)p.v, p.n);
         if (!u) {
             ok = false;
             continue;
         }
+        units->v = xrealloc(units->v, sizeof *units->v * (size_t)(units->n + 1));
+        units->v[units->n++] = u;
+    }
+    args_free(&p);
+    return ok;
+}
+
+static void units_free(Units *units)
+{
+    for (int i = 0; i < units->n; i++)
+        unit_free(units->v[i]);
+    free(units->v);
+    *units = (Units){0};
+}
+
+/* dump_write: every transaction of units as one JSON array, to output
+** (NULL or "-": stdout). */
+static bool dump_write(const Units *units, const char *output)
+{
+    Unit all = {0};
+    for (int i = 0; i < units->n; i++) {
+        const Unit *u = units->v[i];
         all.funcs = xrealloc(all.funcs, sizeof *all.funcs * (size_t)(all.nfuncs + u->nfuncs + 1));
         memcpy(all.funcs + all.nfuncs, u->funcs, sizeof *u->funcs * (size_t)u->nfuncs);
         all.nfuncs += u->nfuncs;
     }
-    finish_diagnostics();
-    FILE *out = ok ? (c->output ? fopen(c->output, "w") : stdout) : NULL;
-    if (ok && !out) {
-        error_plain("cannot write '%s': %s", c->output, strerror(errno));
-        ok = false;
-    }
+    FILE *out = output && strcmp(output, "-") != 0 ? fopen(output, "w") : stdout;
+    bool ok = out != NULL;
+    if (!out)
+        error_plain("cannot write '%s': %s", output, strerror(errno));
     if (out) {
         dump_annotations(&all, out);
         ok = (out == stdout ? fflush(out) : fclose(out)) == 0;
     }
     free(all.funcs); /* shallow: the functions belong to the units */
-    for (int i = 0; i < in.n; i++)
-        unit_free(units[i]);
-    free(units);
-    args_free(&in);
-    args_free(&p);
+    return ok;
+}
+
+static int dump(const Cmd *c, const Args *in, const char *prefix)
+{
+    Units units = {0};
+    bool ok = dump_parse(c, in, prefix, &units);
+    finish_diagnostics();
+    ok = ok && dump_write(&units, c->output);
+    units_free(&units);
     return ok ? 0 : 1;
+}
+
+/* run_mode: does what a parsed command line asks, on inputs (the C
+** sources, for --emit-source and --dump-annotations). */
+static int run_mode(Cmd *c, const Args *inputs, const char *prefix)
+{
+    switch (c->mode) {
+    case MODE_EMIT: return emit_source(c, inputs, prefix);
+    case MODE_DUMP: return dump(c, inputs, prefix);
+    default: return compile(c, prefix);
+    }
+}
+
+/* ---------------------------------------------------------------------
+** -p <build-dir>: commands from compile_commands.json
+*/
+
+/* first_flag: the index of the entry's first argument after the compiler
+** (and after a launcher such as ccache in front of it). */
+static int first_flag(const CompileCommand *e)
+{
+    static const char *const launchers[] = {"ccache", "sccache", "distcc", "icecc"};
+    for (size_t i = 0; e->argc > 1 && i < sizeof launchers / sizeof *launchers; i++)
+        if (strcmp(base_name(e->argv[0]), launchers[i]) == 0 && e->argv[1][0] != '-')
+            return 2;
+    return 1;
+}
+
+/* command_line_extras: ptmcc's command line without -p <dir>, its sources
+** and -o: ptmcc's own options and extra cc flags, applied to every entry. */
+static Args command_line_extras(int argc, char **argv)
+{
+    Args x = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (database_flag(argc, argv, &i))
+            continue;
+        if (strcmp(a, "-o") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "-o", 2) == 0 || a[0] != '-')
+            continue;
+        push(&x, a);
+        if (option_takes_value(a) && i + 1 < argc)
+            push(&x, argv[++i]);
+    }
+    return x;
+}
+
+/* entry_argv: the argument vector ptmcc runs for an entry: its flags
+** (without its -o when the user gave one), then the extras, then the
+** user's -o for a compilation. */
+static Args entry_argv(const CompileCommand *e, const Args *extras, const char *out, Mode mode)
+{
+    Args v = {0};
+    push(&v, "ptmcc");
+    for (int i = first_flag(e); i < e->argc; i++) {
+        const char *a = e->argv[i];
+        if (out && strcmp(a, "-o") == 0) {
+            i++;
+            continue;
+        }
+        if (out && strncmp(a, "-o", 2) == 0 && a[2])
+            continue;
+        push(&v, a);
+    }
+    for (int i = 0; i < extras->n; i++)
+        push(&v, extras->v[i]);
+    if (out && (mode == MODE_LINK || mode == MODE_COMPILE)) {
+        push(&v, "-o");
+        push(&v, out);
+    }
+    return v;
+}
+
+/* run_entry: one source, as its entry says, in the entry's directory.
+** --dump-annotations parses it into dumped, for from_database to print. */
+static int run_entry(const CompileCommand *e, const Args *extras, const char *out, Mode mode,
+                     const char *prefix, Units *dumped)
+{
+    if (chdir(e->directory) != 0) {
+        error_plain("cannot enter '%s', the directory of the command for '%s': %s", e->directory,
+                    e->file, strerror(errno));
+        return 1;
+    }
+    Args v = entry_argv(e, extras, out, mode);
+    Cmd c = {0};
+    parse_cmd(v.n, v.v, &c, false);
+    Args inputs = {0};
+    push(&inputs, e->file);
+    if (c.mode == MODE_EMIT || c.mode == MODE_DUMP)
+        c.output = out;
+    int rc = c.mode == MODE_DUMP ? !dump_parse(&c, &inputs, prefix, dumped)
+                                 : run_mode(&c, &inputs, prefix);
+    args_free(&inputs);
+    cmd_free(&c);
+    args_free(&v);
+    return rc;
+}
+
+/* from_database: ptmcc -p <dir> x.c...: each source compiled (or emitted,
+** or dumped) with the command of its compile_commands.json entry. */
+static int from_database(const Cmd *c, int argc, char **argv, const char *prefix)
+{
+    if (!*c->db_dir) {
+        error_plain("-p= needs a build directory");
+        return 1;
+    }
+    if (!compile_db_present(c->db_dir)) {
+        error_plain("no compilation database: '%s' holds no compile_commands.json", c->db_dir);
+        return 1;
+    }
+    Args sources = c_inputs(c);
+    if (sources.n == 0 || (c->mode == MODE_EMIT && sources.n > 1)) {
+        if (sources.n == 0)
+            error_plain("-p %s: which source? (ptmcc -p <build-dir> file.c)", c->db_dir);
+        else
+            error_plain("--emit-source takes exactly one C source, not %d", sources.n);
+        args_free(&sources);
+        return 1;
+    }
+    CompileDb *db = compile_db_open(c->db_dir);
+    if (!db) {
+        args_free(&sources);
+        return 1;
+    }
+    Args extras = command_line_extras(argc, argv);
+    char *out = !c->output || strcmp(c->output, "-") == 0 ? NULL : absolute(c->output);
+    if (c->output && !out)
+        out = xstrdup("-");
+    Units dumped = {0};
+    int home = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = home < 0;
+    if (home < 0)
+        error_plain("cannot open the current directory: %s", strerror(errno));
+    for (int i = 0; home >= 0 && i < sources.n; i++) {
+        CompileCommand e;
+        if (!compile_db_find(db, sources.v[i], &e)) {
+            rc = 1;
+            continue;
+        }
+        int r = run_entry(&e, &extras, out, c->mode, prefix, &dumped);
+        compile_command_free(&e);
+        if (fchdir(home) != 0) {
+            error_plain("cannot return to the first directory: %s", strerror(errno));
+            r = 1;
+            i = sources.n;
+        }
+        if (r && !rc)
+            rc = r;
+    }
+    if (home >= 0)
+        close(home);
+    if (c->mode == MODE_DUMP) {
+        finish_diagnostics();
+        if (rc == 0 && !dump_write(&dumped, out))
+            rc = 1;
+        units_free(&dumped);
+    }
+    free(out);
+    args_free(&extras);
+    args_free(&sources);
+    compile_db_close(db);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     Cmd c = {0};
-    parse_cmd(argc, argv, &c);
-    if (c.args.n == 0 && c.mode != MODE_DUMP && c.mode != MODE_EMIT) {
+    parse_cmd(argc, argv, &c, true);
+    if (c.args.n == 0 && !c.db_dir && c.mode != MODE_DUMP && c.mode != MODE_EMIT) {
         usage(stderr);
         return 1;
     }
     char *prefix = prefix_dir();
     int rc;
-    switch (c.mode) {
-    case MODE_EMIT: rc = emit_source(&c, prefix); break;
-    case MODE_DUMP: rc = dump(&c, prefix); break;
-    default: rc = compile(&c, prefix); break;
+    if (c.db_dir) {
+        rc = from_database(&c, argc, argv, prefix);
+    } else {
+        Args inputs = c_inputs(&c);
+        rc = run_mode(&c, &inputs, prefix);
+        args_free(&inputs);
     }
     free(prefix);
-    args_free(&c.args);
-    args_free(&c.incdirs);
+    cmd_free(&c);
     return rc;
 }

@@ -42,7 +42,7 @@ static json_t *dump_func(const Func *f)
         const char **names = xcalloc((size_t)f->nparams + 1, sizeof *names);
         for (int i = 0; i < f->nparams; i++)
             names[i] = f->params[i].name;
-        FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams};
+        FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams, NULL, NULL};
         char *c = criteria_to_c(m->success, &sig, "frame");
         success = json_pack("{s:o, s:s}", "source", node_text(f, m->success), "c", c);
         free(c);

@@ -13,6 +13,14 @@
 **   f__ptm_desc        the descriptor libptm runs
 **   f                  the wrapper: fills a frame and calls ptm_tx_run()
 **
+** Functions a mirror reaches get a clone g__ptm_mirror each, after a
+** comment naming the original; a static inline helper of a user header is
+** cloned from the header's text.  A function-local static of a cloned
+** function moves to file scope (g__ptm_static_x, just above g) so that the
+** original and its clone share it.  A PTM_MIRRORABLE function gets a clone
+** other files can call; a mirror calls such a function of another file
+** through a weak reference to its clone (g__ptm_xtu).
+**
 ** #line directives map the primary and the mirror to the user's lines, and
 ** the generated glue to the annotation, so compiler errors and debuggers
 ** point at the user's source.
@@ -38,7 +46,8 @@ static int cmp_edit(const void *a, const void *b)
 ** applied (edits must not overlap). */
 static void put_edited(Buf *out, const char *src, size_t from, size_t to, Edit *edits, int n)
 {
-    qsort(edits, (size_t)n, sizeof *edits, cmp_edit);
+    if (n > 0)
+        qsort(edits, (size_t)n, sizeof *edits, cmp_edit);
     size_t at = from;
     for (int i = 0; i < n; i++) {
         if (edits[i].off < at || edits[i].off + edits[i].len > to)
@@ -48,6 +57,61 @@ static void put_edited(Buf *out, const char *src, size_t from, size_t to, Edit *
         at = edits[i].off + edits[i].len;
     }
     buf_put(out, src + at, to - at);
+}
+
+/* A list of edits, with the strings it owns. */
+typedef struct Edits {
+    Edit *v;
+    int n;
+    char **owned;
+    int nowned;
+} Edits;
+
+/* edits_add: [off, off+len) becomes text; owned text is freed with e. */
+static void edits_add(Edits *e, size_t off, size_t len, const char *text, char *owned)
+{
+    e->v = xrealloc(e->v, sizeof *e->v * (size_t)(e->n + 1));
+    e->v[e->n++] = (Edit){off, len, owned ? owned : text};
+    if (owned) {
+        e->owned = xrealloc(e->owned, sizeof *e->owned * (size_t)(e->nowned + 1));
+        e->owned[e->nowned++] = owned;
+    }
+}
+
+static void edits_free(Edits *e)
+{
+    for (int i = 0; i < e->nowned; i++)
+        free(e->owned[i]);
+    free(e->owned);
+    free(e->v);
+    *e = (Edits){0};
+}
+
+/* newlines_in: as many newlines as text[from, to) holds, so that an edit
+** that removes lines keeps the ones after it where #line says they are. */
+static char *newlines_in(const char *text, size_t from, size_t to)
+{
+    Buf b = {0};
+    buf_puts(&b, "");
+    for (size_t i = from; i < to; i++)
+        if (text[i] == '\n')
+            buf_puts(&b, "\n");
+    return b.data;
+}
+
+/* static_edits: in f's body, each moved static's declaration goes and its
+** uses take the file-scope name. */
+static void static_edits(const Func *f, Edits *e)
+{
+    for (int i = 0; i < f->nhoists; i++) {
+        const Hoist *h = &f->hoists[i];
+        char *nl = newlines_in(f->file->text, h->decl_off, h->decl_end);
+        edits_add(e, h->decl_off, h->decl_end - h->decl_off, NULL,
+                  format("/* static %s: now %s */%s", h->name, h->new_name, nl));
+        free(nl);
+        for (int k = 0; k < h->nrefs; k++)
+            edits_add(e, h->refs[k], strlen(h->name), h->new_name, NULL);
+    }
 }
 
 static bool is_ident_char(char c)
@@ -150,11 +214,41 @@ static bool is_blank(const char *s, size_t from, size_t to)
     return true;
 }
 
+/* directives_end: where the last preprocessor line between the start of
+** f's definition and its name ends, or 0.  An annotation chosen by #if
+** (PTM_TRANSACTION in one branch, another in #else) leaves directives and
+** inactive text there: a header copied elsewhere must start after them, and
+** the primary, in place, keeps them above itself so the #if stays whole. */
+static size_t directives_end(const Func *f)
+{
+    const char *t = f->file->text;
+    size_t end = 0;
+    for (size_t i = f->start; i < f->name_off;) {
+        size_t bol = i;
+        while (i < f->name_off && (t[i] == ' ' || t[i] == '\t'))
+            i++;
+        bool directive = i < f->name_off && t[i] == '#';
+        for (;;) { /* to the end of the line, continuations included */
+            while (i < f->name_off && t[i] != '\n')
+                i++;
+            if (i >= f->name_off || i == bol || t[i - 1] != '\\')
+                break;
+            i++;
+        }
+        if (i < f->name_off)
+            i++;
+        if (directive)
+            end = i;
+    }
+    return end;
+}
+
 /* put_header: f's header (up to its body) under a #line for its first
-** line, without the annotation, for a clone named new_name (static, no
-** other storage class) or, with new_name NULL, as written. */
-static void put_header(Buf *out, const Func *f, const char *new_name, const char *display,
-                       bool prototype)
+** line, without the annotation, for a clone named new_name (with storage,
+** "static " or "", and no other storage class) or, with new_name NULL, as
+** written. */
+static void put_header(Buf *out, const Func *f, const char *new_name, const char *storage,
+                       const char *display, bool prototype)
 {
     const char *t = f->file->text;
     Header h = {0};
@@ -164,18 +258,21 @@ static void put_header(Buf *out, const Func *f, const char *new_name, const char
     if (f->annot_end > f->annot_off) {
         if (!is_blank(t, f->start, f->annot_off)) {
             put_line(out, (SrcLoc){f->file, f->start}, display);
-            buf_puts(out, new_name ? "static " : "");
+            buf_puts(out, new_name ? storage : "");
             put_edited(out, t, f->start, f->annot_off, h.edits, h.n);
             buf_puts(out, "\n");
-            new_name = NULL; /* "static" is out */
+            new_name = NULL; /* the storage class is out */
         }
         from = f->annot_end;
-        while (from < f->name_off && is_blank(t, from, from + 1))
-            from++;
     }
+    size_t dir = directives_end(f);
+    if (dir > from)
+        from = dir;
+    while (from < f->name_off && is_blank(t, from, from + 1))
+        from++;
     put_line(out, (SrcLoc){f->file, from}, display);
     if (new_name)
-        buf_puts(out, "static ");
+        buf_puts(out, storage);
     size_t to = f->body_off;
     while (prototype && to > from && is_blank(t, to - 1, to))
         to--;
@@ -228,67 +325,94 @@ static char *clone_name(const Func *f, const char *suffix)
     return format("%s__ptm_%s", f->name, suffix);
 }
 
-/* shim_for: the runtime function that replaces a real call in a mirror. */
-static char *shim_for(const char *real)
+/* display_of: how #line names f's file: the user's path for the main file,
+** the header's path as clang found it for a header's inline helper. */
+static const char *display_of(const Unit *u, const Func *f, const char *display)
 {
-    if (strcmp(real, "ptm_validate") == 0)
-        return xstrdup("ptm_shim_validate");
-    return format("ptm_shim_%s", real);
+    return f->file == u->main ? display : f->file->path;
 }
 
-/* has_clone: whether name is a function of this file with a mirror clone
-** (a transaction or a function a mirror reaches). */
-static bool has_clone(const Unit *u, const char *name)
+/* clone_storage: a PTM_MIRRORABLE function's clone is visible to other
+** files; every other clone is private to this one. */
+static const char *clone_storage(const Func *f)
 {
-    for (int i = 0; i < u->nfuncs; i++)
-        if (strcmp(u->funcs[i].name, name) == 0)
-            return true;
-    for (int i = 0; i < u->nclones; i++)
-        if (strcmp(u->clones[i].name, name) == 0)
-            return true;
-    return false;
+    return f->external_clone ? "" : "static ";
 }
 
-/* redirect_target: what a mirror calls instead of name. */
-static char *redirect_target(const Unit *u, const char *name)
+/* put_hoists: f's function-local statics, at file scope under their new
+** names, each under a #line for its declaration. */
+static void put_hoists(Buf *out, const Func *f, const char *display)
 {
-    return has_clone(u, name) ? format("%s__ptm_mirror", name) : shim_for(name);
+    if (!f->nhoists)
+        return;
+    if (out->len && out->data[out->len - 1] != '\n')
+        buf_puts(out, "\n");
+    buf_printf(out, "/* ptmcc: the static variables of %s, moved out of it so that its "
+                    "mirror clone shares them. */\n", f->name);
+    Edits e = {0};
+    for (int i = 0; i < f->nhoists; i++) {
+        const Hoist *h = &f->hoists[i];
+        edits_add(&e, h->name_off, strlen(h->name), h->new_name, NULL);
+        for (int k = 0; k < h->nrefs; k++)
+            edits_add(&e, h->refs[k], strlen(h->name), h->new_name, NULL);
+    }
+    for (int i = 0; i < f->nhoists; i++) {
+        const Hoist *h = &f->hoists[i];
+        put_line(out, (SrcLoc){f->file, h->decl_off}, display);
+        put_edited(out, f->file->text, h->decl_off, h->decl_end, e.v, e.n);
+        buf_puts(out, "\n");
+    }
+    edits_free(&e);
 }
 
-/* put_mirror: the mirror clone of f, its I/O redirected. */
+/* put_body: f's body with its statics renamed, plus extra edits. */
+static void put_body(Buf *out, const Func *f, Edits *extra)
+{
+    static_edits(f, extra);
+    put_edited(out, f->file->text, f->body_off, f->end, extra->v, extra->n);
+}
+
+/* put_xtu: the weak reference to the clone of g, a PTM_MIRRORABLE function
+** of another file, and what a mirror calls to reach it.  A file not built
+** by ptmcc has no clone: the call is recorded and goes to g itself (in the
+** fork executor, under seccomp), never silently. */
+static void put_xtu(Buf *out, const char *g)
+{
+    buf_printf(out,
+               "\n/* %s is PTM_MIRRORABLE and defined in another file: its mirror clone "
+               "is there when ptmcc built that file. */\n"
+               "extern __typeof__(%s) %s__ptm_mirror __attribute__((weak));\n"
+               "static __typeof__(%s) *%s__ptm_xtu(void)\n{\n"
+               "    if (%s__ptm_mirror)\n        return %s__ptm_mirror;\n"
+               "    ptm_note_missing_clone(\"%s\");\n    return %s;\n}\n",
+               g, g, g, g, g, g, g, g, g);
+}
+
+/* put_mirror: the mirror clone of f, its calls redirected. */
 static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *display)
 {
+    const char *shown = display_of(u, f, display);
     unsigned line, col;
     src_line_col((SrcLoc){f->file, f->start}, &line, &col);
     buf_printf(out, "\n/* The mirror clone of %s (%s:%u): its I/O goes to PTM's shims. */\n",
-               f->name, display, line);
-    for (int i = 0; i < f->nmacro_shims; i++) {
-        const char *m = f->macro_shims[i];
-        char *shim = redirect_target(u, m);
+               f->name, shown, line);
+    for (int i = 0; i < f->nmacro_redirects; i++) {
+        const Redirect *r = &f->macro_redirects[i];
         buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s(...) %s(__VA_ARGS__)\n",
-                   m, m, m, shim);
-        free(shim);
+                   r->name, r->name, r->name, r->target);
     }
     char *mirror = clone_name(f, "mirror");
-    put_header(out, f, mirror, display, false);
-
-    Edit *edits = xcalloc((size_t)f->nredirects + 1, sizeof *edits);
-    char **owned = xcalloc((size_t)f->nredirects + 1, sizeof *owned);
-    for (int i = 0; i < f->nredirects; i++) {
-        const Redirect *r = &f->redirects[i];
-        owned[i] = r->to_clone ? format("%s__ptm_mirror", r->name) : shim_for(r->name);
-        edits[i] = (Edit){r->off, r->len, owned[i]};
-    }
-    put_edited(out, f->file->text, f->body_off, f->end, edits, f->nredirects);
-    buf_puts(out, "\n");
+    put_header(out, f, mirror, clone_storage(f), shown, false);
+    Edits e = {0};
     for (int i = 0; i < f->nredirects; i++)
-        free(owned[i]);
-    free(owned);
-    free(edits);
+        edits_add(&e, f->redirects[i].off, f->redirects[i].len, f->redirects[i].target, NULL);
+    put_body(out, f, &e);
+    buf_puts(out, "\n");
+    edits_free(&e);
     free(mirror);
 
-    for (int i = f->nmacro_shims - 1; i >= 0; i--)
-        buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->macro_shims[i]);
+    for (int i = f->nmacro_redirects - 1; i >= 0; i--)
+        buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->macro_redirects[i].name);
 }
 
 /* put_member: "T name;" with the name placed after a trailing '*'. */
@@ -332,7 +456,7 @@ static void put_success(Buf *out, const Func *f, const char *display)
     const char **names = xcalloc((size_t)f->nparams + 1, sizeof *names);
     for (int i = 0; i < f->nparams; i++)
         names[i] = f->params[i].name;
-    FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams};
+    FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams, NULL, NULL};
     char *expr = criteria_to_c(f->meta.success, &sig, "frame");
     put_line(out, annot_loc(&f->annot, f->meta.success->off), display);
     buf_printf(out, "static int %s__ptm_success(const void *p)\n{\n"
@@ -399,6 +523,13 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     buf_printf(out, "    .timeout_us = %llu,\n", (unsigned long long)m->timeout_us);
     buf_printf(out, "    .memory_bytes = %llu,\n    .cpus = %u,\n",
                (unsigned long long)m->memory_bytes, m->cpus);
+    if (f->needs_fork) {
+        buf_puts(out, "    .needs_fork = 1,\n    .mirror_reason = ");
+        put_c_string(out, f->mirror_reason ? f->mirror_reason : "");
+        buf_puts(out, ",\n");
+    }
+    if (m->snapshot)
+        buf_printf(out, "    .snapshot = %s__ptm_snapshot,\n", f->name);
     if (m->rules) {
         buf_puts(out, "    .rules_name = ");
         put_c_string(out, m->rules);
@@ -411,7 +542,7 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
 
 static void put_wrapper(Buf *out, const Func *f, const char *display)
 {
-    put_header(out, f, NULL, display, false);
+    put_header(out, f, NULL, NULL, display, false);
     buf_printf(out, "{\n    struct %s__ptm_frame __ptm_frame;\n"
                     "    memset(&__ptm_frame, 0, sizeof __ptm_frame);\n", f->name);
     for (int i = 0; i < f->nparams; i++)
@@ -420,6 +551,38 @@ static void put_wrapper(Buf *out, const Func *f, const char *display)
     if (!f->returns_void)
         buf_puts(out, "    return __ptm_frame.ret;\n");
     buf_puts(out, "}\n");
+}
+
+/* put_snapshot: the memory regions of `snapshot`, computed from a frame's
+** arguments: the runtime saves them before the first attempt and restores
+** them before each retry and before an alternative runs. */
+static void put_snapshot(Buf *out, const Func *f, const char *display)
+{
+    const Node *regions = f->meta.snapshot;
+    if (!regions)
+        return;
+    const char **names = xcalloc((size_t)f->nparams + 1, sizeof *names);
+    for (int i = 0; i < f->nparams; i++)
+        names[i] = f->params[i].name;
+    FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams, NULL, NULL};
+    unsigned n = 0;
+    for (const Node *r = regions->items; r; r = r->next)
+        n++;
+    put_line(out, annot_loc(&f->annot, regions->off), display);
+    buf_printf(out, "static unsigned %s__ptm_snapshot(void *p, struct ptm_region *out, "
+                    "unsigned max)\n{\n    struct %s__ptm_frame *frame = p;\n"
+                    "    (void)frame;\n    const struct ptm_region r[%u] = {\n",
+               f->name, f->name, n);
+    for (const Node *r = regions->items; r; r = r->next) {
+        char *addr = expr_to_c(r->items, &sig, "frame");
+        char *size = expr_to_c(r->items->next, &sig, "frame");
+        buf_printf(out, "        { (void *)(%s), (size_t)(%s) },\n", addr, size);
+        free(addr);
+        free(size);
+    }
+    buf_printf(out, "    };\n    for (unsigned i = 0; i < %uu && i < max; i++)\n"
+                    "        out[i] = r[i];\n    return %uu;\n}\n", n, n);
+    free(names);
 }
 
 /* put_glue: frame, thunks, predicate, descriptor and wrapper of f. */
@@ -449,6 +612,7 @@ static void put_glue(Buf *out, const Func *f, const char *display)
         free(thunk);
     }
     put_success(out, f, display);
+    put_snapshot(out, f, display);
     put_line(out, f->annot.origin, display);
     put_descriptor(out, f, display);
     put_wrapper(out, f, display);
@@ -458,50 +622,112 @@ static void put_glue(Buf *out, const Func *f, const char *display)
 ** of the wrapper for the code that follows. */
 static void put_primary(Buf *out, const Func *f, const char *display)
 {
+    put_hoists(out, f, display);
     if (out->len && out->data[out->len - 1] != '\n')
         buf_puts(out, "\n");
+    size_t dir = directives_end(f);
+    if (dir) {
+        size_t from = f->annot_end > f->annot_off ? f->annot_end : f->start;
+        if (from < dir)
+            buf_put(out, f->file->text + from, dir - from);
+    }
     buf_printf(out, "/* ptmcc: %s below is the primary of transaction '%s'; "
                     "the wrapper %s() is at the end of this file. */\n",
                f->name, f->meta.transaction_id, f->name);
-    if (!f->has_prior_decl) {
-        put_header(out, f, NULL, display, true);
-    }
+    if (!f->has_prior_decl)
+        put_header(out, f, NULL, NULL, display, true);
     char *primary = clone_name(f, "primary");
-    put_header(out, f, primary, display, false);
+    put_header(out, f, primary, "static ", display, false);
     /* A recursive call is part of the transaction, not a new one. */
-    Edit *edits = xcalloc((size_t)f->nself_refs + 1, sizeof *edits);
+    Edits e = {0};
     for (int i = 0; i < f->nself_refs; i++)
-        edits[i] = (Edit){f->self_refs[i], strlen(f->name), primary};
-    put_edited(out, f->file->text, f->body_off, f->end, edits, f->nself_refs);
-    free(edits);
+        edits_add(&e, f->self_refs[i], strlen(f->name), primary, NULL);
+    put_body(out, f, &e);
+    edits_free(&e);
     free(primary);
+}
+
+/* put_original: a cloned function of the main file whose statics moved
+** out: the statics, then the function as written but for their names. */
+static void put_original(Buf *out, const Func *f, const char *display)
+{
+    put_hoists(out, f, display);
+    put_line(out, (SrcLoc){f->file, f->start}, display);
+    Edits e = {0};
+    static_edits(f, &e);
+    put_edited(out, f->file->text, f->start, f->end, e.v, e.n);
+    edits_free(&e);
+}
+
+/* A function of the main file whose text the output changes. */
+typedef struct Region {
+    const Func *f;
+    bool primary;        /* a transaction; else a clone's original */
+} Region;
+
+static int cmp_region(const void *a, const void *b)
+{
+    const Region *x = a, *y = b;
+    return x->f->start < y->f->start ? -1 : x->f->start > y->f->start;
+}
+
+/* put_main: the main file with its transactions turned into primaries and
+** the statics of cloned functions moved out. */
+static void put_main(Buf *out, const Unit *u, const char *display)
+{
+    Region *rs = xcalloc((size_t)(u->nfuncs + u->nclones + 1), sizeof *rs);
+    int n = 0;
+    for (int i = 0; i < u->nfuncs; i++)
+        rs[n++] = (Region){&u->funcs[i], true};
+    for (int i = 0; i < u->nclones; i++)
+        if (u->clones[i].file == u->main && u->clones[i].nhoists)
+            rs[n++] = (Region){&u->clones[i], false};
+    qsort(rs, (size_t)n, sizeof *rs, cmp_region);
+
+    const char *t = u->main->text;
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        const Func *f = rs[i].f;
+        buf_put(out, t + at, f->start - at);
+        if (rs[i].primary)
+            put_primary(out, f, display);
+        else
+            put_original(out, f, display);
+        at = f->end;
+        /* Resynchronize: the function's text kept its lines, but the
+        ** prototype and directives above it added some. */
+        size_t eol = at;
+        while (eol < u->main->len && t[eol] != '\n')
+            eol++;
+        buf_put(out, t + at, eol - at);
+        at = eol;
+        if (at < u->main->len) {
+            buf_puts(out, "\n");
+            at++;
+            put_line(out, (SrcLoc){u->main, at}, display);
+        }
+    }
+    buf_put(out, t + at, u->main->len - at);
+    free(rs);
+}
+
+/* put_prototypes: every mirror clone is declared before any is defined:
+** clones call each other in any order. */
+static void put_prototypes(Buf *out, const Unit *u, const char *display)
+{
+    for (int i = 0; i < u->nfuncs + u->nclones; i++) {
+        const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
+        char *mirror = clone_name(f, "mirror");
+        put_header(out, f, mirror, clone_storage(f), display_of(u, f, display), true);
+        free(mirror);
+    }
 }
 
 char *emit_unit(const Unit *u, const char *display)
 {
     Buf out = {0};
-    const char *t = u->main->text;
-    size_t at = 0;
-    for (int i = 0; i < u->nfuncs; i++) {
-        const Func *f = &u->funcs[i];
-        buf_put(&out, t + at, f->start - at);
-        put_primary(&out, f, display);
-        at = f->end;
-        /* Resynchronize: the primary's text kept its lines, but the
-        ** prototype and directives above it added some. */
-        size_t eol = at;
-        while (eol < u->main->len && t[eol] != '\n')
-            eol++;
-        buf_put(&out, t + at, eol - at);
-        at = eol;
-        if (at < u->main->len) {
-            buf_puts(&out, "\n");
-            at++;
-            put_line(&out, (SrcLoc){u->main, at}, display);
-        }
-    }
-    buf_put(&out, t + at, u->main->len - at);
-    if (!u->nfuncs)
+    put_main(&out, u, display);
+    if (!u->nfuncs && !u->nclones)
         return out.data ? out.data : xstrdup("");
 
     if (out.len && out.data[out.len - 1] != '\n')
@@ -509,12 +735,9 @@ char *emit_unit(const Unit *u, const char *display)
     buf_printf(&out, "\n/* ==== Generated by ptmcc from %s: mirrors, descriptors and "
                      "wrappers. ==== */\n#include <ptm_gen.h>\n#include <errno.h>\n"
                      "#include <string.h>\n", display);
-    for (int i = 0; i < u->nfuncs + u->nclones; i++) {
-        const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
-        char *mirror = clone_name(f, "mirror");
-        put_header(&out, f, mirror, display, true);
-        free(mirror);
-    }
+    for (int i = 0; i < u->nxtu; i++)
+        put_xtu(&out, u->xtu[i]);
+    put_prototypes(&out, u, display);
     for (int i = 0; i < u->nfuncs; i++)
         put_mirror(&out, u, &u->funcs[i], display);
     for (int i = 0; i < u->nclones; i++)

@@ -4,11 +4,29 @@
 ** its parameter and return types, and the references in its body that the
 ** mirror clone must redirect.
 **
-** Positions are expansion locations (where the text is in the main file),
+** A reference to a function in a mirror's body resolves, in the order of
+** DESIGN.md §3, to
+**
+**   1. a user shim: a function declared PTM_MIRROR_OF(fn), called instead;
+**   2. a built-in shim (runtime/shims/shims.def): ptm_shim_fn;
+**   3. a mirror clone: fn__ptm_mirror, for a function defined in this file
+**      or in a user header (a static inline helper), cloned transitively;
+**   4. a clone in another file: a PTM_MIRRORABLE function declared here is
+**      called through a weak reference to its clone, and when that file was
+**      not built by ptmcc the runtime records the missing clone and calls
+**      the function itself;
+**   5. a library function with no effect outside the process
+**      (externals.def): called as it is;
+**   6. an unknown external: called as it is, with a warning, and the
+**      transactions whose mirrors reach it need the fork executor, whose
+**      seccomp filter stops its writes.  Calls through function pointers
+**      are treated alike.
+**
+** Positions are expansion locations (where the text is in the file),
 ** except for redirects, which use spelling locations: a call written in a
-** macro argument is spelled in the main file and can be renamed there, a
-** call written in a macro's body cannot and is redirected by the emitter
-** with a scoped function-like macro instead.
+** macro argument is spelled in the file and can be renamed there, a call
+** written in a macro's body cannot and is redirected by the emitter with a
+** scoped function-like macro instead.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +37,9 @@
 #include "ptmcc.h"
 
 #define ANNOT_PREFIX "ptm.transaction:"
+#define MIRRORABLE_ANNOT "ptm.mirrorable"
+#define MIRROR_OF_PREFIX "ptm.mirror_of:"
+#define MAX_TYPES 512 /* Ty nodes per transaction: deeper types are unknown */
 
 static const char *const shim_names[] = {
 #define PTM_SHIM(name, family) #name,
@@ -26,24 +47,54 @@ static const char *const shim_names[] = {
 #undef PTM_SHIM
 };
 
+static const char *const pure_names[] = {
+#define PTM_PURE(name, family) #name,
+#include "externals.def"
+#undef PTM_PURE
+};
+
+/* A macro expansion in the main file: [start, end) offsets. */
+typedef struct Expansion {
+    size_t start, end;
+    char *name;
+    CXCursor def;        /* its MacroDefinition */
+} Expansion;
+
+/* A function declared PTM_MIRROR_OF(target). */
+typedef struct UserShim {
+    char *target;
+    char *shim;
+    CXCursor decl;
+    CXCursor attr;
+} UserShim;
+
+/* A function to clone, found while bodies are scanned. */
+typedef struct Pending {
+    CXCursor def;
+} Pending;
+
 /* The state of one parse. */
 typedef struct Front {
     CXTranslationUnit tu;
     SrcFile *main;
     CXFile main_cx;
-    /* Macro expansions in the main file: [start, end) offsets. */
-    struct Expansion { size_t start, end; char *name; } *exps;
+    Expansion *exps;
     int nexps;
     /* Every function declared in the unit, by name (the first declaration). */
     struct Decl { char *name; CXCursor cursor; } *decls;
     int ndecls;
+    UserShim *shims;
+    int nshims;
     /* Annotated definitions found, in order. */
     CXCursor *tx;
     int ntx;
-    /* Functions defined in the main file that a mirror reaches: each gets a
-    ** mirror clone.  Grows while bodies are scanned. */
-    CXCursor *clones;
+    /* Functions a mirror reaches (and PTM_MIRRORABLE definitions): each
+    ** gets a mirror clone.  Grows while bodies are scanned. */
+    Pending *clones;
     int nclones;
+    /* PTM_MIRRORABLE functions of other files that mirrors call. */
+    char **xtu;
+    int nxtu;
 } Front;
 
 /* text_of: a malloc'd copy of a CXString, disposing it. */
@@ -55,40 +106,87 @@ static char *text_of(CXString s)
     return r;
 }
 
-/* expansion_off: the expansion offset of loc, and whether it is in the main
-** file. */
-static bool expansion_off(Front *fr, CXSourceLocation loc, size_t *off)
+static bool name_in(const char *name, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* push_name: appends a copy of name to a list unless it is there. */
+static void push_name(char ***v, int *n, const char *name)
+{
+    if (name_in(name, (const char *const *)*v, (size_t)*n))
+        return;
+    *v = xrealloc(*v, sizeof **v * (size_t)(*n + 1));
+    (*v)[(*n)++] = xstrdup(name);
+}
+
+/* ---------------------------------------------------------------------
+** Positions
+*/
+
+/* expansion_in: the expansion offset of loc, and whether it is in file. */
+static bool expansion_in(CXSourceLocation loc, CXFile file, size_t *off)
 {
     CXFile f;
     unsigned o;
     clang_getExpansionLocation(loc, &f, NULL, NULL, &o);
     *off = o;
-    return f && clang_File_isEqual(f, fr->main_cx);
+    return f && file && clang_File_isEqual(f, file);
 }
 
-static bool spelling_off(Front *fr, CXSourceLocation loc, size_t *off)
+/* spelling_in: the spelling offset of loc, and whether it is in file. */
+static bool spelling_in(CXSourceLocation loc, CXFile file, size_t *off)
 {
     CXFile f;
     unsigned o;
     clang_getSpellingLocation(loc, &f, NULL, NULL, &o);
     *off = o;
-    return f && clang_File_isEqual(f, fr->main_cx);
+    return f && file && clang_File_isEqual(f, file);
+}
+
+static bool expansion_off(Front *fr, CXSourceLocation loc, size_t *off)
+{
+    return expansion_in(loc, fr->main_cx, off);
+}
+
+/* file_of: the loaded file of a libclang file. */
+static SrcFile *file_of(Front *fr, CXFile f)
+{
+    if (!f)
+        return NULL;
+    if (clang_File_isEqual(f, fr->main_cx))
+        return fr->main;
+    char *name = text_of(clang_getFileName(f));
+    SrcFile *sf = src_load(name);
+    free(name);
+    return sf;
+}
+
+/* loc_at: a location as a diagnostic position (expansion). */
+static SrcLoc loc_at(Front *fr, CXSourceLocation loc)
+{
+    CXFile f;
+    unsigned o;
+    clang_getExpansionLocation(loc, &f, NULL, NULL, &o);
+    SrcFile *sf = file_of(fr, f);
+    return sf ? (SrcLoc){sf, o} : (SrcLoc){0};
 }
 
 /* loc_of: a cursor's location as a diagnostic position (expansion). */
 static SrcLoc loc_of(Front *fr, CXCursor c)
 {
+    return loc_at(fr, clang_getCursorLocation(c));
+}
+
+/* cursor_file: the file a cursor is written in (expansion), or NULL. */
+static CXFile cursor_file(CXCursor c)
+{
     CXFile f;
-    unsigned o;
-    clang_getExpansionLocation(clang_getCursorLocation(c), &f, NULL, NULL, &o);
-    if (!f)
-        return (SrcLoc){0};
-    if (clang_File_isEqual(f, fr->main_cx))
-        return (SrcLoc){fr->main, o};
-    char *name = text_of(clang_getFileName(f));
-    SrcFile *sf = src_load(name);
-    free(name);
-    return (SrcLoc){sf, o};
+    clang_getExpansionLocation(clang_getCursorLocation(c), &f, NULL, NULL, NULL);
+    return f;
 }
 
 /* report_clang_errors: prints libclang's errors as diagnostics; true when
@@ -102,16 +200,8 @@ static bool report_clang_errors(Front *fr)
         enum CXDiagnosticSeverity sev = clang_getDiagnosticSeverity(d);
         if (sev >= CXDiagnostic_Error) {
             any = true;
-            CXFile f;
-            unsigned off;
-            clang_getExpansionLocation(clang_getDiagnosticLocation(d), &f, NULL, NULL, &off);
+            SrcLoc loc = loc_at(fr, clang_getDiagnosticLocation(d));
             char *msg = text_of(clang_getDiagnosticSpelling(d));
-            SrcLoc loc = {0};
-            if (f) {
-                char *name = text_of(clang_getFileName(f));
-                loc = (SrcLoc){src_load(name), off};
-                free(name);
-            }
             if (loc.file)
                 error_at(loc, 1, "%s", msg);
             else
@@ -123,11 +213,12 @@ static bool report_clang_errors(Front *fr)
     return any;
 }
 
-/* annotation_of: the text after "ptm.transaction:" of fn's annotate
-** attribute, with the attribute cursor.  NULL when fn has none. */
-static char *annotation_of(CXCursor fn, CXCursor *attr);
-
+/* ---------------------------------------------------------------------
+** Annotations: annotate("ptm.transaction:..."), annotate("ptm.mirrorable"),
+** annotate("ptm.mirror_of:fn")
+*/
 typedef struct AttrSearch {
+    const char *prefix;
     char *text;
     CXCursor attr;
 } AttrSearch;
@@ -139,7 +230,7 @@ static enum CXChildVisitResult find_attr(CXCursor c, CXCursor parent, CXClientDa
     if (clang_getCursorKind(c) != CXCursor_AnnotateAttr)
         return CXChildVisit_Continue;
     char *text = text_of(clang_getCursorSpelling(c));
-    if (strncmp(text, ANNOT_PREFIX, strlen(ANNOT_PREFIX)) == 0 && !s->text) {
+    if (strncmp(text, s->prefix, strlen(s->prefix)) == 0) {
         s->text = text;
         s->attr = c;
         return CXChildVisit_Break;
@@ -148,57 +239,35 @@ static enum CXChildVisitResult find_attr(CXCursor c, CXCursor parent, CXClientDa
     return CXChildVisit_Continue;
 }
 
-static char *annotation_of(CXCursor fn, CXCursor *attr)
+/* annotation_of: the text after prefix of fn's first annotate attribute
+** starting with prefix (inherited ones included), with the attribute
+** cursor.  NULL when fn has none. */
+static char *annotation_of(CXCursor fn, const char *prefix, CXCursor *attr)
 {
-    AttrSearch s = {0};
+    AttrSearch s = {prefix, NULL, clang_getNullCursor()};
     clang_visitChildren(fn, find_attr, &s);
     if (!s.text)
         return NULL;
-    *attr = s.attr;
-    char *body = xstrdup(s.text + strlen(ANNOT_PREFIX));
+    if (attr)
+        *attr = s.attr;
+    char *body = xstrdup(s.text + strlen(prefix));
     free(s.text);
     return body;
 }
 
-/* collect_top: records macro expansions, declared functions and annotated
-** definitions at file scope. */
-static enum CXChildVisitResult collect_top(CXCursor c, CXCursor parent, CXClientData data)
+static bool has_annotation(CXCursor fn, const char *prefix)
 {
-    (void)parent;
-    Front *fr = data;
-    enum CXCursorKind k = clang_getCursorKind(c);
-    if (k == CXCursor_MacroExpansion) {
-        CXSourceRange r = clang_getCursorExtent(c);
-        size_t s, e;
-        if (expansion_off(fr, clang_getRangeStart(r), &s) &&
-            expansion_off(fr, clang_getRangeEnd(r), &e)) {
-            fr->exps = xrealloc(fr->exps, sizeof *fr->exps * (size_t)(fr->nexps + 1));
-            fr->exps[fr->nexps++] =
-                (struct Expansion){s, e, text_of(clang_getCursorSpelling(c))};
-        }
-        return CXChildVisit_Continue;
-    }
-    if (k != CXCursor_FunctionDecl)
-        return CXChildVisit_Continue;
+    char *t = annotation_of(fn, prefix, NULL);
+    free(t);
+    return t != NULL;
+}
 
-    char *name = text_of(clang_getCursorSpelling(c));
-    bool known = false;
-    for (int i = 0; i < fr->ndecls && !known; i++)
-        known = strcmp(fr->decls[i].name, name) == 0;
-    if (!known) {
-        fr->decls = xrealloc(fr->decls, sizeof *fr->decls * (size_t)(fr->ndecls + 1));
-        fr->decls[fr->ndecls++] = (struct Decl){xstrdup(name), c};
-    }
-    free(name);
-
-    CXCursor attr;
-    char *text = clang_isCursorDefinition(c) ? annotation_of(c, &attr) : NULL;
-    if (text) {
-        fr->tx = xrealloc(fr->tx, sizeof *fr->tx * (size_t)(fr->ntx + 1));
-        fr->tx[fr->ntx++] = c;
-        free(text);
-    }
-    return CXChildVisit_Continue;
+/* is_mirrorable: fn, or the first declaration of its function, carries
+** PTM_MIRRORABLE. */
+static bool is_mirrorable(CXCursor fn)
+{
+    return has_annotation(fn, MIRRORABLE_ANNOT) ||
+           has_annotation(clang_getCanonicalCursor(fn), MIRRORABLE_ANNOT);
 }
 
 static CXCursor *find_decl(Front *fr, const char *name)
@@ -207,6 +276,111 @@ static CXCursor *find_decl(Front *fr, const char *name)
         if (strcmp(fr->decls[i].name, name) == 0)
             return &fr->decls[i].cursor;
     return NULL;
+}
+
+static UserShim *find_user_shim(Front *fr, const char *target)
+{
+    for (int i = 0; i < fr->nshims; i++)
+        if (strcmp(fr->shims[i].target, target) == 0)
+            return &fr->shims[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------
+** The file's top level
+*/
+
+static void want_clone(Front *fr, CXCursor def);
+static Expansion *find_expansion(Front *fr, size_t off);
+
+/* definition_spelled: whether def's name is written out in the file it is
+** defined in (not produced by a macro), so that it can be cloned.
+** OUT: *file. */
+static bool definition_spelled(CXCursor def, CXFile *file)
+{
+    CXSourceLocation loc = clang_getCursorLocation(def);
+    CXFile ef, sf;
+    unsigned eo, so;
+    clang_getExpansionLocation(loc, &ef, NULL, NULL, &eo);
+    clang_getSpellingLocation(loc, &sf, NULL, NULL, &so);
+    *file = ef;
+    return ef && sf && clang_File_isEqual(ef, sf) && eo == so;
+}
+
+static void add_expansion(Front *fr, CXCursor c)
+{
+    CXSourceRange r = clang_getCursorExtent(c);
+    size_t s, e;
+    if (!expansion_off(fr, clang_getRangeStart(r), &s) ||
+        !expansion_off(fr, clang_getRangeEnd(r), &e))
+        return;
+    fr->exps = xrealloc(fr->exps, sizeof *fr->exps * (size_t)(fr->nexps + 1));
+    fr->exps[fr->nexps++] =
+        (Expansion){s, e, text_of(clang_getCursorSpelling(c)), clang_getCursorReferenced(c)};
+}
+
+static void add_user_shim(Front *fr, CXCursor fn, CXCursor attr, char *target)
+{
+    char *name = text_of(clang_getCursorSpelling(fn));
+    UserShim *prev = find_user_shim(fr, target);
+    if (prev && strcmp(prev->shim, name) != 0) {
+        error_at(loc_of(fr, attr), 1, "'%s' already has a user shim, '%s'", target, prev->shim);
+        note_at(loc_of(fr, prev->decl), strlen(prev->shim), "'%s' declared here", prev->shim);
+        free(name);
+        free(target);
+        return;
+    }
+    if (prev) {
+        free(name);
+        free(target);
+        return;
+    }
+    fr->shims = xrealloc(fr->shims, sizeof *fr->shims * (size_t)(fr->nshims + 1));
+    fr->shims[fr->nshims++] = (UserShim){target, name, fn, attr};
+}
+
+/* note_function: a function declaration at file scope. */
+static void note_function(Front *fr, CXCursor c)
+{
+    char *name = text_of(clang_getCursorSpelling(c));
+    if (!find_decl(fr, name)) {
+        fr->decls = xrealloc(fr->decls, sizeof *fr->decls * (size_t)(fr->ndecls + 1));
+        fr->decls[fr->ndecls++] = (struct Decl){xstrdup(name), c};
+    }
+    free(name);
+
+    CXCursor attr;
+    char *target = annotation_of(c, MIRROR_OF_PREFIX, &attr);
+    if (target)
+        add_user_shim(fr, c, attr, target);
+    if (!clang_isCursorDefinition(c))
+        return;
+    char *text = annotation_of(c, ANNOT_PREFIX, NULL);
+    CXFile file;
+    if (text) {
+        fr->tx = xrealloc(fr->tx, sizeof *fr->tx * (size_t)(fr->ntx + 1));
+        fr->tx[fr->ntx++] = c;
+        free(text);
+    } else if (is_mirrorable(c) && definition_spelled(c, &file) &&
+               clang_File_isEqual(file, fr->main_cx) &&
+               clang_Cursor_getStorageClass(c) != CX_SC_Static) {
+        want_clone(fr, c); /* for the mirrors of other files (a static one
+                              has none: its clone would be unused) */
+    }
+}
+
+/* collect_top: records macro expansions, declared functions, user shims,
+** annotated and PTM_MIRRORABLE definitions at file scope. */
+static enum CXChildVisitResult collect_top(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    Front *fr = data;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_MacroExpansion)
+        add_expansion(fr, c);
+    else if (k == CXCursor_FunctionDecl)
+        note_function(fr, c);
+    return CXChildVisit_Continue;
 }
 
 /* ---------------------------------------------------------------------
@@ -294,33 +468,170 @@ static bool anonymous_type(const char *spelling)
     return strstr(spelling, "(unnamed") || strstr(spelling, "(anonymous");
 }
 
+/* ---- Ty: types as meta.c checks them */
+
+typedef struct TyBuild {
+    Front *fr;
+    Func *f;
+    int n;
+    struct { char *key; Ty *ty; } *records; /* by canonical spelling */
+    int nrecords;
+} TyBuild;
+
+static Ty *ty_new(TyBuild *tb, TyKind kind, CXType t)
+{
+    Ty *ty = xcalloc(1, sizeof *ty);
+    ty->kind = kind;
+    ty->spelling = text_of(clang_getTypeSpelling(clang_getUnqualifiedType(t)));
+    ty->next = tb->f->types;
+    tb->f->types = ty;
+    tb->n++;
+    return ty;
+}
+
+static Ty *ty_of(TyBuild *tb, CXType t);
+
+typedef struct FieldWalk {
+    TyBuild *tb;
+    Ty *record;
+} FieldWalk;
+
+static void add_field(FieldWalk *w, char *name, Ty *type, SrcLoc loc)
+{
+    Ty *r = w->record;
+    r->fields = xrealloc(r->fields, sizeof *r->fields * (size_t)(r->nfields + 1));
+    r->fields[r->nfields++] = (TyField){name, type, loc};
+}
+
+static enum CXVisitorResult visit_field(CXCursor c, CXClientData data)
+{
+    FieldWalk *w = data;
+    char *name = text_of(clang_getCursorSpelling(c));
+    CXType t = clang_getCursorType(c);
+    Ty *type = ty_of(w->tb, t);
+    /* C11 anonymous members: their fields belong to the enclosing record */
+    if (!*name && type->kind == TY_RECORD) {
+        for (int i = 0; i < type->nfields; i++)
+            add_field(w, xstrdup(type->fields[i].name), type->fields[i].type,
+                      type->fields[i].loc);
+        free(name);
+        return CXVisit_Continue;
+    }
+    add_field(w, name, type, loc_of(w->tb->fr, c));
+    return CXVisit_Continue;
+}
+
+static Ty *record_ty(TyBuild *tb, CXType t, CXType canon)
+{
+    char *key = text_of(clang_getTypeSpelling(canon));
+    for (int i = 0; i < tb->nrecords; i++)
+        if (strcmp(tb->records[i].key, key) == 0) {
+            free(key);
+            return tb->records[i].ty;
+        }
+    Ty *ty = ty_new(tb, TY_RECORD, t);
+    tb->records = xrealloc(tb->records, sizeof *tb->records * (size_t)(tb->nrecords + 1));
+    tb->records[tb->nrecords++].key = key;
+    tb->records[tb->nrecords - 1].ty = ty;
+    FieldWalk w = {tb, ty};
+    clang_Type_visitFields(canon, visit_field, &w);
+    return ty;
+}
+
+/* ty_of: t as a Ty, never NULL: what it cannot describe is TY_UNKNOWN.
+** Records are shared by spelling, so recursive types end. */
+static Ty *ty_of(TyBuild *tb, CXType t)
+{
+    CXType canon = clang_getCanonicalType(t);
+    enum CXTypeKind k = canon.kind;
+    if (tb->n >= MAX_TYPES)
+        return ty_new(tb, TY_UNKNOWN, t);
+    if (k == CXType_Void)
+        return ty_new(tb, TY_VOID, t);
+    if (k == CXType_Pointer || is_array_kind(k)) {
+        Ty *ty = ty_new(tb, TY_POINTER, t);
+        ty->pointee = ty_of(tb, k == CXType_Pointer ? clang_getPointeeType(canon)
+                                                    : clang_getArrayElementType(canon));
+        return ty;
+    }
+    if (k == CXType_Record)
+        return record_ty(tb, t, canon);
+    if (k == CXType_Enum || (k >= CXType_FirstBuiltin && k <= CXType_LastBuiltin))
+        return ty_new(tb, TY_SCALAR, t);
+    return ty_new(tb, TY_UNKNOWN, t);
+}
+
+static void ty_build_done(TyBuild *tb)
+{
+    for (int i = 0; i < tb->nrecords; i++)
+        free(tb->records[i].key);
+    free(tb->records);
+}
+
 /* ---------------------------------------------------------------------
-** The body: references to redirect in the mirror clone
+** The body: references to redirect in the mirror clone, calls that escape
+** it, and function-local statics to share with it
 */
+
+/* A function-local static while its uses are collected. */
+typedef struct Local {
+    CXCursor var;
+    Hoist h;
+    const char *why;     /* why it cannot be moved out; NULL: it can */
+} Local;
+
 typedef struct BodyScan {
     Front *fr;
     Func *f;
+    CXFile file;         /* where f is defined */
     size_t body_start, body_end;
+    Local *locals;
+    int nlocals;
 } BodyScan;
 
 static bool is_shim(const char *name)
 {
-    for (size_t i = 0; i < sizeof shim_names / sizeof *shim_names; i++)
-        if (strcmp(shim_names[i], name) == 0)
-            return true;
-    return false;
+    return name_in(name, shim_names, sizeof shim_names / sizeof *shim_names);
 }
 
-/* definition_in_main: the definition of the function ref refers to, when
-** it is in the main file with its name written out (so it can be cloned). */
-static bool definition_in_main(Front *fr, CXCursor ref, CXCursor *def)
+/* is_pure: a library function without effects outside the process
+** (externals.def), or a compiler builtin. */
+static bool is_pure(const char *name)
+{
+    return strncmp(name, "__builtin_", 10) == 0 ||
+           name_in(name, pure_names, sizeof pure_names / sizeof *pure_names);
+}
+
+/* clonable_definition: the definition of the function ref refers to, when
+** it can be cloned: its name is written out, in this file or in a user
+** header (not a system header: the C library's inline functions are
+** library calls like the others). */
+static bool clonable_definition(CXCursor ref, CXCursor *def)
 {
     *def = clang_getCursorDefinition(ref);
-    if (clang_Cursor_isNull(*def))
+    CXFile file;
+    if (clang_Cursor_isNull(*def) || !definition_spelled(*def, &file) ||
+        clang_Location_isInSystemHeader(clang_getCursorLocation(*def)))
         return false;
-    size_t exp, spell;
-    CXSourceLocation loc = clang_getCursorLocation(*def);
-    return expansion_off(fr, loc, &exp) && spelling_off(fr, loc, &spell) && exp == spell;
+    /* the whole definition, up to the body's '}', written in that file */
+    CXSourceRange r = clang_getCursorExtent(*def);
+    size_t start, end;
+    if (!expansion_in(clang_getRangeStart(r), file, &start) ||
+        !expansion_in(clang_getRangeEnd(r), file, &end) || end <= start)
+        return false;
+    size_t size;
+    const char *text = clang_getFileContents(clang_Cursor_getTranslationUnit(*def), file, &size);
+    return text && end <= size && text[end - 1] == '}';
+}
+
+/* defined_by_macro: a function of this unit that a macro defines (#define
+** GETTER(n) int get_##n(void) { ... }): ptmcc cannot clone it. */
+static bool defined_by_macro(CXCursor ref)
+{
+    CXCursor def;
+    if (clonable_definition(ref, &def) || clang_Cursor_isNull(def))
+        return false;
+    return !clang_Location_isInSystemHeader(clang_getCursorLocation(def));
 }
 
 /* want_clone: queues def for a mirror clone unless it is a transaction (it
@@ -331,94 +642,571 @@ static void want_clone(Front *fr, CXCursor def)
         if (clang_equalCursors(fr->tx[i], def))
             return;
     for (int i = 0; i < fr->nclones; i++)
-        if (clang_equalCursors(fr->clones[i], def))
+        if (clang_equalCursors(fr->clones[i].def, def))
             return;
     fr->clones = xrealloc(fr->clones, sizeof *fr->clones * (size_t)(fr->nclones + 1));
-    fr->clones[fr->nclones++] = def;
+    fr->clones[fr->nclones++] = (Pending){def};
 }
 
-static void add_redirect(Func *f, const char *name, size_t off, size_t len, bool to_clone)
+static void add_redirect(Func *f, const char *name, size_t off, size_t len, const char *target)
 {
     for (int i = 0; i < f->nredirects; i++)
         if (f->redirects[i].off == off)
             return;
     f->redirects = xrealloc(f->redirects, sizeof *f->redirects * (size_t)(f->nredirects + 1));
-    f->redirects[f->nredirects++] = (Redirect){xstrdup(name), off, len, to_clone};
+    f->redirects[f->nredirects++] = (Redirect){xstrdup(name), off, len, xstrdup(target)};
 }
 
-static void add_macro_redirect(Func *f, const char *name)
+static void add_macro_redirect(Func *f, const char *name, const char *target)
 {
-    for (int i = 0; i < f->nmacro_shims; i++)
-        if (strcmp(f->macro_shims[i], name) == 0)
+    for (int i = 0; i < f->nmacro_redirects; i++)
+        if (strcmp(f->macro_redirects[i].name, name) == 0)
             return;
-    f->macro_shims = xrealloc(f->macro_shims, sizeof *f->macro_shims * (size_t)(f->nmacro_shims + 1));
-    f->macro_shims[f->nmacro_shims++] = xstrdup(name);
+    f->macro_redirects = xrealloc(f->macro_redirects, sizeof *f->macro_redirects *
+                                                          (size_t)(f->nmacro_redirects + 1));
+    f->macro_redirects[f->nmacro_redirects++] = (Redirect){xstrdup(name), 0, 0, xstrdup(target)};
 }
 
-/* scan_ref: a reference to a function from a mirror's body.  Functions of
-** this file go to their mirror clones, I/O calls to shims; the reference
-** is renamed where it is spelled in the body (a macro argument counts), and
-** through a scoped macro where it comes from a macro's definition. */
+/* add_escape: a call the mirror cannot keep inside the mirror. */
+static Escape *add_escape(BodyScan *b, const char *callee, CXCursor at)
+{
+    Func *f = b->f;
+    SrcLoc loc = loc_of(b->fr, at);
+    for (int i = 0; i < f->nescapes; i++)
+        if (f->escapes[i].loc.file == loc.file && f->escapes[i].loc.off == loc.off)
+            return &f->escapes[i];
+    size_t len = callee ? strlen(callee) : 0;
+    if (callee && (!loc.file || loc.off + len > loc.file->len ||
+                   memcmp(loc.file->text + loc.off, callee, len) != 0))
+        len = 0; /* from a macro: a single caret at its use */
+    f->escapes = xrealloc(f->escapes, sizeof *f->escapes * (size_t)(f->nescapes + 1));
+    f->escapes[f->nescapes++] = (Escape){callee ? xstrdup(callee) : NULL, loc, len, false};
+    return &f->escapes[f->nescapes - 1];
+}
+
+/* resolve: what a mirror calls instead of the function ref named name;
+** NULL when the call stays as it is (a pure library function, or an
+** unknown external, which is recorded). */
+static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
+{
+    Front *fr = b->fr;
+    UserShim *us = find_user_shim(fr, name);
+    if (us)
+        return xstrdup(us->shim);
+    if (is_shim(name))
+        return strcmp(name, "ptm_validate") == 0 ? xstrdup("ptm_shim_validate")
+                                                 : format("ptm_shim_%s", name);
+    CXCursor def;
+    if (clonable_definition(ref, &def)) {
+        want_clone(fr, def);
+        push_name(&b->f->callees, &b->f->ncallees, name);
+        return format("%s__ptm_mirror", name);
+    }
+    if (is_mirrorable(ref)) {
+        push_name(&fr->xtu, &fr->nxtu, name);
+        return format("(*%s__ptm_xtu())", name);
+    }
+    if (!is_pure(name))
+        add_escape(b, name, use)->macro_defined = defined_by_macro(ref);
+    return NULL;
+}
+
+/* scan_ref: a reference to a function from a mirror's body, renamed where
+** it is spelled in the body (a macro argument counts), and through a
+** scoped macro where it comes from a macro's definition. */
 static void scan_ref(BodyScan *b, CXCursor c, CXCursor ref, const char *name)
 {
-    CXCursor def;
-    bool to_clone = definition_in_main(b->fr, ref, &def);
-    if (!to_clone && !is_shim(name))
-        return; /* an external: runs as is, under the fork executor's seccomp */
-    if (to_clone)
-        want_clone(b->fr, def);
-
+    char *target = resolve(b, c, ref, name);
+    if (!target)
+        return;
     size_t off;
-    bool in_main = spelling_off(b->fr, clang_getCursorLocation(c), &off);
+    bool here = spelling_in(clang_getCursorLocation(c), b->file, &off);
     size_t len = strlen(name);
-    if (in_main && off >= b->body_start && off + len <= b->body_end &&
-        memcmp(b->fr->main->text + off, name, len) == 0) {
-        add_redirect(b->f, name, off, len, to_clone);
-        if (to_clone && strcmp(name, b->f->name) == 0) {
-            Func *f = b->f;
+    Func *f = b->f;
+    if (here && off >= b->body_start && off + len <= b->body_end &&
+        memcmp(f->file->text + off, name, len) == 0) {
+        add_redirect(f, name, off, len, target);
+        if (strcmp(name, f->name) == 0) {
             f->self_refs = xrealloc(f->self_refs, sizeof *f->self_refs * (size_t)(f->nself_refs + 1));
             f->self_refs[f->nself_refs++] = off;
         }
     } else {
-        add_macro_redirect(b->f, name);
+        add_macro_redirect(f, name, target);
     }
+    free(target);
 }
 
-static enum CXChildVisitResult scan_body(CXCursor c, CXCursor parent, CXClientData data)
+/* scan_call: a call whose callee is not a function: through a pointer. */
+static void scan_call(BodyScan *b, CXCursor call)
+{
+    CXCursor callee = clang_getCursorReferenced(call);
+    if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
+        add_escape(b, NULL, call);
+}
+
+/* ---- Function-local statics */
+
+/* in_body: whether cursor c is declared inside the body being scanned. */
+static bool in_body(BodyScan *b, CXCursor c)
+{
+    size_t off;
+    return expansion_in(clang_getCursorLocation(c), b->file, &off) && off >= b->body_start &&
+           off < b->body_end;
+}
+
+static Local *find_local(BodyScan *b, CXCursor var)
+{
+    for (int i = 0; i < b->nlocals; i++)
+        if (clang_equalCursors(b->locals[i].var, var))
+            return &b->locals[i];
+    return NULL;
+}
+
+/* type_is_local: whether t (through pointers and arrays) names a type
+** declared inside the body, which file scope cannot see. */
+static bool type_is_local(BodyScan *b, CXType t)
+{
+    for (int depth = 0; depth < 32; depth++) {
+        CXCursor d = clang_getTypeDeclaration(t);
+        if (!clang_Cursor_isNull(d) && in_body(b, d))
+            return true;
+        CXType c = clang_getCanonicalType(t);
+        d = clang_getTypeDeclaration(c);
+        if (!clang_Cursor_isNull(d) && in_body(b, d))
+            return true;
+        if (c.kind == CXType_Pointer)
+            t = clang_getPointeeType(c);
+        else if (is_array_kind(c.kind))
+            t = clang_getArrayElementType(c);
+        else
+            return false;
+    }
+    return false;
+}
+
+typedef struct InitCheck {
+    BodyScan *b;
+    CXCursor var;        /* the static itself: it may refer to itself */
+    bool local;
+} InitCheck;
+
+/* check_init: whether a static's declaration refers to something declared
+** in the body (a local type, enum constant or variable), apart from the
+** statics moved out before it. */
+static enum CXChildVisitResult check_init(CXCursor c, CXCursor parent, CXClientData data)
 {
     (void)parent;
-    BodyScan *b = data;
+    InitCheck *ic = data;
     enum CXCursorKind k = clang_getCursorKind(c);
-    if (k == CXCursor_DeclRefExpr) {
+    if (k == CXCursor_DeclRefExpr || k == CXCursor_TypeRef) {
         CXCursor ref = clang_getCursorReferenced(c);
-        if (clang_getCursorKind(ref) == CXCursor_FunctionDecl) {
-            char *name = text_of(clang_getCursorSpelling(ref));
-            scan_ref(b, c, ref, name);
-            free(name);
+        Local *l = clang_Cursor_isNull(ref) ? NULL : find_local(ic->b, ref);
+        bool moved = (l && !l->why) || clang_equalCursors(ref, ic->var);
+        if (!clang_Cursor_isNull(ref) && in_body(ic->b, ref) && !moved) {
+            ic->local = true;
+            return CXChildVisit_Break;
         }
-    } else if (k == CXCursor_VarDecl &&
-               clang_Cursor_getStorageClass(c) == CX_SC_Static) {
-        char *name = text_of(clang_getCursorSpelling(c));
-        warning_at(loc_of(b->fr, c), strlen(name),
-                   "the mirror clone of '%s' gets its own copy of static variable '%s': "
-                   "the mirror sees its initial value, not the primary's",
-                   b->f->name, name);
-        free(name);
     }
     return CXChildVisit_Recurse;
 }
 
+static enum CXChildVisitResult count_vars(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    if (clang_getCursorKind(c) == CXCursor_VarDecl)
+        ++*(int *)data;
+    return CXChildVisit_Continue;
+}
+
+/* why_not_hoisted: why the static var, declared by decl_stmt, cannot move
+** to file scope; NULL when it can.  OUT: l->h's offsets. */
+static const char *why_not_hoisted(BodyScan *b, CXCursor var, CXCursor decl_stmt, Local *l)
+{
+    if (b->f->file != b->fr->main)
+        return "it is defined in a header, which ptmcc does not rewrite";
+    int nvars = 0;
+    if (clang_getCursorKind(decl_stmt) == CXCursor_DeclStmt)
+        clang_visitChildren(decl_stmt, count_vars, &nvars);
+    if (nvars != 1)
+        return "its declaration declares several variables";
+    CXSourceRange r = clang_getCursorExtent(decl_stmt);
+    size_t s, e, s2, e2, name_exp, name_sp;
+    if (!expansion_in(clang_getRangeStart(r), b->file, &s) ||
+        !expansion_in(clang_getRangeEnd(r), b->file, &e) ||
+        !spelling_in(clang_getRangeStart(r), b->file, &s2) ||
+        !spelling_in(clang_getRangeEnd(r), b->file, &e2) || s != s2 || e != e2 ||
+        !expansion_in(clang_getCursorLocation(var), b->file, &name_exp) ||
+        !spelling_in(clang_getCursorLocation(var), b->file, &name_sp) || name_exp != name_sp ||
+        e > b->f->file->len || e == 0 || b->f->file->text[e - 1] != ';')
+        return "its declaration comes from a macro";
+    if (type_is_local(b, clang_getCursorType(var)))
+        return "its type is declared inside the function";
+    InitCheck ic = {b, var, false};
+    clang_visitChildren(var, check_init, &ic);
+    if (ic.local)
+        return "its declaration refers to names declared inside the function";
+    l->h.decl_off = s;
+    l->h.decl_end = e;
+    l->h.name_off = name_exp;
+    return NULL;
+}
+
+/* hoisted_name: f__ptm_static_name, numbered when f has two of that name. */
+static char *hoisted_name(BodyScan *b, const char *name)
+{
+    char *n = format("%s__ptm_static_%s", b->f->name, name);
+    for (int k = 2;; k++) {
+        bool taken = false;
+        for (int i = 0; i < b->nlocals && !taken; i++)
+            taken = b->locals[i].h.new_name && strcmp(b->locals[i].h.new_name, n) == 0;
+        if (!taken)
+            return n;
+        free(n);
+        n = format("%s__ptm_static_%s_%d", b->f->name, name, k);
+    }
+}
+
+static void scan_local_static(BodyScan *b, CXCursor var, CXCursor parent)
+{
+    b->locals = xrealloc(b->locals, sizeof *b->locals * (size_t)(b->nlocals + 1));
+    Local *l = &b->locals[b->nlocals];
+    *l = (Local){var, {0}, NULL};
+    l->h.name = text_of(clang_getCursorSpelling(var));
+    l->why = why_not_hoisted(b, var, parent, l);
+    l->h.new_name = hoisted_name(b, l->h.name);
+    b->nlocals++;
+}
+
+/* scan_local_use: a use of a variable; a static's uses are renamed, which
+** needs them spelled in the body. */
+static void scan_local_use(BodyScan *b, CXCursor use, CXCursor var)
+{
+    Local *l = find_local(b, var);
+    if (!l || l->why)
+        return;
+    size_t off, len = strlen(l->h.name);
+    if (!spelling_in(clang_getCursorLocation(use), b->file, &off) || off < b->body_start ||
+        off + len > b->body_end || memcmp(b->f->file->text + off, l->h.name, len) != 0) {
+        l->why = "it is used inside a macro's body";
+        return;
+    }
+    l->h.refs = xrealloc(l->h.refs, sizeof *l->h.refs * (size_t)(l->h.nrefs + 1));
+    l->h.refs[l->h.nrefs++] = off;
+}
+
+/* finish_locals: the statics that can move out become f's hoists; the
+** others keep a copy per clone, which the user is told about. */
+static void finish_locals(BodyScan *b)
+{
+    Func *f = b->f;
+    for (int i = 0; i < b->nlocals; i++) {
+        Local *l = &b->locals[i];
+        if (!l->why) {
+            f->hoists = xrealloc(f->hoists, sizeof *f->hoists * (size_t)(f->nhoists + 1));
+            f->hoists[f->nhoists++] = l->h;
+            continue;
+        }
+        warning_at(loc_of(b->fr, l->var), strlen(l->h.name),
+                   "the mirror clone of '%s' gets its own copy of static variable '%s': "
+                   "the mirror sees its initial value, not the primary's",
+                   f->name, l->h.name);
+        note_at(loc_of(b->fr, l->var), strlen(l->h.name),
+                "ptmcc shares a function's static variables with its mirror by moving them "
+                "to file scope, but cannot move '%s': %s", l->h.name, l->why);
+        free(l->h.name);
+        free(l->h.new_name);
+        free(l->h.refs);
+    }
+    free(b->locals);
+    b->locals = NULL;
+    b->nlocals = 0;
+}
+
+static enum CXChildVisitResult scan_body(CXCursor c, CXCursor parent, CXClientData data)
+{
+    BodyScan *b = data;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_CallExpr) {
+        scan_call(b, c);
+    } else if (k == CXCursor_DeclRefExpr) {
+        CXCursor ref = clang_getCursorReferenced(c);
+        enum CXCursorKind rk = clang_getCursorKind(ref);
+        if (rk == CXCursor_FunctionDecl) {
+            char *name = text_of(clang_getCursorSpelling(ref));
+            scan_ref(b, c, ref, name);
+            free(name);
+        } else if (rk == CXCursor_VarDecl) {
+            scan_local_use(b, c, ref);
+        }
+    } else if (k == CXCursor_VarDecl && clang_Cursor_getStorageClass(c) == CX_SC_Static) {
+        scan_local_static(b, c, parent);
+    }
+    return CXChildVisit_Recurse;
+}
+
+/* scan_function: everything the mirror clone of f needs from body. */
+static void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
+{
+    BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0};
+    clang_visitChildren(body, scan_body, &scan);
+    finish_locals(&scan);
+}
+
 /* ---------------------------------------------------------------------
-** One transaction
+** The annotation's text and where each byte of it is in the source
 */
 
 /* find_expansion: the macro expansion that starts at off, or NULL. */
-static struct Expansion *find_expansion(Front *fr, size_t off)
+static Expansion *find_expansion(Front *fr, size_t off)
 {
     for (int i = 0; i < fr->nexps; i++)
         if (fr->exps[i].start == off)
             return &fr->exps[i];
     return NULL;
+}
+
+/* A token with where it is spelled, for the user macro's alignment. */
+typedef struct Tok {
+    char *text;
+    SrcFile *file;
+    size_t off;
+    bool from_macro;     /* spelled in the macro's body */
+} Tok;
+
+typedef struct Toks {
+    Tok *v;
+    int n;
+} Toks;
+
+static void toks_push(Toks *t, Tok tok)
+{
+    t->v = xrealloc(t->v, sizeof *t->v * (size_t)(t->n + 1));
+    t->v[t->n++] = tok;
+}
+
+static void toks_free(Toks *t)
+{
+    for (int i = 0; i < t->n; i++)
+        free(t->v[i].text);
+    free(t->v);
+    *t = (Toks){0};
+}
+
+/* tokens_in: the tokens of range, with their spelling positions. */
+static Toks tokens_in(Front *fr, CXSourceRange range)
+{
+    CXToken *tk;
+    unsigned n;
+    Toks t = {0};
+    clang_tokenize(fr->tu, range, &tk, &n);
+    for (unsigned i = 0; i < n; i++) {
+        if (clang_getTokenKind(tk[i]) == CXToken_Comment)
+            continue;
+        CXFile f;
+        unsigned off;
+        clang_getSpellingLocation(clang_getTokenLocation(fr->tu, tk[i]), &f, NULL, NULL, &off);
+        toks_push(&t, (Tok){text_of(clang_getTokenSpelling(fr->tu, tk[i])), file_of(fr, f), off,
+                            false});
+    }
+    clang_disposeTokens(fr->tu, tk, n);
+    return t;
+}
+
+static bool tok_is(const Tok *t, const char *s)
+{
+    return strcmp(t->text, s) == 0;
+}
+
+/* split_args: the arguments of a function-like macro's use, whose tokens
+** are use (name, '(', ..., ')'): starts[i] and ends[i] index use. */
+static int split_args(const Toks *use, int *starts, int *ends, int max)
+{
+    if (use->n < 3 || !tok_is(&use->v[1], "("))
+        return -1;
+    int n = 0, depth = 0, from = 2;
+    for (int i = 2; i < use->n; i++) {
+        const Tok *t = &use->v[i];
+        if (tok_is(t, "(") || tok_is(t, "[") || tok_is(t, "{"))
+            depth++;
+        else if (depth > 0 && (tok_is(t, ")") || tok_is(t, "]") || tok_is(t, "}")))
+            depth--;
+        else if (depth == 0 && (tok_is(t, ",") || tok_is(t, ")"))) {
+            if (n == max)
+                return -1;
+            starts[n] = from;
+            ends[n++] = i;
+            from = i + 1;
+            if (tok_is(t, ")"))
+                return i == use->n - 1 ? n : -1;
+        }
+    }
+    return -1;
+}
+
+/* A user macro's definition: its parameters and its body's tokens. */
+typedef struct MacroDef {
+    Toks toks;
+    int nparams;         /* tokens 2 .. 2 + 2 * nparams are the parameter list */
+    bool variadic;
+    int body;            /* index of the first body token */
+} MacroDef;
+
+static bool read_macro_def(Front *fr, CXCursor def, MacroDef *md)
+{
+    md->toks = tokens_in(fr, clang_getCursorExtent(def));
+    Toks *t = &md->toks;
+    md->body = 1;
+    if (!clang_Cursor_isMacroFunctionLike(def))
+        return t->n > 0;
+    if (t->n < 3 || !tok_is(&t->v[1], "("))
+        return false;
+    int i = 2;
+    for (; i < t->n && !tok_is(&t->v[i], ")"); i++) {
+        if (tok_is(&t->v[i], ","))
+            continue;
+        if (tok_is(&t->v[i], "..."))
+            md->variadic = true;
+        else
+            md->nparams++;
+    }
+    md->body = i + 1;
+    return i < t->n;
+}
+
+/* param_index: which parameter a body token names, -1 for none, nparams
+** for __VA_ARGS__. */
+static int param_index(const MacroDef *md, const Tok *t)
+{
+    if (md->variadic && tok_is(t, "__VA_ARGS__"))
+        return md->nparams;
+    int k = 0;
+    for (int i = 2; i < md->body - 1; i++) {
+        if (tok_is(&md->toks.v[i], ",") || tok_is(&md->toks.v[i], "..."))
+            continue;
+        if (strcmp(md->toks.v[i].text, t->text) == 0)
+            return k;
+        k++;
+    }
+    return -1;
+}
+
+/* expand_use: the tokens PTM_TRANSACTION(...) receives in the body of md,
+** with each parameter replaced by the argument's tokens at the use.
+** False when the body does something this cannot follow (# and ##, a
+** nested user macro, a count of arguments that does not fit). */
+static bool expand_use(const MacroDef *md, const Toks *use, Toks *out)
+{
+    enum { MAX_ARGS = 64 };
+    int starts[MAX_ARGS], ends[MAX_ARGS];
+    int nargs = md->toks.n && md->body > 1 ? split_args(use, starts, ends, MAX_ARGS) : 0;
+    if (md->nparams == 0 && !md->variadic && nargs == 1 && starts[0] == ends[0])
+        nargs = 0; /* TX(): no argument */
+    if (nargs < 0 || nargs < md->nparams || (nargs > md->nparams && !md->variadic))
+        return false;
+    const Tok *t = md->toks.v;
+    int i = md->body;
+    while (i + 1 < md->toks.n && !(tok_is(&t[i], "PTM_TRANSACTION") && tok_is(&t[i + 1], "(")))
+        i++;
+    if (i + 1 >= md->toks.n)
+        return false;
+    int depth = 0;
+    for (i += 2; i < md->toks.n; i++) {
+        if (tok_is(&t[i], "#") || tok_is(&t[i], "##") || tok_is(&t[i], "__VA_OPT__"))
+            return false;
+        if (tok_is(&t[i], "("))
+            depth++;
+        if (tok_is(&t[i], ")") && depth-- == 0)
+            return true;
+        int p = param_index(md, &t[i]);
+        if (p < 0) {
+            toks_push(out, (Tok){xstrdup(t[i].text), t[i].file, t[i].off, true});
+            continue;
+        }
+        int from = p < nargs ? starts[p] : 0, to = p < nargs ? ends[p] : 0;
+        if (p == md->nparams && nargs > p)
+            to = ends[nargs - 1]; /* __VA_ARGS__: the rest, commas included */
+        for (int k = from; k < to; k++)
+            toks_push(out, (Tok){xstrdup(use->v[k].text), use->v[k].file, use->v[k].off, false});
+    }
+    return false;
+}
+
+/* align: fills a's maps when the annotation's text spells exactly the
+** tokens of exp (whitespace aside), each byte mapped to where it is spelled. */
+static void align(Annot *a, const Toks *exp)
+{
+    size_t *start = xcalloc((size_t)exp->n + 1, sizeof *start);
+    size_t pos = 0;
+    for (int i = 0; i < exp->n; i++) {
+        while (pos < a->len && (a->text[pos] == ' ' || a->text[pos] == '\t' || a->text[pos] == '\n'))
+            pos++;
+        size_t n = strlen(exp->v[i].text);
+        if (pos + n > a->len || memcmp(a->text + pos, exp->v[i].text, n) != 0) {
+            free(start);
+            return;
+        }
+        start[i] = pos;
+        pos += n;
+    }
+    while (pos < a->len && (a->text[pos] == ' ' || a->text[pos] == '\t'))
+        pos++;
+    if (pos != a->len || exp->n == 0) {
+        free(start);
+        return;
+    }
+    a->map = xcalloc(a->len + 1, sizeof *a->map);
+    a->map_file = xcalloc(a->len + 1, sizeof *a->map_file);
+    a->from_macro = xcalloc(a->len + 1, 1);
+    int k = 0;
+    for (size_t i = 0; i <= a->len; i++) {
+        while (k + 1 < exp->n && i >= start[k + 1])
+            k++;
+        const Tok *t = &exp->v[k];
+        size_t n = strlen(t->text);
+        size_t into = i >= start[k] ? i - start[k] : 0;
+        if (into > n)
+            into = n; /* a gap: the end of the token before it */
+        a->map[i] = t->off + into;
+        a->map_file[i] = t->file;
+        a->from_macro[i] = t->from_macro;
+    }
+    free(start);
+}
+
+/* map_user_macro: the annotation came from PTM_TRANSACTION in the body of
+** the user macro expanded at e: maps each byte to the macro's body, or to
+** the argument at the use where a parameter was substituted. */
+static void map_user_macro(Front *fr, Annot *a, Expansion *e)
+{
+    a->macro = xstrdup(e->name);
+    if (clang_Cursor_isNull(e->def) || clang_getCursorKind(e->def) != CXCursor_MacroDefinition)
+        return;
+    MacroDef md = {0};
+    Toks use = {0}, exp = {0};
+    if (read_macro_def(fr, e->def, &md)) {
+        CXSourceRange r = clang_getRange(clang_getLocationForOffset(fr->tu, fr->main_cx, (unsigned)e->start),
+                                         clang_getLocationForOffset(fr->tu, fr->main_cx, (unsigned)e->end));
+        use = tokens_in(fr, r);
+        if (expand_use(&md, &use, &exp))
+            align(a, &exp);
+    }
+    toks_free(&md.toks);
+    toks_free(&use);
+    toks_free(&exp);
+}
+
+/* map_ptm_transaction: the annotation written as PTM_TRANSACTION(...) at e. */
+static void map_ptm_transaction(Front *fr, Annot *a, Expansion *e)
+{
+    const char *t = fr->main->text;
+    size_t open = e->start + strlen("PTM_TRANSACTION");
+    while (open < e->end && t[open] != '(')
+        open++;
+    size_t close = e->end;
+    while (close > open && t[close - 1] != ')')
+        close--;
+    if (open < e->end && close > open + 1)
+        annot_map_source(a, open + 1, close - 1);
 }
 
 /* read_annotation: the annotation text and where it came from. */
@@ -432,26 +1220,22 @@ static void read_annotation(Front *fr, CXCursor attr, char *text, Func *f)
     if (!in_main)
         return;
 
-    struct Expansion *e = find_expansion(fr, off);
+    Expansion *e = find_expansion(fr, off);
     if (!e)
         return;
     if (e->start >= f->start && e->end <= f->name_off) {
         f->annot_off = e->start;
         f->annot_end = e->end;
     }
-    if (strcmp(e->name, "PTM_TRANSACTION") != 0)
-        return; /* written through a user macro: errors point at its use */
-
-    const char *t = fr->main->text;
-    size_t open = e->start + strlen("PTM_TRANSACTION");
-    while (open < e->end && t[open] != '(')
-        open++;
-    size_t close = e->end;
-    while (close > open && t[close - 1] != ')')
-        close--;
-    if (open < e->end && close > open + 1)
-        annot_map_source(&f->annot, open + 1, close - 1);
+    if (strcmp(e->name, "PTM_TRANSACTION") == 0)
+        map_ptm_transaction(fr, &f->annot, e);
+    else
+        map_user_macro(fr, &f->annot, e);
 }
+
+/* ---------------------------------------------------------------------
+** One function
+*/
 
 static bool read_params(Front *fr, CXCursor fn, Func *f)
 {
@@ -495,23 +1279,37 @@ static bool read_result(Front *fr, CXCursor fn, Func *f)
     return true;
 }
 
-static bool read_extent(Front *fr, CXCursor fn, Func *f)
+/* read_types: the result and parameter types, for the criteria checks. */
+static void read_types(Front *fr, CXCursor fn, Func *f)
 {
+    TyBuild tb = {fr, f, 0, NULL, 0};
+    f->ret_ty = ty_of(&tb, clang_getResultType(clang_getCursorType(fn)));
+    f->param_tys = xcalloc((size_t)f->nparams + 1, sizeof *f->param_tys);
+    for (int i = 0; i < f->nparams; i++)
+        f->param_tys[i] = ty_of(&tb, clang_getCursorType(clang_Cursor_getArgument(fn, i)));
+    ty_build_done(&tb);
+}
+
+/* read_extent: where fn is in its file.  what names it in errors. */
+static bool read_extent(Front *fr, CXCursor fn, Func *f, const char *what)
+{
+    CXFile file = cursor_file(fn);
+    f->file = file_of(fr, file);
     CXSourceRange r = clang_getCursorExtent(fn);
-    bool ok = expansion_off(fr, clang_getRangeStart(r), &f->start) &&
-              expansion_off(fr, clang_getRangeEnd(r), &f->end);
+    bool ok = f->file && expansion_in(clang_getRangeStart(r), file, &f->start) &&
+              expansion_in(clang_getRangeEnd(r), file, &f->end);
     size_t name_exp, name_spell;
-    ok = ok && expansion_off(fr, clang_getCursorLocation(fn), &name_exp);
-    bool spelled_here = spelling_off(fr, clang_getCursorLocation(fn), &name_spell);
+    ok = ok && expansion_in(clang_getCursorLocation(fn), file, &name_exp);
+    bool spelled_here = spelling_in(clang_getCursorLocation(fn), file, &name_spell);
     if (!ok) {
-        error_at(loc_of(fr, fn), strlen(f->name), "transaction '%s' must be defined in "
-                 "the file being compiled, not in a header", f->name);
+        error_at(loc_of(fr, fn), strlen(f->name), "cannot read the text of %s '%s'", what,
+                 f->name);
         return false;
     }
-    if (!spelled_here || name_spell != name_exp ||
-        strncmp(fr->main->text + name_exp, f->name, strlen(f->name)) != 0) {
-        error_at(loc_of(fr, fn), 1, "the name of transaction '%s' comes from a macro; "
-                 "ptmcc needs it written out", f->name);
+    if (!spelled_here || name_spell != name_exp || f->end > f->file->len ||
+        strncmp(f->file->text + name_exp, f->name, strlen(f->name)) != 0) {
+        error_at(loc_of(fr, fn), 1, "the name of %s '%s' comes from a macro; "
+                 "ptmcc needs it written out", what, f->name);
         return false;
     }
     f->name_off = name_exp;
@@ -535,7 +1333,8 @@ static bool read_body(Front *fr, CXCursor fn, Func *f, CXCursor *body)
     *body = clang_getNullCursor();
     clang_visitChildren(fn, find_body, body);
     if (clang_Cursor_isNull(*body) ||
-        !expansion_off(fr, clang_getRangeStart(clang_getCursorExtent(*body)), &f->body_off)) {
+        !expansion_in(clang_getRangeStart(clang_getCursorExtent(*body)), cursor_file(fn),
+                      &f->body_off)) {
         error_at(loc_of(fr, fn), strlen(f->name), "cannot find the body of '%s'", f->name);
         return false;
     }
@@ -571,26 +1370,29 @@ static bool check_alternatives(Front *fr, CXCursor fn, Func *f)
 {
     bool ok = true;
     CXType ft = clang_getCursorType(fn);
+    const Annot *a = &f->annot;
     for (int i = 0; i < f->meta.n_alternatives; i++) {
         NameRef *alt = &f->meta.alternatives[i];
-        SrcLoc at = annot_loc(&f->annot, alt->off);
+        size_t end = alt->off + alt->len;
         CXCursor *d = find_decl(fr, alt->name);
         if (!d) {
             const char **names = decl_names(fr);
             const char *near = closest(alt->name, names, (size_t)fr->ndecls);
             if (near) {
-                error_at(at, alt->len, "'%s' is not declared; did you mean '%s'?", alt->name, near);
-                fixit(at, alt->len, near);
+                annot_error(a, alt->off, end, "'%s' is not declared; did you mean '%s'?",
+                            alt->name, near);
+                annot_fixit(a, alt->off, end, near);
             } else {
-                error_at(at, alt->len, "alternative path '%s' is not declared; declare it "
-                         "before the transaction", alt->name);
+                annot_error(a, alt->off, end, "alternative path '%s' is not declared; declare "
+                            "it before the transaction", alt->name);
             }
             free(names);
             ok = false;
             continue;
         }
         if (strcmp(alt->name, f->name) == 0) {
-            error_at(at, alt->len, "transaction '%s' cannot be its own alternative", f->name);
+            annot_error(a, alt->off, end, "transaction '%s' cannot be its own alternative",
+                        f->name);
             ok = false;
             continue;
         }
@@ -598,8 +1400,8 @@ static bool check_alternatives(Front *fr, CXCursor fn, Func *f)
         if (!same_signature(ft, at_type)) {
             char *want = text_of(clang_getTypeSpelling(ft));
             char *got = text_of(clang_getTypeSpelling(at_type));
-            error_at(at, alt->len, "alternative path '%s' has type '%s', but transaction "
-                     "'%s' has type '%s'", alt->name, got, f->name, want);
+            annot_error(a, alt->off, end, "alternative path '%s' has type '%s', but "
+                        "transaction '%s' has type '%s'", alt->name, got, f->name, want);
             note_at(loc_of(fr, *d), alt->len, "'%s' declared here", alt->name);
             note_at(loc_of(fr, fn), strlen(f->name), "transaction '%s' defined here", f->name);
             free(want);
@@ -610,16 +1412,35 @@ static bool check_alternatives(Front *fr, CXCursor fn, Func *f)
     return ok;
 }
 
+/* check_meta: parses and checks the annotation of transaction f. */
+static bool check_meta(Front *fr, CXCursor fn, Func *f)
+{
+    read_types(fr, fn, f);
+    const char **pnames = xcalloc((size_t)f->nparams + 1, sizeof *pnames);
+    for (int i = 0; i < f->nparams; i++)
+        pnames[i] = f->params[i].name;
+    FuncSig sig = {f->name,   f->returns_void, f->returns_record, pnames, f->nparams,
+                   f->ret_ty, (const Ty *const *)f->param_tys};
+    Node *root = meta_parse(&f->annot);
+    bool ok = root && meta_check(&f->annot, root, &sig, &f->meta);
+    free(pnames);
+    return ok;
+}
+
 /* read_transaction: everything about one annotated definition. */
 static bool read_transaction(Front *fr, CXCursor fn, Func *f)
 {
     f->name = text_of(clang_getCursorSpelling(fn));
-    f->file = fr->main;
-    if (!read_extent(fr, fn, f))
+    if (!clang_File_isEqual(cursor_file(fn), fr->main_cx)) {
+        error_at(loc_of(fr, fn), strlen(f->name), "transaction '%s' must be defined in "
+                 "the file being compiled, not in a header", f->name);
+        return false;
+    }
+    if (!read_extent(fr, fn, f, "transaction"))
         return false;
 
     CXCursor attr;
-    char *text = annotation_of(fn, &attr);
+    char *text = annotation_of(fn, ANNOT_PREFIX, &attr);
     read_annotation(fr, attr, text, f);
 
     bool ok = true;
@@ -640,52 +1461,316 @@ static bool read_transaction(Front *fr, CXCursor fn, Func *f)
     CXCursor body;
     if (!read_body(fr, fn, f, &body))
         return false;
-
-    const char **pnames = xcalloc((size_t)f->nparams + 1, sizeof *pnames);
-    for (int i = 0; i < f->nparams; i++)
-        pnames[i] = f->params[i].name;
-    FuncSig sig = {f->name, f->returns_void, f->returns_record, pnames, f->nparams};
-    Node *root = meta_parse(&f->annot);
-    ok = root && meta_check(&f->annot, root, &sig, &f->meta) && ok;
-    free(pnames);
-    if (!ok)
+    ok = check_meta(fr, fn, f) && ok;
+    if (!ok || !check_alternatives(fr, fn, f))
         return false;
-    if (!check_alternatives(fr, fn, f))
-        return false;
-    if (f->meta.mirror == MIRROR_INLINE) {
-        error_at(annot_loc(&f->annot, f->meta.mirror_off), f->meta.mirror_len,
-                 "'mirror = inline' is not available yet: the inline executor needs "
-                 "ptmcc's redo-log instrumentation; use 'auto' or 'fork'");
-        return false;
-    }
-
-    BodyScan scan = {fr, f, f->body_off, f->end};
-    clang_visitChildren(body, scan_body, &scan);
+    scan_function(fr, f, fn, body);
     return true;
+}
+
+/* skip_mirrorable: a PTM_MIRRORABLE written in the definition's header is
+** left out of the clone's header, like PTM_TRANSACTION. */
+static void skip_mirrorable(Front *fr, Func *f)
+{
+    if (f->file != fr->main)
+        return;
+    for (int i = 0; i < fr->nexps; i++) {
+        Expansion *e = &fr->exps[i];
+        if (e->start >= f->start && e->end <= f->name_off &&
+            strcmp(e->name, "PTM_MIRRORABLE") == 0) {
+            f->annot_off = e->start;
+            f->annot_end = e->end;
+        }
+    }
 }
 
 /* read_clone: a function a mirror reaches, for its mirror clone. */
 static bool read_clone(Front *fr, CXCursor fn, Func *f)
 {
     f->name = text_of(clang_getCursorSpelling(fn));
-    f->file = fr->main;
-    if (!read_extent(fr, fn, f))
+    if (!read_extent(fr, fn, f, "function"))
         return false;
     CXCursor body;
     if (!read_body(fr, fn, f, &body))
         return false;
-    CXCursor attr;
-    char *text = annotation_of(fn, &attr);
-    if (text) /* PTM_MIRRORABLE and friends: drop the attribute in the clone */
-        read_annotation(fr, attr, text, f);
-    BodyScan scan = {fr, f, f->body_off, f->end};
-    clang_visitChildren(body, scan_body, &scan);
+    skip_mirrorable(fr, f);
+    f->external_clone = f->file == fr->main && is_mirrorable(fn) &&
+                        clang_Cursor_getStorageClass(fn) != CX_SC_Static;
+    scan_function(fr, f, fn, body);
     return true;
+}
+
+/* ---------------------------------------------------------------------
+** User shims: PTM_MIRROR_OF(fn) on a function with fn's type
+*/
+/* shim_target_at: where the name in PTM_MIRROR_OF(name) is written, or
+** the macro's position (len 0) when it cannot be found. */
+static SrcLoc shim_target_at(Front *fr, const UserShim *s, size_t *len)
+{
+    SrcLoc at = loc_of(fr, s->attr);
+    *len = 0;
+    if (at.file != fr->main)
+        return at;
+    Expansion *e = find_expansion(fr, at.off);
+    const char *t = fr->main->text;
+    size_t i = at.off + strlen("PTM_MIRROR_OF");
+    if (!e || strcmp(e->name, "PTM_MIRROR_OF") != 0)
+        return at;
+    while (i < e->end && (t[i] == ' ' || t[i] == '\t' || t[i] == '('))
+        i++;
+    size_t n = strlen(s->target);
+    if (i + n > e->end || memcmp(t + i, s->target, n) != 0)
+        return at;
+    *len = n;
+    return (SrcLoc){fr->main, i};
+}
+
+static bool check_user_shims(Front *fr)
+{
+    bool ok = true;
+    for (int i = 0; i < fr->nshims; i++) {
+        UserShim *s = &fr->shims[i];
+        size_t len;
+        SrcLoc at = shim_target_at(fr, s, &len);
+        CXCursor *target = find_decl(fr, s->target);
+        if (!target) {
+            const char **names = decl_names(fr);
+            const char *near = closest(s->target, names, (size_t)fr->ndecls);
+            if (near) {
+                error_at(at, len, "'%s' is not declared; did you mean '%s'?", s->target, near);
+                if (len)
+                    fixit(at, len, near);
+            } else {
+                error_at(at, len, "'%s' is not declared; a user shim must name a declared "
+                         "function (include its header first)", s->target);
+            }
+            free(names);
+            ok = false;
+            continue;
+        }
+        CXType want = clang_getCursorType(*target), got = clang_getCursorType(s->decl);
+        if (!same_signature(want, got)) {
+            char *w = text_of(clang_getTypeSpelling(want));
+            char *g = text_of(clang_getTypeSpelling(got));
+            error_at(loc_of(fr, s->decl), strlen(s->shim), "user shim '%s' has type '%s', but "
+                     "'%s' has type '%s': a mirror calls it with the same arguments",
+                     s->shim, g, s->target, w);
+            note_at(loc_of(fr, *target), strlen(s->target), "'%s' declared here", s->target);
+            free(w);
+            free(g);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* ---------------------------------------------------------------------
+** Escapes: what each transaction's mirror reaches that leaves the mirror
+*/
+
+/* A function with a mirror clone, while the call graph is walked. */
+typedef struct GraphNode {
+    Func *f;
+    bool seen;
+} GraphNode;
+
+typedef struct Graph {
+    GraphNode *v;
+    int n;
+} Graph;
+
+static int graph_find(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->v[i].f->name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* reach: the functions whose clones the mirror of g->v[root] runs, in
+** breadth-first order.  OUT: order (indices), returns how many. */
+static int reach(Graph *g, int root, int *order)
+{
+    for (int i = 0; i < g->n; i++)
+        g->v[i].seen = false;
+    int n = 0;
+    order[n++] = root;
+    g->v[root].seen = true;
+    for (int k = 0; k < n; k++) {
+        Func *f = g->v[order[k]].f;
+        for (int i = 0; i < f->ncallees; i++) {
+            int j = graph_find(g, f->callees[i]);
+            if (j >= 0 && !g->v[j].seen) {
+                g->v[j].seen = true;
+                order[n++] = j;
+            }
+        }
+    }
+    return n;
+}
+
+static char *escape_reason(const Escape *e)
+{
+    unsigned line, col;
+    src_line_col(e->loc, &line, &col);
+    const char *path = e->loc.file ? e->loc.file->path : "?";
+    if (e->macro_defined)
+        return format("calls '%s', defined by a macro (%s:%u)", e->callee, path, line);
+    if (e->callee)
+        return format("calls unknown external '%s' (%s:%u)", e->callee, path, line);
+    return format("calls through a function pointer (%s:%u)", path, line);
+}
+
+static void warn_escape(const Func *f, const Escape *e)
+{
+    if (e->macro_defined)
+        warning_at(e->loc, e->len, "call to '%s' in the mirror of '%s': a macro writes its "
+                   "definition, so ptmcc cannot clone it; transactions that reach it need the "
+                   "fork executor", e->callee, f->name);
+    else if (e->callee)
+        warning_at(e->loc, e->len, "call to unknown external '%s' in the mirror of '%s': "
+                   "transactions that reach it need the fork executor", e->callee, f->name);
+    else
+        warning_at(e->loc, e->len, "call through a function pointer in the mirror of '%s': "
+                   "transactions that reach it need the fork executor", f->name);
+}
+
+static void note_escape(const Func *f, const Escape *e)
+{
+    if (e->macro_defined)
+        note_at(e->loc, e->len, "'%s' calls '%s' here, which a macro defines", f->name,
+                e->callee);
+    else if (e->callee)
+        note_at(e->loc, e->len, "'%s' calls unknown external '%s' here", f->name, e->callee);
+    else
+        note_at(e->loc, e->len, "'%s' calls through a function pointer here", f->name);
+}
+
+/* inline_error: `mirror = inline` needs every call of the mirror inside it;
+** the error lists what is not (and stays right once inline exists). */
+static void inline_error(Graph *g, int root, int *order)
+{
+    Func *t = g->v[root].f;
+    if (!t->needs_fork) {
+        annot_error(&t->annot, t->meta.mirror_off, t->meta.mirror_off + t->meta.mirror_len,
+                    "'mirror = inline' is not available yet: the inline executor needs "
+                    "ptmcc's redo-log instrumentation; use 'auto' or 'fork'");
+        return;
+    }
+    annot_error(&t->annot, t->meta.mirror_off, t->meta.mirror_off + t->meta.mirror_len,
+                "'mirror = inline' needs every call in the mirror of '%s' to reach a shim or "
+                "a mirror clone", t->name);
+    int n = reach(g, root, order);
+    for (int k = 0; k < n; k++) {
+        Func *f = g->v[order[k]].f;
+        for (int i = 0; i < f->nescapes; i++)
+            note_escape(f, &f->escapes[i]);
+    }
+}
+
+/* analyse_escapes: each transaction learns whether its mirror needs the
+** fork executor, and why; escapes reachable from an `auto` transaction or
+** from a PTM_MIRRORABLE clone are warned about, and `mirror = inline`
+** with escapes is an error.  Returns false after an error. */
+static bool analyse_escapes(Unit *u)
+{
+    Graph g = {xcalloc((size_t)(u->nfuncs + u->nclones + 1), sizeof *g.v), 0};
+    for (int i = 0; i < u->nfuncs; i++)
+        g.v[g.n++] = (GraphNode){&u->funcs[i], false};
+    for (int i = 0; i < u->nclones; i++)
+        g.v[g.n++] = (GraphNode){&u->clones[i], false};
+    int *order = xcalloc((size_t)g.n + 1, sizeof *order);
+    bool *warn = xcalloc((size_t)g.n + 1, sizeof *warn);
+    bool ok = true;
+    for (int r = 0; r < g.n; r++) {
+        Func *root = g.v[r].f;
+        bool is_tx = r < u->nfuncs;
+        if (!is_tx && !root->external_clone)
+            continue;
+        int n = reach(&g, r, order);
+        for (int k = 0; k < n && is_tx && !root->mirror_reason; k++) {
+            Func *f = g.v[order[k]].f;
+            if (f->nescapes) {
+                root->needs_fork = true;
+                root->mirror_reason = escape_reason(&f->escapes[0]);
+            }
+        }
+        MirrorMode m = is_tx ? root->meta.mirror : MIRROR_AUTO;
+        if (m == MIRROR_AUTO)
+            for (int k = 0; k < n; k++)
+                warn[order[k]] = true;
+        if (m == MIRROR_INLINE) {
+            inline_error(&g, r, order);
+            ok = false;
+        }
+    }
+    for (int i = 0; i < g.n; i++)
+        for (int k = 0; warn[i] && k < g.v[i].f->nescapes; k++)
+            warn_escape(g.v[i].f, &g.v[i].f->escapes[k]);
+    free(warn);
+    free(order);
+    free(g.v);
+    return ok;
 }
 
 /* ---------------------------------------------------------------------
 ** The unit
 */
+
+static void front_free(Front *fr)
+{
+    for (int i = 0; i < fr->nexps; i++)
+        free(fr->exps[i].name);
+    free(fr->exps);
+    for (int i = 0; i < fr->ndecls; i++)
+        free(fr->decls[i].name);
+    free(fr->decls);
+    for (int i = 0; i < fr->nshims; i++) {
+        free(fr->shims[i].target);
+        free(fr->shims[i].shim);
+    }
+    free(fr->shims);
+    free(fr->tx);
+    free(fr->clones);
+    for (int i = 0; i < fr->nxtu; i++)
+        free(fr->xtu[i]);
+    free(fr->xtu);
+}
+
+/* read_unit: the transactions, then every function their mirrors reach
+** (fr->nclones grows as clones' bodies reach further). */
+static bool read_unit(Front *fr, Unit *u)
+{
+    bool ok = check_user_shims(fr);
+    u->funcs = xcalloc((size_t)(fr->ntx ? fr->ntx : 1), sizeof *u->funcs);
+    for (int i = 0; i < fr->ntx; i++) {
+        Func *f = &u->funcs[u->nfuncs++];
+        if (!read_transaction(fr, fr->tx[i], f)) {
+            ok = false;
+            continue;
+        }
+        if (f->meta.rules && !rules_load(f, &f->rules_text, &f->rules_path))
+            ok = false;
+        CXCursor first = clang_getCanonicalCursor(fr->tx[i]);
+        f->has_prior_decl = !clang_equalCursors(first, fr->tx[i]);
+    }
+    for (int i = 0; ok && i < fr->nclones; i++) {
+        Func clone = {0};
+        if (!read_clone(fr, fr->clones[i].def, &clone)) {
+            ok = false;
+            continue;
+        }
+        u->clones = xrealloc(u->clones, sizeof *u->clones * (size_t)(u->nclones + 1));
+        u->clones[u->nclones++] = clone;
+    }
+    if (ok)
+        ok = analyse_escapes(u);
+    u->xtu = fr->xtu;
+    u->nxtu = fr->nxtu;
+    fr->xtu = NULL;
+    fr->nxtu = 0;
+    return ok;
+}
 
 Unit *front_parse(const char *path, const char *const *args, int nargs)
 {
@@ -706,54 +1791,29 @@ Unit *front_parse(const char *path, const char *const *args, int nargs)
         return NULL;
     }
     Unit *u = NULL;
-    if (report_clang_errors(&fr))
-        goto done;
-
     fr.main_cx = clang_getFile(fr.tu, path);
-    clang_visitChildren(clang_getTranslationUnitCursor(fr.tu), collect_top, &fr);
-
-    u = xcalloc(1, sizeof *u);
-    u->main = fr.main;
-    u->funcs = xcalloc((size_t)(fr.ntx ? fr.ntx : 1), sizeof *u->funcs);
-    bool ok = true;
-    for (int i = 0; i < fr.ntx; i++) {
-        Func *f = &u->funcs[u->nfuncs++];
-        if (!read_transaction(&fr, fr.tx[i], f)) {
-            ok = false;
-            continue;
+    if (!report_clang_errors(&fr)) {
+        clang_visitChildren(clang_getTranslationUnitCursor(fr.tu), collect_top, &fr);
+        u = xcalloc(1, sizeof *u);
+        u->main = fr.main;
+        if (!read_unit(&fr, u) || diag_error_count() > 0) {
+            unit_free(u);
+            u = NULL;
         }
-        if (f->meta.rules && !rules_load(f, &f->rules_text, &f->rules_path))
-            ok = false;
-        CXCursor first = clang_getCanonicalCursor(fr.tx[i]);
-        f->has_prior_decl = !clang_equalCursors(first, fr.tx[i]);
     }
-    /* fr.nclones grows as clones' bodies reach further functions. */
-    for (int i = 0; ok && i < fr.nclones; i++) {
-        Func clone = {0};
-        if (!read_clone(&fr, fr.clones[i], &clone)) {
-            ok = false;
-            continue;
-        }
-        u->clones = xrealloc(u->clones, sizeof *u->clones * (size_t)(u->nclones + 1));
-        u->clones[u->nclones++] = clone;
-    }
-    if (!ok || diag_error_count() > 0) {
-        unit_free(u);
-        u = NULL;
-    }
-
-done:
-    for (int i = 0; i < fr.nexps; i++)
-        free(fr.exps[i].name);
-    free(fr.exps);
-    for (int i = 0; i < fr.ndecls; i++)
-        free(fr.decls[i].name);
-    free(fr.decls);
-    free(fr.tx);
-    free(fr.clones);
+    front_free(&fr);
     clang_disposeTranslationUnit(fr.tu);
     clang_disposeIndex(index);
     return u;
+}
+
+static void redirects_free(Redirect *r, int n)
+{
+    for (int j = 0; j < n; j++) {
+        free(r[j].name);
+        free(r[j].target);
+    }
+    free(r);
 }
 
 static void func_free(Func *f)
@@ -765,15 +1825,33 @@ static void func_free(Func *f)
         free(f->params[j].type);
     }
     free(f->params);
-    for (int j = 0; j < f->nredirects; j++)
-        free(f->redirects[j].name);
-    free(f->redirects);
+    while (f->types) {
+        Ty *t = f->types;
+        f->types = t->next;
+        for (int j = 0; j < t->nfields; j++)
+            free(t->fields[j].name);
+        free(t->fields);
+        free(t->spelling);
+        free(t);
+    }
+    free(f->param_tys);
+    redirects_free(f->redirects, f->nredirects);
+    redirects_free(f->macro_redirects, f->nmacro_redirects);
     free(f->self_refs);
-    for (int j = 0; j < f->nmacro_shims; j++)
-        free(f->macro_shims[j]);
-    free(f->macro_shims);
-    free(f->annot.text);
-    free(f->annot.map);
+    for (int j = 0; j < f->nhoists; j++) {
+        free(f->hoists[j].name);
+        free(f->hoists[j].new_name);
+        free(f->hoists[j].refs);
+    }
+    free(f->hoists);
+    for (int j = 0; j < f->nescapes; j++)
+        free(f->escapes[j].callee);
+    free(f->escapes);
+    for (int j = 0; j < f->ncallees; j++)
+        free(f->callees[j]);
+    free(f->callees);
+    free(f->mirror_reason);
+    annot_free(&f->annot);
     free(f->rules_text);
     free(f->rules_path);
     if (f->meta.root)
@@ -788,7 +1866,16 @@ void unit_free(Unit *u)
         func_free(&u->funcs[i]);
     for (int i = 0; i < u->nclones; i++)
         func_free(&u->clones[i]);
+    for (int i = 0; i < u->nxtu; i++)
+        free(u->xtu[i]);
+    free(u->xtu);
     free(u->funcs);
     free(u->clones);
     free(u);
+}
+
+/* unit_needs_rewrite: see ptmcc.h. */
+bool unit_needs_rewrite(const Unit *u)
+{
+    return u && (u->nfuncs > 0 || u->nclones > 0);
 }

@@ -29,11 +29,22 @@ SrcLoc annot_loc(const Annot *a, size_t off)
         off = a->len;
     if (!a->map)
         return a->origin;
-    return (SrcLoc){a->origin.file, a->map[off]};
+    SrcFile *f = a->map_file && a->map_file[off] ? a->map_file[off] : a->origin.file;
+    return (SrcLoc){f, a->map[off]};
+}
+
+/* in_macro_body: whether text offset off is spelled in the body of the
+** user macro the annotation was written through. */
+static bool in_macro_body(const Annot *a, size_t off)
+{
+    if (!a->from_macro || !a->map)
+        return false;
+    return a->from_macro[off < a->len ? off : a->len];
 }
 
 /* source_len: how many source bytes the text span [off, end) covers.
-** Without a map every byte is at the origin: one caret. */
+** Without a map every byte is at the origin: one caret.  A span that
+** crosses files (a macro's body into an argument) gets one caret too. */
 static size_t source_len(const Annot *a, size_t off, size_t end)
 {
     if (!a->map || end <= off)
@@ -42,9 +53,15 @@ static size_t source_len(const Annot *a, size_t off, size_t end)
         end = a->len;
     if (off >= end)
         return 0;
-    return a->map[end - 1] + 1 - a->map[off];
+    SrcLoc first = annot_loc(a, off), last = annot_loc(a, end - 1);
+    if (first.file != last.file || last.off < first.off)
+        return 0;
+    return last.off + 1 - first.off;
 }
 
+/* report: a diagnostic where clang would put it.  Text from a user
+** macro's body is reported at the macro's use, and the exact spot in the
+** definition follows as "note: expanded from macro". */
 static void report(const Annot *a, bool is_note, size_t off, size_t end, const char *fmt,
                    va_list ap)
 {
@@ -53,10 +70,16 @@ static void report(const Annot *a, bool is_note, size_t off, size_t end, const c
     char *msg = NULL;
     if (vasprintf(&msg, fmt, ap) < 0)
         return;
+    bool via_macro = in_macro_body(a, off);
+    SrcLoc at = via_macro ? a->origin : annot_loc(a, off);
+    size_t len = via_macro ? 0 : source_len(a, off, end);
     if (is_note)
-        note_at(annot_loc(a, off), source_len(a, off, end), "%s", msg);
+        note_at(at, len, "%s", msg);
     else
-        error_at(annot_loc(a, off), source_len(a, off, end), "%s", msg);
+        error_at(at, len, "%s", msg);
+    if (via_macro)
+        note_at(annot_loc(a, off), source_len(a, off, end), "expanded from macro '%s'",
+                a->macro ? a->macro : "?");
     free(msg);
 }
 
@@ -80,12 +103,23 @@ void annot_note(const Annot *a, size_t off, size_t end, const char *fmt, ...)
 
 /* annot_fixit: replacement for text span [off, end) of a.  A fix-it needs
 ** exact source positions: without a map it would rewrite the macro name,
-** so there is none. */
+** and clang offers none inside a macro's body. */
 void annot_fixit(const Annot *a, size_t off, size_t end, const char *replacement)
 {
-    if (!a || !a->map)
+    if (!a || !a->map || in_macro_body(a, off))
         return;
     fixit(annot_loc(a, off), source_len(a, off, end), replacement);
+}
+
+/* annot_free: see ptmcc.h. */
+void annot_free(Annot *a)
+{
+    free(a->text);
+    free(a->map);
+    free(a->map_file);
+    free(a->from_macro);
+    free(a->macro);
+    *a = (Annot){0};
 }
 
 typedef struct Tok {
@@ -479,7 +513,8 @@ static void check_return(Check *c, const Node *ret, const Node *member)
         err(c, ret->off, ret->end, "'return' has no value: '%s' returns void", name);
         return;
     }
-    if (member && member->op == '.' && !(c->fn && c->fn->returns_record))
+    if (member && member->op == '.' && !(c->fn && c->fn->returns_record) &&
+        !(c->fn && c->fn->ret))
         err(c, member->off, member->end,
             "'return.%s' needs a struct or union result, and '%s' does not return one",
             member->str, name);
@@ -538,6 +573,212 @@ static void check_expr(Check *c, const Node *e, const char *key)
         check_expr(c, e->rhs, key);
         return;
     }
+}
+
+/* ---- Types: success_criteria and snapshot checked against the function,
+** with clang's wording.  A NULL type is unknown (an enum constant, a
+** macro, a call): nothing is checked against it. */
+
+static const Ty ty_int = {TY_SCALAR, "int", NULL, NULL, 0, NULL};
+static const Ty ty_double = {TY_SCALAR, "double", NULL, NULL, 0, NULL};
+
+static bool is_record(const Ty *t)
+{
+    return t && t->kind == TY_RECORD;
+}
+
+/* op_span: where the operator of a binary or member node is: the first
+** non-blank byte after from that is not a closing parenthesis. */
+static size_t op_at(const Check *c, size_t from, size_t limit)
+{
+    const char *t = c->a ? c->a->text : NULL;
+    if (!t)
+        return from;
+    while (from < limit && from < c->a->len &&
+           (t[from] == ' ' || t[from] == '\t' || t[from] == '\n' || t[from] == ')'))
+        from++;
+    return from;
+}
+
+static const Ty *type_of(Check *c, const Node *e);
+
+/* field_of: the field named like member in record r, or an error. */
+static const Ty *field_of(Check *c, const Node *e, const Ty *r)
+{
+    if (r->nfields == 0) {
+        err(c, e->str_off, e->str_off + strlen(e->str), "incomplete definition of type '%s'",
+            r->spelling);
+        return NULL;
+    }
+    const char **names = xcalloc((size_t)r->nfields + 1, sizeof *names);
+    for (int i = 0; i < r->nfields; i++) {
+        if (strcmp(r->fields[i].name, e->str) == 0) {
+            free(names);
+            return r->fields[i].type;
+        }
+        names[i] = r->fields[i].name;
+    }
+    size_t end = e->str_off + strlen(e->str);
+    const char *near = closest(e->str, names, (size_t)r->nfields);
+    if (near) {
+        err(c, e->str_off, end, "no member named '%s' in '%s'; did you mean '%s'?", e->str,
+            r->spelling, near);
+        annot_fixit(c->a, e->str_off, end, near);
+        for (int i = 0; i < r->nfields; i++)
+            if (r->fields[i].name == near && r->fields[i].loc.file)
+                note_at(r->fields[i].loc, strlen(near), "'%s' declared here", near);
+    } else {
+        err(c, e->str_off, end, "no member named '%s' in '%s'", e->str, r->spelling);
+    }
+    free(names);
+    return NULL;
+}
+
+/* member_type: lhs.field and lhs->field. */
+static const Ty *member_type(Check *c, const Node *e)
+{
+    const Ty *t = type_of(c, e->lhs);
+    if (!t || t->kind == TY_UNKNOWN)
+        return NULL;
+    size_t op = op_at(c, e->lhs->end, e->str_off);
+    bool arrow = e->op == OP_ARROW;
+    const Ty *pointee = t->kind == TY_POINTER ? t->pointee : NULL;
+    if (!arrow && pointee && is_record(pointee)) {
+        err(c, op, op + 1, "member reference type '%s' is a pointer; did you mean to use '->'?",
+            t->spelling);
+        annot_fixit(c->a, op, op + 1, "->");
+        return NULL;
+    }
+    if (arrow && is_record(t)) {
+        err(c, op, op + 2, "member reference type '%s' is not a pointer; did you mean to use '.'?",
+            t->spelling);
+        annot_fixit(c->a, op, op + 2, ".");
+        return NULL;
+    }
+    if (arrow && t->kind != TY_POINTER) {
+        err(c, op, op + 2, "member reference type '%s' is not a pointer", t->spelling);
+        return NULL;
+    }
+    const Ty *r = arrow ? pointee : t;
+    if (arrow && pointee && pointee->kind == TY_UNKNOWN)
+        return NULL;
+    if (!is_record(r)) {
+        err(c, op, op + (arrow ? 2 : 1), "member reference base type '%s' is not a structure "
+            "or union", arrow && pointee ? pointee->spelling : t->spelling);
+        return NULL;
+    }
+    return field_of(c, e, r);
+}
+
+static const Ty *unary_type(Check *c, const Node *e)
+{
+    const Ty *t = type_of(c, e->lhs);
+    if (e->op == '*') {
+        if (t && (t->kind == TY_RECORD || t->kind == TY_SCALAR)) {
+            err(c, e->off, e->end, "indirection requires pointer operand ('%s' invalid)",
+                t->spelling);
+            return NULL;
+        }
+        return t && t->kind == TY_POINTER ? t->pointee : NULL;
+    }
+    if (e->op == '&')
+        return NULL;
+    if (is_record(t)) {
+        err(c, e->off, e->end, "invalid argument type '%s' to unary expression", t->spelling);
+        return NULL;
+    }
+    return e->op == '!' ? &ty_int : t;
+}
+
+static const Ty *binary_type(Check *c, const Node *e)
+{
+    const Ty *l = type_of(c, e->lhs), *r = type_of(c, e->rhs);
+    if (is_record(l) || is_record(r)) {
+        size_t op = op_at(c, e->lhs->end, e->rhs->off);
+        size_t len = e->op >= 256 ? 2 : 1;
+        if (l && r && l->kind != TY_UNKNOWN && r->kind != TY_UNKNOWN)
+            err(c, op, op + len, "invalid operands to binary expression ('%s' and '%s')",
+                l->spelling, r->spelling);
+        else
+            err(c, op, op + len, "invalid operands to binary expression: '%s' is not a "
+                "scalar type", is_record(l) ? l->spelling : r->spelling);
+        return NULL;
+    }
+    switch (e->op) {
+    case OP_EQ: case OP_NE: case OP_LE: case OP_GE: case '<': case '>':
+    case OP_AND: case OP_OR:
+        return &ty_int;
+    default:
+        return l && l->kind == TY_SCALAR && r && r->kind == TY_SCALAR ? l : NULL;
+    }
+}
+
+static const Ty *param_type_of(const FuncSig *fn, const char *name)
+{
+    for (int i = 0; fn && fn->param_types && i < fn->nparams; i++)
+        if (fn->params[i] && strcmp(fn->params[i], name) == 0)
+            return fn->param_types[i];
+    return NULL;
+}
+
+/* type_of: the type of a checked expression, reporting C's type errors. */
+static const Ty *type_of(Check *c, const Node *e)
+{
+    switch (e->kind) {
+    case N_NUM:
+        return e->is_int ? &ty_int : &ty_double;
+    case N_BOOL:
+    case N_SIZEOF:
+        return &ty_int;
+    case N_IDENT:
+        if (is_param(c->fn, e->str))
+            return param_type_of(c->fn, e->str);
+        return strcmp(e->str, "errno") == 0 ? &ty_int : NULL;
+    case N_RETURN:
+        return c->fn && !c->fn->returns_void ? c->fn->ret : NULL;
+    case N_MEMBER:
+        return member_type(c, e);
+    case N_INDEX: {
+        const Ty *t = type_of(c, e->lhs);
+        type_of(c, e->rhs);
+        if (is_record(t)) {
+            err(c, e->off, e->end, "subscripted value is not an array, pointer, or vector");
+            return NULL;
+        }
+        return t && t->kind == TY_POINTER ? t->pointee : NULL;
+    }
+    case N_UNARY:
+        return unary_type(c, e);
+    case N_BINARY:
+        return binary_type(c, e);
+    case N_CALL:
+        for (const Node *a = e->items; a; a = a->next)
+            type_of(c, a);
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* typecheck_criteria: success_criteria must be a scalar (C's condition). */
+static void typecheck_criteria(Check *c, const Node *e)
+{
+    const Ty *t = type_of(c, e);
+    if (is_record(t))
+        err(c, e->off, e->end, "statement requires expression of scalar type ('%s' invalid)",
+            t->spelling);
+}
+
+/* typecheck_region: { address, size } of a snapshot. */
+static void typecheck_region(Check *c, const Node *addr, const Node *size)
+{
+    const Ty *a = type_of(c, addr), *n = type_of(c, size);
+    if (a && a->kind != TY_POINTER && a->kind != TY_UNKNOWN)
+        err(c, addr->off, addr->end, "a snapshot region's address must be a pointer, not '%s'",
+            a->spelling);
+    if (n && n->kind != TY_SCALAR && n->kind != TY_UNKNOWN)
+        err(c, size->off, size->end, "a snapshot region's size must be a number, not '%s'",
+            n->spelling);
 }
 
 /* ---- Keys */
@@ -653,7 +894,10 @@ static void check_success(Check *c, Node *e)
         expects(c, v, e->str, "an expression such as return == 0");
         return;
     }
+    int before = c->errors;
     check_expr(c, v, "success_criteria");
+    if (c->errors == before)
+        typecheck_criteria(c, v);
     c->m->success = v;
 }
 
@@ -837,8 +1081,13 @@ static void check_snapshot(Check *c, Node *e)
             ok = false;
             continue;
         }
+        int before = c->errors;
         for (Node *x = r->items; x; x = x->next)
             check_expr(c, x, "snapshot");
+        if (c->errors == before)
+            typecheck_region(c, r->items, r->items->next);
+        else
+            ok = false;
     }
     if (ok)
         c->m->snapshot = v;
@@ -957,7 +1206,7 @@ static void put_name(Buf *b, const char *name, const FuncSig *fn, const char *fr
     if (strcmp(name, "errno") == 0)
         buf_printf(b, "%s->err", frame);
     else if (is_param(fn, name))
-        buf_printf(b, "%s->%s", frame, name);
+        buf_printf(b, "%s->arg.%s", frame, name);
     else
         buf_puts(b, name);
 }

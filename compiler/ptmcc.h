@@ -7,11 +7,15 @@
 **   diag.c       clang-style diagnostics (text or JSON)
 **   meta_lex.l   the annotation's tokens (flex, reentrant)
 **   meta_parse.y the annotation's grammar (bison, reentrant, locations)
-**   meta.c       key checks, defaults, units; success_criteria to C
-**   front.c      libclang: annotated functions, their calls, their text
+**   meta.c       key checks, defaults, units, types; success_criteria to C
+**   front.c      libclang: annotated functions, their calls, their text;
+**                what each call in a mirror resolves to (externals.def:
+**                the library calls a mirror may make as they are)
 **   rules.c      rules scripts: found, read, syntax-checked with Lua
 **   emit.c       the rewritten C
 **   dump.c       --dump-annotations JSON
+**   verify.c     --verify-mirror: mirrors proven free of raw I/O, on bitcode
+**   compile_db.c compile_commands.json, for -p
 */
 #ifndef PTMCC_H
 #define PTMCC_H
@@ -98,10 +102,30 @@ typedef struct Annot {
     SrcLoc origin;  /* PTM_TRANSACTION, or the macro that expanded to it */
     size_t *map;    /* map[i]: the source offset of text[i] (len + 1 entries),
                        in origin.file; NULL: every byte maps to origin */
+    /* Written through a user macro (#define BANK_TX(id) PTM_TRANSACTION(...)):
+    ** map_file[i] is the file of map[i] (the macro's definition may be in a
+    ** header), and from_macro[i] is set for bytes spelled in the macro's
+    ** body; clang reports those at the macro's use (origin) with a note
+    ** "expanded from macro" at the exact spot.  NULL: none of this. */
+    SrcFile **map_file;
+    unsigned char *from_macro;
+    char *macro;    /* the user macro's name, or NULL */
 } Annot;
 
-/* annot_loc: the source position of text offset off. */
+/* annot_loc: the source position of text offset off (exact when mapped). */
 SrcLoc annot_loc(const Annot *a, size_t off);
+/* annot_error / annot_note: a diagnostic over text span [off, end) of a,
+** placed as clang places it (a span from a user macro's body is reported
+** at the macro's use, with a note "expanded from macro").  a NULL: none.
+** annot_fixit: a replacement for that span, when it is written out at
+** the macro's use or in plain PTM_TRANSACTION(...). */
+void annot_error(const Annot *a, size_t off, size_t end, const char *fmt, ...)
+    PTMCC_PRINTF(4, 5);
+void annot_note(const Annot *a, size_t off, size_t end, const char *fmt, ...)
+    PTMCC_PRINTF(4, 5);
+void annot_fixit(const Annot *a, size_t off, size_t end, const char *replacement);
+/* annot_free: frees what a owns and zeroes it. */
+void annot_free(Annot *a);
 /* annot_map_source: aligns a's tokens with the tokens of the macro
 ** arguments at args (the text between PTM_TRANSACTION's parentheses, in
 ** origin.file), filling a->map when they match one for one. */
@@ -181,6 +205,27 @@ typedef struct Meta {
     Node *root;                   /* owns every Node above */
 } Meta;
 
+/* A C type as the metadata checks see it: front.c builds these from
+** libclang, meta.c only reads them.  TY_UNKNOWN turns the checks off (an
+** enum constant, a macro, a type too deep to describe). */
+typedef enum { TY_UNKNOWN, TY_VOID, TY_SCALAR, TY_POINTER, TY_RECORD } TyKind;
+
+typedef struct Ty Ty;
+typedef struct TyField {
+    char *name;
+    Ty *type;
+    SrcLoc loc;                   /* its declaration, for "declared here" */
+} TyField;
+
+struct Ty {
+    TyKind kind;
+    char *spelling;               /* as clang spells it: "struct result *" */
+    Ty *pointee;                  /* TY_POINTER (arrays count as pointers) */
+    TyField *fields;              /* TY_RECORD; none when incomplete */
+    int nfields;
+    Ty *next;                     /* the owner's list of every Ty it made */
+};
+
 /* What meta.c needs to know of the annotated function. */
 typedef struct FuncSig {
     const char *name;
@@ -188,6 +233,8 @@ typedef struct FuncSig {
     bool returns_record;          /* struct or union: return.field allowed */
     const char *const *params;    /* parameter names */
     int nparams;
+    const Ty *ret;                /* the result type; NULL: unknown */
+    const Ty *const *param_types; /* parallel to params; NULL: unknown */
 } FuncSig;
 
 /* meta_check: applies defaults and checks every key of root against the
@@ -211,34 +258,71 @@ typedef struct Param {
     char *type;          /* spelling for a frame member, qualifiers dropped */
 } Param;
 
-/* A reference in a mirror's body to redirect: to a shim, or to the mirror
-** clone of a function defined in the file. */
+/* A reference in a mirror's body to redirect, resolved in the order of
+** DESIGN.md §3: a user shim (PTM_MIRROR_OF), a built-in shim, the mirror
+** clone of a function of this unit, the clone in another file of a
+** PTM_MIRRORABLE function. */
 typedef struct Redirect {
     char *name;          /* the function referred to: "fprintf", "audit" */
-    size_t off, len;     /* the name token in the main file */
-    bool to_clone;       /* name__ptm_mirror, else the shim of name */
+    size_t off, len;     /* the name token in the function's file; len 0: the
+                            reference comes from a macro's body, and a
+                            scoped function-like macro redirects it */
+    char *target;        /* what the mirror refers to instead */
 } Redirect;
+
+/* A function-local static of a cloned function, moved to file scope so
+** that the original (or primary) and the mirror clone share it. */
+typedef struct Hoist {
+    char *name;          /* as declared: "calls" */
+    char *new_name;      /* "f__ptm_static_calls" */
+    size_t decl_off, decl_end; /* the declaration, its ';' included */
+    size_t name_off;     /* the name in the declaration */
+    size_t *refs;        /* the name's uses in the body */
+    int nrefs;
+} Hoist;
+
+/* A call in a mirror that leaves the mirror's control: an unknown external
+** or a call through a function pointer. */
+typedef struct Escape {
+    char *callee;        /* the function; NULL: through a function pointer */
+    SrcLoc loc;
+    size_t len;
+    bool macro_defined;  /* callee is defined here, by a macro: no clone */
+} Escape;
 
 typedef struct Func {
     char *name;
-    SrcFile *file;
+    SrcFile *file;       /* the main file, or the header of a static inline */
     size_t start, end;   /* the definition, annotation included */
     size_t name_off;     /* the name in the declarator */
     size_t body_off;     /* its '{' */
-    size_t annot_off, annot_end; /* PTM_TRANSACTION(...) when written in this
-                                    definition, else annot_end == 0 */
+    size_t annot_off, annot_end; /* PTM_TRANSACTION(...) (or PTM_MIRRORABLE)
+                                    when written in this definition, else
+                                    annot_end == 0 */
     char *ret_type;
     bool returns_void, returns_record;
     Param *params;
     int nparams;
+    Ty *ret_ty;          /* for the criteria checks (transactions) */
+    Ty **param_tys;
+    Ty *types;           /* owns every Ty above */
     Redirect *redirects; /* in the mirror clone */
     int nredirects;
+    Redirect *macro_redirects; /* names called from inside macros (len 0) */
+    int nmacro_redirects;
     size_t *self_refs;   /* the function's own name in its body (recursion):
                             the primary calls itself, not the wrapper */
     int nself_refs;
-    char **macro_shims;  /* real names called from inside macros */
-    int nmacro_shims;
+    Hoist *hoists;       /* its function-local statics, moved out */
+    int nhoists;
+    Escape *escapes;     /* calls its mirror cannot keep in the mirror */
+    int nescapes;
+    char **callees;      /* functions of this unit whose clones it calls */
+    int ncallees;
+    bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */
     bool has_prior_decl; /* declared before its definition */
+    bool needs_fork;     /* transactions: an escape is reachable from the mirror */
+    char *mirror_reason; /* why ("calls unknown external 'x' (f.c:3)"), or NULL */
     Annot annot;
     Meta meta;
     char *rules_text;    /* the `rules` script, read by rules_load */
@@ -249,16 +333,23 @@ typedef struct Unit {
     SrcFile *main;
     Func *funcs;         /* the transactions, in source order */
     int nfuncs;
-    Func *clones;        /* other functions of the file reachable from a
-                            mirror: each gets a mirror clone (no meta) */
+    Func *clones;        /* other functions reachable from a mirror, and the
+                            PTM_MIRRORABLE ones: each gets a mirror clone */
     int nclones;
+    char **xtu;          /* PTM_MIRRORABLE functions of other files that
+                            mirrors call: weak references to their clones */
+    int nxtu;
 } Unit;
 
 /* front_parse: parses path with libclang under args (cc flags, no inputs or
-** outputs) and collects its transactions, checking their metadata.  Errors
+** outputs) and collects its transactions, checking their metadata, and the
+** functions their mirrors reach.  Errors and warnings (unknown externals)
 ** are reported through diag.  Returns NULL after any error. */
 Unit *front_parse(const char *path, const char *const *args, int nargs);
 void unit_free(Unit *u);
+/* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
+** PTM_MIRRORABLE function whose clone other files call. */
+bool unit_needs_rewrite(const Unit *u);
 
 /* rules.c ------------------------------------------------------------- */
 /* rules_load: reads the script named by a `rules` key, relative to the
@@ -267,16 +358,102 @@ void unit_free(Unit *u);
 bool rules_load(const Func *f, char **text, char **resolved);
 
 /* emit.c -------------------------------------------------------------- */
-/* emit_unit: the rewritten translation unit.  Returns a malloc'd string. */
+/* emit_unit: the rewritten translation unit.  Returns a malloc'd string.
+** A unit to rewrite has transactions or mirror clones (unit_needs_rewrite). */
 char *emit_unit(const Unit *u, const char *display_path);
 
 /* dump.c -------------------------------------------------------------- */
 /* dump_annotations: prints every transaction's metadata as JSON. */
 void dump_annotations(const Unit *u, FILE *out);
 
+/* compile_db.c -------------------------------------------------------- */
+/* A compilation database (compile_commands.json), loaded once. */
+typedef struct CompileDb CompileDb;
+
+/* One entry: the command a build ran for a file. */
+typedef struct CompileCommand {
+    char *directory;     /* where it ran, absolute */
+    char *file;          /* the source, as the entry names it */
+    char **argv;         /* the words, the compiler first; NULL-terminated */
+    int argc;
+} CompileCommand;
+
+/* compile_db_present: whether dir holds a compile_commands.json. */
+bool compile_db_present(const char *dir);
+/* compile_db_open: loads <dir>/compile_commands.json.  Reports a missing or
+** malformed file ("ptmcc: error: ...") and returns NULL. */
+CompileDb *compile_db_open(const char *dir);
+/* compile_db_close: releases db (NULL: nothing). */
+void compile_db_close(CompileDb *db);
+/* compile_db_find: the entry for source (a path from the current
+** directory), matched by real path; the first when there are several.
+** Reports a missing source, a missing entry ("no compile command for 'x.c'
+** in build/compile_commands.json") or a malformed one and returns false.
+** OUT: *out, owned by the caller (compile_command_free). */
+bool compile_db_find(const CompileDb *db, const char *source, CompileCommand *out);
+/* compile_command_free: releases what c owns and zeroes it. */
+void compile_command_free(CompileCommand *c);
+/* shell_split: line split into words as a POSIX shell splits them (quotes,
+** backslashes; no expansion).  OUT: *words (NULL-terminated, malloc'd, even
+** on failure).  Returns false when a quote is left open. */
+bool shell_split(const char *line, char ***words, int *n);
+
 /* scan.c -------------------------------------------------------------- */
 /* scan_mentions_ptm: true when path, or a header it includes from the
-** given directories, names PTM_TRANSACTION. */
+** given directories, names PTM_TRANSACTION or PTM_MIRRORABLE. */
 bool scan_mentions_ptm(const char *path, const char *const *incdirs, int n);
+
+/* verify.c ------------------------------------------------------------ */
+/* What --verify-mirror compiles: the C sources among args, with the flags
+** the backend would get. */
+typedef struct VerifyJob {
+    const char *const *backend; /* the backend's command before the user's
+                                   arguments: its program words (skipped:
+                                   bitcode needs clang-19), then ptmcc's
+                                   flags (-D__PTMCC__, -isystem, -iquote) */
+    int nbackend;
+    const char *const *args;    /* the user's cc arguments, each rewritten
+                                   source in place of its original */
+    int nargs;
+    bool (*takes_value)(const char *opt); /* options whose value follows */
+    bool verbose;               /* print the commands and a summary line */
+} VerifyJob;
+
+/* verify_mirror: compiles every C source of job to LLVM bitcode with
+** clang-19, links the modules and proves that no function named
+** *__ptm_mirror reaches a raw I/O symbol (raw_io.def) except through
+** ptm_shim_*.  A reachable raw call is an error naming the call chain;
+** calls through pointers, inline assembly and callbacks handed to external
+** code are warnings.  Diagnostics go through diag.  Returns false after
+** an error (the sources themselves failing to compile included). */
+bool verify_mirror(const VerifyJob *job);
+/* verify_bitcode: the same check on bitcode files already made.  names:
+** what to call each in messages (NULL: their paths). */
+bool verify_bitcode(const char *const *paths, const char *const *names, int n, bool verbose);
+
+/* inline.c ------------------------------------------------------------ */
+#include <clang-c/Index.h>
+
+/* A cancellation point: the clone polls ptm_mirror_cancel at off; wrap:
+** the statement at [off, wrap_end) has no braces and gets some. */
+typedef struct Poll {
+    size_t off;
+    bool wrap;
+    size_t wrap_end;
+} Poll;
+
+typedef struct InlineFacts {
+    bool local_stores_only; /* every store stays in the function's locals */
+    char *blocker;          /* else the first one that does not, with where */
+    size_t blocker_off;
+    Poll *polls;            /* where its clone polls for cancellation */
+    int npolls;
+} InlineFacts;
+
+/* inline_facts: proves (or not) that fn, whose body is body in file,
+** stores only into its own locals, and finds its cancellation points.
+** OUT: *out (free with inline_facts_free). */
+void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out);
+void inline_facts_free(InlineFacts *f);
 
 #endif /* PTMCC_H */

@@ -2,9 +2,10 @@
 ** scan.c - the cheap text scan that lets ptmcc hand a unit without
 ** annotations to the backend compiler untouched, without a libclang parse.
 **
-** A unit can only hold a transaction if its text, or a header it includes,
-** names PTM_TRANSACTION: the user may wrap the annotation in a macro of
-** their own, defined in a header.  Headers are searched in the source's
+** A unit can only hold a transaction (or a PTM_MIRRORABLE function, whose
+** clone other files' mirrors call) if its text, or a header it includes,
+** names PTM_TRANSACTION (or PTM_MIRRORABLE): the user may wrap the
+** annotation in a macro of their own, defined in a header.  Headers are searched in the source's
 ** directory and the -I/-iquote directories; system directories are not
 ** (the annotation lives in user code), and ptm.h itself does not count.
 */
@@ -16,6 +17,7 @@
 
 #define MAX_DEPTH 32
 #define MARKER "PTM_TRANSACTION"
+#define MARKER_CLONE "PTM_MIRRORABLE" /* a clone for other files' mirrors */
 
 typedef struct Scan {
     const char *const *dirs;
@@ -91,7 +93,7 @@ static bool scan_file(Scan *s, const char *path, int depth)
     SrcFile *f = src_load(path);
     if (!f)
         return false;
-    if (!is_ptm_header(path) && strstr(f->text, MARKER))
+    if (!is_ptm_header(path) && (strstr(f->text, MARKER) || strstr(f->text, MARKER_CLONE)))
         return true;
     for (const char *line = f->text; line && *line; line = strchr(line, '\n')) {
         if (*line == '\n')

@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <seccomp.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ptm_int.h"
 
@@ -21,9 +23,24 @@ _Thread_local struct ptmMirror *ptmMirrorCurrent;
 */
 void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring)
 {
+    pid_t self = getpid();
+
     m->ring = ring;
     m->t0_ns = ptmOsNowNs();
     m->files = NULL;
+    m->ovs = NULL;
+    m->ns = NULL;
+    m->fsuse = NULL;
+    m->streams = NULL;
+    m->locks = NULL;
+    m->ov_bytes = 0;
+    m->cwd = NULL;
+    m->virt_ns = 0;
+    /* The ring was made by the host process; a fork child sees its own pid. */
+    m->host_pid = ring && ring->pid > 0 ? (pid_t)ring->pid : self;
+    m->in_child = m->host_pid != self;
+    if (ring)
+        ring->virt_sleep_ns = 0;
     ptmMirrorCurrent = m;
 }
 
@@ -37,8 +54,45 @@ void ptmMirrorLeave(struct ptmMirror *m)
     /* Still current while releasing: a FILE's flush calls back into the
     ** shims' simulation, which must not reach the disk. */
     ptmMirrorCurrent = m;
+    ptmLockReleaseAll(m);
+    ptmStdioReleaseAll(m);
     ptmSimReleaseAll(m);
+    free(m->cwd);
+    m->cwd = NULL;
     ptmMirrorCurrent = NULL;
+}
+
+/* Whether a successful call has an effect the primary needs done (see
+** PTM_EVF_EFFECT).  Reads, probes, clocks and sleeps have none; the opens,
+** the sockets' connect and the lock calls set it themselves, by intent or
+** when they meet contention. */
+static int callHasEffect(unsigned call)
+{
+    switch (call) {
+    case PTM_CALL_open: case PTM_CALL_openat: case PTM_CALL_fopen:
+    case PTM_CALL_fdopen: case PTM_CALL_freopen: case PTM_CALL_fcntl:
+    case PTM_CALL_read: case PTM_CALL_pread: case PTM_CALL_lseek:
+    case PTM_CALL_stat: case PTM_CALL_lstat: case PTM_CALL_fstat: case PTM_CALL_access:
+    case PTM_CALL_fread: case PTM_CALL_fgets: case PTM_CALL_fgetc: case PTM_CALL_getc:
+    case PTM_CALL_getchar: case PTM_CALL_fscanf: case PTM_CALL_scanf: case PTM_CALL_vfscanf:
+    case PTM_CALL_fseek: case PTM_CALL_ftell: case PTM_CALL_rewind:
+    case PTM_CALL_socket: case PTM_CALL_recv: case PTM_CALL_recvfrom: case PTM_CALL_recvmsg:
+    case PTM_CALL_setsockopt:
+    case PTM_CALL_sleep: case PTM_CALL_usleep: case PTM_CALL_nanosleep:
+    case PTM_CALL_clock_nanosleep: case PTM_CALL_time: case PTM_CALL_clock_gettime:
+    case PTM_CALL_gettimeofday:
+    case PTM_CALL_pthread_mutex_lock: case PTM_CALL_pthread_mutex_trylock:
+    case PTM_CALL_pthread_mutex_timedlock: case PTM_CALL_pthread_mutex_unlock:
+    case PTM_CALL_pthread_rwlock_rdlock: case PTM_CALL_pthread_rwlock_wrlock:
+    case PTM_CALL_pthread_rwlock_tryrdlock: case PTM_CALL_pthread_rwlock_trywrlock:
+    case PTM_CALL_pthread_rwlock_timedrdlock: case PTM_CALL_pthread_rwlock_timedwrlock:
+    case PTM_CALL_pthread_rwlock_unlock: case PTM_CALL_pthread_spin_lock:
+    case PTM_CALL_pthread_spin_trylock: case PTM_CALL_pthread_spin_unlock:
+    case PTM_CALL_pthread_cond_wait: case PTM_CALL_pthread_cond_timedwait:
+        return 0;
+    default:
+        return 1;
+    }
 }
 
 /*
@@ -63,8 +117,8 @@ struct ptmEvent *ptmMirrorRecord(enum ptmEventKind kind, unsigned call,
     now = ptmOsNowNs();
     ev->kind = (uint16_t)kind;
     ev->call = (uint16_t)call;
-    if (kind == PTM_EV_CALL && call != PTM_CALL_open && call != PTM_CALL_fopen)
-        ev->flags = PTM_EVF_EFFECT; /* opens decide by their intent */
+    if (kind == PTM_EV_CALL && callHasEffect(call))
+        ev->flags = PTM_EVF_EFFECT;
     ev->t_ns = start_ns >= m->t0_ns ? start_ns - m->t0_ns : 0;
     ev->dur_ns = now >= start_ns ? now - start_ns : 0;
     return ev;
@@ -81,6 +135,46 @@ struct ptmEvent *ptmMirrorRecordCall(enum ptmCall call, uint64_t start_ns, const
     ev->bytes = bytes;
     ptmCopyField(ev->target, sizeof ev->target, target);
     return ev;
+}
+
+/*
+** ptmMirrorRecordRead: records a call without an effect (a read, a stat, a
+** seek, a clock), merging it into the ring's last event when that is the
+** same call on the same target and both succeeded without effect: bytes and
+** durations add up, result is the latest, and detail counts the calls
+** ("x2", "x3", ...).  So a loop of fgetc calls is one event, not a full
+** ring that drops the writes after it.  The ring is this mirror's alone
+** (one writer), so looking at its last slot is safe.  Returns the event, or
+** NULL when no mirror runs or the ring is full.
+*/
+struct ptmEvent *ptmMirrorRecordRead(enum ptmCall call, uint64_t start_ns, const char *target,
+                                     int64_t result, int err, uint64_t bytes)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmEvent *last;
+    uint32_t head;
+    unsigned long n = 1;
+    uint64_t now;
+
+    if (!m || !m->ring)
+        return NULL;
+    head = atomic_load_explicit(&m->ring->head, memory_order_relaxed);
+    if (err == 0 && head > 0 && head <= m->ring->cap) {
+        last = &m->ring->ev[head - 1];
+        if (last->kind == PTM_EV_CALL && last->call == call && last->err == 0 &&
+            !(last->flags & PTM_EVF_EFFECT) &&
+            strncmp(last->target, target ? target : "", sizeof last->target - 1) == 0) {
+            now = ptmOsNowNs();
+            if (last->detail[0] == 'x')
+                n = strtoul(last->detail + 1, NULL, 10);
+            snprintf(last->detail, sizeof last->detail, "x%lu", n + 1);
+            last->result = result;
+            last->bytes += bytes;
+            last->dur_ns += now >= start_ns ? now - start_ns : 0;
+            return last;
+        }
+    }
+    return ptmMirrorRecordCall(call, start_ns, target, result, err, bytes);
 }
 
 static const char *const shimNames[PTM_CALL_COUNT] = {

@@ -12,8 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -136,6 +139,108 @@ static off_t osLseek(int fd, off_t off, int whence)
     return lseek(fd, off, whence);
 }
 
+static int osMadvise(void *addr, size_t len, int advice)
+{
+    return madvise(addr, len, advice);
+}
+
+static ssize_t osPread(int fd, void *buf, size_t n, off_t off)
+{
+    return pread(fd, buf, n, off);
+}
+
+static int osFcntlLock(int fd, int cmd, struct flock *fl)
+{
+    return fcntl(fd, cmd, fl);
+}
+
+static int osFcntlInt(int fd, int cmd, int arg)
+{
+    return fcntl(fd, cmd, arg);
+}
+
+static int osIoctlInt(int fd, unsigned long req, int *out)
+{
+    return ioctl(fd, req, out);
+}
+
+/* getdents64(2) through syscall(2): opendir() would allocate a DIR the
+** fault-injecting tests could not replace. */
+static long osGetdents(int fd, void *buf, size_t n)
+{
+    return syscall(SYS_getdents64, fd, buf, n);
+}
+
+static ssize_t osReadlink(const char *path, char *buf, size_t n)
+{
+    return readlink(path, buf, n);
+}
+
+static char *osGetcwd(char *buf, size_t n)
+{
+    return getcwd(buf, n);
+}
+
+static int osSocket(int domain, int type, int proto)
+{
+    return socket(domain, type, proto);
+}
+
+static int osConnect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    return connect(fd, addr, len);
+}
+
+static int osGetsockopt(int fd, int level, int opt, void *val, socklen_t *len)
+{
+    return getsockopt(fd, level, opt, val, len);
+}
+
+static int osGetpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    return getpeername(fd, addr, len);
+}
+
+static int osClockGettime(clockid_t clk, struct timespec *ts)
+{
+    return clock_gettime(clk, ts);
+}
+
+static int osMutexTrylock(pthread_mutex_t *mu)
+{
+    return pthread_mutex_trylock(mu);
+}
+
+static int osMutexUnlock(pthread_mutex_t *mu)
+{
+    return pthread_mutex_unlock(mu);
+}
+
+static int osRwlockTryrdlock(pthread_rwlock_t *rw)
+{
+    return pthread_rwlock_tryrdlock(rw);
+}
+
+static int osRwlockTrywrlock(pthread_rwlock_t *rw)
+{
+    return pthread_rwlock_trywrlock(rw);
+}
+
+static int osRwlockUnlock(pthread_rwlock_t *rw)
+{
+    return pthread_rwlock_unlock(rw);
+}
+
+static int osSpinTrylock(pthread_spinlock_t *sp)
+{
+    return pthread_spin_trylock(sp);
+}
+
+static int osSpinUnlock(pthread_spinlock_t *sp)
+{
+    return pthread_spin_unlock(sp);
+}
+
 #define PTM_OS_REAL                                                         \
     {                                                                       \
         .open = osOpen, .close = osClose, .read = osRead, .write = osWrite, \
@@ -145,7 +250,17 @@ static off_t osLseek(int fd, off_t off, int whence)
         .fork = osFork, .waitpid = osWaitpid, .kill = osKill,               \
         .pidfd_open = osPidfdOpen, .poll = osPoll, .mmap = osMmap,          \
         .munmap = osMunmap, .nanosleep = osNanosleep, .lstat = osLstat,     \
-        .lseek = osLseek,                                                   \
+        .lseek = osLseek, .madvise = osMadvise,                             \
+        .pread = osPread, .fcntl_lock = osFcntlLock, .fcntl_int = osFcntlInt, \
+        .ioctl_int = osIoctlInt, .getdents = osGetdents,                    \
+        .readlink = osReadlink, .getcwd = osGetcwd, .socket = osSocket,     \
+        .connect = osConnect, .getsockopt = osGetsockopt,                   \
+        .getpeername = osGetpeername, .clock_gettime = osClockGettime,      \
+        .mutex_trylock = osMutexTrylock, .mutex_unlock = osMutexUnlock,     \
+        .rwlock_tryrdlock = osRwlockTryrdlock,                              \
+        .rwlock_trywrlock = osRwlockTrywrlock,                              \
+        .rwlock_unlock = osRwlockUnlock, .spin_trylock = osSpinTrylock,     \
+        .spin_unlock = osSpinUnlock,                                        \
     }
 
 struct ptmOsTable ptmOs = PTM_OS_REAL;

@@ -11,11 +11,14 @@
 #ifndef PTM_INT_H
 #define PTM_INT_H
 
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
@@ -64,6 +67,27 @@ struct ptmOsTable {
     int (*nanosleep)(const struct timespec *req, struct timespec *rem);
     int (*lstat)(const char *path, struct stat *st);  /* unlink/rename act on links */
     off_t (*lseek)(int fd, off_t off, int whence);    /* a simulated fd's offset */
+    int (*madvise)(void *addr, size_t len, int advice); /* rings: MADV_(DONT|DO)FORK */
+    /* The shims' read-only probes and the mirror's own objects (shims/). */
+    ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+    int (*fcntl_lock)(int fd, int cmd, struct flock *fl); /* F_GETLK, F_OFD_GETLK only */
+    int (*fcntl_int)(int fd, int cmd, int arg);        /* read-only: F_GETPIPE_SZ, F_GETFD */
+    int (*ioctl_int)(int fd, unsigned long req, int *out); /* FIONREAD, TIOCOUTQ */
+    long (*getdents)(int fd, void *buf, size_t n);     /* getdents64 */
+    ssize_t (*readlink)(const char *path, char *buf, size_t n);
+    char *(*getcwd)(char *buf, size_t n);
+    int (*socket)(int domain, int type, int proto);
+    int (*connect)(int fd, const struct sockaddr *addr, socklen_t len); /* probes only */
+    int (*getsockopt)(int fd, int level, int opt, void *val, socklen_t *len);
+    int (*getpeername)(int fd, struct sockaddr *addr, socklen_t *len);
+    int (*clock_gettime)(clockid_t clk, struct timespec *ts);
+    int (*mutex_trylock)(pthread_mutex_t *mu);
+    int (*mutex_unlock)(pthread_mutex_t *mu);
+    int (*rwlock_tryrdlock)(pthread_rwlock_t *rw);
+    int (*rwlock_trywrlock)(pthread_rwlock_t *rw);
+    int (*rwlock_unlock)(pthread_rwlock_t *rw);
+    int (*spin_trylock)(pthread_spinlock_t *sp);
+    int (*spin_unlock)(pthread_spinlock_t *sp);
 };
 extern struct ptmOsTable ptmOs;
 void ptmOsReset(void);
@@ -82,7 +106,9 @@ uint64_t ptmOsNowNs(void); /* CLOCK_MONOTONIC, in ns */
 enum ptmEventKind {
     PTM_EV_CALL = 1,   /* a shim ran: call, target, result, err, bytes */
     PTM_EV_VALIDATE,   /* ptm_validate() failed: target holds the message */
-    PTM_EV_DENIED      /* seccomp denied syscall number `call` */
+    PTM_EV_DENIED,     /* seccomp denied syscall number `call` */
+    PTM_EV_MISSING_CLONE /* a PTM_MIRRORABLE function had no mirror clone and
+                            ran as it is: target holds its name (clones.c) */
 };
 
 /* The call changes something the primary needs done (it writes, creates,
@@ -104,6 +130,19 @@ struct ptmEvent {
     char detail[PTM_DETAIL_MAX];  /* open flags, an fopen mode, ... */
 };
 
+/* The steps of a fork mirror, in order (struct ptmRing.stamp_ns). */
+enum ptmForkStamp {
+    PTM_STAMP_FORK,     /* parent: about to fork */
+    PTM_STAMP_CHILD,    /* child: running */
+    PTM_STAMP_SIGNALS,  /* child: deadline timer, signals, parent death, no core */
+    PTM_STAMP_FDS,      /* child: inherited descriptors made private */
+    PTM_STAMP_SHARED,   /* child: shared mappings made read-only */
+    PTM_STAMP_FILTER,   /* child: seccomp filter attached; the mirror starts */
+    PTM_STAMP_MIRROR,   /* child: the mirror returned */
+    PTM_STAMP_REAPED,   /* parent: child reaped */
+    PTM_STAMP_COUNT
+};
+
 struct ptmRing {
     _Atomic uint32_t head;        /* events pushed; beyond cap they were dropped */
     uint32_t cap;
@@ -112,13 +151,29 @@ struct ptmRing {
     _Atomic int32_t setup_err;    /* fork child: errno of a sandbox setup that failed
                                   ** (the mirror did not run); 0 otherwise */
     uint32_t frame_len;           /* bytes of frame[] valid once returned */
-    unsigned char frame[PTM_RING_FRAME_MAX]; /* the mirror's frame after it returned */
+    int32_t pid;                  /* the process that created the ring: the host of
+                                  ** its mirrors (a fork child sees another getpid()) */
+    uint64_t virt_sleep_ns;       /* virtual time the mirror waited instead of sleeping
+                                  ** (sleeps, timed waits, recorded network latency) */
+    /* Fork executor: when each step of the last fork mirror ended
+    ** (ptmOsNowNs; 0: not reached), for the cost breakdown, and the
+    ** highest descriptor the child found open. */
+    uint64_t stamp_ns[PTM_STAMP_COUNT];
+    int32_t fd_max;
+    int32_t dontfork;             /* MADV_DONTFORK (ptmRingForThread's rings): a child
+                                  ** inherits it only from ptmForkRun on its thread */
+    /* The mirror's frame after it returned.  The fork executor copies the
+    ** caller's here before the fork and the child runs the mirror on it in
+    ** place, so it is aligned like malloc's memory. */
+    _Alignas(16) unsigned char frame[PTM_RING_FRAME_MAX];
     struct ptmEvent ev[];
 };
 
 /* ptmRingCreate: maps a ring for cap events (0: PTM_RING_DEFAULT_CAP).
 ** OUT: *out.  PTM_OK, PTM_EINVAL (cap above 2^20) or PTM_ENOMEM. */
 int ptmRingCreate(uint32_t cap, struct ptmRing **out);
+/* ptmRingSize: the bytes of ring's mapping. */
+size_t ptmRingSize(const struct ptmRing *ring);
 /* ptmRingDestroy: unmaps a ring from ptmRingCreate (NULL is fine). */
 void ptmRingDestroy(struct ptmRing *ring);
 /* ptmRingReset: empties a ring for the next mirror. */
@@ -131,7 +186,8 @@ uint32_t ptmRingCount(const struct ptmRing *ring);
 /* ptmRingDropped: the number of events that did not fit. */
 uint32_t ptmRingDropped(const struct ptmRing *ring);
 /* ptmRingForThread: this thread's ring, created on first use and unmapped
-** when the thread exits.  NULL when it cannot be mapped. */
+** when the thread exits, not inherited by fork() (MADV_DONTFORK) except
+** by ptmForkRun's child on this thread.  NULL when it cannot be mapped. */
 struct ptmRing *ptmRingForThread(void);
 
 /* mirror.c --------------------------------------------------------------
@@ -139,7 +195,12 @@ struct ptmRing *ptmRingForThread(void);
 ** it; when ptmMirrorCurrent is NULL no mirror runs and shims are the real
 ** calls.
 */
-struct ptmSimFile; /* shims/file.c: a file the mirror opened */
+struct ptmSimFile;   /* shims/sim.c: a descriptor the mirror holds */
+struct ptmOvFile;    /* shims/sim.c: a file's content as the mirror sees it */
+struct ptmNsEntry;   /* shims/sim.c: a path the mirror created, removed or renamed */
+struct ptmFsUse;     /* shims/sim.c: bytes the mirror added to a filesystem */
+struct ptmSimStream; /* shims/stdio.c: a FILE the mirror used */
+struct ptmSimLock;   /* shims/lock.c: a lock the mirror holds or pretends to */
 
 /* The call of a PTM_EV_DENIED event is PTM_CALL_SYSCALL | the syscall
 ** number: syscall numbers (write is 1 on x86_64) would otherwise collide
@@ -149,7 +210,19 @@ struct ptmSimFile; /* shims/file.c: a file the mirror opened */
 struct ptmMirror {
     struct ptmRing *ring;
     uint64_t t0_ns;               /* when the mirror started */
-    struct ptmSimFile *files;     /* simulated descriptors, owned by shims/file.c */
+    struct ptmSimFile *files;     /* simulated descriptors, owned by shims/sim.c */
+    /* The rest of the mirror's simulated world, owned by shims/ and
+    ** initialised by ptmMirrorEnter, released by ptmMirrorLeave. */
+    struct ptmOvFile *ovs;        /* content overlay: what the mirror wrote */
+    struct ptmNsEntry *ns;        /* namespace overlay: created, removed, renamed */
+    struct ptmFsUse *fsuse;       /* bytes charged per filesystem (free space) */
+    struct ptmSimStream *streams; /* FILEs the mirror opened or used */
+    struct ptmSimLock *locks;     /* pthread locks taken, or pretended, in the mirror */
+    size_t ov_bytes;              /* overlay memory in use */
+    char *cwd;                    /* the working directory, read once; NULL: not yet */
+    uint64_t virt_ns;             /* the virtual clock's advance (sleeps, waits) */
+    pid_t host_pid;               /* the process the primary runs in */
+    int in_child;                 /* the mirror runs in a fork child of host_pid */
 };
 extern _Thread_local struct ptmMirror *ptmMirrorCurrent;
 
@@ -170,6 +243,14 @@ struct ptmEvent *ptmMirrorRecord(enum ptmEventKind kind, unsigned call,
 ** result, predicted errno (0: success), bytes and target.  Returns the
 ** event (to add a detail), or NULL when none was recorded. */
 struct ptmEvent *ptmMirrorRecordCall(enum ptmCall call, uint64_t start_ns, const char *target,
+                                     int64_t result, int err, uint64_t bytes);
+/* ptmMirrorRecordRead: as ptmMirrorRecordCall, for a call without an
+** effect that succeeded (a read, a stat, a seek): when the ring's last event
+** is the same call on the same target, also successful and without effect,
+** it is merged into that one (bytes and durations add up, result is the
+** latest, detail says "xN" calls) so that a read loop cannot fill the ring.
+** Returns the event, or NULL. */
+struct ptmEvent *ptmMirrorRecordRead(enum ptmCall call, uint64_t start_ns, const char *target,
                                      int64_t result, int err, uint64_t bytes);
 /* ptmCallName: the name of an event's call: a shim ("fopen") for an
 ** enum ptmCall, a syscall ("write") for PTM_CALL_SYSCALL | nr, "?" else.
@@ -218,17 +299,38 @@ const char *ptmStatusName(enum ptmMirrorStatus s);
 int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
                uint64_t deadline_ns, struct ptmRing *ring,
                struct ptmMirrorRun *run);
+/* ptmForkHoldAdd: a lock the mirror side of a shim takes, held by
+** ptmForkRun across its fork so that no child finds it held by a thread it
+** does not have.  hold() returns 1 when it took it, 0 when it gave up (it
+** must not wait forever); release() follows a 1.  PTM_OK, PTM_EINVAL, or
+** PTM_ENOMEM (8 are registered already). */
+int ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
 
-/* shims/file.c ----------------------------------------------------------
-** What a mirror opened, written or closed through the shims.  Each entry is
-** a descriptor the mirror holds: a real read-only one the mirror opened
-** (closed for real), a simulated write-intent one backed by a harmless
-** read-only descriptor, or a borrowed host descriptor (never closed).
+/* shims/sim.c -----------------------------------------------------------
+** The simulated world of a mirror, shared by the shim families (file.c,
+** stdio.c, net.c): the descriptors it holds, what it wrote (a content
+** overlay per file), what it created, removed or renamed (a namespace
+** overlay), and the bytes it added per filesystem.  Nothing here writes to
+** the real system: it is only probed, with read-only calls through ptmOs,
+** each retried on EINTR.
 */
 enum ptmSimKind {
-    PTM_SIM_READONLY = 1,  /* opened read-only for real by the mirror */
-    PTM_SIM_WRITE,         /* write intent, simulated; fd is harmless */
-    PTM_SIM_BORROWED       /* the host's descriptor or FILE, used by the mirror */
+    PTM_SIM_READONLY = 1,  /* a real read-only descriptor the mirror opened */
+    PTM_SIM_WRITE,         /* a simulated open; fd is harmless (the real file
+                           ** read-only, or /dev/null) and the entry is the truth */
+    PTM_SIM_BORROWED,      /* the host's descriptor: never moved, written or closed */
+    PTM_SIM_SOCKET         /* a socket the mirror made: real, never connected */
+};
+
+/* A socket's simulated state (shims/net.c). */
+struct ptmSimSock {
+    int domain, type, proto;      /* type without SOCK_NONBLOCK / SOCK_CLOEXEC */
+    int connected;                /* connect() succeeded in the mirror, or the host's is */
+    int shut_rd, shut_wr;         /* shutdown() in the mirror */
+    struct sockaddr_storage peer; /* where it is connected */
+    socklen_t peer_len;
+    size_t rx_off;                /* bytes of the recorded response already received */
+    int waited;                   /* its recorded latency is on the virtual clock */
 };
 
 struct ptmSimFile {
@@ -236,46 +338,160 @@ struct ptmSimFile {
     struct ptmMirror *mirror;     /* the list this entry is on */
     enum ptmSimKind kind;
     int fd;                       /* what the mirror holds; -1 once closed under a FILE */
-    int flags;                    /* open flags (borrowed: F_GETFL) */
-    int closed;                   /* borrowed, and closed by the mirror (simulated) */
-    int regular;                  /* a regular file: free space and RLIMIT_FSIZE apply */
-    int real_data;                /* fd reads the real file's data */
-    off_t offset;                 /* simulated file offset */
-    off_t size;                   /* simulated size */
-    off_t size0;                  /* size when the mirror opened it */
-    FILE *fp;                     /* the FILE the mirror uses on it, or NULL */
-    char *path;                   /* as given; NULL when not known */
-    char *vfs_path;               /* where free space is measured; NULL: fstatvfs(fd) */
+    int flags;                    /* open flags as the mirror sees them */
+    int closed;                   /* closed by the mirror (a host fd: in simulation) */
+    mode_t type;                  /* S_IFREG, S_IFIFO, ... of what fd refers to; 0: unknown */
+    int real_offset;              /* the offset is fd's own (a description the mirror owns) */
+    int owns_fd;                  /* borrowed, but fd is the mirror's dup of the host's */
+    dev_t dev;                    /* regular files: which file */
+    ino_t ino;
+    off_t offset;                 /* the mirror's offset, unless real_offset */
+    struct ptmOvFile *ov;         /* the content once bound; NULL: the real file's */
+    struct ptmSimSock *sock;      /* sockets: their state, or NULL */
+    unsigned streams;             /* FILEs the mirror made on this entry (stdio.c) */
+    char *path;                   /* as the mirror named it; NULL when not known */
+    char *abs_path;               /* absolute and normalised, when it was computed */
 };
 
-/* ptmShimOpenCheck: would open(path, flags) succeed?  Uses read-only calls
-** only.  Returns 0 or the errno the real call would set. */
+/* Read-only probes of the real system: 0 or an errno, EINTR retried. */
+int ptmProbeStat(const char *path, struct stat *st);
+int ptmProbeLstat(const char *path, struct stat *st);
+int ptmProbeFstat(int fd, struct stat *st);
+int ptmProbeAccess(const char *path, int mode);
+/* ptmProbeGetfl: fcntl(F_GETFL).  OUT: *flags.  EBADF: fd is not open. */
+int ptmProbeGetfl(int fd, int *flags);
+
+/* ptmShimOpenCheck: would open(path, flags) with write intent succeed on
+** the real system?  Read-only calls only.  Returns 0 or the errno the real
+** call would set. */
 int ptmShimOpenCheck(const char *path, int flags);
-/* ptmSimOpen: opens path for the mirror m: for real when flags are
-** read-only, else simulated after ptmShimOpenCheck.  OUT: *out, the entry
-** on m->files.  Returns 0 or an errno (nothing opened). */
-int ptmSimOpen(struct ptmMirror *m, const char *path, int flags, mode_t mode,
+/* ptmSimOpen: open(path, flags, mode) relative to dirfd for mirror m: a
+** real read-only descriptor for a read-only open of a real file, else a
+** simulated one, after the feasibility checks and through the namespace
+** overlay.  OUT: *out, the new entry on m->files.  Returns 0 or the errno of
+** the (predicted) failure, with nothing opened. */
+int ptmSimOpen(struct ptmMirror *m, int dirfd, const char *path, int flags, mode_t mode,
                struct ptmSimFile **out);
+/* ptmSimAdd: a new entry of m for fd, a descriptor the mirror made (a
+** socket): kind, open flags and file type.  NULL when out of memory (fd is
+** not closed). */
+struct ptmSimFile *ptmSimAdd(struct ptmMirror *m, enum ptmSimKind kind, int fd, int flags,
+                             mode_t type);
 /* ptmSimFind: the entry of m for descriptor fd, or NULL. */
 struct ptmSimFile *ptmSimFind(struct ptmMirror *m, int fd);
-/* ptmSimFindFile: the entry of m for stream fp, or NULL. */
-struct ptmSimFile *ptmSimFindFile(struct ptmMirror *m, FILE *fp);
-/* ptmSimBorrow: the entry of m for a host descriptor, created on first use
-** (fp: the host FILE on it, or NULL).  OUT: *out.  Returns 0, EBADF when fd
-** is not open, or ENOMEM. */
-int ptmSimBorrow(struct ptmMirror *m, int fd, FILE *fp, struct ptmSimFile **out);
-/* ptmSimWrite: simulates write(2) of n bytes on f: checks EBADF, EFBIG
-** (RLIMIT_FSIZE) and ENOSPC, then advances the simulated offset and size.
-** Returns the bytes the real call would write (short at RLIMIT_FSIZE), or
-** -1 with *err set. */
-ssize_t ptmSimWrite(struct ptmSimFile *f, size_t n, int *err);
-/* ptmSimRemove: unlinks f from its mirror's list and frees it; closes
-** f->fd when close_fd and the mirror owns it. */
-void ptmSimRemove(struct ptmSimFile *f, int close_fd);
-/* ptmSimReleaseAll: closes and frees everything on m->files. */
+/* ptmSimEntry: the entry of m for fd, borrowing a host descriptor on first
+** use.  OUT: *out.  Returns 0, EBADF (not open, or closed by the mirror) or
+** ENOMEM. */
+int ptmSimEntry(struct ptmMirror *m, int fd, struct ptmSimFile **out);
+/* ptmSimWrite / ptmSimPwrite: write(2) / pwrite(2) of buf[0..n) on f,
+** simulated: EBADF, EFBIG (RLIMIT_FSIZE), ENOSPC (against the bytes the
+** mirror added to the filesystem), EAGAIN (a full non-blocking pipe), and
+** sockets through net.c; the bytes go to the overlay.  Return the count the
+** real call would (short at RLIMIT_FSIZE), or -1 with *err set. */
+ssize_t ptmSimWrite(struct ptmSimFile *f, const void *buf, size_t n, int *err);
+ssize_t ptmSimPwrite(struct ptmSimFile *f, const void *buf, size_t n, off_t off, int *err);
+/* ptmSimRead / ptmSimPread: read(2) / pread(2) on f: the real bytes merged
+** with what the mirror wrote; never consumes data the host could read (a
+** pipe, a terminal, a socket: simulated).  Return the count or -1 with *err. */
+ssize_t ptmSimRead(struct ptmSimFile *f, void *buf, size_t n, int *err);
+ssize_t ptmSimPread(struct ptmSimFile *f, void *buf, size_t n, off_t off, int *err);
+/* ptmSimSeek: lseek(2) on f's private offset.  The new offset or -1, *err. */
+off_t ptmSimSeek(struct ptmSimFile *f, off_t off, int whence, int *err);
+/* ptmSimTruncate: ftruncate(2) on f in the overlay.  0 or an errno. */
+int ptmSimTruncate(struct ptmSimFile *f, off_t len);
+/* ptmSimSync: fsync(2)/fdatasync(2) on f: checked only.  0 or an errno. */
+int ptmSimSync(struct ptmSimFile *f);
+/* ptmSimFstat: fstat(2) of f as the mirror sees it (size from the overlay).
+** OUT: *st.  0 or an errno. */
+int ptmSimFstat(struct ptmSimFile *f, struct stat *st);
+/* ptmSimSize: f's size as the mirror sees it; -1 when it has none. */
+off_t ptmSimSize(struct ptmSimFile *f);
+/* ptmSimClose: the mirror's close(f->fd): the mirror's own descriptor is
+** closed for real (without dropping the host's fcntl locks), a host one only
+** in simulation.  f is freed unless a FILE still uses it.  0 or an errno. */
+int ptmSimClose(struct ptmSimFile *f);
+/* ptmSimRemove: unlinks f from its mirror's list, closes the descriptor when
+** the mirror owns it, and frees f. */
+void ptmSimRemove(struct ptmSimFile *f);
+/* ptmSimReleaseAll: closes what m opened and frees its simulated world:
+** descriptors, overlay, namespace, free-space accounting. */
 void ptmSimReleaseAll(struct ptmMirror *m);
-/* ptmShimFdTarget: "fd N", or the path the mirror opened fd with.  OUT: dst. */
+/* ptmSimCloseFd: closes fd, a descriptor the mirror owns, unless this
+** process holds fcntl (process-associated) locks on its file -- POSIX drops
+** them all at the close of any descriptor on the file: then fd is parked and
+** closed at a later ptmSimCloseFd or ptmMirrorLeave once the locks are gone. */
+void ptmSimCloseFd(struct ptmMirror *m, int fd);
+/* ptmShimFdTarget: the path the mirror opened fd with, else "fd N".  OUT: dst. */
 void ptmShimFdTarget(struct ptmMirror *m, int fd, char *dst, size_t cap);
+
+/* The namespace as the mirror sees it.  Each returns 0 or the errno the
+** real call would set, and records a change in the namespace overlay. */
+int ptmSimStat(struct ptmMirror *m, int dirfd, const char *path, int follow,
+               struct stat *st);
+int ptmSimAccess(struct ptmMirror *m, const char *path, int mode);
+int ptmSimUnlink(struct ptmMirror *m, const char *path);
+int ptmSimRename(struct ptmMirror *m, const char *from, const char *to);
+int ptmSimMkdir(struct ptmMirror *m, const char *path, mode_t mode);
+int ptmSimRmdir(struct ptmMirror *m, const char *path);
+
+/* The file lock probe of shims/file.c: would fcntl(f->fd, F_SETLK-class, fl)
+** (ofd: an F_OFD_ command) conflict with a lock someone else holds?  OUT:
+** *holder, the pid of a conflicting lock (-1: an OFD lock).  0 or EAGAIN. */
+int ptmSimLockProbe(struct ptmSimFile *f, const struct flock *fl, int ofd, pid_t *holder);
+
+/* ptmShimNoteSignal: when err is EFBIG or EPIPE and SIGXFSZ / SIGPIPE has
+** its default action (nosig: MSG_NOSIGNAL was given), the primary would be
+** killed rather than see err: says so in ev->detail ("SIGPIPE kills"). */
+void ptmShimNoteSignal(struct ptmEvent *ev, int err, int nosig);
+
+/* shims/stdio.c ---------------------------------------------------------- */
+/* ptmStdioReleaseAll: closes the FILEs m made (they flush into the
+** simulation) and forgets the host FILEs it used, which were never touched. */
+void ptmStdioReleaseAll(struct ptmMirror *m);
+
+/* shims/net.c ------------------------------------------------------------
+** Sockets in a mirror send nothing.  A receive returns what the primary
+** received from the same endpoint before (the table below), else would-block
+** or an empty read.
+*/
+/* ptmNetRecordResponse: remembers data (the first PTM_NET_RESPONSE_MAX
+** bytes) as the latest response received from the endpoint peer, which
+** took latency_ns from request to response (0: unknown).  For the engine's
+** primary path: call it after each successful receive of a primary from a
+** connected peer.  Process-wide, thread-safe, bounded (PTM_NET_ENDPOINTS
+** endpoints, the least recently recorded evicted).  PTM_OK, or PTM_EINVAL
+** for a NULL or unsupported address. */
+#define PTM_NET_ENDPOINTS 32
+#define PTM_NET_RESPONSE_MAX 4096
+int ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
+                         size_t n, uint64_t latency_ns);
+/* ptmNetForget: empties the response table. */
+void ptmNetForget(void);
+/* ptmNetSend: send(2)/sendto(2) of n bytes on socket entry f, simulated.
+** to: the destination of a sendto, or NULL.  OUT: *err, detail (a note for
+** the event, cap bytes).  Returns n, or -1 with *err set. */
+ssize_t ptmNetSend(struct ptmSimFile *f, size_t n, int flags, const struct sockaddr *to,
+                   socklen_t tolen, int *err, char *detail, size_t cap);
+/* ptmNetRecv: recv(2)/recvfrom(2) on socket entry f: a recorded response,
+** else EAGAIN (non-blocking) or 0.  from/fromlen as recvfrom's (may be NULL).
+** Returns the count, or -1 with *err set. */
+ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
+                   struct sockaddr *from, socklen_t *fromlen, int *err);
+/* ptmNetIsSocket: whether f refers to a socket (a host socket in a fork
+** child, replaced by /dev/null there, counts as unknown: 0). */
+int ptmNetIsSocket(struct ptmSimFile *f);
+
+/* shims/time.c ----------------------------------------------------------- */
+/* ptmTimeAdvance: advances m's virtual clock by ns (and the ring's total). */
+void ptmTimeAdvance(struct ptmMirror *m, uint64_t ns);
+/* ptmTimeNow: clk's time in the mirror: the real time plus m's advance
+** (CPU-time clocks are not advanced).  OUT: *ts.  0 or an errno. */
+int ptmTimeNow(struct ptmMirror *m, clockid_t clk, struct timespec *ts);
+
+/* shims/lock.c ----------------------------------------------------------- */
+/* ptmLockReleaseAll: releases the locks m really took and forgets the
+** ones it pretended to take. */
+void ptmLockReleaseAll(struct ptmMirror *m);
 
 /* exec_inline.c ---------------------------------------------------------
 ** The inline executor: the mirror on the calling thread.  Crashes are

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "ptm_int.h"
 
@@ -51,7 +52,16 @@ int ptmRingCreate(uint32_t cap, struct ptmRing **out)
     /* Anonymous pages are zero: head, denied, returned are already 0. */
     *out = p;
     (*out)->cap = cap;
+    (*out)->pid = (int32_t)getpid(); /* the host of its mirrors (shims/) */
     return PTM_OK;
+}
+
+/*
+** ptmRingSize: the bytes of ring's mapping (header, frame and events).
+*/
+size_t ptmRingSize(const struct ptmRing *ring)
+{
+    return ringBytes(ring->cap);
 }
 
 /*
@@ -65,8 +75,8 @@ void ptmRingDestroy(struct ptmRing *ring)
 
 /*
 ** ptmRingReset: empties ring for the next mirror: no events, no denials,
-** not returned, no frame.  Only the owner calls it, never while a mirror
-** writes into it.
+** not returned, no frame, no fork stamps.  Only the owner calls it, never
+** while a mirror writes into it.
 */
 void ptmRingReset(struct ptmRing *ring)
 {
@@ -75,6 +85,9 @@ void ptmRingReset(struct ptmRing *ring)
     atomic_store_explicit(&ring->returned, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->setup_err, 0, memory_order_relaxed);
     ring->frame_len = 0;
+    ring->virt_sleep_ns = 0;
+    memset(ring->stamp_ns, 0, sizeof ring->stamp_ns);
+    ring->fd_max = -1;
 }
 
 /*
@@ -135,7 +148,10 @@ static void ringKeyInit(void)
 /*
 ** ptmRingForThread: the calling thread's ring, mapped with the default cap
 ** on first use and unmapped when the thread exits (the main thread's lives
-** until the process ends).  Returns NULL when it cannot be mapped.
+** until the process ends).  It is marked MADV_DONTFORK: no child of fork()
+** needs another thread's ring (and one it could write would be a channel
+** out of the mirror), so only ptmForkRun, on this thread, lets its own
+** child inherit it.  Returns NULL when it cannot be mapped.
 */
 struct ptmRing *ptmRingForThread(void)
 {
@@ -152,6 +168,7 @@ struct ptmRing *ptmRingForThread(void)
         ptmRingDestroy(ring);
         return NULL;
     }
+    ring->dontfork = ptmOs.madvise(ring, ringBytes(ring->cap), MADV_DONTFORK) == 0;
     threadRing = ring;
     return ring;
 }

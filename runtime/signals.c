@@ -80,7 +80,7 @@ const char *ptmErrnoClass(int err)
 
 /*
 ** ptmEventKindName: the name of an event kind, as rules and traces spell
-** it: "call", "validate", "denied"; "?" for anything else.
+** it: "call", "validate", "denied", "missing_clone"; "?" for anything else.
 */
 const char *ptmEventKindName(unsigned kind)
 {
@@ -91,6 +91,8 @@ const char *ptmEventKindName(unsigned kind)
         return "validate";
     case PTM_EV_DENIED:
         return "denied";
+    case PTM_EV_MISSING_CLONE:
+        return "missing_clone";
     default:
         return "?";
     }

@@ -144,11 +144,61 @@ typedef struct Call {
     int mirror_success;
     uint64_t attempt_us[MAX_RECORDED_ATTEMPTS];
     unsigned attempts;
+    struct ptm_region *regions; /* the `snapshot` regions, as on entry */
+    unsigned nregions;
+    unsigned char *saved;      /* their bytes, one after the other */
 } Call;
 
 static void restore(Call *c)
 {
     memcpy(c->frame, c->snapshot, c->desc->frame_size);
+}
+
+/* save_regions: the execution snapshot's memory regions (the `snapshot`
+** key), copied before the first attempt.  Without memory the call goes on
+** without them, as it would without PTM. */
+static void save_regions(Call *c)
+{
+    const struct ptm_tx_desc *d = c->desc;
+    if (!d->snapshot)
+        return;
+    struct ptm_region probe[1];
+    unsigned n = d->snapshot(c->snapshot, probe, 0);
+    c->regions = n ? calloc(n, sizeof *c->regions) : NULL;
+    if (!c->regions)
+        return;
+    d->snapshot(c->snapshot, c->regions, n);
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!c->regions[i].addr || c->regions[i].size > SIZE_MAX - total)
+            c->regions[i].size = 0;
+        total += c->regions[i].size;
+    }
+    c->saved = malloc(total ? total : 1);
+    if (!c->saved) {
+        ptmSetLastError("ptm: %s: no memory for the snapshot regions (%zu bytes)",
+                        d->transaction_id, total);
+        free(c->regions);
+        c->regions = NULL;
+        return;
+    }
+    c->nregions = n;
+    unsigned char *p = c->saved;
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(p, c->regions[i].addr, c->regions[i].size);
+        p += c->regions[i].size;
+    }
+}
+
+/* restore_regions: the regions as they were on entry, before a retry or
+** an alternative. */
+static void restore_regions(Call *c)
+{
+    const unsigned char *p = c->saved;
+    for (unsigned i = 0; i < c->nregions; i++) {
+        memcpy(c->regions[i].addr, p, c->regions[i].size);
+        p += c->regions[i].size;
+    }
 }
 
 static int judge(const struct ptm_tx_desc *d, const void *frame)
@@ -180,7 +230,11 @@ static const char *choose_executor(const struct ptm_tx_desc *d, const char **rea
         *reason = "mirror = fork";
         return "fork";
     default:
-        *reason = "auto: fork (the inline executor is not built yet)";
+        /* ptmcc found a call the mirror cannot keep to itself (an unknown
+        ** external, a function pointer): only the fork executor contains it */
+        *reason = d->needs_fork && d->mirror_reason
+                      ? d->mirror_reason
+                      : "auto: fork (the inline executor is not built yet)";
         return "fork";
     }
 }
@@ -235,8 +289,10 @@ static int run_primary(Call *c, unsigned retry_max)
     const struct ptm_tx_desc *d = c->desc;
     int ok = 0;
     for (unsigned n = 0; n <= retry_max; n++) {
-        if (n > 0)
+        if (n > 0) {
             sleep_us(backoff_us(d, n - 1));
+            restore_regions(c);
+        }
         restore(c);
         uint64_t t0 = ptmOsNowNs();
         d->primary(c->frame);
@@ -327,6 +383,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         goto out;
     }
 
+    save_regions(&c);
     c.history = ptmHistoryFor(d);
     if (c.history)
         ptmHistoryGet(c.history, &c.view);
@@ -351,6 +408,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 
     if (divert) {
         stats.diversions++;
+        restore_regions(&c);
         restore(&c);
         d->alternatives[alt].call(frame);
         c.attempts = 1;
@@ -362,6 +420,8 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     finish(&c, decision, path, success, 0, t0);
 
 out:
+    free(c.regions);
+    free(c.saved);
     if (c.snapshot != stack_copy)
         free(c.snapshot);
     return success;

@@ -50,6 +50,41 @@
 #endif
 
 /*
+** PTM_MIRRORABLE marks a function that mirrors of other files may call: in
+** its own file (built by ptmcc) it gets an externally visible mirror clone,
+** name__ptm_mirror, and a mirror that calls it through a declaration
+** carrying PTM_MIRRORABLE (in a header) calls that clone.  Put it on the
+** declaration in the header, the definition, or both:
+**
+**     PTM_MIRRORABLE int audit(const char *who, long cents);
+**
+** When the defining file was not built by ptmcc the clone is missing; a
+** mirror then calls the function itself, and the runtime records it.
+*/
+#if defined(__clang__)
+#define PTM_MIRRORABLE __attribute__((annotate("ptm.mirrorable")))
+#else
+#define PTM_MIRRORABLE
+#endif
+
+/*
+** PTM_MIRROR_OF(fn) declares the function that follows as a mirror's
+** stand-in for fn: in every mirror that can see this declaration, a call
+** of fn calls it instead, with the same arguments, so it must have fn's
+** type.  It comes before PTM's own shims:
+**
+**     PTM_MIRROR_OF(send_mail) int send_mail_dry(const char *to, const char *body);
+**
+** A user shim runs in the mirror as written (ptmcc does not clone it): it
+** must not write anything outside the process itself.
+*/
+#if defined(__clang__)
+#define PTM_MIRROR_OF(fn) __attribute__((annotate("ptm.mirror_of:" #fn)))
+#else
+#define PTM_MIRROR_OF(fn)
+#endif
+
+/*
 ** ptm_validate(cond, fmt, ...): a data check that the mirror can see.
 **
 ** Returns cond (non-zero when the check passed) in every build.  In a

@@ -14,11 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ptm.h"
 
-#define PTM_ABI_VERSION 1
+#define PTM_ABI_VERSION 2
 
 enum ptm_mirror_mode {
     PTM_MIRROR_AUTO = 0, /* inline when the mirror's call tree is all shims and clones, else fork */
@@ -40,6 +43,12 @@ typedef void (*ptm_thunk)(void *frame);
 struct ptm_alt {
     const char *name; /* the C function's name, for traces and rules */
     ptm_thunk call;
+};
+
+/* A memory region of the execution snapshot (the `snapshot` key). */
+struct ptm_region {
+    void *addr;
+    size_t size;
 };
 
 struct ptm_tx_desc {
@@ -69,6 +78,16 @@ struct ptm_tx_desc {
 
     const char *rules_name;       /* the script named by `rules`, NULL: the default */
     const char *rules_source;     /* its text, embedded by ptmcc; NULL: the default */
+
+    /* ABI 2: what ptmcc proved about the mirror, and the snapshot. */
+    int needs_fork;               /* the mirror reaches an unknown external or a call
+                                     through a function pointer: only the fork
+                                     executor contains it */
+    const char *mirror_reason;    /* why, for the trace: "calls unknown external
+                                     'curl_easy_perform' (net.c:42)"; NULL: none */
+    /* snapshot: the `snapshot` regions of a frame's call (NULL: none).  Fills
+    ** out[0 .. min(count, max)) and returns the count. */
+    unsigned (*snapshot)(void *frame, struct ptm_region *out, unsigned max);
 };
 
 /*
@@ -84,26 +103,160 @@ struct ptm_tx_desc {
 PTM_API int ptm_tx_run(const struct ptm_tx_desc *desc, void *frame);
 
 /*
-** The shims.  In a mirror each records an event, checks whether the real call
-** would succeed (permissions, O_EXCL, free space, RLIMIT_FSIZE), and returns
-** what the real call would, having written nothing.  Called outside a mirror
-** they are the real call.
+** ptm_note_missing_clone: a mirror called name, a PTM_MIRRORABLE function
+** of another file, whose mirror clone is missing (that file was not built
+** by ptmcc).  The call then goes to name itself, as an unknown external
+** would: in a mirror this records the event, so the observation says that
+** the mirror ran code PTM could not redirect (the fork executor's seccomp
+** filter still stops its writes).  name must be a static string.
 */
+PTM_API void ptm_note_missing_clone(const char *name);
+
+/*
+** The shims, one per line of runtime/shims/shims.def, each with the type of
+** the call it replaces.  Called outside a mirror they are the real call.  In
+** a mirror each one records an event (call, target, bytes, result, errno,
+** duration), checks with read-only probes whether the real call would
+** succeed (permissions, O_EXCL, free space, RLIMIT_FSIZE, read-only
+** filesystems, held locks, socket state), and returns what the real call
+** would -- the simulated success or the predicted errno -- having written
+** nothing: writes go to a per-mirror overlay the mirror can read back,
+** sockets send nothing, sleeps advance a virtual clock, and blocking locks
+** become try-locks.  The semantics of each family are described at the top
+** of its file in runtime/shims/.
+**
+** Types that glibc's headers only define under some feature macros are
+** named through glibc's always-defined aliases (__useconds_t, __clockid_t)
+** or declared only when the user's feature macros made the real call
+** visible: a mirror calls a shim only where its source called the real one.
+*/
+#if defined(__GLIBC__)
+#define PTM_SOCKADDR_ARG __SOCKADDR_ARG
+#define PTM_CONST_SOCKADDR_ARG __CONST_SOCKADDR_ARG
+#define PTM_USECONDS_T __useconds_t
+#define PTM_CLOCKID_T __clockid_t
+#else
+#define PTM_SOCKADDR_ARG struct sockaddr *restrict
+#define PTM_CONST_SOCKADDR_ARG const struct sockaddr *
+#define PTM_USECONDS_T useconds_t
+#define PTM_CLOCKID_T clockid_t
+#endif
+
+struct stat;
+struct timespec;
+struct timeval;
+
+/* POSIX file I/O: shims/file.c */
 PTM_API ssize_t ptm_shim_write(int fd, const void *buf, size_t n);
 PTM_API int ptm_shim_open(const char *path, int flags, ...);
+PTM_API int ptm_shim_openat(int dirfd, const char *path, int flags, ...);
+PTM_API int ptm_shim_creat(const char *path, mode_t mode);
 PTM_API int ptm_shim_close(int fd);
+PTM_API ssize_t ptm_shim_read(int fd, void *buf, size_t n);
+PTM_API ssize_t ptm_shim_pread(int fd, void *buf, size_t n, off_t off);
+PTM_API ssize_t ptm_shim_pwrite(int fd, const void *buf, size_t n, off_t off);
+PTM_API off_t ptm_shim_lseek(int fd, off_t off, int whence);
+PTM_API int ptm_shim_fsync(int fd);
+PTM_API int ptm_shim_fdatasync(int fd);
+PTM_API int ptm_shim_ftruncate(int fd, off_t len);
 PTM_API int ptm_shim_unlink(const char *path);
 PTM_API int ptm_shim_rename(const char *from, const char *to);
+PTM_API int ptm_shim_mkdir(const char *path, mode_t mode);
+PTM_API int ptm_shim_rmdir(const char *path);
+PTM_API int ptm_shim_stat(const char *restrict path, struct stat *restrict st);
+PTM_API int ptm_shim_lstat(const char *restrict path, struct stat *restrict st);
+PTM_API int ptm_shim_fstat(int fd, struct stat *st);
+PTM_API int ptm_shim_access(const char *path, int mode);
+PTM_API int ptm_shim_fcntl(int fd, int cmd, ...);
+PTM_API int ptm_shim_flock(int fd, int op);
+
+/* stdio: shims/stdio.c */
 PTM_API FILE *ptm_shim_fopen(const char *restrict path, const char *restrict mode);
+PTM_API FILE *ptm_shim_fdopen(int fd, const char *mode);
+PTM_API FILE *ptm_shim_freopen(const char *restrict path, const char *restrict mode,
+                               FILE *restrict stream);
 PTM_API int ptm_shim_fclose(FILE *stream);
+PTM_API int ptm_shim_fflush(FILE *stream);
 PTM_API size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n,
                                FILE *restrict stream);
 PTM_API int ptm_shim_fputs(const char *restrict s, FILE *restrict stream);
 PTM_API int ptm_shim_fputc(int c, FILE *stream);
+PTM_API int ptm_shim_putc(int c, FILE *stream);
+PTM_API int ptm_shim_putchar(int c);
+PTM_API int ptm_shim_puts(const char *s);
 PTM_API int ptm_shim_fprintf(FILE *restrict stream, const char *restrict fmt, ...)
     PTM_PRINTF_LIKE(2, 3);
 PTM_API int ptm_shim_printf(const char *restrict fmt, ...) PTM_PRINTF_LIKE(1, 2);
-PTM_API int ptm_shim_puts(const char *s);
+PTM_API int ptm_shim_vfprintf(FILE *restrict stream, const char *restrict fmt, va_list ap)
+    PTM_PRINTF_LIKE(2, 0);
+PTM_API int ptm_shim_vprintf(const char *restrict fmt, va_list ap) PTM_PRINTF_LIKE(1, 0);
+PTM_API int ptm_shim_dprintf(int fd, const char *restrict fmt, ...) PTM_PRINTF_LIKE(2, 3);
+PTM_API size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n,
+                              FILE *restrict stream);
+PTM_API char *ptm_shim_fgets(char *restrict s, int n, FILE *restrict stream);
+PTM_API int ptm_shim_fgetc(FILE *stream);
+PTM_API int ptm_shim_getc(FILE *stream);
+PTM_API int ptm_shim_getchar(void);
+PTM_API int ptm_shim_fscanf(FILE *restrict stream, const char *restrict fmt, ...);
+PTM_API int ptm_shim_scanf(const char *restrict fmt, ...);
+PTM_API int ptm_shim_vfscanf(FILE *restrict stream, const char *restrict fmt, va_list ap);
+PTM_API int ptm_shim_fseek(FILE *stream, long off, int whence);
+PTM_API long ptm_shim_ftell(FILE *stream);
+PTM_API void ptm_shim_rewind(FILE *stream);
+
+/* sockets: shims/net.c */
+PTM_API int ptm_shim_socket(int domain, int type, int proto);
+PTM_API int ptm_shim_connect(int fd, PTM_CONST_SOCKADDR_ARG addr, socklen_t len);
+PTM_API ssize_t ptm_shim_send(int fd, const void *buf, size_t n, int flags);
+PTM_API ssize_t ptm_shim_sendto(int fd, const void *buf, size_t n, int flags,
+                                PTM_CONST_SOCKADDR_ARG to, socklen_t tolen);
+PTM_API ssize_t ptm_shim_sendmsg(int fd, const struct msghdr *msg, int flags);
+PTM_API ssize_t ptm_shim_recv(int fd, void *buf, size_t n, int flags);
+PTM_API ssize_t ptm_shim_recvfrom(int fd, void *restrict buf, size_t n, int flags,
+                                  PTM_SOCKADDR_ARG from, socklen_t *restrict fromlen);
+PTM_API ssize_t ptm_shim_recvmsg(int fd, struct msghdr *msg, int flags);
+PTM_API int ptm_shim_shutdown(int fd, int how);
+PTM_API int ptm_shim_setsockopt(int fd, int level, int opt, const void *val, socklen_t len);
+
+/* time and sleep: shims/time.c */
+PTM_API unsigned int ptm_shim_sleep(unsigned int seconds);
+PTM_API int ptm_shim_usleep(PTM_USECONDS_T usec);
+PTM_API int ptm_shim_nanosleep(const struct timespec *req, struct timespec *rem);
+PTM_API int ptm_shim_clock_nanosleep(PTM_CLOCKID_T clk, int flags, const struct timespec *req,
+                                     struct timespec *rem);
+PTM_API time_t ptm_shim_time(time_t *t);
+PTM_API int ptm_shim_clock_gettime(PTM_CLOCKID_T clk, struct timespec *ts);
+PTM_API int ptm_shim_gettimeofday(struct timeval *restrict tv, void *restrict tz);
+
+/* pthread locks: shims/lock.c */
+PTM_API int ptm_shim_pthread_mutex_lock(pthread_mutex_t *mu);
+PTM_API int ptm_shim_pthread_mutex_trylock(pthread_mutex_t *mu);
+PTM_API int ptm_shim_pthread_mutex_timedlock(pthread_mutex_t *restrict mu,
+                                             const struct timespec *restrict abstime);
+PTM_API int ptm_shim_pthread_mutex_unlock(pthread_mutex_t *mu);
+PTM_API int ptm_shim_pthread_cond_wait(pthread_cond_t *restrict cond,
+                                       pthread_mutex_t *restrict mu);
+PTM_API int ptm_shim_pthread_cond_timedwait(pthread_cond_t *restrict cond,
+                                            pthread_mutex_t *restrict mu,
+                                            const struct timespec *restrict abstime);
+#if !defined(__GLIBC__) || defined(__USE_UNIX98) || defined(__USE_XOPEN2K)
+PTM_API int ptm_shim_pthread_rwlock_rdlock(pthread_rwlock_t *rw);
+PTM_API int ptm_shim_pthread_rwlock_wrlock(pthread_rwlock_t *rw);
+PTM_API int ptm_shim_pthread_rwlock_tryrdlock(pthread_rwlock_t *rw);
+PTM_API int ptm_shim_pthread_rwlock_trywrlock(pthread_rwlock_t *rw);
+PTM_API int ptm_shim_pthread_rwlock_timedrdlock(pthread_rwlock_t *restrict rw,
+                                                const struct timespec *restrict abstime);
+PTM_API int ptm_shim_pthread_rwlock_timedwrlock(pthread_rwlock_t *restrict rw,
+                                                const struct timespec *restrict abstime);
+PTM_API int ptm_shim_pthread_rwlock_unlock(pthread_rwlock_t *rw);
+#endif
+#if !defined(__GLIBC__) || defined(__USE_XOPEN2K)
+PTM_API int ptm_shim_pthread_spin_lock(pthread_spinlock_t *sp);
+PTM_API int ptm_shim_pthread_spin_trylock(pthread_spinlock_t *sp);
+PTM_API int ptm_shim_pthread_spin_unlock(pthread_spinlock_t *sp);
+#endif
+
+/* ptm_validate: shims/validate.c */
 PTM_API int ptm_shim_validate(int cond, const char *fmt, ...) PTM_PRINTF_LIKE(2, 3);
 
 /*

@@ -1,542 +1,82 @@
 /*
-** shims/file.c - POSIX file I/O in a mirror: write open close unlink rename.
+** shims/file.c - POSIX file I/O in a mirror: open openat creat close read
+** pread write pwrite lseek fsync fdatasync ftruncate unlink rename mkdir
+** rmdir stat lstat fstat access fcntl flock.
 **
 ** Outside a mirror (ptmMirrorCurrent == NULL) each shim is exactly the real
 ** call.  In a mirror each one
-**   (a) records a PTM_EV_CALL event (target, flags, result, errno, bytes),
-**   (b) predicts whether the real call would succeed using read-only system
-**       calls only (stat, access, statvfs, getrlimit, fcntl F_GETFL), each
-**       retried on EINTR and made through ptmOs so tests can inject faults,
+**   (a) records a PTM_EV_CALL event: target (the path, or the path the
+**       mirror opened the descriptor with, or "fd N"), result, predicted
+**       errno, bytes (written, or read), duration; calls that change
+**       something carry PTM_EVF_EFFECT (opens by their intent);
+**   (b) predicts whether the real call would succeed with read-only probes
+**       through ptmOs (stat, access, statvfs, getrlimit, fcntl F_GETFL and
+**       F_OFD_GETLK, /proc/locks), each retried on EINTR;
 **   (c) returns what the real call would -- a simulated success, or -1 with
 **       errno set to the predicted error -- having written nothing.
 **
-** A write-intent open gets a real descriptor that is harmless: the existing
-** file opened read-only (so the mirror can read the real data), else
-** /dev/null read-only, so that close() and fstat() on it work.  The mirror's
-** view of it (flags, simulated offset and size) is a struct ptmSimFile on
-** ptmMirrorCurrent->files.  Descriptors the mirror did not open (the host's)
-** are "borrowed": writes are checked and simulated, close is simulated, and
-** they are never lseek'd or closed for real.
+** The world the mirror sees is simulated in shims/sim.c: writes go to a
+** per-mirror overlay it reads back (offsets, O_APPEND, O_TRUNC, ftruncate,
+** holes), and unlink/rename/mkdir/rmdir change a per-mirror namespace, so a
+** later open or stat in the same mirror sees the change: an O_CREAT|O_EXCL
+** after an unlink succeeds, a second one fails with EEXIST.  Host
+** descriptors are never moved: reads of them use pread at a private offset.
 **
-** What the mirror writes is not kept: reading a simulated file returns the
-** real file's bytes (or EOF for a new or truncated file).  Free space is
-** checked per file against f_bavail (what an unprivileged writer gets; root
-** may in fact use the reserved blocks too), and a write that does not fit
-** whole is predicted to fail, though the kernel might write part of it.
+** Locks: fcntl(F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW) and flock()
+** take nothing.  They probe whether someone else holds a conflicting lock
+** (F_OFD_GETLK; /proc/locks for flock) and record contention as EAGAIN /
+** EWOULDBLOCK with PTM_EVF_EFFECT: the non-blocking forms fail with it, as
+** the real call would; the blocking forms return 0, as the real call would
+** after waiting.  The other fcntl commands: F_GETFL answers the mirror's
+** view of the flags, F_SETFL and other setters change only that view (a
+** host's open file description is shared: never touched), getters pass
+** through, F_DUPFD duplicates the mirror's entry (the copy's offset is its
+** own, not shared as dup's would be).
+**
+** Not modelled: link/symlink and the *at variants other than openat,
+** mandatory locking, quotas (EDQUOT), fsync's EIO, and unlink's effect on
+** free space.
 */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ptm_int.h"
 
 #define WRITE_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
 
-/* Read-only probes, retried on EINTR; each returns 0 or an errno. */
-
-static int probeStat(const char *path, struct stat *st)
+/* Sets errno and returns -1, for the failing path of a shim. */
+static int failWith(int err)
 {
-    while (ptmOs.stat(path, st) != 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-static int probeLstat(const char *path, struct stat *st)
-{
-    while (ptmOs.lstat(path, st) != 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-static int probeFstat(int fd, struct stat *st)
-{
-    while (ptmOs.fstat(fd, st) != 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-static int probeAccess(const char *path, int mode)
-{
-    while (ptmOs.access(path, mode) != 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-static int probeStatvfs(const char *path, struct statvfs *st)
-{
-    while (ptmOs.statvfs(path, st) != 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-static int probeFstatvfs(int fd, struct statvfs *st)
-{
-    while (ptmOs.fstatvfs(fd, st) != 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-/* fcntl(F_GETFL): OUT: *flags.  0 or an errno (EBADF: fd is not open). */
-static int probeGetfl(int fd, int *flags)
-{
-    while ((*flags = ptmOs.fcntl_getfl(fd)) < 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-/* A real read-only open.  OUT: *fd.  0 or an errno. */
-static int probeOpen(const char *path, int flags, mode_t mode, int *fd)
-{
-    while ((*fd = ptmOs.open(path, flags, mode)) < 0)
-        if (errno != EINTR)
-            return errno;
-    return 0;
-}
-
-/* A read-only open for the mirror that, where the kernel lets us (owner or
-** root), does not update the file's access time either: the mirror leaves
-** no trace, not even metadata.  OUT: *fd.  0 or an errno. */
-static int probeOpenQuiet(const char *path, int flags, mode_t mode, int *fd)
-{
-    int err = probeOpen(path, flags | O_NOATIME, mode, fd);
-    if (err == EPERM)
-        err = probeOpen(path, flags, mode, fd);
-    return err;
-}
-
-/* EROFS when path is on a read-only filesystem, else 0 (also when statvfs
-** cannot tell: then the later checks decide). */
-static int probeReadOnlyFs(const char *path)
-{
-    struct statvfs vfs;
-    if (probeStatvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
-        return EROFS;
-    return 0;
-}
-
-/* The directory that holds path's last component.  OUT: dir (cap bytes).
-** 0 or ENAMETOOLONG. */
-static int parentDir(const char *path, char *dir, size_t cap)
-{
-    size_t n = strlen(path);
-    const char *slash;
-
-    while (n > 1 && path[n - 1] == '/')
-        n--;                                /* "a/b/" names b, in a */
-    slash = memrchr(path, '/', n);
-    if (!slash) {
-        ptmCopyField(dir, cap, ".");
-        return 0;
-    }
-    n = (size_t)(slash - path);
-    while (n > 1 && path[n - 1] == '/')
-        n--;
-    if (n == 0)
-        n = 1;                              /* "/x" is in "/" */
-    if (n >= cap)
-        return ENAMETOOLONG;
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    return 0;
-}
-
-/* Could a new entry be created in (or removed from) directory dir?  The
-** order is the kernel's: a missing or non-directory dir, then a read-only
-** filesystem, then the permission bits.  0 or an errno. */
-static int checkDirWritable(const char *dir, struct stat *dst)
-{
-    int err = probeStat(dir, dst);
-    if (err)
-        return err;
-    if (!S_ISDIR(dst->st_mode))
-        return ENOTDIR;
-    if ((err = probeReadOnlyFs(dir)) != 0)
-        return err;
-    return probeAccess(dir, W_OK | X_OK);
-}
-
-/* Would open(path, O_CREAT...) create a missing file?  0 or an errno. */
-static int checkCreate(const char *path)
-{
-    char dir[PATH_MAX];
-    struct stat dst;
-    struct statvfs vfs;
-    int err;
-
-    if ((err = parentDir(path, dir, sizeof dir)) != 0)
-        return err;
-    if ((err = checkDirWritable(dir, &dst)) != 0)
-        return err;
-    /* No inode left (f_files == 0: the filesystem does not count them). */
-    if (probeStatvfs(dir, &vfs) == 0 && vfs.f_files > 0 && vfs.f_favail == 0)
-        return ENOSPC;
-    return 0;
+    errno = err;
+    return -1;
 }
 
 /*
-** ptmShimOpenCheck: would open(path, flags) with write intent succeed?
-** Read-only calls only.  Returns 0, or the errno the real call would set:
-** EEXIST (O_CREAT|O_EXCL on an existing path), EISDIR, EROFS, EACCES (no
-** write permission on the file, or on the directory of a file to create),
-** ENOENT (missing without O_CREAT, or a missing directory), ENOSPC (no
-** inode left), or what stat() says about the path.
+** ptmShimNoteSignal: the real call would not return err but raise a signal
+** whose default action kills the process (SIGXFSZ for EFBIG, SIGPIPE for
+** EPIPE unless nosig): notes it in ev->detail when that default is in place.
+** sigaction() with a NULL new action only reads.
 */
-int ptmShimOpenCheck(const char *path, int flags)
+void ptmShimNoteSignal(struct ptmEvent *ev, int err, int nosig)
 {
-    struct stat st;
-    int err;
+    struct sigaction sa;
+    int sig = err == EFBIG ? SIGXFSZ : err == EPIPE && !nosig ? SIGPIPE : 0;
 
-    if (!path)
-        return EFAULT;
-    if ((flags & O_TMPFILE) == O_TMPFILE)
-        return checkDirWritable(path, &st);  /* an unnamed file in dir path */
-    err = probeStat(path, &st);
-    if (err == ENOENT)
-        return (flags & O_CREAT) ? checkCreate(path) : ENOENT;
-    if (err)
-        return err;
-    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
-        return EEXIST;
-    if (S_ISDIR(st.st_mode))
-        return EISDIR;
-    /* Devices, fifos and sockets are writable on a read-only filesystem. */
-    if (S_ISREG(st.st_mode) && (err = probeReadOnlyFs(path)) != 0)
-        return err;
-    return probeAccess(path, W_OK);
-}
-
-static struct ptmSimFile *simNew(struct ptmMirror *m, enum ptmSimKind kind, int fd,
-                                 int flags)
-{
-    struct ptmSimFile *f = calloc(1, sizeof *f);
-    if (!f)
-        return NULL;
-    f->mirror = m;
-    f->kind = kind;
-    f->fd = fd;
-    f->flags = flags;
-    f->next = m->files;
-    m->files = f;
-    return f;
-}
-
-/* The real, read-only open of a mirror's read-only open(). */
-static int simOpenReadOnly(struct ptmMirror *m, const char *path, int flags, mode_t mode,
-                           struct ptmSimFile **out)
-{
-    struct stat st;
-    struct ptmSimFile *f;
-    int fd, err;
-
-    if ((err = probeOpenQuiet(path, flags, mode, &fd)) != 0)
-        return err;
-    f = simNew(m, PTM_SIM_READONLY, fd, flags);
-    if (!f || !(f->path = strdup(path))) {
-        if (f)
-            ptmSimRemove(f, 1);
-        else
-            ptmOs.close(fd);
-        return ENOMEM;
-    }
-    if (probeFstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        f->regular = 1;
-        f->size = f->size0 = st.st_size;
-    }
-    f->real_data = 1;
-    *out = f;
-    return 0;
-}
-
-/* The harmless descriptor behind a simulated write-intent open: the
-** existing regular file read-only when its old bytes are still there to be
-** read, else /dev/null.  OUT: *fd, *real_data.  0 or an errno. */
-static int harmlessFd(const char *path, int flags, int existed, const struct stat *st,
-                      int *fd, int *real_data)
-{
-    int ro = O_RDONLY | O_NOCTTY | (flags & O_CLOEXEC);
-
-    *real_data = 0;
-    if (existed && S_ISREG(st->st_mode) && !(flags & O_TRUNC) &&
-        probeOpenQuiet(path, ro, 0, fd) == 0) {
-        *real_data = 1;
-        return 0;
-    }
-    return probeOpen("/dev/null", ro, 0, fd);
-}
-
-/* A simulated write-intent open, after ptmShimOpenCheck said yes. */
-static int simOpenWrite(struct ptmMirror *m, const char *path, int flags,
-                        struct ptmSimFile **out)
-{
-    struct stat st;
-    struct ptmSimFile *f;
-    char dir[PATH_MAX];
-    int existed, fd, real_data, err;
-
-    existed = probeStat(path, &st) == 0;
-    if (!existed && parentDir(path, dir, sizeof dir) != 0)
-        return ENAMETOOLONG;
-    if ((err = harmlessFd(path, flags, existed, &st, &fd, &real_data)) != 0)
-        return err;
-    f = simNew(m, PTM_SIM_WRITE, fd, flags);
-    if (!f) {
-        ptmOs.close(fd);
-        return ENOMEM;
-    }
-    f->real_data = real_data;
-    f->regular = !existed || S_ISREG(st.st_mode);
-    if (existed && S_ISREG(st.st_mode) && !(flags & O_TRUNC))
-        f->size = f->size0 = st.st_size;
-    f->path = strdup(path);
-    f->vfs_path = strdup(existed ? path : dir);
-    if (!f->path || !f->vfs_path) {
-        ptmSimRemove(f, 1);
-        return ENOMEM;
-    }
-    *out = f;
-    return 0;
-}
-
-/*
-** ptmSimOpen: opens path for mirror m: for real when flags carry no write
-** intent, else -- when ptmShimOpenCheck predicts success -- simulated on a
-** harmless descriptor.  OUT: *out, the new entry on m->files, whose fd is
-** what the mirror gets.  Returns 0 or the errno of the (predicted) failure.
-*/
-int ptmSimOpen(struct ptmMirror *m, const char *path, int flags, mode_t mode,
-               struct ptmSimFile **out)
-{
-    int err;
-
-    *out = NULL;
-    if (!path)
-        return EFAULT;
-    if (!(flags & WRITE_INTENT) && (flags & O_TMPFILE) != O_TMPFILE)
-        return simOpenReadOnly(m, path, flags, mode, out);
-    if ((err = ptmShimOpenCheck(path, flags)) != 0)
-        return err;
-    return simOpenWrite(m, path, flags, out);
-}
-
-/*
-** ptmSimFind: the entry of mirror m for descriptor fd, or NULL.
-*/
-struct ptmSimFile *ptmSimFind(struct ptmMirror *m, int fd)
-{
-    struct ptmSimFile *f;
-    if (fd < 0)
-        return NULL;
-    for (f = m->files; f; f = f->next)
-        if (f->fd == fd)
-            return f;
-    return NULL;
-}
-
-/*
-** ptmSimFindFile: the entry of mirror m for stream fp, or NULL.
-*/
-struct ptmSimFile *ptmSimFindFile(struct ptmMirror *m, FILE *fp)
-{
-    struct ptmSimFile *f;
-    if (!fp)
-        return NULL;
-    for (f = m->files; f; f = f->next)
-        if (f->fp == fp)
-            return f;
-    return NULL;
-}
-
-/*
-** ptmSimBorrow: the entry of mirror m for a host descriptor fd (and the
-** host FILE fp on it, or NULL), created on first use with the descriptor's
-** flags, offset and size.  fd < 0 with a FILE is a stream without a
-** descriptor (fmemopen, a cookie): an entry that nothing is checked for.
-** OUT: *out.  Returns 0, EBADF when fd is not open, or ENOMEM.
-*/
-int ptmSimBorrow(struct ptmMirror *m, int fd, FILE *fp, struct ptmSimFile **out)
-{
-    struct ptmSimFile *f;
-    struct stat st;
-    int flags = O_RDWR, err;
-    off_t off;
-
-    *out = NULL;
-    if (fd < 0 && !fp)
-        return EBADF;
-    for (f = m->files; f && fd >= 0; f = f->next) {
-        if (f->fd == fd && f->kind == PTM_SIM_BORROWED && (!fp || !f->fp || f->fp == fp)) {
-            if (fp && !f->fp)
-                f->fp = fp;
-            *out = f;
-            return 0;
-        }
-    }
-    if (fd >= 0 && (err = probeGetfl(fd, &flags)) != 0)
-        return err;
-    f = simNew(m, PTM_SIM_BORROWED, fd, flags);
-    if (!f)
-        return ENOMEM;
-    f->fp = fp;
-    if (fd >= 0 && probeFstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        f->regular = 1;
-        f->size = f->size0 = st.st_size;
-        /* Only asks where the host's offset is; never moves it. */
-        off = ptmOs.lseek(fd, 0, SEEK_CUR);
-        f->offset = (flags & O_APPEND) ? st.st_size : (off < 0 ? 0 : off);
-    }
-    *out = f;
-    return 0;
-}
-
-/* The largest write the file's RLIMIT_FSIZE allows at offset off: n, less
-** (the kernel writes up to the limit), or -1 with EFBIG at the limit. */
-static ssize_t fsizeLimit(off_t off, size_t n, int *err)
-{
-    struct rlimit rl;
-    int rc;
-
-    while ((rc = ptmOs.getrlimit(RLIMIT_FSIZE, &rl)) != 0 && errno == EINTR)
-        ;
-    if (rc != 0 || rl.rlim_cur == RLIM_INFINITY)
-        return (ssize_t)n;
-    if ((rlim_t)off >= rl.rlim_cur) {
-        *err = EFBIG;
-        return -1;
-    }
-    if ((rlim_t)off + n > rl.rlim_cur)
-        return (ssize_t)(rl.rlim_cur - (rlim_t)off);
-    return (ssize_t)n;
-}
-
-/* ENOSPC when growing f to end bytes needs more than is free on its
-** filesystem; the growth counts from the size when the mirror opened it,
-** so that many small simulated writes add up.  0 or ENOSPC. */
-static int checkSpace(struct ptmSimFile *f, off_t end)
-{
-    struct statvfs vfs;
-    uint64_t growth, avail;
-    int err;
-
-    if (end <= f->size || end <= f->size0)
-        return 0;
-    growth = (uint64_t)(end - f->size0);
-    err = f->vfs_path ? probeStatvfs(f->vfs_path, &vfs) : probeFstatvfs(f->fd, &vfs);
-    if (err)
-        return 0;                           /* cannot tell: predict success */
-    avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    return growth > avail ? ENOSPC : 0;
-}
-
-/*
-** ptmSimWrite: simulates write(2) of n bytes on f.  Predicts EBADF (closed,
-** or not open for writing), EFBIG (at RLIMIT_FSIZE) and ENOSPC (not enough
-** free space), for regular files; then advances the simulated offset and
-** size (and the harmless descriptor's offset, so that raw reads follow).
-** Returns the byte count the real call would return (short when it would
-** reach RLIMIT_FSIZE), or -1 with *err set.
-*/
-ssize_t ptmSimWrite(struct ptmSimFile *f, size_t n, int *err)
-{
-    off_t off, end;
-    ssize_t r;
-
-    *err = 0;
-    if (f->closed || (f->fd < 0 && !f->fp) || (f->flags & O_ACCMODE) == O_RDONLY ||
-        (f->flags & O_PATH)) {
-        *err = EBADF;
-        return -1;
-    }
-    if (n > SSIZE_MAX)
-        n = SSIZE_MAX;
-    if (n == 0 || !f->regular)
-        return (ssize_t)n;
-    /* Raw reads (read(2) is not shimmed) move the real file's offset. */
-    if (f->kind == PTM_SIM_WRITE && f->real_data && f->fd >= 0 &&
-        (off = ptmOs.lseek(f->fd, 0, SEEK_CUR)) >= 0)
-        f->offset = off;
-    off = (f->flags & O_APPEND) ? f->size : f->offset;
-    if ((r = fsizeLimit(off, n, err)) < 0)
-        return -1;
-    end = off + (off_t)r;
-    if ((*err = checkSpace(f, end)) != 0)
-        return -1;
-    f->offset = end;
-    if (end > f->size)
-        f->size = end;
-    if (f->kind == PTM_SIM_WRITE && f->fd >= 0)
-        ptmOs.lseek(f->fd, end, SEEK_SET);  /* ours, read-only: harmless */
-    return r;
-}
-
-/*
-** ptmSimRemove: unlinks f from its mirror's list and frees it; when
-** close_fd, closes f->fd if the mirror owns it (never a borrowed one).
-*/
-void ptmSimRemove(struct ptmSimFile *f, int close_fd)
-{
-    struct ptmSimFile **pp;
-
-    for (pp = &f->mirror->files; *pp; pp = &(*pp)->next) {
-        if (*pp == f) {
-            *pp = f->next;
-            break;
-        }
-    }
-    if (close_fd && f->kind != PTM_SIM_BORROWED && f->fd >= 0)
-        ptmOs.close(f->fd);
-    free(f->path);
-    free(f->vfs_path);
-    free(f);
-}
-
-/*
-** ptmSimReleaseAll: closes what mirror m opened and left open (its FILEs
-** flush into the simulation: nothing reaches a disk) and frees every entry.
-*/
-void ptmSimReleaseAll(struct ptmMirror *m)
-{
-    struct ptmSimFile *f;
-    FILE *fp;
-
-    while ((f = m->files) != NULL) {
-        fp = f->fp;
-        if (!fp || f->kind == PTM_SIM_BORROWED) {
-            ptmSimRemove(f, 1);
-        } else if (f->kind == PTM_SIM_WRITE) {
-            fclose(fp);                     /* the cookie's close removes f */
-        } else {
-            ptmSimRemove(f, 0);             /* fclose closes the descriptor */
-            fclose(fp);
-        }
-    }
-}
-
-/*
-** ptmShimFdTarget: an event target for descriptor fd: the path the mirror
-** opened it with, else "fd N".  OUT: dst (cap bytes).
-*/
-void ptmShimFdTarget(struct ptmMirror *m, int fd, char *dst, size_t cap)
-{
-    struct ptmSimFile *f = ptmSimFind(m, fd);
-    if (f && f->path)
-        ptmCopyField(dst, cap, f->path);
-    else
-        snprintf(dst, cap, "fd %d", fd);
+    if (!ev || !sig || sigaction(sig, NULL, &sa) != 0)
+        return;
+    if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL)
+        ptmCopyField(ev->detail, sizeof ev->detail,
+                     sig == SIGXFSZ ? "SIGXFSZ kills" : "SIGPIPE kills");
 }
 
 /* "O_WRONLY|O_CREAT|O_TRUNC 0644": an open's flags, for event details. */
@@ -564,79 +104,87 @@ static void flagsDetail(int flags, mode_t mode, char *dst, size_t cap)
     ptmCopyField(dst, cap, buf);
 }
 
-/* Sets errno and returns -1, for the failing path of a shim. */
-static int failWith(int err)
+/* The open family in a mirror. */
+static int mirrorOpen(struct ptmMirror *m, enum ptmCall call, int dirfd, const char *path,
+                      int flags, mode_t mode)
 {
-    errno = err;
-    return -1;
-}
-
-/*
-** ptm_shim_write: write(2).  In a mirror: checked (EBADF, EFBIG, ENOSPC)
-** and simulated, on the mirror's own descriptors and the host's alike.
-*/
-ssize_t ptm_shim_write(int fd, const void *buf, size_t n)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimFile *f;
-    char target[PTM_TARGET_MAX];
-    uint64_t t0;
-    ssize_t r = -1;
+    struct ptmSimFile *f = NULL;
+    struct ptmEvent *ev;
+    uint64_t t0 = ptmOsNowNs();
     int err;
 
-    if (!m)
-        return write(fd, buf, n);
-    t0 = ptmOsNowNs();
-    f = ptmSimFind(m, fd);
-    err = f ? 0 : ptmSimBorrow(m, fd, NULL, &f);
-    if (!err)
-        r = ptmSimWrite(f, n, &err);
-    ptmShimFdTarget(m, fd, target, sizeof target);
-    ptmMirrorRecordCall(PTM_CALL_write, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
-    if (r < 0)
-        return failWith(err);
-    return r;
+    err = ptmSimOpen(m, dirfd, path, flags, mode, &f);
+    ev = ptmMirrorRecordCall(call, t0, path, err ? -1 : f->fd, err, 0);
+    if (ev) {
+        flagsDetail(flags, mode, ev->detail, sizeof ev->detail);
+        if ((flags & WRITE_INTENT) || (flags & O_TMPFILE) == O_TMPFILE)
+            ev->flags |= PTM_EVF_EFFECT;
+    }
+    return err ? failWith(err) : f->fd;
 }
 
+/* The mode argument of open(2), present with O_CREAT or O_TMPFILE. */
+#define OPEN_MODE(ap, flags, mode)                                          \
+    do {                                                                    \
+        if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) {    \
+            va_start(ap, flags);                                            \
+            mode = (mode_t)va_arg(ap, int);                                 \
+            va_end(ap);                                                     \
+        }                                                                   \
+    } while (0)
+
 /*
-** ptm_shim_open: open(2).  In a mirror: a read-only open is real (reads
-** pass through); a write-intent one is checked and simulated, returning a
-** harmless read-only descriptor.
+** ptm_shim_open: open(2).  In a mirror: a read-only open of a real file is
+** real (reads pass through); anything else is checked (ENOENT, EEXIST,
+** EISDIR, EACCES, EROFS, ENOSPC for inodes, ENOTDIR) and simulated on a
+** harmless descriptor; the namespace overlay is consulted and, for a new
+** file, updated.
 */
 int ptm_shim_open(const char *path, int flags, ...)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimFile *f;
-    struct ptmEvent *ev;
     mode_t mode = 0;
-    uint64_t t0;
     va_list ap;
-    int err;
 
-    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
+    OPEN_MODE(ap, flags, mode);
     if (!m)
         return open(path, flags, mode);
-    t0 = ptmOsNowNs();
-    err = ptmSimOpen(m, path, flags, mode, &f);
-    ev = ptmMirrorRecordCall(PTM_CALL_open, t0, path, err ? -1 : f->fd, err, 0);
-    if (ev) {
-        flagsDetail(flags, mode, ev->detail, sizeof ev->detail);
-        if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)))
-            ev->flags |= PTM_EVF_EFFECT;
-    }
-    if (err)
-        return failWith(err);
-    return f->fd;
+    return mirrorOpen(m, PTM_CALL_open, AT_FDCWD, path, flags, mode);
+}
+
+/*
+** ptm_shim_openat: openat(2), as ptm_shim_open with a relative path taken
+** from dirfd (a directory the mirror opened, or the host's).
+*/
+int ptm_shim_openat(int dirfd, const char *path, int flags, ...)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    mode_t mode = 0;
+    va_list ap;
+
+    OPEN_MODE(ap, flags, mode);
+    if (!m)
+        return openat(dirfd, path, flags, mode);
+    return mirrorOpen(m, PTM_CALL_openat, dirfd, path, flags, mode);
+}
+
+/*
+** ptm_shim_creat: creat(2), which is open(path, O_CREAT|O_WRONLY|O_TRUNC).
+*/
+int ptm_shim_creat(const char *path, mode_t mode)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+
+    if (!m)
+        return creat(path, mode);
+    return mirrorOpen(m, PTM_CALL_creat, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 /*
 ** ptm_shim_close: close(2).  In a mirror: a descriptor the mirror opened is
-** closed for real (it is read-only or /dev/null); a host descriptor is only
-** marked closed, so that the mirror's later use of it fails with EBADF.
+** closed for real (it is read-only, /dev/null or an unconnected socket;
+** never in a way that drops the host's fcntl locks); a host descriptor is
+** only marked closed, so that the mirror's later use of it fails with EBADF.
 */
 int ptm_shim_close(int fd)
 {
@@ -644,127 +192,665 @@ int ptm_shim_close(int fd)
     struct ptmSimFile *f;
     char target[PTM_TARGET_MAX];
     uint64_t t0;
-    int err = 0;
+    int err;
 
     if (!m)
         return close(fd);
     t0 = ptmOsNowNs();
     ptmShimFdTarget(m, fd, target, sizeof target);
-    f = ptmSimFind(m, fd);
-    if (!f) {
-        err = ptmSimBorrow(m, fd, NULL, &f);
-        if (!err)
-            f->closed = 1;
-    } else if (f->kind == PTM_SIM_BORROWED) {
-        if (f->closed)
-            err = EBADF;
-        f->closed = 1;
-    } else if (f->fp) {
-        ptmOs.close(f->fd);                 /* the FILE on it keeps its entry */
-        f->fd = -1;
-    } else {
-        ptmSimRemove(f, 1);
-    }
+    err = ptmSimEntry(m, fd, &f);
+    if (!err)
+        err = ptmSimClose(f);
     ptmMirrorRecordCall(PTM_CALL_close, t0, target, err ? -1 : 0, err, 0);
     return err ? failWith(err) : 0;
 }
 
-/* Would unlink(path) succeed?  0 or an errno. */
-static int checkUnlink(const char *path)
+/* read, pread, write, pwrite in a mirror: op runs on fd's entry. */
+enum rwOp { RW_READ, RW_PREAD, RW_WRITE, RW_PWRITE };
+
+static ssize_t mirrorRw(struct ptmMirror *m, enum ptmCall call, enum rwOp op, int fd, void *rbuf,
+                        const void *wbuf, size_t n, off_t off)
 {
-    char dir[PATH_MAX];
-    struct stat st, dst;
-    uid_t me = geteuid();
+    char target[PTM_TARGET_MAX];
+    struct ptmSimFile *f;
+    struct ptmEvent *ev;
+    uint64_t t0 = ptmOsNowNs();
+    ssize_t r = -1;
     int err;
 
-    if (!path)
-        return EFAULT;
-    if ((err = probeLstat(path, &st)) != 0)
-        return err;
-    if (S_ISDIR(st.st_mode))
-        return EISDIR;
-    if ((err = parentDir(path, dir, sizeof dir)) != 0)
-        return err;
-    if ((err = checkDirWritable(dir, &dst)) != 0)
-        return err;
-    /* A sticky directory (/tmp): only the owner of the file or of the
-    ** directory may remove it (root, with CAP_FOWNER, may too). */
-    if ((dst.st_mode & S_ISVTX) && me != 0 && st.st_uid != me && dst.st_uid != me)
-        return EPERM;
-    return 0;
+    err = ptmSimEntry(m, fd, &f);
+    if (!err) {
+        switch (op) {
+        case RW_READ: r = ptmSimRead(f, rbuf, n, &err); break;
+        case RW_PREAD: r = ptmSimPread(f, rbuf, n, off, &err); break;
+        case RW_WRITE: r = ptmSimWrite(f, wbuf, n, &err); break;
+        case RW_PWRITE: r = ptmSimPwrite(f, wbuf, n, off, &err); break;
+        }
+    }
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    if (op == RW_READ || op == RW_PREAD) {
+        ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
+    } else {
+        ev = ptmMirrorRecordCall(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
+        ptmShimNoteSignal(ev, err, 0);
+    }
+    if (r < 0)
+        return failWith(err);
+    return r;
 }
 
 /*
-** ptm_shim_unlink: unlink(2).  In a mirror: checked (ENOENT, EISDIR,
-** EROFS, EACCES, EPERM for a sticky directory) and simulated; the file is
-** still there afterwards, for the mirror as for everyone else.
+** ptm_shim_write: write(2).  In a mirror: checked (EBADF, EFBIG, ENOSPC,
+** EAGAIN on a full non-blocking pipe, a socket's state) and simulated: the
+** bytes go to the mirror's overlay of the file, on the mirror's own
+** descriptors and the host's alike.
 */
-int ptm_shim_unlink(const char *path)
+ssize_t ptm_shim_write(int fd, const void *buf, size_t n)
 {
+    struct ptmMirror *m = ptmMirrorCurrent;
+
+    if (!m)
+        return write(fd, buf, n);
+    return mirrorRw(m, PTM_CALL_write, RW_WRITE, fd, NULL, buf, n, 0);
+}
+
+/*
+** ptm_shim_pwrite: pwrite(2), as ptm_shim_write at offset off (ESPIPE,
+** EINVAL), without moving the offset.
+*/
+ssize_t ptm_shim_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+
+    if (!m)
+        return pwrite(fd, buf, n, off);
+    return mirrorRw(m, PTM_CALL_pwrite, RW_PWRITE, fd, NULL, buf, n, off);
+}
+
+/*
+** ptm_shim_read: read(2).  In a mirror: the file as the mirror sees it
+** (what it wrote over the real bytes); a host descriptor is read with pread
+** at the mirror's private offset; a pipe, terminal or socket of the host is
+** never consumed (a recorded response for a socket, else EAGAIN when
+** non-blocking, else end of file).
+*/
+ssize_t ptm_shim_read(int fd, void *buf, size_t n)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+
+    if (!m)
+        return read(fd, buf, n);
+    return mirrorRw(m, PTM_CALL_read, RW_READ, fd, buf, NULL, n, 0);
+}
+
+/*
+** ptm_shim_pread: pread(2), as ptm_shim_read at offset off.
+*/
+ssize_t ptm_shim_pread(int fd, void *buf, size_t n, off_t off)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+
+    if (!m)
+        return pread(fd, buf, n, off);
+    return mirrorRw(m, PTM_CALL_pread, RW_PREAD, fd, buf, NULL, n, off);
+}
+
+/*
+** ptm_shim_lseek: lseek(2).  In a mirror: moves the mirror's offset only
+** (SEEK_END against the size the mirror sees); a host descriptor's real
+** offset never moves.
+*/
+off_t ptm_shim_lseek(int fd, off_t off, int whence)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimFile *f;
     uint64_t t0;
+    off_t r = -1;
     int err;
 
-    if (!ptmMirrorCurrent)
-        return unlink(path);
+    if (!m)
+        return lseek(fd, off, whence);
     t0 = ptmOsNowNs();
-    err = checkUnlink(path);
-    ptmMirrorRecordCall(PTM_CALL_unlink, t0, path, err ? -1 : 0, err, 0);
+    err = ptmSimEntry(m, fd, &f);
+    if (!err)
+        r = ptmSimSeek(f, off, whence, &err);
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    ptmMirrorRecordRead(PTM_CALL_lseek, t0, target, r, err, 0);
+    return r < 0 ? failWith(err) : r;
+}
+
+/* fsync, fdatasync in a mirror. */
+static int mirrorSync(struct ptmMirror *m, enum ptmCall call, int fd)
+{
+    char target[PTM_TARGET_MAX];
+    struct ptmSimFile *f;
+    uint64_t t0 = ptmOsNowNs();
+    int err;
+
+    err = ptmSimEntry(m, fd, &f);
+    if (!err)
+        err = ptmSimSync(f);
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    ptmMirrorRecordCall(call, t0, target, err ? -1 : 0, err, 0);
     return err ? failWith(err) : 0;
 }
 
-/* Would rename(from, to) succeed?  The kernel's order: a missing source,
-** a missing target directory, different filesystems, a read-only one,
-** permissions, then the kinds of source and an existing target.  0 or an
-** errno.  Bind mounts of one filesystem share st_dev, so EXDEV across them
-** is not seen. */
-static int checkRename(const char *from, const char *to)
+/*
+** ptm_shim_fsync: fsync(2).  In a mirror: nothing to flush; EBADF for a
+** descriptor that is not open, EINVAL for a pipe or a socket.
+*/
+int ptm_shim_fsync(int fd)
 {
-    char fdir[PATH_MAX], tdir[PATH_MAX];
-    struct stat sf, st, sfd, std;
-    int err;
-
-    if (!from || !to)
-        return EFAULT;
-    if ((err = probeLstat(from, &sf)) != 0)
-        return err;
-    if ((err = parentDir(from, fdir, sizeof fdir)) != 0 ||
-        (err = parentDir(to, tdir, sizeof tdir)) != 0)
-        return err;
-    if ((err = probeStat(tdir, &std)) != 0)
-        return err;
-    if (!S_ISDIR(std.st_mode))
-        return ENOTDIR;
-    if (sf.st_dev != std.st_dev)
-        return EXDEV;
-    if ((err = checkDirWritable(fdir, &sfd)) != 0 || (err = checkDirWritable(tdir, &std)) != 0)
-        return err;
-    if (probeLstat(to, &st) == 0) {
-        if (st.st_dev == sf.st_dev && st.st_ino == sf.st_ino)
-            return 0;                       /* the same file: a no-op */
-        if (S_ISDIR(sf.st_mode) && !S_ISDIR(st.st_mode))
-            return ENOTDIR;
-        if (!S_ISDIR(sf.st_mode) && S_ISDIR(st.st_mode))
-            return EISDIR;
-    }
-    return 0;
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorSync(m, PTM_CALL_fsync, fd) : fsync(fd);
 }
 
 /*
-** ptm_shim_rename: rename(2).  In a mirror: checked (ENOENT, ENOTDIR,
-** EXDEV, EROFS, EACCES, EISDIR) and simulated; nothing moves.
+** ptm_shim_fdatasync: fdatasync(2), as ptm_shim_fsync.
 */
-int ptm_shim_rename(const char *from, const char *to)
+int ptm_shim_fdatasync(int fd)
 {
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorSync(m, PTM_CALL_fdatasync, fd) : fdatasync(fd);
+}
+
+/*
+** ptm_shim_ftruncate: ftruncate(2).  In a mirror: the overlay is cut or
+** extended (EBADF, EINVAL for a file not open for writing, EFBIG); reads in
+** the same mirror see the new size.
+*/
+int ptm_shim_ftruncate(int fd, off_t len)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimFile *f;
     struct ptmEvent *ev;
     uint64_t t0;
     int err;
 
-    if (!ptmMirrorCurrent)
+    if (!m)
+        return ftruncate(fd, len);
+    t0 = ptmOsNowNs();
+    err = ptmSimEntry(m, fd, &f);
+    if (!err)
+        err = ptmSimTruncate(f, len);
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    ev = ptmMirrorRecordCall(PTM_CALL_ftruncate, t0, target, err ? -1 : 0, err, 0);
+    if (ev && !err)
+        snprintf(ev->detail, sizeof ev->detail, "length %lld", (long long)len);
+    ptmShimNoteSignal(ev, err, 0);
+    return err ? failWith(err) : 0;
+}
+
+/*
+** ptm_shim_unlink: unlink(2).  In a mirror: checked (ENOENT, EISDIR, EROFS,
+** EACCES, EPERM for a sticky directory) and recorded in the mirror's
+** namespace: the file is still there for everyone else, gone for the mirror.
+*/
+int ptm_shim_unlink(const char *path)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0;
+    int err;
+
+    if (!m)
+        return unlink(path);
+    t0 = ptmOsNowNs();
+    err = ptmSimUnlink(m, path);
+    ptmMirrorRecordCall(PTM_CALL_unlink, t0, path, err ? -1 : 0, err, 0);
+    return err ? failWith(err) : 0;
+}
+
+/*
+** ptm_shim_rename: rename(2).  In a mirror: checked (ENOENT, ENOTDIR, EXDEV,
+** EROFS, EACCES, EISDIR, ENOTEMPTY, EINVAL) and recorded in the mirror's
+** namespace; nothing moves for real.
+*/
+int ptm_shim_rename(const char *from, const char *to)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmEvent *ev;
+    uint64_t t0;
+    int err;
+
+    if (!m)
         return rename(from, to);
     t0 = ptmOsNowNs();
-    err = checkRename(from, to);
+    err = ptmSimRename(m, from, to);
     ev = ptmMirrorRecordCall(PTM_CALL_rename, t0, from, err ? -1 : 0, err, 0);
     if (ev)
         ptmCopyField(ev->detail, sizeof ev->detail, to);
+    return err ? failWith(err) : 0;
+}
+
+/*
+** ptm_shim_mkdir: mkdir(2).  In a mirror: checked (EEXIST, ENOENT, ENOTDIR,
+** EROFS, EACCES) and recorded in the mirror's namespace.
+*/
+int ptm_shim_mkdir(const char *path, mode_t mode)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmEvent *ev;
+    uint64_t t0;
+    int err;
+
+    if (!m)
+        return mkdir(path, mode);
+    t0 = ptmOsNowNs();
+    err = ptmSimMkdir(m, path, mode);
+    ev = ptmMirrorRecordCall(PTM_CALL_mkdir, t0, path, err ? -1 : 0, err, 0);
+    if (ev)
+        snprintf(ev->detail, sizeof ev->detail, "%04o", (unsigned)mode & 07777);
+    return err ? failWith(err) : 0;
+}
+
+/*
+** ptm_shim_rmdir: rmdir(2).  In a mirror: checked (ENOENT, ENOTDIR,
+** ENOTEMPTY as the mirror sees the directory, EINVAL, EBUSY, EROFS, EACCES)
+** and recorded in the mirror's namespace.
+*/
+int ptm_shim_rmdir(const char *path)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0;
+    int err;
+
+    if (!m)
+        return rmdir(path);
+    t0 = ptmOsNowNs();
+    err = ptmSimRmdir(m, path);
+    ptmMirrorRecordCall(PTM_CALL_rmdir, t0, path, err ? -1 : 0, err, 0);
+    return err ? failWith(err) : 0;
+}
+
+static int mirrorStat(struct ptmMirror *m, enum ptmCall call, const char *path, int follow,
+                      struct stat *st)
+{
+    uint64_t t0 = ptmOsNowNs();
+    int err = st ? ptmSimStat(m, AT_FDCWD, path, follow, st) : EFAULT;
+
+    ptmMirrorRecordRead(call, t0, path, err ? -1 : 0, err, 0);
+    return err ? failWith(err) : 0;
+}
+
+/*
+** ptm_shim_stat: stat(2).  In a mirror: as the mirror sees the path (what
+** it removed is ENOENT, what it made or wrote has the overlay's size).
+*/
+int ptm_shim_stat(const char *restrict path, struct stat *restrict st)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorStat(m, PTM_CALL_stat, path, 1, st) : stat(path, st);
+}
+
+/*
+** ptm_shim_lstat: lstat(2), as ptm_shim_stat without following a final
+** symbolic link.
+*/
+int ptm_shim_lstat(const char *restrict path, struct stat *restrict st)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorStat(m, PTM_CALL_lstat, path, 0, st) : lstat(path, st);
+}
+
+/*
+** ptm_shim_fstat: fstat(2).  In a mirror: the descriptor's file as the
+** mirror sees it (a simulated open reports the file it names, not its
+** harmless descriptor).
+*/
+int ptm_shim_fstat(int fd, struct stat *st)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimFile *f;
+    uint64_t t0;
+    int err;
+
+    if (!m)
+        return fstat(fd, st);
+    t0 = ptmOsNowNs();
+    err = st ? ptmSimEntry(m, fd, &f) : EFAULT;
+    if (!err)
+        err = ptmSimFstat(f, st);
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    ptmMirrorRecordRead(PTM_CALL_fstat, t0, target, err ? -1 : 0, err, 0);
+    return err ? failWith(err) : 0;
+}
+
+/*
+** ptm_shim_access: access(2).  In a mirror: as the mirror sees the path.
+*/
+int ptm_shim_access(const char *path, int mode)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0;
+    int err;
+
+    if (!m)
+        return access(path, mode);
+    t0 = ptmOsNowNs();
+    err = ptmSimAccess(m, path, mode);
+    ptmMirrorRecordRead(PTM_CALL_access, t0, path, err ? -1 : 0, err, 0);
+    return err ? failWith(err) : 0;
+}
+
+/* ------------------------------------------------------------------ fcntl */
+
+static const char *lockCmdName(int cmd)
+{
+    switch (cmd) {
+    case F_SETLK: return "F_SETLK";
+    case F_SETLKW: return "F_SETLKW";
+    case F_OFD_SETLK: return "F_OFD_SETLK";
+    case F_OFD_SETLKW: return "F_OFD_SETLKW";
+    default: return "F_GETLK";
+    }
+}
+
+/* fcntl's lock-taking commands in a mirror: probed, never taken.  OUT:
+** *ev_err (the contention to record), detail.  Returns what fcntl would. */
+static int mirrorSetLock(struct ptmSimFile *f, int cmd, struct flock *fl, int *err, int *ev_err,
+                         char *detail, size_t cap)
+{
+    int ofd = cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+    int wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+    pid_t holder = 0;
+
+    *err = *ev_err = 0;
+    if (!fl) {
+        *err = EFAULT;
+        return -1;
+    }
+    if (ofd && fl->l_pid != 0) {
+        *err = EINVAL;
+        return -1;
+    }
+    *ev_err = ptmSimLockProbe(f, fl, ofd, &holder);
+    snprintf(detail, cap, "%s %s", lockCmdName(cmd),
+             fl->l_type == F_RDLCK ? "F_RDLCK" : fl->l_type == F_WRLCK ? "F_WRLCK" : "F_UNLCK");
+    if (*ev_err == EAGAIN) {
+        snprintf(detail, cap, "%s held by %s%d", lockCmdName(cmd), holder < 0 ? "an OFD lock " : "pid ",
+                 holder < 0 ? 0 : (int)holder);
+        if (wait)
+            return 0;                       /* it would wait, then have it */
+        *err = EAGAIN;
+        return -1;
+    }
+    if (*ev_err) {
+        *err = *ev_err;
+        return -1;
+    }
+    return 0;
+}
+
+/* F_DUPFD in a mirror: a real duplicate of the harmless (or host)
+** descriptor, with a copy of the entry.  The copy's offset is its own. */
+static int mirrorDup(struct ptmMirror *m, struct ptmSimFile *f, int cmd, int minfd, int *err)
+{
+    struct ptmSimFile *g;
+    int nfd;
+
+    if (f->fd < 0) {
+        *err = EBADF;
+        return -1;
+    }
+    while ((nfd = ptmOs.fcntl_int(f->fd, cmd, minfd)) < 0)
+        if (errno != EINTR) {
+            *err = errno;
+            return -1;
+        }
+    g = calloc(1, sizeof *g);
+    if (!g || (f->path && !(g->path = strdup(f->path))) ||
+        (f->abs_path && !(g->abs_path = strdup(f->abs_path)))) {
+        if (g) {
+            free(g->path);
+            free(g);
+        }
+        ptmSimCloseFd(m, nfd);
+        *err = ENOMEM;
+        return -1;
+    }
+    g->mirror = m;
+    g->kind = f->kind;
+    g->fd = nfd;
+    g->flags = f->flags & ~O_CLOEXEC;
+    g->type = f->type;
+    g->real_offset = 0;
+    g->dev = f->dev;
+    g->ino = f->ino;
+    g->offset = f->real_offset ? ptmOs.lseek(f->fd, 0, SEEK_CUR) : f->offset;
+    g->ov = f->ov;
+    g->owns_fd = f->kind == PTM_SIM_BORROWED;
+    if (f->sock && (g->sock = malloc(sizeof *g->sock)) != NULL)
+        *g->sock = *f->sock;
+    g->next = m->files;
+    m->files = g;
+    return nfd;
+}
+
+/* The fcntl commands that pass a pointer. */
+static int fcntlTakesPointer(int cmd)
+{
+    switch (cmd) {
+    case F_GETLK: case F_SETLK: case F_SETLKW:
+    case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
+    case F_GETOWN_EX: case F_SETOWN_EX:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+** ptm_shim_fcntl: fcntl(2).  In a mirror: the lock-taking commands probe
+** and record contention, never lock; F_GETFL and F_SETFL use the mirror's
+** view of the flags; the other setters are simulated; getters and F_GETLK
+** pass through to the mirror's descriptor; F_DUPFD copies the entry.
+*/
+int ptm_shim_fcntl(int fd, int cmd, ...)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX], detail[PTM_DETAIL_MAX] = "";
+    struct ptmSimFile *f;
+    struct ptmEvent *ev;
+    uint64_t t0;
+    void *arg;
+    va_list ap;
+    int err, ev_err = 0, r = -1, effect = 0, iarg;
+
+    /* As glibc does: the argument, if any, is read as a pointer. */
+    va_start(ap, cmd);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    iarg = (int)(intptr_t)arg;
+    if (!m)
+        return fcntlTakesPointer(cmd) ? fcntl(fd, cmd, arg) : fcntl(fd, cmd, iarg);
+    t0 = ptmOsNowNs();
+    err = ptmSimEntry(m, fd, &f);
+    if (!err) {
+        switch (cmd) {
+        case F_SETLK: case F_SETLKW: case F_OFD_SETLK: case F_OFD_SETLKW:
+            r = mirrorSetLock(f, cmd, arg, &err, &ev_err, detail, sizeof detail);
+            effect = 1;
+            break;
+        case F_GETFL:
+            r = f->flags;
+            break;
+        case F_SETFL:
+            /* What F_SETFL may change; the rest of the flags stay. */
+            f->flags = (f->flags & ~(O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)) |
+                       (iarg & (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME));
+            r = 0;
+            effect = 1;
+            break;
+        case F_DUPFD:
+        case F_DUPFD_CLOEXEC:
+            r = mirrorDup(m, f, cmd, iarg, &err);
+            break;
+        case F_SETFD:
+            r = 0;                          /* close-on-exec: nothing execs in a mirror */
+            break;
+        case F_SETOWN: case F_SETSIG: case F_SETLEASE: case F_NOTIFY:
+        case F_SETPIPE_SZ: case F_ADD_SEALS: case F_SETOWN_EX:
+            r = cmd == F_SETPIPE_SZ ? iarg : 0; /* simulated: the description is shared */
+            effect = 1;
+            break;
+        case F_GETFD: case F_GETLK: case F_OFD_GETLK: case F_GETOWN: case F_GETSIG:
+        case F_GETLEASE: case F_GETPIPE_SZ: case F_GET_SEALS: case F_GETOWN_EX:
+            /* Getters: asked of the mirror's descriptor (F_GETLK of a
+            ** simulated open asks its harmless one). */
+            if (f->fd < 0)
+                err = EBADF;
+            else if ((r = fcntlTakesPointer(cmd) ? fcntl(f->fd, cmd, arg) : fcntl(f->fd, cmd, iarg)) < 0)
+                err = errno;
+            break;
+        default:
+            r = 0;                          /* unknown: simulated, never applied */
+            effect = 1;
+            break;
+        }
+    }
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    ev = ptmMirrorRecordCall(PTM_CALL_fcntl, t0, target, r, err ? err : ev_err, 0);
+    if (ev) {
+        if (effect)
+            ev->flags |= PTM_EVF_EFFECT;
+        if (detail[0])
+            ptmCopyField(ev->detail, sizeof ev->detail, detail);
+        else
+            snprintf(ev->detail, sizeof ev->detail, "cmd %d", cmd);
+    }
+    return err ? failWith(err) : r;
+}
+
+/* ------------------------------------------------------------------ flock */
+
+/* The flock locks on (dev, ino) listed in text (the /proc/locks format, or
+** fdinfo's "lock:" lines) that conflict with a request for an exclusive
+** (ex) or shared lock.  Their count; the pid of one in *holder. */
+static int flockConflicts(const char *text, dev_t dev, ino_t ino, int ex, pid_t *holder)
+{
+    const char *line = text;
+    char kind[16], rw[16];
+    unsigned maj, min;
+    unsigned long long inode;
+    int pid, n = 0;
+
+    for (; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        const char *p = strchr(line, ':');  /* "1: FLOCK ..." or "lock:\t1: FLOCK ..." */
+        if (p && strncmp(line, "lock:", 5) == 0)
+            p = strchr(p + 1, ':');
+        if (!p || strncmp(p + 1, " ->", 3) == 0) /* a waiter, not a holder */
+            continue;
+        if (sscanf(p + 1, " %15s %*s %15s %d %x:%x:%llu", kind, rw, &pid, &maj, &min, &inode) != 6)
+            continue;
+        if (strcmp(kind, "FLOCK") != 0 || inode != (unsigned long long)ino ||
+            makedev(maj, min) != dev)
+            continue;
+        if (!ex && strcmp(rw, "WRITE") != 0)
+            continue;                       /* shared with shared: no conflict */
+        *holder = pid;
+        n++;
+    }
+    return n;
+}
+
+/* The whole of a small /proc file, NUL-terminated, malloc'd; NULL if none. */
+static char *readProcFile(const char *path)
+{
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap), *more;
+    ssize_t r;
+    int fd;
+
+    if (!buf)
+        return NULL;
+    if ((fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC, 0)) < 0) {
+        free(buf);
+        return NULL;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= (1u << 22) || !(more = realloc(buf, cap * 2)))
+                break;
+            buf = more;
+            cap *= 2;
+        }
+        r = ptmOs.read(fd, buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    ptmOs.close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Would flock(f->fd, ex ? LOCK_EX : LOCK_SH) wait for someone else's lock?
+** /proc/locks lists every flock lock; those held through the host's own
+** description of a borrowed descriptor (its fdinfo lists them) are the
+** primary's: a conversion, not a conflict.  0 or EWOULDBLOCK. */
+static int flockProbe(struct ptmSimFile *f, int ex, pid_t *holder)
+{
+    char path[64], *all, *mine;
+    int n;
+
+    if (f->type != S_IFREG || f->ino == 0)
+        return 0;
+    if (!(all = readProcFile("/proc/locks")))
+        return 0;
+    n = flockConflicts(all, f->dev, f->ino, ex, holder);
+    free(all);
+    if (n > 0 && f->kind == PTM_SIM_BORROWED) {
+        snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)f->mirror->host_pid, f->fd);
+        if ((mine = readProcFile(path)) != NULL) {
+            pid_t ignored;
+            n -= flockConflicts(mine, f->dev, f->ino, ex, &ignored);
+            free(mine);
+        }
+    }
+    return n > 0 ? EWOULDBLOCK : 0;
+}
+
+/*
+** ptm_shim_flock: flock(2).  In a mirror: no lock is taken or released.
+** A conflicting flock lock someone else holds (from /proc/locks) is
+** contention: LOCK_NB fails with EWOULDBLOCK, a blocking request returns
+** 0 as it would after waiting; both record EWOULDBLOCK with PTM_EVF_EFFECT.
+** EBADF, EINVAL for a bad operation.
+*/
+int ptm_shim_flock(int fd, int op)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimFile *f;
+    struct ptmEvent *ev;
+    pid_t holder = 0;
+    uint64_t t0;
+    int err, ev_err = 0, kind = op & ~LOCK_NB;
+
+    if (!m)
+        return flock(fd, op);
+    t0 = ptmOsNowNs();
+    err = ptmSimEntry(m, fd, &f);
+    if (!err && kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN)
+        err = EINVAL;
+    if (!err && kind != LOCK_UN && (ev_err = flockProbe(f, kind == LOCK_EX, &holder)) != 0 &&
+        (op & LOCK_NB))
+        err = ev_err;
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    ev = ptmMirrorRecordCall(PTM_CALL_flock, t0, target, err ? -1 : 0, err ? err : ev_err, 0);
+    if (ev) {
+        ev->flags |= PTM_EVF_EFFECT;
+        if (ev_err)
+            snprintf(ev->detail, sizeof ev->detail, "held by pid %d", (int)holder);
+        else
+            snprintf(ev->detail, sizeof ev->detail, "%s%s",
+                     kind == LOCK_EX ? "LOCK_EX" : kind == LOCK_SH ? "LOCK_SH" : "LOCK_UN",
+                     (op & LOCK_NB) ? "|LOCK_NB" : "");
+    }
     return err ? failWith(err) : 0;
 }

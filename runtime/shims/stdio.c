@@ -1,28 +1,41 @@
 /*
-** shims/stdio.c - stdio in a mirror: fopen fclose fwrite fputs fputc
-** fprintf printf puts.
+** shims/stdio.c - stdio in a mirror: fopen fdopen freopen fclose fflush
+** fwrite fputs fputc putc putchar puts fprintf printf vfprintf vprintf
+** dprintf fread fgets fgetc getc getchar fscanf scanf vfscanf fseek ftell
+** rewind.
 **
 ** Outside a mirror each shim is exactly the real call.  In a mirror:
 **
-**   - fopen(path, "r") opens the real file read-only: reads work.
-**   - A write-intent fopen (w, a, r+, x) is checked like open(2) and returns
-**     a FILE made with fopencookie() over a simulated file (shims/file.c):
-**     its write callback simulates (ENOSPC, EFBIG, no bytes written) and
-**     its read callback reads the real file when it existed.  So even the
-**     stdio calls ptmcc does not redirect (fflush, fseek, putc...) cannot
-**     reach the disk through that FILE.  Its buffering is the real one, so
-**     a full disk shows where it would for real: at the flush (fclose).
-**   - A write to a FILE the mirror did not open (stdout, stderr, a FILE the
-**     host passed in) is recorded with its byte count, checked against the
-**     descriptor under it (EBADF, EFBIG, ENOSPC) and never written: the
-**     FILE, its buffer and its lock are not touched.  The check is made
-**     at once, as though the FILE were unbuffered.
-**   - fclose of such a FILE is simulated (no flush, no close); the mirror's
-**     later writes to it fail with EBADF.
+**   - A FILE the mirror makes (fopen, fdopen) is a fopencookie() stream
+**     over a simulated descriptor (shims/sim.c): its buffering is the real
+**     one, so a full disk shows where it would for real -- at the flush --
+**     and every stdio call on it, shimmed or not (fflush, setvbuf, ungetc),
+**     is real and harmless: its writes go to the mirror's overlay, its reads
+**     come from the overlay over the real file.  fileno() of such a FILE is
+**     -1 (a cookie stream has no descriptor).
+**   - A FILE the mirror did not make (stdin, stdout, stderr, a FILE the
+**     host passed in) is never touched: no call that locks it, moves it,
+**     fills or flushes its buffer.  Writes are checked against the
+**     descriptor under it at once, as though the FILE were unbuffered, and
+**     go to the overlay at the FILE's position in the mirror's view (which
+**     starts where the host's is: the descriptor's offset, less what the
+**     FILE has read ahead, plus what it has buffered to write).  Reads go
+**     through a private "shadow" stream: for a regular file it reads the
+**     overlay at that position; for a pipe or a terminal it returns the
+**     bytes the host's FILE had already buffered and then what a read of
+**     the descriptor would (end of file, EAGAIN when non-blocking, a
+**     recorded response for a socket) -- the host's unread input is never
+**     consumed.  fclose is simulated; later use fails with EBADF.
+**   - freopen checks the new path like fopen and makes the stream name it
+**     (handled as above, as a FILE the mirror does not own), without
+**     touching the old FILE beyond flushing the mirror's own buffer.
 **
-** Events: target "stdout", "stderr", the path the mirror opened the FILE
-** with, or "fd N"; bytes, the count the call would write; result, the
-** call's return value (for fopen: 0, or -1 when it returns NULL).
+** Events: target "stdout", "stderr", "stdin", the path the mirror opened
+** the FILE with, or "fd N"; bytes, the count the call writes (or reads);
+** result, the call's return value (for fopen-like calls: 0, or -1 for
+** NULL).  Reads without an error merge into one event per run of calls.
+** Depends on glibc for the read-ahead of host FILEs (_IO_read_ptr and
+** friends); elsewhere the descriptor's offset is taken as the position.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,9 +44,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ptm_int.h"
+
+/* A FILE the mirror used. */
+struct ptmSimStream {
+    struct ptmSimStream *next;
+    FILE *fp;                     /* the FILE the program holds */
+    struct ptmSimFile *f;         /* the descriptor under it; NULL: none (fmemopen) */
+    int made;                     /* the mirror made fp: fclose it at the end */
+    int simio;                    /* operations are simulated (a host FILE, or freopen'd) */
+    int detached;                 /* made, then freopen'd: its cookie is inert */
+    int closed;                   /* fclose'd by the mirror (in simulation) */
+    off_t pos;                    /* simio, regular file: the position in the mirror's view */
+    off_t rpos;                   /* the shadow's source position */
+    FILE *shadow;                 /* simio: the private reading stream */
+    unsigned char *pending;       /* simio, not seekable: bytes the host FILE had read ahead */
+    size_t npending, ipending;
+};
 
 /* fopen's mode as open(2) flags.  OUT: *flags.  0 or EINVAL. */
 static int modeFlags(const char *mode, int *flags)
@@ -67,43 +97,58 @@ static int errnoOr(int fallback)
     return errno ? errno : fallback;
 }
 
-/* The cookie of a write-intent FILE is its struct ptmSimFile. */
+static int regular(const struct ptmSimStream *s)
+{
+    return s->f && s->f->type == S_IFREG;
+}
 
+/* ------------------------------------------------------------ the cookies */
+
+/* A cookie stream's I/O: its struct ptmSimStream's descriptor entry. */
 static ssize_t cookieRead(void *cookie, char *buf, size_t n)
 {
-    struct ptmSimFile *f = cookie;
+    struct ptmSimStream *s = cookie;
     ssize_t r;
+    int err;
 
-    if (f->fd < 0)
+    if (s->detached || !s->f)
         return 0;
-    /* The harmless descriptor's offset follows the simulated one. */
-    while ((r = ptmOs.read(f->fd, buf, n)) < 0 && errno == EINTR)
-        ;
-    if (r > 0)
-        f->offset += r;
+    if ((r = ptmSimRead(s->f, buf, n, &err)) < 0)
+        errno = err;
     return r;
 }
 
 /* Simulates writing all n bytes, as stdio's flush loop would: a short
 ** write (at RLIMIT_FSIZE) is retried and then fails.  0 or an errno. */
-static int simWriteAll(struct ptmSimFile *f, size_t n)
+static int simWriteAll(struct ptmSimFile *f, const void *buf, size_t n)
 {
+    const char *p = buf;
     ssize_t r;
     int err;
 
     while (n > 0) {
-        if ((r = ptmSimWrite(f, n, &err)) < 0)
+        if ((r = ptmSimWrite(f, p, n, &err)) < 0)
             return err;
+        if (r == 0)
+            return EIO;
         n -= (size_t)r;
+        p += r;
     }
     return 0;
 }
 
 static ssize_t cookieWrite(void *cookie, const char *buf, size_t n)
 {
+    struct ptmSimStream *s = cookie;
     int err;
-    (void)buf;
-    if ((err = simWriteAll(cookie, n)) != 0) {
+
+    if (s->detached)
+        return (ssize_t)n;
+    if (!s->f) {
+        errno = EBADF;
+        return -1;
+    }
+    if ((err = simWriteAll(s->f, buf, n)) != 0) {
         errno = err;
         return -1;
     }
@@ -112,29 +157,45 @@ static ssize_t cookieWrite(void *cookie, const char *buf, size_t n)
 
 static int cookieSeek(void *cookie, off64_t *pos, int whence)
 {
-    struct ptmSimFile *f = cookie;
-    off64_t base;
+    struct ptmSimStream *s = cookie;
+    off_t r;
+    int err;
 
-    switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = f->offset; break;
-    case SEEK_END: base = f->size; break;
-    default: errno = EINVAL; return -1;
-    }
-    if (*pos < -base) {
-        errno = EINVAL;
+    if (s->detached || !s->f) {
+        errno = EBADF;
         return -1;
     }
-    f->offset = base + *pos;
-    if (f->fd >= 0)
-        ptmOs.lseek(f->fd, f->offset, SEEK_SET); /* ours, read-only */
-    *pos = f->offset;
+    if ((r = ptmSimSeek(s->f, (off_t)*pos, whence, &err)) < 0) {
+        errno = err;
+        return -1;
+    }
+    *pos = r;
     return 0;
+}
+
+/* Drops s's hold on its descriptor entry: a host descriptor is closed in
+** simulation (fclose closes the descriptor under the FILE), the mirror's
+** own is closed once no FILE uses it. */
+static void releaseEntry(struct ptmSimStream *s)
+{
+    struct ptmSimFile *f = s->f;
+
+    s->f = NULL;
+    if (!f)
+        return;
+    if (f->streams > 0)
+        f->streams--;
+    if (f->kind == PTM_SIM_BORROWED && !f->owns_fd)
+        f->closed = 1;
+    else if (f->streams == 0)
+        ptmSimRemove(f);
 }
 
 static int cookieClose(void *cookie)
 {
-    ptmSimRemove(cookie, 1);
+    struct ptmSimStream *s = cookie;
+    if (!s->detached)
+        releaseEntry(s);
     return 0;
 }
 
@@ -142,39 +203,289 @@ static const cookie_io_functions_t simIo = {
     .read = cookieRead, .write = cookieWrite, .seek = cookieSeek, .close = cookieClose,
 };
 
+/* The shadow of a host FILE: reads from the position in the mirror's view
+** (a regular file), else the read-ahead bytes and then the descriptor. */
+static ssize_t shadowRead(void *cookie, char *buf, size_t n)
+{
+    struct ptmSimStream *s = cookie;
+    size_t k;
+    ssize_t r;
+    int err;
+
+    if (!s->f)
+        return 0;
+    if (regular(s)) {
+        if ((r = ptmSimPread(s->f, buf, n, s->rpos, &err)) < 0) {
+            errno = err;
+            return -1;
+        }
+        s->rpos += r;
+        return r;
+    }
+    if (s->ipending < s->npending) {
+        k = s->npending - s->ipending < n ? s->npending - s->ipending : n;
+        memcpy(buf, s->pending + s->ipending, k);
+        s->ipending += k;
+        return (ssize_t)k;
+    }
+    if ((r = ptmSimRead(s->f, buf, n, &err)) < 0)
+        errno = err;
+    return r;
+}
+
+static int shadowSeek(void *cookie, off64_t *pos, int whence)
+{
+    struct ptmSimStream *s = cookie;
+    off_t base;
+
+    if (!regular(s)) {
+        errno = ESPIPE;
+        return -1;
+    }
+    switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = s->rpos; break;
+    case SEEK_END: base = ptmSimSize(s->f); break;
+    default: errno = EINVAL; return -1;
+    }
+    if (base + *pos < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    s->rpos = base + (off_t)*pos;
+    *pos = s->rpos;
+    return 0;
+}
+
+static int shadowClose(void *cookie)
+{
+    (void)cookie;
+    return 0;
+}
+
+static const cookie_io_functions_t shadowIo = {
+    .read = shadowRead, .write = NULL, .seek = shadowSeek, .close = shadowClose,
+};
+
+/* ---------------------------------------------------------------- streams */
+
+static struct ptmSimStream *streamFind(struct ptmMirror *m, FILE *fp)
+{
+    struct ptmSimStream *s;
+    for (s = m->streams; s; s = s->next)
+        if (s->fp == fp)
+            return s;
+    return NULL;
+}
+
+static struct ptmSimStream *streamNew(struct ptmMirror *m, FILE *fp)
+{
+    struct ptmSimStream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->fp = fp;
+    s->next = m->streams;
+    m->streams = s;
+    return s;
+}
+
+static void streamFree(struct ptmMirror *m, struct ptmSimStream *s)
+{
+    struct ptmSimStream **pp;
+
+    for (pp = &m->streams; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    if (s->shadow)
+        fclose(s->shadow);                  /* private; its close does nothing */
+    free(s->pending);
+    free(s);
+}
+
+/* Starts the mirror's view of a host FILE on entry f: its position, and
+** the bytes it has read ahead (which the shadow serves for a pipe). */
+static void hostPosition(struct ptmSimStream *s)
+{
+    size_t unread = 0, unwritten = 0;
+    FILE *fp = s->fp;
+
+#ifdef __GLIBC__
+    if (fp->_IO_read_end > fp->_IO_read_ptr)
+        unread = (size_t)(fp->_IO_read_end - fp->_IO_read_ptr);
+    if (fp->_IO_write_ptr > fp->_IO_write_base)
+        unwritten = (size_t)(fp->_IO_write_ptr - fp->_IO_write_base);
+#endif
+    if (regular(s)) {
+        s->pos = s->f->offset - (off_t)unread + (off_t)unwritten;
+        if (s->pos < 0)
+            s->pos = 0;
+    } else if (unread > 0 && (s->pending = malloc(unread)) != NULL) {
+#ifdef __GLIBC__
+        memcpy(s->pending, fp->_IO_read_ptr, unread);
+#endif
+        s->npending = unread;
+    }
+}
+
+/* The mirror's stream for fp, borrowing a host FILE on first use.  fileno()
+** takes no lock, so a host thread holding the FILE's lock cannot stall the
+** mirror.  OUT: *out.  0 or an errno (EBADF: closed in the mirror, or a
+** descriptor that is not open). */
+static int streamFor(struct ptmMirror *m, FILE *fp, struct ptmSimStream **out)
+{
+    struct ptmSimStream *s;
+    int fd, err;
+
+    *out = NULL;
+    if (!fp)
+        return EBADF;
+    if (!(s = streamFind(m, fp))) {
+        if (!(s = streamNew(m, fp)))
+            return ENOMEM;
+        s->simio = 1;
+        if ((fd = fileno(fp)) >= 0) {
+            if ((err = ptmSimEntry(m, fd, &s->f)) != 0) {
+                streamFree(m, s);
+                return err;
+            }
+            hostPosition(s);
+        }
+    }
+    if (s->closed || (s->f && s->f->closed && !s->made))
+        return EBADF;
+    *out = s;
+    return 0;
+}
+
+/* A stream the mirror makes over entry f.  NULL with *err set. */
+static FILE *makeStream(struct ptmMirror *m, struct ptmSimFile *f, const char *mode, int *err)
+{
+    struct ptmSimStream *s = streamNew(m, NULL);
+    FILE *fp;
+
+    if (!s) {
+        *err = ENOMEM;
+        return NULL;
+    }
+    if (!(fp = fopencookie(s, mode, simIo))) {
+        *err = errnoOr(ENOMEM);
+        streamFree(m, s);
+        return NULL;
+    }
+    s->fp = fp;
+    s->f = f;
+    s->made = 1;
+    f->streams++;
+    return fp;
+}
+
+/* The event target naming stream. */
+static void streamTarget(struct ptmMirror *m, FILE *stream, char *dst, size_t cap)
+{
+    struct ptmSimStream *s;
+
+    if (stream == stdout)
+        ptmCopyField(dst, cap, "stdout");
+    else if (stream == stderr)
+        ptmCopyField(dst, cap, "stderr");
+    else if (stream == stdin)
+        ptmCopyField(dst, cap, "stdin");
+    else if ((s = streamFind(m, stream)) != NULL && s->f && s->f->path)
+        ptmCopyField(dst, cap, s->f->path);
+    else if (s && s->f)
+        ptmShimFdTarget(m, s->f->fd, dst, cap);
+    else if (stream && fileno(stream) >= 0)
+        ptmShimFdTarget(m, fileno(stream), dst, cap);
+    else
+        ptmCopyField(dst, cap, "FILE");
+}
+
+/* A write of buf[0..n) to a simulated stream: checked at once and sent to
+** the overlay at its position.  0 or an errno. */
+static int simioWrite(struct ptmSimStream *s, const void *buf, size_t n)
+{
+    const char *p = buf;
+    size_t done = 0;
+    ssize_t r;
+    int err;
+
+    if (!s->f || n == 0)
+        return 0;                           /* a stream without a descriptor: nothing to check */
+    if (!regular(s))
+        return simWriteAll(s->f, buf, n);
+    while (done < n) {
+        if ((r = ptmSimPwrite(s->f, p + done, n - done, s->pos, &err)) < 0)
+            return err;
+        if (r == 0)
+            return EIO;
+        done += (size_t)r;
+        s->pos = (s->f->flags & O_APPEND) ? ptmSimSize(s->f) : s->pos + r;
+    }
+    return 0;
+}
+
+/* The shadow of simulated stream s, positioned at s->pos.  NULL: none (out
+** of memory); the reads then see end of file. */
+static FILE *shadowOf(struct ptmSimStream *s)
+{
+    if (!s->shadow) {
+        s->rpos = s->pos;
+        s->shadow = fopencookie(s, "r", shadowIo);
+        return s->shadow;
+    }
+    if (regular(s) && ftello(s->shadow) != s->pos)
+        fseeko(s->shadow, s->pos, SEEK_SET);
+    return s->shadow;
+}
+
+/* After a read through the shadow: the position follows it. */
+static void shadowDone(struct ptmSimStream *s)
+{
+    off_t at;
+    if (s->shadow && regular(s) && (at = ftello(s->shadow)) >= 0)
+        s->pos = at;
+}
+
+/* ----------------------------------------------------------------- opens */
+
 /* fopen in a mirror.  OUT: *err.  The FILE, or NULL. */
 static FILE *mirrorFopen(struct ptmMirror *m, const char *path, const char *mode, int *err)
 {
     struct ptmSimFile *f;
-    int flags;
     FILE *fp;
+    int flags;
 
     if ((*err = modeFlags(mode, &flags)) != 0)
         return NULL;
-    if ((*err = ptmSimOpen(m, path, flags, 0666, &f)) != 0)
+    if ((*err = ptmSimOpen(m, AT_FDCWD, path, flags, 0666, &f)) != 0)
         return NULL;
-    if (f->kind == PTM_SIM_READONLY)
-        fp = fdopen(f->fd, mode);
-    else
-        fp = fopencookie(f, mode, simIo);
-    if (!fp) {
-        *err = errno;
-        ptmSimRemove(f, 1);
-        return NULL;
-    }
-    f->fp = fp;
+    if (!(fp = makeStream(m, f, mode, err)))
+        ptmSimRemove(f);
     return fp;
 }
 
+static void recordOpen(enum ptmCall call, uint64_t t0, const char *target, FILE *fp, int err,
+                       const char *mode)
+{
+    struct ptmEvent *ev = ptmMirrorRecordCall(call, t0, target, fp ? 0 : -1, fp ? 0 : err, 0);
+    if (ev) {
+        ptmCopyField(ev->detail, sizeof ev->detail, mode);
+        if (mode && strpbrk(mode, "wa+"))
+            ev->flags |= PTM_EVF_EFFECT;
+    }
+}
+
 /*
-** ptm_shim_fopen: fopen(3).  In a mirror: read-only opens are real; write
-** intent is checked (EEXIST for "x", EACCES, ENOENT, EROFS, EISDIR...) and
-** gives a FILE that writes nothing.
+** ptm_shim_fopen: fopen(3).  In a mirror: checked like open(2) (EEXIST for
+** "x", EACCES, ENOENT, EROFS, EISDIR, EINVAL for a bad mode) and gives a
+** FILE that reads the file as the mirror sees it and writes nothing.
 */
 FILE *ptm_shim_fopen(const char *restrict path, const char *restrict mode)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmEvent *ev;
     uint64_t t0;
     FILE *fp;
     int err;
@@ -183,62 +494,216 @@ FILE *ptm_shim_fopen(const char *restrict path, const char *restrict mode)
         return fopen(path, mode);
     t0 = ptmOsNowNs();
     fp = mirrorFopen(m, path, mode, &err);
-    ev = ptmMirrorRecordCall(PTM_CALL_fopen, t0, path, fp ? 0 : -1, fp ? 0 : err, 0);
-    if (ev) {
-        ptmCopyField(ev->detail, sizeof ev->detail, mode);
-        if (mode && strpbrk(mode, "wa+"))
-            ev->flags |= PTM_EVF_EFFECT;
-    }
+    recordOpen(PTM_CALL_fopen, t0, path, fp, err, mode);
     if (!fp)
         errno = err;
     return fp;
 }
 
-/* The event target naming stream. */
-static void streamTarget(struct ptmMirror *m, FILE *stream, char *dst, size_t cap)
+/*
+** ptm_shim_fdopen: fdopen(3).  In a mirror: a FILE over the mirror's entry
+** for fd (its own, or the host's, borrowed): EBADF, EINVAL when the mode
+** asks for access the descriptor lacks.  Writes are simulated; fclose of
+** it closes the descriptor in simulation.
+*/
+FILE *ptm_shim_fdopen(int fd, const char *mode)
 {
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
     struct ptmSimFile *f;
-    int fd;
+    uint64_t t0;
+    FILE *fp = NULL;
+    int err, flags, acc;
 
-    if (stream == stdout)
-        ptmCopyField(dst, cap, "stdout");
-    else if (stream == stderr)
-        ptmCopyField(dst, cap, "stderr");
-    else if ((f = ptmSimFindFile(m, stream)) != NULL && f->path)
-        ptmCopyField(dst, cap, f->path);
-    else if (stream && (fd = fileno(stream)) >= 0)
-        ptmShimFdTarget(m, fd, dst, cap);
-    else
-        ptmCopyField(dst, cap, "FILE");
+    if (!m)
+        return fdopen(fd, mode);
+    t0 = ptmOsNowNs();
+    err = modeFlags(mode, &flags);
+    if (!err)
+        err = ptmSimEntry(m, fd, &f);
+    if (!err) {
+        acc = f->flags & O_ACCMODE;
+        if (((flags & O_ACCMODE) != O_WRONLY && acc == O_WRONLY) ||
+            ((flags & O_ACCMODE) != O_RDONLY && acc == O_RDONLY))
+            err = EINVAL;
+    }
+    if (!err && (fp = makeStream(m, f, mode, &err)) != NULL && (flags & O_APPEND))
+        f->flags |= O_APPEND;               /* glibc sets it on the descriptor */
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    recordOpen(PTM_CALL_fdopen, t0, target, fp, err, mode);
+    if (!fp)
+        errno = err;
+    return fp;
 }
 
-/* The mirror's entry for stream, borrowing a host stream on first use.
-** fileno() takes no lock, so a host thread holding the FILE's lock at the
-** fork cannot deadlock the mirror.  OUT: *out.  0 or an errno. */
-static int streamEntry(struct ptmMirror *m, FILE *stream, struct ptmSimFile **out)
+/*
+** ptm_shim_freopen: freopen(3).  In a mirror: path is checked like fopen;
+** on success stream names the new file in the mirror's view (the real FILE
+** is not reopened: its buffer was flushed into the simulation if the
+** mirror made it, and is untouched if the host did); on failure the stream
+** is closed, as the real call leaves it.  A NULL path (a mode change) is
+** simulated as a success.
+*/
+FILE *ptm_shim_freopen(const char *restrict path, const char *restrict mode,
+                       FILE *restrict stream)
 {
-    struct ptmSimFile *f;
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimStream *s;
+    struct ptmSimFile *nf = NULL;
+    uint64_t t0;
+    int err, flags;
+
+    if (!m)
+        return freopen(path, mode, stream);
+    t0 = ptmOsNowNs();
+    streamTarget(m, stream, target, sizeof target);
+    err = streamFor(m, stream, &s);
+    if (!err && (err = modeFlags(mode, &flags)) == 0 && path)
+        err = ptmSimOpen(m, AT_FDCWD, path, flags, 0666, &nf);
+    if (!err && path) {
+        if (s->made && !s->simio) {
+            fflush(stream);                 /* into the simulation */
+            s->detached = 1;
+        }
+        if (s->shadow) {
+            fclose(s->shadow);
+            s->shadow = NULL;
+        }
+        free(s->pending);
+        s->pending = NULL;
+        s->npending = s->ipending = 0;
+        releaseEntry(s);
+        s->f = nf;
+        nf->streams++;
+        s->simio = 1;
+        s->pos = (flags & O_APPEND) ? ptmSimSize(nf) : 0;
+        if (s->pos < 0)
+            s->pos = 0;
+    } else if (err && s) {
+        s->closed = 1;
+    }
+    recordOpen(PTM_CALL_freopen, t0, path ? path : target, err ? NULL : stream, err, mode);
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+    return stream;
+}
+
+/*
+** ptm_shim_fclose: fclose(3).  In a mirror: the mirror's own FILE is
+** closed for real (its buffer flushes into the simulation, so a predicted
+** ENOSPC or EFBIG shows here, as it would); a host FILE is only marked
+** closed: no flush, no close.  EOF with EBADF when closed already.
+*/
+int ptm_shim_fclose(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimStream *s;
+    uint64_t t0;
+    int err, r = 0;
+
+    if (!m)
+        return fclose(stream);
+    t0 = ptmOsNowNs();
+    streamTarget(m, stream, target, sizeof target);
+    err = streamFor(m, stream, &s);
+    if (!err) {
+        if (s->made && !s->simio) {
+            errno = 0;
+            r = fclose(stream);             /* the cookie's close drops the entry */
+            err = r ? errnoOr(EIO) : 0;
+            s->made = 0;
+            streamFree(m, s);
+        } else {
+            if (s->made && s->simio)
+                releaseEntry(s);            /* freopen'd: the new file is closed */
+            else if (s->f && s->f->kind == PTM_SIM_BORROWED)
+                s->f->closed = 1;           /* fclose closes the descriptor too */
+            s->closed = 1;
+        }
+    }
+    if (err && !r)
+        r = EOF;
+    ptmMirrorRecordCall(PTM_CALL_fclose, t0, target, r, err, 0);
+    if (err)
+        errno = err;
+    return r;
+}
+
+/*
+** ptm_shim_fflush: fflush(3).  In a mirror: the mirror's own FILE flushes
+** into the simulation (its errors are the predicted ones); a host FILE is
+** not flushed (its pending bytes were never the mirror's); NULL flushes the
+** mirror's own FILEs only.
+*/
+int ptm_shim_fflush(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimStream *s;
+    uint64_t t0;
+    int err = 0, r = 0;
+
+    if (!m)
+        return fflush(stream);
+    t0 = ptmOsNowNs();
+    if (!stream) {
+        ptmCopyField(target, sizeof target, "all");
+        for (s = m->streams; s; s = s->next) {
+            if (s->made && !s->simio && !s->closed) {
+                errno = 0;
+                if (fflush(s->fp) != 0) {
+                    r = EOF;
+                    err = errnoOr(EIO);
+                }
+            }
+        }
+    } else {
+        streamTarget(m, stream, target, sizeof target);
+        if ((err = streamFor(m, stream, &s)) == 0 && s->made && !s->simio) {
+            errno = 0;
+            if ((r = fflush(stream)) != 0)
+                err = errnoOr(EIO);
+        }
+        if (err)
+            r = EOF;
+    }
+    ptmMirrorRecordCall(PTM_CALL_fflush, t0, target, r, err, 0);
+    if (err)
+        errno = err;
+    return r;
+}
+
+/* ----------------------------------------------------------------- writes */
+
+/* A put of n bytes of buf to stream in a mirror, as fwrite/fputs/fputc/
+** puts do it.  real: performs it on the mirror's own FILE and returns 0 or
+** an errno.  Returns 0 or an errno. */
+static int mirrorPut(struct ptmMirror *m, FILE *stream, const void *buf, size_t n,
+                     int (*real)(FILE *, const void *), const void *arg)
+{
+    struct ptmSimStream *s;
     int err;
 
-    *out = NULL;
-    if (!stream)
-        return EBADF;
-    f = ptmSimFindFile(m, stream);
-    if (!f && (err = ptmSimBorrow(m, fileno(stream), stream, &f)) != 0)
+    if ((err = streamFor(m, stream, &s)) != 0)
         return err;
-    if (f->closed)
-        return EBADF;
-    *out = f;
-    return 0;
+    if (!s->simio)
+        return real(stream, arg);
+    return simioWrite(s, buf, n);
 }
 
-/* A write of n bytes to a host stream: checked and simulated.  0 or an
-** errno.  A stream without a descriptor cannot be checked: it succeeds. */
-static int borrowedWrite(struct ptmSimFile *f, size_t n)
+static void recordWrite(struct ptmMirror *m, enum ptmCall call, uint64_t t0, FILE *stream,
+                        int64_t result, int err, uint64_t bytes)
 {
-    if (f->fd < 0)
-        return 0;
-    return simWriteAll(f, n);
+    char target[PTM_TARGET_MAX];
+    struct ptmEvent *ev;
+
+    streamTarget(m, stream, target, sizeof target);
+    ev = ptmMirrorRecordCall(call, t0, target, result, err, err ? 0 : bytes);
+    ptmShimNoteSignal(ev, err, 0);
 }
 
 /* One formatted write in a mirror.  ap is consumed; *bytes is the length
@@ -246,21 +711,19 @@ static int borrowedWrite(struct ptmSimFile *f, size_t n)
 static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va_list ap,
                           int *err, uint64_t *bytes)
 {
-    struct ptmSimFile *f;
+    struct ptmSimStream *s;
+    char small[1024], *buf = small;
     va_list aq;
     int len, r;
 
     *bytes = 0;
-    if ((*err = streamEntry(m, stream, &f)) != 0)
+    if ((*err = streamFor(m, stream, &s)) != 0)
         return -1;
-    va_copy(aq, ap);
-    len = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (len < 0) {
-        *err = errno;
+    if (!fmt) {
+        *err = EINVAL;
         return -1;
     }
-    if (f->kind != PTM_SIM_BORROWED) {
+    if (!s->simio) {
         /* The mirror's own FILE: the real call cannot reach a disk. */
         errno = 0;
         r = vfprintf(stream, fmt, ap);
@@ -268,36 +731,56 @@ static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va
         *bytes = r < 0 ? 0 : (uint64_t)r;
         return r;
     }
-    if ((*err = borrowedWrite(f, (size_t)len)) != 0)
+    va_copy(aq, ap);
+    len = vsnprintf(small, sizeof small, fmt, aq);
+    va_end(aq);
+    if (len < 0) {
+        *err = errnoOr(EINVAL);
+        return -1;
+    }
+    if ((size_t)len >= sizeof small) {
+        if (!(buf = malloc((size_t)len + 1))) {
+            *err = ENOMEM;
+            return -1;
+        }
+        vsnprintf(buf, (size_t)len + 1, fmt, ap);
+    }
+    *err = simioWrite(s, buf, (size_t)len);
+    if (buf != small)
+        free(buf);
+    if (*err)
         return -1;
     *bytes = (uint64_t)len;
     return len;
 }
 
-/* A write of n bytes of buf to stream in a mirror, as fwrite/fputs/fputc/
-** puts do it.  real: performs it on the mirror's own FILE and returns 0 or
-** an errno.  Returns 0 or an errno. */
-static int mirrorPut(struct ptmMirror *m, FILE *stream, size_t n,
-                     int (*real)(FILE *, const void *), const void *arg)
+/*
+** ptm_shim_vfprintf: vfprintf(3).  In a mirror: the output goes to the
+** mirror's own FILE, or, checked, to the overlay for a host FILE; its
+** length is recorded.
+*/
+int ptm_shim_vfprintf(FILE *restrict stream, const char *restrict fmt, va_list ap)
 {
-    struct ptmSimFile *f;
-    int err;
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0, bytes;
+    int r, err;
 
-    if ((err = streamEntry(m, stream, &f)) != 0)
-        return err;
-    if (f->kind != PTM_SIM_BORROWED)
-        return real(stream, arg);
-    return borrowedWrite(f, n);
+    if (!m)
+        return vfprintf(stream, fmt, ap);
+    t0 = ptmOsNowNs();
+    r = mirrorVfprintf(m, stream, fmt, ap, &err, &bytes);
+    recordWrite(m, PTM_CALL_vfprintf, t0, stream, r, err, bytes);
+    if (r < 0)
+        errno = err;
+    return r;
 }
 
 /*
-** ptm_shim_fprintf: fprintf(3).  In a mirror: the output's length is
-** recorded; it goes to the mirror's own FILE or nowhere.
+** ptm_shim_fprintf: fprintf(3), as ptm_shim_vfprintf.
 */
 int ptm_shim_fprintf(FILE *restrict stream, const char *restrict fmt, ...)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    char target[PTM_TARGET_MAX];
     uint64_t t0, bytes;
     va_list ap;
     int r, err;
@@ -311,8 +794,27 @@ int ptm_shim_fprintf(FILE *restrict stream, const char *restrict fmt, ...)
     t0 = ptmOsNowNs();
     r = mirrorVfprintf(m, stream, fmt, ap, &err, &bytes);
     va_end(ap);
-    streamTarget(m, stream, target, sizeof target);
-    ptmMirrorRecordCall(PTM_CALL_fprintf, t0, target, r, err, bytes);
+    recordWrite(m, PTM_CALL_fprintf, t0, stream, r, err, bytes);
+    if (r < 0)
+        errno = err;
+    return r;
+}
+
+/*
+** ptm_shim_vprintf: vprintf(3).  In a mirror: recorded against stdout,
+** never written.
+*/
+int ptm_shim_vprintf(const char *restrict fmt, va_list ap)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0, bytes;
+    int r, err;
+
+    if (!m)
+        return vprintf(fmt, ap);
+    t0 = ptmOsNowNs();
+    r = mirrorVfprintf(m, stdout, fmt, ap, &err, &bytes);
+    recordWrite(m, PTM_CALL_vprintf, t0, stdout, r, err, bytes);
     if (r < 0)
         errno = err;
     return r;
@@ -337,10 +839,59 @@ int ptm_shim_printf(const char *restrict fmt, ...)
     t0 = ptmOsNowNs();
     r = mirrorVfprintf(m, stdout, fmt, ap, &err, &bytes);
     va_end(ap);
-    ptmMirrorRecordCall(PTM_CALL_printf, t0, "stdout", r, err, bytes);
+    recordWrite(m, PTM_CALL_printf, t0, stdout, r, err, bytes);
     if (r < 0)
         errno = err;
     return r;
+}
+
+/*
+** ptm_shim_dprintf: dprintf(3).  In a mirror: formatted and written to the
+** mirror's entry for fd (simulated, as ptm_shim_write).
+*/
+int ptm_shim_dprintf(int fd, const char *restrict fmt, ...)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX], small[1024], *buf = small;
+    struct ptmSimFile *f;
+    struct ptmEvent *ev;
+    uint64_t t0;
+    va_list ap;
+    int len = -1, err;
+
+    va_start(ap, fmt);
+    if (!m) {
+        len = vdprintf(fd, fmt, ap);
+        va_end(ap);
+        return len;
+    }
+    t0 = ptmOsNowNs();
+    err = fmt ? ptmSimEntry(m, fd, &f) : EINVAL;
+    if (!err) {
+        va_list aq;
+        va_copy(aq, ap);
+        len = vsnprintf(small, sizeof small, fmt, aq);
+        va_end(aq);
+        if (len < 0)
+            err = errnoOr(EINVAL);
+        else if ((size_t)len >= sizeof small && !(buf = malloc((size_t)len + 1)))
+            err = ENOMEM;
+        else if (buf != small)
+            vsnprintf(buf, (size_t)len + 1, fmt, ap);
+        if (!err)
+            err = simWriteAll(f, buf, (size_t)len);
+        if (buf != small)
+            free(buf);
+    }
+    va_end(ap);
+    if (err)
+        len = -1;
+    ptmShimFdTarget(m, fd, target, sizeof target);
+    ev = ptmMirrorRecordCall(PTM_CALL_dprintf, t0, target, len, err, err ? 0 : (uint64_t)len);
+    ptmShimNoteSignal(ev, err, 0);
+    if (err)
+        errno = err;
+    return len;
 }
 
 struct fwriteArgs {
@@ -358,36 +909,31 @@ static int realFwrite(FILE *stream, const void *arg)
 
 /*
 ** ptm_shim_fwrite: fwrite(3).  In a mirror: size*n bytes recorded; returns
-** n, or 0 with errno set when the write would fail.
+** n, or fewer with errno set when the write would fail.
 */
 size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n,
                        FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
     struct fwriteArgs a = {buf, size, n, 0};
-    char target[PTM_TARGET_MAX];
-    size_t bytes;
+    size_t bytes = 0;
     uint64_t t0;
-    int err;
+    int err = 0;
 
     if (!m)
         return fwrite(buf, size, n, stream);
     t0 = ptmOsNowNs();
     if (size == 0 || n == 0) {
-        err = 0;
-        bytes = 0;
+        err = stream ? 0 : EBADF;
     } else if (n > SIZE_MAX / size) {
         err = EOVERFLOW;
-        bytes = 0;
     } else {
         bytes = size * n;
-        err = mirrorPut(m, stream, bytes, realFwrite, &a);
+        err = mirrorPut(m, stream, buf, bytes, realFwrite, &a);
         if (!err)
             a.done = n;
     }
-    streamTarget(m, stream, target, sizeof target);
-    ptmMirrorRecordCall(PTM_CALL_fwrite, t0, target, (int64_t)a.done, err,
-               err ? 0 : (uint64_t)bytes);
+    recordWrite(m, PTM_CALL_fwrite, t0, stream, (int64_t)a.done, err, bytes);
     if (err)
         errno = err;
     return err ? a.done : (size == 0 ? 0 : n);
@@ -406,7 +952,6 @@ static int realFputs(FILE *stream, const void *s)
 int ptm_shim_fputs(const char *restrict s, FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    char target[PTM_TARGET_MAX];
     uint64_t t0;
     size_t len;
     int err;
@@ -415,9 +960,8 @@ int ptm_shim_fputs(const char *restrict s, FILE *restrict stream)
         return fputs(s, stream);
     t0 = ptmOsNowNs();
     len = s ? strlen(s) : 0;
-    err = s ? mirrorPut(m, stream, len, realFputs, s) : EFAULT;
-    streamTarget(m, stream, target, sizeof target);
-    ptmMirrorRecordCall(PTM_CALL_fputs, t0, target, err ? EOF : 1, err, err ? 0 : len);
+    err = s ? mirrorPut(m, stream, s, len, realFputs, s) : EFAULT;
+    recordWrite(m, PTM_CALL_fputs, t0, stream, err ? EOF : 1, err, len);
     if (err) {
         errno = err;
         return EOF;
@@ -431,6 +975,21 @@ static int realFputc(FILE *stream, const void *c)
     return fputc(*(const int *)c, stream) == EOF ? errnoOr(EIO) : 0;
 }
 
+/* fputc, putc, putchar in a mirror. */
+static int mirrorPutc(struct ptmMirror *m, enum ptmCall call, int c, FILE *stream)
+{
+    unsigned char byte = (unsigned char)c;
+    uint64_t t0 = ptmOsNowNs();
+    int err = mirrorPut(m, stream, &byte, 1, realFputc, &c);
+
+    recordWrite(m, call, t0, stream, err ? EOF : byte, err, 1);
+    if (err) {
+        errno = err;
+        return EOF;
+    }
+    return byte;
+}
+
 /*
 ** ptm_shim_fputc: fputc(3).  In a mirror: one byte recorded; returns c as
 ** an unsigned char, or EOF with errno set.
@@ -438,28 +997,36 @@ static int realFputc(FILE *stream, const void *c)
 int ptm_shim_fputc(int c, FILE *stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    char target[PTM_TARGET_MAX];
-    uint64_t t0;
-    int err;
-
-    if (!m)
-        return fputc(c, stream);
-    t0 = ptmOsNowNs();
-    err = mirrorPut(m, stream, 1, realFputc, &c);
-    streamTarget(m, stream, target, sizeof target);
-    ptmMirrorRecordCall(PTM_CALL_fputc, t0, target, err ? EOF : (unsigned char)c, err, err ? 0 : 1);
-    if (err) {
-        errno = err;
-        return EOF;
-    }
-    return (unsigned char)c;
+    return m ? mirrorPutc(m, PTM_CALL_fputc, c, stream) : fputc(c, stream);
 }
 
-static int realPuts(FILE *stream, const void *s)
+/*
+** ptm_shim_putc: putc(3), as ptm_shim_fputc.
+*/
+int ptm_shim_putc(int c, FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorPutc(m, PTM_CALL_putc, c, stream) : putc(c, stream);
+}
+
+/*
+** ptm_shim_putchar: putchar(3), as ptm_shim_fputc on stdout.
+*/
+int ptm_shim_putchar(int c)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorPutc(m, PTM_CALL_putchar, c, stdout) : putchar(c);
+}
+
+struct putsArgs {
+    const char *s;
+};
+
+static int realPuts(FILE *stream, const void *arg)
 {
     (void)stream;
     errno = 0;
-    return puts(s) == EOF ? errnoOr(EIO) : 0;
+    return puts(((const struct putsArgs *)arg)->s) == EOF ? errnoOr(EIO) : 0;
 }
 
 /*
@@ -469,6 +1036,9 @@ static int realPuts(FILE *stream, const void *s)
 int ptm_shim_puts(const char *s)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *st;
+    struct putsArgs a = {s};
+    char *line = NULL;
     uint64_t t0;
     size_t len;
     int err, r;
@@ -477,51 +1047,363 @@ int ptm_shim_puts(const char *s)
         return puts(s);
     t0 = ptmOsNowNs();
     len = s ? strlen(s) + 1 : 0;
-    err = s ? mirrorPut(m, stdout, len, realPuts, s) : EFAULT;
+    if (!s) {
+        err = EFAULT;
+    } else if ((err = streamFor(m, stdout, &st)) == 0 && st->simio) {
+        /* The line and its newline, in one write. */
+        if (!(line = malloc(len)))
+            err = ENOMEM;
+        else {
+            memcpy(line, s, len - 1);
+            line[len - 1] = '\n';
+            err = simioWrite(st, line, len);
+            free(line);
+        }
+    } else if (!err) {
+        err = realPuts(stdout, &a);
+    }
     r = err ? EOF : (len > INT_MAX ? INT_MAX : (int)len);
-    ptmMirrorRecordCall(PTM_CALL_puts, t0, "stdout", r, err, err ? 0 : len);
+    recordWrite(m, PTM_CALL_puts, t0, stdout, r, err, len);
+    if (err)
+        errno = err;
+    return r;
+}
+
+/* ------------------------------------------------------------------ reads */
+
+/* The stream a read works on: the mirror's own FILE, or a simulated
+** stream's shadow.  OUT: *s.  NULL with *err set. */
+static FILE *readStream(struct ptmMirror *m, FILE *stream, struct ptmSimStream **s, int *err)
+{
+    FILE *r;
+
+    if ((*err = streamFor(m, stream, s)) != 0)
+        return NULL;
+    if (!(*s)->simio)
+        return stream;
+    if (!(r = shadowOf(*s)))
+        *err = ENOMEM;
+    return r;
+}
+
+static void recordReadOf(struct ptmMirror *m, enum ptmCall call, uint64_t t0, FILE *stream,
+                         int64_t result, int err, uint64_t bytes)
+{
+    char target[PTM_TARGET_MAX];
+    streamTarget(m, stream, target, sizeof target);
+    ptmMirrorRecordRead(call, t0, target, result, err, bytes);
+}
+
+/* The error of a read that returned less than asked, if any (not EOF). */
+static int readError(FILE *fp)
+{
+    return ferror(fp) ? errnoOr(EIO) : 0;
+}
+
+/*
+** ptm_shim_fread: fread(3).  In a mirror: the mirror's own FILE reads the
+** file as the mirror sees it; a host FILE is read through its shadow
+** (never consumed).
+*/
+size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *s;
+    uint64_t t0;
+    size_t r = 0;
+    FILE *in;
+    int err;
+
+    if (!m)
+        return fread(buf, size, n, stream);
+    t0 = ptmOsNowNs();
+    if ((in = readStream(m, stream, &s, &err)) != NULL) {
+        errno = 0;
+        r = fread(buf, size, n, in);
+        err = r < n ? readError(in) : 0;
+        if (s->simio)
+            shadowDone(s);
+    }
+    recordReadOf(m, PTM_CALL_fread, t0, stream, (int64_t)r, err, (uint64_t)r * size);
     if (err)
         errno = err;
     return r;
 }
 
 /*
-** ptm_shim_fclose: fclose(3).  In a mirror: the mirror's own FILE is
-** closed for real (its buffer flushes into the simulation, so a predicted
-** ENOSPC or EFBIG shows here, as it would); a host FILE is only marked
-** closed: no flush, no close.
+** ptm_shim_fgets: fgets(3), as ptm_shim_fread.
 */
-int ptm_shim_fclose(FILE *stream)
+char *ptm_shim_fgets(char *restrict line, int n, FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimFile *f;
-    char target[PTM_TARGET_MAX];
+    struct ptmSimStream *s;
     uint64_t t0;
-    int err, r = 0;
+    char *r = NULL;
+    FILE *in;
+    int err;
 
     if (!m)
-        return fclose(stream);
+        return fgets(line, n, stream);
     t0 = ptmOsNowNs();
-    streamTarget(m, stream, target, sizeof target);
-    err = streamEntry(m, stream, &f);
-    if (!err) {
-        if (f->kind == PTM_SIM_WRITE) {
-            errno = 0;
-            r = fclose(stream);             /* the cookie's close frees f */
-            err = r ? errnoOr(EIO) : 0;
-        } else if (f->kind == PTM_SIM_READONLY) {
-            ptmSimRemove(f, 0);             /* fclose closes the descriptor */
-            errno = 0;
-            r = fclose(stream);
-            err = r ? errnoOr(EIO) : 0;
-        } else {
-            f->closed = 1;
-        }
+    if ((in = readStream(m, stream, &s, &err)) != NULL) {
+        errno = 0;
+        r = fgets(line, n, in);
+        err = r ? 0 : readError(in);
+        if (s->simio)
+            shadowDone(s);
     }
-    if (err && !r)
-        r = EOF;
-    ptmMirrorRecordCall(PTM_CALL_fclose, t0, target, r, err, 0);
+    recordReadOf(m, PTM_CALL_fgets, t0, stream, r ? 0 : -1, err, r ? strlen(r) : 0);
     if (err)
         errno = err;
     return r;
+}
+
+static int mirrorGetc(struct ptmMirror *m, enum ptmCall call, FILE *stream)
+{
+    struct ptmSimStream *s;
+    uint64_t t0 = ptmOsNowNs();
+    FILE *in;
+    int err, c = EOF;
+
+    if ((in = readStream(m, stream, &s, &err)) != NULL) {
+        errno = 0;
+        c = fgetc(in);
+        err = c == EOF ? readError(in) : 0;
+        if (s->simio)
+            shadowDone(s);
+    }
+    recordReadOf(m, call, t0, stream, c, err, c == EOF ? 0 : 1);
+    if (err)
+        errno = err;
+    return c;
+}
+
+/*
+** ptm_shim_fgetc: fgetc(3), as ptm_shim_fread.
+*/
+int ptm_shim_fgetc(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetc(m, PTM_CALL_fgetc, stream) : fgetc(stream);
+}
+
+/*
+** ptm_shim_getc: getc(3), as ptm_shim_fgetc.
+*/
+int ptm_shim_getc(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetc(m, PTM_CALL_getc, stream) : getc(stream);
+}
+
+/*
+** ptm_shim_getchar: getchar(3): ptm_shim_fgetc on stdin, whose unread
+** input the mirror never consumes.
+*/
+int ptm_shim_getchar(void)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetc(m, PTM_CALL_getchar, stdin) : getchar();
+}
+
+static int mirrorVfscanf(struct ptmMirror *m, enum ptmCall call, FILE *stream, const char *fmt,
+                         va_list ap)
+{
+    struct ptmSimStream *s;
+    uint64_t t0 = ptmOsNowNs();
+    off_t before = -1, after;
+    FILE *in;
+    int err, r = EOF;
+
+    if ((in = readStream(m, stream, &s, &err)) != NULL) {
+        before = ftello(in);
+        errno = 0;
+        r = vfscanf(in, fmt, ap);
+        err = r == EOF ? readError(in) : 0;
+        if (s->simio)
+            shadowDone(s);
+    }
+    after = in && before >= 0 ? ftello(in) : -1;
+    recordReadOf(m, call, t0, stream, r, err,
+                 after > before && before >= 0 ? (uint64_t)(after - before) : 0);
+    if (err)
+        errno = err;
+    return r;
+}
+
+/*
+** ptm_shim_vfscanf: vfscanf(3), as ptm_shim_fread.
+*/
+int ptm_shim_vfscanf(FILE *restrict stream, const char *restrict fmt, va_list ap)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorVfscanf(m, PTM_CALL_vfscanf, stream, fmt, ap) : vfscanf(stream, fmt, ap);
+}
+
+/*
+** ptm_shim_fscanf: fscanf(3), as ptm_shim_fread.
+*/
+int ptm_shim_fscanf(FILE *restrict stream, const char *restrict fmt, ...)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = m ? mirrorVfscanf(m, PTM_CALL_fscanf, stream, fmt, ap) : vfscanf(stream, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/*
+** ptm_shim_scanf: scanf(3): ptm_shim_fscanf on stdin.
+*/
+int ptm_shim_scanf(const char *restrict fmt, ...)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = m ? mirrorVfscanf(m, PTM_CALL_scanf, stdin, fmt, ap) : vscanf(fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* ------------------------------------------------------------- positions */
+
+/* fseek on a simulated stream.  0 or an errno. */
+static int simioSeek(struct ptmSimStream *s, long off, int whence)
+{
+    off_t base;
+
+    if (!regular(s))
+        return ESPIPE;
+    shadowDone(s);
+    switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = s->pos; break;
+    case SEEK_END: base = ptmSimSize(s->f); break;
+    default: return EINVAL;
+    }
+    if (base + off < 0)
+        return EINVAL;
+    s->pos = base + off;
+    return 0;
+}
+
+/*
+** ptm_shim_fseek: fseek(3).  In a mirror: real on the mirror's own FILE;
+** on a host FILE it moves the position in the mirror's view only (ESPIPE
+** for a pipe or terminal, EINVAL).
+*/
+int ptm_shim_fseek(FILE *stream, long off, int whence)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *s;
+    uint64_t t0;
+    int err, r = -1;
+
+    if (!m)
+        return fseek(stream, off, whence);
+    t0 = ptmOsNowNs();
+    if ((err = streamFor(m, stream, &s)) == 0) {
+        if (!s->simio) {
+            errno = 0;
+            if ((r = fseek(stream, off, whence)) != 0)
+                err = errnoOr(EINVAL);
+        } else if ((err = simioSeek(s, off, whence)) == 0) {
+            r = 0;
+        }
+    }
+    recordReadOf(m, PTM_CALL_fseek, t0, stream, err ? -1 : 0, err, 0);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return r;
+}
+
+/*
+** ptm_shim_ftell: ftell(3).  In a mirror: the mirror's own FILE's, or a
+** host FILE's position in the mirror's view (ESPIPE when it has none).
+*/
+long ptm_shim_ftell(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *s;
+    uint64_t t0;
+    long r = -1;
+    int err;
+
+    if (!m)
+        return ftell(stream);
+    t0 = ptmOsNowNs();
+    if ((err = streamFor(m, stream, &s)) == 0) {
+        if (!s->simio) {
+            errno = 0;
+            if ((r = ftell(stream)) < 0)
+                err = errnoOr(EINVAL);
+        } else if (!regular(s)) {
+            err = ESPIPE;
+        } else {
+            shadowDone(s);
+            r = (long)s->pos;
+        }
+    }
+    recordReadOf(m, PTM_CALL_ftell, t0, stream, r, err, 0);
+    if (err)
+        errno = err;
+    return err ? -1 : r;
+}
+
+/*
+** ptm_shim_rewind: rewind(3), as ptm_shim_fseek(stream, 0, SEEK_SET); the
+** error indicator of a host FILE is not cleared (it is the host's).
+*/
+void ptm_shim_rewind(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *s;
+    uint64_t t0;
+    int err;
+
+    if (!m) {
+        rewind(stream);
+        return;
+    }
+    t0 = ptmOsNowNs();
+    if ((err = streamFor(m, stream, &s)) == 0) {
+        if (!s->simio)
+            rewind(stream);
+        else
+            err = regular(s) ? simioSeek(s, 0, SEEK_SET) : 0;
+    }
+    recordReadOf(m, PTM_CALL_rewind, t0, stream, 0, err, 0);
+}
+
+/*
+** ptmStdioReleaseAll: at the end of mirror m, closes the FILEs it made
+** (their buffers flush into the simulation, nothing reaches a disk) and
+** forgets the host FILEs it used, which it never touched.
+*/
+void ptmStdioReleaseAll(struct ptmMirror *m)
+{
+    struct ptmSimStream *s;
+
+    while ((s = m->streams) != NULL) {
+        m->streams = s->next;
+        if (s->made) {
+            if (s->simio && !s->detached)
+                releaseEntry(s);
+            s->detached = s->detached || s->simio;
+            fclose(s->fp);                  /* the cookie's close drops its entry */
+        } else if (s->simio && s->f) {
+            s->f = NULL;                    /* a host entry: sim.c frees it */
+        }
+        if (s->shadow)
+            fclose(s->shadow);
+        free(s->pending);
+        free(s);
+    }
 }

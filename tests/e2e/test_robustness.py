@@ -15,10 +15,10 @@ PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
 
 
 class Robustness(ptmtest.TempDirTest):
-    def build(self, name):
+    def build(self, name, *flags):
         src = os.path.join(self.dir, name + ".c")
         shutil.copy(os.path.join(PROGRAMS, name + ".c"), src)
-        return self.compile(src, os.path.join(self.dir, name), "-pthread")
+        return self.compile(src, os.path.join(self.dir, name), "-pthread", *flags)
 
     def traced(self, argv, **env):
         trace = os.path.join(self.dir, "trace.jsonl")
@@ -74,6 +74,36 @@ class Robustness(ptmtest.TempDirTest):
         with open(log) as f:
             self.assertEqual(f.read(), "before\npointer 7\ndprintf 7\n")
         self.assertEqual(t[0]["decision"], "primary")
+
+    def test_io_in_an_unannotated_library_is_denied_in_the_mirror(self):
+        clang = shutil.which("clang-19")
+        if not clang:
+            self.skipTest("clang-19 is not installed")
+        lib = os.path.join(self.dir, "libaudit.so")
+        r = self.run_cmd([clang, "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror",
+                          os.path.join(PROGRAMS, "unannotated_lib.c"), "-o", lib])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        exe = self.build("uses_lib", "-L" + self.dir, "-laudit", "-Wl,-rpath," + self.dir)
+        created = os.path.join(self.dir, "created.log")
+        log = os.path.join(self.dir, "out.log")
+        with open(log, "w") as f:
+            f.write("before\n")
+        before = file_state(log)
+        r, t = self.traced([exe, created, log], PTM_DRY_RUN=1)
+        self.assertEqual(r.stdout, "rc -1\n", r.stderr)  # the mirror's result: EPERM
+        self.assertFalse(os.path.exists(created))
+        self.assertEqual(file_state(log), before)
+        self.assertEqual((t[0]["mirror"], t[0]["mirror_status"]), ("fork", "denied"))
+        denied = [(e["call"], e["target"]) for e in t[0]["events"] if e.get("kind") == "denied"]
+        self.assertIn(("openat", created), denied)
+        self.assertIn("write", [call for call, _ in denied])
+        # For real: the library writes both.
+        r, t = self.traced([exe, created, log])
+        self.assertEqual(r.stdout, "rc 0\n", r.stderr)
+        with open(created) as f:
+            self.assertEqual(f.read(), "entry 7\n")
+        with open(log) as f:
+            self.assertEqual(f.read(), "before\nentry 7\n")
 
     def test_mirror_takes_no_input_from_the_host(self):
         exe = self.build("inherited_fds")

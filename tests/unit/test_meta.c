@@ -133,9 +133,9 @@ static Annot annot_of(const char *src)
 }
 
 static const char *const params[] = {"db", "from", "to", "cents", "acct"};
-static const FuncSig sig_int = {"transfer", false, false, params, 5};
-static const FuncSig sig_void = {"notify", true, false, params, 5};
-static const FuncSig sig_record = {"lookup", false, true, params, 5};
+static const FuncSig sig_int = {"transfer", false, false, params, 5, NULL, NULL};
+static const FuncSig sig_void = {"notify", true, false, params, 5, NULL, NULL};
+static const FuncSig sig_record = {"lookup", false, true, params, 5, NULL, NULL};
 
 /* run_as: checks the annotation in src for the function sig; A and M
 ** keep the result (freed by teardown). */
@@ -349,8 +349,8 @@ Test(meta, snapshot_single_region_shorthand)
     cr_assert_null(region->next);
     char *addr = expr_to_c(region->items, &sig_int, "f");
     char *size = expr_to_c(region->items->next, &sig_int, "f");
-    cr_assert_str_eq(addr, "f->acct");
-    cr_assert_str_eq(size, "sizeof(*f->acct)");
+    cr_assert_str_eq(addr, "f->arg.acct");
+    cr_assert_str_eq(size, "sizeof(*f->arg.acct)");
     free(addr);
     free(size);
 }
@@ -361,9 +361,9 @@ Test(meta, snapshot_regions_as_c)
                   "{ &cents, sizeof(long) }, { db->pages[to], sizeof(struct page *) * 2 } })"),
               "%s", output());
     static const char *const want[][2] = {
-        {"f->acct", "sizeof(*f->acct)"},
-        {"&f->cents", "sizeof(long)"},
-        {"f->db->pages[f->to]", "(sizeof(struct page *) * 2)"},
+        {"f->arg.acct", "sizeof(*f->arg.acct)"},
+        {"&f->arg.cents", "sizeof(long)"},
+        {"f->arg.db->pages[f->arg.to]", "(sizeof(struct page *) * 2)"},
     };
     int i = 0;
     for (Node *r = M.snapshot->items; r; r = r->next, i++) {
@@ -808,7 +808,7 @@ Test(meta, map_is_left_null_when_tokens_differ)
     SrcFile *f = src_from_text("t.c", "x PTM_TRANSACTION(.timeout = 5 ms)\n");
     size_t open = (size_t)(strchr(f->text, '(') - f->text) + 1;
     size_t close = (size_t)(strrchr(f->text, ')') - f->text);
-    Annot a = {xstrdup(".timeout = 6"), 12, {f, 2}, NULL};
+    Annot a = {xstrdup(".timeout = 6"), 12, {f, 2}, NULL, NULL, NULL, NULL};
     annot_map_source(&a, open, close);
     cr_assert_null(a.map);
     SrcLoc loc = annot_loc(&a, 5);
@@ -830,7 +830,7 @@ Test(meta, unmapped_diagnostics_point_at_the_origin_without_fixits)
 {
     SrcFile *f = src_from_text("t.c", "#define TX PTM_TRANSACTION(.retires = 3)\nTX\n");
     Annot a = {xstrdup(".retires = 3"), 12, {f, (size_t)(strstr(f->text, "\nTX") - f->text) + 1},
-               NULL};
+               NULL, NULL, NULL, NULL};
     Meta m;
     cr_assert_not(meta_check(&a, meta_parse(&a), &sig_int, &m));
     cr_assert_str_eq(output(), "t.c:2:1: error: unknown key 'retires'; did you mean 'retry'?\n"
@@ -857,19 +857,19 @@ Test(meta, criteria_to_c_translates_names)
         {"PTM_TRANSACTION(.success_criteria = return == 0 && errno != EAGAIN)",
          "((frame->ret == 0) && (frame->err != EAGAIN))"},
         {"PTM_TRANSACTION(.success_criteria = return >= cents || !from)",
-         "((frame->ret >= frame->cents) || !frame->from)"},
+         "((frame->ret >= frame->arg.cents) || !frame->arg.from)"},
         {"PTM_TRANSACTION(.success_criteria = return)", "frame->ret"},
         {"PTM_TRANSACTION(.success_criteria = (a + b) * c - -d % 2 <= ~e)",
          "((((a + b) * c) - (-d % 2)) <= ~e)"},
         {"PTM_TRANSACTION(.success_criteria = - -cents > 0 && !!true)",
-         "((-(-frame->cents) > 0) && !(!1))"},
+         "((-(-frame->arg.cents) > 0) && !(!1))"},
         {"PTM_TRANSACTION(.success_criteria = strcmp(db->name, acct[0].name) == 0)",
-         "(strcmp(frame->db->name, frame->acct[0].name) == 0)"},
+         "(strcmp(frame->arg.db->name, frame->arg.acct[0].name) == 0)"},
         {"PTM_TRANSACTION(.success_criteria = return->ok != false)", "(frame->ret->ok != 0)"},
         {"PTM_TRANSACTION(.success_criteria = sizeof(unsigned long) == sizeof to)",
-         "(sizeof(unsigned long) == sizeof(frame->to))"},
+         "(sizeof(unsigned long) == sizeof(frame->arg.to))"},
         {"PTM_TRANSACTION(.success_criteria = (*acct).balance >= 0x10UL)",
-         "((*frame->acct).balance >= 0x10UL)"},
+         "((*frame->arg.acct).balance >= 0x10UL)"},
         {"PTM_TRANSACTION(.success_criteria = return != 'x' && 1.5e3 > 1)",
          "((frame->ret != 'x') && (1.5e3 > 1))"},
     };
@@ -899,7 +899,7 @@ static void every_prefix(const char *text, const FuncSig *sig)
     size_t n = strlen(text);
     SrcFile *f = src_from_text("t.c", text);
     for (size_t i = 0; i <= n; i++) {
-        Annot a = {xstrndup(text, i), i, {f, 0}, NULL};
+        Annot a = {xstrndup(text, i), i, {f, 0}, NULL, NULL, NULL, NULL};
         int before = diag_error_count();
         Node *root = meta_parse(&a);
         Meta m;
@@ -935,7 +935,7 @@ Test(meta, every_suffix_of_the_full_annotation)
     A = annot_of(full);
     SrcFile *f = src_from_text("t.c", A.text);
     for (size_t i = 0; i <= A.len; i++) {
-        Annot a = {xstrdup(A.text + i), A.len - i, {f, 0}, NULL};
+        Annot a = {xstrdup(A.text + i), A.len - i, {f, 0}, NULL, NULL, NULL, NULL};
         Meta m;
         meta_check(&a, meta_parse(&a), &sig_int, &m);
         meta_free(&m);
@@ -946,7 +946,7 @@ Test(meta, every_suffix_of_the_full_annotation)
 Test(meta, garbage_bytes_are_rejected)
 {
     static const char garbage[] = ".a = \x01\xff\"\n, .b = @#$, \\";
-    Annot a = {xstrdup(garbage), sizeof garbage - 1, {src_from_text("t.c", garbage), 0}, NULL};
+    Annot a = {xstrdup(garbage), sizeof garbage - 1, {src_from_text("t.c", garbage), 0}, NULL, NULL, NULL, NULL};
     cr_assert_null(meta_parse(&a));
     cr_assert_gt(diag_error_count(), 0);
     free(a.text);
@@ -961,7 +961,7 @@ Test(meta, deep_nesting_is_an_error_not_a_crash)
     buf_puts(&b, "1");
     for (int i = 0; i < 20000; i++)
         buf_puts(&b, ")");
-    Annot a = {b.data, b.len, {src_from_text("t.c", b.data), 0}, NULL};
+    Annot a = {b.data, b.len, {src_from_text("t.c", b.data), 0}, NULL, NULL, NULL, NULL};
     cr_assert_null(meta_parse(&a));
     shows("error: annotation is nested too deeply");
     buf_free(&b);
@@ -973,7 +973,7 @@ Test(meta, long_chains_are_capped)
     buf_puts(&b, ".success_criteria = 1");
     for (int i = 0; i < 30000; i++)
         buf_puts(&b, " + 1");
-    Annot a = {b.data, b.len, {src_from_text("t.c", b.data), 0}, NULL};
+    Annot a = {b.data, b.len, {src_from_text("t.c", b.data), 0}, NULL, NULL, NULL, NULL};
     cr_assert_null(meta_parse(&a));
     shows("error: annotation is too complex");
     cr_assert_eq(diag_error_count(), 1);
@@ -1019,7 +1019,7 @@ Test(meta, random_mutations_of_the_full_annotation)
         char *next = mutate(i % 50 == 0 ? A.text : text, &state);
         free(text);
         text = next;
-        Annot a = {xstrdup(text), strlen(text), {f, 0}, NULL};
+        Annot a = {xstrdup(text), strlen(text), {f, 0}, NULL, NULL, NULL, NULL};
         int before = diag_error_count();
         Meta m;
         if (!meta_check(&a, meta_parse(&a), &sig_int, &m))

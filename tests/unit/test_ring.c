@@ -279,3 +279,54 @@ Test(ring, per_thread_ring_null_when_unmappable)
     pthread_join(t, NULL);
     cr_assert_null(r);
 }
+
+/* A thread's ring is MADV_DONTFORK: a fork() child (other than the fork
+** executor's own, which test_fork.c covers) does not inherit it, while a
+** ring from ptmRingCreate is inherited as before. */
+Test(ring, a_threads_ring_is_not_inherited_by_fork)
+{
+    struct ptmRing *mine = ptmRingForThread(), *plain;
+    unsigned char v;
+    pid_t pid;
+    int st;
+
+    cr_assert_not_null(mine);
+    cr_assert(mine->dontfork);
+    cr_assert_eq(ptmRingCreate(8, &plain), PTM_OK);
+    cr_assert_not(plain->dontfork);
+    cr_assert_geq(ptmRingSize(plain), sizeof *plain + 8 * sizeof(struct ptmEvent));
+    pid = fork();
+    if (pid == 0) {
+        int gone = mincore(mine, 4096, &v) != 0 && errno == ENOMEM;
+        int here = mincore(plain, 4096, &v) == 0;
+        _exit(gone && here ? 0 : 1);
+    }
+    cr_assert_gt(pid, 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    ptmRingDestroy(plain);
+}
+
+static int failingMadvise(void *a, size_t l, int advice)
+{
+    (void)a, (void)l, (void)advice;
+    errno = EINVAL;
+    return -1;
+}
+
+static void *threadRingNoMadvise(void *out)
+{
+    *(struct ptmRing **)out = ptmRingForThread();
+    return NULL;
+}
+
+Test(ring, a_threads_ring_without_madvise_is_still_usable)
+{
+    struct ptmRing *r = NULL;
+    pthread_t t;
+
+    ptmOs.madvise = failingMadvise;
+    cr_assert_eq(pthread_create(&t, NULL, threadRingNoMadvise, &r), 0);
+    pthread_join(t, NULL);
+    cr_assert_not_null(r, "the ring is there, only inherited by fork()");
+}

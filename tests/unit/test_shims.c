@@ -278,14 +278,17 @@ Test(mirror, reads_pass_through)
     cr_assert_eq(ptm_shim_close(fd), 0);
     cr_assert_eq(fcntl(fd, F_GETFD), -1, "the mirror's own read-only fd is really closed");
 
-    /* A write-intent open of an existing file reads the real data too. */
+    /* A write-intent open of an existing file reads the real data too, and
+    ** what the mirror wrote over it: the r+ FILE's "XXXXXX" above. */
     fd = ptm_shim_open(p, O_RDWR);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(read(fd, buf, 6), 6);
+    cr_assert_eq(ptm_shim_read(fd, buf, 6), 6);
     cr_assert_eq(memcmp(buf, "first\n", 6), 0);
     cr_assert_eq(ptm_shim_write(fd, "zz", 2), 2, "written at offset 6, after the read");
-    cr_assert_eq(read(fd, buf, 6), 5, "the offset follows the simulated write");
-    cr_assert_eq(memcmp(buf, "cond\n", 5), 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, 6), 5, "the offset follows the simulated write");
+    cr_assert_eq(memcmp(buf, "XXXX\n", 5), 0);
+    cr_assert_eq(ptm_shim_pread(fd, buf, 13, 0), 13);
+    cr_assert_eq(memcmp(buf, "first\nzzXXXX\n", 13), 0, "read back: the overlay over the file");
     cr_assert_eq(ptm_shim_close(fd), 0);
     cr_assert_str_eq(readFile(p), "first\nsecond\n");
 }
@@ -656,9 +659,12 @@ Test(mirror, unlink_feasibility)
     cr_assert_eq(lastOf(PTM_CALL_unlink)->err, ENOENT);
     cr_assert_eq(ptm_shim_unlink(dir), -1);
     cr_assert_eq(errno, EISDIR);
+    cr_assert_eq(ptm_shim_unlink(p), -1, "gone in the mirror's view");
+    cr_assert_eq(errno, ENOENT);
+    writeFile(at("other"), "alive");
     snprintf(denied, sizeof denied, "%s", dir);
     ptmOs.access = denyingAccess;
-    cr_assert_eq(ptm_shim_unlink(p), -1);
+    cr_assert_eq(ptm_shim_unlink(at("other")), -1);
     cr_assert_eq(errno, EACCES);
     cr_assert_str_eq(readFile(p), "alive");
     /* A dangling symlink can be unlinked: lstat, not stat. */
@@ -694,6 +700,10 @@ Test(mirror, rename_feasibility)
     cr_assert_eq(errno, ENOENT);
     cr_assert_eq(ptm_shim_rename(a, at("nodir/b")), -1);
     cr_assert_eq(errno, ENOENT);
+    /* In the mirror's view a is gone now, and b holds its content. */
+    cr_assert_eq(ptm_shim_access(a, F_OK), -1);
+    cr_assert_eq(errno, ENOENT);
+    a = b;
     cr_assert_eq(mkdir(at("sub"), 0755), 0);
     cr_assert_eq(ptm_shim_rename(a, at("sub")), -1);
     cr_assert_eq(errno, EISDIR);
@@ -710,7 +720,7 @@ Test(mirror, rename_feasibility)
     ptmOs.access = denyingAccess;
     cr_assert_eq(ptm_shim_rename(a, at("sub/a")), -1);
     cr_assert_eq(errno, EACCES);
-    cr_assert_str_eq(readFile(a), "A");
+    cr_assert_str_eq(readFile(at("a")), "A");
 }
 
 Test(mirror, validate_records_the_message)

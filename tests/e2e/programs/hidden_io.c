@@ -1,13 +1,23 @@
-/* I/O the compiler cannot redirect: dprintf is not a shim, and the call
+/* I/O the compiler cannot redirect: vdprintf is not a shim, and the call
  * through a function pointer is invisible to the rewrite.  In the fork
  * executor seccomp denies the write syscalls; each denial is an event. */
 #include <ptm.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 ssize_t (*volatile raw_write)(int, const void *, size_t) = write;
+
+static int say(int fd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vdprintf(fd, fmt, ap);
+    va_end(ap);
+    return r;
+}
 
 PTM_TRANSACTION(.transaction_id = "hidden.io", .mirror = fork)
 int log_line(int fd, int n)
@@ -15,7 +25,7 @@ int log_line(int fd, int n)
     char line[32];
     int len = snprintf(line, sizeof line, "pointer %d\n", n);
     int wrote = raw_write(fd, line, (size_t)len) == len;
-    int printed = dprintf(fd, "dprintf %d\n", n) > 0;
+    int printed = say(fd, "dprintf %d\n", n) > 0;
     return wrote && printed ? 0 : -1;
 }
 

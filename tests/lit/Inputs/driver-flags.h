@@ -1,0 +1,2 @@
+/* Force-included into driver-flags.c with -include. */
+#define FROM_INCLUDE 30

@@ -1,0 +1,772 @@
+/*
+** test_shims_file.c - the POSIX file family (runtime/shims/file.c, sim.c):
+** the overlay (what the mirror wrote it reads back), the namespace overlay
+** (unlink, rename, mkdir, rmdir seen by later opens and stats), host
+** descriptors never moved, file locks probed and never taken, and faults
+** injected through ptmOs.  The basic open/write/unlink/rename checks are in
+** test_shims.c.
+*/
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "shims_test.h"
+
+/* ---------------------------------------------------------------- real */
+
+TestSuite(real, .init = makeDir, .fini = removeDir);
+
+Test(real, the_new_file_shims_are_the_real_calls)
+{
+    const char *p = at("f");
+    struct stat st;
+    char buf[16];
+    int fd, dfd;
+
+    cr_assert_null(ptmMirrorCurrent);
+    fd = ptm_shim_creat(p, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_pwrite(fd, "abcdef", 6, 0), 6);
+    cr_assert_eq(ptm_shim_lseek(fd, 0, SEEK_CUR), 0, "pwrite does not move the offset");
+    cr_assert_eq(ptm_shim_write(fd, "XY", 2), 2);
+    cr_assert_eq(ptm_shim_fsync(fd), 0);
+    cr_assert_eq(ptm_shim_fdatasync(fd), 0);
+    cr_assert_eq(ptm_shim_ftruncate(fd, 4), 0);
+    cr_assert_eq(ptm_shim_fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, 4);
+    cr_assert_eq(ptm_shim_fcntl(fd, F_GETFL) & O_ACCMODE, O_WRONLY);
+    cr_assert_eq(ptm_shim_flock(fd, LOCK_EX | LOCK_NB), 0);
+    cr_assert_eq(ptm_shim_flock(fd, LOCK_UN), 0);
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_str_eq(readFile(p), "XYcd");
+
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    fd = ptm_shim_openat(dfd, "f", O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_pread(fd, buf, 2, 2), 2);
+    cr_assert_eq(memcmp(buf, "cd", 2), 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, 4), 4);
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    close(dfd);
+
+    cr_assert_eq(ptm_shim_mkdir(at("d"), 0700), 0);
+    cr_assert_eq(ptm_shim_stat(at("d"), &st), 0);
+    cr_assert(S_ISDIR(st.st_mode));
+    cr_assert_eq(ptm_shim_lstat(p, &st), 0);
+    cr_assert_eq(ptm_shim_access(p, R_OK), 0);
+    cr_assert_eq(ptm_shim_rmdir(at("d")), 0);
+    cr_assert_neq(access(at("d"), F_OK), 0);
+}
+
+/* -------------------------------------------------------------- overlay */
+
+TestSuite(overlay, .init = enterMirror, .fini = leaveMirror);
+
+Test(overlay, what_the_mirror_wrote_it_reads_back)
+{
+    const char *p = at("data");
+    struct fileState before;
+    struct stat st;
+    char buf[64];
+    int w, r;
+
+    writeFile(p, "0123456789");
+    fileState(p, &before);
+    w = ptm_shim_open(p, O_WRONLY);
+    r = ptm_shim_open(p, O_RDONLY);
+    cr_assert_geq(w, 0);
+    cr_assert_geq(r, 0);
+    cr_assert_eq(ptm_shim_lseek(w, 3, SEEK_SET), 3);
+    cr_assert_eq(ptm_shim_write(w, "abc", 3), 3);
+    /* The read-only descriptor sees it: one file, one overlay. */
+    cr_assert_eq(ptm_shim_read(r, buf, sizeof buf), 10);
+    cr_assert_eq(memcmp(buf, "012abc6789", 10), 0);
+    /* Growing it, across a hole. */
+    cr_assert_eq(ptm_shim_pwrite(w, "Z", 1, 14), 1);
+    cr_assert_eq(ptm_shim_lseek(w, 0, SEEK_CUR), 6, "pwrite does not move the offset");
+    cr_assert_eq(ptm_shim_pread(r, buf, sizeof buf, 0), 15);
+    cr_assert_eq(memcmp(buf, "012abc6789\0\0\0\0Z", 15), 0, "a hole reads as zeros");
+    cr_assert_eq(ptm_shim_fstat(r, &st), 0);
+    cr_assert_eq(st.st_size, 15);
+    cr_assert_eq(ptm_shim_stat(p, &st), 0);
+    cr_assert_eq(st.st_size, 15, "stat sees the mirror's size too");
+    cr_assert_eq(ptm_shim_lseek(r, -2, SEEK_END), 13);
+    cr_assert_eq(ptm_shim_read(r, buf, 8), 2);
+    cr_assert_eq(ptm_shim_read(r, buf, 8), 0, "end of the file as the mirror sees it");
+    /* ftruncate shrinks, then grows with zeros. */
+    cr_assert_eq(ptm_shim_ftruncate(w, 4), 0);
+    cr_assert_eq(ptm_shim_ftruncate(w, 6), 0);
+    cr_assert_eq(ptm_shim_pread(r, buf, sizeof buf, 0), 6);
+    cr_assert_eq(memcmp(buf, "012a\0\0", 6), 0);
+    cr_assert_eq(ptm_shim_close(w), 0);
+    cr_assert_eq(ptm_shim_close(r), 0);
+    /* Closing loses nothing: the overlay belongs to the mirror. */
+    r = ptm_shim_open(p, O_RDONLY);
+    cr_assert_eq(ptm_shim_read(r, buf, sizeof buf), 6);
+    cr_assert_eq(memcmp(buf, "012a\0\0", 6), 0);
+    assertUnchanged(p, &before);
+}
+
+Test(overlay, append_and_trunc)
+{
+    const char *p = at("log");
+    struct fileState before;
+    char buf[64];
+    int a, t;
+
+    writeFile(p, "one\n");
+    fileState(p, &before);
+    a = ptm_shim_open(p, O_WRONLY | O_APPEND);
+    cr_assert_eq(ptm_shim_lseek(a, 0, SEEK_SET), 0);
+    cr_assert_eq(ptm_shim_write(a, "two\n", 4), 4, "O_APPEND writes at the end whatever the offset");
+    cr_assert_eq(ptm_shim_write(a, "three\n", 6), 6);
+    t = ptm_shim_open(p, O_RDONLY);
+    cr_assert_eq(ptm_shim_read(t, buf, sizeof buf), 14);
+    cr_assert_eq(memcmp(buf, "one\ntwo\nthree\n", 14), 0);
+    ptm_shim_close(t);
+    t = ptm_shim_open(p, O_RDWR | O_TRUNC);
+    cr_assert_eq(ptm_shim_read(t, buf, sizeof buf), 0, "O_TRUNC empties it for the mirror");
+    cr_assert_eq(ptm_shim_write(a, "four\n", 5), 5);
+    cr_assert_eq(ptm_shim_pread(t, buf, sizeof buf, 0), 5);
+    cr_assert_eq(memcmp(buf, "four\n", 5), 0);
+    assertUnchanged(p, &before);
+}
+
+Test(overlay, host_descriptors_are_read_privately_and_never_moved)
+{
+    const char *p = at("host");
+    char buf[16];
+    int fd, m2;
+
+    writeFile(p, "abcdefghij");
+    fd = open(p, O_RDWR);
+    cr_assert_eq(lseek(fd, 2, SEEK_SET), 2);
+    cr_assert_eq(ptm_shim_read(fd, buf, 3), 3);
+    cr_assert_eq(memcmp(buf, "cde", 3), 0, "from the host's offset");
+    cr_assert_eq(ptm_shim_read(fd, buf, 2), 2);
+    cr_assert_eq(memcmp(buf, "fg", 2), 0, "the mirror's offset advanced");
+    cr_assert_eq(lseek(fd, 0, SEEK_CUR), 2, "the host's did not");
+    cr_assert_eq(ptm_shim_write(fd, "XY", 2), 2);
+    cr_assert_eq(ptm_shim_lseek(fd, 0, SEEK_CUR), 9);
+    /* The mirror's own open of the file sees its writes through the host's. */
+    m2 = ptm_shim_open(p, O_RDONLY);
+    cr_assert_eq(ptm_shim_read(m2, buf, 10), 10);
+    cr_assert_eq(memcmp(buf, "abcdefgXYj", 10), 0);
+    cr_assert_eq(lseek(fd, 0, SEEK_CUR), 2);
+    cr_assert_str_eq(readFile(p), "abcdefghij");
+    /* F_SETFL changes the mirror's view of the flags, not the host's. */
+    cr_assert_eq(ptm_shim_fcntl(fd, F_SETFL, O_APPEND | O_NONBLOCK), 0);
+    cr_assert(ptm_shim_fcntl(fd, F_GETFL) & O_APPEND);
+    cr_assert_not(fcntl(fd, F_GETFL) & O_APPEND);
+    close(fd);
+}
+
+Test(overlay, pipes_and_terminals_of_the_host_are_never_consumed)
+{
+    int p[2], full[2];
+    char buf[8];
+    static char block[1 << 16];
+
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(write(p[1], "hostdata", 8), 8);
+    cr_assert_eq(ptm_shim_read(p[0], buf, sizeof buf), 0, "blocking: an empty read");
+    cr_assert_eq(ptm_shim_fcntl(p[0], F_SETFL, O_NONBLOCK), 0, "in the mirror's view only");
+    cr_assert_not(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+    cr_assert_eq(ptm_shim_read(p[0], buf, sizeof buf), -1);
+    cr_assert_eq(errno, EAGAIN);
+    cr_assert_eq(lastOf(PTM_CALL_read)->err, EAGAIN);
+    cr_assert_eq(ptm_shim_pread(p[0], buf, 1, 0), -1);
+    cr_assert_eq(errno, ESPIPE);
+    cr_assert_eq(read(p[0], buf, 8), 8, "the host's data is all there");
+    cr_assert_eq(memcmp(buf, "hostdata", 8), 0);
+
+    /* A full non-blocking pipe: EAGAIN, predicted with FIONREAD. */
+    cr_assert_eq(pipe2(full, O_NONBLOCK), 0);
+    while (write(full[1], block, sizeof block) > 0)
+        ;
+    cr_assert_eq(ptm_shim_write(full[1], "x", 1), -1);
+    cr_assert_eq(errno, EAGAIN);
+    cr_assert_eq(lastOf(PTM_CALL_write)->err, EAGAIN);
+    cr_assert(lastOf(PTM_CALL_write)->flags & PTM_EVF_EFFECT);
+    close(p[0]);
+    close(p[1]);
+    close(full[0]);
+    close(full[1]);
+}
+
+Test(overlay, reads_merge_into_one_event)
+{
+    const char *p = at("chars");
+    char c;
+    int fd, i;
+
+    writeFile(p, "0123456789");
+    fd = ptm_shim_open(p, O_RDONLY);
+    for (i = 0; i < 10; i++)
+        cr_assert_eq(ptm_shim_read(fd, &c, 1), 1);
+    cr_assert_eq(ptm_shim_read(fd, &c, 1), 0);
+    cr_assert_eq(countOf(PTM_CALL_read), 1, "one event for the run of reads");
+    cr_assert_eq(lastOf(PTM_CALL_read)->bytes, 10);
+    cr_assert_str_eq(lastOf(PTM_CALL_read)->detail, "x11");
+    cr_assert_eq(lastOf(PTM_CALL_read)->result, 0, "the latest result");
+    cr_assert_not(lastOf(PTM_CALL_read)->flags & PTM_EVF_EFFECT);
+}
+
+/* ------------------------------------------------------------ namespace */
+
+TestSuite(names, .init = enterMirror, .fini = leaveMirror);
+
+static int entries(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    while (d && readdir(d))
+        n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+Test(names, unlink_then_exclusive_create)
+{
+    const char *p = at("lock");
+    struct fileState before;
+    struct stat st;
+    int fd;
+
+    writeFile(p, "pid 1\n");
+    fileState(p, &before);
+    cr_assert_eq(ptm_shim_open(p, O_WRONLY | O_CREAT | O_EXCL, 0644), -1);
+    cr_assert_eq(errno, EEXIST);
+    cr_assert_eq(ptm_shim_unlink(p), 0);
+    cr_assert_eq(ptm_shim_stat(p, &st), -1, "gone for the mirror");
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(ptm_shim_open(p, O_RDONLY), -1);
+    cr_assert_eq(errno, ENOENT);
+    fd = ptm_shim_open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    cr_assert_geq(fd, 0, "after its unlink, O_EXCL succeeds: %s", strerror(errno));
+    cr_assert_eq(ptm_shim_write(fd, "pid 2\n", 6), 6);
+    cr_assert_eq(ptm_shim_open(p, O_WRONLY | O_CREAT | O_EXCL, 0644), -1);
+    cr_assert_eq(errno, EEXIST, "a second O_EXCL create fails");
+    cr_assert_eq(lastOf(PTM_CALL_open)->err, EEXIST);
+    cr_assert_eq(ptm_shim_stat(p, &st), 0);
+    cr_assert_eq(st.st_size, 6);
+    cr_assert(S_ISREG(st.st_mode));
+    assertUnchanged(p, &before);
+}
+
+Test(names, a_new_file_exists_for_the_mirror_only)
+{
+    const char *p = at("new");
+    struct stat st;
+    char buf[8];
+    int fd;
+
+    fd = ptm_shim_open(p, O_RDWR | O_CREAT, 0640);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_write(fd, "hello", 5), 5);
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_eq(ptm_shim_access(p, F_OK), 0);
+    cr_assert_eq(access(p, F_OK), -1, "nothing was created");
+    fd = ptm_shim_open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, sizeof buf), 5);
+    cr_assert_eq(memcmp(buf, "hello", 5), 0);
+    cr_assert_eq(ptm_shim_fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, 5);
+    cr_assert_eq(st.st_mode & 0777, 0640 & ~umask(022));
+    cr_assert_eq(ptm_shim_unlink(p), 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, sizeof buf), 0, "an open descriptor outlives the unlink");
+    cr_assert_eq(ptm_shim_pread(fd, buf, sizeof buf, 0), 5);
+}
+
+Test(names, rename_moves_content_in_the_mirror)
+{
+    const char *a = at("a"), *b = at("b");
+    struct fileState sa, sb;
+    char buf[16];
+    int fd;
+
+    writeFile(a, "content of a");
+    writeFile(b, "old b");
+    fileState(a, &sa);
+    fileState(b, &sb);
+    cr_assert_eq(ptm_shim_rename(a, b), 0);
+    cr_assert_eq(ptm_shim_open(a, O_RDONLY), -1);
+    cr_assert_eq(errno, ENOENT);
+    fd = ptm_shim_open(b, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, sizeof buf), 12);
+    cr_assert_eq(memcmp(buf, "content of a", 12), 0, "b names a's content now");
+    /* Write through the new name, read through the old content's descriptor. */
+    ptm_shim_close(fd);
+    fd = ptm_shim_open(b, O_WRONLY | O_APPEND);
+    cr_assert_eq(ptm_shim_write(fd, "!", 1), 1);
+    cr_assert_eq(ptm_shim_rename(b, a), 0, "and back");
+    cr_assert_eq(ptm_shim_stat(b, &(struct stat){0}), -1);
+    fd = ptm_shim_open(a, O_RDONLY);
+    cr_assert_eq(ptm_shim_read(fd, buf, sizeof buf), 13);
+    cr_assert_eq(memcmp(buf, "content of a!", 13), 0);
+    assertUnchanged(a, &sa);
+    assertUnchanged(b, &sb);
+}
+
+Test(names, directories_in_the_mirror)
+{
+    const char *d = at("d"), *e = at("e");
+    struct stat st;
+    char buf[8];
+    int fd, before = entries(dir);
+
+    cr_assert_eq(ptm_shim_mkdir(d, 0755), 0);
+    cr_assert_eq(ptm_shim_mkdir(d, 0755), -1);
+    cr_assert_eq(errno, EEXIST);
+    cr_assert_eq(ptm_shim_stat(d, &st), 0);
+    cr_assert(S_ISDIR(st.st_mode));
+    fd = ptm_shim_open(at("d/f"), O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0, "a file in a directory the mirror made: %s", strerror(errno));
+    cr_assert_eq(ptm_shim_write(fd, "in d", 4), 4);
+    ptm_shim_close(fd);
+    cr_assert_eq(ptm_shim_rmdir(d), -1);
+    cr_assert_eq(errno, ENOTEMPTY);
+    cr_assert_eq(ptm_shim_rename(d, e), 0, "a directory moves with its files");
+    cr_assert_eq(ptm_shim_stat(at("d/f"), &st), -1);
+    cr_assert_eq(errno, ENOENT);
+    fd = ptm_shim_open(at("e/f"), O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, sizeof buf), 4);
+    ptm_shim_close(fd);
+    cr_assert_eq(ptm_shim_unlink(at("e/f")), 0);
+    cr_assert_eq(ptm_shim_rmdir(e), 0, "empty now");
+    cr_assert_eq(ptm_shim_stat(e, &st), -1);
+    cr_assert_eq(ptm_shim_rmdir(at("nope")), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(ptm_shim_mkdir(at("nope/x"), 0755), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(entries(dir), before, "nothing was made for real");
+}
+
+Test(names, a_real_directory_renamed_and_emptied)
+{
+    const char *r = at("real"), *s = at("moved");
+    struct stat st;
+    char buf[8];
+    int fd;
+
+    cr_assert_eq(mkdir(r, 0755), 0);
+    writeFile(at("real/x"), "x!");
+    cr_assert_eq(ptm_shim_rmdir(r), -1);
+    cr_assert_eq(errno, ENOTEMPTY);
+    cr_assert_eq(ptm_shim_rename(r, s), 0);
+    fd = ptm_shim_open(at("moved/x"), O_RDONLY);
+    cr_assert_geq(fd, 0, "the alias reads the real directory");
+    cr_assert_eq(ptm_shim_read(fd, buf, sizeof buf), 2);
+    ptm_shim_close(fd);
+    cr_assert_eq(ptm_shim_unlink(at("moved/x")), 0);
+    cr_assert_eq(ptm_shim_rmdir(s), 0, "the real entries the mirror removed do not count");
+    cr_assert_eq(ptm_shim_rmdir(at(".")), -1);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(stat(at("real/x"), &st), 0, "all still there for real");
+    cr_assert_eq(ptm_shim_rmdir(at("real/x")), -1);
+    cr_assert_eq(errno, ENOENT);
+}
+
+Test(names, openat_resolves_against_its_directory)
+{
+    int dfd, fd;
+    char buf[8];
+
+    cr_assert_eq(mkdir(at("sub"), 0755), 0);
+    writeFile(at("sub/in"), "inside");
+    dfd = ptm_shim_open(at("sub"), O_RDONLY | O_DIRECTORY);
+    cr_assert_geq(dfd, 0);
+    fd = ptm_shim_openat(dfd, "in", O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, sizeof buf), 6);
+    cr_assert_eq(ptm_shim_unlink(at("sub/in")), 0);
+    cr_assert_eq(ptm_shim_openat(dfd, "in", O_RDONLY), -1, "the unlink is seen through dirfd");
+    cr_assert_eq(errno, ENOENT);
+    fd = ptm_shim_openat(dfd, "in", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(fd, 0, "and O_EXCL makes it again: %s", strerror(errno));
+    cr_assert_eq(lastOf(PTM_CALL_openat)->err, 0);
+    cr_assert_str_eq(lastOf(PTM_CALL_openat)->target, "in");
+    cr_assert_str_eq(readFile(at("sub/in")), "inside");
+}
+
+/* --------------------------------------------------------------- faults */
+
+TestSuite(faults, .init = enterMirror, .fini = leaveMirror);
+
+/* A filesystem with freeBlocks of 4 KiB free, or read-only. */
+static unsigned long freeBlocks;
+static int readOnlyFs;
+
+static void fakeVfs(struct statvfs *st)
+{
+    st->f_frsize = 4096;
+    st->f_bsize = 4096;
+    st->f_bavail = freeBlocks;
+    st->f_bfree = freeBlocks;
+    if (readOnlyFs)
+        st->f_flag |= ST_RDONLY;
+}
+
+static int fakeStatvfs(const char *path, struct statvfs *st)
+{
+    if (statvfs(path, st) != 0)
+        return -1;
+    fakeVfs(st);
+    return 0;
+}
+
+static int fakeFstatvfs(int fd, struct statvfs *st)
+{
+    if (fstatvfs(fd, st) != 0)
+        return -1;
+    fakeVfs(st);
+    return 0;
+}
+
+Test(faults, enospc_counts_every_file_the_mirror_grew)
+{
+    static char block[3000];
+    int a, b;
+
+    writeFile(at("existing"), "");
+    ptmOs.statvfs = fakeStatvfs;
+    ptmOs.fstatvfs = fakeFstatvfs;
+    freeBlocks = 1;                         /* 4096 bytes */
+    a = ptm_shim_open(at("existing"), O_WRONLY);
+    b = ptm_shim_open(at("new"), O_WRONLY | O_CREAT, 0644);
+    cr_assert_eq(ptm_shim_write(a, block, sizeof block), 3000);
+    cr_assert_eq(ptm_shim_write(b, block, 1000), 1000, "4000 of 4096");
+    cr_assert_eq(ptm_shim_write(b, block, 200), -1, "the two files share the filesystem");
+    cr_assert_eq(errno, ENOSPC);
+    cr_assert_eq(lastOf(PTM_CALL_write)->err, ENOSPC);
+    cr_assert(lastOf(PTM_CALL_write)->flags & PTM_EVF_EFFECT);
+    cr_assert_eq(ptm_shim_pwrite(a, block, 100, 0), 100, "overwriting needs no space");
+    cr_assert_eq(ptm_shim_ftruncate(a, 1000), 0, "a truncation gives 2000 back");
+    cr_assert_eq(ptm_shim_write(b, block, 2000), 2000);
+}
+
+Test(faults, erofs_and_eacces)
+{
+    writeFile(at("f"), "x");
+    ptmOs.statvfs = fakeStatvfs;
+    freeBlocks = 100;
+    readOnlyFs = 1;
+    cr_assert_eq(ptm_shim_mkdir(at("d"), 0755), -1);
+    cr_assert_eq(errno, EROFS);
+    cr_assert_eq(ptm_shim_rmdir(at("nothing")), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(ptm_shim_creat(at("c"), 0644), -1);
+    cr_assert_eq(errno, EROFS);
+    cr_assert_eq(lastOf(PTM_CALL_creat)->err, EROFS);
+    cr_assert(lastOf(PTM_CALL_creat)->flags & PTM_EVF_EFFECT);
+    readOnlyFs = 0;
+}
+
+static char denied[192];
+
+static int denyingAccess(const char *path, int mode)
+{
+    if ((mode & W_OK) && strcmp(path, denied) == 0) {
+        errno = EACCES;
+        return -1;
+    }
+    return access(path, mode);
+}
+
+Test(faults, eacces_from_access)
+{
+    cr_assert_eq(mkdir(at("ro"), 0755), 0);
+    writeFile(at("ro/f"), "x");
+    snprintf(denied, sizeof denied, "%s", at("ro"));
+    ptmOs.access = denyingAccess;
+    cr_assert_eq(ptm_shim_mkdir(at("ro/sub"), 0755), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_eq(ptm_shim_rmdir(at("ro")), -1, "rmdir needs the parent writable, not ro");
+    cr_assert_eq(errno, ENOTEMPTY);
+    cr_assert_eq(ptm_shim_rename(at("ro/f"), at("g")), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_eq(ptm_shim_access(at("ro"), W_OK), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_eq(lastOf(PTM_CALL_access)->err, EACCES);
+    cr_assert_not(lastOf(PTM_CALL_access)->flags & PTM_EVF_EFFECT);
+}
+
+/* RLIMIT_FSIZE of 100 bytes. */
+static int smallFsize(int resource, struct rlimit *rl)
+{
+    if (getrlimit(resource, rl) != 0)
+        return -1;
+    if (resource == RLIMIT_FSIZE)
+        rl->rlim_cur = 100;
+    return 0;
+}
+
+Test(faults, efbig_for_writes_and_truncations)
+{
+    int fd;
+
+    ptmOs.getrlimit = smallFsize;
+    fd = ptm_shim_open(at("big"), O_RDWR | O_CREAT, 0644);
+    cr_assert_eq(ptm_shim_pwrite(fd, "x", 1, 100), -1);
+    cr_assert_eq(errno, EFBIG);
+    cr_assert_eq(ptm_shim_ftruncate(fd, 101), -1);
+    cr_assert_eq(errno, EFBIG);
+    cr_assert_eq(ptm_shim_ftruncate(fd, 100), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), 1);
+    cr_assert_eq(ptm_shim_lseek(fd, 0, SEEK_END), 100);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), -1);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->detail, "SIGXFSZ kills",
+                     "the primary would die of SIGXFSZ, not see EFBIG");
+    signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), -1);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->detail, "");
+}
+
+/* pread interrupted by signals: a read-only call, retried. */
+static int interrupts;
+
+static ssize_t eintrPread(int fd, void *buf, size_t n, off_t off)
+{
+    if (interrupts > 0) {
+        interrupts--;
+        errno = EINTR;
+        return -1;
+    }
+    return pread(fd, buf, n, off);
+}
+
+static int eintrGetdents;
+
+static long eintrGetdentsCall(int fd, void *buf, size_t n)
+{
+    if (eintrGetdents > 0) {
+        eintrGetdents--;
+        errno = EINTR;
+        return -1;
+    }
+    return syscall(SYS_getdents64, fd, buf, n);
+}
+
+Test(faults, eintr_in_read_only_calls_is_retried)
+{
+    char buf[8];
+    int fd;
+
+    writeFile(at("f"), "abcdef");
+    cr_assert_eq(mkdir(at("d"), 0755), 0);
+    writeFile(at("d/x"), "");
+    fd = open(at("f"), O_RDONLY);
+    ptmOs.pread = eintrPread;
+    ptmOs.getdents = eintrGetdentsCall;
+    interrupts = 3;
+    cr_assert_eq(ptm_shim_read(fd, buf, 6), 6, "a host descriptor is read with pread");
+    cr_assert_eq(interrupts, 0);
+    cr_assert_eq(memcmp(buf, "abcdef", 6), 0);
+    eintrGetdents = 2;
+    cr_assert_eq(ptm_shim_rmdir(at("d")), -1);
+    cr_assert_eq(errno, ENOTEMPTY);
+    cr_assert_eq(eintrGetdents, 0);
+    close(fd);
+}
+
+/* A pipe that looks full: FIONREAD says it holds F_GETPIPE_SZ bytes. */
+static int fullPipe(int fd, unsigned long req, int *out)
+{
+    (void)fd;
+    if (req != FIONREAD) {
+        errno = EINVAL;
+        return -1;
+    }
+    *out = 65536;
+    return 0;
+}
+
+Test(faults, eagain_injected_for_a_non_blocking_pipe)
+{
+    int p[2];
+
+    cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
+    ptmOs.ioctl_int = fullPipe;
+    cr_assert_eq(ptm_shim_write(p[1], "x", 1), -1);
+    cr_assert_eq(errno, EAGAIN);
+    cr_assert_eq(lastOf(PTM_CALL_write)->err, EAGAIN);
+    cr_assert_str_eq(ptmErrnoClass(lastOf(PTM_CALL_write)->err), "contention");
+    ptmOsReset();
+    cr_assert_eq(ptm_shim_write(p[1], "x", 1), 1, "the real pipe has room");
+    cr_assert_eq(read(p[0], &(char){0}, 1), -1, "and got nothing");
+    cr_assert_eq(errno, EAGAIN);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* ---------------------------------------------------------------- locks */
+
+TestSuite(locks, .init = enterMirror, .fini = leaveMirror);
+
+/* A child process that holds a write lock (fcntl, or flock) on path until
+** killed.  Returns its pid once the lock is held. */
+static pid_t lockHolder(const char *path, int useFlock)
+{
+    int ready[2];
+    char c;
+    pid_t pid;
+
+    cr_assert_eq(pipe(ready), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        int fd = open(path, O_RDWR);
+        if (fd < 0 || (useFlock ? flock(fd, LOCK_EX) : fcntl(fd, F_SETLK, &fl)) != 0)
+            _exit(1);
+        if (write(ready[1], "k", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the child took the lock");
+    close(ready[0]);
+    return pid;
+}
+
+static void stopHolder(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+Test(locks, a_lock_another_process_holds_is_contention)
+{
+    const char *p = at("db");
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    struct ptmEvent *e;
+    pid_t holder;
+    int fd;
+
+    writeFile(p, "data");
+    holder = lockHolder(p, 0);
+    fd = ptm_shim_open(p, O_RDWR);
+    cr_assert_eq(ptm_shim_fcntl(fd, F_SETLK, &fl), -1);
+    cr_assert_eq(errno, EAGAIN);
+    e = lastOf(PTM_CALL_fcntl);
+    cr_assert_eq(e->err, EAGAIN);
+    cr_assert(e->flags & PTM_EVF_EFFECT, "contention counts");
+    char want[64];
+    snprintf(want, sizeof want, "F_SETLK held by pid %d", (int)holder);
+    cr_assert_str_eq(e->detail, want);
+    /* F_SETLKW would wait, then have it: 0, with the contention recorded. */
+    cr_assert_eq(ptm_shim_fcntl(fd, F_SETLKW, &fl), 0);
+    cr_assert_eq(lastOf(PTM_CALL_fcntl)->err, EAGAIN);
+    cr_assert_eq(lastOf(PTM_CALL_fcntl)->result, 0);
+    /* A read lock elsewhere in the file does not conflict with nothing held. */
+    stopHolder(holder);
+    cr_assert_eq(ptm_shim_fcntl(fd, F_SETLK, &fl), 0);
+    cr_assert_eq(lastOf(PTM_CALL_fcntl)->err, 0);
+    /* Nothing was taken: another process can lock it. */
+    holder = lockHolder(p, 0);
+    stopHolder(holder);
+}
+
+Test(locks, the_primary_s_own_process_lock_is_no_conflict)
+{
+    const char *p = at("own");
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int host, fd;
+
+    writeFile(p, "data");
+    host = open(p, O_RDWR);
+    cr_assert_eq(fcntl(host, F_SETLK, &fl), 0, "the host process holds a lock");
+    fd = ptm_shim_open(p, O_RDWR);
+    cr_assert_eq(ptm_shim_fcntl(fd, F_SETLK, &fl), 0, "its own process lock: no conflict");
+    fl.l_pid = 0;
+    cr_assert_eq(ptm_shim_fcntl(fd, F_OFD_SETLK, &fl), -1, "an OFD lock conflicts with it");
+    cr_assert_eq(errno, EAGAIN);
+    close(host);
+}
+
+Test(locks, closing_the_mirrors_descriptors_keeps_the_hosts_locks)
+{
+    const char *p = at("held");
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int host, fd, answer[2];
+    char seen = 0;
+    pid_t child;
+    FILE *f;
+
+    writeFile(p, "data");
+    host = open(p, O_RDWR);
+    cr_assert_eq(fcntl(host, F_SETLK, &fl), 0);
+    fd = ptm_shim_open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_not_null(f = ptm_shim_fopen(p, "r"));
+    cr_assert_eq(ptm_shim_fclose(f), 0);
+    ptmMirrorLeave(&mirror);
+    /* POSIX would drop the host's lock at the close of any descriptor on
+    ** the file; the mirror's were parked instead.  Another process sees it
+    ** (and says so through a pipe: under valgrind its exit code is not its
+    ** own). */
+    cr_assert_eq(pipe(answer), 0);
+    child = fork();
+    if (child == 0) {
+        struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        int c = open(p, O_RDWR);
+        char r = c < 0 ? 'o' : fcntl(c, F_GETLK, &q) != 0 ? 'g' : q.l_type == F_WRLCK ? 'L' : 'u';
+        _exit(write(answer[1], &r, 1) == 1 ? 0 : 1);
+    }
+    close(answer[1]);
+    cr_assert_eq(read(answer[0], &seen, 1), 1);
+    waitpid(child, NULL, 0);
+    cr_assert_eq(seen, 'L', "the host's lock survived (the child saw '%c')", seen);
+    close(host);
+}
+
+Test(locks, flock_contention_and_nothing_taken)
+{
+    const char *p = at("fl");
+    pid_t holder;
+    int fd, other;
+
+    writeFile(p, "x");
+    fd = ptm_shim_open(p, O_RDONLY);
+    cr_assert_eq(ptm_shim_flock(fd, LOCK_EX | LOCK_NB), 0, "free");
+    other = open(p, O_RDONLY);
+    cr_assert_eq(flock(other, LOCK_EX | LOCK_NB), 0, "the mirror took nothing");
+    flock(other, LOCK_UN);
+    close(other);
+    holder = lockHolder(p, 1);
+    cr_assert_eq(ptm_shim_flock(fd, LOCK_SH | LOCK_NB), -1);
+    cr_assert_eq(errno, EWOULDBLOCK);
+    cr_assert_eq(lastOf(PTM_CALL_flock)->err, EWOULDBLOCK);
+    cr_assert(lastOf(PTM_CALL_flock)->flags & PTM_EVF_EFFECT);
+    cr_assert_eq(ptm_shim_flock(fd, LOCK_EX), 0, "blocking: it would wait, then have it");
+    cr_assert_eq(lastOf(PTM_CALL_flock)->err, EWOULDBLOCK);
+    cr_assert_eq(ptm_shim_flock(fd, 99), -1);
+    cr_assert_eq(errno, EINVAL);
+    stopHolder(holder);
+}
+
+Test(locks, the_host_descriptors_own_flock_is_a_conversion)
+{
+    const char *p = at("mine");
+    int host;
+
+    writeFile(p, "x");
+    host = open(p, O_RDONLY);
+    cr_assert_eq(flock(host, LOCK_SH), 0);
+    cr_assert_eq(ptm_shim_flock(host, LOCK_EX | LOCK_NB), 0, "its own lock: no conflict");
+    cr_assert_eq(lastOf(PTM_CALL_flock)->err, 0);
+    close(host);
+}
