@@ -339,6 +339,27 @@ static const char *clone_storage(const Func *f)
     return f->external_clone ? "" : "static ";
 }
 
+static const char *const func_names[] = {"__func__", "__FUNCTION__", "__PRETTY_FUNCTION__"};
+
+/* put_func_name: a renamed copy of f (its primary, its mirror clone) says
+** f's own name for __func__, as the plain build does: the predefined
+** names are pinned by a macro around it, which reaches uses written in
+** macros too.  put_func_name_end ends that. */
+static void put_func_name(Buf *out, const Func *f)
+{
+    for (unsigned i = 0; i < sizeof func_names / sizeof *func_names; i++)
+        if (f->func_names & (1u << i))
+            buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s \"%s\"\n",
+                       func_names[i], func_names[i], func_names[i], f->name);
+}
+
+static void put_func_name_end(Buf *out, const Func *f)
+{
+    for (unsigned i = sizeof func_names / sizeof *func_names; i-- > 0;)
+        if (f->func_names & (1u << i))
+            buf_printf(out, "#pragma pop_macro(\"%s\")\n", func_names[i]);
+}
+
 /* put_hoists: f's function-local statics, at file scope under their new
 ** names, each under a #line for its declaration. */
 static void put_hoists(Buf *out, const Func *f, const char *display)
@@ -401,6 +422,7 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
         buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s(...) %s(__VA_ARGS__)\n",
                    r->name, r->name, r->name, r->target);
     }
+    put_func_name(out, f);
     char *mirror = clone_name(f, "mirror");
     put_header(out, f, mirror, clone_storage(f), shown, false);
     Edits e = {0};
@@ -411,6 +433,7 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     edits_free(&e);
     free(mirror);
 
+    put_func_name_end(out, f);
     for (int i = f->nmacro_redirects - 1; i >= 0; i--)
         buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->macro_redirects[i].name);
 }
@@ -636,6 +659,7 @@ static void put_primary(Buf *out, const Func *f, const char *display)
                f->name, f->meta.transaction_id, f->name);
     if (!f->has_prior_decl)
         put_header(out, f, NULL, NULL, display, true);
+    put_func_name(out, f);
     char *primary = clone_name(f, "primary");
     put_header(out, f, primary, "static ", display, false);
     /* A recursive call is part of the transaction, not a new one. */
@@ -701,11 +725,13 @@ static void put_main(Buf *out, const Unit *u, const char *display)
             eol++;
         buf_put(out, t + at, eol - at);
         at = eol;
-        if (at < u->main->len) {
-            buf_puts(out, "\n");
+        if (at < u->main->len)
             at++;
+        buf_puts(out, "\n");
+        if (rs[i].primary)
+            put_func_name_end(out, f);
+        if (at < u->main->len)
             put_line(out, (SrcLoc){u->main, at}, display);
-        }
     }
     buf_put(out, t + at, u->main->len - at);
     free(rs);

@@ -922,11 +922,35 @@ static void finish_locals(BodyScan *b)
     b->nlocals = 0;
 }
 
+/* func_name_bit: for a string literal that is __func__, __FUNCTION__ or
+** __PRETTY_FUNCTION__, the bit of Func.func_names; else 0.  clang shows
+** the predefined name as the string it stands for: the text where it is
+** spelled tells them apart. */
+static unsigned func_name_bit(BodyScan *b, CXCursor lit)
+{
+    CXFile f;
+    unsigned off;
+    clang_getSpellingLocation(clang_getCursorLocation(lit), &f, NULL, NULL, &off);
+    size_t size;
+    const char *text = f ? clang_getFileContents(b->fr->tu, f, &size) : NULL;
+    if (!text || off >= size || text[off] == '"')
+        return 0;
+    static const char *const names[] = {"__func__", "__FUNCTION__", "__PRETTY_FUNCTION__"};
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t n = strlen(names[i]);
+        if (size - off >= n && memcmp(text + off, names[i], n) == 0)
+            return 1u << i;
+    }
+    return 0;
+}
+
 static enum CXChildVisitResult scan_body(CXCursor c, CXCursor parent, CXClientData data)
 {
     BodyScan *b = data;
     enum CXCursorKind k = clang_getCursorKind(c);
-    if (k == CXCursor_CallExpr) {
+    if (k == CXCursor_StringLiteral) {
+        b->f->func_names |= func_name_bit(b, c);
+    } else if (k == CXCursor_CallExpr) {
         scan_call(b, c);
     } else if (k == CXCursor_DeclRefExpr) {
         CXCursor ref = clang_getCursorReferenced(c);

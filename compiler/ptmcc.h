@@ -320,6 +320,9 @@ typedef struct Func {
     char **callees;      /* functions of this unit whose clones it calls */
     int ncallees;
     bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */
+    unsigned func_names; /* bit 0: __func__ in its body (from a macro too),
+                            1: __FUNCTION__, 2: __PRETTY_FUNCTION__; its
+                            renamed copies pin them to name */
     bool has_prior_decl; /* declared before its definition */
     bool needs_fork;     /* transactions: an escape is reachable from the mirror */
     char *mirror_reason; /* why ("calls unknown external 'x' (f.c:3)"), or NULL */

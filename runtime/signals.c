@@ -122,8 +122,9 @@ const char *ptmEventKindName(unsigned kind)
 **   EPERM says what the mirror may not do, not what the primary would meet.
 **   It is counted in the mirror status (PTM_MS_DENIED), not here.
 ** predicted_timeout_ms: HUGE_VAL when the mirror timed out; else the larger
-**   of the mirror's duration and, with at least 3 measured primary attempts,
-**   the history's mean + 2 standard deviations.
+**   of the mirror's duration plus the time it would have slept (its virtual
+**   clock) and, with at least 3 measured primary attempts, the history's
+**   mean + 2 standard deviations.
 ** acceptable_timeout_ms: desc->timeout_us in ms, HUGE_VAL when 0 (none).
 */
 void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,
@@ -168,7 +169,10 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             sig->validation = 1;
             sig->criteria_failed = 1;
         }
-        predicted = (double)run->duration_ns / 1e6;
+        /* The mirror does not sleep: the time-shims add what the primary
+        ** would have slept to a virtual clock instead. */
+        uint64_t slept = ring ? ring->virt_sleep_ns : 0;
+        predicted = (double)(run->duration_ns + slept) / 1e6;
         if (run->status == PTM_MS_TIMEOUT)
             predicted = HUGE_VAL;
     }

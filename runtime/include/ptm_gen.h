@@ -189,6 +189,20 @@ PTM_API int ptm_shim_fprintf(FILE *restrict stream, const char *restrict fmt, ..
 PTM_API int ptm_shim_printf(const char *restrict fmt, ...) PTM_PRINTF_LIKE(1, 2);
 PTM_API int ptm_shim_vfprintf(FILE *restrict stream, const char *restrict fmt, va_list ap)
     PTM_PRINTF_LIKE(2, 0);
+#if defined(__GLIBC__)
+/* glibc's fortified printf family: with _FORTIFY_SOURCE=2, printf, fprintf
+** and dprintf are macros for these under clang. */
+extern int __fprintf_chk(FILE *__restrict, int, const char *__restrict, ...);
+extern int __printf_chk(int, const char *__restrict, ...);
+extern int __dprintf_chk(int, int, const char *__restrict, ...);
+extern int __vfprintf_chk(FILE *__restrict, int, const char *__restrict, va_list);
+extern int __vdprintf_chk(int, int, const char *__restrict, va_list);
+PTM_API int ptm_shim___fprintf_chk(FILE *restrict stream, int flag, const char *restrict fmt, ...)
+    PTM_PRINTF_LIKE(3, 4);
+PTM_API int ptm_shim___printf_chk(int flag, const char *restrict fmt, ...) PTM_PRINTF_LIKE(2, 3);
+PTM_API int ptm_shim___dprintf_chk(int fd, int flag, const char *restrict fmt, ...)
+    PTM_PRINTF_LIKE(3, 4);
+#endif
 PTM_API int ptm_shim_vprintf(const char *restrict fmt, va_list ap) PTM_PRINTF_LIKE(1, 0);
 PTM_API int ptm_shim_dprintf(int fd, const char *restrict fmt, ...) PTM_PRINTF_LIKE(2, 3);
 PTM_API size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n,

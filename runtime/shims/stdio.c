@@ -845,28 +845,17 @@ int ptm_shim_printf(const char *restrict fmt, ...)
     return r;
 }
 
-/*
-** ptm_shim_dprintf: dprintf(3).  In a mirror: formatted and written to the
-** mirror's entry for fd (simulated, as ptm_shim_write).
-*/
-int ptm_shim_dprintf(int fd, const char *restrict fmt, ...)
+/* mirrorVdprintf: dprintf in a mirror, recorded as call: formatted and
+** written to the mirror's entry for fd (simulated, as ptm_shim_write). */
+static int mirrorVdprintf(struct ptmMirror *m, unsigned call, int fd, const char *fmt,
+                          va_list ap)
 {
-    struct ptmMirror *m = ptmMirrorCurrent;
     char target[PTM_TARGET_MAX], small[1024], *buf = small;
     struct ptmSimFile *f;
     struct ptmEvent *ev;
-    uint64_t t0;
-    va_list ap;
-    int len = -1, err;
-
-    va_start(ap, fmt);
-    if (!m) {
-        len = vdprintf(fd, fmt, ap);
-        va_end(ap);
-        return len;
-    }
-    t0 = ptmOsNowNs();
-    err = fmt ? ptmSimEntry(m, fd, &f) : EINVAL;
+    uint64_t t0 = ptmOsNowNs();
+    int len = -1;
+    int err = fmt ? ptmSimEntry(m, fd, &f) : EINVAL;
     if (!err) {
         va_list aq;
         va_copy(aq, ap);
@@ -883,14 +872,89 @@ int ptm_shim_dprintf(int fd, const char *restrict fmt, ...)
         if (buf != small)
             free(buf);
     }
-    va_end(ap);
     if (err)
         len = -1;
     ptmShimFdTarget(m, fd, target, sizeof target);
-    ev = ptmMirrorRecordCall(PTM_CALL_dprintf, t0, target, len, err, err ? 0 : (uint64_t)len);
+    ev = ptmMirrorRecordCall(call, t0, target, len, err, err ? 0 : (uint64_t)len);
     ptmShimNoteSignal(ev, err, 0);
     if (err)
         errno = err;
+    return len;
+}
+
+/*
+** ptm_shim_dprintf: dprintf(3).  In a mirror: formatted and written to the
+** mirror's entry for fd (simulated, as ptm_shim_write).
+*/
+int ptm_shim_dprintf(int fd, const char *restrict fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = ptmMirrorCurrent ? mirrorVdprintf(ptmMirrorCurrent, PTM_CALL_dprintf, fd, fmt, ap)
+                               : vdprintf(fd, fmt, ap);
+    va_end(ap);
+    return len;
+}
+
+/*
+** The fortified printf family.  With _FORTIFY_SOURCE=2, glibc makes printf,
+** fprintf and dprintf macros for these when the compiler (clang) lacks
+** __va_arg_pack, so a mirror's printf arrives here.  Outside a mirror they
+** are glibc's own checked calls; in a mirror, the shims above (the check
+** flag changes nothing the simulation does).
+*/
+int ptm_shim___fprintf_chk(FILE *restrict stream, int flag, const char *restrict fmt, ...)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0, bytes;
+    va_list ap;
+    int r, err;
+
+    va_start(ap, fmt);
+    if (!m) {
+        r = __vfprintf_chk(stream, flag, fmt, ap);
+        va_end(ap);
+        return r;
+    }
+    t0 = ptmOsNowNs();
+    r = mirrorVfprintf(m, stream, fmt, ap, &err, &bytes);
+    va_end(ap);
+    recordWrite(m, PTM_CALL___fprintf_chk, t0, stream, r, err, bytes);
+    if (r < 0)
+        errno = err;
+    return r;
+}
+
+int ptm_shim___printf_chk(int flag, const char *restrict fmt, ...)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0, bytes;
+    va_list ap;
+    int r, err;
+
+    va_start(ap, fmt);
+    if (!m) {
+        r = __vfprintf_chk(stdout, flag, fmt, ap);
+        va_end(ap);
+        return r;
+    }
+    t0 = ptmOsNowNs();
+    r = mirrorVfprintf(m, stdout, fmt, ap, &err, &bytes);
+    va_end(ap);
+    recordWrite(m, PTM_CALL___printf_chk, t0, stdout, r, err, bytes);
+    if (r < 0)
+        errno = err;
+    return r;
+}
+
+int ptm_shim___dprintf_chk(int fd, int flag, const char *restrict fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = ptmMirrorCurrent
+                  ? mirrorVdprintf(ptmMirrorCurrent, PTM_CALL___dprintf_chk, fd, fmt, ap)
+                  : __vdprintf_chk(fd, flag, fmt, ap);
+    va_end(ap);
     return len;
 }
 

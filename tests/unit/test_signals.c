@@ -458,3 +458,19 @@ Test(history, signatures_are_bounded)
     cr_expect_float_eq(deviationOf(h, "A"), 0.0, 1e-12, "A survives; the rare ones are not in B");
     cr_expect_float_eq(deviationOf(h, "B"), 1.0, 1e-12);
 }
+
+Test(signals, virtual_sleep_counts_toward_the_predicted_duration)
+{
+    /* A mirror that "slept" 300 ms in 1 ms of real time predicts a primary
+    ** that takes 301 ms: over a 250 ms timeout. */
+    struct ptmRing *ring = newRing();
+    ring->virt_sleep_ns = 300000000;
+    struct ptm_tx_desc d = descNamed("s.sleep");
+    d.timeout_us = 250000;
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_float_eq(s.predicted_timeout_ms, 301.0, 1e-9);
+    cr_expect_gt(s.predicted_timeout_ms, s.acceptable_timeout_ms);
+    ptmRingDestroy(ring);
+}
