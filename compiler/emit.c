@@ -36,10 +36,14 @@ typedef struct Edit {
     const char *text;
 } Edit;
 
+/* By offset; at one offset an insertion (len 0) goes before the
+** replacement that starts there. */
 static int cmp_edit(const void *a, const void *b)
 {
     const Edit *x = a, *y = b;
-    return x->off < y->off ? -1 : x->off > y->off;
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return (x->len > 0) - (y->len > 0);
 }
 
 /* put_edited: appends src[from, to) to out with the edits that fall in it
@@ -409,6 +413,22 @@ static void put_xtu(Buf *out, const char *g)
                g, g, g, g, g, g, g, g, g);
 }
 
+/* poll_text: a cancellation point, on a line of its own, after which a
+** #line directive and padding put the rest of the user's line back at its
+** own line and column, so that diagnostics and debug locations stay exact. */
+static char *poll_text(const Func *f, const Poll *p, const char *display)
+{
+    unsigned line, col;
+    src_line_col((SrcLoc){f->file, p->off}, &line, &col);
+    Buf b = {0};
+    buf_puts(&b, p->wrap ? "{\n" : "\n");
+    buf_puts(&b, "if (ptm_mirror_cancel) ptm_mirror_cancelled();\n");
+    put_line(&b, (SrcLoc){f->file, p->off}, display);
+    for (unsigned c = 1; c < col; c++)
+        buf_put(&b, " ", 1);
+    return b.data;
+}
+
 /* put_mirror: the mirror clone of f, its calls redirected. */
 static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *display)
 {
@@ -428,6 +448,14 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     Edits e = {0};
     for (int i = 0; i < f->nredirects; i++)
         edits_add(&e, f->redirects[i].off, f->redirects[i].len, f->redirects[i].target, NULL);
+    /* Cancellation points: the inline executor's watchdog stops an endless
+    ** loop here, where the mirror holds no lock. */
+    for (int i = 0; i < f->inl.npolls; i++) {
+        const Poll *p = &f->inl.polls[i];
+        edits_add(&e, p->off, 0, NULL, poll_text(f, p, shown));
+        if (p->wrap)
+            edits_add(&e, p->wrap_end, 0, " }", NULL);
+    }
     put_body(out, f, &e);
     buf_puts(out, "\n");
     edits_free(&e);
@@ -549,6 +577,12 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     if (f->needs_fork) {
         buf_puts(out, "    .needs_fork = 1,\n    .mirror_reason = ");
         put_c_string(out, f->mirror_reason ? f->mirror_reason : "");
+        buf_puts(out, ",\n");
+    } else if (f->inline_ok) {
+        buf_puts(out, "    .inline_ok = 1,\n");
+    } else if (f->inline_blocker) {
+        buf_puts(out, "    .mirror_reason = ");
+        put_c_string(out, f->inline_blocker);
         buf_puts(out, ",\n");
     }
     if (m->snapshot)

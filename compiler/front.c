@@ -82,6 +82,10 @@ typedef struct Front {
     int nexps;
     /* Every function declared in the unit, by name (the first declaration). */
     struct Decl { char *name; CXCursor cursor; } *decls;
+    /* Variables at file scope, by name: an alternative named like one is
+    ** declared, but not a function. */
+    struct Decl *vars;
+    int nvars;
     int ndecls;
     UserShim *shims;
     int nshims;
@@ -380,6 +384,10 @@ static enum CXChildVisitResult collect_top(CXCursor c, CXCursor parent, CXClient
         add_expansion(fr, c);
     else if (k == CXCursor_FunctionDecl)
         note_function(fr, c);
+    else if (k == CXCursor_VarDecl) {
+        fr->vars = xrealloc(fr->vars, sizeof *fr->vars * (size_t)(fr->nvars + 1));
+        fr->vars[fr->nvars++] = (struct Decl){text_of(clang_getCursorSpelling(c)), c};
+    }
     return CXChildVisit_Continue;
 }
 
@@ -974,6 +982,7 @@ static void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
     BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0};
     clang_visitChildren(body, scan_body, &scan);
     finish_locals(&scan);
+    inline_facts(fn, body, f->file, &f->inl);
 }
 
 /* ---------------------------------------------------------------------
@@ -1399,6 +1408,19 @@ static bool check_alternatives(Front *fr, CXCursor fn, Func *f)
         NameRef *alt = &f->meta.alternatives[i];
         size_t end = alt->off + alt->len;
         CXCursor *d = find_decl(fr, alt->name);
+        const struct Decl *var = NULL;
+        for (int v = 0; !d && v < fr->nvars && !var; v++)
+            if (strcmp(fr->vars[v].name, alt->name) == 0)
+                var = &fr->vars[v];
+        if (var) {
+            char *type = text_of(clang_getTypeSpelling(clang_getCursorType(var->cursor)));
+            annot_error(a, alt->off, end, "alternative path '%s' is not a function", alt->name);
+            note_at(loc_of(fr, var->cursor), strlen(alt->name), "'%s' is declared here as a "
+                    "variable of type '%s'", alt->name, type);
+            free(type);
+            ok = false;
+            continue;
+        }
         if (!d) {
             const char **names = decl_names(fr);
             const char *near = closest(alt->name, names, (size_t)fr->ndecls);
@@ -1670,15 +1692,55 @@ static void note_escape(const Func *f, const Escape *e)
         note_at(e->loc, e->len, "'%s' calls through a function pointer here", f->name);
 }
 
-/* inline_error: `mirror = inline` needs every call of the mirror inside it;
-** the error lists what is not (and stays right once inline exists). */
+/* calls_other_file: whether f's clone calls a clone in another file, whose
+** stores cannot be proved here (nor its existence: it may be missing). */
+static const char *calls_other_file(const Func *f)
+{
+    for (int i = 0; i < f->nredirects; i++)
+        if (strstr(f->redirects[i].target, "__ptm_xtu"))
+            return f->redirects[i].name;
+    for (int i = 0; i < f->nmacro_redirects; i++)
+        if (strstr(f->macro_redirects[i].target, "__ptm_xtu"))
+            return f->macro_redirects[i].name;
+    return NULL;
+}
+
+/* prove_inline: a transaction's mirror may run inline when it needs no fork
+** and every function it reaches stores only into its own locals (inline.c)
+** and is in this file.  OUT: t->inline_ok, t->inline_blocker. */
+static void prove_inline(Graph *g, Func *t, int *order, int n)
+{
+    t->inline_ok = !t->needs_fork;
+    for (int k = 0; k < n && t->inline_ok; k++) {
+        Func *f = g->v[order[k]].f;
+        const char *other = calls_other_file(f);
+        if (!f->inl.local_stores_only) {
+            t->inline_ok = false;
+            t->inline_blocker = format("%s: %s", f->name, f->inl.blocker);
+        } else if (other) {
+            t->inline_ok = false;
+            t->inline_blocker = format("%s: calls '%s', whose clone is in another file",
+                                       f->name, other);
+        }
+    }
+}
+
+/* inline_error: `mirror = inline` needs every call of the mirror inside it
+** and every store in the mirror's locals; the error says what is not. */
 static void inline_error(Graph *g, int root, int *order)
 {
     Func *t = g->v[root].f;
     if (!t->needs_fork) {
         annot_error(&t->annot, t->meta.mirror_off, t->meta.mirror_off + t->meta.mirror_len,
-                    "'mirror = inline' is not available yet: the inline executor needs "
-                    "ptmcc's redo-log instrumentation; use 'auto' or 'fork'");
+                    "'mirror = inline' needs the mirror of '%s' to store only into its own "
+                    "locals: %s", t->name, t->inline_blocker);
+        int n = reach(g, root, order);
+        for (int k = 0; k < n; k++) {
+            Func *f = g->v[order[k]].f;
+            if (!f->inl.local_stores_only)
+                note_at((SrcLoc){f->file, f->inl.blocker_off}, 1,
+                        "'%s' stores outside its locals here; use 'auto' or 'fork'", f->name);
+        }
         return;
     }
     annot_error(&t->annot, t->meta.mirror_off, t->meta.mirror_off + t->meta.mirror_len,
@@ -1719,11 +1781,13 @@ static bool analyse_escapes(Unit *u)
                 root->mirror_reason = escape_reason(&f->escapes[0]);
             }
         }
+        if (is_tx)
+            prove_inline(&g, root, order, n);
         MirrorMode m = is_tx ? root->meta.mirror : MIRROR_AUTO;
         if (m == MIRROR_AUTO)
             for (int k = 0; k < n; k++)
                 warn[order[k]] = true;
-        if (m == MIRROR_INLINE) {
+        if (m == MIRROR_INLINE && !root->inline_ok) {
             inline_error(&g, r, order);
             ok = false;
         }
@@ -1749,6 +1813,9 @@ static void front_free(Front *fr)
     for (int i = 0; i < fr->ndecls; i++)
         free(fr->decls[i].name);
     free(fr->decls);
+    for (int i = 0; i < fr->nvars; i++)
+        free(fr->vars[i].name);
+    free(fr->vars);
     for (int i = 0; i < fr->nshims; i++) {
         free(fr->shims[i].target);
         free(fr->shims[i].shim);
@@ -1871,6 +1938,8 @@ static void func_free(Func *f)
     for (int j = 0; j < f->nescapes; j++)
         free(f->escapes[j].callee);
     free(f->escapes);
+    inline_facts_free(&f->inl);
+    free(f->inline_blocker);
     for (int j = 0; j < f->ncallees; j++)
         free(f->callees[j]);
     free(f->callees);

@@ -70,9 +70,18 @@ static const struct {
     {"__pread_chk", ARG(1)},               {"__fgets_chk", ARG(0)},
     {"__fread_chk", ARG(0)},               {"__recv_chk", ARG(1)},
     {"__recvfrom_chk", ARG(1) | ARG(5) | ARG(6)},
-    /* Writers into state of their own (not the caller's memory): refused. */
+    {"strerror_r", ARG(1)}, {"strxfrm", ARG(0)}, {"posix_memalign", ARG(0)},
+    {"strtoimax", ARG(1)}, {"strtoumax", ARG(1)}, {"__isoc23_strtol", ARG(1)},
+    {"__isoc23_strtoll", ARG(1)}, {"__isoc23_strtoul", ARG(1)},
+    {"__isoc23_strtoull", ARG(1)}, {"__isoc99_sscanf", ALL_FROM(2)},
+    {"__isoc23_sscanf", ALL_FROM(2)},
+    /* Writers into state of their own, or through what they cannot show
+    ** (a va_list, the string strsep walks), or that release memory the
+    ** host may own: refused. */
     {"strtok", ~0u},       {"setlocale", ~0u},    {"srand", ~0u},
     {"rand", ~0u},         {"putenv", ~0u},       {"setenv", ~0u},
+    {"strsep", ~0u},       {"vsscanf", ~0u},      {"free", ~0u},
+    {"realloc", ~0u},      {"reallocarray", ~0u},
 };
 
 typedef struct Proof {
@@ -177,6 +186,20 @@ static bool is_pointer_type(CXType t)
     return c.kind == CXType_Pointer || c.kind == CXType_BlockPointer;
 }
 
+/* is_array_object: whether e is an array object (not a pointer).  A
+** parameter declared as an array is a pointer (C adjusts it), though
+** libclang reports the type as written. */
+static bool is_array_object(CXCursor e)
+{
+    e = strip(e);
+    if (clang_getCursorKind(e) == CXCursor_DeclRefExpr &&
+        clang_getCursorKind(clang_getCursorReferenced(e)) == CXCursor_ParmDecl)
+        return false;
+    CXType t = clang_getCanonicalType(clang_getCursorType(e));
+    return t.kind == CXType_ConstantArray || t.kind == CXType_IncompleteArray ||
+           t.kind == CXType_VariableArray;
+}
+
 /* is_local_object: whether an lvalue names (part of) one of the function's
 ** own locals without going through a pointer: x, x.f, x[i] with x an
 ** array, (x), and those nested. */
@@ -199,20 +222,39 @@ static bool is_local_object(CXCursor e)
         if (k.n < 2)
             return false;
         CXCursor base = strip(k.c[0]);
-        CXType t = clang_getCanonicalType(clang_getCursorType(base));
-        bool array = t.kind == CXType_ConstantArray || t.kind == CXType_IncompleteArray ||
-                     t.kind == CXType_VariableArray;
-        return array && is_local_object(base);
+        return is_array_object(base) && is_local_object(base);
     }
     default:
         return false;
     }
 }
 
+/* is_null_constant: a null pointer constant (NULL, 0, (void *)0): the
+** library writes nothing through it (time(NULL), strtol(s, NULL, 10)). */
+static bool is_null_constant(CXCursor e)
+{
+    /* (void *)0 evaluates as a pointer, which libclang does not report:
+    ** look at the integer under the casts. */
+    e = strip(e);
+    if (clang_getCursorKind(e) == CXCursor_GNUNullExpr)
+        return true;
+    if (clang_getCursorKind(e) != CXCursor_IntegerLiteral)
+        return false;
+    CXEvalResult r = clang_Cursor_Evaluate(e);
+    if (!r)
+        return false;
+    bool null = clang_EvalResult_getKind(r) == CXEval_Int &&
+                clang_EvalResult_getAsLongLong(r) == 0;
+    clang_EvalResult_dispose(r);
+    return null;
+}
+
 /* is_local_address: an argument a library call may write through: a local
-** array (decayed) or &local_object. */
+** array (decayed), &local_object, or a null pointer. */
 static bool is_local_address(CXCursor e)
 {
+    if (is_null_constant(e))
+        return true;
     e = strip(e);
     if (clang_getCursorKind(e) == CXCursor_UnaryOperator) {
         CXString op = clang_getUnaryOperatorKindSpelling(clang_getCursorUnaryOperatorKind(e));
@@ -221,16 +263,32 @@ static bool is_local_address(CXCursor e)
         Kids k = kids_of(e);
         return addr && k.n >= 1 && is_local_object(k.c[0]);
     }
-    CXType t = clang_getCanonicalType(clang_getCursorType(e));
-    bool array = t.kind == CXType_ConstantArray || t.kind == CXType_IncompleteArray ||
-                 t.kind == CXType_VariableArray;
-    return array && is_local_object(e);
+    return is_array_object(e) && is_local_object(e);
+}
+
+/* is_errno: errno, that is (*__errno_location()): thread-local, and the
+** inline executor restores it after the mirror. */
+static bool is_errno(CXCursor e)
+{
+    e = strip(e);
+    if (clang_getCursorKind(e) != CXCursor_UnaryOperator)
+        return false;
+    Kids k = kids_of(e);
+    if (k.n < 1)
+        return false;
+    CXCursor call = strip(k.c[0]);
+    if (clang_getCursorKind(call) != CXCursor_CallExpr)
+        return false;
+    char *name = spelling(clang_getCursorReferenced(call));
+    bool yes = strcmp(name, "__errno_location") == 0;
+    free(name);
+    return yes;
 }
 
 static void prove_assignment(Proof *p, CXCursor c)
 {
     Kids k = kids_of(c);
-    if (k.n >= 1 && !is_local_object(k.c[0]))
+    if (k.n >= 1 && !is_local_object(k.c[0]) && !is_errno(k.c[0]))
         block(p, c, "stores outside its locals");
 }
 
@@ -251,6 +309,12 @@ static void prove_call(Proof *p, CXCursor call)
     if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
         return; /* through a pointer: front.c refuses those */
     char *name = spelling(callee);
+    /* Atomic builtins store through their first argument. */
+    if ((strncmp(name, "__atomic_", 9) == 0 || strncmp(name, "__sync_", 7) == 0 ||
+         strncmp(name, "__c11_atomic_", 13) == 0) &&
+        strstr(name, "load") == NULL && clang_Cursor_getNumArguments(call) > 0 &&
+        !is_local_address(clang_Cursor_getArgument(call, 0)))
+        block(p, call, "%s writes outside its locals", name);
     for (size_t i = 0; i < sizeof writers / sizeof *writers; i++) {
         if (strcmp(writers[i].name, name) != 0)
             continue;
@@ -265,11 +329,48 @@ static void prove_call(Proof *p, CXCursor call)
     free(name);
 }
 
+/* prove_atomic: C11 and GNU atomic operations are AtomicExprs, which
+** libclang shows only as unexposed expressions: recognised by how they are
+** written at the node (atomic_fetch_add(...), __atomic_store_n(...),
+** through stdatomic.h's macros too), they must work on a local object. */
+static void prove_atomic(Proof *p, CXCursor c)
+{
+    unsigned off;
+    CXFile file;
+    clang_getExpansionLocation(clang_getCursorLocation(c), &file, NULL, NULL, &off);
+    const char *t = p->file->text;
+    if (off >= p->file->len)
+        return;
+    size_t n = 0;
+    while (off + n < p->file->len && (t[off + n] == '_' || (t[off + n] >= 'a' && t[off + n] <= 'z') ||
+                                      (t[off + n] >= '0' && t[off + n] <= '9')))
+        n++;
+    size_t after = off + n;
+    while (after < p->file->len && (t[after] == ' ' || t[after] == '\t'))
+        after++;
+    if (after >= p->file->len || t[after] != '(')
+        return;
+    char *word = xstrndup(t + off, n);
+    bool atomic = strncmp(word, "atomic_", 7) == 0 || strncmp(word, "__atomic_", 9) == 0 ||
+                  strncmp(word, "__c11_atomic_", 13) == 0;
+    if (atomic && !strstr(word, "load") && !strstr(word, "is_lock_free") &&
+        !strstr(word, "thread_fence") && !strstr(word, "signal_fence") &&
+        !strstr(word, "init")) {
+        Kids k = kids_of(c);
+        if (k.n < 1 || !is_local_address(k.c[0]))
+            block(p, c, "%s writes outside its locals", word);
+    }
+    free(word);
+}
+
 static enum CXChildVisitResult prove_visit(CXCursor c, CXCursor parent, CXClientData data)
 {
     (void)parent;
     Proof *p = data;
     switch (clang_getCursorKind(c)) {
+    case CXCursor_UnexposedExpr:
+        prove_atomic(p, c);
+        break;
     case CXCursor_BinaryOperator: {
         CXString op = clang_getBinaryOperatorKindSpelling(clang_getCursorBinaryOperatorKind(c));
         bool assign = strcmp(clang_getCString(op), "=") == 0;
@@ -284,7 +385,7 @@ static enum CXChildVisitResult prove_visit(CXCursor c, CXCursor parent, CXClient
     case CXCursor_UnaryOperator:
         if (is_increment(c)) {
             Kids k = kids_of(c);
-            if (k.n >= 1 && !is_local_object(k.c[0]))
+            if (k.n >= 1 && !is_local_object(k.c[0]) && !is_errno(k.c[0]))
                 block(p, c, "stores outside its locals");
         }
         break;
@@ -316,23 +417,47 @@ static void add_poll(InlineFacts *f, size_t off, bool wrap, size_t wrap_end)
 
 /* poll_body: the statement a loop repeats gets a poll at its start; one
 ** without braces is wrapped in them. */
-static void poll_body(InlineFacts *f, CXCursor body)
+typedef struct PollScan {
+    InlineFacts *f;
+    SrcFile *file;
+} PollScan;
+
+/* statement_end: where a statement that ends at e really ends: clang's
+** extents leave out the ';' of an expression, return, break ... */
+static size_t statement_end(const SrcFile *file, size_t e)
 {
+    size_t i = e;
+    while (i < file->len && (file->text[i] == ' ' || file->text[i] == '\t' ||
+                             file->text[i] == '\n' || file->text[i] == '\r'))
+        i++;
+    return i < file->len && file->text[i] == ';' ? i + 1 : e;
+}
+
+static void poll_body(PollScan *ps, CXCursor body)
+{
+    InlineFacts *f = ps->f;
     CXSourceRange r = clang_getCursorExtent(body);
-    unsigned s, e;
+    unsigned s, e, ss, se;
     CXFile fs, fe;
     clang_getExpansionLocation(clang_getRangeStart(r), &fs, NULL, NULL, &s);
     clang_getExpansionLocation(clang_getRangeEnd(r), &fe, NULL, NULL, &e);
+    clang_getSpellingLocation(clang_getRangeStart(r), NULL, NULL, NULL, &ss);
+    clang_getSpellingLocation(clang_getRangeEnd(r), NULL, NULL, NULL, &se);
+    /* A loop written by a macro cannot be edited in place (the watchdog's
+    ** signal still stops it), nor can a declaration be wrapped in braces. */
+    if (ss != s || se != e || !clang_File_isEqual(fs, fe) ||
+        clang_getCursorKind(body) == CXCursor_DeclStmt)
+        return;
     if (clang_getCursorKind(body) == CXCursor_CompoundStmt)
         add_poll(f, s + 1, false, 0);
     else
-        add_poll(f, s, true, e);
+        add_poll(f, s, true, statement_end(ps->file, e));
 }
 
 static enum CXChildVisitResult poll_visit(CXCursor c, CXCursor parent, CXClientData data)
 {
     (void)parent;
-    InlineFacts *f = data;
+    PollScan *ps = data;
     switch (clang_getCursorKind(c)) {
     case CXCursor_ForStmt:
     case CXCursor_WhileStmt:
@@ -340,13 +465,13 @@ static enum CXChildVisitResult poll_visit(CXCursor c, CXCursor parent, CXClientD
         /* The body is the last child of for and while, the first of do. */
         Kids k = kids_of(c);
         if (k.n >= 1 && k.n <= 4)
-            poll_body(f, clang_getCursorKind(c) == CXCursor_DoStmt ? k.c[0] : k.c[k.n - 1]);
+            poll_body(ps, clang_getCursorKind(c) == CXCursor_DoStmt ? k.c[0] : k.c[k.n - 1]);
         break;
     }
     case CXCursor_LabelStmt: {
         Kids k = kids_of(c);
         if (k.n >= 1)
-            poll_body(f, k.c[0]);
+            poll_body(ps, k.c[0]);
         break;
     }
     default:
@@ -366,7 +491,8 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out)
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), NULL, NULL,
                                NULL, &open);
     add_poll(out, open + 1, false, 0); /* function entry */
-    clang_visitChildren(body, poll_visit, out);
+    PollScan ps = {out, file};
+    clang_visitChildren(body, poll_visit, &ps);
 }
 
 void inline_facts_free(InlineFacts *f)

@@ -252,6 +252,31 @@ char *criteria_to_c(const Node *expr, const FuncSig *fn, const char *frame);
 char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame);
 void meta_free(Meta *m);
 
+/* inline.c ------------------------------------------------------------ */
+#include <clang-c/Index.h>
+
+/* A cancellation point: the clone polls ptm_mirror_cancel at off; wrap:
+** the statement at [off, wrap_end) has no braces and gets some. */
+typedef struct Poll {
+    size_t off;
+    bool wrap;
+    size_t wrap_end;
+} Poll;
+
+typedef struct InlineFacts {
+    bool local_stores_only; /* every store stays in the function's locals */
+    char *blocker;          /* else the first one that does not, with where */
+    size_t blocker_off;
+    Poll *polls;            /* where its clone polls for cancellation */
+    int npolls;
+} InlineFacts;
+
+/* inline_facts: proves (or not) that fn, whose body is body in file,
+** stores only into its own locals, and finds its cancellation points.
+** OUT: *out (free with inline_facts_free). */
+void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out);
+void inline_facts_free(InlineFacts *f);
+
 /* front.c ------------------------------------------------------------- */
 typedef struct Param {
     char *name;
@@ -326,6 +351,10 @@ typedef struct Func {
     bool has_prior_decl; /* declared before its definition */
     bool needs_fork;     /* transactions: an escape is reachable from the mirror */
     char *mirror_reason; /* why ("calls unknown external 'x' (f.c:3)"), or NULL */
+    InlineFacts inl;     /* its stores, and its clone's cancellation points */
+    bool inline_ok;      /* transactions: the inline executor may run the mirror */
+    char *inline_blocker; /* else why not, when the mirror needs no fork: the
+                             first store outside a function's locals */
     Annot annot;
     Meta meta;
     char *rules_text;    /* the `rules` script, read by rules_load */
@@ -434,29 +463,5 @@ bool verify_mirror(const VerifyJob *job);
 ** what to call each in messages (NULL: their paths). */
 bool verify_bitcode(const char *const *paths, const char *const *names, int n, bool verbose);
 
-/* inline.c ------------------------------------------------------------ */
-#include <clang-c/Index.h>
-
-/* A cancellation point: the clone polls ptm_mirror_cancel at off; wrap:
-** the statement at [off, wrap_end) has no braces and gets some. */
-typedef struct Poll {
-    size_t off;
-    bool wrap;
-    size_t wrap_end;
-} Poll;
-
-typedef struct InlineFacts {
-    bool local_stores_only; /* every store stays in the function's locals */
-    char *blocker;          /* else the first one that does not, with where */
-    size_t blocker_off;
-    Poll *polls;            /* where its clone polls for cancellation */
-    int npolls;
-} InlineFacts;
-
-/* inline_facts: proves (or not) that fn, whose body is body in file,
-** stores only into its own locals, and finds its cancellation points.
-** OUT: *out (free with inline_facts_free). */
-void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out);
-void inline_facts_free(InlineFacts *f);
 
 #endif /* PTMCC_H */

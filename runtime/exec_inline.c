@@ -41,6 +41,7 @@
 #define RECHECK_NS 100000000ULL     /* how often the handlers are verified */
 #define WATCH_PERIOD_NS 5000000ULL  /* the watchdog's tick when a mirror runs */
 #define GRACE_MIN_NS 50000000ULL    /* cooperative cancel, then this long at least */
+#define IDLE_AFTER_NS 1000000000ULL /* no mirror for this long: the watchdog sleeps */
 
 PTM_API _Thread_local volatile int ptm_mirror_cancel;
 
@@ -74,8 +75,12 @@ static struct {
     pthread_key_t key;               /* frees a thread's state at its exit */
     _Atomic(struct inlineThread *) slots[SLOTS];
     pthread_mutex_t watch_mu;
-    pthread_cond_t watch_cv;
-    int watch_running;
+    pthread_cond_t watch_cv;      /* CLOCK_MONOTONIC once the watchdog runs */
+    _Atomic int watch_running;
+    int watch_stop;               /* the process is exiting */
+    pthread_t watch_thread;
+    _Atomic int watch_idle;       /* the watchdog waits until woken */
+    _Atomic uint64_t last_start_ns; /* when the last watched mirror started */
     _Atomic int active_count;
 } inl = {.once = PTHREAD_ONCE_INIT,
          .watch_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -258,12 +263,22 @@ static void *watchdog(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&inl.watch_mu);
-    for (;;) {
-        while (atomic_load(&inl.active_count) == 0)
-            pthread_cond_wait(&inl.watch_cv, &inl.watch_mu);
+    while (!inl.watch_stop) {
+        uint64_t now = ptmOsNowNs();
+        if (atomic_load(&inl.active_count) == 0 &&
+            now - atomic_load(&inl.last_start_ns) > IDLE_AFTER_NS) {
+            /* Idle: announce it, then look once more, so that a mirror that
+            ** started meanwhile either is seen here or sees watch_idle and
+            ** wakes us (both sides use sequentially consistent atomics). */
+            atomic_store(&inl.watch_idle, 1);
+            if (atomic_load(&inl.active_count) == 0)
+                pthread_cond_wait(&inl.watch_cv, &inl.watch_mu);
+            atomic_store(&inl.watch_idle, 0);
+            continue;
+        }
         /* The lock is held while scanning: a thread that exits takes it
         ** before its state is freed. */
-        uint64_t now = ptmOsNowNs(), next = now + 10 * WATCH_PERIOD_NS;
+        uint64_t next = now + WATCH_PERIOD_NS;
         for (int i = 0; i < SLOTS; i++) {
             struct inlineThread *t = atomic_load(&inl.slots[i]);
             if (t) {
@@ -272,31 +287,48 @@ static void *watchdog(void *arg)
                     next = when;
             }
         }
-        pthread_mutex_unlock(&inl.watch_mu);
-        uint64_t wait = next > now ? next - now : 0;
-        if (wait < WATCH_PERIOD_NS)
-            wait = WATCH_PERIOD_NS;
-        struct timespec ts = {(time_t)(wait / 1000000000ULL), (long)(wait % 1000000000ULL)};
-        nanosleep(&ts, NULL);
-        pthread_mutex_lock(&inl.watch_mu);
+        if (next < now + WATCH_PERIOD_NS)
+            next = now + WATCH_PERIOD_NS;
+        struct timespec ts = {(time_t)(next / 1000000000ULL), (long)(next % 1000000000ULL)};
+        pthread_cond_timedwait(&inl.watch_cv, &inl.watch_mu, &ts);
     }
+    pthread_mutex_unlock(&inl.watch_mu);
     return NULL;
 }
 
-/* watch: the watchdog knows a mirror started (and runs).  0 or an errno. */
+/* At exit the watchdog stops and is joined, so that the process ends
+** with no thread of ours (and leak checkers see none). */
+__attribute__((destructor)) static void stopWatchdog(void)
+{
+    pthread_mutex_lock(&inl.watch_mu);
+    int running = inl.watch_running;
+    inl.watch_stop = 1;
+    pthread_cond_broadcast(&inl.watch_cv);
+    pthread_mutex_unlock(&inl.watch_mu);
+    if (running)
+        pthread_join(inl.watch_thread, NULL);
+}
+
+/* watch: the watchdog knows a mirror started (and runs).  It ticks by
+** itself while mirrors come often; only an idle watchdog is woken, so a
+** mirror costs no system call here.  0 or an errno. */
 static int watch(void)
 {
-    if (atomic_fetch_add(&inl.active_count, 1) > 0 && inl.watch_running)
+    atomic_fetch_add(&inl.active_count, 1);
+    atomic_store(&inl.last_start_ns, ptmOsNowNs());
+    if (inl.watch_running && !atomic_load(&inl.watch_idle))
         return 0;
     pthread_mutex_lock(&inl.watch_mu);
     int err = 0;
-    if (!inl.watch_running) {
-        pthread_t tid;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        err = pthread_create(&tid, &attr, watchdog, NULL);
-        pthread_attr_destroy(&attr);
+    if (!inl.watch_running && !inl.watch_stop) {
+        /* Its waits count on the monotonic clock, as deadlines do. */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_destroy(&inl.watch_cv);
+        pthread_cond_init(&inl.watch_cv, &ca);
+        pthread_condattr_destroy(&ca);
+        err = pthread_create(&inl.watch_thread, NULL, watchdog, NULL);
         inl.watch_running = err == 0;
     }
     pthread_cond_signal(&inl.watch_cv);
@@ -390,6 +422,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
         return PTM_ERROR;
     }
     memcpy(buf, frame, desc->frame_size);
+    int saved_errno = errno; /* the mirror may set it: it is this thread's */
     ptmRingReset(ring);
     struct ptmMirror m;
     ptmMirrorEnter(&m, ring);
@@ -425,5 +458,6 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     classify(t, desc, ring, buf, jumped, run);
     run->denied = atomic_load(&ring->denied);
     free(buf);
+    errno = saved_errno;
     return PTM_OK;
 }

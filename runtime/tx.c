@@ -14,6 +14,8 @@
 **                            the mirror's result (what-if mode)
 **   PTM_MIRROR_DEADLINE_MS=n the mirror's deadline (default: the timeout key,
 **                            else 1000 ms)
+**   PTM_MIRROR=fork|inline|off  overrides the metadata's executor (inline
+**                            only for mirrors ptmcc proved inline-safe)
 */
 #include <errno.h>
 #include <math.h>
@@ -41,6 +43,7 @@ static struct {
     int disable;
     int dry_run;
     uint64_t deadline_ms; /* 0: not set */
+    const char *mirror;   /* PTM_MIRROR: "fork", "inline", "off"; NULL: the metadata's */
 } env;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
@@ -55,6 +58,9 @@ static void read_env(void)
     env.dry_run = s && *s && strcmp(s, "0") != 0;
     s = getenv("PTM_MIRROR_DEADLINE_MS");
     env.deadline_ms = s && *s ? strtoull(s, NULL, 10) : 0;
+    s = getenv("PTM_MIRROR");
+    if (s && (strcmp(s, "fork") == 0 || strcmp(s, "inline") == 0 || strcmp(s, "off") == 0))
+        env.mirror = s;
 }
 
 void ptm_stats_get(struct ptm_stats *out)
@@ -222,6 +228,21 @@ static const char *choose_executor(const struct ptm_tx_desc *d, const char **rea
         *reason = "failure_prediction_enabled = false";
         return NULL;
     }
+    if (env.mirror) {
+        /* PTM_MIRROR overrides the metadata, but inline only where ptmcc
+        ** proved the mirror keeps its stores to itself. */
+        if (env.mirror[0] == 'o') {
+            *reason = "PTM_MIRROR=off";
+            return NULL;
+        }
+        if (env.mirror[0] == 'f' || !d->inline_ok) {
+            *reason = env.mirror[0] == 'f' ? "PTM_MIRROR=fork"
+                                           : "PTM_MIRROR=inline, but not proved inline-safe: fork";
+            return "fork";
+        }
+        *reason = "PTM_MIRROR=inline";
+        return "inline";
+    }
     switch (d->mirror_mode) {
     case PTM_MIRROR_OFF:
         *reason = "mirror = off";
@@ -229,12 +250,19 @@ static const char *choose_executor(const struct ptm_tx_desc *d, const char **rea
     case PTM_MIRROR_FORK:
         *reason = "mirror = fork";
         return "fork";
+    case PTM_MIRROR_INLINE:
+        *reason = "mirror = inline";
+        return "inline";
     default:
+        if (d->inline_ok) {
+            *reason = "auto: the mirror stores only into its locals and calls only shims "
+                      "and clones";
+            return "inline";
+        }
         /* ptmcc found a call the mirror cannot keep to itself (an unknown
-        ** external, a function pointer): only the fork executor contains it */
-        *reason = d->needs_fork && d->mirror_reason
-                      ? d->mirror_reason
-                      : "auto: fork (the inline executor is not built yet)";
+        ** external, a function pointer), or a store it cannot keep from the
+        ** host's memory: only the fork executor contains those. */
+        *reason = d->mirror_reason ? d->mirror_reason : "auto: fork";
         return "fork";
     }
 }
@@ -244,7 +272,8 @@ static const char *choose_executor(const struct ptm_tx_desc *d, const char **rea
 static void observe(Call *c)
 {
     const struct ptm_tx_desc *d = c->desc;
-    if (!choose_executor(d, &c->mirror_reason))
+    const char *executor = choose_executor(d, &c->mirror_reason);
+    if (!executor)
         return;
     struct ptmRing *ring = ptmRingForThread();
     if (!ring) {
@@ -253,7 +282,17 @@ static void observe(Call *c)
         return;
     }
     stats.mirrors++;
-    ptmForkRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
+    if (executor[0] == 'i') {
+        ptmInlineRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
+        if (c->run.status == PTM_MS_FAILED) {
+            /* No inline executor here (setup failed, no signal to spare):
+            ** the fork executor contains every mirror. */
+            c->mirror_reason = "inline executor unavailable; fork";
+            ptmForkRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
+        }
+    } else {
+        ptmForkRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
+    }
     c->mirror_ran = 1;
     switch (c->run.status) {
     case PTM_MS_FAILED:

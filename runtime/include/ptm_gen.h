@@ -21,7 +21,7 @@
 
 #include "ptm.h"
 
-#define PTM_ABI_VERSION 2
+#define PTM_ABI_VERSION 3
 
 enum ptm_mirror_mode {
     PTM_MIRROR_AUTO = 0, /* inline when the mirror's call tree is all shims and clones, else fork */
@@ -88,6 +88,10 @@ struct ptm_tx_desc {
     /* snapshot: the `snapshot` regions of a frame's call (NULL: none).  Fills
     ** out[0 .. min(count, max)) and returns the count. */
     unsigned (*snapshot)(void *frame, struct ptm_region *out, unsigned max);
+    /* ABI 3: ptmcc proved that every function the mirror reaches stores
+    ** only into its own locals and calls only shims and clones: the inline
+    ** executor may run it (the default under `mirror = auto`). */
+    int inline_ok;
 };
 
 /*

@@ -47,7 +47,9 @@ class Ledger(ptmtest.TempDirTest):
         self.assertIn(" append alice 1000\n", self.text("audit.log"))
         t = self.last_trace()
         self.assertEqual(t["transaction_id"], "ledger.append")
-        self.assertEqual(t["mirror"], "fork")
+        # ptmcc proved the mirror's stores stay in its locals: it runs inline.
+        self.assertEqual(t["mirror"], "inline")
+        self.assertIn("stores only into its locals", t["mirror_reason"])
         self.assertEqual(t["mirror_status"], "returned")
         self.assertEqual(t["decision"], "primary")
         self.assertEqual(t["path"], "ledger_append")
@@ -102,17 +104,21 @@ class Ledger(ptmtest.TempDirTest):
 
     def test_the_mirror_writes_nothing(self):
         """PTM_DRY_RUN runs mirrors and analysis only: every file's sha256
-        and mtime must be exactly as before, and no file may appear."""
+        and mtime must be exactly as before, and no file may appear -- under
+        each executor (inline, which ptmcc proved safe here, and fork)."""
         self.assertEqual(self.add("alice", 1000).returncode, 0)
         self.assertEqual(self.add("bob", 5).returncode, 0)
-        for account, cents in [("alice", 250), ("alice", -99999), ("Bad", 1), ("carol", 7)]:
-            before = dir_state(self.data)
-            r = self.add(account, cents, PTM_DRY_RUN=1)
-            self.assertIn(r.returncode, (0, 1, 3), r.stderr)
-            self.assertEqual(dir_state(self.data), before, f"mirror of {account} {cents}")
-            t = self.last_trace()
-            self.assertTrue(t["dry_run"])
-            self.assertEqual(t["mirror_status"], "returned")
+        for executor in ("inline", "fork"):
+            for account, cents in [("alice", 250), ("alice", -99999), ("Bad", 1), ("carol", 7)]:
+                before = dir_state(self.data)
+                r = self.add(account, cents, PTM_DRY_RUN=1, PTM_MIRROR=executor)
+                self.assertIn(r.returncode, (0, 1, 3), r.stderr)
+                self.assertEqual(dir_state(self.data), before,
+                                 f"{executor} mirror of {account} {cents}")
+                t = self.last_trace()
+                self.assertTrue(t["dry_run"])
+                self.assertEqual(t["mirror"], executor)
+                self.assertEqual(t["mirror_status"], "returned")
         # The mirror of a good call predicted the primary's writes.
         good = [t for t in read_trace(self.trace) if t["dry_run"]][0]
         self.assertEqual(good["decision"], "primary")

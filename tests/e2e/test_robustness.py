@@ -35,6 +35,7 @@ class Robustness(ptmtest.TempDirTest):
         # The primary would dereference NULL: the mirror does, and dies alone.
         r, t = self.traced([exe, "no colon"])
         self.assertEqual((r.returncode, r.stdout), (0, "0\n"), r.stderr)
+        self.assertEqual(t[0]["mirror"], "inline")  # a crash on the host's own thread
         self.assertEqual(t[0]["mirror_status"], "crashed")
         self.assertEqual(t[0]["mirror_signal"], 11)
         self.assertTrue(t[0]["signals"]["validation"])
@@ -53,6 +54,18 @@ class Robustness(ptmtest.TempDirTest):
         self.assertGreaterEqual(t[0]["mirror_duration_us"], 100000)
         self.assertIsNone(t[0]["signals"]["predicted_timeout_ms"])  # infinite
         self.assertAlmostEqual(t[0]["probability"], 0.3)  # the seed's timeout weight
+        self.assertEqual(t[0]["decision"], "primary")
+
+    def test_hanging_inline_mirror_is_cancelled(self):
+        exe = self.build("inline_hang")
+        start = time.monotonic()
+        r, t = self.traced([exe, os.path.join(self.dir, "ready")])
+        self.assertEqual((r.returncode, r.stdout), (0, "done 0\n"), r.stderr)
+        self.assertLess(time.monotonic() - start, 3.0)
+        self.assertEqual(t[0]["mirror"], "inline")
+        self.assertEqual(t[0]["mirror_status"], "timeout")
+        self.assertGreaterEqual(t[0]["mirror_duration_us"], 100000)
+        self.assertLess(t[0]["mirror_duration_us"], 1000000)
         self.assertEqual(t[0]["decision"], "primary")
 
     def test_io_the_compiler_cannot_see_is_denied_in_the_mirror(self):
@@ -142,15 +155,19 @@ class Robustness(ptmtest.TempDirTest):
             self.assertIn(words, t[0]["rules_error"])
 
     def test_many_threads_at_once(self):
+        """8 threads x 25 transactions, under each executor: no deadlock,
+        every append lands once, every call was mirrored."""
         exe = self.build("threads")
-        out = os.path.join(self.dir, "lines.txt")
-        r = self.run_cmd([exe, out], timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout, "failed 0 transactions 200 mirrors 200\n")
-        with open(out) as f:
-            lines = f.read().splitlines()
-        self.assertEqual(sorted(lines), sorted(f"{t} {c}" for t in range(8) for c in range(25)))
-
+        for executor in ("inline", "fork"):
+            out = os.path.join(self.dir, f"lines-{executor}.txt")
+            r, t = self.traced([exe, out], PTM_MIRROR=executor)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "failed 0 transactions 200 mirrors 200\n")
+            self.assertEqual({x["mirror"] for x in t}, {executor})
+            with open(out) as f:
+                lines = f.read().splitlines()
+            self.assertEqual(sorted(lines),
+                             sorted(f"{a} {c}" for a in range(8) for c in range(25)))
 
 if __name__ == "__main__":
     ptmtest.main()

@@ -17,6 +17,9 @@ int g(int x) { return x; }
 PTM_TRANSACTION(.alternative_paths = queue_it)
 int h(int x) { return x; }
 
+PTM_TRANSACTION(.alternative_paths = { not_a_function })
+int k(int x) { return x; }
+
 // CHECK: diag-alternatives.c:11:50: error: 'queu_it' is not declared; did you mean 'queue_it'?
 // CHECK-NEXT: PTM_TRANSACTION(.alternative_paths = { queue_it, queu_it, queue_long })
 // CHECK-NEXT: {{^ +\| +\^~~~~~~$}}
@@ -27,3 +30,5 @@ int h(int x) { return x; }
 // CHECK: diag-alternatives.c:14:40: error: transaction 'g' cannot be its own alternative
 // CHECK: diag-alternatives.c:17:38: error: {{.*}}
 // CHECK: {{^ +\| +}}{ queue_it }
+// CHECK: diag-alternatives.c:20:40: error: alternative path 'not_a_function' is not a function
+// CHECK: diag-alternatives.c:9:5: note: 'not_a_function' is declared here as a variable of type 'int'

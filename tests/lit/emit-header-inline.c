@@ -30,6 +30,9 @@ int main(int argc, char **argv)
 // CHECK-NEXT: #line 7 "{{.*}}inline-helpers.h"
 // CHECK-NEXT: {{^}}static int clamp__ptm_mirror(int v, int lo, int hi)
 // CHECK-NEXT: {
+// CHECK-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
+// CHECK-NEXT: #line 8 "{{.*}}inline-helpers.h"
+// CHECK-NEXT: {{^ +$}}
 // CHECK-NEXT:     if (v < lo) {
 // CHECK-NEXT:         ptm_shim_fputs("clamped low\n", stderr);
 // CHECK-NOT: next_ticket__ptm_mirror

@@ -47,9 +47,19 @@ int main(void) { return walk(4) + unreached(); }
 
 // CHECK: note__ptm_mirror("walking");
 // CHECK: return even__ptm_mirror(n) + fact__ptm_mirror(3) + (int)strlen("libc runs as is");
+// Each clone polls for cancellation on entry (the inline executor's
+// watchdog); a #line and padding put the rest of the line back in place.
 // CHECK: static void note__ptm_mirror(const char *what)
 // CHECK-NEXT: {
+// CHECK-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
+// CHECK-NEXT: #line 20 "{{.*}}emit-transitive.c"
+// CHECK-NEXT: {{^ +$}}
 // CHECK-NEXT:     ptm_shim_puts(what);
-// CHECK: static int even__ptm_mirror(int n) { return n == 0 ? 1 : odd__ptm_mirror(n - 1); }
-// CHECK: static int fact__ptm_mirror(int n) { return n <= 1 ? 1 : n * fact__ptm_mirror(n - 1); }
-// CHECK: static int odd__ptm_mirror(int n) { return n == 0 ? 0 : even__ptm_mirror(n - 1); }
+// CHECK: static int even__ptm_mirror(int n) {
+// CHECK-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
+// CHECK-NEXT: #line 15
+// CHECK-NEXT: {{^                                    }}return n == 0 ? 1 : odd__ptm_mirror(n - 1); }
+// CHECK: static int fact__ptm_mirror(int n) {
+// CHECK: {{^ +}}return n <= 1 ? 1 : n * fact__ptm_mirror(n - 1); }
+// CHECK: static int odd__ptm_mirror(int n) {
+// CHECK: {{^ +}}return n == 0 ? 0 : even__ptm_mirror(n - 1); }

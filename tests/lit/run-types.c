@@ -13,6 +13,9 @@
 // EMIT-NEXT:     return n < 2 ? n : fib__ptm_primary(n - 1) + fib__ptm_primary(n - 2);
 // EMIT: {{^}}static long fib__ptm_mirror(int n){{$}}
 // EMIT-NEXT: {
+// EMIT-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
+// EMIT-NEXT: #line 43 "{{.*}}run-types.c"
+// EMIT-NEXT: {{^ +$}}
 // EMIT-NEXT:     return n < 2 ? n : fib__ptm_mirror(n - 1) + fib__ptm_mirror(n - 2);
 
 #include <ptm.h>

@@ -1,6 +1,7 @@
-/* The primary waits for a worker thread.  In the mirror (a fork child) the
- * worker does not exist, so the mirror spins until its deadline: a hang in
- * the mirror is an observation, and the host carries on. */
+/* The primary waits for a worker thread.  In a fork mirror the worker does
+ * not exist (a child is a copy of one thread), so the mirror spins until
+ * its deadline: a hang in the mirror is an observation, and the host
+ * carries on.  (Inline, the worker would be there: this is about fork.) */
 #include <ptm.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,12 +11,12 @@ static volatile int ready;
 
 static void *worker(void *arg)
 {
-    usleep(20000);
+    usleep(300000); /* well after the mirror's fork, even under load */
     ready = 1;
     return arg;
 }
 
-PTM_TRANSACTION(.transaction_id = "hang.wait", .timeout = 100 ms)
+PTM_TRANSACTION(.transaction_id = "hang.wait", .timeout = 100 ms, .mirror = fork)
 int wait_ready(int spin)
 {
     while (spin && !ready)
