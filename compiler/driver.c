@@ -409,23 +409,6 @@ static bool write_file(const char *path, const char *text)
     return ok;
 }
 
-/* read_text: the file at path, as it is now (not src_load's cached copy:
-** the backend has just written it).  NULL when it cannot be read. */
-static char *read_text(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    Buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        buf_put(&b, chunk, n);
-    fclose(fp);
-    buf_put(&b, "", 0);
-    return b.data;
-}
-
 /* ---------------------------------------------------------------------
 ** The rewrite of one source
 */
@@ -631,7 +614,8 @@ static char *rename_temps(const char *text, const Rewrites *rw, bool make, bool 
 ** do not exist or name no copy are left alone. */
 static void fix_text_file(const char *path, const Rewrites *rw, bool make, bool phony)
 {
-    char *text = read_text(path);
+    size_t len;
+    char *text = read_file(path, &len);
     if (!text)
         return;
     char *fixed = rename_temps(text, rw, make, phony);
@@ -696,7 +680,8 @@ static bool captures_stdout(const Cmd *c, const Rewrites *rw)
 /* pass_stdout: the captured stdout, fixed, to ptmcc's own stdout. */
 static void pass_stdout(const char *path, const Cmd *c, const Rewrites *rw)
 {
-    char *text = read_text(path);
+    size_t len;
+    char *text = read_file(path, &len);
     if (!text)
         return;
     char *fixed = rename_temps(text, rw, c->print_deps, c->phony_deps);

@@ -60,6 +60,9 @@ typedef struct SrcLoc {
     size_t off;
 } SrcLoc;
 
+/* read_file: the whole file at path as it is now (no cache), NUL-terminated,
+** malloc'd.  OUT: *len.  NULL if it cannot be read. */
+char *read_file(const char *path, size_t *len);
 /* src_load: the file at path, read once and cached; NULL if unreadable. */
 SrcFile *src_load(const char *path);
 /* src_from_text: a file made from text (tests, annotations without a file). */

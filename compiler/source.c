@@ -25,9 +25,7 @@ static SrcFile *src_add(const char *path, char *text, size_t len)
     return f;
 }
 
-/* read_all: the whole file at path, NUL-terminated.  OUT: *len.
-** NULL if it cannot be read. */
-static char *read_all(const char *path, size_t *len)
+char *read_file(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -55,7 +53,7 @@ SrcFile *src_load(const char *path)
         if (strcmp(files[i]->path, path) == 0)
             return files[i];
     size_t len = 0;
-    char *text = read_all(path, &len);
+    char *text = read_file(path, &len);
     if (!text)
         return NULL;
     return src_add(path, text, len);
