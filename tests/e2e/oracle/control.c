@@ -15,7 +15,7 @@ int parse_digit(char c)
         return c - '0';
     case 'x':
     case 'X':
-        return 0; /* a placeholder */
+        return 0; /* 'x' marks an unknown digit, read as 0 */
     default:
         return 0;
     }
