@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ptm_int.h"
@@ -146,6 +147,37 @@ static inline unsigned countOf(enum ptmCall call)
     for (i = 0; i < ptmRingCount(ring); i++)
         n += ring->ev[i].kind == PTM_EV_CALL && ring->ev[i].call == call;
     return n;
+}
+
+/* Fault injection through ptmOs.statvfs/fstatvfs: the real answer, with
+** freeBlocks blocks of 4 KiB free, and read-only when readOnlyFs is set. */
+static unsigned long freeBlocks;
+static int readOnlyFs;
+
+static inline void fakeVfs(struct statvfs *st)
+{
+    st->f_frsize = 4096;
+    st->f_bsize = 4096;
+    st->f_bavail = freeBlocks;
+    st->f_bfree = freeBlocks;
+    if (readOnlyFs)
+        st->f_flag |= ST_RDONLY;
+}
+
+static inline int fakeStatvfs(const char *path, struct statvfs *st)
+{
+    if (statvfs(path, st) != 0)
+        return -1;
+    fakeVfs(st);
+    return 0;
+}
+
+static inline int fakeFstatvfs(int fd, struct statvfs *st)
+{
+    if (fstatvfs(fd, st) != 0)
+        return -1;
+    fakeVfs(st);
+    return 0;
 }
 
 #endif /* SHIMS_TEST_H */

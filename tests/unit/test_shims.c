@@ -349,37 +349,6 @@ Test(mirror, unwritable_file_is_eacces)
     ptm_shim_fclose(f);
 }
 
-/* Fault injection: a filesystem with `freeBlocks` of 4 KiB free, or
-** read-only. */
-static unsigned long freeBlocks;
-static int readOnlyFs;
-
-static void fakeVfs(struct statvfs *st)
-{
-    st->f_frsize = 4096;
-    st->f_bsize = 4096;
-    st->f_bavail = freeBlocks;
-    st->f_bfree = freeBlocks;
-    if (readOnlyFs)
-        st->f_flag |= ST_RDONLY;
-}
-
-static int fakeStatvfs(const char *path, struct statvfs *st)
-{
-    if (statvfs(path, st) != 0)
-        return -1;
-    fakeVfs(st);
-    return 0;
-}
-
-static int fakeFstatvfs(int fd, struct statvfs *st)
-{
-    if (fstatvfs(fd, st) != 0)
-        return -1;
-    fakeVfs(st);
-    return 0;
-}
-
 Test(mirror, enospc_from_statvfs)
 {
     const char *p = at("big.bin");

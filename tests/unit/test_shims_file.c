@@ -403,36 +403,6 @@ Test(names, openat_resolves_against_its_directory)
 
 TestSuite(faults, .init = enterMirror, .fini = leaveMirror);
 
-/* A filesystem with freeBlocks of 4 KiB free, or read-only. */
-static unsigned long freeBlocks;
-static int readOnlyFs;
-
-static void fakeVfs(struct statvfs *st)
-{
-    st->f_frsize = 4096;
-    st->f_bsize = 4096;
-    st->f_bavail = freeBlocks;
-    st->f_bfree = freeBlocks;
-    if (readOnlyFs)
-        st->f_flag |= ST_RDONLY;
-}
-
-static int fakeStatvfs(const char *path, struct statvfs *st)
-{
-    if (statvfs(path, st) != 0)
-        return -1;
-    fakeVfs(st);
-    return 0;
-}
-
-static int fakeFstatvfs(int fd, struct statvfs *st)
-{
-    if (fstatvfs(fd, st) != 0)
-        return -1;
-    fakeVfs(st);
-    return 0;
-}
-
 Test(faults, enospc_counts_every_file_the_mirror_grew)
 {
     static char block[3000];
