@@ -25,25 +25,30 @@
 ** the generated glue to the annotation, so compiler errors and debuggers
 ** point at the user's source.
 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ptmcc.h"
 
-/* An edit of a text span: [off, off+len) becomes text. */
+/* An edit of a text span: [off, off+len) becomes text.  Edits at one
+** offset go by order. */
 typedef struct Edit {
     size_t off, len;
     const char *text;
+    int order;
 } Edit;
 
 /* By offset; at one offset an insertion (len 0) goes before the
-** replacement that starts there. */
+** replacement that starts there, and insertions go by order. */
 static int cmp_edit(const void *a, const void *b)
 {
     const Edit *x = a, *y = b;
     if (x->off != y->off)
         return x->off < y->off ? -1 : 1;
-    return (x->len > 0) - (y->len > 0);
+    if ((x->len > 0) != (y->len > 0))
+        return (x->len > 0) - (y->len > 0);
+    return (x->order > y->order) - (x->order < y->order);
 }
 
 /* put_edited: appends src[from, to) to out with the edits that fall in it
@@ -71,15 +76,22 @@ typedef struct Edits {
     int nowned;
 } Edits;
 
-/* edits_add: [off, off+len) becomes text; owned text is freed with e. */
-static void edits_add(Edits *e, size_t off, size_t len, const char *text, char *owned)
+/* edits_add_ordered: [off, off+len) becomes text, ranked by order among
+** the edits at off; owned text is freed with e. */
+static void edits_add_ordered(Edits *e, size_t off, size_t len, const char *text, char *owned,
+                              int order)
 {
     e->v = xrealloc(e->v, sizeof *e->v * (size_t)(e->n + 1));
-    e->v[e->n++] = (Edit){off, len, owned ? owned : text};
+    e->v[e->n++] = (Edit){off, len, owned ? owned : text, order};
     if (owned) {
         e->owned = xrealloc(e->owned, sizeof *e->owned * (size_t)(e->nowned + 1));
         e->owned[e->nowned++] = owned;
     }
+}
+
+static void edits_add(Edits *e, size_t off, size_t len, const char *text, char *owned)
+{
+    edits_add_ordered(e, off, len, text, owned, 0);
 }
 
 static void edits_free(Edits *e)
@@ -161,7 +173,7 @@ static void header_add(Header *h, size_t off, size_t len, char *owned)
     if (h->n == 64)
         return;
     h->owned[h->n] = owned;
-    h->edits[h->n++] = (Edit){off, len, owned};
+    h->edits[h->n++] = (Edit){off, len, owned, 0};
 }
 
 static void header_free(Header *h)
@@ -452,9 +464,14 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     ** loop here, where the mirror holds no lock. */
     for (int i = 0; i < f->inl.npolls; i++) {
         const Poll *p = &f->inl.polls[i];
-        edits_add(&e, p->off, 0, NULL, poll_text(f, p, shown));
+        edits_add_ordered(&e, p->off, 0, NULL, poll_text(f, p, shown), INT_MIN);
         if (p->wrap)
-            edits_add(&e, p->wrap_end, 0, " }", NULL);
+            edits_add_ordered(&e, p->wrap_end, 0, " }", NULL, INT_MAX);
+    }
+    /* Accesses outside its locals go through the write buffer. */
+    for (int i = 0; f->redo && i < f->inl.nredo; i++) {
+        const RedoEdit *r = &f->inl.redo[i];
+        edits_add_ordered(&e, r->off, r->len, r->text, NULL, r->order);
     }
     put_body(out, f, &e);
     buf_puts(out, "\n");
@@ -579,7 +596,7 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
         put_c_string(out, f->mirror_reason ? f->mirror_reason : "");
         buf_puts(out, ",\n");
     } else if (f->inline_ok) {
-        buf_puts(out, "    .inline_ok = 1,\n");
+        buf_puts(out, f->tx_redo ? "    .inline_ok = 1,\n    .redo = 1,\n" : "    .inline_ok = 1,\n");
     } else if (f->inline_blocker) {
         buf_puts(out, "    .mirror_reason = ");
         put_c_string(out, f->inline_blocker);

@@ -1705,24 +1705,38 @@ static const char *calls_other_file(const Func *f)
     return NULL;
 }
 
-/* prove_inline: a transaction's mirror may run inline when it needs no fork
-** and every function it reaches stores only into its own locals (inline.c)
-** and is in this file.  OUT: t->inline_ok, t->inline_blocker. */
+/* prove_inline: a transaction's mirror may run inline when it needs no fork,
+** every function it reaches is in this file, and each stores only into its
+** own locals (inline.c) -- or, when one does not, when every one of them
+** can be instrumented to access memory through the write buffer: then
+** every function of the mirror is (a function that only reads must still
+** read what another wrote to the buffer).
+** OUT: t->inline_ok, t->tx_redo, t->inline_blocker, and ->redo of each
+** function of an instrumented mirror. */
 static void prove_inline(Graph *g, Func *t, int *order, int n)
 {
     t->inline_ok = !t->needs_fork;
+    t->tx_redo = false;
     for (int k = 0; k < n && t->inline_ok; k++) {
         Func *f = g->v[order[k]].f;
         const char *other = calls_other_file(f);
-        if (!f->inl.local_stores_only) {
-            t->inline_ok = false;
-            t->inline_blocker = format("%s: %s", f->name, f->inl.blocker);
-        } else if (other) {
+        if (other) {
             t->inline_ok = false;
             t->inline_blocker = format("%s: calls '%s', whose clone is in another file",
                                        f->name, other);
+        } else if (!f->inl.local_stores_only) {
+            t->tx_redo = true;
         }
     }
+    for (int k = 0; k < n && t->inline_ok && t->tx_redo; k++) {
+        Func *f = g->v[order[k]].f;
+        if (!f->inl.redo_ok) {
+            t->inline_ok = false;
+            t->inline_blocker = format("%s: %s", f->name, f->inl.redo_blocker);
+        }
+    }
+    for (int k = 0; k < n && t->inline_ok && t->tx_redo; k++)
+        g->v[order[k]].f->redo = true;
 }
 
 /* inline_error: `mirror = inline` needs every call of the mirror inside it
@@ -1732,14 +1746,15 @@ static void inline_error(Graph *g, int root, int *order)
     Func *t = g->v[root].f;
     if (!t->needs_fork) {
         annot_error(&t->annot, t->meta.mirror_off, t->meta.mirror_off + t->meta.mirror_len,
-                    "'mirror = inline' needs the mirror of '%s' to store only into its own "
-                    "locals: %s", t->name, t->inline_blocker);
+                    "'mirror = inline' needs the mirror of '%s' to keep its stores from the "
+                    "host's memory: %s", t->name, t->inline_blocker);
         int n = reach(g, root, order);
         for (int k = 0; k < n; k++) {
             Func *f = g->v[order[k]].f;
-            if (!f->inl.local_stores_only)
-                note_at((SrcLoc){f->file, f->inl.blocker_off}, 1,
-                        "'%s' stores outside its locals here; use 'auto' or 'fork'", f->name);
+            if (!f->inl.redo_ok)
+                note_at((SrcLoc){f->file, f->inl.redo_blocker_off}, 1,
+                        "'%s' cannot go through the write buffer here; use 'auto' or 'fork'",
+                        f->name);
         }
         return;
     }

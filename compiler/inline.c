@@ -80,8 +80,9 @@ static const struct {
     ** host may own: refused. */
     {"strtok", ~0u},       {"setlocale", ~0u},    {"srand", ~0u},
     {"rand", ~0u},         {"putenv", ~0u},       {"setenv", ~0u},
-    {"strsep", ~0u},       {"vsscanf", ~0u},      {"free", ~0u},
-    {"realloc", ~0u},      {"reallocarray", ~0u},
+    {"strsep", ~0u},       {"vsscanf", ~0u},      {"reallocarray", ~0u},
+    {"recvmsg", ~0u},      {"vfscanf", ~0u},
+    {"nanosleep", ARG(1)}, {"clock_nanosleep", ARG(3)},
 };
 
 typedef struct Proof {
@@ -147,6 +148,18 @@ static Kids kids_of(CXCursor c)
     Kids k = {.n = 0};
     clang_visitChildren(c, collect, &k);
     return k;
+}
+
+/* strip_parens: looks through parentheses. */
+static CXCursor strip_parens(CXCursor c)
+{
+    for (int i = 0; i < 64 && clang_getCursorKind(c) == CXCursor_ParenExpr; i++) {
+        Kids ks = kids_of(c);
+        if (ks.n != 1)
+            return c;
+        c = ks.c[0];
+    }
+    return c;
 }
 
 /* strip: looks through parentheses and implicit casts. */
@@ -329,27 +342,28 @@ static void prove_call(Proof *p, CXCursor call)
     free(name);
 }
 
-/* prove_atomic: C11 and GNU atomic operations are AtomicExprs, which
+/* atomic_writer: C11 and GNU atomic operations are AtomicExprs, which
 ** libclang shows only as unexposed expressions: recognised by how they are
 ** written at the node (atomic_fetch_add(...), __atomic_store_n(...),
-** through stdatomic.h's macros too), they must work on a local object. */
-static void prove_atomic(Proof *p, CXCursor c)
+** through stdatomic.h's macros too).  Returns the operation's name when c
+** is one that writes, and not to a local object (malloc'd), else NULL. */
+static char *atomic_writer(const SrcFile *file, CXCursor c)
 {
     unsigned off;
-    CXFile file;
-    clang_getExpansionLocation(clang_getCursorLocation(c), &file, NULL, NULL, &off);
-    const char *t = p->file->text;
-    if (off >= p->file->len)
-        return;
+    CXFile cf;
+    clang_getExpansionLocation(clang_getCursorLocation(c), &cf, NULL, NULL, &off);
+    const char *t = file->text;
+    if (off >= file->len)
+        return NULL;
     size_t n = 0;
-    while (off + n < p->file->len && (t[off + n] == '_' || (t[off + n] >= 'a' && t[off + n] <= 'z') ||
-                                      (t[off + n] >= '0' && t[off + n] <= '9')))
+    while (off + n < file->len && (t[off + n] == '_' || (t[off + n] >= 'a' && t[off + n] <= 'z') ||
+                                   (t[off + n] >= '0' && t[off + n] <= '9')))
         n++;
     size_t after = off + n;
-    while (after < p->file->len && (t[after] == ' ' || t[after] == '\t'))
+    while (after < file->len && (t[after] == ' ' || t[after] == '\t'))
         after++;
-    if (after >= p->file->len || t[after] != '(')
-        return;
+    if (after >= file->len || t[after] != '(')
+        return NULL;
     char *word = xstrndup(t + off, n);
     bool atomic = strncmp(word, "atomic_", 7) == 0 || strncmp(word, "__atomic_", 9) == 0 ||
                   strncmp(word, "__c11_atomic_", 13) == 0;
@@ -358,8 +372,17 @@ static void prove_atomic(Proof *p, CXCursor c)
         !strstr(word, "init")) {
         Kids k = kids_of(c);
         if (k.n < 1 || !is_local_address(k.c[0]))
-            block(p, c, "%s writes outside its locals", word);
+            return word;
     }
+    free(word);
+    return NULL;
+}
+
+static void prove_atomic(Proof *p, CXCursor c)
+{
+    char *word = atomic_writer(p->file, c);
+    if (word)
+        block(p, c, "%s writes outside its locals", word);
     free(word);
 }
 
@@ -480,12 +503,569 @@ static enum CXChildVisitResult poll_visit(CXCursor c, CXCursor parent, CXClientD
     return CXChildVisit_Recurse;
 }
 
+/* ------------------------------------------------------------------------
+** The write buffer
+**
+** A function whose stores are not all local is instrumented instead: each
+** access to memory that is not one of its own locals goes through the
+** write buffer of ptm_gen.h.  With A a fresh name:
+**
+**   a read of E      (*({ __auto_type A = &(E); (__typeof__(A))ptm_redo_ld(A, sizeof *A); }))
+**   E = V            ({ __auto_type A = &(E); __typeof__(*A) v = (V);
+**                       *(__typeof__(A))ptm_redo_st(A, sizeof *A) = v; })
+**   E op= V          ({ __auto_type A = &(E); __auto_type v = +(V);
+**                       *(__typeof__(A))ptm_redo_st(A, sizeof *A) op= v; })
+**   E++, ++E         ({ __auto_type A = &(E); (*(__typeof__(A))ptm_redo_st(A, sizeof *A))++; })
+**   a bit-field      its whole struct is translated: ptr->bits, (*S).bits
+**   a library call   an argument it writes through (strcpy's destination)
+**   writing          is checked by ptm_redo_own: an inline mirror stops
+**                    there when it does not own the memory (a fork runs it)
+**
+** each inside __extension__ and parentheses.  Every rewrite inserts text
+** around the source's own tokens (or replaces an operator token), so E is
+** spelled once and evaluated once, and nested accesses (g->next->v) nest.
+** The value of V is computed before the store is translated: a call in V
+** may itself write the buffer.  Accesses written inside macros cannot be
+** edited: they, inline assembly, atomics on shared memory and library
+** calls that change library state (rand, strtok, setenv) leave the
+** function uninstrumentable (redo_blocker), and its mirrors run in a fork.
+*/
+
+typedef enum Use {
+    USE_VALUE, /* its value is read: an lvalue here is loaded */
+    USE_PLACE, /* the object is designated (&E, E.f, E[i] of an array): no load */
+    USE_NONE   /* not evaluated (sizeof, _Alignof) */
+} Use;
+
+typedef struct Redo {
+    InlineFacts *out;
+    SrcFile *file;
+    CXFile cxfile;
+    int seq;
+} Redo;
+
+static void redo_block(Redo *r, CXCursor at, const char *what)
+{
+    if (r->out->redo_blocker)
+        return;
+    unsigned line, col;
+    src_line_col((SrcLoc){r->file, where(at)}, &line, &col);
+    r->out->redo_blocker = format("%s at %s:%u:%u", what, r->file->path, line, col);
+    r->out->redo_blocker_off = where(at);
+}
+
+static void redo_add(Redo *r, size_t off, size_t len, int order, char *text)
+{
+    InlineFacts *f = r->out;
+    f->redo = xrealloc(f->redo, sizeof *f->redo * (size_t)(f->nredo + 1));
+    f->redo[f->nredo++] = (RedoEdit){off, len, order, text};
+}
+
+/* span: the offsets of c's text in the function's file, when c is written
+** there as it is compiled (not by a macro).  False otherwise. */
+static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
+{
+    CXSourceRange ext = clang_getCursorExtent(c);
+    CXFile f1, f2, s1, s2;
+    unsigned a, b, sa, sb;
+    clang_getExpansionLocation(clang_getRangeStart(ext), &f1, NULL, NULL, &a);
+    clang_getExpansionLocation(clang_getRangeEnd(ext), &f2, NULL, NULL, &b);
+    clang_getSpellingLocation(clang_getRangeStart(ext), &s1, NULL, NULL, &sa);
+    clang_getSpellingLocation(clang_getRangeEnd(ext), &s2, NULL, NULL, &sb);
+    if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) ||
+        !clang_File_isEqual(s1, r->cxfile) || !clang_File_isEqual(s2, r->cxfile) || a != sa ||
+        b != sb || a > b || b > r->file->len)
+        return false;
+    *start = a;
+    *end = b;
+    return true;
+}
+
+/* skip_space: past blanks and comments from i. */
+static size_t skip_space(const SrcFile *file, size_t i, size_t end)
+{
+    const char *t = file->text;
+    while (i < end) {
+        if (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r' || t[i] == '\f' ||
+            t[i] == '\v' || (t[i] == '\\' && i + 1 < end && t[i + 1] == '\n')) {
+            i++;
+        } else if (t[i] == '/' && i + 1 < end && t[i + 1] == '*') {
+            const char *close = strstr(t + i + 2, "*/");
+            i = close ? (size_t)(close - t) + 2 : end;
+        } else if (t[i] == '/' && i + 1 < end && t[i + 1] == '/') {
+            while (i < end && t[i] != '\n')
+                i++;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+/* find_op: where the operator token op is, first thing in [from, to). */
+static bool find_op(const SrcFile *file, size_t from, size_t to, const char *op, size_t *at)
+{
+    size_t i = skip_space(file, from, to);
+    size_t n = strlen(op);
+    if (i + n > to || memcmp(file->text + i, op, n) != 0)
+        return false;
+    *at = i;
+    return true;
+}
+
+static char *op_spelling_unary(CXCursor c)
+{
+    CXString s = clang_getUnaryOperatorKindSpelling(clang_getCursorUnaryOperatorKind(c));
+    char *r = xstrdup(clang_getCString(s));
+    clang_disposeString(s);
+    return r;
+}
+
+static char *op_spelling_binary(CXCursor c)
+{
+    CXString s = clang_getBinaryOperatorKindSpelling(clang_getCursorBinaryOperatorKind(c));
+    char *r = xstrdup(clang_getCString(s));
+    clang_disposeString(s);
+    return r;
+}
+
+static bool is_array_or_function(CXCursor e)
+{
+    CXType t = clang_getCanonicalType(clang_getCursorType(e));
+    return t.kind == CXType_ConstantArray || t.kind == CXType_IncompleteArray ||
+           t.kind == CXType_VariableArray || t.kind == CXType_DependentSizedArray ||
+           t.kind == CXType_FunctionProto || t.kind == CXType_FunctionNoProto ||
+           t.kind == CXType_Void || t.kind == CXType_Invalid;
+}
+
+/* is_lvalue: whether e designates an object (C's lvalues, as far as the
+** rewrites need: the ones that can be accessed through another place). */
+static bool is_lvalue(CXCursor e)
+{
+    e = strip_parens(e);
+    switch (clang_getCursorKind(e)) {
+    case CXCursor_DeclRefExpr:
+        return clang_getCursorKind(clang_getCursorReferenced(e)) == CXCursor_VarDecl ||
+               clang_getCursorKind(clang_getCursorReferenced(e)) == CXCursor_ParmDecl;
+    case CXCursor_ArraySubscriptExpr:
+        return true;
+    case CXCursor_MemberRefExpr: {
+        Kids k = kids_of(e);
+        if (k.n < 1)
+            return false;
+        return is_pointer_type(clang_getCursorType(strip(k.c[0]))) || is_lvalue(k.c[0]);
+    }
+    case CXCursor_UnaryOperator: {
+        char *op = op_spelling_unary(e);
+        bool deref = strcmp(op, "*") == 0;
+        free(op);
+        return deref;
+    }
+    default:
+        return false;
+    }
+}
+
+/* is_bit_field: e is a member access of a bit-field. */
+static bool is_bit_field(CXCursor e)
+{
+    e = strip_parens(e);
+    return clang_getCursorKind(e) == CXCursor_MemberRefExpr &&
+           clang_Cursor_isBitField(clang_getCursorReferenced(e));
+}
+
+static char *addr_name(int n)
+{
+    return format("__ptm_a%d", n);
+}
+
+/* wrap_object: the object e designates is reached through the buffer:
+** fn is ptm_redo_ld or ptm_redo_st. */
+static void wrap_object(Redo *r, CXCursor e, const char *fn)
+{
+    size_t s, t;
+    if (!span(r, e, &s, &t)) {
+        redo_block(r, e, "accesses memory inside a macro");
+        return;
+    }
+    int n = ++r->seq;
+    char *a = addr_name(n);
+    redo_add(r, s, 0, n, format("(*__extension__({ __auto_type %s = &(", a));
+    redo_add(r, t, 0, -n, format("); (__typeof__(%s))%s(%s, sizeof *%s); }))", a, fn, a, a));
+    free(a);
+}
+
+/* wrap_pointer: the pointer value p is translated for the object it points
+** to (a bit-field's struct). */
+static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
+{
+    size_t s, t;
+    if (!span(r, p, &s, &t)) {
+        redo_block(r, p, "accesses memory inside a macro");
+        return;
+    }
+    int n = ++r->seq;
+    char *a = addr_name(n);
+    redo_add(r, s, 0, n, format("(__extension__({ __auto_type %s = (", a));
+    redo_add(r, t, 0, -n, format("); (__typeof__(%s))%s(%s, sizeof *%s); }))", a, fn, a, a));
+    free(a);
+}
+
+/* wrap_own: an argument a library call writes through is checked. */
+static void wrap_own(Redo *r, CXCursor arg)
+{
+    size_t s, t;
+    if (!span(r, arg, &s, &t)) {
+        redo_block(r, arg, "passes memory to a library writer inside a macro");
+        return;
+    }
+    int n = ++r->seq;
+    char *a = addr_name(n);
+    redo_add(r, s, 0, n, format("(__extension__({ __auto_type %s = (", a));
+    redo_add(r, t, 0, -n, format("); (__typeof__(%s))ptm_redo_own(%s); }))", a, a));
+    free(a);
+}
+
+static void redo_walk(Redo *r, CXCursor c, Use use);
+
+/* is_nonlocal_access: an lvalue that the rewrites must route: not one of
+** the function's locals (those stay in place: the mirror's own stack), not
+** errno (thread-local, restored after the mirror). */
+static bool is_nonlocal_access(CXCursor e)
+{
+    return is_lvalue(e) && !is_local_object(e) && !is_errno(e) && !is_array_or_function(e);
+}
+
+/* bit_field_base: a bit-field e (p->f or s.f) is reached by translating
+** its struct: the pointer p, or the object s when it is not local. */
+static void bit_field_base(Redo *r, CXCursor e, const char *fn)
+{
+    Kids k = kids_of(strip_parens(e));
+    if (k.n < 1)
+        return;
+    CXCursor base = k.c[0];
+    if (is_pointer_type(clang_getCursorType(strip(base)))) {
+        wrap_pointer(r, base, fn);
+        redo_walk(r, base, USE_VALUE);
+    } else {
+        if (is_nonlocal_access(base))
+            wrap_object(r, base, fn);
+        redo_walk(r, base, USE_PLACE);
+    }
+}
+
+/* redo_access: e, an lvalue read (or designated) in the function. */
+static void redo_lvalue(Redo *r, CXCursor e, Use use)
+{
+    CXCursor s = strip_parens(e);
+    if (use == USE_VALUE && is_bit_field(s) && is_nonlocal_access(s)) {
+        bit_field_base(r, s, "ptm_redo_ld");
+        return;
+    }
+    if (use == USE_VALUE && is_nonlocal_access(s))
+        wrap_object(r, e, "ptm_redo_ld");
+    /* What the access is made of. */
+    Kids k = kids_of(s);
+    switch (clang_getCursorKind(s)) {
+    case CXCursor_MemberRefExpr:
+        if (k.n >= 1)
+            redo_walk(r, k.c[0],
+                      is_pointer_type(clang_getCursorType(strip(k.c[0]))) ? USE_VALUE : USE_PLACE);
+        break;
+    case CXCursor_ArraySubscriptExpr:
+        for (int i = 0; i < k.n && i < 2; i++)
+            redo_walk(r, k.c[i], USE_VALUE);
+        break;
+    case CXCursor_UnaryOperator:
+        if (k.n >= 1)
+            redo_walk(r, k.c[0], USE_VALUE);
+        break;
+    default:
+        break;
+    }
+}
+
+/* redo_store: E = V, E op= V: a store to E, after V. */
+static void redo_store(Redo *r, CXCursor c)
+{
+    Kids k = kids_of(c);
+    if (k.n < 2)
+        return;
+    CXCursor lhs = k.c[0], rhs = k.c[1];
+    char *op = op_spelling_binary(c);
+    bool simple = strcmp(op, "=") == 0;
+    if (!is_nonlocal_access(lhs)) {
+        redo_walk(r, lhs, USE_PLACE);
+        redo_walk(r, rhs, USE_VALUE);
+        free(op);
+        return;
+    }
+    if (is_bit_field(lhs)) {
+        bit_field_base(r, lhs, "ptm_redo_st");
+        redo_walk(r, rhs, USE_VALUE);
+        free(op);
+        return;
+    }
+    size_t ls, le, rs, re, at;
+    if (!span(r, lhs, &ls, &le) || !span(r, rhs, &rs, &re) || !find_op(r->file, le, rs, op, &at)) {
+        redo_block(r, c, "stores to memory inside a macro");
+        free(op);
+        return;
+    }
+    int n = ++r->seq;
+    char *a = addr_name(n);
+    redo_add(r, ls, 0, n, format("(__extension__({ __auto_type %s = &(", a));
+    if (simple)
+        redo_add(r, at, strlen(op), 0, format("); __typeof__(*%s) __ptm_v%d = (", a, n));
+    else
+        redo_add(r, at, strlen(op), 0, format("); __auto_type __ptm_v%d = +(", n));
+    redo_add(r, re, 0, -n,
+             format("); *(__typeof__(%s))ptm_redo_st(%s, sizeof *%s) %s __ptm_v%d; }))", a, a, a,
+                    op, n));
+    free(a);
+    free(op);
+    redo_walk(r, lhs, USE_PLACE);
+    redo_walk(r, rhs, USE_VALUE);
+}
+
+/* redo_incdec: E++, E--, ++E, --E. */
+static void redo_incdec(Redo *r, CXCursor c, const char *op)
+{
+    Kids k = kids_of(c);
+    if (k.n < 1)
+        return;
+    CXCursor e = k.c[0];
+    if (!is_nonlocal_access(e)) {
+        redo_walk(r, e, USE_PLACE);
+        return;
+    }
+    if (is_bit_field(e)) {
+        bit_field_base(r, e, "ptm_redo_st");
+        return;
+    }
+    size_t cs, ce, es, ee, at;
+    if (!span(r, c, &cs, &ce) || !span(r, e, &es, &ee)) {
+        redo_block(r, c, "stores to memory inside a macro");
+        return;
+    }
+    bool postfix = cs == es;
+    if (!find_op(r->file, postfix ? ee : cs, postfix ? ce : es, op, &at)) {
+        redo_block(r, c, "stores to memory inside a macro");
+        return;
+    }
+    int n = ++r->seq;
+    char *a = addr_name(n);
+    char *open = format("(__extension__({ __auto_type %s = &(", a);
+    char *store = format("*(__typeof__(%s))ptm_redo_st(%s, sizeof *%s)", a, a, a);
+    if (postfix) {
+        redo_add(r, es, 0, n, open);
+        redo_add(r, at, strlen(op), 0, format("); (%s)%s; }))", store, op));
+    } else {
+        redo_add(r, at, strlen(op), 0, open);
+        redo_add(r, ee, 0, -n, format("); %s%s; }))", op, store));
+    }
+    free(store);
+    free(a);
+    redo_walk(r, e, USE_PLACE);
+}
+
+/* mem_shim: a library call that the shims send through the buffer. */
+static bool mem_shim(const char *name)
+{
+    static const char *const names[] = {"memcpy", "memmove", "memset", "free",
+                                        "realloc", "strdup", "strndup"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* array_argument: the array an argument decays from, when it is not a
+** local (a global buffer, a member reached through a pointer). */
+static bool array_argument(CXCursor arg, CXCursor *array)
+{
+    CXCursor e = arg;
+    for (int i = 0; i < 8 && clang_getCursorKind(e) == CXCursor_UnexposedExpr; i++) {
+        Kids k = kids_of(e);
+        if (k.n != 1)
+            return false;
+        e = k.c[0];
+    }
+    CXType t = clang_getCanonicalType(clang_getCursorType(e));
+    if (t.kind != CXType_ConstantArray || !is_lvalue(e) || is_local_object(e))
+        return false;
+    *array = e;
+    return true;
+}
+
+/* redo_library_reads: a library function (not a clone: those route their
+** own accesses) reads what a non-local array argument holds in the
+** mirror's view, printf("%s", acct->name) after the mirror wrote the name.
+** Functions that return a pointer are left alone: it may point into the
+** argument, and must be a real address. */
+static void redo_library_reads(Redo *r, CXCursor call, CXCursor callee, unsigned written)
+{
+    CXCursor def = clang_getCursorDefinition(callee);
+    if (!clang_Cursor_isNull(def) || is_pointer_type(clang_getCursorResultType(callee)))
+        return;
+    int n = clang_Cursor_getNumArguments(call);
+    for (int a = 0; a < n; a++) {
+        CXCursor array;
+        if ((a >= 32 || !(written & (1u << a))) &&
+            array_argument(clang_Cursor_getArgument(call, (unsigned)a), &array))
+            wrap_object(r, array, "ptm_redo_ld");
+    }
+}
+
+/* redo_call: a library call's written arguments are checked, its read
+** arrays translated. */
+static void redo_call(Redo *r, CXCursor call)
+{
+    CXCursor callee = clang_getCursorReferenced(call);
+    if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
+        return;
+    char *name = spelling(callee);
+    unsigned written = 0;
+    if ((strncmp(name, "__atomic_", 9) == 0 || strncmp(name, "__sync_", 7) == 0 ||
+         strncmp(name, "__c11_atomic_", 13) == 0) &&
+        strstr(name, "load") == NULL && clang_Cursor_getNumArguments(call) > 0 &&
+        !is_local_address(clang_Cursor_getArgument(call, 0)))
+        redo_block(r, call, "an atomic operation writes outside its locals");
+    for (size_t i = 0; i < sizeof writers / sizeof *writers && !mem_shim(name); i++) {
+        if (strcmp(writers[i].name, name) != 0)
+            continue;
+        if (writers[i].written == ~0u) {
+            char *what = format("calls %s, which changes library state", name);
+            redo_block(r, call, what);
+            free(what);
+        }
+        written = writers[i].written;
+        int n = clang_Cursor_getNumArguments(call);
+        for (int a = 0; a < n && a < 32; a++) {
+            CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
+            if ((writers[i].written & (1u << a)) && !is_local_address(arg))
+                wrap_own(r, arg);
+        }
+    }
+    if (!mem_shim(name))
+        redo_library_reads(r, call, callee, written);
+    free(name);
+}
+
+typedef struct WalkAll {
+    Redo *r;
+    Use use;
+} WalkAll;
+
+static enum CXChildVisitResult walk_child(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    WalkAll *w = data;
+    redo_walk(w->r, c, w->use);
+    return CXChildVisit_Continue;
+}
+
+static void walk_children(Redo *r, CXCursor c, Use use)
+{
+    WalkAll w = {r, use};
+    clang_visitChildren(c, walk_child, &w);
+}
+
+/* redo_walk: makes the edits for c, used as use, and what it contains. */
+static void redo_walk(Redo *r, CXCursor c, Use use)
+{
+    if (r->out->redo_blocker)
+        return;
+    switch (clang_getCursorKind(c)) {
+    case CXCursor_DeclRefExpr:
+    case CXCursor_MemberRefExpr:
+    case CXCursor_ArraySubscriptExpr:
+        redo_lvalue(r, c, use);
+        return;
+    case CXCursor_ParenExpr:
+        if (is_lvalue(c)) {
+            redo_lvalue(r, c, use);
+            return;
+        }
+        walk_children(r, c, use);
+        return;
+    case CXCursor_UnaryOperator: {
+        char *op = op_spelling_unary(c);
+        if (strcmp(op, "*") == 0)
+            redo_lvalue(r, c, use);
+        else if (strcmp(op, "&") == 0)
+            walk_children(r, c, USE_PLACE);
+        else if (strcmp(op, "++") == 0 || strcmp(op, "--") == 0)
+            redo_incdec(r, c, op);
+        else
+            walk_children(r, c, USE_VALUE);
+        free(op);
+        return;
+    }
+    case CXCursor_BinaryOperator: {
+        char *op = op_spelling_binary(c);
+        bool assign = strcmp(op, "=") == 0;
+        free(op);
+        if (assign)
+            redo_store(r, c);
+        else
+            walk_children(r, c, USE_VALUE);
+        return;
+    }
+    case CXCursor_CompoundAssignOperator:
+        redo_store(r, c);
+        return;
+    case CXCursor_CallExpr:
+        redo_call(r, c);
+        walk_children(r, c, USE_VALUE);
+        return;
+    case CXCursor_UnaryExpr:       /* sizeof, _Alignof: not evaluated */
+    case CXCursor_TypeRef:
+    case CXCursor_StringLiteral:
+        return;
+    case CXCursor_UnexposedExpr: {
+        char *word = atomic_writer(r->file, c);
+        if (word) {
+            char *what = format("%s writes outside its locals", word);
+            redo_block(r, c, what);
+            free(what);
+            free(word);
+            return;
+        }
+        walk_children(r, c, use); /* an implicit conversion */
+        return;
+    }
+    case CXCursor_GCCAsmStmt:
+    case CXCursor_MSAsmStmt:
+        redo_block(r, c, "uses inline assembly");
+        return;
+    case CXCursor_VarDecl:
+        /* A static's initializer is constant: nothing to load. */
+        if (clang_Cursor_getStorageClass(c) == CX_SC_Static)
+            return;
+        walk_children(r, c, USE_VALUE);
+        return;
+    default:
+        walk_children(r, c, USE_VALUE);
+        return;
+    }
+}
+
 void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out)
 {
     Proof p = {out, file, fn};
     out->blocker = NULL;
+    out->redo_blocker = NULL;
+    out->redo = NULL;
+    out->nredo = 0;
     clang_visitChildren(body, prove_visit, &p);
     out->local_stores_only = out->blocker == NULL;
+
+    Redo r = {out, file, NULL, 0};
+    clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
+                               NULL, NULL);
+    redo_walk(&r, body, USE_VALUE);
+    out->redo_ok = out->redo_blocker == NULL;
 
     unsigned open;
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), NULL, NULL,
@@ -499,5 +1079,9 @@ void inline_facts_free(InlineFacts *f)
 {
     free(f->blocker);
     free(f->polls);
+    free(f->redo_blocker);
+    for (int i = 0; i < f->nredo; i++)
+        free(f->redo[i].text);
+    free(f->redo);
     *f = (InlineFacts){0};
 }

@@ -266,17 +266,35 @@ typedef struct Poll {
     size_t wrap_end;
 } Poll;
 
+/* An edit of a mirror clone that sends an access through the write
+** buffer: [off, off+len) becomes text (len 0: an insertion).  order ranks
+** edits at one offset: an outer access's opening before an inner one's,
+** an inner access's closing before an outer one's. */
+typedef struct RedoEdit {
+    size_t off, len;
+    int order;
+    char *text;
+} RedoEdit;
+
 typedef struct InlineFacts {
     bool local_stores_only; /* every store stays in the function's locals */
     char *blocker;          /* else the first one that does not, with where */
     size_t blocker_off;
     Poll *polls;            /* where its clone polls for cancellation */
     int npolls;
+    bool redo_ok;           /* every access to memory other than its locals
+                               can be sent through the write buffer */
+    char *redo_blocker;     /* else the first one that cannot, with where */
+    size_t redo_blocker_off;
+    RedoEdit *redo;         /* the edits that do it */
+    int nredo;
 } InlineFacts;
 
 /* inline_facts: proves (or not) that fn, whose body is body in file,
-** stores only into its own locals, and finds its cancellation points.
-** OUT: *out (free with inline_facts_free). */
+** stores only into its own locals; finds its cancellation points; and
+** makes the edits that send its other accesses through the write buffer
+** (ptm_redo_ld, ptm_redo_st, ptm_redo_own of ptm_gen.h), or says why it
+** cannot.  OUT: *out (free with inline_facts_free). */
 void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out);
 void inline_facts_free(InlineFacts *f);
 
@@ -356,6 +374,10 @@ typedef struct Func {
     char *mirror_reason; /* why ("calls unknown external 'x' (f.c:3)"), or NULL */
     InlineFacts inl;     /* its stores, and its clone's cancellation points */
     bool inline_ok;      /* transactions: the inline executor may run the mirror */
+    bool redo;           /* its clone's accesses go through the write buffer
+                            (a mirror that reaches it stores outside its
+                            locals somewhere) */
+    bool tx_redo;        /* transactions: the mirror needs the write buffer */
     char *inline_blocker; /* else why not, when the mirror needs no fork: the
                              first store outside a function's locals */
     Annot annot;

@@ -54,6 +54,7 @@ struct inlineThread {
     volatile sig_atomic_t active;    /* a mirror runs now; the handlers jump */
     volatile sig_atomic_t signo;     /* the signal that ended it, 0: none */
     volatile sig_atomic_t cancelled; /* the watchdog ended it */
+    const char *volatile bailed;     /* it stopped itself (ptmInlineBail): why */
     _Atomic uint64_t deadline;       /* absolute CLOCK_MONOTONIC ns; 0: idle */
     _Atomic uint64_t grace;          /* how long after the deadline to force */
     _Atomic int stage;               /* 0 running, 1 asked to stop, 2 signalled */
@@ -358,6 +359,16 @@ PTM_API void ptm_mirror_cancelled(void)
     }
 }
 
+void ptmInlineBail(const char *why)
+{
+    struct inlineThread *t = inlineSelf;
+    if (t && t->active) {
+        t->active = 0;
+        t->bailed = why;
+        siglongjmp(t->jmp, 1);
+    }
+}
+
 static void recheckHandlers(void)
 {
     uint64_t now = ptmOsNowNs();
@@ -380,6 +391,10 @@ static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
         }
         atomic_store(&ring->returned, 1);
         run->status = PTM_MS_RETURNED;
+    } else if (t->bailed) {
+        run->status = PTM_MS_FAILED;
+        run->bailed = t->bailed;
+        ptmCopyField(run->error, sizeof run->error, t->bailed);
     } else if (t->cancelled) {
         run->status = PTM_MS_TIMEOUT;
     } else {
@@ -431,6 +446,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     ptm_mirror_cancel = 0;
     t->signo = 0;
     t->cancelled = 0;
+    t->bailed = NULL;
     atomic_store(&t->stage, 0);
     atomic_store(&t->grace, deadline_ns > GRACE_MIN_NS ? deadline_ns : GRACE_MIN_NS);
     atomic_store(&t->deadline, deadline_ns ? t0 + deadline_ns : 0);
@@ -442,12 +458,17 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
         watched = 0; /* no watchdog: the mirror runs unwatched */
     }
 
+    /* Everything of this thread's stack below this frame is the mirror's;
+    ** its other stores go to the write buffer (instrumented clones). */
+    struct ptmRedo redo;
+    ptmRedoBegin(&redo, __builtin_frame_address(0));
     int jumped = sigsetjmp(t->jmp, 0);
     if (!jumped) {
         t->active = 1;
         desc->mirror(buf);
         t->active = 0;
     }
+    ptmRedoEnd(&redo);
 
     atomic_store(&t->deadline, 0);
     if (watched)

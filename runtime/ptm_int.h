@@ -286,6 +286,8 @@ struct ptmMirrorRun {
     int criteria_failed;          /* the mirror's result fails success_criteria
                                      (set by the engine from ring->frame) */
     char error[160];              /* why PTM_MS_FAILED */
+    const char *bailed;           /* inline: why the mirror stopped before its
+                                     end (PTM_MS_FAILED; ptmInlineBail) */
 };
 
 /* ptmStatusName: "returned", "crashed", "timeout", "denied", "failed". */
@@ -502,6 +504,44 @@ void ptmLockReleaseAll(struct ptmMirror *m);
 int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
                  uint64_t deadline_ns, struct ptmRing *ring,
                  struct ptmMirrorRun *run);
+
+/* ptmInlineBail: the inline mirror running on this thread cannot go on
+** without writing memory it does not own (why: a static string, the
+** trace's reason for the fork that follows): it stops, and its run ends PTM_MS_FAILED with run->bailed set, so that the
+** engine runs it in the fork executor instead.  Does not return when an
+** inline mirror runs; returns at once otherwise. */
+void ptmInlineBail(const char *why);
+
+/* redo.c ----------------------------------------------------------------
+** The write buffer and heap of an inline mirror (see redo.c).
+*/
+struct redoChunk;
+struct redoSlot;
+struct ptmRedo {
+    uintptr_t stack_lo, stack_hi;  /* the mirror's own stack frames */
+    struct redoChunk *heap;        /* its allocations */
+    struct redoChunk *shadow;      /* its shadow blocks */
+    struct redoSlot *table;        /* granule -> block */
+    size_t cap, used;
+    size_t blocks;                 /* shadow blocks made */
+    size_t heap_bytes;             /* bytes allocated */
+};
+
+/* The inline mirror's buffer on this thread; NULL: none runs. */
+extern _Thread_local struct ptmRedo *ptmRedoCurrent;
+
+void ptmRedoBegin(struct ptmRedo *r, const void *frame);
+void ptmRedoEnd(struct ptmRedo *r);
+/* ptmRedoOwns: whether the mirror owns [p, p+n) (its stack, its heap). */
+int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n);
+/* ptmRedoRead: the mirror's view of [src, src+n) copied to dst (r NULL:
+** real memory). */
+void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n);
+/* ptmRedoMalloc: n bytes of the mirror's heap aligned to align (0: 16);
+** NULL and errno ENOMEM when out of memory. */
+void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align);
+/* ptmRedoSize: the size asked for p, an allocation of ptmRedoMalloc. */
+size_t ptmRedoSize(const void *p);
 
 /* history.c -------------------------------------------------------------
 ** What earlier calls of a transaction id did, for signals and rules.

@@ -255,8 +255,10 @@ static const char *choose_executor(const struct ptm_tx_desc *d, const char **rea
         return "inline";
     default:
         if (d->inline_ok) {
-            *reason = "auto: the mirror stores only into its locals and calls only shims "
-                      "and clones";
+            *reason = d->redo ? "auto: the mirror calls only shims and clones, and its stores "
+                                "outside its locals go to its write buffer"
+                              : "auto: the mirror stores only into its locals and calls only "
+                                "shims and clones";
             return "inline";
         }
         /* ptmcc found a call the mirror cannot keep to itself (an unknown
@@ -285,9 +287,10 @@ static void observe(Call *c)
     if (executor[0] == 'i') {
         ptmInlineRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
         if (c->run.status == PTM_MS_FAILED) {
-            /* No inline executor here (setup failed, no signal to spare):
-            ** the fork executor contains every mirror. */
-            c->mirror_reason = "inline executor unavailable; fork";
+            /* The mirror stopped itself (a library call would write host
+            ** memory), or there is no inline executor here (setup failed,
+            ** no signal to spare): the fork executor contains every mirror. */
+            c->mirror_reason = c->run.bailed ? c->run.bailed : "inline executor unavailable; fork";
             ptmForkRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
         }
     } else {

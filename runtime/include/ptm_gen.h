@@ -21,7 +21,7 @@
 
 #include "ptm.h"
 
-#define PTM_ABI_VERSION 3
+#define PTM_ABI_VERSION 4
 
 enum ptm_mirror_mode {
     PTM_MIRROR_AUTO = 0, /* inline when the mirror's call tree is all shims and clones, else fork */
@@ -92,6 +92,9 @@ struct ptm_tx_desc {
     ** only into its own locals and calls only shims and clones: the inline
     ** executor may run it (the default under `mirror = auto`). */
     int inline_ok;
+    /* ABI 4: some function of the mirror stores outside its locals, and
+    ** its clone writes through the write buffer (ptm_redo_st) instead. */
+    int redo;
 };
 
 /*
@@ -274,6 +277,17 @@ PTM_API int ptm_shim_pthread_spin_trylock(pthread_spinlock_t *sp);
 PTM_API int ptm_shim_pthread_spin_unlock(pthread_spinlock_t *sp);
 #endif
 
+/* the heap and memory copies: shims/mem.c */
+PTM_API void *ptm_shim_malloc(size_t n);
+PTM_API void *ptm_shim_calloc(size_t n, size_t size);
+PTM_API void *ptm_shim_realloc(void *p, size_t n);
+PTM_API void ptm_shim_free(void *p);
+PTM_API char *ptm_shim_strdup(const char *s);
+PTM_API char *ptm_shim_strndup(const char *s, size_t max);
+PTM_API void *ptm_shim_memcpy(void *restrict d, const void *restrict s, size_t n);
+PTM_API void *ptm_shim_memmove(void *d, const void *s, size_t n);
+PTM_API void *ptm_shim_memset(void *d, int c, size_t n);
+
 /* ptm_validate: shims/validate.c */
 PTM_API int ptm_shim_validate(int cond, const char *fmt, ...) PTM_PRINTF_LIKE(2, 3);
 
@@ -286,5 +300,32 @@ PTM_API int ptm_shim_validate(int cond, const char *fmt, ...) PTM_PRINTF_LIKE(2,
 */
 extern PTM_API _Thread_local volatile int ptm_mirror_cancel;
 PTM_API void ptm_mirror_cancelled(void);
+
+/*
+** The write buffer of inline mirrors (ABI 4).  In a mirror clone whose
+** stores ptmcc cannot prove local, each access to memory other than the
+** function's own locals is rewritten to go through these: a read of E to
+**     (*({ __auto_type p = &(E); (__typeof__(p))ptm_redo_ld(p, sizeof *p); }))
+** and a store to the address ptm_redo_st returns.  They give the address of
+** the mirror's view of the bytes: the bytes themselves outside an inline
+** mirror, and in one, a shadow copy once the mirror has written them, so
+** that real memory never changes.  ptm_redo_own guards what a library
+** call writes through: an inline mirror that would write memory it does
+** not own stops there, and the fork executor runs it instead.
+*/
+extern PTM_API _Thread_local int ptm_redo_mode; /* 0 off, 1 on, 2 on with shadows */
+PTM_API void *ptm_redo_ld_slow(const volatile void *p, size_t n);
+PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n);
+PTM_API void *ptm_redo_own(void *p);
+
+static inline void *ptm_redo_ld(const volatile void *p, size_t n)
+{
+    return ptm_redo_mode == 2 ? ptm_redo_ld_slow(p, n) : (void *)(uintptr_t)p;
+}
+
+static inline void *ptm_redo_st(volatile void *p, size_t n)
+{
+    return ptm_redo_mode ? ptm_redo_st_slow(p, n) : (void *)(uintptr_t)p;
+}
 
 #endif /* PTM_GEN_H */

@@ -1,0 +1,433 @@
+/*
+** redo.c - the write buffer and the heap of an inline mirror.
+**
+** ptmcc instruments a mirror clone whose stores it cannot prove local: every
+** access to memory that is not one of the function's own locals goes through
+** ptm_redo_ld (a read) or ptm_redo_st (a write), which translate an address
+** into where the mirror's view of those bytes lives:
+**
+**   - Memory the mirror owns is itself: its own stack frames (below the
+**     executor's frame on this thread's stack) and what it allocated
+**     (ptm_shim_malloc and friends, from an arena released when it ends).
+**   - Any other byte the mirror writes is copied on first touch into a
+**     shadow block, and the write goes there; later reads of it read the
+**     block (a redo log, as transactional memory's write-back mode keeps,
+**     never written back).  Bytes it never wrote are read in place.
+**
+** So real memory, seen from another thread during the mirror, never
+** changes, and the mirror reads back what it wrote.
+**
+** Shadow blocks cover whole 64-byte granules, found through a hash table
+** by granule; an access that spans blocks merges them into one, so that a
+** translated address is always contiguous for the whole access.  A block
+** reads real memory lazily, byte by byte as the program touches it (each
+** byte has a valid flag): the runtime never reads bytes the program does
+** not, which keeps it inside objects (and clean under AddressSanitizer).
+**
+** Everything here is per thread; ptmRedoCurrent is NULL outside an inline
+** mirror, where the translations are the identity and the heap shims are
+** the real calls (the fork executor's child owns all its memory anyway).
+*/
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptm_int.h"
+
+#define GRANULE_SHIFT 6
+#define CHUNK_MIN (64u * 1024u)
+#define HEAP_ALIGN 16u
+
+PTM_API _Thread_local int ptm_redo_mode;
+_Thread_local struct ptmRedo *ptmRedoCurrent;
+
+/* One contiguous shadow of [lo, hi): data, and which bytes of it hold the
+** mirror's view (the rest are still to be read from real memory). */
+struct redoBlock {
+    uintptr_t lo, hi;
+    unsigned char *data;
+    unsigned char *valid;
+};
+
+struct redoChunk {
+    struct redoChunk *next;
+    size_t size, used;
+    _Alignas(16) unsigned char mem[];
+};
+
+struct redoSlot {
+    uintptr_t granule; /* 0: empty (no object lives in the first 64 bytes) */
+    struct redoBlock *block;
+};
+
+/* ------------------------------------------------------------------------
+** Chunks: bump allocation, all released at once.
+*/
+
+/* chunkAlloc: n bytes aligned to align from the chunk list at *list, which
+** grows by a chunk when the first one is full.  NULL when out of memory. */
+static void *chunkAlloc(struct redoChunk **list, size_t n, size_t align)
+{
+    struct redoChunk *c = *list;
+    if (c) {
+        size_t at = (c->used + align - 1) & ~(align - 1);
+        if (at <= c->size && n <= c->size - at) {
+            c->used = at + n;
+            return c->mem + at;
+        }
+    }
+    if (n > SIZE_MAX - sizeof *c - align)
+        return NULL;
+    size_t size = n + align > CHUNK_MIN ? n + align : CHUNK_MIN;
+    c = malloc(sizeof *c + size);
+    if (!c)
+        return NULL;
+    c->size = size;
+    c->used = 0;
+    c->next = *list;
+    *list = c;
+    size_t at = ((uintptr_t)c->mem + align - 1) / align * align - (uintptr_t)c->mem;
+    c->used = at + n;
+    return c->mem + at;
+}
+
+static void chunksFree(struct redoChunk **list)
+{
+    for (struct redoChunk *c = *list, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    *list = NULL;
+}
+
+/* inChunks: whether [p, p+n) lies in memory handed out from list. */
+static int inChunks(const struct redoChunk *c, uintptr_t p, size_t n)
+{
+    for (; c; c = c->next) {
+        uintptr_t lo = (uintptr_t)c->mem;
+        if (p >= lo && p - lo <= c->used && n <= c->used - (p - lo))
+            return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+** The granule table
+*/
+
+static size_t slotOf(const struct ptmRedo *r, uintptr_t g)
+{
+    return (size_t)((g * 0x9E3779B97F4A7C15ull) >> 20) & (r->cap - 1);
+}
+
+static struct redoBlock *blockAt(const struct ptmRedo *r, uintptr_t g)
+{
+    if (!r->used)
+        return NULL;
+    for (size_t i = slotOf(r, g);; i = (i + 1) & (r->cap - 1)) {
+        if (r->table[i].granule == g)
+            return r->table[i].block;
+        if (r->table[i].granule == 0)
+            return NULL;
+    }
+}
+
+/* grow: doubles the table (or makes the first).  PTM_OK or PTM_ENOMEM. */
+static int grow(struct ptmRedo *r)
+{
+    size_t cap = r->cap ? r->cap * 2 : 256;
+    struct redoSlot *t = calloc(cap, sizeof *t);
+    if (!t)
+        return PTM_ENOMEM;
+    struct redoSlot *old = r->table;
+    size_t oldCap = r->cap;
+    r->table = t;
+    r->cap = cap;
+    for (size_t i = 0; i < oldCap; i++) {
+        if (!old[i].granule)
+            continue;
+        size_t j = slotOf(r, old[i].granule);
+        while (t[j].granule)
+            j = (j + 1) & (cap - 1);
+        t[j] = old[i];
+    }
+    free(old);
+    return PTM_OK;
+}
+
+/* setBlock: granule g is covered by b from now on.  PTM_OK or PTM_ENOMEM. */
+static int setBlock(struct ptmRedo *r, uintptr_t g, struct redoBlock *b)
+{
+    if ((r->used + 1) * 2 > r->cap && grow(r) != PTM_OK)
+        return PTM_ENOMEM;
+    size_t i = slotOf(r, g);
+    while (r->table[i].granule && r->table[i].granule != g)
+        i = (i + 1) & (r->cap - 1);
+    if (!r->table[i].granule) {
+        r->table[i].granule = g;
+        r->used++;
+    }
+    r->table[i].block = b;
+    return PTM_OK;
+}
+
+/* ------------------------------------------------------------------------
+** Translation
+*/
+
+/* AddressSanitizer may keep a function's locals in a "fake stack" on the
+** heap (to find uses after return); it tells which real frame one stands
+** for.  Weak: absent from a program built without it. */
+extern void *__asan_get_current_fake_stack(void) __attribute__((weak));
+extern void *__asan_addr_is_in_fake_stack(void *fake, void *addr, void **beg, void **end)
+    __attribute__((weak));
+
+static int onStack(const struct ptmRedo *r, uintptr_t a, size_t n)
+{
+    return a >= r->stack_lo && a < r->stack_hi && n <= r->stack_hi - a;
+}
+
+/* ptmRedoOwns: whether the running mirror owns [p, p+n): its stack frames
+** or its heap. */
+int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (onStack(r, a, n) || inChunks(r->heap, a, n))
+        return 1;
+    void *fake = __asan_get_current_fake_stack ? __asan_get_current_fake_stack() : NULL;
+    void *beg, *end;
+    void *real = fake ? __asan_addr_is_in_fake_stack(fake, (void *)a, &beg, &end) : NULL;
+    return real && onStack(r, (uintptr_t)real, 1) && n <= (uintptr_t)end - a;
+}
+
+/* fill: makes the block's view of [a, a+n) complete, reading the bytes it
+** does not hold yet from real memory. */
+static void fill(struct redoBlock *b, uintptr_t a, size_t n)
+{
+    size_t off = a - b->lo;
+    if (!memchr(b->valid + off, 0, n))
+        return;
+    const volatile unsigned char *real = (const volatile unsigned char *)a;
+    for (size_t i = 0; i < n; i++) {
+        if (!b->valid[off + i]) {
+            b->data[off + i] = real[i];
+            b->valid[off + i] = 1;
+        }
+    }
+}
+
+/* merge: one block for the granules g0..g1 and every block that covers
+** one of them, holding what those held.  NULL when out of memory. */
+static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
+{
+    uintptr_t lo = g0 << GRANULE_SHIFT, hi = (g1 + 1) << GRANULE_SHIFT;
+    for (uintptr_t g = g0; g <= g1; g++) {
+        struct redoBlock *b = blockAt(r, g);
+        if (b) {
+            lo = b->lo < lo ? b->lo : lo;
+            hi = b->hi > hi ? b->hi : hi;
+            g = (b->hi >> GRANULE_SHIFT) - 1;
+        }
+    }
+    size_t size = hi - lo;
+    struct redoBlock *nb = chunkAlloc(&r->shadow, sizeof *nb, _Alignof(struct redoBlock));
+    unsigned char *mem = chunkAlloc(&r->shadow, 2 * size, 16);
+    if (!nb || !mem)
+        return NULL;
+    *nb = (struct redoBlock){lo, hi, mem, mem + size};
+    memset(nb->valid, 0, size);
+    /* The old blocks stay where they are (a translation in flight may
+    ** still point into one) but are no longer found. */
+    for (uintptr_t g = lo >> GRANULE_SHIFT; g < hi >> GRANULE_SHIFT; g++) {
+        struct redoBlock *b = blockAt(r, g);
+        if (b && b != nb) {
+            memcpy(nb->data + (b->lo - lo), b->data, b->hi - b->lo);
+            memcpy(nb->valid + (b->lo - lo), b->valid, b->hi - b->lo);
+            for (uintptr_t h = b->lo >> GRANULE_SHIFT; h < b->hi >> GRANULE_SHIFT; h++)
+                if (setBlock(r, h, nb) != PTM_OK)
+                    return NULL;
+            g = (b->hi >> GRANULE_SHIFT) - 1;
+        } else if (!b && setBlock(r, g, nb) != PTM_OK) {
+            return NULL;
+        }
+    }
+    r->blocks++;
+    return nb;
+}
+
+/* translate: where the mirror's view of [p, p+n) is.  write: the mirror
+** is about to write it.  NULL when the write buffer is out of memory. */
+static void *translate(struct ptmRedo *r, const volatile void *p, size_t n, int write)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (n == 0 || a + n < a)
+        return (void *)a;
+    if (write && ptmRedoOwns(r, (const void *)a, n))
+        return (void *)a;
+    uintptr_t g0 = a >> GRANULE_SHIFT, g1 = (a + n - 1) >> GRANULE_SHIFT;
+    struct redoBlock *b = blockAt(r, g0);
+    if (!b || a + n > b->hi) {
+        int any = b != NULL;
+        for (uintptr_t g = g0 + 1; !any && r->used && g <= g1; g++)
+            any = blockAt(r, g) != NULL;
+        if (!any && !write)
+            return (void *)a;
+        b = merge(r, g0, g1);
+        if (!b)
+            return NULL;
+        ptm_redo_mode = 2;
+    }
+    fill(b, a, n);
+    return b->data + (a - b->lo);
+}
+
+/* outOfMemory: the write buffer cannot grow: the mirror cannot go on
+** without writing real memory, so it stops and runs in a fork instead. */
+static void *outOfMemory(void)
+{
+    ptmInlineBail("inline mirror stopped: its write buffer is out of memory; fork");
+    abort(); /* not reached: ptmInlineBail leaves the mirror */
+}
+
+/*
+** ptm_redo_ld_slow, ptm_redo_st_slow: what ptm_gen.h's ptm_redo_ld and
+** ptm_redo_st call when an inline mirror runs on this thread: the address
+** of the mirror's view of the n bytes at p, for reading or writing.
+*/
+PTM_API void *ptm_redo_ld_slow(const volatile void *p, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return (void *)(uintptr_t)p;
+    void *v = translate(r, p, n, 0);
+    return v ? v : outOfMemory();
+}
+
+PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return (void *)(uintptr_t)p;
+    void *v = translate(r, p, n, 1);
+    return v ? v : outOfMemory();
+}
+
+/*
+** ptm_redo_own: p, an argument a library function writes through (strcpy's
+** destination, fgets's buffer), when the running inline mirror owns what it
+** points to (or p is NULL, or no inline mirror runs).  Otherwise the write
+** would reach real memory: the inline mirror stops here and the fork
+** executor runs it instead.
+*/
+PTM_API void *ptm_redo_own(void *p)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r || !p || ptmRedoOwns(r, p, 1))
+        return p;
+    ptmInlineBail("inline mirror stopped: a library call writes memory it does not own; fork");
+    return p; /* not reached */
+}
+
+/*
+** ptmRedoRead: copies the mirror's view of [src, src+n) to dst (which the
+** caller owns): what it wrote there, else real memory.
+*/
+void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n)
+{
+    const void *v = r ? translate(r, src, n, 0) : src;
+    memcpy(dst, v ? v : outOfMemory(), n);
+}
+
+/* ------------------------------------------------------------------------
+** The mirror's heap
+*/
+
+/* A header before each allocation: its size, for realloc. */
+struct heapHead {
+    size_t size;
+    size_t pad;
+};
+
+/*
+** ptmRedoMalloc: n bytes from the mirror's heap, aligned to align (a power
+** of two, at least 16); NULL with errno ENOMEM when out of memory.
+*/
+void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align)
+{
+    if (align < HEAP_ALIGN)
+        align = HEAP_ALIGN;
+    if (n > SIZE_MAX / 2 - align) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    unsigned char *p = chunkAlloc(&r->heap, n + align, align);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p += align;
+    ((struct heapHead *)p)[-1].size = n;
+    r->heap_bytes += n;
+    return p;
+}
+
+/* ptmRedoSize: the size of p, an allocation of the mirror's heap. */
+size_t ptmRedoSize(const void *p)
+{
+    return ((const struct heapHead *)p)[-1].size;
+}
+
+/* ------------------------------------------------------------------------
+** Begin and end
+*/
+
+static _Thread_local uintptr_t threadStackLo;
+
+/* stackLow: the lowest address of this thread's stack (0: unknown). */
+static uintptr_t stackLow(void)
+{
+    if (threadStackLo)
+        return threadStackLo;
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return 0;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+        threadStackLo = (uintptr_t)addr;
+    pthread_attr_destroy(&attr);
+    return threadStackLo;
+}
+
+/*
+** ptmRedoBegin: starts r, the write buffer and heap of an inline mirror
+** about to run on this thread below the stack frame at frame (everything
+** of this thread's stack below it is the mirror's).  OUT: *r.
+*/
+void ptmRedoBegin(struct ptmRedo *r, const void *frame)
+{
+    memset(r, 0, sizeof *r);
+    r->stack_hi = (uintptr_t)frame;
+    r->stack_lo = stackLow();
+    if (!r->stack_lo || r->stack_lo > r->stack_hi)
+        r->stack_lo = r->stack_hi; /* unknown: the stack is not assumed owned */
+    ptmRedoCurrent = r;
+    ptm_redo_mode = 1;
+}
+
+/*
+** ptmRedoEnd: ends r: its shadow blocks are dropped (nothing is written
+** back) and its heap released.
+*/
+void ptmRedoEnd(struct ptmRedo *r)
+{
+    ptm_redo_mode = 0;
+    ptmRedoCurrent = NULL;
+    chunksFree(&r->shadow);
+    chunksFree(&r->heap);
+    free(r->table);
+    r->table = NULL;
+    r->cap = r->used = 0;
+}

@@ -1,0 +1,124 @@
+/*
+** shims/mem.c - the heap and the memory copies of a mirror.
+**
+** In an inline mirror (redo.c) allocations come from the mirror's own
+** arena, released when the mirror ends: a mirror that allocates leaks
+** nothing into the host, and one that frees never frees the host's memory
+** (free of a host pointer does nothing; its memory is the primary's to
+** free).  memcpy, memmove and memset write through the write buffer, so a
+** copy into host memory lands in the mirror's view of it.
+**
+** Outside an inline mirror (in a fork child, or outside any mirror) each
+** shim is the real call.  None of them records an event: memory is not I/O.
+*/
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptm_int.h"
+
+void *ptm_shim_malloc(size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    return r ? ptmRedoMalloc(r, n, 0) : malloc(n);
+}
+
+void *ptm_shim_calloc(size_t n, size_t size)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return calloc(n, size);
+    if (size && n > SIZE_MAX / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = ptmRedoMalloc(r, n * size, 0);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+/*
+** ptm_shim_realloc: in an inline mirror, a new allocation holding the
+** mirror's view of the old one (an allocation of the host is read, not
+** freed, and copied up to its usable size).
+*/
+void *ptm_shim_realloc(void *p, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return realloc(p, n);
+    void *q = ptmRedoMalloc(r, n, 0);
+    if (!q || !p)
+        return q;
+    size_t old = ptmRedoOwns(r, p, 1) ? ptmRedoSize(p) : malloc_usable_size(p);
+    ptmRedoRead(r, q, p, old < n ? old : n);
+    return q;
+}
+
+void ptm_shim_free(void *p)
+{
+    if (!ptmRedoCurrent)
+        free(p);
+}
+
+char *ptm_shim_strdup(const char *s)
+{
+    return ptm_shim_strndup(s, SIZE_MAX);
+}
+
+/* strnlen of the mirror's view of s. */
+static size_t viewLength(struct ptmRedo *r, const char *s, size_t max)
+{
+    if (ptm_redo_mode != 2)
+        return strnlen(s, max);
+    size_t n = 0;
+    while (n < max) {
+        char c;
+        ptmRedoRead(r, &c, s + n, 1);
+        if (!c)
+            break;
+        n++;
+    }
+    return n;
+}
+
+char *ptm_shim_strndup(const char *s, size_t max)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return max == SIZE_MAX ? strdup(s) : strndup(s, max);
+    size_t n = viewLength(r, s, max);
+    char *p = ptmRedoMalloc(r, n + 1, 0);
+    if (p) {
+        ptmRedoRead(r, p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+void *ptm_shim_memcpy(void *restrict d, const void *restrict s, size_t n)
+{
+    return ptm_shim_memmove(d, s, n);
+}
+
+void *ptm_shim_memmove(void *d, const void *s, size_t n)
+{
+    if (!ptmRedoCurrent)
+        return memmove(d, s, n);
+    /* The source's view first: a block the destination's translation
+    ** merges away keeps its bytes, but a write into it would be lost. */
+    const void *from = ptm_redo_ld_slow(s, n);
+    memmove(ptm_redo_st_slow(d, n), from, n);
+    return d;
+}
+
+void *ptm_shim_memset(void *d, int c, size_t n)
+{
+    if (!ptmRedoCurrent)
+        return memset(d, c, n);
+    memset(ptm_redo_st_slow(d, n), c, n);
+    return d;
+}

@@ -1,0 +1,233 @@
+/*
+** test_redo.c - the write buffer and heap of inline mirrors (redo.c,
+** shims/mem.c).
+**
+** Mirrors here are written by hand as ptmcc instruments them: every access
+** to memory that is not the function's own local goes through ptm_redo_ld
+** or ptm_redo_st.  They run in the real inline executor, so that what the
+** tests see is what a program would: real memory unchanged, the mirror
+** reading back its own writes.
+*/
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptm_int.h"
+
+#define LD(e) (*(__typeof__(e) *)ptm_redo_ld(&(e), sizeof(e)))
+#define ST(e) (*(__typeof__(e) *)ptm_redo_st(&(e), sizeof(e)))
+
+struct frame {
+    struct { void *p; } arg;
+    long ret;
+    int err;
+};
+
+static struct ptmRing *ring;
+
+static void setup(void)
+{
+    cr_assert_eq(ptmRingCreate(0, &ring), PTM_OK);
+}
+
+static void teardown(void)
+{
+    ptmRingDestroy(ring);
+}
+
+TestSuite(redo, .init = setup, .fini = teardown);
+
+/* run: mirror(p) in the inline executor.  OUT: *run.  Returns the frame's
+** result. */
+static long run(void (*mirror)(void *), void *p, struct ptmMirrorRun *out)
+{
+    struct ptm_tx_desc d = {
+        .abi = PTM_ABI_VERSION, .transaction_id = "redo.test", .function = "t",
+        .frame_size = sizeof(struct frame), .mirror = mirror,
+    };
+    struct frame fr = {.arg = {p}};
+    struct ptmMirrorRun r;
+    cr_assert_eq(ptmInlineRun(&d, &fr, 0, ring, &r), PTM_OK);
+    if (out)
+        *out = r;
+    cr_assert(r.frame_valid || r.status != PTM_MS_RETURNED);
+    return r.frame_valid ? ((struct frame *)(void *)ring->frame)->ret : -1;
+}
+
+/* --- mirrors ---------------------------------------------------------- */
+
+struct account {
+    long balance;
+    int ops;
+    char name[52];
+    long history[64];
+};
+
+static struct account host = {.balance = 100, .ops = 7, .name = "alice"};
+
+/* Debits 30 through the buffer and reads the result back. */
+static void mirrorDebit(void *p)
+{
+    struct frame *fr = p;
+    struct account *a = fr->arg.p;
+    ST(a->balance) = LD(a->balance) - 30;
+    ST(a->ops) += 1;
+    fr->ret = LD(a->balance) * 100 + LD(a->ops);
+}
+
+Test(redo, stores_go_to_the_buffer_and_read_back)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(run(mirrorDebit, &host, &r), 70 * 100 + 8);
+    cr_assert_eq(r.status, PTM_MS_RETURNED);
+    cr_assert_eq(host.balance, 100);
+    cr_assert_eq(host.ops, 7);
+    /* A second mirror starts from real memory again. */
+    cr_assert_eq(run(mirrorDebit, &host, NULL), 70 * 100 + 8);
+}
+
+/* Writes history[0..63] one by one (one shadow block per granule, merged
+** when an access spans two), then a long that straddles a granule. */
+static void mirrorHistory(void *p)
+{
+    struct frame *fr = p;
+    struct account *a = fr->arg.p;
+    for (int i = 0; i < 64; i++)
+        ST(a->history[i]) = i * 3;
+    /* 8 bytes across the first 64-byte boundary inside history. */
+    unsigned char *bytes = (unsigned char *)a->history;
+    size_t off = (((uintptr_t)bytes + 64) & ~(uintptr_t)63) - 4 - (uintptr_t)bytes;
+    long straddle;
+    memcpy(&straddle, ptm_redo_ld(bytes + off, sizeof straddle), sizeof straddle);
+    long sum = 0;
+    for (int i = 0; i < 64; i++)
+        sum += LD(a->history[i]);
+    long logical[64], expect;
+    for (int i = 0; i < 64; i++)
+        logical[i] = i * 3;
+    memcpy(&expect, (unsigned char *)logical + off, sizeof expect);
+    fr->ret = straddle == expect ? sum : -2;
+}
+
+Test(redo, accesses_across_granules_merge_blocks)
+{
+    memset(host.history, 0, sizeof host.history);
+    cr_assert_eq(run(mirrorHistory, &host, NULL), 3 * (63 * 64 / 2));
+    for (int i = 0; i < 64; i++)
+        cr_assert_eq(host.history[i], 0);
+}
+
+/* Owns its stack and its heap: stores there are in place. */
+static void mirrorOwns(void *p)
+{
+    struct frame *fr = p;
+    long local = 1;
+    long *heap = ptm_shim_malloc(4 * sizeof *heap);
+    int inPlace = ptm_redo_st(&local, sizeof local) == (void *)&local &&
+                  ptm_redo_st(heap + 3, sizeof *heap) == (void *)(heap + 3) &&
+                  ptm_redo_st(fr->arg.p, 8) != fr->arg.p;
+    heap[3] = 5;
+    heap = ptm_shim_realloc(heap, 100 * sizeof *heap);
+    fr->ret = inPlace && heap[3] == 5 ? 1 : 0;
+    ptm_shim_free(heap);
+}
+
+Test(redo, the_mirror_owns_its_stack_and_heap)
+{
+    cr_assert_eq(run(mirrorOwns, &host, NULL), 1);
+}
+
+/* memcpy, memset and strdup see and make the mirror's view. */
+static void mirrorCopies(void *p)
+{
+    struct frame *fr = p;
+    struct account *a = fr->arg.p;
+    ptm_shim_memcpy(a->name, "bob", 4);
+    char *copy = ptm_shim_strdup(a->name);
+    ptm_shim_memset(&a->ops, 0, sizeof a->ops);
+    char *grown = ptm_shim_realloc(a, sizeof *a); /* a host block: read, not freed */
+    fr->ret = strcmp(copy, "bob") == 0 && LD(a->ops) == 0 &&
+              strcmp(((struct account *)grown)->name, "bob") == 0;
+    ptm_shim_free(a); /* the host's: not freed */
+}
+
+Test(redo, copies_and_frees_never_reach_the_host)
+{
+    struct account *a = malloc(sizeof *a);
+    *a = host;
+    cr_assert_eq(run(mirrorCopies, a, NULL), 1);
+    cr_assert_str_eq(a->name, "alice");
+    cr_assert_eq(a->ops, 7);
+    free(a); /* AddressSanitizer would see a double free had the mirror freed it */
+}
+
+/* A library writer handed host memory stops the mirror. */
+static void mirrorStrcpy(void *p)
+{
+    struct frame *fr = p;
+    struct account *a = fr->arg.p;
+    strcpy(ptm_redo_own(a->name), "mallory");
+    fr->ret = 1;
+}
+
+Test(redo, a_library_write_to_host_memory_stops_the_mirror)
+{
+    struct ptmMirrorRun r;
+    run(mirrorStrcpy, &host, &r);
+    cr_assert_eq(r.status, PTM_MS_FAILED);
+    cr_assert_not_null(r.bailed);
+    cr_assert_str_eq(host.name, "alice");
+    /* Its own memory is fine. */
+    char mine[8];
+    cr_assert_eq(ptm_redo_own(mine), mine);
+}
+
+/* Outside an inline mirror the translations are the identity and the
+** shims the real calls. */
+Test(redo, outside_a_mirror_everything_is_real)
+{
+    long x = 1;
+    cr_assert_eq(ptm_redo_ld(&x, sizeof x), (void *)&x);
+    cr_assert_eq(ptm_redo_st(&x, sizeof x), (void *)&x);
+    char *s = ptm_shim_strdup("real");
+    ptm_shim_memcpy(s, "REAL", 4);
+    cr_assert_str_eq(s, "REAL");
+    ptm_shim_free(s);
+}
+
+/* Another thread watches the balance while mirrors write it. */
+static _Atomic int stop;
+static _Atomic long changes;
+
+static void *watch(void *p)
+{
+    volatile long *balance = p;
+    while (!atomic_load(&stop))
+        if (*balance != 100)
+            atomic_fetch_add(&changes, 1);
+    return NULL;
+}
+
+static void mirrorHammer(void *p)
+{
+    struct frame *fr = p;
+    struct account *a = fr->arg.p;
+    for (int i = 0; i < 1000; i++)
+        ST(a->balance) = i;
+    fr->ret = LD(a->balance);
+}
+
+Test(redo, other_threads_never_see_a_mirror_write)
+{
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, watch, &host.balance), 0);
+    for (int i = 0; i < 200; i++)
+        cr_assert_eq(run(mirrorHammer, &host, NULL), 999);
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&changes), 0);
+    cr_assert_eq(host.balance, 100);
+}
