@@ -517,9 +517,13 @@ static enum CXChildVisitResult poll_visit(CXCursor c, CXCursor parent, CXClientD
 **                       *(__typeof__(A))ptm_redo_st(A, sizeof *A) op= v; })
 **   E++, ++E         ({ __auto_type A = &(E); (*(__typeof__(A))ptm_redo_st(A, sizeof *A))++; })
 **   a bit-field      its whole struct is translated: ptr->bits, (*S).bits
-**   a library call   an argument it writes through (strcpy's destination)
-**   writing          is checked by ptm_redo_own: an inline mirror stops
-**                    there when it does not own the memory (a fork runs it)
+**   a library call   an array it writes into (snprintf(acct->name, ...)) is
+**   writing          translated whole for writing; a pointer it writes
+**                    through is checked by ptm_redo_own: an inline mirror
+**                    stops there when it does not own the memory (a fork
+**                    runs it instead)
+**   a library call   an array it reads is translated whole for reading
+**   reading          (printf("%s", acct->name))
 **
 ** each inside __extension__ and parentheses.  Every rewrite inserts text
 ** around the source's own tokens (or replaces an operator token), so E is
@@ -942,8 +946,14 @@ static void redo_call(Redo *r, CXCursor call)
         written = writers[i].written;
         int n = clang_Cursor_getNumArguments(call);
         for (int a = 0; a < n && a < 32; a++) {
-            CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
-            if ((writers[i].written & (1u << a)) && !is_local_address(arg))
+            CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), array;
+            if (!(writers[i].written & (1u << a)) || is_local_address(arg))
+                continue;
+            /* An array's size is known: the library writes into the
+            ** mirror's view of all of it (snprintf(acct->name, ...)). */
+            if (array_argument(arg, &array))
+                wrap_object(r, array, "ptm_redo_st");
+            else
                 wrap_own(r, arg);
         }
     }

@@ -169,5 +169,32 @@ class Robustness(ptmtest.TempDirTest):
             self.assertEqual(sorted(lines),
                              sorted(f"{a} {c}" for a in range(8) for c in range(25)))
 
+    def test_write_heavy_mirrors_change_no_memory(self):
+        """Transfers through pointers, a heap list, a formatted note, 8
+        threads: the inline mirror runs with its stores in the write
+        buffer.  With primaries, every balance and counter is exactly
+        theirs; mirrors only (PTM_DRY_RUN) change no byte of memory -- a
+        thread watching without the lock never sees a value move -- and
+        no byte of the journal.  The fork executor agrees."""
+        exe = self.build("bank")
+        journal = os.path.join(self.dir, "journal.txt")
+        r, t = self.traced([exe, journal])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "failed 0 transfers 200 sum 8000000 exact 1 ops 400 "
+                                   "entries 400 notes 8 moved 0\n")
+        self.assertEqual({(x["mirror"], x["mirror_status"]) for x in t}, {("inline", "returned")})
+        self.assertTrue(all("write buffer" in x["mirror_reason"] for x in t))
+        self.assertFalse(any(x["signals"]["criteria_failed"] for x in t))
+        before = file_state(journal)
+        r, t = self.traced([exe, journal], PTM_DRY_RUN=1)
+        self.assertEqual(r.stdout, "failed 0 transfers 0 sum 8000000 exact 1 ops 0 "
+                                   "entries 0 notes 0 moved 0\n", r.stderr)
+        self.assertEqual(len(t), 200)
+        self.assertEqual(file_state(journal), before)
+        r, t = self.traced([exe, os.path.join(self.dir, "forked.txt")], PTM_MIRROR="fork")
+        self.assertEqual(r.stdout, "failed 0 transfers 200 sum 8000000 exact 1 ops 400 "
+                                   "entries 400 notes 8 moved 0\n", r.stderr)
+        self.assertEqual({x["mirror"] for x in t}, {"fork"})
+
 if __name__ == "__main__":
     ptmtest.main()
