@@ -23,7 +23,7 @@ _Thread_local struct ptmMirror *ptmMirrorCurrent;
 */
 void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring)
 {
-    pid_t self = getpid();
+    pid_t self = ptmOsPid();
 
     m->ring = ring;
     m->t0_ns = ptmOsNowNs();

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -241,6 +242,11 @@ static int osSpinUnlock(pthread_spinlock_t *sp)
     return pthread_spin_unlock(sp);
 }
 
+static pid_t osGetpid(void)
+{
+    return getpid();
+}
+
 #define PTM_OS_REAL                                                         \
     {                                                                       \
         .open = osOpen, .close = osClose, .read = osRead, .write = osWrite, \
@@ -260,7 +266,7 @@ static int osSpinUnlock(pthread_spinlock_t *sp)
         .rwlock_tryrdlock = osRwlockTryrdlock,                              \
         .rwlock_trywrlock = osRwlockTrywrlock,                              \
         .rwlock_unlock = osRwlockUnlock, .spin_trylock = osSpinTrylock,     \
-        .spin_unlock = osSpinUnlock,                                        \
+        .spin_unlock = osSpinUnlock, .getpid = osGetpid,                    \
     }
 
 struct ptmOsTable ptmOs = PTM_OS_REAL;
@@ -285,4 +291,44 @@ uint64_t ptmOsNowNs(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ptmOsPid's cache: 0 until the first call, and again in a fork child. */
+static _Atomic pid_t cachedPid;
+static pthread_once_t pidOnce = PTHREAD_ONCE_INIT;
+
+/* The child side of every fork(): the pid it inherited is its parent's.
+** Async-signal-safe (a store), and takes no lock: a fork executor child
+** runs it too. */
+static void pidForget(void)
+{
+    atomic_store_explicit(&cachedPid, 0, memory_order_relaxed);
+}
+
+static void pidRegister(void)
+{
+    pthread_atfork(NULL, NULL, pidForget);
+}
+
+/*
+** ptmOsPid: getpid(), asked of the kernel once per process.  The cache is
+** forgotten by a pthread_atfork child handler (registered before the first
+** value is cached, so no child of fork() inherits a value without the
+** handler), which covers fork() and the fork executor's children; a child
+** made by a raw clone(2) or by _Fork() runs no handler and would see its
+** parent's pid.  When a test has replaced ptmOs.getpid, that is called
+** every time and nothing is cached.  Thread-safe.
+*/
+pid_t ptmOsPid(void)
+{
+    pid_t pid = atomic_load_explicit(&cachedPid, memory_order_relaxed);
+
+    if (ptmOs.getpid != osGetpid)
+        return ptmOs.getpid();
+    if (pid > 0)
+        return pid;
+    pthread_once(&pidOnce, pidRegister);
+    pid = osGetpid();
+    atomic_store_explicit(&cachedPid, pid, memory_order_relaxed);
+    return pid;
 }

@@ -88,10 +88,16 @@ struct ptmOsTable {
     int (*rwlock_unlock)(pthread_rwlock_t *rw);
     int (*spin_trylock)(pthread_spinlock_t *sp);
     int (*spin_unlock)(pthread_spinlock_t *sp);
+    pid_t (*getpid)(void);                            /* through ptmOsPid */
 };
 extern struct ptmOsTable ptmOs;
 void ptmOsReset(void);
 uint64_t ptmOsNowNs(void); /* CLOCK_MONOTONIC, in ns */
+/* ptmOsPid: this process's pid, without a system call after the first:
+** cached, and forgotten in the child of a fork() (a pthread_atfork child
+** handler; not after a raw clone(2) or _Fork()).  A replaced ptmOs.getpid
+** is called every time. */
+pid_t ptmOsPid(void);
 
 /* ring.c ----------------------------------------------------------------
 ** The mirror's observation channel: a MAP_SHARED anonymous mapping that a

@@ -1979,7 +1979,7 @@ void ptmSimCloseFd(struct ptmMirror *m, int fd)
         ptmOs.close(fd);
         return;
     }
-    self = getpid();
+    self = ptmOsPid();
     if (!holdsProcessLocks(fd, self)) {
         ptmOs.close(fd);
     } else if (!atomic_flag_test_and_set(&parked.busy)) {
