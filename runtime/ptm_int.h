@@ -354,6 +354,9 @@ struct ptmSimFile {
     dev_t dev;                    /* regular files: which file */
     ino_t ino;
     off_t offset;                 /* the mirror's offset, unless real_offset */
+    int offset_pending;           /* borrowed: offset is the host's, not read yet
+                                  ** (lseek on first need: an O_APPEND write has none) */
+    struct stat st;               /* borrowed regular file: its fstat at first use */
     struct ptmOvFile *ov;         /* the content once bound; NULL: the real file's */
     struct ptmSimSock *sock;      /* sockets: their state, or NULL */
     unsigned streams;             /* FILEs the mirror made on this entry (stdio.c) */
@@ -414,6 +417,14 @@ int ptmSimSync(struct ptmSimFile *f);
 int ptmSimFstat(struct ptmSimFile *f, struct stat *st);
 /* ptmSimSize: f's size as the mirror sees it; -1 when it has none. */
 off_t ptmSimSize(struct ptmSimFile *f);
+/* ptmSimOffset: f's offset as the mirror sees it (a host descriptor's
+** starts at the host's, read on first need without moving it). */
+off_t ptmSimOffset(struct ptmSimFile *f);
+/* The free space statvfs reported for a filesystem is kept this long for
+** the process's mirrors, and serves only writes that fit with this many
+** bytes to spare (shims/sim.c, checkSpace). */
+#define PTM_SIM_VFS_TTL_NS (10u * 1000u * 1000u)  /* 10 ms */
+#define PTM_SIM_VFS_MARGIN ((uint64_t)64 << 20)   /* 64 MiB */
 /* ptmSimClose: the mirror's close(f->fd): the mirror's own descriptor is
 ** closed for real (without dropping the host's fcntl locks), a host one only
 ** in simulation.  f is freed unless a FILE still uses it.  0 or an errno. */

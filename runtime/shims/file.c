@@ -619,7 +619,8 @@ static int mirrorDup(struct ptmMirror *m, struct ptmSimFile *f, int cmd, int min
     g->real_offset = 0;
     g->dev = f->dev;
     g->ino = f->ino;
-    g->offset = f->real_offset ? ptmOs.lseek(f->fd, 0, SEEK_CUR) : f->offset;
+    g->st = f->st;
+    g->offset = ptmSimOffset(f);
     g->ov = f->ov;
     g->owns_fd = f->kind == PTM_SIM_BORROWED;
     if (f->sock && (g->sock = malloc(sizeof *g->sock)) != NULL)

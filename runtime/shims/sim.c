@@ -34,7 +34,15 @@
 **     statvfs/fstatvfs; truncations give bytes back.  f_bavail is what an
 **     unprivileged writer gets (root may use the reserved blocks too), and a
 **     write that does not fit whole is predicted to fail (the kernel may write
-**     part of it first).
+**     part of it first).  One statvfs serves the process's mirrors for a few
+**     milliseconds, for writes far from the limit only (checkSpace).
+**
+** What a write costs in probes: a host descriptor is asked its flags and
+** what it is (F_GETFL, fstat) once per mirror; its offset (lseek) and its
+** path (readlink of /proc/self/fd) only when the mirror needs them;
+** RLIMIT_FSIZE once per mirror; free space as above.  Nothing about a host
+** descriptor is carried from one mirror to the next: the host may close it
+** and open another file on its number in between.
 **
 ** The real system is only probed, with read-only calls through ptmOs, each
 ** retried on EINTR.  One more thing must never happen in the host's process
@@ -77,10 +85,14 @@ struct ptmOvFile {
     dev_t dev;                    /* the real file; ino 0: made by the mirror */
     ino_t ino;
     dev_t fs;                     /* the filesystem charged for its growth */
-    char *real_path;              /* where its real bytes can be opened; NULL: unknown */
+    char *real_path;              /* where its real bytes can be opened; NULL: unknown
+                                  ** (or not asked yet: see link_fd, ovRealPath) */
+    int link_fd;                  /* a host descriptor on it whose /proc/self/fd link
+                                  ** names it, read on first need; -1 */
     char *vfs_path;               /* where free space is measured; NULL: vfs_fd */
     int vfs_fd;                   /* a host descriptor for fstatvfs, not owned; -1 */
     int real_fd;                  /* own read-only descriptor on the real file; -1 */
+    int real_stale;               /* real_fd turned out to be on another file: unused */
     int host_fd;                  /* a readable host descriptor on it, not owned; -1 */
     off_t size;                   /* its size in the mirror's view */
     off_t real_len;               /* [0, real_len) not overwritten: the real bytes */
@@ -569,7 +581,7 @@ static struct ptmOvFile *ovNew(struct ptmMirror *m)
     struct ptmOvFile *ov = calloc(1, sizeof *ov);
     if (!ov)
         return NULL;
-    ov->vfs_fd = ov->real_fd = ov->host_fd = -1;
+    ov->vfs_fd = ov->real_fd = ov->host_fd = ov->link_fd = -1;
     ov->next = m->ovs;
     m->ovs = ov;
     return ov;
@@ -604,15 +616,43 @@ static struct ptmOvFile *ovForReal(struct ptmMirror *m, const struct stat *st, c
     return ov;
 }
 
+/* Where ov's real bytes can be opened: its path, or NULL when unknown.
+** For a file known by a host descriptor only, the descriptor's
+** /proc/self/fd link is read on the first need, once per mirror (not at
+** every write: most mirrors never ask). */
+static const char *ovRealPath(struct ptmOvFile *ov)
+{
+    char proc[40], link[PATH_MAX];
+    ssize_t n;
+
+    if (!ov->real_path && ov->link_fd >= 0) {
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", ov->link_fd);
+        ov->link_fd = -1;
+        while ((n = ptmOs.readlink(proc, link, sizeof link - 1)) < 0 && errno == EINTR)
+            ;
+        link[n > 0 ? n : 0] = '\0';
+        if (link[0] == '/' && !strstr(link, " (deleted)"))
+            ov->real_path = strdup(link);
+    }
+    return ov->real_path;
+}
+
 /* A descriptor that reads ov's real bytes, opened on first need; -1 when
-** there is none. */
+** there is none.  What its path names now must still be ov's file (it may
+** have been renamed over, or replaced, since the path was learnt). */
 static int ovRealFd(struct ptmOvFile *ov)
 {
+    const char *path;
+    struct stat st;
+
     if (ov->host_fd >= 0)
         return ov->host_fd;
-    if (ov->real_fd < 0 && ov->real_path)
-        probeOpenQuiet(ov->real_path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0, &ov->real_fd);
-    return ov->real_fd;
+    if (ov->real_fd < 0 && !ov->real_stale && (path = ovRealPath(ov)) != NULL &&
+        probeOpenQuiet(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0, &ov->real_fd) == 0 &&
+        ov->ino && (ptmProbeFstat(ov->real_fd, &st) != 0 || st.st_dev != ov->dev ||
+                    st.st_ino != ov->ino))
+        ov->real_stale = 1;                 /* another file: closed by ovFreeAll */
+    return ov->real_stale ? -1 : ov->real_fd;
 }
 
 /* Reads [off, off+n) of ov as the mirror sees it.  -1 with *err, or the count. */
@@ -799,18 +839,119 @@ static off_t allocBytes(const struct ptmOvFile *ov, off_t off, size_t n)
     return off >= ov->size ? (off_t)n : end - ov->size;
 }
 
+/*
+** Free space, shared by the mirrors of the process.  A statvfs per write
+** would cost more than the write it predicts, so what one gave is kept per
+** filesystem (st_dev) for VFS_TTL_NS, with the bytes the mirrors predicted
+** since (charged: the primaries are expected to write them).  A cached
+** figure may only say that a write fits, and only with VFS_MARGIN bytes to
+** spare after everything charged: to go wrong, others would have to fill
+** VFS_MARGIN in VFS_TTL_NS (6.7 GB/s).  A write near the limit, and every
+** ENOSPC, is decided on a fresh statvfs.  A figure is served only through
+** the ptmOs entries that produced it, so a test that replaces
+** ptmOs.statvfs or fstatvfs is never answered from the real one.
+**
+** The table is guarded by a flag taken with test-and-set, never waited
+** for: when it is busy (another thread, or a fork child that inherited it
+** set) the caller probes without it.  Only the st_dev-wide figures are
+** kept: the read-only flag of statvfs is a mount's (a bind mount may be
+** read-only over a writable filesystem) and is always asked afresh.
+*/
+#define VFS_SLOTS 8
+#define VFS_TTL_NS PTM_SIM_VFS_TTL_NS
+#define VFS_MARGIN PTM_SIM_VFS_MARGIN
+
+struct vfsFact {
+    dev_t dev;
+    uint64_t at_ns;                         /* when probed; 0: an empty slot */
+    uint64_t avail;                         /* f_bavail * f_frsize then */
+    uint64_t charged;                       /* bytes predicted to fit since */
+    int (*by_path)(const char *, struct statvfs *); /* ptmOs.statvfs then */
+    int (*by_fd)(int, struct statvfs *);    /* ptmOs.fstatvfs then */
+};
+
+static struct {
+    atomic_flag busy;
+    unsigned next;                          /* the slot to reuse next */
+    struct vfsFact slot[VFS_SLOTS];
+} vfsCache = {.busy = ATOMIC_FLAG_INIT};
+
+/* The live slot of dev in the locked table, or NULL. */
+static struct vfsFact *vfsSlot(dev_t dev, uint64_t now)
+{
+    struct vfsFact *v;
+    int i;
+
+    for (i = 0; i < VFS_SLOTS; i++) {
+        v = &vfsCache.slot[i];
+        if (v->at_ns && v->dev == dev && now - v->at_ns < VFS_TTL_NS &&
+            v->by_path == ptmOs.statvfs && v->by_fd == ptmOs.fstatvfs)
+            return v;
+    }
+    return NULL;
+}
+
+/* Does a cached figure for filesystem dev show need bytes fitting with
+** VFS_MARGIN to spare?  If so, alloc of them are charged to it.  0 when
+** there is none, or it is too close to tell, or the table is busy. */
+static int vfsCachedFits(dev_t dev, uint64_t need, uint64_t alloc)
+{
+    struct vfsFact *v;
+    int fits = 0;
+
+    if (atomic_flag_test_and_set_explicit(&vfsCache.busy, memory_order_acquire))
+        return 0;
+    if ((v = vfsSlot(dev, ptmOsNowNs())) != NULL && v->avail >= v->charged &&
+        v->avail - v->charged >= VFS_MARGIN && v->avail - v->charged - VFS_MARGIN >= need) {
+        v->charged += alloc;
+        fits = 1;
+    }
+    atomic_flag_clear_explicit(&vfsCache.busy, memory_order_release);
+    return fits;
+}
+
+/* Keeps avail, just probed through by_path/by_fd, as filesystem dev's
+** figure, with charged bytes already predicted against it.  Skipped when
+** the table is busy. */
+static void vfsRemember(dev_t dev, uint64_t avail, uint64_t charged,
+                        int (*by_path)(const char *, struct statvfs *),
+                        int (*by_fd)(int, struct statvfs *))
+{
+    uint64_t now = ptmOsNowNs();
+    struct vfsFact *v;
+    int i;
+
+    if (atomic_flag_test_and_set_explicit(&vfsCache.busy, memory_order_acquire))
+        return;
+    for (v = NULL, i = 0; i < VFS_SLOTS && !v; i++)
+        if (vfsCache.slot[i].dev == dev || !vfsCache.slot[i].at_ns)
+            v = &vfsCache.slot[i];
+    if (!v)
+        v = &vfsCache.slot[vfsCache.next++ % VFS_SLOTS];
+    *v = (struct vfsFact){dev, now ? now : 1, avail, charged, by_path, by_fd};
+    atomic_flag_clear_explicit(&vfsCache.busy, memory_order_release);
+}
+
 /* ENOSPC when adding alloc bytes to ov's filesystem would pass what is free
 ** there, counting what the mirror added before.  0 when it fits or when
-** statvfs cannot tell. */
+** statvfs cannot tell.  Asks statvfs only when the shared figure (above)
+** cannot answer. */
 static int checkSpace(struct ptmMirror *m, struct ptmOvFile *ov, off_t alloc)
 {
+    int (*by_path)(const char *, struct statvfs *) = ptmOs.statvfs;
+    int (*by_fd)(int, struct statvfs *) = ptmOs.fstatvfs;
     struct statvfs vfs;
     struct ptmFsUse *u;
-    uint64_t avail;
+    uint64_t avail, need;
     int64_t used;
     int err;
 
     if (alloc <= 0)
+        return 0;
+    u = fsUse(m, ov->fs);
+    used = u && u->bytes > 0 ? u->bytes : 0;
+    need = (uint64_t)used + (uint64_t)alloc;
+    if (ov->fs && vfsCachedFits(ov->fs, need, (uint64_t)alloc))
         return 0;
     if (ov->vfs_path)
         err = probeStatvfs(ov->vfs_path, &vfs);
@@ -820,12 +961,10 @@ static int checkSpace(struct ptmMirror *m, struct ptmOvFile *ov, off_t alloc)
         return 0;
     if (err)
         return 0;
-    u = fsUse(m, ov->fs);
-    used = u ? u->bytes : 0;
     avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    if (used < 0)
-        used = 0;
-    return (uint64_t)used + (uint64_t)alloc > avail ? ENOSPC : 0;
+    if (ov->fs)
+        vfsRemember(ov->fs, avail, need > avail ? 0 : (uint64_t)alloc, by_path, by_fd);
+    return need > avail ? ENOSPC : 0;
 }
 
 static void charge(struct ptmMirror *m, struct ptmOvFile *ov, int64_t delta)
@@ -835,23 +974,53 @@ static void charge(struct ptmMirror *m, struct ptmOvFile *ov, int64_t delta)
         u->bytes += delta;
 }
 
-/* The largest write RLIMIT_FSIZE allows at off: n, less (the kernel writes
-** up to the limit), or -1 with EFBIG at the limit. */
-static ssize_t fsizeLimit(off_t off, size_t n, int *err)
+/*
+** RLIMIT_FSIZE, asked once per mirror: the host may change it between two
+** mirrors (setrlimit, or prlimit from another process) and nothing tells
+** us, but not while an inline mirror runs on its thread.  Kept per thread
+** for the mirror (and its start time) that asked, through the ptmOs entry
+** that answered; ptmSimReleaseAll forgets it.
+*/
+static _Thread_local struct {
+    const struct ptmMirror *m;
+    uint64_t t0_ns;
+    int (*by)(int, struct rlimit *);
+    rlim_t cur;
+} fsizeCache;
+
+/* The soft RLIMIT_FSIZE for mirror m (RLIM_INFINITY when it cannot be read). */
+static rlim_t fsizeOf(struct ptmMirror *m)
 {
     struct rlimit rl;
     int rc;
 
+    if (fsizeCache.m == m && fsizeCache.t0_ns == m->t0_ns && fsizeCache.by == ptmOs.getrlimit)
+        return fsizeCache.cur;
     while ((rc = ptmOs.getrlimit(RLIMIT_FSIZE, &rl)) != 0 && errno == EINTR)
         ;
-    if (rc != 0 || rl.rlim_cur == RLIM_INFINITY)
+    if (rc != 0)
+        return RLIM_INFINITY;
+    fsizeCache.m = m;
+    fsizeCache.t0_ns = m->t0_ns;
+    fsizeCache.by = ptmOs.getrlimit;
+    fsizeCache.cur = rl.rlim_cur;
+    return rl.rlim_cur;
+}
+
+/* The largest write RLIMIT_FSIZE allows mirror m at off: n, less (the
+** kernel writes up to the limit), or -1 with EFBIG at the limit. */
+static ssize_t fsizeLimit(struct ptmMirror *m, off_t off, size_t n, int *err)
+{
+    rlim_t cur = fsizeOf(m);
+
+    if (cur == RLIM_INFINITY)
         return (ssize_t)n;
-    if ((rlim_t)off >= rl.rlim_cur) {
+    if ((rlim_t)off >= cur) {
         *err = EFBIG;
         return -1;
     }
-    if ((rlim_t)off + n > rl.rlim_cur)
-        return (ssize_t)(rl.rlim_cur - (rlim_t)off);
+    if ((rlim_t)off + n > cur)
+        return (ssize_t)(cur - (rlim_t)off);
     return (ssize_t)n;
 }
 
@@ -1093,8 +1262,8 @@ static int openOv(struct ptmMirror *m, struct ptmOvFile *ov, int flags, struct p
         return EEXIST;
     if (flags & O_DIRECTORY)
         return ENOTDIR;
-    err = ov->ino && ov->real_path ? ptmProbeAccess(ov->real_path, want)
-                                   : nsPermits(ov->mode, 0, want);
+    err = ov->ino && ovRealPath(ov) ? ptmProbeAccess(ov->real_path, want)
+                                    : nsPermits(ov->mode, 0, want);
     if (err)
         return err;
     if ((flags & O_TRUNC) && acc != O_RDONLY && ov->size > 0) {
@@ -1295,13 +1464,18 @@ static int inheritedUnknown(const struct ptmMirror *m, const struct stat *st)
            minor(st->st_rdev) == 3;
 }
 
-/* The entry for host descriptor fd, new.  0, EBADF or ENOMEM. */
+/* The entry for host descriptor fd, new: its flags (F_GETFL) and what it
+** is (fstat), asked once per mirror and never carried over from an earlier
+** mirror -- between two mirrors the host may have closed the descriptor and
+** opened another file, or the same file with other flags, on its number,
+** or changed its flags with F_SETFL, none of which fstat alone would show.
+** Its offset is read when first needed (offset_pending).  0, EBADF or
+** ENOMEM. */
 static int simBorrow(struct ptmMirror *m, int fd, struct ptmSimFile **out)
 {
     struct ptmSimFile *f;
     struct stat st;
     int flags, err;
-    off_t off;
 
     if ((err = ptmProbeGetfl(fd, &flags)) != 0)
         return err;
@@ -1312,10 +1486,9 @@ static int simBorrow(struct ptmMirror *m, int fd, struct ptmSimFile **out)
         if (S_ISREG(st.st_mode)) {
             f->dev = st.st_dev;
             f->ino = st.st_ino;
+            f->st = st;
             f->ov = ovFind(m, st.st_dev, st.st_ino);
-            /* Only asks where the host's offset is; never moves it. */
-            off = ptmOs.lseek(fd, 0, SEEK_CUR);
-            f->offset = off < 0 ? 0 : off;
+            f->offset_pending = 1;
         }
     }
     *out = f;
@@ -1344,52 +1517,68 @@ int ptmSimEntry(struct ptmMirror *m, int fd, struct ptmSimFile **out)
 }
 
 /* f's overlay, made for a real regular file on first need.  NULL: none can
-** be (not a regular file, or out of memory). */
+** be (not a regular file, or out of memory).  A borrowed descriptor's is
+** made from the fstat simBorrow took in this mirror; when the descriptor
+** cannot read (O_WRONLY), the path its real bytes are read through is
+** learnt only if they are (ovRealPath). */
 static struct ptmOvFile *bindOv(struct ptmSimFile *f)
 {
     struct stat st;
-    char proc[40], link[PATH_MAX];
-    ssize_t n;
     int acc;
 
     if (f->ov || f->type != S_IFREG)
         return f->ov;
     if ((f->ov = ovFind(f->mirror, f->dev, f->ino)) != NULL)
         return f->ov;
-    if (f->fd < 0 || ptmProbeFstat(f->fd, &st) != 0)
+    if (f->fd < 0)
         return NULL;
     acc = f->flags & O_ACCMODE;
     if (f->kind == PTM_SIM_BORROWED) {
-        /* Its path, for reading the real bytes when fd cannot (O_WRONLY). */
-        link[0] = '\0';
-        if (acc == O_WRONLY) {
-            snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
-            n = ptmOs.readlink(proc, link, sizeof link - 1);
-            link[n > 0 ? n : 0] = '\0';
-            if (strstr(link, " (deleted)"))
-                link[0] = '\0';
+        f->ov = ovForReal(f->mirror, &f->st, NULL, f->fd, acc != O_WRONLY);
+        if (f->ov && acc == O_WRONLY && !f->ov->real_path && f->ov->link_fd < 0) {
+            f->ov->link_fd = f->fd;
+            if (f->owns_fd)
+                ovRealPath(f->ov);          /* the mirror's dup: it may close it first */
         }
-        f->ov = ovForReal(f->mirror, &st, link[0] == '/' ? link : NULL, f->fd, acc != O_WRONLY);
-    } else {
+    } else if (ptmProbeFstat(f->fd, &st) == 0) {
         f->ov = ovForReal(f->mirror, &st, f->abs_path ? f->abs_path : f->path, -1, 0);
     }
     return f->ov;
 }
 
+/* f's offset as the mirror sees it.  A borrowed descriptor's starts where
+** the host's is, asked (lseek SEEK_CUR, which never moves it) on first need:
+** an O_APPEND write has none. */
 static off_t curOffset(struct ptmSimFile *f)
 {
     off_t off;
     if (f->real_offset && f->fd >= 0 && (off = ptmOs.lseek(f->fd, 0, SEEK_CUR)) >= 0)
         return off;
+    if (f->offset_pending) {
+        f->offset_pending = 0;
+        off = f->fd >= 0 ? ptmOs.lseek(f->fd, 0, SEEK_CUR) : -1;
+        f->offset = off < 0 ? 0 : off;
+    }
     return f->offset;
+}
+
+/*
+** ptmSimOffset: f's offset as the mirror sees it (a borrowed descriptor's
+** starts where the host's is; reading it moves nothing).
+*/
+off_t ptmSimOffset(struct ptmSimFile *f)
+{
+    return curOffset(f);
 }
 
 static void setOffset(struct ptmSimFile *f, off_t off)
 {
-    if (f->real_offset && f->fd >= 0)
+    if (f->real_offset && f->fd >= 0) {
         ptmOs.lseek(f->fd, off, SEEK_SET);  /* the mirror's own read-only description */
-    else
+    } else {
         f->offset = off;
+        f->offset_pending = 0;
+    }
 }
 
 /*
@@ -1420,7 +1609,7 @@ static ssize_t regularWrite(struct ptmSimFile *f, const void *buf, size_t n, off
         *err = ENOMEM;
         return -1;
     }
-    if ((r = fsizeLimit(off, n, err)) < 0)
+    if ((r = fsizeLimit(f->mirror, off, n, err)) < 0)
         return -1;
     alloc = allocBytes(ov, off, (size_t)r);
     if ((*err = checkSpace(f->mirror, ov, alloc)) != 0)
@@ -1725,7 +1914,7 @@ int ptmSimTruncate(struct ptmSimFile *f, off_t len)
         return EBADF;
     if (len < 0 || f->type != S_IFREG || !writable(f))
         return EINVAL;
-    if (len > 0 && fsizeLimit(len - 1, 1, &err) < 0)
+    if (len > 0 && fsizeLimit(f->mirror, len - 1, 1, &err) < 0)
         return err;
     if (!(ov = bindOv(f)))
         return ENOMEM;
@@ -1751,15 +1940,16 @@ int ptmSimSync(struct ptmSimFile *f)
 /* ov as stat() would describe it.  OUT: *st.  0 or an errno. */
 static int ovStat(struct ptmOvFile *ov, struct stat *st)
 {
-    int err = ENOENT;
+    int err = ENOENT, fd;
 
     if (ov->ino) {
         if (ov->host_fd >= 0)
             err = ptmProbeFstat(ov->host_fd, st);
-        else if (ov->real_path)
-            err = ptmProbeStat(ov->real_path, st);
-        if (err && ovRealFd(ov) >= 0)
-            err = ptmProbeFstat(ov->real_fd, st);
+        else if (ovRealPath(ov) && (err = ptmProbeStat(ov->real_path, st)) == 0 &&
+                 (st->st_dev != ov->dev || st->st_ino != ov->ino))
+            err = ESTALE;                   /* the path names another file now */
+        if (err && (fd = ovRealFd(ov)) >= 0)
+            err = ptmProbeFstat(fd, st);
     }
     if (err) {
         memset(st, 0, sizeof *st);
@@ -2015,8 +2205,10 @@ void ptmSimReleaseAll(struct ptmMirror *m)
         free(u);
     }
     m->ov_bytes = 0;
+    if (fsizeCache.m == m)
+        fsizeCache.m = NULL;
     if (!m->in_child && parked.n > 0)
-        sweepParked(getpid());
+        sweepParked(ptmOsPid());
 }
 
 /*
@@ -2085,8 +2277,8 @@ int ptmSimAccess(struct ptmMirror *m, const char *path, int mode)
     case V_GONE: err = ENOENT; break;
     case V_NOTDIR: err = ENOTDIR; break;
     case V_FILE:
-        err = v.e->ov->ino && v.e->ov->real_path ? ptmProbeAccess(v.e->ov->real_path, mode)
-                                                 : nsPermits(v.e->ov->mode, 0, mode);
+        err = v.e->ov->ino && ovRealPath(v.e->ov) ? ptmProbeAccess(v.e->ov->real_path, mode)
+                                                  : nsPermits(v.e->ov->mode, 0, mode);
         break;
     case V_DIR:
         err = v.real ? ptmProbeAccess(v.real, mode) : nsPermits(v.e->mode, 1, mode);

@@ -319,7 +319,7 @@ static void hostPosition(struct ptmSimStream *s)
         unwritten = (size_t)(fp->_IO_write_ptr - fp->_IO_write_base);
 #endif
     if (regular(s)) {
-        s->pos = s->f->offset - (off_t)unread + (off_t)unwritten;
+        s->pos = ptmSimOffset(s->f) - (off_t)unread + (off_t)unwritten;
         if (s->pos < 0)
             s->pos = 0;
     } else if (unread > 0 && (s->pending = malloc(unread)) != NULL) {
