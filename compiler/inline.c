@@ -541,11 +541,19 @@ typedef enum Use {
     USE_NONE   /* not evaluated (sizeof, _Alignof) */
 } Use;
 
+/* A span already rewritten: a macro argument expanded twice is one text. */
+typedef struct Done {
+    size_t start, end;
+    const char *kind;
+} Done;
+
 typedef struct Redo {
     InlineFacts *out;
     SrcFile *file;
     CXFile cxfile;
     int seq;
+    Done *done;
+    int ndone;
 } Redo;
 
 static void redo_block(Redo *r, CXCursor at, const char *what)
@@ -563,26 +571,6 @@ static void redo_add(Redo *r, size_t off, size_t len, int order, char *text)
     InlineFacts *f = r->out;
     f->redo = xrealloc(f->redo, sizeof *f->redo * (size_t)(f->nredo + 1));
     f->redo[f->nredo++] = (RedoEdit){off, len, order, text};
-}
-
-/* span: the offsets of c's text in the function's file, when c is written
-** there as it is compiled (not by a macro).  False otherwise. */
-static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
-{
-    CXSourceRange ext = clang_getCursorExtent(c);
-    CXFile f1, f2, s1, s2;
-    unsigned a, b, sa, sb;
-    clang_getExpansionLocation(clang_getRangeStart(ext), &f1, NULL, NULL, &a);
-    clang_getExpansionLocation(clang_getRangeEnd(ext), &f2, NULL, NULL, &b);
-    clang_getSpellingLocation(clang_getRangeStart(ext), &s1, NULL, NULL, &sa);
-    clang_getSpellingLocation(clang_getRangeEnd(ext), &s2, NULL, NULL, &sb);
-    if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) ||
-        !clang_File_isEqual(s1, r->cxfile) || !clang_File_isEqual(s2, r->cxfile) || a != sa ||
-        b != sb || a > b || b > r->file->len)
-        return false;
-    *start = a;
-    *end = b;
-    return true;
 }
 
 /* skip_space: past blanks and comments from i. */
@@ -604,6 +592,109 @@ static size_t skip_space(const SrcFile *file, size_t i, size_t end)
         }
     }
     return i;
+}
+
+/* skip_literal: past the string or character literal at i. */
+static size_t skip_literal(const char *t, size_t i, size_t end)
+{
+    char q = t[i++];
+    while (i < end && t[i] != q) {
+        if (t[i] == '\\')
+            i++;
+        i++;
+    }
+    return i + 1;
+}
+
+/* balanced: whether text[from, to) is one macro argument's worth: its
+** brackets balanced, no comma outside them, no literal left open. */
+static bool balanced(const SrcFile *file, size_t from, size_t to)
+{
+    const char *t = file->text;
+    int depth = 0;
+    for (size_t i = from; i < to; i++) {
+        if (t[i] == '"' || t[i] == '\'') {
+            i = skip_literal(t, i, to) - 1;
+            if (i >= to)
+                return false;
+        } else if (t[i] == '(' || t[i] == '[' || t[i] == '{') {
+            depth++;
+        } else if (t[i] == ')' || t[i] == ']' || t[i] == '}') {
+            if (--depth < 0)
+                return false;
+        } else if (t[i] == ',' && depth == 0) {
+            return false;
+        }
+    }
+    return depth == 0;
+}
+
+/* invocation_end: the end (past its ')') of the function-like macro
+** invocation whose name is at off; 0 when there is none. */
+static size_t invocation_end(const SrcFile *file, size_t off)
+{
+    const char *t = file->text;
+    size_t i = off;
+    while (i < file->len && (t[i] == '_' || (t[i] >= 'a' && t[i] <= 'z') ||
+                             (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9')))
+        i++;
+    i = skip_space(file, i, file->len);
+    if (i == off || i >= file->len || t[i] != '(')
+        return 0;
+    int depth = 0;
+    for (; i < file->len; i++) {
+        if (t[i] == '"' || t[i] == '\'')
+            i = skip_literal(t, i, file->len) - 1;
+        else if (t[i] == '(')
+            depth++;
+        else if (t[i] == ')' && --depth == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+/* span: the offsets of c's text in the function's file, when c is written
+** there as it is compiled: in plain code, or whole inside one argument of
+** a macro invocation (assert(acct->balance >= 0)), whose text the
+** expansion copies.  False otherwise (c comes from a macro's body). */
+static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
+{
+    CXSourceRange ext = clang_getCursorExtent(c);
+    CXFile f1, f2, s1, s2;
+    unsigned a, b, sa, sb;
+    clang_getExpansionLocation(clang_getRangeStart(ext), &f1, NULL, NULL, &a);
+    clang_getExpansionLocation(clang_getRangeEnd(ext), &f2, NULL, NULL, &b);
+    clang_getSpellingLocation(clang_getRangeStart(ext), &s1, NULL, NULL, &sa);
+    clang_getSpellingLocation(clang_getRangeEnd(ext), &s2, NULL, NULL, &sb);
+    if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) ||
+        !s1 || !clang_File_isEqual(s1, r->cxfile) || !clang_File_isEqual(s2, r->cxfile) ||
+        sa > sb || sb > r->file->len)
+        return false;
+    if (a != sa || b != sb) {
+        size_t call_end = invocation_end(r->file, a);
+        if (!call_end || sa <= a || sb > call_end || !balanced(r->file, sa, sb))
+            return false;
+    }
+    *start = sa;
+    *end = sb;
+    return true;
+}
+
+/* once: whether [start, end) is still to be rewritten as kind; a span
+** seen before (a macro argument expanded twice) is rewritten once, and
+** one used two ways cannot be. */
+static bool once(Redo *r, CXCursor c, size_t start, size_t end, const char *kind)
+{
+    for (int i = 0; i < r->ndone; i++) {
+        if (r->done[i].start != start || r->done[i].end != end)
+            continue;
+        if (strcmp(r->done[i].kind, kind) != 0)
+            redo_block(r, c, "uses a macro argument both to read and to write memory");
+        return false;
+    }
+    r->done = xrealloc(r->done, sizeof *r->done * (size_t)(r->ndone + 1));
+    r->done[r->ndone++] = (Done){start, end, kind};
+    return true;
 }
 
 /* find_op: where the operator token op is, first thing in [from, to). */
@@ -688,10 +779,16 @@ static char *addr_name(int n)
 static void wrap_object(Redo *r, CXCursor e, const char *fn)
 {
     size_t s, t;
+    /* A macro's body may parenthesize an argument: ((a) > (b) ? ...). */
+    while (!span(r, e, &s, &t) && clang_getCursorKind(e) == CXCursor_ParenExpr &&
+           kids_of(e).n == 1)
+        e = kids_of(e).c[0];
     if (!span(r, e, &s, &t)) {
         redo_block(r, e, "accesses memory inside a macro");
         return;
     }
+    if (!once(r, e, s, t, fn))
+        return;
     int n = ++r->seq;
     char *a = addr_name(n);
     redo_add(r, s, 0, n, format("(*__extension__({ __auto_type %s = &(", a));
@@ -708,6 +805,8 @@ static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
         redo_block(r, p, "accesses memory inside a macro");
         return;
     }
+    if (!once(r, p, s, t, "pointer"))
+        return;
     int n = ++r->seq;
     char *a = addr_name(n);
     redo_add(r, s, 0, n, format("(__extension__({ __auto_type %s = (", a));
@@ -723,6 +822,8 @@ static void wrap_own(Redo *r, CXCursor arg)
         redo_block(r, arg, "passes memory to a library writer inside a macro");
         return;
     }
+    if (!once(r, arg, s, t, "own"))
+        return;
     int n = ++r->seq;
     char *a = addr_name(n);
     redo_add(r, s, 0, n, format("(__extension__({ __auto_type %s = (", a));
@@ -758,10 +859,25 @@ static void bit_field_base(Redo *r, CXCursor e, const char *fn)
     }
 }
 
-/* redo_access: e, an lvalue read (or designated) in the function. */
+/* is_system_variable: a variable the C library declares (stdout, stderr,
+** optarg): read in place, since no instrumented code writes it -- a
+** mirror's store to one still goes through the buffer -- and its name is
+** often a macro. */
+static bool is_system_variable(CXCursor e)
+{
+    if (clang_getCursorKind(e) != CXCursor_DeclRefExpr)
+        return false;
+    CXCursor d = clang_getCursorReferenced(e);
+    return clang_getCursorKind(d) == CXCursor_VarDecl &&
+           clang_Location_isInSystemHeader(clang_getCursorLocation(d));
+}
+
+/* redo_lvalue: e, an lvalue read (or designated) in the function. */
 static void redo_lvalue(Redo *r, CXCursor e, Use use)
 {
     CXCursor s = strip_parens(e);
+    if (is_system_variable(s))
+        return;
     if (use == USE_VALUE && is_bit_field(s) && is_nonlocal_access(s)) {
         bit_field_base(r, s, "ptm_redo_ld");
         return;
@@ -811,8 +927,22 @@ static void redo_store(Redo *r, CXCursor c)
         return;
     }
     size_t ls, le, rs, re, at;
-    if (!span(r, lhs, &ls, &le) || !span(r, rhs, &rs, &re) || !find_op(r->file, le, rs, op, &at)) {
+    if (span(r, lhs, &ls, &le) && !span(r, rhs, &rs, &re)) {
+        /* V ends inside a macro's body (acct->max = MAX(a, b)): translate
+        ** E first.  Only a call in V that merges E's block into a larger
+        ** one could make this store miss the buffer's current copy. */
+        wrap_object(r, lhs, "ptm_redo_st");
+        redo_walk(r, lhs, USE_PLACE);
+        redo_walk(r, rhs, USE_VALUE);
+        free(op);
+        return;
+    }
+    if (!span(r, lhs, &ls, &le) || !find_op(r->file, le, rs, op, &at)) {
         redo_block(r, c, "stores to memory inside a macro");
+        free(op);
+        return;
+    }
+    if (!once(r, c, ls, re, "store")) {
         free(op);
         return;
     }
@@ -857,6 +987,8 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
         redo_block(r, c, "stores to memory inside a macro");
         return;
     }
+    if (!once(r, c, cs, ce, "store"))
+        return;
     int n = ++r->seq;
     char *a = addr_name(n);
     char *open = format("(__extension__({ __auto_type %s = &(", a);
@@ -1071,11 +1203,12 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out)
     clang_visitChildren(body, prove_visit, &p);
     out->local_stores_only = out->blocker == NULL;
 
-    Redo r = {out, file, NULL, 0};
+    Redo r = {out, file, NULL, 0, NULL, 0};
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
                                NULL, NULL);
     redo_walk(&r, body, USE_VALUE);
     out->redo_ok = out->redo_blocker == NULL;
+    free(r.done);
 
     unsigned open;
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), NULL, NULL,

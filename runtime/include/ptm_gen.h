@@ -288,8 +288,15 @@ PTM_API void *ptm_shim_memcpy(void *restrict d, const void *restrict s, size_t n
 PTM_API void *ptm_shim_memmove(void *d, const void *s, size_t n);
 PTM_API void *ptm_shim_memset(void *d, int c, size_t n);
 
-/* ptm_validate: shims/validate.c */
+/* ptm_validate and assert(): shims/validate.c.  glibc declares
+** __assert_fail, what assert() calls, only without NDEBUG. */
+extern void __assert_fail(const char *expr, const char *file, unsigned int line,
+                          const char *fn) __attribute__((__noreturn__));
 PTM_API int ptm_shim_validate(int cond, const char *fmt, ...) PTM_PRINTF_LIKE(2, 3);
+PTM_API __attribute__((__noreturn__)) void ptm_shim___assert_fail(const char *expr,
+                                                                  const char *file,
+                                                                  unsigned int line,
+                                                                  const char *fn);
 
 /*
 ** Cancellation of inline mirrors.  ptmcc makes mirror clones poll

@@ -2,12 +2,18 @@
 ** shims/validate.c - ptm_validate() in a mirror.
 **
 ** ptmcc turns ptm_validate(cond, fmt, ...) in a mirror clone into
-** ptm_shim_validate.  A failed check is the mirror's most direct evidence
+** ptm_shim_validate, and a failed assert() (glibc's __assert_fail) into
+** ptm_shim___assert_fail.  A failed check is the mirror's most direct evidence
 ** that the primary would fail on its data, so it becomes a PTM_EV_VALIDATE
 ** event whose target is the formatted message.
 */
+#include <assert.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ptm_int.h"
 
@@ -39,4 +45,76 @@ int ptm_shim_validate(int cond, const char *fmt, ...)
         ptmCopyField(ev->target, sizeof ev->target, msg);
     }
     return cond;
+}
+
+/* closing: the index of the bracket that closes the one at s[open]. */
+static size_t closing(const char *s, size_t open)
+{
+    int depth = 0;
+    for (size_t i = open; s[i]; i++) {
+        if (s[i] == '(' || s[i] == '{')
+            depth++;
+        else if ((s[i] == ')' || s[i] == '}') && --depth == 0)
+            return i;
+    }
+    return 0;
+}
+
+/* uninstrument: s (an assertion as assert() spelled it from a mirror
+** clone) with each write-buffer translation ptmcc wrapped around an access
+** replaced by the access, as the user wrote it. */
+static void uninstrument(char *s)
+{
+    static const char *const opens[] = {"(*__extension__({ __auto_type __ptm_a",
+                                        "(__extension__({ __auto_type __ptm_a"};
+    for (int k = 0; k < 2; k++) {
+        char *p;
+        while ((p = strstr(s, opens[k])) != NULL) {
+            char *eq = strstr(p, " = ");
+            size_t end = closing(s, (size_t)(p - s));
+            if (!eq || !end)
+                return;
+            char *inner = eq + 3 + (eq[3] == '&');
+            size_t innerEnd = closing(s, (size_t)(inner - s));
+            if (*inner != '(' || !innerEnd || innerEnd > end)
+                return;
+            size_t n = innerEnd - (size_t)(inner - s) - 1;
+            memmove(p, inner + 1, n);
+            memmove(p + n, s + end + 1, strlen(s + end + 1) + 1);
+        }
+    }
+}
+
+/*
+** ptm_shim___assert_fail: a failed assert() in a mirror, where the primary
+** would print the message and abort.  Records PTM_EV_VALIDATE, "assertion
+** failed: <expression> (<file>:<line>)", and ends the mirror as the
+** primary would end, by SIGABRT -- quietly: nothing reaches stderr.  An
+** inline mirror's SIGABRT is caught by the inline executor (raise(), not
+** abort(), which would keep glibc's abort lock held after the jump back).
+** Outside a mirror: the real __assert_fail.
+*/
+void ptm_shim___assert_fail(const char *expr, const char *file, unsigned int line,
+                            const char *fn)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        __assert_fail(expr, file, line, fn);
+    uint64_t t0 = ptmOsNowNs();
+    char msg[PTM_TARGET_MAX + 8];
+    char *text = strdup(expr);
+    if (text)
+        uninstrument(text);
+    snprintf(msg, sizeof msg, "assertion failed: %s (%s:%u)", text ? text : expr, file, line);
+    free(text);
+    struct ptmEvent *ev = ptmMirrorRecord(PTM_EV_VALIDATE, PTM_CALL___assert_fail, t0);
+    if (ev) {
+        ev->result = 0;
+        ptmCopyField(ev->target, sizeof ev->target, msg);
+    }
+    raise(SIGABRT);
+    if (m->in_child)
+        _exit(128 + SIGABRT); /* SIGABRT ignored in the child */
+    /* Not reached in an executor's mirror: its SIGABRT never returns. */
+    __assert_fail(expr, file, line, fn);
 }

@@ -14,6 +14,7 @@
 ** has its file in runtime/shims/, and the event names follow the lines.
 */
 #include <criterion/criterion.h>
+#include <assert.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,0 +1,83 @@
+// Accesses written inside macro arguments go through the write buffer
+// too: the argument's own text is rewritten, once even when the macro
+// expands it twice (MAX), so assert(), MIN/MAX and wrappers keep a
+// mirror inline.  The C library's variables (stderr) are read in place.
+// A failed assert() in the mirror is a validation event and a crash of
+// the mirror, never of the host: the call diverts.  What a macro's own
+// body stores cannot be rewritten: that mirror runs in a fork, and says so.
+// RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s
+// RUN: %ptmcc -Wall -Wextra -Werror %s -o %t
+// RUN: rm -f %t.trace
+// RUN: env PTM_TRACE=%t.trace %t | FileCheck %s --check-prefix=OUT
+// RUN: grep -c '"mirror":"inline"' %t.trace | FileCheck %s --check-prefix=INLINE
+// RUN: grep -o '"mirror_status":"crashed","mirror_duration_us":[0-9]*,"mirror_signal":6' %t.trace | wc -l | FileCheck %s --check-prefix=ABRT
+// RUN: grep -o 'assertion failed: [^"(]*' %t.trace | FileCheck %s --check-prefix=EVENT
+
+#include <assert.h>
+#include <ptm.h>
+#include <stdio.h>
+
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define BUMP(x) ((x) += 1)
+
+struct stock {
+    int level;
+    int peak;
+    int moves;
+};
+
+static struct stock shelf = {5, 5, 0};
+
+static int refuse(int n)
+{
+    printf("refused %d\n", n);
+    return -1;
+}
+
+PTM_TRANSACTION(.alternative_paths = { refuse }, .success_criteria = return >= 0)
+int take(int n)
+{
+    struct stock *s = &shelf;
+    s->level -= n;
+    assert(s->level >= 0);
+    s->peak = MAX(s->peak, s->level);
+    fprintf(stderr, "level %d\n", s->level);
+    return s->level;
+}
+
+PTM_TRANSACTION()
+int bump(void)
+{
+    return BUMP(shelf.moves);
+}
+
+int main(void)
+{
+    printf("take %d\n", take(2));
+    printf("take %d\n", take(7));
+    printf("bump %d\n", bump());
+    printf("level %d peak %d moves %d\n", shelf.level, shelf.peak, shelf.moves);
+    return 0;
+}
+
+// CHECK-LABEL: static int take__ptm_mirror(int n){{$}}
+// CHECK: assert((*__extension__({ __auto_type __ptm_a2 = &(s->level); (__typeof__(__ptm_a2))ptm_redo_ld(__ptm_a2, sizeof *__ptm_a2); })) >= 0);
+// CHECK-NEXT: (*__extension__({ __auto_type __ptm_a3 = &(s->peak); (__typeof__(__ptm_a3))ptm_redo_st(__ptm_a3, sizeof *__ptm_a3); })) = MAX((*__extension__({ __auto_type __ptm_a4 = &(s->peak); (__typeof__(__ptm_a4))ptm_redo_ld(__ptm_a4, sizeof *__ptm_a4); })), (*__extension__({ __auto_type __ptm_a5 = &(s->level); (__typeof__(__ptm_a5))ptm_redo_ld(__ptm_a5, sizeof *__ptm_a5); })));
+// CHECK-NEXT: fprintf(stderr, "level %d\n", (*__extension__({ __auto_type __ptm_a6 = &(s->level);
+
+// CHECK-LABEL: static const struct ptm_tx_desc take__ptm_desc = {
+// CHECK: .inline_ok = 1,
+// CHECK-NEXT: .redo = 1,
+// CHECK-LABEL: static const struct ptm_tx_desc bump__ptm_desc = {
+// CHECK: .mirror_reason = "bump: stores to memory inside a macro at {{.*}}emit-redo-macro.c:51:12",
+
+// The second take would leave the shelf below zero: its mirror's assert
+// fails, and the call diverts before the primary runs.
+// OUT: take 3
+// OUT-NEXT: refused 7
+// OUT-NEXT: take -1
+// OUT-NEXT: bump 1
+// OUT-NEXT: level 3 peak 5 moves 1
+// INLINE: 2
+// ABRT: 1
+// EVENT: assertion failed: s->level >= 0
