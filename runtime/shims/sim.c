@@ -1056,25 +1056,12 @@ static int checkCreateIn(const char *dir)
     return 0;
 }
 
-/*
-** ptmShimOpenCheck: would open(path, flags) with write intent succeed on
-** the real system?  Read-only calls only.  Returns 0, or the errno the real
-** call would set: EEXIST (O_CREAT|O_EXCL on an existing path), EISDIR,
-** EROFS, EACCES (no write permission on the file, or on the directory of a
-** file to create), ENOENT (missing without O_CREAT, or a missing
-** directory), ENOSPC (no inode left), or what stat() says about the path.
-*/
-int ptmShimOpenCheck(const char *path, int flags)
+/* ptmShimOpenCheck for a path already stat()ed: st and err are what
+** ptmProbeStat said of it (no second stat for the caller that needs st). */
+static int openCheckStat(const char *path, int flags, const struct stat *st, int err)
 {
     char dir[PATH_MAX];
-    struct stat st;
-    int err;
 
-    if (!path)
-        return EFAULT;
-    if ((flags & O_TMPFILE) == O_TMPFILE)
-        return checkDirWritable(path, &st);  /* an unnamed file in dir path */
-    err = ptmProbeStat(path, &st);
     if (err == ENOENT) {
         if (!(flags & O_CREAT))
             return ENOENT;
@@ -1086,14 +1073,33 @@ int ptmShimOpenCheck(const char *path, int flags)
         return err;
     if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
         return EEXIST;
-    if (S_ISDIR(st.st_mode))
+    if (S_ISDIR(st->st_mode))
         return EISDIR;
     /* Devices, fifos and sockets are writable on a read-only filesystem. */
-    if (S_ISREG(st.st_mode) && (err = probeReadOnlyFs(path)) != 0)
+    if (S_ISREG(st->st_mode) && (err = probeReadOnlyFs(path)) != 0)
         return err;
     if ((flags & O_ACCMODE) == O_RDONLY)
         return ptmProbeAccess(path, R_OK);
     return ptmProbeAccess(path, (flags & O_ACCMODE) == O_RDWR ? R_OK | W_OK : W_OK);
+}
+
+/*
+** ptmShimOpenCheck: would open(path, flags) with write intent succeed on
+** the real system?  Read-only calls only.  Returns 0, or the errno the real
+** call would set: EEXIST (O_CREAT|O_EXCL on an existing path), EISDIR,
+** EROFS, EACCES (no write permission on the file, or on the directory of a
+** file to create), ENOENT (missing without O_CREAT, or a missing
+** directory), ENOSPC (no inode left), or what stat() says about the path.
+*/
+int ptmShimOpenCheck(const char *path, int flags)
+{
+    struct stat st;
+
+    if (!path)
+        return EFAULT;
+    if ((flags & O_TMPFILE) == O_TMPFILE)
+        return checkDirWritable(path, &st);  /* an unnamed file in dir path */
+    return openCheckStat(path, flags, &st, ptmProbeStat(path, &st));
 }
 
 /* Permission of a file or directory the mirror made: owner bits for
@@ -1332,9 +1338,7 @@ static int openReal(struct ptmMirror *m, struct view *v, int dirfd, const char *
             return err;
         return openCreate(m, v, flags, mode, out);
     }
-    if ((err = ptmShimOpenCheck(v->real, flags)) != 0)
-        return err;
-    if ((err = ptmProbeStat(v->real, &st)) != 0)
+    if ((err = openCheckStat(v->real, flags, &st, err)) != 0)
         return err;
     if (!S_ISREG(st.st_mode)) {
         /* A device, a fifo: written in simulation, never opened for writing. */
@@ -2218,10 +2222,24 @@ void ptmSimReleaseAll(struct ptmMirror *m)
 void ptmShimFdTarget(struct ptmMirror *m, int fd, char *dst, size_t cap)
 {
     struct ptmSimFile *f = ptmSimFind(m, fd);
-    if (f && f->path)
+    char buf[16], *p = buf + sizeof buf;
+    unsigned u = fd < 0 ? 0u - (unsigned)fd : (unsigned)fd;
+
+    if (f && f->path) {
         ptmCopyField(dst, cap, f->path);
-    else
-        snprintf(dst, cap, "fd %d", fd);
+        return;
+    }
+    /* "fd N" without snprintf, a quarter of a write shim's instructions. */
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (fd < 0)
+        *--p = '-';
+    *--p = ' ';
+    *--p = 'd';
+    *--p = 'f';
+    ptmCopyField(dst, cap, p);
 }
 
 /* ---------------------------------------------------------- the namespace */

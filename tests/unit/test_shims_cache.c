@@ -140,6 +140,16 @@ Test(cache, an_append_to_a_host_descriptor_probes_little)
     cr_assert_str_eq(readFile(at("log")), "0123456789", "nothing reached the file");
 }
 
+Test(cache, a_host_descriptor_is_named_by_its_number)
+{
+    cr_assert_eq(ptm_shim_write(-1, "x", 1), -1);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->target, "fd -1");
+    ptm_shim_fsync(0);                      /* whatever stdin is here */
+    cr_assert_str_eq(lastOf(PTM_CALL_fsync)->target, "fd 0");
+    cr_assert_eq(ptm_shim_write(2147483647, "x", 1), -1);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->target, "fd 2147483647");
+}
+
 Test(cache, the_host_offset_is_read_when_needed)
 {
     int fd = open(at("data"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
