@@ -106,6 +106,30 @@ int durable_ptm(const char *path, int n)
     return close(fd) == 0 && ok ? 0 : -1;
 }
 
+/* A transaction that updates a record through a pointer: its mirror runs
+** inline with every store through the write buffer. */
+struct record {
+    long value;
+    long updates;
+    long history[8];
+};
+static struct record records[64];
+
+static int update_plain(struct record *r, long delta)
+{
+    r->value += delta;
+    r->history[r->updates++ % 8] = delta;
+    return r->value >= 0 ? 0 : -1;
+}
+
+PTM_TRANSACTION(.transaction_id = "bench.update", .success_criteria = return == 0)
+int update_ptm(struct record *r, long delta)
+{
+    r->value += delta;
+    r->history[r->updates++ % 8] = delta;
+    return r->value >= 0 ? 0 : -1;
+}
+
 /* The baseline: the retry loop a programmer writes without PTM. */
 static int append_with_retry(int fd, int n)
 {
@@ -137,6 +161,13 @@ static void call_append_plain(int i) { sink = append_with_retry(bench_fd, i); }
 static void call_append_ptm(int i) { sink = append_ptm(bench_fd, i); }
 static void call_durable_plain(int i) { sink = durable_with_retry(durable_path, i); }
 static void call_durable_ptm(int i) { sink = durable_ptm(durable_path, i); }
+static void call_update_plain(int i)
+{
+    for (int attempt = 0; attempt <= 2; attempt++)
+        if ((sink = update_plain(&records[i % 64], 1)) == 0)
+            return;
+}
+static void call_update_ptm(int i) { sink = update_ptm(&records[i % 64], 1); }
 static void call_fork(int i)
 {
     (void)i;
@@ -181,6 +212,8 @@ int main(int argc, char **argv)
     double add_off_us = median_us(call_add_ptm_off, 100000);
     double app_plain_us = median_us(call_append_plain, 20000);
     double app_ptm_us = median_us(call_append_ptm, 20000);
+    double upd_plain_us = median_us(call_update_plain, 1000000);
+    double upd_ptm_us = median_us(call_update_ptm, 100000);
     double dur_plain_us = median_us(call_durable_plain, 200);
     double dur_ptm_us = median_us(call_durable_ptm, 200);
 
@@ -191,6 +224,10 @@ int main(int argc, char **argv)
            add_fork_us, add_fork_us / add_plain_us);
     printf("%-40s %12.4f %12.3f %10.1f\n", "trivial: plain vs mirror = off", add_plain_us,
            add_off_us, add_off_us / add_plain_us);
+    printf("%-40s %12.4f %12.2f %10.0f\n", "update via pointer: plain vs inline+buffer",
+           upd_plain_us, upd_ptm_us, upd_ptm_us / upd_plain_us);
+    printf("%-40s %12.2f %12.2f %10.2f\n", "inline: trivial vs write-buffer mirror", add_inline_us,
+           upd_ptm_us, upd_ptm_us / add_inline_us);
     printf("%-40s %12.1f %12.1f %10.2f\n", "fork executor vs bare fork+wait", fork_us,
            add_fork_us, add_fork_us / fork_us);
     printf("%-40s %12.2f %12.2f %10.2f\n", "append (1 write): retry loop vs inline", app_plain_us,
