@@ -552,6 +552,7 @@ typedef struct Redo {
     SrcFile *file;
     CXFile cxfile;
     int seq;
+    bool from_macro; /* the last span was a macro argument's */
     Done *done;
     int ndone;
 } Redo;
@@ -670,7 +671,8 @@ static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
         !s1 || !clang_File_isEqual(s1, r->cxfile) || !clang_File_isEqual(s2, r->cxfile) ||
         sa > sb || sb > r->file->len)
         return false;
-    if (a != sa || b != sb) {
+    r->from_macro = a != sa || b != sb;
+    if (r->from_macro) {
         size_t call_end = invocation_end(r->file, a);
         if (!call_end || sa <= a || sb > call_end || !balanced(r->file, sa, sb))
             return false;
@@ -680,16 +682,18 @@ static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     return true;
 }
 
-/* once: whether [start, end) is still to be rewritten as kind; a span
-** seen before (a macro argument expanded twice) is rewritten once, and
-** one used two ways cannot be. */
+/* once: whether [start, end), just spanned, is still to be rewritten as
+** kind.  A macro argument the macro expands twice is rewritten once, and
+** one it uses two ways cannot be.  (In plain code one span can take two
+** rewrites that nest: strcpy's checked destination around its load.) */
 static bool once(Redo *r, CXCursor c, size_t start, size_t end, const char *kind)
 {
-    for (int i = 0; i < r->ndone; i++) {
+    for (int i = 0; r->from_macro && i < r->ndone; i++) {
         if (r->done[i].start != start || r->done[i].end != end)
             continue;
-        if (strcmp(r->done[i].kind, kind) != 0)
-            redo_block(r, c, "uses a macro argument both to read and to write memory");
+        if (strcmp(r->done[i].kind, kind) == 0)
+            return false;
+        redo_block(r, c, "uses a macro argument both to read and to write memory");
         return false;
     }
     r->done = xrealloc(r->done, sizeof *r->done * (size_t)(r->ndone + 1));
@@ -1203,7 +1207,7 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out)
     clang_visitChildren(body, prove_visit, &p);
     out->local_stores_only = out->blocker == NULL;
 
-    Redo r = {out, file, NULL, 0, NULL, 0};
+    Redo r = {out, file, NULL, 0, false, NULL, 0};
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
                                NULL, NULL);
     redo_walk(&r, body, USE_VALUE);
