@@ -835,6 +835,20 @@ static void wrap_own(Redo *r, CXCursor arg)
     free(a);
 }
 
+/* wrap_string: a string a library function reads is passed as the
+** mirror's view of it. */
+static void wrap_string(Redo *r, CXCursor arg)
+{
+    size_t s, t;
+    if (!span(r, arg, &s, &t) || !once(r, arg, s, t, "string"))
+        return; /* written inside a macro: read in place */
+    int n = ++r->seq;
+    char *a = addr_name(n);
+    redo_add(r, s, 0, n, format("(__extension__({ __auto_type %s = (", a));
+    redo_add(r, t, 0, -n, format("); (__typeof__(%s))ptm_redo_str(%s); }))", a, a));
+    free(a);
+}
+
 static void redo_walk(Redo *r, CXCursor c, Use use);
 
 /* is_nonlocal_access: an lvalue that the rewrites must route: not one of
@@ -1038,11 +1052,25 @@ static bool array_argument(CXCursor arg, CXCursor *array)
     return true;
 }
 
+/* is_string_pointer: e is a char pointer (not an array, not a literal, not
+** null): what a library function reads as a string. */
+static bool is_string_pointer(CXCursor e)
+{
+    CXType t = clang_getCanonicalType(clang_getCursorType(e));
+    if (t.kind != CXType_Pointer || is_null_constant(e))
+        return false;
+    enum CXTypeKind k = clang_getCanonicalType(clang_getPointeeType(t)).kind;
+    if (k != CXType_Char_S && k != CXType_Char_U && k != CXType_SChar && k != CXType_UChar)
+        return false;
+    CXCursor s = strip(e);
+    return clang_getCursorKind(s) != CXCursor_StringLiteral && !is_local_address(e);
+}
+
 /* redo_library_reads: a library function (not a clone: those route their
-** own accesses) reads what a non-local array argument holds in the
-** mirror's view, printf("%s", acct->name) after the mirror wrote the name.
-** Functions that return a pointer are left alone: it may point into the
-** argument, and must be a real address. */
+** own accesses) reads what a non-local array argument holds, or a string,
+** in the mirror's view: printf("%s", acct->name) after the mirror wrote
+** the name.  Functions that return a pointer are left alone: it may point
+** into the argument, and must be a real address. */
 static void redo_library_reads(Redo *r, CXCursor call, CXCursor callee, unsigned written)
 {
     CXCursor def = clang_getCursorDefinition(callee);
@@ -1051,9 +1079,13 @@ static void redo_library_reads(Redo *r, CXCursor call, CXCursor callee, unsigned
     int n = clang_Cursor_getNumArguments(call);
     for (int a = 0; a < n; a++) {
         CXCursor array;
-        if ((a >= 32 || !(written & (1u << a))) &&
-            array_argument(clang_Cursor_getArgument(call, (unsigned)a), &array))
+        CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
+        if (a < 32 && (written & (1u << a)))
+            continue;
+        if (array_argument(arg, &array))
             wrap_object(r, array, "ptm_redo_ld");
+        else if (is_string_pointer(arg))
+            wrap_string(r, arg);
     }
 }
 

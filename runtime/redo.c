@@ -331,6 +331,52 @@ PTM_API void *ptm_redo_own(void *p)
 }
 
 /*
+** ptm_redo_str: s, a string a library function will read, as the running
+** inline mirror sees it: s itself when the mirror wrote none of its bytes
+** (or no inline mirror runs), else a copy of the mirror's view on the
+** mirror's heap.
+*/
+PTM_API void *ptm_redo_str(const volatile void *s)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    uintptr_t a = (uintptr_t)s;
+    if (!r || ptm_redo_mode != 2 || !s)
+        return (void *)a;
+    size_t n = 0;
+    int shadowed = 0;
+    for (;;) {
+        uintptr_t g = (a + n) >> GRANULE_SHIFT;
+        size_t room = ((g + 1) << GRANULE_SHIFT) - (a + n);
+        struct redoBlock *b = blockAt(r, g);
+        const unsigned char *v;
+        if (b) {
+            fill(b, a + n, 1);
+            v = b->data + (a + n - b->lo);
+            shadowed = 1;
+            if (!*v)
+                break;
+            n++;
+            continue;
+        }
+        v = (const unsigned char *)(a + n);
+        const unsigned char *nul = memchr((const void *)v, 0, room);
+        if (nul) {
+            n += (size_t)(nul - v);
+            break;
+        }
+        n += room;
+    }
+    if (!shadowed)
+        return (void *)a;
+    char *copy = ptmRedoMalloc(r, n + 1, 0);
+    if (!copy)
+        return outOfMemory();
+    ptmRedoRead(r, copy, (const void *)a, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+/*
 ** ptmRedoRead: copies the mirror's view of [src, src+n) to dst (which the
 ** caller owns): what it wrote there, else real memory.
 */

@@ -40,6 +40,8 @@ static int *cursor = &nodes[2].in.v[0];
 static char text[32] = "start";
 static volatile int vol;
 static uint8_t small = 3;
+static char label_storage[16] = "alpha";
+static char *label = label_storage;
 
 #define TX PTM_TRANSACTION(.success_criteria = return == 0)
 
@@ -141,20 +143,28 @@ TX int through_an_int_pointer(int *out)
     return *out == 8 && counter == before + 8 ? 0 : 1;
 }
 
+TX int string_pointer(int k)
+{
+    label[0] = (char)('A' + k);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%s!", label);
+    return strcmp(buf, "Blpha!") == 0 && strlen(label) == 5 && label_storage[0] == 'B' ? 0 : 1;
+}
+
 int main(void)
 {
     nodes[0].next = &nodes[1];
     int v = 0;
     int fails = member_through_pointer(head) + global_scalars(1) + struct_copy(3) +
                 arrays_and_matrix(2) + pointer_walk(5) + bit_fields_and_unions(2) +
-                strings(3) + heap_list(4) + through_an_int_pointer(&v);
-    printf("fails %d x %d counter %d m %ld cursor %d flag %u d %.1f name %s text %s v %d\n", fails,
+                strings(3) + heap_list(4) + through_an_int_pointer(&v) + string_pointer(1);
+    printf("fails %d x %d counter %d m %ld cursor %d flag %u d %.1f name %s text %s v %d %s\n", fails,
            nodes[0].x, counter, matrix[2][2], (int)(cursor - &nodes[2].in.v[0]), nodes[1].flag,
-           nodes[1].d, nodes[1].name, text, v);
+           nodes[1].d, nodes[1].name, text, v, label);
     return 0;
 }
 
 // Mirrors only: nothing changed, and each mirror saw its own writes.
-// DRY: fails 0 x 0 counter 0 m 0 cursor 0 flag 0 d 0.0 name  text start v 0
-// COUNT: 9
-// REAL: fails 0 x 42 counter 14 m 10 cursor 2 flag 6 d 3.0 name n3 text changed v 8
+// DRY: fails 0 x 0 counter 0 m 0 cursor 0 flag 0 d 0.0 name  text start v 0 alpha
+// COUNT: 10
+// REAL: fails 0 x 42 counter 14 m 10 cursor 2 flag 6 d 3.0 name n3 text changed v 8 Blpha
