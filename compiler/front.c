@@ -290,6 +290,11 @@ static UserShim *find_user_shim(Front *fr, const char *target)
     return NULL;
 }
 
+static bool has_user_shim(const void *ctx, const char *name)
+{
+    return find_user_shim((Front *)(uintptr_t)ctx, name) != NULL;
+}
+
 /* ---------------------------------------------------------------------
 ** The file's top level
 */
@@ -982,7 +987,8 @@ static void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
     BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0};
     clang_visitChildren(body, scan_body, &scan);
     finish_locals(&scan);
-    inline_facts(fn, body, f->file, &f->inl);
+    UserShims shims = {has_user_shim, fr};
+    inline_facts(fn, body, f->file, &shims, &f->inl);
 }
 
 /* ---------------------------------------------------------------------

@@ -551,6 +551,7 @@ typedef struct Redo {
     InlineFacts *out;
     SrcFile *file;
     CXFile cxfile;
+    const UserShims *shims;
     int seq;
     bool from_macro; /* the last span was a macro argument's */
     Done *done;
@@ -1023,6 +1024,26 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
     redo_walk(r, e, USE_PLACE);
 }
 
+/* Shims that write the mirror's view of the buffers they fill themselves
+** (they know the size): which arguments. */
+static const struct {
+    const char *name;
+    unsigned routed;
+} routing_shims[] = {
+    {"read", ARG(1)},  {"pread", ARG(1)}, {"fread", ARG(0)},   {"fgets", ARG(0)},
+    {"recv", ARG(1)},  {"recvfrom", ARG(1) | ARG(4) | ARG(5)}, {"stat", ARG(1)},
+    {"lstat", ARG(1)}, {"fstat", ARG(1)}, {"time", ARG(0)},    {"clock_gettime", ARG(1)},
+    {"gettimeofday", ARG(0)},
+};
+
+static unsigned routed_by_shim(const char *name)
+{
+    for (size_t i = 0; i < sizeof routing_shims / sizeof *routing_shims; i++)
+        if (strcmp(routing_shims[i].name, name) == 0)
+            return routing_shims[i].routed;
+    return 0;
+}
+
 /* mem_shim: a library call that the shims send through the buffer. */
 static bool mem_shim(const char *name)
 {
@@ -1112,10 +1133,13 @@ static void redo_call(Redo *r, CXCursor call)
             free(what);
         }
         written = writers[i].written;
+        unsigned routed =
+            r->shims && r->shims->is_user_shim(r->shims->ctx, name) ? 0 : routed_by_shim(name);
         int n = clang_Cursor_getNumArguments(call);
         for (int a = 0; a < n && a < 32; a++) {
             CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), array;
-            if (!(writers[i].written & (1u << a)) || is_local_address(arg))
+            if (!(writers[i].written & (1u << a)) || (routed & (1u << a)) ||
+                is_local_address(arg))
                 continue;
             /* An array's size is known: the library writes into the
             ** mirror's view of all of it (snprintf(acct->name, ...)). */
@@ -1229,7 +1253,8 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
     }
 }
 
-void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out)
+void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const UserShims *shims,
+                  InlineFacts *out)
 {
     Proof p = {out, file, fn};
     out->blocker = NULL;
@@ -1239,7 +1264,7 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out)
     clang_visitChildren(body, prove_visit, &p);
     out->local_stores_only = out->blocker == NULL;
 
-    Redo r = {out, file, NULL, 0, false, NULL, 0};
+    Redo r = {out, file, NULL, shims, 0, false, NULL, 0};
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
                                NULL, NULL);
     redo_walk(&r, body, USE_VALUE);

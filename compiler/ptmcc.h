@@ -290,12 +290,22 @@ typedef struct InlineFacts {
     int nredo;
 } InlineFacts;
 
+/* The user shims (PTM_MIRROR_OF) of a unit: is_user_shim(ctx, name) says
+** whether the mirror's calls to name go to one. */
+typedef struct UserShims {
+    bool (*is_user_shim)(const void *ctx, const char *name);
+    const void *ctx;
+} UserShims;
+
 /* inline_facts: proves (or not) that fn, whose body is body in file,
 ** stores only into its own locals; finds its cancellation points; and
 ** makes the edits that send its other accesses through the write buffer
 ** (ptm_redo_ld, ptm_redo_st, ptm_redo_own of ptm_gen.h), or says why it
-** cannot.  OUT: *out (free with inline_facts_free). */
-void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out);
+** cannot.  A built-in shim that fills a buffer writes the buffer's view
+** itself; a user shim is the user's code, and gets checked pointers.
+** OUT: *out (free with inline_facts_free). */
+void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const UserShims *shims,
+                  InlineFacts *out);
 void inline_facts_free(InlineFacts *f);
 
 /* front.c ------------------------------------------------------------- */

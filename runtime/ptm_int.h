@@ -554,6 +554,10 @@ int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n);
 /* ptmRedoRead: the mirror's view of [src, src+n) copied to dst (r NULL:
 ** real memory). */
 void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n);
+/* ptmRedoOut, ptmRedoIn: where a shim writes (reads) the n bytes at p the
+** mirror handed it: p, or in an inline mirror the write buffer's view. */
+void *ptmRedoOut(void *p, size_t n);
+const void *ptmRedoIn(const void *p, size_t n);
 /* ptmRedoMalloc: n bytes of the mirror's heap aligned to align (0: 16);
 ** NULL and errno ENOMEM when out of memory. */
 void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align);

@@ -377,6 +377,22 @@ PTM_API void *ptm_redo_str(const volatile void *s)
 }
 
 /*
+** ptmRedoOut, ptmRedoIn: where a shim writes (reads) the n bytes at p that
+** the mirror's code handed it: p itself outside an inline mirror, else the
+** mirror's view of them (read(fd, rec->buf, n) fills the write buffer's
+** copy of rec->buf).
+*/
+void *ptmRedoOut(void *p, size_t n)
+{
+    return ptmRedoCurrent && p ? ptm_redo_st_slow(p, n) : p;
+}
+
+const void *ptmRedoIn(const void *p, size_t n)
+{
+    return ptm_redo_mode == 2 && p ? ptm_redo_ld_slow(p, n) : p;
+}
+
+/*
 ** ptmRedoRead: copies the mirror's view of [src, src+n) to dst (which the
 ** caller owns): what it wrote there, else real memory.
 */

@@ -251,7 +251,7 @@ ssize_t ptm_shim_write(int fd, const void *buf, size_t n)
 
     if (!m)
         return write(fd, buf, n);
-    return mirrorRw(m, PTM_CALL_write, RW_WRITE, fd, NULL, buf, n, 0);
+    return mirrorRw(m, PTM_CALL_write, RW_WRITE, fd, NULL, ptmRedoIn(buf, n), n, 0);
 }
 
 /*
@@ -264,7 +264,7 @@ ssize_t ptm_shim_pwrite(int fd, const void *buf, size_t n, off_t off)
 
     if (!m)
         return pwrite(fd, buf, n, off);
-    return mirrorRw(m, PTM_CALL_pwrite, RW_PWRITE, fd, NULL, buf, n, off);
+    return mirrorRw(m, PTM_CALL_pwrite, RW_PWRITE, fd, NULL, ptmRedoIn(buf, n), n, off);
 }
 
 /*
@@ -280,7 +280,7 @@ ssize_t ptm_shim_read(int fd, void *buf, size_t n)
 
     if (!m)
         return read(fd, buf, n);
-    return mirrorRw(m, PTM_CALL_read, RW_READ, fd, buf, NULL, n, 0);
+    return mirrorRw(m, PTM_CALL_read, RW_READ, fd, ptmRedoOut(buf, n), NULL, n, 0);
 }
 
 /*
@@ -292,7 +292,7 @@ ssize_t ptm_shim_pread(int fd, void *buf, size_t n, off_t off)
 
     if (!m)
         return pread(fd, buf, n, off);
-    return mirrorRw(m, PTM_CALL_pread, RW_PREAD, fd, buf, NULL, n, off);
+    return mirrorRw(m, PTM_CALL_pread, RW_PREAD, fd, ptmRedoOut(buf, n), NULL, n, off);
 }
 
 /*
@@ -481,7 +481,7 @@ static int mirrorStat(struct ptmMirror *m, enum ptmCall call, const char *path, 
 int ptm_shim_stat(const char *restrict path, struct stat *restrict st)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorStat(m, PTM_CALL_stat, path, 1, st) : stat(path, st);
+    return m ? mirrorStat(m, PTM_CALL_stat, path, 1, ptmRedoOut(st, sizeof *st)) : stat(path, st);
 }
 
 /*
@@ -491,7 +491,8 @@ int ptm_shim_stat(const char *restrict path, struct stat *restrict st)
 int ptm_shim_lstat(const char *restrict path, struct stat *restrict st)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorStat(m, PTM_CALL_lstat, path, 0, st) : lstat(path, st);
+    return m ? mirrorStat(m, PTM_CALL_lstat, path, 0, ptmRedoOut(st, sizeof *st))
+             : lstat(path, st);
 }
 
 /*
@@ -509,6 +510,7 @@ int ptm_shim_fstat(int fd, struct stat *st)
 
     if (!m)
         return fstat(fd, st);
+    st = ptmRedoOut(st, sizeof *st);
     t0 = ptmOsNowNs();
     err = st ? ptmSimEntry(m, fd, &f) : EFAULT;
     if (!err)

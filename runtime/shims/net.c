@@ -768,7 +768,7 @@ ssize_t ptm_shim_recv(int fd, void *buf, size_t n, int flags)
     struct ptmMirror *m = ptmMirrorCurrent;
     if (!m)
         return recv(fd, buf, n, flags);
-    return mirrorRecv(m, PTM_CALL_recv, fd, buf, n, flags, NULL, NULL);
+    return mirrorRecv(m, PTM_CALL_recv, fd, ptmRedoOut(buf, n), n, flags, NULL, NULL);
 }
 
 /*
@@ -780,7 +780,12 @@ ssize_t ptm_shim_recvfrom(int fd, void *restrict buf, size_t n, int flags,
     struct ptmMirror *m = ptmMirrorCurrent;
     if (!m)
         return recvfrom(fd, buf, n, flags, from, fromlen);
-    return mirrorRecv(m, PTM_CALL_recvfrom, fd, buf, n, flags, ADDR(from), fromlen);
+    struct sockaddr *peer = ADDR(from);
+    if (fromlen) {
+        fromlen = ptmRedoOut(fromlen, sizeof *fromlen);
+        peer = ptmRedoOut(peer, *fromlen);
+    }
+    return mirrorRecv(m, PTM_CALL_recvfrom, fd, ptmRedoOut(buf, n), n, flags, peer, fromlen);
 }
 
 /*

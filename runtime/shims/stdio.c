@@ -993,7 +993,8 @@ size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n,
         err = EOVERFLOW;
     } else {
         bytes = size * n;
-        err = mirrorPut(m, stream, buf, bytes, realFwrite, &a);
+        a.buf = ptmRedoIn(buf, bytes);
+        err = mirrorPut(m, stream, a.buf, bytes, realFwrite, &a);
         if (!err)
             a.done = n;
     }
@@ -1183,7 +1184,8 @@ size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict 
     t0 = ptmOsNowNs();
     if ((in = readStream(m, stream, &s, &err)) != NULL) {
         errno = 0;
-        r = fread(buf, size, n, in);
+        r = size && n <= SIZE_MAX / size ? fread(ptmRedoOut(buf, size * n), size, n, in)
+                                         : fread(buf, size, n, in);
         err = r < n ? readError(in) : 0;
         if (s->simio)
             shadowDone(s);
@@ -1202,7 +1204,7 @@ char *ptm_shim_fgets(char *restrict line, int n, FILE *restrict stream)
     struct ptmMirror *m = ptmMirrorCurrent;
     struct ptmSimStream *s;
     uint64_t t0;
-    char *r = NULL;
+    char *r = NULL, *view = line;
     FILE *in;
     int err;
 
@@ -1211,12 +1213,13 @@ char *ptm_shim_fgets(char *restrict line, int n, FILE *restrict stream)
     t0 = ptmOsNowNs();
     if ((in = readStream(m, stream, &s, &err)) != NULL) {
         errno = 0;
-        r = fgets(line, n, in);
+        view = n > 0 ? ptmRedoOut(line, (size_t)n) : line;
+        r = fgets(view, n, in) ? line : NULL;
         err = r ? 0 : readError(in);
         if (s->simio)
             shadowDone(s);
     }
-    recordReadOf(m, PTM_CALL_fgets, t0, stream, r ? 0 : -1, err, r ? strlen(r) : 0);
+    recordReadOf(m, PTM_CALL_fgets, t0, stream, r ? 0 : -1, err, r ? strlen(view) : 0);
     if (err)
         errno = err;
     return r;

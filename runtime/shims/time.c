@@ -145,7 +145,7 @@ int ptm_shim_nanosleep(const struct timespec *req, struct timespec *rem)
     if (!m)
         return nanosleep(req, rem);
     t0 = ptmOsNowNs();
-    err = req ? durationNs(req, &ns) : EFAULT;
+    err = req ? durationNs(ptmRedoIn(req, sizeof *req), &ns) : EFAULT;
     mirrorSleep(m, PTM_CALL_nanosleep, t0, ns, err);
     if (err) {
         errno = err;
@@ -176,7 +176,8 @@ int ptm_shim_clock_nanosleep(PTM_CLOCKID_T clk, int flags, const struct timespec
         err = EFAULT;
     else if (clk == CLOCK_THREAD_CPUTIME_ID)
         err = EINVAL;
-    else if ((err = durationNs(req, &ns)) == 0 && (flags & TIMER_ABSTIME)) {
+    else if ((err = durationNs(ptmRedoIn(req, sizeof *req), &ns)) == 0 &&
+             (flags & TIMER_ABSTIME)) {
         err = ptmTimeNow(m, clk, &now);
         if (!err) {
             at = ns;
@@ -202,7 +203,7 @@ time_t ptm_shim_time(time_t *t)
     if (ptmTimeNow(m, CLOCK_REALTIME, &ts) != 0)
         return (time_t)-1;
     if (t)
-        *t = ts.tv_sec;
+        *(time_t *)ptmRedoOut(t, sizeof *t) = ts.tv_sec;
     return ts.tv_sec;
 }
 
@@ -217,7 +218,7 @@ int ptm_shim_clock_gettime(PTM_CLOCKID_T clk, struct timespec *ts)
 
     if (!m)
         return clock_gettime(clk, ts);
-    err = ts ? ptmTimeNow(m, clk, ts) : EFAULT;
+    err = ts ? ptmTimeNow(m, clk, ptmRedoOut(ts, sizeof *ts)) : EFAULT;
     if (err) {
         errno = err;
         return -1;
@@ -243,6 +244,7 @@ int ptm_shim_gettimeofday(struct timeval *restrict tv, void *restrict tz)
     }
     if (ptmTimeNow(m, CLOCK_REALTIME, &ts) != 0)
         return -1;
+    tv = ptmRedoOut(tv, sizeof *tv);
     tv->tv_sec = ts.tv_sec;
     tv->tv_usec = (suseconds_t)(ts.tv_nsec / 1000);
     return 0;

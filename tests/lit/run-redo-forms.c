@@ -8,18 +8,22 @@
 // UNSUPPORTED: asan
 // RUN: %ptmcc -std=gnu11 -Wall -Wextra -Wshadow -Werror %s -o %t
 // RUN: rm -f %t.trace
-// RUN: env PTM_DRY_RUN=1 PTM_TRACE=%t.trace %t | FileCheck %s --check-prefix=DRY
+// RUN: printf 'hello\n' > %t.txt
+// RUN: env PTM_DRY_RUN=1 PTM_TRACE=%t.trace %t %t.txt | FileCheck %s --check-prefix=DRY
 // RUN: grep -c '"mirror":"inline"' %t.trace | FileCheck %s --check-prefix=COUNT
 // RUN: grep -c '"criteria_failed":false' %t.trace | FileCheck %s --check-prefix=COUNT
-// RUN: %t | FileCheck %s --check-prefix=REAL
+// RUN: %t %t.txt | FileCheck %s --check-prefix=REAL
 // RUN: env PTM_CC=gcc %ptmcc -std=gnu11 -Wall -Wextra -Wshadow -Werror %s -o %t.gcc
-// RUN: env PTM_DRY_RUN=1 %t.gcc | FileCheck %s --check-prefix=DRY
+// RUN: env PTM_DRY_RUN=1 %t.gcc %t.txt | FileCheck %s --check-prefix=DRY
 
+#include <fcntl.h>
 #include <ptm.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct inner { int u; int v[4]; };
 struct node {
@@ -42,6 +46,9 @@ static volatile int vol;
 static uint8_t small = 3;
 static char label_storage[16] = "alpha";
 static char *label = label_storage;
+static char filebuf_storage[32];
+static char *filebuf = filebuf_storage;
+static struct stat file_stat;
 
 #define TX PTM_TRANSACTION(.success_criteria = return == 0)
 
@@ -151,20 +158,37 @@ TX int string_pointer(int k)
     return strcmp(buf, "Blpha!") == 0 && strlen(label) == 5 && label_storage[0] == 'B' ? 0 : 1;
 }
 
-int main(void)
+/* Shims that fill buffers (read, stat) fill the mirror's view of them. */
+TX int read_into_globals(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, filebuf, 5);
+    close(fd);
+    if (stat(path, &file_stat) != 0)
+        return 1;
+    return n == 5 && strncmp(filebuf, "hello", 5) == 0 && file_stat.st_size == 6 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
 {
     nodes[0].next = &nodes[1];
     int v = 0;
     int fails = member_through_pointer(head) + global_scalars(1) + struct_copy(3) +
                 arrays_and_matrix(2) + pointer_walk(5) + bit_fields_and_unions(2) +
-                strings(3) + heap_list(4) + through_an_int_pointer(&v) + string_pointer(1);
+                strings(3) + heap_list(4) + through_an_int_pointer(&v) + string_pointer(1) +
+                (argc > 1 ? read_into_globals(argv[1]) : 1);
     printf("fails %d x %d counter %d m %ld cursor %d flag %u d %.1f name %s text %s v %d %s\n", fails,
            nodes[0].x, counter, matrix[2][2], (int)(cursor - &nodes[2].in.v[0]), nodes[1].flag,
            nodes[1].d, nodes[1].name, text, v, label);
+    printf("file %s size %lld\n", filebuf, (long long)file_stat.st_size);
     return 0;
 }
 
 // Mirrors only: nothing changed, and each mirror saw its own writes.
 // DRY: fails 0 x 0 counter 0 m 0 cursor 0 flag 0 d 0.0 name  text start v 0 alpha
-// COUNT: 10
+// DRY-NEXT: file  size 0
+// COUNT: 11
 // REAL: fails 0 x 42 counter 14 m 10 cursor 2 flag 6 d 3.0 name n3 text changed v 8 Blpha
+// REAL-NEXT: file hello size 6
