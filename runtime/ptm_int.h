@@ -535,7 +535,7 @@ void ptmInlineBail(const char *why);
 struct redoChunk;
 struct redoSlot;
 struct ptmRedo {
-    uintptr_t stack_lo, stack_hi;  /* the mirror's own stack frames */
+    uintptr_t stack_hi;            /* the mirror's frames are below this one */
     struct redoChunk *heap;        /* its allocations */
     struct redoChunk *shadow;      /* its shadow blocks */
     struct redoSlot *table;        /* granule -> block */

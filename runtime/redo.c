@@ -29,7 +29,6 @@
 ** the real calls (the fork executor's child owns all its memory anyway).
 */
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,22 +183,25 @@ extern void *__asan_get_current_fake_stack(void) __attribute__((weak));
 extern void *__asan_addr_is_in_fake_stack(void *fake, void *addr, void **beg, void **end)
     __attribute__((weak));
 
-static int onStack(const struct ptmRedo *r, uintptr_t a, size_t n)
+/* onStack: whether [a, a+n) is in a live frame of the mirror: between the
+** frame of this check (whose callers are the mirror's frames) and the
+** executor's.  Nothing below the stack pointer is a live object. */
+static int onStack(const struct ptmRedo *r, uintptr_t lo, uintptr_t a, size_t n)
 {
-    return a >= r->stack_lo && a < r->stack_hi && n <= r->stack_hi - a;
+    return a >= lo && a < r->stack_hi && n <= r->stack_hi - a;
 }
 
 /* ptmRedoOwns: whether the running mirror owns [p, p+n): its stack frames
 ** or its heap. */
 int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n)
 {
-    uintptr_t a = (uintptr_t)p;
-    if (onStack(r, a, n) || inChunks(r->heap, a, n))
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)__builtin_frame_address(0);
+    if (onStack(r, lo, a, n) || inChunks(r->heap, a, n))
         return 1;
     void *fake = __asan_get_current_fake_stack ? __asan_get_current_fake_stack() : NULL;
     void *beg, *end;
     void *real = fake ? __asan_addr_is_in_fake_stack(fake, (void *)a, &beg, &end) : NULL;
-    return real && onStack(r, (uintptr_t)real, 1) && n <= (uintptr_t)end - a;
+    return real && onStack(r, lo, (uintptr_t)real, 1) && n <= (uintptr_t)end - a;
 }
 
 /* fill: makes the block's view of [a, a+n) complete, reading the bytes it
@@ -445,24 +447,6 @@ size_t ptmRedoSize(const void *p)
 ** Begin and end
 */
 
-static _Thread_local uintptr_t threadStackLo;
-
-/* stackLow: the lowest address of this thread's stack (0: unknown). */
-static uintptr_t stackLow(void)
-{
-    if (threadStackLo)
-        return threadStackLo;
-    pthread_attr_t attr;
-    void *addr;
-    size_t size;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0)
-        return 0;
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0)
-        threadStackLo = (uintptr_t)addr;
-    pthread_attr_destroy(&attr);
-    return threadStackLo;
-}
-
 /*
 ** ptmRedoBegin: starts r, the write buffer and heap of an inline mirror
 ** about to run on this thread below the stack frame at frame (everything
@@ -472,9 +456,6 @@ void ptmRedoBegin(struct ptmRedo *r, const void *frame)
 {
     memset(r, 0, sizeof *r);
     r->stack_hi = (uintptr_t)frame;
-    r->stack_lo = stackLow();
-    if (!r->stack_lo || r->stack_lo > r->stack_hi)
-        r->stack_lo = r->stack_hi; /* unknown: the stack is not assumed owned */
     ptmRedoCurrent = r;
     ptm_redo_mode = 1;
 }

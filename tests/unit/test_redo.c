@@ -140,6 +140,22 @@ Test(redo, the_mirror_owns_its_stack_and_heap)
     cr_assert_eq(run(mirrorOwns, &host, NULL), 1);
 }
 
+/* The caller's frames are the host's: a store into one is buffered. */
+static void mirrorWritesCallerStack(void *p)
+{
+    struct frame *fr = p;
+    long *callers = fr->arg.p;
+    ST(*callers) = 9;
+    fr->ret = LD(*callers);
+}
+
+Test(redo, the_callers_stack_is_the_hosts)
+{
+    volatile long mine = 5;
+    cr_assert_eq(run(mirrorWritesCallerStack, (void *)&mine, NULL), 9);
+    cr_assert_eq(mine, 5);
+}
+
 /* memcpy, memset and strdup see and make the mirror's view. */
 static void mirrorCopies(void *p)
 {
