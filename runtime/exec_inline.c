@@ -168,6 +168,7 @@ static void threadExit(void *p)
     pthread_mutex_lock(&inl.watch_mu);
     atomic_store(&inl.slots[t->slot], NULL);
     pthread_mutex_unlock(&inl.watch_mu);
+    ptmRedoThreadExit();
     if (t->altstack) {
         stack_t off = {.ss_flags = SS_DISABLE};
         sigaltstack(&off, NULL);

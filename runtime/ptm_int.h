@@ -549,6 +549,8 @@ extern _Thread_local struct ptmRedo *ptmRedoCurrent;
 
 void ptmRedoBegin(struct ptmRedo *r, const void *frame);
 void ptmRedoEnd(struct ptmRedo *r);
+/* ptmRedoThreadExit: releases the buffers the thread kept (thread exit). */
+void ptmRedoThreadExit(void);
 /* ptmRedoOwns: whether the mirror owns [p, p+n) (its stack, its heap). */
 int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n);
 /* ptmRedoRead: the mirror's view of [src, src+n) copied to dst (r NULL:

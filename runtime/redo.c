@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ptm_int.h"
 
@@ -63,11 +64,29 @@ struct redoSlot {
 
 /* ------------------------------------------------------------------------
 ** Chunks: bump allocation, all released at once.
+**
+** Chunks and the granule table are mapped (ptmOs.mmap), not malloc'd: the
+** watchdog's last-resort signal may jump out of the mirror anywhere in
+** here, and must not leave malloc's lock held.  Each thread keeps one
+** chunk of each kind and its table for its next mirror, so a mirror that
+** stays small makes no system call.
 */
 
+static _Thread_local struct redoChunk *spareShadow, *spareHeap;
+static _Thread_local struct redoSlot *spareTable;
+static _Thread_local size_t spareCap;
+
+static void *mapAnon(size_t n)
+{
+    void *p = ptmOs.mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 /* chunkAlloc: n bytes aligned to align from the chunk list at *list, which
-** grows by a chunk when the first one is full.  NULL when out of memory. */
-static void *chunkAlloc(struct redoChunk **list, size_t n, size_t align)
+** grows by a chunk (*spare, when it will do) when the first one is full.
+** NULL when out of memory. */
+static void *chunkAlloc(struct redoChunk **list, struct redoChunk **spare, size_t n,
+                        size_t align)
 {
     struct redoChunk *c = *list;
     if (c) {
@@ -77,12 +96,15 @@ static void *chunkAlloc(struct redoChunk **list, size_t n, size_t align)
             return c->mem + at;
         }
     }
-    if (n > SIZE_MAX - sizeof *c - align)
+    if (n > SIZE_MAX / 2 - sizeof *c - align)
         return NULL;
     size_t size = n + align > CHUNK_MIN ? n + align : CHUNK_MIN;
-    c = malloc(sizeof *c + size);
-    if (!c)
+    if (size == CHUNK_MIN && *spare) {
+        c = *spare;
+        *spare = NULL;
+    } else if ((c = mapAnon(sizeof *c + size)) == NULL) {
         return NULL;
+    }
     c->size = size;
     c->used = 0;
     c->next = *list;
@@ -92,11 +114,18 @@ static void *chunkAlloc(struct redoChunk **list, size_t n, size_t align)
     return c->mem + at;
 }
 
-static void chunksFree(struct redoChunk **list)
+/* chunksFree: releases the chunks of *list, keeping one of the smallest
+** size in *spare (NULL: none kept) for the thread's next mirror. */
+static void chunksFree(struct redoChunk **list, struct redoChunk **spare)
 {
     for (struct redoChunk *c = *list, *next; c; c = next) {
         next = c->next;
-        free(c);
+        if (spare && !*spare && c->size == CHUNK_MIN) {
+            c->next = NULL;
+            *spare = c;
+        } else {
+            ptmOs.munmap(c, sizeof *c + c->size);
+        }
     }
     *list = NULL;
 }
@@ -137,9 +166,14 @@ static struct redoBlock *blockAt(const struct ptmRedo *r, uintptr_t g)
 static int grow(struct ptmRedo *r)
 {
     size_t cap = r->cap ? r->cap * 2 : 256;
-    struct redoSlot *t = calloc(cap, sizeof *t);
-    if (!t)
+    struct redoSlot *t;
+    if (!r->cap && spareTable) {
+        t = spareTable;
+        cap = spareCap;
+        spareTable = NULL;
+    } else if ((t = mapAnon(cap * sizeof *t)) == NULL) {
         return PTM_ENOMEM;
+    }
     struct redoSlot *old = r->table;
     size_t oldCap = r->cap;
     r->table = t;
@@ -152,7 +186,8 @@ static int grow(struct ptmRedo *r)
             j = (j + 1) & (cap - 1);
         t[j] = old[i];
     }
-    free(old);
+    if (old)
+        ptmOs.munmap(old, oldCap * sizeof *old);
     return PTM_OK;
 }
 
@@ -234,8 +269,9 @@ static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
         }
     }
     size_t size = hi - lo;
-    struct redoBlock *nb = chunkAlloc(&r->shadow, sizeof *nb, _Alignof(struct redoBlock));
-    unsigned char *mem = chunkAlloc(&r->shadow, 2 * size, 16);
+    struct redoBlock *nb =
+        chunkAlloc(&r->shadow, &spareShadow, sizeof *nb, _Alignof(struct redoBlock));
+    unsigned char *mem = chunkAlloc(&r->shadow, &spareShadow, 2 * size, 16);
     if (!nb || !mem)
         return NULL;
     *nb = (struct redoBlock){lo, hi, mem, mem + size};
@@ -426,7 +462,7 @@ void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align)
         errno = ENOMEM;
         return NULL;
     }
-    unsigned char *p = chunkAlloc(&r->heap, n + align, align);
+    unsigned char *p = chunkAlloc(&r->heap, &spareHeap, n + align, align);
     if (!p) {
         errno = ENOMEM;
         return NULL;
@@ -468,9 +504,27 @@ void ptmRedoEnd(struct ptmRedo *r)
 {
     ptm_redo_mode = 0;
     ptmRedoCurrent = NULL;
-    chunksFree(&r->shadow);
-    chunksFree(&r->heap);
-    free(r->table);
+    chunksFree(&r->shadow, &spareShadow);
+    chunksFree(&r->heap, &spareHeap);
+    if (r->table && !spareTable && r->cap <= 4096) {
+        memset(r->table, 0, r->cap * sizeof *r->table);
+        spareTable = r->table;
+        spareCap = r->cap;
+    } else if (r->table) {
+        ptmOs.munmap(r->table, r->cap * sizeof *r->table);
+    }
     r->table = NULL;
     r->cap = r->used = 0;
+}
+
+/*
+** ptmRedoThreadExit: releases what this thread kept for its next mirror.
+*/
+void ptmRedoThreadExit(void)
+{
+    chunksFree(&spareShadow, NULL);
+    chunksFree(&spareHeap, NULL);
+    if (spareTable)
+        ptmOs.munmap(spareTable, spareCap * sizeof *spareTable);
+    spareTable = NULL;
 }
