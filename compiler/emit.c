@@ -604,6 +604,8 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     }
     if (m->snapshot)
         buf_printf(out, "    .snapshot = %s__ptm_snapshot,\n", f->name);
+    if (f->returns_pointer)
+        buf_printf(out, "    .drop_result = %s__ptm_drop_result,\n", f->name);
     if (m->rules) {
         buf_puts(out, "    .rules_name = ");
         put_c_string(out, m->rules);
@@ -685,6 +687,11 @@ static void put_glue(Buf *out, const Func *f, const char *display)
         put_thunk(out, f, thunk, alt->name);
         free(thunk);
     }
+    if (f->returns_pointer)
+        buf_printf(out,
+                   "static void %s__ptm_drop_result(void *p)\n{\n"
+                   "    ((struct %s__ptm_frame *)p)->ret = 0;\n}\n",
+                   f->name, f->name);
     put_success(out, f, display);
     put_snapshot(out, f, display);
     put_line(out, f->annot.origin, display);

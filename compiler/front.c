@@ -1309,6 +1309,7 @@ static bool read_result(Front *fr, CXCursor fn, Func *f)
     CXType canon = clang_getCanonicalType(rt);
     f->returns_void = canon.kind == CXType_Void;
     f->returns_record = canon.kind == CXType_Record;
+    f->returns_pointer = canon.kind == CXType_Pointer || canon.kind == CXType_BlockPointer;
     f->ret_type = member_type(clang_getUnqualifiedType(rt));
     if (anonymous_type(f->ret_type)) {
         error_at(loc_of(fr, fn), strlen(f->name), "transaction '%s' returns an unnamed "

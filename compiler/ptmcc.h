@@ -356,7 +356,7 @@ typedef struct Func {
                                     when written in this definition, else
                                     annot_end == 0 */
     char *ret_type;
-    bool returns_void, returns_record;
+    bool returns_void, returns_record, returns_pointer;
     Param *params;
     int nparams;
     Ty *ret_ty;          /* for the criteria checks (transactions) */

@@ -443,6 +443,9 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     if (env.dry_run) {
         if (c.mirror_ran && c.run.frame_valid)
             memcpy(frame, c.run.ring->frame, d->frame_size);
+        /* What a pointer result points to was the mirror's, and is gone. */
+        if (d->drop_result)
+            d->drop_result(frame);
         success = c.mirror_success != 0;
         finish(&c, decision, path, success, 1, t0);
         goto out;

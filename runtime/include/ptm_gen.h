@@ -95,6 +95,10 @@ struct ptm_tx_desc {
     /* ABI 4: some function of the mirror stores outside its locals, and
     ** its clone writes through the write buffer (ptm_redo_st) instead. */
     int redo;
+    /* ABI 4: the function returns a pointer, which a mirror's frame holds
+    ** into the mirror's own memory: a dry run (PTM_DRY_RUN) clears it
+    ** before the caller sees it.  NULL: not a pointer. */
+    ptm_thunk drop_result;
 };
 
 /*
