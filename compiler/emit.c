@@ -441,13 +441,56 @@ static char *poll_text(const Func *f, const Poll *p, const char *display)
     return b.data;
 }
 
+/* The mirror clone is a copy of the user's body: each warning in it is one
+** the primary's copy already gives at the same line, and its copy would
+** show the rewritten text.  Said once, by the primary.  (gcc takes no
+** group in a pragma: the warnings of -Wall -Wextra -pedantic and the
+** usual extras, one by one.) */
+static const char mirror_quiet[] =
+    "#if defined(__clang__)\n"
+    "#pragma clang diagnostic push\n"
+    "#pragma clang diagnostic ignored \"-Weverything\"\n"
+    "#elif defined(__GNUC__)\n"
+    "#pragma GCC diagnostic push\n"
+    "#pragma GCC diagnostic ignored \"-Wpragmas\"\n";
+static const char *const gcc_quiet[] = {
+    "-Wunused-variable", "-Wunused-but-set-variable", "-Wunused-value", "-Wunused-label",
+    "-Wunused-parameter", "-Wunused-function", "-Wsign-compare", "-Wimplicit-fallthrough",
+    "-Wmaybe-uninitialized", "-Wuninitialized", "-Wparentheses", "-Wmisleading-indentation",
+    "-Wtype-limits", "-Wshadow", "-Wconversion", "-Wsign-conversion", "-Wfloat-conversion",
+    "-Wpedantic", "-Wempty-body", "-Wdangling-else", "-Wstrict-aliasing", "-Wformat",
+    "-Wformat-nonliteral", "-Wformat-truncation", "-Wformat-overflow", "-Wstringop-overflow",
+    "-Wstringop-truncation", "-Warray-bounds", "-Wfloat-equal", "-Wcast-qual", "-Wcast-align",
+    "-Wswitch", "-Wswitch-enum", "-Wswitch-default", "-Wchar-subscripts", "-Waddress",
+    "-Wlogical-not-parentheses", "-Wbool-compare", "-Wint-in-bool-context", "-Wrestrict",
+    "-Wnonnull", "-Wnonnull-compare", "-Wduplicated-cond", "-Wduplicated-branches",
+    "-Wlogical-op", "-Wnull-dereference", "-Wpointer-arith", "-Wdeclaration-after-statement",
+    "-Wvla", "-Wdiv-by-zero", "-Woverflow", "-Wshift-negative-value", "-Wunused-result",
+};
+
+static void put_quiet(Buf *out)
+{
+    buf_puts(out, mirror_quiet);
+    for (size_t i = 0; i < sizeof gcc_quiet / sizeof *gcc_quiet; i++)
+        buf_printf(out, "#pragma GCC diagnostic ignored \"%s\"\n", gcc_quiet[i]);
+    buf_puts(out, "#endif\n");
+}
+
+static void put_quiet_end(Buf *out)
+{
+    buf_puts(out, "#if defined(__clang__)\n#pragma clang diagnostic pop\n"
+                  "#elif defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n");
+}
+
 /* put_mirror: the mirror clone of f, its calls redirected. */
 static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *display)
 {
     const char *shown = display_of(u, f, display);
     unsigned line, col;
     src_line_col((SrcLoc){f->file, f->start}, &line, &col);
-    buf_printf(out, "\n/* The mirror clone of %s (%s:%u): its I/O goes to PTM's shims. */\n",
+    buf_puts(out, "\n");
+    put_quiet(out);
+    buf_printf(out, "/* The mirror clone of %s (%s:%u): its I/O goes to PTM's shims. */\n",
                f->name, shown, line);
     for (int i = 0; i < f->nmacro_redirects; i++) {
         const Redirect *r = &f->macro_redirects[i];
@@ -481,6 +524,7 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     put_func_name_end(out, f);
     for (int i = f->nmacro_redirects - 1; i >= 0; i--)
         buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->macro_redirects[i].name);
+    put_quiet_end(out);
 }
 
 /* put_member: "T name;" with the name placed after a trailing '*'. */

@@ -637,6 +637,13 @@ static bool clonable_definition(CXCursor ref, CXCursor *def)
     return text && end <= size && text[end - 1] == '}';
 }
 
+static bool is_clone(const void *ctx, CXCursor callee)
+{
+    (void)ctx;
+    CXCursor def;
+    return clonable_definition(callee, &def);
+}
+
 /* defined_by_macro: a function of this unit that a macro defines (#define
 ** GETTER(n) int get_##n(void) { ... }): ptmcc cannot clone it. */
 static bool defined_by_macro(CXCursor ref)
@@ -987,8 +994,8 @@ static void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
     BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0};
     clang_visitChildren(body, scan_body, &scan);
     finish_locals(&scan);
-    UserShims shims = {has_user_shim, fr};
-    inline_facts(fn, body, f->file, &shims, &f->inl);
+    Callees callees = {has_user_shim, is_clone, fr};
+    inline_facts(fn, body, f->file, &callees, &f->inl);
 }
 
 /* ---------------------------------------------------------------------

@@ -551,9 +551,10 @@ typedef struct Redo {
     InlineFacts *out;
     SrcFile *file;
     CXFile cxfile;
-    const UserShims *shims;
+    const Callees *callees;
     int seq;
     bool from_macro; /* the last span was a macro argument's */
+    enum CXCursorKind parent; /* of the cursor walk_child is visiting */
     Done *done;
     int ndone;
 } Redo;
@@ -684,19 +685,15 @@ static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
 }
 
 /* once: whether [start, end), just spanned, is still to be rewritten as
-** kind.  A macro argument the macro expands twice is rewritten once, and
-** one it uses two ways cannot be.  (In plain code one span can take two
-** rewrites that nest: strcpy's checked destination around its load.) */
-static bool once(Redo *r, CXCursor c, size_t start, size_t end, const char *kind)
+** kind.  A macro argument the macro expands twice is rewritten once per
+** kind; rewrites of different kinds on one span nest (a string's view
+** around the load of the pointer, in plain code or in an argument). */
+static bool once(Redo *r, size_t start, size_t end, const char *kind)
 {
-    for (int i = 0; r->from_macro && i < r->ndone; i++) {
-        if (r->done[i].start != start || r->done[i].end != end)
-            continue;
-        if (strcmp(r->done[i].kind, kind) == 0)
+    for (int i = 0; r->from_macro && i < r->ndone; i++)
+        if (r->done[i].start == start && r->done[i].end == end &&
+            strcmp(r->done[i].kind, kind) == 0)
             return false;
-        redo_block(r, c, "uses a macro argument both to read and to write memory");
-        return false;
-    }
     r->done = xrealloc(r->done, sizeof *r->done * (size_t)(r->ndone + 1));
     r->done[r->ndone++] = (Done){start, end, kind};
     return true;
@@ -779,6 +776,59 @@ static char *addr_name(int n)
     return format("__ptm_a%d", n);
 }
 
+/* is_system_variable: a variable the C library declares (stdout, stderr,
+** optarg): read in place, since no instrumented code writes it -- a
+** mirror's store to one still goes through the buffer -- and its name is
+** often a macro. */
+static bool is_system_variable(CXCursor e)
+{
+    if (clang_getCursorKind(e) != CXCursor_DeclRefExpr)
+        return false;
+    CXCursor d = clang_getCursorReferenced(e);
+    return clang_getCursorKind(d) == CXCursor_VarDecl &&
+           clang_Location_isInSystemHeader(clang_getCursorLocation(d));
+}
+
+/* library_object: e is memory the C library keeps for itself, reached from
+** a call into a system header or a library variable: ctype's table
+** ((*__ctype_b_loc())[c], through isspace's macro).  No instrumented code
+** writes it: a read inside a macro's body may stay in place. */
+static bool library_object(CXCursor e)
+{
+    for (int depth = 0; depth < 16; depth++) {
+        e = strip(e);
+        switch (clang_getCursorKind(e)) {
+        case CXCursor_CallExpr: {
+            CXCursor callee = clang_getCursorReferenced(e);
+            return !clang_Cursor_isNull(callee) &&
+                   clang_Location_isInSystemHeader(clang_getCursorLocation(callee));
+        }
+        case CXCursor_DeclRefExpr:
+            return is_system_variable(e);
+        case CXCursor_ArraySubscriptExpr: {
+            Kids k = kids_of(e);
+            if (k.n < 2)
+                return false;
+            e = is_pointer_type(clang_getCursorType(strip(k.c[0]))) || is_array_object(k.c[0])
+                    ? k.c[0]
+                    : k.c[1];
+            break;
+        }
+        case CXCursor_MemberRefExpr:
+        case CXCursor_UnaryOperator: {
+            Kids k = kids_of(e);
+            if (k.n < 1)
+                return false;
+            e = k.c[0];
+            break;
+        }
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
 /* wrap_object: the object e designates is reached through the buffer:
 ** fn is ptm_redo_ld or ptm_redo_st. */
 static void wrap_object(Redo *r, CXCursor e, const char *fn)
@@ -789,10 +839,11 @@ static void wrap_object(Redo *r, CXCursor e, const char *fn)
            kids_of(e).n == 1)
         e = kids_of(e).c[0];
     if (!span(r, e, &s, &t)) {
-        redo_block(r, e, "accesses memory inside a macro");
+        if (strcmp(fn, "ptm_redo_ld") != 0 || !library_object(e))
+            redo_block(r, e, "accesses memory inside a macro");
         return;
     }
-    if (!once(r, e, s, t, fn))
+    if (!once(r, s, t, fn))
         return;
     int n = ++r->seq;
     char *a = addr_name(n);
@@ -810,7 +861,7 @@ static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
         redo_block(r, p, "accesses memory inside a macro");
         return;
     }
-    if (!once(r, p, s, t, "pointer"))
+    if (!once(r, s, t, "pointer"))
         return;
     int n = ++r->seq;
     char *a = addr_name(n);
@@ -827,7 +878,7 @@ static void wrap_own(Redo *r, CXCursor arg)
         redo_block(r, arg, "passes memory to a library writer inside a macro");
         return;
     }
-    if (!once(r, arg, s, t, "own"))
+    if (!once(r, s, t, "own"))
         return;
     int n = ++r->seq;
     char *a = addr_name(n);
@@ -841,7 +892,7 @@ static void wrap_own(Redo *r, CXCursor arg)
 static void wrap_string(Redo *r, CXCursor arg)
 {
     size_t s, t;
-    if (!span(r, arg, &s, &t) || !once(r, arg, s, t, "string"))
+    if (!span(r, arg, &s, &t) || !once(r, s, t, "string"))
         return; /* written inside a macro: read in place */
     int n = ++r->seq;
     char *a = addr_name(n);
@@ -876,19 +927,6 @@ static void bit_field_base(Redo *r, CXCursor e, const char *fn)
             wrap_object(r, base, fn);
         redo_walk(r, base, USE_PLACE);
     }
-}
-
-/* is_system_variable: a variable the C library declares (stdout, stderr,
-** optarg): read in place, since no instrumented code writes it -- a
-** mirror's store to one still goes through the buffer -- and its name is
-** often a macro. */
-static bool is_system_variable(CXCursor e)
-{
-    if (clang_getCursorKind(e) != CXCursor_DeclRefExpr)
-        return false;
-    CXCursor d = clang_getCursorReferenced(e);
-    return clang_getCursorKind(d) == CXCursor_VarDecl &&
-           clang_Location_isInSystemHeader(clang_getCursorLocation(d));
 }
 
 /* redo_lvalue: e, an lvalue read (or designated) in the function. */
@@ -961,7 +999,7 @@ static void redo_store(Redo *r, CXCursor c)
         free(op);
         return;
     }
-    if (!once(r, c, ls, re, "store")) {
+    if (!once(r, ls, re, "store")) {
         free(op);
         return;
     }
@@ -1006,7 +1044,7 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
         redo_block(r, c, "stores to memory inside a macro");
         return;
     }
-    if (!once(r, c, cs, ce, "store"))
+    if (!once(r, cs, ce, "store"))
         return;
     int n = ++r->seq;
     char *a = addr_name(n);
@@ -1090,34 +1128,57 @@ static bool is_string_pointer(CXCursor e)
 /* redo_library_reads: a library function (not a clone: those route their
 ** own accesses) reads what a non-local array argument holds, or a string,
 ** in the mirror's view: printf("%s", acct->name) after the mirror wrote
-** the name.  Functions that return a pointer are left alone: it may point
-** into the argument, and must be a real address. */
-static void redo_library_reads(Redo *r, CXCursor call, CXCursor callee, unsigned written)
+** the name.  Returns whether it made a view. */
+static bool redo_library_reads(Redo *r, CXCursor call, unsigned written)
 {
-    CXCursor def = clang_getCursorDefinition(callee);
-    if (!clang_Cursor_isNull(def) || is_pointer_type(clang_getCursorResultType(callee)))
-        return;
+    bool viewed = false;
     int n = clang_Cursor_getNumArguments(call);
     for (int a = 0; a < n; a++) {
         CXCursor array;
         CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
         if (a < 32 && (written & (1u << a)))
             continue;
-        if (array_argument(arg, &array))
+        if (array_argument(arg, &array)) {
             wrap_object(r, array, "ptm_redo_ld");
-        else if (is_string_pointer(arg))
+            viewed = true;
+        } else if (is_string_pointer(arg)) {
             wrap_string(r, arg);
+            viewed = true;
+        }
     }
+    return viewed;
 }
 
-/* redo_call: a library call's written arguments are checked, its read
-** arrays translated. */
-static void redo_call(Redo *r, CXCursor call)
+/* is_unevaluated_builtin: a builtin whose operands are not evaluated
+** (__builtin_object_size(dst, 1) in a fortified snprintf). */
+static bool is_unevaluated_builtin(const char *name)
 {
+    return strcmp(name, "__builtin_object_size") == 0 ||
+           strcmp(name, "__builtin_dynamic_object_size") == 0 ||
+           strcmp(name, "__builtin_constant_p") == 0 ||
+           strcmp(name, "__builtin_classify_type") == 0;
+}
+
+/* redo_call: a library call's written arguments are checked or made views,
+** its read arrays and strings made views, and a pointer it returns into a
+** view mapped back to real memory.  Returns false when its operands are
+** not evaluated (nothing in them to rewrite). */
+static bool redo_call(Redo *r, CXCursor call)
+{
+    /* A call that is a statement of its own: its value is not used. */
+    bool discarded = r->parent == CXCursor_CompoundStmt || r->parent == CXCursor_LabelStmt ||
+                     r->parent == CXCursor_CaseStmt || r->parent == CXCursor_DefaultStmt;
     CXCursor callee = clang_getCursorReferenced(call);
     if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
-        return;
+        return true;
+    if (r->callees && r->callees->is_clone(r->callees->ctx, callee))
+        return true;
     char *name = spelling(callee);
+    if (is_unevaluated_builtin(name)) {
+        free(name);
+        return false;
+    }
+    bool viewed = false;
     unsigned written = 0;
     if ((strncmp(name, "__atomic_", 9) == 0 || strncmp(name, "__sync_", 7) == 0 ||
          strncmp(name, "__c11_atomic_", 13) == 0) &&
@@ -1134,7 +1195,7 @@ static void redo_call(Redo *r, CXCursor call)
         }
         written = writers[i].written;
         unsigned routed =
-            r->shims && r->shims->is_user_shim(r->shims->ctx, name) ? 0 : routed_by_shim(name);
+            r->callees && r->callees->is_user_shim(r->callees->ctx, name) ? 0 : routed_by_shim(name);
         int n = clang_Cursor_getNumArguments(call);
         for (int a = 0; a < n && a < 32; a++) {
             CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), array;
@@ -1143,15 +1204,31 @@ static void redo_call(Redo *r, CXCursor call)
                 continue;
             /* An array's size is known: the library writes into the
             ** mirror's view of all of it (snprintf(acct->name, ...)). */
-            if (array_argument(arg, &array))
+            if (array_argument(arg, &array)) {
                 wrap_object(r, array, "ptm_redo_st");
-            else
+                viewed = true;
+            } else {
                 wrap_own(r, arg);
+            }
         }
     }
     if (!mem_shim(name))
-        redo_library_reads(r, call, callee, written);
+        viewed |= redo_library_reads(r, call, written);
+    /* strchr(acct->name, ';'), strcpy(buf, ...): the result may point into
+    ** a view; the mirror's code gets the real address it stands for. */
+    size_t s, t;
+    if (viewed && !discarded && is_pointer_type(clang_getCursorResultType(callee)) &&
+        span(r, call, &s, &t) && once(r, s, t, "real")) {
+        /* No rewrite inside the call starts or ends where the call does:
+        ** a later number is fine. */
+        int call_seq = ++r->seq;
+        char *a = addr_name(call_seq);
+        redo_add(r, s, 0, call_seq, format("(__extension__({ __auto_type %s = (", a));
+        redo_add(r, t, 0, -call_seq, format("); (__typeof__(%s))ptm_redo_real(%s); }))", a, a));
+        free(a);
+    }
     free(name);
+    return true;
 }
 
 typedef struct WalkAll {
@@ -1163,6 +1240,7 @@ static enum CXChildVisitResult walk_child(CXCursor c, CXCursor parent, CXClientD
 {
     (void)parent;
     WalkAll *w = data;
+    w->r->parent = clang_getCursorKind(parent);
     redo_walk(w->r, c, w->use);
     return CXChildVisit_Continue;
 }
@@ -1218,8 +1296,8 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
         redo_store(r, c);
         return;
     case CXCursor_CallExpr:
-        redo_call(r, c);
-        walk_children(r, c, USE_VALUE);
+        if (redo_call(r, c))
+            walk_children(r, c, USE_VALUE);
         return;
     case CXCursor_UnaryExpr:       /* sizeof, _Alignof: not evaluated */
     case CXCursor_TypeRef:
@@ -1253,7 +1331,7 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
     }
 }
 
-void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const UserShims *shims,
+void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const Callees *callees,
                   InlineFacts *out)
 {
     Proof p = {out, file, fn};
@@ -1264,7 +1342,7 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const UserShims *sh
     clang_visitChildren(body, prove_visit, &p);
     out->local_stores_only = out->blocker == NULL;
 
-    Redo r = {out, file, NULL, shims, 0, false, NULL, 0};
+    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0};
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
                                NULL, NULL);
     redo_walk(&r, body, USE_VALUE);

@@ -290,12 +290,15 @@ typedef struct InlineFacts {
     int nredo;
 } InlineFacts;
 
-/* The user shims (PTM_MIRROR_OF) of a unit: is_user_shim(ctx, name) says
-** whether the mirror's calls to name go to one. */
-typedef struct UserShims {
+/* What a mirror's call goes to, as front.c resolves it: is_user_shim(ctx,
+** name): a user shim (PTM_MIRROR_OF); is_clone(ctx, callee): the mirror
+** clone of a function of this unit (which routes its own accesses), not
+** the library (whose inline functions in system headers are not cloned). */
+typedef struct Callees {
     bool (*is_user_shim)(const void *ctx, const char *name);
+    bool (*is_clone)(const void *ctx, CXCursor callee);
     const void *ctx;
-} UserShims;
+} Callees;
 
 /* inline_facts: proves (or not) that fn, whose body is body in file,
 ** stores only into its own locals; finds its cancellation points; and
@@ -304,7 +307,7 @@ typedef struct UserShims {
 ** cannot.  A built-in shim that fills a buffer writes the buffer's view
 ** itself; a user shim is the user's code, and gets checked pointers.
 ** OUT: *out (free with inline_facts_free). */
-void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const UserShims *shims,
+void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const Callees *callees,
                   InlineFacts *out);
 void inline_facts_free(InlineFacts *f);
 

@@ -534,6 +534,7 @@ void ptmInlineBail(const char *why);
 */
 struct redoChunk;
 struct redoSlot;
+struct redoBlock;
 struct ptmRedo {
     uintptr_t stack_hi;            /* the mirror's frames are below this one */
     struct redoChunk *heap;        /* its allocations */
@@ -541,6 +542,7 @@ struct ptmRedo {
     struct redoSlot *table;        /* granule -> block */
     size_t cap, used;
     size_t blocks;                 /* shadow blocks made */
+    struct redoBlock *views;       /* every view handed out, newest first */
     size_t heap_bytes;             /* bytes allocated */
 };
 

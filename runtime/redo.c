@@ -49,6 +49,7 @@ struct redoBlock {
     uintptr_t lo, hi;
     unsigned char *data;
     unsigned char *valid;
+    struct redoBlock *made_before; /* every view this mirror made, newest first */
 };
 
 struct redoChunk {
@@ -274,7 +275,8 @@ static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
     unsigned char *mem = chunkAlloc(&r->shadow, &spareShadow, 2 * size, 16);
     if (!nb || !mem)
         return NULL;
-    *nb = (struct redoBlock){lo, hi, mem, mem + size};
+    *nb = (struct redoBlock){lo, hi, mem, mem + size, r->views};
+    r->views = nb;
     memset(nb->valid, 0, size);
     /* The old blocks stay where they are (a translation in flight may
     ** still point into one) but are no longer found. */
@@ -407,11 +409,38 @@ PTM_API void *ptm_redo_str(const volatile void *s)
     if (!shadowed)
         return (void *)a;
     char *copy = ptmRedoMalloc(r, n + 1, 0);
-    if (!copy)
+    struct redoBlock *view =
+        chunkAlloc(&r->shadow, &spareShadow, sizeof *view, _Alignof(struct redoBlock));
+    if (!copy || !view)
         return outOfMemory();
     ptmRedoRead(r, copy, (const void *)a, n);
     copy[n] = '\0';
+    /* Not in the table: a view to map back from (ptm_redo_real) only. */
+    *view = (struct redoBlock){a, a + n + 1, (unsigned char *)copy, NULL, r->views};
+    r->views = view;
     return copy;
+}
+
+/*
+** ptm_redo_real: p, a pointer a library function returned, where the
+** running inline mirror's code expects it: a pointer into a view this
+** mirror made (strchr's result in the view of acct->name) becomes the same
+** place in real memory (&acct->name[k]), so that it compares and subtracts
+** as the primary's would, and is translated again when used.  Any other
+** pointer is itself.
+*/
+PTM_API void *ptm_redo_real(const volatile void *p)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    uintptr_t a = (uintptr_t)p;
+    if (!r || !p)
+        return (void *)a;
+    for (const struct redoBlock *b = r->views; b; b = b->made_before) {
+        uintptr_t d = (uintptr_t)b->data;
+        if (a >= d && a - d <= b->hi - b->lo)
+            return (void *)(b->lo + (a - d));
+    }
+    return (void *)a;
 }
 
 /*

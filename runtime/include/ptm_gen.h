@@ -321,15 +321,18 @@ PTM_API void ptm_mirror_cancelled(void);
 ** the mirror's view of the bytes: the bytes themselves outside an inline
 ** mirror, and in one, a shadow copy once the mirror has written them, so
 ** that real memory never changes.  ptm_redo_str gives a library function
-** that reads a string the mirror's view of it.  ptm_redo_own guards what a
-** library call writes through: an inline mirror that would write memory it does
-** not own stops there, and the fork executor runs it instead.
+** that reads a string the mirror's view of it, and ptm_redo_real maps a
+** pointer such a function returns into a view back to real memory.
+** ptm_redo_own guards what a library call writes through: an inline mirror
+** that would write memory it does not own stops there, and the fork
+** executor runs it instead.
 */
 extern PTM_API _Thread_local int ptm_redo_mode; /* 0 off, 1 on, 2 on with shadows */
 PTM_API void *ptm_redo_ld_slow(const volatile void *p, size_t n);
 PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n);
 PTM_API void *ptm_redo_own(void *p);
 PTM_API void *ptm_redo_str(const volatile void *s);
+PTM_API void *ptm_redo_real(const volatile void *p);
 
 static inline void *ptm_redo_ld(const volatile void *p, size_t n)
 {
