@@ -76,6 +76,10 @@ static int callHasEffect(unsigned call)
     case PTM_CALL_fread: case PTM_CALL_fgets: case PTM_CALL_fgetc: case PTM_CALL_getc:
     case PTM_CALL_getchar: case PTM_CALL_fscanf: case PTM_CALL_scanf: case PTM_CALL_vfscanf:
     case PTM_CALL_fseek: case PTM_CALL_ftell: case PTM_CALL_rewind:
+    case PTM_CALL_getline: case PTM_CALL_getdelim: case PTM_CALL_fseeko:
+    case PTM_CALL_ftello: case PTM_CALL_fgetpos: case PTM_CALL_fsetpos:
+    case PTM_CALL_getc_unlocked: case PTM_CALL_getchar_unlocked:
+    case PTM_CALL_fgetc_unlocked: case PTM_CALL_fgets_unlocked: case PTM_CALL_fread_unlocked:
     case PTM_CALL_socket: case PTM_CALL_recv: case PTM_CALL_recvfrom: case PTM_CALL_recvmsg:
     case PTM_CALL_setsockopt:
     case PTM_CALL_sleep: case PTM_CALL_usleep: case PTM_CALL_nanosleep:

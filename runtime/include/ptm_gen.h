@@ -228,6 +228,54 @@ PTM_API int ptm_shim_vfscanf(FILE *restrict stream, const char *restrict fmt, va
 PTM_API int ptm_shim_fseek(FILE *stream, long off, int whence);
 PTM_API long ptm_shim_ftell(FILE *stream);
 PTM_API void ptm_shim_rewind(FILE *stream);
+PTM_API int ptm_shim_feof(FILE *stream);
+PTM_API int ptm_shim_ferror(FILE *stream);
+PTM_API void ptm_shim_clearerr(FILE *stream);
+PTM_API int ptm_shim_ungetc(int c, FILE *stream);
+PTM_API int ptm_shim_setvbuf(FILE *restrict stream, char *restrict buf, int mode, size_t size);
+PTM_API void ptm_shim_setbuf(FILE *restrict stream, char *restrict buf);
+PTM_API int ptm_shim_fgetpos(FILE *restrict stream, fpos_t *restrict pos);
+PTM_API int ptm_shim_fsetpos(FILE *stream, const fpos_t *pos);
+PTM_API void ptm_shim_perror(const char *s);
+PTM_API int ptm_shim_remove(const char *path);
+#if !defined(__GLIBC__) || defined(__USE_POSIX)
+PTM_API int ptm_shim_fileno(FILE *stream);
+#endif
+#if !defined(__GLIBC__) || defined(__USE_XOPEN2K8)
+PTM_API ssize_t ptm_shim_getline(char **restrict line, size_t *restrict cap,
+                                 FILE *restrict stream);
+PTM_API ssize_t ptm_shim_getdelim(char **restrict line, size_t *restrict cap, int delim,
+                                  FILE *restrict stream);
+#endif
+#if !defined(__GLIBC__) || defined(__USE_LARGEFILE) || defined(__USE_XOPEN2K)
+PTM_API int ptm_shim_fseeko(FILE *stream, off_t off, int whence);
+PTM_API off_t ptm_shim_ftello(FILE *stream);
+#endif
+/* The _unlocked forms, where glibc declares them (a mirror never locks a
+** host FILE, so they are the shims above under their own event names). */
+#if defined(__GLIBC__) && defined(__USE_POSIX199506)
+PTM_API int ptm_shim_getc_unlocked(FILE *stream);
+PTM_API int ptm_shim_getchar_unlocked(void);
+PTM_API int ptm_shim_putc_unlocked(int c, FILE *stream);
+PTM_API int ptm_shim_putchar_unlocked(int c);
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+PTM_API int ptm_shim_fgetc_unlocked(FILE *stream);
+PTM_API int ptm_shim_fputc_unlocked(int c, FILE *stream);
+PTM_API size_t ptm_shim_fread_unlocked(void *restrict buf, size_t size, size_t n,
+                                       FILE *restrict stream);
+PTM_API size_t ptm_shim_fwrite_unlocked(const void *restrict buf, size_t size, size_t n,
+                                        FILE *restrict stream);
+PTM_API int ptm_shim_fflush_unlocked(FILE *stream);
+PTM_API int ptm_shim_feof_unlocked(FILE *stream);
+PTM_API int ptm_shim_ferror_unlocked(FILE *stream);
+PTM_API void ptm_shim_clearerr_unlocked(FILE *stream);
+PTM_API int ptm_shim_fileno_unlocked(FILE *stream);
+#endif
+#if defined(__GLIBC__) && defined(__USE_GNU)
+PTM_API char *ptm_shim_fgets_unlocked(char *restrict s, int n, FILE *restrict stream);
+PTM_API int ptm_shim_fputs_unlocked(const char *restrict s, FILE *restrict stream);
+#endif
 
 /* sockets: shims/net.c */
 PTM_API int ptm_shim_socket(int domain, int type, int proto);

@@ -1,7 +1,7 @@
 /*
 ** shims/file.c - POSIX file I/O in a mirror: open openat creat close read
 ** pread write pwrite lseek fsync fdatasync ftruncate unlink rename mkdir
-** rmdir stat lstat fstat access fcntl flock.
+** rmdir stat lstat fstat access fcntl flock, and stdio's remove.
 **
 ** Outside a mirror (ptmMirrorCurrent == NULL) each shim is exactly the real
 ** call.  In a mirror each one
@@ -461,6 +461,27 @@ int ptm_shim_rmdir(const char *path)
     t0 = ptmOsNowNs();
     err = ptmSimRmdir(m, path);
     ptmMirrorRecordCall(PTM_CALL_rmdir, t0, path, err ? -1 : 0, err, 0);
+    return err ? failWith(err) : 0;
+}
+
+/*
+** ptm_shim_remove: remove(3): unlink(2), and rmdir(2) when the path is a
+** directory (glibc's order).  In a mirror: as ptm_shim_unlink, then
+** ptm_shim_rmdir for EISDIR, in the mirror's namespace only; one event.
+*/
+int ptm_shim_remove(const char *path)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    uint64_t t0;
+    int err;
+
+    if (!m)
+        return remove(path);
+    t0 = ptmOsNowNs();
+    err = ptmSimUnlink(m, path);
+    if (err == EISDIR)
+        err = ptmSimRmdir(m, path);
+    ptmMirrorRecordCall(PTM_CALL_remove, t0, path, err ? -1 : 0, err, 0);
     return err ? failWith(err) : 0;
 }
 

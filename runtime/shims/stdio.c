@@ -2,17 +2,20 @@
 ** shims/stdio.c - stdio in a mirror: fopen fdopen freopen fclose fflush
 ** fwrite fputs fputc putc putchar puts fprintf printf vfprintf vprintf
 ** dprintf fread fgets fgetc getc getchar fscanf scanf vfscanf fseek ftell
-** rewind.
+** rewind feof ferror clearerr fileno ungetc setvbuf setbuf getline getdelim
+** fseeko ftello fgetpos fsetpos perror, and the _unlocked forms.
 **
 ** Outside a mirror each shim is exactly the real call.  In a mirror:
 **
 **   - A FILE the mirror makes (fopen, fdopen) is a fopencookie() stream
 **     over a simulated descriptor (shims/sim.c): its buffering is the real
 **     one, so a full disk shows where it would for real -- at the flush --
-**     and every stdio call on it, shimmed or not (fflush, setvbuf, ungetc),
+**     and every stdio call on it, shimmed or not (fflush, ungetc, feof),
 **     is real and harmless: its writes go to the mirror's overlay, its reads
-**     come from the overlay over the real file.  fileno() of such a FILE is
-**     -1 (a cookie stream has no descriptor).
+**     come from the overlay over the real file.  setvbuf gives it stdio's
+**     own buffer, never the caller's (which may be host memory).  fileno()
+**     of such a FILE is the descriptor the mirror opened under it (the
+**     cookie stream itself has none).
 **   - A FILE the mirror did not make (stdin, stdout, stderr, a FILE the
 **     host passed in) is never touched: no call that locks it, moves it,
 **     fills or flushes its buffer.  Writes are checked against the
@@ -25,7 +28,11 @@
 **     bytes the host's FILE had already buffered and then what a read of
 **     the descriptor would (end of file, EAGAIN when non-blocking, a
 **     recorded response for a socket) -- the host's unread input is never
-**     consumed.  fclose is simulated; later use fails with EBADF.
+**     consumed.  fclose is simulated; later use fails with EBADF.  Its
+**     end-of-file and error indicators, too, are the mirror's view: the
+**     host's when the mirror began, then what the mirror's own reads and
+**     writes met, cleared by the mirror's clearerr, fseek, rewind; ungetc
+**     pushes back onto the shadow, setvbuf leaves the FILE as it is.
 **   - freopen checks the new path like fopen and makes the stream name it
 **     (handled as above, as a FILE the mirror does not own), without
 **     touching the old FILE beyond flushing the mirror's own buffer.
@@ -34,6 +41,8 @@
 ** the FILE with, or "fd N"; bytes, the count the call writes (or reads);
 ** result, the call's return value (for fopen-like calls: 0, or -1 for
 ** NULL).  Reads without an error merge into one event per run of calls.
+** feof, ferror, clearerr, fileno, ungetc and setvbuf record nothing: they
+** neither move a byte nor make a system call.
 ** Depends on glibc for the read-ahead of host FILEs (_IO_read_ptr and
 ** friends); elsewhere the descriptor's offset is taken as the position.
 */
@@ -61,6 +70,9 @@ struct ptmSimStream {
     off_t pos;                    /* simio, regular file: the position in the mirror's view */
     off_t rpos;                   /* the shadow's source position */
     FILE *shadow;                 /* simio: the private reading stream */
+    int eof, error;               /* simio: the indicators in the mirror's view, beyond
+                                     the shadow's own (the host's at first, a failed
+                                     write's error) */
     unsigned char *pending;       /* simio, not seekable: bytes the host FILE had read ahead */
     size_t npending, ipending;
 };
@@ -330,6 +342,19 @@ static void hostPosition(struct ptmSimStream *s)
     }
 }
 
+/* The host FILE's end-of-file and error indicators, read without its lock
+** (a flag word; glibc's feof_unlocked), into the mirror's view. */
+static void hostIndicators(struct ptmSimStream *s)
+{
+#ifdef __GLIBC__
+    s->eof = feof_unlocked(s->fp) != 0;
+    s->error = ferror_unlocked(s->fp) != 0;
+#else
+    s->eof = feof(s->fp) != 0;
+    s->error = ferror(s->fp) != 0;
+#endif
+}
+
 /* The mirror's stream for fp, borrowing a host FILE on first use.  fileno()
 ** takes no lock, so a host thread holding the FILE's lock cannot stall the
 ** mirror.  OUT: *out.  0 or an errno (EBADF: closed in the mirror, or a
@@ -346,6 +371,7 @@ static int streamFor(struct ptmMirror *m, FILE *fp, struct ptmSimStream **out)
         if (!(s = streamNew(m, fp)))
             return ENOMEM;
         s->simio = 1;
+        hostIndicators(s);
         if ((fd = fileno(fp)) >= 0) {
             if ((err = ptmSimEntry(m, fd, &s->f)) != 0) {
                 streamFree(m, s);
@@ -414,13 +440,17 @@ static int simioWrite(struct ptmSimStream *s, const void *buf, size_t n)
 
     if (!s->f || n == 0)
         return 0;                           /* a stream without a descriptor: nothing to check */
-    if (!regular(s))
-        return simWriteAll(s->f, buf, n);
+    if (!regular(s)) {
+        if ((err = simWriteAll(s->f, buf, n)) != 0)
+            s->error = 1;                   /* as the real FILE's would be */
+        return err;
+    }
     while (done < n) {
-        if ((r = ptmSimPwrite(s->f, p + done, n - done, s->pos, &err)) < 0)
+        if ((r = ptmSimPwrite(s->f, p + done, n - done, s->pos, &err)) < 0 ||
+            (r == 0 && (err = EIO) != 0)) {
+            s->error = 1;
             return err;
-        if (r == 0)
-            return EIO;
+        }
         done += (size_t)r;
         s->pos = (s->f->flags & O_APPEND) ? ptmSimSize(s->f) : s->pos + r;
     }
@@ -434,6 +464,12 @@ static FILE *shadowOf(struct ptmSimStream *s)
     if (!s->shadow) {
         s->rpos = s->pos;
         s->shadow = fopencookie(s, "r", shadowIo);
+#ifdef __GLIBC__
+        /* An end of file the host had seen holds for the mirror's reads
+        ** too: glibc's reads stop at the indicator until it is cleared. */
+        if (s->shadow && s->eof)
+            s->shadow->_flags |= _IO_EOF_SEEN;
+#endif
         return s->shadow;
     }
     if (regular(s) && ftello(s->shadow) != s->pos)
@@ -577,6 +613,7 @@ FILE *ptm_shim_freopen(const char *restrict path, const char *restrict mode,
         s->f = nf;
         nf->streams++;
         s->simio = 1;
+        s->eof = s->error = 0;
         s->pos = (flags & O_APPEND) ? ptmSimSize(nf) : 0;
         if (s->pos < 0)
             s->pos = 0;
@@ -633,23 +670,14 @@ int ptm_shim_fclose(FILE *stream)
     return r;
 }
 
-/*
-** ptm_shim_fflush: fflush(3).  In a mirror: the mirror's own FILE flushes
-** into the simulation (its errors are the predicted ones); a host FILE is
-** not flushed (its pending bytes were never the mirror's); NULL flushes the
-** mirror's own FILEs only.
-*/
-int ptm_shim_fflush(FILE *stream)
+/* fflush, fflush_unlocked in a mirror, recorded as call. */
+static int mirrorFflush(struct ptmMirror *m, enum ptmCall call, FILE *stream)
 {
-    struct ptmMirror *m = ptmMirrorCurrent;
     char target[PTM_TARGET_MAX];
     struct ptmSimStream *s;
-    uint64_t t0;
+    uint64_t t0 = ptmOsNowNs();
     int err = 0, r = 0;
 
-    if (!m)
-        return fflush(stream);
-    t0 = ptmOsNowNs();
     if (!stream) {
         ptmCopyField(target, sizeof target, "all");
         for (s = m->streams; s; s = s->next) {
@@ -671,10 +699,22 @@ int ptm_shim_fflush(FILE *stream)
         if (err)
             r = EOF;
     }
-    ptmMirrorRecordCall(PTM_CALL_fflush, t0, target, r, err, 0);
+    ptmMirrorRecordCall(call, t0, target, r, err, 0);
     if (err)
         errno = err;
     return r;
+}
+
+/*
+** ptm_shim_fflush: fflush(3).  In a mirror: the mirror's own FILE flushes
+** into the simulation (its errors are the predicted ones); a host FILE is
+** not flushed (its pending bytes were never the mirror's); NULL flushes the
+** mirror's own FILEs only.
+*/
+int ptm_shim_fflush(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFflush(m, PTM_CALL_fflush, stream) : fflush(stream);
 }
 
 /* ----------------------------------------------------------------- writes */
@@ -971,22 +1011,15 @@ static int realFwrite(FILE *stream, const void *arg)
     return a->done == a->n ? 0 : errnoOr(EIO);
 }
 
-/*
-** ptm_shim_fwrite: fwrite(3).  In a mirror: size*n bytes recorded; returns
-** n, or fewer with errno set when the write would fail.
-*/
-size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n,
-                       FILE *restrict stream)
+/* fwrite, fwrite_unlocked in a mirror, recorded as call. */
+static size_t mirrorFwrite(struct ptmMirror *m, enum ptmCall call, const void *buf, size_t size,
+                           size_t n, FILE *stream)
 {
-    struct ptmMirror *m = ptmMirrorCurrent;
     struct fwriteArgs a = {buf, size, n, 0};
     size_t bytes = 0;
-    uint64_t t0;
+    uint64_t t0 = ptmOsNowNs();
     int err = 0;
 
-    if (!m)
-        return fwrite(buf, size, n, stream);
-    t0 = ptmOsNowNs();
     if (size == 0 || n == 0) {
         err = stream ? 0 : EBADF;
     } else if (n > SIZE_MAX / size) {
@@ -998,16 +1031,42 @@ size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n,
         if (!err)
             a.done = n;
     }
-    recordWrite(m, PTM_CALL_fwrite, t0, stream, (int64_t)a.done, err, bytes);
+    recordWrite(m, call, t0, stream, (int64_t)a.done, err, bytes);
     if (err)
         errno = err;
     return err ? a.done : (size == 0 ? 0 : n);
+}
+
+/*
+** ptm_shim_fwrite: fwrite(3).  In a mirror: size*n bytes recorded; returns
+** n, or fewer with errno set when the write would fail.
+*/
+size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n, FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFwrite(m, PTM_CALL_fwrite, buf, size, n, stream)
+             : fwrite(buf, size, n, stream);
 }
 
 static int realFputs(FILE *stream, const void *s)
 {
     errno = 0;
     return fputs(s, stream) == EOF ? errnoOr(EIO) : 0;
+}
+
+/* fputs, fputs_unlocked in a mirror, recorded as call. */
+static int mirrorFputs(struct ptmMirror *m, enum ptmCall call, const char *s, FILE *stream)
+{
+    uint64_t t0 = ptmOsNowNs();
+    size_t len = s ? strlen(s) : 0;
+    int err = s ? mirrorPut(m, stream, s, len, realFputs, s) : EFAULT;
+
+    recordWrite(m, call, t0, stream, err ? EOF : 1, err, len);
+    if (err) {
+        errno = err;
+        return EOF;
+    }
+    return 1;
 }
 
 /*
@@ -1017,21 +1076,7 @@ static int realFputs(FILE *stream, const void *s)
 int ptm_shim_fputs(const char *restrict s, FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    uint64_t t0;
-    size_t len;
-    int err;
-
-    if (!m)
-        return fputs(s, stream);
-    t0 = ptmOsNowNs();
-    len = s ? strlen(s) : 0;
-    err = s ? mirrorPut(m, stream, s, len, realFputs, s) : EFAULT;
-    recordWrite(m, PTM_CALL_fputs, t0, stream, err ? EOF : 1, err, len);
-    if (err) {
-        errno = err;
-        return EOF;
-    }
-    return 1;
+    return m ? mirrorFputs(m, PTM_CALL_fputs, s, stream) : fputs(s, stream);
 }
 
 static int realFputc(FILE *stream, const void *c)
@@ -1165,23 +1210,16 @@ static int readError(FILE *fp)
     return ferror(fp) ? errnoOr(EIO) : 0;
 }
 
-/*
-** ptm_shim_fread: fread(3).  In a mirror: the mirror's own FILE reads the
-** file as the mirror sees it; a host FILE is read through its shadow
-** (never consumed).
-*/
-size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict stream)
+/* fread, fread_unlocked in a mirror, recorded as call. */
+static size_t mirrorFread(struct ptmMirror *m, enum ptmCall call, void *buf, size_t size,
+                          size_t n, FILE *stream)
 {
-    struct ptmMirror *m = ptmMirrorCurrent;
     struct ptmSimStream *s;
-    uint64_t t0;
+    uint64_t t0 = ptmOsNowNs();
     size_t r = 0;
     FILE *in;
     int err;
 
-    if (!m)
-        return fread(buf, size, n, stream);
-    t0 = ptmOsNowNs();
     if ((in = readStream(m, stream, &s, &err)) != NULL) {
         errno = 0;
         r = size && n <= SIZE_MAX / size ? fread(ptmRedoOut(buf, size * n), size, n, in)
@@ -1190,7 +1228,42 @@ size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict 
         if (s->simio)
             shadowDone(s);
     }
-    recordReadOf(m, PTM_CALL_fread, t0, stream, (int64_t)r, err, (uint64_t)r * size);
+    recordReadOf(m, call, t0, stream, (int64_t)r, err, (uint64_t)r * size);
+    if (err)
+        errno = err;
+    return r;
+}
+
+/*
+** ptm_shim_fread: fread(3).  In a mirror: the mirror's own FILE reads the
+** file as the mirror sees it; a host FILE is read through its shadow
+** (never consumed).
+*/
+size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFread(m, PTM_CALL_fread, buf, size, n, stream) : fread(buf, size, n, stream);
+}
+
+/* fgets, fgets_unlocked in a mirror, recorded as call. */
+static char *mirrorFgets(struct ptmMirror *m, enum ptmCall call, char *line, int n,
+                         FILE *stream)
+{
+    struct ptmSimStream *s;
+    uint64_t t0 = ptmOsNowNs();
+    char *r = NULL, *view = line;
+    FILE *in;
+    int err;
+
+    if ((in = readStream(m, stream, &s, &err)) != NULL) {
+        errno = 0;
+        view = n > 0 ? ptmRedoOut(line, (size_t)n) : line;
+        r = fgets(view, n, in) ? line : NULL;
+        err = r ? 0 : readError(in);
+        if (s->simio)
+            shadowDone(s);
+    }
+    recordReadOf(m, call, t0, stream, r ? 0 : -1, err, r ? strlen(view) : 0);
     if (err)
         errno = err;
     return r;
@@ -1202,27 +1275,7 @@ size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict 
 char *ptm_shim_fgets(char *restrict line, int n, FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimStream *s;
-    uint64_t t0;
-    char *r = NULL, *view = line;
-    FILE *in;
-    int err;
-
-    if (!m)
-        return fgets(line, n, stream);
-    t0 = ptmOsNowNs();
-    if ((in = readStream(m, stream, &s, &err)) != NULL) {
-        errno = 0;
-        view = n > 0 ? ptmRedoOut(line, (size_t)n) : line;
-        r = fgets(view, n, in) ? line : NULL;
-        err = r ? 0 : readError(in);
-        if (s->simio)
-            shadowDone(s);
-    }
-    recordReadOf(m, PTM_CALL_fgets, t0, stream, r ? 0 : -1, err, r ? strlen(view) : 0);
-    if (err)
-        errno = err;
-    return r;
+    return m ? mirrorFgets(m, PTM_CALL_fgets, line, n, stream) : fgets(line, n, stream);
 }
 
 static int mirrorGetc(struct ptmMirror *m, enum ptmCall call, FILE *stream)
@@ -1339,8 +1392,9 @@ int ptm_shim_scanf(const char *restrict fmt, ...)
 
 /* ------------------------------------------------------------- positions */
 
-/* fseek on a simulated stream.  0 or an errno. */
-static int simioSeek(struct ptmSimStream *s, long off, int whence)
+/* fseek on a simulated stream: the position moves, the end-of-file
+** indicator and any pushed-back byte are gone.  0 or an errno. */
+static int simioSeek(struct ptmSimStream *s, off_t off, int whence)
 {
     off_t base;
 
@@ -1353,42 +1407,88 @@ static int simioSeek(struct ptmSimStream *s, long off, int whence)
     case SEEK_END: base = ptmSimSize(s->f); break;
     default: return EINVAL;
     }
-    if (base + off < 0)
-        return EINVAL;
+    if (off > 0 ? base > INT64_MAX - off : base + off < 0)
+        return off > 0 ? EOVERFLOW : EINVAL;
     s->pos = base + off;
+    s->eof = 0;
+    if (s->shadow)
+        fseeko(s->shadow, s->pos, SEEK_SET); /* clears the shadow's indicator */
     return 0;
+}
+
+/* fseek, fseeko in a mirror, recorded as call. */
+static int mirrorSeek(struct ptmMirror *m, enum ptmCall call, FILE *stream, off_t off,
+                      int whence)
+{
+    struct ptmSimStream *s;
+    uint64_t t0 = ptmOsNowNs();
+    int err;
+
+    if ((err = streamFor(m, stream, &s)) == 0) {
+        if (!s->simio) {
+            errno = 0;
+            if (fseeko(stream, off, whence) != 0)
+                err = errnoOr(EINVAL);
+        } else {
+            err = simioSeek(s, off, whence);
+        }
+    }
+    recordReadOf(m, call, t0, stream, err ? -1 : 0, err, 0);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/* ftell, ftello in a mirror, recorded as call. */
+static off_t mirrorTell(struct ptmMirror *m, enum ptmCall call, FILE *stream)
+{
+    struct ptmSimStream *s;
+    uint64_t t0 = ptmOsNowNs();
+    off_t r = -1;
+    int err;
+
+    if ((err = streamFor(m, stream, &s)) == 0) {
+        if (!s->simio) {
+            errno = 0;
+            if ((r = ftello(stream)) < 0)
+                err = errnoOr(EINVAL);
+        } else if (!regular(s)) {
+            err = ESPIPE;
+        } else {
+            shadowDone(s);
+            r = s->pos;
+        }
+    }
+    if (!err && call == PTM_CALL_ftell && r > LONG_MAX)
+        err = EOVERFLOW;
+    recordReadOf(m, call, t0, stream, err ? -1 : r, err, 0);
+    if (err)
+        errno = err;
+    return err ? -1 : r;
 }
 
 /*
 ** ptm_shim_fseek: fseek(3).  In a mirror: real on the mirror's own FILE;
 ** on a host FILE it moves the position in the mirror's view only (ESPIPE
-** for a pipe or terminal, EINVAL).
+** for a pipe or terminal, EINVAL), and clears the end-of-file indicator
+** there.
 */
 int ptm_shim_fseek(FILE *stream, long off, int whence)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimStream *s;
-    uint64_t t0;
-    int err, r = -1;
+    return m ? mirrorSeek(m, PTM_CALL_fseek, stream, (off_t)off, whence)
+             : fseek(stream, off, whence);
+}
 
-    if (!m)
-        return fseek(stream, off, whence);
-    t0 = ptmOsNowNs();
-    if ((err = streamFor(m, stream, &s)) == 0) {
-        if (!s->simio) {
-            errno = 0;
-            if ((r = fseek(stream, off, whence)) != 0)
-                err = errnoOr(EINVAL);
-        } else if ((err = simioSeek(s, off, whence)) == 0) {
-            r = 0;
-        }
-    }
-    recordReadOf(m, PTM_CALL_fseek, t0, stream, err ? -1 : 0, err, 0);
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return r;
+/*
+** ptm_shim_fseeko: fseeko(3), as ptm_shim_fseek with an off_t.
+*/
+int ptm_shim_fseeko(FILE *stream, off_t off, int whence)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorSeek(m, PTM_CALL_fseeko, stream, off, whence) : fseeko(stream, off, whence);
 }
 
 /*
@@ -1398,35 +1498,30 @@ int ptm_shim_fseek(FILE *stream, long off, int whence)
 long ptm_shim_ftell(FILE *stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimStream *s;
-    uint64_t t0;
-    long r = -1;
-    int err;
-
-    if (!m)
-        return ftell(stream);
-    t0 = ptmOsNowNs();
-    if ((err = streamFor(m, stream, &s)) == 0) {
-        if (!s->simio) {
-            errno = 0;
-            if ((r = ftell(stream)) < 0)
-                err = errnoOr(EINVAL);
-        } else if (!regular(s)) {
-            err = ESPIPE;
-        } else {
-            shadowDone(s);
-            r = (long)s->pos;
-        }
-    }
-    recordReadOf(m, PTM_CALL_ftell, t0, stream, r, err, 0);
-    if (err)
-        errno = err;
-    return err ? -1 : r;
+    return m ? (long)mirrorTell(m, PTM_CALL_ftell, stream) : ftell(stream);
 }
 
 /*
-** ptm_shim_rewind: rewind(3), as ptm_shim_fseek(stream, 0, SEEK_SET); the
-** error indicator of a host FILE is not cleared (it is the host's).
+** ptm_shim_ftello: ftello(3), as ptm_shim_ftell with an off_t.
+*/
+off_t ptm_shim_ftello(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorTell(m, PTM_CALL_ftello, stream) : ftello(stream);
+}
+
+/* clearerr on a simulated stream: the mirror's view only. */
+static void clearView(struct ptmSimStream *s)
+{
+    s->eof = s->error = 0;
+    if (s->shadow)
+        clearerr(s->shadow);
+}
+
+/*
+** ptm_shim_rewind: rewind(3), as ptm_shim_fseek(stream, 0, SEEK_SET) and
+** clearing the indicators; on a host FILE, in the mirror's view only (the
+** host's own error indicator is not cleared).
 */
 void ptm_shim_rewind(FILE *stream)
 {
@@ -1441,12 +1536,488 @@ void ptm_shim_rewind(FILE *stream)
     }
     t0 = ptmOsNowNs();
     if ((err = streamFor(m, stream, &s)) == 0) {
-        if (!s->simio)
+        if (!s->simio) {
             rewind(stream);
-        else
+        } else {
             err = regular(s) ? simioSeek(s, 0, SEEK_SET) : 0;
+            if (!err)
+                clearView(s);               /* the mirror's view of the indicators */
+        }
     }
     recordReadOf(m, PTM_CALL_rewind, t0, stream, 0, err, 0);
+}
+
+/* ------------------------------------------------------ stream state */
+
+/* feof, ferror in a mirror: the indicator in the mirror's view.  No event:
+** the answer is the process's own memory, and a `while (!feof(f))` loop
+** would otherwise add an unmergeable event per line.  A stream the mirror
+** closed answers 0. */
+static int mirrorIndicator(struct ptmMirror *m, FILE *stream, int error)
+{
+    struct ptmSimStream *s;
+
+    if (streamFor(m, stream, &s) != 0)
+        return 0;
+    if (!s->simio)
+        return error ? ferror(stream) : feof(stream);
+    if (error ? s->error : s->eof)
+        return 1;
+    return s->shadow && (error ? ferror(s->shadow) : feof(s->shadow));
+}
+
+/*
+** ptm_shim_feof: feof(3).  In a mirror: the mirror's own FILE's indicator;
+** for a host FILE, the mirror's view of it: the host's indicator when the
+** mirror began, then what the mirror's reads through the shadow met,
+** cleared by its clearerr, fseek, rewind.  Records nothing.
+*/
+int ptm_shim_feof(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorIndicator(m, stream, 0) : feof(stream);
+}
+
+/*
+** ptm_shim_ferror: ferror(3), as ptm_shim_feof; in the mirror's view a
+** host FILE's error indicator is also set by a write that would fail.
+*/
+int ptm_shim_ferror(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorIndicator(m, stream, 1) : ferror(stream);
+}
+
+/* clearerr in a mirror. */
+static void mirrorClearerr(struct ptmMirror *m, FILE *stream)
+{
+    struct ptmSimStream *s;
+
+    if (streamFor(m, stream, &s) != 0)
+        return;
+    if (!s->simio)
+        clearerr(stream);
+    else
+        clearView(s);
+}
+
+/*
+** ptm_shim_clearerr: clearerr(3).  In a mirror: the mirror's own FILE's
+** indicators are cleared; a host FILE's in the mirror's view only (the
+** host's FILE is not written).  Records nothing.
+*/
+void ptm_shim_clearerr(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (m)
+        mirrorClearerr(m, stream);
+    else
+        clearerr(stream);
+}
+
+/* fileno in a mirror. */
+static int mirrorFileno(struct ptmMirror *m, FILE *stream)
+{
+    struct ptmSimStream *s;
+    int err = streamFor(m, stream, &s);
+
+    if (!err && s->f && !s->f->closed)
+        return s->f->fd;
+    if (!err && !s->made && !s->f)
+        return fileno(stream);              /* a host FILE without a descriptor: -1 */
+    errno = err ? err : EBADF;
+    return -1;
+}
+
+/*
+** ptm_shim_fileno: fileno(3).  In a mirror: the descriptor the mirror's
+** shims know the FILE by -- a host FILE's own, the one the mirror opened
+** for its own FILE (so that fstat(fileno(f)) and the like work in the
+** mirror's world) -- or -1 with EBADF for a FILE the mirror closed.
+** Records nothing.
+*/
+int ptm_shim_fileno(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFileno(m, stream) : fileno(stream);
+}
+
+/*
+** ptm_shim_ungetc: ungetc(3).  In a mirror: pushed back onto the mirror's
+** own FILE, or onto a host FILE's shadow (whose next read returns it; the
+** position in the mirror's view steps back, and its end-of-file indicator
+** is cleared); the host's FILE is never written.  EOF for c == EOF or a
+** stream the mirror closed.  Records nothing: no byte moves.
+*/
+int ptm_shim_ungetc(int c, FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *s;
+    FILE *in;
+    int err, r;
+
+    if (!m)
+        return ungetc(c, stream);
+    if (!(in = readStream(m, stream, &s, &err))) {
+        errno = err;
+        return EOF;
+    }
+    r = ungetc(c, in);
+    if (s->simio && r != EOF) {
+        s->eof = 0;
+        shadowDone(s);
+    }
+    return r;
+}
+
+/* setvbuf in a mirror. */
+static int mirrorSetvbuf(struct ptmMirror *m, FILE *stream, int mode, size_t size)
+{
+    struct ptmSimStream *s;
+    int err;
+
+    if ((err = streamFor(m, stream, &s)) == 0 && mode != _IOFBF && mode != _IOLBF &&
+        mode != _IONBF)
+        err = EINVAL;
+    if (!err && !s->simio && setvbuf(stream, NULL, mode, size) != 0)
+        err = errnoOr(EINVAL);
+    if (err) {
+        errno = err;
+        return EOF;
+    }
+    return 0;
+}
+
+/*
+** ptm_shim_setvbuf: setvbuf(3).  In a mirror: the mirror's own FILE takes
+** the mode with a buffer of stdio's (never buf: the FILE outlives the
+** mirror's frames until the mirror ends, and buf may be host memory); a
+** host FILE is not changed (the mirror writes it as though unbuffered
+** anyway): 0, or EOF with EINVAL for a bad mode, EBADF for a stream the
+** mirror closed.  Records nothing.
+*/
+int ptm_shim_setvbuf(FILE *restrict stream, char *restrict buf, int mode, size_t size)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorSetvbuf(m, stream, mode, size) : setvbuf(stream, buf, mode, size);
+}
+
+/*
+** ptm_shim_setbuf: setbuf(3), as ptm_shim_setvbuf(stream, buf, buf ?
+** _IOFBF : _IONBF, BUFSIZ).
+*/
+void ptm_shim_setbuf(FILE *restrict stream, char *restrict buf)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (m)
+        (void)mirrorSetvbuf(m, stream, buf ? _IOFBF : _IONBF, BUFSIZ);
+    else
+        setbuf(stream, buf);
+}
+
+/* ------------------------------------------------------------------ lines */
+
+/* getline, getdelim in a mirror: the line is read with the real getdelim
+** into a private buffer, from the mirror's own FILE or a host FILE's
+** shadow, then stored in the caller's buffer, grown through the mirror's
+** heap (ptm_shim_realloc: an inline mirror's arena, where a host buffer is
+** copied and never freed).  *line and *cap are read and written as the
+** mirror sees them (ptmRedoIn/ptmRedoOut). */
+static ssize_t mirrorGetdelim(struct ptmMirror *m, enum ptmCall call, char **line, size_t *cap,
+                              int delim, FILE *stream)
+{
+    struct ptmSimStream *s = NULL;
+    uint64_t t0 = ptmOsNowNs();
+    char *buf = NULL, *tmp = NULL, *grown;
+    size_t have = 0, tcap = 0, want;
+    ssize_t r = -1;
+    FILE *in = NULL;
+    int err = 0;
+
+    if (!line || !cap) {
+        err = EINVAL;
+    } else {
+        memcpy(&buf, ptmRedoIn(line, sizeof *line), sizeof buf);
+        memcpy(&have, ptmRedoIn(cap, sizeof *cap), sizeof have);
+        in = readStream(m, stream, &s, &err);
+    }
+    if (in && (!buf || have == 0)) {
+        /* As glibc: a buffer first, even for a line that is not there. */
+        have = 120;
+        if (!(grown = ptm_shim_realloc(buf, have))) {
+            err = ENOMEM;
+        } else {
+            buf = grown;
+            memcpy(ptmRedoOut(line, sizeof *line), &buf, sizeof buf);
+            memcpy(ptmRedoOut(cap, sizeof *cap), &have, sizeof have);
+        }
+    }
+    if (in && !err) {
+        errno = 0;
+        r = getdelim(&tmp, &tcap, delim, in);
+        err = r < 0 ? readError(in) : 0;
+        if (s->simio)
+            shadowDone(s);
+    }
+    if (r >= 0 && (size_t)r + 1 > have) {
+        want = (size_t)r + 1 > 2 * have ? (size_t)r + 1 : 2 * have;
+        if (!(grown = ptm_shim_realloc(buf, want))) {
+            err = ENOMEM;
+            r = -1;
+        } else {
+            buf = grown;
+            have = want;
+            memcpy(ptmRedoOut(line, sizeof *line), &buf, sizeof buf);
+            memcpy(ptmRedoOut(cap, sizeof *cap), &have, sizeof have);
+        }
+    }
+    if (r >= 0)
+        memcpy(ptmRedoOut(buf, (size_t)r + 1), tmp, (size_t)r + 1);
+    free(tmp);
+    recordReadOf(m, call, t0, stream, r, err, r > 0 ? (uint64_t)r : 0);
+    if (err)
+        errno = err;
+    return r;
+}
+
+/*
+** ptm_shim_getline: getline(3).  In a mirror: read as ptm_shim_fgets reads
+** (a host FILE through its shadow, never consumed), into *line grown in
+** the mirror's heap; returns the length, or -1 at end of file, or -1 with
+** errno (EINVAL, ENOMEM, the read's error).
+*/
+ssize_t ptm_shim_getline(char **restrict line, size_t *restrict cap, FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetdelim(m, PTM_CALL_getline, line, cap, '\n', stream)
+             : getline(line, cap, stream);
+}
+
+/*
+** ptm_shim_getdelim: getdelim(3), as ptm_shim_getline.
+*/
+ssize_t ptm_shim_getdelim(char **restrict line, size_t *restrict cap, int delim,
+                          FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetdelim(m, PTM_CALL_getdelim, line, cap, delim, stream)
+             : getdelim(line, cap, delim, stream);
+}
+
+/* -------------------------------------------------------- fgetpos, fsetpos */
+
+/*
+** ptm_shim_fgetpos: fgetpos(3).  In a mirror: the mirror's own FILE's
+** position, or a host FILE's in the mirror's view (taken from its shadow,
+** placed there: ESPIPE for a pipe or terminal); *pos is written as the
+** mirror sees it.  Recorded as ftell is.
+*/
+int ptm_shim_fgetpos(FILE *restrict stream, fpos_t *restrict pos)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *s;
+    uint64_t t0;
+    FILE *at;
+    int err;
+
+    if (!m)
+        return fgetpos(stream, pos);
+    t0 = ptmOsNowNs();
+    if ((at = readStream(m, stream, &s, &err)) != NULL) {
+        errno = 0;
+        if (fgetpos(at, ptmRedoOut(pos, sizeof *pos)) != 0)
+            err = errnoOr(EINVAL);
+    }
+    recordReadOf(m, PTM_CALL_fgetpos, t0, stream, err ? -1 : 0, err, 0);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+** ptm_shim_fsetpos: fsetpos(3), as ptm_shim_fseek to a position from
+** ptm_shim_fgetpos (or the host's fgetpos: the same offsets).
+*/
+int ptm_shim_fsetpos(FILE *stream, const fpos_t *pos)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct ptmSimStream *s;
+    uint64_t t0;
+    fpos_t want;
+    FILE *at;
+    int err;
+
+    if (!m)
+        return fsetpos(stream, pos);
+    t0 = ptmOsNowNs();
+    if (!pos) {
+        err = EINVAL;
+    } else if ((at = readStream(m, stream, &s, &err)) != NULL) {
+        memcpy(&want, ptmRedoIn(pos, sizeof *pos), sizeof want);
+        errno = 0;
+        if (fsetpos(at, &want) != 0) {
+            err = errnoOr(EINVAL);
+        } else if (s->simio) {
+            s->eof = 0;
+            shadowDone(s);
+        }
+    }
+    recordReadOf(m, PTM_CALL_fsetpos, t0, stream, err ? -1 : 0, err, 0);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------- perror */
+
+/*
+** ptm_shim_perror: perror(3).  In a mirror: "s: message\n" (or "message\n"
+** for a NULL or empty s) written as fputs to stderr is: checked, recorded
+** against stderr, never printed.  errno is left as it was unless the write
+** would fail.
+*/
+void ptm_shim_perror(const char *s)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    int saved = errno, err, n;
+    char msg[1024], why[256];
+    uint64_t t0;
+
+    if (!m) {
+        perror(s);
+        return;
+    }
+    t0 = ptmOsNowNs();
+    n = snprintf(msg, sizeof msg, "%s%s%s\n", s && *s ? s : "", s && *s ? ": " : "",
+                 strerror_r(saved, why, sizeof why));
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof msg)
+        n = (int)sizeof msg - 1;
+    err = mirrorPut(m, stderr, msg, (size_t)n, realFputs, msg);
+    recordWrite(m, PTM_CALL_perror, t0, stderr, err ? -1 : n, err, (uint64_t)n);
+    errno = err ? err : saved;
+}
+
+/* ----------------------------------------------------- the _unlocked forms */
+
+/* A mirror never takes a host FILE's lock, and its own FILEs are its
+** thread's: each _unlocked form is the shim above under its own name. */
+
+/* ptm_shim_getc_unlocked: getc_unlocked(3), as ptm_shim_getc. */
+int ptm_shim_getc_unlocked(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetc(m, PTM_CALL_getc_unlocked, stream) : getc_unlocked(stream);
+}
+
+/* ptm_shim_getchar_unlocked: getchar_unlocked(3), as ptm_shim_getchar. */
+int ptm_shim_getchar_unlocked(void)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetc(m, PTM_CALL_getchar_unlocked, stdin) : getchar_unlocked();
+}
+
+/* ptm_shim_fgetc_unlocked: fgetc_unlocked(3), as ptm_shim_fgetc. */
+int ptm_shim_fgetc_unlocked(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorGetc(m, PTM_CALL_fgetc_unlocked, stream) : fgetc_unlocked(stream);
+}
+
+/* ptm_shim_fgets_unlocked: fgets_unlocked(3), as ptm_shim_fgets. */
+char *ptm_shim_fgets_unlocked(char *restrict line, int n, FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFgets(m, PTM_CALL_fgets_unlocked, line, n, stream)
+             : fgets_unlocked(line, n, stream);
+}
+
+/* ptm_shim_fread_unlocked: fread_unlocked(3), as ptm_shim_fread. */
+size_t ptm_shim_fread_unlocked(void *restrict buf, size_t size, size_t n, FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFread(m, PTM_CALL_fread_unlocked, buf, size, n, stream)
+             : (fread_unlocked)(buf, size, n, stream);
+}
+
+/* ptm_shim_putc_unlocked: putc_unlocked(3), as ptm_shim_putc. */
+int ptm_shim_putc_unlocked(int c, FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorPutc(m, PTM_CALL_putc_unlocked, c, stream) : putc_unlocked(c, stream);
+}
+
+/* ptm_shim_putchar_unlocked: putchar_unlocked(3), as ptm_shim_putchar. */
+int ptm_shim_putchar_unlocked(int c)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorPutc(m, PTM_CALL_putchar_unlocked, c, stdout) : putchar_unlocked(c);
+}
+
+/* ptm_shim_fputc_unlocked: fputc_unlocked(3), as ptm_shim_fputc. */
+int ptm_shim_fputc_unlocked(int c, FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorPutc(m, PTM_CALL_fputc_unlocked, c, stream) : fputc_unlocked(c, stream);
+}
+
+/* ptm_shim_fputs_unlocked: fputs_unlocked(3), as ptm_shim_fputs. */
+int ptm_shim_fputs_unlocked(const char *restrict s, FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFputs(m, PTM_CALL_fputs_unlocked, s, stream) : fputs_unlocked(s, stream);
+}
+
+/* ptm_shim_fwrite_unlocked: fwrite_unlocked(3), as ptm_shim_fwrite. */
+size_t ptm_shim_fwrite_unlocked(const void *restrict buf, size_t size, size_t n,
+                                FILE *restrict stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFwrite(m, PTM_CALL_fwrite_unlocked, buf, size, n, stream)
+             : (fwrite_unlocked)(buf, size, n, stream);
+}
+
+/* ptm_shim_fflush_unlocked: fflush_unlocked(3), as ptm_shim_fflush. */
+int ptm_shim_fflush_unlocked(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFflush(m, PTM_CALL_fflush_unlocked, stream) : fflush_unlocked(stream);
+}
+
+/* ptm_shim_feof_unlocked: feof_unlocked(3), as ptm_shim_feof. */
+int ptm_shim_feof_unlocked(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorIndicator(m, stream, 0) : feof_unlocked(stream);
+}
+
+/* ptm_shim_ferror_unlocked: ferror_unlocked(3), as ptm_shim_ferror. */
+int ptm_shim_ferror_unlocked(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorIndicator(m, stream, 1) : ferror_unlocked(stream);
+}
+
+/* ptm_shim_clearerr_unlocked: clearerr_unlocked(3), as ptm_shim_clearerr. */
+void ptm_shim_clearerr_unlocked(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (m)
+        mirrorClearerr(m, stream);
+    else
+        clearerr_unlocked(stream);
+}
+
+/* ptm_shim_fileno_unlocked: fileno_unlocked(3), as ptm_shim_fileno. */
+int ptm_shim_fileno_unlocked(FILE *stream)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorFileno(m, stream) : fileno_unlocked(stream);
 }
 
 /*

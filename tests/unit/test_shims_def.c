@@ -18,7 +18,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdio.h>
+#include <stdio.h>  /* getline, fseeko, fileno, the _unlocked forms: _GNU_SOURCE */
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
