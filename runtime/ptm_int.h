@@ -122,6 +122,9 @@ enum ptmEventKind {
 ** failure.  A failed read-side call (an fopen "r" of a missing file) is
 ** often the program's normal path and only informs. */
 #define PTM_EVF_EFFECT 0x1u
+/* A lock the mirror found held and went on as though it had it: what the
+** mirror read after it, another thread may have been changing. */
+#define PTM_EVF_PRETENDED 0x2u
 
 struct ptmEvent {
     uint16_t kind;                /* enum ptmEventKind */

@@ -112,7 +112,11 @@ const char *ptmEventKindName(unsigned kind)
 **   with an effect (PTM_EVF_EFFECT) whose predicted errno is in the
 **   validation class, a crashed mirror (the code cannot complete on this
 **   input), or a mirror result that fails success_criteria with no denied
-**   syscall on the way.
+**   syscall on the way -- the last two unless the mirror went on past a
+**   lock another thread held (PTM_EVF_PRETENDED): then it may have read
+**   that thread's half-made changes, and its result or its crash says
+**   nothing of the primary's, which would have waited.  The contention
+**   is the prediction.
 ** contention: a shim call with an effect whose predicted errno is in the
 **   contention class.
 ** Errors of calls without an effect (a read-only fopen of a missing file)
@@ -137,6 +141,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
         (desc && desc->timeout_us) ? (double)desc->timeout_us / 1000.0 : HUGE_VAL;
 
     double predicted = 0.0;
+    int racing = 0; /* the mirror read past a lock it did not hold */
     if (run) {
         const struct ptmRing *ring = run->ring;
         uint32_t n = ring ? ptmRingCount(ring) : 0;
@@ -149,6 +154,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             }
             if (ev->kind != PTM_EV_CALL || ev->err == 0)
                 continue;
+            racing |= (ev->flags & PTM_EVF_PRETENDED) != 0;
             sig->error_events++;
             if (!(ev->flags & PTM_EVF_EFFECT))
                 continue;
@@ -160,12 +166,12 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
                 sig->contention_events++;
             }
         }
-        if (run->status == PTM_MS_CRASHED)
+        if (run->status == PTM_MS_CRASHED && !racing)
             sig->validation = 1;
         /* A result that fails success_criteria is the mirror predicting the
         ** primary's failure outright, unless seccomp denied a call on the
         ** way: then the sandbox, not the data, may have caused it. */
-        if (run->criteria_failed && run->denied == 0) {
+        if (run->criteria_failed && run->denied == 0 && !racing) {
             sig->validation = 1;
             sig->criteria_failed = 1;
         }

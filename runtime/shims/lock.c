@@ -141,6 +141,8 @@ static void record(enum ptmCall call, uint64_t t0, const void *obj, int result, 
         return;
     if (err == EBUSY || err == EDEADLK)
         ev->flags |= PTM_EVF_EFFECT;
+    if (err == EBUSY && result == 0)
+        ev->flags |= PTM_EVF_PRETENDED;
     if (detail)
         ptmCopyField(ev->detail, sizeof ev->detail, detail);
 }

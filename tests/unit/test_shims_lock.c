@@ -141,11 +141,14 @@ Test(mirror, a_busy_mutex_is_contention_pretended_acquired)
     cr_assert_eq(e->err, EBUSY);
     cr_assert_eq(e->result, 0);
     cr_assert(e->flags & PTM_EVF_EFFECT, "the contention signal counts it");
+    cr_assert(e->flags & PTM_EVF_PRETENDED, "what the mirror reads next may be torn");
     cr_assert_eq(strncmp(e->detail, "held by thread ", 15), 0, "%s", e->detail);
     cr_assert_eq(ptm_shim_pthread_mutex_unlock(&mu), 0, "a no-op");
     cr_assert(busyForOthers(&mu), "the holder still has it");
     cr_assert_eq(ptm_shim_pthread_mutex_trylock(&mu), EBUSY);
     cr_assert_eq(lastOf(PTM_CALL_pthread_mutex_trylock)->err, EBUSY);
+    cr_assert_not(lastOf(PTM_CALL_pthread_mutex_trylock)->flags & PTM_EVF_PRETENDED,
+                  "a try-lock that fails is not pretended");
     /* A timed lock whose deadline passed on the virtual clock times out. */
     struct timespec past = {1, 0};
     cr_assert_eq(ptm_shim_pthread_mutex_timedlock(&mu, &past), ETIMEDOUT);

@@ -215,6 +215,34 @@ Test(signals, failed_criteria_is_validation_unless_denied)
     ptmRingDestroy(ring);
 }
 
+Test(signals, past_a_held_lock_the_result_is_not_evidence)
+{
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.race");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmEvent *ev = push(ring, PTM_EV_CALL, PTM_CALL_pthread_mutex_lock, EBUSY);
+    ev->flags |= PTM_EVF_EFFECT | PTM_EVF_PRETENDED;
+    run.criteria_failed = 1;
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    /* The mirror went on without the lock and may have read another
+    ** thread's half-made change: the contention is the prediction. */
+    cr_expect_eq(s.contention, 1);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.criteria_failed, 0);
+    run.status = PTM_MS_CRASHED;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 0);
+
+    /* A lock it took, or none: the result counts. */
+    ev->flags &= ~PTM_EVF_PRETENDED;
+    run.status = PTM_MS_RETURNED;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 1);
+    cr_expect_eq(s.criteria_failed, 1);
+    ptmRingDestroy(ring);
+}
+
 Test(signals, seccomp_denial_is_not_validation)
 {
     struct ptmRing *ring = newRing();
