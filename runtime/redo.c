@@ -41,6 +41,7 @@
 #define HEAP_ALIGN 16u
 
 PTM_API _Thread_local int ptm_redo_mode;
+PTM_API _Thread_local uintptr_t ptm_redo_heap_lo, ptm_redo_heap_hi;
 _Thread_local struct ptmRedo *ptmRedoCurrent;
 
 /* One contiguous shadow of [lo, hi): data, and which bytes of it hold the
@@ -499,6 +500,8 @@ void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align)
     p += align;
     ((struct heapHead *)p)[-1].size = n;
     r->heap_bytes += n;
+    ptm_redo_heap_lo = (uintptr_t)r->heap->mem;
+    ptm_redo_heap_hi = (uintptr_t)r->heap->mem + r->heap->used;
     return p;
 }
 
@@ -532,6 +535,7 @@ void ptmRedoBegin(struct ptmRedo *r, const void *frame)
 void ptmRedoEnd(struct ptmRedo *r)
 {
     ptm_redo_mode = 0;
+    ptm_redo_heap_lo = ptm_redo_heap_hi = 0;
     ptmRedoCurrent = NULL;
     chunksFree(&r->shadow, &spareShadow);
     chunksFree(&r->heap, &spareHeap);

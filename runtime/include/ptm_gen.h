@@ -382,14 +382,24 @@ PTM_API void *ptm_redo_own(void *p);
 PTM_API void *ptm_redo_str(const volatile void *s);
 PTM_API void *ptm_redo_real(const volatile void *p);
 
+/* What the running inline mirror allocated last, from its own heap: its
+** memory, read and written in place without a call. */
+extern PTM_API _Thread_local uintptr_t ptm_redo_heap_lo, ptm_redo_heap_hi;
+
 static inline void *ptm_redo_ld(const volatile void *p, size_t n)
 {
-    return ptm_redo_mode == 2 ? ptm_redo_ld_slow(p, n) : (void *)(uintptr_t)p;
+    uintptr_t a = (uintptr_t)p;
+    return ptm_redo_mode == 2 && a - ptm_redo_heap_lo >= ptm_redo_heap_hi - ptm_redo_heap_lo
+               ? ptm_redo_ld_slow(p, n)
+               : (void *)a;
 }
 
 static inline void *ptm_redo_st(volatile void *p, size_t n)
 {
-    return ptm_redo_mode ? ptm_redo_st_slow(p, n) : (void *)(uintptr_t)p;
+    uintptr_t a = (uintptr_t)p;
+    return ptm_redo_mode && a - ptm_redo_heap_lo >= ptm_redo_heap_hi - ptm_redo_heap_lo
+               ? ptm_redo_st_slow(p, n)
+               : (void *)a;
 }
 
 #endif /* PTM_GEN_H */
