@@ -83,6 +83,8 @@ static const struct {
     {"strsep", ~0u},       {"vsscanf", ~0u},      {"reallocarray", ~0u},
     {"recvmsg", ~0u},      {"vfscanf", ~0u},
     {"nanosleep", ARG(1)}, {"clock_nanosleep", ARG(3)},
+    {"getdelim", ARG(0) | ARG(1)}, {"fgetpos", ARG(1)}, {"fgets_unlocked", ARG(0)},
+    {"fread_unlocked", ARG(0)},
 };
 
 typedef struct Proof {
@@ -1071,7 +1073,8 @@ static const struct {
     {"read", ARG(1)},  {"pread", ARG(1)}, {"fread", ARG(0)},   {"fgets", ARG(0)},
     {"recv", ARG(1)},  {"recvfrom", ARG(1) | ARG(4) | ARG(5)}, {"stat", ARG(1)},
     {"lstat", ARG(1)}, {"fstat", ARG(1)}, {"time", ARG(0)},    {"clock_gettime", ARG(1)},
-    {"gettimeofday", ARG(0)},
+    {"gettimeofday", ARG(0)}, {"getline", ARG(0) | ARG(1)}, {"getdelim", ARG(0) | ARG(1)},
+    {"fgetpos", ARG(1)}, {"fgets_unlocked", ARG(0)}, {"fread_unlocked", ARG(0)},
 };
 
 static unsigned routed_by_shim(const char *name)
