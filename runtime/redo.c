@@ -92,7 +92,8 @@ static void *chunkAlloc(struct redoChunk **list, struct redoChunk **spare, size_
 {
     struct redoChunk *c = *list;
     if (c) {
-        size_t at = (c->used + align - 1) & ~(align - 1);
+        uintptr_t base = (uintptr_t)c->mem;
+        size_t at = (size_t)(((base + c->used + align - 1) & ~(uintptr_t)(align - 1)) - base);
         if (at <= c->size && n <= c->size - at) {
             c->used = at + n;
             return c->mem + at;
@@ -273,7 +274,9 @@ static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
     size_t size = hi - lo;
     struct redoBlock *nb =
         chunkAlloc(&r->shadow, &spareShadow, sizeof *nb, _Alignof(struct redoBlock));
-    unsigned char *mem = chunkAlloc(&r->shadow, &spareShadow, 2 * size, 16);
+    /* Aligned as a granule: a byte's copy keeps the byte's alignment, for
+    ** types aligned up to 64 (an _Alignas(32) vector's aligned moves). */
+    unsigned char *mem = chunkAlloc(&r->shadow, &spareShadow, 2 * size, 1u << GRANULE_SHIFT);
     if (!nb || !mem)
         return NULL;
     *nb = (struct redoBlock){lo, hi, mem, mem + size, r->views};

@@ -247,3 +247,22 @@ Test(redo, other_threads_never_see_a_mirror_write)
     cr_assert_eq(atomic_load(&changes), 0);
     cr_assert_eq(host.balance, 100);
 }
+
+/* A copy keeps its original's alignment (vector types load aligned). */
+static _Alignas(64) unsigned char aligned[256];
+
+static void mirrorAligned(void *p)
+{
+    struct frame *fr = p;
+    int ok = 1;
+    for (size_t off = 0; off < 192; off += 8) {
+        unsigned char *v = ptm_redo_st(aligned + off, 64);
+        ok &= ((uintptr_t)v & 63) == ((uintptr_t)(aligned + off) & 63);
+    }
+    fr->ret = ok;
+}
+
+Test(redo, a_copy_is_aligned_as_its_original)
+{
+    cr_assert_eq(run(mirrorAligned, NULL, NULL), 1);
+}
