@@ -662,6 +662,116 @@ static size_t invocation_end(const SrcFile *file, size_t off)
 ** there as it is compiled: in plain code, or whole inside one argument of
 ** a macro invocation (assert(acct->balance >= 0)), whose text the
 ** expansion copies.  False otherwise (c comes from a macro's body). */
+/* macro_body: the body of the #define whose text holds off, in text:
+** [*body, *body_end), and the macro's name and whether it takes
+** arguments.  False when off is not in a #define's body. */
+static bool macro_body(const char *text, size_t len, size_t off, size_t *body,
+                       size_t *body_end, char **name, bool *function_like)
+{
+    size_t line = off;
+    for (;;) { /* back to the first line of a continued #define */
+        while (line > 0 && text[line - 1] != '\n')
+            line--;
+        if (line >= 2 && text[line - 2] == '\\')
+            line--;
+        else
+            break;
+    }
+    size_t i = line;
+    while (i < len && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    if (i >= len || text[i] != '#')
+        return false;
+    i++;
+    while (i < len && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    if (len - i < 7 || strncmp(text + i, "define", 6) != 0 ||
+        (text[i + 6] != ' ' && text[i + 6] != '\t'))
+        return false;
+    i += 6;
+    while (i < len && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    size_t n0 = i;
+    while (i < len && (text[i] == '_' || (text[i] >= 'a' && text[i] <= 'z') ||
+                       (text[i] >= 'A' && text[i] <= 'Z') || (text[i] >= '0' && text[i] <= '9')))
+        i++;
+    if (i == n0)
+        return false;
+    *name = xstrndup(text + n0, i - n0);
+    *function_like = i < len && text[i] == '(';
+    if (*function_like) {
+        while (i < len && text[i] != ')')
+            i++;
+        i++;
+    }
+    while (i < len && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    *body = i;
+    while (i < len && !(text[i] == '\n' && text[i - 1] != '\\'))
+        i++;
+    while (i > *body && (text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\r'))
+        i--;
+    *body_end = i;
+    return true;
+}
+
+/* closes: the index of the ')' that closes the '(' at text[open], or 0. */
+static size_t closes(const char *text, size_t open, size_t end)
+{
+    int depth = 0;
+    for (size_t i = open; i < end; i++) {
+        if (text[i] == '"' || text[i] == '\'')
+            i = skip_literal(text, i, end) - 1;
+        else if (text[i] == '(')
+            depth++;
+        else if (text[i] == ')' && --depth == 0)
+            return i;
+    }
+    return 0;
+}
+
+/* covers_body: whether c, which starts where a macro's body does, is the
+** whole body: a body in one pair of parentheses ((p)[0]) has no other
+** expression starting there; a designator (stats.n, p->count) ends with
+** the name c is located at (its base, stats, is located earlier). */
+static bool covers_body(CXCursor c, const char *text, size_t body, size_t body_end)
+{
+    if (text[body] == '(')
+        return closes(text, body, body_end) == body_end - 1;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    if (k != CXCursor_DeclRefExpr && k != CXCursor_MemberRefExpr)
+        return false;
+    unsigned at;
+    clang_getSpellingLocation(clang_getCursorLocation(c), NULL, NULL, NULL, &at);
+    size_t i = at;
+    while (i < body_end && (text[i] == '_' || (text[i] >= 'a' && text[i] <= 'z') ||
+                            (text[i] >= 'A' && text[i] <= 'Z') || (text[i] >= '0' && text[i] <= '9')))
+        i++;
+    return i > at && i == body_end;
+}
+
+/* whole_invocation: c is everything one macro invocation in the function's
+** file expands to (#define FIRST(p) ((p)[0]), #define COUNT stats.n): the
+** invocation's text [a, b) can be rewritten around whole.  (libclang
+** reports the end of a macro's tokens at the invocation's end: where c
+** ends is judged from the #define's text.) */
+static bool whole_invocation(Redo *r, CXCursor c, unsigned a, unsigned b, CXFile s1, unsigned sa)
+{
+    size_t len;
+    const char *text = clang_getFileContents(clang_Cursor_getTranslationUnit(c), s1, &len);
+    size_t body, body_end;
+    char *name = NULL;
+    bool function_like, whole = false;
+    if (text && sa < len && macro_body(text, len, sa, &body, &body_end, &name, &function_like) &&
+        sa == body && body < body_end && covers_body(c, text, body, body_end)) {
+        size_t n = strlen(name);
+        size_t end = function_like ? invocation_end(r->file, a) : a + n;
+        whole = a + n <= r->file->len && memcmp(r->file->text + a, name, n) == 0 && end == b;
+    }
+    free(name);
+    return whole;
+}
+
 static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
 {
     CXSourceRange ext = clang_getCursorExtent(c);
@@ -671,12 +781,25 @@ static bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     clang_getExpansionLocation(clang_getRangeEnd(ext), &f2, NULL, NULL, &b);
     clang_getSpellingLocation(clang_getRangeStart(ext), &s1, NULL, NULL, &sa);
     clang_getSpellingLocation(clang_getRangeEnd(ext), &s2, NULL, NULL, &sb);
-    if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) ||
-        !s1 || !clang_File_isEqual(s1, r->cxfile) || !clang_File_isEqual(s2, r->cxfile) ||
-        sa > sb || sb > r->file->len)
+    if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) || !s1 ||
+        !s2 || !clang_File_isEqual(s1, s2))
         return false;
+    if (!clang_File_isEqual(s1, r->cxfile) || sa > sb || sb > r->file->len) {
+        /* From a macro defined elsewhere: only a whole invocation. */
+        r->from_macro = true;
+        if (a >= b || !whole_invocation(r, c, a, b, s1, sa))
+            return false;
+        *start = a;
+        *end = b;
+        return true;
+    }
     r->from_macro = a != sa || b != sb;
     if (r->from_macro) {
+        if (whole_invocation(r, c, a, b, s1, sa)) {
+            *start = a;
+            *end = b;
+            return true;
+        }
         size_t call_end = invocation_end(r->file, a);
         if (!call_end || sa <= a || sb > call_end || !balanced(r->file, sa, sb))
             return false;
@@ -1036,17 +1159,26 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
         bit_field_base(r, e, "ptm_redo_st");
         return;
     }
-    size_t cs, ce, es, ee, at;
-    if (!span(r, c, &cs, &ce) || !span(r, e, &es, &ee)) {
+    /* The operator is right after the operand (postfix) or right before
+    ** it (prefix); the operand may be a whole macro invocation (COUNT++). */
+    size_t es, ee, at;
+    if (!span(r, e, &es, &ee)) {
         redo_block(r, c, "stores to memory inside a macro");
         return;
     }
-    bool postfix = cs == es;
-    if (!find_op(r->file, postfix ? ee : cs, postfix ? ce : es, op, &at)) {
+    bool from_macro = r->from_macro;
+    size_t before = es;
+    while (before > 0 && (r->file->text[before - 1] == ' ' || r->file->text[before - 1] == '\t'))
+        before--;
+    bool postfix = find_op(r->file, ee, r->file->len, op, &at);
+    if (!postfix && !(before >= 2 && memcmp(r->file->text + before - 2, op, 2) == 0)) {
         redo_block(r, c, "stores to memory inside a macro");
         return;
     }
-    if (!once(r, cs, ce, "store"))
+    if (!postfix)
+        at = before - 2;
+    r->from_macro = from_macro;
+    if (!once(r, postfix ? es : at, postfix ? at + 2 : ee, "store"))
         return;
     int n = ++r->seq;
     char *a = addr_name(n);

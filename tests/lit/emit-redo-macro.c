@@ -1,7 +1,9 @@
 // Accesses written inside macro arguments go through the write buffer
 // too: the argument's own text is rewritten, once even when the macro
 // expands it twice (MAX), so assert(), MIN/MAX and wrappers keep a
-// mirror inline.  The C library's variables (stderr) are read in place.
+// mirror inline.  A macro that expands to one whole designator or one
+// parenthesized expression (TALLY, LEVEL(s)) is rewritten around its
+// invocation.  The C library's variables (stderr) are read in place.
 // A failed assert() in the mirror is a validation event and a crash of
 // the mirror, never of the host: the call diverts.  What a macro's own
 // body stores cannot be rewritten: that mirror runs in a fork, and says so.
@@ -19,6 +21,8 @@
 
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define BUMP(x) ((x) += 1)
+#define TALLY shelf.moves
+#define LEVEL(s) ((s)->level)
 
 struct stock {
     int level;
@@ -51,25 +55,38 @@ int bump(void)
     return BUMP(shelf.moves);
 }
 
+PTM_TRANSACTION(.success_criteria = return == 0)
+int tally(void)
+{
+    TALLY++;
+    TALLY += 2;
+    return TALLY == 4 && LEVEL(&shelf) == 3 ? 0 : 1;
+}
+
 int main(void)
 {
     printf("take %d\n", take(2));
     printf("take %d\n", take(7));
     printf("bump %d\n", bump());
+    printf("tally %d\n", tally());
     printf("level %d peak %d moves %d\n", shelf.level, shelf.peak, shelf.moves);
     return 0;
 }
 
 // CHECK-LABEL: static int take__ptm_mirror(int n){{$}}
 // CHECK: assert((*__extension__({ __auto_type __ptm_a2 = &(s->level); (__typeof__(__ptm_a2))ptm_redo_ld(__ptm_a2, sizeof *__ptm_a2); })) >= 0);
-// CHECK-NEXT: (*__extension__({ __auto_type __ptm_a3 = &(s->peak); (__typeof__(__ptm_a3))ptm_redo_st(__ptm_a3, sizeof *__ptm_a3); })) = MAX((*__extension__({ __auto_type __ptm_a4 = &(s->peak); (__typeof__(__ptm_a4))ptm_redo_ld(__ptm_a4, sizeof *__ptm_a4); })), (*__extension__({ __auto_type __ptm_a5 = &(s->level); (__typeof__(__ptm_a5))ptm_redo_ld(__ptm_a5, sizeof *__ptm_a5); })));
+// CHECK-NEXT: (__extension__({ __auto_type __ptm_a3 = &(s->peak ); __typeof__(*__ptm_a3) __ptm_v3 = ( MAX((*__extension__({ __auto_type __ptm_a4 = &(s->peak); (__typeof__(__ptm_a4))ptm_redo_ld(__ptm_a4, sizeof *__ptm_a4); })), (*__extension__({ __auto_type __ptm_a5 = &(s->level); (__typeof__(__ptm_a5))ptm_redo_ld(__ptm_a5, sizeof *__ptm_a5); })))); *(__typeof__(__ptm_a3))ptm_redo_st(__ptm_a3, sizeof *__ptm_a3) = __ptm_v3; }));
 // CHECK-NEXT: fprintf(stderr, "level %d\n", (*__extension__({ __auto_type __ptm_a6 = &(s->level);
+
+// CHECK-LABEL: static int tally__ptm_mirror(void){{$}}
+// CHECK: (__extension__({ __auto_type __ptm_a1 = &(TALLY); (*(__typeof__(__ptm_a1))ptm_redo_st(__ptm_a1, sizeof *__ptm_a1))++; }));
+// CHECK: &(LEVEL(&shelf)); (__typeof__(__ptm_a4))ptm_redo_ld(
 
 // CHECK-LABEL: static const struct ptm_tx_desc take__ptm_desc = {
 // CHECK: .inline_ok = 1,
 // CHECK-NEXT: .redo = 1,
 // CHECK-LABEL: static const struct ptm_tx_desc bump__ptm_desc = {
-// CHECK: .mirror_reason = "bump: stores to memory inside a macro at {{.*}}emit-redo-macro.c:51:12",
+// CHECK: .mirror_reason = "bump: stores to memory inside a macro at {{.*}}emit-redo-macro.c:55:12",
 
 // The second take would leave the shelf below zero: its mirror's assert
 // fails, and the call diverts before the primary runs.
@@ -77,7 +94,8 @@ int main(void)
 // OUT-NEXT: refused 7
 // OUT-NEXT: take -1
 // OUT-NEXT: bump 1
-// OUT-NEXT: level 3 peak 5 moves 1
-// INLINE: 2
+// OUT-NEXT: tally 0
+// OUT-NEXT: level 3 peak 5 moves 4
+// INLINE: 3
 // ABRT: 1
 // EVENT: assertion failed: s->level >= 0
