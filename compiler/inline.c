@@ -1246,6 +1246,40 @@ static bool array_argument(CXCursor arg, CXCursor *array)
     return true;
 }
 
+/* array_within: the non-local array an argument points into: buf + len,
+** len + buf, buf - k, &buf[i] (snprintf(buf + len, sizeof buf - len, ...)
+** appending to a global buffer).  Translating the whole array, the
+** argument then points into its view. */
+static bool array_within(CXCursor arg, CXCursor *array)
+{
+    CXCursor e = strip_parens(arg);
+    while (clang_getCursorKind(e) == CXCursor_UnexposedExpr ||
+           clang_getCursorKind(e) == CXCursor_ParenExpr) {
+        Kids k = kids_of(e);
+        if (k.n != 1)
+            return false;
+        e = k.c[0];
+    }
+    enum CXCursorKind kind = clang_getCursorKind(e);
+    Kids k = kids_of(e);
+    if (kind == CXCursor_BinaryOperator && k.n == 2) {
+        char *op = op_spelling_binary(e);
+        bool arith = strcmp(op, "+") == 0 || strcmp(op, "-") == 0;
+        free(op);
+        return arith && (array_argument(k.c[0], array) || array_argument(k.c[1], array));
+    }
+    if (kind == CXCursor_UnaryOperator && k.n == 1) {
+        char *op = op_spelling_unary(e);
+        bool addr = strcmp(op, "&") == 0;
+        free(op);
+        CXCursor sub = strip_parens(k.c[0]);
+        Kids s = kids_of(sub);
+        return addr && clang_getCursorKind(sub) == CXCursor_ArraySubscriptExpr && s.n == 2 &&
+               is_array_object(s.c[0]) && array_argument(s.c[0], array);
+    }
+    return false;
+}
+
 /* is_string_pointer: e is a char pointer (not an array, not a literal, not
 ** null): what a library function reads as a string. */
 static bool is_string_pointer(CXCursor e)
@@ -1273,7 +1307,7 @@ static bool redo_library_reads(Redo *r, CXCursor call, unsigned written)
         CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
         if (a < 32 && (written & (1u << a)))
             continue;
-        if (array_argument(arg, &array)) {
+        if (array_argument(arg, &array) || array_within(arg, &array)) {
             wrap_object(r, array, "ptm_redo_ld");
             viewed = true;
         } else if (is_string_pointer(arg)) {
@@ -1339,7 +1373,7 @@ static bool redo_call(Redo *r, CXCursor call)
                 continue;
             /* An array's size is known: the library writes into the
             ** mirror's view of all of it (snprintf(acct->name, ...)). */
-            if (array_argument(arg, &array)) {
+            if (array_argument(arg, &array) || array_within(arg, &array)) {
                 wrap_object(r, array, "ptm_redo_st");
                 viewed = true;
             } else {

@@ -4,7 +4,8 @@
 // into that view is mapped back to the real array, so it subtracts and
 // compares as the primary's does.  Under _FORTIFY_SOURCE, snprintf into a
 // member stays inline (its __builtin_object_size operand is not
-// evaluated); a string read through a variadic logging macro too.  Each
+// evaluated); a string read through a variadic logging macro too; and
+// appending with snprintf(buf + used, ...) writes the view of buf.  Each
 // transaction returns 0 only when its reads saw its writes.
 // RUN: %ptmcc -std=gnu11 -O2 -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror %s -o %t
 // RUN: rm -f %t.trace
@@ -24,6 +25,8 @@
 static char text[32];
 static struct rec { char name[16]; int n; } recs[2];
 static struct item { const char *name; int n; } items[2] = {{"a", 0}, {"b", 0}};
+static char report[64];
+static size_t used;
 
 TX int split(int k)
 {
@@ -51,14 +54,25 @@ TX int touch(int k)
     return items[k].n == 1 ? 0 : 1;
 }
 
+TX int add_line(const char *what, int n)
+{
+    int w = snprintf(report + used, sizeof report - used, "%s=%d;", what, n);
+    if (w < 0 || (size_t)w >= sizeof report - used)
+        return -1;
+    used += (size_t)w;
+    const char *last = strrchr(&report[0], ';');
+    return last == report + used - 1 && strlen(report) == used ? 0 : 1;
+}
+
 int main(void)
 {
-    int fails = split(7) + set_name(1, "zed") + touch(1);
-    printf("fails %d text %s name %s n %d\n", fails, text, recs[1].name, items[1].n);
+    int fails = split(7) + set_name(1, "zed") + touch(1) + add_line("a", 1) + add_line("bb", 2);
+    printf("fails %d text %s name %s n %d report %s\n", fails, text, recs[1].name, items[1].n,
+           report);
     return 0;
 }
 
-// DRY: fails 0 text  name  n 0
-// COUNT: 3
+// DRY: fails 0 text  name  n 0 report {{$}}
+// COUNT: 5
 // REAL: [log] b
-// REAL: fails 0 text k=7;rest name zed n 1
+// REAL: fails 0 text k=7;rest name zed n 1 report a=1;bb=2;
