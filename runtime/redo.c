@@ -6,8 +6,8 @@
 ** ptm_redo_ld (a read) or ptm_redo_st (a write), which translate an address
 ** into where the mirror's view of those bytes lives:
 **
-**   - Memory the mirror owns is itself: its own stack frames (below the
-**     executor's frame on this thread's stack) and what it allocated
+**   - Memory the mirror owns is itself: its live stack frames (between
+**     the stack pointer and the executor's frame) and what it allocated
 **     (ptm_shim_malloc and friends, from an arena released when it ends).
 **   - Any other byte the mirror writes is copied on first touch into a
 **     shadow block, and the write goes there; later reads of it read the
