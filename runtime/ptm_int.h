@@ -544,9 +544,7 @@ struct ptmRedo {
     struct redoChunk *shadow;      /* its shadow blocks */
     struct redoSlot *table;        /* granule -> block */
     size_t cap, used;
-    size_t blocks;                 /* shadow blocks made */
     struct redoBlock *views;       /* every view handed out, newest first */
-    size_t heap_bytes;             /* bytes allocated */
 };
 
 /* The inline mirror's buffer on this thread; NULL: none runs. */

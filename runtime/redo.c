@@ -297,7 +297,6 @@ static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
             return NULL;
         }
     }
-    r->blocks++;
     return nb;
 }
 
@@ -455,12 +454,12 @@ PTM_API void *ptm_redo_real(const volatile void *p)
 */
 void *ptmRedoOut(void *p, size_t n)
 {
-    return ptmRedoCurrent && p ? ptm_redo_st_slow(p, n) : p;
+    return p ? ptm_redo_st(p, n) : p;
 }
 
 const void *ptmRedoIn(const void *p, size_t n)
 {
-    return ptm_redo_mode == 2 && p ? ptm_redo_ld_slow(p, n) : p;
+    return p ? ptm_redo_ld(p, n) : p;
 }
 
 /*
@@ -502,7 +501,6 @@ void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align)
     }
     p += align;
     ((struct heapHead *)p)[-1].size = n;
-    r->heap_bytes += n;
     ptm_redo_heap_lo = (uintptr_t)r->heap->mem;
     ptm_redo_heap_hi = (uintptr_t)r->heap->mem + r->heap->used;
     return p;
