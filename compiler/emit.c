@@ -213,7 +213,7 @@ static void header_edits(const Func *f, const char *new_name, Header *h)
             size_t gap = e; /* the specifier goes with the blanks after it */
             while (gap < f->name_off && (t[gap] == ' ' || t[gap] == '\t'))
                 gap++;
-            header_add(h, i, gap - i, xstrdup(""));
+            header_add(h, i, gap - i, format("%*s", (int)(gap - i), "")); /* columns stay */
         }
         i = e;
     }
@@ -259,10 +259,44 @@ static size_t directives_end(const Func *f)
     return end;
 }
 
-/* put_header: f's header (up to its body) under a #line for its first
-** line, without the annotation, for a clone named new_name (with storage,
-** "static " or "", and no other storage class) or, with new_name NULL, as
-** written. */
+/* put_storage: line (a #line, then text), with storage written over the
+** blanks that start its text when they leave room, else on a line of its
+** own before it; line is freed. */
+static void put_storage(Buf *out, Buf *line, const char *storage, const Func *f,
+                        const char *display)
+{
+    size_t n = strlen(storage);
+    char *text = strchr(line->data, '\n') + 1;
+    if (n && strspn(text, " ") >= n) {
+        memcpy(text, storage, n);
+    } else if (n) {
+        put_line(out, (SrcLoc){f->file, f->start}, display);
+        buf_printf(out, "%.*s\n", (int)(storage[n - 1] == ' ' ? n - 1 : n), storage);
+    }
+    buf_put(out, line->data, line->len);
+    buf_free(line);
+}
+
+/* put_at: a #line for off's line, then blanks up to off's column, so that
+** the user's text that follows keeps its line and column in diagnostics.
+** A tab stays a tab: gcc counts columns with tabs expanded, clang in bytes. */
+static void put_at(Buf *out, const Func *f, size_t off, const char *display)
+{
+    const char *t = f->file->text;
+    size_t bol = off;
+    while (bol > 0 && t[bol - 1] != '\n')
+        bol--;
+    put_line(out, (SrcLoc){f->file, off}, display);
+    for (size_t i = bol; i < off; i++)
+        buf_put(out, t[i] == '\t' ? "\t" : " ", 1);
+}
+
+/* put_header: f's header (up to its body) without the annotation, for a
+** clone named new_name (with storage, "static " or "", and no other
+** storage class) or, with new_name NULL, as written.  Every token of the
+** user's keeps its line and column: specifiers become blanks, the storage
+** class goes into blanks before the return type where they leave room
+** (else on a line of its own), and a #line follows the new name. */
 static void put_header(Buf *out, const Func *f, const char *new_name, const char *storage,
                        const char *display, bool prototype)
 {
@@ -270,14 +304,17 @@ static void put_header(Buf *out, const Func *f, const char *new_name, const char
     Header h = {0};
     if (new_name)
         header_edits(f, new_name, &h);
+    else
+        storage = "";
     size_t from = f->start;
     if (f->annot_end > f->annot_off) {
         if (!is_blank(t, f->start, f->annot_off)) {
-            put_line(out, (SrcLoc){f->file, f->start}, display);
-            buf_puts(out, new_name ? storage : "");
-            put_edited(out, t, f->start, f->annot_off, h.edits, h.n);
-            buf_puts(out, "\n");
-            new_name = NULL; /* the storage class is out */
+            Buf line = {0};
+            put_at(&line, f, f->start, display);
+            put_edited(&line, t, f->start, f->annot_off, h.edits, h.n);
+            buf_puts(&line, "\n");
+            put_storage(out, &line, storage, f, display);
+            storage = ""; /* it is out */
         }
         from = f->annot_end;
     }
@@ -286,15 +323,22 @@ static void put_header(Buf *out, const Func *f, const char *new_name, const char
         from = dir;
     while (from < f->name_off && is_blank(t, from, from + 1))
         from++;
-    put_line(out, (SrcLoc){f->file, from}, display);
-    if (new_name)
-        buf_puts(out, storage);
     size_t to = f->body_off;
     while (prototype && to > from && is_blank(t, to - 1, to))
         to--;
-    put_edited(out, t, from, to, h.edits, h.n);
+    Buf line = {0};
+    put_at(&line, f, from, display);
+    if (new_name && from <= f->name_off) {
+        size_t name_end = f->name_off + strlen(f->name);
+        put_edited(&line, t, from, name_end, h.edits, h.n);
+        buf_puts(&line, "\n");
+        put_at(&line, f, name_end, display);
+        from = name_end;
+    }
+    put_edited(&line, t, from, to, h.edits, h.n);
     if (prototype)
-        buf_puts(out, ";\n");
+        buf_puts(&line, ";\n");
+    put_storage(out, &line, storage, f, display);
     header_free(&h);
 }
 
@@ -430,14 +474,10 @@ static void put_xtu(Buf *out, const char *g)
 ** own line and column, so that diagnostics and debug locations stay exact. */
 static char *poll_text(const Func *f, const Poll *p, const char *display)
 {
-    unsigned line, col;
-    src_line_col((SrcLoc){f->file, p->off}, &line, &col);
     Buf b = {0};
     buf_puts(&b, p->wrap ? "{\n" : "\n");
     buf_puts(&b, "if (ptm_mirror_cancel) ptm_mirror_cancelled();\n");
-    put_line(&b, (SrcLoc){f->file, p->off}, display);
-    for (unsigned c = 1; c < col; c++)
-        buf_put(&b, " ", 1);
+    put_at(&b, f, p->off, display);
     return b.data;
 }
 

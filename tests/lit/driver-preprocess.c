@@ -18,7 +18,11 @@ int twice(int x) { return 2 * x; }
 
 // CHECK: # {{[01]}} "{{[^"]*}}tests/lit/driver-preprocess.c"
 // CHECK-NOT: ptmcc.{{[A-Za-z0-9]+}}/
-// CHECK: static int twice__ptm_primary(int x) { return 2 * x; }
+// CHECK: {{^}}static{{$}}
+// CHECK-NEXT: # 17 "
+// CHECK-NEXT: {{^}}int twice__ptm_primary{{$}}
+// CHECK-NEXT: # 17 "
+// CHECK-NEXT: {{^ *}}(int x) { return 2 * x; }
 // CHECK-NOT: ptmcc.{{[A-Za-z0-9]+}}/
 // CHECK: twice__ptm_mirror
 // CHECK-NOT: ptmcc.{{[A-Za-z0-9]+}}/

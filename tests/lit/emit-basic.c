@@ -28,8 +28,12 @@ int use(void) { return save("x", 1); }
 // CHECK: /* ptmcc: save below is the primary of transaction 'demo.save'; the wrapper save() is at the end of this file. */
 // CHECK-NEXT: #line 17 "{{.*}}emit-basic.c"
 // CHECK: int save(const char *path, int value);
-// CHECK: #line 17
-// CHECK: static {{ *}}int save__ptm_primary(const char *path, int value)
+// CHECK-NEXT: #line 12
+// CHECK-NEXT: {{^}}static{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^}}int save__ptm_primary{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(const char *path, int value)
 // CHECK-NEXT: {
 // CHECK-NEXT:     FILE *f = fopen(path, "w");
 // CHECK: #line 25 "{{.*}}emit-basic.c"{{$}}
@@ -37,9 +41,13 @@ int use(void) { return save("x", 1); }
 // CHECK-NEXT: int use(void) { return save("x", 1); }
 
 // CHECK: #include <ptm_gen.h>
-// CHECK: static {{ *}}int save__ptm_mirror(const char *path, int value);
+// CHECK: {{^}}int save__ptm_mirror{{$}}
+// CHECK-NEXT: #line 17
+// CHECK-NEXT: {{^ *}}(const char *path, int value);
 // CHECK: /* The mirror clone of save ({{.*}}emit-basic.c:12): its I/O goes to PTM's shims. */
-// CHECK: static {{ *}}int save__ptm_mirror(const char *path, int value)
+// CHECK: {{^}}int save__ptm_mirror{{$}}
+// CHECK-NEXT: #line 17
+// CHECK-NEXT: {{^ *}}(const char *path, int value){{$}}
 // CHECK: FILE *f = ptm_shim_fopen(path, "w");
 // CHECK: ptm_shim_fprintf(f, "%d\n", value);
 // CHECK: return ptm_shim_fclose(f);

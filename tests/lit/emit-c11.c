@@ -96,7 +96,12 @@ int main(void)
     return 0;
 }
 
-// CHECK: static struct order price__ptm_mirror(const struct order in, const char *restrict tag, int *const out)
+// CHECK: /* The mirror clone of price (
+// CHECK: {{^}}static{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^}}struct order price__ptm_mirror{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(const struct order in, const char *restrict tag, int *const out)
 // CHECK: _Static_assert(sizeof o.items / sizeof o.items[0] == 4, "four items");
 // CHECK: again:
 // CHECK: total += line_total__ptm_mirror(&o.items[i]);

@@ -36,13 +36,17 @@ int main(void)
 // CHECK-NEXT: #pragma push_macro("__FUNCTION__")
 // CHECK-NEXT: #undef __FUNCTION__
 // CHECK-NEXT: #define __FUNCTION__ "audit"
+// CHECK-NEXT: #line 20 "{{.*}}emit-func-name.c"
+// CHECK-NEXT: {{^}}static{{$}}
 // CHECK-NEXT: #line 21 "{{.*}}emit-func-name.c"
-// CHECK-NEXT: static int audit__ptm_primary(void)
+// CHECK-NEXT: {{^}}int audit__ptm_primary{{$}}
+// CHECK-NEXT: #line 21 "{{.*}}emit-func-name.c"
+// CHECK-NEXT: {{^ *}}(void){{$}}
 // CHECK: {{^}}}
 // CHECK-NEXT: #pragma pop_macro("__FUNCTION__")
 // CHECK-NEXT: #pragma pop_macro("__func__")
 // CHECK: #define __func__ "helper"
-// CHECK: static int helper__ptm_mirror(void)
+// CHECK: static int helper__ptm_mirror{{$}}
 
 // OUT: audit/6
 // OUT-NEXT: audit: audit

@@ -24,11 +24,15 @@ int main(int argc, char **argv)
 }
 
 // CHECK: #line 7 "{{.*}}inline-helpers.h"
-// CHECK-NEXT: {{^}}static int clamp__ptm_mirror(int v, int lo, int hi);
+// CHECK-NEXT: {{^}}static {{ *}}int clamp__ptm_mirror{{$}}
+// CHECK-NEXT: #line 7 "{{.*}}inline-helpers.h"
+// CHECK-NEXT: {{^ *}}(int v, int lo, int hi);
 // CHECK: return clamp__ptm_mirror(v, 0, 100);
 // CHECK: /* The mirror clone of clamp ({{.*}}inline-helpers.h:7): its I/O goes to PTM's shims. */
 // CHECK-NEXT: #line 7 "{{.*}}inline-helpers.h"
-// CHECK-NEXT: {{^}}static int clamp__ptm_mirror(int v, int lo, int hi)
+// CHECK-NEXT: {{^}}static {{ *}}int clamp__ptm_mirror{{$}}
+// CHECK-NEXT: #line 7 "{{.*}}inline-helpers.h"
+// CHECK-NEXT: {{^ *}}(int v, int lo, int hi){{$}}
 // CHECK-NEXT: {
 // CHECK-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
 // CHECK-NEXT: #line 8 "{{.*}}inline-helpers.h"

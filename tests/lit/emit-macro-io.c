@@ -29,7 +29,11 @@ int emit(struct ops *ops, int fd)
 // CHECK-NEXT: #pragma push_macro("fprintf")
 // CHECK-NEXT: #undef fprintf
 // CHECK-NEXT: #define fprintf(...) ptm_shim_fprintf(__VA_ARGS__)
-// CHECK: static int emit__ptm_mirror(struct ops *ops, int fd)
+// CHECK: {{^}}static{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^}}int emit__ptm_mirror{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(struct ops *ops, int fd)
 // CHECK: LOG("emit %d\n", fd);
 // CHECK: if (TRY(ptm_shim_write(fd, "x", 1)))
 // CHECK: return (int)ops->write(fd, "y", 1);

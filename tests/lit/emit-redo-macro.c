@@ -73,12 +73,18 @@ int main(void)
     return 0;
 }
 
-// CHECK-LABEL: static int take__ptm_mirror(int n){{$}}
+// CHECK-LABEL: /* The mirror clone of take (
+// CHECK: {{^}}int take__ptm_mirror{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(int n){{$}}
 // CHECK: assert((*__extension__({ __auto_type __ptm_a2 = &(s->level); (__typeof__(__ptm_a2))ptm_redo_ld(__ptm_a2, sizeof *__ptm_a2); })) >= 0);
 // CHECK-NEXT: (__extension__({ __auto_type __ptm_a3 = &(s->peak ); __typeof__(*__ptm_a3) __ptm_v3 = ( MAX((*__extension__({ __auto_type __ptm_a4 = &(s->peak); (__typeof__(__ptm_a4))ptm_redo_ld(__ptm_a4, sizeof *__ptm_a4); })), (*__extension__({ __auto_type __ptm_a5 = &(s->level); (__typeof__(__ptm_a5))ptm_redo_ld(__ptm_a5, sizeof *__ptm_a5); })))); *(__typeof__(__ptm_a3))ptm_redo_st(__ptm_a3, sizeof *__ptm_a3) = __ptm_v3; }));
 // CHECK-NEXT: fprintf(stderr, "level %d\n", (*__extension__({ __auto_type __ptm_a6 = &(s->level);
 
-// CHECK-LABEL: static int tally__ptm_mirror(void){{$}}
+// CHECK-LABEL: /* The mirror clone of tally (
+// CHECK: {{^}}int tally__ptm_mirror{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(void){{$}}
 // CHECK: (__extension__({ __auto_type __ptm_a1 = &(TALLY); (*(__typeof__(__ptm_a1))ptm_redo_st(__ptm_a1, sizeof *__ptm_a1))++; }));
 // CHECK: &(LEVEL(&shelf)); (__typeof__(__ptm_a4))ptm_redo_ld(
 

@@ -76,7 +76,10 @@ int main(void)
 // INLINE: 3
 
 // A local pointer is read in place; what it points to is not.
-// CHECK-LABEL: static long pay__ptm_mirror(int i, long amount){{$}}
+// CHECK-LABEL: /* The mirror clone of pay (
+// CHECK: {{^}}long pay__ptm_mirror{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(int i, long amount){{$}}
 // CHECK: struct account *a = &book[i];
 // CHECK-NEXT: long before = (*__extension__({ __auto_type __ptm_a1 = &(a->balance); (__typeof__(__ptm_a1))ptm_redo_ld(__ptm_a1, sizeof *__ptm_a1); }));
 // CHECK-NEXT: debit__ptm_mirror(a, amount);
@@ -89,7 +92,10 @@ int main(void)
 // A library function reads a non-local array in the mirror's view.
 // CHECK-NEXT: strncmp((*__extension__({ __auto_type __ptm_a7 = &(a->note); (__typeof__(__ptm_a7))ptm_redo_ld(__ptm_a7, sizeof *__ptm_a7); })), "paid", 4) != 0)
 
-// CHECK-LABEL: static void debit__ptm_mirror(struct account *a, long amount){{$}}
+// CHECK-LABEL: /* The mirror clone of debit (
+// CHECK: {{^}}static void debit__ptm_mirror{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(struct account *a, long amount){{$}}
 // CHECK: (__extension__({ __auto_type __ptm_a1 = &(a->balance ); __auto_type __ptm_v1 = +( amount); *(__typeof__(__ptm_a1))ptm_redo_st(__ptm_a1, sizeof *__ptm_a1) -= __ptm_v1; }));
 // CHECK-NEXT: (__extension__({ __auto_type __ptm_a2 = &(a->ops); (*(__typeof__(__ptm_a2))ptm_redo_st(__ptm_a2, sizeof *__ptm_a2))++; }));
 // CHECK-NEXT: (__extension__({ __auto_type __ptm_a3 = &(total); ++*(__typeof__(__ptm_a3))ptm_redo_st(__ptm_a3, sizeof *__ptm_a3); }));

@@ -87,13 +87,17 @@ int main(void)
 
 // CHECK: {{^}}static int take__ptm_static_taken;
 // CHECK: /* ptmcc: take below is the primary
-// CHECK: static int take__ptm_primary(void)
+// CHECK: {{^}}static{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^}}int take__ptm_primary{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(void)
 // CHECK: if (!ptm_validate(take__ptm_static_taken < 2, "only two"))
 // CHECK: take__ptm_static_taken++;
 
-// CHECK: static int take__ptm_mirror(void)
+// CHECK: {{^}}int take__ptm_mirror{{$}}
 // CHECK: if (!ptm_shim_validate(take__ptm_static_taken < 2, "only two"))
 // CHECK: take__ptm_static_taken++;
 // CHECK: ptm_shim_printf("took %d (id %d, ticket %d)\n", take__ptm_static_taken, next_id__ptm_mirror(), next_ticket__ptm_mirror());
-// CHECK: static int next_id__ptm_mirror(void)
+// CHECK: static int next_id__ptm_mirror{{$}}
 // CHECK: BUMP(next_id__ptm_static_id);

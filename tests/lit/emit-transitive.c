@@ -33,33 +33,45 @@ int walk(int n)
 int main(void) { return walk(4) + unreached(); }
 
 // The primary calls the originals.
-// CHECK: static int walk__ptm_primary(int n)
+// CHECK: {{^}}static{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^}}int walk__ptm_primary{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(int n)
 // CHECK: note("walking");
 // CHECK: return even(n) + fact(3) + (int)strlen("libc runs as is");
 
 // Every reachable function has a prototype, then a clone.
-// CHECK-DAG: static int walk__ptm_mirror(int n);
-// CHECK-DAG: static void note__ptm_mirror(const char *what);
-// CHECK-DAG: static int even__ptm_mirror(int n)
-// CHECK-DAG: static int odd__ptm_mirror(int n)
-// CHECK-DAG: static int fact__ptm_mirror(int n)
+// CHECK-DAG: {{^}}int walk__ptm_mirror{{$}}
+// CHECK-DAG: static void note__ptm_mirror{{$}}
+// CHECK-DAG: static int even__ptm_mirror{{$}}
+// CHECK-DAG: static int odd__ptm_mirror{{$}}
+// CHECK-DAG: static int fact__ptm_mirror{{$}}
 // CHECK-NOT: unreached__ptm_mirror
 
 // CHECK: note__ptm_mirror("walking");
 // CHECK: return even__ptm_mirror(n) + fact__ptm_mirror(3) + (int)strlen("libc runs as is");
 // Each clone polls for cancellation on entry (the inline executor's
 // watchdog); a #line and padding put the rest of the line back in place.
-// CHECK: static void note__ptm_mirror(const char *what)
+// CHECK: /* The mirror clone of note (
+// CHECK-NEXT: #line 19
+// CHECK-NEXT: static void note__ptm_mirror{{$}}
+// CHECK-NEXT: #line 19
+// CHECK-NEXT: {{^ *}}(const char *what){{$}}
 // CHECK-NEXT: {
 // CHECK-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
 // CHECK-NEXT: #line 20 "{{.*}}emit-transitive.c"
 // CHECK-NEXT: {{^ +$}}
 // CHECK-NEXT:     ptm_shim_puts(what);
-// CHECK: static int even__ptm_mirror(int n) {
+// CHECK: /* The mirror clone of even (
+// CHECK-NEXT: #line 15
+// CHECK-NEXT: static int even__ptm_mirror{{$}}
+// CHECK-NEXT: #line 15
+// CHECK-NEXT: {{^               }}(int n) {
 // CHECK-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
 // CHECK-NEXT: #line 15
-// CHECK-NEXT: {{^                                    }}return n == 0 ? 1 : odd__ptm_mirror(n - 1); }
-// CHECK: static int fact__ptm_mirror(int n) {
+// CHECK-NEXT: {{^                         }}return n == 0 ? 1 : odd__ptm_mirror(n - 1); }
+// CHECK: /* The mirror clone of fact (
 // CHECK: {{^ +}}return n <= 1 ? 1 : n * fact__ptm_mirror(n - 1); }
-// CHECK: static int odd__ptm_mirror(int n) {
+// CHECK: /* The mirror clone of odd (
 // CHECK: {{^ +}}return n == 0 ? 0 : even__ptm_mirror(n - 1); }

@@ -50,13 +50,17 @@ int use(void)
 }
 
 // CHECK: static inline point_t move(struct point p, const int scale, int v[static 2],
-// CHECK: static {{ *}}point_t move__ptm_primary(
-// CHECK: static int check__ptm_primary(
+// CHECK: static {{ *}}point_t move__ptm_primary{{$}}
+// CHECK: static int check__ptm_primary{{$}}
 // CHECK: return move(p, scale, v, f, n, m).x;
-// CHECK: static void nothing__ptm_primary(void)
+// CHECK: {{^}}static{{$}}
+// CHECK-NEXT: #line 38
+// CHECK-NEXT: {{^}}void nothing__ptm_primary{{$}}
+// CHECK-NEXT: #line 38
+// CHECK-NEXT: {{^ *}}(void){{$}}
 
 // The mirror of check calls the mirror of move, a transaction of this file.
-// CHECK: static int check__ptm_mirror(
+// CHECK: static int check__ptm_mirror{{$}}
 // CHECK: return move__ptm_mirror(p, scale, v, f, n, m).x;
 
 // CHECK: struct move__ptm_frame {

@@ -8,13 +8,20 @@
 // RUN: env PTM_DISABLE=1 %t | FileCheck %s
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^// ' | FileCheck %s --check-prefix=EMIT
 
-// EMIT: {{^}}static long fib__ptm_primary(int n){{$}}
+// EMIT: {{^}}static long fib__ptm_primary{{$}}
+// EMIT-NEXT: #line
+// EMIT-NEXT: {{^ *}}(int n){{$}}
 // EMIT-NEXT: {
 // EMIT-NEXT:     return n < 2 ? n : fib__ptm_primary(n - 1) + fib__ptm_primary(n - 2);
-// EMIT: {{^}}static long fib__ptm_mirror(int n){{$}}
+// EMIT: {{^}}static long fib__ptm_mirror{{$}}
+// EMIT-NEXT: #line
+// EMIT-NEXT: {{^ *}}(int n);
+// EMIT: {{^}}static long fib__ptm_mirror{{$}}
+// EMIT-NEXT: #line
+// EMIT-NEXT: {{^ *}}(int n){{$}}
 // EMIT-NEXT: {
 // EMIT-NEXT: if (ptm_mirror_cancel) ptm_mirror_cancelled();
-// EMIT-NEXT: #line 43 "{{.*}}run-types.c"
+// EMIT-NEXT: #line 50 "{{.*}}run-types.c"
 // EMIT-NEXT: {{^ +$}}
 // EMIT-NEXT:     return n < 2 ? n : fib__ptm_mirror(n - 1) + fib__ptm_mirror(n - 2);
 

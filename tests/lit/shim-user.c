@@ -66,7 +66,11 @@ int main(int argc, char **argv)
 // CHECK-NEXT: #pragma push_macro("send_mail")
 // CHECK-NEXT: #undef send_mail
 // CHECK-NEXT: #define send_mail(...) send_mail_check(__VA_ARGS__)
-// CHECK: static int notify__ptm_mirror(const char *to)
+// CHECK: {{^}}static{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^}}int notify__ptm_mirror{{$}}
+// CHECK-NEXT: #line
+// CHECK-NEXT: {{^ *}}(const char *to)
 // CHECK: FILE *seen = no_fopen("/nonexistent/seen", "r");
 // CHECK: ptm_shim_fclose(seen);
 // CHECK: return MAIL(to);

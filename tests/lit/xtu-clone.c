@@ -27,11 +27,15 @@ int main(int argc, char **argv)
 
 // The defining file: an external clone, its helper a static one.
 // CLONE: #include <ptm_gen.h>
-// CLONE: {{^}}int audit__ptm_mirror(const char *path, const char *who, long cents);
-// CLONE: {{^}}static int format_line__ptm_mirror(
+// CLONE: {{^}}int audit__ptm_mirror{{$}}
+// CLONE-NEXT: #line 11
+// CLONE-NEXT: {{^ *}}(const char *path, const char *who, long cents);
+// CLONE: {{^}}static int format_line__ptm_mirror{{$}}
 // CLONE: /* The mirror clone of audit ({{.*}}xtu-audit.c:11): its I/O goes to PTM's shims. */
 // CLONE-NEXT: #line 11 "{{.*}}xtu-audit.c"
-// CLONE-NEXT: {{^}}int audit__ptm_mirror(const char *path, const char *who, long cents)
+// CLONE-NEXT: {{^}}int audit__ptm_mirror{{$}}
+// CLONE-NEXT: #line 11
+// CLONE-NEXT: {{^ *}}(const char *path, const char *who, long cents){{$}}
 // CLONE: format_line__ptm_mirror(line, sizeof line, who, cents);
 // CLONE: FILE *f = ptm_shim_fopen(path, "a");
 // CLONE: ptm_shim_fputs(line, f);
@@ -45,7 +49,7 @@ int main(int argc, char **argv)
 // CALLER-NEXT:     ptm_note_missing_clone("audit");
 // CALLER-NEXT:     return audit;
 // CALLER-NEXT: }
-// CALLER: static int pay__ptm_mirror(const char *log, long cents)
+// CALLER: {{^}}int pay__ptm_mirror{{$}}
 // CALLER: return (*audit__ptm_xtu())(log, "pay", cents);
 // CALLER-NOT: .needs_fork
 
