@@ -1220,8 +1220,9 @@ static unsigned routed_by_shim(const char *name)
 /* mem_shim: a library call that the shims send through the buffer. */
 static bool mem_shim(const char *name)
 {
-    static const char *const names[] = {"memcpy", "memmove", "memset", "free",
-                                        "realloc", "strdup", "strndup"};
+    static const char *const names[] = {"memcpy", "memmove", "memset", "memcmp", "memchr",
+                                        "strncmp", "strnlen", "free", "realloc", "strdup",
+                                        "strndup"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(names[i], name) == 0)
             return true;

@@ -339,6 +339,10 @@ PTM_API char *ptm_shim_strndup(const char *s, size_t max);
 PTM_API void *ptm_shim_memcpy(void *restrict d, const void *restrict s, size_t n);
 PTM_API void *ptm_shim_memmove(void *d, const void *s, size_t n);
 PTM_API void *ptm_shim_memset(void *d, int c, size_t n);
+PTM_API int ptm_shim_memcmp(const void *a, const void *b, size_t n);
+PTM_API void *ptm_shim_memchr(const void *s, int c, size_t n);
+PTM_API int ptm_shim_strncmp(const char *a, const char *b, size_t n);
+PTM_API size_t ptm_shim_strnlen(const char *s, size_t max);
 
 /* ptm_validate and assert(): shims/validate.c.  glibc declares
 ** __assert_fail, what assert() calls, only without NDEBUG. */

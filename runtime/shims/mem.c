@@ -6,7 +6,9 @@
 ** nothing into the host, and one that frees never frees the host's memory
 ** (free of a host pointer does nothing; its memory is the primary's to
 ** free).  memcpy, memmove and memset write through the write buffer, so a
-** copy into host memory lands in the mirror's view of it.
+** copy into host memory lands in the mirror's view of it; memcmp, memchr,
+** strncmp and strnlen read the mirror's view of exactly the bytes they
+** are given, which ptmcc cannot size at the call (a pointer and a count).
 **
 ** Outside an inline mirror (in a fork child, or outside any mirror) each
 ** shim is the real call.  None of them records an event: memory is not I/O.
@@ -121,4 +123,44 @@ void *ptm_shim_memset(void *d, int c, size_t n)
         return memset(d, c, n);
     memset(ptm_redo_st_slow(d, n), c, n);
     return d;
+}
+
+/*
+** The readers: what they compare or search is the mirror's view, so a
+** mirror that wrote a record compares what it wrote, as the primary will.
+** Nothing is buffered yet (ptm_redo_mode != 2): real memory is the view.
+*/
+int ptm_shim_memcmp(const void *a, const void *b, size_t n)
+{
+    if (!ptmRedoCurrent || ptm_redo_mode != 2)
+        return memcmp(a, b, n);
+    /* Two views at once: a block merged away by the second keeps its bytes. */
+    const void *va = ptm_redo_ld_slow(a, n);
+    return memcmp(va, ptm_redo_ld_slow(b, n), n);
+}
+
+/* ptm_shim_memchr: a hit in the view is returned as the same place in s. */
+void *ptm_shim_memchr(const void *s, int c, size_t n)
+{
+    if (!ptmRedoCurrent || ptm_redo_mode != 2)
+        return memchr(s, c, n);
+    const unsigned char *v = ptm_redo_ld_slow(s, n), *hit = memchr(v, c, n);
+    return hit ? (unsigned char *)(uintptr_t)s + (hit - v) : NULL;
+}
+
+int ptm_shim_strncmp(const char *a, const char *b, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r || ptm_redo_mode != 2)
+        return strncmp(a, b, n);
+    /* Each string's view up to its NUL or n bytes: no byte past either. */
+    size_t la = viewLength(r, a, n), lb = viewLength(r, b, n);
+    const char *va = ptm_redo_ld_slow(a, la < n ? la + 1 : n);
+    return strncmp(va, ptm_redo_ld_slow(b, lb < n ? lb + 1 : n), n);
+}
+
+size_t ptm_shim_strnlen(const char *s, size_t max)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    return r ? viewLength(r, s, max) : strnlen(s, max);
 }

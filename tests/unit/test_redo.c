@@ -201,6 +201,38 @@ Test(redo, a_library_write_to_host_memory_stops_the_mirror)
     cr_assert_eq(ptm_redo_own(mine), mine);
 }
 
+/* The readers the compiler cannot size read the mirror's view: a buffer
+** with a NUL inside (memcmp, memchr), one with no terminator (strncmp,
+** strnlen).  Each check that sees real memory instead adds a bit. */
+static unsigned char bytes[8] = {1, 0, 2, 0, 3, 0, 4, 0};
+static char letters[4] = {'a', 'b', 'c', 'd'};
+
+static void mirrorReaders(void *p)
+{
+    struct frame *fr = p;
+    static const unsigned char want[8] = {1, 0, 2, 0, 9, 0, 4, 0};
+    unsigned char *b = fr->arg.p;
+    ST(b[4]) = 9;
+    ST(letters[3]) = 'x';
+    long missed = 0;
+    missed |= ptm_shim_memcmp(b, want, sizeof want) != 0;
+    missed |= (ptm_shim_memchr(b, 9, 8) != (void *)(b + 4)) << 1;
+    missed |= (ptm_shim_strncmp(letters, "abcx", 4) != 0) << 2;
+    missed |= (ptm_shim_strnlen(letters, 4) != 4) << 3;
+    missed |= (ptm_shim_memchr(b, 3, 8) != NULL) << 4;
+    fr->ret = missed;
+}
+
+Test(redo, readers_of_a_pointer_and_a_count_see_the_view)
+{
+    cr_assert_eq(run(mirrorReaders, bytes, NULL), 0);
+    cr_assert_eq(bytes[4], 3);
+    cr_assert_eq(letters[3], 'd');
+    /* Outside a mirror they are the real calls. */
+    cr_assert_eq(ptm_shim_memchr(bytes, 3, 8), (void *)(bytes + 4));
+    cr_assert_gt(ptm_shim_strncmp(letters, "abcc", 4), 0);
+}
+
 /* Outside an inline mirror the translations are the identity and the
 ** shims the real calls. */
 Test(redo, outside_a_mirror_everything_is_real)
