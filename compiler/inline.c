@@ -531,7 +531,10 @@ static enum CXChildVisitResult poll_visit(CXCursor c, CXCursor parent, CXClientD
 ** around the source's own tokens (or replaces an operator token), so E is
 ** spelled once and evaluated once, and nested accesses (g->next->v) nest.
 ** The value of V is computed before the store is translated: a call in V
-** may itself write the buffer.  Accesses written inside macros cannot be
+** may itself write the buffer.  A store whose operator is in a macro's
+** body and whose E is the macro's argument (#define BUMP(x) ((x) += 1))
+** rewrites E, in the argument, into the buffer's copy of the object.
+** Accesses the body names itself (#define RESET() (g = 0)) cannot be
 ** edited: they, inline assembly, atomics on shared memory and library
 ** calls that change library state (rand, strtok, setenv) leave the
 ** function uninstrumentable (redo_blocker), and its mirrors run in a fork.
@@ -730,15 +733,37 @@ static size_t closes(const char *text, size_t open, size_t end)
     return 0;
 }
 
+/* opens: the index of the '[' that the ']' at text[close] closes, or 0. */
+static size_t opens(const char *text, size_t from, size_t close)
+{
+    int depth = 0;
+    for (size_t i = close + 1; i-- > from;) {
+        if (text[i] == ']')
+            depth++;
+        else if (text[i] == '[' && --depth == 0)
+            return i;
+    }
+    return 0;
+}
+
 /* covers_body: whether c, which starts where a macro's body does, is the
 ** whole body: a body in one pair of parentheses ((p)[0]) has no other
 ** expression starting there; a designator (stats.n, p->count) ends with
-** the name c is located at (its base, stats, is located earlier). */
+** the name c is located at (its base, stats, is located earlier); a
+** subscript (stats.hits[i], grid[r][c]) ends with its last bracket, after
+** a base that covers the rest. */
 static bool covers_body(CXCursor c, const char *text, size_t body, size_t body_end)
 {
     if (text[body] == '(')
         return closes(text, body, body_end) == body_end - 1;
     enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_ArraySubscriptExpr && body_end > body && text[body_end - 1] == ']') {
+        size_t open = opens(text, body, body_end - 1);
+        while (open > body && (text[open - 1] == ' ' || text[open - 1] == '\t'))
+            open--;
+        Kids kids = kids_of(c);
+        return open > body && kids.n == 2 && covers_body(strip(kids.c[0]), text, body, open);
+    }
     if (k != CXCursor_DeclRefExpr && k != CXCursor_MemberRefExpr)
         return false;
     unsigned at;
@@ -1087,6 +1112,36 @@ static void redo_lvalue(Redo *r, CXCursor e, Use use)
     }
 }
 
+/* macro_parens: *e, parenthesized by a macro's body ((x)++), becomes the
+** argument inside when that can be rewritten.  Returns whether it can. */
+static bool macro_parens(Redo *r, CXCursor *e)
+{
+    size_t s, t;
+    CXCursor in = *e;
+    while (clang_getCursorKind(in) == CXCursor_ParenExpr && kids_of(in).n == 1) {
+        in = kids_of(in).c[0];
+        if (span(r, in, &s, &t)) {
+            *e = in;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* redo_store_in_place: a store whose operator is in a macro's body and E
+** in an argument (#define BUMP(x) ((x) += 1), BUMP(acct->n)): E itself is
+** rewritten into the buffer's copy of the object, an lvalue the body reads
+** and writes.  Unlike the rewrite around the operator, E's copy is found
+** before V runs: a call in V (rhs, or a null cursor) that merged E's
+** block into a larger one would make the store miss the current copy. */
+static void redo_store_in_place(Redo *r, CXCursor lhs, CXCursor rhs)
+{
+    wrap_object(r, lhs, "ptm_redo_st");
+    redo_walk(r, lhs, USE_PLACE);
+    if (!clang_Cursor_isNull(rhs))
+        redo_walk(r, rhs, USE_VALUE);
+}
+
 /* redo_store: E = V, E op= V: a store to E, after V. */
 static void redo_store(Redo *r, CXCursor c)
 {
@@ -1109,6 +1164,12 @@ static void redo_store(Redo *r, CXCursor c)
         return;
     }
     size_t ls, le, rs, re, at;
+    if (!span(r, lhs, &ls, &le) && macro_parens(r, &lhs)) {
+        /* ((x) = (v)) in a macro's body: the operator is there too. */
+        free(op);
+        redo_store_in_place(r, lhs, rhs);
+        return;
+    }
     if (span(r, lhs, &ls, &le) && !span(r, rhs, &rs, &re)) {
         /* V ends inside a macro's body (acct->max = MAX(a, b)): translate
         ** E first.  Only a call in V that merges E's block into a larger
@@ -1119,9 +1180,14 @@ static void redo_store(Redo *r, CXCursor c)
         free(op);
         return;
     }
-    if (!span(r, lhs, &ls, &le) || !find_op(r->file, le, rs, op, &at)) {
+    if (!span(r, lhs, &ls, &le)) {
         redo_block(r, c, "stores to memory inside a macro");
         free(op);
+        return;
+    }
+    if (!find_op(r->file, le, rs, op, &at)) {
+        free(op);
+        redo_store_in_place(r, lhs, rhs);
         return;
     }
     if (!once(r, ls, re, "store")) {
@@ -1163,7 +1229,10 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
     ** it (prefix); the operand may be a whole macro invocation (COUNT++). */
     size_t es, ee, at;
     if (!span(r, e, &es, &ee)) {
-        redo_block(r, c, "stores to memory inside a macro");
+        if (macro_parens(r, &e))
+            redo_store_in_place(r, e, clang_getNullCursor());
+        else
+            redo_block(r, c, "stores to memory inside a macro");
         return;
     }
     bool from_macro = r->from_macro;
@@ -1172,7 +1241,8 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
         before--;
     bool postfix = find_op(r->file, ee, r->file->len, op, &at);
     if (!postfix && !(before >= 2 && memcmp(r->file->text + before - 2, op, 2) == 0)) {
-        redo_block(r, c, "stores to memory inside a macro");
+        r->from_macro = from_macro;
+        redo_store_in_place(r, e, clang_getNullCursor());
         return;
     }
     if (!postfix)

@@ -5,8 +5,11 @@
 // parenthesized expression (TALLY, LEVEL(s)) is rewritten around its
 // invocation.  The C library's variables (stderr) are read in place.
 // A failed assert() in the mirror is a validation event and a crash of
-// the mirror, never of the host: the call diverts.  What a macro's own
-// body stores cannot be rewritten: that mirror runs in a fork, and says so.
+// the mirror, never of the host: the call diverts.  A macro whose body
+// stores into its argument (BUMP) gets the argument rewritten into the
+// buffer's copy of the object.  What a macro's body stores into an object
+// it names itself (BUMP_MOVES) cannot be rewritten: that mirror runs in a
+// fork, and says so.
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s
 // RUN: %ptmcc -Wall -Wextra -Werror %s -o %t
 // RUN: rm -f %t.trace
@@ -63,12 +66,20 @@ int tally(void)
     return TALLY == 4 && LEVEL(&shelf) == 3 ? 0 : 1;
 }
 
+#define BUMP_MOVES() (shelf.moves += 1)
+PTM_TRANSACTION()
+int bump_moves(void)
+{
+    return BUMP_MOVES();
+}
+
 int main(void)
 {
     printf("take %d\n", take(2));
     printf("take %d\n", take(7));
     printf("bump %d\n", bump());
     printf("tally %d\n", tally());
+    printf("bump_moves %d\n", bump_moves());
     printf("level %d peak %d moves %d\n", shelf.level, shelf.peak, shelf.moves);
     return 0;
 }
@@ -81,6 +92,10 @@ int main(void)
 // CHECK-NEXT: (__extension__({ __auto_type __ptm_a3 = &(s->peak ); __typeof__(*__ptm_a3) __ptm_v3 = ( MAX((*__extension__({ __auto_type __ptm_a4 = &(s->peak); (__typeof__(__ptm_a4))ptm_redo_ld(__ptm_a4, sizeof *__ptm_a4); })), (*__extension__({ __auto_type __ptm_a5 = &(s->level); (__typeof__(__ptm_a5))ptm_redo_ld(__ptm_a5, sizeof *__ptm_a5); })))); *(__typeof__(__ptm_a3))ptm_redo_st(__ptm_a3, sizeof *__ptm_a3) = __ptm_v3; }));
 // CHECK-NEXT: fprintf(stderr, "level %d\n", (*__extension__({ __auto_type __ptm_a6 = &(s->level);
 
+// BUMP's body stores into its argument: the argument is the buffer's copy.
+// CHECK-LABEL: /* The mirror clone of bump (
+// CHECK: return BUMP((*__extension__({ __auto_type __ptm_a1 = &(shelf.moves); (__typeof__(__ptm_a1))ptm_redo_st(__ptm_a1, sizeof *__ptm_a1); })));
+
 // CHECK-LABEL: /* The mirror clone of tally (
 // CHECK: {{^}}int tally__ptm_mirror{{$}}
 // CHECK-NEXT: #line
@@ -92,7 +107,10 @@ int main(void)
 // CHECK: .inline_ok = 1,
 // CHECK-NEXT: .redo = 1,
 // CHECK-LABEL: static const struct ptm_tx_desc bump__ptm_desc = {
-// CHECK: .mirror_reason = "bump: stores to memory inside a macro at {{.*}}emit-redo-macro.c:55:12",
+// CHECK: .inline_ok = 1,
+// CHECK-NEXT: .redo = 1,
+// CHECK-LABEL: static const struct ptm_tx_desc bump_moves__ptm_desc = {
+// CHECK: .mirror_reason = "bump_moves: stores to memory inside a macro at {{.*}}emit-redo-macro.c:73:12",
 
 // The second take would leave the shelf below zero: its mirror's assert
 // fails, and the call diverts before the primary runs.
@@ -101,7 +119,8 @@ int main(void)
 // OUT-NEXT: take -1
 // OUT-NEXT: bump 1
 // OUT-NEXT: tally 0
-// OUT-NEXT: level 3 peak 5 moves 4
-// INLINE: 3
+// OUT-NEXT: bump_moves 5
+// OUT-NEXT: level 3 peak 5 moves 5
+// INLINE: 4
 // ABRT: 1
 // EVENT: assertion failed: s->level >= 0

@@ -35,7 +35,7 @@ PTM_TRANSACTION()
 int bad_member_ptr(struct s v) { v.p[0] = 1; return 0; }
 PTM_TRANSACTION()
 int bad_incr(void) { g++; return 0; }
-#define BUMP(x) ((x) += 2)
+#define BUMP(x) ((x) += 2, g += 1)
 PTM_TRANSACTION()
 int bad_macro(int *p) { BUMP(*p); return 0; }
 PTM_TRANSACTION()
