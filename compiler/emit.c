@@ -185,12 +185,12 @@ static void header_free(Header *h)
 
 static const char *const specifiers[] = {"static", "extern", "inline", "__inline", "__inline__"};
 
-/* header_edits: the edits that turn f's header into a clone's header named
-** new_name. */
-static void header_edits(const Func *f, const char *new_name, Header *h)
+/* header_edits: the edits that turn f's header into one named new_name,
+** and a clone's (specifiers blanked) when clone is true. */
+static void header_edits(const Func *f, const char *new_name, bool clone, Header *h)
 {
     const char *t = f->file->text;
-    for (size_t i = f->start; i < f->name_off;) {
+    for (size_t i = f->start; clone && i < f->name_off;) {
         if (i >= f->annot_off && i < f->annot_end) {
             i = f->annot_end;
             continue;
@@ -293,7 +293,8 @@ static void put_at(Buf *out, const Func *f, size_t off, const char *display)
 
 /* put_header: f's header (up to its body) without the annotation, for a
 ** clone named new_name (with storage, "static " or "", and no other
-** storage class) or, with new_name NULL, as written.  Every token of the
+** storage class), renamed new_name with its own specifiers (storage NULL),
+** or, with new_name NULL too, as written.  Every token of the
 ** user's keeps its line and column: specifiers become blanks, the storage
 ** class goes into blanks before the return type where they leave room
 ** (else on a line of its own), and a #line follows the new name. */
@@ -303,8 +304,8 @@ static void put_header(Buf *out, const Func *f, const char *new_name, const char
     const char *t = f->file->text;
     Header h = {0};
     if (new_name)
-        header_edits(f, new_name, &h);
-    else
+        header_edits(f, new_name, storage != NULL, &h);
+    if (!storage)
         storage = "";
     size_t from = f->start;
     if (f->annot_end > f->annot_off) {
@@ -588,17 +589,31 @@ static void put_frame(Buf *out, const Func *f)
     buf_puts(out, "    int err;\n};\n");
 }
 
-/* put_thunk: a ptm_thunk calling fn with the frame's arguments. */
+/* put_thunk: a ptm_thunk calling fn with the frame's arguments.  A
+** va_list argument is passed as a copy of the frame's: the mirror, each
+** attempt of the primary and an alternative each read the arguments from
+** the start. */
 static void put_thunk(Buf *out, const Func *f, const char *thunk, const char *fn)
 {
-    buf_printf(out, "static void %s(void *p)\n{\n    struct %s__ptm_frame *fr = p;\n"
-                    "    errno = 0;\n    ", thunk, f->name);
+    buf_printf(out, "static void %s(void *p)\n{\n    struct %s__ptm_frame *fr = p;\n", thunk,
+               f->name);
+    for (int i = 0; i < f->nparams; i++)
+        if (f->params[i].va_list)
+            buf_printf(out, "    __builtin_va_list __ptm_va_%s;\n"
+                            "    __builtin_va_copy(__ptm_va_%s, fr->arg.%s);\n",
+                       f->params[i].name, f->params[i].name, f->params[i].name);
+    buf_puts(out, "    errno = 0;\n    ");
     if (!f->returns_void)
         buf_puts(out, "fr->ret = ");
     buf_printf(out, "%s(", fn);
     for (int i = 0; i < f->nparams; i++)
-        buf_printf(out, "%sfr->arg.%s", i ? ", " : "", f->params[i].name);
-    buf_puts(out, ");\n    fr->err = errno;\n}\n");
+        buf_printf(out, f->params[i].va_list ? "%s__ptm_va_%s" : "%sfr->arg.%s", i ? ", " : "",
+                   f->params[i].name);
+    buf_puts(out, ");\n    fr->err = errno;\n");
+    for (int i = 0; i < f->nparams; i++)
+        if (f->params[i].va_list)
+            buf_printf(out, "    __builtin_va_end(__ptm_va_%s);\n", f->params[i].name);
+    buf_puts(out, "}\n");
 }
 
 static void put_success(Buf *out, const Func *f, const char *display)
@@ -702,12 +717,21 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
 
 static void put_wrapper(Buf *out, const Func *f, const char *display)
 {
-    put_header(out, f, NULL, NULL, display, false);
+    /* (f): a function-like macro named f, defined after f, is not expanded. */
+    char *name = format("(%s)", f->name);
+    put_header(out, f, name, NULL, display, false);
+    free(name);
     buf_printf(out, "{\n    struct %s__ptm_frame __ptm_frame;\n"
                     "    memset(&__ptm_frame, 0, sizeof __ptm_frame);\n", f->name);
     for (int i = 0; i < f->nparams; i++)
-        buf_printf(out, "    __ptm_frame.arg.%s = %s;\n", f->params[i].name, f->params[i].name);
+        buf_printf(out,
+                   f->params[i].va_list ? "    __builtin_va_copy(__ptm_frame.arg.%s, %s);\n"
+                                        : "    __ptm_frame.arg.%s = %s;\n",
+                   f->params[i].name, f->params[i].name);
     buf_printf(out, "    ptm_tx_run(&%s__ptm_desc, &__ptm_frame);\n", f->name);
+    for (int i = 0; i < f->nparams; i++)
+        if (f->params[i].va_list)
+            buf_printf(out, "    __builtin_va_end(__ptm_frame.arg.%s);\n", f->params[i].name);
     if (!f->returns_void)
         buf_puts(out, "    return __ptm_frame.ret;\n");
     buf_puts(out, "}\n");

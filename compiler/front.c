@@ -474,6 +474,18 @@ static char *param_type(CXType t)
     return member_type(clang_getUnqualifiedType(t));
 }
 
+/* is_va_list: t is a va_list parameter: on x86_64 the array struct
+** __va_list_tag[1] (adjusted to a pointer, which source cannot spell:
+** writing the tag declares another struct), on aarch64 a struct. */
+static bool is_va_list(CXType t)
+{
+    char *s = text_of(clang_getTypeSpelling(clang_getCanonicalType(t)));
+    bool va = strncmp(s, "struct __va_list_tag", 20) == 0 || strcmp(s, "struct __va_list") == 0 ||
+              strcmp(s, "__builtin_va_list") == 0;
+    free(s);
+    return va;
+}
+
 /* anonymous_type: true for a type clang can only name by its position
 ** ("struct (unnamed at x.c:3:1)"), which cannot be written back. */
 static bool anonymous_type(const char *spelling)
@@ -1303,7 +1315,8 @@ static bool read_params(Front *fr, CXCursor fn, Func *f)
                      name, f->name);
             ok = false;
         }
-        f->params[i] = (Param){name, param_type(t)};
+        f->params[i] = is_va_list(t) ? (Param){name, xstrdup("__builtin_va_list"), true}
+                                     : (Param){name, param_type(t), false};
         free(spelled);
     }
     f->nparams = n;

@@ -1390,10 +1390,14 @@ static bool redo_library_reads(Redo *r, CXCursor call, unsigned written)
 }
 
 /* is_unevaluated_builtin: a builtin whose operands are not evaluated
-** (__builtin_object_size(dst, 1) in a fortified snprintf). */
+** (__builtin_object_size(dst, 1) in a fortified snprintf), or name the
+** function's own va_list and parameters (va_start(ap, fmt): fmt must stay
+** the last parameter's name). */
 static bool is_unevaluated_builtin(const char *name)
 {
-    return strcmp(name, "__builtin_object_size") == 0 ||
+    return strcmp(name, "__builtin_object_size") == 0 || strcmp(name, "__builtin_va_start") == 0 ||
+           strcmp(name, "__builtin_c23_va_start") == 0 || strcmp(name, "__builtin_va_end") == 0 ||
+           strcmp(name, "__builtin_va_copy") == 0 ||
            strcmp(name, "__builtin_dynamic_object_size") == 0 ||
            strcmp(name, "__builtin_constant_p") == 0 ||
            strcmp(name, "__builtin_classify_type") == 0;

@@ -315,6 +315,8 @@ void inline_facts_free(InlineFacts *f);
 typedef struct Param {
     char *name;
     char *type;          /* spelling for a frame member, qualifiers dropped */
+    bool va_list;        /* a va_list: the frame holds a va_copy, each call
+                            of a clone or an alternative its own copy */
 } Param;
 
 /* A reference in a mirror's body to redirect, resolved in the order of

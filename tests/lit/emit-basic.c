@@ -81,7 +81,11 @@ int use(void) { return save("x", 1); }
 // CHECK: .backoff_base_us = 5000,
 // CHECK: .backoff_cap_us = 200000,
 // CHECK: .timeout_us = 250000,
-// CHECK: int save(const char *path, int value)
+// The wrapper's name in parentheses: a function-like macro named save,
+// defined after it, would not expand there.
+// CHECK: {{^}}int (save){{$}}
+// CHECK-NEXT: #line 17
+// CHECK-NEXT: {{^ *}}(const char *path, int value){{$}}
 // CHECK-NEXT: {
 // CHECK: __ptm_frame.arg.path = path;
 // CHECK: ptm_tx_run(&save__ptm_desc, &__ptm_frame);

@@ -74,12 +74,12 @@ int use(void)
 // CHECK-NEXT:     } arg;
 // CHECK-NEXT:     point_t ret;
 // CHECK: return ((frame->ret.x >= 0)) != 0;
-// CHECK: static inline point_t move(
+// CHECK: static inline point_t (move){{$}}
 // CHECK: struct nothing__ptm_frame {
 // CHECK-NEXT:     int err;
 // CHECK-NEXT: };
 // CHECK: static void nothing__ptm_run_primary(void *p)
 // CHECK:     nothing__ptm_primary();
-// CHECK: void nothing(void)
+// CHECK: void (nothing){{$}}
 // CHECK-NOT: return __ptm_frame
 // CHECK: ptm_tx_run(&nothing__ptm_desc, &__ptm_frame);
