@@ -746,13 +746,14 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
 /* scan_ref: a reference to a function from a mirror's body, renamed where
 ** it is spelled in the body (a macro argument counts), and through a
 ** scoped macro where it comes from a macro's definition. */
-static void scan_ref(BodyScan *b, CXCursor c, CXCursor ref, const char *name)
+static void scan_ref_at(BodyScan *b, CXCursor c, CXCursor ref, const char *name,
+                        CXSourceLocation at)
 {
     char *target = resolve(b, c, ref, name);
     if (!target)
         return;
     size_t off;
-    bool here = spelling_in(clang_getCursorLocation(c), b->file, &off);
+    bool here = spelling_in(at, b->file, &off);
     size_t len = strlen(name);
     Func *f = b->f;
     if (here && off >= b->body_start && off + len <= b->body_end &&
@@ -766,6 +767,62 @@ static void scan_ref(BodyScan *b, CXCursor c, CXCursor ref, const char *name)
         add_macro_redirect(f, name, target);
     }
     free(target);
+}
+
+static void scan_ref(BodyScan *b, CXCursor c, CXCursor ref, const char *name)
+{
+    scan_ref_at(b, c, ref, name, clang_getCursorLocation(c));
+}
+
+typedef struct FindFunction {
+    const char *name;
+    CXCursor found;
+} FindFunction;
+
+static enum CXChildVisitResult find_function_visit(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    FindFunction *ff = data;
+    if (clang_getCursorKind(c) != CXCursor_FunctionDecl)
+        return CXChildVisit_Continue;
+    char *name = text_of(clang_getCursorSpelling(c));
+    bool same = strcmp(name, ff->name) == 0;
+    free(name);
+    if (!same)
+        return CXChildVisit_Continue;
+    ff->found = c;
+    return CXChildVisit_Break;
+}
+
+/* scan_cleanup: __attribute__((cleanup(fn))) on a local: fn is called when
+** the variable goes out of scope, a call the AST does not show (libclang
+** exposes the attribute without its argument).  It is redirected like a
+** call: the mirror's cleanup must not free the mirror's memory with the
+** real free(). */
+static void scan_cleanup(BodyScan *b, CXCursor attr)
+{
+    CXToken *tk;
+    unsigned n;
+    clang_tokenize(b->fr->tu, clang_getCursorExtent(attr), &tk, &n);
+    for (unsigned i = 0; i + 2 < n; i++) {
+        char *word = text_of(clang_getTokenSpelling(b->fr->tu, tk[i]));
+        char *paren = text_of(clang_getTokenSpelling(b->fr->tu, tk[i + 1]));
+        bool cleanup = (strcmp(word, "cleanup") == 0 || strcmp(word, "__cleanup__") == 0) &&
+                       strcmp(paren, "(") == 0 &&
+                       clang_getTokenKind(tk[i + 2]) == CXToken_Identifier;
+        free(word);
+        free(paren);
+        if (!cleanup)
+            continue;
+        char *fn = text_of(clang_getTokenSpelling(b->fr->tu, tk[i + 2]));
+        FindFunction ff = {fn, clang_getNullCursor()};
+        clang_visitChildren(clang_getTranslationUnitCursor(b->fr->tu), find_function_visit, &ff);
+        if (!clang_Cursor_isNull(ff.found))
+            scan_ref_at(b, attr, ff.found, fn, clang_getTokenLocation(b->fr->tu, tk[i + 2]));
+        free(fn);
+        break;
+    }
+    clang_disposeTokens(b->fr->tu, tk, n);
 }
 
 /* scan_call: a call whose callee is not a function: through a pointer. */
@@ -996,6 +1053,8 @@ static enum CXChildVisitResult scan_body(CXCursor c, CXCursor parent, CXClientDa
         }
     } else if (k == CXCursor_VarDecl && clang_Cursor_getStorageClass(c) == CX_SC_Static) {
         scan_local_static(b, c, parent);
+    } else if (k == CXCursor_UnexposedAttr && clang_getCursorKind(parent) == CXCursor_VarDecl) {
+        scan_cleanup(b, c);
     }
     return CXChildVisit_Recurse;
 }
