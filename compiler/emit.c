@@ -277,18 +277,24 @@ static void put_storage(Buf *out, Buf *line, const char *storage, const Func *f,
     buf_free(line);
 }
 
-/* put_at: a #line for off's line, then blanks up to off's column, so that
-** the user's text that follows keeps its line and column in diagnostics.
-** A tab stays a tab: gcc counts columns with tabs expanded, clang in bytes. */
-static void put_at(Buf *out, const Func *f, size_t off, const char *display)
+/* put_at_loc: a #line for loc's line, then blanks up to loc's column, so
+** that the user's text that follows keeps its line and column in
+** diagnostics.  A tab stays a tab: gcc counts columns with tabs expanded,
+** clang in bytes. */
+static void put_at_loc(Buf *out, SrcLoc loc, const char *display)
 {
-    const char *t = f->file->text;
-    size_t bol = off;
+    const char *t = loc.file->text;
+    size_t bol = loc.off;
     while (bol > 0 && t[bol - 1] != '\n')
         bol--;
-    put_line(out, (SrcLoc){f->file, off}, display);
-    for (size_t i = bol; i < off; i++)
+    put_line(out, loc, display);
+    for (size_t i = bol; i < loc.off; i++)
         buf_put(out, t[i] == '\t' ? "\t" : " ", 1);
+}
+
+static void put_at(Buf *out, const Func *f, size_t off, const char *display)
+{
+    put_at_loc(out, (SrcLoc){f->file, off}, display);
 }
 
 /* put_header: f's header (up to its body) without the annotation, for a
@@ -616,6 +622,19 @@ static void put_thunk(Buf *out, const Func *f, const char *thunk, const char *fn
     buf_puts(out, "}\n");
 }
 
+/* The annotation's place of a name in an expression of it. */
+typedef struct AnnotPlace {
+    const Func *f;
+    const char *display;
+} AnnotPlace;
+
+static void put_annot_place(Buf *b, size_t off, void *ctx)
+{
+    const AnnotPlace *ap = ctx;
+    buf_puts(b, "\n");
+    put_at_loc(b, annot_loc(&ap->f->annot, off), ap->display);
+}
+
 static void put_success(Buf *out, const Func *f, const char *display)
 {
     if (!f->meta.success)
@@ -624,7 +643,9 @@ static void put_success(Buf *out, const Func *f, const char *display)
     for (int i = 0; i < f->nparams; i++)
         names[i] = f->params[i].name;
     FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams, NULL, NULL};
-    char *expr = criteria_to_c(f->meta.success, &sig, "frame");
+    AnnotPlace ap = {f, display};
+    ExprPlace place = {put_annot_place, &ap};
+    char *expr = expr_to_c_placed(f->meta.success, &sig, "frame", &place);
     put_line(out, annot_loc(&f->annot, f->meta.success->off), display);
     buf_printf(out, "static int %s__ptm_success(const void *p)\n{\n"
                     "    const struct %s__ptm_frame *frame = p;\n"
@@ -757,9 +778,11 @@ static void put_snapshot(Buf *out, const Func *f, const char *display)
                     "unsigned max)\n{\n    struct %s__ptm_frame *frame = p;\n"
                     "    (void)frame;\n    const struct ptm_region r[%u] = {\n",
                f->name, f->name, n);
+    AnnotPlace ap = {f, display};
+    ExprPlace place = {put_annot_place, &ap};
     for (const Node *r = regions->items; r; r = r->next) {
-        char *addr = expr_to_c(r->items, &sig, "frame");
-        char *size = expr_to_c(r->items->next, &sig, "frame");
+        char *addr = expr_to_c_placed(r->items, &sig, "frame", &place);
+        char *size = expr_to_c_placed(r->items->next, &sig, "frame", &place);
         buf_printf(out, "        { (void *)(%s), (size_t)(%s) },\n", addr, size);
         free(addr);
         free(size);

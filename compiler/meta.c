@@ -1185,34 +1185,48 @@ static void put_string(Buf *b, const char *s)
     buf_puts(b, "\"");
 }
 
-static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame);
+/* What put_expr writes into, and how it names what lives in the frame. */
+typedef struct CExpr {
+    Buf b;
+    const FuncSig *fn;
+    const char *frame;
+    const ExprPlace *place; /* NULL: one line, no #line */
+} CExpr;
+
+static void put_expr(CExpr *x, const Node *e);
 
 /* put_operand: e as the operand of a unary or postfix operator.  Binary
 ** expressions bring their own parentheses; unary ones get them here, so
 ** `- -x` never becomes `--x`, nor `& &x` a GNU label address. */
-static void put_operand(Buf *b, const Node *e, const FuncSig *fn, const char *frame)
+static void put_operand(CExpr *x, const Node *e)
 {
     bool wrap = e->kind == N_UNARY || e->kind == N_SIZEOF;
     if (wrap)
-        buf_puts(b, "(");
-    put_expr(b, e, fn, frame);
+        buf_puts(&x->b, "(");
+    put_expr(x, e);
     if (wrap)
-        buf_puts(b, ")");
+        buf_puts(&x->b, ")");
 }
 
-/* put_name: a name, rewritten when it lives in the frame. */
-static void put_name(Buf *b, const char *name, const FuncSig *fn, const char *frame)
+/* put_name: a name, rewritten when it lives in the frame.  Any other name
+** is the backend's to resolve: placed at its own line and column of the
+** annotation, so that an undeclared one is reported there. */
+static void put_name(CExpr *x, const char *name, size_t off)
 {
-    if (strcmp(name, "errno") == 0)
-        buf_printf(b, "%s->err", frame);
-    else if (is_param(fn, name))
-        buf_printf(b, "%s->arg.%s", frame, name);
-    else
-        buf_puts(b, name);
+    if (strcmp(name, "errno") == 0) {
+        buf_printf(&x->b, "%s->err", x->frame);
+    } else if (is_param(x->fn, name)) {
+        buf_printf(&x->b, "%s->arg.%s", x->frame, name);
+    } else {
+        if (x->place)
+            x->place->at(&x->b, off, x->place->ctx);
+        buf_puts(&x->b, name);
+    }
 }
 
-static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame)
+static void put_expr(CExpr *x, const Node *e)
 {
+    Buf *b = &x->b;
     switch (e->kind) {
     case N_NUM:
         buf_puts(b, e->str ? e->str : "0");
@@ -1224,26 +1238,26 @@ static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame
         buf_puts(b, e->ival ? "1" : "0");
         return;
     case N_IDENT:
-        put_name(b, e->str, fn, frame);
+        put_name(x, e->str, e->off);
         return;
     case N_RETURN:
-        buf_printf(b, "%s->ret", frame);
+        buf_printf(b, "%s->ret", x->frame);
         return;
     case N_MEMBER:
-        put_operand(b, e->lhs, fn, frame);
+        put_operand(x, e->lhs);
         buf_printf(b, "%s%s", e->op == OP_ARROW ? "->" : ".", e->str);
         return;
     case N_INDEX:
-        put_operand(b, e->lhs, fn, frame);
+        put_operand(x, e->lhs);
         buf_puts(b, "[");
-        put_expr(b, e->rhs, fn, frame);
+        put_expr(x, e->rhs);
         buf_puts(b, "]");
         return;
     case N_CALL:
-        put_name(b, e->str, fn, frame);
+        put_name(x, e->str, e->off);
         buf_puts(b, "(");
         for (const Node *a = e->items; a; a = a->next) {
-            put_expr(b, a, fn, frame);
+            put_expr(x, a);
             if (a->next)
                 buf_puts(b, ", ");
         }
@@ -1251,21 +1265,21 @@ static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame
         return;
     case N_UNARY:
         buf_puts(b, op_text(e->op));
-        put_operand(b, e->lhs, fn, frame);
+        put_operand(x, e->lhs);
         return;
     case N_SIZEOF:
         buf_puts(b, "sizeof(");
         if (e->lhs)
-            put_expr(b, e->lhs, fn, frame);
+            put_expr(x, e->lhs);
         else
             buf_puts(b, e->str);
         buf_puts(b, ")");
         return;
     case N_BINARY:
         buf_puts(b, "(");
-        put_expr(b, e->lhs, fn, frame);
+        put_expr(x, e->lhs);
         buf_printf(b, " %s ", op_text(e->op));
-        put_expr(b, e->rhs, fn, frame);
+        put_expr(x, e->rhs);
         buf_puts(b, ")");
         return;
     case N_TABLE:
@@ -1277,7 +1291,7 @@ static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame
         for (const Node *a = e->items; a; a = a->next) {
             if (a->kind == N_ENTRY)
                 buf_printf(b, ".%s = ", a->str);
-            put_expr(b, a->kind == N_ENTRY ? a->lhs : a, fn, frame);
+            put_expr(x, a->kind == N_ENTRY ? a->lhs : a);
             if (a->next)
                 buf_puts(b, ", ");
         }
@@ -1286,21 +1300,29 @@ static void put_expr(Buf *b, const Node *e, const FuncSig *fn, const char *frame
     }
 }
 
-/* expr_to_c: a checked expression as C over frame; every binary operation
-** parenthesized, so C reads the user's grouping and -Wparentheses stays
-** quiet.  NULL expr: "1".  Returns a malloc'd string. */
+/* expr_to_c_placed: a checked expression as C over frame; every binary
+** operation parenthesized, so C reads the user's grouping and -Wparentheses
+** stays quiet.  With place, each name the backend resolves goes on a line
+** of its own at the annotation's position.  NULL expr: "1".  Returns a
+** malloc'd string. */
+char *expr_to_c_placed(const Node *expr, const FuncSig *fn, const char *frame,
+                       const ExprPlace *place)
+{
+    CExpr x = {{0}, fn, frame, place};
+    if (expr)
+        put_expr(&x, expr);
+    else
+        buf_puts(&x.b, "1");
+    return x.b.data;
+}
+
 char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame)
 {
-    Buf b = {0};
-    if (expr)
-        put_expr(&b, expr, fn, frame);
-    else
-        buf_puts(&b, "1");
-    return b.data;
+    return expr_to_c_placed(expr, fn, frame, NULL);
 }
 
 /* criteria_to_c: success_criteria as C over frame (see expr_to_c). */
 char *criteria_to_c(const Node *expr, const FuncSig *fn, const char *frame)
 {
-    return expr_to_c(expr, fn, frame);
+    return expr_to_c_placed(expr, fn, frame, NULL);
 }

@@ -253,6 +253,16 @@ char *criteria_to_c(const Node *expr, const FuncSig *fn, const char *frame);
 /* expr_to_c: any checked expression (a snapshot's address or size) as C
 ** over `frame`, translated like criteria_to_c.  Returns a malloc'd string. */
 char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame);
+/* ExprPlace: at(b, off, ctx) appends to b what puts the text after it at
+** offset off of the annotation (a newline, a #line and blanks). */
+typedef struct ExprPlace {
+    void (*at)(Buf *b, size_t off, void *ctx);
+    void *ctx;
+} ExprPlace;
+/* expr_to_c_placed: expr_to_c, with every name the backend resolves placed
+** by place, so that the backend reports an undeclared one there. */
+char *expr_to_c_placed(const Node *expr, const FuncSig *fn, const char *frame,
+                       const ExprPlace *place);
 void meta_free(Meta *m);
 
 /* inline.c ------------------------------------------------------------ */

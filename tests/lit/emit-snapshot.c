@@ -52,7 +52,11 @@ int main(void)
 // CHECK-NEXT:     (void)frame;
 // CHECK-NEXT:     const struct ptm_region r[2] = {
 // CHECK-NEXT:         { (void *)(frame->arg.acct), (size_t)(sizeof(*frame->arg.acct)) },
-// CHECK-NEXT:         { (void *)(&flaky), (size_t)(0) },
+// A name the backend resolves stands at its place in the annotation: an
+// undeclared one is reported there.
+// CHECK-NEXT:         { (void *)(&
+// CHECK-NEXT: #line 26 "{{.*}}emit-snapshot.c"
+// CHECK-NEXT: {{^                                                         }}flaky), (size_t)(0) },
 // CHECK-NEXT:     };
 // CHECK-NEXT:     for (unsigned i = 0; i < 2u && i < max; i++)
 // CHECK-NEXT:         out[i] = r[i];
