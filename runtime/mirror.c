@@ -166,7 +166,7 @@ struct ptmEvent *ptmMirrorRecordRead(enum ptmCall call, uint64_t start_ns, const
     if (err == 0 && head > 0 && head <= m->ring->cap) {
         last = &m->ring->ev[head - 1];
         if (last->kind == PTM_EV_CALL && last->call == call && last->err == 0 &&
-            !(last->flags & PTM_EVF_EFFECT) &&
+            !(last->flags & (PTM_EVF_EFFECT | PTM_EVF_PRETENDED)) &&
             strncmp(last->target, target ? target : "", sizeof last->target - 1) == 0) {
             now = ptmOsNowNs();
             if (last->detail[0] == 'x')

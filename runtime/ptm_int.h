@@ -122,8 +122,11 @@ enum ptmEventKind {
 ** failure.  A failed read-side call (an fopen "r" of a missing file) is
 ** often the program's normal path and only informs. */
 #define PTM_EVF_EFFECT 0x1u
-/* A lock the mirror found held and went on as though it had it: what the
-** mirror read after it, another thread may have been changing. */
+/* The mirror went on past something it had to pretend, so what it computed
+** after it may be invented and its verdict is inconclusive: a lock it found
+** held and went on as though it had it (what it read after it, another
+** thread may have been changing), or a receive with no recorded response
+** (its empty read or EAGAIN is not what the peer would send). */
 #define PTM_EVF_PRETENDED 0x2u
 
 struct ptmEvent {
@@ -362,6 +365,8 @@ struct ptmSimFile {
     struct stat st;               /* borrowed regular file: its fstat at first use */
     struct ptmOvFile *ov;         /* the content once bound; NULL: the real file's */
     struct ptmSimSock *sock;      /* sockets: their state, or NULL */
+    int unrecorded;               /* a receive gave data no response was recorded for
+                                  ** (ptmNetRecv), not yet marked on an event */
     unsigned streams;             /* FILEs the mirror made on this entry (stdio.c) */
     char *path;                   /* as the mirror named it; NULL when not known */
     char *abs_path;               /* absolute and normalised, when it was computed */
@@ -495,10 +500,15 @@ void ptmNetForget(void);
 ssize_t ptmNetSend(struct ptmSimFile *f, size_t n, int flags, const struct sockaddr *to,
                    socklen_t tolen, int *err, char *detail, size_t cap);
 /* ptmNetRecv: recv(2)/recvfrom(2) on socket entry f: a recorded response,
-** else EAGAIN (non-blocking) or 0.  from/fromlen as recvfrom's (may be NULL).
+** else EAGAIN (non-blocking) or 0, and f->unrecorded set: the caller marks
+** its event with ptmNetNoteRecv.  from/fromlen as recvfrom's (may be NULL).
 ** Returns the count, or -1 with *err set. */
 ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
                    struct sockaddr *from, socklen_t *fromlen, int *err);
+/* ptmNetNoteRecv: when a receive on f since the last call had no recorded
+** response, marks ev PTM_EVF_PRETENDED with detail "no recorded response",
+** and clears f->unrecorded.  f or ev may be NULL. */
+void ptmNetNoteRecv(struct ptmSimFile *f, struct ptmEvent *ev);
 /* ptmNetIsSocket: whether f refers to a socket (a host socket in a fork
 ** child, replaced by /dev/null there, counts as unknown: 0). */
 int ptmNetIsSocket(struct ptmSimFile *f);

@@ -112,11 +112,13 @@ const char *ptmEventKindName(unsigned kind)
 **   with an effect (PTM_EVF_EFFECT) whose predicted errno is in the
 **   validation class, a crashed mirror (the code cannot complete on this
 **   input), or a mirror result that fails success_criteria with no denied
-**   syscall on the way -- the last two unless the mirror went on past a
-**   lock another thread held (PTM_EVF_PRETENDED): then it may have read
-**   that thread's half-made changes, and its result or its crash says
-**   nothing of the primary's, which would have waited.  The contention
-**   is the prediction.
+**   syscall on the way -- the last two unless the mirror went on past
+**   something it had to pretend (an event marked PTM_EVF_PRETENDED, with
+**   or without an errno): a lock another thread held, after which it may
+**   have read that thread's half-made changes (the contention is the
+**   prediction), or a receive with no recorded response, after which it
+**   computed from data it invented.  Its result or its crash then says
+**   nothing of the primary's.
 ** contention: a shim call with an effect whose predicted errno is in the
 **   contention class.
 ** Errors of calls without an effect (a read-only fopen of a missing file)
@@ -141,7 +143,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
         (desc && desc->timeout_us) ? (double)desc->timeout_us / 1000.0 : HUGE_VAL;
 
     double predicted = 0.0;
-    int racing = 0; /* the mirror read past a lock it did not hold */
+    int racing = 0; /* the mirror went past something it pretended */
     if (run) {
         const struct ptmRing *ring = run->ring;
         uint32_t n = ring ? ptmRingCount(ring) : 0;
@@ -152,9 +154,12 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
                 sig->validation_failures++;
                 continue;
             }
-            if (ev->kind != PTM_EV_CALL || ev->err == 0)
+            if (ev->kind != PTM_EV_CALL)
                 continue;
+            /* An unrecorded receive pretends without an errno. */
             racing |= (ev->flags & PTM_EVF_PRETENDED) != 0;
+            if (ev->err == 0)
+                continue;
             sig->error_events++;
             if (!(ev->flags & PTM_EVF_EFFECT))
                 continue;

@@ -229,7 +229,8 @@ static ssize_t mirrorRw(struct ptmMirror *m, enum ptmCall call, enum rwOp op, in
     }
     ptmShimFdTarget(m, fd, target, sizeof target);
     if (op == RW_READ || op == RW_PREAD) {
-        ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
+        ev = ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
+        ptmNetNoteRecv(f, ev);
     } else {
         ev = ptmMirrorRecordCall(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
         ptmShimNoteSignal(ev, err, 0);

@@ -29,7 +29,15 @@
 **     from the same endpoint, when the engine recorded one with
 **     ptmNetRecordResponse (and advance the mirror's virtual clock by its
 **     recorded latency); else EAGAIN for a non-blocking socket (or
-**     MSG_DONTWAIT) and an empty read (0) otherwise.
+**     MSG_DONTWAIT) and an empty read (0) otherwise.  That answer is
+**     invented -- a live peer would send something -- so its event says
+**     "no recorded response" and is marked PTM_EVF_PRETENDED: what the
+**     mirror computes from it (a result that fails success_criteria, a
+**     crash) is inconclusive, not a predicted failure.  Otherwise a
+**     request/response transaction would fail its criteria in every
+**     mirror until a primary ran, and a divert would keep it from running.
+**     After the recorded response is consumed, an empty read is the
+**     peer's close, as the primary saw it, and is not marked.
 **   - setsockopt is recorded and not applied (a host socket's options are
 **     shared; seccomp denies it in a fork child); shutdown is recorded and
 **     changes only the mirror's view.
@@ -681,8 +689,12 @@ ssize_t ptm_shim_sendmsg(int fd, const struct msghdr *msg, int flags)
 ** does not advance; a datagram socket takes a whole response per call),
 ** advancing the virtual clock by the recorded latency at the response's
 ** first byte; else EAGAIN when non-blocking (O_NONBLOCK, MSG_DONTWAIT) and
-** 0 otherwise.  ENOTCONN for a stream socket that is not connected.  from,
-** fromlen: as recvfrom's (may be NULL).  Returns the count or -1 with *err.
+** 0 otherwise.  When no response is recorded for the peer (or the peer is
+** unknown: an unconnected datagram socket, a fork child's stand-in), that
+** EAGAIN or 0 is invented: f->unrecorded is set for the caller's event
+** (ptmNetNoteRecv).  ENOTCONN for a stream socket that is not connected.
+** from, fromlen: as recvfrom's (may be NULL).  Returns the count or -1
+** with *err.
 */
 ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
                    struct sockaddr *from, socklen_t *fromlen, int *err)
@@ -695,6 +707,7 @@ ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
 
     *err = 0;
     if (f->type == 0) {
+        f->unrecorded = 1;                  /* its peer, and what it sends, are unknown */
         if (nonblocking(f, flags)) {
             *err = EAGAIN;
             return -1;
@@ -732,11 +745,32 @@ ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
         }
         return r;
     }
+    /* r < 0: nothing recorded for this peer (a table too busy to look
+    ** counts as that).  r == 0 here: the recorded response was taken. */
+    if (r < 0)
+        f->unrecorded = 1;
     if (nonblocking(f, flags)) {
         *err = EAGAIN;
         return -1;
     }
     return 0;
+}
+
+/*
+** ptmNetNoteRecv: marks ev, the event of a receive on f (recv, read, a
+** stdio read over a socket), as pretended when a receive on f since the
+** last mark had no recorded response, and says so in its detail.  The flag
+** is kept until an event takes it, so a stdio read that consumed the
+** invented EOF through its buffer is marked too.  f or ev may be NULL (no
+** entry; a full ring: the flag waits for the next event).
+*/
+void ptmNetNoteRecv(struct ptmSimFile *f, struct ptmEvent *ev)
+{
+    if (!f || !ev || !f->unrecorded)
+        return;
+    f->unrecorded = 0;
+    ev->flags |= PTM_EVF_PRETENDED;
+    ptmCopyField(ev->detail, sizeof ev->detail, "no recorded response");
 }
 
 static ssize_t mirrorRecv(struct ptmMirror *m, enum ptmCall call, int fd, void *buf, size_t n,
@@ -754,7 +788,7 @@ static ssize_t mirrorRecv(struct ptmMirror *m, enum ptmCall call, int fd, void *
     if (!err)
         r = ptmNetRecv(f, buf, n, flags, from, fromlen, &err);
     sockTarget(m, f, fd, target, sizeof target);
-    ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
+    ptmNetNoteRecv(f, ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0));
     return r < 0 ? failWith(err) : r;
 }
 

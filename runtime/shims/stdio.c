@@ -1200,8 +1200,10 @@ static void recordReadOf(struct ptmMirror *m, enum ptmCall call, uint64_t t0, FI
                          int64_t result, int err, uint64_t bytes)
 {
     char target[PTM_TARGET_MAX];
+    struct ptmSimStream *s = streamFind(m, stream);
     streamTarget(m, stream, target, sizeof target);
-    ptmMirrorRecordRead(call, t0, target, result, err, bytes);
+    /* A stream over a socket may have read an invented end of file. */
+    ptmNetNoteRecv(s ? s->f : NULL, ptmMirrorRecordRead(call, t0, target, result, err, bytes));
 }
 
 /* The error of a read that returned less than asked, if any (not EOF). */

@@ -264,6 +264,47 @@ Test(mirror, recorded_responses_are_replayed)
     close(l);
 }
 
+Test(mirror, an_unrecorded_receive_is_marked_pretended)
+{
+    struct sockaddr_in addr;
+    int l = listener(&addr), s, t;
+    char buf[16];
+    struct ptmEvent *e;
+
+    ptmNetForget();
+    /* Nothing recorded for the peer: the empty read is invented. */
+    s = ptm_shim_socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(ptm_shim_connect(s, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq(ptm_shim_send(s, "ping", 4, 0), 4);
+    cr_assert_eq(ptm_shim_recv(s, buf, sizeof buf, 0), 0);
+    e = lastOf(PTM_CALL_recv);
+    cr_assert(e->flags & PTM_EVF_PRETENDED, "what the mirror computes from here is invented");
+    cr_assert_str_eq(e->detail, "no recorded response");
+    cr_assert_eq(e->err, 0);
+    /* A second one is its own event: merging would lose the mark's detail. */
+    cr_assert_eq(ptm_shim_recv(s, buf, sizeof buf, MSG_DONTWAIT), -1);
+    cr_assert_eq(errno, EAGAIN);
+    cr_assert(lastOf(PTM_CALL_recv)->flags & PTM_EVF_PRETENDED);
+    cr_assert_eq(ptm_shim_read(s, buf, sizeof buf), 0, "read on a socket takes the same path");
+    cr_assert(lastOf(PTM_CALL_read)->flags & PTM_EVF_PRETENDED);
+    cr_assert_str_eq(lastOf(PTM_CALL_read)->detail, "no recorded response");
+    cr_assert_eq(ptm_shim_recvfrom(s, buf, sizeof buf, 0, NULL, NULL), 0);
+    cr_assert(lastOf(PTM_CALL_recvfrom)->flags & PTM_EVF_PRETENDED);
+
+    /* Once the primary's response is recorded, a mirror replays it, and
+    ** the empty read after it is the peer's close, as the primary saw. */
+    cr_assert_eq(ptmNetRecordResponse((struct sockaddr *)&addr, sizeof addr, "pong", 4, 0), PTM_OK);
+    t = ptm_shim_socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(ptm_shim_connect(t, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq(ptm_shim_recv(t, buf, sizeof buf, 0), 4);
+    cr_assert_not(lastOf(PTM_CALL_recv)->flags & PTM_EVF_PRETENDED);
+    cr_assert_str_eq(lastOf(PTM_CALL_recv)->detail, "");
+    cr_assert_eq(ptm_shim_recv(t, buf, sizeof buf, 0), 0);
+    cr_assert_not(lastOf(PTM_CALL_recv)->flags & PTM_EVF_PRETENDED);
+    ptmNetForget();
+    close(l);
+}
+
 Test(mirror, unix_socket_paths_are_checked)
 {
     struct sockaddr_un un = {.sun_family = AF_UNIX};

@@ -243,6 +243,32 @@ Test(signals, past_a_held_lock_the_result_is_not_evidence)
     ptmRingDestroy(ring);
 }
 
+Test(signals, past_an_unrecorded_receive_the_result_is_not_evidence)
+{
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.recv");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmEvent *ev = push(ring, PTM_EV_CALL, PTM_CALL_recv, 0);
+    ev->flags = PTM_EVF_PRETENDED;    /* no errno, no effect: an invented empty read */
+    run.criteria_failed = 1;
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 0, "the mirror's failure came from data it made up");
+    cr_expect_eq(s.criteria_failed, 0);
+    cr_expect_eq(s.error_events, 0);
+    run.status = PTM_MS_CRASHED;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 0);
+
+    /* A replayed response: the result counts. */
+    ev->flags &= ~PTM_EVF_PRETENDED;
+    run.status = PTM_MS_RETURNED;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 1);
+    cr_expect_eq(s.criteria_failed, 1);
+    ptmRingDestroy(ring);
+}
+
 Test(signals, seccomp_denial_is_not_validation)
 {
     struct ptmRing *ring = newRing();
