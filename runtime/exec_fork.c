@@ -1332,7 +1332,11 @@ static int childDeadline(uint64_t deadline, int *id)
 /* Child: the deadline first (whatever follows is bounded by it), then the
 ** sandbox; run the mirror on the ring's frame (the parent copied the
 ** caller's there; a frame too big for the ring runs on a malloc'd copy and
-** is not handed back), mark the ring returned, _exit. */
+** is not handed back), judge its result against success_criteria here,
+** where the frame and whatever its pointers reach are the mirror's own,
+** and put the verdict in the ring; mark the ring returned, _exit.  The
+** verdict is stored before returned: criteria that crash on the mirror's
+** result end the child as a crashed mirror, as the primary would crash. */
 static __attribute__((noreturn)) void childRun(const struct childArgs *a)
 {
     struct ptmRing *ring = a->ring;
@@ -1369,6 +1373,10 @@ static __attribute__((noreturn)) void childRun(const struct childArgs *a)
 
     ring->stamp_ns[PTM_STAMP_MIRROR] = ptmOsNowNs();
     ptmMirrorCurrent = NULL;
+    if (a->desc->success)
+        atomic_store_explicit(&ring->verdict,
+                              a->desc->success(buf) ? PTM_VERDICT_MET : PTM_VERDICT_FAILED,
+                              memory_order_relaxed);
     if (size <= PTM_RING_FRAME_MAX)
         ring->frame_len = (uint32_t)size;
     atomic_store_explicit(&ring->returned, 1, memory_order_release);
@@ -1452,10 +1460,23 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
     } else {
         run->status = run->denied ? PTM_MS_DENIED : PTM_MS_RETURNED;
     }
-    run->frame_valid = returned &&
-                       (run->status == PTM_MS_RETURNED || run->status == PTM_MS_DENIED) &&
-                       desc->frame_size <= PTM_RING_FRAME_MAX &&
+    if (!returned || (run->status != PTM_MS_RETURNED && run->status != PTM_MS_DENIED))
+        return;
+    switch (atomic_load_explicit(&ring->verdict, memory_order_relaxed)) {
+    case PTM_VERDICT_MET: run->success = 1; break;
+    case PTM_VERDICT_FAILED: run->success = 0; break;
+    default: break;
+    }
+    /* The ring is a shared mapping, kept small: a larger frame was judged
+    ** in the child and stays there. */
+    _Static_assert(PTM_RING_FRAME_MAX == 16384, "frame_lost below names the size");
+    if (desc->frame_size > PTM_RING_FRAME_MAX)
+        run->frame_lost = "fork: the frame is larger than the ring's 16384 bytes: "
+                          "judged in the child, not handed back";
+    run->frame_valid = desc->frame_size <= PTM_RING_FRAME_MAX &&
                        ring->frame_len == desc->frame_size;
+    if (run->frame_valid)
+        run->frame = ring->frame;
 }
 
 static int runFailed(struct ptmMirrorRun *run, int rc, const char *what, int err)
@@ -1538,8 +1559,10 @@ static void forkRelease(unsigned held)
 **
 ** OUT: *run, always filled: status (returned, crashed + signo or
 ** exit_code, timeout, denied, failed + error), denied, duration_ns,
-** executor "fork", ring, and frame_valid when ring->frame holds the
-** mirror's frame (it returned, and frame_size <= PTM_RING_FRAME_MAX).
+** executor "fork", ring, success (the child's verdict on its result,
+** whatever the frame's size), and frame_valid and frame (= ring->frame)
+** when the ring holds the mirror's frame (it returned, and frame_size <=
+** PTM_RING_FRAME_MAX; else frame_lost says why not).
 ** ring->stamp_ns: when each step ended (enum ptmForkStamp).
 **
 ** Returns PTM_OK when the mirror ran (whatever it did), PTM_EINVAL for a
@@ -1559,6 +1582,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     memset(run, 0, sizeof *run);
     run->executor = "fork";
     run->ring = ring;
+    run->success = -1;
     if (!desc || !desc->mirror || !ring || (desc->frame_size && !frame))
         return runFailed(run, PTM_EINVAL, "bad argument", EINVAL);
     pthread_once(&filter.once, filterBuild);

@@ -379,17 +379,33 @@ static void recheckHandlers(void)
     installHandlers(0);
 }
 
+/* keepFrame: hands back buf, the frame of a mirror that returned: in the
+** ring when it fits (where the fork executor puts it too), else buf itself,
+** which the run then owns -- the mirror ran on this thread, so its frame
+** can be kept at any size without growing the ring's shared mapping.
+** Then judges it against success_criteria, outside the mirror. */
+static void keepFrame(const struct ptm_tx_desc *desc, struct ptmRing *ring,
+                      unsigned char *buf, struct ptmMirrorRun *run)
+{
+    if (desc->frame_size <= PTM_RING_FRAME_MAX) {
+        memcpy(ring->frame, buf, desc->frame_size);
+        ring->frame_len = (uint32_t)desc->frame_size;
+        run->frame = ring->frame;
+    } else {
+        run->frame = run->frame_heap = buf;
+    }
+    run->frame_valid = 1;
+    if (desc->success)
+        run->success = desc->success(run->frame) != 0;
+}
+
 /* classify: the run's status from how the mirror ended. */
 static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
-                     struct ptmRing *ring, const unsigned char *buf, int jumped,
+                     struct ptmRing *ring, unsigned char *buf, int jumped,
                      struct ptmMirrorRun *run)
 {
     if (!jumped) {
-        if (desc->frame_size <= PTM_RING_FRAME_MAX) {
-            memcpy(ring->frame, buf, desc->frame_size);
-            ring->frame_len = (uint32_t)desc->frame_size;
-            run->frame_valid = 1;
-        }
+        keepFrame(desc, ring, buf, run);
         atomic_store(&ring->returned, 1);
         run->status = PTM_MS_RETURNED;
     } else if (t->bailed) {
@@ -409,6 +425,9 @@ static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
 ** deadline_ns is relative (0: none).  ring must come from ptmRingCreate.
 ** OUT: *run (always filled; PTM_MS_FAILED when the mirror could not run:
 ** run->error says why, and the caller may use the fork executor instead).
+** A mirror that returned hands back its frame, of any size (run->frame:
+** ring->frame, or a heap copy the caller frees with ptmMirrorRunRelease),
+** judged against success_criteria (run->success).
 ** Returns PTM_OK when the mirror ran, else PTM_ERROR.
 */
 int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
@@ -417,6 +436,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     memset(run, 0, sizeof *run);
     run->executor = "inline";
     run->ring = ring;
+    run->success = -1;
     pthread_once(&inl.once, setup);
     struct inlineThread *t = inl.err ? NULL : self();
     if (!t || t->active) {
@@ -479,7 +499,8 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     ptmMirrorLeave(&m);
     classify(t, desc, ring, buf, jumped, run);
     run->denied = atomic_load(&ring->denied);
-    free(buf);
+    if (run->frame_heap != buf)
+        free(buf);
     errno = saved_errno;
     return PTM_OK;
 }

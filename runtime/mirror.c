@@ -264,3 +264,21 @@ const char *ptmStatusName(enum ptmMirrorStatus s)
     }
     return "?";
 }
+
+/*
+** ptmMirrorRunRelease: frees the heap copy of the mirror's frame that an
+** inline run keeps when the frame is larger than the ring's (the ring is a
+** shared mapping and stays small).  Safe on a run that owns nothing, and
+** twice.
+*/
+void ptmMirrorRunRelease(struct ptmMirrorRun *run)
+{
+    if (!run || !run->frame_heap)
+        return;
+    if (run->frame == run->frame_heap) {
+        run->frame = NULL;
+        run->frame_valid = 0;
+    }
+    free(run->frame_heap);
+    run->frame_heap = NULL;
+}

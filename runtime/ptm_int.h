@@ -155,6 +155,13 @@ enum ptmForkStamp {
     PTM_STAMP_COUNT
 };
 
+/* struct ptmRing.verdict: success_criteria on the mirror's result, judged
+** by the fork child where that result lives (its pointers are its own, and
+** a frame larger than the ring's is never copied out). */
+#define PTM_VERDICT_NONE 0u       /* not judged: no criteria, or no result */
+#define PTM_VERDICT_MET 1u
+#define PTM_VERDICT_FAILED 2u
+
 struct ptmRing {
     _Atomic uint32_t head;        /* events pushed; beyond cap they were dropped */
     uint32_t cap;
@@ -162,6 +169,8 @@ struct ptmRing {
     _Atomic uint32_t returned;    /* the mirror function returned */
     _Atomic int32_t setup_err;    /* fork child: errno of a sandbox setup that failed
                                   ** (the mirror did not run); 0 otherwise */
+    _Atomic uint32_t verdict;     /* fork child: PTM_VERDICT_* of its own frame, stored
+                                  ** before returned, for frames of any size */
     uint32_t frame_len;           /* bytes of frame[] valid once returned */
     int32_t pid;                  /* the process that created the ring: the host of
                                   ** its mirrors (a fork child sees another getpid()) */
@@ -294,9 +303,17 @@ struct ptmMirrorRun {
     uint64_t duration_ns;
     uint32_t denied;              /* syscalls denied */
     struct ptmRing *ring;         /* its events; not owned */
-    int frame_valid;              /* ring->frame holds the mirror's frame */
-    int criteria_failed;          /* the mirror's result fails success_criteria
-                                     (set by the engine from ring->frame) */
+    int frame_valid;              /* frame holds the mirror's frame */
+    void *frame;                  /* the mirror's frame after it returned, when the
+                                     executor hands it back: ring->frame when it fits
+                                     there, else (inline) frame_heap; NULL otherwise */
+    void *frame_heap;             /* owned: free with ptmMirrorRunRelease */
+    const char *frame_lost;       /* why a mirror that returned did not hand its frame
+                                     back (static text); NULL otherwise */
+    int success;                  /* the mirror's result met success_criteria (1) or
+                                     not (0), judged by the executor; -1: not judged
+                                     (no criteria, or the mirror did not return) */
+    int criteria_failed;          /* success == 0 (set by the engine) */
     char error[160];              /* why PTM_MS_FAILED */
     const char *bailed;           /* inline: why the mirror stopped before its
                                      end (PTM_MS_FAILED; ptmInlineBail) */
@@ -304,12 +321,18 @@ struct ptmMirrorRun {
 
 /* ptmStatusName: "returned", "crashed", "timeout", "denied", "failed". */
 const char *ptmStatusName(enum ptmMirrorStatus s);
+/* ptmMirrorRunRelease: frees what run owns (an inline run's heap copy of
+** its frame); run->frame is then NULL unless it is the ring's. */
+void ptmMirrorRunRelease(struct ptmMirrorRun *run);
 
 /* ptmForkRun: runs desc->mirror on a copy of frame in a child process.
 ** deadline_ns is relative (ns from now; 0: none).  ring must come from
 ** ptmRingCreate; it is reset first.  OUT: *run (always filled; status
-** PTM_MS_FAILED when the mirror could not run).  Returns PTM_OK when a
-** mirror ran, PTM_EINVAL for a bad argument, else PTM_ERROR. */
+** PTM_MS_FAILED when the mirror could not run).  The child judges its
+** result against success_criteria (run->success); its frame comes back in
+** ring->frame only when it fits (run->frame_lost says so otherwise).
+** Returns PTM_OK when a mirror ran, PTM_EINVAL for a bad argument, else
+** PTM_ERROR. */
 int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
                uint64_t deadline_ns, struct ptmRing *ring,
                struct ptmMirrorRun *run);
@@ -529,7 +552,9 @@ void ptmLockReleaseAll(struct ptmMirror *m);
 ** The inline executor: the mirror on the calling thread.  Crashes are
 ** caught by chained signal handlers on an alternate stack, hangs by a
 ** watchdog (cooperative ptm_mirror_cancel first, a signal after a grace
-** period).  Same contract as ptmForkRun; run->executor is "inline".
+** period).  Same contract as ptmForkRun; run->executor is "inline".  A
+** frame larger than the ring's is handed back too, as run->frame_heap:
+** the caller frees it with ptmMirrorRunRelease.
 */
 int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
                  uint64_t deadline_ns, struct ptmRing *ring,

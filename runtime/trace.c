@@ -226,6 +226,12 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "mirror_exit_code", run ? traceInt(run->exit_code) : NULL);
     traceSet(o, "mirror_error", run && run->error[0] ? traceField(run->error, sizeof run->error)
                                                      : NULL);
+    /* Whether the mirror's result came back to this process (a dry run
+    ** returns it); null when the mirror did not return one. */
+    traceSet(o, "mirror_result", !run ? NULL
+                                 : run->frame_valid ? json_string("kept")
+                                 : run->frame_lost ? traceStr(run->frame_lost)
+                                                   : NULL);
 
     json_t *evs = json_array();
     uint32_t n = ring ? ptmRingCount(ring) : 0;

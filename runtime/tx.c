@@ -307,11 +307,10 @@ static void observe(Call *c)
     default: break;
     }
 
-    c->mirror_success = -1;
-    if (c->run.frame_valid && d->success) {
-        c->mirror_success = d->success(ring->frame) != 0;
-        c->run.criteria_failed = !c->mirror_success;
-    }
+    /* The executor judged the mirror's result where it lives (a fork
+    ** child, for a frame of any size): no frame here is needed for it. */
+    c->mirror_success = c->run.success;
+    c->run.criteria_failed = c->run.success == 0;
     double deviation = c->history ? ptmHistoryDeviation(c->history, ring) : 0.0;
     ptmSignalsCompute(d, &c->run, &c->view, deviation, &c->signals);
     struct ptmObservation obs = {d, &c->run, &c->signals, &c->view, c->mirror_success};
@@ -442,7 +441,12 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 
     if (env.dry_run) {
         if (c.mirror_ran && c.run.frame_valid)
-            memcpy(frame, c.run.ring->frame, d->frame_size);
+            memcpy(frame, c.run.frame, d->frame_size);
+        else if (c.mirror_ran && c.run.frame_lost)
+            /* Not a silent zero: the caller can ask, the trace says it. */
+            ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
+                            "the call's result is not the mirror's",
+                            d->transaction_id, c.run.frame_lost);
         /* What a pointer result points to was the mirror's, and is gone. */
         if (d->drop_result)
             d->drop_result(frame);
@@ -465,6 +469,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     finish(&c, decision, path, success, 0, t0);
 
 out:
+    ptmMirrorRunRelease(&c.run);
     free(c.regions);
     free(c.saved);
     if (c.snapshot != stack_copy)

@@ -748,6 +748,17 @@ static void mirrorBigFrame(void *p)
     ((unsigned char *)p)[0] = 0xab;
 }
 
+/* success_criteria on a big frame's last byte, which the mirror sets. */
+static int bigFrameEndsWith7(const void *p)
+{
+    return ((const unsigned char *)p)[PTM_RING_FRAME_MAX] == 7;
+}
+
+static void mirrorBigFrameEnds(void *p)
+{
+    ((unsigned char *)p)[PTM_RING_FRAME_MAX] = ((unsigned char *)p)[0];
+}
+
 Test(fork, a_frame_too_big_for_the_ring_is_not_handed_back)
 {
     size_t size = PTM_RING_FRAME_MAX + 1;
@@ -758,8 +769,66 @@ Test(fork, a_frame_too_big_for_the_ring_is_not_handed_back)
     cr_assert_eq(ptmForkRun(&d, big, 5 * SECOND, ring, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_RETURNED);
     cr_assert_not(r.frame_valid);
+    cr_assert_null(r.frame);
+    cr_assert_not_null(r.frame_lost, "the run says why it has no frame");
+    cr_assert_eq(r.success, -1, "no criteria: not judged");
     cr_assert_eq(big[0], 0);
     free(big);
+}
+
+Test(fork, the_child_judges_a_frame_too_big_for_the_ring)
+{
+    size_t size = PTM_RING_FRAME_MAX + 1;
+    unsigned char *big = calloc(1, size);
+    struct ptm_tx_desc d = descFor(mirrorBigFrameEnds, size);
+    struct ptmMirrorRun r;
+
+    d.success = bigFrameEndsWith7;
+    big[0] = 7;
+    cr_assert_eq(ptmForkRun(&d, big, 5 * SECOND, ring, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_RETURNED);
+    cr_assert_eq(r.success, 1, "met, judged on the child's frame");
+    cr_assert_not(r.frame_valid);
+    big[0] = 8;
+    cr_assert_eq(ptmForkRun(&d, big, 5 * SECOND, ring, &r), PTM_OK);
+    cr_assert_eq(r.success, 0, "failed: the verdict is not lost with the frame");
+    cr_assert_eq(big[PTM_RING_FRAME_MAX], 0, "the caller's frame is untouched");
+    free(big);
+}
+
+/* success_criteria through a pointer the mirror returns: memory of the
+** child's own heap, which the parent does not have. */
+struct ptrFrame {
+    int *ret;
+};
+
+static void mirrorReturnsHeap(void *p)
+{
+    struct ptrFrame *fr = p;
+    fr->ret = malloc(sizeof *fr->ret);
+    if (fr->ret)
+        *fr->ret = 200;
+}
+
+static int pointsAt200(const void *p)
+{
+    const struct ptrFrame *fr = p;
+    return fr->ret && *fr->ret == 200;
+}
+
+Test(fork, the_child_judges_a_result_that_points_into_its_heap)
+{
+    struct ptrFrame fr = {0};
+    struct ptm_tx_desc d = descFor(mirrorReturnsHeap, sizeof fr);
+    struct ptmMirrorRun r;
+
+    d.success = pointsAt200;
+    cr_assert_eq(ptmForkRun(&d, &fr, 5 * SECOND, ring, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_RETURNED, "%s", r.error);
+    cr_assert_eq(r.success, 1);
+    cr_assert(r.frame_valid);
+    cr_assert_eq(r.frame, (void *)ring->frame);
+    cr_assert_null(r.frame_lost);
 }
 
 /* A host thread holds stdout's lock across the fork: the mirror's printf

@@ -142,6 +142,60 @@ Test(inl, returns_with_frame_and_events)
     cr_expect_null(ptmMirrorCurrent, "the mirror is over");
 }
 
+/* A frame larger than the ring's: kept on the heap, judged, freed by the
+** caller. */
+#define BIG (PTM_RING_FRAME_MAX + 64)
+
+static void mirrorBig(void *p)
+{
+    unsigned char *b = p;
+    b[BIG - 1] = (unsigned char)(b[0] + 1);
+}
+
+static int bigEndsWith5(const void *p)
+{
+    return ((const unsigned char *)p)[BIG - 1] == 5;
+}
+
+Test(inl, a_frame_larger_than_the_ring_is_kept_and_judged)
+{
+    struct ptm_tx_desc d = {
+        .abi = PTM_ABI_VERSION, .transaction_id = "inline.big", .function = "t",
+        .frame_size = BIG, .mirror = mirrorBig, .success = bigEndsWith5,
+    };
+    unsigned char *big = calloc(1, BIG);
+    struct ptmMirrorRun r;
+
+    cr_assert_not_null(big);
+    big[0] = 4;
+    cr_assert_eq(ptmInlineRun(&d, big, 0, ring, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_RETURNED);
+    cr_assert(r.frame_valid);
+    cr_assert_not_null(r.frame_heap, "not in the ring: it stays small");
+    cr_assert_eq(r.frame, r.frame_heap);
+    cr_assert_eq(((unsigned char *)r.frame)[BIG - 1], 5);
+    cr_assert_eq(r.success, 1);
+    cr_assert_null(r.frame_lost);
+    cr_assert_eq(big[BIG - 1], 0, "the caller's frame is untouched");
+    ptmMirrorRunRelease(&r);
+    cr_assert_null(r.frame);
+    cr_assert_null(r.frame_heap);
+    cr_assert_not(r.frame_valid);
+    ptmMirrorRunRelease(&r);
+
+    big[0] = 9;
+    cr_assert_eq(ptmInlineRun(&d, big, 0, ring, &r), PTM_OK);
+    cr_assert_eq(r.success, 0);
+    ptmMirrorRunRelease(&r);
+
+    /* A frame that fits is the ring's, and nothing is owned. */
+    cr_assert_eq(runMirror(mirrorDoubles, 2, 0, &r), PTM_OK);
+    cr_assert_eq(r.frame, (void *)ring->frame);
+    cr_assert_null(r.frame_heap);
+    cr_assert_eq(r.success, -1, "no criteria");
+    free(big);
+}
+
 Test(inl, crashes_are_observations)
 {
     struct {

@@ -184,6 +184,7 @@ Test(trace, every_contract_field)
     isNull(o, "mirror_signal");
     cr_expect_eq(num(o, "mirror_exit_code"), 0);
     isNull(o, "mirror_error");
+    isNull(o, "mirror_result"); /* this run has neither a frame nor a reason */
 
     json_t *evs = json_object_get(o, "events");
     cr_assert(json_is_array(evs));
@@ -268,6 +269,7 @@ Test(trace, without_a_mirror_or_analysis)
     isNull(o, "mirror_signal");
     isNull(o, "mirror_exit_code");
     isNull(o, "mirror_error");
+    isNull(o, "mirror_result");
     cr_expect_eq(json_array_size(json_object_get(o, "events")), 0);
     cr_expect_eq(num(o, "events_dropped"), 0);
     isNull(o, "signals");
@@ -343,6 +345,29 @@ Test(trace, crash_timeout_and_rules_error)
     cr_expect_str_eq(str(o, "mirror_error"), "fork: Resource temporarily unavailable");
     isNull(o, "signals");
     json_decref(o);
+}
+
+Test(trace, mirror_result_says_whether_the_frame_came_back)
+{
+    traceTo();
+    struct ptm_tx_desc d = ledgerDesc();
+    unsigned char frame[8] = {0};
+    struct ptmMirrorRun kept = {.status = PTM_MS_RETURNED, .executor = "inline",
+                                .frame_valid = 1, .frame = frame, .success = 0};
+    struct ptmMirrorRun lost = {.status = PTM_MS_RETURNED, .executor = "fork", .success = 0,
+                                .frame_lost = "fork: too big"};
+    struct ptmTxRecord r = {.desc = &d, .run = &kept, .decision = "primary",
+                            .path = "ledger_append", .dry_run = 1};
+    ptmTraceWrite(&r);
+    r.run = &lost;
+    ptmTraceWrite(&r);
+
+    json_t *recs[4];
+    cr_assert_eq(readTrace(recs, 4), 2);
+    cr_expect_str_eq(str(recs[0], "mirror_result"), "kept");
+    cr_expect_str_eq(str(recs[1], "mirror_result"), "fork: too big", "not a silent zero");
+    json_decref(recs[0]);
+    json_decref(recs[1]);
 }
 
 Test(trace, invalid_utf8_becomes_replacement_characters)
