@@ -687,6 +687,19 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
                        f->name, m->alternatives[i].name);
         buf_puts(out, "};\n");
     }
+    const char **names = xcalloc((size_t)f->nparams + 1, sizeof *names);
+    for (int i = 0; i < f->nparams; i++)
+        names[i] = f->params[i].name;
+    FuncSig sig = {f->name, f->returns_void, f->returns_record, names, f->nparams, NULL, NULL};
+    const Node *accepted[16];
+    int naccepted = m->success ? criteria_accepted_errnos(m->success, &sig, accepted, 16) : 0;
+    free(names);
+    if (naccepted) {
+        buf_printf(out, "static const int %s__ptm_accepted_errnos[] = {", f->name);
+        for (int i = 0; i < naccepted; i++)
+            buf_printf(out, "%s%s", i ? ", " : " ", accepted[i]->str);
+        buf_puts(out, " };\n");
+    }
     buf_printf(out, "static const struct ptm_tx_desc %s__ptm_desc = {\n", f->name);
     buf_puts(out, "    .abi = PTM_ABI_VERSION,\n    .transaction_id = ");
     put_c_string(out, m->transaction_id);
@@ -724,6 +737,9 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     }
     if (m->snapshot)
         buf_printf(out, "    .snapshot = %s__ptm_snapshot,\n", f->name);
+    if (naccepted)
+        buf_printf(out, "    .accepted_errnos = %s__ptm_accepted_errnos,\n"
+                        "    .n_accepted_errnos = %d,\n", f->name, naccepted);
     if (f->returns_pointer)
         buf_printf(out, "    .drop_result = %s__ptm_drop_result,\n", f->name);
     if (m->rules) {

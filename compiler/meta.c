@@ -1321,6 +1321,42 @@ char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame)
     return expr_to_c_placed(expr, fn, frame, NULL);
 }
 
+/* accepted_walk: errno == X under no '!' in e, into out. */
+static void accepted_walk(const Node *e, const FuncSig *fn, bool negated, const Node **out,
+                          int max, int *n)
+{
+    if (!e)
+        return;
+    if (e->kind == N_UNARY) {
+        accepted_walk(e->lhs, fn, negated != (e->op == '!'), out, max, n);
+        return;
+    }
+    if (e->kind != N_BINARY)
+        return;
+    if (e->op == OP_EQ && !negated) {
+        const Node *a = e->lhs, *b = e->rhs;
+        bool a_errno = a->kind == N_IDENT && strcmp(a->str, "errno") == 0 && !is_param(fn, "errno");
+        bool b_errno = b->kind == N_IDENT && strcmp(b->str, "errno") == 0 && !is_param(fn, "errno");
+        const Node *v = a_errno ? b : b_errno ? a : NULL;
+        if (v && (v->kind == N_IDENT || v->kind == N_NUM) && *n < max)
+            out[(*n)++] = v;
+        return;
+    }
+    accepted_walk(e->lhs, fn, negated, out, max, n);
+    accepted_walk(e->rhs, fn, negated, out, max, n);
+}
+
+/* criteria_accepted_errnos: the errno values success_criteria names as
+** success (return == 0 || errno == EEXIST): an EEXIST the mirror meets is
+** then no sign of failure.  OUT: out[0, n), the value nodes (a name or a
+** number), n <= max.  Returns n. */
+int criteria_accepted_errnos(const Node *expr, const FuncSig *fn, const Node **out, int max)
+{
+    int n = 0;
+    accepted_walk(expr, fn, false, out, max, &n);
+    return n;
+}
+
 /* criteria_to_c: success_criteria as C over frame (see expr_to_c). */
 char *criteria_to_c(const Node *expr, const FuncSig *fn, const char *frame)
 {

@@ -253,6 +253,10 @@ char *criteria_to_c(const Node *expr, const FuncSig *fn, const char *frame);
 /* expr_to_c: any checked expression (a snapshot's address or size) as C
 ** over `frame`, translated like criteria_to_c.  Returns a malloc'd string. */
 char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame);
+/* criteria_accepted_errnos: the values success_criteria compares errno
+** with for equality (not under '!'): errnos it counts as success.  OUT:
+** out[0, n), their nodes.  Returns n <= max. */
+int criteria_accepted_errnos(const Node *expr, const FuncSig *fn, const Node **out, int max);
 /* ExprPlace: at(b, off, ctx) appends to b what puts the text after it at
 ** offset off of the annotation (a newline, a #line and blanks). */
 typedef struct ExprPlace {

@@ -110,8 +110,9 @@ const char *ptmEventKindName(unsigned kind)
 **
 ** validation: a failed ptm_validate (a PTM_EV_VALIDATE event), a shim call
 **   with an effect (PTM_EVF_EFFECT) whose predicted errno is in the
-**   validation class, a crashed mirror (the code cannot complete on this
-**   input), or a mirror result that fails success_criteria with no denied
+**   validation class and not one success_criteria accepts (errno ==
+**   EEXIST), a crashed mirror (the code cannot complete on this input),
+**   or a mirror result that fails success_criteria with no denied
 **   syscall on the way -- the last two unless the mirror went on past
 **   something it had to pretend (an event marked PTM_EVF_PRETENDED, with
 **   or without an errno): a lock another thread held, after which it may
@@ -133,6 +134,16 @@ const char *ptmEventKindName(unsigned kind)
 **   mean + 2 standard deviations.
 ** acceptable_timeout_ms: desc->timeout_us in ms, HUGE_VAL when 0 (none).
 */
+/* acceptedErrno: whether success_criteria counts err as success (errno ==
+** EEXIST): the mirror meeting it is no sign that the primary will fail. */
+static int acceptedErrno(const struct ptm_tx_desc *desc, int err)
+{
+    for (unsigned i = 0; desc && desc->accepted_errnos && i < desc->n_accepted_errnos; i++)
+        if (desc->accepted_errnos[i] == err)
+            return 1;
+    return 0;
+}
+
 void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,
                        const struct ptmHistoryView *hist, double deviation,
                        struct ptmSignals *sig)
@@ -161,7 +172,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             if (ev->err == 0)
                 continue;
             sig->error_events++;
-            if (!(ev->flags & PTM_EVF_EFFECT))
+            if (!(ev->flags & PTM_EVF_EFFECT) || acceptedErrno(desc, ev->err))
                 continue;
             const char *cls = ptmErrnoClass(ev->err);
             if (cls && cls[0] == 'v') {

@@ -21,7 +21,7 @@
 
 #include "ptm.h"
 
-#define PTM_ABI_VERSION 4
+#define PTM_ABI_VERSION 5
 
 enum ptm_mirror_mode {
     PTM_MIRROR_AUTO = 0, /* inline when the mirror's call tree is all shims and clones, else fork */
@@ -99,6 +99,11 @@ struct ptm_tx_desc {
     ** into the mirror's own memory: a dry run (PTM_DRY_RUN) clears it
     ** before the caller sees it.  NULL: not a pointer. */
     ptm_thunk drop_result;
+    /* ABI 5: the errnos success_criteria counts as success (return == 0 ||
+    ** errno == EEXIST): a call of the mirror that fails with one is no
+    ** sign that the primary will fail. */
+    const int *accepted_errnos;
+    unsigned n_accepted_errnos;
 };
 
 /*

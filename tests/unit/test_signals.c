@@ -118,6 +118,27 @@ Test(signals, validation_from_errno)
     ptmRingDestroy(ring);
 }
 
+/* An errno success_criteria accepts (errno == EEXIST) is counted, but is
+** no validation signal; another errno still is. */
+Test(signals, an_accepted_errno_is_not_validation)
+{
+    static const int accepted[] = {EEXIST};
+    struct ptmRing *ring = newRing();
+    push(ring, PTM_EV_CALL, PTM_CALL_mkdir, EEXIST);
+    struct ptm_tx_desc d = descNamed("s.accepted");
+    d.accepted_errnos = accepted;
+    d.n_accepted_errnos = 1;
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 0);
+    cr_expect_eq(s.error_events, 1);
+    push(ring, PTM_EV_CALL, PTM_CALL_mkdir, ENOTDIR);
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.validation, 1);
+    ptmRingDestroy(ring);
+}
+
 Test(signals, validation_from_ptm_validate)
 {
     struct ptmRing *ring = newRing();
