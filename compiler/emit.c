@@ -846,6 +846,27 @@ static void put_glue(Buf *out, const Func *f, const char *display)
     put_wrapper(out, f, display);
 }
 
+/* primary_receives: f's own recv and recvfrom calls become libptm's, which
+** record what they receive for later mirrors to replay.  Declared here,
+** with the type of the calls they replace: ptm_gen.h comes at the end. */
+static void primary_receives(Buf *out, const Func *f, Edits *e)
+{
+    static const char *const names[] = {"recv", "recvfrom"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        bool declared = false;
+        for (int i = 0; i < f->nredirects; i++) {
+            const Redirect *r = &f->redirects[i];
+            if (!r->len || strcmp(r->name, names[k]) != 0)
+                continue;
+            char *hook = format("ptm_primary_%s", names[k]);
+            if (!declared)
+                buf_printf(out, "extern __typeof__(%s) %s;\n", names[k], hook);
+            declared = true;
+            edits_add(e, r->off, r->len, NULL, hook);
+        }
+    }
+}
+
 /* put_primary: f's definition, renamed and made static, after a prototype
 ** of the wrapper for the code that follows. */
 static void put_primary(Buf *out, const Func *f, const char *display)
@@ -864,11 +885,12 @@ static void put_primary(Buf *out, const Func *f, const char *display)
                f->name, f->meta.transaction_id, f->name);
     if (!f->has_prior_decl)
         put_header(out, f, NULL, NULL, display, true);
+    Edits e = {0};
+    primary_receives(out, f, &e);
     put_func_name(out, f);
     char *primary = clone_name(f, "primary");
     put_header(out, f, primary, "static ", display, false);
     /* A recursive call is part of the transaction, not a new one. */
-    Edits e = {0};
     for (int i = 0; i < f->nself_refs; i++)
         edits_add(&e, f->self_refs[i], strlen(f->name), primary, NULL);
     put_body(out, f, &e);

@@ -293,6 +293,12 @@ PTM_API ssize_t ptm_shim_recv(int fd, void *buf, size_t n, int flags);
 PTM_API ssize_t ptm_shim_recvfrom(int fd, void *restrict buf, size_t n, int flags,
                                   PTM_SOCKADDR_ARG from, socklen_t *restrict fromlen);
 PTM_API ssize_t ptm_shim_recvmsg(int fd, struct msghdr *msg, int flags);
+/* A primary's own receives (ptmcc writes these for its direct recv and
+** recvfrom calls): the real call, whose data is remembered as the peer's
+** latest response, for later mirrors to receive in turn. */
+PTM_API ssize_t ptm_primary_recv(int fd, void *buf, size_t n, int flags);
+PTM_API ssize_t ptm_primary_recvfrom(int fd, void *restrict buf, size_t n, int flags,
+                                     PTM_SOCKADDR_ARG from, socklen_t *restrict fromlen);
 PTM_API int ptm_shim_shutdown(int fd, int how);
 PTM_API int ptm_shim_setsockopt(int fd, int level, int opt, const void *val, socklen_t len);
 

@@ -26,9 +26,10 @@
 **     (SO_ERROR) is not used: it would clear the error the primary is due
 **     to see.
 **   - recv/recvfrom/recvmsg return the response the primary last received
-**     from the same endpoint, when the engine recorded one with
-**     ptmNetRecordResponse (and advance the mirror's virtual clock by its
-**     recorded latency); else EAGAIN for a non-blocking socket (or
+**     from the same endpoint, when one was recorded (ptmcc writes a
+**     primary's own recv and recvfrom as ptm_primary_recv/_recvfrom, which
+**     call ptmNetRecordResponse), and advance the mirror's virtual clock by
+**     its recorded latency; else EAGAIN for a non-blocking socket (or
 **     MSG_DONTWAIT) and an empty read (0) otherwise.  That answer is
 **     invented -- a live peer would send something -- so its event says
 **     "no recorded response" and is marked PTM_EVF_PRETENDED: what the
@@ -926,4 +927,54 @@ int ptm_shim_setsockopt(int fd, int level, int opt, const void *val, socklen_t l
     if (ev)
         snprintf(ev->detail, sizeof ev->detail, "level %d option %d", level, opt);
     return err ? failWith(err) : 0;
+}
+
+/* ------------------------------------------------------------------------
+** A primary's receives
+*/
+
+/* recordReceived: the r bytes at buf, received on fd from peer (NULL:
+** fd's connected peer) in latency_ns, remembered as that endpoint's latest
+** response.  errno is left as it was. */
+static void recordReceived(int fd, const struct sockaddr *peer, socklen_t peer_len,
+                           const void *buf, ssize_t r, uint64_t latency_ns)
+{
+    int saved = errno;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!peer || !peer_len) {
+        if (ptmOs.getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+            len = 0;
+        peer = (const struct sockaddr *)&ss;
+        peer_len = len;
+    }
+    if (peer_len)
+        (void)ptmNetRecordResponse(peer, peer_len, buf, (size_t)r, latency_ns);
+    errno = saved;
+}
+
+/*
+** ptm_primary_recv, ptm_primary_recvfrom: recv(2), recvfrom(2) of a
+** primary: the real call; what it received (not a MSG_PEEK) becomes the
+** peer's recorded response, and the time the call waited its latency, so
+** that a later mirror's receive from that endpoint returns it instead of
+** an answer it would have to invent.
+*/
+ssize_t ptm_primary_recv(int fd, void *buf, size_t n, int flags)
+{
+    uint64_t t0 = ptmOsNowNs();
+    ssize_t r = recv(fd, buf, n, flags);
+    if (r > 0 && !(flags & MSG_PEEK))
+        recordReceived(fd, NULL, 0, buf, r, ptmOsNowNs() - t0);
+    return r;
+}
+
+ssize_t ptm_primary_recvfrom(int fd, void *restrict buf, size_t n, int flags,
+                             PTM_SOCKADDR_ARG from, socklen_t *restrict fromlen)
+{
+    uint64_t t0 = ptmOsNowNs();
+    ssize_t r = recvfrom(fd, buf, n, flags, from, fromlen);
+    if (r > 0 && !(flags & MSG_PEEK))
+        recordReceived(fd, ADDR(from), fromlen ? *fromlen : 0, buf, r, ptmOsNowNs() - t0);
+    return r;
 }
