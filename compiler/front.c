@@ -221,22 +221,26 @@ static bool report_clang_errors(Front *fr)
 ** Annotations: annotate("ptm.transaction:..."), annotate("ptm.mirrorable"),
 ** annotate("ptm.mirror_of:fn")
 */
-typedef struct AttrSearch {
-    const char *prefix;
-    char *text;
-    CXCursor attr;
-} AttrSearch;
+/* A search among a cursor's children: the first of kind whose spelling
+** is text (whole, or as a prefix). */
+typedef struct ChildSearch {
+    enum CXCursorKind kind;
+    const char *text;
+    bool prefix;
+    char *spelling;               /* the found one's, malloc'd; NULL: none */
+    CXCursor found;
+} ChildSearch;
 
-static enum CXChildVisitResult find_attr(CXCursor c, CXCursor parent, CXClientData data)
+static enum CXChildVisitResult find_child(CXCursor c, CXCursor parent, CXClientData data)
 {
     (void)parent;
-    AttrSearch *s = data;
-    if (clang_getCursorKind(c) != CXCursor_AnnotateAttr)
+    ChildSearch *s = data;
+    if (clang_getCursorKind(c) != s->kind)
         return CXChildVisit_Continue;
     char *text = text_of(clang_getCursorSpelling(c));
-    if (strncmp(text, s->prefix, strlen(s->prefix)) == 0) {
-        s->text = text;
-        s->attr = c;
+    if (s->prefix ? strncmp(text, s->text, strlen(s->text)) == 0 : strcmp(text, s->text) == 0) {
+        s->spelling = text;
+        s->found = c;
         return CXChildVisit_Break;
     }
     free(text);
@@ -248,14 +252,14 @@ static enum CXChildVisitResult find_attr(CXCursor c, CXCursor parent, CXClientDa
 ** cursor.  NULL when fn has none. */
 static char *annotation_of(CXCursor fn, const char *prefix, CXCursor *attr)
 {
-    AttrSearch s = {prefix, NULL, clang_getNullCursor()};
-    clang_visitChildren(fn, find_attr, &s);
-    if (!s.text)
+    ChildSearch s = {CXCursor_AnnotateAttr, prefix, true, NULL, clang_getNullCursor()};
+    clang_visitChildren(fn, find_child, &s);
+    if (!s.spelling)
         return NULL;
     if (attr)
-        *attr = s.attr;
-    char *body = xstrdup(s.text + strlen(prefix));
-    free(s.text);
+        *attr = s.found;
+    char *body = xstrdup(s.spelling + strlen(prefix));
+    free(s.spelling);
     return body;
 }
 
@@ -774,26 +778,6 @@ static void scan_ref(BodyScan *b, CXCursor c, CXCursor ref, const char *name)
     scan_ref_at(b, c, ref, name, clang_getCursorLocation(c));
 }
 
-typedef struct FindFunction {
-    const char *name;
-    CXCursor found;
-} FindFunction;
-
-static enum CXChildVisitResult find_function_visit(CXCursor c, CXCursor parent, CXClientData data)
-{
-    (void)parent;
-    FindFunction *ff = data;
-    if (clang_getCursorKind(c) != CXCursor_FunctionDecl)
-        return CXChildVisit_Continue;
-    char *name = text_of(clang_getCursorSpelling(c));
-    bool same = strcmp(name, ff->name) == 0;
-    free(name);
-    if (!same)
-        return CXChildVisit_Continue;
-    ff->found = c;
-    return CXChildVisit_Break;
-}
-
 /* scan_cleanup: __attribute__((cleanup(fn))) on a local: fn is called when
 ** the variable goes out of scope, a call the AST does not show (libclang
 ** exposes the attribute without its argument).  It is redirected like a
@@ -815,10 +799,11 @@ static void scan_cleanup(BodyScan *b, CXCursor attr)
         if (!cleanup)
             continue;
         char *fn = text_of(clang_getTokenSpelling(b->fr->tu, tk[i + 2]));
-        FindFunction ff = {fn, clang_getNullCursor()};
-        clang_visitChildren(clang_getTranslationUnitCursor(b->fr->tu), find_function_visit, &ff);
-        if (!clang_Cursor_isNull(ff.found))
-            scan_ref_at(b, attr, ff.found, fn, clang_getTokenLocation(b->fr->tu, tk[i + 2]));
+        ChildSearch s = {CXCursor_FunctionDecl, fn, false, NULL, clang_getNullCursor()};
+        clang_visitChildren(clang_getTranslationUnitCursor(b->fr->tu), find_child, &s);
+        if (s.spelling)
+            scan_ref_at(b, attr, s.found, fn, clang_getTokenLocation(b->fr->tu, tk[i + 2]));
+        free(s.spelling);
         free(fn);
         break;
     }
