@@ -846,11 +846,14 @@ static void put_glue(Buf *out, const Func *f, const char *display)
     put_wrapper(out, f, display);
 }
 
-/* primary_receives: f's own recv and recvfrom calls become libptm's, which
-** record what they receive for later mirrors to replay.  Declared here,
-** with the type of the calls they replace: ptm_gen.h comes at the end. */
-static void primary_receives(Buf *out, const Func *f, Edits *e)
+/* recorded_receives: the recv and recvfrom calls of f (a primary, or the
+** original of a function a mirror reaches) become libptm's, which record
+** what they receive for later mirrors to replay.  Declared here, with the
+** type of the calls they replace: ptm_gen.h comes at the end.  Returns
+** whether f has any. */
+static bool recorded_receives(Buf *out, const Func *f, Edits *e)
 {
+    bool any = false;
     static const char *const names[] = {"recv", "recvfrom"};
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         bool declared = false;
@@ -859,12 +862,16 @@ static void primary_receives(Buf *out, const Func *f, Edits *e)
             if (!r->len || strcmp(r->name, names[k]) != 0)
                 continue;
             char *hook = format("ptm_primary_%s", names[k]);
-            if (!declared)
+            if (!declared && out)
                 buf_printf(out, "extern __typeof__(%s) %s;\n", names[k], hook);
-            declared = true;
-            edits_add(e, r->off, r->len, NULL, hook);
+            declared = any = true;
+            if (e)
+                edits_add(e, r->off, r->len, NULL, hook);
+            else
+                free(hook);
         }
     }
+    return any;
 }
 
 /* put_primary: f's definition, renamed and made static, after a prototype
@@ -886,7 +893,7 @@ static void put_primary(Buf *out, const Func *f, const char *display)
     if (!f->has_prior_decl)
         put_header(out, f, NULL, NULL, display, true);
     Edits e = {0};
-    primary_receives(out, f, &e);
+    recorded_receives(out, f, &e);
     put_func_name(out, f);
     char *primary = clone_name(f, "primary");
     put_header(out, f, primary, "static ", display, false);
@@ -899,12 +906,14 @@ static void put_primary(Buf *out, const Func *f, const char *display)
 }
 
 /* put_original: a cloned function of the main file whose statics moved
-** out: the statics, then the function as written but for their names. */
+** out or that receives: the statics, then the function as written but for
+** their names and its recorded receives. */
 static void put_original(Buf *out, const Func *f, const char *display)
 {
     put_hoists(out, f, display);
-    put_line(out, (SrcLoc){f->file, f->start}, display);
     Edits e = {0};
+    recorded_receives(out, f, &e);
+    put_line(out, (SrcLoc){f->file, f->start}, display);
     static_edits(f, &e);
     put_edited(out, f->file->text, f->start, f->end, e.v, e.n);
     edits_free(&e);
@@ -922,8 +931,8 @@ static int cmp_region(const void *a, const void *b)
     return x->f->start < y->f->start ? -1 : x->f->start > y->f->start;
 }
 
-/* put_main: the main file with its transactions turned into primaries and
-** the statics of cloned functions moved out. */
+/* put_main: the main file with its transactions turned into primaries, the
+** statics of cloned functions moved out and their receives recorded. */
 static void put_main(Buf *out, const Unit *u, const char *display)
 {
     Region *rs = xcalloc((size_t)(u->nfuncs + u->nclones + 1), sizeof *rs);
@@ -931,7 +940,8 @@ static void put_main(Buf *out, const Unit *u, const char *display)
     for (int i = 0; i < u->nfuncs; i++)
         rs[n++] = (Region){&u->funcs[i], true};
     for (int i = 0; i < u->nclones; i++)
-        if (u->clones[i].file == u->main && u->clones[i].nhoists)
+        if (u->clones[i].file == u->main &&
+            (u->clones[i].nhoists || recorded_receives(NULL, &u->clones[i], NULL)))
             rs[n++] = (Region){&u->clones[i], false};
     qsort(rs, (size_t)n, sizeof *rs, cmp_region);
 

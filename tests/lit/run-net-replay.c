@@ -4,9 +4,12 @@
 // nothing recorded (inconclusive), the primary runs and gets OK.  Call 2:
 // the mirror replays OK, the primary runs and gets NO, which it records.
 // Call 3: the mirror replays NO, fails the criteria, and the call diverts
-// without connecting: the server sees two connections.
+// without connecting: the server sees two connections.  The same when the
+// receive is in a function the transaction calls (ask_via): its original
+// records too.
 // RUN: %ptmcc -Wall -Wextra -Werror %s -o %t
 // RUN: %t | FileCheck %s
+// RUN: %t via | FileCheck %s
 // RUN: env PTM_MIRROR=inline %t | FileCheck %s
 // RUN: %if gcc %{ %if !asan %{ env PTM_CC=gcc %ptmcc -Wall -Wextra -Werror %s -o %t.gcc && %t.gcc | FileCheck %s %} %}
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^// ' | FileCheck %s --check-prefix=EMIT
@@ -42,8 +45,29 @@ int ask(void)
     return rc;
 }
 
-int main(void)
+static ssize_t answer_of(int fd, char *answer, size_t n)
 {
+    return recv(fd, answer, n, 0);
+}
+
+PTM_TRANSACTION(.alternative_paths = { offline }, .success_criteria = return == 0,
+                .mirror = inline)
+int ask_via(void)
+{
+    char answer[8] = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), rc = -1;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&server, sizeof server) == 0 &&
+        send(fd, "?", 1, 0) == 1 && answer_of(fd, answer, sizeof answer - 1) == 2 &&
+        memcmp(answer, "OK", 2) == 0)
+        rc = 0;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int (*tx)(void) = argc > 1 && strcmp(argv[1], "via") == 0 ? ask_via : ask;
     alarm(10);
     int l = socket(AF_INET, SOCK_STREAM, 0);
     server.sin_family = AF_INET;
@@ -65,7 +89,7 @@ int main(void)
     }
     close(l);
     for (int i = 1; i <= 3; i++)
-        printf("call %d: %d\n", i, ask());
+        printf("call %d: %d\n", i, tx());
     int st;
     waitpid(pid, &st, 0);
     printf("server %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
@@ -78,3 +102,6 @@ int main(void)
 // CHECK-NEXT: call 3: 1
 // CHECK-NEXT: server 0
 // EMIT: ptm_primary_recv(fd, answer, sizeof answer - 1, 0) == 2
+// EMIT: {{^}}static ssize_t answer_of(int fd, char *answer, size_t n)
+// EMIT-NEXT: {
+// EMIT-NEXT: return ptm_primary_recv(fd, answer, n, 0);
