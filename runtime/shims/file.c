@@ -655,6 +655,26 @@ static int mirrorDup(struct ptmMirror *m, struct ptmSimFile *f, int cmd, int min
 }
 
 /* The fcntl commands that pass a pointer. */
+/* fcntlView: the struct cmd reads (a setter) or fills (F_GETLK,
+** F_GETOWN_EX) at arg, as an inline mirror sees it: a view in its write
+** buffer, so that a getter never fills the host's struct and a setter reads
+** what the mirror stored.  arg itself outside an inline mirror. */
+static void *fcntlView(int cmd, void *arg)
+{
+    switch (cmd) {
+    case F_GETLK: case F_OFD_GETLK:
+        return ptmRedoOut(arg, sizeof(struct flock));
+    case F_SETLK: case F_SETLKW: case F_OFD_SETLK: case F_OFD_SETLKW:
+        return (void *)(uintptr_t)ptmRedoIn(arg, sizeof(struct flock));
+    case F_GETOWN_EX:
+        return ptmRedoOut(arg, sizeof(struct f_owner_ex));
+    case F_SETOWN_EX:
+        return (void *)(uintptr_t)ptmRedoIn(arg, sizeof(struct f_owner_ex));
+    default:
+        return arg;
+    }
+}
+
 static int fcntlTakesPointer(int cmd)
 {
     switch (cmd) {
@@ -671,7 +691,8 @@ static int fcntlTakesPointer(int cmd)
 ** ptm_shim_fcntl: fcntl(2).  In a mirror: the lock-taking commands probe
 ** and record contention, never lock; F_GETFL and F_SETFL use the mirror's
 ** view of the flags; the other setters are simulated; getters and F_GETLK
-** pass through to the mirror's descriptor; F_DUPFD copies the entry.
+** pass through to the mirror's descriptor, filling the write buffer's view
+** of the struct in an inline mirror; F_DUPFD copies the entry.
 */
 int ptm_shim_fcntl(int fd, int cmd, ...)
 {
@@ -691,6 +712,7 @@ int ptm_shim_fcntl(int fd, int cmd, ...)
     iarg = (int)(intptr_t)arg;
     if (!m)
         return fcntlTakesPointer(cmd) ? fcntl(fd, cmd, arg) : fcntl(fd, cmd, iarg);
+    arg = fcntlView(cmd, arg);
     t0 = ptmOsNowNs();
     err = ptmSimEntry(m, fd, &f);
     if (!err) {
