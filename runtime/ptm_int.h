@@ -388,8 +388,8 @@ struct ptmSimFile {
     struct stat st;               /* borrowed regular file: its fstat at first use */
     struct ptmOvFile *ov;         /* the content once bound; NULL: the real file's */
     struct ptmSimSock *sock;      /* sockets: their state, or NULL */
-    int unrecorded;               /* a receive gave data no response was recorded for
-                                  ** (ptmNetRecv), not yet marked on an event */
+    int unrecorded;               /* a read gave data it invented (ptmNetRecv, a pipe's
+                                  ** simulated EOF), not yet marked on an event */
     unsigned streams;             /* FILEs the mirror made on this entry (stdio.c) */
     char *path;                   /* as the mirror named it; NULL when not known */
     char *abs_path;               /* absolute and normalised, when it was computed */
@@ -528,9 +528,11 @@ ssize_t ptmNetSend(struct ptmSimFile *f, size_t n, int flags, const struct socka
 ** Returns the count, or -1 with *err set. */
 ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
                    struct sockaddr *from, socklen_t *fromlen, int *err);
-/* ptmNetNoteRecv: when a receive on f since the last call had no recorded
-** response, marks ev PTM_EVF_PRETENDED with detail "no recorded response",
-** and clears f->unrecorded.  f or ev may be NULL. */
+/* ptmNetNoteRecv: when a read on f since the last call was invented (a
+** receive with no recorded response, input of a pipe or terminal the
+** mirror may not take), marks ev PTM_EVF_PRETENDED with detail "no
+** recorded response" or "host input left for the primary", and clears
+** f->unrecorded.  f or ev may be NULL. */
 void ptmNetNoteRecv(struct ptmSimFile *f, struct ptmEvent *ev);
 /* ptmNetIsSocket: whether f refers to a socket (a host socket in a fork
 ** child, replaced by /dev/null there, counts as unknown: 0). */

@@ -117,8 +117,9 @@ const char *ptmEventKindName(unsigned kind)
 **   something it had to pretend (an event marked PTM_EVF_PRETENDED, with
 **   or without an errno): a lock another thread held, after which it may
 **   have read that thread's half-made changes (the contention is the
-**   prediction), or a receive with no recorded response, after which it
-**   computed from data it invented.  Its result or its crash then says
+**   prediction), or a receive with no recorded response or a read of
+**   host input (a pipe, a terminal), after which it computed from data it
+**   invented.  Its result or its crash then says
 **   nothing of the primary's.
 ** contention: a shim call with an effect whose predicted errno is in the
 **   contention class.

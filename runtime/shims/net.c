@@ -771,7 +771,8 @@ void ptmNetNoteRecv(struct ptmSimFile *f, struct ptmEvent *ev)
         return;
     f->unrecorded = 0;
     ev->flags |= PTM_EVF_PRETENDED;
-    ptmCopyField(ev->detail, sizeof ev->detail, "no recorded response");
+    ptmCopyField(ev->detail, sizeof ev->detail,
+                 ptmNetIsSocket(f) ? "no recorded response" : "host input left for the primary");
 }
 
 static ssize_t mirrorRecv(struct ptmMirror *m, enum ptmCall call, int fd, void *buf, size_t n,

@@ -1734,10 +1734,13 @@ static int readable(const struct ptmSimFile *f)
     return !f->closed && f->fd >= 0 && (f->flags & O_ACCMODE) != O_WRONLY && !(f->flags & O_PATH);
 }
 
-/* A read of what the mirror cannot take without taking it from the host:
-** EAGAIN when non-blocking, else an empty read (end of file). */
+/* A read of what the mirror cannot take without taking it from the host
+** (a pipe, a terminal): EAGAIN when non-blocking, else an empty read (end
+** of file).  Invented: the event gets marked pretended (ptmNetNoteRecv),
+** so that what the mirror computes from it is no evidence. */
 static ssize_t simulatedEmptyRead(struct ptmSimFile *f, int *err)
 {
+    f->unrecorded = 1;
     if (f->flags & O_NONBLOCK) {
         *err = EAGAIN;
         return -1;
