@@ -674,6 +674,13 @@ static const char *backoff_name(BackoffKind b)
     }
 }
 
+/* drops_result: f's result holds pointers, which a dry run's caller must
+** not get: they point into the mirror's memory (its arena, its child). */
+static bool drops_result(const Func *f)
+{
+    return f->returns_pointer || f->ret_wipe || f->nret_pointers > 0;
+}
+
 static void put_descriptor(Buf *out, const Func *f, const char *display)
 {
     const Meta *m = &f->meta;
@@ -740,7 +747,7 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     if (naccepted)
         buf_printf(out, "    .accepted_errnos = %s__ptm_accepted_errnos,\n"
                         "    .n_accepted_errnos = %d,\n", f->name, naccepted);
-    if (f->returns_pointer)
+    if (drops_result(f))
         buf_printf(out, "    .drop_result = %s__ptm_drop_result,\n", f->name);
     if (m->rules) {
         buf_puts(out, "    .rules_name = ");
@@ -834,11 +841,17 @@ static void put_glue(Buf *out, const Func *f, const char *display)
         put_thunk(out, f, thunk, alt->name);
         free(thunk);
     }
-    if (f->returns_pointer)
-        buf_printf(out,
-                   "static void %s__ptm_drop_result(void *p)\n{\n"
-                   "    ((struct %s__ptm_frame *)p)->ret = 0;\n}\n",
-                   f->name, f->name);
+    if (drops_result(f)) {
+        buf_printf(out, "static void %s__ptm_drop_result(void *p)\n{\n"
+                        "    struct %s__ptm_frame *fr = p;\n", f->name, f->name);
+        if (f->returns_pointer)
+            buf_puts(out, "    fr->ret = 0;\n");
+        else if (f->ret_wipe)
+            buf_puts(out, "    memset(&fr->ret, 0, sizeof fr->ret);\n");
+        for (int i = 0; !f->ret_wipe && i < f->nret_pointers; i++)
+            buf_printf(out, "    fr->ret%s = 0;\n", f->ret_pointers[i]);
+        buf_puts(out, "}\n");
+    }
     put_success(out, f, display);
     put_snapshot(out, f, display);
     put_line(out, f->annot.origin, display);

@@ -1367,6 +1367,86 @@ static bool read_params(Front *fr, CXCursor fn, Func *f)
     return ok;
 }
 
+/* contains_pointer: whether a value of type t holds a pointer anywhere. */
+static bool contains_pointer(CXType t, int depth);
+
+typedef struct PointerPaths {
+    Func *f;
+    const char *prefix;
+    int depth;
+    bool any;            /* for contains_pointer: one was found */
+} PointerPaths;
+
+static enum CXVisitorResult find_pointer_field(CXCursor field, CXClientData data)
+{
+    PointerPaths *pp = data;
+    pp->any = pp->any || contains_pointer(clang_getCursorType(field), pp->depth + 1);
+    return pp->any ? CXVisit_Break : CXVisit_Continue;
+}
+
+static bool contains_pointer(CXType t, int depth)
+{
+    CXType c = clang_getCanonicalType(t);
+    if (depth > 16)
+        return true; /* too deep to say: as if it did */
+    switch (c.kind) {
+    case CXType_Pointer:
+    case CXType_BlockPointer:
+        return true;
+    case CXType_ConstantArray:
+    case CXType_IncompleteArray:
+        return contains_pointer(clang_getArrayElementType(c), depth + 1);
+    case CXType_Record: {
+        PointerPaths pp = {NULL, NULL, depth, false};
+        clang_Type_visitFields(c, find_pointer_field, &pp);
+        return pp.any;
+    }
+    default:
+        return false;
+    }
+}
+
+static void pointer_paths(Func *f, CXType t, const char *prefix, int depth);
+
+static enum CXVisitorResult path_of_field(CXCursor field, CXClientData data)
+{
+    PointerPaths *pp = data;
+    Func *f = pp->f;
+    CXType t = clang_getCanonicalType(clang_getCursorType(field));
+    if (!contains_pointer(t, pp->depth + 1))
+        return CXVisit_Continue;
+    char *name = text_of(clang_getCursorSpelling(field));
+    bool is_union = t.kind == CXType_Record &&
+                    clang_getCursorKind(clang_getTypeDeclaration(t)) == CXCursor_UnionDecl;
+    if (!*name || anonymous_type(name) || is_union ||
+        (t.kind != CXType_Pointer && t.kind != CXType_BlockPointer && t.kind != CXType_Record)) {
+        f->ret_wipe = true;
+    } else {
+        char *path = format("%s.%s", pp->prefix, name);
+        if (t.kind == CXType_Record) {
+            pointer_paths(f, t, path, pp->depth + 1);
+            free(path);
+        } else {
+            f->ret_pointers =
+                xrealloc(f->ret_pointers, sizeof *f->ret_pointers * (size_t)(f->nret_pointers + 1));
+            f->ret_pointers[f->nret_pointers++] = path;
+        }
+    }
+    free(name);
+    return f->ret_wipe ? CXVisit_Break : CXVisit_Continue;
+}
+
+/* pointer_paths: the pointer members of a record of type t reached by
+** prefix, into f->ret_pointers (or f->ret_wipe). */
+static void pointer_paths(Func *f, CXType t, const char *prefix, int depth)
+{
+    PointerPaths pp = {f, prefix, depth, false};
+    if (depth > 16)
+        f->ret_wipe = true;
+    else
+        clang_Type_visitFields(t, path_of_field, &pp);
+}
+
 static bool read_result(Front *fr, CXCursor fn, Func *f)
 {
     CXType rt = clang_getResultType(clang_getCursorType(fn));
@@ -1374,6 +1454,8 @@ static bool read_result(Front *fr, CXCursor fn, Func *f)
     f->returns_void = canon.kind == CXType_Void;
     f->returns_record = canon.kind == CXType_Record;
     f->returns_pointer = canon.kind == CXType_Pointer || canon.kind == CXType_BlockPointer;
+    if (f->returns_record)
+        pointer_paths(f, canon, "", 0);
     f->ret_type = member_type(clang_getUnqualifiedType(rt));
     if (anonymous_type(f->ret_type)) {
         error_at(loc_of(fr, fn), strlen(f->name), "transaction '%s' returns an unnamed "
@@ -1997,6 +2079,9 @@ static void func_free(Func *f)
 {
     free(f->name);
     free(f->ret_type);
+    for (int i = 0; i < f->nret_pointers; i++)
+        free(f->ret_pointers[i]);
+    free(f->ret_pointers);
     for (int j = 0; j < f->nparams; j++) {
         free(f->params[j].name);
         free(f->params[j].type);

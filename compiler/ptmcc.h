@@ -376,6 +376,13 @@ typedef struct Func {
                                     annot_end == 0 */
     char *ret_type;
     bool returns_void, returns_record, returns_pointer;
+    /* A record result's pointer members, as paths (".name", ".in.buf"): a
+    ** dry run's caller gets them null, not pointing into the mirror's
+    ** memory.  ret_wipe: one sits where no path reaches (a union, an
+    ** array, an unnamed member): the whole result is zeroed instead. */
+    char **ret_pointers;
+    int nret_pointers;
+    bool ret_wipe;
     Param *params;
     int nparams;
     Ty *ret_ty;          /* for the criteria checks (transactions) */
