@@ -21,6 +21,7 @@
 #ifndef PTM_H
 #define PTM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,20 +86,6 @@
 #endif
 
 /*
-** ptm_validate(cond, fmt, ...): a data check that the mirror can see.
-**
-** Returns cond (non-zero when the check passed) in every build.  In a
-** mirror, ptmcc redirects the call to the runtime, which records a failed
-** check, with the formatted message, as a validation signal for the
-** Predictive Analysis Module.  Outside a mirror fmt is never formatted.
-*/
-static inline PTM_PRINTF_LIKE(2, 3) int ptm_validate(int cond, const char *fmt, ...)
-{
-    (void)fmt;
-    return cond;
-}
-
-/*
 ** ptm_stats: process-wide counters, read with ptm_stats_get().
 */
 struct ptm_stats {
@@ -130,6 +117,33 @@ PTM_API void ptm_stats_get(struct ptm_stats *out);
 */
 PTM_API const char *ptm_last_error(void);
 
+/*
+** ptm_validate_failed: records a failed ptm_validate, with the message
+** fmt formats from ap, when a mirror runs on this thread (a function the
+** mirror reaches through a pointer, in a fork child); nothing otherwise.
+*/
+PTM_API void ptm_validate_failed(const char *fmt, va_list ap);
+
+/*
+** ptm_validate(cond, fmt, ...): a data check that the mirror can see.
+**
+** Returns cond (non-zero when the check passed) in every build.  In a
+** mirror, a failed check is recorded, with the formatted message, as a
+** validation signal for the Predictive Analysis Module (ptmcc sends the
+** mirror clone's calls to the runtime; a function the mirror reaches
+** through a pointer gets here).  Outside a mirror fmt is never formatted.
+*/
+static inline PTM_PRINTF_LIKE(2, 3) int ptm_validate(int cond, const char *fmt, ...)
+{
+    if (!cond) {
+        va_list ap;
+        va_start(ap, fmt);
+        ptm_validate_failed(fmt, ap);
+        va_end(ap);
+    }
+    return cond;
+}
+
 #else /* a plain build: no runtime, so nothing to count */
 
 static inline void ptm_stats_get(struct ptm_stats *out)
@@ -140,6 +154,13 @@ static inline void ptm_stats_get(struct ptm_stats *out)
 static inline const char *ptm_last_error(void)
 {
     return "";
+}
+
+/* ptm_validate(cond, fmt, ...): returns cond; fmt is never formatted. */
+static inline PTM_PRINTF_LIKE(2, 3) int ptm_validate(int cond, const char *fmt, ...)
+{
+    (void)fmt;
+    return cond;
 }
 
 #endif /* __PTMCC__ */

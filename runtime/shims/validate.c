@@ -25,26 +25,33 @@
 */
 int ptm_shim_validate(int cond, const char *fmt, ...)
 {
-    char msg[PTM_TARGET_MAX + 8];
-    struct ptmEvent *ev;
-    uint64_t t0;
     va_list ap;
 
     if (cond || !ptmMirrorCurrent)
         return cond;
+    va_start(ap, fmt);
+    ptm_validate_failed(fmt, ap);
+    va_end(ap);
+    return cond;
+}
+
+void ptm_validate_failed(const char *fmt, va_list ap)
+{
+    char msg[PTM_TARGET_MAX + 8];
+    struct ptmEvent *ev;
+    uint64_t t0;
+
+    if (!ptmMirrorCurrent)
+        return;
     t0 = ptmOsNowNs();
     msg[0] = '\0';
-    if (fmt) {
-        va_start(ap, fmt);
+    if (fmt)
         vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-    }
     ev = ptmMirrorRecord(PTM_EV_VALIDATE, PTM_CALL_ptm_validate, t0);
     if (ev) {
         ev->result = 0;
         ptmCopyField(ev->target, sizeof ev->target, msg);
     }
-    return cond;
 }
 
 /* closing: the index of the bracket that closes the one at s[open]. */
