@@ -185,8 +185,79 @@ static void header_free(Header *h)
 
 static const char *const specifiers[] = {"static", "extern", "inline", "__inline", "__inline__"};
 
+/* Attributes a clone must not take from its original: linkage it cannot
+** have (static), code that would run without a call (a constructor), and
+** inlining rules that do not fit a copy. */
+static const char *const original_only[] = {
+    "weak", "weakref", "alias", "ifunc", "constructor", "destructor", "section", "used",
+    "visibility", "externally_visible", "always_inline", "gnu_inline", "artificial", "flatten",
+};
+
+/* attribute_end: when t[i, ...) starts __attribute__((...)), the offset
+** after it (before end), else 0. */
+static size_t attribute_end(const char *t, size_t i, size_t e, size_t end)
+{
+    if (!((e - i == 13 && memcmp(t + i, "__attribute__", 13) == 0) ||
+          (e - i == 11 && memcmp(t + i, "__attribute", 11) == 0)))
+        return 0;
+    size_t j = e;
+    while (j < end && (t[j] == ' ' || t[j] == '\t' || t[j] == '\n'))
+        j++;
+    if (j >= end || t[j] != '(')
+        return 0;
+    int depth = 0;
+    for (; j < end; j++) {
+        if (t[j] == '(')
+            depth++;
+        else if (t[j] == ')' && --depth == 0)
+            return j + 1;
+    }
+    return 0;
+}
+
+/* original_attribute: whether t[i, e) names one of original_only, as
+** written or as __name__. */
+static bool original_attribute(const char *t, size_t i, size_t e)
+{
+    for (size_t k = 0; k < sizeof original_only / sizeof *original_only; k++) {
+        size_t n = strlen(original_only[k]);
+        if ((e - i == n && memcmp(t + i, original_only[k], n) == 0) ||
+            (e - i == n + 4 && memcmp(t + i, "__", 2) == 0 &&
+             memcmp(t + i + 2, original_only[k], n) == 0 && memcmp(t + e - 2, "__", 2) == 0))
+            return true;
+    }
+    return false;
+}
+
+/* blank_attribute: an __attribute__((...)) at t[i, end) that names one of
+** original_only becomes blanks (its newlines stay).  Returns whether. */
+static bool blank_attribute(const char *t, size_t i, size_t end, Header *h)
+{
+    bool found = false;
+    for (size_t a = i; a < end && !found;) {
+        if (!is_ident_char(t[a])) {
+            a++;
+            continue;
+        }
+        size_t b = a;
+        while (b < end && is_ident_char(t[b]))
+            b++;
+        found = original_attribute(t, a, b);
+        a = b;
+    }
+    if (!found)
+        return false;
+    char *blanks = format("%*s", (int)(end - i), "");
+    for (size_t k = i; k < end; k++)
+        if (t[k] == '\n')
+            blanks[k - i] = '\n';
+    header_add(h, i, end - i, blanks);
+    return true;
+}
+
 /* header_edits: the edits that turn f's header into one named new_name,
-** and a clone's (specifiers blanked) when clone is true. */
+** and a clone's (specifiers and original_only attributes blanked) when
+** clone is true. */
 static void header_edits(const Func *f, const char *new_name, bool clone, Header *h)
 {
     const char *t = f->file->text;
@@ -207,6 +278,12 @@ static void header_edits(const Func *f, const char *new_name, bool clone, Header
         size_t e = i;
         while (e < f->name_off && is_ident_char(t[e]))
             e++;
+        size_t attr_end = attribute_end(t, i, e, f->name_off);
+        if (attr_end) {
+            blank_attribute(t, i, attr_end, h);
+            i = attr_end;
+            continue;
+        }
         for (size_t k = 0; k < sizeof specifiers / sizeof *specifiers; k++) {
             if (e - i != strlen(specifiers[k]) || memcmp(t + i, specifiers[k], e - i) != 0)
                 continue;
