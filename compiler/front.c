@@ -635,12 +635,42 @@ static bool is_pure(const char *name)
 ** it can be cloned: its name is written out, in this file or in a user
 ** header (not a system header: the C library's inline functions are
 ** library calls like the others). */
+/* is_old_style: a K&R definition, f(x) int x; { ... }: its header cannot
+** be copied into a prototype, so it is not cloned (a mirror that calls it
+** is one of an unknown external: the fork executor). */
+static bool is_old_style(CXCursor def)
+{
+    if (clang_Cursor_getNumArguments(def) < 1)
+        return false;
+    CXFile f1, f2;
+    unsigned name_off, param_off;
+    clang_getSpellingLocation(clang_getCursorLocation(def), &f1, NULL, NULL, &name_off);
+    clang_getSpellingLocation(clang_getCursorLocation(clang_Cursor_getArgument(def, 0)), &f2,
+                              NULL, NULL, &param_off);
+    size_t size;
+    const char *t = f1 ? clang_getFileContents(clang_Cursor_getTranslationUnit(def), f1, &size)
+                       : NULL;
+    if (!t || !f2 || !clang_File_isEqual(f1, f2) || name_off >= size)
+        return false;
+    /* The parameter list's ')': a K&R parameter is declared after it. */
+    size_t i = name_off;
+    while (i < size && t[i] != '(')
+        i++;
+    for (int depth = 0; i < size; i++) {
+        if (t[i] == '(')
+            depth++;
+        else if (t[i] == ')' && --depth == 0)
+            break;
+    }
+    return i < size && param_off > i;
+}
+
 static bool clonable_definition(CXCursor ref, CXCursor *def)
 {
     *def = clang_getCursorDefinition(ref);
     CXFile file;
     if (clang_Cursor_isNull(*def) || !definition_spelled(*def, &file) ||
-        clang_Location_isInSystemHeader(clang_getCursorLocation(*def)))
+        clang_Location_isInSystemHeader(clang_getCursorLocation(*def)) || is_old_style(*def))
         return false;
     /* the whole definition, up to the body's '}', written in that file */
     CXSourceRange r = clang_getCursorExtent(*def);
@@ -665,9 +695,16 @@ static bool is_clone(const void *ctx, CXCursor callee)
 static bool defined_by_macro(CXCursor ref)
 {
     CXCursor def;
-    if (clonable_definition(ref, &def) || clang_Cursor_isNull(def))
+    if (clonable_definition(ref, &def) || clang_Cursor_isNull(def) || is_old_style(def))
         return false;
     return !clang_Location_isInSystemHeader(clang_getCursorLocation(def));
+}
+
+/* defined_old_style: a function of this unit defined K&R-style. */
+static bool defined_old_style(CXCursor ref)
+{
+    CXCursor def = clang_getCursorDefinition(ref);
+    return !clang_Cursor_isNull(def) && is_old_style(def);
 }
 
 /* want_clone: queues def for a mirror clone unless it is a transaction (it
@@ -716,7 +753,7 @@ static Escape *add_escape(BodyScan *b, const char *callee, CXCursor at)
                    memcmp(loc.file->text + loc.off, callee, len) != 0))
         len = 0; /* from a macro: a single caret at its use */
     f->escapes = xrealloc(f->escapes, sizeof *f->escapes * (size_t)(f->nescapes + 1));
-    f->escapes[f->nescapes++] = (Escape){callee ? xstrdup(callee) : NULL, loc, len, false};
+    f->escapes[f->nescapes++] = (Escape){callee ? xstrdup(callee) : NULL, loc, len, false, false};
     return &f->escapes[f->nescapes - 1];
 }
 
@@ -742,8 +779,11 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
         push_name(&fr->xtu, &fr->nxtu, name);
         return format("(*%s__ptm_xtu())", name);
     }
-    if (!is_pure(name))
-        add_escape(b, name, use)->macro_defined = defined_by_macro(ref);
+    if (!is_pure(name)) {
+        Escape *e = add_escape(b, name, use);
+        e->macro_defined = defined_by_macro(ref);
+        e->old_style = defined_old_style(ref);
+    }
     return NULL;
 }
 
@@ -1343,6 +1383,12 @@ static bool read_params(Front *fr, CXCursor fn, Func *f)
 {
     bool ok = true;
     int n = clang_Cursor_getNumArguments(fn);
+    if (is_old_style(fn)) {
+        error_at(loc_of(fr, fn), strlen(f->name), "transaction '%s' is defined K&R-style; "
+                 "declare its parameters inside the parentheses: ptmcc writes its wrapper "
+                 "and clones from that list", f->name);
+        return false;
+    }
     f->params = xcalloc((size_t)(n > 0 ? n : 1), sizeof *f->params);
     for (int i = 0; i < n; i++) {
         CXCursor p = clang_Cursor_getArgument(fn, i);
@@ -1815,6 +1861,8 @@ static char *escape_reason(const Escape *e)
     const char *path = e->loc.file ? e->loc.file->path : "?";
     if (e->macro_defined)
         return format("calls '%s', defined by a macro (%s:%u)", e->callee, path, line);
+    if (e->old_style)
+        return format("calls '%s', defined K&R-style (%s:%u)", e->callee, path, line);
     if (e->callee)
         return format("calls unknown external '%s' (%s:%u)", e->callee, path, line);
     return format("calls through a function pointer (%s:%u)", path, line);
@@ -1826,6 +1874,10 @@ static void warn_escape(const Func *f, const Escape *e)
         warning_at(e->loc, e->len, "call to '%s' in the mirror of '%s': a macro writes its "
                    "definition, so ptmcc cannot clone it; transactions that reach it need the "
                    "fork executor", e->callee, f->name);
+    else if (e->old_style)
+        warning_at(e->loc, e->len, "call to '%s' in the mirror of '%s': its definition is "
+                   "K&R-style (parameters declared after the list), so ptmcc cannot clone it; "
+                   "transactions that reach it need the fork executor", e->callee, f->name);
     else if (e->callee)
         warning_at(e->loc, e->len, "call to unknown external '%s' in the mirror of '%s': "
                    "transactions that reach it need the fork executor", e->callee, f->name);
@@ -1838,6 +1890,9 @@ static void note_escape(const Func *f, const Escape *e)
 {
     if (e->macro_defined)
         note_at(e->loc, e->len, "'%s' calls '%s' here, which a macro defines", f->name,
+                e->callee);
+    else if (e->old_style)
+        note_at(e->loc, e->len, "'%s' calls '%s' here, which is defined K&R-style", f->name,
                 e->callee);
     else if (e->callee)
         note_at(e->loc, e->len, "'%s' calls unknown external '%s' here", f->name, e->callee);

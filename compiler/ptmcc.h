@@ -363,6 +363,7 @@ typedef struct Escape {
     SrcLoc loc;
     size_t len;
     bool macro_defined;  /* callee is defined here, by a macro: no clone */
+    bool old_style;      /* callee is defined here, K&R-style: no clone */
 } Escape;
 
 typedef struct Func {
