@@ -847,6 +847,7 @@ static void put_wrapper(Buf *out, const Func *f, const char *display)
     for (int i = 0; i < f->nparams; i++)
         buf_printf(out,
                    f->params[i].va_list ? "    __builtin_va_copy(__ptm_frame.arg.%s, %s);\n"
+                   : f->params[i].vla   ? "    __ptm_frame.arg.%s = (void *)%s;\n"
                                         : "    __ptm_frame.arg.%s = %s;\n",
                    f->params[i].name, f->params[i].name);
     buf_printf(out, "    ptm_tx_run(&%s__ptm_desc, &__ptm_frame);\n", f->name);

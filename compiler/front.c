@@ -1405,8 +1405,8 @@ static bool read_params(Front *fr, CXCursor fn, Func *f)
                      name, f->name);
             ok = false;
         }
-        f->params[i] = is_va_list(t) ? (Param){name, xstrdup("__builtin_va_list"), true}
-                                     : (Param){name, param_type(t), false};
+        f->params[i] = is_va_list(t) ? (Param){name, xstrdup("__builtin_va_list"), true, false}
+                                     : (Param){name, param_type(t), false, contains_vla(t)};
         free(spelled);
     }
     f->nparams = n;

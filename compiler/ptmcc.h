@@ -331,6 +331,8 @@ typedef struct Param {
     char *type;          /* spelling for a frame member, qualifiers dropped */
     bool va_list;        /* a va_list: the frame holds a va_copy, each call
                             of a clone or an alternative its own copy */
+    bool vla;            /* variably modified: carried as void *, assigned
+                            with a cast (const int m[n][n] included) */
 } Param;
 
 /* A reference in a mirror's body to redirect, resolved in the order of
