@@ -88,7 +88,10 @@ static const char *const takes_value[] = {
     "-iprefix", "-iwithprefix", "-iwithprefixbefore", "-isysroot", "-MF", "-MT", "-MQ",
     "-x", "-L", "-l", "-Xlinker", "-Xpreprocessor", "-Xassembler", "-Xclang", "-target",
     "-arch", "-T", "-u", "-z", "-aux-info", "--param", "-mllvm", "-dependency-file",
-    "-serialize-diagnostics", "-include-pch", "-Xanalyzer",
+    "-serialize-diagnostics", "-include-pch", "-Xanalyzer", "-MJ", "--output", "--include",
+    "--sysroot", "-B", "-F", "-ivfsoverlay", "-iframework", "-isystem-after", "-iwithsysroot",
+    "-imultilib", "-e", "--serialize-diagnostics", "-dumpdir", "-dumpbase", "-dumpbase-ext",
+    "-Xopenmp-target",
 };
 
 static bool option_takes_value(const char *a)
@@ -102,9 +105,11 @@ static bool option_takes_value(const char *a)
 /* Options that only concern outputs and linking: not given to libclang. */
 static bool parse_drops(const char *a, bool *drop_value)
 {
-    static const char *const with_value[] = {"-o", "-MF", "-MT", "-MQ", "-L", "-l", "-Xlinker",
-                                             "-dependency-file", "-serialize-diagnostics", "-T",
-                                             "-u", "-z"};
+    static const char *const with_value[] = {"-o", "--output", "-MF", "-MT", "-MQ", "-MJ", "-L",
+                                             "-l", "-Xlinker", "-dependency-file",
+                                             "-serialize-diagnostics",
+                                             "--serialize-diagnostics", "-T", "-u", "-z", "-e",
+                                             "-dumpdir", "-dumpbase", "-dumpbase-ext"};
     static const char *const plain[] = {"-c", "-S", "-E", "-M", "-MM", "-MD", "-MMD", "-MP",
                                         "-MG", "-shared", "-static", "-rdynamic", "-s", "-pie",
                                         "-no-pie", "-v", "-###", "-save-temps", "-pipe",
@@ -118,7 +123,7 @@ static bool parse_drops(const char *a, bool *drop_value)
             return true;
     return strncmp(a, "-Wl,", 4) == 0 || (strncmp(a, "-l", 2) == 0 && a[2]) ||
            (strncmp(a, "-L", 2) == 0 && a[2]) || strncmp(a, "-MF", 3) == 0 ||
-           strncmp(a, "-MT", 3) == 0 || strncmp(a, "-MQ", 3) == 0 ||
+           strncmp(a, "-MT", 3) == 0 || strncmp(a, "-MQ", 3) == 0 || strncmp(a, "-MJ", 3) == 0 ||
            strncmp(a, "-Wp,-M", 6) == 0 || strncmp(a, "-save-temps=", 12) == 0;
 }
 
@@ -266,7 +271,7 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
         if (option_takes_value(a) && i + 1 < argc) {
             const char *v = argv[++i];
             push(&c->args, v);
-            if (strcmp(a, "-o") == 0)
+            if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
                 c->output = v;
             else if (strcmp(a, "-MF") == 0)
                 c->dep_file = v;
