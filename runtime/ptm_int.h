@@ -582,6 +582,7 @@ struct ptmRedo {
     struct redoSlot *table;        /* granule -> block */
     size_t cap, used;
     struct redoBlock *views;       /* every view handed out, newest first */
+    size_t heap_bytes;             /* allocated from its heap, net of frees */
 };
 
 /* The inline mirror's buffer on this thread; NULL: none runs. */
@@ -600,9 +601,15 @@ void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n);
 ** mirror handed it: p, or in an inline mirror the write buffer's view. */
 void *ptmRedoOut(void *p, size_t n);
 const void *ptmRedoIn(const void *p, size_t n);
-/* ptmRedoMalloc: n bytes of the mirror's heap aligned to align (0: 16);
-** NULL and errno ENOMEM when out of memory. */
+/* ptmRedoMalloc: n bytes of the mirror's heap aligned to align (0: 16).
+** A heap past PTM_REDO_HEAP_MAX, or memory the system will not give,
+** stops the inline mirror: the fork executor runs it with real malloc. */
+#define PTM_REDO_HEAP_MAX ((size_t)256 << 20)
 void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align);
+/* ptmRedoFree: p, an allocation of r's heap, is given back when it is the
+** newest one left (malloc, use, free in a loop reuses one block); any
+** other is kept until the mirror ends. */
+void ptmRedoFree(struct ptmRedo *r, void *p);
 /* ptmRedoSize: the size asked for p, an allocation of ptmRedoMalloc. */
 size_t ptmRedoSize(const void *p);
 

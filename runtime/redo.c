@@ -479,31 +479,45 @@ void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n)
 /* A header before each allocation: its size, for realloc. */
 struct heapHead {
     size_t size;
-    size_t pad;
+    size_t below;        /* the chunk's use before this allocation */
 };
 
 /*
 ** ptmRedoMalloc: n bytes from the mirror's heap, aligned to align (a power
-** of two, at least 16); NULL with errno ENOMEM when out of memory.
+** of two, at least 16).  Never NULL: past PTM_REDO_HEAP_MAX, or when the
+** system gives no memory, the inline mirror stops and a fork runs it.
 */
 void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align)
 {
     if (align < HEAP_ALIGN)
         align = HEAP_ALIGN;
-    if (n > SIZE_MAX / 2 - align) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (n > PTM_REDO_HEAP_MAX || r->heap_bytes > PTM_REDO_HEAP_MAX - n)
+        ptmInlineBail("inline mirror stopped: its heap would pass 256 MiB; fork");
+    struct redoChunk *chunk = r->heap;
+    size_t below = chunk ? chunk->used : 0;
     unsigned char *p = chunkAlloc(&r->heap, &spareHeap, n + align, align);
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!p)
+        ptmInlineBail("inline mirror stopped: no memory for its heap; fork");
+    if (r->heap != chunk)
+        below = 0; /* a new chunk */
     p += align;
     ((struct heapHead *)p)[-1].size = n;
+    ((struct heapHead *)p)[-1].below = below;
+    r->heap_bytes += n;
     ptm_redo_heap_lo = (uintptr_t)r->heap->mem;
     ptm_redo_heap_hi = (uintptr_t)r->heap->mem + r->heap->used;
     return p;
+}
+
+void ptmRedoFree(struct ptmRedo *r, void *p)
+{
+    struct redoChunk *c = r->heap;
+    const struct heapHead *h = (const struct heapHead *)p - 1;
+    if (!c || (unsigned char *)p + h->size != c->mem + c->used)
+        return;
+    c->used = h->below;
+    r->heap_bytes -= h->size;
+    ptm_redo_heap_hi = (uintptr_t)c->mem + c->used;
 }
 
 /* ptmRedoSize: the size of p, an allocation of the mirror's heap. */

@@ -62,8 +62,12 @@ void *ptm_shim_realloc(void *p, size_t n)
 
 void ptm_shim_free(void *p)
 {
-    if (!ptmRedoCurrent)
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
         free(p);
+    else if (p && ptmRedoOwns(r, p, 1) && (uintptr_t)p >= ptm_redo_heap_lo &&
+             (uintptr_t)p < ptm_redo_heap_hi)
+        ptmRedoFree(r, p);
 }
 
 char *ptm_shim_strdup(const char *s)

@@ -201,6 +201,39 @@ Test(redo, a_library_write_to_host_memory_stops_the_mirror)
     cr_assert_eq(ptm_redo_own(mine), mine);
 }
 
+/* malloc, use, free in a loop reuses one block of the mirror's heap; a
+** heap that keeps growing past PTM_REDO_HEAP_MAX stops the mirror (the
+** fork executor then runs it with real malloc). */
+static void mirrorChurn(void *p)
+{
+    struct frame *fr = p;
+    void *first = ptm_shim_malloc(65536), *again = NULL;
+    ptm_shim_free(first);
+    for (int i = 0; i < 10000; i++) {
+        again = ptm_shim_malloc(65536);
+        ptm_shim_free(again);
+    }
+    fr->ret = again == first && ptmRedoCurrent->heap_bytes == 0;
+}
+
+static void mirrorHoard(void *p)
+{
+    struct frame *fr = p;
+    for (size_t i = 0; i <= PTM_REDO_HEAP_MAX / 65536; i++)
+        ptm_shim_malloc(65536);
+    fr->ret = 1; /* not reached */
+}
+
+Test(redo, a_freed_newest_block_is_reused_and_the_heap_is_capped)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(run(mirrorChurn, NULL, NULL), 1);
+    run(mirrorHoard, NULL, &r);
+    cr_assert_eq(r.status, PTM_MS_FAILED);
+    cr_assert_not_null(r.bailed);
+    cr_assert(strstr(r.bailed, "256 MiB") != NULL, "%s", r.bailed);
+}
+
 /* The readers the compiler cannot size read the mirror's view: a buffer
 ** with a NUL inside (memcmp, memchr), one with no terminator (strncmp,
 ** strnlen).  Each check that sees real memory instead adds a bit. */
