@@ -21,8 +21,10 @@
 **   - memory: a lua_Alloc that refuses to grow the state beyond
 **     PTM_PAM_MEMORY_CAP bytes, so a memory bomb is a Lua memory error;
 **   - time: every load and every analyze() runs in a fresh coroutine with a
-**     count hook; after PTM_PAM_BUDGET VM instructions the hook yields out
-**     of the coroutine, which no pcall() in the script can catch (where a
+**     count hook; after PTM_PAM_BUDGET VM instructions, or PTM_PAM_TIME_MS
+**     of wall-clock time (one instruction can be a long library call:
+**     string.rep of megabytes), checked every 100 instructions, the hook
+**     yields out of the coroutine, which no pcall() in the script can catch (where a
 **     yield is impossible, inside a C call such as table.sort's comparator,
 **     it raises an error instead, and keeps raising one every 1000
 **     instructions; pcall and xpcall are wrapped to re-raise it).  The
@@ -72,7 +74,10 @@ struct pamState {
                                      0: analyze() runs on every call */
     size_t mem_used;
     size_t mem_cap;
-    int budget_hit;               /* the count hook fired in this run */
+    int budget_hit;               /* the hook found the budget spent in this run */
+    int time_hit;                 /* ... the time budget, before the instructions */
+    uint64_t t0_ns;               /* when this run started */
+    unsigned long steps;          /* VM instructions it ran, in hook steps */
 };
 
 /* rules.when: the signals a script's result depends on.  When none of them
@@ -142,11 +147,22 @@ static struct pamState *pamStateOf(lua_State *L)
     return *(struct pamState **)lua_getextraspace(L);
 }
 
-/* The count hook: the budget is spent. */
+/* How often the count hook looks at the budget, in VM instructions. */
+#define PAM_HOOK_STEP 100
+
+/* The count hook: every PAM_HOOK_STEP instructions, whether the run has
+** spent its instructions or its time; once it has, it stops the run. */
 static void pamHook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     struct pamState *st = pamStateOf(L);
+    if (!st->budget_hit) {
+        st->steps += PAM_HOOK_STEP;
+        int out_of_time = ptmOsNowNs() - st->t0_ns > (uint64_t)PTM_PAM_TIME_MS * 1000000u;
+        if (st->steps < PTM_PAM_BUDGET && !out_of_time)
+            return;
+        st->time_hit = st->steps < PTM_PAM_BUDGET;
+    }
     st->budget_hit = 1;
     lua_sethook(L, pamHook, LUA_MASKCOUNT, 1000); /* keep firing if caught */
     if (lua_isyieldable(L)) {
@@ -316,11 +332,18 @@ static int pamProtectedOpen(lua_State *L)
 static int pamResume(struct pamState *st, lua_State *L, lua_State *T, int nargs, int *nres,
                      const char *what, char *err, size_t cap)
 {
-    st->budget_hit = 0;
-    lua_sethook(T, pamHook, LUA_MASKCOUNT, PTM_PAM_BUDGET);
+    st->budget_hit = st->time_hit = 0;
+    st->steps = 0;
+    st->t0_ns = ptmOsNowNs();
+    lua_sethook(T, pamHook, LUA_MASKCOUNT, PAM_HOOK_STEP);
     int rc = lua_resume(T, L, nargs, nres);
     /* The hook stays: closing T's pending to-be-closed variables
     ** (pamDropThread) runs script code too. */
+    if (st->budget_hit && st->time_hit) {
+        pamCopy(err, cap, "rules %s: %s: time budget of %d ms exceeded", st->name, what,
+                PTM_PAM_TIME_MS);
+        return -1;
+    }
     if (st->budget_hit) {
         pamCopy(err, cap, "rules %s: %s: instruction budget of %d exceeded", st->name, what,
                 PTM_PAM_BUDGET);

@@ -331,6 +331,22 @@ Test(failures, infinite_loop_hits_the_budget, .timeout = 10)
     cr_expect_lt(elapsed(&t0), 1.0);
 }
 
+/* A library call can take long for one VM instruction: the wall clock
+** stops the run too. */
+Test(failures, slow_library_calls_hit_the_time_budget, .timeout = 10)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct ptmVerdict v;
+    cr_expect_eq(analyzeSrc("rep.lua",
+                            "return {analyze = function() for i = 1, 2000 do "
+                            "local s = string.rep('x', 2 * 1024 * 1024) end return 0.9 end}",
+                            &v),
+                 PTM_ERULES);
+    cr_expect(strstr(v.error, "time budget") != NULL, "%s", v.error);
+    cr_expect_lt(elapsed(&t0), 2.0);
+}
+
 Test(failures, budget_survives_pcall, .timeout = 10)
 {
     struct timespec t0;
