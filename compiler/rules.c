@@ -52,7 +52,13 @@ static bool check_syntax(const Func *f, SrcFile *script)
         return false;
     }
     char *chunk = format("@%s", script->path);
-    int rc = luaL_loadbuffer(L, script->text, script->len, chunk);
+    /* As lua(1) and libptm read it: past a UTF-8 BOM and a '#' first line. */
+    const char *text = script->text;
+    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3;
+    if (*text == '#')
+        text += strcspn(text, "\n");
+    int rc = luaL_loadbuffer(L, text, script->len - (size_t)(text - script->text), chunk);
     free(chunk);
     bool ok = rc == LUA_OK;
     if (!ok) {

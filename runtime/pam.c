@@ -448,7 +448,14 @@ static int pamProtectedLoad(lua_State *L)
 {
     struct pamLoadCtx *c = lua_touserdata(L, 1);
     struct pamState *st = c->st;
-    int rc = luaL_loadbufferx(L, st->src, strlen(st->src), st->chunkname, "t");
+    /* As lua(1) reads a file: past a UTF-8 BOM and a first line that
+    ** starts with '#' (a shebang); its newline stays, lines keep numbers. */
+    const char *text = st->src;
+    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3;
+    if (*text == '#')
+        text += strcspn(text, "\n");
+    int rc = luaL_loadbufferx(L, text, strlen(text), st->chunkname, "t");
     if (rc != LUA_OK) {
         if (rc == LUA_ERRMEM)
             pamCopy(c->err, sizeof c->err, "rules %s: load: memory cap exceeded", st->name);
@@ -509,13 +516,26 @@ static int pamProtectedLoad(lua_State *L)
 }
 
 /* Reads a PTM_RULES file.  OUT: *text (malloc'd, NUL-terminated).
-** Returns PTM_OK, PTM_ERROR (errno set) or PTM_ENOMEM. */
+** Returns PTM_OK, PTM_EINVAL (not a regular file: a FIFO, a directory),
+** PTM_ERROR (errno set) or PTM_ENOMEM. */
 static int pamReadFile(const char *path, char **text)
 {
     *text = NULL;
-    int fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC, 0);
+    /* Non-blocking: a FIFO named by mistake must not stall the host. */
+    int fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0)
         return PTM_ERROR;
+    struct stat st;
+    if (ptmOs.fstat(fd, &st) != 0) {
+        int err = errno;
+        ptmOs.close(fd);
+        errno = err;
+        return PTM_ERROR;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ptmOs.close(fd);
+        return PTM_EINVAL;
+    }
     size_t len = 0, cap = 4096;
     char *buf = malloc(cap);
     if (!buf) {
@@ -576,7 +596,9 @@ static void pamStateLoad(struct pamState *st)
         int rc = pamReadFile(st->name, &text);
         if (rc != PTM_OK) {
             pamCopy(st->error, sizeof st->error, "rules %s (PTM_RULES): cannot read: %s",
-                    st->name, rc == PTM_ENOMEM ? "out of memory" : strerror(errno));
+                    st->name, rc == PTM_ENOMEM   ? "out of memory"
+                              : rc == PTM_EINVAL ? "not a regular file"
+                                                 : strerror(errno));
             st->failed = 1;
             return;
         }
