@@ -272,6 +272,19 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     return o;
 }
 
+/* traceFits: whether len more bytes fit in the trace file under
+** RLIMIT_FSIZE.  Writing past it would raise SIGXFSZ, which kills the
+** host: the record is dropped instead. */
+static int traceFits(size_t len)
+{
+    struct rlimit rl;
+    struct stat st;
+    if (ptmOs.getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 1;
+    return ptmOs.fstat(traceFd, &st) == 0 && st.st_size >= 0 &&
+           (uint64_t)st.st_size + len <= (uint64_t)rl.rlim_cur;
+}
+
 /*
 ** ptmTraceWrite: appends r as one JSON line to $PTM_TRACE.
 **
@@ -299,7 +312,7 @@ void ptmTraceWrite(const struct ptmTxRecord *r)
             s = line;
             s[len++] = '\n';
             s[len] = '\0';
-            size_t off = 0;
+            size_t off = traceFits(len) ? 0 : len;
             while (off < len) {
                 ssize_t w = ptmOs.write(traceFd, s + off, len - off);
                 if (w < 0 && errno == EINTR)
