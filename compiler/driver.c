@@ -859,15 +859,52 @@ static bool use_overlay(Args *cmd, const Cmd *c, const Rewrites *rw)
     return ok;
 }
 
+/* preprocesses: whether an input of c goes through the preprocessor (C,
+** a header, assembly with cpp, stdin), where ptmcc's -D and -isystem
+** apply; for .s, .i and objects alone they would be unused arguments,
+** which -Werror turns into errors. */
+static bool preprocesses(const Cmd *c)
+{
+    static const char *const cpp_langs[] = {"c", "c-header", "assembler-with-cpp"};
+    static const char *const raw_ext[] = {".s", ".i", ".o", ".a", ".so", ".lo"};
+    const char *lang = NULL;
+    for (int i = 0; i < c->args.n; i++) {
+        const char *a = c->args.v[i];
+        if (a[0] == '-' && a[1]) {
+            if (option_takes_value(a) && i + 1 < c->args.n) {
+                if (strcmp(a, "-x") == 0)
+                    lang = c->args.v[i + 1];
+                i++;
+            }
+            continue;
+        }
+        if (lang && strcmp(lang, "none") != 0) {
+            for (size_t k = 0; k < sizeof cpp_langs / sizeof *cpp_langs; k++)
+                if (strcmp(lang, cpp_langs[k]) == 0)
+                    return true;
+            continue;
+        }
+        const char *dot = strrchr(a, '.');
+        bool raw = false;
+        for (size_t k = 0; dot && k < sizeof raw_ext / sizeof *raw_ext; k++)
+            raw = raw || strcmp(dot, raw_ext[k]) == 0;
+        if (!raw)
+            return true;
+    }
+    return false;
+}
+
 /* backend_command: $PTM_CC (several words allowed) and ptmcc's flags. */
-static Args backend_command(const char *incdir)
+static Args backend_command(const Cmd *c, const char *incdir)
 {
     Args cmd = {0};
     const char *cc = getenv("PTM_CC");
     split_words(&cmd, cc && *cc ? cc : PTM_DEFAULT_CC);
-    push(&cmd, "-D__PTMCC__=1");
-    push(&cmd, "-isystem");
-    push(&cmd, incdir);
+    if (preprocesses(c)) {
+        push(&cmd, "-D__PTMCC__=1");
+        push(&cmd, "-isystem");
+        push(&cmd, incdir);
+    }
     return cmd;
 }
 
@@ -886,7 +923,7 @@ static void add_link_libs(Args *cmd, const char *prefix)
 static int compile(Cmd *c, const char *prefix)
 {
     char *incdir = format("%s/include", prefix);
-    Args cmd = backend_command(incdir);
+    Args cmd = backend_command(c, incdir);
     Rewrites rw = {.overlay = backend_is_clang(&cmd)};
     const char *lang = NULL;
     int ninputs = 0;

@@ -8,6 +8,10 @@
 // RUN: %ptmcc -g -c %s -o %t.o && llvm-dwarfdump-19 --debug-info %t.o | FileCheck %s --check-prefix=DWARF
 // RUN: %if gcc %{ env PTM_CC=gcc %ptmcc -g -c %s -o %t.gcc.o && llvm-dwarfdump-19 --debug-info %t.gcc.o | FileCheck %s --check-prefix=DWARF %}
 // RUN: %if gcc %{ cd %t.dir && env PTM_CC=gcc %ptmcc -S -g %s -o gcc.s && FileCheck %s --check-prefix=GCC --input-file=gcc.s %}
+// What -S wrote, and a .i, assemble and compile under -Werror: ptmcc adds
+// its -D and -isystem only where the preprocessor runs.
+// RUN: cd %t.dir && %ptmcc -Werror -c driver-assembly.s -o s.o
+// RUN: cd %t.dir && printf 'int g(void) { return 1; }\n' > g.i && %ptmcc -Werror -c g.i -o g.o
 
 #include <ptm.h>
 
