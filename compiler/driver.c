@@ -79,7 +79,8 @@ typedef struct Cmd {
     bool preprocess;    /* -E */
     bool assembly;      /* -S */
     const char *db_dir; /* -p: the directory of compile_commands.json */
-    Args incdirs;       /* -I and -iquote directories, for the scan */
+    Args incdirs;       /* the user's include directories, for the scan */
+    Args forced;        /* -include files, for the scan */
 } Cmd;
 
 /* Options whose value is the next argument. */
@@ -275,10 +276,18 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
                 c->output = v;
             else if (strcmp(a, "-MF") == 0)
                 c->dep_file = v;
-            else if (strcmp(a, "-I") == 0 || strcmp(a, "-iquote") == 0)
+            else if (strcmp(a, "-I") == 0 || strcmp(a, "-iquote") == 0 ||
+                     strcmp(a, "-isystem") == 0 || strcmp(a, "-idirafter") == 0 ||
+                     strcmp(a, "-isystem-after") == 0)
                 push(&c->incdirs, v);
+            else if (strcmp(a, "-include") == 0 || strcmp(a, "--include") == 0)
+                push(&c->forced, v);
         } else if (strncmp(a, "-I", 2) == 0 && a[2]) {
             push(&c->incdirs, a + 2);
+        } else if (strncmp(a, "-isystem", 8) == 0 && a[8]) {
+            push(&c->incdirs, a + 8);
+        } else if (strncmp(a, "-idirafter", 10) == 0 && a[10]) {
+            push(&c->incdirs, a + 10);
         } else if (strncmp(a, "-o", 2) == 0 && a[2]) {
             c->output = a + 2;
         }
@@ -294,6 +303,7 @@ static void cmd_free(Cmd *c)
 {
     args_free(&c->args);
     args_free(&c->incdirs);
+    args_free(&c->forced);
 }
 
 /* ---------------------------------------------------------------------
@@ -448,6 +458,34 @@ static Args parse_args(const Cmd *c, const char *incdir)
     return p;
 }
 
+/* mentions_ptm: whether source, a header it includes from the user's
+** include directories (-I, -iquote, -isystem, -idirafter, CPATH,
+** C_INCLUDE_PATH), or a file of -include names PTM_TRANSACTION or
+** PTM_MIRRORABLE: only then is the unit parsed. */
+static bool mentions_ptm(const Cmd *c, const char *source)
+{
+    Args dirs = {0};
+    for (int i = 0; i < c->incdirs.n; i++)
+        push(&dirs, c->incdirs.v[i]);
+    static const char *const vars[] = {"CPATH", "C_INCLUDE_PATH"};
+    char *paths[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        const char *v = getenv(vars[k]);
+        if (!v || !*v)
+            continue;
+        paths[k] = xstrdup(v);
+        for (char *save, *d = strtok_r(paths[k], ":", &save); d; d = strtok_r(NULL, ":", &save))
+            push(&dirs, d);
+    }
+    bool found = scan_mentions_ptm(source, (const char *const *)dirs.v, dirs.n);
+    for (int i = 0; !found && i < c->forced.n; i++)
+        found = scan_mentions_ptm(c->forced.v[i], (const char *const *)dirs.v, dirs.n);
+    args_free(&dirs);
+    free(paths[0]);
+    free(paths[1]);
+    return found;
+}
+
 /* rewrite: parses a source and, when it holds transactions, writes its
 ** rewritten text.  OUT: *text (NULL: nothing to rewrite), and *unit_out
 ** when given (NULL when nothing was parsed).  Returns false after errors. */
@@ -457,7 +495,7 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     *text = NULL;
     if (unit_out)
         *unit_out = NULL;
-    if (!scan_mentions_ptm(source, (const char *const *)c->incdirs.v, c->incdirs.n))
+    if (!mentions_ptm(c, source))
         return true;
     Args p = parse_args(c, incdir);
     Unit *u = front_parse(source, (const char *const *)p.v, p.n);

@@ -5,9 +5,11 @@
 ** A unit can only hold a transaction (or a PTM_MIRRORABLE function, whose
 ** clone other files' mirrors call) if its text, or a header it includes,
 ** names PTM_TRANSACTION (or PTM_MIRRORABLE): the user may wrap the
-** annotation in a macro of their own, defined in a header.  Headers are searched in the source's
-** directory and the -I/-iquote directories; system directories are not
-** (the annotation lives in user code), and ptm.h itself does not count.
+** annotation in a macro of their own, defined in a header.  Headers are
+** searched in the source's directory and the directories the user named
+** (-I, -iquote, -isystem, -idirafter, CPATH, C_INCLUDE_PATH; driver.c);
+** the compiler's own system directories are not (the annotation lives in
+** user code), and ptm.h itself does not count.
 */
 #include <stdlib.h>
 #include <string.h>
