@@ -398,6 +398,9 @@ static int cmdShow(const char *file, const struct style *st)
     int rc = 0;
     while ((n = getline(&line, &cap, in)) >= 0) {
         lineno++;
+        /* A last line with no newline: the writer stopped in the middle of
+        ** a record (a full disk). */
+        int cut = n > 0 && line[n - 1] != '\n';
         size_t len = (size_t)n;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
@@ -410,6 +413,13 @@ static int cmdShow(const char *file, const struct style *st)
         json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
         char why[160];
         const char *bad = rec ? checkRecord(rec, why, sizeof why) : jerr.text;
+        if (bad && cut) {
+            fflush(stdout);
+            fprintf(stderr, "ptm-trace: %s:%lu: the last record is cut off (its writer stopped "
+                            "mid-line); skipped\n", name, lineno);
+            json_decref(rec);
+            break;
+        }
         if (bad) {
             fflush(stdout);
             fprintf(stderr, "ptm-trace: %s:%lu: not a PTM trace record: %s\n", name, lineno, bad);

@@ -555,6 +555,26 @@ Test(ptm_trace, show)
         cr_assert(*c < 0x80, "--ascii output is ASCII");
 }
 
+/* A full disk can cut the last record off: the records before it are
+** shown, and the cut one is skipped with a warning, not an error. */
+Test(ptm_trace, a_cut_off_last_record_is_skipped)
+{
+    char tool[PATH_MAX + 32];
+    if (toolPath(tool, sizeof tool) != 0)
+        cr_skip_test("ptm-trace is not built next to the tests");
+    traceTo();
+    struct ptmRing *ring = ledgerRing();
+    writeLedger(ring);
+    ptmRingDestroy(ring);
+
+    char cmd[PATH_MAX * 3 + 96], out[8192];
+    snprintf(cmd, sizeof cmd, "(cat %s; printf '{\"ts\":\"2026') | %s show - 2>&1", tracePath,
+             tool);
+    cr_assert_eq(runTool(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "ledger.append (ledger_append)") != NULL, "%s", out);
+    cr_expect(strstr(out, "<stdin>:2: the last record is cut off") != NULL, "%s", out);
+}
+
 Test(ptm_trace, malformed_input)
 {
     char tool[PATH_MAX + 32];
