@@ -522,15 +522,22 @@ static int runTool(const char *cmd, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-Test(ptm_trace, show)
+/* ledgerTrace: the trace file holds the ledger record; the tool's path
+** into tool (the test is skipped when it is not built). */
+static void ledgerTrace(char *tool, size_t cap)
 {
-    char tool[PATH_MAX + 32];
-    if (toolPath(tool, sizeof tool) != 0)
+    if (toolPath(tool, cap) != 0)
         cr_skip_test("ptm-trace is not built next to the tests");
     traceTo();
     struct ptmRing *ring = ledgerRing();
     writeLedger(ring);
     ptmRingDestroy(ring);
+}
+
+Test(ptm_trace, show)
+{
+    char tool[PATH_MAX + 32];
+    ledgerTrace(tool, sizeof tool);
 
     char cmd[PATH_MAX * 2 + 64], out[8192];
     snprintf(cmd, sizeof cmd, "%s show %s", tool, tracePath);
@@ -560,12 +567,7 @@ Test(ptm_trace, show)
 Test(ptm_trace, a_cut_off_last_record_is_skipped)
 {
     char tool[PATH_MAX + 32];
-    if (toolPath(tool, sizeof tool) != 0)
-        cr_skip_test("ptm-trace is not built next to the tests");
-    traceTo();
-    struct ptmRing *ring = ledgerRing();
-    writeLedger(ring);
-    ptmRingDestroy(ring);
+    ledgerTrace(tool, sizeof tool);
 
     char cmd[PATH_MAX * 3 + 96], out[8192];
     snprintf(cmd, sizeof cmd, "(cat %s; printf '{\"ts\":\"2026') | %s show - 2>&1", tracePath,
