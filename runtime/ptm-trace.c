@@ -225,9 +225,11 @@ static void showHead(struct buf *b, const struct style *st, json_t *rec)
     const char *status = getStr(rec, "mirror_status");
     const char *reason = getStr(rec, "mirror_reason");
     const char *merr = getStr(rec, "mirror_error");
-    double us = 0, sig = 0;
+    double us = 0, sig = 0, code = 0;
     int has_us = getNum(rec, "mirror_duration_us", &us);
     int has_sig = getNum(rec, "mirror_signal", &sig);
+    /* A crash without a signal is a mirror that called exit(). */
+    int has_code = getNum(rec, "mirror_exit_code", &code) && code != 0;
 
     bufText(b, st, id, 0);
     if (fn && strcmp(fn, id) != 0) {
@@ -256,6 +258,8 @@ static void showHead(struct buf *b, const struct style *st, json_t *rec)
             bufPrintf(b, " crashed (signal %.0f%s%s) after ", sig,
                       sigabbrev_np((int)sig) ? ", SIG" : "",
                       sigabbrev_np((int)sig) ? sigabbrev_np((int)sig) : "");
+        else if (has_code)
+            bufPrintf(b, " exited with %.0f after ", code);
         else
             bufAdd(b, " crashed after ", 15);
     } else if (strcmp(status, "timeout") == 0) {
