@@ -148,15 +148,8 @@ static size_t skip_literal_or_comment(const char *t, size_t i, size_t end)
             i++;
         return i;
     }
-    if (t[i] == '"' || t[i] == '\'') {
-        char q = t[i++];
-        while (i < end && t[i] != q) {
-            if (t[i] == '\\')
-                i++;
-            i++;
-        }
-        return i + 1;
-    }
+    if (t[i] == '"' || t[i] == '\'')
+        return skip_literal(t, i, end);
     return i;
 }
 

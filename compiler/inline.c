@@ -602,18 +602,6 @@ static size_t skip_space(const SrcFile *file, size_t i, size_t end)
     return i;
 }
 
-/* skip_literal: past the string or character literal at i. */
-static size_t skip_literal(const char *t, size_t i, size_t end)
-{
-    char q = t[i++];
-    while (i < end && t[i] != q) {
-        if (t[i] == '\\')
-            i++;
-        i++;
-    }
-    return i + 1;
-}
-
 /* balanced: whether text[from, to) is one macro argument's worth: its
 ** brackets balanced, no comma outside them, no literal left open. */
 static bool balanced(const SrcFile *file, size_t from, size_t to)

@@ -44,6 +44,9 @@ void buf_put(Buf *b, const char *s, size_t n);
 void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) PTMCC_PRINTF(2, 3);
 void buf_free(Buf *b);
+/* skip_literal: the offset after the string or character literal that
+** starts at t[i] (its quote), looking no further than end. */
+size_t skip_literal(const char *t, size_t i, size_t end);
 
 /* source.c ------------------------------------------------------------ */
 typedef struct SrcFile {

@@ -95,3 +95,14 @@ void buf_free(Buf *b)
     free(b->data);
     *b = (Buf){0};
 }
+
+size_t skip_literal(const char *t, size_t i, size_t end)
+{
+    char q = t[i++];
+    while (i < end && t[i] != q) {
+        if (t[i] == '\\')
+            i++;
+        i++;
+    }
+    return i + 1;
+}
