@@ -58,6 +58,9 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
+#include <linux/futex.h>
+#include <linux/ioprio.h>
+#include <linux/random.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -90,33 +93,64 @@
 
 #include "ptm_int.h"
 
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE 101
+#endif
+
+/* PROCMAP_QUERY (Linux 6.11), as <linux/fs.h> of 6.11 defines it. */
+struct procmapQuery {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY_IOCTL _IOWR('f', 17, struct procmapQuery)
+#define PMQ_WRITABLE 0x02u
+#define PMQ_EXECUTABLE 0x04u
+#define PMQ_SHARED 0x08u
+#define PMQ_COVERING_OR_NEXT 0x10u
+
 /* ------------------------------------------------------------------------
-** The deny table.
+** The filter's table.
 **
 ** The filter's default action is ALLOW; each row below traps (SIGSYS, then
 ** -EPERM) a system call, always or when its arguments match.  What a row
 ** protects is the world outside the child: files, other processes, the
-** parent's shared kernel objects (an inherited descriptor shares its open
-** file description, so fcntl(F_SETFL), flock, epoll_ctl on it reach the
-** parent's).  Rows naming syscalls this architecture lacks are skipped.
+** parent's shared kernel objects.  Rows naming syscalls this architecture
+** lacks are skipped.  The table is also the documentation: SECTION rows
+** head its parts, and ptmForkFilterDescribe prints it (docs/sandbox.md is
+** its output; a test fails when the two differ).
 **
 ** An argument is compared by its low 32 bits only: every argument below
 ** is an int, an unsigned int, or a flags word whose bits tested here are in
 ** its low half, and the kernel ignores the high half of an int, so a caller
 ** that sets high bits cannot step around a row.
 **
-** Not covered, by design or by necessity (see also DESIGN.md §4):
-**   - stores into memory are not system calls: the child makes inherited
-**     shared mappings read-only instead (childSharedMemory), but a mapping
-**     the mirror makes itself with mmap(PROT_READ, MAP_SHARED) on a
-**     descriptor open for writing can be made writable with mprotect(),
-**     which the filter allows (malloc needs it);
-**   - read() and lseek() on inherited descriptors are not denied (the
-**     mirror needs them); instead the child gives each inherited descriptor
-**     an open file description of its own before the filter is attached
-**     (childPrivateFds), so they cannot move the parent's offsets or
-**     consume its input;
-**   - system calls newer than this table are allowed (a deny list).
+** The filter is one layer of four; the others are kernel state the child
+** sets up before it (childPrivateFds, childSharedMemory, childConfine):
+**   - every inherited descriptor is replaced by a private one, and a
+**     regular file open for writing is reopened read-only, so the child
+**     holds no descriptor that can write a file: a MAP_SHARED mapping of
+**     any file it can reach cannot become writable (mprotect fails with
+**     EACCES, whatever sequence of mmap, mprotect, mremap and madvise it
+**     tries), which is why mprotect and mremap need no row here (malloc
+**     needs them on private memory, which seccomp cannot tell apart);
+**   - every inherited shared mapping but the ring is read-only and sealed
+**     (or, without mseal, replaced by a private copy);
+**   - the child leaves the host's session and process group (setsid), so
+**     "my process group" and the controlling terminal are no longer the
+**     host's, and enters a Landlock domain, under which the kernel refuses
+**     it ptrace access to every process outside (so /proc/<pid>/fd, mem,
+**     environ, process_vm_*, pidfd_getfd) and, from Linux 6.12, signals
+**     to them;
+**   - this table, which names what the other layers cannot see.
+**
+** Not covered, by design or by necessity (see also docs/sandbox.md):
+**   - system calls newer than this table are allowed (a deny list);
+**   - memfd_create and anonymous MAP_SHARED memory are allowed: the child
+**     cannot pass them to anyone (no sendmsg, no fork);
+**   - reading is allowed, including opening for reading a named FIFO or a
+**     terminal by its path, which consumes what it reads.
 **
 ** SELF_PID marks "this process": the program is compiled once, before any
 ** child exists, with SELF_PID in place of a pid, and each child patches its
@@ -130,19 +164,34 @@
 
 enum denyOp {
     OP_HAS = 1,  /* denied when (arg & k) != 0 */
+    OP_LACKS,    /* denied when (arg & k) == 0 */
     OP_IS,       /* denied when arg == k */
     OP_NOT,      /* denied when arg != k */
-    OP_LT        /* denied when arg < k (unsigned) */
+    OP_LT,       /* denied when arg < k (unsigned) */
+    OP_NONE_OF   /* denied when arg is none of set's values: an allow-list */
+};
+
+/* A value, with its name for the documentation. */
+struct denyValue {
+    uint32_t v;
+    const char *name;
+};
+
+struct denySet {
+    const struct denyValue *v;
+    unsigned n;
 };
 
 struct denyCmp {
     unsigned char arg;     /* which argument, 0-5 */
     unsigned char op;      /* enum denyOp */
     uint32_t k;
+    const char *name;      /* k's name */
+    const struct denySet *set; /* OP_NONE_OF */
 };
 
 struct denyRule {
-    const char *name;      /* resolved for the native architecture */
+    const char *name;      /* resolved for the native architecture; NULL: a SECTION */
     int nr;                /* when libseccomp may not know the name: its number, else -1 */
     signed char path_arg;  /* the argument naming a path, for the event target, or -1 */
     signed char fd_arg;    /* the argument naming a descriptor, or -1 */
@@ -150,20 +199,65 @@ struct denyRule {
     struct denyCmp cmp[2];
 };
 
-#define CMP(i, o, v) {.arg = (i), .op = (o), .k = (uint32_t)(v)}
-#define ANY          0, {CMP(0, 0, 0), CMP(0, 0, 0)}
-#define HAS(i, bit)  1, {CMP(i, OP_HAS, bit), CMP(0, 0, 0)}
-#define IS(i, v)     1, {CMP(i, OP_IS, v), CMP(0, 0, 0)}
-#define NOT(i, v)    1, {CMP(i, OP_NOT, v), CMP(0, 0, 0)}
-#define BOTH(i, bi, j, bj) 2, {CMP(i, OP_HAS, bi), CMP(j, OP_HAS, bj)}
+/* The names are spelt by the outer macros, before their arguments expand. */
+#define CMPN(i, o, v, n) {.arg = (i), .op = (o), .k = (uint32_t)(v), .name = (n), .set = NULL}
+#define CMP(i, o, v) CMPN(i, o, v, #v)
+#define NO_CMP       CMPN(0, 0, 0, "")
+#define ANY          0, {NO_CMP, NO_CMP}
+#define HAS(i, bit)  1, {CMPN(i, OP_HAS, bit, #bit), NO_CMP}
+#define LACKS(i, bit) 1, {CMPN(i, OP_LACKS, bit, #bit), NO_CMP}
+#define IS(i, v)     1, {CMPN(i, OP_IS, v, #v), NO_CMP}
+#define NOT(i, v)    1, {CMPN(i, OP_NOT, v, #v), NO_CMP}
+#define NONE_OF(i, s) \
+    1, {{.arg = (i), .op = OP_NONE_OF, .k = 0, .name = #s, .set = &s}, NO_CMP}
+#define BOTH(i, bi, j, bj) 2, {CMPN(i, OP_HAS, bi, #bi), CMPN(j, OP_HAS, bj, #bj)}
+#define SECTION(text) {NULL, -1, -1, -1, 0, {{.name = (text)}, NO_CMP}}
 
 #define OPEN_WRITE(name, p) \
     {name, -1, p, -1, HAS(p + 1, O_WRONLY)}, {name, -1, p, -1, HAS(p + 1, O_RDWR)}, \
     {name, -1, p, -1, HAS(p + 1, O_CREAT)},  {name, -1, p, -1, HAS(p + 1, O_TRUNC)}, \
     {name, -1, p, -1, HAS(p + 1, O_APPEND)}
 
+#define VALUE(x) {(uint32_t)(x), #x}
+#define SET_OF(a) {a, sizeof a / sizeof a[0]}
+
+/* TCGETS2 needs <asm/termbits.h>'s struct termios2, which clashes with
+** <termios.h>: _IOR('T', 0x2A, 44 bytes), the same on x86_64 and aarch64. */
+#define TCGETS2_REQ 0x802c542au
+
+/* The ioctl requests a mirror may make: the ones that only read, about
+** the descriptor, the terminal, the file, the block device or the network
+** interfaces (FIOCLEX and FIONCLEX change the child's own descriptor
+** table, as fcntl(F_SETFD) does).  Every other request is denied, so an
+** unknown driver's request that writes is too.  The match is on the
+** number: a driver that gave one of these numbers to a request that
+** writes would get it through; the child opens devices read-only, which
+** many drivers check for writes. */
+static const struct denyValue ioctlReadsV[] = {
+    VALUE(TCGETS), {TCGETS2_REQ, "TCGETS2"}, VALUE(TCGETA), VALUE(TIOCGWINSZ),
+    VALUE(TIOCGPGRP), VALUE(TIOCGSID), VALUE(TIOCGETD), VALUE(TIOCGPTN),
+    VALUE(TIOCGLCKTRMIOS), VALUE(TIOCMGET), VALUE(TIOCGSERIAL), VALUE(TIOCOUTQ),
+    VALUE(TIOCGEXCL), VALUE(TIOCGPKT), VALUE(TIOCGSOFTCAR), VALUE(FIONREAD),
+    VALUE(FIOCLEX), VALUE(FIONCLEX), VALUE(FIOQSIZE), VALUE(FIGETBSZ),
+    VALUE(FS_IOC_GETFLAGS), VALUE(FS_IOC_GETVERSION), VALUE(FS_IOC_FSGETXATTR),
+    VALUE(BLKGETSIZE), VALUE(BLKGETSIZE64), VALUE(BLKSSZGET), VALUE(BLKPBSZGET),
+    VALUE(BLKBSZGET), VALUE(BLKIOMIN), VALUE(BLKIOOPT), VALUE(BLKALIGNOFF),
+    VALUE(BLKROGET), VALUE(BLKRAGET), VALUE(BLKROTATIONAL),
+    VALUE(SIOCGIFCONF), VALUE(SIOCGIFNAME), VALUE(SIOCGIFINDEX), VALUE(SIOCGIFFLAGS),
+    VALUE(SIOCGIFADDR), VALUE(SIOCGIFDSTADDR), VALUE(SIOCGIFBRDADDR),
+    VALUE(SIOCGIFNETMASK), VALUE(SIOCGIFMTU), VALUE(SIOCGIFHWADDR),
+    VALUE(SIOCGIFTXQLEN), VALUE(SIOCGIFMETRIC), VALUE(SIOCATMARK),
+    VALUE(SIOCGSTAMP_OLD), VALUE(SIOCGSTAMPNS_OLD), VALUE(SIOCGPGRP), VALUE(FIOGETOWN),
+    VALUE(RNDGETENTCNT), VALUE(PROCMAP_QUERY_IOCTL),
+};
+static const struct denySet ioctlReads = SET_OF(ioctlReadsV);
+
+/* "This process", as a pid argument: 0 or its own pid. */
+static const struct denyValue thisProcessV[] = {{0, "0"}, {SELF_PID, "SELF_PID"}};
+static const struct denySet thisProcess = SET_OF(thisProcessV);
+
 static const struct denyRule denyRules[] = {
-    /* Writing through descriptors. */
+    SECTION("Writing through descriptors"),
     {"write", -1, -1, 0, ANY},        {"writev", -1, -1, 0, ANY},
     {"pwrite64", -1, -1, 0, ANY},     {"pwritev", -1, -1, 0, ANY},
     {"pwritev2", -1, -1, 0, ANY},     {"sendfile", -1, -1, 1, ANY},
@@ -173,11 +267,11 @@ static const struct denyRule denyRules[] = {
     {"fsync", -1, -1, 0, ANY},        {"fdatasync", -1, -1, 0, ANY},
     {"syncfs", -1, -1, 0, ANY},       {"sync", -1, -1, -1, ANY},
     {"sync_file_range", -1, -1, 0, ANY},
-    /* Opening for writing; open(2) and openat(2) only with write intent. */
+    SECTION("Opening for writing (open and openat only with write intent)"),
     OPEN_WRITE("open", 0), OPEN_WRITE("openat", 1),
     {"openat2", -1, 1, -1, ANY},      {"creat", -1, 0, -1, ANY},
     {"open_by_handle_at", -1, -1, 0, ANY},
-    /* The namespace and metadata of files. */
+    SECTION("The namespace and metadata of files"),
     {"unlink", -1, 0, -1, ANY},       {"unlinkat", -1, 1, -1, ANY},
     {"rename", -1, 0, -1, ANY},       {"renameat", -1, 1, -1, ANY},
     {"renameat2", -1, 1, -1, ANY},    {"mkdir", -1, 0, -1, ANY},
@@ -196,7 +290,7 @@ static const struct denyRule denyRules[] = {
     {"setxattrat", 463, 1, -1, ANY},  {"removexattr", -1, 0, -1, ANY},
     {"lremovexattr", -1, 0, -1, ANY}, {"fremovexattr", -1, -1, 0, ANY},
     {"removexattrat", 466, 1, -1, ANY}, {"file_setattr", 469, 1, -1, ANY},
-    /* Locks and state shared with the parent through a descriptor. */
+    SECTION("Locks and state shared through a descriptor"),
     {"flock", -1, -1, 0, ANY},
     {"fcntl", -1, -1, 0, IS(1, F_SETLK)},      {"fcntl", -1, -1, 0, IS(1, F_SETLKW)},
     {"fcntl", -1, -1, 0, IS(1, F_OFD_SETLK)},  {"fcntl", -1, -1, 0, IS(1, F_OFD_SETLKW)},
@@ -204,26 +298,20 @@ static const struct denyRule denyRules[] = {
     {"fcntl", -1, -1, 0, IS(1, F_SETOWN_EX)},  {"fcntl", -1, -1, 0, IS(1, F_SETSIG)},
     {"fcntl", -1, -1, 0, IS(1, F_SETLEASE)},   {"fcntl", -1, -1, 0, IS(1, F_NOTIFY)},
     {"fcntl", -1, -1, 0, IS(1, F_SETPIPE_SZ)}, {"fcntl", -1, -1, 0, IS(1, F_ADD_SEALS)},
-    {"ioctl", -1, -1, 0, IS(1, TIOCSTI)},      {"ioctl", -1, -1, 0, IS(1, TCSETS)},
-    {"ioctl", -1, -1, 0, IS(1, TCSETSW)},      {"ioctl", -1, -1, 0, IS(1, TCSETSF)},
-    {"ioctl", -1, -1, 0, IS(1, TCSETA)},       {"ioctl", -1, -1, 0, IS(1, TCSETAW)},
-    {"ioctl", -1, -1, 0, IS(1, TCSETAF)},      {"ioctl", -1, -1, 0, IS(1, TCFLSH)},
-    {"ioctl", -1, -1, 0, IS(1, TCXONC)},       {"ioctl", -1, -1, 0, IS(1, TCSBRK)},
-    {"ioctl", -1, -1, 0, IS(1, TIOCSWINSZ)},   {"ioctl", -1, -1, 0, IS(1, TIOCSPGRP)},
-    {"ioctl", -1, -1, 0, IS(1, TIOCSETD)},     {"ioctl", -1, -1, 0, IS(1, FIONBIO)},
-    {"ioctl", -1, -1, 0, IS(1, FIOASYNC)},     {"ioctl", -1, -1, 0, IS(1, FICLONE)},
-    {"ioctl", -1, -1, 0, IS(1, FICLONERANGE)}, {"ioctl", -1, -1, 0, IS(1, FIDEDUPERANGE)},
-    {"ioctl", -1, -1, 0, IS(1, FS_IOC_SETFLAGS)}, {"ioctl", -1, -1, 0, IS(1, BLKDISCARD)},
-    {"ioctl", -1, -1, 0, IS(1, BLKZEROOUT)},   {"ioctl", -1, -1, 0, IS(1, BLKSECDISCARD)},
     {"epoll_ctl", -1, -1, 0, ANY},    {"inotify_add_watch", -1, 1, 0, ANY},
     {"inotify_rm_watch", -1, -1, 0, ANY}, {"fanotify_mark", -1, -1, 0, ANY},
     {"timerfd_settime", -1, -1, 0, ANY},  {"signalfd", -1, -1, 0, ANY},
     {"signalfd4", -1, -1, 0, ANY},
-    /* Shared memory that outlives the child. */
+    SECTION("Device and terminal control: only requests that read"),
+    {"ioctl", -1, -1, 0, NONE_OF(1, ioctlReads)},
+    SECTION("Shared memory"),
     {"mmap", -1, -1, 4, BOTH(2, PROT_WRITE, 3, MAP_SHARED)},
     {"msync", -1, -1, -1, ANY},       {"remap_file_pages", -1, -1, -1, ANY},
     {"madvise", -1, -1, -1, IS(2, MADV_REMOVE)},
-    /* The network: no sending, no connecting, no taking the parent's data. */
+    {"madvise", -1, -1, -1, IS(2, MADV_HWPOISON)},
+    {"madvise", -1, -1, -1, IS(2, MADV_SOFT_OFFLINE)},
+    {"userfaultfd", -1, -1, -1, ANY},
+    SECTION("The network: no sending, no connecting, no taking the parent's data"),
     {"connect", -1, -1, 0, ANY},      {"bind", -1, -1, 0, ANY},
     {"listen", -1, -1, 0, ANY},       {"accept", -1, -1, 0, ANY},
     {"accept4", -1, -1, 0, ANY},      {"shutdown", -1, -1, 0, ANY},
@@ -231,32 +319,57 @@ static const struct denyRule denyRules[] = {
     {"sendmmsg", -1, -1, 0, ANY},     {"setsockopt", -1, -1, 0, ANY},
     {"recvfrom", -1, -1, 0, ANY},     {"recvmsg", -1, -1, 0, ANY},
     {"recvmmsg", -1, -1, 0, ANY},
-    /* Asynchronous I/O would write behind the filter's back. */
+    SECTION("Asynchronous I/O, which would write behind the filter's back"),
     {"io_uring_setup", -1, -1, -1, ANY}, {"io_uring_enter", -1, -1, 0, ANY},
     {"io_uring_register", -1, -1, 0, ANY}, {"io_setup", -1, -1, -1, ANY},
     {"io_submit", -1, -1, -1, ANY},
-    /* Other processes: signals (except to itself), tracing, scheduling. */
+    SECTION("Other processes: signals (except to itself), tracing, pidfds"),
     {"kill", -1, -1, -1, NOT(0, SELF_PID)},  {"tkill", -1, -1, -1, NOT(0, SELF_PID)},
     {"tgkill", -1, -1, -1, NOT(0, SELF_PID)},
     {"rt_sigqueueinfo", -1, -1, -1, NOT(0, SELF_PID)},
     {"rt_tgsigqueueinfo", -1, -1, -1, NOT(0, SELF_PID)},
-    {"pidfd_send_signal", -1, -1, 0, ANY}, {"ptrace", -1, -1, -1, ANY},
-    /* The deadline (childDeadline): a timer that kills the child. */
+    {"pidfd_send_signal", -1, -1, 0, ANY}, {"pidfd_open", -1, -1, -1, NOT(0, SELF_PID)},
+    {"pidfd_getfd", -1, -1, 0, ANY},  {"ptrace", -1, -1, -1, ANY},
+    {"process_vm_readv", -1, -1, -1, NOT(0, SELF_PID)},
+    {"process_vm_writev", -1, -1, -1, ANY}, {"process_madvise", -1, -1, 0, ANY},
+    {"process_mrelease", -1, -1, 0, ANY}, {"perf_event_open", -1, -1, -1, ANY},
+    /* A wake of a futex in memory shared with the host (no PRIVATE flag)
+    ** wakes the host's waiters; a private futex is the child's own. */
+    {"futex", -1, -1, -1, IS(1, FUTEX_WAKE)},  {"futex", -1, -1, -1, IS(1, FUTEX_REQUEUE)},
+    {"futex", -1, -1, -1, IS(1, FUTEX_CMP_REQUEUE)},
+    {"futex", -1, -1, -1, IS(1, FUTEX_WAKE_OP)},
+    {"futex", -1, -1, -1, IS(1, FUTEX_WAKE_BITSET)},
+    {"futex", -1, -1, -1, IS(1, FUTEX_UNLOCK_PI)},
+    {"futex", -1, -1, -1, IS(1, FUTEX_CMP_REQUEUE_PI)},
+    {"futex_wake", 454, -1, -1, LACKS(3, FUTEX_PRIVATE_FLAG)},
+    {"futex_requeue", 456, -1, -1, ANY},
+    SECTION("Scheduling and limits: this process only (who = 0 under PRIO_PGRP "
+            "or PRIO_USER is a group)"),
+    {"setpriority", -1, -1, -1, NOT(0, PRIO_PROCESS)},
+    {"setpriority", -1, -1, -1, NONE_OF(1, thisProcess)},
+    {"ioprio_set", -1, -1, -1, NOT(0, IOPRIO_WHO_PROCESS)},
+    {"ioprio_set", -1, -1, -1, NONE_OF(1, thisProcess)},
+    {"prlimit64", -1, -1, -1, NONE_OF(0, thisProcess)},
+    {"sched_setaffinity", -1, -1, -1, NONE_OF(0, thisProcess)},
+    {"sched_setscheduler", -1, -1, -1, NONE_OF(0, thisProcess)},
+    {"sched_setparam", -1, -1, -1, NONE_OF(0, thisProcess)},
+    {"sched_setattr", -1, -1, -1, NONE_OF(0, thisProcess)},
+    {"migrate_pages", -1, -1, -1, NONE_OF(0, thisProcess)},
+    {"move_pages", -1, -1, -1, NONE_OF(0, thisProcess)},
+    {"prctl", -1, -1, -1, IS(0, PR_SCHED_CORE)},
+    {"prctl", -1, -1, -1, IS(0, PR_SET_PDEATHSIG)},
+    SECTION("The deadline (childDeadline): the timer that kills the child"),
     {"timer_settime", -1, -1, -1, IS(0, DEADLINE_TIMER)},
     {"timer_delete", -1, -1, -1, IS(0, DEADLINE_TIMER)},
-    {"process_vm_writev", -1, -1, -1, ANY}, {"process_madvise", -1, -1, -1, ANY},
-    {"prlimit64", -1, -1, -1, NOT(0, 0)},  {"setpriority", -1, -1, -1, NOT(1, 0)},
-    {"sched_setaffinity", -1, -1, -1, NOT(0, 0)},
-    {"sched_setscheduler", -1, -1, -1, NOT(0, 0)},
-    {"sched_setparam", -1, -1, -1, NOT(0, 0)}, {"sched_setattr", -1, -1, -1, NOT(0, 0)},
-    {"ioprio_set", -1, -1, -1, NOT(1, 0)}, {"migrate_pages", -1, -1, -1, NOT(0, 0)},
-    {"move_pages", -1, -1, -1, NOT(0, 0)},
-    /* Spawning: the mirror must not start what it cannot contain. */
+    SECTION("Spawning, sessions and namespaces: the mirror must not start "
+            "what it cannot contain"),
     {"fork", -1, -1, -1, ANY},        {"vfork", -1, -1, -1, ANY},
     {"clone", -1, -1, -1, ANY},       {"clone3", -1, -1, -1, ANY},
     {"execve", -1, 0, -1, ANY},       {"execveat", -1, 1, -1, ANY},
     {"setsid", -1, -1, -1, ANY},      {"setpgid", -1, -1, -1, ANY},
-    /* System V and POSIX IPC: objects shared with the world. */
+    {"unshare", -1, -1, -1, ANY},     {"setns", -1, -1, 0, ANY},
+    {"personality", -1, -1, -1, NOT(0, 0xffffffff)},
+    SECTION("System V and POSIX IPC: objects shared with the world"),
     {"semop", -1, -1, -1, ANY},       {"semtimedop", -1, -1, -1, ANY},
     {"semctl", -1, -1, -1, ANY},      {"semget", -1, -1, -1, HAS(2, IPC_CREAT)},
     {"msgsnd", -1, -1, -1, ANY},      {"msgrcv", -1, -1, -1, ANY},
@@ -266,7 +379,7 @@ static const struct denyRule denyRules[] = {
     {"mq_open", -1, 0, -1, HAS(1, O_CREAT)}, {"mq_unlink", -1, 0, -1, ANY},
     {"mq_timedsend", -1, -1, 0, ANY}, {"mq_timedreceive", -1, -1, 0, ANY},
     {"mq_notify", -1, -1, 0, ANY},    {"mq_getsetattr", -1, -1, 0, ANY},
-    /* The machine: root may, a mirror may not. */
+    SECTION("The machine: root may, a mirror may not"),
     {"reboot", -1, -1, -1, ANY},      {"mount", -1, 1, -1, ANY},
     {"umount2", -1, 0, -1, ANY},      {"swapon", -1, 0, -1, ANY},
     {"swapoff", -1, 0, -1, ANY},      {"pivot_root", -1, 0, -1, ANY},
@@ -284,19 +397,22 @@ static const struct denyRule denyRules[] = {
     {"kexec_load", -1, -1, -1, ANY},  {"kexec_file_load", -1, -1, -1, ANY},
     {"bpf", -1, -1, -1, ANY},         {"keyctl", -1, -1, -1, ANY},
     {"add_key", -1, -1, -1, ANY},     {"request_key", -1, -1, -1, ANY},
+    {"iopl", -1, -1, -1, ANY},        {"ioperm", -1, -1, -1, ANY},
 };
 
 #define N_DENY (sizeof denyRules / sizeof denyRules[0])
 
 /* What the SIGSYS handler needs to describe a denial: per denied syscall
-** number, where its path or descriptor argument is.  Filled by the one
-** filter build, read-only afterwards. */
+** number, where its path or descriptor argument is, and which argument
+** says what was asked (an ioctl's request, a prctl's option), shown in
+** the event's detail.  Filled by the one filter build, read-only
+** afterwards. */
 struct denyInfo {
     int nr;
-    signed char path_arg, fd_arg;
+    signed char path_arg, fd_arg, detail_arg;
 };
 
-#define MAX_PATCH 8        /* instructions comparing against one mark, at most */
+#define MAX_PATCH 16       /* instructions comparing against one mark, at most */
 
 /* The instructions comparing against a mark (SELF_PID, DEADLINE_TIMER),
 ** which each child patches with its own value. */
@@ -310,6 +426,7 @@ static struct {
     pthread_once_t once;
     int err;                      /* errno of a failed build, 0: built */
     const char *why;              /* the step that failed */
+    int landlock_abi;             /* the kernel's Landlock ABI, 0: none (childConfine) */
     struct sock_fprog prog;
     struct patch self_pid, timer; /* instructions comparing against the marks */
     struct denyInfo info[N_DENY];
@@ -330,7 +447,8 @@ static void noteInfo(const struct denyRule *r, int nr)
     for (i = 0; i < filter.n_info; i++)
         if (filter.info[i].nr == nr)
             return;
-    filter.info[filter.n_info++] = (struct denyInfo){nr, r->path_arg, r->fd_arg};
+    filter.info[filter.n_info++] = (struct denyInfo){
+        nr, r->path_arg, r->fd_arg, r->n_cmp ? (signed char)r->cmp[0].arg : -1};
 }
 
 /* Under valgrind, whose core shares the child's syscalls: valgrind's
@@ -342,7 +460,7 @@ static int valgrindWriteRule(const struct denyRule *r, struct denyRule *out)
 {
     struct rlimit nofile;
 
-    if (!RUNNING_ON_VALGRIND || strcmp(r->name, "write") != 0 ||
+    if (!RUNNING_ON_VALGRIND || !r->name || strcmp(r->name, "write") != 0 ||
         getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur >= UINT32_MAX)
         return 0;
     *out = *r;
@@ -403,18 +521,41 @@ struct denyGroup {
     const struct denyRule *rows[N_DENY];
 };
 
-/* One test of cmp on the accumulator: jump `holds` ahead when the row's
-** condition holds, `fails` ahead when it does not. */
-static void bpfTest(struct bpf *b, const struct denyCmp *c, unsigned holds, unsigned fails)
+/* Notes that the next instruction compares against k, when k is a mark
+** (SELF_PID, DEADLINE_TIMER) that each child patches. */
+static void bpfMark(struct bpf *b, uint32_t k)
 {
-    struct patch *mark = c->k == SELF_PID ? &filter.self_pid
-                         : c->k == DEADLINE_TIMER ? &filter.timer : NULL;
+    struct patch *mark = k == SELF_PID ? &filter.self_pid
+                         : k == DEADLINE_TIMER ? &filter.timer : NULL;
     if (b->code && mark && mark->n < MAX_PATCH)
         mark->at[mark->n++] = b->n;
+    else if (b->code && mark)
+        b->err = E2BIG;
+}
+
+/* One test of cmp on the accumulator: jump `holds` ahead (counted from the
+** test's first instruction) when the row's condition holds, `fails` ahead
+** (counted from the test's end) when it does not.  Every test is one
+** instruction but OP_NONE_OF's: one JEQ per allowed value, then a JA, so
+** it may only be a row's one comparison (filterGroups). */
+static void bpfTest(struct bpf *b, const struct denyCmp *c, unsigned holds, unsigned fails)
+{
+    unsigned i;
+
+    if (c->op != OP_NONE_OF)
+        bpfMark(b, c->k);
     switch (c->op) {
     case OP_HAS: bpfPut(b, BPF_JMP | BPF_JSET | BPF_K, c->k, holds, fails); break;
+    case OP_LACKS: bpfPut(b, BPF_JMP | BPF_JSET | BPF_K, c->k, fails, holds); break;
     case OP_IS: bpfPut(b, BPF_JMP | BPF_JEQ | BPF_K, c->k, holds, fails); break;
     case OP_NOT: bpfPut(b, BPF_JMP | BPF_JEQ | BPF_K, c->k, fails, holds); break;
+    case OP_NONE_OF:
+        for (i = 0; i < c->set->n; i++) {
+            bpfMark(b, c->set->v[i].v);
+            bpfPut(b, BPF_JMP | BPF_JEQ | BPF_K, c->set->v[i].v, c->set->n - i + fails, 0);
+        }
+        bpfPut(b, BPF_JMP | BPF_JA, holds > c->set->n ? holds - c->set->n : 0, 0, 0);
+        break;
     default: bpfPut(b, BPF_JMP | BPF_JGE | BPF_K, c->k, fails, holds); break; /* OP_LT */
     }
 }
@@ -483,8 +624,10 @@ static int filterGroups(struct denyGroup *groups, unsigned *n, struct denyRule *
     *n = 0;
     for (i = 0; i < N_DENY; i++) {
         const struct denyRule *r = valgrindWriteRule(&denyRules[i], vg) ? vg : &denyRules[i];
-        if ((nr = ruleNumber(r)) < 0)
+        if (!r->name || (nr = ruleNumber(r)) < 0)
             continue;
+        if (r->n_cmp == 2 && (r->cmp[0].op == OP_NONE_OF || r->cmp[1].op == OP_NONE_OF))
+            return EINVAL;
         for (k = 0; k < *n && groups[k].nr < nr; k++)
             ;
         if (k == *n || groups[k].nr != nr) {
@@ -509,11 +652,16 @@ static int groupSame(const struct denyGroup *a, const struct denyGroup *b)
 
     if (a->n != b->n)
         return 0;
-    for (i = 0; i < a->n; i++)
-        if (a->rows[i]->n_cmp != b->rows[i]->n_cmp ||
-            memcmp(a->rows[i]->cmp, b->rows[i]->cmp,
-                   a->rows[i]->n_cmp * sizeof a->rows[i]->cmp[0]) != 0)
+    for (i = 0; i < a->n; i++) {
+        const struct denyRule *x = a->rows[i], *y = b->rows[i];
+        unsigned j;
+        if (x->n_cmp != y->n_cmp)
             return 0;
+        for (j = 0; j < x->n_cmp; j++)
+            if (x->cmp[j].arg != y->cmp[j].arg || x->cmp[j].op != y->cmp[j].op ||
+                x->cmp[j].k != y->cmp[j].k || x->cmp[j].set != y->cmp[j].set)
+                return 0;
+    }
     return 1;
 }
 
@@ -678,6 +826,32 @@ static int filterPlan(const struct denyGroup *groups, unsigned n, struct plan *p
     return 0;
 }
 
+/* Landlock (Linux 5.13), through the raw system calls: the same numbers
+** on x86_64 and aarch64; the ruleset's layout of ABI 6. */
+#define NR_LANDLOCK_CREATE_RULESET 444
+#define NR_LANDLOCK_RESTRICT_SELF 446
+#define LL_CREATE_RULESET_VERSION 1u
+struct landlockRuleset {
+    uint64_t handled_access_fs, handled_access_net, scoped;
+};
+#define LL_FS_WRITES_V1 0x1ff2ull  /* WRITE_FILE, REMOVE_DIR/FILE, MAKE_* */
+#define LL_FS_REFER (1ull << 13)   /* ABI 2 */
+#define LL_FS_TRUNCATE (1ull << 14) /* ABI 3 */
+#define LL_SCOPE_ABSTRACT_UNIX (1ull << 0) /* ABI 6 */
+#define LL_SCOPE_SIGNAL (1ull << 1)        /* ABI 6 */
+
+/* The kernel's Landlock ABI, 0 when it has none (or under valgrind, which
+** does not know its system calls).  Asked once, in filterBuild. */
+static int landlockAbi(void)
+{
+    long abi;
+
+    if (RUNNING_ON_VALGRIND)
+        return 0;
+    abi = syscall(NR_LANDLOCK_CREATE_RULESET, NULL, 0, LL_CREATE_RULESET_VERSION);
+    return abi > 0 ? (int)abi : 0;
+}
+
 static void filterBuild(void)
 {
     static struct denyGroup groups[N_DENY];
@@ -710,6 +884,124 @@ static void filterBuild(void)
     ** could be disarmed. */
     filter.why = "marks";
     filter.err = filter.self_pid.n && filter.timer.n ? 0 : EPROTO;
+    filter.landlock_abi = landlockAbi();
+}
+
+/* A comparison's operand as the documentation names it. */
+static const char *describeName(const char *name)
+{
+    if (strcmp(name, "SELF_PID") == 0)
+        return "its own pid";
+    if (strcmp(name, "DEADLINE_TIMER") == 0)
+        return "its deadline timer";
+    return name;
+}
+
+/* Sets this long or longer are listed after their section's table. */
+#define DESCRIBE_LONG_SET 5
+
+/* One row's condition, in Markdown.  Consecutive OP_HAS rows on the same
+** argument (open's flags) are one condition: rows[0, n). */
+static void describeCondition(FILE *out, const struct denyRule *rows, unsigned n)
+{
+    const struct denyCmp *c = &rows[0].cmp[0];
+    unsigned i, j;
+
+    if (rows[0].n_cmp == 0) {
+        fputs("always", out);
+        return;
+    }
+    if (n > 1) {                  /* merged OP_HAS rows */
+        fprintf(out, "`arg%u & (", c->arg);
+        for (i = 0; i < n; i++)
+            fprintf(out, "%s%s", i ? " \\| " : "", rows[i].cmp[0].name);
+        fputs(")` is not 0", out);
+        return;
+    }
+    for (j = 0; j < rows[0].n_cmp; j++) {
+        c = &rows[0].cmp[j];
+        if (j)
+            fputs(" and ", out);
+        switch (c->op) {
+        case OP_HAS: fprintf(out, "`arg%u & %s` is not 0", c->arg, c->name); break;
+        case OP_LACKS: fprintf(out, "`arg%u & %s` is 0", c->arg, c->name); break;
+        case OP_IS: fprintf(out, "`arg%u` is %s", c->arg, describeName(c->name)); break;
+        case OP_NOT: fprintf(out, "`arg%u` is not %s", c->arg, describeName(c->name)); break;
+        case OP_LT: fprintf(out, "`arg%u` < %s", c->arg, describeName(c->name)); break;
+        default:
+            if (c->set->n >= DESCRIBE_LONG_SET) {
+                fprintf(out, "`arg%u` is none of `%s` (below)", c->arg, c->name);
+                break;
+            }
+            fprintf(out, "`arg%u` is none of ", c->arg);
+            for (i = 0; i < c->set->n; i++)
+                fprintf(out, "%s%s", i ? ", " : "", describeName(c->set->v[i].name));
+            break;
+        }
+    }
+}
+
+/* The long sets of the section that ends before denyRules[end]. */
+static void describeSets(FILE *out, unsigned start, unsigned end)
+{
+    unsigned i, j;
+
+    for (i = start; i < end; i++) {
+        const struct denyCmp *c = &denyRules[i].cmp[0];
+        if (!denyRules[i].name || denyRules[i].n_cmp != 1 || c->op != OP_NONE_OF ||
+            c->set->n < DESCRIBE_LONG_SET)
+            continue;
+        fprintf(out, "\n`%s`, the values `arg%u` of `%s` may take:\n\n", c->name, c->arg,
+                denyRules[i].name);
+        for (j = 0; j < c->set->n; j++)
+            fprintf(out, "%s`%s`", j ? ", " : "", c->set->v[j].name);
+        fputs(".\n", out);
+    }
+}
+
+/*
+** ptmForkFilterDescribe: prints the filter's table (denyRules) to out as
+** Markdown: per section, a table of the system calls the filter denies and
+** when, with the values each comparison names; the allow-lists after their
+** section.  Architecture-independent (names, not numbers).  This output is
+** docs/sandbox.md's generated part.  Returns 0, or EIO when out failed.
+*/
+int ptmForkFilterDescribe(FILE *out)
+{
+    unsigned i = 0, section = 0, n;
+
+    fputs("Every system call not listed here is allowed.  A call made through another\n"
+          "ABI than the native one (i386's `int 0x80`, x32) kills the child (a crash).\n",
+          out);
+    while (i < N_DENY) {
+        if (!denyRules[i].name) {
+            if (i)
+                describeSets(out, section, i);
+            fprintf(out, "\n### %s\n\n| system call | denied when |\n|---|---|\n",
+                    denyRules[i].cmp[0].name);
+            section = i++;
+            continue;
+        }
+        fprintf(out, "| `%s` | ", denyRules[i].name);
+        for (n = 0;; n = 0) {
+            /* Consecutive OP_HAS rows of this call on one argument: merged. */
+            while (i + n + 1 < N_DENY && denyRules[i + n + 1].name &&
+                   strcmp(denyRules[i + n + 1].name, denyRules[i].name) == 0 &&
+                   denyRules[i].n_cmp == 1 && denyRules[i].cmp[0].op == OP_HAS &&
+                   denyRules[i + n + 1].n_cmp == 1 && denyRules[i + n + 1].cmp[0].op == OP_HAS &&
+                   denyRules[i + n + 1].cmp[0].arg == denyRules[i].cmp[0].arg)
+                n++;
+            describeCondition(out, &denyRules[i], n + 1);
+            i += n + 1;
+            if (i >= N_DENY || !denyRules[i].name ||
+                strcmp(denyRules[i].name, denyRules[i - 1].name) != 0)
+                break;
+            fputs("; or ", out);
+        }
+        fputs(" |\n", out);
+    }
+    describeSets(out, section, N_DENY);
+    return fflush(out) == 0 && !ferror(out) ? 0 : EIO;
 }
 
 /* ------------------------------------------------------------------------
@@ -809,6 +1101,26 @@ static void fdTarget(char *dst, size_t cap, int64_t fd)
     dst[3 + n] = '\0';
 }
 
+/* "argN=0x..." (the low 32 bits the filter compared), async-signal-safe. */
+static void argDetail(char *dst, size_t cap, int arg, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char buf[24];
+    size_t n = 0;
+    int shift;
+
+    buf[n++] = 'a', buf[n++] = 'r', buf[n++] = 'g', buf[n++] = (char)('0' + arg);
+    buf[n++] = '=', buf[n++] = '0', buf[n++] = 'x';
+    for (shift = 28; shift > 0 && ((uint32_t)v >> shift) == 0; shift -= 4)
+        ;
+    for (; shift >= 0; shift -= 4)
+        buf[n++] = hex[((uint32_t)v >> shift) & 0xf];
+    if (cap < n + 1)
+        return;
+    memcpy(dst, buf, n);
+    dst[n] = '\0';
+}
+
 /* Copies the string at addr in this process into dst without trusting it:
 ** process_vm_readv fails (or stops) at an unmapped page instead of
 ** faulting.  Async-signal-safe. */
@@ -853,6 +1165,9 @@ static void childSigsys(int sig, siginfo_t *si, void *ucv)
             else if (filter.info[i].fd_arg >= 0)
                 fdTarget(ev->target, sizeof ev->target,
                          (int)SYSCALL_ARG(uc, filter.info[i].fd_arg));
+            if (filter.info[i].detail_arg >= 0)
+                argDetail(ev->detail, sizeof ev->detail, filter.info[i].detail_arg,
+                          SYSCALL_ARG(uc, filter.info[i].detail_arg));
             break;
         }
     }
@@ -993,14 +1308,74 @@ static void procFdPath(char *buf, int fd)
     *buf = '\0';
 }
 
+/* The inherited regular files that were open for writing, which the child
+** reopened read-only (childPrivateFd): their numbers, the host's flags,
+** and which file each was.  Child-only state: empty in the host. */
+struct childReopen {
+    int fd, flags;
+    dev_t dev;
+    ino_t ino;
+};
+#define REOPEN_SMALL 64
+static struct childReopen reopenSmall[REOPEN_SMALL], *reopened = reopenSmall;
+static unsigned nReopened, reopenCap = REOPEN_SMALL;
+
+/* Child: remembers that fd (host flags fl, file st) is now read-only.  A
+** full table that cannot grow forgets: the mirror then sees the descriptor
+** as read-only, and its writes fail as writes to one would. */
+static void childNoteReopen(int fd, int fl, const struct stat *st)
+{
+    if (nReopened == reopenCap) {
+        struct childReopen *more = malloc(sizeof *more * reopenCap * 2);
+        if (!more)
+            return;
+        memcpy(more, reopened, sizeof *more * nReopened);
+        if (reopened != reopenSmall)
+            free(reopened);
+        reopened = more;
+        reopenCap *= 2;
+    }
+    reopened[nReopened++] = (struct childReopen){fd, fl, st->st_dev, st->st_ino};
+}
+
+/*
+** ptmForkHostFlags: flags, the F_GETFL of descriptor fd, corrected to what
+** the host's descriptor says: in a fork child, an inherited regular file
+** open for writing was reopened read-only (childPrivateFd), and the shims
+** must still predict its writes as the host's descriptor would take them.
+** Returns flags, with the host's access mode when fd is still that file.
+*/
+int ptmForkHostFlags(int fd, int flags)
+{
+    struct stat st;
+    unsigned i;
+
+    if ((flags & O_ACCMODE) != O_RDONLY)
+        return flags;
+    for (i = 0; i < nReopened; i++) {
+        if (reopened[i].fd != fd)
+            continue;
+        if (FAILED(SYS2(SYS_fstat, fd, &st)) || st.st_dev != reopened[i].dev ||
+            st.st_ino != reopened[i].ino)
+            return flags;
+        return (flags & ~O_ACCMODE) | (reopened[i].flags & O_ACCMODE);
+    }
+    return flags;
+}
+
 /* Child: one inherited descriptor made private.  A regular file or a
-** directory is reopened through /proc/self/fd (the same inode, access mode
-** and flags, a new open file description) at the same offset; anything
-** else -- a pipe, a socket, a terminal, an eventfd -- and a file that
-** cannot be reopened become /dev/null opened the same way: reading those
-** consumes data the parent has not read yet, and moving the offset of a
-** shared description moves the parent's, which no mirror may do.  When not
-** even /dev/null opens, the descriptor is closed (in the child only). */
+** directory is reopened through /proc/self/fd (the same inode and flags, a
+** new open file description) at the same offset, and read-only: a
+** descriptor that could write the file would let a MAP_SHARED mapping of
+** it be made writable with mprotect() (the filter sees neither the
+** mapping nor the descriptor's mode), and any write-class call the filter
+** misses fails on it (EBADF) all the same.  The host's flags are kept for
+** the shims (ptmForkHostFlags).  Anything else -- a pipe, a socket, a
+** terminal, an eventfd -- and a file that cannot be reopened become
+** /dev/null opened the same way: reading those consumes data the parent
+** has not read yet, and moving the offset of a shared description moves
+** the parent's, which no mirror may do.  When not even /dev/null opens,
+** the descriptor is closed (in the child only). */
 static void childPrivateFd(int fd, struct nullFds *nf)
 {
     struct stat st;
@@ -1013,7 +1388,8 @@ static void childPrivateFd(int fd, struct nullFds *nf)
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
         char proc[32];
         procFdPath(proc, fd);
-        nfd = childOpen(proc, how | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+        nfd = childOpen(proc, (how & ~O_ACCMODE) | O_RDONLY |
+                                  (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
         long at = nfd >= 0 ? SYS3(SYS_lseek, fd, 0, SEEK_CUR) : 0;
         if (at > 0 && SYS3(SYS_lseek, nfd, at, SEEK_SET) != at) {
             childClose(nfd);
@@ -1025,6 +1401,8 @@ static void childPrivateFd(int fd, struct nullFds *nf)
         nfd = childNull(nf, how);
     if (nfd < 0 || FAILED(SYS3(SYS_dup3, nfd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0)))
         childClose(fd);
+    else if (own && (fl & O_ACCMODE) != O_RDONLY)
+        childNoteReopen(fd, fl, &st);
     if (own)
         childClose(nfd);
 }
@@ -1121,39 +1499,56 @@ static int childPrivateFds(struct ptmRing *ring, long count)
 /* mseal(2), Linux 6.10: the same number on x86_64 and aarch64. */
 #define NR_MSEAL 462
 
-/* PROCMAP_QUERY (Linux 6.11), as <linux/fs.h> of 6.11 defines it. */
-struct procmapQuery {
-    uint64_t size, query_flags, query_addr;
-    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-    uint64_t vma_name_addr, build_id_addr;
-};
-#define PROCMAP_QUERY_IOCTL _IOWR('f', 17, struct procmapQuery)
-#define PMQ_WRITABLE 0x02u
-#define PMQ_EXECUTABLE 0x04u
-#define PMQ_SHARED 0x08u
-#define PMQ_COVERING_OR_NEXT 0x10u
+
+/* Child: [start, start + len) replaced by a private, read-only copy of
+** itself, for a kernel without mseal: the mirror reads the same bytes, and
+** no mprotect() can make the host's pages writable again.  The copy is
+** taken with process_vm_readv, which stops at a page it cannot read (past
+** the end of a truncated file) instead of faulting: the rest reads as
+** zeros.  Unmapped when no copy can be made.  0 or an errno. */
+static int childPrivatize(uintptr_t start, size_t len, int exec)
+{
+    long copy = childSys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct iovec local = {(void *)copy, len}, remote = {(void *)start, len};
+    long r;
+
+    if (!FAILED(copy) &&
+        !FAILED(childSys(SYS_process_vm_readv, childPid, (long)&local, 1, (long)&remote, 1, 0)) &&
+        !FAILED(SYS3(SYS_mprotect, copy, len, PROT_READ | (exec ? PROT_EXEC : 0))) &&
+        !FAILED(childSys(SYS_mremap, copy, (long)len, (long)len, MREMAP_MAYMOVE | MREMAP_FIXED,
+                         (long)start, 0)))
+        return 0;
+    if (!FAILED(copy))
+        (void)SYS2(SYS_munmap, copy, len);
+    return FAILED(r = SYS2(SYS_munmap, start, len)) ? (int)-r : 0;
+}
 
 /* Child: the shared mapping [start, end) made read-only when writable,
 ** and sealed (mseal) so that mprotect() cannot make it writable again.  A
-** writable one that cannot be made read-only, or sealed where sealing
-** exists, is unmapped.  *seal: 0 once sealing is known missing (Linux
-** before 6.10, valgrind): then the mapping stays read-only, unsealed.
-** 0 or an errno (the mapping is still writable). */
+** writable one that cannot be made read-only is unmapped.  Where it cannot
+** be sealed (Linux before 6.10, valgrind: *seal is then 0), a mapping that
+** mprotect() could make writable -- the kernel says so by doing it -- is
+** replaced by a private copy (childPrivatize); one it cannot (a file
+** opened read-only) stays as it is.  0 or an errno (the mapping is still
+** writable). */
 static int childShareOne(uintptr_t start, uintptr_t end, int writable, int exec, int *seal)
 {
     size_t len = end - start;
+    int prot = PROT_READ | (exec ? PROT_EXEC : 0);
     long r;
 
-    if (writable && FAILED(SYS3(SYS_mprotect, start, len, PROT_READ | (exec ? PROT_EXEC : 0))))
+    if (writable && FAILED(SYS3(SYS_mprotect, start, len, prot)))
         return FAILED(r = SYS2(SYS_munmap, start, len)) ? (int)-r : 0;
-    if (*seal && FAILED(r = SYS3(NR_MSEAL, start, len, 0))) {
+    if (*seal) {
+        if (!FAILED(r = SYS3(NR_MSEAL, start, len, 0)))
+            return 0;
         if (r == -ENOSYS)
             *seal = 0;
-        else if (writable)
-            return FAILED(r = SYS2(SYS_munmap, start, len)) ? (int)-r : 0;
     }
-    return 0;
+    if (FAILED(SYS3(SYS_mprotect, start, len, prot | PROT_WRITE)))
+        return 0;                 /* it can never be writable */
+    return childPrivatize(start, len, exec);
 }
 
 /* Child: the shared mappings, from PROCMAP_QUERY on fd (/proc/self/maps).
@@ -1253,8 +1648,57 @@ static int childSharedMemory(const struct ptmRing *ring)
     return err;
 }
 
-/* Child: the filter, with this child's pid and deadline timer (-1: none)
-** patched in.  seccomp(2) with
+/* Child: a Landlock domain of its own, with no rule: the kernel then
+** refuses this process ptrace access to every process outside the domain
+** -- /proc/<pid>/fd/N (the host's stdin pipe, its files' descriptions),
+** /proc/<pid>/mem, process_vm_readv, pidfd_getfd, kcmp -- whatever the
+** uids, root included; from ABI 6 also signals and abstract Unix sockets
+** outside it.  It also handles every filesystem write right, so a write
+** the filter misses (a system call newer than its table) finds no file it
+** may write.  Reads are not restricted.  0 (also when the kernel has no
+** Landlock) or an errno. */
+static int childLandlock(void)
+{
+    struct landlockRuleset rs = {LL_FS_WRITES_V1, 0, 0};
+    int abi = filter.landlock_abi;
+    long fd, r;
+
+    if (abi <= 0)
+        return 0;
+    if (abi >= 2)
+        rs.handled_access_fs |= LL_FS_REFER;
+    if (abi >= 3)
+        rs.handled_access_fs |= LL_FS_TRUNCATE;
+    if (abi >= 6)
+        rs.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+    if (FAILED(fd = SYS3(NR_LANDLOCK_CREATE_RULESET, &rs,
+                         abi >= 6 ? sizeof rs : abi >= 4 ? 2 * sizeof(uint64_t)
+                                                         : sizeof(uint64_t), 0)))
+        return (int)-fd;
+    r = SYS2(NR_LANDLOCK_RESTRICT_SELF, fd, 0);
+    childClose((int)fd);
+    return FAILED(r) ? (int)-r : 0;
+}
+
+/* Child: out of the host's reach, before the filter: a session and process
+** group of its own (setsid), so that "my process group" (kill(0),
+** setpriority(PRIO_PGRP, 0), ioprio_set(IOPRIO_WHO_PGRP, 0)) means the
+** child alone and /dev/tty, the host's controlling terminal, cannot be
+** opened; then no new privileges, and the Landlock domain.  A fork child is
+** never a process group leader, so setsid() cannot fail but for a kernel
+** bug; the filter's rows stand behind it anyway.  0 or an errno. */
+static int childConfine(void)
+{
+    long r;
+
+    (void)SYS0(SYS_setsid);
+    if (FAILED(r = SYS5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)))
+        return (int)-r;
+    return childLandlock();
+}
+
+/* Child: confined (childConfine), then the filter, with this child's pid
+** and deadline timer (-1: none) patched in.  seccomp(2) with
 ** SECCOMP_FILTER_FLAG_SPEC_ALLOW: the mirror is the host's own code, not
 ** an adversary, so the speculative store bypass mitigation that kernels
 ** booted with spec_store_bypass_disable=seccomp (the default before 5.16)
@@ -1265,13 +1709,14 @@ static int childSeccomp(int timer)
 {
     unsigned i;
     long r;
+    int err;
 
     for (i = 0; i < filter.self_pid.n; i++)
         filter.prog.filter[filter.self_pid.at[i]].k = (uint32_t)childPid;
     for (i = 0; i < filter.timer.n; i++)
         filter.prog.filter[filter.timer.at[i]].k = (uint32_t)timer;
-    if (FAILED(r = SYS5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)))
-        return (int)-r;
+    if ((err = childConfine()) != 0)
+        return err;
     if (!RUNNING_ON_VALGRIND && !FAILED(SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                                              SECCOMP_FILTER_FLAG_SPEC_ALLOW, &filter.prog)))
         return 0;

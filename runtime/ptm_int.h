@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -342,6 +343,12 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
 ** must not wait forever); release() follows a 1.  PTM_OK, PTM_EINVAL, or
 ** PTM_ENOMEM (8 are registered already). */
 int ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
+/* ptmForkHostFlags: flags (F_GETFL of fd) with the access mode of the
+** host's descriptor, which a fork child reopened read-only. */
+int ptmForkHostFlags(int fd, int flags);
+/* ptmForkFilterDescribe: prints the fork executor's seccomp table, as
+** Markdown, to out (docs/sandbox.md).  0 or an errno. */
+int ptmForkFilterDescribe(FILE *out);
 
 /* shims/sim.c -----------------------------------------------------------
 ** The simulated world of a mirror, shared by the shim families (file.c,

@@ -173,11 +173,14 @@ static int probeFstatvfs(int fd, struct statvfs *st)
     return 0;
 }
 
+/* In a fork child, the flags of the host's descriptor: the child reopened
+** a file open for writing read-only (ptmForkHostFlags). */
 int ptmProbeGetfl(int fd, int *flags)
 {
     while ((*flags = ptmOs.fcntl_getfl(fd)) < 0)
         if (errno != EINTR)
             return errno;
+    *flags = ptmForkHostFlags(fd, *flags);
     return 0;
 }
 
