@@ -137,9 +137,9 @@ struct procmapQuery {
 **     needs them on private memory, which seccomp cannot tell apart);
 **   - every inherited shared mapping but the ring is read-only and sealed
 **     (or, without mseal, replaced by a private copy);
-**   - the child leaves the host's session and process group (setsid), so
-**     "my process group" and the controlling terminal are no longer the
-**     host's, and enters a Landlock domain, under which the kernel refuses
+**   - the child leaves the host's process group (setpgid), so "my process
+**     group" is no longer the host's and a read of the controlling
+**     terminal fails, and enters a Landlock domain, under which the kernel refuses
 **     it ptrace access to every process outside (so /proc/<pid>/fd, mem,
 **     environ, process_vm_*, pidfd_getfd) and, from Linux 6.12, signals
 **     to them;
@@ -1680,18 +1680,23 @@ static int childLandlock(void)
     return FAILED(r) ? (int)-r : 0;
 }
 
-/* Child: out of the host's reach, before the filter: a session and process
-** group of its own (setsid), so that "my process group" (kill(0),
-** setpriority(PRIO_PGRP, 0), ioprio_set(IOPRIO_WHO_PGRP, 0)) means the
-** child alone and /dev/tty, the host's controlling terminal, cannot be
-** opened; then no new privileges, and the Landlock domain.  A fork child is
-** never a process group leader, so setsid() cannot fail but for a kernel
-** bug; the filter's rows stand behind it anyway.  0 or an errno. */
+/* Child: out of the host's reach, before the filter: a process group of
+** its own, so that "my process group" (kill(0), setpriority(PRIO_PGRP, 0),
+** ioprio_set(IOPRIO_WHO_PGRP, 0)) means the child alone, and so that it is
+** never the foreground group of the host's terminal: a read of /dev/tty
+** then fails (EIO, SIGTTIN ignored) instead of taking the host's input;
+** then no new privileges, and the Landlock domain.  Not setsid(), which
+** would close /dev/tty too: with scheduler autogroups (the default) it
+** creates a task group per child, measured here at milliseconds.  The
+** filter's rows stand behind a setpgid() that failed.  0 or an errno. */
 static int childConfine(void)
 {
     long r;
+    int err;
 
-    (void)SYS0(SYS_setsid);
+    (void)SYS2(SYS_setpgid, 0, 0);
+    if ((err = childAction(SIGTTIN, (uintptr_t)SIG_IGN, 0)) != 0)
+        return err;
     if (FAILED(r = SYS5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)))
         return (int)-r;
     return childLandlock();

@@ -47,6 +47,9 @@ ATTACKS = ["write_fd", "mmap_writable", "by_name", "ioctls", "terminal", "host_f
            "signals", "memory", "ipc", "spawn"]
 INPUT = b"fifteen bytes!\n"
 FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+FS_APPEND_FL = 0x20
+FS_IMMUTABLE_FL = 0x10
 
 
 def inode_flags(path):
@@ -114,6 +117,21 @@ class Hostile(ptmtest.TempDirTest):
         if r.returncode != 0:
             raise AssertionError("ptmcc failed:\n" + r.stderr)
         cls.exe = out
+
+    def tearDown(self):
+        # An attack that got through may have left a file append-only or
+        # immutable, which no one could then remove.
+        for root, _, files in os.walk(self.dir):
+            for name in files:
+                flags = inode_flags(os.path.join(root, name))
+                if flags and flags & (FS_APPEND_FL | FS_IMMUTABLE_FL):
+                    buf = array.array("l", [flags & ~(FS_APPEND_FL | FS_IMMUTABLE_FL)])
+                    try:
+                        with open(os.path.join(root, name), "rb") as f:
+                            fcntl.ioctl(f.fileno(), FS_IOC_SETFLAGS, buf)
+                    except OSError:
+                        pass
+        super().tearDown()
 
     @classmethod
     def tearDownClass(cls):
