@@ -158,18 +158,40 @@ static int ioctls(const char *dir, int fd)
     return got;
 }
 
-/* The host's terminal: modes, input, size, its process group. */
+/* The controlling terminal's name, from /proc/self/stat's tty_nr (the
+ * host's, which the child shares): "/dev/pts/N", or "" when not a pty. */
+static void tty_path(char *path, size_t cap)
+{
+    char buf[512];
+    int fd = open("/proc/self/stat", O_RDONLY), n = fd < 0 ? -1 : (int)read(fd, buf, sizeof buf - 1);
+    unsigned long nr = 0;
+    char *p;
+
+    path[0] = '\0';
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    if (!(p = strrchr(buf, ')')) || sscanf(p + 2, "%*c %*d %*d %*d %lu", &nr) != 1)
+        return;
+    if (((nr >> 8) & 0xfff) >= 136 && ((nr >> 8) & 0xfff) <= 143)
+        snprintf(path, cap, "/dev/pts/%lu",
+                 (((nr >> 8) & 0xfff) - 136) * 256 + ((nr & 0xff) | ((nr >> 12) & 0xfff00)));
+}
+
+/* The host's terminal: modes, input, size, its process group; through
+ * /dev/tty, /proc/<host>/fd/0 and its /dev/pts name. */
 static int terminal(const char *dir, int fd)
 {
     int got = 0, t = open("/dev/tty", O_RDONLY | O_NOCTTY), n;
-    char proc[64], c = 'x';
+    char proc[64], pts[64], c = 'x';
     struct termios tio;
     uint32_t t2[11];
     struct winsize ws = {1, 1, 0, 0};
     (void)dir;
     (void)fd;
     snprintf(proc, sizeof proc, "/proc/%d/fd/0", (int)getppid());
-    for (n = 0; n < 2; n++, t = open(proc, O_RDONLY | O_NOCTTY)) {
+    tty_path(pts, sizeof pts);
+    for (n = 0; n < 3; n++, t = open(n == 1 ? proc : pts, O_RDONLY | O_NOCTTY)) {
         if (t < 0)
             continue;
         got++;
