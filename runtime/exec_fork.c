@@ -11,11 +11,13 @@
 **     not run in the mirror) and disables core dumps,
 **   - dies with its parent (PR_SET_PDEATHSIG),
 **   - replaces its inherited descriptors by private ones: a regular file or
-**     directory is reopened at the same offset, anything else (a pipe, a
-**     socket, a terminal) becomes /dev/null,
+**     directory is reopened read-only at the same offset, anything else (a
+**     pipe, a socket, a terminal) becomes /dev/null,
 **   - makes every shared mapping but its ring read-only and seals it, so
 **     that a store into memory the host shares with anyone is a crash
 **     (SIGSEGV, an observation) instead of a write that escapes,
+**   - moves to a process group of its own and enters a Landlock domain, so
+**     that nothing reaches the host process (childConfine),
 **   - attaches a seccomp filter that traps write-class system calls: the
 **     SIGSYS handler records each as a PTM_EV_DENIED event in the ring and
 **     makes the call return -EPERM, so the mirror walks on and the denial
@@ -150,7 +152,8 @@ struct procmapQuery {
 **   - memfd_create and anonymous MAP_SHARED memory are allowed: the child
 **     cannot pass them to anyone (no sendmsg, no fork);
 **   - reading is allowed, including opening for reading a named FIFO or a
-**     terminal by its path, which consumes what it reads.
+**     terminal other than the controlling one by its path, which consumes
+**     what it reads.
 **
 ** SELF_PID marks "this process": the program is compiled once, before any
 ** child exists, with SELF_PID in place of a pid, and each child patches its
