@@ -872,3 +872,52 @@ Test(sandbox, a_shared_futex_cannot_be_woken)
     cr_assert_eq(atomic_load(&woken), -1, "the host thread waited until its timeout");
     munmap(word, 4096);
 }
+
+/* ------------------------------------------- the program and its table */
+
+/* The filter's arguments tests, through the kernel: an allow-list's every
+** jump (ioctl), "none of" sets with the child's own pid patched in
+** (setpriority), a flag that must be present (futex_wake's PRIVATE). */
+static void mirrorProbesTheFilter(void *p)
+{
+    static const unsigned long allowed[] = {TCGETS, TIOCGWINSZ, FIONREAD, FIOCLEX, FIONCLEX,
+                                            FS_IOC_GETFLAGS, BLKGETSIZE64, SIOCGIFFLAGS,
+                                            SIOCGIFINDEX, TIOCGPGRP};
+    struct frame *f = p;
+    char buf[256] = {0};
+    uint32_t word = 0;
+    unsigned i, before;
+    int fd = open("/dev/null", O_RDONLY);
+
+    /* Allowed: none of these is a denial (each fails as the device says). */
+    for (i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        (void)ioctl(fd, allowed[i], buf);
+    f->flags = (int)atomic_load(&ring->denied);
+    /* 200 requests near and far from the allowed ones: every one denied. */
+    for (i = 0; i < 200; i++)
+        (void)ioctl(fd, (unsigned long)(TCGETS + 0x100u + i * 0x10001u), buf);
+    f->fd = (int)atomic_load(&ring->denied) - f->flags;
+    before = atomic_load(&ring->denied);
+    (void)setpriority(PRIO_PROCESS, (id_t)getpid(), 1);  /* itself: allowed */
+    (void)setpriority(PRIO_PROCESS, 0, 1);               /* itself: allowed */
+    (void)syscall(454 /* futex_wake */, &word, ~0UL, 1, 2 | 128 /* U32 | PRIVATE */);
+    f->fd2 = (int)(atomic_load(&ring->denied) - before);
+    before = atomic_load(&ring->denied);
+    (void)setpriority(PRIO_PROCESS, (id_t)getppid(), 1);
+    (void)syscall(454, &word, ~0UL, 1, 2 /* U32, shared */);
+    f->ret = (long)(atomic_load(&ring->denied) - before);
+}
+
+Test(sandbox, the_filter_decides_as_its_table_says)
+{
+    struct frame fr = {0}, *got;
+    struct ptmMirrorRun r;
+
+    if (!DENIALS_RECORDED)
+        return;
+    got = run(mirrorProbesTheFilter, &fr, &r);
+    cr_assert_eq(got->flags, 0, "requests that only read: %d denied", got->flags);
+    cr_assert_eq(got->fd, 200, "other requests: %d of 200 denied", got->fd);
+    cr_assert_eq(got->fd2, 0, "calls on itself: %d denied", got->fd2);
+    cr_assert_eq(got->ret, 2, "calls on others: %ld of 2 denied", got->ret);
+}
