@@ -1346,7 +1346,8 @@ static void childNoteReopen(int fd, int fl, const struct stat *st)
 ** the host's descriptor says: in a fork child, an inherited regular file
 ** open for writing was reopened read-only (childPrivateFd), and the shims
 ** must still predict its writes as the host's descriptor would take them.
-** Returns flags, with the host's access mode when fd is still that file.
+** Returns flags, with the host's access mode and O_APPEND when fd is still
+** that file.
 */
 int ptmForkHostFlags(int fd, int flags)
 {
@@ -1361,14 +1362,15 @@ int ptmForkHostFlags(int fd, int flags)
         if (FAILED(SYS2(SYS_fstat, fd, &st)) || st.st_dev != reopened[i].dev ||
             st.st_ino != reopened[i].ino)
             return flags;
-        return (flags & ~O_ACCMODE) | (reopened[i].flags & O_ACCMODE);
+        return (flags & ~(O_ACCMODE | O_APPEND)) | (reopened[i].flags & (O_ACCMODE | O_APPEND));
     }
     return flags;
 }
 
 /* Child: one inherited descriptor made private.  A regular file or a
 ** directory is reopened through /proc/self/fd (the same inode and flags, a
-** new open file description) at the same offset, and read-only: a
+** new open file description) at the same offset, and read-only (without
+** O_APPEND either): a
 ** descriptor that could write the file would let a MAP_SHARED mapping of
 ** it be made writable with mprotect() (the filter sees neither the
 ** mapping nor the descriptor's mode), and any write-class call the filter
@@ -1391,7 +1393,7 @@ static void childPrivateFd(int fd, struct nullFds *nf)
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
         char proc[32];
         procFdPath(proc, fd);
-        nfd = childOpen(proc, (how & ~O_ACCMODE) | O_RDONLY |
+        nfd = childOpen(proc, (how & ~(O_ACCMODE | O_APPEND)) | O_RDONLY |
                                   (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
         long at = nfd >= 0 ? SYS3(SYS_lseek, fd, 0, SEEK_CUR) : 0;
         if (at > 0 && SYS3(SYS_lseek, nfd, at, SEEK_SET) != at) {
