@@ -354,9 +354,10 @@ static const struct denyRule denyRules[] = {
     {"ioprio_set", -1, -1, -1, NONE_OF(1, thisProcess)},
     {"prlimit64", -1, -1, -1, NONE_OF(0, thisProcess)},
     {"sched_setaffinity", -1, -1, -1, NONE_OF(0, thisProcess)},
-    {"sched_setscheduler", -1, -1, -1, NONE_OF(0, thisProcess)},
-    {"sched_setparam", -1, -1, -1, NONE_OF(0, thisProcess)},
-    {"sched_setattr", -1, -1, -1, NONE_OF(0, thisProcess)},
+    /* Even on itself: a real-time policy (root may set one) would let the
+    ** mirror starve the host's threads until its deadline. */
+    {"sched_setscheduler", -1, -1, -1, ANY}, {"sched_setparam", -1, -1, -1, ANY},
+    {"sched_setattr", -1, -1, -1, ANY},
     {"migrate_pages", -1, -1, -1, NONE_OF(0, thisProcess)},
     {"move_pages", -1, -1, -1, NONE_OF(0, thisProcess)},
     {"prctl", -1, -1, -1, IS(0, PR_SCHED_CORE)},

@@ -761,6 +761,12 @@ static long prSchedCore(struct frame *f)
     return prctl(62 /* PR_SCHED_CORE */, 2 /* SHARE_TO */, f->host, 0, 0);
 }
 static long nsUnshare(struct frame *f) { (void)f; return unshare(CLONE_NEWUSER); }
+static long rtPolicy(struct frame *f)
+{
+    struct sched_param sp = {.sched_priority = 1};
+    (void)f;
+    return sched_setscheduler(0, SCHED_FIFO, &sp);
+}
 static long perfOpen(struct frame *f)
 {
     char attr[128] = {0};
@@ -786,6 +792,7 @@ static const struct route hostRoutes[] = {
     {"process_madvise", memMadvise, "|pidfd_open|process_madvise|"},
     {"prctl(PR_SCHED_CORE)", prSchedCore, "|prctl|"},
     {"unshare", nsUnshare, "|unshare|"},
+    {"a real-time policy for itself", rtPolicy, "|sched_setscheduler|"},
     {"perf_event_open", perfOpen, "|perf_event_open|"},
 };
 
