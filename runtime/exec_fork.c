@@ -59,6 +59,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/futex.h>
 #include <linux/ioprio.h>
@@ -243,6 +244,7 @@ static const struct denyValue ioctlReadsV[] = {
     VALUE(TIOCGEXCL), VALUE(TIOCGPKT), VALUE(TIOCGSOFTCAR), VALUE(FIONREAD),
     VALUE(FIOCLEX), VALUE(FIONCLEX), VALUE(FIOQSIZE), VALUE(FIGETBSZ),
     VALUE(FS_IOC_GETFLAGS), VALUE(FS_IOC_GETVERSION), VALUE(FS_IOC_FSGETXATTR),
+    VALUE(FS_IOC_FIEMAP),
     VALUE(BLKGETSIZE), VALUE(BLKGETSIZE64), VALUE(BLKSSZGET), VALUE(BLKPBSZGET),
     VALUE(BLKBSZGET), VALUE(BLKIOMIN), VALUE(BLKIOOPT), VALUE(BLKALIGNOFF),
     VALUE(BLKROGET), VALUE(BLKRAGET), VALUE(BLKROTATIONAL),
