@@ -977,7 +977,8 @@ int ptmForkFilterDescribe(FILE *out)
     unsigned i = 0, section = 0, n;
 
     fputs("Every system call not listed here is allowed.  A call made through another\n"
-          "ABI than the native one (i386's `int 0x80`, x32) kills the child (a crash).\n",
+          "ABI than the native one (i386's `int 0x80`, x32) kills the child (a crash).\n"
+          "Arguments are numbered from 0 and compared by their low 32 bits.\n",
           out);
     while (i < N_DENY) {
         if (!denyRules[i].name) {
