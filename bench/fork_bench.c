@@ -128,7 +128,7 @@ static long rssKiB(void)
 
 static const char *const stepNames[PTM_STAMP_COUNT] = {
     "", "fork -> child runs", "deadline timer, signals, no core", "descriptors made private",
-    "shared mappings read-only", "seccomp attach", "the mirror", "exit -> parent reaped"};
+    "shared mappings read-only", "pgrp, Landlock, seccomp", "the mirror", "exit -> parent reaped"};
 
 static void measure(int rounds)
 {

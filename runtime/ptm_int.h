@@ -150,7 +150,7 @@ enum ptmForkStamp {
     PTM_STAMP_SIGNALS,  /* child: deadline timer, signals, parent death, no core */
     PTM_STAMP_FDS,      /* child: inherited descriptors made private */
     PTM_STAMP_SHARED,   /* child: shared mappings made read-only */
-    PTM_STAMP_FILTER,   /* child: seccomp filter attached; the mirror starts */
+    PTM_STAMP_FILTER,   /* child: confined, seccomp filter attached; the mirror starts */
     PTM_STAMP_MIRROR,   /* child: the mirror returned */
     PTM_STAMP_REAPED,   /* parent: child reaped */
     PTM_STAMP_COUNT
