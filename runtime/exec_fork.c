@@ -1594,9 +1594,10 @@ static void forkRelease(unsigned held)
 ** another thread held at that instant, and dies waiting for it at its
 ** deadline, a timeout misread as a prediction (the malloc lock of a thread
 ** that is freeing, say).  So the mirror is forked by glibc's fork(), from
-** a helper that clone() makes with no exit signal, CLONE_VM and
-** CLONE_VFORK: the helper shares the host's memory (the locks fork()
-** takes are the host's, waited for properly) and runs on the host
+** a helper that clone() makes with no exit signal, CLONE_VM, CLONE_FILES
+** and CLONE_VFORK: the helper shares the host's memory (the locks fork()
+** takes are the host's, waited for properly) and its descriptor table
+** (nothing to copy), and runs on the host
 ** thread's stack below the caller's frames while the host thread sleeps
 ** (CLONE_VFORK) until the helper ends, so nothing runs on that thread and
 ** that stack twice.  The helper blocks every signal, sets its own SIGCHLD
@@ -1606,13 +1607,18 @@ static void forkRelease(unsigned held)
 ** signals nobody; ptmForkRun reaps it with __WALL.  The mirror is the
 ** helper's child: the host never sees it.
 **
+** The mirror's parent is the helper, and the host is its grandparent:
+** whatever denies the mirror a route to its parent (pidfd, /proc, signals)
+** must deny it to both.
+**
 ** Costs: one clone() with CLONE_VM (no page tables are copied) and one
 ** more wake-up per mirror (bench/fork_bench.c); and while the mirror runs,
 ** the calling thread runs no signal handler: it blocks every signal across
 ** the clone() (a process-directed signal goes to another thread, if any),
 ** and a signal sent to it waits for the mirror's end, at most its
-** deadline.  Valgrind runs clone(CLONE_VM | CLONE_VFORK) as fork(), with
-** no shared memory: under valgrind the caller forks the mirror itself.
+** deadline.  Valgrind runs clone(CLONE_VM | CLONE_VFORK) as a fork(),
+** with no shared memory, and knows no other CLONE_VM without threads:
+** under valgrind the caller forks the mirror itself.
 */
 
 /* What the helper and the caller share (CLONE_VM): the caller's memory. */
@@ -1666,9 +1672,6 @@ static int forkHelperRun(void *arg)
     h->child->parent = (pid_t)SYS0(SYS_getpid);
     if ((h->fork_err = mirrorFork(h->child, &pid)) != 0)
         return 0;
-    /* The helper's copies of the host's descriptors: not for the mirror
-    ** to reach through /proc/<its parent>/fd, nor to keep open. */
-    (void)SYS3(SYS_close_range, 0, ~0U, 0);
     while ((r = SYS4(SYS_wait4, pid, &h->status, __WALL, NULL)) == -EINTR)
         ;
     if (FAILED(r))
@@ -1699,7 +1702,8 @@ static __attribute__((noinline)) int forkThroughHelper(struct forkHelper *h)
     }
     pthread_sigmask(SIG_BLOCK, &all, &old);
     memcpy(&h->child->mask, &old, sizeof h->child->mask);
-    pid = clone(forkHelperRun, (void *)top, CLONE_VM | CLONE_VFORK /* no exit signal */, h);
+    pid = clone(forkHelperRun, (void *)top,
+                CLONE_VM | CLONE_FILES | CLONE_VFORK /* no exit signal */, h);
     err = pid < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err)

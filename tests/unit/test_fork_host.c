@@ -181,6 +181,14 @@ static void expectOwnChildSeen(void)
     cr_assert_eq(atomic_load(&reaped), 1, "the host's own child was not reaped");
 }
 
+/* A mirror that tries to signal its parent and the host itself. */
+static void mirrorSignalsHost(void *p)
+{
+    struct frame *f = p;
+    f->out = (kill(getppid(), SIGCHLD) == 0) + (kill((pid_t)f->in, SIGCHLD) == 0) +
+             (kill(0, SIGCHLD) == 0);
+}
+
 Test(fork_host, a_mirrors_end_sends_the_host_no_sigchld)
 {
     struct frame fr = {0};
@@ -190,6 +198,10 @@ Test(fork_host, a_mirrors_end_sends_the_host_no_sigchld)
     handle(SIGCHLD, countSigchld, SA_RESTART);
     for (int k = 0; k < 10; k++)
         runEachEnding(k);
+    fr.in = getpid();
+    cr_assert_eq(run(mirrorSignalsHost, &fr, 5 * SECOND, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_DENIED, "status %s", ptmStatusName(r.status));
+    cr_assert_eq(((struct frame *)ring->frame)->out, 0, "a kill() got through");
     cr_assert_eq(run(mirrorLoops, &fr, 50 * MS, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_TIMEOUT, "status %s", ptmStatusName(r.status));
     cr_assert_eq(atomic_load(&sigchlds), 0, "%d SIGCHLD from mirrors", atomic_load(&sigchlds));
