@@ -526,3 +526,54 @@ Test(fork_host, a_kill_by_the_sandbox_predicts_no_failure)
     cr_assert_eq(sig.validation, 0);
     cr_assert_eq(sig.contention, 0);
 }
+
+/* ------------------------------------- the calling thread's own signals */
+
+/* While its mirror runs, the calling thread blocks every signal (the
+** helper runs on its stack): a signal sent to it is delivered when the
+** mirror ends, not lost; one sent to the process goes to another thread
+** at once. */
+static _Atomic int usr1Handled;
+static _Atomic pid_t usr2Thread;
+static pthread_t mainThread;
+
+static void onUsr1(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&usr1Handled, 1);
+}
+
+static void onUsr2(int sig)
+{
+    (void)sig;
+    atomic_store(&usr2Thread, (pid_t)syscall(SYS_gettid));
+}
+
+static void *signalLater(void *arg)
+{
+    (void)arg;
+    usleep(100 * 1000);
+    pthread_kill(mainThread, SIGUSR1);
+    kill(getpid(), SIGUSR2);
+    usleep(400 * 1000); /* a thread that can take SIGUSR2 */
+    return NULL;
+}
+
+Test(fork_host, signals_during_a_mirror_are_delivered_not_lost)
+{
+    struct frame fr = {0};
+    struct ptmMirrorRun r;
+    pthread_t t;
+
+    SKIP_UNDER_VALGRIND();
+    handle(SIGUSR1, onUsr1, SA_RESTART);
+    handle(SIGUSR2, onUsr2, SA_RESTART);
+    mainThread = pthread_self();
+    cr_assert_eq(pthread_create(&t, NULL, signalLater, NULL), 0);
+    cr_assert_eq(run(mirrorLoops, &fr, 300 * MS, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_TIMEOUT, "status %s", ptmStatusName(r.status));
+    cr_assert_eq(atomic_load(&usr1Handled), 1, "SIGUSR1 to the caller was lost");
+    pthread_join(t, NULL);
+    cr_assert_neq(atomic_load(&usr2Thread), 0, "SIGUSR2 to the process was lost");
+    cr_assert_neq(atomic_load(&usr2Thread), getpid(), "the caller took SIGUSR2 during its mirror");
+}
