@@ -25,9 +25,11 @@
 **   - runs desc->mirror on the ring's frame, marks the ring returned, and
 **     _exit()s (no atexit handlers, no stdio flush: the host's buffered
 **     output is not doubled).
-** The parent only waits (waitpid), and reads what happened from the exit
-** status and the ring (a MAP_SHARED mapping, so the child's events are in
-** the parent's pages).  Each step is stamped into ring->stamp_ns
+** The child is forked by a helper that shares the host's memory and ends
+** with no exit signal (see "The helper" below), so that the host sees no
+** SIGCHLD and no child of its own.  The parent only waits, and reads what
+** happened from the exit status and the ring (a MAP_SHARED mapping, so
+** the child's events are in the parent's pages).  Each step is stamped into ring->stamp_ns
 ** (bench/fork_bench.c prints the breakdown).
 **
 ** The filter is built once per process as a BPF program in memory, by this
@@ -67,6 +69,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -1235,8 +1238,11 @@ static int childAction(int sig, uintptr_t handler, unsigned long flags)
     return FAILED(r) ? (int)-r : 0;
 }
 
-/* Child: signals, core dumps, parent death.  0 or an errno. */
-static int childSignals(pid_t parent)
+/* Child: signals, core dumps, parent death.  The child starts with every
+** signal blocked (forkHelperRun); it gets the host thread's mask back,
+** less the crash signals and SIGSYS, once their actions are its own.
+** 0 or an errno. */
+static int childSignals(pid_t parent, uint64_t mask)
 {
     struct rlimit core = {0, 0};
     uint64_t unblock = 1ull << (SIGSYS - 1);
@@ -1251,7 +1257,8 @@ static int childSignals(pid_t parent)
     }
     if ((err = childAction(SIGSYS, (uintptr_t)childSigsys, SA_SIGINFO)) != 0)
         return err;
-    if (FAILED(r = SYS4(SYS_rt_sigprocmask, SIG_UNBLOCK, &unblock, NULL, sizeof unblock)))
+    mask &= ~unblock;
+    if (FAILED(r = SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask)))
         return (int)-r;
     /* A crashing mirror must not leave a core file behind: not dumpable
     ** is enough for the kernel (a core_pattern pipe included); the limit
@@ -1757,9 +1764,11 @@ struct childArgs {
     const struct ptm_tx_desc *desc;
     const void *frame;
     struct ptmRing *ring;
-    pid_t parent;
+    pid_t parent;                 /* the child's parent: the helper, or the host */
     uint64_t deadline;            /* CLOCK_MONOTONIC ns; 0: none */
     long fd_count;                /* open descriptors just before the fork, or -1 */
+    uint64_t mask;                /* the host thread's signal mask (signals 1-64) */
+    unsigned held;                /* forkHold's locks, to release in the child */
 };
 
 /* Child: the deadline, as a POSIX timer that sends SIGKILL (which cannot be
@@ -1808,7 +1817,7 @@ static __attribute__((noreturn)) void childRun(const struct childArgs *a)
     childRing = ring;
     childPid = (pid_t)SYS0(SYS_getpid);
     if ((err = childDeadline(a->deadline, &timer)) != 0 ||
-        (err = childSignals(a->parent)) != 0)
+        (err = childSignals(a->parent, a->mask)) != 0)
         childFail(ring, err);
     ring->stamp_ns[PTM_STAMP_SIGNALS] = ptmOsNowNs();
     if ((err = childPrivateFds(ring, a->fd_count)) != 0)
@@ -1866,28 +1875,44 @@ static long parentFdCount(void)
     return ptmOs.stat("/proc/self/fd", &st) == 0 ? (long)st.st_size : -1;
 }
 
-/* Waits for the child and reaps it; the child's own timer kills it at the
-** deadline (childDeadline), so no timed wait is needed: a blocking
-** waitpid() costs less than a pidfd, poll() and close() (measured here: 12
-** to 20 us a mirror, bench/README.md).  OUT: *status, *timed_out (it was
-** killed at the deadline), *lost (it was reaped elsewhere: no status).
-** 0 or an errno. */
-static int parentWait(pid_t pid, uint64_t deadline, const struct ptmRing *ring, int *status,
-                      int *timed_out, int *lost)
+/* Whether the mirror child was killed at its deadline: it is past, and
+** the child died of SIGKILL (its timer's) or, with no status (lost), never
+** returned. */
+static int parentTimedOut(uint64_t deadline, const struct ptmRing *ring, int status, int lost)
 {
-    int err = parentReap(pid, status);
-    int late = deadline && ptmOsNowNs() >= deadline;
-
-    *timed_out = *lost = 0;
-    if (err == ECHILD) {
-        *lost = 1;
-        *timed_out = late && !atomic_load_explicit(&ring->returned, memory_order_acquire);
+    if (!deadline || ptmOsNowNs() < deadline)
         return 0;
-    }
-    if (err)
-        return err;
-    *timed_out = late && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL;
-    return 0;
+    if (lost)
+        return !atomic_load_explicit(&ring->returned, memory_order_acquire);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+/* The call of the event below: no system call has this number, so the
+** event names none ("?"). */
+#define SYSCALL_UNKNOWN 0x7fffu
+
+/* A child the kernel killed with SIGSYS was denied a system call while it
+** blocked SIGSYS: the kernel cannot run the handler (childSigsys) then,
+** so it ends the child.  glibc's system(), popen() and posix_spawn() block
+** every signal around their clone(), and so does any code that masks all
+** signals before a call the filter denies.  The mirror was stopped by the
+** sandbox, not by its own fault: a denial, whose system call is unknown,
+** recorded in the ring as the handler would have. */
+static void parentNoteKill(struct ptmRing *ring)
+{
+    struct ptmEvent *ev = ptmRingPush(ring);
+    uint64_t start = ring->stamp_ns[PTM_STAMP_FILTER], end = ring->stamp_ns[PTM_STAMP_REAPED];
+
+    if (!ev)
+        return;
+    ev->kind = PTM_EV_DENIED;
+    ev->call = (uint16_t)(PTM_CALL_SYSCALL | SYSCALL_UNKNOWN);
+    ev->err = EPERM;
+    ev->result = -1;
+    ev->t_ns = start && end > start ? end - start : 0;
+    ptmCopyField(ev->target, sizeof ev->target,
+                 "a system call made with SIGSYS blocked: the sandbox killed the mirror");
+    ptmCopyField(ev->detail, sizeof ev->detail, "SIGSYS");
 }
 
 /* What the child's end says, into run. */
@@ -1910,6 +1935,11 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
         run->status = returned ? (run->denied ? PTM_MS_DENIED : PTM_MS_RETURNED)
                                : PTM_MS_CRASHED;
         run->exit_code = -1;
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+        run->status = PTM_MS_DENIED; /* the sandbox ended it: inconclusive */
+        run->signo = SIGSYS;
+        run->denied++;
+        parentNoteKill(ring);
     } else if (WIFSIGNALED(status)) {
         run->status = PTM_MS_CRASHED;
         run->signo = WTERMSIG(status);
@@ -2008,20 +2038,158 @@ static void forkRelease(unsigned held)
             holds[i].release();
 }
 
+/* ------------------------------------------------------------------------
+** The helper
+**
+** A child of fork() sends its parent SIGCHLD when it ends, and any
+** waitpid(-1) of the host may reap it: a host's SIGCHLD handler would run
+** once per mirror, interrupt other threads' system calls with EINTR, and
+** reap the mirror before ptmForkRun does.  Only a child made by clone(2)
+** with no exit signal is invisible to both (waitpid(-1) without __WALL
+** skips it).  But a raw clone() is not fork(): glibc's fork() takes the
+** malloc arenas' and stdio's locks in the parent and resets them in the
+** child, runs the pthread_atfork handlers, and sets the child's thread id.
+** A raw clone() child of a multi-threaded host inherits whatever lock
+** another thread held at that instant, and dies waiting for it at its
+** deadline, a timeout misread as a prediction (the malloc lock of a thread
+** that is freeing, say).  So the mirror is forked by glibc's fork(), from
+** a helper that clone() makes with no exit signal, CLONE_VM, CLONE_FILES
+** and CLONE_VFORK: the helper shares the host's memory (the locks fork()
+** takes are the host's, waited for properly) and its descriptor table
+** (nothing to copy), and runs on the host
+** thread's stack below the caller's frames while the host thread sleeps
+** (CLONE_VFORK) until the helper ends, so nothing runs on that thread and
+** that stack twice.  The helper blocks every signal, sets its own SIGCHLD
+** (a copy: no CLONE_SIGHAND) to the default so that the mirror is neither
+** reaped by the kernel nor seen by a host handler, forks the mirror, waits
+** for it, writes its status into the caller's memory, and exits.  Its exit
+** signals nobody; ptmForkRun reaps it with __WALL.  The mirror is the
+** helper's child: the host never sees it.
+**
+** The mirror's parent is the helper, and the host is its grandparent:
+** whatever denies the mirror a route to its parent (pidfd, /proc, signals)
+** must deny it to both.
+**
+** Costs: one clone() with CLONE_VM (no page tables are copied) and one
+** more wake-up per mirror (bench/fork_bench.c); and while the mirror runs,
+** the calling thread runs no signal handler: it blocks every signal across
+** the clone() (a process-directed signal goes to another thread, if any),
+** and a signal sent to it waits for the mirror's end, at most its
+** deadline.  Valgrind runs clone(CLONE_VM | CLONE_VFORK) as a fork(),
+** with no shared memory, and knows no other CLONE_VM without threads:
+** under valgrind the caller forks the mirror itself.
+*/
+
+/* What the helper and the caller share (CLONE_VM): the caller's memory. */
+struct forkHelper {
+    struct childArgs *child;
+    pid_t host;                   /* the caller's process: the helper dies with it */
+    int fork_err;                 /* errno of the fork, or of the helper's setup */
+    int waited;                   /* 1: status holds the mirror's end */
+    int status;                   /* the mirror child's wait status */
+};
+
+/* How far below the caller's frame the helper's stack starts: room for
+** the frames of the caller and of glibc's clone() above it. */
+#define HELPER_STACK_GAP 4096u
+
+/* Forks the mirror child; in the child, runs it (no return).  0 or the
+** errno of fork(). OUT: *pid. */
+static int mirrorFork(struct childArgs *child, pid_t *pid)
+{
+    *pid = ptmOs.fork();
+    if (*pid == 0) {
+        /* Child */
+        forkRelease(child->held);
+        childRun(child);
+    }
+    return *pid < 0 ? errno : 0;
+}
+
+/* The helper (clone()'s entry): forks the mirror and reaps it into *h.
+** Returns 0, its exit status, which nobody reads. */
+static int forkHelperRun(void *arg)
+{
+    struct forkHelper *h = arg;
+    struct kernelSigaction dfl = {0, 0, 0, 0};
+    uint64_t all = ~0ull;
+    pid_t pid;
+    long r;
+
+    /* All blocked, also glibc's internal signals, which the caller could
+    ** not block: no host handler may run here, on the host's memory. */
+    (void)SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all);
+    if (FAILED(r = SYS4(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, sizeof dfl.mask)) ||
+        FAILED(r = SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL))) {
+        h->fork_err = (int)-r;
+        return 0;
+    }
+    if (SYS0(SYS_getppid) != h->host) {
+        h->fork_err = ESRCH;      /* the host died before PDEATHSIG was set */
+        return 0;
+    }
+    h->child->parent = (pid_t)SYS0(SYS_getpid);
+    if ((h->fork_err = mirrorFork(h->child, &pid)) != 0)
+        return 0;
+    while ((r = SYS4(SYS_wait4, pid, &h->status, __WALL, NULL)) == -EINTR)
+        ;
+    if (FAILED(r))
+        (void)SYS2(SYS_kill, pid, SIGKILL); /* it dies with the helper (PDEATHSIG) */
+    h->waited = !FAILED(r);
+    return 0;
+}
+
+/* Caller: runs the helper and returns when it has ended.  Under valgrind,
+** forks and reaps the mirror itself.  OUT: *h (fork_err, waited, status).
+** 0, or the errno of clone() or of the wait. */
+static __attribute__((noinline)) int forkThroughHelper(struct forkHelper *h)
+{
+    uintptr_t top = ((uintptr_t)__builtin_frame_address(0) - HELPER_STACK_GAP) & ~(uintptr_t)63;
+    sigset_t all, old;
+    int err, status;
+    pid_t pid;
+
+    sigfillset(&all);
+    if (RUNNING_ON_VALGRIND) {
+        pthread_sigmask(SIG_BLOCK, NULL, &old);
+        memcpy(&h->child->mask, &old, sizeof h->child->mask);
+        if ((h->fork_err = mirrorFork(h->child, &pid)) != 0)
+            return 0;
+        err = parentReap(pid, &h->status);
+        h->waited = err == 0;
+        return err == ECHILD ? 0 : err;
+    }
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    memcpy(&h->child->mask, &old, sizeof h->child->mask);
+    pid = clone(forkHelperRun, (void *)top,
+                CLONE_VM | CLONE_FILES | CLONE_VFORK /* no exit signal */, h);
+    err = pid < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err)
+        return err;
+    /* ECHILD: the host reaped it (waitpid with __WALL); what it found is
+    ** in *h all the same. */
+    err = parentReap(pid, &status);
+    return err == ECHILD ? 0 : err;
+}
+
 /*
 ** ptmForkRun: runs desc->mirror on a copy of frame (desc->frame_size
 ** bytes) in a sandboxed fork child, recording into ring (from
 ** ptmRingCreate or ptmRingForThread; reset here), and reaps the child
 ** before deadline_ns (ns from now; 0: no deadline) or kills it then.  The
 ** copy is ring->frame itself when the frame fits; the locks registered
-** with ptmForkHoldAdd are held across the fork.
+** with ptmForkHoldAdd are held across the fork.  The child is forked by a
+** helper (see above): its end sends the host no SIGCHLD, and no
+** waitpid(-1) of the host reaps it.
 **
 ** OUT: *run, always filled: status (returned, crashed + signo or
-** exit_code, timeout, denied, failed + error), denied, duration_ns,
-** executor "fork", ring, success (the child's verdict on its result,
-** whatever the frame's size), and frame_valid and frame (= ring->frame)
-** when the ring holds the mirror's frame (it returned, and frame_size <=
-** PTM_RING_FRAME_MAX; else frame_lost says why not).
+** exit_code, timeout, denied (+ signo SIGSYS when the sandbox killed it),
+** failed + error), denied, duration_ns, executor "fork", ring, success
+** (the child's verdict on its result, whatever the frame's size), and
+** frame_valid and frame (= ring->frame) when the ring holds the mirror's
+** frame (it returned, and frame_size <= PTM_RING_FRAME_MAX; else
+** frame_lost says why not).
 ** ring->stamp_ns: when each step ended (enum ptmForkStamp).
 **
 ** Returns PTM_OK when the mirror ran (whatever it did), PTM_EINVAL for a
@@ -2033,10 +2201,10 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
                struct ptmRing *ring, struct ptmMirrorRun *run)
 {
     uint64_t t0 = ptmOsNowNs(), deadline;
-    int status = 0, timed_out, lost, err;
+    struct forkHelper helper;
     struct childArgs child;
-    unsigned bound, held;
-    pid_t pid;
+    unsigned bound;
+    int err;
 
     memset(run, 0, sizeof *run);
     run->executor = "fork";
@@ -2056,32 +2224,21 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     ** child it must be. */
     if (ring->dontfork && ptmOs.madvise(ring, ptmRingSize(ring), MADV_DOFORK) != 0)
         return runFailed(run, PTM_ERROR, "ring: madvise", errno);
-    child = (struct childArgs){desc, frame, ring, getpid(), deadline, parentFdCount()};
+    child = (struct childArgs){desc, frame, ring, getpid(), deadline, parentFdCount(), 0, 0};
+    helper = (struct forkHelper){&child, getpid(), 0, 0, 0};
     ring->stamp_ns[PTM_STAMP_FORK] = ptmOsNowNs();
-    held = forkHold();
-    pid = ptmOs.fork();
-    if (pid == 0) {
-        /* Child */
-        forkRelease(held);
-        childRun(&child);
-    }
+    child.held = forkHold();
+    err = forkThroughHelper(&helper);
     /* Parent */
-    err = pid < 0 ? errno : 0;
-    forkRelease(held);
+    forkRelease(child.held);
     if (ring->dontfork)
         (void)ptmOs.madvise(ring, ptmRingSize(ring), MADV_DONTFORK);
-    if (pid < 0)
-        return runFailed(run, PTM_ERROR, "fork", err);
-    err = parentWait(pid, deadline, ring, &status, &timed_out, &lost);
-    if (err) {
-        /* No verdict; still, leave no mirror running and no zombie. */
-        ptmOs.kill(pid, SIGKILL);
-        (void)parentReap(pid, &status);
-    }
     ring->stamp_ns[PTM_STAMP_REAPED] = ptmOsNowNs();
     run->duration_ns = ring->stamp_ns[PTM_STAMP_REAPED] - t0;
     if (err)
-        return runFailed(run, PTM_ERROR, "wait", err);
+        return runFailed(run, PTM_ERROR, "fork helper", err);
+    if (helper.fork_err)
+        return runFailed(run, PTM_ERROR, "fork", helper.fork_err);
     /* A child that found a descriptor at or above the poll bound walked
     ** /proc/self/fd: the next children poll far enough. */
     bound = atomic_load_explicit(&fdPollBound, memory_order_relaxed);
@@ -2091,6 +2248,8 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
         atomic_store_explicit(&fdPollBound, bound < FD_POLL_MAX ? bound : FD_POLL_MAX,
                               memory_order_relaxed);
     }
-    parentClassify(desc, ring, status, timed_out, lost, run);
+    parentClassify(desc, ring, helper.status,
+                   parentTimedOut(deadline, ring, helper.status, !helper.waited),
+                   !helper.waited, run);
     return run->status == PTM_MS_FAILED ? PTM_ERROR : PTM_OK;
 }

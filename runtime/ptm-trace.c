@@ -251,6 +251,11 @@ static void showHead(struct buf *b, const struct style *st, json_t *rec)
     bufText(b, st, mirror, 0);
     if (strcmp(status, "returned") == 0) {
         bufAdd(b, " returned in ", 13);
+    } else if (strcmp(status, "denied") == 0 && has_sig) {
+        /* The sandbox killed it: a denied call made with SIGSYS blocked. */
+        bufPrintf(b, " killed by the sandbox (signal %.0f%s%s) after ", sig,
+                  sigabbrev_np((int)sig) ? ", SIG" : "",
+                  sigabbrev_np((int)sig) ? sigabbrev_np((int)sig) : "");
     } else if (strcmp(status, "denied") == 0) {
         bufAdd(b, " returned, with syscalls denied, in ", 36);
     } else if (strcmp(status, "crashed") == 0) {
