@@ -260,6 +260,9 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
             printf("ptmcc (PTM) " PTM_VERSION_STRING "\n");
             fflush(stdout);
         }
+        /* -Wno-ptm-... is ptmcc's alone: a backend would not know it */
+        if (diag_option(a) == DIAG_OPT_OWN)
+            continue;
         if (allow_db) {
             const char *dir = database_flag(argc, argv, &i);
             if (dir) {

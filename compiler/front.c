@@ -1020,7 +1020,7 @@ static void finish_locals(BodyScan *b)
             f->hoists[f->nhoists++] = l->h;
             continue;
         }
-        warning_at(loc_of(b->fr, l->var), strlen(l->h.name),
+        warning_at(W_STATIC_COPY, loc_of(b->fr, l->var), strlen(l->h.name),
                    "the mirror clone of '%s' gets its own copy of static variable '%s': "
                    "the mirror sees its initial value, not the primary's",
                    f->name, l->h.name);
@@ -1871,18 +1871,18 @@ static char *escape_reason(const Escape *e)
 static void warn_escape(const Func *f, const Escape *e)
 {
     if (e->macro_defined)
-        warning_at(e->loc, e->len, "call to '%s' in the mirror of '%s': a macro writes its "
+        warning_at(W_UNCLONEABLE, e->loc, e->len, "call to '%s' in the mirror of '%s': a macro writes its "
                    "definition, so ptmcc cannot clone it; transactions that reach it need the "
                    "fork executor", e->callee, f->name);
     else if (e->old_style)
-        warning_at(e->loc, e->len, "call to '%s' in the mirror of '%s': its definition is "
+        warning_at(W_UNCLONEABLE, e->loc, e->len, "call to '%s' in the mirror of '%s': its definition is "
                    "K&R-style (parameters declared after the list), so ptmcc cannot clone it; "
                    "transactions that reach it need the fork executor", e->callee, f->name);
     else if (e->callee)
-        warning_at(e->loc, e->len, "call to unknown external '%s' in the mirror of '%s': "
+        warning_at(W_UNKNOWN_EXTERNAL, e->loc, e->len, "call to unknown external '%s' in the mirror of '%s': "
                    "transactions that reach it need the fork executor", e->callee, f->name);
     else
-        warning_at(e->loc, e->len, "call through a function pointer in the mirror of '%s': "
+        warning_at(W_FUNCTION_POINTER, e->loc, e->len, "call through a function pointer in the mirror of '%s': "
                    "transactions that reach it need the fork executor", f->name);
 }
 

@@ -76,13 +76,41 @@ void src_line_col(SrcLoc loc, unsigned *line, unsigned *col);
 /* diag.c -------------------------------------------------------------- */
 typedef enum { DIAG_TEXT, DIAG_JSON } DiagFormat;
 
+/* The groups of ptmcc's own warnings, each with its -W name
+** (-Wptm-unknown-external, ...; -Wptm is all of them). */
+typedef enum {
+    W_UNKNOWN_EXTERNAL, /* a mirror calls a function ptmcc does not know */
+    W_FUNCTION_POINTER, /* a mirror calls through a function pointer */
+    W_UNCLONEABLE,      /* a mirror calls a function ptmcc cannot clone */
+    W_STATIC_COPY,      /* a clone gets its own copy of a static variable */
+    W_UNVERIFIABLE,     /* --verify-mirror cannot judge a call or asm */
+    DIAG_NGROUPS
+} DiagGroup;
+
+/* What diag_option made of a command-line flag. */
+typedef enum {
+    DIAG_OPT_NONE,   /* not a diagnostics flag */
+    DIAG_OPT_SHARED, /* -w, -Werror, -Wno-error, -ferror-limit=, -fmax-errors=:
+                        ptmcc's as well as the backend's */
+    DIAG_OPT_OWN,    /* -W[no-][error=]ptm-...: ptmcc's alone */
+} DiagOption;
+
+/* diag_option: applies flag a to ptmcc's diagnostics, as clang would to
+** its own: -w silences every warning, -Werror makes them errors,
+** -Wno-<group> silences one group, -Werror=<group> makes it an error,
+** -Wno-error=<group> keeps it a warning, the last flag winning;
+** -ferror-limit=N stops after N errors (default 20, 0: no limit). */
+DiagOption diag_option(const char *a);
+const char *diag_group_name(DiagGroup g);
+
 void diag_set_format(DiagFormat f);
 /* diag_set_stream: where diagnostics go (NULL: stderr, the default). */
 void diag_set_stream(FILE *fp);
 /* Each prints file:line:col: kind: message, the source line and a caret
 ** under loc, spanning len bytes (0 or 1: a single caret). */
 void error_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
-void warning_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
+void warning_at(DiagGroup g, SrcLoc loc, size_t len, const char *fmt, ...)
+    PTMCC_PRINTF(4, 5);
 void note_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
 /* fixit: a replacement for the diagnostic printed last, shown as clang
 ** shows it (the new text under the caret line). */
