@@ -68,6 +68,11 @@ typedef struct SrcLoc {
 char *read_file(const char *path, size_t *len);
 /* src_load: the file at path, read once and cached; NULL if unreadable. */
 SrcFile *src_load(const char *path);
+/* src_load_regular: src_load for a file that must be a regular file of
+** at most max bytes (a device or a FIFO would read for ever or block).
+** NULL on failure, with *err: an errno of open or read, EINVAL (not a
+** regular file), EISDIR, or EFBIG (larger than max). */
+SrcFile *src_load_regular(const char *path, size_t max, int *err);
 /* src_from_text: a file made from text (tests, annotations without a file). */
 SrcFile *src_from_text(const char *path, const char *text);
 /* src_line_col: 1-based line and byte column of loc. */
