@@ -195,7 +195,8 @@ struct Node {
     NodeKind kind;
     size_t off, end;     /* span in the annotation text */
     char *str;
-    size_t str_off;      /* N_ENTRY: the key; N_MEMBER: the field */
+    size_t str_off;      /* N_ENTRY: the key; N_MEMBER: the field;
+                            N_BINARY: the operator; N_SIZEOF: the type */
     double num;
     int64_t ival;
     bool is_int;
@@ -299,8 +300,12 @@ typedef struct ExprPlace {
     void (*at)(Buf *b, size_t off, void *ctx);
     void *ctx;
 } ExprPlace;
-/* expr_to_c_placed: expr_to_c, with every name the backend resolves placed
-** by place, so that the backend reports an undeclared one there. */
+/* expr_needs_backend: whether expr names what only C resolves (a name
+** other than errno and fn's parameters, a call, a type): meta_check could
+** not check it whole. */
+bool expr_needs_backend(const Node *expr, const FuncSig *fn);
+/* expr_to_c_placed: expr_to_c, with every name, operator, type and member
+** placed by place, so that the backend reports an error in it there. */
 char *expr_to_c_placed(const Node *expr, const FuncSig *fn, const char *frame,
                        const ExprPlace *place);
 void meta_free(Meta *m);
@@ -479,6 +484,14 @@ typedef struct Unit {
 ** are reported through diag.  Returns NULL after any error. */
 Unit *front_parse(const char *path, const char *const *args, int nargs);
 void unit_free(Unit *u);
+/* front_check_exprs: compiles text, the rewritten u, with libclang as the
+** backend will see it at path (args: front_parse's), and reports the
+** first error inside each success_criteria and snapshot expression that
+** names what only the backend resolves, at the user's text: the backend
+** would show a generated line and errors that follow from the first.
+** Other errors are left to the backend.  Returns false after one. */
+bool front_check_exprs(const Unit *u, const char *path, const char *text,
+                       const char *const *args, int nargs);
 /* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
 ** PTM_MIRRORABLE function whose clone other files call. */
 bool unit_needs_rewrite(const Unit *u);
