@@ -88,7 +88,7 @@ static char *read_bounded(int fd, size_t max, size_t *len)
     }
     text[n] = '\0';
     *len = n;
-    return text;
+    return xrealloc(text, n + 1); /* the cap was room to read, not to keep */
 }
 
 /* src_load_regular: see ptmcc.h.  open() does not wait on a FIFO
