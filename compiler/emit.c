@@ -701,8 +701,10 @@ typedef struct AnnotPlace {
 static void put_annot_place(Buf *b, size_t off, void *ctx)
 {
     const AnnotPlace *ap = ctx;
+    SrcLoc loc = annot_loc(&ap->f->annot, off);
     buf_puts(b, "\n");
-    put_at_loc(b, annot_loc(&ap->f->annot, off), ap->display);
+    /* a user macro's body may be in a header: its #line names the header */
+    put_at_loc(b, loc, loc.file == ap->f->file ? ap->display : loc.file->path);
 }
 
 static void put_success(Buf *out, const Func *f, const char *display)

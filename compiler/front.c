@@ -2285,6 +2285,43 @@ static SrcLoc presumed_loc(CXDiagnostic d, size_t *len)
     return (SrcLoc){f, off < f->len ? off : f->len};
 }
 
+/* fixit_len: the source bytes fix-it i of d replaces, when it starts at
+** at (d's place) and stays on its line; -1 otherwise.  OUT: *text. */
+static long fixit_len(CXDiagnostic d, unsigned i, SrcLoc at, char **text)
+{
+    CXSourceRange r;
+    *text = text_of(clang_getDiagnosticFixIt(d, i, &r));
+    CXString n1, n2;
+    unsigned l1, c1, l2, c2, la, ca;
+    clang_getPresumedLocation(clang_getRangeStart(r), &n1, &l1, &c1);
+    clang_getPresumedLocation(clang_getRangeEnd(r), &n2, &l2, &c2);
+    clang_disposeString(n1);
+    clang_disposeString(n2);
+    src_line_col(at, &la, &ca);
+    return l1 == la && c1 == ca && l2 == l1 && c2 >= c1 ? (long)(c2 - c1) : -1;
+}
+
+/* report_with_fixits: d at `at`, with clang's replacements ('retrun' ->
+** 'return') shown as clang shows them; the caret spans what the first
+** one replaces when d has no range of its own. */
+static void report_with_fixits(CXDiagnostic d, SrcLoc at, size_t len)
+{
+    unsigned n = clang_getDiagnosticNumFixIts(d);
+    char *text;
+    long first = n ? fixit_len(d, 0, at, &text) : -1;
+    if (n)
+        free(text);
+    char *msg = text_of(clang_getDiagnosticSpelling(d));
+    error_at(at, len == 1 && first > 1 ? (size_t)first : len, "%s", msg);
+    free(msg);
+    for (unsigned i = 0; i < n; i++) {
+        long k = fixit_len(d, i, at, &text);
+        if (k >= 0)
+            fixit(at, (size_t)k, text);
+        free(text);
+    }
+}
+
 /* report_in_spans: reports d if it is an error inside one of the spans
 ** whose first error is not out yet.  Returns whether it was reported. */
 static bool report_in_spans(CXDiagnostic d, ExprSpan *spans, int n)
@@ -2300,9 +2337,7 @@ static bool report_in_spans(CXDiagnostic d, ExprSpan *spans, int n)
         if (s->reported)
             return false;
         s->reported = true;
-        char *msg = text_of(clang_getDiagnosticSpelling(d));
-        error_at(at, len, "%s", msg);
-        free(msg);
+        report_with_fixits(d, at, len);
         return true;
     }
     return false;
@@ -2316,11 +2351,16 @@ bool front_check_exprs(const Unit *u, const char *path, const char *text,
     ExprSpan *spans = expr_spans(u, &n);
     if (!n)
         return true;
+    /* libclang turns typo correction off unless asked: "did you mean" */
+    const char **argv = xcalloc((size_t)nargs + 1, sizeof *argv);
+    memcpy(argv, args, sizeof *argv * (size_t)nargs);
+    argv[nargs] = "-fspell-checking";
     CXIndex index = clang_createIndex(0, 0);
     struct CXUnsavedFile unsaved = {path, text, (unsigned long)strlen(text)};
     CXTranslationUnit tu = NULL;
-    enum CXErrorCode rc = clang_parseTranslationUnit2(index, path, args, nargs, &unsaved, 1,
+    enum CXErrorCode rc = clang_parseTranslationUnit2(index, path, argv, nargs + 1, &unsaved, 1,
                                                       CXTranslationUnit_KeepGoing, &tu);
+    free(argv);
     int errors = 0;
     for (unsigned i = 0; rc == CXError_Success && i < clang_getNumDiagnostics(tu); i++) {
         CXDiagnostic d = clang_getDiagnostic(tu, i);

@@ -11,11 +11,14 @@
 
 #include <ptm.h>
 #include <errno.h>
+#include "Inputs/criteria-tx.h"
 
 struct conf { int on; } gconf;
 int table[4];
 
 #ifndef FIXED
+CHECKED_TX("macro")
+int m(int k) { return k; }
 PTM_TRANSACTION(.success_criteria = retrun == 0)
 int a(int k) { return k; }
 
@@ -49,23 +52,28 @@ PTM_TRANSACTION(.success_criteria = errno != EAGAIN,
 int e(int k) { return k; }
 #endif
 
-// CHECK: diag-criteria-backend.c:19:37: error: use of undeclared identifier 'retrun'
-// CHECK-NEXT: {{^}}   19 | PTM_TRANSACTION(.success_criteria = retrun == 0){{$}}
-// CHECK-NEXT: {{^}}      |                                     ^{{$}}
-// CHECK-NEXT: diag-criteria-backend.c:22:59: error: invalid operands to binary expression ('struct conf' and 'int')
-// CHECK-NEXT: {{^}}   22 | PTM_TRANSACTION(.success_criteria = return == 0 || gconf == 0){{$}}
+// CHECK: criteria-tx.h:3:82: error: use of undeclared identifier 'retrun'; did you mean 'return'?
+// CHECK-NEXT: {{^}}    3 | #define CHECKED_TX(id) PTM_TRANSACTION(.transaction_id = id, .success_criteria = retrun == 0){{$}}
+// CHECK-NEXT: {{^}}      |                                                                                  ^~~~~~{{$}}
+// CHECK-NEXT: {{^}}      |                                                                                  return{{$}}
+// CHECK-NEXT: diag-criteria-backend.c:22:37: error: use of undeclared identifier 'retrun'; did you mean 'return'?
+// CHECK-NEXT: {{^}}   22 | PTM_TRANSACTION(.success_criteria = retrun == 0){{$}}
+// CHECK-NEXT: {{^}}      |                                     ^~~~~~{{$}}
+// CHECK-NEXT: {{^}}      |                                     return{{$}}
+// CHECK-NEXT: diag-criteria-backend.c:25:59: error: invalid operands to binary expression ('struct conf' and 'int')
+// CHECK-NEXT: {{^}}   25 | PTM_TRANSACTION(.success_criteria = return == 0 || gconf == 0){{$}}
 // CHECK-NEXT: {{^}}      |                                                           ^{{$}}
 // The first error of an expression only:
-// CHECK-NEXT: diag-criteria-backend.c:25:57: error: no member named 'of' in 'struct conf'
-// CHECK-NEXT: {{^}}   25 | PTM_TRANSACTION(.success_criteria = return < 2 && gconf.of == 1 && nosuch == 3){{$}}
+// CHECK-NEXT: diag-criteria-backend.c:28:57: error: no member named 'of' in 'struct conf'
+// CHECK-NEXT: {{^}}   28 | PTM_TRANSACTION(.success_criteria = return < 2 && gconf.of == 1 && nosuch == 3){{$}}
 // CHECK-NEXT: {{^}}      |                                                         ^{{$}}
-// CHECK-NEXT: diag-criteria-backend.c:28:40: error: invalid application of 'sizeof' to an incomplete type 'struct nope'
-// CHECK-NEXT: {{^}}   28 | PTM_TRANSACTION(.snapshot = { { table, sizeof(struct nope) } }){{$}}
+// CHECK-NEXT: diag-criteria-backend.c:31:40: error: invalid application of 'sizeof' to an incomplete type 'struct nope'
+// CHECK-NEXT: {{^}}   31 | PTM_TRANSACTION(.snapshot = { { table, sizeof(struct nope) } }){{$}}
 // CHECK-NEXT: {{^}}      |                                        ^{{$}}
-// CHECK-NEXT: diag-criteria-backend.c:31:46: error: use of undeclared identifier 'EAGIAN'
-// CHECK-NEXT: {{^}}   31 | PTM_TRANSACTION(.success_criteria = errno != EAGIAN,{{$}}
+// CHECK-NEXT: diag-criteria-backend.c:34:46: error: use of undeclared identifier 'EAGIAN'
+// CHECK-NEXT: {{^}}   34 | PTM_TRANSACTION(.success_criteria = errno != EAGIAN,{{$}}
 // CHECK-NEXT: {{^}}      |                                              ^{{$}}
-// CHECK-NEXT: diag-criteria-backend.c:32:86: error: no member named 'off' in 'struct conf'
-// CHECK-NEXT: {{^}}   32 |                 .snapshot = { { &table[k], sizeof table[0] }, { &gconf, sizeof(gconf.off) } }){{$}}
+// CHECK-NEXT: diag-criteria-backend.c:35:86: error: no member named 'off' in 'struct conf'
+// CHECK-NEXT: {{^}}   35 |                 .snapshot = { { &table[k], sizeof table[0] }, { &gconf, sizeof(gconf.off) } }){{$}}
 // CHECK-NEXT: {{^}}      |                                                                                      ^{{$}}
-// CHECK-NEXT: {{^}}6 errors generated.{{$}}
+// CHECK-NEXT: {{^}}7 errors generated.{{$}}

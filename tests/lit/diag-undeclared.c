@@ -26,9 +26,10 @@ int put(int k)
 // ptmcc compiles the rewritten unit with libclang and reports the first
 // error of each expression itself, with either backend, under the user's own
 // line (not the generated one), and nothing that follows from it.
-// CHECK: diag-undeclared.c:13:52: error: use of undeclared identifier 'vall'
+// CHECK: diag-undeclared.c:13:52: error: use of undeclared identifier 'vall'; did you mean 'vals'?
 // CHECK-NEXT: {{^}}   13 |                 .success_criteria = return == 0 && vall != NULL){{$}}
-// CHECK-NEXT: {{^}}      |                                                    ^{{$}}
+// CHECK-NEXT: {{^}}      |                                                    ^~~~{{$}}
+// CHECK-NEXT: {{^}}      |                                                    vals{{$}}
 // CHECK-NEXT: diag-undeclared.c:19:32: error: use of undeclared identifier 'nokey'
 // CHECK-NEXT: {{^}}   19 | PTM_TRANSACTION(.snapshot = {{[{][{]}} nokey, 4 }}){{$}}
 // CHECK-NEXT: {{^}}      |                                ^{{$}}
