@@ -17,6 +17,8 @@
 ** before it is an entry.  A fix-it goes into the "fixits" array of the
 ** diagnostic printed last (note or not).
 */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,33 @@
 static DiagFormat diag_format = DIAG_TEXT;
 static FILE *diag_stream;
 static int nerrors;
+
+/* What the command line made of the warnings (see diag_option). */
+typedef enum { ERR_DEFAULT, ERR_ON, ERR_OFF } ErrState;
+static const char *const group_names[DIAG_NGROUPS] = {
+    [W_UNKNOWN_EXTERNAL] = "ptm-unknown-external",
+    [W_FUNCTION_POINTER] = "ptm-function-pointer",
+    [W_UNCLONEABLE] = "ptm-uncloneable",
+    [W_STATIC_COPY] = "ptm-static-copy",
+    [W_UNVERIFIABLE] = "ptm-unverifiable",
+};
+static bool group_off[DIAG_NGROUPS];
+static ErrState group_err[DIAG_NGROUPS];
+static bool all_warnings_off; /* -w */
+static bool warnings_are_errors; /* -Werror */
+
+/* clang's default -ferror-limit; 0: no limit.  Past it, one fatal error
+** and silence: the cost of a thousand errors is then the cost of twenty. */
+static int error_limit = 20;
+static bool stopped;
+
+/* Whether the notes and fix-its that follow belong to a diagnostic that
+** was not shown (a silenced warning, anything after the limit). */
+static bool hidden;
+
+/* clang prints no source line longer than this: a line of megabytes
+** repeated under each of its errors is what made the output quadratic. */
+enum { MAX_LINE_TO_PRINT = 4096 };
 
 /* The line of the last text diagnostic, so a fix-it knows whether clang
 ** would show it (only under the caret's own line). */
@@ -66,20 +95,25 @@ int diag_error_count(void)
 ** Source lines
 */
 
+/* line_start: the offset of the first byte of off's line, found in the
+** file's line index: a diagnostic costs the same on a line of megabytes. */
 static size_t line_start(const SrcFile *f, size_t off)
 {
-    while (off > 0 && f->text[off - 1] != '\n')
-        off--;
-    return off;
+    unsigned line, col;
+    src_line_col((SrcLoc){(SrcFile *)f, off}, &line, &col);
+    return off - (col - 1);
 }
 
+/* line_end: the offset of off's line's end (its '\n', or a '\r' before
+** it, or the end of the file). */
 static size_t line_end(const SrcFile *f, size_t off)
 {
-    while (off < f->len && f->text[off] != '\n')
-        off++;
-    if (off > 0 && off <= f->len && f->text[off - 1] == '\r')
-        off--;
-    return off;
+    unsigned line, col;
+    src_line_col((SrcLoc){(SrcFile *)f, off}, &line, &col);
+    size_t end = line < f->nlines ? f->lines[line] - 1 : f->len;
+    if (end > 0 && f->text[end - 1] == '\r')
+        end--;
+    return end;
 }
 
 /* display_col: the screen column (0-based) of byte off in the line that
@@ -116,42 +150,44 @@ static int gutter_width(unsigned line)
     return (int)(d < 4 ? 4 : d);
 }
 
-static void print_source_line(const SrcFile *f, size_t bol, size_t eol, unsigned line)
+static void print_source_line(Buf *b, const SrcFile *f, size_t bol, size_t eol,
+                              unsigned line)
 {
-    FILE *fp = out();
-    fprintf(fp, " %*u | ", gutter_width(line), line);
+    buf_printf(b, " %*u | ", gutter_width(line), line);
     size_t col = 0;
     for (size_t i = bol; i < eol; i++) {
         if (f->text[i] == '\t') {
             size_t next = (col / 8 + 1) * 8;
             for (; col < next; col++)
-                fputc(' ', fp);
+                buf_put(b, " ", 1);
             continue;
         }
-        fputc(f->text[i], fp);
+        buf_put(b, &f->text[i], 1);
         if (((unsigned char)f->text[i] & 0xC0) != 0x80)
             col++;
     }
-    fputc('\n', fp);
+    buf_put(b, "\n", 1);
 }
 
 /* print_margin: the empty gutter of the lines under the source line. */
-static void print_margin(unsigned line, size_t indent)
+static void print_margin(Buf *b, unsigned line, size_t indent)
 {
-    FILE *fp = out();
-    fprintf(fp, " %*s | ", gutter_width(line), "");
+    buf_printf(b, " %*s | ", gutter_width(line), "");
     for (size_t i = 0; i < indent; i++)
-        fputc(' ', fp);
+        buf_put(b, " ", 1);
 }
 
 /* print_snippet: the source line of loc and a caret under it; a range
-** longer than the line is cut at the line's end, as clang does. */
-static void print_snippet(SrcLoc loc, size_t len)
+** longer than the line is cut at the line's end, as clang does.  Returns
+** false, printing nothing, for a line too long to print. */
+static bool print_snippet(Buf *b, SrcLoc loc, size_t len)
 {
     const SrcFile *f = loc.file;
     size_t off = loc.off < f->len ? loc.off : f->len;
     size_t bol = line_start(f, off);
     size_t eol = line_end(f, off);
+    if (eol - bol > MAX_LINE_TO_PRINT)
+        return false;
     if (off > eol)
         off = eol;
     size_t end = len > 1 ? off + len : off + 1;
@@ -160,15 +196,27 @@ static void print_snippet(SrcLoc loc, size_t len)
     unsigned line, col;
     src_line_col((SrcLoc){loc.file, off}, &line, &col);
 
-    print_source_line(f, bol, eol, line);
+    print_source_line(b, f, bol, eol, line);
     size_t from = display_col(f, bol, off);
     size_t to = end <= eol ? display_col(f, bol, end) : from + 1;
-    print_margin(line, from);
-    FILE *fp = out();
-    fputc('^', fp);
+    print_margin(b, line, from);
+    buf_put(b, "^", 1);
     for (size_t c = from + 1; c < to; c++)
-        fputc('~', fp);
-    fputc('\n', fp);
+        buf_put(b, "~", 1);
+    buf_put(b, "\n", 1);
+    return true;
+}
+
+/* emit: writes b out in one piece (stderr is unbuffered: a byte at a
+** time it was a system call per byte) and frees it. */
+static void emit(Buf *b)
+{
+    if (b->len) {
+        FILE *fp = out();
+        fwrite(b->data, 1, b->len, fp);
+        fflush(fp);
+    }
+    buf_free(b);
 }
 
 /* ---------------------------------------------------------------------
@@ -191,12 +239,16 @@ static json_t *json_entry(const char *kind, SrcLoc loc, size_t len, const char *
     return o;
 }
 
-/* collect: files a JSON entry; notes nest under the diagnostic before. */
-static void collect(const char *kind, SrcLoc loc, size_t len, const char *msg)
+/* collect: files a JSON entry; notes nest under the diagnostic before.
+** option: the -W flag that controls it ("-Wptm-static-copy"), or NULL. */
+static void collect(const char *kind, SrcLoc loc, size_t len, const char *msg,
+                    const char *option)
 {
     if (!json_all)
         json_all = json_array();
     json_t *o = json_entry(kind, loc, len, msg);
+    if (option)
+        json_object_set_new(o, "option", json_string(option));
     bool is_note = strcmp(kind, "note") == 0;
     if (is_note && json_parent) {
         json_t *notes = json_object_get(json_parent, "notes");
@@ -213,7 +265,10 @@ static void collect(const char *kind, SrcLoc loc, size_t len, const char *msg)
     json_last = o;
 }
 
-static void report(const char *kind, SrcLoc loc, size_t len, const char *fmt, va_list ap)
+/* report: prints one diagnostic.  flag: what clang shows in brackets after
+** the message ("-Wptm-static-copy", "-Werror,-Wptm-static-copy"), or NULL. */
+static void report(const char *kind, SrcLoc loc, size_t len, const char *flag, const char *fmt,
+                   va_list ap)
 {
     char *msg = NULL;
     if (vasprintf(&msg, fmt, ap) < 0)
@@ -221,55 +276,102 @@ static void report(const char *kind, SrcLoc loc, size_t len, const char *fmt, va
     const char *text = msg ? msg : fmt;
 
     if (diag_format == DIAG_JSON) {
-        collect(kind, loc, len, text);
-    } else if (loc.file) {
-        unsigned line, col;
-        src_line_col(loc, &line, &col);
-        fprintf(out(), "%s:%u:%u: %s: %s\n", loc.file->path, line, col, kind, text);
-        print_snippet(loc, len);
-        last_loc = loc;
-        have_last = true;
+        const char *comma = flag ? strrchr(flag, ',') : NULL;
+        collect(kind, loc, len, text, comma ? comma + 1 : flag);
     } else {
-        fprintf(out(), "ptmcc: %s: %s\n", kind, text);
-        have_last = false;
+        Buf b = {0};
+        if (loc.file) {
+            unsigned line, col;
+            src_line_col(loc, &line, &col);
+            buf_printf(&b, "%s:%u:%u: %s: %s", loc.file->path, line, col, kind, text);
+        } else {
+            buf_printf(&b, "ptmcc: %s: %s", kind, text);
+        }
+        if (flag)
+            buf_printf(&b, " [%s]", flag);
+        buf_put(&b, "\n", 1);
+        have_last = loc.file && print_snippet(&b, loc, len);
+        last_loc = loc;
+        emit(&b);
     }
     free(msg);
+}
+
+/* too_many_errors: whether the error about to be reported passes the
+** limit.  The first time, clang's fatal error says so, and everything
+** after it is silent. */
+static bool too_many_errors(void)
+{
+    if (stopped)
+        return true;
+    if (error_limit == 0 || nerrors < error_limit)
+        return false;
+    stopped = true;
+    nerrors++;
+    if (diag_format == DIAG_JSON) {
+        collect("fatal error", (SrcLoc){0}, 0, "too many errors emitted, stopping now",
+                "-ferror-limit=");
+    } else {
+        Buf b = {0};
+        buf_puts(&b, "fatal error: too many errors emitted, stopping now [-ferror-limit=]\n");
+        emit(&b);
+    }
+    have_last = false;
+    return true;
 }
 
 /* error_at: an error at loc spanning len bytes; counted. */
 void error_at(SrcLoc loc, size_t len, const char *fmt, ...)
 {
+    hidden = too_many_errors();
+    if (hidden)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    report("error", loc, len, fmt, ap);
+    report("error", loc, len, NULL, fmt, ap);
     va_end(ap);
     nerrors++;
 }
 
-/* warning_at: a warning at loc spanning len bytes; not counted. */
-void warning_at(SrcLoc loc, size_t len, const char *fmt, ...)
+/* warning_at: a warning of group g at loc spanning len bytes, as the
+** command line wants it: silent, a warning (not counted), or an error
+** (counted, and under the error limit). */
+void warning_at(DiagGroup g, SrcLoc loc, size_t len, const char *fmt, ...)
 {
+    bool as_error = !all_warnings_off && !group_off[g] &&
+                    (group_err[g] == ERR_ON || (warnings_are_errors && group_err[g] != ERR_OFF));
+    hidden = all_warnings_off || group_off[g] || stopped || (as_error && too_many_errors());
+    if (hidden)
+        return;
+    char flag[64];
+    snprintf(flag, sizeof flag, "%s-W%s", as_error ? "-Werror," : "", group_names[g]);
     va_list ap;
     va_start(ap, fmt);
-    report("warning", loc, len, fmt, ap);
+    report(as_error ? "error" : "warning", loc, len, flag, fmt, ap);
     va_end(ap);
+    nerrors += as_error;
 }
 
-/* note_at: a note on the diagnostic before it. */
+/* note_at: a note on the diagnostic before it (silent when that was). */
 void note_at(SrcLoc loc, size_t len, const char *fmt, ...)
 {
+    if (hidden)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    report("note", loc, len, fmt, ap);
+    report("note", loc, len, NULL, fmt, ap);
     va_end(ap);
 }
 
 /* error_plain: "ptmcc: error: ...", without a position; counted. */
 void error_plain(const char *fmt, ...)
 {
+    hidden = too_many_errors();
+    if (hidden)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    report("error", (SrcLoc){0}, 0, fmt, ap);
+    report("error", (SrcLoc){0}, 0, NULL, fmt, ap);
     va_end(ap);
     nerrors++;
 }
@@ -290,6 +392,8 @@ static bool same_line(SrcLoc a, SrcLoc b)
 ** to the diagnostic printed last. */
 void fixit(SrcLoc loc, size_t len, const char *replacement)
 {
+    if (hidden)
+        return;
     if (diag_format == DIAG_JSON) {
         if (!json_last)
             return;
@@ -313,8 +417,10 @@ void fixit(SrcLoc loc, size_t len, const char *replacement)
     size_t bol = line_start(f, off);
     unsigned line, col;
     src_line_col((SrcLoc){loc.file, off}, &line, &col);
-    print_margin(line, display_col(f, bol, off));
-    fprintf(out(), "%s\n", replacement);
+    Buf b = {0};
+    print_margin(&b, line, display_col(f, bol, off));
+    buf_printf(&b, "%s\n", replacement);
+    emit(&b);
 }
 
 /* diag_flush: prints the JSON array collected so far and starts a new
@@ -331,6 +437,102 @@ void diag_flush(void)
     fflush(fp);
     json_decref(json_all);
     json_all = json_last = json_parent = NULL;
+}
+
+/* ---------------------------------------------------------------------
+** Command-line flags
+*/
+
+/* group_of: the groups a -W name selects.  "ptm" is every group.
+** OUT: *from, *to (a range of DiagGroup).  Returns false for no group. */
+static bool group_of(const char *name, int *from, int *to)
+{
+    if (strcmp(name, "ptm") == 0) {
+        *from = 0;
+        *to = DIAG_NGROUPS;
+        return true;
+    }
+    for (int g = 0; g < DIAG_NGROUPS; g++) {
+        if (strcmp(name, group_names[g]) == 0) {
+            *from = g;
+            *to = g + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* unknown_group: clang's warning for a -W name it does not know, with
+** the nearest ptm group.  flag: the whole flag, name: the group in it. */
+static void unknown_group(const char *flag, const char *name)
+{
+    const char *near = closest(name, group_names, DIAG_NGROUPS);
+    char *msg = near ? format("unknown warning option '%s'; did you mean '%.*s%s'?", flag,
+                              (int)(name - flag), flag, near)
+                     : format("unknown warning option '%s'", flag);
+    hidden = all_warnings_off;
+    if (!hidden) {
+        Buf b = {0};
+        buf_printf(&b, "ptmcc: warning: %s [-Wunknown-warning-option]\n", msg);
+        emit(&b);
+    }
+    free(msg);
+}
+
+/* set_limit: -ferror-limit=N and gcc's -fmax-errors=N; a value that is no
+** count is left to the backend to reject. */
+static void set_limit(const char *value)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(value, &end, 10);
+    if (end != value && !*end && errno == 0 && n >= 0 && n <= INT_MAX)
+        error_limit = (int)n;
+}
+
+/* diag_option: see ptmcc.h. */
+DiagOption diag_option(const char *a)
+{
+    int from, to;
+    if (strcmp(a, "-w") == 0) {
+        all_warnings_off = true;
+        return DIAG_OPT_SHARED;
+    }
+    if (strcmp(a, "-Werror") == 0 || strcmp(a, "-Wno-error") == 0) {
+        warnings_are_errors = a[2] == 'e';
+        return DIAG_OPT_SHARED;
+    }
+    if (strncmp(a, "-ferror-limit=", 14) == 0 || strncmp(a, "-fmax-errors=", 13) == 0) {
+        set_limit(strchr(a, '=') + 1);
+        return DIAG_OPT_SHARED;
+    }
+    bool error = strncmp(a, "-Werror=", 8) == 0;
+    bool no_error = strncmp(a, "-Wno-error=", 11) == 0;
+    bool no = !no_error && strncmp(a, "-Wno-", 5) == 0;
+    const char *name = error ? a + 8 : no_error ? a + 11 : no ? a + 5 : a + 2;
+    if (strncmp(a, "-W", 2) != 0 || strncmp(name, "ptm", 3) != 0 ||
+        (name[3] && name[3] != '-'))
+        return DIAG_OPT_NONE;
+    if (!group_of(name, &from, &to)) {
+        unknown_group(a, name);
+        return DIAG_OPT_OWN;
+    }
+    for (int g = from; g < to; g++) {
+        if (error)
+            group_err[g] = ERR_ON;
+        else if (no_error)
+            group_err[g] = ERR_OFF;
+        /* -Werror=x turns x on, as -Wx does; -Wno-error=x leaves it be */
+        if (!no_error)
+            group_off[g] = no;
+    }
+    return DIAG_OPT_OWN;
+}
+
+/* diag_group_name: the -W name of group g, without "-W". */
+const char *diag_group_name(DiagGroup g)
+{
+    return group_names[g];
 }
 
 /* ---------------------------------------------------------------------

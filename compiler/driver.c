@@ -260,6 +260,9 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
             printf("ptmcc (PTM) " PTM_VERSION_STRING "\n");
             fflush(stdout);
         }
+        /* -Wno-ptm-... is ptmcc's alone: a backend would not know it */
+        if (diag_option(a) == DIAG_OPT_OWN)
+            continue;
         if (allow_db) {
             const char *dir = database_flag(argc, argv, &i);
             if (dir) {
@@ -499,13 +502,19 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
         return true;
     Args p = parse_args(c, incdir);
     Unit *u = front_parse(source, (const char *const *)p.v, p.n);
+    /* A unit without transactions is rewritten too when it defines
+    ** PTM_MIRRORABLE functions: their clones are for other units' mirrors. */
+    if (u && (u->nfuncs || u->nclones))
+        *text = emit_unit(u, source);
+    if (*text && !front_check_exprs(u, source, *text, (const char *const *)p.v, p.n)) {
+        free(*text);
+        *text = NULL;
+        unit_free(u);
+        u = NULL;
+    }
     args_free(&p);
     if (!u)
         return false;
-    /* A unit without transactions is rewritten too when it defines
-    ** PTM_MIRRORABLE functions: their clones are for other units' mirrors. */
-    if (u->nfuncs || u->nclones)
-        *text = emit_unit(u, source);
     if (unit_out)
         *unit_out = u;
     else

@@ -1208,6 +1208,13 @@ static void put_operand(CExpr *x, const Node *e)
         buf_puts(&x->b, ")");
 }
 
+/* place: puts the text that follows at offset off of the annotation. */
+static void place(CExpr *x, size_t off)
+{
+    if (x->place)
+        x->place->at(&x->b, off, x->place->ctx);
+}
+
 /* put_name: a name, rewritten when it lives in the frame.  Any other name
 ** is the backend's to resolve: placed at its own line and column of the
 ** annotation, so that an undeclared one is reported there. */
@@ -1218,8 +1225,7 @@ static void put_name(CExpr *x, const char *name, size_t off)
     } else if (is_param(x->fn, name)) {
         buf_printf(&x->b, "%s->arg.%s", x->frame, name);
     } else {
-        if (x->place)
-            x->place->at(&x->b, off, x->place->ctx);
+        place(x, off);
         buf_puts(&x->b, name);
     }
 }
@@ -1245,7 +1251,9 @@ static void put_expr(CExpr *x, const Node *e)
         return;
     case N_MEMBER:
         put_operand(x, e->lhs);
-        buf_printf(b, "%s%s", e->op == OP_ARROW ? "->" : ".", e->str);
+        buf_puts(b, e->op == OP_ARROW ? "->" : ".");
+        place(x, e->str_off);
+        buf_puts(b, e->str);
         return;
     case N_INDEX:
         put_operand(x, e->lhs);
@@ -1264,20 +1272,25 @@ static void put_expr(CExpr *x, const Node *e)
         buf_puts(b, ")");
         return;
     case N_UNARY:
+        place(x, e->off);
         buf_puts(b, op_text(e->op));
         put_operand(x, e->lhs);
         return;
     case N_SIZEOF:
+        place(x, e->off);
         buf_puts(b, "sizeof(");
-        if (e->lhs)
+        if (e->lhs) {
             put_expr(x, e->lhs);
-        else
+        } else {
+            place(x, e->str_off);
             buf_puts(b, e->str);
+        }
         buf_puts(b, ")");
         return;
     case N_BINARY:
         buf_puts(b, "(");
         put_expr(x, e->lhs);
+        place(x, e->str_off);
         buf_printf(b, " %s ", op_text(e->op));
         put_expr(x, e->rhs);
         buf_puts(b, ")");
@@ -1314,6 +1327,25 @@ char *expr_to_c_placed(const Node *expr, const FuncSig *fn, const char *frame,
     else
         buf_puts(&x.b, "1");
     return x.b.data;
+}
+
+/* expr_needs_backend: see ptmcc.h.  A member of `return` or of a
+** parameter is meta_check's to check (the types it knows). */
+bool expr_needs_backend(const Node *e, const FuncSig *fn)
+{
+    if (!e)
+        return false;
+    if ((e->kind == N_IDENT || e->kind == N_CALL) && strcmp(e->str, "errno") != 0 &&
+        !is_param(fn, e->str))
+        return true;
+    if (e->kind == N_SIZEOF && !e->lhs)
+        return true;
+    if (expr_needs_backend(e->lhs, fn) || expr_needs_backend(e->rhs, fn))
+        return true;
+    for (const Node *c = e->items; c; c = c->next)
+        if (expr_needs_backend(c, fn))
+            return true;
+    return false;
 }
 
 char *expr_to_c(const Node *expr, const FuncSig *fn, const char *frame)

@@ -130,10 +130,11 @@ static Node *unary(yyscan_t s, int op, Node *e, MetaLoc loc)
     return n;
 }
 
-static Node *binary(yyscan_t s, int op, Node *l, Node *r, MetaLoc loc)
+static Node *binary(yyscan_t s, int op, Node *l, Node *r, MetaLoc loc, MetaLoc op_loc)
 {
     Node *n = make(s, N_BINARY, loc);
     n->op = op;
+    n->str_off = op_loc.off;
     n->lhs = l;
     n->rhs = r;
     return n;
@@ -186,10 +187,11 @@ static Node *concat(Node *a, Node *b)
     return a;
 }
 
-static Node *sizeof_type(yyscan_t s, char *type, MetaLoc loc)
+static Node *sizeof_type(yyscan_t s, char *type, MetaLoc loc, MetaLoc type_loc)
 {
     Node *n = make(s, N_SIZEOF, loc);
     n->str = type;
+    n->str_off = type_loc.off;
     return n;
 }
 
@@ -280,19 +282,19 @@ values
     ;
 
 expr
-    : expr OR expr     { $$ = binary(scanner, OP_OR, $1, $3, @$); }
-    | expr AND expr    { $$ = binary(scanner, OP_AND, $1, $3, @$); }
-    | expr EQ expr     { $$ = binary(scanner, OP_EQ, $1, $3, @$); }
-    | expr NE expr     { $$ = binary(scanner, OP_NE, $1, $3, @$); }
-    | expr '<' expr    { $$ = binary(scanner, '<', $1, $3, @$); }
-    | expr '>' expr    { $$ = binary(scanner, '>', $1, $3, @$); }
-    | expr LE expr     { $$ = binary(scanner, OP_LE, $1, $3, @$); }
-    | expr GE expr     { $$ = binary(scanner, OP_GE, $1, $3, @$); }
-    | expr '+' expr    { $$ = binary(scanner, '+', $1, $3, @$); }
-    | expr '-' expr    { $$ = binary(scanner, '-', $1, $3, @$); }
-    | expr '*' expr    { $$ = binary(scanner, '*', $1, $3, @$); }
-    | expr '/' expr    { $$ = binary(scanner, '/', $1, $3, @$); }
-    | expr '%' expr    { $$ = binary(scanner, '%', $1, $3, @$); }
+    : expr OR expr     { $$ = binary(scanner, OP_OR, $1, $3, @$, @2); }
+    | expr AND expr    { $$ = binary(scanner, OP_AND, $1, $3, @$, @2); }
+    | expr EQ expr     { $$ = binary(scanner, OP_EQ, $1, $3, @$, @2); }
+    | expr NE expr     { $$ = binary(scanner, OP_NE, $1, $3, @$, @2); }
+    | expr '<' expr    { $$ = binary(scanner, '<', $1, $3, @$, @2); }
+    | expr '>' expr    { $$ = binary(scanner, '>', $1, $3, @$, @2); }
+    | expr LE expr     { $$ = binary(scanner, OP_LE, $1, $3, @$, @2); }
+    | expr GE expr     { $$ = binary(scanner, OP_GE, $1, $3, @$, @2); }
+    | expr '+' expr    { $$ = binary(scanner, '+', $1, $3, @$, @2); }
+    | expr '-' expr    { $$ = binary(scanner, '-', $1, $3, @$, @2); }
+    | expr '*' expr    { $$ = binary(scanner, '*', $1, $3, @$, @2); }
+    | expr '/' expr    { $$ = binary(scanner, '/', $1, $3, @$, @2); }
+    | expr '%' expr    { $$ = binary(scanner, '%', $1, $3, @$, @2); }
     | unary
     ;
 
@@ -305,7 +307,7 @@ unary
     | '&' unary        { $$ = unary(scanner, '&', $2, @$); }
     | '~' unary        { $$ = unary(scanner, '~', $2, @$); }
     | SIZEOF unary     { $$ = make(scanner, N_SIZEOF, @$); $$->lhs = $2; }
-    | SIZEOF '(' type_name ')' { $$ = sizeof_type(scanner, $3, @$); }
+    | SIZEOF '(' type_name ')' { $$ = sizeof_type(scanner, $3, @$, @3); }
     ;
 
 /* Type names start with a C type keyword (the lexer's TYPEWORD), which

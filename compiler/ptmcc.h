@@ -68,6 +68,11 @@ typedef struct SrcLoc {
 char *read_file(const char *path, size_t *len);
 /* src_load: the file at path, read once and cached; NULL if unreadable. */
 SrcFile *src_load(const char *path);
+/* src_load_regular: src_load for a file that must be a regular file of
+** at most max bytes (a device or a FIFO would read for ever or block).
+** NULL on failure, with *err: an errno of open or read, EINVAL (not a
+** regular file), EISDIR, or EFBIG (larger than max). */
+SrcFile *src_load_regular(const char *path, size_t max, int *err);
 /* src_from_text: a file made from text (tests, annotations without a file). */
 SrcFile *src_from_text(const char *path, const char *text);
 /* src_line_col: 1-based line and byte column of loc. */
@@ -76,13 +81,41 @@ void src_line_col(SrcLoc loc, unsigned *line, unsigned *col);
 /* diag.c -------------------------------------------------------------- */
 typedef enum { DIAG_TEXT, DIAG_JSON } DiagFormat;
 
+/* The groups of ptmcc's own warnings, each with its -W name
+** (-Wptm-unknown-external, ...; -Wptm is all of them). */
+typedef enum {
+    W_UNKNOWN_EXTERNAL, /* a mirror calls a function ptmcc does not know */
+    W_FUNCTION_POINTER, /* a mirror calls through a function pointer */
+    W_UNCLONEABLE,      /* a mirror calls a function ptmcc cannot clone */
+    W_STATIC_COPY,      /* a clone gets its own copy of a static variable */
+    W_UNVERIFIABLE,     /* --verify-mirror cannot judge a call or asm */
+    DIAG_NGROUPS
+} DiagGroup;
+
+/* What diag_option made of a command-line flag. */
+typedef enum {
+    DIAG_OPT_NONE,   /* not a diagnostics flag */
+    DIAG_OPT_SHARED, /* -w, -Werror, -Wno-error, -ferror-limit=, -fmax-errors=:
+                        ptmcc's as well as the backend's */
+    DIAG_OPT_OWN,    /* -W[no-][error=]ptm-...: ptmcc's alone */
+} DiagOption;
+
+/* diag_option: applies flag a to ptmcc's diagnostics, as clang would to
+** its own: -w silences every warning, -Werror makes them errors,
+** -Wno-<group> silences one group, -Werror=<group> makes it an error,
+** -Wno-error=<group> keeps it a warning, the last flag winning;
+** -ferror-limit=N stops after N errors (default 20, 0: no limit). */
+DiagOption diag_option(const char *a);
+const char *diag_group_name(DiagGroup g);
+
 void diag_set_format(DiagFormat f);
 /* diag_set_stream: where diagnostics go (NULL: stderr, the default). */
 void diag_set_stream(FILE *fp);
 /* Each prints file:line:col: kind: message, the source line and a caret
 ** under loc, spanning len bytes (0 or 1: a single caret). */
 void error_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
-void warning_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
+void warning_at(DiagGroup g, SrcLoc loc, size_t len, const char *fmt, ...)
+    PTMCC_PRINTF(4, 5);
 void note_at(SrcLoc loc, size_t len, const char *fmt, ...) PTMCC_PRINTF(3, 4);
 /* fixit: a replacement for the diagnostic printed last, shown as clang
 ** shows it (the new text under the caret line). */
@@ -162,7 +195,8 @@ struct Node {
     NodeKind kind;
     size_t off, end;     /* span in the annotation text */
     char *str;
-    size_t str_off;      /* N_ENTRY: the key; N_MEMBER: the field */
+    size_t str_off;      /* N_ENTRY: the key; N_MEMBER: the field;
+                            N_BINARY: the operator; N_SIZEOF: the type */
     double num;
     int64_t ival;
     bool is_int;
@@ -266,8 +300,12 @@ typedef struct ExprPlace {
     void (*at)(Buf *b, size_t off, void *ctx);
     void *ctx;
 } ExprPlace;
-/* expr_to_c_placed: expr_to_c, with every name the backend resolves placed
-** by place, so that the backend reports an undeclared one there. */
+/* expr_needs_backend: whether expr names what only C resolves (a name
+** other than errno and fn's parameters, a call, a type): meta_check could
+** not check it whole. */
+bool expr_needs_backend(const Node *expr, const FuncSig *fn);
+/* expr_to_c_placed: expr_to_c, with every name, operator, type and member
+** placed by place, so that the backend reports an error in it there. */
 char *expr_to_c_placed(const Node *expr, const FuncSig *fn, const char *frame,
                        const ExprPlace *place);
 void meta_free(Meta *m);
@@ -446,6 +484,14 @@ typedef struct Unit {
 ** are reported through diag.  Returns NULL after any error. */
 Unit *front_parse(const char *path, const char *const *args, int nargs);
 void unit_free(Unit *u);
+/* front_check_exprs: compiles text, the rewritten u, with libclang as the
+** backend will see it at path (args: front_parse's), and reports the
+** first error inside each success_criteria and snapshot expression that
+** names what only the backend resolves, at the user's text: the backend
+** would show a generated line and errors that follow from the first.
+** Other errors are left to the backend.  Returns false after one. */
+bool front_check_exprs(const Unit *u, const char *path, const char *text,
+                       const char *const *args, int nargs);
 /* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
 ** PTM_MIRRORABLE function whose clone other files call. */
 bool unit_needs_rewrite(const Unit *u);

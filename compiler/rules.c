@@ -5,13 +5,16 @@
 ** then embedded in the program, so a binary does not depend on where its
 ** rules were at build time; PTM_RULES overrides it at run time.
 */
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ptmcc.h"
+
+/* The largest rules script ptmcc embeds: libptm's cap for PTM_RULES. */
+#define RULES_FILE_MAX (1u << 20)
 
 /* resolve: the path of name, relative to the directory of the source. */
 static char *resolve(const char *source, const char *name)
@@ -77,14 +80,35 @@ static bool check_syntax(const Func *f, SrcFile *script)
     return ok;
 }
 
+/* cannot_load: the error for a rules script that src_load_regular
+** refused with err, at the `rules` key. */
+static void cannot_load(const Func *f, const char *path, int err)
+{
+    SrcLoc at = annot_loc(&f->annot, f->meta.rules_off);
+    size_t len = strlen(f->meta.rules) + 2;
+    const char *name = f->meta.rules;
+    if (err == ENOENT || err == ENOTDIR)
+        error_at(at, len, "rules script '%s' not found (looked for '%s')", name, path);
+    else if (err == EINVAL || err == EISDIR)
+        error_at(at, len, "rules script '%s' is not a regular file ('%s' is %s)", name, path,
+                 err == EISDIR ? "a directory" : "a device, a FIFO or a socket");
+    else if (err == EFBIG)
+        error_at(at, len, "rules script '%s' is larger than %u KiB ('%s')", name,
+                 RULES_FILE_MAX / 1024, path);
+    else
+        error_at(at, len, "cannot read rules script '%s' ('%s'): %s", name, path, strerror(err));
+}
+
+/* rules_load: see ptmcc.h.  A script must be a regular file of at most
+** RULES_FILE_MAX bytes: `.rules = "/dev/zero"` read for ever, and a FIFO
+** blocked the build. */
 bool rules_load(const Func *f, char **text, char **resolved)
 {
     char *path = resolve(f->file->path, f->meta.rules);
-    SrcFile *script = access(path, R_OK) == 0 ? src_load(path) : NULL;
+    int err = 0;
+    SrcFile *script = src_load_regular(path, RULES_FILE_MAX, &err);
     if (!script) {
-        size_t len = strlen(f->meta.rules) + 2;
-        error_at(annot_loc(&f->annot, f->meta.rules_off), len,
-                 "rules script '%s' not found (looked for '%s')", f->meta.rules, path);
+        cannot_load(f, path, err);
         free(path);
         return false;
     }
@@ -92,7 +116,7 @@ bool rules_load(const Func *f, char **text, char **resolved)
         free(path);
         return false;
     }
-    *text = xstrdup(script->text);
+    *text = xstrndup(script->text, script->len);
     *resolved = path;
     return true;
 }

@@ -5,9 +5,13 @@
 ** out offsets, the annotation map stores them, and only diagnostics need
 ** lines and columns.  Columns count bytes from 1, as clang's do.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ptmcc.h"
 
@@ -56,6 +60,69 @@ SrcFile *src_load(const char *path)
     char *text = read_file(path, &len);
     if (!text)
         return NULL;
+    return src_add(path, text, len);
+}
+
+/* read_bounded: up to max + 1 bytes of fd, NUL-terminated: a file that
+** grew past max since it was measured still ends the read.  OUT: *len.
+** NULL with errno set on a read error. */
+static char *read_bounded(int fd, size_t max, size_t *len)
+{
+    char *text = malloc(max + 2);
+    if (!text)
+        return NULL;
+    size_t n = 0;
+    while (n <= max) {
+        ssize_t r = read(fd, text + n, max + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(text);
+            errno = e;
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    text[n] = '\0';
+    *len = n;
+    return xrealloc(text, n + 1); /* the cap was room to read, not to keep */
+}
+
+/* src_load_regular: see ptmcc.h.  open() does not wait on a FIFO
+** (O_NONBLOCK) and the checks are made on the descriptor that is read,
+** so a device, a FIFO or a file swapped after the check never reaches
+** the read. */
+SrcFile *src_load_regular(const char *path, size_t max, int *err)
+{
+    for (int i = 0; i < nfiles; i++)
+        if (strcmp(files[i]->path, path) == 0 && files[i]->len <= max)
+            return files[i];
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        *err = errno;
+        return NULL;
+    }
+    struct stat st;
+    char *text = NULL;
+    size_t len = 0;
+    if (fstat(fd, &st) != 0)
+        *err = errno;
+    else if (!S_ISREG(st.st_mode))
+        *err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    else if ((unsigned long long)st.st_size > max)
+        *err = EFBIG;
+    else if (!(text = read_bounded(fd, max, &len)))
+        *err = errno;
+    else if (len > max)
+        *err = EFBIG;
+    close(fd);
+    if (!text || len > max) {
+        free(text);
+        return NULL;
+    }
     return src_add(path, text, len);
 }
 

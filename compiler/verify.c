@@ -758,7 +758,7 @@ static void say(Severity sev, LLVMValueRef val, const char *msg)
         if (sev == SEV_ERROR)
             error_at(p.loc, p.len, "%s", msg);
         else if (sev == SEV_WARNING)
-            warning_at(p.loc, p.len, "%s", msg);
+            warning_at(W_UNVERIFIABLE, p.loc, p.len, "%s", msg);
         else
             note_at(p.loc, p.len, "%s", msg);
     } else {
@@ -767,7 +767,7 @@ static void say(Severity sev, LLVMValueRef val, const char *msg)
         if (sev == SEV_ERROR)
             error_plain("%s%s%s", at, sep, msg);
         else if (sev == SEV_WARNING)
-            warning_at((SrcLoc){0}, 0, "%s%s%s", at, sep, msg);
+            warning_at(W_UNVERIFIABLE, (SrcLoc){0}, 0, "%s%s%s", at, sep, msg);
         else
             note_at((SrcLoc){0}, 0, "%s%s%s", at, sep, msg);
         free(at);

@@ -52,9 +52,11 @@ int main(void)
 // CHECK-NEXT:     (void)frame;
 // CHECK-NEXT:     const struct ptm_region r[2] = {
 // CHECK-NEXT:         { (void *)(frame->arg.acct), (size_t)(sizeof(*frame->arg.acct)) },
-// A name the backend resolves stands at its place in the annotation: an
-// undeclared one is reported there.
-// CHECK-NEXT:         { (void *)(&
+// What the backend resolves stands at its place in the annotation, each
+// name and operator on a line of its own: an error in it is reported there.
+// CHECK-NEXT:         { (void *)(
+// CHECK-NEXT: #line 26 "{{.*}}emit-snapshot.c"
+// CHECK-NEXT: {{^                                                        }}&{{$}}
 // CHECK-NEXT: #line 26 "{{.*}}emit-snapshot.c"
 // CHECK-NEXT: {{^                                                         }}flaky), (size_t)(0) },
 // CHECK-NEXT:     };

@@ -6,7 +6,7 @@
 // needs the fork executor and why, and the trace says so.  Under
 // `mirror = fork` nobody needs telling; under `mirror = inline` it is an
 // error that lists them.
-// RUN: %ptmcc -Wall -Wextra -Werror -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN --implicit-check-not=warning:
+// RUN: %ptmcc -Wall -Wextra -Werror -Wno-error=ptm -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN --implicit-check-not=warning:
 // RUN: %ptmcc --emit-source %s -o - 2>/dev/null | grep -v '^// ' | FileCheck %s --check-prefix=DESC
 // RUN: %ptmcc %s -o %t 2>/dev/null
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t && FileCheck %s --check-prefix=TRACE --input-file=%t.trace
@@ -57,16 +57,22 @@ int main(void)
     return put("key") > 0 && forked("key") ? 0 : 1;
 }
 
-// WARN: extern-unknown.c:44:50: warning: call to 'get_limit' in the mirror of 'put': a macro writes its definition, so ptmcc cannot clone it; transactions that reach it need the fork executor
+// WARN: extern-unknown.c:44:50: warning: call to 'get_limit' in the mirror of 'put': a macro writes its definition, so ptmcc cannot clone it; transactions that reach it need the fork executor [-Wptm-uncloneable]
 // WARN-NEXT: {{^}}   44 |     int sum = checksum(copy) + apply(twice, 1) + get_limit();
 // WARN-NEXT: {{^}}      |                                                  ^~~~~~~~~{{$}}
-// WARN: extern-unknown.c:46:18: warning: call to unknown external 'setenv' in the mirror of 'put': transactions that reach it need the fork executor
+// WARN: extern-unknown.c:46:18: warning: call to unknown external 'setenv' in the mirror of 'put': transactions that reach it need the fork executor [-Wptm-unknown-external]
 // WARN-NEXT: {{^}}   46 |     return sum + STAMP();
 // WARN-NEXT: {{^}}      |                  ^{{$}}
 // WARN: extern-unknown.c:23:29: warning: call to unknown external 'rand' in the mirror of 'checksum': transactions that reach it need the fork executor
 // WARN-NEXT: {{^}}   23 |     return (int)strlen(s) + rand() % 2;
 // WARN-NEXT: {{^}}      |                             ^~~~{{$}}
-// WARN: extern-unknown.c:28:12: warning: call through a function pointer in the mirror of 'apply': transactions that reach it need the fork executor
+// WARN: extern-unknown.c:28:12: warning: call through a function pointer in the mirror of 'apply': transactions that reach it need the fork executor [-Wptm-function-pointer]
+
+// Under -Werror they are errors, named as clang names them, and the build fails.
+// WERROR: extern-unknown.c:44:50: error: call to 'get_limit' {{.*}} [-Werror,-Wptm-uncloneable]
+// WERROR: extern-unknown.c:46:18: error: call to unknown external 'setenv' {{.*}} [-Werror,-Wptm-unknown-external]
+// WERROR: 4 errors generated.
+// RUN: not %ptmcc -Wall -Wextra -Werror -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WERROR
 
 // DESC: static const struct ptm_tx_desc put__ptm_desc = {
 // DESC: .needs_fork = 1,

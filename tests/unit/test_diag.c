@@ -149,9 +149,9 @@ Test(diag, notes_and_warnings_do_not_count_as_errors)
     SrcFile *f = file("int x;\nint x;\n");
     SrcLoc second = {f, 11};
     SrcLoc first = {f, 4};
-    warning_at(second, 1, "redefinition of 'x'");
+    warning_at(W_STATIC_COPY, second, 1, "redefinition of 'x'");
     note_at(first, 1, "previous definition is here");
-    cr_assert_str_eq(output(), "file.c:2:5: warning: redefinition of 'x'\n"
+    cr_assert_str_eq(output(), "file.c:2:5: warning: redefinition of 'x' [-Wptm-static-copy]\n"
                                "    2 | int x;\n"
                                "      |     ^\n"
                                "file.c:1:5: note: previous definition is here\n"
@@ -174,6 +174,255 @@ Test(diag, position_at_end_of_file_without_newline)
     cr_assert_str_eq(output(), "file.c:1:4: error: expected '}'\n"
                                "    1 | abc\n"
                                "      |    ^\n");
+}
+
+/* ---------------------------------------------------------------------
+** The error limit and long lines
+*/
+
+/* count_of: how many times needle occurs in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static json_t *flushed_json(void);
+
+static const char fatal[] = "fatal error: too many errors emitted, stopping now [-ferror-limit=]\n";
+
+Test(diag, twenty_errors_then_clangs_fatal_error_then_silence)
+{
+    SrcFile *f = file("int x = y;\n");
+    for (int i = 0; i < 25; i++) {
+        error_at(at(f, "y"), 1, "error %d", i);
+        note_at(at(f, "x"), 1, "note %d", i);
+        fixit(at(f, "y"), 1, "z");
+    }
+    warning_at(W_STATIC_COPY, at(f, "x"), 1, "a warning after the limit");
+    error_plain("a plain error after the limit");
+    const char *o = output();
+    cr_assert_eq(count_of(o, ": error: "), 20, "%s", o);
+    cr_assert_eq(count_of(o, ": note: "), 20, "the notes of shown errors only:\n%s", o);
+    cr_assert(strstr(o, "file.c:1:9: error: error 19\n"));
+    cr_assert_null(strstr(o, "error 20"));
+    cr_assert_null(strstr(o, "after the limit"));
+    size_t n = strlen(o);
+    cr_assert(n > sizeof fatal && strcmp(o + n - (sizeof fatal - 1), fatal) == 0,
+              "the fatal error comes last, once:\n%s", o);
+    cr_assert_eq(diag_error_count(), 21, "clang counts the fatal error too");
+}
+
+Test(diag, ferror_limit_sets_the_limit_and_zero_lifts_it)
+{
+    SrcFile *f = file("int x = y;\n");
+    cr_assert_eq(diag_option("-ferror-limit=3"), DIAG_OPT_SHARED);
+    for (int i = 0; i < 5; i++)
+        error_at(at(f, "y"), 1, "error %d", i);
+    cr_assert_eq(count_of(output(), ": error: "), 3, "%s", output());
+    cr_assert_eq(count_of(output(), fatal), 1);
+    cr_assert_eq(diag_error_count(), 4);
+}
+
+Test(diag, ferror_limit_zero_is_no_limit)
+{
+    SrcFile *f = file("int x = y;\n");
+    diag_option("-ferror-limit=0");
+    for (int i = 0; i < 500; i++)
+        error_at(at(f, "y"), 1, "error %d", i);
+    cr_assert_eq(count_of(output(), ": error: "), 500);
+    cr_assert_eq(count_of(output(), "fatal error"), 0);
+}
+
+Test(diag, gccs_fmax_errors_is_the_limit_too)
+{
+    SrcFile *f = file("int x = y;\n");
+    diag_option("-fmax-errors=2");
+    diag_option("-ferror-limit=zero"); /* no count: the backend's to reject */
+    for (int i = 0; i < 5; i++)
+        error_at(at(f, "y"), 1, "error %d", i);
+    cr_assert_eq(count_of(output(), ": error: "), 2, "%s", output());
+}
+
+Test(diag, warnings_made_errors_count_toward_the_limit)
+{
+    SrcFile *f = file("int x = y;\n");
+    diag_option("-ferror-limit=2");
+    diag_option("-Werror");
+    for (int i = 0; i < 4; i++)
+        warning_at(W_UNKNOWN_EXTERNAL, at(f, "y"), 1, "w %d", i);
+    cr_assert_eq(count_of(output(), ": error: "), 2, "%s", output());
+    cr_assert_eq(count_of(output(), fatal), 1);
+}
+
+/* A line of 40,000 bytes with 20,000 errors in it, without a limit: clang
+** prints no line longer than 4096 bytes, so each error is one short line
+** and the output grows with the errors, not with errors times the line. */
+Test(diag, a_line_too_long_is_not_printed_and_the_cost_stays_linear, .timeout = 20)
+{
+    size_t n = 40000;
+    char *text = malloc(n + 2);
+    memset(text, 'q', n);
+    strcpy(text + n, "\n");
+    SrcFile *f = file(text);
+    free(text);
+    diag_option("-ferror-limit=0");
+    for (size_t i = 0; i < 20000; i++)
+        error_at((SrcLoc){f, i * 2}, 2, "unknown escape sequence");
+    const char *o = output();
+    cr_assert_eq(count_of(o, ": error: "), 20000);
+    cr_assert_lt(strlen(o), (size_t)20000 * 64, "no source line under the errors");
+    const char *start = "file.c:1:1: error: unknown escape sequence\nfile.c:1:3: ";
+    cr_assert(strncmp(o, start, strlen(start)) == 0, "%.200s", o);
+}
+
+Test(diag, a_line_of_4096_bytes_is_still_printed)
+{
+    char text[4100];
+    memset(text, 'a', 4096);
+    strcpy(text + 4096, "\n");
+    SrcFile *f = file(text);
+    error_at((SrcLoc){f, 4095}, 1, "here");
+    cr_assert_eq(count_of(output(), "\n"), 3, "message, line, caret");
+}
+
+/* ---------------------------------------------------------------------
+** Warning groups and the command line
+*/
+
+Test(diag, a_warning_names_its_group_as_clang_does)
+{
+    SrcFile *f = file("f();\n");
+    warning_at(W_UNKNOWN_EXTERNAL, (SrcLoc){f, 0}, 1, "call to unknown external 'f'");
+    cr_assert_str_eq(output(), "file.c:1:1: warning: call to unknown external 'f' "
+                               "[-Wptm-unknown-external]\n"
+                               "    1 | f();\n"
+                               "      | ^\n");
+    cr_assert_eq(diag_error_count(), 0);
+}
+
+Test(diag, werror_makes_every_group_an_error)
+{
+    SrcFile *f = file("f();\n");
+    cr_assert_eq(diag_option("-Werror"), DIAG_OPT_SHARED);
+    warning_at(W_FUNCTION_POINTER, (SrcLoc){f, 0}, 1, "call through a function pointer");
+    cr_assert_str_eq(output(), "file.c:1:1: error: call through a function pointer "
+                               "[-Werror,-Wptm-function-pointer]\n"
+                               "    1 | f();\n"
+                               "      | ^\n");
+    cr_assert_eq(diag_error_count(), 1);
+}
+
+Test(diag, wno_error_of_a_group_keeps_it_a_warning_under_werror)
+{
+    SrcFile *f = file("f();\n");
+    diag_option("-Werror");
+    cr_assert_eq(diag_option("-Wno-error=ptm-unknown-external"), DIAG_OPT_OWN);
+    warning_at(W_UNKNOWN_EXTERNAL, (SrcLoc){f, 0}, 1, "kept");
+    warning_at(W_STATIC_COPY, (SrcLoc){f, 0}, 1, "promoted");
+    cr_assert(strstr(output(), "warning: kept [-Wptm-unknown-external]\n"), "%s", output());
+    cr_assert(strstr(output(), "error: promoted [-Werror,-Wptm-static-copy]\n"), "%s", output());
+    cr_assert_eq(diag_error_count(), 1);
+}
+
+Test(diag, wno_group_silences_the_warning_its_notes_and_fixits)
+{
+    SrcFile *f = file("f();\n");
+    cr_assert_eq(diag_option("-Wno-ptm-static-copy"), DIAG_OPT_OWN);
+    warning_at(W_STATIC_COPY, (SrcLoc){f, 0}, 1, "silenced");
+    note_at((SrcLoc){f, 0}, 1, "its note");
+    fixit((SrcLoc){f, 0}, 1, "g");
+    cr_assert_str_eq(output(), "");
+    warning_at(W_UNVERIFIABLE, (SrcLoc){f, 0}, 1, "another group");
+    note_at((SrcLoc){f, 0}, 1, "its note");
+    cr_assert(strstr(output(), "warning: another group [-Wptm-unverifiable]\n"));
+    cr_assert(strstr(output(), "note: its note\n"));
+}
+
+Test(diag, w_silences_everything_even_werror_of_a_group)
+{
+    SrcFile *f = file("f();\n");
+    diag_option("-Werror=ptm-uncloneable");
+    cr_assert_eq(diag_option("-w"), DIAG_OPT_SHARED);
+    for (int g = 0; g < DIAG_NGROUPS; g++)
+        warning_at((DiagGroup)g, (SrcLoc){f, 0}, 1, "silenced");
+    diag_option("-Wptm-unknown-extern");
+    cr_assert_str_eq(output(), "");
+    cr_assert_eq(diag_error_count(), 0);
+}
+
+Test(diag, werror_of_a_group_alone_and_the_last_flag_wins)
+{
+    SrcFile *f = file("f();\n");
+    diag_option("-Werror=ptm-uncloneable");
+    warning_at(W_UNCLONEABLE, (SrcLoc){f, 0}, 1, "one");
+    warning_at(W_STATIC_COPY, (SrcLoc){f, 0}, 1, "two");
+    diag_option("-Wno-ptm-uncloneable");
+    warning_at(W_UNCLONEABLE, (SrcLoc){f, 0}, 1, "three");
+    diag_option("-Wptm-uncloneable");
+    diag_option("-Wno-error=ptm-uncloneable");
+    warning_at(W_UNCLONEABLE, (SrcLoc){f, 0}, 1, "four");
+    const char *o = output();
+    cr_assert(strstr(o, "error: one [-Werror,-Wptm-uncloneable]"), "%s", o);
+    cr_assert(strstr(o, "warning: two [-Wptm-static-copy]"), "%s", o);
+    cr_assert_null(strstr(o, "three"), "%s", o);
+    cr_assert(strstr(o, "warning: four [-Wptm-uncloneable]"), "%s", o);
+    cr_assert_eq(diag_error_count(), 1);
+}
+
+Test(diag, wno_ptm_is_every_group_and_wno_error_lifts_werror)
+{
+    SrcFile *f = file("f();\n");
+    diag_option("-Werror");
+    diag_option("-Wno-error");
+    warning_at(W_STATIC_COPY, (SrcLoc){f, 0}, 1, "a warning again");
+    cr_assert(strstr(output(), "warning: a warning again"), "%s", output());
+    cr_assert_eq(diag_option("-Wno-ptm"), DIAG_OPT_OWN);
+    size_t before = strlen(output());
+    for (int g = 0; g < DIAG_NGROUPS; g++)
+        warning_at((DiagGroup)g, (SrcLoc){f, 0}, 1, "silenced");
+    cr_assert_eq(strlen(output()), before);
+}
+
+Test(diag, flags_that_are_not_ptms_are_left_alone)
+{
+    cr_assert_eq(diag_option("-Wall"), DIAG_OPT_NONE);
+    cr_assert_eq(diag_option("-Wno-unused"), DIAG_OPT_NONE);
+    cr_assert_eq(diag_option("-Werror=unused-variable"), DIAG_OPT_NONE);
+    cr_assert_eq(diag_option("-Wptmfoo"), DIAG_OPT_NONE);
+    cr_assert_eq(diag_option("-Wl,-z,now"), DIAG_OPT_NONE);
+    cr_assert_str_eq(output(), "");
+}
+
+Test(diag, an_unknown_ptm_group_is_warned_about_with_the_nearest)
+{
+    cr_assert_eq(diag_option("-Wno-ptm-unknown-extern"), DIAG_OPT_OWN);
+    cr_assert_str_eq(output(), "ptmcc: warning: unknown warning option '-Wno-ptm-unknown-extern'; "
+                               "did you mean '-Wno-ptm-unknown-external'? "
+                               "[-Wunknown-warning-option]\n");
+}
+
+Test(diag, json_names_the_option_and_the_fatal_error)
+{
+    SrcFile *f = file("f();\n");
+    diag_set_format(DIAG_JSON);
+    diag_option("-ferror-limit=1");
+    diag_option("-Werror=ptm-static-copy");
+    warning_at(W_UNKNOWN_EXTERNAL, (SrcLoc){f, 0}, 1, "w");
+    warning_at(W_STATIC_COPY, (SrcLoc){f, 0}, 1, "e");
+    error_at((SrcLoc){f, 0}, 1, "past the limit");
+    json_t *j = flushed_json();
+    cr_assert_eq(json_array_size(j), 3, "%s", output());
+    json_t *w = json_array_get(j, 0), *e = json_array_get(j, 1), *x = json_array_get(j, 2);
+    cr_assert_str_eq(json_string_value(json_object_get(w, "kind")), "warning");
+    cr_assert_str_eq(json_string_value(json_object_get(w, "option")), "-Wptm-unknown-external");
+    cr_assert_str_eq(json_string_value(json_object_get(e, "kind")), "error");
+    cr_assert_str_eq(json_string_value(json_object_get(e, "option")), "-Wptm-static-copy");
+    cr_assert_str_eq(json_string_value(json_object_get(x, "kind")), "fatal error");
+    cr_assert_str_eq(json_string_value(json_object_get(x, "option")), "-ferror-limit=");
+    json_decref(j);
 }
 
 /* ---------------------------------------------------------------------

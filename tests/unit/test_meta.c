@@ -34,6 +34,8 @@ static void setup(void)
 {
     out_fp = open_memstream(&out_buf, &out_len);
     diag_set_stream(out_fp);
+    /* the hostile tests count every error of thousands of inputs */
+    diag_option("-ferror-limit=0");
 }
 
 static void teardown(void)
@@ -338,6 +340,31 @@ Test(meta, strings_unescape_and_concatenate)
     cr_assert(run("PTM_TRANSACTION(.transaction_id = \"bank\\t\" \"x\\x41\\101\\\"\")"),
               "%s", output());
     cr_assert_str_eq(M.transaction_id, "bank\txAA\"");
+}
+
+/* \u and \U are C escapes: UTF-8 in the string, as clang writes them
+** into a narrow literal; exactly 4 or 8 digits are taken (\u00e9a is é
+** then a). */
+Test(meta, universal_character_names_are_utf8)
+{
+    cr_assert(run("PTM_TRANSACTION(.transaction_id = \"caf\\u00e9a \\U0001F600\\u0041\\u20AC\")"),
+              "%s", output());
+    cr_assert_str_eq(M.transaction_id, "caf\xC3\xA9" "a \xF0\x9F\x98\x80" "A\xE2\x82\xAC");
+}
+
+Test(meta, bad_universal_character_names_as_clang_reports_them)
+{
+    A = annot_of("PTM_TRANSACTION(.a = \"\\u12\", .b = \"\\u\", .c = \"\\uD800\", "
+                 ".d = \"\\U00110000\", .e = \"\\Ug\")");
+    cr_assert_null(meta_parse(&A));
+    cr_assert_eq(diag_error_count(), 5, "%s", output());
+    shows("t.c:1:23: error: incomplete universal character name\n"
+          "    1 | PTM_TRANSACTION(.a = \"\\u12\", ");
+    shows("      |                       ^~~~\n");
+    shows("t.c:1:36: error: \\u used with no following hex digits\n");
+    shows("t.c:1:47: error: invalid universal character\n");
+    shows("t.c:1:62: error: invalid universal character\n");
+    shows("t.c:1:81: error: \\U used with no following hex digits\n");
 }
 
 Test(meta, snapshot_single_region_shorthand)
