@@ -1329,6 +1329,24 @@ static int childDeadline(uint64_t deadline, int *id)
     return 0;
 }
 
+/* Child: desc->mirror on buf.  Returns 1 when it left by longjmp, to a
+** frame of the host (longjmp.c lands here instead): the child must not
+** run the host's program on from there.  0 when it returned. */
+static __attribute__((noinline)) int childMirror(const struct ptm_tx_desc *desc, void *buf)
+{
+    sigjmp_buf back;
+    struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,
+                                 .hi = (uintptr_t)__builtin_frame_address(0),
+                                 .back = &back};
+
+    if (sigsetjmp(back, 0) != 0)
+        return 1;
+    ptmJumpEnter(&scope);
+    desc->mirror(buf);
+    ptmJumpLeave(&scope);
+    return 0;
+}
+
 /* Child: the deadline first (whatever follows is bounded by it), then the
 ** sandbox; run the mirror on the ring's frame (the parent copied the
 ** caller's there; a frame too big for the ring runs on a malloc'd copy and
@@ -1369,7 +1387,12 @@ static __attribute__((noreturn)) void childRun(const struct childArgs *a)
         childFail(ring, err);
     ring->stamp_ns[PTM_STAMP_FILTER] = ptmOsNowNs();
 
-    a->desc->mirror(buf);
+    if (childMirror(a->desc, buf)) {
+        ring->stamp_ns[PTM_STAMP_MIRROR] = ptmOsNowNs();
+        ptmMirrorCurrent = NULL;
+        atomic_store_explicit(&ring->left, 1, memory_order_release);
+        childExit(0);
+    }
 
     ring->stamp_ns[PTM_STAMP_MIRROR] = ptmOsNowNs();
     ptmMirrorCurrent = NULL;
@@ -1436,6 +1459,7 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
                            int timed_out, int lost, struct ptmMirrorRun *run)
 {
     int returned = atomic_load_explicit(&ring->returned, memory_order_acquire) != 0;
+    int left = atomic_load_explicit(&ring->left, memory_order_acquire) != 0;
     int setup_err = atomic_load_explicit(&ring->setup_err, memory_order_relaxed);
 
     run->denied = atomic_load_explicit(&ring->denied, memory_order_relaxed);
@@ -1449,17 +1473,22 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
     } else if (lost) {
         /* No status: the ring says whether the mirror finished. */
         run->status = returned ? (run->denied ? PTM_MS_DENIED : PTM_MS_RETURNED)
+                      : left   ? PTM_MS_LONGJMP
                                : PTM_MS_CRASHED;
         run->exit_code = -1;
     } else if (WIFSIGNALED(status)) {
         run->status = PTM_MS_CRASHED;
         run->signo = WTERMSIG(status);
+    } else if (left && !returned) {
+        run->status = PTM_MS_LONGJMP;
     } else if (!returned) {
         run->status = PTM_MS_CRASHED; /* it called exit() or _exit() */
         run->exit_code = WEXITSTATUS(status);
     } else {
         run->status = run->denied ? PTM_MS_DENIED : PTM_MS_RETURNED;
     }
+    if (run->status == PTM_MS_LONGJMP)
+        run->frame_lost = "left by longjmp";
     if (!returned || (run->status != PTM_MS_RETURNED && run->status != PTM_MS_DENIED))
         return;
     switch (atomic_load_explicit(&ring->verdict, memory_order_relaxed)) {

@@ -1,0 +1,223 @@
+/*
+** longjmp.c - a longjmp that leaves a mirror, or a call the engine makes
+** for the host, does not leave PTM's state behind.
+**
+** setjmp-based error handling (Lua's errors, png_error, a parser's bail-out)
+** leaves a function by longjmp to a frame of its caller.  Two places in PTM
+** must not be left that way unseen:
+**
+**   - a mirror.  A fork mirror that jumps into the host's setjmp would run
+**     the rest of the host program in the child, an inline mirror would
+**     run it with the mirror's state still active.  A jump out of a mirror
+**     ends the mirror instead: it lands back in its executor, and the run
+**     is the observation PTM_MS_LONGJMP ("left by longjmp").
+**   - a primary or an alternative.  The jump goes on, as in a plain build;
+**     first the engine writes the call's trace record and releases what
+**     the call held (ptm_tx_run's frame is about to be abandoned).
+**
+** Both are scopes (struct ptmJumpScope), pushed on a per-thread stack while
+** they run.  The jumps are caught where every caller reaches them: libptm
+** defines longjmp, _longjmp, siglongjmp and __longjmp_chk (what glibc's
+** _FORTIFY_SOURCE calls) in the program itself, and ptmcc exports them from
+** its dynamic symbol table (-Wl,--export-dynamic-symbol), so that shared
+** libraries (liblua, libpng) bind to them ahead of libc's.  The C library's
+** own internal jumps do not go through them, and need not.  Each checks the
+** scopes and then jumps through libc's function (dlsym(RTLD_NEXT)).
+**
+** Whether a jump leaves a scope: a scope records the frame address of the
+** function that runs it (hi); its code runs in frames below hi, its
+** caller's above.  The target's stack pointer is in the jmp_buf, mangled by
+** glibc (PTR_MANGLE); on x86-64 it is demangled with the thread's pointer
+** guard, after a self-test at start-up.  Where that is not possible, the
+** jmp_buf's own address stands for the target when it lies on this
+** thread's stack (a local jmp_buf, the usual case); a jmp_buf elsewhere
+** (png's lives in its struct) is taken to leave a mirror -- which only ends
+** the mirror early -- and to stay inside a primary, where a wrong guess
+** would release a call still running.
+**
+** A jump that stays inside a scope (setjmp and longjmp both within the
+** mirror or the primary) is untouched.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+/* This file defines the jump functions themselves: not their fortified
+** redirections. */
+#undef _FORTIFY_SOURCE
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdint.h>
+
+#include "ptm_int.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PTM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PTM_ASAN 1
+#endif
+#endif
+#ifdef PTM_ASAN
+/* AddressSanitizer's own longjmp interceptors are weak: ours replace them,
+** so its bookkeeping for the frames a jump abandons is done here. */
+void __asan_handle_no_return(void);
+#endif
+
+void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn));
+
+typedef void (*jumpFn)(struct __jmp_buf_tag *env, int val);
+
+_Thread_local struct ptmJumpScope *ptmJumpTop;
+
+static struct {
+    jumpFn longjmp_, _longjmp_, siglongjmp_, chk;
+    int demangles;          /* jmpTarget reads the saved stack pointer */
+    _Atomic int resolved;
+} real;
+
+/* ------------------------------------------------------------------------
+** The target of a jump
+*/
+
+/* spOf: the stack pointer saved in env, demangled.  Meaningful only when
+** real.demangles. */
+static uintptr_t spOf(const struct __jmp_buf_tag *env)
+{
+#if defined(__x86_64__) && defined(__GLIBC__)
+    /* glibc's x86-64 PTR_MANGLE: xor with the TCB's pointer guard
+    ** (%fs:0x30), then rotate left by 17; JB_RSP is word 6. */
+    uintptr_t v = (uintptr_t)env->__jmpbuf[6], guard;
+    __asm__("mov %%fs:0x30, %0" : "=r"(guard));
+    v = (v >> 17) | (v << 47);
+    return v ^ guard;
+#else
+    (void)env;
+    return 0;
+#endif
+}
+
+/* demanglesHere: whether spOf reads back the stack pointer of a setjmp
+** made in this very frame. */
+static __attribute__((noinline)) int demanglesHere(void)
+{
+    jmp_buf b;
+    if (_setjmp(b))
+        return 0; /* never jumped to */
+    uintptr_t sp = spOf(b), here = (uintptr_t)__builtin_frame_address(0);
+    return sp <= here && here - sp < 4096;
+}
+
+/* resolve: libc's jump functions and the demangling self-test, once; from
+** a constructor, so that no jump (from a signal handler) has to dlsym. */
+__attribute__((constructor)) static void resolve(void)
+{
+    if (atomic_load(&real.resolved))
+        return;
+    real.siglongjmp_ = (jumpFn)dlsym(RTLD_NEXT, "siglongjmp");
+    real.longjmp_ = (jumpFn)dlsym(RTLD_NEXT, "longjmp");
+    real._longjmp_ = (jumpFn)dlsym(RTLD_NEXT, "_longjmp");
+    real.chk = (jumpFn)dlsym(RTLD_NEXT, "__longjmp_chk");
+    /* glibc's four are one function; any stands for a missing one. */
+    jumpFn any = real.siglongjmp_ ? real.siglongjmp_ : real.longjmp_ ? real.longjmp_ : real._longjmp_;
+    if (!real.siglongjmp_) real.siglongjmp_ = any;
+    if (!real.longjmp_) real.longjmp_ = any;
+    if (!real._longjmp_) real._longjmp_ = any;
+    if (!real.chk) real.chk = any;
+    real.demangles = demanglesHere();
+    atomic_store(&real.resolved, 1);
+}
+
+enum { INSIDE, OUTSIDE, UNKNOWN };
+
+/* where: whether env's target lies inside scope s (its frames are below
+** s->hi), outside it, or cannot be told. */
+static int where(const struct ptmJumpScope *s, const struct __jmp_buf_tag *env)
+{
+    if (real.demangles)
+        return spOf(env) < s->hi ? INSIDE : OUTSIDE;
+    /* The jmp_buf's address, when it is on this stack between here and
+    ** the scope's frame or just above it (the caller's frames). */
+    uintptr_t at = (uintptr_t)env, here = (uintptr_t)__builtin_frame_address(0);
+    if (at >= here && at < s->hi)
+        return INSIDE;
+    if (at >= s->hi && at - s->hi < ((uintptr_t)8 << 20))
+        return OUTSIDE;
+    return UNKNOWN;
+}
+
+/* ------------------------------------------------------------------------
+** Scopes
+*/
+
+void ptmJumpEnter(struct ptmJumpScope *s)
+{
+    s->left = 0;
+    s->prev = ptmJumpTop;
+    ptmJumpTop = s;
+}
+
+void ptmJumpLeave(struct ptmJumpScope *s)
+{
+    ptmJumpTop = s->prev;
+}
+
+void ptmJumpReal(sigjmp_buf env, int val)
+{
+    if (!atomic_load(&real.resolved))
+        resolve();
+#ifdef PTM_ASAN
+    __asan_handle_no_return();
+#endif
+    real.siglongjmp_(env, val);
+    __builtin_unreachable();
+}
+
+/* jump: a longjmp(env, val) the program makes, through fn (libc's).  Each
+** scope the jump leaves is ended first, innermost first: a mirror's ends
+** the jump (it lands back in the mirror's executor); a call's writes its
+** record and releases the call, and the jump goes on. */
+static __attribute__((noreturn)) void jump(jumpFn *fn, struct __jmp_buf_tag *env, int val)
+{
+    struct ptmJumpScope *s;
+
+    if (!atomic_load(&real.resolved))
+        resolve();
+    while ((s = ptmJumpTop) != NULL) {
+        int w = where(s, env);
+        if (s->kind == PTM_SCOPE_MIRROR && w != INSIDE) {
+            s->left = 1;
+            ptmJumpReal(*s->back, PTM_JUMP_LEFT);
+        }
+        if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)
+            break;
+        ptmJumpTop = s->prev;
+        s->left = 1;
+        s->unwind(s->ctx);
+    }
+#ifdef PTM_ASAN
+    __asan_handle_no_return();
+#endif
+    (*fn)(env, val);
+    __builtin_unreachable();
+}
+
+/* The program's jumps, and its libraries'. */
+PTM_API __attribute__((noreturn)) void longjmp(struct __jmp_buf_tag env[1], int val)
+{
+    jump(&real.longjmp_, env, val);
+}
+
+PTM_API __attribute__((noreturn)) void _longjmp(struct __jmp_buf_tag env[1], int val)
+{
+    jump(&real._longjmp_, env, val);
+}
+
+PTM_API __attribute__((noreturn)) void siglongjmp(struct __jmp_buf_tag env[1], int val)
+{
+    jump(&real.siglongjmp_, env, val);
+}
+
+PTM_API __attribute__((noreturn)) void __longjmp_chk(struct __jmp_buf_tag env[1], int val)
+{
+    jump(&real.chk, env, val);
+}
