@@ -1454,6 +1454,37 @@ static int parentWait(pid_t pid, uint64_t deadline, const struct ptmRing *ring, 
     return 0;
 }
 
+/* Parent: parentWait, but a jump out of a signal handler of the host
+** (its alarm, its SIGINT) while the child runs lands here instead: the
+** child is killed and reaped first, and the engine makes the jump after
+** (ptmJumpPending).  OUT: as parentWait's, and *interrupted.  0 or an
+** errno. */
+static __attribute__((noinline)) int parentWaitHere(pid_t pid, uint64_t deadline,
+                                                    const struct ptmRing *ring, int *status,
+                                                    int *timed_out, int *lost,
+                                                    int *interrupted)
+{
+    sigjmp_buf back;
+    struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,
+                                 .hi = (uintptr_t)__builtin_frame_address(0),
+                                 .back = &back,
+                                 .defers = 1};
+    int err;
+
+    *interrupted = 0;
+    if (sigsetjmp(back, 0) != 0) {
+        *interrupted = 1;
+        *timed_out = *lost = 0;
+        ptmOs.kill(pid, SIGKILL);
+        (void)parentReap(pid, status); /* ECHILD: the host reaped it */
+        return 0;
+    }
+    ptmJumpEnter(&scope);
+    err = parentWait(pid, deadline, ring, status, timed_out, lost);
+    ptmJumpLeave(&scope);
+    return err;
+}
+
 /* What the child's end says, into run. */
 static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring, int status,
                            int timed_out, int lost, struct ptmMirrorRun *run)
@@ -1603,7 +1634,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
                struct ptmRing *ring, struct ptmMirrorRun *run)
 {
     uint64_t t0 = ptmOsNowNs(), deadline;
-    int status = 0, timed_out, lost, err;
+    int status = 0, timed_out, lost, interrupted, err;
     struct childArgs child;
     unsigned bound, held;
     pid_t pid;
@@ -1642,7 +1673,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
         (void)ptmOs.madvise(ring, ptmRingSize(ring), MADV_DONTFORK);
     if (pid < 0)
         return runFailed(run, PTM_ERROR, "fork", err);
-    err = parentWait(pid, deadline, ring, &status, &timed_out, &lost);
+    err = parentWaitHere(pid, deadline, ring, &status, &timed_out, &lost, &interrupted);
     if (err) {
         /* No verdict; still, leave no mirror running and no zombie. */
         ptmOs.kill(pid, SIGKILL);
@@ -1662,5 +1693,10 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
                               memory_order_relaxed);
     }
     parentClassify(desc, ring, status, timed_out, lost, run);
+    if (interrupted) {
+        run->status = PTM_MS_LONGJMP;
+        run->signo = 0;
+        run->frame_lost = "left by longjmp";
+    }
     return run->status == PTM_MS_FAILED ? PTM_ERROR : PTM_OK;
 }

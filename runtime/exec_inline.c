@@ -486,10 +486,12 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     ** its other stores go to the write buffer (instrumented clones). */
     struct ptmRedo redo;
     ptmRedoBegin(&redo, __builtin_frame_address(0));
-    /* A longjmp out of the mirror lands here too (longjmp.c). */
+    /* A longjmp out of the mirror lands here too (longjmp.c); one that a
+    ** signal handler of the host made is the host's, and goes on after. */
     struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,
                                  .hi = (uintptr_t)__builtin_frame_address(0),
-                                 .back = &t->jmp};
+                                 .back = &t->jmp,
+                                 .defers = 1};
     int jumped = sigsetjmp(t->jmp, 0);
     if (!jumped) {
         ptmJumpEnter(&scope);

@@ -70,10 +70,18 @@ typedef void (*jumpFn)(struct __jmp_buf_tag *env, int val);
 _Thread_local struct ptmJumpScope *ptmJumpTop;
 
 static struct {
-    jumpFn longjmp_, _longjmp_, siglongjmp_, chk;
-    int demangles;          /* jmpTarget reads the saved stack pointer */
+    jumpFn fn[PTM_JUMP_KINDS];  /* libc's, by enum ptmJumpFn */
+    int demangles;              /* spOf reads the saved stack pointer */
     _Atomic int resolved;
 } real;
+
+/* A jump of the host's that waits for the inline mirror it interrupted to
+** end (ptmJumpResume). */
+static _Thread_local struct {
+    struct __jmp_buf_tag *env;
+    int val;
+    enum ptmJumpFn fn;
+} pending;
 
 /* ------------------------------------------------------------------------
 ** The target of a jump
@@ -113,16 +121,17 @@ __attribute__((constructor)) static void resolve(void)
 {
     if (atomic_load(&real.resolved))
         return;
-    real.siglongjmp_ = (jumpFn)dlsym(RTLD_NEXT, "siglongjmp");
-    real.longjmp_ = (jumpFn)dlsym(RTLD_NEXT, "longjmp");
-    real._longjmp_ = (jumpFn)dlsym(RTLD_NEXT, "_longjmp");
-    real.chk = (jumpFn)dlsym(RTLD_NEXT, "__longjmp_chk");
+    static const char *const names[PTM_JUMP_KINDS] = {
+        [PTM_JUMP_LONGJMP] = "longjmp", [PTM_JUMP__LONGJMP] = "_longjmp",
+        [PTM_JUMP_SIGLONGJMP] = "siglongjmp", [PTM_JUMP_CHK] = "__longjmp_chk"};
+    jumpFn any = NULL;
+    for (int i = 0; i < PTM_JUMP_KINDS; i++)
+        if ((real.fn[i] = (jumpFn)dlsym(RTLD_NEXT, names[i])) != NULL)
+            any = real.fn[i];
     /* glibc's four are one function; any stands for a missing one. */
-    jumpFn any = real.siglongjmp_ ? real.siglongjmp_ : real.longjmp_ ? real.longjmp_ : real._longjmp_;
-    if (!real.siglongjmp_) real.siglongjmp_ = any;
-    if (!real.longjmp_) real.longjmp_ = any;
-    if (!real._longjmp_) real._longjmp_ = any;
-    if (!real.chk) real.chk = any;
+    for (int i = 0; i < PTM_JUMP_KINDS; i++)
+        if (!real.fn[i])
+            real.fn[i] = any;
     real.demangles = demanglesHere();
     atomic_store(&real.resolved, 1);
 }
@@ -151,6 +160,8 @@ static int where(const struct ptmJumpScope *s, const struct __jmp_buf_tag *env)
 
 void ptmJumpEnter(struct ptmJumpScope *s)
 {
+    if (s->kind == PTM_SCOPE_MIRROR)
+        pending.env = NULL; /* left by a mirror nobody resumed: dropped */
     s->left = 0;
     s->prev = ptmJumpTop;
     ptmJumpTop = s;
@@ -168,15 +179,19 @@ void ptmJumpReal(sigjmp_buf env, int val)
 #ifdef PTM_ASAN
     __asan_handle_no_return();
 #endif
-    real.siglongjmp_(env, val);
+    real.fn[PTM_JUMP_SIGLONGJMP](env, val);
     __builtin_unreachable();
 }
 
-/* jump: a longjmp(env, val) the program makes, through fn (libc's).  Each
-** scope the jump leaves is ended first, innermost first: a mirror's ends
-** the jump (it lands back in the mirror's executor); a call's writes its
-** record and releases the call, and the jump goes on. */
-static __attribute__((noreturn)) void jump(jumpFn *fn, struct __jmp_buf_tag *env, int val)
+/* jump: longjmp(env, val) through libc's fn; own: made by the mirror's own
+** code (shims/jump.c).  Each scope the jump leaves is ended first,
+** innermost first.  A mirror's ends the jump: it lands back in the
+** mirror's executor -- unless the scope defers the jumps that are not its
+** own (an inline mirror: a signal handler of the host interrupted it), which
+** then go on once the mirror has ended (ptmJumpResume).  A call's writes
+** its record and releases the call, and the jump goes on. */
+static __attribute__((noreturn)) void jump(enum ptmJumpFn fn, struct __jmp_buf_tag *env,
+                                           int val, int own)
 {
     struct ptmJumpScope *s;
 
@@ -186,6 +201,11 @@ static __attribute__((noreturn)) void jump(jumpFn *fn, struct __jmp_buf_tag *env
         int w = where(s, env);
         if (s->kind == PTM_SCOPE_MIRROR && w != INSIDE) {
             s->left = 1;
+            if (s->defers && !own) {
+                pending.env = env;
+                pending.val = val;
+                pending.fn = fn;
+            }
             ptmJumpReal(*s->back, PTM_JUMP_LEFT);
         }
         if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)
@@ -197,27 +217,46 @@ static __attribute__((noreturn)) void jump(jumpFn *fn, struct __jmp_buf_tag *env
 #ifdef PTM_ASAN
     __asan_handle_no_return();
 #endif
-    (*fn)(env, val);
+    real.fn[fn](env, val);
     __builtin_unreachable();
+}
+
+void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
+{
+    /* An instrumented inline mirror's setjmp wrote its write buffer's copy
+    ** of env; the saved registers mean the same from any address. */
+    jump(fn, (struct __jmp_buf_tag *)ptmRedoIn(env, sizeof(jmp_buf)), val, 1);
+}
+
+int ptmJumpPending(void)
+{
+    return pending.env != NULL;
+}
+
+void ptmJumpResume(void)
+{
+    struct __jmp_buf_tag *env = pending.env;
+    pending.env = NULL;
+    jump(pending.fn, env, pending.val, 0);
 }
 
 /* The program's jumps, and its libraries'. */
 PTM_API __attribute__((noreturn)) void longjmp(struct __jmp_buf_tag env[1], int val)
 {
-    jump(&real.longjmp_, env, val);
+    jump(PTM_JUMP_LONGJMP, env, val, 0);
 }
 
 PTM_API __attribute__((noreturn)) void _longjmp(struct __jmp_buf_tag env[1], int val)
 {
-    jump(&real._longjmp_, env, val);
+    jump(PTM_JUMP__LONGJMP, env, val, 0);
 }
 
 PTM_API __attribute__((noreturn)) void siglongjmp(struct __jmp_buf_tag env[1], int val)
 {
-    jump(&real.siglongjmp_, env, val);
+    jump(PTM_JUMP_SIGLONGJMP, env, val, 0);
 }
 
 PTM_API __attribute__((noreturn)) void __longjmp_chk(struct __jmp_buf_tag env[1], int val)
 {
-    jump(&real.chk, env, val);
+    jump(PTM_JUMP_CHK, env, val, 0);
 }

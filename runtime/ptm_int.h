@@ -591,8 +591,15 @@ struct ptmJumpScope {
                                       value PTM_JUMP_LEFT */
     void (*unwind)(void *ctx);     /* call: releases it before the jump leaves it */
     void *ctx;
+    int defers;                    /* mirror: a jump out of it that its own code did not
+                                      make (a signal handler of the host's, during an
+                                      inline mirror) goes on once it has ended:
+                                      ptmJumpPending, ptmJumpResume */
     volatile int left;             /* a jump left it */
 };
+/* libc's jump functions. */
+enum ptmJumpFn { PTM_JUMP_LONGJMP, PTM_JUMP__LONGJMP, PTM_JUMP_SIGLONGJMP, PTM_JUMP_CHK,
+                 PTM_JUMP_KINDS };
 #define PTM_JUMP_LEFT 2            /* not 1: the inline executor's own jumps */
 /* The scopes running on this thread, innermost first. */
 extern _Thread_local struct ptmJumpScope *ptmJumpTop;
@@ -605,6 +612,17 @@ void ptmJumpLeave(struct ptmJumpScope *s);
 /* ptmJumpReal: libc's siglongjmp, past the scopes: for libptm's own jumps
 ** back to its executors. */
 void ptmJumpReal(sigjmp_buf env, int val) __attribute__((noreturn));
+/* ptmJumpFromMirror: the jump fn(env, val) made by a mirror's own code
+** (shims/jump.c): one out of the mirror ends it.  Does not return. */
+void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
+    __attribute__((noreturn));
+/* ptmJumpPending: whether a jump of the host's waits for the engine:
+** made by a signal handler while an inline mirror ran (a scope that
+** defers), it ended the mirror.  Cleared when the next mirror starts. */
+int ptmJumpPending(void);
+/* ptmJumpResume: makes the pending jump, past the scopes still running
+** (a call's are ended).  Does not return. */
+void ptmJumpResume(void) __attribute__((noreturn));
 
 /* redo.c ----------------------------------------------------------------
 ** The write buffer and heap of an inline mirror (see redo.c).

@@ -489,6 +489,15 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     if (c.history)
         ptmHistoryGet(c.history, &c.view);
     observe(&c);
+    if (c.mirror_ran && c.run.status == PTM_MS_LONGJMP && ptmJumpPending()) {
+        /* A signal handler of the host jumped out of the call while its
+        ** inline mirror ran: the jump is the host's, and goes on now that
+        ** the mirror has ended, before the primary ever ran. */
+        c.left = 1;
+        finish(&c, "primary", d->function, 0, 0, t0);
+        release(&c);
+        ptmJumpResume();
+    }
 
     int divert = c.analysed && d->n_alternatives > 0 && c.verdict.probability >= d->threshold;
     unsigned alt = c.verdict.divert >= 0 && (unsigned)c.verdict.divert < d->n_alternatives
