@@ -126,7 +126,7 @@ static void onSignal(int sig, siginfo_t *si, void *uc)
         t->active = 0;
         t->signo = sig;
         t->cancelled = sig == inl.cancel_signal;
-        siglongjmp(t->jmp, 1);
+        ptmJumpReal(t->jmp, 1);
     }
     chain(sig, si, uc);
 }
@@ -356,7 +356,7 @@ PTM_API void ptm_mirror_cancelled(void)
     if (t && t->active && atomic_load(&t->stage) > 0) {
         t->active = 0;
         t->cancelled = 1;
-        siglongjmp(t->jmp, 1);
+        ptmJumpReal(t->jmp, 1);
     }
 }
 
@@ -366,7 +366,7 @@ void ptmInlineBail(const char *why)
     if (t && t->active) {
         t->active = 0;
         t->bailed = why;
-        siglongjmp(t->jmp, 1);
+        ptmJumpReal(t->jmp, 1);
     }
 }
 
