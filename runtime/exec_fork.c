@@ -1339,8 +1339,10 @@ static __attribute__((noinline)) int childMirror(const struct ptm_tx_desc *desc,
                                  .hi = (uintptr_t)__builtin_frame_address(0),
                                  .back = &back};
 
-    if (sigsetjmp(back, 0) != 0)
+    if (sigsetjmp(back, 0) != 0) {
+        ptmJumpLeave(&scope);
         return 1;
+    }
     ptmJumpEnter(&scope);
     desc->mirror(buf);
     ptmJumpLeave(&scope);
@@ -1473,6 +1475,7 @@ static __attribute__((noinline)) int parentWaitHere(pid_t pid, uint64_t deadline
 
     *interrupted = 0;
     if (sigsetjmp(back, 0) != 0) {
+        ptmJumpLeave(&scope);
         *interrupted = 1;
         *timed_out = *lost = 0;
         ptmOs.kill(pid, SIGKILL);

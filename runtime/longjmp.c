@@ -206,6 +206,7 @@ static __attribute__((noreturn)) void jump(enum ptmJumpFn fn, struct __jmp_buf_t
                 pending.val = val;
                 pending.fn = fn;
             }
+            ptmJumpTop = s->prev; /* its frame is the executor's again */
             ptmJumpReal(*s->back, PTM_JUMP_LEFT);
         }
         if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)

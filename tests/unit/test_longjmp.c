@@ -7,8 +7,10 @@
 */
 #include <criterion/criterion.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "ptm_int.h"
 
@@ -215,5 +217,48 @@ Test(longjmp, both_executors_observe_a_mirror_left_by_longjmp)
     cr_assert_null(ptmJumpTop);
     /* The inline executor still runs mirrors on this thread. */
     cr_assert_eq(run(0, jumpWithin, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_RETURNED);
+}
+
+static volatile sig_atomic_t stopSpinning;
+
+static void mirrorSpins(void *p)
+{
+    struct frame *fr = p;
+    while (!stopSpinning)
+        fr->ret++;
+}
+
+static void onAlarm(int sig)
+{
+    siglongjmp(outside, sig);
+}
+
+/* A signal handler of the host jumps while the engine waits for its fork
+** child: the child is killed and reaped, no scope is left behind, and the
+** jump is the engine's to make (here: the test's). */
+Test(longjmp, a_handler_jump_while_a_fork_mirror_runs_waits_for_the_engine)
+{
+    struct ptmMirrorRun r;
+    struct sigaction sa = {.sa_handler = onAlarm};
+    struct itimerval it = {.it_value = {0, 100 * 1000}};
+    volatile int landed = 0;
+
+    sigaction(SIGALRM, &sa, NULL);
+    if (sigsetjmp(outside, 1) == 0) {
+        setitimer(ITIMER_REAL, &it, NULL);
+        cr_assert_eq(run(1, mirrorSpins, &r), PTM_OK);
+        cr_assert_eq(r.status, PTM_MS_LONGJMP, "%s", ptmStatusName(r.status));
+        cr_assert_null(ptmJumpTop, "no scope is left behind");
+        cr_assert(ptmJumpPending());
+        ptmJumpResume();
+    } else {
+        landed = 1;
+    }
+    cr_assert(landed);
+    cr_assert_null(ptmJumpTop);
+    cr_assert_not(ptmJumpPending());
+    /* The next mirror runs as ever. */
+    cr_assert_eq(run(1, jumpWithin, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_RETURNED);
 }
