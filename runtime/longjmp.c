@@ -47,6 +47,7 @@
 #include <dlfcn.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "ptm_int.h"
 
@@ -158,6 +159,13 @@ static int where(const struct ptmJumpScope *s, const struct __jmp_buf_tag *env)
 ** Scopes
 */
 
+/*
+** ptmJumpEnter: s runs on this thread from now on, inside the scopes
+** already running.  The caller has filled in s->kind and s->hi (its own
+** frame address), and s->back (a mirror) or s->unwind and s->ctx (a call).
+** s->left is cleared; entering a mirror also drops a pending jump that no
+** engine resumed.
+*/
 void ptmJumpEnter(struct ptmJumpScope *s)
 {
     if (s->kind == PTM_SCOPE_MIRROR)
@@ -167,11 +175,19 @@ void ptmJumpEnter(struct ptmJumpScope *s)
     ptmJumpTop = s;
 }
 
+/*
+** ptmJumpLeave: s, and any scope entered after it, no longer runs.  Safe
+** after a jump that ended s.
+*/
 void ptmJumpLeave(struct ptmJumpScope *s)
 {
     ptmJumpTop = s->prev;
 }
 
+/*
+** ptmJumpReal: siglongjmp(env, val) through libc, past the scopes: libptm's
+** own jumps back to its executors.  Async-signal-safe.  Does not return.
+*/
 void ptmJumpReal(sigjmp_buf env, int val)
 {
     if (!atomic_load(&real.resolved))
@@ -222,6 +238,11 @@ static __attribute__((noreturn)) void jump(enum ptmJumpFn fn, struct __jmp_buf_t
     __builtin_unreachable();
 }
 
+/*
+** ptmJumpFromMirror: the jump fn(env, val) that a mirror's own code makes
+** (shims/jump.c): one that leaves the mirror ends it, under either
+** executor, and is never made.  Does not return.
+*/
 void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
 {
     /* An instrumented inline mirror's setjmp wrote its write buffer's copy
@@ -229,19 +250,36 @@ void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
     jump(fn, (struct __jmp_buf_tag *)ptmRedoIn(env, sizeof(jmp_buf)), val, 1);
 }
 
+/*
+** ptmJumpPending: whether a jump of the host's waits on this thread: one
+** that a signal handler made while an inline mirror ran, or while the fork
+** executor waited for its child; it ended the mirror instead.
+*/
 int ptmJumpPending(void)
 {
     return pending.env != NULL;
 }
 
+/*
+** ptmJumpResume: makes the pending jump (call only when ptmJumpPending()),
+** ending the scopes it leaves as any jump does: the engine calls it once
+** the call it was running has its record and is released.  Does not
+** return.
+*/
 void ptmJumpResume(void)
 {
     struct __jmp_buf_tag *env = pending.env;
+    if (!env)
+        abort(); /* a caller's mistake: there is nowhere to go */
     pending.env = NULL;
     jump(pending.fn, env, pending.val, 0);
 }
 
-/* The program's jumps, and its libraries'. */
+/*
+** longjmp, _longjmp, siglongjmp, __longjmp_chk: the program's jumps, and
+** (exported by ptmcc's link) its shared libraries'.  As libc's, once the
+** scopes the jump leaves are ended.  Do not return.
+*/
 PTM_API __attribute__((noreturn)) void longjmp(struct __jmp_buf_tag env[1], int val)
 {
     jump(PTM_JUMP_LONGJMP, env, val, 0);
