@@ -33,7 +33,9 @@
 ** thread's stack (a local jmp_buf, the usual case); a jmp_buf elsewhere
 ** (png's lives in its struct) is taken to leave a mirror -- which only ends
 ** the mirror early -- and to stay inside a primary, where a wrong guess
-** would release a call still running.
+** would release a call still running.  So is a target far above the
+** scope's frame (SAME_STACK): another stack's, a coroutine switch that
+** may come back.
 **
 ** A jump that stays inside a scope (setjmp and longjmp both within the
 ** mirror or the primary) is untouched.
@@ -139,18 +141,24 @@ __attribute__((constructor)) static void resolve(void)
 
 enum { INSIDE, OUTSIDE, UNKNOWN };
 
+/* How far above a scope's frame its caller's frames can be: a target
+** farther up is on another stack (a coroutine's), not the caller's. */
+#define SAME_STACK ((uintptr_t)64 << 20)
+
 /* where: whether env's target lies inside scope s (its frames are below
-** s->hi), outside it, or cannot be told. */
+** s->hi), outside it (in its caller's frames, above), or cannot be told. */
 static int where(const struct ptmJumpScope *s, const struct __jmp_buf_tag *env)
 {
-    if (real.demangles)
-        return spOf(env) < s->hi ? INSIDE : OUTSIDE;
+    if (real.demangles) {
+        uintptr_t sp = spOf(env);
+        return sp < s->hi ? INSIDE : sp - s->hi < SAME_STACK ? OUTSIDE : UNKNOWN;
+    }
     /* The jmp_buf's address, when it is on this stack between here and
     ** the scope's frame or just above it (the caller's frames). */
     uintptr_t at = (uintptr_t)env, here = (uintptr_t)__builtin_frame_address(0);
     if (at >= here && at < s->hi)
         return INSIDE;
-    if (at >= s->hi && at - s->hi < ((uintptr_t)8 << 20))
+    if (at >= s->hi && at - s->hi < SAME_STACK)
         return OUTSIDE;
     return UNKNOWN;
 }
