@@ -579,7 +579,8 @@ void ptmInlineBail(const char *why);
 ** alternative ends the call (record, release) and goes on.  See longjmp.c.
 */
 enum ptmJumpKind {
-    PTM_SCOPE_MIRROR = 1,          /* a jump out lands at *back instead */
+    PTM_SCOPE_MIRROR = 1,          /* a mirror (or the fork executor's wait for one):
+                                      a jump out lands at *back instead */
     PTM_SCOPE_CALL                 /* a jump out calls unwind(ctx), then goes on */
 };
 struct ptmJumpScope {
@@ -593,8 +594,9 @@ struct ptmJumpScope {
     void *ctx;
     int defers;                    /* mirror: a jump out of it that its own code did not
                                       make (a signal handler of the host's, during an
-                                      inline mirror) goes on once it has ended:
-                                      ptmJumpPending, ptmJumpResume */
+                                      inline mirror or the fork executor's wait) goes
+                                      on once it has ended: ptmJumpPending,
+                                      ptmJumpResume */
     volatile int left;             /* a jump left it */
 };
 /* libc's jump functions. */
@@ -617,11 +619,11 @@ void ptmJumpReal(sigjmp_buf env, int val) __attribute__((noreturn));
 void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
     __attribute__((noreturn));
 /* ptmJumpPending: whether a jump of the host's waits for the engine:
-** made by a signal handler while an inline mirror ran (a scope that
-** defers), it ended the mirror.  Cleared when the next mirror starts. */
+** made by a signal handler while a scope that defers ran, it ended the
+** mirror.  Cleared when the next mirror starts. */
 int ptmJumpPending(void);
-/* ptmJumpResume: makes the pending jump, past the scopes still running
-** (a call's are ended).  Does not return. */
+/* ptmJumpResume: makes the pending jump (only when ptmJumpPending()),
+** past the scopes still running (a call's are ended).  Does not return. */
 void ptmJumpResume(void) __attribute__((noreturn));
 
 /* redo.c ----------------------------------------------------------------
