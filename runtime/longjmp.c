@@ -67,6 +67,10 @@ void __asan_handle_no_return(void);
 #endif
 
 void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn));
+/* libc's own name for its jumps: found in a static program (ptmcc links it
+** in with -u), where dlsym finds nothing; never bound otherwise (weak). */
+extern void __libc_siglongjmp(struct __jmp_buf_tag env[1], int val)
+    __attribute__((weak, noreturn));
 
 typedef void (*jumpFn)(struct __jmp_buf_tag *env, int val);
 
@@ -131,6 +135,8 @@ __attribute__((constructor)) static void resolve(void)
     for (int i = 0; i < PTM_JUMP_KINDS; i++)
         if ((real.fn[i] = (jumpFn)dlsym(RTLD_NEXT, names[i])) != NULL)
             any = real.fn[i];
+    if (!any && __libc_siglongjmp)
+        any = __libc_siglongjmp;
     /* glibc's four are one function; any stands for a missing one. */
     for (int i = 0; i < PTM_JUMP_KINDS; i++)
         if (!real.fn[i])
