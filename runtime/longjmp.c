@@ -68,9 +68,11 @@ void __asan_handle_no_return(void);
 
 void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn));
 /* libc's own name for its jumps: found in a static program (ptmcc links it
-** in with -u), where dlsym finds nothing; never bound otherwise (weak). */
+** in with -u), where dlsym finds nothing; never bound to a shared libc
+** (weak and hidden: a dynamic program does not name glibc's private
+** symbol). */
 extern void __libc_siglongjmp(struct __jmp_buf_tag env[1], int val)
-    __attribute__((weak, noreturn));
+    __attribute__((weak, noreturn, visibility("hidden")));
 
 typedef void (*jumpFn)(struct __jmp_buf_tag *env, int val);
 
