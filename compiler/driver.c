@@ -965,6 +965,13 @@ static void add_link_libs(Args *cmd, const char *prefix)
     push(cmd, "-Wl,--push-state,--as-needed");
     split_words(cmd, PTM_LINK_LIBS);
     push(cmd, "-Wl,--pop-state");
+    /* libptm's longjmp (runtime/longjmp.c) jumps through libc's, which a
+    ** static program has only under glibc's internal name: linked in. */
+    for (int i = 0; i < cmd->n; i++)
+        if (strcmp(cmd->v[i], "-static") == 0 || strcmp(cmd->v[i], "-static-pie") == 0) {
+            push(cmd, "-Wl,-u,__libc_siglongjmp");
+            break;
+        }
 }
 
 static int compile(Cmd *c, const char *prefix)

@@ -85,6 +85,8 @@ static const struct {
     {"nanosleep", ARG(1)}, {"clock_nanosleep", ARG(3)},
     {"getdelim", ARG(0) | ARG(1)}, {"fgetpos", ARG(1)}, {"fgets_unlocked", ARG(0)},
     {"fread_unlocked", ARG(0)},
+    {"setjmp", ARG(0)},    {"_setjmp", ARG(0)},   {"sigsetjmp", ARG(0)},
+    {"__sigsetjmp", ARG(0)},
 };
 
 typedef struct Proof {

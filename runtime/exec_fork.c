@@ -1797,6 +1797,26 @@ static int childDeadline(uint64_t deadline, int *id)
     return 0;
 }
 
+/* Child: desc->mirror on buf.  Returns 1 when it left by longjmp, to a
+** frame of the host (longjmp.c lands here instead): the child must not
+** run the host's program on from there.  0 when it returned. */
+static __attribute__((noinline)) int childMirror(const struct ptm_tx_desc *desc, void *buf)
+{
+    sigjmp_buf back;
+    struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,
+                                 .hi = (uintptr_t)__builtin_frame_address(0),
+                                 .back = &back};
+
+    if (sigsetjmp(back, 0) != 0) {
+        ptmJumpLeave(&scope);
+        return 1;
+    }
+    ptmJumpEnter(&scope);
+    desc->mirror(buf);
+    ptmJumpLeave(&scope);
+    return 0;
+}
+
 /* Child: the deadline first (whatever follows is bounded by it), then the
 ** sandbox; run the mirror on the ring's frame (the parent copied the
 ** caller's there; a frame too big for the ring runs on a malloc'd copy and
@@ -1837,7 +1857,12 @@ static __attribute__((noreturn)) void childRun(const struct childArgs *a)
         childFail(ring, err);
     ring->stamp_ns[PTM_STAMP_FILTER] = ptmOsNowNs();
 
-    a->desc->mirror(buf);
+    if (childMirror(a->desc, buf)) {
+        ring->stamp_ns[PTM_STAMP_MIRROR] = ptmOsNowNs();
+        ptmMirrorCurrent = NULL;
+        atomic_store_explicit(&ring->left, 1, memory_order_release);
+        childExit(0);
+    }
 
     ring->stamp_ns[PTM_STAMP_MIRROR] = ptmOsNowNs();
     ptmMirrorCurrent = NULL;
@@ -1920,6 +1945,7 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
                            int timed_out, int lost, struct ptmMirrorRun *run)
 {
     int returned = atomic_load_explicit(&ring->returned, memory_order_acquire) != 0;
+    int left = atomic_load_explicit(&ring->left, memory_order_acquire) != 0;
     int setup_err = atomic_load_explicit(&ring->setup_err, memory_order_relaxed);
 
     run->denied = atomic_load_explicit(&ring->denied, memory_order_relaxed);
@@ -1933,6 +1959,7 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
     } else if (lost) {
         /* No status: the ring says whether the mirror finished. */
         run->status = returned ? (run->denied ? PTM_MS_DENIED : PTM_MS_RETURNED)
+                      : left   ? PTM_MS_LONGJMP
                                : PTM_MS_CRASHED;
         run->exit_code = -1;
     } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
@@ -1943,12 +1970,16 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
     } else if (WIFSIGNALED(status)) {
         run->status = PTM_MS_CRASHED;
         run->signo = WTERMSIG(status);
+    } else if (left && !returned) {
+        run->status = PTM_MS_LONGJMP;
     } else if (!returned) {
         run->status = PTM_MS_CRASHED; /* it called exit() or _exit() */
         run->exit_code = WEXITSTATUS(status);
     } else {
         run->status = run->denied ? PTM_MS_DENIED : PTM_MS_RETURNED;
     }
+    if (run->status == PTM_MS_LONGJMP)
+        run->frame_lost = "left by longjmp";
     if (!returned || (run->status != PTM_MS_RETURNED && run->status != PTM_MS_DENIED))
         return;
     switch (atomic_load_explicit(&ring->verdict, memory_order_relaxed)) {
@@ -2140,37 +2171,66 @@ static int forkHelperRun(void *arg)
 }
 
 /* Caller: runs the helper and returns when it has ended.  Under valgrind,
-** forks and reaps the mirror itself.  OUT: *h (fork_err, waited, status).
-** 0, or the errno of clone() or of the wait. */
+** forks and reaps the mirror itself.  The calling thread's signals stay
+** blocked until the helper (or, under valgrind, the mirror) is reaped: a
+** handler that jumps away finds no child left behind.  OUT: *h (fork_err,
+** waited, status).  0, or the errno of clone() or of the wait. */
 static __attribute__((noinline)) int forkThroughHelper(struct forkHelper *h)
 {
     uintptr_t top = ((uintptr_t)__builtin_frame_address(0) - HELPER_STACK_GAP) & ~(uintptr_t)63;
     sigset_t all, old;
-    int err, status;
+    int err = 0, status;
     pid_t pid;
 
     sigfillset(&all);
-    if (RUNNING_ON_VALGRIND) {
-        pthread_sigmask(SIG_BLOCK, NULL, &old);
-        memcpy(&h->child->mask, &old, sizeof h->child->mask);
-        if ((h->fork_err = mirrorFork(h->child, &pid)) != 0)
-            return 0;
-        err = parentReap(pid, &h->status);
-        h->waited = err == 0;
-        return err == ECHILD ? 0 : err;
-    }
     pthread_sigmask(SIG_BLOCK, &all, &old);
     memcpy(&h->child->mask, &old, sizeof h->child->mask);
+    if (RUNNING_ON_VALGRIND) {
+        if ((h->fork_err = mirrorFork(h->child, &pid)) == 0) {
+            err = parentReap(pid, &h->status);
+            h->waited = err == 0;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return h->fork_err || err == ECHILD ? 0 : err;
+    }
     pid = clone(forkHelperRun, (void *)top,
                 CLONE_VM | CLONE_FILES | CLONE_VFORK /* no exit signal */, h);
     err = pid < 0 ? errno : 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err)
-        return err;
     /* ECHILD: the host reaped it (waitpid with __WALL); what it found is
     ** in *h all the same. */
-    err = parentReap(pid, &status);
-    return err == ECHILD ? 0 : err;
+    if (!err && (err = parentReap(pid, &status)) == ECHILD)
+        err = 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+/* Parent: forkThroughHelper, but a jump out of a signal handler of the
+** host (its alarm, its SIGINT) that arrives while the mirror runs lands
+** here instead, and the engine makes it once the call is recorded
+** (ptmJumpPending).  The calling thread blocks its signals until the
+** mirror and the helper are reaped, so such a jump finds nothing left
+** running.  OUT: *h, as forkThroughHelper's, and *interrupted.  0 or an
+** errno. */
+static __attribute__((noinline)) int forkThroughHelperHere(struct forkHelper *h,
+                                                           int *interrupted)
+{
+    sigjmp_buf back;
+    struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,
+                                 .hi = (uintptr_t)__builtin_frame_address(0),
+                                 .back = &back,
+                                 .defers = 1};
+    int err;
+
+    *interrupted = 0;
+    if (sigsetjmp(back, 0) != 0) {
+        ptmJumpLeave(&scope);
+        *interrupted = 1;
+        return 0;
+    }
+    ptmJumpEnter(&scope);
+    err = forkThroughHelper(h);
+    ptmJumpLeave(&scope);
+    return err;
 }
 
 /*
@@ -2204,7 +2264,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     struct forkHelper helper;
     struct childArgs child;
     unsigned bound;
-    int err;
+    int err, interrupted;
 
     memset(run, 0, sizeof *run);
     run->executor = "fork";
@@ -2228,7 +2288,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     helper = (struct forkHelper){&child, getpid(), 0, 0, 0};
     ring->stamp_ns[PTM_STAMP_FORK] = ptmOsNowNs();
     child.held = forkHold();
-    err = forkThroughHelper(&helper);
+    err = forkThroughHelperHere(&helper, &interrupted);
     /* Parent */
     forkRelease(child.held);
     if (ring->dontfork)
@@ -2251,5 +2311,10 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     parentClassify(desc, ring, helper.status,
                    parentTimedOut(deadline, ring, helper.status, !helper.waited),
                    !helper.waited, run);
+    if (interrupted) {
+        run->status = PTM_MS_LONGJMP;
+        run->signo = 0;
+        run->frame_lost = "left by longjmp";
+    }
     return run->status == PTM_MS_FAILED ? PTM_ERROR : PTM_OK;
 }

@@ -126,7 +126,7 @@ static void onSignal(int sig, siginfo_t *si, void *uc)
         t->active = 0;
         t->signo = sig;
         t->cancelled = sig == inl.cancel_signal;
-        siglongjmp(t->jmp, 1);
+        ptmJumpReal(t->jmp, 1);
     }
     chain(sig, si, uc);
 }
@@ -356,7 +356,7 @@ PTM_API void ptm_mirror_cancelled(void)
     if (t && t->active && atomic_load(&t->stage) > 0) {
         t->active = 0;
         t->cancelled = 1;
-        siglongjmp(t->jmp, 1);
+        ptmJumpReal(t->jmp, 1);
     }
 }
 
@@ -366,7 +366,7 @@ void ptmInlineBail(const char *why)
     if (t && t->active) {
         t->active = 0;
         t->bailed = why;
-        siglongjmp(t->jmp, 1);
+        ptmJumpReal(t->jmp, 1);
     }
 }
 
@@ -408,6 +408,9 @@ static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
         keepFrame(desc, ring, buf, run);
         atomic_store(&ring->returned, 1);
         run->status = PTM_MS_RETURNED;
+    } else if (jumped == PTM_JUMP_LEFT) {
+        run->status = PTM_MS_LONGJMP;
+        run->frame_lost = "left by longjmp";
     } else if (t->bailed) {
         run->status = PTM_MS_FAILED;
         run->bailed = t->bailed;
@@ -483,12 +486,20 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     ** its other stores go to the write buffer (instrumented clones). */
     struct ptmRedo redo;
     ptmRedoBegin(&redo, __builtin_frame_address(0));
+    /* A longjmp out of the mirror lands here too (longjmp.c); one that a
+    ** signal handler of the host made is the host's, and goes on after. */
+    struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,
+                                 .hi = (uintptr_t)__builtin_frame_address(0),
+                                 .back = &t->jmp,
+                                 .defers = 1};
     int jumped = sigsetjmp(t->jmp, 0);
     if (!jumped) {
+        ptmJumpEnter(&scope);
         t->active = 1;
         desc->mirror(buf);
-        t->active = 0;
     }
+    t->active = 0;
+    ptmJumpLeave(&scope);
     ptmRedoEnd(&redo);
 
     atomic_store(&t->deadline, 0);

@@ -261,6 +261,7 @@ const char *ptmStatusName(enum ptmMirrorStatus s)
     case PTM_MS_TIMEOUT: return "timeout";
     case PTM_MS_DENIED: return "denied";
     case PTM_MS_FAILED: return "failed";
+    case PTM_MS_LONGJMP: return "longjmp";
     }
     return "?";
 }

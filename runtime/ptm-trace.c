@@ -269,6 +269,8 @@ static void showHead(struct buf *b, const struct style *st, json_t *rec)
             bufAdd(b, " crashed after ", 15);
     } else if (strcmp(status, "timeout") == 0) {
         bufAdd(b, " timed out after ", 17);
+    } else if (strcmp(status, "longjmp") == 0) {
+        bufAdd(b, " left by longjmp after ", 23);
     } else if (strcmp(status, "failed") == 0) {
         bufAdd(b, " could not run", 14);
         if (merr) {
@@ -375,6 +377,8 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
     bufPrintf(b, " after %.0f attempt%s (", attempts, attempts == 1 ? "" : "s");
     bufMs(b, dur_us / 1000.0);
     bufAdd(b, ")", 1);
+    if (json_is_true(json_object_get(rec, "left_by_longjmp")))
+        bufAdd(b, ", left by longjmp", 17);
     if (dry_run && !(has_p && strcmp(decision, "divert") != 0 && has_thr && p >= thr))
         bufAdd(b, " [dry run]", 10);
 }

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,6 +169,7 @@ struct ptmRing {
     uint32_t cap;
     _Atomic uint32_t denied;      /* syscalls denied by seccomp */
     _Atomic uint32_t returned;    /* the mirror function returned */
+    _Atomic uint32_t left;        /* fork child: it left by longjmp (longjmp.c) */
     _Atomic int32_t setup_err;    /* fork child: errno of a sandbox setup that failed
                                   ** (the mirror did not run); 0 otherwise */
     _Atomic uint32_t verdict;     /* fork child: PTM_VERDICT_* of its own frame, stored
@@ -293,7 +295,9 @@ enum ptmMirrorStatus {
     PTM_MS_CRASHED,       /* a signal ended it (SIGSEGV, abort, ...) */
     PTM_MS_TIMEOUT,       /* the deadline killed it */
     PTM_MS_DENIED,        /* it returned, but seccomp denied a syscall on the way */
-    PTM_MS_FAILED         /* it could not be run (fork failed, ...): no observation */
+    PTM_MS_FAILED,        /* it could not be run (fork failed, ...): no observation */
+    PTM_MS_LONGJMP        /* it left by longjmp, to a frame of the host: the host's
+                             error handling took over (a Lua error, png_error) */
 };
 
 struct ptmMirrorRun {
@@ -320,7 +324,8 @@ struct ptmMirrorRun {
                                      end (PTM_MS_FAILED; ptmInlineBail) */
 };
 
-/* ptmStatusName: "returned", "crashed", "timeout", "denied", "failed". */
+/* ptmStatusName: "returned", "crashed", "timeout", "denied", "failed",
+** "longjmp". */
 const char *ptmStatusName(enum ptmMirrorStatus s);
 /* ptmMirrorRunRelease: frees what run owns (an inline run's heap copy of
 ** its frame); run->frame is then NULL unless it is the ring's. */
@@ -576,6 +581,58 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
 ** inline mirror runs; returns at once otherwise. */
 void ptmInlineBail(const char *why);
 
+/* longjmp.c -------------------------------------------------------------
+** A longjmp out of a mirror ends the mirror; one out of a primary or an
+** alternative ends the call (record, release) and goes on.  See longjmp.c.
+*/
+enum ptmJumpKind {
+    PTM_SCOPE_MIRROR = 1,          /* a mirror (or the fork executor's wait for one):
+                                      a jump out lands at *back instead */
+    PTM_SCOPE_CALL                 /* a jump out calls unwind(ctx), then goes on */
+};
+struct ptmJumpScope {
+    struct ptmJumpScope *prev;
+    enum ptmJumpKind kind;
+    uintptr_t hi;                  /* its frames lie below this address: the frame
+                                      address of the function that runs it */
+    sigjmp_buf *back;              /* mirror: where a jump out of it lands, with the
+                                      value PTM_JUMP_LEFT */
+    void (*unwind)(void *ctx);     /* call: releases it before the jump leaves it */
+    void *ctx;
+    int defers;                    /* mirror: a jump out of it that its own code did not
+                                      make (a signal handler of the host's, during an
+                                      inline mirror or the fork executor's wait) goes
+                                      on once it has ended: ptmJumpPending,
+                                      ptmJumpResume */
+    volatile int left;             /* a jump left it */
+};
+/* libc's jump functions. */
+enum ptmJumpFn { PTM_JUMP_LONGJMP, PTM_JUMP__LONGJMP, PTM_JUMP_SIGLONGJMP, PTM_JUMP_CHK,
+                 PTM_JUMP_KINDS };
+#define PTM_JUMP_LEFT 2            /* not 1: the inline executor's own jumps */
+/* The scopes running on this thread, innermost first. */
+extern _Thread_local struct ptmJumpScope *ptmJumpTop;
+/* ptmJumpEnter: s (kind, hi, and back or unwind filled in) runs on this
+** thread from now on; s->left is cleared. */
+void ptmJumpEnter(struct ptmJumpScope *s);
+/* ptmJumpLeave: s, and any scope entered after it, no longer runs.  Safe
+** after a jump out of s. */
+void ptmJumpLeave(struct ptmJumpScope *s);
+/* ptmJumpReal: libc's siglongjmp, past the scopes: for libptm's own jumps
+** back to its executors. */
+void ptmJumpReal(sigjmp_buf env, int val) __attribute__((noreturn));
+/* ptmJumpFromMirror: the jump fn(env, val) made by a mirror's own code
+** (shims/jump.c): one out of the mirror ends it.  Does not return. */
+void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
+    __attribute__((noreturn));
+/* ptmJumpPending: whether a jump of the host's waits for the engine:
+** made by a signal handler while a scope that defers ran, it ended the
+** mirror.  Cleared when the next mirror starts. */
+int ptmJumpPending(void);
+/* ptmJumpResume: makes the pending jump (only when ptmJumpPending()),
+** past the scopes still running (a call's are ended).  Does not return. */
+void ptmJumpResume(void) __attribute__((noreturn));
+
 /* redo.c ----------------------------------------------------------------
 ** The write buffer and heap of an inline mirror (see redo.c).
 */
@@ -730,6 +787,7 @@ struct ptmTxRecord {
     int dry_run;
     uint64_t duration_ns;
     const char *mirror_reason;          /* why this executor */
+    int left;                           /* the primary or alternative left by longjmp */
 };
 
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.

@@ -75,7 +75,7 @@ void ptmRingDestroy(struct ptmRing *ring)
 
 /*
 ** ptmRingReset: empties ring for the next mirror: no events, no denials,
-** not returned, no verdict, no frame, no fork stamps.  Only the owner calls it, never
+** not returned or left, no verdict, no frame, no fork stamps.  Only the owner calls it, never
 ** while a mirror writes into it.
 */
 void ptmRingReset(struct ptmRing *ring)
@@ -83,6 +83,7 @@ void ptmRingReset(struct ptmRing *ring)
     atomic_store_explicit(&ring->head, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->denied, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->returned, 0, memory_order_relaxed);
+    atomic_store_explicit(&ring->left, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->setup_err, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->verdict, PTM_VERDICT_NONE, memory_order_relaxed);
     ring->frame_len = 0;

@@ -13,7 +13,8 @@
 **   transaction_id, function
 **   mirror               the executor, "fork" | "inline", or "off" when none ran
 **   mirror_reason        why this executor (or why none)
-**   mirror_status        "returned" | "crashed" | "timeout" | "denied" | "failed" | null
+**   mirror_status        "returned" | "crashed" | "timeout" | "denied" | "failed" |
+**                        "longjmp" (it left by longjmp) | null
 **   mirror_duration_us, mirror_signal (null: none), mirror_exit_code, mirror_error
 **                        null when no mirror ran (mirror_error: null unless it failed)
 **   events               [{kind, call, target, detail, result, errno, errname, class,
@@ -33,6 +34,8 @@
 **   decision             "primary" | "divert" | "disabled"
 **   path                 the function that ran
 **   attempts, outcome ("success" | "failure"), dry_run, duration_us
+**   left_by_longjmp      the primary or alternative left by longjmp (the
+**                        call never returned; outcome "failure")
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -267,6 +270,7 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "path", traceStr(r->path));
     traceSet(o, "attempts", traceInt(r->attempts));
     traceSet(o, "outcome", json_string(r->success ? "success" : "failure"));
+    traceSet(o, "left_by_longjmp", json_boolean(r->left));
     traceSet(o, "dry_run", json_boolean(r->dry_run));
     traceSet(o, "duration_us", traceInt((int64_t)(r->duration_ns / 1000)));
     return o;

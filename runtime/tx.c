@@ -153,6 +153,12 @@ typedef struct Call {
     struct ptm_region *regions; /* the `snapshot` regions, as on entry */
     unsigned nregions;
     unsigned char *saved;      /* their bytes, one after the other */
+    int snapshot_owned;        /* snapshot was malloc'd */
+    uint64_t t0;               /* when the call began */
+    /* What runs now for the host (callHost), for a longjmp out of it. */
+    const char *decision, *path;
+    uint64_t attempt_t0;
+    int left;                  /* it left by longjmp */
 } Call;
 
 static void restore(Call *c)
@@ -323,6 +329,51 @@ static void observe(Call *c)
     c->analysed = 1;
 }
 
+/* noteAttempt: one more attempt of the primary, begun at c->attempt_t0. */
+static void noteAttempt(Call *c)
+{
+    uint64_t us = (ptmOsNowNs() - c->attempt_t0) / 1000;
+    if (c->attempts < MAX_RECORDED_ATTEMPTS)
+        c->attempt_us[c->attempts] = us;
+    c->attempts++;
+    stats.attempts++;
+}
+
+static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
+                   uint64_t t0);
+static void release(Call *c);
+
+/* leftByLongjmp: the primary or the alternative that callHost ran left by
+** longjmp, to a frame of the host (a Lua error, png_error): the call ends
+** as it would in a plain build.  Before the jump goes on, its record is
+** written (a failure: it never returned) and what it held is released,
+** since ptm_tx_run's frame is abandoned. */
+static void leftByLongjmp(void *ctx)
+{
+    Call *c = ctx;
+    if (strcmp(c->decision, "divert") == 0)
+        c->attempts = 1;
+    else
+        noteAttempt(c);
+    c->left = 1;
+    finish(c, c->decision, c->path, 0, 0, c->t0);
+    release(c);
+}
+
+/* callHost: fn (the primary, an alternative) on c's frame, for the host:
+** a longjmp out of it ends the call (leftByLongjmp) and goes on. */
+static void callHost(Call *c, ptm_thunk fn)
+{
+    struct ptmJumpScope scope = {.kind = PTM_SCOPE_CALL,
+                                 .hi = (uintptr_t)__builtin_frame_address(0),
+                                 .unwind = leftByLongjmp,
+                                 .ctx = c};
+    c->attempt_t0 = ptmOsNowNs();
+    ptmJumpEnter(&scope);
+    fn(c->frame);
+    ptmJumpLeave(&scope);
+}
+
 /* run_primary: the primary with retries, each from the snapshot.  Returns
 ** whether the last attempt met success_criteria. */
 static int run_primary(Call *c, unsigned retry_max)
@@ -335,13 +386,8 @@ static int run_primary(Call *c, unsigned retry_max)
             restore_regions(c);
         }
         restore(c);
-        uint64_t t0 = ptmOsNowNs();
-        d->primary(c->frame);
-        uint64_t us = (ptmOsNowNs() - t0) / 1000;
-        if (c->attempts < MAX_RECORDED_ATTEMPTS)
-            c->attempt_us[c->attempts] = us;
-        c->attempts++;
-        stats.attempts++;
+        callHost(c, d->primary);
+        noteAttempt(c);
         ok = judge(d, c->frame);
         if (ok)
             break;
@@ -373,8 +419,19 @@ static void finish(Call *c, const char *decision, const char *path, int success,
         .dry_run = dry_run,
         .duration_ns = ptmOsNowNs() - t0,
         .mirror_reason = c->mirror_reason,
+        .left = c->left,
     };
     ptmTraceWrite(&r);
+}
+
+/* release: frees what the call holds. */
+static void release(Call *c)
+{
+    ptmMirrorRunRelease(&c->run);
+    free(c->regions);
+    free(c->saved);
+    if (c->snapshot_owned)
+        free(c->snapshot);
 }
 
 /* in_mirror: a transaction called from inside a mirror (its clone called
@@ -402,7 +459,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return 1;
     }
 
-    Call c = {.desc = d, .frame = frame, .mirror_success = -1};
+    Call c = {.desc = d, .frame = frame, .mirror_success = -1, .t0 = t0};
     c.verdict.divert = -1;
     c.verdict.retry_max = -1;
     c.verdict.timeout_us = -1;
@@ -413,11 +470,14 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         d->primary(frame);
         return judge(d, frame);
     }
+    c.snapshot_owned = c.snapshot != stack_copy;
     memcpy(c.snapshot, frame, d->frame_size);
 
     int success;
     if (env.disable) {
         c.mirror_reason = "PTM_DISABLE";
+        c.decision = "disabled";
+        c.path = d->function;
         stats.primaries++;
         success = run_primary(&c, 0);
         finish(&c, "disabled", d->function, success, 0, t0);
@@ -429,6 +489,15 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     if (c.history)
         ptmHistoryGet(c.history, &c.view);
     observe(&c);
+    if (c.mirror_ran && c.run.status == PTM_MS_LONGJMP && ptmJumpPending()) {
+        /* A signal handler of the host jumped out of the call while its
+        ** inline mirror ran: the jump is the host's, and goes on now that
+        ** the mirror has ended, before the primary ever ran. */
+        c.left = 1;
+        finish(&c, "primary", d->function, 0, 0, t0);
+        release(&c);
+        ptmJumpResume();
+    }
 
     int divert = c.analysed && d->n_alternatives > 0 && c.verdict.probability >= d->threshold;
     unsigned alt = c.verdict.divert >= 0 && (unsigned)c.verdict.divert < d->n_alternatives
@@ -438,6 +507,8 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                                                                 : d->retry_max;
     const char *decision = divert ? "divert" : "primary";
     const char *path = divert ? d->alternatives[alt].name : d->function;
+    c.decision = decision;
+    c.path = path;
 
     if (env.dry_run) {
         if (c.mirror_ran && c.run.frame_valid)
@@ -459,7 +530,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         stats.diversions++;
         restore_regions(&c);
         restore(&c);
-        d->alternatives[alt].call(frame);
+        callHost(&c, d->alternatives[alt].call);
         c.attempts = 1;
         success = judge(d, frame);
     } else {
@@ -469,10 +540,6 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     finish(&c, decision, path, success, 0, t0);
 
 out:
-    ptmMirrorRunRelease(&c.run);
-    free(c.regions);
-    free(c.saved);
-    if (c.snapshot != stack_copy)
-        free(c.snapshot);
+    release(&c);
     return success;
 }

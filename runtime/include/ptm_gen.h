@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -364,6 +365,13 @@ PTM_API __attribute__((__noreturn__)) void ptm_shim___assert_fail(const char *ex
                                                                   const char *file,
                                                                   unsigned int line,
                                                                   const char *fn);
+
+/* the jumps of <setjmp.h>, made by the mirror's own code: shims/jump.c */
+PTM_API __attribute__((__noreturn__)) void ptm_shim_longjmp(struct __jmp_buf_tag env[1], int val);
+PTM_API __attribute__((__noreturn__)) void ptm_shim__longjmp(struct __jmp_buf_tag env[1],
+                                                             int val);
+PTM_API __attribute__((__noreturn__)) void ptm_shim_siglongjmp(struct __jmp_buf_tag env[1],
+                                                               int val);
 
 /*
 ** Cancellation of inline mirrors.  ptmcc makes mirror clones poll

@@ -79,7 +79,8 @@ Test(shims_def, names_and_shims_are_unique)
 
 Test(shims_def, every_family_has_its_file)
 {
-    static const char *const known[] = {"file", "stdio", "net", "time", "lock", "validate", "mem"};
+    static const char *const known[] = {"file", "stdio", "net", "time", "lock", "validate", "mem",
+                                        "jump"};
     char path[512];
     size_t i, k;
 
