@@ -44,7 +44,6 @@ static const char *const group_names[DIAG_NGROUPS] = {
 static bool group_off[DIAG_NGROUPS];
 static ErrState group_err[DIAG_NGROUPS];
 static bool all_warnings_off; /* -w */
-static bool warnings_are_errors; /* -Werror */
 
 /* clang's default -ferror-limit; 0: no limit.  Past it, one fatal error
 ** and silence: the cost of a thousand errors is then the cost of twenty. */
@@ -338,8 +337,7 @@ void error_at(SrcLoc loc, size_t len, const char *fmt, ...)
 ** (counted, and under the error limit). */
 void warning_at(DiagGroup g, SrcLoc loc, size_t len, const char *fmt, ...)
 {
-    bool as_error = !all_warnings_off && !group_off[g] &&
-                    (group_err[g] == ERR_ON || (warnings_are_errors && group_err[g] != ERR_OFF));
+    bool as_error = !all_warnings_off && !group_off[g] && group_err[g] == ERR_ON;
     hidden = all_warnings_off || group_off[g] || stopped || (as_error && too_many_errors());
     if (hidden)
         return;
@@ -496,10 +494,6 @@ DiagOption diag_option(const char *a)
     int from, to;
     if (strcmp(a, "-w") == 0) {
         all_warnings_off = true;
-        return DIAG_OPT_SHARED;
-    }
-    if (strcmp(a, "-Werror") == 0 || strcmp(a, "-Wno-error") == 0) {
-        warnings_are_errors = a[2] == 'e';
         return DIAG_OPT_SHARED;
     }
     if (strncmp(a, "-ferror-limit=", 14) == 0 || strncmp(a, "-fmax-errors=", 13) == 0) {

@@ -95,15 +95,18 @@ typedef enum {
 /* What diag_option made of a command-line flag. */
 typedef enum {
     DIAG_OPT_NONE,   /* not a diagnostics flag */
-    DIAG_OPT_SHARED, /* -w, -Werror, -Wno-error, -ferror-limit=, -fmax-errors=:
-                        ptmcc's as well as the backend's */
+    DIAG_OPT_SHARED, /* -w, -ferror-limit=, -fmax-errors=: ptmcc's as well
+                        as the backend's */
     DIAG_OPT_OWN,    /* -W[no-][error=]ptm-...: ptmcc's alone */
 } DiagOption;
 
 /* diag_option: applies flag a to ptmcc's diagnostics, as clang would to
-** its own: -w silences every warning, -Werror makes them errors,
-** -Wno-<group> silences one group, -Werror=<group> makes it an error,
-** -Wno-error=<group> keeps it a warning, the last flag winning;
+** its own: -w silences every warning, -Wno-<group> silences one group,
+** -Werror=<group> (or -Werror=ptm, every group) makes it an error,
+** -Wno-error=<group> keeps it a warning, the last flag winning.  A plain
+** -Werror is the backend's alone: ptmcc's warnings say how a mirror will
+** run, not that the C is wrong, and a -Werror build must not break because
+** ptmcc was put in it;
 ** -ferror-limit=N stops after N errors (default 20, 0: no limit). */
 DiagOption diag_option(const char *a);
 const char *diag_group_name(DiagGroup g);

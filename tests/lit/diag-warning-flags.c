@@ -1,16 +1,18 @@
 // ptmcc's own warnings obey the warning flags as clang's do: each group has
-// a -W name shown in brackets, -Werror makes them errors (the build fails),
-// -Wno-<group> silences one, -Wno-error=<group> keeps one a warning under
-// -Werror, -Werror=<group> makes one an error, -w silences all.  The -Wptm
+// a -W name shown in brackets, -Werror=ptm makes them all errors (the build
+// fails), -Werror=<group> one, -Wno-<group> silences one, -Wno-error=<group>
+// keeps one a warning, -w silences all.  A plain -Werror is the backend's:
+// a -Werror build does not break because ptmcc was put in.  The -Wptm
 // flags never reach the backend, which would reject them.
 // RUN: %ptmcc -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN
-// RUN: not %ptmcc -Werror -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WERROR
-// RUN: %ptmcc -Werror -Wno-error=ptm-unknown-external -Wno-error=ptm-function-pointer -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN
+// RUN: %ptmcc -Werror -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN
+// RUN: not %ptmcc -Werror=ptm -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WERROR
+// RUN: %ptmcc -Werror=ptm -Wno-error=ptm-unknown-external -Wno-error=ptm-function-pointer -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN
 // RUN: %ptmcc -Werror -Wno-ptm-unknown-external -Wno-ptm-function-pointer -c %s -o %t.o 2>&1 | FileCheck %s --allow-empty --check-prefix=NONE
 // RUN: %ptmcc -Werror -Wno-ptm -c %s -o %t.o 2>&1 | FileCheck %s --allow-empty --check-prefix=NONE
 // RUN: %ptmcc -Werror -w -c %s -o %t.o 2>&1 | FileCheck %s --allow-empty --check-prefix=NONE
 // RUN: not %ptmcc -Werror=ptm-function-pointer -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=ONE
-// RUN: %ptmcc -Wno-ptm-unknown-external -Werror -Wno-error -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=NOEXT
+// RUN: %ptmcc -Werror=ptm -Wno-error=ptm -Wno-ptm-unknown-external -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=NOEXT
 // RUN: %if gcc %{ env PTM_CC=gcc %ptmcc -Werror -Wno-error=ptm -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN %}
 // RUN: %ptmcc -Wno-ptm-unknown-extern -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=TYPO
 
@@ -25,12 +27,12 @@ int draw(int n)
     return rand() % n + hook(n);
 }
 
-// WARN: diag-warning-flags.c:25:12: warning: call to unknown external 'rand' in the mirror of 'draw': transactions that reach it need the fork executor [-Wptm-unknown-external]
-// WARN: diag-warning-flags.c:25:25: warning: call through a function pointer in the mirror of 'draw': transactions that reach it need the fork executor [-Wptm-function-pointer]
+// WARN: diag-warning-flags.c:27:12: warning: call to unknown external 'rand' in the mirror of 'draw': transactions that reach it need the fork executor [-Wptm-unknown-external]
+// WARN: diag-warning-flags.c:27:25: warning: call through a function pointer in the mirror of 'draw': transactions that reach it need the fork executor [-Wptm-function-pointer]
 // WARN-NOT: error
 
-// WERROR: diag-warning-flags.c:25:12: error: call to unknown external 'rand' {{.*}} [-Werror,-Wptm-unknown-external]
-// WERROR: diag-warning-flags.c:25:25: error: call through a function pointer {{.*}} [-Werror,-Wptm-function-pointer]
+// WERROR: diag-warning-flags.c:27:12: error: call to unknown external 'rand' {{.*}} [-Werror,-Wptm-unknown-external]
+// WERROR: diag-warning-flags.c:27:25: error: call through a function pointer {{.*}} [-Werror,-Wptm-function-pointer]
 // WERROR: 2 errors generated.
 
 // NONE-NOT: {{.}}

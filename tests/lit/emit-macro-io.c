@@ -3,7 +3,7 @@
 // redirected by a function-like macro scoped to the mirror clone, so that
 // members named like I/O functions (ops->write) and addresses are untouched.
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^// ' | FileCheck %s
-// RUN: %ptmcc -Wall -Wextra -Werror -Wno-error=ptm-function-pointer -c %s -o %t.o
+// RUN: %ptmcc -Wall -Wextra -Werror -c %s -o %t.o
 
 #include <ptm.h>
 #include <stdio.h>

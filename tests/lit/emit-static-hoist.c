@@ -5,10 +5,10 @@
 // cannot move (its type or initializer needs the function's own names, a
 // use in a macro's body, several declarators, a header ptmcc does not
 // rewrite) keeps a copy per clone, with a warning that says why.
-// RUN: %ptmcc -Wall -Wextra -Werror -Wno-error=ptm-static-copy -I %inputs %s -o %t 2>&1 | FileCheck %s --check-prefix=WARN --implicit-check-not=warning:
+// RUN: %ptmcc -Wall -Wextra -Werror -I %inputs %s -o %t 2>&1 | FileCheck %s --check-prefix=WARN --implicit-check-not=warning:
 // RUN: %t | FileCheck %s --check-prefix=OUT
 // RUN: %ptmcc --emit-source -I %inputs %s -o - 2>/dev/null | grep -v '^// ' | FileCheck %s
-// RUN: env PTM_CC=gcc %ptmcc -Wall -Wextra -Werror -Wno-error=ptm-static-copy -I %inputs -c %s -o %t.gcc.o 2>/dev/null
+// RUN: env PTM_CC=gcc %ptmcc -Wall -Wextra -Werror -I %inputs -c %s -o %t.gcc.o 2>/dev/null
 
 #include <inline-helpers.h>
 #include <ptm.h>

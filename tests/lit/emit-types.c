@@ -2,7 +2,7 @@
 // parameters and results, arrays (which decay), function pointers, const
 // parameters, variably modified arrays, and a header-declared prototype.
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^// ' | FileCheck %s
-// RUN: %ptmcc -std=c17 -Wall -Wextra -Werror -Wno-error=ptm-function-pointer -c %s -o %t.o
+// RUN: %ptmcc -std=c17 -Wall -Wextra -Werror -c %s -o %t.o
 
 #include <ptm.h>
 

@@ -6,7 +6,7 @@
 // needs the fork executor and why, and the trace says so.  Under
 // `mirror = fork` nobody needs telling; under `mirror = inline` it is an
 // error that lists them.
-// RUN: %ptmcc -Wall -Wextra -Werror -Wno-error=ptm -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN --implicit-check-not=warning:
+// RUN: %ptmcc -Wall -Wextra -Werror -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN --implicit-check-not=warning:
 // RUN: %ptmcc --emit-source %s -o - 2>/dev/null | grep -v '^// ' | FileCheck %s --check-prefix=DESC
 // RUN: %ptmcc %s -o %t 2>/dev/null
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t && FileCheck %s --check-prefix=TRACE --input-file=%t.trace
@@ -68,11 +68,11 @@ int main(void)
 // WARN-NEXT: {{^}}      |                             ^~~~{{$}}
 // WARN: extern-unknown.c:28:12: warning: call through a function pointer in the mirror of 'apply': transactions that reach it need the fork executor [-Wptm-function-pointer]
 
-// Under -Werror they are errors, named as clang names them, and the build fails.
+// Under -Werror=ptm they are errors, named as clang names them, and the build fails.
 // WERROR: extern-unknown.c:44:50: error: call to 'get_limit' {{.*}} [-Werror,-Wptm-uncloneable]
 // WERROR: extern-unknown.c:46:18: error: call to unknown external 'setenv' {{.*}} [-Werror,-Wptm-unknown-external]
 // WERROR: 4 errors generated.
-// RUN: not %ptmcc -Wall -Wextra -Werror -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WERROR
+// RUN: not %ptmcc -Wall -Wextra -Werror=ptm -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WERROR
 
 // DESC: static const struct ptm_tx_desc put__ptm_desc = {
 // DESC: .needs_fork = 1,

@@ -250,7 +250,7 @@ Test(diag, warnings_made_errors_count_toward_the_limit)
 {
     SrcFile *f = file("int x = y;\n");
     diag_option("-ferror-limit=2");
-    diag_option("-Werror");
+    diag_option("-Werror=ptm");
     for (int i = 0; i < 4; i++)
         warning_at(W_UNKNOWN_EXTERNAL, at(f, "y"), 1, "w %d", i);
     cr_assert_eq(count_of(output(), ": error: "), 2, "%s", output());
@@ -303,10 +303,22 @@ Test(diag, a_warning_names_its_group_as_clang_does)
     cr_assert_eq(diag_error_count(), 0);
 }
 
-Test(diag, werror_makes_every_group_an_error)
+/* A -Werror build keeps building when ptmcc is put in: plain -Werror is
+** the backend's. */
+Test(diag, plain_werror_leaves_ptm_warnings_warnings)
 {
     SrcFile *f = file("f();\n");
-    cr_assert_eq(diag_option("-Werror"), DIAG_OPT_SHARED);
+    cr_assert_eq(diag_option("-Werror"), DIAG_OPT_NONE);
+    warning_at(W_UNKNOWN_EXTERNAL, (SrcLoc){f, 0}, 1, "still a warning");
+    cr_assert(strstr(output(), "warning: still a warning [-Wptm-unknown-external]\n"), "%s",
+              output());
+    cr_assert_eq(diag_error_count(), 0);
+}
+
+Test(diag, werror_ptm_makes_every_group_an_error)
+{
+    SrcFile *f = file("f();\n");
+    cr_assert_eq(diag_option("-Werror=ptm"), DIAG_OPT_OWN);
     warning_at(W_FUNCTION_POINTER, (SrcLoc){f, 0}, 1, "call through a function pointer");
     cr_assert_str_eq(output(), "file.c:1:1: error: call through a function pointer "
                                "[-Werror,-Wptm-function-pointer]\n"
@@ -315,10 +327,10 @@ Test(diag, werror_makes_every_group_an_error)
     cr_assert_eq(diag_error_count(), 1);
 }
 
-Test(diag, wno_error_of_a_group_keeps_it_a_warning_under_werror)
+Test(diag, wno_error_of_a_group_keeps_it_a_warning_under_werror_ptm)
 {
     SrcFile *f = file("f();\n");
-    diag_option("-Werror");
+    diag_option("-Werror=ptm");
     cr_assert_eq(diag_option("-Wno-error=ptm-unknown-external"), DIAG_OPT_OWN);
     warning_at(W_UNKNOWN_EXTERNAL, (SrcLoc){f, 0}, 1, "kept");
     warning_at(W_STATIC_COPY, (SrcLoc){f, 0}, 1, "promoted");
@@ -375,8 +387,8 @@ Test(diag, werror_of_a_group_alone_and_the_last_flag_wins)
 Test(diag, wno_ptm_is_every_group_and_wno_error_lifts_werror)
 {
     SrcFile *f = file("f();\n");
-    diag_option("-Werror");
-    diag_option("-Wno-error");
+    diag_option("-Werror=ptm");
+    diag_option("-Wno-error=ptm");
     warning_at(W_STATIC_COPY, (SrcLoc){f, 0}, 1, "a warning again");
     cr_assert(strstr(output(), "warning: a warning again"), "%s", output());
     cr_assert_eq(diag_option("-Wno-ptm"), DIAG_OPT_OWN);
