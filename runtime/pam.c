@@ -21,17 +21,20 @@
 **   - memory: a lua_Alloc that refuses to grow the state beyond
 **     PTM_PAM_MEMORY_CAP bytes, so a memory bomb is a Lua memory error;
 **   - time: every load and every analyze() runs in a fresh coroutine with a
-**     count hook; after PTM_PAM_BUDGET VM instructions, or PTM_PAM_TIME_MS
-**     of wall-clock time (one instruction can be a long library call:
-**     string.rep of megabytes), checked every 100 instructions, the hook
-**     yields out of the coroutine, which no pcall() in the script can catch (where a
-**     yield is impossible, inside a C call such as table.sort's comparator,
-**     it raises an error instead, and keeps raising one every 1000
-**     instructions; pcall and xpcall are wrapped to re-raise it).  The
-**     hook stays on while pending to-be-closed variables are closed.
-**     setmetatable refuses __gc, since Lua runs finalizers with hooks off.
-**     A single C library call that runs long (a pathological string
-**     pattern) is not interrupted: see lua-rules/README.md.
+**     count and call hook; after PTM_PAM_BUDGET VM instructions, or
+**     PTM_PAM_TIME_MS of wall-clock time (one instruction can be a long
+**     library call: string.rep of megabytes), checked every 100
+**     instructions, the hook yields out of the coroutine, which no pcall()
+**     in the script can catch (where a yield is impossible, inside a C call
+**     such as table.sort's comparator, it raises an error instead, and keeps
+**     raising one every 1000 instructions; pcall and xpcall are wrapped to
+**     re-raise it).  The clock is also read on every function call (a call
+**     hook cannot yield: it raises), by the allocator (past the time, the
+**     state does not grow) and by the library functions that loop inside
+**     one C call, which pam_lib.c and pam_match.c replace with bounded ones
+**     (ptmPamSpend).  The hook stays on while pending to-be-closed variables
+**     are closed.  setmetatable refuses __gc, since Lua runs finalizers
+**     with hooks off.  The rules run in the C locale (ptmPamAnalyze).
 **
 ** Every failure is absorbed: the caller gets PTM_ERULES and a message, the
 ** host program never sees a Lua error or a panic.  All Lua API calls that
@@ -42,6 +45,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -54,6 +58,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "pam_int.h"
 #include "ptm_int.h"
 
 #define PTM_PAM_RULES_FILE_MAX (1u << 20) /* PTM_RULES files larger are refused */
@@ -76,8 +81,10 @@ struct pamState {
     size_t mem_cap;
     int budget_hit;               /* the hook found the budget spent in this run */
     int time_hit;                 /* ... the time budget, before the instructions */
+    int running;                  /* a run is under way: the allocator watches the clock */
     uint64_t t0_ns;               /* when this run started */
     unsigned long steps;          /* VM instructions it ran, in hook steps */
+    size_t spent;                 /* library steps not yet checked (ptmPamSpend) */
 };
 
 /* rules.when: the signals a script's result depends on.  When none of them
@@ -122,8 +129,25 @@ static char *pamStrdup(const char *s)
 
 /* --- the allocator and the budget -------------------------------------- */
 
-/* A lua_Alloc that keeps the state under st->mem_cap bytes.  Shrinking and
-** freeing always succeed, as Lua requires. */
+/* Whether the run under way is past its wall-clock budget. */
+static int pamOutOfTime(const struct pamState *st)
+{
+    return ptmOsNowNs() - st->t0_ns > (uint64_t)PTM_PAM_TIME_MS * 1000000u;
+}
+
+/* Marks the run's budget spent (the time budget when the instructions
+** were not, so that the message names what ran out). */
+static void pamBudgetSpent(struct pamState *st)
+{
+    if (!st->budget_hit)
+        st->time_hit = st->steps < PTM_PAM_BUDGET;
+    st->budget_hit = 1;
+}
+
+/* A lua_Alloc that keeps the state under st->mem_cap bytes and, during a
+** run, refuses to grow it once the run is out of time (a library call that
+** builds a large result allocates as it goes).  Shrinking and freeing
+** always succeed, as Lua requires. */
 static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct pamState *st = ud;
@@ -135,6 +159,10 @@ static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > old && st->mem_used - old + nsize > st->mem_cap)
         return NULL;
+    if (nsize > old && st->running && (st->budget_hit || pamOutOfTime(st))) {
+        pamBudgetSpent(st);
+        return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (!p)
         return NULL;
@@ -150,26 +178,55 @@ static struct pamState *pamStateOf(lua_State *L)
 /* How often the count hook looks at the budget, in VM instructions. */
 #define PAM_HOOK_STEP 100
 
-/* The count hook: every PAM_HOOK_STEP instructions, whether the run has
-** spent its instructions or its time; once it has, it stops the run. */
+/* Stops the run: marks its budget spent and raises the budget's error,
+** which the sandbox's pcall re-raises. */
+static void pamStop(lua_State *L, struct pamState *st)
+{
+    pamBudgetSpent(st);
+    luaL_error(L, "%s budget exceeded", st->time_hit ? "time" : "instruction");
+}
+
+/*
+** The hook, on counts and calls.  Every PAM_HOOK_STEP instructions: whether
+** the run has spent its instructions or its time; once it has, it stops the
+** run.  On every call of a function, Lua's or C's, and those a library
+** function makes itself (a metamethod, sort's comparator): whether the run
+** is out of time, so that a long loop inside one C function that calls
+** anything is stopped too.  Calls cannot yield: they raise the error.
+*/
 static void pamHook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     struct pamState *st = pamStateOf(L);
+    if (ar->event != LUA_HOOKCOUNT) {
+        if (st->budget_hit || pamOutOfTime(st))
+            pamStop(L, st);
+        return;
+    }
     if (!st->budget_hit) {
         st->steps += PAM_HOOK_STEP;
-        int out_of_time = ptmOsNowNs() - st->t0_ns > (uint64_t)PTM_PAM_TIME_MS * 1000000u;
-        if (st->steps < PTM_PAM_BUDGET && !out_of_time)
+        if (st->steps < PTM_PAM_BUDGET && !pamOutOfTime(st))
             return;
-        st->time_hit = st->steps < PTM_PAM_BUDGET;
+        pamBudgetSpent(st);
     }
-    st->budget_hit = 1;
-    lua_sethook(L, pamHook, LUA_MASKCOUNT, 1000); /* keep firing if caught */
+    /* keep firing if caught */
+    lua_sethook(L, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, 1000);
     if (lua_isyieldable(L)) {
         lua_yield(L, 0); /* out of the coroutine, past any pcall */
         return;
     }
-    luaL_error(L, "instruction budget exceeded");
+    pamStop(L, st);
+}
+
+/* ptmPamSpend: see pam_int.h. */
+void ptmPamSpend(lua_State *L, size_t n)
+{
+    struct pamState *st = pamStateOf(L);
+    st->spent += n;
+    if (st->spent < PAM_SPEND_STEP)
+        return;
+    st->spent = 0;
+    if (st->budget_hit || pamOutOfTime(st))
+        pamStop(L, st);
 }
 
 /* --- the `ptm` library for rule authors -------------------------------- */
@@ -313,6 +370,7 @@ static int pamProtectedOpen(lua_State *L)
         lua_getfield(L, -2, *p);
         lua_setfield(L, -2, *p);
     }
+    ptmPamOpenBounded(L);
     lua_setglobal(L, "os");
     lua_pop(L, 1);
     luaL_newlib(L, pamPtmLib);
@@ -334,9 +392,12 @@ static int pamResume(struct pamState *st, lua_State *L, lua_State *T, int nargs,
 {
     st->budget_hit = st->time_hit = 0;
     st->steps = 0;
+    st->spent = 0;
     st->t0_ns = ptmOsNowNs();
-    lua_sethook(T, pamHook, LUA_MASKCOUNT, PAM_HOOK_STEP);
+    lua_sethook(T, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, PAM_HOOK_STEP);
+    st->running = 1;
     int rc = lua_resume(T, L, nargs, nres);
+    st->running = 0;
     /* The hook stays: closing T's pending to-be-closed variables
     ** (pamDropThread) runs script code too. */
     if (st->budget_hit && st->time_hit) {
@@ -1076,20 +1137,8 @@ static int pamFail(struct ptmVerdict *v, const char *msg)
     return PTM_ERULES;
 }
 
-/*
-** ptmPamAnalyze: runs the rules' analyze(m) on one observation.
-**
-** obs: the transaction, its mirror run (or NULL), signals, history and the
-**      mirror's own success (see README.md in lua-rules/ for m's fields).
-** OUT: *v, always filled: probability in [0,1], reasons, and the rules'
-**      adjustments (divert index, retry_max, timeout_us; -1 = unchanged).
-** Returns PTM_OK; PTM_ERULES when the script could not be loaded, failed,
-** ran out of its budget or memory, or returned something invalid (then
-** v->rules_error = 1, v->error names the script and the problem, and the
-** probability is 0 with no adjustments); PTM_ENOMEM (also with
-** v->rules_error set) when no state could be allocated.
-*/
-int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+/* pamAnalyze: ptmPamAnalyze, in the C locale. */
+static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
 {
     pamVerdictInit(v);
     if (!obs || !obs->desc) {
@@ -1134,7 +1183,49 @@ int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
         c.failed = 1;
     }
     lua_settop(L, top);
+    /* A stopped run leaves garbage, and Lua's emergency collections (on a
+    ** refused allocation) do not run finalizers: the buffers of library
+    ** calls it cut short would fill the state for good.  A full cycle
+    ** frees them, so the next call starts clean. */
+    if (c.failed)
+        lua_gc(L, LUA_GCCOLLECT);
     int rc = c.failed ? pamFail(v, c.err) : PTM_OK;
     pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static pthread_once_t pamLocaleOnce = PTHREAD_ONCE_INIT;
+static locale_t pamCLocale; /* (locale_t)0 when newlocale failed */
+
+static void pamLocaleInit(void)
+{
+    pamCLocale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/*
+** ptmPamAnalyze: runs the rules' analyze(m) on one observation.
+**
+** obs: the transaction, its mirror run (or NULL), signals, history and the
+**      mirror's own success (see README.md in lua-rules/ for m's fields).
+** OUT: *v, always filled: probability in [0,1], reasons, and the rules'
+**      adjustments (divert index, retry_max, timeout_us; -1 = unchanged).
+** Returns PTM_OK; PTM_ERULES when the script could not be loaded, failed,
+** ran out of its budget or memory, or returned something invalid (then
+** v->rules_error = 1, v->error names the script and the problem, and the
+** probability is 0 with no adjustments); PTM_ENOMEM (also with
+** v->rules_error set) when no state could be allocated.
+**
+** The rules run in the "C" locale, whatever the host set with setlocale():
+** numbers read and print with a '.', and comparing strings is strcmp, not
+** a locale's strcoll, which is slow enough on long strings to hide inside
+** one VM instruction.
+*/
+int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+{
+    pthread_once(&pamLocaleOnce, pamLocaleInit);
+    locale_t saved = pamCLocale ? uselocale(pamCLocale) : (locale_t)0;
+    int rc = pamAnalyze(obs, v);
+    if (saved)
+        uselocale(saved);
     return rc;
 }

@@ -404,7 +404,10 @@ Test(failures, memory_bomb, .timeout = 10)
     struct ptmVerdict v;
     s.validation = 1;
     cr_expect_eq(analyze(&d, &s, &v), PTM_ERULES);
-    cr_expect(strstr(v.error, "memory") != NULL, "%s", v.error);
+    /* On a busy machine the copies of the doubling can outlast the time
+    ** budget before the memory cap is reached: either limit is the stop. */
+    cr_expect(strstr(v.error, "memory") != NULL || strstr(v.error, "time budget") != NULL,
+              "%s", v.error);
     s.validation = 0;
     cr_expect_eq(analyze(&d, &s, &v), PTM_OK, "the state recovers: %s", v.error);
     cr_expect_eq(v.probability, 0.2);
