@@ -849,8 +849,36 @@ struct pamCallCtx {
         return;                                                            \
     } while (0)
 
+/* Records that the rules asked key = asked, beyond its bounds. */
+static void pamClamped(struct ptmVerdict *v, const char *key, double asked)
+{
+    if (v->n_clamped < PTM_PAM_MAX_CLAMPS) {
+        v->clamped[v->n_clamped].key = key;
+        v->clamped[v->n_clamped].asked = asked;
+        v->n_clamped++;
+    }
+}
+
+/* The most retries the rules may ask for a call of d. */
+static double pamRetriesMax(const struct ptm_tx_desc *d)
+{
+    if (d->retry_max <= PTM_PAM_RETRIES_MAX)
+        return PTM_PAM_RETRIES_MAX;
+    return d->retry_max < INT32_MAX ? (double)d->retry_max : INT32_MAX;
+}
+
+/* The longest timeout_ms the rules may ask for a call of d. */
+static double pamTimeoutMaxMs(const struct ptm_tx_desc *d)
+{
+    double own = (double)d->timeout_us / 1000.0;
+    return own > PTM_PAM_TIMEOUT_MAX_MS ? own : PTM_PAM_TIMEOUT_MAX_MS;
+}
+
 /* Reads the value on the top of L into c->v.  Only raw accesses: no
-** metamethod of the script runs here. */
+** metamethod of the script runs here.  Adjustments beyond their bounds
+** (pamRetriesMax, pamTimeoutMaxMs, a probability outside [0,1]) are
+** clamped and recorded in v->clamped: retries = 2147483647 used to retry
+** for ever. */
 static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
 {
     struct ptmVerdict *v = c->v;
@@ -902,26 +930,30 @@ static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
                              d->n_alternatives);
                 v->divert = (int)i;
             } else if (strcmp(k, "retries") == 0) {
-                lua_Integer r = 0;
-                int isint = 0;
-                if (vt == LUA_TNUMBER) {
-                    r = lua_tointegerx(L, -1, &isint);
-                    if (isint && (r < 0 || r > INT32_MAX))
-                        isint = 0;
-                }
-                if (!isint && vt == LUA_TNUMBER)
-                    PAM_FAIL(c, "retries = %g, not an integer >= 0", lua_tonumber(L, -1));
-                if (!isint)
+                /* A whole number >= 0, of any size (math.huge too). */
+                double r = vt == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
+                if (!(r >= 0 && floor(r) == r) && vt == LUA_TNUMBER)
+                    PAM_FAIL(c, "retries = %g, not an integer >= 0", r);
+                if (!(r >= 0 && floor(r) == r))
                     PAM_FAIL(c, "retries = %s, not an integer >= 0", lua_typename(L, vt));
+                double max = pamRetriesMax(d);
+                if (r > max) {
+                    pamClamped(v, "retries", r);
+                    r = max;
+                }
                 v->retry_max = (int)r;
             } else if (strcmp(k, "timeout_ms") == 0) {
                 double ms = vt == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
-                if (!(ms > 0 && ms < 1e12) && vt == LUA_TNUMBER)
-                    PAM_FAIL(c, "timeout_ms = %g, not a number > 0 (and < 1e12)", ms);
-                if (!(ms > 0 && ms < 1e12))
+                if (!(ms > 0) && vt == LUA_TNUMBER)
+                    PAM_FAIL(c, "timeout_ms = %g, not a number > 0", ms);
+                if (!(ms > 0))
                     PAM_FAIL(c, "timeout_ms = %s, not a number > 0", lua_typename(L, vt));
-                int64_t us = (int64_t)llround(ms * 1000.0);
-                v->timeout_us = us > 0 ? us : 1;
+                double max = pamTimeoutMaxMs(d);
+                if (ms > max || ms < PTM_PAM_TIMEOUT_MIN_MS) {
+                    pamClamped(v, "timeout_ms", ms);
+                    ms = ms > max ? max : PTM_PAM_TIMEOUT_MIN_MS;
+                }
+                v->timeout_us = (int64_t)llround(ms * 1000.0);
             } else {
                 PAM_FAIL(c, "an unknown key '%.40s'; keys are probability, reasons, divert, "
                          "retries, timeout_ms", k);
@@ -936,10 +968,10 @@ static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
 
     if (!isfinite(p))
         PAM_FAIL(c, "probability %s; it must be a finite number", isnan(p) ? "nan" : "inf");
-    if (p < 0)
-        p = 0;
-    if (p > 1)
-        p = 1;
+    if (p < 0 || p > 1) {
+        pamClamped(v, "probability", p);
+        p = p < 0 ? 0 : 1;
+    }
     /* Drop binary rounding noise (0.2 + 0.4 = 0.6000000000000001) so that
     ** probabilities compare with thresholds as the rules' arithmetic reads. */
     v->probability = round(p * 1e9) / 1e9;
