@@ -516,19 +516,9 @@ static int pamProtectedLoad(lua_State *L)
         text += 3;
     if (*text == '#')
         text += strcspn(text, "\n");
-    /* The compiler is one C call: the allocator's clock bounds it (it
-    ** allocates as it goes). */
-    st->budget_hit = st->time_hit = 0;
-    st->steps = 0;
-    st->t0_ns = ptmOsNowNs();
-    st->running = 1;
     int rc = luaL_loadbufferx(L, text, strlen(text), st->chunkname, "t");
-    st->running = 0;
     if (rc != LUA_OK) {
-        if (rc == LUA_ERRMEM && st->budget_hit)
-            pamCopy(c->err, sizeof c->err, "rules %s: load: time budget of %d ms exceeded",
-                    st->name, PTM_PAM_TIME_MS);
-        else if (rc == LUA_ERRMEM)
+        if (rc == LUA_ERRMEM)
             pamCopy(c->err, sizeof c->err, "rules %s: load: memory cap exceeded", st->name);
         else
             pamCopy(c->err, sizeof c->err, "rules %s: load: %s", st->name,

@@ -275,35 +275,6 @@ Test(bombs, at_load_time, .timeout = 120)
     }
 }
 
-/* Compiling is one C call too: a script of megabytes is stopped by the
-** time budget (or the memory cap) as it compiles. */
-Test(bombs, compiling_a_huge_script)
-{
-    const char *item = "{1, 'x', {a = 1}},\n";
-    size_t n = 150000, len = strlen(item);
-    char *src = malloc(n * len + 128);
-    cr_assert_not_null(src);
-    char *p = src + sprintf(src, "local t = {\n");
-    for (size_t i = 0; i < n; i++, p += len)
-        memcpy(p, item, len);
-    strcpy(p, "}\nreturn {analyze = function() return 0.1 end}\n");
-    double best = HUGE_VAL;
-    for (int try = 0; try < 3 && best > BOUND_MS; try++) {
-        char name[32];
-        snprintf(name, sizeof name, "huge%d.lua", try);
-        struct ptmVerdict v;
-        int rc;
-        double ms = run(name, src, 1, 0, &v, &rc);
-        cr_expect_eq(rc, PTM_ERULES);
-        cr_expect(saysOneOf(v.error, "time budget|memory"), "%s", v.error);
-        cr_expect_lt(ms, 1000.0);
-        if (ms < best)
-            best = ms;
-    }
-    cr_expect_lt(best, BOUND_MS, "%.1f ms", best);
-    free(src);
-}
-
 /* A rules script that is merely busy is not stopped: the bounds cost
 ** ordinary scripts nothing they can see. */
 Test(bombs, ordinary_library_use_is_unchanged)
