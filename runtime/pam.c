@@ -21,17 +21,20 @@
 **   - memory: a lua_Alloc that refuses to grow the state beyond
 **     PTM_PAM_MEMORY_CAP bytes, so a memory bomb is a Lua memory error;
 **   - time: every load and every analyze() runs in a fresh coroutine with a
-**     count hook; after PTM_PAM_BUDGET VM instructions, or PTM_PAM_TIME_MS
-**     of wall-clock time (one instruction can be a long library call:
-**     string.rep of megabytes), checked every 100 instructions, the hook
-**     yields out of the coroutine, which no pcall() in the script can catch (where a
-**     yield is impossible, inside a C call such as table.sort's comparator,
-**     it raises an error instead, and keeps raising one every 1000
-**     instructions; pcall and xpcall are wrapped to re-raise it).  The
-**     hook stays on while pending to-be-closed variables are closed.
-**     setmetatable refuses __gc, since Lua runs finalizers with hooks off.
-**     A single C library call that runs long (a pathological string
-**     pattern) is not interrupted: see lua-rules/README.md.
+**     count and call hook; after PTM_PAM_BUDGET VM instructions, or
+**     PTM_PAM_TIME_MS of wall-clock time (one instruction can be a long
+**     library call: string.rep of megabytes), checked every 100
+**     instructions, the hook yields out of the coroutine, which no pcall()
+**     in the script can catch (where a yield is impossible, inside a C call
+**     such as table.sort's comparator, it raises an error instead, and keeps
+**     raising one every 1000 instructions; pcall and xpcall are wrapped to
+**     re-raise it).  The clock is also read on every function call (a call
+**     hook cannot yield: it raises), by the allocator (past the time, the
+**     state does not grow) and by the library functions that loop inside
+**     one C call, which pam_lib.c and pam_match.c replace with bounded ones
+**     (ptmPamSpend).  The hook stays on while pending to-be-closed variables
+**     are closed.  setmetatable refuses __gc, since Lua runs finalizers
+**     with hooks off.  The rules run in the C locale (ptmPamAnalyze).
 **
 ** Every failure is absorbed: the caller gets PTM_ERULES and a message, the
 ** host program never sees a Lua error or a panic.  All Lua API calls that
@@ -42,6 +45,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -54,6 +58,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "pam_int.h"
 #include "ptm_int.h"
 
 #define PTM_PAM_RULES_FILE_MAX (1u << 20) /* PTM_RULES files larger are refused */
@@ -76,8 +81,10 @@ struct pamState {
     size_t mem_cap;
     int budget_hit;               /* the hook found the budget spent in this run */
     int time_hit;                 /* ... the time budget, before the instructions */
+    int running;                  /* a run is under way: the allocator watches the clock */
     uint64_t t0_ns;               /* when this run started */
     unsigned long steps;          /* VM instructions it ran, in hook steps */
+    size_t spent;                 /* library steps not yet checked (ptmPamSpend) */
 };
 
 /* rules.when: the signals a script's result depends on.  When none of them
@@ -122,8 +129,25 @@ static char *pamStrdup(const char *s)
 
 /* --- the allocator and the budget -------------------------------------- */
 
-/* A lua_Alloc that keeps the state under st->mem_cap bytes.  Shrinking and
-** freeing always succeed, as Lua requires. */
+/* Whether the run under way is past its wall-clock budget. */
+static int pamOutOfTime(const struct pamState *st)
+{
+    return ptmOsNowNs() - st->t0_ns > (uint64_t)PTM_PAM_TIME_MS * 1000000u;
+}
+
+/* Marks the run's budget spent (the time budget when the instructions
+** were not, so that the message names what ran out). */
+static void pamBudgetSpent(struct pamState *st)
+{
+    if (!st->budget_hit)
+        st->time_hit = st->steps < PTM_PAM_BUDGET;
+    st->budget_hit = 1;
+}
+
+/* A lua_Alloc that keeps the state under st->mem_cap bytes and, during a
+** run, refuses to grow it once the run is out of time (a library call that
+** builds a large result allocates as it goes).  Shrinking and freeing
+** always succeed, as Lua requires. */
 static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct pamState *st = ud;
@@ -135,6 +159,10 @@ static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > old && st->mem_used - old + nsize > st->mem_cap)
         return NULL;
+    if (nsize > old && st->running && (st->budget_hit || pamOutOfTime(st))) {
+        pamBudgetSpent(st);
+        return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (!p)
         return NULL;
@@ -150,26 +178,55 @@ static struct pamState *pamStateOf(lua_State *L)
 /* How often the count hook looks at the budget, in VM instructions. */
 #define PAM_HOOK_STEP 100
 
-/* The count hook: every PAM_HOOK_STEP instructions, whether the run has
-** spent its instructions or its time; once it has, it stops the run. */
+/* Stops the run: marks its budget spent and raises the budget's error,
+** which the sandbox's pcall re-raises. */
+static void pamStop(lua_State *L, struct pamState *st)
+{
+    pamBudgetSpent(st);
+    luaL_error(L, "%s budget exceeded", st->time_hit ? "time" : "instruction");
+}
+
+/*
+** The hook, on counts and calls.  Every PAM_HOOK_STEP instructions: whether
+** the run has spent its instructions or its time; once it has, it stops the
+** run.  On every call of a function, Lua's or C's, and those a library
+** function makes itself (a metamethod, sort's comparator): whether the run
+** is out of time, so that a long loop inside one C function that calls
+** anything is stopped too.  Calls cannot yield: they raise the error.
+*/
 static void pamHook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     struct pamState *st = pamStateOf(L);
+    if (ar->event != LUA_HOOKCOUNT) {
+        if (st->budget_hit || pamOutOfTime(st))
+            pamStop(L, st);
+        return;
+    }
     if (!st->budget_hit) {
         st->steps += PAM_HOOK_STEP;
-        int out_of_time = ptmOsNowNs() - st->t0_ns > (uint64_t)PTM_PAM_TIME_MS * 1000000u;
-        if (st->steps < PTM_PAM_BUDGET && !out_of_time)
+        if (st->steps < PTM_PAM_BUDGET && !pamOutOfTime(st))
             return;
-        st->time_hit = st->steps < PTM_PAM_BUDGET;
+        pamBudgetSpent(st);
     }
-    st->budget_hit = 1;
-    lua_sethook(L, pamHook, LUA_MASKCOUNT, 1000); /* keep firing if caught */
+    /* keep firing if caught */
+    lua_sethook(L, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, 1000);
     if (lua_isyieldable(L)) {
         lua_yield(L, 0); /* out of the coroutine, past any pcall */
         return;
     }
-    luaL_error(L, "instruction budget exceeded");
+    pamStop(L, st);
+}
+
+/* ptmPamSpend: see pam_int.h. */
+void ptmPamSpend(lua_State *L, size_t n)
+{
+    struct pamState *st = pamStateOf(L);
+    st->spent += n;
+    if (st->spent < PAM_SPEND_STEP)
+        return;
+    st->spent = 0;
+    if (st->budget_hit || pamOutOfTime(st))
+        pamStop(L, st);
 }
 
 /* --- the `ptm` library for rule authors -------------------------------- */
@@ -313,6 +370,7 @@ static int pamProtectedOpen(lua_State *L)
         lua_getfield(L, -2, *p);
         lua_setfield(L, -2, *p);
     }
+    ptmPamOpenBounded(L);
     lua_setglobal(L, "os");
     lua_pop(L, 1);
     luaL_newlib(L, pamPtmLib);
@@ -334,9 +392,12 @@ static int pamResume(struct pamState *st, lua_State *L, lua_State *T, int nargs,
 {
     st->budget_hit = st->time_hit = 0;
     st->steps = 0;
+    st->spent = 0;
     st->t0_ns = ptmOsNowNs();
-    lua_sethook(T, pamHook, LUA_MASKCOUNT, PAM_HOOK_STEP);
+    lua_sethook(T, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, PAM_HOOK_STEP);
+    st->running = 1;
     int rc = lua_resume(T, L, nargs, nres);
+    st->running = 0;
     /* The hook stays: closing T's pending to-be-closed variables
     ** (pamDropThread) runs script code too. */
     if (st->budget_hit && st->time_hit) {
@@ -788,8 +849,36 @@ struct pamCallCtx {
         return;                                                            \
     } while (0)
 
+/* Records that the rules asked key = asked, beyond its bounds. */
+static void pamClamped(struct ptmVerdict *v, const char *key, double asked)
+{
+    if (v->n_clamped < PTM_PAM_MAX_CLAMPS) {
+        v->clamped[v->n_clamped].key = key;
+        v->clamped[v->n_clamped].asked = asked;
+        v->n_clamped++;
+    }
+}
+
+/* The most retries the rules may ask for a call of d. */
+static double pamRetriesMax(const struct ptm_tx_desc *d)
+{
+    if (d->retry_max <= PTM_PAM_RETRIES_MAX)
+        return PTM_PAM_RETRIES_MAX;
+    return d->retry_max < INT32_MAX ? (double)d->retry_max : INT32_MAX;
+}
+
+/* The longest timeout_ms the rules may ask for a call of d. */
+static double pamTimeoutMaxMs(const struct ptm_tx_desc *d)
+{
+    double own = (double)d->timeout_us / 1000.0;
+    return own > PTM_PAM_TIMEOUT_MAX_MS ? own : PTM_PAM_TIMEOUT_MAX_MS;
+}
+
 /* Reads the value on the top of L into c->v.  Only raw accesses: no
-** metamethod of the script runs here. */
+** metamethod of the script runs here.  Adjustments beyond their bounds
+** (pamRetriesMax, pamTimeoutMaxMs, a probability outside [0,1]) are
+** clamped and recorded in v->clamped: retries = 2147483647 used to retry
+** for ever. */
 static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
 {
     struct ptmVerdict *v = c->v;
@@ -841,26 +930,30 @@ static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
                              d->n_alternatives);
                 v->divert = (int)i;
             } else if (strcmp(k, "retries") == 0) {
-                lua_Integer r = 0;
-                int isint = 0;
-                if (vt == LUA_TNUMBER) {
-                    r = lua_tointegerx(L, -1, &isint);
-                    if (isint && (r < 0 || r > INT32_MAX))
-                        isint = 0;
-                }
-                if (!isint && vt == LUA_TNUMBER)
-                    PAM_FAIL(c, "retries = %g, not an integer >= 0", lua_tonumber(L, -1));
-                if (!isint)
+                /* A whole number >= 0, of any size (math.huge too). */
+                double r = vt == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
+                if (!(r >= 0 && floor(r) == r) && vt == LUA_TNUMBER)
+                    PAM_FAIL(c, "retries = %g, not an integer >= 0", r);
+                if (!(r >= 0 && floor(r) == r))
                     PAM_FAIL(c, "retries = %s, not an integer >= 0", lua_typename(L, vt));
+                double max = pamRetriesMax(d);
+                if (r > max) {
+                    pamClamped(v, "retries", r);
+                    r = max;
+                }
                 v->retry_max = (int)r;
             } else if (strcmp(k, "timeout_ms") == 0) {
                 double ms = vt == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
-                if (!(ms > 0 && ms < 1e12) && vt == LUA_TNUMBER)
-                    PAM_FAIL(c, "timeout_ms = %g, not a number > 0 (and < 1e12)", ms);
-                if (!(ms > 0 && ms < 1e12))
+                if (!(ms > 0) && vt == LUA_TNUMBER)
+                    PAM_FAIL(c, "timeout_ms = %g, not a number > 0", ms);
+                if (!(ms > 0))
                     PAM_FAIL(c, "timeout_ms = %s, not a number > 0", lua_typename(L, vt));
-                int64_t us = (int64_t)llround(ms * 1000.0);
-                v->timeout_us = us > 0 ? us : 1;
+                double max = pamTimeoutMaxMs(d);
+                if (ms > max || ms < PTM_PAM_TIMEOUT_MIN_MS) {
+                    pamClamped(v, "timeout_ms", ms);
+                    ms = ms > max ? max : PTM_PAM_TIMEOUT_MIN_MS;
+                }
+                v->timeout_us = (int64_t)llround(ms * 1000.0);
             } else {
                 PAM_FAIL(c, "an unknown key '%.40s'; keys are probability, reasons, divert, "
                          "retries, timeout_ms", k);
@@ -875,10 +968,10 @@ static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
 
     if (!isfinite(p))
         PAM_FAIL(c, "probability %s; it must be a finite number", isnan(p) ? "nan" : "inf");
-    if (p < 0)
-        p = 0;
-    if (p > 1)
-        p = 1;
+    if (p < 0 || p > 1) {
+        pamClamped(v, "probability", p);
+        p = p < 0 ? 0 : 1;
+    }
     /* Drop binary rounding noise (0.2 + 0.4 = 0.6000000000000001) so that
     ** probabilities compare with thresholds as the rules' arithmetic reads. */
     v->probability = round(p * 1e9) / 1e9;
@@ -1076,20 +1169,8 @@ static int pamFail(struct ptmVerdict *v, const char *msg)
     return PTM_ERULES;
 }
 
-/*
-** ptmPamAnalyze: runs the rules' analyze(m) on one observation.
-**
-** obs: the transaction, its mirror run (or NULL), signals, history and the
-**      mirror's own success (see README.md in lua-rules/ for m's fields).
-** OUT: *v, always filled: probability in [0,1], reasons, and the rules'
-**      adjustments (divert index, retry_max, timeout_us; -1 = unchanged).
-** Returns PTM_OK; PTM_ERULES when the script could not be loaded, failed,
-** ran out of its budget or memory, or returned something invalid (then
-** v->rules_error = 1, v->error names the script and the problem, and the
-** probability is 0 with no adjustments); PTM_ENOMEM (also with
-** v->rules_error set) when no state could be allocated.
-*/
-int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+/* pamAnalyze: ptmPamAnalyze, in the C locale. */
+static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
 {
     pamVerdictInit(v);
     if (!obs || !obs->desc) {
@@ -1134,7 +1215,49 @@ int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
         c.failed = 1;
     }
     lua_settop(L, top);
+    /* A stopped run leaves garbage, and Lua's emergency collections (on a
+    ** refused allocation) do not run finalizers: the buffers of library
+    ** calls it cut short would fill the state for good.  A full cycle
+    ** frees them, so the next call starts clean. */
+    if (c.failed)
+        lua_gc(L, LUA_GCCOLLECT);
     int rc = c.failed ? pamFail(v, c.err) : PTM_OK;
     pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static pthread_once_t pamLocaleOnce = PTHREAD_ONCE_INIT;
+static locale_t pamCLocale; /* (locale_t)0 when newlocale failed */
+
+static void pamLocaleInit(void)
+{
+    pamCLocale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/*
+** ptmPamAnalyze: runs the rules' analyze(m) on one observation.
+**
+** obs: the transaction, its mirror run (or NULL), signals, history and the
+**      mirror's own success (see README.md in lua-rules/ for m's fields).
+** OUT: *v, always filled: probability in [0,1], reasons, and the rules'
+**      adjustments (divert index, retry_max, timeout_us; -1 = unchanged).
+** Returns PTM_OK; PTM_ERULES when the script could not be loaded, failed,
+** ran out of its budget or memory, or returned something invalid (then
+** v->rules_error = 1, v->error names the script and the problem, and the
+** probability is 0 with no adjustments); PTM_ENOMEM (also with
+** v->rules_error set) when no state could be allocated.
+**
+** The rules run in the "C" locale, whatever the host set with setlocale():
+** numbers read and print with a '.', and comparing strings is strcmp, not
+** a locale's strcoll, which is slow enough on long strings to hide inside
+** one VM instruction.
+*/
+int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+{
+    pthread_once(&pamLocaleOnce, pamLocaleInit);
+    locale_t saved = pamCLocale ? uselocale(pamCLocale) : (locale_t)0;
+    int rc = pamAnalyze(obs, v);
+    if (saved)
+        uselocale(saved);
     return rc;
 }

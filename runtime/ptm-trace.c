@@ -371,6 +371,18 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
         bufAdd(b, ", timeout ", 10);
         bufMs(b, x);
     }
+    json_t *clamped = json_object_get(rec, "clamped");
+    const char *key;
+    json_t *asked;
+    json_object_foreach(clamped, key, asked) {
+        bufAdd(b, ", rules asked ", 14);
+        bufText(b, st, key, 0);
+        bufAdd(b, " ", 1);
+        if (json_is_number(asked))
+            bufPrintf(b, "%.17g", json_number_value(asked));
+        else
+            bufAdd(b, "inf", 3);
+    }
 
     bufAdd(b, st->dot, strlen(st->dot));
     bufText(b, st, outcome, 0);

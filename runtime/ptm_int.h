@@ -745,6 +745,15 @@ const char *ptmEventKindName(unsigned kind);
 /* lua-rules/default.lua, embedded at build time (default_rules.c). */
 extern const char ptmDefaultRules[];
 
+/* What the rules may ask for: more retries than PTM_PAM_RETRIES_MAX (or
+** the metadata's retry.max, when larger) and a timeout_ms beyond
+** [PTM_PAM_TIMEOUT_MIN_MS, PTM_PAM_TIMEOUT_MAX_MS] (or the metadata's
+** timeout, when larger) are clamped, and the clamp recorded. */
+#define PTM_PAM_RETRIES_MAX 10
+#define PTM_PAM_TIMEOUT_MIN_MS 0.001
+#define PTM_PAM_TIMEOUT_MAX_MS 60000.0
+#define PTM_PAM_MAX_CLAMPS 3
+
 struct ptmVerdict {
     double probability;           /* in [0,1] */
     char reasons[PTM_MAX_REASONS][96];
@@ -754,6 +763,11 @@ struct ptmVerdict {
     int64_t timeout_us;           /* -1: keep the metadata's */
     int rules_error;              /* the script failed; probability is 0 */
     char error[256];
+    struct {
+        const char *key;          /* "probability", "retries", "timeout_ms" */
+        double asked;             /* what the rules returned for it */
+    } clamped[PTM_PAM_MAX_CLAMPS]; /* values brought into their bounds (trace: clamped) */
+    unsigned n_clamped;
 };
 
 struct ptmObservation {

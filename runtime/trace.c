@@ -31,6 +31,8 @@
 **   rules_error          the rules' error message, or null
 **   threshold            the transaction's threshold
 **   adjusted             what the rules changed: {divert?, retries?, timeout_ms?}
+**   clamped              what the rules asked beyond its bounds, before the clamp:
+**                        {probability?, retries?, timeout_ms?} (null: infinite)
 **   decision             "primary" | "divert" | "disabled"
 **   path                 the function that ran
 **   attempts, outcome ("success" | "failure"), dry_run, duration_us
@@ -265,6 +267,14 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
             traceSet(adj, "timeout_ms", traceNum((double)v->timeout_us / 1000.0));
     }
     traceSet(o, "adjusted", adj);
+    /* What the rules asked beyond its bounds, before the clamp. */
+    json_t *clamped = json_object();
+    for (unsigned i = 0; clamped && v && !v->rules_error && i < v->n_clamped; i++) {
+        double x = v->clamped[i].asked;
+        traceSet(clamped, v->clamped[i].key,
+                 floor(x) == x && fabs(x) < 9e18 ? traceInt((int64_t)x) : traceNum(x));
+    }
+    traceSet(o, "clamped", clamped);
 
     traceSet(o, "decision", traceStr(r->decision));
     traceSet(o, "path", traceStr(r->path));

@@ -1,0 +1,42 @@
+/*
+** pam_int.h - what pam.c shares with the sandbox's bounded library
+** (pam_lib.c, pam_match.c).  Only these files include Lua's headers.
+*/
+#ifndef PAM_INT_H
+#define PAM_INT_H
+
+#include <stddef.h>
+
+#include <lua.h>
+
+/* How many steps of work a library call does between two looks at the
+** clock (a step is a byte compared, copied or matched: tens of
+** nanoseconds at most). */
+#define PAM_SPEND_STEP 4096
+
+/*
+** ptmPamSpend: counts n steps of work done inside one library call of the
+** running rules.  Every PAM_SPEND_STEP steps it reads the clock; once the
+** run is past its time budget it raises the budget's error (a Lua error,
+** re-raised by the sandbox's pcall, reported as the time budget).
+** Never returns when it raises.
+*/
+void ptmPamSpend(lua_State *L, size_t n);
+
+/*
+** ptmPamOpenBounded: replaces the library functions that can run long in
+** one call (the pattern functions, string.rep, string.format,
+** table.insert/remove/move/sort, os.date) with bounded ones.  The os table
+** is the sandbox's, on the top of L.  Call from a protected function: it
+** can raise a memory error.
+*/
+void ptmPamOpenBounded(lua_State *L);
+
+/* pam_match.c: string.find, string.match, string.gmatch, string.gsub with
+** Lua 5.4's pattern language, counting their steps with ptmPamSpend. */
+int ptmPamStrFind(lua_State *L);
+int ptmPamStrMatch(lua_State *L);
+int ptmPamStrGmatch(lua_State *L);
+int ptmPamStrGsub(lua_State *L);
+
+#endif /* PAM_INT_H */
