@@ -1577,6 +1577,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     int status = 0, timed_out, lost, err;
     struct childArgs child;
     unsigned bound, held;
+    const char *why;
     pid_t pid;
 
     memset(run, 0, sizeof *run);
@@ -1595,8 +1596,8 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     deadline = deadline_ns ? t0 + deadline_ns : 0;
     /* A ring of ptmRingForThread is not inherited by fork(), but by this
     ** child it must be. */
-    if (ring->dontfork && ptmOs.madvise(ring, ptmRingSize(ring), MADV_DOFORK) != 0)
-        return runFailed(run, PTM_ERROR, "ring: madvise", errno);
+    if ((err = ptmRingInherit(ring, 1)) != 0)
+        return runFailed(run, PTM_ERROR, "ring: madvise", err);
     child = (struct childArgs){desc, frame, ring, getpid(), deadline, parentFdCount()};
     ring->stamp_ns[PTM_STAMP_FORK] = ptmOsNowNs();
     held = forkHold();
@@ -1609,8 +1610,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     /* Parent */
     err = pid < 0 ? errno : 0;
     forkRelease(held);
-    if (ring->dontfork)
-        (void)ptmOs.madvise(ring, ptmRingSize(ring), MADV_DONTFORK);
+    (void)ptmRingInherit(ring, 0);
     if (pid < 0)
         return runFailed(run, PTM_ERROR, "fork", err);
     err = parentWait(pid, deadline, ring, &status, &timed_out, &lost);
@@ -1631,6 +1631,15 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
             bound *= 2;
         atomic_store_explicit(&fdPollBound, bound < FD_POLL_MAX ? bound : FD_POLL_MAX,
                               memory_order_relaxed);
+    }
+    /* The child is gone: what it left in the ring is checked before
+    ** anything reads it (a wild or hostile store there is no observation). */
+    if ((why = ptmRingCheck(ring, desc->frame_size)) != NULL) {
+        ptmRingReset(ring);
+        snprintf(run->error, sizeof run->error,
+                 "fork: the mirror wrote over its event ring (%s): no observation", why);
+        run->status = PTM_MS_FAILED;
+        return PTM_ERROR;
     }
     parentClassify(desc, ring, status, timed_out, lost, run);
     return run->status == PTM_MS_FAILED ? PTM_ERROR : PTM_OK;

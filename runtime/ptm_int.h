@@ -113,8 +113,9 @@ enum ptmEventKind {
     PTM_EV_CALL = 1,   /* a shim ran: call, target, result, err, bytes */
     PTM_EV_VALIDATE,   /* ptm_validate() failed: target holds the message */
     PTM_EV_DENIED,     /* seccomp denied syscall number `call` */
-    PTM_EV_MISSING_CLONE /* a PTM_MIRRORABLE function had no mirror clone and
+    PTM_EV_MISSING_CLONE, /* a PTM_MIRRORABLE function had no mirror clone and
                             ran as it is: target holds its name (clones.c) */
+    PTM_EV_KIND_END       /* keep last: kinds at or above it are garbage */
 };
 
 /* The call changes something the primary needs done (it writes, creates,
@@ -162,9 +163,11 @@ enum ptmForkStamp {
 #define PTM_VERDICT_MET 1u
 #define PTM_VERDICT_FAILED 2u
 
+/* Everything in struct ptmRing is in the shared mapping, which a fork
+** mirror can write: the parent reads it only through ptmRingCount (bounded
+** by the private cap) and after ptmRingCheck. */
 struct ptmRing {
     _Atomic uint32_t head;        /* events pushed; beyond cap they were dropped */
-    uint32_t cap;
     _Atomic uint32_t denied;      /* syscalls denied by seccomp */
     _Atomic uint32_t returned;    /* the mirror function returned */
     _Atomic int32_t setup_err;    /* fork child: errno of a sandbox setup that failed
@@ -172,8 +175,6 @@ struct ptmRing {
     _Atomic uint32_t verdict;     /* fork child: PTM_VERDICT_* of its own frame, stored
                                   ** before returned, for frames of any size */
     uint32_t frame_len;           /* bytes of frame[] valid once returned */
-    int32_t pid;                  /* the process that created the ring: the host of
-                                  ** its mirrors (a fork child sees another getpid()) */
     uint64_t virt_sleep_ns;       /* virtual time the mirror waited instead of sleeping
                                   ** (sleeps, timed waits, recorded network latency) */
     /* Fork executor: when each step of the last fork mirror ended
@@ -181,8 +182,6 @@ struct ptmRing {
     ** highest descriptor the child found open. */
     uint64_t stamp_ns[PTM_STAMP_COUNT];
     int32_t fd_max;
-    int32_t dontfork;             /* MADV_DONTFORK (ptmRingForThread's rings): a child
-                                  ** inherits it only from ptmForkRun on its thread */
     /* The mirror's frame after it returned.  The fork executor copies the
     ** caller's here before the fork and the child runs the mirror on it in
     ** place, so it is aligned like malloc's memory. */
@@ -193,8 +192,18 @@ struct ptmRing {
 /* ptmRingCreate: maps a ring for cap events (0: PTM_RING_DEFAULT_CAP).
 ** OUT: *out.  PTM_OK, PTM_EINVAL (cap above 2^20) or PTM_ENOMEM. */
 int ptmRingCreate(uint32_t cap, struct ptmRing **out);
-/* ptmRingSize: the bytes of ring's mapping. */
+/* ptmRingSize: the bytes of ring's shared mapping. */
 size_t ptmRingSize(const struct ptmRing *ring);
+/* ptmRingCap: the events ring holds, from its private page (trusted). */
+uint32_t ptmRingCap(const struct ptmRing *ring);
+/* ptmRingHost: the pid of the process that created ring (trusted). */
+pid_t ptmRingHost(const struct ptmRing *ring);
+/* ptmRingInherit: lets fork() children inherit a ring of ptmRingForThread
+** (on) or not (off); a no-op for other rings.  0 or an errno. */
+int ptmRingInherit(struct ptmRing *ring, int on);
+/* ptmRingCheck: NULL when what a mirror left in ring is well formed for a
+** frame of frame_size bytes, else the first field that is not (static). */
+const char *ptmRingCheck(const struct ptmRing *ring, size_t frame_size);
 /* ptmRingDestroy: unmaps a ring from ptmRingCreate (NULL is fine). */
 void ptmRingDestroy(struct ptmRing *ring);
 /* ptmRingReset: empties a ring for the next mirror. */
