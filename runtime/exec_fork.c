@@ -1370,6 +1370,7 @@ static __attribute__((noreturn)) void childRun(const struct childArgs *a)
     ring->stamp_ns[PTM_STAMP_FILTER] = ptmOsNowNs();
 
     a->desc->mirror(buf);
+    atomic_store_explicit(&ring->end_errno, errno, memory_order_relaxed);
 
     ring->stamp_ns[PTM_STAMP_MIRROR] = ptmOsNowNs();
     ptmMirrorCurrent = NULL;

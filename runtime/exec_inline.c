@@ -487,6 +487,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     if (!jumped) {
         t->active = 1;
         desc->mirror(buf);
+        atomic_store(&ring->end_errno, errno);
         t->active = 0;
     }
     ptmRedoEnd(&redo);

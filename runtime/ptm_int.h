@@ -175,6 +175,8 @@ struct ptmRing {
     _Atomic uint32_t verdict;     /* fork child: PTM_VERDICT_* of its own frame, stored
                                   ** before returned, for frames of any size */
     uint32_t frame_len;           /* bytes of frame[] valid once returned */
+    _Atomic int32_t end_errno;    /* errno when the mirror returned (its frame's err):
+                                  ** why a result that fails success_criteria failed */
     uint64_t virt_sleep_ns;       /* virtual time the mirror waited instead of sleeping
                                   ** (sleeps, timed waits, recorded network latency) */
     /* Fork executor: when each step of the last fork mirror ended
@@ -664,6 +666,7 @@ struct ptmSignals {
     unsigned contention_events;
     unsigned error_events;        /* shim results with a predicted errno */
     int criteria_failed;          /* the mirror's result fails success_criteria */
+    int criteria_errno;           /* ... with this errno (ring->end_errno); 0: none */
 };
 
 /* ptmSignalsCompute: OUT: *sig. */

@@ -162,6 +162,7 @@ void ptmRingReset(struct ptmRing *ring)
     atomic_store_explicit(&ring->denied, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->returned, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->setup_err, 0, memory_order_relaxed);
+    atomic_store_explicit(&ring->end_errno, 0, memory_order_relaxed);
     atomic_store_explicit(&ring->verdict, PTM_VERDICT_NONE, memory_order_relaxed);
     ring->frame_len = 0;
     ring->virt_sleep_ns = 0;
@@ -293,7 +294,7 @@ static const char *ringEventCheck(const struct ptmEvent *ev)
 /*
 ** ptmRingCheck: whether ring, after a mirror wrote into it, holds only what
 ** the runtime's writers can leave there: its header fields in their
-** domains (returned and verdict, setup_err an errno, frame_len 0 or
+** domains (returned and verdict, setup_err and end_errno errnos, frame_len 0 or
 ** frame_size, head not beyond what pushes can reach) and every stored
 ** event well formed (a known kind and call, an errno, NUL-terminated
 ** text).  Counts (denied, dropped events) and numbers (results, times)
@@ -322,6 +323,9 @@ const char *ptmRingCheck(const struct ptmRing *ring, size_t frame_size)
         return "verdict";
     if (setup_err < 0 || setup_err > 4095)
         return "setup_err";
+    int32_t end_errno = atomic_load_explicit(&ring->end_errno, memory_order_relaxed);
+    if (end_errno < 0 || end_errno > 4095)
+        return "end_errno";
     if (frame_len != 0 && (frame_len != frame_size || frame_len > PTM_RING_FRAME_MAX))
         return "frame_len";
     if (ring->fd_max < -1)

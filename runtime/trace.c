@@ -22,8 +22,10 @@
 **   events_dropped       events that did not fit the ring
 **   signals              {contention, validation, predicted_timeout_ms,
 **                          acceptable_timeout_ms, deviation, validation_failures,
-**                          contention_events, error_events}, or null; an infinite
-**                        timeout is null
+**                          contention_events, error_events, criteria_failed,
+**                          criteria_errno}, or null; an infinite timeout is null;
+**                        criteria_errno: the errno name the mirror ended with
+**                        when its result failed success_criteria, else null
 **   probability          null when no analysis ran or the rules failed
 **   reasons              [strings]
 **   rules                the script's name, "default" for the built-in rules
@@ -185,6 +187,8 @@ static json_t *traceSignals(const struct ptmSignals *s)
     traceSet(o, "contention_events", traceInt(s->contention_events));
     traceSet(o, "error_events", traceInt(s->error_events));
     traceSet(o, "criteria_failed", json_boolean(s->criteria_failed));
+    traceSet(o, "criteria_errno", s->criteria_errno ? traceStr(strerrorname_np(s->criteria_errno))
+                                                    : NULL);
     return o;
 }
 

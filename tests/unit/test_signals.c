@@ -236,6 +236,42 @@ Test(signals, failed_criteria_is_validation_unless_denied)
     ptmRingDestroy(ring);
 }
 
+/* A result that fails success_criteria with a contention-class errno
+** (EAGAIN: the resource was busy) is a transient failure: contention,
+** which retries are for, not validation, which diverts.  Any other errno
+** (or none) stays validation. */
+Test(signals, failed_criteria_with_a_transient_errno_is_contention)
+{
+    static const int transient[] = {EAGAIN, EWOULDBLOCK, EBUSY, EDEADLK, ETXTBSY, ENOLCK, EINTR};
+    static const int lasting[] = {0, ENOENT, EACCES, EINVAL, ENOSPC, EIO, ECONNREFUSED};
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.crit.errno");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    run.criteria_failed = 1;
+    for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++) {
+        atomic_store(&ring->end_errno, transient[i]);
+        ptmSignalsCompute(&d, &run, NULL, 0, &s);
+        cr_expect_eq(s.contention, 1, "errno %d", transient[i]);
+        cr_expect_eq(s.validation, 0, "errno %d", transient[i]);
+        cr_expect_eq(s.criteria_failed, 1);
+        cr_expect_eq(s.criteria_errno, transient[i]);
+    }
+    for (size_t i = 0; i < sizeof lasting / sizeof lasting[0]; i++) {
+        atomic_store(&ring->end_errno, lasting[i]);
+        ptmSignalsCompute(&d, &run, NULL, 0, &s);
+        cr_expect_eq(s.validation, 1, "errno %d", lasting[i]);
+        cr_expect_eq(s.contention, 0, "errno %d", lasting[i]);
+    }
+    /* The errno of a result that met the criteria says nothing. */
+    run.criteria_failed = 0;
+    atomic_store(&ring->end_errno, EAGAIN);
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_eq(s.criteria_errno, 0);
+    ptmRingDestroy(ring);
+}
+
 /* expectInconclusiveUntilReal: run, whose result fails the criteria, went
 ** past ev, marked pretended: neither its result nor a crash is evidence.
 ** Once ev is real (unmarked), the failing result is. */
