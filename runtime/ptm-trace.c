@@ -308,7 +308,8 @@ static int showEvents(struct buf *b, const struct style *st, json_t *rec)
 static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
 {
     const char *decision = getStr(rec, "decision");
-    const char *path = getStr(rec, "path");
+    /* A dry run ran no path: it names the one that would have run. */
+    const char *path = getStr(rec, "path") ? getStr(rec, "path") : getStr(rec, "would_run");
     const char *rules_error = getStr(rec, "rules_error");
     const char *outcome = getStr(rec, "outcome");
     json_t *dry = json_object_get(rec, "dry_run");
@@ -370,8 +371,14 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
     bufPrintf(b, " after %.0f attempt%s (", attempts, attempts == 1 ? "" : "s");
     bufMs(b, dur_us / 1000.0);
     bufAdd(b, ")", 1);
-    if (dry_run && !(has_p && strcmp(decision, "divert") != 0 && has_thr && p >= thr))
+    const char *result = getStr(rec, "dry_run_result");
+    if (dry_run && result && strncmp(result, "none: ", 6) == 0) {
+        bufAdd(b, " [dry run, no result: ", 22);
+        bufText(b, st, result + 6, 0);
+        bufAdd(b, "]", 1);
+    } else if (dry_run && !(has_p && strcmp(decision, "divert") != 0 && has_thr && p >= thr)) {
         bufAdd(b, " [dry run]", 10);
+    }
 }
 
 static void showRecord(const struct style *st, json_t *rec)

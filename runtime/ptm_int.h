@@ -729,12 +729,17 @@ struct ptmTxRecord {
     const struct ptmSignals *signals;   /* NULL with run */
     const struct ptmVerdict *verdict;   /* NULL: no analysis */
     const char *decision;               /* "primary", "divert", "disabled" */
-    const char *path;                   /* the function that ran */
+    const char *path;                   /* the function that ran; NULL: none (dry run) */
     unsigned attempts;
     int success;
     int dry_run;
     uint64_t duration_ns;
     const char *mirror_reason;          /* why this executor */
+    const char *alt_criteria;           /* an alternative ran: its result "met" or "failed"
+                                        ** the primary's success_criteria; NULL: n/a */
+    const char *would_run;              /* dry run: the function that would have run */
+    const char *dry_result;             /* dry run: what the call returned ("mirror",
+                                        ** "mirror, pointer cleared", "none: why") */
 };
 
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.

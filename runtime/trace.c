@@ -32,9 +32,18 @@
 **   rules_error          the rules' error message, or null
 **   threshold            the transaction's threshold
 **   adjusted             what the rules changed: {divert?, retries?, timeout_ms?}
-**   decision             "primary" | "divert" | "disabled"
-**   path                 the function that ran
+**   decision             "primary" | "divert" | "disabled" (dry run: what would
+**                        have been decided)
+**   path                 the function that ran; null in a dry run
 **   attempts, outcome ("success" | "failure"), dry_run, duration_us
+**   alternative_criteria an alternative ran: "met" | "failed", what the primary's
+**                        success_criteria say of its result (its outcome is
+**                        success: it returned); null otherwise
+**   would_run            dry run: the function that would have run; else null
+**   dry_run_result       dry run: what the call returned: "mirror" (the mirror's
+**                        result, about a world that stayed in the mirror),
+**                        "mirror, pointer cleared", or "none: why" (a zero
+**                        result; outcome failure); else null
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -271,7 +280,10 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "path", traceStr(r->path));
     traceSet(o, "attempts", traceInt(r->attempts));
     traceSet(o, "outcome", json_string(r->success ? "success" : "failure"));
+    traceSet(o, "alternative_criteria", traceStr(r->alt_criteria));
     traceSet(o, "dry_run", json_boolean(r->dry_run));
+    traceSet(o, "would_run", r->dry_run ? traceStr(r->would_run) : NULL);
+    traceSet(o, "dry_run_result", r->dry_run ? traceStr(r->dry_result) : NULL);
     traceSet(o, "duration_us", traceInt((int64_t)(r->duration_ns / 1000)));
     return o;
 }

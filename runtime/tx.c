@@ -349,8 +349,17 @@ static int run_primary(Call *c, unsigned retry_max)
     return ok;
 }
 
+/* What ended the call besides its decision, path and outcome, for the
+** trace: an alternative's result against the primary's success_criteria,
+** and what a dry run returned. */
+typedef struct Ending {
+    const char *alt_criteria;  /* "met", "failed"; NULL: no alternative ran, or no criteria */
+    const char *would_run;     /* dry run: the function that would have run */
+    const char *dry_result;    /* dry run: what the call returned (ptmTxRecord) */
+} Ending;
+
 static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
-                   uint64_t t0)
+                   uint64_t t0, const Ending *e)
 {
     if (!success && !dry_run)
         stats.failures++;
@@ -373,8 +382,57 @@ static void finish(Call *c, const char *decision, const char *path, int success,
         .dry_run = dry_run,
         .duration_ns = ptmOsNowNs() - t0,
         .mirror_reason = c->mirror_reason,
+        .alt_criteria = e ? e->alt_criteria : NULL,
+        .would_run = e ? e->would_run : NULL,
+        .dry_result = e ? e->dry_result : NULL,
     };
     ptmTraceWrite(&r);
+}
+
+/*
+** dry_run_result: what a dry run (PTM_DRY_RUN) returns.  Nothing ran but
+** the mirror, so the call returns the mirror's result: its frame, copied
+** into the caller's, when the mirror returned and handed it back.  That
+** result was computed in the mirror's world: what it describes (a file
+** written, memory changed, a pointer to the mirror's memory) did not
+** happen, and a pointer result is cleared.  When there is no such result
+** (the mirror crashed, exited, timed out, did not run, or kept a frame too
+** large to hand back), the caller's frame keeps its arguments and a zero
+** result, and the call is a failure.
+** OUT: frame (the mirror's result, when there is one), *why: for the
+** trace, "mirror", "mirror, pointer cleared" or "none: ..." (static).
+** Returns the call's outcome: 1 when the mirror returned a result that
+** meets success_criteria (or there are none), else 0.
+*/
+static int dry_run_result(Call *c, void *frame, const char **why)
+{
+    const struct ptm_tx_desc *d = c->desc;
+    if (!c->mirror_ran || c->run.status == PTM_MS_FAILED)
+        *why = "none: no mirror ran";
+    else if (c->run.status == PTM_MS_CRASHED)
+        *why = c->run.signo ? "none: the mirror crashed" : "none: the mirror exited";
+    else if (c->run.status == PTM_MS_TIMEOUT)
+        *why = "none: the mirror timed out";
+    else if (!c->run.frame_valid)
+        *why = c->run.frame_lost ? "none: the mirror's frame was not handed back"
+                                 : "none: the mirror returned no frame";
+    else
+        *why = NULL;
+    if (*why) {
+        /* Not a silent zero: the caller can ask, the trace says it. */
+        ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
+                        "the call's result is zero",
+                        d->transaction_id, c->run.frame_lost ? c->run.frame_lost : *why + 6);
+        return 0;
+    }
+    memcpy(frame, c->run.frame, d->frame_size);
+    *why = "mirror";
+    if (d->drop_result) {
+        /* What a pointer result points to was the mirror's, and is gone. */
+        d->drop_result(frame);
+        *why = "mirror, pointer cleared";
+    }
+    return c->mirror_success != 0;
 }
 
 /* in_mirror: a transaction called from inside a mirror (its clone called
@@ -420,7 +478,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         c.mirror_reason = "PTM_DISABLE";
         stats.primaries++;
         success = run_primary(&c, 0);
-        finish(&c, "disabled", d->function, success, 0, t0);
+        finish(&c, "disabled", d->function, success, 0, t0, NULL);
         goto out;
     }
 
@@ -440,33 +498,31 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     const char *path = divert ? d->alternatives[alt].name : d->function;
 
     if (env.dry_run) {
-        if (c.mirror_ran && c.run.frame_valid)
-            memcpy(frame, c.run.frame, d->frame_size);
-        else if (c.mirror_ran && c.run.frame_lost)
-            /* Not a silent zero: the caller can ask, the trace says it. */
-            ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
-                            "the call's result is not the mirror's",
-                            d->transaction_id, c.run.frame_lost);
-        /* What a pointer result points to was the mirror's, and is gone. */
-        if (d->drop_result)
-            d->drop_result(frame);
-        success = c.mirror_success != 0;
-        finish(&c, decision, path, success, 1, t0);
+        Ending e = {.would_run = path};
+        success = dry_run_result(&c, frame, &e.dry_result);
+        finish(&c, decision, NULL, success, 1, t0, &e);
         goto out;
     }
 
+    Ending e = {0};
     if (divert) {
         stats.diversions++;
         restore_regions(&c);
         restore(&c);
         d->alternatives[alt].call(frame);
         c.attempts = 1;
-        success = judge(d, frame);
+        /* success_criteria describes the primary's result: an alternative
+        ** (a queue instead of a write, a cached answer) has results of its
+        ** own meaning.  Its outcome is that it returned; what the primary's
+        ** criteria say of its result is only reported. */
+        if (d->success)
+            e.alt_criteria = judge(d, frame) ? "met" : "failed";
+        success = 1;
     } else {
         stats.primaries++;
         success = run_primary(&c, retry_max);
     }
-    finish(&c, decision, path, success, 0, t0);
+    finish(&c, decision, path, success, 0, t0, &e);
 
 out:
     ptmMirrorRunRelease(&c.run);
