@@ -393,6 +393,7 @@ struct ptmSimFile {
     int owns_fd;                  /* borrowed, but fd is the mirror's dup of the host's */
     dev_t dev;                    /* regular files: which file */
     ino_t ino;
+    dev_t rdev;                   /* character devices: which device (0: not known) */
     off_t offset;                 /* the mirror's offset, unless real_offset */
     int offset_pending;           /* borrowed: offset is the host's, not read yet
                                   ** (lseek on first need: an O_APPEND write has none) */

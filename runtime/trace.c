@@ -4,7 +4,9 @@
 ** The variable is read once per process; the file is opened once, with
 ** O_APPEND, and each record is one line written by a single write(2), so
 ** that lines from threads (and processes) sharing the file do not mix.
-** Writing never disturbs the host: failures are silent, errno is kept.
+** Writing never disturbs the host: a record that cannot be written is
+** dropped, errno is kept.  A file that cannot be opened is said once on
+** stderr, and in ptm_last_error().
 **
 ** The field names are a contract (ptm-trace, jq scripts, the rules replay
 ** tool read them):
@@ -60,6 +62,21 @@
 
 static pthread_once_t traceOnce = PTHREAD_ONCE_INIT;
 static int traceFd = -1;
+/* PTM_TRACE was set but could not be opened: why, for ptm_last_error(). */
+static char traceFailed[256];
+
+/* traceSayFailed: says once, on stderr, that PTM_TRACE names a file that
+** cannot be opened (a missing directory, no permission): a user who asked
+** for a trace and gets none must not have to guess why. */
+static void traceSayFailed(const char *path, int err)
+{
+    char line[sizeof traceFailed + 2];
+    snprintf(traceFailed, sizeof traceFailed,
+             "ptm: PTM_TRACE=%s: cannot open it: %s; no trace is written", path, strerror(err));
+    int n = snprintf(line, sizeof line, "%s\n", traceFailed);
+    if (n > 0)
+        (void)!ptmOs.write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
 
 static void traceInit(void)
 {
@@ -67,6 +84,8 @@ static void traceInit(void)
     if (!path || !*path)
         return;
     traceFd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (traceFd < 0)
+        traceSayFailed(path, errno);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
@@ -305,8 +324,9 @@ static int traceFits(size_t len)
 ** ptmTraceWrite: appends r as one JSON line to $PTM_TRACE.
 **
 ** Nothing happens when PTM_TRACE is unset or empty (read once per
-** process), when the file could not be opened, or when r or r->desc is
-** NULL.  The line is written with one write(2) on an O_APPEND descriptor
+** process), or when r or r->desc is NULL.  When the file could not be
+** opened, that is said once on stderr, and ptm_last_error() says it after
+** each call that reported nothing else.  The line is written with one write(2) on an O_APPEND descriptor
 ** (retried on EINTR, and for the rest after a short write); any other
 ** failure drops the record silently.  Thread-safe; errno is preserved.
 */
@@ -315,6 +335,8 @@ void ptmTraceWrite(const struct ptmTxRecord *r)
     int saved = errno;
     pthread_once(&traceOnce, traceInit);
     if (traceFd < 0 || !r || !r->desc) {
+        if (traceFailed[0] && !ptm_last_error()[0])
+            ptmSetLastError("%s", traceFailed);
         errno = saved;
         return;
     }

@@ -1344,7 +1344,11 @@ static int openReal(struct ptmMirror *m, struct view *v, int dirfd, const char *
         /* A device, a fifo: written in simulation, never opened for writing. */
         if ((err = openDevNull(flags, &fd)) != 0)
             return err;
-        return (*out = simHarmless(m, fd, flags, st.st_mode & S_IFMT, NULL)) ? 0 : ENOMEM;
+        if (!(*out = simHarmless(m, fd, flags, st.st_mode & S_IFMT, NULL)))
+            return ENOMEM;
+        if (S_ISCHR(st.st_mode))
+            (*out)->rdev = st.st_rdev;
+        return 0;
     }
     if (!v->abs && absPath(m, dirfd, path, &v->abs) == ENOMEM)
         return ENOMEM;
@@ -1487,6 +1491,8 @@ static int simBorrow(struct ptmMirror *m, int fd, struct ptmSimFile **out)
         return ENOMEM;
     if (ptmProbeFstat(fd, &st) == 0 && !inheritedUnknown(m, &st)) {
         f->type = st.st_mode & S_IFMT;
+        if (S_ISCHR(st.st_mode))
+            f->rdev = st.st_rdev;
         if (S_ISREG(st.st_mode)) {
             f->dev = st.st_dev;
             f->ino = st.st_ino;
@@ -1650,10 +1656,27 @@ static int writable(const struct ptmSimFile *f)
 }
 
 /*
+** deviceWriteErr: the errno a write to character device f fails with
+** whatever it writes, 0 when it is not known to fail.  The devices of
+** major 1 write as drivers/char/mem.c says: /dev/full always fails with
+** ENOSPC (also a write of 0 bytes), /dev/null, /dev/zero, /dev/random and
+** /dev/urandom take everything.  A terminal or any other device is
+** assumed to take what it is given: its driver decides, and only the real
+** write would tell.
+*/
+static int deviceWriteErr(const struct ptmSimFile *f)
+{
+    if (f->type == S_IFCHR && f->rdev && major(f->rdev) == 1 && minor(f->rdev) == 7)
+        return ENOSPC;
+    return 0;
+}
+
+/*
 ** ptmSimWrite: write(2) of buf[0..n) on f, simulated.  Predicts EBADF
 ** (closed, or not open for writing), EFBIG (RLIMIT_FSIZE), ENOSPC (the bytes
-** the mirror added to the filesystem against what is free) and EAGAIN (a
-** full non-blocking pipe); a socket goes to ptmNetSend.  A regular file's
+** the mirror added to the filesystem against what is free; a device that
+** is always full, deviceWriteErr) and EAGAIN (a full non-blocking pipe); a
+** socket goes to ptmNetSend.  A regular file's
 ** bytes go to the overlay at the offset (the end with O_APPEND), which
 ** advances.  Returns the count the real call would (short when it would
 ** reach RLIMIT_FSIZE), or -1 with *err set.
@@ -1686,6 +1709,8 @@ ssize_t ptmSimWrite(struct ptmSimFile *f, const void *buf, size_t n, int *err)
         *err = EISDIR;
         return -1;
     default:
+        if ((*err = deviceWriteErr(f)) != 0)
+            return -1;
         return (ssize_t)n;                  /* a terminal, a device, unknown */
     }
 }
@@ -1713,6 +1738,8 @@ ssize_t ptmSimPwrite(struct ptmSimFile *f, const void *buf, size_t n, off_t off,
     }
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
+    if ((*err = deviceWriteErr(f)) != 0)
+        return -1;
     if (f->type != S_IFREG || n == 0)
         return (ssize_t)n;
     if ((f->flags & O_APPEND) && bindOv(f))
