@@ -394,6 +394,19 @@ static void showRecord(const struct style *st, json_t *rec)
     free(b.p);
 }
 
+/* cutRecord: whether line[0..len), which jansson could not parse (err),
+** is the beginning of a record whose writer stopped: the input ended too
+** early, or it starts as every record does and breaks off at its end (in
+** the middle of a literal: "tru"). */
+static int cutRecord(const char *line, size_t len, const json_error_t *err)
+{
+    static const char start[] = "{\"ts\":\"";
+    if (json_error_code(err) == json_error_premature_end_of_input)
+        return 1;
+    return len >= sizeof start - 1 && memcmp(line, start, sizeof start - 1) == 0 &&
+           (size_t)err->position >= len;
+}
+
 static int cmdShow(const char *file, const struct style *st)
 {
     FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
@@ -430,6 +443,13 @@ static int cmdShow(const char *file, const struct style *st)
                             "mid-line); skipped\n", name, lineno);
             json_decref(rec);
             break;
+        }
+        if (!rec && cutRecord(line + k, len - k, &jerr)) {
+            /* A writer killed mid-record; the next one started a new line. */
+            fflush(stdout);
+            fprintf(stderr, "ptm-trace: %s:%lu: a record is cut off (its writer stopped "
+                            "mid-line); skipped\n", name, lineno);
+            continue;
         }
         if (bad) {
             fflush(stdout);

@@ -78,6 +78,31 @@ static void traceSayFailed(const char *path, int err)
         (void)!ptmOs.write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
+/* The trace file ends in the middle of a line -- a writer killed, or
+** stopped by a full disk, in the middle of a record: the next record
+** starts with a newline, so that it is a line of its own. */
+static atomic_int traceCut;
+
+/* traceEndsCut: whether path, opened as fd, is a regular file that is not
+** empty and whose last byte is not a newline.  It is read through a
+** descriptor of its own: fd is write-only (a pipe or a terminal opened
+** read-write would keep a read end in this process). */
+static int traceEndsCut(const char *path, int fd)
+{
+    struct stat st;
+    char last = '\n';
+    int rfd;
+    if (ptmOs.fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return 0;
+    if ((rfd = ptmOs.open(path, O_RDONLY | O_CLOEXEC, 0)) < 0)
+        return 0;
+    if (ptmOs.fstat(rfd, &st) != 0 || st.st_size == 0 ||
+        ptmOs.pread(rfd, &last, 1, st.st_size - 1) != 1)
+        last = '\n';
+    ptmOs.close(rfd);
+    return last != '\n';
+}
+
 static void traceInit(void)
 {
     const char *path = getenv("PTM_TRACE");
@@ -86,6 +111,8 @@ static void traceInit(void)
     traceFd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (traceFd < 0)
         traceSayFailed(path, errno);
+    else if (traceEndsCut(path, traceFd))
+        atomic_store(&traceCut, 1);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
@@ -328,7 +355,10 @@ static int traceFits(size_t len)
 ** opened, that is said once on stderr, and ptm_last_error() says it after
 ** each call that reported nothing else.  The line is written with one write(2) on an O_APPEND descriptor
 ** (retried on EINTR, and for the rest after a short write); any other
-** failure drops the record silently.  Thread-safe; errno is preserved.
+** failure drops the record silently.  A record starts on a fresh line:
+** when the file ended mid-line on opening (a writer killed in the middle
+** of a record), or this process's last record was cut, it starts with a
+** newline.  Thread-safe; errno is preserved.
 */
 void ptmTraceWrite(const struct ptmTxRecord *r)
 {
@@ -345,20 +375,26 @@ void ptmTraceWrite(const struct ptmTxRecord *r)
     json_decref(o);
     if (s) {
         size_t len = strlen(s);
-        char *line = realloc(s, len + 2);
+        char *line = malloc(len + 3);
         if (line) {
-            s = line;
-            s[len++] = '\n';
-            s[len] = '\0';
-            size_t off = traceFits(len) ? 0 : len;
-            while (off < len) {
-                ssize_t w = ptmOs.write(traceFd, s + off, len - off);
+            /* A fresh line, whatever the last writer left. */
+            size_t n = atomic_exchange(&traceCut, 0) ? 1 : 0;
+            line[0] = '\n';
+            memcpy(line + n, s, len);
+            n += len;
+            line[n++] = '\n';
+            size_t off = traceFits(n) ? 0 : n;
+            while (off < n) {
+                ssize_t w = ptmOs.write(traceFd, line + off, n - off);
                 if (w < 0 && errno == EINTR)
                     continue;
                 if (w <= 0)
                     break;
                 off += (size_t)w;
             }
+            if (off > 0 && off < n)
+                atomic_store(&traceCut, 1); /* this record was cut */
+            free(line);
         }
         free(s);
     }
