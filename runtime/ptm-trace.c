@@ -356,6 +356,8 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
         bufText(b, st, path ? path : "?", 0);
     } else {
         bufAdd(b, "primary", 7);
+        if (json_is_true(json_object_get(rec, "probe")))
+            bufAdd(b, " (half-open probe)", 18);
     }
     json_t *adj = json_object_get(rec, "adjusted");
     double x;

@@ -648,6 +648,12 @@ void ptmHistoryGet(struct ptmHistory *h, struct ptmHistoryView *out);
 /* ptmHistoryDeviation: how far the mirror's events are from the baseline
 ** of earlier successful calls, in [0,1]; 0 without a baseline. */
 double ptmHistoryDeviation(struct ptmHistory *h, const struct ptmRing *ring);
+/* ptmHistoryProbe: a call is about to be diverted for a predicted timeout
+** alone: 1 when it should run the primary as a half-open probe instead. */
+int ptmHistoryProbe(struct ptmHistory *h);
+/* ptmHistoryProbeDone: the probe ended; recovered: it succeeded within the
+** timeout (the old latencies are forgotten), else probes get rarer. */
+void ptmHistoryProbeDone(struct ptmHistory *h, int recovered);
 /* ptmHistoryRecord: adds one call's outcome.  ring: the mirror's events,
 ** or NULL; the events join the baseline when the call succeeded. */
 void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
@@ -741,6 +747,8 @@ struct ptmTxRecord {
     const char *would_run;              /* dry run: the function that would have run */
     const char *dry_result;             /* dry run: what the call returned ("mirror",
                                         ** "mirror, pointer cleared", "none: why") */
+    int probe;                          /* the primary ran as a half-open probe, though a
+                                        ** timeout alone predicted failure */
 };
 
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.

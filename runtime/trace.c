@@ -41,6 +41,11 @@
 **   alternative_criteria an alternative ran: "met" | "failed", what the primary's
 **                        success_criteria say of its result (its outcome is
 **                        success: it returned); null otherwise
+**   probe                the primary ran as a half-open probe: the rules predicted
+**                        failure from a timeout alone (no contention, no
+**                        validation), whose latencies come from the past; a
+**                        probe that succeeds in time makes the history learn
+**                        its latencies again (history.c)
 **   would_run            dry run: the function that would have run; else null
 **   dry_run_result       dry run: what the call returned: "mirror" (the mirror's
 **                        result, about a world that stayed in the mirror),
@@ -327,6 +332,7 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "attempts", traceInt(r->attempts));
     traceSet(o, "outcome", json_string(r->success ? "success" : "failure"));
     traceSet(o, "alternative_criteria", traceStr(r->alt_criteria));
+    traceSet(o, "probe", json_boolean(r->probe));
     traceSet(o, "dry_run", json_boolean(r->dry_run));
     traceSet(o, "would_run", r->dry_run ? traceStr(r->would_run) : NULL);
     traceSet(o, "dry_run_result", r->dry_run ? traceStr(r->dry_result) : NULL);

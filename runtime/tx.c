@@ -356,6 +356,7 @@ typedef struct Ending {
     const char *alt_criteria;  /* "met", "failed"; NULL: no alternative ran, or no criteria */
     const char *would_run;     /* dry run: the function that would have run */
     const char *dry_result;    /* dry run: what the call returned (ptmTxRecord) */
+    int probe;                 /* the primary ran as a half-open probe */
 } Ending;
 
 static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
@@ -385,8 +386,29 @@ static void finish(Call *c, const char *decision, const char *path, int success,
         .alt_criteria = e ? e->alt_criteria : NULL,
         .would_run = e ? e->would_run : NULL,
         .dry_result = e ? e->dry_result : NULL,
+        .probe = e ? e->probe : 0,
     };
     ptmTraceWrite(&r);
+}
+
+/* timeout_only: whether the verdict rests on a predicted timeout alone:
+** no contention, no validation error -- nothing this call's mirror saw
+** fail, only a duration, which comes from the past (the history's
+** latencies, a response time the mirror replayed). */
+static int timeout_only(const Call *c)
+{
+    const struct ptmSignals *s = &c->signals;
+    return c->analysed && c->mirror_ran && c->run.status != PTM_MS_FAILED && !s->contention &&
+           !s->validation && isgreater(s->predicted_timeout_ms, s->acceptable_timeout_ms);
+}
+
+/* within_timeout: whether the primary's last attempt took no longer than
+** the timeout key (none: any time is within). */
+static int within_timeout(const Call *c)
+{
+    unsigned last = c->attempts - 1;
+    return !c->desc->timeout_us || c->attempts == 0 || last >= MAX_RECORDED_ATTEMPTS ||
+           c->attempt_us[last] <= c->desc->timeout_us;
 }
 
 /*
@@ -489,6 +511,10 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     observe(&c);
 
     int divert = c.analysed && d->n_alternatives > 0 && c.verdict.probability >= d->threshold;
+    /* A half-open probe: the timeout was predicted from the past alone. */
+    int probe = divert && !env.dry_run && timeout_only(&c) && ptmHistoryProbe(c.history);
+    if (probe)
+        divert = 0;
     unsigned alt = c.verdict.divert >= 0 && (unsigned)c.verdict.divert < d->n_alternatives
                        ? (unsigned)c.verdict.divert
                        : 0;
@@ -504,7 +530,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         goto out;
     }
 
-    Ending e = {0};
+    Ending e = {.probe = probe};
     if (divert) {
         stats.diversions++;
         restore_regions(&c);
@@ -521,6 +547,8 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     } else {
         stats.primaries++;
         success = run_primary(&c, retry_max);
+        if (probe)
+            ptmHistoryProbeDone(c.history, success && within_timeout(&c));
     }
     finish(&c, decision, path, success, 0, t0, &e);
 

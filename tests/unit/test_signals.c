@@ -452,8 +452,75 @@ Test(history, welford_is_stable_for_large_values)
     }
     struct ptmHistoryView v;
     ptmHistoryGet(h, &v);
-    cr_expect_float_eq(v.latency_mean_us, 1000000001.0, 1e-3);
-    cr_expect_float_eq(v.latency_sd_us, sqrt(1000.0 / 999.0), 1e-6);
+    /* Aged: the mean follows the last samples (within 1/8 of a step). */
+    cr_expect_float_eq(v.latency_mean_us, 1000000001.0, 0.2);
+    cr_expect_float_eq(v.latency_sd_us, 1.0, 0.2);
+}
+
+/* Old latencies age: after one slow call among fast ones, enough fast
+** calls bring mean + 2 sd back under the slow call's time; with equal
+** weights for ever (Welford alone) it would stay far above it. */
+Test(history, old_latencies_age)
+{
+    struct ptm_tx_desc d = descNamed("h.aging");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    struct ptmHistoryView v;
+    const uint64_t fast = 10000, slow = 2000000; /* 10 ms, 2 s */
+    for (int i = 0; i < 20; i++)
+        ptmHistoryRecord(h, 1, 0, &fast, 1, NULL);
+    ptmHistoryRecord(h, 1, 0, &slow, 1, NULL);
+    ptmHistoryGet(h, &v);
+    cr_expect_gt(v.latency_mean_us + 2 * v.latency_sd_us, 1000000, "the slow call counts");
+    for (int i = 0; i < 40; i++)
+        ptmHistoryRecord(h, 1, 0, &fast, 1, NULL);
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.latency_n, 61);
+    cr_expect_lt(v.latency_mean_us + 2 * v.latency_sd_us, 150000, /* Welford: 553 ms */
+                 "40 fast calls later: %.0f us", v.latency_mean_us + 2 * v.latency_sd_us);
+}
+
+/* The half-open probe: every 4th call diverted for a timeout alone runs
+** the primary; a probe that failed makes the next one wait twice as long;
+** one that recovered forgets the latencies and starts again. */
+Test(history, timeout_diverts_are_probed_half_open)
+{
+    struct ptm_tx_desc d = descNamed("h.probe");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    struct ptmHistoryView v;
+    int i, probes = 0;
+
+    cr_expect_eq(ptmHistoryProbe(NULL), 0);
+    for (i = 1; i <= 3; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0, "call %d", i);
+    cr_expect_eq(ptmHistoryProbe(h), 1, "the 4th is a probe");
+    ptmHistoryProbeDone(h, 0); /* still slow */
+    for (i = 1; i <= 7; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0, "call %d after a failed probe", i);
+    cr_expect_eq(ptmHistoryProbe(h), 1, "the 8th");
+    ptmHistoryProbeDone(h, 0);
+    for (i = 0; i < 100000; i++)
+        probes += ptmHistoryProbe(h);
+    cr_expect_geq(probes, 100000 / 256, "probes never stop: %d", probes);
+
+    const uint64_t slow = 2000000;
+    for (i = 0; i < 5; i++)
+        ptmHistoryRecord(h, 1, 0, &slow, 1, NULL);
+    while (!ptmHistoryProbe(h))
+        ;
+    ptmHistoryProbeDone(h, 1);
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.latency_n, 0, "the slow latencies are forgotten");
+    for (i = 1; i <= 3; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0);
+    cr_expect_eq(ptmHistoryProbe(h), 1, "probes are as frequent as at first");
+
+    /* A primary that runs (not diverted) closes the circuit: the count of
+    ** timeout diverts starts again. */
+    ptmHistoryProbe(h);
+    ptmHistoryProbe(h);
+    ptmHistoryRecord(h, 1, 0, &slow, 1, NULL);
+    for (i = 1; i <= 3; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0);
 }
 
 /* --- history: deviation -------------------------------------------------- */
