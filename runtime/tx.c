@@ -429,8 +429,10 @@ static int within_timeout(const Call *c)
 static int dry_run_result(Call *c, void *frame, const char **why)
 {
     const struct ptm_tx_desc *d = c->desc;
-    if (!c->mirror_ran || c->run.status == PTM_MS_FAILED)
+    if (!c->mirror_ran)
         *why = "none: no mirror ran";
+    else if (c->run.status == PTM_MS_FAILED)
+        *why = "none: the mirror failed";
     else if (c->run.status == PTM_MS_CRASHED)
         *why = c->run.signo ? "none: the mirror crashed" : "none: the mirror exited";
     else if (c->run.status == PTM_MS_TIMEOUT)
@@ -441,10 +443,12 @@ static int dry_run_result(Call *c, void *frame, const char **why)
     else
         *why = NULL;
     if (*why) {
-        /* Not a silent zero: the caller can ask, the trace says it. */
-        ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
-                        "the call's result is zero",
-                        d->transaction_id, c->run.frame_lost ? c->run.frame_lost : *why + 6);
+        /* Not a silent zero: the caller can ask (unless a cause was said
+        ** already: the mirror could not run), the trace says it. */
+        if (!last_error[0])
+            ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
+                            "the call's result is zero",
+                            d->transaction_id, c->run.frame_lost ? c->run.frame_lost : *why + 6);
         return 0;
     }
     memcpy(frame, c->run.frame, d->frame_size);
