@@ -51,6 +51,7 @@ int main(void)
         return 2;
     pid_t pid = fork();
     if (pid == 0) {
+        alarm(20); /* not inherited: a server left waiting must end too */
         for (int i = 0; i < 3; i++) {
             int c = accept(l, NULL, NULL);
             char q;
