@@ -153,7 +153,8 @@ int ptmRingInherit(struct ptmRing *ring, int on)
 
 /*
 ** ptmRingReset: empties ring for the next mirror: no events, no denials,
-** not returned, no verdict, no frame, no fork stamps.  Only the owner calls it, never
+** not returned, no verdict, no end errno, no frame, no fork stamps.  Only
+** the owner calls it, never
 ** while a mirror writes into it.
 */
 void ptmRingReset(struct ptmRing *ring)

@@ -1632,12 +1632,19 @@ static ssize_t regularWrite(struct ptmSimFile *f, const void *buf, size_t n, off
     return r;
 }
 
-/* A write of n bytes to a pipe: EAGAIN when it is non-blocking and full (or
-** an atomic write does not fit), a short count when part fits. */
+/* A write of n bytes to a pipe: EPIPE when no one can read it any more
+** (poll says POLLERR on a write end without readers), EAGAIN when it is
+** non-blocking and full (or an atomic write does not fit), a short count
+** when part fits. */
 static ssize_t pipeWrite(struct ptmSimFile *f, size_t n, int *err)
 {
+    struct pollfd pf = {.fd = f->fd, .events = POLLOUT};
     int queued, size;
 
+    if (f->fd >= 0 && ptmOs.poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR)) {
+        *err = EPIPE;
+        return -1;
+    }
     if (!(f->flags & O_NONBLOCK) || f->fd < 0)
         return (ssize_t)n;
     if (ptmOs.ioctl_int(f->fd, FIONREAD, &queued) != 0 ||
@@ -1675,8 +1682,8 @@ static int deviceWriteErr(const struct ptmSimFile *f)
 ** ptmSimWrite: write(2) of buf[0..n) on f, simulated.  Predicts EBADF
 ** (closed, or not open for writing), EFBIG (RLIMIT_FSIZE), ENOSPC (the bytes
 ** the mirror added to the filesystem against what is free; a device that
-** is always full, deviceWriteErr) and EAGAIN (a full non-blocking pipe); a
-** socket goes to ptmNetSend.  A regular file's
+** is always full, deviceWriteErr), EPIPE (a pipe without readers) and
+** EAGAIN (a full non-blocking pipe); a socket goes to ptmNetSend.  A regular file's
 ** bytes go to the overlay at the offset (the end with O_APPEND), which
 ** advances.  Returns the count the real call would (short when it would
 ** reach RLIMIT_FSIZE), or -1 with *err set.

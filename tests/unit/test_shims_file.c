@@ -463,6 +463,21 @@ Test(faults, enospc_from_dev_full)
     }
 }
 
+/* A pipe whose reader is gone: the write would fail with EPIPE (and the
+** SIGPIPE it raises kills, by default); a pipe with a reader takes it. */
+Test(faults, epipe_when_the_reader_is_gone)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(ptm_shim_write(p[1], "x", 1), 1, "a reader is there");
+    close(p[0]);
+    cr_assert_eq(ptm_shim_write(p[1], "x", 1), -1);
+    cr_assert_eq(errno, EPIPE);
+    cr_assert_eq(lastOf(PTM_CALL_write)->err, EPIPE);
+    cr_assert(lastOf(PTM_CALL_write)->flags & PTM_EVF_EFFECT);
+    close(p[1]);
+}
+
 Test(faults, erofs_and_eacces)
 {
     writeFile(at("f"), "x");
