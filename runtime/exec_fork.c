@@ -1863,6 +1863,7 @@ static __attribute__((noreturn)) void childRun(const struct childArgs *a)
         atomic_store_explicit(&ring->left, 1, memory_order_release);
         childExit(0);
     }
+    atomic_store_explicit(&ring->end_errno, errno, memory_order_relaxed);
 
     ring->stamp_ns[PTM_STAMP_MIRROR] = ptmOsNowNs();
     ptmMirrorCurrent = NULL;
@@ -2265,6 +2266,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     struct childArgs child;
     unsigned bound;
     int err, interrupted;
+    const char *why;
 
     memset(run, 0, sizeof *run);
     run->executor = "fork";
@@ -2282,8 +2284,8 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     deadline = deadline_ns ? t0 + deadline_ns : 0;
     /* A ring of ptmRingForThread is not inherited by fork(), but by this
     ** child it must be. */
-    if (ring->dontfork && ptmOs.madvise(ring, ptmRingSize(ring), MADV_DOFORK) != 0)
-        return runFailed(run, PTM_ERROR, "ring: madvise", errno);
+    if ((err = ptmRingInherit(ring, 1)) != 0)
+        return runFailed(run, PTM_ERROR, "ring: madvise", err);
     child = (struct childArgs){desc, frame, ring, getpid(), deadline, parentFdCount(), 0, 0};
     helper = (struct forkHelper){&child, getpid(), 0, 0, 0};
     ring->stamp_ns[PTM_STAMP_FORK] = ptmOsNowNs();
@@ -2291,8 +2293,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
     err = forkThroughHelperHere(&helper, &interrupted);
     /* Parent */
     forkRelease(child.held);
-    if (ring->dontfork)
-        (void)ptmOs.madvise(ring, ptmRingSize(ring), MADV_DONTFORK);
+    (void)ptmRingInherit(ring, 0);
     ring->stamp_ns[PTM_STAMP_REAPED] = ptmOsNowNs();
     run->duration_ns = ring->stamp_ns[PTM_STAMP_REAPED] - t0;
     if (err)
@@ -2307,6 +2308,15 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadl
             bound *= 2;
         atomic_store_explicit(&fdPollBound, bound < FD_POLL_MAX ? bound : FD_POLL_MAX,
                               memory_order_relaxed);
+    }
+    /* The child is gone: what it left in the ring is checked before
+    ** anything reads it (a wild or hostile store there is no observation). */
+    if ((why = ptmRingCheck(ring, desc->frame_size)) != NULL) {
+        ptmRingReset(ring);
+        snprintf(run->error, sizeof run->error,
+                 "fork: the mirror wrote over its event ring (%s): no observation", why);
+        run->status = PTM_MS_FAILED;
+        return PTM_ERROR;
     }
     parentClassify(desc, ring, helper.status,
                    parentTimedOut(deadline, ring, helper.status, !helper.waited),

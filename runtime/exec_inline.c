@@ -497,6 +497,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
         ptmJumpEnter(&scope);
         t->active = 1;
         desc->mirror(buf);
+        atomic_store(&ring->end_errno, errno);
     }
     t->active = 0;
     ptmJumpLeave(&scope);

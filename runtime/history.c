@@ -7,8 +7,20 @@
 ** history has its own mutex; the map has one more, held only to find or
 ** insert an entry.
 **
-** Latency: Welford's online mean and variance of the primary attempts'
-** durations, in microseconds.
+** Latency: the mean and variance of the primary attempts' durations, in
+** microseconds: Welford's, with equal weights, for the first
+** PTM_HISTORY_LATENCY_WINDOW samples, then exponentially weighted (each new
+** sample weighs 1/WINDOW), so that old latencies age: a service that was
+** slow once and is fast again is learnt as fast.
+**
+** Half-open probes: a prediction of a timeout comes from latencies of the
+** past (this history, a response time the mirror replays), and a diverted
+** call measures nothing, so such a prediction could never learn that it
+** became wrong.  As a circuit breaker does, every probe_every-th call that
+** would be diverted for a predicted timeout alone runs the primary instead
+** (ptmHistoryProbe); when it succeeds within the timeout, the latencies are
+** forgotten and learnt again from it, else the next probe waits twice as
+** many calls (ptmHistoryProbeDone).
 **
 ** Deviation baseline: every event of a mirror has a signature (its kind,
 ** its call number and the class of its errno).  For each mirror of a call
@@ -29,6 +41,9 @@
 #include "ptm_int.h"
 
 #define PTM_HISTORY_BUCKETS 64
+#define PTM_HISTORY_LATENCY_WINDOW 8
+#define PTM_HISTORY_PROBE_FIRST 4      /* the first probe: the 4th such call */
+#define PTM_HISTORY_PROBE_MAX 256
 
 struct ptmHistSig {
     uint32_t sig;
@@ -41,7 +56,11 @@ struct ptmHistory {
     pthread_mutex_t mu;
     uint64_t calls, successes, failures, diversions;
     uint64_t latency_n;
-    double latency_mean, latency_m2;   /* Welford, in us */
+    double latency_mean, latency_m2;   /* Welford, in us (m2: the variance times n - 1
+                                       ** up to the window, then the variance) */
+    unsigned timeout_diverts;          /* calls diverted for a predicted timeout alone
+                                       ** since the last primary ran */
+    unsigned probe_every;              /* ... before one runs the primary as a probe */
     uint64_t baseline_n;
     unsigned n_sigs;
     struct ptmHistSig sigs[PTM_HISTORY_MAX_SIGS];
@@ -85,6 +104,7 @@ struct ptmHistory *ptmHistoryFor(const struct ptm_tx_desc *desc)
         }
         if (h) {
             pthread_mutex_init(&h->mu, NULL);
+            h->probe_every = PTM_HISTORY_PROBE_FIRST;
             h->next = histMap[b];
             histMap[b] = h;
         }
@@ -109,7 +129,9 @@ void ptmHistoryGet(struct ptmHistory *h, struct ptmHistoryView *out)
     out->diversions = h->diversions;
     out->latency_n = h->latency_n;
     out->latency_mean_us = h->latency_mean;
-    out->latency_sd_us = h->latency_n >= 2 ? sqrt(h->latency_m2 / (double)(h->latency_n - 1)) : 0.0;
+    out->latency_sd_us = h->latency_n > PTM_HISTORY_LATENCY_WINDOW ? sqrt(h->latency_m2)
+                         : h->latency_n >= 2 ? sqrt(h->latency_m2 / (double)(h->latency_n - 1))
+                                             : 0.0;
     out->baseline_n = h->baseline_n;
     pthread_mutex_unlock(&h->mu);
 }
@@ -226,6 +248,70 @@ static void histAddBaseline(struct ptmHistory *h, const uint32_t *set, size_t n)
     }
 }
 
+/* Adds one primary latency x (us); h locked.  Up to the window, Welford's
+** equal weights; past it, each sample weighs 1/window and m2 holds the
+** exponentially weighted variance itself, converted once from Welford's
+** sum. */
+static void histAddLatency(struct ptmHistory *h, double x)
+{
+    const double window = PTM_HISTORY_LATENCY_WINDOW;
+    h->latency_n++;
+    double d = x - h->latency_mean;
+    if (h->latency_n <= PTM_HISTORY_LATENCY_WINDOW) {
+        h->latency_mean += d / (double)h->latency_n;
+        h->latency_m2 += d * (x - h->latency_mean);
+        return;
+    }
+    if (h->latency_n == PTM_HISTORY_LATENCY_WINDOW + 1)
+        h->latency_m2 /= window - 1;
+    h->latency_mean += d / window;
+    h->latency_m2 = (1.0 - 1.0 / window) * (h->latency_m2 + d * d / window);
+}
+
+/*
+** ptmHistoryProbe: a call of h is about to be diverted for a predicted
+** timeout alone (no contention, no validation error): counts it, and says
+** whether it should run the primary instead, as a half-open probe (every
+** probe_every-th such call since the primary last ran).  Returns 1 for a
+** probe, then the caller reports its end with ptmHistoryProbeDone; 0
+** otherwise.
+*/
+int ptmHistoryProbe(struct ptmHistory *h)
+{
+    int probe;
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->mu);
+    probe = ++h->timeout_diverts >= h->probe_every;
+    if (probe)
+        h->timeout_diverts = 0;
+    pthread_mutex_unlock(&h->mu);
+    return probe;
+}
+
+/*
+** ptmHistoryProbeDone: the probe of ptmHistoryProbe ended.  recovered: it
+** met success_criteria within the timeout, so the latencies that predicted
+** the timeout are forgotten (the probe's own, recorded next by
+** ptmHistoryRecord, starts them again) and the next probe comes as early
+** as the first; otherwise the next probe waits twice as many calls (at
+** most PTM_HISTORY_PROBE_MAX).
+*/
+void ptmHistoryProbeDone(struct ptmHistory *h, int recovered)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    if (recovered) {
+        h->latency_n = 0;
+        h->latency_mean = h->latency_m2 = 0.0;
+        h->probe_every = PTM_HISTORY_PROBE_FIRST;
+    } else if (h->probe_every < PTM_HISTORY_PROBE_MAX) {
+        h->probe_every *= 2;
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
 /*
 ** ptmHistoryRecord: adds one call's outcome to h.
 **
@@ -256,14 +342,11 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
         h->failures++;
     if (diverted)
         h->diversions++;
+    if (!diverted)
+        h->timeout_diverts = 0; /* the primary ran: the circuit is closed */
     if (!diverted && attempt_us) {
-        for (unsigned i = 0; i < n_attempts; i++) {
-            double x = (double)attempt_us[i];
-            h->latency_n++;
-            double d = x - h->latency_mean;
-            h->latency_mean += d / (double)h->latency_n;
-            h->latency_m2 += d * (x - h->latency_mean);
-        }
+        for (unsigned i = 0; i < n_attempts; i++)
+            histAddLatency(h, (double)attempt_us[i]);
     }
     if (learn)
         histAddBaseline(h, set, n);

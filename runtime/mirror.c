@@ -37,7 +37,7 @@ void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring)
     m->cwd = NULL;
     m->virt_ns = 0;
     /* The ring was made by the host process; a fork child sees its own pid. */
-    m->host_pid = ring && ring->pid > 0 ? (pid_t)ring->pid : self;
+    m->host_pid = ring && ptmRingHost(ring) > 0 ? ptmRingHost(ring) : self;
     m->in_child = m->host_pid != self;
     if (ring)
         ring->virt_sleep_ns = 0;
@@ -163,7 +163,7 @@ struct ptmEvent *ptmMirrorRecordRead(enum ptmCall call, uint64_t start_ns, const
     if (!m || !m->ring)
         return NULL;
     head = atomic_load_explicit(&m->ring->head, memory_order_relaxed);
-    if (err == 0 && head > 0 && head <= m->ring->cap) {
+    if (err == 0 && head > 0 && head <= ptmRingCap(m->ring)) {
         last = &m->ring->ev[head - 1];
         if (last->kind == PTM_EV_CALL && last->call == call && last->err == 0 &&
             !(last->flags & (PTM_EVF_EFFECT | PTM_EVF_PRETENDED)) &&

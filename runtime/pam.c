@@ -800,7 +800,7 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
 
     struct ptmSignals none = {.acceptable_timeout_ms = HUGE_VAL};
     const struct ptmSignals *s = obs->signals ? obs->signals : &none;
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 10);
     pamSetBool(L, "contention", s->contention);
     pamSetBool(L, "validation", s->validation);
     pamSetNum(L, "predicted_timeout_ms", s->predicted_timeout_ms);
@@ -810,6 +810,7 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
     pamSetInt(L, "contention_events", s->contention_events);
     pamSetInt(L, "error_events", s->error_events);
     pamSetBool(L, "criteria_failed", s->criteria_failed);
+    pamSetInt(L, "criteria_errno", s->criteria_errno);
     lua_setfield(L, -2, "signals");
 
     if (obs->mirror_success >= 0)

@@ -315,7 +315,8 @@ static int showEvents(struct buf *b, const struct style *st, json_t *rec)
 static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
 {
     const char *decision = getStr(rec, "decision");
-    const char *path = getStr(rec, "path");
+    /* A dry run ran no path: it names the one that would have run. */
+    const char *path = getStr(rec, "path") ? getStr(rec, "path") : getStr(rec, "would_run");
     const char *rules_error = getStr(rec, "rules_error");
     const char *outcome = getStr(rec, "outcome");
     json_t *dry = json_object_get(rec, "dry_run");
@@ -362,6 +363,8 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
         bufText(b, st, path ? path : "?", 0);
     } else {
         bufAdd(b, "primary", 7);
+        if (json_is_true(json_object_get(rec, "probe")))
+            bufAdd(b, " (half-open probe)", 18);
     }
     json_t *adj = json_object_get(rec, "adjusted");
     double x;
@@ -391,8 +394,14 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
     bufAdd(b, ")", 1);
     if (json_is_true(json_object_get(rec, "left_by_longjmp")))
         bufAdd(b, ", left by longjmp", 17);
-    if (dry_run && !(has_p && strcmp(decision, "divert") != 0 && has_thr && p >= thr))
+    const char *result = getStr(rec, "dry_run_result");
+    if (dry_run && result && strncmp(result, "none: ", 6) == 0) {
+        bufAdd(b, " [dry run, no result: ", 22);
+        bufText(b, st, result + 6, 0);
+        bufAdd(b, "]", 1);
+    } else if (dry_run && !(has_p && strcmp(decision, "divert") != 0 && has_thr && p >= thr)) {
         bufAdd(b, " [dry run]", 10);
+    }
 }
 
 static void showRecord(const struct style *st, json_t *rec)
@@ -406,6 +415,19 @@ static void showRecord(const struct style *st, json_t *rec)
     bufAdd(&b, "\n", 1);
     fwrite(b.p, 1, b.len, stdout);
     free(b.p);
+}
+
+/* cutRecord: whether line[0..len), which jansson could not parse (err),
+** is the beginning of a record whose writer stopped: the input ended too
+** early, or it starts as every record does and breaks off at its end (in
+** the middle of a literal: "tru"). */
+static int cutRecord(const char *line, size_t len, const json_error_t *err)
+{
+    static const char start[] = "{\"ts\":\"";
+    if (json_error_code(err) == json_error_premature_end_of_input)
+        return 1;
+    return len >= sizeof start - 1 && memcmp(line, start, sizeof start - 1) == 0 &&
+           (size_t)err->position >= len;
 }
 
 static int cmdShow(const char *file, const struct style *st)
@@ -444,6 +466,13 @@ static int cmdShow(const char *file, const struct style *st)
                             "mid-line); skipped\n", name, lineno);
             json_decref(rec);
             break;
+        }
+        if (!rec && cutRecord(line + k, len - k, &jerr)) {
+            /* A writer killed mid-record; the next one started a new line. */
+            fflush(stdout);
+            fprintf(stderr, "ptm-trace: %s:%lu: a record is cut off (its writer stopped "
+                            "mid-line); skipped\n", name, lineno);
+            continue;
         }
         if (bad) {
             fflush(stdout);

@@ -115,8 +115,9 @@ enum ptmEventKind {
     PTM_EV_CALL = 1,   /* a shim ran: call, target, result, err, bytes */
     PTM_EV_VALIDATE,   /* ptm_validate() failed: target holds the message */
     PTM_EV_DENIED,     /* seccomp denied syscall number `call` */
-    PTM_EV_MISSING_CLONE /* a PTM_MIRRORABLE function had no mirror clone and
+    PTM_EV_MISSING_CLONE, /* a PTM_MIRRORABLE function had no mirror clone and
                             ran as it is: target holds its name (clones.c) */
+    PTM_EV_KIND_END       /* keep last: kinds at or above it are garbage */
 };
 
 /* The call changes something the primary needs done (it writes, creates,
@@ -164,9 +165,11 @@ enum ptmForkStamp {
 #define PTM_VERDICT_MET 1u
 #define PTM_VERDICT_FAILED 2u
 
+/* Everything in struct ptmRing is in the shared mapping, which a fork
+** mirror can write: the parent reads it only through ptmRingCount (bounded
+** by the private cap) and after ptmRingCheck. */
 struct ptmRing {
     _Atomic uint32_t head;        /* events pushed; beyond cap they were dropped */
-    uint32_t cap;
     _Atomic uint32_t denied;      /* syscalls denied by seccomp */
     _Atomic uint32_t returned;    /* the mirror function returned */
     _Atomic uint32_t left;        /* fork child: it left by longjmp (longjmp.c) */
@@ -175,8 +178,8 @@ struct ptmRing {
     _Atomic uint32_t verdict;     /* fork child: PTM_VERDICT_* of its own frame, stored
                                   ** before returned, for frames of any size */
     uint32_t frame_len;           /* bytes of frame[] valid once returned */
-    int32_t pid;                  /* the process that created the ring: the host of
-                                  ** its mirrors (a fork child sees another getpid()) */
+    _Atomic int32_t end_errno;    /* errno when the mirror returned (its frame's err):
+                                  ** why a result that fails success_criteria failed */
     uint64_t virt_sleep_ns;       /* virtual time the mirror waited instead of sleeping
                                   ** (sleeps, timed waits, recorded network latency) */
     /* Fork executor: when each step of the last fork mirror ended
@@ -184,8 +187,6 @@ struct ptmRing {
     ** highest descriptor the child found open. */
     uint64_t stamp_ns[PTM_STAMP_COUNT];
     int32_t fd_max;
-    int32_t dontfork;             /* MADV_DONTFORK (ptmRingForThread's rings): a child
-                                  ** inherits it only from ptmForkRun on its thread */
     /* The mirror's frame after it returned.  The fork executor copies the
     ** caller's here before the fork and the child runs the mirror on it in
     ** place, so it is aligned like malloc's memory. */
@@ -196,8 +197,18 @@ struct ptmRing {
 /* ptmRingCreate: maps a ring for cap events (0: PTM_RING_DEFAULT_CAP).
 ** OUT: *out.  PTM_OK, PTM_EINVAL (cap above 2^20) or PTM_ENOMEM. */
 int ptmRingCreate(uint32_t cap, struct ptmRing **out);
-/* ptmRingSize: the bytes of ring's mapping. */
+/* ptmRingSize: the bytes of ring's shared mapping. */
 size_t ptmRingSize(const struct ptmRing *ring);
+/* ptmRingCap: the events ring holds, from its private page (trusted). */
+uint32_t ptmRingCap(const struct ptmRing *ring);
+/* ptmRingHost: the pid of the process that created ring (trusted). */
+pid_t ptmRingHost(const struct ptmRing *ring);
+/* ptmRingInherit: lets fork() children inherit a ring of ptmRingForThread
+** (on) or not (off); a no-op for other rings.  0 or an errno. */
+int ptmRingInherit(struct ptmRing *ring, int on);
+/* ptmRingCheck: NULL when what a mirror left in ring is well formed for a
+** frame of frame_size bytes, else the first field that is not (static). */
+const char *ptmRingCheck(const struct ptmRing *ring, size_t frame_size);
 /* ptmRingDestroy: unmaps a ring from ptmRingCreate (NULL is fine). */
 void ptmRingDestroy(struct ptmRing *ring);
 /* ptmRingReset: empties a ring for the next mirror. */
@@ -394,6 +405,7 @@ struct ptmSimFile {
     int owns_fd;                  /* borrowed, but fd is the mirror's dup of the host's */
     dev_t dev;                    /* regular files: which file */
     ino_t ino;
+    dev_t rdev;                   /* character devices: which device (0: not known) */
     off_t offset;                 /* the mirror's offset, unless real_offset */
     int offset_pending;           /* borrowed: offset is the host's, not read yet
                                   ** (lseek on first need: an O_APPEND write has none) */
@@ -700,6 +712,12 @@ void ptmHistoryGet(struct ptmHistory *h, struct ptmHistoryView *out);
 /* ptmHistoryDeviation: how far the mirror's events are from the baseline
 ** of earlier successful calls, in [0,1]; 0 without a baseline. */
 double ptmHistoryDeviation(struct ptmHistory *h, const struct ptmRing *ring);
+/* ptmHistoryProbe: a call is about to be diverted for a predicted timeout
+** alone: 1 when it should run the primary as a half-open probe instead. */
+int ptmHistoryProbe(struct ptmHistory *h);
+/* ptmHistoryProbeDone: the probe ended; recovered: it succeeded within the
+** timeout (the old latencies are forgotten), else probes get rarer. */
+void ptmHistoryProbeDone(struct ptmHistory *h, int recovered);
 /* ptmHistoryRecord: adds one call's outcome.  ring: the mirror's events,
 ** or NULL; the events join the baseline when the call succeeded. */
 void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
@@ -719,6 +737,7 @@ struct ptmSignals {
     unsigned contention_events;
     unsigned error_events;        /* shim results with a predicted errno */
     int criteria_failed;          /* the mirror's result fails success_criteria */
+    int criteria_errno;           /* ... with this errno (ring->end_errno); 0: none */
 };
 
 /* ptmSignalsCompute: OUT: *sig. */
@@ -795,13 +814,20 @@ struct ptmTxRecord {
     const struct ptmSignals *signals;   /* NULL with run */
     const struct ptmVerdict *verdict;   /* NULL: no analysis */
     const char *decision;               /* "primary", "divert", "disabled" */
-    const char *path;                   /* the function that ran */
+    const char *path;                   /* the function that ran; NULL: none (dry run) */
     unsigned attempts;
     int success;
     int dry_run;
     uint64_t duration_ns;
     const char *mirror_reason;          /* why this executor */
     int left;                           /* the primary or alternative left by longjmp */
+    const char *alt_criteria;           /* an alternative ran: its result "met" or "failed"
+                                        ** the primary's success_criteria; NULL: n/a */
+    const char *would_run;              /* dry run: the function that would have run */
+    const char *dry_result;             /* dry run: what the call returned ("mirror",
+                                        ** "mirror, pointer cleared", "none: why") */
+    int probe;                          /* the primary ran as a half-open probe, though a
+                                        ** timeout alone predicted failure */
 };
 
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.

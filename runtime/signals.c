@@ -113,7 +113,8 @@ const char *ptmEventKindName(unsigned kind)
 **   validation class and not one success_criteria accepts (errno ==
 **   EEXIST), a crashed mirror (the code cannot complete on this input),
 **   or a mirror result that fails success_criteria with no denied
-**   syscall on the way -- the last two unless the mirror went on past
+**   syscall on the way, unless the errno it ended with is in the
+**   contention class (criteria_errno) -- the last two unless the mirror went on past
 **   something it had to pretend (an event marked PTM_EVF_PRETENDED, with
 **   or without an errno): a lock another thread held, after which it may
 **   have read that thread's half-made changes (the contention is the
@@ -122,7 +123,8 @@ const char *ptmEventKindName(unsigned kind)
 **   invented.  Its result or its crash then says
 **   nothing of the primary's.
 ** contention: a shim call with an effect whose predicted errno is in the
-**   contention class.
+**   contention class, or a mirror result that fails success_criteria with
+**   a contention-class errno (a transient failure: EAGAIN, EBUSY, ...).
 ** Errors of calls without an effect (a read-only fopen of a missing file)
 **   are counted in error_events only: programs take such paths routinely.
 ** Only PTM_EV_CALL events are classified by errno: a PTM_EV_DENIED event
@@ -187,10 +189,18 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             sig->validation = 1;
         /* A result that fails success_criteria is the mirror predicting the
         ** primary's failure outright, unless seccomp denied a call on the
-        ** way: then the sandbox, not the data, may have caused it. */
+        ** way: then the sandbox, not the data, may have caused it.  The
+        ** errno it ended with says which failure: a contention-class one
+        ** (EAGAIN, EBUSY, ...) is transient, and retries exist for it. */
         if (run->criteria_failed && run->denied == 0 && !racing) {
-            sig->validation = 1;
+            int err = ring ? atomic_load_explicit(&ring->end_errno, memory_order_relaxed) : 0;
+            const char *cls = ptmErrnoClass(err);
             sig->criteria_failed = 1;
+            sig->criteria_errno = err;
+            if (cls && cls[0] == 'c')
+                sig->contention = 1;
+            else
+                sig->validation = 1;
         }
         /* The mirror does not sleep: the time-shims add what the primary
         ** would have slept to a virtual clock instead. */

@@ -4,7 +4,9 @@
 ** The variable is read once per process; the file is opened once, with
 ** O_APPEND, and each record is one line written by a single write(2), so
 ** that lines from threads (and processes) sharing the file do not mix.
-** Writing never disturbs the host: failures are silent, errno is kept.
+** Writing never disturbs the host: a record that cannot be written is
+** dropped, errno is kept.  A file that cannot be opened is said once on
+** stderr, and in ptm_last_error().
 **
 ** The field names are a contract (ptm-trace, jq scripts, the rules replay
 ** tool read them):
@@ -23,8 +25,10 @@
 **   events_dropped       events that did not fit the ring
 **   signals              {contention, validation, predicted_timeout_ms,
 **                          acceptable_timeout_ms, deviation, validation_failures,
-**                          contention_events, error_events}, or null; an infinite
-**                        timeout is null
+**                          contention_events, error_events, criteria_failed,
+**                          criteria_errno}, or null; an infinite timeout is null;
+**                        criteria_errno: the errno name the mirror ended with
+**                        when its result failed success_criteria, else null
 **   probability          null when no analysis ran or the rules failed
 **   reasons              [strings]
 **   rules                the script's name, "default" for the built-in rules
@@ -33,11 +37,25 @@
 **   adjusted             what the rules changed: {divert?, retries?, timeout_ms?}
 **   clamped              what the rules asked beyond its bounds, before the clamp:
 **                        {probability?, retries?, timeout_ms?} (null: infinite)
-**   decision             "primary" | "divert" | "disabled"
-**   path                 the function that ran
+**   decision             "primary" | "divert" | "disabled" (dry run: what would
+**                        have been decided)
+**   path                 the function that ran; null in a dry run
 **   attempts, outcome ("success" | "failure"), dry_run, duration_us
 **   left_by_longjmp      the primary or alternative left by longjmp (the
 **                        call never returned; outcome "failure")
+**   alternative_criteria an alternative ran: "met" | "failed", what the primary's
+**                        success_criteria say of its result (its outcome is
+**                        success: it returned); null otherwise
+**   probe                the primary ran as a half-open probe: the rules predicted
+**                        failure from a timeout alone (no contention, no
+**                        validation), whose latencies come from the past; a
+**                        probe that succeeds in time makes the history learn
+**                        its latencies again (history.c)
+**   would_run            dry run: the function that would have run; else null
+**   dry_run_result       dry run: what the call returned: "mirror" (the mirror's
+**                        result, about a world that stayed in the mirror),
+**                        "mirror, pointer cleared", or "none: why" (a zero
+**                        result; outcome failure); else null
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +72,46 @@
 
 static pthread_once_t traceOnce = PTHREAD_ONCE_INIT;
 static int traceFd = -1;
+/* PTM_TRACE was set but could not be opened: why, for ptm_last_error(). */
+static char traceFailed[256];
+
+/* traceSayFailed: says once, on stderr, that PTM_TRACE names a file that
+** cannot be opened (a missing directory, no permission): a user who asked
+** for a trace and gets none must not have to guess why. */
+static void traceSayFailed(const char *path, int err)
+{
+    char line[sizeof traceFailed + 2];
+    snprintf(traceFailed, sizeof traceFailed,
+             "ptm: PTM_TRACE=%s: cannot open it: %s; no trace is written", path, strerror(err));
+    int n = snprintf(line, sizeof line, "%s\n", traceFailed);
+    if (n > 0)
+        (void)!ptmOs.write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* The trace file ends in the middle of a line -- a writer killed, or
+** stopped by a full disk, in the middle of a record: the next record
+** starts with a newline, so that it is a line of its own. */
+static atomic_int traceCut;
+
+/* traceEndsCut: whether path, opened as fd, is a regular file that is not
+** empty and whose last byte is not a newline.  It is read through a
+** descriptor of its own: fd is write-only (a pipe or a terminal opened
+** read-write would keep a read end in this process). */
+static int traceEndsCut(const char *path, int fd)
+{
+    struct stat st;
+    char last = '\n';
+    int rfd;
+    if (ptmOs.fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return 0;
+    if ((rfd = ptmOs.open(path, O_RDONLY | O_CLOEXEC, 0)) < 0)
+        return 0;
+    if (ptmOs.fstat(rfd, &st) != 0 || st.st_size == 0 ||
+        ptmOs.pread(rfd, &last, 1, st.st_size - 1) != 1)
+        last = '\n';
+    ptmOs.close(rfd);
+    return last != '\n';
+}
 
 static void traceInit(void)
 {
@@ -61,6 +119,10 @@ static void traceInit(void)
     if (!path || !*path)
         return;
     traceFd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (traceFd < 0)
+        traceSayFailed(path, errno);
+    else if (traceEndsCut(path, traceFd))
+        atomic_store(&traceCut, 1);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
@@ -190,6 +252,8 @@ static json_t *traceSignals(const struct ptmSignals *s)
     traceSet(o, "contention_events", traceInt(s->contention_events));
     traceSet(o, "error_events", traceInt(s->error_events));
     traceSet(o, "criteria_failed", json_boolean(s->criteria_failed));
+    traceSet(o, "criteria_errno", s->criteria_errno ? traceStr(strerrorname_np(s->criteria_errno))
+                                                    : NULL);
     return o;
 }
 
@@ -281,7 +345,11 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "attempts", traceInt(r->attempts));
     traceSet(o, "outcome", json_string(r->success ? "success" : "failure"));
     traceSet(o, "left_by_longjmp", json_boolean(r->left));
+    traceSet(o, "alternative_criteria", traceStr(r->alt_criteria));
+    traceSet(o, "probe", json_boolean(r->probe));
     traceSet(o, "dry_run", json_boolean(r->dry_run));
+    traceSet(o, "would_run", r->dry_run ? traceStr(r->would_run) : NULL);
+    traceSet(o, "dry_run_result", r->dry_run ? traceStr(r->dry_result) : NULL);
     traceSet(o, "duration_us", traceInt((int64_t)(r->duration_ns / 1000)));
     return o;
 }
@@ -303,16 +371,22 @@ static int traceFits(size_t len)
 ** ptmTraceWrite: appends r as one JSON line to $PTM_TRACE.
 **
 ** Nothing happens when PTM_TRACE is unset or empty (read once per
-** process), when the file could not be opened, or when r or r->desc is
-** NULL.  The line is written with one write(2) on an O_APPEND descriptor
+** process), or when r or r->desc is NULL.  When the file could not be
+** opened, that is said once on stderr, and ptm_last_error() says it after
+** each call that reported nothing else.  The line is written with one write(2) on an O_APPEND descriptor
 ** (retried on EINTR, and for the rest after a short write); any other
-** failure drops the record silently.  Thread-safe; errno is preserved.
+** failure drops the record silently.  A record starts on a fresh line:
+** when the file ended mid-line on opening (a writer killed in the middle
+** of a record), or this process's last record was cut, it starts with a
+** newline.  Thread-safe; errno is preserved.
 */
 void ptmTraceWrite(const struct ptmTxRecord *r)
 {
     int saved = errno;
     pthread_once(&traceOnce, traceInit);
     if (traceFd < 0 || !r || !r->desc) {
+        if (traceFailed[0] && !ptm_last_error()[0])
+            ptmSetLastError("%s", traceFailed);
         errno = saved;
         return;
     }
@@ -321,20 +395,26 @@ void ptmTraceWrite(const struct ptmTxRecord *r)
     json_decref(o);
     if (s) {
         size_t len = strlen(s);
-        char *line = realloc(s, len + 2);
+        char *line = malloc(len + 3);
         if (line) {
-            s = line;
-            s[len++] = '\n';
-            s[len] = '\0';
-            size_t off = traceFits(len) ? 0 : len;
-            while (off < len) {
-                ssize_t w = ptmOs.write(traceFd, s + off, len - off);
+            /* A fresh line, whatever the last writer left. */
+            size_t n = atomic_exchange(&traceCut, 0) ? 1 : 0;
+            line[0] = '\n';
+            memcpy(line + n, s, len);
+            n += len;
+            line[n++] = '\n';
+            size_t off = traceFits(n) ? 0 : n;
+            while (off < n) {
+                ssize_t w = ptmOs.write(traceFd, line + off, n - off);
                 if (w < 0 && errno == EINTR)
                     continue;
                 if (w <= 0)
                     break;
                 off += (size_t)w;
             }
+            if (off > 0 && off < n)
+                atomic_store(&traceCut, 1); /* this record was cut */
+            free(line);
         }
         free(s);
     }

@@ -339,8 +339,18 @@ static void noteAttempt(Call *c)
     stats.attempts++;
 }
 
+/* What ended the call besides its decision, path and outcome, for the
+** trace: an alternative's result against the primary's success_criteria,
+** and what a dry run returned. */
+typedef struct Ending {
+    const char *alt_criteria;  /* "met", "failed"; NULL: no alternative ran, or no criteria */
+    const char *would_run;     /* dry run: the function that would have run */
+    const char *dry_result;    /* dry run: what the call returned (ptmTxRecord) */
+    int probe;                 /* the primary ran as a half-open probe */
+} Ending;
+
 static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
-                   uint64_t t0);
+                   uint64_t t0, const Ending *e);
 static void release(Call *c);
 
 /* leftByLongjmp: the primary or the alternative that callHost ran left by
@@ -356,7 +366,7 @@ static void leftByLongjmp(void *ctx)
     else
         noteAttempt(c);
     c->left = 1;
-    finish(c, c->decision, c->path, 0, 0, c->t0);
+    finish(c, c->decision, c->path, 0, 0, c->t0, NULL);
     release(c);
 }
 
@@ -395,8 +405,9 @@ static int run_primary(Call *c, unsigned retry_max)
     return ok;
 }
 
+
 static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
-                   uint64_t t0)
+                   uint64_t t0, const Ending *e)
 {
     if (!success && !dry_run)
         stats.failures++;
@@ -420,6 +431,10 @@ static void finish(Call *c, const char *decision, const char *path, int success,
         .duration_ns = ptmOsNowNs() - t0,
         .mirror_reason = c->mirror_reason,
         .left = c->left,
+        .alt_criteria = e ? e->alt_criteria : NULL,
+        .would_run = e ? e->would_run : NULL,
+        .dry_result = e ? e->dry_result : NULL,
+        .probe = e ? e->probe : 0,
     };
     ptmTraceWrite(&r);
 }
@@ -432,6 +447,76 @@ static void release(Call *c)
     free(c->saved);
     if (c->snapshot_owned)
         free(c->snapshot);
+}
+
+/* timeout_only: whether the verdict rests on a predicted timeout alone:
+** no contention, no validation error -- nothing this call's mirror saw
+** fail, only a duration, which comes from the past (the history's
+** latencies, a response time the mirror replayed). */
+static int timeout_only(const Call *c)
+{
+    const struct ptmSignals *s = &c->signals;
+    return c->analysed && c->mirror_ran && c->run.status != PTM_MS_FAILED && !s->contention &&
+           !s->validation && isgreater(s->predicted_timeout_ms, s->acceptable_timeout_ms);
+}
+
+/* within_timeout: whether the primary's last attempt took no longer than
+** the timeout key (none: any time is within). */
+static int within_timeout(const Call *c)
+{
+    unsigned last = c->attempts - 1;
+    return !c->desc->timeout_us || c->attempts == 0 || last >= MAX_RECORDED_ATTEMPTS ||
+           c->attempt_us[last] <= c->desc->timeout_us;
+}
+
+/*
+** dry_run_result: what a dry run (PTM_DRY_RUN) returns.  Nothing ran but
+** the mirror, so the call returns the mirror's result: its frame, copied
+** into the caller's, when the mirror returned and handed it back.  That
+** result was computed in the mirror's world: what it describes (a file
+** written, memory changed, a pointer to the mirror's memory) did not
+** happen, and a pointer result is cleared.  When there is no such result
+** (the mirror crashed, exited, timed out, did not run, or kept a frame too
+** large to hand back), the caller's frame keeps its arguments and a zero
+** result, and the call is a failure.
+** OUT: frame (the mirror's result, when there is one), *why: for the
+** trace, "mirror", "mirror, pointer cleared" or "none: ..." (static).
+** Returns the call's outcome: 1 when the mirror returned a result that
+** meets success_criteria (or there are none), else 0.
+*/
+static int dry_run_result(Call *c, void *frame, const char **why)
+{
+    const struct ptm_tx_desc *d = c->desc;
+    if (!c->mirror_ran)
+        *why = "none: no mirror ran";
+    else if (c->run.status == PTM_MS_FAILED)
+        *why = "none: the mirror failed";
+    else if (c->run.status == PTM_MS_CRASHED)
+        *why = c->run.signo ? "none: the mirror crashed" : "none: the mirror exited";
+    else if (c->run.status == PTM_MS_TIMEOUT)
+        *why = "none: the mirror timed out";
+    else if (!c->run.frame_valid)
+        *why = c->run.frame_lost ? "none: the mirror's frame was not handed back"
+                                 : "none: the mirror returned no frame";
+    else
+        *why = NULL;
+    if (*why) {
+        /* Not a silent zero: the caller can ask (unless a cause was said
+        ** already: the mirror could not run), the trace says it. */
+        if (!last_error[0])
+            ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
+                            "the call's result is zero",
+                            d->transaction_id, c->run.frame_lost ? c->run.frame_lost : *why + 6);
+        return 0;
+    }
+    memcpy(frame, c->run.frame, d->frame_size);
+    *why = "mirror";
+    if (d->drop_result) {
+        /* What a pointer result points to was the mirror's, and is gone. */
+        d->drop_result(frame);
+        *why = "mirror, pointer cleared";
+    }
+    return c->mirror_success != 0;
 }
 
 /* in_mirror: a transaction called from inside a mirror (its clone called
@@ -480,7 +565,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         c.path = d->function;
         stats.primaries++;
         success = run_primary(&c, 0);
-        finish(&c, "disabled", d->function, success, 0, t0);
+        finish(&c, "disabled", d->function, success, 0, t0, NULL);
         goto out;
     }
 
@@ -494,12 +579,16 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         ** inline mirror ran: the jump is the host's, and goes on now that
         ** the mirror has ended, before the primary ever ran. */
         c.left = 1;
-        finish(&c, "primary", d->function, 0, 0, t0);
+        finish(&c, "primary", d->function, 0, 0, t0, NULL);
         release(&c);
         ptmJumpResume();
     }
 
     int divert = c.analysed && d->n_alternatives > 0 && c.verdict.probability >= d->threshold;
+    /* A half-open probe: the timeout was predicted from the past alone. */
+    int probe = divert && !env.dry_run && timeout_only(&c) && ptmHistoryProbe(c.history);
+    if (probe)
+        divert = 0;
     unsigned alt = c.verdict.divert >= 0 && (unsigned)c.verdict.divert < d->n_alternatives
                        ? (unsigned)c.verdict.divert
                        : 0;
@@ -511,33 +600,33 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     c.path = path;
 
     if (env.dry_run) {
-        if (c.mirror_ran && c.run.frame_valid)
-            memcpy(frame, c.run.frame, d->frame_size);
-        else if (c.mirror_ran && c.run.frame_lost)
-            /* Not a silent zero: the caller can ask, the trace says it. */
-            ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
-                            "the call's result is not the mirror's",
-                            d->transaction_id, c.run.frame_lost);
-        /* What a pointer result points to was the mirror's, and is gone. */
-        if (d->drop_result)
-            d->drop_result(frame);
-        success = c.mirror_success != 0;
-        finish(&c, decision, path, success, 1, t0);
+        Ending e = {.would_run = path};
+        success = dry_run_result(&c, frame, &e.dry_result);
+        finish(&c, decision, NULL, success, 1, t0, &e);
         goto out;
     }
 
+    Ending e = {.probe = probe};
     if (divert) {
         stats.diversions++;
         restore_regions(&c);
         restore(&c);
         callHost(&c, d->alternatives[alt].call);
         c.attempts = 1;
-        success = judge(d, frame);
+        /* success_criteria describes the primary's result: an alternative
+        ** (a queue instead of a write, a cached answer) has results of its
+        ** own meaning.  Its outcome is that it returned; what the primary's
+        ** criteria say of its result is only reported. */
+        if (d->success)
+            e.alt_criteria = judge(d, frame) ? "met" : "failed";
+        success = 1;
     } else {
         stats.primaries++;
         success = run_primary(&c, retry_max);
+        if (probe)
+            ptmHistoryProbeDone(c.history, success && within_timeout(&c));
     }
-    finish(&c, decision, path, success, 0, t0);
+    finish(&c, decision, path, success, 0, t0, &e);
 
 out:
     release(&c);

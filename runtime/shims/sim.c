@@ -1347,7 +1347,11 @@ static int openReal(struct ptmMirror *m, struct view *v, int dirfd, const char *
         /* A device, a fifo: written in simulation, never opened for writing. */
         if ((err = openDevNull(flags, &fd)) != 0)
             return err;
-        return (*out = simHarmless(m, fd, flags, st.st_mode & S_IFMT, NULL)) ? 0 : ENOMEM;
+        if (!(*out = simHarmless(m, fd, flags, st.st_mode & S_IFMT, NULL)))
+            return ENOMEM;
+        if (S_ISCHR(st.st_mode))
+            (*out)->rdev = st.st_rdev;
+        return 0;
     }
     if (!v->abs && absPath(m, dirfd, path, &v->abs) == ENOMEM)
         return ENOMEM;
@@ -1490,6 +1494,8 @@ static int simBorrow(struct ptmMirror *m, int fd, struct ptmSimFile **out)
         return ENOMEM;
     if (ptmProbeFstat(fd, &st) == 0 && !inheritedUnknown(m, &st)) {
         f->type = st.st_mode & S_IFMT;
+        if (S_ISCHR(st.st_mode))
+            f->rdev = st.st_rdev;
         if (S_ISREG(st.st_mode)) {
             f->dev = st.st_dev;
             f->ino = st.st_ino;
@@ -1629,12 +1635,19 @@ static ssize_t regularWrite(struct ptmSimFile *f, const void *buf, size_t n, off
     return r;
 }
 
-/* A write of n bytes to a pipe: EAGAIN when it is non-blocking and full (or
-** an atomic write does not fit), a short count when part fits. */
+/* A write of n bytes to a pipe: EPIPE when no one can read it any more
+** (poll says POLLERR on a write end without readers), EAGAIN when it is
+** non-blocking and full (or an atomic write does not fit), a short count
+** when part fits. */
 static ssize_t pipeWrite(struct ptmSimFile *f, size_t n, int *err)
 {
+    struct pollfd pf = {.fd = f->fd, .events = POLLOUT};
     int queued, size;
 
+    if (f->fd >= 0 && ptmOs.poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR)) {
+        *err = EPIPE;
+        return -1;
+    }
     if (!(f->flags & O_NONBLOCK) || f->fd < 0)
         return (ssize_t)n;
     if (ptmOs.ioctl_int(f->fd, FIONREAD, &queued) != 0 ||
@@ -1653,10 +1666,27 @@ static int writable(const struct ptmSimFile *f)
 }
 
 /*
+** deviceWriteErr: the errno a write to character device f fails with
+** whatever it writes, 0 when it is not known to fail.  The devices of
+** major 1 write as drivers/char/mem.c says: /dev/full always fails with
+** ENOSPC (also a write of 0 bytes), /dev/null, /dev/zero, /dev/random and
+** /dev/urandom take everything.  A terminal or any other device is
+** assumed to take what it is given: its driver decides, and only the real
+** write would tell.
+*/
+static int deviceWriteErr(const struct ptmSimFile *f)
+{
+    if (f->type == S_IFCHR && f->rdev && major(f->rdev) == 1 && minor(f->rdev) == 7)
+        return ENOSPC;
+    return 0;
+}
+
+/*
 ** ptmSimWrite: write(2) of buf[0..n) on f, simulated.  Predicts EBADF
 ** (closed, or not open for writing), EFBIG (RLIMIT_FSIZE), ENOSPC (the bytes
-** the mirror added to the filesystem against what is free) and EAGAIN (a
-** full non-blocking pipe); a socket goes to ptmNetSend.  A regular file's
+** the mirror added to the filesystem against what is free; a device that
+** is always full, deviceWriteErr), EPIPE (a pipe without readers) and
+** EAGAIN (a full non-blocking pipe); a socket goes to ptmNetSend.  A regular file's
 ** bytes go to the overlay at the offset (the end with O_APPEND), which
 ** advances.  Returns the count the real call would (short when it would
 ** reach RLIMIT_FSIZE), or -1 with *err set.
@@ -1689,6 +1719,8 @@ ssize_t ptmSimWrite(struct ptmSimFile *f, const void *buf, size_t n, int *err)
         *err = EISDIR;
         return -1;
     default:
+        if ((*err = deviceWriteErr(f)) != 0)
+            return -1;
         return (ssize_t)n;                  /* a terminal, a device, unknown */
     }
 }
@@ -1716,6 +1748,8 @@ ssize_t ptmSimPwrite(struct ptmSimFile *f, const void *buf, size_t n, off_t off,
     }
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
+    if ((*err = deviceWriteErr(f)) != 0)
+        return -1;
     if (f->type != S_IFREG || n == 0)
         return (ssize_t)n;
     if ((f->flags & O_APPEND) && bindOv(f))

@@ -1018,7 +1018,6 @@ Test(fork, other_rings_are_out_of_the_mirrors_reach)
 
     other = ptmRingForThread();
     cr_assert_not_null(other);
-    cr_assert(other->dontfork);
     fr = (struct frame){.mem = (unsigned char *)other->frame};
     cr_assert_eq(run(mirrorReadsShared, &fr, 5 * SECOND, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_CRASHED, "not inherited: %s", ptmStatusName(r.status));

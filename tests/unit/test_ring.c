@@ -24,7 +24,7 @@ Test(ring, create_is_empty)
 
     cr_assert_eq(ptmRingCreate(16, &r), PTM_OK);
     cr_assert_not_null(r);
-    cr_assert_eq(r->cap, 16);
+    cr_assert_eq(ptmRingCap(r), 16);
     cr_assert_eq(ptmRingCount(r), 0);
     cr_assert_eq(ptmRingDropped(r), 0);
     cr_assert_eq(r->denied, 0);
@@ -38,7 +38,7 @@ Test(ring, default_and_too_large_caps)
     struct ptmRing *r;
 
     cr_assert_eq(ptmRingCreate(0, &r), PTM_OK);
-    cr_assert_eq(r->cap, PTM_RING_DEFAULT_CAP);
+    cr_assert_eq(ptmRingCap(r), PTM_RING_DEFAULT_CAP);
     ptmRingDestroy(r);
     cr_assert_eq(ptmRingCreate(UINT32_MAX, &r), PTM_EINVAL);
     cr_assert_null(r);
@@ -246,7 +246,7 @@ Test(ring, per_thread_rings_are_distinct_and_unmapped_at_exit)
     pthread_barrier_init(&bothHaveRings, NULL, 2);
     mine = ptmRingForThread();
     cr_assert_not_null(mine);
-    cr_assert_eq(mine->cap, PTM_RING_DEFAULT_CAP);
+    cr_assert_eq(ptmRingCap(mine), PTM_RING_DEFAULT_CAP);
     cr_assert_eq(ptmRingForThread(), mine);
     cr_assert_eq(pthread_create(&ta, NULL, threadRing, &a), 0);
     cr_assert_eq(pthread_create(&tb, NULL, threadRing, &b), 0);
@@ -257,9 +257,13 @@ Test(ring, per_thread_rings_are_distinct_and_unmapped_at_exit)
     cr_assert_neq(a, b);
     cr_assert_neq(a, mine);
     cr_assert_neq(b, mine);
-    /* Both threads' rings were unmapped when they exited; ours was not. */
+    /* Both threads' rings were unmapped when they exited, each with the
+    ** private page below it; ours was not. */
     cr_assert_eq(n_unmapped, 2);
-    cr_assert((unmapped[0] == a && unmapped[1] == b) || (unmapped[0] == b && unmapped[1] == a));
+    long pg = sysconf(_SC_PAGESIZE);
+    void *pa = (char *)a - pg, *pb = (char *)b - pg;
+    cr_assert((unmapped[0] == pa && unmapped[1] == pb) ||
+              (unmapped[0] == pb && unmapped[1] == pa));
     cr_assert_eq(ptmRingCount(mine), 0, "other threads' pushes never reach this ring");
 }
 
@@ -291,9 +295,7 @@ Test(ring, a_threads_ring_is_not_inherited_by_fork)
     int st;
 
     cr_assert_not_null(mine);
-    cr_assert(mine->dontfork);
     cr_assert_eq(ptmRingCreate(8, &plain), PTM_OK);
-    cr_assert_not(plain->dontfork);
     cr_assert_geq(ptmRingSize(plain), sizeof *plain + 8 * sizeof(struct ptmEvent));
     pid = fork();
     if (pid == 0) {
@@ -329,4 +331,155 @@ Test(ring, a_threads_ring_without_madvise_is_still_usable)
     cr_assert_eq(pthread_create(&t, NULL, threadRingNoMadvise, &r), 0);
     pthread_join(t, NULL);
     cr_assert_not_null(r, "the ring is there, only inherited by fork()");
+}
+
+/* --- a ring is untrusted input once a mirror wrote into it --------------- */
+
+/* A well-formed ring after a mirror of an 8-byte frame returned: two
+** events, a denial, its verdict and its frame. */
+static struct ptmRing *wellFormed(void)
+{
+    struct ptmRing *r;
+    struct ptmEvent *e;
+
+    cr_assert_eq(ptmRingCreate(8, &r), PTM_OK);
+    e = ptmRingPush(r);
+    e->kind = PTM_EV_CALL;
+    e->call = PTM_CALL_fopen;
+    e->err = ENOENT;
+    ptmCopyField(e->target, sizeof e->target, "/nonexistent");
+    e = ptmRingPush(r);
+    e->kind = PTM_EV_DENIED;
+    e->call = PTM_CALL_SYSCALL | 1;
+    e->err = EPERM;
+    atomic_store(&r->denied, 1);
+    atomic_store(&r->verdict, PTM_VERDICT_MET);
+    r->frame_len = 8;
+    atomic_store(&r->returned, 1);
+    cr_assert_null(ptmRingCheck(r, 8));
+    return r;
+}
+
+/* Each field a mirror can garble, garbled alone: ptmRingCheck names it. */
+Test(ring, check_names_each_garbled_field)
+{
+    struct ptmRing *r;
+    const char *why;
+    unsigned i;
+
+#define GARBLED(stmt, want)                                                        \
+    do {                                                                           \
+        r = wellFormed();                                                          \
+        stmt;                                                                      \
+        why = ptmRingCheck(r, 8);                                                  \
+        cr_assert_not_null(why, "not caught: %s", #stmt);                          \
+        cr_assert(strstr(why, want), "%s: %s, not %s", #stmt, why, want);           \
+        ptmRingDestroy(r);                                                         \
+    } while (0)
+
+    GARBLED(atomic_store(&r->head, UINT32_MAX), "head");
+    GARBLED(atomic_store(&r->head, 8), "head (unfilled");       /* 6 empty slots */
+    GARBLED(atomic_store(&r->returned, 0x01010101), "returned");
+    GARBLED(atomic_store(&r->verdict, 3), "verdict");
+    GARBLED(atomic_store(&r->setup_err, -1), "setup_err");
+    GARBLED(atomic_store(&r->setup_err, 0x07070707), "setup_err");
+    GARBLED(r->frame_len = 7, "frame_len");
+    GARBLED(r->frame_len = UINT32_MAX, "frame_len");
+    GARBLED(r->fd_max = -2, "fd_max");
+    GARBLED(r->ev[0].kind = 0xffff, "kind");
+    GARBLED(r->ev[0].kind = PTM_EV_KIND_END, "kind");
+    GARBLED(r->ev[0].call = PTM_CALL_COUNT, "call");
+    GARBLED(r->ev[1].call = 1, "syscall");
+    GARBLED(r->ev[0].err = -3, "errno");
+    GARBLED(r->ev[0].err = 1 << 20, "errno");
+    GARBLED(memset(r->ev[0].target, 'A', sizeof r->ev[0].target), "NUL");
+    GARBLED(memset(r->ev[1].detail, 0xff, sizeof r->ev[1].detail), "NUL");
+#undef GARBLED
+
+    /* What a mirror can make anything by its own calls is no garbage:
+    ** counts, results, times, an unfinished push of a killed child. */
+    r = wellFormed();
+    atomic_store(&r->denied, UINT32_MAX);
+    r->ev[0].result = INT64_MIN;
+    r->ev[0].bytes = UINT64_MAX;
+    r->ev[0].t_ns = UINT64_MAX;
+    r->virt_sleep_ns = UINT64_MAX;
+    cr_assert_not_null(ptmRingPush(r)); /* claimed, never filled */
+    cr_assert_null(ptmRingCheck(r, 8));
+    for (i = 0; i < 5; i++)
+        ptmRingPush(r)->kind = PTM_EV_MISSING_CLONE;
+    cr_assert_null(ptmRingPush(r)); /* a dropped push */
+    cr_assert_null(ptmRingCheck(r, 8));
+    cr_assert_eq(ptmRingDropped(r), 1);
+    ptmRingDestroy(r);
+}
+
+static size_t unmappedLen;
+
+static int lenMunmap(void *addr, size_t len)
+{
+    unmappedLen = len;
+    return munmap(addr, len);
+}
+
+/* A child that writes 0xff over the whole ring -- header, frame, events --
+** moves none of the bounds the parent reads it with, and every reader of
+** the parent survives it: the count, the checks, the signals, the
+** deviation, the rules and the trace (PTM_TRACE set: a record is
+** written), and the unmap. */
+Test(ring, a_child_garbling_the_whole_ring_moves_no_bound)
+{
+    static char trace[] = "/tmp/ptm-ring-trace-XXXXXX";
+    struct ptmRing *r;
+    size_t size;
+    pid_t pid;
+    int st, fd;
+
+    fd = mkstemp(trace);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(setenv("PTM_TRACE", trace, 1), 0);
+    cr_assert_eq(ptmRingCreate(4, &r), PTM_OK);
+    size = ptmRingSize(r);
+    pid = fork();
+    if (pid == 0) {
+        /* Child */
+        memset(r, 0xff, size);
+        _exit(0);
+    }
+    /* Parent */
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert_eq(atomic_load(&r->head), UINT32_MAX, "the child did write");
+    cr_assert_eq(ptmRingCap(r), 4);
+    cr_assert_eq(ptmRingSize(r), size);
+    cr_assert_eq(ptmRingCount(r), 4);
+    cr_assert_not_null(ptmRingCheck(r, 8));
+
+    struct ptm_tx_desc d = {.abi = PTM_ABI_VERSION, .transaction_id = "garbled",
+                            .function = "garbled", .threshold = 0.5};
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "fork", .ring = r,
+                               .success = -1};
+    struct ptmHistoryView view = {0};
+    struct ptmSignals sig;
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    ptmSignalsCompute(&d, &run, &view, ptmHistoryDeviation(h, r), &sig);
+    struct ptmObservation obs = {&d, &run, &sig, &view, -1};
+    struct ptmVerdict v;
+    (void)ptmPamAnalyze(&obs, &v);
+    struct ptmTxRecord rec = {.desc = &d, .run = &run, .signals = &sig, .verdict = &v,
+                              .decision = "primary", .path = "garbled", .attempts = 1,
+                              .success = 1};
+    ptmTraceWrite(&rec);
+    ptmHistoryRecord(h, 1, 0, NULL, 0, r);
+    char buf[65536];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    cr_assert_gt(n, 0, "a record was written");
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "\"transaction_id\":\"garbled\""), "%s", buf);
+    cr_assert_eq(buf[n - 1], '\n');
+    close(fd);
+    unlink(trace);
+
+    ptmOs.munmap = lenMunmap;
+    ptmRingDestroy(r);
+    cr_assert_eq(unmappedLen, size + (size_t)sysconf(_SC_PAGESIZE));
 }

@@ -118,7 +118,7 @@ static void expectDenied(const struct ptmMirrorRun *r, const struct frame *got, 
         return;
     cr_assert_eq(r->status, PTM_MS_DENIED, "%s: status %s", what, ptmStatusName(r->status));
     cr_assert_geq(r->denied, 1, "%s", what);
-    for (i = 0; i < atomic_load(&ring->head) && i < ring->cap; i++) {
+    for (i = 0; i < atomic_load(&ring->head) && i < ptmRingCap(ring); i++) {
         if (ring->ev[i].kind != PTM_EV_DENIED)
             continue;
         snprintf(name, sizeof name, "|%s|", ptmCallName(ring->ev[i].call));

@@ -425,6 +425,59 @@ Test(faults, enospc_counts_every_file_the_mirror_grew)
     cr_assert_eq(ptm_shim_write(b, block, 2000), 2000);
 }
 
+/* /dev/full fails every write with ENOSPC (drivers/char/mem.c): opened by
+** the mirror, or the host's own descriptor on it; write, pwrite, and the
+** stdio that flushes into them.  /dev/null and /dev/zero take everything. */
+Test(faults, enospc_from_dev_full)
+{
+    int fd = ptm_shim_open("/dev/full", O_WRONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), -1);
+    cr_assert_eq(errno, ENOSPC);
+    cr_assert_eq(lastOf(PTM_CALL_write)->err, ENOSPC);
+    cr_assert(lastOf(PTM_CALL_write)->flags & PTM_EVF_EFFECT);
+    cr_assert_eq(ptm_shim_write(fd, "", 0), -1, "even 0 bytes");
+    cr_assert_eq(ptm_shim_pwrite(fd, "x", 1, 0), -1);
+    cr_assert_eq(errno, ENOSPC);
+    ptm_shim_close(fd);
+
+    int host = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    cr_assert_geq(host, 0);
+    cr_assert_eq(ptm_shim_write(host, "abc", 3), -1, "the host's descriptor");
+    cr_assert_eq(errno, ENOSPC);
+    close(host);
+
+    FILE *f = ptm_shim_fopen("/dev/full", "w");
+    cr_assert_not_null(f);
+    cr_assert_geq(ptm_shim_fputs("line\n", f), 0, "buffered");
+    cr_assert_eq(ptm_shim_fflush(f), EOF);
+    cr_assert_eq(errno, ENOSPC);
+    ptm_shim_fclose(f);
+
+    static const char *const sinks[] = {"/dev/null", "/dev/zero"};
+    for (unsigned i = 0; i < 2; i++) {
+        fd = ptm_shim_open(sinks[i], O_WRONLY);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(ptm_shim_write(fd, "abc", 3), 3, "%s", sinks[i]);
+        ptm_shim_close(fd);
+    }
+}
+
+/* A pipe whose reader is gone: the write would fail with EPIPE (and the
+** SIGPIPE it raises kills, by default); a pipe with a reader takes it. */
+Test(faults, epipe_when_the_reader_is_gone)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(ptm_shim_write(p[1], "x", 1), 1, "a reader is there");
+    close(p[0]);
+    cr_assert_eq(ptm_shim_write(p[1], "x", 1), -1);
+    cr_assert_eq(errno, EPIPE);
+    cr_assert_eq(lastOf(PTM_CALL_write)->err, EPIPE);
+    cr_assert(lastOf(PTM_CALL_write)->flags & PTM_EVF_EFFECT);
+    close(p[1]);
+}
+
 Test(faults, erofs_and_eacces)
 {
     writeFile(at("f"), "x");

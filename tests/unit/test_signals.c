@@ -236,6 +236,42 @@ Test(signals, failed_criteria_is_validation_unless_denied)
     ptmRingDestroy(ring);
 }
 
+/* A result that fails success_criteria with a contention-class errno
+** (EAGAIN: the resource was busy) is a transient failure: contention,
+** which retries are for, not validation, which diverts.  Any other errno
+** (or none) stays validation. */
+Test(signals, failed_criteria_with_a_transient_errno_is_contention)
+{
+    static const int transient[] = {EAGAIN, EWOULDBLOCK, EBUSY, EDEADLK, ETXTBSY, ENOLCK, EINTR};
+    static const int lasting[] = {0, ENOENT, EACCES, EINVAL, ENOSPC, EIO, ECONNREFUSED};
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.crit.errno");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+    run.criteria_failed = 1;
+    for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++) {
+        atomic_store(&ring->end_errno, transient[i]);
+        ptmSignalsCompute(&d, &run, NULL, 0, &s);
+        cr_expect_eq(s.contention, 1, "errno %d", transient[i]);
+        cr_expect_eq(s.validation, 0, "errno %d", transient[i]);
+        cr_expect_eq(s.criteria_failed, 1);
+        cr_expect_eq(s.criteria_errno, transient[i]);
+    }
+    for (size_t i = 0; i < sizeof lasting / sizeof lasting[0]; i++) {
+        atomic_store(&ring->end_errno, lasting[i]);
+        ptmSignalsCompute(&d, &run, NULL, 0, &s);
+        cr_expect_eq(s.validation, 1, "errno %d", lasting[i]);
+        cr_expect_eq(s.contention, 0, "errno %d", lasting[i]);
+    }
+    /* The errno of a result that met the criteria says nothing. */
+    run.criteria_failed = 0;
+    atomic_store(&ring->end_errno, EAGAIN);
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.contention, 0);
+    cr_expect_eq(s.criteria_errno, 0);
+    ptmRingDestroy(ring);
+}
+
 /* expectInconclusiveUntilReal: run, whose result fails the criteria, went
 ** past ev, marked pretended: neither its result nor a crash is evidence.
 ** Once ev is real (unmarked), the failing result is. */
@@ -416,8 +452,75 @@ Test(history, welford_is_stable_for_large_values)
     }
     struct ptmHistoryView v;
     ptmHistoryGet(h, &v);
-    cr_expect_float_eq(v.latency_mean_us, 1000000001.0, 1e-3);
-    cr_expect_float_eq(v.latency_sd_us, sqrt(1000.0 / 999.0), 1e-6);
+    /* Aged: the mean follows the last samples (within 1/8 of a step). */
+    cr_expect_float_eq(v.latency_mean_us, 1000000001.0, 0.2);
+    cr_expect_float_eq(v.latency_sd_us, 1.0, 0.2);
+}
+
+/* Old latencies age: after one slow call among fast ones, enough fast
+** calls bring mean + 2 sd back under the slow call's time; with equal
+** weights for ever (Welford alone) it would stay far above it. */
+Test(history, old_latencies_age)
+{
+    struct ptm_tx_desc d = descNamed("h.aging");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    struct ptmHistoryView v;
+    const uint64_t fast = 10000, slow = 2000000; /* 10 ms, 2 s */
+    for (int i = 0; i < 20; i++)
+        ptmHistoryRecord(h, 1, 0, &fast, 1, NULL);
+    ptmHistoryRecord(h, 1, 0, &slow, 1, NULL);
+    ptmHistoryGet(h, &v);
+    cr_expect_gt(v.latency_mean_us + 2 * v.latency_sd_us, 1000000, "the slow call counts");
+    for (int i = 0; i < 40; i++)
+        ptmHistoryRecord(h, 1, 0, &fast, 1, NULL);
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.latency_n, 61);
+    cr_expect_lt(v.latency_mean_us + 2 * v.latency_sd_us, 150000, /* Welford: 553 ms */
+                 "40 fast calls later: %.0f us", v.latency_mean_us + 2 * v.latency_sd_us);
+}
+
+/* The half-open probe: every 4th call diverted for a timeout alone runs
+** the primary; a probe that failed makes the next one wait twice as long;
+** one that recovered forgets the latencies and starts again. */
+Test(history, timeout_diverts_are_probed_half_open)
+{
+    struct ptm_tx_desc d = descNamed("h.probe");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    struct ptmHistoryView v;
+    int i, probes = 0;
+
+    cr_expect_eq(ptmHistoryProbe(NULL), 0);
+    for (i = 1; i <= 3; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0, "call %d", i);
+    cr_expect_eq(ptmHistoryProbe(h), 1, "the 4th is a probe");
+    ptmHistoryProbeDone(h, 0); /* still slow */
+    for (i = 1; i <= 7; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0, "call %d after a failed probe", i);
+    cr_expect_eq(ptmHistoryProbe(h), 1, "the 8th");
+    ptmHistoryProbeDone(h, 0);
+    for (i = 0; i < 100000; i++)
+        probes += ptmHistoryProbe(h);
+    cr_expect_geq(probes, 100000 / 256, "probes never stop: %d", probes);
+
+    const uint64_t slow = 2000000;
+    for (i = 0; i < 5; i++)
+        ptmHistoryRecord(h, 1, 0, &slow, 1, NULL);
+    while (!ptmHistoryProbe(h))
+        ;
+    ptmHistoryProbeDone(h, 1);
+    ptmHistoryGet(h, &v);
+    cr_expect_eq(v.latency_n, 0, "the slow latencies are forgotten");
+    for (i = 1; i <= 3; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0);
+    cr_expect_eq(ptmHistoryProbe(h), 1, "probes are as frequent as at first");
+
+    /* A primary that runs (not diverted) closes the circuit: the count of
+    ** timeout diverts starts again. */
+    ptmHistoryProbe(h);
+    ptmHistoryProbe(h);
+    ptmHistoryRecord(h, 1, 0, &slow, 1, NULL);
+    for (i = 1; i <= 3; i++)
+        cr_expect_eq(ptmHistoryProbe(h), 0);
 }
 
 /* --- history: deviation -------------------------------------------------- */

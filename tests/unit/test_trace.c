@@ -407,14 +407,93 @@ Test(trace, unset_writes_nothing)
     cr_expect_eq(errno, 1234);
 }
 
-Test(trace, unwritable_path_is_silent)
+/* A trace that cannot be opened is said once on stderr, and by
+** ptm_last_error(); the host goes on, errno untouched. */
+Test(trace, unwritable_path_is_said_once)
 {
+    char err[] = "/tmp/ptm-trace-stderr-XXXXXX";
+    int fd = mkstemp(err), saved = dup(2);
+    cr_assert_geq(fd, 0);
+    dup2(fd, 2);
     setenv("PTM_TRACE", "/nonexistent-dir/trace.jsonl", 1);
     struct ptm_tx_desc d = ledgerDesc();
     struct ptmTxRecord r = {.desc = &d, .decision = "primary", .path = "f", .attempts = 1};
     errno = 42;
     ptmTraceWrite(&r);
     cr_expect_eq(errno, 42);
+    ptmTraceWrite(&r);
+    dup2(saved, 2);
+    const char *want = "ptm: PTM_TRACE=/nonexistent-dir/trace.jsonl: cannot open it: "
+                       "No such file or directory; no trace is written";
+    cr_expect_str_eq(ptm_last_error(), want);
+    char buf[1024];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    char line[1024];
+    snprintf(line, sizeof line, "%s\n", want);
+    cr_expect_str_eq(buf, line, "once, whole");
+    close(fd);
+    unlink(err);
+}
+
+/* The file's whole content, in a static buffer. */
+static const char *traceText(void)
+{
+    static char buf[65536];
+    FILE *f = fopen(tracePath, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A run killed mid-record left a cut line: the next writer starts on a
+** fresh line, and every line after the fragment is a record. */
+Test(trace, a_writer_starts_on_a_fresh_line_after_a_cut_one)
+{
+    traceTo();
+    FILE *f = fopen(tracePath, "w");
+    fputs("{\"ts\":\"2026-01-01T00:00", f);
+    fclose(f);
+    struct ptmRing *ring = ledgerRing();
+    writeLedger(ring);
+    writeLedger(ring);
+    ptmRingDestroy(ring);
+    const char *t = traceText();
+    cr_assert(strncmp(t, "{\"ts\":\"2026-01-01T00:00\n{\"ts\":\"", 31) == 0, "%.80s", t);
+    const char *second = strchr(strchr(t, '\n') + 1, '\n');
+    cr_assert(second && strncmp(second, "\n{\"ts\":\"", 8) == 0, "no blank line between");
+    cr_assert_eq(t[strlen(t) - 1], '\n');
+}
+
+static int cutCalls;
+
+/* The first record is cut after 10 bytes (a full disk), then writes work. */
+static ssize_t cutOnce(int fd, const void *buf, size_t n)
+{
+    if (cutCalls++ == 0)
+        return write(fd, buf, 10);
+    if (cutCalls == 2) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return write(fd, buf, n);
+}
+
+Test(trace, a_record_after_this_writers_cut_one_starts_a_new_line)
+{
+    traceTo();
+    ptmOs.write = cutOnce;
+    struct ptmRing *ring = ledgerRing();
+    writeLedger(ring);
+    writeLedger(ring);
+    ptmRingDestroy(ring);
+    const char *t = traceText();
+    cr_assert_gt(strlen(t), 11);
+    cr_assert_eq(t[10], '\n', "the fragment is a line of its own: %.40s", t);
+    cr_assert(strncmp(t + 11, "{\"ts\":\"", 7) == 0, "%.40s", t + 11);
 }
 
 /* --- writing ---------------------------------------------------------------- */
@@ -575,6 +654,25 @@ Test(ptm_trace, a_cut_off_last_record_is_skipped)
     cr_assert_eq(runTool(cmd, out, sizeof out), 0, "%s", out);
     cr_expect(strstr(out, "ledger.append (ledger_append)") != NULL, "%s", out);
     cr_expect(strstr(out, "<stdin>:2: the last record is cut off") != NULL, "%s", out);
+}
+
+/* A cut record in the middle of a file (a run killed mid-line, then
+** another run) is skipped with a warning; the records after it are shown. */
+Test(ptm_trace, a_cut_record_in_the_middle_is_skipped)
+{
+    char tool[PATH_MAX + 32];
+    ledgerTrace(tool, sizeof tool);
+
+    char cmd[PATH_MAX * 4 + 128], out[16384];
+    snprintf(cmd, sizeof cmd,
+             "(cat %s; printf '{\"ts\":\"2026\\n{\"ts\":\"2026-01-01\",\"x\":tru\\n'; cat %s) | "
+             "%s show - 2>&1",
+             tracePath, tracePath, tool);
+    cr_assert_eq(runTool(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "<stdin>:2: a record is cut off") != NULL, "%s", out);
+    cr_expect(strstr(out, "<stdin>:3: a record is cut off") != NULL, "%s", out);
+    const char *first = strstr(out, "ledger.append (ledger_append)");
+    cr_expect(first && strstr(first + 1, "ledger.append (ledger_append)"), "both shown: %s", out);
 }
 
 Test(ptm_trace, malformed_input)
