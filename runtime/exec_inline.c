@@ -370,6 +370,16 @@ void ptmInlineBail(const char *why)
     }
 }
 
+void ptmInlineFault(int signo)
+{
+    struct inlineThread *t = inlineSelf;
+    if (t && t->active) {
+        t->active = 0;
+        t->signo = signo;
+        siglongjmp(t->jmp, 1);
+    }
+}
+
 static void recheckHandlers(void)
 {
     uint64_t now = ptmOsNowNs();

@@ -113,8 +113,10 @@ enum ptmEventKind {
     PTM_EV_CALL = 1,   /* a shim ran: call, target, result, err, bytes */
     PTM_EV_VALIDATE,   /* ptm_validate() failed: target holds the message */
     PTM_EV_DENIED,     /* seccomp denied syscall number `call` */
-    PTM_EV_MISSING_CLONE /* a PTM_MIRRORABLE function had no mirror clone and
-                            ran as it is: target holds its name (clones.c) */
+    PTM_EV_MISSING_CLONE, /* a PTM_MIRRORABLE function had no mirror clone and
+                             ran as it is: target holds its name (clones.c) */
+    PTM_EV_OUT_OF_BOUNDS  /* a store past a local array of the mirror, not
+                             done: target holds the array and where (bounds.c) */
 };
 
 /* The call changes something the primary needs done (it writes, creates,
@@ -568,6 +570,11 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
 ** engine runs it in the fork executor instead.  Does not return when an
 ** inline mirror runs; returns at once otherwise. */
 void ptmInlineBail(const char *why);
+
+/* ptmInlineFault: the inline mirror running on this thread ends as if it
+** had taken the signal signo (PTM_MS_CRASHED), without going on.  Does not
+** return when an inline mirror runs; returns at once otherwise. */
+void ptmInlineFault(int signo);
 
 /* redo.c ----------------------------------------------------------------
 ** The write buffer and heap of an inline mirror (see redo.c).
