@@ -23,6 +23,7 @@
 ** a clone, which stores through it, is refused (the clone's store goes
 ** through a pointer).  Such mirrors run in the fork executor.
 */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2137,6 +2138,138 @@ static void bounds_checks(CXCursor body, SrcFile *file, const Callees *callees, 
     free(b.r.done);
 }
 
+/* ------------------------------------------------------------------------
+** The local objects of an instrumented clone
+**
+** The write buffer writes in place what the mirror owns.  Of the stack, an
+** instrumented mirror owns its local objects, not its frames: a store
+** through a pointer past a local must not reach a return address, a saved
+** register or the executor's frame.  So each instrumented clone tells the
+** runtime which objects are its own: at entry
+**     unsigned __ptm_frame __attribute__((__cleanup__(ptm_redo_unframe))) = ptm_redo_frame();
+** (its parameters whose address it takes, or which are structs, registered
+** there too) and, after the declaration of each local array, struct or
+** union, or local whose address it takes, ptm_redo_local(&x, sizeof x);.
+** A store through a pointer into the stack elsewhere ends the mirror.
+*/
+
+typedef struct Reg {
+    Redo *r;
+    size_t lo, hi;
+    CXCursor *taken; /* locals whose address the function takes */
+    int ntaken;
+} Reg;
+
+static enum CXChildVisitResult taken_visit(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    Reg *g = data;
+    if (clang_getCursorKind(c) == CXCursor_UnaryOperator) {
+        char *op = op_spelling_unary(c);
+        Kids k = kids_of(c);
+        CXCursor root;
+        bool computed;
+        if (strcmp(op, "&") == 0 && k.n == 1 && is_local_object(k.c[0]) &&
+            local_root(k.c[0], &root, &computed)) {
+            g->taken = xrealloc(g->taken, sizeof *g->taken * (size_t)(g->ntaken + 1));
+            g->taken[g->ntaken++] = root;
+        }
+        free(op);
+    }
+    return CXChildVisit_Recurse;
+}
+
+/* needs_register: decl is a local object a pointer may reach. */
+static bool needs_register(Reg *g, CXCursor decl)
+{
+    enum CX_StorageClass sc = clang_Cursor_getStorageClass(decl);
+    if (sc == CX_SC_Register || sc == CX_SC_Static || sc == CX_SC_Extern || !is_own_local(decl))
+        return false;
+    enum CXTypeKind k = clang_getCanonicalType(clang_getCursorType(decl)).kind;
+    if (k == CXType_ConstantArray || k == CXType_Record)
+        return clang_getCursorKind(decl) == CXCursor_VarDecl || k == CXType_Record;
+    for (int i = 0; i < g->ntaken; i++)
+        if (clang_equalCursors(g->taken[i], decl))
+            return true;
+    return false;
+}
+
+/* register_decls: the registrations of the objects a declaration
+** statement (parent: the statement holding it) declares. */
+static void register_decls(Reg *g, CXCursor stmt, CXCursor parent)
+{
+    CXSourceRange ext = clang_getCursorExtent(stmt);
+    unsigned s, e, ss, se;
+    CXFile fs, fe;
+    clang_getExpansionLocation(clang_getRangeStart(ext), &fs, NULL, NULL, &s);
+    clang_getExpansionLocation(clang_getRangeEnd(ext), &fe, NULL, NULL, &e);
+    clang_getSpellingLocation(clang_getRangeStart(ext), NULL, NULL, NULL, &ss);
+    clang_getSpellingLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &se);
+    /* After the declaration, as a statement of its block (not in a for's
+    ** first clause, not from a macro). */
+    bool placed = clang_getCursorKind(parent) == CXCursor_CompoundStmt && fs && fe &&
+                  clang_File_isEqual(fs, g->r->cxfile) && clang_File_isEqual(fe, g->r->cxfile) &&
+                  s == ss && e == se && s >= g->lo && e <= g->hi;
+    Kids k = {.n = 0};
+    clang_visitChildren(stmt, collect, &k);
+    CXCursor decls[4];
+    int n = 0;
+    for (int i = 0; i < k.n && i < 4; i++)
+        decls[n++] = k.c[i];
+    if (k.n > 4) {
+        redo_block(g->r, stmt, "declares more than four objects in one statement");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (clang_getCursorKind(decls[i]) != CXCursor_VarDecl || !needs_register(g, decls[i]))
+            continue;
+        if (!placed) {
+            redo_block(g->r, decls[i], "declares a local object where ptmcc cannot register it");
+            return;
+        }
+        char *x = spelling(decls[i]);
+        redo_add(g->r, statement_end(g->r->file, e), 0, INT_MIN + 1,
+                 format(" ptm_redo_local(&%s, sizeof %s);", x, x));
+        free(x);
+    }
+}
+
+static enum CXChildVisitResult register_visit(CXCursor c, CXCursor parent, CXClientData data)
+{
+    if (clang_getCursorKind(c) == CXCursor_DeclStmt)
+        register_decls(data, c, parent);
+    return CXChildVisit_Recurse;
+}
+
+/* register_locals: the edits (in out->redo) by which fn's instrumented
+** clone registers its objects, or why it cannot (out->redo_blocker). */
+static void register_locals(CXCursor fn, CXCursor body, Redo *r)
+{
+    Reg g = {r, 0, 0, NULL, 0};
+    CXSourceRange ext = clang_getCursorExtent(body);
+    unsigned lo, hi;
+    clang_getExpansionLocation(clang_getRangeStart(ext), NULL, NULL, NULL, &lo);
+    clang_getExpansionLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &hi);
+    g.lo = lo;
+    g.hi = hi;
+    clang_visitChildren(body, taken_visit, &g);
+    Buf entry = {0};
+    buf_puts(&entry, " unsigned __ptm_frame __attribute__((__cleanup__(ptm_redo_unframe))) = "
+                     "ptm_redo_frame();");
+    int nargs = clang_Cursor_getNumArguments(fn);
+    for (int i = 0; i < nargs; i++) {
+        CXCursor p = clang_Cursor_getArgument(fn, (unsigned)i);
+        if (needs_register(&g, p)) {
+            char *x = spelling(p);
+            buf_printf(&entry, " ptm_redo_local(&%s, sizeof %s);", x, x);
+            free(x);
+        }
+    }
+    redo_add(r, lo + 1, 0, INT_MIN + 1, entry.data);
+    clang_visitChildren(body, register_visit, &g);
+    free(g.taken);
+}
+
 void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const Callees *callees,
                   InlineFacts *out)
 {
@@ -2155,6 +2288,8 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const Callees *call
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
                                NULL, NULL);
     redo_walk(&r, body, USE_VALUE);
+    if (!out->redo_blocker)
+        register_locals(fn, body, &r);
     out->redo_ok = out->redo_blocker == NULL;
     free(r.done);
 

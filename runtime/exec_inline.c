@@ -493,6 +493,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     ** its other stores go to the write buffer (instrumented clones). */
     struct ptmRedo redo;
     ptmRedoBegin(&redo, __builtin_frame_address(0));
+    redo.objects = desc->redo;
     int jumped = sigsetjmp(t->jmp, 0);
     if (!jumped) {
         t->active = 1;

@@ -590,6 +590,11 @@ struct ptmRedo {
     size_t cap, used;
     struct redoBlock *views;       /* every view handed out, newest first */
     size_t heap_bytes;             /* allocated from its heap, net of frees */
+    int objects;                   /* instrumented clones: of the stack, only
+                                      the objects they registered are the
+                                      mirror's (ptm_redo_local) */
+    struct redoObject *obj;        /* those objects, oldest first */
+    size_t nobj, capobj;
 };
 
 /* The inline mirror's buffer on this thread; NULL: none runs. */
@@ -599,7 +604,8 @@ void ptmRedoBegin(struct ptmRedo *r, const void *frame);
 void ptmRedoEnd(struct ptmRedo *r);
 /* ptmRedoThreadExit: releases the buffers the thread kept (thread exit). */
 void ptmRedoThreadExit(void);
-/* ptmRedoOwns: whether the mirror owns [p, p+n) (its stack, its heap). */
+/* ptmRedoOwns: whether the mirror owns [p, p+n): its heap, and its stack
+** -- with r->objects, only the local objects its clones registered. */
 int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n);
 /* ptmRedoRead: the mirror's view of [src, src+n) copied to dst (r NULL:
 ** real memory). */

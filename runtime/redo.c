@@ -229,12 +229,30 @@ static int onStack(const struct ptmRedo *r, uintptr_t lo, uintptr_t a, size_t n)
     return a >= lo && a < r->stack_hi && n <= r->stack_hi - a;
 }
 
+/* A local object an instrumented clone registered: [lo, hi). */
+struct redoObject {
+    uintptr_t lo, hi;
+};
+
+/* inObject: whether [a, a+n) lies in one registered object. */
+static int inObject(const struct ptmRedo *r, uintptr_t a, size_t n)
+{
+    for (size_t i = r->nobj; i-- > 0;)
+        if (a >= r->obj[i].lo && a < r->obj[i].hi && n <= r->obj[i].hi - a)
+            return 1;
+    return 0;
+}
+
 /* ptmRedoOwns: whether the running mirror owns [p, p+n): its stack frames
-** or its heap. */
+** (with r->objects, the objects its clones registered there) or its heap. */
 int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n)
 {
     uintptr_t a = (uintptr_t)p, lo = (uintptr_t)__builtin_frame_address(0);
-    if (onStack(r, lo, a, n) || inChunks(r->heap, a, n))
+    if (inChunks(r->heap, a, n))
+        return 1;
+    if (r->objects)
+        return inObject(r, a, n);
+    if (onStack(r, lo, a, n))
         return 1;
     void *fake = __asan_get_current_fake_stack ? __asan_get_current_fake_stack() : NULL;
     void *beg, *end;
@@ -300,6 +318,18 @@ static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
     return nb;
 }
 
+/* intoFrames: whether a store to [a, a+n), which is none of the mirror's
+** objects, reaches into its live stack frames (or the executor's): there
+** it would change a return address, a saved register, the executor's
+** state.  Such a store is a wild one (past a local, through a stale
+** pointer), and ends the mirror; a store into the host's memory (the
+** frames above the executor's included) goes to the buffer. */
+static int intoFrames(const struct ptmRedo *r, uintptr_t a, size_t n)
+{
+    uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
+    return r->objects && a < r->stack_hi && a + n > lo;
+}
+
 /* translate: where the mirror's view of [p, p+n) is.  write: the mirror
 ** is about to write it.  NULL when the write buffer is out of memory. */
 static void *translate(struct ptmRedo *r, const volatile void *p, size_t n, int write)
@@ -309,6 +339,9 @@ static void *translate(struct ptmRedo *r, const volatile void *p, size_t n, int 
         return (void *)a;
     if (write && ptmRedoOwns(r, (const void *)a, n))
         return (void *)a;
+    if (write && intoFrames(r, a, n))
+        ptm_local_oob("a store through a pointer into the mirror's stack frames, outside its "
+                      "locals");
     uintptr_t g0 = a >> GRANULE_SHIFT, g1 = (a + n - 1) >> GRANULE_SHIFT;
     struct redoBlock *b = blockAt(r, g0);
     if (!b || a + n > b->hi) {
@@ -355,6 +388,54 @@ PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n)
         return (void *)(uintptr_t)p;
     void *v = translate(r, p, n, 1);
     return v ? v : outOfMemory();
+}
+
+/*
+** ptm_redo_frame, ptm_redo_unframe, ptm_redo_local: what instrumented
+** clones tell of their local objects (see ptm_gen.h).  ptm_redo_frame, at
+** a clone's entry, returns the mark its exit (ptm_redo_unframe) goes back
+** to; it also drops the objects of frames that a longjmp left, below this
+** one, whose exits never ran.  Nothing outside an instrumented inline
+** mirror.
+*/
+PTM_API unsigned ptm_redo_frame(void)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r || !r->objects)
+        return 0;
+    /* Under AddressSanitizer's fake stack, locals are not on this stack:
+    ** their addresses say nothing of which frames are gone. */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (!__asan_get_current_fake_stack || !__asan_get_current_fake_stack())
+        while (r->nobj && r->obj[r->nobj - 1].hi <= sp)
+            r->nobj--;
+    return (unsigned)r->nobj;
+}
+
+PTM_API void ptm_redo_unframe(unsigned *mark)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (r && r->objects && *mark < r->nobj)
+        r->nobj = *mark;
+}
+
+PTM_API void ptm_redo_local(const volatile void *p, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r || !r->objects)
+        return;
+    if (r->nobj == r->capobj) {
+        size_t cap = r->capobj ? 2 * r->capobj : 64;
+        struct redoObject *obj = chunkAlloc(&r->shadow, &spareShadow, cap * sizeof *obj,
+                                            _Alignof(struct redoObject));
+        if (!obj)
+            outOfMemory();
+        if (r->nobj)
+            memcpy(obj, r->obj, r->nobj * sizeof *obj);
+        r->obj = obj;
+        r->capobj = cap;
+    }
+    r->obj[r->nobj++] = (struct redoObject){(uintptr_t)p, (uintptr_t)p + n};
 }
 
 /*
@@ -563,6 +644,8 @@ void ptmRedoEnd(struct ptmRedo *r)
     }
     r->table = NULL;
     r->cap = r->used = 0;
+    r->obj = NULL; /* it lived in the shadow chunks */
+    r->nobj = r->capobj = 0;
 }
 
 /*

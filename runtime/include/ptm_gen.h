@@ -397,6 +397,17 @@ PTM_API void *ptm_redo_own(void *p);
 PTM_API void *ptm_redo_str(const volatile void *s);
 PTM_API void *ptm_redo_real(const volatile void *p);
 
+/* The local objects of an instrumented clone: of the stack, only these are
+** the mirror's, and a store through a pointer elsewhere into its frames
+** (a return address, a saved register, the executor's own frame) ends the
+** mirror instead.  Each clone starts with
+**     unsigned F __attribute__((__cleanup__(ptm_redo_unframe))) = ptm_redo_frame();
+** and registers each local array, struct or union, and each local whose
+** address it takes, after its declaration: ptm_redo_local(&x, sizeof x). */
+PTM_API unsigned ptm_redo_frame(void);
+PTM_API void ptm_redo_unframe(unsigned *mark);
+PTM_API void ptm_redo_local(const volatile void *p, size_t n);
+
 /* What the running inline mirror allocated last, from its own heap: its
 ** memory, read and written in place without a call. */
 extern PTM_API _Thread_local uintptr_t ptm_redo_heap_lo, ptm_redo_heap_hi;
