@@ -563,6 +563,7 @@ typedef struct Redo {
     enum CXCursorKind parent; /* of the cursor walk_child is visiting */
     Done *done;
     int ndone;
+    size_t lo, hi; /* the function body's text: where edits can go */
 } Redo;
 
 static void redo_block(Redo *r, CXCursor at, const char *what)
@@ -1392,6 +1393,53 @@ static bool is_unevaluated_builtin(const char *name)
            strcmp(name, "__builtin_classify_type") == 0;
 }
 
+static bool local_dest(CXCursor arg, CXCursor *root);
+static bool pure_local(CXCursor e);
+static bool unbounded_name(Redo *r, CXCursor call, size_t *at, size_t *open);
+static bool is_unbounded_writer(const char *name);
+static bool filler_of(const char *name, int *dest, int *count, int *unit);
+
+/* redo_fill: a library call writes through argument a, a pointer, as far
+** as a length it is given (snprintf(p, n, ...)) or its data goes
+** (strcpy(p, s)): the write must stay in one object the mirror owns.  The
+** length is checked (ptm_redo_fit, with p copied: it names only locals),
+** or the call becomes ptm_redo_strcpy and its kind, which check it.
+** False when neither can be done here (ptm_redo_own then checks p). */
+static bool redo_fill(Redo *r, CXCursor call, const char *name, int a)
+{
+    int di, ci, ui;
+    size_t at, open, ds, dt, cs, ct, us = 0, ut = 0;
+    if (a == 0 && is_unbounded_writer(name)) {
+        if (!unbounded_name(r, call, &at, &open))
+            return false;
+        redo_add(r, at, 0, INT_MAX, xstrdup("ptm_redo_"));
+        return true;
+    }
+    if (!filler_of(name, &di, &ci, &ui) || di != a)
+        return false;
+    int n = clang_Cursor_getNumArguments(call);
+    if (ci >= n || ui >= n)
+        return false;
+    CXCursor dest = clang_Cursor_getArgument(call, (unsigned)di);
+    CXCursor count = clang_Cursor_getArgument(call, (unsigned)ci);
+    CXCursor unit = ui >= 0 ? clang_Cursor_getArgument(call, (unsigned)ui) : clang_getNullCursor();
+    if (!span(r, dest, &ds, &dt) || !pure_local(dest) ||
+        (ui >= 0 && (!span(r, unit, &us, &ut) || !pure_local(unit))) ||
+        !span(r, count, &cs, &ct) || cs < r->lo || ct > r->hi || ds < r->lo || dt > r->hi ||
+        !once(r, cs, ct, "fit"))
+        return false;
+    int k = ++r->seq;
+    char *d = xstrndup(r->file->text + ds, dt - ds);
+    char *u = ui >= 0 ? xstrndup(r->file->text + us, ut - us) : xstrdup("1");
+    redo_add(r, cs, 0, k, format("__extension__({ __auto_type __ptm_f%d = (", k));
+    redo_add(r, ct, 0, -k,
+             format("); ptm_redo_fit((__SIZE_TYPE__)__ptm_f%d, (%s), (%s)); __ptm_f%d; })", k, u,
+                    d, k));
+    free(u);
+    free(d);
+    return true;
+}
+
 /* redo_call: a library call's written arguments are checked or made views,
 ** its read arrays and strings made views, and a pointer it returns into a
 ** view mapped back to real memory.  Returns false when its operands are
@@ -1431,16 +1479,16 @@ static bool redo_call(Redo *r, CXCursor call)
             r->callees && r->callees->is_user_shim(r->callees->ctx, name) ? 0 : routed_by_shim(name);
         int n = clang_Cursor_getNumArguments(call);
         for (int a = 0; a < n && a < 32; a++) {
-            CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), array;
+            CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), array, root;
             if (!(writers[i].written & (1u << a)) || (routed & (1u << a)) ||
-                is_local_address(arg))
-                continue;
+                is_local_address(arg) || local_dest(arg, &root))
+                continue; /* a local: its bounds are checked (bounds_call) */
             /* An array's size is known: the library writes into the
             ** mirror's view of all of it (snprintf(acct->name, ...)). */
             if (array_argument(arg, &array) || array_within(arg, &array)) {
                 wrap_object(r, array, "ptm_redo_st");
                 viewed = true;
-            } else {
+            } else if (!redo_fill(r, call, name, a)) {
                 wrap_own(r, arg);
             }
         }
@@ -1599,7 +1647,6 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
 
 typedef struct Bounds {
     Redo r;
-    size_t lo, hi; /* the function body's text: where edits can go */
 } Bounds;
 
 /* bounds_block: records why the function cannot run inline at all. */
@@ -1727,7 +1774,7 @@ static char *bounds_place(Bounds *b, const char *x, CXCursor at)
 /* bounds_span: where the text of c is, when it can be edited in the body. */
 static bool bounds_span(Bounds *b, CXCursor c, size_t *s, size_t *t)
 {
-    return span(&b->r, c, s, t) && *s >= b->lo && *t <= b->hi;
+    return span(&b->r, c, s, t) && *s >= b->r.lo && *t <= b->r.hi;
 }
 
 /* checkable_root: X can be named in a check (its address taken). */
@@ -1891,6 +1938,19 @@ static const struct {
     {"__recvfrom_chk", 1, 2, -1},
 };
 
+static bool filler_of(const char *name, int *dest, int *count, int *unit)
+{
+    for (size_t i = 0; i < sizeof fillers / sizeof *fillers; i++) {
+        if (strcmp(fillers[i].name, name) == 0) {
+            *dest = fillers[i].dest;
+            *count = fillers[i].count;
+            *unit = fillers[i].unit;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Library calls that fill a destination (argument 0) as far as their data
 ** goes: the ones with a checked version in libptm (ptm_local_<name>), by
 ** the name the call is written with. */
@@ -1993,6 +2053,35 @@ static void bounds_fill(Bounds *b, CXCursor call, int di, int ci, int ui)
     free(x);
 }
 
+/* unbounded_name: where the name of an unbounded writer's call is written
+** (*at) and its '(' (*open), in the body's own text: strcpy(, or sprintf(
+** expanding to a fortified builtin.  False when it is not written there
+** (from a macro's body), or the call was already renamed. */
+static bool unbounded_name(Redo *r, CXCursor call, size_t *at, size_t *open)
+{
+    const char *t = r->file->text;
+    unsigned a;
+    CXFile cf;
+    CXSourceLocation start = clang_getRangeStart(clang_getCursorExtent(call));
+    clang_getSpellingLocation(start, &cf, NULL, NULL, &a);
+    if (!cf || !clang_File_isEqual(cf, r->cxfile) || a < r->lo || a >= r->hi)
+        clang_getExpansionLocation(start, &cf, NULL, NULL, &a);
+    if (!cf || !clang_File_isEqual(cf, r->cxfile) || a < r->lo || a >= r->hi)
+        return false;
+    for (size_t i = 0; i < sizeof unbounded / sizeof *unbounded; i++) {
+        size_t len = strlen(unbounded[i]);
+        if (a + len > r->hi || strncmp(t + a, unbounded[i], len) != 0)
+            continue;
+        size_t o = skip_space(r->file, a + len, r->hi);
+        if (o >= r->hi || t[o] != '(')
+            return false;
+        *at = a;
+        *open = o;
+        return once(r, a, a, "name");
+    }
+    return false;
+}
+
 /* bounds_unbounded: strcpy(buf, s) and its kind, into a local, become
 ** their checked versions: the name as written gets the prefix ptm_local_,
 ** and the local object comes first. */
@@ -2002,30 +2091,8 @@ static void bounds_unbounded(Bounds *b, CXCursor call)
     if (clang_Cursor_getNumArguments(call) < 1 ||
         !local_dest(clang_Cursor_getArgument(call, 0), &root) || !checkable_root(b, root, call))
         return;
-    /* The name as written, at the call's start, in the body's own text. */
-    const char *t = b->r.file->text;
-    unsigned at;
-    CXFile cf;
-    clang_getSpellingLocation(clang_getRangeStart(clang_getCursorExtent(call)), &cf, NULL, NULL,
-                              &at);
-    if (!cf || !clang_File_isEqual(cf, b->r.cxfile) || at < b->lo || at >= b->hi)
-        clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(call)), &cf, NULL,
-                                   NULL, &at);
-    const char *written = NULL;
-    size_t open = 0;
-    for (size_t i = 0; cf && clang_File_isEqual(cf, b->r.cxfile) && at >= b->lo && at < b->hi &&
-                       i < sizeof unbounded / sizeof *unbounded;
-         i++) {
-        size_t len = strlen(unbounded[i]);
-        if (at + len <= b->hi && strncmp(t + at, unbounded[i], len) == 0) {
-            open = skip_space(b->r.file, at + len, b->hi);
-            if (open < b->hi && t[open] == '(' && !once(&b->r, at, at, "bounds-name"))
-                return;
-            if (open < b->hi && t[open] == '(')
-                written = unbounded[i];
-        }
-    }
-    if (!written) {
+    size_t at, open;
+    if (!unbounded_name(&b->r, call, &at, &open)) {
         bounds_block(b, call, "fills a local array with a call written inside a macro");
         return;
     }
@@ -2126,13 +2193,13 @@ static enum CXChildVisitResult bounds_visit(CXCursor c, CXCursor parent, CXClien
 ** or why it cannot run inline (out->blocker and out->redo_blocker). */
 static void bounds_checks(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out)
 {
-    Bounds b = {.r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0}};
+    Bounds b = {.r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0}};
     CXSourceRange ext = clang_getCursorExtent(body);
     unsigned lo, hi;
     clang_getExpansionLocation(clang_getRangeStart(ext), &b.r.cxfile, NULL, NULL, &lo);
     clang_getExpansionLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &hi);
-    b.lo = lo;
-    b.hi = hi;
+    b.r.lo = lo;
+    b.r.hi = hi;
     void *ctx[2] = {&b, (void *)callees};
     clang_visitChildren(body, bounds_visit, ctx);
     free(b.r.done);
@@ -2284,9 +2351,14 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const Callees *call
     clang_visitChildren(body, prove_visit, &p);
     out->local_stores_only = out->blocker == NULL;
 
-    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0};
+    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0};
+    unsigned lo, hi;
     clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
-                               NULL, NULL);
+                               NULL, &lo);
+    clang_getExpansionLocation(clang_getRangeEnd(clang_getCursorExtent(body)), NULL, NULL, NULL,
+                               &hi);
+    r.lo = lo;
+    r.hi = hi;
     redo_walk(&r, body, USE_VALUE);
     if (!out->redo_blocker)
         register_locals(fn, body, &r);

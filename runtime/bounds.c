@@ -115,3 +115,83 @@ PTM_API int ptm_local_sprintf(const volatile void *obj, size_t size, const char 
     va_end(ap);
     return n;
 }
+
+/* ownedRoom: the room of the mirror's object d points into, for a library
+** call that writes there; a d the inline mirror does not own stops it (the
+** fork executor runs it instead).  SIZE_MAX when no inline mirror runs. */
+static size_t ownedRoom(const void *d)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return SIZE_MAX;
+    size_t room = ptmRedoRoom(r, d);
+    if (!room)
+        ptmInlineBail("inline mirror stopped: a library call writes memory it does not own; fork");
+    return room;
+}
+
+#define PAST_OWNED "a library call's write past the end of the mirror's object"
+
+/*
+** ptm_redo_fit: in an instrumented clone, a library call is about to
+** write count units of unit bytes at p, a pointer: they must lie in one
+** object the inline mirror owns.  A p it does not own stops the mirror
+** (the fork executor runs it); a write past the object's end ends it as
+** crashed, with an out_of_bounds event.
+*/
+PTM_API void ptm_redo_fit(size_t count, size_t unit, const volatile void *p)
+{
+    if (!p || !ptmRedoCurrent)
+        return;
+    size_t room = ownedRoom((const void *)(uintptr_t)p);
+    if (unit && count > room / unit)
+        ptm_local_oob(PAST_OWNED);
+}
+
+/*
+** ptm_redo_strcpy, ptm_redo_stpcpy, ptm_redo_strcat, ptm_redo_strncat,
+** ptm_redo_sprintf, ptm_redo_vsprintf: the library call, in an
+** instrumented clone, writing through a pointer d: in an inline mirror, d
+** must point into an object the mirror owns, and the call stays in it (as
+** ptm_local_strcpy ...).  The call itself outside an inline mirror.
+*/
+PTM_API char *ptm_redo_strcpy(char *d, const char *s)
+{
+    size_t room = ownedRoom(d);
+    return room == SIZE_MAX ? strcpy(d, s) : ptm_local_strcpy(d, room, PAST_OWNED, d, s);
+}
+
+PTM_API char *ptm_redo_stpcpy(char *d, const char *s)
+{
+    size_t room = ownedRoom(d);
+    return room == SIZE_MAX ? stpcpy(d, s) : ptm_local_stpcpy(d, room, PAST_OWNED, d, s);
+}
+
+PTM_API char *ptm_redo_strcat(char *d, const char *s)
+{
+    size_t room = ownedRoom(d);
+    return room == SIZE_MAX ? strcat(d, s) : ptm_local_strcat(d, room, PAST_OWNED, d, s);
+}
+
+PTM_API char *ptm_redo_strncat(char *d, const char *s, size_t max)
+{
+    size_t room = ownedRoom(d);
+    return room == SIZE_MAX ? strncat(d, s, max)
+                            : ptm_local_strncat(d, room, PAST_OWNED, d, s, max);
+}
+
+PTM_API int ptm_redo_vsprintf(char *d, const char *fmt, va_list ap)
+{
+    size_t room = ownedRoom(d);
+    return room == SIZE_MAX ? vsprintf(d, fmt, ap)
+                            : ptm_local_vsprintf(d, room, PAST_OWNED, d, fmt, ap);
+}
+
+PTM_API int ptm_redo_sprintf(char *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = ptm_redo_vsprintf(d, fmt, ap);
+    va_end(ap);
+    return n;
+}

@@ -607,6 +607,9 @@ void ptmRedoThreadExit(void);
 /* ptmRedoOwns: whether the mirror owns [p, p+n): its heap, and its stack
 ** -- with r->objects, only the local objects its clones registered. */
 int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n);
+/* ptmRedoRoom: the bytes from p to the end of the mirror's object that
+** holds it (a registered local, its heap); 0: the mirror does not own p. */
+size_t ptmRedoRoom(const struct ptmRedo *r, const void *p);
 /* ptmRedoRead: the mirror's view of [src, src+n) copied to dst (r NULL:
 ** real memory). */
 void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n);

@@ -260,6 +260,24 @@ int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n)
     return real && onStack(r, lo, (uintptr_t)real, 1) && n <= (uintptr_t)end - a;
 }
 
+/* ptmRedoRoom: how many bytes from p on lie in the one object of the
+** running mirror that holds p: a local its clones registered, or its
+** heap; 0 when the mirror does not own p. */
+size_t ptmRedoRoom(const struct ptmRedo *r, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (const struct redoChunk *c = r->heap; c; c = c->next) {
+        uintptr_t lo = (uintptr_t)c->mem;
+        if (a >= lo && a - lo < c->used)
+            return c->used - (a - lo);
+    }
+    for (size_t i = r->nobj; r->objects && i-- > 0;)
+        if (a >= r->obj[i].lo && a < r->obj[i].hi)
+            return r->obj[i].hi - a;
+    uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
+    return !r->objects && onStack(r, lo, a, 1) ? r->stack_hi - a : 0;
+}
+
 /* fill: makes the block's view of [a, a+n) complete, reading the bytes it
 ** does not hold yet from real memory. */
 static void fill(struct redoBlock *b, uintptr_t a, size_t n)

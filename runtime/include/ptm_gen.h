@@ -394,6 +394,16 @@ extern PTM_API _Thread_local int ptm_redo_mode; /* 0 off, 1 on, 2 on with shadow
 PTM_API void *ptm_redo_ld_slow(const volatile void *p, size_t n);
 PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n);
 PTM_API void *ptm_redo_own(void *p);
+/* ptm_redo_fit, and the ptm_redo_ versions of strcpy, stpcpy, strcat,
+** strncat, sprintf and vsprintf: a library call that writes through a
+** pointer stays in the one object of the mirror it points into. */
+PTM_API void ptm_redo_fit(size_t count, size_t unit, const volatile void *p);
+PTM_API char *ptm_redo_strcpy(char *d, const char *s);
+PTM_API char *ptm_redo_stpcpy(char *d, const char *s);
+PTM_API char *ptm_redo_strcat(char *d, const char *s);
+PTM_API char *ptm_redo_strncat(char *d, const char *s, size_t max);
+PTM_API int ptm_redo_sprintf(char *d, const char *fmt, ...) PTM_PRINTF_LIKE(2, 3);
+PTM_API int ptm_redo_vsprintf(char *d, const char *fmt, va_list ap) PTM_PRINTF_LIKE(2, 0);
 PTM_API void *ptm_redo_str(const volatile void *s);
 PTM_API void *ptm_redo_real(const volatile void *p);
 
