@@ -2104,6 +2104,91 @@ static void bounds_unbounded(Bounds *b, CXCursor call)
     free(x);
 }
 
+/* array_room: the size of the array arg decays from (a local, a member,
+** a global), or -1 when it is not an array of constant size. */
+static long long array_room(CXCursor arg)
+{
+    if (!is_array_object(arg))
+        return -1;
+    CXType t = clang_getCanonicalType(clang_getCursorType(strip(arg)));
+    return t.kind == CXType_ConstantArray ? clang_Type_getSizeOf(t) : -1;
+}
+
+/* scan_fits: whether each char array a scanf-family call fills (its
+** format a literal, its arguments from first on) is given a width the
+** array holds: "%63s" into char[64].  Other conversions write an object
+** of their argument's type. */
+static bool scan_fits(CXCursor call, int first)
+{
+    int n = clang_Cursor_getNumArguments(call);
+    if (first < 1 || first > n)
+        return false;
+    CXCursor fmt = strip(clang_Cursor_getArgument(call, (unsigned)first - 1));
+    if (clang_getCursorKind(fmt) != CXCursor_StringLiteral)
+        return false;
+    char *lit = spelling(fmt);
+    const char *f = lit;
+    bool fits = *f == '"' && !strchr(f, '\\');
+    int arg = first;
+    for (f++; fits && *f && *f != '"'; f++) {
+        if (*f != '%')
+            continue;
+        f++;
+        if (*f == '%')
+            continue;
+        bool assign = *f != '*';
+        if (!assign)
+            f++;
+        long long width = -1;
+        if (*f >= '0' && *f <= '9')
+            width = strtoll(f, (char **)&f, 10);
+        if (*f == '$') {
+            fits = false; /* positional arguments: not followed */
+            break;
+        }
+        bool wide = false, alloc = false;
+        while (*f && strchr("hljztLqm", *f)) {
+            wide |= *f == 'l';
+            alloc |= *f == 'm';
+            f++;
+        }
+        char conv = *f;
+        if (conv == '[') {
+            f++;
+            if (*f == '^')
+                f++;
+            if (*f == ']')
+                f++;
+            while (*f && *f != ']' && *f != '"')
+                f++;
+        }
+        if (!conv || conv == '"') {
+            fits = false;
+            break;
+        }
+        if (!assign)
+            continue;
+        if (conv == 'n') {
+            arg++; /* an int the count goes to */
+            continue;
+        }
+        if (arg >= n) {
+            fits = false;
+            break;
+        }
+        CXCursor a = clang_Cursor_getArgument(call, (unsigned)arg++);
+        if ((conv == 's' || conv == '[' || conv == 'c') && !wide && !alloc) {
+            long long room = array_room(a);
+            long long need = conv == 'c' ? (width < 0 ? 1 : width) : width + 1;
+            if (room < 0 && need == 1 && is_pointer_type(clang_getCursorType(strip(a))))
+                room = 1; /* one char, into the char pointed to: &ch */
+            fits = width >= 0 || conv == 'c' ? room >= need && room > 0 : false;
+        }
+    }
+    free(lit);
+    return fits;
+}
+
 /* bounds_call: what a library call writes into a local array. */
 static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
 {
@@ -2119,24 +2204,12 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
             bounds_fill(b, call, fillers[i].dest, fillers[i].count, fillers[i].unit);
     if (is_unbounded_writer(name))
         bounds_unbounded(b, call);
-    /* sscanf's %s fills a char array as far as its input goes. */
+    /* sscanf's %s fills a char array as far as its input goes, wherever
+    ** the array is: only a width that the array holds bounds it. */
     for (size_t i = 0; i < sizeof writers / sizeof *writers; i++) {
-        if (strcmp(writers[i].name, name) != 0 || writers[i].written != ALL_FROM(2))
-            continue;
-        int n = clang_Cursor_getNumArguments(call);
-        for (int a = 2; a < n; a++) {
-            CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), root;
-            CXType pt = clang_getCanonicalType(clang_getPointeeType(
-                clang_getCanonicalType(clang_getCursorType(strip(arg)))));
-            if (is_array_object(arg))
-                pt = clang_getCanonicalType(clang_getArrayElementType(
-                    clang_getCanonicalType(clang_getCursorType(strip(arg)))));
-            bool chars = pt.kind == CXType_Char_S || pt.kind == CXType_Char_U ||
-                         pt.kind == CXType_SChar || pt.kind == CXType_UChar;
-            if (chars && local_dest(arg, &root))
-                bounds_block(b, call, "%s fills a local char array as far as its input goes",
-                             name);
-        }
+        int first = writers[i].written == ALL_FROM(2) ? 2 : writers[i].written == ALL_FROM(1);
+        if (strcmp(writers[i].name, name) == 0 && first && !scan_fits(call, first))
+            bounds_block(b, call, "%s fills a char array as far as its input goes", name);
     }
     free(name);
 }

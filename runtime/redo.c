@@ -442,6 +442,11 @@ PTM_API void ptm_redo_local(const volatile void *p, size_t n)
     struct ptmRedo *r = ptmRedoCurrent;
     if (!r || !r->objects)
         return;
+    /* A block in a loop declares its objects again each time round. */
+    uintptr_t lo = (uintptr_t)p;
+    for (size_t i = r->nobj, k = 0; i-- > 0 && k < 16; k++)
+        if (r->obj[i].lo == lo && r->obj[i].hi == lo + n)
+            return;
     if (r->nobj == r->capobj) {
         size_t cap = r->capobj ? 2 * r->capobj : 64;
         struct redoObject *obj = chunkAlloc(&r->shadow, &spareShadow, cap * sizeof *obj,
@@ -453,7 +458,7 @@ PTM_API void ptm_redo_local(const volatile void *p, size_t n)
         r->obj = obj;
         r->capobj = cap;
     }
-    r->obj[r->nobj++] = (struct redoObject){(uintptr_t)p, (uintptr_t)p + n};
+    r->obj[r->nobj++] = (struct redoObject){lo, lo + n};
 }
 
 /*

@@ -123,4 +123,4 @@ int scans(const char *s)
 // DESC-LABEL: in_macro__ptm_desc = {
 // DESC: .mirror_reason = "in_macro: stores into a local array inside a macro at {{.*}}emit-bounds.c:{{[0-9]+}}:5",
 // DESC-LABEL: scans__ptm_desc = {
-// DESC: .mirror_reason = "scans: sscanf fills a local char array as far as its input goes at
+// DESC: .mirror_reason = "scans: sscanf fills a char array as far as its input goes at
