@@ -2298,6 +2298,8 @@ typedef struct Reg {
     size_t lo, hi;
     CXCursor *taken; /* locals whose address the function takes */
     int ntaken;
+    size_t stmt_end; /* register_decl: where its registrations go */
+    bool placed;     /* ... and whether they can */
 } Reg;
 
 static enum CXChildVisitResult taken_visit(CXCursor c, CXCursor parent, CXClientData data)
@@ -2334,6 +2336,24 @@ static bool needs_register(Reg *g, CXCursor decl)
     return false;
 }
 
+/* register_decl: the registration of one object a declaration statement
+** declares, after the statement (g->stmt_end). */
+static enum CXChildVisitResult register_decl(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    Reg *g = data;
+    if (clang_getCursorKind(c) != CXCursor_VarDecl || !needs_register(g, c))
+        return CXChildVisit_Continue;
+    if (!g->placed) {
+        redo_block(g->r, c, "declares a local object where ptmcc cannot register it");
+        return CXChildVisit_Break;
+    }
+    char *x = spelling(c);
+    redo_add(g->r, g->stmt_end, 0, INT_MIN + 1, format(" ptm_redo_local(&%s, sizeof %s);", x, x));
+    free(x);
+    return CXChildVisit_Continue;
+}
+
 /* register_decls: the registrations of the objects a declaration
 ** statement (parent: the statement holding it) declares. */
 static void register_decls(Reg *g, CXCursor stmt, CXCursor parent)
@@ -2350,28 +2370,10 @@ static void register_decls(Reg *g, CXCursor stmt, CXCursor parent)
     bool placed = clang_getCursorKind(parent) == CXCursor_CompoundStmt && fs && fe &&
                   clang_File_isEqual(fs, g->r->cxfile) && clang_File_isEqual(fe, g->r->cxfile) &&
                   s == ss && e == se && s >= g->lo && e <= g->hi;
-    Kids k = {.n = 0};
-    clang_visitChildren(stmt, collect, &k);
-    CXCursor decls[4];
-    int n = 0;
-    for (int i = 0; i < k.n && i < 4; i++)
-        decls[n++] = k.c[i];
-    if (k.n > 4) {
-        redo_block(g->r, stmt, "declares more than four objects in one statement");
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        if (clang_getCursorKind(decls[i]) != CXCursor_VarDecl || !needs_register(g, decls[i]))
-            continue;
-        if (!placed) {
-            redo_block(g->r, decls[i], "declares a local object where ptmcc cannot register it");
-            return;
-        }
-        char *x = spelling(decls[i]);
-        redo_add(g->r, statement_end(g->r->file, e), 0, INT_MIN + 1,
-                 format(" ptm_redo_local(&%s, sizeof %s);", x, x));
-        free(x);
-    }
+    Reg one = *g;
+    one.stmt_end = statement_end(g->r->file, e);
+    one.placed = placed;
+    clang_visitChildren(stmt, register_decl, &one);
 }
 
 static enum CXChildVisitResult register_visit(CXCursor c, CXCursor parent, CXClientData data)
@@ -2385,7 +2387,7 @@ static enum CXChildVisitResult register_visit(CXCursor c, CXCursor parent, CXCli
 ** clone registers its objects, or why it cannot (out->redo_blocker). */
 static void register_locals(CXCursor fn, CXCursor body, Redo *r)
 {
-    Reg g = {r, 0, 0, NULL, 0};
+    Reg g = {r, 0, 0, NULL, 0, 0, false};
     CXSourceRange ext = clang_getCursorExtent(body);
     unsigned lo, hi;
     clang_getExpansionLocation(clang_getRangeStart(ext), NULL, NULL, NULL, &lo);
