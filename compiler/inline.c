@@ -2306,6 +2306,12 @@ static enum CXChildVisitResult taken_visit(CXCursor c, CXCursor parent, CXClient
 {
     (void)parent;
     Reg *g = data;
+    /* An unnamed object a pointer reaches cannot be registered. */
+    enum CXTypeKind k = clang_getCanonicalType(clang_getCursorType(c)).kind;
+    if (clang_getCursorKind(c) == CXCursor_CompoundLiteralExpr &&
+        (k == CXType_ConstantArray || k == CXType_IncompleteArray ||
+         clang_getCursorKind(parent) == CXCursor_UnaryOperator))
+        redo_block(g->r, c, "takes the address of a compound literal");
     if (clang_getCursorKind(c) == CXCursor_UnaryOperator) {
         char *op = op_spelling_unary(c);
         Kids k = kids_of(c);
