@@ -11,9 +11,9 @@
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s --check-prefix=PRIMARY
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s --check-prefix=DESC
-// RUN: %ptmcc -std=gnu17 -Wall -Wextra -Werror -c %s -o %t.o
-// RUN: %ptmcc -std=gnu17 -O2 -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror -c %s -o %t.o
-// RUN: %if gcc %{ %if !asan %{ env PTM_CC=gcc %ptmcc -std=gnu17 -O2 -Wall -Wextra -Werror -c %s -o %t.gcc.o %} %}
+// RUN: %ptmcc -std=gnu17 -Wall -Wextra -Werror -Wno-fortify-source -c %s -o %t.o
+// RUN: %ptmcc -std=gnu17 -O2 -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror -Wno-fortify-source -c %s -o %t.o
+// RUN: %if gcc %{ %if !asan %{ env PTM_CC=gcc %ptmcc -std=gnu17 -O2 -Wall -Wextra -Werror -Wno-fortify-source -c %s -o %t.gcc.o %} %}
 
 #include <ptm.h>
 #include <stdio.h>
@@ -115,6 +115,21 @@ int scans(const char *s)
     return sscanf(s, "%s", word);
 }
 
+PTM_TRANSACTION(.success_criteria = return >= 0)
+int scans_width(const char *s)
+{
+    char word[8], c;
+    int n;
+    return sscanf(s, "%7s %c %d %*s %n", word, &c, &n, &n);
+}
+
+PTM_TRANSACTION(.success_criteria = return >= 0)
+int scans_wide(const char *s)
+{
+    char word[8];
+    return sscanf(s, "%8s", word);
+}
+
 // DESC-LABEL: stores__ptm_desc = {
 // DESC: .inline_ok = 1,
 // DESC-NOT: .redo
@@ -125,3 +140,9 @@ int scans(const char *s)
 // DESC: .mirror_reason = "in_macro: stores into a local array inside a macro at {{.*}}emit-bounds.c:{{[0-9]+}}:5",
 // DESC-LABEL: scans__ptm_desc = {
 // DESC: .mirror_reason = "scans: sscanf fills a char array as far as its input goes at
+// A width the array holds bounds %s; one more than it does not.
+// DESC-LABEL: scans_width__ptm_desc = {
+// DESC: .inline_ok = 1,
+// DESC-NOT: .redo
+// DESC-LABEL: scans_wide__ptm_desc = {
+// DESC: .mirror_reason = "scans_wide: sscanf fills a char array as far as its input goes at
