@@ -130,7 +130,7 @@ static size_t ownedRoom(const void *d)
     return room;
 }
 
-#define PAST_OWNED "a library call's write past the end of the mirror's object"
+#define PAST_OWNED "by a library call, past the end of the mirror's object"
 
 /*
 ** ptm_redo_fit: in an instrumented clone, a library call is about to

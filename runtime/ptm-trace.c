@@ -190,9 +190,9 @@ static void showEvent(struct buf *b, const struct style *st, json_t *ev)
         return;
     }
     if (strcmp(kind, "out_of_bounds") == 0) {
-        bufAdd(b, "store past ", 11);
-        bufText(b, st, target ? target : "a local", 0);
-        bufAdd(b, ": not done", 10);
+        bufAdd(b, "out-of-bounds store (", 21);
+        bufText(b, st, target ? target : "?", 0);
+        bufAdd(b, "): not done", 11);
         return;
     }
     bufText(b, st, call ? call : "?", 0);

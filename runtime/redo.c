@@ -358,8 +358,7 @@ static void *translate(struct ptmRedo *r, const volatile void *p, size_t n, int 
     if (write && ptmRedoOwns(r, (const void *)a, n))
         return (void *)a;
     if (write && intoFrames(r, a, n))
-        ptm_local_oob("a store through a pointer into the mirror's stack frames, outside its "
-                      "locals");
+        ptm_local_oob("through a pointer, into the mirror's stack frames outside its locals");
     uintptr_t g0 = a >> GRANULE_SHIFT, g1 = (a + n - 1) >> GRANULE_SHIFT;
     struct redoBlock *b = blockAt(r, g0);
     if (!b || a + n > b->hi) {

@@ -18,6 +18,7 @@
 // RUN: grep -c '"mirror":"inline",[^{]*"mirror_status":"crashed","mirror_duration_us":[0-9]*,"mirror_signal":11' %t.trace | FileCheck %s --check-prefix=CRASHES
 // RUN: grep -c '"mirror":"inline",[^{]*"mirror_status":"crashed","mirror_duration_us":[0-9]*,"mirror_signal":11' %t.fortify.trace | FileCheck %s --check-prefix=CRASHES
 // RUN: grep -c '"kind":"out_of_bounds"' %t.trace | FileCheck %s --check-prefix=CRASHES
+// RUN: grep -o '"kind":"out_of_bounds","call":"?","target":"[^"]*"' %t.trace | FileCheck %s --check-prefix=TARGETS
 // RUN: grep -o '"transaction_id":"[a-z_]*","function":"[a-z_]*","mirror":"[a-z]*","mirror_reason":"[^"]*"' %t.trace | sort -u | FileCheck %s --check-prefix=MODES
 
 #include <fcntl.h>
@@ -190,6 +191,18 @@ int main(int argc, char **argv)
 // DRY: memcpy in 115 out 0
 // DRY: ptr-snprintf in 115 out 0
 // DRY-NEXT: host stack intact
+
+// TARGETS: "target":"buf at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:5"
+// TARGETS-NEXT: "target":"buf at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:5"
+// TARGETS-NEXT: "target":"buf at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:5"
+// TARGETS-NEXT: "target":"buf at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:19"
+// TARGETS-NEXT: "target":"line at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:17"
+// TARGETS-NEXT: "target":"buf at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:5"
+// TARGETS-NEXT: "target":"buf at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:5"
+// TARGETS-NEXT: "target":"through a pointer, into the mirror's stack frames outside its locals"
+// TARGETS-NEXT: "target":"through a pointer, into the mirror's stack frames outside its locals"
+// TARGETS-NEXT: "target":"by a library call, past the end of the mirror's object"
+// TARGETS-NEXT: "target":"by a library call, past the end of the mirror's object"
 
 // RECORDS: 22
 // CRASHES: 11

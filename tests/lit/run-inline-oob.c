@@ -167,4 +167,4 @@ int main(int argc, char **argv)
 // FORKCRASHES: 7
 
 // SHOW: poke · mirror inline crashed (signal 11, SIGSEGV)
-// SHOW-NEXT: saw: store past buf at {{.*}}run-inline-oob.c:{{[0-9]+}}:5: not done
+// SHOW-NEXT: saw: out-of-bounds store (buf at {{.*}}run-inline-oob.c:{{[0-9]+}}:5): not done
