@@ -345,7 +345,15 @@ static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
 static int intoFrames(const struct ptmRedo *r, uintptr_t a, size_t n)
 {
     uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
-    return r->objects && a < r->stack_hi && a + n > lo;
+    if (!r->objects)
+        return 0;
+    if (a < r->stack_hi && a + n > lo)
+        return 1;
+    /* Under AddressSanitizer a frame may live in its fake stack. */
+    void *fake = __asan_get_current_fake_stack ? __asan_get_current_fake_stack() : NULL;
+    void *beg, *end;
+    void *real = fake ? __asan_addr_is_in_fake_stack(fake, (void *)a, &beg, &end) : NULL;
+    return real && onStack(r, lo, (uintptr_t)real, 1);
 }
 
 /* translate: where the mirror's view of [p, p+n) is.  write: the mirror
