@@ -1010,7 +1010,10 @@ static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
     free(a);
 }
 
-/* wrap_own: an argument a library call writes through is checked. */
+/* wrap_own: an argument a library call writes through is checked: the
+** object of its type it points to (strtol's char **end, localtime_r's
+** struct tm *) must be the mirror's, or its first byte when the type says
+** nothing of the size (char *, void *). */
 static void wrap_own(Redo *r, CXCursor arg)
 {
     size_t s, t;
@@ -1020,10 +1023,18 @@ static void wrap_own(Redo *r, CXCursor arg)
     }
     if (!once(r, s, t, "own"))
         return;
+    CXType pointee = clang_getCanonicalType(
+        clang_getPointeeType(clang_getCanonicalType(clang_getCursorType(strip(arg)))));
+    long long size = clang_Type_getSizeOf(pointee);
+    bool sized = size > 1 && pointee.kind != CXType_Void;
     int n = ++r->seq;
     char *a = addr_name(n);
     redo_add(r, s, 0, n, format("(__extension__({ __auto_type %s = (", a));
-    redo_add(r, t, 0, -n, format("); (__typeof__(%s))ptm_redo_own(%s); }))", a, a));
+    if (sized)
+        redo_add(r, t, 0, -n,
+                 format("); (__typeof__(%s))ptm_redo_own_n(%s, sizeof *%s); }))", a, a, a));
+    else
+        redo_add(r, t, 0, -n, format("); (__typeof__(%s))ptm_redo_own(%s); }))", a, a));
     free(a);
 }
 

@@ -149,6 +149,19 @@ PTM_API void ptm_redo_fit(size_t count, size_t unit, const volatile void *p)
 }
 
 /*
+** ptm_redo_own_n: p, through which a library call in an instrumented clone
+** writes an object of n bytes (strtol's end, localtime_r's struct tm), when
+** the n bytes lie in one object the inline mirror owns (or no inline
+** mirror runs).  A p it does not own stops the mirror (the fork executor
+** runs it), an object past the end of the mirror's ends it as crashed.
+*/
+PTM_API void *ptm_redo_own_n(void *p, size_t n)
+{
+    ptm_redo_fit(n, 1, p);
+    return p;
+}
+
+/*
 ** ptm_redo_strcpy, ptm_redo_stpcpy, ptm_redo_strcat, ptm_redo_strncat,
 ** ptm_redo_sprintf, ptm_redo_vsprintf: the library call, in an
 ** instrumented clone, writing through a pointer d: in an inline mirror, d

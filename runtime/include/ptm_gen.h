@@ -394,6 +394,7 @@ extern PTM_API _Thread_local int ptm_redo_mode; /* 0 off, 1 on, 2 on with shadow
 PTM_API void *ptm_redo_ld_slow(const volatile void *p, size_t n);
 PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n);
 PTM_API void *ptm_redo_own(void *p);
+PTM_API void *ptm_redo_own_n(void *p, size_t n);
 /* ptm_redo_fit, and the ptm_redo_ versions of strcpy, stpcpy, strcat,
 ** strncat, sprintf and vsprintf: a library call that writes through a
 ** pointer stays in the one object of the mirror it points into. */

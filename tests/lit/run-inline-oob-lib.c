@@ -6,8 +6,8 @@
 // the host's stack is untouched.  Through a pointer (an instrumented
 // mirror), the write must stay in the local object the pointer points
 // into: a store past it into the mirror's frames ends the mirror the same
-// way, and strcpy, snprintf or memcpy through the pointer are held to the
-// object's size.
+// way, and strcpy, snprintf, memcpy or strtol's end pointer through the
+// pointer are held to the object's size.
 // RUN: %ptmcc -O2 -Wall -Wextra -Werror %s -o %t
 // RUN: %ptmcc -O2 -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror %s -o %t.fortify
 // RUN: rm -f %t.trace %t.fortify.trace
@@ -137,6 +137,17 @@ TX int via_snprintf(const char *path, const char *s, size_t n)
     return buf[0];
 }
 
+/* strtol's end pointer, into two bytes left of a local. */
+static long parse(const char *s, char **end) { return strtol(s, end, 10); }
+
+TX int via_endptr(const char *path, const char *s, size_t n)
+{
+    (void)path; (void)s;
+    char *end, tiny[4] = "";
+    long v = parse("115", n > 6 ? (char **)(void *)&tiny[2] : &end);
+    return (int)v + tiny[0];
+}
+
 typedef int (*tx_fn)(const char *, const char *, size_t);
 
 int main(int argc, char **argv)
@@ -158,7 +169,7 @@ int main(int argc, char **argv)
         {"memcpy", with_memcpy},   {"memset", with_memset},   {"snprintf", with_snprintf},
         {"read", with_read},       {"fgets", with_fgets},     {"strcpy", with_strcpy},
         {"sprintf", with_sprintf}, {"pointer", via_pointer},  {"ptr-memcpy", via_memcpy},
-        {"ptr-strcpy", via_strcpy}, {"ptr-snprintf", via_snprintf},
+        {"ptr-strcpy", via_strcpy}, {"ptr-snprintf", via_snprintf}, {"ptr-endptr", via_endptr},
     };
     for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
         int in = calls[i].fn(path, "small", 6);
@@ -186,10 +197,11 @@ int main(int argc, char **argv)
 // CHECK-NEXT: ptr-memcpy in 115 out -2
 // CHECK-NEXT: ptr-strcpy in 115 out -2
 // CHECK-NEXT: ptr-snprintf in 115 out -2
+// CHECK-NEXT: ptr-endptr in 115 out -2
 // CHECK-NEXT: host stack intact
 
 // DRY: memcpy in 115 out 0
-// DRY: ptr-snprintf in 115 out 0
+// DRY: ptr-endptr in 115 out 0
 // DRY-NEXT: host stack intact
 
 // TARGETS: "target":"buf at {{.*}}run-inline-oob-lib.c:{{[0-9]+}}:5"
@@ -203,9 +215,10 @@ int main(int argc, char **argv)
 // TARGETS-NEXT: "target":"through a pointer, into the mirror's stack frames outside its locals"
 // TARGETS-NEXT: "target":"by a library call, past the end of the mirror's object"
 // TARGETS-NEXT: "target":"by a library call, past the end of the mirror's object"
+// TARGETS-NEXT: "target":"by a library call, past the end of the mirror's object"
 
-// RECORDS: 22
-// CRASHES: 11
+// RECORDS: 24
+// CRASHES: 12
 
 // MODES: "transaction_id":"via_memcpy","function":"via_memcpy","mirror":"inline","mirror_reason":"auto: the mirror calls only shims and clones, and its stores outside its locals go to its write buffer"
 // MODES: "transaction_id":"via_pointer","function":"via_pointer","mirror":"inline","mirror_reason":"auto: the mirror calls only shims and clones, and its stores outside its locals go to its write buffer"
