@@ -12,7 +12,9 @@
 **    store that is not local is the blocker, named in the trace and in the
 **    error for `mirror = inline`.  Calls are judged elsewhere (front.c): a
 **    call that may write is either a clone (proved on its own), a shim, or
-**    an unknown external (which needs the fork executor anyway).
+**    an unknown external (which needs the fork executor anyway).  An index
+**    or a length that would leave the local is checked at run time (see
+**    "Stores into local arrays").
 **
 ** 2. Cancellation points: offsets in the body where the clone polls
 **    ptm_mirror_cancel (function entry, every loop iteration, every label,
@@ -1646,8 +1648,9 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
 **
 ** The index (the length) is evaluated once; the destination, copied into
 ** the check, must name only locals and have no side effects.  What cannot
-** be checked -- a store written inside a macro's body, sscanf into a local
-** char array, a destination with side effects, a variable-length array or
+** be checked -- a store written inside a macro's body, sscanf into a char
+** array without a width it holds, a destination with side effects or
+** reading memory other than locals, a variable-length array or
 ** alloca (which move the stack pointer by a size the mirror computes, into
 ** another thread's stack if it likes) -- keeps the mirror from running
 ** inline, in either mode: it runs in a fork.
