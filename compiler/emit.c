@@ -628,6 +628,11 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
         if (p->wrap)
             edits_add_ordered(&e, p->wrap_end, 0, " }", NULL, INT_MAX);
     }
+    /* Stores into local arrays stay inside them, whatever their index. */
+    for (int i = 0; i < f->inl.nbounds; i++) {
+        const RedoEdit *r = &f->inl.bounds[i];
+        edits_add_ordered(&e, r->off, r->len, r->text, NULL, r->order);
+    }
     /* Accesses outside its locals go through the write buffer. */
     for (int i = 0; f->redo && i < f->inl.nredo; i++) {
         const RedoEdit *r = &f->inl.redo[i];

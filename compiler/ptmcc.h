@@ -346,6 +346,9 @@ typedef struct InlineFacts {
     size_t redo_blocker_off;
     RedoEdit *redo;         /* the edits that do it */
     int nredo;
+    RedoEdit *bounds;       /* the checks of its stores into local arrays,
+                               made in every mirror clone */
+    int nbounds;
 } InlineFacts;
 
 /* What a mirror's call goes to, as front.c resolves it: is_user_shim(ctx,
@@ -362,8 +365,10 @@ typedef struct Callees {
 ** stores only into its own locals; finds its cancellation points; and
 ** makes the edits that send its other accesses through the write buffer
 ** (ptm_redo_ld, ptm_redo_st, ptm_redo_own of ptm_gen.h), or says why it
-** cannot.  A built-in shim that fills a buffer writes the buffer's view
-** itself; a user shim is the user's code, and gets checked pointers.
+** cannot; and checks its stores into local arrays whose index or length
+** is computed (ptm_local_at, ptm_local_fit).  A built-in shim that fills a
+** buffer writes the buffer's view itself; a user shim is the user's code,
+** and gets checked pointers.
 ** OUT: *out (free with inline_facts_free). */
 void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const Callees *callees,
                   InlineFacts *out);

@@ -370,6 +370,16 @@ void ptmInlineBail(const char *why)
     }
 }
 
+void ptmInlineFault(int signo)
+{
+    struct inlineThread *t = inlineSelf;
+    if (t && t->active) {
+        t->active = 0;
+        t->signo = signo;
+        siglongjmp(t->jmp, 1);
+    }
+}
+
 static void recheckHandlers(void)
 {
     uint64_t now = ptmOsNowNs();
@@ -486,6 +496,7 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t dea
     ** its other stores go to the write buffer (instrumented clones). */
     struct ptmRedo redo;
     ptmRedoBegin(&redo, __builtin_frame_address(0));
+    redo.objects = desc->redo;
     /* A longjmp out of the mirror lands here too (longjmp.c); one that a
     ** signal handler of the host made is the host's, and goes on after. */
     struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,

@@ -189,6 +189,12 @@ static void showEvent(struct buf *b, const struct style *st, json_t *ev)
         bufText(b, st, target ? target : "", 1);
         return;
     }
+    if (strcmp(kind, "out_of_bounds") == 0) {
+        bufAdd(b, "out-of-bounds store (", 21);
+        bufText(b, st, target ? target : "?", 0);
+        bufAdd(b, "): not done", 11);
+        return;
+    }
     bufText(b, st, call ? call : "?", 0);
     if (strcmp(kind, "denied") == 0) {
         bufAdd(b, " denied by seccomp", 18);

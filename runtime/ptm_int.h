@@ -117,6 +117,8 @@ enum ptmEventKind {
     PTM_EV_DENIED,     /* seccomp denied syscall number `call` */
     PTM_EV_MISSING_CLONE, /* a PTM_MIRRORABLE function had no mirror clone and
                             ran as it is: target holds its name (clones.c) */
+    PTM_EV_OUT_OF_BOUNDS, /* a store past a local array of the mirror, not
+                             done: target holds the array and where (bounds.c) */
     PTM_EV_KIND_END       /* keep last: kinds at or above it are garbage */
 };
 
@@ -593,6 +595,11 @@ int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
 ** inline mirror runs; returns at once otherwise. */
 void ptmInlineBail(const char *why);
 
+/* ptmInlineFault: the inline mirror running on this thread ends as if it
+** had taken the signal signo (PTM_MS_CRASHED), without going on.  Does not
+** return when an inline mirror runs; returns at once otherwise. */
+void ptmInlineFault(int signo);
+
 /* longjmp.c -------------------------------------------------------------
 ** A longjmp out of a mirror ends the mirror; one out of a primary or an
 ** alternative ends the call (record, release) and goes on.  See longjmp.c.
@@ -659,6 +666,11 @@ struct ptmRedo {
     size_t cap, used;
     struct redoBlock *views;       /* every view handed out, newest first */
     size_t heap_bytes;             /* allocated from its heap, net of frees */
+    int objects;                   /* instrumented clones: of the stack, only
+                                      the objects they registered are the
+                                      mirror's (ptm_redo_local) */
+    struct redoObject *obj;        /* those objects, oldest first */
+    size_t nobj, capobj;
 };
 
 /* The inline mirror's buffer on this thread; NULL: none runs. */
@@ -668,8 +680,12 @@ void ptmRedoBegin(struct ptmRedo *r, const void *frame);
 void ptmRedoEnd(struct ptmRedo *r);
 /* ptmRedoThreadExit: releases the buffers the thread kept (thread exit). */
 void ptmRedoThreadExit(void);
-/* ptmRedoOwns: whether the mirror owns [p, p+n) (its stack, its heap). */
+/* ptmRedoOwns: whether the mirror owns [p, p+n): its heap, and its stack
+** -- with r->objects, only the local objects its clones registered. */
 int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n);
+/* ptmRedoRoom: the bytes from p to the end of the mirror's object that
+** holds it (a registered local, its heap); 0: the mirror does not own p. */
+size_t ptmRedoRoom(const struct ptmRedo *r, const void *p);
 /* ptmRedoRead: the mirror's view of [src, src+n) copied to dst (r NULL:
 ** real memory). */
 void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n);

@@ -229,17 +229,53 @@ static int onStack(const struct ptmRedo *r, uintptr_t lo, uintptr_t a, size_t n)
     return a >= lo && a < r->stack_hi && n <= r->stack_hi - a;
 }
 
+/* A local object an instrumented clone registered: [lo, hi). */
+struct redoObject {
+    uintptr_t lo, hi;
+};
+
+/* inObject: whether [a, a+n) lies in one registered object. */
+static int inObject(const struct ptmRedo *r, uintptr_t a, size_t n)
+{
+    for (size_t i = r->nobj; i-- > 0;)
+        if (a >= r->obj[i].lo && a < r->obj[i].hi && n <= r->obj[i].hi - a)
+            return 1;
+    return 0;
+}
+
 /* ptmRedoOwns: whether the running mirror owns [p, p+n): its stack frames
-** or its heap. */
+** (with r->objects, the objects its clones registered there) or its heap. */
 int ptmRedoOwns(const struct ptmRedo *r, const void *p, size_t n)
 {
     uintptr_t a = (uintptr_t)p, lo = (uintptr_t)__builtin_frame_address(0);
-    if (onStack(r, lo, a, n) || inChunks(r->heap, a, n))
+    if (inChunks(r->heap, a, n))
+        return 1;
+    if (r->objects)
+        return inObject(r, a, n);
+    if (onStack(r, lo, a, n))
         return 1;
     void *fake = __asan_get_current_fake_stack ? __asan_get_current_fake_stack() : NULL;
     void *beg, *end;
     void *real = fake ? __asan_addr_is_in_fake_stack(fake, (void *)a, &beg, &end) : NULL;
     return real && onStack(r, lo, (uintptr_t)real, 1) && n <= (uintptr_t)end - a;
+}
+
+/* ptmRedoRoom: how many bytes from p on lie in the one object of the
+** running mirror that holds p: a local its clones registered, or its
+** heap; 0 when the mirror does not own p. */
+size_t ptmRedoRoom(const struct ptmRedo *r, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (const struct redoChunk *c = r->heap; c; c = c->next) {
+        uintptr_t lo = (uintptr_t)c->mem;
+        if (a >= lo && a - lo < c->used)
+            return c->used - (a - lo);
+    }
+    for (size_t i = r->nobj; r->objects && i-- > 0;)
+        if (a >= r->obj[i].lo && a < r->obj[i].hi)
+            return r->obj[i].hi - a;
+    uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
+    return !r->objects && onStack(r, lo, a, 1) ? r->stack_hi - a : 0;
 }
 
 /* fill: makes the block's view of [a, a+n) complete, reading the bytes it
@@ -300,6 +336,26 @@ static struct redoBlock *merge(struct ptmRedo *r, uintptr_t g0, uintptr_t g1)
     return nb;
 }
 
+/* intoFrames: whether a store to [a, a+n), which is none of the mirror's
+** objects, reaches into its live stack frames (or the executor's): there
+** it would change a return address, a saved register, the executor's
+** state.  Such a store is a wild one (past a local, through a stale
+** pointer), and ends the mirror; a store into the host's memory (the
+** frames above the executor's included) goes to the buffer. */
+static int intoFrames(const struct ptmRedo *r, uintptr_t a, size_t n)
+{
+    uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
+    if (!r->objects)
+        return 0;
+    if (a < r->stack_hi && a + n > lo)
+        return 1;
+    /* Under AddressSanitizer a frame may live in its fake stack. */
+    void *fake = __asan_get_current_fake_stack ? __asan_get_current_fake_stack() : NULL;
+    void *beg, *end;
+    void *real = fake ? __asan_addr_is_in_fake_stack(fake, (void *)a, &beg, &end) : NULL;
+    return real && onStack(r, lo, (uintptr_t)real, 1);
+}
+
 /* translate: where the mirror's view of [p, p+n) is.  write: the mirror
 ** is about to write it.  NULL when the write buffer is out of memory. */
 static void *translate(struct ptmRedo *r, const volatile void *p, size_t n, int write)
@@ -309,6 +365,8 @@ static void *translate(struct ptmRedo *r, const volatile void *p, size_t n, int 
         return (void *)a;
     if (write && ptmRedoOwns(r, (const void *)a, n))
         return (void *)a;
+    if (write && intoFrames(r, a, n))
+        ptm_local_oob("through a pointer, into the mirror's stack frames outside its locals");
     uintptr_t g0 = a >> GRANULE_SHIFT, g1 = (a + n - 1) >> GRANULE_SHIFT;
     struct redoBlock *b = blockAt(r, g0);
     if (!b || a + n > b->hi) {
@@ -355,6 +413,59 @@ PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n)
         return (void *)(uintptr_t)p;
     void *v = translate(r, p, n, 1);
     return v ? v : outOfMemory();
+}
+
+/*
+** ptm_redo_frame, ptm_redo_unframe, ptm_redo_local: what instrumented
+** clones tell of their local objects (see ptm_gen.h).  ptm_redo_frame, at
+** a clone's entry, returns the mark its exit (ptm_redo_unframe) goes back
+** to; it also drops the objects of frames that a longjmp left, below this
+** one, whose exits never ran.  Nothing outside an instrumented inline
+** mirror.
+*/
+PTM_API unsigned ptm_redo_frame(void)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r || !r->objects)
+        return 0;
+    /* Under AddressSanitizer's fake stack, locals are not on this stack:
+    ** their addresses say nothing of which frames are gone. */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (!__asan_get_current_fake_stack || !__asan_get_current_fake_stack())
+        while (r->nobj && r->obj[r->nobj - 1].hi <= sp)
+            r->nobj--;
+    return (unsigned)r->nobj;
+}
+
+PTM_API void ptm_redo_unframe(unsigned *mark)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (r && r->objects && *mark < r->nobj)
+        r->nobj = *mark;
+}
+
+PTM_API void ptm_redo_local(const volatile void *p, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r || !r->objects)
+        return;
+    /* A block in a loop declares its objects again each time round. */
+    uintptr_t lo = (uintptr_t)p;
+    for (size_t i = r->nobj, k = 0; i-- > 0 && k < 16; k++)
+        if (r->obj[i].lo == lo && r->obj[i].hi == lo + n)
+            return;
+    if (r->nobj == r->capobj) {
+        size_t cap = r->capobj ? 2 * r->capobj : 64;
+        struct redoObject *obj = chunkAlloc(&r->shadow, &spareShadow, cap * sizeof *obj,
+                                            _Alignof(struct redoObject));
+        if (!obj)
+            outOfMemory();
+        if (r->nobj)
+            memcpy(obj, r->obj, r->nobj * sizeof *obj);
+        r->obj = obj;
+        r->capobj = cap;
+    }
+    r->obj[r->nobj++] = (struct redoObject){lo, lo + n};
 }
 
 /*
@@ -563,6 +674,8 @@ void ptmRedoEnd(struct ptmRedo *r)
     }
     r->table = NULL;
     r->cap = r->used = 0;
+    r->obj = NULL; /* it lived in the shadow chunks */
+    r->nobj = r->capobj = 0;
 }
 
 /*

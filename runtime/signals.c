@@ -80,7 +80,8 @@ const char *ptmErrnoClass(int err)
 
 /*
 ** ptmEventKindName: the name of an event kind, as rules and traces spell
-** it: "call", "validate", "denied", "missing_clone"; "?" for anything else.
+** it: "call", "validate", "denied", "missing_clone",
+** "out_of_bounds"; "?" for anything else.
 */
 const char *ptmEventKindName(unsigned kind)
 {
@@ -93,6 +94,8 @@ const char *ptmEventKindName(unsigned kind)
         return "denied";
     case PTM_EV_MISSING_CLONE:
         return "missing_clone";
+    case PTM_EV_OUT_OF_BOUNDS:
+        return "out_of_bounds";
     default:
         return "?";
     }

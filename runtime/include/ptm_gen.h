@@ -402,8 +402,30 @@ extern PTM_API _Thread_local int ptm_redo_mode; /* 0 off, 1 on, 2 on with shadow
 PTM_API void *ptm_redo_ld_slow(const volatile void *p, size_t n);
 PTM_API void *ptm_redo_st_slow(volatile void *p, size_t n);
 PTM_API void *ptm_redo_own(void *p);
+PTM_API void *ptm_redo_own_n(void *p, size_t n);
+/* ptm_redo_fit, and the ptm_redo_ versions of strcpy, stpcpy, strcat,
+** strncat, sprintf and vsprintf: a library call that writes through a
+** pointer stays in the one object of the mirror it points into. */
+PTM_API void ptm_redo_fit(size_t count, size_t unit, const volatile void *p);
+PTM_API char *ptm_redo_strcpy(char *d, const char *s);
+PTM_API char *ptm_redo_stpcpy(char *d, const char *s);
+PTM_API char *ptm_redo_strcat(char *d, const char *s);
+PTM_API char *ptm_redo_strncat(char *d, const char *s, size_t max);
+PTM_API int ptm_redo_sprintf(char *d, const char *fmt, ...) PTM_PRINTF_LIKE(2, 3);
+PTM_API int ptm_redo_vsprintf(char *d, const char *fmt, va_list ap) PTM_PRINTF_LIKE(2, 0);
 PTM_API void *ptm_redo_str(const volatile void *s);
 PTM_API void *ptm_redo_real(const volatile void *p);
+
+/* The local objects of an instrumented clone: of the stack, only these are
+** the mirror's, and a store through a pointer elsewhere into its frames
+** (a return address, a saved register, the executor's own frame) ends the
+** mirror instead.  Each clone starts with
+**     unsigned F __attribute__((__cleanup__(ptm_redo_unframe))) = ptm_redo_frame();
+** and registers each local array, struct or union, and each local whose
+** address it takes, after its declaration: ptm_redo_local(&x, sizeof x). */
+PTM_API unsigned ptm_redo_frame(void);
+PTM_API void ptm_redo_unframe(unsigned *mark);
+PTM_API void ptm_redo_local(const volatile void *p, size_t n);
 
 /* What the running inline mirror allocated last, from its own heap: its
 ** memory, read and written in place without a call. */
@@ -424,5 +446,50 @@ static inline void *ptm_redo_st(volatile void *p, size_t n)
                ? ptm_redo_st_slow(p, n)
                : (void *)a;
 }
+
+/*
+** Stores into a mirror's local arrays.  ptmcc checks each store of a mirror
+** clone into an element of a local array whose index is not a constant
+** inside the array (buf[i] = c, s.rows[r][k] += v): with A a fresh name and
+** X the local variable,
+**     (*({ __auto_type A = &(E); ptm_local_at(A, sizeof *A, &X, sizeof X, "X at f.c:3:5"); A; }))
+** and the length a library call writes into a local array (memcpy(buf + k,
+** s, n), snprintf, read, fgets ...) with ptm_local_fit; strcpy, stpcpy,
+** strcat, strncat, sprintf and vsprintf into a local array become the
+** ptm_local_ versions, given X.  A store that would leave X is not done:
+** ptm_local_oob ends the mirror as that store's fault would (crashed,
+** SIGSEGV), with an out_of_bounds event.
+*/
+PTM_API __attribute__((__noreturn__)) void ptm_local_oob(const char *where);
+
+static inline void ptm_local_at(const volatile void *p, size_t n, const volatile void *obj,
+                                size_t size, const char *where)
+{
+    uintptr_t off = (uintptr_t)p - (uintptr_t)obj;
+    if (off > size || n > size - off)
+        ptm_local_oob(where);
+}
+
+/* ptm_local_fit: count units of unit bytes written at p fit in X. */
+static inline void ptm_local_fit(size_t count, size_t unit, const volatile void *p,
+                                 const volatile void *obj, size_t size, const char *where)
+{
+    uintptr_t off = (uintptr_t)p - (uintptr_t)obj;
+    if (off > size || (unit && count > (size - off) / unit))
+        ptm_local_oob(where);
+}
+
+PTM_API char *ptm_local_strcpy(const volatile void *obj, size_t size, const char *where,
+                               char *d, const char *s);
+PTM_API char *ptm_local_stpcpy(const volatile void *obj, size_t size, const char *where,
+                               char *d, const char *s);
+PTM_API char *ptm_local_strcat(const volatile void *obj, size_t size, const char *where,
+                               char *d, const char *s);
+PTM_API char *ptm_local_strncat(const volatile void *obj, size_t size, const char *where,
+                                char *d, const char *s, size_t max);
+PTM_API int ptm_local_sprintf(const volatile void *obj, size_t size, const char *where,
+                              char *d, const char *fmt, ...) PTM_PRINTF_LIKE(5, 6);
+PTM_API int ptm_local_vsprintf(const volatile void *obj, size_t size, const char *where,
+                               char *d, const char *fmt, va_list ap) PTM_PRINTF_LIKE(5, 0);
 
 #endif /* PTM_GEN_H */

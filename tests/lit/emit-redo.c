@@ -4,7 +4,8 @@
 // own tokens, so that real memory never changes and the mirror reads back
 // what it wrote.  Locals and errno are left alone; a bit-field is reached
 // through its struct; a library writer's destination is checked with
-// ptm_redo_own; malloc, free and memcpy are shims.
+// ptm_redo_own, and the length it writes with ptm_redo_fit (it must stay in
+// the mirror's object); malloc, free and memcpy are shims.
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s
 // RUN: %ptmcc -std=gnu17 -pedantic -Wall -Wextra -Wshadow -Werror %s -o %t
 // RUN: rm -f %t.trace
@@ -86,7 +87,7 @@ int main(void)
 // Nested: the pointer a->next is loaded inside the store's address.
 // CHECK-NEXT: (__extension__({ __auto_type __ptm_a2 = &((*__extension__({ __auto_type __ptm_a3 = &(a->next); (__typeof__(__ptm_a3))ptm_redo_ld(__ptm_a3, sizeof *__ptm_a3); }))->balance ); __typeof__(*__ptm_a2) __ptm_v2 = ( (*__extension__({ __auto_type __ptm_a4 = &(a->balance); (__typeof__(__ptm_a4))ptm_redo_ld(__ptm_a4, sizeof *__ptm_a4); }))); *(__typeof__(__ptm_a2))ptm_redo_st(__ptm_a2, sizeof *__ptm_a2) = __ptm_v2; }));
 // CHECK-NEXT: char *msg = ptm_shim_malloc(sizeof a->note);
-// CHECK-NEXT: snprintf((__extension__({ __auto_type __ptm_a5 = (msg); (__typeof__(__ptm_a5))ptm_redo_own(__ptm_a5); })), sizeof a->note, "paid %ld", amount);
+// CHECK-NEXT: snprintf(msg, __extension__({ __auto_type __ptm_f5 = (sizeof a->note); ptm_redo_fit((__SIZE_TYPE__)__ptm_f5, (1), (msg)); __ptm_f5; }), "paid %ld", amount);
 // CHECK-NEXT: ptm_shim_memcpy(a->note, msg, sizeof a->note);
 // CHECK-NEXT: ptm_shim_free(msg);
 // A library function reads a non-local array in the mirror's view.

@@ -10,6 +10,7 @@
 */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -330,4 +331,70 @@ static void mirrorAligned(void *p)
 Test(redo, a_copy_is_aligned_as_its_original)
 {
     cr_assert_eq(run(mirrorAligned, NULL, NULL), 1);
+}
+
+/* --- instrumented mirrors' own objects ------------------------------- */
+
+/* runObjects: as run, for a mirror of instrumented clones (desc.redo):
+** of the stack, only the objects they register are the mirror's. */
+static long runObjects(void (*mirror)(void *), void *p, struct ptmMirrorRun *out)
+{
+    struct ptm_tx_desc d = {
+        .abi = PTM_ABI_VERSION, .transaction_id = "redo.objects", .function = "t",
+        .frame_size = sizeof(struct frame), .mirror = mirror, .inline_ok = 1, .redo = 1,
+    };
+    struct frame fr = {.arg = {p}};
+    cr_assert_eq(ptmInlineRun(&d, &fr, 0, ring, out), PTM_OK);
+    return out->frame_valid ? ((struct frame *)(void *)ring->frame)->ret : -1;
+}
+
+/* put: a clone storing through its pointer, as ptmcc instruments it. */
+static __attribute__((noinline)) void put(char *p, size_t i, char c)
+{
+    unsigned mark __attribute__((__cleanup__(ptm_redo_unframe))) = ptm_redo_frame();
+    *(char *)ptm_redo_st(&p[i], 1) = c;
+}
+
+/* A registered local is written in place, through a pointer too, and a
+** loop that declares it again does not register it again. */
+static void mirrorOwnObject(void *p)
+{
+    struct frame *fr = p;
+    unsigned mark __attribute__((__cleanup__(ptm_redo_unframe))) = ptm_redo_frame();
+    for (int round = 0; round < 1000; round++) {
+        char buf[16];
+        ptm_redo_local(&buf, sizeof buf);
+        buf[0] = 'a';
+        put(buf, 15, 'z');
+        if (buf[15] != 'z')
+            return;
+    }
+    fr->ret = (long)ptmRedoCurrent->nobj;
+}
+
+/* A store through a pointer past a local, into the mirror's frames. */
+static void mirrorPastObject(void *p)
+{
+    struct frame *fr = p;
+    unsigned mark __attribute__((__cleanup__(ptm_redo_unframe))) = ptm_redo_frame();
+    char buf[16];
+    ptm_redo_local(&buf, sizeof buf);
+    for (size_t i = 0; i < (size_t)fr->arg.p; i++)
+        put(buf, i, 'x');
+    fr->ret = buf[0];
+}
+
+Test(redo, an_instrumented_mirror_owns_its_objects_not_its_frames)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runObjects(mirrorOwnObject, NULL, &r), 1, "one object, registered once");
+    cr_assert_eq(r.status, PTM_MS_RETURNED);
+    cr_assert_eq(runObjects(mirrorPastObject, (void *)(uintptr_t)16, &r), 'x');
+    for (size_t far = 17; far <= 4096; far *= 4) {
+        runObjects(mirrorPastObject, (void *)(uintptr_t)far, &r);
+        cr_assert_eq(r.status, PTM_MS_CRASHED, "%zu bytes", far);
+        cr_assert_eq(r.signo, SIGSEGV);
+        cr_assert_eq(atomic_load(&ring->head), 1);
+        cr_assert_eq(ring->ev[0].kind, PTM_EV_OUT_OF_BOUNDS);
+    }
 }
