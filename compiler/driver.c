@@ -960,18 +960,33 @@ static Args backend_command(const Cmd *c, const char *incdir)
 static void add_link_libs(Args *cmd, const char *prefix)
 {
     char *libdir = format("-L%s/lib", prefix);
+    bool is_static = false;
+    for (int i = 0; i < cmd->n; i++)
+        if (strcmp(cmd->v[i], "-static") == 0 || strcmp(cmd->v[i], "-static-pie") == 0)
+            is_static = true;
     push(cmd, libdir);
     free(libdir);
     push(cmd, "-Wl,--push-state,--as-needed");
-    split_words(cmd, PTM_LINK_LIBS);
+    if (is_static) {
+        /* libc.a's __longjmp_chk is not weak: libptm's jump functions
+        ** come first, for any program that jumps.  They jump through
+        ** libc's under glibc's internal name, linked in. */
+        push(cmd, "-Wl,--start-group");
+        push(cmd, "-lptm");
+        push(cmd, "-lptm_jump");
+        push(cmd, "-Wl,--end-group");
+        push(cmd, "-Wl,-u,__libc_siglongjmp");
+        split_words(cmd, PTM_LINK_LIBS);
+    } else {
+        /* After libc: a program's longjmp is libptm's (runtime/longjmp_api.c)
+        ** only when it links libptm, which refers to them; one without a
+        ** transaction keeps libc's and links nothing of PTM. */
+        push(cmd, "-lptm");
+        split_words(cmd, PTM_LINK_LIBS);
+        push(cmd, "-lc");
+        push(cmd, "-lptm_jump");
+    }
     push(cmd, "-Wl,--pop-state");
-    /* libptm's longjmp (runtime/longjmp.c) jumps through libc's, which a
-    ** static program has only under glibc's internal name: linked in. */
-    for (int i = 0; i < cmd->n; i++)
-        if (strcmp(cmd->v[i], "-static") == 0 || strcmp(cmd->v[i], "-static-pie") == 0) {
-            push(cmd, "-Wl,-u,__libc_siglongjmp");
-            break;
-        }
 }
 
 static int compile(Cmd *c, const char *prefix)

@@ -24,6 +24,12 @@
 ** own internal jumps do not go through them, and need not.  Each checks the
 ** scopes and then jumps through libc's function (dlsym(RTLD_NEXT)).
 **
+** The four live in longjmp_api.c, a library of their own (libptm_jump.a)
+** that ptmcc's link names after libc: a program that calls longjmp but has
+** no transaction takes libc's and links no part of libptm, while this file,
+** linked with any transaction, refers to ptmJumpApi and so brings them in
+** ahead of libc's.
+**
 ** Whether a jump leaves a scope: a scope records the frame address of the
 ** function that runs it (hi); its code runs in frames below hi, its
 ** caller's above.  The target's stack pointer is in the jmp_buf, mangled by
@@ -81,6 +87,7 @@ _Thread_local struct ptmJumpScope *ptmJumpTop;
 static struct {
     jumpFn fn[PTM_JUMP_KINDS];  /* libc's, by enum ptmJumpFn */
     int demangles;              /* spOf reads the saved stack pointer */
+    const volatile int *api;    /* &ptmJumpApi: the reference that links them */
     _Atomic int resolved;
 } real;
 
@@ -144,6 +151,8 @@ __attribute__((constructor)) static void resolve(void)
         if (!real.fn[i])
             real.fn[i] = any;
     real.demangles = demanglesHere();
+    /* Linking this file links the jump functions (longjmp_api.c). */
+    real.api = &ptmJumpApi;
     atomic_store(&real.resolved, 1);
 }
 
@@ -291,27 +300,8 @@ void ptmJumpResume(void)
     jump(pending.fn, env, pending.val, 0);
 }
 
-/*
-** longjmp, _longjmp, siglongjmp, __longjmp_chk: the program's jumps, and
-** (exported by ptmcc's link) its shared libraries'.  As libc's, once the
-** scopes the jump leaves are ended.  Do not return.
-*/
-PTM_API __attribute__((noreturn)) void longjmp(struct __jmp_buf_tag env[1], int val)
+/* ptmJumpEntry: see ptm_int.h. */
+void ptmJumpEntry(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
 {
-    jump(PTM_JUMP_LONGJMP, env, val, 0);
-}
-
-PTM_API __attribute__((noreturn)) void _longjmp(struct __jmp_buf_tag env[1], int val)
-{
-    jump(PTM_JUMP__LONGJMP, env, val, 0);
-}
-
-PTM_API __attribute__((noreturn)) void siglongjmp(struct __jmp_buf_tag env[1], int val)
-{
-    jump(PTM_JUMP_SIGLONGJMP, env, val, 0);
-}
-
-PTM_API __attribute__((noreturn)) void __longjmp_chk(struct __jmp_buf_tag env[1], int val)
-{
-    jump(PTM_JUMP_CHK, env, val, 0);
+    jump(fn, env, val, 0);
 }

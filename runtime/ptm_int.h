@@ -644,6 +644,14 @@ void ptmJumpReal(sigjmp_buf env, int val) __attribute__((noreturn));
 ** (shims/jump.c): one out of the mirror ends it.  Does not return. */
 void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
     __attribute__((noreturn));
+/* ptmJumpEntry: the program's jump fn(env, val) (longjmp_api.c's
+** longjmp and its kin): as libc's, once the scopes it leaves are ended.
+** Does not return. */
+void ptmJumpEntry(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
+    __attribute__((noreturn));
+/* ptmJumpApi: defined beside the jump functions; longjmp.c refers to it so
+** that linking libptm links them. */
+extern const volatile int ptmJumpApi;
 /* ptmJumpPending: whether a jump of the host's waits for the engine:
 ** made by a signal handler while a scope that defers ran, it ended the
 ** mirror.  Cleared when the next mirror starts. */

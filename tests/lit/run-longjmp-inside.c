@@ -93,8 +93,8 @@ int main(void)
 // CHECK: jumps_inline(1) = 173, jumps_fork(1) = 173
 // CHECK: jumps_inline(2) = 175, jumps_fork(2) = 175
 
-// TRACE:      "mirror":"inline",{{.*}}"mirror_status":"returned",{{.*}}"mirror_result":"kept",{{.*}}"outcome":"success","left_by_longjmp":false,"dry_run":true
-// TRACE-NEXT: "mirror":"fork",{{.*}}"mirror_status":"returned",{{.*}}"mirror_result":"kept",{{.*}}"outcome":"success","left_by_longjmp":false,"dry_run":true
+// TRACE:      "mirror":"inline",{{.*}}"mirror_status":"returned",{{.*}}"mirror_result":"kept",{{.*}}"outcome":"success","left_by_longjmp":false,{{.*}}"dry_run":true
+// TRACE-NEXT: "mirror":"fork",{{.*}}"mirror_status":"returned",{{.*}}"mirror_result":"kept",{{.*}}"outcome":"success","left_by_longjmp":false,{{.*}}"dry_run":true
 // TRACE-NEXT: "mirror":"inline",{{.*}}"mirror_status":"returned",
 // TRACE-NEXT: "mirror":"fork",{{.*}}"mirror_status":"returned",
 
