@@ -114,6 +114,22 @@ static size_t where(CXCursor c)
     return off;
 }
 
+/* reason_at: "<what> at file:line:col", what formatted from fmt and ap,
+** at cursor at of file.  Owned by the caller. */
+static char *reason_at(SrcFile *file, CXCursor at, const char *fmt, va_list ap)
+    PTMCC_PRINTF(3, 0);
+static char *reason_at(SrcFile *file, CXCursor at, const char *fmt, va_list ap)
+{
+    char *what = NULL;
+    if (vasprintf(&what, fmt, ap) < 0)
+        what = NULL;
+    unsigned line, col;
+    src_line_col((SrcLoc){file, where(at)}, &line, &col);
+    char *why = format("%s at %s:%u:%u", what ? what : "?", file->path, line, col);
+    free(what);
+    return why;
+}
+
 /* block: records the first reason the function is not proved, as
 ** "<what> at file:line:col". */
 static void block(Proof *p, CXCursor at, const char *fmt, ...) PTMCC_PRINTF(3, 4);
@@ -123,15 +139,9 @@ static void block(Proof *p, CXCursor at, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    char *what = NULL;
-    if (vasprintf(&what, fmt, ap) < 0)
-        what = NULL;
+    p->out->blocker = reason_at(p->file, at, fmt, ap);
     va_end(ap);
-    unsigned line, col;
-    src_line_col((SrcLoc){p->file, where(at)}, &line, &col);
-    p->out->blocker = format("%s at %s:%u:%u", what ? what : "?", p->file->path, line, col);
     p->out->blocker_off = where(at);
-    free(what);
 }
 
 /* children: the first n children of c (unexposed wrappers included). */
@@ -1674,13 +1684,8 @@ static void bounds_block(Bounds *b, CXCursor at, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    char *what = NULL;
-    if (vasprintf(&what, fmt, ap) < 0)
-        what = NULL;
+    char *why = reason_at(b->r.file, at, fmt, ap);
     va_end(ap);
-    unsigned line, col;
-    src_line_col((SrcLoc){b->r.file, where(at)}, &line, &col);
-    char *why = format("%s at %s:%u:%u", what ? what : "?", b->r.file->path, line, col);
     if (!f->blocker) {
         f->blocker = xstrdup(why);
         f->blocker_off = where(at);
@@ -1690,7 +1695,6 @@ static void bounds_block(Bounds *b, CXCursor at, const char *fmt, ...)
         f->redo_blocker_off = where(at);
     }
     free(why);
-    free(what);
 }
 
 static void bounds_add(Bounds *b, size_t off, int order, char *text)

@@ -82,6 +82,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -1411,6 +1412,14 @@ static void childPrivateFd(int fd, struct nullFds *nf)
             childClose(nfd);
             nfd = -1;
         }
+        own = nfd >= 0;
+    } else if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 7) {
+        /* /dev/full, reopened read-only (reading it takes nothing from
+        ** anyone): the shims see the device and predict its ENOSPC, where
+        ** /dev/null would predict success. */
+        char proc[32];
+        procFdPath(proc, fd);
+        nfd = childOpen(proc, (how & ~(O_ACCMODE | O_APPEND)) | O_RDONLY);
         own = nfd >= 0;
     }
     if (nfd < 0)

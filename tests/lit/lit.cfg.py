@@ -1,7 +1,13 @@
 # lit configuration for ptmcc's golden tests: each test is a C file whose
 # RUN: lines drive ptmcc and whose CHECK: lines FileCheck the output.
 import os
+import resource
 import lit.formats
+
+# A test program that runs away writing its output file must fail, not
+# fill the disk or (through lit's own diff, which reads both files into
+# memory) the machine's memory: no test writes a file of 256 MiB.
+resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 20, 256 << 20))
 
 config.name = "ptmcc"
 config.test_format = lit.formats.ShTest(execute_external=False)

@@ -1,12 +1,14 @@
 // /dev/full fails every write with ENOSPC: a mirror that writes to it,
 // through a descriptor it opened or the host's own (stdout redirected to
-// it), predicts the failure (validation), and the call diverts.  A
+// it, under either executor), predicts the failure (validation), and the
+// call diverts.  A
 // PTM_TRACE file that cannot be created is said once on stderr, and by
 // ptm_last_error() after each call.
 // RUN: %ptmcc %s -o %t 2>/dev/null
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t /dev/full 2>&1 | FileCheck %s --check-prefix=FULL
 // RUN: env PTM_TRACE=%t.trace %t /dev/null 2>&1 | FileCheck %s --check-prefix=NULL
 // RUN: env PTM_TRACE=%t.trace PTM_MIRROR=inline %t - 2>&1 >/dev/full | FileCheck %s --check-prefix=FULL
+// RUN: env PTM_TRACE=%t.trace PTM_MIRROR=fork %t - 2>&1 >/dev/full | FileCheck %s --check-prefix=FULL
 // RUN: FileCheck %s < %t.trace
 // RUN: env PTM_TRACE=%t.missing/dir/trace %t /dev/null 2>&1 | FileCheck %s --check-prefix=NOTRACE
 // RUN: test ! -e %t.missing
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
 // CHECK: "decision":"primary","path":"save"
 // CHECK: "errno":28,"errname":"ENOSPC"{{.*}}"decision":"divert","path":"keep"
 // CHECK: "decision":"divert","path":"keep"
+// CHECK: "mirror":"fork",{{.*}}"errno":28,"errname":"ENOSPC"{{.*}}"decision":"divert","path":"keep"
+// CHECK: "mirror":"fork",{{.*}}"decision":"divert","path":"keep"
 // NOTRACE: ptm: PTM_TRACE={{.*}}.missing/dir/trace: cannot open it: No such file or directory; no trace is written
 // NOTRACE-NEXT: save 0 [ptm: PTM_TRACE={{.*}}: cannot open it: No such file or directory; no trace is written]
 // NOTRACE-NEXT: save 0 [ptm: PTM_TRACE={{.*}}: cannot open it: No such file or directory; no trace is written]
