@@ -381,7 +381,10 @@ Test(fork_host, a_malloc_lock_held_by_a_host_thread_delays_the_fork_not_the_mirr
     close(saved);
     cr_assert_eq(r.status, PTM_MS_RETURNED, "status %s", ptmStatusName(r.status));
     cr_assert_eq(((struct frame *)ring->frame)->out, 1);
-    cr_assert_geq(r.duration_ns, 100 * MS, "the fork waited for the lock");
+    /* glibc's arena lock, that is: AddressSanitizer's allocator replaces
+    ** malloc_stats() and the arenas, and the lock is not held there. */
+    if (!SANITIZED)
+        cr_assert_geq(r.duration_ns, 100 * MS, "the fork waited for the lock");
 }
 
 /* A host whose threads malloc, free what others allocated, and print, all
