@@ -1,8 +1,9 @@
 /*
-** ptmcc.h - the map of ptmcc, one section per phase (and per file):
+** ptmcc.h - the map of ptmcc, one section per file, in this order:
 **
 **   driver.c     argv in cc style, the backend compiler, temporary files
-**   scan.c       the cheap text scan: can this unit hold an annotation?
+**                (main(): nothing in it is called from elsewhere)
+**   util.c       allocation that cannot fail quietly, growable strings
 **   source.c     source files loaded once; offsets to line:col
 **   diag.c       clang-style diagnostics (text or JSON)
 **   meta_lex.l   the annotation's tokens (flex, reentrant)
@@ -11,13 +12,25 @@
 **   calls.c      what a library call does: the arguments it writes, the
 **                built-in shims (shims.def), the calls a mirror may make
 **                as they are (externals.def)
+**
+**   The inline executor's facts of a function (inline_facts):
+**   inline.c     the phase: bounds_rewrite, prove, redo_rewrite, polls
+**   cursor.c     libclang cursors: local objects, addresses, operators
+**   spans.c      where an expression's text is, through macros
+**   prove.c      the proof that its stores stay in its locals
+**   polls.c      its cancellation points
+**   bounds_rewrite.c  the checks of its stores into local arrays
+**   redo_rewrite.c    the write-buffer rewrite (mirrors runtime/redo.c)
+**
 **   front.c      libclang: annotated functions, their calls, their text;
 **                what each call in a mirror resolves to
+**
 **   rules.c      rules scripts: found, read, syntax-checked with Lua
 **   emit.c       the rewritten C
 **   dump.c       --dump-annotations JSON
-**   verify.c     --verify-mirror: mirrors proven free of raw I/O, on bitcode
 **   compile_db.c compile_commands.json, for -p
+**   scan.c       the cheap text scan: can this unit hold an annotation?
+**   verify.c     --verify-mirror: mirrors proven free of raw I/O, on bitcode
 */
 #ifndef PTMCC_H
 #define PTMCC_H
@@ -30,7 +43,7 @@
 
 #define PTMCC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
-/* util (driver.c) ----------------------------------------------------- */
+/* util.c -------------------------------------------------------------- */
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
@@ -403,6 +416,142 @@ void inline_facts(CXCursor fn, CXCursor body, SrcFile *file, const Callees *call
                   InlineFacts *out);
 void inline_facts_free(InlineFacts *f);
 
+/* cursor.c ------------------------------------------------------------ */
+/* A cursor's children: the first 4 in c, and how many it has in n
+** (unexposed wrappers included). */
+typedef struct Kids {
+    CXCursor c[4];
+    int n;
+} Kids;
+
+/* spelling: c's spelling, malloc'd. */
+char *spelling(CXCursor c);
+/* cursor_offset: the expansion offset of a cursor in the function's file. */
+size_t cursor_offset(CXCursor c);
+/* reason_at: "<what> at file:line:col", what formatted from fmt and ap,
+** at cursor at of file.  Owned by the caller. */
+char *reason_at(SrcFile *file, CXCursor at, const char *fmt, va_list ap) PTMCC_PRINTF(3, 0);
+/* kids_of: the first children of c (unexposed wrappers included). */
+Kids kids_of(CXCursor c);
+/* strip_parens: c, looked at through parentheses. */
+CXCursor strip_parens(CXCursor c);
+/* strip: c, looked at through parentheses and implicit casts. */
+CXCursor strip(CXCursor c);
+/* is_own_local: whether a declaration is an automatic variable of the
+** function being looked at (a parameter counts: its value is the frame's). */
+bool is_own_local(CXCursor decl);
+/* is_pointer_type: whether t is a pointer, canonically. */
+bool is_pointer_type(CXType t);
+/* is_array_object: whether e is an array object (not a pointer, not a
+** parameter declared as an array). */
+bool is_array_object(CXCursor e);
+/* is_local_object: whether an lvalue names (part of) one of the function's
+** own locals without going through a pointer: x, x.f, x[i] with x an
+** array, (x), and those nested. */
+bool is_local_object(CXCursor e);
+/* is_null_constant: a null pointer constant (NULL, 0, (void *)0). */
+bool is_null_constant(CXCursor e);
+/* is_local_address: an argument a library call may write through: a local
+** array (decayed), &local_object, or a null pointer. */
+bool is_local_address(CXCursor e);
+/* is_errno: errno, that is (*__errno_location()). */
+bool is_errno(CXCursor e);
+/* is_increment: whether the unary operator c is ++ or --. */
+bool is_increment(CXCursor c);
+/* statement_end: where a statement that ends at e of file really ends:
+** after its ';', which clang's extents leave out. */
+size_t statement_end(const SrcFile *file, size_t e);
+/* op_spelling_unary, op_spelling_binary: the operator of c, malloc'd. */
+char *op_spelling_unary(CXCursor c);
+char *op_spelling_binary(CXCursor c);
+/* is_bit_field: e is a member access of a bit-field. */
+bool is_bit_field(CXCursor e);
+
+/* spans.c ------------------------------------------------------------- */
+/* A span already rewritten: a macro argument expanded twice is one text. */
+typedef struct Done {
+    size_t start, end;
+    const char *kind;
+} Done;
+
+/* A rewrite of one function's text in progress: the write buffer's
+** (redo_rewrite.c) or the bounds checks' (bounds_rewrite.c). */
+typedef struct Redo {
+    InlineFacts *out;
+    SrcFile *file;
+    CXFile cxfile;
+    const Callees *callees;
+    int seq;
+    bool from_macro; /* the last span was a macro argument's */
+    enum CXCursorKind parent; /* of the cursor walk_child is visiting */
+    Done *done;
+    int ndone;
+    size_t lo, hi; /* the function body's text: where edits can go */
+} Redo;
+
+/* skip_space: the offset past blanks and comments from i, before end. */
+size_t skip_space(const SrcFile *file, size_t i, size_t end);
+/* span: where c's text is in the function's file, [*start, *end), when a
+** rewrite can wrap it there (written in the file, in a macro argument, or
+** a whole macro invocation); sets r->from_macro.  False: it cannot. */
+bool span(Redo *r, CXCursor c, size_t *start, size_t *end);
+/* once: whether [start, end), just spanned, is still to be rewritten as
+** kind (a macro argument the macro expands twice is rewritten once). */
+bool once(Redo *r, size_t start, size_t end, const char *kind);
+/* find_op: where the operator token op is, first thing in [from, to) of
+** file.  OUT: *at.  False if it is not there. */
+bool find_op(const SrcFile *file, size_t from, size_t to, const char *op, size_t *at);
+
+/* prove.c ------------------------------------------------------------- */
+/* prove_stores: proves (or not) that fn, whose body is body in file,
+** stores only into its own locals: else out->blocker says the first store
+** that does not, and where (out->blocker_off). */
+void prove_stores(CXCursor fn, CXCursor body, SrcFile *file, InlineFacts *out);
+/* atomic_writer: when c is an atomic operation (C11 or GNU, an unexposed
+** expression to libclang) that writes other than to a local object, its
+** name, malloc'd; else NULL. */
+char *atomic_writer(const SrcFile *file, CXCursor c);
+
+/* polls.c ------------------------------------------------------------- */
+/* find_polls: the cancellation points of the clone of a function whose
+** body is body in file (out->polls). */
+void find_polls(CXCursor body, SrcFile *file, InlineFacts *out);
+
+/* bounds_rewrite.c ---------------------------------------------------- */
+/* bounds_checks: the checks of a function's stores into local arrays
+** (out->bounds), or why it cannot run inline (out->blocker and
+** out->redo_blocker). */
+void bounds_checks(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out);
+/* local_root: the local variable a local object e (is_local_object) is
+** part of, in *root; *computed is set when one of its subscripts is not
+** constant inside its array.  False when e is not one. */
+bool local_root(CXCursor e, CXCursor *root, bool *computed);
+/* local_dest: the local variable a destination a library call writes
+** points into (*root): buf, &obj, &buf[i], buf + k, k + buf, buf - k.
+** False when it is not a local's address. */
+bool local_dest(CXCursor arg, CXCursor *root);
+/* pure_local: e reads only the function's locals and constants, without
+** side effects. */
+bool pure_local(CXCursor e);
+/* filler_of: whether name fills a destination with a length it is given:
+** OUT: its arguments *dest, *count and *unit (the size of a unit; -1: one
+** byte). */
+bool filler_of(const char *name, int *dest, int *count, int *unit);
+/* is_unbounded_writer: whether name fills argument 0 as far as its data
+** goes (strcpy, sprintf ..., fortified or not). */
+bool is_unbounded_writer(const char *name);
+/* unbounded_name: where the name of an unbounded writer's call is written
+** (*at) and its '(' (*open), in the body's own text.  False when it is not
+** written there (from a macro's body), or the call was already renamed. */
+bool unbounded_name(Redo *r, CXCursor call, size_t *at, size_t *open);
+
+/* redo_rewrite.c ------------------------------------------------------ */
+/* redo_rewrite: the edits of fn (body in file) that send its accesses to
+** memory other than its locals through the write buffer, and register its
+** local objects (out->redo), or why it cannot (out->redo_blocker). */
+void redo_rewrite(CXCursor fn, CXCursor body, SrcFile *file, const Callees *callees,
+                  InlineFacts *out);
+
 /* front.c ------------------------------------------------------------- */
 typedef struct Param {
     char *name;
@@ -532,6 +681,7 @@ bool front_check_exprs(const Unit *u, const char *path, const char *text,
 /* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
 ** PTM_MIRRORABLE function whose clone other files call. */
 bool unit_needs_rewrite(const Unit *u);
+
 
 /* rules.c ------------------------------------------------------------- */
 /* rules_load: reads the script named by a `rules` key, relative to the
