@@ -9,7 +9,7 @@
 ** their arguments (calls.c knows which: memcpy, snprintf, fgets, sscanf
 ** ...) must be handed such local objects (a local array, &local).  The
 ** first store that is not local is the blocker, named in the trace and in
-** the error for `mirror = inline`.  Calls are judged elsewhere (front.c): a
+** the error for `mirror = inline`.  Calls are judged elsewhere (resolve.c): a
 ** call that may write is either a clone (proved on its own), a shim, or an
 ** unknown external (which needs the fork executor anyway).  An index or a
 ** length that would leave the local is checked at run time
@@ -63,7 +63,7 @@ static void prove_call(Proof *p, CXCursor call)
 {
     CXCursor callee = clang_getCursorReferenced(call);
     if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
-        return; /* through a pointer: front.c refuses those */
+        return; /* through a pointer: resolve.c refuses those */
     char *name = spelling(callee);
     /* Atomic builtins store through their first argument. */
     if ((strncmp(name, "__atomic_", 9) == 0 || strncmp(name, "__sync_", 7) == 0 ||

@@ -22,8 +22,19 @@
 **   bounds_rewrite.c  the checks of its stores into local arrays
 **   redo_rewrite.c    the write-buffer rewrite (mirrors runtime/redo.c)
 **
-**   front.c      libclang: annotated functions, their calls, their text;
-**                what each call in a mirror resolves to
+**   The front end (front_parse):
+**   front.c      libclang: the unit, its top level, its annotated
+**                functions and what their mirrors reach
+**   positions.c  offsets and diagnostic positions of cursors
+**   annotate.c   annotate attributes; declarations and user shims by name
+**   types.c      parameter and result types: frame members, Ty trees
+**   resolve.c    a mirror's body: what each call resolves to, redirects,
+**                escapes, clones wanted
+**   statics.c    function-local statics shared with the clone
+**   annot_map.c  the annotation's text, mapped back to the source
+**   function.c   one transaction or clone; user shims checked
+**   reach.c      escapes: what a mirror reaches that leaves it
+**   check_exprs.c  success_criteria and snapshot checked with libclang
 **
 **   rules.c      rules scripts: found, read, syntax-checked with Lua
 **   emit.c       the rewritten C
@@ -263,7 +274,7 @@ typedef struct Meta {
     Node *root;                   /* owns every Node above */
 } Meta;
 
-/* A C type as the metadata checks see it: front.c builds these from
+/* A C type as the metadata checks see it: types.c builds these from
 ** libclang, meta.c only reads them.  TY_UNKNOWN turns the checks off (an
 ** enum constant, a macro, a type too deep to describe). */
 typedef enum { TY_UNKNOWN, TY_VOID, TY_SCALAR, TY_POINTER, TY_RECORD } TyKind;
@@ -393,7 +404,7 @@ typedef struct InlineFacts {
     int nbounds;
 } InlineFacts;
 
-/* What a mirror's call goes to, as front.c resolves it: is_user_shim(ctx,
+/* What a mirror's call goes to, as resolve.c resolves it: is_user_shim(ctx,
 ** name): a user shim (PTM_MIRROR_OF); is_clone(ctx, callee): the mirror
 ** clone of a function of this unit (which routes its own accesses), not
 ** the library (whose inline functions in system headers are not cloned). */
@@ -670,6 +681,207 @@ typedef struct Unit {
 ** are reported through diag.  Returns NULL after any error. */
 Unit *front_parse(const char *path, const char *const *args, int nargs);
 void unit_free(Unit *u);
+/* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
+** PTM_MIRRORABLE function whose clone other files call. */
+bool unit_needs_rewrite(const Unit *u);
+
+/* A macro expansion in the main file: [start, end) offsets. */
+typedef struct Expansion {
+    size_t start, end;
+    char *name;
+    CXCursor def;        /* its MacroDefinition */
+} Expansion;
+
+/* A function declared PTM_MIRROR_OF(target). */
+typedef struct UserShim {
+    char *target;
+    char *shim;
+    CXCursor decl;
+    CXCursor attr;
+} UserShim;
+
+/* A function to clone, found while bodies are scanned. */
+typedef struct Pending {
+    CXCursor def;
+} Pending;
+
+/* The state of one parse, which the files of the front end share. */
+typedef struct Front {
+    CXTranslationUnit tu;
+    SrcFile *main;
+    CXFile main_cx;
+    Expansion *exps;
+    int nexps;
+    /* Every function declared in the unit, by name (the first declaration). */
+    struct Decl { char *name; CXCursor cursor; } *decls;
+    /* Variables at file scope, by name: an alternative named like one is
+    ** declared, but not a function. */
+    struct Decl *vars;
+    int nvars;
+    int ndecls;
+    UserShim *shims;
+    int nshims;
+    /* Annotated definitions found, in order. */
+    CXCursor *tx;
+    int ntx;
+    /* Functions a mirror reaches (and PTM_MIRRORABLE definitions): each
+    ** gets a mirror clone.  Grows while bodies are scanned. */
+    Pending *clones;
+    int nclones;
+    /* PTM_MIRRORABLE functions of other files that mirrors call. */
+    char **xtu;
+    int nxtu;
+} Front;
+
+/* positions.c --------------------------------------------------------- */
+/* text_of: a malloc'd copy of a CXString, disposing it. */
+char *text_of(CXString s);
+/* push_name: appends a copy of name to a list (*v, *n) unless it is there. */
+void push_name(char ***v, int *n, const char *name);
+/* expansion_in: the expansion offset of loc (OUT: *off), and whether it is
+** in file. */
+bool expansion_in(CXSourceLocation loc, CXFile file, size_t *off);
+/* spelling_in: the spelling offset of loc (OUT: *off), and whether it is
+** in file. */
+bool spelling_in(CXSourceLocation loc, CXFile file, size_t *off);
+/* expansion_off: expansion_in for the unit's main file. */
+bool expansion_off(Front *fr, CXSourceLocation loc, size_t *off);
+/* file_of: the loaded file of a libclang file. */
+SrcFile *file_of(Front *fr, CXFile f);
+/* loc_at: a location as a diagnostic position (expansion). */
+SrcLoc loc_at(Front *fr, CXSourceLocation loc);
+/* loc_of: a cursor's location as a diagnostic position (expansion). */
+SrcLoc loc_of(Front *fr, CXCursor c);
+/* cursor_file: the file a cursor is written in (expansion), or NULL. */
+CXFile cursor_file(CXCursor c);
+/* report_clang_errors: prints libclang's errors as diagnostics; true when
+** there was at least one (the unit cannot be rewritten). */
+bool report_clang_errors(Front *fr);
+/* definition_spelled: whether def's name is written out in the file it is
+** defined in (not produced by a macro), so that it can be cloned.
+** OUT: *file. */
+bool definition_spelled(CXCursor def, CXFile *file);
+
+/* annotate.c ---------------------------------------------------------- */
+#define ANNOT_PREFIX "ptm.transaction:"
+#define MIRRORABLE_ANNOT "ptm.mirrorable"
+#define MIRROR_OF_PREFIX "ptm.mirror_of:"
+
+/* A search among a cursor's children (find_child): the first of kind
+** whose spelling is text (whole, or as a prefix). */
+typedef struct ChildSearch {
+    enum CXCursorKind kind;
+    const char *text;
+    bool prefix;
+    char *spelling;               /* the found one's, malloc'd; NULL: none */
+    CXCursor found;
+} ChildSearch;
+
+/* find_child: a clang_visitChildren visitor; data: a ChildSearch. */
+enum CXChildVisitResult find_child(CXCursor c, CXCursor parent, CXClientData data);
+/* annotation_of: the text after prefix of fn's first annotate attribute
+** starting with prefix (inherited ones included), with the attribute
+** cursor (OUT: *attr, may be NULL).  NULL when fn has none; else malloc'd. */
+char *annotation_of(CXCursor fn, const char *prefix, CXCursor *attr);
+/* has_annotation: whether fn has an annotate attribute starting with prefix. */
+bool has_annotation(CXCursor fn, const char *prefix);
+/* is_mirrorable: fn, or the first declaration of its function, carries
+** PTM_MIRRORABLE. */
+bool is_mirrorable(CXCursor fn);
+/* find_decl: the first declaration of the function name in the unit, or NULL. */
+CXCursor *find_decl(Front *fr, const char *name);
+/* find_user_shim: the user shim declared PTM_MIRROR_OF(target), or NULL. */
+UserShim *find_user_shim(Front *fr, const char *target);
+/* has_user_shim: Callees.is_user_shim, ctx a Front. */
+bool has_user_shim(const void *ctx, const char *name);
+
+/* types.c ------------------------------------------------------------- */
+/* member_decl: "T name" or "__typeof__(T) name" for a frame member. */
+char *member_decl(CXType t);
+/* is_array_kind: whether k is an array type's kind (of any size). */
+bool is_array_kind(enum CXTypeKind k);
+/* contains_vla: whether t mentions a variably modified array, which cannot
+** be spelled at file scope. */
+bool contains_vla(CXType t);
+/* param_type: the type of a parameter after C's adjustments, without
+** top-level qualifiers, spelled for a frame member (malloc'd); a variably
+** modified type is carried as void *. */
+char *param_type(CXType t);
+/* is_va_list: t is a va_list parameter. */
+bool is_va_list(CXType t);
+/* anonymous_type: true for a type clang can only name by its position
+** ("struct (unnamed at x.c:3:1)"), which cannot be written back. */
+bool anonymous_type(const char *spelling);
+/* read_types: f's result and parameter types (fn's) as Ty trees, for the
+** criteria checks. */
+void read_types(Front *fr, CXCursor fn, Func *f);
+
+/* resolve.c ----------------------------------------------------------- */
+/* A function-local static while its uses are collected. */
+typedef struct Local {
+    CXCursor var;
+    Hoist h;
+    const char *why;     /* why it cannot be moved out; NULL: it can */
+} Local;
+
+/* The scan of one body: of f, defined in file, its body at
+** [body_start, body_end); the local statics met so far. */
+typedef struct BodyScan {
+    Front *fr;
+    Func *f;
+    CXFile file;         /* where f is defined */
+    size_t body_start, body_end;
+    Local *locals;
+    int nlocals;
+} BodyScan;
+
+/* is_old_style: a K&R definition, f(x) int x; { ... }: its header cannot
+** be copied into a prototype, so it is not cloned. */
+bool is_old_style(CXCursor def);
+/* want_clone: queues def for a mirror clone unless it is a transaction (it
+** has one) or already queued. */
+void want_clone(Front *fr, CXCursor def);
+/* scan_function: everything the mirror clone of f (fn) needs from body:
+** redirects, escapes, callees, local statics. */
+void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body);
+
+/* statics.c ----------------------------------------------------------- */
+/* scan_local_static: a static variable var declared in the body (parent:
+** its declaration statement), recorded with whether it can move out. */
+void scan_local_static(BodyScan *b, CXCursor var, CXCursor parent);
+/* scan_local_use: a use of a variable; a static's uses are renamed, which
+** needs them spelled in the body. */
+void scan_local_use(BodyScan *b, CXCursor use, CXCursor var);
+/* finish_locals: the statics that can move out become f's hoists; the
+** others keep a copy per clone, which the user is told about. */
+void finish_locals(BodyScan *b);
+
+/* annot_map.c --------------------------------------------------------- */
+/* find_expansion: the macro expansion that starts at off, or NULL. */
+Expansion *find_expansion(Front *fr, size_t off);
+/* read_annotation: f's annotation text (text, of the attribute attr) and
+** where each of its bytes came from. */
+void read_annotation(Front *fr, CXCursor attr, char *text, Func *f);
+
+/* function.c ---------------------------------------------------------- */
+/* read_transaction: everything about one annotated definition fn, into f.
+** False after an error (reported). */
+bool read_transaction(Front *fr, CXCursor fn, Func *f);
+/* read_clone: a function fn a mirror reaches, for its mirror clone, into
+** f.  False when it cannot be cloned. */
+bool read_clone(Front *fr, CXCursor fn, Func *f);
+/* check_user_shims: each user shim has a target with its signature;
+** false after an error (reported). */
+bool check_user_shims(Front *fr);
+
+/* reach.c ------------------------------------------------------------- */
+/* analyse_escapes: each transaction learns whether its mirror needs the
+** fork executor, and why; escapes reachable from an `auto` transaction or
+** from a PTM_MIRRORABLE clone are warned about, and `mirror = inline`
+** with escapes is an error.  Returns false after an error. */
+bool analyse_escapes(Unit *u);
+
+/* check_exprs.c ------------------------------------------------------- */
 /* front_check_exprs: compiles text, the rewritten u, with libclang as the
 ** backend will see it at path (args: front_parse's), and reports the
 ** first error inside each success_criteria and snapshot expression that
@@ -678,10 +890,6 @@ void unit_free(Unit *u);
 ** Other errors are left to the backend.  Returns false after one. */
 bool front_check_exprs(const Unit *u, const char *path, const char *text,
                        const char *const *args, int nargs);
-/* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
-** PTM_MIRRORABLE function whose clone other files call. */
-bool unit_needs_rewrite(const Unit *u);
-
 
 /* rules.c ------------------------------------------------------------- */
 /* rules_load: reads the script named by a `rules` key, relative to the

@@ -1,0 +1,225 @@
+/*
+** reach.c - escapes: what each transaction's mirror reaches, through the
+** call graph of the unit's clones, that leaves the mirror (an unknown
+** external, a call through a pointer); which executor it needs then, and
+** what the user is warned or told.
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clang-c/Index.h>
+
+#include "ptmcc.h"
+
+/* A function with a mirror clone, while the call graph is walked. */
+typedef struct GraphNode {
+    Func *f;
+    bool seen;
+} GraphNode;
+
+typedef struct Graph {
+    GraphNode *v;
+    int n;
+} Graph;
+
+static int graph_find(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->v[i].f->name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* reach: the functions whose clones the mirror of g->v[root] runs, in
+** breadth-first order.  OUT: order (indices), returns how many. */
+static int reach(Graph *g, int root, int *order)
+{
+    for (int i = 0; i < g->n; i++)
+        g->v[i].seen = false;
+    int n = 0;
+    order[n++] = root;
+    g->v[root].seen = true;
+    for (int k = 0; k < n; k++) {
+        Func *f = g->v[order[k]].f;
+        for (int i = 0; i < f->ncallees; i++) {
+            int j = graph_find(g, f->callees[i]);
+            if (j >= 0 && !g->v[j].seen) {
+                g->v[j].seen = true;
+                order[n++] = j;
+            }
+        }
+    }
+    return n;
+}
+
+static char *escape_reason(const Escape *e)
+{
+    unsigned line, col;
+    src_line_col(e->loc, &line, &col);
+    const char *path = e->loc.file ? e->loc.file->path : "?";
+    if (e->macro_defined)
+        return format("calls '%s', defined by a macro (%s:%u)", e->callee, path, line);
+    if (e->old_style)
+        return format("calls '%s', defined K&R-style (%s:%u)", e->callee, path, line);
+    if (e->callee)
+        return format("calls unknown external '%s' (%s:%u)", e->callee, path, line);
+    return format("calls through a function pointer (%s:%u)", path, line);
+}
+
+static void warn_escape(const Func *f, const Escape *e)
+{
+    if (e->macro_defined)
+        warning_at(W_UNCLONEABLE, e->loc, e->len, "call to '%s' in the mirror of '%s': a macro writes its "
+                   "definition, so ptmcc cannot clone it; transactions that reach it need the "
+                   "fork executor", e->callee, f->name);
+    else if (e->old_style)
+        warning_at(W_UNCLONEABLE, e->loc, e->len, "call to '%s' in the mirror of '%s': its definition is "
+                   "K&R-style (parameters declared after the list), so ptmcc cannot clone it; "
+                   "transactions that reach it need the fork executor", e->callee, f->name);
+    else if (e->callee)
+        warning_at(W_UNKNOWN_EXTERNAL, e->loc, e->len, "call to unknown external '%s' in the mirror of '%s': "
+                   "transactions that reach it need the fork executor", e->callee, f->name);
+    else
+        warning_at(W_FUNCTION_POINTER, e->loc, e->len, "call through a function pointer in the mirror of '%s': "
+                   "transactions that reach it need the fork executor", f->name);
+}
+
+static void note_escape(const Func *f, const Escape *e)
+{
+    if (e->macro_defined)
+        note_at(e->loc, e->len, "'%s' calls '%s' here, which a macro defines", f->name,
+                e->callee);
+    else if (e->old_style)
+        note_at(e->loc, e->len, "'%s' calls '%s' here, which is defined K&R-style", f->name,
+                e->callee);
+    else if (e->callee)
+        note_at(e->loc, e->len, "'%s' calls unknown external '%s' here", f->name, e->callee);
+    else
+        note_at(e->loc, e->len, "'%s' calls through a function pointer here", f->name);
+}
+
+/* calls_other_file: whether f's clone calls a clone in another file, whose
+** stores cannot be proved here (nor its existence: it may be missing). */
+static const char *calls_other_file(const Func *f)
+{
+    for (int i = 0; i < f->nredirects; i++)
+        if (strstr(f->redirects[i].target, "__ptm_xtu"))
+            return f->redirects[i].name;
+    for (int i = 0; i < f->nmacro_redirects; i++)
+        if (strstr(f->macro_redirects[i].target, "__ptm_xtu"))
+            return f->macro_redirects[i].name;
+    return NULL;
+}
+
+/* prove_inline: a transaction's mirror may run inline when it needs no fork,
+** every function it reaches is in this file, and each stores only into its
+** own locals (prove.c) -- or, when one does not, when every one of them
+** can be instrumented to access memory through the write buffer: then
+** every function of the mirror is (a function that only reads must still
+** read what another wrote to the buffer).
+** OUT: t->inline_ok, t->tx_redo, t->inline_blocker, and ->redo of each
+** function of an instrumented mirror. */
+static void prove_inline(Graph *g, Func *t, int *order, int n)
+{
+    t->inline_ok = !t->needs_fork;
+    t->tx_redo = false;
+    for (int k = 0; k < n && t->inline_ok; k++) {
+        Func *f = g->v[order[k]].f;
+        const char *other = calls_other_file(f);
+        if (other) {
+            t->inline_ok = false;
+            t->inline_blocker = format("%s: calls '%s', whose clone is in another file",
+                                       f->name, other);
+        } else if (!f->inl.local_stores_only) {
+            t->tx_redo = true;
+        }
+    }
+    for (int k = 0; k < n && t->inline_ok && t->tx_redo; k++) {
+        Func *f = g->v[order[k]].f;
+        if (!f->inl.redo_ok) {
+            t->inline_ok = false;
+            t->inline_blocker = format("%s: %s", f->name, f->inl.redo_blocker);
+        }
+    }
+    for (int k = 0; k < n && t->inline_ok && t->tx_redo; k++)
+        g->v[order[k]].f->redo = true;
+}
+
+/* inline_error: `mirror = inline` needs every call of the mirror inside it
+** and every store in the mirror's locals; the error says what is not. */
+static void inline_error(Graph *g, int root, int *order)
+{
+    Func *t = g->v[root].f;
+    if (!t->needs_fork) {
+        annot_error(&t->annot, t->meta.mirror_off, t->meta.mirror_off + t->meta.mirror_len,
+                    "'mirror = inline' needs the mirror of '%s' to keep its stores from the "
+                    "host's memory: %s", t->name, t->inline_blocker);
+        int n = reach(g, root, order);
+        for (int k = 0; k < n; k++) {
+            Func *f = g->v[order[k]].f;
+            if (!f->inl.redo_ok)
+                note_at((SrcLoc){f->file, f->inl.redo_blocker_off}, 1,
+                        "'%s' cannot go through the write buffer here; use 'auto' or 'fork'",
+                        f->name);
+        }
+        return;
+    }
+    annot_error(&t->annot, t->meta.mirror_off, t->meta.mirror_off + t->meta.mirror_len,
+                "'mirror = inline' needs every call in the mirror of '%s' to reach a shim or "
+                "a mirror clone", t->name);
+    int n = reach(g, root, order);
+    for (int k = 0; k < n; k++) {
+        Func *f = g->v[order[k]].f;
+        for (int i = 0; i < f->nescapes; i++)
+            note_escape(f, &f->escapes[i]);
+    }
+}
+
+/* analyse_escapes: each transaction learns whether its mirror needs the
+** fork executor, and why; escapes reachable from an `auto` transaction or
+** from a PTM_MIRRORABLE clone are warned about, and `mirror = inline`
+** with escapes is an error.  Returns false after an error. */
+bool analyse_escapes(Unit *u)
+{
+    Graph g = {xcalloc((size_t)(u->nfuncs + u->nclones + 1), sizeof *g.v), 0};
+    for (int i = 0; i < u->nfuncs; i++)
+        g.v[g.n++] = (GraphNode){&u->funcs[i], false};
+    for (int i = 0; i < u->nclones; i++)
+        g.v[g.n++] = (GraphNode){&u->clones[i], false};
+    int *order = xcalloc((size_t)g.n + 1, sizeof *order);
+    bool *warn = xcalloc((size_t)g.n + 1, sizeof *warn);
+    bool ok = true;
+    for (int r = 0; r < g.n; r++) {
+        Func *root = g.v[r].f;
+        bool is_tx = r < u->nfuncs;
+        if (!is_tx && !root->external_clone)
+            continue;
+        int n = reach(&g, r, order);
+        for (int k = 0; k < n && is_tx && !root->mirror_reason; k++) {
+            Func *f = g.v[order[k]].f;
+            if (f->nescapes) {
+                root->needs_fork = true;
+                root->mirror_reason = escape_reason(&f->escapes[0]);
+            }
+        }
+        if (is_tx)
+            prove_inline(&g, root, order, n);
+        MirrorMode m = is_tx ? root->meta.mirror : MIRROR_AUTO;
+        if (m == MIRROR_AUTO)
+            for (int k = 0; k < n; k++)
+                warn[order[k]] = true;
+        if (m == MIRROR_INLINE && !root->inline_ok) {
+            inline_error(&g, r, order);
+            ok = false;
+        }
+    }
+    for (int i = 0; i < g.n; i++)
+        for (int k = 0; warn[i] && k < g.v[i].f->nescapes; k++)
+            warn_escape(g.v[i].f, &g.v[i].f->escapes[k]);
+    free(warn);
+    free(order);
+    free(g.v);
+    return ok;
+}
