@@ -664,13 +664,7 @@ static enum CXChildVisitResult bounds_visit(CXCursor c, CXCursor parent, CXClien
 ** or why it cannot run inline (out->blocker and out->redo_blocker). */
 void bounds_checks(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out)
 {
-    Bounds b = {.r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0}};
-    CXSourceRange ext = clang_getCursorExtent(body);
-    unsigned lo, hi;
-    clang_getExpansionLocation(clang_getRangeStart(ext), &b.r.cxfile, NULL, NULL, &lo);
-    clang_getExpansionLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &hi);
-    b.r.lo = lo;
-    b.r.hi = hi;
+    Bounds b = {.r = redo_start(body, file, callees, out)};
     void *ctx[2] = {&b, (void *)callees};
     clang_visitChildren(body, bounds_visit, ctx);
     free(b.r.done);

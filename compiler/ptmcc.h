@@ -500,6 +500,9 @@ typedef struct Redo {
     size_t lo, hi; /* the function body's text: where edits can go */
 } Redo;
 
+/* redo_start: a rewrite of the function whose body is body in file, its
+** edits and blockers going to out; its r.done is the caller's to free. */
+Redo redo_start(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out);
 /* skip_space: the offset past blanks and comments from i, before end. */
 size_t skip_space(const SrcFile *file, size_t i, size_t end);
 /* span: where c's text is in the function's file, [*start, *end), when a

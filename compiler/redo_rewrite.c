@@ -930,14 +930,7 @@ static void register_locals(CXCursor fn, CXCursor body, Redo *r)
 void redo_rewrite(CXCursor fn, CXCursor body, SrcFile *file, const Callees *callees,
                   InlineFacts *out)
 {
-    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0};
-    unsigned lo, hi;
-    clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(body)), &r.cxfile, NULL,
-                               NULL, &lo);
-    clang_getExpansionLocation(clang_getRangeEnd(clang_getCursorExtent(body)), NULL, NULL, NULL,
-                               &hi);
-    r.lo = lo;
-    r.hi = hi;
+    Redo r = redo_start(body, file, callees, out);
     redo_walk(&r, body, USE_VALUE);
     if (!out->redo_blocker)
         register_locals(fn, body, &r);

@@ -17,6 +17,18 @@
 
 #include "ptmcc.h"
 
+Redo redo_start(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out)
+{
+    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0};
+    CXSourceRange ext = clang_getCursorExtent(body);
+    unsigned lo, hi;
+    clang_getExpansionLocation(clang_getRangeStart(ext), &r.cxfile, NULL, NULL, &lo);
+    clang_getExpansionLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &hi);
+    r.lo = lo;
+    r.hi = hi;
+    return r;
+}
+
 /* skip_space: past blanks and comments from i. */
 size_t skip_space(const SrcFile *file, size_t i, size_t end)
 {
