@@ -1,5 +1,5 @@
 /*
-** shims_test.h - what the shim tests (test_shims_*.c) share: a scratch
+** shims_test.h - what the shim tests (test_shims_*.c, test_mirror.c) share: a scratch
 ** directory, a fake mirror on the test's thread (a ring, ptmMirrorEnter),
 ** file helpers and event lookups.  Each test runs in its own process
 ** (Criterion), so the statics here are per test.
