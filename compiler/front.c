@@ -5,7 +5,7 @@
 ** mirror clone must redirect.
 **
 ** A reference to a function in a mirror's body resolves, in the order of
-** DESIGN.md §3, to
+** docs/DESIGN.md §3, to
 **
 **   1. a user shim: a function declared PTM_MIRROR_OF(fn), called instead;
 **   2. a built-in shim (runtime/shims/shims.def): ptm_shim_fn;

@@ -3,7 +3,7 @@
 ** success_criteria turned into C.
 **
 ** The parser accepts any `.key = value` list; this file decides what each
-** key may hold (DESIGN.md §2).  It reports every problem it finds, not the
+** key may hold (docs/DESIGN.md §1).  It reports every problem it finds, not the
 ** first: a user fixing an annotation wants the whole list at once.
 ** Positions are offsets into the annotation text; annot_loc turns them into
 ** source positions, exactly when front.c could align the annotation with
@@ -1055,7 +1055,7 @@ static void check_rules(Check *c, Node *e)
 }
 
 /* check_snapshot: a list of { address, size } regions; a single region
-** may be written without the outer braces, as DESIGN.md's example does. */
+** may be written without the outer braces, as docs/DESIGN.md §1's example does. */
 static void check_snapshot(Check *c, Node *e)
 {
     Node *v = e->lhs;

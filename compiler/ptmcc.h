@@ -385,7 +385,7 @@ typedef struct Param {
 } Param;
 
 /* A reference in a mirror's body to redirect, resolved in the order of
-** DESIGN.md §3: a user shim (PTM_MIRROR_OF), a built-in shim, the mirror
+** docs/DESIGN.md §3: a user shim (PTM_MIRROR_OF), a built-in shim, the mirror
 ** clone of a function of this unit, the clone in another file of a
 ** PTM_MIRRORABLE function. */
 typedef struct Redirect {
