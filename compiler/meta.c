@@ -999,6 +999,14 @@ static void check_timeout(Check *c, Node *e)
     read_duration(c, e->lhs, e->str, &c->m->timeout_us);
 }
 
+/* check_mirror_deadline: how long the mirror may run, apart from the
+** timeout: a primary allowed seconds need not wait that long for its
+** prediction. */
+static void check_mirror_deadline(Check *c, Node *e)
+{
+    read_duration(c, e->lhs, e->str, &c->m->mirror_deadline_us);
+}
+
 static void check_threshold(Check *c, Node *e)
 {
     bool neg;
@@ -1101,6 +1109,7 @@ static const Key top_keys[] = {
     {"success_criteria", check_success},
     {"retry", check_retry},
     {"timeout", check_timeout},
+    {"mirror_deadline", check_mirror_deadline},
     {"threshold", check_threshold},
     {"mirror", check_mirror},
     {"rules", check_rules},

@@ -238,6 +238,7 @@ typedef struct Meta {
     BackoffKind backoff;
     uint64_t backoff_base_us, backoff_cap_us;
     uint64_t timeout_us;          /* 0: none */
+    uint64_t mirror_deadline_us;  /* 0: not given (the timeout's, else 1 s) */
     double threshold;
     MirrorMode mirror;
     size_t mirror_off, mirror_len;  /* of its value, for diagnostics */

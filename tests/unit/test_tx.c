@@ -494,6 +494,61 @@ Test(tx, dry_run_without_a_mirror_is_a_zero_failure)
     cr_expect(strstr(ptm_last_error(), "dry run") != NULL, "%s", ptm_last_error());
 }
 
+/* --- the mirror's deadline (the mirror_deadline key) --------------------- */
+
+/* A mirror that never ends by itself: its loop polls ptm_mirror_cancel, as
+** ptmcc's clones do, and leaves when the watchdog asks. */
+static void mirrorForever(void *p)
+{
+    (void)p;
+    mirrorRuns++;
+    for (;;)
+        if (ptm_mirror_cancel)
+            ptm_mirror_cancelled();
+}
+
+/* Runs one call whose mirror never ends; returns how long it took, in ms. */
+static double hangingCall(uint64_t timeout_us, uint64_t mirror_deadline_us)
+{
+    struct ptm_tx_desc d = descWith(0.0, 0.5);
+    d.mirror = mirrorForever;
+    d.timeout_us = timeout_us;
+    d.mirror_deadline_us = mirror_deadline_us;
+    struct frame fr = {0};
+    uint64_t t0 = ptmOsNowNs();
+    cr_assert_eq(ptm_tx_run(&d, &fr), 1, "%s", ptm_last_error());
+    double ms = (double)(ptmOsNowNs() - t0) / 1e6;
+    cr_assert_eq(mirrorRuns, 1);
+    cr_assert_eq(primaryRuns, 1, "a mirror that timed out is no reason to divert");
+    struct ptm_stats st;
+    ptm_stats_get(&st);
+    cr_assert_eq(st.mirror_timeouts, 1);
+    return ms;
+}
+
+Test(tx, mirror_deadline_ends_the_mirror_before_the_timeout, .timeout = 20)
+{
+    /* Without the key the mirror would run until the timeout, 30 s. */
+    double ms = hangingCall(30000000, 40000);
+    cr_expect_geq(ms, 40.0, "the mirror ran until its deadline");
+    cr_expect_lt(ms, 5000.0, "%.0f ms: the timeout, not mirror_deadline, ended the mirror", ms);
+}
+
+Test(tx, without_mirror_deadline_the_timeout_is_the_deadline, .timeout = 20)
+{
+    double ms = hangingCall(60000, 0);
+    cr_expect_geq(ms, 60.0);
+    cr_expect_lt(ms, 5000.0);
+}
+
+Test(tx, ptm_mirror_deadline_ms_overrides_mirror_deadline, .timeout = 20)
+{
+    cr_assert_eq(setenv("PTM_MIRROR_DEADLINE_MS", "30", 1), 0);
+    double ms = hangingCall(30000000, 30000000);
+    cr_expect_geq(ms, 30.0);
+    cr_expect_lt(ms, 5000.0, "%.0f ms: the variable did not win", ms);
+}
+
 /* --- what never reaches the engine --------------------------------------- */
 
 Test(tx, another_abi_runs_the_primary)
