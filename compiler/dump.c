@@ -56,7 +56,7 @@ static json_t *dump_func(const Func *f)
 
     return json_pack(
         "{s:s, s:s, s:i, s:s, s:b, s:o, s:{s:I, s:i}, s:o, s:{s:i, s:{s:s, s:I, s:I}},"
-        " s:I, s:f, s:s, s:o, s:o, s:b, s:o, s:s}",
+        " s:I, s:I, s:f, s:s, s:o, s:o, s:b, s:o, s:s}",
         "function", f->name, "file", f->file->path, "line", (int)line,
         "transaction_id", m->transaction_id,
         "failure_prediction_enabled", m->failure_prediction_enabled,
@@ -66,6 +66,7 @@ static json_t *dump_func(const Func *f)
         "retry", "max", (int)m->retry_max, "backoff", "kind", backoff_kind(m->backoff),
         "base_us", (json_int_t)m->backoff_base_us, "cap_us", (json_int_t)m->backoff_cap_us,
         "timeout_us", (json_int_t)m->timeout_us,
+        "mirror_deadline_us", (json_int_t)m->mirror_deadline_us,
         "threshold", m->threshold,
         "mirror", mirror_name(m->mirror),
         "rules", m->rules ? json_string(m->rules) : json_null(),

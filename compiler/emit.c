@@ -809,6 +809,9 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     buf_printf(out, "    .backoff_base_us = %llu,\n    .backoff_cap_us = %llu,\n",
                (unsigned long long)m->backoff_base_us, (unsigned long long)m->backoff_cap_us);
     buf_printf(out, "    .timeout_us = %llu,\n", (unsigned long long)m->timeout_us);
+    if (m->mirror_deadline_us)
+        buf_printf(out, "    .mirror_deadline_us = %llu,\n",
+                   (unsigned long long)m->mirror_deadline_us);
     buf_printf(out, "    .memory_bytes = %llu,\n    .cpus = %u,\n",
                (unsigned long long)m->memory_bytes, m->cpus);
     if (f->needs_fork) {

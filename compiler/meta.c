@@ -3,7 +3,7 @@
 ** success_criteria turned into C.
 **
 ** The parser accepts any `.key = value` list; this file decides what each
-** key may hold (DESIGN.md §2).  It reports every problem it finds, not the
+** key may hold (docs/DESIGN.md §1).  It reports every problem it finds, not the
 ** first: a user fixing an annotation wants the whole list at once.
 ** Positions are offsets into the annotation text; annot_loc turns them into
 ** source positions, exactly when front.c could align the annotation with
@@ -999,6 +999,14 @@ static void check_timeout(Check *c, Node *e)
     read_duration(c, e->lhs, e->str, &c->m->timeout_us);
 }
 
+/* check_mirror_deadline: how long the mirror may run, apart from the
+** timeout: a primary allowed seconds need not wait that long for its
+** prediction. */
+static void check_mirror_deadline(Check *c, Node *e)
+{
+    read_duration(c, e->lhs, e->str, &c->m->mirror_deadline_us);
+}
+
 static void check_threshold(Check *c, Node *e)
 {
     bool neg;
@@ -1055,7 +1063,7 @@ static void check_rules(Check *c, Node *e)
 }
 
 /* check_snapshot: a list of { address, size } regions; a single region
-** may be written without the outer braces, as DESIGN.md's example does. */
+** may be written without the outer braces, as docs/DESIGN.md §1's example does. */
 static void check_snapshot(Check *c, Node *e)
 {
     Node *v = e->lhs;
@@ -1101,6 +1109,7 @@ static const Key top_keys[] = {
     {"success_criteria", check_success},
     {"retry", check_retry},
     {"timeout", check_timeout},
+    {"mirror_deadline", check_mirror_deadline},
     {"threshold", check_threshold},
     {"mirror", check_mirror},
     {"rules", check_rules},

@@ -1,5 +1,5 @@
 /*
-** meta_parse.y - the grammar of the annotation language (DESIGN.md §2).
+** meta_parse.y - the grammar of the annotation language (docs/DESIGN.md §1).
 **
 ** The annotation is the stringified argument list of PTM_TRANSACTION: a
 ** comma-separated list of `.key = value` entries, where a value is a C-like

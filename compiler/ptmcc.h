@@ -264,6 +264,7 @@ typedef struct Meta {
     BackoffKind backoff;
     uint64_t backoff_base_us, backoff_cap_us;
     uint64_t timeout_us;          /* 0: none */
+    uint64_t mirror_deadline_us;  /* 0: not given (the timeout's, else 1 s) */
     double threshold;
     MirrorMode mirror;
     size_t mirror_off, mirror_len;  /* of its value, for diagnostics */
@@ -577,7 +578,7 @@ typedef struct Param {
 } Param;
 
 /* A reference in a mirror's body to redirect, resolved in the order of
-** DESIGN.md §3: a user shim (PTM_MIRROR_OF), a built-in shim, the mirror
+** docs/DESIGN.md §3: a user shim (PTM_MIRROR_OF), a built-in shim, the mirror
 ** clone of a function of this unit, the clone in another file of a
 ** PTM_MIRRORABLE function. */
 typedef struct Redirect {

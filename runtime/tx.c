@@ -12,8 +12,9 @@
 **   PTM_DISABLE=1            run the primary once, as a plain build would
 **   PTM_DRY_RUN=1            mirror and analyse, run nothing; the call returns
 **                            the mirror's result (what-if mode)
-**   PTM_MIRROR_DEADLINE_MS=n the mirror's deadline (default: the timeout key,
-**                            else 1000 ms)
+**   PTM_MIRROR_DEADLINE_MS=n the mirror's deadline, over the metadata's
+**                            (default: the mirror_deadline key, else the
+**                            timeout key, else 1000 ms)
 **   PTM_MIRROR=fork|inline|off  overrides the metadata's executor (inline
 **                            only for mirrors ptmcc proved inline-safe)
 */
@@ -222,6 +223,8 @@ static uint64_t mirror_deadline_ns(const struct ptm_tx_desc *d)
 {
     if (env.deadline_ms)
         return env.deadline_ms * 1000000ULL;
+    if (d->mirror_deadline_us)
+        return d->mirror_deadline_us * 1000ULL;
     if (d->timeout_us)
         return d->timeout_us * 1000ULL;
     return DEFAULT_DEADLINE_MS * 1000000ULL;

@@ -22,7 +22,7 @@
 
 #include "ptm.h"
 
-#define PTM_ABI_VERSION 5
+#define PTM_ABI_VERSION 6
 
 enum ptm_mirror_mode {
     PTM_MIRROR_AUTO = 0, /* inline when the mirror's call tree is all shims and clones, else fork */
@@ -105,6 +105,10 @@ struct ptm_tx_desc {
     ** sign that the primary will fail. */
     const int *accepted_errnos;
     unsigned n_accepted_errnos;
+    /* ABI 6: the mirror_deadline key: how long the mirror may run, in
+    ** microseconds; 0: the timeout's, else 1 s.  PTM_MIRROR_DEADLINE_MS
+    ** overrides it. */
+    uint64_t mirror_deadline_us;
 };
 
 /*

@@ -13,6 +13,7 @@ PTM_TRANSACTION(
     .success_criteria = return == 0 && errno != EAGAIN,
     .retry = { .max = 3, .backoff = exponential(5 ms, 200 ms) },
     .timeout = 2 s,
+    .mirror_deadline = 150 ms,
     .threshold = 0.5,
     .mirror = fork)
 int transfer(const char *what, long cents) { return what[0] + (int)cents; }
@@ -39,6 +40,7 @@ void defaults(void) {}
 // CHECK-NEXT:   "base_us": 5000,
 // CHECK-NEXT:   "cap_us": 200000
 // CHECK:      "timeout_us": 2000000,
+// CHECK-NEXT: "mirror_deadline_us": 150000,
 // CHECK-NEXT: "threshold": 0.5,
 // CHECK-NEXT: "mirror": "fork",
 
@@ -49,5 +51,6 @@ void defaults(void) {}
 // CHECK:      "success_criteria": null,
 // CHECK:      "max": 0,
 // CHECK:      "timeout_us": 0,
+// CHECK-NEXT: "mirror_deadline_us": 0,
 // CHECK-NEXT: "threshold": 0.40000000000000002,
 // CHECK-NEXT: "mirror": "auto",

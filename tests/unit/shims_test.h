@@ -1,8 +1,8 @@
 /*
-** shims_test.h - what the shim tests (test_shims_*.c) share: a scratch
-** directory, a fake mirror on the test's thread (a ring, ptmMirrorEnter),
-** file helpers and event lookups.  Each test runs in its own process
-** (Criterion), so the statics here are per test.
+** shims_test.h - what the shim tests (test_shims_*.c, test_mirror.c)
+** share: a scratch directory, a fake mirror on the test's thread (a ring,
+** ptmMirrorEnter), file helpers and event lookups.  Each test runs in its
+** own process (Criterion), so the statics here are per test.
 **
 ** Tests run as root, which bypasses permission bits, so EACCES, EROFS,
 ** ENOSPC, EFBIG and EINTR are injected through ptmOs.

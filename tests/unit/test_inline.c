@@ -319,24 +319,3 @@ Test(inl, threads_run_mirrors_side_by_side)
     }
     cr_expect_eq(bad, 0, "%ld runs misclassified", bad);
 }
-
-Test(inl, cost_of_a_trivial_mirror)
-{
-    struct ptmMirrorRun r;
-    runMirror(mirrorDoubles, 1, 100 * MS, &r);
-    struct ptm_tx_desc d = {.abi = PTM_ABI_VERSION, .transaction_id = "inline.cost",
-                            .function = "t", .frame_size = sizeof(struct frame),
-                            .mirror = mirrorDoubles};
-    enum { N = 20000 };
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (int i = 0; i < N; i++) {
-        struct frame fr = {.arg = {i}};
-        ptmInlineRun(&d, &fr, 100 * MS, ring, &r);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    double us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3 / N;
-    cr_log_info("[cost] ptmInlineRun(one shim call) %.2f us", us);
-    fprintf(stderr, "[cost] ptmInlineRun(one shim call) %.2f us\n", us);
-    cr_expect_eq(r.status, PTM_MS_RETURNED);
-}

@@ -231,6 +231,7 @@ Test(meta, defaults)
     cr_assert_eq(M.retry_max, 0);
     cr_assert_eq(M.backoff, BACKOFF_NONE);
     cr_assert_eq(M.timeout_us, 0);
+    cr_assert_eq(M.mirror_deadline_us, 0);
     cr_assert_float_eq(M.threshold, 0.4, 1e-12);
     cr_assert_eq(M.mirror, MIRROR_AUTO);
     cr_assert_null(M.rules);
@@ -278,6 +279,16 @@ Test(meta, durations_in_every_unit)
         cr_assert_eq(M.timeout_us, cases[i].us, "%s", cases[i].src);
         reset();
     }
+}
+
+Test(meta, mirror_deadline_is_a_duration_apart_from_the_timeout)
+{
+    cr_assert(run("PTM_TRANSACTION(.timeout = 5 s, .mirror_deadline = 20ms)"), "%s", output());
+    cr_assert_eq(M.timeout_us, 5000000);
+    cr_assert_eq(M.mirror_deadline_us, 20000);
+    reset();
+    fails("PTM_TRANSACTION(.mirror_deadline = 0 ms)", 1,
+          "t.c:1:36: error: duration must be positive\n");
 }
 
 Test(meta, retry_shorthand_gets_the_default_backoff)

@@ -3,19 +3,30 @@
 ** the overlay (what the mirror wrote it reads back), the namespace overlay
 ** (unlink, rename, mkdir, rmdir seen by later opens and stats), host
 ** descriptors never moved, file locks probed and never taken, and faults
-** injected through ptmOs.  The basic open/write/unlink/rename checks are in
-** test_shims.c.
+** injected through ptmOs.  At the end: the basics (open, write, unlink,
+** rename and their feasibility probes) and the probe caches.
 */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "ptm_int.h"
 #include "shims_test.h"
 
 /* ---------------------------------------------------------------- real */
@@ -792,4 +803,873 @@ Test(locks, the_host_descriptors_own_flock_is_a_conversion)
     cr_assert_eq(ptm_shim_flock(host, LOCK_EX | LOCK_NB), 0, "its own lock: no conflict");
     cr_assert_eq(lastOf(PTM_CALL_flock)->err, 0);
     close(host);
+}
+
+/* ------------------------------------------------- real (basics) */
+
+Test(real, file_shims_are_the_real_calls)
+{
+    const char *p = at("a.txt"), *q = at("b.txt");
+    mode_t old = umask(022);
+    struct stat st;
+    int fd;
+
+    cr_assert_null(ptmMirrorCurrent);
+    fd = ptm_shim_open(p, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_write(fd, "hello\n", 6), 6);
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_str_eq(readFile(p), "hello\n");
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0640, "the mode is open's third argument");
+    umask(old);
+    cr_assert_eq(ptm_shim_rename(p, q), 0);
+    cr_assert_neq(access(p, F_OK), 0);
+    cr_assert_str_eq(readFile(q), "hello\n");
+    cr_assert_eq(ptm_shim_unlink(q), 0);
+    cr_assert_neq(access(q, F_OK), 0);
+    cr_assert_eq(ptm_shim_close(fd), -1);
+    cr_assert_eq(errno, EBADF);
+    cr_assert_eq(ptm_shim_open(at("missing/x"), O_RDONLY), -1);
+    cr_assert_eq(errno, ENOENT);
+}
+
+/* -------------------------------------------------------------- mirror */
+
+TestSuite(mirror, .init = enterMirror, .fini = leaveMirror);
+
+Test(mirror, reads_pass_through)
+{
+    const char *p = at("in.txt");
+    char line[64], buf[64];
+    FILE *f;
+    int fd;
+
+    writeFile(p, "first\nsecond\n");
+    f = ptm_shim_fopen(p, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "first\n");
+    cr_assert_eq(ptm_shim_fputs("no", f), EOF, "a read-only FILE cannot be written");
+    cr_assert_eq(errno, EBADF);
+    cr_assert_eq(ptm_shim_fclose(f), 0);
+
+    /* r+: the real bytes are readable, writes are simulated. */
+    f = ptm_shim_fopen(p, "r+");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "first\n");
+    cr_assert_eq(ptm_shim_fprintf(f, "XXXXXX"), 6);
+    cr_assert_eq(ptm_shim_fclose(f), 0);
+    cr_assert_str_eq(readFile(p), "first\nsecond\n");
+
+    fd = ptm_shim_open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(read(fd, buf, 5), 5);
+    cr_assert_eq(memcmp(buf, "first", 5), 0);
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_eq(fcntl(fd, F_GETFD), -1, "the mirror's own read-only fd is really closed");
+
+    /* A write-intent open of an existing file reads the real data too, and
+    ** what the mirror wrote over it: the r+ FILE's "XXXXXX" above. */
+    fd = ptm_shim_open(p, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_read(fd, buf, 6), 6);
+    cr_assert_eq(memcmp(buf, "first\n", 6), 0);
+    cr_assert_eq(ptm_shim_write(fd, "zz", 2), 2, "written at offset 6, after the read");
+    cr_assert_eq(ptm_shim_read(fd, buf, 6), 5, "the offset follows the simulated write");
+    cr_assert_eq(memcmp(buf, "XXXX\n", 5), 0);
+    cr_assert_eq(ptm_shim_pread(fd, buf, 13, 0), 13);
+    cr_assert_eq(memcmp(buf, "first\nzzXXXX\n", 13), 0, "read back: the overlay over the file");
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_str_eq(readFile(p), "first\nsecond\n");
+}
+
+Test(mirror, reading_leaves_no_atime_trace)
+{
+    const char *p = at("old.txt");
+    struct timespec times[2];
+    struct stat before, after;
+    char line[32];
+    FILE *f;
+
+    writeFile(p, "old news\n");
+    /* An atime older than mtime: any read would update it (relatime). */
+    cr_assert_eq(stat(p, &before), 0);
+    times[0] = (struct timespec){before.st_mtim.tv_sec - 86400 * 2, 0};
+    times[1] = before.st_mtim;
+    cr_assert_eq(utimensat(AT_FDCWD, p, times, 0), 0);
+    cr_assert_eq(stat(p, &before), 0);
+
+    f = ptm_shim_fopen(p, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "old news\n");
+    ptm_shim_fclose(f);
+    cr_assert_eq(stat(p, &after), 0);
+    cr_assert_eq(after.st_atim.tv_sec, before.st_atim.tv_sec, "O_NOATIME: atime kept");
+}
+
+Test(mirror, open_for_write_is_simulated)
+{
+    const char *p = at("w.txt"), *n = at("created.txt");
+    struct ptmEvent *e;
+    struct stat st;
+    int fd;
+
+    writeFile(p, "keep me");
+    fd = ptm_shim_open(p, O_WRONLY | O_TRUNC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY, "the real fd is harmless");
+    cr_assert_eq(ptm_shim_write(fd, "0123456789", 10), 10);
+    e = lastOf(PTM_CALL_write);
+    cr_assert_eq(e->bytes, 10);
+    cr_assert_eq(e->result, 10);
+    cr_assert_str_eq(e->target, p);
+    cr_assert_eq(fstat(fd, &st), 0, "fstat works on the simulated fd");
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_str_eq(readFile(p), "keep me");
+
+    fd = ptm_shim_open(n, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(fd, 0);
+    e = lastOf(PTM_CALL_open);
+    cr_assert_str_eq(e->detail, "O_WRONLY|O_CREAT|O_EXCL 0600");
+    cr_assert_eq(e->result, fd);
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_neq(access(n, F_OK), 0);
+    cr_assert_eq(ptm_shim_close(fd), -1, "closed twice");
+    cr_assert_eq(errno, EBADF);
+}
+
+Test(mirror, excl_on_existing_is_eexist)
+{
+    const char *p = at("x.txt");
+    struct ptmEvent *e;
+
+    writeFile(p, "x");
+    cr_assert_eq(ptm_shim_open(p, O_WRONLY | O_CREAT | O_EXCL, 0644), -1);
+    cr_assert_eq(errno, EEXIST);
+    e = lastOf(PTM_CALL_open);
+    cr_assert_eq(e->err, EEXIST);
+    cr_assert(e->flags & PTM_EVF_EFFECT);
+    cr_assert_eq(e->result, -1);
+    cr_assert_str_eq(e->target, p);
+    cr_assert_null(ptm_shim_fopen(p, "wx"));
+    cr_assert_eq(errno, EEXIST);
+    cr_assert_eq(lastOf(PTM_CALL_fopen)->err, EEXIST);
+    cr_assert_eq(lastOf(PTM_CALL_fopen)->result, -1);
+}
+
+Test(mirror, missing_paths)
+{
+    cr_assert_eq(ptm_shim_open(at("nope"), O_WRONLY), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(ptm_shim_open(at("nodir/f"), O_WRONLY | O_CREAT, 0644), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_null(ptm_shim_fopen(at("nodir/f"), "a"));
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_null(ptm_shim_fopen(at("nope"), "r"));
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_not(lastOf(PTM_CALL_fopen)->flags & PTM_EVF_EFFECT, "a read has none");
+    cr_assert_eq(ptm_shim_open(at("nope"), O_RDONLY), -1);
+    cr_assert_not(lastOf(PTM_CALL_open)->flags & PTM_EVF_EFFECT);
+    cr_assert_null(ptm_shim_fopen(at("nope"), "r+"));
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(ptm_shim_open(dir, O_WRONLY), -1);
+    cr_assert_eq(errno, EISDIR);
+    cr_assert_null(ptm_shim_fopen(at("nope"), "q"));
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_null(ptm_shim_fopen(at("nope"), NULL));
+    cr_assert_eq(errno, EINVAL);
+}
+
+Test(mirror, unwritable_directory_is_eacces)
+{
+    cr_assert_eq(mkdir(at("ro"), 0555), 0);
+    snprintf(denied, sizeof denied, "%s", at("ro"));
+    ptmOs.access = denyingAccess;
+    cr_assert_eq(ptm_shim_open(at("ro/new"), O_WRONLY | O_CREAT, 0644), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_eq(lastOf(PTM_CALL_open)->err, EACCES);
+    cr_assert_null(ptm_shim_fopen(at("ro/new"), "w"));
+    cr_assert_eq(errno, EACCES);
+    cr_assert_eq(access(at("ro/new"), F_OK), -1);
+}
+
+Test(mirror, unwritable_file_is_eacces)
+{
+    writeFile(at("locked"), "x");
+    snprintf(denied, sizeof denied, "%s", at("locked"));
+    ptmOs.access = denyingAccess;
+    cr_assert_eq(ptm_shim_open(at("locked"), O_WRONLY), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_null(ptm_shim_fopen(at("locked"), "a"));
+    cr_assert_eq(errno, EACCES);
+    /* Reading it is still fine. */
+    FILE *f = ptm_shim_fopen(at("locked"), "r");
+    cr_assert_not_null(f);
+    ptm_shim_fclose(f);
+}
+
+Test(mirror, enospc_from_statvfs)
+{
+    const char *p = at("big.bin");
+    static char block[8192];
+    struct ptmEvent *e;
+    FILE *f;
+    int fd;
+
+    ptmOs.statvfs = fakeStatvfs;
+    ptmOs.fstatvfs = fakeFstatvfs;
+    freeBlocks = 1;
+    fd = ptm_shim_open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_write(fd, block, 4000), 4000, "4000 bytes fit in one block");
+    cr_assert_eq(ptm_shim_write(fd, block, 200), -1, "4200 do not");
+    cr_assert_eq(errno, ENOSPC);
+    e = lastOf(PTM_CALL_write);
+    cr_assert_eq(e->err, ENOSPC);
+    cr_assert(e->flags & PTM_EVF_EFFECT);
+    cr_assert_eq(e->result, -1);
+    cr_assert_eq(e->bytes, 0);
+    ptm_shim_close(fd);
+
+    /* stdio: the buffered bytes fail at the flush, as they would. */
+    freeBlocks = 0;
+    f = ptm_shim_fopen(p, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(ptm_shim_fprintf(f, "%s", "no room"), 7);
+    cr_assert_eq(ptm_shim_fclose(f), EOF);
+    cr_assert_eq(errno, ENOSPC);
+    e = lastOf(PTM_CALL_fclose);
+    cr_assert_eq(e->err, ENOSPC);
+    cr_assert_neq(access(p, F_OK), 0);
+}
+
+Test(mirror, enospc_on_a_host_descriptor)
+{
+    int fd = open(at("host.log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    static char block[8192];
+
+    cr_assert_geq(fd, 0);
+    ptmOs.fstatvfs = fakeFstatvfs;
+    freeBlocks = 1;
+    cr_assert_eq(ptm_shim_write(fd, block, 4096), 4096);
+    cr_assert_eq(ptm_shim_write(fd, block, 1), -1);
+    cr_assert_eq(errno, ENOSPC);
+    char want[32];
+    struct stat st;
+    snprintf(want, sizeof want, "fd %d", fd);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->target, want);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, 0, "nothing reached the host's file");
+    /* close is simulated: the host's descriptor stays open. */
+    cr_assert_eq(ptm_shim_close(fd), 0);
+    cr_assert_neq(fcntl(fd, F_GETFD), -1);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), -1, "closed in the mirror's view");
+    cr_assert_eq(errno, EBADF);
+    close(fd);
+}
+
+Test(mirror, erofs_from_statvfs)
+{
+    writeFile(at("f"), "x");
+    ptmOs.statvfs = fakeStatvfs;
+    freeBlocks = 100;
+    readOnlyFs = 1;
+    cr_assert_eq(ptm_shim_open(at("f"), O_RDWR), -1);
+    cr_assert_eq(errno, EROFS);
+    cr_assert_eq(ptm_shim_open(at("g"), O_RDWR | O_CREAT, 0644), -1);
+    cr_assert_eq(errno, EROFS);
+    cr_assert_eq(ptm_shim_unlink(at("f")), -1);
+    cr_assert_eq(errno, EROFS);
+    readOnlyFs = 0;
+}
+
+Test(mirror, efbig_from_rlimit_fsize)
+{
+    static char block[256];
+    FILE *f;
+    int fd;
+
+    ptmOs.getrlimit = smallFsize;
+    fd = ptm_shim_open(at("limited"), O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_write(fd, block, 60), 60);
+    cr_assert_eq(ptm_shim_write(fd, block, 60), 40, "the kernel writes up to the limit");
+    cr_assert_eq(ptm_shim_write(fd, block, 1), -1, "then fails at it");
+    cr_assert_eq(errno, EFBIG);
+    cr_assert_eq(lastOf(PTM_CALL_write)->err, EFBIG);
+    ptm_shim_close(fd);
+
+    f = ptm_shim_fopen(at("limited"), "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(ptm_shim_fwrite(block, 1, 200, f), 200); /* buffered */
+    cr_assert_eq(ptm_shim_fclose(f), EOF);
+    cr_assert_eq(errno, EFBIG);
+}
+
+Test(mirror, ebadf)
+{
+    int fd = open(at("ro.txt"), O_RDONLY | O_CREAT, 0644);
+
+    cr_assert_eq(ptm_shim_write(9999, "x", 1), -1);
+    cr_assert_eq(errno, EBADF);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->target, "fd 9999");
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), -1, "a read-only host fd");
+    cr_assert_eq(errno, EBADF);
+    cr_assert_eq(ptm_shim_close(9999), -1);
+    cr_assert_eq(errno, EBADF);
+    cr_assert_eq(ptm_shim_fputs("x", NULL), EOF);
+    cr_assert_eq(errno, EBADF);
+    close(fd);
+}
+
+static int eintrStat(const char *path, struct stat *st)
+{
+    if (interrupts > 0) {
+        interrupts--;
+        errno = EINTR;
+        return -1;
+    }
+    return stat(path, st);
+}
+
+static int eintrAccess(const char *path, int mode)
+{
+    if (interrupts > 0) {
+        interrupts--;
+        errno = EINTR;
+        return -1;
+    }
+    return access(path, mode);
+}
+
+static int eintrGetfl(int fd)
+{
+    if (interrupts > 0) {
+        interrupts--;
+        errno = EINTR;
+        return -1;
+    }
+    return fcntl(fd, F_GETFL);
+}
+
+Test(mirror, read_only_probes_retry_on_eintr)
+{
+    int fd;
+
+    writeFile(at("e"), "x");
+    ptmOs.stat = eintrStat;
+    ptmOs.access = eintrAccess;
+    ptmOs.fcntl_getfl = eintrGetfl;
+    interrupts = 3;
+    cr_assert_eq(ptm_shim_open(at("e"), O_WRONLY | O_CREAT | O_EXCL, 0644), -1);
+    cr_assert_eq(errno, EEXIST, "EINTR was retried, not reported");
+    cr_assert_eq(interrupts, 0);
+    ptmOsReset();
+    ptmOs.access = eintrAccess;
+    ptmOs.fcntl_getfl = eintrGetfl;
+    interrupts = 2;
+    fd = ptm_shim_open(at("e"), O_WRONLY);
+    cr_assert_geq(fd, 0, "EINTR from access was retried");
+    cr_assert_eq(interrupts, 0);
+    ptm_shim_close(fd);
+    interrupts = 2;
+    cr_assert_eq(ptm_shim_write(STDERR_FILENO, "", 0), 0);
+    cr_assert_eq(interrupts, 0);
+}
+
+Test(mirror, unlink_feasibility)
+{
+    const char *p = at("victim");
+
+    writeFile(p, "alive");
+    cr_assert_eq(ptm_shim_unlink(p), 0);
+    cr_assert_str_eq(readFile(p), "alive", "simulated: the file is still there");
+    cr_assert_eq(lastOf(PTM_CALL_unlink)->result, 0);
+    cr_assert_str_eq(lastOf(PTM_CALL_unlink)->target, p);
+    cr_assert_eq(ptm_shim_unlink(at("ghost")), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(lastOf(PTM_CALL_unlink)->err, ENOENT);
+    cr_assert_eq(ptm_shim_unlink(dir), -1);
+    cr_assert_eq(errno, EISDIR);
+    cr_assert_eq(ptm_shim_unlink(p), -1, "gone in the mirror's view");
+    cr_assert_eq(errno, ENOENT);
+    writeFile(at("other"), "alive");
+    snprintf(denied, sizeof denied, "%s", dir);
+    ptmOs.access = denyingAccess;
+    cr_assert_eq(ptm_shim_unlink(at("other")), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_str_eq(readFile(p), "alive");
+    /* A dangling symlink can be unlinked: lstat, not stat. */
+    cr_assert_eq(symlink(at("nowhere"), at("dangling")), 0);
+    ptmOsReset();
+    cr_assert_eq(ptm_shim_unlink(at("dangling")), 0);
+}
+
+/* Fault injection: the directory `otherFs` is on another filesystem. */
+static char otherFs[192];
+
+static int otherDevStat(const char *path, struct stat *st)
+{
+    if (stat(path, st) != 0)
+        return -1;
+    if (strcmp(path, otherFs) == 0)
+        st->st_dev += 1;
+    return 0;
+}
+
+Test(mirror, rename_feasibility)
+{
+    const char *a = at("a"), *b = at("b");
+
+    writeFile(a, "A");
+    cr_assert_eq(ptm_shim_rename(a, b), 0);
+    cr_assert_str_eq(readFile(a), "A");
+    cr_assert_neq(access(b, F_OK), 0, "simulated: nothing moved");
+    cr_assert_str_eq(lastOf(PTM_CALL_rename)->target, a);
+    cr_assert_str_eq(lastOf(PTM_CALL_rename)->detail, b);
+
+    cr_assert_eq(ptm_shim_rename(at("ghost"), b), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(ptm_shim_rename(a, at("nodir/b")), -1);
+    cr_assert_eq(errno, ENOENT);
+    /* In the mirror's view a is gone now, and b holds its content. */
+    cr_assert_eq(ptm_shim_access(a, F_OK), -1);
+    cr_assert_eq(errno, ENOENT);
+    a = b;
+    cr_assert_eq(mkdir(at("sub"), 0755), 0);
+    cr_assert_eq(ptm_shim_rename(a, at("sub")), -1);
+    cr_assert_eq(errno, EISDIR);
+
+    cr_assert_eq(mkdir(at("mnt"), 0755), 0);
+    snprintf(otherFs, sizeof otherFs, "%s", at("mnt"));
+    ptmOs.stat = otherDevStat;
+    cr_assert_eq(ptm_shim_rename(a, at("mnt/a")), -1);
+    cr_assert_eq(errno, EXDEV, "errno %s", strerror(errno));
+    cr_assert_eq(lastOf(PTM_CALL_rename)->err, EXDEV);
+    ptmOsReset();
+
+    snprintf(denied, sizeof denied, "%s", at("sub"));
+    ptmOs.access = denyingAccess;
+    cr_assert_eq(ptm_shim_rename(a, at("sub/a")), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_str_eq(readFile(at("a")), "A");
+}
+
+/*
+** Probe caches: what the file shims keep between calls, and what
+** they must not: the probes a write makes through ptmOs (counted here by
+** pass-through replacements), and that no fact outlives what could change
+** it.
+**
+**   - A borrowed (host) descriptor: F_GETFL and fstat once per mirror,
+**     never carried over to the next mirror; its offset (lseek) only when
+**     needed, and its path (readlink) only when its real bytes are read.
+**   - Free space: one statvfs serves the process's mirrors for a short
+**     time, but only for writes far from the limit; near it, and for every
+**     ENOSPC, a fresh one.
+**   - RLIMIT_FSIZE: once per mirror.
+**   - The pid: once per process, forgotten in a fork child.
+*/
+
+/* ------------------------------------------------------ counting probes */
+
+static int nFstatvfs, nStatvfs, nGetrlimit, nGetfl, nFstat, nLseek, nReadlink, nGetpid;
+static unsigned long long availBytes; /* 0: the real figure */
+
+static void scaleVfs(struct statvfs *st)
+{
+    if (availBytes) {
+        st->f_frsize = 4096;
+        st->f_bavail = (fsblkcnt_t)(availBytes / 4096);
+    }
+}
+
+static int countStatvfs(const char *path, struct statvfs *st)
+{
+    nStatvfs++;
+    if (statvfs(path, st) != 0)
+        return -1;
+    scaleVfs(st);
+    return 0;
+}
+
+static int countFstatvfs(int fd, struct statvfs *st)
+{
+    nFstatvfs++;
+    if (fstatvfs(fd, st) != 0)
+        return -1;
+    scaleVfs(st);
+    return 0;
+}
+
+static int countGetrlimit(int resource, struct rlimit *rl)
+{
+    nGetrlimit += resource == RLIMIT_FSIZE;
+    return getrlimit(resource, rl);
+}
+
+static int countGetfl(int fd)
+{
+    nGetfl++;
+    return fcntl(fd, F_GETFL);
+}
+
+static int countFstat(int fd, struct stat *st)
+{
+    nFstat++;
+    return fstat(fd, st);
+}
+
+static off_t countLseek(int fd, off_t off, int whence)
+{
+    nLseek++;
+    return lseek(fd, off, whence);
+}
+
+static ssize_t countReadlink(const char *path, char *buf, size_t n)
+{
+    nReadlink++;
+    return readlink(path, buf, n);
+}
+
+static pid_t countGetpid(void)
+{
+    nGetpid++;
+    return getpid();
+}
+
+static void countAll(void)
+{
+    ptmOs.statvfs = countStatvfs;
+    ptmOs.fstatvfs = countFstatvfs;
+    ptmOs.getrlimit = countGetrlimit;
+    ptmOs.fcntl_getfl = countGetfl;
+    ptmOs.fstat = countFstat;
+    ptmOs.lseek = countLseek;
+    ptmOs.readlink = countReadlink;
+}
+
+static void zeroCounts(void)
+{
+    nFstatvfs = nStatvfs = nGetrlimit = nGetfl = nFstat = nLseek = nReadlink = nGetpid = 0;
+}
+
+/* Ends the test's mirror and starts another on the same ring. */
+static void nextMirror(void)
+{
+    ptmMirrorLeave(&mirror);
+    ptmRingReset(ring);
+    ptmMirrorEnter(&mirror, ring);
+}
+
+TestSuite(cache, .init = enterMirror, .fini = leaveMirror);
+
+/* ------------------------------------------------------ host descriptors */
+
+Test(cache, an_append_to_a_host_descriptor_probes_little)
+{
+    int fd = open(at("log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "0123456789", 10), 10);
+    countAll();
+    zeroCounts();
+    cr_assert_eq(ptm_shim_write(fd, "entry 1\n", 8), 8);
+    cr_assert_eq(nGetfl, 1);
+    cr_assert_eq(nFstat, 1, "one fstat: the borrow's serves the overlay too");
+    cr_assert_eq(nLseek, 0, "an O_APPEND write needs no offset");
+    cr_assert_eq(nReadlink, 0, "nothing read the real bytes: no path needed");
+    cr_assert_eq(nGetrlimit, 1);
+    cr_assert_eq(nFstatvfs + nStatvfs, 1);
+
+    cr_assert_eq(ptm_shim_write(fd, "entry 2\n", 8), 8);
+    cr_assert_eq(nGetfl, 1, "the entry is kept for the mirror");
+    cr_assert_eq(nFstat, 1);
+    cr_assert_eq(nGetrlimit, 1, "RLIMIT_FSIZE once per mirror");
+    cr_assert_eq(nFstatvfs + nStatvfs, 1, "a second write makes no second statvfs");
+    cr_assert_eq(ptm_shim_lseek(fd, 0, SEEK_CUR), 26, "appends moved the offset to the end");
+    cr_assert_eq(nLseek, 0);
+    close(fd);
+    cr_assert_str_eq(readFile(at("log")), "0123456789", "nothing reached the file");
+}
+
+Test(cache, a_host_descriptor_is_named_by_its_number)
+{
+    cr_assert_eq(ptm_shim_write(-1, "x", 1), -1);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->target, "fd -1");
+    ptm_shim_fsync(0);                      /* whatever stdin is here */
+    cr_assert_str_eq(lastOf(PTM_CALL_fsync)->target, "fd 0");
+    cr_assert_eq(ptm_shim_write(2147483647, "x", 1), -1);
+    cr_assert_str_eq(lastOf(PTM_CALL_write)->target, "fd 2147483647");
+}
+
+Test(cache, the_host_offset_is_read_when_needed)
+{
+    int fd = open(at("data"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "0123456789", 10), 10);
+    cr_assert_eq(lseek(fd, 4, SEEK_SET), 4);
+    countAll();
+    zeroCounts();
+    cr_assert_eq(ptm_shim_write(fd, "ab", 2), 2);
+    cr_assert_eq(nLseek, 1, "a write at the offset asks where the host's is");
+    cr_assert_eq(ptm_shim_lseek(fd, 0, SEEK_CUR), 6);
+    cr_assert_eq(nLseek, 1, "once");
+    cr_assert_eq(lseek(fd, 0, SEEK_CUR), 4, "the host's offset did not move");
+    close(fd);
+}
+
+Test(cache, the_path_of_a_write_only_descriptor_is_learnt_when_read_through)
+{
+    int fd = open(at("wo"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char buf[32] = "";
+    int rfd;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "0123456789", 10), 10);
+    cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+    countAll();
+    zeroCounts();
+    cr_assert_eq(ptm_shim_write(fd, "ab", 2), 2);
+    cr_assert_eq(nReadlink, 0);
+    /* The mirror reads the file back by its path: the real bytes under
+    ** what it wrote, read through the path of the write-only descriptor. */
+    rfd = ptm_shim_open(at("wo"), O_RDONLY);
+    cr_assert_geq(rfd, 0);
+    cr_assert_eq(ptm_shim_read(rfd, buf, sizeof buf - 1), 10);
+    cr_assert_str_eq(buf, "ab23456789");
+    cr_assert_leq(nReadlink, 1);
+    ptm_shim_close(rfd);
+    close(fd);
+}
+
+Test(cache, a_path_that_names_another_file_now_is_not_believed)
+{
+    int fd = open(at("a"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    struct stat a, seen;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fstat(fd, &a), 0);
+    cr_assert_eq(ptm_shim_write(fd, "xyz", 3), 3);
+    cr_assert_eq(ptm_shim_fstat(fd, &seen), 0);
+    cr_assert_eq(seen.st_ino, a.st_ino);
+    /* Someone renames another file over a's path while the mirror runs. */
+    writeFile(at("b"), "another");
+    cr_assert_eq(rename(at("b"), at("a")), 0);
+    cr_assert_eq(ptm_shim_fstat(fd, &seen), 0);
+    cr_assert_eq(seen.st_ino, a.st_ino, "still the file the descriptor is on");
+    cr_assert_eq(seen.st_size, 3);
+    close(fd);
+}
+
+Test(cache, a_descriptor_reopened_between_mirrors_is_asked_again)
+{
+    int fd = open(at("first"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int other;
+    struct stat seen, want;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), 1);
+
+    /* Between two mirrors the host closes it and opens another file, read
+    ** only, on the same number. */
+    nextMirror();
+    writeFile(at("second"), "0123456789");
+    other = open(at("second"), O_RDONLY);
+    cr_assert_geq(other, 0);
+    cr_assert_eq(dup2(other, fd), fd);
+    close(other);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), -1, "the descriptor is read-only now");
+    cr_assert_eq(errno, EBADF);
+    cr_assert_eq(ptm_shim_fstat(fd, &seen), 0);
+    cr_assert_eq(stat(at("second"), &want), 0);
+    cr_assert_eq(seen.st_ino, want.st_ino);
+    cr_assert_eq(seen.st_size, 10);
+
+    /* The same file again, writable, and its flags changed by F_SETFL
+    ** between two mirrors: the second one appends, at the end. */
+    nextMirror();
+    close(fd);
+    cr_assert_eq(open(at("second"), O_WRONLY), fd);
+    cr_assert_eq(ptm_shim_write(fd, "ab", 2), 2);
+    cr_assert_eq(ptm_shim_lseek(fd, 0, SEEK_CUR), 2, "not O_APPEND: at the offset");
+    nextMirror();
+    cr_assert_eq(fcntl(fd, F_SETFL, O_APPEND), 0);
+    cr_assert_eq(ptm_shim_write(fd, "ab", 2), 2);
+    cr_assert_eq(ptm_shim_lseek(fd, 0, SEEK_CUR), 12, "O_APPEND now: at the end");
+    close(fd);
+    cr_assert_str_eq(readFile(at("second")), "0123456789");
+}
+
+/* A fake fstatvfs: the real answer, with 4 KiB free on the filesystem of
+** smallDev only. */
+static dev_t smallDev;
+
+static int smallOnOneFs(int fd, struct statvfs *st)
+{
+    struct stat fs;
+    if (fstatvfs(fd, st) != 0 || fstat(fd, &fs) != 0)
+        return -1;
+    if (fs.st_dev == smallDev) {
+        st->f_frsize = 4096;
+        st->f_bavail = 1;
+    }
+    return 0;
+}
+
+Test(cache, free_space_is_per_filesystem)
+{
+    static char block[8192];
+    char shm[64];
+    struct stat a, b;
+    int fd = open(at("big"), O_WRONLY | O_CREAT | O_APPEND, 0644), other;
+
+    snprintf(shm, sizeof shm, "/dev/shm/ptm-cache-%d", (int)getpid());
+    other = open(shm, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (other < 0 || fstat(other, &b) != 0 || fstat(fd, &a) != 0 || a.st_dev == b.st_dev) {
+        if (other >= 0)
+            close(other);
+        unlink(shm);
+        close(fd);
+        cr_skip_test("no second filesystem at /dev/shm");
+    }
+    smallDev = b.st_dev;
+    ptmOs.fstatvfs = smallOnOneFs;
+    cr_assert_eq(ptm_shim_write(fd, block, sizeof block), (ssize_t)sizeof block);
+
+    /* The next mirror writes through the same number, now on the small
+    ** filesystem: its figure is not the first one's. */
+    nextMirror();
+    cr_assert_eq(dup2(other, fd), fd);
+    close(other);
+    cr_assert_eq(ptm_shim_write(fd, block, sizeof block), -1);
+    cr_assert_eq(errno, ENOSPC);
+    close(fd);
+    unlink(shm);
+}
+
+/* ------------------------------------------------------------ free space */
+
+Test(cache, free_space_serves_the_next_mirrors_for_a_while)
+{
+    int fd = open(at("log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    uint64_t t0;
+
+    cr_assert_geq(fd, 0);
+    countAll();
+    availBytes = (unsigned long long)1 << 40;  /* 1 TiB */
+    zeroCounts();
+    t0 = ptmOsNowNs();
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), 1);
+    nextMirror();
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), 1);
+    if (ptmOsNowNs() - t0 < PTM_SIM_VFS_TTL_NS)
+        cr_assert_eq(nFstatvfs + nStatvfs, 1, "one statvfs for both mirrors");
+    cr_assert_eq(nGetrlimit, 2, "RLIMIT_FSIZE is asked again in the next mirror");
+    close(fd);
+}
+
+Test(cache, near_the_limit_every_write_asks_again)
+{
+    static char block[8000];
+    int fd = open(at("log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+    cr_assert_geq(fd, 0);
+    countAll();
+    availBytes = PTM_SIM_VFS_MARGIN + 12288;
+    zeroCounts();
+    cr_assert_eq(ptm_shim_write(fd, block, sizeof block), (ssize_t)sizeof block);
+    cr_assert_eq(nFstatvfs, 1);
+    cr_assert_eq(ptm_shim_write(fd, block, sizeof block), (ssize_t)sizeof block,
+                 "16000 bytes fit in the margin and 12288 more");
+    cr_assert_eq(nFstatvfs, 2, "within the margin: asked again");
+    availBytes = 4096;                      /* the disk fills up meanwhile */
+    nextMirror();
+    cr_assert_eq(ptm_shim_write(fd, block, sizeof block), -1);
+    cr_assert_eq(errno, ENOSPC, "the cached figure did not hide it");
+    cr_assert_eq(nFstatvfs, 3);
+    cr_assert_eq(ptm_shim_write(fd, block, sizeof block), -1);
+    cr_assert_eq(nFstatvfs, 4, "an ENOSPC is never cached");
+    close(fd);
+}
+
+Test(cache, a_replaced_statvfs_is_never_answered_from_the_real_one)
+{
+    int fd = open(at("log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), 1, "the real figure, cached");
+    ptmOs.statvfs = fakeStatvfs;
+    ptmOs.fstatvfs = fakeFstatvfs;
+    freeBlocks = 0;
+    nextMirror();
+    cr_assert_eq(ptm_shim_write(fd, "x", 1), -1);
+    cr_assert_eq(errno, ENOSPC);
+    close(fd);
+}
+
+/* --------------------------------------------------------- RLIMIT_FSIZE */
+
+static int countingSmallFsize(int resource, struct rlimit *rl)
+{
+    nGetrlimit += resource == RLIMIT_FSIZE;
+    if (getrlimit(resource, rl) != 0)
+        return -1;
+    if (resource == RLIMIT_FSIZE)
+        rl->rlim_cur = 100;
+    return 0;
+}
+
+Test(cache, rlimit_fsize_once_per_mirror_and_asked_again_by_the_next)
+{
+    static char block[256];
+    int fd = ptm_shim_open(at("limited"), O_WRONLY | O_CREAT, 0644);
+
+    cr_assert_geq(fd, 0);
+    ptmOs.getrlimit = countGetrlimit;
+    zeroCounts();
+    cr_assert_eq(ptm_shim_write(fd, block, 60), 60);
+    cr_assert_eq(ptm_shim_write(fd, block, 60), 60);
+    cr_assert_eq(ptm_shim_ftruncate(fd, 10), 0);
+    cr_assert_eq(nGetrlimit, 1);
+    ptm_shim_close(fd);
+
+    /* The limit drops between two mirrors: the next one sees it. */
+    nextMirror();
+    ptmOs.getrlimit = countingSmallFsize;
+    fd = ptm_shim_open(at("limited"), O_WRONLY | O_CREAT, 0644);
+    cr_assert_eq(ptm_shim_write(fd, block, 60), 60);
+    cr_assert_eq(ptm_shim_write(fd, block, 60), 40);
+    cr_assert_eq(ptm_shim_write(fd, block, 1), -1);
+    cr_assert_eq(errno, EFBIG);
+    cr_assert_eq(nGetrlimit, 2);
+    ptm_shim_close(fd);
+}
+
+/* ------------------------------------------------------------------ pid */
+
+Test(cache, the_pid_is_asked_once_and_again_in_a_fork_child)
+{
+    pid_t child;
+    int st;
+
+    cr_assert_eq(ptmOsPid(), getpid());
+    cr_assert_eq(ptmOsPid(), getpid());
+    child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0)
+        _exit(ptmOsPid() == getpid() ? 0 : 1);
+    cr_assert_eq(waitpid(child, &st, 0), child);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child saw its own pid");
+    cr_assert_eq(ptmOsPid(), getpid());
+
+    ptmOs.getpid = countGetpid;
+    ptmOsPid();
+    ptmOsPid();
+    cr_assert_eq(nGetpid, 2, "a replaced getpid is called every time");
+    ptmOsReset();
 }
