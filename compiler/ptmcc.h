@@ -574,7 +574,7 @@ typedef struct VerifyJob {
 
 /* verify_mirror: compiles every C source of job to LLVM bitcode with
 ** clang-19, links the modules and proves that no function named
-** *__ptm_mirror reaches a raw I/O symbol (raw_io.def) except through
+** *__ptm_mirror reaches a raw I/O symbol (calls.def) except through
 ** ptm_shim_*.  A reachable raw call is an error naming the call chain;
 ** calls through pointers, inline assembly and callbacks handed to external
 ** code are warnings.  Diagnostics go through diag.  Returns false after
