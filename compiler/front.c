@@ -41,18 +41,6 @@
 #define MIRROR_OF_PREFIX "ptm.mirror_of:"
 #define MAX_TYPES 512 /* Ty nodes per transaction: deeper types are unknown */
 
-static const char *const shim_names[] = {
-#define PTM_SHIM(name, family) #name,
-#include "shims/shims.def"
-#undef PTM_SHIM
-};
-
-static const char *const pure_names[] = {
-#define PTM_PURE(name, family) #name,
-#include "externals.def"
-#undef PTM_PURE
-};
-
 /* A macro expansion in the main file: [start, end) offsets. */
 typedef struct Expansion {
     size_t start, end;
@@ -618,19 +606,6 @@ typedef struct BodyScan {
     int nlocals;
 } BodyScan;
 
-static bool is_shim(const char *name)
-{
-    return name_in(name, shim_names, sizeof shim_names / sizeof *shim_names);
-}
-
-/* is_pure: a library function without effects outside the process
-** (externals.def), or a compiler builtin. */
-static bool is_pure(const char *name)
-{
-    return strncmp(name, "__builtin_", 10) == 0 ||
-           name_in(name, pure_names, sizeof pure_names / sizeof *pure_names);
-}
-
 /* clonable_definition: the definition of the function ref refers to, when
 ** it can be cloned: its name is written out, in this file or in a user
 ** header (not a system header: the C library's inline functions are
@@ -766,7 +741,7 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
     UserShim *us = find_user_shim(fr, name);
     if (us)
         return xstrdup(us->shim);
-    if (is_shim(name))
+    if (call_shim_family(name))
         return strcmp(name, "ptm_validate") == 0 ? xstrdup("ptm_shim_validate")
                                                  : format("ptm_shim_%s", name);
     CXCursor def;
@@ -779,7 +754,7 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
         push_name(&fr->xtu, &fr->nxtu, name);
         return format("(*%s__ptm_xtu())", name);
     }
-    if (!is_pure(name)) {
+    if (!call_is_pure(name)) {
         Escape *e = add_escape(b, name, use);
         e->macro_defined = defined_by_macro(ref);
         e->old_style = defined_old_style(ref);

@@ -35,63 +35,6 @@
 
 #include "ptmcc.h"
 
-/* Library functions that write memory through pointer arguments: which
-** arguments (bit i = argument i; ALL_FROM(n) = argument n and after). */
-#define ARG(i) (1u << (i))
-#define ALL_FROM(n) (~0u << (n))
-
-static const struct {
-    const char *name;
-    unsigned written;
-} writers[] = {
-    {"memcpy", ARG(0)},    {"memmove", ARG(0)},   {"memset", ARG(0)},
-    {"mempcpy", ARG(0)},   {"bzero", ARG(0)},     {"explicit_bzero", ARG(0)},
-    {"strcpy", ARG(0)},    {"strncpy", ARG(0)},   {"stpcpy", ARG(0)},
-    {"stpncpy", ARG(0)},   {"strcat", ARG(0)},    {"strncat", ARG(0)},
-    {"strlcpy", ARG(0)},   {"strlcat", ARG(0)},   {"sprintf", ARG(0)},
-    {"snprintf", ARG(0)},  {"vsprintf", ARG(0)},  {"vsnprintf", ARG(0)},
-    {"sscanf", ALL_FROM(2)}, {"fscanf", ALL_FROM(2)}, {"scanf", ALL_FROM(1)},
-    {"fgets", ARG(0)},     {"fread", ARG(0)},     {"read", ARG(1)},
-    {"pread", ARG(1)},     {"recv", ARG(1)},      {"recvfrom", ARG(1) | ARG(4) | ARG(5)},
-    {"strtol", ARG(1)},    {"strtoul", ARG(1)},   {"strtoll", ARG(1)},
-    {"strtoull", ARG(1)},  {"strtod", ARG(1)},    {"strtof", ARG(1)},
-    {"strtold", ARG(1)},   {"strtok_r", ARG(0) | ARG(2)}, {"time", ARG(0)},
-    {"localtime_r", ARG(1)}, {"gmtime_r", ARG(1)}, {"strftime", ARG(0)},
-    {"clock_gettime", ARG(1)}, {"gettimeofday", ARG(0) | ARG(1)},
-    {"qsort", ARG(0)},     {"stat", ARG(1)},      {"fstat", ARG(1)},
-    {"lstat", ARG(1)},     {"getline", ARG(0) | ARG(1)},
-    /* The same under _FORTIFY_SOURCE, as clang and glibc spell them. */
-    {"__builtin_memcpy", ARG(0)},          {"__builtin_memmove", ARG(0)},
-    {"__builtin_memset", ARG(0)},          {"__builtin___memcpy_chk", ARG(0)},
-    {"__builtin___memmove_chk", ARG(0)},   {"__builtin___memset_chk", ARG(0)},
-    {"__builtin___mempcpy_chk", ARG(0)},   {"__builtin___strcpy_chk", ARG(0)},
-    {"__builtin___stpcpy_chk", ARG(0)},    {"__builtin___strncpy_chk", ARG(0)},
-    {"__builtin___stpncpy_chk", ARG(0)},   {"__builtin___strcat_chk", ARG(0)},
-    {"__builtin___strncat_chk", ARG(0)},   {"__builtin___sprintf_chk", ARG(0)},
-    {"__builtin___snprintf_chk", ARG(0)},  {"__builtin___vsprintf_chk", ARG(0)},
-    {"__builtin___vsnprintf_chk", ARG(0)}, {"__read_chk", ARG(1)},
-    {"__pread_chk", ARG(1)},               {"__fgets_chk", ARG(0)},
-    {"__fread_chk", ARG(0)},               {"__recv_chk", ARG(1)},
-    {"__recvfrom_chk", ARG(1) | ARG(5) | ARG(6)},
-    {"strerror_r", ARG(1)}, {"strxfrm", ARG(0)}, {"posix_memalign", ARG(0)},
-    {"strtoimax", ARG(1)}, {"strtoumax", ARG(1)}, {"__isoc23_strtol", ARG(1)},
-    {"__isoc23_strtoll", ARG(1)}, {"__isoc23_strtoul", ARG(1)},
-    {"__isoc23_strtoull", ARG(1)}, {"__isoc99_sscanf", ALL_FROM(2)},
-    {"__isoc23_sscanf", ALL_FROM(2)},
-    /* Writers into state of their own, or through what they cannot show
-    ** (a va_list, the string strsep walks), or that release memory the
-    ** host may own: refused. */
-    {"strtok", ~0u},       {"setlocale", ~0u},    {"srand", ~0u},
-    {"rand", ~0u},         {"putenv", ~0u},       {"setenv", ~0u},
-    {"strsep", ~0u},       {"vsscanf", ~0u},      {"reallocarray", ~0u},
-    {"recvmsg", ~0u},      {"vfscanf", ~0u},
-    {"nanosleep", ARG(1)}, {"clock_nanosleep", ARG(3)},
-    {"getdelim", ARG(0) | ARG(1)}, {"fgetpos", ARG(1)}, {"fgets_unlocked", ARG(0)},
-    {"fread_unlocked", ARG(0)},
-    {"setjmp", ARG(0)},    {"_setjmp", ARG(0)},   {"sigsetjmp", ARG(0)},
-    {"__sigsetjmp", ARG(0)},
-};
-
 typedef struct Proof {
     InlineFacts *out;
     SrcFile *file;
@@ -345,14 +288,13 @@ static void prove_call(Proof *p, CXCursor call)
         strstr(name, "load") == NULL && clang_Cursor_getNumArguments(call) > 0 &&
         !is_local_address(clang_Cursor_getArgument(call, 0)))
         block(p, call, "%s writes outside its locals", name);
-    for (size_t i = 0; i < sizeof writers / sizeof *writers; i++) {
-        if (strcmp(writers[i].name, name) != 0)
-            continue;
+    unsigned written = call_written(name);
+    if (written) {
         int n = clang_Cursor_getNumArguments(call);
-        if (writers[i].written == ~0u)
+        if (written == CALL_WRITES_STATE)
             block(p, call, "calls %s, which changes library state", name);
         for (int a = 0; a < n && a < 32; a++)
-            if ((writers[i].written & (1u << a)) &&
+            if ((written & (1u << a)) &&
                 !is_local_address(clang_Cursor_getArgument(call, (unsigned)a)))
                 block(p, call, "%s writes outside its locals", name);
     }
@@ -1281,39 +1223,6 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
     redo_walk(r, e, USE_PLACE);
 }
 
-/* Shims that write the mirror's view of the buffers they fill themselves
-** (they know the size): which arguments. */
-static const struct {
-    const char *name;
-    unsigned routed;
-} routing_shims[] = {
-    {"read", ARG(1)},  {"pread", ARG(1)}, {"fread", ARG(0)},   {"fgets", ARG(0)},
-    {"recv", ARG(1)},  {"recvfrom", ARG(1) | ARG(4) | ARG(5)}, {"stat", ARG(1)},
-    {"lstat", ARG(1)}, {"fstat", ARG(1)}, {"time", ARG(0)},    {"clock_gettime", ARG(1)},
-    {"gettimeofday", ARG(0)}, {"getline", ARG(0) | ARG(1)}, {"getdelim", ARG(0) | ARG(1)},
-    {"fgetpos", ARG(1)}, {"fgets_unlocked", ARG(0)}, {"fread_unlocked", ARG(0)},
-};
-
-static unsigned routed_by_shim(const char *name)
-{
-    for (size_t i = 0; i < sizeof routing_shims / sizeof *routing_shims; i++)
-        if (strcmp(routing_shims[i].name, name) == 0)
-            return routing_shims[i].routed;
-    return 0;
-}
-
-/* mem_shim: a library call that the shims send through the buffer. */
-static bool mem_shim(const char *name)
-{
-    static const char *const names[] = {"memcpy", "memmove", "memset", "memcmp", "memchr",
-                                        "strncmp", "strnlen", "free", "realloc", "strdup",
-                                        "strndup"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strcmp(names[i], name) == 0)
-            return true;
-    return false;
-}
-
 /* array_argument: the array an argument decays from, when it is not a
 ** local (a global buffer, a member reached through a pointer). */
 static bool array_argument(CXCursor arg, CXCursor *array)
@@ -1491,21 +1400,20 @@ static bool redo_call(Redo *r, CXCursor call)
         strstr(name, "load") == NULL && clang_Cursor_getNumArguments(call) > 0 &&
         !is_local_address(clang_Cursor_getArgument(call, 0)))
         redo_block(r, call, "an atomic operation writes outside its locals");
-    for (size_t i = 0; i < sizeof writers / sizeof *writers && !mem_shim(name); i++) {
-        if (strcmp(writers[i].name, name) != 0)
-            continue;
-        if (writers[i].written == ~0u) {
+    if (!call_through_buffer(name))
+        written = call_written(name);
+    if (written) {
+        if (written == CALL_WRITES_STATE) {
             char *what = format("calls %s, which changes library state", name);
             redo_block(r, call, what);
             free(what);
         }
-        written = writers[i].written;
         unsigned routed =
-            r->callees && r->callees->is_user_shim(r->callees->ctx, name) ? 0 : routed_by_shim(name);
+            r->callees && r->callees->is_user_shim(r->callees->ctx, name) ? 0 : call_routed(name);
         int n = clang_Cursor_getNumArguments(call);
         for (int a = 0; a < n && a < 32; a++) {
             CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), array, root;
-            if (!(writers[i].written & (1u << a)) || (routed & (1u << a)) ||
+            if (!(written & (1u << a)) || (routed & (1u << a)) ||
                 is_local_address(arg) || local_dest(arg, &root))
                 continue; /* a local: its bounds are checked (bounds_call) */
             /* An array's size is known: the library writes into the
@@ -1518,7 +1426,7 @@ static bool redo_call(Redo *r, CXCursor call)
             }
         }
     }
-    if (!mem_shim(name))
+    if (!call_through_buffer(name))
         viewed |= redo_library_reads(r, call, written);
     /* strchr(acct->name, ';'), strcpy(buf, ...): the result may point into
     ** a view; the mirror's code gets the real address it stands for. */
@@ -2226,11 +2134,10 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
         bounds_unbounded(b, call);
     /* sscanf's %s fills a char array as far as its input goes, wherever
     ** the array is: only a width that the array holds bounds it. */
-    for (size_t i = 0; i < sizeof writers / sizeof *writers; i++) {
-        int first = writers[i].written == ALL_FROM(2) ? 2 : writers[i].written == ALL_FROM(1);
-        if (strcmp(writers[i].name, name) == 0 && first && !scan_fits(call, first))
-            bounds_block(b, call, "%s fills a char array as far as its input goes", name);
-    }
+    unsigned written = call_written(name);
+    int first = written == CALL_ALL_FROM(2) ? 2 : written == CALL_ALL_FROM(1);
+    if (first && !scan_fits(call, first))
+        bounds_block(b, call, "%s fills a char array as far as its input goes", name);
     free(name);
 }
 

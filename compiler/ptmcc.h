@@ -8,9 +8,11 @@
 **   meta_lex.l   the annotation's tokens (flex, reentrant)
 **   meta_parse.y the annotation's grammar (bison, reentrant, locations)
 **   meta.c       key checks, defaults, units, types; success_criteria to C
+**   calls.c      what a library call does: the arguments it writes, the
+**                built-in shims (shims.def), the calls a mirror may make
+**                as they are (externals.def)
 **   front.c      libclang: annotated functions, their calls, their text;
-**                what each call in a mirror resolves to (externals.def:
-**                the library calls a mirror may make as they are)
+**                what each call in a mirror resolves to
 **   rules.c      rules scripts: found, read, syntax-checked with Lua
 **   emit.c       the rewritten C
 **   dump.c       --dump-annotations JSON
@@ -312,6 +314,33 @@ bool expr_needs_backend(const Node *expr, const FuncSig *fn);
 char *expr_to_c_placed(const Node *expr, const FuncSig *fn, const char *frame,
                        const ExprPlace *place);
 void meta_free(Meta *m);
+
+/* calls.c ------------------------------------------------------------- */
+/* call_written's answer for a call that changes library state of its own
+** (strtok, setenv, rand): no argument list shows what it writes. */
+#define CALL_WRITES_STATE (~0u)
+/* call_written's answer for a call that writes argument n and every one
+** after it (sscanf's outputs). */
+#define CALL_ALL_FROM(n) (~0u << (n))
+
+/* call_written: the arguments the library function name writes memory
+** through: bit i set = argument i; CALL_WRITES_STATE: it changes library
+** state (or writes what its arguments cannot show); 0: none, or unknown. */
+unsigned call_written(const char *name);
+/* call_routed: the arguments of call_written(name) that name's built-in
+** shim fills in the mirror's view itself (it knows the size); 0: none. */
+unsigned call_routed(const char *name);
+/* call_through_buffer: true when the shims send name's memory accesses
+** through the write buffer (memcpy, free ...), so a mirror's call needs
+** no rewrite of its arguments. */
+bool call_through_buffer(const char *name);
+/* call_shim_family: the family of name's built-in shim (a family of
+** runtime/shims/shims.def: "file", "stdio" ...), or NULL if it has none. */
+const char *call_shim_family(const char *name);
+/* call_is_pure: true when name has no effect outside the process (a
+** library function of externals.def, or a compiler builtin), so that a
+** mirror calls it as it is. */
+bool call_is_pure(const char *name);
 
 /* inline.c ------------------------------------------------------------ */
 #include <clang-c/Index.h>
