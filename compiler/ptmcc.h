@@ -8,9 +8,9 @@
 **   meta_lex.l   the annotation's tokens (flex, reentrant)
 **   meta_parse.y the annotation's grammar (bison, reentrant, locations)
 **   meta.c       key checks, defaults, units, types; success_criteria to C
-**   calls.c      what a library call does: the arguments it writes, the
-**                built-in shims (shims.def), the calls a mirror may make
-**                as they are (externals.def)
+**   calls.c      what a library call does, from runtime/calls.def: the
+**                arguments it writes, the built-in shims, the calls a
+**                mirror may make as they are
 **   front.c      libclang: annotated functions, their calls, their text;
 **                what each call in a mirror resolves to
 **   rules.c      rules scripts: found, read, syntax-checked with Lua
@@ -334,12 +334,12 @@ unsigned call_routed(const char *name);
 ** through the write buffer (memcpy, free ...), so a mirror's call needs
 ** no rewrite of its arguments. */
 bool call_through_buffer(const char *name);
-/* call_shim_family: the family of name's built-in shim (a family of
-** runtime/shims/shims.def: "file", "stdio" ...), or NULL if it has none. */
+/* call_shim_family: the family of name's built-in shim (a shim row of
+** runtime/calls.def: "file", "stdio" ...), or NULL if it has none. */
 const char *call_shim_family(const char *name);
-/* call_is_pure: true when name has no effect outside the process (a
-** library function of externals.def, or a compiler builtin), so that a
-** mirror calls it as it is. */
+/* call_is_pure: true when name has no effect outside the process (a pure
+** row of runtime/calls.def, or a compiler builtin), so that a mirror calls
+** it as it is.  A built-in shim is not: it is redirected first. */
 bool call_is_pure(const char *name);
 
 /* inline.c ------------------------------------------------------------ */

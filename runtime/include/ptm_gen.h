@@ -130,7 +130,7 @@ PTM_API int ptm_tx_run(const struct ptm_tx_desc *desc, void *frame);
 PTM_API void ptm_note_missing_clone(const char *name);
 
 /*
-** The shims, one per line of runtime/shims/shims.def, each with the type of
+** The shims, one per shim row of runtime/calls.def, each with the type of
 ** the call it replaces.  Called outside a mirror they are the real call.  In
 ** a mirror each one records an event (call, target, bytes, result, errno,
 ** duration), checks with read-only probes whether the real call would
