@@ -373,6 +373,13 @@ PTM_API __attribute__((__noreturn__)) void ptm_shim__longjmp(struct __jmp_buf_ta
 PTM_API __attribute__((__noreturn__)) void ptm_shim_siglongjmp(struct __jmp_buf_tag env[1],
                                                                int val);
 
+/* The shims whose prototypes are rows of the catalog, runtime/calls.def
+** (PTM_SHIM_PROTO), installed beside this header as ptm_calls.def. */
+#if defined(__GLIBC__)
+#define PTM_SHIM_PROTO(name, ret, params) PTM_API ret ptm_shim_##name params;
+#include "ptm_calls.def"
+#endif
+
 /*
 ** Cancellation of inline mirrors.  ptmcc makes mirror clones poll
 ** ptm_mirror_cancel at loop back-edges and function entries:

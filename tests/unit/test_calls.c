@@ -132,9 +132,10 @@ Test(calls, shim_pointers_are_written_or_unwritten)
 {
     static const char text[] = "#include <stdio.h>\n#include <pthread.h>\n"
                                "#include <sys/socket.h>\n#include <ptm_gen.h>\n";
-    const char *args[] = {"-std=gnu17", "-D_GNU_SOURCE", "-I" PTM_SOURCE_DIR "/runtime/include"};
+    const char *args[] = {"-std=gnu17", "-D_GNU_SOURCE", "-I" PTM_SOURCE_DIR "/runtime/include",
+                          "-I" PTM_BINARY_DIR "/include"};
     CXIndex ix = clang_createIndex(0, 0);
-    CXTranslationUnit tu = parse(ix, text, args, 3);
+    CXTranslationUnit tu = parse(ix, text, args, 4);
     struct shimScan s = {0};
     size_t shims = 0;
 
@@ -210,6 +211,21 @@ Test(calls, every_glibc_function_has_a_row)
     scanHeaders(gnu, 2);
     scanHeaders(fortify, 5);
     scanHeaders(c23, 3);
+}
+
+/* The prototypes ptm_gen.h takes from the catalog, each a shim's. */
+static const char *const protos[] = {
+#define PTM_SHIM_PROTO(name, ret, params) #name,
+#include "calls.def"
+    NULL,
+};
+
+Test(calls, prototype_rows_are_shims)
+{
+    for (size_t i = 0; protos[i]; i++) {
+        const struct row *r = rowOf(protos[i]);
+        cr_expect(r && r->kind == ROW_SHIM, "PTM_SHIM_PROTO(%s) without its shim row", protos[i]);
+    }
 }
 
 Test(calls, one_row_per_name)
