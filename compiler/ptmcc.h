@@ -9,9 +9,9 @@
 **   meta_lex.l   the annotation's tokens (flex, reentrant)
 **   meta_parse.y the annotation's grammar (bison, reentrant, locations)
 **   meta.c       key checks, defaults, units, types; success_criteria to C
-**   calls.c      what a library call does: the arguments it writes, the
-**                built-in shims (shims.def), the calls a mirror may make
-**                as they are (externals.def)
+**   calls.c      what a library call does, from runtime/calls.def: the
+**                arguments it writes, the built-in shims, the calls a
+**                mirror may make as they are
 **
 **   The inline executor's facts of a function (inline_facts):
 **   inline.c     the phase: bounds_rewrite, prove, redo_rewrite, polls
@@ -359,12 +359,12 @@ unsigned call_routed(const char *name);
 ** through the write buffer (memcpy, free ...), so a mirror's call needs
 ** no rewrite of its arguments. */
 bool call_through_buffer(const char *name);
-/* call_shim_family: the family of name's built-in shim (a family of
-** runtime/shims/shims.def: "file", "stdio" ...), or NULL if it has none. */
+/* call_shim_family: the family of name's built-in shim (a shim row of
+** runtime/calls.def: "file", "stdio" ...), or NULL if it has none. */
 const char *call_shim_family(const char *name);
-/* call_is_pure: true when name has no effect outside the process (a
-** library function of externals.def, or a compiler builtin), so that a
-** mirror calls it as it is. */
+/* call_is_pure: true when name has no effect outside the process (a pure
+** row of runtime/calls.def, or a compiler builtin), so that a mirror calls
+** it as it is.  A built-in shim is not: it is redirected first. */
 bool call_is_pure(const char *name);
 
 /* inline.c ------------------------------------------------------------ */
@@ -965,7 +965,7 @@ typedef struct VerifyJob {
 
 /* verify_mirror: compiles every C source of job to LLVM bitcode with
 ** clang-19, links the modules and proves that no function named
-** *__ptm_mirror reaches a raw I/O symbol (raw_io.def) except through
+** *__ptm_mirror reaches a raw I/O symbol (calls.def) except through
 ** ptm_shim_*.  A reachable raw call is an error naming the call chain;
 ** calls through pointers, inline assembly and callbacks handed to external
 ** code are warnings.  Diagnostics go through diag.  Returns false after

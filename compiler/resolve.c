@@ -7,7 +7,7 @@
 ** docs/DESIGN.md §3, to
 **
 **   1. a user shim: a function declared PTM_MIRROR_OF(fn), called instead;
-**   2. a built-in shim (runtime/shims/shims.def, asked of calls.c):
+**   2. a built-in shim (a shim row of runtime/calls.def, asked of calls.c):
 **      ptm_shim_fn;
 **   3. a mirror clone: fn__ptm_mirror, for a function defined in this file
 **      or in a user header (a static inline helper), cloned transitively;
@@ -16,7 +16,7 @@
 **      not built by ptmcc the runtime records the missing clone and calls
 **      the function itself;
 **   5. a library function with no effect outside the process
-**      (externals.def, asked of calls.c): called as it is;
+**      (a pure row of runtime/calls.def, asked of calls.c): called as it is;
 **   6. an unknown external: called as it is, with a warning, and the
 **      transactions whose mirrors reach it need the fork executor, whose
 **      seccomp filter stops its writes.  Calls through function pointers

@@ -27,12 +27,12 @@
 **      calling it is a possible target of a pointer.
 **   4. A breadth-first search from every function named *__ptm_mirror
 **      (transactions' own mirrors first, so that each chain names its
-**      transaction).  A call to a raw_io.def symbol from a reached
-**      function is an error naming the chain; ptm_shim_* ends a path; a
-**      call through a pointer or an asm statement is a warning, since what
-**      it runs is not known statically.  The warning's notes name the
-**      functions the pointer may hold (address taken, same type) that do
-**      reach raw I/O.
+**      transaction).  A call to a raw I/O symbol (runtime/calls.def)
+**      from a reached function is an error naming the chain; ptm_shim_*
+**      ends a path; a call through a pointer or an asm statement is a
+**      warning, since what it runs is not known statically.  The
+**      warning's notes name the functions the pointer may hold (address
+**      taken, same type) that do reach raw I/O.
 **
 ** Not proven: what external functions without bitcode do (libc's own
 ** internals, other libraries, other files not on the command line),
@@ -70,10 +70,12 @@ typedef struct RawIo {
     const char *family;  /* file fs stdio fortify socket process sqlite */
 } RawIo;
 
+/* calls.def's raw rows, and its shims whose real call is raw I/O (their io
+** column; "none" for the others). */
 static const RawIo raw_io[] = {
-#define PTM_RAW_IO(name, family) {#name, #family},
-#include "raw_io.def"
-#undef PTM_RAW_IO
+#define PTM_SHIM_CALL(name, family, io, effect, written, routed, unwritten, buffered) {#name, #io},
+#define PTM_RAW_CALL(name, family, written) {#name, #family},
+#include "calls.def"
 };
 
 /* raw_io_entry: the table's entry for a link name, or NULL.  A linear scan:
@@ -82,7 +84,7 @@ static const RawIo *raw_io_entry(const char *name)
 {
     for (size_t i = 0; i < sizeof raw_io / sizeof *raw_io; i++)
         if (strcmp(raw_io[i].name, name) == 0)
-            return &raw_io[i];
+            return strcmp(raw_io[i].family, "none") == 0 ? NULL : &raw_io[i];
     return NULL;
 }
 
@@ -420,7 +422,7 @@ static LLVMModuleRef link_group(LLVMContextRef ctx, const Groups *gs, int g, Uni
 */
 typedef enum {
     SITE_CALL,     /* a direct call of node callee */
-    SITE_RAW,      /* a direct call of a raw_io.def symbol (name) */
+    SITE_RAW,      /* a direct call of a raw I/O symbol (name) */
     SITE_POINTER,  /* a call through a pointer */
     SITE_ASM,      /* inline assembly */
     SITE_CALLBACK, /* function callee handed to external function name,
@@ -446,7 +448,7 @@ typedef struct GNode {
     const char *name;    /* owned by LLVM */
     bool defined;        /* has a body we analyse (not available_externally) */
     bool address_taken;  /* may be the target of a call through a pointer */
-    const RawIo *raw;    /* its raw_io.def entry, or NULL */
+    const RawIo *raw;    /* its raw I/O entry, or NULL */
     Site *sites;
     int nsites;
     /* The forward search from the mirrors */

@@ -63,40 +63,18 @@ void ptmMirrorLeave(struct ptmMirror *m)
 }
 
 /* Whether a successful call has an effect the primary needs done (see
-** PTM_EVF_EFFECT).  Reads, probes, clocks and sleeps have none; the opens,
-** the sockets' connect and the lock calls set it themselves, by intent or
-** when they meet contention. */
+** PTM_EVF_EFFECT): calls.def's effect column.  Reads, probes, clocks and
+** sleeps have none; the opens, the sockets' connect and the lock calls set
+** it themselves, by intent or when they meet contention.  Calls that are not
+** shims (a syscall the fork executor saw) have one. */
+static const unsigned char callEffect[PTM_CALL_COUNT] = {
+#define PTM_SHIM_CALL(name, family, io, effect, written, routed, unwritten, buffered) effect,
+#include "calls.def"
+};
+
 static int callHasEffect(unsigned call)
 {
-    switch (call) {
-    case PTM_CALL_open: case PTM_CALL_openat: case PTM_CALL_fopen:
-    case PTM_CALL_fdopen: case PTM_CALL_freopen: case PTM_CALL_fcntl:
-    case PTM_CALL_read: case PTM_CALL_pread: case PTM_CALL_lseek:
-    case PTM_CALL_stat: case PTM_CALL_lstat: case PTM_CALL_fstat: case PTM_CALL_access:
-    case PTM_CALL_fread: case PTM_CALL_fgets: case PTM_CALL_fgetc: case PTM_CALL_getc:
-    case PTM_CALL_getchar: case PTM_CALL_fscanf: case PTM_CALL_scanf: case PTM_CALL_vfscanf:
-    case PTM_CALL_fseek: case PTM_CALL_ftell: case PTM_CALL_rewind:
-    case PTM_CALL_getline: case PTM_CALL_getdelim: case PTM_CALL_fseeko:
-    case PTM_CALL_ftello: case PTM_CALL_fgetpos: case PTM_CALL_fsetpos:
-    case PTM_CALL_getc_unlocked: case PTM_CALL_getchar_unlocked:
-    case PTM_CALL_fgetc_unlocked: case PTM_CALL_fgets_unlocked: case PTM_CALL_fread_unlocked:
-    case PTM_CALL_socket: case PTM_CALL_recv: case PTM_CALL_recvfrom: case PTM_CALL_recvmsg:
-    case PTM_CALL_setsockopt:
-    case PTM_CALL_sleep: case PTM_CALL_usleep: case PTM_CALL_nanosleep:
-    case PTM_CALL_clock_nanosleep: case PTM_CALL_time: case PTM_CALL_clock_gettime:
-    case PTM_CALL_gettimeofday:
-    case PTM_CALL_pthread_mutex_lock: case PTM_CALL_pthread_mutex_trylock:
-    case PTM_CALL_pthread_mutex_timedlock: case PTM_CALL_pthread_mutex_unlock:
-    case PTM_CALL_pthread_rwlock_rdlock: case PTM_CALL_pthread_rwlock_wrlock:
-    case PTM_CALL_pthread_rwlock_tryrdlock: case PTM_CALL_pthread_rwlock_trywrlock:
-    case PTM_CALL_pthread_rwlock_timedrdlock: case PTM_CALL_pthread_rwlock_timedwrlock:
-    case PTM_CALL_pthread_rwlock_unlock: case PTM_CALL_pthread_spin_lock:
-    case PTM_CALL_pthread_spin_trylock: case PTM_CALL_pthread_spin_unlock:
-    case PTM_CALL_pthread_cond_wait: case PTM_CALL_pthread_cond_timedwait:
-        return 0;
-    default:
-        return 1;
-    }
+    return call >= PTM_CALL_COUNT || callEffect[call];
 }
 
 /*
@@ -182,9 +160,8 @@ struct ptmEvent *ptmMirrorRecordRead(enum ptmCall call, uint64_t start_ns, const
 }
 
 static const char *const shimNames[PTM_CALL_COUNT] = {
-#define PTM_SHIM(name, family) #name,
-#include "shims/shims.def"
-#undef PTM_SHIM
+#define PTM_SHIM_CALL(name, family, io, effect, written, routed, unwritten, buffered) #name,
+#include "calls.def"
 };
 
 /* Syscall names resolved by libseccomp are cached, one per number, so that

@@ -34,11 +34,11 @@
 #define PTM_EINVAL  3  /* a caller's mistake */
 #define PTM_ERULES  4  /* the rules script failed */
 
-/* The calls of shims.def, as event call numbers. */
+/* The shims of calls.def, as event call numbers. */
 enum ptmCall {
-#define PTM_SHIM(name, family) PTM_CALL_##name,
-#include "shims/shims.def"
-#undef PTM_SHIM
+#define PTM_SHIM_CALL(name, family, io, effect, written, routed, unwritten, buffered) \
+    PTM_CALL_##name,
+#include "calls.def"
     PTM_CALL_COUNT
 };
 

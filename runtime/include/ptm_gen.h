@@ -134,7 +134,7 @@ PTM_API int ptm_tx_run(const struct ptm_tx_desc *desc, void *frame);
 PTM_API void ptm_note_missing_clone(const char *name);
 
 /*
-** The shims, one per line of runtime/shims/shims.def, each with the type of
+** The shims, one per shim row of runtime/calls.def, each with the type of
 ** the call it replaces.  Called outside a mirror they are the real call.  In
 ** a mirror each one records an event (call, target, bytes, result, errno,
 ** duration), checks with read-only probes whether the real call would
@@ -376,6 +376,13 @@ PTM_API __attribute__((__noreturn__)) void ptm_shim__longjmp(struct __jmp_buf_ta
                                                              int val);
 PTM_API __attribute__((__noreturn__)) void ptm_shim_siglongjmp(struct __jmp_buf_tag env[1],
                                                                int val);
+
+/* The shims whose prototypes are rows of the catalog, runtime/calls.def
+** (PTM_SHIM_PROTO), installed beside this header as ptm_calls.def. */
+#if defined(__GLIBC__)
+#define PTM_SHIM_PROTO(name, ret, params) PTM_API ret ptm_shim_##name params;
+#include "ptm_calls.def"
+#endif
 
 /*
 ** Cancellation of inline mirrors.  ptmcc makes mirror clones poll

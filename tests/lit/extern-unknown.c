@@ -1,6 +1,6 @@
 // Calls a mirror cannot keep inside the mirror: a function that is neither
 // a shim, a mirror clone, PTM_MIRRORABLE, nor on ptmcc's list of library
-// functions without external effects (compiler/externals.def), and calls
+// functions without external effects (runtime/calls.def), and calls
 // through function pointers.  Each is a warning at the call, through
 // clones and macros too; the descriptor tells the runtime that the mirror
 // needs the fork executor and why, and the trace says so.  Under

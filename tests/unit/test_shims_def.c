@@ -1,11 +1,11 @@
 /*
-** test_shims_def.c - shims.def and ptm_gen.h agree.
+** test_shims_def.c - the shim rows of runtime/calls.def and ptm_gen.h agree.
 **
-** ptmcc rewrites a call to every name in runtime/shims/shims.def into a
+** ptmcc rewrites a call to every shim row's name in runtime/calls.def into a
 ** call to ptm_shim_<name>, so each line needs a shim declared in ptm_gen.h
 ** with exactly the real function's type -- else a mirror clone would not
 ** compile, or would pass its arguments wrongly.  The check is made at
-** compile time, one _Static_assert per line of shims.def: if this file
+** compile time, one _Static_assert per shim row: if this file
 ** builds, they agree.  Parameter qualifiers (restrict, const on a
 ** parameter itself) are not part of a function's type, so `FILE *restrict`
 ** and `FILE *` compare equal; the variadic ones (open, fcntl, printf...)
@@ -32,12 +32,11 @@
 /* ptm_validate's shim is ptm_shim_validate (not ptm_shim_ptm_validate). */
 #define ptm_shim_ptm_validate ptm_shim_validate
 
-#define PTM_SHIM(name, family)                                                              \
+#define PTM_SHIM_CALL(name, family, io, effect, written, routed, unwritten, buffered)        \
     _Static_assert(__builtin_types_compatible_p(__typeof__(&ptm_shim_##name),               \
                                                 __typeof__(&name)),                         \
                    "ptm_shim_" #name " in ptm_gen.h does not have the type of " #name);
-#include "shims/shims.def"
-#undef PTM_SHIM
+#include "calls.def"
 
 struct shimLine {
     const char *name;
@@ -46,9 +45,9 @@ struct shimLine {
 };
 
 static const struct shimLine lines[] = {
-#define PTM_SHIM(name, family) {#name, #family, (void (*)(void))ptm_shim_##name},
-#include "shims/shims.def"
-#undef PTM_SHIM
+#define PTM_SHIM_CALL(name, family, io, effect, written, routed, unwritten, buffered)        \
+    {#name, #family, (void (*)(void))ptm_shim_##name},
+#include "calls.def"
 };
 
 #define N_LINES (sizeof lines / sizeof lines[0])
@@ -115,6 +114,6 @@ Test(shims_def, the_issue_lists_every_call)
         for (j = 0; j < N_LINES; j++)
             if (strcmp(wanted[i], lines[j].name) == 0)
                 break;
-        cr_assert_lt(j, N_LINES, "%s has no line in shims.def", wanted[i]);
+        cr_assert_lt(j, N_LINES, "%s has no shim row in calls.def", wanted[i]);
     }
 }

@@ -497,7 +497,7 @@ Test(mirror, stdout_really_works_after_the_mirror)
 
 /*
 ** The stdio calls added after issue 4 (the last
-** block of runtime/shims/shims.def): feof ferror clearerr fileno ungetc
+** stdio block of runtime/calls.def's shims): feof ferror clearerr fileno ungetc
 ** setvbuf setbuf getline getdelim fseeko ftello fgetpos fsetpos perror
 ** remove and the _unlocked forms.  Outside a mirror each is the real call;
 ** in one, a host FILE's state -- position, indicators, buffer, unread
