@@ -261,7 +261,6 @@ struct ptmMirror {
     pid_t host_pid;               /* the process the primary runs in */
     int in_child;                 /* the mirror runs in a fork child of host_pid */
 };
-extern _Thread_local struct ptmMirror *ptmMirrorCurrent;
 
 /* ptmMirrorEnter: makes m the running mirror of this thread, recording into
 ** ring from now on.  OUT: *m (initialised). */
@@ -270,6 +269,14 @@ void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring);
 ** opened through shims and left open, frees its simulated files, and sets
 ** ptmMirrorCurrent back to NULL. */
 void ptmMirrorLeave(struct ptmMirror *m);
+
+/* event.c ---------------------------------------------------------------
+** What the running mirror records, for the shim families, the write buffer
+** and the bounds checks, and how they stop it: below them all, so that
+** they call nothing above themselves.
+*/
+/* The mirror running on this thread; NULL: none (shims are the real calls). */
+extern _Thread_local struct ptmMirror *ptmMirrorCurrent;
 
 /* ptmMirrorRecord: appends an event to the current mirror's ring.  Returns
 ** the event so that the caller can fill it in, or NULL when no mirror runs
@@ -296,6 +303,27 @@ const char *ptmCallName(unsigned call);
 /* ptmCopyField: copies s (NULL: "") into a fixed field of cap bytes,
 ** NUL-terminated, ending in "..." when it was truncated. */
 void ptmCopyField(char *dst, size_t cap, const char *s);
+
+/* How an inline mirror stops, from code below the executors: the inline
+** executor registers its functions once (ptmMirrorSetExits). */
+struct ptmMirrorExits {
+    void (*bail)(const char *why);
+    void (*fault)(int signo);
+};
+/* ptmMirrorSetExits: e (static) serves ptmMirrorBail and ptmMirrorFault
+** from now on. */
+void ptmMirrorSetExits(const struct ptmMirrorExits *e);
+/* ptmMirrorBail: the inline mirror running on this thread cannot go on
+** without writing memory it does not own (why: a static string, the
+** trace's reason for the fork that follows): it stops, and its run ends
+** PTM_MS_FAILED with run->bailed set, so that the engine runs it in the
+** fork executor instead.  Does not return when an inline mirror runs;
+** returns at once otherwise. */
+void ptmMirrorBail(const char *why);
+/* ptmMirrorFault: the inline mirror running on this thread ends as if it
+** had taken the signal signo (PTM_MS_CRASHED), without going on.  Does not
+** return when an inline mirror runs; returns at once otherwise. */
+void ptmMirrorFault(int signo);
 
 /* exec_fork.c -----------------------------------------------------------
 ** The fork executor: the mirror runs in a copy-on-write child under a
@@ -334,7 +362,7 @@ struct ptmMirrorRun {
     int criteria_failed;          /* success == 0 (set by the engine) */
     char error[160];              /* why PTM_MS_FAILED */
     const char *bailed;           /* inline: why the mirror stopped before its
-                                     end (PTM_MS_FAILED; ptmInlineBail) */
+                                     end (PTM_MS_FAILED; ptmMirrorBail) */
 };
 
 /* ptmStatusName: "returned", "crashed", "timeout", "denied", "failed",
@@ -587,18 +615,6 @@ void ptmLockReleaseAll(struct ptmMirror *m);
 int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
                  uint64_t deadline_ns, struct ptmRing *ring,
                  struct ptmMirrorRun *run);
-
-/* ptmInlineBail: the inline mirror running on this thread cannot go on
-** without writing memory it does not own (why: a static string, the
-** trace's reason for the fork that follows): it stops, and its run ends PTM_MS_FAILED with run->bailed set, so that the
-** engine runs it in the fork executor instead.  Does not return when an
-** inline mirror runs; returns at once otherwise. */
-void ptmInlineBail(const char *why);
-
-/* ptmInlineFault: the inline mirror running on this thread ends as if it
-** had taken the signal signo (PTM_MS_CRASHED), without going on.  Does not
-** return when an inline mirror runs; returns at once otherwise. */
-void ptmInlineFault(int signo);
 
 /* longjmp.c -------------------------------------------------------------
 ** A longjmp out of a mirror ends the mirror; one out of a primary or an
