@@ -5,6 +5,7 @@
 ** (ptmMirrorLeave); what it records while it runs goes through event.c.
 */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ptm_int.h"
 
@@ -14,24 +15,22 @@
 */
 void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring)
 {
+    const struct ptmShimFamily *const *fam;
     pid_t self = ptmOsPid();
 
     m->ring = ring;
     m->t0_ns = ptmOsNowNs();
-    m->files = NULL;
-    m->ovs = NULL;
-    m->ns = NULL;
-    m->fsuse = NULL;
-    m->streams = NULL;
-    m->locks = NULL;
-    m->ov_bytes = 0;
-    m->cwd = NULL;
     m->virt_ns = 0;
+    m->host_flags = NULL;
+    memset(m->shims, 0, sizeof m->shims);
     /* The ring was made by the host process; a fork child sees its own pid. */
     m->host_pid = ring && ptmRingHost(ring) > 0 ? ptmRingHost(ring) : self;
     m->in_child = m->host_pid != self;
     if (ring)
         ring->virt_sleep_ns = 0;
+    for (fam = ptmShimFamilies; *fam; fam++)
+        if ((*fam)->enter)
+            (*fam)->enter(m);
     ptmMirrorCurrent = m;
 }
 
@@ -42,14 +41,14 @@ void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring)
 */
 void ptmMirrorLeave(struct ptmMirror *m)
 {
+    const struct ptmShimFamily *const *fam;
+
     /* Still current while releasing: a FILE's flush calls back into the
     ** shims' simulation, which must not reach the disk. */
     ptmMirrorCurrent = m;
-    ptmLockReleaseAll(m);
-    ptmStdioReleaseAll(m);
-    ptmSimReleaseAll(m);
-    free(m->cwd);
-    m->cwd = NULL;
+    for (fam = ptmShimFamilies; *fam; fam++)
+        if ((*fam)->release)
+            (*fam)->release(m);
     ptmMirrorCurrent = NULL;
 }
 

@@ -4,7 +4,7 @@
 ** A mirror must walk the primary's path without changing anything.  What it
 ** does to files therefore happens here, in memory, per mirror:
 **
-**   - Descriptors (struct ptmSimFile on m->files).  A read-only open of a
+**   - Descriptors (struct ptmSimFile on the world's files).  A read-only open of a
 **     real file is a real read-only descriptor (O_NOATIME where allowed: not
 **     even the access time moves).  Any other open is simulated: the mirror
 **     gets a harmless descriptor -- the real file opened read-only, or
@@ -13,7 +13,7 @@
 **     mirror uses is borrowed: it is never written, moved or closed; the
 **     mirror's offset on it is private (it starts where the host's is, read
 **     with lseek(fd, 0, SEEK_CUR), and reads use pread).
-**   - The content overlay (struct ptmOvFile on m->ovs): per file, the byte
+**   - The content overlay (struct ptmOvFile on ovs): per file, the byte
 **     ranges the mirror wrote (sorted extents) over the real bytes, its size
 **     as the mirror sees it, and the length of the real prefix still visible
 **     (O_TRUNC and ftruncate cut it).  Reads merge the three; so what the
@@ -21,7 +21,7 @@
 **     keyed by (st_dev, st_ino); files the mirror created have no real part.
 **     Memory is capped per mirror (OV_CAP_BYTES): beyond it written bytes are
 **     counted but not kept (ov->lost), and read back as the real bytes.
-**   - The namespace overlay (struct ptmNsEntry on m->ns): absolute paths the
+**   - The namespace overlay (struct ptmNsEntry on ns): absolute paths the
 **     mirror created (a file bound to its overlay, or a directory), removed
 **     (unlink, rmdir, the source of a rename) or renamed (the target names
 **     the source's content; a renamed real directory is an alias of its real
@@ -29,7 +29,7 @@
 **     the real system.  Paths are made absolute and normalised lexically
 **     ("a/../b" is "b"), so a symbolic link to a directory the mirror changed
 **     is not seen through.
-**   - Free space (struct ptmFsUse on m->fsuse): the bytes the mirror's writes
+**   - Free space (struct ptmFsUse on fsuse): the bytes the mirror's writes
 **     added, per filesystem (st_dev), against f_bavail * f_frsize from
 **     statvfs/fstatvfs; truncations give bytes back.  f_bavail is what an
 **     unprivileged writer gets (root may use the reserved blocks too), and a
@@ -66,7 +66,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 #define WRITE_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
 #define OV_CAP_BYTES ((size_t)64 << 20) /* overlay memory per mirror */
@@ -81,7 +81,7 @@ struct ptmOvExtent {
 
 /* One file's content as the mirror sees it. */
 struct ptmOvFile {
-    struct ptmOvFile *next;       /* on m->ovs */
+    struct ptmOvFile *next;       /* on the world's ovs */
     dev_t dev;                    /* the real file; ino 0: made by the mirror */
     ino_t ino;
     dev_t fs;                     /* the filesystem charged for its growth */
@@ -111,7 +111,7 @@ struct ptmNsEntry {
     struct ptmNsEntry *next;
     char *path;                   /* absolute, normalised */
     enum nsState state;
-    struct ptmOvFile *ov;         /* NS_FILE: its content (on m->ovs) */
+    struct ptmOvFile *ov;         /* NS_FILE: its content (on the world's ovs) */
     mode_t mode;                  /* NS_DIR made by the mirror: permission bits */
     char *alias;                  /* NS_DIR renamed from a real directory: its real path */
 };
@@ -174,13 +174,14 @@ static int probeFstatvfs(int fd, struct statvfs *st)
 }
 
 /* In a fork child, the flags of the host's descriptor: the child reopened
-** a file open for writing read-only (ptmForkHostFlags). */
+** a file open for writing read-only (struct ptmMirror.host_flags). */
 int ptmProbeGetfl(int fd, int *flags)
 {
     while ((*flags = ptmOs.fcntl_getfl(fd)) < 0)
         if (errno != EINTR)
             return errno;
-    *flags = ptmForkHostFlags(fd, *flags);
+    if (ptmMirrorCurrent && ptmMirrorCurrent->host_flags)
+        *flags = ptmMirrorCurrent->host_flags(fd, *flags);
     return 0;
 }
 
@@ -344,9 +345,9 @@ static int joinNormal(const char *base, const char *rel, char **out)
 static const char *mirrorCwd(struct ptmMirror *m)
 {
     char buf[PATH_MAX];
-    if (!m->cwd && ptmOs.getcwd(buf, sizeof buf))
-        m->cwd = strdup(buf);
-    return m->cwd;
+    if (!ptmSimWorldOf(m)->cwd && ptmOs.getcwd(buf, sizeof buf))
+        ptmSimWorldOf(m)->cwd = strdup(buf);
+    return ptmSimWorldOf(m)->cwd;
 }
 
 /* path relative to dirfd, absolute and normalised.  OUT: *out (malloc'd).
@@ -419,7 +420,7 @@ static int isPrefix(const char *prefix, const char *path, size_t *len)
 static struct ptmNsEntry *nsFind(struct ptmMirror *m, const char *abs)
 {
     struct ptmNsEntry *e;
-    for (e = m->ns; e; e = e->next)
+    for (e = ptmSimWorldOf(m)->ns; e; e = e->next)
         if (strcmp(e->path, abs) == 0)
             return e;
     return NULL;
@@ -432,7 +433,7 @@ static void nsLookup(struct ptmMirror *m, struct view *v, const char *given)
     size_t len, bestLen = 0;
     int exact = 0;
 
-    for (e = m->ns; e; e = e->next) {
+    for (e = ptmSimWorldOf(m)->ns; e; e = e->next) {
         if (isPrefix(e->path, v->abs, &len) && (!best || len > bestLen)) {
             best = e;
             bestLen = len;
@@ -481,14 +482,14 @@ static int resolve(struct ptmMirror *m, int dirfd, const char *path, int need_ab
     if (!*path)
         return ENOENT;
     plain = path[0] == '/' || dirfd == AT_FDCWD;
-    if (!m->ns && plain && !need_abs) {
+    if (!ptmSimWorldOf(m)->ns && plain && !need_abs) {
         v->kind = V_REAL;
         v->real = path;
         return 0;
     }
     if ((err = absPath(m, dirfd, path, &v->abs)) != 0)
         return err;
-    if (!m->ns) {
+    if (!ptmSimWorldOf(m)->ns) {
         v->kind = V_REAL;
         v->real = plain ? path : v->abs;
         return 0;
@@ -514,8 +515,8 @@ static int nsSet(struct ptmMirror *m, const char *abs, enum nsState state, struc
             free(a);
             return ENOMEM;
         }
-        e->next = m->ns;
-        m->ns = e;
+        e->next = ptmSimWorldOf(m)->ns;
+        ptmSimWorldOf(m)->ns = e;
     }
     free(e->alias);
     e->state = state;
@@ -528,7 +529,7 @@ static int nsSet(struct ptmMirror *m, const char *abs, enum nsState state, struc
 /* Drops the entries strictly under dir/. */
 static void nsDropUnder(struct ptmMirror *m, const char *dir)
 {
-    struct ptmNsEntry **pp = &m->ns, *e;
+    struct ptmNsEntry **pp = &ptmSimWorldOf(m)->ns, *e;
     size_t len;
 
     while ((e = *pp) != NULL) {
@@ -552,7 +553,7 @@ static int nsMoveUnder(struct ptmMirror *m, const char *from, const char *to)
 
     if (fl == 1)
         fl = 0;                             /* "/" */
-    for (e = m->ns; e; e = e->next) {
+    for (e = ptmSimWorldOf(m)->ns; e; e = e->next) {
         if (strcmp(e->path, from) == 0 || !isPrefix(from, e->path, &len))
             continue;
         p = malloc(tl + strlen(e->path + fl) + 1);
@@ -573,7 +574,7 @@ static struct ptmOvFile *ovFind(struct ptmMirror *m, dev_t dev, ino_t ino)
     struct ptmOvFile *ov;
     if (ino == 0)
         return NULL;
-    for (ov = m->ovs; ov; ov = ov->next)
+    for (ov = ptmSimWorldOf(m)->ovs; ov; ov = ov->next)
         if (ov->ino == ino && ov->dev == dev)
             return ov;
     return NULL;
@@ -585,8 +586,8 @@ static struct ptmOvFile *ovNew(struct ptmMirror *m)
     if (!ov)
         return NULL;
     ov->vfs_fd = ov->real_fd = ov->host_fd = ov->link_fd = -1;
-    ov->next = m->ovs;
-    m->ovs = ov;
+    ov->next = ptmSimWorldOf(m)->ovs;
+    ptmSimWorldOf(m)->ovs = ov;
     return ov;
 }
 
@@ -705,11 +706,11 @@ static int extentReserve(struct ptmMirror *m, struct ptmOvExtent *e, size_t need
         return 0;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    if (m->ov_bytes - e->cap + cap > OV_CAP_BYTES)
+    if (ptmSimWorldOf(m)->ov_bytes - e->cap + cap > OV_CAP_BYTES)
         cap = need;
-    if (m->ov_bytes - e->cap + cap > OV_CAP_BYTES || !(d = realloc(e->data, cap)))
+    if (ptmSimWorldOf(m)->ov_bytes - e->cap + cap > OV_CAP_BYTES || !(d = realloc(e->data, cap)))
         return ENOMEM;
-    m->ov_bytes = m->ov_bytes - e->cap + cap;
+    ptmSimWorldOf(m)->ov_bytes = ptmSimWorldOf(m)->ov_bytes - e->cap + cap;
     e->data = d;
     e->cap = cap;
     return 0;
@@ -717,7 +718,7 @@ static int extentReserve(struct ptmMirror *m, struct ptmOvExtent *e, size_t need
 
 static void extentFree(struct ptmMirror *m, struct ptmOvExtent *e)
 {
-    m->ov_bytes -= e->cap;
+    ptmSimWorldOf(m)->ov_bytes -= e->cap;
     free(e->data);
     free(e);
 }
@@ -801,8 +802,8 @@ static void ovFreeAll(struct ptmMirror *m)
     struct ptmOvFile *ov;
     struct ptmOvExtent *e;
 
-    while ((ov = m->ovs) != NULL) {
-        m->ovs = ov->next;
+    while ((ov = ptmSimWorldOf(m)->ovs) != NULL) {
+        ptmSimWorldOf(m)->ovs = ov->next;
         while ((e = ov->ext) != NULL) {
             ov->ext = e->next;
             extentFree(m, e);
@@ -820,15 +821,15 @@ static void ovFreeAll(struct ptmMirror *m)
 static struct ptmFsUse *fsUse(struct ptmMirror *m, dev_t dev)
 {
     struct ptmFsUse *u;
-    for (u = m->fsuse; u; u = u->next)
+    for (u = ptmSimWorldOf(m)->fsuse; u; u = u->next)
         if (u->dev == dev)
             return u;
     u = calloc(1, sizeof *u);
     if (!u)
         return NULL;
     u->dev = dev;
-    u->next = m->fsuse;
-    m->fsuse = u;
+    u->next = ptmSimWorldOf(m)->fsuse;
+    ptmSimWorldOf(m)->fsuse = u;
     return u;
 }
 
@@ -1206,8 +1207,8 @@ static struct ptmSimFile *simNew(struct ptmMirror *m, enum ptmSimKind kind, int 
     f->kind = kind;
     f->fd = fd;
     f->flags = flags;
-    f->next = m->files;
-    m->files = f;
+    f->next = ptmSimWorldOf(m)->files;
+    ptmSimWorldOf(m)->files = f;
     return f;
 }
 
@@ -1460,10 +1461,20 @@ struct ptmSimFile *ptmSimFind(struct ptmMirror *m, int fd)
     struct ptmSimFile *f;
     if (fd < 0)
         return NULL;
-    for (f = m->files; f; f = f->next)
+    for (f = ptmSimWorldOf(m)->files; f; f = f->next)
         if (f->fd == fd)
             return f;
     return NULL;
+}
+
+/*
+** ptmSimIsSocket: whether entry f refers to a socket.  A host descriptor of
+** unknown kind (a fork child's /dev/null stand-in) is not one: reads and
+** writes on it are simulated by sim.c's rules.
+*/
+int ptmSimIsSocket(struct ptmSimFile *f)
+{
+    return f->kind == PTM_SIM_SOCKET || f->type == S_IFSOCK;
 }
 
 /* In a fork child every inherited descriptor that is not a regular file or
@@ -1686,7 +1697,7 @@ static int deviceWriteErr(const struct ptmSimFile *f)
 ** (closed, or not open for writing), EFBIG (RLIMIT_FSIZE), ENOSPC (the bytes
 ** the mirror added to the filesystem against what is free; a device that
 ** is always full, deviceWriteErr), EPIPE (a pipe without readers) and
-** EAGAIN (a full non-blocking pipe); a socket goes to ptmNetSend.  A regular file's
+** EAGAIN (a full non-blocking pipe); a socket goes to net.c (ptmNetSend).  A regular file's
 ** bytes go to the overlay at the offset (the end with O_APPEND), which
 ** advances.  Returns the count the real call would (short when it would
 ** reach RLIMIT_FSIZE), or -1 with *err set.
@@ -1701,8 +1712,8 @@ ssize_t ptmSimWrite(struct ptmSimFile *f, const void *buf, size_t n, int *err)
         *err = EBADF;
         return -1;
     }
-    if (ptmNetIsSocket(f))
-        return ptmNetSend(f, n, 0, NULL, 0, err, NULL, 0);
+    if (ptmSimIsSocket(f))
+        return ptmSimWorldOf(f->mirror)->sockets->send(f, n, 0, NULL, 0, err, NULL, 0);
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     switch (f->type) {
@@ -1773,7 +1784,7 @@ static int readable(const struct ptmSimFile *f)
 
 /* A read of what the mirror cannot take without taking it from the host
 ** (a pipe, a terminal): EAGAIN when non-blocking, else an empty read (end
-** of file).  Invented: the event gets marked pretended (ptmNetNoteRecv),
+** of file).  Invented: the event gets marked pretended (ptmShimNoteRecv),
 ** so that what the mirror computes from it is no evidence. */
 static ssize_t simulatedEmptyRead(struct ptmSimFile *f, int *err)
 {
@@ -1815,7 +1826,7 @@ static ssize_t regularRead(struct ptmSimFile *f, void *buf, size_t n, off_t off,
 ** ptmSimRead: read(2) of up to n bytes on f.  A regular file reads through
 ** the overlay (what the mirror wrote, over the real bytes) at f's offset,
 ** which advances: the mirror's own descriptor's for real, a host
-** descriptor's privately (pread).  A socket goes to ptmNetRecv.  A pipe, a
+** descriptor's privately (pread).  A socket goes to net.c (ptmNetRecv).  A pipe, a
 ** terminal or an unknown descriptor of the host is not read (its data is
 ** the primary's): EAGAIN when non-blocking, else end of file.  Returns the
 ** count, or -1 with *err set (EBADF, EISDIR, EAGAIN, or what pread says).
@@ -1830,8 +1841,8 @@ ssize_t ptmSimRead(struct ptmSimFile *f, void *buf, size_t n, int *err)
         *err = EBADF;
         return -1;
     }
-    if (ptmNetIsSocket(f))
-        return ptmNetRecv(f, buf, n, 0, NULL, NULL, err);
+    if (ptmSimIsSocket(f))
+        return ptmSimWorldOf(f->mirror)->sockets->recv(f, buf, n, 0, NULL, NULL, err);
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     switch (f->type) {
@@ -2083,7 +2094,7 @@ void ptmSimRemove(struct ptmSimFile *f)
 {
     struct ptmSimFile **pp;
 
-    for (pp = &f->mirror->files; *pp; pp = &(*pp)->next) {
+    for (pp = &ptmSimWorldOf(f->mirror)->files; *pp; pp = &(*pp)->next) {
         if (*pp == f) {
             *pp = f->next;
             break;
@@ -2225,62 +2236,37 @@ void ptmSimCloseFd(struct ptmMirror *m, int fd)
         sweepParked(self);
 }
 
-/*
-** ptmSimReleaseAll: closes every descriptor mirror m owns (through
+/* simRelease: closes every descriptor mirror m owns (through
 ** ptmSimCloseFd) and frees its simulated world: descriptors, overlay,
-** namespace, free-space accounting.
-*/
-void ptmSimReleaseAll(struct ptmMirror *m)
+** namespace, free-space accounting, the working directory it read. */
+static void simRelease(struct ptmMirror *m)
 {
     struct ptmNsEntry *e;
     struct ptmFsUse *u;
 
-    while (m->files)
-        ptmSimRemove(m->files);
+    while (ptmSimWorldOf(m)->files)
+        ptmSimRemove(ptmSimWorldOf(m)->files);
     ovFreeAll(m);
-    while ((e = m->ns) != NULL) {
-        m->ns = e->next;
+    while ((e = ptmSimWorldOf(m)->ns) != NULL) {
+        ptmSimWorldOf(m)->ns = e->next;
         free(e->path);
         free(e->alias);
         free(e);
     }
-    while ((u = m->fsuse) != NULL) {
-        m->fsuse = u->next;
+    while ((u = ptmSimWorldOf(m)->fsuse) != NULL) {
+        ptmSimWorldOf(m)->fsuse = u->next;
         free(u);
     }
-    m->ov_bytes = 0;
+    ptmSimWorldOf(m)->ov_bytes = 0;
     if (fsizeCache.m == m)
         fsizeCache.m = NULL;
     if (!m->in_child && parked.n > 0)
         sweepParked(ptmOsPid());
+    free(ptmSimWorldOf(m)->cwd);
+    ptmSimWorldOf(m)->cwd = NULL;
 }
 
-/*
-** ptmShimFdTarget: an event target for descriptor fd: the path the mirror
-** opened it with, else "fd N".  OUT: dst (cap bytes).
-*/
-void ptmShimFdTarget(struct ptmMirror *m, int fd, char *dst, size_t cap)
-{
-    struct ptmSimFile *f = ptmSimFind(m, fd);
-    char buf[16], *p = buf + sizeof buf;
-    unsigned u = fd < 0 ? 0u - (unsigned)fd : (unsigned)fd;
-
-    if (f && f->path) {
-        ptmCopyField(dst, cap, f->path);
-        return;
-    }
-    /* "fd N" without snprintf, a quarter of a write shim's instructions. */
-    *--p = '\0';
-    do
-        *--p = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (fd < 0)
-        *--p = '-';
-    *--p = ' ';
-    *--p = 'd';
-    *--p = 'f';
-    ptmCopyField(dst, cap, p);
-}
+const struct ptmShimFamily ptmSimFamily = {.name = "sim", .release = simRelease};
 
 /* ---------------------------------------------------------- the namespace */
 
@@ -2451,7 +2437,7 @@ static int dirEmpty(struct ptmMirror *m, const char *abs, const char *real)
     long got, off;
     int fd, err = 0, gone;
 
-    for (e = m->ns; e; e = e->next)
+    for (e = ptmSimWorldOf(m)->ns; e; e = e->next)
         if (e->state != NS_GONE && strcmp(e->path, abs) != 0 && isPrefix(abs, e->path, &len))
             return ENOTEMPTY;
     if (!real)
@@ -2477,7 +2463,7 @@ static int dirEmpty(struct ptmMirror *m, const char *abs, const char *real)
             }
             sprintf(child, "%s/%s", strcmp(abs, "/") == 0 ? "" : abs, name);
             gone = 0;
-            if (m->ns && resolve(m, AT_FDCWD, child, 0, &cv) == 0) {
+            if (ptmSimWorldOf(m)->ns && resolve(m, AT_FDCWD, child, 0, &cv) == 0) {
                 gone = cv.kind == V_GONE;
                 viewFree(&cv);
             }

@@ -56,7 +56,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 /* A FILE the mirror used. */
 struct ptmSimStream {
@@ -284,7 +284,7 @@ static const cookie_io_functions_t shadowIo = {
 static struct ptmSimStream *streamFind(struct ptmMirror *m, FILE *fp)
 {
     struct ptmSimStream *s;
-    for (s = m->streams; s; s = s->next)
+    for (s = ptmShimStateOf(m)->streams; s; s = s->next)
         if (s->fp == fp)
             return s;
     return NULL;
@@ -296,8 +296,8 @@ static struct ptmSimStream *streamNew(struct ptmMirror *m, FILE *fp)
     if (!s)
         return NULL;
     s->fp = fp;
-    s->next = m->streams;
-    m->streams = s;
+    s->next = ptmShimStateOf(m)->streams;
+    ptmShimStateOf(m)->streams = s;
     return s;
 }
 
@@ -305,7 +305,7 @@ static void streamFree(struct ptmMirror *m, struct ptmSimStream *s)
 {
     struct ptmSimStream **pp;
 
-    for (pp = &m->streams; *pp; pp = &(*pp)->next) {
+    for (pp = &ptmShimStateOf(m)->streams; *pp; pp = &(*pp)->next) {
         if (*pp == s) {
             *pp = s->next;
             break;
@@ -680,7 +680,7 @@ static int mirrorFflush(struct ptmMirror *m, enum ptmCall call, FILE *stream)
 
     if (!stream) {
         ptmCopyField(target, sizeof target, "all");
-        for (s = m->streams; s; s = s->next) {
+        for (s = ptmShimStateOf(m)->streams; s; s = s->next) {
             if (s->made && !s->simio && !s->closed) {
                 errno = 0;
                 if (fflush(s->fp) != 0) {
@@ -1203,7 +1203,7 @@ static void recordReadOf(struct ptmMirror *m, enum ptmCall call, uint64_t t0, FI
     struct ptmSimStream *s = streamFind(m, stream);
     streamTarget(m, stream, target, sizeof target);
     /* A stream over a socket may have read an invented end of file. */
-    ptmNetNoteRecv(s ? s->f : NULL, ptmMirrorRecordRead(call, t0, target, result, err, bytes));
+    ptmShimNoteRecv(s ? s->f : NULL, ptmMirrorRecordRead(call, t0, target, result, err, bytes));
 }
 
 /* The error of a read that returned less than asked, if any (not EOF). */
@@ -2022,17 +2022,15 @@ int ptm_shim_fileno_unlocked(FILE *stream)
     return m ? mirrorFileno(m, stream) : fileno_unlocked(stream);
 }
 
-/*
-** ptmStdioReleaseAll: at the end of mirror m, closes the FILEs it made
-** (their buffers flush into the simulation, nothing reaches a disk) and
-** forgets the host FILEs it used, which it never touched.
-*/
-void ptmStdioReleaseAll(struct ptmMirror *m)
+/* stdioRelease: at the end of mirror m, closes the FILEs it made (their
+** buffers flush into the simulation, nothing reaches a disk) and forgets
+** the host FILEs it used, which it never touched. */
+static void stdioRelease(struct ptmMirror *m)
 {
     struct ptmSimStream *s;
 
-    while ((s = m->streams) != NULL) {
-        m->streams = s->next;
+    while ((s = ptmShimStateOf(m)->streams) != NULL) {
+        ptmShimStateOf(m)->streams = s->next;
         if (s->made) {
             if (s->simio && !s->detached)
                 releaseEntry(s);
@@ -2047,3 +2045,5 @@ void ptmStdioReleaseAll(struct ptmMirror *m)
         free(s);
     }
 }
+
+const struct ptmShimFamily ptmStdioFamily = {.name = "stdio", .release = stdioRelease};
