@@ -45,6 +45,11 @@
 
 PTM_API _Thread_local volatile int ptm_mirror_cancel;
 
+/* The program's jump functions (longjmp_api.c, in libptm_jump.a) come with
+** any transaction: this reference brings them in ahead of libc's, so that a
+** jump out of a mirror ends at its scope (longjmp.c). */
+__attribute__((used)) static const volatile int *const jumpApi = &ptmJumpApi;
+
 static const int crashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP};
 #define N_CRASH ((int)(sizeof crashSignals / sizeof crashSignals[0]))
 

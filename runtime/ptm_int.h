@@ -468,8 +468,8 @@ void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
 ** Does not return. */
 void ptmJumpEntry(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
     __attribute__((noreturn));
-/* ptmJumpApi: defined beside the jump functions; longjmp.c refers to it so
-** that linking libptm links them. */
+/* ptmJumpApi: defined beside the jump functions; exec_inline.c refers to
+** it so that linking libptm links them. */
 extern const volatile int ptmJumpApi;
 /* ptmJumpPending: whether a jump of the host's waits for the engine:
 ** made by a signal handler while a scope that defers ran, it ended the
