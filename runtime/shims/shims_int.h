@@ -62,8 +62,9 @@ extern const struct ptmShimFamily ptmStdioFamily; /* stdio.c: closes the mirror'
 extern const struct ptmShimFamily ptmSimFamily;   /* sim.c: descriptors, overlays */
 extern const struct ptmShimFamily ptmNetFamily;   /* net.c: its socket I/O, at enter */
 
-/* shims/sim.c -----------------------------------------------------------
-** The simulated world of a mirror, shared by the shim families (file.c,
+/* shims/sim*.c ----------------------------------------------------------
+** sim_probe.c, sim_path.c, sim_overlay.c, sim.c, sim_ns.c (in that order
+** from the bottom).  The simulated world of a mirror, shared by the shim families (file.c,
 ** stdio.c, net.c): the descriptors it holds, what it wrote (a content
 ** overlay per file), what it created, removed or renamed (a namespace
 ** overlay), and the bytes it added per filesystem.  Nothing here writes to
@@ -173,7 +174,7 @@ off_t ptmSimSize(struct ptmSimFile *f);
 off_t ptmSimOffset(struct ptmSimFile *f);
 /* The free space statvfs reported for a filesystem is kept this long for
 ** the process's mirrors, and serves only writes that fit with this many
-** bytes to spare (shims/sim.c, checkSpace). */
+** bytes to spare (sim_overlay.c, ptmSpaceCheck). */
 #define PTM_SIM_VFS_TTL_NS (10u * 1000u * 1000u)  /* 10 ms */
 #define PTM_SIM_VFS_MARGIN ((uint64_t)64 << 20)   /* 64 MiB */
 /* ptmSimClose: the mirror's close(f->fd): the mirror's own descriptor is
@@ -249,6 +250,121 @@ ssize_t ptmNetSend(struct ptmSimFile *f, size_t n, int flags, const struct socka
 ** Returns the count, or -1 with *err set. */
 ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
                    struct sockaddr *from, socklen_t *fromlen, int *err);
+
+/* The simulated world's own structures (sim*.c). */
+/* A byte range the mirror wrote: data[0..len) is the file at off. */
+struct ptmOvExtent {
+    struct ptmOvExtent *next;     /* sorted by off, disjoint */
+    off_t off;
+    size_t len, cap;
+    unsigned char *data;
+};
+
+/* One file's content as the mirror sees it. */
+struct ptmOvFile {
+    struct ptmOvFile *next;       /* on the world's ovs */
+    dev_t dev;                    /* the real file; ino 0: made by the mirror */
+    ino_t ino;
+    dev_t fs;                     /* the filesystem charged for its growth */
+    char *real_path;              /* where its real bytes can be opened; NULL: unknown
+                                  ** (or not asked yet: see link_fd, ptmOvRealPath) */
+    int link_fd;                  /* a host descriptor on it whose /proc/self/fd link
+                                  ** names it, read on first need; -1 */
+    char *vfs_path;               /* where free space is measured; NULL: vfs_fd */
+    int vfs_fd;                   /* a host descriptor for fstatvfs, not owned; -1 */
+    int real_fd;                  /* own read-only descriptor on the real file; -1 */
+    int real_stale;               /* real_fd turned out to be on another file: unused */
+    int host_fd;                  /* a readable host descriptor on it, not owned; -1 */
+    off_t size;                   /* its size in the mirror's view */
+    off_t real_len;               /* [0, real_len) not overwritten: the real bytes */
+    mode_t mode;                  /* made by the mirror: permission bits */
+    uid_t uid;
+    gid_t gid;
+    struct timespec mtime;        /* when the mirror made or last wrote it; 0: never */
+    struct ptmOvExtent *ext;
+    int lost;                     /* written bytes beyond OV_CAP_BYTES were dropped */
+};
+
+enum ptmNsState { PTM_NS_GONE = 1, PTM_NS_FILE, PTM_NS_DIR };
+
+/* A path the mirror created, removed or renamed. */
+struct ptmNsEntry {
+    struct ptmNsEntry *next;
+    char *path;                   /* absolute, normalised */
+    enum ptmNsState state;
+    struct ptmOvFile *ov;         /* PTM_NS_FILE: its content (on the world's ovs) */
+    mode_t mode;                  /* PTM_NS_DIR made by the mirror: permission bits */
+    char *alias;                  /* PTM_NS_DIR renamed from a real directory: its real path */
+};
+
+/* Bytes the mirror added to one filesystem. */
+struct ptmFsUse {
+    struct ptmFsUse *next;
+    dev_t dev;
+    int64_t bytes;
+};
+
+/* A path as the mirror sees it. */
+enum ptmSimViewKind {
+    PTM_VIEW_REAL = 1, PTM_VIEW_GONE, PTM_VIEW_FILE, PTM_VIEW_DIR, PTM_VIEW_NOTDIR
+};
+struct ptmSimView {
+    enum ptmSimViewKind kind;
+    const char *real;             /* PTM_VIEW_REAL: the real path to probe;
+                                  ** PTM_VIEW_DIR: its alias */
+    struct ptmNsEntry *e;         /* PTM_VIEW_FILE, PTM_VIEW_DIR */
+    char *abs;                    /* the absolute path when computed; owned */
+    char *buf;                    /* storage behind real; owned */
+};
+
+/* Between the files of the simulated world: each function's contract is
+** the comment above its definition. */
+/* sim_probe.c */
+int ptmProbeStatvfs(const char *path, struct statvfs *st);
+int ptmProbeFstatvfs(int fd, struct statvfs *st);
+int ptmProbeOpen(const char *path, int flags, mode_t mode, int *fd);
+int ptmProbeOpenQuiet(const char *path, int flags, mode_t mode, int *fd);
+int ptmProbeDevNull(int flags, int *fd);
+ssize_t ptmProbePread(int fd, void *buf, size_t n, off_t off, int *err);
+int ptmProbeReadOnlyFs(const char *path);
+mode_t ptmProbeUmask(void);
+void ptmSimCloseParked(struct ptmMirror *m);
+/* sim_path.c */
+int ptmSimParentDir(const char *path, char *dir, size_t cap);
+const char *ptmSimBaseName(const char *path, size_t *len);
+int ptmSimAbsPath(struct ptmMirror *m, int dirfd, const char *path, char **out);
+void ptmSimViewFree(struct ptmSimView *v);
+int ptmSimIsPrefix(const char *prefix, const char *path, size_t *len);
+int ptmSimResolve(struct ptmMirror *m, int dirfd, const char *path, int need_abs,
+                   struct ptmSimView *v);
+int ptmSimNsSet(struct ptmMirror *m, const char *abs, enum ptmNsState state, struct ptmOvFile *ov,
+                 mode_t mode, const char *alias);
+void ptmSimNsDropUnder(struct ptmMirror *m, const char *dir);
+int ptmSimNsMoveUnder(struct ptmMirror *m, const char *from, const char *to);
+int ptmSimCheckDirWritable(const char *dir, struct stat *dst);
+int ptmSimOpenCheckStat(const char *path, int flags, const struct stat *st, int err);
+int ptmSimNsPermits(mode_t perm, int isdir, int mode);
+int ptmSimParentWritable(struct ptmMirror *m, const char *abs, int create, dev_t *fsdev,
+                          char *realdir, size_t cap);
+/* sim_overlay.c */
+struct ptmOvFile *ptmOvFind(struct ptmMirror *m, dev_t dev, ino_t ino);
+struct ptmOvFile *ptmOvNew(struct ptmMirror *m);
+struct ptmOvFile *ptmOvForReal(struct ptmMirror *m, const struct stat *st, const char *path,
+                                   int host_fd, int host_readable);
+const char *ptmOvRealPath(struct ptmOvFile *ov);
+int ptmOvRealFd(struct ptmOvFile *ov);
+ssize_t ptmOvRead(struct ptmOvFile *ov, void *buf, size_t n, off_t off, int *err);
+int ptmOvStore(struct ptmMirror *m, struct ptmOvFile *ov, const void *buf, size_t n, off_t off);
+void ptmOvTruncate(struct ptmMirror *m, struct ptmOvFile *ov, off_t len);
+void ptmOvFreeAll(struct ptmMirror *m);
+off_t ptmSpaceAllocBytes(const struct ptmOvFile *ov, off_t off, size_t n);
+int ptmSpaceCheck(struct ptmMirror *m, struct ptmOvFile *ov, off_t alloc);
+void ptmSpaceCharge(struct ptmMirror *m, struct ptmOvFile *ov, int64_t delta);
+ssize_t ptmSpaceFsizeLimit(struct ptmMirror *m, off_t off, size_t n, int *err);
+void ptmSpaceForget(struct ptmMirror *m);
+/* sim.c */
+int ptmSimOvStat(struct ptmOvFile *ov, struct stat *st);
+void ptmSimDirStat(const struct ptmNsEntry *e, struct stat *st);
 
 /* shims/notes.c ---------------------------------------------------------
 ** What the shim families add to their events.
