@@ -221,6 +221,53 @@ struct ptmSimSocketIo {
 
 
 
+/* shims/stdio*.c --------------------------------------------------------
+** stdio_stream.c, stdio_read.c, stdio.c (from the bottom).
+*/
+/* A FILE the mirror used. */
+struct ptmSimStream {
+    struct ptmSimStream *next;
+    FILE *fp;                     /* the FILE the program holds */
+    struct ptmSimFile *f;         /* the descriptor under it; NULL: none (fmemopen) */
+    int made;                     /* the mirror made fp: fclose it at the end */
+    int simio;                    /* operations are simulated (a host FILE, or freopen'd) */
+    int detached;                 /* made, then freopen'd: its cookie is inert */
+    int closed;                   /* fclose'd by the mirror (in simulation) */
+    off_t pos;                    /* simio, regular file: the position in the mirror's view */
+    off_t rpos;                   /* the shadow's source position */
+    FILE *shadow;                 /* simio: the private reading stream */
+    int eof, error;               /* simio: the indicators in the mirror's view, beyond
+                                     the shadow's own (the host's at first, a failed
+                                     write's error) */
+    unsigned char *pending;       /* simio, not seekable: bytes the host FILE had read ahead */
+    size_t npending, ipending;
+};
+
+/* Between the files of the stdio family: each function's contract is the
+** comment above its definition. */
+/* stdio_stream.c */
+void ptmStdioShadowDone(struct ptmSimStream *s);
+int ptmStdioErrnoOr(int fallback);
+struct ptmSimStream *ptmStdioStreamFind(struct ptmMirror *m, FILE *fp);
+FILE *ptmStdioShadowOf(struct ptmSimStream *s);
+int ptmStdioStreamFor(struct ptmMirror *m, FILE *fp, struct ptmSimStream **out);
+void ptmStdioStreamTarget(struct ptmMirror *m, FILE *stream, char *dst, size_t cap);
+int ptmStdioRegular(const struct ptmSimStream *s);
+int ptmStdioSimioWrite(struct ptmSimStream *s, const void *buf, size_t n);
+void ptmStdioReleaseEntry(struct ptmSimStream *s);
+int ptmStdioSimWriteAll(struct ptmSimFile *f, const void *buf, size_t n);
+int ptmStdioModeFlags(const char *mode, int *flags);
+void ptmStdioStreamFree(struct ptmMirror *m, struct ptmSimStream *s);
+FILE *ptmStdioMakeStream(struct ptmMirror *m, struct ptmSimFile *f, const char *mode, int *err);
+/* stdio_read.c */
+void ptmStdioClearView(struct ptmSimStream *s);
+char *ptmStdioMirrorFgets(struct ptmMirror *m, enum ptmCall call, char *line, int n,
+                         FILE *stream);
+size_t ptmStdioMirrorFread(struct ptmMirror *m, enum ptmCall call, void *buf, size_t size,
+                          size_t n, FILE *stream);
+int ptmStdioMirrorGetc(struct ptmMirror *m, enum ptmCall call, FILE *stream);
+FILE *ptmStdioReadStream(struct ptmMirror *m, FILE *stream, struct ptmSimStream **s, int *err);
+
 /* shims/net.c ------------------------------------------------------------
 ** Sockets in a mirror send nothing.  A receive returns what the primary
 ** received from the same endpoint before (the table below), else would-block
