@@ -228,9 +228,9 @@ uint32_t ptmRingDropped(const struct ptmRing *ring);
 struct ptmRing *ptmRingForThread(void);
 
 /* mirror.c --------------------------------------------------------------
-** The state of the mirror running on this thread.  Shims record through
-** it; when ptmMirrorCurrent is NULL no mirror runs and shims are the real
-** calls.
+** A mirror's state, its start and its end on this thread.  The shim
+** families keep their own state in it, opaque here, and are called only
+** through ptmShimFamilies; what a mirror records goes through event.c.
 */
 /* The call of a PTM_EV_DENIED event is PTM_CALL_SYSCALL | the syscall
 ** number: syscall numbers (write is 1 on x86_64) would otherwise collide
@@ -265,7 +265,7 @@ void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring);
 void ptmMirrorLeave(struct ptmMirror *m);
 
 /* A shim family as the mirror core sees it, in the manner of SQLite's
-** sqlite3_io_methods: what it must do when a mirror ends.  The entries
+** sqlite3_io_methods: what it must do when a mirror starts and ends.  The entries
 ** live in the families; ptmShimFamilies collects them. */
 struct ptmShimFamily {
     const char *name;             /* "sim", "stdio", "lock", "net" */

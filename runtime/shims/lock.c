@@ -11,7 +11,7 @@
 **     the lock for real -- it runs in the host's process under the inline
 **     executor, and must exclude the host's threads as the primary would --
 **     until the matching unlock shim, or the end of the mirror, which
-**     releases whatever is still held (ptmLockReleaseAll).
+**     releases whatever is still held (ptmLockFamily's release).
 **   - When the lock is busy, the primary would wait for it: the mirror
 **     records contention (an event with errno EBUSY and PTM_EVF_EFFECT, so
 **     the contention signal counts it) and goes on as though it had waited

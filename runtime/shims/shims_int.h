@@ -14,10 +14,10 @@
 #include "ptm_int.h"
 
 struct ptmSimFile;   /* sim.c: a descriptor the mirror holds */
-struct ptmOvFile;    /* sim.c: a file's content as the mirror sees it */
-struct ptmNsEntry;   /* sim.c: a path the mirror created, removed or renamed */
-struct ptmFsUse;     /* sim.c: bytes the mirror added to a filesystem */
-struct ptmSimStream; /* stdio.c: a FILE the mirror used */
+struct ptmOvFile;    /* sim_overlay.c: a file's content as the mirror sees it */
+struct ptmNsEntry;   /* sim_path.c: a path the mirror created, removed or renamed */
+struct ptmFsUse;     /* sim_overlay.c: bytes the mirror added to a filesystem */
+struct ptmSimStream; /* stdio_stream.c: a FILE the mirror used */
 struct ptmSimLock;   /* lock.c: a lock the mirror holds or pretends to */
 struct ptmSimSocketIo;
 
