@@ -9,8 +9,9 @@
 ** constant inside it (ptm_local_at, ptm_local_fit of ptm_gen.h), and hands
 ** the library calls that write a local array without a length (strcpy,
 ** sprintf ...) to the checked versions below.  A store that would leave
-** its local object is not done: the mirror ends here, as the store's fault
-** would have ended it in a fork child, and the event says where.
+** its local object is not done: the mirror ends (ptm_local_oob, in
+** event.c), as the store's fault would have ended it in a fork child, and
+** the event says where.
 */
 #include <stdarg.h>
 #include <stdint.h>

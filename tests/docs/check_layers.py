@@ -63,9 +63,11 @@ LAYERS = [
     ("executors", [
         "exec_inline.c",
         "exec_fork.c",
-        "exec_filter.c",
+        "sandbox.c",            # the fork child's seccomp filter (h/results)
     ]),
     ("engine", [
+        "last_error.c",         # (h/results)
+        "pam_budget.c",         # (h/results)
         "history.c",
         "signals.c",
         "pam_match.c",
