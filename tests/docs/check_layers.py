@@ -63,6 +63,7 @@ LAYERS = [
     ("executors", [
         "exec_inline.c",
         "exec_fork.c",
+        "fork_child.c",         # (h/results)
         "sandbox.c",            # the fork child's seccomp filter (h/results)
     ]),
     ("engine", [
