@@ -262,9 +262,9 @@ FILE *ptmStdioMakeStream(struct ptmMirror *m, struct ptmSimFile *f, const char *
 /* stdio_read.c */
 void ptmStdioClearView(struct ptmSimStream *s);
 char *ptmStdioMirrorFgets(struct ptmMirror *m, enum ptmCall call, char *line, int n,
-                         FILE *stream);
+                          FILE *stream);
 size_t ptmStdioMirrorFread(struct ptmMirror *m, enum ptmCall call, void *buf, size_t size,
-                          size_t n, FILE *stream);
+                           size_t n, FILE *stream);
 int ptmStdioMirrorGetc(struct ptmMirror *m, enum ptmCall call, FILE *stream);
 FILE *ptmStdioReadStream(struct ptmMirror *m, FILE *stream, struct ptmSimStream **s, int *err);
 
@@ -383,21 +383,21 @@ int ptmSimAbsPath(struct ptmMirror *m, int dirfd, const char *path, char **out);
 void ptmSimViewFree(struct ptmSimView *v);
 int ptmSimIsPrefix(const char *prefix, const char *path, size_t *len);
 int ptmSimResolve(struct ptmMirror *m, int dirfd, const char *path, int need_abs,
-                   struct ptmSimView *v);
+                  struct ptmSimView *v);
 int ptmSimNsSet(struct ptmMirror *m, const char *abs, enum ptmNsState state, struct ptmOvFile *ov,
-                 mode_t mode, const char *alias);
+                mode_t mode, const char *alias);
 void ptmSimNsDropUnder(struct ptmMirror *m, const char *dir);
 int ptmSimNsMoveUnder(struct ptmMirror *m, const char *from, const char *to);
 int ptmSimCheckDirWritable(const char *dir, struct stat *dst);
 int ptmSimOpenCheckStat(const char *path, int flags, const struct stat *st, int err);
 int ptmSimNsPermits(mode_t perm, int isdir, int mode);
 int ptmSimParentWritable(struct ptmMirror *m, const char *abs, int create, dev_t *fsdev,
-                          char *realdir, size_t cap);
+                         char *realdir, size_t cap);
 /* sim_overlay.c */
 struct ptmOvFile *ptmOvFind(struct ptmMirror *m, dev_t dev, ino_t ino);
 struct ptmOvFile *ptmOvNew(struct ptmMirror *m);
 struct ptmOvFile *ptmOvForReal(struct ptmMirror *m, const struct stat *st, const char *path,
-                                   int host_fd, int host_readable);
+                               int host_fd, int host_readable);
 const char *ptmOvRealPath(struct ptmOvFile *ov);
 int ptmOvRealFd(struct ptmOvFile *ov);
 ssize_t ptmOvRead(struct ptmOvFile *ov, void *buf, size_t n, off_t off, int *err);

@@ -7,14 +7,15 @@
 **
 **   - Descriptors (struct ptmSimFile, on struct ptmSimWorld's files).  A
 **     read-only open of a real file is a real read-only descriptor
-**     (O_NOATIME where allowed: not even the access time moves).  Any other open is simulated: the mirror
-**     gets a harmless descriptor -- the real file opened read-only, or
-**     /dev/null -- so that the number is unique and fstat() works, and the
-**     entry (offset, flags, content) is the truth.  A host descriptor the
-**     mirror uses is borrowed: it is never written, moved or closed; the
-**     mirror's offset on it is private (it starts where the host's is, read
-**     with lseek(fd, 0, SEEK_CUR), and reads use pread).
-**   - The content overlay (struct ptmOvFile on ovs): per file, the byte
+**     (O_NOATIME where allowed: not even the access time moves).  Any
+**     other open is simulated: the mirror gets a harmless descriptor --
+**     the real file opened read-only, or /dev/null -- so that the number
+**     is unique and fstat() works, and the entry (offset, flags, content)
+**     is the truth.  A host descriptor the mirror uses is borrowed: it is
+**     never written, moved or closed; the mirror's offset on it is private
+**     (it starts where the host's is, read with lseek(fd, 0, SEEK_CUR),
+**     and reads use pread).
+**   - The content overlay (struct ptmOvFile, on the world's ovs): per file, the byte
 **     ranges the mirror wrote (sorted extents) over the real bytes, its size
 **     as the mirror sees it, and the length of the real prefix still visible
 **     (O_TRUNC and ftruncate cut it).  Reads merge the three; so what the
@@ -22,7 +23,7 @@
 **     keyed by (st_dev, st_ino); files the mirror created have no real part.
 **     Memory is capped per mirror (OV_CAP_BYTES): beyond it written bytes are
 **     counted but not kept (ov->lost), and read back as the real bytes.
-**   - The namespace overlay (struct ptmNsEntry on ns): absolute paths the
+**   - The namespace overlay (struct ptmNsEntry, on ns): absolute paths the
 **     mirror created (a file bound to its overlay, or a directory), removed
 **     (unlink, rmdir, the source of a rename) or renamed (the target names
 **     the source's content; a renamed real directory is an alias of its real
@@ -30,7 +31,7 @@
 **     the real system.  Paths are made absolute and normalised lexically
 **     ("a/../b" is "b"), so a symbolic link to a directory the mirror changed
 **     is not seen through.
-**   - Free space (struct ptmFsUse on fsuse): the bytes the mirror's writes
+**   - Free space (struct ptmFsUse, on fsuse): the bytes the mirror's writes
 **     added, per filesystem (st_dev), against f_bavail * f_frsize from
 **     statvfs/fstatvfs; truncations give bytes back.  f_bavail is what an
 **     unprivileged writer gets (root may use the reserved blocks too), and a
@@ -194,8 +195,8 @@ static int openReadOnly(struct ptmMirror *m, const char *path, int flags, mode_t
 }
 
 /* An open of a real path (v->real).  0 or an errno. */
-static int openReal(struct ptmMirror *m, struct ptmSimView *v, int dirfd, const char *path, int flags,
-                    mode_t mode, struct ptmSimFile **out)
+static int openReal(struct ptmMirror *m, struct ptmSimView *v, int dirfd, const char *path,
+                    int flags, mode_t mode, struct ptmSimFile **out)
 {
     struct ptmOvFile *ov;
     struct stat st;

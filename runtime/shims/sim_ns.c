@@ -164,7 +164,8 @@ static int checkRenameReal(const char *from, const char *to, int *same)
         return ENOTDIR;
     if (sf.st_dev != std.st_dev)
         return EXDEV;
-    if ((err = ptmSimCheckDirWritable(fdir, &sfd)) != 0 || (err = ptmSimCheckDirWritable(tdir, &std)) != 0)
+    if ((err = ptmSimCheckDirWritable(fdir, &sfd)) != 0 ||
+        (err = ptmSimCheckDirWritable(tdir, &std)) != 0)
         return err;
     if (ptmProbeLstat(to, &st) == 0) {
         if (st.st_dev == sf.st_dev && st.st_ino == sf.st_ino) {
@@ -191,7 +192,8 @@ static int dirEmpty(struct ptmMirror *m, const char *abs, const char *real)
     int fd, err = 0, gone;
 
     for (e = ptmSimWorldOf(m)->ns; e; e = e->next)
-        if (e->state != PTM_NS_GONE && strcmp(e->path, abs) != 0 && ptmSimIsPrefix(abs, e->path, &len))
+        if (e->state != PTM_NS_GONE && strcmp(e->path, abs) != 0 &&
+            ptmSimIsPrefix(abs, e->path, &len))
             return ENOTEMPTY;
     if (!real)
         return 0;
@@ -335,14 +337,18 @@ int ptmSimRename(struct ptmMirror *m, const char *from, const char *to)
         goto done;
     }
     if (fromDir && toKind == 2 &&
-        (err = dirEmpty(m, vt.abs, vt.kind == PTM_VIEW_DIR ? vt.real : vt.kind == PTM_VIEW_REAL ? vt.real : NULL)) != 0)
+        (err = dirEmpty(m, vt.abs,
+                        vt.kind == PTM_VIEW_DIR    ? vt.real
+                        : vt.kind == PTM_VIEW_REAL ? vt.real
+                                                   : NULL)) != 0)
         goto done;
 
     /* Record it. */
     ptmSimNsDropUnder(m, vt.abs);
     if (fromDir && (err = ptmSimNsMoveUnder(m, vf.abs, vt.abs)) != 0)
         goto done;
-    if ((err = ptmSimNsSet(m, vt.abs, fromDir ? PTM_NS_DIR : PTM_NS_FILE, ov, fromDir ? dmode : 0, alias)) != 0)
+    if ((err = ptmSimNsSet(m, vt.abs, fromDir ? PTM_NS_DIR : PTM_NS_FILE, ov, fromDir ? dmode : 0,
+                           alias)) != 0)
         goto done;
     err = ptmSimNsSet(m, vf.abs, PTM_NS_GONE, NULL, 0, NULL);
 done:

@@ -52,7 +52,7 @@ struct ptmOvFile *ptmOvNew(struct ptmMirror *m)
 /* The overlay of the existing regular file st (at path, or on host
 ** descriptor host_fd), found or made.  NULL when out of memory. */
 struct ptmOvFile *ptmOvForReal(struct ptmMirror *m, const struct stat *st, const char *path,
-                                   int host_fd, int host_readable)
+                               int host_fd, int host_readable)
 {
     struct ptmOvFile *ov = ptmOvFind(m, st->st_dev, st->st_ino);
 
@@ -136,7 +136,8 @@ ssize_t ptmOvRead(struct ptmOvFile *ov, void *buf, size_t n, off_t off, int *err
         want = (size_t)((end < ov->real_len ? end : ov->real_len) - off);
         if ((fd = ptmOvRealFd(ov)) >= 0) {
             while (filled < want) {
-                if ((r = ptmProbePread(fd, b + filled, want - filled, off + (off_t)filled, err)) < 0)
+                if ((r = ptmProbePread(fd, b + filled, want - filled, off + (off_t)filled,
+                                       err)) < 0)
                     return -1;
                 if (r == 0)
                     break;                  /* it shrank underneath: zeros */

@@ -220,14 +220,16 @@ static void nsLookup(struct ptmMirror *m, struct ptmSimView *v, const char *give
         v->real = given ? given : v->abs;
     } else if (exact) {
         v->e = best;
-        v->kind = best->state == PTM_NS_GONE ? PTM_VIEW_GONE : best->state == PTM_NS_FILE ? PTM_VIEW_FILE : PTM_VIEW_DIR;
+        v->kind = best->state == PTM_NS_GONE   ? PTM_VIEW_GONE
+                  : best->state == PTM_NS_FILE ? PTM_VIEW_FILE
+                                               : PTM_VIEW_DIR;
         v->real = best->state == PTM_NS_DIR ? best->alias : NULL;
     } else if (best->state == PTM_NS_GONE) {
         v->kind = PTM_VIEW_GONE;
     } else if (best->state == PTM_NS_FILE) {
         v->kind = PTM_VIEW_NOTDIR;
     } else if (!best->alias) {
-        v->kind = PTM_VIEW_GONE;                   /* a new directory has only what the mirror made */
+        v->kind = PTM_VIEW_GONE;            /* a new directory has only what the mirror made */
     } else {
         size_t al = strlen(best->alias), rl = strlen(v->abs + bestLen);
         v->buf = malloc(al + rl + 1);
@@ -246,7 +248,7 @@ static void nsLookup(struct ptmMirror *m, struct ptmSimView *v, const char *give
 ** need_abs: compute the absolute path even when nothing was changed.
 ** 0 or an errno. */
 int ptmSimResolve(struct ptmMirror *m, int dirfd, const char *path, int need_abs,
-                   struct ptmSimView *v)
+                  struct ptmSimView *v)
 {
     int plain, err;
 
@@ -275,7 +277,7 @@ int ptmSimResolve(struct ptmMirror *m, int dirfd, const char *path, int need_abs
 /* Records abs as state (taking ov and alias), replacing an entry for it.
 ** 0 or ENOMEM. */
 int ptmSimNsSet(struct ptmMirror *m, const char *abs, enum ptmNsState state, struct ptmOvFile *ov,
-                 mode_t mode, const char *alias)
+                mode_t mode, const char *alias)
 {
     struct ptmNsEntry *e = nsFind(m, abs);
     char *a = alias ? strdup(alias) : NULL;
@@ -466,7 +468,7 @@ static void nearestReal(struct ptmMirror *m, const char *abs, char *realdir, siz
 ** when fsdev is not NULL, and realdir (cap bytes): the nearest real
 ** directory ("" when none).  0 or an errno. */
 int ptmSimParentWritable(struct ptmMirror *m, const char *abs, int create, dev_t *fsdev,
-                          char *realdir, size_t cap)
+                         char *realdir, size_t cap)
 {
     char dir[PATH_MAX];
     struct ptmSimView pv;

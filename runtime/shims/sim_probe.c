@@ -177,7 +177,8 @@ static int procLocksOf(int fd, pid_t pid)
     ssize_t n;
     int lfd, lpid, found = 0;
 
-    if (ptmProbeFstat(fd, &st) != 0 || ptmProbeOpen("/proc/locks", O_RDONLY | O_CLOEXEC, 0, &lfd) != 0)
+    if (ptmProbeFstat(fd, &st) != 0 ||
+        ptmProbeOpen("/proc/locks", O_RDONLY | O_CLOEXEC, 0, &lfd) != 0)
         return 1;
     for (;;) {
         while ((n = ptmOs.read(lfd, buf + keep, sizeof buf - 1 - keep)) < 0 && errno == EINTR)

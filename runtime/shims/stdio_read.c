@@ -52,7 +52,7 @@ static int readError(FILE *fp)
 
 /* fread, fread_unlocked in a mirror, recorded as call. */
 size_t ptmStdioMirrorFread(struct ptmMirror *m, enum ptmCall call, void *buf, size_t size,
-                          size_t n, FILE *stream)
+                           size_t n, FILE *stream)
 {
     struct ptmSimStream *s;
     uint64_t t0 = ptmOsNowNs();
@@ -82,12 +82,13 @@ size_t ptmStdioMirrorFread(struct ptmMirror *m, enum ptmCall call, void *buf, si
 size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? ptmStdioMirrorFread(m, PTM_CALL_fread, buf, size, n, stream) : fread(buf, size, n, stream);
+    return m ? ptmStdioMirrorFread(m, PTM_CALL_fread, buf, size, n, stream)
+             : fread(buf, size, n, stream);
 }
 
 /* fgets, fgets_unlocked in a mirror, recorded as call. */
 char *ptmStdioMirrorFgets(struct ptmMirror *m, enum ptmCall call, char *line, int n,
-                         FILE *stream)
+                          FILE *stream)
 {
     struct ptmSimStream *s;
     uint64_t t0 = ptmOsNowNs();
