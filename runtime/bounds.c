@@ -9,10 +9,10 @@
 ** constant inside it (ptm_local_at, ptm_local_fit of ptm_gen.h), and hands
 ** the library calls that write a local array without a length (strcpy,
 ** sprintf ...) to the checked versions below.  A store that would leave
-** its local object is not done: the mirror ends here, as the store's fault
-** would have ended it in a fork child, and the event says where.
+** its local object is not done: the mirror ends (ptm_local_oob, in
+** event.c), as the store's fault would have ended it in a fork child, and
+** the event says where.
 */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,27 +20,6 @@
 #include <string.h>
 
 #include "ptm_int.h"
-
-/*
-** ptm_local_oob: a mirror was about to store outside its local object
-** (where: "buf at file:line:col").  Records a PTM_EV_OUT_OF_BOUNDS event
-** and ends the mirror as crashed by SIGSEGV: an inline mirror jumps back
-** to its executor, a fork child dies of the signal.  Never returns.
-*/
-PTM_API void ptm_local_oob(const char *where)
-{
-    struct ptmEvent *ev = ptmMirrorRecord(PTM_EV_OUT_OF_BOUNDS, PTM_CALL_COUNT, ptmOsNowNs());
-    if (ev) {
-        ptmCopyField(ev->target, sizeof ev->target, where);
-        ptmCopyField(ev->detail, sizeof ev->detail, "store outside the local: not done");
-    }
-    ptmInlineFault(SIGSEGV);
-    /* A fork child (its crash signals are at their default action), or a
-    ** clone called outside any mirror: the store must not happen there
-    ** either. */
-    raise(SIGSEGV);
-    abort();
-}
 
 /* room: how many bytes of the local object [obj, obj+size) lie from d on;
 ** ends the mirror when d is not in it. */
@@ -126,7 +105,7 @@ static size_t ownedRoom(const void *d)
         return SIZE_MAX;
     size_t room = ptmRedoRoom(r, d);
     if (!room)
-        ptmInlineBail("inline mirror stopped: a library call writes memory it does not own; fork");
+        ptmMirrorBail("inline mirror stopped: a library call writes memory it does not own; fork");
     return room;
 }
 

@@ -1861,6 +1861,7 @@ static __attribute__((noreturn)) void childRun(const struct childArgs *a)
         memcpy(buf, a->frame, size);
     }
     ptmMirrorEnter(&m, ring);
+    m.host_flags = ptmForkHostFlags;
     childT0 = m.t0_ns;
     if ((err = childSeccomp(timer)) != 0)
         childFail(ring, err);

@@ -45,6 +45,11 @@
 
 PTM_API _Thread_local volatile int ptm_mirror_cancel;
 
+/* The program's jump functions (longjmp_api.c, in libptm_jump.a) come with
+** any transaction: this reference brings them in ahead of libc's, so that a
+** jump out of a mirror ends at its scope (longjmp.c). */
+__attribute__((used)) static const volatile int *const jumpApi = &ptmJumpApi;
+
 static const int crashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP};
 #define N_CRASH ((int)(sizeof crashSignals / sizeof crashSignals[0]))
 
@@ -54,7 +59,7 @@ struct inlineThread {
     volatile sig_atomic_t active;    /* a mirror runs now; the handlers jump */
     volatile sig_atomic_t signo;     /* the signal that ended it, 0: none */
     volatile sig_atomic_t cancelled; /* the watchdog ended it */
-    const char *volatile bailed;     /* it stopped itself (ptmInlineBail): why */
+    const char *volatile bailed;     /* it stopped itself (ptmMirrorBail): why */
     _Atomic uint64_t deadline;       /* absolute CLOCK_MONOTONIC ns; 0: idle */
     _Atomic uint64_t grace;          /* how long after the deadline to force */
     _Atomic int stage;               /* 0 running, 1 asked to stop, 2 signalled */
@@ -177,9 +182,16 @@ static void threadExit(void *p)
     free(t);
 }
 
+/* How code below the executors (the write buffer, the bounds checks) stops
+** this thread's inline mirror: ptmMirrorBail, ptmMirrorFault of event.c. */
+static void inlineBail(const char *why);
+static void inlineFault(int signo);
+static const struct ptmMirrorExits inlineExits = {inlineBail, inlineFault};
+
 static void setup(void)
 {
     const char *s = getenv("PTM_INLINE_SIGNAL");
+    ptmMirrorSetExits(&inlineExits);
     inl.cancel_signal = s && *s ? atoi(s) : SIGRTMAX - 3;
     if (inl.cancel_signal <= 0 || inl.cancel_signal >= 65 || inl.cancel_signal == SIGKILL ||
         inl.cancel_signal == SIGSTOP) {
@@ -360,7 +372,8 @@ PTM_API void ptm_mirror_cancelled(void)
     }
 }
 
-void ptmInlineBail(const char *why)
+/* inlineBail: ptmMirrorBail's contract, for an inline mirror. */
+static void inlineBail(const char *why)
 {
     struct inlineThread *t = inlineSelf;
     if (t && t->active) {
@@ -370,7 +383,8 @@ void ptmInlineBail(const char *why)
     }
 }
 
-void ptmInlineFault(int signo)
+/* inlineFault: ptmMirrorFault's contract, for an inline mirror. */
+static void inlineFault(int signo)
 {
     struct inlineThread *t = inlineSelf;
     if (t && t->active) {

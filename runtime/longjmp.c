@@ -26,9 +26,10 @@
 **
 ** The four live in longjmp_api.c, a library of their own (libptm_jump.a)
 ** that ptmcc's link names after libc: a program that calls longjmp but has
-** no transaction takes libc's and links no part of libptm, while this file,
-** linked with any transaction, refers to ptmJumpApi and so brings them in
-** ahead of libc's.
+** no transaction takes libc's and links no part of libptm, while the
+** inline executor (exec_inline.c), linked with any transaction, refers to
+** ptmJumpApi and so brings them in ahead of libc's.  (Not this file: they
+** call it, and it must not refer back to them.)
 **
 ** Whether a jump leaves a scope: a scope records the frame address of the
 ** function that runs it (hi); its code runs in frames below hi, its
@@ -87,7 +88,6 @@ _Thread_local struct ptmJumpScope *ptmJumpTop;
 static struct {
     jumpFn fn[PTM_JUMP_KINDS];  /* libc's, by enum ptmJumpFn */
     int demangles;              /* spOf reads the saved stack pointer */
-    const volatile int *api;    /* &ptmJumpApi: the reference that links them */
     _Atomic int resolved;
 } real;
 
@@ -151,8 +151,6 @@ __attribute__((constructor)) static void resolve(void)
         if (!real.fn[i])
             real.fn[i] = any;
     real.demangles = demanglesHere();
-    /* Linking this file links the jump functions (longjmp_api.c). */
-    real.api = &ptmJumpApi;
     atomic_store(&real.resolved, 1);
 }
 

@@ -5,7 +5,7 @@
 ** They replace libc's only in a program that runs transactions: ptmcc's
 ** link names this library after libc, so a program that calls longjmp but
 ** links nothing else of libptm takes libc's (its reference is already
-** satisfied when this archive is searched), while libptm's longjmp.c refers
+** satisfied when this archive is searched), while libptm's exec_inline.c refers
 ** to ptmJumpApi, which pulls them in ahead of libc's shared ones.
 ** (Exported by ptmcc's link, so that shared libraries call them too.)
 */

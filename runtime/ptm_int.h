@@ -228,40 +228,33 @@ uint32_t ptmRingDropped(const struct ptmRing *ring);
 struct ptmRing *ptmRingForThread(void);
 
 /* mirror.c --------------------------------------------------------------
-** The state of the mirror running on this thread.  Shims record through
-** it; when ptmMirrorCurrent is NULL no mirror runs and shims are the real
-** calls.
+** A mirror's state, its start and its end on this thread.  The shim
+** families keep their own state in it, opaque here, and are called only
+** through ptmShimFamilies; what a mirror records goes through event.c.
 */
-struct ptmSimFile;   /* shims/sim.c: a descriptor the mirror holds */
-struct ptmOvFile;    /* shims/sim.c: a file's content as the mirror sees it */
-struct ptmNsEntry;   /* shims/sim.c: a path the mirror created, removed or renamed */
-struct ptmFsUse;     /* shims/sim.c: bytes the mirror added to a filesystem */
-struct ptmSimStream; /* shims/stdio.c: a FILE the mirror used */
-struct ptmSimLock;   /* shims/lock.c: a lock the mirror holds or pretends to */
-
 /* The call of a PTM_EV_DENIED event is PTM_CALL_SYSCALL | the syscall
 ** number: syscall numbers (write is 1 on x86_64) would otherwise collide
 ** with the enum ptmCall numbers, and ptmCallName must tell them apart. */
 #define PTM_CALL_SYSCALL 0x8000u
 
+/* Bytes of a mirror that belong to the shim families (struct ptmShimState
+** of shims/shims_int.h, which checks that it fits). */
+#define PTM_MIRROR_SHIM_BYTES 128
+
 struct ptmMirror {
     struct ptmRing *ring;
     uint64_t t0_ns;               /* when the mirror started */
-    struct ptmSimFile *files;     /* simulated descriptors, owned by shims/sim.c */
-    /* The rest of the mirror's simulated world, owned by shims/ and
-    ** initialised by ptmMirrorEnter, released by ptmMirrorLeave. */
-    struct ptmOvFile *ovs;        /* content overlay: what the mirror wrote */
-    struct ptmNsEntry *ns;        /* namespace overlay: created, removed, renamed */
-    struct ptmFsUse *fsuse;       /* bytes charged per filesystem (free space) */
-    struct ptmSimStream *streams; /* FILEs the mirror opened or used */
-    struct ptmSimLock *locks;     /* pthread locks taken, or pretended, in the mirror */
-    size_t ov_bytes;              /* overlay memory in use */
-    char *cwd;                    /* the working directory, read once; NULL: not yet */
     uint64_t virt_ns;             /* the virtual clock's advance (sleeps, waits) */
     pid_t host_pid;               /* the process the primary runs in */
     int in_child;                 /* the mirror runs in a fork child of host_pid */
+    /* The executor's correction of a descriptor's F_GETFL flags to the
+    ** host's (a fork child reopened the host's files read-only); NULL: none. */
+    int (*host_flags)(int fd, int flags);
+    /* The shim families' simulated world (descriptors, overlays, FILEs,
+    ** locks): opaque here, zeroed by ptmMirrorEnter, released by the
+    ** families' ptmShimFamilies entries at ptmMirrorLeave. */
+    _Alignas(16) unsigned char shims[PTM_MIRROR_SHIM_BYTES];
 };
-extern _Thread_local struct ptmMirror *ptmMirrorCurrent;
 
 /* ptmMirrorEnter: makes m the running mirror of this thread, recording into
 ** ring from now on.  OUT: *m (initialised). */
@@ -270,6 +263,31 @@ void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring);
 ** opened through shims and left open, frees its simulated files, and sets
 ** ptmMirrorCurrent back to NULL. */
 void ptmMirrorLeave(struct ptmMirror *m);
+
+/* A shim family as the mirror core sees it, in the manner of SQLite's
+** sqlite3_io_methods: what it must do when a mirror starts and ends.  The entries
+** live in the families; ptmShimFamilies collects them. */
+struct ptmShimFamily {
+    const char *name;             /* "sim", "stdio", "lock", "net" */
+    /* Sets up mirror m's state of the family, once m->shims is zeroed;
+    ** NULL: nothing to set up. */
+    void (*enter)(struct ptmMirror *m);
+    /* Releases what mirror m holds of the family (closes, frees, unlocks):
+    ** m is still ptmMirrorCurrent, so what it calls stays simulated. */
+    void (*release)(struct ptmMirror *m);  /* NULL: nothing to release */
+};
+/* The families with state in a mirror, NULL-terminated, in the order
+** ptmMirrorLeave releases them (shims/families.c).  ptmMirrorEnter and
+** ptmMirrorLeave call them through this table only. */
+extern const struct ptmShimFamily *const ptmShimFamilies[];
+
+/* event.c ---------------------------------------------------------------
+** What the running mirror records, for the shim families, the write buffer
+** and the bounds checks, and how they stop it: below them all, so that
+** they call nothing above themselves.
+*/
+/* The mirror running on this thread; NULL: none (shims are the real calls). */
+extern _Thread_local struct ptmMirror *ptmMirrorCurrent;
 
 /* ptmMirrorRecord: appends an event to the current mirror's ring.  Returns
 ** the event so that the caller can fill it in, or NULL when no mirror runs
@@ -296,6 +314,27 @@ const char *ptmCallName(unsigned call);
 /* ptmCopyField: copies s (NULL: "") into a fixed field of cap bytes,
 ** NUL-terminated, ending in "..." when it was truncated. */
 void ptmCopyField(char *dst, size_t cap, const char *s);
+
+/* How an inline mirror stops, from code below the executors: the inline
+** executor registers its functions once (ptmMirrorSetExits). */
+struct ptmMirrorExits {
+    void (*bail)(const char *why);
+    void (*fault)(int signo);
+};
+/* ptmMirrorSetExits: e (static) serves ptmMirrorBail and ptmMirrorFault
+** from now on. */
+void ptmMirrorSetExits(const struct ptmMirrorExits *e);
+/* ptmMirrorBail: the inline mirror running on this thread cannot go on
+** without writing memory it does not own (why: a static string, the
+** trace's reason for the fork that follows): it stops, and its run ends
+** PTM_MS_FAILED with run->bailed set, so that the engine runs it in the
+** fork executor instead.  Does not return when an inline mirror runs;
+** returns at once otherwise. */
+void ptmMirrorBail(const char *why);
+/* ptmMirrorFault: the inline mirror running on this thread ends as if it
+** had taken the signal signo (PTM_MS_CRASHED), without going on.  Does not
+** return when an inline mirror runs; returns at once otherwise. */
+void ptmMirrorFault(int signo);
 
 /* exec_fork.c -----------------------------------------------------------
 ** The fork executor: the mirror runs in a copy-on-write child under a
@@ -334,7 +373,7 @@ struct ptmMirrorRun {
     int criteria_failed;          /* success == 0 (set by the engine) */
     char error[160];              /* why PTM_MS_FAILED */
     const char *bailed;           /* inline: why the mirror stopped before its
-                                     end (PTM_MS_FAILED; ptmInlineBail) */
+                                     end (PTM_MS_FAILED; ptmMirrorBail) */
 };
 
 /* ptmStatusName: "returned", "crashed", "timeout", "denied", "failed",
@@ -368,214 +407,6 @@ int ptmForkHostFlags(int fd, int flags);
 ** Markdown, to out (docs/sandbox.md).  0 or an errno. */
 int ptmForkFilterDescribe(FILE *out);
 
-/* shims/sim.c -----------------------------------------------------------
-** The simulated world of a mirror, shared by the shim families (file.c,
-** stdio.c, net.c): the descriptors it holds, what it wrote (a content
-** overlay per file), what it created, removed or renamed (a namespace
-** overlay), and the bytes it added per filesystem.  Nothing here writes to
-** the real system: it is only probed, with read-only calls through ptmOs,
-** each retried on EINTR.
-*/
-enum ptmSimKind {
-    PTM_SIM_READONLY = 1,  /* a real read-only descriptor the mirror opened */
-    PTM_SIM_WRITE,         /* a simulated open; fd is harmless (the real file
-                           ** read-only, or /dev/null) and the entry is the truth */
-    PTM_SIM_BORROWED,      /* the host's descriptor: never moved, written or closed */
-    PTM_SIM_SOCKET         /* a socket the mirror made: real, never connected */
-};
-
-/* A socket's simulated state (shims/net.c). */
-struct ptmSimSock {
-    int domain, type, proto;      /* type without SOCK_NONBLOCK / SOCK_CLOEXEC */
-    int connected;                /* connect() succeeded in the mirror, or the host's is */
-    int shut_rd, shut_wr;         /* shutdown() in the mirror */
-    struct sockaddr_storage peer; /* where it is connected */
-    socklen_t peer_len;
-    size_t rx_off;                /* bytes of the recorded response already received */
-    int waited;                   /* its recorded latency is on the virtual clock */
-};
-
-struct ptmSimFile {
-    struct ptmSimFile *next;
-    struct ptmMirror *mirror;     /* the list this entry is on */
-    enum ptmSimKind kind;
-    int fd;                       /* what the mirror holds; -1 once closed under a FILE */
-    int flags;                    /* open flags as the mirror sees them */
-    int closed;                   /* closed by the mirror (a host fd: in simulation) */
-    mode_t type;                  /* S_IFREG, S_IFIFO, ... of what fd refers to; 0: unknown */
-    int real_offset;              /* the offset is fd's own (a description the mirror owns) */
-    int owns_fd;                  /* borrowed, but fd is the mirror's dup of the host's */
-    dev_t dev;                    /* regular files: which file */
-    ino_t ino;
-    dev_t rdev;                   /* character devices: which device (0: not known) */
-    off_t offset;                 /* the mirror's offset, unless real_offset */
-    int offset_pending;           /* borrowed: offset is the host's, not read yet
-                                  ** (lseek on first need: an O_APPEND write has none) */
-    struct stat st;               /* borrowed regular file: its fstat at first use */
-    struct ptmOvFile *ov;         /* the content once bound; NULL: the real file's */
-    struct ptmSimSock *sock;      /* sockets: their state, or NULL */
-    int unrecorded;               /* a read gave data it invented (ptmNetRecv, a pipe's
-                                  ** simulated EOF), not yet marked on an event */
-    unsigned streams;             /* FILEs the mirror made on this entry (stdio.c) */
-    char *path;                   /* as the mirror named it; NULL when not known */
-    char *abs_path;               /* absolute and normalised, when it was computed */
-};
-
-/* Read-only probes of the real system: 0 or an errno, EINTR retried. */
-int ptmProbeStat(const char *path, struct stat *st);
-int ptmProbeLstat(const char *path, struct stat *st);
-int ptmProbeFstat(int fd, struct stat *st);
-int ptmProbeAccess(const char *path, int mode);
-/* ptmProbeGetfl: fcntl(F_GETFL).  OUT: *flags.  EBADF: fd is not open. */
-int ptmProbeGetfl(int fd, int *flags);
-
-/* ptmShimOpenCheck: would open(path, flags) with write intent succeed on
-** the real system?  Read-only calls only.  Returns 0 or the errno the real
-** call would set. */
-int ptmShimOpenCheck(const char *path, int flags);
-/* ptmSimOpen: open(path, flags, mode) relative to dirfd for mirror m: a
-** real read-only descriptor for a read-only open of a real file, else a
-** simulated one, after the feasibility checks and through the namespace
-** overlay.  OUT: *out, the new entry on m->files.  Returns 0 or the errno of
-** the (predicted) failure, with nothing opened. */
-int ptmSimOpen(struct ptmMirror *m, int dirfd, const char *path, int flags, mode_t mode,
-               struct ptmSimFile **out);
-/* ptmSimAdd: a new entry of m for fd, a descriptor the mirror made (a
-** socket): kind, open flags and file type.  NULL when out of memory (fd is
-** not closed). */
-struct ptmSimFile *ptmSimAdd(struct ptmMirror *m, enum ptmSimKind kind, int fd, int flags,
-                             mode_t type);
-/* ptmSimFind: the entry of m for descriptor fd, or NULL. */
-struct ptmSimFile *ptmSimFind(struct ptmMirror *m, int fd);
-/* ptmSimEntry: the entry of m for fd, borrowing a host descriptor on first
-** use.  OUT: *out.  Returns 0, EBADF (not open, or closed by the mirror) or
-** ENOMEM. */
-int ptmSimEntry(struct ptmMirror *m, int fd, struct ptmSimFile **out);
-/* ptmSimWrite / ptmSimPwrite: write(2) / pwrite(2) of buf[0..n) on f,
-** simulated: EBADF, EFBIG (RLIMIT_FSIZE), ENOSPC (against the bytes the
-** mirror added to the filesystem), EAGAIN (a full non-blocking pipe), and
-** sockets through net.c; the bytes go to the overlay.  Return the count the
-** real call would (short at RLIMIT_FSIZE), or -1 with *err set. */
-ssize_t ptmSimWrite(struct ptmSimFile *f, const void *buf, size_t n, int *err);
-ssize_t ptmSimPwrite(struct ptmSimFile *f, const void *buf, size_t n, off_t off, int *err);
-/* ptmSimRead / ptmSimPread: read(2) / pread(2) on f: the real bytes merged
-** with what the mirror wrote; never consumes data the host could read (a
-** pipe, a terminal, a socket: simulated).  Return the count or -1 with *err. */
-ssize_t ptmSimRead(struct ptmSimFile *f, void *buf, size_t n, int *err);
-ssize_t ptmSimPread(struct ptmSimFile *f, void *buf, size_t n, off_t off, int *err);
-/* ptmSimSeek: lseek(2) on f's private offset.  The new offset or -1, *err. */
-off_t ptmSimSeek(struct ptmSimFile *f, off_t off, int whence, int *err);
-/* ptmSimTruncate: ftruncate(2) on f in the overlay.  0 or an errno. */
-int ptmSimTruncate(struct ptmSimFile *f, off_t len);
-/* ptmSimSync: fsync(2)/fdatasync(2) on f: checked only.  0 or an errno. */
-int ptmSimSync(struct ptmSimFile *f);
-/* ptmSimFstat: fstat(2) of f as the mirror sees it (size from the overlay).
-** OUT: *st.  0 or an errno. */
-int ptmSimFstat(struct ptmSimFile *f, struct stat *st);
-/* ptmSimSize: f's size as the mirror sees it; -1 when it has none. */
-off_t ptmSimSize(struct ptmSimFile *f);
-/* ptmSimOffset: f's offset as the mirror sees it (a host descriptor's
-** starts at the host's, read on first need without moving it). */
-off_t ptmSimOffset(struct ptmSimFile *f);
-/* The free space statvfs reported for a filesystem is kept this long for
-** the process's mirrors, and serves only writes that fit with this many
-** bytes to spare (shims/sim.c, checkSpace). */
-#define PTM_SIM_VFS_TTL_NS (10u * 1000u * 1000u)  /* 10 ms */
-#define PTM_SIM_VFS_MARGIN ((uint64_t)64 << 20)   /* 64 MiB */
-/* ptmSimClose: the mirror's close(f->fd): the mirror's own descriptor is
-** closed for real (without dropping the host's fcntl locks), a host one only
-** in simulation.  f is freed unless a FILE still uses it.  0 or an errno. */
-int ptmSimClose(struct ptmSimFile *f);
-/* ptmSimRemove: unlinks f from its mirror's list, closes the descriptor when
-** the mirror owns it, and frees f. */
-void ptmSimRemove(struct ptmSimFile *f);
-/* ptmSimReleaseAll: closes what m opened and frees its simulated world:
-** descriptors, overlay, namespace, free-space accounting. */
-void ptmSimReleaseAll(struct ptmMirror *m);
-/* ptmSimCloseFd: closes fd, a descriptor the mirror owns, unless this
-** process holds fcntl (process-associated) locks on its file -- POSIX drops
-** them all at the close of any descriptor on the file: then fd is parked and
-** closed at a later ptmSimCloseFd or ptmMirrorLeave once the locks are gone. */
-void ptmSimCloseFd(struct ptmMirror *m, int fd);
-/* ptmShimFdTarget: the path the mirror opened fd with, else "fd N".  OUT: dst. */
-void ptmShimFdTarget(struct ptmMirror *m, int fd, char *dst, size_t cap);
-
-/* The namespace as the mirror sees it.  Each returns 0 or the errno the
-** real call would set, and records a change in the namespace overlay. */
-int ptmSimStat(struct ptmMirror *m, int dirfd, const char *path, int follow,
-               struct stat *st);
-int ptmSimAccess(struct ptmMirror *m, const char *path, int mode);
-int ptmSimUnlink(struct ptmMirror *m, const char *path);
-int ptmSimRename(struct ptmMirror *m, const char *from, const char *to);
-int ptmSimMkdir(struct ptmMirror *m, const char *path, mode_t mode);
-int ptmSimRmdir(struct ptmMirror *m, const char *path);
-
-/* The file lock probe of shims/file.c: would fcntl(f->fd, F_SETLK-class, fl)
-** (ofd: an F_OFD_ command) conflict with a lock someone else holds?  OUT:
-** *holder, the pid of a conflicting lock (-1: an OFD lock).  0 or EAGAIN. */
-int ptmSimLockProbe(struct ptmSimFile *f, const struct flock *fl, int ofd, pid_t *holder);
-
-/* ptmShimNoteSignal: when err is EFBIG or EPIPE and SIGXFSZ / SIGPIPE has
-** its default action (nosig: MSG_NOSIGNAL was given), the primary would be
-** killed rather than see err: says so in ev->detail ("SIGPIPE kills"). */
-void ptmShimNoteSignal(struct ptmEvent *ev, int err, int nosig);
-
-/* shims/stdio.c ---------------------------------------------------------- */
-/* ptmStdioReleaseAll: closes the FILEs m made (they flush into the
-** simulation) and forgets the host FILEs it used, which were never touched. */
-void ptmStdioReleaseAll(struct ptmMirror *m);
-
-/* shims/net.c ------------------------------------------------------------
-** Sockets in a mirror send nothing.  A receive returns what the primary
-** received from the same endpoint before (the table below), else would-block
-** or an empty read.
-*/
-/* ptmNetRecordResponse: remembers data (the first PTM_NET_RESPONSE_MAX
-** bytes) as the latest response received from the endpoint peer, which
-** took latency_ns from request to response (0: unknown).  For the engine's
-** primary path: call it after each successful receive of a primary from a
-** connected peer.  Process-wide, thread-safe, bounded (PTM_NET_ENDPOINTS
-** endpoints, the least recently recorded evicted).  PTM_OK, or PTM_EINVAL
-** for a NULL or unsupported address. */
-#define PTM_NET_ENDPOINTS 32
-#define PTM_NET_RESPONSE_MAX 4096
-int ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
-                         size_t n, uint64_t latency_ns);
-/* ptmNetForget: empties the response table. */
-void ptmNetForget(void);
-/* ptmNetSend: send(2)/sendto(2) of n bytes on socket entry f, simulated.
-** to: the destination of a sendto, or NULL.  OUT: *err, detail (a note for
-** the event, cap bytes).  Returns n, or -1 with *err set. */
-ssize_t ptmNetSend(struct ptmSimFile *f, size_t n, int flags, const struct sockaddr *to,
-                   socklen_t tolen, int *err, char *detail, size_t cap);
-/* ptmNetRecv: recv(2)/recvfrom(2) on socket entry f: a recorded response,
-** else EAGAIN (non-blocking) or 0, and f->unrecorded set: the caller marks
-** its event with ptmNetNoteRecv.  from/fromlen as recvfrom's (may be NULL).
-** Returns the count, or -1 with *err set. */
-ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
-                   struct sockaddr *from, socklen_t *fromlen, int *err);
-/* ptmNetNoteRecv: when a read on f since the last call was invented (a
-** receive with no recorded response, input of a pipe or terminal the
-** mirror may not take), marks ev PTM_EVF_PRETENDED with detail "no
-** recorded response" or "host input left for the primary", and clears
-** f->unrecorded.  f or ev may be NULL. */
-void ptmNetNoteRecv(struct ptmSimFile *f, struct ptmEvent *ev);
-/* ptmNetIsSocket: whether f refers to a socket (a host socket in a fork
-** child, replaced by /dev/null there, counts as unknown: 0). */
-int ptmNetIsSocket(struct ptmSimFile *f);
-
-/* shims/time.c ----------------------------------------------------------- */
-/* ptmTimeAdvance: advances m's virtual clock by ns (and the ring's total). */
-void ptmTimeAdvance(struct ptmMirror *m, uint64_t ns);
-/* ptmTimeNow: clk's time in the mirror: the real time plus m's advance
-** (CPU-time clocks are not advanced).  OUT: *ts.  0 or an errno. */
-int ptmTimeNow(struct ptmMirror *m, clockid_t clk, struct timespec *ts);
-
-/* shims/lock.c ----------------------------------------------------------- */
-/* ptmLockReleaseAll: releases the locks m really took and forgets the
-** ones it pretended to take. */
-void ptmLockReleaseAll(struct ptmMirror *m);
-
 /* exec_inline.c ---------------------------------------------------------
 ** The inline executor: the mirror on the calling thread.  Crashes are
 ** caught by chained signal handlers on an alternate stack, hangs by a
@@ -587,18 +418,6 @@ void ptmLockReleaseAll(struct ptmMirror *m);
 int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
                  uint64_t deadline_ns, struct ptmRing *ring,
                  struct ptmMirrorRun *run);
-
-/* ptmInlineBail: the inline mirror running on this thread cannot go on
-** without writing memory it does not own (why: a static string, the
-** trace's reason for the fork that follows): it stops, and its run ends PTM_MS_FAILED with run->bailed set, so that the
-** engine runs it in the fork executor instead.  Does not return when an
-** inline mirror runs; returns at once otherwise. */
-void ptmInlineBail(const char *why);
-
-/* ptmInlineFault: the inline mirror running on this thread ends as if it
-** had taken the signal signo (PTM_MS_CRASHED), without going on.  Does not
-** return when an inline mirror runs; returns at once otherwise. */
-void ptmInlineFault(int signo);
 
 /* longjmp.c -------------------------------------------------------------
 ** A longjmp out of a mirror ends the mirror; one out of a primary or an
@@ -649,8 +468,8 @@ void ptmJumpFromMirror(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
 ** Does not return. */
 void ptmJumpEntry(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val)
     __attribute__((noreturn));
-/* ptmJumpApi: defined beside the jump functions; longjmp.c refers to it so
-** that linking libptm links them. */
+/* ptmJumpApi: defined beside the jump functions; exec_inline.c refers to
+** it so that linking libptm links them. */
 extern const volatile int ptmJumpApi;
 /* ptmJumpPending: whether a jump of the host's waits for the engine:
 ** made by a signal handler while a scope that defers ran, it ended the

@@ -388,8 +388,8 @@ static void *translate(struct ptmRedo *r, const volatile void *p, size_t n, int 
 ** without writing real memory, so it stops and runs in a fork instead. */
 static void *outOfMemory(void)
 {
-    ptmInlineBail("inline mirror stopped: its write buffer is out of memory; fork");
-    abort(); /* not reached: ptmInlineBail leaves the mirror */
+    ptmMirrorBail("inline mirror stopped: its write buffer is out of memory; fork");
+    abort(); /* not reached: ptmMirrorBail leaves the mirror */
 }
 
 /*
@@ -480,7 +480,7 @@ PTM_API void *ptm_redo_own(void *p)
     struct ptmRedo *r = ptmRedoCurrent;
     if (!r || !p || ptmRedoOwns(r, p, 1))
         return p;
-    ptmInlineBail("inline mirror stopped: a library call writes memory it does not own; fork");
+    ptmMirrorBail("inline mirror stopped: a library call writes memory it does not own; fork");
     return p; /* not reached */
 }
 
@@ -603,12 +603,12 @@ void *ptmRedoMalloc(struct ptmRedo *r, size_t n, size_t align)
     if (align < HEAP_ALIGN)
         align = HEAP_ALIGN;
     if (n > PTM_REDO_HEAP_MAX || r->heap_bytes > PTM_REDO_HEAP_MAX - n)
-        ptmInlineBail("inline mirror stopped: its heap would pass 256 MiB; fork");
+        ptmMirrorBail("inline mirror stopped: its heap would pass 256 MiB; fork");
     struct redoChunk *chunk = r->heap;
     size_t below = chunk ? chunk->used : 0;
     unsigned char *p = chunkAlloc(&r->heap, &spareHeap, n + align, align);
     if (!p)
-        ptmInlineBail("inline mirror stopped: no memory for its heap; fork");
+        ptmMirrorBail("inline mirror stopped: no memory for its heap; fork");
     if (r->heap != chunk)
         below = 0; /* a new chunk */
     p += align;

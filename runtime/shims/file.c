@@ -50,7 +50,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 #define WRITE_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
 
@@ -59,24 +59,6 @@ static int failWith(int err)
 {
     errno = err;
     return -1;
-}
-
-/*
-** ptmShimNoteSignal: the real call would not return err but raise a signal
-** whose default action kills the process (SIGXFSZ for EFBIG, SIGPIPE for
-** EPIPE unless nosig): notes it in ev->detail when that default is in place.
-** sigaction() with a NULL new action only reads.
-*/
-void ptmShimNoteSignal(struct ptmEvent *ev, int err, int nosig)
-{
-    struct sigaction sa;
-    int sig = err == EFBIG ? SIGXFSZ : err == EPIPE && !nosig ? SIGPIPE : 0;
-
-    if (!ev || !sig || sigaction(sig, NULL, &sa) != 0)
-        return;
-    if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL)
-        ptmCopyField(ev->detail, sizeof ev->detail,
-                     sig == SIGXFSZ ? "SIGXFSZ kills" : "SIGPIPE kills");
 }
 
 /* "O_WRONLY|O_CREAT|O_TRUNC 0644": an open's flags, for event details. */
@@ -230,7 +212,7 @@ static ssize_t mirrorRw(struct ptmMirror *m, enum ptmCall call, enum rwOp op, in
     ptmShimFdTarget(m, fd, target, sizeof target);
     if (op == RW_READ || op == RW_PREAD) {
         ev = ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
-        ptmNetNoteRecv(f, ev);
+        ptmShimNoteRecv(f, ev);
     } else {
         ev = ptmMirrorRecordCall(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0);
         ptmShimNoteSignal(ev, err, 0);
@@ -649,8 +631,8 @@ static int mirrorDup(struct ptmMirror *m, struct ptmSimFile *f, int cmd, int min
     g->owns_fd = f->kind == PTM_SIM_BORROWED;
     if (f->sock && (g->sock = malloc(sizeof *g->sock)) != NULL)
         *g->sock = *f->sock;
-    g->next = m->files;
-    m->files = g;
+    g->next = ptmSimWorldOf(m)->files;
+    ptmSimWorldOf(m)->files = g;
     return nfd;
 }
 

@@ -12,7 +12,7 @@
 */
 #include <setjmp.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 /* ptm_shim_longjmp: longjmp(3) from a mirror.  Does not return. */
 void ptm_shim_longjmp(struct __jmp_buf_tag env[1], int val)

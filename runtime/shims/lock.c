@@ -11,7 +11,7 @@
 **     the lock for real -- it runs in the host's process under the inline
 **     executor, and must exclude the host's threads as the primary would --
 **     until the matching unlock shim, or the end of the mirror, which
-**     releases whatever is still held (ptmLockReleaseAll).
+**     releases whatever is still held (ptmLockFamily's release).
 **   - When the lock is busy, the primary would wait for it: the mirror
 **     records contention (an event with errno EBUSY and PTM_EVF_EFFECT, so
 **     the contention signal counts it) and goes on as though it had waited
@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 enum lockKind { LK_MUTEX = 1, LK_READ, LK_WRITE, LK_SPIN };
 
@@ -66,8 +66,8 @@ static int push(struct ptmMirror *m, void *obj, enum lockKind kind, int real)
     l->obj = obj;
     l->kind = kind;
     l->real = real;
-    l->next = m->locks;
-    m->locks = l;
+    l->next = ptmShimStateOf(m)->locks;
+    ptmShimStateOf(m)->locks = l;
     return 0;
 }
 
@@ -77,7 +77,7 @@ static struct ptmSimLock *take(struct ptmMirror *m, void *obj, int rwlock)
 {
     struct ptmSimLock **pp, *l;
 
-    for (pp = &m->locks; (l = *pp) != NULL; pp = &l->next) {
+    for (pp = &ptmShimStateOf(m)->locks; (l = *pp) != NULL; pp = &l->next) {
         if (l->obj == obj && (rwlock ? l->kind == LK_READ || l->kind == LK_WRITE : 1)) {
             *pp = l->next;
             return l;
@@ -89,7 +89,7 @@ static struct ptmSimLock *take(struct ptmMirror *m, void *obj, int rwlock)
 static int holds(struct ptmMirror *m, void *obj, enum lockKind kind)
 {
     struct ptmSimLock *l;
-    for (l = m->locks; l; l = l->next)
+    for (l = ptmShimStateOf(m)->locks; l; l = l->next)
         if (l->obj == obj && l->kind == kind && l->real)
             return 1;
     return 0;
@@ -105,21 +105,21 @@ static void realUnlock(struct ptmSimLock *l)
     }
 }
 
-/*
-** ptmLockReleaseAll: at the end of mirror m, releases the locks it took for
-** real, most recent first, and forgets the ones it pretended to take.
-*/
-void ptmLockReleaseAll(struct ptmMirror *m)
+/* lockRelease: at the end of mirror m, releases the locks it took for
+** real, most recent first, and forgets the ones it pretended to take. */
+static void lockRelease(struct ptmMirror *m)
 {
     struct ptmSimLock *l;
 
-    while ((l = m->locks) != NULL) {
-        m->locks = l->next;
+    while ((l = ptmShimStateOf(m)->locks) != NULL) {
+        ptmShimStateOf(m)->locks = l->next;
         if (l->real)
             realUnlock(l);
         free(l);
     }
 }
+
+const struct ptmShimFamily ptmLockFamily = {.name = "lock", .release = lockRelease};
 
 /* Records a lock call's contention or error: errno err, the result the
 ** shim returns, a note. */

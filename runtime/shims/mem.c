@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 void *ptm_shim_malloc(size_t n)
 {

@@ -62,7 +62,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 /* glibc's transparent union for socket addresses (with _GNU_SOURCE). */
 #if defined(__GLIBC__) && defined(__USE_GNU) && !defined(__cplusplus)
@@ -231,16 +231,6 @@ static int failWith(int err)
 {
     errno = err;
     return -1;
-}
-
-/*
-** ptmNetIsSocket: whether entry f refers to a socket.  A host descriptor of
-** unknown kind (a fork child's /dev/null stand-in) is not one: reads and
-** writes on it are simulated by sim.c's rules.
-*/
-int ptmNetIsSocket(struct ptmSimFile *f)
-{
-    return f->kind == PTM_SIM_SOCKET || f->type == S_IFSOCK;
 }
 
 /* "127.0.0.1:80", "[::1]:443", "unix:/run/x.sock": an address for events. */
@@ -496,7 +486,7 @@ int ptm_shim_connect(int fd, PTM_CONST_SOCKADDR_ARG addr, socklen_t len)
     err = ptmSimEntry(m, fd, &f);
     if (!err && f->type == 0)
         r = 0;                              /* a fork child's unknown host descriptor */
-    else if (!err && !ptmNetIsSocket(f))
+    else if (!err && !ptmSimIsSocket(f))
         err = ENOTSOCK;
     else if (!err && !(s = sockState(f)))
         err = ENOMEM;
@@ -588,7 +578,7 @@ ssize_t ptmNetSend(struct ptmSimFile *f, size_t n, int flags, const struct socka
     *err = 0;
     if (f->type == 0)
         return (ssize_t)n;                  /* unknown: a fork child's stand-in */
-    if (!ptmNetIsSocket(f)) {
+    if (!ptmSimIsSocket(f)) {
         *err = ENOTSOCK;
         return -1;
     }
@@ -693,7 +683,7 @@ ssize_t ptm_shim_sendmsg(int fd, const struct msghdr *msg, int flags)
 ** 0 otherwise.  When no response is recorded for the peer (or the peer is
 ** unknown: an unconnected datagram socket, a fork child's stand-in), that
 ** EAGAIN or 0 is invented: f->unrecorded is set for the caller's event
-** (ptmNetNoteRecv).  ENOTCONN for a stream socket that is not connected.
+** (ptmShimNoteRecv).  ENOTCONN for a stream socket that is not connected.
 ** from, fromlen: as recvfrom's (may be NULL).  Returns the count or -1
 ** with *err.
 */
@@ -715,7 +705,7 @@ ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
         }
         return 0;
     }
-    if (!ptmNetIsSocket(f)) {
+    if (!ptmSimIsSocket(f)) {
         *err = ENOTSOCK;
         return -1;
     }
@@ -757,23 +747,15 @@ ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
     return 0;
 }
 
-/*
-** ptmNetNoteRecv: marks ev, the event of a receive on f (recv, read, a
-** stdio read over a socket), as pretended when a receive on f since the
-** last mark had no recorded response, and says so in its detail.  The flag
-** is kept until an event takes it, so a stdio read that consumed the
-** invented EOF through its buffer is marked too.  f or ev may be NULL (no
-** entry; a full ring: the flag waits for the next event).
-*/
-void ptmNetNoteRecv(struct ptmSimFile *f, struct ptmEvent *ev)
+static const struct ptmSimSocketIo netIo = {ptmNetSend, ptmNetRecv};
+
+/* netEnter: sim.c hands the reads and writes of m's socket entries here. */
+static void netEnter(struct ptmMirror *m)
 {
-    if (!f || !ev || !f->unrecorded)
-        return;
-    f->unrecorded = 0;
-    ev->flags |= PTM_EVF_PRETENDED;
-    ptmCopyField(ev->detail, sizeof ev->detail,
-                 ptmNetIsSocket(f) ? "no recorded response" : "host input left for the primary");
+    ptmSimWorldOf(m)->sockets = &netIo;
 }
+
+const struct ptmShimFamily ptmNetFamily = {.name = "net", .enter = netEnter};
 
 static ssize_t mirrorRecv(struct ptmMirror *m, enum ptmCall call, int fd, void *buf, size_t n,
                           int flags, struct sockaddr *from, socklen_t *fromlen)
@@ -790,7 +772,7 @@ static ssize_t mirrorRecv(struct ptmMirror *m, enum ptmCall call, int fd, void *
     if (!err)
         r = ptmNetRecv(f, buf, n, flags, from, fromlen, &err);
     sockTarget(m, f, fd, target, sizeof target);
-    ptmNetNoteRecv(f, ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0));
+    ptmShimNoteRecv(f, ptmMirrorRecordRead(call, t0, target, r, err, r > 0 ? (uint64_t)r : 0));
     return r < 0 ? failWith(err) : r;
 }
 
@@ -887,7 +869,7 @@ int ptm_shim_shutdown(int fd, int how)
     err = ptmSimEntry(m, fd, &f);
     if (!err && how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         err = EINVAL;
-    else if (!err && f->type != 0 && !ptmNetIsSocket(f))
+    else if (!err && f->type != 0 && !ptmSimIsSocket(f))
         err = ENOTSOCK;
     else if (!err && f->type != 0 && !(s = sockState(f)))
         err = ENOMEM;
@@ -919,7 +901,7 @@ int ptm_shim_setsockopt(int fd, int level, int opt, const void *val, socklen_t l
         return setsockopt(fd, level, opt, val, len);
     t0 = ptmOsNowNs();
     err = ptmSimEntry(m, fd, &f);
-    if (!err && f->type != 0 && !ptmNetIsSocket(f))
+    if (!err && f->type != 0 && !ptmSimIsSocket(f))
         err = ENOTSOCK;
     else if (!err && !val && len > 0)
         err = EFAULT;

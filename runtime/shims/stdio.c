@@ -45,6 +45,11 @@
 ** neither move a byte nor make a system call.
 ** Depends on glibc for the read-ahead of host FILEs (_IO_read_ptr and
 ** friends); elsewhere the descriptor's offset is taken as the position.
+**
+** The family's files: stdio_stream.c (the cookies, the table of FILEs,
+** their release), stdio_read.c (reads, positions, lines, fgetpos and
+** fsetpos) and this file (opens, writes, the stream's state, perror, the
+** _unlocked forms).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,434 +61,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
-
-/* A FILE the mirror used. */
-struct ptmSimStream {
-    struct ptmSimStream *next;
-    FILE *fp;                     /* the FILE the program holds */
-    struct ptmSimFile *f;         /* the descriptor under it; NULL: none (fmemopen) */
-    int made;                     /* the mirror made fp: fclose it at the end */
-    int simio;                    /* operations are simulated (a host FILE, or freopen'd) */
-    int detached;                 /* made, then freopen'd: its cookie is inert */
-    int closed;                   /* fclose'd by the mirror (in simulation) */
-    off_t pos;                    /* simio, regular file: the position in the mirror's view */
-    off_t rpos;                   /* the shadow's source position */
-    FILE *shadow;                 /* simio: the private reading stream */
-    int eof, error;               /* simio: the indicators in the mirror's view, beyond
-                                     the shadow's own (the host's at first, a failed
-                                     write's error) */
-    unsigned char *pending;       /* simio, not seekable: bytes the host FILE had read ahead */
-    size_t npending, ipending;
-};
-
-/* fopen's mode as open(2) flags.  OUT: *flags.  0 or EINVAL. */
-static int modeFlags(const char *mode, int *flags)
-{
-    int acc, extra = 0;
-    const char *p;
-
-    if (!mode)
-        return EINVAL;
-    switch (mode[0]) {
-    case 'r': acc = O_RDONLY; break;
-    case 'w': acc = O_WRONLY; extra = O_CREAT | O_TRUNC; break;
-    case 'a': acc = O_WRONLY; extra = O_CREAT | O_APPEND; break;
-    default: return EINVAL;
-    }
-    for (p = mode + 1; *p && *p != ','; p++) {
-        if (*p == '+')
-            acc = O_RDWR;
-        else if (*p == 'x')
-            extra |= O_EXCL;
-        else if (*p == 'e')
-            extra |= O_CLOEXEC;
-    }
-    *flags = acc | extra;
-    return 0;
-}
-
-/* errno after a failed real call, never 0 (a short fwrite may not set it). */
-static int errnoOr(int fallback)
-{
-    return errno ? errno : fallback;
-}
-
-static int regular(const struct ptmSimStream *s)
-{
-    return s->f && s->f->type == S_IFREG;
-}
-
-/* ------------------------------------------------------------ the cookies */
-
-/* A cookie stream's I/O: its struct ptmSimStream's descriptor entry. */
-static ssize_t cookieRead(void *cookie, char *buf, size_t n)
-{
-    struct ptmSimStream *s = cookie;
-    ssize_t r;
-    int err;
-
-    if (s->detached || !s->f)
-        return 0;
-    if ((r = ptmSimRead(s->f, buf, n, &err)) < 0)
-        errno = err;
-    return r;
-}
-
-/* Simulates writing all n bytes, as stdio's flush loop would: a short
-** write (at RLIMIT_FSIZE) is retried and then fails.  0 or an errno. */
-static int simWriteAll(struct ptmSimFile *f, const void *buf, size_t n)
-{
-    const char *p = buf;
-    ssize_t r;
-    int err;
-
-    while (n > 0) {
-        if ((r = ptmSimWrite(f, p, n, &err)) < 0)
-            return err;
-        if (r == 0)
-            return EIO;
-        n -= (size_t)r;
-        p += r;
-    }
-    return 0;
-}
-
-static ssize_t cookieWrite(void *cookie, const char *buf, size_t n)
-{
-    struct ptmSimStream *s = cookie;
-    int err;
-
-    if (s->detached)
-        return (ssize_t)n;
-    if (!s->f) {
-        errno = EBADF;
-        return -1;
-    }
-    if ((err = simWriteAll(s->f, buf, n)) != 0) {
-        errno = err;
-        return -1;
-    }
-    return (ssize_t)n;
-}
-
-static int cookieSeek(void *cookie, off64_t *pos, int whence)
-{
-    struct ptmSimStream *s = cookie;
-    off_t r;
-    int err;
-
-    if (s->detached || !s->f) {
-        errno = EBADF;
-        return -1;
-    }
-    if ((r = ptmSimSeek(s->f, (off_t)*pos, whence, &err)) < 0) {
-        errno = err;
-        return -1;
-    }
-    *pos = r;
-    return 0;
-}
-
-/* Drops s's hold on its descriptor entry: a host descriptor is closed in
-** simulation (fclose closes the descriptor under the FILE), the mirror's
-** own is closed once no FILE uses it. */
-static void releaseEntry(struct ptmSimStream *s)
-{
-    struct ptmSimFile *f = s->f;
-
-    s->f = NULL;
-    if (!f)
-        return;
-    if (f->streams > 0)
-        f->streams--;
-    if (f->kind == PTM_SIM_BORROWED && !f->owns_fd)
-        f->closed = 1;
-    else if (f->streams == 0)
-        ptmSimRemove(f);
-}
-
-static int cookieClose(void *cookie)
-{
-    struct ptmSimStream *s = cookie;
-    if (!s->detached)
-        releaseEntry(s);
-    return 0;
-}
-
-static const cookie_io_functions_t simIo = {
-    .read = cookieRead, .write = cookieWrite, .seek = cookieSeek, .close = cookieClose,
-};
-
-/* The shadow of a host FILE: reads from the position in the mirror's view
-** (a regular file), else the read-ahead bytes and then the descriptor. */
-static ssize_t shadowRead(void *cookie, char *buf, size_t n)
-{
-    struct ptmSimStream *s = cookie;
-    size_t k;
-    ssize_t r;
-    int err;
-
-    if (!s->f)
-        return 0;
-    if (regular(s)) {
-        if ((r = ptmSimPread(s->f, buf, n, s->rpos, &err)) < 0) {
-            errno = err;
-            return -1;
-        }
-        s->rpos += r;
-        return r;
-    }
-    if (s->ipending < s->npending) {
-        k = s->npending - s->ipending < n ? s->npending - s->ipending : n;
-        memcpy(buf, s->pending + s->ipending, k);
-        s->ipending += k;
-        return (ssize_t)k;
-    }
-    if ((r = ptmSimRead(s->f, buf, n, &err)) < 0)
-        errno = err;
-    return r;
-}
-
-static int shadowSeek(void *cookie, off64_t *pos, int whence)
-{
-    struct ptmSimStream *s = cookie;
-    off_t base;
-
-    if (!regular(s)) {
-        errno = ESPIPE;
-        return -1;
-    }
-    switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = s->rpos; break;
-    case SEEK_END: base = ptmSimSize(s->f); break;
-    default: errno = EINVAL; return -1;
-    }
-    if (base + *pos < 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    s->rpos = base + (off_t)*pos;
-    *pos = s->rpos;
-    return 0;
-}
-
-static int shadowClose(void *cookie)
-{
-    (void)cookie;
-    return 0;
-}
-
-static const cookie_io_functions_t shadowIo = {
-    .read = shadowRead, .write = NULL, .seek = shadowSeek, .close = shadowClose,
-};
-
-/* ---------------------------------------------------------------- streams */
-
-static struct ptmSimStream *streamFind(struct ptmMirror *m, FILE *fp)
-{
-    struct ptmSimStream *s;
-    for (s = m->streams; s; s = s->next)
-        if (s->fp == fp)
-            return s;
-    return NULL;
-}
-
-static struct ptmSimStream *streamNew(struct ptmMirror *m, FILE *fp)
-{
-    struct ptmSimStream *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->fp = fp;
-    s->next = m->streams;
-    m->streams = s;
-    return s;
-}
-
-static void streamFree(struct ptmMirror *m, struct ptmSimStream *s)
-{
-    struct ptmSimStream **pp;
-
-    for (pp = &m->streams; *pp; pp = &(*pp)->next) {
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
-    }
-    if (s->shadow)
-        fclose(s->shadow);                  /* private; its close does nothing */
-    free(s->pending);
-    free(s);
-}
-
-/* Starts the mirror's view of a host FILE on entry f: its position, and
-** the bytes it has read ahead (which the shadow serves for a pipe). */
-static void hostPosition(struct ptmSimStream *s)
-{
-    size_t unread = 0, unwritten = 0;
-    FILE *fp = s->fp;
-
-#ifdef __GLIBC__
-    if (fp->_IO_read_end > fp->_IO_read_ptr)
-        unread = (size_t)(fp->_IO_read_end - fp->_IO_read_ptr);
-    if (fp->_IO_write_ptr > fp->_IO_write_base)
-        unwritten = (size_t)(fp->_IO_write_ptr - fp->_IO_write_base);
-#endif
-    if (regular(s)) {
-        s->pos = ptmSimOffset(s->f) - (off_t)unread + (off_t)unwritten;
-        if (s->pos < 0)
-            s->pos = 0;
-    } else if (unread > 0 && (s->pending = malloc(unread)) != NULL) {
-#ifdef __GLIBC__
-        memcpy(s->pending, fp->_IO_read_ptr, unread);
-#endif
-        s->npending = unread;
-    }
-}
-
-/* The host FILE's end-of-file and error indicators, read without its lock
-** (a flag word; glibc's feof_unlocked), into the mirror's view. */
-static void hostIndicators(struct ptmSimStream *s)
-{
-#ifdef __GLIBC__
-    s->eof = feof_unlocked(s->fp) != 0;
-    s->error = ferror_unlocked(s->fp) != 0;
-#else
-    s->eof = feof(s->fp) != 0;
-    s->error = ferror(s->fp) != 0;
-#endif
-}
-
-/* The mirror's stream for fp, borrowing a host FILE on first use.  fileno()
-** takes no lock, so a host thread holding the FILE's lock cannot stall the
-** mirror.  OUT: *out.  0 or an errno (EBADF: closed in the mirror, or a
-** descriptor that is not open). */
-static int streamFor(struct ptmMirror *m, FILE *fp, struct ptmSimStream **out)
-{
-    struct ptmSimStream *s;
-    int fd, err;
-
-    *out = NULL;
-    if (!fp)
-        return EBADF;
-    if (!(s = streamFind(m, fp))) {
-        if (!(s = streamNew(m, fp)))
-            return ENOMEM;
-        s->simio = 1;
-        hostIndicators(s);
-        if ((fd = fileno(fp)) >= 0) {
-            if ((err = ptmSimEntry(m, fd, &s->f)) != 0) {
-                streamFree(m, s);
-                return err;
-            }
-            hostPosition(s);
-        }
-    }
-    if (s->closed || (s->f && s->f->closed && !s->made))
-        return EBADF;
-    *out = s;
-    return 0;
-}
-
-/* A stream the mirror makes over entry f.  NULL with *err set. */
-static FILE *makeStream(struct ptmMirror *m, struct ptmSimFile *f, const char *mode, int *err)
-{
-    struct ptmSimStream *s = streamNew(m, NULL);
-    FILE *fp;
-
-    if (!s) {
-        *err = ENOMEM;
-        return NULL;
-    }
-    if (!(fp = fopencookie(s, mode, simIo))) {
-        *err = errnoOr(ENOMEM);
-        streamFree(m, s);
-        return NULL;
-    }
-    s->fp = fp;
-    s->f = f;
-    s->made = 1;
-    f->streams++;
-    return fp;
-}
-
-/* The event target naming stream. */
-static void streamTarget(struct ptmMirror *m, FILE *stream, char *dst, size_t cap)
-{
-    struct ptmSimStream *s;
-
-    if (stream == stdout)
-        ptmCopyField(dst, cap, "stdout");
-    else if (stream == stderr)
-        ptmCopyField(dst, cap, "stderr");
-    else if (stream == stdin)
-        ptmCopyField(dst, cap, "stdin");
-    else if ((s = streamFind(m, stream)) != NULL && s->f && s->f->path)
-        ptmCopyField(dst, cap, s->f->path);
-    else if (s && s->f)
-        ptmShimFdTarget(m, s->f->fd, dst, cap);
-    else if (stream && fileno(stream) >= 0)
-        ptmShimFdTarget(m, fileno(stream), dst, cap);
-    else
-        ptmCopyField(dst, cap, "FILE");
-}
-
-/* A write of buf[0..n) to a simulated stream: checked at once and sent to
-** the overlay at its position.  0 or an errno. */
-static int simioWrite(struct ptmSimStream *s, const void *buf, size_t n)
-{
-    const char *p = buf;
-    size_t done = 0;
-    ssize_t r;
-    int err;
-
-    if (!s->f || n == 0)
-        return 0;                           /* a stream without a descriptor: nothing to check */
-    if (!regular(s)) {
-        if ((err = simWriteAll(s->f, buf, n)) != 0)
-            s->error = 1;                   /* as the real FILE's would be */
-        return err;
-    }
-    while (done < n) {
-        if ((r = ptmSimPwrite(s->f, p + done, n - done, s->pos, &err)) < 0 ||
-            (r == 0 && (err = EIO) != 0)) {
-            s->error = 1;
-            return err;
-        }
-        done += (size_t)r;
-        s->pos = (s->f->flags & O_APPEND) ? ptmSimSize(s->f) : s->pos + r;
-    }
-    return 0;
-}
-
-/* The shadow of simulated stream s, positioned at s->pos.  NULL: none (out
-** of memory); the reads then see end of file. */
-static FILE *shadowOf(struct ptmSimStream *s)
-{
-    if (!s->shadow) {
-        s->rpos = s->pos;
-        s->shadow = fopencookie(s, "r", shadowIo);
-#ifdef __GLIBC__
-        /* An end of file the host had seen holds for the mirror's reads
-        ** too: glibc's reads stop at the indicator until it is cleared. */
-        if (s->shadow && s->eof)
-            s->shadow->_flags |= _IO_EOF_SEEN;
-#endif
-        return s->shadow;
-    }
-    if (regular(s) && ftello(s->shadow) != s->pos)
-        fseeko(s->shadow, s->pos, SEEK_SET);
-    return s->shadow;
-}
-
-/* After a read through the shadow: the position follows it. */
-static void shadowDone(struct ptmSimStream *s)
-{
-    off_t at;
-    if (s->shadow && regular(s) && (at = ftello(s->shadow)) >= 0)
-        s->pos = at;
-}
+#include "shims_int.h"
 
 /* ----------------------------------------------------------------- opens */
 
@@ -494,11 +72,11 @@ static FILE *mirrorFopen(struct ptmMirror *m, const char *path, const char *mode
     FILE *fp;
     int flags;
 
-    if ((*err = modeFlags(mode, &flags)) != 0)
+    if ((*err = ptmStdioModeFlags(mode, &flags)) != 0)
         return NULL;
     if ((*err = ptmSimOpen(m, AT_FDCWD, path, flags, 0666, &f)) != 0)
         return NULL;
-    if (!(fp = makeStream(m, f, mode, err)))
+    if (!(fp = ptmStdioMakeStream(m, f, mode, err)))
         ptmSimRemove(f);
     return fp;
 }
@@ -554,7 +132,7 @@ FILE *ptm_shim_fdopen(int fd, const char *mode)
     if (!m)
         return fdopen(fd, mode);
     t0 = ptmOsNowNs();
-    err = modeFlags(mode, &flags);
+    err = ptmStdioModeFlags(mode, &flags);
     if (!err)
         err = ptmSimEntry(m, fd, &f);
     if (!err) {
@@ -563,7 +141,7 @@ FILE *ptm_shim_fdopen(int fd, const char *mode)
             ((flags & O_ACCMODE) != O_RDONLY && acc == O_RDONLY))
             err = EINVAL;
     }
-    if (!err && (fp = makeStream(m, f, mode, &err)) != NULL && (flags & O_APPEND))
+    if (!err && (fp = ptmStdioMakeStream(m, f, mode, &err)) != NULL && (flags & O_APPEND))
         f->flags |= O_APPEND;               /* glibc sets it on the descriptor */
     ptmShimFdTarget(m, fd, target, sizeof target);
     recordOpen(PTM_CALL_fdopen, t0, target, fp, err, mode);
@@ -593,9 +171,9 @@ FILE *ptm_shim_freopen(const char *restrict path, const char *restrict mode,
     if (!m)
         return freopen(path, mode, stream);
     t0 = ptmOsNowNs();
-    streamTarget(m, stream, target, sizeof target);
-    err = streamFor(m, stream, &s);
-    if (!err && (err = modeFlags(mode, &flags)) == 0 && path)
+    ptmStdioStreamTarget(m, stream, target, sizeof target);
+    err = ptmStdioStreamFor(m, stream, &s);
+    if (!err && (err = ptmStdioModeFlags(mode, &flags)) == 0 && path)
         err = ptmSimOpen(m, AT_FDCWD, path, flags, 0666, &nf);
     if (!err && path) {
         if (s->made && !s->simio) {
@@ -609,7 +187,7 @@ FILE *ptm_shim_freopen(const char *restrict path, const char *restrict mode,
         free(s->pending);
         s->pending = NULL;
         s->npending = s->ipending = 0;
-        releaseEntry(s);
+        ptmStdioReleaseEntry(s);
         s->f = nf;
         nf->streams++;
         s->simio = 1;
@@ -645,18 +223,18 @@ int ptm_shim_fclose(FILE *stream)
     if (!m)
         return fclose(stream);
     t0 = ptmOsNowNs();
-    streamTarget(m, stream, target, sizeof target);
-    err = streamFor(m, stream, &s);
+    ptmStdioStreamTarget(m, stream, target, sizeof target);
+    err = ptmStdioStreamFor(m, stream, &s);
     if (!err) {
         if (s->made && !s->simio) {
             errno = 0;
             r = fclose(stream);             /* the cookie's close drops the entry */
-            err = r ? errnoOr(EIO) : 0;
+            err = r ? ptmStdioErrnoOr(EIO) : 0;
             s->made = 0;
-            streamFree(m, s);
+            ptmStdioStreamFree(m, s);
         } else {
             if (s->made && s->simio)
-                releaseEntry(s);            /* freopen'd: the new file is closed */
+                ptmStdioReleaseEntry(s);            /* freopen'd: the new file is closed */
             else if (s->f && s->f->kind == PTM_SIM_BORROWED)
                 s->f->closed = 1;           /* fclose closes the descriptor too */
             s->closed = 1;
@@ -680,21 +258,21 @@ static int mirrorFflush(struct ptmMirror *m, enum ptmCall call, FILE *stream)
 
     if (!stream) {
         ptmCopyField(target, sizeof target, "all");
-        for (s = m->streams; s; s = s->next) {
+        for (s = ptmShimStateOf(m)->streams; s; s = s->next) {
             if (s->made && !s->simio && !s->closed) {
                 errno = 0;
                 if (fflush(s->fp) != 0) {
                     r = EOF;
-                    err = errnoOr(EIO);
+                    err = ptmStdioErrnoOr(EIO);
                 }
             }
         }
     } else {
-        streamTarget(m, stream, target, sizeof target);
-        if ((err = streamFor(m, stream, &s)) == 0 && s->made && !s->simio) {
+        ptmStdioStreamTarget(m, stream, target, sizeof target);
+        if ((err = ptmStdioStreamFor(m, stream, &s)) == 0 && s->made && !s->simio) {
             errno = 0;
             if ((r = fflush(stream)) != 0)
-                err = errnoOr(EIO);
+                err = ptmStdioErrnoOr(EIO);
         }
         if (err)
             r = EOF;
@@ -728,11 +306,11 @@ static int mirrorPut(struct ptmMirror *m, FILE *stream, const void *buf, size_t 
     struct ptmSimStream *s;
     int err;
 
-    if ((err = streamFor(m, stream, &s)) != 0)
+    if ((err = ptmStdioStreamFor(m, stream, &s)) != 0)
         return err;
     if (!s->simio)
         return real(stream, arg);
-    return simioWrite(s, buf, n);
+    return ptmStdioSimioWrite(s, buf, n);
 }
 
 static void recordWrite(struct ptmMirror *m, enum ptmCall call, uint64_t t0, FILE *stream,
@@ -741,7 +319,7 @@ static void recordWrite(struct ptmMirror *m, enum ptmCall call, uint64_t t0, FIL
     char target[PTM_TARGET_MAX];
     struct ptmEvent *ev;
 
-    streamTarget(m, stream, target, sizeof target);
+    ptmStdioStreamTarget(m, stream, target, sizeof target);
     ev = ptmMirrorRecordCall(call, t0, target, result, err, err ? 0 : bytes);
     ptmShimNoteSignal(ev, err, 0);
 }
@@ -757,7 +335,7 @@ static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va
     int len, r;
 
     *bytes = 0;
-    if ((*err = streamFor(m, stream, &s)) != 0)
+    if ((*err = ptmStdioStreamFor(m, stream, &s)) != 0)
         return -1;
     if (!fmt) {
         *err = EINVAL;
@@ -767,7 +345,7 @@ static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va
         /* The mirror's own FILE: the real call cannot reach a disk. */
         errno = 0;
         r = vfprintf(stream, fmt, ap);
-        *err = r < 0 ? errnoOr(EIO) : 0;
+        *err = r < 0 ? ptmStdioErrnoOr(EIO) : 0;
         *bytes = r < 0 ? 0 : (uint64_t)r;
         return r;
     }
@@ -775,7 +353,7 @@ static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va
     len = vsnprintf(small, sizeof small, fmt, aq);
     va_end(aq);
     if (len < 0) {
-        *err = errnoOr(EINVAL);
+        *err = ptmStdioErrnoOr(EINVAL);
         return -1;
     }
     if ((size_t)len >= sizeof small) {
@@ -785,7 +363,7 @@ static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va
         }
         vsnprintf(buf, (size_t)len + 1, fmt, ap);
     }
-    *err = simioWrite(s, buf, (size_t)len);
+    *err = ptmStdioSimioWrite(s, buf, (size_t)len);
     if (buf != small)
         free(buf);
     if (*err)
@@ -902,13 +480,13 @@ static int mirrorVdprintf(struct ptmMirror *m, unsigned call, int fd, const char
         len = vsnprintf(small, sizeof small, fmt, aq);
         va_end(aq);
         if (len < 0)
-            err = errnoOr(EINVAL);
+            err = ptmStdioErrnoOr(EINVAL);
         else if ((size_t)len >= sizeof small && !(buf = malloc((size_t)len + 1)))
             err = ENOMEM;
         else if (buf != small)
             vsnprintf(buf, (size_t)len + 1, fmt, ap);
         if (!err)
-            err = simWriteAll(f, buf, (size_t)len);
+            err = ptmStdioSimWriteAll(f, buf, (size_t)len);
         if (buf != small)
             free(buf);
     }
@@ -1008,7 +586,7 @@ static int realFwrite(FILE *stream, const void *arg)
     struct fwriteArgs *a = (struct fwriteArgs *)arg;
     errno = 0;
     a->done = fwrite(a->buf, a->size, a->n, stream);
-    return a->done == a->n ? 0 : errnoOr(EIO);
+    return a->done == a->n ? 0 : ptmStdioErrnoOr(EIO);
 }
 
 /* fwrite, fwrite_unlocked in a mirror, recorded as call. */
@@ -1051,7 +629,7 @@ size_t ptm_shim_fwrite(const void *restrict buf, size_t size, size_t n, FILE *re
 static int realFputs(FILE *stream, const void *s)
 {
     errno = 0;
-    return fputs(s, stream) == EOF ? errnoOr(EIO) : 0;
+    return fputs(s, stream) == EOF ? ptmStdioErrnoOr(EIO) : 0;
 }
 
 /* fputs, fputs_unlocked in a mirror, recorded as call. */
@@ -1082,7 +660,7 @@ int ptm_shim_fputs(const char *restrict s, FILE *restrict stream)
 static int realFputc(FILE *stream, const void *c)
 {
     errno = 0;
-    return fputc(*(const int *)c, stream) == EOF ? errnoOr(EIO) : 0;
+    return fputc(*(const int *)c, stream) == EOF ? ptmStdioErrnoOr(EIO) : 0;
 }
 
 /* fputc, putc, putchar in a mirror. */
@@ -1136,7 +714,7 @@ static int realPuts(FILE *stream, const void *arg)
 {
     (void)stream;
     errno = 0;
-    return puts(((const struct putsArgs *)arg)->s) == EOF ? errnoOr(EIO) : 0;
+    return puts(((const struct putsArgs *)arg)->s) == EOF ? ptmStdioErrnoOr(EIO) : 0;
 }
 
 /*
@@ -1159,14 +737,14 @@ int ptm_shim_puts(const char *s)
     len = s ? strlen(s) + 1 : 0;
     if (!s) {
         err = EFAULT;
-    } else if ((err = streamFor(m, stdout, &st)) == 0 && st->simio) {
+    } else if ((err = ptmStdioStreamFor(m, stdout, &st)) == 0 && st->simio) {
         /* The line and its newline, in one write. */
         if (!(line = malloc(len)))
             err = ENOMEM;
         else {
             memcpy(line, s, len - 1);
             line[len - 1] = '\n';
-            err = simioWrite(st, line, len);
+            err = ptmStdioSimioWrite(st, line, len);
             free(line);
         }
     } else if (!err) {
@@ -1179,376 +757,6 @@ int ptm_shim_puts(const char *s)
     return r;
 }
 
-/* ------------------------------------------------------------------ reads */
-
-/* The stream a read works on: the mirror's own FILE, or a simulated
-** stream's shadow.  OUT: *s.  NULL with *err set. */
-static FILE *readStream(struct ptmMirror *m, FILE *stream, struct ptmSimStream **s, int *err)
-{
-    FILE *r;
-
-    if ((*err = streamFor(m, stream, s)) != 0)
-        return NULL;
-    if (!(*s)->simio)
-        return stream;
-    if (!(r = shadowOf(*s)))
-        *err = ENOMEM;
-    return r;
-}
-
-static void recordReadOf(struct ptmMirror *m, enum ptmCall call, uint64_t t0, FILE *stream,
-                         int64_t result, int err, uint64_t bytes)
-{
-    char target[PTM_TARGET_MAX];
-    struct ptmSimStream *s = streamFind(m, stream);
-    streamTarget(m, stream, target, sizeof target);
-    /* A stream over a socket may have read an invented end of file. */
-    ptmNetNoteRecv(s ? s->f : NULL, ptmMirrorRecordRead(call, t0, target, result, err, bytes));
-}
-
-/* The error of a read that returned less than asked, if any (not EOF). */
-static int readError(FILE *fp)
-{
-    return ferror(fp) ? errnoOr(EIO) : 0;
-}
-
-/* fread, fread_unlocked in a mirror, recorded as call. */
-static size_t mirrorFread(struct ptmMirror *m, enum ptmCall call, void *buf, size_t size,
-                          size_t n, FILE *stream)
-{
-    struct ptmSimStream *s;
-    uint64_t t0 = ptmOsNowNs();
-    size_t r = 0;
-    FILE *in;
-    int err;
-
-    if ((in = readStream(m, stream, &s, &err)) != NULL) {
-        errno = 0;
-        r = size && n <= SIZE_MAX / size ? fread(ptmRedoOut(buf, size * n), size, n, in)
-                                         : fread(buf, size, n, in);
-        err = r < n ? readError(in) : 0;
-        if (s->simio)
-            shadowDone(s);
-    }
-    recordReadOf(m, call, t0, stream, (int64_t)r, err, (uint64_t)r * size);
-    if (err)
-        errno = err;
-    return r;
-}
-
-/*
-** ptm_shim_fread: fread(3).  In a mirror: the mirror's own FILE reads the
-** file as the mirror sees it; a host FILE is read through its shadow
-** (never consumed).
-*/
-size_t ptm_shim_fread(void *restrict buf, size_t size, size_t n, FILE *restrict stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorFread(m, PTM_CALL_fread, buf, size, n, stream) : fread(buf, size, n, stream);
-}
-
-/* fgets, fgets_unlocked in a mirror, recorded as call. */
-static char *mirrorFgets(struct ptmMirror *m, enum ptmCall call, char *line, int n,
-                         FILE *stream)
-{
-    struct ptmSimStream *s;
-    uint64_t t0 = ptmOsNowNs();
-    char *r = NULL, *view = line;
-    FILE *in;
-    int err;
-
-    if ((in = readStream(m, stream, &s, &err)) != NULL) {
-        errno = 0;
-        view = n > 0 ? ptmRedoOut(line, (size_t)n) : line;
-        r = fgets(view, n, in) ? line : NULL;
-        err = r ? 0 : readError(in);
-        if (s->simio)
-            shadowDone(s);
-    }
-    recordReadOf(m, call, t0, stream, r ? 0 : -1, err, r ? strlen(view) : 0);
-    if (err)
-        errno = err;
-    return r;
-}
-
-/*
-** ptm_shim_fgets: fgets(3), as ptm_shim_fread.
-*/
-char *ptm_shim_fgets(char *restrict line, int n, FILE *restrict stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorFgets(m, PTM_CALL_fgets, line, n, stream) : fgets(line, n, stream);
-}
-
-static int mirrorGetc(struct ptmMirror *m, enum ptmCall call, FILE *stream)
-{
-    struct ptmSimStream *s;
-    uint64_t t0 = ptmOsNowNs();
-    FILE *in;
-    int err, c = EOF;
-
-    if ((in = readStream(m, stream, &s, &err)) != NULL) {
-        errno = 0;
-        c = fgetc(in);
-        err = c == EOF ? readError(in) : 0;
-        if (s->simio)
-            shadowDone(s);
-    }
-    recordReadOf(m, call, t0, stream, c, err, c == EOF ? 0 : 1);
-    if (err)
-        errno = err;
-    return c;
-}
-
-/*
-** ptm_shim_fgetc: fgetc(3), as ptm_shim_fread.
-*/
-int ptm_shim_fgetc(FILE *stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetc(m, PTM_CALL_fgetc, stream) : fgetc(stream);
-}
-
-/*
-** ptm_shim_getc: getc(3), as ptm_shim_fgetc.
-*/
-int ptm_shim_getc(FILE *stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetc(m, PTM_CALL_getc, stream) : getc(stream);
-}
-
-/*
-** ptm_shim_getchar: getchar(3): ptm_shim_fgetc on stdin, whose unread
-** input the mirror never consumes.
-*/
-int ptm_shim_getchar(void)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetc(m, PTM_CALL_getchar, stdin) : getchar();
-}
-
-static int mirrorVfscanf(struct ptmMirror *m, enum ptmCall call, FILE *stream, const char *fmt,
-                         va_list ap)
-{
-    struct ptmSimStream *s;
-    uint64_t t0 = ptmOsNowNs();
-    off_t before = -1, after;
-    FILE *in;
-    int err, r = EOF;
-
-    if ((in = readStream(m, stream, &s, &err)) != NULL) {
-        before = ftello(in);
-        errno = 0;
-        r = vfscanf(in, fmt, ap);
-        err = r == EOF ? readError(in) : 0;
-        if (s->simio)
-            shadowDone(s);
-    }
-    after = in && before >= 0 ? ftello(in) : -1;
-    recordReadOf(m, call, t0, stream, r, err,
-                 after > before && before >= 0 ? (uint64_t)(after - before) : 0);
-    if (err)
-        errno = err;
-    return r;
-}
-
-/*
-** ptm_shim_vfscanf: vfscanf(3), as ptm_shim_fread.
-*/
-int ptm_shim_vfscanf(FILE *restrict stream, const char *restrict fmt, va_list ap)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorVfscanf(m, PTM_CALL_vfscanf, stream, fmt, ap) : vfscanf(stream, fmt, ap);
-}
-
-/*
-** ptm_shim_fscanf: fscanf(3), as ptm_shim_fread.
-*/
-int ptm_shim_fscanf(FILE *restrict stream, const char *restrict fmt, ...)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    va_list ap;
-    int r;
-
-    va_start(ap, fmt);
-    r = m ? mirrorVfscanf(m, PTM_CALL_fscanf, stream, fmt, ap) : vfscanf(stream, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-/*
-** ptm_shim_scanf: scanf(3): ptm_shim_fscanf on stdin.
-*/
-int ptm_shim_scanf(const char *restrict fmt, ...)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    va_list ap;
-    int r;
-
-    va_start(ap, fmt);
-    r = m ? mirrorVfscanf(m, PTM_CALL_scanf, stdin, fmt, ap) : vscanf(fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-/* ------------------------------------------------------------- positions */
-
-/* fseek on a simulated stream: the position moves, the end-of-file
-** indicator and any pushed-back byte are gone.  0 or an errno. */
-static int simioSeek(struct ptmSimStream *s, off_t off, int whence)
-{
-    off_t base;
-
-    if (!regular(s))
-        return ESPIPE;
-    shadowDone(s);
-    switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = s->pos; break;
-    case SEEK_END: base = ptmSimSize(s->f); break;
-    default: return EINVAL;
-    }
-    if (off > 0 ? base > INT64_MAX - off : base + off < 0)
-        return off > 0 ? EOVERFLOW : EINVAL;
-    s->pos = base + off;
-    s->eof = 0;
-    if (s->shadow)
-        fseeko(s->shadow, s->pos, SEEK_SET); /* clears the shadow's indicator */
-    return 0;
-}
-
-/* fseek, fseeko in a mirror, recorded as call. */
-static int mirrorSeek(struct ptmMirror *m, enum ptmCall call, FILE *stream, off_t off,
-                      int whence)
-{
-    struct ptmSimStream *s;
-    uint64_t t0 = ptmOsNowNs();
-    int err;
-
-    if ((err = streamFor(m, stream, &s)) == 0) {
-        if (!s->simio) {
-            errno = 0;
-            if (fseeko(stream, off, whence) != 0)
-                err = errnoOr(EINVAL);
-        } else {
-            err = simioSeek(s, off, whence);
-        }
-    }
-    recordReadOf(m, call, t0, stream, err ? -1 : 0, err, 0);
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
-/* ftell, ftello in a mirror, recorded as call. */
-static off_t mirrorTell(struct ptmMirror *m, enum ptmCall call, FILE *stream)
-{
-    struct ptmSimStream *s;
-    uint64_t t0 = ptmOsNowNs();
-    off_t r = -1;
-    int err;
-
-    if ((err = streamFor(m, stream, &s)) == 0) {
-        if (!s->simio) {
-            errno = 0;
-            if ((r = ftello(stream)) < 0)
-                err = errnoOr(EINVAL);
-        } else if (!regular(s)) {
-            err = ESPIPE;
-        } else {
-            shadowDone(s);
-            r = s->pos;
-        }
-    }
-    if (!err && call == PTM_CALL_ftell && r > LONG_MAX)
-        err = EOVERFLOW;
-    recordReadOf(m, call, t0, stream, err ? -1 : r, err, 0);
-    if (err)
-        errno = err;
-    return err ? -1 : r;
-}
-
-/*
-** ptm_shim_fseek: fseek(3).  In a mirror: real on the mirror's own FILE;
-** on a host FILE it moves the position in the mirror's view only (ESPIPE
-** for a pipe or terminal, EINVAL), and clears the end-of-file indicator
-** there.
-*/
-int ptm_shim_fseek(FILE *stream, long off, int whence)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorSeek(m, PTM_CALL_fseek, stream, (off_t)off, whence)
-             : fseek(stream, off, whence);
-}
-
-/*
-** ptm_shim_fseeko: fseeko(3), as ptm_shim_fseek with an off_t.
-*/
-int ptm_shim_fseeko(FILE *stream, off_t off, int whence)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorSeek(m, PTM_CALL_fseeko, stream, off, whence) : fseeko(stream, off, whence);
-}
-
-/*
-** ptm_shim_ftell: ftell(3).  In a mirror: the mirror's own FILE's, or a
-** host FILE's position in the mirror's view (ESPIPE when it has none).
-*/
-long ptm_shim_ftell(FILE *stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? (long)mirrorTell(m, PTM_CALL_ftell, stream) : ftell(stream);
-}
-
-/*
-** ptm_shim_ftello: ftello(3), as ptm_shim_ftell with an off_t.
-*/
-off_t ptm_shim_ftello(FILE *stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorTell(m, PTM_CALL_ftello, stream) : ftello(stream);
-}
-
-/* clearerr on a simulated stream: the mirror's view only. */
-static void clearView(struct ptmSimStream *s)
-{
-    s->eof = s->error = 0;
-    if (s->shadow)
-        clearerr(s->shadow);
-}
-
-/*
-** ptm_shim_rewind: rewind(3), as ptm_shim_fseek(stream, 0, SEEK_SET) and
-** clearing the indicators; on a host FILE, in the mirror's view only (the
-** host's own error indicator is not cleared).
-*/
-void ptm_shim_rewind(FILE *stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimStream *s;
-    uint64_t t0;
-    int err;
-
-    if (!m) {
-        rewind(stream);
-        return;
-    }
-    t0 = ptmOsNowNs();
-    if ((err = streamFor(m, stream, &s)) == 0) {
-        if (!s->simio) {
-            rewind(stream);
-        } else {
-            err = regular(s) ? simioSeek(s, 0, SEEK_SET) : 0;
-            if (!err)
-                clearView(s);               /* the mirror's view of the indicators */
-        }
-    }
-    recordReadOf(m, PTM_CALL_rewind, t0, stream, 0, err, 0);
-}
-
 /* ------------------------------------------------------ stream state */
 
 /* feof, ferror in a mirror: the indicator in the mirror's view.  No event:
@@ -1559,7 +767,7 @@ static int mirrorIndicator(struct ptmMirror *m, FILE *stream, int error)
 {
     struct ptmSimStream *s;
 
-    if (streamFor(m, stream, &s) != 0)
+    if (ptmStdioStreamFor(m, stream, &s) != 0)
         return 0;
     if (!s->simio)
         return error ? ferror(stream) : feof(stream);
@@ -1595,12 +803,12 @@ static void mirrorClearerr(struct ptmMirror *m, FILE *stream)
 {
     struct ptmSimStream *s;
 
-    if (streamFor(m, stream, &s) != 0)
+    if (ptmStdioStreamFor(m, stream, &s) != 0)
         return;
     if (!s->simio)
         clearerr(stream);
     else
-        clearView(s);
+        ptmStdioClearView(s);
 }
 
 /*
@@ -1621,7 +829,7 @@ void ptm_shim_clearerr(FILE *stream)
 static int mirrorFileno(struct ptmMirror *m, FILE *stream)
 {
     struct ptmSimStream *s;
-    int err = streamFor(m, stream, &s);
+    int err = ptmStdioStreamFor(m, stream, &s);
 
     if (!err && s->f && !s->f->closed)
         return s->f->fd;
@@ -1660,14 +868,14 @@ int ptm_shim_ungetc(int c, FILE *stream)
 
     if (!m)
         return ungetc(c, stream);
-    if (!(in = readStream(m, stream, &s, &err))) {
+    if (!(in = ptmStdioReadStream(m, stream, &s, &err))) {
         errno = err;
         return EOF;
     }
     r = ungetc(c, in);
     if (s->simio && r != EOF) {
         s->eof = 0;
-        shadowDone(s);
+        ptmStdioShadowDone(s);
     }
     return r;
 }
@@ -1678,11 +886,11 @@ static int mirrorSetvbuf(struct ptmMirror *m, FILE *stream, int mode, size_t siz
     struct ptmSimStream *s;
     int err;
 
-    if ((err = streamFor(m, stream, &s)) == 0 && mode != _IOFBF && mode != _IOLBF &&
+    if ((err = ptmStdioStreamFor(m, stream, &s)) == 0 && mode != _IOFBF && mode != _IOLBF &&
         mode != _IONBF)
         err = EINVAL;
     if (!err && !s->simio && setvbuf(stream, NULL, mode, size) != 0)
-        err = errnoOr(EINVAL);
+        err = ptmStdioErrnoOr(EINVAL);
     if (err) {
         errno = err;
         return EOF;
@@ -1715,163 +923,6 @@ void ptm_shim_setbuf(FILE *restrict stream, char *restrict buf)
         (void)mirrorSetvbuf(m, stream, buf ? _IOFBF : _IONBF, BUFSIZ);
     else
         setbuf(stream, buf);
-}
-
-/* ------------------------------------------------------------------ lines */
-
-/* getline, getdelim in a mirror: the line is read with the real getdelim
-** into a private buffer, from the mirror's own FILE or a host FILE's
-** shadow, then stored in the caller's buffer, grown through the mirror's
-** heap (ptm_shim_realloc: an inline mirror's arena, where a host buffer is
-** copied and never freed).  *line and *cap are read and written as the
-** mirror sees them (ptmRedoIn/ptmRedoOut). */
-static ssize_t mirrorGetdelim(struct ptmMirror *m, enum ptmCall call, char **line, size_t *cap,
-                              int delim, FILE *stream)
-{
-    struct ptmSimStream *s = NULL;
-    uint64_t t0 = ptmOsNowNs();
-    char *buf = NULL, *tmp = NULL, *grown;
-    size_t have = 0, tcap = 0, want;
-    ssize_t r = -1;
-    FILE *in = NULL;
-    int err = 0;
-
-    if (!line || !cap) {
-        err = EINVAL;
-    } else {
-        memcpy(&buf, ptmRedoIn(line, sizeof *line), sizeof buf);
-        memcpy(&have, ptmRedoIn(cap, sizeof *cap), sizeof have);
-        in = readStream(m, stream, &s, &err);
-    }
-    if (in && (!buf || have == 0)) {
-        /* As glibc: a buffer first, even for a line that is not there. */
-        have = 120;
-        if (!(grown = ptm_shim_realloc(buf, have))) {
-            err = ENOMEM;
-        } else {
-            buf = grown;
-            memcpy(ptmRedoOut(line, sizeof *line), &buf, sizeof buf);
-            memcpy(ptmRedoOut(cap, sizeof *cap), &have, sizeof have);
-        }
-    }
-    if (in && !err) {
-        errno = 0;
-        r = getdelim(&tmp, &tcap, delim, in);
-        err = r < 0 ? readError(in) : 0;
-        if (s->simio)
-            shadowDone(s);
-    }
-    if (r >= 0 && (size_t)r + 1 > have) {
-        want = (size_t)r + 1 > 2 * have ? (size_t)r + 1 : 2 * have;
-        if (!(grown = ptm_shim_realloc(buf, want))) {
-            err = ENOMEM;
-            r = -1;
-        } else {
-            buf = grown;
-            have = want;
-            memcpy(ptmRedoOut(line, sizeof *line), &buf, sizeof buf);
-            memcpy(ptmRedoOut(cap, sizeof *cap), &have, sizeof have);
-        }
-    }
-    if (r >= 0)
-        memcpy(ptmRedoOut(buf, (size_t)r + 1), tmp, (size_t)r + 1);
-    free(tmp);
-    recordReadOf(m, call, t0, stream, r, err, r > 0 ? (uint64_t)r : 0);
-    if (err)
-        errno = err;
-    return r;
-}
-
-/*
-** ptm_shim_getline: getline(3).  In a mirror: read as ptm_shim_fgets reads
-** (a host FILE through its shadow, never consumed), into *line grown in
-** the mirror's heap; returns the length, or -1 at end of file, or -1 with
-** errno (EINVAL, ENOMEM, the read's error).
-*/
-ssize_t ptm_shim_getline(char **restrict line, size_t *restrict cap, FILE *restrict stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetdelim(m, PTM_CALL_getline, line, cap, '\n', stream)
-             : getline(line, cap, stream);
-}
-
-/*
-** ptm_shim_getdelim: getdelim(3), as ptm_shim_getline.
-*/
-ssize_t ptm_shim_getdelim(char **restrict line, size_t *restrict cap, int delim,
-                          FILE *restrict stream)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetdelim(m, PTM_CALL_getdelim, line, cap, delim, stream)
-             : getdelim(line, cap, delim, stream);
-}
-
-/* -------------------------------------------------------- fgetpos, fsetpos */
-
-/*
-** ptm_shim_fgetpos: fgetpos(3).  In a mirror: the mirror's own FILE's
-** position, or a host FILE's in the mirror's view (taken from its shadow,
-** placed there: ESPIPE for a pipe or terminal); *pos is written as the
-** mirror sees it.  Recorded as ftell is.
-*/
-int ptm_shim_fgetpos(FILE *restrict stream, fpos_t *restrict pos)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimStream *s;
-    uint64_t t0;
-    FILE *at;
-    int err;
-
-    if (!m)
-        return fgetpos(stream, pos);
-    t0 = ptmOsNowNs();
-    if ((at = readStream(m, stream, &s, &err)) != NULL) {
-        errno = 0;
-        if (fgetpos(at, ptmRedoOut(pos, sizeof *pos)) != 0)
-            err = errnoOr(EINVAL);
-    }
-    recordReadOf(m, PTM_CALL_fgetpos, t0, stream, err ? -1 : 0, err, 0);
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
-/*
-** ptm_shim_fsetpos: fsetpos(3), as ptm_shim_fseek to a position from
-** ptm_shim_fgetpos (or the host's fgetpos: the same offsets).
-*/
-int ptm_shim_fsetpos(FILE *stream, const fpos_t *pos)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    struct ptmSimStream *s;
-    uint64_t t0;
-    fpos_t want;
-    FILE *at;
-    int err;
-
-    if (!m)
-        return fsetpos(stream, pos);
-    t0 = ptmOsNowNs();
-    if (!pos) {
-        err = EINVAL;
-    } else if ((at = readStream(m, stream, &s, &err)) != NULL) {
-        memcpy(&want, ptmRedoIn(pos, sizeof *pos), sizeof want);
-        errno = 0;
-        if (fsetpos(at, &want) != 0) {
-            err = errnoOr(EINVAL);
-        } else if (s->simio) {
-            s->eof = 0;
-            shadowDone(s);
-        }
-    }
-    recordReadOf(m, PTM_CALL_fsetpos, t0, stream, err ? -1 : 0, err, 0);
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
 }
 
 /* ----------------------------------------------------------------- perror */
@@ -1914,28 +965,28 @@ void ptm_shim_perror(const char *s)
 int ptm_shim_getc_unlocked(FILE *stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetc(m, PTM_CALL_getc_unlocked, stream) : getc_unlocked(stream);
+    return m ? ptmStdioMirrorGetc(m, PTM_CALL_getc_unlocked, stream) : getc_unlocked(stream);
 }
 
 /* ptm_shim_getchar_unlocked: getchar_unlocked(3), as ptm_shim_getchar. */
 int ptm_shim_getchar_unlocked(void)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetc(m, PTM_CALL_getchar_unlocked, stdin) : getchar_unlocked();
+    return m ? ptmStdioMirrorGetc(m, PTM_CALL_getchar_unlocked, stdin) : getchar_unlocked();
 }
 
 /* ptm_shim_fgetc_unlocked: fgetc_unlocked(3), as ptm_shim_fgetc. */
 int ptm_shim_fgetc_unlocked(FILE *stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorGetc(m, PTM_CALL_fgetc_unlocked, stream) : fgetc_unlocked(stream);
+    return m ? ptmStdioMirrorGetc(m, PTM_CALL_fgetc_unlocked, stream) : fgetc_unlocked(stream);
 }
 
 /* ptm_shim_fgets_unlocked: fgets_unlocked(3), as ptm_shim_fgets. */
 char *ptm_shim_fgets_unlocked(char *restrict line, int n, FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorFgets(m, PTM_CALL_fgets_unlocked, line, n, stream)
+    return m ? ptmStdioMirrorFgets(m, PTM_CALL_fgets_unlocked, line, n, stream)
              : fgets_unlocked(line, n, stream);
 }
 
@@ -1943,7 +994,7 @@ char *ptm_shim_fgets_unlocked(char *restrict line, int n, FILE *restrict stream)
 size_t ptm_shim_fread_unlocked(void *restrict buf, size_t size, size_t n, FILE *restrict stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorFread(m, PTM_CALL_fread_unlocked, buf, size, n, stream)
+    return m ? ptmStdioMirrorFread(m, PTM_CALL_fread_unlocked, buf, size, n, stream)
              : (fread_unlocked)(buf, size, n, stream);
 }
 
@@ -2020,30 +1071,4 @@ int ptm_shim_fileno_unlocked(FILE *stream)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
     return m ? mirrorFileno(m, stream) : fileno_unlocked(stream);
-}
-
-/*
-** ptmStdioReleaseAll: at the end of mirror m, closes the FILEs it made
-** (their buffers flush into the simulation, nothing reaches a disk) and
-** forgets the host FILEs it used, which it never touched.
-*/
-void ptmStdioReleaseAll(struct ptmMirror *m)
-{
-    struct ptmSimStream *s;
-
-    while ((s = m->streams) != NULL) {
-        m->streams = s->next;
-        if (s->made) {
-            if (s->simio && !s->detached)
-                releaseEntry(s);
-            s->detached = s->detached || s->simio;
-            fclose(s->fp);                  /* the cookie's close drops its entry */
-        } else if (s->simio && s->f) {
-            s->f = NULL;                    /* a host entry: sim.c frees it */
-        }
-        if (s->shadow)
-            fclose(s->shadow);
-        free(s->pending);
-        free(s);
-    }
 }

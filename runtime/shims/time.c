@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 #define NS 1000000000ULL
 

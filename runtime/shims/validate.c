@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims_int.h"
 
 /*
 ** ptm_shim_validate: returns cond, always.  In a mirror, when cond is 0,

@@ -20,7 +20,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "ptm_int.h"
+#include "shims/shims_int.h"
 
 static char dir[64];
 static struct ptmRing *ring;

@@ -38,7 +38,7 @@ Test(mirror, leave_closes_what_the_mirror_left_open)
     cr_assert_eq(countFds(), before + 4);
     ptmMirrorLeave(&mirror);
     cr_assert_null(ptmMirrorCurrent);
-    cr_assert_null(mirror.files);
+    cr_assert_null(ptmSimWorldOf(&mirror)->files);
     cr_assert_eq(countFds(), before);
     cr_assert_neq(access(at("w"), F_OK), 0, "the leaked FILE flushed into simulation");
 }

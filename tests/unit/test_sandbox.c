@@ -44,7 +44,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-#include "ptm_int.h"
+#include "shims/shims_int.h"
 
 /* Under valgrind the filter fails denied calls with EPERM but cannot
 ** record them, and there is no Landlock (runtime/exec_fork.c). */

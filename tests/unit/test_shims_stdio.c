@@ -436,7 +436,7 @@ Test(mirror, fopen_append_fprintf_fclose_changes_nothing)
     cr_assert_eq(e->result, 0);
     cr_assert_eq(e->err, 0);
     cr_assert_geq(event(5)->t_ns, event(0)->t_ns, "events are stamped in order");
-    cr_assert_null(mirror.files, "fclose released the simulated file");
+    cr_assert_null(ptmSimWorldOf(&mirror)->files, "fclose released the simulated file");
 }
 
 Test(mirror, fopen_w_truncates_nothing_and_creates_nothing)
