@@ -364,9 +364,49 @@ int ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
 /* ptmForkHostFlags: flags (F_GETFL of fd) with the access mode of the
 ** host's descriptor, which a fork child reopened read-only. */
 int ptmForkHostFlags(int fd, int flags);
-/* ptmForkFilterDescribe: prints the fork executor's seccomp table, as
-** Markdown, to out (docs/sandbox.md).  0 or an errno. */
-int ptmForkFilterDescribe(FILE *out);
+
+/* sandbox.c -------------------------------------------------------------
+** The fork child's seccomp filter (a table of denied system calls, built
+** once per process into a BPF program) and its Landlock ruleset.
+*/
+/* Landlock's system calls: the same numbers on x86_64 and aarch64. */
+#define PTM_NR_LANDLOCK_CREATE_RULESET 444
+#define PTM_NR_LANDLOCK_RESTRICT_SELF 446
+/* landlock_create_ruleset's attribute, the layout of ABI 6. */
+struct ptmLandlockRuleset {
+    uint64_t handled_access_fs, handled_access_net, scoped;
+};
+/* What the SIGSYS handler needs to describe a denial of system call nr:
+** the argument naming its path or descriptor, and the one that says what
+** was asked (an ioctl's request, a prctl's option); -1: none. */
+struct ptmSandboxDeny {
+    int nr;
+    signed char path_arg, fd_arg, detail_arg;
+};
+/* PROCMAP_QUERY (Linux 6.11), as <linux/fs.h> of 6.11 defines it: the
+** child reads its mappings with it, and the filter allows it. */
+struct ptmProcmapQuery {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY_IOCTL _IOWR('f', 17, struct ptmProcmapQuery)
+struct sock_fprog;
+/* ptmSandboxBuild: builds the filter once per process.  OUT: *why (the
+** failed step).  0 or an errno. */
+int ptmSandboxBuild(const char **why);
+/* ptmSandboxProgram: the built filter with this process's pid and
+** deadline timer patched in (async-signal-safe), for seccomp(2). */
+struct sock_fprog *ptmSandboxProgram(uint32_t pid, uint32_t timer);
+/* ptmSandboxDenied: the filter's row for system call nr, or NULL. */
+const struct ptmSandboxDeny *ptmSandboxDenied(int nr);
+/* ptmSandboxLandlock: the child's Landlock ruleset.  OUT: *rs.  Its size,
+** or 0 when there is no Landlock. */
+size_t ptmSandboxLandlock(struct ptmLandlockRuleset *rs);
+/* ptmSandboxDescribe: prints the filter's table, as Markdown, to out
+** (docs/sandbox.md).  0 or an errno. */
+int ptmSandboxDescribe(FILE *out);
 
 /* shims/sim.c -----------------------------------------------------------
 ** The simulated world of a mirror, shared by the shim families (file.c,

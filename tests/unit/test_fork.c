@@ -36,7 +36,7 @@
 #include "ptm_int.h"
 
 /* Under valgrind the filter fails denied calls with EPERM but cannot
-** record them (runtime/exec_fork.c, filterAction): no events, no count. */
+** record them (runtime/sandbox.c, filterAction): no events, no count. */
 #define DENIALS_RECORDED (!RUNNING_ON_VALGRIND)
 
 struct frame {

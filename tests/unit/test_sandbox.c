@@ -1,7 +1,7 @@
 /*
 ** test_sandbox.c - what a fork mirror cannot do to the world or to its
 ** host (runtime/exec_fork.c: childPrivateFds, childSharedMemory,
-** childConfine, the filter's table).
+** childConfine; runtime/sandbox.c: the filter's table).
 **
 ** Each test is an escape a hostile mirror tries -- a shared mapping made
 ** writable, an ioctl that changes a terminal, a file or an interface, a
