@@ -1072,7 +1072,8 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
         run->frame = ring->frame;
 }
 
-static int runFailed(struct ptmMirrorRun *run, int rc, const char *what, int err)
+/* run failed to run: its status and error.  Returns rc. */
+static enum ptmRc runFailed(struct ptmMirrorRun *run, enum ptmRc rc, const char *what, int err)
 {
     run->status = PTM_MS_FAILED;
     snprintf(run->error, sizeof run->error, "fork executor: %s: %s", what, strerror(err));
@@ -1104,7 +1105,7 @@ static pthread_mutex_t holdsMu = PTHREAD_MUTEX_INITIALIZER;
 ** this is not pthread_atfork.  Returns PTM_OK, PTM_EINVAL for a NULL
 ** function, or PTM_ENOMEM when MAX_HOLDS are registered.
 */
-int ptmForkHoldAdd(int (*hold)(void), void (*release)(void))
+enum ptmRc ptmForkHoldAdd(int (*hold)(void), void (*release)(void))
 {
     unsigned n;
 
@@ -1330,7 +1331,7 @@ static __attribute__((noinline)) int forkThroughHelperHere(struct forkHelper *h,
 ** not be built, fork failed, the sandbox could not be set up, the wait
 ** failed); run->error says why.
 */
-int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
+enum ptmRc ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
                struct ptmRing *ring, struct ptmMirrorRun *run)
 {
     uint64_t t0 = ptmOsNowNs(), deadline;

@@ -443,7 +443,7 @@ static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
 ** judged against success_criteria (run->success).
 ** Returns PTM_OK when the mirror ran, else PTM_ERROR.
 */
-int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
+enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
                  struct ptmRing *ring, struct ptmMirrorRun *run)
 {
     memset(run, 0, sizeof *run);

@@ -158,7 +158,7 @@ static int histCmpU32(const void *a, const void *b)
 ** OUT: *set (malloc'd, NULL when there are none), *n.
 ** Returns PTM_OK or PTM_ENOMEM.
 */
-static int histSignatureSet(const struct ptmRing *ring, uint32_t **set, size_t *n)
+static enum ptmRc histSignatureSet(const struct ptmRing *ring, uint32_t **set, size_t *n)
 {
     *set = NULL;
     *n = 0;

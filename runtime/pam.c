@@ -579,7 +579,7 @@ static int pamProtectedLoad(lua_State *L)
 /* Reads a PTM_RULES file.  OUT: *text (malloc'd, NUL-terminated).
 ** Returns PTM_OK, PTM_EINVAL (not a regular file: a FIFO, a directory),
 ** PTM_ERROR (errno set) or PTM_ENOMEM. */
-static int pamReadFile(const char *path, char **text)
+static enum ptmRc pamReadFile(const char *path, char **text)
 {
     *text = NULL;
     /* Non-blocking: a FIFO named by mistake must not stall the host. */
@@ -654,7 +654,7 @@ static void pamStateLoad(struct pamState *st)
     st->loaded = 1;
     if (st->from_file) {
         char *text;
-        int rc = pamReadFile(st->name, &text);
+        enum ptmRc rc = pamReadFile(st->name, &text);
         if (rc != PTM_OK) {
             pamCopy(st->error, sizeof st->error, "rules %s (PTM_RULES): cannot read: %s",
                     st->name, rc == PTM_ENOMEM   ? "out of memory"
@@ -1162,7 +1162,7 @@ static void pamVerdictInit(struct ptmVerdict *v)
     v->timeout_us = -1;
 }
 
-static int pamFail(struct ptmVerdict *v, const char *msg)
+static enum ptmRc pamFail(struct ptmVerdict *v, const char *msg)
 {
     pamVerdictInit(v);
     v->rules_error = 1;
@@ -1171,7 +1171,7 @@ static int pamFail(struct ptmVerdict *v, const char *msg)
 }
 
 /* pamAnalyze: ptmPamAnalyze, in the C locale. */
-static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+static enum ptmRc pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
 {
     pamVerdictInit(v);
     if (!obs || !obs->desc) {
@@ -1190,7 +1190,7 @@ static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
     if (!st->loaded)
         pamStateLoad(st);
     if (st->failed) {
-        int rc = pamFail(v, st->error);
+        enum ptmRc rc = pamFail(v, st->error);
         pthread_mutex_unlock(&st->mu);
         return rc;
     }
@@ -1222,7 +1222,7 @@ static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
     ** frees them, so the next call starts clean. */
     if (c.failed)
         lua_gc(L, LUA_GCCOLLECT);
-    int rc = c.failed ? pamFail(v, c.err) : PTM_OK;
+    enum ptmRc rc = c.failed ? pamFail(v, c.err) : PTM_OK;
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1253,11 +1253,11 @@ static void pamLocaleInit(void)
 ** a locale's strcoll, which is slow enough on long strings to hide inside
 ** one VM instruction.
 */
-int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+enum ptmRc ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
 {
     pthread_once(&pamLocaleOnce, pamLocaleInit);
     locale_t saved = pamCLocale ? uselocale(pamCLocale) : (locale_t)0;
-    int rc = pamAnalyze(obs, v);
+    enum ptmRc rc = pamAnalyze(obs, v);
     if (saved)
         uselocale(saved);
     return rc;

@@ -5,8 +5,12 @@
 ** ptm<Module><Verb>, as SQLite's are sqlite3<Module><Verb>, so that nothing
 ** here collides with the host program when libptm is linked statically.
 **
-** Return codes: functions returning int return PTM_OK (0) or a PTM_E* code;
-** they never exit() or abort() the host program.
+** Result codes: a function returns either an enum ptmRc (PTM_OK or a
+** PTM_E* code) or "0 or an errno", and its contract says which and names
+** the codes.  The PTM_E* codes are negative and below -4095, so that none
+** equals an errno value (positive) or a system call's -errno (-4095..-1),
+** which travel in the same ints.  No function exit()s or abort()s the host
+** program.  See docs/DESIGN.md, section 6.
 */
 #ifndef PTM_INT_H
 #define PTM_INT_H
@@ -28,11 +32,14 @@
 #include "ptm.h"
 #include "ptm_gen.h"
 
-#define PTM_OK      0
-#define PTM_ERROR   1  /* a system call failed; errno says which */
-#define PTM_ENOMEM  2
-#define PTM_EINVAL  3  /* a caller's mistake */
-#define PTM_ERULES  4  /* the rules script failed */
+enum ptmRc {
+    PTM_OK = 0,
+    PTM_ERROR = -5001,  /* a system call failed; errno says which */
+    PTM_ENOMEM = -5002, /* out of memory (or of a fixed table's room) */
+    PTM_EINVAL = -5003, /* a caller's mistake */
+    PTM_ERULES = -5004  /* the rules script failed */
+};
+_Static_assert(PTM_ERROR < -4095 && PTM_ERULES < -4095, "a PTM_E* code is an -errno");
 
 /* The calls of shims.def, as event call numbers. */
 enum ptmCall {
@@ -198,7 +205,7 @@ struct ptmRing {
 
 /* ptmRingCreate: maps a ring for cap events (0: PTM_RING_DEFAULT_CAP).
 ** OUT: *out.  PTM_OK, PTM_EINVAL (cap above 2^20) or PTM_ENOMEM. */
-int ptmRingCreate(uint32_t cap, struct ptmRing **out);
+enum ptmRc ptmRingCreate(uint32_t cap, struct ptmRing **out);
 /* ptmRingSize: the bytes of ring's shared mapping. */
 size_t ptmRingSize(const struct ptmRing *ring);
 /* ptmRingCap: the events ring holds, from its private page (trusted). */
@@ -352,7 +359,7 @@ void ptmMirrorRunRelease(struct ptmMirrorRun *run);
 ** ring->frame only when it fits (run->frame_lost says so otherwise).
 ** Returns PTM_OK when a mirror ran, PTM_EINVAL for a bad argument, else
 ** PTM_ERROR. */
-int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
+enum ptmRc ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
                uint64_t deadline_ns, struct ptmRing *ring,
                struct ptmMirrorRun *run);
 /* ptmForkHoldAdd: a lock the mirror side of a shim takes, held by
@@ -360,7 +367,7 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
 ** does not have.  hold() returns 1 when it took it, 0 when it gave up (it
 ** must not wait forever); release() follows a 1.  PTM_OK, PTM_EINVAL, or
 ** PTM_ENOMEM (8 are registered already). */
-int ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
+enum ptmRc ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
 /* ptmForkHostFlags: flags (F_GETFL of fd) with the access mode of the
 ** host's descriptor, which a fork child reopened read-only. */
 int ptmForkHostFlags(int fd, int flags);
@@ -579,7 +586,7 @@ void ptmStdioReleaseAll(struct ptmMirror *m);
 ** for a NULL or unsupported address. */
 #define PTM_NET_ENDPOINTS 32
 #define PTM_NET_RESPONSE_MAX 4096
-int ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
+enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
                          size_t n, uint64_t latency_ns);
 /* ptmNetForget: empties the response table. */
 void ptmNetForget(void);
@@ -624,7 +631,7 @@ void ptmLockReleaseAll(struct ptmMirror *m);
 ** frame larger than the ring's is handed back too, as run->frame_heap:
 ** the caller frees it with ptmMirrorRunRelease.
 */
-int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
+enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
                  uint64_t deadline_ns, struct ptmRing *ring,
                  struct ptmMirrorRun *run);
 
@@ -864,7 +871,7 @@ struct ptmObservation {
 /* ptmPamAnalyze: runs the rules' analyze(m).  OUT: *v (always filled).
 ** Returns PTM_OK, or PTM_ERULES when the script failed (v->rules_error set,
 ** v->error says why, v->probability 0). */
-int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v);
+enum ptmRc ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v);
 /* ptmPamRulesName: the name of the script that analyzes desc's calls: the
 ** PTM_RULES path when set, else desc->rules_name, else "default". */
 const char *ptmPamRulesName(const struct ptm_tx_desc *desc);

@@ -152,7 +152,7 @@ static int addrKey(const struct sockaddr *a, socklen_t len, unsigned char *key, 
 ** NULL address, an unsupported family (AF_INET, AF_INET6, AF_UNIX are) or
 ** NULL data with n > 0.
 */
-int ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
+enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
                          size_t n, uint64_t latency_ns)
 {
     unsigned char key[KEY_MAX];
