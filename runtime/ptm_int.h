@@ -815,7 +815,16 @@ struct ptmSignals {
 void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,
                        const struct ptmHistoryView *hist, double deviation,
                        struct ptmSignals *sig);
-/* ptmErrnoClass: "contention", "validation" or NULL for an errno value. */
+/* The class of a predicted errno value (ptmErrnoClassOf). */
+enum ptmErrClass {
+    PTM_ERRCLASS_NONE = 0,   /* no errno, or one neither detector claims */
+    PTM_ERRCLASS_VALIDATION, /* repeating the request unchanged fails again */
+    PTM_ERRCLASS_CONTENTION  /* another party holds what it needs: a retry may succeed */
+};
+/* ptmErrnoClassOf: the class of errno value err. */
+enum ptmErrClass ptmErrnoClassOf(int err);
+/* ptmErrnoClass: its name for rules and traces: "contention", "validation"
+** or NULL. */
 const char *ptmErrnoClass(int err);
 /* ptmEventKindName: "call", "validate", "denied" ("?" for anything else). */
 const char *ptmEventKindName(unsigned kind);

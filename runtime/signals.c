@@ -39,9 +39,10 @@
 ** rules may still look at (m.signals.error_events, m.events), but one that
 ** neither of the seed's two detectors claims.
 **
-** Returns a static string or NULL (also for 0).
+** Returns PTM_ERRCLASS_VALIDATION, PTM_ERRCLASS_CONTENTION, or
+** PTM_ERRCLASS_NONE (also for 0).
 */
-const char *ptmErrnoClass(int err)
+enum ptmErrClass ptmErrnoClassOf(int err)
 {
     switch (err) {
     case EINVAL:
@@ -59,7 +60,7 @@ const char *ptmErrnoClass(int err)
     case ENAMETOOLONG:
     case ERANGE:
     case EDOM:
-        return "validation";
+        return PTM_ERRCLASS_VALIDATION;
     case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
     case EWOULDBLOCK:
@@ -72,10 +73,24 @@ const char *ptmErrnoClass(int err)
     case ETXTBSY:
     case ENOLCK:
     case EINTR:
-        return "contention";
+        return PTM_ERRCLASS_CONTENTION;
     default:
-        return NULL;
+        return PTM_ERRCLASS_NONE;
     }
+}
+
+/*
+** ptmErrnoClass: ptmErrnoClassOf(err) as rules and traces spell it:
+** "validation", "contention", or NULL for PTM_ERRCLASS_NONE.
+*/
+const char *ptmErrnoClass(int err)
+{
+    switch (ptmErrnoClassOf(err)) {
+    case PTM_ERRCLASS_VALIDATION: return "validation";
+    case PTM_ERRCLASS_CONTENTION: return "contention";
+    case PTM_ERRCLASS_NONE: break;
+    }
+    return NULL;
 }
 
 /*
@@ -180,10 +195,10 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             sig->error_events++;
             if (!(ev->flags & PTM_EVF_EFFECT) || acceptedErrno(desc, ev->err))
                 continue;
-            const char *cls = ptmErrnoClass(ev->err);
-            if (cls && cls[0] == 'v') {
+            enum ptmErrClass cls = ptmErrnoClassOf(ev->err);
+            if (cls == PTM_ERRCLASS_VALIDATION) {
                 sig->validation = 1;
-            } else if (cls && cls[0] == 'c') {
+            } else if (cls == PTM_ERRCLASS_CONTENTION) {
                 sig->contention = 1;
                 sig->contention_events++;
             }
@@ -197,10 +212,9 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
         ** (EAGAIN, EBUSY, ...) is transient, and retries exist for it. */
         if (run->criteria_failed && run->denied == 0 && !racing) {
             int err = ring ? atomic_load_explicit(&ring->end_errno, memory_order_relaxed) : 0;
-            const char *cls = ptmErrnoClass(err);
             sig->criteria_failed = 1;
             sig->criteria_errno = err;
-            if (cls && cls[0] == 'c')
+            if (ptmErrnoClassOf(err) == PTM_ERRCLASS_CONTENTION)
                 sig->contention = 1;
             else
                 sig->validation = 1;
