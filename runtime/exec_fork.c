@@ -1056,9 +1056,9 @@ static void parentClassify(const struct ptm_tx_desc *desc, struct ptmRing *ring,
     if (!returned || (run->status != PTM_MS_RETURNED && run->status != PTM_MS_DENIED))
         return;
     switch (atomic_load_explicit(&ring->verdict, memory_order_relaxed)) {
-    case PTM_VERDICT_MET: run->success = 1; break;
-    case PTM_VERDICT_FAILED: run->success = 0; break;
-    default: break;
+    case PTM_VERDICT_MET: run->verdict = PTM_VERDICT_MET; break;
+    case PTM_VERDICT_FAILED: run->verdict = PTM_VERDICT_FAILED; break;
+    default: break;               /* ptmRingCheck refused any other value */
     }
     /* The ring is a shared mapping, kept small: a larger frame was judged
     ** in the child and stays there. */
@@ -1319,8 +1319,8 @@ static __attribute__((noinline)) int forkThroughHelperHere(struct forkHelper *h,
 **
 ** OUT: *run, always filled: status (returned, crashed + signo or
 ** exit_code, timeout, denied (+ signo SIGSYS when the sandbox killed it),
-** failed + error), denied, duration_ns, executor "fork", ring, success
-** (the child's verdict on its result, whatever the frame's size), and
+** failed + error), denied, duration_ns, executor PTM_EXEC_FORK, ring,
+** verdict (the child's on its result, whatever the frame's size), and
 ** frame_valid and frame (= ring->frame) when the ring holds the mirror's
 ** frame (it returned, and frame_size <= PTM_RING_FRAME_MAX; else
 ** frame_lost says why not).
@@ -1342,9 +1342,8 @@ enum ptmRc ptmForkRun(const struct ptm_tx_desc *desc, const void *frame, uint64_
     const char *why;
 
     memset(run, 0, sizeof *run);
-    run->executor = "fork";
+    run->executor = PTM_EXEC_FORK;
     run->ring = ring;
-    run->success = -1;
     if (!desc || !desc->mirror || !ring || (desc->frame_size && !frame))
         return runFailed(run, PTM_EINVAL, "bad argument", EINVAL);
     if ((err = ptmSandboxBuild(&why)) != 0)

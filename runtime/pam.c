@@ -778,7 +778,7 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
 
     if (run) {
         lua_createtable(L, 0, 8);
-        pamSetStr(L, "executor", run->executor);
+        pamSetStr(L, "executor", ptmExecutorName(run->executor));
         pamSetStr(L, "status", ptmStatusName(run->status));
         pamSetNum(L, "duration_ms", (double)run->duration_ns / 1e6);
         pamSetInt(L, "signal", run->signo);
@@ -813,8 +813,8 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
     pamSetInt(L, "criteria_errno", s->criteria_errno);
     lua_setfield(L, -2, "signals");
 
-    if (obs->mirror_success >= 0)
-        pamSetBool(L, "mirror_success", obs->mirror_success);
+    if (run && run->verdict != PTM_VERDICT_NONE)
+        pamSetBool(L, "mirror_success", run->verdict == PTM_VERDICT_MET);
 
     struct ptmHistoryView hnone = {0};
     const struct ptmHistoryView *h = obs->history ? obs->history : &hnone;

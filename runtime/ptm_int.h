@@ -167,12 +167,17 @@ enum ptmForkStamp {
     PTM_STAMP_COUNT
 };
 
-/* struct ptmRing.verdict: success_criteria on the mirror's result, judged
-** by the fork child where that result lives (its pointers are its own, and
-** a frame larger than the ring's is never copied out). */
-#define PTM_VERDICT_NONE 0u       /* not judged: no criteria, or no result */
-#define PTM_VERDICT_MET 1u
-#define PTM_VERDICT_FAILED 2u
+/* The mirror's verdict: success_criteria on the mirror's result, judged by
+** its executor where that result lives (a fork child's pointers are its
+** own, and a frame larger than the ring's is never copied out).  Its one
+** form from the executor to the rules: the fork child stores it in
+** ring->verdict, each executor puts it in run->verdict, and signals.c, tx.c
+** and pam.c (m.mirror_success: nil, true, false) read it there. */
+enum ptmMirrorVerdict {
+    PTM_VERDICT_NONE = 0,         /* not judged: no criteria, or no result */
+    PTM_VERDICT_MET = 1,
+    PTM_VERDICT_FAILED = 2
+};
 
 /* Everything in struct ptmRing is in the shared mapping, which a fork
 ** mirror can write: the parent reads it only through ptmRingCount (bounded
@@ -184,7 +189,7 @@ struct ptmRing {
     _Atomic uint32_t left;        /* fork child: it left by longjmp (longjmp.c) */
     _Atomic int32_t setup_err;    /* fork child: errno of a sandbox setup that failed
                                   ** (the mirror did not run); 0 otherwise */
-    _Atomic uint32_t verdict;     /* fork child: PTM_VERDICT_* of its own frame, stored
+    _Atomic uint32_t verdict;     /* fork child: enum ptmMirrorVerdict of its own frame, stored
                                   ** before returned, for frames of any size */
     uint32_t frame_len;           /* bytes of frame[] valid once returned */
     _Atomic int32_t end_errno;    /* errno when the mirror returned (its frame's err):
@@ -320,9 +325,22 @@ enum ptmMirrorStatus {
                              error handling took over (a Lua error, png_error) */
 };
 
+/* The executor that ran a mirror (ptmExecutorName: "fork", "inline"). */
+enum ptmExecutor {
+    PTM_EXEC_NONE = 0,
+    PTM_EXEC_FORK,
+    PTM_EXEC_INLINE
+};
+
+/* ptmExecutorName: the executor as traces and rules name it ("?": none). */
+static inline const char *ptmExecutorName(enum ptmExecutor e)
+{
+    return e == PTM_EXEC_FORK ? "fork" : e == PTM_EXEC_INLINE ? "inline" : "?";
+}
+
 struct ptmMirrorRun {
     enum ptmMirrorStatus status;
-    const char *executor;         /* "fork" */
+    enum ptmExecutor executor;
     int signo;                    /* the crash signal */
     int exit_code;                /* when it exited without returning */
     uint64_t duration_ns;
@@ -335,10 +353,9 @@ struct ptmMirrorRun {
     void *frame_heap;             /* owned: free with ptmMirrorRunRelease */
     const char *frame_lost;       /* why a mirror that returned did not hand its frame
                                      back (static text); NULL otherwise */
-    int success;                  /* the mirror's result met success_criteria (1) or
-                                     not (0), judged by the executor; -1: not judged
-                                     (no criteria, or the mirror did not return) */
-    int criteria_failed;          /* success == 0 (set by the engine) */
+    enum ptmMirrorVerdict verdict; /* success_criteria on the mirror's result, judged
+                                     by the executor; PTM_VERDICT_NONE: no criteria,
+                                     or the mirror did not return */
     char error[160];              /* why PTM_MS_FAILED */
     const char *bailed;           /* inline: why the mirror stopped before its
                                      end (PTM_MS_FAILED; ptmInlineBail) */
@@ -355,7 +372,7 @@ void ptmMirrorRunRelease(struct ptmMirrorRun *run);
 ** deadline_ns is relative (ns from now; 0: none).  ring must come from
 ** ptmRingCreate; it is reset first.  OUT: *run (always filled; status
 ** PTM_MS_FAILED when the mirror could not run).  The child judges its
-** result against success_criteria (run->success); its frame comes back in
+** result against success_criteria (run->verdict); its frame comes back in
 ** ring->frame only when it fits (run->frame_lost says so otherwise).
 ** Returns PTM_OK when a mirror ran, PTM_EINVAL for a bad argument, else
 ** PTM_ERROR. */
@@ -627,7 +644,7 @@ void ptmLockReleaseAll(struct ptmMirror *m);
 ** The inline executor: the mirror on the calling thread.  Crashes are
 ** caught by chained signal handlers on an alternate stack, hangs by a
 ** watchdog (cooperative ptm_mirror_cancel first, a signal after a grace
-** period).  Same contract as ptmForkRun; run->executor is "inline".  A
+** period).  Same contract as ptmForkRun; run->executor is PTM_EXEC_INLINE.  A
 ** frame larger than the ring's is handed back too, as run->frame_heap:
 ** the caller frees it with ptmMirrorRunRelease.
 */
@@ -874,7 +891,6 @@ struct ptmObservation {
     const struct ptmMirrorRun *run;
     const struct ptmSignals *signals;
     const struct ptmHistoryView *history;
-    int mirror_success;           /* success_criteria on the mirror's result, -1: unknown */
 };
 
 /* ptmPamAnalyze: runs the rules' analyze(m).  OUT: *v (always filled).

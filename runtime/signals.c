@@ -210,7 +210,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
         ** way: then the sandbox, not the data, may have caused it.  The
         ** errno it ended with says which failure: a contention-class one
         ** (EAGAIN, EBUSY, ...) is transient, and retries exist for it. */
-        if (run->criteria_failed && run->denied == 0 && !racing) {
+        if (run->verdict == PTM_VERDICT_FAILED && run->denied == 0 && !racing) {
             int err = ring ? atomic_load_explicit(&ring->end_errno, memory_order_relaxed) : 0;
             sig->criteria_failed = 1;
             sig->criteria_errno = err;

@@ -287,7 +287,7 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "transaction_id", traceStr(d->transaction_id));
     traceSet(o, "function", traceStr(d->function));
 
-    traceSet(o, "mirror", traceStr(run ? (run->executor ? run->executor : "?") : "off"));
+    traceSet(o, "mirror", traceStr(run ? ptmExecutorName(run->executor) : "off"));
     traceSet(o, "mirror_reason", traceStr(r->mirror_reason));
     traceSet(o, "mirror_status", run ? json_string(ptmStatusName(run->status)) : NULL);
     traceSet(o, "mirror_duration_us", run ? traceInt((int64_t)(run->duration_ns / 1000)) : NULL);

@@ -43,7 +43,8 @@ static struct {
     int disable;
     int dry_run;
     uint64_t deadline_ms; /* 0: not set */
-    const char *mirror;   /* PTM_MIRROR: "fork", "inline", "off"; NULL: the metadata's */
+    enum ptm_mirror_mode mirror; /* PTM_MIRROR=fork|inline|off; PTM_MIRROR_AUTO: not
+                                    set, the metadata's mode */
 } env;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
@@ -59,8 +60,11 @@ static void read_env(void)
     s = getenv("PTM_MIRROR_DEADLINE_MS");
     env.deadline_ms = s && *s ? strtoull(s, NULL, 10) : 0;
     s = getenv("PTM_MIRROR");
-    if (s && (strcmp(s, "fork") == 0 || strcmp(s, "inline") == 0 || strcmp(s, "off") == 0))
-        env.mirror = s;
+    env.mirror = !s                         ? PTM_MIRROR_AUTO
+                 : strcmp(s, "fork") == 0   ? PTM_MIRROR_FORK
+                 : strcmp(s, "inline") == 0 ? PTM_MIRROR_INLINE
+                 : strcmp(s, "off") == 0    ? PTM_MIRROR_OFF
+                                            : PTM_MIRROR_AUTO;
 }
 
 void ptm_stats_get(struct ptm_stats *out)
@@ -147,7 +151,6 @@ typedef struct Call {
     struct ptmSignals signals;
     struct ptmVerdict verdict;
     int analysed;              /* verdict came from the rules */
-    int mirror_success;
     uint64_t attempt_us[MAX_RECORDED_ATTEMPTS];
     unsigned attempts;
     struct ptm_region *regions; /* the `snapshot` regions, as on entry */
@@ -227,51 +230,53 @@ static uint64_t mirror_deadline_ns(const struct ptm_tx_desc *d)
     return DEFAULT_DEADLINE_MS * 1000000ULL;
 }
 
-/* choose_executor: the executor for this call and why.  NULL: no mirror. */
-static const char *choose_executor(const struct ptm_tx_desc *d, const char **reason)
+/* choose_executor: the executor for this call and why.  PTM_EXEC_NONE: no
+** mirror. */
+static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char **reason)
 {
     if (!d->failure_prediction_enabled) {
         *reason = "failure_prediction_enabled = false";
-        return NULL;
+        return PTM_EXEC_NONE;
     }
-    if (env.mirror) {
+    if (env.mirror != PTM_MIRROR_AUTO) {
         /* PTM_MIRROR overrides the metadata, but inline only where ptmcc
         ** proved the mirror keeps its stores to itself. */
-        if (env.mirror[0] == 'o') {
+        if (env.mirror == PTM_MIRROR_OFF) {
             *reason = "PTM_MIRROR=off";
-            return NULL;
+            return PTM_EXEC_NONE;
         }
-        if (env.mirror[0] == 'f' || !d->inline_ok) {
-            *reason = env.mirror[0] == 'f' ? "PTM_MIRROR=fork"
-                                           : "PTM_MIRROR=inline, but not proved inline-safe: fork";
-            return "fork";
+        if (env.mirror == PTM_MIRROR_FORK || !d->inline_ok) {
+            *reason = env.mirror == PTM_MIRROR_FORK
+                          ? "PTM_MIRROR=fork"
+                          : "PTM_MIRROR=inline, but not proved inline-safe: fork";
+            return PTM_EXEC_FORK;
         }
         *reason = "PTM_MIRROR=inline";
-        return "inline";
+        return PTM_EXEC_INLINE;
     }
     switch (d->mirror_mode) {
     case PTM_MIRROR_OFF:
         *reason = "mirror = off";
-        return NULL;
+        return PTM_EXEC_NONE;
     case PTM_MIRROR_FORK:
         *reason = "mirror = fork";
-        return "fork";
+        return PTM_EXEC_FORK;
     case PTM_MIRROR_INLINE:
         *reason = "mirror = inline";
-        return "inline";
+        return PTM_EXEC_INLINE;
     default:
         if (d->inline_ok) {
             *reason = d->redo ? "auto: the mirror calls only shims and clones, and its stores "
                                 "outside its locals go to its write buffer"
                               : "auto: the mirror stores only into its locals and calls only "
                                 "shims and clones";
-            return "inline";
+            return PTM_EXEC_INLINE;
         }
         /* ptmcc found a call the mirror cannot keep to itself (an unknown
         ** external, a function pointer), or a store it cannot keep from the
         ** host's memory: only the fork executor contains those. */
         *reason = d->mirror_reason ? d->mirror_reason : "auto: fork";
-        return "fork";
+        return PTM_EXEC_FORK;
     }
 }
 
@@ -280,8 +285,8 @@ static const char *choose_executor(const struct ptm_tx_desc *d, const char **rea
 static void observe(Call *c)
 {
     const struct ptm_tx_desc *d = c->desc;
-    const char *executor = choose_executor(d, &c->mirror_reason);
-    if (!executor)
+    enum ptmExecutor executor = choose_executor(d, &c->mirror_reason);
+    if (executor == PTM_EXEC_NONE)
         return;
     struct ptmRing *ring = ptmRingForThread();
     if (!ring) {
@@ -290,7 +295,7 @@ static void observe(Call *c)
         return;
     }
     stats.mirrors++;
-    if (executor[0] == 'i') {
+    if (executor == PTM_EXEC_INLINE) {
         ptmInlineRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
         if (c->run.status == PTM_MS_FAILED) {
             /* The mirror stopped itself (a library call would write host
@@ -314,12 +319,11 @@ static void observe(Call *c)
     }
 
     /* The executor judged the mirror's result where it lives (a fork
-    ** child, for a frame of any size): no frame here is needed for it. */
-    c->mirror_success = c->run.success;
-    c->run.criteria_failed = c->run.success == 0;
+    ** child, for a frame of any size): no frame here is needed for it
+    ** (c->run.verdict). */
     double deviation = c->history ? ptmHistoryDeviation(c->history, ring) : 0.0;
     ptmSignalsCompute(d, &c->run, &c->view, deviation, &c->signals);
-    struct ptmObservation obs = {d, &c->run, &c->signals, &c->view, c->mirror_success};
+    struct ptmObservation obs = {d, &c->run, &c->signals, &c->view};
     if (ptmPamAnalyze(&obs, &c->verdict) != PTM_OK) {
         stats.rules_errors++;
         ptmSetLastError("ptm: %s: rules failed, running the primary: %s", d->transaction_id,
@@ -516,7 +520,7 @@ static int dry_run_result(Call *c, void *frame, const char **why)
         d->drop_result(frame);
         *why = "mirror, pointer cleared";
     }
-    return c->mirror_success != 0;
+    return c->run.verdict != PTM_VERDICT_FAILED;
 }
 
 /* in_mirror: a transaction called from inside a mirror (its clone called
@@ -544,7 +548,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return 1;
     }
 
-    Call c = {.desc = d, .frame = frame, .mirror_success = -1, .t0 = t0};
+    Call c = {.desc = d, .frame = frame, .t0 = t0};
     c.verdict.divert = -1;
     c.verdict.retry_max = -1;
     c.verdict.timeout_us = -1;

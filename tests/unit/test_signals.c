@@ -46,7 +46,7 @@ static struct ptmMirrorRun runOf(struct ptmRing *ring, enum ptmMirrorStatus stat
                                  uint64_t duration_ns)
 {
     return (struct ptmMirrorRun){
-        .status = status, .executor = "inline", .duration_ns = duration_ns, .ring = ring};
+        .status = status, .executor = PTM_EXEC_INLINE, .duration_ns = duration_ns, .ring = ring};
 }
 
 /* --- ptmErrnoClass ------------------------------------------------------ */
@@ -221,7 +221,7 @@ Test(signals, failed_criteria_is_validation_unless_denied)
     struct ptmRing *ring = newRing();
     struct ptm_tx_desc d = descNamed("s.crit");
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     cr_expect_eq(s.validation, 1);
@@ -248,7 +248,7 @@ Test(signals, failed_criteria_with_a_transient_errno_is_contention)
     struct ptm_tx_desc d = descNamed("s.crit.errno");
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
     struct ptmSignals s;
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++) {
         atomic_store(&ring->end_errno, transient[i]);
         ptmSignalsCompute(&d, &run, NULL, 0, &s);
@@ -264,7 +264,7 @@ Test(signals, failed_criteria_with_a_transient_errno_is_contention)
         cr_expect_eq(s.contention, 0, "errno %d", lasting[i]);
     }
     /* The errno of a result that met the criteria says nothing. */
-    run.criteria_failed = 0;
+    run.verdict = PTM_VERDICT_NONE;
     atomic_store(&ring->end_errno, EAGAIN);
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     cr_expect_eq(s.contention, 0);
@@ -299,7 +299,7 @@ Test(signals, past_a_held_lock_the_result_is_not_evidence)
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
     struct ptmEvent *ev = push(ring, PTM_EV_CALL, PTM_CALL_pthread_mutex_lock, EBUSY);
     ev->flags |= PTM_EVF_EFFECT | PTM_EVF_PRETENDED;
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     /* The mirror went on without the lock and may have read another
@@ -317,7 +317,7 @@ Test(signals, past_an_unrecorded_receive_the_result_is_not_evidence)
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
     struct ptmEvent *ev = push(ring, PTM_EV_CALL, PTM_CALL_recv, 0);
     ev->flags = PTM_EVF_PRETENDED;    /* no errno, no effect: an invented empty read */
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     cr_expect_eq(s.error_events, 0);

@@ -138,7 +138,7 @@ static struct ptmRing *ledgerRing(void)
 static void writeLedger(struct ptmRing *ring)
 {
     struct ptm_tx_desc d = ledgerDesc();
-    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "fork",
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_FORK,
                                .duration_ns = 420000, .ring = ring};
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0.0, &s);
@@ -301,7 +301,7 @@ Test(trace, crash_timeout_and_rules_error)
             ev->call = PTM_CALL_write;
         }
     }
-    struct ptmMirrorRun run = {.status = PTM_MS_TIMEOUT, .executor = "fork",
+    struct ptmMirrorRun run = {.status = PTM_MS_TIMEOUT, .executor = PTM_EXEC_FORK,
                                .duration_ns = 5000000000ull, .signo = 9, .ring = ring};
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0.0, &s);
@@ -313,7 +313,7 @@ Test(trace, crash_timeout_and_rules_error)
                             .mirror_reason = "mirror = fork"};
     ptmTraceWrite(&r);
 
-    run = (struct ptmMirrorRun){.status = PTM_MS_FAILED, .executor = "fork"};
+    run = (struct ptmMirrorRun){.status = PTM_MS_FAILED, .executor = PTM_EXEC_FORK};
     strcpy(run.error, "fork: Resource temporarily unavailable");
     r.run = &run;
     r.signals = NULL;
@@ -352,10 +352,10 @@ Test(trace, mirror_result_says_whether_the_frame_came_back)
     traceTo();
     struct ptm_tx_desc d = ledgerDesc();
     unsigned char frame[8] = {0};
-    struct ptmMirrorRun kept = {.status = PTM_MS_RETURNED, .executor = "inline",
-                                .frame_valid = 1, .frame = frame, .success = 0};
-    struct ptmMirrorRun lost = {.status = PTM_MS_RETURNED, .executor = "fork", .success = 0,
-                                .frame_lost = "fork: too big"};
+    struct ptmMirrorRun kept = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE,
+                                .frame_valid = 1, .frame = frame, .verdict = PTM_VERDICT_FAILED};
+    struct ptmMirrorRun lost = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_FORK,
+                                .verdict = PTM_VERDICT_FAILED, .frame_lost = "fork: too big"};
     struct ptmTxRecord r = {.desc = &d, .run = &kept, .decision = "primary",
                             .path = "ledger_append", .dry_run = 1};
     ptmTraceWrite(&r);
@@ -382,7 +382,7 @@ Test(trace, invalid_utf8_becomes_replacement_characters)
     strcpy(ev->detail, "\xc3\xa9t\xc3");             /* valid, then cut mid-character */
     struct ptm_tx_desc d = ledgerDesc();
     d.transaction_id = "quote\"back\\slash\nnewline";
-    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "inline", .ring = ring};
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE, .ring = ring};
     struct ptmTxRecord r = {.desc = &d, .run = &run, .decision = "primary", .path = "f",
                             .attempts = 1, .success = 1};
     ptmTraceWrite(&r);
