@@ -904,12 +904,26 @@ const char *ptmPamRulesName(const struct ptm_tx_desc *desc);
 /* trace.c ---------------------------------------------------------------
 ** PTM_TRACE=path: one JSON object per transaction call, appended.
 */
+/* What a call decided to run (trace: decision). */
+enum ptmDecision {
+    PTM_DECISION_PRIMARY = 0,
+    PTM_DECISION_DIVERT,          /* an alternative */
+    PTM_DECISION_DISABLED         /* PTM_DISABLE: the primary, nothing observed */
+};
+
+/* ptmDecisionName: "primary", "divert", "disabled", as traces spell it. */
+static inline const char *ptmDecisionName(enum ptmDecision d)
+{
+    return d == PTM_DECISION_DIVERT ? "divert" : d == PTM_DECISION_DISABLED ? "disabled"
+                                                                            : "primary";
+}
+
 struct ptmTxRecord {
     const struct ptm_tx_desc *desc;
     const struct ptmMirrorRun *run;     /* NULL: no mirror ran */
     const struct ptmSignals *signals;   /* NULL with run */
     const struct ptmVerdict *verdict;   /* NULL: no analysis */
-    const char *decision;               /* "primary", "divert", "disabled" */
+    enum ptmDecision decision;
     const char *path;                   /* the function that ran; NULL: none (dry run) */
     unsigned attempts;
     int success;
@@ -917,8 +931,8 @@ struct ptmTxRecord {
     uint64_t duration_ns;
     const char *mirror_reason;          /* why this executor */
     int left;                           /* the primary or alternative left by longjmp */
-    const char *alt_criteria;           /* an alternative ran: its result "met" or "failed"
-                                        ** the primary's success_criteria; NULL: n/a */
+    enum ptmMirrorVerdict alt_criteria; /* an alternative ran: its result met or failed
+                                        ** the primary's success_criteria; NONE: n/a */
     const char *would_run;              /* dry run: the function that would have run */
     const char *dry_result;             /* dry run: what the call returned ("mirror",
                                         ** "mirror, pointer cleared", "none: why") */

@@ -340,12 +340,14 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     }
     traceSet(o, "clamped", clamped);
 
-    traceSet(o, "decision", traceStr(r->decision));
+    traceSet(o, "decision", json_string(ptmDecisionName(r->decision)));
     traceSet(o, "path", traceStr(r->path));
     traceSet(o, "attempts", traceInt(r->attempts));
     traceSet(o, "outcome", json_string(r->success ? "success" : "failure"));
     traceSet(o, "left_by_longjmp", json_boolean(r->left));
-    traceSet(o, "alternative_criteria", traceStr(r->alt_criteria));
+    traceSet(o, "alternative_criteria", r->alt_criteria == PTM_VERDICT_MET      ? json_string("met")
+                                        : r->alt_criteria == PTM_VERDICT_FAILED ? json_string("failed")
+                                                                                : NULL);
     traceSet(o, "probe", json_boolean(r->probe));
     traceSet(o, "dry_run", json_boolean(r->dry_run));
     traceSet(o, "would_run", r->dry_run ? traceStr(r->would_run) : NULL);

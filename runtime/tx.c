@@ -159,7 +159,8 @@ typedef struct Call {
     int snapshot_owned;        /* snapshot was malloc'd */
     uint64_t t0;               /* when the call began */
     /* What runs now for the host (callHost), for a longjmp out of it. */
-    const char *decision, *path;
+    enum ptmDecision decision;
+    const char *path;
     uint64_t attempt_t0;
     int left;                  /* it left by longjmp */
 } Call;
@@ -347,14 +348,14 @@ static void noteAttempt(Call *c)
 ** trace: an alternative's result against the primary's success_criteria,
 ** and what a dry run returned. */
 typedef struct Ending {
-    const char *alt_criteria;  /* "met", "failed"; NULL: no alternative ran, or no criteria */
+    enum ptmMirrorVerdict alt_criteria; /* NONE: no alternative ran, or no criteria */
     const char *would_run;     /* dry run: the function that would have run */
     const char *dry_result;    /* dry run: what the call returned (ptmTxRecord) */
     int probe;                 /* the primary ran as a half-open probe */
 } Ending;
 
-static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
-                   uint64_t t0, const Ending *e);
+static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
+                   int dry_run, uint64_t t0, const Ending *e);
 static void release(Call *c);
 
 /* leftByLongjmp: the primary or the alternative that callHost ran left by
@@ -365,7 +366,7 @@ static void release(Call *c);
 static void leftByLongjmp(void *ctx)
 {
     Call *c = ctx;
-    if (strcmp(c->decision, "divert") == 0)
+    if (c->decision == PTM_DECISION_DIVERT)
         c->attempts = 1;
     else
         noteAttempt(c);
@@ -410,12 +411,12 @@ static int run_primary(Call *c, unsigned retry_max)
 }
 
 
-static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
-                   uint64_t t0, const Ending *e)
+static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
+                   int dry_run, uint64_t t0, const Ending *e)
 {
     if (!success && !dry_run)
         stats.failures++;
-    int diverted = strcmp(decision, "divert") == 0;
+    int diverted = decision == PTM_DECISION_DIVERT;
     if (c->history && !dry_run) {
         unsigned n = c->attempts < MAX_RECORDED_ATTEMPTS ? c->attempts : MAX_RECORDED_ATTEMPTS;
         const struct ptmRing *ring = c->mirror_ran && c->run.status != PTM_MS_FAILED ? c->run.ring : NULL;
@@ -435,7 +436,7 @@ static void finish(Call *c, const char *decision, const char *path, int success,
         .duration_ns = ptmOsNowNs() - t0,
         .mirror_reason = c->mirror_reason,
         .left = c->left,
-        .alt_criteria = e ? e->alt_criteria : NULL,
+        .alt_criteria = e ? e->alt_criteria : PTM_VERDICT_NONE,
         .would_run = e ? e->would_run : NULL,
         .dry_result = e ? e->dry_result : NULL,
         .probe = e ? e->probe : 0,
@@ -565,11 +566,11 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     int success;
     if (env.disable) {
         c.mirror_reason = "PTM_DISABLE";
-        c.decision = "disabled";
+        c.decision = PTM_DECISION_DISABLED;
         c.path = d->function;
         stats.primaries++;
         success = run_primary(&c, 0);
-        finish(&c, "disabled", d->function, success, 0, t0, NULL);
+        finish(&c, PTM_DECISION_DISABLED, d->function, success, 0, t0, NULL);
         goto out;
     }
 
@@ -583,7 +584,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         ** inline mirror ran: the jump is the host's, and goes on now that
         ** the mirror has ended, before the primary ever ran. */
         c.left = 1;
-        finish(&c, "primary", d->function, 0, 0, t0, NULL);
+        finish(&c, PTM_DECISION_PRIMARY, d->function, 0, 0, t0, NULL);
         release(&c);
         ptmJumpResume();
     }
@@ -598,7 +599,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                        : 0;
     unsigned retry_max = c.analysed && c.verdict.retry_max >= 0 ? (unsigned)c.verdict.retry_max
                                                                 : d->retry_max;
-    const char *decision = divert ? "divert" : "primary";
+    enum ptmDecision decision = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
     const char *path = divert ? d->alternatives[alt].name : d->function;
     c.decision = decision;
     c.path = path;
@@ -622,7 +623,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         ** own meaning.  Its outcome is that it returned; what the primary's
         ** criteria say of its result is only reported. */
         if (d->success)
-            e.alt_criteria = judge(d, frame) ? "met" : "failed";
+            e.alt_criteria = judge(d, frame) ? PTM_VERDICT_MET : PTM_VERDICT_FAILED;
         success = 1;
     } else {
         stats.primaries++;

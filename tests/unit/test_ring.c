@@ -465,7 +465,7 @@ Test(ring, a_child_garbling_the_whole_ring_moves_no_bound)
     struct ptmVerdict v;
     (void)ptmPamAnalyze(&obs, &v);
     struct ptmTxRecord rec = {.desc = &d, .run = &run, .signals = &sig, .verdict = &v,
-                              .decision = "primary", .path = "garbled", .attempts = 1,
+                              .decision = PTM_DECISION_PRIMARY, .path = "garbled", .attempts = 1,
                               .success = 1};
     ptmTraceWrite(&rec);
     ptmHistoryRecord(h, 1, 0, NULL, 0, r);

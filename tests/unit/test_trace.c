@@ -146,7 +146,7 @@ static void writeLedger(struct ptmRing *ring)
                            .timeout_us = 50000};
     strcpy(v.reasons[0], "validation error");
     struct ptmTxRecord r = {.desc = &d, .run = &run, .signals = &s, .verdict = &v,
-                            .decision = "divert", .path = "ledger_reject", .attempts = 1,
+                            .decision = PTM_DECISION_DIVERT, .path = "ledger_reject", .attempts = 1,
                             .success = 1, .dry_run = 0, .duration_ns = 1900000,
                             .mirror_reason = "auto: ledger_append calls an unknown external"};
     ptmTraceWrite(&r);
@@ -255,7 +255,7 @@ Test(trace, without_a_mirror_or_analysis)
     traceTo();
     struct ptm_tx_desc d = ledgerDesc();
     d.timeout_us = 0;
-    struct ptmTxRecord r = {.desc = &d, .decision = "disabled", .path = "ledger_append",
+    struct ptmTxRecord r = {.desc = &d, .decision = PTM_DECISION_DISABLED, .path = "ledger_append",
                             .attempts = 3, .success = 0, .duration_ns = 12000,
                             .mirror_reason = "failure_prediction_enabled = false"};
     ptmTraceWrite(&r);
@@ -308,7 +308,7 @@ Test(trace, crash_timeout_and_rules_error)
     struct ptmVerdict v = {.rules_error = 1, .divert = -1, .retry_max = -1, .timeout_us = -1};
     strcpy(v.error, "rules bank.lua: analyze: bank.lua:3: attempt to index a nil value");
     struct ptmTxRecord r = {.desc = &d, .run = &run, .signals = &s, .verdict = &v,
-                            .decision = "primary", .path = "ledger_append", .attempts = 1,
+                            .decision = PTM_DECISION_PRIMARY, .path = "ledger_append", .attempts = 1,
                             .success = 1, .dry_run = 1, .duration_ns = 1000,
                             .mirror_reason = "mirror = fork"};
     ptmTraceWrite(&r);
@@ -356,7 +356,7 @@ Test(trace, mirror_result_says_whether_the_frame_came_back)
                                 .frame_valid = 1, .frame = frame, .verdict = PTM_VERDICT_FAILED};
     struct ptmMirrorRun lost = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_FORK,
                                 .verdict = PTM_VERDICT_FAILED, .frame_lost = "fork: too big"};
-    struct ptmTxRecord r = {.desc = &d, .run = &kept, .decision = "primary",
+    struct ptmTxRecord r = {.desc = &d, .run = &kept, .decision = PTM_DECISION_PRIMARY,
                             .path = "ledger_append", .dry_run = 1};
     ptmTraceWrite(&r);
     r.run = &lost;
@@ -383,7 +383,7 @@ Test(trace, invalid_utf8_becomes_replacement_characters)
     struct ptm_tx_desc d = ledgerDesc();
     d.transaction_id = "quote\"back\\slash\nnewline";
     struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE, .ring = ring};
-    struct ptmTxRecord r = {.desc = &d, .run = &run, .decision = "primary", .path = "f",
+    struct ptmTxRecord r = {.desc = &d, .run = &run, .decision = PTM_DECISION_PRIMARY, .path = "f",
                             .attempts = 1, .success = 1};
     ptmTraceWrite(&r);
     ptmRingDestroy(ring);
@@ -400,7 +400,7 @@ Test(trace, unset_writes_nothing)
 {
     unsetenv("PTM_TRACE");
     struct ptm_tx_desc d = ledgerDesc();
-    struct ptmTxRecord r = {.desc = &d, .decision = "primary", .path = "f", .attempts = 1};
+    struct ptmTxRecord r = {.desc = &d, .decision = PTM_DECISION_PRIMARY, .path = "f", .attempts = 1};
     errno = 1234;
     ptmTraceWrite(&r);
     ptmTraceWrite(NULL);
@@ -417,7 +417,7 @@ Test(trace, unwritable_path_is_said_once)
     dup2(fd, 2);
     setenv("PTM_TRACE", "/nonexistent-dir/trace.jsonl", 1);
     struct ptm_tx_desc d = ledgerDesc();
-    struct ptmTxRecord r = {.desc = &d, .decision = "primary", .path = "f", .attempts = 1};
+    struct ptmTxRecord r = {.desc = &d, .decision = PTM_DECISION_PRIMARY, .path = "f", .attempts = 1};
     errno = 42;
     ptmTraceWrite(&r);
     cr_expect_eq(errno, 42);
