@@ -87,20 +87,33 @@ struct pamState {
     size_t spent;                 /* library steps not yet checked (ptmPamSpend) */
 };
 
-/* rules.when: the signals a script's result depends on.  When none of them
-** fired, analyze() would return 0 with no adjustment, so it is not run. */
-#define PAM_WHEN_CONTENTION 1u
-#define PAM_WHEN_VALIDATION 2u
-#define PAM_WHEN_TIMEOUT    4u  /* predicted_timeout_ms > acceptable_timeout_ms */
-#define PAM_WHEN_DEVIATION  8u  /* deviation > deviation_threshold */
+/* rules.when: the signals a script's result depends on (signals.def's
+** PTM_SIGNAL_WHEN rows, bit i for row i).  When none of them fired,
+** analyze() would return 0 with no adjustment, so it is not run. */
+static const char *const pamWhenNames[] = {
+#define PTM_SIGNAL_WHEN(key, fired) #key,
+#include "signals.def"
+#undef PTM_SIGNAL_WHEN
+};
+#define PAM_N_WHEN (sizeof pamWhenNames / sizeof pamWhenNames[0])
+/* "contention, validation, ...", for the error message. */
+#define PTM_SIGNAL_WHEN(key, fired) ", " #key
+static const char pamWhenList[] =
+#include "signals.def"
+    ;
+#undef PTM_SIGNAL_WHEN
 
-static const struct {
-    const char *name;
-    unsigned bit;
-} pamWhenNames[] = {{"contention", PAM_WHEN_CONTENTION},
-                    {"validation", PAM_WHEN_VALIDATION},
-                    {"timeout", PAM_WHEN_TIMEOUT},
-                    {"deviation", PAM_WHEN_DEVIATION}};
+/* pamWhenFired: the bits of the PTM_SIGNAL_WHEN rows that fired in s. */
+static unsigned pamWhenFired(const struct ptmSignals *s)
+{
+    unsigned fired = 0, bit = 1;
+#define PTM_SIGNAL_WHEN(key, expr) \
+    fired |= (expr) ? bit : 0;     \
+    bit <<= 1;
+#include "signals.def"
+#undef PTM_SIGNAL_WHEN
+    return fired;
+}
 
 static pthread_mutex_t pamListMu = PTHREAD_MUTEX_INITIALIZER;
 static struct pamState *pamList;
@@ -469,13 +482,13 @@ static int pamReadWhen(lua_State *L, struct pamState *st, char *err, size_t cap)
     for (lua_Unsigned i = 1; i <= n; i++) {
         unsigned bit = 0;
         if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING)
-            for (size_t k = 0; k < sizeof pamWhenNames / sizeof pamWhenNames[0]; k++)
-                if (strcmp(lua_tostring(L, -1), pamWhenNames[k].name) == 0)
-                    bit = pamWhenNames[k].bit;
+            for (size_t k = 0; k < PAM_N_WHEN; k++)
+                if (strcmp(lua_tostring(L, -1), pamWhenNames[k]) == 0)
+                    bit = 1u << k;
         lua_pop(L, 1);
         if (!bit) {
-            pamCopy(err, cap, "rules %s: load: when[%llu] is not one of contention, "
-                    "validation, timeout, deviation", st->name, (unsigned long long)i);
+            pamCopy(err, cap, "rules %s: load: when[%llu] is not one of %s", st->name,
+                    (unsigned long long)i, pamWhenList + 2);
             lua_pop(L, 1);
             return -1;
         }
@@ -497,11 +510,7 @@ static int pamQuiet(const struct pamState *st, const struct ptmObservation *obs)
     const struct ptmSignals *s = obs->signals;
     if (!st->when || !s)
         return 0;
-    unsigned fired = (s->contention ? PAM_WHEN_CONTENTION : 0) |
-                     (s->validation ? PAM_WHEN_VALIDATION : 0) |
-                     (s->predicted_timeout_ms > s->acceptable_timeout_ms ? PAM_WHEN_TIMEOUT : 0) |
-                     (s->deviation > PTM_DEVIATION_THRESHOLD ? PAM_WHEN_DEVIATION : 0);
-    return (fired & st->when) == 0;
+    return (pamWhenFired(s) & st->when) == 0;
 }
 
 /* Protected: compiles and runs the script, keeps the table it returns. */
@@ -800,17 +809,17 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
 
     struct ptmSignals none = {.acceptable_timeout_ms = HUGE_VAL};
     const struct ptmSignals *s = obs->signals ? obs->signals : &none;
-    lua_createtable(L, 0, 10);
-    pamSetBool(L, "contention", s->contention);
-    pamSetBool(L, "validation", s->validation);
-    pamSetNum(L, "predicted_timeout_ms", s->predicted_timeout_ms);
-    pamSetNum(L, "acceptable_timeout_ms", s->acceptable_timeout_ms);
-    pamSetNum(L, "deviation", s->deviation);
-    pamSetInt(L, "validation_failures", s->validation_failures);
-    pamSetInt(L, "contention_events", s->contention_events);
-    pamSetInt(L, "error_events", s->error_events);
-    pamSetBool(L, "criteria_failed", s->criteria_failed);
-    pamSetInt(L, "criteria_errno", s->criteria_errno);
+    lua_createtable(L, 0, PTM_N_SIGNALS);
+    for (unsigned i = 0; i < PTM_N_SIGNALS; i++) {
+        const struct ptmSignalInfo *si = &ptmSignalTable[i];
+        double x = ptmSignalValue(s, i);
+        switch (si->type) {
+        case PTM_SIGNAL_FLAG: pamSetBool(L, si->name, x != 0); break;
+        case PTM_SIGNAL_NUM: pamSetNum(L, si->name, x); break;
+        case PTM_SIGNAL_COUNT:
+        case PTM_SIGNAL_ERRNO: pamSetInt(L, si->name, (lua_Integer)x); break;
+        }
+    }
     lua_setfield(L, -2, "signals");
 
     if (run && run->verdict != PTM_VERDICT_NONE)

@@ -815,18 +815,41 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
 /* signals.c -------------------------------------------------------------
 ** The seed's four signals, from what the mirror observed.
 */
+/* The signals of signals.def, as fields: FLAG int, COUNT unsigned, NUM
+** double, ERRNO int. */
+#define PTM_SIGNAL_CTYPE_FLAG int
+#define PTM_SIGNAL_CTYPE_COUNT unsigned
+#define PTM_SIGNAL_CTYPE_NUM double
+#define PTM_SIGNAL_CTYPE_ERRNO int
 struct ptmSignals {
-    int contention;               /* EAGAIN/EBUSY-class results, held locks */
-    int validation;               /* ptm_validate failures, EINVAL-class results, crashes */
-    double predicted_timeout_ms;  /* predicted primary duration */
-    double acceptable_timeout_ms; /* the timeout key; HUGE_VAL when none */
-    double deviation;             /* ptmHistoryDeviation */
-    unsigned validation_failures; /* failed ptm_validate calls */
-    unsigned contention_events;
-    unsigned error_events;        /* shim results with a predicted errno */
-    int criteria_failed;          /* the mirror's result fails success_criteria */
-    int criteria_errno;           /* ... with this errno (ring->end_errno); 0: none */
+#define PTM_SIGNAL(name, type, fires) PTM_SIGNAL_CTYPE_##type name;
+#include "signals.def"
+#undef PTM_SIGNAL
 };
+
+enum ptmSignalType { PTM_SIGNAL_FLAG, PTM_SIGNAL_COUNT, PTM_SIGNAL_NUM, PTM_SIGNAL_ERRNO };
+
+/* One row of signals.def. */
+struct ptmSignalInfo {
+    const char *name;             /* m.signals.<name>, a trace's signals.<name> */
+    enum ptmSignalType type;
+    size_t offset;                /* of its field in struct ptmSignals */
+    const char *fires;            /* when it fires, in words */
+};
+
+/* The signals' indices in ptmSignalTable: PTM_SIGNAL_I_<name>. */
+enum {
+#define PTM_SIGNAL(name, type, fires) PTM_SIGNAL_I_##name,
+#include "signals.def"
+#undef PTM_SIGNAL
+    PTM_N_SIGNALS
+};
+
+/* ptmSignalTable: the rows of signals.def, in order. */
+extern const struct ptmSignalInfo ptmSignalTable[PTM_N_SIGNALS];
+/* ptmSignalValue: the value of signal i (of ptmSignalTable) in s, as a
+** double (FLAG 0 or 1, COUNT and ERRNO exactly). */
+double ptmSignalValue(const struct ptmSignals *s, unsigned i);
 
 /* ptmSignalsCompute: OUT: *sig. */
 void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,

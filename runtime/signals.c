@@ -10,9 +10,35 @@
 */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ptm_int.h"
+
+const struct ptmSignalInfo ptmSignalTable[PTM_N_SIGNALS] = {
+#define PTM_SIGNAL(name, type, fires) \
+    {#name, PTM_SIGNAL_##type, offsetof(struct ptmSignals, name), fires},
+#include "signals.def"
+#undef PTM_SIGNAL
+};
+
+/*
+** ptmSignalValue: signal i of ptmSignalTable in s, as a double: a FLAG is
+** 0 or 1, a COUNT or an ERRNO is exact.  0 for an i out of range.
+*/
+double ptmSignalValue(const struct ptmSignals *s, unsigned i)
+{
+    if (i >= PTM_N_SIGNALS)
+        return 0.0;
+    const char *p = (const char *)s + ptmSignalTable[i].offset;
+    switch (ptmSignalTable[i].type) {
+    case PTM_SIGNAL_FLAG: return *(const int *)p != 0;
+    case PTM_SIGNAL_COUNT: return *(const unsigned *)p;
+    case PTM_SIGNAL_NUM: return *(const double *)p;
+    case PTM_SIGNAL_ERRNO: return *(const int *)p;
+    }
+    return 0.0;
+}
 
 /*
 ** ptmErrnoClass: the class of a predicted errno value.

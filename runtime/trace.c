@@ -243,17 +243,18 @@ static json_t *traceSignals(const struct ptmSignals *s)
     json_t *o = json_object();
     if (!o)
         return NULL;
-    traceSet(o, "contention", json_boolean(s->contention));
-    traceSet(o, "validation", json_boolean(s->validation));
-    traceSet(o, "predicted_timeout_ms", traceNum(s->predicted_timeout_ms));
-    traceSet(o, "acceptable_timeout_ms", traceNum(s->acceptable_timeout_ms));
-    traceSet(o, "deviation", traceNum(s->deviation));
-    traceSet(o, "validation_failures", traceInt(s->validation_failures));
-    traceSet(o, "contention_events", traceInt(s->contention_events));
-    traceSet(o, "error_events", traceInt(s->error_events));
-    traceSet(o, "criteria_failed", json_boolean(s->criteria_failed));
-    traceSet(o, "criteria_errno", s->criteria_errno ? traceStr(strerrorname_np(s->criteria_errno))
-                                                    : NULL);
+    for (unsigned i = 0; i < PTM_N_SIGNALS; i++) {
+        const struct ptmSignalInfo *si = &ptmSignalTable[i];
+        double x = ptmSignalValue(s, i);
+        switch (si->type) {
+        case PTM_SIGNAL_FLAG: traceSet(o, si->name, json_boolean(x != 0)); break;
+        case PTM_SIGNAL_NUM: traceSet(o, si->name, traceNum(x)); break;
+        case PTM_SIGNAL_COUNT: traceSet(o, si->name, traceInt((int64_t)x)); break;
+        case PTM_SIGNAL_ERRNO:
+            traceSet(o, si->name, x != 0 ? traceStr(strerrorname_np((int)x)) : NULL);
+            break;
+        }
+    }
     return o;
 }
 

@@ -652,3 +652,42 @@ Test(signals, virtual_sleep_counts_toward_the_predicted_duration)
     cr_expect_gt(s.predicted_timeout_ms, s.acceptable_timeout_ms);
     ptmRingDestroy(ring);
 }
+
+/* --- signals.def --------------------------------------------------------- */
+
+/* The table's rows are struct ptmSignals's fields, in order, and
+** ptmSignalValue reads each through its row. */
+Test(signals_def, the_table_reads_every_field)
+{
+    struct ptmSignals s = {.contention = 1, .predicted_timeout_ms = 2.5,
+                           .acceptable_timeout_ms = HUGE_VAL, .deviation = 0.25,
+                           .validation_failures = 3, .error_events = 7,
+                           .criteria_errno = EAGAIN};
+    cr_assert_gt(PTM_N_SIGNALS, 0);
+    for (unsigned i = 0; i < PTM_N_SIGNALS; i++) {
+        cr_expect_not_null(ptmSignalTable[i].fires);
+        if (i)
+            cr_expect_gt(ptmSignalTable[i].offset, ptmSignalTable[i - 1].offset, "%s",
+                         ptmSignalTable[i].name);
+    }
+    cr_expect_str_eq(ptmSignalTable[PTM_SIGNAL_I_contention].name, "contention");
+    cr_expect_str_eq(ptmSignalTable[PTM_SIGNAL_I_criteria_errno].name, "criteria_errno");
+    cr_expect_eq(ptmSignalTable[PTM_SIGNAL_I_criteria_errno].type, PTM_SIGNAL_ERRNO);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_contention), 1.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_validation), 0.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_predicted_timeout_ms), 2.5);
+    cr_expect(isinf(ptmSignalValue(&s, PTM_SIGNAL_I_acceptable_timeout_ms)));
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_deviation), 0.25);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_validation_failures), 3.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_error_events), 7.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_criteria_errno), (double)EAGAIN);
+    cr_expect_eq(ptmSignalValue(&s, PTM_N_SIGNALS), 0.0);
+}
+
+Test(signals_def, errno_classes_as_enums)
+{
+    cr_expect_eq(ptmErrnoClassOf(EINVAL), PTM_ERRCLASS_VALIDATION);
+    cr_expect_eq(ptmErrnoClassOf(EBUSY), PTM_ERRCLASS_CONTENTION);
+    cr_expect_eq(ptmErrnoClassOf(EIO), PTM_ERRCLASS_NONE);
+    cr_expect_eq(ptmErrnoClassOf(0), PTM_ERRCLASS_NONE);
+}
