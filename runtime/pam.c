@@ -21,7 +21,7 @@
 **   - memory: a lua_Alloc that refuses to grow the state beyond
 **     PTM_PAM_MEMORY_CAP bytes, so a memory bomb is a Lua memory error;
 **   - time: every load and every analyze() runs in a fresh coroutine with a
-**     count and call hook; after PTM_PAM_BUDGET VM instructions, or
+**     count and call hook (pam_budget.c); after PTM_PAM_BUDGET VM instructions, or
 **     PTM_PAM_TIME_MS of wall-clock time (one instruction can be a long
 **     library call: string.rep of megabytes), checked every 100
 **     instructions, the hook yields out of the coroutine, which no pcall()
@@ -64,6 +64,7 @@
 #define PTM_PAM_RULES_FILE_MAX (1u << 20) /* PTM_RULES files larger are refused */
 
 struct pamState {
+    struct ptmPamBudget budget;   /* first: lua_getextraspace points at both */
     struct pamState *next;
     char *src;                    /* the script's text (a copy) */
     char *name;                   /* for messages and traces */
@@ -79,13 +80,8 @@ struct pamState {
                                      0: analyze() runs on every call */
     size_t mem_used;
     size_t mem_cap;
-    int budget_hit;               /* the hook found the budget spent in this run */
-    int time_hit;                 /* ... the time budget, before the instructions */
-    int running;                  /* a run is under way: the allocator watches the clock */
-    uint64_t t0_ns;               /* when this run started */
-    unsigned long steps;          /* VM instructions it ran, in hook steps */
-    size_t spent;                 /* library steps not yet checked (ptmPamSpend) */
 };
+_Static_assert(offsetof(struct pamState, budget) == 0, "ptmPamBudgetOf reads a pamState");
 
 /* rules.when: the signals a script's result depends on (signals.def's
 ** PTM_SIGNAL_WHEN rows, bit i for row i).  When none of them fired,
@@ -140,22 +136,7 @@ static char *pamStrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* --- the allocator and the budget -------------------------------------- */
-
-/* Whether the run under way is past its wall-clock budget. */
-static int pamOutOfTime(const struct pamState *st)
-{
-    return ptmOsNowNs() - st->t0_ns > (uint64_t)PTM_PAM_TIME_MS * 1000000u;
-}
-
-/* Marks the run's budget spent (the time budget when the instructions
-** were not, so that the message names what ran out). */
-static void pamBudgetSpent(struct pamState *st)
-{
-    if (!st->budget_hit)
-        st->time_hit = st->steps < PTM_PAM_BUDGET;
-    st->budget_hit = 1;
-}
+/* --- the allocator ----------------------------------------------------- */
 
 /* A lua_Alloc that keeps the state under st->mem_cap bytes and, during a
 ** run, refuses to grow it once the run is out of time (a library call that
@@ -172,10 +153,8 @@ static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > old && st->mem_used - old + nsize > st->mem_cap)
         return NULL;
-    if (nsize > old && st->running && (st->budget_hit || pamOutOfTime(st))) {
-        pamBudgetSpent(st);
+    if (nsize > old && ptmPamBudgetRefuses(&st->budget))
         return NULL;
-    }
     void *p = realloc(ptr, nsize);
     if (!p)
         return NULL;
@@ -186,60 +165,6 @@ static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static struct pamState *pamStateOf(lua_State *L)
 {
     return *(struct pamState **)lua_getextraspace(L);
-}
-
-/* How often the count hook looks at the budget, in VM instructions. */
-#define PAM_HOOK_STEP 100
-
-/* Stops the run: marks its budget spent and raises the budget's error,
-** which the sandbox's pcall re-raises. */
-static void pamStop(lua_State *L, struct pamState *st)
-{
-    pamBudgetSpent(st);
-    luaL_error(L, "%s budget exceeded", st->time_hit ? "time" : "instruction");
-}
-
-/*
-** The hook, on counts and calls.  Every PAM_HOOK_STEP instructions: whether
-** the run has spent its instructions or its time; once it has, it stops the
-** run.  On every call of a function, Lua's or C's, and those a library
-** function makes itself (a metamethod, sort's comparator): whether the run
-** is out of time, so that a long loop inside one C function that calls
-** anything is stopped too.  Calls cannot yield: they raise the error.
-*/
-static void pamHook(lua_State *L, lua_Debug *ar)
-{
-    struct pamState *st = pamStateOf(L);
-    if (ar->event != LUA_HOOKCOUNT) {
-        if (st->budget_hit || pamOutOfTime(st))
-            pamStop(L, st);
-        return;
-    }
-    if (!st->budget_hit) {
-        st->steps += PAM_HOOK_STEP;
-        if (st->steps < PTM_PAM_BUDGET && !pamOutOfTime(st))
-            return;
-        pamBudgetSpent(st);
-    }
-    /* keep firing if caught */
-    lua_sethook(L, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, 1000);
-    if (lua_isyieldable(L)) {
-        lua_yield(L, 0); /* out of the coroutine, past any pcall */
-        return;
-    }
-    pamStop(L, st);
-}
-
-/* ptmPamSpend: see pam_int.h. */
-void ptmPamSpend(lua_State *L, size_t n)
-{
-    struct pamState *st = pamStateOf(L);
-    st->spent += n;
-    if (st->spent < PAM_SPEND_STEP)
-        return;
-    st->spent = 0;
-    if (st->budget_hit || pamOutOfTime(st))
-        pamStop(L, st);
 }
 
 /* --- the `ptm` library for rule authors -------------------------------- */
@@ -294,7 +219,7 @@ static int pamPcallK(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     (void)ctx;
-    if (pamStateOf(L)->budget_hit && !lua_toboolean(L, 1)) {
+    if (pamStateOf(L)->budget.budget_hit && !lua_toboolean(L, 1)) {
         lua_settop(L, 2);
         return lua_error(L);
     }
@@ -403,22 +328,17 @@ static int pamProtectedOpen(lua_State *L)
 static int pamResume(struct pamState *st, lua_State *L, lua_State *T, int nargs, int *nres,
                      const char *what, char *err, size_t cap)
 {
-    st->budget_hit = st->time_hit = 0;
-    st->steps = 0;
-    st->spent = 0;
-    st->t0_ns = ptmOsNowNs();
-    lua_sethook(T, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, PAM_HOOK_STEP);
-    st->running = 1;
+    ptmPamBudgetStart(&st->budget, T);
     int rc = lua_resume(T, L, nargs, nres);
-    st->running = 0;
+    st->budget.running = 0;
     /* The hook stays: closing T's pending to-be-closed variables
     ** (pamDropThread) runs script code too. */
-    if (st->budget_hit && st->time_hit) {
+    if (st->budget.budget_hit && st->budget.time_hit) {
         pamCopy(err, cap, "rules %s: %s: time budget of %d ms exceeded", st->name, what,
                 PTM_PAM_TIME_MS);
         return -1;
     }
-    if (st->budget_hit) {
+    if (st->budget.budget_hit) {
         pamCopy(err, cap, "rules %s: %s: instruction budget of %d exceeded", st->name, what,
                 PTM_PAM_BUDGET);
         return -1;

@@ -967,8 +967,12 @@ struct ptmTxRecord {
 ** Thread-safe: each line is one write(2) on an O_APPEND descriptor. */
 void ptmTraceWrite(const struct ptmTxRecord *r);
 
-/* tx.c ------------------------------------------------------------------ */
+/* last_error.c ----------------------------------------------------------
+** ptm_last_error(), below tx.c and trace.c, which both set it.
+*/
 /* ptmSetLastError: sets this thread's ptm_last_error(). */
 void ptmSetLastError(const char *fmt, ...) PTM_PRINTF_LIKE(1, 2);
+/* ptmLastErrorClear: this thread's ptm_last_error() becomes "". */
+void ptmLastErrorClear(void);
 
 #endif /* PTM_INT_H */

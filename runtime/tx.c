@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +47,6 @@ static struct {
 } env;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
-static _Thread_local char last_error[256];
 static _Thread_local uint64_t rng_state;
 
 static void read_env(void)
@@ -79,19 +77,6 @@ void ptm_stats_get(struct ptm_stats *out)
     out->attempts = stats.attempts;
     out->failures = stats.failures;
     out->rules_errors = stats.rules_errors;
-}
-
-const char *ptm_last_error(void)
-{
-    return last_error;
-}
-
-void ptmSetLastError(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
 }
 
 /* ---------------------------------------------------------------------
@@ -508,7 +493,7 @@ static int dry_run_result(Call *c, void *frame, const char **why)
     if (*why) {
         /* Not a silent zero: the caller can ask (unless a cause was said
         ** already: the mirror could not run), the trace says it. */
-        if (!last_error[0])
+        if (!ptm_last_error()[0])
             ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
                             "the call's result is zero",
                             d->transaction_id, c->run.frame_lost ? c->run.frame_lost : *why + 6);
@@ -539,7 +524,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return run_nested_mirror(d, frame);
     uint64_t t0 = ptmOsNowNs();
     stats.transactions++;
-    last_error[0] = '\0';
+    ptmLastErrorClear();
 
     if (d->abi != PTM_ABI_VERSION) {
         /* The fields up to .primary keep their place in every ABI. */
