@@ -309,7 +309,7 @@ const char *ptmCallName(unsigned call);
 ** NUL-terminated, ending in "..." when it was truncated. */
 void ptmCopyField(char *dst, size_t cap, const char *s);
 
-/* exec_fork.c -----------------------------------------------------------
+/* exec_fork.c, fork_child.c ---------------------------------------------
 ** The fork executor: the mirror runs in a copy-on-write child under a
 ** seccomp filter that denies write-class syscalls (each denial becomes an
 ** event and the call returns EPERM), and the parent reaps it before the
@@ -385,8 +385,8 @@ enum ptmRc ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
 ** must not wait forever); release() follows a 1.  PTM_OK, PTM_EINVAL, or
 ** PTM_ENOMEM (8 are registered already). */
 enum ptmRc ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
-/* ptmForkHostFlags: flags (F_GETFL of fd) with the access mode of the
-** host's descriptor, which a fork child reopened read-only. */
+/* ptmForkHostFlags (fork_child.c): flags (F_GETFL of fd) with the access
+** mode of the host's descriptor, which a fork child reopened read-only. */
 int ptmForkHostFlags(int fd, int flags);
 
 /* sandbox.c -------------------------------------------------------------

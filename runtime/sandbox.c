@@ -7,7 +7,7 @@
 ** file (libseccomp only names the system calls): bitmaps of the denied
 ** numbers, 32 to a word, found by a binary search (bpfProgram), some 200
 ** instructions where libseccomp's output has 345.  The fork child
-** (exec_fork.c) patches its own pid and deadline timer into its copy
+** (fork_child.c) patches its own pid and deadline timer into its copy
 ** (ptmSandboxProgram) and attaches it with seccomp(2): libseccomp's own
 ** load allocates and recompiles, which a fork child of a multi-threaded
 ** host must not do.  Nothing here runs in the child but ptmSandboxProgram,

@@ -43,7 +43,7 @@
 **     shared; seccomp denies it in a fork child); shutdown is recorded and
 **     changes only the mirror's view.
 **
-** In a fork child, a host socket was replaced by /dev/null (exec_fork.c):
+** In a fork child, a host socket was replaced by /dev/null (fork_child.c):
 ** its state cannot be probed, and its peer is unknown; sends succeed and
 ** receives see no recorded response.
 */
