@@ -23,12 +23,12 @@
 **                          bytes, t_ms, dur_ms}], as the rules see them in m.events
 **                        (detail, errname, class null when empty)
 **   events_dropped       events that did not fit the ring
-**   signals              {contention, validation, predicted_timeout_ms,
-**                          acceptable_timeout_ms, deviation, validation_failures,
-**                          contention_events, error_events, criteria_failed,
-**                          criteria_errno}, or null; an infinite timeout is null;
-**                        criteria_errno: the errno name the mirror ended with
-**                        when its result failed success_criteria, else null
+**   signals              {name: value} for each row of runtime/signals.def, in
+**                          its order (contention, validation, ...,
+**                          criteria_errno), or null; an infinite timeout is
+**                          null; an ERRNO signal is its name, null when 0
+**                          (criteria_errno: the errno the mirror ended with
+**                          when its result failed success_criteria)
 **   probability          null when no analysis ran or the rules failed
 **   reasons              [strings]
 **   rules                the script's name, "default" for the built-in rules
