@@ -296,62 +296,6 @@ static void procFdPath(char *buf, int fd)
     *buf = '\0';
 }
 
-/* The inherited regular files that were open for writing, which the child
-** reopened read-only (childPrivateFd): their numbers, the host's flags,
-** and which file each was.  Child-only state: empty in the host. */
-struct childReopen {
-    int fd, flags;
-    dev_t dev;
-    ino_t ino;
-};
-#define REOPEN_SMALL 64
-static struct childReopen reopenSmall[REOPEN_SMALL], *reopened = reopenSmall;
-static unsigned nReopened, reopenCap = REOPEN_SMALL;
-
-/* Child: remembers that fd (host flags fl, file st) is now read-only.  A
-** full table that cannot grow forgets: the mirror then sees the descriptor
-** as read-only, and its writes fail as writes to one would. */
-static void childNoteReopen(int fd, int fl, const struct stat *st)
-{
-    if (nReopened == reopenCap) {
-        struct childReopen *more = malloc(sizeof *more * reopenCap * 2);
-        if (!more)
-            return;
-        memcpy(more, reopened, sizeof *more * nReopened);
-        if (reopened != reopenSmall)
-            free(reopened);
-        reopened = more;
-        reopenCap *= 2;
-    }
-    reopened[nReopened++] = (struct childReopen){fd, fl, st->st_dev, st->st_ino};
-}
-
-/*
-** ptmForkHostFlags: flags, the F_GETFL of descriptor fd, corrected to what
-** the host's descriptor says: in a fork child, an inherited regular file
-** open for writing was reopened read-only (childPrivateFd), and the shims
-** must still predict its writes as the host's descriptor would take them.
-** Returns flags, with the host's access mode and O_APPEND when fd is still
-** that file.
-*/
-int ptmForkHostFlags(int fd, int flags)
-{
-    struct stat st;
-    unsigned i;
-
-    if ((flags & O_ACCMODE) != O_RDONLY)
-        return flags;
-    for (i = 0; i < nReopened; i++) {
-        if (reopened[i].fd != fd)
-            continue;
-        if (FAILED(SYS2(SYS_fstat, fd, &st)) || st.st_dev != reopened[i].dev ||
-            st.st_ino != reopened[i].ino)
-            return flags;
-        return (flags & ~(O_ACCMODE | O_APPEND)) | (reopened[i].flags & (O_ACCMODE | O_APPEND));
-    }
-    return flags;
-}
-
 /* Child: one inherited descriptor made private.  A regular file or a
 ** directory is reopened through /proc/self/fd (the same inode and flags, a
 ** new open file description) at the same offset, and read-only (without
@@ -400,7 +344,7 @@ static void childPrivateFd(int fd, struct nullFds *nf)
     if (nfd < 0 || FAILED(SYS3(SYS_dup3, nfd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0)))
         childClose(fd);
     else if (own && (fl & O_ACCMODE) != O_RDONLY)
-        childNoteReopen(fd, fl, &st);
+        ptmForkNoteReopen(fd, fl, &st);
     if (own)
         childClose(nfd);
 }

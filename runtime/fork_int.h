@@ -1,8 +1,8 @@
 /*
 ** fork_int.h - what the fork executor's parent side (exec_fork.c) and its
 ** child (fork_child.c) share: system calls without libc, the kernel's
-** sigaction, and what the parent hands its child.  Only these two files
-** include it.
+** sigaction, and what the parent hands its child.  Only the fork
+** executor's files (exec_fork.c, fork_child.c, fork_reopen.c) include it.
 */
 #ifndef FORK_INT_H
 #define FORK_INT_H
@@ -86,5 +86,10 @@ struct ptmForkChildArgs {
 ** not set up ends it with ring->setup_err set.
 */
 void ptmForkChildRun(const struct ptmForkChildArgs *a) __attribute__((noreturn));
+
+struct stat;
+/* ptmForkNoteReopen (fork_reopen.c): the child reopened fd, which the
+** host has open with flags fl on file st, read-only. */
+void ptmForkNoteReopen(int fd, int fl, const struct stat *st);
 
 #endif /* FORK_INT_H */

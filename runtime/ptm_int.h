@@ -385,7 +385,7 @@ enum ptmRc ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
 ** must not wait forever); release() follows a 1.  PTM_OK, PTM_EINVAL, or
 ** PTM_ENOMEM (8 are registered already). */
 enum ptmRc ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
-/* ptmForkHostFlags (fork_child.c): flags (F_GETFL of fd) with the access
+/* ptmForkHostFlags (fork_reopen.c): flags (F_GETFL of fd) with the access
 ** mode of the host's descriptor, which a fork child reopened read-only. */
 int ptmForkHostFlags(int fd, int flags);
 
