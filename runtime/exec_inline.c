@@ -420,7 +420,7 @@ static void keepFrame(const struct ptm_tx_desc *desc, struct ptmRing *ring,
     }
     run->frame_valid = 1;
     if (desc->success)
-        run->success = desc->success(run->frame) != 0;
+        run->verdict = desc->success(run->frame) ? PTM_VERDICT_MET : PTM_VERDICT_FAILED;
 }
 
 /* classify: the run's status from how the mirror ended. */
@@ -454,16 +454,15 @@ static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
 ** run->error says why, and the caller may use the fork executor instead).
 ** A mirror that returned hands back its frame, of any size (run->frame:
 ** ring->frame, or a heap copy the caller frees with ptmMirrorRunRelease),
-** judged against success_criteria (run->success).
+** judged against success_criteria (run->verdict).
 ** Returns PTM_OK when the mirror ran, else PTM_ERROR.
 */
-int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
-                 struct ptmRing *ring, struct ptmMirrorRun *run)
+enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint64_t deadline_ns,
+                        struct ptmRing *ring, struct ptmMirrorRun *run)
 {
     memset(run, 0, sizeof *run);
-    run->executor = "inline";
+    run->executor = PTM_EXEC_INLINE;
     run->ring = ring;
-    run->success = -1;
     pthread_once(&inl.once, setup);
     struct inlineThread *t = inl.err ? NULL : self();
     if (!t || t->active) {

@@ -141,8 +141,11 @@ static uint32_t histSignature(const struct ptmEvent *ev)
 {
     uint32_t cls = 0; /* succeeded */
     if (ev->err) {
-        const char *c = ptmErrnoClass(ev->err);
-        cls = !c ? 3 : c[0] == 'v' ? 1 : 2; /* other error, validation, contention */
+        switch (ptmErrnoClassOf(ev->err)) {
+        case PTM_ERRCLASS_VALIDATION: cls = 1; break;
+        case PTM_ERRCLASS_CONTENTION: cls = 2; break;
+        case PTM_ERRCLASS_NONE: cls = 3; break; /* another error */
+        }
     }
     return ((uint32_t)(ev->kind & 0xff) << 24) | ((uint32_t)ev->call << 8) | cls;
 }
@@ -158,7 +161,7 @@ static int histCmpU32(const void *a, const void *b)
 ** OUT: *set (malloc'd, NULL when there are none), *n.
 ** Returns PTM_OK or PTM_ENOMEM.
 */
-static int histSignatureSet(const struct ptmRing *ring, uint32_t **set, size_t *n)
+static enum ptmRc histSignatureSet(const struct ptmRing *ring, uint32_t **set, size_t *n)
 {
     *set = NULL;
     *n = 0;

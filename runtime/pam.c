@@ -21,7 +21,7 @@
 **   - memory: a lua_Alloc that refuses to grow the state beyond
 **     PTM_PAM_MEMORY_CAP bytes, so a memory bomb is a Lua memory error;
 **   - time: every load and every analyze() runs in a fresh coroutine with a
-**     count and call hook; after PTM_PAM_BUDGET VM instructions, or
+**     count and call hook (pam_budget.c); after PTM_PAM_BUDGET VM instructions, or
 **     PTM_PAM_TIME_MS of wall-clock time (one instruction can be a long
 **     library call: string.rep of megabytes), checked every 100
 **     instructions, the hook yields out of the coroutine, which no pcall()
@@ -64,6 +64,7 @@
 #define PTM_PAM_RULES_FILE_MAX (1u << 20) /* PTM_RULES files larger are refused */
 
 struct pamState {
+    struct ptmPamBudget budget;   /* first: lua_getextraspace points at both */
     struct pamState *next;
     char *src;                    /* the script's text (a copy) */
     char *name;                   /* for messages and traces */
@@ -79,28 +80,36 @@ struct pamState {
                                      0: analyze() runs on every call */
     size_t mem_used;
     size_t mem_cap;
-    int budget_hit;               /* the hook found the budget spent in this run */
-    int time_hit;                 /* ... the time budget, before the instructions */
-    int running;                  /* a run is under way: the allocator watches the clock */
-    uint64_t t0_ns;               /* when this run started */
-    unsigned long steps;          /* VM instructions it ran, in hook steps */
-    size_t spent;                 /* library steps not yet checked (ptmPamSpend) */
 };
+_Static_assert(offsetof(struct pamState, budget) == 0, "ptmPamBudgetOf reads a pamState");
 
-/* rules.when: the signals a script's result depends on.  When none of them
-** fired, analyze() would return 0 with no adjustment, so it is not run. */
-#define PAM_WHEN_CONTENTION 1u
-#define PAM_WHEN_VALIDATION 2u
-#define PAM_WHEN_TIMEOUT    4u  /* predicted_timeout_ms > acceptable_timeout_ms */
-#define PAM_WHEN_DEVIATION  8u  /* deviation > deviation_threshold */
+/* rules.when: the signals a script's result depends on (signals.def's
+** PTM_SIGNAL_WHEN rows, bit i for row i).  When none of them fired,
+** analyze() would return 0 with no adjustment, so it is not run. */
+static const char *const pamWhenNames[] = {
+#define PTM_SIGNAL_WHEN(key, fired) #key,
+#include "signals.def"
+#undef PTM_SIGNAL_WHEN
+};
+#define PAM_N_WHEN (sizeof pamWhenNames / sizeof pamWhenNames[0])
+/* "contention, validation, ...", for the error message. */
+#define PTM_SIGNAL_WHEN(key, fired) ", " #key
+static const char pamWhenList[] =
+#include "signals.def"
+    ;
+#undef PTM_SIGNAL_WHEN
 
-static const struct {
-    const char *name;
-    unsigned bit;
-} pamWhenNames[] = {{"contention", PAM_WHEN_CONTENTION},
-                    {"validation", PAM_WHEN_VALIDATION},
-                    {"timeout", PAM_WHEN_TIMEOUT},
-                    {"deviation", PAM_WHEN_DEVIATION}};
+/* pamWhenFired: the bits of the PTM_SIGNAL_WHEN rows that fired in s. */
+static unsigned pamWhenFired(const struct ptmSignals *s)
+{
+    unsigned fired = 0, bit = 1;
+#define PTM_SIGNAL_WHEN(key, expr) \
+    fired |= (expr) ? bit : 0;     \
+    bit <<= 1;
+#include "signals.def"
+#undef PTM_SIGNAL_WHEN
+    return fired;
+}
 
 static pthread_mutex_t pamListMu = PTHREAD_MUTEX_INITIALIZER;
 static struct pamState *pamList;
@@ -127,22 +136,7 @@ static char *pamStrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* --- the allocator and the budget -------------------------------------- */
-
-/* Whether the run under way is past its wall-clock budget. */
-static int pamOutOfTime(const struct pamState *st)
-{
-    return ptmOsNowNs() - st->t0_ns > (uint64_t)PTM_PAM_TIME_MS * 1000000u;
-}
-
-/* Marks the run's budget spent (the time budget when the instructions
-** were not, so that the message names what ran out). */
-static void pamBudgetSpent(struct pamState *st)
-{
-    if (!st->budget_hit)
-        st->time_hit = st->steps < PTM_PAM_BUDGET;
-    st->budget_hit = 1;
-}
+/* --- the allocator ----------------------------------------------------- */
 
 /* A lua_Alloc that keeps the state under st->mem_cap bytes and, during a
 ** run, refuses to grow it once the run is out of time (a library call that
@@ -159,10 +153,8 @@ static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > old && st->mem_used - old + nsize > st->mem_cap)
         return NULL;
-    if (nsize > old && st->running && (st->budget_hit || pamOutOfTime(st))) {
-        pamBudgetSpent(st);
+    if (nsize > old && ptmPamBudgetRefuses(&st->budget))
         return NULL;
-    }
     void *p = realloc(ptr, nsize);
     if (!p)
         return NULL;
@@ -173,60 +165,6 @@ static void *pamAlloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static struct pamState *pamStateOf(lua_State *L)
 {
     return *(struct pamState **)lua_getextraspace(L);
-}
-
-/* How often the count hook looks at the budget, in VM instructions. */
-#define PAM_HOOK_STEP 100
-
-/* Stops the run: marks its budget spent and raises the budget's error,
-** which the sandbox's pcall re-raises. */
-static void pamStop(lua_State *L, struct pamState *st)
-{
-    pamBudgetSpent(st);
-    luaL_error(L, "%s budget exceeded", st->time_hit ? "time" : "instruction");
-}
-
-/*
-** The hook, on counts and calls.  Every PAM_HOOK_STEP instructions: whether
-** the run has spent its instructions or its time; once it has, it stops the
-** run.  On every call of a function, Lua's or C's, and those a library
-** function makes itself (a metamethod, sort's comparator): whether the run
-** is out of time, so that a long loop inside one C function that calls
-** anything is stopped too.  Calls cannot yield: they raise the error.
-*/
-static void pamHook(lua_State *L, lua_Debug *ar)
-{
-    struct pamState *st = pamStateOf(L);
-    if (ar->event != LUA_HOOKCOUNT) {
-        if (st->budget_hit || pamOutOfTime(st))
-            pamStop(L, st);
-        return;
-    }
-    if (!st->budget_hit) {
-        st->steps += PAM_HOOK_STEP;
-        if (st->steps < PTM_PAM_BUDGET && !pamOutOfTime(st))
-            return;
-        pamBudgetSpent(st);
-    }
-    /* keep firing if caught */
-    lua_sethook(L, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, 1000);
-    if (lua_isyieldable(L)) {
-        lua_yield(L, 0); /* out of the coroutine, past any pcall */
-        return;
-    }
-    pamStop(L, st);
-}
-
-/* ptmPamSpend: see pam_int.h. */
-void ptmPamSpend(lua_State *L, size_t n)
-{
-    struct pamState *st = pamStateOf(L);
-    st->spent += n;
-    if (st->spent < PAM_SPEND_STEP)
-        return;
-    st->spent = 0;
-    if (st->budget_hit || pamOutOfTime(st))
-        pamStop(L, st);
 }
 
 /* --- the `ptm` library for rule authors -------------------------------- */
@@ -281,7 +219,7 @@ static int pamPcallK(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     (void)ctx;
-    if (pamStateOf(L)->budget_hit && !lua_toboolean(L, 1)) {
+    if (pamStateOf(L)->budget.budget_hit && !lua_toboolean(L, 1)) {
         lua_settop(L, 2);
         return lua_error(L);
     }
@@ -390,22 +328,17 @@ static int pamProtectedOpen(lua_State *L)
 static int pamResume(struct pamState *st, lua_State *L, lua_State *T, int nargs, int *nres,
                      const char *what, char *err, size_t cap)
 {
-    st->budget_hit = st->time_hit = 0;
-    st->steps = 0;
-    st->spent = 0;
-    st->t0_ns = ptmOsNowNs();
-    lua_sethook(T, pamHook, LUA_MASKCOUNT | LUA_MASKCALL, PAM_HOOK_STEP);
-    st->running = 1;
+    ptmPamBudgetStart(&st->budget, T);
     int rc = lua_resume(T, L, nargs, nres);
-    st->running = 0;
+    st->budget.running = 0;
     /* The hook stays: closing T's pending to-be-closed variables
     ** (pamDropThread) runs script code too. */
-    if (st->budget_hit && st->time_hit) {
+    if (st->budget.budget_hit && st->budget.time_hit) {
         pamCopy(err, cap, "rules %s: %s: time budget of %d ms exceeded", st->name, what,
                 PTM_PAM_TIME_MS);
         return -1;
     }
-    if (st->budget_hit) {
+    if (st->budget.budget_hit) {
         pamCopy(err, cap, "rules %s: %s: instruction budget of %d exceeded", st->name, what,
                 PTM_PAM_BUDGET);
         return -1;
@@ -469,13 +402,13 @@ static int pamReadWhen(lua_State *L, struct pamState *st, char *err, size_t cap)
     for (lua_Unsigned i = 1; i <= n; i++) {
         unsigned bit = 0;
         if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING)
-            for (size_t k = 0; k < sizeof pamWhenNames / sizeof pamWhenNames[0]; k++)
-                if (strcmp(lua_tostring(L, -1), pamWhenNames[k].name) == 0)
-                    bit = pamWhenNames[k].bit;
+            for (size_t k = 0; k < PAM_N_WHEN; k++)
+                if (strcmp(lua_tostring(L, -1), pamWhenNames[k]) == 0)
+                    bit = 1u << k;
         lua_pop(L, 1);
         if (!bit) {
-            pamCopy(err, cap, "rules %s: load: when[%llu] is not one of contention, "
-                    "validation, timeout, deviation", st->name, (unsigned long long)i);
+            pamCopy(err, cap, "rules %s: load: when[%llu] is not one of %s", st->name,
+                    (unsigned long long)i, pamWhenList + 2);
             lua_pop(L, 1);
             return -1;
         }
@@ -497,11 +430,7 @@ static int pamQuiet(const struct pamState *st, const struct ptmObservation *obs)
     const struct ptmSignals *s = obs->signals;
     if (!st->when || !s)
         return 0;
-    unsigned fired = (s->contention ? PAM_WHEN_CONTENTION : 0) |
-                     (s->validation ? PAM_WHEN_VALIDATION : 0) |
-                     (s->predicted_timeout_ms > s->acceptable_timeout_ms ? PAM_WHEN_TIMEOUT : 0) |
-                     (s->deviation > PTM_DEVIATION_THRESHOLD ? PAM_WHEN_DEVIATION : 0);
-    return (fired & st->when) == 0;
+    return (pamWhenFired(s) & st->when) == 0;
 }
 
 /* Protected: compiles and runs the script, keeps the table it returns. */
@@ -579,7 +508,7 @@ static int pamProtectedLoad(lua_State *L)
 /* Reads a PTM_RULES file.  OUT: *text (malloc'd, NUL-terminated).
 ** Returns PTM_OK, PTM_EINVAL (not a regular file: a FIFO, a directory),
 ** PTM_ERROR (errno set) or PTM_ENOMEM. */
-static int pamReadFile(const char *path, char **text)
+static enum ptmRc pamReadFile(const char *path, char **text)
 {
     *text = NULL;
     /* Non-blocking: a FIFO named by mistake must not stall the host. */
@@ -654,7 +583,7 @@ static void pamStateLoad(struct pamState *st)
     st->loaded = 1;
     if (st->from_file) {
         char *text;
-        int rc = pamReadFile(st->name, &text);
+        enum ptmRc rc = pamReadFile(st->name, &text);
         if (rc != PTM_OK) {
             pamCopy(st->error, sizeof st->error, "rules %s (PTM_RULES): cannot read: %s",
                     st->name, rc == PTM_ENOMEM   ? "out of memory"
@@ -778,7 +707,7 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
 
     if (run) {
         lua_createtable(L, 0, 8);
-        pamSetStr(L, "executor", run->executor);
+        pamSetStr(L, "executor", ptmExecutorName(run->executor));
         pamSetStr(L, "status", ptmStatusName(run->status));
         pamSetNum(L, "duration_ms", (double)run->duration_ns / 1e6);
         pamSetInt(L, "signal", run->signo);
@@ -800,21 +729,21 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
 
     struct ptmSignals none = {.acceptable_timeout_ms = HUGE_VAL};
     const struct ptmSignals *s = obs->signals ? obs->signals : &none;
-    lua_createtable(L, 0, 10);
-    pamSetBool(L, "contention", s->contention);
-    pamSetBool(L, "validation", s->validation);
-    pamSetNum(L, "predicted_timeout_ms", s->predicted_timeout_ms);
-    pamSetNum(L, "acceptable_timeout_ms", s->acceptable_timeout_ms);
-    pamSetNum(L, "deviation", s->deviation);
-    pamSetInt(L, "validation_failures", s->validation_failures);
-    pamSetInt(L, "contention_events", s->contention_events);
-    pamSetInt(L, "error_events", s->error_events);
-    pamSetBool(L, "criteria_failed", s->criteria_failed);
-    pamSetInt(L, "criteria_errno", s->criteria_errno);
+    lua_createtable(L, 0, PTM_N_SIGNALS);
+    for (unsigned i = 0; i < PTM_N_SIGNALS; i++) {
+        const struct ptmSignalInfo *si = &ptmSignalTable[i];
+        double x = ptmSignalValue(s, i);
+        switch (si->type) {
+        case PTM_SIGNAL_FLAG: pamSetBool(L, si->name, x != 0); break;
+        case PTM_SIGNAL_NUM: pamSetNum(L, si->name, x); break;
+        case PTM_SIGNAL_COUNT:
+        case PTM_SIGNAL_ERRNO: pamSetInt(L, si->name, (lua_Integer)x); break;
+        }
+    }
     lua_setfield(L, -2, "signals");
 
-    if (obs->mirror_success >= 0)
-        pamSetBool(L, "mirror_success", obs->mirror_success);
+    if (run && run->verdict != PTM_VERDICT_NONE)
+        pamSetBool(L, "mirror_success", run->verdict == PTM_VERDICT_MET);
 
     struct ptmHistoryView hnone = {0};
     const struct ptmHistoryView *h = obs->history ? obs->history : &hnone;
@@ -1162,7 +1091,7 @@ static void pamVerdictInit(struct ptmVerdict *v)
     v->timeout_us = -1;
 }
 
-static int pamFail(struct ptmVerdict *v, const char *msg)
+static enum ptmRc pamFail(struct ptmVerdict *v, const char *msg)
 {
     pamVerdictInit(v);
     v->rules_error = 1;
@@ -1171,7 +1100,7 @@ static int pamFail(struct ptmVerdict *v, const char *msg)
 }
 
 /* pamAnalyze: ptmPamAnalyze, in the C locale. */
-static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+static enum ptmRc pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
 {
     pamVerdictInit(v);
     if (!obs || !obs->desc) {
@@ -1190,7 +1119,7 @@ static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
     if (!st->loaded)
         pamStateLoad(st);
     if (st->failed) {
-        int rc = pamFail(v, st->error);
+        enum ptmRc rc = pamFail(v, st->error);
         pthread_mutex_unlock(&st->mu);
         return rc;
     }
@@ -1222,7 +1151,7 @@ static int pamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
     ** frees them, so the next call starts clean. */
     if (c.failed)
         lua_gc(L, LUA_GCCOLLECT);
-    int rc = c.failed ? pamFail(v, c.err) : PTM_OK;
+    enum ptmRc rc = c.failed ? pamFail(v, c.err) : PTM_OK;
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -1253,11 +1182,11 @@ static void pamLocaleInit(void)
 ** a locale's strcoll, which is slow enough on long strings to hide inside
 ** one VM instruction.
 */
-int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
+enum ptmRc ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
 {
     pthread_once(&pamLocaleOnce, pamLocaleInit);
     locale_t saved = pamCLocale ? uselocale(pamCLocale) : (locale_t)0;
-    int rc = pamAnalyze(obs, v);
+    enum ptmRc rc = pamAnalyze(obs, v);
     if (saved)
         uselocale(saved);
     return rc;

@@ -6,8 +6,41 @@
 #define PAM_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <lua.h>
+
+/* pam_budget.c ----------------------------------------------------------
+** The budget of one run of a rules script.  lua_getextraspace of the run's
+** state holds a pointer to it.
+*/
+struct ptmPamBudget {
+    int budget_hit;               /* the run spent its budget */
+    int time_hit;                 /* ... the time budget, before the instructions */
+    int running;                  /* a run is under way: the allocator watches the clock */
+    uint64_t t0_ns;               /* when this run started */
+    unsigned long steps;          /* VM instructions it ran, in hook steps */
+    size_t spent;                 /* library steps not yet checked (ptmPamSpend) */
+};
+
+/* ptmPamBudgetOf: the budget of the run on L. */
+struct ptmPamBudget *ptmPamBudgetOf(lua_State *L);
+
+/*
+** ptmPamBudgetStart: starts a run on T: a fresh budget, and the hook that
+** stops the run (a Lua error, or a yield out of T) once it has run
+** PTM_PAM_BUDGET instructions or PTM_PAM_TIME_MS.  The caller clears
+** b->running when the run ends.
+*/
+void ptmPamBudgetStart(struct ptmPamBudget *b, lua_State *T);
+
+/*
+** ptmPamBudgetRefuses: whether the run under way is out of its budget, for
+** the allocator to refuse to grow the state (a library call that builds a
+** large result allocates as it goes); marks the budget spent when it is.
+** 0 when no run is under way.
+*/
+int ptmPamBudgetRefuses(struct ptmPamBudget *b);
 
 /* How many steps of work a library call does between two looks at the
 ** clock (a step is a byte compared, copied or matched: tens of
@@ -22,6 +55,8 @@
 ** Never returns when it raises.
 */
 void ptmPamSpend(lua_State *L, size_t n);
+
+/* pam_lib.c ------------------------------------------------------------- */
 
 /*
 ** ptmPamOpenBounded: replaces the library functions that can run long in

@@ -5,8 +5,12 @@
 ** ptm<Module><Verb>, as SQLite's are sqlite3<Module><Verb>, so that nothing
 ** here collides with the host program when libptm is linked statically.
 **
-** Return codes: functions returning int return PTM_OK (0) or a PTM_E* code;
-** they never exit() or abort() the host program.
+** Result codes: a function returns either an enum ptmRc (PTM_OK or a
+** PTM_E* code) or "0 or an errno", and its contract says which and names
+** the codes.  The PTM_E* codes are negative and below -4095, so that none
+** equals an errno value (positive) or a system call's -errno (-4095..-1),
+** which travel in the same ints.  No function exit()s or abort()s the host
+** program.  See docs/DESIGN.md, section 6.
 */
 #ifndef PTM_INT_H
 #define PTM_INT_H
@@ -28,11 +32,14 @@
 #include "ptm.h"
 #include "ptm_gen.h"
 
-#define PTM_OK      0
-#define PTM_ERROR   1  /* a system call failed; errno says which */
-#define PTM_ENOMEM  2
-#define PTM_EINVAL  3  /* a caller's mistake */
-#define PTM_ERULES  4  /* the rules script failed */
+enum ptmRc {
+    PTM_OK = 0,
+    PTM_ERROR = -5001,  /* a system call failed; errno says which */
+    PTM_ENOMEM = -5002, /* out of memory (or of a fixed table's room) */
+    PTM_EINVAL = -5003, /* a caller's mistake */
+    PTM_ERULES = -5004  /* the rules script failed */
+};
+_Static_assert(PTM_ERROR < -4095 && PTM_ERULES < -4095, "a PTM_E* code is an -errno");
 
 /* The shims of calls.def, as event call numbers. */
 enum ptmCall {
@@ -160,12 +167,17 @@ enum ptmForkStamp {
     PTM_STAMP_COUNT
 };
 
-/* struct ptmRing.verdict: success_criteria on the mirror's result, judged
-** by the fork child where that result lives (its pointers are its own, and
-** a frame larger than the ring's is never copied out). */
-#define PTM_VERDICT_NONE 0u       /* not judged: no criteria, or no result */
-#define PTM_VERDICT_MET 1u
-#define PTM_VERDICT_FAILED 2u
+/* The mirror's verdict: success_criteria on the mirror's result, judged by
+** its executor where that result lives (a fork child's pointers are its
+** own, and a frame larger than the ring's is never copied out).  Its one
+** form from the executor to the rules: the fork child stores it in
+** ring->verdict, each executor puts it in run->verdict, and signals.c, tx.c
+** and pam.c (m.mirror_success: nil, true, false) read it there. */
+enum ptmMirrorVerdict {
+    PTM_VERDICT_NONE = 0,         /* not judged: no criteria, or no result */
+    PTM_VERDICT_MET = 1,
+    PTM_VERDICT_FAILED = 2
+};
 
 /* Everything in struct ptmRing is in the shared mapping, which a fork
 ** mirror can write: the parent reads it only through ptmRingCount (bounded
@@ -177,7 +189,7 @@ struct ptmRing {
     _Atomic uint32_t left;        /* fork child: it left by longjmp (longjmp.c) */
     _Atomic int32_t setup_err;    /* fork child: errno of a sandbox setup that failed
                                   ** (the mirror did not run); 0 otherwise */
-    _Atomic uint32_t verdict;     /* fork child: PTM_VERDICT_* of its own frame, stored
+    _Atomic uint32_t verdict;     /* fork child: enum ptmMirrorVerdict of its own frame, stored
                                   ** before returned, for frames of any size */
     uint32_t frame_len;           /* bytes of frame[] valid once returned */
     _Atomic int32_t end_errno;    /* errno when the mirror returned (its frame's err):
@@ -198,7 +210,7 @@ struct ptmRing {
 
 /* ptmRingCreate: maps a ring for cap events (0: PTM_RING_DEFAULT_CAP).
 ** OUT: *out.  PTM_OK, PTM_EINVAL (cap above 2^20) or PTM_ENOMEM. */
-int ptmRingCreate(uint32_t cap, struct ptmRing **out);
+enum ptmRc ptmRingCreate(uint32_t cap, struct ptmRing **out);
 /* ptmRingSize: the bytes of ring's shared mapping. */
 size_t ptmRingSize(const struct ptmRing *ring);
 /* ptmRingCap: the events ring holds, from its private page (trusted). */
@@ -336,7 +348,7 @@ void ptmMirrorBail(const char *why);
 ** return when an inline mirror runs; returns at once otherwise. */
 void ptmMirrorFault(int signo);
 
-/* exec_fork.c -----------------------------------------------------------
+/* exec_fork.c, fork_child.c ---------------------------------------------
 ** The fork executor: the mirror runs in a copy-on-write child under a
 ** seccomp filter that denies write-class syscalls (each denial becomes an
 ** event and the call returns EPERM), and the parent reaps it before the
@@ -352,9 +364,22 @@ enum ptmMirrorStatus {
                              error handling took over (a Lua error, png_error) */
 };
 
+/* The executor that ran a mirror (ptmExecutorName: "fork", "inline"). */
+enum ptmExecutor {
+    PTM_EXEC_NONE = 0,
+    PTM_EXEC_FORK,
+    PTM_EXEC_INLINE
+};
+
+/* ptmExecutorName: the executor as traces and rules name it ("?": none). */
+static inline const char *ptmExecutorName(enum ptmExecutor e)
+{
+    return e == PTM_EXEC_FORK ? "fork" : e == PTM_EXEC_INLINE ? "inline" : "?";
+}
+
 struct ptmMirrorRun {
     enum ptmMirrorStatus status;
-    const char *executor;         /* "fork" */
+    enum ptmExecutor executor;
     int signo;                    /* the crash signal */
     int exit_code;                /* when it exited without returning */
     uint64_t duration_ns;
@@ -367,10 +392,9 @@ struct ptmMirrorRun {
     void *frame_heap;             /* owned: free with ptmMirrorRunRelease */
     const char *frame_lost;       /* why a mirror that returned did not hand its frame
                                      back (static text); NULL otherwise */
-    int success;                  /* the mirror's result met success_criteria (1) or
-                                     not (0), judged by the executor; -1: not judged
-                                     (no criteria, or the mirror did not return) */
-    int criteria_failed;          /* success == 0 (set by the engine) */
+    enum ptmMirrorVerdict verdict; /* success_criteria on the mirror's result, judged
+                                     by the executor; PTM_VERDICT_NONE: no criteria,
+                                     or the mirror did not return */
     char error[160];              /* why PTM_MS_FAILED */
     const char *bailed;           /* inline: why the mirror stopped before its
                                      end (PTM_MS_FAILED; ptmMirrorBail) */
@@ -387,11 +411,11 @@ void ptmMirrorRunRelease(struct ptmMirrorRun *run);
 ** deadline_ns is relative (ns from now; 0: none).  ring must come from
 ** ptmRingCreate; it is reset first.  OUT: *run (always filled; status
 ** PTM_MS_FAILED when the mirror could not run).  The child judges its
-** result against success_criteria (run->success); its frame comes back in
+** result against success_criteria (run->verdict); its frame comes back in
 ** ring->frame only when it fits (run->frame_lost says so otherwise).
 ** Returns PTM_OK when a mirror ran, PTM_EINVAL for a bad argument, else
 ** PTM_ERROR. */
-int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
+enum ptmRc ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
                uint64_t deadline_ns, struct ptmRing *ring,
                struct ptmMirrorRun *run);
 /* ptmForkHoldAdd: a lock the mirror side of a shim takes, held by
@@ -399,23 +423,63 @@ int ptmForkRun(const struct ptm_tx_desc *desc, const void *frame,
 ** does not have.  hold() returns 1 when it took it, 0 when it gave up (it
 ** must not wait forever); release() follows a 1.  PTM_OK, PTM_EINVAL, or
 ** PTM_ENOMEM (8 are registered already). */
-int ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
-/* ptmForkHostFlags: flags (F_GETFL of fd) with the access mode of the
-** host's descriptor, which a fork child reopened read-only. */
+enum ptmRc ptmForkHoldAdd(int (*hold)(void), void (*release)(void));
+/* ptmForkHostFlags (fork_reopen.c): flags (F_GETFL of fd) with the access
+** mode of the host's descriptor, which a fork child reopened read-only. */
 int ptmForkHostFlags(int fd, int flags);
-/* ptmForkFilterDescribe: prints the fork executor's seccomp table, as
-** Markdown, to out (docs/sandbox.md).  0 or an errno. */
-int ptmForkFilterDescribe(FILE *out);
+
+/* sandbox.c -------------------------------------------------------------
+** The fork child's seccomp filter (a table of denied system calls, built
+** once per process into a BPF program) and its Landlock ruleset.
+*/
+/* Landlock's system calls: the same numbers on x86_64 and aarch64. */
+#define PTM_NR_LANDLOCK_CREATE_RULESET 444
+#define PTM_NR_LANDLOCK_RESTRICT_SELF 446
+/* landlock_create_ruleset's attribute, the layout of ABI 6. */
+struct ptmLandlockRuleset {
+    uint64_t handled_access_fs, handled_access_net, scoped;
+};
+/* What the SIGSYS handler needs to describe a denial of system call nr:
+** the argument naming its path or descriptor, and the one that says what
+** was asked (an ioctl's request, a prctl's option); -1: none. */
+struct ptmSandboxDeny {
+    int nr;
+    signed char path_arg, fd_arg, detail_arg;
+};
+/* PROCMAP_QUERY (Linux 6.11), as <linux/fs.h> of 6.11 defines it: the
+** child reads its mappings with it, and the filter allows it. */
+struct ptmProcmapQuery {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY_IOCTL _IOWR('f', 17, struct ptmProcmapQuery)
+struct sock_fprog;
+/* ptmSandboxBuild: builds the filter once per process.  OUT: *why (the
+** failed step).  0 or an errno. */
+int ptmSandboxBuild(const char **why);
+/* ptmSandboxProgram: the built filter with this process's pid and
+** deadline timer patched in (async-signal-safe), for seccomp(2). */
+struct sock_fprog *ptmSandboxProgram(uint32_t pid, uint32_t timer);
+/* ptmSandboxDenied: the filter's row for system call nr, or NULL. */
+const struct ptmSandboxDeny *ptmSandboxDenied(int nr);
+/* ptmSandboxLandlock: the child's Landlock ruleset.  OUT: *rs.  Its size,
+** or 0 when there is no Landlock. */
+size_t ptmSandboxLandlock(struct ptmLandlockRuleset *rs);
+/* ptmSandboxDescribe: prints the filter's table, as Markdown, to out
+** (docs/sandbox.md).  0 or an errno. */
+int ptmSandboxDescribe(FILE *out);
 
 /* exec_inline.c ---------------------------------------------------------
 ** The inline executor: the mirror on the calling thread.  Crashes are
 ** caught by chained signal handlers on an alternate stack, hangs by a
 ** watchdog (cooperative ptm_mirror_cancel first, a signal after a grace
-** period).  Same contract as ptmForkRun; run->executor is "inline".  A
+** period).  Same contract as ptmForkRun; run->executor is PTM_EXEC_INLINE.  A
 ** frame larger than the ring's is handed back too, as run->frame_heap:
 ** the caller frees it with ptmMirrorRunRelease.
 */
-int ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
+enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
                  uint64_t deadline_ns, struct ptmRing *ring,
                  struct ptmMirrorRun *run);
 
@@ -570,24 +634,56 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
 /* signals.c -------------------------------------------------------------
 ** The seed's four signals, from what the mirror observed.
 */
+/* The signals of signals.def, as fields: FLAG int, COUNT unsigned, NUM
+** double, ERRNO int. */
+#define PTM_SIGNAL_CTYPE_FLAG int
+#define PTM_SIGNAL_CTYPE_COUNT unsigned
+#define PTM_SIGNAL_CTYPE_NUM double
+#define PTM_SIGNAL_CTYPE_ERRNO int
 struct ptmSignals {
-    int contention;               /* EAGAIN/EBUSY-class results, held locks */
-    int validation;               /* ptm_validate failures, EINVAL-class results, crashes */
-    double predicted_timeout_ms;  /* predicted primary duration */
-    double acceptable_timeout_ms; /* the timeout key; HUGE_VAL when none */
-    double deviation;             /* ptmHistoryDeviation */
-    unsigned validation_failures; /* failed ptm_validate calls */
-    unsigned contention_events;
-    unsigned error_events;        /* shim results with a predicted errno */
-    int criteria_failed;          /* the mirror's result fails success_criteria */
-    int criteria_errno;           /* ... with this errno (ring->end_errno); 0: none */
+#define PTM_SIGNAL(name, type, fires) PTM_SIGNAL_CTYPE_##type name;
+#include "signals.def"
+#undef PTM_SIGNAL
 };
+
+enum ptmSignalType { PTM_SIGNAL_FLAG, PTM_SIGNAL_COUNT, PTM_SIGNAL_NUM, PTM_SIGNAL_ERRNO };
+
+/* One row of signals.def. */
+struct ptmSignalInfo {
+    const char *name;             /* m.signals.<name>, a trace's signals.<name> */
+    enum ptmSignalType type;
+    size_t offset;                /* of its field in struct ptmSignals */
+    const char *fires;            /* when it fires, in words */
+};
+
+/* The signals' indices in ptmSignalTable: PTM_SIGNAL_I_<name>. */
+enum {
+#define PTM_SIGNAL(name, type, fires) PTM_SIGNAL_I_##name,
+#include "signals.def"
+#undef PTM_SIGNAL
+    PTM_N_SIGNALS
+};
+
+/* ptmSignalTable: the rows of signals.def, in order. */
+extern const struct ptmSignalInfo ptmSignalTable[PTM_N_SIGNALS];
+/* ptmSignalValue: the value of signal i (of ptmSignalTable) in s, as a
+** double (FLAG 0 or 1, COUNT and ERRNO exactly). */
+double ptmSignalValue(const struct ptmSignals *s, unsigned i);
 
 /* ptmSignalsCompute: OUT: *sig. */
 void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,
                        const struct ptmHistoryView *hist, double deviation,
                        struct ptmSignals *sig);
-/* ptmErrnoClass: "contention", "validation" or NULL for an errno value. */
+/* The class of a predicted errno value (ptmErrnoClassOf). */
+enum ptmErrClass {
+    PTM_ERRCLASS_NONE = 0,   /* no errno, or one neither detector claims */
+    PTM_ERRCLASS_VALIDATION, /* repeating the request unchanged fails again */
+    PTM_ERRCLASS_CONTENTION  /* another party holds what it needs: a retry may succeed */
+};
+/* ptmErrnoClassOf: the class of errno value err. */
+enum ptmErrClass ptmErrnoClassOf(int err);
+/* ptmErrnoClass: its name for rules and traces: "contention", "validation"
+** or NULL. */
 const char *ptmErrnoClass(int err);
 /* ptmEventKindName: "call", "validate", "denied" ("?" for anything else). */
 const char *ptmEventKindName(unsigned kind);
@@ -637,13 +733,12 @@ struct ptmObservation {
     const struct ptmMirrorRun *run;
     const struct ptmSignals *signals;
     const struct ptmHistoryView *history;
-    int mirror_success;           /* success_criteria on the mirror's result, -1: unknown */
 };
 
 /* ptmPamAnalyze: runs the rules' analyze(m).  OUT: *v (always filled).
 ** Returns PTM_OK, or PTM_ERULES when the script failed (v->rules_error set,
 ** v->error says why, v->probability 0). */
-int ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v);
+enum ptmRc ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v);
 /* ptmPamRulesName: the name of the script that analyzes desc's calls: the
 ** PTM_RULES path when set, else desc->rules_name, else "default". */
 const char *ptmPamRulesName(const struct ptm_tx_desc *desc);
@@ -651,12 +746,26 @@ const char *ptmPamRulesName(const struct ptm_tx_desc *desc);
 /* trace.c ---------------------------------------------------------------
 ** PTM_TRACE=path: one JSON object per transaction call, appended.
 */
+/* What a call decided to run (trace: decision). */
+enum ptmDecision {
+    PTM_DECISION_PRIMARY = 0,
+    PTM_DECISION_DIVERT,          /* an alternative */
+    PTM_DECISION_DISABLED         /* PTM_DISABLE: the primary, nothing observed */
+};
+
+/* ptmDecisionName: "primary", "divert", "disabled", as traces spell it. */
+static inline const char *ptmDecisionName(enum ptmDecision d)
+{
+    return d == PTM_DECISION_DIVERT ? "divert" : d == PTM_DECISION_DISABLED ? "disabled"
+                                                                            : "primary";
+}
+
 struct ptmTxRecord {
     const struct ptm_tx_desc *desc;
     const struct ptmMirrorRun *run;     /* NULL: no mirror ran */
     const struct ptmSignals *signals;   /* NULL with run */
     const struct ptmVerdict *verdict;   /* NULL: no analysis */
-    const char *decision;               /* "primary", "divert", "disabled" */
+    enum ptmDecision decision;
     const char *path;                   /* the function that ran; NULL: none (dry run) */
     unsigned attempts;
     int success;
@@ -664,8 +773,8 @@ struct ptmTxRecord {
     uint64_t duration_ns;
     const char *mirror_reason;          /* why this executor */
     int left;                           /* the primary or alternative left by longjmp */
-    const char *alt_criteria;           /* an alternative ran: its result "met" or "failed"
-                                        ** the primary's success_criteria; NULL: n/a */
+    enum ptmMirrorVerdict alt_criteria; /* an alternative ran: its result met or failed
+                                        ** the primary's success_criteria; NONE: n/a */
     const char *would_run;              /* dry run: the function that would have run */
     const char *dry_result;             /* dry run: what the call returned ("mirror",
                                         ** "mirror, pointer cleared", "none: why") */
@@ -677,8 +786,12 @@ struct ptmTxRecord {
 ** Thread-safe: each line is one write(2) on an O_APPEND descriptor. */
 void ptmTraceWrite(const struct ptmTxRecord *r);
 
-/* tx.c ------------------------------------------------------------------ */
+/* last_error.c ----------------------------------------------------------
+** ptm_last_error(), below tx.c and trace.c, which both set it.
+*/
 /* ptmSetLastError: sets this thread's ptm_last_error(). */
 void ptmSetLastError(const char *fmt, ...) PTM_PRINTF_LIKE(1, 2);
+/* ptmLastErrorClear: this thread's ptm_last_error() becomes "". */
+void ptmLastErrorClear(void);
 
 #endif /* PTM_INT_H */

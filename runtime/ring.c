@@ -64,7 +64,7 @@ static struct ringPriv *ringPriv(const struct ptmRing *ring)
 ** PTM_EINVAL for a cap beyond RING_CAP_MAX, or PTM_ENOMEM when the mapping
 ** failed (errno says why).
 */
-int ptmRingCreate(uint32_t cap, struct ptmRing **out)
+enum ptmRc ptmRingCreate(uint32_t cap, struct ptmRing **out)
 {
     unsigned char *base;
     void *shared;

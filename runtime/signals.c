@@ -10,9 +10,35 @@
 */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ptm_int.h"
+
+const struct ptmSignalInfo ptmSignalTable[PTM_N_SIGNALS] = {
+#define PTM_SIGNAL(name, type, fires) \
+    {#name, PTM_SIGNAL_##type, offsetof(struct ptmSignals, name), fires},
+#include "signals.def"
+#undef PTM_SIGNAL
+};
+
+/*
+** ptmSignalValue: signal i of ptmSignalTable in s, as a double: a FLAG is
+** 0 or 1, a COUNT or an ERRNO is exact.  0 for an i out of range.
+*/
+double ptmSignalValue(const struct ptmSignals *s, unsigned i)
+{
+    if (i >= PTM_N_SIGNALS)
+        return 0.0;
+    const char *p = (const char *)s + ptmSignalTable[i].offset;
+    switch (ptmSignalTable[i].type) {
+    case PTM_SIGNAL_FLAG: return *(const int *)p != 0;
+    case PTM_SIGNAL_COUNT: return *(const unsigned *)p;
+    case PTM_SIGNAL_NUM: return *(const double *)p;
+    case PTM_SIGNAL_ERRNO: return *(const int *)p;
+    }
+    return 0.0;
+}
 
 /*
 ** ptmErrnoClass: the class of a predicted errno value.
@@ -39,9 +65,10 @@
 ** rules may still look at (m.signals.error_events, m.events), but one that
 ** neither of the seed's two detectors claims.
 **
-** Returns a static string or NULL (also for 0).
+** Returns PTM_ERRCLASS_VALIDATION, PTM_ERRCLASS_CONTENTION, or
+** PTM_ERRCLASS_NONE (also for 0).
 */
-const char *ptmErrnoClass(int err)
+enum ptmErrClass ptmErrnoClassOf(int err)
 {
     switch (err) {
     case EINVAL:
@@ -59,7 +86,7 @@ const char *ptmErrnoClass(int err)
     case ENAMETOOLONG:
     case ERANGE:
     case EDOM:
-        return "validation";
+        return PTM_ERRCLASS_VALIDATION;
     case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
     case EWOULDBLOCK:
@@ -72,10 +99,24 @@ const char *ptmErrnoClass(int err)
     case ETXTBSY:
     case ENOLCK:
     case EINTR:
-        return "contention";
+        return PTM_ERRCLASS_CONTENTION;
     default:
-        return NULL;
+        return PTM_ERRCLASS_NONE;
     }
+}
+
+/*
+** ptmErrnoClass: ptmErrnoClassOf(err) as rules and traces spell it:
+** "validation", "contention", or NULL for PTM_ERRCLASS_NONE.
+*/
+const char *ptmErrnoClass(int err)
+{
+    switch (ptmErrnoClassOf(err)) {
+    case PTM_ERRCLASS_VALIDATION: return "validation";
+    case PTM_ERRCLASS_CONTENTION: return "contention";
+    case PTM_ERRCLASS_NONE: break;
+    }
+    return NULL;
 }
 
 /*
@@ -180,10 +221,10 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             sig->error_events++;
             if (!(ev->flags & PTM_EVF_EFFECT) || acceptedErrno(desc, ev->err))
                 continue;
-            const char *cls = ptmErrnoClass(ev->err);
-            if (cls && cls[0] == 'v') {
+            enum ptmErrClass cls = ptmErrnoClassOf(ev->err);
+            if (cls == PTM_ERRCLASS_VALIDATION) {
                 sig->validation = 1;
-            } else if (cls && cls[0] == 'c') {
+            } else if (cls == PTM_ERRCLASS_CONTENTION) {
                 sig->contention = 1;
                 sig->contention_events++;
             }
@@ -195,12 +236,11 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
         ** way: then the sandbox, not the data, may have caused it.  The
         ** errno it ended with says which failure: a contention-class one
         ** (EAGAIN, EBUSY, ...) is transient, and retries exist for it. */
-        if (run->criteria_failed && run->denied == 0 && !racing) {
+        if (run->verdict == PTM_VERDICT_FAILED && run->denied == 0 && !racing) {
             int err = ring ? atomic_load_explicit(&ring->end_errno, memory_order_relaxed) : 0;
-            const char *cls = ptmErrnoClass(err);
             sig->criteria_failed = 1;
             sig->criteria_errno = err;
-            if (cls && cls[0] == 'c')
+            if (ptmErrnoClassOf(err) == PTM_ERRCLASS_CONTENTION)
                 sig->contention = 1;
             else
                 sig->validation = 1;

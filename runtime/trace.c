@@ -23,12 +23,12 @@
 **                          bytes, t_ms, dur_ms}], as the rules see them in m.events
 **                        (detail, errname, class null when empty)
 **   events_dropped       events that did not fit the ring
-**   signals              {contention, validation, predicted_timeout_ms,
-**                          acceptable_timeout_ms, deviation, validation_failures,
-**                          contention_events, error_events, criteria_failed,
-**                          criteria_errno}, or null; an infinite timeout is null;
-**                        criteria_errno: the errno name the mirror ended with
-**                        when its result failed success_criteria, else null
+**   signals              {name: value} for each row of runtime/signals.def, in
+**                          its order (contention, validation, ...,
+**                          criteria_errno), or null; an infinite timeout is
+**                          null; an ERRNO signal is its name, null when 0
+**                          (criteria_errno: the errno the mirror ended with
+**                          when its result failed success_criteria)
 **   probability          null when no analysis ran or the rules failed
 **   reasons              [strings]
 **   rules                the script's name, "default" for the built-in rules
@@ -243,17 +243,18 @@ static json_t *traceSignals(const struct ptmSignals *s)
     json_t *o = json_object();
     if (!o)
         return NULL;
-    traceSet(o, "contention", json_boolean(s->contention));
-    traceSet(o, "validation", json_boolean(s->validation));
-    traceSet(o, "predicted_timeout_ms", traceNum(s->predicted_timeout_ms));
-    traceSet(o, "acceptable_timeout_ms", traceNum(s->acceptable_timeout_ms));
-    traceSet(o, "deviation", traceNum(s->deviation));
-    traceSet(o, "validation_failures", traceInt(s->validation_failures));
-    traceSet(o, "contention_events", traceInt(s->contention_events));
-    traceSet(o, "error_events", traceInt(s->error_events));
-    traceSet(o, "criteria_failed", json_boolean(s->criteria_failed));
-    traceSet(o, "criteria_errno", s->criteria_errno ? traceStr(strerrorname_np(s->criteria_errno))
-                                                    : NULL);
+    for (unsigned i = 0; i < PTM_N_SIGNALS; i++) {
+        const struct ptmSignalInfo *si = &ptmSignalTable[i];
+        double x = ptmSignalValue(s, i);
+        switch (si->type) {
+        case PTM_SIGNAL_FLAG: traceSet(o, si->name, json_boolean(x != 0)); break;
+        case PTM_SIGNAL_NUM: traceSet(o, si->name, traceNum(x)); break;
+        case PTM_SIGNAL_COUNT: traceSet(o, si->name, traceInt((int64_t)x)); break;
+        case PTM_SIGNAL_ERRNO:
+            traceSet(o, si->name, x != 0 ? traceStr(strerrorname_np((int)x)) : NULL);
+            break;
+        }
+    }
     return o;
 }
 
@@ -287,7 +288,7 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "transaction_id", traceStr(d->transaction_id));
     traceSet(o, "function", traceStr(d->function));
 
-    traceSet(o, "mirror", traceStr(run ? (run->executor ? run->executor : "?") : "off"));
+    traceSet(o, "mirror", traceStr(run ? ptmExecutorName(run->executor) : "off"));
     traceSet(o, "mirror_reason", traceStr(r->mirror_reason));
     traceSet(o, "mirror_status", run ? json_string(ptmStatusName(run->status)) : NULL);
     traceSet(o, "mirror_duration_us", run ? traceInt((int64_t)(run->duration_ns / 1000)) : NULL);
@@ -340,12 +341,14 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     }
     traceSet(o, "clamped", clamped);
 
-    traceSet(o, "decision", traceStr(r->decision));
+    traceSet(o, "decision", json_string(ptmDecisionName(r->decision)));
     traceSet(o, "path", traceStr(r->path));
     traceSet(o, "attempts", traceInt(r->attempts));
     traceSet(o, "outcome", json_string(r->success ? "success" : "failure"));
     traceSet(o, "left_by_longjmp", json_boolean(r->left));
-    traceSet(o, "alternative_criteria", traceStr(r->alt_criteria));
+    traceSet(o, "alternative_criteria", r->alt_criteria == PTM_VERDICT_MET      ? json_string("met")
+                                        : r->alt_criteria == PTM_VERDICT_FAILED ? json_string("failed")
+                                                                                : NULL);
     traceSet(o, "probe", json_boolean(r->probe));
     traceSet(o, "dry_run", json_boolean(r->dry_run));
     traceSet(o, "would_run", r->dry_run ? traceStr(r->would_run) : NULL);

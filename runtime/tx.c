@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +43,11 @@ static struct {
     int disable;
     int dry_run;
     uint64_t deadline_ms; /* 0: not set */
-    const char *mirror;   /* PTM_MIRROR: "fork", "inline", "off"; NULL: the metadata's */
+    enum ptm_mirror_mode mirror; /* PTM_MIRROR=fork|inline|off; PTM_MIRROR_AUTO: not
+                                    set, the metadata's mode */
 } env;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
-static _Thread_local char last_error[256];
 static _Thread_local uint64_t rng_state;
 
 static void read_env(void)
@@ -60,8 +59,11 @@ static void read_env(void)
     s = getenv("PTM_MIRROR_DEADLINE_MS");
     env.deadline_ms = s && *s ? strtoull(s, NULL, 10) : 0;
     s = getenv("PTM_MIRROR");
-    if (s && (strcmp(s, "fork") == 0 || strcmp(s, "inline") == 0 || strcmp(s, "off") == 0))
-        env.mirror = s;
+    env.mirror = !s                         ? PTM_MIRROR_AUTO
+                 : strcmp(s, "fork") == 0   ? PTM_MIRROR_FORK
+                 : strcmp(s, "inline") == 0 ? PTM_MIRROR_INLINE
+                 : strcmp(s, "off") == 0    ? PTM_MIRROR_OFF
+                                            : PTM_MIRROR_AUTO;
 }
 
 void ptm_stats_get(struct ptm_stats *out)
@@ -76,19 +78,6 @@ void ptm_stats_get(struct ptm_stats *out)
     out->attempts = stats.attempts;
     out->failures = stats.failures;
     out->rules_errors = stats.rules_errors;
-}
-
-const char *ptm_last_error(void)
-{
-    return last_error;
-}
-
-void ptmSetLastError(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
 }
 
 /* ---------------------------------------------------------------------
@@ -148,7 +137,6 @@ typedef struct Call {
     struct ptmSignals signals;
     struct ptmVerdict verdict;
     int analysed;              /* verdict came from the rules */
-    int mirror_success;
     uint64_t attempt_us[MAX_RECORDED_ATTEMPTS];
     unsigned attempts;
     struct ptm_region *regions; /* the `snapshot` regions, as on entry */
@@ -157,7 +145,8 @@ typedef struct Call {
     int snapshot_owned;        /* snapshot was malloc'd */
     uint64_t t0;               /* when the call began */
     /* What runs now for the host (callHost), for a longjmp out of it. */
-    const char *decision, *path;
+    enum ptmDecision decision;
+    const char *path;
     uint64_t attempt_t0;
     int left;                  /* it left by longjmp */
 } Call;
@@ -230,51 +219,53 @@ static uint64_t mirror_deadline_ns(const struct ptm_tx_desc *d)
     return DEFAULT_DEADLINE_MS * 1000000ULL;
 }
 
-/* choose_executor: the executor for this call and why.  NULL: no mirror. */
-static const char *choose_executor(const struct ptm_tx_desc *d, const char **reason)
+/* choose_executor: the executor for this call and why.  PTM_EXEC_NONE: no
+** mirror. */
+static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char **reason)
 {
     if (!d->failure_prediction_enabled) {
         *reason = "failure_prediction_enabled = false";
-        return NULL;
+        return PTM_EXEC_NONE;
     }
-    if (env.mirror) {
+    if (env.mirror != PTM_MIRROR_AUTO) {
         /* PTM_MIRROR overrides the metadata, but inline only where ptmcc
         ** proved the mirror keeps its stores to itself. */
-        if (env.mirror[0] == 'o') {
+        if (env.mirror == PTM_MIRROR_OFF) {
             *reason = "PTM_MIRROR=off";
-            return NULL;
+            return PTM_EXEC_NONE;
         }
-        if (env.mirror[0] == 'f' || !d->inline_ok) {
-            *reason = env.mirror[0] == 'f' ? "PTM_MIRROR=fork"
-                                           : "PTM_MIRROR=inline, but not proved inline-safe: fork";
-            return "fork";
+        if (env.mirror == PTM_MIRROR_FORK || !d->inline_ok) {
+            *reason = env.mirror == PTM_MIRROR_FORK
+                          ? "PTM_MIRROR=fork"
+                          : "PTM_MIRROR=inline, but not proved inline-safe: fork";
+            return PTM_EXEC_FORK;
         }
         *reason = "PTM_MIRROR=inline";
-        return "inline";
+        return PTM_EXEC_INLINE;
     }
     switch (d->mirror_mode) {
     case PTM_MIRROR_OFF:
         *reason = "mirror = off";
-        return NULL;
+        return PTM_EXEC_NONE;
     case PTM_MIRROR_FORK:
         *reason = "mirror = fork";
-        return "fork";
+        return PTM_EXEC_FORK;
     case PTM_MIRROR_INLINE:
         *reason = "mirror = inline";
-        return "inline";
+        return PTM_EXEC_INLINE;
     default:
         if (d->inline_ok) {
             *reason = d->redo ? "auto: the mirror calls only shims and clones, and its stores "
                                 "outside its locals go to its write buffer"
                               : "auto: the mirror stores only into its locals and calls only "
                                 "shims and clones";
-            return "inline";
+            return PTM_EXEC_INLINE;
         }
         /* ptmcc found a call the mirror cannot keep to itself (an unknown
         ** external, a function pointer), or a store it cannot keep from the
         ** host's memory: only the fork executor contains those. */
         *reason = d->mirror_reason ? d->mirror_reason : "auto: fork";
-        return "fork";
+        return PTM_EXEC_FORK;
     }
 }
 
@@ -283,8 +274,8 @@ static const char *choose_executor(const struct ptm_tx_desc *d, const char **rea
 static void observe(Call *c)
 {
     const struct ptm_tx_desc *d = c->desc;
-    const char *executor = choose_executor(d, &c->mirror_reason);
-    if (!executor)
+    enum ptmExecutor executor = choose_executor(d, &c->mirror_reason);
+    if (executor == PTM_EXEC_NONE)
         return;
     struct ptmRing *ring = ptmRingForThread();
     if (!ring) {
@@ -293,7 +284,7 @@ static void observe(Call *c)
         return;
     }
     stats.mirrors++;
-    if (executor[0] == 'i') {
+    if (executor == PTM_EXEC_INLINE) {
         ptmInlineRun(d, c->snapshot, mirror_deadline_ns(d), ring, &c->run);
         if (c->run.status == PTM_MS_FAILED) {
             /* The mirror stopped itself (a library call would write host
@@ -317,12 +308,11 @@ static void observe(Call *c)
     }
 
     /* The executor judged the mirror's result where it lives (a fork
-    ** child, for a frame of any size): no frame here is needed for it. */
-    c->mirror_success = c->run.success;
-    c->run.criteria_failed = c->run.success == 0;
+    ** child, for a frame of any size): no frame here is needed for it
+    ** (c->run.verdict). */
     double deviation = c->history ? ptmHistoryDeviation(c->history, ring) : 0.0;
     ptmSignalsCompute(d, &c->run, &c->view, deviation, &c->signals);
-    struct ptmObservation obs = {d, &c->run, &c->signals, &c->view, c->mirror_success};
+    struct ptmObservation obs = {d, &c->run, &c->signals, &c->view};
     if (ptmPamAnalyze(&obs, &c->verdict) != PTM_OK) {
         stats.rules_errors++;
         ptmSetLastError("ptm: %s: rules failed, running the primary: %s", d->transaction_id,
@@ -346,14 +336,14 @@ static void noteAttempt(Call *c)
 ** trace: an alternative's result against the primary's success_criteria,
 ** and what a dry run returned. */
 typedef struct Ending {
-    const char *alt_criteria;  /* "met", "failed"; NULL: no alternative ran, or no criteria */
+    enum ptmMirrorVerdict alt_criteria; /* NONE: no alternative ran, or no criteria */
     const char *would_run;     /* dry run: the function that would have run */
     const char *dry_result;    /* dry run: what the call returned (ptmTxRecord) */
     int probe;                 /* the primary ran as a half-open probe */
 } Ending;
 
-static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
-                   uint64_t t0, const Ending *e);
+static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
+                   int dry_run, uint64_t t0, const Ending *e);
 static void release(Call *c);
 
 /* leftByLongjmp: the primary or the alternative that callHost ran left by
@@ -364,7 +354,7 @@ static void release(Call *c);
 static void leftByLongjmp(void *ctx)
 {
     Call *c = ctx;
-    if (strcmp(c->decision, "divert") == 0)
+    if (c->decision == PTM_DECISION_DIVERT)
         c->attempts = 1;
     else
         noteAttempt(c);
@@ -409,12 +399,12 @@ static int run_primary(Call *c, unsigned retry_max)
 }
 
 
-static void finish(Call *c, const char *decision, const char *path, int success, int dry_run,
-                   uint64_t t0, const Ending *e)
+static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
+                   int dry_run, uint64_t t0, const Ending *e)
 {
     if (!success && !dry_run)
         stats.failures++;
-    int diverted = strcmp(decision, "divert") == 0;
+    int diverted = decision == PTM_DECISION_DIVERT;
     if (c->history && !dry_run) {
         unsigned n = c->attempts < MAX_RECORDED_ATTEMPTS ? c->attempts : MAX_RECORDED_ATTEMPTS;
         const struct ptmRing *ring = c->mirror_ran && c->run.status != PTM_MS_FAILED ? c->run.ring : NULL;
@@ -434,7 +424,7 @@ static void finish(Call *c, const char *decision, const char *path, int success,
         .duration_ns = ptmOsNowNs() - t0,
         .mirror_reason = c->mirror_reason,
         .left = c->left,
-        .alt_criteria = e ? e->alt_criteria : NULL,
+        .alt_criteria = e ? e->alt_criteria : PTM_VERDICT_NONE,
         .would_run = e ? e->would_run : NULL,
         .dry_result = e ? e->dry_result : NULL,
         .probe = e ? e->probe : 0,
@@ -506,7 +496,7 @@ static int dry_run_result(Call *c, void *frame, const char **why)
     if (*why) {
         /* Not a silent zero: the caller can ask (unless a cause was said
         ** already: the mirror could not run), the trace says it. */
-        if (!last_error[0])
+        if (!ptm_last_error()[0])
             ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
                             "the call's result is zero",
                             d->transaction_id, c->run.frame_lost ? c->run.frame_lost : *why + 6);
@@ -519,7 +509,7 @@ static int dry_run_result(Call *c, void *frame, const char **why)
         d->drop_result(frame);
         *why = "mirror, pointer cleared";
     }
-    return c->mirror_success != 0;
+    return c->run.verdict != PTM_VERDICT_FAILED;
 }
 
 /* in_mirror: a transaction called from inside a mirror (its clone called
@@ -537,7 +527,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return run_nested_mirror(d, frame);
     uint64_t t0 = ptmOsNowNs();
     stats.transactions++;
-    last_error[0] = '\0';
+    ptmLastErrorClear();
 
     if (d->abi != PTM_ABI_VERSION) {
         /* The fields up to .primary keep their place in every ABI. */
@@ -547,7 +537,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return 1;
     }
 
-    Call c = {.desc = d, .frame = frame, .mirror_success = -1, .t0 = t0};
+    Call c = {.desc = d, .frame = frame, .t0 = t0};
     c.verdict.divert = -1;
     c.verdict.retry_max = -1;
     c.verdict.timeout_us = -1;
@@ -564,11 +554,11 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     int success;
     if (env.disable) {
         c.mirror_reason = "PTM_DISABLE";
-        c.decision = "disabled";
+        c.decision = PTM_DECISION_DISABLED;
         c.path = d->function;
         stats.primaries++;
         success = run_primary(&c, 0);
-        finish(&c, "disabled", d->function, success, 0, t0, NULL);
+        finish(&c, PTM_DECISION_DISABLED, d->function, success, 0, t0, NULL);
         goto out;
     }
 
@@ -582,7 +572,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         ** inline mirror ran: the jump is the host's, and goes on now that
         ** the mirror has ended, before the primary ever ran. */
         c.left = 1;
-        finish(&c, "primary", d->function, 0, 0, t0, NULL);
+        finish(&c, PTM_DECISION_PRIMARY, d->function, 0, 0, t0, NULL);
         release(&c);
         ptmJumpResume();
     }
@@ -597,7 +587,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                        : 0;
     unsigned retry_max = c.analysed && c.verdict.retry_max >= 0 ? (unsigned)c.verdict.retry_max
                                                                 : d->retry_max;
-    const char *decision = divert ? "divert" : "primary";
+    enum ptmDecision decision = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
     const char *path = divert ? d->alternatives[alt].name : d->function;
     c.decision = decision;
     c.path = path;
@@ -621,7 +611,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         ** own meaning.  Its outcome is that it returned; what the primary's
         ** criteria say of its result is only reported. */
         if (d->success)
-            e.alt_criteria = judge(d, frame) ? "met" : "failed";
+            e.alt_criteria = judge(d, frame) ? PTM_VERDICT_MET : PTM_VERDICT_FAILED;
         success = 1;
     } else {
         stats.primaries++;

@@ -43,7 +43,7 @@
 **     shared; seccomp denies it in a fork child); shutdown is recorded and
 **     changes only the mirror's view.
 **
-** In a fork child, a host socket was replaced by /dev/null (exec_fork.c):
+** In a fork child, a host socket was replaced by /dev/null (fork_child.c):
 ** its state cannot be probed, and its peer is unknown; sends succeed and
 ** receives see no recorded response.
 */
@@ -152,7 +152,7 @@ static int addrKey(const struct sockaddr *a, socklen_t len, unsigned char *key, 
 ** NULL address, an unsupported family (AF_INET, AF_INET6, AF_UNIX are) or
 ** NULL data with n > 0.
 */
-int ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
+enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
                          size_t n, uint64_t latency_ns)
 {
     unsigned char key[KEY_MAX];

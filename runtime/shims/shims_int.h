@@ -282,8 +282,8 @@ FILE *ptmStdioReadStream(struct ptmMirror *m, FILE *stream, struct ptmSimStream 
 ** for a NULL or unsupported address. */
 #define PTM_NET_ENDPOINTS 32
 #define PTM_NET_RESPONSE_MAX 4096
-int ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
-                         size_t n, uint64_t latency_ns);
+enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
+                                size_t n, uint64_t latency_ns);
 /* ptmNetForget: empties the response table. */
 void ptmNetForget(void);
 /* ptmNetSend: send(2)/sendto(2) of n bytes on socket entry f, simulated.

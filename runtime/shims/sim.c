@@ -346,7 +346,7 @@ int ptmSimIsSocket(struct ptmSimFile *f)
 }
 
 /* In a fork child every inherited descriptor that is not a regular file or
-** a directory was replaced by /dev/null (exec_fork.c): such a descriptor is
+** a directory was replaced by /dev/null (fork_child.c): such a descriptor is
 ** of unknown kind. */
 static int inheritedUnknown(const struct ptmMirror *m, const struct stat *st)
 {

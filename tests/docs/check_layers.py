@@ -63,12 +63,13 @@ LAYERS = [
     ("executors", [
         "exec_inline.c",
         "exec_fork.c",
-        "fork_child.c",         # (h/results)
-        "sandbox.c",            # the fork child's seccomp filter (h/results)
+        "fork_child.c",         # the fork child's side
+        "fork_reopen.c",        # its descriptors reopened read-only
+        "sandbox.c",            # the fork child's seccomp filter
     ]),
     ("engine", [
-        "last_error.c",         # (h/results)
-        "pam_budget.c",         # (h/results)
+        "last_error.c",
+        "pam_budget.c",
         "history.c",
         "signals.c",
         "pam_match.c",

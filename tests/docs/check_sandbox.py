@@ -1,7 +1,7 @@
 """docs/sandbox.md's generated table against the filter it describes.
 
 The part of docs/sandbox.md between the BEGIN and END markers is the output
-of sandbox_table (runtime/exec_fork.c's ptmForkFilterDescribe).  This test
+of sandbox_table (runtime/sandbox.c's ptmSandboxDescribe).  This test
 fails when they differ; --update rewrites that part.
 """
 import argparse

@@ -1,6 +1,6 @@
 /*
 ** sandbox_table.c - prints the fork executor's seccomp table as Markdown
-** (runtime/exec_fork.c, ptmForkFilterDescribe): the generated part of
+** (runtime/sandbox.c, ptmSandboxDescribe): the generated part of
 ** docs/sandbox.md, which check_sandbox.py compares against it.
 */
 #include <stdio.h>
@@ -9,5 +9,5 @@
 
 int main(void)
 {
-    return ptmForkFilterDescribe(stdout) == 0 ? 0 : 1;
+    return ptmSandboxDescribe(stdout) == 0 ? 0 : 1;
 }

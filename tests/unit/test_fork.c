@@ -36,7 +36,7 @@
 #include "ptm_int.h"
 
 /* Under valgrind the filter fails denied calls with EPERM but cannot
-** record them (runtime/exec_fork.c, filterAction): no events, no count. */
+** record them (runtime/sandbox.c, filterAction): no events, no count. */
 #define DENIALS_RECORDED (!RUNNING_ON_VALGRIND)
 
 struct frame {
@@ -141,7 +141,7 @@ Test(fork, a_returning_mirror_hands_back_its_frame_and_events)
     writeFile(fr.path, "original\n");
     cr_assert_eq(run(mirrorReturns, &fr, 5 * SECOND, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_RETURNED, "status %s: %s", ptmStatusName(r.status), r.error);
-    cr_assert_str_eq(r.executor, "fork");
+    cr_assert_eq(r.executor, PTM_EXEC_FORK);
     cr_assert_eq(r.ring, ring);
     cr_assert(r.frame_valid);
     cr_assert_eq(ring->frame_len, sizeof fr);
@@ -782,7 +782,7 @@ Test(fork, a_frame_too_big_for_the_ring_is_not_handed_back)
     cr_assert_not(r.frame_valid);
     cr_assert_null(r.frame);
     cr_assert_not_null(r.frame_lost, "the run says why it has no frame");
-    cr_assert_eq(r.success, -1, "no criteria: not judged");
+    cr_assert_eq(r.verdict, PTM_VERDICT_NONE, "no criteria: not judged");
     cr_assert_eq(big[0], 0);
     free(big);
 }
@@ -798,11 +798,11 @@ Test(fork, the_child_judges_a_frame_too_big_for_the_ring)
     big[0] = 7;
     cr_assert_eq(ptmForkRun(&d, big, 5 * SECOND, ring, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_RETURNED);
-    cr_assert_eq(r.success, 1, "met, judged on the child's frame");
+    cr_assert_eq(r.verdict, PTM_VERDICT_MET, "met, judged on the child's frame");
     cr_assert_not(r.frame_valid);
     big[0] = 8;
     cr_assert_eq(ptmForkRun(&d, big, 5 * SECOND, ring, &r), PTM_OK);
-    cr_assert_eq(r.success, 0, "failed: the verdict is not lost with the frame");
+    cr_assert_eq(r.verdict, PTM_VERDICT_FAILED, "failed: the verdict is not lost with the frame");
     cr_assert_eq(big[PTM_RING_FRAME_MAX], 0, "the caller's frame is untouched");
     free(big);
 }
@@ -836,7 +836,7 @@ Test(fork, the_child_judges_a_result_that_points_into_its_heap)
     d.success = pointsAt200;
     cr_assert_eq(ptmForkRun(&d, &fr, 5 * SECOND, ring, &r), PTM_OK);
     cr_assert_eq(r.status, PTM_MS_RETURNED, "%s", r.error);
-    cr_assert_eq(r.success, 1);
+    cr_assert_eq(r.verdict, PTM_VERDICT_MET);
     cr_assert(r.frame_valid);
     cr_assert_eq(r.frame, (void *)ring->frame);
     cr_assert_null(r.frame_lost);

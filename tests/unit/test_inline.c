@@ -133,7 +133,7 @@ Test(inl, returns_with_frame_and_events)
     struct ptmMirrorRun r;
     cr_assert_eq(runMirror(mirrorDoubles, 21, 0, &r), PTM_OK);
     cr_expect_eq(r.status, PTM_MS_RETURNED);
-    cr_expect_str_eq(r.executor, "inline");
+    cr_expect_eq(r.executor, PTM_EXEC_INLINE);
     cr_assert(r.frame_valid);
     cr_expect_eq(((struct frame *)ring->frame)->ret, 42);
     cr_assert_eq(ptmRingCount(ring), 1);
@@ -174,7 +174,7 @@ Test(inl, a_frame_larger_than_the_ring_is_kept_and_judged)
     cr_assert_not_null(r.frame_heap, "not in the ring: it stays small");
     cr_assert_eq(r.frame, r.frame_heap);
     cr_assert_eq(((unsigned char *)r.frame)[BIG - 1], 5);
-    cr_assert_eq(r.success, 1);
+    cr_assert_eq(r.verdict, PTM_VERDICT_MET);
     cr_assert_null(r.frame_lost);
     cr_assert_eq(big[BIG - 1], 0, "the caller's frame is untouched");
     ptmMirrorRunRelease(&r);
@@ -185,14 +185,14 @@ Test(inl, a_frame_larger_than_the_ring_is_kept_and_judged)
 
     big[0] = 9;
     cr_assert_eq(ptmInlineRun(&d, big, 0, ring, &r), PTM_OK);
-    cr_assert_eq(r.success, 0);
+    cr_assert_eq(r.verdict, PTM_VERDICT_FAILED);
     ptmMirrorRunRelease(&r);
 
     /* A frame that fits is the ring's, and nothing is owned. */
     cr_assert_eq(runMirror(mirrorDoubles, 2, 0, &r), PTM_OK);
     cr_assert_eq(r.frame, (void *)ring->frame);
     cr_assert_null(r.frame_heap);
-    cr_assert_eq(r.success, -1, "no criteria");
+    cr_assert_eq(r.verdict, PTM_VERDICT_NONE, "no criteria");
     free(big);
 }
 

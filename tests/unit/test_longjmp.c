@@ -198,12 +198,12 @@ Test(longjmp, both_executors_observe_a_mirror_left_by_longjmp)
     if (setjmp(outside) == 0) {
         for (int fork = 0; fork < 2; fork++) {
             cr_assert_eq(run(fork, mirrorJumpsOut, &r), PTM_OK);
-            cr_assert_eq(r.status, PTM_MS_LONGJMP, "%s: %s", r.executor,
+            cr_assert_eq(r.status, PTM_MS_LONGJMP, "%s: %s", ptmExecutorName(r.executor),
                          ptmStatusName(r.status));
             cr_assert_str_eq(ptmStatusName(r.status), "longjmp");
             cr_assert_str_eq(r.frame_lost, "left by longjmp");
             cr_assert_not(r.frame_valid);
-            cr_assert_eq(r.success, -1);
+            cr_assert_eq(r.verdict, PTM_VERDICT_NONE);
             cr_assert_not(ptmJumpPending());
         }
         /* A library's jump in a fork child is the mirror's too. */

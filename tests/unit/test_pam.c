@@ -47,11 +47,10 @@ static struct ptmSignals quiet(void)
 /* Runs analyze for desc with signals s and an empty mirror. */
 static int analyze(const struct ptm_tx_desc *d, const struct ptmSignals *s, struct ptmVerdict *v)
 {
-    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "inline",
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE,
                                .duration_ns = 1000000};
     struct ptmHistoryView h = {0};
-    struct ptmObservation obs = {.desc = d, .run = &run, .signals = s, .history = &h,
-                                 .mirror_success = -1};
+    struct ptmObservation obs = {.desc = d, .run = &run, .signals = s, .history = &h};
     return ptmPamAnalyze(&obs, v);
 }
 
@@ -628,14 +627,14 @@ Test(m_table, fields)
         "end}";
     struct ptm_tx_desc d = descWith("m.lua", src);
     d.timeout_us = 250000;
-    struct ptmMirrorRun run = {.status = PTM_MS_CRASHED, .executor = "fork", .signo = 11,
-                               .duration_ns = 2500000, .denied = 1, .ring = ring};
+    struct ptmMirrorRun run = {.status = PTM_MS_CRASHED, .executor = PTM_EXEC_FORK, .signo = 11,
+                               .duration_ns = 2500000, .denied = 1, .ring = ring,
+                               .verdict = PTM_VERDICT_FAILED};
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0.125, &s);
     struct ptmHistoryView h = {.calls = 5, .successes = 4, .failures = 1, .diversions = 2,
                                .latency_n = 4, .latency_mean_us = 1500, .latency_sd_us = 500};
-    struct ptmObservation obs = {.desc = &d, .run = &run, .signals = &s, .history = &h,
-                                 .mirror_success = 0};
+    struct ptmObservation obs = {.desc = &d, .run = &run, .signals = &s, .history = &h};
     struct ptmVerdict v;
     cr_expect_eq(ptmPamAnalyze(&obs, &v), PTM_OK, "%s", v.error);
     cr_expect_eq(v.probability, 1.0);
@@ -651,7 +650,7 @@ Test(m_table, without_a_mirror)
                       "  assert(m.history.calls == 0)\n"
                       "  return 0.5 end}";
     struct ptm_tx_desc d = descWith("nomirror.lua", src);
-    struct ptmObservation obs = {.desc = &d, .mirror_success = -1};
+    struct ptmObservation obs = {.desc = &d};
     struct ptmVerdict v;
     cr_expect_eq(ptmPamAnalyze(&obs, &v), PTM_OK, "%s", v.error);
     cr_expect_eq(v.probability, 0.5);
@@ -728,10 +727,10 @@ Test(ptm_rules_env, strict_example_rules)
     ev->err = EAGAIN;
     ev->flags = PTM_EVF_EFFECT;
     struct ptm_tx_desc d = descWith(NULL, NULL);
-    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "inline", .ring = ring};
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE, .ring = ring};
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
-    struct ptmObservation obs = {.desc = &d, .run = &run, .signals = &s, .mirror_success = -1};
+    struct ptmObservation obs = {.desc = &d, .run = &run, .signals = &s};
     struct ptmVerdict v;
     cr_assert_eq(ptmPamAnalyze(&obs, &v), PTM_OK, "%s", v.error);
     cr_expect_eq(v.probability, 1.0);

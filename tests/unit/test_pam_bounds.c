@@ -48,10 +48,9 @@ static double run(const char *name, const char *src, int validation, int sel,
     };
     struct ptmSignals s = {.predicted_timeout_ms = 1.0, .acceptable_timeout_ms = HUGE_VAL,
                            .validation = validation};
-    struct ptmMirrorRun mr = {.status = PTM_MS_RETURNED, .executor = "inline"};
+    struct ptmMirrorRun mr = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE};
     struct ptmHistoryView h = {0};
-    struct ptmObservation obs = {.desc = &d, .run = &mr, .signals = &s, .history = &h,
-                                 .mirror_success = -1};
+    struct ptmObservation obs = {.desc = &d, .run = &mr, .signals = &s, .history = &h};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     *rc = ptmPamAnalyze(&obs, v);

@@ -456,17 +456,16 @@ Test(ring, a_child_garbling_the_whole_ring_moves_no_bound)
 
     struct ptm_tx_desc d = {.abi = PTM_ABI_VERSION, .transaction_id = "garbled",
                             .function = "garbled", .threshold = 0.5};
-    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "fork", .ring = r,
-                               .success = -1};
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_FORK, .ring = r};
     struct ptmHistoryView view = {0};
     struct ptmSignals sig;
     struct ptmHistory *h = ptmHistoryFor(&d);
     ptmSignalsCompute(&d, &run, &view, ptmHistoryDeviation(h, r), &sig);
-    struct ptmObservation obs = {&d, &run, &sig, &view, -1};
+    struct ptmObservation obs = {&d, &run, &sig, &view};
     struct ptmVerdict v;
     (void)ptmPamAnalyze(&obs, &v);
     struct ptmTxRecord rec = {.desc = &d, .run = &run, .signals = &sig, .verdict = &v,
-                              .decision = "primary", .path = "garbled", .attempts = 1,
+                              .decision = PTM_DECISION_PRIMARY, .path = "garbled", .attempts = 1,
                               .success = 1};
     ptmTraceWrite(&rec);
     ptmHistoryRecord(h, 1, 0, NULL, 0, r);

@@ -1,7 +1,7 @@
 /*
 ** test_sandbox.c - what a fork mirror cannot do to the world or to its
-** host (runtime/exec_fork.c: childPrivateFds, childSharedMemory,
-** childConfine, the filter's table).
+** host (runtime/fork_child.c: childPrivateFds, childSharedMemory,
+** childConfine; runtime/sandbox.c: the filter's table).
 **
 ** Each test is an escape a hostile mirror tries -- a shared mapping made
 ** writable, an ioctl that changes a terminal, a file or an interface, a
@@ -47,7 +47,7 @@
 #include "shims/shims_int.h"
 
 /* Under valgrind the filter fails denied calls with EPERM but cannot
-** record them, and there is no Landlock (runtime/exec_fork.c). */
+** record them, and there is no Landlock (runtime/sandbox.c, runtime/fork_child.c). */
 #define DENIALS_RECORDED (!RUNNING_ON_VALGRIND)
 
 struct frame {

@@ -46,7 +46,7 @@ static struct ptmMirrorRun runOf(struct ptmRing *ring, enum ptmMirrorStatus stat
                                  uint64_t duration_ns)
 {
     return (struct ptmMirrorRun){
-        .status = status, .executor = "inline", .duration_ns = duration_ns, .ring = ring};
+        .status = status, .executor = PTM_EXEC_INLINE, .duration_ns = duration_ns, .ring = ring};
 }
 
 /* --- ptmErrnoClass ------------------------------------------------------ */
@@ -221,7 +221,7 @@ Test(signals, failed_criteria_is_validation_unless_denied)
     struct ptmRing *ring = newRing();
     struct ptm_tx_desc d = descNamed("s.crit");
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     cr_expect_eq(s.validation, 1);
@@ -248,7 +248,7 @@ Test(signals, failed_criteria_with_a_transient_errno_is_contention)
     struct ptm_tx_desc d = descNamed("s.crit.errno");
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
     struct ptmSignals s;
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++) {
         atomic_store(&ring->end_errno, transient[i]);
         ptmSignalsCompute(&d, &run, NULL, 0, &s);
@@ -264,7 +264,7 @@ Test(signals, failed_criteria_with_a_transient_errno_is_contention)
         cr_expect_eq(s.contention, 0, "errno %d", lasting[i]);
     }
     /* The errno of a result that met the criteria says nothing. */
-    run.criteria_failed = 0;
+    run.verdict = PTM_VERDICT_NONE;
     atomic_store(&ring->end_errno, EAGAIN);
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     cr_expect_eq(s.contention, 0);
@@ -299,7 +299,7 @@ Test(signals, past_a_held_lock_the_result_is_not_evidence)
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
     struct ptmEvent *ev = push(ring, PTM_EV_CALL, PTM_CALL_pthread_mutex_lock, EBUSY);
     ev->flags |= PTM_EVF_EFFECT | PTM_EVF_PRETENDED;
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     /* The mirror went on without the lock and may have read another
@@ -317,7 +317,7 @@ Test(signals, past_an_unrecorded_receive_the_result_is_not_evidence)
     struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
     struct ptmEvent *ev = push(ring, PTM_EV_CALL, PTM_CALL_recv, 0);
     ev->flags = PTM_EVF_PRETENDED;    /* no errno, no effect: an invented empty read */
-    run.criteria_failed = 1;
+    run.verdict = PTM_VERDICT_FAILED;
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0, &s);
     cr_expect_eq(s.error_events, 0);
@@ -651,4 +651,43 @@ Test(signals, virtual_sleep_counts_toward_the_predicted_duration)
     cr_expect_float_eq(s.predicted_timeout_ms, 301.0, 1e-9);
     cr_expect_gt(s.predicted_timeout_ms, s.acceptable_timeout_ms);
     ptmRingDestroy(ring);
+}
+
+/* --- signals.def --------------------------------------------------------- */
+
+/* The table's rows are struct ptmSignals's fields, in order, and
+** ptmSignalValue reads each through its row. */
+Test(signals_def, the_table_reads_every_field)
+{
+    struct ptmSignals s = {.contention = 1, .predicted_timeout_ms = 2.5,
+                           .acceptable_timeout_ms = HUGE_VAL, .deviation = 0.25,
+                           .validation_failures = 3, .error_events = 7,
+                           .criteria_errno = EAGAIN};
+    cr_assert_gt(PTM_N_SIGNALS, 0);
+    for (unsigned i = 0; i < PTM_N_SIGNALS; i++) {
+        cr_expect_not_null(ptmSignalTable[i].fires);
+        if (i)
+            cr_expect_gt(ptmSignalTable[i].offset, ptmSignalTable[i - 1].offset, "%s",
+                         ptmSignalTable[i].name);
+    }
+    cr_expect_str_eq(ptmSignalTable[PTM_SIGNAL_I_contention].name, "contention");
+    cr_expect_str_eq(ptmSignalTable[PTM_SIGNAL_I_criteria_errno].name, "criteria_errno");
+    cr_expect_eq(ptmSignalTable[PTM_SIGNAL_I_criteria_errno].type, PTM_SIGNAL_ERRNO);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_contention), 1.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_validation), 0.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_predicted_timeout_ms), 2.5);
+    cr_expect(isinf(ptmSignalValue(&s, PTM_SIGNAL_I_acceptable_timeout_ms)));
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_deviation), 0.25);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_validation_failures), 3.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_error_events), 7.0);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_criteria_errno), (double)EAGAIN);
+    cr_expect_eq(ptmSignalValue(&s, PTM_N_SIGNALS), 0.0);
+}
+
+Test(signals_def, errno_classes_as_enums)
+{
+    cr_expect_eq(ptmErrnoClassOf(EINVAL), PTM_ERRCLASS_VALIDATION);
+    cr_expect_eq(ptmErrnoClassOf(EBUSY), PTM_ERRCLASS_CONTENTION);
+    cr_expect_eq(ptmErrnoClassOf(EIO), PTM_ERRCLASS_NONE);
+    cr_expect_eq(ptmErrnoClassOf(0), PTM_ERRCLASS_NONE);
 }

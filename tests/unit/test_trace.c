@@ -138,7 +138,7 @@ static struct ptmRing *ledgerRing(void)
 static void writeLedger(struct ptmRing *ring)
 {
     struct ptm_tx_desc d = ledgerDesc();
-    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "fork",
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_FORK,
                                .duration_ns = 420000, .ring = ring};
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0.0, &s);
@@ -146,7 +146,7 @@ static void writeLedger(struct ptmRing *ring)
                            .timeout_us = 50000};
     strcpy(v.reasons[0], "validation error");
     struct ptmTxRecord r = {.desc = &d, .run = &run, .signals = &s, .verdict = &v,
-                            .decision = "divert", .path = "ledger_reject", .attempts = 1,
+                            .decision = PTM_DECISION_DIVERT, .path = "ledger_reject", .attempts = 1,
                             .success = 1, .dry_run = 0, .duration_ns = 1900000,
                             .mirror_reason = "auto: ledger_append calls an unknown external"};
     ptmTraceWrite(&r);
@@ -255,7 +255,7 @@ Test(trace, without_a_mirror_or_analysis)
     traceTo();
     struct ptm_tx_desc d = ledgerDesc();
     d.timeout_us = 0;
-    struct ptmTxRecord r = {.desc = &d, .decision = "disabled", .path = "ledger_append",
+    struct ptmTxRecord r = {.desc = &d, .decision = PTM_DECISION_DISABLED, .path = "ledger_append",
                             .attempts = 3, .success = 0, .duration_ns = 12000,
                             .mirror_reason = "failure_prediction_enabled = false"};
     ptmTraceWrite(&r);
@@ -301,19 +301,19 @@ Test(trace, crash_timeout_and_rules_error)
             ev->call = PTM_CALL_write;
         }
     }
-    struct ptmMirrorRun run = {.status = PTM_MS_TIMEOUT, .executor = "fork",
+    struct ptmMirrorRun run = {.status = PTM_MS_TIMEOUT, .executor = PTM_EXEC_FORK,
                                .duration_ns = 5000000000ull, .signo = 9, .ring = ring};
     struct ptmSignals s;
     ptmSignalsCompute(&d, &run, NULL, 0.0, &s);
     struct ptmVerdict v = {.rules_error = 1, .divert = -1, .retry_max = -1, .timeout_us = -1};
     strcpy(v.error, "rules bank.lua: analyze: bank.lua:3: attempt to index a nil value");
     struct ptmTxRecord r = {.desc = &d, .run = &run, .signals = &s, .verdict = &v,
-                            .decision = "primary", .path = "ledger_append", .attempts = 1,
+                            .decision = PTM_DECISION_PRIMARY, .path = "ledger_append", .attempts = 1,
                             .success = 1, .dry_run = 1, .duration_ns = 1000,
                             .mirror_reason = "mirror = fork"};
     ptmTraceWrite(&r);
 
-    run = (struct ptmMirrorRun){.status = PTM_MS_FAILED, .executor = "fork"};
+    run = (struct ptmMirrorRun){.status = PTM_MS_FAILED, .executor = PTM_EXEC_FORK};
     strcpy(run.error, "fork: Resource temporarily unavailable");
     r.run = &run;
     r.signals = NULL;
@@ -352,11 +352,11 @@ Test(trace, mirror_result_says_whether_the_frame_came_back)
     traceTo();
     struct ptm_tx_desc d = ledgerDesc();
     unsigned char frame[8] = {0};
-    struct ptmMirrorRun kept = {.status = PTM_MS_RETURNED, .executor = "inline",
-                                .frame_valid = 1, .frame = frame, .success = 0};
-    struct ptmMirrorRun lost = {.status = PTM_MS_RETURNED, .executor = "fork", .success = 0,
-                                .frame_lost = "fork: too big"};
-    struct ptmTxRecord r = {.desc = &d, .run = &kept, .decision = "primary",
+    struct ptmMirrorRun kept = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE,
+                                .frame_valid = 1, .frame = frame, .verdict = PTM_VERDICT_FAILED};
+    struct ptmMirrorRun lost = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_FORK,
+                                .verdict = PTM_VERDICT_FAILED, .frame_lost = "fork: too big"};
+    struct ptmTxRecord r = {.desc = &d, .run = &kept, .decision = PTM_DECISION_PRIMARY,
                             .path = "ledger_append", .dry_run = 1};
     ptmTraceWrite(&r);
     r.run = &lost;
@@ -382,8 +382,8 @@ Test(trace, invalid_utf8_becomes_replacement_characters)
     strcpy(ev->detail, "\xc3\xa9t\xc3");             /* valid, then cut mid-character */
     struct ptm_tx_desc d = ledgerDesc();
     d.transaction_id = "quote\"back\\slash\nnewline";
-    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = "inline", .ring = ring};
-    struct ptmTxRecord r = {.desc = &d, .run = &run, .decision = "primary", .path = "f",
+    struct ptmMirrorRun run = {.status = PTM_MS_RETURNED, .executor = PTM_EXEC_INLINE, .ring = ring};
+    struct ptmTxRecord r = {.desc = &d, .run = &run, .decision = PTM_DECISION_PRIMARY, .path = "f",
                             .attempts = 1, .success = 1};
     ptmTraceWrite(&r);
     ptmRingDestroy(ring);
@@ -400,7 +400,7 @@ Test(trace, unset_writes_nothing)
 {
     unsetenv("PTM_TRACE");
     struct ptm_tx_desc d = ledgerDesc();
-    struct ptmTxRecord r = {.desc = &d, .decision = "primary", .path = "f", .attempts = 1};
+    struct ptmTxRecord r = {.desc = &d, .decision = PTM_DECISION_PRIMARY, .path = "f", .attempts = 1};
     errno = 1234;
     ptmTraceWrite(&r);
     ptmTraceWrite(NULL);
@@ -417,7 +417,7 @@ Test(trace, unwritable_path_is_said_once)
     dup2(fd, 2);
     setenv("PTM_TRACE", "/nonexistent-dir/trace.jsonl", 1);
     struct ptm_tx_desc d = ledgerDesc();
-    struct ptmTxRecord r = {.desc = &d, .decision = "primary", .path = "f", .attempts = 1};
+    struct ptmTxRecord r = {.desc = &d, .decision = PTM_DECISION_PRIMARY, .path = "f", .attempts = 1};
     errno = 42;
     ptmTraceWrite(&r);
     cr_expect_eq(errno, 42);
