@@ -96,7 +96,7 @@ Test(shims_def, every_family_has_its_file)
 
 Test(shims_def, the_issue_lists_every_call)
 {
-    /* The calls DESIGN.md §4 / issue 4 name, each with a line. */
+    /* The calls issue 4 named, each with a line. */
     static const char *const wanted[] = {
         "open", "openat", "creat", "close", "read", "pread", "write", "pwrite", "lseek",
         "fsync", "fdatasync", "ftruncate", "unlink", "rename", "mkdir", "rmdir", "fcntl",
