@@ -1,7 +1,8 @@
 /*
 ** shims/file.c - POSIX file I/O in a mirror: open openat creat close read
 ** pread write pwrite lseek fsync fdatasync ftruncate unlink rename mkdir
-** rmdir stat lstat fstat access fcntl flock, and stdio's remove.
+** rmdir stat lstat fstat access fcntl flock copy_file_range, and stdio's
+** remove.
 **
 ** Outside a mirror (ptmMirrorCurrent == NULL) each shim is exactly the real
 ** call.  In a mirror each one
@@ -882,4 +883,104 @@ int ptm_shim_flock(int fd, int op)
                      (op & LOCK_NB) ? "|LOCK_NB" : "");
     }
     return err ? failWith(err) : 0;
+}
+
+/* -------------------------------------------------------- copy_file_range */
+
+#define COPY_CHUNK 65536
+
+/* copy_file_range in a mirror: len bytes of in's file as the mirror sees it
+** written into out's overlay, chunk by chunk, at *pin / *pout or at the
+** descriptors' offsets.  Returns the count copied, or -1 with *err set. */
+static ssize_t mirrorCopy(struct ptmSimFile *in, loff_t *pin, struct ptmSimFile *out,
+                          loff_t *pout, size_t len, int *err)
+{
+    char *buf = malloc(len < COPY_CHUNK ? (len ? len : 1) : COPY_CHUNK);
+    size_t done = 0;
+    ssize_t r, w;
+    int werr;
+
+    if (!buf) {
+        *err = ENOMEM;
+        return -1;
+    }
+    while (done < len) {
+        size_t k = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
+        r = pin ? ptmSimPread(in, buf, k, (off_t)*pin, err) : ptmSimRead(in, buf, k, err);
+        if (r <= 0)
+            break;
+        w = pout ? ptmSimPwrite(out, buf, (size_t)r, (off_t)*pout, err)
+                 : ptmSimWrite(out, buf, (size_t)r, err);
+        if (!pin && w < r) /* what was read and not written is read again */
+            (void)ptmSimSeek(in, -(off_t)(r - (w > 0 ? w : 0)), SEEK_CUR, &werr);
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+        if (pin)
+            *pin += w;
+        if (pout)
+            *pout += w;
+        if (w < r)
+            break;
+    }
+    free(buf);
+    if (done > 0 || *err == 0) {
+        *err = 0;
+        return (ssize_t)done;
+    }
+    return -1;
+}
+
+/*
+** ptm_shim_copy_file_range: copy_file_range(2).  In a mirror: checked
+** (EINVAL for flags or a descriptor that is not a regular file, EBADF for
+** a descriptor not open for reading or writing or an O_APPEND output,
+** EFBIG, ENOSPC as write(2)'s) and simulated: the bytes of fd_in as the
+** mirror sees them go to the mirror's overlay of fd_out, and *off_in and
+** *off_out (or the descriptors' offsets in the mirror) advance by the count.
+** One event, on fd_out, with PTM_EVF_EFFECT.  Not modelled: EINVAL for
+** overlapping ranges of one file, EXDEV.
+*/
+ssize_t ptm_shim_copy_file_range(int fd_in, __loff_t *off_in, int fd_out, __loff_t *off_out,
+                                 size_t len, unsigned int flags)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    char target[PTM_TARGET_MAX];
+    struct ptmSimFile *in, *out;
+    struct ptmEvent *ev;
+    loff_t pin = 0, pout = 0;
+    ssize_t r = -1;
+    uint64_t t0;
+    int err;
+
+    if (!m)
+        return copy_file_range(fd_in, off_in, fd_out, off_out, len, flags);
+    t0 = ptmOsNowNs();
+    if (off_in)
+        memcpy(&pin, ptmRedoIn(off_in, sizeof *off_in), sizeof pin);
+    if (off_out)
+        memcpy(&pout, ptmRedoIn(off_out, sizeof *off_out), sizeof pout);
+    err = ptmSimEntry(m, fd_in, &in);
+    if (!err)
+        err = ptmSimEntry(m, fd_out, &out);
+    if (!err && flags != 0)
+        err = EINVAL;
+    if (!err && ((in->type && in->type != S_IFREG) || (out->type && out->type != S_IFREG)))
+        err = EINVAL;
+    if (!err && ((in->flags & O_ACCMODE) == O_WRONLY || (out->flags & O_ACCMODE) == O_RDONLY ||
+                 (out->flags & O_APPEND)))
+        err = EBADF;
+    if (!err && ((off_in && pin < 0) || (off_out && pout < 0)))
+        err = EINVAL;
+    if (!err)
+        r = mirrorCopy(in, off_in ? &pin : NULL, out, off_out ? &pout : NULL, len, &err);
+    if (r > 0 && off_in)
+        memcpy(ptmRedoOut(off_in, sizeof *off_in), &pin, sizeof pin);
+    if (r > 0 && off_out)
+        memcpy(ptmRedoOut(off_out, sizeof *off_out), &pout, sizeof pout);
+    ptmShimFdTarget(m, fd_out, target, sizeof target);
+    ev = ptmMirrorRecordCall(PTM_CALL_copy_file_range, t0, target, r, err,
+                             r > 0 ? (uint64_t)r : 0);
+    ptmShimNoteSignal(ev, err, 0);
+    return r < 0 ? failWith(err) : r;
 }

@@ -75,6 +75,26 @@ Test(real, the_new_file_shims_are_the_real_calls)
     cr_assert_neq(access(at("d"), F_OK), 0);
 }
 
+Test(real, copy_file_range_is_the_real_call)
+{
+    const char *src = at("src"), *dst = at("dst");
+    loff_t off = 6;
+    int in, out;
+
+    writeFile(src, "hello world");
+    writeFile(dst, "");
+    in = ptm_shim_open(src, O_RDONLY);
+    out = ptm_shim_open(dst, O_WRONLY);
+    cr_assert_geq(in, 0);
+    cr_assert_geq(out, 0);
+    cr_assert_eq(ptm_shim_copy_file_range(in, &off, out, NULL, 64, 0), 5);
+    cr_assert_eq(off, 11);
+    cr_assert_eq(ptm_shim_lseek(out, 0, SEEK_CUR), 5, "the output's offset moved");
+    ptm_shim_close(in);
+    ptm_shim_close(out);
+    cr_assert_str_eq(readFile(dst), "world");
+}
+
 /* -------------------------------------------------------------- overlay */
 
 TestSuite(overlay, .init = enterMirror, .fini = leaveMirror);
@@ -1672,4 +1692,78 @@ Test(cache, the_pid_is_asked_once_and_again_in_a_fork_child)
     ptmOsPid();
     cr_assert_eq(nGetpid, 2, "a replaced getpid is called every time");
     ptmOsReset();
+}
+
+/* ------------------------------------------------------- copy_file_range */
+
+TestSuite(copy, .init = enterMirror, .fini = leaveMirror);
+
+Test(copy, copy_file_range_writes_the_overlay_only)
+{
+    const char *src = at("src"), *dst = at("dst");
+    struct fileState before;
+    struct ptmEvent *ev;
+    loff_t oi = 2, oo = 4;
+    char buf[64];
+    int in, out, r;
+
+    writeFile(src, "0123456789");
+    writeFile(dst, "abcdefghij");
+    fileState(dst, &before);
+    in = ptm_shim_open(src, O_RDONLY);
+    out = ptm_shim_open(dst, O_WRONLY);
+    r = ptm_shim_open(dst, O_RDONLY);
+    cr_assert_eq(ptm_shim_copy_file_range(in, &oi, out, &oo, 3, 0), 3);
+    cr_assert_eq(oi, 5, "*off_in advanced");
+    cr_assert_eq(oo, 7, "*off_out advanced");
+    cr_assert_eq(ptm_shim_pread(r, buf, sizeof buf, 0), 10);
+    cr_assert_eq(memcmp(buf, "abcd234hij", 10), 0, "the mirror reads back what it copied");
+    ev = lastOf(PTM_CALL_copy_file_range);
+    cr_assert_eq(ev->result, 3);
+    cr_assert_eq(ev->bytes, 3);
+    cr_assert_eq(ev->err, 0);
+    cr_assert(ev->flags & PTM_EVF_EFFECT, "a copy is an effect the primary must make");
+    cr_assert_str_eq(ev->target, dst);
+    cr_assert_str_eq(ptmCallName(PTM_CALL_copy_file_range), "copy_file_range");
+
+    /* Without offsets: the descriptors' offsets in the mirror, up to the
+    ** end of the input as the mirror sees it. */
+    cr_assert_eq(ptm_shim_lseek(in, 8, SEEK_SET), 8);
+    cr_assert_eq(ptm_shim_copy_file_range(in, NULL, out, NULL, 100, 0), 2);
+    cr_assert_eq(ptm_shim_lseek(in, 0, SEEK_CUR), 10);
+    cr_assert_eq(ptm_shim_lseek(out, 0, SEEK_CUR), 2);
+    cr_assert_eq(ptm_shim_pread(r, buf, sizeof buf, 0), 10);
+    cr_assert_eq(memcmp(buf, "89cd234hij", 10), 0);
+    cr_assert_eq(ptm_shim_copy_file_range(in, NULL, out, NULL, 100, 0), 0, "end of the input");
+    assertUnchanged(dst, &before);
+    cr_assert_eq(countOf(PTM_CALL_copy_file_range), 3);
+}
+
+Test(copy, copy_file_range_predicts_its_errors)
+{
+    const char *src = at("src"), *dst = at("dst");
+    struct fileState before;
+    int in, ro, app, rw;
+
+    writeFile(src, "data");
+    writeFile(dst, "x");
+    fileState(dst, &before);
+    in = ptm_shim_open(src, O_RDONLY);
+    ro = ptm_shim_open(dst, O_RDONLY);
+    app = ptm_shim_open(dst, O_WRONLY | O_APPEND);
+    rw = ptm_shim_open(dst, O_RDWR);
+    errno = 0;
+    cr_assert_eq(ptm_shim_copy_file_range(in, NULL, rw, NULL, 4, 1), -1);
+    cr_assert_eq(errno, EINVAL, "flags must be 0");
+    cr_assert_eq(lastOf(PTM_CALL_copy_file_range)->err, EINVAL);
+    cr_assert_eq(ptm_shim_copy_file_range(in, NULL, ro, NULL, 4, 0), -1);
+    cr_assert_eq(errno, EBADF, "the output is not open for writing");
+    cr_assert_eq(ptm_shim_copy_file_range(in, NULL, app, NULL, 4, 0), -1);
+    cr_assert_eq(errno, EBADF, "an O_APPEND output");
+    cr_assert_eq(ptm_shim_copy_file_range(app, NULL, rw, NULL, 4, 0), -1);
+    cr_assert_eq(errno, EBADF, "the input is not open for reading");
+    cr_assert_eq(ptm_shim_copy_file_range(in, NULL, 999, NULL, 4, 0), -1);
+    cr_assert_eq(errno, EBADF, "not open");
+    cr_assert_eq(ptm_shim_copy_file_range(in, NULL, rw, NULL, 4, 0), 4);
+    assertUnchanged(dst, &before);
 }
