@@ -166,6 +166,9 @@ const char *ptmEventKindName(unsigned kind)
 **   host input (a pipe, a terminal), after which it computed from data it
 **   invented.  Its result or its crash then says
 **   nothing of the primary's.
+** pretended: the mirror went on past such an event: the rules may weigh
+**   what it predicted (its contention, its timing) knowing that part of it
+**   was made up.
 ** contention: a shim call with an effect whose predicted errno is in the
 **   contention class, or a mirror result that fails success_criteria with
 **   a contention-class errno (a transient failure: EAGAIN, EBUSY, ...).
@@ -229,6 +232,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
                 sig->contention_events++;
             }
         }
+        sig->pretended = racing;
         if (run->status == PTM_MS_CRASHED && !racing)
             sig->validation = 1;
         /* A result that fails success_criteria is the mirror predicting the

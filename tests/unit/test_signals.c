@@ -691,3 +691,29 @@ Test(signals_def, errno_classes_as_enums)
     cr_expect_eq(ptmErrnoClassOf(EIO), PTM_ERRCLASS_NONE);
     cr_expect_eq(ptmErrnoClassOf(0), PTM_ERRCLASS_NONE);
 }
+
+/* pretended: the mirror went on past an event it had to pretend. */
+Test(signals, pretended_fires_past_a_pretended_event_only)
+{
+    struct ptmRing *ring = newRing();
+    struct ptm_tx_desc d = descNamed("s.pretended");
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000);
+    struct ptmSignals s;
+
+    push(ring, PTM_EV_CALL, PTM_CALL_open, 0);
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.pretended, 0, "nothing was pretended");
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_pretended), 0.0);
+
+    struct ptmEvent *ev = push(ring, PTM_EV_CALL, PTM_CALL_recv, 0);
+    ev->flags = PTM_EVF_PRETENDED; /* a receive with no recorded response */
+    ptmSignalsCompute(&d, &run, NULL, 0, &s);
+    cr_expect_eq(s.pretended, 1);
+    cr_expect_eq(ptmSignalValue(&s, PTM_SIGNAL_I_pretended), 1.0);
+    cr_expect_str_eq(ptmSignalTable[PTM_SIGNAL_I_pretended].name, "pretended");
+    cr_expect_eq(ptmSignalTable[PTM_SIGNAL_I_pretended].type, PTM_SIGNAL_FLAG);
+
+    ptmSignalsCompute(&d, NULL, NULL, 0, &s);
+    cr_expect_eq(s.pretended, 0, "no mirror ran");
+    ptmRingDestroy(ring);
+}
