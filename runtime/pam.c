@@ -203,10 +203,38 @@ static int pamLibStrerror(lua_State *L)
     return 1;
 }
 
+/* ptm.errno(name): the errno value named name ("ENOSPC" -> 28; the aliases
+** EWOULDBLOCK, EDEADLOCK, ENOTSUP too), nil for any other string: the
+** inverse of ptm.errname, so that rules compare errnos by name whatever
+** the architecture numbers them.  Constant time: at most 4095 names. */
+static int pamLibErrno(lua_State *L)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } aliases[] = {{"EWOULDBLOCK", EWOULDBLOCK}, {"EDEADLOCK", EDEADLOCK}, {"ENOTSUP", ENOTSUP}};
+    const char *name = luaL_checkstring(L, 1);
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcmp(name, aliases[i].name) == 0) {
+            lua_pushinteger(L, aliases[i].value);
+            return 1;
+        }
+    for (int e = 1; e < 4096; e++) {
+        const char *s = strerrorname_np(e);
+        if (s && strcmp(s, name) == 0) {
+            lua_pushinteger(L, e);
+            return 1;
+        }
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
 static const luaL_Reg pamPtmLib[] = {
     {"errname", pamLibErrname},
     {"errclass", pamLibErrclass},
     {"strerror", pamLibStrerror},
+    {"errno", pamLibErrno},
     {NULL, NULL},
 };
 

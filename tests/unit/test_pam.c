@@ -872,3 +872,22 @@ Test(when, malformed_lists_fail_to_load)
         cr_expect(strstr(v.error, cases[i].needle) != NULL, "%s: %s", cases[i].when, v.error);
     }
 }
+
+/* ptm.errno: the inverse of ptm.errname, aliases included. */
+Test(sandbox, ptm_errno_names_an_errno)
+{
+    const char *src =
+        "return {analyze = function(m)\n"
+        "  local ok = ptm.errno('ENOSPC') == 28 and ptm.errno('EACCES') == 13\n"
+        "  ok = ok and ptm.errname(ptm.errno('EBUSY')) == 'EBUSY'\n"
+        "  ok = ok and ptm.errno('EWOULDBLOCK') == ptm.errno('EAGAIN')\n"
+        "  ok = ok and ptm.errno('ENOTSUP') == 95 and ptm.errno('EDEADLOCK') == 35\n"
+        "  ok = ok and ptm.errno('ENOPE') == nil and ptm.errno('') == nil\n"
+        "  ok = ok and ptm.errclass(ptm.errno('EAGAIN')) == 'contention'\n"
+        "  ok = ok and not pcall(ptm.errno) and not pcall(ptm.errno, {})\n"
+        "  return ok and 0.75 or 0.25\n"
+        "end}";
+    struct ptmVerdict v;
+    cr_assert_eq(analyzeSrc("errno.lua", src, &v), PTM_OK, "%s", v.error);
+    cr_expect_eq(v.probability, 0.75, "a ptm.errno result was not the expected one");
+}
