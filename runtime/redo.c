@@ -563,14 +563,25 @@ PTM_API void *ptm_redo_real(const volatile void *p)
 ** mirror's view of them (read(fd, rec->buf, n) fills the write buffer's
 ** copy of rec->buf).
 */
+/* inPlace: whether an access at p needs no view: no write buffer this far
+** (ptm_redo_mode below need: 1 for writes, 2 for reads), or the mirror's own
+** heap.  ptm_gen.h's ptm_redo_ld and ptm_redo_st make the same test inline
+** for generated code; the runtime keeps its own so that this file does not
+** call the header that calls it. */
+static int inPlace(const void *p, int need)
+{
+    uintptr_t a = (uintptr_t)p;
+    return ptm_redo_mode < need || a - ptm_redo_heap_lo < ptm_redo_heap_hi - ptm_redo_heap_lo;
+}
+
 void *ptmRedoOut(void *p, size_t n)
 {
-    return p ? ptm_redo_st(p, n) : p;
+    return !p || inPlace(p, 1) ? p : ptm_redo_st_slow(p, n);
 }
 
 const void *ptmRedoIn(const void *p, size_t n)
 {
-    return p ? ptm_redo_ld(p, n) : p;
+    return !p || inPlace(p, 2) ? p : ptm_redo_ld_slow(p, n);
 }
 
 /*
