@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "median.h"
 #include "ptm_int.h"
 
 struct frame {
@@ -53,18 +54,6 @@ static const struct ptm_tx_desc desc = {
     .mirror_mode = PTM_MIRROR_FORK,
     .threshold = 0.5,
 };
-
-static int cmpDouble(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmpDouble);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static double us(uint64_t ns)
 {

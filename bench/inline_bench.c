@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "median.h"
 #include "ptm_int.h"
 
 #define MS 1000000ULL
@@ -50,18 +51,6 @@ static const struct ptm_tx_desc desc = {
 };
 
 static struct ptmRing *ring;
-
-static int cmpDouble(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmpDouble);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* Microseconds per call of a batch of n. */
 static double executor(int n)

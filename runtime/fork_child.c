@@ -25,15 +25,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #include "fork_int.h"
 
 /* PROCMAP_QUERY_IOCTL's flags (ptm_int.h, sandbox.c). */

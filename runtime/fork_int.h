@@ -1,8 +1,10 @@
 /*
 ** fork_int.h - what the fork executor's parent side (exec_fork.c) and its
 ** child (fork_child.c) share: system calls without libc, the kernel's
-** sigaction, and what the parent hands its child.  Only the fork
-** executor's files (exec_fork.c, fork_child.c, fork_reopen.c) include it.
+** sigaction, what the parent hands its child, and whether valgrind runs
+** the process (which cannot follow a seccomp filter or sealed memory).
+** Only the fork executor's files (exec_fork.c, fork_child.c,
+** fork_reopen.c, sandbox.c) include it.
 */
 #ifndef FORK_INT_H
 #define FORK_INT_H
@@ -11,6 +13,15 @@
 #include <sys/types.h>
 
 #include "ptm_int.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 /* A system call without libc: the result, or -errno. */
 static inline long childSys(long nr, long a, long b, long c, long d, long e, long f)

@@ -11,6 +11,7 @@
 #define SHIMS_TEST_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,6 +93,19 @@ static inline void assertUnchanged(const char *path, const struct fileState *bef
     cr_assert_eq(now.mtime.tv_sec, before->mtime.tv_sec, "%s: mtime changed", path);
     cr_assert_eq(now.mtime.tv_nsec, before->mtime.tv_nsec, "%s: mtime changed", path);
     cr_assert_eq(now.ctime.tv_nsec, before->ctime.tv_nsec, "%s: ctime changed", path);
+}
+
+/* entries: how many names directory path holds, "." and ".." included
+** (0 when it cannot be read). */
+static inline int entries(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    while (d && readdir(d))
+        n++;
+    if (d)
+        closedir(d);
+    return n;
 }
 
 static inline void makeDir(void)

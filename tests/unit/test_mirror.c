@@ -16,13 +16,7 @@ TestSuite(mirror, .init = enterMirror, .fini = leaveMirror);
 
 static int countFds(void)
 {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    while (d && readdir(d))
-        n++;
-    if (d)
-        closedir(d);
-    return n;
+    return entries("/proc/self/fd");
 }
 
 Test(mirror, leave_closes_what_the_mirror_left_open)

@@ -253,17 +253,6 @@ Test(overlay, reads_merge_into_one_event)
 
 TestSuite(names, .init = enterMirror, .fini = leaveMirror);
 
-static int entries(const char *path)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    while (d && readdir(d))
-        n++;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 Test(names, unlink_then_exclusive_create)
 {
     const char *p = at("lock");
