@@ -270,12 +270,11 @@ static uint64_t watchOne(struct inlineThread *t, uint64_t now)
     return now + WATCH_PERIOD_NS;
 }
 
+/* The watchdog starts with every signal blocked (see watch): the host's
+** handlers must never run on it. */
 static void *watchdog(void *arg)
 {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&inl.watch_mu);
     while (!inl.watch_stop) {
         uint64_t now = ptmOsNowNs();
@@ -342,7 +341,16 @@ static int watch(void)
         pthread_cond_destroy(&inl.watch_cv);
         pthread_cond_init(&inl.watch_cv, &ca);
         pthread_condattr_destroy(&ca);
+        /* A new thread takes its creator's signal mask, and a process-
+        ** directed signal (the host's SIGALRM) may be delivered to it the
+        ** moment it first runs: blocked here, they can never run the host's
+        ** handler on the watchdog, whose siglongjmp would carry this thread
+        ** into the host's frames while the host's own thread still runs. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
         err = pthread_create(&inl.watch_thread, NULL, watchdog, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         inl.watch_running = err == 0;
     }
     pthread_cond_signal(&inl.watch_cv);

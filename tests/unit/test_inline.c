@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -318,4 +319,71 @@ Test(inl, threads_run_mirrors_side_by_side)
         bad += (long)r;
     }
     cr_expect_eq(bad, 0, "%ld runs misclassified", bad);
+}
+
+/* --- the host's signals never run on PTM's threads --------------------- */
+
+static volatile sig_atomic_t onOtherThread;
+static atomic_int flooding;
+
+static void noteThread(int sig)
+{
+    (void)sig;
+    if (gettid() != getpid())
+        onOtherThread = 1;
+}
+
+/* A thread that blocks SIGUSR2 and sends it to the process, over and
+** over: a process-directed signal goes to any thread that does not block
+** it, so the moment the watchdog thread exists it is a candidate. */
+static void *floodUsr2(void *arg)
+{
+    (void)arg;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    while (atomic_load(&flooding))
+        kill(getpid(), SIGUSR2);
+    return NULL;
+}
+
+/* One process: floods SIGUSR2 while its first watched inline mirror starts
+** the watchdog.  Exits 1 when the host's handler ran on another thread. */
+static void watchdogUnderSignals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = noteThread;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR2, &sa, NULL);
+    setup();
+    pthread_t flood;
+    atomic_store(&flooding, 1);
+    if (pthread_create(&flood, NULL, floodUsr2, NULL) != 0)
+        _exit(2);
+    struct ptmMirrorRun r;
+    for (int i = 0; i < 50; i++)
+        runMirror(mirrorDoubles, i, 1000 * MS, &r);
+    atomic_store(&flooding, 0);
+    pthread_join(flood, NULL);
+    _exit(onOtherThread ? 1 : 0);
+}
+
+/* The watchdog is born with every signal blocked: a host's handler (one
+** that siglongjmps, say) run on it would carry PTM's thread into the
+** host's frames while the host's own thread runs on. */
+Test(inl, the_hosts_signals_never_run_on_the_watchdog)
+{
+    for (int attempt = 0; attempt < 20; attempt++) {
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+            watchdogUnderSignals();
+        int st;
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st), "attempt %d: the child died (status %#x)", attempt, st);
+        cr_assert_eq(WEXITSTATUS(st), 0, "attempt %d: the host's handler ran on a PTM thread",
+                     attempt);
+    }
 }
