@@ -331,6 +331,15 @@ static int watch(void)
     atomic_store(&inl.last_start_ns, ptmOsNowNs());
     if (inl.watch_running && !atomic_load(&inl.watch_idle))
         return 0;
+    /* Every signal is blocked while the lock is held: a host's handler
+    ** that jumps away must not leave it locked (the exit would wait on it
+    ** for ever).  A new thread also takes this mask, so a process-directed
+    ** signal (the host's SIGALRM) can never run the host's handler on the
+    ** watchdog, whose siglongjmp would carry that thread into the host's
+    ** frames while the host's own thread still runs. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     pthread_mutex_lock(&inl.watch_mu);
     int err = 0;
     if (!inl.watch_running && !inl.watch_stop) {
@@ -341,20 +350,12 @@ static int watch(void)
         pthread_cond_destroy(&inl.watch_cv);
         pthread_cond_init(&inl.watch_cv, &ca);
         pthread_condattr_destroy(&ca);
-        /* A new thread takes its creator's signal mask, and a process-
-        ** directed signal (the host's SIGALRM) may be delivered to it the
-        ** moment it first runs: blocked here, they can never run the host's
-        ** handler on the watchdog, whose siglongjmp would carry this thread
-        ** into the host's frames while the host's own thread still runs. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
         err = pthread_create(&inl.watch_thread, NULL, watchdog, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
         inl.watch_running = err == 0;
     }
     pthread_cond_signal(&inl.watch_cv);
     pthread_mutex_unlock(&inl.watch_mu);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err;
 }
 
