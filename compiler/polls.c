@@ -33,17 +33,10 @@ typedef struct PollScan {
 static void poll_body(PollScan *ps, CXCursor body)
 {
     InlineFacts *f = ps->f;
-    CXSourceRange r = clang_getCursorExtent(body);
-    unsigned s, e, ss, se;
-    CXFile fs, fe;
-    clang_getExpansionLocation(clang_getRangeStart(r), &fs, NULL, NULL, &s);
-    clang_getExpansionLocation(clang_getRangeEnd(r), &fe, NULL, NULL, &e);
-    clang_getSpellingLocation(clang_getRangeStart(r), NULL, NULL, NULL, &ss);
-    clang_getSpellingLocation(clang_getRangeEnd(r), NULL, NULL, NULL, &se);
+    unsigned s, e;
     /* A loop written by a macro cannot be edited in place (the watchdog's
     ** signal still stops it), nor can a declaration be wrapped in braces. */
-    if (ss != s || se != e || !clang_File_isEqual(fs, fe) ||
-        clang_getCursorKind(body) == CXCursor_DeclStmt)
+    if (!written_in_file(body, NULL, &s, &e) || clang_getCursorKind(body) == CXCursor_DeclStmt)
         return;
     if (clang_getCursorKind(body) == CXCursor_CompoundStmt)
         add_poll(f, s + 1, false, 0);

@@ -504,6 +504,9 @@ typedef struct Redo {
 /* redo_start: a rewrite of the function whose body is body in file, its
 ** edits and blockers going to out; its r.done is the caller's to free. */
 Redo redo_start(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out);
+/* written_in_file: whether c's text is written out where it stands (not by
+** a macro, in one file: file, unless NULL).  OUT: *start, *end. */
+bool written_in_file(CXCursor c, CXFile file, unsigned *start, unsigned *end);
 /* skip_space: the offset past blanks and comments from i, before end. */
 size_t skip_space(const SrcFile *file, size_t i, size_t end);
 /* span: where c's text is in the function's file, [*start, *end), when a

@@ -873,18 +873,12 @@ static enum CXChildVisitResult register_decl(CXCursor c, CXCursor parent, CXClie
 ** statement (parent: the statement holding it) declares. */
 static void register_decls(Reg *g, CXCursor stmt, CXCursor parent)
 {
-    CXSourceRange ext = clang_getCursorExtent(stmt);
-    unsigned s, e, ss, se;
-    CXFile fs, fe;
-    clang_getExpansionLocation(clang_getRangeStart(ext), &fs, NULL, NULL, &s);
-    clang_getExpansionLocation(clang_getRangeEnd(ext), &fe, NULL, NULL, &e);
-    clang_getSpellingLocation(clang_getRangeStart(ext), NULL, NULL, NULL, &ss);
-    clang_getSpellingLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &se);
+    unsigned s, e;
     /* After the declaration, as a statement of its block (not in a for's
     ** first clause, not from a macro). */
-    bool placed = clang_getCursorKind(parent) == CXCursor_CompoundStmt && fs && fe &&
-                  clang_File_isEqual(fs, g->r->cxfile) && clang_File_isEqual(fe, g->r->cxfile) &&
-                  s == ss && e == se && s >= g->lo && e <= g->hi;
+    bool written = written_in_file(stmt, g->r->cxfile, &s, &e);
+    bool placed = clang_getCursorKind(parent) == CXCursor_CompoundStmt && written &&
+                  s >= g->lo && e <= g->hi;
     Reg one = *g;
     one.stmt_end = statement_end(g->r->file, e);
     one.placed = placed;

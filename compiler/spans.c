@@ -233,6 +233,22 @@ static bool whole_invocation(Redo *r, CXCursor c, unsigned a, unsigned b, CXFile
     return whole;
 }
 
+/* written_in_file: whether c's text is written out where it stands -- not
+** by a macro, and starting and ending in one file (in file, unless NULL).
+** OUT: *start, *end: its expansion offsets, set either way. */
+bool written_in_file(CXCursor c, CXFile file, unsigned *start, unsigned *end)
+{
+    CXSourceRange ext = clang_getCursorExtent(c);
+    CXFile fs, fe;
+    unsigned ss, se;
+    clang_getExpansionLocation(clang_getRangeStart(ext), &fs, NULL, NULL, start);
+    clang_getExpansionLocation(clang_getRangeEnd(ext), &fe, NULL, NULL, end);
+    clang_getSpellingLocation(clang_getRangeStart(ext), NULL, NULL, NULL, &ss);
+    clang_getSpellingLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &se);
+    return ss == *start && se == *end && clang_File_isEqual(fs, fe) &&
+           (!file || clang_File_isEqual(fs, file));
+}
+
 bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
 {
     CXSourceRange ext = clang_getCursorExtent(c);
