@@ -1,0 +1,73 @@
+/*
+** shims/sqlite_int.h - the SQLite family: the overlay VFS and the API shims.
+**
+** A mirror never runs SQL on the host's connections.  Each host connection
+** it is handed maps to an overlay connection on the same database file,
+** opened through PTM's own VFS ("ptm-overlay", sqlite_vfs.c): it reads the
+** real files through private read-only descriptors, keeps every write in
+** memory, and probes SQLite's locks (F_OFD_GETLK) instead of taking them.
+** sqlite.c holds the API shims (ptm_shim_sqlite3_*), the map from host
+** connections and statements to overlay ones, and the events.
+**
+** Both files are libptm_sqlite.a, apart from libptm: a program that calls
+** no sqlite3_* function in a mirror links none of it, and so never needs
+** libsqlite3.  The mirror core finds the family through a weak reference
+** (families.c).  Only the shim layers include this header.
+*/
+#ifndef PTM_SQLITE_INT_H
+#define PTM_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "shims_int.h"
+
+/* sqlite_vfs.c ------------------------------------------------------------
+** The overlay: one per thread and database file, reused by every mirror of
+** that thread, reset between them.
+*/
+struct ptmSqlOverlay;
+
+/* What a mirror does when it finds a lock held that the real call would
+** wait for or fail on. */
+enum ptmSqlBusy {
+    PTM_SQL_BUSY_GO_ON = 0,  /* pretend the lock was granted (the host waits:
+                                 its busy timeout is set, or unknown) */
+    PTM_SQL_BUSY_FAIL,       /* SQLITE_BUSY, as the host would (busy timeout 0) */
+};
+
+/* ptmSqlOverlayOpen: the overlay of this thread on the database file path
+** (absolute, as sqlite3_db_filename gives it), opened on first use through
+** the "ptm-overlay" VFS (registered then, never as the default) and cached;
+** later calls return the cached one.  A file that does not exist is an
+** empty database that exists only in memory.  OUT: *out.  SQLITE_OK or an
+** SQLite error code (*out NULL). */
+int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out);
+
+/* ptmSqlOverlayDb: the overlay's connection. */
+sqlite3 *ptmSqlOverlayDb(struct ptmSqlOverlay *o);
+
+/* ptmSqlOverlayBegin: starts o's use by the running mirror: drops what an
+** earlier mirror wrote and every cached page, refreshes the private copy of
+** the WAL index from the real -shm, and records the database's version (the
+** change counter; the WAL header and mxFrame).  A lock found held from now
+** on is recorded as an event of call `call` (the running shim's, see
+** ptmSqlOverlaySetCall) and handled as `busy` says.  Idempotent within one
+** mirror.  SQLITE_OK or an SQLite error code. */
+int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy);
+
+/* ptmSqlOverlaySetCall: the shim call that is using o now (PTM_CALL_*):
+** lock events name it. */
+void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
+
+/* ptmSqlOverlayEnd: ends the running mirror's use of o: rolls back the
+** overlay connection's open transaction, drops what it wrote.  Returns 1
+** when the real database changed since ptmSqlOverlayBegin (what the mirror
+** read may be stale: inconclusive), else 0. */
+int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
+
+/* sqlite.c ----------------------------------------------------------------
+** The API shims and their family.
+*/
+extern const struct ptmShimFamily ptmSqliteFamily;
+
+#endif
