@@ -65,6 +65,18 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
+/* The memory every overlay file of one thread may hold (blocks the
+** overlays wrote, their journals and temp files): past it a write fails
+** with SQLITE_IOERR_NOMEM, which SQLite returns as SQLITE_NOMEM. */
+#define PTM_SQL_OVERLAY_MAX_BYTES ((size_t)64 << 20)
+
+/* ptmSqlOverlaySetLimit: sets that limit to bytes (0: the default), for
+** every thread; returns the previous one.  For tests. */
+size_t ptmSqlOverlaySetLimit(size_t bytes);
+
+/* ptmSqlOverlayBytes: the overlay memory the calling thread holds now. */
+size_t ptmSqlOverlayBytes(void);
+
 /* sqlite.c ----------------------------------------------------------------
 ** The API shims and their family.
 */

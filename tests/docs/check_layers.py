@@ -55,6 +55,7 @@ LAYERS = [
         "shims/mem.c",
         "shims/jump.c",
         "shims/families.c",
+        "shims/sqlite_vfs.c",      # libptm_sqlite: the overlay VFS
     ]),
     ("mirror core", [           # a mirror's start and end; the program's jumps
         "mirror.c",
