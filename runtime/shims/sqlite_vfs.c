@@ -94,10 +94,8 @@ struct shmCopy {
 
 /* What ptmSqlOverlayBegin saw of the real database. */
 struct dbVersion {
-    dev_t dev;
-    ino_t ino;
     int have_db, have_shm;
-    unsigned char counter[4];
+    unsigned char hdr[28];          /* the header up to the change counter (24) */
     unsigned char shm[VERSION_SHM_BYTES];
 };
 
@@ -114,6 +112,8 @@ struct ptmSqlOverlay {
     unsigned call;
     unsigned reported;              /* lock kinds already recorded (1 << kind) */
     struct dbVersion ver;
+    int wal_mode;                   /* the header said WAL at Begin */
+    int stale;                      /* the last mirror wrote: drop the cache */
 };
 
 /* An open file of the VFS. */
@@ -355,8 +355,9 @@ static int baseRead(const struct memFile *mf, unsigned char *buf, size_t n, sqli
     return SQLITE_OK;
 }
 
-/* blockFor: the block idx, made from the base on first write. */
-static int blockFor(struct memFile *mf, sqlite3_int64 idx, unsigned char **out)
+/* blockFor: the block idx, made from the base on first write (unless
+** whole: the write covers all of it). */
+static int blockFor(struct memFile *mf, sqlite3_int64 idx, int whole, unsigned char **out)
 {
     unsigned char *b = blockFind(mf, idx);
     int rc;
@@ -372,7 +373,7 @@ static int blockFor(struct memFile *mf, sqlite3_int64 idx, unsigned char **out)
     b = malloc(BLOCK);
     if (!b)
         return SQLITE_IOERR_NOMEM;
-    rc = baseRead(mf, b, BLOCK, idx * BLOCK);
+    rc = whole ? SQLITE_OK : baseRead(mf, b, BLOCK, idx * BLOCK);
     if (rc != SQLITE_OK) {
         free(b);
         return rc;
@@ -441,7 +442,7 @@ static int memWrite(struct memFile *mf, const void *in, int amt, sqlite3_int64 o
         unsigned char *b;
         if (stop > end)
             stop = end;
-        rc = blockFor(mf, idx, &b);
+        rc = blockFor(mf, idx, pos == idx * BLOCK && stop - pos == BLOCK, &b);
         if (rc == SQLITE_OK)
             memcpy(b + (pos - idx * BLOCK), buf + (pos - off), (size_t)(stop - pos));
         pos = stop;
@@ -1031,25 +1032,15 @@ static void vfsRegister(void)
 /* ---------------------------------------------------------------------
 ** Overlays.
 */
-/* readVersion: what the real database is now. */
+/* readVersion: what the real database is now, through the descriptors
+** Begin chose (no stat: End must cost little). */
 static void readVersion(struct ptmSqlOverlay *o, struct dbVersion *v)
 {
-    struct stat st;
-    char path[PATH_MAX + 8];
-    struct memFile shm;
-
     memset(v, 0, sizeof *v);
-    if (ptmOs.stat(o->path, &st) == 0) {
-        v->dev = st.st_dev;
-        v->ino = st.st_ino;
-    }
     if (o->dbf.fd >= 0)
-        v->have_db = preadFull(o->dbf.fd, v->counter, sizeof v->counter, 24) == 4;
-    shmPath(o, path, sizeof path);
-    memInit(&shm);
-    rebase(&shm, path);
-    if (shm.fd >= 0)
-        v->have_shm = preadFull(shm.fd, v->shm, sizeof v->shm, 0) >= 0;
+        v->have_db = preadFull(o->dbf.fd, v->hdr, sizeof v->hdr, 0) == (ssize_t)sizeof v->hdr;
+    if (o->wal_mode && o->shm.fd >= 0)
+        v->have_shm = preadFull(o->shm.fd, v->shm, sizeof v->shm, 0) >= 0;
 }
 
 /*
@@ -1124,10 +1115,11 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call)
     o->call = call;
 }
 
-/* dropWrites: the overlay's files are the real ones again. */
-static void dropWrites(struct ptmSqlOverlay *o)
+/* dropWrites: forgets what the overlay wrote; whether it wrote anything
+** to the database or its -wal. */
+static int dropWrites(struct ptmSqlOverlay *o)
 {
-    char path[PATH_MAX + 8];
+    int wrote = o->dbf.dirty || o->dbf.used || o->wal.dirty || o->wal.used;
 
     memDrop(&o->dbf);
     memDrop(&o->wal);
@@ -1135,19 +1127,51 @@ static void dropWrites(struct ptmSqlOverlay *o)
     o->journal.exists = 0;
     o->journal.hidden = 0;
     o->journal.fd = -1;
-    rebase(&o->dbf, o->path);
-    snprintf(path, sizeof path, "%s-wal", o->path);
-    rebase(&o->wal, path);
+    return wrote;
 }
 
-/* ptmSqlOverlayBegin: see sqlite_int.h.  Every cached page is dropped
-** (sqlite3_db_release_memory once no transaction is open): SQLite keeps
-** its cache when the change counter it reads equals the one it last saw,
-** which the overlay's own discarded commit may have set to the very value
-** a real writer then wrote. */
+/* refresh: the real files as they are now: a database or -wal replaced
+** since (a new inode) is read from its new file, and the copy of the WAL
+** index is read again, in place; o->ver is what they are. */
+static void refresh(struct ptmSqlOverlay *o, int *rc)
+{
+    struct stat st;
+    char path[PATH_MAX + 8];
+    int i;
+
+    if (ptmOs.stat(o->path, &st) != 0)
+        o->dbf.fd = -1; /* gone: an empty database */
+    else if (o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino)
+        rebase(&o->dbf, o->path);
+    memset(&o->ver, 0, sizeof o->ver);
+    if (o->dbf.fd >= 0)
+        o->ver.have_db = preadFull(o->dbf.fd, o->ver.hdr, sizeof o->ver.hdr, 0) ==
+                         (ssize_t)sizeof o->ver.hdr;
+    o->wal_mode = o->shm.n > 0 || (o->ver.have_db && (o->ver.hdr[18] == 2 || o->ver.hdr[19] == 2));
+    if (!o->wal_mode)
+        return;
+    snprintf(path, sizeof path, "%s-wal", o->path);
+    rebase(&o->wal, path);
+    shmRebase(o);
+    for (i = 0; i < o->shm.n && *rc == SQLITE_OK; i++)
+        *rc = shmFill(&o->shm, i, 32768);
+    if (o->shm.n) {
+        memcpy(o->ver.shm, o->shm.region[0], sizeof o->ver.shm);
+        o->ver.have_shm = o->shm.fd >= 0;
+    } else if (o->shm.fd >= 0) {
+        o->ver.have_shm = preadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) >= 0;
+    }
+}
+
+/* ptmSqlOverlayBegin: see sqlite_int.h.  After a mirror that wrote, every
+** cached page is dropped (sqlite3_db_release_memory once no transaction is
+** open): SQLite keeps its cache when the change counter it reads equals
+** the one it last saw, which the overlay's own discarded commit may have
+** set to the very value a real writer then wrote.  After a mirror that
+** only read, the cache is SQLite's own to check, as any connection's. */
 int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
 {
-    int i, rc = SQLITE_OK;
+    int rc = SQLITE_OK;
 
     if (o->active) {
         o->busy = busy;
@@ -1155,14 +1179,10 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
     }
     if (!sqlite3_get_autocommit(o->db))
         sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
-    dropWrites(o);
-    sqlite3_db_release_memory(o->db);
-    if (o->shm.n) {
-        shmRebase(o);
-        for (i = 0; i < o->shm.n && rc == SQLITE_OK; i++)
-            rc = shmFill(&o->shm, i, 32768);
-    }
-    readVersion(o, &o->ver);
+    if (dropWrites(o) || o->stale)
+        sqlite3_db_release_memory(o->db);
+    o->stale = 0;
+    refresh(o, &rc);
     o->busy = busy;
     o->reported = 0;
     o->active = 1;
@@ -1176,10 +1196,7 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
 
     if (!sqlite3_get_autocommit(o->db))
         sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
-    memDrop(&o->dbf);
-    memDrop(&o->wal);
-    memDrop(&o->journal);
-    o->journal.exists = 0;
+    o->stale = dropWrites(o);
     o->active = 0;
     readVersion(o, &now);
     return memcmp(&now, &o->ver, sizeof now) != 0;
