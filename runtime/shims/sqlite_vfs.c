@@ -137,11 +137,29 @@ static struct privFd *privFds;
 static size_t nPrivFds, capPrivFds;
 static pthread_mutex_t privMu = PTHREAD_MUTEX_INITIALIZER;
 
-/* A fork child inherits the table but maybe a locked mutex. */
+/* A child of the host's fork() inherits the table but maybe a locked
+** mutex. */
 static void privAtforkChild(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     privMu = fresh;
+}
+
+/* The fork executor's child is made by a raw clone(), without
+** pthread_atfork: alone in its process, it takes no lock on the table
+** (one a host thread held across the clone would never be released).  The
+** table is changed only on a first open, under the lock: a child cloned in
+** that instant may miss the new entry, and opens its own. */
+static void privLock(void)
+{
+    if (!ptmMirrorCurrent || !ptmMirrorCurrent->in_child)
+        pthread_mutex_lock(&privMu);
+}
+
+static void privUnlock(void)
+{
+    if (!ptmMirrorCurrent || !ptmMirrorCurrent->in_child)
+        pthread_mutex_unlock(&privMu);
 }
 
 /* privateFd: the private read-only descriptor of the file at path, opened
@@ -154,7 +172,7 @@ static int privateFd(const char *path, struct stat *st)
 
     if (ptmOs.stat(path, st) != 0)
         return -1;
-    pthread_mutex_lock(&privMu);
+    privLock();
     for (i = 0; i < nPrivFds; i++)
         if (privFds[i].dev == st->st_dev && privFds[i].ino == st->st_ino) {
             fd = privFds[i].fd;
@@ -177,7 +195,7 @@ static int privateFd(const char *path, struct stat *st)
         if (fd >= 0 && nPrivFds < capPrivFds)
             privFds[nPrivFds++] = (struct privFd){st->st_dev, st->st_ino, fd};
     }
-    pthread_mutex_unlock(&privMu);
+    privUnlock();
     return fd;
 }
 
@@ -1193,13 +1211,17 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
 {
     struct dbVersion now;
+    int changed;
 
     if (!sqlite3_get_autocommit(o->db))
         sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
-    o->stale = dropWrites(o);
-    o->active = 0;
     readVersion(o, &now);
-    return memcmp(&now, &o->ver, sizeof now) != 0;
+    changed = memcmp(&now, &o->ver, sizeof now) != 0;
+    /* Pages read while a writer held its lock, or while the database
+    ** changed, may be torn under a change counter that looks current. */
+    o->stale = dropWrites(o) || changed || o->reported;
+    o->active = 0;
+    return changed;
 }
 
 /* ptmSqlOverlaySetLimit: see sqlite_int.h. */

@@ -298,6 +298,7 @@ static void holdStop(struct holderProc *h)
 }
 
 /* The lock events recorded so far, and the one lock event. */
+static pid_t reservedHolder(const char *path);
 static unsigned busyEvents(void)
 {
     unsigned i, n = 0;
@@ -676,4 +677,119 @@ Test(sqlite_vfs, missing_database_is_empty_and_stays_missing, .init = setup, .fi
     cr_assert_eq(queryInt(db, "SELECT x FROM t"), 1);
     cr_assert_eq(ptmSqlOverlayEnd(o), 0);
     cr_assert_eq(entries(dir), 2, "the overlay created a file");
+}
+
+/* ---- The same overlay in a fork mirror, under the seccomp filter ---- */
+struct forkFrame {
+    char path[128];
+    int open_rc, begin_rc, update_rc, check_rc, check_xrc, end_rc;
+    long long balance;
+};
+
+static void mirrorInFork(void *p)
+{
+    struct forkFrame *f = p;
+    struct ptmSqlOverlay *o;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    if ((f->open_rc = ptmSqlOverlayOpen(f->path, &o)) != SQLITE_OK)
+        return;
+    ptmSqlOverlaySetCall(o, CALL);
+    db = ptmSqlOverlayDb(o);
+    f->begin_rc = ptmSqlOverlayBegin(o, PTM_SQL_BUSY_GO_ON);
+    f->update_rc = run(db, "UPDATE accounts SET balance=balance-30 WHERE id=1");
+    f->balance = -1;
+    if (sqlite3_prepare_v2(db, "SELECT balance FROM accounts WHERE id=1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            f->balance = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    f->check_rc = run(db, "UPDATE accounts SET balance=balance-80 WHERE id=2");
+    f->check_xrc = sqlite3_extended_errcode(db);
+    f->end_rc = ptmSqlOverlayEnd(o);
+}
+
+static void forkSetup(void)
+{
+    makeDir();
+    cr_assert_eq(ptmRingCreate(256, &ring), PTM_OK);
+}
+
+static void forkTeardown(void)
+{
+    if (hostDb)
+        sqlite3_close(hostDb);
+    hostDb = NULL;
+    ptmRingDestroy(ring);
+    removeDir();
+}
+
+/* A fork mirror: the overlay opened first in the child, then one the
+** parent opened and cached; the host's own lock seen from the child. */
+static void forkMirror(int wal)
+{
+    const char *path = makeDb(wal);
+    struct snap s[3];
+    struct forkFrame fr;
+    struct ptmMirrorRun r;
+    struct ptm_tx_desc d = {
+        .abi = PTM_ABI_VERSION, .transaction_id = "test.sqlite", .function = "f",
+        .file = __FILE__, .frame_size = sizeof fr, .mirror = mirrorInFork,
+        .mirror_mode = PTM_MIRROR_FORK,
+    };
+    struct ptmSqlOverlay *o;
+    char target[PTM_TARGET_MAX];
+    int pass;
+
+    /* Taken before the lock: closing a descriptor of the file drops the
+    ** process's locks on it (which is the point of never closing ours). */
+    snapAll(path, s);
+    if (!hostDb)
+        cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "BEGIN IMMEDIATE"), SQLITE_OK);
+    snprintf(target, sizeof target, "bank.db: %s lock held by pid %ld",
+             wal ? "WAL write" : "RESERVED", (long)getpid());
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            cr_assert_eq(ptmSqlOverlayOpen(path, &o), SQLITE_OK); /* cached in the parent */
+        memset(&fr, 0, sizeof fr);
+        snprintf(fr.path, sizeof fr.path, "%s", path);
+        cr_assert_eq(ptmForkRun(&d, &fr, 5000000000ull, ring, &r), PTM_OK, "%s", r.error);
+        if (!wal)
+            cr_assert_eq(reservedHolder(path), getpid(), "the host's lock was dropped");
+        cr_assert_eq(r.status, PTM_MS_RETURNED, "pass %d: status %d, signal %d, %u denied", pass,
+                     r.status, r.signo, r.denied);
+        cr_assert_eq(r.denied, 0);
+        cr_assert(r.frame_valid);
+        memcpy(&fr, r.frame, sizeof fr);
+        cr_assert_eq(fr.open_rc, SQLITE_OK);
+        cr_assert_eq(fr.begin_rc, SQLITE_OK);
+        cr_assert_eq(fr.update_rc, SQLITE_OK);
+        cr_assert_eq(fr.balance, 70);
+        cr_assert_eq(fr.check_rc, SQLITE_CONSTRAINT);
+        cr_assert_eq(fr.check_xrc, SQLITE_CONSTRAINT_CHECK);
+        cr_assert_eq(fr.end_rc, 0);
+        cr_assert_str_eq(busyEvent()->target, target);
+        cr_assert_eq(busyEvent()->flags, PTM_EVF_EFFECT | PTM_EVF_PRETENDED);
+    }
+    cr_assert_eq(run(hostDb, "ROLLBACK"), SQLITE_OK);
+    if (wal) { /* the host's own transaction wrote its -shm (read marks) */
+        char shm[256];
+        snprintf(shm, sizeof shm, "%s-shm", path);
+        free(s[2].bytes);
+        snapTake(shm, &s[2]);
+    }
+    checkAll(path, s);
+}
+
+Test(sqlite_vfs_fork, fork_mirror_delete, .init = forkSetup, .fini = forkTeardown, .timeout = 30)
+{
+    forkMirror(0);
+}
+
+Test(sqlite_vfs_fork, fork_mirror_wal, .init = forkSetup, .fini = forkTeardown, .timeout = 30)
+{
+    forkMirror(1);
 }
