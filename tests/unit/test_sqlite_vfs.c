@@ -793,3 +793,65 @@ Test(sqlite_vfs_fork, fork_mirror_wal, .init = forkSetup, .fini = forkTeardown, 
 {
     forkMirror(1);
 }
+
+/* ---- A hot journal: a writer died with its changes half in the file ----
+** The overlay rolls it back in its memory (it reads the journal through a
+** private descriptor) and sees the database as it was; the database and
+** the journal stay as they are, for the next real connection. */
+Test(sqlite_vfs, hot_journal_is_rolled_back_in_memory, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(0);
+    char journal[256];
+    struct snap db, jr;
+    struct ptmSqlOverlay *o;
+    pid_t pid;
+    int status, i;
+
+    cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "CREATE TABLE big(id INTEGER PRIMARY KEY, v, b);"
+                             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n"
+                             " WHERE i < 300) INSERT INTO big SELECT i, 1, zeroblob(1000) FROM n"),
+                 SQLITE_OK);
+    sqlite3_close(hostDb);
+    hostDb = NULL;
+    pid = fork();
+    if (pid == 0) {
+        sqlite3 *w;
+        /* A tiny cache: the update spills pages into the file before
+        ** its commit, and the writer dies there. */
+        if (sqlite3_open(path, &w) != SQLITE_OK ||
+            run(w, "PRAGMA cache_size=2; BEGIN; UPDATE big SET v=2") != SQLITE_OK)
+            _exit(2);
+        raise(SIGKILL);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "the writer exited %d", WEXITSTATUS(status));
+    snprintf(journal, sizeof journal, "%s-journal", path);
+    snapTake(path, &db);
+    snapTake(journal, &jr);
+    cr_assert(!jr.missing && jr.n > 0, "no hot journal");
+    {   /* The file alone (a copy without its journal) holds the change. */
+        const char *copy = at("copy.db");
+        FILE *f = fopen(copy, "wb");
+        sqlite3 *c;
+        cr_assert_eq(fwrite(db.bytes, 1, db.n, f), db.n);
+        fclose(f);
+        cr_assert_eq(sqlite3_open(copy, &c), SQLITE_OK);
+        cr_assert_gt(queryInt(c, "SELECT count(*) FROM big WHERE v=2"), 0);
+        sqlite3_close(c);
+    }
+
+    o = overlay(path);
+    for (i = 0; i < 3; i++) {
+        cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+        cr_assert_eq(queryInt(ptmSqlOverlayDb(o), "SELECT count(*) FROM big WHERE v=2"), 0);
+        cr_assert_eq(queryInt(ptmSqlOverlayDb(o), "SELECT count(*) FROM big WHERE v=1"), 300);
+        cr_assert_eq(run(ptmSqlOverlayDb(o), "UPDATE big SET v=3 WHERE id=1"), SQLITE_OK);
+        cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+        snapCheck(path, &db);
+        snapCheck(journal, &jr);
+    }
+    /* A real connection still finds the journal and rolls it back. */
+    cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(queryInt(hostDb, "SELECT count(*) FROM big WHERE v=1"), 300);
+}
