@@ -101,7 +101,9 @@ struct dbVersion {
 
 struct ptmSqlOverlay {
     struct ptmSqlOverlay *next;     /* this thread's list */
-    char *path;                     /* the database */
+    char *path;                     /* the database, as ptmSqlOverlayOpen was given it */
+    char *name;                     /* as SQLite names it (xFullPathname: links
+                                       resolved): its -wal, -journal, -shm follow it */
     char *base;                     /* its basename, for events */
     sqlite3 *db;
     struct memFile dbf, wal, journal;
@@ -698,7 +700,7 @@ static int ovDeviceCharacteristics(sqlite3_file *f)
 /* shmPath: the database's -shm, in buf. */
 static void shmPath(const struct ptmSqlOverlay *o, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s-shm", o->path);
+    snprintf(buf, cap, "%s-shm", o->name);
 }
 
 /* shmFill: region i of the private copy, read again from the real -shm. */
@@ -843,9 +845,10 @@ static struct ptmSqlOverlay *overlayOf(const char *name, const char *suffix)
     if (n <= k || strcmp(name + n - k, suffix) != 0)
         return NULL;
     for (o = overlays; o; o = o->next)
-        if (strlen(o->path) == n - k && memcmp(o->path, name, n - k) == 0)
+        if (o->name && strlen(o->name) == n - k && memcmp(o->name, name, n - k) == 0)
             return o;
-    if (opening && strlen(opening->path) == n - k && memcmp(opening->path, name, n - k) == 0)
+    if (opening && opening->name && strlen(opening->name) == n - k &&
+        memcmp(opening->name, name, n - k) == 0)
         return opening;
     return NULL;
 }
@@ -867,9 +870,11 @@ static int ovOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
     p->mf = &p->own;
     if (flags & SQLITE_OPEN_MAIN_DB) {
         o = opening;
-        if (!o || !name || strcmp(name, o->path) != 0)
+        if (!o || !name || o->name)
             return SQLITE_CANTOPEN; /* only ptmSqlOverlayOpen opens databases */
-        rebase(&o->dbf, o->path);
+        if (!(o->name = strdup(name)))
+            return SQLITE_NOMEM;
+        rebase(&o->dbf, o->name);
         p->mf = &o->dbf;
         p->is_db = 1;
     } else if ((flags & SQLITE_OPEN_WAL) && (o = overlayOf(name, "-wal"))) {
@@ -1030,6 +1035,7 @@ static void threadExit(void *unused)
         memFree(&o->journal);
         memFree(&o->dbf);
         memFree(&o->wal);
+        free(o->name);
         free(o->path);
         free(o);
     }
@@ -1110,6 +1116,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
         memFree(&o->dbf);
         memFree(&o->wal);
         memFree(&o->journal);
+        free(o->name);
         free(o->path);
         free(o);
         return rc;
@@ -1157,10 +1164,10 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     char path[PATH_MAX + 8];
     int i;
 
-    if (ptmOs.stat(o->path, &st) != 0)
+    if (ptmOs.stat(o->name, &st) != 0)
         o->dbf.fd = -1; /* gone: an empty database */
     else if (o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino)
-        rebase(&o->dbf, o->path);
+        rebase(&o->dbf, o->name);
     memset(&o->ver, 0, sizeof o->ver);
     if (o->dbf.fd >= 0)
         o->ver.have_db = preadFull(o->dbf.fd, o->ver.hdr, sizeof o->ver.hdr, 0) ==
@@ -1168,7 +1175,7 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     o->wal_mode = o->shm.n > 0 || (o->ver.have_db && (o->ver.hdr[18] == 2 || o->ver.hdr[19] == 2));
     if (!o->wal_mode)
         return;
-    snprintf(path, sizeof path, "%s-wal", o->path);
+    snprintf(path, sizeof path, "%s-wal", o->name);
     rebase(&o->wal, path);
     shmRebase(o);
     for (i = 0; i < o->shm.n && *rc == SQLITE_OK; i++)

@@ -855,3 +855,26 @@ Test(sqlite_vfs, hot_journal_is_rolled_back_in_memory, .init = setup, .fini = te
     cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
     cr_assert_eq(queryInt(hostDb, "SELECT count(*) FROM big WHERE v=1"), 300);
 }
+
+/* A path through a symbolic link: SQLite names the files after the link's
+** target, and the overlay follows it. */
+Test(sqlite_vfs, path_through_a_link, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(1), *link = at("link.db");
+    struct snap s[3];
+    struct ptmSqlOverlay *o;
+
+    cr_assert_eq(symlink(path, link), 0);
+    snapAll(path, s);
+    o = overlay(link);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(run(ptmSqlOverlayDb(o), "UPDATE accounts SET balance=0 WHERE id=1"), SQLITE_OK);
+    cr_assert_eq(queryInt(ptmSqlOverlayDb(o), "SELECT sum(balance) FROM accounts"), 50);
+    cr_assert_eq(run(hostDb, "UPDATE accounts SET balance=99 WHERE id=2"), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 1, "the real -shm, behind the link, changed");
+    snapAll(path, s);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(ptmSqlOverlayDb(o), "SELECT sum(balance) FROM accounts"), 199);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    checkAll(path, s);
+}
