@@ -878,3 +878,49 @@ Test(sqlite_vfs, path_through_a_link, .init = setup, .fini = teardown)
     cr_assert_eq(ptmSqlOverlayEnd(o), 0);
     checkAll(path, s);
 }
+
+/* A WAL database whose last connection closed: no -wal, no -shm.  The
+** overlay recovers an empty index in memory and creates neither; when the
+** host comes back, with a new -wal and -shm (new inodes), the next mirror
+** reads those. */
+Test(sqlite_vfs, wal_files_gone_and_back, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(1);
+    char wal[256], shm[256];
+    struct ptmSqlOverlay *o;
+    sqlite3 *db;
+
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    sqlite3_close(hostDb);
+    hostDb = NULL;
+    cr_assert_neq(access(wal, F_OK), 0);
+    cr_assert_neq(access(shm, F_OK), 0);
+    o = overlay(path);
+    db = ptmSqlOverlayDb(o);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT sum(balance) FROM accounts"), 150);
+    cr_assert_eq(run(db, "UPDATE accounts SET balance=0 WHERE id=1"), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT sum(balance) FROM accounts"), 50);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    cr_assert_neq(access(wal, F_OK), 0, "the overlay created a -wal");
+    cr_assert_neq(access(shm, F_OK), 0, "the overlay created a -shm");
+    cr_assert_eq(entries(dir), 3);
+
+    cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "PRAGMA wal_autocheckpoint=0;"
+                             "UPDATE accounts SET balance=70 WHERE id=2"), SQLITE_OK);
+    cr_assert_eq(access(wal, F_OK), 0);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT sum(balance) FROM accounts"), 170);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+
+    /* And once more: closed (checkpointed, deleted), reopened, written. */
+    sqlite3_close(hostDb);
+    cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "PRAGMA wal_autocheckpoint=0;"
+                             "UPDATE accounts SET balance=80 WHERE id=3"), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT sum(balance) FROM accounts"), 250);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+}
