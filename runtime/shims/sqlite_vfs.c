@@ -202,14 +202,17 @@ static int privateFd(const char *path, struct stat *st)
 }
 
 /* rebase: points mf at the current file at path (it may have appeared,
-** or been replaced by a new inode since). */
-static void rebase(struct memFile *mf, const char *path)
+** or been replaced by a new inode since).  0, or the errno of a file that
+** exists but cannot be read (it must not read as empty); a missing file
+** is 0 and reads as empty. */
+static int rebase(struct memFile *mf, const char *path)
 {
     struct stat st;
-    int fd = privateFd(path, &st);
+    int fd = privateFd(path, &st), err = fd < 0 && errno != ENOENT ? errno : 0;
     mf->fd = fd;
     mf->dev = fd >= 0 ? st.st_dev : 0;
     mf->ino = fd >= 0 ? st.st_ino : 0;
+    return err;
 }
 
 /* preadFull: up to n bytes at off from fd, retrying EINTR a few times and
@@ -874,11 +877,13 @@ static int ovOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
             return SQLITE_CANTOPEN; /* only ptmSqlOverlayOpen opens databases */
         if (!(o->name = strdup(name)))
             return SQLITE_NOMEM;
-        rebase(&o->dbf, o->name);
+        if (rebase(&o->dbf, o->name) != 0)
+            return SQLITE_CANTOPEN;
         p->mf = &o->dbf;
         p->is_db = 1;
     } else if ((flags & SQLITE_OPEN_WAL) && (o = overlayOf(name, "-wal"))) {
-        rebase(&o->wal, name);
+        if (rebase(&o->wal, name) != 0)
+            return SQLITE_CANTOPEN;
         p->mf = &o->wal;
     } else if ((flags & SQLITE_OPEN_MAIN_JOURNAL) && (o = overlayOf(name, "-journal"))) {
         struct memFile *j = &o->journal;
@@ -1166,8 +1171,9 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
 
     if (ptmOs.stat(o->name, &st) != 0)
         o->dbf.fd = -1; /* gone: an empty database */
-    else if (o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino)
-        rebase(&o->dbf, o->name);
+    else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
+             rebase(&o->dbf, o->name) != 0)
+        *rc = SQLITE_CANTOPEN;
     memset(&o->ver, 0, sizeof o->ver);
     if (o->dbf.fd >= 0)
         o->ver.have_db = preadFull(o->dbf.fd, o->ver.hdr, sizeof o->ver.hdr, 0) ==
@@ -1176,10 +1182,14 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     if (!o->wal_mode)
         return;
     snprintf(path, sizeof path, "%s-wal", o->name);
-    rebase(&o->wal, path);
+    if (rebase(&o->wal, path) != 0)
+        *rc = SQLITE_CANTOPEN;
     shmRebase(o);
-    for (i = 0; i < o->shm.n && *rc == SQLITE_OK; i++)
-        *rc = shmFill(&o->shm, i, 32768);
+    for (i = 0; i < o->shm.n; i++) {
+        int r = shmFill(&o->shm, i, 32768);
+        if (*rc == SQLITE_OK)
+            *rc = r;
+    }
     if (o->shm.n) {
         memcpy(o->ver.shm, o->shm.region[0], sizeof o->ver.shm);
         o->ver.have_shm = o->shm.fd >= 0;

@@ -924,3 +924,29 @@ Test(sqlite_vfs, wal_files_gone_and_back, .init = setup, .fini = teardown)
     cr_assert_eq(queryInt(db, "SELECT sum(balance) FROM accounts"), 250);
     cr_assert_eq(ptmSqlOverlayEnd(o), 0);
 }
+
+/* A database that exists but cannot be read is an error, not an empty
+** database. */
+static int deniedOpen(const char *path, int flags, mode_t mode)
+{
+    (void)path;
+    (void)flags;
+    (void)mode;
+    errno = EACCES;
+    return -1;
+}
+
+Test(sqlite_vfs, unreadable_database_cannot_open, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(0);
+    struct ptmSqlOverlay *o = (struct ptmSqlOverlay *)1;
+
+    ptmOs.open = deniedOpen;
+    cr_assert_eq(ptmSqlOverlayOpen(path, &o), SQLITE_CANTOPEN);
+    cr_assert_null(o);
+    ptmOsReset();
+    o = overlay(path);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(ptmSqlOverlayDb(o), "SELECT sum(balance) FROM accounts"), 150);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+}
