@@ -40,7 +40,8 @@ enum ptmSqlBusy {
 ** the "ptm-overlay" VFS (registered then, never as the default) and cached;
 ** later calls return the cached one.  A file that does not exist is an
 ** empty database that exists only in memory.  OUT: *out.  SQLITE_OK or an
-** SQLite error code (*out NULL). */
+** SQLite error code (*out NULL); after SQLITE_CANTOPEN of a file that
+** exists but cannot be opened, errno says why (sqlite_vfs.c's addition). */
 int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out);
 
 /* ptmSqlOverlayDb: the overlay's connection. */

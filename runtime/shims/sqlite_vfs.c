@@ -205,10 +205,14 @@ static int privateFd(const char *path, struct stat *st)
 ** or been replaced by a new inode since).  0, or the errno of a file that
 ** exists but cannot be read (it must not read as empty); a missing file
 ** is 0 and reads as empty. */
+static _Thread_local int lastErrno; /* xGetLastError: sqlite3_system_errno */
+
 static int rebase(struct memFile *mf, const char *path)
 {
     struct stat st;
     int fd = privateFd(path, &st), err = fd < 0 && errno != ENOENT ? errno : 0;
+    if (err)
+        lastErrno = err;
     mf->fd = fd;
     mf->dev = fd >= 0 ? st.st_dev : 0;
     mf->ino = fd >= 0 ? st.st_ino : 0;
@@ -985,9 +989,14 @@ static int ovCurrentTime(sqlite3_vfs *vfs, double *now)
     return realVfs(vfs)->xCurrentTime(realVfs(vfs), now);
 }
 
+/* The errno of the overlay's last failed open on this thread, which
+** sqlite3_system_errno() then gives (the shims map SQLITE_CANTOPEN by it). */
 static int ovGetLastError(sqlite3_vfs *vfs, int n, char *msg)
 {
-    return realVfs(vfs)->xGetLastError(realVfs(vfs), n, msg);
+    (void)vfs;
+    if (n > 0 && msg)
+        snprintf(msg, (size_t)n, "%s", lastErrno ? strerror(lastErrno) : "");
+    return lastErrno;
 }
 
 static int ovCurrentTimeInt64(sqlite3_vfs *vfs, sqlite3_int64 *now)
@@ -1073,7 +1082,8 @@ static void readVersion(struct ptmSqlOverlay *o, struct dbVersion *v)
 }
 
 /*
-** ptmSqlOverlayOpen: see sqlite_int.h.  The connection is opened without
+** ptmSqlOverlayOpen: see sqlite_int.h.  After SQLITE_CANTOPEN, errno is
+** the system's reason when there was one (EACCES).  The connection is opened without
 ** SQLITE_OPEN_URI (path is a plain file name, as sqlite3_db_filename gives
 ** it), never checkpoints (wal_autocheckpoint 0, no checkpoint on close),
 ** and keeps temp tables in memory.
@@ -1106,6 +1116,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     memInit(&o->wal);
     memInit(&o->journal);
     o->shm.fd = -1;
+    lastErrno = 0;
     opening = o;
     rc = sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                          SQLITE_OPEN_NOMUTEX, ovVfs.zName);
@@ -1117,6 +1128,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
         rc = sqlite3_exec(o->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
     opening = NULL;
     if (rc != SQLITE_OK) {
+        int err = rc == SQLITE_CANTOPEN ? sqlite3_system_errno(o->db) : 0;
         sqlite3_close(o->db);
         memFree(&o->dbf);
         memFree(&o->wal);
@@ -1124,6 +1136,9 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
         free(o->name);
         free(o->path);
         free(o);
+        lastErrno = 0;
+        if (err)
+            errno = err;
         return rc;
     }
     o->next = overlays;
