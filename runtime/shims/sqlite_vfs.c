@@ -90,6 +90,12 @@ struct shmCopy {
     void *region[SHM_REGION_MAX];
     unsigned char lock_excl;        /* WAL locks held (bookkeeping) */
     unsigned short lock_shared[8];
+    /* The real header as last copied whole, and whether SQLite may have
+    ** written more than read marks into the copy since (an exclusive lock
+    ** below the read marks: a write, checkpoint or recovery).  When neither
+    ** the real header nor the copy changed, Begin reads only the header. */
+    unsigned char seen[VERSION_SHM_BYTES];
+    int seen_ok, written;
 };
 
 /* What ptmSqlOverlayBegin saw of the real database. */
@@ -729,6 +735,8 @@ static void shmRebase(struct ptmSqlOverlay *o)
     shmPath(o, path, sizeof path);
     memInit(&m);
     rebase(&m, path);
+    if (m.fd != o->shm.fd || m.dev != o->shm.dev || m.ino != o->shm.ino)
+        o->shm.seen_ok = 0; /* another -shm: copy it whole */
     o->shm.fd = m.fd;
     o->shm.dev = m.dev;
     o->shm.ino = m.ino;
@@ -777,6 +785,8 @@ static int ovShmLock(sqlite3_file *f, int ofst, int n, int flags)
     }
     if (rc != SQLITE_OK)
         return rc;
+    if ((flags & SQLITE_SHM_LOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && ofst < 3)
+        s->written = 1;
     for (i = ofst; i < ofst + n; i++) {
         if (flags & SQLITE_SHM_UNLOCK) {
             s->lock_excl &= (unsigned char)~(1u << i);
@@ -808,6 +818,7 @@ static int ovShmUnmap(sqlite3_file *f, int deleteFlag)
     for (i = 0; i < p->o->shm.n; i++)
         free(p->o->shm.region[i]);
     p->o->shm.n = 0;
+    p->o->shm.seen_ok = 0;
     return SQLITE_OK;
 }
 
@@ -1182,7 +1193,7 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
 {
     struct stat st;
     char path[PATH_MAX + 8];
-    int i;
+    int i, same;
 
     if (ptmOs.stat(o->name, &st) != 0)
         o->dbf.fd = -1; /* gone: an empty database */
@@ -1196,21 +1207,27 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     o->wal_mode = o->shm.n > 0 || (o->ver.have_db && (o->ver.hdr[18] == 2 || o->ver.hdr[19] == 2));
     if (!o->wal_mode)
         return;
-    snprintf(path, sizeof path, "%s-wal", o->name);
-    if (rebase(&o->wal, path) != 0)
-        *rc = SQLITE_CANTOPEN;
     shmRebase(o);
+    if (o->shm.fd >= 0)
+        o->ver.have_shm = preadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) ==
+                          (ssize_t)sizeof o->ver.shm;
+    same = o->shm.seen_ok && o->ver.have_shm &&
+           memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
+    /* A new -wal comes with a new header (a new salt), or a new -shm. */
+    snprintf(path, sizeof path, "%s-wal", o->name);
+    if ((o->wal.fd < 0 || !same) && rebase(&o->wal, path) != 0)
+        *rc = SQLITE_CANTOPEN;
+    if (!o->shm.n || (same && !o->shm.written))
+        return; /* the copy is the real index still */
     for (i = 0; i < o->shm.n; i++) {
         int r = shmFill(&o->shm, i, 32768);
         if (*rc == SQLITE_OK)
             *rc = r;
     }
-    if (o->shm.n) {
-        memcpy(o->ver.shm, o->shm.region[0], sizeof o->ver.shm);
-        o->ver.have_shm = o->shm.fd >= 0;
-    } else if (o->shm.fd >= 0) {
-        o->ver.have_shm = preadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) >= 0;
-    }
+    memcpy(o->ver.shm, o->shm.region[0], sizeof o->ver.shm);
+    memcpy(o->shm.seen, o->shm.region[0], sizeof o->shm.seen);
+    o->shm.seen_ok = o->ver.have_shm = o->shm.fd >= 0 && *rc == SQLITE_OK;
+    o->shm.written = 0;
 }
 
 /* ptmSqlOverlayBegin: see sqlite_int.h.  After a mirror that wrote, every
