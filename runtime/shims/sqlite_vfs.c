@@ -27,6 +27,20 @@
 ** POSIX lock the process holds on it, the host's included.  xClose of an
 ** overlay file frees only memory.
 **
+** Lock events: a RESERVED, EXCLUSIVE or WAL write/checkpoint lock wanted
+** and found held is PTM_EVF_EFFECT (the primary's write would wait or
+** fail on it); a SHARED lock (a read) found blocked by a writer's PENDING
+** or EXCLUSIVE is recorded without it.  The WAL read marks and recovery
+** locks are never probed: the copy of the index is private.
+**
+** Staleness: after a mirror that wrote, that saw a lock held or the
+** database change, Begin drops every page SQLite cached; otherwise the
+** cache is checked by SQLite itself, as any connection's is.
+**
+** A fork mirror inherits the cached overlays and the descriptor table; its
+** child takes no lock on the table (see privLock).  Its sandbox lets the
+** overlay's open(O_RDONLY), pread, stat, fstat and F_OFD_GETLK through.
+**
 ** Memory: every block of every overlay file of a thread counts against
 ** PTM_SQL_OVERLAY_MAX_BYTES (64 MiB, see ptmSqlOverlaySetLimit); a write
 ** past it fails with SQLITE_IOERR_NOMEM, which SQLite reports as
