@@ -130,6 +130,8 @@ struct ptmSqlOverlay {
     struct shmCopy shm;
     int lock;                       /* SQLITE_LOCK_* held, privately */
     int active;                     /* between Begin and End */
+    const struct ptmMirror *mirror; /* whose Begin: a mirror that ended without */
+    uint64_t mirror_t0;             /* End (a crash, a jump) does not leave it on */
     enum ptmSqlBusy busy;
     unsigned call;
     unsigned reported;              /* lock kinds already recorded (1 << kind) */
@@ -1254,19 +1256,22 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
 {
     int rc = SQLITE_OK;
 
-    if (o->active) {
+    if (o->active && o->mirror == ptmMirrorCurrent &&
+        (!ptmMirrorCurrent || o->mirror_t0 == ptmMirrorCurrent->t0_ns)) {
         o->busy = busy;
         return SQLITE_OK;
     }
     if (!sqlite3_get_autocommit(o->db))
         sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
-    if (dropWrites(o) || o->stale)
+    if (dropWrites(o) || o->stale || o->active)
         sqlite3_db_release_memory(o->db);
     o->stale = 0;
     refresh(o, &rc);
     o->busy = busy;
     o->reported = 0;
     o->active = 1;
+    o->mirror = ptmMirrorCurrent;
+    o->mirror_t0 = ptmMirrorCurrent ? ptmMirrorCurrent->t0_ns : 0;
     return rc == SQLITE_IOERR_SHMMAP ? SQLITE_IOERR_READ : rc;
 }
 

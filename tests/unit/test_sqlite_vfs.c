@@ -1044,3 +1044,26 @@ Test(sqlite_vfs, threads_wal, .init = setup, .fini = teardown, .timeout = 60)
 {
     threads(1);
 }
+
+/* A mirror that ended without End (it crashed, or jumped away): the next
+** mirror's Begin is a new start, not a repeat of the old one's. */
+Test(sqlite_vfs, begin_after_a_mirror_without_end, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(0);
+    struct ptmSqlOverlay *o = overlay(path);
+    sqlite3 *db = ptmSqlOverlayDb(o);
+
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(run(db, "BEGIN; UPDATE accounts SET balance=0 WHERE id=1"), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_GO_ON), SQLITE_OK, "idempotent");
+    cr_assert_eq(sqlite3_get_autocommit(db), 0, "within one mirror Begin changes nothing");
+    ptmMirrorLeave(&mirror);
+    cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "UPDATE accounts SET balance=10 WHERE id=3"), SQLITE_OK);
+    ptmRingReset(ring);
+    ptmMirrorEnter(&mirror, ring);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(sqlite3_get_autocommit(db), 1, "the old transaction was rolled back");
+    cr_assert_eq(queryInt(db, "SELECT sum(balance) FROM accounts"), 160);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+}
