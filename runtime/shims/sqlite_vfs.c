@@ -554,7 +554,8 @@ static int memTruncate(struct memFile *mf, sqlite3_int64 size)
 */
 /* probe: whether another holder has a lock that conflicts with a lock of
 ** type (F_RDLCK, F_WRLCK) on len bytes at start of fd.  OUT: *pid (the
-** holder's, -1: an OFD lock).  1 held, 0 free or not knowable. */
+** holder's, -1: an OFD lock).  1 held, 0 free or not knowable (a probe
+** that fails is no lock: the mirror goes on as without the probe). */
 static int probe(int fd, short type, off_t start, off_t len, pid_t *pid)
 {
     struct flock fl;
@@ -566,7 +567,20 @@ static int probe(int fd, short type, off_t start, off_t len, pid_t *pid)
     fl.l_whence = SEEK_SET;
     fl.l_start = start;
     fl.l_len = len;
-    if (ptmOs.fcntl_lock(fd, F_OFD_GETLK, &fl) != 0 || fl.l_type == F_UNLCK)
+    if (ptmOs.fcntl_lock(fd, F_OFD_GETLK, &fl) != 0) {
+        /* A kernel without OFD locks (before 3.15): the classic probe sees
+        ** other processes' locks, not this process's own. */
+        if (errno != EINVAL)
+            return 0;
+        fl.l_type = type;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = start;
+        fl.l_len = len;
+        fl.l_pid = 0;
+        if (ptmOs.fcntl_lock(fd, F_GETLK, &fl) != 0)
+            return 0;
+    }
+    if (fl.l_type == F_UNLCK)
         return 0;
     *pid = fl.l_pid;
     return 1;

@@ -1067,3 +1067,49 @@ Test(sqlite_vfs, begin_after_a_mirror_without_end, .init = setup, .fini = teardo
     cr_assert_eq(queryInt(db, "SELECT sum(balance) FROM accounts"), 160);
     cr_assert_eq(ptmSqlOverlayEnd(o), 0);
 }
+
+/* Without OFD locks (EINVAL, a kernel before 3.15) the classic probe still
+** sees another process's lock; a probe that fails otherwise is no lock. */
+static int noOfd(int fd, int cmd, struct flock *fl)
+{
+    if (cmd == F_OFD_GETLK) {
+        errno = EINVAL;
+        return -1;
+    }
+    return fcntl(fd, cmd, fl);
+}
+
+static int probeFails(int fd, int cmd, struct flock *fl)
+{
+    (void)fd;
+    (void)cmd;
+    (void)fl;
+    errno = EIO;
+    return -1;
+}
+
+Test(sqlite_vfs, lock_probe_without_ofd, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(0);
+    struct holderProc h;
+    struct ptmSqlOverlay *o;
+    char target[PTM_TARGET_MAX];
+
+    holdStart(&h, path, HOLD_SQLITE_IMMEDIATE);
+    o = overlay(path);
+    ptmOs.fcntl_lock = noOfd;
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(run(ptmSqlOverlayDb(o), "UPDATE accounts SET balance=1 WHERE id=1"),
+                 SQLITE_BUSY);
+    snprintf(target, sizeof target, "bank.db: RESERVED lock held by pid %ld", (long)h.pid);
+    cr_assert_str_eq(busyEvent()->target, target);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    ptmOs.fcntl_lock = probeFails;
+    ptmRingReset(ring);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(run(ptmSqlOverlayDb(o), "UPDATE accounts SET balance=1 WHERE id=1"), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    cr_assert_eq(busyEvents(), 0);
+    ptmOsReset();
+    holdStop(&h);
+}
