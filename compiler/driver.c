@@ -503,8 +503,9 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     Args p = parse_args(c, incdir);
     Unit *u = front_parse(source, (const char *const *)p.v, p.n);
     /* A unit without transactions is rewritten too when it defines
-    ** PTM_MIRRORABLE functions: their clones are for other units' mirrors. */
-    if (u && (u->nfuncs || u->nclones))
+    ** PTM_MIRRORABLE functions (their clones are for other units' mirrors)
+    ** or calls a note row's function (calls.def). */
+    if (unit_needs_rewrite(u))
         *text = emit_unit(u, source);
     if (*text && !front_check_exprs(u, source, *text, (const char *const *)p.v, p.n)) {
         free(*text);

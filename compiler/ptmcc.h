@@ -366,6 +366,11 @@ const char *call_shim_family(const char *name);
 ** row of runtime/calls.def, or a compiler builtin), so that a mirror calls
 ** it as it is.  A built-in shim is not: it is redirected first. */
 bool call_is_pure(const char *name);
+/* call_is_noted: true when name has a note row in runtime/calls.def: its
+** calls in host code go to ptm_note_<name>, which tells the runtime. */
+bool call_is_noted(const char *name);
+/* call_note_names: the names of the note rows, NULL-terminated. */
+const char *const *call_note_names(void);
 
 /* inline.c ------------------------------------------------------------ */
 #include <clang-c/Index.h>
@@ -680,6 +685,10 @@ typedef struct Unit {
     char **xtu;          /* PTM_MIRRORABLE functions of other files that
                             mirrors call: weak references to their clones */
     int nxtu;
+    char **notes;        /* note rows' names the main file refers to
+                            (calls.def): renamed to ptm_note_<name> from */
+    int nnotes;
+    size_t note_at;      /* this offset of the main file on, in host code */
 } Unit;
 
 /* front_parse: parses path with libclang under args (cc flags, no inputs or
@@ -688,8 +697,9 @@ typedef struct Unit {
 ** are reported through diag.  Returns NULL after any error. */
 Unit *front_parse(const char *path, const char *const *args, int nargs);
 void unit_free(Unit *u);
-/* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
-** PTM_MIRRORABLE function whose clone other files call. */
+/* unit_needs_rewrite: whether u has anything to emit: a transaction, a
+** PTM_MIRRORABLE function whose clone other files call, or a host call of a
+** note row of calls.def. */
 bool unit_needs_rewrite(const Unit *u);
 
 /* A macro expansion in the main file: [start, end) offsets. */
@@ -947,7 +957,8 @@ bool shell_split(const char *line, char ***words, int *n);
 
 /* scan.c -------------------------------------------------------------- */
 /* scan_mentions_ptm: true when path, or a header it includes from the
-** given directories, names PTM_TRANSACTION or PTM_MIRRORABLE. */
+** given directories, names PTM_TRANSACTION or PTM_MIRRORABLE, or the name
+** of a note row of runtime/calls.def (its calls go to ptm_note_<name>). */
 bool scan_mentions_ptm(const char *path, const char *const *incdirs, int n);
 
 /* verify.c ------------------------------------------------------------ */

@@ -10,6 +10,13 @@
 ** (-I, -iquote, -isystem, -idirafter, CPATH, C_INCLUDE_PATH; driver.c);
 ** the compiler's own system directories are not (the annotation lives in
 ** user code), and ptm.h itself does not count.
+**
+** A unit is parsed too when it names a note row of runtime/calls.def
+** (sqlite3_busy_timeout): its calls in host code go to ptm_note_<name>
+** (emit.c), wherever they come from; a macro of a user header counts.  The
+** name is searched as text, so a comment or a declaration costs a parse
+** that ends in no rewrite: a unit that names none of them costs one more
+** strstr per file than before, and nothing else.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +95,14 @@ static char *included_name(const char *p)
     return xstrndup(p + 1, (size_t)(end - p - 1));
 }
 
+static bool names_a_note(const char *text)
+{
+    for (const char *const *n = call_note_names(); *n; n++)
+        if (strstr(text, *n))
+            return true;
+    return false;
+}
+
 static bool scan_file(Scan *s, const char *path, int depth)
 {
     if (depth > MAX_DEPTH || seen_before(s, path))
@@ -95,7 +110,8 @@ static bool scan_file(Scan *s, const char *path, int depth)
     SrcFile *f = src_load(path);
     if (!f)
         return false;
-    if (!is_ptm_header(path) && (strstr(f->text, MARKER) || strstr(f->text, MARKER_CLONE)))
+    if (!is_ptm_header(path) && (strstr(f->text, MARKER) || strstr(f->text, MARKER_CLONE) ||
+                                 names_a_note(f->text)))
         return true;
     for (const char *line = f->text; line && *line; line = strchr(line, '\n')) {
         if (*line == '\n')
