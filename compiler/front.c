@@ -245,7 +245,21 @@ static bool read_unit(Front *fr, Unit *u)
     return ok;
 }
 
-Unit *front_parse(const char *path, const char *const *args, int nargs)
+/* unparsed_notes: a unit with no annotation, only a note row's name, that
+** libclang cannot parse: the backend gets it untouched, as before notes,
+** and reports its errors itself; the user hears that its calls were not
+** sent to their notes. */
+static Unit *unparsed_notes(Front *fr)
+{
+    warning_at(W_UNNOTED, (SrcLoc){fr->main, 0}, 0,
+               "libclang cannot parse this file: its calls of functions the runtime must "
+               "hear about (runtime/calls.def, note rows) are left as they are");
+    Unit *u = xcalloc(1, sizeof *u);
+    u->main = fr->main;
+    return u;
+}
+
+Unit *front_parse(const char *path, const char *const *args, int nargs, bool notes_only)
 {
     Front fr = {0};
     fr.main = src_load(path);
@@ -265,7 +279,9 @@ Unit *front_parse(const char *path, const char *const *args, int nargs)
     }
     Unit *u = NULL;
     fr.main_cx = clang_getFile(fr.tu, path);
-    if (!report_clang_errors(&fr)) {
+    if (notes_only && has_clang_errors(&fr)) {
+        u = unparsed_notes(&fr);
+    } else if (!report_clang_errors(&fr)) {
         clang_visitChildren(clang_getTranslationUnitCursor(fr.tu), collect_top, &fr);
         u = xcalloc(1, sizeof *u);
         u->main = fr.main;

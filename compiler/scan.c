@@ -103,16 +103,23 @@ static bool names_a_note(const char *text)
     return false;
 }
 
-static bool scan_file(Scan *s, const char *path, int depth)
+/* scan_file: what path and the headers it includes name; a note row's
+** name does not end the walk (an annotation may come later), an
+** annotation does. */
+static ScanHit scan_file(Scan *s, const char *path, int depth)
 {
     if (depth > MAX_DEPTH || seen_before(s, path))
-        return false;
+        return SCAN_NONE;
     SrcFile *f = src_load(path);
     if (!f)
-        return false;
-    if (!is_ptm_header(path) && (strstr(f->text, MARKER) || strstr(f->text, MARKER_CLONE) ||
-                                 names_a_note(f->text)))
-        return true;
+        return SCAN_NONE;
+    ScanHit hit = SCAN_NONE;
+    if (!is_ptm_header(path)) {
+        if (strstr(f->text, MARKER) || strstr(f->text, MARKER_CLONE))
+            return SCAN_PTM;
+        if (names_a_note(f->text))
+            hit = SCAN_NOTES;
+    }
     for (const char *line = f->text; line && *line; line = strchr(line, '\n')) {
         if (*line == '\n')
             line++;
@@ -121,18 +128,20 @@ static bool scan_file(Scan *s, const char *path, int depth)
             continue;
         char *found = find_header(s, path, name);
         free(name);
-        bool hit = found && !is_ptm_header(found) && scan_file(s, found, depth + 1);
+        ScanHit in = found && !is_ptm_header(found) ? scan_file(s, found, depth + 1) : SCAN_NONE;
         free(found);
-        if (hit)
-            return true;
+        if (in == SCAN_PTM)
+            return SCAN_PTM;
+        if (in > hit)
+            hit = in;
     }
-    return false;
+    return hit;
 }
 
-bool scan_mentions_ptm(const char *path, const char *const *incdirs, int n)
+ScanHit scan_mentions_ptm(const char *path, const char *const *incdirs, int n)
 {
     Scan s = {incdirs, n, NULL, 0};
-    bool hit = scan_file(&s, path, 0);
+    ScanHit hit = scan_file(&s, path, 0);
     for (int i = 0; i < s.nseen; i++)
         free(s.seen[i]);
     free(s.seen);
