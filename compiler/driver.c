@@ -480,9 +480,9 @@ static ScanHit mentions_ptm(const Cmd *c, const char *source)
         for (char *save, *d = strtok_r(paths[k], ":", &save); d; d = strtok_r(NULL, ":", &save))
             push(&dirs, d);
     }
-    ScanHit found = scan_mentions_ptm(source, (const char *const *)dirs.v, dirs.n);
+    ScanHit found = scan_mentions_ptm(source, (const char *const *)dirs.v, dirs.n, false);
     for (int i = 0; found != SCAN_PTM && i < c->forced.n; i++) {
-        ScanHit in = scan_mentions_ptm(c->forced.v[i], (const char *const *)dirs.v, dirs.n);
+        ScanHit in = scan_mentions_ptm(c->forced.v[i], (const char *const *)dirs.v, dirs.n, true);
         found = in > found ? in : found;
     }
     args_free(&dirs);

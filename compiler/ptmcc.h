@@ -967,8 +967,9 @@ bool shell_split(const char *line, char ***words, int *n);
 ** ptm_note_<name>), or PTM_TRANSACTION or PTM_MIRRORABLE. */
 typedef enum { SCAN_NONE, SCAN_NOTES, SCAN_PTM } ScanHit;
 /* scan_mentions_ptm: what path, or a header it includes from the given
-** directories, names. */
-ScanHit scan_mentions_ptm(const char *path, const char *const *incdirs, int n);
+** directories, names.  forced: path is a file of -include, read as a
+** header. */
+ScanHit scan_mentions_ptm(const char *path, const char *const *incdirs, int n, bool forced);
 
 /* verify.c ------------------------------------------------------------ */
 /* What --verify-mirror compiles: the C sources among args, with the flags

@@ -9,6 +9,10 @@
 // RUN: env PTM_CC=gcc %ptmcc -DNESTED -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WARN
 // RUN: nm %t.o | FileCheck %s --check-prefix=PLAIN --implicit-check-not=ptm_note
 // RUN: env PTM_CC=gcc %ptmcc -DNESTED -Wno-ptm-unnoted -c %s -o %t.o 2> %t.err && not test -s %t.err
+// The cheap scan parses a unit for a note row's name in its own text or in
+// a macro's definition in a header, not for a header's declaration:
+// RUN: env PTM_CC=gcc %ptmcc -I%inputs/note-scan -c %inputs/note-scan-decl.c -o %t.o 2> %t.err && not test -s %t.err
+// RUN: env PTM_CC=gcc %ptmcc -I%inputs/note-scan -c %inputs/note-scan-macro.c -o %t.o 2>&1 | FileCheck %s --check-prefix=MACRO
 
 #include <sqlite3.h>
 
@@ -27,3 +31,5 @@ int db_setup(sqlite3 *db)
 // WARN: note-busy-timeout-gcc.c:1:1: warning: libclang cannot parse this file: its calls of functions the runtime must hear about (runtime/calls.def, note rows) are left as they are [-Wptm-unnoted]
 
 // PLAIN: U sqlite3_busy_timeout
+
+// MACRO: note-scan-macro.c:1:1: warning: libclang cannot parse this file
