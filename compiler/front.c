@@ -121,11 +121,10 @@ typedef struct NoteSearch {
     Front *fr;
     CXCursor canon[MAX_NOTES]; /* the noted functions this unit declares */
     const char *names[MAX_NOTES];
-    bool used[MAX_NOTES];      /* referred to from the main file */
+    bool used[MAX_NOTES];      /* referred to from the main file, first */
+    size_t first[MAX_NOTES];   /* in the top-level declaration there */
+    bool hit[MAX_NOTES];       /* in the top-level declaration visited */
     int n;
-    bool hit;                  /* in the top-level declaration visited */
-    bool found;                /* first: the offset where the first is */
-    size_t first;
 } NoteSearch;
 
 static enum CXChildVisitResult find_note_ref(CXCursor c, CXCursor parent, CXClientData data)
@@ -137,12 +136,13 @@ static enum CXChildVisitResult find_note_ref(CXCursor c, CXCursor parent, CXClie
     CXCursor ref = clang_getCanonicalCursor(clang_getCursorReferenced(c));
     for (int i = 0; i < s->n; i++)
         if (clang_equalCursors(ref, s->canon[i]))
-            s->used[i] = s->hit = true;
+            s->hit[i] = true;
     return CXChildVisit_Continue;
 }
 
-/* find_note_top: a top-level declaration of the main file that refers to a
-** noted function; the first one's start is where the renaming starts. */
+/* find_note_top: a top-level declaration of the main file that refers to
+** noted functions; for each, the first one's start is where its renaming
+** starts. */
 static enum CXChildVisitResult find_note_top(CXCursor c, CXCursor parent, CXClientData data)
 {
     (void)parent;
@@ -150,18 +150,19 @@ static enum CXChildVisitResult find_note_top(CXCursor c, CXCursor parent, CXClie
     size_t off;
     if (!expansion_off(s->fr, clang_getRangeStart(clang_getCursorExtent(c)), &off))
         return CXChildVisit_Continue;
-    s->hit = false;
+    memset(s->hit, 0, sizeof s->hit);
     clang_visitChildren(c, find_note_ref, s);
-    if (s->hit && !s->found) {
-        s->found = true;
-        s->first = off;
-    }
+    for (int i = 0; i < s->n; i++)
+        if (s->hit[i] && !s->used[i]) {
+            s->used[i] = true;
+            s->first[i] = off;
+        }
     return CXChildVisit_Continue;
 }
 
 /* find_notes: which noted functions (the note rows of calls.def) the main
-** file refers to, and where the first top-level declaration that does
-** starts (u->note_at): from there on, emit.c sends them to their notes.
+** file refers to, and where the first top-level declaration that refers
+** to each starts: from there on, emit.c sends it to its note.
 ** A function this unit defines is no note: the unit is the library itself,
 ** built by ptmcc, and its own calls are its business. */
 static void find_notes(Front *fr, Unit *u)
@@ -177,10 +178,12 @@ static void find_notes(Front *fr, Unit *u)
     if (!s.n)
         return;
     clang_visitChildren(clang_getTranslationUnitCursor(fr->tu), find_note_top, &s);
-    for (int i = 0; s.found && i < s.n; i++)
-        if (s.used[i])
-            push_name(&u->notes, &u->nnotes, s.names[i]);
-    u->note_at = s.first;
+    for (int i = 0; i < s.n; i++) {
+        if (!s.used[i])
+            continue;
+        u->notes = xrealloc(u->notes, sizeof *u->notes * (size_t)(u->nnotes + 1));
+        u->notes[u->nnotes++] = (struct Note){xstrdup(s.names[i]), s.first[i]};
+    }
 }
 
 /* ---------------------------------------------------------------------
@@ -365,7 +368,7 @@ void unit_free(Unit *u)
         free(u->xtu[i]);
     free(u->xtu);
     for (int i = 0; i < u->nnotes; i++)
-        free(u->notes[i]);
+        free(u->notes[i].name);
     free(u->notes);
     free(u->funcs);
     free(u->clones);

@@ -686,10 +686,11 @@ typedef struct Unit {
     char **xtu;          /* PTM_MIRRORABLE functions of other files that
                             mirrors call: weak references to their clones */
     int nxtu;
-    char **notes;        /* note rows' names the main file refers to
-                            (calls.def): renamed to ptm_note_<name> from */
+    /* The note rows (calls.def) whose functions the main file refers to,
+    ** by offset: host code sends them to ptm_note_<name> from the first
+    ** top-level declaration of the main file that refers to each. */
+    struct Note { char *name; size_t at; } *notes;
     int nnotes;
-    size_t note_at;      /* this offset of the main file on, in host code */
 } Unit;
 
 /* front_parse: parses path with libclang under args (cc flags, no inputs or
