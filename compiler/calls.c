@@ -14,7 +14,10 @@
 **   call_shim_family     whether it is a built-in shim, and of which
 **                        family;
 **   call_is_pure         whether it has no effect outside the process, so
-**                        a mirror calls it as it is.
+**                        a mirror calls it as it is;
+**   call_is_noted        whether calls of it in host code go to its note,
+**                        ptm_note_<name> (a note row; call_note_names lists
+**                        them for the cheap scan).
 **
 ** Every answer comes from one row of calls.def, so that a call the inline
 ** proof must know about is added in one place, and a new shim that writes
@@ -103,4 +106,24 @@ bool call_is_pure(const char *name)
         return true;
     const Call *c = row_of(name);
     return c && c->pure;
+}
+
+/* The note rows' names, in the catalog's order. */
+static const char *const notes[] = {
+#define PTM_NOTE_CALL(name, family) #name,
+#include "calls.def"
+    NULL
+};
+
+const char *const *call_note_names(void)
+{
+    return notes;
+}
+
+bool call_is_noted(const char *name)
+{
+    for (const char *const *n = notes; *n; n++)
+        if (strcmp(*n, name) == 0)
+            return true;
+    return false;
 }

@@ -40,6 +40,7 @@ static const char *const group_names[DIAG_NGROUPS] = {
     [W_UNCLONEABLE] = "ptm-uncloneable",
     [W_STATIC_COPY] = "ptm-static-copy",
     [W_UNVERIFIABLE] = "ptm-unverifiable",
+    [W_UNNOTED] = "ptm-unnoted",
 };
 static bool group_off[DIAG_NGROUPS];
 static ErrState group_err[DIAG_NGROUPS];

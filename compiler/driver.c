@@ -465,7 +465,7 @@ static Args parse_args(const Cmd *c, const char *incdir)
 ** include directories (-I, -iquote, -isystem, -idirafter, CPATH,
 ** C_INCLUDE_PATH), or a file of -include names PTM_TRANSACTION or
 ** PTM_MIRRORABLE: only then is the unit parsed. */
-static bool mentions_ptm(const Cmd *c, const char *source)
+static ScanHit mentions_ptm(const Cmd *c, const char *source)
 {
     Args dirs = {0};
     for (int i = 0; i < c->incdirs.n; i++)
@@ -480,9 +480,11 @@ static bool mentions_ptm(const Cmd *c, const char *source)
         for (char *save, *d = strtok_r(paths[k], ":", &save); d; d = strtok_r(NULL, ":", &save))
             push(&dirs, d);
     }
-    bool found = scan_mentions_ptm(source, (const char *const *)dirs.v, dirs.n);
-    for (int i = 0; !found && i < c->forced.n; i++)
-        found = scan_mentions_ptm(c->forced.v[i], (const char *const *)dirs.v, dirs.n);
+    ScanHit found = scan_mentions_ptm(source, (const char *const *)dirs.v, dirs.n, false);
+    for (int i = 0; found != SCAN_PTM && i < c->forced.n; i++) {
+        ScanHit in = scan_mentions_ptm(c->forced.v[i], (const char *const *)dirs.v, dirs.n, true);
+        found = in > found ? in : found;
+    }
     args_free(&dirs);
     free(paths[0]);
     free(paths[1]);
@@ -498,13 +500,15 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     *text = NULL;
     if (unit_out)
         *unit_out = NULL;
-    if (!mentions_ptm(c, source))
+    ScanHit hit = mentions_ptm(c, source);
+    if (hit == SCAN_NONE)
         return true;
     Args p = parse_args(c, incdir);
-    Unit *u = front_parse(source, (const char *const *)p.v, p.n);
+    Unit *u = front_parse(source, (const char *const *)p.v, p.n, hit == SCAN_NOTES);
     /* A unit without transactions is rewritten too when it defines
-    ** PTM_MIRRORABLE functions: their clones are for other units' mirrors. */
-    if (u && (u->nfuncs || u->nclones))
+    ** PTM_MIRRORABLE functions (their clones are for other units' mirrors)
+    ** or calls a note row's function (calls.def). */
+    if (unit_needs_rewrite(u))
         *text = emit_unit(u, source);
     if (*text && !front_check_exprs(u, source, *text, (const char *const *)p.v, p.n)) {
         free(*text);
@@ -1117,7 +1121,7 @@ static bool dump_parse(const Cmd *c, const Args *in, const char *prefix, Units *
     if (!ok)
         error_plain("--dump-annotations needs a C source");
     for (int i = 0; i < in->n; i++) {
-        Unit *u = front_parse(in->v[i], (const char *const *)p.v, p.n);
+        Unit *u = front_parse(in->v[i], (const char *const *)p.v, p.n, false);
         if (!u) {
             ok = false;
             continue;

@@ -12,6 +12,9 @@
 **   resolve.c    its body's references (statics.c: its local statics);
 **   reach.c      what each mirror reaches that leaves it;
 **   check_exprs.c the annotation's expressions, checked with libclang;
+**
+** and finds the main file's references to the note rows of calls.def
+** (find_notes), annotated or not.
 **   annotate.c, positions.c  what these share.
 */
 #include <stdint.h>
@@ -108,6 +111,82 @@ static enum CXChildVisitResult collect_top(CXCursor c, CXCursor parent, CXClient
 }
 
 /* ---------------------------------------------------------------------
+** Notes: host calls of calls.def's note rows (sqlite3_busy_timeout)
+*/
+
+#define MAX_NOTES 8
+
+/* A search of the main file for references to the noted functions. */
+typedef struct NoteSearch {
+    Front *fr;
+    CXCursor canon[MAX_NOTES]; /* the noted functions this unit declares */
+    const char *names[MAX_NOTES];
+    bool used[MAX_NOTES];      /* referred to from the main file, first */
+    size_t first[MAX_NOTES];   /* in the top-level declaration there */
+    bool hit[MAX_NOTES];       /* in the top-level declaration visited */
+    int n;
+} NoteSearch;
+
+static enum CXChildVisitResult find_note_ref(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    NoteSearch *s = data;
+    if (clang_getCursorKind(c) != CXCursor_DeclRefExpr)
+        return CXChildVisit_Recurse;
+    CXCursor ref = clang_getCanonicalCursor(clang_getCursorReferenced(c));
+    for (int i = 0; i < s->n; i++)
+        if (clang_equalCursors(ref, s->canon[i]))
+            s->hit[i] = true;
+    return CXChildVisit_Continue;
+}
+
+/* find_note_top: a top-level declaration of the main file that refers to
+** noted functions; for each, the first one's start is where its renaming
+** starts. */
+static enum CXChildVisitResult find_note_top(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    NoteSearch *s = data;
+    size_t off;
+    if (!expansion_off(s->fr, clang_getRangeStart(clang_getCursorExtent(c)), &off))
+        return CXChildVisit_Continue;
+    memset(s->hit, 0, sizeof s->hit);
+    clang_visitChildren(c, find_note_ref, s);
+    for (int i = 0; i < s->n; i++)
+        if (s->hit[i] && !s->used[i]) {
+            s->used[i] = true;
+            s->first[i] = off;
+        }
+    return CXChildVisit_Continue;
+}
+
+/* find_notes: which noted functions (the note rows of calls.def) the main
+** file refers to, and where the first top-level declaration that refers
+** to each starts: from there on, emit.c sends it to its note.
+** A function this unit defines is no note: the unit is the library itself,
+** built by ptmcc, and its own calls are its business. */
+static void find_notes(Front *fr, Unit *u)
+{
+    NoteSearch s = {.fr = fr};
+    for (const char *const *n = call_note_names(); *n && s.n < MAX_NOTES; n++) {
+        CXCursor *d = find_decl(fr, *n);
+        if (!d || !clang_Cursor_isNull(clang_getCursorDefinition(*d)))
+            continue;
+        s.canon[s.n] = clang_getCanonicalCursor(*d);
+        s.names[s.n++] = *n;
+    }
+    if (!s.n)
+        return;
+    clang_visitChildren(clang_getTranslationUnitCursor(fr->tu), find_note_top, &s);
+    for (int i = 0; i < s.n; i++) {
+        if (!s.used[i])
+            continue;
+        u->notes = xrealloc(u->notes, sizeof *u->notes * (size_t)(u->nnotes + 1));
+        u->notes[u->nnotes++] = (struct Note){xstrdup(s.names[i]), s.first[i]};
+    }
+}
+
+/* ---------------------------------------------------------------------
 ** The unit
 */
 
@@ -169,7 +248,21 @@ static bool read_unit(Front *fr, Unit *u)
     return ok;
 }
 
-Unit *front_parse(const char *path, const char *const *args, int nargs)
+/* unparsed_notes: a unit with no annotation, only a note row's name, that
+** libclang cannot parse: the backend gets it untouched, as before notes,
+** and reports its errors itself; the user hears that its calls were not
+** sent to their notes. */
+static Unit *unparsed_notes(Front *fr)
+{
+    warning_at(W_UNNOTED, (SrcLoc){fr->main, 0}, 0,
+               "libclang cannot parse this file: its calls of functions the runtime must "
+               "hear about (runtime/calls.def, note rows) are left as they are");
+    Unit *u = xcalloc(1, sizeof *u);
+    u->main = fr->main;
+    return u;
+}
+
+Unit *front_parse(const char *path, const char *const *args, int nargs, bool notes_only)
 {
     Front fr = {0};
     fr.main = src_load(path);
@@ -189,10 +282,13 @@ Unit *front_parse(const char *path, const char *const *args, int nargs)
     }
     Unit *u = NULL;
     fr.main_cx = clang_getFile(fr.tu, path);
-    if (!report_clang_errors(&fr)) {
+    if (notes_only && has_clang_errors(&fr)) {
+        u = unparsed_notes(&fr);
+    } else if (!report_clang_errors(&fr)) {
         clang_visitChildren(clang_getTranslationUnitCursor(fr.tu), collect_top, &fr);
         u = xcalloc(1, sizeof *u);
         u->main = fr.main;
+        find_notes(&fr, u);
         if (!read_unit(&fr, u) || diag_error_count() > 0) {
             unit_free(u);
             u = NULL;
@@ -271,6 +367,9 @@ void unit_free(Unit *u)
     for (int i = 0; i < u->nxtu; i++)
         free(u->xtu[i]);
     free(u->xtu);
+    for (int i = 0; i < u->nnotes; i++)
+        free(u->notes[i].name);
+    free(u->notes);
     free(u->funcs);
     free(u->clones);
     free(u);
@@ -279,5 +378,5 @@ void unit_free(Unit *u)
 /* unit_needs_rewrite: see ptmcc.h. */
 bool unit_needs_rewrite(const Unit *u)
 {
-    return u && (u->nfuncs > 0 || u->nclones > 0);
+    return u && (u->nfuncs > 0 || u->nclones > 0 || u->nnotes > 0);
 }

@@ -108,6 +108,19 @@ CXFile cursor_file(CXCursor c)
     return f;
 }
 
+/* has_clang_errors: whether libclang found an error in the unit. */
+bool has_clang_errors(Front *fr)
+{
+    unsigned n = clang_getNumDiagnostics(fr->tu);
+    bool any = false;
+    for (unsigned i = 0; i < n && !any; i++) {
+        CXDiagnostic d = clang_getDiagnostic(fr->tu, i);
+        any = clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error;
+        clang_disposeDiagnostic(d);
+    }
+    return any;
+}
+
 /* report_clang_errors: prints libclang's errors as diagnostics; true when
 ** there was at least one (the unit cannot be rewritten). */
 bool report_clang_errors(Front *fr)

@@ -115,6 +115,7 @@ typedef enum {
     W_UNCLONEABLE,      /* a mirror calls a function ptmcc cannot clone */
     W_STATIC_COPY,      /* a clone gets its own copy of a static variable */
     W_UNVERIFIABLE,     /* --verify-mirror cannot judge a call or asm */
+    W_UNNOTED,          /* a host call of a note row is left as it is */
     DIAG_NGROUPS
 } DiagGroup;
 
@@ -366,6 +367,11 @@ const char *call_shim_family(const char *name);
 ** row of runtime/calls.def, or a compiler builtin), so that a mirror calls
 ** it as it is.  A built-in shim is not: it is redirected first. */
 bool call_is_pure(const char *name);
+/* call_is_noted: true when name has a note row in runtime/calls.def: its
+** calls in host code go to ptm_note_<name>, which tells the runtime. */
+bool call_is_noted(const char *name);
+/* call_note_names: the names of the note rows, NULL-terminated. */
+const char *const *call_note_names(void);
 
 /* inline.c ------------------------------------------------------------ */
 #include <clang-c/Index.h>
@@ -680,16 +686,25 @@ typedef struct Unit {
     char **xtu;          /* PTM_MIRRORABLE functions of other files that
                             mirrors call: weak references to their clones */
     int nxtu;
+    /* The note rows (calls.def) whose functions the main file refers to,
+    ** by offset: host code sends them to ptm_note_<name> from the first
+    ** top-level declaration of the main file that refers to each. */
+    struct Note { char *name; size_t at; } *notes;
+    int nnotes;
 } Unit;
 
 /* front_parse: parses path with libclang under args (cc flags, no inputs or
 ** outputs) and collects its transactions, checking their metadata, and the
 ** functions their mirrors reach.  Errors and warnings (unknown externals)
-** are reported through diag.  Returns NULL after any error. */
-Unit *front_parse(const char *path, const char *const *args, int nargs);
+** are reported through diag.  Returns NULL after any error.  notes_only:
+** the scan found only a note row's name; a unit libclang cannot parse is
+** then a warning (-Wptm-unnoted) and an empty unit, left to the backend as
+** the user wrote it, as it was before ptmcc knew of notes. */
+Unit *front_parse(const char *path, const char *const *args, int nargs, bool notes_only);
 void unit_free(Unit *u);
-/* unit_needs_rewrite: whether u has anything to emit: a transaction, or a
-** PTM_MIRRORABLE function whose clone other files call. */
+/* unit_needs_rewrite: whether u has anything to emit: a transaction, a
+** PTM_MIRRORABLE function whose clone other files call, or a host call of a
+** note row of calls.def. */
 bool unit_needs_rewrite(const Unit *u);
 
 /* A macro expansion in the main file: [start, end) offsets. */
@@ -761,6 +776,8 @@ SrcLoc loc_at(Front *fr, CXSourceLocation loc);
 SrcLoc loc_of(Front *fr, CXCursor c);
 /* cursor_file: the file a cursor is written in (expansion), or NULL. */
 CXFile cursor_file(CXCursor c);
+/* has_clang_errors: whether libclang found an error in the unit. */
+bool has_clang_errors(Front *fr);
 /* report_clang_errors: prints libclang's errors as diagnostics; true when
 ** there was at least one (the unit cannot be rewritten). */
 bool report_clang_errors(Front *fr);
@@ -946,9 +963,14 @@ void compile_command_free(CompileCommand *c);
 bool shell_split(const char *line, char ***words, int *n);
 
 /* scan.c -------------------------------------------------------------- */
-/* scan_mentions_ptm: true when path, or a header it includes from the
-** given directories, names PTM_TRANSACTION or PTM_MIRRORABLE. */
-bool scan_mentions_ptm(const char *path, const char *const *incdirs, int n);
+/* What the scan found: nothing (the unit goes to the backend untouched),
+** only the name of a note row of runtime/calls.def (its host calls go to
+** ptm_note_<name>), or PTM_TRANSACTION or PTM_MIRRORABLE. */
+typedef enum { SCAN_NONE, SCAN_NOTES, SCAN_PTM } ScanHit;
+/* scan_mentions_ptm: what path, or a header it includes from the given
+** directories, names.  forced: path is a file of -include, read as a
+** header. */
+ScanHit scan_mentions_ptm(const char *path, const char *const *incdirs, int n, bool forced);
 
 /* verify.c ------------------------------------------------------------ */
 /* What --verify-mirror compiles: the C sources among args, with the flags

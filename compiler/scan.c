@@ -10,6 +10,14 @@
 ** (-I, -iquote, -isystem, -idirafter, CPATH, C_INCLUDE_PATH; driver.c);
 ** the compiler's own system directories are not (the annotation lives in
 ** user code), and ptm.h itself does not count.
+**
+** A unit is parsed too when it names a note row of runtime/calls.def
+** (sqlite3_busy_timeout): its calls in host code go to ptm_note_<name>
+** (emit.c).  In the source, any mention counts; in a header (or a file of
+** -include), only one in a macro's definition.  The name is searched as
+** text, so a comment or a declaration in the source costs a parse that
+** ends in no rewrite: a unit that names none of them costs one more strstr
+** per file than before, and nothing else.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -88,15 +96,53 @@ static char *included_name(const char *p)
     return xstrndup(p + 1, (size_t)(end - p - 1));
 }
 
-static bool scan_file(Scan *s, const char *path, int depth)
+/* in_macro_definition: whether at, in text, is on a #define's logical
+** line (continuations included). */
+static bool in_macro_definition(const char *text, const char *at)
+{
+    const char *bol = at;
+    while (bol > text && !(bol[-1] == '\n' && (bol - 1 == text || bol[-2] != '\\')))
+        bol--;
+    while (*bol == ' ' || *bol == '\t')
+        bol++;
+    if (*bol++ != '#')
+        return false;
+    while (*bol == ' ' || *bol == '\t')
+        bol++;
+    return strncmp(bol, "define", 6) == 0;
+}
+
+/* names_a_note: whether text names a note row's function.  In a header,
+** only a macro's definition counts: a header's declaration is no call, and
+** its inline functions are compiled before ptmcc's renaming starts (emit.c),
+** so that a unit that includes a library's header from an -I directory
+** (SQLite's amalgamation) is not parsed for it. */
+static bool names_a_note(const char *text, bool header)
+{
+    for (const char *const *n = call_note_names(); *n; n++)
+        for (const char *at = strstr(text, *n); at; at = strstr(at + 1, *n))
+            if (!header || in_macro_definition(text, at))
+                return true;
+    return false;
+}
+
+/* scan_file: what path and the headers it includes name; a note row's
+** name does not end the walk (an annotation may come later), an
+** annotation does. */
+static ScanHit scan_file(Scan *s, const char *path, int depth, bool header)
 {
     if (depth > MAX_DEPTH || seen_before(s, path))
-        return false;
+        return SCAN_NONE;
     SrcFile *f = src_load(path);
     if (!f)
-        return false;
-    if (!is_ptm_header(path) && (strstr(f->text, MARKER) || strstr(f->text, MARKER_CLONE)))
-        return true;
+        return SCAN_NONE;
+    ScanHit hit = SCAN_NONE;
+    if (!is_ptm_header(path)) {
+        if (strstr(f->text, MARKER) || strstr(f->text, MARKER_CLONE))
+            return SCAN_PTM;
+        if (names_a_note(f->text, header))
+            hit = SCAN_NOTES;
+    }
     for (const char *line = f->text; line && *line; line = strchr(line, '\n')) {
         if (*line == '\n')
             line++;
@@ -105,18 +151,20 @@ static bool scan_file(Scan *s, const char *path, int depth)
             continue;
         char *found = find_header(s, path, name);
         free(name);
-        bool hit = found && !is_ptm_header(found) && scan_file(s, found, depth + 1);
+        ScanHit in = found && !is_ptm_header(found) ? scan_file(s, found, depth + 1, true) : SCAN_NONE;
         free(found);
-        if (hit)
-            return true;
+        if (in == SCAN_PTM)
+            return SCAN_PTM;
+        if (in > hit)
+            hit = in;
     }
-    return false;
+    return hit;
 }
 
-bool scan_mentions_ptm(const char *path, const char *const *incdirs, int n)
+ScanHit scan_mentions_ptm(const char *path, const char *const *incdirs, int n, bool forced)
 {
     Scan s = {incdirs, n, NULL, 0};
-    bool hit = scan_file(&s, path, 0);
+    ScanHit hit = scan_file(&s, path, 0, forced);
     for (int i = 0; i < s.nseen; i++)
         free(s.seen[i]);
     free(s.seen);

@@ -67,7 +67,8 @@ static const char shim_prefix[] = "ptm_shim_";
 */
 typedef struct RawIo {
     const char *name;
-    const char *family;  /* file fs stdio fortify socket process sqlite */
+    const char *family;  /* the raw rows' family (file fs stdio socket process
+                            sqlite ...), the shims' io column */
 } RawIo;
 
 /* calls.def's raw rows, and its shims whose real call is raw I/O (their io
@@ -78,10 +79,19 @@ static const RawIo raw_io[] = {
 #include "calls.def"
 };
 
+static const char note_prefix[] = "ptm_note_";
+
 /* raw_io_entry: the table's entry for a link name, or NULL.  A linear scan:
-** it runs once per function of the module (and per alias called). */
+** it runs once per function of the module (and per alias called).  A
+** note, ptm_note_<name> (a note row of calls.def, which host code calls in
+** place of name), makes the real call: it is what name is.  A mirror never
+** calls a note itself (emit.c), but it may reach host code of a file
+** without transactions, where the calls went to their notes. */
 static const RawIo *raw_io_entry(const char *name)
 {
+    if (strncmp(name, note_prefix, sizeof note_prefix - 1) == 0 &&
+        call_is_noted(name + sizeof note_prefix - 1))
+        name += sizeof note_prefix - 1;
     for (size_t i = 0; i < sizeof raw_io / sizeof *raw_io; i++)
         if (strcmp(raw_io[i].name, name) == 0)
             return strcmp(raw_io[i].family, "none") == 0 ? NULL : &raw_io[i];

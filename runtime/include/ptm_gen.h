@@ -384,6 +384,14 @@ PTM_API __attribute__((__noreturn__)) void ptm_shim_siglongjmp(struct __jmp_buf_
 #include "ptm_calls.def"
 #endif
 
+/* The notes of the catalog's note rows (runtime/calls.def, PTM_NOTE_CALL):
+** host code that ptmcc builds calls ptm_note_<name> in place of name, with
+** name's type; it records what libptm needs and makes the real call.
+** ptmcc declares the note itself in the rewritten source (with
+** __typeof__), so these prototypes serve the runtime and its tests. */
+struct sqlite3;
+int ptm_note_sqlite3_busy_timeout(struct sqlite3 *db, int ms);
+
 /*
 ** Cancellation of inline mirrors.  ptmcc makes mirror clones poll
 ** ptm_mirror_cancel at loop back-edges and function entries:

@@ -28,6 +28,10 @@ config.substitutions.append(("not ", config.llvm_not + " "))
 import shutil
 if shutil.which("gcc"):
     config.available_features.add("gcc")
+# libptm's SQLite family (libptm_sqlite.a), for the tests that link its
+# notes and shims.
+if os.path.exists(os.path.join(config.ptm_build_dir, "lib", "libptm_sqlite.a")):
+    config.available_features.add("ptm-sqlite")
 # A sanitized libptm (clang-19's runtime) links only with clang-19.
 if config.ptm_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("asan")

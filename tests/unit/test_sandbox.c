@@ -6,7 +6,8 @@
 ** Each test is an escape a hostile mirror tries -- a shared mapping made
 ** writable, an ioctl that changes a terminal, a file or an interface, a
 ** route into the host process (pidfd, /proc/<ppid>, process groups,
-** signals, ptrace, process_vm_*, shared futexes) -- and checks the world
+** signals, ptrace, process_vm_*, shared futexes), or a lock it must probe
+** but never take -- and checks the world
 ** before and after: file contents and metadata, the host's offsets and
 ** pending input, priorities, terminal modes.  A denial must be an event
 ** (PTM_EV_DENIED) and the mirror must walk on (EPERM), never crash.
@@ -59,6 +60,7 @@ struct frame {
     int flags;                   /* what the mirror saw */
     char path[160];
     volatile unsigned char *mem;
+    struct flock probe[3];       /* the lock probes' answers, in the mirror */
 };
 
 static struct ptmRing *ring;
@@ -448,6 +450,83 @@ Test(sandbox, ioctls_that_only_read_are_allowed)
     cr_assert_eq(r.status, PTM_MS_RETURNED, "%s, %u denied", ptmStatusName(r.status), r.denied);
     cr_assert_eq(got->ret, 4);
     close(fr.fd);
+}
+
+/* ------------------------------------------- 2b. lock probes (SQLite's) */
+
+/* Byte ranges of the probed file: SQLite's overlay asks who holds its
+** lock bytes, in rollback mode on the database, in WAL mode on -shm. */
+#define OFD_HELD 1000   /* the host holds an OFD write lock */
+#define POSIX_HELD 2000 /* the host holds a process (POSIX) read lock */
+#define FREE_BYTE 3000  /* nobody */
+
+static void probe(int fd, int cmd, off_t at, struct flock *out)
+{
+    memset(out, 0, sizeof *out);
+    out->l_type = F_WRLCK;
+    out->l_whence = SEEK_SET;
+    out->l_start = at;
+    out->l_len = 1;
+    if (fcntl(fd, cmd, out) != 0)
+        out->l_type = -1;
+}
+
+/* What the VFS does in a fork child: its own read-only descriptor, reads
+** and fstat, then the lock probes; last, the lock it must never take. */
+static void mirrorProbesLocks(void *p)
+{
+    struct frame *f = p;
+    struct stat st;
+    char head[6] = {0};
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+
+    f->flags = fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 4096 &&
+               pread(fd, head, 5, 0) == 5 && strcmp(head, "SQLit") == 0;
+    probe(fd, F_OFD_GETLK, OFD_HELD, &f->probe[0]);
+    probe(fd, F_GETLK, POSIX_HELD, &f->probe[1]);
+    probe(fd, F_OFD_GETLK, FREE_BYTE, &f->probe[2]);
+    struct flock take = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = FREE_BYTE, .l_len = 1};
+    errno = 0;
+    f->ret = fcntl(fd, f->fd2 ? F_SETLK : F_OFD_SETLK, &take);
+    f->err = errno;
+}
+
+Test(sandbox, lock_probes_see_the_hosts_locks_and_no_lock_is_taken)
+{
+    struct frame fr = {0}, *got;
+    struct ptmMirrorRun r;
+    char page[4096] = "SQLite format 3";
+
+    snprintf(fr.path, sizeof fr.path, "%s/db", dir);
+    int host = open(fr.path, O_RDWR | O_CREAT, 0644);
+    cr_assert_geq(host, 0);
+    cr_assert_eq(pwrite(host, page, sizeof page, 0), (ssize_t)sizeof page);
+    struct flock w = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = OFD_HELD, .l_len = 1};
+    cr_assert_eq(fcntl(host, F_OFD_SETLK, &w), 0);
+    struct flock rd = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = POSIX_HELD, .l_len = 1};
+    cr_assert_eq(fcntl(host, F_SETLK, &rd), 0);
+
+    for (fr.fd2 = 0; fr.fd2 < 2; fr.fd2++) {
+        const char *what = fr.fd2 ? "F_SETLK" : "F_OFD_SETLK";
+        got = run(mirrorProbesLocks, &fr, &r);
+        cr_assert(got->flags, "%s: open O_RDONLY, fstat and pread are allowed", what);
+        cr_assert_eq(got->probe[0].l_type, F_WRLCK, "F_OFD_GETLK sees the host's OFD lock");
+        cr_assert_eq(got->probe[0].l_pid, -1, "an OFD lock has no pid");
+        cr_assert_eq(got->probe[0].l_start, OFD_HELD);
+        cr_assert_eq(got->probe[1].l_type, F_RDLCK, "F_GETLK sees the host's process lock");
+        cr_assert_eq(got->probe[1].l_pid, getpid(), "held by the host");
+        cr_assert_eq(got->probe[2].l_type, F_UNLCK, "a free byte is free");
+        expectDenied(&r, got, "|fcntl|", what);
+    }
+    /* The host's locks are as they were, and nobody holds the free byte. */
+    int other = open(fr.path, O_RDONLY);
+    struct flock q;
+    probe(other, F_OFD_GETLK, FREE_BYTE, &q);
+    cr_assert_eq(q.l_type, F_UNLCK, "the denied lock was not taken");
+    probe(other, F_OFD_GETLK, OFD_HELD, &q);
+    cr_assert_eq(q.l_type, F_WRLCK, "the host still holds its lock");
+    close(other);
+    close(host);
 }
 
 /* ----------------------------------------------- 3. routes into the host */

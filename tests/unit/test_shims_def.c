@@ -5,7 +5,8 @@
 ** call to ptm_shim_<name>, so each line needs a shim declared in ptm_gen.h
 ** with exactly the real function's type -- else a mirror clone would not
 ** compile, or would pass its arguments wrongly.  The check is made at
-** compile time, one _Static_assert per shim row: if this file
+** compile time, one _Static_assert per shim row (and per note row, for
+** its ptm_note_<name>): if this file
 ** builds, they agree.  Parameter qualifiers (restrict, const on a
 ** parameter itself) are not part of a function's type, so `FILE *restrict`
 ** and `FILE *` compare equal; the variadic ones (open, fcntl, printf...)
@@ -26,6 +27,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <sqlite3.h> /* the real functions of the note rows */
 
 #include "ptm_int.h"
 
@@ -36,6 +38,15 @@
     _Static_assert(__builtin_types_compatible_p(__typeof__(&ptm_shim_##name),               \
                                                 __typeof__(&name)),                         \
                    "ptm_shim_" #name " in ptm_gen.h does not have the type of " #name);
+#include "calls.def"
+
+/* A note row's function, ptm_note_<name> (ptm_gen.h), takes the place of
+** name in host code (ptmcc declares it with __typeof__(name) in the
+** rewritten source): it must have name's type, as the real header says. */
+#define PTM_NOTE_CALL(name, family)                                                         \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&ptm_note_##name),               \
+                                                __typeof__(&name)),                         \
+                   "ptm_note_" #name " in ptm_gen.h does not have the type of " #name);
 #include "calls.def"
 
 struct shimLine {
