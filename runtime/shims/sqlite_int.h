@@ -70,4 +70,17 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 */
 extern const struct ptmShimFamily ptmSqliteFamily;
 
+/* ptmSqlRcName: the name of result code rc, extended or primary
+** ("SQLITE_CONSTRAINT_CHECK"); static; "SQLITE_?" when SQLite has none. */
+const char *ptmSqlRcName(int rc);
+
+/* ptmSqlRcErrno: the errno of rc's class for an event's err (0: OK, ROW,
+** DONE); sys: sqlite3_system_errno, for SQLITE_CANTOPEN when > 0. */
+int ptmSqlRcErrno(int rc, int sys);
+
+/* ptmSqlNormalize: sql (n bytes; n < 0: to its NUL) with each literal made
+** "?", comments and white space runs one space.  OUT: out (cap bytes,
+** NUL-terminated).  Returns the length written. */
+size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap);
+
 #endif

@@ -1,0 +1,1590 @@
+/*
+** shims/sqlite.c - the SQLite API in a mirror: sqlite3_open open_v2 exec
+** prepare prepare_v2 prepare_v3 prepare16 prepare16_v2 prepare16_v3
+** bind_blob bind_blob64 bind_double bind_int bind_int64 bind_null bind_text
+** bind_text16 bind_text64 bind_value bind_zeroblob bind_zeroblob64
+** bind_pointer step reset clear_bindings finalize column_blob column_bytes
+** column_bytes16 column_double column_int column_int64 column_text
+** column_text16 column_type column_value data_count stmt_busy db_handle
+** expanded_sql changes changes64 total_changes total_changes64
+** last_insert_rowid errmsg errmsg16 errcode extended_errcode get_autocommit
+** busy_timeout close close_v2 free mprintf vmprintf; and
+** ptm_note_sqlite3_busy_timeout, the host's busy timeouts.
+**
+** Outside a mirror each shim is the real call.  In a mirror no SQL runs on
+** a host connection.  Each connection the mirror uses maps to the overlay
+** of shims/sqlite_int.h on the same database file (sqlite3_db_filename of
+** "main"): the overlay reads the real file, keeps every write in memory and
+** probes the locks.  The overlay is begun once per mirror and connection,
+** at the first statement, with the busy policy the host would follow:
+** PTM_SQL_BUSY_FAIL when its busy timeout is known to be 0 (the table
+** ptm_note_sqlite3_busy_timeout fills; a connection the mirror opened
+** itself has 0 until the mirror sets one), else PTM_SQL_BUSY_GO_ON.
+**   - A connection the mirror opens (sqlite3_open*) is handed out as the
+**     overlay's own handle; closing it, or a host handle, does nothing
+**     (the overlay stays cached for the next mirror).  ":memory:" and ""
+**     open a private in-memory connection, closed when the mirror ends.
+**   - A host connection on an in-memory or temporary database has no file
+**     to overlay: in a fork child the calls run on the host connection (the
+**     child's copy: nothing leaves the process); an inline mirror bails.
+**   - Databases ATTACHed to a host connection are not mirrored (the overlay
+**     contract is one file per overlay): an event with PTM_EVF_PRETENDED
+**     says so, since a statement naming them fails on the overlay.
+**   - A statement the mirror prepares is prepared on the overlay and handed
+**     out as it is.  A statement the host prepared before the mirror (not in
+**     this mirror's registry) gets an overlay twin on first use:
+**     re-prepared from sqlite3_expanded_sql when the mirror steps or reads
+**     it (its bindings inlined as literals; a REAL is rendered with 15
+**     significant digits, so a double that needs 17 may differ in its last
+**     digits), or from sqlite3_sql when the mirror binds or clears its
+**     parameters first (the host's other bindings are then lost: the API
+**     has no way to read them).  A host statement the host left mid-step
+**     (sqlite3_stmt_busy) is stepped from its start: its event's detail
+**     says "restarted".  finalize and reset of a host statement touch only
+**     its twin.
+**   - bind_*: always SQLITE_TRANSIENT on the overlay statement; the mirror's
+**     destructor is never called (it could be host code, or free() of a
+**     pointer of the mirror's heap).
+**   - sqlite3_exec runs its statements itself, each one an event; a
+**     callback is host code: an inline mirror bails, a fork child calls it.
+**     The error message, like sqlite3_mprintf's and expanded_sql's strings,
+**     is recorded as handed to the mirror: sqlite3_free frees only those,
+**     and any other pointer is left alone.  What the mirror did not free is
+**     freed when it ends.
+**
+** Events: a statement that finishes (SQLITE_DONE or an error) is one
+** PTM_EV_CALL event of sqlite3_step (sqlite3_exec for exec's statements):
+** target the SQL with its literals as "?" and its white space collapsed;
+** detail the extended result code's name and the rows it changed
+** ("SQLITE_CONSTRAINT_CHECK changes=0"); result the code the mirror got;
+** err an errno of the code's class (SQLITE_CONSTRAINT -> EINVAL,
+** SQLITE_BUSY -> EBUSY, SQLITE_LOCKED -> EDEADLK, SQLITE_FULL -> ENOSPC,
+** SQLITE_READONLY -> EROFS, SQLITE_CANTOPEN -> the system errno or ENOENT,
+** SQLITE_IOERR -> EIO, SQLITE_NOMEM -> ENOMEM, any other error -> EPROTO);
+** PTM_EVF_EFFECT for a statement that writes; dur_ns the time of all its
+** steps.  Its SQLITE_ROW steps are one read event, merged.  A host
+** connection inside a transaction of its own, and a database that changed
+** while the mirror ran (ptmSqlOverlayEnd), are each one event with
+** PTM_EVF_PRETENDED, detail "inconclusive".
+**
+** Pure rows instead of shims (calls.def), the same on a host statement and
+** on its twin, or on values and strings the mirror owns: sqlite3_errstr,
+** libversion, libversion_number, sourceid, threadsafe, sql,
+** stmt_readonly, column_count, column_name, column_decltype,
+** bind_parameter_count, bind_parameter_index, bind_parameter_name,
+** db_filename, snprintf, vsnprintf (they write only their buffer),
+** strnicmp, stricmp, and value_type int int64 double bytes blob text (the
+** values a mirror holds come from its overlay statements).  sqlite3_open16
+** stays a raw row.  The column_* shims of a host statement the mirror has
+** not stepped read the host's current row: a read, though SQLite may cache
+** a converted copy of a value in the statement, as the host's own reads do.
+*/
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_int.h"
+
+/* ------------------------------------------------------------------------
+** The host's busy timeouts, process-wide
+*/
+
+#define BUSY_SLOTS 256
+
+static pthread_mutex_t busyLock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    sqlite3 *db;
+    int ms;
+} busyTable[BUSY_SLOTS];
+static unsigned busyNext; /* the slot a new connection takes when all are used */
+
+/*
+** ptm_note_sqlite3_busy_timeout: records db's busy timeout ms under a lock
+** (a later call for db replaces it; with every slot taken the oldest goes),
+** then calls sqlite3_busy_timeout(db, ms).  Returns what it returns.
+*/
+int ptm_note_sqlite3_busy_timeout(sqlite3 *db, int ms)
+{
+    unsigned i, slot = BUSY_SLOTS;
+
+    pthread_mutex_lock(&busyLock);
+    for (i = 0; i < BUSY_SLOTS; i++) {
+        if (busyTable[i].db == db) {
+            slot = i;
+            break;
+        }
+        if (!busyTable[i].db && slot == BUSY_SLOTS)
+            slot = i;
+    }
+    if (slot == BUSY_SLOTS)
+        slot = busyNext++ % BUSY_SLOTS;
+    busyTable[slot].db = db;
+    busyTable[slot].ms = ms < 0 ? 0 : ms;
+    pthread_mutex_unlock(&busyLock);
+    return sqlite3_busy_timeout(db, ms);
+}
+
+/* The busy timeout recorded for db; -1: none seen. */
+static int busyTimeoutOf(sqlite3 *db)
+{
+    int ms = -1;
+
+    pthread_mutex_lock(&busyLock);
+    for (unsigned i = 0; i < BUSY_SLOTS; i++)
+        if (busyTable[i].db == db) {
+            ms = busyTable[i].ms;
+            break;
+        }
+    pthread_mutex_unlock(&busyLock);
+    return ms;
+}
+
+/* ------------------------------------------------------------------------
+** Result codes: names and errno classes
+*/
+
+#define RC(c) {c, #c}
+static const struct {
+    int rc;
+    const char *name;
+} rcNames[] = {
+    RC(SQLITE_OK), RC(SQLITE_ERROR), RC(SQLITE_INTERNAL), RC(SQLITE_PERM), RC(SQLITE_ABORT),
+    RC(SQLITE_BUSY), RC(SQLITE_LOCKED), RC(SQLITE_NOMEM), RC(SQLITE_READONLY),
+    RC(SQLITE_INTERRUPT), RC(SQLITE_IOERR), RC(SQLITE_CORRUPT), RC(SQLITE_NOTFOUND),
+    RC(SQLITE_FULL), RC(SQLITE_CANTOPEN), RC(SQLITE_PROTOCOL), RC(SQLITE_EMPTY),
+    RC(SQLITE_SCHEMA), RC(SQLITE_TOOBIG), RC(SQLITE_CONSTRAINT), RC(SQLITE_MISMATCH),
+    RC(SQLITE_MISUSE), RC(SQLITE_NOLFS), RC(SQLITE_AUTH), RC(SQLITE_FORMAT), RC(SQLITE_RANGE),
+    RC(SQLITE_NOTADB), RC(SQLITE_NOTICE), RC(SQLITE_WARNING), RC(SQLITE_ROW), RC(SQLITE_DONE),
+    RC(SQLITE_ERROR_MISSING_COLLSEQ), RC(SQLITE_ERROR_RETRY), RC(SQLITE_ERROR_SNAPSHOT),
+    RC(SQLITE_IOERR_READ), RC(SQLITE_IOERR_SHORT_READ), RC(SQLITE_IOERR_WRITE),
+    RC(SQLITE_IOERR_FSYNC), RC(SQLITE_IOERR_DIR_FSYNC), RC(SQLITE_IOERR_TRUNCATE),
+    RC(SQLITE_IOERR_FSTAT), RC(SQLITE_IOERR_UNLOCK), RC(SQLITE_IOERR_RDLOCK),
+    RC(SQLITE_IOERR_DELETE), RC(SQLITE_IOERR_BLOCKED), RC(SQLITE_IOERR_NOMEM),
+    RC(SQLITE_IOERR_ACCESS), RC(SQLITE_IOERR_CHECKRESERVEDLOCK), RC(SQLITE_IOERR_LOCK),
+    RC(SQLITE_IOERR_CLOSE), RC(SQLITE_IOERR_DIR_CLOSE), RC(SQLITE_IOERR_SHMOPEN),
+    RC(SQLITE_IOERR_SHMSIZE), RC(SQLITE_IOERR_SHMLOCK), RC(SQLITE_IOERR_SHMMAP),
+    RC(SQLITE_IOERR_SEEK), RC(SQLITE_IOERR_DELETE_NOENT), RC(SQLITE_IOERR_MMAP),
+    RC(SQLITE_IOERR_GETTEMPPATH), RC(SQLITE_IOERR_CONVPATH), RC(SQLITE_IOERR_VNODE),
+    RC(SQLITE_IOERR_AUTH), RC(SQLITE_IOERR_BEGIN_ATOMIC), RC(SQLITE_IOERR_COMMIT_ATOMIC),
+    RC(SQLITE_IOERR_ROLLBACK_ATOMIC), RC(SQLITE_IOERR_DATA), RC(SQLITE_IOERR_CORRUPTFS),
+    RC(SQLITE_LOCKED_SHAREDCACHE), RC(SQLITE_LOCKED_VTAB), RC(SQLITE_BUSY_RECOVERY),
+    RC(SQLITE_BUSY_SNAPSHOT), RC(SQLITE_BUSY_TIMEOUT), RC(SQLITE_CANTOPEN_NOTEMPDIR),
+    RC(SQLITE_CANTOPEN_ISDIR), RC(SQLITE_CANTOPEN_FULLPATH), RC(SQLITE_CANTOPEN_CONVPATH),
+    RC(SQLITE_CANTOPEN_DIRTYWAL), RC(SQLITE_CANTOPEN_SYMLINK), RC(SQLITE_CORRUPT_VTAB),
+    RC(SQLITE_CORRUPT_SEQUENCE), RC(SQLITE_CORRUPT_INDEX), RC(SQLITE_READONLY_RECOVERY),
+    RC(SQLITE_READONLY_CANTLOCK), RC(SQLITE_READONLY_ROLLBACK), RC(SQLITE_READONLY_DBMOVED),
+    RC(SQLITE_READONLY_CANTINIT), RC(SQLITE_READONLY_DIRECTORY), RC(SQLITE_ABORT_ROLLBACK),
+    RC(SQLITE_CONSTRAINT_CHECK), RC(SQLITE_CONSTRAINT_COMMITHOOK),
+    RC(SQLITE_CONSTRAINT_FOREIGNKEY), RC(SQLITE_CONSTRAINT_FUNCTION),
+    RC(SQLITE_CONSTRAINT_NOTNULL), RC(SQLITE_CONSTRAINT_PRIMARYKEY),
+    RC(SQLITE_CONSTRAINT_TRIGGER), RC(SQLITE_CONSTRAINT_UNIQUE), RC(SQLITE_CONSTRAINT_VTAB),
+    RC(SQLITE_CONSTRAINT_ROWID), RC(SQLITE_CONSTRAINT_PINNED), RC(SQLITE_CONSTRAINT_DATATYPE),
+    RC(SQLITE_NOTICE_RECOVER_WAL), RC(SQLITE_NOTICE_RECOVER_ROLLBACK),
+    RC(SQLITE_WARNING_AUTOINDEX), RC(SQLITE_AUTH_USER), RC(SQLITE_OK_LOAD_PERMANENTLY),
+    RC(SQLITE_OK_SYMLINK),
+};
+#undef RC
+
+/*
+** ptmSqlRcName: the name of SQLite result code rc, extended or primary
+** ("SQLITE_CONSTRAINT_CHECK"); an unknown extended code has its primary
+** code's name.  The string is static; "SQLITE_?" for a code SQLite does not
+** define.
+*/
+const char *ptmSqlRcName(int rc)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof rcNames / sizeof rcNames[0]; i++)
+        if (rcNames[i].rc == rc)
+            return rcNames[i].name;
+    for (i = 0; i < sizeof rcNames / sizeof rcNames[0]; i++)
+        if (rcNames[i].rc == (rc & 0xff))
+            return rcNames[i].name;
+    return "SQLITE_?";
+}
+
+/*
+** ptmSqlRcErrno: the errno whose class is that of SQLite result code rc (0
+** for SQLITE_OK, SQLITE_ROW and SQLITE_DONE); sys is the system errno
+** SQLite saw (sqlite3_system_errno), used for SQLITE_CANTOPEN when set.
+*/
+int ptmSqlRcErrno(int rc, int sys)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE: return 0;
+    case SQLITE_CONSTRAINT: return EINVAL;
+    case SQLITE_BUSY: return EBUSY;
+    case SQLITE_LOCKED: return EDEADLK;
+    case SQLITE_FULL: return ENOSPC;
+    case SQLITE_READONLY: return EROFS;
+    case SQLITE_CANTOPEN: return sys > 0 ? sys : ENOENT;
+    case SQLITE_IOERR: return EIO;
+    case SQLITE_NOMEM: return ENOMEM;
+    default: return EPROTO;
+    }
+}
+
+/* ------------------------------------------------------------------------
+** SQL without its literals
+*/
+
+static int isIdentChar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '$' || c >= 0x80;
+}
+
+/* The end of the quoted token that starts at s (its quote repeated inside
+** it is an escaped quote). */
+static const char *quotedEnd(const char *s, char close)
+{
+    const char *p = s + 1;
+    while (*p) {
+        if (*p == close) {
+            if (p[1] != close)
+                return p + 1;
+            p++;
+        }
+        p++;
+    }
+    return p;
+}
+
+/* The end of the number that starts at s: digits, a fraction, an exponent,
+** or a hexadecimal integer. */
+static const char *numberEnd(const char *s)
+{
+    const char *p = s;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        for (p += 2; isIdentChar((unsigned char)*p); p++)
+            ;
+        return p;
+    }
+    while ((*p >= '0' && *p <= '9') || *p == '.' || *p == '_')
+        p++;
+    if ((*p == 'e' || *p == 'E') &&
+        ((p[1] >= '0' && p[1] <= '9') ||
+         ((p[1] == '+' || p[1] == '-') && p[2] >= '0' && p[2] <= '9'))) {
+        for (p += 2; *p >= '0' && *p <= '9'; p++)
+            ;
+    }
+    return p;
+}
+
+/*
+** ptmSqlNormalize: sql (n bytes, n < 0: to its NUL) with its literals --
+** strings, numbers, blobs (x'..') -- each made "?", its comments and runs
+** of white space made one space, trimmed; identifiers, quoted ones too,
+** and parameters are kept.  OUT: out, NUL-terminated, cut at cap - 1
+** bytes.  Returns the length written.
+*/
+size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap)
+{
+    const char *p = sql, *end;
+    size_t o = 0;
+    int space = 0;
+
+    if (!cap)
+        return 0;
+    end = n < 0 ? sql + strlen(sql) : sql + n;
+#define PUT(c)                                                                                   \
+    do {                                                                                         \
+        if (o + 1 < cap)                                                                         \
+            out[o++] = (c);                                                                      \
+    } while (0)
+    while (p < end && *p) {
+        unsigned char c = (unsigned char)*p;
+        const char *q;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' ||
+            (c == '-' && p + 1 < end && p[1] == '-') || (c == '/' && p + 1 < end && p[1] == '*')) {
+            if (c == '-')
+                while (p < end && *p && *p != '\n')
+                    p++;
+            else if (c == '/') {
+                q = strstr(p + 2, "*/");
+                p = q && q + 2 <= end ? q + 2 : end;
+            } else
+                p++;
+            space = o > 0;
+            continue;
+        }
+        if (space) {
+            PUT(' ');
+            space = 0;
+        }
+        if (c == '\'') {
+            p = quotedEnd(p, '\'');
+            PUT('?');
+        } else if ((c == 'x' || c == 'X') && p + 1 < end && p[1] == '\'' &&
+                   (p == sql || !isIdentChar((unsigned char)p[-1]))) {
+            p = quotedEnd(p + 1, '\'');
+            PUT('?');
+        } else if ((c >= '0' && c <= '9') || (c == '.' && p + 1 < end && p[1] >= '0' && p[1] <= '9')) {
+            if (p > sql && isIdentChar((unsigned char)p[-1])) {
+                PUT((char)c); /* a digit inside a name, or of ?NNN */
+                p++;
+            } else {
+                p = numberEnd(p);
+                PUT('?');
+            }
+        } else if (c == '"' || c == '`' || c == '[') {
+            q = c == '[' ? strchr(p, ']') : quotedEnd(p, (char)c);
+            q = q ? (c == '[' ? q + 1 : q) : end;
+            if (q > end)
+                q = end;
+            for (; p < q; p++)
+                PUT(*p);
+        } else if (c == '?' || c == ':' || c == '@' || c == '$' || isIdentChar(c)) {
+            PUT((char)c);
+            for (p++; p < end && isIdentChar((unsigned char)*p); p++)
+                PUT(*p);
+        } else {
+            PUT((char)c);
+            p++;
+        }
+    }
+#undef PUT
+    out[o] = 0;
+    return o;
+}
+
+/* ------------------------------------------------------------------------
+** A mirror's connections, statements and strings
+*/
+
+/* A connection the mirror used: a host connection, or one it opened. */
+struct sqlDb {
+    sqlite3 *handle;             /* what the mirror holds */
+    sqlite3 *odb;                /* where its SQL runs: the overlay's, or the
+                                    host's own (in-memory, fork child), or a
+                                    private in-memory one */
+    struct ptmSqlOverlay *ov;    /* NULL: no overlay (in-memory) */
+    char name[64];               /* the database's base name, for targets */
+    int host;                    /* a host connection */
+    int own_memory;              /* a private in-memory connection: closed at the end */
+    int begun;                   /* ptmSqlOverlayBegin called */
+    int used;                    /* a statement ran on it in this mirror */
+    int busy_ms;                 /* the busy timeout the policy follows; -1: unknown */
+    sqlite3_int64 host_total;    /* the host's total_changes when mapped */
+    sqlite3_int64 ov_total;      /* the overlay's, when begun */
+    struct sqlDb *next;
+};
+
+/* A statement the mirror prepared, or a host statement's twin. */
+struct sqlStmt {
+    sqlite3_stmt *handle;        /* what the mirror holds */
+    sqlite3_stmt *ov;            /* where it runs; NULL: a host statement not used yet */
+    struct sqlDb *db;
+    int host;                    /* a host statement: ov is its twin */
+    int params;                  /* the twin has the host's parameters (from sqlite3_sql) */
+    int restarted;               /* the host had it mid-step */
+    int running;                 /* stepped since its last reset/finish */
+    uint64_t t0, dur;            /* its first step's start; the steps' time */
+    struct sqlStmt *next;
+};
+
+/* The family's state in one mirror (struct ptmShimState.sqlite). */
+struct ptmSqlMirror {
+    struct sqlDb *dbs;
+    struct sqlStmt *stmts;
+    void **handed;               /* sqlite3_malloc'ed strings handed to the mirror */
+    size_t nhanded, caphanded;
+    unsigned last_call;          /* the last shim call that used an overlay */
+};
+
+/* This mirror's state, made on first use; NULL: no memory. */
+static struct ptmSqlMirror *stateOf(struct ptmMirror *m)
+{
+    struct ptmShimState *s = ptmShimStateOf(m);
+    if (!s->sqlite) {
+        s->sqlite = calloc(1, sizeof *s->sqlite);
+        if (s->sqlite)
+            s->sqlite->last_call = PTM_CALL_sqlite3_step;
+    }
+    return s->sqlite;
+}
+
+/* Records p, a string of sqlite3_malloc, as handed to the mirror. */
+static void *handOut(struct ptmMirror *m, void *p)
+{
+    struct ptmSqlMirror *s = stateOf(m);
+    if (!p || !s)
+        return p;
+    if (s->nhanded == s->caphanded) {
+        size_t cap = s->caphanded ? s->caphanded * 2 : 8;
+        void **v = realloc(s->handed, cap * sizeof *v);
+        if (!v)
+            return p; /* it then leaks until the process ends, never double-frees */
+        s->handed = v;
+        s->caphanded = cap;
+    }
+    s->handed[s->nhanded++] = p;
+    return p;
+}
+
+/* Forgets p, handed to the mirror; 1 when it was, else 0. */
+static int takeBack(struct ptmSqlMirror *s, void *p)
+{
+    for (size_t i = 0; s && i < s->nhanded; i++)
+        if (s->handed[i] == p) {
+            s->handed[i] = s->handed[--s->nhanded];
+            return 1;
+        }
+    return 0;
+}
+
+/* The base name of path, for targets. */
+static void baseName(const char *path, char *out, size_t cap)
+{
+    const char *b = path ? strrchr(path, '/') : NULL;
+    ptmCopyField(out, cap, b ? b + 1 : path && *path ? path : ":memory:");
+}
+
+/* Records a pretended event of call: "<db>: what", detail "inconclusive". */
+static void recordPretended(unsigned call, const char *db, const char *what)
+{
+    char target[PTM_TARGET_MAX];
+    struct ptmEvent *ev;
+
+    snprintf(target, sizeof target, "%s: %s", db, what);
+    ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(), target, 0, 0, 0);
+    if (ev) {
+        ev->flags |= PTM_EVF_PRETENDED;
+        ev->flags &= ~PTM_EVF_EFFECT;
+        ptmCopyField(ev->detail, sizeof ev->detail, "inconclusive");
+    }
+}
+
+/* The databases ATTACHed to host connection host: each is an event, since
+** the overlay holds only the main one. */
+static void noteAttached(struct sqlDb *d, sqlite3 *host, unsigned call)
+{
+    char what[PTM_TARGET_MAX];
+    const char *name;
+
+    for (int i = 2; (name = sqlite3_db_name(host, i)) != NULL; i++) {
+        snprintf(what, sizeof what, "attached database %s not mirrored", name);
+        recordPretended(call, d->name, what);
+    }
+}
+
+/* The connection entry of db in s; NULL: not seen in this mirror. */
+static struct sqlDb *findDb(struct ptmSqlMirror *s, sqlite3 *db)
+{
+    for (struct sqlDb *d = s->dbs; d; d = d->next)
+        if (d->handle == db)
+            return d;
+    return NULL;
+}
+
+/* Maps host connection host to its overlay for this mirror.  Returns the
+** entry, or NULL with *rc an SQLite error (the overlay could not open, or
+** no memory).  An inline mirror on an in-memory host database bails. */
+static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite3 *host,
+                             unsigned call, int *rc)
+{
+    const char *path = sqlite3_db_filename(host, "main");
+    struct sqlDb *d;
+
+    if (!path || !*path) {
+        if (!m->in_child)
+            ptmMirrorBail("sqlite3 on an in-memory database");
+    }
+    d = calloc(1, sizeof *d);
+    if (!d) {
+        *rc = SQLITE_NOMEM;
+        return NULL;
+    }
+    d->handle = host;
+    d->host = 1;
+    d->busy_ms = busyTimeoutOf(host);
+    d->host_total = sqlite3_total_changes64(host);
+    baseName(path, d->name, sizeof d->name);
+    if (!path || !*path) {
+        d->odb = host; /* the fork child's copy: nothing leaves the process */
+    } else {
+        *rc = ptmSqlOverlayOpen(path, &d->ov);
+        if (*rc != SQLITE_OK) {
+            free(d);
+            return NULL;
+        }
+        d->odb = ptmSqlOverlayDb(d->ov);
+    }
+    d->next = s->dbs;
+    s->dbs = d;
+    if (!sqlite3_get_autocommit(host))
+        recordPretended(call, d->name, "host connection in a transaction");
+    noteAttached(d, host, call);
+    return d;
+}
+
+/* The entry of connection db (a host connection, or one the mirror
+** opened); NULL with *rc set when it cannot be mapped. */
+static struct sqlDb *dbOf(struct ptmMirror *m, sqlite3 *db, unsigned call, int *rc)
+{
+    struct ptmSqlMirror *s = stateOf(m);
+    struct sqlDb *d;
+
+    *rc = SQLITE_OK;
+    if (!s) {
+        *rc = SQLITE_NOMEM;
+        return NULL;
+    }
+    if (!db) {
+        *rc = SQLITE_MISUSE;
+        return NULL;
+    }
+    d = findDb(s, db);
+    return d ? d : mapHost(m, s, db, call, rc);
+}
+
+/* Begins the overlay of d for this mirror, once, with the host's busy
+** policy; SQLITE_OK or the overlay's error. */
+static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
+{
+    int rc = SQLITE_OK;
+
+    s->last_call = call;
+    if (d->ov)
+        ptmSqlOverlaySetCall(d->ov, call);
+    if (d->begun)
+        return SQLITE_OK;
+    if (d->ov) {
+        rc = ptmSqlOverlayBegin(d->ov, d->busy_ms == 0 ? PTM_SQL_BUSY_FAIL : PTM_SQL_BUSY_GO_ON);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    d->begun = 1;
+    d->ov_total = sqlite3_total_changes64(d->odb);
+    return SQLITE_OK;
+}
+
+/* The entry of statement st; NULL: a host statement not yet used. */
+static struct sqlStmt *findStmt(struct ptmSqlMirror *s, sqlite3_stmt *st)
+{
+    for (struct sqlStmt *e = s ? s->stmts : NULL; e; e = e->next)
+        if (e->handle == st)
+            return e;
+    return NULL;
+}
+
+/* Registers a statement of the mirror: handle h running as ov on d. */
+static struct sqlStmt *addStmt(struct ptmSqlMirror *s, sqlite3_stmt *h, sqlite3_stmt *ov,
+                               struct sqlDb *d, int host)
+{
+    struct sqlStmt *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->handle = h;
+    e->ov = ov;
+    e->db = d;
+    e->host = host;
+    e->next = s->stmts;
+    s->stmts = e;
+    return e;
+}
+
+/* Unlinks e and frees it, finalizing its overlay statement. */
+static int dropStmt(struct ptmSqlMirror *s, struct sqlStmt *e)
+{
+    int rc = SQLITE_OK;
+    for (struct sqlStmt **pp = &s->stmts; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    if (e->ov && e->ov != e->handle) /* a twin */
+        sqlite3_finalize(e->ov);
+    else if (e->ov)
+        rc = sqlite3_finalize(e->ov);
+    free(e);
+    return rc;
+}
+
+/* (Re)prepares e's twin of its host statement: with the host's
+** parameters (params: from sqlite3_sql), or with its bindings inlined. */
+static int prepareTwin(struct ptmSqlMirror *s, struct sqlStmt *e, int params, unsigned call)
+{
+    char *sql;
+    int rc;
+
+    rc = beginDb(s, e->db, call);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (e->ov && e->params == params)
+        return SQLITE_OK;
+    if (e->ov)
+        sqlite3_finalize(e->ov);
+    e->ov = NULL;
+    e->running = 0;
+    if (e->db->odb == sqlite3_db_handle(e->handle)) { /* in-memory host db in a child */
+        e->ov = e->handle;
+        e->params = params;
+        return SQLITE_OK;
+    }
+    e->restarted = sqlite3_stmt_busy(e->handle);
+    sql = params ? (char *)sqlite3_sql(e->handle) : sqlite3_expanded_sql(e->handle);
+    if (!sql)
+        return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(e->db->odb, sql, -1, &e->ov, NULL);
+    if (!params)
+        sqlite3_free(sql);
+    e->params = params;
+    return rc;
+}
+
+/* The entry of statement st for a call that runs it (want 1: needs its
+** overlay statement; params: a bind or clear_bindings) ; NULL with *rc. */
+static struct sqlStmt *stmtOf(struct ptmMirror *m, sqlite3_stmt *st, int want, int params,
+                              unsigned call, int *rc)
+{
+    struct ptmSqlMirror *s = stateOf(m);
+    struct sqlStmt *e;
+    struct sqlDb *d;
+
+    *rc = SQLITE_OK;
+    if (!s || !st) {
+        *rc = s ? SQLITE_MISUSE : SQLITE_NOMEM;
+        return NULL;
+    }
+    e = findStmt(s, st);
+    if (!e) {
+        if (!want)
+            return NULL;
+        d = dbOf(m, sqlite3_db_handle(st), call, rc);
+        if (!d)
+            return NULL;
+        e = addStmt(s, st, NULL, d, 1);
+        if (!e) {
+            *rc = SQLITE_NOMEM;
+            return NULL;
+        }
+    }
+    if (e->host && want && (!e->ov || (params && !e->params))) {
+        *rc = prepareTwin(s, e, params, call);
+        if (*rc != SQLITE_OK)
+            return NULL;
+    }
+    return e;
+}
+
+/* ------------------------------------------------------------------------
+** Statement events
+*/
+
+/* Records statement e's step that returned rc, which took [t0, now). */
+static void recordStep(struct sqlStmt *e, unsigned call, int rc, uint64_t t0)
+{
+    char target[PTM_TARGET_MAX];
+    const char *sql = sqlite3_sql(e->ov);
+    sqlite3 *odb = sqlite3_db_handle(e->ov);
+    struct ptmEvent *ev;
+    int readonly = sqlite3_stmt_readonly(e->ov);
+    int ext = rc;
+    long long changes = 0;
+
+    if (!e->running) {
+        e->running = 1;
+        e->t0 = t0;
+        e->dur = 0;
+    }
+    e->dur += ptmOsNowNs() - t0;
+    ptmSqlNormalize(sql ? sql : "", -1, target, sizeof target);
+    if (rc == SQLITE_ROW) {
+        ptmMirrorRecordRead((enum ptmCall)call, t0, target, rc, 0, 0);
+        return;
+    }
+    if (rc != SQLITE_DONE && (rc & 0xff) == rc)
+        ext = sqlite3_extended_errcode(odb);
+    if (rc == SQLITE_DONE && !readonly)
+        changes = sqlite3_changes64(odb);
+    ev = ptmMirrorRecordCall((enum ptmCall)call, e->t0, target, rc,
+                             ptmSqlRcErrno(ext, sqlite3_system_errno(odb)), 0);
+    if (ev) {
+        ev->dur_ns = e->dur;
+        if (!readonly)
+            ev->flags |= PTM_EVF_EFFECT;
+        snprintf(ev->detail, sizeof ev->detail, "%s changes=%lld%s", ptmSqlRcName(ext), changes,
+                 e->restarted ? " restarted" : "");
+    }
+    e->running = 0;
+    e->restarted = 0;
+}
+
+/* One step of e in the mirror, recorded as call. */
+static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
+{
+    uint64_t t0;
+    int rc;
+
+    rc = beginDb(s, e->db, call);
+    if (rc != SQLITE_OK)
+        return rc;
+    e->db->used = 1;
+    t0 = ptmOsNowNs();
+    rc = sqlite3_step(e->ov);
+    recordStep(e, call, rc, t0);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+** The family
+*/
+
+/* Ends the mirror's use of SQLite: its statements finalized, its overlays
+** ended (a database that changed meanwhile is an event), its private
+** connections closed, its strings freed. */
+static void sqliteRelease(struct ptmMirror *m)
+{
+    struct ptmShimState *st = ptmShimStateOf(m);
+    struct ptmSqlMirror *s = st->sqlite;
+    struct sqlDb *d, *next;
+
+    if (!s)
+        return;
+    while (s->stmts)
+        dropStmt(s, s->stmts);
+    for (d = s->dbs; d; d = d->next) {
+        struct sqlDb *o;
+        int seen = 0;
+        if (!d->ov || !d->begun)
+            continue;
+        for (o = s->dbs; o != d; o = o->next)
+            seen |= o->ov == d->ov && o->begun;
+        if (!seen && ptmSqlOverlayEnd(d->ov) == 1)
+            recordPretended(s->last_call, d->name, "changed during the mirror");
+    }
+    for (d = s->dbs; d; d = next) {
+        next = d->next;
+        if (d->own_memory)
+            sqlite3_close_v2(d->odb);
+        free(d);
+    }
+    for (size_t i = 0; i < s->nhanded; i++)
+        sqlite3_free(s->handed[i]);
+    free(s->handed);
+    free(s);
+    st->sqlite = NULL;
+}
+
+const struct ptmShimFamily ptmSqliteFamily = {.name = "sqlite", .release = sqliteRelease};
+
+/* ------------------------------------------------------------------------
+** Connections
+*/
+
+/* sqlite3_open_v2 in mirror m. */
+static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, sqlite3 **ppDb,
+                      int flags)
+{
+    struct ptmSqlMirror *s = stateOf(m);
+    char path[PATH_MAX];
+    struct sqlDb *d;
+    struct ptmEvent *ev;
+    uint64_t t0 = ptmOsNowNs();
+    int rc = SQLITE_OK, err = 0, creates = 0;
+
+    *(sqlite3 **)ptmRedoOut(ppDb, sizeof *ppDb) = NULL;
+    if (!s)
+        return SQLITE_NOMEM;
+    d = calloc(1, sizeof *d);
+    if (!d)
+        return SQLITE_NOMEM;
+    d->busy_ms = 0; /* a new connection fails at once until it is told to wait */
+    if (!filename || !*filename || strcmp(filename, ":memory:") == 0) {
+        rc = sqlite3_open_v2(":memory:", &d->odb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY,
+                             NULL);
+        d->own_memory = 1;
+        ptmCopyField(d->name, sizeof d->name, ":memory:");
+        ptmCopyField(path, sizeof path, ":memory:");
+    } else if (strncmp(filename, "file:", 5) == 0) {
+        rc = SQLITE_CANTOPEN; /* URIs are not mirrored */
+        ptmCopyField(path, sizeof path, filename);
+    } else {
+        if (filename[0] == '/' || !ptmOs.getcwd(path, sizeof path))
+            ptmCopyField(path, sizeof path, filename);
+        else {
+            size_t n = strlen(path);
+            snprintf(path + n, sizeof path - n, "/%s", filename);
+        }
+        baseName(path, d->name, sizeof d->name);
+        if (ptmOs.access(path, F_OK) != 0) {
+            creates = 1;
+            if (!(flags & SQLITE_OPEN_CREATE)) {
+                rc = SQLITE_CANTOPEN;
+                err = errno;
+            }
+        }
+        if (rc == SQLITE_OK)
+            rc = ptmSqlOverlayOpen(path, &d->ov);
+        if (rc == SQLITE_OK)
+            d->odb = ptmSqlOverlayDb(d->ov);
+    }
+    if (rc != SQLITE_OK) {
+        if (d->odb)
+            sqlite3_close_v2(d->odb);
+        free(d);
+    } else {
+        d->handle = d->odb;
+        /* Two opens of one file share the overlay: one entry serves both. */
+        if (!findDb(s, d->handle)) {
+            d->next = s->dbs;
+            s->dbs = d;
+        } else
+            free(d);
+        *(sqlite3 **)ptmRedoOut(ppDb, sizeof *ppDb) = d->handle;
+    }
+    ev = ptmMirrorRecordCall((enum ptmCall)call, t0, path, rc, ptmSqlRcErrno(rc, err), 0);
+    if (ev) {
+        ptmCopyField(ev->detail, sizeof ev->detail, ptmSqlRcName(rc));
+        if (creates)
+            ev->flags |= PTM_EVF_EFFECT;
+    }
+    return rc;
+}
+
+/*
+** ptm_shim_sqlite3_open: sqlite3_open(3).  In a mirror: the overlay of the
+** file (created in memory only, when missing), handed out as the
+** connection; an event with the path.
+*/
+int ptm_shim_sqlite3_open(const char *filename, struct sqlite3 **ppDb)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_open(filename, ppDb);
+    return mirrorOpen(m, PTM_CALL_sqlite3_open, filename, ppDb,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+}
+
+/*
+** ptm_shim_sqlite3_open_v2: sqlite3_open_v2(3), as ptm_shim_sqlite3_open;
+** without SQLITE_OPEN_CREATE a missing file is SQLITE_CANTOPEN.  zVfs is
+** not used in a mirror (the overlay is the VFS).
+*/
+int ptm_shim_sqlite3_open_v2(const char *filename, struct sqlite3 **ppDb, int flags,
+                             const char *zVfs)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_open_v2(filename, ppDb, flags, zVfs);
+    return mirrorOpen(m, PTM_CALL_sqlite3_open_v2, filename, ppDb, flags);
+}
+
+/* sqlite3_close and close_v2 in a mirror: nothing real (the overlay stays
+** cached; a host handle is the host's). */
+static int mirrorClose(struct ptmMirror *m, unsigned call, sqlite3 *db)
+{
+    struct ptmEvent *ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(),
+                                              db ? "connection" : "NULL", SQLITE_OK, 0, 0);
+    (void)m;
+    if (ev)
+        ptmCopyField(ev->detail, sizeof ev->detail, "SQLITE_OK");
+    return SQLITE_OK;
+}
+
+/*
+** ptm_shim_sqlite3_close: sqlite3_close(3).  In a mirror: SQLITE_OK, and
+** nothing is closed (see the header).
+*/
+int ptm_shim_sqlite3_close(struct sqlite3 *db)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorClose(m, PTM_CALL_sqlite3_close, db) : sqlite3_close(db);
+}
+
+/*
+** ptm_shim_sqlite3_close_v2: sqlite3_close_v2(3), as ptm_shim_sqlite3_close.
+*/
+int ptm_shim_sqlite3_close_v2(struct sqlite3 *db)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    return m ? mirrorClose(m, PTM_CALL_sqlite3_close_v2, db) : sqlite3_close_v2(db);
+}
+
+/*
+** ptm_shim_sqlite3_busy_timeout: sqlite3_busy_timeout(3).  Outside a mirror
+** it is also noted (ptm_note_sqlite3_busy_timeout).  In a mirror it sets
+** the timeout the mirror's policy follows on db, for an overlay not begun
+** yet (a connection the mirror opened), and touches no host connection.
+*/
+int ptm_shim_sqlite3_busy_timeout(struct sqlite3 *db, int ms)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct sqlDb *d;
+    int rc;
+
+    if (!m)
+        return ptm_note_sqlite3_busy_timeout(db, ms);
+    d = dbOf(m, db, PTM_CALL_sqlite3_busy_timeout, &rc);
+    if (!d)
+        return rc;
+    d->busy_ms = ms < 0 ? 0 : ms;
+    return SQLITE_OK;
+}
+
+/* The connection whose state a getter reads: the overlay's once the
+** mirror ran a statement on it, before that the host's own (a read). */
+static sqlite3 *stateDb(struct ptmMirror *m, sqlite3 *db, struct sqlDb **out)
+{
+    struct ptmSqlMirror *s = stateOf(m);
+    struct sqlDb *d = s && db ? findDb(s, db) : NULL;
+    *out = d;
+    if (!d)
+        return db; /* a host connection the mirror has not used */
+    return d->used || !d->host ? d->odb : d->handle;
+}
+
+/*
+** ptm_shim_sqlite3_errcode, ptm_shim_sqlite3_extended_errcode,
+** ptm_shim_sqlite3_errmsg, ptm_shim_sqlite3_errmsg16,
+** ptm_shim_sqlite3_changes, ptm_shim_sqlite3_changes64,
+** ptm_shim_sqlite3_last_insert_rowid, ptm_shim_sqlite3_get_autocommit:
+** the real getter; in a mirror, of the overlay once the mirror ran SQL on
+** the connection, else of the host's connection (a read).
+*/
+int ptm_shim_sqlite3_errcode(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_errcode(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_errcode(db);
+}
+
+int ptm_shim_sqlite3_extended_errcode(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_extended_errcode(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_extended_errcode(db);
+}
+
+const char *ptm_shim_sqlite3_errmsg(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_errmsg(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_errmsg(db);
+}
+
+const void *ptm_shim_sqlite3_errmsg16(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_errmsg16(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_errmsg16(db);
+}
+
+int ptm_shim_sqlite3_changes(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_changes(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_changes(db);
+}
+
+long long ptm_shim_sqlite3_changes64(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_changes64(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_changes64(db);
+}
+
+long long ptm_shim_sqlite3_last_insert_rowid(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_last_insert_rowid(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_last_insert_rowid(db);
+}
+
+int ptm_shim_sqlite3_get_autocommit(struct sqlite3 *db)
+{
+    struct sqlDb *d;
+    return ptmMirrorCurrent ? sqlite3_get_autocommit(stateDb(ptmMirrorCurrent, db, &d))
+                            : sqlite3_get_autocommit(db);
+}
+
+/* total_changes in a mirror: the host's when mapped plus what the mirror's
+** statements changed on the overlay since (the overlay's counter runs on
+** across mirrors). */
+static sqlite3_int64 mirrorTotalChanges(struct ptmMirror *m, sqlite3 *db)
+{
+    struct sqlDb *d;
+    sqlite3 *on = stateDb(m, db, &d);
+    if (!d || !d->begun)
+        return sqlite3_total_changes64(on);
+    return (d->host ? d->host_total : 0) + sqlite3_total_changes64(d->odb) - d->ov_total;
+}
+
+/*
+** ptm_shim_sqlite3_total_changes, ptm_shim_sqlite3_total_changes64: the
+** real calls; in a mirror the host's count plus the mirror's changes.
+*/
+int ptm_shim_sqlite3_total_changes(struct sqlite3 *db)
+{
+    return ptmMirrorCurrent ? (int)mirrorTotalChanges(ptmMirrorCurrent, db)
+                            : sqlite3_total_changes(db);
+}
+
+long long ptm_shim_sqlite3_total_changes64(struct sqlite3 *db)
+{
+    return ptmMirrorCurrent ? mirrorTotalChanges(ptmMirrorCurrent, db)
+                            : sqlite3_total_changes64(db);
+}
+
+/* ------------------------------------------------------------------------
+** Statements
+*/
+
+/* The prepare family in mirror m: on the overlay of db; *ppStmt and
+** *pzTail written in the mirror's view.  utf16: zSql is UTF-16. */
+static int mirrorPrepare(struct ptmMirror *m, unsigned call, sqlite3 *db, const void *zSql,
+                         int nByte, unsigned flags, int utf16, sqlite3_stmt **ppStmt,
+                         const void **pzTail)
+{
+    struct ptmSqlMirror *s = stateOf(m);
+    struct sqlDb *d;
+    sqlite3_stmt *st = NULL;
+    const void *tail = NULL;
+    int rc;
+
+    *(sqlite3_stmt **)ptmRedoOut(ppStmt, sizeof *ppStmt) = NULL;
+    d = dbOf(m, db, call, &rc);
+    if (!d)
+        return rc;
+    rc = beginDb(s, d, call);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (utf16)
+        rc = sqlite3_prepare16_v3(d->odb, zSql, nByte, flags, &st, &tail);
+    else
+        rc = sqlite3_prepare_v3(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
+    d->used = 1;
+    if (st && !addStmt(s, st, st, d, 0)) {
+        sqlite3_finalize(st);
+        st = NULL;
+        rc = SQLITE_NOMEM;
+    }
+    *(sqlite3_stmt **)ptmRedoOut(ppStmt, sizeof *ppStmt) = st;
+    if (pzTail)
+        *(const void **)ptmRedoOut(pzTail, sizeof *pzTail) = tail;
+    if (rc != SQLITE_OK) {
+        char target[PTM_TARGET_MAX];
+        struct ptmEvent *ev;
+        if (utf16)
+            ptmCopyField(target, sizeof target, "(UTF-16 SQL)");
+        else
+            ptmSqlNormalize(zSql, nByte, target, sizeof target);
+        ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(), target, rc,
+                                 ptmSqlRcErrno(sqlite3_extended_errcode(d->odb), 0), 0);
+        if (ev)
+            ptmCopyField(ev->detail, sizeof ev->detail,
+                         ptmSqlRcName(sqlite3_extended_errcode(d->odb)));
+    }
+    return rc;
+}
+
+/*
+** ptm_shim_sqlite3_prepare, _prepare_v2, _prepare_v3, _prepare16,
+** _prepare16_v2, _prepare16_v3: the real calls; in a mirror the statement
+** is prepared on db's overlay and handed out (OUT: *ppStmt, *pzTail, in the
+** mirror's view).  A failure is an event.
+*/
+int ptm_shim_sqlite3_prepare(struct sqlite3 *db, const char *zSql, int nByte,
+                             struct sqlite3_stmt **ppStmt, const char **pzTail)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_prepare(db, zSql, nByte, ppStmt, pzTail);
+    return mirrorPrepare(m, PTM_CALL_sqlite3_prepare, db, zSql, nByte, 0, 0, ppStmt,
+                         (const void **)pzTail);
+}
+
+int ptm_shim_sqlite3_prepare_v2(struct sqlite3 *db, const char *zSql, int nByte,
+                                struct sqlite3_stmt **ppStmt, const char **pzTail)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_prepare_v2(db, zSql, nByte, ppStmt, pzTail);
+    return mirrorPrepare(m, PTM_CALL_sqlite3_prepare_v2, db, zSql, nByte, 0, 0, ppStmt,
+                         (const void **)pzTail);
+}
+
+int ptm_shim_sqlite3_prepare_v3(struct sqlite3 *db, const char *zSql, int nByte,
+                                unsigned int prepFlags, struct sqlite3_stmt **ppStmt,
+                                const char **pzTail)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_prepare_v3(db, zSql, nByte, prepFlags, ppStmt, pzTail);
+    return mirrorPrepare(m, PTM_CALL_sqlite3_prepare_v3, db, zSql, nByte, prepFlags, 0, ppStmt,
+                         (const void **)pzTail);
+}
+
+int ptm_shim_sqlite3_prepare16(struct sqlite3 *db, const void *zSql, int nByte,
+                               struct sqlite3_stmt **ppStmt, const void **pzTail)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_prepare16(db, zSql, nByte, ppStmt, pzTail);
+    return mirrorPrepare(m, PTM_CALL_sqlite3_prepare16, db, zSql, nByte, 0, 1, ppStmt, pzTail);
+}
+
+int ptm_shim_sqlite3_prepare16_v2(struct sqlite3 *db, const void *zSql, int nByte,
+                                  struct sqlite3_stmt **ppStmt, const void **pzTail)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_prepare16_v2(db, zSql, nByte, ppStmt, pzTail);
+    return mirrorPrepare(m, PTM_CALL_sqlite3_prepare16_v2, db, zSql, nByte, 0, 1, ppStmt,
+                         pzTail);
+}
+
+int ptm_shim_sqlite3_prepare16_v3(struct sqlite3 *db, const void *zSql, int nByte,
+                                  unsigned int prepFlags, struct sqlite3_stmt **ppStmt,
+                                  const void **pzTail)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_prepare16_v3(db, zSql, nByte, prepFlags, ppStmt, pzTail);
+    return mirrorPrepare(m, PTM_CALL_sqlite3_prepare16_v3, db, zSql, nByte, prepFlags, 1, ppStmt,
+                         pzTail);
+}
+
+/*
+** ptm_shim_sqlite3_step: sqlite3_step(3); in a mirror the statement (or
+** the host statement's twin) steps on the overlay, and a finished one is
+** an event (see the header).
+*/
+int ptm_shim_sqlite3_step(struct sqlite3_stmt *stmt)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct sqlStmt *e;
+    int rc;
+
+    if (!m)
+        return sqlite3_step(stmt);
+    e = stmtOf(m, stmt, 1, 0, PTM_CALL_sqlite3_step, &rc);
+    return e ? stepStmt(stateOf(m), e, PTM_CALL_sqlite3_step) : rc;
+}
+
+/*
+** ptm_shim_sqlite3_reset: sqlite3_reset(3); in a mirror it resets the
+** overlay statement only (a host statement not used yet: SQLITE_OK).
+*/
+int ptm_shim_sqlite3_reset(struct sqlite3_stmt *stmt)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct sqlStmt *e;
+    int rc;
+
+    if (!m)
+        return sqlite3_reset(stmt);
+    e = stmtOf(m, stmt, 0, 0, PTM_CALL_sqlite3_reset, &rc);
+    if (!e)
+        return rc == SQLITE_MISUSE ? SQLITE_OK : rc;
+    if (!e->ov)
+        return SQLITE_OK;
+    e->running = 0;
+    return sqlite3_reset(e->ov);
+}
+
+/*
+** ptm_shim_sqlite3_finalize: sqlite3_finalize(3); in a mirror it finalizes
+** the mirror's statement, or only the twin of a host statement.
+*/
+int ptm_shim_sqlite3_finalize(struct sqlite3_stmt *stmt)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct sqlStmt *e;
+    int rc, host;
+
+    if (!m)
+        return sqlite3_finalize(stmt);
+    if (!stmt)
+        return SQLITE_OK;
+    e = stmtOf(m, stmt, 0, 0, PTM_CALL_sqlite3_finalize, &rc);
+    if (!e)
+        return SQLITE_OK;
+    host = e->host;
+    rc = dropStmt(stateOf(m), e);
+    return host ? SQLITE_OK : rc;
+}
+
+/*
+** ptm_shim_sqlite3_clear_bindings: sqlite3_clear_bindings(3); in a mirror
+** on the overlay statement (a host statement's twin then has its
+** parameters).
+*/
+int ptm_shim_sqlite3_clear_bindings(struct sqlite3_stmt *stmt)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct sqlStmt *e;
+    int rc;
+
+    if (!m)
+        return sqlite3_clear_bindings(stmt);
+    e = stmtOf(m, stmt, 1, 1, PTM_CALL_sqlite3_clear_bindings, &rc);
+    return e ? sqlite3_clear_bindings(e->ov) : rc;
+}
+
+/* The overlay statement a bind_* of the mirror goes to; NULL with *rc. */
+static sqlite3_stmt *bindTarget(struct sqlite3_stmt *stmt, unsigned call, int *rc)
+{
+    struct sqlStmt *e = stmtOf(ptmMirrorCurrent, stmt, 1, 1, call, rc);
+    return e ? e->ov : NULL;
+}
+
+/*
+** ptm_shim_sqlite3_bind_*: the real calls; in a mirror on the overlay
+** statement, the value always copied (SQLITE_TRANSIENT): the mirror's
+** destructor is never called.
+*/
+int ptm_shim_sqlite3_bind_blob(struct sqlite3_stmt *stmt, int i, const void *value, int n,
+                               void (*destroy)(void *))
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_blob(stmt, i, value, n, destroy);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_blob, &rc);
+    return o ? sqlite3_bind_blob(o, i, n > 0 ? ptmRedoIn(value, (size_t)n) : value, n,
+                                 SQLITE_TRANSIENT)
+             : rc;
+}
+
+int ptm_shim_sqlite3_bind_blob64(struct sqlite3_stmt *stmt, int i, const void *value,
+                                 unsigned long long n, void (*destroy)(void *))
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_blob64(stmt, i, value, n, destroy);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_blob64, &rc);
+    return o ? sqlite3_bind_blob64(o, i, n ? ptmRedoIn(value, (size_t)n) : value, n,
+                                   SQLITE_TRANSIENT)
+             : rc;
+}
+
+int ptm_shim_sqlite3_bind_double(struct sqlite3_stmt *stmt, int i, double value)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_double(stmt, i, value);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_double, &rc);
+    return o ? sqlite3_bind_double(o, i, value) : rc;
+}
+
+int ptm_shim_sqlite3_bind_int(struct sqlite3_stmt *stmt, int i, int value)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_int(stmt, i, value);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_int, &rc);
+    return o ? sqlite3_bind_int(o, i, value) : rc;
+}
+
+int ptm_shim_sqlite3_bind_int64(struct sqlite3_stmt *stmt, int i, long long value)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_int64(stmt, i, value);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_int64, &rc);
+    return o ? sqlite3_bind_int64(o, i, value) : rc;
+}
+
+int ptm_shim_sqlite3_bind_null(struct sqlite3_stmt *stmt, int i)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_null(stmt, i);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_null, &rc);
+    return o ? sqlite3_bind_null(o, i) : rc;
+}
+
+int ptm_shim_sqlite3_bind_text(struct sqlite3_stmt *stmt, int i, const char *value, int n,
+                               void (*destroy)(void *))
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_text(stmt, i, value, n, destroy);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_text, &rc);
+    return o ? sqlite3_bind_text(o, i, n > 0 ? ptmRedoIn(value, (size_t)n) : value, n,
+                                 SQLITE_TRANSIENT)
+             : rc;
+}
+
+int ptm_shim_sqlite3_bind_text16(struct sqlite3_stmt *stmt, int i, const void *value, int n,
+                                 void (*destroy)(void *))
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_text16(stmt, i, value, n, destroy);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_text16, &rc);
+    return o ? sqlite3_bind_text16(o, i, n > 0 ? ptmRedoIn(value, (size_t)n) : value, n,
+                                   SQLITE_TRANSIENT)
+             : rc;
+}
+
+int ptm_shim_sqlite3_bind_text64(struct sqlite3_stmt *stmt, int i, const char *value,
+                                 unsigned long long n, void (*destroy)(void *),
+                                 unsigned char encoding)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_text64(stmt, i, value, n, destroy, encoding);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_text64, &rc);
+    return o ? sqlite3_bind_text64(o, i, n ? ptmRedoIn(value, (size_t)n) : value, n,
+                                   SQLITE_TRANSIENT, encoding)
+             : rc;
+}
+
+int ptm_shim_sqlite3_bind_value(struct sqlite3_stmt *stmt, int i,
+                                const struct sqlite3_value *value)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_value(stmt, i, value);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_value, &rc);
+    return o ? sqlite3_bind_value(o, i, value) : rc;
+}
+
+int ptm_shim_sqlite3_bind_zeroblob(struct sqlite3_stmt *stmt, int i, int n)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_zeroblob(stmt, i, n);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_zeroblob, &rc);
+    return o ? sqlite3_bind_zeroblob(o, i, n) : rc;
+}
+
+int ptm_shim_sqlite3_bind_zeroblob64(struct sqlite3_stmt *stmt, int i, unsigned long long n)
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_zeroblob64(stmt, i, n);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_zeroblob64, &rc);
+    return o ? sqlite3_bind_zeroblob64(o, i, n) : rc;
+}
+
+/* bind_pointer: the pointer is bound without its destructor (SQLite calls
+** it when the binding ends, which in a mirror is not the host's end). */
+int ptm_shim_sqlite3_bind_pointer(struct sqlite3_stmt *stmt, int i, void *ptr, const char *type,
+                                  void (*destroy)(void *))
+{
+    sqlite3_stmt *o;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_bind_pointer(stmt, i, ptr, type, destroy);
+    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_pointer, &rc);
+    return o ? sqlite3_bind_pointer(o, i, ptr, type, NULL) : rc;
+}
+
+/* The statement a column_* of the mirror reads: its overlay statement, or
+** a host statement the mirror has not run (the host's current row). */
+static sqlite3_stmt *readTarget(struct sqlite3_stmt *stmt)
+{
+    int rc;
+    struct sqlStmt *e = stmtOf(ptmMirrorCurrent, stmt, 0, 0, PTM_CALL_sqlite3_step, &rc);
+    return e && e->ov ? e->ov : stmt;
+}
+
+#define COLUMN_SHIM(ret, name)                                                                   \
+    ret ptm_shim_sqlite3_##name(struct sqlite3_stmt *stmt, int col)                              \
+    {                                                                                            \
+        return sqlite3_##name(ptmMirrorCurrent ? readTarget(stmt) : stmt, col);                  \
+    }
+
+/*
+** ptm_shim_sqlite3_column_*: the real calls, in a mirror on the overlay
+** statement (see readTarget).
+*/
+COLUMN_SHIM(const void *, column_blob)
+COLUMN_SHIM(int, column_bytes)
+COLUMN_SHIM(int, column_bytes16)
+COLUMN_SHIM(double, column_double)
+COLUMN_SHIM(int, column_int)
+COLUMN_SHIM(long long, column_int64)
+COLUMN_SHIM(const unsigned char *, column_text)
+COLUMN_SHIM(const void *, column_text16)
+COLUMN_SHIM(int, column_type)
+COLUMN_SHIM(struct sqlite3_value *, column_value)
+#undef COLUMN_SHIM
+
+/*
+** ptm_shim_sqlite3_data_count, ptm_shim_sqlite3_stmt_busy: the real calls,
+** in a mirror on the overlay statement (see readTarget).
+*/
+int ptm_shim_sqlite3_data_count(struct sqlite3_stmt *stmt)
+{
+    return sqlite3_data_count(ptmMirrorCurrent ? readTarget(stmt) : stmt);
+}
+
+int ptm_shim_sqlite3_stmt_busy(struct sqlite3_stmt *stmt)
+{
+    return sqlite3_stmt_busy(ptmMirrorCurrent ? readTarget(stmt) : stmt);
+}
+
+/*
+** ptm_shim_sqlite3_db_handle: sqlite3_db_handle(3); in a mirror the
+** connection the mirror prepared the statement on (a host handle stays the
+** host's).
+*/
+struct sqlite3 *ptm_shim_sqlite3_db_handle(struct sqlite3_stmt *stmt)
+{
+    struct sqlStmt *e;
+    int rc;
+    if (!ptmMirrorCurrent)
+        return sqlite3_db_handle(stmt);
+    e = stmtOf(ptmMirrorCurrent, stmt, 0, 0, PTM_CALL_sqlite3_db_handle, &rc);
+    return e ? e->db->handle : sqlite3_db_handle(stmt);
+}
+
+/*
+** ptm_shim_sqlite3_expanded_sql: sqlite3_expanded_sql(3); in a mirror of
+** the overlay statement, the string recorded as the mirror's to free.
+*/
+char *ptm_shim_sqlite3_expanded_sql(struct sqlite3_stmt *stmt)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_expanded_sql(stmt);
+    return handOut(m, sqlite3_expanded_sql(readTarget(stmt)));
+}
+
+/* ------------------------------------------------------------------------
+** sqlite3_exec
+*/
+
+/* Calls the host's exec callback with st's row; its result. */
+static int callBack(sqlite3_stmt *st, int (*cb)(void *, int, char **, char **), void *arg)
+{
+    int n = sqlite3_column_count(st), r;
+    char **v = calloc((size_t)n * 2 + 1, sizeof *v);
+
+    if (!v)
+        return 1;
+    for (int i = 0; i < n; i++) {
+        v[i] = (char *)sqlite3_column_text(st, i);
+        v[n + i] = (char *)sqlite3_column_name(st, i);
+    }
+    r = cb(arg, n, v, v + n);
+    free(v);
+    return r;
+}
+
+/* sqlite3_exec in mirror m, each statement an event of sqlite3_exec. */
+static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
+                      int (*cb)(void *, int, char **, char **), void *arg, char **errmsg)
+{
+    struct ptmSqlMirror *s = stateOf(m);
+    struct sqlStmt *e;
+    struct sqlDb *d;
+    const char *tail = sql;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (errmsg)
+        *(char **)ptmRedoOut(errmsg, sizeof *errmsg) = NULL;
+    if (cb && !m->in_child)
+        ptmMirrorBail("sqlite3_exec with a callback");
+    d = dbOf(m, db, PTM_CALL_sqlite3_exec, &rc);
+    if (d)
+        rc = beginDb(s, d, PTM_CALL_sqlite3_exec);
+    while (d && rc == SQLITE_OK && tail && *tail) {
+        st = NULL;
+        rc = sqlite3_prepare_v2(d->odb, tail, -1, &st, &tail);
+        d->used = 1;
+        if (rc != SQLITE_OK || !st)
+            break;
+        e = addStmt(s, st, st, d, 0);
+        if (!e) {
+            sqlite3_finalize(st);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        while ((rc = stepStmt(s, e, PTM_CALL_sqlite3_exec)) == SQLITE_ROW)
+            if (cb && callBack(st, cb, arg)) {
+                rc = SQLITE_ABORT;
+                break;
+            }
+        dropStmt(s, e);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK && errmsg) {
+        const char *msg = rc == SQLITE_ABORT ? sqlite3_errstr(rc)
+                          : d                ? sqlite3_errmsg(d->odb)
+                                             : sqlite3_errstr(rc);
+        *(char **)ptmRedoOut(errmsg, sizeof *errmsg) = handOut(m, sqlite3_mprintf("%s", msg));
+    }
+    return rc;
+}
+
+/*
+** ptm_shim_sqlite3_exec: sqlite3_exec(3); in a mirror on the overlay, each
+** statement an event (OUT: *errmsg, in the mirror's view, for
+** sqlite3_free).  A callback makes an inline mirror bail.
+*/
+int ptm_shim_sqlite3_exec(struct sqlite3 *db, const char *sql,
+                          int (*callback)(void *, int, char **, char **), void *arg,
+                          char **errmsg)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return sqlite3_exec(db, sql, callback, arg, errmsg);
+    return mirrorExec(m, db, sql, callback, arg, errmsg);
+}
+
+/* ------------------------------------------------------------------------
+** Strings
+*/
+
+/*
+** ptm_shim_sqlite3_free: sqlite3_free(3); in a mirror it frees only what
+** this mirror was handed (an exec error message, a string of mprintf or
+** expanded_sql): any other pointer is left alone.
+*/
+void ptm_shim_sqlite3_free(void *p)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m) {
+        sqlite3_free(p);
+        return;
+    }
+    if (p && takeBack(ptmShimStateOf(m)->sqlite, p))
+        sqlite3_free(p);
+}
+
+/*
+** ptm_shim_sqlite3_vmprintf, ptm_shim_sqlite3_mprintf: the real calls; in
+** a mirror the string is recorded as the mirror's to free.
+*/
+char *ptm_shim_sqlite3_vmprintf(const char *fmt, va_list ap)
+{
+    char *s = sqlite3_vmprintf(fmt, ap);
+    return ptmMirrorCurrent ? handOut(ptmMirrorCurrent, s) : s;
+}
+
+char *ptm_shim_sqlite3_mprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    s = ptm_shim_sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
