@@ -32,13 +32,15 @@
 **     says so, since a statement naming them fails on the overlay.
 **   - A statement the mirror prepares is prepared on the overlay and handed
 **     out as it is.  A statement the host prepared before the mirror (not in
-**     this mirror's registry) gets an overlay twin on first use:
-**     re-prepared from sqlite3_expanded_sql when the mirror steps or reads
-**     it (its bindings inlined as literals; a REAL is rendered with 15
+**     this mirror's registry) gets an overlay twin on first use,
+**     re-prepared from sqlite3_sql with the host's bindings, which the API
+**     lets no one read but sqlite3_expanded_sql writes as literals: they
+**     are read back from it and bound (a REAL is rendered with 15
 **     significant digits, so a double that needs 17 may differ in its last
-**     digits), or from sqlite3_sql when the mirror binds or clears its
-**     parameters first (the host's other bindings are then lost: the API
-**     has no way to read them).  A host statement the host left mid-step
+**     digits).  When the two texts do not line up the twin is prepared from
+**     the expanded text itself; should the mirror then bind, it is
+**     re-prepared from sqlite3_sql without the host's other bindings.  A
+**     host statement the host left mid-step
 **     (sqlite3_stmt_busy) is stepped from its start: its event's detail
 **     says "restarted".  finalize and reset of a host statement touch only
 **     its twin.
@@ -600,43 +602,166 @@ static int dropStmt(struct ptmSqlMirror *s, struct sqlStmt *e)
             *pp = e->next;
             break;
         }
-    if (e->ov && e->ov != e->handle) /* a twin */
-        sqlite3_finalize(e->ov);
-    else if (e->ov)
+    if (!e->host)
         rc = sqlite3_finalize(e->ov);
+    else if (e->ov && e->ov != e->handle) /* a twin, not the host's own */
+        sqlite3_finalize(e->ov);
     free(e);
     return rc;
 }
 
-/* (Re)prepares e's twin of its host statement: with the host's
-** parameters (params: from sqlite3_sql), or with its bindings inlined. */
-static int prepareTwin(struct ptmSqlMirror *s, struct sqlStmt *e, int params, unsigned call)
+/* The end of the parameter token at p ("?", "?NNN", ":name", "@name",
+** "$name"); p itself when none starts there. */
+static const char *paramEnd(const char *p)
 {
+    const char *q = p + 1;
+    if (*p == '?') {
+        while (*q >= '0' && *q <= '9')
+            q++;
+        return q;
+    }
+    if (*p != ':' && *p != '@' && *p != '$')
+        return p;
+    while (isIdentChar((unsigned char)*q))
+        q++;
+    return q > p + 1 ? q : p;
+}
+
+/* The next parameter token of sql from p (strings, quoted names and
+** comments skipped); NULL: none. */
+static const char *nextParam(const char *p)
+{
+    while (*p) {
+        if (*p == '\'' || *p == '"' || *p == '`')
+            p = quotedEnd(p, *p);
+        else if (*p == '[')
+            p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
+        else if (p[0] == '-' && p[1] == '-')
+            p = strchr(p, '\n') ? strchr(p, '\n') : p + strlen(p);
+        else if (p[0] == '/' && p[1] == '*')
+            p = strstr(p + 2, "*/") ? strstr(p + 2, "*/") + 2 : p + strlen(p);
+        else if (isIdentChar((unsigned char)*p) && *p != '$')
+            while (isIdentChar((unsigned char)*p) && *p != '$')
+                p++;
+        else if (paramEnd(p) != p)
+            return p;
+        else
+            p++;
+    }
+    return NULL;
+}
+
+/* Binds to parameter i of st the literal sqlite3_expanded_sql wrote at
+** *q (NULL, an integer, a real, 'text', x'blob', zeroblob(N)), evaluated on
+** st's connection; *q moves past it.  SQLITE_OK, or an error when the text
+** is no such literal. */
+static int bindLiteral(sqlite3_stmt *st, int i, const char **q)
+{
+    const char *p = *q, *end;
+    sqlite3_stmt *lit = NULL;
     char *sql;
+    int rc;
+
+    if (strncmp(p, "NULL", 4) == 0)
+        end = p + 4;
+    else if (*p == '\'')
+        end = quotedEnd(p, '\'');
+    else if ((p[0] == 'x' || p[0] == 'X') && p[1] == '\'')
+        end = quotedEnd(p + 1, '\'');
+    else if (strncmp(p, "zeroblob(", 9) == 0 && strchr(p, ')'))
+        end = strchr(p, ')') + 1;
+    else {
+        end = p + (*p == '-');
+        if (!((*end >= '0' && *end <= '9') || *end == '.'))
+            return SQLITE_ERROR;
+        end = numberEnd(end);
+    }
+    sql = sqlite3_mprintf("SELECT %.*s", (int)(end - p), p);
+    if (!sql)
+        return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(sqlite3_db_handle(st), sql, -1, &lit, NULL);
+    sqlite3_free(sql);
+    if (rc == SQLITE_OK && sqlite3_step(lit) == SQLITE_ROW)
+        rc = sqlite3_bind_value(st, i, sqlite3_column_value(lit, 0));
+    else if (rc == SQLITE_OK)
+        rc = SQLITE_ERROR;
+    sqlite3_finalize(lit);
+    *q = end;
+    return rc;
+}
+
+/* Gives twin, prepared from the host's sql, the host's bindings, read back
+** from exp (its sqlite3_expanded_sql: sql with each parameter replaced by
+** its value as a literal).  SQLITE_OK, or an error when the two texts do
+** not line up. */
+static int bindFromExpanded(sqlite3_stmt *twin, const char *sql, const char *exp)
+{
+    const char *p = sql, *q = exp, *tok;
+    int maxIdx = 0, i, rc;
+
+    while ((tok = nextParam(p)) != NULL) {
+        const char *tend = paramEnd(tok);
+        char name[128];
+        size_t n = (size_t)(tok - p);
+        if (strncmp(p, q, n) != 0)
+            return SQLITE_ERROR;
+        q += n;
+        if (tend - tok == 1 && *tok == '?') {
+            i = ++maxIdx;
+        } else {
+            snprintf(name, sizeof name, "%.*s", (int)(tend - tok), tok);
+            i = sqlite3_bind_parameter_index(twin, name);
+            if (i <= 0)
+                return SQLITE_ERROR;
+            maxIdx = i > maxIdx ? i : maxIdx;
+        }
+        rc = bindLiteral(twin, i, &q);
+        if (rc != SQLITE_OK)
+            return rc;
+        p = tend;
+    }
+    return strcmp(p, q) == 0 ? SQLITE_OK : SQLITE_ERROR;
+}
+
+/* Prepares e's twin of its host statement: from sqlite3_sql, with the
+** host's bindings copied from sqlite3_expanded_sql; when they cannot be
+** read back that way, from the expanded text itself (its bindings are then
+** literals: params 0).  bare: the mirror is about to clear them, so none
+** is copied. */
+static int prepareTwin(struct ptmSqlMirror *s, struct sqlStmt *e, int bare, unsigned call)
+{
+    const char *sql = sqlite3_sql(e->handle);
+    char *exp = NULL;
     int rc;
 
     rc = beginDb(s, e->db, call);
     if (rc != SQLITE_OK)
         return rc;
-    if (e->ov && e->params == params)
-        return SQLITE_OK;
-    if (e->ov)
+    if (e->ov && e->ov != e->handle)
         sqlite3_finalize(e->ov);
     e->ov = NULL;
     e->running = 0;
+    e->params = 1;
     if (e->db->odb == sqlite3_db_handle(e->handle)) { /* in-memory host db in a child */
         e->ov = e->handle;
-        e->params = params;
         return SQLITE_OK;
     }
     e->restarted = sqlite3_stmt_busy(e->handle);
-    sql = params ? (char *)sqlite3_sql(e->handle) : sqlite3_expanded_sql(e->handle);
     if (!sql)
-        return SQLITE_NOMEM;
+        return SQLITE_MISUSE;
     rc = sqlite3_prepare_v2(e->db->odb, sql, -1, &e->ov, NULL);
-    if (!params)
-        sqlite3_free(sql);
-    e->params = params;
+    if (rc != SQLITE_OK || bare || sqlite3_bind_parameter_count(e->ov) == 0)
+        return rc;
+    exp = sqlite3_expanded_sql(e->handle);
+    if (exp && bindFromExpanded(e->ov, sql, exp) == SQLITE_OK) {
+        sqlite3_free(exp);
+        return SQLITE_OK;
+    }
+    sqlite3_finalize(e->ov);
+    e->ov = NULL;
+    e->params = 0;
+    rc = exp ? sqlite3_prepare_v2(e->db->odb, exp, -1, &e->ov, NULL) : SQLITE_NOMEM;
+    sqlite3_free(exp);
     return rc;
 }
 
@@ -667,8 +792,10 @@ static struct sqlStmt *stmtOf(struct ptmMirror *m, sqlite3_stmt *st, int want, i
             return NULL;
         }
     }
+    /* A twin whose bindings are literals gets the host's parameters back,
+    ** without its bindings, when the mirror binds. */
     if (e->host && want && (!e->ov || (params && !e->params))) {
-        *rc = prepareTwin(s, e, params, call);
+        *rc = prepareTwin(s, e, e->ov != NULL, call);
         if (*rc != SQLITE_OK)
             return NULL;
     }

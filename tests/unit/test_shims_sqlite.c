@@ -506,3 +506,39 @@ Test(shims_sqlite, prepare_errors_are_events)
     cr_assert(strstr(ptm_shim_sqlite3_errmsg(host), "no such column"));
     cr_assert_eq(sqlite3_errcode(host), SQLITE_OK, "the host's error state is untouched");
 }
+
+Test(shims_sqlite, a_host_statements_bindings_are_copied_to_its_twin)
+{
+    sqlite3_stmt *hs;
+    static const char blob[3] = {0, 'a', '\''};
+
+    ptmMirrorCurrent = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(host,
+                                    "SELECT ?, :who, @n || '?', $r, ?5, typeof(?5), ? /* ? */, "
+                                    "'?' -- :x\n",
+                                    -1, &hs, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_int64(hs, 1, -9007199254740993LL);
+    sqlite3_bind_text(hs, 2, "it's ann", -1, SQLITE_STATIC);
+    sqlite3_bind_blob(hs, 4, blob, 3, SQLITE_STATIC);
+    sqlite3_bind_double(hs, 5, 0.25);
+    sqlite3_bind_null(hs, 6);
+    sqlite3_bind_int(hs, 3, 7);
+    ptmMirrorCurrent = &mirror;
+    /* The mirror binds one parameter; the host's others stay. */
+    cr_assert_eq(ptm_shim_sqlite3_bind_int(hs, 3, 8), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_step(hs), SQLITE_ROW);
+    cr_assert_eq(ptm_shim_sqlite3_column_int64(hs, 0), -9007199254740993LL);
+    cr_assert_str_eq((const char *)ptm_shim_sqlite3_column_text(hs, 1), "it's ann");
+    cr_assert_str_eq((const char *)ptm_shim_sqlite3_column_text(hs, 2), "8?");
+    cr_assert_eq(ptm_shim_sqlite3_column_bytes(hs, 3), 3);
+    cr_assert(memcmp(ptm_shim_sqlite3_column_blob(hs, 3), blob, 3) == 0);
+    cr_assert_eq(ptm_shim_sqlite3_column_double(hs, 4), 0.25);
+    cr_assert_str_eq((const char *)ptm_shim_sqlite3_column_text(hs, 5), "real");
+    cr_assert_eq(ptm_shim_sqlite3_column_type(hs, 6), SQLITE_NULL);
+    cr_assert_str_eq((const char *)ptm_shim_sqlite3_column_text(hs, 7), "?");
+    ptmMirrorLeave(&mirror);
+    cr_assert_eq(sqlite3_step(hs), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(hs, 2), "7?", "the host's binding stays");
+    sqlite3_finalize(hs);
+}
