@@ -130,12 +130,15 @@ int ptm_note_sqlite3_busy_timeout(sqlite3 *db, int ms)
     return sqlite3_busy_timeout(db, ms);
 }
 
-/* The busy timeout recorded for db; -1: none seen. */
-static int busyTimeoutOf(sqlite3 *db)
+/* The busy timeout recorded for db; -1: none seen.  A fork child only
+** tries the lock: another thread of the host may have held it at the fork,
+** and no one is left to release it (the timeout is then unknown). */
+static int busyTimeoutOf(sqlite3 *db, int in_child)
 {
     int ms = -1;
 
-    pthread_mutex_lock(&busyLock);
+    if (in_child ? pthread_mutex_trylock(&busyLock) != 0 : pthread_mutex_lock(&busyLock) != 0)
+        return -1;
     for (unsigned i = 0; i < BUSY_SLOTS; i++)
         if (busyTable[i].db == db) {
             ms = busyTable[i].ms;
@@ -506,7 +509,7 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     }
     d->handle = host;
     d->host = 1;
-    d->busy_ms = busyTimeoutOf(host);
+    d->busy_ms = busyTimeoutOf(host, m->in_child);
     d->host_total = sqlite3_total_changes64(host);
     baseName(path, d->name, sizeof d->name);
     if (!path || !*path) {

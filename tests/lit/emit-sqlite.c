@@ -4,8 +4,10 @@
 // stay as they are, and the host's own calls are untouched.  Writes through
 // the prepare's and exec's out arguments land in the mirror's locals, so a
 // mirror made of these calls is proved inline: `auto` runs it in process.
+// The verifier finds no raw I/O in it.
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | grep -E 'sqlite3_[a-z_0-9]*\(|inline_ok|mirror_reason' | FileCheck %s
 // RUN: %ptmcc -Wall -Wextra -Werror -c %s -o %t.o
+// RUN: %ptmcc --verify-mirror -c %s -o %t.o
 
 #include <ptm.h>
 #include <sqlite3.h>
