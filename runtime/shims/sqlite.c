@@ -524,7 +524,9 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     }
     d->next = s->dbs;
     s->dbs = d;
-    if (!sqlite3_get_autocommit(host))
+    /* (On a fork child's own copy of an in-memory database the mirror sees
+    ** the host's transaction as it is.) */
+    if (d->ov && !sqlite3_get_autocommit(host))
         recordPretended(call, d->name, "host connection in a transaction");
     noteAttached(d, host, call);
     return d;
@@ -550,6 +552,20 @@ static struct sqlDb *dbOf(struct ptmMirror *m, sqlite3 *db, unsigned call, int *
     return d ? d : mapHost(m, s, db, call, rc);
 }
 
+/* Records that the overlay of d could not begin: the call that needed it
+** fails with rc, as the real one would on a database it cannot read. */
+static void recordBeginFailure(unsigned call, const struct sqlDb *d, int rc)
+{
+    char target[PTM_TARGET_MAX];
+    struct ptmEvent *ev;
+
+    snprintf(target, sizeof target, "%s: overlay", d->name);
+    ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(), target, rc, ptmSqlRcErrno(rc, 0),
+                             0);
+    if (ev)
+        ptmCopyField(ev->detail, sizeof ev->detail, ptmSqlRcName(rc));
+}
+
 /* Begins the overlay of d for this mirror, once, with the host's busy
 ** policy; SQLITE_OK or the overlay's error. */
 static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
@@ -563,8 +579,10 @@ static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
         return SQLITE_OK;
     if (d->ov) {
         rc = ptmSqlOverlayBegin(d->ov, d->busy_ms == 0 ? PTM_SQL_BUSY_FAIL : PTM_SQL_BUSY_GO_ON);
-        if (rc != SQLITE_OK)
+        if (rc != SQLITE_OK) {
+            recordBeginFailure(call, d, rc);
             return rc;
+        }
     }
     d->begun = 1;
     d->ov_total = sqlite3_total_changes64(d->odb);
@@ -962,14 +980,14 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
             sqlite3_close_v2(d->odb);
         free(d);
     } else {
-        d->handle = d->odb;
+        sqlite3 *handle = d->handle = d->odb;
         /* Two opens of one file share the overlay: one entry serves both. */
-        if (!findDb(s, d->handle)) {
+        if (!findDb(s, handle)) {
             d->next = s->dbs;
             s->dbs = d;
         } else
             free(d);
-        *(sqlite3 **)ptmRedoOut(ppDb, sizeof *ppDb) = d->handle;
+        *(sqlite3 **)ptmRedoOut(ppDb, sizeof *ppDb) = handle;
     }
     ev = ptmMirrorRecordCall((enum ptmCall)call, t0, path, rc, ptmSqlRcErrno(rc, err), 0);
     if (ev) {

@@ -33,8 +33,9 @@ struct ptmSqlOverlay {
 
 static _Thread_local struct ptmSqlOverlay *overlays;
 
-/* Counts for the tests. */
-int ptmSqlStubOpens, ptmSqlStubBegins, ptmSqlStubEnds;
+/* Counts for the tests; ptmSqlStubBeginRc: what Begin fails with (0: it
+** does not). */
+int ptmSqlStubOpens, ptmSqlStubBegins, ptmSqlStubEnds, ptmSqlStubBeginRc;
 
 int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
 {
@@ -101,6 +102,8 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
 
     if (o->begun)
         return SQLITE_OK;
+    if (ptmSqlStubBeginRc)
+        return ptmSqlStubBeginRc;
     memset(&o->st, 0, sizeof o->st);
     stat(o->path, &o->st);
     buf = loadFile(o->path, &n);

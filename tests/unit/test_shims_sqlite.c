@@ -542,3 +542,48 @@ Test(shims_sqlite, a_host_statements_bindings_are_copied_to_its_twin)
     cr_assert_str_eq((const char *)sqlite3_column_text(hs, 2), "7?", "the host's binding stays");
     sqlite3_finalize(hs);
 }
+
+Test(shims_sqlite, an_overlay_that_cannot_begin_fails_the_call)
+{
+    extern int ptmSqlStubBeginRc;
+    sqlite3_stmt *st = NULL;
+    struct ptmEvent *ev;
+
+    ptmSqlStubBeginRc = SQLITE_BUSY;
+    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host, "SELECT 1", -1, &st, NULL), SQLITE_BUSY);
+    cr_assert_null(st);
+    ev = eventOn("bank.db: overlay");
+    cr_assert_eq(ev->call, PTM_CALL_sqlite3_prepare_v2);
+    cr_assert_eq(ev->err, EBUSY);
+    cr_assert_str_eq(ev->detail, "SQLITE_BUSY");
+    ptmSqlStubBeginRc = 0;
+    cr_assert_eq(shimRun(host, "SELECT 1"), SQLITE_DONE, "the next call begins it");
+}
+
+Test(shims_sqlite, two_opens_of_one_file_share_the_overlay)
+{
+    sqlite3 *a = NULL, *b = NULL;
+
+    cr_assert_eq(ptm_shim_sqlite3_open(dbPath, &a), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_open_v2(dbPath, &b, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    cr_assert_eq(a, b);
+    cr_assert_eq(shimRun(a, "UPDATE accounts SET balance = 1"), SQLITE_DONE);
+    cr_assert_eq(ptm_shim_sqlite3_changes(b), 2);
+    cr_assert_eq(ptm_shim_sqlite3_close(a), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_close(b), SQLITE_OK);
+}
+
+Test(shims_sqlite, attached_databases_are_named_as_not_mirrored)
+{
+    struct ptmEvent *ev;
+    char sql[256];
+
+    ptmMirrorCurrent = NULL;
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS side", at("side.db"));
+    hostExec(sql);
+    ptmMirrorCurrent = &mirror;
+    cr_assert_eq(shimRun(host, "SELECT 1"), SQLITE_DONE);
+    ev = eventOn("bank.db: attached database side not mirrored");
+    cr_assert(ev->flags & PTM_EVF_PRETENDED);
+    cr_assert_eq(shimRun(host, "SELECT * FROM side.sqlite_master"), SQLITE_ERROR);
+}
