@@ -31,7 +31,9 @@
 **     contract is one file per overlay): an event with PTM_EVF_PRETENDED
 **     says so, since a statement naming them fails on the overlay.
 **   - A statement the mirror prepares is prepared on the overlay and handed
-**     out as it is.  A statement the host prepared before the mirror (not in
+**     out as it is; when the mirror finalizes it, or ends, it is parked
+**     (reset, bindings cleared) for the next mirror of the thread that
+**     prepares the same text on that overlay.  A statement the host prepared before the mirror (not in
 **     this mirror's registry) gets an overlay twin on first use,
 **     re-prepared from sqlite3_sql with the host's bindings, which the API
 **     lets no one read but sqlite3_expanded_sql writes as literals: they
@@ -391,6 +393,9 @@ struct sqlStmt {
     int params;                  /* the twin has the host's parameters (from sqlite3_sql) */
     int restarted;               /* the host had it mid-step */
     int running;                 /* stepped since its last reset/finish */
+    int parkable;                /* prepared from UTF-8 text on an overlay: parked at the end */
+    unsigned flags;              /* its prepare flags */
+    size_t len;                  /* the bytes of text it was prepared from */
     uint64_t t0, dur;            /* its first step's start; the steps' time */
     struct sqlStmt *next;
 };
@@ -589,6 +594,90 @@ static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
     return SQLITE_OK;
 }
 
+/* ------------------------------------------------------------------------
+** Statements kept prepared across mirrors: a mirror's statement on an
+** overlay is parked here, reset and without its bindings, when the mirror
+** finalizes it or ends, and the next prepare of the same text on the same
+** overlay takes it back instead of compiling it again (a prepare costs
+** microseconds; a transaction's mirror makes several).  The overlay
+** connections live as long as their thread, and a statement whose schema
+** changed is prepared again by SQLite itself on its next step.
+*/
+
+#define PARKED_SLOTS 32
+
+struct parked {
+    sqlite3_stmt *st;            /* NULL: a free slot */
+    sqlite3 *db;
+    unsigned flags;              /* its sqlite3_prepare_v3 flags */
+    size_t len;                  /* the bytes of SQL text it was prepared from */
+    uint64_t used;               /* when it was last parked, for eviction */
+};
+
+static _Thread_local struct parked parkedStmts[PARKED_SLOTS];
+static _Thread_local uint64_t parkedClock;
+
+/* Whether parked statement p was prepared from the first statement of
+** sql (len bytes): its text is a prefix of sql that ends the statement,
+** at a semicolon or at sql's end. */
+static int parkedMatches(const struct parked *p, sqlite3 *db, const char *sql, size_t len,
+                         unsigned flags)
+{
+    const char *text;
+
+    if (!p->st || p->db != db || p->flags != flags || p->len > len)
+        return 0;
+    text = sqlite3_sql(p->st);
+    return text && memcmp(text, sql, p->len) == 0 &&
+           (p->len == len || (p->len > 0 && text[p->len - 1] == ';'));
+}
+
+/* sqlite3_prepare_v3 of sql (n bytes, n < 0: to its NUL) on overlay
+** connection db, from a parked statement when one matches.  OUT: *out,
+** *tail. */
+static int prepareParked(sqlite3 *db, const char *sql, int n, unsigned flags,
+                         sqlite3_stmt **out, const char **tail)
+{
+    size_t len = n < 0 ? strlen(sql) : strnlen(sql, (size_t)n);
+
+    for (unsigned i = 0; i < PARKED_SLOTS; i++)
+        if (parkedMatches(&parkedStmts[i], db, sql, len, flags)) {
+            *out = parkedStmts[i].st;
+            *tail = sql + parkedStmts[i].len;
+            parkedStmts[i].st = NULL;
+            return SQLITE_OK;
+        }
+    return sqlite3_prepare_v3(db, sql, n, flags, out, tail);
+}
+
+/* Parks st, a statement of the mirror on an overlay connection, prepared
+** from text of len bytes with flags; the least recently parked one is
+** finalized when every slot is taken.  Returns what sqlite3_reset says
+** (what sqlite3_finalize would). */
+static int park(sqlite3_stmt *st, size_t len, unsigned flags)
+{
+    struct parked *slot = &parkedStmts[0];
+    int rc = sqlite3_reset(st);
+
+    sqlite3_clear_bindings(st);
+    for (unsigned i = 0; i < PARKED_SLOTS; i++) {
+        if (!parkedStmts[i].st) {
+            slot = &parkedStmts[i];
+            break;
+        }
+        if (parkedStmts[i].used < slot->used)
+            slot = &parkedStmts[i];
+    }
+    if (slot->st)
+        sqlite3_finalize(slot->st);
+    slot->st = st;
+    slot->db = sqlite3_db_handle(st);
+    slot->flags = flags;
+    slot->len = len;
+    slot->used = ++parkedClock;
+    return rc;
+}
+
 /* The entry of statement st; NULL: a host statement not yet used. */
 static struct sqlStmt *findStmt(struct ptmSqlMirror *s, sqlite3_stmt *st)
 {
@@ -623,7 +712,9 @@ static int dropStmt(struct ptmSqlMirror *s, struct sqlStmt *e)
             *pp = e->next;
             break;
         }
-    if (!e->host)
+    if (!e->host && e->parkable)
+        rc = park(e->ov, e->len, e->flags);
+    else if (!e->host)
         rc = sqlite3_finalize(e->ov);
     else if (e->ov && e->ov != e->handle) /* a twin, not the host's own */
         sqlite3_finalize(e->ov);
@@ -1193,6 +1284,7 @@ static int mirrorPrepare(struct ptmMirror *m, unsigned call, sqlite3 *db, const 
                          const void **pzTail)
 {
     struct ptmSqlMirror *s = stateOf(m);
+    struct sqlStmt *e = NULL;
     struct sqlDb *d;
     sqlite3_stmt *st = NULL;
     const void *tail = NULL;
@@ -1205,15 +1297,26 @@ static int mirrorPrepare(struct ptmMirror *m, unsigned call, sqlite3 *db, const 
     rc = beginDb(s, d, call);
     if (rc != SQLITE_OK)
         return rc;
-    if (utf16)
+    /* The legacy forms keep their way of reporting errors: not parked. */
+    if (call == PTM_CALL_sqlite3_prepare)
+        rc = sqlite3_prepare(d->odb, zSql, nByte, &st, (const char **)&tail);
+    else if (call == PTM_CALL_sqlite3_prepare16)
+        rc = sqlite3_prepare16(d->odb, zSql, nByte, &st, &tail);
+    else if (utf16)
         rc = sqlite3_prepare16_v3(d->odb, zSql, nByte, flags, &st, &tail);
+    else if (d->ov)
+        rc = prepareParked(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
     else
         rc = sqlite3_prepare_v3(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
     d->used = 1;
-    if (st && !addStmt(s, st, st, d, 0)) {
+    if (st && !(e = addStmt(s, st, st, d, 0))) {
         sqlite3_finalize(st);
         st = NULL;
         rc = SQLITE_NOMEM;
+    } else if (st && !utf16 && d->ov && call != PTM_CALL_sqlite3_prepare) {
+        e->parkable = 1;
+        e->flags = flags;
+        e->len = (size_t)((const char *)tail - (const char *)zSql);
     }
     *(sqlite3_stmt **)ptmRedoOut(ppStmt, sizeof *ppStmt) = st;
     if (pzTail)
@@ -1652,8 +1755,10 @@ static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
     if (d)
         rc = beginDb(s, d, PTM_CALL_sqlite3_exec);
     while (d && rc == SQLITE_OK && tail && *tail) {
+        const char *from = tail;
         st = NULL;
-        rc = sqlite3_prepare_v2(d->odb, tail, -1, &st, &tail);
+        rc = d->ov ? prepareParked(d->odb, from, -1, 0, &st, &tail)
+                   : sqlite3_prepare_v2(d->odb, from, -1, &st, &tail);
         d->used = 1;
         if (rc != SQLITE_OK || !st)
             break;
@@ -1663,6 +1768,8 @@ static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
             rc = SQLITE_NOMEM;
             break;
         }
+        e->parkable = d->ov != NULL;
+        e->len = (size_t)(tail - from);
         while ((rc = stepStmt(s, e, PTM_CALL_sqlite3_exec)) == SQLITE_ROW)
             if (cb && callBack(st, cb, arg)) {
                 rc = SQLITE_ABORT;

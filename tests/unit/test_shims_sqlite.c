@@ -587,3 +587,31 @@ Test(shims_sqlite, attached_databases_are_named_as_not_mirrored)
     cr_assert(ev->flags & PTM_EVF_PRETENDED);
     cr_assert_eq(shimRun(host, "SELECT * FROM side.sqlite_master"), SQLITE_ERROR);
 }
+
+Test(shims_sqlite, statements_stay_prepared_across_mirrors)
+{
+    sqlite3_stmt *a = NULL, *b = NULL, *c = NULL;
+    const char *tail = NULL;
+    static const char two[] = "SELECT balance FROM accounts WHERE id = ?; SELECT 2";
+
+    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host, two, -1, &a, &tail), SQLITE_OK);
+    cr_assert_eq(tail, two + strlen("SELECT balance FROM accounts WHERE id = ?;"));
+    cr_assert_eq(ptm_shim_sqlite3_bind_int(a, 1, 2), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_step(a), SQLITE_ROW);
+    ptmMirrorLeave(&mirror); /* a is parked: reset, bindings cleared */
+    ptmMirrorEnter(&mirror, ring);
+    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host, two, -1, &b, &tail), SQLITE_OK);
+    cr_assert_eq(b, a, "the parked statement is taken back");
+    cr_assert_eq(tail, two + strlen("SELECT balance FROM accounts WHERE id = ?;"));
+    cr_assert_eq(ptm_shim_sqlite3_step(b), SQLITE_DONE, "no binding left: id NULL, no row");
+    /* The same text without its semicolon is another statement's: b is in use. */
+    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host, "SELECT balance FROM accounts WHERE id = ?",
+                                             -1, &c, NULL),
+                 SQLITE_OK);
+    cr_assert_neq(c, b);
+    cr_assert_eq(ptm_shim_sqlite3_bind_int(c, 1, 1), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_step(c), SQLITE_ROW);
+    cr_assert_eq(ptm_shim_sqlite3_column_int(c, 0), 100);
+    cr_assert_eq(ptm_shim_sqlite3_finalize(b), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_finalize(c), SQLITE_OK);
+}
