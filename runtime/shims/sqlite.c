@@ -71,6 +71,9 @@
 ** while the mirror ran (ptmSqlOverlayEnd), are each one event with
 ** PTM_EVF_PRETENDED, detail "inconclusive".
 **
+** A cancelled inline mirror (its deadline) interrupts the statement it is
+** running on an overlay (SQLITE_INTERRUPT), through a progress handler.
+**
 ** Pure rows instead of shims (calls.def), the same on a host statement and
 ** on its twin, or on values and strings the mirror owns: sqlite3_errstr,
 ** libversion, libversion_number, sourceid, threadsafe, sql,
@@ -571,6 +574,16 @@ static void recordBeginFailure(unsigned call, const struct sqlDb *d, int rc)
         ptmCopyField(ev->detail, sizeof ev->detail, ptmSqlRcName(rc));
 }
 
+/* The overlay connections' progress handler: a statement of an inline
+** mirror stops (SQLITE_INTERRUPT) once the watchdog cancelled the mirror,
+** so that a long query does not outlive its deadline inside SQLite, where
+** no clone polls. */
+static int stopWhenCancelled(void *unused)
+{
+    (void)unused;
+    return ptm_mirror_cancel != 0;
+}
+
 /* Begins the overlay of d for this mirror, once, with the host's busy
 ** policy; SQLITE_OK or the overlay's error. */
 static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
@@ -589,6 +602,8 @@ static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
             return rc;
         }
     }
+    if (d->ov)
+        sqlite3_progress_handler(d->odb, 1000, stopWhenCancelled, NULL);
     d->begun = 1;
     d->ov_total = sqlite3_total_changes64(d->odb);
     return SQLITE_OK;
