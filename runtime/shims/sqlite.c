@@ -71,9 +71,6 @@
 ** while the mirror ran (ptmSqlOverlayEnd), are each one event with
 ** PTM_EVF_PRETENDED, detail "inconclusive".
 **
-** A cancelled inline mirror (its deadline) interrupts the statement it is
-** running on an overlay (SQLITE_INTERRUPT), through a progress handler.
-**
 ** Pure rows instead of shims (calls.def), the same on a host statement and
 ** on its twin, or on values and strings the mirror owns: sqlite3_errstr,
 ** libversion, libversion_number, sourceid, threadsafe, sql,
@@ -151,218 +148,6 @@ static int busyTimeoutOf(sqlite3 *db, int in_child)
         }
     pthread_mutex_unlock(&busyLock);
     return ms;
-}
-
-/* ------------------------------------------------------------------------
-** Result codes: names and errno classes
-*/
-
-#define RC(c) {c, #c}
-static const struct {
-    int rc;
-    const char *name;
-} rcNames[] = {
-    RC(SQLITE_OK), RC(SQLITE_ERROR), RC(SQLITE_INTERNAL), RC(SQLITE_PERM), RC(SQLITE_ABORT),
-    RC(SQLITE_BUSY), RC(SQLITE_LOCKED), RC(SQLITE_NOMEM), RC(SQLITE_READONLY),
-    RC(SQLITE_INTERRUPT), RC(SQLITE_IOERR), RC(SQLITE_CORRUPT), RC(SQLITE_NOTFOUND),
-    RC(SQLITE_FULL), RC(SQLITE_CANTOPEN), RC(SQLITE_PROTOCOL), RC(SQLITE_EMPTY),
-    RC(SQLITE_SCHEMA), RC(SQLITE_TOOBIG), RC(SQLITE_CONSTRAINT), RC(SQLITE_MISMATCH),
-    RC(SQLITE_MISUSE), RC(SQLITE_NOLFS), RC(SQLITE_AUTH), RC(SQLITE_FORMAT), RC(SQLITE_RANGE),
-    RC(SQLITE_NOTADB), RC(SQLITE_NOTICE), RC(SQLITE_WARNING), RC(SQLITE_ROW), RC(SQLITE_DONE),
-    RC(SQLITE_ERROR_MISSING_COLLSEQ), RC(SQLITE_ERROR_RETRY), RC(SQLITE_ERROR_SNAPSHOT),
-    RC(SQLITE_IOERR_READ), RC(SQLITE_IOERR_SHORT_READ), RC(SQLITE_IOERR_WRITE),
-    RC(SQLITE_IOERR_FSYNC), RC(SQLITE_IOERR_DIR_FSYNC), RC(SQLITE_IOERR_TRUNCATE),
-    RC(SQLITE_IOERR_FSTAT), RC(SQLITE_IOERR_UNLOCK), RC(SQLITE_IOERR_RDLOCK),
-    RC(SQLITE_IOERR_DELETE), RC(SQLITE_IOERR_BLOCKED), RC(SQLITE_IOERR_NOMEM),
-    RC(SQLITE_IOERR_ACCESS), RC(SQLITE_IOERR_CHECKRESERVEDLOCK), RC(SQLITE_IOERR_LOCK),
-    RC(SQLITE_IOERR_CLOSE), RC(SQLITE_IOERR_DIR_CLOSE), RC(SQLITE_IOERR_SHMOPEN),
-    RC(SQLITE_IOERR_SHMSIZE), RC(SQLITE_IOERR_SHMLOCK), RC(SQLITE_IOERR_SHMMAP),
-    RC(SQLITE_IOERR_SEEK), RC(SQLITE_IOERR_DELETE_NOENT), RC(SQLITE_IOERR_MMAP),
-    RC(SQLITE_IOERR_GETTEMPPATH), RC(SQLITE_IOERR_CONVPATH), RC(SQLITE_IOERR_VNODE),
-    RC(SQLITE_IOERR_AUTH), RC(SQLITE_IOERR_BEGIN_ATOMIC), RC(SQLITE_IOERR_COMMIT_ATOMIC),
-    RC(SQLITE_IOERR_ROLLBACK_ATOMIC), RC(SQLITE_IOERR_DATA), RC(SQLITE_IOERR_CORRUPTFS),
-    RC(SQLITE_LOCKED_SHAREDCACHE), RC(SQLITE_LOCKED_VTAB), RC(SQLITE_BUSY_RECOVERY),
-    RC(SQLITE_BUSY_SNAPSHOT), RC(SQLITE_BUSY_TIMEOUT), RC(SQLITE_CANTOPEN_NOTEMPDIR),
-    RC(SQLITE_CANTOPEN_ISDIR), RC(SQLITE_CANTOPEN_FULLPATH), RC(SQLITE_CANTOPEN_CONVPATH),
-    RC(SQLITE_CANTOPEN_DIRTYWAL), RC(SQLITE_CANTOPEN_SYMLINK), RC(SQLITE_CORRUPT_VTAB),
-    RC(SQLITE_CORRUPT_SEQUENCE), RC(SQLITE_CORRUPT_INDEX), RC(SQLITE_READONLY_RECOVERY),
-    RC(SQLITE_READONLY_CANTLOCK), RC(SQLITE_READONLY_ROLLBACK), RC(SQLITE_READONLY_DBMOVED),
-    RC(SQLITE_READONLY_CANTINIT), RC(SQLITE_READONLY_DIRECTORY), RC(SQLITE_ABORT_ROLLBACK),
-    RC(SQLITE_CONSTRAINT_CHECK), RC(SQLITE_CONSTRAINT_COMMITHOOK),
-    RC(SQLITE_CONSTRAINT_FOREIGNKEY), RC(SQLITE_CONSTRAINT_FUNCTION),
-    RC(SQLITE_CONSTRAINT_NOTNULL), RC(SQLITE_CONSTRAINT_PRIMARYKEY),
-    RC(SQLITE_CONSTRAINT_TRIGGER), RC(SQLITE_CONSTRAINT_UNIQUE), RC(SQLITE_CONSTRAINT_VTAB),
-    RC(SQLITE_CONSTRAINT_ROWID), RC(SQLITE_CONSTRAINT_PINNED), RC(SQLITE_CONSTRAINT_DATATYPE),
-    RC(SQLITE_NOTICE_RECOVER_WAL), RC(SQLITE_NOTICE_RECOVER_ROLLBACK),
-    RC(SQLITE_WARNING_AUTOINDEX), RC(SQLITE_AUTH_USER), RC(SQLITE_OK_LOAD_PERMANENTLY),
-    RC(SQLITE_OK_SYMLINK),
-};
-#undef RC
-
-/*
-** ptmSqlRcName: the name of SQLite result code rc, extended or primary
-** ("SQLITE_CONSTRAINT_CHECK"); an unknown extended code has its primary
-** code's name.  The string is static; "SQLITE_?" for a code SQLite does not
-** define.
-*/
-const char *ptmSqlRcName(int rc)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof rcNames / sizeof rcNames[0]; i++)
-        if (rcNames[i].rc == rc)
-            return rcNames[i].name;
-    for (i = 0; i < sizeof rcNames / sizeof rcNames[0]; i++)
-        if (rcNames[i].rc == (rc & 0xff))
-            return rcNames[i].name;
-    return "SQLITE_?";
-}
-
-/*
-** ptmSqlRcErrno: the errno whose class is that of SQLite result code rc (0
-** for SQLITE_OK, SQLITE_ROW and SQLITE_DONE); sys is the system errno
-** SQLite saw (sqlite3_system_errno), used for SQLITE_CANTOPEN when set.
-*/
-int ptmSqlRcErrno(int rc, int sys)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE: return 0;
-    case SQLITE_CONSTRAINT: return EINVAL;
-    case SQLITE_BUSY: return EBUSY;
-    case SQLITE_LOCKED: return EDEADLK;
-    case SQLITE_FULL: return ENOSPC;
-    case SQLITE_READONLY: return EROFS;
-    case SQLITE_CANTOPEN: return sys > 0 ? sys : ENOENT;
-    case SQLITE_IOERR: return EIO;
-    case SQLITE_NOMEM: return ENOMEM;
-    default: return EPROTO;
-    }
-}
-
-/* ------------------------------------------------------------------------
-** SQL without its literals
-*/
-
-static int isIdentChar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '$' || c >= 0x80;
-}
-
-/* The end of the quoted token that starts at s (its quote repeated inside
-** it is an escaped quote). */
-static const char *quotedEnd(const char *s, char close)
-{
-    const char *p = s + 1;
-    while (*p) {
-        if (*p == close) {
-            if (p[1] != close)
-                return p + 1;
-            p++;
-        }
-        p++;
-    }
-    return p;
-}
-
-/* The end of the number that starts at s: digits, a fraction, an exponent,
-** or a hexadecimal integer. */
-static const char *numberEnd(const char *s)
-{
-    const char *p = s;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        for (p += 2; isIdentChar((unsigned char)*p); p++)
-            ;
-        return p;
-    }
-    while ((*p >= '0' && *p <= '9') || *p == '.' || *p == '_')
-        p++;
-    if ((*p == 'e' || *p == 'E') &&
-        ((p[1] >= '0' && p[1] <= '9') ||
-         ((p[1] == '+' || p[1] == '-') && p[2] >= '0' && p[2] <= '9'))) {
-        for (p += 2; *p >= '0' && *p <= '9'; p++)
-            ;
-    }
-    return p;
-}
-
-/*
-** ptmSqlNormalize: sql (n bytes, n < 0: to its NUL) with its literals --
-** strings, numbers, blobs (x'..') -- each made "?", its comments and runs
-** of white space made one space, trimmed; identifiers, quoted ones too,
-** and parameters are kept.  OUT: out, NUL-terminated, cut at cap - 1
-** bytes.  Returns the length written.
-*/
-size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap)
-{
-    const char *p = sql, *end;
-    size_t o = 0;
-    int space = 0;
-
-    if (!cap)
-        return 0;
-    end = n < 0 ? sql + strlen(sql) : sql + n;
-#define PUT(c)                                                                                   \
-    do {                                                                                         \
-        if (o + 1 < cap)                                                                         \
-            out[o++] = (c);                                                                      \
-    } while (0)
-    while (p < end && *p) {
-        unsigned char c = (unsigned char)*p;
-        const char *q;
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' ||
-            (c == '-' && p + 1 < end && p[1] == '-') || (c == '/' && p + 1 < end && p[1] == '*')) {
-            if (c == '-')
-                while (p < end && *p && *p != '\n')
-                    p++;
-            else if (c == '/') {
-                q = strstr(p + 2, "*/");
-                p = q && q + 2 <= end ? q + 2 : end;
-            } else
-                p++;
-            space = o > 0;
-            continue;
-        }
-        if (space) {
-            PUT(' ');
-            space = 0;
-        }
-        if (c == '\'') {
-            p = quotedEnd(p, '\'');
-            PUT('?');
-        } else if ((c == 'x' || c == 'X') && p + 1 < end && p[1] == '\'' &&
-                   (p == sql || !isIdentChar((unsigned char)p[-1]))) {
-            p = quotedEnd(p + 1, '\'');
-            PUT('?');
-        } else if ((c >= '0' && c <= '9') || (c == '.' && p + 1 < end && p[1] >= '0' && p[1] <= '9')) {
-            if (p > sql && isIdentChar((unsigned char)p[-1])) {
-                PUT((char)c); /* a digit inside a name, or of ?NNN */
-                p++;
-            } else {
-                p = numberEnd(p);
-                PUT('?');
-            }
-        } else if (c == '"' || c == '`' || c == '[') {
-            q = c == '[' ? strchr(p, ']') : quotedEnd(p, (char)c);
-            q = q ? (c == '[' ? q + 1 : q) : end;
-            if (q > end)
-                q = end;
-            for (; p < q; p++)
-                PUT(*p);
-        } else if (c == '?' || c == ':' || c == '@' || c == '$' || isIdentChar(c)) {
-            PUT((char)c);
-            for (p++; p < end && isIdentChar((unsigned char)*p); p++)
-                PUT(*p);
-        } else {
-            PUT((char)c);
-            p++;
-        }
-    }
-#undef PUT
-    out[o] = 0;
-    return o;
 }
 
 /* ------------------------------------------------------------------------
@@ -574,16 +359,6 @@ static void recordBeginFailure(unsigned call, const struct sqlDb *d, int rc)
         ptmCopyField(ev->detail, sizeof ev->detail, ptmSqlRcName(rc));
 }
 
-/* The overlay connections' progress handler: a statement of an inline
-** mirror stops (SQLITE_INTERRUPT) once the watchdog cancelled the mirror,
-** so that a long query does not outlive its deadline inside SQLite, where
-** no clone polls. */
-static int stopWhenCancelled(void *unused)
-{
-    (void)unused;
-    return ptm_mirror_cancel != 0;
-}
-
 /* Begins the overlay of d for this mirror, once, with the host's busy
 ** policy; SQLITE_OK or the overlay's error. */
 static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
@@ -602,95 +377,9 @@ static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
             return rc;
         }
     }
-    if (d->ov)
-        sqlite3_progress_handler(d->odb, 1000, stopWhenCancelled, NULL);
     d->begun = 1;
     d->ov_total = sqlite3_total_changes64(d->odb);
     return SQLITE_OK;
-}
-
-/* ------------------------------------------------------------------------
-** Statements kept prepared across mirrors: a mirror's statement on an
-** overlay is parked here, reset and without its bindings, when the mirror
-** finalizes it or ends, and the next prepare of the same text on the same
-** overlay takes it back instead of compiling it again (a prepare costs
-** microseconds; a transaction's mirror makes several).  The overlay
-** connections live as long as their thread, and a statement whose schema
-** changed is prepared again by SQLite itself on its next step.
-*/
-
-#define PARKED_SLOTS 32
-
-struct parked {
-    sqlite3_stmt *st;            /* NULL: a free slot */
-    sqlite3 *db;
-    unsigned flags;              /* its sqlite3_prepare_v3 flags */
-    size_t len;                  /* the bytes of SQL text it was prepared from */
-    uint64_t used;               /* when it was last parked, for eviction */
-};
-
-static _Thread_local struct parked parkedStmts[PARKED_SLOTS];
-static _Thread_local uint64_t parkedClock;
-
-/* Whether parked statement p was prepared from the first statement of
-** sql (len bytes): its text is a prefix of sql that ends the statement,
-** at a semicolon or at sql's end. */
-static int parkedMatches(const struct parked *p, sqlite3 *db, const char *sql, size_t len,
-                         unsigned flags)
-{
-    const char *text;
-
-    if (!p->st || p->db != db || p->flags != flags || p->len > len)
-        return 0;
-    text = sqlite3_sql(p->st);
-    return text && memcmp(text, sql, p->len) == 0 &&
-           (p->len == len || (p->len > 0 && text[p->len - 1] == ';'));
-}
-
-/* sqlite3_prepare_v3 of sql (n bytes, n < 0: to its NUL) on overlay
-** connection db, from a parked statement when one matches.  OUT: *out,
-** *tail. */
-static int prepareParked(sqlite3 *db, const char *sql, int n, unsigned flags,
-                         sqlite3_stmt **out, const char **tail)
-{
-    size_t len = n < 0 ? strlen(sql) : strnlen(sql, (size_t)n);
-
-    for (unsigned i = 0; i < PARKED_SLOTS; i++)
-        if (parkedMatches(&parkedStmts[i], db, sql, len, flags)) {
-            *out = parkedStmts[i].st;
-            *tail = sql + parkedStmts[i].len;
-            parkedStmts[i].st = NULL;
-            return SQLITE_OK;
-        }
-    return sqlite3_prepare_v3(db, sql, n, flags, out, tail);
-}
-
-/* Parks st, a statement of the mirror on an overlay connection, prepared
-** from text of len bytes with flags; the least recently parked one is
-** finalized when every slot is taken.  Returns what sqlite3_reset says
-** (what sqlite3_finalize would). */
-static int park(sqlite3_stmt *st, size_t len, unsigned flags)
-{
-    struct parked *slot = &parkedStmts[0];
-    int rc = sqlite3_reset(st);
-
-    sqlite3_clear_bindings(st);
-    for (unsigned i = 0; i < PARKED_SLOTS; i++) {
-        if (!parkedStmts[i].st) {
-            slot = &parkedStmts[i];
-            break;
-        }
-        if (parkedStmts[i].used < slot->used)
-            slot = &parkedStmts[i];
-    }
-    if (slot->st)
-        sqlite3_finalize(slot->st);
-    slot->st = st;
-    slot->db = sqlite3_db_handle(st);
-    slot->flags = flags;
-    slot->len = len;
-    slot->used = ++parkedClock;
-    return rc;
 }
 
 /* The entry of statement st; NULL: a host statement not yet used. */
@@ -728,126 +417,13 @@ static int dropStmt(struct ptmSqlMirror *s, struct sqlStmt *e)
             break;
         }
     if (!e->host && e->parkable)
-        rc = park(e->ov, e->len, e->flags);
+        rc = ptmSqlPark(e->ov, e->len, e->flags);
     else if (!e->host)
         rc = sqlite3_finalize(e->ov);
     else if (e->ov && e->ov != e->handle) /* a twin, not the host's own */
         sqlite3_finalize(e->ov);
     free(e);
     return rc;
-}
-
-/* The end of the parameter token at p ("?", "?NNN", ":name", "@name",
-** "$name"); p itself when none starts there. */
-static const char *paramEnd(const char *p)
-{
-    const char *q = p + 1;
-    if (*p == '?') {
-        while (*q >= '0' && *q <= '9')
-            q++;
-        return q;
-    }
-    if (*p != ':' && *p != '@' && *p != '$')
-        return p;
-    while (isIdentChar((unsigned char)*q))
-        q++;
-    return q > p + 1 ? q : p;
-}
-
-/* The next parameter token of sql from p (strings, quoted names and
-** comments skipped); NULL: none. */
-static const char *nextParam(const char *p)
-{
-    while (*p) {
-        if (*p == '\'' || *p == '"' || *p == '`')
-            p = quotedEnd(p, *p);
-        else if (*p == '[')
-            p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
-        else if (p[0] == '-' && p[1] == '-')
-            p = strchr(p, '\n') ? strchr(p, '\n') : p + strlen(p);
-        else if (p[0] == '/' && p[1] == '*')
-            p = strstr(p + 2, "*/") ? strstr(p + 2, "*/") + 2 : p + strlen(p);
-        else if (isIdentChar((unsigned char)*p) && *p != '$')
-            while (isIdentChar((unsigned char)*p) && *p != '$')
-                p++;
-        else if (paramEnd(p) != p)
-            return p;
-        else
-            p++;
-    }
-    return NULL;
-}
-
-/* Binds to parameter i of st the literal sqlite3_expanded_sql wrote at
-** *q (NULL, an integer, a real, 'text', x'blob', zeroblob(N)), evaluated on
-** st's connection; *q moves past it.  SQLITE_OK, or an error when the text
-** is no such literal. */
-static int bindLiteral(sqlite3_stmt *st, int i, const char **q)
-{
-    const char *p = *q, *end;
-    sqlite3_stmt *lit = NULL;
-    char *sql;
-    int rc;
-
-    if (strncmp(p, "NULL", 4) == 0)
-        end = p + 4;
-    else if (*p == '\'')
-        end = quotedEnd(p, '\'');
-    else if ((p[0] == 'x' || p[0] == 'X') && p[1] == '\'')
-        end = quotedEnd(p + 1, '\'');
-    else if (strncmp(p, "zeroblob(", 9) == 0 && strchr(p, ')'))
-        end = strchr(p, ')') + 1;
-    else {
-        end = p + (*p == '-');
-        if (!((*end >= '0' && *end <= '9') || *end == '.'))
-            return SQLITE_ERROR;
-        end = numberEnd(end);
-    }
-    sql = sqlite3_mprintf("SELECT %.*s", (int)(end - p), p);
-    if (!sql)
-        return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(sqlite3_db_handle(st), sql, -1, &lit, NULL);
-    sqlite3_free(sql);
-    if (rc == SQLITE_OK && sqlite3_step(lit) == SQLITE_ROW)
-        rc = sqlite3_bind_value(st, i, sqlite3_column_value(lit, 0));
-    else if (rc == SQLITE_OK)
-        rc = SQLITE_ERROR;
-    sqlite3_finalize(lit);
-    *q = end;
-    return rc;
-}
-
-/* Gives twin, prepared from the host's sql, the host's bindings, read back
-** from exp (its sqlite3_expanded_sql: sql with each parameter replaced by
-** its value as a literal).  SQLITE_OK, or an error when the two texts do
-** not line up. */
-static int bindFromExpanded(sqlite3_stmt *twin, const char *sql, const char *exp)
-{
-    const char *p = sql, *q = exp, *tok;
-    int maxIdx = 0, i, rc;
-
-    while ((tok = nextParam(p)) != NULL) {
-        const char *tend = paramEnd(tok);
-        char name[128];
-        size_t n = (size_t)(tok - p);
-        if (strncmp(p, q, n) != 0)
-            return SQLITE_ERROR;
-        q += n;
-        if (tend - tok == 1 && *tok == '?') {
-            i = ++maxIdx;
-        } else {
-            snprintf(name, sizeof name, "%.*s", (int)(tend - tok), tok);
-            i = sqlite3_bind_parameter_index(twin, name);
-            if (i <= 0)
-                return SQLITE_ERROR;
-            maxIdx = i > maxIdx ? i : maxIdx;
-        }
-        rc = bindLiteral(twin, i, &q);
-        if (rc != SQLITE_OK)
-            return rc;
-        p = tend;
-    }
-    return strcmp(p, q) == 0 ? SQLITE_OK : SQLITE_ERROR;
 }
 
 /* Prepares e's twin of its host statement: from sqlite3_sql, with the
@@ -880,7 +456,7 @@ static int prepareTwin(struct ptmSqlMirror *s, struct sqlStmt *e, int bare, unsi
     if (rc != SQLITE_OK || bare || sqlite3_bind_parameter_count(e->ov) == 0)
         return rc;
     exp = sqlite3_expanded_sql(e->handle);
-    if (exp && bindFromExpanded(e->ov, sql, exp) == SQLITE_OK) {
+    if (exp && ptmSqlBindFromExpanded(e->ov, sql, exp) == SQLITE_OK) {
         sqlite3_free(exp);
         return SQLITE_OK;
     }
@@ -1320,7 +896,7 @@ static int mirrorPrepare(struct ptmMirror *m, unsigned call, sqlite3 *db, const 
     else if (utf16)
         rc = sqlite3_prepare16_v3(d->odb, zSql, nByte, flags, &st, &tail);
     else if (d->ov)
-        rc = prepareParked(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
+        rc = ptmSqlPrepareParked(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
     else
         rc = sqlite3_prepare_v3(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
     d->used = 1;
@@ -1534,35 +1110,25 @@ int ptm_shim_sqlite3_bind_blob64(struct sqlite3_stmt *stmt, int i, const void *v
              : rc;
 }
 
-int ptm_shim_sqlite3_bind_double(struct sqlite3_stmt *stmt, int i, double value)
-{
-    sqlite3_stmt *o;
-    int rc;
-    if (!ptmMirrorCurrent)
-        return sqlite3_bind_double(stmt, i, value);
-    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_double, &rc);
-    return o ? sqlite3_bind_double(o, i, value) : rc;
-}
+/* A bind_* of one value, which SQLite copies itself. */
+#define BIND_SHIM(name, type)                                                                    \
+    int ptm_shim_sqlite3_##name(struct sqlite3_stmt *stmt, int i, type value)                    \
+    {                                                                                            \
+        sqlite3_stmt *o;                                                                         \
+        int rc;                                                                                  \
+        if (!ptmMirrorCurrent)                                                                   \
+            return sqlite3_##name(stmt, i, value);                                               \
+        o = bindTarget(stmt, PTM_CALL_sqlite3_##name, &rc);                                      \
+        return o ? sqlite3_##name(o, i, value) : rc;                                             \
+    }
 
-int ptm_shim_sqlite3_bind_int(struct sqlite3_stmt *stmt, int i, int value)
-{
-    sqlite3_stmt *o;
-    int rc;
-    if (!ptmMirrorCurrent)
-        return sqlite3_bind_int(stmt, i, value);
-    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_int, &rc);
-    return o ? sqlite3_bind_int(o, i, value) : rc;
-}
-
-int ptm_shim_sqlite3_bind_int64(struct sqlite3_stmt *stmt, int i, long long value)
-{
-    sqlite3_stmt *o;
-    int rc;
-    if (!ptmMirrorCurrent)
-        return sqlite3_bind_int64(stmt, i, value);
-    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_int64, &rc);
-    return o ? sqlite3_bind_int64(o, i, value) : rc;
-}
+BIND_SHIM(bind_double, double)
+BIND_SHIM(bind_int, int)
+BIND_SHIM(bind_int64, long long)
+BIND_SHIM(bind_value, const struct sqlite3_value *)
+BIND_SHIM(bind_zeroblob, int)
+BIND_SHIM(bind_zeroblob64, unsigned long long)
+#undef BIND_SHIM
 
 int ptm_shim_sqlite3_bind_null(struct sqlite3_stmt *stmt, int i)
 {
@@ -1612,37 +1178,6 @@ int ptm_shim_sqlite3_bind_text64(struct sqlite3_stmt *stmt, int i, const char *v
     return o ? sqlite3_bind_text64(o, i, n ? ptmRedoIn(value, (size_t)n) : value, n,
                                    SQLITE_TRANSIENT, encoding)
              : rc;
-}
-
-int ptm_shim_sqlite3_bind_value(struct sqlite3_stmt *stmt, int i,
-                                const struct sqlite3_value *value)
-{
-    sqlite3_stmt *o;
-    int rc;
-    if (!ptmMirrorCurrent)
-        return sqlite3_bind_value(stmt, i, value);
-    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_value, &rc);
-    return o ? sqlite3_bind_value(o, i, value) : rc;
-}
-
-int ptm_shim_sqlite3_bind_zeroblob(struct sqlite3_stmt *stmt, int i, int n)
-{
-    sqlite3_stmt *o;
-    int rc;
-    if (!ptmMirrorCurrent)
-        return sqlite3_bind_zeroblob(stmt, i, n);
-    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_zeroblob, &rc);
-    return o ? sqlite3_bind_zeroblob(o, i, n) : rc;
-}
-
-int ptm_shim_sqlite3_bind_zeroblob64(struct sqlite3_stmt *stmt, int i, unsigned long long n)
-{
-    sqlite3_stmt *o;
-    int rc;
-    if (!ptmMirrorCurrent)
-        return sqlite3_bind_zeroblob64(stmt, i, n);
-    o = bindTarget(stmt, PTM_CALL_sqlite3_bind_zeroblob64, &rc);
-    return o ? sqlite3_bind_zeroblob64(o, i, n) : rc;
 }
 
 /* bind_pointer: the pointer is bound without its destructor (SQLite calls
@@ -1772,7 +1307,7 @@ static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
     while (d && rc == SQLITE_OK && tail && *tail) {
         const char *from = tail;
         st = NULL;
-        rc = d->ov ? prepareParked(d->odb, from, -1, 0, &st, &tail)
+        rc = d->ov ? ptmSqlPrepareParked(d->odb, from, -1, 0, &st, &tail)
                    : sqlite3_prepare_v2(d->odb, from, -1, &st, &tail);
         d->used = 1;
         if (rc != SQLITE_OK || !st)

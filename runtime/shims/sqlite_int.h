@@ -65,8 +65,8 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
-/* sqlite.c ----------------------------------------------------------------
-** The API shims and their family.
+/* sqlite.c, sqlite_sql.c ---------------------------------------------------
+** The API shims and their family; what they build on.
 */
 extern const struct ptmShimFamily ptmSqliteFamily;
 
@@ -82,5 +82,24 @@ int ptmSqlRcErrno(int rc, int sys);
 ** "?", comments and white space runs one space.  OUT: out (cap bytes,
 ** NUL-terminated).  Returns the length written. */
 size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap);
+
+/* sqlite_sql.c: below sqlite.c, with ptmSqlRcName, ptmSqlRcErrno and
+** ptmSqlNormalize above. */
+
+/* ptmSqlBindFromExpanded: binds to twin (prepared from a host statement's
+** sql) the host's values, read back from exp, its sqlite3_expanded_sql.
+** SQLITE_OK, or an error when the texts do not line up. */
+int ptmSqlBindFromExpanded(sqlite3_stmt *twin, const char *sql, const char *exp);
+
+/* ptmSqlPrepareParked: sqlite3_prepare_v3 on an overlay connection, from a
+** statement parked by ptmSqlPark when one was prepared from the same text.
+** OUT: *out, *tail. */
+int ptmSqlPrepareParked(sqlite3 *db, const char *sql, int n, unsigned flags, sqlite3_stmt **out,
+                        const char **tail);
+
+/* ptmSqlPark: keeps st (reset, bindings cleared) for this thread's next
+** ptmSqlPrepareParked of its text (len bytes, flags).  What sqlite3_reset
+** returns. */
+int ptmSqlPark(sqlite3_stmt *st, size_t len, unsigned flags);
 
 #endif

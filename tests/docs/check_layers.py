@@ -42,6 +42,7 @@ LAYERS = [
         "shims/sim.c",
         "shims/sim_ns.c",
         "shims/notes.c",
+        "shims/sqlite_sql.c",   # libptm_sqlite.a: below shims/sqlite.c
     ]),
     ("shim families", [
         "shims/file.c",

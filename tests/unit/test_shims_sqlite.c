@@ -615,19 +615,3 @@ Test(shims_sqlite, statements_stay_prepared_across_mirrors)
     cr_assert_eq(ptm_shim_sqlite3_finalize(b), SQLITE_OK);
     cr_assert_eq(ptm_shim_sqlite3_finalize(c), SQLITE_OK);
 }
-
-Test(shims_sqlite, a_cancelled_mirror_interrupts_its_statement)
-{
-    sqlite3_stmt *st = NULL;
-
-    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host,
-                                             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
-                                             "SELECT i + 1 FROM n) SELECT count(*) FROM n",
-                                             -1, &st, NULL),
-                 SQLITE_OK);
-    ptm_mirror_cancel = 1;
-    cr_assert_eq(ptm_shim_sqlite3_step(st), SQLITE_INTERRUPT);
-    ptm_mirror_cancel = 0;
-    cr_assert_str_eq(lastOf(PTM_CALL_sqlite3_step)->detail, "SQLITE_INTERRUPT changes=0");
-    ptm_shim_sqlite3_finalize(st);
-}
