@@ -81,7 +81,9 @@
 ** values a mirror holds come from its overlay statements).  sqlite3_open16
 ** stays a raw row.  The column_* shims of a host statement the mirror has
 ** not stepped read the host's current row: a read, though SQLite may cache
-** a converted copy of a value in the statement, as the host's own reads do.
+** a converted copy of a value in the statement, as the host's own reads do;
+** with no row or no such column they read a private statement's nothing,
+** so that SQLite's SQLITE_RANGE lands on a connection of PTM's own.
 */
 #include <errno.h>
 #include <limits.h>
@@ -1193,19 +1195,43 @@ int ptm_shim_sqlite3_bind_pointer(struct sqlite3_stmt *stmt, int i, void *ptr, c
     return o ? sqlite3_bind_pointer(o, i, ptr, type, NULL) : rc;
 }
 
-/* The statement a column_* of the mirror reads: its overlay statement, or
-** a host statement the mirror has not run (the host's current row). */
-static sqlite3_stmt *readTarget(struct sqlite3_stmt *stmt)
+/* A statement of a private connection of this thread that is never
+** stepped: what a column_* reads where there is no row (NULL, 0), with the
+** error SQLite then sets on its own connection, not on the host's. */
+static sqlite3_stmt *noRow(void)
+{
+    static _Thread_local sqlite3 *db;
+    static _Thread_local sqlite3_stmt *st;
+
+    if (!st && (db || sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK))
+        sqlite3_prepare_v2(db, "SELECT NULL", -1, &st, NULL);
+    return st;
+}
+
+/* The statement that stands for stmt in the mirror: its overlay
+** statement, or a host statement the mirror has not run itself. */
+static sqlite3_stmt *twinOf(struct sqlite3_stmt *stmt)
 {
     int rc;
     struct sqlStmt *e = stmtOf(ptmMirrorCurrent, stmt, 0, 0, PTM_CALL_sqlite3_step, &rc);
     return e && e->ov ? e->ov : stmt;
 }
 
+/* The statement a column_* of the mirror reads at column col: twinOf(stmt),
+** but for a host statement without a value there (no row, no such column:
+** SQLite would set an error on the host's connection), noRow(). */
+static sqlite3_stmt *readTarget(struct sqlite3_stmt *stmt, int col)
+{
+    sqlite3_stmt *t = twinOf(stmt);
+    if (t != stmt || (stmt && col >= 0 && col < sqlite3_data_count(stmt)))
+        return t;
+    return noRow() ? noRow() : stmt;
+}
+
 #define COLUMN_SHIM(ret, name)                                                                   \
     ret ptm_shim_sqlite3_##name(struct sqlite3_stmt *stmt, int col)                              \
     {                                                                                            \
-        return sqlite3_##name(ptmMirrorCurrent ? readTarget(stmt) : stmt, col);                  \
+        return sqlite3_##name(ptmMirrorCurrent ? readTarget(stmt, col) : stmt, col);                  \
     }
 
 /*
@@ -1226,16 +1252,16 @@ COLUMN_SHIM(struct sqlite3_value *, column_value)
 
 /*
 ** ptm_shim_sqlite3_data_count, ptm_shim_sqlite3_stmt_busy: the real calls,
-** in a mirror on the overlay statement (see readTarget).
+** in a mirror on the overlay statement (see twinOf).
 */
 int ptm_shim_sqlite3_data_count(struct sqlite3_stmt *stmt)
 {
-    return sqlite3_data_count(ptmMirrorCurrent ? readTarget(stmt) : stmt);
+    return sqlite3_data_count(ptmMirrorCurrent ? twinOf(stmt) : stmt);
 }
 
 int ptm_shim_sqlite3_stmt_busy(struct sqlite3_stmt *stmt)
 {
-    return sqlite3_stmt_busy(ptmMirrorCurrent ? readTarget(stmt) : stmt);
+    return sqlite3_stmt_busy(ptmMirrorCurrent ? twinOf(stmt) : stmt);
 }
 
 /*
@@ -1262,7 +1288,7 @@ char *ptm_shim_sqlite3_expanded_sql(struct sqlite3_stmt *stmt)
     struct ptmMirror *m = ptmMirrorCurrent;
     if (!m)
         return sqlite3_expanded_sql(stmt);
-    return handOut(m, sqlite3_expanded_sql(readTarget(stmt)));
+    return handOut(m, sqlite3_expanded_sql(twinOf(stmt)));
 }
 
 /* ------------------------------------------------------------------------

@@ -615,3 +615,32 @@ Test(shims_sqlite, statements_stay_prepared_across_mirrors)
     cr_assert_eq(ptm_shim_sqlite3_finalize(b), SQLITE_OK);
     cr_assert_eq(ptm_shim_sqlite3_finalize(c), SQLITE_OK);
 }
+
+Test(shims_sqlite, reading_a_host_statement_without_a_row_leaves_the_host_alone)
+{
+    sqlite3_stmt *hs;
+
+    ptmMirrorCurrent = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(host, "SELECT id, owner FROM accounts ORDER BY id", -1, &hs,
+                                    NULL),
+                 SQLITE_OK);
+    ptmMirrorCurrent = &mirror;
+    /* Not stepped: no row.  SQLite would set SQLITE_RANGE on the host. */
+    cr_assert_eq(ptm_shim_sqlite3_column_type(hs, 0), SQLITE_NULL);
+    cr_assert_null(ptm_shim_sqlite3_column_text(hs, 1));
+    cr_assert_eq(ptm_shim_sqlite3_data_count(hs), 0);
+    cr_assert_eq(sqlite3_errcode(host), SQLITE_OK);
+    ptmMirrorCurrent = NULL;
+    cr_assert_eq(sqlite3_step(hs), SQLITE_ROW);
+    ptmMirrorCurrent = &mirror;
+    /* The host's current row is read as it is; a column past it is not. */
+    cr_assert_eq(ptm_shim_sqlite3_column_int(hs, 0), 1);
+    cr_assert_str_eq((const char *)ptm_shim_sqlite3_column_text(hs, 1), "ann");
+    cr_assert_eq(ptm_shim_sqlite3_column_int(hs, 7), 0);
+    cr_assert_eq(sqlite3_errcode(host), SQLITE_ROW);
+    char *x = ptm_shim_sqlite3_expanded_sql(hs);
+    cr_assert_str_eq(x, "SELECT id, owner FROM accounts ORDER BY id");
+    ptm_shim_sqlite3_free(x);
+    ptmMirrorLeave(&mirror);
+    sqlite3_finalize(hs);
+}
