@@ -284,6 +284,21 @@ static struct sqlDb *findDb(struct ptmSqlMirror *s, sqlite3 *db)
     return NULL;
 }
 
+/* Records that the overlay of d could not open or begin: the call that
+** needed it fails with rc, as the real one would on a database it cannot
+** read. */
+static void recordOverlayFailure(unsigned call, const struct sqlDb *d, int rc)
+{
+    char target[PTM_TARGET_MAX];
+    struct ptmEvent *ev;
+
+    snprintf(target, sizeof target, "%s: overlay", d->name);
+    ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(), target, rc, ptmSqlRcErrno(rc, 0),
+                             0);
+    if (ev)
+        ptmCopyField(ev->detail, sizeof ev->detail, ptmSqlRcName(rc));
+}
+
 /* Maps host connection host to its overlay for this mirror.  Returns the
 ** entry, or NULL with *rc an SQLite error (the overlay could not open, or
 ** no memory).  An inline mirror on an in-memory host database bails. */
@@ -312,6 +327,7 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     } else {
         *rc = ptmSqlOverlayOpen(path, &d->ov);
         if (*rc != SQLITE_OK) {
+            recordOverlayFailure(call, d, *rc);
             free(d);
             return NULL;
         }
@@ -347,20 +363,6 @@ static struct sqlDb *dbOf(struct ptmMirror *m, sqlite3 *db, unsigned call, int *
     return d ? d : mapHost(m, s, db, call, rc);
 }
 
-/* Records that the overlay of d could not begin: the call that needed it
-** fails with rc, as the real one would on a database it cannot read. */
-static void recordBeginFailure(unsigned call, const struct sqlDb *d, int rc)
-{
-    char target[PTM_TARGET_MAX];
-    struct ptmEvent *ev;
-
-    snprintf(target, sizeof target, "%s: overlay", d->name);
-    ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(), target, rc, ptmSqlRcErrno(rc, 0),
-                             0);
-    if (ev)
-        ptmCopyField(ev->detail, sizeof ev->detail, ptmSqlRcName(rc));
-}
-
 /* Begins the overlay of d for this mirror, once, with the host's busy
 ** policy; SQLITE_OK or the overlay's error. */
 static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
@@ -375,7 +377,7 @@ static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
     if (d->ov) {
         rc = ptmSqlOverlayBegin(d->ov, d->busy_ms == 0 ? PTM_SQL_BUSY_FAIL : PTM_SQL_BUSY_GO_ON);
         if (rc != SQLITE_OK) {
-            recordBeginFailure(call, d, rc);
+            recordOverlayFailure(call, d, rc);
             return rc;
         }
     }
