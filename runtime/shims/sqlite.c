@@ -24,6 +24,10 @@
 **     overlay's own handle; closing it, or a host handle, does nothing
 **     (the overlay stays cached for the next mirror).  ":memory:" and ""
 **     open a private in-memory connection, closed when the mirror ends.
+**   - A connection that could not write for real (a host connection
+**     sqlite3_db_readonly says is, an open with SQLITE_OPEN_READONLY or of
+**     a file the process may not write) fails a statement that writes with
+**     SQLITE_READONLY before it runs on the overlay, which can write.
 **   - A host connection on an in-memory or temporary database has no file
 **     to overlay: in a fork child the calls run on the host connection (the
 **     child's copy: nothing leaves the process); an inline mirror bails.
@@ -92,6 +96,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sqlite_int.h"
 
@@ -166,6 +171,8 @@ struct sqlDb {
     char name[64];               /* the database's base name, for targets */
     int host;                    /* a host connection */
     int own_memory;              /* a private in-memory connection: closed at the end */
+    int readonly;                /* the real connection could not write: a write
+                                    statement fails with SQLITE_READONLY */
     int begun;                   /* ptmSqlOverlayBegin called */
     int used;                    /* a statement ran on it in this mirror */
     int busy_ms;                 /* the busy timeout the policy follows; -1: unknown */
@@ -321,6 +328,7 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     d->host = 1;
     d->busy_ms = busyTimeoutOf(host, m->in_child);
     d->host_total = sqlite3_total_changes64(host);
+    d->readonly = sqlite3_db_readonly(host, "main") == 1;
     baseName(path, d->name, sizeof d->name);
     if (!path || !*path) {
         d->odb = host; /* the fork child's copy: nothing leaves the process */
@@ -513,15 +521,15 @@ static struct sqlStmt *stmtOf(struct ptmMirror *m, sqlite3_stmt *st, int want, i
 ** Statement events
 */
 
-/* Records statement e's step that returned rc, which took [t0, now). */
-static void recordStep(struct sqlStmt *e, unsigned call, int rc, uint64_t t0)
+/* Records statement e's step that returned rc (extended code ext; 0: the
+** connection's), which took [t0, now). */
+static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64_t t0)
 {
     char target[PTM_TARGET_MAX];
     const char *sql = sqlite3_sql(e->ov);
     sqlite3 *odb = sqlite3_db_handle(e->ov);
     struct ptmEvent *ev;
     int readonly = sqlite3_stmt_readonly(e->ov);
-    int ext = rc;
     long long changes = 0;
 
     if (!e->running) {
@@ -535,8 +543,8 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, uint64_t t0)
         ptmMirrorRecordRead((enum ptmCall)call, t0, target, rc, 0, 0);
         return;
     }
-    if (rc != SQLITE_DONE && (rc & 0xff) == rc)
-        ext = sqlite3_extended_errcode(odb);
+    if (!ext)
+        ext = rc != SQLITE_DONE && (rc & 0xff) == rc ? sqlite3_extended_errcode(odb) : rc;
     if (rc == SQLITE_DONE && !readonly)
         changes = sqlite3_changes64(odb);
     ev = ptmMirrorRecordCall((enum ptmCall)call, e->t0, target, rc,
@@ -563,8 +571,12 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
         return rc;
     e->db->used = 1;
     t0 = ptmOsNowNs();
+    if (e->db->readonly && !sqlite3_stmt_readonly(e->ov)) {
+        recordStep(e, call, SQLITE_READONLY, SQLITE_READONLY, t0);
+        return SQLITE_READONLY;
+    }
     rc = sqlite3_step(e->ov);
-    recordStep(e, call, rc, t0);
+    recordStep(e, call, rc, 0, t0);
     return rc;
 }
 
@@ -656,6 +668,10 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
                 err = errno;
             }
         }
+        /* SQLite opens a file it may not write read-only, and fails its
+        ** writes; so does the overlay. */
+        d->readonly = (flags & SQLITE_OPEN_READONLY) ||
+                      (!creates && ptmOs.access(path, W_OK) != 0);
         if (rc == SQLITE_OK)
             rc = ptmSqlOverlayOpen(path, &d->ov);
         if (rc == SQLITE_OK)

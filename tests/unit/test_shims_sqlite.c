@@ -644,3 +644,25 @@ Test(shims_sqlite, reading_a_host_statement_without_a_row_leaves_the_host_alone)
     ptmMirrorLeave(&mirror);
     sqlite3_finalize(hs);
 }
+
+Test(shims_sqlite, a_read_only_connection_fails_its_writes)
+{
+    sqlite3 *ro = NULL, *hostRo = NULL;
+    struct ptmEvent *ev;
+
+    cr_assert_eq(ptm_shim_sqlite3_open_v2(dbPath, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(shimRun(ro, "SELECT * FROM accounts"), SQLITE_DONE);
+    cr_assert_eq(shimRun(ro, "UPDATE accounts SET balance = 0"), SQLITE_READONLY);
+    ev = lastOf(PTM_CALL_sqlite3_step);
+    cr_assert_str_eq(ev->detail, "SQLITE_READONLY changes=0");
+    cr_assert_eq(ev->err, EROFS);
+    cr_assert(ev->flags & PTM_EVF_EFFECT);
+    /* A host connection opened read-only, the same. */
+    ptmMirrorCurrent = NULL;
+    cr_assert_eq(sqlite3_open_v2(dbPath, &hostRo, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ptmMirrorCurrent = &mirror;
+    cr_assert_eq(shimRun(hostRo, "DELETE FROM accounts"), SQLITE_READONLY);
+    cr_assert_eq(lastOf(PTM_CALL_sqlite3_step)->err, EROFS);
+    ptmMirrorLeave(&mirror);
+    sqlite3_close(hostRo);
+}
