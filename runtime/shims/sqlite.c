@@ -626,6 +626,21 @@ const struct ptmShimFamily ptmSqliteFamily = {.name = "sqlite", .release = sqlit
 ** Connections
 */
 
+/* Whether the directory of path exists and the process may create a file
+** in it; errno says why not. */
+static int dirWritable(const char *path)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    ptmCopyField(dir, sizeof dir, path);
+    slash = strrchr(dir, '/');
+    if (!slash)
+        return ptmOs.access(".", W_OK | X_OK) == 0;
+    slash[slash == dir] = 0; /* "/x.db": the root */
+    return ptmOs.access(dir, W_OK | X_OK) == 0;
+}
+
 /* sqlite3_open_v2 in mirror m. */
 static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, sqlite3 **ppDb,
                       int flags)
@@ -665,6 +680,9 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
             creates = 1;
             if (!(flags & SQLITE_OPEN_CREATE)) {
                 rc = SQLITE_CANTOPEN;
+                err = errno;
+            } else if (!dirWritable(path)) {
+                rc = SQLITE_CANTOPEN; /* no directory to create it in */
                 err = errno;
             }
         }

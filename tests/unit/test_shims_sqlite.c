@@ -415,6 +415,8 @@ Test(shims_sqlite, a_connection_the_mirror_opens_is_an_overlay)
     cr_assert_eq(ptm_shim_sqlite3_open_v2(at("missing.db"), &again, SQLITE_OPEN_READWRITE, NULL),
                  SQLITE_CANTOPEN);
     cr_assert_eq(lastOf(PTM_CALL_sqlite3_open_v2)->err, ENOENT);
+    cr_assert_eq(ptm_shim_sqlite3_open(at("nodir/new.db"), &again), SQLITE_CANTOPEN);
+    cr_assert_eq(lastOf(PTM_CALL_sqlite3_open)->err, ENOENT);
     cr_assert_eq(ptm_shim_sqlite3_open(at("new.db"), &again), SQLITE_OK);
     cr_assert(lastOf(PTM_CALL_sqlite3_open)->flags & PTM_EVF_EFFECT, "creating a file");
     cr_assert_eq(shimRun(again, "CREATE TABLE t(x)"), SQLITE_DONE);
