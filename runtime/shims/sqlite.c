@@ -798,8 +798,22 @@ int ptm_shim_sqlite3_busy_timeout(struct sqlite3 *db, int ms)
     return SQLITE_OK;
 }
 
+/* A connection of this thread that never runs anything: the state of a
+** connection just opened (no error, no changes, autocommit). */
+static sqlite3 *freshDb(void)
+{
+    static _Thread_local sqlite3 *db;
+    if (!db && sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        db = NULL;
+    }
+    return db;
+}
+
 /* The connection whose state a getter reads: the overlay's once the
-** mirror ran a statement on it, before that the host's own (a read). */
+** mirror ran a statement on it; before that the host's own (a read), or,
+** for a connection the mirror opened, a fresh one's (the overlay's
+** connection still says what an earlier mirror did). */
 static sqlite3 *stateDb(struct ptmMirror *m, sqlite3 *db, struct sqlDb **out)
 {
     struct ptmSqlMirror *s = stateOf(m);
@@ -807,7 +821,9 @@ static sqlite3 *stateDb(struct ptmMirror *m, sqlite3 *db, struct sqlDb **out)
     *out = d;
     if (!d)
         return db; /* a host connection the mirror has not used */
-    return d->used || !d->host ? d->odb : d->handle;
+    if (d->used)
+        return d->odb;
+    return d->host ? d->handle : d->own_memory || !freshDb() ? d->odb : freshDb();
 }
 
 /*

@@ -566,9 +566,18 @@ Test(shims_sqlite, two_opens_of_one_file_share_the_overlay)
 {
     sqlite3 *a = NULL, *b = NULL;
 
+    cr_assert_eq(shimRun(host, "UPDATE accounts SET owner = 'x'"), SQLITE_DONE);
+    cr_assert_eq(shimRun(host, "INSERT INTO accounts VALUES(1, 'y', 0)"), SQLITE_CONSTRAINT);
+    ptmMirrorLeave(&mirror);
+    ptmMirrorEnter(&mirror, ring);
     cr_assert_eq(ptm_shim_sqlite3_open(dbPath, &a), SQLITE_OK);
     cr_assert_eq(ptm_shim_sqlite3_open_v2(dbPath, &b, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     cr_assert_eq(a, b);
+    /* A new connection's state, not what the overlay did in the last mirror. */
+    cr_assert_eq(ptm_shim_sqlite3_errcode(a), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_changes(a), 0);
+    cr_assert_eq(ptm_shim_sqlite3_total_changes(a), 0);
+    cr_assert_eq(ptm_shim_sqlite3_get_autocommit(a), 1);
     cr_assert_eq(shimRun(a, "UPDATE accounts SET balance = 1"), SQLITE_DONE);
     cr_assert_eq(ptm_shim_sqlite3_changes(b), 2);
     cr_assert_eq(ptm_shim_sqlite3_close(a), SQLITE_OK);
