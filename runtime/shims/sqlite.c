@@ -8,8 +8,8 @@
 ** column_text16 column_type column_value data_count stmt_busy db_handle
 ** expanded_sql changes changes64 total_changes total_changes64
 ** last_insert_rowid errmsg errmsg16 errcode extended_errcode get_autocommit
-** busy_timeout close close_v2 free mprintf vmprintf; and
-** ptm_note_sqlite3_busy_timeout, the host's busy timeouts.
+** busy_timeout close close_v2 free mprintf vmprintf.  (The host's busy
+** timeouts, ptm_note_sqlite3_busy_timeout, are sqlite_sql.c's.)
 **
 ** Outside a mirror each shim is the real call.  In a mirror no SQL runs on
 ** a host connection.  Each connection the mirror uses maps to the overlay
@@ -91,7 +91,6 @@
 */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,63 +98,6 @@
 #include <unistd.h>
 
 #include "sqlite_int.h"
-
-/* ------------------------------------------------------------------------
-** The host's busy timeouts, process-wide
-*/
-
-#define BUSY_SLOTS 256
-
-static pthread_mutex_t busyLock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    sqlite3 *db;
-    int ms;
-} busyTable[BUSY_SLOTS];
-static unsigned busyNext; /* the slot a new connection takes when all are used */
-
-/*
-** ptm_note_sqlite3_busy_timeout: records db's busy timeout ms under a lock
-** (a later call for db replaces it; with every slot taken the oldest goes),
-** then calls sqlite3_busy_timeout(db, ms).  Returns what it returns.
-*/
-int ptm_note_sqlite3_busy_timeout(sqlite3 *db, int ms)
-{
-    unsigned i, slot = BUSY_SLOTS;
-
-    pthread_mutex_lock(&busyLock);
-    for (i = 0; i < BUSY_SLOTS; i++) {
-        if (busyTable[i].db == db) {
-            slot = i;
-            break;
-        }
-        if (!busyTable[i].db && slot == BUSY_SLOTS)
-            slot = i;
-    }
-    if (slot == BUSY_SLOTS)
-        slot = busyNext++ % BUSY_SLOTS;
-    busyTable[slot].db = db;
-    busyTable[slot].ms = ms < 0 ? 0 : ms;
-    pthread_mutex_unlock(&busyLock);
-    return sqlite3_busy_timeout(db, ms);
-}
-
-/* The busy timeout recorded for db; -1: none seen.  A fork child only
-** tries the lock: another thread of the host may have held it at the fork,
-** and no one is left to release it (the timeout is then unknown). */
-static int busyTimeoutOf(sqlite3 *db, int in_child)
-{
-    int ms = -1;
-
-    if (in_child ? pthread_mutex_trylock(&busyLock) != 0 : pthread_mutex_lock(&busyLock) != 0)
-        return -1;
-    for (unsigned i = 0; i < BUSY_SLOTS; i++)
-        if (busyTable[i].db == db) {
-            ms = busyTable[i].ms;
-            break;
-        }
-    pthread_mutex_unlock(&busyLock);
-    return ms;
-}
 
 /* ------------------------------------------------------------------------
 ** A mirror's connections, statements and strings
@@ -326,7 +268,7 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     }
     d->handle = host;
     d->host = 1;
-    d->busy_ms = busyTimeoutOf(host, m->in_child);
+    d->busy_ms = ptmSqlBusyTimeoutOf(host, m->in_child);
     d->host_total = sqlite3_total_changes64(host);
     d->readonly = sqlite3_db_readonly(host, "main") == 1;
     baseName(path, d->name, sizeof d->name);

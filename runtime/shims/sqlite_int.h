@@ -86,6 +86,11 @@ size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap);
 /* sqlite_sql.c: below sqlite.c, with ptmSqlRcName, ptmSqlRcErrno and
 ** ptmSqlNormalize above. */
 
+/* ptmSqlBusyTimeoutOf: the busy timeout ptm_note_sqlite3_busy_timeout
+** recorded for host connection db; -1: none.  in_child: a fork child, which
+** only tries the table's lock. */
+int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child);
+
 /* ptmSqlBindFromExpanded: binds to twin (prepared from a host statement's
 ** sql) the host's values, read back from exp, its sqlite3_expanded_sql.
 ** SQLITE_OK, or an error when the texts do not line up. */

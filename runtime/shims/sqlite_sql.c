@@ -2,15 +2,78 @@
 ** shims/sqlite_sql.c - what the SQLite API shims (shims/sqlite.c) build on
 ** that holds no mirror's state: result codes' names and errno classes, SQL
 ** normalized without its literals for the events, a host statement's
-** bindings read back from sqlite3_expanded_sql, and the statements kept
-** prepared across mirrors (per thread).  sqlite_int.h declares them.
+** bindings read back from sqlite3_expanded_sql, the statements kept
+** prepared across mirrors (per thread), and the host's busy timeouts
+** (process-wide, ptm_note_sqlite3_busy_timeout).  sqlite_int.h declares
+** them.
 */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sqlite_int.h"
+
+/* ------------------------------------------------------------------------
+** The host's busy timeouts, process-wide
+*/
+
+#define BUSY_SLOTS 256
+
+static pthread_mutex_t busyLock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    sqlite3 *db;
+    int ms;
+} busyTable[BUSY_SLOTS];
+static unsigned busyNext; /* the slot a new connection takes when all are used */
+
+/*
+** ptm_note_sqlite3_busy_timeout: records db's busy timeout ms under a lock
+** (a later call for db replaces it; with every slot taken the oldest goes),
+** then calls sqlite3_busy_timeout(db, ms).  Returns what it returns.
+*/
+int ptm_note_sqlite3_busy_timeout(sqlite3 *db, int ms)
+{
+    unsigned i, slot = BUSY_SLOTS;
+
+    pthread_mutex_lock(&busyLock);
+    for (i = 0; i < BUSY_SLOTS; i++) {
+        if (busyTable[i].db == db) {
+            slot = i;
+            break;
+        }
+        if (!busyTable[i].db && slot == BUSY_SLOTS)
+            slot = i;
+    }
+    if (slot == BUSY_SLOTS)
+        slot = busyNext++ % BUSY_SLOTS;
+    busyTable[slot].db = db;
+    busyTable[slot].ms = ms < 0 ? 0 : ms;
+    pthread_mutex_unlock(&busyLock);
+    return sqlite3_busy_timeout(db, ms);
+}
+
+/*
+** ptmSqlBusyTimeoutOf: the busy timeout recorded for db; -1: none seen.  A
+** fork child (in_child) only tries the lock: another thread of the host may
+** have held it at the fork, and no one is left to release it (the timeout
+** is then unknown).
+*/
+int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child)
+{
+    int ms = -1;
+
+    if (in_child ? pthread_mutex_trylock(&busyLock) != 0 : pthread_mutex_lock(&busyLock) != 0)
+        return -1;
+    for (unsigned i = 0; i < BUSY_SLOTS; i++)
+        if (busyTable[i].db == db) {
+            ms = busyTable[i].ms;
+            break;
+        }
+    pthread_mutex_unlock(&busyLock);
+    return ms;
+}
 
 /* ------------------------------------------------------------------------
 ** Result codes: names and errno classes
