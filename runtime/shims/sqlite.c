@@ -236,14 +236,14 @@ static struct sqlDb *findDb(struct ptmSqlMirror *s, sqlite3 *db)
 /* Records that the overlay of d could not open or begin: the call that
 ** needed it fails with rc, as the real one would on a database it cannot
 ** read. */
-static void recordOverlayFailure(unsigned call, const struct sqlDb *d, int rc)
+static void recordOverlayFailure(unsigned call, const struct sqlDb *d, int rc, int sys)
 {
     char target[PTM_TARGET_MAX];
     struct ptmEvent *ev;
 
     snprintf(target, sizeof target, "%s: overlay", d->name);
-    ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(), target, rc, ptmSqlRcErrno(rc, 0),
-                             0);
+    ev = ptmMirrorRecordCall((enum ptmCall)call, ptmOsNowNs(), target, rc,
+                             ptmSqlRcErrno(rc, sys), 0);
     if (ev)
         ptmCopyField(ev->detail, sizeof ev->detail, ptmSqlRcName(rc));
 }
@@ -277,7 +277,7 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     } else {
         *rc = ptmSqlOverlayOpen(path, &d->ov);
         if (*rc != SQLITE_OK) {
-            recordOverlayFailure(call, d, *rc);
+            recordOverlayFailure(call, d, *rc, errno); /* the open's errno */
             free(d);
             return NULL;
         }
@@ -327,7 +327,7 @@ static int beginDb(struct ptmSqlMirror *s, struct sqlDb *d, unsigned call)
     if (d->ov) {
         rc = ptmSqlOverlayBegin(d->ov, d->busy_ms == 0 ? PTM_SQL_BUSY_FAIL : PTM_SQL_BUSY_GO_ON);
         if (rc != SQLITE_OK) {
-            recordOverlayFailure(call, d, rc);
+            recordOverlayFailure(call, d, rc, 0);
             return rc;
         }
     }
@@ -632,8 +632,8 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
         ** writes; so does the overlay. */
         d->readonly = (flags & SQLITE_OPEN_READONLY) ||
                       (!creates && ptmOs.access(path, W_OK) != 0);
-        if (rc == SQLITE_OK)
-            rc = ptmSqlOverlayOpen(path, &d->ov);
+        if (rc == SQLITE_OK && (rc = ptmSqlOverlayOpen(path, &d->ov)) != SQLITE_OK)
+            err = errno; /* the overlay leaves the open's */
         if (rc == SQLITE_OK)
             d->odb = ptmSqlOverlayDb(d->ov);
     }
