@@ -40,7 +40,8 @@ enum ptmSqlBusy {
 ** the "ptm-overlay" VFS (registered then, never as the default) and cached;
 ** later calls return the cached one.  A file that does not exist is an
 ** empty database that exists only in memory.  OUT: *out.  SQLITE_OK or an
-** SQLite error code (*out NULL). */
+** SQLite error code (*out NULL); after SQLITE_CANTOPEN of a file that
+** exists but cannot be opened, errno says why (sqlite_vfs.c's addition). */
 int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out);
 
 /* ptmSqlOverlayDb: the overlay's connection. */
@@ -64,6 +65,18 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** when the real database changed since ptmSqlOverlayBegin (what the mirror
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
+
+/* The memory every overlay file of one thread may hold (blocks the
+** overlays wrote, their journals and temp files): past it a write fails
+** with SQLITE_IOERR_NOMEM, which SQLite returns as SQLITE_NOMEM. */
+#define PTM_SQL_OVERLAY_MAX_BYTES ((size_t)64 << 20)
+
+/* ptmSqlOverlaySetLimit: sets that limit to bytes (0: the default), for
+** every thread; returns the previous one.  For tests. */
+size_t ptmSqlOverlaySetLimit(size_t bytes);
+
+/* ptmSqlOverlayBytes: the overlay memory the calling thread holds now. */
+size_t ptmSqlOverlayBytes(void);
 
 /* sqlite.c, sqlite_sql.c ---------------------------------------------------
 ** The API shims and their family; what they build on.

@@ -57,6 +57,7 @@ LAYERS = [
         "shims/jump.c",
         "shims/sqlite.c",       # libptm_sqlite.a; families.c names it weakly
         "shims/families.c",
+        "shims/sqlite_vfs.c",      # libptm_sqlite: the overlay VFS
     ]),
     ("mirror core", [           # a mirror's start and end; the program's jumps
         "mirror.c",
