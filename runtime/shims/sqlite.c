@@ -136,6 +136,7 @@ struct sqlStmt {
     unsigned flags;              /* its prepare flags */
     size_t len;                  /* the bytes of text it was prepared from */
     uint64_t t0, dur;            /* its first step's start; the steps' time */
+    sqlite3_int64 total0;        /* its connection's total_changes before it ran */
     struct sqlStmt *next;
 };
 
@@ -487,7 +488,9 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
     }
     if (!ext)
         ext = rc != SQLITE_DONE && (rc & 0xff) == rc ? sqlite3_extended_errcode(odb) : rc;
-    if (rc == SQLITE_DONE && !readonly)
+    /* sqlite3_changes still counts an earlier statement after one that
+    ** changes nothing (BEGIN IMMEDIATE is not "read-only"). */
+    if (rc == SQLITE_DONE && !readonly && sqlite3_total_changes64(odb) != e->total0)
         changes = sqlite3_changes64(odb);
     ev = ptmMirrorRecordCall((enum ptmCall)call, e->t0, target, rc,
                              ptmSqlRcErrno(ext, sqlite3_system_errno(odb)), 0);
@@ -513,6 +516,8 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
         return rc;
     e->db->used = 1;
     t0 = ptmOsNowNs();
+    if (!e->running)
+        e->total0 = sqlite3_total_changes64(sqlite3_db_handle(e->ov));
     if (e->db->readonly && !sqlite3_stmt_readonly(e->ov)) {
         recordStep(e, call, SQLITE_READONLY, SQLITE_READONLY, t0);
         return SQLITE_READONLY;

@@ -389,6 +389,11 @@ Test(shims_sqlite, exec_records_each_statement)
     cr_assert_eq(countOf(PTM_CALL_sqlite3_exec) - n0, 4u);
     cr_assert_str_eq(eventOn("UPDATE accounts SET balance = ? || ?")->detail,
                      "SQLITE_DONE changes=1");
+    cr_assert_str_eq(eventOn("COMMIT")->detail, "SQLITE_DONE changes=0");
+    cr_assert_eq(ptm_shim_sqlite3_exec(host, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, &err),
+                 SQLITE_OK);
+    cr_assert_str_eq(eventOn("BEGIN IMMEDIATE")->detail, "SQLITE_DONE changes=0",
+                     "not the UPDATE's count");
     cr_assert_eq(ptm_shim_sqlite3_get_autocommit(host), 1);
     ptmMirrorLeave(&mirror);
     cr_assert_eq(hostBalance(1), 100);
