@@ -707,6 +707,19 @@ Test(shims_sqlite, a_read_only_connection_fails_its_writes)
     cr_assert_str_eq(ev->detail, "SQLITE_READONLY changes=0");
     cr_assert_eq(ev->err, EROFS);
     cr_assert(ev->flags & PTM_EVF_EFFECT);
+    /* A URI's path and mode. */
+    char uri[256];
+    sqlite3 *byUri = NULL;
+    snprintf(uri, sizeof uri, "file://%s?mode=ro&cache=private", dbPath);
+    cr_assert_eq(ptm_shim_sqlite3_open_v2(uri, &byUri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI,
+                                          NULL),
+                 SQLITE_OK);
+    cr_assert_eq(byUri, ro, "the same file's overlay");
+    cr_assert_str_eq(lastOf(PTM_CALL_sqlite3_open_v2)->target, dbPath);
+    cr_assert_eq(ptm_shim_sqlite3_open_v2("file:nowhere%2Fx.db?mode=ro", &byUri,
+                                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                 SQLITE_CANTOPEN);
+    cr_assert(strstr(lastOf(PTM_CALL_sqlite3_open_v2)->target, "/nowhere/x.db"));
     /* A host connection opened read-only, the same. */
     ptmMirrorCurrent = NULL;
     cr_assert_eq(sqlite3_open_v2(dbPath, &hostRo, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
