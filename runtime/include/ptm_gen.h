@@ -140,6 +140,9 @@ PTM_API void ptm_note_missing_clone(const char *name);
 ** once with SQLITE_BUSY), so that a mirror that meets a held lock on db's
 ** database does what the host would (shims/sqlite.c), then makes the real
 ** call.  Returns what sqlite3_busy_timeout returns.  In libptm_sqlite.a.
+** It is the note of the catalog's note row (runtime/calls.def,
+** PTM_NOTE_CALL); ptmcc declares it itself in the source it rewrites (with
+** __typeof__), so this prototype serves the runtime and its tests.
 */
 struct sqlite3;
 PTM_API int ptm_note_sqlite3_busy_timeout(struct sqlite3 *db, int ms);
@@ -399,14 +402,6 @@ struct sqlite3_value;
 #define PTM_SHIM_PROTO(name, ret, params) PTM_API ret ptm_shim_##name params;
 #include "ptm_calls.def"
 #endif
-
-/* The notes of the catalog's note rows (runtime/calls.def, PTM_NOTE_CALL):
-** host code that ptmcc builds calls ptm_note_<name> in place of name, with
-** name's type; it records what libptm needs and makes the real call.
-** ptmcc declares the note itself in the rewritten source (with
-** __typeof__), so these prototypes serve the runtime and its tests. */
-struct sqlite3;
-int ptm_note_sqlite3_busy_timeout(struct sqlite3 *db, int ms);
 
 /*
 ** Cancellation of inline mirrors.  ptmcc makes mirror clones poll
