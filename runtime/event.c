@@ -22,6 +22,11 @@
 
 _Thread_local struct ptmMirror *ptmMirrorCurrent;
 
+/* Set by the inline executor's watchdog at a mirror's deadline (ptm_gen.h).
+** Defined here, below the shims, so that a family whose library runs long
+** inside one call (SQLite's progress handler) can poll it too. */
+PTM_API _Thread_local volatile int ptm_mirror_cancel;
+
 /* Whether a successful call has an effect the primary needs done (see
 ** PTM_EVF_EFFECT): calls.def's effect column.  Reads, probes, clocks and
 ** sleeps have none; the opens, the sockets' connect and the lock calls set

@@ -43,8 +43,6 @@
 #define GRACE_MIN_NS 50000000ULL    /* cooperative cancel, then this long at least */
 #define IDLE_AFTER_NS 1000000000ULL /* no mirror for this long: the watchdog sleeps */
 
-PTM_API _Thread_local volatile int ptm_mirror_cancel;
-
 /* The program's jump functions (longjmp_api.c, in libptm_jump.a) come with
 ** any transaction: this reference brings them in ahead of libc's, so that a
 ** jump out of a mirror ends at its scope (longjmp.c). */
@@ -437,7 +435,9 @@ static void classify(struct inlineThread *t, const struct ptm_tx_desc *desc,
                      struct ptmRing *ring, unsigned char *buf, int jumped,
                      struct ptmMirrorRun *run)
 {
-    if (!jumped) {
+    if (!jumped && t->cancelled) {
+        run->status = PTM_MS_TIMEOUT;
+    } else if (!jumped) {
         keepFrame(desc, ring, buf, run);
         atomic_store(&ring->returned, 1);
         run->status = PTM_MS_RETURNED;
@@ -539,6 +539,11 @@ enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint6
     atomic_store(&t->deadline, 0);
     if (watched)
         atomic_fetch_sub(&inl.active_count, 1);
+    /* A mirror that returned after the deadline's cancel may have returned
+    ** because of it (a library call it made stopped short: SQLite's
+    ** SQLITE_INTERRUPT): a timeout, not its result. */
+    if (!jumped && ptm_mirror_cancel)
+        t->cancelled = 1;
     ptm_mirror_cancel = 0;
     run->duration_ns = ptmOsNowNs() - t0;
     ptmMirrorLeave(&m);

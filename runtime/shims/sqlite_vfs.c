@@ -63,6 +63,7 @@
 #define BLOCK 4096                  /* the overlay's unit of memory */
 #define SHM_REGION_MAX 64           /* 2 MiB of wal-index: ~250k frames */
 #define PROBE_RETRIES 16            /* EINTR retries of one pread */
+#define PROGRESS_OPS 1000           /* VM steps between deadline checks */
 
 /* SQLite's lock bytes (os_unix.c / os.h), for the default 1 GiB PENDING_BYTE. */
 #define PENDING_BYTE 0x40000000
@@ -1122,12 +1123,24 @@ static void readVersion(struct ptmSqlOverlay *o, struct dbVersion *v)
         v->have_shm = preadFull(o->shm.fd, v->shm, sizeof v->shm, 0) >= 0;
 }
 
+/* SQLite's progress handler on an overlay connection: a statement that
+** runs past the mirror's deadline stops with SQLITE_INTERRUPT when the
+** watchdog sets ptm_mirror_cancel, instead of waiting for the watchdog's
+** last resort, a signal whose jump out of SQLite would leave its mutexes
+** held (the host's next SQLite call would hang on them). */
+static int cancelled(void *unused)
+{
+    (void)unused;
+    return ptm_mirror_cancel != 0;
+}
+
 /*
 ** ptmSqlOverlayOpen: see sqlite_int.h.  After SQLITE_CANTOPEN, errno is
 ** the system's reason when there was one (EACCES).  The connection is opened without
 ** SQLITE_OPEN_URI (path is a plain file name, as sqlite3_db_filename gives
 ** it), never checkpoints (wal_autocheckpoint 0, no checkpoint on close),
-** and keeps temp tables in memory.
+** keeps temp tables in memory, and stops a statement at the mirror's
+** deadline (cancelled).
 */
 int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
 {
@@ -1167,6 +1180,8 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
         rc = sqlite3_wal_autocheckpoint(o->db, 0);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(o->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_progress_handler(o->db, PROGRESS_OPS, cancelled, NULL);
     opening = NULL;
     if (rc != SQLITE_OK) {
         int err = rc == SQLITE_CANTOPEN ? sqlite3_system_errno(o->db) : 0;
