@@ -231,7 +231,7 @@ int transfer(sqlite3 *db, int from, int to, long cents)
 
 /* ---- what the program does around transfer() ---------------------------- */
 
-#define PLAIN_RETRIES 8 /* the plain loop's retries on SQLITE_BUSY */
+#define PLAIN_RETRIES 10 /* the plain loop's retries on SQLITE_BUSY, as many as bank.lua's */
 
 static double now_us(void)
 {

@@ -11,7 +11,7 @@
 --     CHECK(balance >= 0): an overdraft; a failed ptm_validate; a result
 --     that fails success_criteria: no such account) to transfer_reject;
 --   * contention (a write lock another writer holds, SQLITE_BUSY) never
---     diverts: the primary runs, with up to 8 retries (the metadata's
+--     diverts: the primary runs, with up to 10 retries (the metadata's
 --     backoff between them) instead of the metadata's 3;
 --   * a predicted timeout alone is noted, and does not divert either.
 
@@ -26,7 +26,7 @@ end
 -- The first event that predicts a failure of the primary's own making.
 local function first_violation(m)
   for _, ev in ipairs(m.events) do
-    if ev.kind == "validate" or ev.class == "validation" then
+    if ev.kind == "validate" or (ev.kind == "call" and ev.class == "validation") then
       return ev
     end
   end
@@ -36,7 +36,7 @@ end
 -- The first contention event, for the trace's reasons.
 local function first_contention(m)
   for _, ev in ipairs(m.events) do
-    if ev.class == "contention" then
+    if ev.kind == "call" and ev.class == "contention" then
       return ev
     end
   end
@@ -74,7 +74,7 @@ function rules.analyze(m)
   end
   local result = { probability = p, reasons = reasons }
   if s.contention then
-    result.retries = 8
+    result.retries = 10
   end
   return result
 end
