@@ -493,7 +493,7 @@ static void print_counters(const char *who, long pid, const struct counters *c, 
            "\"rejected\": %ld, \"fallbacks\": %ld, \"gave_up\": %ld, "
            "\"overdrafts_diverted\": %ld, \"overdrafts_without_primary\": %ld, "
            "\"good_diverted\": %ld, \"large_diverted\": %ld, "
-           "\"p50_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f, \"elapsed_s\": %.3f}\n",
+           "\"p50_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f, \"elapsed_s\": %.6f}\n",
            who, pid, o->journal, c->transfers, c->good, c->overdrafts, c->large, c->ok,
            c->attempts, c->primaries, c->primary_failures, c->rollbacks, c->commits, c->diverted,
            c->queued, c->rejected, c->fallbacks, c->gave_up, c->overdrafts_diverted,
