@@ -9,7 +9,10 @@
 --     fits it: the transfers log's CHECK(cents <= limit) to transfer_queued
 --     (the money waits for review), anything else (the accounts'
 --     CHECK(balance >= 0): an overdraft; a failed ptm_validate; a result
---     that fails success_criteria: no such account) to transfer_reject;
+--     that fails success_criteria although every statement succeeded: no
+--     such account) to transfer_reject;
+--   * a failing result after an error of no class (SQLITE_IOERR, a corrupt
+--     read) is the mirror's trouble, not the request's: the primary runs;
 --   * contention (a write lock another writer holds, SQLITE_BUSY) never
 --     diverts: the primary runs, with up to 10 retries (the metadata's
 --     backoff between them) instead of the metadata's 3;
@@ -43,26 +46,48 @@ local function first_contention(m)
   return nil
 end
 
+-- The first event with an error of no class (EIO, EPROTO: SQLITE_IOERR, a
+-- corrupt read): the mirror's own trouble, which says nothing of the request.
+local function first_other_error(m)
+  for _, ev in ipairs(m.events) do
+    if ev.kind == "call" and ev.errno ~= 0 and ev.class == nil then
+      return ev
+    end
+  end
+  return nil
+end
+
 function rules.analyze(m)
   local s = m.signals
+  local reasons, p = {}, 0.0
   if s.validation then
     local ev = first_violation(m)
-    local where = ev and text(ev) or ""
-    if where:find("insert into transfers", 1, true) then
+    if ev and text(ev):find("insert into transfers", 1, true) then
       return { probability = 0.9, divert = "transfer_queued",
                reasons = { "over the per-transfer limit: " .. (ev.detail or ev.errname or "?") } }
     end
-    local why = "validation error"
     if ev and ev.kind == "validate" then
-      why = "ptm_validate: " .. (ev.target or "?")
-    elseif ev then
-      why = string.format("%s would fail: %s", ev.call, ev.detail or ev.errname or "?")
-    elseif s.criteria_failed then
-      why = "the mirror's result fails success_criteria"
+      return { probability = 0.9, divert = "transfer_reject",
+               reasons = { "ptm_validate: " .. (ev.target or "?") } }
     end
-    return { probability = 0.9, divert = "transfer_reject", reasons = { why } }
+    if ev then
+      return { probability = 0.9, divert = "transfer_reject",
+               reasons = { string.format("%s would fail: %s", ev.call,
+                                         ev.detail or ev.errname or "?") } }
+    end
+    local other = first_other_error(m)
+    if not other then
+      -- Every statement succeeded, yet the result fails success_criteria:
+      -- an UPDATE that changed no row (no such account).
+      return { probability = 0.9, divert = "transfer_reject",
+               reasons = { "the mirror's result fails success_criteria" } }
+    end
+    -- The mirror's failure was its own (an I/O error, a page that changed
+    -- under it): no reason to turn a transfer away; the primary decides.
+    reasons[1] = string.format("not diverted: the mirror's %s failed with %s", other.call,
+                               other.detail or other.errname or "?")
+    p = 0.3
   end
-  local reasons, p = {}, 0.0
   if s.contention then
     local ev = first_contention(m)
     reasons[#reasons + 1] = "contention: " .. (ev and (ev.target or ev.call) or "a lock is held")
