@@ -955,18 +955,37 @@ static Args backend_command(const Cmd *c, const char *incdir)
     return cmd;
 }
 
+/* links_sqlite: whether the link line names SQLite's library: then
+** libptm_sqlite's members, which call it, need it after them. */
+static bool links_sqlite(const Args *cmd)
+{
+    for (int i = 0; i < cmd->n; i++) {
+        const char *a = cmd->v[i], *base = strrchr(a, '/');
+        base = base ? base + 1 : a;
+        if (strcmp(a, "-lsqlite3") == 0 || strncmp(base, "libsqlite3.", 11) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* add_link_libs: libptm and what it needs.  --as-needed keeps a program
-** that uses no transaction free of libptm's shared libraries. */
+** that uses no transaction free of libptm's shared libraries.
+** libptm_sqlite (the SQLite shims) comes before libptm, whose symbols it
+** uses; an archive, it adds nothing to a program that calls no SQLite in a
+** mirror. */
 static void add_link_libs(Args *cmd, const char *prefix)
 {
     char *libdir = format("-L%s/lib", prefix);
-    bool is_static = false;
+    bool is_static = false, sqlite = links_sqlite(cmd);
     for (int i = 0; i < cmd->n; i++)
         if (strcmp(cmd->v[i], "-static") == 0 || strcmp(cmd->v[i], "-static-pie") == 0)
             is_static = true;
     push(cmd, libdir);
     free(libdir);
     push(cmd, "-Wl,--push-state,--as-needed");
+    push(cmd, "-lptm_sqlite");
+    if (sqlite)
+        push(cmd, "-lsqlite3");
     if (is_static) {
         /* libc.a's __longjmp_chk is not weak: libptm's jump functions
         ** come first, for any program that jumps.  They jump through

@@ -28,8 +28,8 @@ void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring)
     m->in_child = m->host_pid != self;
     if (ring)
         ring->virt_sleep_ns = 0;
-    for (fam = ptmShimFamilies; *fam; fam++)
-        if ((*fam)->enter)
+    for (fam = ptmShimFamilies; fam < ptmShimFamilies + ptmShimFamilyCount; fam++)
+        if (*fam && (*fam)->enter)
             (*fam)->enter(m);
     ptmMirrorCurrent = m;
 }
@@ -46,8 +46,8 @@ void ptmMirrorLeave(struct ptmMirror *m)
     /* Still current while releasing: a FILE's flush calls back into the
     ** shims' simulation, which must not reach the disk. */
     ptmMirrorCurrent = m;
-    for (fam = ptmShimFamilies; *fam; fam++)
-        if ((*fam)->release)
+    for (fam = ptmShimFamilies; fam < ptmShimFamilies + ptmShimFamilyCount; fam++)
+        if (*fam && (*fam)->release)
             (*fam)->release(m);
     ptmMirrorCurrent = NULL;
 }

@@ -288,10 +288,13 @@ struct ptmShimFamily {
     ** m is still ptmMirrorCurrent, so what it calls stays simulated. */
     void (*release)(struct ptmMirror *m);  /* NULL: nothing to release */
 };
-/* The families with state in a mirror, NULL-terminated, in the order
-** ptmMirrorLeave releases them (shims/families.c).  ptmMirrorEnter and
-** ptmMirrorLeave call them through this table only. */
+/* The families with state in a mirror, ptmShimFamilyCount of them, in the
+** order ptmMirrorLeave releases them (shims/families.c); an entry is NULL
+** when its family was not linked (a weak reference: SQLite's, of
+** libptm_sqlite.a).  ptmMirrorEnter and ptmMirrorLeave call them through
+** this table only. */
 extern const struct ptmShimFamily *const ptmShimFamilies[];
+extern const unsigned ptmShimFamilyCount;
 
 /* event.c ---------------------------------------------------------------
 ** What the running mirror records, for the shim families, the write buffer

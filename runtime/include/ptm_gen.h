@@ -134,6 +134,17 @@ PTM_API int ptm_tx_run(const struct ptm_tx_desc *desc, void *frame);
 PTM_API void ptm_note_missing_clone(const char *name);
 
 /*
+** ptm_note_sqlite3_busy_timeout: sqlite3_busy_timeout(db, ms), made by the
+** host (ptmcc rewrites the host's calls in the files it builds into this
+** one): records that db waits ms milliseconds on a lock (0: it fails at
+** once with SQLITE_BUSY), so that a mirror that meets a held lock on db's
+** database does what the host would (shims/sqlite.c), then makes the real
+** call.  Returns what sqlite3_busy_timeout returns.  In libptm_sqlite.a.
+*/
+struct sqlite3;
+PTM_API int ptm_note_sqlite3_busy_timeout(struct sqlite3 *db, int ms);
+
+/*
 ** The shims, one per shim row of runtime/calls.def, each with the type of
 ** the call it replaces.  Called outside a mirror they are the real call.  In
 ** a mirror each one records an event (call, target, bytes, result, errno,
@@ -378,7 +389,12 @@ PTM_API __attribute__((__noreturn__)) void ptm_shim_siglongjmp(struct __jmp_buf_
                                                                int val);
 
 /* The shims whose prototypes are rows of the catalog, runtime/calls.def
-** (PTM_SHIM_PROTO), installed beside this header as ptm_calls.def. */
+** (PTM_SHIM_PROTO), installed beside this header as ptm_calls.def.  The
+** SQLite ones (shims/sqlite.c, in libptm_sqlite.a) name SQLite's types by
+** their struct tags, so that this header needs no sqlite3.h. */
+struct sqlite3;
+struct sqlite3_stmt;
+struct sqlite3_value;
 #if defined(__GLIBC__)
 #define PTM_SHIM_PROTO(name, ret, params) PTM_API ret ptm_shim_##name params;
 #include "ptm_calls.def"

@@ -8,13 +8,20 @@
 */
 #include "shims_int.h"
 
-/* The order is the order of release: a lock first (nothing else needs
-** it), then the FILEs, whose flush writes into the simulated descriptors,
-** which go last. */
+/* Weak: libptm_sqlite.a defines it (shims/sqlite.c); a program that calls no
+** SQLite in a mirror does not link it, and the entry is NULL. */
+extern const struct ptmShimFamily ptmSqliteFamily __attribute__((weak));
+
+/* The order is the order of release: SQLite first (its statements and
+** overlays need no other family), a lock next (nothing else needs it),
+** then the FILEs, whose flush writes into the simulated descriptors, which
+** go last.  ptmSqliteFamily is a weak reference: NULL when the program did
+** not link libptm_sqlite.a. */
 const struct ptmShimFamily *const ptmShimFamilies[] = {
+    &ptmSqliteFamily,
     &ptmLockFamily,
     &ptmStdioFamily,
     &ptmSimFamily,
     &ptmNetFamily,
-    NULL,
 };
+const unsigned ptmShimFamilyCount = sizeof ptmShimFamilies / sizeof ptmShimFamilies[0];

@@ -20,6 +20,7 @@ struct ptmFsUse;     /* sim_overlay.c: bytes the mirror added to a filesystem */
 struct ptmSimStream; /* stdio_stream.c: a FILE the mirror used */
 struct ptmSimLock;   /* lock.c: a lock the mirror holds or pretends to */
 struct ptmSimSocketIo;
+struct ptmSqlMirror;  /* sqlite.c: the connections, statements and strings of a mirror */
 
 /* families.c --------------------------------------------------------------
 ** Each family's state in a mirror, and its entry of ptmShimFamilies.
@@ -40,6 +41,7 @@ struct ptmShimState {
     struct ptmSimWorld sim;       /* sim*.c */
     struct ptmSimStream *streams; /* stdio*.c: FILEs the mirror opened or used */
     struct ptmSimLock *locks;     /* lock.c: pthread locks taken, or pretended */
+    struct ptmSqlMirror *sqlite;  /* sqlite.c (libptm_sqlite.a); NULL: not used */
 };
 _Static_assert(sizeof(struct ptmShimState) <= PTM_MIRROR_SHIM_BYTES,
                "struct ptmMirror.shims cannot hold struct ptmShimState");
@@ -61,6 +63,9 @@ extern const struct ptmShimFamily ptmLockFamily;  /* lock.c: unlocks, forgets */
 extern const struct ptmShimFamily ptmStdioFamily; /* stdio.c: closes the mirror's FILEs */
 extern const struct ptmShimFamily ptmSimFamily;   /* sim.c: descriptors, overlays */
 extern const struct ptmShimFamily ptmNetFamily;   /* net.c: its socket I/O, at enter */
+/* sqlite.c's ptmSqliteFamily is in libptm_sqlite.a, which a program links
+** only when it calls SQLite in a mirror: families.c alone refers to it,
+** weakly, so that libptm.a never pulls libsqlite3 (sqlite_int.h). */
 
 /* shims/sim*.c ----------------------------------------------------------
 ** sim_probe.c, sim_path.c, sim_overlay.c, sim.c, sim_ns.c (in that order

@@ -40,7 +40,8 @@ enum ptmSqlBusy {
 ** the "ptm-overlay" VFS (registered then, never as the default) and cached;
 ** later calls return the cached one.  A file that does not exist is an
 ** empty database that exists only in memory.  OUT: *out.  SQLITE_OK or an
-** SQLite error code (*out NULL). */
+** SQLite error code (*out NULL); after SQLITE_CANTOPEN of a file that
+** exists but cannot be opened, errno says why (sqlite_vfs.c's addition). */
 int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out);
 
 /* ptmSqlOverlayDb: the overlay's connection. */
@@ -65,9 +66,58 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
-/* sqlite.c ----------------------------------------------------------------
-** The API shims and their family.
+/* The memory every overlay file of one thread may hold (blocks the
+** overlays wrote, their journals and temp files): past it a write fails
+** with SQLITE_IOERR_NOMEM, which SQLite returns as SQLITE_NOMEM. */
+#define PTM_SQL_OVERLAY_MAX_BYTES ((size_t)64 << 20)
+
+/* ptmSqlOverlaySetLimit: sets that limit to bytes (0: the default), for
+** every thread; returns the previous one.  For tests. */
+size_t ptmSqlOverlaySetLimit(size_t bytes);
+
+/* ptmSqlOverlayBytes: the overlay memory the calling thread holds now. */
+size_t ptmSqlOverlayBytes(void);
+
+/* sqlite.c, sqlite_sql.c ---------------------------------------------------
+** The API shims and their family; what they build on.
 */
 extern const struct ptmShimFamily ptmSqliteFamily;
+
+/* ptmSqlRcName: the name of result code rc, extended or primary
+** ("SQLITE_CONSTRAINT_CHECK"); static; "SQLITE_?" when SQLite has none. */
+const char *ptmSqlRcName(int rc);
+
+/* ptmSqlRcErrno: the errno of rc's class for an event's err (0: OK, ROW,
+** DONE); sys: sqlite3_system_errno, for SQLITE_CANTOPEN when > 0. */
+int ptmSqlRcErrno(int rc, int sys);
+
+/* ptmSqlNormalize: sql (n bytes; n < 0: to its NUL) with each literal made
+** "?", comments and white space runs one space.  OUT: out (cap bytes,
+** NUL-terminated).  Returns the length written. */
+size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap);
+
+/* sqlite_sql.c: below sqlite.c, with ptmSqlRcName, ptmSqlRcErrno and
+** ptmSqlNormalize above. */
+
+/* ptmSqlBusyTimeoutOf: the busy timeout ptm_note_sqlite3_busy_timeout
+** recorded for host connection db; -1: none.  in_child: a fork child, which
+** only tries the table's lock. */
+int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child);
+
+/* ptmSqlBindFromExpanded: binds to twin (prepared from a host statement's
+** sql) the host's values, read back from exp, its sqlite3_expanded_sql.
+** SQLITE_OK, or an error when the texts do not line up. */
+int ptmSqlBindFromExpanded(sqlite3_stmt *twin, const char *sql, const char *exp);
+
+/* ptmSqlPrepareParked: sqlite3_prepare_v3 on an overlay connection, from a
+** statement parked by ptmSqlPark when one was prepared from the same text.
+** OUT: *out, *tail. */
+int ptmSqlPrepareParked(sqlite3 *db, const char *sql, int n, unsigned flags, sqlite3_stmt **out,
+                        const char **tail);
+
+/* ptmSqlPark: keeps st (reset, bindings cleared) for this thread's next
+** ptmSqlPrepareParked of its text (len bytes, flags).  What sqlite3_reset
+** returns. */
+int ptmSqlPark(sqlite3_stmt *st, size_t len, unsigned flags);
 
 #endif

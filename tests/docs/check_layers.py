@@ -1,6 +1,6 @@
 """runtime/ without circles: the file-level call graph of libptm's objects.
 
-Reads the objects of the ptm_objects and ptm_jump libraries with nm: the global symbols
+Reads the objects of the ptm_objects, ptm_jump and ptm_sqlite libraries with nm: the global symbols
 each defines and each leaves undefined.  Object A calls object B when A
 uses a symbol B defines.  Fails when
 
@@ -42,6 +42,7 @@ LAYERS = [
         "shims/sim.c",
         "shims/sim_ns.c",
         "shims/notes.c",
+        "shims/sqlite_sql.c",   # libptm_sqlite.a: below shims/sqlite.c
     ]),
     ("shim families", [
         "shims/file.c",
@@ -54,7 +55,9 @@ LAYERS = [
         "shims/validate.c",
         "shims/mem.c",
         "shims/jump.c",
+        "shims/sqlite.c",       # libptm_sqlite.a; families.c names it weakly
         "shims/families.c",
+        "shims/sqlite_vfs.c",      # libptm_sqlite: the overlay VFS
     ]),
     ("mirror core", [           # a mirror's start and end; the program's jumps
         "mirror.c",

@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>  /* getline, fseeko, fileno, the _unlocked forms: _GNU_SOURCE */
 #include <string.h>
@@ -79,7 +80,7 @@ Test(shims_def, names_and_shims_are_unique)
 Test(shims_def, every_family_has_its_file)
 {
     static const char *const known[] = {"file", "stdio", "net", "time", "lock", "validate", "mem",
-                                        "jump"};
+                                        "jump", "sqlite"};
     char path[512];
     size_t i, k;
 
