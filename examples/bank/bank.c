@@ -375,20 +375,29 @@ static sqlite3 *open_db(const struct options *o, int create)
     return db;
 }
 
-static sqlite3_int64 query_int(sqlite3 *db, const char *sql, sqlite3_int64 arg)
+/* try_query_int: the first column of sql's first row (arg bound to its
+ * parameter, if any).  OUT: *v (-1 when no row).  SQLite's result code. */
+static int try_query_int(sqlite3 *db, const char *sql, sqlite3_int64 arg, sqlite3_int64 *v)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        die(sql, db);
+    *v = -1;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
     if (sqlite3_bind_parameter_count(st) > 0)
         sqlite3_bind_int64(st, 1, arg);
-    sqlite3_int64 v = -1;
-    int rc = sqlite3_step(st);
+    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    else if (rc != SQLITE_DONE)
-        die(sql, db);
+        *v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static sqlite3_int64 query_int(sqlite3 *db, const char *sql, sqlite3_int64 arg)
+{
+    sqlite3_int64 v;
+    if (try_query_int(db, sql, arg, &v) != SQLITE_OK)
+        die(sql, db);
     return v;
 }
 
@@ -517,7 +526,13 @@ static void writer(const struct options *o, int index, struct counters *c, doubl
         int kind = r < o->overdraft_share ? 'o' : r < o->overdraft_share + o->large_share ? 'l' : 'g';
         long cents;
         if (kind == 'o') {
-            sqlite3_int64 bal = query_int(db, "SELECT balance FROM accounts WHERE id = ?1", from);
+            /* Just over what the account holds; more than all the bank's
+             * money when the read stays locked out (rollback mode: a
+             * writer's EXCLUSIVE lock past the busy timeout). */
+            sqlite3_int64 bal;
+            if (try_query_int(db, "SELECT balance FROM accounts WHERE id = ?1", from, &bal) !=
+                SQLITE_OK)
+                bal = (sqlite3_int64)o->balance * o->accounts;
             cents = (long)bal + 20000 + (long)(next_random(&s) % 10000);
         } else if (kind == 'l') {
             cents = LIMIT + 1 + (long)(next_random(&s) % 1000);

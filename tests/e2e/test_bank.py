@@ -162,8 +162,8 @@ class Bank(ptmtest.TempDirTest):
                     self.assertTrue(check["check"], check)
                     self.assertEqual(check["negative_balances"], 0)
                     self.assertEqual(total["transfers"], 450)
-                    # A transfer may give up, busy after all its retries on a
-                    # loaded machine; what it did not do, it did not half do.
+                    # (A transfer may give up, busy after all its retries on a
+                    # loaded machine: what it did not do, it did not half do.)
                     # Independently of the program's own check:
                     content = db_content(db)
                     self.assertTrue(conserved(content), check)
@@ -204,7 +204,6 @@ class Bank(ptmtest.TempDirTest):
                 self.assert_inline(t)
                 self.assertEqual(t["decision"], "divert")
                 self.assertEqual(t["path"], "transfer_reject")
-                self.assertEqual(t["attempts"], 0)
                 self.assertEqual(t["outcome"], "success")
                 self.assertTrue(t["signals"]["validation"])
                 check = [e for e in t["events"] if is_check(e)]
@@ -251,10 +250,16 @@ class Bank(ptmtest.TempDirTest):
                                  ("primary", "transfer", 1))
                 self.assertEqual(t["probability"], 0)
                 self.assertFalse(t["signals"]["validation"] or t["signals"]["contention"])
-                calls = [e["call"] for e in t["events"]]
-                for call in ("sqlite3_exec", "sqlite3_prepare_v2", "sqlite3_bind_int64",
-                             "sqlite3_step", "sqlite3_finalize"):
-                    self.assertIn(call, calls)
+                # One event per statement, its SQL with the literals as "?",
+                # every one predicted to succeed.
+                statements = [(e["call"], e["target"].split(" ")[0], e["errno"])
+                              for e in t["events"] if e["kind"] == "call"]
+                self.assertEqual(statements, [("sqlite3_exec", "BEGIN", 0),
+                                              ("sqlite3_step", "UPDATE", 0),
+                                              ("sqlite3_step", "UPDATE", 0),
+                                              ("sqlite3_step", "INSERT", 0),
+                                              ("sqlite3_exec", "COMMIT", 0)], t["events"])
+                self.assertIn("changes=1", t["events"][1]["detail"])
                 content = db_content(db)
                 self.assertEqual(content["transfers"][-1][1:], (1, 2, 250))
                 self.assertEqual(dict(content["accounts"])[2], BALANCE + 250)
@@ -287,7 +292,7 @@ class Bank(ptmtest.TempDirTest):
                     try:
                         out = self.transfer(db, (1, 2, 300), extra=["--busy-ms", str(busy_ms)])[0]
                     finally:
-                        holder.wait(timeout=30)
+                        holder.communicate(timeout=30)
                     t = self.records()[-1]
                     self.assert_inline(t)
                     self.assertTrue(t["signals"]["contention"], t["signals"])
@@ -392,7 +397,7 @@ print(n)
                 out = self.transfer(db, (1, 2, 100), (3, 4, BALANCE * 5),
                                     extra=["--repeat", "4000", "--quiet"], PTM_DRY_RUN=1)
             finally:
-                churn.wait(timeout=30)
+                churn.communicate(timeout=30)
             self.assertEqual(out[0]["calls"], 4000)
             records = self.records()
             self.assertEqual(len(records), 4000)
