@@ -91,10 +91,11 @@ BANK_SRC=$ROOT/examples/bank/bank.c
 BANK=$WORK/bank
 DB=$WORK/bank.db
 
-# first_record FILE PYTHON-CONDITION: the first trace record t that meets it.
-first_record() {
+# last_record FILE PYTHON-CONDITION: the last trace record t that meets it
+# (a late one: its process's overlay connection was open already).
+last_record() {
     python3 -c 'import json, sys
-for line in open(sys.argv[1]):
+for line in reversed(open(sys.argv[1]).readlines()):
     t = json.loads(line)
     if eval(sys.argv[2]):
         sys.stdout.write(line)
@@ -110,23 +111,31 @@ say ""
 say "\$ ptmcc -O2 -Wall -Wextra -Werror -c bank.c -o bank.o && ptmcc bank.o -o bank -lsqlite3"
 "$PTMCC" -O2 -Wall -Wextra -Werror -c "$BANK_SRC" -o "$WORK/bank.o"
 "$PTMCC" "$WORK/bank.o" -o "$BANK" -lsqlite3
+say "\$ clang-19 -O2 -Wall -Wextra -Werror bank.c -o bank-plain -lsqlite3   # without PTM"
+clang-19 -O2 -Wall -Wextra -Werror -I "$BUILD/include" "$BANK_SRC" -o "$WORK/bank-plain" -lsqlite3
 
 rule "6. Three writers, 100 transfers each, 10% overdrafts, 2% over the limit"
 say "\$ bank run --db bank.db --procs 3 --transfers 100 --overdraft-share 0.10 --large-share 0.02"
 PTM_TRACE="$WORK/bank.jsonl" "$BANK" run --db "$DB" --procs 3 --transfers 100 \
     --overdraft-share 0.10 --large-share 0.02 --seed 1 >"$WORK/run.out"
+"$WORK/bank-plain" run --db "$WORK/plain.db" --procs 3 --transfers 100 \
+    --overdraft-share 0.10 --large-share 0.02 --seed 1 >"$WORK/plain.out"
 python3 -c 'import json, sys
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    if "procs" in t:
-        print("  %(transfers)d transfers: %(ok)d made, %(diverted)d diverted by PTM "
-              "(%(rejected)d rejected, %(queued)d queued), %(overdrafts_without_primary)d of "
-              "%(overdrafts)d overdrafts never reached the primary," % t)
-        print("  %(primary_failures)d failed primary attempts, %(rollbacks)d rollbacks, "
-              "p50 %(p50_us).0f us, p99 %(p99_us).0f us per call" % t)' "$WORK/run.out"
+for name, path in (("ptmcc", sys.argv[1]), ("plain", sys.argv[2])):
+    for line in open(path):
+        t = json.loads(line)
+        if "procs" in t:
+            t["name"] = name
+            print("  %(name)s: %(ok)d of %(transfers)d made, %(diverted)d diverted by PTM "
+                  "(%(rejected)d rejected, %(queued)d queued in all); "
+                  "%(overdrafts_without_primary)d of %(overdrafts)d overdrafts never reached "
+                  "the primary;" % t)
+            print("  %(name)s: %(primary_failures)d failed primary attempts, %(rollbacks)d "
+                  "rollbacks, p50 %(p50_us).0f us, p99 %(p99_us).0f us per call" % t)' \
+    "$WORK/run.out" "$WORK/plain.out"
 
 rule "An overdraft, diverted before the primary touched the database"
-first_record "$WORK/bank.jsonl" 't["path"] == "transfer_reject"' | "$TRACE_TOOL" show - | sed 's/^/  /'
+last_record "$WORK/bank.jsonl" 't["path"] == "transfer_reject"' | "$TRACE_TOOL" show - | sed 's/^/  /'
 
 rule "A transfer that meets another writer holding the lock"
 say "\$ bank hold --db bank.db --ms 150 &   # BEGIN IMMEDIATE, held for 150 ms"
