@@ -20,8 +20,9 @@
 ** PTM_SQL_BUSY_FAIL when its busy timeout is known to be 0 (the table
 ** ptm_note_sqlite3_busy_timeout fills; a connection the mirror opened
 ** itself has 0 until the mirror sets one), else PTM_SQL_BUSY_GO_ON.
-**   - A connection the mirror opens (sqlite3_open*) is handed out as the
-**     overlay's own handle; closing it, or a host handle, does nothing
+**   - A connection the mirror opens (sqlite3_open*; a "file:" URI is read
+**     for its path and mode=ro|memory) is handed out as the overlay's own
+**     handle; closing it, or a host handle, does nothing
 **     (the overlay stays cached for the next mirror).  ":memory:" and ""
 **     open a private in-memory connection, closed when the mirror ends.
 **   - A connection that could not write for real (a host connection
@@ -136,6 +137,7 @@ struct sqlStmt {
     unsigned flags;              /* its prepare flags */
     size_t len;                  /* the bytes of text it was prepared from */
     uint64_t t0, dur;            /* its first step's start; the steps' time */
+    sqlite3_int64 total0;        /* its connection's total_changes before it ran */
     struct sqlStmt *next;
 };
 
@@ -487,7 +489,9 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
     }
     if (!ext)
         ext = rc != SQLITE_DONE && (rc & 0xff) == rc ? sqlite3_extended_errcode(odb) : rc;
-    if (rc == SQLITE_DONE && !readonly)
+    /* sqlite3_changes still counts an earlier statement after one that
+    ** changes nothing (BEGIN IMMEDIATE is not "read-only"). */
+    if (rc == SQLITE_DONE && !readonly && sqlite3_total_changes64(odb) != e->total0)
         changes = sqlite3_changes64(odb);
     ev = ptmMirrorRecordCall((enum ptmCall)call, e->t0, target, rc,
                              ptmSqlRcErrno(ext, sqlite3_system_errno(odb)), 0);
@@ -513,6 +517,8 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
         return rc;
     e->db->used = 1;
     t0 = ptmOsNowNs();
+    if (!e->running)
+        e->total0 = sqlite3_total_changes64(sqlite3_db_handle(e->ov));
     if (e->db->readonly && !sqlite3_stmt_readonly(e->ov)) {
         recordStep(e, call, SQLITE_READONLY, SQLITE_READONLY, t0);
         return SQLITE_READONLY;
@@ -583,12 +589,43 @@ static int dirWritable(const char *path)
     return ptmOs.access(dir, W_OK | X_OK) == 0;
 }
 
+/* The file a "file:" URI names (its authority, query and fragment cut,
+** %XX decoded) in out, or "" for mode=memory; mode=ro adds
+** SQLITE_OPEN_READONLY and takes SQLITE_OPEN_CREATE away from *flags. */
+static const char *uriPath(const char *uri, char *out, size_t cap, int *flags)
+{
+    const char *p = uri + 5, *q;
+    size_t o = 0;
+
+    if (p[0] == '/' && p[1] == '/') { /* an authority: "" or localhost */
+        p += 2;
+        p += strcspn(p, "/?#");
+    }
+    for (; *p && *p != '?' && *p != '#' && o + 1 < cap; p++) {
+        unsigned v;
+        if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            p += 2;
+        } else
+            out[o++] = *p;
+    }
+    out[o] = 0;
+    q = strchr(uri, '?');
+    if (q && strstr(q, "mode=ro")) {
+        *flags |= SQLITE_OPEN_READONLY;
+        *flags &= ~SQLITE_OPEN_CREATE;
+    }
+    if (q && strstr(q, "mode=memory"))
+        out[0] = 0;
+    return out;
+}
+
 /* sqlite3_open_v2 in mirror m. */
 static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, sqlite3 **ppDb,
                       int flags)
 {
     struct ptmSqlMirror *s = stateOf(m);
-    char path[PATH_MAX];
+    char path[PATH_MAX], uri[PATH_MAX];
     struct sqlDb *d;
     struct ptmEvent *ev;
     uint64_t t0 = ptmOsNowNs();
@@ -601,15 +638,14 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
     if (!d)
         return SQLITE_NOMEM;
     d->busy_ms = 0; /* a new connection fails at once until it is told to wait */
+    if (filename && strncmp(filename, "file:", 5) == 0)
+        filename = uriPath(filename, uri, sizeof uri, &flags);
     if (!filename || !*filename || strcmp(filename, ":memory:") == 0) {
         rc = sqlite3_open_v2(":memory:", &d->odb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY,
                              NULL);
         d->own_memory = 1;
         ptmCopyField(d->name, sizeof d->name, ":memory:");
         ptmCopyField(path, sizeof path, ":memory:");
-    } else if (strncmp(filename, "file:", 5) == 0) {
-        rc = SQLITE_CANTOPEN; /* URIs are not mirrored */
-        ptmCopyField(path, sizeof path, filename);
     } else {
         if (filename[0] == '/' || !ptmOs.getcwd(path, sizeof path))
             ptmCopyField(path, sizeof path, filename);

@@ -32,12 +32,6 @@ if shutil.which("gcc"):
 if config.ptm_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("asan")
 
-# The SQLite family's run tests need the overlay VFS (runtime/shims/sqlite_vfs.c)
-# in libptm_sqlite.a.
-if os.path.exists(os.path.join(config.test_source_root, "..", "..", "runtime", "shims",
-                               "sqlite_vfs.c")):
-    config.available_features.add("sqlite-overlay")
-
 # Tests must not depend on the user's environment.
 for var in ["PTM_CC", "PTM_TRACE", "PTM_RULES", "PTM_DISABLE", "PTM_DRY_RUN", "PTM_HOME"]:
     config.environment.pop(var, None)

@@ -6,7 +6,6 @@
 // the database.  A good transfer in a dry run changes one row in the
 // mirror and none in the file.  The database's bytes are the same after
 // both; no journal is left.
-// REQUIRES: sqlite-overlay
 // RUN: %ptmcc -Wall -Wextra -Werror %s -lsqlite3 -o %t
 // RUN: rm -f %t.db %t.db-journal %t.trace %t.dry
 // RUN: %t %t.db create

@@ -5,7 +5,6 @@
 // names the reason; the events are the same as inline ones.  A connection
 // the mirror opens itself is an overlay of the file: the callback's rows
 // are the file's, and closing it closes nothing of the host's.
-// REQUIRES: sqlite-overlay
 // RUN: %ptmcc -Wall -Wextra -Werror %s -lsqlite3 -o %t
 // RUN: rm -f %t.db %t.trace
 // RUN: env PTM_TRACE=%t.trace %t %t.db | FileCheck %s

@@ -6,16 +6,14 @@
 ** event with its SQL normalized, its result code's name, its rows changed,
 ** the errno of its class.
 **
-** The overlay here is tests/unit/sqlite_overlay_stub.c (a copy of the file
-** in memory) until the overlay VFS (runtime/shims/sqlite_vfs.c) is merged.
+** The overlay is the real one (runtime/shims/sqlite_vfs.c): locks held by
+** another connection of this process are seen by its probes.
 */
 #include <sqlite3.h>
 
 #include "shims_test.h"
 #include "shims/sqlite_int.h"
 
-extern int ptmSqlStubOpens;
-int ptmSqlStubBusy(const char *path);
 
 static sqlite3 *host;
 static char dbPath[192];
@@ -202,8 +200,13 @@ Test(shims_sqlite, a_later_mirror_starts_from_the_file)
                  SQLITE_OK);
     cr_assert_eq(ptm_shim_sqlite3_step(st), SQLITE_ROW);
     cr_assert_eq(ptm_shim_sqlite3_column_int(st, 0), 100);
+    /* The overlay is opened once per thread and file, and reused. */
+    struct ptmSqlOverlay *o1, *o2;
+    cr_assert_eq(ptmSqlOverlayOpen(dbPath, &o1), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayOpen(dbPath, &o2), SQLITE_OK);
+    cr_assert_eq(o1, o2);
+    cr_assert_eq(sqlite3_db_handle(st), ptmSqlOverlayDb(o1));
     ptm_shim_sqlite3_finalize(st);
-    cr_assert_eq(ptmSqlStubOpens, 1, "the overlay is opened once and reused");
 }
 
 Test(shims_sqlite, sql_is_normalized_without_literals)
@@ -386,6 +389,11 @@ Test(shims_sqlite, exec_records_each_statement)
     cr_assert_eq(countOf(PTM_CALL_sqlite3_exec) - n0, 4u);
     cr_assert_str_eq(eventOn("UPDATE accounts SET balance = ? || ?")->detail,
                      "SQLITE_DONE changes=1");
+    cr_assert_str_eq(eventOn("COMMIT")->detail, "SQLITE_DONE changes=0");
+    cr_assert_eq(ptm_shim_sqlite3_exec(host, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, &err),
+                 SQLITE_OK);
+    cr_assert_str_eq(eventOn("BEGIN IMMEDIATE")->detail, "SQLITE_DONE changes=0",
+                     "not the UPDATE's count");
     cr_assert_eq(ptm_shim_sqlite3_get_autocommit(host), 1);
     ptmMirrorLeave(&mirror);
     cr_assert_eq(hostBalance(1), 100);
@@ -428,18 +436,41 @@ Test(shims_sqlite, a_connection_the_mirror_opens_is_an_overlay)
 
 Test(shims_sqlite, busy_policy_follows_the_hosts_timeout)
 {
+    static struct dbState before;
+    sqlite3 *writer;
+    struct ptmEvent *ev;
+
+    /* Another writer holds the database's RESERVED lock.  (The file is
+    ** read first: closing a descriptor of it would drop the lock.) */
+    dbState(&before);
     ptmMirrorCurrent = NULL;
+    cr_assert_eq(sqlite3_open(dbPath, &writer), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(writer, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    /* A host that fails at once: the mirror's write fails as its would. */
     cr_assert_eq(ptm_note_sqlite3_busy_timeout(host, 0), SQLITE_OK);
     ptmMirrorCurrent = &mirror;
-    cr_assert_eq(shimRun(host, "SELECT 1"), SQLITE_DONE);
-    cr_assert_eq(ptmSqlStubBusy(dbPath), PTM_SQL_BUSY_FAIL);
+    cr_assert_eq(shimRun(host, "UPDATE accounts SET balance = 1 WHERE id = 1"), SQLITE_BUSY);
+    ev = lastOf(PTM_CALL_sqlite3_step);
+    cr_assert_eq(ev->err, EBUSY);
+    cr_assert_str_eq(ev->detail, "SQLITE_BUSY changes=0");
+    cr_assert_eq(ptmErrnoClassOf(ev->err), PTM_ERRCLASS_CONTENTION);
+    ev = eventOn("bank.db: RESERVED lock held by");
+    cr_assert_eq(ev->err, EBUSY);
+    cr_assert_eq(ev->flags & PTM_EVF_PRETENDED, 0u);
     ptmMirrorLeave(&mirror);
+    /* A host that waits: the mirror goes on, and says it pretended. */
     cr_assert_eq(ptm_note_sqlite3_busy_timeout(host, 250), SQLITE_OK);
     ptmMirrorEnter(&mirror, ring);
-    cr_assert_eq(shimRun(host, "SELECT 1"), SQLITE_DONE);
-    cr_assert_eq(ptmSqlStubBusy(dbPath), PTM_SQL_BUSY_GO_ON);
+    cr_assert_eq(shimRun(host, "UPDATE accounts SET balance = 1 WHERE id = 1"), SQLITE_DONE);
+    ev = eventOn("bank.db: RESERVED lock held by");
+    cr_assert(ev->flags & PTM_EVF_PRETENDED);
     /* In the mirror, busy_timeout touches no host connection. */
     cr_assert_eq(ptm_shim_sqlite3_busy_timeout(host, 0), SQLITE_OK);
+    ptmMirrorLeave(&mirror);
+    ptmMirrorCurrent = NULL;
+    cr_assert_eq(sqlite3_exec(writer, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(writer);
+    assertDbUnchanged(&before);
 }
 
 Test(shims_sqlite, a_host_transaction_is_inconclusive)
@@ -545,21 +576,29 @@ Test(shims_sqlite, a_host_statements_bindings_are_copied_to_its_twin)
     sqlite3_finalize(hs);
 }
 
-Test(shims_sqlite, an_overlay_that_cannot_begin_fails_the_call)
+static int failOpen(const char *path, int flags, mode_t mode)
 {
-    extern int ptmSqlStubBeginRc;
-    sqlite3_stmt *st = NULL;
+    (void)path;
+    (void)flags;
+    (void)mode;
+    errno = EACCES;
+    return -1;
+}
+
+Test(shims_sqlite, an_overlay_that_cannot_open_fails_the_call)
+{
+    sqlite3_stmt *st = (sqlite3_stmt *)&st;
     struct ptmEvent *ev;
 
-    ptmSqlStubBeginRc = SQLITE_BUSY;
-    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host, "SELECT 1", -1, &st, NULL), SQLITE_BUSY);
+    ptmOs.open = failOpen; /* the overlay's private descriptor */
+    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host, "SELECT 1", -1, &st, NULL), SQLITE_CANTOPEN);
     cr_assert_null(st);
     ev = eventOn("bank.db: overlay");
     cr_assert_eq(ev->call, PTM_CALL_sqlite3_prepare_v2);
-    cr_assert_eq(ev->err, EBUSY);
-    cr_assert_str_eq(ev->detail, "SQLITE_BUSY");
-    ptmSqlStubBeginRc = 0;
-    cr_assert_eq(shimRun(host, "SELECT 1"), SQLITE_DONE, "the next call begins it");
+    cr_assert_eq(ev->err, EACCES);
+    cr_assert_str_eq(ev->detail, "SQLITE_CANTOPEN");
+    ptmOsReset();
+    cr_assert_eq(shimRun(host, "SELECT 1"), SQLITE_DONE, "the next call opens it");
 }
 
 Test(shims_sqlite, two_opens_of_one_file_share_the_overlay)
@@ -668,6 +707,19 @@ Test(shims_sqlite, a_read_only_connection_fails_its_writes)
     cr_assert_str_eq(ev->detail, "SQLITE_READONLY changes=0");
     cr_assert_eq(ev->err, EROFS);
     cr_assert(ev->flags & PTM_EVF_EFFECT);
+    /* A URI's path and mode. */
+    char uri[256];
+    sqlite3 *byUri = NULL;
+    snprintf(uri, sizeof uri, "file://%s?mode=ro&cache=private", dbPath);
+    cr_assert_eq(ptm_shim_sqlite3_open_v2(uri, &byUri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI,
+                                          NULL),
+                 SQLITE_OK);
+    cr_assert_eq(byUri, ro, "the same file's overlay");
+    cr_assert_str_eq(lastOf(PTM_CALL_sqlite3_open_v2)->target, dbPath);
+    cr_assert_eq(ptm_shim_sqlite3_open_v2("file:nowhere%2Fx.db?mode=ro", &byUri,
+                                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                 SQLITE_CANTOPEN);
+    cr_assert(strstr(lastOf(PTM_CALL_sqlite3_open_v2)->target, "/nowhere/x.db"));
     /* A host connection opened read-only, the same. */
     ptmMirrorCurrent = NULL;
     cr_assert_eq(sqlite3_open_v2(dbPath, &hostRo, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
