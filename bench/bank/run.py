@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""bench/bank: examples/bank built by ptmcc against the same source built by
+clang-19 alone, whose transfer() runs in a plain retry loop (what users
+write today).  The two builds run side by side in one script, in ABBA
+order, each round on a fresh database; the table gives min / median / max
+over the rounds and the ratios.
+
+    bench/bank/run.py [BUILD] [--rounds R] [--transfers N] [--dir DIR]
+
+(a) no faults, WAL, one process: throughput of the PTM build over the
+    plain one (target >= 0.85), the wall time PTM adds per transfer, and
+    the mirror's own duration from a traced run (its median once the
+    overlay connection is open: the first mirror opens it; target <= 50 us).
+    Under SQLite's default synchronous=FULL every commit syncs the WAL, and
+    again with synchronous=NORMAL, where it does not: the harder case for
+    the ratio.
+(b) 10% overdrafts, 3 competing writers, both builds: failed primary
+    attempts, rolled-back transactions, p50 and p99 latency of a call
+    (retries and fallbacks included), the share of overdrafts that never
+    reached the primary (target >= 95%), the share of good transfers
+    diverted (target <= 1%), and the p99 ratio (target <= 0.8).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def env_without_ptm(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PTM_")}
+    env.update(extra)
+    return env
+
+
+def run_bank(binary, db, args, **env):
+    r = subprocess.run([binary, "run", "--db", db, *args], capture_output=True, text=True,
+                       env=env_without_ptm(**env), timeout=600)
+    if r.returncode != 0:
+        sys.exit(f"{binary} run failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    total = [x for x in lines if "procs" in x][0]
+    if not lines[-1].get("check"):
+        sys.exit(f"money not conserved: {lines[-1]}")
+    return total
+
+
+def fresh(workdir, name):
+    path = os.path.join(workdir, name)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if os.path.exists(path + suffix):
+            os.unlink(path + suffix)
+    return path
+
+
+def abba(rounds):
+    """ptm/plain order of each round: ABBA, so that drift falls on both."""
+    return [("ptm", "plain") if i % 2 == 0 else ("plain", "ptm") for i in range(rounds)]
+
+
+def mmm(values, fmt="{:.1f}"):
+    if not values:
+        return "-"
+    return "/".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+
+
+def bench_a(bins, workdir, rounds, n, synchronous):
+    args = ["--procs", "1", "--transfers", str(n), "--overdraft-share", "0",
+            "--large-share", "0", "--synchronous", synchronous]
+    tput = {"ptm": [], "plain": []}
+    secs = {"ptm": [], "plain": []}
+    for i, order in enumerate(abba(rounds)):
+        for build in order:
+            t = run_bank(bins[build], fresh(workdir, f"a-{build}.db"), args + ["--seed", str(i)])
+            tput[build].append(t["transfers"] / t["elapsed_s"])
+            secs[build].append(t["elapsed_s"])
+    ratios = [p / q for p, q in zip(tput["ptm"], tput["plain"])]
+    added = [(p - q) / n * 1e6 for p, q in zip(secs["ptm"], secs["plain"])]
+    # The mirror's own cost, from a traced run (tracing slows the run, so
+    # it is not one of the timed rounds).
+    trace = os.path.join(workdir, "a-trace.jsonl")
+    if os.path.exists(trace):
+        os.unlink(trace)
+    run_bank(bins["ptm"], fresh(workdir, "a-traced.db"), args + ["--seed", "99"], PTM_TRACE=trace)
+    with open(trace) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    mirrors = [r["mirror_duration_us"] for r in records]
+    executors = sorted({r["mirror"] for r in records})
+    return {
+        "tput_ptm": tput["ptm"], "tput_plain": tput["plain"], "ratio": ratios, "added": added,
+        "mirror_first": mirrors[0] if mirrors else None,
+        "mirror_rest": mirrors[1:], "executors": executors,
+    }
+
+
+def bench_b(bins, workdir, rounds, n):
+    args = ["--procs", "3", "--transfers", str(n), "--overdraft-share", "0.10",
+            "--large-share", "0"]
+    out = {"ptm": [], "plain": []}
+    for i, order in enumerate(abba(rounds)):
+        for build in order:
+            out[build].append(run_bank(bins[build], fresh(workdir, f"b-{build}.db"),
+                                       args + ["--seed", str(i)]))
+    return out
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default=os.path.join(here, "..", "..", "build"))
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--transfers", type=int, default=2000, help="per writer")
+    ap.add_argument("--dir", default=None, help="where the databases go (default: /var/tmp)")
+    o = ap.parse_args()
+    bins = {"ptm": os.path.join(o.build, "examples", "bank", "bank"),
+            "plain": os.path.join(o.build, "examples", "bank", "bank-plain")}
+    for b in bins.values():
+        if not os.access(b, os.X_OK):
+            sys.exit(f"{b}: not built (cmake --build {o.build} --target example_bank bank-plain)")
+    workdir = tempfile.mkdtemp(prefix="ptm-bench-bank.", dir=o.dir or "/var/tmp")
+    try:
+        print(f"bench/bank: {o.rounds} rounds (ABBA), {o.transfers} transfers per writer, "
+              f"databases in {workdir}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+        print("figures: min/median/max over the rounds\n")
+        print("(a) no faults, WAL, 1 process: PTM transfer vs plain transfer in a retry loop")
+        print(f"  {'synchronous':<12} {'ptm tx/s':>22} {'plain tx/s':>22} {'ratio (>=0.85)':>20} "
+              f"{'added us/tx':>20} {'mirror us (<=50)':>20}")
+        for sync in ("full", "normal"):
+            a = bench_a(bins, workdir, o.rounds, o.transfers, sync)
+            mirror = (f"{statistics.median(a['mirror_rest']):.1f} ({','.join(a['executors'])})"
+                      if a["mirror_rest"] else "-")
+            print(f"  {sync:<12} {mmm(a['tput_ptm'], '{:.0f}'):>22} "
+                  f"{mmm(a['tput_plain'], '{:.0f}'):>22} {mmm(a['ratio'], '{:.3f}'):>20} "
+                  f"{mmm(a['added']):>20} {mirror:>20}")
+            if a["mirror_first"] is not None:
+                print(f"  {'':<12} first mirror (opens the overlay): {a['mirror_first']} us; "
+                      f"p99 of the others: "
+                      f"{sorted(a['mirror_rest'])[int(0.99 * (len(a['mirror_rest']) - 1))]} us")
+        b = bench_b(bins, workdir, o.rounds, o.transfers)
+        print("\n(b) 10% overdrafts, 3 competing writers, WAL (synchronous=FULL)")
+        rows = [
+            ("failed primary attempts", lambda t: t["primary_failures"], "{:.0f}"),
+            ("rolled-back transactions", lambda t: t["rollbacks"], "{:.0f}"),
+            ("p50 latency us", lambda t: t["p50_us"], "{:.0f}"),
+            ("p99 latency us", lambda t: t["p99_us"], "{:.0f}"),
+            ("overdrafts never at the primary %", lambda t: 100.0 * t["overdrafts_without_primary"]
+             / max(1, t["overdrafts"]), "{:.1f}"),
+            ("good transfers diverted %", lambda t: 100.0 * t["good_diverted"] / max(1, t["good"]),
+             "{:.2f}"),
+            ("transfers/s", lambda t: t["transfers"] / t["elapsed_s"], "{:.0f}"),
+        ]
+        print(f"  {'':<36} {'ptm':>24} {'plain':>24}")
+        for name, get, fmt in rows:
+            print(f"  {name:<36} {mmm([get(t) for t in b['ptm']], fmt):>24} "
+                  f"{mmm([get(t) for t in b['plain']], fmt):>24}")
+        p99 = [p["p99_us"] / q["p99_us"] for p, q in zip(b["ptm"], b["plain"])]
+        p50 = [p["p50_us"] / q["p50_us"] for p, q in zip(b["ptm"], b["plain"])]
+        print(f"  {'p99 ratio ptm/plain (<=0.8)':<36} {mmm(p99, '{:.3f}'):>24}")
+        print(f"  {'p50 ratio ptm/plain':<36} {mmm(p50, '{:.3f}'):>24}")
+        overdrafts = sum(t["overdrafts"] for t in b["ptm"])
+        never = sum(t["overdrafts_without_primary"] for t in b["ptm"])
+        good = sum(t["good"] for t in b["ptm"])
+        good_div = sum(t["good_diverted"] for t in b["ptm"])
+        print(f"  all rounds: {never}/{overdrafts} overdrafts never reached the primary "
+              f"({100.0 * never / max(1, overdrafts):.1f}%), {good_div}/{good} good transfers "
+              f"diverted ({100.0 * good_div / max(1, good):.2f}%)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
