@@ -157,8 +157,8 @@ const char *ptmEventKindName(unsigned kind)
 **   validation class and not one success_criteria accepts (errno ==
 **   EEXIST), a crashed mirror (the code cannot complete on this input),
 **   or a mirror result that fails success_criteria with no denied
-**   syscall on the way, unless the errno it ended with is in the
-**   contention class (criteria_errno) -- the last two unless the mirror went on past
+**   syscall on the way, unless the errno it ended with (none: that of the
+**   last shim call that failed) is in the contention class (criteria_errno) -- the last two unless the mirror went on past
 **   something it had to pretend (an event marked PTM_EVF_PRETENDED, with
 **   or without an errno): a lock another thread held, after which it may
 **   have read that thread's half-made changes (the contention is the
@@ -205,6 +205,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
 
     double predicted = 0.0;
     int racing = 0; /* the mirror went past something it pretended */
+    int last_err = 0; /* the errno of the last shim call that failed */
     if (run) {
         const struct ptmRing *ring = run->ring;
         uint32_t n = ring ? ptmRingCount(ring) : 0;
@@ -221,6 +222,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             racing |= (ev->flags & PTM_EVF_PRETENDED) != 0;
             if (ev->err == 0)
                 continue;
+            last_err = ev->err;
             sig->error_events++;
             if (!(ev->flags & PTM_EVF_EFFECT) || acceptedErrno(desc, ev->err))
                 continue;
@@ -242,6 +244,11 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
         ** (EAGAIN, EBUSY, ...) is transient, and retries exist for it. */
         if (run->verdict == PTM_VERDICT_FAILED && run->denied == 0 && !racing) {
             int err = ring ? atomic_load_explicit(&ring->end_errno, memory_order_relaxed) : 0;
+            /* A library that reports failures by result code (SQLite's
+            ** SQLITE_BUSY) leaves errno alone: the last failed call is
+            ** then the failure the mirror ended on. */
+            if (err == 0)
+                err = last_err;
             sig->criteria_failed = 1;
             sig->criteria_errno = err;
             if (ptmErrnoClassOf(err) == PTM_ERRCLASS_CONTENTION)

@@ -506,6 +506,19 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
     e->restarted = 0;
 }
 
+/* The errno a step of e that returned rc leaves: its code's class when it
+** failed, else saved. */
+static int stepErrno(struct sqlStmt *e, int rc, int saved)
+{
+    sqlite3 *odb = sqlite3_db_handle(e->ov);
+    int err;
+
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE || rc == SQLITE_OK)
+        return saved;
+    err = ptmSqlRcErrno(sqlite3_extended_errcode(odb), sqlite3_system_errno(odb));
+    return err ? err : saved;
+}
+
 /* One step of e in the mirror, recorded as call. */
 static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
 {
@@ -523,8 +536,15 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
         recordStep(e, call, SQLITE_READONLY, SQLITE_READONLY, t0);
         return SQLITE_READONLY;
     }
+    int saved = errno;
     rc = sqlite3_step(e->ov);
     recordStep(e, call, rc, 0, t0);
+    /* SQLite reports by result code and leaves errno to chance (the
+    ** overlay's stat of a missing journal: ENOENT).  The mirror's errno is
+    ** what its verdict is classed by (signals.c): a failed step leaves the
+    ** errno of its code's class (SQLITE_BUSY: EBUSY), any other the
+    ** caller's. */
+    errno = stepErrno(e, rc, saved);
     return rc;
 }
 
@@ -902,9 +922,9 @@ long long ptm_shim_sqlite3_total_changes64(struct sqlite3 *db)
 
 /* The prepare family in mirror m: on the overlay of db; *ppStmt and
 ** *pzTail written in the mirror's view.  utf16: zSql is UTF-16. */
-static int mirrorPrepare(struct ptmMirror *m, unsigned call, sqlite3 *db, const void *zSql,
-                         int nByte, unsigned flags, int utf16, sqlite3_stmt **ppStmt,
-                         const void **pzTail)
+static int prepareOnOverlay(struct ptmMirror *m, unsigned call, sqlite3 *db, const void *zSql,
+                            int nByte, unsigned flags, int utf16, sqlite3_stmt **ppStmt,
+                            const void **pzTail)
 {
     struct ptmSqlMirror *s = stateOf(m);
     struct sqlStmt *e = NULL;
@@ -957,6 +977,20 @@ static int mirrorPrepare(struct ptmMirror *m, unsigned call, sqlite3 *db, const 
             ptmCopyField(ev->detail, sizeof ev->detail,
                          ptmSqlRcName(sqlite3_extended_errcode(d->odb)));
     }
+    return rc;
+}
+
+/* prepareOnOverlay, leaving errno as a step does (stepErrno): an
+** overlay's first use reads files, whose misses SQLite ignores. */
+static int mirrorPrepare(struct ptmMirror *m, unsigned call, sqlite3 *db, const void *zSql,
+                         int nByte, unsigned flags, int utf16, sqlite3_stmt **ppStmt,
+                         const void **pzTail)
+{
+    int saved = errno;
+    int rc = prepareOnOverlay(m, call, db, zSql, nByte, flags, utf16, ppStmt, pzTail);
+    int err = rc == SQLITE_OK ? 0 : ptmSqlRcErrno(rc, 0);
+
+    errno = err ? err : saved;
     return rc;
 }
 

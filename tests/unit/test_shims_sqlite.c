@@ -156,6 +156,22 @@ Test(shims_sqlite, a_check_violation_is_a_validation_event)
     cr_assert_eq(sqlite3_extended_errcode(host), SQLITE_OK, "the host's error state is untouched");
 }
 
+/* The mirror's errno classes its failing result (signals.c): a failed step
+** leaves its code's errno; a step that succeeded leaves the caller's, not
+** what SQLite's own system calls left (a missing journal's ENOENT). */
+Test(shims_sqlite, a_step_leaves_the_errno_of_its_result)
+{
+    errno = EXDEV;
+    cr_assert_eq(shimRun(host, "SELECT balance FROM accounts WHERE id = 1"), SQLITE_DONE);
+    cr_assert_eq(errno, EXDEV);
+    cr_assert_eq(shimRun(host, "UPDATE accounts SET balance = balance + 1 WHERE id = 1"),
+                 SQLITE_DONE);
+    cr_assert_eq(errno, EXDEV);
+    cr_assert_eq(shimRun(host, "UPDATE accounts SET balance = -1 WHERE id = 1"),
+                 SQLITE_CONSTRAINT);
+    cr_assert_eq(errno, EINVAL);
+}
+
 Test(shims_sqlite, writes_stay_in_the_mirror)
 {
     static struct dbState before;
