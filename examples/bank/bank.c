@@ -585,6 +585,7 @@ static int run(const struct options *o)
             writer(o, i, &cs[i], lat + (size_t)i * (size_t)o->transfers);
             print_counters("proc", (long)getpid(), &cs[i],
                            lat + (size_t)i * (size_t)o->transfers, o->transfers, o);
+            free(pids);
             exit(0);
         }
     }
