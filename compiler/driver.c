@@ -503,17 +503,20 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     ScanHit hit = mentions_ptm(c, source);
     if (hit == SCAN_NONE)
         return true;
+    const FrontApi *fe = front();
+    if (!fe)
+        return false;
     Args p = parse_args(c, incdir);
-    Unit *u = front_parse(source, (const char *const *)p.v, p.n, hit == SCAN_NOTES);
+    Unit *u = fe->parse(source, (const char *const *)p.v, p.n, hit == SCAN_NOTES);
     /* A unit without transactions is rewritten too when it defines
     ** PTM_MIRRORABLE functions (their clones are for other units' mirrors)
     ** or calls a note row's function (calls.def). */
-    if (unit_needs_rewrite(u))
-        *text = emit_unit(u, source);
-    if (*text && !front_check_exprs(u, source, *text, (const char *const *)p.v, p.n)) {
+    if (fe->needs_rewrite(u))
+        *text = fe->emit(u, source);
+    if (*text && !fe->check_exprs(u, source, *text, (const char *const *)p.v, p.n)) {
         free(*text);
         *text = NULL;
-        unit_free(u);
+        fe->unit_free(u);
         u = NULL;
     }
     args_free(&p);
@@ -522,7 +525,7 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     if (unit_out)
         *unit_out = u;
     else
-        unit_free(u);
+        fe->unit_free(u);
     return true;
 }
 
@@ -1051,12 +1054,12 @@ static int compile(Cmd *c, const char *prefix)
         }
         free(text);
         if (u)
-            unit_free(u);
+            front()->unit_free(u);
     }
     if (!failed && rw.overlay && rw.n > 0)
         failed = !use_overlay(&cmd, c, &rw);
     if (!failed && c->verify_mirror && rw.n > 0)
-        failed = !verify_mirror(&(VerifyJob){(const char *const *)cmd.v, cmd.n,
+        failed = !front()->verify_mirror(&(VerifyJob){(const char *const *)cmd.v, cmd.n,
                                              (const char *const *)c->args.v, c->args.n,
                                              option_takes_value, c->verbose});
     finish_diagnostics();
@@ -1139,8 +1142,10 @@ static bool dump_parse(const Cmd *c, const Args *in, const char *prefix, Units *
     bool ok = in->n > 0;
     if (!ok)
         error_plain("--dump-annotations needs a C source");
-    for (int i = 0; i < in->n; i++) {
-        Unit *u = front_parse(in->v[i], (const char *const *)p.v, p.n, false);
+    const FrontApi *fe = ok ? front() : NULL;
+    ok = ok && fe;
+    for (int i = 0; fe && i < in->n; i++) {
+        Unit *u = fe->parse(in->v[i], (const char *const *)p.v, p.n, false);
         if (!u) {
             ok = false;
             continue;
@@ -1155,7 +1160,7 @@ static bool dump_parse(const Cmd *c, const Args *in, const char *prefix, Units *
 static void units_free(Units *units)
 {
     for (int i = 0; i < units->n; i++)
-        unit_free(units->v[i]);
+        front()->unit_free(units->v[i]);
     free(units->v);
     *units = (Units){0};
 }
@@ -1176,7 +1181,7 @@ static bool dump_write(const Units *units, const char *output)
     if (!out)
         error_plain("cannot write '%s': %s", output, strerror(errno));
     if (out) {
-        dump_annotations(&all, out);
+        front()->dump(&all, out);
         ok = (out == stdout ? fflush(out) : fclose(out)) == 0;
     }
     free(all.funcs); /* shallow: the functions belong to the units */

@@ -3,6 +3,12 @@
 **
 **   driver.c     argv in cc style, the backend compiler, temporary files
 **                (main(): nothing in it is called from elsewhere)
+**   front_load.c the front end's shared object, opened on first use
+**
+**   ptmcc links the driver's files (driver.c, front_load.c, util.c,
+**   source.c, diag.c, calls.c, scan.c, compile_db.c) and no libclang;
+**   every other file is in libptmcc_front.so (front_api.c: its table),
+**   which binds to the driver's copies of those.
 **   util.c       allocation that cannot fail quietly, growable strings
 **   source.c     source files loaded once; offsets to line:col
 **   diag.c       clang-style diagnostics (text or JSON)
@@ -1000,5 +1006,23 @@ bool verify_mirror(const VerifyJob *job);
 ** what to call each in messages (NULL: their paths). */
 bool verify_bitcode(const char *const *paths, const char *const *names, int n, bool verbose);
 
+/* front_api.c, front_load.c ------------------------------------------- */
+/* The front end's entry points, as libptmcc_front.so exports them. */
+typedef struct FrontApi {
+    size_t size;         /* sizeof(FrontApi) in the shared object's build */
+    const char *version; /* PTM_VERSION_STRING of that build */
+    Unit *(*parse)(const char *path, const char *const *args, int nargs, bool notes_only);
+    bool (*needs_rewrite)(const Unit *u);
+    char *(*emit)(const Unit *u, const char *display_path);
+    bool (*check_exprs)(const Unit *u, const char *path, const char *text,
+                        const char *const *args, int nargs);
+    void (*unit_free)(Unit *u);
+    void (*dump)(const Unit *u, FILE *out);
+    bool (*verify_mirror)(const VerifyJob *job);
+} FrontApi;
+/* front: the front end, its shared object opened on the first call
+** (<directory of ptmcc>/../lib/libptmcc_front.so).  Returns NULL after
+** reporting an error (at the first call) when it cannot be loaded. */
+const FrontApi *front(void);
 
 #endif /* PTMCC_H */
