@@ -12,8 +12,10 @@
 #include "ptmcc.h"
 #include "ptmcc_config.h"
 
-/* ptmcc_front_api: exported by name (front_load.c's dlsym). */
-const FrontApi ptmcc_front_api = {
+/* ptmcc_front_api: exported by name (front_load.c's dlsym); the only
+** symbol the shared object exports, its files being compiled with
+** -fvisibility=hidden so that their calls to each other are direct. */
+__attribute__((visibility("default"))) const FrontApi ptmcc_front_api = {
     .size = sizeof(FrontApi),
     .version = PTM_VERSION_STRING,
     .parse = front_parse,

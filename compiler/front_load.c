@@ -72,8 +72,11 @@ const FrontApi *front(void)
     char *path = front_path();
     if (!path)
         return load_failed(NULL, "the path of the ptmcc executable is unknown");
-    /* RTLD_NOW: a symbol missing from ptmcc shows here, not mid-rewrite. */
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_LAZY, as ptmcc linked with libclang did: binding all of
+    ** libclang's and libLLVM's calls now costs ~3,000 more lookups than a
+    ** run makes.  (e2e.lazy_front loads it with LD_BIND_NOW=1: no symbol
+    ** the front end needs is missing from ptmcc.) */
+    void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
     if (!h)
         return load_failed(path, dl_reason(path));
     const FrontApi *api = dlsym(h, "ptmcc_front_api");
