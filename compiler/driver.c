@@ -2,7 +2,9 @@
 ** driver.c - ptmcc, a compiler driver in the spirit of ccache: it takes cc
 ** arguments, rewrites the C sources that hold transactions, and runs the
 ** backend compiler ($PTM_CC, default clang-19) on the result with the same
-** arguments.  Sources without an annotation reach the backend untouched;
+** arguments.  Sources without an annotation reach the backend untouched,
+** and cost no libclang: the front end is called only through front()
+** (front_load.c), which loads it for the first unit that needs a parse;
 ** when linking, libptm and its dependencies are added.
 **
 **   ptmcc [cc flags] -c x.c -o x.o
