@@ -8,8 +8,8 @@ dynamic loader loaded into its own file, ld.<pid>: ptmcc's file (by its
 pid, or, under CMake, the files that name ptmcc as a library's loader) must
 name no libclang for what holds no annotation, and must name it for what
 does (which shows that the check sees a load).  Then the front end's
-location: a tree moved elsewhere, a symlink to ptmcc, and a tree without
-the shared object.
+location: a tree moved elsewhere, a symlink to ptmcc, a tree without
+the shared object, and one whose shared object is of another build.
 """
 import glob
 import os
@@ -188,6 +188,33 @@ class FrontLocationTest(ptmtest.TempDirTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot load ptmcc's front end", r.stderr)
         self.assertEqual(r.stdout, "")
+
+    def replace_front_end(self, text):
+        """lib/libptmcc_front.so of the moved tree built from text."""
+        src = os.path.join(self.dir, "fake_front.c")
+        with open(src, "w") as f:
+            f.write(text)
+        r = self.run_cmd(["clang-19", "-shared", "-fPIC", src, "-o",
+                          os.path.join(self.tree, "lib", "libptmcc_front.so")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def annotated_fails(self, why):
+        r = self.run_cmd([os.path.join(self.tree, "bin", "ptmcc"), "-c", "annotated.c"])
+        self.assertEqual(r.returncode, 1)
+        so = os.path.join(self.tree, "lib", "libptmcc_front.so")
+        self.assertIn(f"ptmcc: error: cannot load ptmcc's front end '{so}': {why}", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "annotated.o")))
+
+    def test_front_end_of_another_build(self):
+        # the table's size and version are checked before any call
+        self.replace_front_end("#include <stddef.h>\n"
+                               "const struct { size_t size; const char *version; }"
+                               " ptmcc_front_api = {16, \"0.0\"};\n")
+        self.annotated_fails("it belongs to another build of ptmcc")
+
+    def test_front_end_without_its_table(self):
+        self.replace_front_end("int not_a_front_end;\n")
+        self.annotated_fails("undefined symbol: ptmcc_front_api")
 
 
 if __name__ == "__main__":
