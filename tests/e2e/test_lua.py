@@ -16,7 +16,7 @@ realcode.annotate_lua().  Then:
     and without PTM_TRACE;
   - PTM_TRACE has one record per call, each with its executor, mirror
     status and mirror_reason; the share of mirrors that ran inline is
-    printed (see EXPECTED_INLINE_SHARE);
+    printed (see EXPECTED_INLINE_SHARE, PTMCC_FLAGS);
   - PTM_DRY_RUN=1 (lua/dry.lua) leaves every file as it was.
 Lua's own test suite (lua-5.4.4-tests.tar.gz) is not in Debian's source
 package (no -tests component, nothing under debian/), so it is not run here.
@@ -41,6 +41,11 @@ DRY_LUA = os.path.join(HERE, "lua", "dry.lua")
 # the functions of other files (issue 12), set it to 0.9.
 EXPECTED_INLINE_SHARE = None
 
+# Flags added to ptmcc for the annotated build: the environment's
+# PTMCC_FLAGS (as bench/real/ takes them), then these.  Put the cross-file
+# clone flag here if it does not become the default.
+PTMCC_FLAGS = os.environ.get("PTMCC_FLAGS", "").split() + []
+
 MIRROR_STATUSES = {"returned", "crashed", "timeout", "denied", "failed", "longjmp"}
 
 WORK = None     # BUILD/realcode/e2e-lua
@@ -59,7 +64,8 @@ def setUpModule():
     realcode.annotate_lua(ANNOTATED)
     env = ptmtest.clean_env()
     _, _, PLAIN_OUTPUT = realcode.build_lua(PLAIN, "clang-19", env=env)
-    _, _, PTM_OUTPUT = realcode.build_lua(ANNOTATED, ptmtest.ptmcc(), env=env)
+    _, _, PTM_OUTPUT = realcode.build_lua(ANNOTATED, " ".join([ptmtest.ptmcc()] + PTMCC_FLAGS),
+                                          env=env)
 
 
 def lua(tree):
