@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -63,9 +64,10 @@ def fetch(name, build, timeout=60):
     path = os.path.join(cache_dir(build), os.path.basename(url))
     if os.path.exists(path) and sha256_of(path) == digest:
         return path
-    part = path + ".part"
+    # A name of its own, replaced into place: runs at once do not mix.
+    fd, part = tempfile.mkstemp(prefix=os.path.basename(url) + ".", dir=cache_dir(build))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as f:
+        with urllib.request.urlopen(url, timeout=timeout) as r, os.fdopen(fd, "wb") as f:
             shutil.copyfileobj(r, f)
     except (urllib.error.URLError, OSError) as e:
         if os.path.exists(part):
@@ -74,8 +76,8 @@ def fetch(name, build, timeout=60):
     got = sha256_of(part)
     if got != digest or os.path.getsize(part) != size:
         os.unlink(part)
-        raise RuntimeError(f"{url}: sha256 {got}, size {os.path.getsize(part) if os.path.exists(part) else '?'};"
-                           f" Debian's Sources index says {digest}, {size}")
+        raise RuntimeError(f"{url}: sha256 {got}; Debian's Sources index says {digest}"
+                           f" ({size} bytes)")
     os.replace(part, path)
     return path
 

@@ -10,6 +10,7 @@ downloaded.
 import os
 import shutil
 import sys
+import tempfile
 import unittest
 
 import ptmtest
@@ -36,8 +37,8 @@ def warning_lines(output, src_dir):
 class ZlibTest(unittest.TestCase):
 
     def test_ptmcc_build_passes_make_test(self):
-        work = os.path.join(realcode.cache_dir(ptmtest.BUILD), "e2e-zlib")
-        shutil.rmtree(work, ignore_errors=True)
+        work = tempfile.mkdtemp(prefix="e2e-zlib-", dir=realcode.cache_dir(ptmtest.BUILD))
+        self.addCleanup(shutil.rmtree, work, True)
         plain_out, _, plain_libs = build(os.path.join(work, "plain"), "clang-19")
         out, test, libs = build(os.path.join(work, "ptm"), ptmtest.ptmcc())
         self.assertIn("*** zlib test OK ***", test)
