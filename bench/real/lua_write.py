@@ -19,7 +19,8 @@ A separate PTM_TRACE run gives the share of mirrors that ran inline
     bench/real/lua_write.py [BUILD] [--rounds R] [--calls N] [--trace-calls N] [--reuse]
 
 Extra ptmcc flags (say the cross-file clone flag) come from PTMCC_FLAGS.
-The builds are in BUILD/realcode/bench-lua (--reuse: do not rebuild them).
+The builds are in BUILD/realcode/bench-lua (--reuse: do not rebuild them
+unless PTMCC_FLAGS changed).
 Needs deb.debian.org (or a cached tarball in BUILD/realcode).
 """
 import argparse
@@ -47,20 +48,27 @@ def env_without_ptm(**extra):
 
 
 def build(build_dir, reuse):
-    """The two Lua binaries: {'ptm': annotated by ptmcc, 'plain': clang-19}."""
+    """The two Lua binaries: {'ptm': annotated by ptmcc, 'plain': clang-19}.
+    With reuse, the last ones, if they were built with the same ptmcc
+    flags."""
     work = os.path.join(realcode.cache_dir(build_dir), "bench-lua")
     bins = {"ptm": os.path.join(work, "ptm", "lua-5.4.4", "src", "lua"),
             "plain": os.path.join(work, "plain", "lua-5.4.4", "src", "lua")}
-    if reuse and all(os.path.exists(b) for b in bins.values()):
-        return bins
-    shutil.rmtree(work, ignore_errors=True)
     ptmcc = os.path.join(build_dir, "bin", "ptmcc")
-    flags = os.environ.get("PTMCC_FLAGS", "")
+    cc = f"{ptmcc} {os.environ.get('PTMCC_FLAGS', '')}".strip()
+    stamp = os.path.join(work, "ptmcc")
+    if reuse and all(os.path.exists(b) for b in bins.values()) and os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == cc:
+                return bins
+    shutil.rmtree(work, ignore_errors=True)
     plain = realcode.unpack("lua", build_dir, os.path.join(work, "plain"))
     annotated = realcode.unpack("lua", build_dir, os.path.join(work, "ptm"))
     realcode.annotate_lua(annotated)
     realcode.build_lua(plain, "clang-19", env=env_without_ptm())
-    realcode.build_lua(annotated, f"{ptmcc} {flags}".strip(), env=env_without_ptm())
+    realcode.build_lua(annotated, cc, env=env_without_ptm())
+    with open(stamp, "w") as f:
+        f.write(cc)
     return bins
 
 
