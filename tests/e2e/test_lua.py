@@ -45,6 +45,13 @@ DRY_LUA = os.path.join(HERE, "lua", "dry.lua")
 # the functions of other files (issue 12), set it to 0.9.
 EXPECTED_INLINE_SHARE = None
 
+# The number of -Wptm warnings ptmcc's build of the annotated Lua prints.
+# None: not asserted, only printed.  Today one per call site of an unknown
+# external (10); issue 12 asks for one summary per transaction: set it to 0
+# if the cross-file clones make both mirrors inline, else to the number of
+# transactions whose mirror still forks.
+EXPECTED_PTM_WARNINGS = None
+
 # Flags added to ptmcc for the annotated build: the environment's
 # PTMCC_FLAGS (as bench/real/ takes them), then these.  Put the cross-file
 # clone flag here if it does not become the default.
@@ -112,6 +119,8 @@ class LuaTest(ptmtest.TempDirTest):
         print(f"\nptmcc's -Wptm warnings building Lua: {len(ptm)}", file=sys.stderr)
         for line in ptm:
             print("  " + line, file=sys.stderr)
+        if EXPECTED_PTM_WARNINGS is not None:
+            self.assertEqual(len(ptm), EXPECTED_PTM_WARNINGS, "\n".join(ptm))
 
     def test_make_test_and_luac(self):
         r = self.run_cmd(["make", "test"], cwd=ANNOTATED)
