@@ -172,6 +172,10 @@ static void usage(FILE *out)
           "                       the entry's (relative paths in them are read from the\n"
           "                       entry's directory).  -p is this only when a directory\n"
           "                       follows (or as -p=<build-dir>); else it is cc's -p\n"
+          "  -fptm-mirror-all     give every function of the file a mirror clone for the\n"
+          "                       mirrors of other files, and send a mirror's calls of\n"
+          "                       other files' functions to their clones (build the whole\n"
+          "                       project with it); -fno-ptm-mirror-all: off (default)\n"
           "  --ptm-verbose        print the backend commands on stderr\n"
           "  -fdiagnostics-format=json   diagnostics of ptmcc as JSON\n"
           "  --help, --version\n",
@@ -241,6 +245,14 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
         }
         if (strcmp(a, "--verify-mirror") == 0) {
             c->verify_mirror = true;
+            continue;
+        }
+        if (strcmp(a, "-fptm-mirror-all") == 0) {
+            front_set_mirror_all(true);
+            continue;
+        }
+        if (strcmp(a, "-fno-ptm-mirror-all") == 0) {
+            front_set_mirror_all(false);
             continue;
         }
         if (strcmp(a, "--ptm-verbose") == 0) {
@@ -501,8 +513,8 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     if (unit_out)
         *unit_out = NULL;
     ScanHit hit = mentions_ptm(c, source);
-    if (hit == SCAN_NONE)
-        return true;
+    if (hit == SCAN_NONE && !front_mirror_all())
+        return true; /* -fptm-mirror-all: every unit has clones for others */
     Args p = parse_args(c, incdir);
     Unit *u = front_parse(source, (const char *const *)p.v, p.n, hit == SCAN_NOTES);
     /* A unit without transactions is rewritten too when it defines

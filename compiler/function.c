@@ -362,7 +362,7 @@ bool read_clone(Front *fr, CXCursor fn, Func *f)
     if (!read_body(fr, fn, f, &body))
         return false;
     skip_mirrorable(fr, f);
-    f->external_clone = f->file == fr->main && is_mirrorable(fn) &&
+    f->external_clone = f->file == fr->main && (is_mirrorable(fn) || fr->mirror_all) &&
                         clang_Cursor_getStorageClass(fn) != CX_SC_Static;
     scan_function(fr, f, fn, body);
     return true;

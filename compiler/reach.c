@@ -54,7 +54,7 @@ static int reach(Graph *g, int root, int *order)
     return n;
 }
 
-static char *escape_reason(const Escape *e)
+char *escape_reason(const Escape *e)
 {
     unsigned line, col;
     src_line_col(e->loc, &line, &col);
@@ -100,22 +100,37 @@ static void note_escape(const Func *f, const Escape *e)
         note_at(e->loc, e->len, "'%s' calls through a function pointer here", f->name);
 }
 
-/* calls_other_file: whether f's clone calls a clone in another file, whose
-** stores cannot be proved here (nor its existence: it may be missing). */
-static const char *calls_other_file(const Func *f)
+/* buffer_all: every function of order[0, n) whose accesses can go
+** through the write buffer does: a clone of another file may store
+** through it, and a load of this file's clones must then see that store
+** (and the other files' clones see this file's). */
+static void buffer_all(Graph *g, const int *order, int n)
 {
-    for (int i = 0; i < f->nredirects; i++)
-        if (strstr(f->redirects[i].target, "__ptm_xtu"))
-            return f->redirects[i].name;
-    for (int i = 0; i < f->nmacro_redirects; i++)
-        if (strstr(f->macro_redirects[i].target, "__ptm_xtu"))
-            return f->macro_redirects[i].name;
-    return NULL;
+    for (int k = 0; k < n; k++) {
+        Func *f = g->v[order[k]].f;
+        f->redo = f->redo || f->inl.redo_ok;
+    }
+}
+
+/* prove_across_files: a mirror that reaches clones of other files, whose
+** facts only the linked program holds: the runtime walks them (ABI 7,
+** runtime/clones.c), and inline_ok stays 0 in the descriptor.  What this
+** file alone rules out is known now: a function that stores outside its
+** locals where the write buffer cannot follow. */
+static void prove_across_files(Graph *g, Func *t, const int *order, int n)
+{
+    t->inline_ok = false;
+    buffer_all(g, order, n);
+    for (int k = 0; k < n && t->tx_redo && !t->inline_blocker; k++) {
+        Func *f = g->v[order[k]].f;
+        if (!f->inl.redo_ok)
+            t->inline_blocker = format("%s: %s", f->name, f->inl.redo_blocker);
+    }
 }
 
 /* prove_inline: a transaction's mirror may run inline when it needs no fork,
-** every function it reaches is in this file, and each stores only into its
-** own locals (prove.c) -- or, when one does not, when every one of them
+** every function it reaches is in this file (else the runtime decides,
+** prove_across_files), and each stores only into its own locals (prove.c) -- or, when one does not, when every one of them
 ** can be instrumented to access memory through the write buffer: then
 ** every function of the mirror is (a function that only reads must still
 ** read what another wrote to the buffer).
@@ -125,16 +140,15 @@ static void prove_inline(Graph *g, Func *t, int *order, int n)
 {
     t->inline_ok = !t->needs_fork;
     t->tx_redo = false;
-    for (int k = 0; k < n && t->inline_ok; k++) {
+    t->xtu_reach = false;
+    for (int k = 0; k < n; k++) {
         Func *f = g->v[order[k]].f;
-        const char *other = calls_other_file(f);
-        if (other) {
-            t->inline_ok = false;
-            t->inline_blocker = format("%s: calls '%s', whose clone is in another file",
-                                       f->name, other);
-        } else if (!f->inl.local_stores_only) {
-            t->tx_redo = true;
-        }
+        t->xtu_reach |= f->nxcallees > 0;
+        t->tx_redo |= !f->inl.local_stores_only;
+    }
+    if (t->xtu_reach && t->inline_ok) {
+        prove_across_files(g, t, order, n);
+        return;
     }
     for (int k = 0; k < n && t->inline_ok && t->tx_redo; k++) {
         Func *f = g->v[order[k]].f;
@@ -206,11 +220,18 @@ bool analyse_escapes(Unit *u)
         }
         if (is_tx)
             prove_inline(&g, root, order, n);
+        else
+            buffer_all(&g, order, n); /* any file's mirror may run it */
         MirrorMode m = is_tx ? root->meta.mirror : MIRROR_AUTO;
-        if (m == MIRROR_AUTO)
+        /* Under -fptm-mirror-all every function is a clone for other
+        ** files: what forks them is told to the transactions (here, and
+        ** at run time in the trace), not at each call of the program. */
+        if (m == MIRROR_AUTO && (is_tx || !front_mirror_all()))
             for (int k = 0; k < n; k++)
                 warn[order[k]] = true;
-        if (m == MIRROR_INLINE && !root->inline_ok) {
+        /* reaching other files' clones, `inline` is checked at run time */
+        bool run_time = root->xtu_reach && !root->needs_fork && !root->inline_blocker;
+        if (m == MIRROR_INLINE && !root->inline_ok && !run_time) {
             inline_error(&g, r, order);
             ok = false;
         }

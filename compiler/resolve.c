@@ -11,10 +11,13 @@
 **      ptm_shim_fn;
 **   3. a mirror clone: fn__ptm_mirror, for a function defined in this file
 **      or in a user header (a static inline helper), cloned transitively;
-**   4. a clone in another file: a PTM_MIRRORABLE function declared here is
-**      called through a weak reference to its clone, and when that file was
-**      not built by ptmcc the runtime records the missing clone and calls
-**      the function itself;
+**   4. a clone in another file: a PTM_MIRRORABLE function declared here
+**      (under -fptm-mirror-all, any function declared outside the system
+**      headers and defined elsewhere) is called through a weak reference
+**      to its clone; the runtime walks the clones' facts before the first
+**      mirror runs (ABI 7), and when that file was not built by ptmcc the
+**      mirror forks, and should the clone still be called, the runtime
+**      records the missing clone and calls the function itself;
 **   5. a library function with no effect outside the process
 **      (a pure row of runtime/calls.def, asked of calls.c): called as it is;
 **   6. an unknown external: called as it is, with a warning, and the
@@ -159,6 +162,21 @@ static Escape *add_escape(BodyScan *b, const char *callee, CXCursor at)
     return &f->escapes[f->nescapes - 1];
 }
 
+/* of_another_file: a function with external linkage that this unit
+** declares outside the system headers and does not define: under
+** -fptm-mirror-all its clone is in the file that defines it (or missing,
+** which the runtime finds out). */
+static bool of_another_file(CXCursor ref)
+{
+    if (!clang_Cursor_isNull(clang_getCursorDefinition(ref)) ||
+        clang_Cursor_getStorageClass(ref) == CX_SC_Static ||
+        clang_getCursorLinkage(ref) != CXLinkage_External)
+        return false;
+    CXCursor first = clang_getCanonicalCursor(ref);
+    return !clang_Location_isInSystemHeader(clang_getCursorLocation(first)) &&
+           !clang_Location_isInSystemHeader(clang_getCursorLocation(ref));
+}
+
 /* resolve: what a mirror calls instead of the function ref named name;
 ** NULL when the call stays as it is (a pure library function, or an
 ** unknown external, which is recorded). */
@@ -177,8 +195,9 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
         push_name(&b->f->callees, &b->f->ncallees, name);
         return format("%s__ptm_mirror", name);
     }
-    if (is_mirrorable(ref)) {
+    if (is_mirrorable(ref) || (fr->mirror_all && of_another_file(ref) && !call_is_pure(name))) {
         push_name(&fr->xtu, &fr->nxtu, name);
+        push_name(&b->f->xcallees, &b->f->nxcallees, name);
         return format("(*%s__ptm_xtu())", name);
     }
     if (!call_is_pure(name)) {
