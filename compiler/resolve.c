@@ -88,11 +88,38 @@ static bool clonable_definition(CXCursor ref, CXCursor *def)
     return text && end <= size && text[end - 1] == '}';
 }
 
+/* of_another_file: a function with external linkage that this unit
+** declares outside the system headers and does not define: under
+** -fptm-mirror-all its clone is in the file that defines it (or missing,
+** which the runtime finds out). */
+static bool of_another_file(CXCursor ref)
+{
+    if (!clang_Cursor_isNull(clang_getCursorDefinition(ref)) ||
+        clang_Cursor_getStorageClass(ref) == CX_SC_Static ||
+        clang_getCursorLinkage(ref) != CXLinkage_External)
+        return false;
+    CXCursor first = clang_getCanonicalCursor(ref);
+    return !clang_Location_isInSystemHeader(clang_getCursorLocation(first)) &&
+           !clang_Location_isInSystemHeader(clang_getCursorLocation(ref));
+}
+
+/* is_clone: Callees.is_clone, ctx a Front: a clone of this unit, or of
+** another file (resolution step 4), which routes its own accesses: its
+** clone is buffered, or the runtime's walk finds that it need not be. */
 static bool is_clone(const void *ctx, CXCursor callee)
 {
-    (void)ctx;
+    const Front *fr = ctx;
     CXCursor def;
-    return clonable_definition(callee, &def);
+    if (clonable_definition(callee, &def))
+        return true;
+    if (is_mirrorable(callee))
+        return true;
+    if (!fr->mirror_all || !of_another_file(callee))
+        return false;
+    char *name = text_of(clang_getCursorSpelling(callee));
+    bool xtu = !call_shim_family(name) && !call_is_pure(name) && !find_user_shim((Front *)fr, name);
+    free(name);
+    return xtu;
 }
 
 /* defined_by_macro: a function of this unit that a macro defines (#define
@@ -160,21 +187,6 @@ static Escape *add_escape(BodyScan *b, const char *callee, CXCursor at)
     f->escapes = xrealloc(f->escapes, sizeof *f->escapes * (size_t)(f->nescapes + 1));
     f->escapes[f->nescapes++] = (Escape){callee ? xstrdup(callee) : NULL, loc, len, false, false};
     return &f->escapes[f->nescapes - 1];
-}
-
-/* of_another_file: a function with external linkage that this unit
-** declares outside the system headers and does not define: under
-** -fptm-mirror-all its clone is in the file that defines it (or missing,
-** which the runtime finds out). */
-static bool of_another_file(CXCursor ref)
-{
-    if (!clang_Cursor_isNull(clang_getCursorDefinition(ref)) ||
-        clang_Cursor_getStorageClass(ref) == CX_SC_Static ||
-        clang_getCursorLinkage(ref) != CXLinkage_External)
-        return false;
-    CXCursor first = clang_getCanonicalCursor(ref);
-    return !clang_Location_isInSystemHeader(clang_getCursorLocation(first)) &&
-           !clang_Location_isInSystemHeader(clang_getCursorLocation(ref));
 }
 
 /* resolve: what a mirror calls instead of the function ref named name;
