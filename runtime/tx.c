@@ -269,9 +269,10 @@ static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char 
         *reason = "mirror = fork";
         return PTM_EXEC_FORK;
     case PTM_MIRROR_INLINE:
-        /* ptmcc checked the transaction's own file; a clone of another
-        ** file that needs fork is known only now: never inline unproved. */
-        if (!pr.inline_ok) {
+        /* ptmcc proved the transaction's own file (or refused `inline`);
+        ** a clone of another file that needs fork is known only now:
+        ** never inline unproved. */
+        if (d->xfacts && !pr.inline_ok) {
             *reason = pr.reason ? pr.reason : "mirror = inline, but not proved: fork";
             return PTM_EXEC_FORK;
         }
