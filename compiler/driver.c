@@ -552,6 +552,9 @@ static void split_words(Args *a, const char *s)
 /* run: runs a command and waits; its stdout goes to the file stdout_to
 ** when that is not NULL.  Returns its exit status (128 + signal when it
 ** was killed). */
+/* Where run sends the command's stderr (NULL: ptmcc's). */
+static const char *run_stderr_to;
+
 static int run(const Args *cmd, bool verbose, const char *stdout_to)
 {
     if (verbose) {
@@ -563,6 +566,9 @@ static int run(const Args *cmd, bool verbose, const char *stdout_to)
     posix_spawn_file_actions_init(&fa);
     if (stdout_to)
         posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, stdout_to,
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (run_stderr_to)
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, run_stderr_to,
                                          O_WRONLY | O_CREAT | O_TRUNC, 0600);
     fflush(stdout);
     pid_t pid;
@@ -1024,6 +1030,37 @@ static void add_link_libs(Args *cmd, const char *prefix)
     push(cmd, "-Wl,--pop-state");
 }
 
+/* pass_stderr: what the backend said, saved in path, to ptmcc's stderr. */
+static void pass_stderr(const char *path)
+{
+    size_t len;
+    char *t = read_file(path, &len);
+    if (t)
+        fwrite(t, 1, len, stderr);
+    free(t);
+}
+
+/* compile_without_clones: the backend rejected the mirror clones of units
+** compiled under -fptm-mirror-all for other files' mirrors: each is
+** compiled as written (args: the command line's), with a warning.  Returns
+** the backend's status. */
+static int compile_without_clones(Cmd *c, const char *incdir, const Args *args,
+                                  const char *prefix, const Rewrites *rw)
+{
+    for (int i = 0; i < rw->n; i++)
+        fprintf(stderr, "ptmcc: warning: %s: the backend rejected its mirror clones; compiled "
+                        "without them (mirrors that reach its functions fork) "
+                        "[-Wptm-uncloneable]\n", rw->v[i].source);
+    Args cmd = backend_command(c, incdir);
+    for (int i = 0; i < args->n; i++)
+        push(&cmd, args->v[i]);
+    if (c->mode == MODE_LINK)
+        add_link_libs(&cmd, prefix);
+    int rc = run(&cmd, c->verbose, NULL);
+    args_free(&cmd);
+    return rc;
+}
+
 static int compile(Cmd *c, const char *prefix)
 {
     char *incdir = format("%s/include", prefix);
@@ -1031,7 +1068,10 @@ static int compile(Cmd *c, const char *prefix)
     Rewrites rw = {.overlay = backend_is_clang(&cmd)};
     const char *lang = NULL;
     int ninputs = 0;
-    bool failed = false;
+    bool failed = false, has_tx = false;
+    Args orig = {0};
+    for (int i = 0; i < c->args.n; i++)
+        push(&orig, c->args.v[i]);
     for (int i = 0; i < c->args.n; i++) {
         const char *a = c->args.v[i];
         if (a[0] == '-' && strcmp(a, "-") != 0) {
@@ -1053,6 +1093,7 @@ static int compile(Cmd *c, const char *prefix)
             failed = true;
             continue;
         }
+        has_tx |= u && (u->nfuncs > 0 || u->nnotes > 0);
         if (text) {
             failed |= !add_rewrite(&rw, a, text, u);
             if (!rw.overlay) {
@@ -1083,7 +1124,23 @@ static int compile(Cmd *c, const char *prefix)
         char *out = captures_stdout(c, &rw) ? format("%s/stdout", tmp_root()) : NULL;
         if (out)
             push(&tmp_files, out);
+        /* -fptm-mirror-all on units without transactions: their clones
+        ** are for other files' mirrors, an extra.  Should the backend
+        ** reject them (a construct the rewrite gets wrong), the units are
+        ** compiled as written, without clones: mirrors that reach their
+        ** functions fork (the runtime finds no facts), and the build goes
+        ** on as a plain one would. */
+        char *err = front_mirror_all() && !has_tx && rw.n > 0 && !out
+                        ? format("%s/stderr", tmp_root()) : NULL;
+        if (err)
+            push(&tmp_files, err);
+        run_stderr_to = err;
         rc = run(&cmd, c->verbose, out);
+        run_stderr_to = NULL;
+        if (err && rc != 0)
+            rc = compile_without_clones(c, incdir, &orig, prefix, &rw);
+        else if (err)
+            pass_stderr(err);
         if (out)
             pass_stdout(out, c, &rw);
         if (!rw.overlay)
@@ -1091,6 +1148,7 @@ static int compile(Cmd *c, const char *prefix)
         free(out);
     }
     args_free(&cmd);
+    args_free(&orig);
     rewrites_free(&rw);
     free(incdir);
     return rc;
