@@ -560,6 +560,8 @@ static void put_xtu(Buf *out, const char *g)
 ** for other files' mirrors, or some mirror reaches other files. */
 static bool needs_facts(const Unit *u)
 {
+    if (front_mirror_all() && u->nclones + u->nfuncs > 0)
+        return true;
     for (int i = 0; i < u->nfuncs + u->nclones; i++) {
         const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
         if (f->external_clone || f->xtu_reach)
@@ -608,7 +610,35 @@ static void put_facts(Buf *out, const Unit *u, const Func *f, const char *displa
     }
     if (n)
         buf_printf(out, "    .n_calls = %d,\n    .calls = %s__ptm_xcalls,\n", n, f->name);
+    if (f->nindirects)
+        buf_puts(out, "    .indirect = 1,\n");
     buf_puts(out, "};\n");
+}
+
+/* put_clone_map: under -fptm-mirror-all, each function of the main file
+** with its clone and facts, in the section ptm_xmap, which the runtime
+** reads (ptm_clone_of) when a clone calls through a pointer. */
+static void put_clone_map(Buf *out, const Unit *u)
+{
+    if (!front_mirror_all())
+        return;
+    int n = 0;
+    for (int i = 0; i < u->nfuncs + u->nclones; i++) {
+        const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
+        if (f->file != u->main)
+            continue;
+        if (!n++)
+            buf_puts(out, "static const struct ptm_xmap __ptm_xmap[] __attribute__((__used__, "
+                          "__section__(\"ptm_xmap\"), __aligned__(sizeof(void *)))) = {\n");
+        /* the clone too: in a mirror, the function's name is its clone */
+        buf_printf(out, "    { (void (*)(void))(%s), (void (*)(void))%s__ptm_mirror, "
+                        "&%s__ptm_xfacts },\n"
+                        "    { (void (*)(void))%s__ptm_mirror, (void (*)(void))%s__ptm_mirror, "
+                        "&%s__ptm_xfacts },\n",
+                   f->name, f->name, f->name, f->name, f->name, f->name);
+    }
+    if (n)
+        buf_puts(out, "};\n");
 }
 
 /* put_all_facts: every clone's facts, declared first (they refer to each
@@ -626,6 +656,7 @@ static void put_all_facts(Buf *out, const Unit *u, const char *display)
     }
     for (int i = 0; i < u->nfuncs + u->nclones; i++)
         put_facts(out, u, i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs], display);
+    put_clone_map(out, u);
 }
 
 /* poll_text: a cancellation point, on a line of its own, after which a
@@ -714,6 +745,15 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     for (int i = 0; i < f->inl.nbounds; i++) {
         const RedoEdit *r = &f->inl.bounds[i];
         edits_add_ordered(&e, r->off, r->len, r->text, NULL, r->order);
+    }
+    /* A call through a pointer goes to the target's clone (ptm_clone_of),
+    ** outermost around the callee's own rewrites. */
+    for (int i = 0; i < f->nindirects; i++) {
+        edits_add_ordered(&e, f->indirects[i].start, 0, NULL,
+                          format("(__extension__({ __auto_type __ptm_fp%d = (", i), INT_MIN + 1);
+        edits_add_ordered(&e, f->indirects[i].end, 0, NULL,
+                          format("); (__typeof__(__ptm_fp%d))ptm_clone_of((void (*)(void))"
+                                 "__ptm_fp%d); }))", i, i), INT_MAX - 1);
     }
     /* Accesses outside its locals go through the write buffer. */
     for (int i = 0; f->redo && i < f->inl.nredo; i++) {

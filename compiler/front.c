@@ -84,12 +84,15 @@ static void note_function(Front *fr, CXCursor c)
         fr->tx = xrealloc(fr->tx, sizeof *fr->tx * (size_t)(fr->ntx + 1));
         fr->tx[fr->ntx++] = c;
         free(text);
-    } else if ((is_mirrorable(c) || (fr->mirror_all && !is_old_style(c))) &&
-               definition_spelled(c, &file) &&
+    } else if (is_mirrorable(c) && definition_spelled(c, &file) &&
                clang_File_isEqual(file, fr->main_cx) &&
                clang_Cursor_getStorageClass(c) != CX_SC_Static) {
         want_clone(fr, c); /* for the mirrors of other files (a static one
                               has none: its clone would be unused) */
+    } else if (fr->mirror_all && !is_old_style(c) && definition_spelled(c, &file) &&
+               clang_File_isEqual(file, fr->main_cx)) {
+        want_clone(fr, c); /* -fptm-mirror-all: for other files' mirrors, and
+                              a static one for calls through pointers */
     }
 }
 
@@ -368,6 +371,7 @@ static void func_free(Func *f)
     for (int j = 0; j < f->nxcallees; j++)
         free(f->xcallees[j]);
     free(f->xcallees);
+    free(f->indirects);
     free(f->mirror_reason);
     annot_free(&f->annot);
     free(f->rules_text);

@@ -658,6 +658,11 @@ typedef struct Func {
     char **xcallees;     /* functions of other files whose clones it calls
                             (PTM_MIRRORABLE, or any under -fptm-mirror-all) */
     int nxcallees;
+    struct Indirect { size_t start, end; } *indirects; /* -fptm-mirror-all:
+                            callees of calls through pointers, written in
+                            the body: the clone asks ptm_clone_of for the
+                            target's clone */
+    int nindirects;
     bool xtu_reach;      /* transactions: the mirror reaches clones of other
                             files, which the runtime resolves (ABI 7) */
     bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */
@@ -872,6 +877,11 @@ typedef struct BodyScan {
     size_t body_start, body_end;
     Local *locals;
     int nlocals;
+    CXCursor *called;    /* the callees of direct calls seen so far: a
+                            reference to a function elsewhere takes its
+                            address (under -fptm-mirror-all, no call edge:
+                            a call through the pointer is checked then) */
+    int ncalled;
 } BodyScan;
 
 /* is_old_style: a K&R definition, f(x) int x; { ... }: its header cannot

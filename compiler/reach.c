@@ -143,7 +143,7 @@ static void prove_inline(Graph *g, Func *t, int *order, int n)
     t->xtu_reach = false;
     for (int k = 0; k < n; k++) {
         Func *f = g->v[order[k]].f;
-        t->xtu_reach |= f->nxcallees > 0;
+        t->xtu_reach |= f->nxcallees > 0 || f->nindirects > 0;
         t->tx_redo |= !f->inl.local_stores_only;
     }
     if (t->xtu_reach && t->inline_ok) {
@@ -208,7 +208,9 @@ bool analyse_escapes(Unit *u)
     for (int r = 0; r < g.n; r++) {
         Func *root = g.v[r].f;
         bool is_tx = r < u->nfuncs;
-        if (!is_tx && !root->external_clone)
+        /* under -fptm-mirror-all a static clone may be called through a
+        ** pointer from any file's mirror: buffered too */
+        if (!is_tx && !root->external_clone && !front_mirror_all())
             continue;
         int n = reach(&g, r, order);
         for (int k = 0; k < n && is_tx && !root->mirror_reason; k++) {

@@ -189,6 +189,16 @@ static Escape *add_escape(BodyScan *b, const char *callee, CXCursor at)
     return &f->escapes[f->nescapes - 1];
 }
 
+/* is_called: whether the reference use is the callee of a direct call. */
+static bool is_called(const BodyScan *b, CXCursor use)
+{
+    for (int i = 0; i < b->ncalled; i++)
+        if (clang_equalLocations(clang_getCursorLocation(b->called[i]),
+                                 clang_getCursorLocation(use)))
+            return true;
+    return false;
+}
+
 /* resolve: what a mirror calls instead of the function ref named name;
 ** NULL when the call stays as it is (a pure library function, or an
 ** unknown external, which is recorded). */
@@ -202,14 +212,17 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
         return strcmp(name, "ptm_validate") == 0 ? xstrdup("ptm_shim_validate")
                                                  : format("ptm_shim_%s", name);
     CXCursor def;
+    bool edge = !fr->mirror_all || is_called(b, use);
     if (clonable_definition(ref, &def)) {
         want_clone(fr, def);
-        push_name(&b->f->callees, &b->f->ncallees, name);
+        if (edge)
+            push_name(&b->f->callees, &b->f->ncallees, name);
         return format("%s__ptm_mirror", name);
     }
     if (is_mirrorable(ref) || (fr->mirror_all && of_another_file(ref) && !call_is_pure(name))) {
         push_name(&fr->xtu, &fr->nxtu, name);
-        push_name(&b->f->xcallees, &b->f->nxcallees, name);
+        if (edge)
+            push_name(&b->f->xcallees, &b->f->nxcallees, name);
         return format("(*%s__ptm_xtu())", name);
     }
     if (!call_is_pure(name)) {
@@ -283,12 +296,42 @@ static void scan_cleanup(BodyScan *b, CXCursor attr)
     clang_disposeTokens(b->fr->tu, tk, n);
 }
 
-/* scan_call: a call whose callee is not a function: through a pointer. */
+/* indirect_callee: under -fptm-mirror-all, where the callee expression of
+** a call through a pointer is written in the body (not by a macro), so
+** that the clone can send it to ptm_clone_of.  False: it cannot. */
+static bool indirect_callee(BodyScan *b, CXCursor call, size_t *start, size_t *end)
+{
+    Kids k = kids_of(call);
+    unsigned s, e;
+    if (!b->fr->mirror_all || k.n < 1 || !written_in_file(k.c[0], b->file, &s, &e))
+        return false;
+    *start = s;
+    *end = e;
+    return s >= b->body_start && e <= b->body_end && s < e;
+}
+
+/* scan_call: a call whose callee is not a function: through a pointer.
+** Under -fptm-mirror-all the run time maps the target to its clone (and
+** an inline mirror bails out to fork when it has none); else it escapes. */
 static void scan_call(BodyScan *b, CXCursor call)
 {
     CXCursor callee = clang_getCursorReferenced(call);
-    if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
+    if (clang_getCursorKind(callee) == CXCursor_FunctionDecl) {
+        Kids k = kids_of(call);
+        if (k.n >= 1) {
+            b->called = xrealloc(b->called, sizeof *b->called * (size_t)(b->ncalled + 1));
+            b->called[b->ncalled++] = strip(k.c[0]);
+        }
+        return;
+    }
+    size_t s, e;
+    if (!indirect_callee(b, call, &s, &e)) {
         add_escape(b, NULL, call);
+        return;
+    }
+    Func *f = b->f;
+    f->indirects = xrealloc(f->indirects, sizeof *f->indirects * (size_t)(f->nindirects + 1));
+    f->indirects[f->nindirects++] = (struct Indirect){s, e};
 }
 
 /* func_name_bit: for a string literal that is __func__, __FUNCTION__ or
@@ -342,8 +385,9 @@ static enum CXChildVisitResult scan_body(CXCursor c, CXCursor parent, CXClientDa
 /* scan_function: everything the mirror clone of f needs from body. */
 void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
 {
-    BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0};
+    BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0, NULL, 0};
     clang_visitChildren(body, scan_body, &scan);
+    free(scan.called);
     finish_locals(&scan);
     Callees callees = {has_user_shim, is_clone, fr};
     inline_facts(fn, body, f->file, &callees, &f->inl);

@@ -153,7 +153,7 @@ void ptmXtuWalk(const struct ptm_xfacts *root, unsigned max, struct ptm_xstate *
         xtuFork(out, "%s%s%s", "no memory to resolve the mirror's clones: fork", "", "");
         goto done;
     }
-    int stores_out = 0;
+    int stores_out = 0, indirect = 0;
     unsigned writer = 0, unbuffered = 0;
     int has_unbuffered = 0;
     for (unsigned i = 0; i < w.n; i++) {
@@ -163,10 +163,11 @@ void ptmXtuWalk(const struct ptm_xfacts *root, unsigned max, struct ptm_xstate *
             xtuFork(out, "reaches '%s' via %s: %s", f->name, path, f->fork);
             goto done;
         }
-        if (f->stores_out && !stores_out) {
+        if ((f->stores_out || f->indirect) && !stores_out) {
             stores_out = 1;
             writer = i;
         }
+        indirect |= f->indirect;
         if (!f->buffered && !has_unbuffered) {
             has_unbuffered = 1;
             unbuffered = i;
@@ -192,13 +193,17 @@ void ptmXtuWalk(const struct ptm_xfacts *root, unsigned max, struct ptm_xstate *
         char wp[160];
         xtuPath(&w, writer, wp, sizeof wp);
         xtuPath(&w, unbuffered, path, sizeof path);
-        xtuFork(out, "'%s' stores outside its locals (via %s), and the clone of %s reads "
-                     "memory without the write buffer",
+        xtuFork(out, w.v[writer].f->stores_out
+                         ? "'%s' stores outside its locals (via %s), and the clone of %s reads "
+                           "memory without the write buffer"
+                         : "'%s' calls through a pointer (via %s), and the clone of %s reads "
+                           "memory without the write buffer",
                 w.v[writer].f->name, wp, path);
         goto done;
     }
     out->inline_ok = 1;
     out->redo = stores_out;
+    out->indirect = indirect;
     snprintf(out->reason, sizeof out->reason,
              stores_out ? "auto: the mirror's %u functions across files call only shims and "
                           "clones, and their stores outside their locals go to its write buffer"
@@ -209,6 +214,96 @@ done:
     out->nfuncs = w.n;
     free(w.v);
     free(w.seen);
+}
+
+/*
+** The clone map: every function of the units built with -fptm-mirror-all,
+** with its clone and facts (the section ptm_xmap), for the calls through
+** pointers of mirror clones.  Loaded once, outside any mirror, by the
+** first transaction whose mirror calls through a pointer; each target
+** judged then, so that ptm_clone_of neither allocates nor walks inside a
+** mirror (a watchdog's jump out of malloc would leave its lock held).
+*/
+extern const struct ptm_xmap __start_ptm_xmap[] __attribute__((weak));
+extern const struct ptm_xmap __stop_ptm_xmap[] __attribute__((weak));
+
+typedef struct xtuTarget {
+    const struct ptm_xmap *m;
+    const char *why; /* NULL: its whole reachable set is proved, buffered */
+} xtuTarget;
+
+static xtuTarget *targets;
+static size_t ntargets;
+static int targetsReady; /* 0 not yet, 1 loaded, -1 no memory */
+static pthread_once_t targetsOnce = PTHREAD_ONCE_INIT;
+
+static int xtuCmpTarget(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const xtuTarget *)a)->m->fn;
+    uintptr_t y = (uintptr_t)((const xtuTarget *)b)->m->fn;
+    return x < y ? -1 : x > y;
+}
+
+/* xtuJudge: why the clone of target may not run in an inline mirror with
+** the write buffer on (a static string, or one of the kept reasons), or
+** NULL. */
+static const char *xtuJudge(const struct ptm_xfacts *facts)
+{
+    struct ptm_xstate st = {0};
+    ptmXtuWalk(facts, 0, &st);
+    if (st.inline_ok)
+        return NULL;
+    char *why = malloc(strlen(st.reason) + 32);
+    if (!why)
+        return "a target of a call through a pointer is not proved";
+    snprintf(why, strlen(st.reason) + 32, "through a pointer: %s", st.reason);
+    return why;
+}
+
+static void xtuLoad(void)
+{
+    size_t n = __start_ptm_xmap && __stop_ptm_xmap ? (size_t)(__stop_ptm_xmap - __start_ptm_xmap)
+                                                   : 0;
+    xtuTarget *t = calloc(n ? n : 1, sizeof *t);
+    if (!t) {
+        __atomic_store_n(&targetsReady, -1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        t[i] = (xtuTarget){&__start_ptm_xmap[i], xtuJudge(__start_ptm_xmap[i].facts)};
+    qsort(t, n, sizeof *t, xtuCmpTarget);
+    targets = t;
+    ntargets = n;
+    __atomic_store_n(&targetsReady, 1, __ATOMIC_RELEASE);
+}
+
+enum ptmRc ptmXtuLoadTargets(void)
+{
+    pthread_once(&targetsOnce, xtuLoad);
+    return __atomic_load_n(&targetsReady, __ATOMIC_ACQUIRE) == 1 ? PTM_OK : PTM_ENOMEM;
+}
+
+PTM_API void (*ptm_clone_of(void (*fn)(void)))(void)
+{
+    if (__atomic_load_n(&targetsReady, __ATOMIC_ACQUIRE) == 1) {
+        size_t lo = 0, hi = ntargets;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if ((uintptr_t)targets[mid].m->fn < (uintptr_t)fn)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < ntargets && targets[lo].m->fn == fn) {
+            if (targets[lo].why)
+                ptmMirrorBail(targets[lo].why);
+            return targets[lo].m->clone;
+        }
+    }
+    /* Not a function of a unit built with -fptm-mirror-all: only the fork
+    ** executor's sandbox contains it. */
+    ptmMirrorBail("calls through a pointer a function without a mirror clone");
+    return fn;
 }
 
 const struct ptm_xstate *ptmXtuResolve(const struct ptm_tx_desc *desc)
@@ -226,8 +321,13 @@ const struct ptm_xstate *ptmXtuResolve(const struct ptm_tx_desc *desc)
                                     __ATOMIC_ACQUIRE)) {
         struct ptm_xstate r = {0};
         ptmXtuWalk(desc->xfacts, 0, &r);
+        /* the clone map, read outside any mirror: a mirror that calls
+        ** through pointers looks its targets up there */
+        if (r.inline_ok && r.indirect && ptmXtuLoadTargets() != PTM_OK)
+            xtuFork(&r, "%s%s%s", "no memory for the clone map: fork", "", "");
         s->inline_ok = r.inline_ok;
         s->redo = r.redo;
+        s->indirect = r.indirect;
         s->nfuncs = r.nfuncs;
         memcpy(s->reason, r.reason, sizeof s->reason);
         __atomic_store_n(&s->done, 2, __ATOMIC_RELEASE);

@@ -498,6 +498,9 @@ const struct ptm_xstate *ptmXtuResolve(const struct ptm_tx_desc *desc);
 /* ptmXtuWalk: the walk itself, from root, into *out (done set to 2).
 ** max: the most functions it follows (more: fork).  Exposed for tests. */
 void ptmXtuWalk(const struct ptm_xfacts *root, unsigned max, struct ptm_xstate *out);
+/* ptmXtuLoadTargets: loads the clone map (section ptm_xmap) once and
+** judges each target, for ptm_clone_of.  PTM_OK, or PTM_ENOMEM. */
+enum ptmRc ptmXtuLoadTargets(void);
 
 /* longjmp.c -------------------------------------------------------------
 ** A longjmp out of a mirror ends the mirror; one out of a primary or an

@@ -130,7 +130,10 @@ struct ptm_tx_desc {
 **               or construct ("calls unknown external 'x' (f.c:3)");
 **   calls       the functions its clone calls, by name, each with its
 **               facts: NULL when there are none (a weak reference to a
-**               file ptmcc did not build, or built without its clones).
+**               file ptmcc did not build, or built without its clones);
+**   indirect    its clone calls through pointers: the mirror then runs
+**               with the write buffer on, so that any target's clone may
+**               store through it (each target is checked at the call).
 */
 struct ptm_xfacts;
 struct ptm_xcall {
@@ -145,7 +148,24 @@ struct ptm_xfacts {
     const char *fork;
     unsigned n_calls;
     const struct ptm_xcall *calls;
+    int indirect;     /* its clone calls through pointers (ptm_clone_of) */
 };
+
+/* A function and its clone, for calls through pointers: each unit ptmcc
+** builds with -fptm-mirror-all puts one row per function it defines in the
+** section ptm_xmap. */
+struct ptm_xmap {
+    void (*fn)(void);
+    void (*clone)(void);
+    const struct ptm_xfacts *facts;
+};
+
+/* ptm_clone_of: what a mirror clone's call through the pointer fn calls:
+** fn's clone, when fn has one and every function it reaches is proved
+** for the running mirror; else an inline mirror stops there and the fork
+** executor runs it (ptm_clone_of then returns the clone, or fn itself,
+** which the fork child's sandbox contains). */
+PTM_API void (*ptm_clone_of(void (*fn)(void)))(void);
 
 /* What the walk decided, per transaction: written once by the first call
 ** (done goes 0 -> 1 -> 2), read by every later one. */
@@ -154,6 +174,7 @@ struct ptm_xstate {
     int inline_ok;            /* the whole set is proved: run inline */
     int redo;                 /* with the write buffer on */
     unsigned nfuncs;          /* functions in the reachable set */
+    int indirect;             /* some clone calls through pointers */
     char reason[320];         /* why not inline (or, inline, how) */
 };
 

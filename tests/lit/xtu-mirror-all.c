@@ -58,8 +58,8 @@ int main(void)
 // CLONE: {{^}}int all_add__ptm_mirror{{$}}
 // CLONE: all_total{{.*}}ptm_redo_st(
 // CLONE: {{^}}int all_shell__ptm_mirror{{$}}
-// CLONE: extern const struct ptm_xfacts all_add__ptm_xfacts;
 // CLONE: static const struct ptm_xfacts twice__ptm_xfacts;
+// CLONE: extern const struct ptm_xfacts all_add__ptm_xfacts;
 // CLONE: const struct ptm_xfacts all_add__ptm_xfacts = {
 // CLONE-NEXT:     .name = "all_add",
 // CLONE-NEXT:     .file = "{{.*}}xtu-all.c",
@@ -73,7 +73,8 @@ int main(void)
 // CLONE-NEXT:     .stores_out = 0,
 // CLONE-NEXT:     .buffered = 1,
 // CLONE-NEXT:     .fork = "calls unknown external 'system' ({{.*}}xtu-all.c:25)",
-// CLONE: static const struct ptm_xfacts twice__ptm_xfacts = {
+// CLONE: static const struct ptm_xmap __ptm_xmap[]
+// CLONE-NEXT: { (void (*)(void))(twice), (void (*)(void))twice__ptm_mirror, &twice__ptm_xfacts },
 
 // CALLER: extern __typeof__(all_add) all_add__ptm_mirror __attribute__((weak));
 // CALLER: extern const struct ptm_xfacts all_add__ptm_xfacts __attribute__((weak));

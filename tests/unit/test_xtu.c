@@ -15,10 +15,10 @@ static const struct ptm_xfacts xf, xg, xh, xleaf;
 static const struct ptm_xcall fCalls[] = {{"g", &xg}};
 static const struct ptm_xcall gCalls[] = {{"h", &xh}};
 static const struct ptm_xcall hCalls[] = {{"f", &xf}, {"leaf", &xleaf}};
-static const struct ptm_xfacts xf = {"f", "f.c", 0, 1, NULL, 1, fCalls};
-static const struct ptm_xfacts xg = {"g", "g.c", 0, 1, NULL, 1, gCalls};
-static const struct ptm_xfacts xh = {"h", "h.c", 0, 1, NULL, 2, hCalls};
-static const struct ptm_xfacts xleaf = {"leaf", "leaf.c", 0, 1, NULL, 0, NULL};
+static const struct ptm_xfacts xf = {"f", "f.c", 0, 1, NULL, 1, fCalls, 0};
+static const struct ptm_xfacts xg = {"g", "g.c", 0, 1, NULL, 1, gCalls, 0};
+static const struct ptm_xfacts xh = {"h", "h.c", 0, 1, NULL, 2, hCalls, 0};
+static const struct ptm_xfacts xleaf = {"leaf", "leaf.c", 0, 1, NULL, 0, NULL, 0};
 
 Test(xtu, a_cycle_across_files_resolves_inline)
 {
@@ -35,11 +35,11 @@ Test(xtu, a_cycle_across_files_resolves_inline)
 static const struct ptm_xfacts yroot, ymid, yok, ybad;
 static const struct ptm_xcall rootCalls[] = {{"mid", &ymid}};
 static const struct ptm_xcall midCalls[] = {{"ok", &yok}, {"bad", &ybad}};
-static const struct ptm_xfacts yroot = {"root", "r.c", 0, 1, NULL, 1, rootCalls};
-static const struct ptm_xfacts ymid = {"mid", "m.c", 0, 1, NULL, 2, midCalls};
-static const struct ptm_xfacts yok = {"ok", "o.c", 0, 1, NULL, 0, NULL};
+static const struct ptm_xfacts yroot = {"root", "r.c", 0, 1, NULL, 1, rootCalls, 0};
+static const struct ptm_xfacts ymid = {"mid", "m.c", 0, 1, NULL, 2, midCalls, 0};
+static const struct ptm_xfacts yok = {"ok", "o.c", 0, 1, NULL, 0, NULL, 0};
 static const struct ptm_xfacts ybad = {"bad", "b.c", 0, 1,
-                                       "calls unknown external 'exit' (b.c:3)", 0, NULL};
+                                       "calls unknown external 'exit' (b.c:3)", 0, NULL, 0};
 
 Test(xtu, a_needs_fork_leaf_forks_and_names_the_path)
 {
@@ -52,7 +52,7 @@ Test(xtu, a_needs_fork_leaf_forks_and_names_the_path)
 
 /* a missing record: the callee's file was not built by ptmcc */
 static const struct ptm_xcall missCalls[] = {{"mid", &ymid}, {"curl_easy_perform", NULL}};
-static const struct ptm_xfacts zroot = {"fetch", "f.c", 0, 1, NULL, 2, missCalls};
+static const struct ptm_xfacts zroot = {"fetch", "f.c", 0, 1, NULL, 2, missCalls, 0};
 
 Test(xtu, a_missing_record_forks_and_names_the_callee)
 {
@@ -67,12 +67,12 @@ Test(xtu, a_missing_record_forks_and_names_the_callee)
 /* a store through the buffer, read by a clone that is not buffered */
 static const struct ptm_xfacts wroot, wstore, wread;
 static const struct ptm_xcall wCalls[] = {{"store", &wstore}, {"read", &wread}};
-static const struct ptm_xfacts wroot = {"tx", "t.c", 0, 1, NULL, 2, wCalls};
-static const struct ptm_xfacts wstore = {"store", "s.c", 1, 1, NULL, 0, NULL};
-static const struct ptm_xfacts wread = {"read", "r.c", 0, 0, NULL, 0, NULL};
-static const struct ptm_xfacts wread2 = {"read", "r.c", 0, 1, NULL, 0, NULL};
+static const struct ptm_xfacts wroot = {"tx", "t.c", 0, 1, NULL, 2, wCalls, 0};
+static const struct ptm_xfacts wstore = {"store", "s.c", 1, 1, NULL, 0, NULL, 0};
+static const struct ptm_xfacts wread = {"read", "r.c", 0, 0, NULL, 0, NULL, 0};
+static const struct ptm_xfacts wread2 = {"read", "r.c", 0, 1, NULL, 0, NULL, 0};
 static const struct ptm_xcall wCalls2[] = {{"store", &wstore}, {"read", &wread2}};
-static const struct ptm_xfacts wroot2 = {"tx", "t.c", 0, 1, NULL, 2, wCalls2};
+static const struct ptm_xfacts wroot2 = {"tx", "t.c", 0, 1, NULL, 2, wCalls2, 0};
 
 Test(xtu, a_buffered_store_needs_every_reader_buffered)
 {
@@ -107,7 +107,7 @@ Test(xtu, a_long_path_is_cut_and_keeps_its_root)
 {
     for (int i = 0; i < CHAIN; i++) {
         snprintf(chainNames[i], sizeof chainNames[i], "c%d", i);
-        chain[i] = (struct ptm_xfacts){chainNames[i], "c.c", 0, 1, NULL, 0, NULL};
+        chain[i] = (struct ptm_xfacts){chainNames[i], "c.c", 0, 1, NULL, 0, NULL, 0};
         if (i + 1 < CHAIN) {
             chainCalls[i] = (struct ptm_xcall){chainNames[i + 1], &chain[i + 1]};
             chain[i].n_calls = 1;
