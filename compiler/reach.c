@@ -17,6 +17,7 @@
 typedef struct GraphNode {
     Func *f;
     bool seen;
+    int parent; /* the caller through which reach found it first */
 } GraphNode;
 
 typedef struct Graph {
@@ -41,12 +42,14 @@ static int reach(Graph *g, int root, int *order)
     int n = 0;
     order[n++] = root;
     g->v[root].seen = true;
+    g->v[root].parent = root;
     for (int k = 0; k < n; k++) {
         Func *f = g->v[order[k]].f;
         for (int i = 0; i < f->ncallees; i++) {
             int j = graph_find(g, f->callees[i]);
             if (j >= 0 && !g->v[j].seen) {
                 g->v[j].seen = true;
+                g->v[j].parent = order[k];
                 order[n++] = j;
             }
         }
@@ -66,6 +69,61 @@ char *escape_reason(const Escape *e)
     if (e->callee)
         return format("calls unknown external '%s' (%s:%u)", e->callee, path, line);
     return format("calls through a function pointer (%s:%u)", path, line);
+}
+
+static DiagGroup escape_group(const Escape *e)
+{
+    return e->macro_defined || e->old_style ? W_UNCLONEABLE
+           : e->callee                      ? W_UNKNOWN_EXTERNAL
+                                            : W_FUNCTION_POINTER;
+}
+
+/* call_path: "tx -> f -> g", the calls from the root of the last reach to
+** node i.  malloc'd. */
+static char *call_path(const Graph *g, int i)
+{
+    int chain[64], n = 0;
+    for (int k = i; n < 64; k = g->v[k].parent) {
+        chain[n++] = k;
+        if (g->v[k].parent == k)
+            break;
+    }
+    Buf b = {0};
+    while (n-- > 0)
+        buf_printf(&b, "%s%s", b.len ? " -> " : "", g->v[chain[n]].f->name);
+    return b.data;
+}
+
+/* warn_transaction: one warning per group for a transaction whose mirror
+** forks, at the first call of that group it reaches (breadth first), with
+** the path to it: "the mirror of 'fetch' forks: it reaches unknown
+** external 'curl_easy_perform' via fetch -> http_get". */
+static void warn_transaction(const Graph *g, const Func *t, const int *order, int n)
+{
+    bool said[DIAG_NGROUPS] = {false};
+    for (int k = 0; k < n; k++) {
+        const Func *f = g->v[order[k]].f;
+        for (int i = 0; i < f->nescapes; i++) {
+            const Escape *e = &f->escapes[i];
+            DiagGroup grp = escape_group(e);
+            if (said[grp])
+                continue;
+            said[grp] = true;
+            char *path = call_path(g, order[k]);
+            if (e->macro_defined || e->old_style)
+                warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it reaches '%s' via "
+                           "%s, and ptmcc cannot clone it (%s)", t->name, e->callee, path,
+                           e->macro_defined ? "a macro writes its definition"
+                                            : "its definition is K&R-style");
+            else if (e->callee)
+                warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it reaches unknown "
+                           "external '%s' via %s", t->name, e->callee, path);
+            else
+                warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it calls through a "
+                           "function pointer via %s", t->name, path);
+            free(path);
+        }
+    }
 }
 
 static void warn_escape(const Func *f, const Escape *e)
@@ -199,9 +257,9 @@ bool analyse_escapes(Unit *u)
 {
     Graph g = {xcalloc((size_t)(u->nfuncs + u->nclones + 1), sizeof *g.v), 0};
     for (int i = 0; i < u->nfuncs; i++)
-        g.v[g.n++] = (GraphNode){&u->funcs[i], false};
+        g.v[g.n++] = (GraphNode){&u->funcs[i], false, 0};
     for (int i = 0; i < u->nclones; i++)
-        g.v[g.n++] = (GraphNode){&u->clones[i], false};
+        g.v[g.n++] = (GraphNode){&u->clones[i], false, 0};
     int *order = xcalloc((size_t)g.n + 1, sizeof *order);
     bool *warn = xcalloc((size_t)g.n + 1, sizeof *warn);
     bool ok = true;
@@ -228,9 +286,11 @@ bool analyse_escapes(Unit *u)
         /* Under -fptm-mirror-all every function is a clone for other
         ** files: what forks them is told to the transactions (here, and
         ** at run time in the trace), not at each call of the program. */
-        if (m == MIRROR_AUTO && (is_tx || !front_mirror_all()))
+        if (m == MIRROR_AUTO && is_tx)
+            warn_transaction(&g, root, order, n); /* one summary per group */
+        else if (m == MIRROR_AUTO && !front_mirror_all())
             for (int k = 0; k < n; k++)
-                warn[order[k]] = true;
+                warn[order[k]] = true; /* a PTM_MIRRORABLE clone's escapes */
         /* reaching other files' clones, `inline` is checked at run time */
         bool run_time = root->xtu_reach && !root->needs_fork && !root->inline_blocker;
         if (m == MIRROR_INLINE && !root->inline_ok && !run_time) {
