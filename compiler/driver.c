@@ -1047,10 +1047,13 @@ static void pass_stderr(const char *path)
 static int compile_without_clones(Cmd *c, const char *incdir, const Args *args,
                                   const char *prefix, const Rewrites *rw)
 {
+    int errors = diag_error_count();
     for (int i = 0; i < rw->n; i++)
-        fprintf(stderr, "ptmcc: warning: %s: the backend rejected its mirror clones; compiled "
-                        "without them (mirrors that reach its functions fork) "
-                        "[-Wptm-uncloneable]\n", rw->v[i].source);
+        warning_at(W_UNCLONEABLE, (SrcLoc){NULL, 0}, 0, "%s: the backend rejected its mirror "
+                   "clones; compiled without them (mirrors that reach its functions fork)",
+                   rw->v[i].source);
+    if (diag_error_count() > errors) /* -Werror=ptm-uncloneable */
+        return 1;
     Args cmd = backend_command(c, incdir);
     for (int i = 0; i < args->n; i++)
         push(&cmd, args->v[i]);

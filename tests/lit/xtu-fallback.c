@@ -4,6 +4,8 @@
 // facts, and a mirror that reaches its functions forks, naming them.
 // RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror -c %inputs/xtu-setarg.c -o %t.lib.o 2>&1 | FileCheck %s --check-prefix=WARN
 // RUN: nm %t.lib.o | FileCheck %s --check-prefix=NM
+// RUN: %ptmcc -fptm-mirror-all -Wno-ptm-uncloneable -c %inputs/xtu-setarg.c -o %t.lib2.o 2>&1 | FileCheck %s --allow-empty --check-prefix=QUIET
+// RUN: not %ptmcc -fptm-mirror-all -Werror=ptm-uncloneable -c %inputs/xtu-setarg.c -o %t.lib3.o 2>&1 | FileCheck %s --check-prefix=WERROR
 // RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror %s %t.lib.o -o %t
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t | FileCheck %s --check-prefix=OUT
 // RUN: FileCheck %s --check-prefix=TRACE < %t.trace
@@ -38,6 +40,10 @@ int main(void)
 
 // WARN: ptmcc: warning: {{.*}}xtu-setarg.c: the backend rejected its mirror clones; compiled without them (mirrors that reach its functions fork) [-Wptm-uncloneable]
 // WARN-NOT: error
+
+// QUIET-NOT: {{.}}
+
+// WERROR: ptmcc: error: {{.*}}xtu-setarg.c: the backend rejected its mirror clones; {{.*}} [-Werror,-Wptm-uncloneable]
 
 // NM: T patch
 // NM-NOT: patch__ptm
