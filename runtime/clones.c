@@ -1,5 +1,8 @@
 /*
-** clones.c - mirrors that call into files ptmcc did not build.
+** clones.c - mirrors that call into other files: the run-time walk of a
+** mirror's reachable set through the clones' facts (ABI 7), the clone map
+** for calls through pointers (ptm_clone_of), and, below, the event of a
+** clone that is missing because its file was not built by ptmcc.
 **
 ** A mirror calls a PTM_MIRRORABLE function of another file through a weak
 ** reference to its clone; when that file was compiled without ptmcc the
