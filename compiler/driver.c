@@ -513,8 +513,12 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     if (unit_out)
         *unit_out = NULL;
     ScanHit hit = mentions_ptm(c, source);
-    if (hit == SCAN_NONE && !front_mirror_all())
-        return true; /* -fptm-mirror-all: every unit has clones for others */
+    /* -fptm-mirror-all: every unit compiled has clones for others; what
+    ** -E and -M print of a unit without annotations stays as written (a
+    ** configure script's probes read it). */
+    bool clones_for_others = front_mirror_all() && !c->preprocess && !c->print_deps;
+    if (hit == SCAN_NONE && !clones_for_others)
+        return true;
     Args p = parse_args(c, incdir);
     Unit *u = front_parse(source, (const char *const *)p.v, p.n, hit == SCAN_NOTES);
     /* A unit without transactions is rewritten too when it defines

@@ -17,6 +17,8 @@
 // RUN: FileCheck %s --check-prefix=OUT < %t.out
 // RUN: FileCheck %s --check-prefix=TRACE < %t.trace
 // RUN: env PTM_DRY_RUN=1 %t | FileCheck %s --check-prefix=DRY
+// What -E prints of a unit without annotations stays as written.
+// RUN: %ptmcc -fptm-mirror-all -E -I %inputs %inputs/xtu-all.c | FileCheck %s --check-prefix=PRE --implicit-check-not=__ptm_
 // Without the flag the calls are unknown externals, as before (and
 // `mirror = inline` an error at compile time).
 // RUN: not %ptmcc -I %inputs -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=OFF
@@ -82,6 +84,8 @@ int main(void)
 // CALLER: static struct ptm_xstate add__ptm_xstate;
 // CALLER: .mirror_mode = PTM_MIRROR_INLINE,
 // CALLER: .xfacts = &shell__ptm_xfacts,
+
+// PRE: int all_add(int v)
 
 // OUT: add 4
 // OUT-NEXT: shell 0
