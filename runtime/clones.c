@@ -272,8 +272,12 @@ static void xtuLoad(void)
         __atomic_store_n(&targetsReady, -1, __ATOMIC_RELEASE);
         return;
     }
+    /* a function's row and its clone's are neighbours, with one record */
     for (size_t i = 0; i < n; i++)
-        t[i] = (xtuTarget){&__start_ptm_xmap[i], xtuJudge(__start_ptm_xmap[i].facts)};
+        t[i] = (xtuTarget){&__start_ptm_xmap[i],
+                           i && __start_ptm_xmap[i].facts == __start_ptm_xmap[i - 1].facts
+                               ? t[i - 1].why
+                               : xtuJudge(__start_ptm_xmap[i].facts)};
     qsort(t, n, sizeof *t, xtuCmpTarget);
     targets = t;
     ntargets = n;
