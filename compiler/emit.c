@@ -482,7 +482,7 @@ static const char *display_of(const Unit *u, const Func *f, const char *display)
 ** files; every other clone is private to this one. */
 static const char *clone_storage(const Func *f)
 {
-    return f->external_clone ? "" : "static ";
+    return f->external_clone || f->static_by_macro ? "" : "static ";
 }
 
 static const char *const func_names[] = {"__func__", "__FUNCTION__", "__PRETTY_FUNCTION__"};
@@ -597,7 +597,7 @@ static void put_facts(Buf *out, const Unit *u, const Func *f, const char *displa
         buf_puts(out, "};\n");
     }
     buf_printf(out, "%sconst struct ptm_xfacts %s__ptm_xfacts = {\n    .name = \"%s\",\n"
-                    "    .file = ", clone_storage(f), f->name, f->name);
+                    "    .file = ", f->external_clone ? "" : "static ", f->name, f->name);
     put_c_string(out, display_of(u, f, display));
     buf_printf(out, ",\n    .stores_out = %d,\n    .buffered = %d,\n",
                !f->inl.local_stores_only, f->redo);

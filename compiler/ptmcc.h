@@ -666,6 +666,8 @@ typedef struct Func {
     bool xtu_reach;      /* transactions: the mirror reaches clones of other
                             files, which the runtime resolves (ABI 7) */
     bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */
+    bool static_by_macro; /* static through a macro (zlib's `local`): its
+                             clone's copied header already says static */
     unsigned func_names; /* bit 0: __func__ in its body (from a macro too),
                             1: __FUNCTION__, 2: __PRETTY_FUNCTION__; its
                             renamed copies pin them to name */

@@ -57,24 +57,26 @@ int main(void)
 }
 
 // CLONE: {{^}}static int twice__ptm_mirror{{$}}
+// CLONE: {{^}}local int once__ptm_mirror{{$}}
 // CLONE: {{^}}int all_add__ptm_mirror{{$}}
 // CLONE: all_total{{.*}}ptm_redo_st(
 // CLONE: {{^}}int all_shell__ptm_mirror{{$}}
 // CLONE: static const struct ptm_xfacts twice__ptm_xfacts;
+// CLONE: static const struct ptm_xfacts once__ptm_xfacts;
 // CLONE: extern const struct ptm_xfacts all_add__ptm_xfacts;
 // CLONE: const struct ptm_xfacts all_add__ptm_xfacts = {
 // CLONE-NEXT:     .name = "all_add",
 // CLONE-NEXT:     .file = "{{.*}}xtu-all.c",
 // CLONE-NEXT:     .stores_out = 1,
 // CLONE-NEXT:     .buffered = 1,
-// CLONE-NEXT:     .n_calls = 1,
+// CLONE-NEXT:     .n_calls = 2,
 // CLONE-NEXT:     .calls = all_add__ptm_xcalls,
 // CLONE: const struct ptm_xfacts all_shell__ptm_xfacts = {
 // CLONE-NEXT:     .name = "all_shell",
 // CLONE-NEXT:     .file = "{{.*}}xtu-all.c",
 // CLONE-NEXT:     .stores_out = 0,
 // CLONE-NEXT:     .buffered = 1,
-// CLONE-NEXT:     .fork = "calls unknown external 'system' ({{.*}}xtu-all.c:25)",
+// CLONE-NEXT:     .fork = "calls unknown external 'system' ({{.*}}xtu-all.c:33)",
 // CLONE: static const struct ptm_xmap __ptm_xmap[]
 // CLONE-NEXT: { (void (*)(void))(twice), (void (*)(void))twice__ptm_mirror, &twice__ptm_xfacts },
 
@@ -92,8 +94,8 @@ int main(void)
 // OUT-NEXT: plain 5
 // OUT-NEXT: total 4
 
-// TRACE: "transaction_id":"add",{{.*}}"mirror":"inline","mirror_reason":"auto: the mirror's 4 functions across files call only shims and clones, and their stores outside their locals go to its write buffer","mirror_status":"returned"
-// TRACE: "transaction_id":"shell",{{.*}}"mirror":"fork","mirror_reason":"reaches 'all_shell' via shell -> all_shell: calls unknown external 'system' ({{.*}}xtu-all.c:25)"
+// TRACE: "transaction_id":"add",{{.*}}"mirror":"inline","mirror_reason":"auto: the mirror's 5 functions across files call only shims and clones, and their stores outside their locals go to its write buffer","mirror_status":"returned"
+// TRACE: "transaction_id":"shell",{{.*}}"mirror":"fork","mirror_reason":"reaches 'all_shell' via shell -> all_shell: calls unknown external 'system' ({{.*}}xtu-all.c:33)"
 // TRACE: "transaction_id":"plain",{{.*}}"mirror":"fork","mirror_reason":"reaches 'all_plain' via plain: no mirror clone (its file was not built by ptmcc -fptm-mirror-all)"
 
 // DRY: add 4

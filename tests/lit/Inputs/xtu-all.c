@@ -2,6 +2,8 @@
 
 #include "xtu-all.h"
 
+#define local static
+
 int all_total;
 
 static int twice(int v)
@@ -9,9 +11,15 @@ static int twice(int v)
     return 2 * v;
 }
 
+/* static through a macro, as zlib writes it: its clone is not "static local" */
+local int once(int v)
+{
+    return v;
+}
+
 int all_add(int v)
 {
-    all_total += twice(v);
+    all_total += twice(once(v));
     return all_total;
 }
 
