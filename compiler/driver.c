@@ -174,6 +174,10 @@ static void usage(FILE *out)
           "                       the entry's (relative paths in them are read from the\n"
           "                       entry's directory).  -p is this only when a directory\n"
           "                       follows (or as -p=<build-dir>); else it is cc's -p\n"
+          "  -fptm-mirror-all     give every function of the file a mirror clone for the\n"
+          "                       mirrors of other files, and send a mirror's calls of\n"
+          "                       other files' functions to their clones (build the whole\n"
+          "                       project with it); -fno-ptm-mirror-all: off (default)\n"
           "  --ptm-verbose        print the backend commands on stderr\n"
           "  -fdiagnostics-format=json   diagnostics of ptmcc as JSON\n"
           "  --help, --version\n",
@@ -243,6 +247,14 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
         }
         if (strcmp(a, "--verify-mirror") == 0) {
             c->verify_mirror = true;
+            continue;
+        }
+        if (strcmp(a, "-fptm-mirror-all") == 0) {
+            front_set_mirror_all(true);
+            continue;
+        }
+        if (strcmp(a, "-fno-ptm-mirror-all") == 0) {
+            front_set_mirror_all(false);
             continue;
         }
         if (strcmp(a, "--ptm-verbose") == 0) {
@@ -503,7 +515,11 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     if (unit_out)
         *unit_out = NULL;
     ScanHit hit = mentions_ptm(c, source);
-    if (hit == SCAN_NONE)
+    /* -fptm-mirror-all: every unit compiled has clones for others; what
+    ** -E and -M print of a unit without annotations stays as written (a
+    ** configure script's probes read it). */
+    bool clones_for_others = front_mirror_all() && !c->preprocess && !c->print_deps;
+    if (hit == SCAN_NONE && !clones_for_others)
         return true;
     const FrontApi *fe = front();
     if (!fe)
@@ -545,6 +561,9 @@ static void split_words(Args *a, const char *s)
 /* run: runs a command and waits; its stdout goes to the file stdout_to
 ** when that is not NULL.  Returns its exit status (128 + signal when it
 ** was killed). */
+/* Where run sends the command's stderr (NULL: ptmcc's). */
+static const char *run_stderr_to;
+
 static int run(const Args *cmd, bool verbose, const char *stdout_to)
 {
     if (verbose) {
@@ -556,6 +575,9 @@ static int run(const Args *cmd, bool verbose, const char *stdout_to)
     posix_spawn_file_actions_init(&fa);
     if (stdout_to)
         posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, stdout_to,
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (run_stderr_to)
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, run_stderr_to,
                                          O_WRONLY | O_CREAT | O_TRUNC, 0600);
     fflush(stdout);
     pid_t pid;
@@ -1017,6 +1039,40 @@ static void add_link_libs(Args *cmd, const char *prefix)
     push(cmd, "-Wl,--pop-state");
 }
 
+/* pass_stderr: what the backend said, saved in path, to ptmcc's stderr. */
+static void pass_stderr(const char *path)
+{
+    size_t len;
+    char *t = read_file(path, &len);
+    if (t)
+        fwrite(t, 1, len, stderr);
+    free(t);
+}
+
+/* compile_without_clones: the backend rejected the mirror clones of units
+** compiled under -fptm-mirror-all for other files' mirrors: each is
+** compiled as written (args: the command line's), with a warning.  Returns
+** the backend's status. */
+static int compile_without_clones(Cmd *c, const char *incdir, const Args *args,
+                                  const char *prefix, const Rewrites *rw)
+{
+    int errors = diag_error_count();
+    for (int i = 0; i < rw->n; i++)
+        warning_at(W_UNCLONEABLE, (SrcLoc){NULL, 0}, 0, "%s: the backend rejected its mirror "
+                   "clones; compiled without them (mirrors that reach its functions fork)",
+                   rw->v[i].source);
+    if (diag_error_count() > errors) /* -Werror=ptm-uncloneable */
+        return 1;
+    Args cmd = backend_command(c, incdir);
+    for (int i = 0; i < args->n; i++)
+        push(&cmd, args->v[i]);
+    if (c->mode == MODE_LINK)
+        add_link_libs(&cmd, prefix);
+    int rc = run(&cmd, c->verbose, NULL);
+    args_free(&cmd);
+    return rc;
+}
+
 static int compile(Cmd *c, const char *prefix)
 {
     char *incdir = format("%s/include", prefix);
@@ -1024,7 +1080,10 @@ static int compile(Cmd *c, const char *prefix)
     Rewrites rw = {.overlay = backend_is_clang(&cmd)};
     const char *lang = NULL;
     int ninputs = 0;
-    bool failed = false;
+    bool failed = false, has_tx = false;
+    Args orig = {0};
+    for (int i = 0; i < c->args.n; i++)
+        push(&orig, c->args.v[i]);
     for (int i = 0; i < c->args.n; i++) {
         const char *a = c->args.v[i];
         if (a[0] == '-' && strcmp(a, "-") != 0) {
@@ -1046,6 +1105,7 @@ static int compile(Cmd *c, const char *prefix)
             failed = true;
             continue;
         }
+        has_tx |= u && (u->nfuncs > 0 || u->nnotes > 0);
         if (text) {
             failed |= !add_rewrite(&rw, a, text, u);
             if (!rw.overlay) {
@@ -1076,7 +1136,23 @@ static int compile(Cmd *c, const char *prefix)
         char *out = captures_stdout(c, &rw) ? format("%s/stdout", tmp_root()) : NULL;
         if (out)
             push(&tmp_files, out);
+        /* -fptm-mirror-all on units without transactions: their clones
+        ** are for other files' mirrors, an extra.  Should the backend
+        ** reject them (a construct the rewrite gets wrong), the units are
+        ** compiled as written, without clones: mirrors that reach their
+        ** functions fork (the runtime finds no facts), and the build goes
+        ** on as a plain one would. */
+        char *err = front_mirror_all() && !has_tx && rw.n > 0 && !out
+                        ? format("%s/stderr", tmp_root()) : NULL;
+        if (err)
+            push(&tmp_files, err);
+        run_stderr_to = err;
         rc = run(&cmd, c->verbose, out);
+        run_stderr_to = NULL;
+        if (err && rc != 0)
+            rc = compile_without_clones(c, incdir, &orig, prefix, &rw);
+        else if (err)
+            pass_stderr(err);
         if (out)
             pass_stdout(out, c, &rw);
         if (!rw.overlay)
@@ -1084,6 +1160,7 @@ static int compile(Cmd *c, const char *prefix)
         free(out);
     }
     args_free(&cmd);
+    args_free(&orig);
     rewrites_free(&rw);
     free(incdir);
     return rc;

@@ -482,7 +482,7 @@ static const char *display_of(const Unit *u, const Func *f, const char *display)
 ** files; every other clone is private to this one. */
 static const char *clone_storage(const Func *f)
 {
-    return f->external_clone ? "" : "static ";
+    return f->external_clone || f->static_by_macro ? "" : "static ";
 }
 
 static const char *const func_names[] = {"__func__", "__FUNCTION__", "__PRETTY_FUNCTION__"};
@@ -551,8 +551,112 @@ static void put_xtu(Buf *out, const char *g)
                "extern __typeof__(%s) %s__ptm_mirror __attribute__((weak));\n"
                "static __typeof__(%s) *%s__ptm_xtu(void)\n{\n"
                "    if (%s__ptm_mirror)\n        return %s__ptm_mirror;\n"
-               "    ptm_note_missing_clone(\"%s\");\n    return %s;\n}\n",
-               g, g, g, g, g, g, g, g, g);
+               "    ptm_note_missing_clone(\"%s\");\n    return %s;\n}\n"
+               "extern const struct ptm_xfacts %s__ptm_xfacts __attribute__((weak));\n",
+               g, g, g, g, g, g, g, g, g, g);
+}
+
+/* needs_facts: whether the unit's clones carry facts records: some are
+** for other files' mirrors, or some mirror reaches other files. */
+static bool needs_facts(const Unit *u)
+{
+    if (front_mirror_all() && u->nclones + u->nfuncs > 0)
+        return true;
+    for (int i = 0; i < u->nfuncs + u->nclones; i++) {
+        const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
+        if (f->external_clone || f->xtu_reach)
+            return true;
+    }
+    return false;
+}
+
+/* fork_fact: why f's clone alone needs the fork executor, or NULL. */
+static char *fork_fact(const Func *f)
+{
+    if (f->nescapes)
+        return escape_reason(&f->escapes[0]);
+    if (!f->inl.local_stores_only && !f->inl.redo_ok)
+        return format("stores outside its locals where the write buffer cannot follow: %s",
+                      f->inl.redo_blocker ? f->inl.redo_blocker : "?");
+    return NULL;
+}
+
+/* put_facts: f's facts record, f__ptm_xfacts, next to its clone and with
+** its linkage (ptm_gen.h, ABI 7): what the runtime's walk of a mirror
+** across files needs to know of it, and the functions it calls, those of
+** other files through weak references (NULL when the file has no clone). */
+static void put_facts(Buf *out, const Unit *u, const Func *f, const char *display)
+{
+    int n = f->ncallees + f->nxcallees;
+    if (n) {
+        buf_printf(out, "static const struct ptm_xcall %s__ptm_xcalls[] = {\n", f->name);
+        for (int i = 0; i < n; i++) {
+            const char *c = i < f->ncallees ? f->callees[i] : f->xcallees[i - f->ncallees];
+            buf_printf(out, "    { \"%s\", &%s__ptm_xfacts },\n", c, c);
+        }
+        buf_puts(out, "};\n");
+    }
+    buf_printf(out, "%sconst struct ptm_xfacts %s__ptm_xfacts = {\n    .name = \"%s\",\n"
+                    "    .file = ", f->external_clone ? "" : "static ", f->name, f->name);
+    put_c_string(out, display_of(u, f, display));
+    buf_printf(out, ",\n    .stores_out = %d,\n    .buffered = %d,\n",
+               !f->inl.local_stores_only, f->redo);
+    char *why = fork_fact(f);
+    if (why) {
+        buf_puts(out, "    .fork = ");
+        put_c_string(out, why);
+        buf_puts(out, ",\n");
+        free(why);
+    }
+    if (n)
+        buf_printf(out, "    .n_calls = %d,\n    .calls = %s__ptm_xcalls,\n", n, f->name);
+    if (f->nindirects)
+        buf_puts(out, "    .indirect = 1,\n");
+    buf_puts(out, "};\n");
+}
+
+/* put_clone_map: under -fptm-mirror-all, each function of the main file
+** with its clone and facts, in the section ptm_xmap, which the runtime
+** reads (ptm_clone_of) when a clone calls through a pointer. */
+static void put_clone_map(Buf *out, const Unit *u)
+{
+    if (!front_mirror_all())
+        return;
+    int n = 0;
+    for (int i = 0; i < u->nfuncs + u->nclones; i++) {
+        const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
+        if (f->file != u->main)
+            continue;
+        if (!n++)
+            buf_puts(out, "static const struct ptm_xmap __ptm_xmap[] __attribute__((__used__, "
+                          "__section__(\"ptm_xmap\"), __aligned__(sizeof(void *)))) = {\n");
+        /* the clone too: in a mirror, the function's name is its clone */
+        buf_printf(out, "    { (void (*)(void))(%s), (void (*)(void))%s__ptm_mirror, "
+                        "&%s__ptm_xfacts },\n"
+                        "    { (void (*)(void))%s__ptm_mirror, (void (*)(void))%s__ptm_mirror, "
+                        "&%s__ptm_xfacts },\n",
+                   f->name, f->name, f->name, f->name, f->name, f->name);
+    }
+    if (n)
+        buf_puts(out, "};\n");
+}
+
+/* put_all_facts: every clone's facts, declared first (they refer to each
+** other in any order). */
+static void put_all_facts(Buf *out, const Unit *u, const char *display)
+{
+    if (!needs_facts(u))
+        return;
+    buf_puts(out, "\n/* ptmcc: what each mirror clone's proof found, for mirrors that reach "
+                  "across files (resolved at run time). */\n");
+    for (int i = 0; i < u->nfuncs + u->nclones; i++) {
+        const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
+        buf_printf(out, "%sconst struct ptm_xfacts %s__ptm_xfacts;\n",
+                   f->external_clone ? "extern " : "static ", f->name);
+    }
+    for (int i = 0; i < u->nfuncs + u->nclones; i++)
+        put_facts(out, u, i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs], display);
+    put_clone_map(out, u);
 }
 
 /* poll_text: a cancellation point, on a line of its own, after which a
@@ -641,6 +745,15 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     for (int i = 0; i < f->inl.nbounds; i++) {
         const RedoEdit *r = &f->inl.bounds[i];
         edits_add_ordered(&e, r->off, r->len, r->text, NULL, r->order);
+    }
+    /* A call through a pointer goes to the target's clone (ptm_clone_of),
+    ** outermost around the callee's own rewrites. */
+    for (int i = 0; i < f->nindirects; i++) {
+        edits_add_ordered(&e, f->indirects[i].start, 0, NULL,
+                          format("(__extension__({ __auto_type __ptm_fp%d = (", i), INT_MIN + 1);
+        edits_add_ordered(&e, f->indirects[i].end, 0, NULL,
+                          format("); (__typeof__(__ptm_fp%d))ptm_clone_of((void (*)(void))"
+                                 "__ptm_fp%d); }))", i, i), INT_MAX - 1);
     }
     /* Accesses outside its locals go through the write buffer. */
     for (int i = 0; f->redo && i < f->inl.nredo; i++) {
@@ -796,6 +909,8 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
             buf_printf(out, "%s%s", i ? ", " : " ", accepted[i]->str);
         buf_puts(out, " };\n");
     }
+    if (f->xtu_reach && !f->needs_fork && !f->inline_blocker)
+        buf_printf(out, "static struct ptm_xstate %s__ptm_xstate;\n", f->name);
     buf_printf(out, "static const struct ptm_tx_desc %s__ptm_desc = {\n", f->name);
     buf_puts(out, "    .abi = PTM_ABI_VERSION,\n    .transaction_id = ");
     put_c_string(out, m->transaction_id);
@@ -829,6 +944,9 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
         buf_puts(out, ",\n");
     } else if (f->inline_ok) {
         buf_puts(out, f->tx_redo ? "    .inline_ok = 1,\n    .redo = 1,\n" : "    .inline_ok = 1,\n");
+    } else if (f->xtu_reach && !f->inline_blocker) {
+        buf_printf(out, "    .xfacts = &%s__ptm_xfacts,\n    .xstate = &%s__ptm_xstate,\n",
+                   f->name, f->name);
     } else if (f->inline_blocker) {
         buf_puts(out, "    .mirror_reason = ");
         put_c_string(out, f->inline_blocker);
@@ -1161,6 +1279,7 @@ char *emit_unit(const Unit *u, const char *display)
         put_mirror(&out, u, &u->funcs[i], display);
     for (int i = 0; i < u->nclones; i++)
         put_mirror(&out, u, &u->clones[i], display);
+    put_all_facts(&out, u, display);
     for (int i = 0; i < u->nfuncs; i++)
         put_glue(&out, &u->funcs[i], display);
     return out.data;

@@ -89,6 +89,10 @@ static void note_function(Front *fr, CXCursor c)
                clang_Cursor_getStorageClass(c) != CX_SC_Static) {
         want_clone(fr, c); /* for the mirrors of other files (a static one
                               has none: its clone would be unused) */
+    } else if (fr->mirror_all && !is_old_style(c) && definition_spelled(c, &file) &&
+               clang_File_isEqual(file, fr->main_cx)) {
+        want_clone(fr, c); /* -fptm-mirror-all: for other files' mirrors, and
+                              a static one for calls through pointers */
     }
 }
 
@@ -229,6 +233,9 @@ static bool read_unit(Front *fr, Unit *u)
             ok = false;
         CXCursor first = clang_getCanonicalCursor(fr->tx[i]);
         f->has_prior_decl = !clang_equalCursors(first, fr->tx[i]);
+        /* under -fptm-mirror-all another file's mirror may call it too */
+        f->external_clone = fr->mirror_all &&
+                            clang_Cursor_getStorageClass(fr->tx[i]) != CX_SC_Static;
     }
     for (int i = 0; ok && i < fr->nclones; i++) {
         Func clone = {0};
@@ -262,9 +269,22 @@ static Unit *unparsed_notes(Front *fr)
     return u;
 }
 
+static bool mirror_all;
+
+void front_set_mirror_all(bool on)
+{
+    mirror_all = on;
+}
+
+bool front_mirror_all(void)
+{
+    return mirror_all;
+}
+
 Unit *front_parse(const char *path, const char *const *args, int nargs, bool notes_only)
 {
     Front fr = {0};
+    fr.mirror_all = mirror_all;
     fr.main = src_load(path);
     if (!fr.main) {
         error_plain("cannot read '%s'", path);
@@ -348,6 +368,10 @@ static void func_free(Func *f)
     for (int j = 0; j < f->ncallees; j++)
         free(f->callees[j]);
     free(f->callees);
+    for (int j = 0; j < f->nxcallees; j++)
+        free(f->xcallees[j]);
+    free(f->xcallees);
+    free(f->indirects);
     free(f->mirror_reason);
     annot_free(&f->annot);
     free(f->rules_text);

@@ -4,6 +4,7 @@
 ** in the text, its alternatives checked, its annotation read; and the user
 ** shims (PTM_MIRROR_OF(fn)) checked against their targets.
 */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,18 @@ static void skip_mirrorable(Front *fr, Func *f)
     }
 }
 
+/* has_word: whether the identifier word is written in text[from, to). */
+static bool has_word(const char *text, size_t from, size_t to, const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = from; i + n <= to; i++)
+        if (memcmp(text + i, word, n) == 0 && (i == 0 || !(isalnum((unsigned char)text[i - 1]) ||
+                                                           text[i - 1] == '_')) &&
+            (i + n == to || !(isalnum((unsigned char)text[i + n]) || text[i + n] == '_')))
+            return true;
+    return false;
+}
+
 /* read_clone: a function a mirror reaches, for its mirror clone. */
 bool read_clone(Front *fr, CXCursor fn, Func *f)
 {
@@ -362,7 +375,9 @@ bool read_clone(Front *fr, CXCursor fn, Func *f)
     if (!read_body(fr, fn, f, &body))
         return false;
     skip_mirrorable(fr, f);
-    f->external_clone = f->file == fr->main && is_mirrorable(fn) &&
+    f->static_by_macro = clang_Cursor_getStorageClass(fn) == CX_SC_Static &&
+                         !has_word(f->file->text, f->start, f->name_off, "static");
+    f->external_clone = f->file == fr->main && (is_mirrorable(fn) || fr->mirror_all) &&
                         clang_Cursor_getStorageClass(fn) != CX_SC_Static;
     scan_function(fr, f, fn, body);
     return true;

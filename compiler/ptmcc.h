@@ -661,7 +661,19 @@ typedef struct Func {
     int nescapes;
     char **callees;      /* functions of this unit whose clones it calls */
     int ncallees;
+    char **xcallees;     /* functions of other files whose clones it calls
+                            (PTM_MIRRORABLE, or any under -fptm-mirror-all) */
+    int nxcallees;
+    struct Indirect { size_t start, end; } *indirects; /* -fptm-mirror-all:
+                            callees of calls through pointers, written in
+                            the body: the clone asks ptm_clone_of for the
+                            target's clone */
+    int nindirects;
+    bool xtu_reach;      /* transactions: the mirror reaches clones of other
+                            files, which the runtime resolves (ABI 7) */
     bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */
+    bool static_by_macro; /* static through a macro (zlib's `local`): its
+                             clone's copied header already says static */
     unsigned func_names; /* bit 0: __func__ in its body (from a macro too),
                             1: __FUNCTION__, 2: __PRETTY_FUNCTION__; its
                             renamed copies pin them to name */
@@ -707,6 +719,14 @@ typedef struct Unit {
 ** then a warning (-Wptm-unnoted) and an empty unit, left to the backend as
 ** the user wrote it, as it was before ptmcc knew of notes. */
 Unit *front_parse(const char *path, const char *const *args, int nargs, bool notes_only);
+/* front_set_mirror_all: -fptm-mirror-all: every function the unit defines
+** gets a mirror clone (exported when the function is, with its facts for
+** the runtime), and a mirror's call of a function of another file goes to
+** that file's clone, found by symbol, instead of being an unknown
+** external.  Off: only PTM_MIRRORABLE functions do. */
+void front_set_mirror_all(bool on);
+/* front_mirror_all: whether -fptm-mirror-all was given. */
+bool front_mirror_all(void);
 void unit_free(Unit *u);
 /* unit_needs_rewrite: whether u has anything to emit: a transaction, a
 ** PTM_MIRRORABLE function whose clone other files call, or a host call of a
@@ -756,9 +776,11 @@ typedef struct Front {
     ** gets a mirror clone.  Grows while bodies are scanned. */
     Pending *clones;
     int nclones;
-    /* PTM_MIRRORABLE functions of other files that mirrors call. */
+    /* PTM_MIRRORABLE functions of other files that mirrors call (any
+    ** function of another file, under -fptm-mirror-all). */
     char **xtu;
     int nxtu;
+    bool mirror_all;     /* -fptm-mirror-all */
 } Front;
 
 /* positions.c --------------------------------------------------------- */
@@ -863,6 +885,11 @@ typedef struct BodyScan {
     size_t body_start, body_end;
     Local *locals;
     int nlocals;
+    CXCursor *called;    /* the callees of direct calls seen so far: a
+                            reference to a function elsewhere takes its
+                            address (under -fptm-mirror-all, no call edge:
+                            a call through the pointer is checked then) */
+    int ncalled;
 } BodyScan;
 
 /* is_old_style: a K&R definition, f(x) int x; { ... }: its header cannot
@@ -910,6 +937,9 @@ bool check_user_shims(Front *fr);
 ** from a PTM_MIRRORABLE clone are warned about, and `mirror = inline`
 ** with escapes is an error.  Returns false after an error. */
 bool analyse_escapes(Unit *u);
+/* escape_reason: what an escape is, for a trace or a clone's facts:
+** "calls unknown external 'x' (f.c:3)".  malloc'd. */
+char *escape_reason(const Escape *e);
 
 /* check_exprs.c ------------------------------------------------------- */
 /* front_check_exprs: compiles text, the rewritten u, with libclang as the

@@ -17,6 +17,7 @@
 typedef struct GraphNode {
     Func *f;
     bool seen;
+    int parent; /* the caller through which reach found it first */
 } GraphNode;
 
 typedef struct Graph {
@@ -41,12 +42,14 @@ static int reach(Graph *g, int root, int *order)
     int n = 0;
     order[n++] = root;
     g->v[root].seen = true;
+    g->v[root].parent = root;
     for (int k = 0; k < n; k++) {
         Func *f = g->v[order[k]].f;
         for (int i = 0; i < f->ncallees; i++) {
             int j = graph_find(g, f->callees[i]);
             if (j >= 0 && !g->v[j].seen) {
                 g->v[j].seen = true;
+                g->v[j].parent = order[k];
                 order[n++] = j;
             }
         }
@@ -54,7 +57,7 @@ static int reach(Graph *g, int root, int *order)
     return n;
 }
 
-static char *escape_reason(const Escape *e)
+char *escape_reason(const Escape *e)
 {
     unsigned line, col;
     src_line_col(e->loc, &line, &col);
@@ -66,6 +69,61 @@ static char *escape_reason(const Escape *e)
     if (e->callee)
         return format("calls unknown external '%s' (%s:%u)", e->callee, path, line);
     return format("calls through a function pointer (%s:%u)", path, line);
+}
+
+static DiagGroup escape_group(const Escape *e)
+{
+    return e->macro_defined || e->old_style ? W_UNCLONEABLE
+           : e->callee                      ? W_UNKNOWN_EXTERNAL
+                                            : W_FUNCTION_POINTER;
+}
+
+/* call_path: "tx -> f -> g", the calls from the root of the last reach to
+** node i.  malloc'd. */
+static char *call_path(const Graph *g, int i)
+{
+    int chain[64], n = 0;
+    for (int k = i; n < 64; k = g->v[k].parent) {
+        chain[n++] = k;
+        if (g->v[k].parent == k)
+            break;
+    }
+    Buf b = {0};
+    while (n-- > 0)
+        buf_printf(&b, "%s%s", b.len ? " -> " : "", g->v[chain[n]].f->name);
+    return b.data;
+}
+
+/* warn_transaction: one warning per group for a transaction whose mirror
+** forks, at the first call of that group it reaches (breadth first), with
+** the path to it: "the mirror of 'fetch' forks: it reaches unknown
+** external 'curl_easy_perform' via fetch -> http_get". */
+static void warn_transaction(const Graph *g, const Func *t, const int *order, int n)
+{
+    bool said[DIAG_NGROUPS] = {false};
+    for (int k = 0; k < n; k++) {
+        const Func *f = g->v[order[k]].f;
+        for (int i = 0; i < f->nescapes; i++) {
+            const Escape *e = &f->escapes[i];
+            DiagGroup grp = escape_group(e);
+            if (said[grp])
+                continue;
+            said[grp] = true;
+            char *path = call_path(g, order[k]);
+            if (e->macro_defined || e->old_style)
+                warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it reaches '%s' via "
+                           "%s, and ptmcc cannot clone it (%s)", t->name, e->callee, path,
+                           e->macro_defined ? "a macro writes its definition"
+                                            : "its definition is K&R-style");
+            else if (e->callee)
+                warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it reaches unknown "
+                           "external '%s' via %s", t->name, e->callee, path);
+            else
+                warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it calls through a "
+                           "function pointer via %s", t->name, path);
+            free(path);
+        }
+    }
 }
 
 static void warn_escape(const Func *f, const Escape *e)
@@ -100,22 +158,37 @@ static void note_escape(const Func *f, const Escape *e)
         note_at(e->loc, e->len, "'%s' calls through a function pointer here", f->name);
 }
 
-/* calls_other_file: whether f's clone calls a clone in another file, whose
-** stores cannot be proved here (nor its existence: it may be missing). */
-static const char *calls_other_file(const Func *f)
+/* buffer_all: every function of order[0, n) whose accesses can go
+** through the write buffer does: a clone of another file may store
+** through it, and a load of this file's clones must then see that store
+** (and the other files' clones see this file's). */
+static void buffer_all(Graph *g, const int *order, int n)
 {
-    for (int i = 0; i < f->nredirects; i++)
-        if (strstr(f->redirects[i].target, "__ptm_xtu"))
-            return f->redirects[i].name;
-    for (int i = 0; i < f->nmacro_redirects; i++)
-        if (strstr(f->macro_redirects[i].target, "__ptm_xtu"))
-            return f->macro_redirects[i].name;
-    return NULL;
+    for (int k = 0; k < n; k++) {
+        Func *f = g->v[order[k]].f;
+        f->redo = f->redo || f->inl.redo_ok;
+    }
+}
+
+/* prove_across_files: a mirror that reaches clones of other files, whose
+** facts only the linked program holds: the runtime walks them (ABI 7,
+** runtime/clones.c), and inline_ok stays 0 in the descriptor.  What this
+** file alone rules out is known now: a function that stores outside its
+** locals where the write buffer cannot follow. */
+static void prove_across_files(Graph *g, Func *t, const int *order, int n)
+{
+    t->inline_ok = false;
+    buffer_all(g, order, n);
+    for (int k = 0; k < n && t->tx_redo && !t->inline_blocker; k++) {
+        Func *f = g->v[order[k]].f;
+        if (!f->inl.redo_ok)
+            t->inline_blocker = format("%s: %s", f->name, f->inl.redo_blocker);
+    }
 }
 
 /* prove_inline: a transaction's mirror may run inline when it needs no fork,
-** every function it reaches is in this file, and each stores only into its
-** own locals (prove.c) -- or, when one does not, when every one of them
+** every function it reaches is in this file (else the runtime decides,
+** prove_across_files), and each stores only into its own locals (prove.c) -- or, when one does not, when every one of them
 ** can be instrumented to access memory through the write buffer: then
 ** every function of the mirror is (a function that only reads must still
 ** read what another wrote to the buffer).
@@ -125,16 +198,15 @@ static void prove_inline(Graph *g, Func *t, int *order, int n)
 {
     t->inline_ok = !t->needs_fork;
     t->tx_redo = false;
-    for (int k = 0; k < n && t->inline_ok; k++) {
+    t->xtu_reach = false;
+    for (int k = 0; k < n; k++) {
         Func *f = g->v[order[k]].f;
-        const char *other = calls_other_file(f);
-        if (other) {
-            t->inline_ok = false;
-            t->inline_blocker = format("%s: calls '%s', whose clone is in another file",
-                                       f->name, other);
-        } else if (!f->inl.local_stores_only) {
-            t->tx_redo = true;
-        }
+        t->xtu_reach |= f->nxcallees > 0 || f->nindirects > 0;
+        t->tx_redo |= !f->inl.local_stores_only;
+    }
+    if (t->xtu_reach && t->inline_ok) {
+        prove_across_files(g, t, order, n);
+        return;
     }
     for (int k = 0; k < n && t->inline_ok && t->tx_redo; k++) {
         Func *f = g->v[order[k]].f;
@@ -185,16 +257,18 @@ bool analyse_escapes(Unit *u)
 {
     Graph g = {xcalloc((size_t)(u->nfuncs + u->nclones + 1), sizeof *g.v), 0};
     for (int i = 0; i < u->nfuncs; i++)
-        g.v[g.n++] = (GraphNode){&u->funcs[i], false};
+        g.v[g.n++] = (GraphNode){&u->funcs[i], false, 0};
     for (int i = 0; i < u->nclones; i++)
-        g.v[g.n++] = (GraphNode){&u->clones[i], false};
+        g.v[g.n++] = (GraphNode){&u->clones[i], false, 0};
     int *order = xcalloc((size_t)g.n + 1, sizeof *order);
     bool *warn = xcalloc((size_t)g.n + 1, sizeof *warn);
     bool ok = true;
     for (int r = 0; r < g.n; r++) {
         Func *root = g.v[r].f;
         bool is_tx = r < u->nfuncs;
-        if (!is_tx && !root->external_clone)
+        /* under -fptm-mirror-all a static clone may be called through a
+        ** pointer from any file's mirror: buffered too */
+        if (!is_tx && !root->external_clone && !front_mirror_all())
             continue;
         int n = reach(&g, r, order);
         for (int k = 0; k < n && is_tx && !root->mirror_reason; k++) {
@@ -206,11 +280,20 @@ bool analyse_escapes(Unit *u)
         }
         if (is_tx)
             prove_inline(&g, root, order, n);
+        else
+            buffer_all(&g, order, n); /* any file's mirror may run it */
         MirrorMode m = is_tx ? root->meta.mirror : MIRROR_AUTO;
-        if (m == MIRROR_AUTO)
+        /* Under -fptm-mirror-all every function is a clone for other
+        ** files: what forks them is told to the transactions (here, and
+        ** at run time in the trace), not at each call of the program. */
+        if (m == MIRROR_AUTO && is_tx)
+            warn_transaction(&g, root, order, n); /* one summary per group */
+        else if (m == MIRROR_AUTO && !front_mirror_all())
             for (int k = 0; k < n; k++)
-                warn[order[k]] = true;
-        if (m == MIRROR_INLINE && !root->inline_ok) {
+                warn[order[k]] = true; /* a PTM_MIRRORABLE clone's escapes */
+        /* reaching other files' clones, `inline` is checked at run time */
+        bool run_time = root->xtu_reach && !root->needs_fork && !root->inline_blocker;
+        if (m == MIRROR_INLINE && !root->inline_ok && !run_time) {
             inline_error(&g, r, order);
             ok = false;
         }

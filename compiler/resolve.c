@@ -11,10 +11,13 @@
 **      ptm_shim_fn;
 **   3. a mirror clone: fn__ptm_mirror, for a function defined in this file
 **      or in a user header (a static inline helper), cloned transitively;
-**   4. a clone in another file: a PTM_MIRRORABLE function declared here is
-**      called through a weak reference to its clone, and when that file was
-**      not built by ptmcc the runtime records the missing clone and calls
-**      the function itself;
+**   4. a clone in another file: a PTM_MIRRORABLE function declared here
+**      (under -fptm-mirror-all, any function declared outside the system
+**      headers and defined elsewhere) is called through a weak reference
+**      to its clone; the runtime walks the clones' facts before the first
+**      mirror runs (ABI 7), and when that file was not built by ptmcc the
+**      mirror forks, and should the clone still be called, the runtime
+**      records the missing clone and calls the function itself;
 **   5. a library function with no effect outside the process
 **      (a pure row of runtime/calls.def, asked of calls.c): called as it is;
 **   6. an unknown external: called as it is, with a warning, and the
@@ -85,11 +88,38 @@ static bool clonable_definition(CXCursor ref, CXCursor *def)
     return text && end <= size && text[end - 1] == '}';
 }
 
+/* of_another_file: a function with external linkage that this unit
+** declares outside the system headers and does not define: under
+** -fptm-mirror-all its clone is in the file that defines it (or missing,
+** which the runtime finds out). */
+static bool of_another_file(CXCursor ref)
+{
+    if (!clang_Cursor_isNull(clang_getCursorDefinition(ref)) ||
+        clang_Cursor_getStorageClass(ref) == CX_SC_Static ||
+        clang_getCursorLinkage(ref) != CXLinkage_External)
+        return false;
+    CXCursor first = clang_getCanonicalCursor(ref);
+    return !clang_Location_isInSystemHeader(clang_getCursorLocation(first)) &&
+           !clang_Location_isInSystemHeader(clang_getCursorLocation(ref));
+}
+
+/* is_clone: Callees.is_clone, ctx a Front: a clone of this unit, or of
+** another file (resolution step 4), which routes its own accesses: its
+** clone is buffered, or the runtime's walk finds that it need not be. */
 static bool is_clone(const void *ctx, CXCursor callee)
 {
-    (void)ctx;
+    const Front *fr = ctx;
     CXCursor def;
-    return clonable_definition(callee, &def);
+    if (clonable_definition(callee, &def))
+        return true;
+    if (is_mirrorable(callee))
+        return true;
+    if (!fr->mirror_all || !of_another_file(callee))
+        return false;
+    char *name = text_of(clang_getCursorSpelling(callee));
+    bool xtu = !call_shim_family(name) && !call_is_pure(name) && !find_user_shim((Front *)fr, name);
+    free(name);
+    return xtu;
 }
 
 /* defined_by_macro: a function of this unit that a macro defines (#define
@@ -159,6 +189,16 @@ static Escape *add_escape(BodyScan *b, const char *callee, CXCursor at)
     return &f->escapes[f->nescapes - 1];
 }
 
+/* is_called: whether the reference use is the callee of a direct call. */
+static bool is_called(const BodyScan *b, CXCursor use)
+{
+    for (int i = 0; i < b->ncalled; i++)
+        if (clang_equalLocations(clang_getCursorLocation(b->called[i]),
+                                 clang_getCursorLocation(use)))
+            return true;
+    return false;
+}
+
 /* resolve: what a mirror calls instead of the function ref named name;
 ** NULL when the call stays as it is (a pure library function, or an
 ** unknown external, which is recorded). */
@@ -172,13 +212,17 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
         return strcmp(name, "ptm_validate") == 0 ? xstrdup("ptm_shim_validate")
                                                  : format("ptm_shim_%s", name);
     CXCursor def;
+    bool edge = !fr->mirror_all || is_called(b, use);
     if (clonable_definition(ref, &def)) {
         want_clone(fr, def);
-        push_name(&b->f->callees, &b->f->ncallees, name);
+        if (edge)
+            push_name(&b->f->callees, &b->f->ncallees, name);
         return format("%s__ptm_mirror", name);
     }
-    if (is_mirrorable(ref)) {
+    if (is_mirrorable(ref) || (fr->mirror_all && of_another_file(ref) && !call_is_pure(name))) {
         push_name(&fr->xtu, &fr->nxtu, name);
+        if (edge)
+            push_name(&b->f->xcallees, &b->f->nxcallees, name);
         return format("(*%s__ptm_xtu())", name);
     }
     if (!call_is_pure(name)) {
@@ -252,12 +296,42 @@ static void scan_cleanup(BodyScan *b, CXCursor attr)
     clang_disposeTokens(b->fr->tu, tk, n);
 }
 
-/* scan_call: a call whose callee is not a function: through a pointer. */
+/* indirect_callee: under -fptm-mirror-all, where the callee expression of
+** a call through a pointer is written in the body (not by a macro), so
+** that the clone can send it to ptm_clone_of.  False: it cannot. */
+static bool indirect_callee(BodyScan *b, CXCursor call, size_t *start, size_t *end)
+{
+    Kids k = kids_of(call);
+    unsigned s, e;
+    if (!b->fr->mirror_all || k.n < 1 || !written_in_file(k.c[0], b->file, &s, &e))
+        return false;
+    *start = s;
+    *end = e;
+    return s >= b->body_start && e <= b->body_end && s < e;
+}
+
+/* scan_call: a call whose callee is not a function: through a pointer.
+** Under -fptm-mirror-all the run time maps the target to its clone (and
+** an inline mirror bails out to fork when it has none); else it escapes. */
 static void scan_call(BodyScan *b, CXCursor call)
 {
     CXCursor callee = clang_getCursorReferenced(call);
-    if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
+    if (clang_getCursorKind(callee) == CXCursor_FunctionDecl) {
+        Kids k = kids_of(call);
+        if (k.n >= 1) {
+            b->called = xrealloc(b->called, sizeof *b->called * (size_t)(b->ncalled + 1));
+            b->called[b->ncalled++] = strip(k.c[0]);
+        }
+        return;
+    }
+    size_t s, e;
+    if (!indirect_callee(b, call, &s, &e)) {
         add_escape(b, NULL, call);
+        return;
+    }
+    Func *f = b->f;
+    f->indirects = xrealloc(f->indirects, sizeof *f->indirects * (size_t)(f->nindirects + 1));
+    f->indirects[f->nindirects++] = (struct Indirect){s, e};
 }
 
 /* func_name_bit: for a string literal that is __func__, __FUNCTION__ or
@@ -311,8 +385,9 @@ static enum CXChildVisitResult scan_body(CXCursor c, CXCursor parent, CXClientDa
 /* scan_function: everything the mirror clone of f needs from body. */
 void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
 {
-    BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0};
+    BodyScan scan = {fr, f, cursor_file(fn), f->body_off, f->end, NULL, 0, NULL, 0};
     clang_visitChildren(body, scan_body, &scan);
+    free(scan.called);
     finish_locals(&scan);
     Callees callees = {has_user_shim, is_clone, fr};
     inline_facts(fn, body, f->file, &callees, &f->inl);

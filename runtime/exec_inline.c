@@ -518,7 +518,8 @@ enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint6
     ** its other stores go to the write buffer (instrumented clones). */
     struct ptmRedo redo;
     ptmRedoBegin(&redo, __builtin_frame_address(0));
-    redo.objects = desc->redo;
+    const struct ptm_xstate *x = ptmXtuResolve(desc);
+    redo.objects = x ? x->redo : desc->redo;
     /* A longjmp out of the mirror lands here too (longjmp.c); one that a
     ** signal handler of the host made is the host's, and goes on after. */
     struct ptmJumpScope scope = {.kind = PTM_SCOPE_MIRROR,

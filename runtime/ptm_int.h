@@ -486,6 +486,22 @@ enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame,
                  uint64_t deadline_ns, struct ptmRing *ring,
                  struct ptmMirrorRun *run);
 
+/* clones.c --------------------------------------------------------------
+** Mirrors across files: the missing clone's event, and the walk of a
+** transaction's reachable set through the clones' facts (ABI 7).
+*/
+/* ptmXtuResolve: the decision for a transaction whose descriptor has
+** xfacts: walks every function its mirror reaches, across files, the
+** first time, and keeps the result in desc->xstate; later calls (any
+** thread) read it.  Returns the state, NULL when desc has no xfacts. */
+const struct ptm_xstate *ptmXtuResolve(const struct ptm_tx_desc *desc);
+/* ptmXtuWalk: the walk itself, from root, into *out (done set to 2).
+** max: the most functions it follows (more: fork).  Exposed for tests. */
+void ptmXtuWalk(const struct ptm_xfacts *root, unsigned max, struct ptm_xstate *out);
+/* ptmXtuLoadTargets: loads the clone map (section ptm_xmap) once and
+** judges each target, for ptm_clone_of.  PTM_OK, or PTM_ENOMEM. */
+enum ptmRc ptmXtuLoadTargets(void);
+
 /* longjmp.c -------------------------------------------------------------
 ** A longjmp out of a mirror ends the mirror; one out of a primary or an
 ** alternative ends the call (record, release) and goes on.  See longjmp.c.

@@ -219,10 +219,28 @@ static uint64_t mirror_deadline_ns(const struct ptm_tx_desc *d)
     return DEFAULT_DEADLINE_MS * 1000000ULL;
 }
 
+/* What ptmcc proved about the mirror, with the clones of other files
+** resolved (clones.c) when the mirror reaches any. */
+typedef struct Proof {
+    int inline_ok, redo;
+    const char *reason; /* why not inline, or NULL */
+    const char *inline_how; /* resolved across files: how it runs inline */
+} Proof;
+
+static Proof proof_of(const struct ptm_tx_desc *d)
+{
+    const struct ptm_xstate *x = ptmXtuResolve(d);
+    if (!x)
+        return (Proof){d->inline_ok, d->redo, d->mirror_reason, NULL};
+    return (Proof){x->inline_ok, x->redo, x->inline_ok ? NULL : x->reason,
+                   x->inline_ok ? x->reason : NULL};
+}
+
 /* choose_executor: the executor for this call and why.  PTM_EXEC_NONE: no
 ** mirror. */
 static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char **reason)
 {
+    Proof pr = proof_of(d);
     if (!d->failure_prediction_enabled) {
         *reason = "failure_prediction_enabled = false";
         return PTM_EXEC_NONE;
@@ -234,7 +252,7 @@ static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char 
             *reason = "PTM_MIRROR=off";
             return PTM_EXEC_NONE;
         }
-        if (env.mirror == PTM_MIRROR_FORK || !d->inline_ok) {
+        if (env.mirror == PTM_MIRROR_FORK || !pr.inline_ok) {
             *reason = env.mirror == PTM_MIRROR_FORK
                           ? "PTM_MIRROR=fork"
                           : "PTM_MIRROR=inline, but not proved inline-safe: fork";
@@ -251,11 +269,18 @@ static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char 
         *reason = "mirror = fork";
         return PTM_EXEC_FORK;
     case PTM_MIRROR_INLINE:
+        /* ptmcc proved the transaction's own file (or refused `inline`);
+        ** a clone of another file that needs fork is known only now:
+        ** never inline unproved. */
+        if (d->xfacts && !pr.inline_ok) {
+            *reason = pr.reason ? pr.reason : "mirror = inline, but not proved: fork";
+            return PTM_EXEC_FORK;
+        }
         *reason = "mirror = inline";
         return PTM_EXEC_INLINE;
     default:
-        if (d->inline_ok) {
-            *reason = d->redo ? "auto: the mirror calls only shims and clones, and its stores "
+        if (pr.inline_ok) {
+            *reason = pr.inline_how ? pr.inline_how : pr.redo ? "auto: the mirror calls only shims and clones, and its stores "
                                 "outside its locals go to its write buffer"
                               : "auto: the mirror stores only into its locals and calls only "
                                 "shims and clones";
@@ -264,7 +289,7 @@ static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char 
         /* ptmcc found a call the mirror cannot keep to itself (an unknown
         ** external, a function pointer), or a store it cannot keep from the
         ** host's memory: only the fork executor contains those. */
-        *reason = d->mirror_reason ? d->mirror_reason : "auto: fork";
+        *reason = pr.reason ? pr.reason : "auto: fork";
         return PTM_EXEC_FORK;
     }
 }

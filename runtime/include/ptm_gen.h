@@ -22,7 +22,7 @@
 
 #include "ptm.h"
 
-#define PTM_ABI_VERSION 6
+#define PTM_ABI_VERSION 7
 
 enum ptm_mirror_mode {
     PTM_MIRROR_AUTO = 0, /* inline when the mirror's call tree is all shims and clones, else fork */
@@ -109,6 +109,73 @@ struct ptm_tx_desc {
     ** microseconds; 0: the timeout's, else 1 s.  PTM_MIRROR_DEADLINE_MS
     ** overrides it. */
     uint64_t mirror_deadline_us;
+    /* ABI 7: the mirror reaches clones of other files (-fptm-mirror-all,
+    ** PTM_MIRRORABLE), whose proof ptmcc could not see: the facts of the
+    ** transaction's own mirror, from which the runtime walks the reachable
+    ** set across files once, on the first call, and the place where it
+    ** keeps the result.  NULL: inline_ok, redo and needs_fork say it all. */
+    const struct ptm_xfacts *xfacts;
+    struct ptm_xstate *xstate;
+};
+
+/*
+** The facts of one mirror clone (ABI 7), emitted by ptmcc next to the
+** clone as f__ptm_xfacts (exported with the clone when the clone is), for
+** the runtime's walk of a mirror's reachable set across files:
+**   stores_out  the function stores outside its own locals;
+**   buffered    its clone sends every access to memory other than its
+**               locals through the write buffer (ptm_redo_ld/st), so it
+**               sees, and makes, the mirror's buffered stores;
+**   fork        NULL, or why its mirror needs the fork executor: the call
+**               or construct ("calls unknown external 'x' (f.c:3)");
+**   calls       the functions its clone calls, by name, each with its
+**               facts: NULL when there are none (a weak reference to a
+**               file ptmcc did not build, or built without its clones);
+**   indirect    its clone calls through pointers: the mirror then runs
+**               with the write buffer on, so that any target's clone may
+**               store through it (each target is checked at the call).
+*/
+struct ptm_xfacts;
+struct ptm_xcall {
+    const char *name;
+    const struct ptm_xfacts *facts;
+};
+struct ptm_xfacts {
+    const char *name;
+    const char *file;
+    int stores_out;
+    int buffered;
+    const char *fork;
+    unsigned n_calls;
+    const struct ptm_xcall *calls;
+    int indirect;     /* its clone calls through pointers (ptm_clone_of) */
+};
+
+/* A function and its clone, for calls through pointers: each unit ptmcc
+** builds with -fptm-mirror-all puts one row per function it defines in the
+** section ptm_xmap. */
+struct ptm_xmap {
+    void (*fn)(void);
+    void (*clone)(void);
+    const struct ptm_xfacts *facts;
+};
+
+/* ptm_clone_of: what a mirror clone's call through the pointer fn calls:
+** fn's clone, when fn has one and every function it reaches is proved
+** for the running mirror; else an inline mirror stops there and the fork
+** executor runs it (ptm_clone_of then returns the clone, or fn itself,
+** which the fork child's sandbox contains). */
+PTM_API void (*ptm_clone_of(void (*fn)(void)))(void);
+
+/* What the walk decided, per transaction: written once by the first call
+** (done goes 0 -> 1 -> 2), read by every later one. */
+struct ptm_xstate {
+    int done;
+    int inline_ok;            /* the whole set is proved: run inline */
+    int redo;                 /* with the write buffer on */
+    unsigned nfuncs;          /* functions in the reachable set */
+    int indirect;             /* some clone calls through pointers */
+    char reason[320];         /* why not inline (or, inline, how) */
 };
 
 /*

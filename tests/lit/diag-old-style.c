@@ -37,7 +37,7 @@ int main(void)
     return 0;
 }
 
-// WARN: diag-old-style.c:22:12: warning: call to 'twice' in the mirror of 'tx': its definition is K&R-style (parameters declared after the list), so ptmcc cannot clone it; transactions that reach it need the fork executor
+// WARN: diag-old-style.c:22:12: warning: the mirror of 'tx' forks: it reaches 'twice' via tx, and ptmcc cannot clone it (its definition is K&R-style)
 // OUT: 8
 // TRACE: "mirror_reason":"calls 'twice', defined K&R-style ({{.*}}diag-old-style.c:22)"
 // ERR: diag-old-style.c:27:5: error: transaction 'count' is defined K&R-style; declare its parameters inside the parentheses: ptmcc writes its wrapper and clones from that list

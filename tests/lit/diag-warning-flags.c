@@ -27,23 +27,23 @@ int draw(int n)
     return rand() % n + hook(n);
 }
 
-// WARN: diag-warning-flags.c:27:12: warning: call to unknown external 'rand' in the mirror of 'draw': transactions that reach it need the fork executor [-Wptm-unknown-external]
-// WARN: diag-warning-flags.c:27:25: warning: call through a function pointer in the mirror of 'draw': transactions that reach it need the fork executor [-Wptm-function-pointer]
+// WARN: diag-warning-flags.c:27:12: warning: the mirror of 'draw' forks: it reaches unknown external 'rand' via draw [-Wptm-unknown-external]
+// WARN: diag-warning-flags.c:27:25: warning: the mirror of 'draw' forks: it calls through a function pointer via draw [-Wptm-function-pointer]
 // WARN-NOT: error
 
-// WERROR: diag-warning-flags.c:27:12: error: call to unknown external 'rand' {{.*}} [-Werror,-Wptm-unknown-external]
-// WERROR: diag-warning-flags.c:27:25: error: call through a function pointer {{.*}} [-Werror,-Wptm-function-pointer]
+// WERROR: diag-warning-flags.c:27:12: error: the mirror of 'draw' forks: it reaches unknown external 'rand' {{.*}} [-Werror,-Wptm-unknown-external]
+// WERROR: diag-warning-flags.c:27:25: error: the mirror of 'draw' forks: it calls through a function pointer {{.*}} [-Werror,-Wptm-function-pointer]
 // WERROR: 2 errors generated.
 
 // NONE-NOT: {{.}}
 
-// ONE: warning: call to unknown external 'rand' {{.*}} [-Wptm-unknown-external]
-// ONE: error: call through a function pointer {{.*}} [-Werror,-Wptm-function-pointer]
+// ONE: warning: the mirror of 'draw' forks: it reaches unknown external 'rand' {{.*}} [-Wptm-unknown-external]
+// ONE: error: the mirror of 'draw' forks: it calls through a function pointer {{.*}} [-Werror,-Wptm-function-pointer]
 // ONE: 1 error generated.
 
 // NOEXT-NOT: rand
-// NOEXT: warning: call through a function pointer {{.*}} [-Wptm-function-pointer]
+// NOEXT: warning: the mirror of 'draw' forks: it calls through a function pointer {{.*}} [-Wptm-function-pointer]
 // NOEXT-NOT: error
 
 // TYPO: ptmcc: warning: unknown warning option '-Wno-ptm-unknown-extern'; did you mean '-Wno-ptm-unknown-external'? [-Wunknown-warning-option]
-// TYPO: warning: call to unknown external 'rand'
+// TYPO: warning: the mirror of 'draw' forks: it reaches unknown external 'rand'

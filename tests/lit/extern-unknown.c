@@ -1,8 +1,8 @@
 // Calls a mirror cannot keep inside the mirror: a function that is neither
 // a shim, a mirror clone, PTM_MIRRORABLE, nor on ptmcc's list of library
 // functions without external effects (runtime/calls.def), and calls
-// through function pointers.  Each is a warning at the call, through
-// clones and macros too; the descriptor tells the runtime that the mirror
+// through function pointers.  A transaction's mirror that reaches them gets a
+// warning per group, at the first, with the path (clones, macros too); the descriptor tells the runtime that the mirror
 // needs the fork executor and why, and the trace says so.  Under
 // `mirror = fork` nobody needs telling; under `mirror = inline` it is an
 // error that lists them.
@@ -57,21 +57,20 @@ int main(void)
     return put("key") > 0 && forked("key") ? 0 : 1;
 }
 
-// WARN: extern-unknown.c:44:50: warning: call to 'get_limit' in the mirror of 'put': a macro writes its definition, so ptmcc cannot clone it; transactions that reach it need the fork executor [-Wptm-uncloneable]
+// One warning per transaction and group, at the first such call its mirror
+// reaches (breadth first), with the path there.
+// WARN: extern-unknown.c:44:50: warning: the mirror of 'put' forks: it reaches 'get_limit' via put, and ptmcc cannot clone it (a macro writes its definition) [-Wptm-uncloneable]
 // WARN-NEXT: {{^}}   44 |     int sum = checksum(copy) + apply(twice, 1) + get_limit();
 // WARN-NEXT: {{^}}      |                                                  ^~~~~~~~~{{$}}
-// WARN: extern-unknown.c:46:18: warning: call to unknown external 'setenv' in the mirror of 'put': transactions that reach it need the fork executor [-Wptm-unknown-external]
+// WARN: extern-unknown.c:46:18: warning: the mirror of 'put' forks: it reaches unknown external 'setenv' via put [-Wptm-unknown-external]
 // WARN-NEXT: {{^}}   46 |     return sum + STAMP();
 // WARN-NEXT: {{^}}      |                  ^{{$}}
-// WARN: extern-unknown.c:23:29: warning: call to unknown external 'rand' in the mirror of 'checksum': transactions that reach it need the fork executor
-// WARN-NEXT: {{^}}   23 |     return (int)strlen(s) + rand() % 2;
-// WARN-NEXT: {{^}}      |                             ^~~~{{$}}
-// WARN: extern-unknown.c:28:12: warning: call through a function pointer in the mirror of 'apply': transactions that reach it need the fork executor [-Wptm-function-pointer]
+// WARN: extern-unknown.c:28:12: warning: the mirror of 'put' forks: it calls through a function pointer via put -> apply [-Wptm-function-pointer]
 
 // Under -Werror=ptm they are errors, named as clang names them, and the build fails.
-// WERROR: extern-unknown.c:44:50: error: call to 'get_limit' {{.*}} [-Werror,-Wptm-uncloneable]
-// WERROR: extern-unknown.c:46:18: error: call to unknown external 'setenv' {{.*}} [-Werror,-Wptm-unknown-external]
-// WERROR: 4 errors generated.
+// WERROR: extern-unknown.c:44:50: error: the mirror of 'put' forks: it reaches 'get_limit' {{.*}} [-Werror,-Wptm-uncloneable]
+// WERROR: extern-unknown.c:46:18: error: the mirror of 'put' forks: it reaches unknown external 'setenv' {{.*}} [-Werror,-Wptm-unknown-external]
+// WERROR: 3 errors generated.
 // RUN: not %ptmcc -Wall -Wextra -Werror=ptm -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=WERROR
 
 // DESC: static const struct ptm_tx_desc put__ptm_desc = {

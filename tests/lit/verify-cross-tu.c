@@ -32,4 +32,4 @@ int main(void) { return pay(100) < 0; }
 // CHECK: 2 errors generated.
 
 // ALONE-NOT: error
-// ALONE-NOT: reaches
+// ALONE-NOT: reaches '

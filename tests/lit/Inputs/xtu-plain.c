@@ -1,0 +1,6 @@
+#include "xtu-all.h"
+
+int all_plain(int v)
+{
+    return v + 1;
+}

@@ -1,0 +1,53 @@
+// -fptm-mirror-all on a unit without transactions whose mirror clones the
+// backend rejects (a rewrite ptmcc gets wrong): the unit is compiled as
+// written, with a warning, so the build goes on; it has no clones and no
+// facts, and a mirror that reaches its functions forks, naming them.
+// RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror -c %inputs/xtu-setarg.c -o %t.lib.o 2>&1 | FileCheck %s --check-prefix=WARN
+// RUN: nm %t.lib.o | FileCheck %s --check-prefix=NM
+// RUN: %ptmcc -fptm-mirror-all -Wno-ptm-uncloneable -c %inputs/xtu-setarg.c -o %t.lib2.o 2>&1 | FileCheck %s --allow-empty --check-prefix=QUIET
+// RUN: not %ptmcc -fptm-mirror-all -Werror=ptm-uncloneable -c %inputs/xtu-setarg.c -o %t.lib3.o 2>&1 | FileCheck %s --check-prefix=WERROR
+// RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror %s %t.lib.o -o %t
+// RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t | FileCheck %s --check-prefix=OUT
+// RUN: FileCheck %s --check-prefix=TRACE < %t.trace
+
+#include <ptm.h>
+#include <stdio.h>
+
+struct proto {
+    unsigned *code;
+};
+struct fstate {
+    struct proto *f;
+    int pc;
+};
+void patch(struct fstate *fs, int v);
+
+PTM_TRANSACTION(.transaction_id = "fix")
+int fix(struct fstate *fs)
+{
+    patch(fs, 7);
+    return (int)(fs->f->code[0] >> 16 & 0xff);
+}
+
+int main(void)
+{
+    unsigned code[1] = {0};
+    struct proto p = {code};
+    struct fstate fs = {&p, 1};
+    printf("%d\n", fix(&fs));
+    return 0;
+}
+
+// WARN: ptmcc: warning: {{.*}}xtu-setarg.c: the backend rejected its mirror clones; compiled without them (mirrors that reach its functions fork) [-Wptm-uncloneable]
+// WARN-NOT: error
+
+// QUIET-NOT: {{.}}
+
+// WERROR: ptmcc: error: {{.*}}xtu-setarg.c: the backend rejected its mirror clones; {{.*}} [-Werror,-Wptm-uncloneable]
+
+// NM: T patch
+// NM-NOT: patch__ptm
+
+// OUT: 7
+
+// TRACE: "transaction_id":"fix",{{.*}}"mirror":"fork","mirror_reason":"reaches 'patch' via fix: no mirror clone (its file was not built by ptmcc -fptm-mirror-all)"
