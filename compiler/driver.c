@@ -73,6 +73,7 @@ typedef struct Cmd {
     bool only_compile;  /* -c -S -E -M -MM -fsyntax-only: no link step */
     bool verbose;
     bool verify_mirror; /* --verify-mirror */
+    bool mirror_all;    /* -fptm-mirror-all */
     const char *output; /* -o */
     const char *dep_file; /* -MF, or the file of -Wp,-MD,file */
     bool deps;          /* -MD or -MMD */
@@ -250,11 +251,11 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
             continue;
         }
         if (strcmp(a, "-fptm-mirror-all") == 0) {
-            front_set_mirror_all(true);
+            c->mirror_all = true;
             continue;
         }
         if (strcmp(a, "-fno-ptm-mirror-all") == 0) {
-            front_set_mirror_all(false);
+            c->mirror_all = false;
             continue;
         }
         if (strcmp(a, "--ptm-verbose") == 0) {
@@ -518,13 +519,14 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     /* -fptm-mirror-all: every unit compiled has clones for others; what
     ** -E and -M print of a unit without annotations stays as written (a
     ** configure script's probes read it). */
-    bool clones_for_others = front_mirror_all() && !c->preprocess && !c->print_deps;
+    bool clones_for_others = c->mirror_all && !c->preprocess && !c->print_deps;
     if (hit == SCAN_NONE && !clones_for_others)
         return true;
     const FrontApi *fe = front();
     if (!fe)
         return false;
     Args p = parse_args(c, incdir);
+    fe->set_mirror_all(c->mirror_all);
     Unit *u = fe->parse(source, (const char *const *)p.v, p.n, hit == SCAN_NOTES);
     /* A unit without transactions is rewritten too when it defines
     ** PTM_MIRRORABLE functions (their clones are for other units' mirrors)
@@ -1142,7 +1144,7 @@ static int compile(Cmd *c, const char *prefix)
         ** compiled as written, without clones: mirrors that reach their
         ** functions fork (the runtime finds no facts), and the build goes
         ** on as a plain one would. */
-        char *err = front_mirror_all() && !has_tx && rw.n > 0 && !out
+        char *err = c->mirror_all && !has_tx && rw.n > 0 && !out
                         ? format("%s/stderr", tmp_root()) : NULL;
         if (err)
             push(&tmp_files, err);
@@ -1223,6 +1225,8 @@ static bool dump_parse(const Cmd *c, const Args *in, const char *prefix, Units *
         error_plain("--dump-annotations needs a C source");
     const FrontApi *fe = ok ? front() : NULL;
     ok = ok && fe;
+    if (fe)
+        fe->set_mirror_all(c->mirror_all);
     for (int i = 0; fe && i < in->n; i++) {
         Unit *u = fe->parse(in->v[i], (const char *const *)p.v, p.n, false);
         if (!u) {

@@ -25,4 +25,5 @@ __attribute__((visibility("default"))) const FrontApi ptmcc_front_api = {
     .unit_free = unit_free,
     .dump = dump_annotations,
     .verify_mirror = verify_mirror,
+    .set_mirror_all = front_set_mirror_all,
 };

@@ -1049,6 +1049,7 @@ typedef struct FrontApi {
     void (*unit_free)(Unit *u);
     void (*dump)(const Unit *u, FILE *out);
     bool (*verify_mirror)(const VerifyJob *job);
+    void (*set_mirror_all)(bool on);
 } FrontApi;
 /* front: the front end, its shared object opened on the first call
 ** (<directory of ptmcc>/../lib/libptmcc_front.so).  Returns NULL after
