@@ -72,6 +72,9 @@
 #define SHARED_SIZE 510
 #define WAL_LOCK_FIRST 120          /* WALINDEX_LOCK_OFFSET in -shm */
 #define VERSION_SHM_BYTES 100       /* both wal-index headers and nBackfill */
+#define WAL_HDR_BYTES 48            /* one wal-index header (WalIndexHdr) */
+#define WAL_FILE_HDR 32             /* the -wal's own header */
+#define WAL_FRAME_HDR 24            /* before each page in the -wal */
 
 /* The kinds of lock an event may name, one event per kind per mirror. */
 enum lockKind { LK_SHARED, LK_RESERVED, LK_EXCLUSIVE, LK_WAL_WRITE, LK_WAL_CKPT, LK_COUNT };
@@ -92,6 +95,9 @@ struct memFile {
     int hidden;                     /* journals: deleted, the real one unseen */
     sqlite3_int64 size;             /* logical size when dirty */
     sqlite3_int64 base_limit;       /* real bytes at or past it read as zeros */
+    sqlite3_int64 fresh_from;       /* a block first written at or past it
+                                       starts as zeros, not as the real bytes:
+                                       the -wal past its committed frames */
     struct block *map;              /* open addressing, cap a power of two */
     size_t cap, used;
 };
@@ -331,6 +337,7 @@ static void memDrop(struct memFile *mf)
     mf->dirty = 0;
     mf->size = 0;
     mf->base_limit = INT64_MAX;
+    mf->fresh_from = INT64_MAX;
 }
 
 static void memFree(struct memFile *mf)
@@ -346,6 +353,7 @@ static void memInit(struct memFile *mf)
     memset(mf, 0, sizeof *mf);
     mf->fd = -1;
     mf->base_limit = INT64_MAX;
+    mf->fresh_from = INT64_MAX;
 }
 
 /* realSize: the size of the base file; 0 when there is none. */
@@ -406,7 +414,8 @@ static int baseRead(const struct memFile *mf, unsigned char *buf, size_t n, sqli
 }
 
 /* blockFor: the block idx, made from the base on first write (unless
-** whole: the write covers all of it). */
+** whole: the write covers all of it, or the block lies wholly past
+** fresh_from, where nothing the overlay reads back comes from the base). */
 static int blockFor(struct memFile *mf, sqlite3_int64 idx, int whole, unsigned char **out)
 {
     unsigned char *b = blockFind(mf, idx);
@@ -423,7 +432,13 @@ static int blockFor(struct memFile *mf, sqlite3_int64 idx, int whole, unsigned c
     b = malloc(BLOCK);
     if (!b)
         return SQLITE_IOERR_NOMEM;
-    rc = whole ? SQLITE_OK : baseRead(mf, b, BLOCK, idx * BLOCK);
+    if (whole || idx * BLOCK >= mf->fresh_from) {
+        if (!whole)
+            memset(b, 0, BLOCK);
+        rc = SQLITE_OK;
+    } else {
+        rc = baseRead(mf, b, BLOCK, idx * BLOCK);
+    }
     if (rc != SQLITE_OK) {
         free(b);
         return rc;
@@ -773,6 +788,35 @@ static void shmRebase(struct ptmSqlOverlay *o)
     o->shm.ino = m.ino;
 }
 
+/* walFreshFrom: where the committed frames of the -wal end, by the private
+** copy of the WAL index as it was just read from the real one: a frame
+** past them is one the overlay writes itself (whole), or one it never
+** reads (a stale frame of an earlier generation, or one a real writer
+** appended after the copy was made), so a block there need not be read
+** from the real file before the overlay's frame goes into it.  Only a
+** copy whose two headers agree is believed; otherwise every block is
+** read as before. */
+static void walFreshFrom(struct ptmSqlOverlay *o)
+{
+    const unsigned char *h;
+    uint16_t sz;
+    uint32_t mx;
+    sqlite3_int64 page;
+
+    o->wal.fresh_from = INT64_MAX;
+    if (o->shm.n < 1 || o->shm.fd < 0)
+        return;
+    h = o->shm.region[0];
+    if (memcmp(h, h + WAL_HDR_BYTES, WAL_HDR_BYTES) != 0 || !h[12])
+        return; /* torn or never initialised: SQLite will recover from the file */
+    memcpy(&sz, h + 14, sizeof sz);
+    memcpy(&mx, h + 16, sizeof mx);
+    page = sz == 1 ? 65536 : sz;
+    if (page < 512)
+        return;
+    o->wal.fresh_from = WAL_FILE_HDR + (sqlite3_int64)mx * (page + WAL_FRAME_HDR);
+}
+
 static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile **pp)
 {
     struct ovFile *p = (struct ovFile *)f;
@@ -792,6 +836,8 @@ static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile 
             return SQLITE_IOERR_NOMEM;
         s->region[s->n] = r;
         rc = shmFill(s, s->n++, size);
+        if (s->n == 1 && rc == SQLITE_OK && !p->o->wal.dirty)
+            walFreshFrom(p->o);
     }
     *pp = s->region[i];
     return rc;
@@ -1262,8 +1308,10 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     snprintf(path, sizeof path, "%s-wal", o->name);
     if ((o->wal.fd < 0 || !same) && rebase(&o->wal, path) != 0)
         *rc = SQLITE_CANTOPEN;
-    if (!o->shm.n || (same && !o->shm.written))
-        return; /* the copy is the real index still */
+    if (!o->shm.n || (same && !o->shm.written)) {
+        walFreshFrom(o); /* the copy is the real index still */
+        return;
+    }
     for (i = 0; i < o->shm.n; i++) {
         int r = shmFill(&o->shm, i, 32768);
         if (*rc == SQLITE_OK)
@@ -1273,6 +1321,8 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     memcpy(o->shm.seen, o->shm.region[0], sizeof o->shm.seen);
     o->shm.seen_ok = o->ver.have_shm = o->shm.fd >= 0 && *rc == SQLITE_OK;
     o->shm.written = 0;
+    if (*rc == SQLITE_OK)
+        walFreshFrom(o);
 }
 
 /* ptmSqlOverlayBegin: see sqlite_int.h.  After a mirror that wrote, every
