@@ -647,6 +647,95 @@ Test(sqlite_vfs, pread_faults_are_clean_errors, .init = setup, .fini = teardown)
     cr_assert_eq(ptmSqlOverlayEnd(o), 0);
 }
 
+/* ---- Waiting for the writer the mirror saw, before the primary ----
+** After a mirror found another process's write lock held, the wait
+** returns once a probe finds it free (not SQLite's 1, 2, 5 ms sleeps), or
+** gives up at its bound; it takes no lock; a mirror that saw no writer
+** does not wait. */
+struct releaseLater {
+    int fd;
+    long ms;
+};
+
+static void *releaseAfter(void *p)
+{
+    struct releaseLater *r = p;
+    struct timespec ts = {0, r->ms * 1000000L};
+    char c = 1;
+    nanosleep(&ts, NULL);
+    if (write(r->fd, &c, 1) != 1)
+        abort();
+    return NULL;
+}
+
+static double msSince(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void awaitWriter(int wal)
+{
+    const char *path = makeDb(wal);
+    struct holderProc h;
+    struct ptmSqlOverlay *o;
+    sqlite3 *db;
+    struct timespec t0;
+    pthread_t th;
+    int status;
+
+    o = overlay(path);
+    db = ptmSqlOverlayDb(o);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_GO_ON), SQLITE_OK);
+    cr_assert_eq(run(db, "UPDATE accounts SET balance=1 WHERE id=1"), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(ptmSqlOverlayAwaitWriter(o, 1000000), 0, "no writer seen: no wait");
+    cr_assert_lt(msSince(&t0), 5.0);
+
+    holdStart(&h, path, HOLD_SQLITE_IMMEDIATE);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_GO_ON), SQLITE_OK);
+    cr_assert_eq(run(db, "UPDATE accounts SET balance=1 WHERE id=1"), SQLITE_OK);
+    cr_assert_geq(busyEvents(), 1);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(ptmSqlOverlayAwaitWriter(o, 20000), 0, "still held at the bound");
+    cr_assert_geq(msSince(&t0), 20.0);
+    cr_assert_eq(ptmSqlOverlayAwaitWriter(o, 20000), 0, "one wait per mirror");
+
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_GO_ON), SQLITE_OK);
+    cr_assert_eq(run(db, "UPDATE accounts SET balance=1 WHERE id=1"), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    struct releaseLater rl = {h.done[1], 30};
+    cr_assert_eq(pthread_create(&th, NULL, releaseAfter, &rl), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(ptmSqlOverlayAwaitWriter(o, 5000000), 1, "the holder let go");
+    double waited = msSince(&t0);
+    cr_assert_geq(waited, 25.0);
+    cr_assert_lt(waited, 1000.0);
+    pthread_join(th, NULL);
+    cr_assert_eq(waitpid(h.pid, &status, 0), h.pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Nothing was taken: the host writes at once. */
+    if (!hostDb)
+        cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "BEGIN IMMEDIATE; UPDATE accounts SET balance=3 WHERE id=1; COMMIT"),
+                 SQLITE_OK);
+    for (int i = 0; i < 2; i++)
+        close(h.go[i]), close(h.done[i]);
+}
+
+Test(sqlite_vfs, await_writer_delete, .init = setup, .fini = teardown, .timeout = 30)
+{
+    awaitWriter(0);
+}
+
+Test(sqlite_vfs, await_writer_wal, .init = setup, .fini = teardown, .timeout = 30)
+{
+    awaitWriter(1);
+}
+
 /* ---- The overlay's own frames past the real -wal's committed end ----
 ** After a checkpoint the real -wal restarts at its beginning but keeps its
 ** length: past the committed frames it holds an old generation's.  A
