@@ -422,10 +422,11 @@ static int baseRead(const struct memFile *mf, unsigned char *buf, size_t n, sqli
     return SQLITE_OK;
 }
 
-/* blockFor: the block idx, made from the base on first write (unless
-** whole: the write covers all of it, or the block lies wholly past
+/* blockFor: the block idx, made from the base on first write of its bytes
+** lo..hi (unless they are all of it, or the block lies wholly past
 ** fresh_from, where nothing the overlay reads back comes from the base). */
-static int blockFor(struct memFile *mf, sqlite3_int64 idx, int whole, unsigned char **out)
+static int blockFor(struct memFile *mf, sqlite3_int64 idx, size_t lo, size_t hi,
+                    unsigned char **out)
 {
     unsigned char *b = blockFind(mf, idx);
     int rc;
@@ -441,9 +442,10 @@ static int blockFor(struct memFile *mf, sqlite3_int64 idx, int whole, unsigned c
     b = malloc(BLOCK);
     if (!b)
         return SQLITE_IOERR_NOMEM;
-    if (whole || idx * BLOCK >= mf->fresh_from) {
-        if (!whole)
-            memset(b, 0, BLOCK);
+    if ((lo == 0 && hi == BLOCK) || idx * BLOCK >= mf->fresh_from) {
+        /* Only what this write leaves of the block is zeroed. */
+        memset(b, 0, lo);
+        memset(b + hi, 0, BLOCK - hi);
         rc = SQLITE_OK;
     } else {
         rc = baseRead(mf, b, BLOCK, idx * BLOCK);
@@ -521,7 +523,7 @@ static int memWrite(struct memFile *mf, const void *in, int amt, sqlite3_int64 o
         unsigned char *b;
         if (stop > end)
             stop = end;
-        rc = blockFor(mf, idx, pos == idx * BLOCK && stop - pos == BLOCK, &b);
+        rc = blockFor(mf, idx, (size_t)(pos - idx * BLOCK), (size_t)(stop - idx * BLOCK), &b);
         if (rc == SQLITE_OK)
             memcpy(b + (pos - idx * BLOCK), buf + (pos - off), (size_t)(stop - pos));
         pos = stop;
