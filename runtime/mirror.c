@@ -53,20 +53,6 @@ void ptmMirrorLeave(struct ptmMirror *m)
 }
 
 /*
-** ptmMirrorBeforeHost: after the engine's decision, on the host's thread,
-** each family's before_host hook (see struct ptmShimFamily): primary says
-** the primary runs next.
-*/
-void ptmMirrorBeforeHost(int primary)
-{
-    const struct ptmShimFamily *const *fam;
-
-    for (fam = ptmShimFamilies; fam < ptmShimFamilies + ptmShimFamilyCount; fam++)
-        if (*fam && (*fam)->before_host)
-            (*fam)->before_host(primary);
-}
-
-/*
 ** ptmStatusName: the name of a mirror status, as traces and rules see it.
 */
 const char *ptmStatusName(enum ptmMirrorStatus s)

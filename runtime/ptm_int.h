@@ -275,9 +275,6 @@ void ptmMirrorEnter(struct ptmMirror *m, struct ptmRing *ring);
 ** opened through shims and left open, frees its simulated files, and sets
 ** ptmMirrorCurrent back to NULL. */
 void ptmMirrorLeave(struct ptmMirror *m);
-/* ptmMirrorBeforeHost: the families' before_host hooks, on the host's
-** thread after the decision (primary: the primary runs next). */
-void ptmMirrorBeforeHost(int primary);
 
 /* A shim family as the mirror core sees it, in the manner of SQLite's
 ** sqlite3_io_methods: what it must do when a mirror starts and ends.  The entries
@@ -290,12 +287,6 @@ struct ptmShimFamily {
     /* Releases what mirror m holds of the family (closes, frees, unlocks):
     ** m is still ptmMirrorCurrent, so what it calls stays simulated. */
     void (*release)(struct ptmMirror *m);  /* NULL: nothing to release */
-    /* On the host's thread, once the engine has decided what runs after
-    ** the mirror it released last: primary says the primary runs now.  A
-    ** family that found a resource busy in that mirror may wait here for
-    ** it, no longer than the real call would, so that the primary does
-    ** not meet it; it forgets that mirror in any case.  NULL: nothing. */
-    void (*before_host)(int primary);
 };
 /* The families with state in a mirror, ptmShimFamilyCount of them, in the
 ** order ptmMirrorLeave releases them (shims/families.c); an entry is NULL

@@ -592,11 +592,6 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     c.decision = decision;
     c.path = path;
 
-    /* A family may wait here for what the mirror found busy (a write lock
-    ** another process holds), no longer than the primary itself would. */
-    if (c.mirror_ran)
-        ptmMirrorBeforeHost(!divert && !env.dry_run);
-
     if (env.dry_run) {
         Ending e = {.would_run = path};
         success = dry_run_result(&c, frame, &e.dry_result);

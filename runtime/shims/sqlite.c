@@ -587,45 +587,6 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
 ** The family
 */
 
-/* The overlays whose last mirror, on this thread, found another process's
-** write lock held, with the host's busy timeout: before the primary runs,
-** sqliteBeforeHost waits for those locks (ptmSqlOverlayAwaitWriter). */
-#define AWAIT_MAX 4
-#define AWAIT_CAP_US 10000 /* past this, SQLite's own busy handler waits */
-static _Thread_local struct {
-    struct ptmSqlOverlay *ov;
-    int busy_ms;
-} awaiting[AWAIT_MAX];
-static _Thread_local unsigned nAwaiting;
-
-static void noteAwait(struct ptmMirror *m, const struct sqlDb *d)
-{
-    unsigned i;
-
-    if (m->in_child || d->busy_ms <= 0 || nAwaiting == AWAIT_MAX)
-        return; /* a fork child's wait would not delay the host's primary */
-    for (i = 0; i < nAwaiting; i++)
-        if (awaiting[i].ov == d->ov)
-            return;
-    awaiting[nAwaiting].ov = d->ov;
-    awaiting[nAwaiting++].busy_ms = d->busy_ms;
-}
-
-/* The family's before_host hook: when the primary runs next, it waits for
-** the write locks its mirror found held, at most as long as the host's busy
-** timeout (and AWAIT_CAP_US), which the primary would spend waiting for
-** them anyway, in SQLite's coarser sleeps. */
-static void sqliteBeforeHost(int primary)
-{
-    unsigned i;
-
-    for (i = 0; primary && i < nAwaiting; i++) {
-        unsigned long us = (unsigned long)awaiting[i].busy_ms * 1000UL;
-        ptmSqlOverlayAwaitWriter(awaiting[i].ov, us < AWAIT_CAP_US ? (unsigned)us : AWAIT_CAP_US);
-    }
-    nAwaiting = 0;
-}
-
 /* Ends the mirror's use of SQLite: its statements finalized, its overlays
 ** ended (a database that changed meanwhile is an event), its private
 ** connections closed, its strings freed. */
@@ -635,7 +596,6 @@ static void sqliteRelease(struct ptmMirror *m)
     struct ptmSqlMirror *s = st->sqlite;
     struct sqlDb *d, *next;
 
-    nAwaiting = 0;
     if (!s)
         return;
     while (s->stmts)
@@ -649,8 +609,6 @@ static void sqliteRelease(struct ptmMirror *m)
             seen |= o->ov == d->ov && o->begun;
         if (!seen && ptmSqlOverlayEnd(d->ov) == 1)
             recordPretended(s->last_call, d->name, "changed during the mirror");
-        if (!seen && d->host)
-            noteAwait(m, d);
     }
     for (d = s->dbs; d; d = next) {
         next = d->next;
@@ -665,8 +623,7 @@ static void sqliteRelease(struct ptmMirror *m)
     st->sqlite = NULL;
 }
 
-const struct ptmShimFamily ptmSqliteFamily = {
-    .name = "sqlite", .release = sqliteRelease, .before_host = sqliteBeforeHost};
+const struct ptmShimFamily ptmSqliteFamily = {.name = "sqlite", .release = sqliteRelease};
 
 /* ------------------------------------------------------------------------
 ** Connections

@@ -66,15 +66,6 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
-/* ptmSqlOverlayAwaitWriter: after o's last mirror found the write lock
-** (the WAL write lock, or RESERVED) held by another process, waits until a
-** probe finds it free, probing every PTM_SQL_AWAIT_STEP_US, for at most
-** max_us; takes no lock.  Returns 1 when the lock was seen held and then
-** free, 0 when it was never seen held, is this process's own, or stayed
-** held. */
-int ptmSqlOverlayAwaitWriter(struct ptmSqlOverlay *o, unsigned max_us);
-#define PTM_SQL_AWAIT_STEP_US 50
-
 /* The memory every overlay file of one thread may hold (blocks the
 ** overlays wrote, their journals and temp files): past it a write fails
 ** with SQLITE_IOERR_NOMEM, which SQLite returns as SQLITE_NOMEM. */

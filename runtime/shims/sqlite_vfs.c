@@ -146,9 +146,6 @@ struct ptmSqlOverlay {
     enum ptmSqlBusy busy;
     unsigned call;
     unsigned reported;              /* lock kinds already recorded (1 << kind) */
-    int writer;                     /* LK_WAL_WRITE or LK_RESERVED found held by
-                                       another; LK_COUNT: none */
-    pid_t writer_pid;
     struct dbVersion ver;
     int wal_mode;                   /* the header said WAL at Begin */
     int stale;                      /* the last mirror wrote: drop the cache */
@@ -633,10 +630,6 @@ static int heldLock(struct ptmSqlOverlay *o, enum lockKind wanted, const char *h
     if (o->reported & (1u << wanted))
         return busy ? SQLITE_BUSY : SQLITE_OK;
     o->reported |= 1u << wanted;
-    if (wanted == LK_WAL_WRITE || wanted == LK_RESERVED) {
-        o->writer = wanted;
-        o->writer_pid = pid;
-    }
     t0 = ptmOsNowNs();
     if (pid > 0)
         snprintf(target, sizeof target, "%s: %s lock held by pid %ld", o->base, holder, (long)pid);
@@ -1236,7 +1229,6 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     memInit(&o->wal);
     memInit(&o->journal);
     o->shm.fd = -1;
-    o->writer = LK_COUNT;
     lastErrno = 0;
     opening = o;
     rc = sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -1406,7 +1398,6 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
     refresh(o, &rc);
     o->busy = busy;
     o->reported = 0;
-    o->writer = LK_COUNT;
     o->active = 1;
     o->mirror = ptmMirrorCurrent;
     o->mirror_t0 = ptmMirrorCurrent ? ptmMirrorCurrent->t0_ns : 0;
@@ -1428,35 +1419,6 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     o->stale = dropWrites(o) || changed || o->reported;
     o->active = 0;
     return changed;
-}
-
-/* ptmSqlOverlayAwaitWriter: see sqlite_int.h.  SQLite's own busy handler
-** sleeps 1, 2, 5, 10 ms between its tries: a writer that commits within
-** 100 us still costs the host's next write a millisecond.  Probing in
-** short steps lets the primary start as soon as the lock is free. */
-int ptmSqlOverlayAwaitWriter(struct ptmSqlOverlay *o, unsigned max_us)
-{
-    uint64_t until;
-    pid_t pid = 0;
-    int fd;
-    off_t byte;
-
-    if (o->active || o->writer == LK_COUNT)
-        return 0;
-    if (o->writer_pid > 0 && o->writer_pid == ptmOsPid())
-        return 0; /* the host itself: waiting would only delay its own failure */
-    fd = o->writer == LK_WAL_WRITE ? o->shm.fd : o->dbf.fd;
-    byte = o->writer == LK_WAL_WRITE ? WAL_LOCK_FIRST : RESERVED_BYTE;
-    o->writer = LK_COUNT;
-    until = ptmOsNowNs() + (uint64_t)max_us * 1000;
-    for (;;) {
-        struct timespec step = {0, PTM_SQL_AWAIT_STEP_US * 1000L};
-        if (!probe(fd, F_WRLCK, byte, 1, &pid))
-            return 1;
-        if (ptmOsNowNs() >= until)
-            return 0;
-        ptmOs.nanosleep(&step, NULL);
-    }
 }
 
 /* ptmSqlOverlaySetLimit: see sqlite_int.h. */
