@@ -86,6 +86,8 @@ static struct {
     _Atomic int watch_idle;       /* the watchdog waits until woken */
     _Atomic uint64_t last_start_ns; /* when the last watched mirror started */
     _Atomic int active_count;
+    _Atomic uint64_t watch_next;  /* the watchdog sleeps until then; 0: it scans */
+    _Atomic uint64_t min_span_ns; /* the shortest mirror deadline seen */
 } inl = {.once = PTHREAD_ONCE_INIT,
          .watch_mu = PTHREAD_MUTEX_INITIALIZER,
          .watch_cv = PTHREAD_COND_INITIALIZER};
@@ -269,12 +271,20 @@ static uint64_t watchOne(struct inlineThread *t, uint64_t now)
 }
 
 /* The watchdog starts with every signal blocked (see watch): the host's
-** handlers must never run on it. */
+** handlers must never run on it.  It sleeps until the earliest deadline it
+** knows of (never less than WATCH_PERIOD_NS), and with none armed, for the
+** shortest mirror deadline seen so far: a mirror started meanwhile has a
+** deadline at least that far off.  inl.watch_next says until when it
+** sleeps (0 while it scans), so that only a mirror whose deadline comes
+** sooner wakes it (watch): back-to-back mirrors cost it one look per
+** deadline's length, not one per tick, and cost the mirror no system call. */
 static void *watchdog(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "ptm-watchdog"); /* for ps, top and tests */
     pthread_mutex_lock(&inl.watch_mu);
     while (!inl.watch_stop) {
+        atomic_store(&inl.watch_next, 0);
         uint64_t now = ptmOsNowNs();
         if (atomic_load(&inl.active_count) == 0 &&
             now - atomic_load(&inl.last_start_ns) > IDLE_AFTER_NS) {
@@ -282,6 +292,7 @@ static void *watchdog(void *arg)
             ** started meanwhile either is seen here or sees watch_idle and
             ** wakes us (both sides use sequentially consistent atomics). */
             atomic_store(&inl.watch_idle, 1);
+            atomic_store(&inl.watch_next, UINT64_MAX);
             if (atomic_load(&inl.active_count) == 0)
                 pthread_cond_wait(&inl.watch_cv, &inl.watch_mu);
             atomic_store(&inl.watch_idle, 0);
@@ -289,7 +300,11 @@ static void *watchdog(void *arg)
         }
         /* The lock is held while scanning: a thread that exits takes it
         ** before its state is freed. */
-        uint64_t next = now + WATCH_PERIOD_NS;
+        uint64_t span = atomic_load(&inl.min_span_ns);
+        uint64_t next = now + (span ? span : WATCH_PERIOD_NS);
+        uint64_t idle_at = atomic_load(&inl.last_start_ns) + IDLE_AFTER_NS;
+        if (atomic_load(&inl.active_count) == 0 && idle_at > now && idle_at < next)
+            next = idle_at + 1;
         for (int i = 0; i < SLOTS; i++) {
             struct inlineThread *t = atomic_load(&inl.slots[i]);
             if (t) {
@@ -300,6 +315,7 @@ static void *watchdog(void *arg)
         }
         if (next < now + WATCH_PERIOD_NS)
             next = now + WATCH_PERIOD_NS;
+        atomic_store(&inl.watch_next, next);
         struct timespec ts = {(time_t)(next / 1000000000ULL), (long)(next % 1000000000ULL)};
         pthread_cond_timedwait(&inl.watch_cv, &inl.watch_mu, &ts);
     }
@@ -320,14 +336,20 @@ __attribute__((destructor)) static void stopWatchdog(void)
         pthread_join(inl.watch_thread, NULL);
 }
 
-/* watch: the watchdog knows a mirror started (and runs).  It ticks by
-** itself while mirrors come often; only an idle watchdog is woken, so a
+/* watch: the watchdog knows a mirror started (and runs) with a deadline
+** span_ns from now, at deadline.  A watchdog that sleeps past that
+** deadline (or is scanning, and may have missed it) is woken; otherwise a
 ** mirror costs no system call here.  0 or an errno. */
-static int watch(void)
+static int watch(uint64_t span_ns, uint64_t deadline)
 {
     atomic_fetch_add(&inl.active_count, 1);
     atomic_store(&inl.last_start_ns, ptmOsNowNs());
-    if (inl.watch_running && !atomic_load(&inl.watch_idle))
+    uint64_t span = atomic_load(&inl.min_span_ns);
+    while ((span == 0 || span_ns < span) &&
+           !atomic_compare_exchange_weak(&inl.min_span_ns, &span, span_ns))
+        ;
+    uint64_t next = atomic_load(&inl.watch_next);
+    if (inl.watch_running && !atomic_load(&inl.watch_idle) && next != 0 && deadline >= next)
         return 0;
     /* Every signal is blocked while the lock is held: a host's handler
     ** that jumps away must not leave it locked (the exit would wait on it
@@ -508,7 +530,7 @@ enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint6
     atomic_store(&t->deadline, deadline_ns ? t0 + deadline_ns : 0);
     /* volatile: read after the jump back */
     volatile int watched = deadline_ns != 0;
-    if (watched && watch() != 0) {
+    if (watched && watch(deadline_ns, t0 + deadline_ns) != 0) {
         atomic_store(&t->deadline, 0);
         atomic_fetch_sub(&inl.active_count, 1);
         watched = 0; /* no watchdog: the mirror runs unwatched */

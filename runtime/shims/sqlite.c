@@ -467,6 +467,41 @@ static struct sqlStmt *stmtOf(struct ptmMirror *m, sqlite3_stmt *st, int want, i
 
 /* Records statement e's step that returned rc (extended code ext; 0: the
 ** connection's), which took [t0, now). */
+/* The statements' texts a thread normalized last, so that a transaction's
+** statements, run again in every mirror, are normalized once. */
+#define NORM_CACHE 8
+#define NORM_MAX_SQL 480 /* a longer text is normalized every time */
+static _Thread_local struct normEntry {
+    char sql[NORM_MAX_SQL];
+    char norm[PTM_TARGET_MAX];
+    size_t len;                   /* of sql; 0: an empty slot */
+} normCache[NORM_CACHE];          /* about 5 KiB of each thread's TLS */
+static _Thread_local unsigned normNext;
+
+/* normalized: sql as ptmSqlNormalize gives it, into out (PTM_TARGET_MAX
+** bytes), from the cache when this thread normalized the same text. */
+static void normalized(const char *sql, char *out)
+{
+    size_t len = strlen(sql);
+    struct normEntry *e;
+    unsigned i;
+
+    if (len > 0 && len < NORM_MAX_SQL) {
+        for (i = 0; i < NORM_CACHE; i++)
+            if (normCache[i].len == len && memcmp(normCache[i].sql, sql, len) == 0) {
+                memcpy(out, normCache[i].norm, PTM_TARGET_MAX);
+                return;
+            }
+        e = &normCache[normNext++ % NORM_CACHE];
+        ptmSqlNormalize(sql, (int)len, e->norm, sizeof e->norm);
+        memcpy(e->sql, sql, len);
+        e->len = len;
+        memcpy(out, e->norm, PTM_TARGET_MAX);
+        return;
+    }
+    ptmSqlNormalize(sql, -1, out, PTM_TARGET_MAX);
+}
+
 static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64_t t0)
 {
     char target[PTM_TARGET_MAX];
@@ -482,7 +517,7 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
         e->dur = 0;
     }
     e->dur += ptmOsNowNs() - t0;
-    ptmSqlNormalize(sql ? sql : "", -1, target, sizeof target);
+    normalized(sql ? sql : "", target);
     if (rc == SQLITE_ROW) {
         ptmMirrorRecordRead((enum ptmCall)call, t0, target, rc, 0, 0);
         return;

@@ -72,6 +72,9 @@
 #define SHARED_SIZE 510
 #define WAL_LOCK_FIRST 120          /* WALINDEX_LOCK_OFFSET in -shm */
 #define VERSION_SHM_BYTES 100       /* both wal-index headers and nBackfill */
+#define WAL_HDR_BYTES 48            /* one wal-index header (WalIndexHdr) */
+#define WAL_FILE_HDR 32             /* the -wal's own header */
+#define WAL_FRAME_HDR 24            /* before each page in the -wal */
 
 /* The kinds of lock an event may name, one event per kind per mirror. */
 enum lockKind { LK_SHARED, LK_RESERVED, LK_EXCLUSIVE, LK_WAL_WRITE, LK_WAL_CKPT, LK_COUNT };
@@ -92,6 +95,13 @@ struct memFile {
     int hidden;                     /* journals: deleted, the real one unseen */
     sqlite3_int64 size;             /* logical size when dirty */
     sqlite3_int64 base_limit;       /* real bytes at or past it read as zeros */
+    const unsigned char *head;      /* the first bytes of the real file as
+                                       Begin read them, served to reads within
+                                       them until the file is written; NULL: none */
+    size_t head_len;
+    sqlite3_int64 fresh_from;       /* a block first written at or past it
+                                       starts as zeros, not as the real bytes:
+                                       the -wal past its committed frames */
     struct block *map;              /* open addressing, cap a power of two */
     size_t cap, used;
 };
@@ -139,6 +149,7 @@ struct ptmSqlOverlay {
     struct dbVersion ver;
     int wal_mode;                   /* the header said WAL at Begin */
     int stale;                      /* the last mirror wrote: drop the cache */
+    unsigned char head[BLOCK];      /* the database's first block, read at Begin */
 };
 
 /* An open file of the VFS. */
@@ -331,6 +342,8 @@ static void memDrop(struct memFile *mf)
     mf->dirty = 0;
     mf->size = 0;
     mf->base_limit = INT64_MAX;
+    mf->fresh_from = INT64_MAX;
+    mf->head = NULL;
 }
 
 static void memFree(struct memFile *mf)
@@ -346,6 +359,7 @@ static void memInit(struct memFile *mf)
     memset(mf, 0, sizeof *mf);
     mf->fd = -1;
     mf->base_limit = INT64_MAX;
+    mf->fresh_from = INT64_MAX;
 }
 
 /* realSize: the size of the base file; 0 when there is none. */
@@ -405,9 +419,11 @@ static int baseRead(const struct memFile *mf, unsigned char *buf, size_t n, sqli
     return SQLITE_OK;
 }
 
-/* blockFor: the block idx, made from the base on first write (unless
-** whole: the write covers all of it). */
-static int blockFor(struct memFile *mf, sqlite3_int64 idx, int whole, unsigned char **out)
+/* blockFor: the block idx, made from the base on first write of its bytes
+** lo..hi (unless they are all of it, or the block lies wholly past
+** fresh_from, where nothing the overlay reads back comes from the base). */
+static int blockFor(struct memFile *mf, sqlite3_int64 idx, size_t lo, size_t hi,
+                    unsigned char **out)
 {
     unsigned char *b = blockFind(mf, idx);
     int rc;
@@ -423,7 +439,14 @@ static int blockFor(struct memFile *mf, sqlite3_int64 idx, int whole, unsigned c
     b = malloc(BLOCK);
     if (!b)
         return SQLITE_IOERR_NOMEM;
-    rc = whole ? SQLITE_OK : baseRead(mf, b, BLOCK, idx * BLOCK);
+    if ((lo == 0 && hi == BLOCK) || idx * BLOCK >= mf->fresh_from) {
+        /* Only what this write leaves of the block is zeroed. */
+        memset(b, 0, lo);
+        memset(b + hi, 0, BLOCK - hi);
+        rc = SQLITE_OK;
+    } else {
+        rc = baseRead(mf, b, BLOCK, idx * BLOCK);
+    }
     if (rc != SQLITE_OK) {
         free(b);
         return rc;
@@ -441,8 +464,13 @@ static int memRead(struct memFile *mf, void *out, int amt, sqlite3_int64 off)
     int rc;
 
     if (!mf->dirty && !mf->used) {
-        /* Nothing written: one pread, the common case. */
+        /* Nothing written: one pread, the common case; none for the
+        ** header and page 1, which Begin read. */
         ssize_t got = 0;
+        if (mf->head && off >= 0 && off + amt <= (sqlite3_int64)mf->head_len) {
+            memcpy(buf, mf->head + off, (size_t)amt);
+            return SQLITE_OK;
+        }
         if (mf->fd >= 0 && (got = preadFull(mf->fd, buf, (size_t)amt, (off_t)off)) < 0)
             return SQLITE_IOERR_READ;
         if (got < amt) {
@@ -492,7 +520,7 @@ static int memWrite(struct memFile *mf, const void *in, int amt, sqlite3_int64 o
         unsigned char *b;
         if (stop > end)
             stop = end;
-        rc = blockFor(mf, idx, pos == idx * BLOCK && stop - pos == BLOCK, &b);
+        rc = blockFor(mf, idx, (size_t)(pos - idx * BLOCK), (size_t)(stop - idx * BLOCK), &b);
         if (rc == SQLITE_OK)
             memcpy(b + (pos - idx * BLOCK), buf + (pos - off), (size_t)(stop - pos));
         pos = stop;
@@ -773,6 +801,35 @@ static void shmRebase(struct ptmSqlOverlay *o)
     o->shm.ino = m.ino;
 }
 
+/* walFreshFrom: where the committed frames of the -wal end, by the private
+** copy of the WAL index as it was just read from the real one: a frame
+** past them is one the overlay writes itself (whole), or one it never
+** reads (a stale frame of an earlier generation, or one a real writer
+** appended after the copy was made), so a block there need not be read
+** from the real file before the overlay's frame goes into it.  Only a
+** copy whose two headers agree is believed; otherwise every block is
+** read as before. */
+static void walFreshFrom(struct ptmSqlOverlay *o)
+{
+    const unsigned char *h;
+    uint16_t sz;
+    uint32_t mx;
+    sqlite3_int64 page;
+
+    o->wal.fresh_from = INT64_MAX;
+    if (o->shm.n < 1 || o->shm.fd < 0)
+        return;
+    h = o->shm.region[0];
+    if (memcmp(h, h + WAL_HDR_BYTES, WAL_HDR_BYTES) != 0 || !h[12])
+        return; /* torn or never initialised: SQLite will recover from the file */
+    memcpy(&sz, h + 14, sizeof sz);
+    memcpy(&mx, h + 16, sizeof mx);
+    page = sz == 1 ? 65536 : sz;
+    if (page < 512)
+        return;
+    o->wal.fresh_from = WAL_FILE_HDR + (sqlite3_int64)mx * (page + WAL_FRAME_HDR);
+}
+
 static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile **pp)
 {
     struct ovFile *p = (struct ovFile *)f;
@@ -792,6 +849,8 @@ static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile 
             return SQLITE_IOERR_NOMEM;
         s->region[s->n] = r;
         rc = shmFill(s, s->n++, size);
+        if (s->n == 1 && rc == SQLITE_OK && !p->o->wal.dirty)
+            walFreshFrom(p->o);
     }
     *pp = s->region[i];
     return rc;
@@ -1231,14 +1290,49 @@ static int dropWrites(struct ptmSqlOverlay *o)
     return wrote;
 }
 
+/* shmReread: the whole private copy of the WAL index read again from the
+** real -shm; its header is then the version Begin records.  Whether the
+** header is the one seen last time (same). */
+static int shmReread(struct ptmSqlOverlay *o, int *rc)
+{
+    int i, same;
+
+    for (i = 0; i < o->shm.n; i++) {
+        int r = shmFill(&o->shm, i, 32768);
+        if (*rc == SQLITE_OK)
+            *rc = r;
+    }
+    memcpy(o->ver.shm, o->shm.region[0], sizeof o->ver.shm);
+    same = o->shm.seen_ok && memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
+    memcpy(o->shm.seen, o->shm.region[0], sizeof o->shm.seen);
+    o->shm.seen_ok = o->ver.have_shm = o->shm.fd >= 0 && *rc == SQLITE_OK;
+    o->shm.written = 0;
+    return same;
+}
+
+/* walSameFile: whether the -wal is surely the file o->wal reads: the -shm
+** is the one of the last Begin (shmRebase keeps seen_ok) and the WAL's
+** salt there is the same.  A -wal is only ever deleted together with its
+** -shm (the last connection's close), which the -shm's new inode shows,
+** so no stat of the -wal is needed while both hold. */
+static int walSameFile(const struct ptmSqlOverlay *o, const unsigned char *was_seen, int seen_ok)
+{
+    return o->wal.fd >= 0 && seen_ok && o->ver.have_shm &&
+           memcmp(o->ver.shm + 32, was_seen + 32, 8) == 0;
+}
+
 /* refresh: the real files as they are now: a database or -wal replaced
 ** since (a new inode) is read from its new file, and the copy of the WAL
-** index is read again, in place; o->ver is what they are. */
+** index is read again, in place; o->ver is what they are, and the first
+** block of the database is kept for SQLite's reads of its header and
+** page 1 in this mirror (the version read and SQLite's are one pread). */
 static void refresh(struct ptmSqlOverlay *o, int *rc)
 {
     struct stat st;
     char path[PATH_MAX + 8];
-    int i, same;
+    unsigned char was_seen[VERSION_SHM_BYTES];
+    int same, seen_ok;
+    ssize_t got;
 
     if (ptmOs.stat(o->name, &st) != 0)
         o->dbf.fd = -1; /* gone: an empty database */
@@ -1246,33 +1340,39 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
              rebase(&o->dbf, o->name) != 0)
         *rc = SQLITE_CANTOPEN;
     memset(&o->ver, 0, sizeof o->ver);
-    if (o->dbf.fd >= 0)
-        o->ver.have_db = preadFull(o->dbf.fd, o->ver.hdr, sizeof o->ver.hdr, 0) ==
-                         (ssize_t)sizeof o->ver.hdr;
+    if (o->dbf.fd >= 0 && (got = preadFull(o->dbf.fd, o->head, sizeof o->head, 0)) >= 0) {
+        o->dbf.head = o->head;
+        o->dbf.head_len = (size_t)got;
+        o->ver.have_db = got >= (ssize_t)sizeof o->ver.hdr;
+        if (o->ver.have_db)
+            memcpy(o->ver.hdr, o->head, sizeof o->ver.hdr);
+    }
     o->wal_mode = o->shm.n > 0 || (o->ver.have_db && (o->ver.hdr[18] == 2 || o->ver.hdr[19] == 2));
     if (!o->wal_mode)
         return;
     shmRebase(o);
-    if (o->shm.fd >= 0)
-        o->ver.have_shm = preadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) ==
-                          (ssize_t)sizeof o->ver.shm;
-    same = o->shm.seen_ok && o->ver.have_shm &&
-           memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
-    /* A new -wal comes with a new header (a new salt), or a new -shm. */
-    snprintf(path, sizeof path, "%s-wal", o->name);
-    if ((o->wal.fd < 0 || !same) && rebase(&o->wal, path) != 0)
-        *rc = SQLITE_CANTOPEN;
-    if (!o->shm.n || (same && !o->shm.written))
-        return; /* the copy is the real index still */
-    for (i = 0; i < o->shm.n; i++) {
-        int r = shmFill(&o->shm, i, 32768);
-        if (*rc == SQLITE_OK)
-            *rc = r;
+    seen_ok = o->shm.seen_ok;
+    memcpy(was_seen, o->shm.seen, sizeof was_seen);
+    if (o->shm.n && o->shm.fd >= 0 && (o->shm.written || !o->shm.seen_ok)) {
+        /* The copy is read again whole in any case (the last mirror wrote
+        ** into it, or it is another -shm's): one pread fewer. */
+        same = shmReread(o, rc);
+    } else {
+        if (o->shm.fd >= 0)
+            o->ver.have_shm = preadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) ==
+                              (ssize_t)sizeof o->ver.shm;
+        same = o->shm.seen_ok && o->ver.have_shm &&
+               memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
+        if (o->shm.n && (!same || o->shm.written))
+            shmReread(o, rc);
     }
-    memcpy(o->ver.shm, o->shm.region[0], sizeof o->ver.shm);
-    memcpy(o->shm.seen, o->shm.region[0], sizeof o->shm.seen);
-    o->shm.seen_ok = o->ver.have_shm = o->shm.fd >= 0 && *rc == SQLITE_OK;
-    o->shm.written = 0;
+    snprintf(path, sizeof path, "%s-wal", o->name);
+    if (!same && !walSameFile(o, was_seen, seen_ok) && rebase(&o->wal, path) != 0)
+        *rc = SQLITE_CANTOPEN;
+    else if (o->wal.fd < 0 && rebase(&o->wal, path) != 0)
+        *rc = SQLITE_CANTOPEN;
+    if (*rc == SQLITE_OK)
+        walFreshFrom(o);
 }
 
 /* ptmSqlOverlayBegin: see sqlite_int.h.  After a mirror that wrote, every

@@ -7,6 +7,7 @@
 ** as if it were blocked inside a library.
 */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -240,6 +241,81 @@ Test(inl, stuck_mirror_is_interrupted_after_the_grace_period)
     struct ptmMirrorRun again;
     cr_assert_eq(runMirror(mirrorDoubles, 2, 50 * MS, &again), PTM_OK);
     cr_expect_eq(again.status, PTM_MS_RETURNED, "no stale cancel");
+}
+
+/* The watchdog's voluntary context switches (its wake-ups): the thread
+** named ptm-watchdog among this process's tasks.  -1: none found. */
+static long watchdogWakeups(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    long n = -1;
+    cr_assert_not_null(d);
+    while ((e = readdir(d)) && n < 0) {
+        char path[300], line[256];
+        int named = 0;
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "Name:", 5) == 0)
+                named = strstr(line, "ptm-watchdog") != NULL;
+            if (named && strncmp(line, "voluntary_ctxt_switches:", 24) == 0)
+                n = atol(line + 24);
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Back-to-back mirrors do not wake the watchdog at every tick: it sleeps
+** until the deadline (here 2 s), which every next mirror moves on. */
+Test(inl, back_to_back_mirrors_let_the_watchdog_sleep)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorDoubles, 1, 2000 * MS, &r), PTM_OK);
+    struct timespec pause = {0, 1000000};
+    long before = -1;
+    for (int i = 0; i < 1000 && before < 0; i++) { /* it names itself once it runs */
+        nanosleep(&pause, NULL);
+        before = watchdogWakeups();
+    }
+    cr_assert_geq(before, 0, "no ptm-watchdog thread");
+    pause.tv_nsec = 20000000;
+    nanosleep(&pause, NULL); /* its first look is over */
+    before = watchdogWakeups();
+    pause.tv_nsec = 1000000;
+    for (int i = 0; i < 300; i++) {
+        cr_assert_eq(runMirror(mirrorDoubles, i, 2000 * MS, &r), PTM_OK);
+        cr_assert_eq(r.status, PTM_MS_RETURNED);
+        nanosleep(&pause, NULL);
+    }
+    long woke = watchdogWakeups() - before;
+    /* 300 ms of mirrors: a 5 ms tick would be about 60 wake-ups. */
+    cr_expect_leq(woke, 5, "the watchdog woke %ld times", woke);
+}
+
+/* A mirror whose deadline is shorter than every one before wakes the
+** sleeping watchdog, and is cancelled on time. */
+Test(inl, a_shorter_deadline_wakes_the_sleeping_watchdog)
+{
+    struct ptmMirrorRun r;
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(runMirror(mirrorDoubles, i, 10000 * MS, &r), PTM_OK);
+    struct timespec pause = {0, 20000000};
+    nanosleep(&pause, NULL); /* the watchdog is asleep for about 10 s now */
+    cr_assert_eq(runMirror(mirrorLoopsPolling, 1, 50 * MS, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_TIMEOUT);
+    cr_expect_lt(r.duration_ns, 50 * MS + 100 * MS, "took %llu ns",
+                 (unsigned long long)r.duration_ns);
+    /* And again, between two long ones. */
+    cr_assert_eq(runMirror(mirrorDoubles, 1, 10000 * MS, &r), PTM_OK);
+    cr_assert_eq(runMirror(mirrorLoopsPolling, 1, 30 * MS, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_TIMEOUT);
+    cr_expect_lt(r.duration_ns, 30 * MS + 100 * MS, "took %llu ns",
+                 (unsigned long long)r.duration_ns);
 }
 
 /* The host's own SIGSEGV handler still handles the host's crashes. */

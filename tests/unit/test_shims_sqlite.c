@@ -242,6 +242,32 @@ Test(shims_sqlite, sql_is_normalized_without_literals)
     cr_assert_str_eq(out, "SELEC");
 }
 
+/* Events name each statement by its own text, normalized once per thread
+** and then reused: texts of one length, a literal apart or not, and many
+** more texts than the cache holds, each keep their own name. */
+Test(shims_sqlite, statement_names_come_from_their_own_text)
+{
+    char sql[96], want[96];
+
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 20; i++) {
+            ptmRingReset(ring); /* 180 events are more than the ring holds */
+            snprintf(sql, sizeof sql, "SELECT balance AS c%02d FROM accounts WHERE id = %d", i,
+                     i % 2 + 1);
+            snprintf(want, sizeof want, "SELECT balance AS c%02d FROM accounts WHERE id = ?", i);
+            cr_assert_eq(shimRun(host, sql), SQLITE_DONE);
+            cr_assert_str_eq(eventOn("SELECT balance AS")->target, want, "round %d, %d", round, i);
+            snprintf(sql, sizeof sql, "SELECT %d FROM accounts WHERE id = %d", i, i % 2 + 1);
+            cr_assert_eq(shimRun(host, sql), SQLITE_DONE);
+            cr_assert_str_eq(eventOn("SELECT ? FROM")->target,
+                             "SELECT ? FROM accounts WHERE id = ?");
+            snprintf(sql, sizeof sql, "SELECT owner FROM accounts WHERE id = %d", i % 2 + 1);
+            cr_assert_eq(shimRun(host, sql), SQLITE_DONE);
+            cr_assert_str_eq(eventOn("SELECT owner")->target,
+                             "SELECT owner FROM accounts WHERE id = ?");
+        }
+}
+
 Test(shims_sqlite, result_codes_have_names_and_errno_classes)
 {
     cr_assert_str_eq(ptmSqlRcName(SQLITE_CONSTRAINT_UNIQUE), "SQLITE_CONSTRAINT_UNIQUE");

@@ -622,15 +622,21 @@ Test(sqlite_vfs, pread_faults_are_clean_errors, .init = setup, .fini = teardown)
     sqlite3_stmt *st;
 
     cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    /* Page 1 (the schema) comes from the block Begin read; the table's
+    ** page is read when the statement steps. */
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT balance FROM accounts", -1, &st, NULL),
+                 SQLITE_OK);
     ptmOs.pread = faultyPread;
     preadErrno = EIO;
     preadFaults = -1;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT balance FROM accounts", -1, &st, NULL),
-                 SQLITE_IOERR);
+    cr_assert_eq(sqlite3_step(st), SQLITE_IOERR);
     cr_assert_eq(sqlite3_extended_errcode(db), SQLITE_IOERR_READ);
-    preadErrno = EINTR; /* for ever: given up after a few retries */
+    sqlite3_finalize(st);
     cr_assert_eq(sqlite3_prepare_v2(db, "SELECT balance FROM accounts", -1, &st, NULL),
-                 SQLITE_IOERR);
+                 SQLITE_OK);
+    preadErrno = EINTR; /* for ever: given up after a few retries */
+    cr_assert_eq(sqlite3_step(st), SQLITE_IOERR);
+    sqlite3_finalize(st);
     preadFaults = 3; /* a few: retried */
     cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=1"), 100);
     cr_assert_eq(preadFaults, 0);
@@ -639,6 +645,124 @@ Test(sqlite_vfs, pread_faults_are_clean_errors, .init = setup, .fini = teardown)
     cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
     cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=2"), 50);
     cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+}
+
+/* ---- The overlay's own frames past the real -wal's committed end ----
+** After a checkpoint the real -wal restarts at its beginning but keeps its
+** length: past the committed frames it holds an old generation's.  A
+** mirror that commits writes its frames there; the blocks they go into
+** are not read from the real file first (one pread at most, for the block
+** that holds the end of the last committed frame), and what the mirror
+** reads back is its own. */
+static int preadCount;
+
+static ssize_t countingPread(int fd, void *buf, size_t n, off_t off)
+{
+    preadCount++;
+    return pread(fd, buf, n, off);
+}
+
+Test(sqlite_vfs, own_wal_frames_past_the_committed_end, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(1);
+    struct snap s[3];
+    struct ptmSqlOverlay *o;
+    sqlite3 *db;
+    struct stat st;
+    int i;
+
+    /* An old generation of frames, then a restart: the -wal stays long. */
+    for (i = 0; i < 60; i++)
+        cr_assert_eq(run(hostDb, "INSERT INTO accounts(balance) VALUES(1000 + randomblob(2000) "
+                                 "IS NULL)"), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "PRAGMA wal_checkpoint(RESTART)"), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "UPDATE accounts SET balance=balance+1 WHERE id=1"), SQLITE_OK);
+    cr_assert_eq(stat(at("bank.db-wal"), &st), 0);
+    cr_assert_gt(st.st_size, 40 * 4096, "the -wal keeps the old generation's length");
+
+    o = overlay(path);
+    db = ptmSqlOverlayDb(o);
+    snapAll(path, s);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=1"), 101);
+    cr_assert_eq(run(db, "BEGIN"), SQLITE_OK);
+    for (i = 0; i < 30; i++)
+        cr_assert_eq(run(db, "INSERT INTO accounts(balance) SELECT 7 + length(randomblob(3000))"
+                             " - 3000"), SQLITE_OK);
+    cr_assert_eq(run(db, "UPDATE accounts SET balance=5 WHERE id=2"), SQLITE_OK);
+    ptmOs.pread = countingPread;
+    preadCount = 0;
+    cr_assert_eq(run(db, "COMMIT"), SQLITE_OK);
+    ptmOs.pread = pread;
+    cr_assert_leq(preadCount, 1, "the commit read %d blocks of the real -wal", preadCount);
+    /* Read back in a new read transaction, and in a write one. */
+    cr_assert_eq(queryInt(db, "SELECT count(*) FROM accounts WHERE balance=7"), 30);
+    cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=2"), 5);
+    cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=1"), 101);
+    cr_assert_eq(run(db, "BEGIN IMMEDIATE; UPDATE accounts SET balance=6 WHERE id=2; COMMIT"),
+                 SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT sum(balance=7) + sum(balance=6) FROM accounts"), 31);
+    cr_assert_eq(queryInt(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                              "integrity_check = 'ok'"), 1);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    checkAll(path, s);
+
+    /* The next mirror sees the real database only. */
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT count(*) FROM accounts WHERE balance=7"), 0);
+    cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=2"), 50);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    checkAll(path, s);
+}
+
+/* ---- The database's first block is read once, at Begin ----
+** SQLite's reads of the header and of page 1 in the mirror come from it;
+** a real change of page 1 between two mirrors (a new table) is seen by the
+** next one. */
+static void headFromBegin(int wal)
+{
+    const char *path = makeDb(wal);
+    struct ptmSqlOverlay *o = overlay(path);
+    sqlite3 *db = ptmSqlOverlayDb(o);
+
+    if (!hostDb)
+        cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    if (wal) {
+        /* Every page in the database file, the -shm copy mapped. */
+        cr_assert_eq(run(hostDb, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+        cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+        cr_assert_eq(run(db, "UPDATE accounts SET balance=1 WHERE id=1"), SQLITE_OK);
+        cr_assert_eq(ptmSqlOverlayEnd(o), 0); /* it wrote: SQLite's cache goes */
+    }
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    ptmOs.pread = countingPread;
+    preadCount = 0;
+    cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=1"), 100);
+    ptmOs.pread = pread;
+    cr_assert_eq(preadCount, 1, "%d preads: the header and page 1 are Begin's", preadCount);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+
+    cr_assert_eq(run(hostDb, "CREATE TABLE later(x); INSERT INTO later VALUES(41),(1)"),
+                 SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT sum(x) FROM later"), 42);
+    cr_assert_eq(run(db, "INSERT INTO later VALUES(100)"), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT sum(x) FROM later"), 142);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    cr_assert_eq(run(hostDb, "DROP TABLE later"), SQLITE_OK);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT count(*) FROM sqlite_schema WHERE name='later'"), 0);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+}
+
+Test(sqlite_vfs, head_from_begin_delete, .init = setup, .fini = teardown)
+{
+    headFromBegin(0);
+}
+
+Test(sqlite_vfs, head_from_begin_wal, .init = setup, .fini = teardown)
+{
+    headFromBegin(1);
 }
 
 /* ---- Bounded memory ---- */
