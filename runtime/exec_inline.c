@@ -32,7 +32,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ptm_int.h"
@@ -42,6 +45,7 @@
 #define WATCH_PERIOD_NS 5000000ULL  /* the watchdog's tick when a mirror runs */
 #define GRACE_MIN_NS 50000000ULL    /* cooperative cancel, then this long at least */
 #define IDLE_AFTER_NS 1000000000ULL /* no mirror for this long: the watchdog sleeps */
+#define STARVED_MAX 30ULL           /* a starved mirror waits at most this many graces */
 
 /* The program's jump functions (longjmp_api.c, in libptm_jump.a) come with
 ** any transaction: this reference brings them in ahead of libc's, so that a
@@ -61,6 +65,8 @@ struct inlineThread {
     _Atomic uint64_t deadline;       /* absolute CLOCK_MONOTONIC ns; 0: idle */
     _Atomic uint64_t grace;          /* how long after the deadline to force */
     _Atomic int stage;               /* 0 running, 1 asked to stop, 2 signalled */
+    uint64_t cpu_at_cancel;          /* its CPU time when asked to stop (watchdog's) */
+    pid_t tid;                       /* for /proc/self/task/<tid>/stat */
     volatile int *cancel;            /* this thread's ptm_mirror_cancel */
     pthread_t thread;
     void *altstack;                  /* ours, to unmap at thread exit; NULL: none */
@@ -219,6 +225,7 @@ static struct inlineThread *self(void)
     if (!t)
         return NULL;
     t->thread = pthread_self();
+    t->tid = (pid_t)syscall(SYS_gettid);
     t->cancel = &ptm_mirror_cancel;
     t->slot = -1;
     for (int i = 0; i < SLOTS && t->slot < 0; i++) {
@@ -248,6 +255,52 @@ static struct inlineThread *self(void)
     return t;
 }
 
+/* threadCpuNs: the CPU time t's thread has used, in ns; 0 when the
+** clock cannot be read (then every mirror looks as if it ran). */
+static uint64_t threadCpuNs(const struct inlineThread *t)
+{
+    clockid_t clk;
+    struct timespec ts;
+    if (pthread_getcpuclockid(t->thread, &clk) != 0 || ptmOs.clock_gettime(clk, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* runnable: whether t's thread is running or waiting for a CPU (state R
+** in /proc/self/task/<tid>/stat), as opposed to blocked in a call.  False
+** when the file cannot be read. */
+static int runnable(const struct inlineThread *t)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)t->tid);
+    int fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    ssize_t n = ptmOs.read(fd, buf, sizeof buf - 1);
+    ptmOs.close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* the name may hold spaces */
+    return paren && paren[1] == ' ' && paren[2] == 'R';
+}
+
+/* starved: whether a mirror asked to stop `late` ns ago has not stopped
+** only because it had no CPU to notice (a loaded machine): it used less
+** than half the grace in CPU time since, and it waits for a CPU rather
+** than in a call.  Such a mirror is left to reach its next cancellation
+** point (SQLite's progress handler, a clone's loop) instead of being
+** jumped out of library code that may hold locks -- up to STARVED_MAX
+** graces, after which the last resort applies anyway.  A mirror stuck in
+** a blocking call, or spinning inside a library, is not starved. */
+static int starved(const struct inlineThread *t, uint64_t late, uint64_t grace)
+{
+    if (late >= STARVED_MAX * grace)
+        return 0;
+    uint64_t cpu = threadCpuNs(t);
+    return cpu != 0 && cpu - t->cpu_at_cancel < grace / 2 && runnable(t);
+}
+
 /* watchOne: what the watchdog does about one running mirror at now.
 ** Returns when it wants to look again. */
 static uint64_t watchOne(struct inlineThread *t, uint64_t now)
@@ -260,10 +313,12 @@ static uint64_t watchOne(struct inlineThread *t, uint64_t now)
     int stage = atomic_load(&t->stage);
     if (stage == 0) {
         atomic_store(&t->stage, 1);
+        t->cpu_at_cancel = threadCpuNs(t);
         *t->cancel = 1; /* polled by the clones' loops */
         return now + atomic_load(&t->grace);
     }
-    if (stage == 1 && now >= deadline + atomic_load(&t->grace)) {
+    uint64_t grace = atomic_load(&t->grace);
+    if (stage == 1 && now >= deadline + grace && !starved(t, now - deadline, grace)) {
         atomic_store(&t->stage, 2);
         pthread_kill(t->thread, inl.cancel_signal);
     }
