@@ -284,16 +284,23 @@ static void mirrorSpinsThenPolls(void *p)
 ** cancellation point, not jumped out of the library it is in (whose locks
 ** that jump could leave held): here it stops by itself at 300 ms, past the
 ** 100 ms at which a mirror that did run would be signalled. */
-Test(inl, a_starved_mirror_is_left_to_reach_its_cancellation_point)
+/* runStarved: mirrorSpinsThenPolls spinning spin_ns under a 50 ms
+** deadline, its CPU clock frozen; a timeout.  OUT: *r. */
+static void runStarved(uint64_t spin_ns, struct ptmMirrorRun *r)
 {
     realClockGettime = ptmOs.clock_gettime;
     ptmOs.clock_gettime = frozenCpuClocks;
-    spinNs = 300 * MS;
-    struct ptmMirrorRun r;
-    int rc = runMirror(mirrorSpinsThenPolls, 1, 50 * MS, &r);
+    spinNs = spin_ns;
+    int rc = runMirror(mirrorSpinsThenPolls, 1, 50 * MS, r);
     ptmOs.clock_gettime = realClockGettime;
     cr_assert_eq(rc, PTM_OK);
-    cr_expect_eq(r.status, PTM_MS_TIMEOUT);
+    cr_expect_eq(r->status, PTM_MS_TIMEOUT);
+}
+
+Test(inl, a_starved_mirror_is_left_to_reach_its_cancellation_point)
+{
+    struct ptmMirrorRun r;
+    runStarved(300 * MS, &r);
     cr_expect_geq(r.duration_ns, 300 * MS, "signalled at %llu ns",
                   (unsigned long long)r.duration_ns);
 }
@@ -301,14 +308,8 @@ Test(inl, a_starved_mirror_is_left_to_reach_its_cancellation_point)
 /* ... but not for ever: past 30 graces (here 1.5 s) the last resort comes. */
 Test(inl, a_starved_mirror_is_signalled_after_thirty_graces)
 {
-    realClockGettime = ptmOs.clock_gettime;
-    ptmOs.clock_gettime = frozenCpuClocks;
-    spinNs = 20000 * MS;
     struct ptmMirrorRun r;
-    int rc = runMirror(mirrorSpinsThenPolls, 1, 50 * MS, &r);
-    ptmOs.clock_gettime = realClockGettime;
-    cr_assert_eq(rc, PTM_OK);
-    cr_expect_eq(r.status, PTM_MS_TIMEOUT);
+    runStarved(20000 * MS, &r);
     cr_expect_geq(r.duration_ns, 1500 * MS);
     cr_expect_lt(r.duration_ns, 5000 * MS, "took %llu ns", (unsigned long long)r.duration_ns);
 }
