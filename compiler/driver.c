@@ -1160,6 +1160,7 @@ static int compile(Cmd *c, const char *prefix)
         if (!rw.overlay)
             fix_outputs(c, &rw);
         free(out);
+        free(err);
     }
     args_free(&cmd);
     args_free(&orig);

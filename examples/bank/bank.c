@@ -631,14 +631,14 @@ static int transfers_cmd(const struct options *o, char **args, int n)
         int from = atoi(t[0]), to = atoi(t[1]);
         long cents = atol(t[2]);
         long attempts_before = c.attempts, fallbacks_before = c.fallbacks;
-        double us;
+        double us, start_us = now_us();
         int rc = one_transfer(db, from, to, cents, 'g', &c, &us);
         results[rc >= 0 && rc <= BANK_REJECTED ? rc : BANK_ERROR]++;
         if (!o->quiet)
             printf("{\"from\": %d, \"to\": %d, \"cents\": %ld, \"result\": \"%s\", "
-                   "\"attempts\": %ld, \"fallback\": %s, \"us\": %.1f}\n",
+                   "\"attempts\": %ld, \"fallback\": %s, \"us\": %.1f, \"start_us\": %.0f}\n",
                    from, to, cents, result_name(rc), c.attempts - attempts_before,
-                   c.fallbacks > fallbacks_before ? "true" : "false", us);
+                   c.fallbacks > fallbacks_before ? "true" : "false", us, start_us);
     }
     if (o->quiet) {
         printf("{\"calls\": %d", calls);
