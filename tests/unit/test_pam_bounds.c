@@ -197,6 +197,14 @@ static void runBombs(unsigned wrap, int plain)
             cr_expect_eq(rc, PTM_OK, "bomb %zu (%s): %s", i + 1, bombs[i].code, v.error);
             cr_expect_eq(v.probability, 0.9);
         } else if (plain) {
+            /* On a loaded machine (or under ASan) the time budget can stop
+            ** a bomb before the bound it is meant to meet: a few more runs
+            ** must show that bound. */
+            for (int again = 0; again < 3 && rc == PTM_ERULES &&
+                                !saysOneOf(v.error, bombs[i].expect) &&
+                                strstr(v.error, "time budget");
+                 again++)
+                run(name, src, 1, (int)i + 1, &v, &rc);
             cr_expect_eq(rc, PTM_ERULES, "bomb %zu (%s)", i + 1, bombs[i].code);
             cr_expect(v.rules_error);
             cr_expect(saysOneOf(v.error, bombs[i].expect), "bomb %zu (%s): %s", i + 1,
@@ -213,19 +221,22 @@ static void runBombs(unsigned wrap, int plain)
     free(src);
 }
 
-Test(bombs, plain, .timeout = 120)
+/* No Criterion .timeout here: with it, Criterion's runner leaks a 48-byte
+** record that LeakSanitizer reports when the tests end quickly (a quiet
+** machine); ctest's timeout bounds a hang instead. */
+Test(bombs, plain)
 {
     runBombs(0, 1);
 }
 
-Test(bombs, in_a_pcall_loop, .timeout = 120)
+Test(bombs, in_a_pcall_loop)
 {
     runBombs(1, 0);
     runBombs(2, 0);
 }
 
 /* A loop around pcall never ends by itself: each of these is the budget. */
-Test(bombs, in_a_pcall_loop_is_the_budget, .timeout = 120)
+Test(bombs, in_a_pcall_loop_is_the_budget)
 {
     char *src = bombScript(1);
     for (size_t i = 0; i < NBOMBS; i++) {
@@ -239,20 +250,20 @@ Test(bombs, in_a_pcall_loop_is_the_budget, .timeout = 120)
     free(src);
 }
 
-Test(bombs, in_callbacks_of_c_functions, .timeout = 120)
+Test(bombs, in_callbacks_of_c_functions)
 {
     runBombs(3, 0);
     runBombs(4, 0);
     runBombs(5, 0);
 }
 
-Test(bombs, in_close_handlers, .timeout = 120)
+Test(bombs, in_close_handlers)
 {
     runBombs(6, 0);
 }
 
 /* At load time (the script's top level), the same bounds. */
-Test(bombs, at_load_time, .timeout = 120)
+Test(bombs, at_load_time)
 {
     for (size_t i = 0; i < NBOMBS; i++) {
         if (!bombs[i].expect)
@@ -479,7 +490,7 @@ Test(patterns, fixed_and_random_cases_answer_as_lua)
 
 /* string.find, match, gmatch and gsub are replaced on the strings'
 ** metatable too: s:find() is the bounded one. */
-Test(patterns, methods_are_bounded_too, .timeout = 10)
+Test(patterns, methods_are_bounded_too)
 {
     struct ptmVerdict v;
     int rc;
