@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -190,3 +191,16 @@ def build_zlib(srcdir, cc, cflags="-O2", env=None, jobs=1):
     e.update(CC=cc, CFLAGS=cflags)
     run_timed(["./configure"], srcdir, env=e)
     return run_timed(["make", f"-j{jobs}", "libz.a", "shared"], srcdir, env=e)
+
+
+def main(name, label):
+    """A test script's main: its sources fetched (or the script skipped,
+    exit SKIP, saying why), then ptmtest's runner."""
+    import ptmtest
+    build = sys.argv[sys.argv.index("--build") + 1]
+    try:
+        fetch(name, os.path.abspath(build))
+    except Unavailable as e:
+        print(f"skipped: {label}'s sources cannot be downloaded from Debian: {e}")
+        sys.exit(SKIP)
+    ptmtest.main()

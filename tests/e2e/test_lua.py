@@ -246,10 +246,4 @@ def report_executors(records):
 
 
 if __name__ == "__main__":
-    build = sys.argv[sys.argv.index("--build") + 1]
-    try:
-        realcode.fetch("lua", os.path.abspath(build))
-    except realcode.Unavailable as e:
-        print(f"skipped: Lua's sources cannot be downloaded from Debian: {e}")
-        sys.exit(realcode.SKIP)
-    ptmtest.main()
+    realcode.main("lua", "Lua")

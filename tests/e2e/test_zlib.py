@@ -63,10 +63,4 @@ class ZlibTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    build_dir = sys.argv[sys.argv.index("--build") + 1]
-    try:
-        realcode.fetch("zlib", os.path.abspath(build_dir))
-    except realcode.Unavailable as e:
-        print(f"skipped: zlib's sources cannot be downloaded from Debian: {e}")
-        sys.exit(realcode.SKIP)
-    ptmtest.main()
+    realcode.main("zlib", "zlib")
