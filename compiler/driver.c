@@ -1447,68 +1447,11 @@ static int from_database(const Cmd *c, int argc, char **argv, const char *prefix
     return rc;
 }
 
-/* response_words: the words of a response file's text, as gcc and clang
-** split them: blanks separate, '...' and "..." quote, a backslash escapes
-** the next character.  Appended to out. */
-static void response_words(const char *t, Args *out)
-{
-    Buf w = {0};
-    bool in_word = false;
-    for (char quote = 0;; t++) {
-        if (*t == '\0' || (!quote && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))) {
-            if (in_word)
-                push(out, w.data ? w.data : "");
-            w.len = 0;
-            if (w.data)
-                w.data[0] = '\0';
-            in_word = false;
-            if (*t == '\0')
-                break;
-            continue;
-        }
-        in_word = true;
-        if (*t == '\\' && t[1] && quote != '\'') {
-            buf_put(&w, ++t, 1);
-        } else if (quote && *t == quote) {
-            quote = 0;
-        } else if (!quote && (*t == '\'' || *t == '"')) {
-            quote = *t;
-            if (!w.data)
-                buf_puts(&w, "");
-        } else {
-            buf_put(&w, t, 1);
-        }
-    }
-    buf_free(&w);
-}
-
-/* expand_responses: argv with each @file replaced by the words of file
-** (nested ones too, to a depth of 16), as clang does: CMake and Ninja
-** pass long command lines that way.  An @file that cannot be read stays
-** an argument, as it does for clang. */
-static void expand_responses(int argc, char **argv, Args *out, int depth)
-{
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        size_t len;
-        char *text = a[0] == '@' && a[1] && depth < 16 ? read_file(a + 1, &len) : NULL;
-        if (!text) {
-            push(out, a);
-            continue;
-        }
-        Args words = {0};
-        response_words(text, &words);
-        expand_responses(words.n, words.v, out, depth + 1);
-        args_free(&words);
-        free(text);
-    }
-}
-
 int main(int argc, char **argv)
 {
     Cmd c = {0};
     Args all = {0};
-    expand_responses(argc, argv, &all, 0);
+    all.n = expand_responses(argc, argv, &all.v);
     argc = all.n;
     argv = all.v;
     parse_cmd(argc, argv, &c, true);

@@ -6,7 +6,8 @@
 **   front_load.c the front end's shared object, opened on first use
 **
 **   ptmcc links the driver's files (driver.c, front_load.c, util.c,
-**   source.c, diag.c, calls.c, scan.c, compile_db.c) and no libclang;
+**   source.c, diag.c, calls.c, scan.c, compile_db.c, response.c) and no
+**   libclang;
 **   every other file is in libptmcc_front.so (front_api.c: its table),
 **   which binds to the driver's copies of those.
 **   util.c       allocation that cannot fail quietly, growable strings
@@ -46,6 +47,7 @@
 **   emit.c       the rewritten C
 **   dump.c       --dump-annotations JSON
 **   compile_db.c compile_commands.json, for -p
+**   response.c   @file arguments expanded
 **   scan.c       the cheap text scan: can this unit hold an annotation?
 **   verify.c     --verify-mirror: mirrors proven free of raw I/O, on bitcode
 */
@@ -965,6 +967,14 @@ char *emit_unit(const Unit *u, const char *display_path);
 /* dump.c -------------------------------------------------------------- */
 /* dump_annotations: prints every transaction's metadata as JSON. */
 void dump_annotations(const Unit *u, FILE *out);
+
+/* response.c ---------------------------------------------------------- */
+
+/* expand_responses: argv with each @file replaced by its words (nested to
+** a depth of 16), as clang does; an unreadable @file stays.  OUT: *out, a
+** NULL-terminated list of copies, the caller's to free.  Returns its
+** length. */
+int expand_responses(int argc, char **argv, char ***out);
 
 /* compile_db.c -------------------------------------------------------- */
 /* A compilation database (compile_commands.json), loaded once. */

@@ -162,8 +162,11 @@ static struct ptmSqlMirror *stateOf(struct ptmMirror *m)
     return s->sqlite;
 }
 
-/* Records p, a string of sqlite3_malloc, as handed to the mirror. */
-static void *handOut(struct ptmMirror *m, void *p)
+/*
+** ptmSqlHandOut: records p, a string of sqlite3_malloc, as handed to the
+** mirror m (ptm_shim_sqlite3_free frees only those).  Returns p.
+*/
+void *ptmSqlHandOut(struct ptmMirror *m, void *p)
 {
     struct ptmSqlMirror *s = stateOf(m);
     if (!p || !s)
@@ -180,8 +183,11 @@ static void *handOut(struct ptmMirror *m, void *p)
     return p;
 }
 
-/* Forgets p, handed to the mirror; 1 when it was, else 0. */
-static int takeBack(struct ptmSqlMirror *s, void *p)
+/*
+** ptmSqlTakeBack: forgets p, handed to the mirror whose SQLite state is s.
+** Returns 1 when it was handed out, else 0.
+*/
+int ptmSqlTakeBack(struct ptmSqlMirror *s, void *p)
 {
     for (size_t i = 0; s && i < s->nhanded; i++)
         if (s->handed[i] == p) {
@@ -1387,7 +1393,7 @@ char *ptm_shim_sqlite3_expanded_sql(struct sqlite3_stmt *stmt)
     struct ptmMirror *m = ptmMirrorCurrent;
     if (!m)
         return sqlite3_expanded_sql(stmt);
-    return handOut(m, sqlite3_expanded_sql(twinOf(stmt)));
+    return ptmSqlHandOut(m, sqlite3_expanded_sql(twinOf(stmt)));
 }
 
 /* ------------------------------------------------------------------------
@@ -1458,7 +1464,7 @@ static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
         const char *msg = rc == SQLITE_ABORT ? sqlite3_errstr(rc)
                           : d                ? sqlite3_errmsg(d->odb)
                                              : sqlite3_errstr(rc);
-        *(char **)ptmRedoOut(errmsg, sizeof *errmsg) = handOut(m, sqlite3_mprintf("%s", msg));
+        *(char **)ptmRedoOut(errmsg, sizeof *errmsg) = ptmSqlHandOut(m, sqlite3_mprintf("%s", msg));
     }
     return rc;
 }
@@ -1476,45 +1482,4 @@ int ptm_shim_sqlite3_exec(struct sqlite3 *db, const char *sql,
     if (!m)
         return sqlite3_exec(db, sql, callback, arg, errmsg);
     return mirrorExec(m, db, sql, callback, arg, errmsg);
-}
-
-/* ------------------------------------------------------------------------
-** Strings
-*/
-
-/*
-** ptm_shim_sqlite3_free: sqlite3_free(3); in a mirror it frees only what
-** this mirror was handed (an exec error message, a string of mprintf or
-** expanded_sql): any other pointer is left alone.
-*/
-void ptm_shim_sqlite3_free(void *p)
-{
-    struct ptmMirror *m = ptmMirrorCurrent;
-    if (!m) {
-        sqlite3_free(p);
-        return;
-    }
-    if (p && takeBack(ptmShimStateOf(m)->sqlite, p))
-        sqlite3_free(p);
-}
-
-/*
-** ptm_shim_sqlite3_vmprintf, ptm_shim_sqlite3_mprintf: the real calls; in
-** a mirror the string is recorded as the mirror's to free.
-*/
-char *ptm_shim_sqlite3_vmprintf(const char *fmt, va_list ap)
-{
-    char *s = sqlite3_vmprintf(fmt, ap);
-    return ptmMirrorCurrent ? handOut(ptmMirrorCurrent, s) : s;
-}
-
-char *ptm_shim_sqlite3_mprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-
-    va_start(ap, fmt);
-    s = ptm_shim_sqlite3_vmprintf(fmt, ap);
-    va_end(ap);
-    return s;
 }

@@ -109,6 +109,15 @@ int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child);
 ** SQLITE_OK, or an error when the texts do not line up. */
 int ptmSqlBindFromExpanded(sqlite3_stmt *twin, const char *sql, const char *exp);
 
+/* ptmSqlHandOut (shims/sqlite.c): records p, a string of sqlite3_malloc,
+** as handed to mirror m, so that ptm_shim_sqlite3_free frees it.  Returns
+** p.  ptmSqlTakeBack: forgets p, handed to the mirror whose SQLite state is
+** s; 1 when it was handed out, else 0. */
+struct ptmMirror;
+struct ptmSqlMirror;
+void *ptmSqlHandOut(struct ptmMirror *m, void *p);
+int ptmSqlTakeBack(struct ptmSqlMirror *s, void *p);
+
 /* ptmSqlPrepareParked: sqlite3_prepare_v3 on an overlay connection, from a
 ** statement parked by ptmSqlPark when one was prepared from the same text.
 ** OUT: *out, *tail. */

@@ -56,6 +56,7 @@ LAYERS = [
         "shims/mem.c",
         "shims/jump.c",
         "shims/sqlite.c",       # libptm_sqlite.a; families.c names it weakly
+        "shims/sqlite_str.c",   # libptm_sqlite.a: its strings, on shims/sqlite.c
         "shims/families.c",
         "shims/sqlite_vfs.c",      # libptm_sqlite: the overlay VFS
     ]),
