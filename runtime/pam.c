@@ -340,6 +340,7 @@ static int pamProtectedOpen(lua_State *L)
     lua_setglobal(L, "os");
     lua_pop(L, 1);
     luaL_newlib(L, pamPtmLib);
+    luaL_setfuncs(L, ptmPamModelLib, 0);
     lua_pushstring(L, PTM_VERSION);
     lua_setfield(L, -2, "version");
     lua_setglobal(L, "ptm");
@@ -457,6 +458,11 @@ static int pamQuiet(const struct pamState *st, const struct ptmObservation *obs)
 {
     const struct ptmSignals *s = obs->signals;
     if (!st->when || !s)
+        return 0;
+    /* The breaker, or a model that learnt failures where no signal
+    ** fires, has something to say even then. */
+    const struct ptmModelView *mv = obs->model;
+    if (mv && (mv->breaker > 0 || (mv->enough && mv->probability >= obs->desc->threshold)))
         return 0;
     return (pamWhenFired(s) & st->when) == 0;
 }
@@ -785,6 +791,11 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
     pamSetInt(L, "latency_n", (lua_Integer)h->latency_n);
     pamSetInt(L, "baseline_n", (lua_Integer)h->baseline_n);
     lua_setfield(L, -2, "history");
+
+    if (obs->model) {
+        ptmPamPushModel(L, obs->model);
+        lua_setfield(L, -2, "model");
+    }
 }
 
 /* --- reading analyze's result ------------------------------------------ */
