@@ -202,33 +202,34 @@ Test(update, labels_through_the_history)
 
 Test(breaker, repeated_failures_open_it_and_a_success_closes_it)
 {
-    cr_assert_eq(ptmModelBreaker(2, 0), 0.0);
-    cr_assert_float_eq(ptmModelBreaker(3, 0), 0.75, 1e-12);
-    cr_assert_float_eq(ptmModelBreaker(4, 10), 0.875, 1e-12);
+    cr_assert_eq(PTM_BREAKER_MIN_STREAK, 5);
+    cr_assert_eq(ptmModelBreaker(4, 0), 0.0);
+    cr_assert_float_eq(ptmModelBreaker(5, 0), 0.75, 1e-12);
+    cr_assert_float_eq(ptmModelBreaker(6, 10), 0.875, 1e-12);
     cr_assert_eq(ptmModelBreaker(40, 0), 0.99);
     cr_assert_eq(ptmModelBreaker(5, PTM_BREAKER_QUIET_MS), 0.0); /* quiet: half-open */
 
     struct ptm_tx_desc d = descOf("breaker.tx", NULL);
     struct ptmHistory *h = ptmHistoryFor(&d);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         ptmHistoryLearn(h, "transfer", 1, 1, 1, 1, 0);
     struct ptmSignals s = signalsOf(0);
     struct ptmModelView mv;
     ptmHistoryModel(h, &s, &mv);
-    cr_assert_eq(mv.streak, 4);
+    cr_assert_eq(mv.streak, 6);
     cr_assert_float_eq(mv.breaker, 0.875, 1e-12);
     /* Nothing fired, yet the rules run (the when list is not quiet) and
     ** the breaker's probability diverts. */
     struct ptmVerdict v;
     cr_assert_eq(analyzeWith(&d, &s, &mv, &v), PTM_OK);
     cr_assert_float_eq(v.probability, 0.875, 1e-12);
-    cr_assert(strstr(v.reasons[v.n_reasons - 1], "circuit breaker: 4 failures"));
+    cr_assert(strstr(v.reasons[v.n_reasons - 1], "circuit breaker: 6 failures"));
 
     /* After the quiet period the breaker lapses (the primary may try). */
     usleep((PTM_BREAKER_QUIET_MS + 100) * 1000);
     ptmHistoryModel(h, &s, &mv);
     cr_assert_eq(mv.breaker, 0.0);
-    cr_assert_eq(mv.streak, 4);
+    cr_assert_eq(mv.streak, 6);
     /* Its success closes the breaker. */
     ptmHistoryLearn(h, "transfer", 0, 1, 0, 1, 0);
     ptmHistoryModel(h, &s, &mv);

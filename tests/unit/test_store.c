@@ -156,7 +156,7 @@ Test(store, two_real_runs, .fini = cleanup)
     cr_assert_eq(mv.failures, 20);
 }
 
-Test(store, concurrent_writers_lose_nothing, .timeout = 120, .fini = cleanup)
+Test(store, concurrent_writers_lose_nothing, .fini = cleanup)
 {
     freshFile();
     enum { WRITERS = 4, CALLS = 1000 };
@@ -296,7 +296,7 @@ Test(store, off_keeps_memory_only, .fini = cleanup)
     cr_assert_neq(access(file, F_OK), 0);
 }
 
-Test(store, a_file_locked_by_another_process, .timeout = 120, .fini = cleanup)
+Test(store, a_file_locked_by_another_process, .fini = cleanup)
 {
     freshFile();
     struct ptm_tx_desc d = descOf("locked.tx");

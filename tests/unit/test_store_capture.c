@@ -16,7 +16,6 @@
 #include "ptm_int.h"
 
 /* The stand-ins ignore their arguments. */
-#pragma clang diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
 /* The host's "SQLite": every entry counts, and fails. */
