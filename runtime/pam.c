@@ -459,10 +459,13 @@ static int pamQuiet(const struct pamState *st, const struct ptmObservation *obs)
     const struct ptmSignals *s = obs->signals;
     if (!st->when || !s)
         return 0;
-    /* The breaker, or a model that learnt failures where no signal
-    ** fires, has something to say even then. */
+    /* An open circuit breaker has something to say even then.  The
+    ** model alone does not: where no signal fired it only measures the
+    ** primary's base failure rate, and a host whose calls often fail as a
+    ** matter of course (a lookup that finds nothing, a Lua error) must not
+    ** see them all diverted for it. */
     const struct ptmModelView *mv = obs->model;
-    if (mv && (mv->breaker > 0 || (mv->enough && mv->probability >= obs->desc->threshold)))
+    if (mv && mv->breaker > 0)
         return 0;
     return (pamWhenFired(s) & st->when) == 0;
 }
