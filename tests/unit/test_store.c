@@ -11,6 +11,8 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,4 +360,99 @@ Test(store, a_forked_child_never_touches_it, .fini = cleanup)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     struct ptmModelView mv = loadModel("fork.tx", 2, NULL);
     cr_assert_eq(mv.n, 4, "the child's outcomes were not written");
+}
+
+Test(store, hostile_values_in_the_file_are_bounded, .fini = cleanup)
+{
+    freshFile();
+    struct ptm_tx_desc d = descOf("hostile.tx");
+    teach(ptmHistoryFor(&d), 2, 1, 0, 1000);
+    cr_assert_eq(ptmStoreFlush(), PTM_OK);
+    /* A file edited by hand, or by a broken writer. */
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(file, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "UPDATE ptm_tx SET calls = -5, latency_mean_us = -1, "
+                              "latency_var = 1e999, latency_n = 9223372036854775807;"
+                              "INSERT INTO ptm_model VALUES('hostile.tx', 9999, 5, 5);"
+                              "INSERT INTO ptm_model VALUES('hostile.tx', -1, 5, 5);"
+                              "INSERT INTO ptm_model VALUES('hostile.tx', 4, 1e15, 7e15);"
+                              "INSERT INTO ptm_sig VALUES('hostile.tx', 1, -3);",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    struct ptmHistData data;
+    ptmStoreReset();
+    cr_assert_eq(ptmStoreLoad("hostile.tx", &data), 1);
+    cr_assert_eq(data.calls, 0);
+    cr_assert_eq(data.latency_mean_us, 0.0);
+    cr_assert_eq(data.latency_var, 0.0);
+    cr_assert_eq(data.model.n[4], UINT32_MAX);
+    cr_assert_leq(data.model.fail[4], data.model.n[4]);
+    cr_assert_eq(data.model.n[2], 1);
+    /* The history built from it gives a probability in [0, 1]. */
+    ptmHistoryForget();
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    struct ptmSignals s = {.predicted_timeout_ms = 20, .acceptable_timeout_ms = 15};
+    struct ptmModelView mv;
+    ptmHistoryModel(h, &s, &mv);
+    cr_assert(mv.probability >= 0 && mv.probability <= 1, "%g", mv.probability);
+}
+
+Test(store, a_writer_killed_mid_run_leaves_a_usable_file, .fini = cleanup)
+{
+    freshFile();
+    char *argv[] = {STORE_WRITER, "killed.tx", "100000000", "2", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, STORE_WRITER, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    usleep(400 * 1000); /* batches are being written */
+    kill(pid, SIGKILL);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status));
+    /* Whatever was committed is whole; the next run reads and adds. */
+    struct ptmModelView before = loadModel("killed.tx", 2, NULL);
+    cr_assert_null(ptmStoreState());
+    cr_assert(before.failures * 2 == before.n || before.failures * 2 + 1 == before.n,
+              "n %llu failures %llu", (unsigned long long)before.n,
+              (unsigned long long)before.failures);
+    cr_assert_eq(runWriter("killed.tx", 10, 2), (long)before.n);
+    struct ptmModelView after = loadModel("killed.tx", 2, NULL);
+    cr_assert_eq(after.n, before.n + 10);
+}
+
+static void *threadTeach(void *arg)
+{
+    struct ptmHistory *h = arg;
+    teach(h, 2, 5000, 1000, 1000);
+    return NULL;
+}
+
+Test(store, threads_record_while_the_writer_writes, .fini = cleanup)
+{
+    freshFile();
+    struct ptm_tx_desc d = descOf("threads.tx");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, threadTeach, h), 0);
+    for (int i = 0; i < 20; i++) {
+        enum ptmRc rc = ptmStoreFlush();
+        cr_assert(rc == PTM_OK || rc == PTM_ERROR, "flush %d: %d", i, rc);
+        usleep(2000);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 10 && ptmStoreFlush() != PTM_OK; i++)
+        ;
+    cr_assert_null(ptmStoreState());
+    struct ptmHistoryView hv;
+    struct ptmModelView mv = loadModel("threads.tx", 2, &hv);
+    cr_assert_eq(mv.n, 20000);
+    cr_assert_eq(mv.failures, 4000);
+    cr_assert_eq(hv.calls, 20000);
 }
