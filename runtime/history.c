@@ -487,7 +487,13 @@ void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct pt
     ptmModelPredict(&h->model, cell, out);
     out->outcomes = h->outcomes;
     out->streak = h->streak;
-    out->breaker = ptmModelBreaker(h->streak, h->streak ? (now - h->last_fail_ns) / 1000000 : 0);
+    /* A streak is news only when the id's failure rate (Laplace's
+    ** estimate over its calls) makes it unlikely: a function that fails
+    ** half the time as a matter of course fails five times in a row
+    ** every 32 streaks, and must not be diverted for it. */
+    double rate = (double)(h->failures + 1) / (double)(h->calls + 2);
+    if (h->streak && pow(rate, (double)h->streak) < PTM_BREAKER_SURPRISE)
+        out->breaker = ptmModelBreaker(h->streak, (now - h->last_fail_ns) / 1000000);
     pthread_mutex_unlock(&h->mu);
 }
 

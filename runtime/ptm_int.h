@@ -636,6 +636,8 @@ size_t ptmRedoSize(const void *p);
 #define PTM_MODEL_DEVIATION_STRONG 0.8
 #define PTM_BREAKER_MIN_STREAK 5     /* real failures in a row before the breaker opens */
 #define PTM_BREAKER_QUIET_MS 1000    /* without a new failure, it lets the primary try */
+#define PTM_BREAKER_SURPRISE 0.01    /* ... and only when the id's failure rate makes
+                                     ** such a streak this unlikely */
 
 /* Labelled outcomes of one id, per cell: n calls, fail of them failed. */
 struct ptmModelCounts {

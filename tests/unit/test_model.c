@@ -211,8 +211,15 @@ Test(breaker, repeated_failures_open_it_and_a_success_closes_it)
 
     struct ptm_tx_desc d = descOf("breaker.tx", NULL);
     struct ptmHistory *h = ptmHistoryFor(&d);
-    for (int i = 0; i < 6; i++)
+    /* A path that usually succeeds. */
+    for (int i = 0; i < 20; i++) {
+        ptmHistoryRecord(h, 1, 0, NULL, 0, NULL);
+        ptmHistoryLearn(h, "transfer", 0, 1, 0, 1, 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        ptmHistoryRecord(h, 0, 0, NULL, 0, NULL);
         ptmHistoryLearn(h, "transfer", 1, 1, 1, 1, 0);
+    }
     struct ptmSignals s = signalsOf(0);
     struct ptmModelView mv;
     ptmHistoryModel(h, &s, &mv);
@@ -234,6 +241,26 @@ Test(breaker, repeated_failures_open_it_and_a_success_closes_it)
     ptmHistoryLearn(h, "transfer", 0, 1, 0, 1, 0);
     ptmHistoryModel(h, &s, &mv);
     cr_assert_eq(mv.streak, 0);
+}
+
+Test(breaker, a_path_that_often_fails_does_not_open_it)
+{
+    struct ptm_tx_desc d = descOf("breaker.flaky", NULL);
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    /* Fails half the time as a matter of course (a lookup that finds
+    ** nothing): six failures in a row are no news. */
+    for (int i = 0; i < 40; i++) {
+        ptmHistoryRecord(h, i % 2, 0, NULL, 0, NULL);
+        ptmHistoryLearn(h, "transfer", !(i % 2), 1, !(i % 2), 1, 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        ptmHistoryRecord(h, 0, 0, NULL, 0, NULL);
+        ptmHistoryLearn(h, "transfer", 1, 1, 1, 1, 0);
+    }
+    struct ptmModelView mv;
+    ptmHistoryModel(h, NULL, &mv);
+    cr_assert_eq(mv.streak, 6);
+    cr_assert_eq(mv.breaker, 0.0);
 }
 
 /* --- m.model and ptm.beta for rules ---------------------------------------- */
