@@ -456,3 +456,26 @@ Test(store, threads_record_while_the_writer_writes, .fini = cleanup)
     cr_assert_eq(mv.failures, 4000);
     cr_assert_eq(hv.calls, 20000);
 }
+
+Test(store, never_from_inside_a_mirror, .fini = cleanup)
+{
+    freshFile();
+    /* A mirror is running on this thread (inline): the store is not
+    ** touched, not even created. */
+    static struct ptmMirror *fake;
+    fake = (struct ptmMirror *)&fake;
+    ptmMirrorCurrent = fake;
+    struct ptmHistData data;
+    int loaded = ptmStoreLoad("mirror.tx", &data);
+    enum ptmRc rc = ptmStoreFlush();
+    ptmStoreKick();
+    ptmMirrorCurrent = NULL;
+    cr_assert_eq(loaded, 0);
+    cr_assert_eq(rc, PTM_EINVAL);
+    cr_assert_neq(access(file, F_OK), 0, "no file was made from inside a mirror");
+    /* Outside, it works. */
+    struct ptm_tx_desc d = descOf("mirror.tx");
+    teach(ptmHistoryFor(&d), 2, 2, 0, 1000);
+    cr_assert_eq(ptmStoreFlush(), PTM_OK);
+    cr_assert_eq(access(file, F_OK), 0);
+}
