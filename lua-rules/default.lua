@@ -13,6 +13,17 @@
 --
 -- The detectors themselves run in C (runtime/signals.c, runtime/history.c)
 -- and arrive here as m.signals; README.md in this directory documents `m`.
+--
+-- Then experience: m.model is the calibrated model (runtime/model.c), the
+-- failure rate learnt from labelled outcomes of calls whose mirror saw the
+-- same signals, with the seed's sum above as its prior.  Once it has
+-- m.model.min_outcomes outcomes of this pattern, its probability replaces
+-- the seed's sum, and a reason says so.  With no history it is not used:
+-- the seed's pseudocode alone decides (a predicted timeout alone is 0.3,
+-- under the default threshold of 0.5, so it never diverts by itself until
+-- the model learns that it should).  The circuit breaker (repeated real
+-- failures of the primary) raises the probability; it lapses after a quiet
+-- period, and a success of the primary closes it.
 -- libptm embeds this file at build time; PTM_RULES=path replaces it.
 
 local rules = {}
@@ -49,6 +60,19 @@ function rules.analyze(m)
   if s.deviation > m.deviation_threshold then
     failure_probability = failure_probability + 0.1
     reasons[#reasons + 1] = "deviation from baseline"
+  end
+
+  local model = m.model
+  if model and model.enough then
+    reasons[#reasons + 1] = string.format(
+      "model: %.3f from %d outcomes (%d failed; seed %.1f)",
+      model.probability, model.n, model.failures, failure_probability)
+    failure_probability = model.probability
+  end
+  if model and model.breaker > failure_probability then
+    failure_probability = model.breaker
+    reasons[#reasons + 1] = string.format(
+      "circuit breaker: %d failures of the primary in a row", model.streak)
   end
 
   return { probability = failure_probability, reasons = reasons }

@@ -31,10 +31,26 @@
 ** distance between its set of signatures S and B: 1 - |S n B| / |S u B|.
 ** With fewer than PTM_HISTORY_MIN_BASELINE baseline mirrors it is 0.
 ** Memory is bounded: at most PTM_HISTORY_MAX_SIGS signatures per id.
+**
+** The model (model.c): per id, the labelled outcomes per cell; per path
+** (the primary and each alternative), calls and failures; the circuit
+** breaker's streak of real primary failures (ptmHistoryLearn).
+**
+** Persistence (store.c): a history is created from the file's totals for
+** its id (ptmStoreLoad, at the id's first use), and every counter keeps,
+** beside its total, what this process added since the last flush (the
+** p_ fields); the store's writer collects those increments
+** (histCollect, registered as the store's hook) and adds them to the
+** file's, so that processes sharing one file never overwrite each other's
+** counts.  Every PTM_STORE_BATCH recorded calls wake the writer.  The
+** breaker's streak and the probe's state are not persisted: they describe
+** this process's last minutes.
 */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +64,12 @@
 struct ptmHistSig {
     uint32_t sig;
     uint64_t mirrors;             /* baseline mirrors in which sig appeared */
+    uint64_t p_mirrors;           /* ... of them since the last flush */
+};
+
+struct ptmHistPath {
+    char name[PTM_STORE_PATH_NAME];
+    uint64_t calls, failures, p_calls, p_failures;
 };
 
 struct ptmHistory {
@@ -64,6 +86,16 @@ struct ptmHistory {
     uint64_t baseline_n;
     unsigned n_sigs;
     struct ptmHistSig sigs[PTM_HISTORY_MAX_SIGS];
+    /* Since the last flush (store.c adds them to the file's). */
+    uint64_t p_calls, p_successes, p_failures, p_diversions, p_latency_n, p_baseline_n;
+    int p_latency_reset;
+    /* The model, the paths, the breaker. */
+    struct ptmModelCounts model, p_model;
+    uint64_t outcomes;                 /* labelled outcomes, all cells */
+    unsigned n_paths;
+    struct ptmHistPath paths[PTM_STORE_MAX_PATHS];
+    unsigned streak;                   /* real primary failures in a row */
+    uint64_t last_fail_ns;             /* ptmOsNowNs of the last one */
 };
 
 static pthread_mutex_t histMapMu = PTHREAD_MUTEX_INITIALIZER;
@@ -79,10 +111,82 @@ static uint32_t histHash(const char *s)
     return h;
 }
 
+/* histLoad: h's counters from the file's totals d (h not yet shared). */
+static void histLoad(struct ptmHistory *h, const struct ptmHistData *d)
+{
+    h->calls = d->calls;
+    h->successes = d->successes;
+    h->failures = d->failures;
+    h->diversions = d->diversions;
+    h->latency_n = d->latency_n;
+    h->latency_mean = d->latency_mean_us;
+    h->latency_m2 = d->latency_n > PTM_HISTORY_LATENCY_WINDOW ? d->latency_var
+                    : d->latency_n >= 2 ? d->latency_var * (double)(d->latency_n - 1)
+                                        : 0.0;
+    h->baseline_n = d->baseline_n;
+    h->n_sigs = d->n_sigs < PTM_HISTORY_MAX_SIGS ? d->n_sigs : PTM_HISTORY_MAX_SIGS;
+    for (unsigned i = 0; i < h->n_sigs; i++)
+        h->sigs[i] = (struct ptmHistSig){d->sigs[i].sig, d->sigs[i].mirrors, 0};
+    h->n_paths = d->n_paths < PTM_STORE_MAX_PATHS ? d->n_paths : PTM_STORE_MAX_PATHS;
+    for (unsigned i = 0; i < h->n_paths; i++) {
+        memcpy(h->paths[i].name, d->paths[i].name, sizeof h->paths[i].name);
+        h->paths[i].name[sizeof h->paths[i].name - 1] = 0;
+        h->paths[i].calls = d->paths[i].calls;
+        h->paths[i].failures = d->paths[i].failures;
+    }
+    h->model = d->model;
+    for (unsigned c = 0; c < PTM_MODEL_CELLS; c++)
+        h->outcomes += h->model.n[c];
+}
+
+static size_t histCollect(struct ptmHistData **out);
+
+/* histNew: a history for id, from the file's totals when it has any.
+** NULL when out of memory. */
+static struct ptmHistory *histNew(const char *id)
+{
+    struct ptmHistory *h = calloc(1, sizeof *h);
+    if (h && !(h->id = strdup(id))) {
+        free(h);
+        return NULL;
+    }
+    if (!h)
+        return NULL;
+    pthread_mutex_init(&h->mu, NULL);
+    h->probe_every = PTM_HISTORY_PROBE_FIRST;
+    struct ptmHistData *d = malloc(sizeof *d);
+    if (d) {
+        ptmStoreSetCollector(histCollect);
+        if (ptmStoreLoad(id, d))
+            histLoad(h, d);
+        free(d);
+    }
+    return h;
+}
+
+static void histFree(struct ptmHistory *h)
+{
+    pthread_mutex_destroy(&h->mu);
+    free(h->id);
+    free(h);
+}
+
+/* histFind: the history of id in the map, or NULL; histMapMu held. */
+static struct ptmHistory *histFind(const char *id, uint32_t b)
+{
+    struct ptmHistory *h;
+    for (h = histMap[b]; h; h = h->next)
+        if (strcmp(h->id, id) == 0)
+            break;
+    return h;
+}
+
 /*
 ** ptmHistoryFor: the history of desc->transaction_id (desc->function when
-** the id is NULL), created on first use and kept for the process.
-** Returns NULL only when out of memory.
+** the id is NULL), created on first use and kept for the process.  A new
+** one starts from the history file's totals for the id (store.c), read
+** without holding the map's lock, so that other ids' calls go on
+** meanwhile.  Returns NULL only when out of memory.
 */
 struct ptmHistory *ptmHistoryFor(const struct ptm_tx_desc *desc)
 {
@@ -93,23 +197,22 @@ struct ptmHistory *ptmHistoryFor(const struct ptm_tx_desc *desc)
     struct ptmHistory *h;
 
     pthread_mutex_lock(&histMapMu);
-    for (h = histMap[b]; h; h = h->next)
-        if (strcmp(h->id, id) == 0)
-            break;
-    if (!h) {
-        h = calloc(1, sizeof *h);
-        if (h && !(h->id = strdup(id))) {
-            free(h);
-            h = NULL;
-        }
-        if (h) {
-            pthread_mutex_init(&h->mu, NULL);
-            h->probe_every = PTM_HISTORY_PROBE_FIRST;
-            h->next = histMap[b];
-            histMap[b] = h;
-        }
+    h = histFind(id, b);
+    pthread_mutex_unlock(&histMapMu);
+    if (h)
+        return h;
+    struct ptmHistory *fresh = histNew(id);
+    pthread_mutex_lock(&histMapMu);
+    h = histFind(id, b); /* another thread may have made it meanwhile */
+    if (!h && fresh) {
+        h = fresh;
+        fresh = NULL;
+        h->next = histMap[b];
+        histMap[b] = h;
     }
     pthread_mutex_unlock(&histMapMu);
+    if (fresh)
+        histFree(fresh);
     return h;
 }
 
@@ -227,6 +330,7 @@ double ptmHistoryDeviation(struct ptmHistory *h, const struct ptmRing *ring)
 static void histAddBaseline(struct ptmHistory *h, const uint32_t *set, size_t n)
 {
     h->baseline_n++;
+    h->p_baseline_n++;
     for (size_t i = 0; i < n; i++) {
         unsigned j;
         for (j = 0; j < h->n_sigs; j++)
@@ -234,10 +338,11 @@ static void histAddBaseline(struct ptmHistory *h, const uint32_t *set, size_t n)
                 break;
         if (j < h->n_sigs) {
             h->sigs[j].mirrors++;
+            h->sigs[j].p_mirrors++;
             continue;
         }
         if (h->n_sigs < PTM_HISTORY_MAX_SIGS) {
-            h->sigs[h->n_sigs++] = (struct ptmHistSig){set[i], 1};
+            h->sigs[h->n_sigs++] = (struct ptmHistSig){set[i], 1, 1};
             continue;
         }
         /* Full: replace the rarest signature if it is not in B (it can
@@ -247,7 +352,7 @@ static void histAddBaseline(struct ptmHistory *h, const uint32_t *set, size_t n)
             if (h->sigs[j].mirrors < h->sigs[min].mirrors)
                 min = j;
         if (!histInBaseline(h, &h->sigs[min]))
-            h->sigs[min] = (struct ptmHistSig){set[i], 1};
+            h->sigs[min] = (struct ptmHistSig){set[i], 1, 1};
     }
 }
 
@@ -259,6 +364,7 @@ static void histAddLatency(struct ptmHistory *h, double x)
 {
     const double window = PTM_HISTORY_LATENCY_WINDOW;
     h->latency_n++;
+    h->p_latency_n++;
     double d = x - h->latency_mean;
     if (h->latency_n <= PTM_HISTORY_LATENCY_WINDOW) {
         h->latency_mean += d / (double)h->latency_n;
@@ -306,8 +412,9 @@ void ptmHistoryProbeDone(struct ptmHistory *h, int recovered)
         return;
     pthread_mutex_lock(&h->mu);
     if (recovered) {
-        h->latency_n = 0;
+        h->latency_n = h->p_latency_n = 0;
         h->latency_mean = h->latency_m2 = 0.0;
+        h->p_latency_reset = 1;
         h->probe_every = PTM_HISTORY_PROBE_FIRST;
     } else if (h->probe_every < PTM_HISTORY_PROBE_MAX) {
         h->probe_every *= 2;
@@ -339,12 +446,18 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
 
     pthread_mutex_lock(&h->mu);
     h->calls++;
-    if (success)
+    h->p_calls++;
+    if (success) {
         h->successes++;
-    else
+        h->p_successes++;
+    } else {
         h->failures++;
-    if (diverted)
+        h->p_failures++;
+    }
+    if (diverted) {
         h->diversions++;
+        h->p_diversions++;
+    }
     if (!diverted)
         h->timeout_diverts = 0; /* the primary ran: the circuit is closed */
     if (!diverted && attempt_us) {
@@ -355,4 +468,197 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
         histAddBaseline(h, set, n);
     pthread_mutex_unlock(&h->mu);
     free(set);
+}
+
+/*
+** ptmHistoryModel: what the model of h says of signals s (NULL: the
+** mirror saw nothing to go by, cell 0).  OUT: *out, all fields.
+*/
+void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct ptmModelView *out)
+{
+    memset(out, 0, sizeof *out);
+    unsigned cell = ptmModelCell(s);
+    if (!h) {
+        ptmModelPredict(NULL, cell, out);
+        return;
+    }
+    uint64_t now = ptmOsNowNs();
+    pthread_mutex_lock(&h->mu);
+    ptmModelPredict(&h->model, cell, out);
+    out->outcomes = h->outcomes;
+    out->streak = h->streak;
+    /* A streak is news only when the id's failure rate (Laplace's
+    ** estimate over its calls) makes it unlikely: a function that fails
+    ** half the time as a matter of course fails five times in a row
+    ** every 32 streaks, and must not be diverted for it. */
+    double rate = (double)(h->failures + 1) / (double)(h->calls + 2);
+    if (h->streak && pow(rate, (double)h->streak) < PTM_BREAKER_SURPRISE)
+        out->breaker = ptmModelBreaker(h->streak, (now - h->last_fail_ns) / 1000000);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* histPath: the counters of path in h (a new row when there is room),
+** or NULL; h locked. */
+static struct ptmHistPath *histPath(struct ptmHistory *h, const char *path)
+{
+    for (unsigned i = 0; i < h->n_paths; i++)
+        if (strncmp(h->paths[i].name, path, PTM_STORE_PATH_NAME - 1) == 0)
+            return &h->paths[i];
+    if (h->n_paths >= PTM_STORE_MAX_PATHS)
+        return NULL;
+    struct ptmHistPath *p = &h->paths[h->n_paths++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", path);
+    return p;
+}
+
+static atomic_uint histSinceKick;
+
+/*
+** ptmHistoryLearn: what one call teaches h beyond ptmHistoryRecord.
+**
+** path: the function that ran (NULL: none), path_failed: it did not meet
+** its outcome (an alternative that returned succeeded).  primary_ran: the
+** primary ran (not diverted, not a dry run), and primary_failed: it did
+** not meet success_criteria, or its last attempt overran the timeout; the
+** breaker's streak follows it.  labelled: the call is a label for the
+** model (the primary ran after a mirror whose observation is in cell),
+** so that cell's counts gain the outcome.
+**
+** Every PTM_STORE_BATCH calls, wakes the store's writer (never waits).
+*/
+void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
+                     int primary_failed, int labelled, unsigned cell)
+{
+    if (!h)
+        return;
+    cell %= PTM_MODEL_CELLS;
+    uint64_t now = ptmOsNowNs();
+    pthread_mutex_lock(&h->mu);
+    struct ptmHistPath *p = path ? histPath(h, path) : NULL;
+    if (p) {
+        p->calls++;
+        p->p_calls++;
+        p->failures += path_failed != 0;
+        p->p_failures += path_failed != 0;
+    }
+    if (primary_ran) {
+        if (primary_failed) {
+            h->streak++;
+            h->last_fail_ns = now;
+        } else {
+            h->streak = 0;
+        }
+    }
+    if (labelled) {
+        h->model.n[cell]++;
+        h->p_model.n[cell]++;
+        h->outcomes++;
+        if (primary_failed) {
+            h->model.fail[cell]++;
+            h->p_model.fail[cell]++;
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (atomic_fetch_add(&histSinceKick, 1) + 1 >= PTM_STORE_BATCH) {
+        atomic_store(&histSinceKick, 0);
+        ptmStoreKick();
+    }
+}
+
+/* histTake: h's increments since the last collection into *d, which they
+** then leave; h locked.  Returns whether there were any. */
+static int histTake(struct ptmHistory *h, struct ptmHistData *d)
+{
+    int any = h->p_calls || h->p_baseline_n || h->p_latency_n || h->p_latency_reset;
+    for (unsigned i = 0; !any && i < h->n_paths; i++)
+        any = h->paths[i].p_calls != 0;
+    if (!any)
+        return 0;
+    memset(d, 0, sizeof *d);
+    snprintf(d->id, sizeof d->id, "%s", h->id);
+    d->calls = h->p_calls;
+    d->successes = h->p_successes;
+    d->failures = h->p_failures;
+    d->diversions = h->p_diversions;
+    d->latency_n = h->p_latency_n;
+    d->latency_reset = h->p_latency_reset;
+    d->latency_mean_us = h->latency_mean;
+    d->latency_var = h->latency_n > PTM_HISTORY_LATENCY_WINDOW ? h->latency_m2
+                     : h->latency_n >= 2 ? h->latency_m2 / (double)(h->latency_n - 1)
+                                         : 0.0;
+    d->baseline_n = h->p_baseline_n;
+    for (unsigned i = 0; i < h->n_sigs; i++) {
+        if (!h->sigs[i].p_mirrors)
+            continue;
+        d->sigs[d->n_sigs].sig = h->sigs[i].sig;
+        d->sigs[d->n_sigs++].mirrors = h->sigs[i].p_mirrors;
+        h->sigs[i].p_mirrors = 0;
+    }
+    for (unsigned i = 0; i < h->n_paths; i++) {
+        if (!h->paths[i].p_calls)
+            continue;
+        memcpy(d->paths[d->n_paths].name, h->paths[i].name, PTM_STORE_PATH_NAME);
+        d->paths[d->n_paths].calls = h->paths[i].p_calls;
+        d->paths[d->n_paths++].failures = h->paths[i].p_failures;
+        h->paths[i].p_calls = h->paths[i].p_failures = 0;
+    }
+    d->model = h->p_model;
+    memset(&h->p_model, 0, sizeof h->p_model);
+    h->p_calls = h->p_successes = h->p_failures = h->p_diversions = 0;
+    h->p_latency_n = h->p_baseline_n = 0;
+    h->p_latency_reset = 0;
+    return 1;
+}
+
+/* histCollect: the store's hook: every history's increments since the
+** last collection.  OUT: *out, malloc'd (NULL when there are none or no
+** memory: those increments then stay for the next collection). */
+static size_t histCollect(struct ptmHistData **out)
+{
+    *out = NULL;
+    size_t n = 0, cap = 0;
+    struct ptmHistData *v = NULL;
+    pthread_mutex_lock(&histMapMu);
+    for (unsigned b = 0; b < PTM_HISTORY_BUCKETS; b++) {
+        for (struct ptmHistory *h = histMap[b]; h; h = h->next) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                struct ptmHistData *nv = realloc(v, ncap * sizeof *nv);
+                if (!nv)
+                    goto done;
+                v = nv;
+                cap = ncap;
+            }
+            pthread_mutex_lock(&h->mu);
+            n += histTake(h, &v[n]);
+            pthread_mutex_unlock(&h->mu);
+        }
+    }
+done:
+    pthread_mutex_unlock(&histMapMu);
+    if (!n) {
+        free(v);
+        return 0;
+    }
+    *out = v;
+    return n;
+}
+
+/*
+** ptmHistoryForget: drops every history of the process (tests: a second
+** run in one process, after ptmStoreReset).  Not while calls run.
+*/
+void ptmHistoryForget(void)
+{
+    pthread_mutex_lock(&histMapMu);
+    for (unsigned b = 0; b < PTM_HISTORY_BUCKETS; b++) {
+        struct ptmHistory *h = histMap[b], *next;
+        for (; h; h = next) {
+            next = h->next;
+            histFree(h);
+        }
+        histMap[b] = NULL;
+    }
+    pthread_mutex_unlock(&histMapMu);
 }

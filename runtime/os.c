@@ -52,6 +52,12 @@ static int osAccess(const char *path, int mode)
     return access(path, mode);
 }
 
+/* The history store's directory (store.c). */
+static int osMkdir(const char *path, mode_t mode)
+{
+    return mkdir(path, mode);
+}
+
 static int osStat(const char *path, struct stat *st)
 {
     return stat(path, st);
@@ -250,7 +256,8 @@ static pid_t osGetpid(void)
 #define PTM_OS_REAL                                                         \
     {                                                                       \
         .open = osOpen, .close = osClose, .read = osRead, .write = osWrite, \
-        .access = osAccess, .stat = osStat, .fstat = osFstat,               \
+        .access = osAccess, .mkdir = osMkdir, .stat = osStat,               \
+        .fstat = osFstat,                                                   \
         .statvfs = osStatvfs, .fstatvfs = osFstatvfs,                       \
         .getrlimit = osGetrlimit, .fcntl_getfl = osFcntlGetfl,              \
         .fork = osFork, .waitpid = osWaitpid, .kill = osKill,               \

@@ -340,6 +340,7 @@ static int pamProtectedOpen(lua_State *L)
     lua_setglobal(L, "os");
     lua_pop(L, 1);
     luaL_newlib(L, pamPtmLib);
+    luaL_setfuncs(L, ptmPamModelLib, 0);
     lua_pushstring(L, PTM_VERSION);
     lua_setfield(L, -2, "version");
     lua_setglobal(L, "ptm");
@@ -457,6 +458,14 @@ static int pamQuiet(const struct pamState *st, const struct ptmObservation *obs)
 {
     const struct ptmSignals *s = obs->signals;
     if (!st->when || !s)
+        return 0;
+    /* An open circuit breaker has something to say even then.  The
+    ** model alone does not: where no signal fired it only measures the
+    ** primary's base failure rate, and a host whose calls often fail as a
+    ** matter of course (a lookup that finds nothing, a Lua error) must not
+    ** see them all diverted for it. */
+    const struct ptmModelView *mv = obs->model;
+    if (mv && mv->breaker > 0)
         return 0;
     return (pamWhenFired(s) & st->when) == 0;
 }
@@ -785,6 +794,11 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
     pamSetInt(L, "latency_n", (lua_Integer)h->latency_n);
     pamSetInt(L, "baseline_n", (lua_Integer)h->baseline_n);
     lua_setfield(L, -2, "history");
+
+    if (obs->model) {
+        ptmPamPushModel(L, obs->model);
+        lua_setfield(L, -2, "model");
+    }
 }
 
 /* --- reading analyze's result ------------------------------------------ */

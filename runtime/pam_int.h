@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <lua.h>
+#include <lauxlib.h>
 
 /* pam_budget.c ----------------------------------------------------------
 ** The budget of one run of a rules script.  lua_getextraspace of the run's
@@ -66,6 +67,12 @@ void ptmPamSpend(lua_State *L, size_t n);
 ** can raise a memory error.
 */
 void ptmPamOpenBounded(lua_State *L);
+
+/* ptm.beta, for the ptm table (pam.c adds it). */
+extern const luaL_Reg ptmPamModelLib[];
+struct ptmModelView;
+/* ptmPamPushModel: pushes the table m.model for mv (pam_lib.c). */
+void ptmPamPushModel(lua_State *L, const struct ptmModelView *mv);
 
 /* pam_match.c: string.find, string.match, string.gmatch, string.gsub with
 ** Lua 5.4's pattern language, counting their steps with ptmPamSpend. */

@@ -28,6 +28,7 @@
 #include <lauxlib.h>
 
 #include "pam_int.h"
+#include "ptm_int.h"
 
 #define PAM_FORMAT_GROUP 32        /* conversions per call of the real format */
 #define PAM_DATE_FORMAT_MAX 256    /* bytes */
@@ -352,4 +353,73 @@ void ptmPamOpenBounded(lua_State *L)
     luaL_setfuncs(L, libTable, 0);
     libWrap(L, "sort", libSort);
     lua_pop(L, 1);
+}
+
+/* --- the model, for rule authors (m.model, ptm.beta) -------------------- */
+
+/*
+** ptm.beta(prior, weight, n, failures): the posterior mean of a failure
+** rate whose prior mean is prior (in [0,1]) worth weight pseudo-outcomes
+** (> 0), after n labelled outcomes of which failures failed
+** (0 <= failures <= n): (weight * prior + failures) / (weight + n), the
+** model's own update (model.c), for rules that keep evidence of their own.
+** Constant time.
+*/
+static int libBeta(lua_State *L)
+{
+    lua_Number prior = luaL_checknumber(L, 1);
+    lua_Number weight = luaL_checknumber(L, 2);
+    lua_Integer n = luaL_checkinteger(L, 3);
+    lua_Integer f = luaL_checkinteger(L, 4);
+    luaL_argcheck(L, prior >= 0 && prior <= 1, 1, "prior must be in [0, 1]");
+    luaL_argcheck(L, weight > 0 && weight < 1e12, 2, "weight must be positive");
+    luaL_argcheck(L, n >= 0, 3, "n must be >= 0");
+    luaL_argcheck(L, f >= 0 && f <= n, 4, "failures must be in [0, n]");
+    lua_pushnumber(L, (weight * prior + (lua_Number)f) / (weight + (lua_Number)n));
+    return 1;
+}
+
+const luaL_Reg ptmPamModelLib[] = {
+    {"beta", libBeta},
+    {NULL, NULL},
+};
+
+static void libSetNum(lua_State *L, const char *k, lua_Number x)
+{
+    lua_pushnumber(L, x);
+    lua_setfield(L, -2, k);
+}
+
+static void libSetInt(lua_State *L, const char *k, uint64_t x)
+{
+    lua_pushinteger(L, x > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)x);
+    lua_setfield(L, -2, k);
+}
+
+/*
+** ptmPamPushModel: pushes m.model, the model's estimate for this
+** observation and its evidence: probability (the posterior of the
+** observation's cell), seed (the seed's fixed-weight sum for its
+** pattern), n and failures (labelled outcomes of the pattern), cell_n and
+** cell_failures (of the cell), outcomes (all cells of the id), enough
+** (n >= min_outcomes), min_outcomes, cell, breaker (the circuit
+** breaker's probability, 0 when closed) and streak (real primary
+** failures in a row).  Call from a protected function.
+*/
+void ptmPamPushModel(lua_State *L, const struct ptmModelView *mv)
+{
+    lua_createtable(L, 0, 12);
+    libSetNum(L, "probability", mv->probability);
+    libSetNum(L, "seed", mv->seed);
+    libSetInt(L, "n", mv->n);
+    libSetInt(L, "failures", mv->failures);
+    libSetInt(L, "cell_n", mv->cell_n);
+    libSetInt(L, "cell_failures", mv->cell_failures);
+    libSetInt(L, "outcomes", mv->outcomes);
+    lua_pushboolean(L, mv->enough);
+    lua_setfield(L, -2, "enough");
+    libSetInt(L, "min_outcomes", PTM_MODEL_MIN_OUTCOMES);
+    libSetInt(L, "cell", mv->cell);
+    libSetNum(L, "breaker", mv->breaker);
+    libSetInt(L, "streak", mv->streak);
 }

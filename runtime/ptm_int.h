@@ -60,6 +60,7 @@ struct ptmOsTable {
     ssize_t (*read)(int fd, void *buf, size_t n);
     ssize_t (*write)(int fd, const void *buf, size_t n);
     int (*access)(const char *path, int mode);
+    int (*mkdir)(const char *path, mode_t mode);      /* the history store's directory */
     int (*stat)(const char *path, struct stat *st);
     int (*fstat)(int fd, struct stat *st);
     int (*statvfs)(const char *path, struct statvfs *st);
@@ -615,12 +616,115 @@ void ptmRedoFree(struct ptmRedo *r, void *p);
 /* ptmRedoSize: the size asked for p, an allocation of ptmRedoMalloc. */
 size_t ptmRedoSize(const void *p);
 
+#define PTM_HISTORY_MAX_SIGS 64      /* distinct event signatures kept per id */
+
+/* model.c ---------------------------------------------------------------
+** The calibrated failure model: P(the primary fails | what the mirror saw),
+** Beta-Bernoulli per signal pattern, the seed's weights as the prior.
+*/
+/* A cell: the four seed signals that fired (bits 0-3: contention,
+** validation, predicted timeout, deviation: the coarse pattern) and, for
+** each that fired, whether its value was strong (bits 4-7: two or more
+** contention events; the mirror's result failed success_criteria; a
+** predicted duration over twice the timeout; a deviation over
+** PTM_MODEL_DEVIATION_STRONG). */
+#define PTM_MODEL_CELLS 256
+#define PTM_MODEL_PATTERNS 16
+#define PTM_MODEL_PRIOR_PATTERN 8.0  /* pseudo-outcomes of the seed's prior */
+#define PTM_MODEL_PRIOR_CELL 4.0     /* ... of a pattern's estimate in its cells */
+#define PTM_MODEL_MIN_OUTCOMES 10    /* labelled outcomes before default.lua uses it */
+#define PTM_MODEL_DEVIATION_STRONG 0.8
+#define PTM_BREAKER_MIN_STREAK 5     /* real failures in a row before the breaker opens */
+#define PTM_BREAKER_QUIET_MS 1000    /* without a new failure, it lets the primary try */
+#define PTM_BREAKER_SURPRISE 0.01    /* ... and only when the id's failure rate makes
+                                     ** such a streak this unlikely */
+
+/* Labelled outcomes of one id, per cell: n calls, fail of them failed. */
+struct ptmModelCounts {
+    uint32_t n[PTM_MODEL_CELLS], fail[PTM_MODEL_CELLS];
+};
+
+/* What the model says of one observation (the rules' m.model). */
+struct ptmModelView {
+    unsigned cell;                /* the observation's cell */
+    double seed;                  /* the seed's fixed-weight sum for its pattern */
+    double probability;           /* the posterior mean of its cell */
+    uint64_t n, failures;         /* labelled outcomes of its pattern */
+    uint64_t cell_n, cell_failures; /* ... of its cell */
+    uint64_t outcomes;            /* labelled outcomes of the id, all cells */
+    double breaker;               /* circuit breaker's probability, 0 when closed */
+    unsigned streak;              /* real primary failures in a row */
+    int enough;                   /* n >= PTM_MODEL_MIN_OUTCOMES */
+};
+
+struct ptmSignals;
+/* ptmModelCell: the cell of signals s. */
+unsigned ptmModelCell(const struct ptmSignals *s);
+/* ptmModelSeed: the seed's pseudocode for the coarse pattern of cell: the
+** sum 0.2 (contention) + 0.4 (validation) + 0.3 (timeout) + 0.1
+** (deviation), added in that order, as lua-rules/default.lua adds them. */
+double ptmModelSeed(unsigned cell);
+/* ptmModelPredict: the posterior for cell from counts (NULL: none).
+** OUT: *out (breaker, streak and outcomes left as they are). */
+void ptmModelPredict(const struct ptmModelCounts *counts, unsigned cell,
+                     struct ptmModelView *out);
+/* ptmModelBreaker: the breaker's probability after streak real failures
+** in a row, the last one since_ms ago. */
+double ptmModelBreaker(unsigned streak, uint64_t since_ms);
+
+/* store.c ---------------------------------------------------------------
+** The persisted history: a SQLite file per program (PTM_HISTORY), read at
+** an id's first use, written in batches by a background thread and at
+** exit.  SQLite is libptm's private dlopen'd copy, never the host's.
+*/
+#define PTM_STORE_MAX_PATHS 8
+#define PTM_STORE_PATH_NAME 64
+#define PTM_STORE_BATCH 64           /* calls between two wake-ups of the writer */
+
+/* One id's history, as totals (a load) or as increments (a flush). */
+struct ptmHistData {
+    char id[128];
+    uint64_t calls, successes, failures, diversions;
+    uint64_t latency_n;           /* flush: samples since the last flush */
+    double latency_mean_us, latency_var; /* the current estimate, its variance */
+    int latency_reset;            /* flush: a half-open probe made the history forget
+                                  ** its latencies: the file's are replaced */
+    uint64_t baseline_n;
+    unsigned n_sigs;
+    struct { uint32_t sig; uint64_t mirrors; } sigs[PTM_HISTORY_MAX_SIGS];
+    unsigned n_paths;
+    struct { char name[PTM_STORE_PATH_NAME]; uint64_t calls, failures; } paths[PTM_STORE_MAX_PATHS];
+    struct ptmModelCounts model;
+};
+
+/* ptmStoreCollector: the history's hook (history.c registers it): fills
+** *out with a malloc'd array of the increments since the last collection,
+** and returns its length. */
+typedef size_t (*ptmStoreCollector)(struct ptmHistData **out);
+/* ptmStoreSetCollector: registers the history's hook (once). */
+void ptmStoreSetCollector(ptmStoreCollector collect);
+/* ptmStoreLoad: id's totals from the file.  OUT: *out.  Returns 1 when the
+** file had rows for id, else 0 (no file, no rows, store unavailable). */
+int ptmStoreLoad(const char *id, struct ptmHistData *out);
+/* ptmStoreKick: another batch of calls was recorded: wakes the writer
+** (started on the first kick).  Never waits. */
+void ptmStoreKick(void);
+/* ptmStoreFlush: collects and writes now, on this thread.  Returns PTM_OK,
+** PTM_EINVAL when the store is off or unavailable, PTM_ERROR on a write
+** that failed (then the store is unavailable for the process). */
+enum ptmRc ptmStoreFlush(void);
+/* ptmStoreState: NULL when the store works or has not been used yet; "off"
+** (PTM_HISTORY=off), or why it is unavailable. */
+const char *ptmStoreState(void);
+/* ptmStoreReset: closes the store and forgets its state, so that the next
+** use reads PTM_HISTORY again (tests: a second run in one process). */
+void ptmStoreReset(void);
+
 /* history.c -------------------------------------------------------------
 ** What earlier calls of a transaction id did, for signals and rules.
 */
 struct ptmHistory;
 
-#define PTM_HISTORY_MAX_SIGS 64      /* distinct event signatures kept per id */
 #define PTM_HISTORY_MIN_BASELINE 3   /* baseline mirrors before deviation is measured */
 
 struct ptmHistoryView {
@@ -649,6 +753,15 @@ void ptmHistoryProbeDone(struct ptmHistory *h, int recovered);
 void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
                       const uint64_t *attempt_us, unsigned n_attempts,
                       const struct ptmRing *ring);
+/* ptmHistoryModel: what h's model says of signals s (NULL: cell 0), with
+** the breaker.  OUT: *out. */
+void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct ptmModelView *out);
+/* ptmHistoryLearn: the path's outcome, the breaker's streak and, for a
+** labelled call, the model's counts of cell. */
+void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
+                     int primary_failed, int labelled, unsigned cell);
+/* ptmHistoryForget: drops every history (tests). */
+void ptmHistoryForget(void);
 
 /* signals.c -------------------------------------------------------------
 ** The seed's four signals, from what the mirror observed.
@@ -752,6 +865,7 @@ struct ptmObservation {
     const struct ptmMirrorRun *run;
     const struct ptmSignals *signals;
     const struct ptmHistoryView *history;
+    const struct ptmModelView *model; /* the model's estimate (rules' m.model), or NULL */
 };
 
 /* ptmPamAnalyze: runs the rules' analyze(m).  OUT: *v (always filled).
@@ -799,6 +913,10 @@ struct ptmTxRecord {
                                         ** "mirror, pointer cleared", "none: why") */
     int probe;                          /* the primary ran as a half-open probe, though a
                                         ** timeout alone predicted failure */
+    int observe;                        /* PTM_MODE=observe: the primary ran regardless */
+    enum ptmDecision predicted;         /* what the prediction decided */
+    const struct ptmModelView *model;   /* the model's estimate, or NULL */
+    const char *history_store;          /* why the history file is not used, or NULL */
 };
 
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.

@@ -56,6 +56,14 @@
 **                        result, about a world that stayed in the mirror),
 **                        "mirror, pointer cleared", or "none: why" (a zero
 **                        result; outcome failure); else null
+**   observe              PTM_MODE=observe: the primary ran whatever the prediction
+**   predicted            observe mode: what the prediction decided, "primary" |
+**                        "divert"; else null
+**   model                what the model said (the rules' m.model): {probability,
+**                        seed, n, failures, cell, breaker, streak}; null when no
+**                        mirror gave signals
+**   history_store        why the history file is not used ("off", or the failure,
+**                        said once on stderr too); null while it works
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -354,6 +362,20 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "would_run", r->dry_run ? traceStr(r->would_run) : NULL);
     traceSet(o, "dry_run_result", r->dry_run ? traceStr(r->dry_result) : NULL);
     traceSet(o, "duration_us", traceInt((int64_t)(r->duration_ns / 1000)));
+    traceSet(o, "observe", json_boolean(r->observe));
+    traceSet(o, "predicted", r->observe ? json_string(ptmDecisionName(r->predicted)) : NULL);
+    json_t *model = NULL;
+    if (r->model && (model = json_object())) {
+        traceSet(model, "probability", traceNum(r->model->probability));
+        traceSet(model, "seed", traceNum(r->model->seed));
+        traceSet(model, "n", traceInt((int64_t)r->model->n));
+        traceSet(model, "failures", traceInt((int64_t)r->model->failures));
+        traceSet(model, "cell", traceInt(r->model->cell));
+        traceSet(model, "breaker", traceNum(r->model->breaker));
+        traceSet(model, "streak", traceInt(r->model->streak));
+    }
+    traceSet(o, "model", model);
+    traceSet(o, "history_store", traceStr(r->history_store));
     return o;
 }
 

@@ -17,6 +17,11 @@
 **                            timeout key, else 1000 ms)
 **   PTM_MIRROR=fork|inline|off  overrides the metadata's executor (inline
 **                            only for mirrors ptmcc proved inline-safe)
+**   PTM_MODE=observe         mirror, analyse and record the prediction (the
+**                            trace's predicted), but run the primary once, as
+**                            a plain build would: every call is a label for
+**                            the model (history.c, model.c)
+**   PTM_HISTORY=path|off     the persisted history (store.c)
 */
 #include <errno.h>
 #include <math.h>
@@ -42,6 +47,7 @@ static struct {
 static struct {
     int disable;
     int dry_run;
+    int observe;          /* PTM_MODE=observe */
     uint64_t deadline_ms; /* 0: not set */
     enum ptm_mirror_mode mirror; /* PTM_MIRROR=fork|inline|off; PTM_MIRROR_AUTO: not
                                     set, the metadata's mode */
@@ -56,6 +62,8 @@ static void read_env(void)
     env.disable = s && *s && strcmp(s, "0") != 0;
     s = getenv("PTM_DRY_RUN");
     env.dry_run = s && *s && strcmp(s, "0") != 0;
+    s = getenv("PTM_MODE");
+    env.observe = s && strcmp(s, "observe") == 0;
     s = getenv("PTM_MIRROR_DEADLINE_MS");
     env.deadline_ms = s && *s ? strtoull(s, NULL, 10) : 0;
     s = getenv("PTM_MIRROR");
@@ -137,6 +145,9 @@ typedef struct Call {
     struct ptmSignals signals;
     struct ptmVerdict verdict;
     int analysed;              /* verdict came from the rules */
+    struct ptmModelView model; /* what the model said of the signals */
+    int modelled;              /* model holds it: the mirror gave signals */
+    enum ptmDecision predicted; /* what the prediction decided (observe mode) */
     uint64_t attempt_us[MAX_RECORDED_ATTEMPTS];
     unsigned attempts;
     struct ptm_region *regions; /* the `snapshot` regions, as on entry */
@@ -337,7 +348,9 @@ static void observe(Call *c)
     ** (c->run.verdict). */
     double deviation = c->history ? ptmHistoryDeviation(c->history, ring) : 0.0;
     ptmSignalsCompute(d, &c->run, &c->view, deviation, &c->signals);
-    struct ptmObservation obs = {d, &c->run, &c->signals, &c->view};
+    ptmHistoryModel(c->history, &c->signals, &c->model);
+    c->modelled = 1;
+    struct ptmObservation obs = {d, &c->run, &c->signals, &c->view, .model = &c->model};
     if (ptmPamAnalyze(&obs, &c->verdict) != PTM_OK) {
         stats.rules_errors++;
         ptmSetLastError("ptm: %s: rules failed, running the primary: %s", d->transaction_id,
@@ -370,6 +383,7 @@ typedef struct Ending {
 static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
                    int dry_run, uint64_t t0, const Ending *e);
 static void release(Call *c);
+static int within_timeout(const Call *c);
 
 /* leftByLongjmp: the primary or the alternative that callHost ran left by
 ** longjmp, to a frame of the host (a Lua error, png_error): the call ends
@@ -435,6 +449,12 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         const struct ptmRing *ring = c->mirror_ran && c->run.status != PTM_MS_FAILED ? c->run.ring : NULL;
         ptmHistoryRecord(c->history, success, diverted, diverted ? NULL : c->attempt_us,
                          diverted ? 0 : n, ring);
+        /* A label: the primary ran after a mirror that gave signals.  It
+        ** failed when success_criteria failed or it overran the timeout. */
+        int primary_ran = decision != PTM_DECISION_DIVERT && c->attempts > 0;
+        int primary_failed = !success || !within_timeout(c);
+        ptmHistoryLearn(c->history, path, !success, primary_ran, primary_failed,
+                        primary_ran && c->modelled, c->model.cell);
     }
     struct ptmTxRecord r = {
         .desc = c->desc,
@@ -453,6 +473,10 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         .would_run = e ? e->would_run : NULL,
         .dry_result = e ? e->dry_result : NULL,
         .probe = e ? e->probe : 0,
+        .observe = env.observe && !dry_run && decision != PTM_DECISION_DISABLED,
+        .predicted = c->predicted,
+        .model = c->modelled ? &c->model : NULL,
+        .history_store = ptmStoreState(),
     };
     ptmTraceWrite(&r);
 }
@@ -612,6 +636,13 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                        : 0;
     unsigned retry_max = c.analysed && c.verdict.retry_max >= 0 ? (unsigned)c.verdict.retry_max
                                                                 : d->retry_max;
+    c.predicted = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
+    if (env.observe && !env.dry_run) {
+        /* Observe: the prediction is recorded, the primary runs once, as
+        ** in a plain build, and its outcome labels the prediction. */
+        divert = probe = 0;
+        retry_max = 0;
+    }
     enum ptmDecision decision = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
     const char *path = divert ? d->alternatives[alt].name : d->function;
     c.decision = decision;

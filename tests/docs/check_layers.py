@@ -74,6 +74,8 @@ LAYERS = [
     ("engine", [
         "last_error.c",
         "pam_budget.c",
+        "model.c",
+        "store.c",
         "history.c",
         "signals.c",
         "pam_match.c",

@@ -33,6 +33,9 @@ def ptmcc():
 def clean_env(**extra):
     """The environment without PTM_* settings, plus extra."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PTM_")}
+    # No test program reads or writes the user's history file
+    # (runtime/store.c) unless the test names one.
+    env["PTM_HISTORY"] = "off"
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

@@ -39,3 +39,5 @@ if config.ptm_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
 # Tests must not depend on the user's environment.
 for var in ["PTM_CC", "PTM_TRACE", "PTM_RULES", "PTM_DISABLE", "PTM_DRY_RUN", "PTM_HOME"]:
     config.environment.pop(var, None)
+# Nor on the user's history file (runtime/store.c): every run starts cold.
+config.environment["PTM_HISTORY"] = "off"
