@@ -363,3 +363,85 @@ enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
     judgedNote(rep, rv->attempts, why, v, "retry");
     return spend(rep);
 }
+
+/* ---------------------------------------------------------------------
+** The call's timeout on the host's sockets
+*/
+
+/* sockLonger: whether the socket timeout tv waits longer than us (0: for
+** ever). */
+static int sockLonger(const struct timeval *tv, uint64_t us)
+{
+    if (tv->tv_sec == 0 && tv->tv_usec == 0)
+        return 1;
+    return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec > us;
+}
+
+/* sockShorten: opt (SO_RCVTIMEO, SO_SNDTIMEO) of fd at most us; the value
+** it had in *saved.  Returns 1 when it was changed. */
+static int sockShorten(int fd, int opt, uint64_t us, struct timeval *saved)
+{
+    socklen_t len = sizeof *saved;
+    if (ptmOs.getsockopt(fd, SOL_SOCKET, opt, saved, &len) != 0 || len != sizeof *saved ||
+        !sockLonger(saved, us))
+        return 0;
+    struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
+    return ptmOs.setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv) == 0;
+}
+
+/*
+** ptmSocketTimeoutsApply: for the primary's duration, the host's sockets
+** the mirror used (ring->sock_fds) wait at most timeout_us in a send or a
+** receive: SO_SNDTIMEO and SO_RCVTIMEO are shortened to it where they are
+** longer (or infinite), and kept where they are shorter.  A descriptor
+** that is not a socket (the ring is untrusted) is left alone; at most
+** PTM_SOCK_TIMEOUTS sockets are changed.  OUT: *st, what
+** ptmSocketTimeoutsRestore puts back.  ring NULL or timeout_us 0: nothing.
+** errno is kept.
+*/
+void ptmSocketTimeoutsApply(const struct ptmRing *ring, uint64_t timeout_us,
+                            struct ptmSockTimeouts *st)
+{
+    st->n = 0;
+    if (!ring || !timeout_us)
+        return;
+    int saved = errno;
+    for (unsigned w = 0; w < PTM_RING_SOCK_FDS / 64; w++) {
+        uint64_t bits = atomic_load_explicit(&ring->sock_fds[w], memory_order_relaxed);
+        while (bits && st->n < PTM_SOCK_TIMEOUTS) {
+            int fd = (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
+            bits &= bits - 1;
+            int type;
+            socklen_t len = sizeof type;
+            if (ptmOs.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+                continue;
+            struct ptmSockSaved *s = &st->s[st->n];
+            s->fd = fd;
+            s->rcv_set = sockShorten(fd, SO_RCVTIMEO, timeout_us, &s->rcv);
+            s->snd_set = sockShorten(fd, SO_SNDTIMEO, timeout_us, &s->snd);
+            if (s->rcv_set || s->snd_set)
+                st->n++;
+        }
+    }
+    errno = saved;
+}
+
+/*
+** ptmSocketTimeoutsRestore: puts back the timeouts ptmSocketTimeoutsApply
+** changed (a socket the primary closed meanwhile fails quietly: EBADF, or
+** another socket now at that number, which is why only a descriptor that
+** still is a socket is touched).  Safe to call twice.  errno is kept.
+*/
+void ptmSocketTimeoutsRestore(struct ptmSockTimeouts *st)
+{
+    int saved = errno;
+    for (unsigned i = 0; i < st->n; i++) {
+        struct ptmSockSaved *s = &st->s[i];
+        if (s->rcv_set)
+            ptmOs.setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &s->rcv, sizeof s->rcv);
+        if (s->snd_set)
+            ptmOs.setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &s->snd, sizeof s->snd);
+    }
+    st->n = 0;
+    errno = saved;
+}

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -125,6 +126,7 @@ pid_t ptmOsPid(void);
 #define PTM_DETAIL_MAX 64
 #define PTM_RING_FRAME_MAX 16384
 #define PTM_RING_DEFAULT_CAP 1024
+#define PTM_RING_SOCK_FDS 1024
 
 enum ptmEventKind {
     PTM_EV_CALL = 1,   /* a shim ran: call, target, result, err, bytes */
@@ -209,6 +211,11 @@ struct ptmRing {
     ** highest descriptor the child found open. */
     uint64_t stamp_ns[PTM_STAMP_COUNT];
     int32_t fd_max;
+    /* The host's sockets the mirror used (a bit per descriptor below
+    ** PTM_RING_SOCK_FDS): the primary gets the call's send and receive
+    ** timeouts on them (adjust.c).  Untrusted, as all of the ring: each is
+    ** checked to be a socket of the host before it is touched. */
+    _Atomic uint64_t sock_fds[PTM_RING_SOCK_FDS / 64];
     /* The mirror's frame after it returned.  The fork executor copies the
     ** caller's here before the fork and the child runs the mirror on it in
     ** place, so it is aligned like malloc's memory. */
@@ -235,6 +242,9 @@ const char *ptmRingCheck(const struct ptmRing *ring, size_t frame_size);
 void ptmRingDestroy(struct ptmRing *ring);
 /* ptmRingReset: empties a ring for the next mirror. */
 void ptmRingReset(struct ptmRing *ring);
+/* ptmRingNoteSocket: the mirror used the host's socket fd (ring->sock_fds).
+** Async-signal-safe; descriptors at or past PTM_RING_SOCK_FDS are not noted. */
+void ptmRingNoteSocket(struct ptmRing *ring, int fd);
 /* ptmRingPush: claims the next slot, zeroed; NULL when the ring is full
 ** (the event is counted as dropped). */
 struct ptmEvent *ptmRingPush(struct ptmRing *ring);
@@ -834,6 +844,22 @@ unsigned ptmRetryCap(const struct ptm_tx_desc *d);
 enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
                                 const struct ptmRetryView *rv, unsigned *retry_max,
                                 struct ptmVerdict *v, int *asked, struct ptmRetryReport *rep);
+
+/* The call's timeout on the host's sockets the mirror used, for the
+** primary's duration (when the rules set timeout_ms). */
+#define PTM_SOCK_TIMEOUTS 16
+struct ptmSockSaved {
+    int fd;
+    int rcv_set, snd_set;         /* changed: restore the value below */
+    struct timeval rcv, snd;
+};
+struct ptmSockTimeouts {
+    struct ptmSockSaved s[PTM_SOCK_TIMEOUTS];
+    unsigned n;
+};
+void ptmSocketTimeoutsApply(const struct ptmRing *ring, uint64_t timeout_us,
+                            struct ptmSockTimeouts *st);
+void ptmSocketTimeoutsRestore(struct ptmSockTimeouts *st);
 
 /* broker.c --------------------------------------------------------------
 ** Resources for the primary's duration: resource_requirements and the

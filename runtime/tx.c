@@ -166,6 +166,7 @@ typedef struct Call {
     struct ptmVerdict rejudged; /* the last re-judgment's verdict */
     int diverted_late;         /* a re-judgment diverted after attempts */
     struct ptmBrokerGrant grant; /* resources for the primary */
+    struct ptmSockTimeouts socks; /* the rules' timeout on the host's sockets */
 } Call;
 
 static void restore(Call *c)
@@ -402,6 +403,7 @@ static void leftByLongjmp(void *ctx)
         noteAttempt(c);
     c->left = 1;
     ptmBrokerRestore(&c->grant);
+    ptmSocketTimeoutsRestore(&c->socks);
     finish(c, c->decision, c->path, 0, 0, c->t0, NULL);
     release(c);
 }
@@ -759,9 +761,15 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                                                             : d->memory_bytes;
         unsigned cpus = c.analysed && c.verdict.cpus ? c.verdict.cpus : d->cpus;
         ptmBrokerApply(mem, cpus, &c.grant);
+        /* The rules' timeout for this call, on the host's sockets its
+        ** mirror used (the metadata's alone changes nothing of a plain
+        ** program's sockets). */
+        if (c.analysed && c.verdict.timeout_us > 0 && c.run.status != PTM_MS_FAILED)
+            ptmSocketTimeoutsApply(c.run.ring, c.timeout_us, &c.socks);
         int late;
         success = run_primary(&c, retry_max, &late);
         ptmBrokerRestore(&c.grant);
+        ptmSocketTimeoutsRestore(&c.socks);
         if (probe)
             ptmHistoryProbeDone(c.history, success && within_timeout(&c));
         if (late) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -425,7 +426,13 @@ Test(adjust, backoff_and_resources_beyond_their_bounds_are_clamped_and_recorded)
     cr_expect_eq(v.memory_bytes, PTM_PAM_MEMORY_MAX);
     cr_expect_eq(v.cpus, PTM_PAM_CPU_MAX);
     cr_expect_eq(v.n_clamped, 3);
-    cr_expect_str_eq(v.clamped[0].key, "backoff.base_ms");
+    int seen = 0; /* in the order the table gives them */
+    for (unsigned i = 0; i < v.n_clamped; i++)
+        seen |= strcmp(v.clamped[i].key, "backoff.base_ms") == 0     ? 1
+                : strcmp(v.clamped[i].key, "resources.memory") == 0 ? 2
+                : strcmp(v.clamped[i].key, "resources.cpu") == 0    ? 4
+                                                                    : 8;
+    cr_expect_eq(seen, 7);
 
     cr_assert_eq(analyzeResult("{probability = 0, backoff = 'none', resources = {cpu = 0.5}}", &v),
                  PTM_OK);
@@ -436,4 +443,95 @@ Test(adjust, backoff_and_resources_beyond_their_bounds_are_clamped_and_recorded)
     cr_assert_eq(analyzeResult("{probability = 0, backoff = {kind = 'constant'}}", &v), PTM_OK);
     cr_expect_eq(v.backoff, PTM_BACKOFF_CONSTANT);
     cr_expect_eq(v.backoff_base_us, 5000, "the metadata's base");
+}
+
+/* --- the rules' timeout on the host's sockets ---------------------------- */
+
+static int sockPair[2];
+static struct timeval rcvInPrimary, sndInPrimary, rcvOtherInPrimary;
+static int otherSock[2];
+
+static void sockPrimary(void *p)
+{
+    socklen_t len = sizeof rcvInPrimary;
+    getsockopt(sockPair[0], SOL_SOCKET, SO_RCVTIMEO, &rcvInPrimary, &len);
+    len = sizeof sndInPrimary;
+    getsockopt(sockPair[0], SOL_SOCKET, SO_SNDTIMEO, &sndInPrimary, &len);
+    len = sizeof rcvOtherInPrimary;
+    getsockopt(otherSock[0], SOL_SOCKET, SO_RCVTIMEO, &rcvOtherInPrimary, &len);
+    ((struct frame *)p)->ret = 0;
+}
+
+/* The mirror sends on the host's socket, as the primary will. */
+static void sockMirror(void *p)
+{
+    ptm_shim_send(sockPair[0], "x", 1, 0);
+    ((struct frame *)p)->ret = 0;
+}
+
+static uint64_t tvUs(const struct timeval *tv)
+{
+    return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+}
+
+Test(adjust, the_rules_timeout_applies_to_the_hosts_sockets_for_the_primary_only)
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sockPair), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, otherSock), 0);
+    struct timeval shorter = {0, 10000}; /* 10 ms: shorter than the call's, kept */
+    cr_assert_eq(setsockopt(sockPair[0], SOL_SOCKET, SO_SNDTIMEO, &shorter, sizeof shorter), 0);
+    struct ptm_tx_desc d =
+        descWith("return {analyze = function(m) return {probability = 0, timeout_ms = 30} end}");
+    d.primary = sockPrimary;
+    d.mirror = sockMirror;
+    struct frame fr = {0};
+    cr_assert_eq(ptm_tx_run(&d, &fr), 1);
+    /* The kernel keeps socket timeouts in jiffies: within one of 4 ms. */
+    cr_expect(tvUs(&rcvInPrimary) >= 28000 && tvUs(&rcvInPrimary) <= 34000,
+              "no receive timeout: the call's, not %llu us",
+              (unsigned long long)tvUs(&rcvInPrimary));
+    cr_expect(tvUs(&sndInPrimary) >= 8000 && tvUs(&sndInPrimary) <= 14000,
+              "a shorter one is kept, not %llu us", (unsigned long long)tvUs(&sndInPrimary));
+    cr_expect_eq(tvUs(&rcvOtherInPrimary), 0, "a socket the mirror did not use is left");
+    struct timeval after;
+    socklen_t len = sizeof after;
+    getsockopt(sockPair[0], SOL_SOCKET, SO_RCVTIMEO, &after, &len);
+    cr_expect_eq(tvUs(&after), 0, "restored after the primary");
+    len = sizeof after;
+    getsockopt(sockPair[0], SOL_SOCKET, SO_SNDTIMEO, &after, &len);
+    cr_expect_eq(tvUs(&after), tvUs(&sndInPrimary), "never changed");
+}
+
+Test(adjust, the_metadata_timeout_alone_leaves_the_sockets)
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sockPair), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, otherSock), 0);
+    struct ptm_tx_desc d = descWith("return {analyze = function(m) return 0 end}");
+    d.timeout_us = 30000;
+    d.primary = sockPrimary;
+    d.mirror = sockMirror;
+    struct frame fr = {0};
+    cr_assert_eq(ptm_tx_run(&d, &fr), 1);
+    cr_expect_eq(tvUs(&rcvInPrimary), 0, "a plain program's socket is not changed");
+}
+
+/* The ring is the mirror's: a bit for a descriptor that is no socket, or
+** not open, is ignored. */
+Test(adjust, untrusted_socket_bits_touch_only_sockets)
+{
+    struct ptmRing *ring;
+    cr_assert_eq(ptmRingCreate(8, &ring), PTM_OK);
+    int pipefd[2];
+    cr_assert_eq(pipe(pipefd), 0);
+    ptmRingNoteSocket(ring, pipefd[0]);
+    ptmRingNoteSocket(ring, 1000);
+    ptmRingNoteSocket(ring, -1);
+    ptmRingNoteSocket(ring, 1 << 20);
+    for (unsigned w = 0; w < PTM_RING_SOCK_FDS / 64; w++)
+        ring->sock_fds[w] |= w == 0 ? 0 : ~0ULL; /* a wild store set them all */
+    struct ptmSockTimeouts st;
+    ptmSocketTimeoutsApply(ring, 5000, &st);
+    cr_expect_eq(st.n, 0);
+    ptmSocketTimeoutsRestore(&st);
+    ptmRingDestroy(ring);
 }
