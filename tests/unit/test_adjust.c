@@ -12,6 +12,7 @@
 */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,4 +535,74 @@ Test(adjust, untrusted_socket_bits_touch_only_sockets)
     cr_expect_eq(st.n, 0);
     ptmSocketTimeoutsRestore(&st);
     ptmRingDestroy(ring);
+}
+
+/* --- hostile: threads, failing re-judgments ----------------------------- */
+
+static void *takeMany(void *arg)
+{
+    unsigned *allowed = arg;
+    for (int i = 0; i < 10000; i++) {
+        ptmRetryBudgetCall();
+        if (ptmRetryBudgetTake())
+            (*allowed)++;
+    }
+    return NULL;
+}
+
+/* Eight threads spend the budget at once: what they get together is what
+** one would, the minimum plus the ratio of all their calls. */
+Test(adjust, the_retry_budget_holds_across_threads)
+{
+    setenv("PTM_RETRY_BUDGET", "0.1,5", 1);
+    ptmRetryBudgetReset();
+    pthread_t t[8];
+    unsigned allowed[8] = {0};
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, takeMany, &allowed[i]), 0);
+    unsigned total = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        total += allowed[i];
+    }
+    /* 80,000 calls within one or two windows: at most 5 + 8,000. */
+    cr_expect_leq(total, 5 + 8000);
+    cr_expect_geq(total, 8000 - 8, "the budget grows with the calls: %u", total);
+}
+
+/* A script that fails when it is asked again leaves the retries as the
+** metadata says, as without rules, and the trace says so. */
+Test(adjust, a_rejudgment_that_fails_retries_as_the_metadata_says)
+{
+    setenv("PTM_RETRY_BUDGET", "off", 1);
+    ptmRetryBudgetReset();
+    struct ptm_tx_desc d = descWith("return {analyze = function(m)\n"
+                                    "  if m.retry then error('no idea') end\n"
+                                    "  return 0\n"
+                                    "end}");
+    struct frame fr = {.arg = {0, EAGAIN}};
+    cr_assert_eq(ptm_tx_run(&d, &fr), 0);
+    cr_expect_eq(primaryRuns, 4);
+    const char *t = lastTrace();
+    cr_expect(strstr(t, "\"probability\":null,\"decision\":\"retry (rules failed)\""), "%s", t);
+}
+
+/* A re-judgment that spins is stopped by the rules' time budget: the
+** retries stay bounded in time (a few budgets), not in the script's hands. */
+Test(adjust, a_spinning_rejudgment_is_bounded)
+{
+    setenv("PTM_RETRY_BUDGET", "off", 1);
+    ptmRetryBudgetReset();
+    struct ptm_tx_desc d = descWith("return {analyze = function(m)\n"
+                                    "  if m.retry then while true do end end\n"
+                                    "  return 0\n"
+                                    "end}");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct frame fr = {.arg = {0, EAGAIN}};
+    cr_assert_eq(ptm_tx_run(&d, &fr), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_expect_eq(primaryRuns, 4);
+    cr_expect_lt(s, 20.0, "3 re-judgments, each stopped by its budget: %.1f s", s);
 }
