@@ -22,7 +22,9 @@
 **   - else, after an attempt that overran the timeout, no more attempts:
 **     the timeout is the call's budget, as a gRPC deadline covers its
 **     retries, and an attempt that overran it shows that the next one will
-**     too; a script that knows better returns retries;
+**     too; a script that knows better returns retries.  Unless it failed
+**     with a contention-class errno (EAGAIN, EBUSY, ...): a lock held a
+**     while, whose holder may let go, and the next attempt may be quick;
 **   - else (the same failure again, within the timeout) the retry goes on:
 **     a transient failure is what retries are for.
 **
@@ -355,7 +357,7 @@ enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
         judgedNote(rep, rv->attempts, why, v, "retry");
         return spend(rep);
     }
-    if (rv->overran) {
+    if (rv->overran && ptmErrnoClassOf(rv->err) != PTM_ERRCLASS_CONTENTION) {
         judgedNote(rep, rv->attempts, why, v, "stop");
         rep->stopped = "an attempt overran the timeout: the next would too";
         return PTM_RETRY_STOP;

@@ -606,3 +606,17 @@ Test(adjust, a_spinning_rejudgment_is_bounded)
     cr_expect_eq(primaryRuns, 4);
     cr_expect_lt(s, 20.0, "3 re-judgments, each stopped by its budget: %.1f s", s);
 }
+
+/* An attempt that overran while a lock was held (EBUSY) may find it free
+** next time: the retries go on. */
+Test(adjust, an_overrun_on_contention_goes_on)
+{
+    setenv("PTM_RETRY_BUDGET", "off", 1);
+    ptmRetryBudgetReset();
+    struct ptm_tx_desc d = descWith("return {analyze = function(m) return 0.1 end}");
+    d.timeout_us = 2000;
+    struct frame fr = {.arg = {10, EBUSY}};
+    cr_assert_eq(ptm_tx_run(&d, &fr), 0);
+    cr_expect_eq(primaryRuns, 4);
+    cr_expect(strstr(lastTrace(), "\"retry_stopped\":null"), "%s", lastTrace());
+}
