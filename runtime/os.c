@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -253,6 +254,43 @@ static pid_t osGetpid(void)
     return getpid();
 }
 
+/* The resource broker's calls (broker.c) and the call's socket timeouts
+** (adjust.c). */
+static int osSetrlimit(int resource, const struct rlimit *rl)
+{
+    return setrlimit(resource, rl);
+}
+
+static int osGetnice(int *out)
+{
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if (n == -1 && errno)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int osSetnice(int nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+}
+
+static int osGetaffinity(size_t size, cpu_set_t *set)
+{
+    return sched_getaffinity(0, size, set);
+}
+
+static int osSetaffinity(size_t size, const cpu_set_t *set)
+{
+    return sched_setaffinity(0, size, set);
+}
+
+static int osSetsockopt(int fd, int level, int opt, const void *val, socklen_t len)
+{
+    return setsockopt(fd, level, opt, val, len);
+}
+
 #define PTM_OS_REAL                                                         \
     {                                                                       \
         .open = osOpen, .close = osClose, .read = osRead, .write = osWrite, \
@@ -274,6 +312,9 @@ static pid_t osGetpid(void)
         .rwlock_trywrlock = osRwlockTrywrlock,                              \
         .rwlock_unlock = osRwlockUnlock, .spin_trylock = osSpinTrylock,     \
         .spin_unlock = osSpinUnlock, .getpid = osGetpid,                    \
+        .setrlimit = osSetrlimit, .getnice = osGetnice, .setnice = osSetnice, \
+        .getaffinity = osGetaffinity, .setaffinity = osSetaffinity,         \
+        .setsockopt = osSetsockopt,                                         \
     }
 
 struct ptmOsTable ptmOs = PTM_OS_REAL;

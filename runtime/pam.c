@@ -782,6 +782,22 @@ static void pamPushM(lua_State *L, const struct ptmObservation *obs)
     if (run && run->verdict != PTM_VERDICT_NONE)
         pamSetBool(L, "mirror_success", run->verdict == PTM_VERDICT_MET);
 
+    if (obs->retry) {
+        /* A retry judged again: what the attempts so far showed. */
+        const struct ptmRetryView *r = obs->retry;
+        lua_createtable(L, 0, 8);
+        pamSetInt(L, "attempts", r->attempts);
+        pamSetInt(L, "retries_left", r->retries_left);
+        pamSetNum(L, "last_ms", r->last_ms);
+        pamSetNum(L, "elapsed_ms", r->elapsed_ms);
+        pamSetBool(L, "overran", r->overran);
+        pamSetBool(L, "same_failure", r->same_failure);
+        pamSetInt(L, "errno", r->err);
+        if (r->err)
+            pamSetStr(L, "errname", strerrorname_np(r->err));
+        lua_setfield(L, -2, "retry");
+    }
+
     struct ptmHistoryView hnone = {0};
     const struct ptmHistoryView *h = obs->history ? obs->history : &hnone;
     lua_createtable(L, 0, 8);
@@ -846,6 +862,115 @@ static double pamTimeoutMaxMs(const struct ptm_tx_desc *d)
     return own > PTM_PAM_TIMEOUT_MAX_MS ? own : PTM_PAM_TIMEOUT_MAX_MS;
 }
 
+/* pamMs: the number on the top of L as milliseconds for key, clamped to
+** [0, PTM_PAM_TIMEOUT_MAX_MS] (recorded); a negative, NaN or non-number
+** value fails c.  OUT: *us. */
+static void pamBackoffMs(lua_State *L, struct pamCallCtx *c, const char *key, uint64_t *us)
+{
+    int vt = lua_type(L, -1);
+    double ms = vt == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
+    if (vt != LUA_TNUMBER)
+        PAM_FAIL(c, "%s = %s, not a number >= 0", key, lua_typename(L, vt));
+    if (!(ms >= 0))
+        PAM_FAIL(c, "%s = %g, not a number >= 0", key, ms);
+    if (ms > PTM_PAM_TIMEOUT_MAX_MS) {
+        pamClamped(c->v, key, ms);
+        ms = PTM_PAM_TIMEOUT_MAX_MS;
+    }
+    *us = (uint64_t)llround(ms * 1000.0);
+}
+
+/* pamReadBackoff: backoff = "none" | { kind = "none"|"constant"|
+** "exponential", base_ms = n, cap_ms = n } on the top of L.  A key left
+** out keeps the metadata's value; a cap below the base becomes the base. */
+static void pamReadBackoff(lua_State *L, struct pamCallCtx *c)
+{
+    struct ptmVerdict *v = c->v;
+    const struct ptm_tx_desc *d = c->obs->desc;
+    v->backoff = d->backoff;
+    v->backoff_base_us = d->backoff_base_us;
+    v->backoff_cap_us = d->backoff_cap_us;
+    int vt = lua_type(L, -1);
+    if (vt == LUA_TSTRING && strcmp(lua_tostring(L, -1), "none") == 0) {
+        v->backoff = PTM_BACKOFF_NONE;
+        v->backoff_set = 1;
+        return;
+    }
+    if (vt != LUA_TTABLE)
+        PAM_FAIL(c, "backoff = %s, not \"none\" or a table { kind, base_ms, cap_ms }",
+                 lua_typename(L, vt));
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        if (strcmp(k, "kind") == 0) {
+            const char *kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+            if (strcmp(kind, "none") == 0)
+                v->backoff = PTM_BACKOFF_NONE;
+            else if (strcmp(kind, "constant") == 0)
+                v->backoff = PTM_BACKOFF_CONSTANT;
+            else if (strcmp(kind, "exponential") == 0)
+                v->backoff = PTM_BACKOFF_EXPONENTIAL;
+            else
+                PAM_FAIL(c, "backoff.kind = %.40s, not \"none\", \"constant\" or "
+                         "\"exponential\"", lua_type(L, -1) == LUA_TSTRING ? kind
+                                                                         : luaL_typename(L, -1));
+        } else if (strcmp(k, "base_ms") == 0) {
+            pamBackoffMs(L, c, "backoff.base_ms", &v->backoff_base_us);
+        } else if (strcmp(k, "cap_ms") == 0) {
+            pamBackoffMs(L, c, "backoff.cap_ms", &v->backoff_cap_us);
+        } else {
+            PAM_FAIL(c, "backoff with a key '%.40s'; keys are kind, base_ms, cap_ms",
+                     lua_type(L, -2) == LUA_TSTRING ? k : luaL_typename(L, -2));
+        }
+        if (c->failed)
+            return;
+        lua_pop(L, 1);
+    }
+    if (v->backoff_cap_us < v->backoff_base_us)
+        v->backoff_cap_us = v->backoff_base_us;
+    v->backoff_set = 1;
+}
+
+/* pamReadResources: resources = { memory = bytes, cpu = n } on the top of
+** L: what the primary needs, for the broker (broker.c).  memory is clamped
+** to PTM_PAM_MEMORY_MAX, cpu (rounded up) to [1, PTM_PAM_CPU_MAX]; both
+** recorded. */
+static void pamReadResources(lua_State *L, struct pamCallCtx *c)
+{
+    struct ptmVerdict *v = c->v;
+    int vt = lua_type(L, -1);
+    if (vt != LUA_TTABLE)
+        PAM_FAIL(c, "resources = %s, not a table { memory, cpu }", lua_typename(L, vt));
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        int is_mem = strcmp(k, "memory") == 0, is_cpu = strcmp(k, "cpu") == 0;
+        if (!is_mem && !is_cpu)
+            PAM_FAIL(c, "resources with a key '%.40s'; keys are memory (bytes), cpu",
+                     lua_type(L, -2) == LUA_TSTRING ? k : luaL_typename(L, -2));
+        int t = lua_type(L, -1);
+        double x = t == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
+        if (t != LUA_TNUMBER)
+            PAM_FAIL(c, "resources.%s = %s, not a number > 0", k, lua_typename(L, t));
+        if (!(x > 0))
+            PAM_FAIL(c, "resources.%s = %g, not a number > 0", k, x);
+        if (is_mem) {
+            if (x > (double)PTM_PAM_MEMORY_MAX) {
+                pamClamped(v, "resources.memory", x);
+                x = (double)PTM_PAM_MEMORY_MAX;
+            }
+            v->memory_bytes = (uint64_t)ceil(x);
+        } else {
+            if (x > PTM_PAM_CPU_MAX) {
+                pamClamped(v, "resources.cpu", x);
+                x = PTM_PAM_CPU_MAX;
+            }
+            v->cpus = (unsigned)ceil(x);
+        }
+        lua_pop(L, 1);
+    }
+}
+
 /* Reads the value on the top of L into c->v.  Only raw accesses: no
 ** metamethod of the script runs here.  Adjustments beyond their bounds
 ** (pamRetriesMax, pamTimeoutMaxMs, a probability outside [0,1]) are
@@ -867,7 +992,7 @@ static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
         while (lua_next(L, -2)) {
             if (lua_type(L, -2) != LUA_TSTRING)
                 PAM_FAIL(c, "a table with a %s key; keys are probability, reasons, divert, "
-                         "retries, timeout_ms", luaL_typename(L, -2));
+                         "retries, timeout_ms, backoff, resources", luaL_typename(L, -2));
             const char *k = lua_tostring(L, -2);
             int vt = lua_type(L, -1);
             if (strcmp(k, "probability") == 0) {
@@ -926,9 +1051,17 @@ static void pamReadVerdict(lua_State *L, struct pamCallCtx *c)
                     ms = ms > max ? max : PTM_PAM_TIMEOUT_MIN_MS;
                 }
                 v->timeout_us = (int64_t)llround(ms * 1000.0);
+            } else if (strcmp(k, "backoff") == 0) {
+                pamReadBackoff(L, c);
+                if (c->failed)
+                    return;
+            } else if (strcmp(k, "resources") == 0) {
+                pamReadResources(L, c);
+                if (c->failed)
+                    return;
             } else {
                 PAM_FAIL(c, "an unknown key '%.40s'; keys are probability, reasons, divert, "
-                         "retries, timeout_ms", k);
+                         "retries, timeout_ms, backoff, resources", k);
             }
             lua_pop(L, 1);
         }

@@ -410,6 +410,41 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
     }
 }
 
+/* showAdjusted: the retries judged again and the resources, one line
+** each, when there are any. */
+static void showAdjusted(struct buf *b, const struct style *st, json_t *rec)
+{
+    json_t *judged = json_object_get(rec, "retry_judged");
+    size_t n = json_array_size(judged);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(judged, i);
+        double attempt = 0, p = 0;
+        getNum(j, "attempt", &attempt);
+        bufPrintf(b, "  attempt %.0f ", attempt);
+        bufText(b, st, getStr(j, "why") ? getStr(j, "why") : "?", 0);
+        if (getNum(j, "probability", &p))
+            bufPrintf(b, ": judged again, probability %.2f", p);
+        else
+            bufAdd(b, ": judged again, rules failed", 28);
+        bufPrintf(b, " %s ", st->arrow);
+        bufText(b, st, getStr(j, "decision") ? getStr(j, "decision") : "?", 0);
+        bufAdd(b, "\n", 1);
+    }
+    const char *stopped = getStr(rec, "retry_stopped");
+    if (stopped) {
+        bufAdd(b, "  retries stopped: ", 19);
+        bufText(b, st, stopped, 0);
+        bufAdd(b, "\n", 1);
+    }
+    json_t *not = json_object_get(json_object_get(rec, "resources"), "not_granted");
+    for (size_t i = 0; i < json_array_size(not); i++) {
+        json_t *r = json_array_get(not, i);
+        bufAdd(b, "  resource not granted: ", 24);
+        bufText(b, st, json_is_string(r) ? json_string_value(r) : "?", 0);
+        bufAdd(b, "\n", 1);
+    }
+}
+
 static void showRecord(const struct style *st, json_t *rec)
 {
     struct buf b = {0};
@@ -419,6 +454,7 @@ static void showRecord(const struct style *st, json_t *rec)
         bufAdd(&b, "\n", 1);
     showVerdict(&b, st, rec);
     bufAdd(&b, "\n", 1);
+    showAdjusted(&b, st, rec);
     fwrite(b.p, 1, b.len, stdout);
     free(b.p);
 }

@@ -18,12 +18,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -99,6 +101,13 @@ struct ptmOsTable {
     int (*spin_trylock)(pthread_spinlock_t *sp);
     int (*spin_unlock)(pthread_spinlock_t *sp);
     pid_t (*getpid)(void);                            /* through ptmOsPid */
+    /* The resource broker (broker.c) and the call's socket timeouts. */
+    int (*setrlimit)(int resource, const struct rlimit *rl);
+    int (*getnice)(int *out);                         /* this thread's niceness */
+    int (*setnice)(int nice);                         /* this thread's */
+    int (*getaffinity)(size_t size, cpu_set_t *set);  /* this thread's */
+    int (*setaffinity)(size_t size, const cpu_set_t *set);
+    int (*setsockopt)(int fd, int level, int opt, const void *val, socklen_t len);
 };
 extern struct ptmOsTable ptmOs;
 void ptmOsReset(void);
@@ -118,6 +127,7 @@ pid_t ptmOsPid(void);
 #define PTM_DETAIL_MAX 64
 #define PTM_RING_FRAME_MAX 16384
 #define PTM_RING_DEFAULT_CAP 1024
+#define PTM_RING_SOCK_FDS 1024
 
 enum ptmEventKind {
     PTM_EV_CALL = 1,   /* a shim ran: call, target, result, err, bytes */
@@ -202,6 +212,11 @@ struct ptmRing {
     ** highest descriptor the child found open. */
     uint64_t stamp_ns[PTM_STAMP_COUNT];
     int32_t fd_max;
+    /* The host's sockets the mirror used (a bit per descriptor below
+    ** PTM_RING_SOCK_FDS): the primary gets the call's send and receive
+    ** timeouts on them (adjust.c).  Untrusted, as all of the ring: each is
+    ** checked to be a socket of the host before it is touched. */
+    _Atomic uint64_t sock_fds[PTM_RING_SOCK_FDS / 64];
     /* The mirror's frame after it returned.  The fork executor copies the
     ** caller's here before the fork and the child runs the mirror on it in
     ** place, so it is aligned like malloc's memory. */
@@ -228,6 +243,9 @@ const char *ptmRingCheck(const struct ptmRing *ring, size_t frame_size);
 void ptmRingDestroy(struct ptmRing *ring);
 /* ptmRingReset: empties a ring for the next mirror. */
 void ptmRingReset(struct ptmRing *ring);
+/* ptmRingNoteSocket: the mirror used the host's socket fd (ring->sock_fds).
+** Async-signal-safe; descriptors at or past PTM_RING_SOCK_FDS are not noted. */
+void ptmRingNoteSocket(struct ptmRing *ring, int fd);
 /* ptmRingPush: claims the next slot, zeroed; NULL when the ring is full
 ** (the event is counted as dropped). */
 struct ptmEvent *ptmRingPush(struct ptmRing *ring);
@@ -842,7 +860,12 @@ extern const char ptmDefaultRules[];
 #define PTM_PAM_RETRIES_MAX 10
 #define PTM_PAM_TIMEOUT_MIN_MS 0.001
 #define PTM_PAM_TIMEOUT_MAX_MS 60000.0
-#define PTM_PAM_MAX_CLAMPS 3
+#define PTM_PAM_MAX_CLAMPS 8
+/* And the backoff's base_ms and cap_ms beyond [0, PTM_PAM_TIMEOUT_MAX_MS],
+** resources.memory beyond PTM_PAM_MEMORY_MAX bytes, resources.cpu beyond
+** [1, PTM_PAM_CPU_MAX]. */
+#define PTM_PAM_MEMORY_MAX (1ULL << 40)
+#define PTM_PAM_CPU_MAX 1024
 
 struct ptmVerdict {
     double probability;           /* in [0,1] */
@@ -851,13 +874,30 @@ struct ptmVerdict {
     int divert;                   /* index of the alternative rules asked for, -1: first */
     int retry_max;                /* -1: keep the metadata's */
     int64_t timeout_us;           /* -1: keep the metadata's */
+    int backoff_set;              /* the rules gave backoff: the three below apply */
+    enum ptm_backoff_kind backoff;
+    uint64_t backoff_base_us, backoff_cap_us;
+    uint64_t memory_bytes;        /* resources.memory; 0: not asked */
+    unsigned cpus;                /* resources.cpu; 0: not asked */
     int rules_error;              /* the script failed; probability is 0 */
     char error[256];
     struct {
-        const char *key;          /* "probability", "retries", "timeout_ms" */
+        const char *key;          /* "probability", "retries", "timeout_ms",
+                                     "backoff.base_ms", "resources.memory", ... */
         double asked;             /* what the rules returned for it */
     } clamped[PTM_PAM_MAX_CLAMPS]; /* values brought into their bounds (trace: clamped) */
     unsigned n_clamped;
+};
+
+/* A retry judged again (adjust.c): what the attempts so far showed,
+** for the rules' m.retry. */
+struct ptmRetryView {
+    unsigned attempts;            /* attempts made */
+    unsigned retries_left;        /* what retry.max (or the rules) still allow */
+    double last_ms, elapsed_ms;   /* the last attempt; all of them, with backoffs */
+    int overran;                  /* the last attempt took longer than the timeout */
+    int same_failure;             /* it failed with the errno of the one before */
+    int err;                      /* the errno the last attempt ended with */
 };
 
 struct ptmObservation {
@@ -866,6 +906,7 @@ struct ptmObservation {
     const struct ptmSignals *signals;
     const struct ptmHistoryView *history;
     const struct ptmModelView *model; /* the model's estimate (rules' m.model), or NULL */
+    const struct ptmRetryView *retry; /* NULL: the first judgment, before any attempt */
 };
 
 /* ptmPamAnalyze: runs the rules' analyze(m).  OUT: *v (always filled).
@@ -875,6 +916,85 @@ enum ptmRc ptmPamAnalyze(const struct ptmObservation *obs, struct ptmVerdict *v)
 /* ptmPamRulesName: the name of the script that analyzes desc's calls: the
 ** PTM_RULES path when set, else desc->rules_name, else "default". */
 const char *ptmPamRulesName(const struct ptm_tx_desc *desc);
+
+/* adjust.c --------------------------------------------------------------
+** The rules' adjustments of one call: the running call (ptm_prediction,
+** ptm_timeout_ms), retries judged again, the process's retry budget.
+*/
+struct ptmCurrent {
+    struct ptm_prediction pred;
+    const char *reasons[PTM_MAX_REASONS];
+    int predicted;                /* pred holds a prediction */
+    uint64_t timeout_us;          /* the call's timeout, 0: none */
+    struct ptmCurrent *outer;     /* the call this one was made from */
+};
+void ptmCurrentEnter(struct ptmCurrent *cur, uint64_t timeout_us);
+void ptmCurrentLeave(struct ptmCurrent *cur);
+void ptmCurrentPredict(struct ptmCurrent *cur, const struct ptmVerdict *v, int err,
+                       const char *alternative);
+void ptmCurrentTimeout(struct ptmCurrent *cur, uint64_t timeout_us);
+int ptmPredictedErrno(const struct ptmMirrorRun *run, const struct ptmSignals *s);
+
+void ptmRetryBudgetCall(void);
+int ptmRetryBudgetTake(void);
+void ptmRetryBudgetReset(void);
+
+#define PTM_MAX_REJUDGED 8
+struct ptmRejudged {
+    unsigned attempt;             /* the attempt that failed */
+    const char *why;              /* "overran the timeout" | "failed the same way" */
+    double probability;           /* NaN: the rules failed */
+    const char *decision;         /* "retry" | "stop" | "divert" | "retry (rules failed)" */
+};
+/* What the retries of one call did beyond retry.max, for the trace. */
+struct ptmRetryReport {
+    struct ptmRejudged judged[PTM_MAX_REJUDGED];
+    unsigned n_judged;            /* re-judgments; the first PTM_MAX_REJUDGED are kept */
+    const char *stopped;          /* why retries stopped before retry.max; NULL */
+    int budget_denied;
+};
+enum ptmRetryStep { PTM_RETRY_GO_ON, PTM_RETRY_STOP, PTM_RETRY_DIVERT };
+unsigned ptmRetryCap(const struct ptm_tx_desc *d);
+enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
+                                const struct ptmRetryView *rv, unsigned *retry_max,
+                                struct ptmVerdict *v, int *asked, struct ptmRetryReport *rep);
+
+/* The call's timeout on the host's sockets the mirror used, for the
+** primary's duration (when the rules set timeout_ms). */
+#define PTM_SOCK_TIMEOUTS 16
+struct ptmSockSaved {
+    int fd;
+    int rcv_set, snd_set;         /* changed: restore the value below */
+    struct timeval rcv, snd;
+};
+struct ptmSockTimeouts {
+    struct ptmSockSaved s[PTM_SOCK_TIMEOUTS];
+    unsigned n;
+};
+void ptmSocketTimeoutsApply(const struct ptmRing *ring, uint64_t timeout_us,
+                            struct ptmSockTimeouts *st);
+void ptmSocketTimeoutsRestore(struct ptmSockTimeouts *st);
+
+/* broker.c --------------------------------------------------------------
+** Resources for the primary's duration: resource_requirements and the
+** rules' resources, granted as far as the process may, restored after.
+*/
+#define PTM_BROKER_NOTES 8
+struct ptmBrokerGrant {
+    uint64_t memory_bytes;        /* asked; 0: not */
+    unsigned cpus;                /* asked; 0: not */
+    int active;                   /* something was asked: restore it */
+    int process_wide;             /* holds a reference on the process-wide part */
+    int nice_saved, nice_changed;
+    cpu_set_t affinity_saved;
+    int affinity_changed;
+    char granted[PTM_BROKER_NOTES][96];
+    unsigned n_granted;
+    char denied[PTM_BROKER_NOTES][128]; /* what could not be granted, and why */
+    unsigned n_denied;
+};
+void ptmBrokerApply(uint64_t memory_bytes, unsigned cpus, struct ptmBrokerGrant *g);
+void ptmBrokerRestore(struct ptmBrokerGrant *g);
 
 /* trace.c ---------------------------------------------------------------
 ** PTM_TRACE=path: one JSON object per transaction call, appended.
@@ -917,6 +1037,9 @@ struct ptmTxRecord {
     enum ptmDecision predicted;         /* what the prediction decided */
     const struct ptmModelView *model;   /* the model's estimate, or NULL */
     const char *history_store;          /* why the history file is not used, or NULL */
+    uint64_t timeout_us;                /* the call's timeout (the rules' or the key's) */
+    const struct ptmRetryReport *retry; /* retries judged again; NULL: none */
+    const struct ptmBrokerGrant *resources; /* NULL: none asked */
 };
 
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.

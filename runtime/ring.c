@@ -170,6 +170,20 @@ void ptmRingReset(struct ptmRing *ring)
     ring->virt_sleep_ns = 0;
     memset(ring->stamp_ns, 0, sizeof ring->stamp_ns);
     ring->fd_max = -1;
+    for (unsigned i = 0; i < PTM_RING_SOCK_FDS / 64; i++)
+        atomic_store_explicit(&ring->sock_fds[i], 0, memory_order_relaxed);
+}
+
+/*
+** ptmRingNoteSocket: records that the mirror used the host's socket fd,
+** for the primary's timeouts.  fd outside [0, PTM_RING_SOCK_FDS) and a
+** NULL ring are ignored.  Async-signal-safe.
+*/
+void ptmRingNoteSocket(struct ptmRing *ring, int fd)
+{
+    if (ring && fd >= 0 && fd < PTM_RING_SOCK_FDS)
+        atomic_fetch_or_explicit(&ring->sock_fds[fd / 64], 1ULL << (fd % 64),
+                                 memory_order_relaxed);
 }
 
 /*

@@ -34,7 +34,8 @@
 **   rules                the script's name, "default" for the built-in rules
 **   rules_error          the rules' error message, or null
 **   threshold            the transaction's threshold
-**   adjusted             what the rules changed: {divert?, retries?, timeout_ms?}
+**   adjusted             what the rules changed: {divert?, retries?, timeout_ms?,
+**                        backoff? {kind, base_ms, cap_ms}, resources? {memory, cpu}}
 **   clamped              what the rules asked beyond its bounds, before the clamp:
 **                        {probability?, retries?, timeout_ms?} (null: infinite)
 **   decision             "primary" | "divert" | "disabled" (dry run: what would
@@ -51,6 +52,18 @@
 **                        validation), whose latencies come from the past; a
 **                        probe that succeeds in time makes the history learn
 **                        its latencies again (history.c)
+**   timeout_ms           the call's timeout: the rules' timeout_ms, else the
+**                        timeout key; null: none
+**   retry_judged         retries judged again (adjust.c): [{attempt, why
+**                        ("overran the timeout" | "failed the same way"),
+**                        probability (null: the rules failed), decision
+**                        ("retry" | "stop" | "divert" | "retry (rules failed)")}];
+**                        null when no retry was judged again
+**   retry_stopped        why retries stopped before retry.max (a re-judgment,
+**                        the retry budget); null: they did not
+**   resources            null unless resource_requirements or the rules'
+**                        resources asked: {memory, cpu, granted: [strings],
+**                        not_granted: [strings, with why]} (broker.c)
 **   would_run            dry run: the function that would have run; else null
 **   dry_run_result       dry run: what the call returned: "mirror" (the mirror's
 **                        result, about a world that stayed in the mirror),
@@ -277,6 +290,44 @@ static void traceTimestamp(char *buf, size_t cap)
     snprintf(buf + n, cap - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
+/* traceRetry: the retries judged again: [{attempt, why, probability,
+** decision}] (probability null: the rules failed). */
+static json_t *traceRetry(const struct ptmRetryReport *rr)
+{
+    json_t *a = json_array();
+    unsigned n = rr->n_judged < PTM_MAX_REJUDGED ? rr->n_judged : PTM_MAX_REJUDGED;
+    for (unsigned i = 0; a && i < n; i++) {
+        const struct ptmRejudged *j = &rr->judged[i];
+        json_t *o = json_object();
+        if (!o)
+            break;
+        traceSet(o, "attempt", traceInt(j->attempt));
+        traceSet(o, "why", traceStr(j->why));
+        traceSet(o, "probability", isfinite(j->probability) ? traceNum(j->probability) : NULL);
+        traceSet(o, "decision", traceStr(j->decision));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* traceResources: what the broker was asked, granted and not granted. */
+static json_t *traceResources(const struct ptmBrokerGrant *g)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    traceSet(o, "memory", g->memory_bytes ? traceInt((int64_t)g->memory_bytes) : NULL);
+    traceSet(o, "cpu", g->cpus ? traceInt(g->cpus) : NULL);
+    json_t *yes = json_array(), *no = json_array();
+    for (unsigned i = 0; yes && i < g->n_granted && i < PTM_BROKER_NOTES; i++)
+        json_array_append_new(yes, traceField(g->granted[i], sizeof g->granted[i]));
+    for (unsigned i = 0; no && i < g->n_denied && i < PTM_BROKER_NOTES; i++)
+        json_array_append_new(no, traceField(g->denied[i], sizeof g->denied[i]));
+    traceSet(o, "granted", yes);
+    traceSet(o, "not_granted", no);
+    return o;
+}
+
 /* Builds r's record.  Returns NULL when out of memory. */
 static json_t *traceRecord(const struct ptmTxRecord *r)
 {
@@ -338,6 +389,21 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
             traceSet(adj, "retries", traceInt(v->retry_max));
         if (v->timeout_us >= 0)
             traceSet(adj, "timeout_ms", traceNum((double)v->timeout_us / 1000.0));
+        json_t *b = v->backoff_set ? json_object() : NULL;
+        if (b) {
+            static const char *const kinds[] = {"none", "constant", "exponential"};
+            traceSet(b, "kind", traceStr(v->backoff <= PTM_BACKOFF_EXPONENTIAL ? kinds[v->backoff]
+                                                                               : "?"));
+            traceSet(b, "base_ms", traceNum((double)v->backoff_base_us / 1000.0));
+            traceSet(b, "cap_ms", traceNum((double)v->backoff_cap_us / 1000.0));
+            traceSet(adj, "backoff", b);
+        }
+        json_t *res = v->memory_bytes || v->cpus ? json_object() : NULL;
+        if (res) {
+            traceSet(res, "memory", v->memory_bytes ? traceInt((int64_t)v->memory_bytes) : NULL);
+            traceSet(res, "cpu", v->cpus ? traceInt(v->cpus) : NULL);
+            traceSet(adj, "resources", res);
+        }
     }
     traceSet(o, "adjusted", adj);
     /* What the rules asked beyond its bounds, before the clamp. */
@@ -376,6 +442,10 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     }
     traceSet(o, "model", model);
     traceSet(o, "history_store", traceStr(r->history_store));
+    traceSet(o, "timeout_ms", r->timeout_us ? traceNum((double)r->timeout_us / 1000.0) : NULL);
+    traceSet(o, "retry_judged", r->retry ? traceRetry(r->retry) : NULL);
+    traceSet(o, "retry_stopped", r->retry ? traceStr(r->retry->stopped) : NULL);
+    traceSet(o, "resources", r->resources ? traceResources(r->resources) : NULL);
     return o;
 }
 

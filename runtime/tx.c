@@ -106,16 +106,23 @@ static uint64_t next_random(void)
     return rng_state * 0x2545F4914F6CDD1DULL;
 }
 
+/* The waits between a call's attempts: the metadata's retry.backoff, or
+** the rules'. */
+typedef struct Backoff {
+    enum ptm_backoff_kind kind;
+    uint64_t base_us, cap_us;
+} Backoff;
+
 /* backoff_us: how long to wait before retry number n (0-based). */
-static uint64_t backoff_us(const struct ptm_tx_desc *d, unsigned n)
+static uint64_t backoff_us(const Backoff *d, unsigned n)
 {
-    switch (d->backoff) {
+    switch (d->kind) {
     case PTM_BACKOFF_CONSTANT:
-        return d->backoff_base_us;
+        return d->base_us;
     case PTM_BACKOFF_EXPONENTIAL: {
-        uint64_t ceiling = d->backoff_cap_us;
-        if (n < 63 && d->backoff_base_us <= (ceiling >> n))
-            ceiling = d->backoff_base_us << n;
+        uint64_t ceiling = d->cap_us;
+        if (n < 63 && d->base_us <= (ceiling >> n))
+            ceiling = d->base_us << n;
         return ceiling ? next_random() % (ceiling + 1) : 0;
     }
     default:
@@ -160,6 +167,17 @@ typedef struct Call {
     const char *path;
     uint64_t attempt_t0;
     int left;                  /* it left by longjmp */
+    /* The rules' adjustments, applied (adjust.c, broker.c). */
+    uint64_t timeout_us;       /* the call's timeout: the rules', else the key's; 0: none */
+    Backoff backoff;
+    int last_err, prev_err;    /* the errno the last two attempts ended with */
+    struct ptmCurrent cur;     /* ptm_prediction(), ptm_timeout_ms() */
+    int cur_entered;
+    struct ptmRetryReport retry; /* retries judged again */
+    struct ptmVerdict rejudged; /* the last re-judgment's verdict */
+    int diverted_late;         /* a re-judgment diverted after attempts */
+    struct ptmBrokerGrant grant; /* resources for the primary */
+    struct ptmSockTimeouts socks; /* the rules' timeout on the host's sockets */
 } Call;
 
 static void restore(Call *c)
@@ -393,11 +411,13 @@ static int within_timeout(const Call *c);
 static void leftByLongjmp(void *ctx)
 {
     Call *c = ctx;
-    if (c->decision == PTM_DECISION_DIVERT)
+    if (c->decision == PTM_DECISION_DIVERT && !c->diverted_late)
         c->attempts = 1;
-    else
+    else if (c->decision != PTM_DECISION_DIVERT)
         noteAttempt(c);
     c->left = 1;
+    ptmBrokerRestore(&c->grant);
+    ptmSocketTimeoutsRestore(&c->socks);
     finish(c, c->decision, c->path, 0, 0, c->t0, NULL);
     release(c);
 }
@@ -413,26 +433,77 @@ static void callHost(Call *c, ptm_thunk fn)
     c->attempt_t0 = ptmOsNowNs();
     ptmJumpEnter(&scope);
     fn(c->frame);
+    c->last_err = errno;
     ptmJumpLeave(&scope);
 }
 
+/* retry_view: what the attempts so far showed, for a re-judgment. */
+static struct ptmRetryView retry_view(const Call *c, unsigned retry_max)
+{
+    unsigned last = c->attempts - 1;
+    double last_ms = last < MAX_RECORDED_ATTEMPTS ? (double)c->attempt_us[last] / 1000.0 : 0;
+    return (struct ptmRetryView){
+        .attempts = c->attempts,
+        .retries_left = retry_max > last ? retry_max - last : 0,
+        .last_ms = last_ms,
+        .elapsed_ms = (double)(ptmOsNowNs() - c->t0) / 1e6,
+        .overran = c->timeout_us && last < MAX_RECORDED_ATTEMPTS &&
+                   c->attempt_us[last] > c->timeout_us,
+        .same_failure = c->attempts > 1 && c->last_err == c->prev_err,
+        .err = c->last_err,
+    };
+}
+
+/* retry_step: attempt c->attempts failed: whether another is spent
+** (adjust.c: judged again, the budget).  A re-judgment's timeout_ms and
+** backoff apply from the next attempt on. */
+static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
+{
+    struct ptmObservation first = {c->desc, c->mirror_ran ? &c->run : NULL,
+                                   c->mirror_ran && c->run.status != PTM_MS_FAILED ? &c->signals
+                                                                                    : NULL,
+                                   &c->view, NULL};
+    struct ptmRetryView rv = retry_view(c, *retry_max);
+    int asked;
+    enum ptmRetryStep step = ptmRetryJudge(c->analysed ? &first : NULL, &rv, retry_max,
+                                           &c->rejudged, &asked, &c->retry);
+    if (asked && !c->rejudged.rules_error) {
+        if (c->rejudged.timeout_us >= 0) {
+            c->timeout_us = (uint64_t)c->rejudged.timeout_us;
+            ptmCurrentTimeout(&c->cur, c->timeout_us);
+        }
+        if (c->rejudged.backoff_set)
+            c->backoff = (Backoff){c->rejudged.backoff, c->rejudged.backoff_base_us,
+                                   c->rejudged.backoff_cap_us};
+    }
+    return step;
+}
+
 /* run_primary: the primary with retries, each from the snapshot.  Returns
-** whether the last attempt met success_criteria. */
-static int run_primary(Call *c, unsigned retry_max)
+** whether the last attempt met success_criteria; *divert: a retry judged
+** again diverted the call instead (the caller runs the alternative). */
+static int run_primary(Call *c, unsigned retry_max, int *divert)
 {
     const struct ptm_tx_desc *d = c->desc;
     int ok = 0;
+    *divert = 0;
     for (unsigned n = 0; n <= retry_max; n++) {
         if (n > 0) {
-            sleep_us(backoff_us(d, n - 1));
+            sleep_us(backoff_us(&c->backoff, n - 1));
             restore_regions(c);
         }
         restore(c);
+        c->prev_err = c->last_err;
         callHost(c, d->primary);
         noteAttempt(c);
         ok = judge(d, c->frame);
-        if (ok)
+        if (ok || n >= retry_max)
             break;
+        enum ptmRetryStep step = retry_step(c, &retry_max);
+        if (step != PTM_RETRY_GO_ON) {
+            *divert = step == PTM_RETRY_DIVERT;
+            break;
+        }
     }
     return ok;
 }
@@ -447,12 +518,15 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
     if (c->history && !dry_run) {
         unsigned n = c->attempts < MAX_RECORDED_ATTEMPTS ? c->attempts : MAX_RECORDED_ATTEMPTS;
         const struct ptmRing *ring = c->mirror_ran && c->run.status != PTM_MS_FAILED ? c->run.ring : NULL;
-        ptmHistoryRecord(c->history, success, diverted, diverted ? NULL : c->attempt_us,
-                         diverted ? 0 : n, ring);
+        /* A call diverted after attempts (a retry judged again) measured them. */
+        int measured = !diverted || c->diverted_late;
+        ptmHistoryRecord(c->history, success, diverted, measured ? c->attempt_us : NULL,
+                         measured ? n : 0, ring);
         /* A label: the primary ran after a mirror that gave signals.  It
-        ** failed when success_criteria failed or it overran the timeout. */
-        int primary_ran = decision != PTM_DECISION_DIVERT && c->attempts > 0;
-        int primary_failed = !success || !within_timeout(c);
+        ** failed when success_criteria failed or it overran the timeout
+        ** (a call diverted after attempts: they failed). */
+        int primary_ran = c->attempts > 0 && (decision != PTM_DECISION_DIVERT || c->diverted_late);
+        int primary_failed = !success || !within_timeout(c) || c->diverted_late;
         ptmHistoryLearn(c->history, path, !success, primary_ran, primary_failed,
                         primary_ran && c->modelled, c->model.cell);
     }
@@ -477,6 +551,9 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         .predicted = c->predicted,
         .model = c->modelled ? &c->model : NULL,
         .history_store = ptmStoreState(),
+        .timeout_us = c->timeout_us,
+        .retry = c->retry.n_judged || c->retry.stopped ? &c->retry : NULL,
+        .resources = c->grant.active ? &c->grant : NULL,
     };
     ptmTraceWrite(&r);
 }
@@ -484,6 +561,9 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
 /* release: frees what the call holds. */
 static void release(Call *c)
 {
+    if (c->cur_entered)
+        ptmCurrentLeave(&c->cur);
+    c->cur_entered = 0;
     ptmMirrorRunRelease(&c->run);
     free(c->regions);
     free(c->saved);
@@ -507,8 +587,8 @@ static int timeout_only(const Call *c)
 static int within_timeout(const Call *c)
 {
     unsigned last = c->attempts - 1;
-    return !c->desc->timeout_us || c->attempts == 0 || last >= MAX_RECORDED_ATTEMPTS ||
-           c->attempt_us[last] <= c->desc->timeout_us;
+    return !c->timeout_us || c->attempts == 0 || last >= MAX_RECORDED_ATTEMPTS ||
+           c->attempt_us[last] <= c->timeout_us;
 }
 
 /*
@@ -569,6 +649,49 @@ static int run_nested_mirror(const struct ptm_tx_desc *d, void *frame)
     return judge(d, frame);
 }
 
+/* apply_verdict: the first judgment's timeout_ms and backoff apply to the
+** call, and its prediction is what ptm_prediction() says in the primary. */
+static void apply_verdict(Call *c)
+{
+    if (!c->analysed)
+        return;
+    if (c->verdict.timeout_us >= 0) {
+        c->timeout_us = (uint64_t)c->verdict.timeout_us;
+        ptmCurrentTimeout(&c->cur, c->timeout_us);
+    }
+    if (c->verdict.backoff_set)
+        c->backoff = (Backoff){c->verdict.backoff, c->verdict.backoff_base_us,
+                               c->verdict.backoff_cap_us};
+    ptmCurrentPredict(&c->cur, &c->verdict, ptmPredictedErrno(&c->run, &c->signals), NULL);
+}
+
+/* run_alternative: alternative alt, from the snapshot; its outcome is that
+** it returned.  ptm_prediction() tells it why: the last re-judgment's
+** verdict and the last attempt's errno when attempts were made, else the
+** first judgment and the mirror's predicted errno. */
+static int run_alternative(Call *c, unsigned alt, Ending *e)
+{
+    const struct ptm_tx_desc *d = c->desc;
+    stats.diversions++;
+    const char *name = d->alternatives[alt].name;
+    if (c->attempts > 0)
+        ptmCurrentPredict(&c->cur, &c->rejudged, c->last_err, name);
+    else
+        ptmCurrentPredict(&c->cur, &c->verdict, ptmPredictedErrno(&c->run, &c->signals), name);
+    restore_regions(c);
+    restore(c);
+    unsigned made = c->attempts;
+    callHost(c, d->alternatives[alt].call);
+    c->attempts = made ? made : 1;
+    /* success_criteria describes the primary's result: an alternative
+    ** (a queue instead of a write, a cached answer) has results of its
+    ** own meaning.  Its outcome is that it returned; what the primary's
+    ** criteria say of its result is only reported. */
+    if (d->success)
+        e->alt_criteria = judge(d, c->frame) ? PTM_VERDICT_MET : PTM_VERDICT_FAILED;
+    return 1;
+}
+
 int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 {
     pthread_once(&env_once, read_env);
@@ -586,7 +709,8 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return 1;
     }
 
-    Call c = {.desc = d, .frame = frame, .t0 = t0};
+    Call c = {.desc = d, .frame = frame, .t0 = t0, .timeout_us = d->timeout_us,
+              .backoff = {d->backoff, d->backoff_base_us, d->backoff_cap_us}};
     c.verdict.divert = -1;
     c.verdict.retry_max = -1;
     c.verdict.timeout_us = -1;
@@ -606,11 +730,15 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         c.decision = PTM_DECISION_DISABLED;
         c.path = d->function;
         stats.primaries++;
-        success = run_primary(&c, 0);
+        int no_divert;
+        success = run_primary(&c, 0, &no_divert);
         finish(&c, PTM_DECISION_DISABLED, d->function, success, 0, t0, NULL);
         goto out;
     }
 
+    ptmRetryBudgetCall();
+    ptmCurrentEnter(&c.cur, c.timeout_us);
+    c.cur_entered = 1;
     save_regions(&c);
     c.history = ptmHistoryFor(d);
     if (c.history)
@@ -637,11 +765,15 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     unsigned retry_max = c.analysed && c.verdict.retry_max >= 0 ? (unsigned)c.verdict.retry_max
                                                                 : d->retry_max;
     c.predicted = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
-    if (env.observe && !env.dry_run) {
+    int observing = env.observe && !env.dry_run;
+    if (observing) {
         /* Observe: the prediction is recorded, the primary runs once, as
-        ** in a plain build, and its outcome labels the prediction. */
+        ** in a plain build (no retries, timeouts or resources of the
+        ** rules), and its outcome labels the prediction. */
         divert = probe = 0;
         retry_max = 0;
+    } else {
+        apply_verdict(&c);
     }
     enum ptmDecision decision = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
     const char *path = divert ? d->alternatives[alt].name : d->function;
@@ -657,23 +789,38 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 
     Ending e = {.probe = probe};
     if (divert) {
-        stats.diversions++;
-        restore_regions(&c);
-        restore(&c);
-        callHost(&c, d->alternatives[alt].call);
-        c.attempts = 1;
-        /* success_criteria describes the primary's result: an alternative
-        ** (a queue instead of a write, a cached answer) has results of its
-        ** own meaning.  Its outcome is that it returned; what the primary's
-        ** criteria say of its result is only reported. */
-        if (d->success)
-            e.alt_criteria = judge(d, frame) ? PTM_VERDICT_MET : PTM_VERDICT_FAILED;
-        success = 1;
+        success = run_alternative(&c, alt, &e);
     } else {
         stats.primaries++;
-        success = run_primary(&c, retry_max);
+        uint64_t mem = c.analysed && c.verdict.memory_bytes ? c.verdict.memory_bytes
+                                                            : d->memory_bytes;
+        unsigned cpus = c.analysed && c.verdict.cpus ? c.verdict.cpus : d->cpus;
+        if (!observing)
+            ptmBrokerApply(mem, cpus, &c.grant);
+        /* The rules' timeout for this call, on the host's sockets its
+        ** mirror used (the metadata's alone changes nothing of a plain
+        ** program's sockets). */
+        if (!observing && c.analysed && c.verdict.timeout_us > 0 &&
+            c.run.status != PTM_MS_FAILED)
+            ptmSocketTimeoutsApply(c.run.ring, c.timeout_us, &c.socks);
+        int late;
+        success = run_primary(&c, retry_max, &late);
+        ptmBrokerRestore(&c.grant);
+        ptmSocketTimeoutsRestore(&c.socks);
         if (probe)
             ptmHistoryProbeDone(c.history, success && within_timeout(&c));
+        if (late) {
+            /* A retry judged again found the next attempt doomed. */
+            unsigned a = c.rejudged.divert >= 0 && (unsigned)c.rejudged.divert < d->n_alternatives
+                             ? (unsigned)c.rejudged.divert
+                             : 0;
+            decision = PTM_DECISION_DIVERT;
+            path = d->alternatives[a].name;
+            c.decision = decision;
+            c.path = path;
+            c.diverted_late = 1;
+            success = run_alternative(&c, a, &e);
+        }
     }
     finish(&c, decision, path, success, 0, t0, &e);
 

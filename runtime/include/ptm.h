@@ -101,6 +101,21 @@ struct ptm_stats {
     uint64_t rules_errors;    /* rules scripts that failed; the call fell back */
 };
 
+/*
+** ptm_prediction: why the code that runs now runs, read with
+** ptm_prediction() inside a transaction's primary or alternative.
+*/
+struct ptm_prediction {
+    double probability;         /* the rules' failure probability, in [0, 1] */
+    const char *const *reasons; /* n_reasons strings: the rules' reasons */
+    unsigned n_reasons;
+    int predicted_errno;        /* the errno the primary is predicted to fail with
+                                   (its mirror's, or the last attempt's when a retry
+                                   was judged again); 0: none predicted */
+    const char *alternative;    /* the alternative that runs (its C name); NULL in
+                                   the primary */
+};
+
 #if defined(__PTMCC__) || defined(PTM_RUNTIME)
 
 /*
@@ -144,6 +159,27 @@ static inline PTM_PRINTF_LIKE(2, 3) int ptm_validate(int cond, const char *fmt, 
     return cond;
 }
 
+/*
+** ptm_prediction: the prediction behind the transaction call that runs on
+** this thread, while its primary or an alternative runs: an alternative
+** can tell its caller why (errno = ptm_prediction()->predicted_errno, an
+** EFBIG "File too large" the mirror predicted).  Returns NULL outside a
+** transaction's primary or alternative, and when no prediction was made
+** (no mirror ran, the rules failed, PTM_DISABLE).  The struct and its
+** strings are the runtime's, valid until the primary or alternative
+** returns.  Errno itself is 0 when an alternative starts, as a plain
+** call's.
+*/
+PTM_API const struct ptm_prediction *ptm_prediction(void);
+
+/*
+** ptm_timeout_ms: the timeout of the transaction call that runs on this
+** thread (its primary, an alternative, its mirror), in milliseconds,
+** rounded up: the rules' timeout_ms for this call, else the `timeout`
+** key.  Returns -1 when the call has no timeout, or outside a call.
+*/
+PTM_API long ptm_timeout_ms(void);
+
 #else /* a plain build: no runtime, so nothing to count */
 
 static inline void ptm_stats_get(struct ptm_stats *out)
@@ -154,6 +190,16 @@ static inline void ptm_stats_get(struct ptm_stats *out)
 static inline const char *ptm_last_error(void)
 {
     return "";
+}
+
+static inline const struct ptm_prediction *ptm_prediction(void)
+{
+    return NULL;
+}
+
+static inline long ptm_timeout_ms(void)
+{
+    return -1;
 }
 
 /* ptm_validate(cond, fmt, ...): returns cond; fmt is never formatted. */

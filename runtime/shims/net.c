@@ -271,6 +271,10 @@ static void addrText(const struct sockaddr *a, socklen_t len, char *dst, size_t 
 /* The target of a socket event: the peer when known, else "fd N". */
 static void sockTarget(struct ptmMirror *m, struct ptmSimFile *f, int fd, char *dst, size_t cap)
 {
+    /* A socket of the host: the primary will use it too, with the call's
+    ** timeouts (adjust.c). */
+    if (f && f->kind == PTM_SIM_BORROWED)
+        ptmRingNoteSocket(m->ring, fd);
     if (f && f->sock && f->sock->connected)
         addrText((const struct sockaddr *)&f->sock->peer, f->sock->peer_len, dst, cap);
     else

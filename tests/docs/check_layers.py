@@ -81,6 +81,8 @@ LAYERS = [
         "pam_match.c",
         "pam_lib.c",
         "pam.c",
+        "broker.c",
+        "adjust.c",
         "trace.c",
         "tx.c",
         "default_rules.c",

@@ -1,0 +1,449 @@
+/*
+** adjust.c - the rules' adjustments of one call, applied: what the code
+** that runs can ask (ptm_prediction, ptm_timeout_ms), retries judged
+** again, and the process's retry budget.
+**
+** The call that runs on a thread is a struct ptmCurrent, pushed by tx.c
+** for the call's duration (a stack: a primary may call another
+** transaction).  It holds the prediction behind the call, with the errno
+** the primary is predicted to fail with, and the call's timeout.
+**
+** Retries judged again.  A retry spends another attempt on what the last
+** one showed.  When the last attempt overran the call's timeout, or failed
+** with the errno of the one before, the PAM is asked again (the rules'
+** analyze(m), with m.retry saying what the attempts showed, and the
+** predicted timeout raised to the last attempt's measured duration) before
+** another attempt is spent:
+**   - probability >= threshold: no more attempts; the call diverts to the
+**     alternative the rules name (or the first), or, with none, returns the
+**     failure it has;
+**   - the result's retries = n: n more attempts at most (0: none), within
+**     the bound the first judgment had (ptmRetryCap);
+**   - else, after an attempt that overran the timeout, no more attempts:
+**     the timeout is the call's budget, as a gRPC deadline covers its
+**     retries, and an attempt that overran it shows that the next one will
+**     too; a script that knows better returns retries.  Unless it failed
+**     with a contention-class errno (EAGAIN, EBUSY, ...): a lock held a
+**     while, whose holder may let go, and the next attempt may be quick;
+**   - else (the same failure again, within the timeout) the retry goes on:
+**     a transient failure is what retries are for.
+**
+** The retry budget caps retries across the process, as Envoy's retry
+** budget and gRPC's retry throttling do: a retry is spent only while the
+** retries of the last 10 to 20 seconds stay under min + ratio x the calls
+** of the same time.  The default, ratio 0.2 and min 10, is Envoy's
+** budget_percent 20%; PTM_RETRY_BUDGET="ratio,min" sets it ("off": no
+** budget), read once per process.
+*/
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptm_int.h"
+
+#define BUDGET_WINDOW_NS (10ULL * 1000000000ULL)
+#define BUDGET_RATIO_DEFAULT 0.2
+#define BUDGET_MIN_DEFAULT 10.0
+
+/* ---------------------------------------------------------------------
+** The call that runs on this thread
+*/
+static _Thread_local struct ptmCurrent *current;
+
+/*
+** ptmCurrentEnter: cur becomes this thread's running call, with timeout
+** timeout_us (0: none) and no prediction yet.  ptmCurrentLeave(cur) ends
+** it; a call left by longjmp leaves it too (tx.c's leftByLongjmp).
+*/
+void ptmCurrentEnter(struct ptmCurrent *cur, uint64_t timeout_us)
+{
+    memset(cur, 0, sizeof *cur);
+    cur->timeout_us = timeout_us;
+    cur->outer = current;
+    current = cur;
+}
+
+/*
+** ptmCurrentLeave: the call cur ends; the call it was made from (if any)
+** is the running one again.  Calls cur skipped (left by longjmp without
+** their own leave) are dropped with it.
+*/
+void ptmCurrentLeave(struct ptmCurrent *cur)
+{
+    if (cur)
+        current = cur->outer;
+}
+
+/*
+** ptmCurrentPredict: the prediction the running call cur acts on: v's
+** probability and reasons, the predicted errno err, and the alternative
+** that runs (NULL: the primary).  v must outlive cur's use; v NULL or a
+** failed verdict clears the prediction.
+*/
+void ptmCurrentPredict(struct ptmCurrent *cur, const struct ptmVerdict *v, int err,
+                       const char *alternative)
+{
+    if (!v || v->rules_error) {
+        cur->predicted = 0;
+        return;
+    }
+    unsigned n = v->n_reasons < PTM_MAX_REASONS ? v->n_reasons : PTM_MAX_REASONS;
+    for (unsigned i = 0; i < n; i++)
+        cur->reasons[i] = v->reasons[i];
+    cur->pred = (struct ptm_prediction){.probability = v->probability,
+                                        .reasons = cur->reasons,
+                                        .n_reasons = n,
+                                        .predicted_errno = err,
+                                        .alternative = alternative};
+    cur->predicted = 1;
+}
+
+/* ptmCurrentTimeout: the running call cur's timeout changed (a retry judged
+** again with the rules' timeout_ms). */
+void ptmCurrentTimeout(struct ptmCurrent *cur, uint64_t timeout_us)
+{
+    cur->timeout_us = timeout_us;
+}
+
+/*
+** ptm_prediction: see ptm.h.
+*/
+const struct ptm_prediction *ptm_prediction(void)
+{
+    return current && current->predicted ? &current->pred : NULL;
+}
+
+/*
+** ptm_timeout_ms: see ptm.h.
+*/
+long ptm_timeout_ms(void)
+{
+    if (!current || !current->timeout_us)
+        return -1;
+    return (long)((current->timeout_us + 999) / 1000);
+}
+
+/*
+** ptmPredictedErrno: the errno a mirror predicts for the primary: that of
+** its first call with an effect that would fail (a write past
+** RLIMIT_FSIZE: EFBIG), else the errno its result failed success_criteria
+** with, else 0.  run or s may be NULL.
+*/
+int ptmPredictedErrno(const struct ptmMirrorRun *run, const struct ptmSignals *s)
+{
+    const struct ptmRing *ring = run && run->status != PTM_MS_FAILED ? run->ring : NULL;
+    uint32_t n = ring ? ptmRingCount(ring) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct ptmEvent *ev = &ring->ev[i];
+        if (ev->kind == PTM_EV_CALL && ev->err > 0 && (ev->flags & PTM_EVF_EFFECT))
+            return ev->err;
+    }
+    return s && s->criteria_failed && s->criteria_errno > 0 ? s->criteria_errno : 0;
+}
+
+/* ---------------------------------------------------------------------
+** The retry budget
+*/
+static struct {
+    pthread_mutex_t mu;
+    int off;
+    double ratio, min;
+    uint64_t epoch;               /* now / BUDGET_WINDOW_NS of calls[0] */
+    uint64_t calls[2], retries[2]; /* this window, the one before */
+} budget = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t budgetOnce = PTHREAD_ONCE_INIT;
+
+/* budgetReadEnv: PTM_RETRY_BUDGET = "ratio[,min]" | "off"; anything else
+** (a negative, NaN, huge or malformed value) keeps the default. */
+static void budgetReadEnv(void)
+{
+    budget.ratio = BUDGET_RATIO_DEFAULT;
+    budget.min = BUDGET_MIN_DEFAULT;
+    const char *s = getenv("PTM_RETRY_BUDGET");
+    if (!s || !*s)
+        return;
+    if (strcmp(s, "off") == 0) {
+        budget.off = 1;
+        return;
+    }
+    char *end;
+    double ratio = strtod(s, &end), min = BUDGET_MIN_DEFAULT;
+    if (end == s || !(ratio >= 0 && ratio <= 1000))
+        return;
+    if (*end == ',') {
+        const char *m = end + 1;
+        min = strtod(m, &end);
+        if (end == m || !(min >= 0 && min <= 1e9))
+            return;
+    }
+    if (*end)
+        return;
+    budget.ratio = ratio;
+    budget.min = min;
+}
+
+/* budgetRoll: moves the windows to now's (budget.mu held). */
+static void budgetRoll(uint64_t now)
+{
+    uint64_t e = now / BUDGET_WINDOW_NS;
+    if (e == budget.epoch)
+        return;
+    if (e == budget.epoch + 1) {
+        budget.calls[1] = budget.calls[0];
+        budget.retries[1] = budget.retries[0];
+    } else {
+        budget.calls[1] = budget.retries[1] = 0;
+    }
+    budget.calls[0] = budget.retries[0] = 0;
+    budget.epoch = e;
+}
+
+/*
+** ptmRetryBudgetCall: counts one transaction call for the retry budget.
+** Thread-safe.
+*/
+void ptmRetryBudgetCall(void)
+{
+    pthread_once(&budgetOnce, budgetReadEnv);
+    if (budget.off)
+        return;
+    pthread_mutex_lock(&budget.mu);
+    budgetRoll(ptmOsNowNs());
+    budget.calls[0]++;
+    pthread_mutex_unlock(&budget.mu);
+}
+
+/*
+** ptmRetryBudgetTake: whether the process's retry budget allows one more
+** retry now; when it does, the retry is counted.  Returns 1 (allowed) or 0.
+** Thread-safe.
+*/
+int ptmRetryBudgetTake(void)
+{
+    pthread_once(&budgetOnce, budgetReadEnv);
+    if (budget.off)
+        return 1;
+    pthread_mutex_lock(&budget.mu);
+    budgetRoll(ptmOsNowNs());
+    double calls = (double)(budget.calls[0] + budget.calls[1]);
+    double spent = (double)(budget.retries[0] + budget.retries[1]);
+    int ok = spent < budget.min + budget.ratio * calls;
+    if (ok)
+        budget.retries[0]++;
+    pthread_mutex_unlock(&budget.mu);
+    return ok;
+}
+
+/*
+** ptmRetryBudgetReset: forgets the budget's counts and reads
+** PTM_RETRY_BUDGET again, for tests.  Not thread-safe with calls in flight.
+*/
+void ptmRetryBudgetReset(void)
+{
+    pthread_once(&budgetOnce, budgetReadEnv);
+    pthread_mutex_lock(&budget.mu);
+    budget.off = 0;
+    budgetReadEnv();
+    budget.epoch = 0;
+    memset(budget.calls, 0, sizeof budget.calls);
+    memset(budget.retries, 0, sizeof budget.retries);
+    pthread_mutex_unlock(&budget.mu);
+}
+
+/* ---------------------------------------------------------------------
+** Retries judged again
+*/
+
+/*
+** ptmRetryCap: the most retries a call of d may make, whatever its rules
+** ask: PTM_PAM_RETRIES_MAX, or the metadata's retry.max when larger (the
+** bound the rules' retries are clamped to, pam.c).
+*/
+unsigned ptmRetryCap(const struct ptm_tx_desc *d)
+{
+    return d->retry_max > PTM_PAM_RETRIES_MAX ? d->retry_max : PTM_PAM_RETRIES_MAX;
+}
+
+/* judgedNote: one more re-judgment in the report (the first
+** PTM_MAX_REJUDGED are kept; all are counted). */
+static void judgedNote(struct ptmRetryReport *rep, unsigned attempt, const char *why,
+                       const struct ptmVerdict *v, const char *decision)
+{
+    if (rep->n_judged < PTM_MAX_REJUDGED) {
+        struct ptmRejudged *j = &rep->judged[rep->n_judged];
+        j->attempt = attempt;
+        j->why = why;
+        j->probability = v && !v->rules_error ? v->probability : NAN;
+        j->decision = decision;
+    }
+    rep->n_judged++;
+}
+
+/* spend: the budget decides a retry that the judgment allowed. */
+static enum ptmRetryStep spend(struct ptmRetryReport *rep)
+{
+    if (ptmRetryBudgetTake())
+        return PTM_RETRY_GO_ON;
+    rep->budget_denied = 1;
+    rep->stopped = "the process's retry budget is spent (PTM_RETRY_BUDGET)";
+    return PTM_RETRY_STOP;
+}
+
+/*
+** ptmRetryJudge: the primary's attempt number rv->attempts failed; whether
+** another attempt is spent (see the top of this file).
+**
+** first: the call's first observation (its desc, mirror run, signals,
+**        history), or NULL when the call was not analysed (no mirror, the
+**        rules failed): then only the budget decides.
+** rv:    what the attempts showed.
+** IN/OUT: *retry_max, the call's retries; the rules' retries = n set it to
+**        rv->attempts - 1 + n, at most ptmRetryCap.
+** OUT:   *v, the re-judgment's verdict, when the PAM was asked (its
+**        timeout_ms and backoff apply to the next attempts: the caller's);
+**        *asked, whether it was; rep: the re-judgment and why retries
+**        stopped, for the trace.
+** Returns PTM_RETRY_GO_ON (spend another attempt: counted in the budget),
+** PTM_RETRY_STOP (return the last attempt's failure) or PTM_RETRY_DIVERT
+** (run the alternative v->divert names, or the first).
+*/
+enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
+                                const struct ptmRetryView *rv, unsigned *retry_max,
+                                struct ptmVerdict *v, int *asked, struct ptmRetryReport *rep)
+{
+    *asked = 0;
+    if (!first || !first->desc || !(rv->overran || rv->same_failure))
+        return spend(rep);
+    const struct ptm_tx_desc *d = first->desc;
+    const char *why = rv->overran ? "overran the timeout" : "failed the same way";
+
+    /* The last attempt's duration is measured, not predicted: the next
+    ** attempt is predicted to take as long. */
+    struct ptmSignals s = {.acceptable_timeout_ms = HUGE_VAL};
+    if (first->signals)
+        s = *first->signals;
+    if (isgreater(rv->last_ms, s.predicted_timeout_ms))
+        s.predicted_timeout_ms = rv->last_ms;
+    struct ptmObservation obs = *first;
+    obs.signals = &s;
+    obs.retry = rv;
+    *asked = 1;
+    if (ptmPamAnalyze(&obs, v) != PTM_OK) {
+        /* The rules failed: retry as the metadata says, as without PTM. */
+        judgedNote(rep, rv->attempts, why, v, "retry (rules failed)");
+        return spend(rep);
+    }
+    if (v->probability >= d->threshold) {
+        int divert = d->n_alternatives > 0;
+        judgedNote(rep, rv->attempts, why, v, divert ? "divert" : "stop");
+        rep->stopped = divert ? "the rules predict the next attempt fails: diverted"
+                              : "the rules predict the next attempt fails";
+        return divert ? PTM_RETRY_DIVERT : PTM_RETRY_STOP;
+    }
+    if (v->retry_max >= 0) {
+        unsigned cap = ptmRetryCap(d), done = rv->attempts - 1;
+        unsigned want = (unsigned)v->retry_max > cap - (done < cap ? done : cap)
+                            ? cap
+                            : done + (unsigned)v->retry_max;
+        *retry_max = want;
+        if (want <= done) {
+            judgedNote(rep, rv->attempts, why, v, "stop");
+            rep->stopped = "the rules asked no more retries";
+            return PTM_RETRY_STOP;
+        }
+        judgedNote(rep, rv->attempts, why, v, "retry");
+        return spend(rep);
+    }
+    if (rv->overran && ptmErrnoClassOf(rv->err) != PTM_ERRCLASS_CONTENTION) {
+        judgedNote(rep, rv->attempts, why, v, "stop");
+        rep->stopped = "an attempt overran the timeout: the next would too";
+        return PTM_RETRY_STOP;
+    }
+    judgedNote(rep, rv->attempts, why, v, "retry");
+    return spend(rep);
+}
+
+/* ---------------------------------------------------------------------
+** The call's timeout on the host's sockets
+*/
+
+/* sockLonger: whether the socket timeout tv waits longer than us (0: for
+** ever). */
+static int sockLonger(const struct timeval *tv, uint64_t us)
+{
+    if (tv->tv_sec == 0 && tv->tv_usec == 0)
+        return 1;
+    return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec > us;
+}
+
+/* sockShorten: opt (SO_RCVTIMEO, SO_SNDTIMEO) of fd at most us; the value
+** it had in *saved.  Returns 1 when it was changed. */
+static int sockShorten(int fd, int opt, uint64_t us, struct timeval *saved)
+{
+    socklen_t len = sizeof *saved;
+    if (ptmOs.getsockopt(fd, SOL_SOCKET, opt, saved, &len) != 0 || len != sizeof *saved ||
+        !sockLonger(saved, us))
+        return 0;
+    struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
+    return ptmOs.setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv) == 0;
+}
+
+/*
+** ptmSocketTimeoutsApply: for the primary's duration, the host's sockets
+** the mirror used (ring->sock_fds) wait at most timeout_us in a send or a
+** receive: SO_SNDTIMEO and SO_RCVTIMEO are shortened to it where they are
+** longer (or infinite), and kept where they are shorter.  A descriptor
+** that is not a socket (the ring is untrusted) is left alone; at most
+** PTM_SOCK_TIMEOUTS sockets are changed.  OUT: *st, what
+** ptmSocketTimeoutsRestore puts back.  ring NULL or timeout_us 0: nothing.
+** errno is kept.
+*/
+void ptmSocketTimeoutsApply(const struct ptmRing *ring, uint64_t timeout_us,
+                            struct ptmSockTimeouts *st)
+{
+    st->n = 0;
+    if (!ring || !timeout_us)
+        return;
+    int saved = errno;
+    for (unsigned w = 0; w < PTM_RING_SOCK_FDS / 64; w++) {
+        uint64_t bits = atomic_load_explicit(&ring->sock_fds[w], memory_order_relaxed);
+        while (bits && st->n < PTM_SOCK_TIMEOUTS) {
+            int fd = (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
+            bits &= bits - 1;
+            int type;
+            socklen_t len = sizeof type;
+            if (ptmOs.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+                continue;
+            struct ptmSockSaved *s = &st->s[st->n];
+            s->fd = fd;
+            s->rcv_set = sockShorten(fd, SO_RCVTIMEO, timeout_us, &s->rcv);
+            s->snd_set = sockShorten(fd, SO_SNDTIMEO, timeout_us, &s->snd);
+            if (s->rcv_set || s->snd_set)
+                st->n++;
+        }
+    }
+    errno = saved;
+}
+
+/*
+** ptmSocketTimeoutsRestore: puts back the timeouts ptmSocketTimeoutsApply
+** changed (a socket the primary closed meanwhile fails quietly: EBADF, or
+** another socket now at that number, which is why only a descriptor that
+** still is a socket is touched).  Safe to call twice.  errno is kept.
+*/
+void ptmSocketTimeoutsRestore(struct ptmSockTimeouts *st)
+{
+    int saved = errno;
+    for (unsigned i = 0; i < st->n; i++) {
+        struct ptmSockSaved *s = &st->s[i];
+        if (s->rcv_set)
+            ptmOs.setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &s->rcv, sizeof s->rcv);
+        if (s->snd_set)
+            ptmOs.setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &s->snd, sizeof s->snd);
+    }
+    st->n = 0;
+    errno = saved;
+}
