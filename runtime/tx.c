@@ -459,10 +459,13 @@ static struct ptmRetryView retry_view(const Call *c, unsigned retry_max)
 ** backoff apply from the next attempt on. */
 static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
 {
-    struct ptmObservation first = {c->desc, c->mirror_ran ? &c->run : NULL,
-                                   c->mirror_ran && c->run.status != PTM_MS_FAILED ? &c->signals
-                                                                                    : NULL,
-                                   &c->view, NULL};
+    struct ptmObservation first = {
+        .desc = c->desc,
+        .run = c->mirror_ran ? &c->run : NULL,
+        .signals = c->mirror_ran && c->run.status != PTM_MS_FAILED ? &c->signals : NULL,
+        .history = &c->view,
+        .model = c->modelled ? &c->model : NULL,
+    };
     struct ptmRetryView rv = retry_view(c, *retry_max);
     int asked;
     enum ptmRetryStep step = ptmRetryJudge(c->analysed ? &first : NULL, &rv, retry_max,

@@ -461,7 +461,7 @@ Test(ring, a_child_garbling_the_whole_ring_moves_no_bound)
     struct ptmSignals sig;
     struct ptmHistory *h = ptmHistoryFor(&d);
     ptmSignalsCompute(&d, &run, &view, ptmHistoryDeviation(h, r), &sig);
-    struct ptmObservation obs = {&d, &run, &sig, &view, NULL};
+    struct ptmObservation obs = {.desc = &d, .run = &run, .signals = &sig, .history = &view};
     struct ptmVerdict v;
     (void)ptmPamAnalyze(&obs, &v);
     struct ptmTxRecord rec = {.desc = &d, .run = &run, .signals = &sig, .verdict = &v,
