@@ -74,6 +74,7 @@ typedef struct Cmd {
     bool verbose;
     bool verify_mirror; /* --verify-mirror */
     bool mirror_all;    /* -fptm-mirror-all */
+    bool version;       /* --version */
     const char *output; /* -o */
     const char *dep_file; /* -MF, or the file of -Wp,-MD,file */
     bool deps;          /* -MD or -MMD */
@@ -215,13 +216,16 @@ static void backend_words(Args *cmd)
         split_words(cmd, cc && *cc ? cc : PTM_DEFAULT_CC);
 }
 
-static void print_backend(FILE *out)
+/* print_version: --version's line of PTM's, after the backend's. */
+static void print_version(void)
 {
     Args a = {0};
     backend_words(&a);
+    printf("ptmcc (PTM) " PTM_VERSION_STRING ", ABI " PTM_ABI_STRING ", backend:");
     for (int i = 0; i < a.n; i++)
-        fprintf(out, "%s%s", i ? " " : "", a.v[i]);
-    fputc('\n', out);
+        printf(" %s", a.v[i]);
+    putchar('\n');
+    fflush(stdout);
     args_free(&a);
 }
 
@@ -266,12 +270,10 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
             print_usage(stdout);
             exit(0);
         }
-        if (strcmp(a, "--version") == 0) {
-            /* then the backend's own --version, as it runs */
-            printf("ptmcc (PTM) " PTM_VERSION_STRING ", ABI " PTM_ABI_STRING ", backend: ");
-            print_backend(stdout);
-            fflush(stdout);
-        }
+        /* after the backend's own --version (main): build systems
+        ** (Meson) identify the compiler by the first lines */
+        if (strcmp(a, "--version") == 0)
+            c->version = true;
         /* -Wno-ptm-... is ptmcc's alone: a backend would not know it */
         if (diag_option(a) == DIAG_OPT_OWN)
             continue;
@@ -1470,6 +1472,8 @@ int main(int argc, char **argv)
         rc = run_mode(&c, &inputs, prefix);
         args_free(&inputs);
     }
+    if (c.version)
+        print_version();
     free(prefix);
     cmd_free(&c);
     free(argv);
