@@ -26,6 +26,6 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # RUNPATH; this says where, should it not.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${LLVM_LIBDIR})
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "clang-19, libclang-common-19-dev, libc6-dev, libseccomp-dev, libjansson-dev")
+    "clang-19, libclang-common-19-dev, libllvm19, libc6-dev, libseccomp-dev, libjansson-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libsqlite3-dev, ccache")
 include(CPack)
