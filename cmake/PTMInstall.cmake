@@ -35,6 +35,10 @@ list(REMOVE_DUPLICATES PTM_PKG_DEP_LIBS)
 set(PTM_PKG_DEFINES PTM_RUNTIME=1)
 # libptm's longjmp family must be the one shared libraries call too.
 set(PTM_PKG_LINK_OPTIONS "-Wl,--export-dynamic-symbol=longjmp,--export-dynamic-symbol=_longjmp,--export-dynamic-symbol=siglongjmp,--export-dynamic-symbol=__longjmp_chk")
+if(PTM_SANITIZE)
+  # A sanitized libptm needs the sanitizer runtimes in every program.
+  list(APPEND PTM_PKG_LINK_OPTIONS -fsanitize=address,undefined)
+endif()
 
 set(PTM_PC_LIBS "")
 set(i 0)
@@ -52,7 +56,7 @@ set(PTM_PC_DEFINES "")
 foreach(d ${PTM_PKG_DEFINES})
   string(APPEND PTM_PC_DEFINES "-D${d}")
 endforeach()
-set(PTM_PC_LINK_OPTIONS "${PTM_PKG_LINK_OPTIONS}")
+string(JOIN " " PTM_PC_LINK_OPTIONS ${PTM_PKG_LINK_OPTIONS})
 configure_file(${PROJECT_SOURCE_DIR}/cmake/ptm.pc.in ${PROJECT_BINARY_DIR}/ptm.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/ptm.pc DESTINATION lib/pkgconfig)
 

@@ -399,8 +399,8 @@ void print_usage(FILE *out)
           "  --ptm-verbose        print the backend commands on stderr\n"
           "  -fdiagnostics-format=json   diagnostics of ptmcc as JSON\n"
           "  --help               this summary\n"
-          "  --version            PTM's version, its ABI version, the backend and its\n"
-          "                       --version\n"
+          "  --version            the backend's --version, then PTM's version, its ABI\n"
+          "                       version and the backend\n"
           "\n"
           "Environment: PTM_CC (the backend), PTM_PREFIX (where ptm.h and libptm are;\n"
           "default: the prefix ptmcc runs from).  See ptmcc(1), ptm(7), ptm-rules(5).\n",

@@ -233,8 +233,8 @@ class Installed(unittest.TestCase):
                 item = os.path.basename(item)[3:-2]
             cm_libs.append(item)
         self.assertEqual(pc_libs, cm_libs)
-        # Link options
-        self.assertEqual([f for f in libs if f.startswith("-Wl,")],
+        # Link options: the rest of Libs
+        self.assertEqual([f for f in libs if not f.startswith(("-L", "-l"))],
                          props["INTERFACE_LINK_OPTIONS"].split(";"))
 
 
