@@ -7,8 +7,8 @@
 // RUN: %ptmcc clang-19 --ptm-verbose -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=NAMED
 // RUN: env PTM_CC=no-such-compiler %ptmcc %clang --ptm-verbose -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=PATH
 // RUN: %ptmcc %ptmcc clang-19 --ptm-verbose -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=NAMED
-// RUN: %if gcc %{ %ptmcc gcc --ptm-verbose %s -o %t.gcc 2>&1 | FileCheck %s --check-prefix=GCC %}
-// RUN: %if gcc %{ %t.gcc | FileCheck %s --check-prefix=OUT %}
+// RUN: %if gcc %{ %if !asan %{ %ptmcc gcc --ptm-verbose %s -o %t.gcc 2>&1 | FileCheck %s --check-prefix=GCC %} %}
+// RUN: %if gcc %{ %if !asan %{ %t.gcc | FileCheck %s --check-prefix=OUT %} %}
 // RUN: %ptmcc --ptm-verbose -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=DEFAULT
 // A source named like a compiler (cc.c) is an input, not a backend.
 // RUN: printf 'int twice(int x) { return 2 * x; }\n' > %t.dir/cc.c
