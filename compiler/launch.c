@@ -93,6 +93,11 @@ static bool names_compiler(const char *a, bool *self)
     return true;
 }
 
+/*
+** launch_words: how many words after argv[0] (past the *skip that name
+** ptmcc itself) name the backend in the launcher convention: 0, 1
+** (`ptmcc clang-19 ...`) or 2 (`ptmcc ccache clang-19 ...`).  OUT: *skip.
+*/
 int launch_words(int argc, char *const *argv, int *skip)
 {
     int i = 1;
@@ -113,6 +118,10 @@ int launch_words(int argc, char *const *argv, int *skip)
     return n;
 }
 
+/*
+** backend_caches: whether the backend command cmd (n words, past `env` and
+** VAR=value words) starts with a caching or distributing launcher.
+*/
 bool backend_caches(const char *const *cmd, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -132,8 +141,10 @@ bool backend_caches(const char *const *cmd, int n)
 ** Paths
 */
 
-/* path_absolute: path made absolute against the current directory (before -p
-** moves into an entry's directory). */
+/*
+** path_absolute: path made absolute against the current directory (before
+** -p moves into an entry's directory).  Returns a copy to free.
+*/
 char *path_absolute(const char *path)
 {
     if (path[0] == '/')
@@ -144,9 +155,11 @@ char *path_absolute(const char *path)
     return format("%s/%s", cwd, path);
 }
 
-/* path_lexical: path made absolute against the current directory and
+/*
+** path_lexical: path made absolute against the current directory and
 ** without . and .. components, without following symlinks: the spelling
-** clang's VFS looks a source up by. */
+** clang's VFS looks a source up by.  Returns a copy to free.
+*/
 char *path_lexical(const char *path)
 {
     char *abs = path_absolute(path);
@@ -173,6 +186,9 @@ char *path_lexical(const char *path)
     return b.data;
 }
 
+/*
+** tmp_base_dir: $TMPDIR, else /tmp, absolute.  Returns a copy to free.
+*/
 char *tmp_base_dir(void)
 {
     const char *base = getenv("TMPDIR");
@@ -222,6 +238,11 @@ static char *without_interceptors(const char *preload, bool *left)
     return b.data;
 }
 
+/*
+** backend_environ: environ without an exec interceptor's LD_PRELOAD words
+** and INTERCEPT_* variables; environ itself when none is preloaded.
+** Computed once; the result lives for the process.
+*/
 char **backend_environ(void)
 {
     static char **env;
@@ -255,6 +276,9 @@ char **backend_environ(void)
     return env;
 }
 
+/*
+** interceptor_preloaded: whether an exec interceptor is preloaded.
+*/
 bool interceptor_preloaded(void)
 {
     return backend_environ() != environ;
@@ -271,6 +295,11 @@ static void redirect(int fd, const char *path)
     }
 }
 
+/*
+** spawn_direct: runs argv with envp through the execve system call, its
+** stdout and stderr to stdout_to and stderr_to when not NULL.  OUT: *pid.
+** Returns 0, or the errno of the fork or the exec (the child reaped).
+*/
 int spawn_direct(char *const *argv, char *const *envp, const char *stdout_to,
                  const char *stderr_to, pid_t *pid)
 {
@@ -345,6 +374,11 @@ static bool own_dir(const char *dir)
            (st.st_mode & 077) == 0;
 }
 
+/*
+** stable_copy_dir: a new directory <tmp_base>/ptmcc-<uid>/<hash>, the same
+** for the same source and text, or NULL (in use, or the parent not this
+** user's own).  Returns a path to free.
+*/
 char *stable_copy_dir(const char *tmp_base, const char *source, const char *text)
 {
     char *parent = format("%s/ptmcc-%u", tmp_base, (unsigned)geteuid());
@@ -362,6 +396,9 @@ char *stable_copy_dir(const char *tmp_base, const char *source, const char *text
     return dir;
 }
 
+/*
+** print_usage: ptmcc --help's text, to out.
+*/
 void print_usage(FILE *out)
 {
     fputs("usage: ptmcc [cc options] file...\n"
