@@ -74,6 +74,7 @@ typedef struct Cmd {
     bool verbose;
     bool verify_mirror; /* --verify-mirror */
     bool mirror_all;    /* -fptm-mirror-all */
+    bool version;       /* --version */
     const char *output; /* -o */
     const char *dep_file; /* -MF, or the file of -Wp,-MD,file */
     bool deps;          /* -MD or -MMD */
@@ -152,39 +153,6 @@ static void finish_diagnostics(void)
         fprintf(stderr, "%d error%s generated.\n", n, n == 1 ? "" : "s");
 }
 
-static void usage(FILE *out)
-{
-    fputs("usage: ptmcc [cc options] file...\n"
-          "       ptmcc --emit-source file.c [-o out.c]\n"
-          "       ptmcc --dump-annotations file.c...\n"
-          "       ptmcc -p <build-dir> file.c... [ptmcc options]\n"
-          "\n"
-          "Compiles C like the backend compiler ($PTM_CC, default " PTM_DEFAULT_CC "), first\n"
-          "rewriting functions marked PTM_TRANSACTION(...) into a primary, a mirror\n"
-          "and a wrapper that calls libptm; links libptm when linking.  Every cc\n"
-          "option passes through; -E, -S, -M and -MD output name your source.\n"
-          "\n"
-          "ptmcc options:\n"
-          "  --emit-source        write the rewritten C instead of compiling\n"
-          "  --dump-annotations   print each transaction's metadata as JSON\n"
-          "  --verify-mirror      prove on LLVM bitcode that no mirror reaches raw I/O\n"
-          "  -p <build-dir>       take each file's flags from <build-dir>/compile_commands.json\n"
-          "                       and compile it as that entry says (in its directory, to its\n"
-          "                       output); with --emit-source or --dump-annotations, write to\n"
-          "                       stdout or -o.  Other cc options given here are added after\n"
-          "                       the entry's (relative paths in them are read from the\n"
-          "                       entry's directory).  -p is this only when a directory\n"
-          "                       follows (or as -p=<build-dir>); else it is cc's -p\n"
-          "  -fptm-mirror-all     give every function of the file a mirror clone for the\n"
-          "                       mirrors of other files, and send a mirror's calls of\n"
-          "                       other files' functions to their clones (build the whole\n"
-          "                       project with it); -fno-ptm-mirror-all: off (default)\n"
-          "  --ptm-verbose        print the backend commands on stderr\n"
-          "  -fdiagnostics-format=json   diagnostics of ptmcc as JSON\n"
-          "  --help, --version\n",
-          out);
-}
-
 static bool is_directory(const char *path)
 {
     struct stat st;
@@ -230,6 +198,37 @@ static void note_output_flags(Cmd *c, const char *a)
     }
 }
 
+static void split_words(Args *a, const char *s);
+
+/* The backend named in the launcher convention (`ptmcc clang-19 ...`,
+** CMAKE_C_COMPILER_LAUNCHER=ptmcc), over $PTM_CC. */
+static Args launch_cc;
+
+/* backend_words: the backend compiler's words, appended to cmd: the
+** launcher convention's, else $PTM_CC (several words allowed), else the
+** default. */
+static void backend_words(Args *cmd)
+{
+    const char *cc = getenv("PTM_CC");
+    for (int i = 0; i < launch_cc.n; i++)
+        push(cmd, launch_cc.v[i]);
+    if (!launch_cc.n)
+        split_words(cmd, cc && *cc ? cc : PTM_DEFAULT_CC);
+}
+
+/* print_version: --version's line of PTM's, after the backend's. */
+static void print_version(void)
+{
+    Args a = {0};
+    backend_words(&a);
+    printf("ptmcc (PTM) " PTM_VERSION_STRING ", ABI " PTM_ABI_STRING ", backend:");
+    for (int i = 0; i < a.n; i++)
+        printf(" %s", a.v[i]);
+    putchar('\n');
+    fflush(stdout);
+    args_free(&a);
+}
+
 /* parse_cmd: splits argv into ptmcc's options and the cc arguments.
 ** allow_db: whether -p may name a compilation database (not inside a
 ** command taken from one). */
@@ -268,13 +267,13 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
             continue;
         }
         if (strcmp(a, "--help") == 0) {
-            usage(stdout);
+            print_usage(stdout);
             exit(0);
         }
-        if (strcmp(a, "--version") == 0) {
-            printf("ptmcc (PTM) " PTM_VERSION_STRING "\n");
-            fflush(stdout);
-        }
+        /* after the backend's own --version (main): build systems
+        ** (Meson) identify the compiler by the first lines */
+        if (strcmp(a, "--version") == 0)
+            c->version = true;
         /* -Wno-ptm-... is ptmcc's alone: a backend would not know it */
         if (diag_option(a) == DIAG_OPT_OWN)
             continue;
@@ -326,11 +325,15 @@ static void cmd_free(Cmd *c)
 
 /* ---------------------------------------------------------------------
 ** Where ptmcc's own files are: <prefix>/bin/ptmcc, <prefix>/include/ptm.h,
-** <prefix>/lib/libptm.a, both in the build tree and once installed.
+** <prefix>/lib/libptm.a, both in the build tree and once installed
+** (wherever the prefix was moved), or $PTM_PREFIX.
 */
 static char *prefix_dir(void)
 {
-    const char *home = getenv("PTM_HOME");
+    /* PTM_HOME: this variable's older name */
+    const char *home = getenv("PTM_PREFIX");
+    if (!home || !*home)
+        home = getenv("PTM_HOME");
     if (home && *home)
         return xstrdup(home);
     char exe[PATH_MAX];
@@ -345,18 +348,6 @@ static char *prefix_dir(void)
     if (slash)
         *slash = '\0';
     return xstrdup(exe);
-}
-
-/* absolute: path made absolute against the current directory (before -p
-** moves into an entry's directory). */
-static char *absolute(const char *path)
-{
-    if (path[0] == '/')
-        return xstrdup(path);
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd))
-        return xstrdup(path);
-    return format("%s/%s", cwd, path);
 }
 
 /* ---------------------------------------------------------------------
@@ -391,8 +382,7 @@ static void on_fatal_signal(int sig)
 static const char *tmp_root(void)
 {
     if (!tmp_dir) {
-        const char *base = getenv("TMPDIR");
-        char *root = absolute(base && *base ? base : "/tmp");
+        char *root = tmp_base_dir();
         char *templ = format("%s/ptmcc.XXXXXX", root);
         free(root);
         if (!mkdtemp(templ)) {
@@ -446,6 +436,17 @@ static bool write_file(const char *path, const char *text)
 ** The rewrite of one source
 */
 
+/* add_isystem: -isystem incdir, unless incdir is a directory the compiler
+** searches anyway (ptm.h installed in /usr/include): there -isystem would
+** move it ahead of the compiler's own headers, which #include_next them. */
+static void add_isystem(Args *a, const char *incdir)
+{
+    if (strcmp(incdir, "/usr/include") == 0 || strcmp(incdir, "/usr/local/include") == 0)
+        return;
+    push(a, "-isystem");
+    push(a, incdir);
+}
+
 /* parse_args: the arguments libclang parses a source with: the cc flags
 ** minus inputs, outputs and link flags, plus ptmcc's own. */
 static Args parse_args(const Cmd *c, const char *incdir)
@@ -455,8 +456,7 @@ static Args parse_args(const Cmd *c, const char *incdir)
     push(&p, "-resource-dir");
     push(&p, resource && *resource ? resource : PTM_CLANG_RESOURCE_DIR);
     push(&p, "-D__PTMCC__=1");
-    push(&p, "-isystem");
-    push(&p, incdir);
+    add_isystem(&p, incdir);
     /* Warnings are the backend's to report, on the rewritten code; here
     ** -Werror must not make them errors that stop the rewrite. */
     push(&p, "-w");
@@ -583,7 +583,9 @@ static int run(const Args *cmd, bool verbose, const char *stdout_to)
                                          O_WRONLY | O_CREAT | O_TRUNC, 0600);
     fflush(stdout);
     pid_t pid;
-    int rc = posix_spawnp(&pid, cmd->v[0], &fa, NULL, cmd->v, environ);
+    int rc = interceptor_preloaded()
+                 ? spawn_direct(cmd->v, backend_environ(), stdout_to, run_stderr_to, &pid)
+                 : posix_spawnp(&pid, cmd->v[0], &fa, NULL, cmd->v, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         error_plain("cannot run '%s': %s", cmd->v[0], strerror(rc));
@@ -615,6 +617,7 @@ typedef struct Rewrites {
     Rewritten *v;
     int n;
     bool overlay;       /* shown at the sources' paths through a VFS overlay */
+    bool stable;        /* copies at stable paths, for a caching backend */
 } Rewrites;
 
 static void rewrites_free(Rewrites *r)
@@ -823,15 +826,35 @@ static bool backend_is_clang(const Args *cmd)
     return false;
 }
 
+/* stable_tmp_path: <tmp>/ptmcc-<uid>/<hash>/<base name of source>, the
+** same path for the same text (launch.c), removed at exit as the run's
+** other temporaries; NULL when it cannot be had (then tmp_path). */
+static char *stable_tmp_path(const char *source, const char *text)
+{
+    tmp_root(); /* the run's cleanup, set up */
+    char *root = tmp_base_dir();
+    char *dir = stable_copy_dir(root, source, text);
+    free(root);
+    if (!dir)
+        return NULL;
+    push(&tmp_subdirs, dir);
+    char *p = format("%s/%s", dir, base_name(source));
+    free(dir);
+    push(&tmp_files, p);
+    return p;
+}
+
 /* add_rewrite: writes the rewritten text of source to a temporary file and
 ** records it, with the rules scripts its transactions embed. */
 static bool add_rewrite(Rewrites *rw, const char *source, const char *text, const Unit *u)
 {
-    char *tmp = tmp_path(source);
     Buf b = {0};
     if (!rw->overlay)
         put_line_directive(&b, source);
     buf_puts(&b, text);
+    char *tmp = rw->stable ? stable_tmp_path(source, b.data) : NULL;
+    if (!tmp)
+        tmp = tmp_path(source);
     bool ok = write_file(tmp, b.data);
     buf_free(&b);
     rw->v = xrealloc(rw->v, sizeof *rw->v * (size_t)(rw->n + 1));
@@ -861,35 +884,6 @@ static void use_copy(Args *cmd, const Rewrites *rw)
     free(map);
 }
 
-/* lexical_absolute: path made absolute against the current directory and
-** without . and .. components, without following symlinks: the spelling
-** clang's VFS looks a source up by. */
-static char *lexical_absolute(const char *path)
-{
-    char *abs = absolute(path);
-    char **parts = xcalloc(strlen(abs) + 1, sizeof *parts);
-    int n = 0;
-    for (char *w = strtok(abs, "/"); w; w = strtok(NULL, "/")) {
-        if (strcmp(w, ".") == 0)
-            continue;
-        if (strcmp(w, "..") == 0) {
-            n -= n > 0;
-            continue;
-        }
-        parts[n++] = w;
-    }
-    Buf b = {0};
-    for (int i = 0; i < n; i++) {
-        buf_puts(&b, "/");
-        buf_puts(&b, parts[i]);
-    }
-    if (!b.data)
-        buf_puts(&b, "/");
-    free(parts);
-    free(abs);
-    return b.data;
-}
-
 /* overlay_entry: a VFS root showing the file external at path. */
 static json_t *overlay_entry(const char *path, const char *external)
 {
@@ -910,7 +904,7 @@ static bool use_overlay(Args *cmd, const Cmd *c, const Rewrites *rw)
 {
     json_t *roots = json_array();
     for (int i = 0; i < rw->n; i++) {
-        char *lexical = lexical_absolute(rw->v[i].source);
+        char *lexical = path_lexical(rw->v[i].source);
         json_array_append_new(roots, overlay_entry(lexical, rw->v[i].tmp));
         char real[PATH_MAX];
         if (realpath(rw->v[i].source, real) && strcmp(real, lexical) != 0)
@@ -974,16 +968,14 @@ static bool preprocesses(const Cmd *c)
     return false;
 }
 
-/* backend_command: $PTM_CC (several words allowed) and ptmcc's flags. */
+/* backend_command: the backend (backend_words) and ptmcc's flags. */
 static Args backend_command(const Cmd *c, const char *incdir)
 {
     Args cmd = {0};
-    const char *cc = getenv("PTM_CC");
-    split_words(&cmd, cc && *cc ? cc : PTM_DEFAULT_CC);
+    backend_words(&cmd);
     if (preprocesses(c)) {
         push(&cmd, "-D__PTMCC__=1");
-        push(&cmd, "-isystem");
-        push(&cmd, incdir);
+        add_isystem(&cmd, incdir);
     }
     return cmd;
 }
@@ -1079,7 +1071,10 @@ static int compile(Cmd *c, const char *prefix)
 {
     char *incdir = format("%s/include", prefix);
     Args cmd = backend_command(c, incdir);
-    Rewrites rw = {.overlay = backend_is_clang(&cmd)};
+    /* A caching backend (ccache) cannot hash what an overlay shows: it
+    ** compiles a copy, at a path that is the same for the same text. */
+    bool caches = backend_caches((const char *const *)cmd.v, cmd.n);
+    Rewrites rw = {.overlay = backend_is_clang(&cmd) && !caches, .stable = caches};
     const char *lang = NULL;
     int ninputs = 0;
     bool failed = false, has_tx = false;
@@ -1408,7 +1403,7 @@ static int from_database(const Cmd *c, int argc, char **argv, const char *prefix
         return 1;
     }
     Args extras = command_line_extras(argc, argv);
-    char *out = !c->output || strcmp(c->output, "-") == 0 ? NULL : absolute(c->output);
+    char *out = !c->output || strcmp(c->output, "-") == 0 ? NULL : path_absolute(c->output);
     if (c->output && !out)
         out = xstrdup("-");
     Units dumped = {0};
@@ -1454,9 +1449,18 @@ int main(int argc, char **argv)
     all.n = expand_responses(argc, argv, &all.v);
     argc = all.n;
     argv = all.v;
+    /* ptmcc clang-19 -c x.c: the first words name the backend; argv is
+    ** then a view of all without them (all owns the strings) */
+    int skip, words = launch_words(argc, argv, &skip);
+    for (int i = 0; i < words; i++)
+        push(&launch_cc, argv[1 + skip + i]);
+    argc -= skip + words;
+    argv = xcalloc((size_t)argc + 1, sizeof *argv);
+    argv[0] = all.v[0];
+    memcpy(argv + 1, all.v + 1 + skip + words, sizeof *argv * (size_t)(argc - 1));
     parse_cmd(argc, argv, &c, true);
     if (c.args.n == 0 && !c.db_dir && c.mode != MODE_DUMP && c.mode != MODE_EMIT) {
-        usage(stderr);
+        print_usage(stderr);
         return 1;
     }
     char *prefix = prefix_dir();
@@ -1468,8 +1472,12 @@ int main(int argc, char **argv)
         rc = run_mode(&c, &inputs, prefix);
         args_free(&inputs);
     }
+    if (c.version)
+        print_version();
     free(prefix);
     cmd_free(&c);
+    free(argv);
+    args_free(&launch_cc);
     args_free(&all);
     return rc;
 }

@@ -428,10 +428,18 @@ static void put_header(Buf *out, const Func *f, const char *new_name, const char
     header_free(&h);
 }
 
+static void put_line_number(Buf *out, unsigned line, const char *display);
+
 static void put_line(Buf *out, SrcLoc loc, const char *display)
 {
     unsigned line, col;
     src_line_col(loc, &line, &col);
+    put_line_number(out, line, display);
+}
+
+/* put_line_number: #line line "display". */
+static void put_line_number(Buf *out, unsigned line, const char *display)
+{
     buf_printf(out, "#line %u \"", line);
     for (const char *p = display; *p; p++) {
         if (*p == '"' || *p == '\\')
@@ -493,10 +501,17 @@ static const char *const func_names[] = {"__func__", "__FUNCTION__", "__PRETTY_F
 ** macros too.  put_func_name_end ends that. */
 static void put_func_name(Buf *out, const Func *f)
 {
+    if (!f->func_names)
+        return;
+    /* -Weverything: these macros' names are reserved, on purpose */
+    buf_puts(out, "#if defined(__clang__)\n#pragma clang diagnostic push\n"
+                  "#pragma clang diagnostic ignored \"-Wunknown-warning-option\"\n"
+                  "#pragma clang diagnostic ignored \"-Wreserved-macro-identifier\"\n#endif\n");
     for (unsigned i = 0; i < sizeof func_names / sizeof *func_names; i++)
         if (f->func_names & (1u << i))
             buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s \"%s\"\n",
                        func_names[i], func_names[i], func_names[i], f->name);
+    buf_puts(out, "#if defined(__clang__)\n#pragma clang diagnostic pop\n#endif\n");
 }
 
 static void put_func_name_end(Buf *out, const Func *f)
@@ -710,6 +725,48 @@ static void put_quiet_end(Buf *out)
 {
     buf_puts(out, "#if defined(__clang__)\n#pragma clang diagnostic pop\n"
                   "#elif defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n");
+}
+
+/* The generated part of a unit (names in __ptm_, frames, descriptors
+** holding the rules' text, casts of const arguments to void *) compiles
+** clean under -Wall -Wextra; these are the pedantic groups past those
+** (clang's -Weverything, gcc's extras) that it trips, off for it alone: a
+** project built with -Weverything -Werror keeps building under ptmcc. */
+static const char *const generated_quiet[] = {
+    "-Wreserved-identifier", "-Wreserved-macro-identifier", "-Wpadded", "-Wcast-qual", "-Wvla",
+    "-Woverlength-strings", "-Wmissing-variable-declarations", "-Wdeclaration-after-statement",
+    "-Wunsafe-buffer-usage", "-Wpre-c11-compat", "-Wc++-compat",
+};
+
+static void put_generated_quiet(Buf *out)
+{
+    buf_puts(out, "#if defined(__clang__)\n#pragma clang diagnostic push\n"
+                  "#pragma clang diagnostic ignored \"-Wunknown-warning-option\"\n");
+    for (size_t i = 0; i < sizeof generated_quiet / sizeof *generated_quiet; i++)
+        buf_printf(out, "#pragma clang diagnostic ignored \"%s\"\n", generated_quiet[i]);
+    buf_puts(out, "#elif defined(__GNUC__)\n#pragma GCC diagnostic push\n"
+                  "#pragma GCC diagnostic ignored \"-Wpragmas\"\n");
+    for (size_t i = 0; i < sizeof generated_quiet / sizeof *generated_quiet; i++)
+        if (strstr(generated_quiet[i], "reserved") == NULL)
+            buf_printf(out, "#pragma GCC diagnostic ignored \"%s\"\n", generated_quiet[i]);
+    buf_puts(out, "#endif\n");
+}
+
+/* put_annotation_macro_use: when f's annotation was written through a
+** macro of the file (#define TX PTM_TRANSACTION(...)), an #ifdef of it:
+** the primary's header no longer expands it, and clang's -Wunused-macros
+** would call it unused. */
+static void put_annotation_macro_use(Buf *out, const Func *f)
+{
+    if (!f->annot_end)
+        return;
+    const char *t = f->file->text + f->annot_off;
+    size_t n = 0;
+    while (f->annot_off + n < f->annot_end && is_ident_char(t[n]))
+        n++;
+    if (n && !(n == 15 && memcmp(t, "PTM_TRANSACTION", 15) == 0) &&
+        !(n == 14 && memcmp(t, "PTM_MIRRORABLE", 14) == 0))
+        buf_printf(out, "#ifdef %.*s\n#endif\n", (int)n, t);
 }
 
 /* put_mirror: the mirror clone of f, its calls redirected. */
@@ -962,9 +1019,17 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     if (m->rules) {
         buf_puts(out, "    .rules_name = ");
         put_c_string(out, m->rules);
-        buf_puts(out, ",\n    .rules_source =\n    ");
+        buf_puts(out, ",\n");
+        /* The script's text, under a line marker naming its file: a cache
+        ** that learns a unit's inputs from its preprocessed line markers
+        ** (ccache's direct mode, CC="ccache ptmcc") hashes the script too. */
+        if (f->rules_path)
+            put_line_number(out, 1, f->rules_path);
+        buf_puts(out, "    .rules_source =\n    ");
         put_c_string(out, f->rules_text ? f->rules_text : "");
         buf_puts(out, ",\n");
+        if (f->rules_path)
+            put_line(out, f->annot.origin, display);
     }
     buf_puts(out, "};\n");
 }
@@ -1271,6 +1336,7 @@ char *emit_unit(const Unit *u, const char *display)
                      "wrappers. ==== */\n", display);
     for (int i = 0; i < u->nnotes; i++)
         buf_printf(&out, "#undef %s\n", u->notes[i].name); /* a mirror's is its shim */
+    put_generated_quiet(&out);
     buf_puts(&out, "#include <ptm_gen.h>\n#include <errno.h>\n#include <string.h>\n");
     for (int i = 0; i < u->nxtu; i++)
         put_xtu(&out, u->xtu[i]);
@@ -1280,7 +1346,10 @@ char *emit_unit(const Unit *u, const char *display)
     for (int i = 0; i < u->nclones; i++)
         put_mirror(&out, u, &u->clones[i], display);
     put_all_facts(&out, u, display);
-    for (int i = 0; i < u->nfuncs; i++)
+    for (int i = 0; i < u->nfuncs; i++) {
         put_glue(&out, &u->funcs[i], display);
+        put_annotation_macro_use(&out, &u->funcs[i]);
+    }
+    put_quiet_end(&out);
     return out.data;
 }

@@ -6,7 +6,7 @@
 **   front_load.c the front end's shared object, opened on first use
 **
 **   ptmcc links the driver's files (driver.c, front_load.c, util.c,
-**   source.c, diag.c, calls.c, scan.c, compile_db.c, response.c) and no
+**   source.c, diag.c, calls.c, scan.c, compile_db.c, response.c, launch.c) and no
 **   libclang;
 **   every other file is in libptmcc_front.so (front_api.c: its table),
 **   which binds to the driver's copies of those.
@@ -48,6 +48,8 @@
 **   dump.c       --dump-annotations JSON
 **   compile_db.c compile_commands.json, for -p
 **   response.c   @file arguments expanded
+**   launch.c     the launcher convention, the backend's environment,
+**                stable copies for caching backends
 **   scan.c       the cheap text scan: can this unit hold an annotation?
 **   verify.c     --verify-mirror: mirrors proven free of raw I/O, on bitcode
 */
@@ -59,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define PTMCC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -975,6 +978,59 @@ void dump_annotations(const Unit *u, FILE *out);
 ** NULL-terminated list of copies, the caller's to free.  Returns its
 ** length. */
 int expand_responses(int argc, char **argv, char ***out);
+
+/* launch.c ------------------------------------------------------------ */
+
+/* launch_words: how many words after argv[0] (past *skip repeated
+** ptmcc's) name the backend in the launcher convention: 0 (argv[1] is an
+** option or an input), 1 (`ptmcc clang-19 -c x.c`: an executable, by path
+** or in $PATH, not of an input's kind) or 2 (`ptmcc ccache clang-19 ...`).
+** OUT: *skip, the leading words that name ptmcc itself. */
+int launch_words(int argc, char *const *argv, int *skip);
+
+/* backend_caches: whether the backend command cmd (n words) goes through
+** a caching or distributing launcher (ccache, sccache, distcc, icecc),
+** which cannot hash a VFS overlay's contents. */
+bool backend_caches(const char *const *cmd, int n);
+
+/* backend_environ: the environment for backend commands: ptmcc's, without
+** an exec interceptor's preloaded library (bear's): its temporary files
+** would be gone before any tool read the commands it records. */
+char **backend_environ(void);
+
+/* interceptor_preloaded: whether an exec interceptor (bear) is preloaded
+** into ptmcc: then backend_environ() is not environ, and the backend is
+** run by spawn_direct. */
+bool interceptor_preloaded(void);
+
+/* spawn_direct: runs argv (argv[0] searched in $PATH) with envp, its
+** stdout and stderr to the files stdout_to and stderr_to when not NULL,
+** through the execve system call itself, which no preloaded interceptor
+** sees.  OUT: *pid.  Returns 0, or the errno of the fork or the exec (the
+** child then reaped). */
+int spawn_direct(char *const *argv, char *const *envp, const char *stdout_to,
+                 const char *stderr_to, pid_t *pid);
+
+/* stable_copy_dir: a new directory <tmp_base>/ptmcc-<uid>/<hash of source
+** and text>, the same for the same rewritten text (a caching backend
+** finds its copy at the same path), or NULL when it cannot be made (in
+** use by another ptmcc, or the parent is not this user's). */
+char *stable_copy_dir(const char *tmp_base, const char *source, const char *text);
+
+/* path_absolute: path made absolute against the current directory (before
+** -p moves into an entry's directory).  Returns a copy to free. */
+char *path_absolute(const char *path);
+
+/* path_lexical: path made absolute against the current directory and
+** without . and .. components, without following symlinks: the spelling
+** clang's VFS looks a source up by.  Returns a copy to free. */
+char *path_lexical(const char *path);
+
+/* tmp_base_dir: $TMPDIR (else /tmp), absolute.  Returns a copy to free. */
+char *tmp_base_dir(void);
+
+/* print_usage: ptmcc --help's text, to out. */
+void print_usage(FILE *out);
 
 /* compile_db.c -------------------------------------------------------- */
 /* A compilation database (compile_commands.json), loaded once. */

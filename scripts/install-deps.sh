@@ -5,7 +5,7 @@ set -eu
 
 PKGS="clang-19 libclang-19-dev llvm-19-dev llvm-19-tools flex bison liblua5.4-dev lua5.4 liblua5.3-dev
 libcriterion-dev libseccomp-dev libsqlite3-dev libjansson-dev cmake pkg-config make gcc python3
-valgrind strace libclang-rt-19-dev"
+valgrind strace libclang-rt-19-dev scdoc ccache meson ninja-build bear dpkg-dev"
 
 missing=""
 for p in $PKGS; do

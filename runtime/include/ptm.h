@@ -26,8 +26,8 @@
 #include <stdint.h>
 
 #define PTM_VERSION_MAJOR 0
-#define PTM_VERSION_MINOR 1
-#define PTM_VERSION "0.1"
+#define PTM_VERSION_MINOR 3
+#define PTM_VERSION "0.3"
 
 #if defined(__GNUC__)
 #define PTM_API __attribute__((visibility("default")))

@@ -1,7 +1,7 @@
 // Every cc flag reaches the backend, in the user's order, for a rewritten
 // source as for any other: -I -D -U -O -g -std= -f... -W... -include
 // -isystem -x c, and options ptmcc has never heard of.  --version, -v and
-// -### are the backend's (after ptmcc's own version line).
+// -### are the backend's (--version: ptmcc's own line last, for Meson).
 // RUN: %ptmcc --ptm-verbose -DGREETING='"hello"' -DDROPPED -UDROPPED -include %S/Inputs/driver-flags.h -isystem %S/Inputs/driver-sys -std=c11 -O1 -g -fno-ident -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unknown-warning-option -Wno-no-such-warning -x c %s -o %t 2>&1 | FileCheck %s --check-prefix=CMD
 // RUN: %t | FileCheck %s
 // RUN: not %ptmcc -DDROPPED -std=c11 -include %S/Inputs/driver-flags.h -isystem %S/Inputs/driver-sys -c %s -o %t.o 2>&1 | FileCheck %s --check-prefix=DROPPED
@@ -29,8 +29,8 @@ int main(void)
 // CMD: -DGREETING="hello" -DDROPPED -UDROPPED -include {{[^ ]*}}driver-flags.h -isystem {{[^ ]*}}driver-sys -std=c11 -O1 -g -fno-ident -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unknown-warning-option -Wno-no-such-warning -x c {{[^ ]*}}driver-flags.c -o
 // CHECK: hello 42
 // DROPPED: driver-flags.c:17:2: error: -U did not reach the backend
-// VERSION: ptmcc (PTM)
-// VERSION-NEXT: clang version 19
+// VERSION: clang version 19
+// VERSION: ptmcc (PTM) {{[0-9.]+}}, ABI {{[0-9]+}}, backend: clang-19{{$}}
 // V: clang version 19
 // HASH: "-cc1"
 // HASH-SAME: "-D" "GREETING=\"x\""

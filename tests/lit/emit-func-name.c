@@ -30,12 +30,18 @@ int main(void)
     return audit() == 2 ? 0 : 1;
 }
 
-// CHECK: #pragma push_macro("__func__")
+// -Weverything: the pinning macros' reserved names are said on purpose.
+// CHECK: #pragma clang diagnostic ignored "-Wreserved-macro-identifier"
+// CHECK-NEXT: #endif
+// CHECK-NEXT: #pragma push_macro("__func__")
 // CHECK-NEXT: #undef __func__
 // CHECK-NEXT: #define __func__ "audit"
 // CHECK-NEXT: #pragma push_macro("__FUNCTION__")
 // CHECK-NEXT: #undef __FUNCTION__
 // CHECK-NEXT: #define __FUNCTION__ "audit"
+// CHECK-NEXT: #if defined(__clang__)
+// CHECK-NEXT: #pragma clang diagnostic pop
+// CHECK-NEXT: #endif
 // CHECK-NEXT: #line 20 "{{.*}}emit-func-name.c"
 // CHECK-NEXT: {{^}}static{{$}}
 // CHECK-NEXT: #line 21 "{{.*}}emit-func-name.c"
