@@ -1,6 +1,7 @@
 # cmake -DSCDOC=scdoc -DIN=page.1.scd -DOUT=page.1 -DVERSION=x.y -P scdoc.cmake
 # Runs scdoc (stdin to stdout) on IN with @VERSION@ replaced; a failure is
 # a build error naming the page.
+cmake_minimum_required(VERSION 3.20)
 get_filename_component(dir ${OUT} DIRECTORY)
 file(MAKE_DIRECTORY ${dir})
 file(READ ${IN} text)
