@@ -19,7 +19,10 @@ trap 'rm -rf "$WORK"' EXIT INT TERM
 cd "$WORK"
 DATA=data
 mkdir "$DATA"
-unset PTM_CC PTM_TRACE PTM_RULES PTM_DISABLE PTM_DRY_RUN 2>/dev/null || true
+unset PTM_CC PTM_TRACE PTM_RULES PTM_DISABLE PTM_DRY_RUN PTM_MODE 2>/dev/null || true
+# The demo starts cold every time: its programs learn into a history file of
+# its own, not the user's ~/.local/state/ptm.
+export PTM_HISTORY="$WORK/history.db"
 
 say() { printf '%s\n' "$*"; }
 rule() { say ""; say "== $* =="; }
