@@ -208,8 +208,16 @@ static bool base_before(CXCursor member, CXCursor base, CXFile file, unsigned lo
     if (!bt || bo >= blen)
         return false;
     if (i > 0 && is_ident(t[i - 1])) {
-        /* A parameter whose argument is one name. */
         size_t id = back_ident(t, i);
+        if (clang_getCursorKind(b) == CXCursor_MemberRefExpr && kids_of(b).n == 1) {
+            /* A chain the body spells (L->ci->top): the base's own base. */
+            CXFile mf;
+            unsigned mo;
+            spelled(clang_getCursorLocation(b), &mf, &mo);
+            return mf && clang_File_isEqual(mf, file) && mo == id && named_at(t, len, mo, b) &&
+                   base_before(b, kids_of(b).c[0], file, mo, start);
+        }
+        /* A parameter whose argument is one name. */
         if (clang_getCursorKind(b) != CXCursor_DeclRefExpr || !named_at(bt, blen, bo, b))
             return false;
         char *name = spelling(b);
