@@ -45,36 +45,6 @@ typedef struct BodyRange {
     CXCursor at;         /* the first expansion seen, for the diagnostic */
 } BodyRange;
 
-/* The macro definitions of the unit being rewritten (top-level cursors). */
-static struct {
-    CXTranslationUnit tu;
-    CXCursor *defs;
-    int n, cap;
-} Defs;
-
-static enum CXChildVisitResult collect_def(CXCursor c, CXCursor parent, CXClientData data)
-{
-    (void)parent;
-    (void)data;
-    if (clang_getCursorKind(c) == CXCursor_MacroDefinition) {
-        if (Defs.n == Defs.cap) {
-            Defs.cap = Defs.cap ? 2 * Defs.cap : 256;
-            Defs.defs = xrealloc(Defs.defs, sizeof *Defs.defs * (size_t)Defs.cap);
-        }
-        Defs.defs[Defs.n++] = c;
-    }
-    return CXChildVisit_Continue;
-}
-
-static void load_defs(CXTranslationUnit tu)
-{
-    if (Defs.tu == tu)
-        return;
-    Defs.tu = tu;
-    Defs.n = 0;
-    clang_visitChildren(clang_getTranslationUnitCursor(tu), collect_def, NULL);
-}
-
 static const char *file_text(CXTranslationUnit tu, CXFile f, size_t *len)
 {
     return f ? clang_getFileContents(tu, f, len) : NULL;
@@ -122,6 +92,20 @@ static bool named_at(const char *t, size_t len, unsigned off, CXCursor c)
 }
 
 static bool def_of(CXTranslationUnit tu, CXFile file, unsigned s, unsigned t, CXCursor *def);
+
+/* macro_def_of: the user macro whose body holds [s, t) of file, or NULL. */
+static const UnitMacro *macro_def_of(CXTranslationUnit tu, CXFile file, unsigned s, unsigned t)
+{
+    const UnitMacro *defs;
+    int n = macro_defs(tu, &defs);
+    for (int i = 0; i < n; i++) {
+        const UnitMacro *d = &defs[i];
+        if (!clang_File_isEqual(d->file, file) || s < d->start || t > d->end)
+            continue;
+        return d->system || s < d->body ? NULL : d;
+    }
+    return NULL;
+}
 
 static bool is_ident(char c)
 {
@@ -182,7 +166,8 @@ static bool whole_argument(const char *t, size_t len, size_t s, size_t n)
 ** whose whole body is one parenthesized expression (G(L)->GCdebt, with
 ** #define G(L) (L->l_G)).  Those expand to exactly the AST's base.  OUT:
 ** *start. */
-static bool base_before(CXCursor member, CXCursor base, CXFile file, unsigned lo, unsigned *start)
+static bool base_before(Redo *r, CXCursor member, CXCursor base, CXFile file, unsigned lo,
+                        unsigned *start)
 {
     CXTranslationUnit tu = clang_Cursor_getTranslationUnit(member);
     size_t len;
@@ -215,16 +200,23 @@ static bool base_before(CXCursor member, CXCursor base, CXFile file, unsigned lo
             unsigned mo;
             spelled(clang_getCursorLocation(b), &mf, &mo);
             return mf && clang_File_isEqual(mf, file) && mo == id && named_at(t, len, mo, b) &&
-                   base_before(b, kids_of(b).c[0], file, mo, start);
+                   base_before(r, b, kids_of(b).c[0], file, mo, start);
         }
-        /* A parameter whose argument is one name. */
+        /* A parameter whose argument is one name: where it was written,
+        ** and at every macro between (macro_args.c). */
         if (clang_getCursorKind(b) != CXCursor_DeclRefExpr || !named_at(bt, blen, bo, b))
             return false;
         char *name = spelling(b);
         bool whole = whole_argument(bt, blen, bo, strlen(name));
         free(name);
-        if (!whole)
+        const UnitMacro *def = macro_def_of(tu, file, (unsigned)id, (unsigned)i);
+        if (!def)
             return false;
+        if (!whole || !macro_param_plain(tu, def, t + id, i - id, r->file, r->lo, r->hi)) {
+            r->macro_why = "accesses memory inside a macro whose parameter, the access's "
+                           "base, is not one name at every level of its use";
+            return false;
+        }
         *start = (unsigned)id;
         return true;
     }
@@ -254,7 +246,8 @@ static bool base_before(CXCursor member, CXCursor base, CXFile file, unsigned lo
 
 /* body_text: where e's text is spelled, [*s, *t) of *file, when the AST
 ** lets it be placed (see the header).  False: it cannot. */
-static bool body_text(CXCursor e, CXFile *file, unsigned *s, unsigned *t, int depth)
+static bool body_text(Redo *r, CXCursor e, CXFile *file, unsigned *s, unsigned *t,
+                      int depth)
 {
     if (depth > 16)
         return false;
@@ -270,7 +263,7 @@ static bool body_text(CXCursor e, CXFile *file, unsigned *s, unsigned *t, int de
     Kids k = kids_of(e);
     switch (clang_getCursorKind(e)) {
     case CXCursor_MemberRefExpr:
-        if (k.n == 1 && base_before(e, k.c[0], lf, lo, s)) {
+        if (k.n == 1 && base_before(r, e, k.c[0], lf, lo, s)) {
             *file = lf;
             text = file_text(tu, lf, &len);
         }
@@ -295,7 +288,7 @@ static bool body_text(CXCursor e, CXFile *file, unsigned *s, unsigned *t, int de
         {
             CXFile f2;
             unsigned s2;
-            if (!body_text(k.c[0], &f2, &s2, t, depth + 1) || !clang_File_isEqual(f2, *file) ||
+            if (!body_text(r, k.c[0], &f2, &s2, t, depth + 1) || !clang_File_isEqual(f2, *file) ||
                 s2 != *s)
                 return false;
         }
@@ -307,7 +300,7 @@ static bool body_text(CXCursor e, CXFile *file, unsigned *s, unsigned *t, int de
         CXFile f2;
         unsigned s2;
         if (!deref || k.n != 1 || text[*s] != '*' ||
-            !body_text(k.c[0], &f2, &s2, t, depth + 1) || !clang_File_isEqual(f2, *file) ||
+            !body_text(r, k.c[0], &f2, &s2, t, depth + 1) || !clang_File_isEqual(f2, *file) ||
             s2 <= *s)
             return false;
         for (unsigned i = *s + 1; i < s2; i++)
@@ -323,31 +316,11 @@ static bool body_text(CXCursor e, CXFile *file, unsigned *s, unsigned *t, int de
 /* def_of: the user macro whose body holds [s, t) of file.  OUT: *def. */
 static bool def_of(CXTranslationUnit tu, CXFile file, unsigned s, unsigned t, CXCursor *def)
 {
-    load_defs(tu);
-    size_t len;
-    const char *text = file_text(tu, file, &len);
-    for (int i = 0; i < Defs.n; i++) {
-        CXSourceRange ext = clang_getCursorExtent(Defs.defs[i]);
-        CXFile f;
-        unsigned ds, de;
-        spelled(clang_getRangeStart(ext), &f, &ds);
-        spelled(clang_getRangeEnd(ext), NULL, &de);
-        if (!f || !clang_File_isEqual(f, file) || s < ds || t > de)
-            continue;
-        if (clang_Location_isInSystemHeader(clang_getCursorLocation(Defs.defs[i])))
-            return false;
-        /* In the body: past the name and, when function-like, its parameters. */
-        char *name = spelling(Defs.defs[i]);
-        size_t body = ds + strlen(name);
-        free(name);
-        if (clang_Cursor_isMacroFunctionLike(Defs.defs[i]))
-            body = body < len && text[body] == '(' ? match_paren(text, len, body) : 0;
-        if (!body || s < body)
-            return false;
-        *def = Defs.defs[i];
-        return true;
-    }
-    return false;
+    const UnitMacro *d = macro_def_of(tu, file, s, t);
+    if (!d)
+        return false;
+    *def = d->cursor;
+    return true;
 }
 
 /* range_of: the body range e's text is, recorded (once) in r. */
@@ -356,7 +329,7 @@ static BodyRange *range_of(Redo *r, CXCursor e)
     CXFile file;
     unsigned s, t;
     CXCursor def;
-    if (!body_text(e, &file, &s, &t, 0) || t <= s ||
+    if (!body_text(r, e, &file, &s, &t, 0) || t <= s ||
         !def_of(clang_Cursor_getTranslationUnit(e), file, s, t, &def))
         return NULL;
     for (int i = 0; i < r->nbody; i++)

@@ -27,6 +27,10 @@
 **   prove.c      the proof that its stores stay in its locals
 **   polls.c      its cancellation points
 **   bounds_rewrite.c  the checks of its stores into local arrays
+**   macro_body.c      accesses a macro's body spells: the clone's
+**                     redefinition of the macro
+**   macro_args.c      the unit's macros; a parameter's arguments at every
+**                     level of nesting
 **   redo_rewrite.c    the write-buffer rewrite (mirrors runtime/redo.c)
 **
 **   The front end (front_parse):
@@ -524,6 +528,7 @@ typedef struct Redo {
     size_t lo, hi; /* the function body's text: where edits can go */
     struct BodyRange *body; /* accesses spelled in macros' bodies */
     int nbody;
+    const char *macro_why; /* why the last body range could not be placed, or NULL */
 } Redo;
 
 /* redo_start: a rewrite of the function whose body is body in file, its
@@ -600,6 +605,29 @@ void macro_body_escape(Redo *r, CXCursor e);
 /* macro_body_finish: checks the recorded ranges (redo_block_at when one
 ** cannot be wrapped) and makes r->out->macros; frees r->body. */
 void macro_body_finish(Redo *r);
+
+/* macro_args.c -------------------------------------------------------- */
+/* A macro definition of the unit: name, where its text is ([start, end)
+** of text, its body from body), whether it takes arguments. */
+typedef struct UnitMacro {
+    CXCursor cursor;
+    char *name;
+    CXFile file;
+    const char *text;
+    unsigned start, body, end;
+    bool fnlike;
+    bool system; /* in a system header */
+} UnitMacro;
+/* macro_defs: the macro definitions of tu (kept until another unit's are
+** asked for).  OUT: *defs.  Returns how many. */
+int macro_defs(CXTranslationUnit tu, const UnitMacro **defs);
+/* macro_param_plain: whether the parameter t[0, n) of def receives one
+** plain name (an identifier no macro defines) wherever def is used: in
+** every macro body of tu, through the parameters of the macros that pass
+** it on, and in [lo, hi) of file (the function's text; NULL: not
+** checked).  False too when t is no parameter of def. */
+bool macro_param_plain(CXTranslationUnit tu, const UnitMacro *def, const char *t, size_t n,
+                       const SrcFile *file, size_t lo, size_t hi);
 
 /* redo_rewrite.c ------------------------------------------------------ */
 /* redo_block_at: the function's clone cannot be instrumented: what, at

@@ -257,8 +257,9 @@ static void wrap_object(Redo *r, CXCursor e, const char *fn)
            kids_of(e).n == 1)
         e = kids_of(e).c[0];
     if (!span(r, e, &s, &t)) {
+        r->macro_why = NULL;
         if ((strcmp(fn, "ptm_redo_ld") != 0 || !library_object(e)) && !wrap_in_macro(r, e, fn))
-            redo_block(r, e, "accesses memory inside a macro");
+            redo_block(r, e, r->macro_why ? r->macro_why : "accesses memory inside a macro");
         return;
     }
     if (whole_use_in_body(r, e, s, strcmp(fn, "ptm_redo_st") == 0))
