@@ -247,6 +247,45 @@ static bool wrap_in_macro(Redo *r, CXCursor e, const char *fn)
     return false;
 }
 
+/* one_view: [s, t), a macro's argument that the macro expands twice, once
+** loaded and once stored (SETARG_B's (i) = ((i) & ...)), is one text: it
+** gets one wrap, through ptm_redo_st, whose view reads back as well.  A
+** load after the store is that view; a store after the load makes the
+** load's wrap a store's.  True: [s, t) is already wrapped so. */
+static bool one_view(Redo *r, CXCursor e, size_t s, size_t t, const char *fn)
+{
+    bool store = strcmp(fn, "ptm_redo_st") == 0;
+    const char *other = store ? "ptm_redo_ld" : "ptm_redo_st";
+    bool found = false;
+    for (int i = 0; i < r->ndone && !found; i++)
+        found = r->done[i].start == s && r->done[i].end == t && strcmp(r->done[i].kind, other) == 0;
+    if (!found)
+        return false;
+    if (!store)
+        return true;
+    /* The load's closing edit at t, whose opening at s has the opposite order. */
+    InlineFacts *f = r->out;
+    for (int i = 0; i < f->nredo; i++) {
+        RedoEdit *c = &f->redo[i];
+        if (c->off != t || c->order >= 0 || !strstr(c->text, "ptm_redo_ld("))
+            continue;
+        for (int j = 0; j < f->nredo; j++)
+            if (f->redo[j].off == s && f->redo[j].order == -c->order) {
+                char *a = addr_name(-c->order);
+                free(c->text);
+                c->text = format("); (__typeof__(%s))ptm_redo_st(%s, sizeof *%s); }))", a, a, a);
+                free(a);
+                for (int k = 0; k < r->ndone; k++)
+                    if (r->done[k].start == s && r->done[k].end == t &&
+                        strcmp(r->done[k].kind, other) == 0)
+                        r->done[k].kind = fn;
+                return true;
+            }
+    }
+    redo_block_at(r, e, "stores and loads a macro's argument");
+    return true;
+}
+
 /* wrap_object: the object e designates is reached through the buffer:
 ** fn is ptm_redo_ld or ptm_redo_st. */
 static void wrap_object(Redo *r, CXCursor e, const char *fn)
@@ -263,6 +302,8 @@ static void wrap_object(Redo *r, CXCursor e, const char *fn)
         return;
     }
     if (whole_use_in_body(r, e, s, strcmp(fn, "ptm_redo_st") == 0))
+        return;
+    if (r->from_macro && one_view(r, e, s, t, fn))
         return;
     if (!once(r, s, t, fn))
         return;
