@@ -294,23 +294,70 @@ static bool paste_ok(const UnitMacro *in, size_t s, const char *target, int dept
     return true;
 }
 
+/* skip_group: past the group (or [ ]) that opens at s, before end, or 0. */
+static size_t skip_group(const char *t, size_t end, size_t i)
+{
+    int level = 1;
+    size_t s;
+    while (level > 0) {
+        if (!next_token(t, end, &i, &s))
+            return 0;
+        if (t[s] == '(' || t[s] == '[')
+            level++;
+        else if (t[s] == ')' || t[s] == ']')
+            level--;
+    }
+    return i;
+}
+
+/* postfix_ok: whether the argument [as, ae) of t is one postfix
+** expression, so that p->f with p standing for it still parses as its
+** member f: a name (no macro's; a parameter of in whose own uses are so)
+** or a parenthesized group, then only ->m, .m, [E] and (args).  Any other
+** operator (*q, a + b) would bind around the body's ->f instead. */
+static bool postfix_ok(const char *t, size_t as, size_t ae, const UnitMacro *in, int depth,
+                       struct Pass **chain, int *nchain)
+{
+    size_t i = as, s;
+    if (!next_token(t, ae, &i, &s))
+        return false;
+    if (t[s] == '(') {
+        if (!(i = skip_group(t, ae, i)))
+            return false;
+    } else if (is_ident_char(t[s]) && !(t[s] >= '0' && t[s] <= '9')) {
+        int outer = in ? param_index(in, t + s, i - s) : -1;
+        if (outer >= 0 ? !pass_on(in, outer, PLAIN, NULL, depth, chain, nchain)
+                       : macro_named(t + s, i - s))
+            return false;
+    } else {
+        return false;
+    }
+    while (next_token(t, ae, &i, &s)) {
+        if (t[s] == '(' || t[s] == '[') {
+            if (!(i = skip_group(t, ae, i)))
+                return false;
+            continue;
+        }
+        if (t[s] == '-' && i < ae && t[i] == '>')
+            i++;
+        else if (t[s] != '.')
+            return false;
+        size_t m;
+        if (!next_token(t, ae, &i, &m) || !is_ident_char(t[m]) ||
+            macro_named(t + m, i - m) || (in && param_index(in, t + m, i - m) >= 0))
+            return false;
+    }
+    return true;
+}
+
 /* argument_ok: the argument [as, ae) of t, used in in's body (or the
 ** function's text, in NULL), passes p's check. */
 static bool argument_ok(const char *t, size_t as, size_t ae, const UnitMacro *in,
                         const struct Pass *p, int depth, struct Pass **chain, int *nchain)
 {
     size_t i = as, s;
-    if (p->kind == PLAIN) {
-        if (!next_token(t, ae, &i, &s) || !is_ident_char(t[s]) || (t[s] >= '0' && t[s] <= '9'))
-            return false;
-        size_t n = i - s;
-        if (next_token(t, ae, &i, &as))
-            return false; /* more than one token */
-        int outer = in ? param_index(in, t + s, n) : -1;
-        if (outer < 0)
-            return !macro_named(t + s, n);
-        return pass_on(in, outer, PLAIN, NULL, depth, chain, nchain);
-    }
+    if (p->kind == PLAIN)
+        return postfix_ok(t, as, ae, in, depth, chain, nchain);
     while (next_token(t, ae, &i, &s)) {
         int outer = in ? param_index(in, t + s, i - s) : -1;
         if (outer >= 0 ? !pass_on(in, outer, FREE, p->target, depth, chain, nchain)
@@ -331,15 +378,22 @@ static bool uses_ok(const char *t, size_t from, size_t end, const UnitMacro *in,
     const char *name = p->def->name;
     size_t n = strlen(name), i = from, s;
     while (next_token(t, end, &i, &s)) {
-        if (in && t[s] == '#' && i - s == 2 && !paste_ok(in, s, name, depth, chain, nchain))
+        /* A system header's paste forms the names its own arguments
+        ** make, never a user macro's from its own text (see DESIGN §3). */
+        if (in && !in->system && t[s] == '#' && i - s == 2 &&
+            !paste_ok(in, s, name, depth, chain, nchain))
             return false;
         if (i - s != n || memcmp(t + s, name, n) != 0)
             continue;
         if (in && param_index(in, name, n) >= 0)
             continue; /* a parameter of in that has the name */
-        size_t a;
-        if (!next_token(t, end, &i, &a) || t[a] != '(')
-            return false; /* handed on, or its arguments come from elsewhere */
+        size_t a, after = i;
+        if (!next_token(t, end, &i, &a) || t[a] != '(') {
+            /* An alias (#define setobjt2t setobj): its uses are the
+            ** macro's.  Else handed on, its arguments from elsewhere. */
+            return in && !in->fnlike && !next_token(t, end, &after, &a) &&
+                   pass_on(in, p->param, p->kind, p->target, depth, chain, nchain);
+        }
         int index = 0, level = 1;
         size_t as = i, arg = i;
         while (level > 0) {

@@ -5,14 +5,16 @@
 // past the write buffer.  Each such mirror forks and says why: a use in a
 // body (NEST_DEREF), in the function's text ((TEXT_FIELD(*n)).x), and the name handed
 // to another macro (APPLY(HANDED_FIELD, n)), where the arguments are not seen.  A
-// chain of plain names (OUTER(n) -> GETF(x)) stays instrumented.
+// chain of plain names (OUTER(n) -> GETF(x)) stays instrumented, as do an
+// alias's uses (GETF_ALIAS) and a postfix argument (h->next: h->next->g is
+// still the member g of h->next).
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s
 // RUN: %ptmcc -Wall -Wextra -Werror -c %s -o %t.o
 
 #include <ptm.h>
 
 typedef struct Box { int x; } Box;
-typedef struct N { Box *f; } N;
+typedef struct N { Box *g; struct N *next; } N;
 #define APPLY(m, a) m(*a)
 
 static Box b = {2};
@@ -45,26 +47,28 @@ int handed(M *n)
     return (APPLY(HANDED_FIELD, n)).x;
 }
 
-#define GETF(p) p->f
+#define GETF(p) p->g
 #define OUTER(x) GETF(x)
+#define GETF_ALIAS GETF
+#define VIA(h) GETF_ALIAS(h->next)
 PTM_TRANSACTION(.transaction_id = "chain", .mirror = auto)
 int chain(N *n)
 {
-    n->f = &b;
+    n->g = &b;
     return OUTER(n) == &b;
 }
 
 // CHECK-LABEL: /* The mirror clone of chain (
 // CHECK: #pragma push_macro("GETF")
 // CHECK-NEXT: #undef GETF
-// CHECK-NEXT: #define GETF(p) (*__extension__({ __auto_type __ptm_m[[F:[0-9]+]] = &(p->f); (__typeof__(__ptm_m[[F]]))ptm_redo_ld(__ptm_m[[F]], sizeof *__ptm_m[[F]]); }))
+// CHECK-NEXT: #define GETF(p) (*__extension__({ __auto_type __ptm_m[[F:[0-9]+]] = &(p->g); (__typeof__(__ptm_m[[F]]))ptm_redo_ld(__ptm_m[[F]], sizeof *__ptm_m[[F]]); }))
 
 // CHECK-LABEL: static const struct ptm_tx_desc nest__ptm_desc = {
-// CHECK: .mirror_reason = "nest: accesses memory inside a macro whose parameter, the access's base, is not one name at every level of its use at {{.*}}emit-redo-macro-nested.c:29:13",
+// CHECK: .mirror_reason = "nest: accesses memory inside a macro whose parameter, the access's base, is not one name at every level of its use at {{.*}}emit-redo-macro-nested.c:31:13",
 // CHECK-LABEL: static const struct ptm_tx_desc text__ptm_desc = {
-// CHECK: .mirror_reason = "text: accesses memory inside a macro whose parameter, the access's base, is not one name at every level of its use at {{.*}}emit-redo-macro-nested.c:37:13",
+// CHECK: .mirror_reason = "text: accesses memory inside a macro whose parameter, the access's base, is not one name at every level of its use at {{.*}}emit-redo-macro-nested.c:39:13",
 // CHECK-LABEL: static const struct ptm_tx_desc handed__ptm_desc = {
-// CHECK: .mirror_reason = "handed: accesses memory inside a macro whose parameter, the access's base, is not one name at every level of its use at {{.*}}emit-redo-macro-nested.c:45:13",
+// CHECK: .mirror_reason = "handed: accesses memory inside a macro whose parameter, the access's base, is not one name at every level of its use at {{.*}}emit-redo-macro-nested.c:47:13",
 // CHECK-LABEL: static const struct ptm_tx_desc chain__ptm_desc = {
 // CHECK: .inline_ok = 1,
 // CHECK-NEXT: .redo = 1,
