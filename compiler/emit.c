@@ -784,6 +784,10 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
         buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s(...) %s(__VA_ARGS__)\n",
                    r->name, r->name, r->name, r->target);
     }
+    /* Macros whose bodies access memory, their accesses through the buffer. */
+    for (int i = 0; f->redo && i < f->inl.nmacros; i++)
+        buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s\n",
+                   f->inl.macros[i].name, f->inl.macros[i].name, f->inl.macros[i].def);
     put_func_name(out, f);
     char *mirror = clone_name(f, "mirror");
     put_header(out, f, mirror, clone_storage(f), shown, false);
@@ -823,6 +827,8 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     free(mirror);
 
     put_func_name_end(out, f);
+    for (int i = f->redo ? f->inl.nmacros - 1 : -1; i >= 0; i--)
+        buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->inl.macros[i].name);
     for (int i = f->nmacro_redirects - 1; i >= 0; i--)
         buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->macro_redirects[i].name);
     put_quiet_end(out);

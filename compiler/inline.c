@@ -48,5 +48,10 @@ void inline_facts_free(InlineFacts *f)
     for (int i = 0; i < f->nbounds; i++)
         free(f->bounds[i].text);
     free(f->bounds);
+    for (int i = 0; i < f->nmacros; i++) {
+        free(f->macros[i].name);
+        free(f->macros[i].def);
+    }
+    free(f->macros);
     *f = (InlineFacts){0};
 }

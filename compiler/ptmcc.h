@@ -27,6 +27,10 @@
 **   prove.c      the proof that its stores stay in its locals
 **   polls.c      its cancellation points
 **   bounds_rewrite.c  the checks of its stores into local arrays
+**   macro_body.c      accesses a macro's body spells: the clone's
+**                     redefinition of the macro
+**   macro_args.c      the unit's macros; a parameter's arguments at every
+**                     level of nesting
 **   redo_rewrite.c    the write-buffer rewrite (mirrors runtime/redo.c)
 **
 **   The front end (front_parse):
@@ -405,6 +409,13 @@ typedef struct RedoEdit {
     char *text;
 } RedoEdit;
 
+/* A macro whose body an instrumented clone redefines, its accesses sent
+** through the write buffer (macro_body.c): def is "NAME(params) body". */
+typedef struct MacroRedef {
+    char *name;
+    char *def;
+} MacroRedef;
+
 typedef struct InlineFacts {
     bool local_stores_only; /* every store stays in the function's locals */
     char *blocker;          /* else the first one that does not, with where */
@@ -420,6 +431,8 @@ typedef struct InlineFacts {
     RedoEdit *bounds;       /* the checks of its stores into local arrays,
                                made in every mirror clone */
     int nbounds;
+    MacroRedef *macros;     /* macros its instrumented clone redefines */
+    int nmacros;
 } InlineFacts;
 
 /* What a mirror's call goes to, as resolve.c resolves it: is_user_shim(ctx,
@@ -516,6 +529,9 @@ typedef struct Redo {
     Done *done;
     int ndone;
     size_t lo, hi; /* the function body's text: where edits can go */
+    struct BodyRange *body; /* accesses spelled in macros' bodies */
+    int nbody;
+    const char *macro_why; /* why the last body range could not be placed, or NULL */
 } Redo;
 
 /* redo_start: a rewrite of the function whose body is body in file, its
@@ -580,7 +596,46 @@ bool is_unbounded_writer(const char *name);
 ** written there (from a macro's body), or the call was already renamed. */
 bool unbounded_name(Redo *r, CXCursor call, size_t *at, size_t *open);
 
+/* macro_body.c -------------------------------------------------------- */
+/* macro_body_access: records that e, an access spelled in a user macro's
+** body, is loaded (or stored, store) by the function: the clone's
+** redefinition of the macro wraps its text.  False: e's text is not one
+** range of one body. */
+bool macro_body_access(Redo *r, CXCursor e, bool store);
+/* macro_body_escape: records that e (and the objects enclosing it through
+** '.') has its address taken or decays, where a body spells it. */
+void macro_body_escape(Redo *r, CXCursor e);
+/* macro_body_finish: checks the recorded ranges (redo_block_at when one
+** cannot be wrapped) and makes r->out->macros; frees r->body. */
+void macro_body_finish(Redo *r);
+
+/* macro_args.c -------------------------------------------------------- */
+/* A macro definition of the unit: name, where its text is ([start, end)
+** of text, its body from body), whether it takes arguments. */
+typedef struct UnitMacro {
+    CXCursor cursor;
+    char *name;
+    CXFile file;
+    const char *text;
+    unsigned start, body, end;
+    bool fnlike;
+    bool system; /* in a system header */
+} UnitMacro;
+/* macro_defs: the macro definitions of tu (kept until another unit's are
+** asked for).  OUT: *defs.  Returns how many. */
+int macro_defs(CXTranslationUnit tu, const UnitMacro **defs);
+/* macro_param_plain: whether the parameter t[0, n) of def receives one
+** plain name (an identifier no macro defines) wherever def is used: in
+** every macro body of tu, through the parameters of the macros that pass
+** it on, and in [lo, hi) of file (the function's text; NULL: not
+** checked).  False too when t is no parameter of def. */
+bool macro_param_plain(CXTranslationUnit tu, const UnitMacro *def, const char *t, size_t n,
+                       const SrcFile *file, size_t lo, size_t hi);
+
 /* redo_rewrite.c ------------------------------------------------------ */
+/* redo_block_at: the function's clone cannot be instrumented: what, at
+** at, unless an earlier reason was recorded (r->out->redo_blocker). */
+void redo_block_at(Redo *r, CXCursor at, const char *what);
 /* redo_rewrite: the edits of fn (body in file) that send its accesses to
 ** memory other than its locals through the write buffer, and register its
 ** local objects (out->redo), or why it cannot (out->redo_blocker). */

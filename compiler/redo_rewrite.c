@@ -61,7 +61,7 @@ typedef enum Use {
     USE_NONE   /* not evaluated (sizeof, _Alignof) */
 } Use;
 
-static void redo_block(Redo *r, CXCursor at, const char *what)
+void redo_block_at(Redo *r, CXCursor at, const char *what)
 {
     if (r->out->redo_blocker)
         return;
@@ -69,6 +69,11 @@ static void redo_block(Redo *r, CXCursor at, const char *what)
     src_line_col((SrcLoc){r->file, cursor_offset(at)}, &line, &col);
     r->out->redo_blocker = format("%s at %s:%u:%u", what, r->file->path, line, col);
     r->out->redo_blocker_off = cursor_offset(at);
+}
+
+static void redo_block(Redo *r, CXCursor at, const char *what)
+{
+    redo_block_at(r, at, what);
 }
 
 static void redo_add(Redo *r, size_t off, size_t len, int order, char *text)
@@ -173,6 +178,114 @@ static bool library_object(CXCursor e)
     return false;
 }
 
+static void wrap_object(Redo *r, CXCursor e, const char *fn);
+
+/* whole_use_in_body: e, just spanned at s, is a macro's whole use (G(L),
+** TALLY) whose body's own text is its object: that range is recorded
+** (stored or loaded) and the clone's redefinition wraps it, so that every
+** access to it, whole use or inside another body, is wrapped once. */
+static bool whole_use_in_body(Redo *r, CXCursor e, size_t s, bool store)
+{
+    CXFile sf;
+    unsigned so;
+    clang_getSpellingLocation(clang_getRangeStart(clang_getCursorExtent(e)), &sf, NULL, NULL, &so);
+    return r->from_macro && (!sf || !clang_File_isEqual(sf, r->cxfile) || so != s) &&
+           macro_body_access(r, strip_parens(e), store);
+}
+
+static void wrap_pointer(Redo *r, CXCursor p, const char *fn);
+
+/* member_of_view: p->m, its member written in the function and its base
+** a macro's whole use (G(L)->panic): the base, whose text is this access's
+** alone, becomes a view of the object it points to, as a bit-field's
+** does.  False: the member is a macro's too. */
+static bool member_of_view(Redo *r, CXCursor e, CXCursor p, const char *fn)
+{
+    CXSourceLocation at = clang_getCursorLocation(e);
+    CXFile ef, sf;
+    unsigned eo, so;
+    clang_getExpansionLocation(at, &ef, NULL, NULL, &eo);
+    clang_getSpellingLocation(at, &sf, NULL, NULL, &so);
+    size_t ps, pt;
+    if (!ef || !sf || !clang_File_isEqual(ef, r->cxfile) || !clang_File_isEqual(sf, r->cxfile) ||
+        eo != so || !span(r, p, &ps, &pt) || pt > eo)
+        return false;
+    wrap_pointer(r, p, fn);
+    return true;
+}
+
+/* wrap_in_macro: e, spelled in a macro's body, is reached through the
+** view of the smallest object enclosing it ((*view).i for val_(o).i) whose
+** text is one body's range (macro_body.c) or can be placed in the
+** function's text.  False: neither. */
+static bool wrap_in_macro(Redo *r, CXCursor e, const char *fn)
+{
+    bool store = strcmp(fn, "ptm_redo_st") == 0;
+    size_t s, t;
+    for (int depth = 0; depth < 16; depth++) {
+        Kids k = kids_of(e);
+        enum CXCursorKind kind = clang_getCursorKind(e);
+        /* One object, one range: a body's parentheses are not wrapped,
+        ** what they hold is (a view inside a view would be a copy of it). */
+        if (kind == CXCursor_ParenExpr && k.n == 1) {
+            e = k.c[0];
+        } else {
+            if (macro_body_access(r, e, store))
+                return true;
+            if (kind != CXCursor_MemberRefExpr || k.n < 1)
+                return false;
+            if (is_pointer_type(clang_getCursorType(strip(k.c[0]))))
+                return member_of_view(r, e, k.c[0], fn);
+            e = k.c[0];
+        }
+        if (span(r, e, &s, &t)) {
+            if (!is_local_object(e))
+                wrap_object(r, e, fn);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* one_view: [s, t), a macro's argument that the macro expands twice, once
+** loaded and once stored (SETARG_B's (i) = ((i) & ...)), is one text: it
+** gets one wrap, through ptm_redo_st, whose view reads back as well.  A
+** load after the store is that view; a store after the load makes the
+** load's wrap a store's.  True: [s, t) is already wrapped so. */
+static bool one_view(Redo *r, CXCursor e, size_t s, size_t t, const char *fn)
+{
+    bool store = strcmp(fn, "ptm_redo_st") == 0;
+    const char *other = store ? "ptm_redo_ld" : "ptm_redo_st";
+    bool found = false;
+    for (int i = 0; i < r->ndone && !found; i++)
+        found = r->done[i].start == s && r->done[i].end == t && strcmp(r->done[i].kind, other) == 0;
+    if (!found)
+        return false;
+    if (!store)
+        return true;
+    /* The load's closing edit at t, whose opening at s has the opposite order. */
+    InlineFacts *f = r->out;
+    for (int i = 0; i < f->nredo; i++) {
+        RedoEdit *c = &f->redo[i];
+        if (c->off != t || c->order >= 0 || !strstr(c->text, "ptm_redo_ld("))
+            continue;
+        for (int j = 0; j < f->nredo; j++)
+            if (f->redo[j].off == s && f->redo[j].order == -c->order) {
+                char *a = addr_name(-c->order);
+                free(c->text);
+                c->text = format("); (__typeof__(%s))ptm_redo_st(%s, sizeof *%s); }))", a, a, a);
+                free(a);
+                for (int k = 0; k < r->ndone; k++)
+                    if (r->done[k].start == s && r->done[k].end == t &&
+                        strcmp(r->done[k].kind, other) == 0)
+                        r->done[k].kind = fn;
+                return true;
+            }
+    }
+    redo_block_at(r, e, "stores and loads a macro's argument");
+    return true;
+}
+
 /* wrap_object: the object e designates is reached through the buffer:
 ** fn is ptm_redo_ld or ptm_redo_st. */
 static void wrap_object(Redo *r, CXCursor e, const char *fn)
@@ -183,10 +296,15 @@ static void wrap_object(Redo *r, CXCursor e, const char *fn)
            kids_of(e).n == 1)
         e = kids_of(e).c[0];
     if (!span(r, e, &s, &t)) {
-        if (strcmp(fn, "ptm_redo_ld") != 0 || !library_object(e))
-            redo_block(r, e, "accesses memory inside a macro");
+        r->macro_why = NULL;
+        if ((strcmp(fn, "ptm_redo_ld") != 0 || !library_object(e)) && !wrap_in_macro(r, e, fn))
+            redo_block(r, e, r->macro_why ? r->macro_why : "accesses memory inside a macro");
         return;
     }
+    if (whole_use_in_body(r, e, s, strcmp(fn, "ptm_redo_st") == 0))
+        return;
+    if (r->from_macro && one_view(r, e, s, t, fn))
+        return;
     if (!once(r, s, t, fn))
         return;
     int n = ++r->seq;
@@ -290,6 +408,8 @@ static void redo_lvalue(Redo *r, CXCursor e, Use use)
     CXCursor s = strip_parens(e);
     if (is_system_variable(s))
         return;
+    if (use != USE_NONE && is_array_object(s))
+        macro_body_escape(r, s); /* it decays: a pointer into its view */
     if (use == USE_VALUE && is_bit_field(s) && is_nonlocal_access(s)) {
         bit_field_base(r, s, "ptm_redo_ld");
         return;
@@ -385,9 +505,21 @@ static void redo_store(Redo *r, CXCursor c)
         free(op);
         return;
     }
-    if (!span(r, lhs, &ls, &le)) {
-        redo_block(r, c, "stores to memory inside a macro");
+    if (span(r, lhs, &ls, &le) && whole_use_in_body(r, lhs, ls, true)) {
         free(op);
+        redo_walk(r, lhs, USE_PLACE);
+        redo_walk(r, rhs, USE_VALUE);
+        return;
+    }
+    if (!span(r, lhs, &ls, &le)) {
+        /* Spelled in a macro's body: its redefinition stores in place. */
+        free(op);
+        if (!wrap_in_macro(r, lhs, "ptm_redo_st")) {
+            redo_block(r, c, "stores to memory inside a macro");
+            return;
+        }
+        redo_walk(r, lhs, USE_PLACE);
+        redo_walk(r, rhs, USE_VALUE);
         return;
     }
     if (!find_op(r->file, le, rs, op, &at)) {
@@ -436,10 +568,17 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
     if (!span(r, e, &es, &ee)) {
         if (macro_parens(r, &e))
             redo_store_in_place(r, e, clang_getNullCursor());
+        else if (wrap_in_macro(r, e, "ptm_redo_st"))
+            redo_walk(r, e, USE_PLACE);
         else
             redo_block(r, c, "stores to memory inside a macro");
         return;
     }
+    if (whole_use_in_body(r, e, es, true)) {
+        redo_walk(r, e, USE_PLACE);
+        return;
+    }
+    span(r, e, &es, &ee);
     bool from_macro = r->from_macro;
     size_t before = es;
     while (before > 0 && (r->file->text[before - 1] == ' ' || r->file->text[before - 1] == '\t'))
@@ -729,8 +868,12 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
         char *op = op_spelling_unary(c);
         if (strcmp(op, "*") == 0)
             redo_lvalue(r, c, use);
-        else if (strcmp(op, "&") == 0)
+        else if (strcmp(op, "&") == 0) {
+            Kids k = kids_of(c);
+            if (k.n == 1)
+                macro_body_escape(r, k.c[0]);
             walk_children(r, c, USE_PLACE);
+        }
         else if (strcmp(op, "++") == 0 || strcmp(op, "--") == 0)
             redo_incdec(r, c, op);
         else
@@ -926,6 +1069,7 @@ void redo_rewrite(CXCursor fn, CXCursor body, SrcFile *file, const Callees *call
 {
     Redo r = redo_start(body, file, callees, out);
     redo_walk(&r, body, USE_VALUE);
+    macro_body_finish(&r);
     if (!out->redo_blocker)
         register_locals(fn, body, &r);
     free(r.done);

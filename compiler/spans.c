@@ -19,7 +19,7 @@
 
 Redo redo_start(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out)
 {
-    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0};
+    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0, NULL, 0, NULL};
     CXSourceRange ext = clang_getCursorExtent(body);
     unsigned lo, hi;
     clang_getExpansionLocation(clang_getRangeStart(ext), &r.cxfile, NULL, NULL, &lo);
@@ -258,8 +258,12 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     clang_getExpansionLocation(clang_getRangeEnd(ext), &f2, NULL, NULL, &b);
     clang_getSpellingLocation(clang_getRangeStart(ext), &s1, NULL, NULL, &sa);
     clang_getSpellingLocation(clang_getRangeEnd(ext), &s2, NULL, NULL, &sb);
+    /* The end of a header macro's own last token is reported at the use's
+    ** end (sb == b): whole_invocation judges it from the #define. */
+    bool header_end = s1 && s2 && !clang_File_isEqual(s1, r->cxfile) &&
+                      clang_File_isEqual(s2, r->cxfile) && sb == b;
     if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) || !s1 ||
-        !s2 || !clang_File_isEqual(s1, s2))
+        !s2 || (!clang_File_isEqual(s1, s2) && !header_end))
         return false;
     if (!clang_File_isEqual(s1, r->cxfile) || sa > sb || sb > r->file->len) {
         /* From a macro defined elsewhere: only a whole invocation. */

@@ -2,14 +2,15 @@
 // too: the argument's own text is rewritten, once even when the macro
 // expands it twice (MAX), so assert(), MIN/MAX and wrappers keep a
 // mirror inline.  A macro that expands to one whole designator or one
-// parenthesized expression (TALLY, LEVEL(s)) is rewritten around its
-// invocation.  The C library's variables (stderr) are read in place.
+// parenthesized expression (TALLY, LEVEL(s)) is redefined around the
+// instrumented clone, its body's object through the buffer.  The C library's variables (stderr) are read in place.
 // A failed assert() in the mirror is a validation event and a crash of
 // the mirror, never of the host: the call diverts.  A macro whose body
 // stores into its argument (BUMP) gets the argument rewritten into the
 // buffer's copy of the object.  What a macro's body stores into an object
-// it names itself (BUMP_MOVES) cannot be rewritten: that mirror runs in a
-// fork, and says so.
+// it names itself (BUMP_MOVES) is rewritten in the macro: the
+// instrumented clone redefines BUMP_MOVES around itself, and its mirror
+// stays inline too.
 // RUN: %ptmcc --emit-source %s -o - | grep -v '^//' | FileCheck %s
 // RUN: %ptmcc -Wall -Wextra -Werror %s -o %t
 // RUN: rm -f %t.trace
@@ -97,11 +98,19 @@ int main(void)
 // CHECK: return BUMP((*__extension__({ __auto_type __ptm_a1 = &(shelf.moves); (__typeof__(__ptm_a1))ptm_redo_st(__ptm_a1, sizeof *__ptm_a1); })));
 
 // CHECK-LABEL: /* The mirror clone of tally (
+// CHECK: #define TALLY (*__extension__({ __auto_type __ptm_m{{[0-9]+}} = &(shelf.moves); {{.*}}ptm_redo_st(
+// CHECK: #define LEVEL(s) ((*__extension__({ __auto_type __ptm_m{{[0-9]+}} = &((s)->level); {{.*}}ptm_redo_ld(
 // CHECK: {{^}}int tally__ptm_mirror{{$}}
 // CHECK-NEXT: #line
 // CHECK-NEXT: {{^ *}}(void){{$}}
-// CHECK: (__extension__({ __auto_type __ptm_a1 = &(TALLY); (*(__typeof__(__ptm_a1))ptm_redo_st(__ptm_a1, sizeof *__ptm_a1))++; }));
-// CHECK: &(LEVEL(&shelf)); (__typeof__(__ptm_a4))ptm_redo_ld(
+// CHECK: TALLY++;
+// CHECK-NEXT: TALLY += 2;
+// CHECK-NEXT: return TALLY == 4 && LEVEL(&shelf) == 3 ? 0 : 1;
+// CHECK: #pragma pop_macro("LEVEL")
+// CHECK-NEXT: #pragma pop_macro("TALLY")
+
+// CHECK-LABEL: /* The mirror clone of bump_moves (
+// CHECK: #define BUMP_MOVES() ((*__extension__({ __auto_type __ptm_m{{[0-9]+}} = &(shelf.moves); {{.*}}ptm_redo_st({{.*}} += 1)
 
 // CHECK-LABEL: static const struct ptm_tx_desc take__ptm_desc = {
 // CHECK: .inline_ok = 1,
@@ -110,7 +119,8 @@ int main(void)
 // CHECK: .inline_ok = 1,
 // CHECK-NEXT: .redo = 1,
 // CHECK-LABEL: static const struct ptm_tx_desc bump_moves__ptm_desc = {
-// CHECK: .mirror_reason = "bump_moves: stores to memory inside a macro at {{.*}}emit-redo-macro.c:73:12",
+// CHECK: .inline_ok = 1,
+// CHECK-NEXT: .redo = 1,
 
 // The second take would leave the shelf below zero: its mirror's assert
 // fails, and the call diverts before the primary runs.
@@ -121,6 +131,6 @@ int main(void)
 // OUT-NEXT: tally 0
 // OUT-NEXT: bump_moves 5
 // OUT-NEXT: level 3 peak 5 moves 5
-// INLINE: 4
+// INLINE: 5
 // ABRT: 1
 // EVENT: assertion failed: s->level >= 0

@@ -96,8 +96,8 @@ int main(void)
 // CHECK: take__ptm_static_taken++;
 
 // CHECK: {{^}}int take__ptm_mirror{{$}}
-// CHECK: if (!ptm_shim_validate(take__ptm_static_taken < 2, "only two"))
-// CHECK: take__ptm_static_taken++;
-// CHECK: ptm_shim_printf("took %d (id %d, ticket %d)\n", take__ptm_static_taken, next_id__ptm_mirror(), next_ticket__ptm_mirror());
+// CHECK: if (!ptm_shim_validate((*__extension__({ __auto_type __ptm_a1 = &(take__ptm_static_taken); {{.*}} < 2, "only two"))
+// CHECK: (__extension__({ __auto_type __ptm_a2 = &(take__ptm_static_taken); (*(__typeof__(__ptm_a2))ptm_redo_st(__ptm_a2, sizeof *__ptm_a2))++; }));
+// CHECK: ptm_shim_printf("took %d (id %d, ticket %d)\n", (*__extension__({ __auto_type __ptm_a3 = &(take__ptm_static_taken); {{.*}})), next_id__ptm_mirror(), next_ticket__ptm_mirror());
 // CHECK: static int next_id__ptm_mirror{{$}}
-// CHECK: BUMP(next_id__ptm_static_id);
+// CHECK: BUMP((*__extension__({ __auto_type __ptm_a{{[0-9]+}} = &(next_id__ptm_static_id);

@@ -2,10 +2,10 @@
 // backend rejects (a rewrite ptmcc gets wrong): the unit is compiled as
 // written, with a warning, so the build goes on; it has no clones and no
 // facts, and a mirror that reaches its functions forks, naming them.
-// RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror -c %inputs/xtu-setarg.c -o %t.lib.o 2>&1 | FileCheck %s --check-prefix=WARN
+// RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror -c %inputs/xtu-vector.c -o %t.lib.o 2>&1 | FileCheck %s --check-prefix=WARN
 // RUN: nm %t.lib.o | FileCheck %s --check-prefix=NM
-// RUN: %ptmcc -fptm-mirror-all -Wno-ptm-uncloneable -c %inputs/xtu-setarg.c -o %t.lib2.o 2>&1 | FileCheck %s --allow-empty --check-prefix=QUIET
-// RUN: not %ptmcc -fptm-mirror-all -Werror=ptm-uncloneable -c %inputs/xtu-setarg.c -o %t.lib3.o 2>&1 | FileCheck %s --check-prefix=WERROR
+// RUN: %ptmcc -fptm-mirror-all -Wno-ptm-uncloneable -c %inputs/xtu-vector.c -o %t.lib2.o 2>&1 | FileCheck %s --allow-empty --check-prefix=QUIET
+// RUN: not %ptmcc -fptm-mirror-all -Werror=ptm-uncloneable -c %inputs/xtu-vector.c -o %t.lib3.o 2>&1 | FileCheck %s --check-prefix=WERROR
 // RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror %s %t.lib.o -o %t
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t | FileCheck %s --check-prefix=OUT
 // RUN: FileCheck %s --check-prefix=TRACE < %t.trace
@@ -13,37 +13,31 @@
 #include <ptm.h>
 #include <stdio.h>
 
+typedef int v4 __attribute__((vector_size(16)));
 struct proto {
-    unsigned *code;
+    v4 lanes;
 };
-struct fstate {
-    struct proto *f;
-    int pc;
-};
-void patch(struct fstate *fs, int v);
+int patch(struct proto *p, int v);
 
 PTM_TRANSACTION(.transaction_id = "fix")
-int fix(struct fstate *fs)
+int fix(struct proto *p)
 {
-    patch(fs, 7);
-    return (int)(fs->f->code[0] >> 16 & 0xff);
+    return patch(p, 7);
 }
 
 int main(void)
 {
-    unsigned code[1] = {0};
-    struct proto p = {code};
-    struct fstate fs = {&p, 1};
-    printf("%d\n", fix(&fs));
+    struct proto p = {{0, 0, 0, 0}};
+    printf("%d\n", fix(&p));
     return 0;
 }
 
-// WARN: ptmcc: warning: {{.*}}xtu-setarg.c: the backend rejected its mirror clones; compiled without them (mirrors that reach its functions fork) [-Wptm-uncloneable]
+// WARN: ptmcc: warning: {{.*}}xtu-vector.c: the backend rejected its mirror clones; compiled without them (mirrors that reach its functions fork) [-Wptm-uncloneable]
 // WARN-NOT: error
 
 // QUIET-NOT: {{.}}
 
-// WERROR: ptmcc: error: {{.*}}xtu-setarg.c: the backend rejected its mirror clones; {{.*}} [-Werror,-Wptm-uncloneable]
+// WERROR: ptmcc: error: {{.*}}xtu-vector.c: the backend rejected its mirror clones; {{.*}} [-Werror,-Wptm-uncloneable]
 
 // NM: T patch
 // NM-NOT: patch__ptm

@@ -1,0 +1,524 @@
+/*
+** macro_body.c - accesses to memory that a macro's body spells, for the
+** write-buffer rewrite (redo_rewrite.c).
+**
+** The rewrite edits the function's text, and a macro's body is not in it:
+** its text is shared by every expansion (#define val_(o) ((o)->value_),
+** #define SET_ALL(v) (*gp = (v))).  The instrumented clone redefines such
+** a macro instead, for the clone only (push_macro, #define, pop_macro
+** around it, emit.c), with the accesses of its body wrapped as the
+** function's own are: the object a body's tokens designate is reached
+** through ptm_redo_ld or ptm_redo_st.  Since the new body serves every
+** expansion in the clone, each wrapped range of the body must be an
+** access wherever the clone expands it:
+**
+**   - a range whose address is taken or that decays to a pointer in some
+**     expansion (&val_(o), an array member) would hand out the buffer's
+**     view: the function stays uninstrumentable (a fork);
+**   - a range read in one expansion and stored in another is reached
+**     through ptm_redo_st everywhere (the store's view reads back too);
+**   - an expansion where the range is a local is translated to itself.
+**
+** Ranges are the designators the AST can place in a body: a name, a
+** member access whose member the body spells, a parenthesized expression,
+** and *E of those; an access whose text crosses bodies (val_(o).i, spelled
+** in two macros) is reached through its enclosing object's view
+** ((*view).i) when that object's text is in one body.  A system header's
+** macro is never redefined.
+*/
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clang-c/Index.h>
+
+#include "ptmcc.h"
+
+/* A range of a macro's body that the clone's new body wraps. */
+typedef struct BodyRange {
+    CXCursor def; /* the macro's definition */
+    CXFile file;
+    unsigned start, end; /* in file's text */
+    bool load, store;    /* what the function's expansions do there */
+    bool escapes;        /* some expansion takes its address */
+    CXCursor at;         /* the first expansion seen, for the diagnostic */
+} BodyRange;
+
+static const char *file_text(CXTranslationUnit tu, CXFile f, size_t *len)
+{
+    return f ? clang_getFileContents(tu, f, len) : NULL;
+}
+
+/* match_paren: the offset past the ')' closing the '(' at open, or 0. */
+static size_t match_paren(const char *t, size_t len, size_t open)
+{
+    int depth = 0;
+    for (size_t i = open; i < len; i++) {
+        char c = t[i];
+        if (c == '"' || c == '\'') {
+            for (i++; i < len && t[i] != c; i++)
+                if (t[i] == '\\')
+                    i++;
+        } else if (c == '/' && i + 1 < len && t[i + 1] == '*') {
+            const char *close = strstr(t + i + 2, "*/");
+            if (!close)
+                return 0;
+            i = (size_t)(close - t) + 1;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == ')' && --depth == 0) {
+            return i + 1;
+        } else if (c == '\n' && (i == 0 || t[i - 1] != '\\')) {
+            return 0; /* the end of the definition */
+        }
+    }
+    return 0;
+}
+
+static void spelled(CXSourceLocation loc, CXFile *f, unsigned *off)
+{
+    clang_getSpellingLocation(loc, f, NULL, NULL, off);
+}
+
+/* named_at: whether the token at off of t is name. */
+static bool named_at(const char *t, size_t len, unsigned off, CXCursor c)
+{
+    char *name = spelling(c);
+    size_t n = strlen(name);
+    bool ok = n && off + n <= len && memcmp(t + off, name, n) == 0;
+    free(name);
+    return ok;
+}
+
+static bool def_of(CXTranslationUnit tu, CXFile file, unsigned s, unsigned t, CXCursor *def);
+
+/* macro_def_of: the user macro whose body holds [s, t) of file, or NULL. */
+static const UnitMacro *macro_def_of(CXTranslationUnit tu, CXFile file, unsigned s, unsigned t)
+{
+    const UnitMacro *defs;
+    int n = macro_defs(tu, &defs);
+    for (int i = 0; i < n; i++) {
+        const UnitMacro *d = &defs[i];
+        if (!clang_File_isEqual(d->file, file) || s < d->start || t > d->end)
+            continue;
+        return d->system || s < d->body ? NULL : d;
+    }
+    return NULL;
+}
+
+static bool is_ident(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* back_space: the offset before blanks (and continued lines) ending at i. */
+static size_t back_space(const char *t, size_t i)
+{
+    for (;;) {
+        if (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t'))
+            i--;
+        else if (i > 1 && t[i - 1] == '\n' && t[i - 2] == '\\')
+            i -= 2;
+        else
+            return i;
+    }
+}
+
+/* back_ident: the start of the identifier ending at i, or i. */
+static size_t back_ident(const char *t, size_t i)
+{
+    while (i > 0 && is_ident(t[i - 1]))
+        i--;
+    return i;
+}
+
+/* match_back: the offset of the '(' that the ')' at close closes, or
+** SIZE_MAX (no strings or comments inside: a body's short argument list). */
+static size_t match_back(const char *t, size_t close, size_t floor)
+{
+    int depth = 0;
+    for (size_t i = close + 1; i-- > floor;) {
+        if (t[i] == '"' || t[i] == '\'' || t[i] == '/')
+            return SIZE_MAX;
+        if (t[i] == ')')
+            depth++;
+        else if (t[i] == '(' && --depth == 0)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+/* whole_argument: whether the identifier at [s, s+n) of t is a whole
+** argument of a macro's use: between '(' or ',' and ')' or ','. */
+static bool whole_argument(const char *t, size_t len, size_t s, size_t n)
+{
+    size_t b = back_space(t, s), a = s + n;
+    while (a < len && (t[a] == ' ' || t[a] == '\t'))
+        a++;
+    return b > 0 && (t[b - 1] == '(' || t[b - 1] == ',') && a < len && (t[a] == ')' || t[a] == ',');
+}
+
+/* base_before: the start of the base of a member access whose member the
+** body spells at lo of file, when the base's own text starts elsewhere:
+** a parameter of the body (#define api_incr_top(L) {L->top++;}), whose
+** argument, where it was written, is one name (L); or a use of a macro
+** whose whole body is one parenthesized expression (G(L)->GCdebt, with
+** #define G(L) (L->l_G)).  Those expand to exactly the AST's base.  OUT:
+** *start. */
+static bool base_before(Redo *r, CXCursor member, CXCursor base, CXFile file, unsigned lo,
+                        unsigned *start)
+{
+    CXTranslationUnit tu = clang_Cursor_getTranslationUnit(member);
+    size_t len;
+    const char *t = file_text(tu, file, &len);
+    if (!t || lo >= len)
+        return false;
+    size_t i = back_space(t, lo);
+    if (i >= 2 && t[i - 1] == '>' && t[i - 2] == '-')
+        i -= 2;
+    else if (i >= 1 && t[i - 1] == '.')
+        i -= 1;
+    else
+        return false;
+    i = back_space(t, i);
+    CXCursor b = base;
+    while ((clang_getCursorKind(b) == CXCursor_UnexposedExpr) && kids_of(b).n == 1)
+        b = kids_of(b).c[0];
+    CXFile bf;
+    unsigned bo;
+    spelled(clang_getRangeStart(clang_getCursorExtent(b)), &bf, &bo);
+    size_t blen;
+    const char *bt = file_text(tu, bf, &blen);
+    if (!bt || bo >= blen)
+        return false;
+    if (i > 0 && is_ident(t[i - 1])) {
+        size_t id = back_ident(t, i);
+        if (clang_getCursorKind(b) == CXCursor_MemberRefExpr && kids_of(b).n == 1) {
+            /* A chain the body spells (L->ci->top): the base's own base. */
+            CXFile mf;
+            unsigned mo;
+            spelled(clang_getCursorLocation(b), &mf, &mo);
+            return mf && clang_File_isEqual(mf, file) && mo == id && named_at(t, len, mo, b) &&
+                   base_before(r, b, kids_of(b).c[0], file, mo, start);
+        }
+        /* A parameter whose argument is one name: where it was written,
+        ** and at every macro between (macro_args.c). */
+        if (clang_getCursorKind(b) != CXCursor_DeclRefExpr || !named_at(bt, blen, bo, b))
+            return false;
+        char *name = spelling(b);
+        bool whole = whole_argument(bt, blen, bo, strlen(name));
+        free(name);
+        const UnitMacro *def = macro_def_of(tu, file, (unsigned)id, (unsigned)i);
+        if (!def)
+            return false;
+        if (!whole || !macro_param_plain(tu, def, t + id, i - id, r->file, r->lo, r->hi)) {
+            r->macro_why = "accesses memory inside a macro whose parameter, the access's "
+                           "base, is not one name at every level of its use";
+            return false;
+        }
+        *start = (unsigned)id;
+        return true;
+    }
+    if (i == 0 || t[i - 1] != ')' || clang_getCursorKind(b) != CXCursor_ParenExpr)
+        return false;
+    size_t open = match_back(t, i - 1, 0);
+    if (open == SIZE_MAX)
+        return false;
+    size_t id = back_ident(t, back_space(t, open));
+    size_t id_end = back_space(t, open);
+    if (id == id_end)
+        return false;
+    /* The macro used there: its body is the base's parentheses, whole. */
+    CXCursor def;
+    if (!def_of(tu, bf, bo, bo + 1, &def))
+        return false;
+    char *name = spelling(def);
+    bool same = strlen(name) == id_end - id && memcmp(t + id, name, id_end - id) == 0;
+    free(name);
+    unsigned de;
+    spelled(clang_getRangeEnd(clang_getCursorExtent(def)), NULL, &de);
+    if (!same || bt[bo] != '(' || match_paren(bt, blen, bo) != de)
+        return false;
+    *start = (unsigned)id;
+    return true;
+}
+
+/* body_text: where e's text is spelled, [*s, *t) of *file, when the AST
+** lets it be placed (see the header).  False: it cannot. */
+static bool body_text(Redo *r, CXCursor e, CXFile *file, unsigned *s, unsigned *t,
+                      int depth)
+{
+    if (depth > 16)
+        return false;
+    CXTranslationUnit tu = clang_Cursor_getTranslationUnit(e);
+    spelled(clang_getRangeStart(clang_getCursorExtent(e)), file, s);
+    size_t len;
+    const char *text = file_text(tu, *file, &len);
+    if (!text || *s >= len)
+        return false;
+    CXFile lf;
+    unsigned lo;
+    spelled(clang_getCursorLocation(e), &lf, &lo);
+    Kids k = kids_of(e);
+    switch (clang_getCursorKind(e)) {
+    case CXCursor_MemberRefExpr:
+        if (k.n == 1 && base_before(r, e, k.c[0], lf, lo, s)) {
+            *file = lf;
+            text = file_text(tu, lf, &len);
+        }
+        /* fall through */
+    case CXCursor_DeclRefExpr:
+        if (!lf || !clang_File_isEqual(lf, *file) || lo < *s || !named_at(text, len, lo, e))
+            return false;
+        {
+            char *name = spelling(e);
+            *t = lo + (unsigned)strlen(name);
+            free(name);
+        }
+        return true;
+    case CXCursor_ParenExpr:
+        if (text[*s] != '(')
+            return false;
+        *t = (unsigned)match_paren(text, len, *s);
+        return *t != 0;
+    case CXCursor_UnexposedExpr:
+        if (k.n != 1)
+            return false;
+        {
+            CXFile f2;
+            unsigned s2;
+            if (!body_text(r, k.c[0], &f2, &s2, t, depth + 1) || !clang_File_isEqual(f2, *file) ||
+                s2 != *s)
+                return false;
+        }
+        return true;
+    case CXCursor_UnaryOperator: {
+        char *op = op_spelling_unary(e);
+        bool deref = strcmp(op, "*") == 0;
+        free(op);
+        CXFile f2;
+        unsigned s2;
+        if (!deref || k.n != 1 || text[*s] != '*' ||
+            !body_text(r, k.c[0], &f2, &s2, t, depth + 1) || !clang_File_isEqual(f2, *file) ||
+            s2 <= *s)
+            return false;
+        for (unsigned i = *s + 1; i < s2; i++)
+            if (text[i] != ' ' && text[i] != '\t')
+                return false;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* def_of: the user macro whose body holds [s, t) of file.  OUT: *def. */
+static bool def_of(CXTranslationUnit tu, CXFile file, unsigned s, unsigned t, CXCursor *def)
+{
+    const UnitMacro *d = macro_def_of(tu, file, s, t);
+    if (!d)
+        return false;
+    *def = d->cursor;
+    return true;
+}
+
+/* range_of: the body range e's text is, recorded (once) in r. */
+static BodyRange *range_of(Redo *r, CXCursor e)
+{
+    CXFile file;
+    unsigned s, t;
+    CXCursor def;
+    if (!body_text(r, e, &file, &s, &t, 0) || t <= s ||
+        !def_of(clang_Cursor_getTranslationUnit(e), file, s, t, &def))
+        return NULL;
+    for (int i = 0; i < r->nbody; i++)
+        if (clang_File_isEqual(r->body[i].file, file) && r->body[i].start == s &&
+            r->body[i].end == t)
+            return &r->body[i];
+    r->body = xrealloc(r->body, sizeof *r->body * (size_t)(r->nbody + 1));
+    BodyRange *b = &r->body[r->nbody++];
+    *b = (BodyRange){def, file, s, t, false, false, false, e};
+    return b;
+}
+
+bool macro_body_access(Redo *r, CXCursor e, bool store)
+{
+    BodyRange *b = range_of(r, e);
+    if (!b)
+        return false;
+    if (store)
+        b->store = true;
+    else
+        b->load = true;
+    return true;
+}
+
+void macro_body_escape(Redo *r, CXCursor e)
+{
+    for (int depth = 0; depth < 16; depth++) {
+        BodyRange *b = range_of(r, e);
+        if (b)
+            b->escapes = true;
+        Kids k = kids_of(e);
+        enum CXCursorKind kind = clang_getCursorKind(e);
+        if (k.n < 1 ||
+            !(kind == CXCursor_ParenExpr || kind == CXCursor_UnexposedExpr ||
+              (kind == CXCursor_MemberRefExpr &&
+               !is_pointer_type(clang_getCursorType(strip(k.c[0]))))))
+            return;
+        e = k.c[0];
+    }
+}
+
+/* by_place: ranges by file, start, then outer first. */
+static int by_place(const void *a, const void *b)
+{
+    const BodyRange *x = a, *y = b;
+    if (!clang_File_isEqual(x->file, y->file)) {
+        CXString nx = clang_getFileName(x->file), ny = clang_getFileName(y->file);
+        int c = strcmp(clang_getCString(nx), clang_getCString(ny));
+        clang_disposeString(nx);
+        clang_disposeString(ny);
+        return c;
+    }
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return (x->end < y->end) - (x->end > y->end);
+}
+
+/* redefine: def's text with the edits of its ranges [from, to) of r->body
+** (sorted, nested), numbered from *seq. */
+static char *redefine(const BodyRange *b, int from, int to, int *seq)
+{
+    CXTranslationUnit tu = clang_Cursor_getTranslationUnit(b[from].def);
+    size_t len;
+    const char *text = file_text(tu, b[from].file, &len);
+    CXSourceRange ext = clang_getCursorExtent(b[from].def);
+    unsigned ds, de;
+    spelled(clang_getRangeStart(ext), NULL, &ds);
+    spelled(clang_getRangeEnd(ext), NULL, &de);
+    /* Closings wait on a stack: ranges nest. */
+    int n = to - from, *open = xcalloc((size_t)n + 1, sizeof *open), nopen = 0;
+    int *num = xcalloc((size_t)n + 1, sizeof *num);
+    Buf out = {0};
+    size_t at = ds;
+    for (int i = from; i <= to; i++) {
+        size_t next = i < to ? b[i].start : de;
+        /* Close what ends before the next opening. */
+        while (nopen > 0 && b[open[nopen - 1]].end <= next) {
+            const BodyRange *c = &b[open[nopen - 1]];
+            buf_put(&out, text + at, c->end - at);
+            at = c->end;
+            int k = num[open[nopen - 1] - from];
+            buf_printf(&out, "); (__typeof__(__ptm_m%d))%s(__ptm_m%d, sizeof *__ptm_m%d); }))", k,
+                       c->store ? "ptm_redo_st" : "ptm_redo_ld", k, k);
+            nopen--;
+        }
+        if (i == to)
+            break;
+        if (!b[i].load && !b[i].store)
+            continue;
+        buf_put(&out, text + at, next - at);
+        at = next;
+        int k = ++*seq;
+        num[i - from] = k;
+        buf_printf(&out, "(*__extension__({ __auto_type __ptm_m%d = &(", k);
+        open[nopen++] = i;
+    }
+    buf_put(&out, text + at, de - at);
+    free(open);
+    free(num);
+    /* A continued line stays one logical line. */
+    return out.data;
+}
+
+/* wraps_use: whether the function's own rewrite designates, at the start
+** of [s, e) of its text, the object a use of macro name designates
+** (&(G(L)) around the use): that would take the address of the view the
+** redefinition makes.  A use followed by -> is a pointer's value. */
+static bool wraps_use(const char *t, size_t len, size_t s, size_t e, const char *name)
+{
+    size_t n = strlen(name);
+    while (s < e && (t[s] == '+' || t[s] == '-' || t[s] == ' ' || t[s] == '\t'))
+        s++;
+    if (s + n > e || memcmp(t + s, name, n) != 0 || (s + n < len && is_ident(t[s + n])))
+        return false;
+    size_t end = s + n;
+    while (end < e && (t[end] == ' ' || t[end] == '\t'))
+        end++;
+    if (end < e && t[end] == '(') {
+        end = match_paren(t, len, end);
+        if (!end)
+            return true;
+    }
+    while (end < e && (t[end] == ' ' || t[end] == '\t'))
+        end++;
+    return !(end + 1 < e && t[end] == '-' && t[end + 1] == '>');
+}
+
+/* check_uses: neither the function's rewrite nor another body's range
+** may also wrap whole uses of a macro the clone redefines (one object, one
+** view: the address of a view is no object of the program's). */
+static void check_uses(Redo *r, const BodyRange *b, const BodyRange *all, int n, const char *name)
+{
+    for (int i = 0; i < n && !r->out->redo_blocker; i++) {
+        size_t len;
+        const char *t = file_text(clang_Cursor_getTranslationUnit(all[i].def), all[i].file, &len);
+        if ((all[i].load || all[i].store) && t &&
+            wraps_use(t, len, all[i].start, all[i].end, name))
+            redo_block_at(r, all[i].at, "accesses memory inside a macro whose use another "
+                                        "access wraps");
+    }
+    for (int i = 0; i < r->ndone && !r->out->redo_blocker; i++) {
+        const Done *d = &r->done[i];
+        if ((strcmp(d->kind, "ptm_redo_ld") == 0 || strcmp(d->kind, "ptm_redo_st") == 0 ||
+             strcmp(d->kind, "store") == 0) &&
+            wraps_use(r->file->text, r->file->len, d->start, d->end, name))
+            redo_block_at(r, b->at, "accesses memory inside a macro that the function also "
+                                    "uses whole");
+    }
+}
+
+void macro_body_finish(Redo *r)
+{
+    InlineFacts *out = r->out;
+    BodyRange *b = r->body;
+    int n = r->nbody;
+    r->body = NULL;
+    r->nbody = 0;
+    if (out->redo_blocker || n == 0) {
+        free(b);
+        return;
+    }
+    qsort(b, (size_t)n, sizeof *b, by_place);
+    for (int i = 0; i < n && !out->redo_blocker; i++) {
+        if ((b[i].load || b[i].store) && b[i].escapes)
+            redo_block_at(r, b[i].at, "takes the address of memory inside a macro");
+        /* Ranges of one body nest or are apart. */
+        if (i > 0 && clang_File_isEqual(b[i - 1].file, b[i].file) && b[i].start < b[i - 1].end &&
+            b[i].end > b[i - 1].end)
+            redo_block_at(r, b[i].at, "accesses memory inside a macro");
+    }
+    static int seq = 0; /* names unique across the clones of the unit */
+    for (int i = 0; i < n && !out->redo_blocker;) {
+        int j = i;
+        bool wraps = false;
+        while (j < n && clang_equalCursors(b[j].def, b[i].def)) {
+            wraps |= b[j].load || b[j].store;
+            j++;
+        }
+        if (wraps) {
+            char *name = spelling(b[i].def);
+            check_uses(r, &b[i], b, n, name);
+            free(name);
+        }
+        if (wraps && !out->redo_blocker) {
+            out->macros = xrealloc(out->macros, sizeof *out->macros * (size_t)(out->nmacros + 1));
+            out->macros[out->nmacros++] =
+                (MacroRedef){spelling(b[i].def), redefine(b, i, j, &seq)};
+        }
+        i = j;
+    }
+    free(b);
+}
