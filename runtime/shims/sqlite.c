@@ -118,6 +118,8 @@ struct sqlDb {
                                     statement fails with SQLITE_READONLY */
     int begun;                   /* ptmSqlOverlayBegin called */
     int used;                    /* a statement ran on it in this mirror */
+    int checked;                 /* its COMMIT was a check: the overlay's
+                                    transaction is still open (see stepStmt) */
     int busy_ms;                 /* the busy timeout the policy follows; -1: unknown */
     sqlite3_int64 host_total;    /* the host's total_changes when mapped */
     sqlite3_int64 ov_total;      /* the overlay's, when begun */
@@ -473,41 +475,6 @@ static struct sqlStmt *stmtOf(struct ptmMirror *m, sqlite3_stmt *st, int want, i
 
 /* Records statement e's step that returned rc (extended code ext; 0: the
 ** connection's), which took [t0, now). */
-/* The statements' texts a thread normalized last, so that a transaction's
-** statements, run again in every mirror, are normalized once. */
-#define NORM_CACHE 8
-#define NORM_MAX_SQL 480 /* a longer text is normalized every time */
-static _Thread_local struct normEntry {
-    char sql[NORM_MAX_SQL];
-    char norm[PTM_TARGET_MAX];
-    size_t len;                   /* of sql; 0: an empty slot */
-} normCache[NORM_CACHE];          /* about 5 KiB of each thread's TLS */
-static _Thread_local unsigned normNext;
-
-/* normalized: sql as ptmSqlNormalize gives it, into out (PTM_TARGET_MAX
-** bytes), from the cache when this thread normalized the same text. */
-static void normalized(const char *sql, char *out)
-{
-    size_t len = strlen(sql);
-    struct normEntry *e;
-    unsigned i;
-
-    if (len > 0 && len < NORM_MAX_SQL) {
-        for (i = 0; i < NORM_CACHE; i++)
-            if (normCache[i].len == len && memcmp(normCache[i].sql, sql, len) == 0) {
-                memcpy(out, normCache[i].norm, PTM_TARGET_MAX);
-                return;
-            }
-        e = &normCache[normNext++ % NORM_CACHE];
-        ptmSqlNormalize(sql, (int)len, e->norm, sizeof e->norm);
-        memcpy(e->sql, sql, len);
-        e->len = len;
-        memcpy(out, e->norm, PTM_TARGET_MAX);
-        return;
-    }
-    ptmSqlNormalize(sql, -1, out, PTM_TARGET_MAX);
-}
-
 static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64_t t0)
 {
     char target[PTM_TARGET_MAX];
@@ -523,7 +490,7 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
         e->dur = 0;
     }
     e->dur += ptmOsNowNs() - t0;
-    normalized(sql ? sql : "", target);
+    ptmSqlNormalized(sql ? sql : "", target);
     if (rc == SQLITE_ROW) {
         ptmMirrorRecordRead((enum ptmCall)call, t0, target, rc, 0, 0);
         return;
@@ -540,8 +507,7 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
         ev->dur_ns = e->dur;
         if (!readonly)
             ev->flags |= PTM_EVF_EFFECT;
-        snprintf(ev->detail, sizeof ev->detail, "%s changes=%lld%s", ptmSqlRcName(ext), changes,
-                 e->restarted ? " restarted" : "");
+        ptmSqlStepDetail(ev->detail, sizeof ev->detail, ext, changes, e->restarted);
     }
     e->running = 0;
     e->restarted = 0;
@@ -560,7 +526,22 @@ static int stepErrno(struct sqlStmt *e, int rc, int saved)
     return err ? err : saved;
 }
 
-/* One step of e in the mirror, recorded as call. */
+/* A COMMIT that was only checked (ptmSqlCommitCheckable) runs for real
+** before its connection runs anything else in the same mirror.  Should it
+** fail now, the mirror was told of a commit that did not happen:
+** inconclusive. */
+static void commitForReal(struct sqlDb *d, unsigned call)
+{
+    d->checked = 0;
+    if (sqlite3_exec(d->odb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(d->odb, "ROLLBACK", NULL, NULL, NULL);
+        recordPretended(call, d->name, "the checked commit failed when run");
+    }
+}
+
+/* One step of e in the mirror, recorded as call.  A COMMIT that may be
+** checked instead leaves the overlay's transaction open for
+** ptmSqlOverlayEnd to roll back, and is SQLITE_DONE. */
 static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
 {
     uint64_t t0;
@@ -576,6 +557,13 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
     if (e->db->readonly && !sqlite3_stmt_readonly(e->ov)) {
         recordStep(e, call, SQLITE_READONLY, SQLITE_READONLY, t0);
         return SQLITE_READONLY;
+    }
+    if (e->db->checked)
+        commitForReal(e->db, call);
+    if (!e->running && ptmSqlCommitCheckable(e->db->ov, e->db->odb, e->ov)) {
+        e->db->checked = 1;
+        recordStep(e, call, SQLITE_DONE, SQLITE_DONE, t0);
+        return SQLITE_DONE;
     }
     int saved = errno;
     rc = sqlite3_step(e->ov);
@@ -925,8 +913,10 @@ long long ptm_shim_sqlite3_last_insert_rowid(struct sqlite3 *db)
 int ptm_shim_sqlite3_get_autocommit(struct sqlite3 *db)
 {
     struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_get_autocommit(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_get_autocommit(db);
+    if (!ptmMirrorCurrent)
+        return sqlite3_get_autocommit(db);
+    sqlite3 *on = stateDb(ptmMirrorCurrent, db, &d);
+    return d && d->used && d->checked ? 1 : sqlite3_get_autocommit(on);
 }
 
 /* total_changes in a mirror: the host's when mapped plus what the mirror's

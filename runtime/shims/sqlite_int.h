@@ -66,6 +66,15 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
+/* ptmSqlOverlayCommitFree: whether the real COMMIT of o's open write
+** transaction would take no lock beyond those the overlay was granted
+** already: in WAL mode always (the write lock was probed when the
+** transaction first wrote); in rollback mode when no other holder has the
+** PENDING or a SHARED byte that its EXCLUSIVE lock needs.  Records no
+** event: a lock found held leaves the COMMIT to run for real, whose own
+** probe records it. */
+int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o);
+
 /* The memory every overlay file of one thread may hold (blocks the
 ** overlays wrote, their journals and temp files): past it a write fails
 ** with SQLITE_IOERR_NOMEM, which SQLite returns as SQLITE_NOMEM. */
@@ -95,6 +104,19 @@ int ptmSqlRcErrno(int rc, int sys);
 ** "?", comments and white space runs one space.  OUT: out (cap bytes,
 ** NUL-terminated).  Returns the length written. */
 size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap);
+
+/* ptmSqlStepDetail: a statement event's detail, "SQLITE_DONE changes=1"
+** (" restarted" appended when restarted), into out (cap bytes). */
+void ptmSqlStepDetail(char *out, size_t cap, int rc, long long changes, int restarted);
+
+/* ptmSqlNormalized: ptmSqlNormalize of sql (NUL-terminated) into out
+** (PTM_TARGET_MAX bytes), from a per-thread cache of recent texts. */
+void ptmSqlNormalized(const char *sql, char *out);
+
+/* ptmSqlCommitCheckable: whether a step of st on overlay o's connection db
+** may end the mirror's transaction as a check, not a commit (see
+** sqlite_sql.c).  1 yes, 0 run it for real. */
+int ptmSqlCommitCheckable(struct ptmSqlOverlay *o, sqlite3 *db, sqlite3_stmt *st);
 
 /* sqlite_sql.c: below sqlite.c, with ptmSqlRcName, ptmSqlRcErrno and
 ** ptmSqlNormalize above. */

@@ -163,6 +163,38 @@ int ptmSqlRcErrno(int rc, int sys)
     }
 }
 
+/*
+** ptmSqlStepDetail: a statement event's detail, "<code name> changes=N"
+** and " restarted" when restarted, into out (cap bytes, truncated,
+** NUL-terminated).  (By hand: snprintf cost more than the rest of the
+** event.)
+*/
+void ptmSqlStepDetail(char *out, size_t cap, int rc, long long changes, int restarted)
+{
+    char num[24], *d = num + sizeof num;
+    unsigned long long v = changes < 0 ? 0ull - (unsigned long long)changes
+                                       : (unsigned long long)changes;
+    const char *parts[4];
+    size_t n = 0, i, k;
+
+    *--d = 0;
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (changes < 0)
+        *--d = '-';
+    parts[0] = ptmSqlRcName(rc);
+    parts[1] = " changes=";
+    parts[2] = d;
+    parts[3] = restarted ? " restarted" : "";
+    if (!cap)
+        return;
+    for (i = 0; i < 4; i++)
+        for (k = 0; parts[i][k] && n + 1 < cap; k++)
+            out[n++] = parts[i][k];
+    out[n] = 0;
+}
+
 /* ------------------------------------------------------------------------
 ** SQL without its literals
 */
@@ -285,6 +317,118 @@ size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap)
 #undef PUT
     out[o] = 0;
     return o;
+}
+
+/* The statements' texts a thread normalized last, so that a transaction's
+** statements, run again in every mirror, are normalized once. */
+#define NORM_CACHE 8
+#define NORM_MAX_SQL 480 /* a longer text is normalized every time */
+static _Thread_local struct normEntry {
+    char sql[NORM_MAX_SQL];
+    char norm[PTM_TARGET_MAX];
+    size_t len;                   /* of sql; 0: an empty slot */
+} normCache[NORM_CACHE];          /* about 5 KiB of each thread's TLS */
+static _Thread_local unsigned normNext;
+
+/*
+** ptmSqlNormalized: sql as ptmSqlNormalize gives it, into out
+** (PTM_TARGET_MAX bytes), from the cache when this thread normalized the
+** same text.
+*/
+void ptmSqlNormalized(const char *sql, char *out)
+{
+    size_t len = strlen(sql);
+    struct normEntry *e;
+    unsigned i;
+
+    if (len > 0 && len < NORM_MAX_SQL) {
+        for (i = 0; i < NORM_CACHE; i++)
+            if (normCache[i].len == len && memcmp(normCache[i].sql, sql, len) == 0) {
+                memcpy(out, normCache[i].norm, PTM_TARGET_MAX);
+                return;
+            }
+        e = &normCache[normNext++ % NORM_CACHE];
+        ptmSqlNormalize(sql, (int)len, e->norm, sizeof e->norm);
+        memcpy(e->sql, sql, len);
+        e->len = len;
+        memcpy(out, e->norm, PTM_TARGET_MAX);
+        return;
+    }
+    ptmSqlNormalize(sql, -1, out, PTM_TARGET_MAX);
+}
+
+/* ------------------------------------------------------------------------
+** A mirror's COMMIT, checked instead of run
+*/
+
+/* wordAt: whether s starts with the keyword w (any case) as a whole word;
+** OUT: *end, past it. */
+static int wordAt(const char *s, const char *w, const char **end)
+{
+    size_t n = strlen(w), i;
+
+    for (i = 0; i < n; i++)
+        if (!s[i] || (s[i] | 0x20) != w[i])
+            return 0;
+    if (isIdentChar((unsigned char)s[n]))
+        return 0;
+    *end = s + n;
+    return 1;
+}
+
+static const char *skipSpace(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+        s++;
+    return s;
+}
+
+/* isCommitText: whether sql is exactly COMMIT or END, with an optional
+** TRANSACTION and name, then white space or one ';'.  Anything else (a
+** comment, RELEASE of the outermost savepoint) is not: such a commit
+** runs for real, as before. */
+static int isCommitText(const char *sql)
+{
+    const char *p = skipSpace(sql ? sql : "");
+
+    if (!wordAt(p, "commit", &p) && !wordAt(p, "end", &p))
+        return 0;
+    p = skipSpace(p);
+    if (wordAt(p, "transaction", &p)) {
+        p = skipSpace(p);
+        while (isIdentChar((unsigned char)*p))
+            p++;
+        p = skipSpace(p);
+    }
+    if (*p == ';')
+        p = skipSpace(p + 1);
+    return *p == 0;
+}
+
+/*
+** ptmSqlCommitCheckable: whether a step of st, a statement of overlay o's
+** connection db, may end the mirror's transaction as a check instead of a
+** commit: st is a COMMIT, the transaction is a write transaction that
+** would commit without an error (no deferred foreign key left violated, no
+** other statement of db running) and without a lock the overlay does not
+** already hold (ptmSqlOverlayCommitFree).  Then the transaction stays open
+** and ptmSqlOverlayEnd rolls it back: SQLite keeps the pages it read, where
+** a commit into the overlay's memory would have cost writing the frames and
+** a full re-read at the next mirror.  1 yes, 0 run the COMMIT for real.
+*/
+int ptmSqlCommitCheckable(struct ptmSqlOverlay *o, sqlite3 *db, sqlite3_stmt *st)
+{
+    int fks = 0, hi = 0;
+    sqlite3_stmt *other;
+
+    if (!o || !isCommitText(sqlite3_sql(st)) || sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE)
+        return 0;
+    if (sqlite3_db_status(db, SQLITE_DBSTATUS_DEFERRED_FKS, &fks, &hi, 0) != SQLITE_OK || fks)
+        return 0;
+    for (other = sqlite3_next_stmt(db, NULL); other; other = sqlite3_next_stmt(db, other))
+        if (other != st && sqlite3_stmt_busy(other))
+            return 0;
+    return ptmSqlOverlayCommitFree(o);
 }
 
 /* ------------------------------------------------------------------------

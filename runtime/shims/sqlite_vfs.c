@@ -137,6 +137,7 @@ struct ptmSqlOverlay {
                                        resolved): its -wal, -journal, -shm follow it */
     char *base;                     /* its basename, for events */
     sqlite3 *db;
+    sqlite3_stmt *rollback;         /* "ROLLBACK", prepared once (NULL: exec it) */
     struct memFile dbf, wal, journal;
     struct shmCopy shm;
     int lock;                       /* SQLITE_LOCK_* held, privately */
@@ -1145,6 +1146,7 @@ static void threadExit(void *unused)
     overlays = NULL;
     for (; o; o = next) {
         next = o->next;
+        sqlite3_finalize(o->rollback);
         if (o->db && sqlite3_close(o->db) != SQLITE_OK)
             continue; /* statements left: leak it rather than free under them */
         memFree(&o->journal);
@@ -1375,6 +1377,25 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
         walFreshFrom(o);
 }
 
+/* rollBack: ends the overlay connection's open transaction, if any, by
+** the ROLLBACK statement kept prepared (one parse per overlay, not one per
+** mirror). */
+static void rollBack(struct ptmSqlOverlay *o)
+{
+    if (sqlite3_get_autocommit(o->db))
+        return;
+    if (!o->rollback &&
+        sqlite3_prepare_v3(o->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &o->rollback,
+                           NULL) != SQLITE_OK) {
+        sqlite3_finalize(o->rollback);
+        o->rollback = NULL;
+        sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+        return;
+    }
+    sqlite3_step(o->rollback);
+    sqlite3_reset(o->rollback);
+}
+
 /* ptmSqlOverlayBegin: see sqlite_int.h.  After a mirror that wrote, every
 ** cached page is dropped (sqlite3_db_release_memory once no transaction is
 ** open): SQLite keeps its cache when the change counter it reads equals
@@ -1390,8 +1411,7 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
         o->busy = busy;
         return SQLITE_OK;
     }
-    if (!sqlite3_get_autocommit(o->db))
-        sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+    rollBack(o);
     if (dropWrites(o) || o->stale || o->active)
         sqlite3_db_release_memory(o->db);
     o->stale = 0;
@@ -1410,8 +1430,7 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     struct dbVersion now;
     int changed;
 
-    if (!sqlite3_get_autocommit(o->db))
-        sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+    rollBack(o);
     readVersion(o, &now);
     changed = memcmp(&now, &o->ver, sizeof now) != 0;
     /* Pages read while a writer held its lock, or while the database
@@ -1419,6 +1438,19 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     o->stale = dropWrites(o) || changed || o->reported;
     o->active = 0;
     return changed;
+}
+
+/* ptmSqlOverlayCommitFree: see sqlite_int.h.  The WAL index mapped is
+** what says the connection is in WAL mode (an exclusive-locking WAL
+** connection maps none, and is treated as rollback mode: probed). */
+int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o)
+{
+    pid_t pid;
+
+    if (o->shm.n > 0 || o->lock >= SQLITE_LOCK_EXCLUSIVE)
+        return 1;
+    return !probe(o->dbf.fd, F_WRLCK, PENDING_BYTE, 1, &pid) &&
+           !probe(o->dbf.fd, F_WRLCK, SHARED_FIRST, SHARED_SIZE, &pid);
 }
 
 /* ptmSqlOverlaySetLimit: see sqlite_int.h. */
