@@ -104,6 +104,10 @@ struct memFile {
                                        the -wal past its committed frames */
     struct block *map;              /* open addressing, cap a power of two */
     size_t cap, used;
+    struct readCache *kept;         /* the database and its -wal: real bytes
+                                       read by earlier mirrors (see keptGet) */
+    sqlite3_int64 keep_below;       /* reads ending past it are not kept
+                                       (0: none, in this mirror) */
 };
 
 /* The private copy of the WAL index. */
@@ -150,6 +154,15 @@ struct ptmSqlOverlay {
     struct dbVersion ver;
     int wal_mode;                   /* the header said WAL at Begin */
     int stale;                      /* the last mirror wrote: drop the cache */
+    struct stat db_st;              /* the database as Begin's stat saw it */
+    struct keptKey {                /* what the kept reads are valid for */
+        int ok, wal_mode;
+        dev_t ddev, wdev;
+        ino_t dino, wino;
+        off_t dsize;
+        struct timespec dmtime;
+        unsigned char hdr[28], salt[8], backfill[4];
+    } key;
     unsigned char head[BLOCK];      /* the database's first block, read at Begin */
 };
 
@@ -347,8 +360,13 @@ static void memDrop(struct memFile *mf)
     mf->head = NULL;
 }
 
+static void keptFlush(struct memFile *mf);
+
 static void memFree(struct memFile *mf)
 {
+    keptFlush(mf);
+    free(mf->kept);
+    mf->kept = NULL;
     memDrop(mf);
     free(mf->map);
     mf->map = NULL;
@@ -361,6 +379,100 @@ static void memInit(struct memFile *mf)
     mf->fd = -1;
     mf->base_limit = INT64_MAX;
     mf->fresh_from = INT64_MAX;
+}
+
+/* ---------------------------------------------------------------------
+** Real bytes kept across mirrors.  SQLite empties its page cache whenever
+** another connection committed (the WAL header moved): the host's own
+** primary, between two mirrors.  Reading the same pages again costs a
+** pread each; these are kept here instead, for as long as they cannot
+** have changed (keyFor): a -wal frame below the committed end never
+** changes until the WAL restarts with a new salt, and the database file
+** changes only through a checkpoint (nBackfill, its header) or, in
+** rollback mode, a commit (its change counter).  Begin drops them all
+** when any of that moved, End when the database changed during the mirror
+** or a lock was found held.
+*/
+#define KEPT_SLOTS 256              /* per file: about 1 MiB of 4 KiB pages */
+#define KEPT_MAX_READ 65536
+#define KEY_BYTES 64
+
+struct keptRead {
+    sqlite3_int64 off;              /* -1: empty slot */
+    int amt;
+    unsigned char *data;
+};
+
+struct readCache {
+    struct keptRead slot[KEPT_SLOTS]; /* open addressing on off */
+    size_t used;
+};
+
+static void keptFlush(struct memFile *mf)
+{
+    size_t i;
+
+    if (!mf->kept)
+        return;
+    for (i = 0; i < KEPT_SLOTS; i++) {
+        free(mf->kept->slot[i].data);
+        mf->kept->slot[i].data = NULL;
+        mf->kept->slot[i].off = -1;
+    }
+    mf->kept->used = 0;
+}
+
+static size_t keptSlot(sqlite3_int64 off)
+{
+    return ((size_t)off * 0x9E3779B97F4A7C15ull >> 32) & (KEPT_SLOTS - 1);
+}
+
+/* keptGet: amt bytes at off, from what an earlier read kept; 1 when they
+** were there (copied to buf). */
+static int keptGet(const struct memFile *mf, void *buf, int amt, sqlite3_int64 off)
+{
+    size_t i, n;
+
+    if (!mf->kept || !mf->kept->used || off + amt > mf->keep_below)
+        return 0;
+    for (i = keptSlot(off), n = 0; n < KEPT_SLOTS && mf->kept->slot[i].off != -1;
+         i = (i + 1) & (KEPT_SLOTS - 1), n++)
+        if (mf->kept->slot[i].off == off && mf->kept->slot[i].amt == amt) {
+            memcpy(buf, mf->kept->slot[i].data, (size_t)amt);
+            return 1;
+        }
+    return 0;
+}
+
+/* keptPut: keeps the amt real bytes at off just read; a full table starts
+** again empty (no memory: nothing kept). */
+static void keptPut(struct memFile *mf, const void *buf, int amt, sqlite3_int64 off)
+{
+    size_t i, k;
+    unsigned char *copy;
+
+    if (amt <= 0 || amt > KEPT_MAX_READ || off < 0 || off + amt > mf->keep_below)
+        return;
+    if (!mf->kept) {
+        if (!(mf->kept = malloc(sizeof *mf->kept)))
+            return;
+        for (k = 0; k < KEPT_SLOTS; k++)
+            mf->kept->slot[k] = (struct keptRead){-1, 0, NULL};
+        mf->kept->used = 0;
+    }
+    if ((mf->kept->used + 1) * 4 > KEPT_SLOTS * 3)
+        keptFlush(mf);
+    if (!(copy = malloc((size_t)amt)))
+        return;
+    memcpy(copy, buf, (size_t)amt);
+    for (i = keptSlot(off); mf->kept->slot[i].off != -1; i = (i + 1) & (KEPT_SLOTS - 1))
+        if (mf->kept->slot[i].off == off) { /* another length at the same place */
+            free(mf->kept->slot[i].data);
+            mf->kept->slot[i] = (struct keptRead){off, amt, copy};
+            return;
+        }
+    mf->kept->slot[i] = (struct keptRead){off, amt, copy};
+    mf->kept->used++;
 }
 
 /* realSize: the size of the base file; 0 when there is none. */
@@ -472,12 +584,15 @@ static int memRead(struct memFile *mf, void *out, int amt, sqlite3_int64 off)
             memcpy(buf, mf->head + off, (size_t)amt);
             return SQLITE_OK;
         }
+        if (keptGet(mf, buf, amt, off))
+            return SQLITE_OK;
         if (mf->fd >= 0 && (got = preadFull(mf->fd, buf, (size_t)amt, (off_t)off)) < 0)
             return SQLITE_IOERR_READ;
         if (got < amt) {
             memset(buf + got, 0, (size_t)(amt - got));
             return SQLITE_IOERR_SHORT_READ;
         }
+        keptPut(mf, buf, amt, off);
         return SQLITE_OK;
     }
     if ((rc = logicalSize(mf, &size)) != SQLITE_OK)
@@ -831,6 +946,17 @@ static void walFreshFrom(struct ptmSqlOverlay *o)
     o->wal.fresh_from = WAL_FILE_HDR + (sqlite3_int64)mx * (page + WAL_FRAME_HDR);
 }
 
+/* walKeepBelow: the -wal's reads are kept below its committed end, when
+** the private copy of the WAL index (whose header says where that is) is
+** of the generation the key names. */
+static void walKeepBelow(struct ptmSqlOverlay *o)
+{
+    o->wal.keep_below = 0;
+    if (o->key.ok && o->wal_mode && o->wal.fd >= 0 && o->wal.fresh_from != INT64_MAX &&
+        o->shm.n > 0 && memcmp((unsigned char *)o->shm.region[0] + 32, o->key.salt, 8) == 0)
+        o->wal.keep_below = o->wal.fresh_from;
+}
+
 static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile **pp)
 {
     struct ovFile *p = (struct ovFile *)f;
@@ -850,8 +976,11 @@ static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile 
             return SQLITE_IOERR_NOMEM;
         s->region[s->n] = r;
         rc = shmFill(s, s->n++, size);
-        if (s->n == 1 && rc == SQLITE_OK && !p->o->wal.dirty)
+        if (s->n == 1 && rc == SQLITE_OK && !p->o->wal.dirty) {
             walFreshFrom(p->o);
+            if (p->o->active)
+                walKeepBelow(p->o);
+        }
     }
     *pp = s->region[i];
     return rc;
@@ -1337,6 +1466,9 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     ssize_t got;
 
     if (ptmOs.stat(o->name, &st) != 0)
+        memset(&st, 0, sizeof st);
+    o->db_st = st;
+    if (!st.st_ino)
         o->dbf.fd = -1; /* gone: an empty database */
     else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
              rebase(&o->dbf, o->name) != 0)
@@ -1396,6 +1528,41 @@ static void rollBack(struct ptmSqlOverlay *o)
     sqlite3_reset(o->rollback);
 }
 
+/* keepReads: what the reads kept by earlier mirrors are valid for, from
+** what refresh just saw: they are dropped when it differs from the last
+** Begin's, and this mirror keeps reads only where that is known (a
+** readable header; in WAL mode a -shm whose two headers agree, and -wal
+** frames below the committed end only). */
+static void keepReads(struct ptmSqlOverlay *o)
+{
+    struct keptKey k;
+
+    memset(&k, 0, sizeof k);
+    k.ok = o->ver.have_db && o->dbf.fd >= 0 && (!o->wal_mode || o->ver.have_shm);
+    k.wal_mode = o->wal_mode;
+    k.ddev = o->dbf.dev;
+    k.dino = o->dbf.ino;
+    k.dsize = o->db_st.st_size;
+    k.dmtime = o->db_st.st_mtim;
+    memcpy(k.hdr, o->ver.hdr, sizeof k.hdr);
+    if (o->wal_mode) {
+        k.wdev = o->wal.dev;
+        k.wino = o->wal.ino;
+        memcpy(k.salt, o->ver.shm + 32, sizeof k.salt);
+        memcpy(k.backfill, o->ver.shm + 96, sizeof k.backfill);
+    }
+    if (!k.ok || memcmp(&k, &o->key, sizeof k) != 0) {
+        keptFlush(&o->dbf);
+        keptFlush(&o->wal);
+        /* SQLite's own cache too: it trusts a change counter that a file
+        ** put in the database's place may share with the old one. */
+        sqlite3_db_release_memory(o->db);
+    }
+    memcpy(&o->key, &k, sizeof k); /* padding included: compared whole */
+    o->dbf.keep_below = k.ok ? INT64_MAX : 0;
+    walKeepBelow(o);
+}
+
 /* ptmSqlOverlayBegin: see sqlite_int.h.  After a mirror that wrote, every
 ** cached page is dropped (sqlite3_db_release_memory once no transaction is
 ** open): SQLite keeps its cache when the change counter it reads equals
@@ -1414,8 +1581,13 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
     rollBack(o);
     if (dropWrites(o) || o->stale || o->active)
         sqlite3_db_release_memory(o->db);
+    if (o->stale || o->active) {
+        keptFlush(&o->dbf);
+        keptFlush(&o->wal);
+    }
     o->stale = 0;
     refresh(o, &rc);
+    keepReads(o);
     o->busy = busy;
     o->reported = 0;
     o->active = 1;
@@ -1436,6 +1608,11 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     /* Pages read while a writer held its lock, or while the database
     ** changed, may be torn under a change counter that looks current. */
     o->stale = dropWrites(o) || changed || o->reported;
+    if (changed || o->reported) {
+        keptFlush(&o->dbf);
+        keptFlush(&o->wal);
+    }
+    o->dbf.keep_below = o->wal.keep_below = 0;
     o->active = 0;
     return changed;
 }
