@@ -360,13 +360,11 @@ static void memDrop(struct memFile *mf)
     mf->head = NULL;
 }
 
-static void keptFlush(struct memFile *mf);
+static void keptFree(struct memFile *mf);
 
 static void memFree(struct memFile *mf)
 {
-    keptFlush(mf);
-    free(mf->kept);
-    mf->kept = NULL;
+    keptFree(mf);
     memDrop(mf);
     free(mf->map);
     mf->map = NULL;
@@ -393,86 +391,91 @@ static void memInit(struct memFile *mf)
 ** when any of that moved, End when the database changed during the mirror
 ** or a lock was found held.
 */
-#define KEPT_SLOTS 256              /* per file: about 1 MiB of 4 KiB pages */
+#define KEPT_SLOTS 64               /* per file: 256 KiB of 4 KiB pages */
 #define KEPT_MAX_READ 65536
-#define KEY_BYTES 64
 
+/* One read kept.  Direct-mapped by offset, each slot's buffer reused by the
+** next read that lands in it: no allocation per read (a table that freed
+** and allocated its pages cost more in malloc and page faults than the
+** preads it saved). */
 struct keptRead {
     sqlite3_int64 off;              /* -1: empty slot */
-    int amt;
+    int amt, cap;
     unsigned char *data;
 };
 
 struct readCache {
-    struct keptRead slot[KEPT_SLOTS]; /* open addressing on off */
-    size_t used;
+    struct keptRead slot[KEPT_SLOTS];
 };
 
 static void keptFlush(struct memFile *mf)
 {
     size_t i;
 
-    if (!mf->kept)
-        return;
-    for (i = 0; i < KEPT_SLOTS; i++) {
-        free(mf->kept->slot[i].data);
-        mf->kept->slot[i].data = NULL;
-        mf->kept->slot[i].off = -1;
-    }
-    mf->kept->used = 0;
+    if (mf->kept)
+        for (i = 0; i < KEPT_SLOTS; i++)
+            mf->kept->slot[i].off = -1;
 }
 
-static size_t keptSlot(sqlite3_int64 off)
+static void keptFree(struct memFile *mf)
 {
-    return ((size_t)off * 0x9E3779B97F4A7C15ull >> 32) & (KEPT_SLOTS - 1);
+    size_t i;
+
+    if (mf->kept)
+        for (i = 0; i < KEPT_SLOTS; i++)
+            free(mf->kept->slot[i].data);
+    free(mf->kept);
+    mf->kept = NULL;
+}
+
+static struct keptRead *keptSlot(const struct memFile *mf, sqlite3_int64 off)
+{
+    return &mf->kept->slot[((size_t)off * 0x9E3779B97F4A7C15ull >> 40) & (KEPT_SLOTS - 1)];
 }
 
 /* keptGet: amt bytes at off, from what an earlier read kept; 1 when they
 ** were there (copied to buf). */
 static int keptGet(const struct memFile *mf, void *buf, int amt, sqlite3_int64 off)
 {
-    size_t i, n;
+    const struct keptRead *k;
 
-    if (!mf->kept || !mf->kept->used || off + amt > mf->keep_below)
+    if (!mf->kept || off + amt > mf->keep_below)
         return 0;
-    for (i = keptSlot(off), n = 0; n < KEPT_SLOTS && mf->kept->slot[i].off != -1;
-         i = (i + 1) & (KEPT_SLOTS - 1), n++)
-        if (mf->kept->slot[i].off == off && mf->kept->slot[i].amt == amt) {
-            memcpy(buf, mf->kept->slot[i].data, (size_t)amt);
-            return 1;
-        }
-    return 0;
+    k = keptSlot(mf, off);
+    if (k->off != off || k->amt != amt)
+        return 0;
+    memcpy(buf, k->data, (size_t)amt);
+    return 1;
 }
 
-/* keptPut: keeps the amt real bytes at off just read; a full table starts
-** again empty (no memory: nothing kept). */
+/* keptPut: keeps the amt real bytes at off just read, in place of what
+** its slot held (no memory: nothing kept). */
 static void keptPut(struct memFile *mf, const void *buf, int amt, sqlite3_int64 off)
 {
-    size_t i, k;
-    unsigned char *copy;
+    struct keptRead *k;
+    size_t i;
 
     if (amt <= 0 || amt > KEPT_MAX_READ || off < 0 || off + amt > mf->keep_below)
         return;
     if (!mf->kept) {
-        if (!(mf->kept = malloc(sizeof *mf->kept)))
+        if (!(mf->kept = calloc(1, sizeof *mf->kept)))
             return;
-        for (k = 0; k < KEPT_SLOTS; k++)
-            mf->kept->slot[k] = (struct keptRead){-1, 0, NULL};
-        mf->kept->used = 0;
+        for (i = 0; i < KEPT_SLOTS; i++)
+            mf->kept->slot[i].off = -1;
     }
-    if ((mf->kept->used + 1) * 4 > KEPT_SLOTS * 3)
-        keptFlush(mf);
-    if (!(copy = malloc((size_t)amt)))
-        return;
-    memcpy(copy, buf, (size_t)amt);
-    for (i = keptSlot(off); mf->kept->slot[i].off != -1; i = (i + 1) & (KEPT_SLOTS - 1))
-        if (mf->kept->slot[i].off == off) { /* another length at the same place */
-            free(mf->kept->slot[i].data);
-            mf->kept->slot[i] = (struct keptRead){off, amt, copy};
+    k = keptSlot(mf, off);
+    if (k->cap < amt) {
+        unsigned char *more = realloc(k->data, (size_t)amt);
+        if (!more) {
+            k->off = -1;
             return;
         }
-    mf->kept->slot[i] = (struct keptRead){off, amt, copy};
-    mf->kept->used++;
+        k->data = more;
+        k->cap = amt;
+    }
+    memcpy(k->data, buf, (size_t)amt);
+    k->off = off;
+    k->amt = amt;
 }
 
 /* realSize: the size of the base file; 0 when there is none. */
