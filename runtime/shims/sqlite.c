@@ -152,6 +152,12 @@ struct ptmSqlMirror {
     unsigned last_call;          /* the last shim call that used an overlay */
 };
 
+/* Calls into SQLite on a mirror's connection under way on this thread:
+** nonzero when the mirror ends means it was stopped inside one (the
+** watchdog's last-resort signal, a fault), and the connection is not used
+** again (sqliteRelease). */
+static _Thread_local int inSqlite;
+
 /* This mirror's state, made on first use; NULL: no memory. */
 static struct ptmSqlMirror *stateOf(struct ptmMirror *m)
 {
@@ -532,8 +538,13 @@ static int stepErrno(struct sqlStmt *e, int rc, int saved)
 ** inconclusive. */
 static void commitForReal(struct sqlDb *d, unsigned call)
 {
+    int rc;
+
     d->checked = 0;
-    if (sqlite3_exec(d->odb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    inSqlite++;
+    rc = sqlite3_exec(d->odb, "COMMIT", NULL, NULL, NULL);
+    inSqlite--;
+    if (rc != SQLITE_OK) {
         sqlite3_exec(d->odb, "ROLLBACK", NULL, NULL, NULL);
         recordPretended(call, d->name, "the checked commit failed when run");
     }
@@ -566,7 +577,9 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
         return SQLITE_DONE;
     }
     int saved = errno;
+    inSqlite++;
     rc = sqlite3_step(e->ov);
+    inSqlite--;
     recordStep(e, call, rc, 0, t0);
     /* SQLite reports by result code and leaves errno to chance (the
     ** overlay's stat of a missing journal: ENOENT).  The mirror's errno is
@@ -581,6 +594,35 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
 ** The family
 */
 
+/* A mirror stopped inside SQLite (a jump out of it, from a signal
+** handler): the overlay connections it used may be mid-statement, their
+** pager in any state.  They are never touched again, nor closed (a close
+** could wait for ever): each is taken off this thread's overlays, which
+** opens a fresh one at the next mirror; its statements are forgotten
+** unfinalized, its parked ones too.  What it holds leaks, once per such
+** stop. */
+static void abandonOverlays(struct ptmSqlMirror *s)
+{
+    struct sqlStmt **pp = &s->stmts;
+
+    for (struct sqlDb *d = s->dbs; d; d = d->next)
+        if (d->ov) {
+            ptmSqlForgetParked(d->odb);
+            ptmSqlOverlayAbandon(d->ov);
+            recordPretended(s->last_call, d->name, "mirror stopped inside SQLite: overlay dropped");
+            d->begun = 0;
+        }
+    while (*pp) {
+        struct sqlStmt *e = *pp;
+        if (e->db->ov) {
+            *pp = e->next;
+            free(e);
+        } else {
+            pp = &e->next;
+        }
+    }
+}
+
 /* Ends the mirror's use of SQLite: its statements finalized, its overlays
 ** ended (a database that changed meanwhile is an event), its private
 ** connections closed, its strings freed. */
@@ -590,8 +632,13 @@ static void sqliteRelease(struct ptmMirror *m)
     struct ptmSqlMirror *s = st->sqlite;
     struct sqlDb *d, *next;
 
+    int stopped = inSqlite != 0;
+
+    inSqlite = 0;
     if (!s)
         return;
+    if (stopped)
+        abandonOverlays(s);
     while (s->stmts)
         dropStmt(s, s->stmts);
     for (d = s->dbs; d; d = d->next) {
@@ -623,52 +670,6 @@ const struct ptmShimFamily ptmSqliteFamily = {.name = "sqlite", .release = sqlit
 ** Connections
 */
 
-/* Whether the directory of path exists and the process may create a file
-** in it; errno says why not. */
-static int dirWritable(const char *path)
-{
-    char dir[PATH_MAX];
-    char *slash;
-
-    ptmCopyField(dir, sizeof dir, path);
-    slash = strrchr(dir, '/');
-    if (!slash)
-        return ptmOs.access(".", W_OK | X_OK) == 0;
-    slash[slash == dir] = 0; /* "/x.db": the root */
-    return ptmOs.access(dir, W_OK | X_OK) == 0;
-}
-
-/* The file a "file:" URI names (its authority, query and fragment cut,
-** %XX decoded) in out, or "" for mode=memory; mode=ro adds
-** SQLITE_OPEN_READONLY and takes SQLITE_OPEN_CREATE away from *flags. */
-static const char *uriPath(const char *uri, char *out, size_t cap, int *flags)
-{
-    const char *p = uri + 5, *q;
-    size_t o = 0;
-
-    if (p[0] == '/' && p[1] == '/') { /* an authority: "" or localhost */
-        p += 2;
-        p += strcspn(p, "/?#");
-    }
-    for (; *p && *p != '?' && *p != '#' && o + 1 < cap; p++) {
-        unsigned v;
-        if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
-            out[o++] = (char)v;
-            p += 2;
-        } else
-            out[o++] = *p;
-    }
-    out[o] = 0;
-    q = strchr(uri, '?');
-    if (q && strstr(q, "mode=ro")) {
-        *flags |= SQLITE_OPEN_READONLY;
-        *flags &= ~SQLITE_OPEN_CREATE;
-    }
-    if (q && strstr(q, "mode=memory"))
-        out[0] = 0;
-    return out;
-}
-
 /* sqlite3_open_v2 in mirror m. */
 static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, sqlite3 **ppDb,
                       int flags)
@@ -688,7 +689,7 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
         return SQLITE_NOMEM;
     d->busy_ms = 0; /* a new connection fails at once until it is told to wait */
     if (filename && strncmp(filename, "file:", 5) == 0)
-        filename = uriPath(filename, uri, sizeof uri, &flags);
+        filename = ptmSqlUriPath(filename, uri, sizeof uri, &flags);
     if (!filename || !*filename || strcmp(filename, ":memory:") == 0) {
         rc = sqlite3_open_v2(":memory:", &d->odb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY,
                              NULL);
@@ -708,7 +709,7 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
             if (!(flags & SQLITE_OPEN_CREATE)) {
                 rc = SQLITE_CANTOPEN;
                 err = errno;
-            } else if (!dirWritable(path)) {
+            } else if (!ptmSqlDirWritable(path)) {
                 rc = SQLITE_CANTOPEN; /* no directory to create it in */
                 err = errno;
             }
@@ -972,6 +973,7 @@ static int prepareOnOverlay(struct ptmMirror *m, unsigned call, sqlite3 *db, con
     if (rc != SQLITE_OK)
         return rc;
     /* The legacy forms keep their way of reporting errors: not parked. */
+    inSqlite++;
     if (call == PTM_CALL_sqlite3_prepare)
         rc = sqlite3_prepare(d->odb, zSql, nByte, &st, (const char **)&tail);
     else if (call == PTM_CALL_sqlite3_prepare16)
@@ -982,6 +984,7 @@ static int prepareOnOverlay(struct ptmMirror *m, unsigned call, sqlite3 *db, con
         rc = ptmSqlPrepareParked(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
     else
         rc = sqlite3_prepare_v3(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
+    inSqlite--;
     d->used = 1;
     if (st && !(e = addStmt(s, st, st, d, 0))) {
         sqlite3_finalize(st);
@@ -1428,8 +1431,10 @@ static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
     while (d && rc == SQLITE_OK && tail && *tail) {
         const char *from = tail;
         st = NULL;
+        inSqlite++;
         rc = d->ov ? ptmSqlPrepareParked(d->odb, from, -1, 0, &st, &tail)
                    : sqlite3_prepare_v2(d->odb, from, -1, &st, &tail);
+        inSqlite--;
         d->used = 1;
         if (rc != SQLITE_OK || !st)
             break;

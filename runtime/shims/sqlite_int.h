@@ -66,6 +66,13 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
+/* ptmSqlOverlayAbandon: takes o off this thread's overlays without
+** touching its connection (a mirror was stopped inside SQLite on it: it may
+** be mid-statement) and without closing it (a close could wait for ever);
+** the next ptmSqlOverlayOpen of its file opens a fresh one.  o and its
+** connection leak. */
+void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o);
+
 /* ptmSqlOverlayCommitFree: whether the real COMMIT of o's open write
 ** transaction would take no lock beyond those the overlay was granted
 ** already: in WAL mode always (the write lock was probed when the
@@ -118,6 +125,13 @@ void ptmSqlNormalized(const char *sql, char *out);
 ** sqlite_sql.c).  1 yes, 0 run it for real. */
 int ptmSqlCommitCheckable(struct ptmSqlOverlay *o, sqlite3 *db, sqlite3_stmt *st);
 
+/* ptmSqlDirWritable: whether path's directory exists and the process may
+** create a file in it (errno says why not).  ptmSqlUriPath: the file a
+** "file:" URI names, into out (cap bytes; "" for mode=memory); mode=ro
+** adds SQLITE_OPEN_READONLY to *flags and takes SQLITE_OPEN_CREATE away. */
+int ptmSqlDirWritable(const char *path);
+const char *ptmSqlUriPath(const char *uri, char *out, size_t cap, int *flags);
+
 /* sqlite_sql.c: below sqlite.c, with ptmSqlRcName, ptmSqlRcErrno and
 ** ptmSqlNormalize above. */
 
@@ -145,6 +159,10 @@ int ptmSqlTakeBack(struct ptmSqlMirror *s, void *p);
 ** OUT: *out, *tail. */
 int ptmSqlPrepareParked(sqlite3 *db, const char *sql, int n, unsigned flags, sqlite3_stmt **out,
                         const char **tail);
+
+/* ptmSqlForgetParked: forgets the statements of db parked on this thread,
+** unfinalized (db is abandoned). */
+void ptmSqlForgetParked(sqlite3 *db);
 
 /* ptmSqlPark: keeps st (reset, bindings cleared) for this thread's next
 ** ptmSqlPrepareParked of its text (len bytes, flags).  What sqlite3_reset

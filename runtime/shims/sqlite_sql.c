@@ -8,10 +8,12 @@
 ** them.
 */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sqlite_int.h"
 
@@ -551,6 +553,60 @@ int ptmSqlBindFromExpanded(sqlite3_stmt *twin, const char *sql, const char *exp)
 }
 
 /* ------------------------------------------------------------------------
+** File names a mirror opens
+*/
+
+/*
+** ptmSqlDirWritable: whether the directory of path exists and the process may create a file
+** in it; errno says why not.
+*/
+int ptmSqlDirWritable(const char *path)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    ptmCopyField(dir, sizeof dir, path);
+    slash = strrchr(dir, '/');
+    if (!slash)
+        return ptmOs.access(".", W_OK | X_OK) == 0;
+    slash[slash == dir] = 0; /* "/x.db": the root */
+    return ptmOs.access(dir, W_OK | X_OK) == 0;
+}
+
+/*
+** ptmSqlUriPath: the file a "file:" URI names (its authority, query and fragment cut,
+** %XX decoded) in out, or "" for mode=memory; mode=ro adds
+** SQLITE_OPEN_READONLY and takes SQLITE_OPEN_CREATE away from *flags.
+*/
+const char *ptmSqlUriPath(const char *uri, char *out, size_t cap, int *flags)
+{
+    const char *p = uri + 5, *q;
+    size_t o = 0;
+
+    if (p[0] == '/' && p[1] == '/') { /* an authority: "" or localhost */
+        p += 2;
+        p += strcspn(p, "/?#");
+    }
+    for (; *p && *p != '?' && *p != '#' && o + 1 < cap; p++) {
+        unsigned v;
+        if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            p += 2;
+        } else
+            out[o++] = *p;
+    }
+    out[o] = 0;
+    q = strchr(uri, '?');
+    if (q && strstr(q, "mode=ro")) {
+        *flags |= SQLITE_OPEN_READONLY;
+        *flags &= ~SQLITE_OPEN_CREATE;
+    }
+    if (q && strstr(q, "mode=memory"))
+        out[0] = 0;
+    return out;
+}
+
+/* ------------------------------------------------------------------------
 ** Statements kept prepared across mirrors: a mirror's statement on an
 ** overlay is parked here, reset and without its bindings, when the mirror
 ** finalizes it or ends, and the next prepare of the same text on the same
@@ -572,6 +628,18 @@ struct parked {
 
 static _Thread_local struct parked parkedStmts[PARKED_SLOTS];
 static _Thread_local uint64_t parkedClock;
+
+/*
+** ptmSqlForgetParked: forgets, without finalizing them, the statements of
+** connection db parked on this thread (db is being abandoned: see
+** ptmSqlOverlayAbandon).
+*/
+void ptmSqlForgetParked(sqlite3 *db)
+{
+    for (unsigned i = 0; i < PARKED_SLOTS; i++)
+        if (parkedStmts[i].st && parkedStmts[i].db == db)
+            parkedStmts[i].st = NULL;
+}
 
 /* Whether parked statement p was prepared from the first statement of
 ** sql (len bytes): its text is a prefix of sql that ends the statement,

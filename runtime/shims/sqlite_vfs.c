@@ -1620,6 +1620,19 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     return changed;
 }
 
+/* ptmSqlOverlayAbandon: see sqlite_int.h.  Its private descriptors stay
+** in the process-wide table, as every descriptor does. */
+void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
+{
+    for (struct ptmSqlOverlay **pp = &overlays; *pp; pp = &(*pp)->next)
+        if (*pp == o) {
+            *pp = o->next;
+            break;
+        }
+    o->next = NULL;
+    o->active = 0;
+}
+
 /* ptmSqlOverlayCommitFree: see sqlite_int.h.  The WAL index mapped is
 ** what says the connection is in WAL mode (an exclusive-locking WAL
 ** connection maps none, and is treated as rollback mode: probed). */

@@ -9,6 +9,7 @@
 ** The overlay is the real one (runtime/shims/sqlite_vfs.c): locks held by
 ** another connection of this process are seen by its probes.
 */
+#include <setjmp.h>
 #include <sqlite3.h>
 
 #include "shims_test.h"
@@ -902,4 +903,48 @@ Test(shims_sqlite, a_commit_that_needs_a_held_lock_runs_and_is_probed)
     sqlite3_finalize(rd);
     sqlite3_close(reader);
     cr_assert_eq(hostBalance(1), 100);
+}
+
+/* ---- A mirror stopped inside SQLite ----
+** A jump out of sqlite3_step (the watchdog's last-resort signal, here an
+** SQL function that longjmps) leaves the overlay connection mid-statement,
+** inside a write transaction.  It is never used again: the next mirror
+** gets a fresh overlay that reads the real database. */
+static jmp_buf outOfSqlite;
+
+static void jumpOut(sqlite3_context *c, int n, sqlite3_value **v)
+{
+    (void)c, (void)n, (void)v;
+    longjmp(outOfSqlite, 1);
+}
+
+Test(shims_sqlite, a_mirror_stopped_inside_sqlite_drops_its_overlay)
+{
+    static struct dbState before;
+    struct ptmSqlOverlay *first, *next;
+
+    dbState(&before);
+    cr_assert_eq(mirrorBalance(1), 100);
+    cr_assert_eq(ptmSqlOverlayOpen(dbPath, &first), SQLITE_OK);
+    cr_assert_eq(sqlite3_create_function(ptmSqlOverlayDb(first), "jump_out", 0, SQLITE_UTF8, NULL,
+                                         jumpOut, NULL, NULL),
+                 SQLITE_OK);
+    if (!setjmp(outOfSqlite)) {
+        mirrorExecSql("BEGIN IMMEDIATE; UPDATE accounts SET balance = 1 WHERE id = 1;"
+                      "UPDATE accounts SET balance = 2 WHERE id = 2 AND jump_out()");
+        cr_assert_fail("the SQL function did not jump");
+    }
+    ptmMirrorLeave(&mirror);
+    cr_assert(eventOn("bank.db: mirror stopped inside SQLite")->flags & PTM_EVF_PRETENDED);
+    cr_assert_eq(ptmSqlOverlayOpen(dbPath, &next), SQLITE_OK);
+    cr_assert_neq(next, first, "the overlay stopped mid-statement is used again");
+    ptmMirrorEnter(&mirror, ring);
+    cr_assert_eq(mirrorBalance(1), 100);
+    cr_assert_eq(mirrorExecSql("BEGIN IMMEDIATE; UPDATE accounts SET balance = 3 WHERE id = 2;"
+                               "COMMIT"),
+                 SQLITE_OK);
+    cr_assert_eq(mirrorBalance(2), 3);
+    ptmMirrorLeave(&mirror);
+    assertDbUnchanged(&before);
+    cr_assert_eq(hostBalance(2), 50);
 }
