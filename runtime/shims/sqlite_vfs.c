@@ -35,7 +35,11 @@
 **
 ** Staleness: after a mirror that wrote, that saw a lock held or the
 ** database change, Begin drops every page SQLite cached; otherwise the
-** cache is checked by SQLite itself, as any connection's is.
+** cache is checked by SQLite itself, as any connection's is.  Real bytes
+** read are kept across mirrors only while the file cannot have changed
+** (see "Real bytes kept across mirrors").  A mirror's COMMIT is usually a
+** check (sqlite_sql.c, ptmSqlCommitCheckable): its transaction stays open
+** and End rolls it back, so nothing was written and SQLite's cache holds.
 **
 ** A fork mirror inherits the cached overlays and the descriptor table; its
 ** child takes no lock on the table (see privLock).  Its sandbox lets the
