@@ -571,7 +571,8 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
     }
     if (e->db->checked)
         commitForReal(e->db, call);
-    if (!e->running && ptmSqlCommitCheckable(e->db->ov, e->db->odb, e->ov)) {
+    if (!e->running && e->db->ov && ptmSqlCommitCheckable(e->db->odb, e->ov) &&
+        ptmSqlOverlayCommitFree(e->db->ov)) {
         e->db->checked = 1;
         recordStep(e, call, SQLITE_DONE, SQLITE_DONE, t0);
         return SQLITE_DONE;

@@ -120,10 +120,11 @@ void ptmSqlStepDetail(char *out, size_t cap, int rc, long long changes, int rest
 ** (PTM_TARGET_MAX bytes), from a per-thread cache of recent texts. */
 void ptmSqlNormalized(const char *sql, char *out);
 
-/* ptmSqlCommitCheckable: whether a step of st on overlay o's connection db
-** may end the mirror's transaction as a check, not a commit (see
-** sqlite_sql.c).  1 yes, 0 run it for real. */
-int ptmSqlCommitCheckable(struct ptmSqlOverlay *o, sqlite3 *db, sqlite3_stmt *st);
+/* ptmSqlCommitCheckable: whether a step of st on an overlay's connection
+** db may end the mirror's transaction as a check, not a commit, as far as
+** SQLite's state goes (see sqlite_sql.c; locks: ptmSqlOverlayCommitFree).
+** 1 yes, 0 run it for real. */
+int ptmSqlCommitCheckable(sqlite3 *db, sqlite3_stmt *st);
 
 /* ptmSqlDirWritable: whether path's directory exists and the process may
 ** create a file in it (errno says why not).  ptmSqlUriPath: the file a

@@ -408,29 +408,29 @@ static int isCommitText(const char *sql)
 }
 
 /*
-** ptmSqlCommitCheckable: whether a step of st, a statement of overlay o's
+** ptmSqlCommitCheckable: whether a step of st, a statement of an overlay's
 ** connection db, may end the mirror's transaction as a check instead of a
-** commit: st is a COMMIT, the transaction is a write transaction that
-** would commit without an error (no deferred foreign key left violated, no
-** other statement of db running) and without a lock the overlay does not
-** already hold (ptmSqlOverlayCommitFree).  Then the transaction stays open
+** commit, as far as SQLite says: st is a COMMIT, the transaction is a write
+** transaction that would commit without an error (no deferred foreign key
+** left violated, no other statement of db running); the caller asks the
+** overlay about locks (ptmSqlOverlayCommitFree).  Then the transaction stays open
 ** and ptmSqlOverlayEnd rolls it back: SQLite keeps the pages it read, where
 ** a commit into the overlay's memory would have cost writing the frames and
 ** a full re-read at the next mirror.  1 yes, 0 run the COMMIT for real.
 */
-int ptmSqlCommitCheckable(struct ptmSqlOverlay *o, sqlite3 *db, sqlite3_stmt *st)
+int ptmSqlCommitCheckable(sqlite3 *db, sqlite3_stmt *st)
 {
     int fks = 0, hi = 0;
     sqlite3_stmt *other;
 
-    if (!o || !isCommitText(sqlite3_sql(st)) || sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE)
+    if (!isCommitText(sqlite3_sql(st)) || sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE)
         return 0;
     if (sqlite3_db_status(db, SQLITE_DBSTATUS_DEFERRED_FKS, &fks, &hi, 0) != SQLITE_OK || fks)
         return 0;
     for (other = sqlite3_next_stmt(db, NULL); other; other = sqlite3_next_stmt(db, other))
         if (other != st && sqlite3_stmt_busy(other))
             return 0;
-    return ptmSqlOverlayCommitFree(o);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------
