@@ -18,8 +18,73 @@
 #define PTM_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "shims_int.h"
+
+/* sqlite_mem.c ------------------------------------------------------------
+** The overlay's files in memory, below sqlite_vfs.c.
+*/
+#define PTM_SQL_BLOCK 4096          /* the overlay's unit of memory */
+
+struct ptmSqlKept;                  /* real bytes kept across mirrors */
+
+/* One block of what the overlay wrote. */
+struct ptmSqlBlock {
+    sqlite3_int64 idx;              /* offset / BLOCK; -1: empty slot */
+    unsigned char *data;
+};
+
+/* A file as the overlay sees it: an optional real base under a block map. */
+struct ptmSqlMemFile {
+    int fd;                         /* private read-only descriptor; -1: none */
+    dev_t dev;
+    ino_t ino;
+    int dirty;                      /* written or truncated: size is ours */
+    int exists;                     /* journals: exists in memory */
+    int hidden;                     /* journals: deleted, the real one unseen */
+    sqlite3_int64 size;             /* logical size when dirty */
+    sqlite3_int64 base_limit;       /* real bytes at or past it read as zeros */
+    const unsigned char *head;      /* the first bytes of the real file as
+                                       Begin read them, served to reads within
+                                       them until the file is written; NULL: none */
+    size_t head_len;
+    sqlite3_int64 fresh_from;       /* a block first written at or past it
+                                       starts as zeros, not as the real bytes:
+                                       the -wal past its committed frames */
+    struct ptmSqlBlock *map;              /* open addressing, cap a power of two */
+    size_t cap, used;
+    struct ptmSqlKept *kept;         /* the database and its -wal: real bytes
+                                       read by earlier mirrors (see keptGet) */
+    sqlite3_int64 keep_below;       /* reads ending past it are not kept
+                                       (0: none, in this mirror) */
+};
+
+/* ptmSqlPreadFull: up to n bytes at off from fd, retrying EINTR a few
+** times and short reads; the count read (short at the end of the file),
+** -1 on error. */
+ssize_t ptmSqlPreadFull(int fd, void *buf, size_t n, off_t off);
+
+/* ptmSqlMemInit: mf as a file of nothing written and no base (fd -1).
+** ptmSqlMemDrop: forgets everything written (the file is its base again;
+** the kept reads stay).  ptmSqlMemFree: that, and frees all mf holds. */
+void ptmSqlMemInit(struct ptmSqlMemFile *mf);
+void ptmSqlMemDrop(struct ptmSqlMemFile *mf);
+void ptmSqlMemFree(struct ptmSqlMemFile *mf);
+
+/* ptmSqlMemRead, ptmSqlMemWrite, ptmSqlMemTruncate, ptmSqlMemSize: the
+** xRead, xWrite, xTruncate, xFileSize of an overlay file mf (OUT: *size):
+** SQLITE_OK or an SQLite error code (a read past the end:
+** SQLITE_IOERR_SHORT_READ, the rest zeros; memory past the bound:
+** SQLITE_IOERR_NOMEM).  A read of the base while nothing is written is
+** served from, or kept in, mf's kept reads below mf->keep_below. */
+int ptmSqlMemRead(struct ptmSqlMemFile *mf, void *out, int amt, sqlite3_int64 off);
+int ptmSqlMemWrite(struct ptmSqlMemFile *mf, const void *in, int amt, sqlite3_int64 off);
+int ptmSqlMemTruncate(struct ptmSqlMemFile *mf, sqlite3_int64 size);
+int ptmSqlMemSize(const struct ptmSqlMemFile *mf, sqlite3_int64 *size);
+
+/* ptmSqlKeptFlush: forgets mf's kept reads (their buffers stay for reuse). */
+void ptmSqlKeptFlush(struct ptmSqlMemFile *mf);
 
 /* sqlite_vfs.c ------------------------------------------------------------
 ** The overlay: one per thread and database file, reused by every mirror of
