@@ -1,7 +1,7 @@
 /*
 ** shims/sqlite_vfs.c - the SQLite overlay: a VFS ("ptm-overlay") that reads
 ** the real database and writes nothing, and the per-thread overlay
-** connections of sqlite_int.h's first section.
+** connections of sqlite_int.h's sqlite_vfs.c section.
 **
 ** What each file of an overlay connection is:
 **   - the database and its -wal: the real file, read through the overlay's
@@ -37,8 +37,8 @@
 ** database change, Begin drops every page SQLite cached; otherwise the
 ** cache is checked by SQLite itself, as any connection's is.  Real bytes
 ** read are kept across mirrors only while the file cannot have changed
-** (see "Real bytes kept across mirrors").  A mirror's COMMIT is usually a
-** check (sqlite_sql.c, ptmSqlCommitCheckable): its transaction stays open
+** (sqlite_mem.c, "Real bytes kept across mirrors").  A mirror's COMMIT is,
+** when it can be, a check (ptmSqlCommitCheckable): its transaction stays open
 ** and End rolls it back, so nothing was written and SQLite's cache holds.
 **
 ** A fork mirror inherits the cached overlays and the descriptor table; its
