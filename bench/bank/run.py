@@ -5,7 +5,7 @@ write today).  The two builds run side by side in one script, in ABBA
 order, each round on a fresh database; the table gives min / median / max
 over the rounds and the ratios.
 
-    bench/bank/run.py [BUILD] [--rounds R] [--transfers N] [--dir DIR]
+    bench/bank/run.py [BUILD] [--rounds R] [--transfers N] [--dir DIR] [--before BANK]
 
 (a) no faults, WAL, one process: throughput of the PTM build over the
     plain one (target >= 0.85), the wall time PTM adds per transfer, and
@@ -19,6 +19,11 @@ over the rounds and the ratios.
     (retries and fallbacks included), the share of overdrafts that never
     reached the primary (target >= 95%), the share of good transfers
     diverted (target <= 1%), and the p99 ratio (target <= 0.8).
+
+--before BANK: a PTM build of the example from another checkout (its
+`bank` binary) runs in the same rounds, in turn with the two others, so
+that a change's effect is measured side by side: its ratios to the plain
+build, the new build's throughput over it, its mirror's duration.
 """
 import argparse
 import json
@@ -56,9 +61,12 @@ def fresh(workdir, name):
     return path
 
 
-def abba(rounds):
-    """ptm/plain order of each round: ABBA, so that drift falls on both."""
-    return [("ptm", "plain") if i % 2 == 0 else ("plain", "ptm") for i in range(rounds)]
+def abba(rounds, builds=("ptm", "plain")):
+    """The builds' order in each round: ABBA (with three, each round starts
+    one further on), so that drift falls on all of them."""
+    if len(builds) == 2:
+        return [builds if i % 2 == 0 else builds[::-1] for i in range(rounds)]
+    return [builds[i % len(builds):] + builds[:i % len(builds)] for i in range(rounds)]
 
 
 def mmm(values, fmt="{:.1f}"):
@@ -67,40 +75,51 @@ def mmm(values, fmt="{:.1f}"):
     return "/".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
 
+def mirror_durations(binary, workdir, args):
+    """The mirrors' durations of a traced run (tracing slows the run, so it
+    is not one of the timed rounds)."""
+    trace = os.path.join(workdir, "a-trace.jsonl")
+    if os.path.exists(trace):
+        os.unlink(trace)
+    run_bank(binary, fresh(workdir, "a-traced.db"), args + ["--seed", "99"], PTM_TRACE=trace)
+    with open(trace) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    return records
+
+
 def bench_a(bins, workdir, rounds, n, synchronous):
     args = ["--procs", "1", "--transfers", str(n), "--overdraft-share", "0",
             "--large-share", "0", "--synchronous", synchronous]
-    tput = {"ptm": [], "plain": []}
-    secs = {"ptm": [], "plain": []}
-    for i, order in enumerate(abba(rounds)):
+    tput = {b: [] for b in bins}
+    secs = {b: [] for b in bins}
+    for i, order in enumerate(abba(rounds, tuple(bins))):
         for build in order:
             t = run_bank(bins[build], fresh(workdir, f"a-{build}.db"), args + ["--seed", str(i)])
             tput[build].append(t["transfers"] / t["elapsed_s"])
             secs[build].append(t["elapsed_s"])
     ratios = [p / q for p, q in zip(tput["ptm"], tput["plain"])]
     added = [(p - q) / n * 1e6 for p, q in zip(secs["ptm"], secs["plain"])]
-    # The mirror's own cost, from a traced run (tracing slows the run, so
-    # it is not one of the timed rounds).
-    trace = os.path.join(workdir, "a-trace.jsonl")
-    if os.path.exists(trace):
-        os.unlink(trace)
-    run_bank(bins["ptm"], fresh(workdir, "a-traced.db"), args + ["--seed", "99"], PTM_TRACE=trace)
-    with open(trace) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    records = mirror_durations(bins["ptm"], workdir, args)
     mirrors = [r["mirror_duration_us"] for r in records]
     executors = sorted({r["mirror"] for r in records})
-    return {
+    out = {
         "tput_ptm": tput["ptm"], "tput_plain": tput["plain"], "ratio": ratios, "added": added,
         "mirror_first": mirrors[0] if mirrors else None,
         "mirror_rest": mirrors[1:], "executors": executors,
     }
+    if "before" in bins:
+        out["ratio_before"] = [p / q for p, q in zip(tput["before"], tput["plain"])]
+        out["new_over_before"] = [p / q for p, q in zip(tput["ptm"], tput["before"])]
+        out["mirror_before"] = [r["mirror_duration_us"]
+                                for r in mirror_durations(bins["before"], workdir, args)][1:]
+    return out
 
 
 def bench_b(bins, workdir, rounds, n):
     args = ["--procs", "3", "--transfers", str(n), "--overdraft-share", "0.10",
             "--large-share", "0"]
-    out = {"ptm": [], "plain": []}
-    for i, order in enumerate(abba(rounds)):
+    out = {b: [] for b in bins}
+    for i, order in enumerate(abba(rounds, tuple(bins))):
         for build in order:
             out[build].append(run_bank(bins[build], fresh(workdir, f"b-{build}.db"),
                                        args + ["--seed", str(i)]))
@@ -114,9 +133,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--transfers", type=int, default=2000, help="per writer")
     ap.add_argument("--dir", default=None, help="where the databases go (default: /var/tmp)")
+    ap.add_argument("--before", default=None,
+                    help="another PTM build's bank binary, run in the same rounds")
     o = ap.parse_args()
     bins = {"ptm": os.path.join(o.build, "examples", "bank", "bank"),
             "plain": os.path.join(o.build, "examples", "bank", "bank-plain")}
+    if o.before:
+        bins["before"] = os.path.abspath(o.before)
     for b in bins.values():
         if not os.access(b, os.X_OK):
             sys.exit(f"{b}: not built (cmake --build {o.build} --target example_bank bank-plain)")
@@ -135,6 +158,11 @@ def main():
             print(f"  {sync:<12} {mmm(a['tput_ptm'], '{:.0f}'):>22} "
                   f"{mmm(a['tput_plain'], '{:.0f}'):>22} {mmm(a['ratio'], '{:.3f}'):>20} "
                   f"{mmm(a['added']):>20} {mirror:>20}")
+            if "ratio_before" in a:
+                print(f"  {'':<12} before: ratio {mmm(a['ratio_before'], '{:.3f}')}, "
+                      f"mirror us {statistics.median(a['mirror_before']):.1f}; "
+                      f"this build's throughput over before's: "
+                      f"{mmm(a['new_over_before'], '{:.3f}')}")
             if a["mirror_first"] is not None:
                 print(f"  {'':<12} first mirror (opens the overlay): {a['mirror_first']} us; "
                       f"p99 of the others: "
@@ -156,6 +184,11 @@ def main():
         for name, get, fmt in rows:
             print(f"  {name:<36} {mmm([get(t) for t in b['ptm']], fmt):>24} "
                   f"{mmm([get(t) for t in b['plain']], fmt):>24}")
+        if "before" in b:
+            for name, get, fmt in rows[:4]:
+                print(f"  {'before: ' + name:<36} {mmm([get(t) for t in b['before']], fmt):>24}")
+            p99b = [p["p99_us"] / q["p99_us"] for p, q in zip(b["before"], b["plain"])]
+            print(f"  {'before: p99 ratio before/plain':<36} {mmm(p99b, '{:.3f}'):>24}")
         p99 = [p["p99_us"] / q["p99_us"] for p, q in zip(b["ptm"], b["plain"])]
         p50 = [p["p50_us"] / q["p50_us"] for p, q in zip(b["ptm"], b["plain"])]
         print(f"  {'p99 ratio ptm/plain (<=0.8)':<36} {mmm(p99, '{:.3f}'):>24}")

@@ -118,6 +118,8 @@ struct sqlDb {
                                     statement fails with SQLITE_READONLY */
     int begun;                   /* ptmSqlOverlayBegin called */
     int used;                    /* a statement ran on it in this mirror */
+    int checked;                 /* its COMMIT was a check: the overlay's
+                                    transaction is still open (see stepStmt) */
     int busy_ms;                 /* the busy timeout the policy follows; -1: unknown */
     sqlite3_int64 host_total;    /* the host's total_changes when mapped */
     sqlite3_int64 ov_total;      /* the overlay's, when begun */
@@ -149,6 +151,12 @@ struct ptmSqlMirror {
     size_t nhanded, caphanded;
     unsigned last_call;          /* the last shim call that used an overlay */
 };
+
+/* Calls into SQLite on a mirror's connection under way on this thread:
+** nonzero when the mirror ends means it was stopped inside one (the
+** watchdog's last-resort signal, a fault), and the connection is not used
+** again (sqliteRelease). */
+static _Thread_local int inSqlite;
 
 /* This mirror's state, made on first use; NULL: no memory. */
 static struct ptmSqlMirror *stateOf(struct ptmMirror *m)
@@ -473,41 +481,6 @@ static struct sqlStmt *stmtOf(struct ptmMirror *m, sqlite3_stmt *st, int want, i
 
 /* Records statement e's step that returned rc (extended code ext; 0: the
 ** connection's), which took [t0, now). */
-/* The statements' texts a thread normalized last, so that a transaction's
-** statements, run again in every mirror, are normalized once. */
-#define NORM_CACHE 8
-#define NORM_MAX_SQL 480 /* a longer text is normalized every time */
-static _Thread_local struct normEntry {
-    char sql[NORM_MAX_SQL];
-    char norm[PTM_TARGET_MAX];
-    size_t len;                   /* of sql; 0: an empty slot */
-} normCache[NORM_CACHE];          /* about 5 KiB of each thread's TLS */
-static _Thread_local unsigned normNext;
-
-/* normalized: sql as ptmSqlNormalize gives it, into out (PTM_TARGET_MAX
-** bytes), from the cache when this thread normalized the same text. */
-static void normalized(const char *sql, char *out)
-{
-    size_t len = strlen(sql);
-    struct normEntry *e;
-    unsigned i;
-
-    if (len > 0 && len < NORM_MAX_SQL) {
-        for (i = 0; i < NORM_CACHE; i++)
-            if (normCache[i].len == len && memcmp(normCache[i].sql, sql, len) == 0) {
-                memcpy(out, normCache[i].norm, PTM_TARGET_MAX);
-                return;
-            }
-        e = &normCache[normNext++ % NORM_CACHE];
-        ptmSqlNormalize(sql, (int)len, e->norm, sizeof e->norm);
-        memcpy(e->sql, sql, len);
-        e->len = len;
-        memcpy(out, e->norm, PTM_TARGET_MAX);
-        return;
-    }
-    ptmSqlNormalize(sql, -1, out, PTM_TARGET_MAX);
-}
-
 static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64_t t0)
 {
     char target[PTM_TARGET_MAX];
@@ -523,7 +496,7 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
         e->dur = 0;
     }
     e->dur += ptmOsNowNs() - t0;
-    normalized(sql ? sql : "", target);
+    ptmSqlNormalized(sql ? sql : "", target);
     if (rc == SQLITE_ROW) {
         ptmMirrorRecordRead((enum ptmCall)call, t0, target, rc, 0, 0);
         return;
@@ -540,8 +513,7 @@ static void recordStep(struct sqlStmt *e, unsigned call, int rc, int ext, uint64
         ev->dur_ns = e->dur;
         if (!readonly)
             ev->flags |= PTM_EVF_EFFECT;
-        snprintf(ev->detail, sizeof ev->detail, "%s changes=%lld%s", ptmSqlRcName(ext), changes,
-                 e->restarted ? " restarted" : "");
+        ptmSqlStepDetail(ev->detail, sizeof ev->detail, ext, changes, e->restarted);
     }
     e->running = 0;
     e->restarted = 0;
@@ -560,7 +532,27 @@ static int stepErrno(struct sqlStmt *e, int rc, int saved)
     return err ? err : saved;
 }
 
-/* One step of e in the mirror, recorded as call. */
+/* A COMMIT that was only checked (ptmSqlCommitCheckable) runs for real
+** before its connection runs anything else in the same mirror.  Should it
+** fail now, the mirror was told of a commit that did not happen:
+** inconclusive. */
+static void commitForReal(struct sqlDb *d, unsigned call)
+{
+    int rc;
+
+    d->checked = 0;
+    inSqlite++;
+    rc = sqlite3_exec(d->odb, "COMMIT", NULL, NULL, NULL);
+    inSqlite--;
+    if (rc != SQLITE_OK) {
+        sqlite3_exec(d->odb, "ROLLBACK", NULL, NULL, NULL);
+        recordPretended(call, d->name, "the checked commit failed when run");
+    }
+}
+
+/* One step of e in the mirror, recorded as call.  A COMMIT that may be
+** checked instead leaves the overlay's transaction open for
+** ptmSqlOverlayEnd to roll back, and is SQLITE_DONE. */
 static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
 {
     uint64_t t0;
@@ -577,8 +569,18 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
         recordStep(e, call, SQLITE_READONLY, SQLITE_READONLY, t0);
         return SQLITE_READONLY;
     }
+    if (e->db->checked)
+        commitForReal(e->db, call);
+    if (!e->running && e->db->ov && ptmSqlCommitCheckable(e->db->odb, e->ov) &&
+        ptmSqlOverlayCommitFree(e->db->ov)) {
+        e->db->checked = 1;
+        recordStep(e, call, SQLITE_DONE, SQLITE_DONE, t0);
+        return SQLITE_DONE;
+    }
     int saved = errno;
+    inSqlite++;
     rc = sqlite3_step(e->ov);
+    inSqlite--;
     recordStep(e, call, rc, 0, t0);
     /* SQLite reports by result code and leaves errno to chance (the
     ** overlay's stat of a missing journal: ENOENT).  The mirror's errno is
@@ -593,6 +595,35 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
 ** The family
 */
 
+/* A mirror stopped inside SQLite (a jump out of it, from a signal
+** handler): the overlay connections it used may be mid-statement, their
+** pager in any state.  They are never touched again, nor closed (a close
+** could wait for ever): each is taken off this thread's overlays, which
+** opens a fresh one at the next mirror; its statements are forgotten
+** unfinalized, its parked ones too.  What it holds leaks, once per such
+** stop. */
+static void abandonOverlays(struct ptmSqlMirror *s)
+{
+    struct sqlStmt **pp = &s->stmts;
+
+    for (struct sqlDb *d = s->dbs; d; d = d->next)
+        if (d->ov) {
+            ptmSqlForgetParked(d->odb);
+            ptmSqlOverlayAbandon(d->ov);
+            recordPretended(s->last_call, d->name, "mirror stopped inside SQLite: overlay dropped");
+            d->begun = 0;
+        }
+    while (*pp) {
+        struct sqlStmt *e = *pp;
+        if (e->db->ov) {
+            *pp = e->next;
+            free(e);
+        } else {
+            pp = &e->next;
+        }
+    }
+}
+
 /* Ends the mirror's use of SQLite: its statements finalized, its overlays
 ** ended (a database that changed meanwhile is an event), its private
 ** connections closed, its strings freed. */
@@ -602,8 +633,13 @@ static void sqliteRelease(struct ptmMirror *m)
     struct ptmSqlMirror *s = st->sqlite;
     struct sqlDb *d, *next;
 
+    int stopped = inSqlite != 0;
+
+    inSqlite = 0;
     if (!s)
         return;
+    if (stopped)
+        abandonOverlays(s);
     while (s->stmts)
         dropStmt(s, s->stmts);
     for (d = s->dbs; d; d = d->next) {
@@ -635,52 +671,6 @@ const struct ptmShimFamily ptmSqliteFamily = {.name = "sqlite", .release = sqlit
 ** Connections
 */
 
-/* Whether the directory of path exists and the process may create a file
-** in it; errno says why not. */
-static int dirWritable(const char *path)
-{
-    char dir[PATH_MAX];
-    char *slash;
-
-    ptmCopyField(dir, sizeof dir, path);
-    slash = strrchr(dir, '/');
-    if (!slash)
-        return ptmOs.access(".", W_OK | X_OK) == 0;
-    slash[slash == dir] = 0; /* "/x.db": the root */
-    return ptmOs.access(dir, W_OK | X_OK) == 0;
-}
-
-/* The file a "file:" URI names (its authority, query and fragment cut,
-** %XX decoded) in out, or "" for mode=memory; mode=ro adds
-** SQLITE_OPEN_READONLY and takes SQLITE_OPEN_CREATE away from *flags. */
-static const char *uriPath(const char *uri, char *out, size_t cap, int *flags)
-{
-    const char *p = uri + 5, *q;
-    size_t o = 0;
-
-    if (p[0] == '/' && p[1] == '/') { /* an authority: "" or localhost */
-        p += 2;
-        p += strcspn(p, "/?#");
-    }
-    for (; *p && *p != '?' && *p != '#' && o + 1 < cap; p++) {
-        unsigned v;
-        if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
-            out[o++] = (char)v;
-            p += 2;
-        } else
-            out[o++] = *p;
-    }
-    out[o] = 0;
-    q = strchr(uri, '?');
-    if (q && strstr(q, "mode=ro")) {
-        *flags |= SQLITE_OPEN_READONLY;
-        *flags &= ~SQLITE_OPEN_CREATE;
-    }
-    if (q && strstr(q, "mode=memory"))
-        out[0] = 0;
-    return out;
-}
-
 /* sqlite3_open_v2 in mirror m. */
 static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, sqlite3 **ppDb,
                       int flags)
@@ -700,7 +690,7 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
         return SQLITE_NOMEM;
     d->busy_ms = 0; /* a new connection fails at once until it is told to wait */
     if (filename && strncmp(filename, "file:", 5) == 0)
-        filename = uriPath(filename, uri, sizeof uri, &flags);
+        filename = ptmSqlUriPath(filename, uri, sizeof uri, &flags);
     if (!filename || !*filename || strcmp(filename, ":memory:") == 0) {
         rc = sqlite3_open_v2(":memory:", &d->odb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY,
                              NULL);
@@ -720,7 +710,7 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
             if (!(flags & SQLITE_OPEN_CREATE)) {
                 rc = SQLITE_CANTOPEN;
                 err = errno;
-            } else if (!dirWritable(path)) {
+            } else if (!ptmSqlDirWritable(path)) {
                 rc = SQLITE_CANTOPEN; /* no directory to create it in */
                 err = errno;
             }
@@ -925,8 +915,10 @@ long long ptm_shim_sqlite3_last_insert_rowid(struct sqlite3 *db)
 int ptm_shim_sqlite3_get_autocommit(struct sqlite3 *db)
 {
     struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_get_autocommit(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_get_autocommit(db);
+    if (!ptmMirrorCurrent)
+        return sqlite3_get_autocommit(db);
+    sqlite3 *on = stateDb(ptmMirrorCurrent, db, &d);
+    return d && d->used && d->checked ? 1 : sqlite3_get_autocommit(on);
 }
 
 /* total_changes in a mirror: the host's when mapped plus what the mirror's
@@ -982,6 +974,7 @@ static int prepareOnOverlay(struct ptmMirror *m, unsigned call, sqlite3 *db, con
     if (rc != SQLITE_OK)
         return rc;
     /* The legacy forms keep their way of reporting errors: not parked. */
+    inSqlite++;
     if (call == PTM_CALL_sqlite3_prepare)
         rc = sqlite3_prepare(d->odb, zSql, nByte, &st, (const char **)&tail);
     else if (call == PTM_CALL_sqlite3_prepare16)
@@ -992,6 +985,7 @@ static int prepareOnOverlay(struct ptmMirror *m, unsigned call, sqlite3 *db, con
         rc = ptmSqlPrepareParked(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
     else
         rc = sqlite3_prepare_v3(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
+    inSqlite--;
     d->used = 1;
     if (st && !(e = addStmt(s, st, st, d, 0))) {
         sqlite3_finalize(st);
@@ -1438,8 +1432,10 @@ static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
     while (d && rc == SQLITE_OK && tail && *tail) {
         const char *from = tail;
         st = NULL;
+        inSqlite++;
         rc = d->ov ? ptmSqlPrepareParked(d->odb, from, -1, 0, &st, &tail)
                    : sqlite3_prepare_v2(d->odb, from, -1, &st, &tail);
+        inSqlite--;
         d->used = 1;
         if (rc != SQLITE_OK || !st)
             break;

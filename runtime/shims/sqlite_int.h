@@ -18,8 +18,73 @@
 #define PTM_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "shims_int.h"
+
+/* sqlite_mem.c ------------------------------------------------------------
+** The overlay's files in memory, below sqlite_vfs.c.
+*/
+#define PTM_SQL_BLOCK 4096          /* the overlay's unit of memory */
+
+struct ptmSqlKept;                  /* real bytes kept across mirrors */
+
+/* One block of what the overlay wrote. */
+struct ptmSqlBlock {
+    sqlite3_int64 idx;              /* offset / BLOCK; -1: empty slot */
+    unsigned char *data;
+};
+
+/* A file as the overlay sees it: an optional real base under a block map. */
+struct ptmSqlMemFile {
+    int fd;                         /* private read-only descriptor; -1: none */
+    dev_t dev;
+    ino_t ino;
+    int dirty;                      /* written or truncated: size is ours */
+    int exists;                     /* journals: exists in memory */
+    int hidden;                     /* journals: deleted, the real one unseen */
+    sqlite3_int64 size;             /* logical size when dirty */
+    sqlite3_int64 base_limit;       /* real bytes at or past it read as zeros */
+    const unsigned char *head;      /* the first bytes of the real file as
+                                       Begin read them, served to reads within
+                                       them until the file is written; NULL: none */
+    size_t head_len;
+    sqlite3_int64 fresh_from;       /* a block first written at or past it
+                                       starts as zeros, not as the real bytes:
+                                       the -wal past its committed frames */
+    struct ptmSqlBlock *map;              /* open addressing, cap a power of two */
+    size_t cap, used;
+    struct ptmSqlKept *kept;         /* the database and its -wal: real bytes
+                                       read by earlier mirrors (see keptGet) */
+    sqlite3_int64 keep_below;       /* reads ending past it are not kept
+                                       (0: none, in this mirror) */
+};
+
+/* ptmSqlPreadFull: up to n bytes at off from fd, retrying EINTR a few
+** times and short reads; the count read (short at the end of the file),
+** -1 on error. */
+ssize_t ptmSqlPreadFull(int fd, void *buf, size_t n, off_t off);
+
+/* ptmSqlMemInit: mf as a file of nothing written and no base (fd -1).
+** ptmSqlMemDrop: forgets everything written (the file is its base again;
+** the kept reads stay).  ptmSqlMemFree: that, and frees all mf holds. */
+void ptmSqlMemInit(struct ptmSqlMemFile *mf);
+void ptmSqlMemDrop(struct ptmSqlMemFile *mf);
+void ptmSqlMemFree(struct ptmSqlMemFile *mf);
+
+/* ptmSqlMemRead, ptmSqlMemWrite, ptmSqlMemTruncate, ptmSqlMemSize: the
+** xRead, xWrite, xTruncate, xFileSize of an overlay file mf (OUT: *size):
+** SQLITE_OK or an SQLite error code (a read past the end:
+** SQLITE_IOERR_SHORT_READ, the rest zeros; memory past the bound:
+** SQLITE_IOERR_NOMEM).  A read of the base while nothing is written is
+** served from, or kept in, mf's kept reads below mf->keep_below. */
+int ptmSqlMemRead(struct ptmSqlMemFile *mf, void *out, int amt, sqlite3_int64 off);
+int ptmSqlMemWrite(struct ptmSqlMemFile *mf, const void *in, int amt, sqlite3_int64 off);
+int ptmSqlMemTruncate(struct ptmSqlMemFile *mf, sqlite3_int64 size);
+int ptmSqlMemSize(const struct ptmSqlMemFile *mf, sqlite3_int64 *size);
+
+/* ptmSqlKeptFlush: forgets mf's kept reads (their buffers stay for reuse). */
+void ptmSqlKeptFlush(struct ptmSqlMemFile *mf);
 
 /* sqlite_vfs.c ------------------------------------------------------------
 ** The overlay: one per thread and database file, reused by every mirror of
@@ -66,6 +131,22 @@ void ptmSqlOverlaySetCall(struct ptmSqlOverlay *o, unsigned call);
 ** read may be stale: inconclusive), else 0. */
 int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
+/* ptmSqlOverlayAbandon: takes o off this thread's overlays without
+** touching its connection (a mirror was stopped inside SQLite on it: it may
+** be mid-statement) and without closing it (a close could wait for ever);
+** the next ptmSqlOverlayOpen of its file opens a fresh one.  o and its
+** connection leak. */
+void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o);
+
+/* ptmSqlOverlayCommitFree: whether the real COMMIT of o's open write
+** transaction would take no lock beyond those the overlay was granted
+** already: in WAL mode always (the write lock was probed when the
+** transaction first wrote); in rollback mode when no other holder has the
+** PENDING or a SHARED byte that its EXCLUSIVE lock needs.  Records no
+** event: a lock found held leaves the COMMIT to run for real, whose own
+** probe records it. */
+int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o);
+
 /* The memory every overlay file of one thread may hold (blocks the
 ** overlays wrote, their journals and temp files): past it a write fails
 ** with SQLITE_IOERR_NOMEM, which SQLite returns as SQLITE_NOMEM. */
@@ -96,6 +177,27 @@ int ptmSqlRcErrno(int rc, int sys);
 ** NUL-terminated).  Returns the length written. */
 size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap);
 
+/* ptmSqlStepDetail: a statement event's detail, "SQLITE_DONE changes=1"
+** (" restarted" appended when restarted), into out (cap bytes). */
+void ptmSqlStepDetail(char *out, size_t cap, int rc, long long changes, int restarted);
+
+/* ptmSqlNormalized: ptmSqlNormalize of sql (NUL-terminated) into out
+** (PTM_TARGET_MAX bytes), from a per-thread cache of recent texts. */
+void ptmSqlNormalized(const char *sql, char *out);
+
+/* ptmSqlCommitCheckable: whether a step of st on an overlay's connection
+** db may end the mirror's transaction as a check, not a commit, as far as
+** SQLite's state goes (see sqlite_sql.c; locks: ptmSqlOverlayCommitFree).
+** 1 yes, 0 run it for real. */
+int ptmSqlCommitCheckable(sqlite3 *db, sqlite3_stmt *st);
+
+/* ptmSqlDirWritable: whether path's directory exists and the process may
+** create a file in it (errno says why not).  ptmSqlUriPath: the file a
+** "file:" URI names, into out (cap bytes; "" for mode=memory); mode=ro
+** adds SQLITE_OPEN_READONLY to *flags and takes SQLITE_OPEN_CREATE away. */
+int ptmSqlDirWritable(const char *path);
+const char *ptmSqlUriPath(const char *uri, char *out, size_t cap, int *flags);
+
 /* sqlite_sql.c: below sqlite.c, with ptmSqlRcName, ptmSqlRcErrno and
 ** ptmSqlNormalize above. */
 
@@ -123,6 +225,10 @@ int ptmSqlTakeBack(struct ptmSqlMirror *s, void *p);
 ** OUT: *out, *tail. */
 int ptmSqlPrepareParked(sqlite3 *db, const char *sql, int n, unsigned flags, sqlite3_stmt **out,
                         const char **tail);
+
+/* ptmSqlForgetParked: forgets the statements of db parked on this thread,
+** unfinalized (db is abandoned). */
+void ptmSqlForgetParked(sqlite3 *db);
 
 /* ptmSqlPark: keeps st (reset, bindings cleared) for this thread's next
 ** ptmSqlPrepareParked of its text (len bytes, flags).  What sqlite3_reset

@@ -8,10 +8,12 @@
 ** them.
 */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sqlite_int.h"
 
@@ -163,6 +165,38 @@ int ptmSqlRcErrno(int rc, int sys)
     }
 }
 
+/*
+** ptmSqlStepDetail: a statement event's detail, "<code name> changes=N"
+** and " restarted" when restarted, into out (cap bytes, truncated,
+** NUL-terminated).  (By hand: snprintf cost more than the rest of the
+** event.)
+*/
+void ptmSqlStepDetail(char *out, size_t cap, int rc, long long changes, int restarted)
+{
+    char num[24], *d = num + sizeof num;
+    unsigned long long v = changes < 0 ? 0ull - (unsigned long long)changes
+                                       : (unsigned long long)changes;
+    const char *parts[4];
+    size_t n = 0, i, k;
+
+    *--d = 0;
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (changes < 0)
+        *--d = '-';
+    parts[0] = ptmSqlRcName(rc);
+    parts[1] = " changes=";
+    parts[2] = d;
+    parts[3] = restarted ? " restarted" : "";
+    if (!cap)
+        return;
+    for (i = 0; i < 4; i++)
+        for (k = 0; parts[i][k] && n + 1 < cap; k++)
+            out[n++] = parts[i][k];
+    out[n] = 0;
+}
+
 /* ------------------------------------------------------------------------
 ** SQL without its literals
 */
@@ -287,6 +321,118 @@ size_t ptmSqlNormalize(const char *sql, int n, char *out, size_t cap)
     return o;
 }
 
+/* The statements' texts a thread normalized last, so that a transaction's
+** statements, run again in every mirror, are normalized once. */
+#define NORM_CACHE 8
+#define NORM_MAX_SQL 480 /* a longer text is normalized every time */
+static _Thread_local struct normEntry {
+    char sql[NORM_MAX_SQL];
+    char norm[PTM_TARGET_MAX];
+    size_t len;                   /* of sql; 0: an empty slot */
+} normCache[NORM_CACHE];          /* about 5 KiB of each thread's TLS */
+static _Thread_local unsigned normNext;
+
+/*
+** ptmSqlNormalized: sql as ptmSqlNormalize gives it, into out
+** (PTM_TARGET_MAX bytes), from the cache when this thread normalized the
+** same text.
+*/
+void ptmSqlNormalized(const char *sql, char *out)
+{
+    size_t len = strlen(sql);
+    struct normEntry *e;
+    unsigned i;
+
+    if (len > 0 && len < NORM_MAX_SQL) {
+        for (i = 0; i < NORM_CACHE; i++)
+            if (normCache[i].len == len && memcmp(normCache[i].sql, sql, len) == 0) {
+                memcpy(out, normCache[i].norm, PTM_TARGET_MAX);
+                return;
+            }
+        e = &normCache[normNext++ % NORM_CACHE];
+        ptmSqlNormalize(sql, (int)len, e->norm, sizeof e->norm);
+        memcpy(e->sql, sql, len);
+        e->len = len;
+        memcpy(out, e->norm, PTM_TARGET_MAX);
+        return;
+    }
+    ptmSqlNormalize(sql, -1, out, PTM_TARGET_MAX);
+}
+
+/* ------------------------------------------------------------------------
+** A mirror's COMMIT, checked instead of run
+*/
+
+/* wordAt: whether s starts with the keyword w (any case) as a whole word;
+** OUT: *end, past it. */
+static int wordAt(const char *s, const char *w, const char **end)
+{
+    size_t n = strlen(w), i;
+
+    for (i = 0; i < n; i++)
+        if (!s[i] || (s[i] | 0x20) != w[i])
+            return 0;
+    if (isIdentChar((unsigned char)s[n]))
+        return 0;
+    *end = s + n;
+    return 1;
+}
+
+static const char *skipSpace(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+        s++;
+    return s;
+}
+
+/* isCommitText: whether sql is exactly COMMIT or END, with an optional
+** TRANSACTION and name, then white space or one ';'.  Anything else (a
+** comment, RELEASE of the outermost savepoint) is not: such a commit
+** runs for real, as before. */
+static int isCommitText(const char *sql)
+{
+    const char *p = skipSpace(sql ? sql : "");
+
+    if (!wordAt(p, "commit", &p) && !wordAt(p, "end", &p))
+        return 0;
+    p = skipSpace(p);
+    if (wordAt(p, "transaction", &p)) {
+        p = skipSpace(p);
+        while (isIdentChar((unsigned char)*p))
+            p++;
+        p = skipSpace(p);
+    }
+    if (*p == ';')
+        p = skipSpace(p + 1);
+    return *p == 0;
+}
+
+/*
+** ptmSqlCommitCheckable: whether a step of st, a statement of an overlay's
+** connection db, may end the mirror's transaction as a check instead of a
+** commit, as far as SQLite says: st is a COMMIT, the transaction is a write
+** transaction that would commit without an error (no deferred foreign key
+** left violated, no other statement of db running); the caller asks the
+** overlay about locks (ptmSqlOverlayCommitFree).  Then the transaction stays open
+** and ptmSqlOverlayEnd rolls it back: SQLite keeps the pages it read, where
+** a commit into the overlay's memory would have cost writing the frames and
+** a full re-read at the next mirror.  1 yes, 0 run the COMMIT for real.
+*/
+int ptmSqlCommitCheckable(sqlite3 *db, sqlite3_stmt *st)
+{
+    int fks = 0, hi = 0;
+    sqlite3_stmt *other;
+
+    if (!isCommitText(sqlite3_sql(st)) || sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE)
+        return 0;
+    if (sqlite3_db_status(db, SQLITE_DBSTATUS_DEFERRED_FKS, &fks, &hi, 0) != SQLITE_OK || fks)
+        return 0;
+    for (other = sqlite3_next_stmt(db, NULL); other; other = sqlite3_next_stmt(db, other))
+        if (other != st && sqlite3_stmt_busy(other))
+            return 0;
+    return 1;
+}
+
 /* ------------------------------------------------------------------------
 ** A host statement's bindings
 */
@@ -407,6 +553,60 @@ int ptmSqlBindFromExpanded(sqlite3_stmt *twin, const char *sql, const char *exp)
 }
 
 /* ------------------------------------------------------------------------
+** File names a mirror opens
+*/
+
+/*
+** ptmSqlDirWritable: whether the directory of path exists and the process may create a file
+** in it; errno says why not.
+*/
+int ptmSqlDirWritable(const char *path)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    ptmCopyField(dir, sizeof dir, path);
+    slash = strrchr(dir, '/');
+    if (!slash)
+        return ptmOs.access(".", W_OK | X_OK) == 0;
+    slash[slash == dir] = 0; /* "/x.db": the root */
+    return ptmOs.access(dir, W_OK | X_OK) == 0;
+}
+
+/*
+** ptmSqlUriPath: the file a "file:" URI names (its authority, query and fragment cut,
+** %XX decoded) in out, or "" for mode=memory; mode=ro adds
+** SQLITE_OPEN_READONLY and takes SQLITE_OPEN_CREATE away from *flags.
+*/
+const char *ptmSqlUriPath(const char *uri, char *out, size_t cap, int *flags)
+{
+    const char *p = uri + 5, *q;
+    size_t o = 0;
+
+    if (p[0] == '/' && p[1] == '/') { /* an authority: "" or localhost */
+        p += 2;
+        p += strcspn(p, "/?#");
+    }
+    for (; *p && *p != '?' && *p != '#' && o + 1 < cap; p++) {
+        unsigned v;
+        if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            p += 2;
+        } else
+            out[o++] = *p;
+    }
+    out[o] = 0;
+    q = strchr(uri, '?');
+    if (q && strstr(q, "mode=ro")) {
+        *flags |= SQLITE_OPEN_READONLY;
+        *flags &= ~SQLITE_OPEN_CREATE;
+    }
+    if (q && strstr(q, "mode=memory"))
+        out[0] = 0;
+    return out;
+}
+
+/* ------------------------------------------------------------------------
 ** Statements kept prepared across mirrors: a mirror's statement on an
 ** overlay is parked here, reset and without its bindings, when the mirror
 ** finalizes it or ends, and the next prepare of the same text on the same
@@ -428,6 +628,18 @@ struct parked {
 
 static _Thread_local struct parked parkedStmts[PARKED_SLOTS];
 static _Thread_local uint64_t parkedClock;
+
+/*
+** ptmSqlForgetParked: forgets, without finalizing them, the statements of
+** connection db parked on this thread (db is being abandoned: see
+** ptmSqlOverlayAbandon).
+*/
+void ptmSqlForgetParked(sqlite3 *db)
+{
+    for (unsigned i = 0; i < PARKED_SLOTS; i++)
+        if (parkedStmts[i].st && parkedStmts[i].db == db)
+            parkedStmts[i].st = NULL;
+}
 
 /* Whether parked statement p was prepared from the first statement of
 ** sql (len bytes): its text is a prefix of sql that ends the statement,

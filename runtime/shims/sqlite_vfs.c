@@ -1,7 +1,7 @@
 /*
 ** shims/sqlite_vfs.c - the SQLite overlay: a VFS ("ptm-overlay") that reads
 ** the real database and writes nothing, and the per-thread overlay
-** connections of sqlite_int.h's first section.
+** connections of sqlite_int.h's sqlite_vfs.c section.
 **
 ** What each file of an overlay connection is:
 **   - the database and its -wal: the real file, read through the overlay's
@@ -35,7 +35,11 @@
 **
 ** Staleness: after a mirror that wrote, that saw a lock held or the
 ** database change, Begin drops every page SQLite cached; otherwise the
-** cache is checked by SQLite itself, as any connection's is.
+** cache is checked by SQLite itself, as any connection's is.  Real bytes
+** read are kept across mirrors only while the file cannot have changed
+** (sqlite_mem.c, "Real bytes kept across mirrors").  A mirror's COMMIT is,
+** when it can be, a check (ptmSqlCommitCheckable): its transaction stays open
+** and End rolls it back, so nothing was written and SQLite's cache holds.
 **
 ** A fork mirror inherits the cached overlays and the descriptor table; its
 ** child takes no lock on the table (see privLock).  Its sandbox lets the
@@ -60,9 +64,8 @@
 
 #include "sqlite_int.h"
 
-#define BLOCK 4096                  /* the overlay's unit of memory */
+#define BLOCK PTM_SQL_BLOCK
 #define SHM_REGION_MAX 64           /* 2 MiB of wal-index: ~250k frames */
-#define PROBE_RETRIES 16            /* EINTR retries of one pread */
 #define PROGRESS_OPS 1000           /* VM steps between deadline checks */
 
 /* SQLite's lock bytes (os_unix.c / os.h), for the default 1 GiB PENDING_BYTE. */
@@ -78,33 +81,6 @@
 
 /* The kinds of lock an event may name, one event per kind per mirror. */
 enum lockKind { LK_SHARED, LK_RESERVED, LK_EXCLUSIVE, LK_WAL_WRITE, LK_WAL_CKPT, LK_COUNT };
-
-/* One block of what the overlay wrote. */
-struct block {
-    sqlite3_int64 idx;              /* offset / BLOCK; -1: empty slot */
-    unsigned char *data;
-};
-
-/* A file as the overlay sees it: an optional real base under a block map. */
-struct memFile {
-    int fd;                         /* private read-only descriptor; -1: none */
-    dev_t dev;
-    ino_t ino;
-    int dirty;                      /* written or truncated: size is ours */
-    int exists;                     /* journals: exists in memory */
-    int hidden;                     /* journals: deleted, the real one unseen */
-    sqlite3_int64 size;             /* logical size when dirty */
-    sqlite3_int64 base_limit;       /* real bytes at or past it read as zeros */
-    const unsigned char *head;      /* the first bytes of the real file as
-                                       Begin read them, served to reads within
-                                       them until the file is written; NULL: none */
-    size_t head_len;
-    sqlite3_int64 fresh_from;       /* a block first written at or past it
-                                       starts as zeros, not as the real bytes:
-                                       the -wal past its committed frames */
-    struct block *map;              /* open addressing, cap a power of two */
-    size_t cap, used;
-};
 
 /* The private copy of the WAL index. */
 struct shmCopy {
@@ -137,7 +113,8 @@ struct ptmSqlOverlay {
                                        resolved): its -wal, -journal, -shm follow it */
     char *base;                     /* its basename, for events */
     sqlite3 *db;
-    struct memFile dbf, wal, journal;
+    sqlite3_stmt *rollback;         /* "ROLLBACK", prepared once (NULL: exec it) */
+    struct ptmSqlMemFile dbf, wal, journal;
     struct shmCopy shm;
     int lock;                       /* SQLITE_LOCK_* held, privately */
     int active;                     /* between Begin and End */
@@ -149,6 +126,15 @@ struct ptmSqlOverlay {
     struct dbVersion ver;
     int wal_mode;                   /* the header said WAL at Begin */
     int stale;                      /* the last mirror wrote: drop the cache */
+    struct stat db_st;              /* the database as Begin's stat saw it */
+    struct keptKey {                /* what the kept reads are valid for */
+        int ok, wal_mode;
+        dev_t ddev, wdev;
+        ino_t dino, wino;
+        off_t dsize;
+        struct timespec dmtime;
+        unsigned char hdr[28], salt[8], backfill[4];
+    } key;
     unsigned char head[BLOCK];      /* the database's first block, read at Begin */
 };
 
@@ -156,8 +142,8 @@ struct ptmSqlOverlay {
 struct ovFile {
     sqlite3_file base;
     struct ptmSqlOverlay *o;        /* NULL: a temp file of no overlay */
-    struct memFile *mf;
-    struct memFile own;             /* temp files: their content */
+    struct ptmSqlMemFile *mf;
+    struct ptmSqlMemFile own;             /* temp files: their content */
     int is_db;
 };
 
@@ -241,7 +227,7 @@ static int privateFd(const char *path, struct stat *st)
 ** is 0 and reads as empty. */
 static _Thread_local int lastErrno; /* xGetLastError: sqlite3_system_errno */
 
-static int rebase(struct memFile *mf, const char *path)
+static int rebase(struct ptmSqlMemFile *mf, const char *path)
 {
     struct stat st;
     int fd = privateFd(path, &st), err = fd < 0 && errno != ENOENT ? errno : 0;
@@ -251,331 +237,6 @@ static int rebase(struct memFile *mf, const char *path)
     mf->dev = fd >= 0 ? st.st_dev : 0;
     mf->ino = fd >= 0 ? st.st_ino : 0;
     return err;
-}
-
-/* preadFull: up to n bytes at off from fd, retrying EINTR a few times and
-** short reads; the count read (short at the end of the file), -1 on error. */
-static ssize_t preadFull(int fd, void *buf, size_t n, off_t off)
-{
-    size_t got = 0;
-    int tries = 0;
-
-    while (got < n) {
-        ssize_t r = ptmOs.pread(fd, (char *)buf + got, n - got, off + (off_t)got);
-        if (r < 0 && errno == EINTR && ++tries < PROBE_RETRIES)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
-/* ---------------------------------------------------------------------
-** Memory files: a block map over an optional base.
-*/
-static size_t limitBytes = PTM_SQL_OVERLAY_MAX_BYTES;
-static _Thread_local size_t usedBytes;
-
-static size_t slotOf(const struct memFile *mf, sqlite3_int64 idx)
-{
-    return ((size_t)idx * 0x9E3779B97F4A7C15ull) & (mf->cap - 1);
-}
-
-static unsigned char *blockFind(const struct memFile *mf, sqlite3_int64 idx)
-{
-    size_t i;
-    if (!mf->used)
-        return NULL;
-    for (i = slotOf(mf, idx); mf->map[i].idx != -1; i = (i + 1) & (mf->cap - 1))
-        if (mf->map[i].idx == idx)
-            return mf->map[i].data;
-    return NULL;
-}
-
-static void blockPut(struct memFile *mf, sqlite3_int64 idx, unsigned char *data)
-{
-    size_t i = slotOf(mf, idx);
-    while (mf->map[i].idx != -1)
-        i = (i + 1) & (mf->cap - 1);
-    mf->map[i] = (struct block){idx, data};
-    mf->used++;
-}
-
-static int mapGrow(struct memFile *mf)
-{
-    size_t cap = mf->cap ? mf->cap * 2 : 16, i, old = mf->cap;
-    struct block *map = malloc(cap * sizeof *map), *was = mf->map;
-    if (!map)
-        return 0;
-    for (i = 0; i < cap; i++)
-        map[i].idx = -1;
-    mf->map = map;
-    mf->cap = cap;
-    mf->used = 0;
-    for (i = 0; i < old; i++)
-        if (was[i].idx != -1)
-            blockPut(mf, was[i].idx, was[i].data);
-    free(was);
-    return 1;
-}
-
-/* memDrop: forgets everything written; the file is the real one again. */
-static void memDrop(struct memFile *mf)
-{
-    size_t i;
-    for (i = 0; i < mf->cap && mf->used; i++)
-        if (mf->map[i].idx != -1) {
-            free(mf->map[i].data);
-            mf->map[i].idx = -1;
-            mf->used--;
-            usedBytes -= BLOCK;
-        }
-    if (mf->cap > 1024) { /* a big mirror's table is not kept for ever */
-        free(mf->map);
-        mf->map = NULL;
-        mf->cap = 0;
-    }
-    mf->used = 0;
-    mf->dirty = 0;
-    mf->size = 0;
-    mf->base_limit = INT64_MAX;
-    mf->fresh_from = INT64_MAX;
-    mf->head = NULL;
-}
-
-static void memFree(struct memFile *mf)
-{
-    memDrop(mf);
-    free(mf->map);
-    mf->map = NULL;
-    mf->cap = 0;
-}
-
-static void memInit(struct memFile *mf)
-{
-    memset(mf, 0, sizeof *mf);
-    mf->fd = -1;
-    mf->base_limit = INT64_MAX;
-    mf->fresh_from = INT64_MAX;
-}
-
-/* realSize: the size of the base file; 0 when there is none. */
-static int realSize(const struct memFile *mf, sqlite3_int64 *size)
-{
-    struct stat st;
-    *size = 0;
-    if (mf->fd < 0)
-        return SQLITE_OK;
-    if (ptmOs.fstat(mf->fd, &st) != 0)
-        return SQLITE_IOERR_FSTAT;
-    *size = st.st_size;
-    return SQLITE_OK;
-}
-
-static int logicalSize(const struct memFile *mf, sqlite3_int64 *size)
-{
-    if (mf->dirty) {
-        *size = mf->size;
-        return SQLITE_OK;
-    }
-    return realSize(mf, size);
-}
-
-/* makeDirty: from the first write or truncation on, the size is ours. */
-static int makeDirty(struct memFile *mf)
-{
-    int rc;
-    if (mf->dirty)
-        return SQLITE_OK;
-    rc = realSize(mf, &mf->size);
-    if (rc != SQLITE_OK)
-        return rc;
-    /* What a real writer appends from now on is not the overlay's file. */
-    if (mf->base_limit > mf->size)
-        mf->base_limit = mf->size;
-    mf->dirty = 1;
-    return SQLITE_OK;
-}
-
-/* baseRead: n bytes at off of the base, zeros where it has none. */
-static int baseRead(const struct memFile *mf, unsigned char *buf, size_t n, sqlite3_int64 off)
-{
-    ssize_t got = 0;
-    size_t want = n;
-
-    if (off >= mf->base_limit)
-        want = 0;
-    else if ((sqlite3_int64)n > mf->base_limit - off)
-        want = (size_t)(mf->base_limit - off);
-    if (want && mf->fd >= 0) {
-        got = preadFull(mf->fd, buf, want, (off_t)off);
-        if (got < 0)
-            return SQLITE_IOERR_READ;
-    }
-    memset(buf + got, 0, n - (size_t)got);
-    return SQLITE_OK;
-}
-
-/* blockFor: the block idx, made from the base on first write of its bytes
-** lo..hi (unless they are all of it, or the block lies wholly past
-** fresh_from, where nothing the overlay reads back comes from the base). */
-static int blockFor(struct memFile *mf, sqlite3_int64 idx, size_t lo, size_t hi,
-                    unsigned char **out)
-{
-    unsigned char *b = blockFind(mf, idx);
-    int rc;
-
-    if (b) {
-        *out = b;
-        return SQLITE_OK;
-    }
-    if (usedBytes + BLOCK > limitBytes)
-        return SQLITE_IOERR_NOMEM;
-    if ((mf->used + 1) * 2 > mf->cap && !mapGrow(mf))
-        return SQLITE_IOERR_NOMEM;
-    b = malloc(BLOCK);
-    if (!b)
-        return SQLITE_IOERR_NOMEM;
-    if ((lo == 0 && hi == BLOCK) || idx * BLOCK >= mf->fresh_from) {
-        /* Only what this write leaves of the block is zeroed. */
-        memset(b, 0, lo);
-        memset(b + hi, 0, BLOCK - hi);
-        rc = SQLITE_OK;
-    } else {
-        rc = baseRead(mf, b, BLOCK, idx * BLOCK);
-    }
-    if (rc != SQLITE_OK) {
-        free(b);
-        return rc;
-    }
-    blockPut(mf, idx, b);
-    usedBytes += BLOCK;
-    *out = b;
-    return SQLITE_OK;
-}
-
-static int memRead(struct memFile *mf, void *out, int amt, sqlite3_int64 off)
-{
-    unsigned char *buf = out;
-    sqlite3_int64 size, end = off + amt, pos = off;
-    int rc;
-
-    if (!mf->dirty && !mf->used) {
-        /* Nothing written: one pread, the common case; none for the
-        ** header and page 1, which Begin read. */
-        ssize_t got = 0;
-        if (mf->head && off >= 0 && off + amt <= (sqlite3_int64)mf->head_len) {
-            memcpy(buf, mf->head + off, (size_t)amt);
-            return SQLITE_OK;
-        }
-        if (mf->fd >= 0 && (got = preadFull(mf->fd, buf, (size_t)amt, (off_t)off)) < 0)
-            return SQLITE_IOERR_READ;
-        if (got < amt) {
-            memset(buf + got, 0, (size_t)(amt - got));
-            return SQLITE_IOERR_SHORT_READ;
-        }
-        return SQLITE_OK;
-    }
-    if ((rc = logicalSize(mf, &size)) != SQLITE_OK)
-        return rc;
-    while (pos < end && pos < size) {
-        sqlite3_int64 idx = pos / BLOCK, stop = (idx + 1) * BLOCK;
-        unsigned char *b = blockFind(mf, idx);
-        if (stop > end)
-            stop = end;
-        if (stop > size)
-            stop = size;
-        if (b) {
-            memcpy(buf + (pos - off), b + (pos - idx * BLOCK), (size_t)(stop - pos));
-        } else {
-            /* A run of unwritten blocks is one read of the base. */
-            while (stop < end && stop < size && !blockFind(mf, stop / BLOCK))
-                stop = stop + BLOCK - stop % BLOCK < end ? stop + BLOCK - stop % BLOCK : end;
-            if (stop > size)
-                stop = size;
-            rc = baseRead(mf, buf + (pos - off), (size_t)(stop - pos), pos);
-            if (rc != SQLITE_OK)
-                return rc;
-        }
-        pos = stop;
-    }
-    if (pos < end) {
-        memset(buf + (pos - off), 0, (size_t)(end - pos));
-        return SQLITE_IOERR_SHORT_READ;
-    }
-    return SQLITE_OK;
-}
-
-static int memWrite(struct memFile *mf, const void *in, int amt, sqlite3_int64 off)
-{
-    const unsigned char *buf = in;
-    sqlite3_int64 pos = off, end = off + amt;
-    int rc = makeDirty(mf);
-
-    while (rc == SQLITE_OK && pos < end) {
-        sqlite3_int64 idx = pos / BLOCK, stop = (idx + 1) * BLOCK;
-        unsigned char *b;
-        if (stop > end)
-            stop = end;
-        rc = blockFor(mf, idx, (size_t)(pos - idx * BLOCK), (size_t)(stop - idx * BLOCK), &b);
-        if (rc == SQLITE_OK)
-            memcpy(b + (pos - idx * BLOCK), buf + (pos - off), (size_t)(stop - pos));
-        pos = stop;
-    }
-    if (pos > mf->size)
-        mf->size = pos;
-    return rc;
-}
-
-/* mapCut: frees the blocks wholly at or past size, and rebuilds the map
-** (open addressing has no simple delete). */
-static int mapCut(struct memFile *mf, sqlite3_int64 size)
-{
-    struct memFile keep = *mf;
-    size_t j;
-
-    keep.map = NULL;
-    keep.cap = keep.used = 0;
-    while (keep.cap < mf->cap)
-        if (!mapGrow(&keep)) {
-            free(keep.map);
-            return SQLITE_IOERR_NOMEM;
-        }
-    for (j = 0; j < mf->cap; j++) {
-        if (mf->map[j].idx == -1)
-            continue;
-        if (mf->map[j].idx * BLOCK >= size) {
-            free(mf->map[j].data);
-            usedBytes -= BLOCK;
-        } else {
-            blockPut(&keep, mf->map[j].idx, mf->map[j].data);
-        }
-    }
-    free(mf->map);
-    *mf = keep;
-    return SQLITE_OK;
-}
-
-static int memTruncate(struct memFile *mf, sqlite3_int64 size)
-{
-    int rc = makeDirty(mf);
-    unsigned char *b;
-
-    if (rc != SQLITE_OK)
-        return rc;
-    if (size < mf->size) {
-        if ((b = blockFind(mf, size / BLOCK)) && size % BLOCK)
-            memset(b + size % BLOCK, 0, BLOCK - (size_t)(size % BLOCK));
-        if (mf->used && (rc = mapCut(mf, (size + BLOCK - 1) / BLOCK * BLOCK)) != SQLITE_OK)
-            return rc;
-        if (mf->base_limit > size)
-            mf->base_limit = size;
-    }
-    mf->size = size;
-    return SQLITE_OK;
 }
 
 /* ---------------------------------------------------------------------
@@ -678,9 +339,9 @@ static int ovClose(sqlite3_file *f)
     struct ovFile *p = (struct ovFile *)f;
     /* Only memory: the descriptor stays open for the process's locks. */
     if (p->mf == &p->own)
-        memFree(&p->own);
+        ptmSqlMemFree(&p->own);
     else if (p->o && p->mf != &p->o->journal)
-        memDrop(p->mf);
+        ptmSqlMemDrop(p->mf);
     if (p->is_db && p->o)
         p->o->lock = SQLITE_LOCK_NONE;
     return SQLITE_OK;
@@ -688,17 +349,17 @@ static int ovClose(sqlite3_file *f)
 
 static int ovRead(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 {
-    return memRead(((struct ovFile *)f)->mf, buf, amt, off);
+    return ptmSqlMemRead(((struct ovFile *)f)->mf, buf, amt, off);
 }
 
 static int ovWrite(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
-    return memWrite(((struct ovFile *)f)->mf, buf, amt, off);
+    return ptmSqlMemWrite(((struct ovFile *)f)->mf, buf, amt, off);
 }
 
 static int ovTruncate(sqlite3_file *f, sqlite3_int64 size)
 {
-    return memTruncate(((struct ovFile *)f)->mf, size);
+    return ptmSqlMemTruncate(((struct ovFile *)f)->mf, size);
 }
 
 static int ovSync(sqlite3_file *f, int flags)
@@ -710,7 +371,7 @@ static int ovSync(sqlite3_file *f, int flags)
 
 static int ovFileSize(sqlite3_file *f, sqlite3_int64 *size)
 {
-    return logicalSize(((struct ovFile *)f)->mf, size);
+    return ptmSqlMemSize(((struct ovFile *)f)->mf, size);
 }
 
 static int ovLock(sqlite3_file *f, int level)
@@ -779,7 +440,8 @@ static void shmPath(const struct ptmSqlOverlay *o, char *buf, size_t cap)
 static int shmFill(struct shmCopy *s, int i, int size)
 {
     ssize_t got = 0;
-    if (s->fd >= 0 && (got = preadFull(s->fd, s->region[i], (size_t)size, (off_t)i * size)) < 0) {
+    if (s->fd >= 0 &&
+        (got = ptmSqlPreadFull(s->fd, s->region[i], (size_t)size, (off_t)i * size)) < 0) {
         memset(s->region[i], 0, (size_t)size);
         return SQLITE_IOERR_SHMMAP;
     }
@@ -790,9 +452,9 @@ static int shmFill(struct shmCopy *s, int i, int size)
 static void shmRebase(struct ptmSqlOverlay *o)
 {
     char path[PATH_MAX + 8];
-    struct memFile m;
+    struct ptmSqlMemFile m;
     shmPath(o, path, sizeof path);
-    memInit(&m);
+    ptmSqlMemInit(&m);
     rebase(&m, path);
     if (m.fd != o->shm.fd || m.dev != o->shm.dev || m.ino != o->shm.ino)
         o->shm.seen_ok = 0; /* another -shm: copy it whole */
@@ -830,6 +492,17 @@ static void walFreshFrom(struct ptmSqlOverlay *o)
     o->wal.fresh_from = WAL_FILE_HDR + (sqlite3_int64)mx * (page + WAL_FRAME_HDR);
 }
 
+/* walKeepBelow: the -wal's reads are kept below its committed end, when
+** the private copy of the WAL index (whose header says where that is) is
+** of the generation the key names. */
+static void walKeepBelow(struct ptmSqlOverlay *o)
+{
+    o->wal.keep_below = 0;
+    if (o->key.ok && o->wal_mode && o->wal.fd >= 0 && o->wal.fresh_from != INT64_MAX &&
+        o->shm.n > 0 && memcmp((unsigned char *)o->shm.region[0] + 32, o->key.salt, 8) == 0)
+        o->wal.keep_below = o->wal.fresh_from;
+}
+
 static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile **pp)
 {
     struct ovFile *p = (struct ovFile *)f;
@@ -849,8 +522,11 @@ static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile 
             return SQLITE_IOERR_NOMEM;
         s->region[s->n] = r;
         rc = shmFill(s, s->n++, size);
-        if (s->n == 1 && rc == SQLITE_OK && !p->o->wal.dirty)
+        if (s->n == 1 && rc == SQLITE_OK && !p->o->wal.dirty) {
             walFreshFrom(p->o);
+            if (p->o->active)
+                walKeepBelow(p->o);
+        }
     }
     *pp = s->region[i];
     return rc;
@@ -974,7 +650,7 @@ static int ovOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
 
     (void)vfs;
     memset(p, 0, sizeof *p);
-    memInit(&p->own);
+    ptmSqlMemInit(&p->own);
     p->mf = &p->own;
     if (flags & SQLITE_OPEN_MAIN_DB) {
         o = opening;
@@ -991,11 +667,11 @@ static int ovOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
             return SQLITE_CANTOPEN;
         p->mf = &o->wal;
     } else if ((flags & SQLITE_OPEN_MAIN_JOURNAL) && (o = overlayOf(name, "-journal"))) {
-        struct memFile *j = &o->journal;
+        struct ptmSqlMemFile *j = &o->journal;
         if (!j->exists) {
             /* The overlay's own journal starts empty; without CREATE it is
             ** a hot journal to read. */
-            memDrop(j);
+            ptmSqlMemDrop(j);
             j->fd = -1;
             if (!(flags & SQLITE_OPEN_CREATE)) {
                 if (j->hidden || !realExists(name))
@@ -1022,12 +698,12 @@ static int ovDelete(sqlite3_vfs *vfs, const char *name, int syncDir)
     (void)vfs;
     (void)syncDir;
     if ((o = overlayOf(name, "-journal"))) {
-        memDrop(&o->journal);
+        ptmSqlMemDrop(&o->journal);
         o->journal.exists = 0;
         o->journal.fd = -1;
         o->journal.hidden = 1; /* a real one stays unseen until Begin */
     } else if ((o = overlayOf(name, "-wal"))) {
-        memDrop(&o->wal);
+        ptmSqlMemDrop(&o->wal);
     }
     return SQLITE_OK;
 }
@@ -1145,11 +821,12 @@ static void threadExit(void *unused)
     overlays = NULL;
     for (; o; o = next) {
         next = o->next;
+        sqlite3_finalize(o->rollback);
         if (o->db && sqlite3_close(o->db) != SQLITE_OK)
             continue; /* statements left: leak it rather than free under them */
-        memFree(&o->journal);
-        memFree(&o->dbf);
-        memFree(&o->wal);
+        ptmSqlMemFree(&o->journal);
+        ptmSqlMemFree(&o->dbf);
+        ptmSqlMemFree(&o->wal);
         free(o->name);
         free(o->path);
         free(o);
@@ -1177,9 +854,9 @@ static void readVersion(struct ptmSqlOverlay *o, struct dbVersion *v)
 {
     memset(v, 0, sizeof *v);
     if (o->dbf.fd >= 0)
-        v->have_db = preadFull(o->dbf.fd, v->hdr, sizeof v->hdr, 0) == (ssize_t)sizeof v->hdr;
+        v->have_db = ptmSqlPreadFull(o->dbf.fd, v->hdr, sizeof v->hdr, 0) == (ssize_t)sizeof v->hdr;
     if (o->wal_mode && o->shm.fd >= 0)
-        v->have_shm = preadFull(o->shm.fd, v->shm, sizeof v->shm, 0) >= 0;
+        v->have_shm = ptmSqlPreadFull(o->shm.fd, v->shm, sizeof v->shm, 0) >= 0;
 }
 
 /* SQLite's progress handler on an overlay connection: a statement that
@@ -1225,9 +902,9 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     }
     slash = strrchr(o->path, '/');
     o->base = slash ? (char *)slash + 1 : o->path;
-    memInit(&o->dbf);
-    memInit(&o->wal);
-    memInit(&o->journal);
+    ptmSqlMemInit(&o->dbf);
+    ptmSqlMemInit(&o->wal);
+    ptmSqlMemInit(&o->journal);
     o->shm.fd = -1;
     lastErrno = 0;
     opening = o;
@@ -1245,9 +922,9 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     if (rc != SQLITE_OK) {
         int err = rc == SQLITE_CANTOPEN ? sqlite3_system_errno(o->db) : 0;
         sqlite3_close(o->db);
-        memFree(&o->dbf);
-        memFree(&o->wal);
-        memFree(&o->journal);
+        ptmSqlMemFree(&o->dbf);
+        ptmSqlMemFree(&o->wal);
+        ptmSqlMemFree(&o->journal);
         free(o->name);
         free(o->path);
         free(o);
@@ -1281,9 +958,9 @@ static int dropWrites(struct ptmSqlOverlay *o)
 {
     int wrote = o->dbf.dirty || o->dbf.used || o->wal.dirty || o->wal.used;
 
-    memDrop(&o->dbf);
-    memDrop(&o->wal);
-    memDrop(&o->journal);
+    ptmSqlMemDrop(&o->dbf);
+    ptmSqlMemDrop(&o->wal);
+    ptmSqlMemDrop(&o->journal);
     o->journal.exists = 0;
     o->journal.hidden = 0;
     o->journal.fd = -1;
@@ -1335,12 +1012,15 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     ssize_t got;
 
     if (ptmOs.stat(o->name, &st) != 0)
+        memset(&st, 0, sizeof st);
+    o->db_st = st;
+    if (!st.st_ino)
         o->dbf.fd = -1; /* gone: an empty database */
     else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
              rebase(&o->dbf, o->name) != 0)
         *rc = SQLITE_CANTOPEN;
     memset(&o->ver, 0, sizeof o->ver);
-    if (o->dbf.fd >= 0 && (got = preadFull(o->dbf.fd, o->head, sizeof o->head, 0)) >= 0) {
+    if (o->dbf.fd >= 0 && (got = ptmSqlPreadFull(o->dbf.fd, o->head, sizeof o->head, 0)) >= 0) {
         o->dbf.head = o->head;
         o->dbf.head_len = (size_t)got;
         o->ver.have_db = got >= (ssize_t)sizeof o->ver.hdr;
@@ -1359,7 +1039,7 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
         same = shmReread(o, rc);
     } else {
         if (o->shm.fd >= 0)
-            o->ver.have_shm = preadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) ==
+            o->ver.have_shm = ptmSqlPreadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) ==
                               (ssize_t)sizeof o->ver.shm;
         same = o->shm.seen_ok && o->ver.have_shm &&
                memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
@@ -1373,6 +1053,60 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
         *rc = SQLITE_CANTOPEN;
     if (*rc == SQLITE_OK)
         walFreshFrom(o);
+}
+
+/* rollBack: ends the overlay connection's open transaction, if any, by
+** the ROLLBACK statement kept prepared (one parse per overlay, not one per
+** mirror). */
+static void rollBack(struct ptmSqlOverlay *o)
+{
+    if (sqlite3_get_autocommit(o->db))
+        return;
+    if (!o->rollback &&
+        sqlite3_prepare_v3(o->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &o->rollback,
+                           NULL) != SQLITE_OK) {
+        sqlite3_finalize(o->rollback);
+        o->rollback = NULL;
+        sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+        return;
+    }
+    sqlite3_step(o->rollback);
+    sqlite3_reset(o->rollback);
+}
+
+/* keepReads: what the reads kept by earlier mirrors are valid for, from
+** what refresh just saw: they are dropped when it differs from the last
+** Begin's, and this mirror keeps reads only where that is known (a
+** readable header; in WAL mode a -shm whose two headers agree, and -wal
+** frames below the committed end only). */
+static void keepReads(struct ptmSqlOverlay *o)
+{
+    struct keptKey k;
+
+    memset(&k, 0, sizeof k);
+    k.ok = o->ver.have_db && o->dbf.fd >= 0 && (!o->wal_mode || o->ver.have_shm);
+    k.wal_mode = o->wal_mode;
+    k.ddev = o->dbf.dev;
+    k.dino = o->dbf.ino;
+    k.dsize = o->db_st.st_size;
+    k.dmtime = o->db_st.st_mtim;
+    memcpy(k.hdr, o->ver.hdr, sizeof k.hdr);
+    if (o->wal_mode) {
+        k.wdev = o->wal.dev;
+        k.wino = o->wal.ino;
+        memcpy(k.salt, o->ver.shm + 32, sizeof k.salt);
+        memcpy(k.backfill, o->ver.shm + 96, sizeof k.backfill);
+    }
+    if (!k.ok || memcmp(&k, &o->key, sizeof k) != 0) {
+        ptmSqlKeptFlush(&o->dbf);
+        ptmSqlKeptFlush(&o->wal);
+        /* SQLite's own cache too: it trusts a change counter that a file
+        ** put in the database's place may share with the old one. */
+        sqlite3_db_release_memory(o->db);
+    }
+    memcpy(&o->key, &k, sizeof k); /* padding included: compared whole */
+    o->dbf.keep_below = k.ok ? INT64_MAX : 0;
+    walKeepBelow(o);
 }
 
 /* ptmSqlOverlayBegin: see sqlite_int.h.  After a mirror that wrote, every
@@ -1390,12 +1124,16 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
         o->busy = busy;
         return SQLITE_OK;
     }
-    if (!sqlite3_get_autocommit(o->db))
-        sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+    rollBack(o);
     if (dropWrites(o) || o->stale || o->active)
         sqlite3_db_release_memory(o->db);
+    if (o->stale || o->active) {
+        ptmSqlKeptFlush(&o->dbf);
+        ptmSqlKeptFlush(&o->wal);
+    }
     o->stale = 0;
     refresh(o, &rc);
+    keepReads(o);
     o->busy = busy;
     o->reported = 0;
     o->active = 1;
@@ -1410,27 +1148,43 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     struct dbVersion now;
     int changed;
 
-    if (!sqlite3_get_autocommit(o->db))
-        sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+    rollBack(o);
     readVersion(o, &now);
     changed = memcmp(&now, &o->ver, sizeof now) != 0;
     /* Pages read while a writer held its lock, or while the database
     ** changed, may be torn under a change counter that looks current. */
     o->stale = dropWrites(o) || changed || o->reported;
+    if (changed || o->reported) {
+        ptmSqlKeptFlush(&o->dbf);
+        ptmSqlKeptFlush(&o->wal);
+    }
+    o->dbf.keep_below = o->wal.keep_below = 0;
     o->active = 0;
     return changed;
 }
 
-/* ptmSqlOverlaySetLimit: see sqlite_int.h. */
-size_t ptmSqlOverlaySetLimit(size_t bytes)
+/* ptmSqlOverlayAbandon: see sqlite_int.h.  Its private descriptors stay
+** in the process-wide table, as every descriptor does. */
+void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
 {
-    size_t was = limitBytes;
-    limitBytes = bytes ? bytes : PTM_SQL_OVERLAY_MAX_BYTES;
-    return was;
+    for (struct ptmSqlOverlay **pp = &overlays; *pp; pp = &(*pp)->next)
+        if (*pp == o) {
+            *pp = o->next;
+            break;
+        }
+    o->next = NULL;
+    o->active = 0;
 }
 
-/* ptmSqlOverlayBytes: see sqlite_int.h. */
-size_t ptmSqlOverlayBytes(void)
+/* ptmSqlOverlayCommitFree: see sqlite_int.h.  The WAL index mapped is
+** what says the connection is in WAL mode (an exclusive-locking WAL
+** connection maps none, and is treated as rollback mode: probed). */
+int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o)
 {
-    return usedBytes;
+    pid_t pid;
+
+    if (o->shm.n > 0 || o->lock >= SQLITE_LOCK_EXCLUSIVE)
+        return 1;
+    return !probe(o->dbf.fd, F_WRLCK, PENDING_BYTE, 1, &pid) &&
+           !probe(o->dbf.fd, F_WRLCK, SHARED_FIRST, SHARED_SIZE, &pid);
 }

@@ -43,6 +43,7 @@ LAYERS = [
         "shims/sim_ns.c",
         "shims/notes.c",
         "shims/sqlite_sql.c",   # libptm_sqlite.a: below shims/sqlite.c
+        "shims/sqlite_mem.c",   # libptm_sqlite.a: the overlay's files in memory
     ]),
     ("shim families", [
         "shims/file.c",

@@ -9,6 +9,7 @@
 ** The overlay is the real one (runtime/shims/sqlite_vfs.c): locks held by
 ** another connection of this process are seen by its probes.
 */
+#include <setjmp.h>
 #include <sqlite3.h>
 
 #include "shims_test.h"
@@ -770,4 +771,180 @@ Test(shims_sqlite, a_read_only_connection_fails_its_writes)
     cr_assert_eq(lastOf(PTM_CALL_sqlite3_step)->err, EROFS);
     ptmMirrorLeave(&mirror);
     sqlite3_close(hostRo);
+}
+
+/* ---- A mirror's COMMIT checked, not run ----
+** The overlay's write transaction stays open after a COMMIT the mirror
+** sees succeed, and ptmSqlOverlayEnd rolls it back (SQLite keeps the pages
+** it read).  What the mirror sees must be what a real commit gives: the
+** connection in autocommit, its writes readable afterwards, a real writer's
+** commit between two mirrors seen by the second, a deferred foreign key
+** violated failing the COMMIT, and a lock the commit needs probed. */
+static int mirrorExecSql(const char *sql)
+{
+    return ptm_shim_sqlite3_exec(host, sql, NULL, NULL, NULL);
+}
+
+static sqlite3 *overlayDb(void)
+{
+    struct ptmSqlOverlay *o;
+    cr_assert_eq(ptmSqlOverlayOpen(dbPath, &o), SQLITE_OK);
+    return ptmSqlOverlayDb(o);
+}
+
+static int mirrorBalance(int id)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[64];
+    int b = -1;
+    snprintf(sql, sizeof sql, "SELECT balance FROM accounts WHERE id = %d", id);
+    cr_assert_eq(ptm_shim_sqlite3_prepare_v2(host, sql, -1, &st, NULL), SQLITE_OK);
+    if (ptm_shim_sqlite3_step(st) == SQLITE_ROW)
+        b = ptm_shim_sqlite3_column_int(st, 0);
+    ptm_shim_sqlite3_finalize(st);
+    return b;
+}
+
+static void checkedCommit(int wal)
+{
+    static struct dbState before;
+
+    if (wal) {
+        ptmMirrorCurrent = NULL;
+        hostExec("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0");
+        ptmMirrorCurrent = &mirror;
+    }
+    dbState(&before);
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(mirrorExecSql("BEGIN IMMEDIATE;"
+                                   "UPDATE accounts SET balance = balance - 30 WHERE id = 1;"
+                                   "COMMIT"),
+                     SQLITE_OK);
+        cr_assert_str_eq(lastOf(PTM_CALL_sqlite3_exec)->target, "COMMIT");
+        cr_assert_str_eq(lastOf(PTM_CALL_sqlite3_exec)->detail, "SQLITE_DONE changes=0");
+        cr_assert_eq(sqlite3_txn_state(overlayDb(), NULL), SQLITE_TXN_WRITE,
+                     "the COMMIT was a check: the overlay's transaction is open");
+        cr_assert_eq(ptm_shim_sqlite3_get_autocommit(host), 1, "the mirror sees it committed");
+        /* What runs next in the same mirror runs after a real commit. */
+        cr_assert_eq(mirrorBalance(1), 100 - 30 - 10 * round);
+        cr_assert_neq(sqlite3_txn_state(overlayDb(), NULL), SQLITE_TXN_WRITE);
+        cr_assert_eq(mirrorExecSql("BEGIN; UPDATE accounts SET balance = 1 WHERE id = 2; COMMIT"),
+                     SQLITE_OK);
+        ptmMirrorLeave(&mirror);
+        cr_assert_eq(sqlite3_get_autocommit(overlayDb()), 1, "End rolled it back");
+        /* A real writer commits between two mirrors: the next one sees it. */
+        ptmMirrorCurrent = NULL;
+        hostExec("UPDATE accounts SET balance = balance - 10 WHERE id = 1");
+        dbState(&before);
+        ptmMirrorEnter(&mirror, ring);
+        cr_assert_eq(mirrorBalance(1), 90 - 10 * round, "a stale page after a checked commit");
+        cr_assert_eq(mirrorBalance(2), 50);
+        cr_assert_eq(mirrorExecSql("BEGIN IMMEDIATE;"
+                                   "UPDATE accounts SET balance = balance - 30 WHERE id = 1;"
+                                   "COMMIT"),
+                     SQLITE_OK);
+        ptmMirrorLeave(&mirror);
+        assertDbUnchanged(&before);
+        ptmMirrorEnter(&mirror, ring);
+    }
+    cr_assert_eq(hostBalance(1), 70);
+}
+
+Test(shims_sqlite, a_checked_commit_reads_as_committed_delete)
+{
+    checkedCommit(0);
+}
+
+Test(shims_sqlite, a_checked_commit_reads_as_committed_wal)
+{
+    checkedCommit(1);
+}
+
+Test(shims_sqlite, a_deferred_foreign_key_fails_the_commit)
+{
+    static struct dbState before;
+
+    ptmMirrorCurrent = NULL;
+    hostExec("CREATE TABLE cards(id INTEGER PRIMARY KEY, owner INTEGER"
+             " REFERENCES accounts(id) DEFERRABLE INITIALLY DEFERRED)");
+    ptmMirrorCurrent = &mirror;
+    dbState(&before);
+    cr_assert_eq(mirrorExecSql("PRAGMA foreign_keys = ON; BEGIN;"
+                               "INSERT INTO cards VALUES(1, 99)"),
+                 SQLITE_OK);
+    cr_assert_eq(mirrorExecSql("COMMIT"), SQLITE_CONSTRAINT);
+    cr_assert_eq(ptm_shim_sqlite3_extended_errcode(host), SQLITE_CONSTRAINT_FOREIGNKEY);
+    cr_assert_eq(ptm_shim_sqlite3_get_autocommit(host), 0, "a failed COMMIT leaves it open");
+    cr_assert_eq(mirrorExecSql("UPDATE cards SET owner = 1; COMMIT"), SQLITE_OK);
+    cr_assert_eq(ptm_shim_sqlite3_get_autocommit(host), 1);
+    cr_assert_eq(mirrorExecSql("PRAGMA foreign_keys = OFF"), SQLITE_OK);
+    ptmMirrorLeave(&mirror);
+    assertDbUnchanged(&before);
+}
+
+Test(shims_sqlite, a_commit_that_needs_a_held_lock_runs_and_is_probed)
+{
+    sqlite3 *reader;
+    sqlite3_stmt *rd;
+
+    /* Another connection reads (SHARED): a rollback-mode commit needs
+    ** EXCLUSIVE, so the COMMIT runs for real and its probe sees it. */
+    ptmMirrorCurrent = NULL;
+    cr_assert_eq(sqlite3_open(dbPath, &reader), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(reader, "SELECT * FROM accounts", -1, &rd, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(rd), SQLITE_ROW);
+    ptmMirrorCurrent = &mirror;
+    cr_assert_eq(mirrorExecSql("BEGIN; UPDATE accounts SET balance = 5 WHERE id = 1; COMMIT"),
+                 SQLITE_OK);
+    cr_assert(eventOn("bank.db: SHARED lock held by")->flags & PTM_EVF_PRETENDED);
+    cr_assert_eq(sqlite3_txn_state(overlayDb(), NULL), SQLITE_TXN_NONE, "committed for real");
+    ptmMirrorLeave(&mirror);
+    ptmMirrorCurrent = NULL;
+    sqlite3_finalize(rd);
+    sqlite3_close(reader);
+    cr_assert_eq(hostBalance(1), 100);
+}
+
+/* ---- A mirror stopped inside SQLite ----
+** A jump out of sqlite3_step (the watchdog's last-resort signal, here an
+** SQL function that longjmps) leaves the overlay connection mid-statement,
+** inside a write transaction.  It is never used again: the next mirror
+** gets a fresh overlay that reads the real database. */
+static jmp_buf outOfSqlite;
+
+static void jumpOut(sqlite3_context *c, int n, sqlite3_value **v)
+{
+    (void)c, (void)n, (void)v;
+    longjmp(outOfSqlite, 1);
+}
+
+Test(shims_sqlite, a_mirror_stopped_inside_sqlite_drops_its_overlay)
+{
+    static struct dbState before;
+    struct ptmSqlOverlay *first, *next;
+
+    dbState(&before);
+    cr_assert_eq(mirrorBalance(1), 100);
+    cr_assert_eq(ptmSqlOverlayOpen(dbPath, &first), SQLITE_OK);
+    cr_assert_eq(sqlite3_create_function(ptmSqlOverlayDb(first), "jump_out", 0, SQLITE_UTF8, NULL,
+                                         jumpOut, NULL, NULL),
+                 SQLITE_OK);
+    if (!setjmp(outOfSqlite)) {
+        mirrorExecSql("BEGIN IMMEDIATE; UPDATE accounts SET balance = 1 WHERE id = 1;"
+                      "UPDATE accounts SET balance = 2 WHERE id = 2 AND jump_out()");
+        cr_assert_fail("the SQL function did not jump");
+    }
+    ptmMirrorLeave(&mirror);
+    cr_assert(eventOn("bank.db: mirror stopped inside SQLite")->flags & PTM_EVF_PRETENDED);
+    cr_assert_eq(ptmSqlOverlayOpen(dbPath, &next), SQLITE_OK);
+    cr_assert_neq(next, first, "the overlay stopped mid-statement is used again");
+    ptmMirrorEnter(&mirror, ring);
+    cr_assert_eq(mirrorBalance(1), 100);
+    cr_assert_eq(mirrorExecSql("BEGIN IMMEDIATE; UPDATE accounts SET balance = 3 WHERE id = 2;"
+                               "COMMIT"),
+                 SQLITE_OK);
+    cr_assert_eq(mirrorBalance(2), 3);
+    ptmMirrorLeave(&mirror);
+    assertDbUnchanged(&before);
+    cr_assert_eq(hostBalance(2), 50);
 }

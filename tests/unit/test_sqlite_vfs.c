@@ -1237,3 +1237,100 @@ Test(sqlite_vfs, lock_probe_without_ofd, .init = setup, .fini = teardown)
     ptmOsReset();
     holdStop(&h);
 }
+
+/* ---- Reads kept across mirrors ----
+** The real bytes a mirror read are kept for the next mirrors while they
+** cannot have changed: -wal frames below the committed end under the same
+** salt, database pages under the same header, nBackfill, size and mtime.
+** A commit elsewhere (SQLite then empties its own cache) reads nothing
+** again; a commit to the page, a checkpoint, a WAL restart that puts new
+** frames at the same offsets, a file put in the database's place: the next
+** mirror reads the new bytes. */
+static long long mirrorRead(struct ptmSqlOverlay *o, const char *sql, int *preads)
+{
+    long long v;
+
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    preadCount = 0;
+    ptmOs.pread = countingPread;
+    v = queryInt(ptmSqlOverlayDb(o), sql);
+    ptmOsReset();
+    if (preads)
+        *preads = preadCount;
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    return v;
+}
+
+#define SUM "SELECT sum(balance) FROM accounts"
+#define ONE "SELECT balance FROM accounts WHERE id=1"
+
+Test(sqlite_vfs, kept_reads_serve_pages_that_did_not_change_wal, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(1);
+    struct ptmSqlOverlay *o = overlay(path);
+    int first, again;
+
+    cr_assert_eq(run(hostDb, "CREATE TABLE other(x)"), SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, SUM, &first), 150);
+    cr_assert_gt(first, 0);
+    cr_assert_eq(run(hostDb, "INSERT INTO other VALUES(1)"), SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, SUM, &again), 150);
+    cr_assert_eq(again, 0, "the accounts' page was read again (%d preads)", again);
+    cr_assert_eq(run(hostDb, "UPDATE accounts SET balance = 7 WHERE id = 1"), SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, SUM, NULL), 57, "a kept frame stood for a newer one");
+}
+
+Test(sqlite_vfs, kept_reads_dropped_at_checkpoint_and_wal_restart, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(1);
+    struct ptmSqlOverlay *o = overlay(path);
+
+    /* Frame 1 of one generation, then of the next, at the same offset. */
+    cr_assert_eq(run(hostDb, "PRAGMA wal_checkpoint(TRUNCATE);"
+                             "UPDATE accounts SET balance = 1 WHERE id = 1"),
+                 SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, ONE, NULL), 1);
+    cr_assert_eq(run(hostDb, "PRAGMA wal_checkpoint(TRUNCATE);"
+                             "UPDATE accounts SET balance = 2 WHERE id = 1"),
+                 SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, ONE, NULL), 2, "a frame kept from the last generation");
+    /* Pages of the database file, before and after a checkpoint wrote it. */
+    cr_assert_eq(run(hostDb, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, ONE, NULL), 2);
+    cr_assert_eq(run(hostDb, "UPDATE accounts SET balance = 3 WHERE id = 1;"
+                             "PRAGMA wal_checkpoint(TRUNCATE)"),
+                 SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, ONE, NULL), 3, "a database page kept from before the checkpoint");
+    cr_assert_eq(run(hostDb, "UPDATE accounts SET balance = 4 WHERE id = 1;"
+                             "PRAGMA wal_checkpoint(PASSIVE)"),
+                 SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, ONE, NULL), 4);
+}
+
+Test(sqlite_vfs, kept_reads_dropped_when_the_database_changes_delete, .init = setup,
+     .fini = teardown)
+{
+    const char *path = makeDb(0);
+    struct ptmSqlOverlay *o = overlay(path);
+    sqlite3 *other;
+    char twin[256];
+
+    cr_assert_eq(mirrorRead(o, SUM, NULL), 150);
+    cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "UPDATE accounts SET balance = 7 WHERE id = 1"), SQLITE_OK);
+    cr_assert_eq(mirrorRead(o, SUM, NULL), 57);
+    /* Another file made the same way, then put in its place: the same
+    ** change counter and size, other balances. */
+    snprintf(twin, sizeof twin, "%s", at("twin.db"));
+    cr_assert_eq(sqlite3_open(twin, &other), SQLITE_OK);
+    cr_assert_eq(run(other, "CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT"
+                            " NULL CHECK(balance >= 0));"
+                            "INSERT INTO accounts VALUES(1, 1000),(2, 50),(3, 0);"
+                            "UPDATE accounts SET balance = 700 WHERE id = 1"),
+                 SQLITE_OK);
+    sqlite3_close(other);
+    sqlite3_close(hostDb);
+    hostDb = NULL;
+    cr_assert_eq(rename(twin, path), 0);
+    cr_assert_eq(mirrorRead(o, SUM, NULL), 750, "a page kept from the file replaced");
+}
