@@ -454,6 +454,18 @@ static struct ptmRetryView retry_view(const Call *c, unsigned retry_max)
     };
 }
 
+/* apply_timing: a judgment's timeout_ms and backoff apply to the call's
+** attempts from now on (ptm_timeout_ms() says the new timeout). */
+static void apply_timing(Call *c, const struct ptmVerdict *v)
+{
+    if (v->timeout_us >= 0) {
+        c->timeout_us = (uint64_t)v->timeout_us;
+        ptmCurrentTimeout(&c->cur, c->timeout_us);
+    }
+    if (v->backoff_set)
+        c->backoff = (Backoff){v->backoff, v->backoff_base_us, v->backoff_cap_us};
+}
+
 /* retry_step: attempt c->attempts failed: whether another is spent
 ** (adjust.c: judged again, the budget).  A re-judgment's timeout_ms and
 ** backoff apply from the next attempt on. */
@@ -470,15 +482,8 @@ static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
     int asked;
     enum ptmRetryStep step = ptmRetryJudge(c->analysed ? &first : NULL, &rv, retry_max,
                                            &c->rejudged, &asked, &c->retry);
-    if (asked && !c->rejudged.rules_error) {
-        if (c->rejudged.timeout_us >= 0) {
-            c->timeout_us = (uint64_t)c->rejudged.timeout_us;
-            ptmCurrentTimeout(&c->cur, c->timeout_us);
-        }
-        if (c->rejudged.backoff_set)
-            c->backoff = (Backoff){c->rejudged.backoff, c->rejudged.backoff_base_us,
-                                   c->rejudged.backoff_cap_us};
-    }
+    if (asked && !c->rejudged.rules_error)
+        apply_timing(c, &c->rejudged);
     return step;
 }
 
@@ -658,13 +663,7 @@ static void apply_verdict(Call *c)
 {
     if (!c->analysed)
         return;
-    if (c->verdict.timeout_us >= 0) {
-        c->timeout_us = (uint64_t)c->verdict.timeout_us;
-        ptmCurrentTimeout(&c->cur, c->timeout_us);
-    }
-    if (c->verdict.backoff_set)
-        c->backoff = (Backoff){c->verdict.backoff, c->verdict.backoff_base_us,
-                               c->verdict.backoff_cap_us};
+    apply_timing(c, &c->verdict);
     ptmCurrentPredict(&c->cur, &c->verdict, ptmPredictedErrno(&c->run, &c->signals), NULL);
 }
 
