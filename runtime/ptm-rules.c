@@ -470,8 +470,10 @@ static int replayOne(json_t *rec, unsigned lineno, struct ptmRing *ring, struct 
     const char *outcome = jStr(rec, "outcome");
     int primary_ran = path && strcmp(path, d.function) == 0 && outcome;
     int failed = outcome && strcmp(outcome, "failure") == 0;
-    int divert = rc == PTM_OK && d.n_alternatives > 0 &&
-                 (v.divert >= 0 || v.probability >= d.threshold);
+    /* A trace without "alternatives" (older than the field) and no name
+    ** seen: the transaction may have one, so the threshold decides. */
+    int may_divert = d.n_alternatives > 0 || !t->alts_known;
+    int divert = rc == PTM_OK && may_divert && (v.divert >= 0 || v.probability >= d.threshold);
     const char *was = jStr(rec, "decision");
 
     tot->calls++;

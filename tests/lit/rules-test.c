@@ -28,3 +28,14 @@
 // BOMB-NEXT: would divert: 0
 
 // NOFILE: ptm-rules: {{.*}}missing.jsonl: No such file or directory
+
+// Hand-written records: a transaction whose trace says it has no
+// alternatives never diverts, however sure the rules are; one from a trace
+// older than the "alternatives" field (no name seen) diverts by threshold.
+// The Brier score: (0.6-1)^2, (0.6-1)^2, (0-0)^2 over 3 labelled calls.
+// RUN: %ptm_rules test %inputs/rules-good.lua %inputs/rules-alts.jsonl | FileCheck %s --check-prefix=ALTS
+// ALTS: rules-alts.jsonl:1: none.tx: probability 0.600, primary (recorded: primary, failure)
+// ALTS: rules-alts.jsonl:2: old.tx: probability 0.600, divert (recorded: primary, failure)
+// ALTS: rules-alts.jsonl:3: old.tx: probability 0.000, primary (recorded: primary, success)
+// ALTS: would divert: 1 (of them, primary ran: 1, failed for real: 1)
+// ALTS-NEXT: labelled: 3 (primary ran), failed: 2, Brier score: 0.1067
