@@ -34,7 +34,7 @@
 #include "ptm_int.h"
 
 #define RULES_MAX_ALTS 16
-#define RULES_MAX_TX 256
+#define RULES_MAX_TX 4096
 
 static const char *rulesPath;
 static const char *cliAlts[RULES_MAX_ALTS];
@@ -507,23 +507,17 @@ static int replayOne(json_t *rec, unsigned lineno, struct ptmRing *ring, struct 
     return 0;
 }
 
-static int cmdTest(const char *trace, int quiet)
+/* readRecord: the next record of f (NULL at the end).  A malformed line
+** is reported (when report is set) and counted in *malformed, and skipped.
+** OUT: *lineno, the record's line. */
+static json_t *readRecord(FILE *f, const char *trace, unsigned *lineno, int report,
+                          unsigned *malformed)
 {
-    FILE *f = fopen(trace, "r");
-    if (!f) {
-        fprintf(stderr, "ptm-rules: %s: %s\n", trace, strerror(errno));
-        return 2;
-    }
-    json_t **recs = NULL;
-    unsigned *lines = NULL;
-    size_t n = 0, cap = 0;
-    struct totals tot = {0};
-    char *line = NULL;
-    size_t lcap = 0;
+    static char *line;
+    static size_t lcap;
     ssize_t len;
-    unsigned lineno = 0;
     while ((len = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
+        ++*lineno;
         if (len == 0 || strspn(line, " \t\r\n") == (size_t)len)
             continue;
         json_error_t jerr;
@@ -533,47 +527,55 @@ static int cmdTest(const char *trace, int quiet)
                           : !jStr(rec, "transaction_id")         ? "no transaction_id"
                           : !json_is_string(json_object_get(rec, "outcome")) ? "no outcome"
                                                                                : NULL;
-        if (why) {
-            printf("%s:%u: error: malformed record, skipped: %s\n", trace, lineno, why);
-            tot.malformed++;
-            json_decref(rec);
-            continue;
+        if (!why)
+            return rec;
+        if (report) {
+            printf("%s:%u: error: malformed record, skipped: %s\n", trace, *lineno, why);
+            ++*malformed;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            json_t **nr = realloc(recs, cap * sizeof *nr);
-            unsigned *nl = realloc(lines, cap * sizeof *nl);
-            if (nr)
-                recs = nr;
-            if (nl)
-                lines = nl;
-            if (!nr || !nl) {
-                fprintf(stderr, "ptm-rules: out of memory\n");
-                return 2;
-            }
-        }
-        recs[n] = rec;
-        lines[n++] = lineno;
-        learnNames(rec);
+        json_decref(rec);
     }
     free(line);
-    fclose(f);
+    line = NULL;
+    lcap = 0;
+    return NULL;
+}
 
+/* Two passes over the file, one record in memory at a time: the first
+** learns each transaction's names (a diversion late in the trace names an
+** alternative that earlier calls had too), the second replays. */
+static int cmdTest(const char *trace, int quiet)
+{
+    FILE *f = fopen(trace, "r");
+    if (!f) {
+        fprintf(stderr, "ptm-rules: %s: %s\n", trace, strerror(errno));
+        return 2;
+    }
+    struct totals tot = {0};
+    unsigned lineno = 0;
+    json_t *rec;
+    while ((rec = readRecord(f, trace, &lineno, 0, &tot.malformed))) {
+        learnNames(rec);
+        json_decref(rec);
+    }
+    rewind(f);
     struct ptmRing *ring;
     if (ptmRingCreate(0, &ring) != PTM_OK) {
         fprintf(stderr, "ptm-rules: cannot map an event ring\n");
+        fclose(f);
         return 2;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (replayOne(recs[i], lines[i], ring, &tot, quiet, trace) != 0) {
-            printf("%s:%u: error: too many transactions, skipped\n", trace, lines[i]);
+    lineno = 0;
+    while ((rec = readRecord(f, trace, &lineno, 1, &tot.malformed))) {
+        if (replayOne(rec, lineno, ring, &tot, quiet, trace) != 0) {
+            printf("%s:%u: error: more than %d transactions, skipped\n", trace, lineno,
+                   RULES_MAX_TX);
             tot.malformed++;
         }
-        json_decref(recs[i]);
+        json_decref(rec);
     }
+    fclose(f);
     ptmRingDestroy(ring);
-    free(recs);
-    free(lines);
 
     printf("calls: %u replayed, %u malformed line%s skipped, %u rules error%s\n", tot.calls,
            tot.malformed, tot.malformed == 1 ? "" : "s", tot.rules_errors,

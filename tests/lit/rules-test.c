@@ -7,10 +7,10 @@
 // RUN: not %ptm_rules test --quiet %inputs/rules-bomb.lua %inputs/rules-ledger.jsonl | FileCheck %s --check-prefix=BOMB
 // RUN: not %ptm_rules test %inputs/rules-good.lua %t.missing.jsonl 2>&1 | FileCheck %s --check-prefix=NOFILE
 
-// DEFAULT: rules-ledger.jsonl:10: error: malformed record, skipped:
-// DEFAULT: rules-ledger.jsonl:11: error: malformed record, skipped: no outcome
 // DEFAULT: rules-ledger.jsonl:1: ledger.append: probability 0.000, primary (recorded: primary, success)
 // DEFAULT: rules-ledger.jsonl:3: ledger.append: probability 0.400, divert (recorded: divert, success, primary did not run)
+// DEFAULT: rules-ledger.jsonl:10: error: malformed record, skipped:
+// DEFAULT: rules-ledger.jsonl:11: error: malformed record, skipped: no outcome
 // DEFAULT: calls: 9 replayed, 2 malformed lines skipped, 0 rules errors
 // DEFAULT-NEXT: would divert: 3 (of them, primary ran: 0, failed for real: 0)
 // DEFAULT-NEXT: labelled: 6 (primary ran), failed: 0, Brier score: 0.0000
