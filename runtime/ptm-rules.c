@@ -558,6 +558,11 @@ static int cmdTest(const char *trace, int quiet)
         learnNames(rec);
         json_decref(rec);
     }
+    if (ferror(f)) {
+        fprintf(stderr, "ptm-rules: %s: cannot read: %s\n", trace, strerror(errno));
+        fclose(f);
+        return 2;
+    }
     rewind(f);
     struct ptmRing *ring;
     if (ptmRingCreate(0, &ring) != PTM_OK) {

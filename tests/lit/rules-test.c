@@ -28,6 +28,8 @@
 // BOMB-NEXT: would divert: 0
 
 // NOFILE: ptm-rules: {{.*}}missing.jsonl: No such file or directory
+// RUN: not %ptm_rules test %inputs/rules-good.lua %inputs 2>&1 | FileCheck %s --check-prefix=DIR
+// DIR: ptm-rules: {{.*}}Inputs: cannot read: Is a directory
 
 // Hand-written records: a transaction whose trace says it has no
 // alternatives never diverts, however sure the rules are; one from a trace
