@@ -1046,6 +1046,14 @@ struct ptmTxRecord {
 ** Thread-safe: each line is one write(2) on an O_APPEND descriptor. */
 void ptmTraceWrite(const struct ptmTxRecord *r);
 
+/* metrics.c: per-transaction counters (ptm_metrics_write, PTM_METRICS).
+** ptmMetricsRecord: counts one finished call, lock-free after an id's
+** first call; starts the PTM_METRICS writer on the first.
+** ptmMetricsFlush: writes $PTM_METRICS now (temporary file, rename);
+** 0 or an errno (said once on stderr); errno preserved. */
+void ptmMetricsRecord(const struct ptmTxRecord *r);
+int ptmMetricsFlush(void);
+
 /* last_error.c ----------------------------------------------------------
 ** ptm_last_error(), below tx.c and trace.c, which both set it.
 */

@@ -34,6 +34,8 @@
 **   rules                the script's name, "default" for the built-in rules
 **   rules_error          the rules' error message, or null
 **   threshold            the transaction's threshold
+**   alternatives         the names of its alternatives, [strings] (ptm-rules test
+**                        replays a divert against them)
 **   adjusted             what the rules changed: {divert?, retries?, timeout_ms?,
 **                        backoff? {kind, base_ms, cap_ms}, resources? {memory, cpu}}
 **   clamped              what the rules asked beyond its bounds, before the clamp:
@@ -381,6 +383,10 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "rules", traceStr(ptmPamRulesName(d)));
     traceSet(o, "rules_error", v && v->rules_error ? traceField(v->error, sizeof v->error) : NULL);
     traceSet(o, "threshold", traceNum(d->threshold));
+    json_t *alts = json_array();
+    for (unsigned i = 0; alts && i < d->n_alternatives; i++)
+        json_array_append_new(alts, traceStr(d->alternatives[i].name));
+    traceSet(o, "alternatives", alts);
     json_t *adj = json_object();
     if (adj && v && !v->rules_error) {
         if (v->divert >= 0 && (unsigned)v->divert < d->n_alternatives)

@@ -564,6 +564,7 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         .resources = c->grant.active ? &c->grant : NULL,
     };
     ptmTraceWrite(&r);
+    ptmMetricsRecord(&r);
 }
 
 /* release: frees what the call holds. */

@@ -22,6 +22,7 @@
 #define PTM_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -180,6 +181,18 @@ PTM_API const struct ptm_prediction *ptm_prediction(void);
 */
 PTM_API long ptm_timeout_ms(void);
 
+/*
+** ptm_metrics_write: prints this process's per-transaction metrics to f in
+** the Prometheus text exposition format: the counters ptm_calls_total,
+** ptm_mirrors_total, ptm_diversions_total, ptm_failures_total and
+** ptm_retries_total, and the histograms ptm_mirror_latency_seconds and
+** ptm_primary_latency_seconds, labelled by transaction_id.  Thread-safe.
+** PTM_METRICS=path writes the same text to path (atomically, at exit and
+** every PTM_METRICS_INTERVAL seconds).
+** Returns 0, or -1 with errno set when f reported a write error.
+*/
+PTM_API int ptm_metrics_write(FILE *f);
+
 #else /* a plain build: no runtime, so nothing to count */
 
 static inline void ptm_stats_get(struct ptm_stats *out)
@@ -200,6 +213,12 @@ static inline const struct ptm_prediction *ptm_prediction(void)
 static inline long ptm_timeout_ms(void)
 {
     return -1;
+}
+
+static inline int ptm_metrics_write(FILE *f)
+{
+    (void)f;
+    return 0;
 }
 
 /* ptm_validate(cond, fmt, ...): returns cond; fmt is never formatted. */

@@ -85,6 +85,7 @@ LAYERS = [
         "broker.c",
         "adjust.c",
         "trace.c",
+        "metrics.c",          # PTM_METRICS, beside the trace record
         "tx.c",
         "default_rules.c",
     ]),

@@ -17,6 +17,7 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.ptm_build_dir, "tests", "lit")
 
 config.substitutions.append(("%ptm_trace", os.path.join(config.ptm_build_dir, "bin", "ptm-trace")))
+config.substitutions.append(("%ptm_rules", os.path.join(config.ptm_build_dir, "bin", "ptm-rules")))
 config.substitutions.append(("%ptmcc", os.path.join(config.ptm_build_dir, "bin", "ptmcc")))
 config.substitutions.append(("%clang", config.clang))
 config.substitutions.append(("%ptm_libdir", os.path.join(config.ptm_build_dir, "lib")))

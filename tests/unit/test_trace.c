@@ -237,6 +237,11 @@ Test(trace, every_contract_field)
     cr_expect_str_eq(str(o, "rules"), "default");
     isNull(o, "rules_error");
     cr_expect_float_eq(num(o, "threshold"), 0.4, 1e-12);
+    json_t *alts = json_object_get(o, "alternatives");
+    cr_assert(json_is_array(alts));
+    cr_assert_eq(json_array_size(alts), 2);
+    cr_expect_str_eq(json_string_value(json_array_get(alts, 0)), "ledger_queue");
+    cr_expect_str_eq(json_string_value(json_array_get(alts, 1)), "ledger_reject");
     json_t *adj = json_object_get(o, "adjusted");
     cr_expect_str_eq(str(adj, "divert"), "ledger_reject");
     cr_expect_eq(num(adj, "retries"), 2);
