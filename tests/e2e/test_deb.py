@@ -58,7 +58,8 @@ class Deb(unittest.TestCase):
         r = subprocess.run(["dpkg-deb", "-c", self.deb], capture_output=True, text=True,
                            check=True)
         files = {line.split()[-1].lstrip(".") for line in r.stdout.splitlines()}
-        for f in ["/usr/bin/ptmcc", "/usr/bin/ptm-trace", "/usr/lib/libptmcc_front.so",
+        for f in ["/usr/bin/ptmcc", "/usr/bin/ptm-trace", "/usr/bin/ptm-rules",
+                  "/usr/lib/libptmcc_front.so",
                   "/usr/lib/libptm.a", "/usr/lib/libptm_sqlite.a", "/usr/lib/libptm_jump.a",
                   "/usr/include/ptm.h", "/usr/include/ptm_gen.h", "/usr/include/ptm_calls.def",
                   "/usr/lib/cmake/PTM/PTMConfig.cmake", "/usr/lib/pkgconfig/ptm.pc",

@@ -109,15 +109,15 @@ class Installed(unittest.TestCase):
             self.assertEqual(f.read(), "5\n")
 
     def test_installed_files(self):
-        for rel in ["bin/ptmcc", "bin/ptm-trace", "lib/libptmcc_front.so", "lib/libptm.a",
-                    "lib/libptm_sqlite.a", "lib/libptm_jump.a", "include/ptm.h",
+        for rel in ["bin/ptmcc", "bin/ptm-trace", "bin/ptm-rules", "lib/libptmcc_front.so",
+                    "lib/libptm.a", "lib/libptm_sqlite.a", "lib/libptm_jump.a", "include/ptm.h",
                     "include/ptm_gen.h", "include/ptm_calls.def",
                     "share/ptm/rules/default.lua", "share/ptm/rules/strict.lua",
                     "lib/cmake/PTM/PTMConfig.cmake", "lib/cmake/PTM/PTMConfigVersion.cmake",
                     "lib/pkgconfig/ptm.pc"]:
             self.assertTrue(os.path.exists(self.path(rel)), rel)
         if shutil.which("scdoc"):
-            for rel in ["man1/ptmcc.1", "man1/ptm-trace.1", "man5/ptm-rules.5", "man7/ptm.7"]:
+            for rel in ["man1/ptmcc.1", "man1/ptm-trace.1", "man1/ptm-rules.1", "man5/ptm-rules.5", "man7/ptm.7"]:
                 self.assertTrue(os.path.exists(self.path("share", "man", rel)), rel)
         # No installed text file (the package files, ptm.pc) and no RPATH
         # names the build or the source tree.  (Debug information names the
