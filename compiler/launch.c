@@ -313,6 +313,7 @@ int spawn_direct(char *const *argv, char *const *envp, const char *stdout_to,
     }
     pid_t p = fork();
     if (p == 0) {
+        /* Child */
         close(report[0]);
         if (stdout_to)
             redirect(STDOUT_FILENO, stdout_to);
@@ -325,6 +326,7 @@ int spawn_direct(char *const *argv, char *const *envp, const char *stdout_to,
         (void)w;
         _exit(127);
     }
+    /* Parent (p is -1 when fork failed: err says why) */
     int err = p < 0 ? errno : 0;
     close(report[1]);
     free(exe);
