@@ -63,6 +63,20 @@
 
 #define PTM_PAM_RULES_FILE_MAX (1u << 20) /* PTM_RULES files larger are refused */
 
+/* What libptm's Lua sees as stdin, stdout and stderr: its archive is
+** compiled for programs and reaches those PC-relative, which a shared
+** object cannot, so the prelink renames its references to these
+** (runtime/CMakeLists.txt).  They are set before main, and before the
+** constructors of default priority that could start a transaction. */
+FILE *ptmLuaStdin, *ptmLuaStdout, *ptmLuaStderr;
+
+__attribute__((constructor(101))) static void pamLuaStreamsInit(void)
+{
+    ptmLuaStdin = stdin;
+    ptmLuaStdout = stdout;
+    ptmLuaStderr = stderr;
+}
+
 struct pamState {
     struct ptmPamBudget budget;   /* first: lua_getextraspace points at both */
     struct pamState *next;

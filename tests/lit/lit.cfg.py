@@ -34,8 +34,12 @@ if shutil.which("gcc"):
 if os.path.exists(os.path.join(config.ptm_build_dir, "lib", "libptm_sqlite.a")):
     config.available_features.add("ptm-sqlite")
 # A sanitized libptm (clang-19's runtime) links only with clang-19.
-if config.ptm_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
+# A program that loads a shared object built by a sanitized ptmcc needs the
+# sanitizers' runtimes itself: %sanitize_link links them.
+sanitized = config.ptm_sanitize.upper() in ("ON", "1", "TRUE", "YES")
+if sanitized:
     config.available_features.add("asan")
+config.substitutions.append(("%sanitize_link", "-fsanitize=address,undefined" if sanitized else ""))
 
 # Tests must not depend on the user's environment.
 for var in ["PTM_CC", "PTM_TRACE", "PTM_RULES", "PTM_DISABLE", "PTM_DRY_RUN", "PTM_HOME"]:
