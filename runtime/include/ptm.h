@@ -163,10 +163,11 @@ static inline PTM_PRINTF_LIKE(2, 3) int ptm_validate(int cond, const char *fmt, 
 /*
 ** ptm_prediction: the prediction behind the transaction call that runs on
 ** this thread, while its primary or an alternative runs: an alternative
-** can tell its caller why (errno = ptm_prediction()->predicted_errno, an
-** EFBIG "File too large" the mirror predicted).  Returns NULL outside a
-** transaction's primary or alternative, and when no prediction was made
-** (no mirror ran, the rules failed, PTM_DISABLE).  The struct and its
+** can tell its caller why (p = ptm_prediction(), then, when p is not
+** NULL, errno = p->predicted_errno: an EFBIG "File too large" the mirror
+** predicted).  Returns NULL outside a transaction's primary or
+** alternative, when no prediction was made (no mirror ran, the rules
+** failed, PTM_DISABLE), and always in a plain build.  The struct and its
 ** strings are the runtime's, valid until the primary or alternative
 ** returns.  Errno itself is 0 when an alternative starts, as a plain
 ** call's.
