@@ -36,9 +36,9 @@
 ** Failure: a file that cannot be created or opened, a full disk (under
 ** PTM_STORE_MIN_FREE bytes free), a corrupt file, no libsqlite3, or a
 ** file still busy after PTM_STORE_BUSY_LIMIT writes make the store
-** unavailable for the process: said once on stderr, kept for
-** ptmStoreState() (the trace's history_store), and the history lives on
-** in memory.  The file itself is never removed or rewritten.
+** unavailable for the process: said once on stderr when PTM_HISTORY
+** named the file, always kept for ptmStoreState() (the trace's
+** history_store), and the history lives on in memory.  The file itself is never removed or rewritten.
 **
 ** Forks: a child of fork() never touches the store (a pthread_atfork
 ** child handler): its inherited connections and SQLite's locks belong to
@@ -112,6 +112,7 @@ static struct {
     enum storeStatus status;
     char path[3072];
     char why[4096];                /* STORE_OFF / STORE_FAILED: why (ptmStoreState) */
+    int named;                    /* PTM_HISTORY named the file (not the default) */
     void *lib;
     pthread_mutex_t read_mu;      /* rdb: loads, on the caller's thread */
     sqlite3 *rdb;
@@ -149,7 +150,9 @@ static void storeAtforkInit(void)
 }
 
 /* storeFail: the store becomes unavailable (st.mu held); says so once on
-** stderr. */
+** stderr when PTM_HISTORY named the file.  The default file's failure (a
+** read-only home) is only in the trace's history_store: a user who did not
+** ask for a history gets the plain build's stderr. */
 static void storeFailLocked(const char *fmt, ...) PTM_PRINTF_LIKE(1, 2);
 static void storeFailLocked(const char *fmt, ...)
 {
@@ -163,6 +166,8 @@ static void storeFailLocked(const char *fmt, ...)
     snprintf(st.why, sizeof st.why, "PTM_HISTORY=%s: %s; the history is kept in memory only",
              st.path[0] ? st.path : "(none)", why);
     st.status = STORE_FAILED;
+    if (!st.named)
+        return;
     char line[sizeof st.why + 8];
     int n = snprintf(line, sizeof line, "ptm: %s\n", st.why);
     if (n > 0)
@@ -210,6 +215,7 @@ static int storePathFromEnv(void)
     }
     if (env && *env) {
         snprintf(st.path, sizeof st.path, "%s", env);
+        st.named = 1;
         return 0;
     }
     char prog[256];
@@ -905,6 +911,7 @@ void ptmStoreReset(void)
     st.busy_writes = 0;
     st.path[0] = 0;
     st.why[0] = 0;
+    st.named = 0;
     st.status = STORE_UNINIT;
     pthread_mutex_unlock(&st.mu);
     pthread_mutex_unlock(&st.read_mu);

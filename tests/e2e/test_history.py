@@ -103,5 +103,23 @@ class History(ptmtest.TempDirTest):
         self.assertIn("corrupt", t[0]["history_store"])
 
 
+    def test_default_file_that_fails_keeps_stderr_plain(self):
+        """The default file (not named by PTM_HISTORY) cannot be created
+        under a HOME that is a regular file: the trace says why, stderr
+        stays as a plain build's, the calls are served."""
+        home = os.path.join(self.dir, "home-is-a-file")
+        with open(home, "w") as f:
+            f.write("x")
+        trace = os.path.join(self.dir, "default.jsonl")
+        r = self.run_cmd([self.exe, "3"], env=clean_env(
+            PTM_TRACE=trace, PTM_HISTORY="", XDG_STATE_HOME="", HOME=home))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count("served"), 3)
+        self.assertEqual(r.stderr, "")
+        t = read_trace(trace)
+        self.assertIn("kept in memory only", t[0]["history_store"])
+        self.assertIn("home-is-a-file", t[0]["history_store"])
+
+
 if __name__ == "__main__":
     ptmtest.main()
