@@ -47,7 +47,8 @@ class History(ptmtest.TempDirTest):
 
         # The second run starts from the first's outcomes.
         r, t2 = self.run_traced(5, "run2", PTM_HISTORY=self.db)
-        self.assertEqual([x["model"]["n"] for x in t2], list(range(5, 10)))
+        self.assertEqual([x["model"]["n"] for x in t2], list(range(5, 10)),
+                         [(x["model"], x["signals"]) for x in t2[:2]])
         self.assertEqual([x["decision"] for x in t2], ["primary"] * 5)
 
         # The third has enough of them: its first call is diverted.
