@@ -738,6 +738,34 @@ const char *ptmStoreState(void);
 ** use reads PTM_HISTORY again (tests: a second run in one process). */
 void ptmStoreReset(void);
 
+/* store_redis.c ---------------------------------------------------------
+** store.c's second backend: PTM_HISTORY=redis://host[:port][/prefix], a
+** history shared by a fleet through a Redis server (hiredis, dlopen'd).
+** store.c calls it only outside mirrors and fork children.
+*/
+struct ptmRedisUrl {
+    char host[256];
+    int port;
+    char prefix[256];
+};
+/* ptmStoreRedisParse: url, strictly.  OUT: *u, or why[0..n).  Returns 0
+** or -1 (a bad URL). */
+int ptmStoreRedisParse(const char *url, struct ptmRedisUrl *u, char *why, size_t n);
+/* ptmStoreRedisOpen: hiredis loaded for u.  OUT: why on failure.  Returns
+** 0 or -1. */
+int ptmStoreRedisOpen(const struct ptmRedisUrl *u, char *why, size_t n);
+/* ptmStoreRedisLoad: id's totals from the server within a bounded time.
+** OUT: *out.  Returns 1 when the server had fields for id, else 0. */
+int ptmStoreRedisLoad(const char *id, struct ptmHistData *out);
+/* ptmStoreRedisFlush: pushes v[0..n) (taken over) and any kept increments.
+** Returns PTM_OK or PTM_ERROR (kept or dropped). */
+enum ptmRc ptmStoreRedisFlush(struct ptmHistData *v, size_t n, int at_exit);
+/* ptmStoreRedisState: NULL while the server answers, else the problem. */
+const char *ptmStoreRedisState(void);
+/* ptmStoreRedisReset: connections closed, kept increments and problem
+** forgotten (tests). */
+void ptmStoreRedisReset(void);
+
 /* history.c -------------------------------------------------------------
 ** What earlier calls of a transaction id did, for signals and rules.
 */

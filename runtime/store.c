@@ -113,6 +113,7 @@ static struct {
     char path[3072];
     char why[4096];                /* STORE_OFF / STORE_FAILED: why (ptmStoreState) */
     int named;                    /* PTM_HISTORY named the file (not the default) */
+    int redis;                    /* PTM_HISTORY=redis://...: store_redis.c's backend */
     void *lib;
     pthread_mutex_t read_mu;      /* rdb: loads, on the caller's thread */
     sqlite3 *rdb;
@@ -216,6 +217,7 @@ static int storePathFromEnv(void)
     if (env && *env) {
         snprintf(st.path, sizeof st.path, "%s", env);
         st.named = 1;
+        st.redis = strncmp(env, "redis:", 6) == 0;
         return 0;
     }
     char prog[256];
@@ -272,6 +274,21 @@ static int storeLoadLib(void)
     return 0;
 }
 
+/* storeRedisInitLocked: PTM_HISTORY=redis://...: the URL parsed strictly
+** and hiredis loaded (st.mu held); a bad URL is said once and the history
+** stays in memory. */
+static void storeRedisInitLocked(void)
+{
+    struct ptmRedisUrl u;
+    char why[400];
+    if (ptmStoreRedisParse(st.path, &u, why, sizeof why) != 0)
+        storeFailLocked("a bad Redis URL: %s", why);
+    else if (ptmStoreRedisOpen(&u, why, sizeof why) != 0)
+        storeFailLocked("%s", why);
+    else
+        st.status = STORE_READY;
+}
+
 /* storeInit: the store's path and library, once per process (or after
 ** ptmStoreReset).  Returns 1 when the store may be used. */
 static int storeInit(void)
@@ -283,6 +300,8 @@ static int storeInit(void)
     if (st.status == STORE_UNINIT) {
         if (storePathFromEnv() != 0)
             st.status = STORE_OFF;
+        else if (st.redis)
+            storeRedisInitLocked();
         else if (st.lib || storeLoadLib() == 0)
             st.status = STORE_READY;
     }
@@ -498,6 +517,11 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
     if (!id || !storeInit())
         return 0;
     snprintf(out->id, sizeof out->id, "%s", id);
+    if (st.redis) {
+        /* The writer resolves a host name: a transaction's thread never does. */
+        ptmStoreKick();
+        return ptmStoreRedisLoad(id, out);
+    }
     pthread_mutex_lock(&st.read_mu);
     if (!st.rdb)
         st.rdb = storeOpen(PTM_STORE_READ_BUSY_MS);
@@ -734,6 +758,8 @@ static int storeWriteKept(void)
     return SQLITE_OK;
 }
 
+static enum ptmRc storeFlush(int at_exit);
+
 /*
 ** ptmStoreFlush: collects the histories' increments (the collector hook)
 ** and adds them to the file, on this thread.  A busy file keeps the batch
@@ -744,8 +770,26 @@ static int storeWriteKept(void)
 */
 enum ptmRc ptmStoreFlush(void)
 {
+    return storeFlush(0);
+}
+
+/* storeFlushRedis: the increments collected and handed to store_redis.c,
+** which keeps them while the server cannot take them. */
+static enum ptmRc storeFlushRedis(int at_exit)
+{
+    pthread_mutex_lock(&st.write_mu);
+    struct ptmHistData *v = NULL;
+    size_t n = st.collect ? st.collect(&v) : 0;
+    pthread_mutex_unlock(&st.write_mu);
+    return ptmStoreRedisFlush(v, n, at_exit);
+}
+
+static enum ptmRc storeFlush(int at_exit)
+{
     if (!storeInit())
         return PTM_EINVAL;
+    if (st.redis)
+        return storeFlushRedis(at_exit);
     pthread_mutex_lock(&st.write_mu);
     struct ptmHistData *v = NULL;
     size_t n = st.collect ? st.collect(&v) : 0;
@@ -810,7 +854,7 @@ static void *storeThread(void *arg)
 static void storeAtExit(void)
 {
     if (!atomic_load(&storeForked))
-        (void)ptmStoreFlush();
+        (void)storeFlush(1);
 }
 
 /* storeStartThread: the writer, with every signal blocked (the host's
@@ -883,7 +927,9 @@ void ptmStoreKick(void)
 const char *ptmStoreState(void)
 {
     pthread_mutex_lock(&st.mu);
-    const char *s = st.status == STORE_OFF || st.status == STORE_FAILED ? st.why : NULL;
+    const char *s = st.status == STORE_OFF || st.status == STORE_FAILED ? st.why
+                    : st.status == STORE_READY && st.redis ? ptmStoreRedisState()
+                                                           : NULL;
     pthread_mutex_unlock(&st.mu);
     return s;
 }
@@ -897,6 +943,7 @@ const char *ptmStoreState(void)
 */
 void ptmStoreReset(void)
 {
+    ptmStoreRedisReset();
     pthread_mutex_lock(&st.write_mu);
     pthread_mutex_lock(&st.read_mu);
     pthread_mutex_lock(&st.mu);
@@ -912,6 +959,7 @@ void ptmStoreReset(void)
     st.path[0] = 0;
     st.why[0] = 0;
     st.named = 0;
+    st.redis = 0;
     st.status = STORE_UNINIT;
     pthread_mutex_unlock(&st.mu);
     pthread_mutex_unlock(&st.read_mu);

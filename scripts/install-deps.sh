@@ -5,7 +5,8 @@ set -eu
 
 PKGS="clang-19 libclang-19-dev llvm-19-dev llvm-19-tools flex bison liblua5.4-dev lua5.4 liblua5.3-dev
 libcriterion-dev libseccomp-dev libsqlite3-dev libjansson-dev cmake pkg-config make gcc python3
-valgrind strace libclang-rt-19-dev scdoc ccache meson ninja-build bear dpkg-dev"
+valgrind strace libclang-rt-19-dev scdoc ccache meson ninja-build bear dpkg-dev
+redis-server libhiredis-dev"
 
 missing=""
 for p in $PKGS; do

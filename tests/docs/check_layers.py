@@ -76,6 +76,7 @@ LAYERS = [
         "last_error.c",
         "pam_budget.c",
         "model.c",
+        "store_redis.c",    # store.c's Redis backend (PTM_HISTORY=redis://)
         "store.c",
         "history.c",
         "signals.c",
