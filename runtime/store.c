@@ -40,6 +40,11 @@
 ** named the file, always kept for ptmStoreState() (the trace's
 ** history_store), and the history lives on in memory.  The file itself is never removed or rewritten.
 **
+** A fleet: PTM_HISTORY=redis://host[:port][/prefix] hands loads, flushes,
+** the state and resets to store_redis.c (storeRedisInitLocked chooses it
+** by the scheme); the writer thread, its wake-ups and the exit flush stay
+** here, and so do the fork and mirror rules below.
+**
 ** Forks: a child of fork() never touches the store (a pthread_atfork
 ** child handler): its inherited connections and SQLite's locks belong to
 ** the parent, and a fork mirror must write nothing.  Mirrors never reach
@@ -767,6 +772,8 @@ static enum ptmRc storeFlush(int at_exit);
 ** other failure, make the store unavailable (said once).
 ** Returns PTM_OK (written, or nothing to write), PTM_EINVAL when the store
 ** is off or unavailable, PTM_ERROR when this write failed or was put off.
+** With Redis, a failed push never makes the store unavailable: the
+** increments are kept (or dropped, store_redis.c) and the server retried.
 */
 enum ptmRc ptmStoreFlush(void)
 {

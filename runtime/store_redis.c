@@ -1131,12 +1131,23 @@ static int rdsPush(uint64_t deadline_ns, int may_resolve)
 */
 enum ptmRc ptmStoreRedisFlush(struct ptmHistData *v, size_t n, int at_exit)
 {
-    pthread_mutex_lock(&rs.write_mu);
+    uint64_t ms = at_exit ? PTM_REDIS_EXIT_MS : PTM_REDIS_WRITE_MS;
+    uint64_t deadline = ptmOsNowNs() + ms * 1000000u;
+    if (!at_exit) {
+        pthread_mutex_lock(&rs.mu);
+        int unresolved = !rs.addr[0];
+        pthread_mutex_unlock(&rs.mu);
+        if (unresolved && !rdsBackingOff())
+            (void)rdsResolveHost(); /* a load may be waiting for it */
+        pthread_mutex_lock(&rs.write_mu);
+    } else if (rdsTimedLock(&rs.write_mu, deadline) != 0) {
+        free(v); /* the writer's push holds it: exit does not wait for it */
+        return PTM_ERROR;
+    }
     rdsPend(v, n);
     enum ptmRc ret = PTM_OK;
     if (rs.n_pending && !rdsBackingOff()) {
-        uint64_t ms = at_exit ? PTM_REDIS_EXIT_MS : PTM_REDIS_WRITE_MS;
-        int rc = rdsPush(ptmOsNowNs() + ms * 1000000u, !at_exit);
+        int rc = rdsPush(deadline, !at_exit);
         if (rc != 1)
             rdsDropPending();
         ret = rc == 0 ? PTM_OK : PTM_ERROR;
