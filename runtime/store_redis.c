@@ -19,7 +19,8 @@
 ** under a deadline of PTM_REDIS_READ_MS for everything (the lock, the
 ** connection, the request, the reply).  Increments are pushed by store.c's
 ** writer thread (ptm-history): merged per id while the server cannot take
-** them, then one MULTI ... EXEC pipeline, under PTM_REDIS_WRITE_MS
+** them, then pipelined MULTI ... EXEC transactions of at most
+** PTM_REDIS_MAX_QUEUED commands each, under PTM_REDIS_WRITE_MS
 ** (PTM_REDIS_EXIT_MS at exit, on the exiting thread).
 **
 ** Bounded: every wait is a poll() with the time left to the deadline, and
@@ -86,6 +87,7 @@
 #define PTM_REDIS_MAX_STRING 4096
 #define PTM_REDIS_MAX_BYTES ((size_t)4 << 20)
 #define PTM_REDIS_MAX_PENDING 4096     /* ids whose increments wait for the server */
+#define PTM_REDIS_MAX_QUEUED 4096      /* commands in one MULTI/EXEC (at most ~600 per id) */
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
@@ -543,7 +545,10 @@ static redisContext *rdsConnect(uint64_t deadline_ns, int may_resolve, const cha
         return NULL;
     }
     (void)fcntl(c->fd, F_SETFD, FD_CLOEXEC);
-    rdsDefaultFn = c->reader->fn;
+    pthread_mutex_lock(&rs.mu);
+    if (!rdsDefaultFn)
+        rdsDefaultFn = c->reader->fn; /* hiredis's own table, the same for every reader */
+    pthread_mutex_unlock(&rs.mu);
     pthread_once(&rdsFnOnce, rdsFnInit);
     c->reader->fn = &rdsBoundFn;
     return c;
@@ -1081,9 +1086,47 @@ static int rdsCheckExec(redisContext *c, unsigned queued, uint64_t deadline_ns,
     return refused ? -2 : 0;
 }
 
-/* rdsPush: the pending increments in one MULTI/EXEC on the write
-** connection by the deadline (write_mu held).  Returns 0 (applied), 1
-** (kept: nothing reached the server), -1 (dropped). */
+/* rdsPushChunk: pending[from..*to) in one MULTI/EXEC on c, *to chosen so
+** that at most PTM_REDIS_MAX_QUEUED commands are queued (the EXEC reply
+** stays under PTM_REDIS_MAX_ELEMENTS).  Returns 0 (applied), -1 (not
+** sent whole: *what set), -2 (sent whole, not applied or not known to
+** be: *what set). */
+static int rdsPushChunk(redisContext *c, size_t from, size_t *to, uint64_t deadline_ns,
+                        const char **what)
+{
+    unsigned queued = 0;
+    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
+    size_t l5[1] = {5}, l4[1] = {4};
+    int bad = rapi.redisAppendCommandArgv(c, 1, multi, l5) != REDIS_OK;
+    size_t i = from;
+    for (; !bad && i < rs.n_pending && (i == from || queued < PTM_REDIS_MAX_QUEUED); i++)
+        bad = rdsAppendOne(c, rs.pending[i], &queued) != 0;
+    *to = i;
+    bad = bad || rapi.redisAppendCommandArgv(c, 1, exec, l4) != REDIS_OK;
+    int sent_all = 0;
+    if (bad) {
+        *what = "out of memory";
+        return -1;
+    }
+    if (rdsSend(c, deadline_ns, &sent_all, what) != 0)
+        return sent_all ? -2 : -1;
+    return rdsCheckExec(c, queued, deadline_ns, what) == 0 ? 0 : -2;
+}
+
+/* rdsForget: frees pending[from..to) and closes the gap. */
+static void rdsForget(size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        free(rs.pending[i]);
+    memmove(rs.pending + from, rs.pending + to, (rs.n_pending - to) * sizeof *rs.pending);
+    rs.n_pending -= to - from;
+}
+
+/* rdsPush: the pending increments, in chunks of one MULTI/EXEC each, on
+** the write connection by the deadline (write_mu held).  What was
+** applied is forgotten; a chunk sent whole whose reply failed is dropped
+** (Redis may have applied it); the rest is kept for the next push.
+** Returns 0 when everything was applied, else -1. */
 static int rdsPush(uint64_t deadline_ns, int may_resolve)
 {
     const char *what = "?";
@@ -1091,35 +1134,22 @@ static int rdsPush(uint64_t deadline_ns, int may_resolve)
         rs.wctx = NULL;
     if (!rs.wctx && !(rs.wctx = rdsConnect(deadline_ns, may_resolve, &what))) {
         rdsProblem("writing: %s", what);
-        return 1;
+        return -1;
     }
-    redisContext *c = rs.wctx;
-    unsigned queued = 0;
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t l5[1] = {5}, l4[1] = {4};
-    int bad = rapi.redisAppendCommandArgv(c, 1, multi, l5) != REDIS_OK;
-    for (size_t i = 0; !bad && i < rs.n_pending; i++)
-        bad = rdsAppendOne(c, rs.pending[i], &queued) != 0;
-    bad = bad || rapi.redisAppendCommandArgv(c, 1, exec, l4) != REDIS_OK;
-    int sent_all = 0, rc;
-    if (bad) {
-        what = "out of memory";
-        rc = -1;
-    } else if (rdsSend(c, deadline_ns, &sent_all, &what) != 0) {
-        rc = -1;
-    } else {
-        rc = rdsCheckExec(c, queued, deadline_ns, &what);
+    while (rs.n_pending) {
+        size_t to = 0;
+        int rc = rdsPushChunk(rs.wctx, 0, &to, deadline_ns, &what);
+        if (rc == 0 || rc == -2)
+            rdsForget(0, to);
+        if (rc != 0) {
+            rapi.redisFree(rs.wctx); /* its replies are out of step */
+            rs.wctx = NULL;
+            rdsProblem("writing: %s", what);
+            return -1;
+        }
     }
-    if (rc == 0) {
-        rdsAnswered();
-        return 0;
-    }
-    rapi.redisFree(c);
-    rs.wctx = NULL;
-    rdsProblem("writing: %s", what);
-    if (rc == -1 && !sent_all && !bad)
-        return 1;
-    return -1;
+    rdsAnswered();
+    return 0;
 }
 
 /*
@@ -1147,10 +1177,7 @@ enum ptmRc ptmStoreRedisFlush(struct ptmHistData *v, size_t n, int at_exit)
     rdsPend(v, n);
     enum ptmRc ret = PTM_OK;
     if (rs.n_pending && !rdsBackingOff()) {
-        int rc = rdsPush(deadline, !at_exit);
-        if (rc != 1)
-            rdsDropPending();
-        ret = rc == 0 ? PTM_OK : PTM_ERROR;
+        ret = rdsPush(deadline, !at_exit) == 0 ? PTM_OK : PTM_ERROR;
     } else if (rs.n_pending) {
         ret = PTM_ERROR;
     }

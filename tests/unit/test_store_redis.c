@@ -259,6 +259,46 @@ Test(store_redis, increments_add_and_never_overwrite, .init = setup, .fini = cle
     cr_assert_eq(cli("HGET add:add.tx calls"), 20);
 }
 
+Test(store_redis, a_large_push_is_split_into_transactions, .init = setup, .fini = cleanup,
+     .timeout = 120)
+{
+    port = freePort(); /* nothing listens yet: everything is kept, merged per id */
+    useUrl("big");
+    /* 1500 ids of about 10 commands each, pushed at once when the server
+    ** starts: several MULTI/EXEC of at most 4096 commands, each EXEC's
+    ** reply under the reply's bound. */
+    for (int i = 0; i < 1500; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "big.%d", i);
+        struct ptm_tx_desc d = descOf(id);
+        struct ptmHistory *h = ptmHistoryFor(&d);
+        teach(h, 2, 2, 1, 100);
+    }
+    cr_assert_neq(ptmStoreFlush(), PTM_OK);
+    startServer(port);
+    enum ptmRc rc = PTM_ERROR;
+    for (int i = 0; i < 100 && rc != PTM_OK; i++) /* past the backoff */
+        if ((rc = ptmStoreFlush()) != PTM_OK)
+            usleep(200000);
+    cr_assert_eq(rc, PTM_OK, "%s", ptmStoreState() ? ptmStoreState() : "");
+    cr_assert_null(ptmStoreState());
+    cr_assert_eq(cli("HGET big:big.0 mn:2"), 2);
+    cr_assert_eq(cli("HGET big:big.777 mf:2"), 1);
+    cr_assert_eq(cli("HGET big:big.1499 calls"), 2);
+    cr_assert_eq(cli("DBSIZE"), 1500);
+    /* INFO's "cmdstat_exec:calls=N,...", N > 1: the push was split. */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd,
+             "redis-cli -p %d INFO commandstats | sed -n 's/^cmdstat_exec:calls=\\([0-9]*\\).*/\\1/p'",
+             port);
+    FILE *f = popen(cmd, "r");
+    long execs = 0;
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%ld", &execs), 1);
+    pclose(f);
+    cr_assert_gt(execs, 1, "one EXEC for 1500 ids: not split");
+}
+
 Test(store_redis, a_killed_server_delays_nothing_and_gets_the_increments_later,
      .init = setup, .fini = cleanup, .timeout = 60)
 {
