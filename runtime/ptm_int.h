@@ -757,9 +757,10 @@ int ptmStoreRedisOpen(const struct ptmRedisUrl *u, char *why, size_t n);
 /* ptmStoreRedisLoad: id's totals from the server within a bounded time.
 ** OUT: *out.  Returns 1 when the server had fields for id, else 0. */
 int ptmStoreRedisLoad(const char *id, struct ptmHistData *out);
-/* ptmStoreRedisFlush: pushes v[0..n) (taken over) and any kept increments.
-** Returns PTM_OK or PTM_ERROR (kept or dropped). */
-enum ptmRc ptmStoreRedisFlush(struct ptmHistData *v, size_t n, int at_exit);
+/* ptmStoreRedisFlush: collects the increments (collect, under its own
+** lock) and pushes them with any kept ones.  Returns PTM_OK or PTM_ERROR
+** (kept or dropped). */
+enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit);
 /* ptmStoreRedisState: NULL while the server answers, else the problem. */
 const char *ptmStoreRedisState(void);
 /* ptmStoreRedisReset: connections closed, kept increments and problem

@@ -780,15 +780,14 @@ enum ptmRc ptmStoreFlush(void)
     return storeFlush(0);
 }
 
-/* storeFlushRedis: the increments collected and handed to store_redis.c,
-** which keeps them while the server cannot take them. */
+/* storeFlushRedis: store_redis.c collects the increments under its own
+** write lock and keeps them while the server cannot take them. */
 static enum ptmRc storeFlushRedis(int at_exit)
 {
-    pthread_mutex_lock(&st.write_mu);
-    struct ptmHistData *v = NULL;
-    size_t n = st.collect ? st.collect(&v) : 0;
-    pthread_mutex_unlock(&st.write_mu);
-    return ptmStoreRedisFlush(v, n, at_exit);
+    pthread_mutex_lock(&st.mu);
+    ptmStoreCollector collect = st.collect;
+    pthread_mutex_unlock(&st.mu);
+    return ptmStoreRedisFlush(collect, at_exit);
 }
 
 static enum ptmRc storeFlush(int at_exit)

@@ -1153,13 +1153,17 @@ static int rdsPush(uint64_t deadline_ns, int may_resolve)
 }
 
 /*
-** ptmStoreRedisFlush: v[0..n)'s increments (taken over) merged into the
-** pending ones, which are pushed unless a problem's backoff runs.  On the
-** writer thread (may_resolve: it may resolve the host's name) or at exit.
+** ptmStoreRedisFlush: the histories' increments, collected by collect
+** (NULL: none) under the write lock (so that an exit never ends while
+** collected increments wait to be pushed by the writer thread), merged
+** into the pending ones, which are pushed unless a problem's backoff
+** runs.  On the writer thread (it may resolve the host's name) or at exit
+** (at_exit: the lock is waited for, and the push runs, PTM_REDIS_EXIT_MS
+** at most; past it the increments stay uncollected).
 ** Returns PTM_OK (pushed, or nothing to push) or PTM_ERROR (kept for a
 ** later push, or dropped: see the header).
 */
-enum ptmRc ptmStoreRedisFlush(struct ptmHistData *v, size_t n, int at_exit)
+enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit)
 {
     uint64_t ms = at_exit ? PTM_REDIS_EXIT_MS : PTM_REDIS_WRITE_MS;
     uint64_t deadline = ptmOsNowNs() + ms * 1000000u;
@@ -1171,9 +1175,10 @@ enum ptmRc ptmStoreRedisFlush(struct ptmHistData *v, size_t n, int at_exit)
             (void)rdsResolveHost(); /* a load may be waiting for it */
         pthread_mutex_lock(&rs.write_mu);
     } else if (rdsTimedLock(&rs.write_mu, deadline) != 0) {
-        free(v); /* the writer's push holds it: exit does not wait for it */
-        return PTM_ERROR;
+        return PTM_ERROR; /* the writer's push holds it: exit waits no longer */
     }
+    struct ptmHistData *v = NULL;
+    size_t n = collect ? collect(&v) : 0;
     rdsPend(v, n);
     enum ptmRc ret = PTM_OK;
     if (rs.n_pending && !rdsBackingOff()) {
@@ -1237,11 +1242,10 @@ int ptmStoreRedisLoad(const char *id, struct ptmHistData *out)
     return 0;
 }
 
-enum ptmRc ptmStoreRedisFlush(struct ptmHistData *v, size_t n, int at_exit)
+enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit)
 {
-    (void)n;
+    (void)collect;
     (void)at_exit;
-    free(v);
     return PTM_EINVAL;
 }
 
