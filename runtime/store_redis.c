@@ -17,7 +17,8 @@
 ** How: each process keeps its own history in memory (history.c).  An id's
 ** hash is read at its first use, on the calling thread, with one HGETALL
 ** under a deadline of PTM_REDIS_READ_MS for everything (the lock, the
-** connection, the request, the reply).  Increments are pushed by store.c's
+** connection, the request, the reply; PTM_HISTORY_WAIT_MS=n sets it, 1 to
+** 2000, for a server farther than a few round trips of 10 ms).  Increments are pushed by store.c's
 ** writer thread (ptm-history): merged per id while the server cannot take
 ** them, then pipelined MULTI ... EXEC transactions of at most
 ** PTM_REDIS_MAX_QUEUED commands each, under PTM_REDIS_WRITE_MS
@@ -79,6 +80,7 @@
 #endif
 
 #define PTM_REDIS_READ_MS 50           /* a first use, on the caller's thread */
+#define PTM_REDIS_READ_MAX_MS 2000     /* ... PTM_HISTORY_WAIT_MS's upper bound */
 #define PTM_REDIS_WRITE_MS 1000        /* a push, on the writer thread */
 #define PTM_REDIS_EXIT_MS 250          /* the last push, at exit */
 #define PTM_REDIS_BACKOFF_MS 250
@@ -220,6 +222,7 @@ static struct {
     int said;                     /* the one line on stderr was written */
     uint64_t retry_ns;            /* no exchange before this (ptmOsNowNs) */
     unsigned backoff_ms;
+    unsigned read_ms;             /* a first use's deadline */
     char why[4][1200];            /* the current problem, rotating (see redisState) */
     unsigned why_i;
     _Atomic(const char *) state;  /* NULL while the server answers */
@@ -587,10 +590,26 @@ static int rdsNeedsResolve(void)
 ** known when u's host is numeric.  OUT: why[0..n) on failure.  Returns 0,
 ** or -1 (no hiredis: the history stays in memory).
 */
+/* rdsReadMs: PTM_HISTORY_WAIT_MS, 1 to PTM_REDIS_READ_MAX_MS; unset or
+** malformed, PTM_REDIS_READ_MS. */
+static unsigned rdsReadMs(void)
+{
+    const char *env = getenv("PTM_HISTORY_WAIT_MS");
+    if (!env || !*env)
+        return PTM_REDIS_READ_MS;
+    char *end;
+    errno = 0;
+    long ms = strtol(env, &end, 10);
+    if (*end || errno || ms < 1 || ms > PTM_REDIS_READ_MAX_MS)
+        return PTM_REDIS_READ_MS;
+    return (unsigned)ms;
+}
+
 int ptmStoreRedisOpen(const struct ptmRedisUrl *u, char *why, size_t n)
 {
     pthread_mutex_lock(&rs.mu);
     rs.url = *u;
+    rs.read_ms = rdsReadMs();
     rs.addr[0] = 0;
     (void)rdsNeedsResolve();
     int ok = 1;
@@ -824,7 +843,7 @@ static int rdsTimedLock(pthread_mutex_t *mu, uint64_t deadline_ns)
 
 /*
 ** ptmStoreRedisLoad: id's totals from the server, on the caller's thread,
-** by PTM_REDIS_READ_MS from now (a connection found closed is made again
+** by PTM_REDIS_READ_MS (PTM_HISTORY_WAIT_MS) from now (a connection found closed is made again
 ** once within that time); nothing is tried while a problem's backoff runs.
 ** OUT: *out (id set, the server's fields; the caller zeroed it).  Returns
 ** 1 when the server had fields for id, else 0.
@@ -833,7 +852,7 @@ int ptmStoreRedisLoad(const char *id, struct ptmHistData *out)
 {
     if (rdsBackingOff())
         return 0;
-    uint64_t deadline = ptmOsNowNs() + (uint64_t)PTM_REDIS_READ_MS * 1000000u;
+    uint64_t deadline = ptmOsNowNs() + (uint64_t)rs.read_ms * 1000000u;
     if (rdsTimedLock(&rs.read_mu, deadline) != 0)
         return 0; /* another thread's load is waiting for the server */
     const char *what = "?";

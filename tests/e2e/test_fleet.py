@@ -82,30 +82,34 @@ class Fleet(ptmtest.TempDirTest):
     def url(self, prefix="fleet"):
         return "redis://127.0.0.1:%d/%s" % (self.port, prefix)
 
-    def run_traced(self, n, name, history):
+    def run_traced(self, n, name, history, **env):
         trace = os.path.join(self.dir, name + ".jsonl")
         t0 = time.monotonic()
-        r = self.run_cmd([self.exe, str(n)], env=clean_env(PTM_TRACE=trace, PTM_HISTORY=history))
+        r = self.run_cmd([self.exe, str(n)],
+                         env=clean_env(PTM_TRACE=trace, PTM_HISTORY=history, **env))
         took = time.monotonic() - t0
         self.assertEqual(r.returncode, 0, r.stderr)
         return r, read_trace(trace), took
 
     def test_processes_learn_together(self):
-        r, t1, _ = self.run_traced(5, "p1", self.url())
+        # A first use waits up to 1 s here, not 50 ms: a loaded machine (or a
+        # sanitizer's build) must not make a process start cold.
+        wait = {"PTM_HISTORY_WAIT_MS": 1000}
+        r, t1, _ = self.run_traced(5, "p1", self.url(), **wait)
         self.assertEqual(r.stderr, "", "nothing said: the server works")
         self.assertEqual([x["decision"] for x in t1], ["primary"] * 5)
         self.assertTrue(all(x["history_store"] is None for x in t1), t1[0])
         self.assertEqual(self.cli("HGET", "fleet:history.slow", "calls"), "5")
 
         # Another process starts from the first one's outcomes.
-        r, t2, _ = self.run_traced(5, "p2", self.url())
+        r, t2, _ = self.run_traced(5, "p2", self.url(), **wait)
         self.assertEqual(r.stderr, "")
         self.assertGreaterEqual(max(x["model"]["n"] for x in t2), 5,
                                 [(x["model"], x["signals"]) for x in t2])
         self.assertEqual(self.cli("HGET", "fleet:history.slow", "calls"), "10")
 
         # A third has enough of them: it diverts at once, and says why.
-        r, t3, _ = self.run_traced(3, "p3", self.url())
+        r, t3, _ = self.run_traced(3, "p3", self.url(), **wait)
         first = t3[0]
         self.assertEqual(first["decision"], "divert", first)
         self.assertGreaterEqual(first["model"]["n"], 10)
@@ -131,7 +135,7 @@ class Fleet(ptmtest.TempDirTest):
 
         # The server is back: the next process is heard again.
         self.start_server()
-        r, t, _ = self.run_traced(2, "back", self.url())
+        r, t, _ = self.run_traced(2, "back", self.url(), PTM_HISTORY_WAIT_MS=1000)
         self.assertEqual(r.stderr, "")
         self.assertTrue(all(x["history_store"] is None for x in t), t[0]["history_store"])
         self.assertEqual(self.cli("HGET", "fleet:history.slow", "calls"), "2")

@@ -126,6 +126,9 @@ static void setup(void)
 {
     if (!haveRedis())
         cr_skip_test("redis-server is not installed (scripts/install-deps.sh installs it)");
+    /* A first use that meets a working server must not time out on a loaded
+    ** machine; the tests of the bound set the default back. */
+    setenv("PTM_HISTORY_WAIT_MS", "1000", 1);
     snprintf(dir, sizeof dir, "/tmp/ptm_redis_XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
 }
@@ -310,6 +313,8 @@ Test(store_redis, a_killed_server_delays_nothing_and_gets_the_increments_later,
     teach(h, 2, 10, 0, 1000);
     cr_assert_eq(ptmStoreFlush(), PTM_OK);
     cr_assert_eq(cli("HGET kill:kill.tx mn:2"), 10);
+    unsetenv("PTM_HISTORY_WAIT_MS"); /* the default bound from here on */
+    ptmStoreReset();
 
     stopServer(); /* SIGKILL, in the middle of the run */
     teach(h, 2, 30, 5, 1000);
@@ -358,6 +363,8 @@ Test(store_redis, a_stopped_server_delays_a_first_use_a_bounded_time, .init = se
     teach(h, 2, 5, 0, 1000);
     cr_assert_eq(ptmStoreFlush(), PTM_OK);
 
+    unsetenv("PTM_HISTORY_WAIT_MS"); /* the default bound, 50 ms, from here on */
+    ptmStoreReset();
     kill(server, SIGSTOP); /* accepts connections (the kernel does), answers nothing */
     uint64_t worst = 0, t0 = nowMs();
     for (int i = 0; i < 20; i++) {
@@ -469,6 +476,7 @@ static void fakeStop(struct fake *f)
 ** bound, load nothing, and the problem is recorded. */
 static void hostile(const char *name, const char *payload, size_t len, int mode)
 {
+    unsetenv("PTM_HISTORY_WAIT_MS"); /* the default bound, 50 ms */
     struct fake f;
     fakeStart(&f, payload, len, mode);
     char url[96];
@@ -625,4 +633,33 @@ Test(store_redis, a_fork_child_never_touches_the_server, .init = setup, .fini = 
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child used the server");
     cr_assert_eq(cli("EXISTS fork:fork.child"), 0);
+}
+
+Test(store_redis, history_wait_ms_sets_the_first_use_deadline, .init = setup, .fini = cleanup)
+{
+    struct fake f;
+    fakeStart(&f, "", 0, 4); /* accepts, never answers */
+    char url[96];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/w", f.port);
+    setenv("PTM_HISTORY", url, 1);
+    static const struct {
+        const char *env;
+        uint64_t at_least;
+    } cases[] = {{"300", 300}, {"abc", 50}, {"0", 50}, {"99999", 50}, {NULL, 50}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (cases[i].env)
+            setenv("PTM_HISTORY_WAIT_MS", cases[i].env, 1);
+        else
+            unsetenv("PTM_HISTORY_WAIT_MS");
+        ptmStoreReset();
+        struct ptmHistData d;
+        uint64_t t0 = nowMs();
+        cr_assert_eq(ptmStoreLoad("w.tx", &d), 0);
+        uint64_t ms = nowMs() - t0;
+        /* A connection made, a request sent, no reply: the whole deadline. */
+        cr_assert(ms >= cases[i].at_least - 1 && ms < cases[i].at_least + PTM_TEST_BOUND_MS,
+                  "PTM_HISTORY_WAIT_MS=%s: %llu ms", cases[i].env ? cases[i].env : "(unset)",
+                  (unsigned long long)ms);
+    }
+    fakeStop(&f);
 }
