@@ -28,4 +28,9 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${LLVM_LIBDIR})
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "clang-19, libclang-common-19-dev, libllvm19, libc6-dev, libseccomp-dev, libjansson-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libsqlite3-dev, ccache")
+# PTM_HISTORY=redis:// dlopens hiredis by the soname found at build time
+# (runtime/store_redis.c): its package, libhiredis.so.0.14 -> libhiredis0.14.
+if(PTM_HIREDIS_SONAME MATCHES "^libhiredis\\.so\\.(.+)$")
+  string(APPEND CPACK_DEBIAN_PACKAGE_SUGGESTS ", libhiredis${CMAKE_MATCH_1}")
+endif()
 include(CPack)
