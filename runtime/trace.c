@@ -78,7 +78,8 @@
 **                        seed, n, failures, cell, breaker, streak}; null when no
 **                        mirror gave signals
 **   history_store        why the history file is not used ("off", or the failure,
-**                        said once on stderr too); null while it works
+**                        said once on stderr too); null while it works (a
+**                        redis:// history: the server's current problem)
 */
 #include <errno.h>
 #include <fcntl.h>
