@@ -843,8 +843,9 @@ static int rdsTimedLock(pthread_mutex_t *mu, uint64_t deadline_ns)
 
 /*
 ** ptmStoreRedisLoad: id's totals from the server, on the caller's thread,
-** by PTM_REDIS_READ_MS (PTM_HISTORY_WAIT_MS) from now (a connection found closed is made again
-** once within that time); nothing is tried while a problem's backoff runs.
+** by PTM_REDIS_READ_MS (PTM_HISTORY_WAIT_MS) from now (a connection found
+** closed is made again once within that time); nothing is tried while a
+** problem's backoff runs.
 ** OUT: *out (id set, the server's fields; the caller zeroed it).  Returns
 ** 1 when the server had fields for id, else 0.
 */
@@ -891,7 +892,8 @@ static void rdsPool(struct ptmHistData *a, const struct ptmHistData *b)
         return;
     double m = (w1 * a->latency_mean_us + w2 * b->latency_mean_us) / (w1 + w2);
     double d1 = a->latency_mean_us - m, d2 = b->latency_mean_us - m;
-    a->latency_var = (w1 * (a->latency_var + d1 * d1) + w2 * (b->latency_var + d2 * d2)) / (w1 + w2);
+    a->latency_var =
+        (w1 * (a->latency_var + d1 * d1) + w2 * (b->latency_var + d2 * d2)) / (w1 + w2);
     a->latency_mean_us = m;
 }
 

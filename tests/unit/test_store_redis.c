@@ -292,7 +292,8 @@ Test(store_redis, a_large_push_is_split_into_transactions, .init = setup, .fini 
     /* INFO's "cmdstat_exec:calls=N,...", N > 1: the push was split. */
     char cmd[160];
     snprintf(cmd, sizeof cmd,
-             "redis-cli -p %d INFO commandstats | sed -n 's/^cmdstat_exec:calls=\\([0-9]*\\).*/\\1/p'",
+             "redis-cli -p %d INFO commandstats | "
+             "sed -n 's/^cmdstat_exec:calls=\\([0-9]*\\).*/\\1/p'",
              port);
     FILE *f = popen(cmd, "r");
     long execs = 0;
@@ -528,7 +529,8 @@ Test(store_redis, hostile_servers_neither_crash_nor_hang, .init = setup, .fini =
     HOSTILE("a huge string", "*2\r\n$1000000000\r\n", 1);
     HOSTILE("a string past size_t", "*2\r\n$18446744073709551615\r\n", 0);
     HOSTILE("a string over the bound", "*2\r\n$100000\r\n", 1);
-    HOSTILE("deep nesting", "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", 0);
+    HOSTILE("deep nesting",
+            "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", 0);
     HOSTILE("a truncated reply", "*4\r\n$5\r\ncal", 0);
     HOSTILE("a dribbling server", "*2\r\n$5\r\ncalls\r\n$1\r\n9\r\n", 2);
     HOSTILE("a server that closes", "", 3);
