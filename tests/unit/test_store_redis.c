@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -664,4 +665,52 @@ Test(store_redis, history_wait_ms_sets_the_first_use_deadline, .init = setup, .f
                   (unsigned long long)ms);
     }
     fakeStop(&f);
+}
+
+/* A name other than "localhost" whose first address is 127.0.0.1 (the
+** host's own name, usually), or NULL. */
+static const char *loopbackName(char *buf, size_t n)
+{
+    const char *names[] = {NULL, "localhost.localdomain"};
+    if (gethostname(buf, n) == 0 && buf[0])
+        names[0] = buf;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (!names[i] || getaddrinfo(names[i], NULL, &hints, &res) != 0 || !res)
+            continue;
+        int ok = res->ai_family == AF_INET &&
+                 ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+        freeaddrinfo(res);
+        if (ok)
+            return names[i];
+    }
+    return NULL;
+}
+
+Test(store_redis, a_host_name_is_resolved_by_the_writer, .init = setup, .fini = cleanup)
+{
+    char buf[256];
+    const char *name = loopbackName(buf, sizeof buf);
+    if (!name)
+        cr_skip_test("no host name other than localhost resolves to 127.0.0.1 here");
+    startServer(0);
+    char url[400];
+    snprintf(url, sizeof url, "redis://%s:%d/named", name, port);
+    setenv("PTM_HISTORY", url, 1);
+    ptmStoreReset();
+    ptmHistoryForget();
+    /* The first use waits (within PTM_HISTORY_WAIT_MS) for the writer
+    ** thread's getaddrinfo, never calls it. */
+    uint64_t ms;
+    struct ptmHistory *h = firstUse("named.tx", &ms);
+    teach(h, 2, 6, 2, 100);
+    cr_assert_eq(ptmStoreFlush(), PTM_OK, "%s", ptmStoreState() ? ptmStoreState() : "");
+    cr_assert_eq(cli("HGET named:named.tx mn:2"), 6);
+    ptmStoreReset();
+    ptmHistoryForget();
+    h = firstUse("named.tx", &ms);
+    struct ptmModelView mv;
+    modelOf(h, 2, &mv);
+    cr_assert_eq(mv.n, 6, "%s: loaded through the resolved address", url);
+    cr_assert_eq(mv.failures, 2);
 }
