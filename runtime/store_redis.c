@@ -1147,6 +1147,9 @@ static void rdsForget(size_t from, size_t to)
 ** the write connection by the deadline (write_mu held).  What was
 ** applied is forgotten; a chunk sent whole whose reply failed is dropped
 ** (Redis may have applied it); the rest is kept for the next push.
+** On the writer thread (may_resolve) each chunk has PTM_REDIS_WRITE_MS of
+** its own, so that a long batch is not dropped for its length; at exit
+** the one deadline covers everything.
 ** Returns 0 when everything was applied, else -1. */
 static int rdsPush(uint64_t deadline_ns, int may_resolve)
 {
@@ -1157,8 +1160,10 @@ static int rdsPush(uint64_t deadline_ns, int may_resolve)
         rdsProblem("writing: %s", what);
         return -1;
     }
-    while (rs.n_pending) {
+    for (int first = 1; rs.n_pending; first = 0) {
         size_t to = 0;
+        if (may_resolve && !first)
+            deadline_ns = ptmOsNowNs() + (uint64_t)PTM_REDIS_WRITE_MS * 1000000u;
         int rc = rdsPushChunk(rs.wctx, 0, &to, deadline_ns, &what);
         if (rc == 0 || rc == -2)
             rdsForget(0, to);

@@ -285,7 +285,7 @@ Test(store_redis, a_large_push_is_split_into_transactions, .init = setup, .fini 
         if ((rc = ptmStoreFlush()) != PTM_OK)
             usleep(200000);
     cr_assert_eq(rc, PTM_OK, "%s", ptmStoreState() ? ptmStoreState() : "");
-    cr_assert_null(ptmStoreState());
+    cr_assert_null(ptmStoreState(), "%s", ptmStoreState());
     cr_assert_eq(cli("HGET big:big.0 mn:2"), 2);
     cr_assert_eq(cli("HGET big:big.777 mf:2"), 1);
     cr_assert_eq(cli("HGET big:big.1499 calls"), 2);
