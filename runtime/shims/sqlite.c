@@ -284,6 +284,7 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     }
     d->handle = host;
     d->host = 1;
+    ptmRingNoteHandle(m->ring, host); /* the primary's busy wait (sqlite_sql.c) */
     d->busy_ms = ptmSqlBusyTimeoutOf(host, m->in_child);
     d->host_total = sqlite3_total_changes64(host);
     d->readonly = sqlite3_db_readonly(host, "main") == 1;
@@ -665,7 +666,12 @@ static void sqliteRelease(struct ptmMirror *m)
     st->sqlite = NULL;
 }
 
-const struct ptmShimFamily ptmSqliteFamily = {.name = "sqlite", .release = sqliteRelease};
+const struct ptmShimFamily ptmSqliteFamily = {
+    .name = "sqlite",
+    .release = sqliteRelease,
+    .primary_apply = ptmSqlPrimaryApply,
+    .primary_restore = ptmSqlPrimaryRestore,
+};
 
 /* ------------------------------------------------------------------------
 ** Connections
@@ -794,7 +800,7 @@ static int mirrorClose(struct ptmMirror *m, unsigned call, sqlite3 *db)
 int ptm_shim_sqlite3_close(struct sqlite3 *db)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorClose(m, PTM_CALL_sqlite3_close, db) : sqlite3_close(db);
+    return m ? mirrorClose(m, PTM_CALL_sqlite3_close, db) : ptm_note_sqlite3_close(db);
 }
 
 /*
@@ -803,7 +809,7 @@ int ptm_shim_sqlite3_close(struct sqlite3 *db)
 int ptm_shim_sqlite3_close_v2(struct sqlite3 *db)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorClose(m, PTM_CALL_sqlite3_close_v2, db) : sqlite3_close_v2(db);
+    return m ? mirrorClose(m, PTM_CALL_sqlite3_close_v2, db) : ptm_note_sqlite3_close_v2(db);
 }
 
 /*

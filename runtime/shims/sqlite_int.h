@@ -206,6 +206,27 @@ const char *ptmSqlUriPath(const char *uri, char *out, size_t cap, int *flags);
 ** only tries the table's lock. */
 int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child);
 
+/* ptmSqlBusyClaim: db's busy timeout (OUT: *ms), claimed for a primary's
+** wait: a token, 0 when db's timeout is not PTM's to change (unknown, 0, a
+** handler of the host's own, another primary's wait on it).
+** ptmSqlBusyGiveBack: sqlite3_busy_timeout(db, ms) when token is still on
+** db (the host neither set its own since nor closed it). */
+uint64_t ptmSqlBusyClaim(sqlite3 *db, int *ms);
+void ptmSqlBusyGiveBack(sqlite3 *db, uint64_t token, int ms);
+
+/* sqlite_busy.c: the family's primary_apply and primary_restore (struct
+** ptmShimFamily): the primary's busy wait on the host connections the
+** mirror used, and the host's own set back after. */
+void *ptmSqlPrimaryApply(const struct ptmRing *ring, uint64_t timeout_us);
+void ptmSqlPrimaryRestore(void *saved);
+
+/* ptmSqlWalLockFd: a private read-only descriptor (never closed, see
+** sqlite_vfs.c) of the -shm of the database at path, -1 when it has none
+** (not in WAL mode).  ptmSqlWalWriteHeld: whether another holder has the
+** WAL write lock of that -shm (a probe, no lock taken). */
+int ptmSqlWalLockFd(const char *path);
+int ptmSqlWalWriteHeld(int fd);
+
 /* ptmSqlBindFromExpanded: binds to twin (prepared from a host statement's
 ** sql) the host's values, read back from exp, its sqlite3_expanded_sql.
 ** SQLITE_OK, or an error when the texts do not line up. */

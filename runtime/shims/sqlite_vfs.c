@@ -1188,3 +1188,21 @@ int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o)
     return !probe(o->dbf.fd, F_WRLCK, PENDING_BYTE, 1, &pid) &&
            !probe(o->dbf.fd, F_WRLCK, SHARED_FIRST, SHARED_SIZE, &pid);
 }
+
+/* ptmSqlWalLockFd: see sqlite_int.h. */
+int ptmSqlWalLockFd(const char *path)
+{
+    char shm[PATH_MAX + 8];
+    struct stat st;
+
+    if (!path || !*path || snprintf(shm, sizeof shm, "%s-shm", path) >= (int)sizeof shm)
+        return -1;
+    return privateFd(shm, &st);
+}
+
+/* ptmSqlWalWriteHeld: see sqlite_int.h. */
+int ptmSqlWalWriteHeld(int fd)
+{
+    pid_t pid;
+    return probe(fd, F_WRLCK, WAL_LOCK_FIRST, 1, &pid);
+}
