@@ -167,8 +167,10 @@ void ptmSqlPrimaryRestore(void *saved)
     struct busySaved *sv = saved;
     int err = errno;
 
-    for (unsigned k = 0; k < sv->n; k++)
+    for (unsigned k = 0; k < sv->n; k++) {
         ptmSqlBusyGiveBack(sv->f[k].db, sv->f[k].token, sv->f[k].host_ms);
+        ptmSqlWalLockPut(sv->f[k].fd);
+    }
     free(sv);
     errno = err;
 }

@@ -226,6 +226,10 @@ void ptmSqlPrimaryRestore(void *saved);
 ** WAL write lock of that -shm (a probe, no lock taken). */
 int ptmSqlWalLockFd(const char *path);
 int ptmSqlWalWriteHeld(int fd);
+/* ptmSqlWalLockPut: the busy wait is done with fd (ptmSqlWalLockFd's). */
+void ptmSqlWalLockPut(int fd);
+/* ptmSqlPrivateFds: the private descriptors open now (for tests). */
+size_t ptmSqlPrivateFds(void);
 
 /* ptmSqlBindFromExpanded: binds to twin (prepared from a host statement's
 ** sql) the host's values, read back from exp, its sqlite3_expanded_sql.
