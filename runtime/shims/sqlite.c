@@ -276,6 +276,9 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     if (!path || !*path) {
         if (!m->in_child)
             ptmMirrorBail("sqlite3 on an in-memory database");
+    } else if (!m->in_child && ptmSqlOverlaysAbandoned() >= PTM_SQL_ABANDONED_MAX) {
+        ptmMirrorBail("sqlite3 after too many mirrors stopped inside SQLite (each leaks its "
+                      "overlay connection)");
     }
     d = calloc(1, sizeof *d);
     if (!d) {
@@ -725,6 +728,10 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
         ** writes; so does the overlay. */
         d->readonly = (flags & SQLITE_OPEN_READONLY) ||
                       (!creates && ptmOs.access(path, W_OK) != 0);
+        if (rc == SQLITE_OK && !m->in_child &&
+            ptmSqlOverlaysAbandoned() >= PTM_SQL_ABANDONED_MAX)
+            ptmMirrorBail("sqlite3 after too many mirrors stopped inside SQLite (each leaks its "
+                          "overlay connection)");
         if (rc == SQLITE_OK && (rc = ptmSqlOverlayOpen(path, &d->ov)) != SQLITE_OK)
             err = errno; /* the overlay leaves the open's */
         if (rc == SQLITE_OK)

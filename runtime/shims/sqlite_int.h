@@ -138,6 +138,13 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 ** connection leak. */
 void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o);
 
+/* ptmSqlOverlaysAbandoned: how many overlays the process abandoned.  Past
+** PTM_SQL_ABANDONED_MAX an inline mirror that would open or use an
+** overlay bails to the fork executor (whose child's overlays die with it),
+** so that the connections abandoned stay few: each one leaks. */
+#define PTM_SQL_ABANDONED_MAX 8
+unsigned ptmSqlOverlaysAbandoned(void);
+
 /* ptmSqlOverlayCommitFree: whether the real COMMIT of o's open write
 ** transaction would take no lock beyond those the overlay was granted
 ** already: in WAL mode always (the write lock was probed when the

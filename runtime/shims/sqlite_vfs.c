@@ -1280,8 +1280,12 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
 
 /* ptmSqlOverlayAbandon: see sqlite_int.h.  Its private descriptors stay
 ** in the process-wide table, as every descriptor does. */
+static _Atomic unsigned abandonedCount;
+
 void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
 {
+    int i;
+
     for (struct ptmSqlOverlay **pp = &overlays; *pp; pp = &(*pp)->next)
         if (*pp == o) {
             *pp = o->next;
@@ -1290,6 +1294,22 @@ void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
     o->next = NULL;
     o->active = 0;
     unpin(o); /* its connection is never used again */
+    /* Nor are its files and its copy of the WAL index, which only that
+    ** connection points to: what the overlay wrote and kept goes back to
+    ** the thread's budget.  The connection itself leaks. */
+    ptmSqlMemFree(&o->dbf);
+    ptmSqlMemFree(&o->wal);
+    ptmSqlMemFree(&o->journal);
+    for (i = 0; i < o->shm.n; i++)
+        free(o->shm.region[i]);
+    o->shm.n = 0;
+    atomic_fetch_add_explicit(&abandonedCount, 1, memory_order_relaxed);
+}
+
+/* ptmSqlOverlaysAbandoned: see sqlite_int.h. */
+unsigned ptmSqlOverlaysAbandoned(void)
+{
+    return atomic_load_explicit(&abandonedCount, memory_order_relaxed);
 }
 
 /* ptmSqlOverlayCommitFree: see sqlite_int.h.  The WAL index mapped is
