@@ -158,9 +158,10 @@ def main():
         print(f"bench/bank: {o.rounds} rounds (ABBA), {o.transfers} transfers per writer, "
               f"databases in {workdir}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
         print("figures: min/median/max over the rounds\n")
-        print("(a) no faults, WAL, 1 process: PTM transfer vs plain transfer in a retry loop")
-        print(f"  {'synchronous':<12} {'ptm tx/s':>22} {'plain tx/s':>22} {'ratio (>=0.85)':>20} "
-              f"{'added us/tx':>20} {'mirror us (<=50)':>20}")
+        if not o.only_b:
+            print("(a) no faults, WAL, 1 process: PTM transfer vs plain transfer in a retry loop")
+            print(f"  {'synchronous':<12} {'ptm tx/s':>22} {'plain tx/s':>22} "
+                  f"{'ratio (>=0.85)':>20} {'added us/tx':>20} {'mirror us (<=50)':>20}")
         for sync in () if o.only_b else ("full", "normal"):
             a = bench_a(bins, workdir, o.rounds, o.transfers, sync)
             mirror = (f"{statistics.median(a['mirror_rest']):.1f} ({','.join(a['executors'])})"

@@ -227,7 +227,7 @@ void ptmSqlBusyGiveBack(sqlite3 *db, uint64_t token, int ms);
 void *ptmSqlPrimaryApply(const struct ptmRing *ring, uint64_t timeout_us);
 void ptmSqlPrimaryRestore(void *saved);
 
-/* ptmSqlWalLockFd: a private read-only descriptor (never closed, see
+/* ptmSqlWalLockFd: a private read-only descriptor (pinned, see
 ** sqlite_vfs.c) of the -shm of the database at path, -1 when it has none
 ** (not in WAL mode).  ptmSqlWalWriteHeld: whether another holder has the
 ** WAL write lock of that -shm (a probe, no lock taken). */

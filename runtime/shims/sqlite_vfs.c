@@ -23,9 +23,9 @@
 ** busy policy of ptmSqlOverlayBegin says.
 **
 ** The private descriptors live in a process-wide table keyed by device and
-** inode and are NEVER closed: closing any descriptor of a file drops every
-** POSIX lock the process holds on it, the host's included.  xClose of an
-** overlay file frees only memory.
+** inode and are closed only when that drops no lock (pinSet): closing any
+** descriptor of a file drops every POSIX lock the process holds on it, the
+** host's included.  xClose of an overlay file frees only memory.
 **
 ** Lock events: a RESERVED, EXCLUSIVE or WAL write/checkpoint lock wanted
 ** and found held is PTM_EVF_EFFECT (the primary's write would wait or
@@ -150,7 +150,8 @@ struct ovFile {
 };
 
 /* ---------------------------------------------------------------------
-** Private descriptors: one per file, opened once, never closed.
+** Private descriptors: one per file, opened once, closed only when that
+** drops no lock (pinSet, below).
 */
 struct privFd {
     dev_t dev;
@@ -207,7 +208,7 @@ static int privateFd(const char *path, struct stat *st)
     if (fd < 0) {
         fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
         if (fd >= 0 && ptmOs.fstat(fd, st) != 0)
-            memset(st, 0, sizeof *st); /* kept all the same: never closed */
+            memset(st, 0, sizeof *st); /* kept all the same (pinSet may close it) */
         if (fd >= 0 && nPrivFds == capPrivFds) {
             size_t cap = capPrivFds ? capPrivFds * 2 : 16;
             struct privFd *more = realloc(privFds, cap * sizeof *more);
