@@ -10,7 +10,9 @@
 **     cc -O2 -shared -fPIC holds.c -o holds.so -ldl
 **     LD_PRELOAD=$PWD/holds.so bank run --db x.db --procs 3 ...
 */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <sqlite3.h>
 #include <stdio.h>
