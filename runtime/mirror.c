@@ -53,6 +53,34 @@ void ptmMirrorLeave(struct ptmMirror *m)
 }
 
 /*
+** ptmFamiliesPrimaryApply: see ptm_int.h.  Each family that adjusts
+** something gets its own slot of fa.
+*/
+void ptmFamiliesPrimaryApply(const struct ptmRing *ring, uint64_t timeout_us,
+                             struct ptmFamilyAdjust *fa)
+{
+    memset(fa, 0, sizeof *fa);
+    if (!ring)
+        return;
+    for (unsigned i = 0; i < ptmShimFamilyCount && i < PTM_FAMILIES_MAX; i++)
+        if (ptmShimFamilies[i] && ptmShimFamilies[i]->primary_apply)
+            fa->saved[i] = ptmShimFamilies[i]->primary_apply(ring, timeout_us);
+}
+
+/*
+** ptmFamiliesPrimaryRestore: see ptm_int.h.
+*/
+void ptmFamiliesPrimaryRestore(struct ptmFamilyAdjust *fa)
+{
+    for (unsigned i = 0; i < ptmShimFamilyCount && i < PTM_FAMILIES_MAX; i++)
+        if (fa->saved[i]) {
+            void *saved = fa->saved[i];
+            fa->saved[i] = NULL;
+            ptmShimFamilies[i]->primary_restore(saved);
+        }
+}
+
+/*
 ** ptmStatusName: the name of a mirror status, as traces and rules see it.
 */
 const char *ptmStatusName(enum ptmMirrorStatus s)

@@ -128,6 +128,7 @@ pid_t ptmOsPid(void);
 #define PTM_RING_FRAME_MAX 16384
 #define PTM_RING_DEFAULT_CAP 1024
 #define PTM_RING_SOCK_FDS 1024
+#define PTM_RING_HOST_HANDLES 8
 
 enum ptmEventKind {
     PTM_EV_CALL = 1,   /* a shim ran: call, target, result, err, bytes */
@@ -217,6 +218,11 @@ struct ptmRing {
     ** timeouts on them (adjust.c).  Untrusted, as all of the ring: each is
     ** checked to be a socket of the host before it is touched. */
     _Atomic uint64_t sock_fds[PTM_RING_SOCK_FDS / 64];
+    /* Handles of the host's own (its SQLite connections) that the mirror
+    ** used, for the primary's adjustments by their family (ptmRingNoteHandle,
+    ** ptmFamiliesPrimaryApply).  Untrusted: a family touches only a handle
+    ** its own records know. */
+    _Atomic uint64_t host_handles[PTM_RING_HOST_HANDLES];
     /* The mirror's frame after it returned.  The fork executor copies the
     ** caller's here before the fork and the child runs the mirror on it in
     ** place, so it is aligned like malloc's memory. */
@@ -246,6 +252,9 @@ void ptmRingReset(struct ptmRing *ring);
 /* ptmRingNoteSocket: the mirror used the host's socket fd (ring->sock_fds).
 ** Async-signal-safe; descriptors at or past PTM_RING_SOCK_FDS are not noted. */
 void ptmRingNoteSocket(struct ptmRing *ring, int fd);
+/* ptmRingNoteHandle: the mirror used the host's handle h (ring->host_handles;
+** past PTM_RING_HOST_HANDLES distinct ones, not noted).  Async-signal-safe. */
+void ptmRingNoteHandle(struct ptmRing *ring, const void *h);
 /* ptmRingPush: claims the next slot, zeroed; NULL when the ring is full
 ** (the event is counted as dropped). */
 struct ptmEvent *ptmRingPush(struct ptmRing *ring);
@@ -306,6 +315,13 @@ struct ptmShimFamily {
     /* Releases what mirror m holds of the family (closes, frees, unlocks):
     ** m is still ptmMirrorCurrent, so what it calls stays simulated. */
     void (*release)(struct ptmMirror *m);  /* NULL: nothing to release */
+    /* Before the primary: adjusts the host's handles of the family that the
+    ** mirror used (ring->host_handles, untrusted) for the primary's
+    ** duration; timeout_us: the rules' timeout for the call (0: none).
+    ** Returns what primary_restore puts back (NULL: nothing changed).
+    ** NULL: the family adjusts nothing. */
+    void *(*primary_apply)(const struct ptmRing *ring, uint64_t timeout_us);
+    void (*primary_restore)(void *saved);
 };
 /* The families with state in a mirror, ptmShimFamilyCount of them, in the
 ** order ptmMirrorLeave releases them (shims/families.c); an entry is NULL
@@ -314,6 +330,17 @@ struct ptmShimFamily {
 ** this table only. */
 extern const struct ptmShimFamily *const ptmShimFamilies[];
 extern const unsigned ptmShimFamilyCount;
+/* What the families changed for a primary (ptmFamiliesPrimaryApply). */
+#define PTM_FAMILIES_MAX 8
+struct ptmFamilyAdjust {
+    void *saved[PTM_FAMILIES_MAX];
+};
+/* ptmFamiliesPrimaryApply: each family's primary_apply, for the primary
+** that follows a mirror that recorded into ring (NULL: nothing).  OUT: *fa.
+** ptmFamiliesPrimaryRestore: puts back what it changed; safe to call twice. */
+void ptmFamiliesPrimaryApply(const struct ptmRing *ring, uint64_t timeout_us,
+                             struct ptmFamilyAdjust *fa);
+void ptmFamiliesPrimaryRestore(struct ptmFamilyAdjust *fa);
 
 /* event.c ---------------------------------------------------------------
 ** What the running mirror records, for the shim families, the write buffer

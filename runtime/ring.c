@@ -172,6 +172,29 @@ void ptmRingReset(struct ptmRing *ring)
     ring->fd_max = -1;
     for (unsigned i = 0; i < PTM_RING_SOCK_FDS / 64; i++)
         atomic_store_explicit(&ring->sock_fds[i], 0, memory_order_relaxed);
+    for (unsigned i = 0; i < PTM_RING_HOST_HANDLES; i++)
+        atomic_store_explicit(&ring->host_handles[i], 0, memory_order_relaxed);
+}
+
+/*
+** ptmRingNoteHandle: records that the mirror used the host's handle h (a
+** SQLite connection), for the primary's adjustments: the first free slot
+** takes it, a handle noted already is not noted again, and past
+** PTM_RING_HOST_HANDLES handles the rest are not noted.  NULL ring or h:
+** nothing.  Async-signal-safe.
+*/
+void ptmRingNoteHandle(struct ptmRing *ring, const void *h)
+{
+    uint64_t v = (uint64_t)(uintptr_t)h;
+    if (!ring || !h)
+        return;
+    for (unsigned i = 0; i < PTM_RING_HOST_HANDLES; i++) {
+        uint64_t cur = 0;
+        if (atomic_compare_exchange_strong_explicit(&ring->host_handles[i], &cur, v,
+                                                    memory_order_relaxed, memory_order_relaxed) ||
+            cur == v)
+            return;
+    }
 }
 
 /*

@@ -178,6 +178,7 @@ typedef struct Call {
     int diverted_late;         /* a re-judgment diverted after attempts */
     struct ptmBrokerGrant grant; /* resources for the primary */
     struct ptmSockTimeouts socks; /* the rules' timeout on the host's sockets */
+    struct ptmFamilyAdjust fam; /* the families' adjustments (SQLite's busy handling) */
 } Call;
 
 static void restore(Call *c)
@@ -418,6 +419,7 @@ static void leftByLongjmp(void *ctx)
     c->left = 1;
     ptmBrokerRestore(&c->grant);
     ptmSocketTimeoutsRestore(&c->socks);
+    ptmFamiliesPrimaryRestore(&c->fam);
     finish(c, c->decision, c->path, 0, 0, c->t0, NULL);
     release(c);
 }
@@ -806,10 +808,18 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         if (!observing && c.analysed && c.verdict.timeout_us > 0 &&
             c.run.status != PTM_MS_FAILED)
             ptmSocketTimeoutsApply(c.run.ring, c.timeout_us, &c.socks);
+        /* The host's handles its mirror used, adjusted by their families
+        ** for the primary (SQLite: a finer busy wait, bounded by the
+        ** rules' timeout when they set one). */
+        if (!observing && c.mirror_ran && c.run.status != PTM_MS_FAILED)
+            ptmFamiliesPrimaryApply(c.run.ring,
+                                    c.analysed && c.verdict.timeout_us > 0 ? c.timeout_us : 0,
+                                    &c.fam);
         int late;
         success = run_primary(&c, retry_max, &late);
         ptmBrokerRestore(&c.grant);
         ptmSocketTimeoutsRestore(&c.socks);
+        ptmFamiliesPrimaryRestore(&c.fam);
         if (probe)
             ptmHistoryProbeDone(c.history, success && within_timeout(&c));
         if (late) {

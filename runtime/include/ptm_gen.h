@@ -215,6 +215,21 @@ struct sqlite3;
 PTM_API int ptm_note_sqlite3_busy_timeout(struct sqlite3 *db, int ms);
 
 /*
+** ptm_note_sqlite3_busy_handler, ptm_note_sqlite3_close,
+** ptm_note_sqlite3_close_v2: the host's sqlite3_busy_handler, sqlite3_close
+** and sqlite3_close_v2, rewritten by ptmcc as above: the first records
+** that db has a handler of the host's own (its busy timeout is then
+** unknown to mirrors, and the primary's busy handling is not touched), the
+** closes forget db (the primary's busy handling is never restored on a
+** connection that is gone); each then makes the real call and returns what
+** it returns.  In libptm_sqlite.a.
+*/
+PTM_API int ptm_note_sqlite3_busy_handler(struct sqlite3 *db, int (*handler)(void *, int),
+                                          void *arg);
+PTM_API int ptm_note_sqlite3_close(struct sqlite3 *db);
+PTM_API int ptm_note_sqlite3_close_v2(struct sqlite3 *db);
+
+/*
 ** The shims, one per shim row of runtime/calls.def, each with the type of
 ** the call it replaces.  Called outside a mirror they are the real call.  In
 ** a mirror each one records an event (call, target, bytes, result, errno,

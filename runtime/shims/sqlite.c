@@ -276,6 +276,9 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     if (!path || !*path) {
         if (!m->in_child)
             ptmMirrorBail("sqlite3 on an in-memory database");
+    } else if (!m->in_child && ptmSqlOverlaysAbandoned() >= PTM_SQL_ABANDONED_MAX) {
+        ptmMirrorBail("sqlite3 after too many mirrors stopped inside SQLite (each leaks its "
+                      "overlay connection)");
     }
     d = calloc(1, sizeof *d);
     if (!d) {
@@ -284,6 +287,7 @@ static struct sqlDb *mapHost(struct ptmMirror *m, struct ptmSqlMirror *s, sqlite
     }
     d->handle = host;
     d->host = 1;
+    ptmRingNoteHandle(m->ring, host); /* the primary's busy wait (sqlite_sql.c) */
     d->busy_ms = ptmSqlBusyTimeoutOf(host, m->in_child);
     d->host_total = sqlite3_total_changes64(host);
     d->readonly = sqlite3_db_readonly(host, "main") == 1;
@@ -665,7 +669,12 @@ static void sqliteRelease(struct ptmMirror *m)
     st->sqlite = NULL;
 }
 
-const struct ptmShimFamily ptmSqliteFamily = {.name = "sqlite", .release = sqliteRelease};
+const struct ptmShimFamily ptmSqliteFamily = {
+    .name = "sqlite",
+    .release = sqliteRelease,
+    .primary_apply = ptmSqlPrimaryApply,
+    .primary_restore = ptmSqlPrimaryRestore,
+};
 
 /* ------------------------------------------------------------------------
 ** Connections
@@ -719,6 +728,10 @@ static int mirrorOpen(struct ptmMirror *m, unsigned call, const char *filename, 
         ** writes; so does the overlay. */
         d->readonly = (flags & SQLITE_OPEN_READONLY) ||
                       (!creates && ptmOs.access(path, W_OK) != 0);
+        if (rc == SQLITE_OK && !m->in_child &&
+            ptmSqlOverlaysAbandoned() >= PTM_SQL_ABANDONED_MAX)
+            ptmMirrorBail("sqlite3 after too many mirrors stopped inside SQLite (each leaks its "
+                          "overlay connection)");
         if (rc == SQLITE_OK && (rc = ptmSqlOverlayOpen(path, &d->ov)) != SQLITE_OK)
             err = errno; /* the overlay leaves the open's */
         if (rc == SQLITE_OK)
@@ -794,7 +807,7 @@ static int mirrorClose(struct ptmMirror *m, unsigned call, sqlite3 *db)
 int ptm_shim_sqlite3_close(struct sqlite3 *db)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorClose(m, PTM_CALL_sqlite3_close, db) : sqlite3_close(db);
+    return m ? mirrorClose(m, PTM_CALL_sqlite3_close, db) : ptm_note_sqlite3_close(db);
 }
 
 /*
@@ -803,7 +816,7 @@ int ptm_shim_sqlite3_close(struct sqlite3 *db)
 int ptm_shim_sqlite3_close_v2(struct sqlite3 *db)
 {
     struct ptmMirror *m = ptmMirrorCurrent;
-    return m ? mirrorClose(m, PTM_CALL_sqlite3_close_v2, db) : sqlite3_close_v2(db);
+    return m ? mirrorClose(m, PTM_CALL_sqlite3_close_v2, db) : ptm_note_sqlite3_close_v2(db);
 }
 
 /*

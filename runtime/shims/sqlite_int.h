@@ -138,6 +138,13 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 ** connection leak. */
 void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o);
 
+/* ptmSqlOverlaysAbandoned: how many overlays the process abandoned.  Past
+** PTM_SQL_ABANDONED_MAX an inline mirror that would open or use an
+** overlay bails to the fork executor (whose child's overlays die with it),
+** so that the connections abandoned stay few: each one leaks. */
+#define PTM_SQL_ABANDONED_MAX 8
+unsigned ptmSqlOverlaysAbandoned(void);
+
 /* ptmSqlOverlayCommitFree: whether the real COMMIT of o's open write
 ** transaction would take no lock beyond those the overlay was granted
 ** already: in WAL mode always (the write lock was probed when the
@@ -205,6 +212,31 @@ const char *ptmSqlUriPath(const char *uri, char *out, size_t cap, int *flags);
 ** recorded for host connection db; -1: none.  in_child: a fork child, which
 ** only tries the table's lock. */
 int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child);
+
+/* ptmSqlBusyClaim: db's busy timeout (OUT: *ms), claimed for a primary's
+** wait: a token, 0 when db's timeout is not PTM's to change (unknown, 0, a
+** handler of the host's own, another primary's wait on it).
+** ptmSqlBusyGiveBack: sqlite3_busy_timeout(db, ms) when token is still on
+** db (the host neither set its own since nor closed it). */
+uint64_t ptmSqlBusyClaim(sqlite3 *db, int *ms);
+void ptmSqlBusyGiveBack(sqlite3 *db, uint64_t token, int ms);
+
+/* sqlite_busy.c: the family's primary_apply and primary_restore (struct
+** ptmShimFamily): the primary's busy wait on the host connections the
+** mirror used, and the host's own set back after. */
+void *ptmSqlPrimaryApply(const struct ptmRing *ring, uint64_t timeout_us);
+void ptmSqlPrimaryRestore(void *saved);
+
+/* ptmSqlWalLockFd: a private read-only descriptor (pinned, see
+** sqlite_vfs.c) of the -shm of the database at path, -1 when it has none
+** (not in WAL mode).  ptmSqlWalWriteHeld: whether another holder has the
+** WAL write lock of that -shm (a probe, no lock taken). */
+int ptmSqlWalLockFd(const char *path);
+int ptmSqlWalWriteHeld(int fd);
+/* ptmSqlWalLockPut: the busy wait is done with fd (ptmSqlWalLockFd's). */
+void ptmSqlWalLockPut(int fd);
+/* ptmSqlPrivateFds: the private descriptors open now (for tests). */
+size_t ptmSqlPrivateFds(void);
 
 /* ptmSqlBindFromExpanded: binds to twin (prepared from a host statement's
 ** sql) the host's values, read back from exp, its sqlite3_expanded_sql.

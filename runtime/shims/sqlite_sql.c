@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,40 +28,110 @@ static pthread_mutex_t busyLock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     sqlite3 *db;
     int ms;
+    int custom;                /* a handler of the host's own: ms unknown */
+    uint64_t adjusted;         /* a primary's busy wait is on it (its token); 0: none */
 } busyTable[BUSY_SLOTS];
-static unsigned busyNext; /* the slot a new connection takes when all are used */
+static unsigned busyNext;      /* the slot a new connection takes when all are used */
+static uint64_t busyTokens;
 
-/*
-** ptm_note_sqlite3_busy_timeout: records db's busy timeout ms under a lock
-** (a later call for db replaces it; with every slot taken the oldest goes),
-** then calls sqlite3_busy_timeout(db, ms).  Returns what it returns.
-*/
-int ptm_note_sqlite3_busy_timeout(sqlite3 *db, int ms)
+/* busySlot: db's slot, or a free one (with every slot taken the oldest
+** goes), under busyLock. */
+static unsigned busySlot(sqlite3 *db)
 {
     unsigned i, slot = BUSY_SLOTS;
 
-    pthread_mutex_lock(&busyLock);
     for (i = 0; i < BUSY_SLOTS; i++) {
-        if (busyTable[i].db == db) {
-            slot = i;
-            break;
-        }
+        if (busyTable[i].db == db)
+            return i;
         if (!busyTable[i].db && slot == BUSY_SLOTS)
             slot = i;
     }
-    if (slot == BUSY_SLOTS)
-        slot = busyNext++ % BUSY_SLOTS;
+    return slot < BUSY_SLOTS ? slot : busyNext++ % BUSY_SLOTS;
+}
+
+/* busyNote: what the host set on db; a primary's busy wait on it is then
+** the host's to keep (never restored over the host's own setting). */
+static void busyNote(sqlite3 *db, int ms, int custom)
+{
+    pthread_mutex_lock(&busyLock);
+    unsigned slot = busySlot(db);
     busyTable[slot].db = db;
     busyTable[slot].ms = ms < 0 ? 0 : ms;
+    busyTable[slot].custom = custom;
+    busyTable[slot].adjusted = 0;
     pthread_mutex_unlock(&busyLock);
+}
+
+/*
+** ptm_note_sqlite3_busy_timeout: records db's busy timeout ms under a lock
+** (a later call for db replaces it), then calls sqlite3_busy_timeout(db,
+** ms).  Returns what it returns.
+*/
+int ptm_note_sqlite3_busy_timeout(sqlite3 *db, int ms)
+{
+    busyNote(db, ms, 0);
     return sqlite3_busy_timeout(db, ms);
 }
 
 /*
-** ptmSqlBusyTimeoutOf: the busy timeout recorded for db; -1: none seen.  A
-** fork child (in_child) only tries the lock: another thread of the host may
-** have held it at the fork, and no one is left to release it (the timeout
-** is then unknown).
+** ptm_note_sqlite3_busy_handler: records that db has a handler of the
+** host's own (NULL: none, a timeout of 0), then calls
+** sqlite3_busy_handler.  Returns what it returns.
+*/
+int ptm_note_sqlite3_busy_handler(sqlite3 *db, int (*handler)(void *, int), void *arg)
+{
+    busyNote(db, 0, handler != NULL);
+    return sqlite3_busy_handler(db, handler, arg);
+}
+
+/* busyForget: takes db out of the table (a copy in *was); whether it was in. */
+static int busyForget(sqlite3 *db, int *ms, int *custom)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&busyLock);
+    for (unsigned i = 0; i < BUSY_SLOTS; i++)
+        if (db && busyTable[i].db == db) {
+            *ms = busyTable[i].ms;
+            *custom = busyTable[i].custom;
+            busyTable[i].db = NULL;
+            busyTable[i].adjusted = 0;
+            found = 1;
+        }
+    pthread_mutex_unlock(&busyLock);
+    return found;
+}
+
+/*
+** ptm_note_sqlite3_close: forgets db, then calls sqlite3_close; a close
+** that fails (SQLITE_BUSY: statements left) leaves db open, and its entry
+** is put back.  Returns what sqlite3_close returns.
+*/
+int ptm_note_sqlite3_close(sqlite3 *db)
+{
+    int ms = 0, custom = 0, known = busyForget(db, &ms, &custom);
+    int rc = sqlite3_close(db);
+    if (rc != SQLITE_OK && known)
+        busyNote(db, ms, custom);
+    return rc;
+}
+
+/*
+** ptm_note_sqlite3_close_v2: forgets db (closed, or a zombie the host may
+** no longer use), then calls sqlite3_close_v2.  Returns what it returns.
+*/
+int ptm_note_sqlite3_close_v2(sqlite3 *db)
+{
+    int ms, custom;
+    busyForget(db, &ms, &custom);
+    return sqlite3_close_v2(db);
+}
+
+/*
+** ptmSqlBusyTimeoutOf: the busy timeout recorded for db; -1: none seen,
+** or a handler of the host's own.  A fork child (in_child) only tries the
+** lock: another thread of the host may have held it at the fork, and no
+** one is left to release it (the timeout is then unknown).
 */
 int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child)
 {
@@ -70,11 +141,50 @@ int ptmSqlBusyTimeoutOf(sqlite3 *db, int in_child)
         return -1;
     for (unsigned i = 0; i < BUSY_SLOTS; i++)
         if (busyTable[i].db == db) {
-            ms = busyTable[i].ms;
+            ms = busyTable[i].custom ? -1 : busyTable[i].ms;
             break;
         }
     pthread_mutex_unlock(&busyLock);
     return ms;
+}
+
+/*
+** ptmSqlBusyClaim: db's busy timeout for a primary's wait, claimed: when db
+** is in the table with a timeout of its own (no handler of the host's, ms
+** > 0) and no other primary's wait is on it, it is marked with a new token.
+** OUT: *ms.  The token; 0: not db's to change.
+*/
+uint64_t ptmSqlBusyClaim(sqlite3 *db, int *ms)
+{
+    uint64_t token = 0;
+
+    pthread_mutex_lock(&busyLock);
+    for (unsigned i = 0; i < BUSY_SLOTS; i++)
+        if (db && busyTable[i].db == db) {
+            if (!busyTable[i].custom && busyTable[i].ms > 0 && !busyTable[i].adjusted) {
+                *ms = busyTable[i].ms;
+                token = busyTable[i].adjusted = ++busyTokens;
+            }
+            break;
+        }
+    pthread_mutex_unlock(&busyLock);
+    return token;
+}
+
+/*
+** ptmSqlBusyGiveBack: sets db's busy timeout back to ms when the claim
+** token is still on it (the host did not set its own since, nor close
+** db), under the table's lock so that no close runs meanwhile.
+*/
+void ptmSqlBusyGiveBack(sqlite3 *db, uint64_t token, int ms)
+{
+    pthread_mutex_lock(&busyLock);
+    for (unsigned i = 0; i < BUSY_SLOTS; i++)
+        if (busyTable[i].db == db && busyTable[i].adjusted == token) {
+            sqlite3_busy_timeout(db, ms);
+            busyTable[i].adjusted = 0;
+        }
+    pthread_mutex_unlock(&busyLock);
 }
 
 /* ------------------------------------------------------------------------

@@ -23,9 +23,9 @@
 ** busy policy of ptmSqlOverlayBegin says.
 **
 ** The private descriptors live in a process-wide table keyed by device and
-** inode and are NEVER closed: closing any descriptor of a file drops every
-** POSIX lock the process holds on it, the host's included.  xClose of an
-** overlay file frees only memory.
+** inode and are closed only when that drops no lock (pinSet): closing any
+** descriptor of a file drops every POSIX lock the process holds on it, the
+** host's included.  xClose of an overlay file frees only memory.
 **
 ** Lock events: a RESERVED, EXCLUSIVE or WAL write/checkpoint lock wanted
 ** and found held is PTM_EVF_EFFECT (the primary's write would wait or
@@ -55,6 +55,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ struct ptmSqlOverlay {
         struct timespec dmtime;
         unsigned char hdr[28], salt[8], backfill[4];
     } key;
+    int pinned[4];                  /* the private descriptors it pins (pinSet) */
     unsigned char head[BLOCK];      /* the database's first block, read at Begin */
 };
 
@@ -148,12 +150,15 @@ struct ovFile {
 };
 
 /* ---------------------------------------------------------------------
-** Private descriptors: one per file, opened once, never closed.
+** Private descriptors: one per file, opened once, closed only when that
+** drops no lock (pinSet, below).
 */
 struct privFd {
     dev_t dev;
     ino_t ino;
     int fd;
+    unsigned refs;                  /* overlays (any thread) and busy waits using it */
+    char *path;                     /* where it was opened (NULL: no memory) */
 };
 static struct privFd *privFds;
 static size_t nPrivFds, capPrivFds;
@@ -203,7 +208,7 @@ static int privateFd(const char *path, struct stat *st)
     if (fd < 0) {
         fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
         if (fd >= 0 && ptmOs.fstat(fd, st) != 0)
-            memset(st, 0, sizeof *st); /* kept all the same: never closed */
+            memset(st, 0, sizeof *st); /* kept all the same (pinSet may close it) */
         if (fd >= 0 && nPrivFds == capPrivFds) {
             size_t cap = capPrivFds ? capPrivFds * 2 : 16;
             struct privFd *more = realloc(privFds, cap * sizeof *more);
@@ -215,10 +220,110 @@ static int privateFd(const char *path, struct stat *st)
         /* A full table that cannot grow leaks the descriptor rather than
         ** close it. */
         if (fd >= 0 && nPrivFds < capPrivFds)
-            privFds[nPrivFds++] = (struct privFd){st->st_dev, st->st_ino, fd};
+            privFds[nPrivFds++] = (struct privFd){st->st_dev, st->st_ino, fd, 0, strdup(path)};
     }
     privUnlock();
     return fd;
+}
+
+/* ---------------------------------------------------------------------
+** Closing a private descriptor, when that drops no lock.
+**
+** Each overlay pins the entries its files read through (pinSet: o->pinned,
+** moved when a file is rebased to a new inode, released when the overlay
+** is freed or abandoned); a primary's busy wait pins the -shm it probes.
+** An entry no one pins is closed only when its file is no longer at its
+** path (deleted, or replaced by another inode: no new open reaches it)
+** and no other descriptor of the process is open on that inode
+** (/proc/self/fd): a process that has no descriptor of a file holds no
+** POSIX lock on it, so the close drops nothing.  The fork executor's child
+** never closes one (its table is a copy; it changes nothing).
+*/
+/* otherFdOpenOn: whether a descriptor of the process other than except is
+** open on dev/ino; 1 also when /proc cannot tell. */
+static int otherFdOpenOn(dev_t dev, ino_t ino, int except)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int found = 0;
+
+    if (!d)
+        return 1;
+    while (!found && (e = readdir(d)) != NULL) {
+        char path[64];
+        struct stat st;
+        char *end;
+        long n = strtol(e->d_name, &end, 10);
+        if (*end || e->d_name[0] == '.' || n == except || n == dirfd(d))
+            continue;
+        snprintf(path, sizeof path, "/proc/self/fd/%ld", n);
+        found = stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+    }
+    closedir(d);
+    return found;
+}
+
+/* sweepLocked: closes entry i when it may (above); under privLock.
+** Whether it was closed (entry i is then another one). */
+static int sweepLocked(size_t i)
+{
+    struct privFd *p = &privFds[i];
+    struct stat st;
+
+    if (p->refs || !p->path)
+        return 0;
+    if (ptmOs.stat(p->path, &st) == 0 && st.st_dev == p->dev && st.st_ino == p->ino)
+        return 0; /* still the file at its path: the host may open and lock it */
+    if (otherFdOpenOn(p->dev, p->ino, p->fd))
+        return 0;
+    ptmOs.close(p->fd);
+    free(p->path);
+    privFds[i] = privFds[--nPrivFds];
+    return 1;
+}
+
+/* pinSet: pins the entries of the descriptors now[] (-1: none), releases
+** those of was[], and closes what that leaves unpinned and may close;
+** was[] becomes now[]. */
+#define PINS 4
+static void pinSet(int was[PINS], const int now[PINS])
+{
+    size_t i;
+    int k;
+
+    if (ptmMirrorCurrent && ptmMirrorCurrent->in_child)
+        return;
+    if (memcmp(was, now, sizeof(int) * PINS) == 0)
+        return;
+    pthread_mutex_lock(&privMu);
+    for (i = 0; i < nPrivFds; i++)
+        for (k = 0; k < PINS; k++) {
+            if (now[k] >= 0 && privFds[i].fd == now[k])
+                privFds[i].refs++;
+            if (was[k] >= 0 && privFds[i].fd == was[k] && privFds[i].refs)
+                privFds[i].refs--;
+        }
+    for (i = 0; i < nPrivFds;)
+        if (!privFds[i].refs && !sweepLocked(i))
+            i++;
+        else if (privFds[i].refs)
+            i++;
+    pthread_mutex_unlock(&privMu);
+    memcpy(was, now, sizeof(int) * PINS);
+}
+
+/* repin: o pins the descriptors its files read through now. */
+static void repin(struct ptmSqlOverlay *o)
+{
+    int now[PINS] = {o->dbf.fd, o->wal.fd, o->shm.fd, o->journal.fd};
+    pinSet(o->pinned, now);
+}
+
+/* unpin: o pins nothing any more (freed or abandoned). */
+static void unpin(struct ptmSqlOverlay *o)
+{
+    static const int none[PINS] = {-1, -1, -1, -1};
+    pinSet(o->pinned, none);
 }
 
 /* rebase: points mf at the current file at path (it may have appeared,
@@ -514,8 +619,10 @@ static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile 
     if (!p->is_db || !p->o || size != 32768 || i < 0 || i >= SHM_REGION_MAX)
         return SQLITE_IOERR_SHMMAP;
     s = &p->o->shm;
-    if (s->n == 0)
+    if (s->n == 0) {
         shmRebase(p->o);
+        repin(p->o);
+    }
     while (s->n <= i) {
         void *r = malloc((size_t)size);
         if (!r)
@@ -685,6 +792,8 @@ static int ovOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
         o = NULL; /* temp files, sub-journals, super-journals: memory only */
     }
     p->o = o;
+    if (o && o != opening)
+        repin(o);
     p->base.pMethods = &ovMethods;
     if (outFlags)
         *outFlags = flags;
@@ -822,6 +931,7 @@ static void threadExit(void *unused)
     for (; o; o = next) {
         next = o->next;
         sqlite3_finalize(o->rollback);
+        unpin(o); /* its descriptors may close now (pinSet) */
         if (o->db && sqlite3_close(o->db) != SQLITE_OK)
             continue; /* statements left: leak it rather than free under them */
         ptmSqlMemFree(&o->journal);
@@ -906,6 +1016,8 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     ptmSqlMemInit(&o->wal);
     ptmSqlMemInit(&o->journal);
     o->shm.fd = -1;
+    for (int k = 0; k < PINS; k++)
+        o->pinned[k] = -1;
     lastErrno = 0;
     opening = o;
     rc = sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -922,6 +1034,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     if (rc != SQLITE_OK) {
         int err = rc == SQLITE_CANTOPEN ? sqlite3_system_errno(o->db) : 0;
         sqlite3_close(o->db);
+        unpin(o);
         ptmSqlMemFree(&o->dbf);
         ptmSqlMemFree(&o->wal);
         ptmSqlMemFree(&o->journal);
@@ -933,6 +1046,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
             errno = err;
         return rc;
     }
+    repin(o);
     o->next = overlays;
     overlays = o;
     pthread_setspecific(threadKey, o);
@@ -1139,6 +1253,7 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
     o->active = 1;
     o->mirror = ptmMirrorCurrent;
     o->mirror_t0 = ptmMirrorCurrent ? ptmMirrorCurrent->t0_ns : 0;
+    repin(o);
     return rc == SQLITE_IOERR_SHMMAP ? SQLITE_IOERR_READ : rc;
 }
 
@@ -1160,13 +1275,18 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     }
     o->dbf.keep_below = o->wal.keep_below = 0;
     o->active = 0;
+    repin(o);
     return changed;
 }
 
 /* ptmSqlOverlayAbandon: see sqlite_int.h.  Its private descriptors stay
 ** in the process-wide table, as every descriptor does. */
+static _Atomic unsigned abandonedCount;
+
 void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
 {
+    int i;
+
     for (struct ptmSqlOverlay **pp = &overlays; *pp; pp = &(*pp)->next)
         if (*pp == o) {
             *pp = o->next;
@@ -1174,6 +1294,23 @@ void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
         }
     o->next = NULL;
     o->active = 0;
+    unpin(o); /* its connection is never used again */
+    /* Nor are its files and its copy of the WAL index, which only that
+    ** connection points to: what the overlay wrote and kept goes back to
+    ** the thread's budget.  The connection itself leaks. */
+    ptmSqlMemFree(&o->dbf);
+    ptmSqlMemFree(&o->wal);
+    ptmSqlMemFree(&o->journal);
+    for (i = 0; i < o->shm.n; i++)
+        free(o->shm.region[i]);
+    o->shm.n = 0;
+    atomic_fetch_add_explicit(&abandonedCount, 1, memory_order_relaxed);
+}
+
+/* ptmSqlOverlaysAbandoned: see sqlite_int.h. */
+unsigned ptmSqlOverlaysAbandoned(void)
+{
+    return atomic_load_explicit(&abandonedCount, memory_order_relaxed);
 }
 
 /* ptmSqlOverlayCommitFree: see sqlite_int.h.  The WAL index mapped is
@@ -1187,4 +1324,45 @@ int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o)
         return 1;
     return !probe(o->dbf.fd, F_WRLCK, PENDING_BYTE, 1, &pid) &&
            !probe(o->dbf.fd, F_WRLCK, SHARED_FIRST, SHARED_SIZE, &pid);
+}
+
+/* ptmSqlWalLockFd: see sqlite_int.h.  The descriptor is pinned until
+** ptmSqlWalLockPut. */
+int ptmSqlWalLockFd(const char *path)
+{
+    char shm[PATH_MAX + 8];
+    struct stat st;
+    int was[PINS] = {-1, -1, -1, -1}, now[PINS] = {-1, -1, -1, -1};
+
+    if (!path || !*path || snprintf(shm, sizeof shm, "%s-shm", path) >= (int)sizeof shm)
+        return -1;
+    now[0] = privateFd(shm, &st);
+    pinSet(was, now);
+    return now[0];
+}
+
+/* ptmSqlWalLockPut: see sqlite_int.h. */
+void ptmSqlWalLockPut(int fd)
+{
+    int was[PINS] = {fd, -1, -1, -1};
+    static const int none[PINS] = {-1, -1, -1, -1};
+    if (fd >= 0)
+        pinSet(was, none);
+}
+
+/* ptmSqlPrivateFds: see sqlite_int.h. */
+size_t ptmSqlPrivateFds(void)
+{
+    size_t n;
+    pthread_mutex_lock(&privMu);
+    n = nPrivFds;
+    pthread_mutex_unlock(&privMu);
+    return n;
+}
+
+/* ptmSqlWalWriteHeld: see sqlite_int.h. */
+int ptmSqlWalWriteHeld(int fd)
+{
+    pid_t pid;
+    return probe(fd, F_WRLCK, WAL_LOCK_FIRST, 1, &pid);
 }

@@ -60,6 +60,7 @@ LAYERS = [
         "shims/sqlite_str.c",   # libptm_sqlite.a: its strings, on shims/sqlite.c
         "shims/families.c",
         "shims/sqlite_vfs.c",      # libptm_sqlite: the overlay VFS
+        "shims/sqlite_busy.c",     # libptm_sqlite: the primary's busy wait
     ]),
     ("mirror core", [           # a mirror's start and end; the program's jumps
         "mirror.c",

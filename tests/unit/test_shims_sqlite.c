@@ -948,3 +948,60 @@ Test(shims_sqlite, a_mirror_stopped_inside_sqlite_drops_its_overlay)
     assertDbUnchanged(&before);
     cr_assert_eq(hostBalance(2), 50);
 }
+
+/* Past PTM_SQL_ABANDONED_MAX mirrors stopped inside SQLite (each leaks its
+** overlay connection; the overlay's own memory is freed), an inline
+** mirror on SQLite bails to the fork executor, whose child's overlays die
+** with it: the leak stays bounded. */
+static jmp_buf bailedOut;
+static const char *bailWhy;
+
+static void testBail(const char *why)
+{
+    bailWhy = why;
+    longjmp(bailedOut, 1);
+}
+
+static void testFault(int signo)
+{
+    (void)signo;
+}
+
+static const struct ptmMirrorExits testExits = {testBail, testFault};
+
+Test(shims_sqlite, mirrors_stopped_inside_sqlite_leak_a_bounded_number)
+{
+    static struct dbState before;
+    size_t bytes0;
+
+    dbState(&before);
+    for (int i = 0; i < PTM_SQL_ABANDONED_MAX; i++) {
+        struct ptmSqlOverlay *o;
+        if (i)
+            ptmMirrorEnter(&mirror, ring);
+        cr_assert_eq(ptmSqlOverlayOpen(dbPath, &o), SQLITE_OK);
+        cr_assert_eq(sqlite3_create_function(ptmSqlOverlayDb(o), "jump_out", 0, SQLITE_UTF8, NULL,
+                                             jumpOut, NULL, NULL),
+                     SQLITE_OK);
+        bytes0 = ptmSqlOverlayBytes();
+        if (!setjmp(outOfSqlite)) {
+            mirrorExecSql("BEGIN IMMEDIATE; UPDATE accounts SET balance = 1 WHERE id = 1;"
+                          "UPDATE accounts SET balance = 2 WHERE id = 2 AND jump_out()");
+            cr_assert_fail("the SQL function did not jump");
+        }
+        ptmMirrorLeave(&mirror);
+        cr_assert_leq(ptmSqlOverlayBytes(), bytes0, "the abandoned overlay's memory is kept");
+    }
+    cr_assert_eq(ptmSqlOverlaysAbandoned(), PTM_SQL_ABANDONED_MAX);
+    ptmMirrorSetExits(&testExits);
+    ptmMirrorEnter(&mirror, ring);
+    if (!setjmp(bailedOut)) {
+        mirrorBalance(1);
+        cr_assert_fail("the inline mirror did not bail");
+    }
+    cr_assert_not_null(strstr(bailWhy, "too many mirrors stopped inside SQLite"));
+    ptmMirrorLeave(&mirror);
+    ptmMirrorCurrent = NULL;
+    assertDbUnchanged(&before);
+    cr_assert_eq(hostBalance(1), 100);
+}

@@ -1334,3 +1334,74 @@ Test(sqlite_vfs, kept_reads_dropped_when_the_database_changes_delete, .init = se
     cr_assert_eq(rename(twin, path), 0);
     cr_assert_eq(mirrorRead(o, SUM, NULL), 750, "a page kept from the file replaced");
 }
+
+/* ---- Private descriptors closed when that drops no lock ---- */
+
+/* makeAt: a fresh DELETE-mode database (a new inode) at path, closed. */
+static void makeAt(const char *path)
+{
+    sqlite3 *db;
+    unlink(path);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(run(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)"), SQLITE_OK);
+    cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+static void oneMirror(struct ptmSqlOverlay *o)
+{
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_GO_ON), SQLITE_OK);
+    cr_assert_eq(queryInt(ptmSqlOverlayDb(o), "SELECT count(*) FROM t"), 1);
+    ptmSqlOverlayEnd(o);
+}
+
+Test(sqlite_vfs, a_database_made_anew_per_call_keeps_no_descriptors, .init = setup,
+     .fini = teardown)
+{
+    const char *path = at("anew.db");
+    struct ptmSqlOverlay *o;
+    size_t base, peak = 0;
+
+    makeAt(path);
+    o = overlay(path);
+    oneMirror(o);
+    base = ptmSqlPrivateFds();
+    for (int i = 0; i < 60; i++) {
+        makeAt(path); /* the program deletes and recreates its database */
+        oneMirror(o);
+        if (ptmSqlPrivateFds() > peak)
+            peak = ptmSqlPrivateFds();
+    }
+    cr_assert_leq(peak, base + 2, "%zu private descriptors after 60 databases (%zu at first)", peak,
+                  base);
+}
+
+Test(sqlite_vfs, a_replaced_database_the_host_still_locks_keeps_its_descriptor, .init = setup,
+     .fini = teardown)
+{
+    const char *path = at("held.db"), *link_to = at("held-old.db");
+    struct ptmSqlOverlay *o;
+
+    makeAt(path);
+    cr_assert_eq(sqlite3_open(path, &hostDb), SQLITE_OK);
+    cr_assert_eq(run(hostDb, "BEGIN IMMEDIATE"), SQLITE_OK);
+    o = overlay(path);
+    oneMirror(o);
+    /* The old inode stays reachable under another name, to probe its lock;
+    ** a new database takes the path. */
+    unlink(link_to);
+    cr_assert_eq(link(path, link_to), 0);
+    makeAt(at("held-new.db"));
+    cr_assert_eq(rename(at("held-new.db"), path), 0);
+    for (int i = 0; i < 3; i++)
+        oneMirror(o); /* the overlay moves to the new inode */
+    cr_assert_eq(reservedHolder(link_to), getpid(), "the host's lock was dropped");
+    cr_assert_eq(run(hostDb, "COMMIT"), SQLITE_OK);
+    /* Now the host lets it go: the next move closes the old one. */
+    sqlite3_close(hostDb);
+    hostDb = NULL;
+    size_t before = ptmSqlPrivateFds();
+    unlink(link_to);
+    makeAt(path);
+    oneMirror(o);
+    cr_assert_leq(ptmSqlPrivateFds(), before, "the old descriptors stay open");
+}
