@@ -79,6 +79,15 @@
 **                        mirror gave signals
 **   history_store        why the history file is not used ("off", or the failure,
 **                        said once on stderr too); null while it works
+**   mirror_sampled       mirror_sampling = adaptive: whether this call was
+**                        mirrored (false: adaptive sampling left it out, its
+**                        primary ran as a plain call; mirror_reason says the
+**                        share); null for a transaction that mirrors always
+**   sampling_every       adaptive: 1 call in this many was being mirrored
+**                        (1: every call, full mirroring); null otherwise
+**   explored             the rules would have diverted this call, and the
+**                        exploration key let its primary run once for a label
+**                        (a predicted failure let happen on purpose)
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -452,6 +461,9 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "retry_judged", r->retry ? traceRetry(r->retry) : NULL);
     traceSet(o, "retry_stopped", r->retry ? traceStr(r->retry->stopped) : NULL);
     traceSet(o, "resources", r->resources ? traceResources(r->resources) : NULL);
+    traceSet(o, "mirror_sampled", r->sampling ? json_boolean(r->mirror_sampled) : NULL);
+    traceSet(o, "sampling_every", r->sampling ? traceInt(r->sampling_every) : NULL);
+    traceSet(o, "explored", json_boolean(r->explored));
     return o;
 }
 

@@ -178,6 +178,11 @@ typedef struct Call {
     int diverted_late;         /* a re-judgment diverted after attempts */
     struct ptmBrokerGrant grant; /* resources for the primary */
     struct ptmSockTimeouts socks; /* the rules' timeout on the host's sockets */
+    /* Adaptive sampling, exploration, the id's retry budget (sampling.c). */
+    struct ptmTxState *tx_state; /* NULL: the descriptor needs none */
+    unsigned sampling_every;   /* adaptive: 1 call in this many is mirrored now */
+    int sampled_out;           /* adaptive sampling left this call unmirrored */
+    int explored;              /* a would-divert call runs the primary (exploration) */
 } Call;
 
 static void restore(Call *c)
@@ -451,6 +456,8 @@ static struct ptmRetryView retry_view(const Call *c, unsigned retry_max)
                    c->attempt_us[last] > c->timeout_us,
         .same_failure = c->attempts > 1 && c->last_err == c->prev_err,
         .err = c->last_err,
+        .tx_window = c->tx_state && c->desc->retry_budget_set ? &c->tx_state->budget : NULL,
+        .tx_ratio = ptmRetryBudgetRatioOf(c->desc),
     };
 }
 
@@ -517,11 +524,32 @@ static int run_primary(Call *c, unsigned retry_max, int *divert)
 }
 
 
+/* quiet_call: whether the call that ends saw and did nothing that keeps
+** adaptive sampling's full mirroring armed (sampling.c): a mirror that
+** returned with no signal and a probability under the threshold, or no
+** mirror, and a primary that met success_criteria at its first attempt,
+** within the timeout. */
+static int quiet_call(const Call *c, enum ptmDecision decision, int success, const Ending *e)
+{
+    if (!success || c->left || decision != PTM_DECISION_PRIMARY || c->attempts != 1 ||
+        !within_timeout(c) || c->explored || (e && e->probe))
+        return 0;
+    if (!c->mirror_ran)
+        return 1;
+    if (c->run.status != PTM_MS_RETURNED || !c->analysed ||
+        c->verdict.probability >= c->desc->threshold)
+        return 0;
+    return ptmModelCell(&c->signals) == 0 && !c->signals.criteria_failed;
+}
+
 static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
                    int dry_run, uint64_t t0, const Ending *e)
 {
     if (!success && !dry_run)
         stats.failures++;
+    int adaptive = c->desc->mirror_sampling == PTM_SAMPLING_ADAPTIVE;
+    if (adaptive && !dry_run)
+        ptmSamplingNote(c->tx_state, quiet_call(c, decision, success, e));
     int diverted = decision == PTM_DECISION_DIVERT;
     if (c->history && !dry_run) {
         unsigned n = c->attempts < MAX_RECORDED_ATTEMPTS ? c->attempts : MAX_RECORDED_ATTEMPTS;
@@ -562,6 +590,10 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         .timeout_us = c->timeout_us,
         .retry = c->retry.n_judged || c->retry.stopped ? &c->retry : NULL,
         .resources = c->grant.active ? &c->grant : NULL,
+        .sampling = adaptive,
+        .mirror_sampled = adaptive && !c->sampled_out,
+        .sampling_every = c->sampling_every,
+        .explored = c->explored,
     };
     ptmTraceWrite(&r);
     ptmMetricsRecord(&r);
@@ -739,14 +771,28 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         goto out;
     }
 
+    int adaptive = d->mirror_sampling == PTM_SAMPLING_ADAPTIVE;
+    if (adaptive || d->retry_budget_set)
+        c.tx_state = ptmTxStateFor(d);
     ptmRetryBudgetCall();
+    if (c.tx_state && d->retry_budget_set)
+        ptmRetryWindowCall(&c.tx_state->budget);
     ptmCurrentEnter(&c.cur, c.timeout_us);
     c.cur_entered = 1;
     save_regions(&c);
     c.history = ptmHistoryFor(d);
-    if (c.history)
-        ptmHistoryGet(c.history, &c.view);
-    observe(&c);
+    /* Adaptive sampling: a quiet transaction mirrors a share of its calls;
+    ** one left unmirrored runs its primary as a plain call would (the
+    ** metadata's retries and timeout), and its outcome still counts.  A
+    ** dry run always mirrors: the mirror is all it runs. */
+    if (adaptive && !env.dry_run && !ptmSamplingMirror(c.tx_state, &c.sampling_every)) {
+        c.sampled_out = 1;
+        c.mirror_reason = ptmSamplingReason(c.sampling_every);
+    } else {
+        if (c.history)
+            ptmHistoryGet(c.history, &c.view);
+        observe(&c);
+    }
     if (c.mirror_ran && c.run.status == PTM_MS_LONGJMP && ptmJumpPending()) {
         /* A signal handler of the host jumped out of the call while its
         ** inline mirror ran: the jump is the host's, and goes on now that
@@ -769,7 +815,15 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                                                                 : d->retry_max;
     c.predicted = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
     int observing = env.observe && !env.dry_run;
-    if (observing) {
+    /* Exploration (the key allows it, never otherwise): a share of the
+    ** calls the rules would divert run the primary once, as a plain build
+    ** would, for a label.  It lets a predicted failure happen, on purpose. */
+    if (divert && !probe && !observing && !env.dry_run && ptmExplore(d)) {
+        divert = 0;
+        c.explored = 1;
+    }
+    int plain = observing || c.explored;
+    if (plain) {
         /* Observe: the prediction is recorded, the primary runs once, as
         ** in a plain build (no retries, timeouts or resources of the
         ** rules), and its outcome labels the prediction. */
@@ -798,12 +852,12 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         uint64_t mem = c.analysed && c.verdict.memory_bytes ? c.verdict.memory_bytes
                                                             : d->memory_bytes;
         unsigned cpus = c.analysed && c.verdict.cpus ? c.verdict.cpus : d->cpus;
-        if (!observing)
+        if (!plain)
             ptmBrokerApply(mem, cpus, &c.grant);
         /* The rules' timeout for this call, on the host's sockets its
         ** mirror used (the metadata's alone changes nothing of a plain
         ** program's sockets). */
-        if (!observing && c.analysed && c.verdict.timeout_us > 0 &&
+        if (!plain && c.analysed && c.verdict.timeout_us > 0 &&
             c.run.status != PTM_MS_FAILED)
             ptmSocketTimeoutsApply(c.run.ring, c.timeout_us, &c.socks);
         int late;
