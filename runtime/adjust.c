@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,31 +189,38 @@ static void budgetReadEnv(void)
     budget.min = min;
 }
 
-/* windowRoll: moves w's windows to now's (w->mu held). */
-static void windowRoll(struct ptmRetryWindow *w, uint64_t now)
+/* windowRoll: moves w's windows to epoch e's (w->mu held). */
+static void windowRoll(struct ptmRetryWindow *w, uint64_t e)
 {
-    uint64_t e = now / BUDGET_WINDOW_NS;
-    if (e == w->epoch)
+    uint64_t cur = atomic_load_explicit(&w->epoch, memory_order_relaxed);
+    if (e == cur)
         return;
-    if (e == w->epoch + 1) {
-        w->calls[1] = w->calls[0];
+    uint64_t calls0 = atomic_exchange_explicit(&w->calls0, 0, memory_order_relaxed);
+    if (e == cur + 1) {
+        w->calls1 = calls0;
         w->retries[1] = w->retries[0];
     } else {
-        w->calls[1] = w->retries[1] = 0;
+        w->calls1 = w->retries[1] = 0;
     }
-    w->calls[0] = w->retries[0] = 0;
-    w->epoch = e;
+    w->retries[0] = 0;
+    atomic_store_explicit(&w->epoch, e, memory_order_relaxed);
 }
 
 /*
-** ptmRetryWindowCall: counts one call in the budget window w.
-** Thread-safe.
+** ptmRetryWindowCall: counts one call, made at now (ptmOsNowNs), in the
+** budget window w.  Thread-safe; lock-free while the window stays (a call
+** that races a roll may count in the next window: a call more or less).
 */
-void ptmRetryWindowCall(struct ptmRetryWindow *w)
+void ptmRetryWindowCall(struct ptmRetryWindow *w, uint64_t now)
 {
+    uint64_t e = now / BUDGET_WINDOW_NS;
+    if (atomic_load_explicit(&w->epoch, memory_order_relaxed) == e) {
+        atomic_fetch_add_explicit(&w->calls0, 1, memory_order_relaxed);
+        return;
+    }
     pthread_mutex_lock(&w->mu);
-    windowRoll(w, ptmOsNowNs());
-    w->calls[0]++;
+    windowRoll(w, e);
+    atomic_fetch_add_explicit(&w->calls0, 1, memory_order_relaxed);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -224,8 +232,8 @@ void ptmRetryWindowCall(struct ptmRetryWindow *w)
 int ptmRetryWindowTake(struct ptmRetryWindow *w, double ratio, double min)
 {
     pthread_mutex_lock(&w->mu);
-    windowRoll(w, ptmOsNowNs());
-    double calls = (double)(w->calls[0] + w->calls[1]);
+    windowRoll(w, ptmOsNowNs() / BUDGET_WINDOW_NS);
+    double calls = (double)(atomic_load_explicit(&w->calls0, memory_order_relaxed) + w->calls1);
     double spent = (double)(w->retries[0] + w->retries[1]);
     int ok = spent < min + ratio * calls;
     if (ok)
@@ -260,15 +268,25 @@ double ptmRetryBudgetRatioOf(const struct ptm_tx_desc *d)
 }
 
 /*
-** ptmRetryBudgetCall: counts one transaction call for the retry budget.
-** Thread-safe.
+** ptmRetryBudgetCall: counts one transaction call, made now, for the
+** retry budget.  Thread-safe.
 */
 void ptmRetryBudgetCall(void)
+{
+    ptmRetryBudgetCallAt(ptmOsNowNs());
+}
+
+/*
+** ptmRetryBudgetCallAt: counts one transaction call, made at now
+** (ptmOsNowNs: the caller has read the clock already), for the retry
+** budget.  Thread-safe; lock-free but once per window.
+*/
+void ptmRetryBudgetCallAt(uint64_t now)
 {
     pthread_once(&budgetOnce, budgetReadEnv);
     if (budget.off)
         return;
-    ptmRetryWindowCall(&budget.w);
+    ptmRetryWindowCall(&budget.w, now);
 }
 
 /*
@@ -294,8 +312,9 @@ void ptmRetryBudgetReset(void)
     pthread_mutex_lock(&budget.w.mu);
     budget.off = 0;
     budgetReadEnv();
-    budget.w.epoch = 0;
-    memset(budget.w.calls, 0, sizeof budget.w.calls);
+    atomic_store(&budget.w.epoch, 0);
+    atomic_store(&budget.w.calls0, 0);
+    budget.w.calls1 = 0;
     memset(budget.w.retries, 0, sizeof budget.w.retries);
     pthread_mutex_unlock(&budget.w.mu);
 }

@@ -940,6 +940,7 @@ void ptmCurrentTimeout(struct ptmCurrent *cur, uint64_t timeout_us);
 int ptmPredictedErrno(const struct ptmMirrorRun *run, const struct ptmSignals *s);
 
 void ptmRetryBudgetCall(void);
+void ptmRetryBudgetCallAt(uint64_t now);
 int ptmRetryBudgetTake(void);
 void ptmRetryBudgetReset(void);
 
@@ -948,11 +949,13 @@ void ptmRetryBudgetReset(void);
 ** transaction id by sampling.c).  A zeroed one with its mutex initialized
 ** is empty. */
 struct ptmRetryWindow {
-    pthread_mutex_t mu;
-    uint64_t epoch;               /* now / the window's length, of calls[0] */
-    uint64_t calls[2], retries[2]; /* this window, the one before */
+    pthread_mutex_t mu;           /* rolls and retries; calls are counted lock-free */
+    _Atomic uint64_t epoch;       /* now / the window's length, of calls0 */
+    _Atomic uint64_t calls0;      /* calls of this window */
+    uint64_t calls1;              /* ... of the one before */
+    uint64_t retries[2];          /* this window, the one before */
 };
-void ptmRetryWindowCall(struct ptmRetryWindow *w);
+void ptmRetryWindowCall(struct ptmRetryWindow *w, uint64_t now);
 int ptmRetryWindowTake(struct ptmRetryWindow *w, double ratio, double min);
 double ptmRetryBudgetMin(void);
 double ptmRetryBudgetRatioOf(const struct ptm_tx_desc *d);
@@ -1000,13 +1003,15 @@ void ptmSocketTimeoutsRestore(struct ptmSockTimeouts *st);
 */
 #define PTM_SAMPLING_QUIET 32         /* quiet calls before sampling starts */
 #define PTM_SAMPLING_CAP 64           /* at most 1 call in 64 is mirrored */
+#define PTM_SAMPLING_SATURATED (PTM_SAMPLING_QUIET * 8) /* quiet stops counting: the cap's */
 #define PTM_EXPLORATION_MAX 0.05      /* the largest exploration honoured */
 #define PTM_TX_STATES_MAX 4096        /* ids with state; beyond: none (always mirrored) */
 struct ptmTxState {
     struct ptmTxState *next;      /* hash chain */
     char *id;
-    _Atomic uint64_t quiet;       /* calls since the last that saw or did something */
-    _Atomic uint64_t mirrored, skipped; /* adaptive calls, for tests and benches */
+    _Atomic uint64_t quiet;       /* calls since the last that saw or did something,
+                                     up to PTM_SAMPLING_SATURATED */
+    struct ptmHistory *_Atomic history; /* the id's history (tx.c), once found */
     struct ptmRetryWindow budget; /* the retry_budget key's window */
 };
 struct ptmTxState *ptmTxStateFor(const struct ptm_tx_desc *d);
@@ -1092,6 +1097,8 @@ struct ptmTxRecord {
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.
 ** Thread-safe: each line is one write(2) on an O_APPEND descriptor. */
 void ptmTraceWrite(const struct ptmTxRecord *r);
+/* ptmTraceWanted: PTM_TRACE names a file the records go to. */
+int ptmTraceWanted(void);
 
 /* metrics.c: per-transaction counters (ptm_metrics_write, PTM_METRICS).
 ** ptmMetricsRecord: counts one finished call, lock-free after an id's

@@ -19,8 +19,9 @@
 **   - the schedule (ptmSamplingEvery): below PTM_SAMPLING_QUIET (32)
 **     quiet calls every call is mirrored; then 1 call in k, k = 2 for the
 **     next 32 quiet calls, 4 for the 32 after, ... doubling every 32 quiet
-**     calls up to PTM_SAMPLING_CAP (64), reached after 32 x 7 = 224 quiet
-**     calls.
+**     calls up to PTM_SAMPLING_CAP (64), reached after 32 x 6 = 192 quiet
+**     calls.  The count stops at PTM_SAMPLING_SATURATED (256): past the
+**     cap a quiet call only reads it.
 **   - which calls: each call is mirrored with probability 1/k, from a
 **     per-thread generator, not every k-th call: a program whose calls
 **     alternate between kinds must not see one kind never mirrored.
@@ -148,8 +149,8 @@ unsigned ptmSamplingEvery(uint64_t quiet)
 /*
 ** ptmSamplingMirror: whether this call of st's transaction is mirrored
 ** under adaptive sampling.  OUT: *every, the k of the draw (1: every call
-** is mirrored now).  st NULL: mirrored.  Counts the call in st's mirrored
-** or skipped.  Thread-safe, lock-free.
+** is mirrored now).  st NULL: mirrored.
+** Thread-safe, lock-free: a load and a draw.
 */
 int ptmSamplingMirror(struct ptmTxState *st, unsigned *every)
 {
@@ -158,24 +159,28 @@ int ptmSamplingMirror(struct ptmTxState *st, unsigned *every)
         return 1;
     unsigned k = ptmSamplingEvery(atomic_load_explicit(&st->quiet, memory_order_relaxed));
     *every = k;
-    int mirror = k <= 1 || (samplingRandom() >> 11) % k == 0;
-    atomic_fetch_add_explicit(mirror ? &st->mirrored : &st->skipped, 1, memory_order_relaxed);
-    return mirror;
+    /* k is a power of two: a mask, not a division. */
+    return k <= 1 || ((samplingRandom() >> 11) & (k - 1)) == 0;
 }
 
 /*
 ** ptmSamplingNote: a call of st's transaction ended; quiet: it saw and
 ** did nothing worth a look (the top of this file), else full mirroring
-** is re-armed at once.  st NULL: nothing.  Thread-safe, lock-free.
+** is re-armed at once.  st NULL: nothing.  Thread-safe, lock-free.  The
+** count stops at PTM_SAMPLING_SATURATED, where the schedule is at its cap.
 */
 void ptmSamplingNote(struct ptmTxState *st, int quiet)
 {
     if (!st)
         return;
-    if (quiet)
-        atomic_fetch_add_explicit(&st->quiet, 1, memory_order_relaxed);
-    else
+    if (!quiet) {
         atomic_store_explicit(&st->quiet, 0, memory_order_relaxed);
+        return;
+    }
+    /* Past the cap's run the count no longer matters: a load, no
+    ** read-modify-write on the calls that sampling keeps cheap. */
+    if (atomic_load_explicit(&st->quiet, memory_order_relaxed) < PTM_SAMPLING_SATURATED)
+        atomic_fetch_add_explicit(&st->quiet, 1, memory_order_relaxed);
 }
 
 /*

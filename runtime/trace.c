@@ -481,6 +481,16 @@ static int traceFits(size_t len)
 }
 
 /*
+** ptmTraceWanted: whether PTM_TRACE names a file that records go to (read
+** once per process), so that a caller can skip what only the trace needs.
+*/
+int ptmTraceWanted(void)
+{
+    pthread_once(&traceOnce, traceInit);
+    return traceFd >= 0;
+}
+
+/*
 ** ptmTraceWrite: appends r as one JSON line to $PTM_TRACE.
 **
 ** Nothing happens when PTM_TRACE is unset or empty (read once per
