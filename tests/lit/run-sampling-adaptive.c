@@ -8,6 +8,9 @@
 // RUN: rm -f %t.trace %t.out && env PTM_TRACE=%t.trace %t %t.out | FileCheck %s --check-prefix=OUT
 // RUN: FileCheck %s < %t.trace
 // RUN: %ptm_trace show %t.trace | FileCheck %s --check-prefix=SHOW
+// Observe mode samples alike; a mirrored call is observed as before.
+// RUN: rm -f %t.obs && env PTM_MODE=observe PTM_TRACE=%t.obs %t %t.out | FileCheck %s --check-prefix=OUT
+// RUN: FileCheck %s --check-prefix=OBS < %t.obs
 
 #include <fcntl.h>
 #include <ptm.h>
@@ -81,3 +84,6 @@ int main(int argc, char **argv)
 // SHOW: log.append (append) · mirror inline returned
 // SHOW: log.append (append) · not mirrored (adaptive sampling: quiet, 1 call in 64 mirrored)
 // SHOW-NEXT: not analyzed → primary · success after 1 attempt
+
+// OBS: "mirror":"inline",{{.*}}"observe":true,"predicted":"primary",{{.*}}"mirror_sampled":true,"sampling_every":1,
+// OBS: "mirror":"off",{{.*}}"observe":true,{{.*}}"mirror_sampled":false,"sampling_every":64,
