@@ -8,6 +8,8 @@
 // RUN: rm -f %t.trace %t.out && env PTM_TRACE=%t.trace %t %t.out | FileCheck %s --check-prefix=OUT
 // RUN: FileCheck %s < %t.trace
 // RUN: %ptm_trace show %t.trace | FileCheck %s --check-prefix=SHOW
+// ptm-rules test does not replay a call that was never judged.
+// RUN: %ptm_rules test --quiet %S/../../lua-rules/default.lua %t.trace | FileCheck %s --check-prefix=REPLAY
 // Observe mode samples alike; a mirrored call is observed as before.
 // RUN: rm -f %t.obs && env PTM_MODE=observe PTM_TRACE=%t.obs %t %t.out | FileCheck %s --check-prefix=OUT
 // RUN: FileCheck %s --check-prefix=OBS < %t.obs
@@ -87,3 +89,6 @@ int main(int argc, char **argv)
 
 // OBS: "mirror":"inline",{{.*}}"observe":true,"predicted":"primary",{{.*}}"mirror_sampled":true,"sampling_every":1,
 // OBS: "mirror":"off",{{.*}}"observe":true,{{.*}}"mirror_sampled":false,"sampling_every":64,
+
+// REPLAY: calls: {{[0-9]+}} replayed, 0 malformed lines skipped, 0 rules errors
+// REPLAY-NEXT: not mirrored (adaptive sampling): {{[0-9]+}}, not replayed
