@@ -1021,6 +1021,9 @@ void ptmSamplingNote(struct ptmTxState *st, int quiet);
 const char *ptmSamplingReason(unsigned every);
 double ptmExplorationOf(const struct ptm_tx_desc *d);
 int ptmExplore(const struct ptm_tx_desc *d);
+/* ptmTxStatesForget: drops every id's state (tests).  A state caches its
+** id's history: a test that calls ptmHistoryForget with adaptive or
+** retry_budget descriptors calls this too, and zeroes their slots. */
 void ptmTxStatesForget(void);
 
 /* broker.c --------------------------------------------------------------

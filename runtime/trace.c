@@ -73,7 +73,8 @@
 **                        result; outcome failure); else null
 **   observe              PTM_MODE=observe: the primary ran whatever the prediction
 **   predicted            observe mode: what the prediction decided, "primary" |
-**                        "divert"; else null
+**                        "divert"; else null (and for a call adaptive
+**                        sampling left unmirrored: no prediction was made)
 **   model                what the model said (the rules' m.model): {probability,
 **                        seed, n, failures, cell, breaker, streak}; null when no
 **                        mirror gave signals
@@ -444,7 +445,10 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "dry_run_result", r->dry_run ? traceStr(r->dry_result) : NULL);
     traceSet(o, "duration_us", traceInt((int64_t)(r->duration_ns / 1000)));
     traceSet(o, "observe", json_boolean(r->observe));
-    traceSet(o, "predicted", r->observe ? json_string(ptmDecisionName(r->predicted)) : NULL);
+    /* A call adaptive sampling left unmirrored was never predicted. */
+    traceSet(o, "predicted", r->observe && !(r->sampling && !r->mirror_sampled)
+                                 ? json_string(ptmDecisionName(r->predicted))
+                                 : NULL);
     json_t *model = NULL;
     if (r->model && (model = json_object())) {
         traceSet(model, "probability", traceNum(r->model->probability));

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 // SHOW-NEXT: not analyzed → primary · success after 1 attempt
 
 // OBS: "mirror":"inline",{{.*}}"observe":true,"predicted":"primary",{{.*}}"mirror_sampled":true,"sampling_every":1,
-// OBS: "mirror":"off",{{.*}}"observe":true,{{.*}}"mirror_sampled":false,"sampling_every":64,
+// OBS: "mirror":"off",{{.*}}"observe":true,"predicted":null,{{.*}}"mirror_sampled":false,"sampling_every":64,
 
 // REPLAY: calls: {{[0-9]+}} replayed, 0 malformed lines skipped, 0 rules errors
 // REPLAY-NEXT: not mirrored (adaptive sampling): {{[0-9]+}}, not replayed
