@@ -192,8 +192,9 @@ typedef struct Call {
 
 /* call_init: a call of d on frame, begun at t0: every member before
 ** call_head_end zeroed, and of the large ones what is read before it is
-** written (the verdict's flags and "not set" adjustments, the retry
-** report's counts, the grant's and the sockets' "nothing to restore"). */
+** written (the verdict's flags and "not set" adjustments, the first
+** attempt's time, the retry report's counts, the grant's and the
+** sockets' "nothing to restore"). */
 static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_t t0)
 {
     memset(c, 0, offsetof(Call, call_head_end));
@@ -202,6 +203,9 @@ static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_
     c->t0 = t0;
     c->timeout_us = d->timeout_us;
     c->backoff = (Backoff){d->backoff, d->backoff_base_us, d->backoff_cap_us};
+    /* A diverted call counts as one attempt whose time is never measured
+    ** (within_timeout reads it): 0. */
+    c->attempt_us[0] = 0;
     c->verdict.rules_error = 0;
     c->verdict.n_reasons = 0;
     c->verdict.n_clamped = 0;
@@ -836,6 +840,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     ** one left unmirrored runs its primary as a plain call would (the
     ** metadata's retries and timeout), and its outcome still counts.  A
     ** dry run always mirrors: the mirror is all it runs. */
+    c.sampling_every = 1;
     if (adaptive && !env.dry_run && !ptmSamplingMirror(c.tx_state, &c.sampling_every)) {
         c.sampled_out = 1;
         c.mirror_reason = ptmSamplingReason(c.sampling_every);
