@@ -56,7 +56,7 @@ static json_t *dump_func(const Func *f)
 
     return json_pack(
         "{s:s, s:s, s:i, s:s, s:b, s:o, s:{s:I, s:i}, s:o, s:{s:i, s:{s:s, s:I, s:I}},"
-        " s:I, s:I, s:f, s:s, s:o, s:o, s:b, s:o, s:s}",
+        " s:I, s:I, s:f, s:s, s:o, s:o, s:b, s:s, s:f, s:o, s:o, s:s}",
         "function", f->name, "file", f->file->path, "line", (int)line,
         "transaction_id", m->transaction_id,
         "failure_prediction_enabled", m->failure_prediction_enabled,
@@ -72,6 +72,9 @@ static json_t *dump_func(const Func *f)
         "rules", m->rules ? json_string(m->rules) : json_null(),
         "snapshot", node_text(f, m->snapshot),
         "gate", m->gate,
+        "mirror_sampling", m->mirror_sampling == SAMPLING_ADAPTIVE ? "adaptive" : "always",
+        "exploration", m->exploration,
+        "retry_budget", m->retry_budget_set ? json_real(m->retry_budget) : json_null(),
         "params", params,
         "returns", f->ret_type);
 }

@@ -946,6 +946,14 @@ static bool drops_result(const Func *f)
     return f->returns_pointer || f->ret_wipe || f->nret_pointers > 0;
 }
 
+/* needs_slot: the runtime keeps state for m's transaction id (adaptive
+** sampling, a retry budget of its own): the descriptor gets a slot where
+** it finds it again without a lookup. */
+static bool needs_slot(const Meta *m)
+{
+    return m->mirror_sampling == SAMPLING_ADAPTIVE || m->retry_budget_set;
+}
+
 static void put_descriptor(Buf *out, const Func *f, const char *display)
 {
     const Meta *m = &f->meta;
@@ -974,6 +982,8 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     }
     if (f->xtu_reach && !f->needs_fork && !f->inline_blocker)
         buf_printf(out, "static struct ptm_xstate %s__ptm_xstate;\n", f->name);
+    if (needs_slot(m))
+        buf_printf(out, "static struct ptm_tx_slot %s__ptm_slot;\n", f->name);
     buf_printf(out, "static const struct ptm_tx_desc %s__ptm_desc = {\n", f->name);
     buf_puts(out, "    .abi = PTM_ABI_VERSION,\n    .transaction_id = ");
     put_c_string(out, m->transaction_id);
@@ -1017,6 +1027,15 @@ static void put_descriptor(Buf *out, const Func *f, const char *display)
     }
     if (m->snapshot)
         buf_printf(out, "    .snapshot = %s__ptm_snapshot,\n", f->name);
+    if (m->mirror_sampling == SAMPLING_ADAPTIVE)
+        buf_puts(out, "    .mirror_sampling = PTM_SAMPLING_ADAPTIVE,\n");
+    if (m->exploration > 0)
+        buf_printf(out, "    .exploration = %.17g,\n", m->exploration);
+    if (m->retry_budget_set)
+        buf_printf(out, "    .retry_budget = %.17g,\n    .retry_budget_set = 1,\n",
+                   m->retry_budget);
+    if (needs_slot(m))
+        buf_printf(out, "    .slot = &%s__ptm_slot,\n", f->name);
     if (naccepted)
         buf_printf(out, "    .accepted_errnos = %s__ptm_accepted_errnos,\n"
                         "    .n_accepted_errnos = %d,\n", f->name, naccepted);

@@ -1101,6 +1101,71 @@ static void check_snapshot(Check *c, Node *e)
         c->m->snapshot = v;
 }
 
+static const char *const samplings[] = {"always", "adaptive", NULL};
+
+/* check_mirror_sampling: always (every call mirrored) or adaptive (a
+** quiet transaction mirrors a share of its calls, runtime/sampling.c). */
+static void check_mirror_sampling(Check *c, Node *e)
+{
+    Node *v = e->lhs;
+    int k = v->kind == N_IDENT || v->kind == N_STR ? unit_index(v->str, samplings) : -1;
+    if (v->kind == N_IDENT && k < 0) {
+        suggest(c, v->off, v->end, "mirror sampling", v->str, "",
+                closest(v->str, samplings, count(samplings)),
+                "; use always or adaptive");
+        return;
+    }
+    if (k < 0 || v->kind == N_STR) {
+        expects(c, v, e->str, "always or adaptive");
+        if (k >= 0)
+            annot_fixit(c->a, v->off, v->end, samplings[k]);
+        return;
+    }
+    c->m->mirror_sampling = (MirrorSampling)k;
+}
+
+/* read_ratio: v as a plain number (no unit) in [0, max].  why: what a
+** value over max would do, for the message. */
+static bool read_ratio(Check *c, const Node *v, const char *key, const char *what,
+                       double max, const char *why, double *out)
+{
+    bool neg;
+    const Node *n = number_of(v, &neg);
+    if (!n || n->unit[0]) {
+        expects(c, v, key, what);
+        return false;
+    }
+    double x = neg ? -n->num : n->num;
+    if (!(x >= 0)) {
+        err(c, v->off, v->end, "'%s' must be non-negative", key);
+        return false;
+    }
+    if (x > max) {
+        err(c, v->off, v->end, "'%s' must be at most %g%s", key, max, why);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+/* check_exploration: the share of would-divert calls that run the primary
+** anyway, for the model's labels: each such call lets a predicted
+** failure happen, so the share is small and bounded. */
+static void check_exploration(Check *c, Node *e)
+{
+    read_ratio(c, e->lhs, e->str, "a fraction such as 0.01", META_EXPLORATION_MAX,
+               ": each explored call lets a predicted failure happen", &c->m->exploration);
+}
+
+/* check_retry_budget: this transaction's retries in the retry budget's
+** window stay under min + ratio x its calls (runtime/adjust.c). */
+static void check_retry_budget(Check *c, Node *e)
+{
+    if (read_ratio(c, e->lhs, e->str, "a ratio of retries to calls such as 0.2",
+                   META_RETRY_BUDGET_MAX, "", &c->m->retry_budget))
+        c->m->retry_budget_set = true;
+}
+
 static const Key top_keys[] = {
     {"transaction_id", check_transaction_id},
     {"failure_prediction_enabled", check_failure_prediction},
@@ -1115,6 +1180,9 @@ static const Key top_keys[] = {
     {"rules", check_rules},
     {"snapshot", check_snapshot},
     {"gate", check_gate},
+    {"mirror_sampling", check_mirror_sampling},
+    {"exploration", check_exploration},
+    {"retry_budget", check_retry_budget},
 };
 
 /* meta_check: see ptmcc.h.  *out owns root whatever the outcome. */

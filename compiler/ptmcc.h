@@ -262,11 +262,18 @@ void node_free(Node *n);
 /* meta.c -------------------------------------------------------------- */
 typedef enum { MIRROR_AUTO, MIRROR_INLINE, MIRROR_FORK, MIRROR_OFF } MirrorMode;
 typedef enum { BACKOFF_NONE, BACKOFF_CONSTANT, BACKOFF_EXPONENTIAL } BackoffKind;
+typedef enum { SAMPLING_ALWAYS, SAMPLING_ADAPTIVE } MirrorSampling;
 
 typedef struct NameRef {
     char *name;
     size_t off, len;     /* in the annotation text */
 } NameRef;
+
+/* The largest exploration a transaction may ask: a share of calls whose
+** predicted failure is let happen (runtime/sampling.c bounds it too). */
+#define META_EXPLORATION_MAX 0.05
+/* The largest retry_budget ratio (PTM_RETRY_BUDGET's bound). */
+#define META_RETRY_BUDGET_MAX 1000.0
 
 typedef struct Meta {
     char *transaction_id;         /* default: the function's name */
@@ -288,6 +295,10 @@ typedef struct Meta {
     size_t rules_off;             /* of the string, for diagnostics */
     Node *snapshot;               /* N_LIST of { addr, size } lists, or NULL */
     bool gate;                    /* the commit gate (concurrent mode) */
+    MirrorSampling mirror_sampling; /* default: always */
+    double exploration;           /* 0: none; at most META_EXPLORATION_MAX */
+    double retry_budget;          /* a ratio, with retry_budget_set */
+    bool retry_budget_set;
     Node *root;                   /* owns every Node above */
 } Meta;
 

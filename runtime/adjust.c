@@ -33,11 +33,16 @@
 ** retries of the last 10 to 20 seconds stay under min + ratio x the calls
 ** of the same time.  The default, ratio 0.2 and min 10, is Envoy's
 ** budget_percent 20%; PTM_RETRY_BUDGET="ratio,min" sets it ("off": no
-** budget), read once per process.
+** budget), read once per process.  A transaction's retry_budget key adds
+** a budget of its own, over its id's calls and retries only, with the
+** process's min: a retry is spent when both allow it (the key's is asked
+** first, so a retry it refuses costs the process's nothing).  Its window
+** lives in the id's state (sampling.c); PTM_RETRY_BUDGET=off leaves it.
 */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +52,7 @@
 #define BUDGET_WINDOW_NS (10ULL * 1000000000ULL)
 #define BUDGET_RATIO_DEFAULT 0.2
 #define BUDGET_MIN_DEFAULT 10.0
+#define BUDGET_RATIO_MAX 1000.0
 
 /* ---------------------------------------------------------------------
 ** The call that runs on this thread
@@ -148,12 +154,10 @@ int ptmPredictedErrno(const struct ptmMirrorRun *run, const struct ptmSignals *s
 ** The retry budget
 */
 static struct {
-    pthread_mutex_t mu;
     int off;
     double ratio, min;
-    uint64_t epoch;               /* now / BUDGET_WINDOW_NS of calls[0] */
-    uint64_t calls[2], retries[2]; /* this window, the one before */
-} budget = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct ptmRetryWindow w;
+} budget = {.w = {.mu = PTHREAD_MUTEX_INITIALIZER}};
 static pthread_once_t budgetOnce = PTHREAD_ONCE_INIT;
 
 /* budgetReadEnv: PTM_RETRY_BUDGET = "ratio[,min]" | "off"; anything else
@@ -171,7 +175,7 @@ static void budgetReadEnv(void)
     }
     char *end;
     double ratio = strtod(s, &end), min = BUDGET_MIN_DEFAULT;
-    if (end == s || !(ratio >= 0 && ratio <= 1000))
+    if (end == s || !(ratio >= 0 && ratio <= BUDGET_RATIO_MAX))
         return;
     if (*end == ',') {
         const char *m = end + 1;
@@ -185,35 +189,104 @@ static void budgetReadEnv(void)
     budget.min = min;
 }
 
-/* budgetRoll: moves the windows to now's (budget.mu held). */
-static void budgetRoll(uint64_t now)
+/* windowRoll: moves w's windows to epoch e's (w->mu held). */
+static void windowRoll(struct ptmRetryWindow *w, uint64_t e)
 {
-    uint64_t e = now / BUDGET_WINDOW_NS;
-    if (e == budget.epoch)
+    uint64_t cur = atomic_load_explicit(&w->epoch, memory_order_relaxed);
+    if (e == cur)
         return;
-    if (e == budget.epoch + 1) {
-        budget.calls[1] = budget.calls[0];
-        budget.retries[1] = budget.retries[0];
+    uint64_t calls0 = atomic_exchange_explicit(&w->calls0, 0, memory_order_relaxed);
+    if (e == cur + 1) {
+        w->calls1 = calls0;
+        w->retries[1] = w->retries[0];
     } else {
-        budget.calls[1] = budget.retries[1] = 0;
+        w->calls1 = w->retries[1] = 0;
     }
-    budget.calls[0] = budget.retries[0] = 0;
-    budget.epoch = e;
+    w->retries[0] = 0;
+    atomic_store_explicit(&w->epoch, e, memory_order_relaxed);
 }
 
 /*
-** ptmRetryBudgetCall: counts one transaction call for the retry budget.
-** Thread-safe.
+** ptmRetryWindowCall: counts one call, made at now (ptmOsNowNs), in the
+** budget window w.  Thread-safe; lock-free while the window stays (a call
+** that races a roll may count in the next window: a call more or less).
+*/
+void ptmRetryWindowCall(struct ptmRetryWindow *w, uint64_t now)
+{
+    uint64_t e = now / BUDGET_WINDOW_NS;
+    if (atomic_load_explicit(&w->epoch, memory_order_relaxed) == e) {
+        atomic_fetch_add_explicit(&w->calls0, 1, memory_order_relaxed);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    windowRoll(w, e);
+    atomic_fetch_add_explicit(&w->calls0, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/*
+** ptmRetryWindowTake: whether w's retries of the last 10 to 20 seconds
+** stay under min + ratio x its calls of the same time with one more; when
+** they do, the retry is counted.  Returns 1 (allowed) or 0.  Thread-safe.
+*/
+int ptmRetryWindowTake(struct ptmRetryWindow *w, double ratio, double min)
+{
+    pthread_mutex_lock(&w->mu);
+    windowRoll(w, ptmOsNowNs() / BUDGET_WINDOW_NS);
+    double calls = (double)(atomic_load_explicit(&w->calls0, memory_order_relaxed) + w->calls1);
+    double spent = (double)(w->retries[0] + w->retries[1]);
+    int ok = spent < min + ratio * calls;
+    if (ok)
+        w->retries[0]++;
+    pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
+/*
+** ptmRetryBudgetMin: the retries any budget allows whatever its calls:
+** PTM_RETRY_BUDGET's min (default 10), which a retry_budget key's budget
+** shares.
+*/
+double ptmRetryBudgetMin(void)
+{
+    pthread_once(&budgetOnce, budgetReadEnv);
+    return budget.min;
+}
+
+/*
+** ptmRetryBudgetRatioOf: d's retry_budget ratio, brought into [0,
+** BUDGET_RATIO_MAX] (a descriptor is trusted no more than the
+** environment: NaN or negative is 0, huge is the bound); -1 when d has
+** no retry_budget key.
+*/
+double ptmRetryBudgetRatioOf(const struct ptm_tx_desc *d)
+{
+    if (!d->retry_budget_set)
+        return -1;
+    double r = d->retry_budget;
+    return !(r > 0) ? 0.0 : r > BUDGET_RATIO_MAX ? BUDGET_RATIO_MAX : r;
+}
+
+/*
+** ptmRetryBudgetCall: counts one transaction call, made now, for the
+** retry budget.  Thread-safe.
 */
 void ptmRetryBudgetCall(void)
+{
+    ptmRetryBudgetCallAt(ptmOsNowNs());
+}
+
+/*
+** ptmRetryBudgetCallAt: counts one transaction call, made at now
+** (ptmOsNowNs: the caller has read the clock already), for the retry
+** budget.  Thread-safe; lock-free but once per window.
+*/
+void ptmRetryBudgetCallAt(uint64_t now)
 {
     pthread_once(&budgetOnce, budgetReadEnv);
     if (budget.off)
         return;
-    pthread_mutex_lock(&budget.mu);
-    budgetRoll(ptmOsNowNs());
-    budget.calls[0]++;
-    pthread_mutex_unlock(&budget.mu);
+    ptmRetryWindowCall(&budget.w, now);
 }
 
 /*
@@ -226,15 +299,7 @@ int ptmRetryBudgetTake(void)
     pthread_once(&budgetOnce, budgetReadEnv);
     if (budget.off)
         return 1;
-    pthread_mutex_lock(&budget.mu);
-    budgetRoll(ptmOsNowNs());
-    double calls = (double)(budget.calls[0] + budget.calls[1]);
-    double spent = (double)(budget.retries[0] + budget.retries[1]);
-    int ok = spent < budget.min + budget.ratio * calls;
-    if (ok)
-        budget.retries[0]++;
-    pthread_mutex_unlock(&budget.mu);
-    return ok;
+    return ptmRetryWindowTake(&budget.w, budget.ratio, budget.min);
 }
 
 /*
@@ -244,13 +309,14 @@ int ptmRetryBudgetTake(void)
 void ptmRetryBudgetReset(void)
 {
     pthread_once(&budgetOnce, budgetReadEnv);
-    pthread_mutex_lock(&budget.mu);
+    pthread_mutex_lock(&budget.w.mu);
     budget.off = 0;
     budgetReadEnv();
-    budget.epoch = 0;
-    memset(budget.calls, 0, sizeof budget.calls);
-    memset(budget.retries, 0, sizeof budget.retries);
-    pthread_mutex_unlock(&budget.mu);
+    atomic_store(&budget.w.epoch, 0);
+    atomic_store(&budget.w.calls0, 0);
+    budget.w.calls1 = 0;
+    memset(budget.w.retries, 0, sizeof budget.w.retries);
+    pthread_mutex_unlock(&budget.w.mu);
 }
 
 /* ---------------------------------------------------------------------
@@ -282,9 +348,15 @@ static void judgedNote(struct ptmRetryReport *rep, unsigned attempt, const char 
     rep->n_judged++;
 }
 
-/* spend: the budget decides a retry that the judgment allowed. */
-static enum ptmRetryStep spend(struct ptmRetryReport *rep)
+/* spend: the budgets decide a retry that the judgment allowed: the
+** transaction's own (its retry_budget key), then the process's. */
+static enum ptmRetryStep spend(const struct ptmRetryView *rv, struct ptmRetryReport *rep)
 {
+    if (rv->tx_window && !ptmRetryWindowTake(rv->tx_window, rv->tx_ratio, ptmRetryBudgetMin())) {
+        rep->budget_denied = 1;
+        rep->stopped = "the transaction's retry budget is spent (retry_budget)";
+        return PTM_RETRY_STOP;
+    }
     if (ptmRetryBudgetTake())
         return PTM_RETRY_GO_ON;
     rep->budget_denied = 1;
@@ -316,7 +388,7 @@ enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
 {
     *asked = 0;
     if (!first || !first->desc || !(rv->overran || rv->same_failure))
-        return spend(rep);
+        return spend(rv, rep);
     const struct ptm_tx_desc *d = first->desc;
     const char *why = rv->overran ? "overran the timeout" : "failed the same way";
 
@@ -334,7 +406,7 @@ enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
     if (ptmPamAnalyze(&obs, v) != PTM_OK) {
         /* The rules failed: retry as the metadata says, as without PTM. */
         judgedNote(rep, rv->attempts, why, v, "retry (rules failed)");
-        return spend(rep);
+        return spend(rv, rep);
     }
     if (v->probability >= d->threshold) {
         int divert = d->n_alternatives > 0;
@@ -355,7 +427,7 @@ enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
             return PTM_RETRY_STOP;
         }
         judgedNote(rep, rv->attempts, why, v, "retry");
-        return spend(rep);
+        return spend(rv, rep);
     }
     if (rv->overran && ptmErrnoClassOf(rv->err) != PTM_ERRCLASS_CONTENTION) {
         judgedNote(rep, rv->attempts, why, v, "stop");
@@ -363,7 +435,7 @@ enum ptmRetryStep ptmRetryJudge(const struct ptmObservation *first,
         return PTM_RETRY_STOP;
     }
     judgedNote(rep, rv->attempts, why, v, "retry");
-    return spend(rep);
+    return spend(rv, rep);
 }
 
 /* ---------------------------------------------------------------------

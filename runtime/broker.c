@@ -280,15 +280,20 @@ static void applyAffinity(struct ptmBrokerGrant *g)
 ** the process may (see the top of this file).
 **
 ** memory_bytes: memory the primary needs (0: none asked); cpus: CPUs (0:
-** none).  OUT: *g, always filled: what was asked, granted and not granted
+** none).  OUT: *g: what was asked, granted and not granted
 ** (g->denied, with why), and what ptmBrokerRestore must put back.  Nothing
-** is asked: g->active is 0 and nothing is touched.  Never fails the call.
+** is asked: g->active is 0, the rest of *g untouched, and nothing else is
+** touched.  Never fails the call.
 */
 void ptmBrokerApply(uint64_t memory_bytes, unsigned cpus, struct ptmBrokerGrant *g)
 {
-    memset(g, 0, sizeof *g);
-    if (!memory_bytes && !cpus)
+    if (!memory_bytes && !cpus) {
+        /* Nothing asked: only the flag the restore and the trace read
+        ** (the grant is kilobytes, cleared on every cheap call otherwise). */
+        g->active = 0;
         return;
+    }
+    memset(g, 0, sizeof *g);
     g->memory_bytes = memory_bytes;
     g->cpus = cpus;
     g->active = 1;

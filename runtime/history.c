@@ -533,7 +533,9 @@ void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, in
     if (!h)
         return;
     cell %= PTM_MODEL_CELLS;
-    uint64_t now = ptmOsNowNs();
+    /* The clock only for a failure: most calls succeed, and each read
+    ** counts on the cheapest calls (adaptive sampling's unmirrored ones). */
+    uint64_t now = primary_ran && primary_failed ? ptmOsNowNs() : 0;
     pthread_mutex_lock(&h->mu);
     struct ptmHistPath *p = path ? histPath(h, path) : NULL;
     if (p) {

@@ -21,7 +21,9 @@
 ** divert, how many of those failed for real (among the calls whose
 ** primary ran), and the Brier score over the calls whose primary ran (the
 ** labelled ones).  Malformed lines are reported with their line number
-** and skipped.
+** and skipped.  A call adaptive sampling left unmirrored
+** (mirror_sampled false) was never judged: it is counted apart and not
+** replayed, and its outcome feeds only the rebuilt history.
 */
 #include <errno.h>
 #include <math.h>
@@ -416,6 +418,7 @@ static void learnHistory(struct txState *t, json_t *rec, int primary_ran)
 
 struct totals {
     unsigned calls, malformed, rules_errors, divert, divert_labelled, divert_failed;
+    unsigned unsampled;           /* not mirrored (adaptive sampling): not replayed */
     unsigned labelled, failed;
     double brier;
 };
@@ -441,6 +444,19 @@ static int replayOne(json_t *rec, unsigned lineno, struct ptmRing *ring, struct 
         t->alts[n++] = (struct ptm_alt){.name = cliAlts[i]};
     d.alternatives = t->alts;
     d.n_alternatives = n;
+
+    /* A call adaptive sampling left unmirrored was never judged: nothing
+    ** to replay, and no label for the rules (its outcome still feeds the
+    ** history, as in the runtime). */
+    if (json_is_false(json_object_get(rec, "mirror_sampled"))) {
+        const char *p = jStr(rec, "path");
+        tot->unsampled++;
+        if (!quiet)
+            printf("%s:%u: %s: not mirrored (adaptive sampling), not replayed\n", trace, lineno,
+                   t->id);
+        learnHistory(t, rec, p && strcmp(p, d.function) == 0 && jStr(rec, "outcome"));
+        return 0;
+    }
 
     struct ptmSignals sig;
     int has_sig = recSignals(rec, &sig) == 0;
@@ -585,6 +601,8 @@ static int cmdTest(const char *trace, int quiet)
     printf("calls: %u replayed, %u malformed line%s skipped, %u rules error%s\n", tot.calls,
            tot.malformed, tot.malformed == 1 ? "" : "s", tot.rules_errors,
            tot.rules_errors == 1 ? "" : "s");
+    if (tot.unsampled)
+        printf("not mirrored (adaptive sampling): %u, not replayed\n", tot.unsampled);
     printf("would divert: %u (of them, primary ran: %u, failed for real: %u)\n", tot.divert,
            tot.divert_labelled, tot.divert_failed);
     if (tot.labelled)

@@ -245,7 +245,12 @@ static void showHead(struct buf *b, const struct style *st, json_t *rec)
     }
     bufAdd(b, st->dot, strlen(st->dot));
     if (strcmp(mirror, "off") == 0 || !status) {
-        bufAdd(b, "no mirror", 9);
+        /* Adaptive sampling left it out (mirror_sampled false): said so,
+        ** not taken for a transaction without a mirror. */
+        if (json_is_false(json_object_get(rec, "mirror_sampled")))
+            bufAdd(b, "not mirrored", 12);
+        else
+            bufAdd(b, "no mirror", 9);
         if (reason) {
             bufAdd(b, " (", 2);
             bufText(b, st, reason, 0);
@@ -371,6 +376,8 @@ static void showVerdict(struct buf *b, const struct style *st, json_t *rec)
         bufAdd(b, "primary", 7);
         if (json_is_true(json_object_get(rec, "probe")))
             bufAdd(b, " (half-open probe)", 18);
+        if (json_is_true(json_object_get(rec, "explored")))
+            bufAdd(b, " (explored: a predicted failure let run for a label)", 52);
     }
     json_t *adj = json_object_get(rec, "adjusted");
     double x;

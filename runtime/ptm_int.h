@@ -954,6 +954,10 @@ struct ptmRetryView {
     int overran;                  /* the last attempt took longer than the timeout */
     int same_failure;             /* it failed with the errno of the one before */
     int err;                      /* the errno the last attempt ended with */
+    /* The transaction's own retry budget (its retry_budget key); NULL:
+    ** none, only the process's. */
+    struct ptmRetryWindow *tx_window;
+    double tx_ratio;
 };
 
 struct ptmObservation {
@@ -992,8 +996,25 @@ void ptmCurrentTimeout(struct ptmCurrent *cur, uint64_t timeout_us);
 int ptmPredictedErrno(const struct ptmMirrorRun *run, const struct ptmSignals *s);
 
 void ptmRetryBudgetCall(void);
+void ptmRetryBudgetCallAt(uint64_t now);
 int ptmRetryBudgetTake(void);
 void ptmRetryBudgetReset(void);
+
+/* A retry budget's window: the calls and retries of the last 10 to 20
+** seconds (the process's budget, and each retry_budget key's, kept per
+** transaction id by sampling.c).  A zeroed one with its mutex initialized
+** is empty. */
+struct ptmRetryWindow {
+    pthread_mutex_t mu;           /* rolls and retries; calls are counted lock-free */
+    _Atomic uint64_t epoch;       /* now / the window's length, of calls0 */
+    _Atomic uint64_t calls0;      /* calls of this window */
+    uint64_t calls1;              /* ... of the one before */
+    uint64_t retries[2];          /* this window, the one before */
+};
+void ptmRetryWindowCall(struct ptmRetryWindow *w, uint64_t now);
+int ptmRetryWindowTake(struct ptmRetryWindow *w, double ratio, double min);
+double ptmRetryBudgetMin(void);
+double ptmRetryBudgetRatioOf(const struct ptm_tx_desc *d);
 
 #define PTM_MAX_REJUDGED 8
 struct ptmRejudged {
@@ -1030,6 +1051,36 @@ struct ptmSockTimeouts {
 void ptmSocketTimeoutsApply(const struct ptmRing *ring, uint64_t timeout_us,
                             struct ptmSockTimeouts *st);
 void ptmSocketTimeoutsRestore(struct ptmSockTimeouts *st);
+
+/* sampling.c ------------------------------------------------------------
+** Per transaction id: adaptive mirroring (the mirror_sampling key), the
+** exploration draw (the exploration key) and the id's retry budget window
+** (the retry_budget key).
+*/
+#define PTM_SAMPLING_QUIET 32         /* quiet calls before sampling starts */
+#define PTM_SAMPLING_CAP 64           /* at most 1 call in 64 is mirrored */
+#define PTM_SAMPLING_SATURATED (PTM_SAMPLING_QUIET * 8) /* quiet stops counting: the cap's */
+#define PTM_EXPLORATION_MAX 0.05      /* the largest exploration honoured */
+#define PTM_TX_STATES_MAX 4096        /* ids with state; beyond: none (always mirrored) */
+struct ptmTxState {
+    struct ptmTxState *next;      /* hash chain */
+    char *id;
+    _Atomic uint64_t quiet;       /* calls since the last that saw or did something,
+                                     up to PTM_SAMPLING_SATURATED */
+    struct ptmHistory *_Atomic history; /* the id's history (tx.c), once found */
+    struct ptmRetryWindow budget; /* the retry_budget key's window */
+};
+struct ptmTxState *ptmTxStateFor(const struct ptm_tx_desc *d);
+unsigned ptmSamplingEvery(uint64_t quiet);
+int ptmSamplingMirror(struct ptmTxState *st, unsigned *every);
+void ptmSamplingNote(struct ptmTxState *st, int quiet);
+const char *ptmSamplingReason(unsigned every);
+double ptmExplorationOf(const struct ptm_tx_desc *d);
+int ptmExplore(const struct ptm_tx_desc *d);
+/* ptmTxStatesForget: drops every id's state (tests).  A state caches its
+** id's history: a test that calls ptmHistoryForget with adaptive or
+** retry_budget descriptors calls this too, and zeroes their slots. */
+void ptmTxStatesForget(void);
 
 /* broker.c --------------------------------------------------------------
 ** Resources for the primary's duration: resource_requirements and the
@@ -1096,11 +1147,17 @@ struct ptmTxRecord {
     uint64_t timeout_us;                /* the call's timeout (the rules' or the key's) */
     const struct ptmRetryReport *retry; /* retries judged again; NULL: none */
     const struct ptmBrokerGrant *resources; /* NULL: none asked */
+    int sampling;                       /* mirror_sampling = adaptive */
+    int mirror_sampled;                 /* ... and this call was mirrored */
+    unsigned sampling_every;            /* ... 1 call in this many is mirrored now */
+    int explored;                       /* a would-divert call ran the primary (exploration) */
 };
 
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.
 ** Thread-safe: each line is one write(2) on an O_APPEND descriptor. */
 void ptmTraceWrite(const struct ptmTxRecord *r);
+/* ptmTraceWanted: PTM_TRACE names a file the records go to. */
+int ptmTraceWanted(void);
 
 /* metrics.c: per-transaction counters (ptm_metrics_write, PTM_METRICS).
 ** ptmMetricsRecord: counts one finished call, lock-free after an id's

@@ -73,13 +73,23 @@
 **                        result; outcome failure); else null
 **   observe              PTM_MODE=observe: the primary ran whatever the prediction
 **   predicted            observe mode: what the prediction decided, "primary" |
-**                        "divert"; else null
+**                        "divert"; else null (and for a call adaptive
+**                        sampling left unmirrored: no prediction was made)
 **   model                what the model said (the rules' m.model): {probability,
 **                        seed, n, failures, cell, breaker, streak}; null when no
 **                        mirror gave signals
 **   history_store        why the history file is not used ("off", or the failure,
 **                        said once on stderr too); null while it works (a
 **                        redis:// history: the server's current problem)
+**   mirror_sampled       mirror_sampling = adaptive: whether this call was
+**                        mirrored (false: adaptive sampling left it out, its
+**                        primary ran as a plain call; mirror_reason says the
+**                        share); null for a transaction that mirrors always
+**   sampling_every       adaptive: 1 call in this many was being mirrored
+**                        (1: every call, full mirroring); null otherwise
+**   explored             the rules would have diverted this call, and the
+**                        exploration key let its primary run once for a label
+**                        (a predicted failure let happen on purpose)
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -436,7 +446,10 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "dry_run_result", r->dry_run ? traceStr(r->dry_result) : NULL);
     traceSet(o, "duration_us", traceInt((int64_t)(r->duration_ns / 1000)));
     traceSet(o, "observe", json_boolean(r->observe));
-    traceSet(o, "predicted", r->observe ? json_string(ptmDecisionName(r->predicted)) : NULL);
+    /* A call adaptive sampling left unmirrored was never predicted. */
+    traceSet(o, "predicted", r->observe && !(r->sampling && !r->mirror_sampled)
+                                 ? json_string(ptmDecisionName(r->predicted))
+                                 : NULL);
     json_t *model = NULL;
     if (r->model && (model = json_object())) {
         traceSet(model, "probability", traceNum(r->model->probability));
@@ -453,6 +466,9 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     traceSet(o, "retry_judged", r->retry ? traceRetry(r->retry) : NULL);
     traceSet(o, "retry_stopped", r->retry ? traceStr(r->retry->stopped) : NULL);
     traceSet(o, "resources", r->resources ? traceResources(r->resources) : NULL);
+    traceSet(o, "mirror_sampled", r->sampling ? json_boolean(r->mirror_sampled) : NULL);
+    traceSet(o, "sampling_every", r->sampling ? traceInt(r->sampling_every) : NULL);
+    traceSet(o, "explored", json_boolean(r->explored));
     return o;
 }
 
@@ -467,6 +483,16 @@ static int traceFits(size_t len)
         return 1;
     return ptmOs.fstat(traceFd, &st) == 0 && st.st_size >= 0 &&
            (uint64_t)st.st_size + len <= (uint64_t)rl.rlim_cur;
+}
+
+/*
+** ptmTraceWanted: whether PTM_TRACE names a file that records go to (read
+** once per process), so that a caller can skip what only the trace needs.
+*/
+int ptmTraceWanted(void)
+{
+    pthread_once(&traceOnce, traceInit);
+    return traceFd >= 0;
 }
 
 /*

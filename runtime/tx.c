@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,12 +151,10 @@ typedef struct Call {
     int mirror_ran;            /* run holds an observation */
     const char *mirror_reason;
     struct ptmSignals signals;
-    struct ptmVerdict verdict;
     int analysed;              /* verdict came from the rules */
     struct ptmModelView model; /* what the model said of the signals */
     int modelled;              /* model holds it: the mirror gave signals */
     enum ptmDecision predicted; /* what the prediction decided (observe mode) */
-    uint64_t attempt_us[MAX_RECORDED_ATTEMPTS];
     unsigned attempts;
     struct ptm_region *regions; /* the `snapshot` regions, as on entry */
     unsigned nregions;
@@ -166,6 +165,7 @@ typedef struct Call {
     enum ptmDecision decision;
     const char *path;
     uint64_t attempt_t0;
+    uint64_t attempt_end;      /* when the last attempt ended (noteAttempt) */
     int left;                  /* it left by longjmp */
     /* The rules' adjustments, applied (adjust.c, broker.c). */
     uint64_t timeout_us;       /* the call's timeout: the rules', else the key's; 0: none */
@@ -173,13 +173,73 @@ typedef struct Call {
     int last_err, prev_err;    /* the errno the last two attempts ended with */
     struct ptmCurrent cur;     /* ptm_prediction(), ptm_timeout_ms() */
     int cur_entered;
+    int diverted_late;         /* a re-judgment diverted after attempts */
+    /* Adaptive sampling, exploration, the id's retry budget (sampling.c). */
+    struct ptmTxState *tx_state; /* NULL: the descriptor needs none */
+    unsigned sampling_every;   /* adaptive: 1 call in this many is mirrored now */
+    int sampled_out;           /* adaptive sampling left this call unmirrored */
+    int explored;              /* a would-divert call runs the primary (exploration) */
+    /* The large members, past call_head_end: call_init zeroes only what is
+    ** read before it is written (kilobytes a cheap call must not clear). */
+    char call_head_end[1];
+    struct ptmVerdict verdict;
+    uint64_t attempt_us[MAX_RECORDED_ATTEMPTS]; /* [0, attempts) written */
     struct ptmRetryReport retry; /* retries judged again */
     struct ptmVerdict rejudged; /* the last re-judgment's verdict */
-    int diverted_late;         /* a re-judgment diverted after attempts */
     struct ptmBrokerGrant grant; /* resources for the primary */
     struct ptmSockTimeouts socks; /* the rules' timeout on the host's sockets */
     struct ptmFamilyAdjust fam; /* the families' adjustments (SQLite's busy handling) */
 } Call;
+
+/* call_init: a call of d on frame, begun at t0: every member before
+** call_head_end zeroed, and of the large ones what is read before it is
+** written (the verdict's flags and "not set" adjustments, the first
+** attempt's time, the retry report's counts, the grant's and the
+** sockets' "nothing to restore"). */
+static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_t t0)
+{
+    memset(c, 0, offsetof(Call, call_head_end));
+    c->desc = d;
+    c->frame = frame;
+    c->t0 = t0;
+    c->timeout_us = d->timeout_us;
+    c->backoff = (Backoff){d->backoff, d->backoff_base_us, d->backoff_cap_us};
+    /* A diverted call counts as one attempt whose time is never measured
+    ** (within_timeout reads it): 0. */
+    c->attempt_us[0] = 0;
+    c->verdict.rules_error = 0;
+    c->verdict.n_reasons = 0;
+    c->verdict.n_clamped = 0;
+    c->verdict.probability = 0;
+    c->verdict.divert = -1;
+    c->verdict.retry_max = -1;
+    c->verdict.timeout_us = -1;
+    c->rejudged.rules_error = 1; /* no re-judgment yet: no prediction from it */
+    c->rejudged.n_reasons = 0;
+    c->rejudged.n_clamped = 0;
+    c->rejudged.divert = -1;
+    c->rejudged.retry_max = -1;
+    c->rejudged.timeout_us = -1;
+    c->retry.n_judged = 0;
+    c->retry.stopped = NULL;
+    c->retry.budget_denied = 0;
+    c->grant.active = 0;
+    c->socks.n = 0;
+}
+
+/* history_of: the history of the call's id, kept in the id's state once
+** found (a lookup under the histories' lock otherwise). */
+static struct ptmHistory *history_of(Call *c)
+{
+    struct ptmTxState *st = c->tx_state;
+    struct ptmHistory *h = st ? atomic_load_explicit(&st->history, memory_order_acquire) : NULL;
+    if (h)
+        return h;
+    h = ptmHistoryFor(c->desc);
+    if (st && h)
+        atomic_store_explicit(&st->history, h, memory_order_release);
+    return h;
+}
 
 static void restore(Call *c)
 {
@@ -382,7 +442,8 @@ static void observe(Call *c)
 /* noteAttempt: one more attempt of the primary, begun at c->attempt_t0. */
 static void noteAttempt(Call *c)
 {
-    uint64_t us = (ptmOsNowNs() - c->attempt_t0) / 1000;
+    c->attempt_end = ptmOsNowNs();
+    uint64_t us = (c->attempt_end - c->attempt_t0) / 1000;
     if (c->attempts < MAX_RECORDED_ATTEMPTS)
         c->attempt_us[c->attempts] = us;
     c->attempts++;
@@ -432,7 +493,9 @@ static void callHost(Call *c, ptm_thunk fn)
                                  .hi = (uintptr_t)__builtin_frame_address(0),
                                  .unwind = leftByLongjmp,
                                  .ctx = c};
-    c->attempt_t0 = ptmOsNowNs();
+    /* An unmirrored call's first attempt starts as the call does: one
+    ** clock read less on the path that sampling keeps cheap. */
+    c->attempt_t0 = c->sampled_out && c->attempts == 0 ? c->t0 : ptmOsNowNs();
     ptmJumpEnter(&scope);
     fn(c->frame);
     c->last_err = errno;
@@ -453,6 +516,8 @@ static struct ptmRetryView retry_view(const Call *c, unsigned retry_max)
                    c->attempt_us[last] > c->timeout_us,
         .same_failure = c->attempts > 1 && c->last_err == c->prev_err,
         .err = c->last_err,
+        .tx_window = c->tx_state && c->desc->retry_budget_set ? &c->tx_state->budget : NULL,
+        .tx_ratio = ptmRetryBudgetRatioOf(c->desc),
     };
 }
 
@@ -519,11 +584,32 @@ static int run_primary(Call *c, unsigned retry_max, int *divert)
 }
 
 
+/* quiet_call: whether the call that ends saw and did nothing that keeps
+** adaptive sampling's full mirroring armed (sampling.c): a mirror that
+** returned with no signal and a probability under the threshold, or no
+** mirror, and a primary that met success_criteria at its first attempt,
+** within the timeout. */
+static int quiet_call(const Call *c, enum ptmDecision decision, int success, const Ending *e)
+{
+    if (!success || c->left || decision != PTM_DECISION_PRIMARY || c->attempts != 1 ||
+        !within_timeout(c) || c->explored || (e && e->probe))
+        return 0;
+    if (!c->mirror_ran)
+        return 1;
+    if (c->run.status != PTM_MS_RETURNED || !c->analysed ||
+        c->verdict.probability >= c->desc->threshold)
+        return 0;
+    return ptmModelCell(&c->signals) == 0 && !c->signals.criteria_failed;
+}
+
 static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
                    int dry_run, uint64_t t0, const Ending *e)
 {
     if (!success && !dry_run)
         stats.failures++;
+    int adaptive = c->desc->mirror_sampling == PTM_SAMPLING_ADAPTIVE;
+    if (adaptive && !dry_run)
+        ptmSamplingNote(c->tx_state, quiet_call(c, decision, success, e));
     int diverted = decision == PTM_DECISION_DIVERT;
     if (c->history && !dry_run) {
         unsigned n = c->attempts < MAX_RECORDED_ATTEMPTS ? c->attempts : MAX_RECORDED_ATTEMPTS;
@@ -550,7 +636,7 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         .attempts = c->attempts,
         .success = success,
         .dry_run = dry_run,
-        .duration_ns = ptmOsNowNs() - t0,
+        .duration_ns = (c->sampled_out && c->attempt_end ? c->attempt_end : ptmOsNowNs()) - t0,
         .mirror_reason = c->mirror_reason,
         .left = c->left,
         .alt_criteria = e ? e->alt_criteria : PTM_VERDICT_NONE,
@@ -560,10 +646,14 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         .observe = env.observe && !dry_run && decision != PTM_DECISION_DISABLED,
         .predicted = c->predicted,
         .model = c->modelled ? &c->model : NULL,
-        .history_store = ptmStoreState(),
+        .history_store = ptmTraceWanted() ? ptmStoreState() : NULL, /* trace only */
         .timeout_us = c->timeout_us,
         .retry = c->retry.n_judged || c->retry.stopped ? &c->retry : NULL,
         .resources = c->grant.active ? &c->grant : NULL,
+        .sampling = adaptive,
+        .mirror_sampled = adaptive && !c->sampled_out,
+        .sampling_every = c->sampling_every,
+        .explored = c->explored,
     };
     ptmTraceWrite(&r);
     ptmMetricsRecord(&r);
@@ -714,11 +804,8 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return 1;
     }
 
-    Call c = {.desc = d, .frame = frame, .t0 = t0, .timeout_us = d->timeout_us,
-              .backoff = {d->backoff, d->backoff_base_us, d->backoff_cap_us}};
-    c.verdict.divert = -1;
-    c.verdict.retry_max = -1;
-    c.verdict.timeout_us = -1;
+    Call c;
+    call_init(&c, d, frame, t0);
     unsigned char stack_copy[STACK_SNAPSHOT];
     c.snapshot = d->frame_size <= sizeof stack_copy ? stack_copy : malloc(d->frame_size);
     if (!c.snapshot) {
@@ -741,14 +828,29 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         goto out;
     }
 
-    ptmRetryBudgetCall();
+    int adaptive = d->mirror_sampling == PTM_SAMPLING_ADAPTIVE;
+    if (adaptive || d->retry_budget_set)
+        c.tx_state = ptmTxStateFor(d);
+    ptmRetryBudgetCallAt(t0);
+    if (c.tx_state && d->retry_budget_set)
+        ptmRetryWindowCall(&c.tx_state->budget, t0);
     ptmCurrentEnter(&c.cur, c.timeout_us);
     c.cur_entered = 1;
     save_regions(&c);
-    c.history = ptmHistoryFor(d);
-    if (c.history)
-        ptmHistoryGet(c.history, &c.view);
-    observe(&c);
+    c.history = history_of(&c);
+    /* Adaptive sampling: a quiet transaction mirrors a share of its calls;
+    ** one left unmirrored runs its primary as a plain call would (the
+    ** metadata's retries and timeout), and its outcome still counts.  A
+    ** dry run always mirrors: the mirror is all it runs. */
+    c.sampling_every = 1;
+    if (adaptive && !env.dry_run && !ptmSamplingMirror(c.tx_state, &c.sampling_every)) {
+        c.sampled_out = 1;
+        c.mirror_reason = ptmSamplingReason(c.sampling_every);
+    } else {
+        if (c.history)
+            ptmHistoryGet(c.history, &c.view);
+        observe(&c);
+    }
     if (c.mirror_ran && c.run.status == PTM_MS_LONGJMP && ptmJumpPending()) {
         /* A signal handler of the host jumped out of the call while its
         ** inline mirror ran: the jump is the host's, and goes on now that
@@ -771,7 +873,15 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                                                                 : d->retry_max;
     c.predicted = divert ? PTM_DECISION_DIVERT : PTM_DECISION_PRIMARY;
     int observing = env.observe && !env.dry_run;
-    if (observing) {
+    /* Exploration (the key allows it, never otherwise): a share of the
+    ** calls the rules would divert run the primary once, as a plain build
+    ** would, for a label.  It lets a predicted failure happen, on purpose. */
+    if (divert && !probe && !observing && !env.dry_run && ptmExplore(d)) {
+        divert = 0;
+        c.explored = 1;
+    }
+    int plain = observing || c.explored;
+    if (plain) {
         /* Observe: the prediction is recorded, the primary runs once, as
         ** in a plain build (no retries, timeouts or resources of the
         ** rules), and its outcome labels the prediction. */
@@ -800,12 +910,12 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         uint64_t mem = c.analysed && c.verdict.memory_bytes ? c.verdict.memory_bytes
                                                             : d->memory_bytes;
         unsigned cpus = c.analysed && c.verdict.cpus ? c.verdict.cpus : d->cpus;
-        if (!observing)
+        if (!plain)
             ptmBrokerApply(mem, cpus, &c.grant);
         /* The rules' timeout for this call, on the host's sockets its
         ** mirror used (the metadata's alone changes nothing of a plain
         ** program's sockets). */
-        if (!observing && c.analysed && c.verdict.timeout_us > 0 &&
+        if (!plain && c.analysed && c.verdict.timeout_us > 0 &&
             c.run.status != PTM_MS_FAILED)
             ptmSocketTimeoutsApply(c.run.ring, c.timeout_us, &c.socks);
         /* The host's handles its mirror used, adjusted by their families

@@ -22,13 +22,26 @@
 
 #include "ptm.h"
 
-#define PTM_ABI_VERSION 7
+#define PTM_ABI_VERSION 8
 
 enum ptm_mirror_mode {
     PTM_MIRROR_AUTO = 0, /* inline when the mirror's call tree is all shims and clones, else fork */
     PTM_MIRROR_INLINE,
     PTM_MIRROR_FORK,
     PTM_MIRROR_OFF
+};
+
+/* The mirror_sampling key (ABI 8). */
+enum ptm_mirror_sampling {
+    PTM_SAMPLING_ALWAYS = 0, /* every call is mirrored */
+    PTM_SAMPLING_ADAPTIVE    /* after a long quiet run, a share of calls (runtime/sampling.c) */
+};
+
+/* Where the runtime keeps a transaction id's state (ABI 8): ptmcc emits
+** one per descriptor that needs it, zeroed; the runtime fills it at the
+** first call (atomically) and reads it from then on. */
+struct ptm_tx_slot {
+    void *state;
 };
 
 enum ptm_backoff_kind {
@@ -116,6 +129,18 @@ struct ptm_tx_desc {
     ** keeps the result.  NULL: inline_ok, redo and needs_fork say it all. */
     const struct ptm_xfacts *xfacts;
     struct ptm_xstate *xstate;
+    /* ABI 8: the mirror_sampling, exploration and retry_budget keys.
+    ** exploration: the share of calls the rules would divert that run the
+    ** primary anyway, for labels (0: none; the runtime bounds it to
+    ** 0.05).  retry_budget: with retry_budget_set, this id's retries in
+    ** the retry budget's window stay under min + retry_budget x its calls
+    ** (beside the process's budget).  slot: the id's state, NULL: looked
+    ** up at each call. */
+    enum ptm_mirror_sampling mirror_sampling;
+    double exploration;
+    double retry_budget;
+    int retry_budget_set;
+    struct ptm_tx_slot *slot;
 };
 
 /*

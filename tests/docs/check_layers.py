@@ -85,6 +85,7 @@ LAYERS = [
         "pam_lib.c",
         "pam.c",
         "broker.c",
+        "sampling.c",         # per id: adaptive mirroring, exploration, its retry budget
         "adjust.c",
         "trace.c",
         "metrics.c",          # PTM_METRICS, beside the trace record

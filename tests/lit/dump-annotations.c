@@ -15,7 +15,10 @@ PTM_TRANSACTION(
     .timeout = 2 s,
     .mirror_deadline = 150 ms,
     .threshold = 0.5,
-    .mirror = fork)
+    .mirror = fork,
+    .mirror_sampling = adaptive,
+    .exploration = 0.01,
+    .retry_budget = 0.25)
 int transfer(const char *what, long cents) { return what[0] + (int)cents; }
 
 PTM_TRANSACTION()
@@ -43,6 +46,10 @@ void defaults(void) {}
 // CHECK-NEXT: "mirror_deadline_us": 150000,
 // CHECK-NEXT: "threshold": 0.5,
 // CHECK-NEXT: "mirror": "fork",
+// CHECK:      "gate": false,
+// CHECK-NEXT: "mirror_sampling": "adaptive",
+// CHECK-NEXT: "exploration": 0.01,
+// CHECK-NEXT: "retry_budget": 0.25,
 
 // CHECK:      "function": "defaults",
 // CHECK:      "transaction_id": "defaults",
@@ -54,3 +61,7 @@ void defaults(void) {}
 // CHECK-NEXT: "mirror_deadline_us": 0,
 // CHECK-NEXT: "threshold": 0.40000000000000002,
 // CHECK-NEXT: "mirror": "auto",
+// CHECK:      "gate": false,
+// CHECK-NEXT: "mirror_sampling": "always",
+// CHECK-NEXT: "exploration": 0.0,
+// CHECK-NEXT: "retry_budget": null,

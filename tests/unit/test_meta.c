@@ -237,7 +237,39 @@ Test(meta, defaults)
     cr_assert_null(M.rules);
     cr_assert_null(M.snapshot);
     cr_assert_not(M.gate);
+    cr_assert_eq(M.mirror_sampling, SAMPLING_ALWAYS);
+    cr_assert_eq(M.exploration, 0.0);
+    cr_assert_not(M.retry_budget_set);
     cr_assert_eq(diag_error_count(), 0);
+}
+
+Test(meta, sampling_exploration_and_retry_budget)
+{
+    cr_assert(run("PTM_TRANSACTION(.mirror_sampling = adaptive, .exploration = 0.05, "
+                  ".retry_budget = 0)"),
+              "%s", output());
+    cr_assert_eq(M.mirror_sampling, SAMPLING_ADAPTIVE);
+    cr_assert_eq(M.exploration, 0.05);
+    cr_assert(M.retry_budget_set, "0 is a budget (the min's retries only), not 'not given'");
+    cr_assert_eq(M.retry_budget, 0.0);
+    reset();
+    cr_assert(run("PTM_TRANSACTION(.mirror_sampling = always, .retry_budget = 1000)"), "%s",
+              output());
+    cr_assert_eq(M.mirror_sampling, SAMPLING_ALWAYS);
+    cr_assert_eq(M.retry_budget, 1000.0);
+    reset();
+    fails("PTM_TRANSACTION(.exploration = 0.050001)", 1,
+          "t.c:1:32: error: 'exploration' must be at most 0.05: each explored call lets a "
+          "predicted failure happen\n");
+    reset();
+    cr_assert(run("PTM_TRANSACTION(.retry_budget = -0)"), "%s", output());
+    cr_assert_eq(M.retry_budget, 0.0);
+}
+
+Test(meta, exploration_below_zero_is_refused)
+{
+    fails("PTM_TRANSACTION(.mirror_sampling = adaptive, .exploration = -1e-9)", 1,
+          "t.c:1:61: error: 'exploration' must be non-negative\n");
 }
 
 Test(meta, glued_pp_numbers_split_into_number_and_unit)
