@@ -83,6 +83,9 @@ extern void __libc_siglongjmp(struct __jmp_buf_tag env[1], int val)
 
 typedef void (*jumpFn)(struct __jmp_buf_tag *env, int val);
 
+static uintptr_t peerTop(void);
+static int peerStep(int fn, struct __jmp_buf_tag *env, int val);
+
 _Thread_local struct ptmJumpScope *ptmJumpTop;
 
 static struct {
@@ -151,6 +154,8 @@ __attribute__((constructor)) static void resolve(void)
         if (!real.fn[i])
             real.fn[i] = any;
     real.demangles = demanglesHere();
+    atomic_store(&ptmPeerSelf.jump_top, peerTop);
+    atomic_store(&ptmPeerSelf.jump_step, peerStep);
     atomic_store(&real.resolved, 1);
 }
 
@@ -222,37 +227,88 @@ void ptmJumpReal(sigjmp_buf env, int val)
     __builtin_unreachable();
 }
 
+/* stepOwn: this runtime's innermost scope s, for a jump fn to env: a
+** mirror's it leaves ends the jump -- it lands back in the mirror's
+** executor -- unless the scope defers the jumps that are not its own (an
+** inline mirror: a signal handler of the host interrupted it), which then
+** go on once the mirror has ended (ptmJumpResume).  A call's it leaves
+** writes its record and releases the call: returns 1, the jump goes on.
+** Returns 0 when the jump stays inside s. */
+static int stepOwn(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val, int own)
+{
+    struct ptmJumpScope *s = ptmJumpTop;
+    int w = where(s, env);
+    if (s->kind == PTM_SCOPE_MIRROR && w != INSIDE) {
+        s->left = 1;
+        if (s->defers && !own) {
+            pending.env = env;
+            pending.val = val;
+            pending.fn = fn;
+        }
+        ptmJumpTop = s->prev; /* its frame is the executor's again */
+        ptmJumpReal(*s->back, PTM_JUMP_LEFT);
+    }
+    if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)
+        return 0;
+    ptmJumpTop = s->prev;
+    s->left = 1;
+    s->unwind(s->ctx);
+    return 1;
+}
+
+/* peerTop, peerStep: this runtime's scopes, for another runtime's jump
+** (peers.c): a library's longjmp may leave the program's primary, the
+** program's a library's. */
+static uintptr_t peerTop(void)
+{
+    return ptmJumpTop ? ptmJumpTop->hi : 0;
+}
+
+static int peerStep(int fn, struct __jmp_buf_tag *env, int val)
+{
+    if (!atomic_load(&real.resolved))
+        resolve();
+    return ptmJumpTop && fn >= 0 && fn < PTM_JUMP_KINDS ? stepOwn(fn, env, val, 0) : 0;
+}
+
+/* innermostPeer: the peer whose innermost scope on this thread is the
+** innermost of all peers' (the lowest frame); NULL: none has one.
+** OUT: *hi, that scope's hi. */
+static struct ptmPeer *innermostPeer(uintptr_t *hi)
+{
+    struct ptmPeer *p, *best = NULL;
+    *hi = 0;
+    for (int i = 0; (p = ptmPeerNext(&i)) != NULL;) {
+        uintptr_t (*top)(void) = atomic_load(&p->jump_top);
+        uintptr_t h = top ? top() : 0;
+        if (h && (!best || h < *hi))
+            best = p, *hi = h;
+    }
+    return best;
+}
+
 /* jump: longjmp(env, val) through libc's fn; own: made by the mirror's own
 ** code (shims/jump.c).  Each scope the jump leaves is ended first,
-** innermost first.  A mirror's ends the jump: it lands back in the
-** mirror's executor -- unless the scope defers the jumps that are not its
-** own (an inline mirror: a signal handler of the host interrupted it), which
-** then go on once the mirror has ended (ptmJumpResume).  A call's writes
-** its record and releases the call, and the jump goes on. */
+** innermost first, this runtime's and its peers' alike (stepOwn). */
 static __attribute__((noreturn)) void jump(enum ptmJumpFn fn, struct __jmp_buf_tag *env,
                                            int val, int own)
 {
-    struct ptmJumpScope *s;
-
     if (!atomic_load(&real.resolved))
         resolve();
-    while ((s = ptmJumpTop) != NULL) {
-        int w = where(s, env);
-        if (s->kind == PTM_SCOPE_MIRROR && w != INSIDE) {
-            s->left = 1;
-            if (s->defers && !own) {
-                pending.env = env;
-                pending.val = val;
-                pending.fn = fn;
-            }
-            ptmJumpTop = s->prev; /* its frame is the executor's again */
-            ptmJumpReal(*s->back, PTM_JUMP_LEFT);
-        }
-        if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)
+    for (;;) {
+        uintptr_t phi;
+        struct ptmPeer *p = innermostPeer(&phi);
+        struct ptmJumpScope *s = ptmJumpTop;
+        int (*step)(int, struct __jmp_buf_tag *, int) = p ? atomic_load(&p->jump_step) : NULL;
+        if (s && (!step || s->hi <= phi)) {
+            if (!stepOwn(fn, env, val, own))
+                break;
+        } else if (step) {
+            if (!step(fn, env, val))
+                break;
+        } else {
             break;
-        ptmJumpTop = s->prev;
-        s->left = 1;
-        s->unwind(s->ctx);
+        }
     }
 #ifdef PTM_ASAN
     __asan_handle_no_return();

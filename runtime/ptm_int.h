@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -580,6 +581,44 @@ int ptmJumpPending(void);
 /* ptmJumpResume: makes the pending jump (only when ptmJumpPending()),
 ** past the scopes still running (a call's are ended).  Does not return. */
 void ptmJumpResume(void) __attribute__((noreturn));
+
+/* peers.c ---------------------------------------------------------------
+** The other copies of libptm in this process (a program built by ptmcc and
+** its ptmcc-built libraries each carry one, hidden): found through an ELF
+** note, they share what is one per thread or process.  See peers.c.
+*/
+#define PTM_PEER_VERSION 1
+struct __jmp_buf_tag;
+/* One runtime as the others see it.  version and size stay first in every
+** version; the hooks are set by the layers that own what they read. */
+struct ptmPeer {
+    uint32_t version;                 /* PTM_PEER_VERSION */
+    uint32_t size;                    /* sizeof(struct ptmPeer) */
+    int (*in_mirror)(void);           /* this thread runs one of its mirrors */
+    void (*join)(struct ptmPeer *p);  /* p is another runtime of the process */
+    /* Its inline executor's signal handler (exec_inline.c); NULL: none yet. */
+    _Atomic(void (*)(int, siginfo_t *, void *)) on_signal;
+    /* Its innermost jump scope on this thread: the scope's hi, 0 none
+    ** (longjmp.c). */
+    _Atomic(uintptr_t (*)(void)) jump_top;
+    /* Ends its innermost scope if a jump fn to env leaves it: 1 a call's
+    ** was ended (go on), 0 it is not left (the jump stays inside it); a
+    ** mirror's left does not return (longjmp.c). */
+    _Atomic(int (*)(int fn, struct __jmp_buf_tag *env, int val)) jump_step;
+    /* Its PTM_METRICS table (metrics.c); NULL: none yet. */
+    _Atomic(void *) metrics;
+    _Atomic(uint64_t) *metrics_dropped;
+};
+/* This runtime. */
+extern struct ptmPeer ptmPeerSelf;
+/* ptmPeerPin: this runtime's module is never unloaded (RTLD_NODELETE). */
+void ptmPeerPin(void);
+/* ptmPeerNext: the next usable peer from *i (start at 0); NULL: no more. */
+struct ptmPeer *ptmPeerNext(int *i);
+/* ptmPeerInMirror: whether another runtime runs a mirror on this thread. */
+int ptmPeerInMirror(void);
+/* ptmPeerIsHandler: whether fn is another runtime's signal handler. */
+int ptmPeerIsHandler(void (*fn)(int, siginfo_t *, void *));
 
 /* redo.c ----------------------------------------------------------------
 ** The write buffer and heap of an inline mirror (see redo.c).
