@@ -608,6 +608,9 @@ struct ptmPeer {
     /* Its PTM_METRICS table (metrics.c); NULL: none yet. */
     _Atomic(void *) metrics;
     _Atomic(uint64_t) *metrics_dropped;
+    /* Its ptm_validate_failed, recording into its running mirror
+    ** (shims/validate.c). */
+    _Atomic(void (*)(const char *fmt, va_list ap)) validate_failed;
 };
 /* This runtime. */
 extern struct ptmPeer ptmPeerSelf;
