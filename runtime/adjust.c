@@ -53,6 +53,21 @@
 */
 static _Thread_local struct ptmCurrent *current;
 
+/* liveCurrent: this thread's running call, seen from a frame at here.  A
+** running call lives in a frame above every frame of the code it runs: one
+** below here on the same stack was left unseen (a jump through libc's
+** longjmp, docs/DESIGN.md §9; longjmp.c drops its scope too), its frame is
+** gone, and it is dropped.  Not from a signal stack, which lies anywhere. */
+static struct ptmCurrent *liveCurrent(uintptr_t here)
+{
+    stack_t ss;
+    while (current && (uintptr_t)current < here &&
+           here - (uintptr_t)current < ((uintptr_t)64 << 20) &&
+           !(sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)))
+        current = current->outer;
+    return current;
+}
+
 /*
 ** ptmCurrentEnter: cur becomes this thread's running call, with timeout
 ** timeout_us (0: none) and no prediction yet.  ptmCurrentLeave(cur) ends
@@ -62,7 +77,7 @@ void ptmCurrentEnter(struct ptmCurrent *cur, uint64_t timeout_us)
 {
     memset(cur, 0, sizeof *cur);
     cur->timeout_us = timeout_us;
-    cur->outer = current;
+    cur->outer = liveCurrent((uintptr_t)cur + 1);
     current = cur;
 }
 
@@ -113,7 +128,8 @@ void ptmCurrentTimeout(struct ptmCurrent *cur, uint64_t timeout_us)
 */
 const struct ptm_prediction *ptm_prediction(void)
 {
-    return current && current->predicted ? &current->pred : NULL;
+    const struct ptmCurrent *cur = liveCurrent((uintptr_t)__builtin_frame_address(0));
+    return cur && cur->predicted ? &cur->pred : NULL;
 }
 
 /*
@@ -121,9 +137,10 @@ const struct ptm_prediction *ptm_prediction(void)
 */
 long ptm_timeout_ms(void)
 {
-    if (!current || !current->timeout_us)
+    const struct ptmCurrent *cur = liveCurrent((uintptr_t)__builtin_frame_address(0));
+    if (!cur || !cur->timeout_us)
         return -1;
-    return (long)((current->timeout_us + 999) / 1000);
+    return (long)((cur->timeout_us + 999) / 1000);
 }
 
 /*

@@ -187,6 +187,30 @@ static int where(const struct ptmJumpScope *s, const struct __jmp_buf_tag *env)
 ** Scopes
 */
 
+/* onAltStack: whether this thread runs on its signal stack now. */
+static int onAltStack(void)
+{
+    stack_t ss;
+    return sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+}
+
+/* liveTop: this thread's innermost scope that may still run, seen from a
+** frame at here.  A running scope's frame is above every frame of the code
+** it runs: one below here on the same stack has been left unseen -- by a
+** jump through libc's longjmp (a plain program's own, in a process where
+** this runtime is a library's: docs/DESIGN.md §9).  Its frame is gone, so
+** it cannot be ended (no record; what it held is not released): it is
+** dropped, so that no jump reads it.  Not from a signal stack, which lies
+** anywhere. */
+static struct ptmJumpScope *liveTop(uintptr_t here)
+{
+    struct ptmJumpScope *s;
+    while ((s = ptmJumpTop) != NULL && s->hi < here && here - s->hi < SAME_STACK &&
+           !onAltStack())
+        ptmJumpTop = s->prev;
+    return ptmJumpTop;
+}
+
 /*
 ** ptmJumpEnter: s runs on this thread from now on, inside the scopes
 ** already running.  The caller has filled in s->kind and s->hi (its own
@@ -198,6 +222,7 @@ void ptmJumpEnter(struct ptmJumpScope *s)
 {
     if (s->kind == PTM_SCOPE_MIRROR)
         pending.env = NULL; /* left by a mirror nobody resumed: dropped */
+    liveTop(s->hi + 1);
     s->left = 0;
     s->prev = ptmJumpTop;
     ptmJumpTop = s;
@@ -261,7 +286,8 @@ static int stepOwn(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val, int ow
 ** program's a library's. */
 static uintptr_t peerTop(void)
 {
-    return ptmJumpTop ? ptmJumpTop->hi : 0;
+    struct ptmJumpScope *s = liveTop((uintptr_t)__builtin_frame_address(0));
+    return s ? s->hi : 0;
 }
 
 static int peerStep(int fn, struct __jmp_buf_tag *env, int val)
@@ -298,7 +324,7 @@ static __attribute__((noreturn)) void jump(enum ptmJumpFn fn, struct __jmp_buf_t
     for (;;) {
         uintptr_t phi;
         struct ptmPeer *p = innermostPeer(&phi);
-        struct ptmJumpScope *s = ptmJumpTop;
+        struct ptmJumpScope *s = liveTop((uintptr_t)__builtin_frame_address(0));
         int (*step)(int, struct __jmp_buf_tag *, int) = p ? atomic_load(&p->jump_step) : NULL;
         if (s && (!step || s->hi <= phi)) {
             if (!stepOwn(fn, env, val, own))

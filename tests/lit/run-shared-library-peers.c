@@ -68,6 +68,16 @@ int callback_one(int (*fn)(int), int v)
 {
     return fn(v) + 1;
 }
+
+// A jump inside the library, with its own longjmp: it must not trip on a
+// call a jump through libc's longjmp left unseen.
+int jump_inside_one(int v)
+{
+    jmp_buf b;
+    if (setjmp(b))
+        return v;
+    longjmp(b, 1);
+}
 #else
 PTM_TRANSACTION(
     .transaction_id    = "lib.two",
@@ -95,6 +105,32 @@ void jump_two(jmp_buf env, int v)
 static void *h[2];
 static sem_t called, closed;
 
+static jmp_buf out;
+
+static int bail(int v)
+{
+    if (v < 0)
+        longjmp(out, 1); /* libc's: the library's runtime does not see it */
+    return v;
+}
+
+/* A plain program's jump out of a library's primary, which the library's
+** runtime cannot see; its later calls and jumps go on as in a plain build. */
+static void left_unseen(void *lib)
+{
+    int (*callback)(int (*)(int), int) =
+        (int (*)(int (*)(int), int))dlsym(lib, "callback_one");
+    int (*inside)(int) = (int (*)(int))dlsym(lib, "jump_inside_one");
+    for (int k = 0; callback && inside && k < 3; k++) {
+        if (setjmp(out) == 0)
+            printf("callback_one = %d\n", callback(bail, -1));
+        else
+            printf("left callback_one by longjmp\n");
+        printf("jump_inside_one = %d\n", inside(k));
+        printf("callback_one = %d\n", callback(bail, k));
+    }
+}
+
 /* The calls run on a thread that outlives the dlclose: its exit runs the
 ** runtimes' thread-key destructors, code of the libraries. */
 static void *caller(void *arg)
@@ -113,6 +149,8 @@ static void *caller(void *arg)
             printf("%s(5) = %d\n", name, charge(5));
         printf("%s(-5) = %d\n", name, charge(-5));
         printf("%s(13) = %d\n", name, charge(13));
+        if (i == 0)
+            left_unseen(h[0]);
     }
     sem_post(&called);
     sem_wait(&closed);
@@ -247,6 +285,15 @@ int main(void)
 // DL-NEXT: charge_one(5) = 5
 // DL-NEXT: charge_one(-5) = -1
 // DL-NEXT: charge_one(13) = -1
+// DL-NEXT: left callback_one by longjmp
+// DL-NEXT: jump_inside_one = 0
+// DL-NEXT: callback_one = 1
+// DL-NEXT: left callback_one by longjmp
+// DL-NEXT: jump_inside_one = 1
+// DL-NEXT: callback_one = 2
+// DL-NEXT: left callback_one by longjmp
+// DL-NEXT: jump_inside_one = 2
+// DL-NEXT: callback_one = 3
 // DL-NEXT: charge_two(5) = 5
 // DL-NEXT: charge_two(5) = 5
 // DL-NEXT: charge_two(5) = 5
