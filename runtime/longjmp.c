@@ -194,6 +194,39 @@ static int onAltStack(void)
     return sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
 }
 
+/* The scopes' frames, beside the list: whether a scope still runs is read
+** here, never from the scope, whose memory may be gone.  Deeper than
+** SIDE_MAX, no scope is dropped. */
+#define SIDE_MAX 64
+static _Thread_local struct {
+    struct ptmJumpScope *s;
+    uintptr_t hi;
+} side[SIDE_MAX];
+static _Thread_local unsigned sideN, sideOver;
+
+static void sidePush(struct ptmJumpScope *s)
+{
+    if (sideOver || sideN == SIDE_MAX) {
+        sideOver++;
+        return;
+    }
+    side[sideN].s = s;
+    side[sideN++].hi = s->hi;
+}
+
+/* sidePop: s, and the scopes entered after it, no longer run. */
+static void sidePop(const struct ptmJumpScope *s)
+{
+    for (unsigned i = sideN; i-- > 0;)
+        if (side[i].s == s) {
+            sideN = i;
+            sideOver = 0;
+            return;
+        }
+    if (sideOver)
+        sideOver--;
+}
+
 /* liveTop: this thread's innermost scope that may still run, seen from a
 ** frame at here.  A running scope's frame is above every frame of the code
 ** it runs: one below here on the same stack has been left unseen -- by a
@@ -204,10 +237,15 @@ static int onAltStack(void)
 ** anywhere. */
 static struct ptmJumpScope *liveTop(uintptr_t here)
 {
-    struct ptmJumpScope *s;
-    while ((s = ptmJumpTop) != NULL && s->hi < here && here - s->hi < SAME_STACK &&
-           !onAltStack())
-        ptmJumpTop = s->prev;
+    unsigned n = sideN;
+    if (sideOver)
+        return ptmJumpTop;
+    while (n > 0 && side[n - 1].hi < here && here - side[n - 1].hi < SAME_STACK)
+        n--;
+    if (n < sideN && !onAltStack()) {
+        sideN = n;
+        ptmJumpTop = n ? side[n - 1].s : NULL;
+    }
     return ptmJumpTop;
 }
 
@@ -226,6 +264,7 @@ void ptmJumpEnter(struct ptmJumpScope *s)
     s->left = 0;
     s->prev = ptmJumpTop;
     ptmJumpTop = s;
+    sidePush(s);
 }
 
 /*
@@ -234,6 +273,7 @@ void ptmJumpEnter(struct ptmJumpScope *s)
 */
 void ptmJumpLeave(struct ptmJumpScope *s)
 {
+    sidePop(s);
     ptmJumpTop = s->prev;
 }
 
@@ -270,11 +310,13 @@ static int stepOwn(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val, int ow
             pending.val = val;
             pending.fn = fn;
         }
+        sidePop(s);
         ptmJumpTop = s->prev; /* its frame is the executor's again */
         ptmJumpReal(*s->back, PTM_JUMP_LEFT);
     }
     if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)
         return 0;
+    sidePop(s);
     ptmJumpTop = s->prev;
     s->left = 1;
     s->unwind(s->ctx);
