@@ -889,8 +889,9 @@ const char *ptmEventKindName(unsigned kind);
 #define PTM_MAX_REASONS 8
 #define PTM_PAM_MEMORY_CAP (8u << 20) /* bytes a rules state may allocate */
 #define PTM_PAM_BUDGET 1000000        /* VM instructions per load / analyze() */
-#define PTM_PAM_TIME_MS 50            /* and wall-clock time: a library call (string.rep)
-                                         can take long for one instruction */
+#define PTM_PAM_TIME_MS 50            /* and wall-clock time (a load: CPU time): a library
+                                         call (string.rep) can take long for one instruction */
+#define PTM_PAM_LOAD_WALL_MS 1000     /* a load's wall-clock bound */
 
 /* lua-rules/default.lua, embedded at build time (default_rules.c). */
 extern const char ptmDefaultRules[];
