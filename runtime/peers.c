@@ -41,6 +41,7 @@
 #include <elf.h>
 #include <link.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ptm_int.h"
@@ -114,13 +115,15 @@ static void peerJoin(struct ptmPeer *p)
 /* peerFromNotes: the runtimes whose notes are in [p, end). */
 static void peerFromNotes(const char *p, const char *end)
 {
-    while (p + sizeof(Elf64_Nhdr) <= end) {
+    while (end - p >= (ptrdiff_t)sizeof(Elf64_Nhdr)) {
         const Elf64_Nhdr *n = (const Elf64_Nhdr *)p;
+        size_t namesz = ((size_t)n->n_namesz + 3) & ~(size_t)3;
+        size_t descsz = ((size_t)n->n_descsz + 3) & ~(size_t)3;
+        if (namesz + descsz > (size_t)(end - p) - sizeof *n)
+            return; /* not a note this walk can read */
         const char *name = p + sizeof *n;
-        const char *desc = name + ((n->n_namesz + 3u) & ~3u);
-        const char *next = desc + ((n->n_descsz + 3u) & ~3u);
-        if (next > end || next <= p)
-            return;
+        const char *desc = name + namesz;
+        const char *next = desc + descsz;
         if (n->n_type == PEER_NOTE_TYPE && n->n_namesz == 4 && memcmp(name, "PTM", 4) == 0 &&
             n->n_descsz == 4) {
             int32_t off;
