@@ -1001,12 +1001,21 @@ static bool links_sqlite(const Args *cmd)
 static void add_link_libs(Args *cmd, const char *prefix)
 {
     char *libdir = format("-L%s/lib", prefix);
-    bool is_static = false, sqlite = links_sqlite(cmd);
-    for (int i = 0; i < cmd->n; i++)
+    bool is_static = false, is_shared = false, sqlite = links_sqlite(cmd);
+    for (int i = 0; i < cmd->n; i++) {
         if (strcmp(cmd->v[i], "-static") == 0 || strcmp(cmd->v[i], "-static-pie") == 0)
             is_static = true;
+        if (strcmp(cmd->v[i], "-shared") == 0)
+            is_shared = true;
+    }
     push(cmd, libdir);
     free(libdir);
+    /* A shared object's libptm is its own, hidden: no ptm_* (nor its
+    ** longjmp) is exported, so the program's copy, or another library's,
+    ** cannot interpose it; the copies share what must be shared through
+    ** runtime/peers.c (docs/DESIGN.md §9). */
+    if (is_shared)
+        push(cmd, "-Wl,--exclude-libs,libptm.a:libptm_jump.a:libptm_sqlite.a");
     push(cmd, "-Wl,--push-state,--as-needed");
     push(cmd, "-lptm_sqlite");
     if (sqlite)

@@ -59,6 +59,38 @@
 */
 static _Thread_local struct ptmCurrent *current;
 
+/* The running calls' frames, beside the list: whether a call still runs
+** is read here, never from the call, whose memory may be gone.  hi: the
+** frame of ptmCurrentEnter, which the call's own code (a direct or deeper
+** callee of ptm_tx_run, as ptmCurrentEnter is) runs below.  Deeper than
+** RUNNING_MAX, none is dropped. */
+#define RUNNING_MAX 64
+static _Thread_local struct {
+    struct ptmCurrent *cur;
+    uintptr_t hi;
+} running[RUNNING_MAX];
+static _Thread_local unsigned runningN, runningOver;
+
+/* liveCurrent: this thread's running call, seen from a frame at here.  A
+** call whose frame is below here on the same stack was left unseen (a jump
+** through libc's longjmp, docs/DESIGN.md §9; longjmp.c drops its scope
+** too): its frame is gone, and it is dropped.  Not from a signal stack,
+** which lies anywhere. */
+static struct ptmCurrent *liveCurrent(uintptr_t here)
+{
+    unsigned n = runningN;
+    stack_t ss;
+    if (runningOver)
+        return current;
+    while (n > 0 && running[n - 1].hi < here && here - running[n - 1].hi < ((uintptr_t)64 << 20))
+        n--;
+    if (n < runningN && !(sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))) {
+        runningN = n;
+        current = n ? running[n - 1].cur : NULL;
+    }
+    return current;
+}
+
 /*
 ** ptmCurrentEnter: cur becomes this thread's running call, with timeout
 ** timeout_us (0: none) and no prediction yet.  ptmCurrentLeave(cur) ends
@@ -68,8 +100,15 @@ void ptmCurrentEnter(struct ptmCurrent *cur, uint64_t timeout_us)
 {
     memset(cur, 0, sizeof *cur);
     cur->timeout_us = timeout_us;
-    cur->outer = current;
+    uintptr_t hi = (uintptr_t)__builtin_frame_address(0);
+    cur->outer = liveCurrent(hi + 1);
     current = cur;
+    if (runningOver || runningN == RUNNING_MAX) {
+        runningOver++;
+    } else {
+        running[runningN].cur = cur;
+        running[runningN++].hi = hi;
+    }
 }
 
 /*
@@ -79,8 +118,17 @@ void ptmCurrentEnter(struct ptmCurrent *cur, uint64_t timeout_us)
 */
 void ptmCurrentLeave(struct ptmCurrent *cur)
 {
-    if (cur)
-        current = cur->outer;
+    if (!cur)
+        return;
+    current = cur->outer;
+    for (unsigned i = runningN; i-- > 0;)
+        if (running[i].cur == cur) {
+            runningN = i;
+            runningOver = 0;
+            return;
+        }
+    if (runningOver)
+        runningOver--;
 }
 
 /*
@@ -119,7 +167,8 @@ void ptmCurrentTimeout(struct ptmCurrent *cur, uint64_t timeout_us)
 */
 const struct ptm_prediction *ptm_prediction(void)
 {
-    return current && current->predicted ? &current->pred : NULL;
+    const struct ptmCurrent *cur = liveCurrent((uintptr_t)__builtin_frame_address(0));
+    return cur && cur->predicted ? &cur->pred : NULL;
 }
 
 /*
@@ -127,9 +176,10 @@ const struct ptm_prediction *ptm_prediction(void)
 */
 long ptm_timeout_ms(void)
 {
-    if (!current || !current->timeout_us)
+    const struct ptmCurrent *cur = liveCurrent((uintptr_t)__builtin_frame_address(0));
+    if (!cur || !cur->timeout_us)
         return -1;
-    return (long)((current->timeout_us + 999) / 1000);
+    return (long)((cur->timeout_us + 999) / 1000);
 }
 
 /*

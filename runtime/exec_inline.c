@@ -107,8 +107,13 @@ static struct {
 static void chain(int sig, siginfo_t *si, void *uc)
 {
     const struct sigaction *old = &inl.old[sig];
-    if (sig == inl.cancel_signal)
-        return; /* a late watchdog signal after the mirror ended */
+    if (sig == inl.cancel_signal) {
+        /* Another runtime's watchdog, for its mirror on this thread; else a
+        ** late signal of ours after the mirror ended. */
+        if ((old->sa_flags & SA_SIGINFO) && ptmPeerIsHandler(old->sa_sigaction))
+            old->sa_sigaction(sig, si, uc);
+        return;
+    }
     if (old->sa_flags & SA_SIGINFO) {
         old->sa_sigaction(sig, si, uc);
         return;
@@ -155,6 +160,11 @@ static int installOne(int sig, int save)
         return errno;
     if (cur.sa_sigaction == onSignal && (cur.sa_flags & SA_SIGINFO))
         return 0;
+    /* Another runtime's (peers.c), installed over ours: it chains to ours.
+    ** Ours over it again would chain to it, and the two to each other for
+    ** ever on a signal neither's mirror takes. */
+    if (!save && (cur.sa_flags & SA_SIGINFO) && ptmPeerIsHandler(cur.sa_sigaction))
+        return 0;
     if (save || sig != inl.cancel_signal)
         inl.old[sig] = cur; /* the host's action, replaced since: chain to it */
     return sigaction(sig, &sa, NULL) == 0 ? 0 : errno;
@@ -198,6 +208,7 @@ static void setup(void)
 {
     const char *s = getenv("PTM_INLINE_SIGNAL");
     ptmMirrorSetExits(&inlineExits);
+    atomic_store(&ptmPeerSelf.on_signal, onSignal);
     inl.cancel_signal = s && *s ? atoi(s) : SIGRTMAX - 3;
     if (inl.cancel_signal <= 0 || inl.cancel_signal >= 65 || inl.cancel_signal == SIGKILL ||
         inl.cancel_signal == SIGSTOP) {

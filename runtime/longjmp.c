@@ -83,6 +83,9 @@ extern void __libc_siglongjmp(struct __jmp_buf_tag env[1], int val)
 
 typedef void (*jumpFn)(struct __jmp_buf_tag *env, int val);
 
+static uintptr_t peerTop(void);
+static int peerStep(int fn, struct __jmp_buf_tag *env, int val);
+
 _Thread_local struct ptmJumpScope *ptmJumpTop;
 
 static struct {
@@ -151,6 +154,8 @@ __attribute__((constructor)) static void resolve(void)
         if (!real.fn[i])
             real.fn[i] = any;
     real.demangles = demanglesHere();
+    atomic_store(&ptmPeerSelf.jump_top, peerTop);
+    atomic_store(&ptmPeerSelf.jump_step, peerStep);
     atomic_store(&real.resolved, 1);
 }
 
@@ -182,6 +187,68 @@ static int where(const struct ptmJumpScope *s, const struct __jmp_buf_tag *env)
 ** Scopes
 */
 
+/* onAltStack: whether this thread runs on its signal stack now. */
+static int onAltStack(void)
+{
+    stack_t ss;
+    return sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+}
+
+/* The scopes' frames, beside the list: whether a scope still runs is read
+** here, never from the scope, whose memory may be gone.  Deeper than
+** SIDE_MAX, no scope is dropped. */
+#define SIDE_MAX 64
+static _Thread_local struct {
+    struct ptmJumpScope *s;
+    uintptr_t hi;
+} side[SIDE_MAX];
+static _Thread_local unsigned sideN, sideOver;
+
+static void sidePush(struct ptmJumpScope *s)
+{
+    if (sideOver || sideN == SIDE_MAX) {
+        sideOver++;
+        return;
+    }
+    side[sideN].s = s;
+    side[sideN++].hi = s->hi;
+}
+
+/* sidePop: s, and the scopes entered after it, no longer run. */
+static void sidePop(const struct ptmJumpScope *s)
+{
+    for (unsigned i = sideN; i-- > 0;)
+        if (side[i].s == s) {
+            sideN = i;
+            sideOver = 0;
+            return;
+        }
+    if (sideOver)
+        sideOver--;
+}
+
+/* liveTop: this thread's innermost scope that may still run, seen from a
+** frame at here.  A running scope's frame is above every frame of the code
+** it runs: one below here on the same stack has been left unseen -- by a
+** jump through libc's longjmp (a plain program's own, in a process where
+** this runtime is a library's: docs/DESIGN.md §9).  Its frame is gone, so
+** it cannot be ended (no record; what it held is not released): it is
+** dropped, so that no jump reads it.  Not from a signal stack, which lies
+** anywhere. */
+static struct ptmJumpScope *liveTop(uintptr_t here)
+{
+    unsigned n = sideN;
+    if (sideOver)
+        return ptmJumpTop;
+    while (n > 0 && side[n - 1].hi < here && here - side[n - 1].hi < SAME_STACK)
+        n--;
+    if (n < sideN && !onAltStack()) {
+        sideN = n;
+        ptmJumpTop = n ? side[n - 1].s : NULL;
+    }
+    return ptmJumpTop;
+}
+
 /*
 ** ptmJumpEnter: s runs on this thread from now on, inside the scopes
 ** already running.  The caller has filled in s->kind and s->hi (its own
@@ -193,9 +260,11 @@ void ptmJumpEnter(struct ptmJumpScope *s)
 {
     if (s->kind == PTM_SCOPE_MIRROR)
         pending.env = NULL; /* left by a mirror nobody resumed: dropped */
+    liveTop(s->hi + 1);
     s->left = 0;
     s->prev = ptmJumpTop;
     ptmJumpTop = s;
+    sidePush(s);
 }
 
 /*
@@ -204,6 +273,7 @@ void ptmJumpEnter(struct ptmJumpScope *s)
 */
 void ptmJumpLeave(struct ptmJumpScope *s)
 {
+    sidePop(s);
     ptmJumpTop = s->prev;
 }
 
@@ -222,37 +292,91 @@ void ptmJumpReal(sigjmp_buf env, int val)
     __builtin_unreachable();
 }
 
+/* stepOwn: this runtime's innermost scope s, for a jump fn to env: a
+** mirror's it leaves ends the jump -- it lands back in the mirror's
+** executor -- unless the scope defers the jumps that are not its own (an
+** inline mirror: a signal handler of the host interrupted it), which then
+** go on once the mirror has ended (ptmJumpResume).  A call's it leaves
+** writes its record and releases the call: returns 1, the jump goes on.
+** Returns 0 when the jump stays inside s. */
+static int stepOwn(enum ptmJumpFn fn, struct __jmp_buf_tag *env, int val, int own)
+{
+    struct ptmJumpScope *s = ptmJumpTop;
+    int w = where(s, env);
+    if (s->kind == PTM_SCOPE_MIRROR && w != INSIDE) {
+        s->left = 1;
+        if (s->defers && !own) {
+            pending.env = env;
+            pending.val = val;
+            pending.fn = fn;
+        }
+        sidePop(s);
+        ptmJumpTop = s->prev; /* its frame is the executor's again */
+        ptmJumpReal(*s->back, PTM_JUMP_LEFT);
+    }
+    if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)
+        return 0;
+    sidePop(s);
+    ptmJumpTop = s->prev;
+    s->left = 1;
+    s->unwind(s->ctx);
+    return 1;
+}
+
+/* peerTop, peerStep: this runtime's scopes, for another runtime's jump
+** (peers.c): a library's longjmp may leave the program's primary, the
+** program's a library's. */
+static uintptr_t peerTop(void)
+{
+    struct ptmJumpScope *s = liveTop((uintptr_t)__builtin_frame_address(0));
+    return s ? s->hi : 0;
+}
+
+static int peerStep(int fn, struct __jmp_buf_tag *env, int val)
+{
+    if (!atomic_load(&real.resolved))
+        resolve();
+    return ptmJumpTop && fn >= 0 && fn < PTM_JUMP_KINDS ? stepOwn(fn, env, val, 0) : 0;
+}
+
+/* innermostPeer: the peer whose innermost scope on this thread is the
+** innermost of all peers' (the lowest frame); NULL: none has one.
+** OUT: *hi, that scope's hi. */
+static struct ptmPeer *innermostPeer(uintptr_t *hi)
+{
+    struct ptmPeer *p, *best = NULL;
+    *hi = 0;
+    for (int i = 0; (p = ptmPeerNext(&i)) != NULL;) {
+        uintptr_t (*top)(void) = atomic_load(&p->jump_top);
+        uintptr_t h = top ? top() : 0;
+        if (h && (!best || h < *hi))
+            best = p, *hi = h;
+    }
+    return best;
+}
+
 /* jump: longjmp(env, val) through libc's fn; own: made by the mirror's own
 ** code (shims/jump.c).  Each scope the jump leaves is ended first,
-** innermost first.  A mirror's ends the jump: it lands back in the
-** mirror's executor -- unless the scope defers the jumps that are not its
-** own (an inline mirror: a signal handler of the host interrupted it), which
-** then go on once the mirror has ended (ptmJumpResume).  A call's writes
-** its record and releases the call, and the jump goes on. */
+** innermost first, this runtime's and its peers' alike (stepOwn). */
 static __attribute__((noreturn)) void jump(enum ptmJumpFn fn, struct __jmp_buf_tag *env,
                                            int val, int own)
 {
-    struct ptmJumpScope *s;
-
     if (!atomic_load(&real.resolved))
         resolve();
-    while ((s = ptmJumpTop) != NULL) {
-        int w = where(s, env);
-        if (s->kind == PTM_SCOPE_MIRROR && w != INSIDE) {
-            s->left = 1;
-            if (s->defers && !own) {
-                pending.env = env;
-                pending.val = val;
-                pending.fn = fn;
-            }
-            ptmJumpTop = s->prev; /* its frame is the executor's again */
-            ptmJumpReal(*s->back, PTM_JUMP_LEFT);
-        }
-        if (s->kind != PTM_SCOPE_CALL || w != OUTSIDE)
+    for (;;) {
+        uintptr_t phi;
+        struct ptmPeer *p = innermostPeer(&phi);
+        struct ptmJumpScope *s = liveTop((uintptr_t)__builtin_frame_address(0));
+        int (*step)(int, struct __jmp_buf_tag *, int) = p ? atomic_load(&p->jump_step) : NULL;
+        if (s && (!step || s->hi <= phi)) {
+            if (!stepOwn(fn, env, val, own))
+                break;
+        } else if (step) {
+            if (!step(fn, env, val))
+                break;
+        } else {
             break;
-        ptmJumpTop = s->prev;
-        s->left = 1;
-        s->unwind(s->ctx);
+        }
     }
 #ifdef PTM_ASAN
     __asan_handle_no_return();

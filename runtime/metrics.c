@@ -107,6 +107,16 @@ static void metricsObserve(struct metricsHist *h, uint64_t ns)
     metricsAdd(&h->count, 1);
 }
 
+/* metricsPublish: the other runtimes of the process (peers.c) may print
+** this table in their PTM_METRICS files. */
+static void metricsPublish(void)
+{
+    if (!atomic_load_explicit(&ptmPeerSelf.metrics, memory_order_relaxed)) {
+        ptmPeerSelf.metrics_dropped = &metricsDropped;
+        atomic_store(&ptmPeerSelf.metrics, (void *)metricsTable);
+    }
+}
+
 /* --- the file -------------------------------------------------------------- */
 
 static pthread_once_t metricsOnce = PTHREAD_ONCE_INIT;
@@ -187,7 +197,7 @@ int ptmMetricsFlush(void)
         return err;
     }
     fclose(m);
-    size_t plen = strlen(metricsPath) + 32;
+    size_t plen = strlen(metricsPath) + 48;
     char *tmp = malloc(plen);
     struct rlimit rl;
     if (!tmp) {
@@ -196,7 +206,10 @@ int ptmMetricsFlush(void)
                len > rl.rlim_cur) {
         err = EFBIG; /* writing past it would raise SIGXFSZ and kill the host */
     } else {
-        snprintf(tmp, plen, "%s.tmp.%ld", metricsPath, (long)getpid());
+        /* Per runtime too: the process's other copies of libptm write the
+        ** same file (peers.c). */
+        snprintf(tmp, plen, "%s.tmp.%ld.%lx", metricsPath, (long)getpid(),
+                 (unsigned long)((uintptr_t)metricsTable >> 4 & 0xffffff));
         int fd = ptmOs.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
             err = errno;
@@ -294,6 +307,7 @@ void ptmMetricsRecord(const struct ptmTxRecord *r)
     if (metricsPath && metricsInterval && !metricsThreadRunning && !metricsStop &&
         getpid() == metricsOwner)
         metricsStartWriter();
+    metricsPublish();
     struct metricsTx *t = metricsSlot(r->desc->transaction_id);
     if (!t) {
         metricsAdd(&metricsDropped, 1);
@@ -340,46 +354,112 @@ static uint64_t metricsGet(_Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-static void metricsCounter(FILE *f, const char *name, const char *help, size_t off)
+/* metricsFind: id's slot in table t, or NULL (never claims one). */
+static struct metricsTx *metricsFind(struct metricsTx *t, const char *id)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    uint32_t h = metricsHash(id);
     for (unsigned i = 0; i < PTM_METRICS_MAX_TX; i++) {
-        struct metricsTx *t = &metricsTable[i];
-        const char *id = atomic_load_explicit(&t->id, memory_order_acquire);
-        if (!id)
-            continue;
-        fprintf(f, "%s{transaction_id=\"", name);
-        metricsLabel(f, id);
-        fprintf(f, "\"} %llu\n",
-                (unsigned long long)metricsGet((_Atomic uint64_t *)((char *)t + off)));
+        struct metricsTx *x = &t[(h + i) % PTM_METRICS_MAX_TX];
+        const char *cur = atomic_load_explicit(&x->id, memory_order_acquire);
+        if (!cur)
+            return NULL;
+        if (strcmp(cur, id) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+#define METRICS_MAX_TABLES 17
+
+/* The tables to print: this runtime's and its peers' (the other copies of
+** libptm in the process, peers.c), so that each runtime's file holds the
+** process's figures.  An id in several runtimes is printed once, summed. */
+struct metricsTables {
+    unsigned n;
+    struct metricsTx *t[METRICS_MAX_TABLES];
+    _Atomic uint64_t *dropped[METRICS_MAX_TABLES];
+};
+
+static void metricsCollect(struct metricsTables *m)
+{
+    struct ptmPeer *p;
+    m->n = 0;
+    m->t[m->n] = metricsTable;
+    m->dropped[m->n++] = &metricsDropped;
+    for (int i = 0; m->n < METRICS_MAX_TABLES && (p = ptmPeerNext(&i)) != NULL;) {
+        struct metricsTx *t = atomic_load(&p->metrics);
+        if (t) {
+            m->t[m->n] = t;
+            m->dropped[m->n++] = p->metrics_dropped;
+        }
     }
 }
 
-static void metricsHistogram(FILE *f, const char *name, const char *help, size_t off)
+/* metricsFirst: whether table k is the first that holds id. */
+static int metricsFirst(const struct metricsTables *m, unsigned k, const char *id)
+{
+    for (unsigned j = 0; j < k; j++)
+        if (metricsFind(m->t[j], id))
+            return 0;
+    return 1;
+}
+
+static void metricsCounter(FILE *f, const struct metricsTables *m, const char *name,
+                           const char *help, size_t off)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (unsigned k = 0; k < m->n; k++)
+        for (unsigned i = 0; i < PTM_METRICS_MAX_TX; i++) {
+            const char *id = atomic_load_explicit(&m->t[k][i].id, memory_order_acquire);
+            if (!id || !metricsFirst(m, k, id))
+                continue;
+            uint64_t v = 0;
+            for (unsigned j = k; j < m->n; j++) {
+                struct metricsTx *t = j == k ? &m->t[k][i] : metricsFind(m->t[j], id);
+                if (t)
+                    v += metricsGet((_Atomic uint64_t *)((char *)t + off));
+            }
+            fprintf(f, "%s{transaction_id=\"", name);
+            metricsLabel(f, id);
+            fprintf(f, "\"} %llu\n", (unsigned long long)v);
+        }
+}
+
+static void metricsHistogram(FILE *f, const struct metricsTables *m, const char *name,
+                             const char *help, size_t off)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    for (unsigned i = 0; i < PTM_METRICS_MAX_TX; i++) {
-        struct metricsTx *t = &metricsTable[i];
-        const char *id = atomic_load_explicit(&t->id, memory_order_acquire);
-        if (!id)
-            continue;
-        struct metricsHist *h = (struct metricsHist *)((char *)t + off);
-        /* Cumulative, and +Inf equal to _count, even while calls are added. */
-        uint64_t cum = 0;
-        for (unsigned b = 0; b <= METRICS_BUCKETS; b++) {
-            cum += metricsGet(&h->bucket[b]);
-            fprintf(f, "%s_bucket{transaction_id=\"", name);
+    for (unsigned k = 0; k < m->n; k++)
+        for (unsigned i = 0; i < PTM_METRICS_MAX_TX; i++) {
+            const char *id = atomic_load_explicit(&m->t[k][i].id, memory_order_acquire);
+            if (!id || !metricsFirst(m, k, id))
+                continue;
+            uint64_t bucket[METRICS_BUCKETS + 1] = {0}, sum_ns = 0;
+            for (unsigned j = k; j < m->n; j++) {
+                struct metricsTx *t = j == k ? &m->t[k][i] : metricsFind(m->t[j], id);
+                if (!t)
+                    continue;
+                struct metricsHist *h = (struct metricsHist *)((char *)t + off);
+                for (unsigned b = 0; b <= METRICS_BUCKETS; b++)
+                    bucket[b] += metricsGet(&h->bucket[b]);
+                sum_ns += metricsGet(&h->sum_ns);
+            }
+            /* Cumulative, and +Inf equal to _count, even while calls are added. */
+            uint64_t cum = 0;
+            for (unsigned b = 0; b <= METRICS_BUCKETS; b++) {
+                cum += bucket[b];
+                fprintf(f, "%s_bucket{transaction_id=\"", name);
+                metricsLabel(f, id);
+                fprintf(f, "\",le=\"%s\"} %llu\n", b < METRICS_BUCKETS ? metricsLe[b] : "+Inf",
+                        (unsigned long long)cum);
+            }
+            fprintf(f, "%s_sum{transaction_id=\"", name);
             metricsLabel(f, id);
-            fprintf(f, "\",le=\"%s\"} %llu\n", b < METRICS_BUCKETS ? metricsLe[b] : "+Inf",
-                    (unsigned long long)cum);
+            fprintf(f, "\"} %.9f\n", (double)sum_ns / 1e9);
+            fprintf(f, "%s_count{transaction_id=\"", name);
+            metricsLabel(f, id);
+            fprintf(f, "\"} %llu\n", (unsigned long long)cum);
         }
-        fprintf(f, "%s_sum{transaction_id=\"", name);
-        metricsLabel(f, id);
-        fprintf(f, "\"} %.9f\n", (double)metricsGet(&h->sum_ns) / 1e9);
-        fprintf(f, "%s_count{transaction_id=\"", name);
-        metricsLabel(f, id);
-        fprintf(f, "\"} %llu\n", (unsigned long long)cum);
-    }
 }
 
 /*
@@ -399,23 +479,29 @@ PTM_API int ptm_metrics_write(FILE *f)
         errno = EINVAL;
         return -1;
     }
-    metricsCounter(f, "ptm_calls_total", "Transaction calls.", offsetof(struct metricsTx, calls));
-    metricsCounter(f, "ptm_mirrors_total", "Calls that ran a mirror.",
+    struct metricsTables m;
+    metricsPublish();
+    metricsCollect(&m);
+    uint64_t dropped = 0;
+    for (unsigned k = 0; k < m.n; k++)
+        dropped += m.dropped[k] ? metricsGet(m.dropped[k]) : 0;
+    metricsCounter(f, &m, "ptm_calls_total", "Transaction calls.", offsetof(struct metricsTx, calls));
+    metricsCounter(f, &m, "ptm_mirrors_total", "Calls that ran a mirror.",
                    offsetof(struct metricsTx, mirrors));
-    metricsCounter(f, "ptm_diversions_total", "Calls diverted to an alternative.",
+    metricsCounter(f, &m, "ptm_diversions_total", "Calls diverted to an alternative.",
                    offsetof(struct metricsTx, diversions));
-    metricsCounter(f, "ptm_failures_total", "Calls whose outcome was a failure.",
+    metricsCounter(f, &m, "ptm_failures_total", "Calls whose outcome was a failure.",
                    offsetof(struct metricsTx, failures));
-    metricsCounter(f, "ptm_retries_total", "Attempts of the primary after the first.",
+    metricsCounter(f, &m, "ptm_retries_total", "Attempts of the primary after the first.",
                    offsetof(struct metricsTx, retries));
-    metricsHistogram(f, "ptm_mirror_latency_seconds", "How long mirrors ran.",
+    metricsHistogram(f, &m, "ptm_mirror_latency_seconds", "How long mirrors ran.",
                      offsetof(struct metricsTx, mirror));
-    metricsHistogram(f, "ptm_primary_latency_seconds",
+    metricsHistogram(f, &m, "ptm_primary_latency_seconds",
                      "How long calls that ran the primary took after their mirror.",
                      offsetof(struct metricsTx, primary));
     fprintf(f, "# HELP ptm_metrics_dropped_total Calls of transaction ids beyond the table.\n"
                "# TYPE ptm_metrics_dropped_total counter\nptm_metrics_dropped_total %llu\n",
-            (unsigned long long)metricsGet(&metricsDropped));
+            (unsigned long long)dropped);
     if (fflush(f) != 0 || ferror(f))
         return -1;
     return 0;

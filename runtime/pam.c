@@ -510,7 +510,12 @@ static int pamProtectedLoad(lua_State *L)
     lua_rotate(L, -2, 1);                     /* thread, chunk */
     lua_xmove(L, T, 1);
     int nres = 0;
-    if (pamResume(st, L, T, 0, &nres, "load", c->err, sizeof c->err) != 0) {
+    /* Once per script and process, and a failure is for good: in CPU time
+    ** (pam_budget.c). */
+    st->budget.by_cpu = 1;
+    int loadRc = pamResume(st, L, T, 0, &nres, "load", c->err, sizeof c->err);
+    st->budget.by_cpu = 0;
+    if (loadRc != 0) {
         c->failed = 1;
         pamDropThread(L, T);
         return 0;

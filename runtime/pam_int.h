@@ -20,6 +20,8 @@ struct ptmPamBudget {
     int time_hit;                 /* ... the time budget, before the instructions */
     int running;                  /* a run is under way: the allocator watches the clock */
     uint64_t t0_ns;               /* when this run started */
+    uint64_t cpu0_ns;             /* this thread's CPU time then; UINT64_MAX: unknown */
+    int by_cpu;                   /* time is the thread's CPU time (a script's load) */
     unsigned long steps;          /* VM instructions it ran, in hook steps */
     size_t spent;                 /* library steps not yet checked (ptmPamSpend) */
 };

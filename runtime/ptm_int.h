@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -608,6 +609,47 @@ int ptmJumpPending(void);
 ** past the scopes still running (a call's are ended).  Does not return. */
 void ptmJumpResume(void) __attribute__((noreturn));
 
+/* peers.c ---------------------------------------------------------------
+** The other copies of libptm in this process (a program built by ptmcc and
+** its ptmcc-built libraries each carry one, hidden): found through an ELF
+** note, they share what is one per thread or process.  See peers.c.
+*/
+#define PTM_PEER_VERSION 1
+struct __jmp_buf_tag;
+/* One runtime as the others see it.  version and size stay first in every
+** version; the hooks are set by the layers that own what they read. */
+struct ptmPeer {
+    uint32_t version;                 /* PTM_PEER_VERSION */
+    uint32_t size;                    /* sizeof(struct ptmPeer) */
+    int (*in_mirror)(void);           /* this thread runs one of its mirrors */
+    void (*join)(struct ptmPeer *p);  /* p is another runtime of the process */
+    /* Its inline executor's signal handler (exec_inline.c); NULL: none yet. */
+    _Atomic(void (*)(int, siginfo_t *, void *)) on_signal;
+    /* Its innermost jump scope on this thread: the scope's hi, 0 none
+    ** (longjmp.c). */
+    _Atomic(uintptr_t (*)(void)) jump_top;
+    /* Ends its innermost scope if a jump fn to env leaves it: 1 a call's
+    ** was ended (go on), 0 it is not left (the jump stays inside it); a
+    ** mirror's left does not return (longjmp.c). */
+    _Atomic(int (*)(int fn, struct __jmp_buf_tag *env, int val)) jump_step;
+    /* Its PTM_METRICS table (metrics.c); NULL: none yet. */
+    _Atomic(void *) metrics;
+    _Atomic(uint64_t) *metrics_dropped;
+    /* Its ptm_validate_failed, recording into its running mirror
+    ** (shims/validate.c). */
+    _Atomic(void (*)(const char *fmt, va_list ap)) validate_failed;
+};
+/* This runtime. */
+extern struct ptmPeer ptmPeerSelf;
+/* ptmPeerPin: this runtime's module is never unloaded (RTLD_NODELETE). */
+void ptmPeerPin(void);
+/* ptmPeerNext: the next usable peer from *i (start at 0); NULL: no more. */
+struct ptmPeer *ptmPeerNext(int *i);
+/* ptmPeerInMirror: whether another runtime runs a mirror on this thread. */
+int ptmPeerInMirror(void);
+/* ptmPeerIsHandler: whether fn is another runtime's signal handler. */
+int ptmPeerIsHandler(void (*fn)(int, siginfo_t *, void *));
+
 /* redo.c ----------------------------------------------------------------
 ** The write buffer and heap of an inline mirror (see redo.c).
 */
@@ -903,8 +945,9 @@ const char *ptmEventKindName(unsigned kind);
 #define PTM_MAX_REASONS 8
 #define PTM_PAM_MEMORY_CAP (8u << 20) /* bytes a rules state may allocate */
 #define PTM_PAM_BUDGET 1000000        /* VM instructions per load / analyze() */
-#define PTM_PAM_TIME_MS 50            /* and wall-clock time: a library call (string.rep)
-                                         can take long for one instruction */
+#define PTM_PAM_TIME_MS 50            /* and wall-clock time (a load: CPU time): a library
+                                         call (string.rep) can take long for one instruction */
+#define PTM_PAM_LOAD_WALL_MS 1000     /* a load's wall-clock bound */
 
 /* lua-rules/default.lua, embedded at build time (default_rules.c). */
 extern const char ptmDefaultRules[];

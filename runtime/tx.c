@@ -54,6 +54,8 @@ static struct {
                                     set, the metadata's mode */
 } env;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+/* This module is pinned (ptmPeerPin) once it has run a transaction. */
+static atomic_int pinned;
 
 static _Thread_local uint64_t rng_state;
 
@@ -750,6 +752,16 @@ static int run_nested_mirror(const struct ptm_tx_desc *d, void *frame)
     return judge(d, frame);
 }
 
+/* run_in_peer_mirror: another runtime's mirror runs on this thread (this
+** is its fork child, running this module's code as unknown code): to that
+** mirror this transaction is plain code, and its primary runs once, as in
+** a plain build, under that mirror's sandbox; nothing is recorded here. */
+static int run_in_peer_mirror(const struct ptm_tx_desc *d, void *frame)
+{
+    d->primary(frame);
+    return d->abi == PTM_ABI_VERSION ? judge(d, frame) : 1;
+}
+
 /* apply_verdict: the first judgment's timeout_ms and backoff apply to the
 ** call, and its prediction is what ptm_prediction() says in the primary. */
 static void apply_verdict(Call *c)
@@ -792,6 +804,10 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
     pthread_once(&env_once, read_env);
     if (ptmMirrorCurrent)
         return run_nested_mirror(d, frame);
+    if (ptmPeerInMirror())
+        return run_in_peer_mirror(d, frame);
+    if (!pinned && !atomic_exchange(&pinned, 1))
+        ptmPeerPin(); /* threads, thread keys and atexit handlers point here now */
     uint64_t t0 = ptmOsNowNs();
     stats.transactions++;
     ptmLastErrorClear();

@@ -41,8 +41,19 @@ void ptm_validate_failed(const char *fmt, va_list ap)
     struct ptmEvent *ev;
     uint64_t t0;
 
-    if (!ptmMirrorCurrent)
+    if (!ptmMirrorCurrent) {
+        /* This module's code may run in another runtime's mirror (a fork
+        ** child of the program's): that mirror sees the check. */
+        struct ptmPeer *p;
+        for (int i = 0; (p = ptmPeerNext(&i)) != NULL;) {
+            void (*failed)(const char *, va_list) = atomic_load(&p->validate_failed);
+            if (failed && p->in_mirror && p->in_mirror()) {
+                failed(fmt, ap);
+                break;
+            }
+        }
         return;
+    }
     t0 = ptmOsNowNs();
     msg[0] = '\0';
     if (fmt)
@@ -124,4 +135,11 @@ void ptm_shim___assert_fail(const char *expr, const char *file, unsigned int lin
         _exit(128 + SIGABRT); /* SIGABRT ignored in the child */
     /* Not reached in an executor's mirror: its SIGABRT never returns. */
     __assert_fail(expr, file, line, fn);
+}
+
+/* The other runtimes of the process record this one's checks in their
+** mirrors (peers.c). */
+__attribute__((constructor)) static void validatePublish(void)
+{
+    atomic_store(&ptmPeerSelf.validate_failed, ptm_validate_failed);
 }

@@ -28,6 +28,7 @@ LAYERS = [
     ("events", [                # the ring, what a mirror records, its way out
         "ring.c",
         "event.c",
+        "peers.c",              # the process's other copies of libptm
     ]),
     ("mirror memory", [         # what a mirror's own code calls: its write
         "redo.c",               # buffer and heap, bounds, clones, its jumps

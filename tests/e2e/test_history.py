@@ -28,6 +28,14 @@ class History(ptmtest.TempDirTest):
 
     def run_traced(self, n, name, **env):
         trace = os.path.join(self.dir, name + ".jsonl")
+        # The mirror's own deadline is the transaction's 5 ms timeout by
+        # default: on a loaded machine a descheduled mirror ran out of it
+        # now and then (mirror_status "timeout", deviation 1.0), which put
+        # that call in another cell of the model (cell 204, not 68), with
+        # no outcomes: the second run's first call saw n 0, the rest 5..8
+        # (reproduced once in 40 runs beside three CPU hogs).  The cells are
+        # what is tested here, not the deadline: the mirror has 2 s.
+        env.setdefault("PTM_MIRROR_DEADLINE_MS", 2000)
         r = self.run_cmd([self.exe, str(n)], env=clean_env(PTM_TRACE=trace, **env))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, "", "nothing said: the file works")

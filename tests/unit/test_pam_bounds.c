@@ -11,6 +11,9 @@
 ** do not meet.
 */
 #include <math.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +299,43 @@ Test(bombs, at_load_time)
         cr_expect(saysOneOf(v.error, bombs[i].expect), "bomb %zu (%s): %s", i + 1,
                   bombs[i].code, v.error);
     }
+}
+
+static void sleepy(int sig)
+{
+    (void)sig;
+    struct timespec ts = {0, 120 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* the thread is off the CPU, as under load */
+}
+
+/* A script's load is charged its thread's CPU time, not the time the
+** thread spent off the CPU (a loaded machine, valgrind): its failure would
+** leave the process without the script for good.  A signal handler keeps
+** the loading thread asleep for 120 ms while the top level runs: the load
+** succeeds (it failed, "load: time budget of 50 ms exceeded", when the
+** budget was wall-clock time).  analyze keeps its wall-clock budget. */
+Test(bombs, a_load_is_charged_its_cpu_time)
+{
+    struct sigaction sa = {.sa_handler = sleepy}, old;
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGALRM, &sa, &old), 0);
+    struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    timer_t timer;
+    cr_assert_eq(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
+    struct itimerspec its = {.it_value = {0, 2 * 1000 * 1000}};
+    cr_assert_eq(timer_settime(timer, 0, &its, NULL), 0);
+    const char *src = "local n = 0\n"
+                      "for i = 1, 300000 do n = n + i end\n"
+                      "return {analyze = function() return 0.125 end}";
+    struct ptmVerdict v;
+    int rc;
+    double ms = run("sleepy_load.lua", src, 1, 0, &v, &rc);
+    timer_delete(timer);
+    sigaction(SIGALRM, &old, NULL);
+    cr_expect_gt(ms, 100.0, "the handler slept during the call: %.1f ms", ms);
+    cr_expect_eq(rc, PTM_OK, "%s", v.error);
+    cr_expect_eq(v.probability, 0.125);
 }
 
 /* A rules script that is merely busy is not stopped: the bounds cost
