@@ -196,8 +196,8 @@ typedef struct Call {
 /* call_init: a call of d on frame, begun at t0: every member before
 ** call_head_end zeroed, and of the large ones what is read before it is
 ** written (the verdict's flags and "not set" adjustments, the first
-** attempt's time, the retry report's counts, the grant's and the
-** sockets' "nothing to restore"). */
+** attempt's time, the retry report's counts, the grant's, the sockets'
+** and the families' "nothing to restore"). */
 static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_t t0)
 {
     memset(c, 0, offsetof(Call, call_head_end));
@@ -227,6 +227,7 @@ static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_
     c->retry.budget_denied = 0;
     c->grant.active = 0;
     c->socks.n = 0;
+    memset(&c->fam, 0, sizeof c->fam);
 }
 
 /* history_of: the history of the call's id, kept in the id's state once
