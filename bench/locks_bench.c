@@ -98,7 +98,7 @@ int main(int argc, char **argv)
                 }
                 pid_t who = 0;
                 uint64_t age = 0;
-                int n = ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, &who, &age);
+                int n = ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, 0, &who, &age);
                 prb[np++] = nowMs() - t;
                 held += n > 0;
                 freed += n == 0;

@@ -770,7 +770,8 @@ static int flockProbe(struct ptmSimFile *f, int ex, pid_t *holder, uint64_t *age
     *age_ns = 0;
     if (f->type != S_IFREG || f->ino == 0)
         return 0;
-    n = ptmProbeFlockConflicts(f->dev, f->ino, ex, f->mirror->in_child, holder, age_ns);
+    n = ptmProbeFlockConflicts(f->dev, f->ino, ex, f->mirror->in_child, f->mirror->host_pid,
+                               holder, age_ns);
     if (n < 0)
         return -1;
     if (n > 0 && f->kind == PTM_SIM_BORROWED) {

@@ -384,8 +384,8 @@ void ptmSimCloseParked(struct ptmMirror *m);
 /* sim_locks.c */
 int ptmFlockConflicts(const char *text, dev_t dev, ino_t ino, int ex, pid_t *holder);
 char *ptmProbeProcText(const char *path, size_t cap, int *cut);
-int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t *holder,
-                           uint64_t *age_ns);
+int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t self,
+                           pid_t *holder, uint64_t *age_ns);
 void ptmFlockProbeSet(int sync, uint64_t ttl, uint64_t budget, uint64_t cold, uint64_t stale);
 uint64_t ptmFlockProbeReads(void);
 /* sim_path.c */

@@ -37,7 +37,12 @@
 ** What the table can miss: a flock lock taken or released in the `age`
 ** before the probe (at most `stale`): a lock taken since is not seen (the
 ** primary meets it, as it would without a mirror), a lock released since is
-** seen held (the call may divert when it need not).  A read is a snapshot
+** seen held (the call may divert when it need not).  This process's own
+** locks count only from a read begun after the probe: a table read while
+** the host's own primary held its lock (the reader runs beside it) would
+** otherwise show that lock to every mirror until the next read (bench/mixed
+** found it: a third of its good jobs diverted); so a lock another thread of
+** the host holds is missed by an answer from an older table.  A read is a snapshot
 ** of the whole file, so two locks' states are from the same moment.
 **
 ** A fork child (the fork executor's, or a host's own fork) has no reader
@@ -257,10 +262,15 @@ static void readAndPublish(void)
     futexOp(&rd.gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
-/* Looks (dev, ino) up in the published table.  OUT: *n conflicts, *holder,
-** *read_ns (the table's time).  0 when answered; -1 when there is no table,
-** it lost holders (cut), or a writer kept changing it. */
-static int lookUp(dev_t dev, ino_t ino, int ex, int *n, pid_t *holder, uint64_t *read_ns)
+/* Looks (dev, ino) up in the published table.  Locks of process self count
+** only when the table's read began at or after since: an older read may have
+** caught this process's own primary holding the lock it has released since
+** (every job of a program that locks one file would then see it held).
+** OUT: *n conflicts, *holder, *read_ns (the table's time).  0 when answered;
+** -1 when there is no table, it lost holders (cut), or a writer kept
+** changing it. */
+static int lookUp(dev_t dev, ino_t ino, int ex, pid_t self, uint64_t since, int *n,
+                  pid_t *holder, uint64_t *read_ns)
 {
     for (int tries = 0; tries < 8; tries++) {
         uint32_t s = atomic_load_explicit(&table.seq, memory_order_acquire);
@@ -271,7 +281,8 @@ static int lookUp(dev_t dev, ino_t ino, int ex, int *n, pid_t *holder, uint64_t 
         int whole = atomic_load_explicit(&table.whole, memory_order_relaxed);
         pid_t who = 0;
         for (int i = 0; i < cnt && i < LOCKS_MAX; i++)
-            if (conflicts(&table.ent[i], dev, ino, ex)) {
+            if (conflicts(&table.ent[i], dev, ino, ex) &&
+                (table.ent[i].pid != self || t >= since)) {
                 who = table.ent[i].pid;
                 k++;
             }
@@ -439,13 +450,15 @@ static int awaitRead(uint64_t since, uint64_t until)
 ** request for an exclusive (ex) or shared lock, as the kernel lists them
 ** (this process's own included: the caller takes out those of a borrowed
 ** descriptor).  in_child: the probe runs in the fork executor's child.
+** self: the host's pid, whose own locks only a read begun after the probe
+** began may show (a table read earlier may have caught a primary's lock).
 ** OUT: *holder, one holder's pid; *age_ns, how old the answer is (0: read
 ** for this probe).  Returns the count, or -1: unknown (no read within the
 ** wait, and none recent enough; the file could not be read; or a table cut
 ** at its bounds that does not list the file).
 */
-int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t *holder,
-                           uint64_t *age_ns)
+int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t self,
+                           pid_t *holder, uint64_t *age_ns)
 {
     uint64_t t0 = ptmOsNowNs(), t, have;
     int n;
@@ -453,7 +466,7 @@ int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t *ho
     configure();
     *age_ns = 0;
     have = atomic_load(&table.read_ns);
-    if (!rd.sync && have && t0 - have <= rd.ttl && lookUp(dev, ino, ex, &n, holder, &t) == 0) {
+    if (!rd.sync && have && t0 - have <= rd.ttl && lookUp(dev, ino, ex, self, t0, &n, holder, &t) == 0) {
         *age_ns = t0 > t ? t0 - t : 0;
         return n;
     }
@@ -463,14 +476,14 @@ int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t *ho
         /* The kernel's side is still warm from the last read: cheaper to
         ** read here than to hand it to the reader. */
         readAndPublish();
-        if (lookUp(dev, ino, ex, &n, holder, &t) == 0 && t >= t0)
+        if (lookUp(dev, ino, ex, self, t0, &n, holder, &t) == 0 && t >= t0)
             return n;
     }
     atomic_fetch_add(&rd.want, 1);
     futexOp(&rd.want, FUTEX_WAKE_PRIVATE, 1, NULL);
     int usable = have && t0 - have <= rd.stale;
     awaitRead(t0, t0 + (usable ? rd.budget : rd.cold));
-    if (lookUp(dev, ino, ex, &n, holder, &t) != 0)
+    if (lookUp(dev, ino, ex, self, t0, &n, holder, &t) != 0)
         return -1;
     uint64_t now = ptmOsNowNs();
     if (t < t0 && now - t > rd.stale)

@@ -171,12 +171,35 @@ Test(table, the_reader_answers_and_a_fresh_table_is_reused)
 
     ptmFlockProbeSet(0, 10 * SEC, 5 * SEC, 5 * SEC, 10 * SEC);
     fakeLocks("1: FLOCK  ADVISORY  WRITE 4242 08:02:77 0 EOF\n");
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 0, 0, &who, &age), 1);
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 0, 0, 0, &who, &age), 1);
     cr_assert_eq(who, 4242);
     cr_assert_eq(age, 0, "read for this probe");
     uint64_t reads = ptmFlockProbeReads();
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 78, 1, 0, &who, &age), 0);
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 78, 1, 0, 0, &who, &age), 0);
     cr_assert_eq(ptmFlockProbeReads(), reads, "within the ttl: no read");
+}
+
+Test(table, this_process_s_own_lock_counts_only_from_a_read_made_for_the_probe)
+{
+    char text[160];
+    pid_t who = 0, self = getpid();
+    uint64_t age;
+
+    /* The table was read while this process's primary held (8:2, 77); the
+    ** next mirror must not see the primary's own lock. */
+    snprintf(text, sizeof text,
+             "1: FLOCK  ADVISORY  WRITE %d 08:02:77 0 EOF\n"
+             "2: FLOCK  ADVISORY  WRITE 4242 08:02:78 0 EOF\n", (int)self);
+    fakeLocks(text);
+    ptmFlockProbeSet(0, 60 * SEC, 5 * SEC, 5 * SEC, 60 * SEC);
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, self, &who, &age), 1,
+                 "a read made for this probe shows it");
+    cr_assert_eq(who, self);
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, self, &who, &age), 0,
+                 "a reused table does not");
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 78, 1, 0, self, &who, &age), 1,
+                 "another process's lock in the same table does");
+    cr_assert_eq(who, 4242);
 }
 
 Test(table, bytes_past_the_cap_are_not_read_and_an_unlisted_file_is_unknown)
@@ -188,9 +211,9 @@ Test(table, bytes_past_the_cap_are_not_read_and_an_unlisted_file_is_unknown)
 
     ptmFlockProbeSet(0, 0, 5 * SEC, 5 * SEC, 10 * SEC);
     fakeLocks(t);
-    int n = ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, &who, &age);
+    int n = ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, 0, &who, &age);
     cr_assert(n > 0 && n < holders, "the holders in the first 4 MiB (%d of %d)", n, holders);
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 9), 1, 1, 0, &who, &age), -1,
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 9), 1, 1, 0, 0, &who, &age), -1,
                  "a cut table cannot say that a file is free");
     free(t);
 }
@@ -208,8 +231,8 @@ Test(table, more_holders_than_the_table_keeps)
                                 i, 10 + i, 1000 + i);
     ptmFlockProbeSet(0, 0, 5 * SEC, 5 * SEC, 10 * SEC);
     fakeLocks(t);
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 1000, 1, 0, &who, &age), 1, "kept");
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 1000 + 5999, 1, 0, &who, &age), -1,
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 1000, 1, 0, 0, &who, &age), 1, "kept");
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 1000 + 5999, 1, 0, 0, &who, &age), -1,
                  "past the table's 4096: unknown, not free");
     free(t);
 }
@@ -221,20 +244,20 @@ Test(table, a_stalled_read_costs_the_probe_its_budget_not_the_stall)
 
     fakeLocks("1: FLOCK  ADVISORY  WRITE 7 08:02:77 0 EOF\n");
     ptmFlockProbeSet(0, 0, 2 * MS, 5 * SEC, 20 * SEC);
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, &who, &age), 1, "a first read");
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, 0, &who, &age), 1, "a first read");
     ptmFlockProbeSet(0, 0, 2 * MS, 50 * MS, 20 * SEC);
     stallMs = 3000; /* the kernel's side stalls 3 s from now on */
     struct timespec pause = {0, 5 * 1000000L};
     nanosleep(&pause, NULL);
     t0 = ptmOsNowNs();
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, &who, &age), 1,
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, 0, &who, &age), 1,
                  "the last table, stale but within `stale`");
     cr_assert_lt(ptmOsNowNs() - t0, 2 * SEC, "did not wait for the 3 s read");
     cr_assert_geq(age, 5 * MS, "its age is said");
     /* Past `stale` there is no answer: unknown, again without the stall. */
     ptmFlockProbeSet(0, 0, 2 * MS, 50 * MS, 1 * MS);
     t0 = ptmOsNowNs();
-    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, &who, &age), -1);
+    cr_assert_eq(ptmProbeFlockConflicts(makedev(8, 2), 77, 1, 0, 0, &who, &age), -1);
     cr_assert_lt(ptmOsNowNs() - t0, 2 * SEC);
     stallMs = 0;
 }
@@ -284,20 +307,20 @@ Test(real_locks, what_a_stale_table_misses_and_a_fresh_one_sees)
     ** misses the lock taken in between.  That is the staleness the table
     ** trades for not reading the file in every mirror (sim_locks.c). */
     ptmFlockProbeSet(0, 60 * SEC, 5 * SEC, 5 * SEC, 60 * SEC);
-    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, &who, &age), 0);
+    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, 0, &who, &age), 0);
     holder = holdFlock(p);
-    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, &who, &age), 0, "missed");
+    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, 0, &who, &age), 0, "missed");
     /* With no reuse (ttl 0), the next probe reads and sees it. */
     ptmFlockProbeSet(0, 0, 5 * SEC, 5 * SEC, 60 * SEC);
-    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, &who, &age), 1);
+    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, 0, &who, &age), 1);
     cr_assert_eq(who, holder);
     cr_assert_eq(age, 0);
     /* And the synchronous probe (PTM_FLOCK_PROBE=sync) as well. */
     ptmFlockProbeSet(1, 0, 0, 0, 0);
-    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 0, 0, &who, &age), 1);
+    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 0, 0, 0, &who, &age), 1);
     kill(holder, SIGKILL);
     waitpid(holder, NULL, 0);
-    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, &who, &age), 0, "released");
+    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, 0, &who, &age), 0, "released");
 }
 
 struct prober {
@@ -313,7 +336,7 @@ static void *probeMany(void *arg)
     for (int i = 0; i < 300; i++) {
         pid_t who;
         uint64_t age;
-        int n = ptmProbeFlockConflicts(pr->dev, pr->ino, 1, 0, &who, &age);
+        int n = ptmProbeFlockConflicts(pr->dev, pr->ino, 1, 0, 0, &who, &age);
         pr->seen_free += n == 0;
         pr->answered += n > 0;
         pr->unknown += n < 0;
@@ -384,13 +407,13 @@ Test(real_locks, a_host_fork_child_starts_its_own_reader)
     writeFile(p, "x");
     stat2(p, &st);
     ptmFlockProbeSet(0, 0, 5 * SEC, 5 * SEC, 60 * SEC);
-    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, &who, &age), 0,
+    cr_assert_eq(ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, 0, &who, &age), 0,
                  "the parent's reader runs");
     holder = holdFlock(p);
     cr_assert_eq(pipe(answer), 0);
     child = fork();
     if (child == 0) {
-        int n = ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, &who, &age);
+        int n = ptmProbeFlockConflicts(st.st_dev, st.st_ino, 1, 0, 0, &who, &age);
         char c = n == 1 ? 'y' : n == 0 ? 'n' : 'u';
         _exit(write(answer[1], &c, 1) == 1 ? 0 : 1);
     }
