@@ -92,6 +92,8 @@ static int ask_service(long value, long *answer)
         ssize_t n = recv(fd, resp, sizeof resp - 1, 0);
         if (n > 0 && sscanf(resp, "%ld", answer) == 1)
             rc = 0;
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            err = ETIMEDOUT; /* SO_RCVTIMEO ran out: the answer came too late */
         else
             err = n < 0 ? errno : EPROTO;
     } else {
