@@ -22,8 +22,8 @@
  *      job's 50 ms receive timeout (consecutive s jobs make one burst).
  * Every kind but g is doomed: its first attempt fails.
  *
- * The other processes (the lock holders, the service) are this process's
- * children; the service's slowness is a flag in shared memory that the
+ * The other processes (the lock holders, the service's four workers) are
+ * this process's children; the service's slowness is a flag in shared memory that the
  * runner sets for the jobs of a burst.
  *
  * Output: one line per job, "<id> <kind> <us> <attempts> <primaries>
@@ -264,17 +264,20 @@ int main(int argc, char **argv)
     if (l < 0 || bind(l, (struct sockaddr *)&service, alen) != 0 || listen(l, 64) != 0 ||
         getsockname(l, (struct sockaddr *)&service, &alen) != 0)
         return 2;
-    pid_t server = fork();
-    if (server == 0) {
-        serve(l);
-        _exit(0);
-    }
+    /* Four workers: a late answer still being written does not hold up
+     * the next job's request. */
+    pid_t server[4];
+    for (int i = 0; i < 4; i++)
+        if ((server[i] = fork()) == 0) {
+            serve(l);
+            _exit(0);
+        }
     close(l);
     char held[256], brief[256];
     snprintf(held, sizeof held, "%s/lock.held", dir);
     snprintf(brief, sizeof brief, "%s/lock.brief", dir);
     pid_t holder = hold_lock(held, -1);
-    if (server < 0 || holder < 0)
+    if (server[0] < 0 || server[3] < 0 || holder < 0)
         return 2;
 
     char kind;
@@ -311,7 +314,8 @@ int main(int argc, char **argv)
         reap();
     }
     *slow = 0;
-    kill(server, SIGKILL);
+    for (int i = 0; i < 4; i++)
+        kill(server[i], SIGKILL);
     kill(holder, SIGKILL);
     while (wait(NULL) > 0)
         continue;

@@ -20,6 +20,10 @@ mean, p50, p99 and max latency per job in ms.  Then the ranges over the
 rounds, and the ratios PTM / loop (targets: averted >= 95%, good diverted
 <= 2%, good failed 0, mean and p99 <= 0.8x the loop's).
 
+--sync: a third build in the same rounds, "sync": the PTM binary under
+PTM_FLOCK_PROBE=sync (every flock probe reads /proc/locks itself, as before
+runtime/shims/sim_locks.c), to show what the probe's read costs the jobs.
+
 --history: PTM learns across the rounds (PTM_HISTORY in the run directory's
 parent, kept between rounds: a warm start from the second round on);
 without it, PTM_HISTORY=off (every run starts cold).  --trace: keep a
@@ -121,6 +125,7 @@ def figures(rows):
     gdiv_after = [r for r in gdiv if r["id"] in after_burst]
     gfail = [r for r in good if r["deferred"] == 2]
     lat = [r["ms"] for r in rows]
+    glat = [r["ms"] for r in good]
     per_kind = {}
     for k in "bwLBs":
         ks = [r for r in doomed if r["kind"] == k]
@@ -129,6 +134,7 @@ def figures(rows):
     return dict(averted=len(averted), doomed=len(doomed), good=len(good), gdiv=len(gdiv),
                 gdiv_after=len(gdiv_after), gfail=len(gfail), mean=statistics.mean(lat),
                 p50=statistics.median(lat), p99=p99(lat), max=max(lat), per_kind=per_kind,
+                gmean=statistics.mean(glat), gp99=p99(glat),
                 attempts=sum(r["attempts"] for r in rows))
 
 
@@ -136,9 +142,10 @@ def show(name, f):
     kinds = " ".join("%s %d/%d" % (k, a, n) for k, (a, n, _) in f["per_kind"].items())
     print("  %-5s averted %3d/%d (%5.1f%%) [%s]  good diverted %d/%d (%.1f%%, %d after a burst)"
           "  good failed %d  attempts %d  mean %.2f  p50 %.2f  p99 %.2f  max %.1f ms"
+          "  (good jobs: mean %.2f  p99 %.2f ms)"
           % (name, f["averted"], f["doomed"], 100.0 * f["averted"] / f["doomed"], kinds,
              f["gdiv"], f["good"], 100.0 * f["gdiv"] / f["good"], f["gdiv_after"], f["gfail"],
-             f["attempts"], f["mean"], f["p50"], f["p99"], f["max"]))
+             f["attempts"], f["mean"], f["p50"], f["p99"], f["max"], f["gmean"], f["gp99"]))
 
 
 def span(vals, fmt="%.2f"):
@@ -153,36 +160,44 @@ def main():
     ap.add_argument("--dir", default=None)
     ap.add_argument("--history", action="store_true")
     ap.add_argument("--trace", action="store_true")
+    ap.add_argument("--sync", action="store_true")
     a = ap.parse_args()
     root = a.dir or tempfile.mkdtemp(prefix="ptm-mixed-", dir="/var/tmp")
     os.makedirs(root, exist_ok=True)
     ptm_bin, plain_bin = build(a.build, root)
     env = {"PTM_HISTORY": os.path.join(root, "history.db") if a.history else "off"}
     rng = random.Random(a.seed)
-    res = {"ptm": [], "loop": []}
+    res = {"ptm": [], "loop": [], "sync": []}
     print("load: %s" % open("/proc/loadavg").read().strip())
     for rnd in range(a.rounds):
         plan = make_plan(rng)
-        order = [("ptm", ptm_bin), ("loop", plain_bin)]
+        order = [("ptm", ptm_bin), ("loop", plain_bin)] + ([("sync", ptm_bin)] if a.sync else [])
         if rnd % 2:
             order.reverse()
         print("round %d" % (rnd + 1))
         for name, b in order:
-            rows, d = run_once(b, plan, root, env if name == "ptm" else {}, a.trace)
+            e = {} if name == "loop" else dict(env)
+            if name == "sync":
+                e["PTM_FLOCK_PROBE"] = "sync"
+            rows, d = run_once(b, plan, root, e, a.trace)
             f = figures(rows)
             res[name].append(f)
             show(name, f)
-            if a.trace and name == "ptm":
+            if a.trace and name != "loop":
                 print("        trace: %s" % os.path.join(d, "trace.jsonl"))
     print("load: %s" % open("/proc/loadavg").read().strip())
     print("over %d rounds (min-max):" % a.rounds)
-    for name in ("ptm", "loop"):
+    for name in ("ptm", "loop", "sync"):
         fs = res[name]
+        if not fs:
+            continue
         print("  %-5s averted %s%%  good diverted %s%%  good failed %s  mean %s  p99 %s ms"
+              "  good jobs: mean %s  p99 %s ms"
               % (name, span([100.0 * f["averted"] / f["doomed"] for f in fs], "%.1f"),
                  span([100.0 * f["gdiv"] / f["good"] for f in fs], "%.1f"),
                  span([f["gfail"] for f in fs], "%d"), span([f["mean"] for f in fs]),
-                 span([f["p99"] for f in fs])))
+                 span([f["p99"] for f in fs]), span([f["gmean"] for f in fs]),
+                 span([f["gp99"] for f in fs])))
     rm = [p["mean"] / l["mean"] for p, l in zip(res["ptm"], res["loop"])]
     r99 = [p["p99"] / l["p99"] for p, l in zip(res["ptm"], res["loop"])]
     print("  ptm/loop per round: mean %s  p99 %s  (target <= 0.8)" % (span(rm), span(r99)))

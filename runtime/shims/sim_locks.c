@@ -72,7 +72,6 @@
 #define LOCKS_MAX 4096         /* flock holders kept from one read */
 #define READ_CAP (4u << 20)    /* bytes of /proc/locks read at most */
 #define MS 1000000ull
-#define WARM_NS (3 * MS)       /* a read this soon after the last is cheap */
 
 struct lockEnt {
     dev_t dev;
@@ -102,7 +101,7 @@ static struct {
     _Atomic pid_t pid;         /* the process whose reader runs; 0: none */
     _Atomic int state;         /* 0 unset, 1 configured */
     int sync;                  /* PTM_FLOCK_PROBE=sync */
-    uint64_t ttl, budget, cold, stale;
+    uint64_t ttl, budget, cold, stale, warm;
     _Atomic uint64_t reads;    /* reads of /proc/locks, for tests and benches */
 } rd;
 
@@ -364,12 +363,12 @@ static uint64_t envMs(const char *s, uint64_t dflt)
     return *end == '\0' ? (uint64_t)v * MS : dflt;
 }
 
-/* Reads PTM_FLOCK_PROBE once: "sync", or "async[:ttl:budget:cold:stale]"
-** (milliseconds). */
+/* Reads PTM_FLOCK_PROBE once: "sync", or "async[:ttl:budget:cold:stale:warm]"
+** (milliseconds; warm: a probe this soon after the last read reads itself). */
 static void configure(void)
 {
     const char *e;
-    char buf[96], *parts[5] = {0}, *save = NULL;
+    char buf[96], *parts[6] = {0}, *save = NULL;
     int i = 0;
 
     if (atomic_load(&rd.state))
@@ -378,16 +377,18 @@ static void configure(void)
     rd.budget = 2 * MS;
     rd.cold = 50 * MS;
     rd.stale = 250 * MS;
+    rd.warm = 3 * MS;
     e = getenv("PTM_FLOCK_PROBE");
     if (e && strlen(e) < sizeof buf) {
         strcpy(buf, e);
-        for (char *p = strtok_r(buf, ":", &save); p && i < 5; p = strtok_r(NULL, ":", &save))
+        for (char *p = strtok_r(buf, ":", &save); p && i < 6; p = strtok_r(NULL, ":", &save))
             parts[i++] = p;
         rd.sync = parts[0] && strcmp(parts[0], "sync") == 0;
         rd.ttl = envMs(parts[1], rd.ttl);
         rd.budget = envMs(parts[2], rd.budget);
         rd.cold = envMs(parts[3], rd.cold);
         rd.stale = envMs(parts[4], rd.stale);
+        rd.warm = envMs(parts[5], rd.warm);
     }
     atomic_store(&rd.state, 1);
 }
@@ -404,6 +405,7 @@ void ptmFlockProbeSet(int sync, uint64_t ttl, uint64_t budget, uint64_t cold, ui
     rd.budget = budget;
     rd.cold = cold;
     rd.stale = stale;
+    rd.warm = 3 * MS;
     atomic_store(&rd.state, 1);
 }
 
@@ -472,7 +474,7 @@ int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t sel
     }
     if (rd.sync || in_child || !readerRunning())
         return probeNow(dev, ino, ex, holder);
-    if (have && t0 - have <= WARM_NS) {
+    if (have && t0 - have <= rd.warm) {
         /* The kernel's side is still warm from the last read: cheaper to
         ** read here than to hand it to the reader. */
         readAndPublish();
