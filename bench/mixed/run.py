@@ -31,6 +31,7 @@ PTM_TRACE of each PTM run in the run directory (off by default: writing it
 costs time).
 """
 import argparse
+import json
 import os
 import random
 import shutil
@@ -106,6 +107,22 @@ def run_once(binary, plan, root, env, trace):
     if not trace:
         shutil.rmtree(d)
     return rows, d
+
+
+def probe_times(trace):
+    """The flock probes' durations in a PTM trace (ms), and how many answers
+    came from an older read or were unknown."""
+    d, stale, unknown = [], 0, 0
+    with open(trace) as f:
+        for ln in f:
+            for e in json.loads(ln)["events"]:
+                det = e.get("detail") or ""
+                if e["call"] != "flock" or "LOCK_UN" in det:
+                    continue
+                d.append(e["dur_ms"])
+                stale += "as of" in det
+                unknown += "unknown" in det
+    return sorted(d), stale, unknown
 
 
 def p99(v):
@@ -184,7 +201,12 @@ def main():
             res[name].append(f)
             show(name, f)
             if a.trace and name != "loop":
-                print("        trace: %s" % os.path.join(d, "trace.jsonl"))
+                t = os.path.join(d, "trace.jsonl")
+                pt, stale, unknown = probe_times(t)
+                print("        flock probes: %d, median %.3f p99 %.3f max %.3f ms, %d over 4 ms;"
+                      " %d answers from an older read, %d unknown; trace: %s"
+                      % (len(pt), pt[len(pt) // 2], p99(pt), pt[-1], sum(x > 4 for x in pt),
+                         stale, unknown, t))
     print("load: %s" % open("/proc/loadavg").read().strip())
     print("over %d rounds (min-max):" % a.rounds)
     for name in ("ptm", "loop", "sync"):

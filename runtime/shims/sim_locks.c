@@ -8,11 +8,11 @@
 ** another process's flock locks.  /proc/locks is the only read-only way, and
 ** it is global: its reader takes the kernel's file_rwsem for writing
 ** (fs/locks.c, locks_start: percpu_down_write), which must first wait for
-** an RCU grace period unless a reader or writer passed recently.  Reads a few
+** an RCU grace period unless a reader passed recently.  Reads a few
 ** microseconds apart cost microseconds; a read after a pause of 5 ms or more
-** costs milliseconds (bench/locks_bench.c: on a loaded 2-core machine,
-** reads 20 ms apart had a median of 0.3 ms, a p90 of 12 ms and a max of
-** 128 ms).  A mirror that read it synchronously put that pause on its
+** can cost milliseconds (a plain loop on a 2-core machine at load 9: reads
+** 20 ms apart had a median of 0.3 ms, a p90 of 12 ms and a max of 128 ms;
+** bench/locks_bench.c measures it).  A mirror that read it synchronously put that pause on its
 ** caller, which is what set p99 on the mixed workload (bench/mixed).
 **
 ** So, in the host's process, the file is read by one thread, "ptm-locks",
@@ -29,10 +29,13 @@
 **   - past that wait, answers from the table if it is at most `stale` old
 **     (the answer's age is returned: the event says it), else reports
 **     "unknown" (-1), which the flock shim records as a pretended event.
-** A probe within 3 ms of the last read reads the file itself (the kernel's
-** side is then cheap, and a hand-off to the thread would cost more); so
-** back-to-back probes make back-to-back reads, and a probe after a pause
-** waits at most `budget` for the kernel.
+** A probe waits at most `budget` (1 ms) for the kernel after a pause, where
+** a read of its own could have stalled it for tens of milliseconds (on an
+** overloaded CPU the wait ends later: the thread must be scheduled again).  With
+** `warm` > 0 (PTM_FLOCK_PROBE's sixth field; 0 by default) a probe that
+** comes that soon after the last read reads the file itself, which is
+** cheap then; bench/locks_bench.c measured it no better than the hand-off
+** on a loaded machine (its synchronous read can turn out cold).
 **
 ** What the table can miss: a flock lock taken or released in the `age`
 ** before the probe (at most `stale`): a lock taken since is not seen (the
@@ -41,9 +44,9 @@
 ** locks count only from a read begun after the probe: a table read while
 ** the host's own primary held its lock (the reader runs beside it) would
 ** otherwise show that lock to every mirror until the next read (bench/mixed
-** found it: a third of its good jobs diverted); so a lock another thread of
-** the host holds is missed by an answer from an older table.  A read is a snapshot
-** of the whole file, so two locks' states are from the same moment.
+** found it: 7-18% of its good jobs diverted); so a lock another thread of
+** the host holds is missed by an answer from an older table.  A read is a
+** snapshot of the whole file, so two locks' states are from the same moment.
 **
 ** A fork child (the fork executor's, or a host's own fork) has no reader
 ** thread: the executor's child reads synchronously unless the table it
@@ -374,10 +377,10 @@ static void configure(void)
     if (atomic_load(&rd.state))
         return;
     rd.ttl = 2 * MS;
-    rd.budget = 2 * MS;
+    rd.budget = 1 * MS;
     rd.cold = 50 * MS;
     rd.stale = 250 * MS;
-    rd.warm = 3 * MS;
+    rd.warm = 0;
     e = getenv("PTM_FLOCK_PROBE");
     if (e && strlen(e) < sizeof buf) {
         strcpy(buf, e);
@@ -405,7 +408,7 @@ void ptmFlockProbeSet(int sync, uint64_t ttl, uint64_t budget, uint64_t cold, ui
     rd.budget = budget;
     rd.cold = cold;
     rd.stale = stale;
-    rd.warm = 3 * MS;
+    rd.warm = 0;
     atomic_store(&rd.state, 1);
 }
 
