@@ -21,7 +21,9 @@
 ** holders it lists (at most LOCKS_MAX) in one table and publishes it under a
 ** sequence count (a seqlock: the probe takes no lock, so a mirror stopped
 ** by the watchdog's jump leaves nothing held).  A probe:
-**   - answers from the table when its read began at most `ttl` ago;
+**   - answers from the table when its read began at most `ttl` ago (0 by
+**     default: bench/mixed, whose brief locks are taken just before the
+**     job, missed 1-3 of 15 with 2 ms);
 **   - else asks for a read and waits for it (a futex wait) at most
 **     `budget` when the table it has is at most `stale` old, or at most
 **     `cold` when it has none (the first probe of a process, or after a
@@ -29,13 +31,14 @@
 **   - past that wait, answers from the table if it is at most `stale` old
 **     (the answer's age is returned: the event says it), else reports
 **     "unknown" (-1), which the flock shim records as a pretended event.
-** A probe waits at most `budget` (1 ms) for the kernel after a pause, where
-** a read of its own could have stalled it for tens of milliseconds (on an
-** overloaded CPU the wait ends later: the thread must be scheduled again).  With
-** `warm` > 0 (PTM_FLOCK_PROBE's sixth field; 0 by default) a probe that
-** comes that soon after the last read reads the file itself, which is
-** cheap then; bench/locks_bench.c measured it no better than the hand-off
-** on a loaded machine (its synchronous read can turn out cold).
+** A probe within `warm` (3 ms) of the last read reads the file itself: the
+** kernel's side is then still cheap, and a hand-off to the thread costs two
+** wake-ups, which on an overloaded CPU cost more than the read (bench/mixed,
+** whose jobs come back to back: a probe that always handed off had a p99 of
+** 3.9-4.9 ms, one that always read itself 0.6-1.8 ms).  After a pause a
+** probe waits at most `budget` (1 ms) for the kernel, where a read of its
+** own could stall it for tens of milliseconds (on an overloaded CPU the
+** wait ends later: the thread must be scheduled again).
 **
 ** What the table can miss: a flock lock taken or released in the `age`
 ** before the probe (at most `stale`): a lock taken since is not seen (the
@@ -376,11 +379,11 @@ static void configure(void)
 
     if (atomic_load(&rd.state))
         return;
-    rd.ttl = 2 * MS;
+    rd.ttl = 0;
     rd.budget = 1 * MS;
     rd.cold = 50 * MS;
     rd.stale = 250 * MS;
-    rd.warm = 0;
+    rd.warm = 10 * MS;
     e = getenv("PTM_FLOCK_PROBE");
     if (e && strlen(e) < sizeof buf) {
         strcpy(buf, e);
