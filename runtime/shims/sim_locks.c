@@ -95,10 +95,33 @@ static struct {
     struct lockEnt ent[LOCKS_MAX];
 } table;
 
-/* The writer's side: one writer at a time (the reader thread, or a
-** synchronous probe that publishes what it read). */
-static atomic_flag writing = ATOMIC_FLAG_INIT;
+/* The writer's side: one writer at a time (the reader thread, or a probe
+** that reads itself), which holds `writer`, the time it took it (0: free).
+** A writer that has held it WRITER_STALE is taken to be gone (a mirror that
+** the watchdog's jump took out of its read) and its claim is taken over;
+** a slow writer that finds its claim taken over publishes nothing. */
+#define WRITER_STALE (5000 * MS)
+static _Atomic uint64_t writer;
 static struct lockEnt scratch[LOCKS_MAX];
+
+/* Claims the writer's side.  Its stamp, or 0 when another writer has it. */
+static uint64_t writerClaim(void)
+{
+    uint64_t now = ptmOsNowNs(), held = 0;
+    if (now == 0)
+        now = 1;
+    if (atomic_compare_exchange_strong(&writer, &held, now))
+        return now;
+    if (now - held > WRITER_STALE && atomic_compare_exchange_strong(&writer, &held, now))
+        return now;
+    return 0;
+}
+
+/* Gives the writer's side back, if stamp still holds it. */
+static void writerRelease(uint64_t stamp)
+{
+    atomic_compare_exchange_strong(&writer, &stamp, 0);
+}
 
 /* The reader thread and the probe's limits. */
 static struct {
@@ -229,32 +252,35 @@ char *ptmProbeProcText(const char *path, size_t cap, int *cut)
 ** is at it.  t0: when the read began (the table's time). */
 static void readAndPublish(void)
 {
-    uint64_t t0;
+    uint64_t t0, stamp;
     const char *line, *nl;
+    struct lockEnt e;
     char *text;
     int n = 0, whole, cut = 0;
 
-    if (atomic_flag_test_and_set(&writing))
+    if ((stamp = writerClaim()) == 0)
         return;
     t0 = ptmOsNowNs();
     text = ptmProbeProcText("/proc/locks", READ_CAP, &cut);
     atomic_fetch_add(&rd.reads, 1);
     if (!text) {
-        atomic_flag_clear(&writing);
+        writerRelease(stamp);
         return;
     }
     whole = !cut;
     for (line = text; *line; line = nl ? nl + 1 : "") {
         nl = strchr(line, '\n');
-        if (!parseFlockLine(line, nl ? (size_t)(nl - line) : strlen(line), &scratch[n]))
+        if (!parseFlockLine(line, nl ? (size_t)(nl - line) : strlen(line), &e))
             continue;
         if (n == LOCKS_MAX) {
             whole = 0;
             break;
         }
-        n++;
+        scratch[n++] = e;
     }
     free(text);
+    if (atomic_load(&writer) != stamp)
+        return; /* taken over: this read is too old to publish */
     atomic_fetch_add_explicit(&table.seq, 1, memory_order_acq_rel);
     atomic_thread_fence(memory_order_release);
     memcpy(table.ent, scratch, (size_t)n * sizeof scratch[0]);
@@ -262,7 +288,7 @@ static void readAndPublish(void)
     atomic_store_explicit(&table.whole, whole, memory_order_relaxed);
     atomic_store_explicit(&table.read_ns, t0, memory_order_relaxed);
     atomic_fetch_add_explicit(&table.seq, 1, memory_order_release);
-    atomic_flag_clear(&writing);
+    writerRelease(stamp);
     atomic_fetch_add(&rd.gen, 1);
     futexOp(&rd.gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
@@ -344,7 +370,7 @@ static int readerRunning(void)
         ** writing at the fork, is not here. */
         if (atomic_load(&table.seq) & 1)
             atomic_fetch_add(&table.seq, 1);
-        atomic_flag_clear(&writing);
+        atomic_store(&writer, 0);
     }
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
