@@ -118,6 +118,11 @@ int defer_job(const struct job *j)
     return rc;
 }
 
+/* run_job: one job: its input read and checked, its lock taken (never
+ * waited for), the service asked, the answer written to its output.  0, or
+ * -1 with errno: EINVAL (bad input), EWOULDBLOCK (the lock is held),
+ * ETIMEDOUT (the service answered late), ENOTDIR and the like (the output
+ * cannot be written). */
 PTM_TRANSACTION(
     .transaction_id    = "mixed.job",
     .alternative_paths = { defer_job },
