@@ -31,7 +31,7 @@
 **   - past that wait, answers from the table if it is at most `stale` old
 **     (the answer's age is returned: the event says it), else reports
 **     "unknown" (-1), which the flock shim records as a pretended event.
-** A probe within `warm` (3 ms) of the last read reads the file itself: the
+** A probe within `warm` (10 ms) of the last read reads the file itself: the
 ** kernel's side is then still cheap, and a hand-off to the thread costs two
 ** wake-ups, which on an overloaded CPU cost more than the read (bench/mixed,
 ** whose jobs come back to back: a probe that always handed off had a p99 of
@@ -428,7 +428,8 @@ static void configure(void)
 /*
 ** ptmFlockProbeSet: sets the probe's mode and limits (tests and benches;
 ** PTM_FLOCK_PROBE otherwise, read at the first probe).  sync: every probe
-** reads /proc/locks itself.  ttl, budget, cold, stale: in ns (above).
+** reads /proc/locks itself.  ttl, budget, cold, stale: in ns (above); warm
+** is set to 0 (every read not reused is the reader thread's).
 */
 void ptmFlockProbeSet(int sync, uint64_t ttl, uint64_t budget, uint64_t cold, uint64_t stale)
 {
