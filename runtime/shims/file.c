@@ -756,89 +756,29 @@ int ptm_shim_fcntl(int fd, int cmd, ...)
 
 /* ------------------------------------------------------------------ flock */
 
-/* The flock locks on (dev, ino) listed in text (the /proc/locks format, or
-** fdinfo's "lock:" lines) that conflict with a request for an exclusive
-** (ex) or shared lock.  Their count; the pid of one in *holder. */
-static int flockConflicts(const char *text, dev_t dev, ino_t ino, int ex, pid_t *holder)
-{
-    const char *line = text;
-    char kind[16], rw[16];
-    unsigned maj, min;
-    unsigned long long inode;
-    int pid, n = 0;
-
-    for (; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-        const char *p = strchr(line, ':');  /* "1: FLOCK ..." or "lock:\t1: FLOCK ..." */
-        if (p && strncmp(line, "lock:", 5) == 0)
-            p = strchr(p + 1, ':');
-        if (!p || strncmp(p + 1, " ->", 3) == 0) /* a waiter, not a holder */
-            continue;
-        if (sscanf(p + 1, " %15s %*s %15s %d %x:%x:%llu", kind, rw, &pid, &maj, &min, &inode) != 6)
-            continue;
-        if (strcmp(kind, "FLOCK") != 0 || inode != (unsigned long long)ino ||
-            makedev(maj, min) != dev)
-            continue;
-        if (!ex && strcmp(rw, "WRITE") != 0)
-            continue;                       /* shared with shared: no conflict */
-        *holder = pid;
-        n++;
-    }
-    return n;
-}
-
-/* The whole of a small /proc file, NUL-terminated, malloc'd; NULL if none. */
-static char *readProcFile(const char *path)
-{
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap), *more;
-    ssize_t r;
-    int fd;
-
-    if (!buf)
-        return NULL;
-    if ((fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC, 0)) < 0) {
-        free(buf);
-        return NULL;
-    }
-    for (;;) {
-        if (len + 1 >= cap) {
-            if (cap >= (1u << 22) || !(more = realloc(buf, cap * 2)))
-                break;
-            buf = more;
-            cap *= 2;
-        }
-        r = ptmOs.read(fd, buf + len, cap - len - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    ptmOs.close(fd);
-    buf[len] = '\0';
-    return buf;
-}
-
 /* Would flock(f->fd, ex ? LOCK_EX : LOCK_SH) wait for someone else's lock?
-** /proc/locks lists every flock lock; those held through the host's own
-** description of a borrowed descriptor (its fdinfo lists them) are the
-** primary's: a conversion, not a conflict.  0 or EWOULDBLOCK. */
-static int flockProbe(struct ptmSimFile *f, int ex, pid_t *holder)
+** The kernel's list of flock locks (sim_locks.c: /proc/locks, read off the
+** mirror's path, so the answer may be age_ns old); those held through the
+** host's own description of a borrowed descriptor (its fdinfo lists them)
+** are the primary's: a conversion, not a conflict.  0, EWOULDBLOCK, or -1
+** when it cannot be known (no read in time). */
+static int flockProbe(struct ptmSimFile *f, int ex, pid_t *holder, uint64_t *age_ns)
 {
-    char path[64], *all, *mine;
+    char path[64], *mine;
     int n;
 
+    *age_ns = 0;
     if (f->type != S_IFREG || f->ino == 0)
         return 0;
-    if (!(all = readProcFile("/proc/locks")))
-        return 0;
-    n = flockConflicts(all, f->dev, f->ino, ex, holder);
-    free(all);
+    n = ptmProbeFlockConflicts(f->dev, f->ino, ex, f->mirror->in_child, f->mirror->host_pid,
+                               holder, age_ns);
+    if (n < 0)
+        return -1;
     if (n > 0 && f->kind == PTM_SIM_BORROWED) {
         snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)f->mirror->host_pid, f->fd);
-        if ((mine = readProcFile(path)) != NULL) {
+        if ((mine = ptmProbeProcText(path, 1u << 20, NULL)) != NULL) {
             pid_t ignored;
-            n -= flockConflicts(mine, f->dev, f->ino, ex, &ignored);
+            n -= ptmFlockConflicts(mine, f->dev, f->ino, ex, &ignored);
             free(mine);
         }
     }
@@ -847,10 +787,13 @@ static int flockProbe(struct ptmSimFile *f, int ex, pid_t *holder)
 
 /*
 ** ptm_shim_flock: flock(2).  In a mirror: no lock is taken or released.
-** A conflicting flock lock someone else holds (from /proc/locks) is
-** contention: LOCK_NB fails with EWOULDBLOCK, a blocking request returns
+** A conflicting flock lock someone else holds (from /proc/locks, read off
+** the mirror's path: sim_locks.c; the detail says when the answer is a
+** millisecond old or more) is contention: LOCK_NB fails with EWOULDBLOCK, a blocking request returns
 ** 0 as it would after waiting; both record EWOULDBLOCK with PTM_EVF_EFFECT.
-** EBADF, EINVAL for a bad operation.
+** When the lock state cannot be known in time the call goes on as if the
+** lock were free and the event is marked PTM_EVF_PRETENDED.  EBADF, EINVAL
+** for a bad operation.
 */
 int ptm_shim_flock(int fd, int op)
 {
@@ -859,8 +802,8 @@ int ptm_shim_flock(int fd, int op)
     struct ptmSimFile *f;
     struct ptmEvent *ev;
     pid_t holder = 0;
-    uint64_t t0;
-    int err, ev_err = 0, kind = op & ~LOCK_NB;
+    uint64_t t0, age = 0;
+    int err, ev_err = 0, unknown = 0, kind = op & ~LOCK_NB;
 
     if (!m)
         return flock(fd, op);
@@ -868,19 +811,32 @@ int ptm_shim_flock(int fd, int op)
     err = ptmSimEntry(m, fd, &f);
     if (!err && kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN)
         err = EINVAL;
-    if (!err && kind != LOCK_UN && (ev_err = flockProbe(f, kind == LOCK_EX, &holder)) != 0 &&
-        (op & LOCK_NB))
-        err = ev_err;
+    if (!err && kind != LOCK_UN) {
+        ev_err = flockProbe(f, kind == LOCK_EX, &holder, &age);
+        if (ev_err < 0) {
+            unknown = 1; /* went on as if free: pretended */
+            ev_err = 0;
+        } else if (ev_err && (op & LOCK_NB)) {
+            err = ev_err;
+        }
+    }
     ptmShimFdTarget(m, fd, target, sizeof target);
     ev = ptmMirrorRecordCall(PTM_CALL_flock, t0, target, err ? -1 : 0, err ? err : ev_err, 0);
     if (ev) {
-        ev->flags |= PTM_EVF_EFFECT;
-        if (ev_err)
+        ev->flags |= PTM_EVF_EFFECT | (unknown ? PTM_EVF_PRETENDED : 0);
+        if (unknown)
+            snprintf(ev->detail, sizeof ev->detail, "lock state unknown (/proc/locks not read in time)");
+        else if (ev_err)
             snprintf(ev->detail, sizeof ev->detail, "held by pid %d", (int)holder);
         else
             snprintf(ev->detail, sizeof ev->detail, "%s%s",
                      kind == LOCK_EX ? "LOCK_EX" : kind == LOCK_SH ? "LOCK_SH" : "LOCK_UN",
                      (op & LOCK_NB) ? "|LOCK_NB" : "");
+        if (!unknown && age >= 1000000u) {
+            size_t len = strlen(ev->detail);
+            snprintf(ev->detail + len, sizeof ev->detail - len, " (as of %llu ms ago)",
+                     (unsigned long long)(age / 1000000u));
+        }
     }
     return err ? failWith(err) : 0;
 }

@@ -68,7 +68,7 @@ extern const struct ptmShimFamily ptmNetFamily;   /* net.c: its socket I/O, at e
 ** weakly, so that libptm.a never pulls libsqlite3 (sqlite_int.h). */
 
 /* shims/sim*.c ----------------------------------------------------------
-** sim_probe.c, sim_path.c, sim_overlay.c, sim.c, sim_ns.c (in that order
+** sim_probe.c, sim_locks.c, sim_path.c, sim_overlay.c, sim.c, sim_ns.c (in that order
 ** from the bottom).  The simulated world of a mirror, shared by the shim families (file.c,
 ** stdio.c, net.c): the descriptors it holds, what it wrote (a content
 ** overlay per file), what it created, removed or renamed (a namespace
@@ -381,6 +381,13 @@ ssize_t ptmProbePread(int fd, void *buf, size_t n, off_t off, int *err);
 int ptmProbeReadOnlyFs(const char *path);
 mode_t ptmProbeUmask(void);
 void ptmSimCloseParked(struct ptmMirror *m);
+/* sim_locks.c */
+int ptmFlockConflicts(const char *text, dev_t dev, ino_t ino, int ex, pid_t *holder);
+char *ptmProbeProcText(const char *path, size_t cap, int *cut);
+int ptmProbeFlockConflicts(dev_t dev, ino_t ino, int ex, int in_child, pid_t self,
+                           pid_t *holder, uint64_t *age_ns);
+void ptmFlockProbeSet(int sync, uint64_t ttl, uint64_t budget, uint64_t cold, uint64_t stale);
+uint64_t ptmFlockProbeReads(void);
 /* sim_path.c */
 int ptmSimParentDir(const char *path, char *dir, size_t cap);
 const char *ptmSimBaseName(const char *path, size_t *len);

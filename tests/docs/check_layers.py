@@ -38,6 +38,7 @@ LAYERS = [
     ]),
     ("shim base", [             # the simulated world the families share
         "shims/sim_probe.c",
+        "shims/sim_locks.c",
         "shims/sim_path.c",
         "shims/sim_overlay.c",
         "shims/sim.c",
