@@ -662,6 +662,26 @@ static bool array_within(CXCursor arg, CXCursor *array)
     return false;
 }
 
+/* body_array: the array an argument decays from is spelled in a macro's
+** body (getstr(ts), #define getstr(ts) ((ts)->contents)): a view of it
+** would be one of the body's ranges, which every expansion then reads
+** through, while this one decays to a pointer into that view; and its
+** declared size may be a struct hack's (char contents[1]).  Such an
+** argument is the pointer it decays to: a writer's is checked as any
+** pointer is (ptm_redo_fit, ptm_redo_own), a string reader gets its
+** string's view (ptm_redo_str). */
+static bool body_array(Redo *r, CXCursor array)
+{
+    size_t s, t;
+    if (!span(r, array, &s, &t))
+        return true;
+    CXFile sf;
+    unsigned so;
+    clang_getSpellingLocation(clang_getRangeStart(clang_getCursorExtent(array)), &sf, NULL, NULL,
+                              &so);
+    return r->from_macro && (!sf || !clang_File_isEqual(sf, r->cxfile) || so != s);
+}
+
 /* is_string_pointer: e is a char pointer (not an array, not a literal, not
 ** null): what a library function reads as a string. */
 static bool is_string_pointer(CXCursor e)
@@ -689,7 +709,8 @@ static bool redo_library_reads(Redo *r, CXCursor call, unsigned written)
         CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
         if (a < 32 && (written & (1u << a)))
             continue;
-        if (array_argument(arg, &array) || array_within(arg, &array)) {
+        if ((array_argument(arg, &array) || array_within(arg, &array)) &&
+            !(is_string_pointer(arg) && body_array(r, array))) {
             wrap_object(r, array, "ptm_redo_ld");
             viewed = true;
         } else if (is_string_pointer(arg)) {
@@ -799,7 +820,8 @@ static bool redo_call(Redo *r, CXCursor call)
                 continue; /* a local: its bounds are checked (bounds_call) */
             /* An array's size is known: the library writes into the
             ** mirror's view of all of it (snprintf(acct->name, ...)). */
-            if (array_argument(arg, &array) || array_within(arg, &array)) {
+            if ((array_argument(arg, &array) || array_within(arg, &array)) &&
+                !body_array(r, array)) {
                 wrap_object(r, array, "ptm_redo_st");
                 viewed = true;
             } else if (!redo_fill(r, call, name, a)) {

@@ -249,6 +249,36 @@ bool written_in_file(CXCursor c, CXFile file, unsigned *start, unsigned *end)
            (!file || clang_File_isEqual(fs, file));
 }
 
+/* postfix_on_use: c is a subscript E[i] whose base E is a macro's whole
+** use in the function's text and whose index is written there too
+** (getstr(ts)[l], with #define getstr(ts) ((ts)->contents)): its text is
+** the use followed by [i], which the AST says parse as c.  (A member on a
+** use, G(L)->f, is the pointer's view: member_of_view.)  OUT: *start,
+** *end. */
+static bool postfix_on_use(Redo *r, CXCursor c, unsigned b, size_t *start, size_t *end)
+{
+    enum CXCursorKind k = clang_getCursorKind(c);
+    Kids kids = kids_of(c);
+    if (kids.n != 2 || k != CXCursor_ArraySubscriptExpr)
+        return false;
+    CXCursor base = kids.c[0];
+    while (clang_getCursorKind(base) == CXCursor_UnexposedExpr && kids_of(base).n == 1)
+        base = kids_of(base).c[0];
+    size_t bs, bt;
+    bool from = r->from_macro;
+    if (!span(r, base, &bs, &bt) || !r->from_macro || bt >= b || !balanced(r->file, bt, b)) {
+        r->from_macro = from;
+        return false;
+    }
+    /* The index (or member) is the file's own text. */
+    size_t i = skip_space(r->file, bt, b);
+    if (i >= b || r->file->text[i] != '[')
+        return false;
+    *start = bs;
+    *end = b;
+    return true;
+}
+
 bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
 {
     CXSourceRange ext = clang_getCursorExtent(c);
@@ -266,8 +296,12 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
         !s2 || (!clang_File_isEqual(s1, s2) && !header_end))
         return false;
     if (!clang_File_isEqual(s1, r->cxfile) || sa > sb || sb > r->file->len) {
-        /* From a macro defined elsewhere: only a whole invocation. */
+        /* From a macro defined elsewhere: only a whole invocation, or a
+        ** postfix access on one. */
         r->from_macro = true;
+        if (a < b && !whole_invocation(r, c, a, b, s1, sa) && clang_File_isEqual(s2, r->cxfile) &&
+            sb == b && postfix_on_use(r, c, b, start, end))
+            return true;
         if (a >= b || !whole_invocation(r, c, a, b, s1, sa))
             return false;
         *start = a;
@@ -281,6 +315,8 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
             *end = b;
             return true;
         }
+        if (sa < a && sb == b && postfix_on_use(r, c, b, start, end))
+            return true;
         size_t call_end = invocation_end(r->file, a);
         if (!call_end || sa <= a || sb > call_end || !balanced(r->file, sa, sb))
             return false;
