@@ -250,7 +250,8 @@ static bool base_before(Redo *r, CXCursor member, CXCursor base, CXFile file, un
     if (!def_of(tu, bf, bo, bo + 1, &def))
         return false;
     char *name = spelling(def);
-    bool same = strlen(name) == id_end - id && memcmp(t + id, name, id_end - id) == 0;
+    bool same = (strlen(name) == id_end - id && memcmp(t + id, name, id_end - id) == 0) ||
+                expands_to_use(tu, t + id, id_end - id, name);
     free(name);
     unsigned de;
     spelled(clang_getRangeEnd(clang_getCursorExtent(def)), NULL, &de);

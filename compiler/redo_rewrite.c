@@ -208,7 +208,7 @@ static bool member_of_view(Redo *r, CXCursor e, CXCursor p, const char *fn)
     clang_getSpellingLocation(at, &sf, NULL, NULL, &so);
     size_t ps, pt;
     if (!ef || !sf || !clang_File_isEqual(ef, r->cxfile) || !clang_File_isEqual(sf, r->cxfile) ||
-        eo != so || !span(r, p, &ps, &pt) || pt > eo)
+        eo != so || !span_postfix(r, p, &ps, &pt) || pt > eo)
         return false;
     wrap_pointer(r, p, fn);
     return true;
@@ -319,7 +319,7 @@ static void wrap_object(Redo *r, CXCursor e, const char *fn)
 static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
 {
     size_t s, t;
-    if (!span(r, p, &s, &t)) {
+    if (!span_postfix(r, p, &s, &t)) {
         redo_block(r, p, "accesses memory inside a macro");
         return;
     }
@@ -365,7 +365,7 @@ static void wrap_own(Redo *r, CXCursor arg)
 static void wrap_string(Redo *r, CXCursor arg)
 {
     size_t s, t;
-    if (!span(r, arg, &s, &t) || !once(r, s, t, "string"))
+    if (!span_postfix(r, arg, &s, &t) || !once(r, s, t, "string"))
         return; /* written inside a macro: read in place */
     int n = ++r->seq;
     char *a = addr_name(n);

@@ -242,7 +242,7 @@ static const UnitMacro *the_macro(CXTranslationUnit tu, const char *t, size_t n)
 ** of the macro inner, through bodies that are each one whole use of the
 ** next (hvalue(o) -> check_exp(c, gco2t(...)), whose body (e) is the
 ** expression): its use then expands to what inner's does. */
-static bool expands_to_use(CXTranslationUnit tu, const char *t, size_t n, const char *inner)
+bool expands_to_use(CXTranslationUnit tu, const char *t, size_t n, const char *inner)
 {
     for (int depth = 0; depth < 8; depth++) {
         const UnitMacro *d = the_macro(tu, t, n);
@@ -337,7 +337,8 @@ static bool postfix_on_use(Redo *r, CXCursor c, unsigned b, bool members, size_t
         base = kids_of(base).c[0];
     size_t bs, bt;
     bool from = r->from_macro;
-    if (!span(r, base, &bs, &bt) || !r->from_macro || bt >= b || !balanced(r->file, bt, b)) {
+    if (!(members ? span_postfix(r, base, &bs, &bt) : span(r, base, &bs, &bt)) ||
+        !r->from_macro || bt >= b || !balanced(r->file, bt, b)) {
         r->from_macro = from;
         return false;
     }
@@ -395,16 +396,22 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     bool header_end = s1 && s2 && !clang_File_isEqual(s1, r->cxfile) &&
                       clang_File_isEqual(s2, r->cxfile) && sb == b;
     if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) || !s1 ||
-        !s2 || (!clang_File_isEqual(s1, s2) && !header_end))
+        !s2)
         return false;
+    if (!clang_File_isEqual(s1, s2) && !header_end) {
+        /* A header macro's use, and tokens after it, in another's argument. */
+        r->from_macro = true;
+        return !clang_File_isEqual(s1, r->cxfile) &&
+               use_in_argument(r, c, a, b, s1, sa, s2, sb, start, end);
+    }
     if (!clang_File_isEqual(s1, r->cxfile) || sa > sb || sb > r->file->len) {
         /* From a macro defined elsewhere: only a whole invocation, or a
         ** postfix access on one. */
         r->from_macro = true;
         if (a < b && !whole_invocation(r, c, a, b, s1, sa) && clang_File_isEqual(s2, r->cxfile) &&
-            sb == b && postfix_on_use(r, c, b, false, start, end))
+            sb == b && postfix_on_use(r, c, b, is_array_object(c), start, end))
             return true;
-        if (a < b && !whole_invocation(r, c, a, b, s1, sa) &&
+        if (!whole_invocation(r, c, a, b, s1, sa) &&
             use_in_argument(r, c, a, b, s1, sa, s2, sb, start, end)) {
             r->from_macro = true;
             return true;
@@ -422,7 +429,7 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
             *end = b;
             return true;
         }
-        if (sa < a && sb == b && postfix_on_use(r, c, b, false, start, end))
+        if (sa < a && sb == b && postfix_on_use(r, c, b, is_array_object(c), start, end))
             return true;
         if (sa < a && use_in_argument(r, c, a, b, s1, sa, s2, sb, start, end)) {
             r->from_macro = true;
@@ -435,6 +442,27 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     *start = sa;
     *end = sb;
     return true;
+}
+
+bool span_postfix(Redo *r, CXCursor c, size_t *start, size_t *end)
+{
+    if (span(r, c, start, end))
+        return true;
+    while (clang_getCursorKind(c) == CXCursor_UnexposedExpr && kids_of(c).n == 1)
+        c = kids_of(c).c[0];
+    CXFile sf;
+    unsigned sb;
+    clang_getSpellingLocation(clang_getRangeEnd(clang_getCursorExtent(c)), &sf, NULL, NULL, &sb);
+    if (clang_getCursorKind(c) != CXCursor_MemberRefExpr || !sf ||
+        !clang_File_isEqual(sf, r->cxfile) || sb > r->file->len)
+        return false;
+    bool from = r->from_macro;
+    if (postfix_on_use(r, c, sb, true, start, end)) {
+        r->from_macro = true;
+        return true;
+    }
+    r->from_macro = from;
+    return false;
 }
 
 /* once: whether [start, end), just spanned, is still to be rewritten as
