@@ -550,6 +550,9 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end);
 ** use of the macro inner, through bodies that are each one whole use of
 ** the next (hvalue(o) -> check_exp(c, gco2t(...))). */
 bool expands_to_use(CXTranslationUnit tu, const char *t, size_t n, const char *inner);
+/* in_macro_argument: whether c's text, spelled at [s, e) of file, is whole
+** inside one argument of the macro use its expansion starts at. */
+bool in_macro_argument(const SrcFile *file, CXCursor c, size_t s, size_t e);
 /* span_postfix: span, or, for a member access on a macro's use (a
 ** pointer's value: ci_func(ci)->p, whose ->source is then read), the use
 ** and the member's text after it. */

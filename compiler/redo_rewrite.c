@@ -339,6 +339,12 @@ static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
 static void wrap_own(Redo *r, CXCursor arg)
 {
     size_t s, t;
+    /* A macro's body may parenthesize the argument: l_sprintf((s), ...). */
+    while (!span(r, arg, &s, &t) &&
+           (clang_getCursorKind(arg) == CXCursor_ParenExpr ||
+            clang_getCursorKind(arg) == CXCursor_UnexposedExpr) &&
+           kids_of(arg).n == 1)
+        arg = kids_of(arg).c[0];
     if (!span(r, arg, &s, &t)) {
         redo_block(r, arg, "passes memory to a library writer inside a macro");
         return;

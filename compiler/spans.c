@@ -444,6 +444,15 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     return true;
 }
 
+bool in_macro_argument(const SrcFile *file, CXCursor c, size_t s, size_t e)
+{
+    unsigned a;
+    clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(c)), NULL, NULL, NULL,
+                               &a);
+    size_t call_end = a < file->len ? invocation_end(file, a) : 0;
+    return call_end && a < s && s < e && e < call_end && balanced(file, s, e);
+}
+
 bool span_postfix(Redo *r, CXCursor c, size_t *start, size_t *end)
 {
     if (span(r, c, start, end))
