@@ -125,3 +125,27 @@ void ptm_shim___assert_fail(const char *expr, const char *file, unsigned int lin
     /* Not reached in an executor's mirror: its SIGABRT never returns. */
     __assert_fail(expr, file, line, fn);
 }
+
+/*
+** ptm_shim_abort: abort() in a mirror, where the primary would end the
+** process by SIGABRT.  Records PTM_EV_VALIDATE, "abort() called", and
+** ends the mirror by SIGABRT, an observation (crashed), as
+** ptm_shim___assert_fail does; the process goes on.  Outside a mirror:
+** the real abort().
+*/
+void ptm_shim_abort(void)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        abort();
+    struct ptmEvent *ev = ptmMirrorRecord(PTM_EV_VALIDATE, PTM_CALL_abort, ptmOsNowNs());
+    if (ev) {
+        ev->result = 0;
+        ptmCopyField(ev->target, sizeof ev->target, "abort() called");
+    }
+    raise(SIGABRT);
+    if (m->in_child)
+        _exit(128 + SIGABRT); /* SIGABRT ignored in the child */
+    /* Not reached in an executor's mirror: its SIGABRT never returns. */
+    abort();
+}
