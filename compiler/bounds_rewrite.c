@@ -130,6 +130,16 @@ bool local_root(CXCursor e, CXCursor *root, bool *computed)
                 *computed = true;
             e = k.c[0];
             break;
+        case CXCursor_UnaryOperator: {
+            /* (&x)->f: x's member (is_local_object) */
+            char *op = op_spelling_unary(e);
+            bool addr = strcmp(op, "&") == 0;
+            free(op);
+            if (!addr || k.n != 1)
+                return false;
+            e = k.c[0];
+            break;
+        }
         default:
             return false;
         }

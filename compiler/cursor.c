@@ -131,6 +131,19 @@ bool is_array_object(CXCursor e)
 /* is_local_object: whether an lvalue names (part of) one of the function's
 ** own locals without going through a pointer: x, x.f, x[i] with x an
 ** array, (x), and those nested. */
+/* is_address_of_local: e is &x, x a local object. */
+static bool is_address_of_local(CXCursor e)
+{
+    e = strip(e);
+    if (clang_getCursorKind(e) != CXCursor_UnaryOperator)
+        return false;
+    CXString op = clang_getUnaryOperatorKindSpelling(clang_getCursorUnaryOperatorKind(e));
+    bool addr = strcmp(clang_getCString(op), "&") == 0;
+    clang_disposeString(op);
+    Kids k = kids_of(e);
+    return addr && k.n == 1 && is_local_object(k.c[0]);
+}
+
 bool is_local_object(CXCursor e)
 {
     e = strip(e);
@@ -141,9 +154,12 @@ bool is_local_object(CXCursor e)
         Kids k = kids_of(e);
         if (k.n < 1)
             return false;
-        /* base->f goes through a pointer; base.f does not */
+        /* base->f goes through a pointer; base.f does not, nor (&x)->f,
+        ** which is x.f (a macro's (c)->b given &lj) */
         CXCursor base = strip(k.c[0]);
-        return !is_pointer_type(clang_getCursorType(base)) && is_local_object(base);
+        if (is_pointer_type(clang_getCursorType(base)))
+            return is_address_of_local(base);
+        return is_local_object(base);
     }
     case CXCursor_ArraySubscriptExpr: {
         Kids k = kids_of(e);

@@ -76,6 +76,22 @@ static size_t match_paren(const char *t, size_t len, size_t open)
     return 0;
 }
 
+/* match_bracket: the offset past the ']' closing the '[' at open, before
+** end, or 0 (nothing but brackets and parentheses nest: a body's index). */
+static size_t match_bracket(const char *t, size_t end, size_t open)
+{
+    int depth = 0;
+    for (size_t i = open; i < end; i++) {
+        if (t[i] == '"' || t[i] == '\'' || t[i] == '\n')
+            return 0;
+        if (t[i] == '[' || t[i] == '(')
+            depth++;
+        else if ((t[i] == ']' || t[i] == ')') && --depth == 0)
+            return t[i] == ']' ? i + 1 : 0;
+    }
+    return 0;
+}
+
 static void spelled(CXSourceLocation loc, CXFile *f, unsigned *off)
 {
     clang_getSpellingLocation(loc, f, NULL, NULL, off);
@@ -234,7 +250,8 @@ static bool base_before(Redo *r, CXCursor member, CXCursor base, CXFile file, un
     if (!def_of(tu, bf, bo, bo + 1, &def))
         return false;
     char *name = spelling(def);
-    bool same = strlen(name) == id_end - id && memcmp(t + id, name, id_end - id) == 0;
+    bool same = (strlen(name) == id_end - id && memcmp(t + id, name, id_end - id) == 0) ||
+                expands_to_use(tu, t + id, id_end - id, name);
     free(name);
     unsigned de;
     spelled(clang_getRangeEnd(clang_getCursorExtent(def)), NULL, &de);
@@ -282,6 +299,23 @@ static bool body_text(Redo *r, CXCursor e, CXFile *file, unsigned *s, unsigned *
             return false;
         *t = (unsigned)match_paren(text, len, *s);
         return *t != 0;
+    case CXCursor_ArraySubscriptExpr: {
+        /* X[E], X a range of the body and [E] spelled right after it there
+        ** ((g)->tmname[e]): the subscript's whole text, to its ']'. */
+        CXFile f2;
+        unsigned s2, t2;
+        if (k.n != 2 || !body_text(r, k.c[0], &f2, &s2, &t2, depth + 1) ||
+            !clang_File_isEqual(f2, *file) || s2 != *s)
+            return false;
+        size_t i = t2;
+        while (i < len && (text[i] == ' ' || text[i] == '\t'))
+            i++;
+        size_t close = i < len && text[i] == '[' ? match_bracket(text, len, i) : 0;
+        if (!close)
+            return false;
+        *t = (unsigned)close;
+        return true;
+    }
     case CXCursor_UnexposedExpr:
         if (k.n != 1)
             return false;

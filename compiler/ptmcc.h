@@ -557,6 +557,17 @@ size_t skip_space(const SrcFile *file, size_t i, size_t end);
 ** rewrite can wrap it there (written in the file, in a macro argument, or
 ** a whole macro invocation); sets r->from_macro.  False: it cannot. */
 bool span(Redo *r, CXCursor c, size_t *start, size_t *end);
+/* expands_to_use: whether the user macro [t, t+n) expands to exactly one
+** use of the macro inner, through bodies that are each one whole use of
+** the next (hvalue(o) -> check_exp(c, gco2t(...))). */
+bool expands_to_use(CXTranslationUnit tu, const char *t, size_t n, const char *inner);
+/* in_macro_argument: whether c's text, spelled at [s, e) of file, is whole
+** inside one argument of the macro use its expansion starts at. */
+bool in_macro_argument(const SrcFile *file, CXCursor c, size_t s, size_t e);
+/* span_postfix: span, or, for a member access on a macro's use (a
+** pointer's value: ci_func(ci)->p, whose ->source is then read), the use
+** and the member's text after it. */
+bool span_postfix(Redo *r, CXCursor c, size_t *start, size_t *end);
 /* once: whether [start, end), just spanned, is still to be rewritten as
 ** kind (a macro argument the macro expands twice is rewritten once). */
 bool once(Redo *r, size_t start, size_t end, const char *kind);

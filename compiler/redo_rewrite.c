@@ -208,7 +208,7 @@ static bool member_of_view(Redo *r, CXCursor e, CXCursor p, const char *fn)
     clang_getSpellingLocation(at, &sf, NULL, NULL, &so);
     size_t ps, pt;
     if (!ef || !sf || !clang_File_isEqual(ef, r->cxfile) || !clang_File_isEqual(sf, r->cxfile) ||
-        eo != so || !span(r, p, &ps, &pt) || pt > eo)
+        eo != so || !span_postfix(r, p, &ps, &pt) || pt > eo)
         return false;
     wrap_pointer(r, p, fn);
     return true;
@@ -319,7 +319,7 @@ static void wrap_object(Redo *r, CXCursor e, const char *fn)
 static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
 {
     size_t s, t;
-    if (!span(r, p, &s, &t)) {
+    if (!span_postfix(r, p, &s, &t)) {
         redo_block(r, p, "accesses memory inside a macro");
         return;
     }
@@ -339,6 +339,12 @@ static void wrap_pointer(Redo *r, CXCursor p, const char *fn)
 static void wrap_own(Redo *r, CXCursor arg)
 {
     size_t s, t;
+    /* A macro's body may parenthesize the argument: l_sprintf((s), ...). */
+    while (!span(r, arg, &s, &t) &&
+           (clang_getCursorKind(arg) == CXCursor_ParenExpr ||
+            clang_getCursorKind(arg) == CXCursor_UnexposedExpr) &&
+           kids_of(arg).n == 1)
+        arg = kids_of(arg).c[0];
     if (!span(r, arg, &s, &t)) {
         redo_block(r, arg, "passes memory to a library writer inside a macro");
         return;
@@ -365,7 +371,7 @@ static void wrap_own(Redo *r, CXCursor arg)
 static void wrap_string(Redo *r, CXCursor arg)
 {
     size_t s, t;
-    if (!span(r, arg, &s, &t) || !once(r, s, t, "string"))
+    if (!span_postfix(r, arg, &s, &t) || !once(r, s, t, "string"))
         return; /* written inside a macro: read in place */
     int n = ++r->seq;
     char *a = addr_name(n);
@@ -662,6 +668,26 @@ static bool array_within(CXCursor arg, CXCursor *array)
     return false;
 }
 
+/* body_array: the array an argument decays from is spelled in a macro's
+** body (getstr(ts), #define getstr(ts) ((ts)->contents)): a view of it
+** would be one of the body's ranges, which every expansion then reads
+** through, while this one decays to a pointer into that view; and its
+** declared size may be a struct hack's (char contents[1]).  Such an
+** argument is the pointer it decays to: a writer's is checked as any
+** pointer is (ptm_redo_fit, ptm_redo_own), a string reader gets its
+** string's view (ptm_redo_str). */
+static bool body_array(Redo *r, CXCursor array)
+{
+    size_t s, t;
+    if (!span(r, array, &s, &t))
+        return true;
+    CXFile sf;
+    unsigned so;
+    clang_getSpellingLocation(clang_getRangeStart(clang_getCursorExtent(array)), &sf, NULL, NULL,
+                              &so);
+    return r->from_macro && (!sf || !clang_File_isEqual(sf, r->cxfile) || so != s);
+}
+
 /* is_string_pointer: e is a char pointer (not an array, not a literal, not
 ** null): what a library function reads as a string. */
 static bool is_string_pointer(CXCursor e)
@@ -689,7 +715,8 @@ static bool redo_library_reads(Redo *r, CXCursor call, unsigned written)
         CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
         if (a < 32 && (written & (1u << a)))
             continue;
-        if (array_argument(arg, &array) || array_within(arg, &array)) {
+        if ((array_argument(arg, &array) || array_within(arg, &array)) &&
+            !(is_string_pointer(arg) && body_array(r, array))) {
             wrap_object(r, array, "ptm_redo_ld");
             viewed = true;
         } else if (is_string_pointer(arg)) {
@@ -799,7 +826,8 @@ static bool redo_call(Redo *r, CXCursor call)
                 continue; /* a local: its bounds are checked (bounds_call) */
             /* An array's size is known: the library writes into the
             ** mirror's view of all of it (snprintf(acct->name, ...)). */
-            if (array_argument(arg, &array) || array_within(arg, &array)) {
+            if ((array_argument(arg, &array) || array_within(arg, &array)) &&
+                !body_array(r, array)) {
                 wrap_object(r, array, "ptm_redo_st");
                 viewed = true;
             } else if (!redo_fill(r, call, name, a)) {

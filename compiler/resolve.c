@@ -297,14 +297,31 @@ static void scan_cleanup(BodyScan *b, CXCursor attr)
 }
 
 /* indirect_callee: under -fptm-mirror-all, where the callee expression of
-** a call through a pointer is written in the body (not by a macro), so
-** that the clone can send it to ptm_clone_of.  False: it cannot. */
+** a call through a pointer is written in the body, so that the clone can
+** send it to ptm_clone_of: as it stands, or whole inside a macro's
+** argument (LUAI_TRY(L, &lj, (*f)(L, ud);), which the expansion copies:
+** the wrapped text serves each expansion of it).  Not in a macro's body
+** (callfrealloc's (*g->frealloc)): the clone's text does not hold it.
+** False: it cannot. */
 static bool indirect_callee(BodyScan *b, CXCursor call, size_t *start, size_t *end)
 {
     Kids k = kids_of(call);
     unsigned s, e;
-    if (!b->fr->mirror_all || k.n < 1 || !written_in_file(k.c[0], b->file, &s, &e))
+    if (!b->fr->mirror_all || k.n < 1)
         return false;
+    if (!written_in_file(k.c[0], b->file, &s, &e)) {
+        CXSourceRange ext = clang_getCursorExtent(k.c[0]);
+        CXFile fs, fe;
+        clang_getSpellingLocation(clang_getRangeStart(ext), &fs, NULL, NULL, &s);
+        clang_getSpellingLocation(clang_getRangeEnd(ext), &fe, NULL, NULL, &e);
+        if (!fs || !fe || !clang_File_isEqual(fs, b->file) || !clang_File_isEqual(fe, b->file))
+            return false;
+        CXString name = clang_getFileName(b->file);
+        SrcFile *text = src_load(clang_getCString(name));
+        clang_disposeString(name);
+        if (!text || !in_macro_argument(text, k.c[0], s, e))
+            return false;
+    }
     *start = s;
     *end = e;
     return s >= b->body_start && e <= b->body_end && s < e;

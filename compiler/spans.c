@@ -190,8 +190,14 @@ static size_t opens(const char *text, size_t from, size_t close)
 ** a base that covers the rest. */
 static bool covers_body(CXCursor c, const char *text, size_t body, size_t body_end)
 {
-    if (text[body] == '(')
-        return closes(text, body, body_end) == body_end - 1;
+    if (text[body] == '(') {
+        /* Only the parentheses' own expression starts at '(' and ends at
+        ** ')': ((o)->value_).gc starts there too. */
+        while (clang_getCursorKind(c) == CXCursor_UnexposedExpr && kids_of(c).n == 1)
+            c = kids_of(c).c[0];
+        return clang_getCursorKind(c) == CXCursor_ParenExpr &&
+               closes(text, body, body_end) == body_end - 1;
+    }
     enum CXCursorKind k = clang_getCursorKind(c);
     if (k == CXCursor_ArraySubscriptExpr && body_end > body && text[body_end - 1] == ']') {
         size_t open = opens(text, body, body_end - 1);
@@ -216,10 +222,61 @@ static bool covers_body(CXCursor c, const char *text, size_t body, size_t body_e
 ** invocation's text [a, b) can be rewritten around whole.  (libclang
 ** reports the end of a macro's tokens at the invocation's end: where c
 ** ends is judged from the #define's text.) */
+/* the_macro: the one definition of the user macro [t, t+n) in tu, or NULL
+** (none, a system header's, or defined more than once). */
+static const UnitMacro *the_macro(CXTranslationUnit tu, const char *t, size_t n)
+{
+    const UnitMacro *defs, *found = NULL;
+    int count = macro_defs(tu, &defs);
+    for (int i = 0; i < count; i++) {
+        if (strlen(defs[i].name) != n || memcmp(defs[i].name, t, n) != 0)
+            continue;
+        if (found || defs[i].system)
+            return NULL;
+        found = &defs[i];
+    }
+    return found;
+}
+
+/* expands_to_use: whether the macro [t, t+n) expands to exactly one use
+** of the macro inner, through bodies that are each one whole use of the
+** next (hvalue(o) -> check_exp(c, gco2t(...)), whose body (e) is the
+** expression): its use then expands to what inner's does. */
+bool expands_to_use(CXTranslationUnit tu, const char *t, size_t n, const char *inner)
+{
+    for (int depth = 0; depth < 8; depth++) {
+        const UnitMacro *d = the_macro(tu, t, n);
+        if (!d)
+            return false;
+        const char *x = d->text;
+        size_t i = d->body, end = d->end;
+        while (i < end && (x[i] == ' ' || x[i] == '\t'))
+            i++;
+        size_t id = i;
+        while (i < end && (x[i] == '_' || (x[i] >= 'a' && x[i] <= 'z') ||
+                           (x[i] >= 'A' && x[i] <= 'Z') || (x[i] >= '0' && x[i] <= '9')))
+            i++;
+        size_t id_end = i;
+        while (i < end && (x[i] == ' ' || x[i] == '\t'))
+            i++;
+        if (id == id_end || i >= end || x[i] != '(' || closes(x, i, end) != end - 1)
+            return false;
+        const UnitMacro *next = the_macro(tu, x + id, id_end - id);
+        if (!next || !next->fnlike)
+            return false;
+        if (strlen(inner) == id_end - id && memcmp(x + id, inner, id_end - id) == 0)
+            return true;
+        t = x + id;
+        n = id_end - id;
+    }
+    return false;
+}
+
 static bool whole_invocation(Redo *r, CXCursor c, unsigned a, unsigned b, CXFile s1, unsigned sa)
 {
     size_t len;
-    const char *text = clang_getFileContents(clang_Cursor_getTranslationUnit(c), s1, &len);
+    CXTranslationUnit tu = clang_Cursor_getTranslationUnit(c);
+    const char *text = clang_getFileContents(tu, s1, &len);
     size_t body, body_end;
     char *name = NULL;
     bool function_like, whole = false;
@@ -228,6 +285,17 @@ static bool whole_invocation(Redo *r, CXCursor c, unsigned a, unsigned b, CXFile
         size_t n = strlen(name);
         size_t end = function_like ? invocation_end(r->file, a) : a + n;
         whole = a + n <= r->file->len && memcmp(r->file->text + a, name, n) == 0 && end == b;
+        if (!whole && a < r->file->len) {
+            /* The use is of a macro that expands to one use of name. */
+            size_t u = a;
+            const char *t = r->file->text;
+            while (u < r->file->len && (t[u] == '_' || (t[u] >= 'a' && t[u] <= 'z') ||
+                                        (t[u] >= 'A' && t[u] <= 'Z') || (t[u] >= '0' && t[u] <= '9')))
+                u++;
+            const UnitMacro *outer = u > a ? the_macro(tu, t + a, u - a) : NULL;
+            whole = outer && outer->fnlike && invocation_end(r->file, a) == b &&
+                    expands_to_use(tu, t + a, u - a, name);
+        }
     }
     free(name);
     return whole;
@@ -249,6 +317,71 @@ bool written_in_file(CXCursor c, CXFile file, unsigned *start, unsigned *end)
            (!file || clang_File_isEqual(fs, file));
 }
 
+/* postfix_on_use: c is a subscript E[i] (or, with members, E->m or E.m)
+** whose base E is a macro's whole use in the function's text and whose
+** own tokens after it, up to b, are written there too (getstr(ts)[l],
+** with #define getstr(ts) ((ts)->contents)): its text is the use
+** followed by those tokens, which the AST says parse as c.  (A member on
+** a use in plain code, G(L)->f, is the pointer's view: member_of_view.)
+** OUT: *start, *end. */
+static bool postfix_on_use(Redo *r, CXCursor c, unsigned b, bool members, size_t *start,
+                           size_t *end)
+{
+    enum CXCursorKind k = clang_getCursorKind(c);
+    Kids kids = kids_of(c);
+    bool subscript = k == CXCursor_ArraySubscriptExpr && kids.n == 2;
+    if (!subscript && !(members && k == CXCursor_MemberRefExpr && kids.n == 1))
+        return false;
+    CXCursor base = kids.c[0];
+    while (clang_getCursorKind(base) == CXCursor_UnexposedExpr && kids_of(base).n == 1)
+        base = kids_of(base).c[0];
+    size_t bs, bt;
+    bool from = r->from_macro;
+    if (!(members ? span_postfix(r, base, &bs, &bt) : span(r, base, &bs, &bt)) ||
+        !r->from_macro || bt >= b || !balanced(r->file, bt, b)) {
+        r->from_macro = from;
+        return false;
+    }
+    /* The index (or member) is the file's own text. */
+    size_t i = skip_space(r->file, bt, b);
+    const char *t = r->file->text;
+    if (i >= b || !(subscript ? t[i] == '['
+                              : t[i] == '.' || (i + 1 < b && t[i] == '-' && t[i + 1] == '>')))
+        return false;
+    *start = bs;
+    *end = b;
+    return true;
+}
+
+/* use_in_argument: c is a macro's whole use, or a postfix access on one,
+** written inside an argument of another macro's use in the function's
+** text (fasttm(L, hvalue(t)->metatable, TM_INDEX)): the expansion range
+** [a, b) is the outer use's, and the use's own text starts where c's
+** start is from the file's point of view.  OUT: *start, *end. */
+static bool use_in_argument(Redo *r, CXCursor c, unsigned a, unsigned b, CXFile s1, unsigned sa,
+                            CXFile s2, unsigned sb, size_t *start, size_t *end)
+{
+    CXFile ff;
+    unsigned fa;
+    clang_getFileLocation(clang_getRangeStart(clang_getCursorExtent(c)), &ff, NULL, NULL, &fa);
+    /* libclang reports both ends of a token from a nested expansion at
+    ** the outer use's start: the outer use ends where its ')' does. */
+    size_t outer = invocation_end(r->file, a);
+    (void)b;
+    if (!ff || !clang_File_isEqual(ff, r->cxfile) || !outer || fa <= a || fa >= outer)
+        return false;
+    size_t fb = invocation_end(r->file, fa);
+    if (!fb || fb > outer || !balanced(r->file, fa, fb))
+        return false;
+    if (whole_invocation(r, c, fa, (unsigned)fb, s1, sa)) {
+        *start = fa;
+        *end = fb;
+        return true;
+    }
+    return s2 && clang_File_isEqual(s2, r->cxfile) && sb > fb && sb < outer &&
+           postfix_on_use(r, c, sb, true, start, end);
+}
+
 bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
 {
     CXSourceRange ext = clang_getCursorExtent(c);
@@ -263,11 +396,26 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     bool header_end = s1 && s2 && !clang_File_isEqual(s1, r->cxfile) &&
                       clang_File_isEqual(s2, r->cxfile) && sb == b;
     if (!f1 || !clang_File_isEqual(f1, r->cxfile) || !clang_File_isEqual(f2, r->cxfile) || !s1 ||
-        !s2 || (!clang_File_isEqual(s1, s2) && !header_end))
+        !s2)
         return false;
-    if (!clang_File_isEqual(s1, r->cxfile) || sa > sb || sb > r->file->len) {
-        /* From a macro defined elsewhere: only a whole invocation. */
+    if (!clang_File_isEqual(s1, s2) && !header_end) {
+        /* A header macro's use, and tokens after it, in another's argument. */
         r->from_macro = true;
+        return !clang_File_isEqual(s1, r->cxfile) &&
+               use_in_argument(r, c, a, b, s1, sa, s2, sb, start, end);
+    }
+    if (!clang_File_isEqual(s1, r->cxfile) || sa > sb || sb > r->file->len) {
+        /* From a macro defined elsewhere: only a whole invocation, or a
+        ** postfix access on one. */
+        r->from_macro = true;
+        if (a < b && !whole_invocation(r, c, a, b, s1, sa) && clang_File_isEqual(s2, r->cxfile) &&
+            sb == b && postfix_on_use(r, c, b, is_array_object(c), start, end))
+            return true;
+        if (!whole_invocation(r, c, a, b, s1, sa) &&
+            use_in_argument(r, c, a, b, s1, sa, s2, sb, start, end)) {
+            r->from_macro = true;
+            return true;
+        }
         if (a >= b || !whole_invocation(r, c, a, b, s1, sa))
             return false;
         *start = a;
@@ -281,6 +429,12 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
             *end = b;
             return true;
         }
+        if (sa < a && sb == b && postfix_on_use(r, c, b, is_array_object(c), start, end))
+            return true;
+        if (sa < a && use_in_argument(r, c, a, b, s1, sa, s2, sb, start, end)) {
+            r->from_macro = true;
+            return true;
+        }
         size_t call_end = invocation_end(r->file, a);
         if (!call_end || sa <= a || sb > call_end || !balanced(r->file, sa, sb))
             return false;
@@ -288,6 +442,36 @@ bool span(Redo *r, CXCursor c, size_t *start, size_t *end)
     *start = sa;
     *end = sb;
     return true;
+}
+
+bool in_macro_argument(const SrcFile *file, CXCursor c, size_t s, size_t e)
+{
+    unsigned a;
+    clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(c)), NULL, NULL, NULL,
+                               &a);
+    size_t call_end = a < file->len ? invocation_end(file, a) : 0;
+    return call_end && a < s && s < e && e < call_end && balanced(file, s, e);
+}
+
+bool span_postfix(Redo *r, CXCursor c, size_t *start, size_t *end)
+{
+    if (span(r, c, start, end))
+        return true;
+    while (clang_getCursorKind(c) == CXCursor_UnexposedExpr && kids_of(c).n == 1)
+        c = kids_of(c).c[0];
+    CXFile sf;
+    unsigned sb;
+    clang_getSpellingLocation(clang_getRangeEnd(clang_getCursorExtent(c)), &sf, NULL, NULL, &sb);
+    if (clang_getCursorKind(c) != CXCursor_MemberRefExpr || !sf ||
+        !clang_File_isEqual(sf, r->cxfile) || sb > r->file->len)
+        return false;
+    bool from = r->from_macro;
+    if (postfix_on_use(r, c, sb, true, start, end)) {
+        r->from_macro = true;
+        return true;
+    }
+    r->from_macro = from;
+    return false;
 }
 
 /* once: whether [start, end), just spanned, is still to be rewritten as

@@ -490,6 +490,8 @@ PTM_API __attribute__((__noreturn__)) void ptm_shim___assert_fail(const char *ex
                                                                   const char *file,
                                                                   unsigned int line,
                                                                   const char *fn);
+/* abort() in a mirror: shims/validate.c. */
+PTM_API __attribute__((__noreturn__)) void ptm_shim_abort(void);
 
 /* the jumps of <setjmp.h>, made by the mirror's own code: shims/jump.c */
 PTM_API __attribute__((__noreturn__)) void ptm_shim_longjmp(struct __jmp_buf_tag env[1], int val);

@@ -143,3 +143,27 @@ __attribute__((constructor)) static void validatePublish(void)
 {
     atomic_store(&ptmPeerSelf.validate_failed, ptm_validate_failed);
 }
+
+/*
+** ptm_shim_abort: abort() in a mirror, where the primary would end the
+** process by SIGABRT.  Records PTM_EV_VALIDATE, "abort() called", and
+** ends the mirror by SIGABRT, an observation (crashed), as
+** ptm_shim___assert_fail does; the process goes on.  Outside a mirror:
+** the real abort().
+*/
+void ptm_shim_abort(void)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        abort();
+    struct ptmEvent *ev = ptmMirrorRecord(PTM_EV_VALIDATE, PTM_CALL_abort, ptmOsNowNs());
+    if (ev) {
+        ev->result = 0;
+        ptmCopyField(ev->target, sizeof ev->target, "abort() called");
+    }
+    raise(SIGABRT);
+    if (m->in_child)
+        _exit(128 + SIGABRT); /* SIGABRT ignored in the child */
+    /* Not reached in an executor's mirror: its SIGABRT never returns. */
+    abort();
+}
