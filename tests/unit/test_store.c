@@ -25,8 +25,7 @@
 #include <sqlite3.h>
 
 #include "ptm_int.h"
-
-extern char **environ;
+#include "store_test.h"
 
 static char dir[64], file[128];
 
@@ -48,48 +47,6 @@ static void cleanup(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);
-}
-
-static struct ptm_tx_desc descOf(const char *id)
-{
-    return (struct ptm_tx_desc){.abi = PTM_ABI_VERSION, .transaction_id = id,
-                                .function = "f", .threshold = 0.5};
-}
-
-/* n labelled outcomes of cell, fail of them failures, each a primary
-** attempt of us microseconds. */
-static void teach(struct ptmHistory *h, unsigned cell, int n, int fail, uint64_t us)
-{
-    for (int i = 0; i < n; i++) {
-        int failed = i < fail;
-        ptmHistoryRecord(h, !failed, 0, &us, 1, NULL);
-        ptmHistoryLearn(h, "f", failed, 1, failed, 1, cell);
-    }
-}
-
-/* Runs store_writer id calls every; returns the "warm" count it printed. */
-static long runWriter(const char *id, int calls, int every)
-{
-    char out[128], scalls[16], severy[16];
-    snprintf(out, sizeof out, "%s/out.%s.%d", dir, id, rand());
-    snprintf(scalls, sizeof scalls, "%d", calls);
-    snprintf(severy, sizeof severy, "%d", every);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    char *argv[] = {STORE_WRITER, (char *)id, scalls, severy, NULL};
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, STORE_WRITER, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "store_writer: status %d", status);
-    FILE *f = fopen(out, "r");
-    long warm = -1;
-    cr_assert_not_null(f);
-    cr_assert_eq(fscanf(f, "warm %ld", &warm), 1);
-    fclose(f);
-    return warm;
 }
 
 /* The file's totals for id, read as a new run would. */
@@ -151,8 +108,8 @@ Test(store, flushes_add_and_never_overwrite, .fini = cleanup)
 Test(store, two_real_runs, .fini = cleanup)
 {
     freshFile();
-    cr_assert_eq(runWriter("runs.tx", 30, 3), 0, "the first run starts cold");
-    cr_assert_eq(runWriter("runs.tx", 30, 3), 30, "the second starts with the first's outcomes");
+    cr_assert_eq(runWriter(dir, "runs.tx", 30, 3), 0, "the first run starts cold");
+    cr_assert_eq(runWriter(dir, "runs.tx", 30, 3), 30, "the second starts with the first's outcomes");
     struct ptmModelView mv = loadModel("runs.tx", 2, NULL);
     cr_assert_eq(mv.n, 60);
     cr_assert_eq(mv.failures, 20);
@@ -420,7 +377,7 @@ Test(store, a_writer_killed_mid_run_leaves_a_usable_file, .fini = cleanup)
     cr_assert(before.failures * 2 == before.n || before.failures * 2 + 1 == before.n,
               "n %llu failures %llu", (unsigned long long)before.n,
               (unsigned long long)before.failures);
-    cr_assert_eq(runWriter("killed.tx", 10, 2), (long)before.n);
+    cr_assert_eq(runWriter(dir, "killed.tx", 10, 2), (long)before.n);
     struct ptmModelView after = loadModel("killed.tx", 2, NULL);
     cr_assert_eq(after.n, before.n + 10);
 }

@@ -37,10 +37,9 @@
 #include <criterion/criterion.h>
 
 #include "ptm_int.h"
+#include "store_test.h"
 
 #define PTM_TEST_BOUND_MS 1000
-
-extern char **environ;
 
 static char dir[64];
 static pid_t server = -1;
@@ -157,46 +156,6 @@ static long cli(const char *args)
     return strtol(line, NULL, 10);
 }
 
-static struct ptm_tx_desc descOf(const char *id)
-{
-    return (struct ptm_tx_desc){.abi = PTM_ABI_VERSION, .transaction_id = id,
-                                .function = "f", .threshold = 0.5};
-}
-
-static void teach(struct ptmHistory *h, unsigned cell, int n, int fail, uint64_t us)
-{
-    for (int i = 0; i < n; i++) {
-        int failed = i < fail;
-        ptmHistoryRecord(h, !failed, 0, &us, 1, NULL);
-        ptmHistoryLearn(h, "f", failed, 1, failed, 1, cell);
-    }
-}
-
-/* Runs store_writer id calls every; returns the "warm" count it printed. */
-static long runWriter(const char *id, int calls, int every)
-{
-    char out[128], scalls[16], severy[16];
-    snprintf(out, sizeof out, "%s/out.%s.%d", dir, id, rand());
-    snprintf(scalls, sizeof scalls, "%d", calls);
-    snprintf(severy, sizeof severy, "%d", every);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    char *argv[] = {STORE_WRITER, (char *)id, scalls, severy, NULL};
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, STORE_WRITER, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "store_writer: status %d", status);
-    FILE *f = fopen(out, "r");
-    long warm = -1;
-    cr_assert_not_null(f);
-    cr_assert_eq(fscanf(f, "warm %ld", &warm), 1);
-    fclose(f);
-    return warm;
-}
-
 /* A first use of id: its history, and how long it took (ms). */
 static struct ptmHistory *firstUse(const char *id, uint64_t *ms)
 {
@@ -219,10 +178,10 @@ Test(store_redis, two_processes_learn_together, .init = setup, .fini = cleanup)
 {
     startServer(0);
     useUrl("fleet1");
-    cr_assert_eq(runWriter("fleet.tx", 100, 4), 0, "a first process starts cold");
-    long warm = runWriter("fleet.tx", 100, 4);
+    cr_assert_eq(runWriter(dir, "fleet.tx", 100, 4), 0, "a first process starts cold");
+    long warm = runWriter(dir, "fleet.tx", 100, 4);
     cr_assert_eq(warm, 100, "a second one starts from the first's: %ld", warm);
-    cr_assert_eq(runWriter("fleet.tx", 10, 0), 200);
+    cr_assert_eq(runWriter(dir, "fleet.tx", 10, 0), 200);
     /* The model's counts are in the server, under the prefix. */
     cr_assert_eq(cli("HGET fleet1:fleet.tx mn:2"), 210);
     cr_assert_eq(cli("HGET fleet1:fleet.tx mf:2"), 50);
