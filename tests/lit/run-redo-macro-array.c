@@ -50,7 +50,9 @@ int touch(state *L, const char *str)
         if (strcmp(getstr(p[j]), "aXcdef") != 0)
             return 2;
         TString *copy = newstr(getstr(p[j]));
-        return copy && getstr(copy)[1] == 'X' && strlen(getstr(copy)) == 6;
+        int copied = copy && getstr(copy)[1] == 'X' && strlen(getstr(copy)) == 6;
+        free(copy);
+        return copied;
     }
     return 0;
 }
