@@ -6,7 +6,7 @@ order, each round on a fresh database; the table gives min / median / max
 over the rounds and the ratios.
 
     bench/bank/run.py [BUILD] [--rounds R] [--transfers N] [--dir DIR] [--before BANK]
-                      [--native] [--only-b]
+                      [--fine] [--only-b]
 
 (a) no faults, WAL, one process: throughput of the PTM build over the
     plain one (target >= 0.85), the wall time PTM adds per transfer, and
@@ -21,9 +21,10 @@ over the rounds and the ratios.
     reached the primary (target >= 95%), the share of good transfers
     diverted (target <= 1%), and the p99 ratio (target <= 0.8).
 
---native: (b) runs the PTM build a second time with PTM_SQLITE_BUSY=native
-(SQLite's own busy handler in the primary, as before PTM had its own), in
-turn with the others.  holds.py (with holds.c) shows why the tail differs.
+--fine: (b) runs the PTM build a second time with PTM_SQLITE_BUSY=fine
+(PTM's lock-watching busy handler in the primary instead of SQLite's own,
+the default), in turn with the others.  holds.py (with holds.c) shows why
+the tail differs.
 
 --before BANK: a PTM build of the example from another checkout (its
 `bank` binary) runs in the same rounds, in turn with the two others, so
@@ -126,7 +127,7 @@ def bench_b(bins, workdir, rounds, n):
     out = {b: [] for b in bins}
     for i, order in enumerate(abba(rounds, tuple(bins))):
         for build in order:
-            env = {"PTM_SQLITE_BUSY": "native"} if build == "native" else {}
+            env = {"PTM_SQLITE_BUSY": "fine"} if build == "fine" else {}
             out[build].append(run_bank(bins[build], fresh(workdir, f"b-{build}.db"),
                                        args + ["--seed", str(i)], **env))
     return out
@@ -141,9 +142,9 @@ def main():
     ap.add_argument("--dir", default=None, help="where the databases go (default: /var/tmp)")
     ap.add_argument("--before", default=None,
                     help="another PTM build's bank binary, run in the same rounds")
-    ap.add_argument("--native", action="store_true",
-                    help="(b) also runs the PTM build with PTM_SQLITE_BUSY=native (SQLite's "
-                         "own busy handler in the primary), in the same rounds")
+    ap.add_argument("--fine", action="store_true",
+                    help="(b) also runs the PTM build with PTM_SQLITE_BUSY=fine (PTM's "
+                         "lock-watching busy handler in the primary), in the same rounds")
     ap.add_argument("--only-b", action="store_true", help="skip (a)")
     o = ap.parse_args()
     bins = {"ptm": os.path.join(o.build, "examples", "bank", "bank"),
@@ -178,7 +179,7 @@ def main():
                 print(f"  {'':<12} first mirror (opens the overlay): {a['mirror_first']} us; "
                       f"p99 of the others: "
                       f"{sorted(a['mirror_rest'])[int(0.99 * (len(a['mirror_rest']) - 1))]} us")
-        b = bench_b(dict(bins, native=bins["ptm"]) if o.native else bins, workdir, o.rounds,
+        b = bench_b(dict(bins, fine=bins["ptm"]) if o.fine else bins, workdir, o.rounds,
                     o.transfers)
         print("\n(b) 10% overdrafts, 3 competing writers, WAL (synchronous=FULL)")
         rows = [
@@ -201,12 +202,12 @@ def main():
                 print(f"  {'before: ' + name:<36} {mmm([get(t) for t in b['before']], fmt):>24}")
             p99b = [p["p99_us"] / q["p99_us"] for p, q in zip(b["before"], b["plain"])]
             print(f"  {'before: p99 ratio before/plain':<36} {mmm(p99b, '{:.3f}'):>24}")
-        if "native" in b:
+        if "fine" in b:
             for name, get, fmt in rows[:4]:
-                print(f"  {'native busy: ' + name:<36} "
-                      f"{mmm([get(t) for t in b['native']], fmt):>24}")
-            p99n = [p["p99_us"] / q["p99_us"] for p, q in zip(b["native"], b["plain"])]
-            print(f"  {'native busy: p99 ratio /plain':<36} {mmm(p99n, '{:.3f}'):>24}")
+                print(f"  {'fine busy: ' + name:<36} "
+                      f"{mmm([get(t) for t in b['fine']], fmt):>24}")
+            p99n = [p["p99_us"] / q["p99_us"] for p, q in zip(b["fine"], b["plain"])]
+            print(f"  {'fine busy: p99 ratio /plain':<36} {mmm(p99n, '{:.3f}'):>24}")
         p99 = [p["p99_us"] / q["p99_us"] for p, q in zip(b["ptm"], b["plain"])]
         p50 = [p["p50_us"] / q["p50_us"] for p, q in zip(b["ptm"], b["plain"])]
         print(f"  {'p99 ratio ptm/plain (<=0.8)':<36} {mmm(p99, '{:.3f}'):>24}")

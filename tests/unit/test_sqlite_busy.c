@@ -6,6 +6,9 @@
 ** set back after; handles that are not the table's (the ring is
 ** untrusted), connections closed or set again in the primary, handlers of
 ** the host's own are left alone; many threads and connections at once.
+** The suite sqlite_busy runs PTM's lock-watching handler
+** (PTM_SQLITE_BUSY=fine); sqlite_busy_default the default, which leaves
+** the host's handler and only shortens its timeout to the rules'.
 */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -48,7 +51,7 @@ static int busyTimeoutOf(sqlite3 *db)
     return ms;
 }
 
-static void setup(void)
+static void setupDb(void)
 {
     sqlite3 *db;
     cr_assert_not_null(mkdtemp(dir));
@@ -66,7 +69,48 @@ static void teardown(void)
     ptmRingDestroy(ring);
 }
 
+static void setup(void)
+{
+    setenv("PTM_SQLITE_BUSY", "fine", 1);
+    setupDb();
+}
+
+static void setupDefault(void)
+{
+    unsetenv("PTM_SQLITE_BUSY");
+    setupDb();
+}
+
 TestSuite(sqlite_busy, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(sqlite_busy_default, .init = setupDefault, .fini = teardown, .timeout = 60);
+
+/* By default nothing changes unless the rules' timeout is the shorter;
+** then the primary waits that long, with SQLite's own handler, and the
+** host's timeout comes back. */
+Test(sqlite_busy_default, only_a_shorter_rules_timeout_changes_the_wait)
+{
+    sqlite3 *holder = openDb(), *db = openDb();
+    cr_assert_eq(ptm_note_sqlite3_busy_timeout(db, 5000), SQLITE_OK);
+    ptmRingReset(ring);
+    ptmRingNoteHandle(ring, db);
+    cr_assert_null(ptmSqlPrimaryApply(ring, 0));
+    cr_assert_null(ptmSqlPrimaryApply(ring, 9000000));
+    cr_assert_eq(busyTimeoutOf(db), 5000);
+    cr_assert_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    void *saved = ptmSqlPrimaryApply(ring, 80000);
+    cr_assert_not_null(saved);
+    cr_assert_eq(busyTimeoutOf(db), 80);
+    double t0 = nowMs();
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    double waited = nowMs() - t0;
+    ptmSqlPrimaryRestore(saved);
+    cr_assert_eq(rc, SQLITE_BUSY);
+    cr_assert(waited >= 70 && waited < 3000, "waited %.1f ms, not about 80", waited);
+    cr_assert_eq(busyTimeoutOf(db), 5000);
+    sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
+    cr_assert_eq(ptm_note_sqlite3_close(holder), SQLITE_OK);
+    cr_assert_eq(ptm_note_sqlite3_close(db), SQLITE_OK);
+}
 
 Test(sqlite_busy, the_rules_timeout_bounds_the_wait_and_the_hosts_comes_back)
 {
