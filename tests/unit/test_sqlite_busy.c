@@ -69,6 +69,23 @@ static void teardown(void)
     ptmRingDestroy(ring);
 }
 
+/* A primary's BEGIN IMMEDIATE on db (timeout 5000 ms) while holder holds
+** the write lock, under what ptmSqlPrimaryApply saved for the rules' 80 ms:
+** SQLITE_BUSY after about 80 ms, then the host's 5000 ms back. */
+static void busyFor80Ms(sqlite3 *db, sqlite3 *holder, void *saved)
+{
+    double t0 = nowMs();
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    double waited = nowMs() - t0;
+    ptmSqlPrimaryRestore(saved);
+    cr_assert_eq(rc, SQLITE_BUSY);
+    cr_assert(waited >= 70 && waited < 3000, "waited %.1f ms, not about 80", waited);
+    cr_assert_eq(busyTimeoutOf(db), 5000);
+    sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
+    cr_assert_eq(ptm_note_sqlite3_close(holder), SQLITE_OK);
+    cr_assert_eq(ptm_note_sqlite3_close(db), SQLITE_OK);
+}
+
 static void setup(void)
 {
     setenv("PTM_SQLITE_BUSY", "fine", 1);
@@ -100,16 +117,7 @@ Test(sqlite_busy_default, only_a_shorter_rules_timeout_changes_the_wait)
     void *saved = ptmSqlPrimaryApply(ring, 80000);
     cr_assert_not_null(saved);
     cr_assert_eq(busyTimeoutOf(db), 80);
-    double t0 = nowMs();
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    double waited = nowMs() - t0;
-    ptmSqlPrimaryRestore(saved);
-    cr_assert_eq(rc, SQLITE_BUSY);
-    cr_assert(waited >= 70 && waited < 3000, "waited %.1f ms, not about 80", waited);
-    cr_assert_eq(busyTimeoutOf(db), 5000);
-    sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
-    cr_assert_eq(ptm_note_sqlite3_close(holder), SQLITE_OK);
-    cr_assert_eq(ptm_note_sqlite3_close(db), SQLITE_OK);
+    busyFor80Ms(db, holder, saved);
 }
 
 Test(sqlite_busy, the_rules_timeout_bounds_the_wait_and_the_hosts_comes_back)
@@ -121,16 +129,7 @@ Test(sqlite_busy, the_rules_timeout_bounds_the_wait_and_the_hosts_comes_back)
     ptmRingNoteHandle(ring, db);
     void *saved = ptmSqlPrimaryApply(ring, 80000);
     cr_assert_not_null(saved);
-    double t0 = nowMs();
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    double waited = nowMs() - t0;
-    ptmSqlPrimaryRestore(saved);
-    cr_assert_eq(rc, SQLITE_BUSY);
-    cr_assert(waited >= 70 && waited < 3000, "waited %.1f ms, not about 80", waited);
-    cr_assert_eq(busyTimeoutOf(db), 5000);
-    sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
-    cr_assert_eq(ptm_note_sqlite3_close(holder), SQLITE_OK);
-    cr_assert_eq(ptm_note_sqlite3_close(db), SQLITE_OK);
+    busyFor80Ms(db, holder, saved);
 }
 
 static void *releaseLater(void *arg)
