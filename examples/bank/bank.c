@@ -15,7 +15,10 @@
  * `--journal delete`), forks P writers that each make N random transfers
  * (a share of them overdrafts, a share over the per-transfer limit) on
  * their own connections, prints one JSON line of counters per writer and
- * one for all of them, then checks that money was conserved.  `transfer`
+ * one for all of them, then checks that money was conserved (--calls F:
+ * each writer also writes one line per call to F.<pid>; --think-us N: each
+ * writer spends N us of CPU before each call, as a mirror would: the
+ * bench's experiments, bench/bank/holds.py).  `transfer`
  * makes the given transfers in turn (FROM TO CENTS triples, cycled until
  * --repeat calls were made) and prints one JSON line per call, or a
  * summary with --quiet.  `hold` keeps the database's write lock (BEGIN
