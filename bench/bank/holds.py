@@ -4,11 +4,16 @@
     holds.py DIR...
 
 Each DIR holds the holds.<pid> files of one `bank run` under holds.so (see
-holds.c).  For each run: the BEGIN IMMEDIATE waits and the lock holds
-(p50/p90/p99, us), the waits that failed (SQLITE_BUSY after the busy
-timeout) or lasted more than 5 ms ("bad"), and for those the share of the
-wait that other writers held the lock, how many writers held it, and the
-free gaps between their holds: the time a waiter has to try again in.
+holds.c), and the calls.<pid> files of its `--calls calls` if given.  For
+each run: the BEGIN IMMEDIATE waits and the lock holds (p50/p90/p99, us),
+the waits that failed (SQLITE_BUSY after the busy timeout) or lasted more
+than 5 ms ("bad"), and for those the share of the wait that other writers
+held the lock, how many writers held it, and the free gaps between their
+holds: the time a waiter has to try again in.  Then the handovers (a
+BEGIN that got the lock after another writer last held it) and each
+writer's own gap (from its COMMIT to its next BEGIN: where a waiter that
+wakes from SQLite's blind sleep finds the lock free), and with calls
+files the calls that took over 1 ms.
 """
 import collections
 import glob
@@ -36,6 +41,34 @@ def q(v, x):
     return v[min(len(v) - 1, int(x * len(v)))] if v else 0
 
 
+def handovers(d):
+    """The lock's changes of hands, and each writer's own gaps (us, sorted)."""
+    ev = []
+    for f in glob.glob(os.path.join(d, "holds.*")):
+        pid = f.rsplit(".", 1)[1]
+        for line in open(f):
+            kind, rc, t0, t1 = line.split()
+            if kind == "C" or int(rc) == 0:
+                ev.append((float(t1), float(t0), kind, pid))
+    ev.sort()
+    owners, last_commit, gaps = [], {}, []
+    for t1, t0, kind, pid in ev:
+        if kind == "B":
+            owners.append(pid)
+            if pid in last_commit:
+                gaps.append(t0 - last_commit.pop(pid))
+        else:
+            last_commit[pid] = t1
+    return sum(a != b for a, b in zip(owners, owners[1:])), sorted(gaps)
+
+
+def slow_calls(d, over_us=1000):
+    """(calls over over_us, calls) from the calls.<pid> files, or None."""
+    lat = [float(line.split()[1]) for f in glob.glob(os.path.join(d, "calls.*"))
+           for line in open(f)]
+    return (sum(x > over_us for x in lat), len(lat)) if lat else None
+
+
 def report(d):
     waits, holds = load(d)
     w = sorted(t1 - t0 for _, rc, t0, t1 in waits if rc == 0)
@@ -59,6 +92,12 @@ def report(d):
         print(f"  those waits: held by others {q(cover, .1):.2f}/{q(cover, .5):.2f}/"
               f"{q(cover, .9):.2f} of the time (p10/p50/p90); writers holding: "
               f"{dict(sorted(holders.items()))}; free gaps between holds: {dict(gaps)}")
+    n, own = handovers(d)
+    print(f"  handovers {n}; a writer's own gap COMMIT->BEGIN p10/p50/p90 "
+          f"{q(own, .1):.0f}/{q(own, .5):.0f}/{q(own, .9):.0f} us")
+    slow = slow_calls(d)
+    if slow:
+        print(f"  calls over 1 ms: {slow[0]} of {slow[1]} ({100.0 * slow[0] / slow[1]:.2f}%)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ order, each round on a fresh database; the table gives min / median / max
 over the rounds and the ratios.
 
     bench/bank/run.py [BUILD] [--rounds R] [--transfers N] [--dir DIR] [--before BANK]
-                      [--fine] [--only-b]
+                      [--fine] [--gap US] [--only-b]
 
 (a) no faults, WAL, one process: throughput of the PTM build over the
     plain one (target >= 0.85), the wall time PTM adds per transfer, and
@@ -25,6 +25,11 @@ over the rounds and the ratios.
 (PTM's lock-watching busy handler in the primary instead of SQLite's own,
 the default), in turn with the others.  holds.py (with holds.c) shows why
 the tail differs.
+
+--gap US: (b) also runs the plain build with `--think-us US` (US of CPU
+between a writer's calls, about what PTM's mirror puts there), in turn
+with the others: the plain build's tail given PTM's gap (docs/DESIGN.md
+has why it is the cause of PTM's).
 
 --before BANK: a PTM build of the example from another checkout (its
 `bank` binary) runs in the same rounds, in turn with the two others, so
@@ -121,15 +126,16 @@ def bench_a(bins, workdir, rounds, n, synchronous):
     return out
 
 
-def bench_b(bins, workdir, rounds, n):
+def bench_b(bins, workdir, rounds, n, gap_us=0):
     args = ["--procs", "3", "--transfers", str(n), "--overdraft-share", "0.10",
             "--large-share", "0"]
     out = {b: [] for b in bins}
     for i, order in enumerate(abba(rounds, tuple(bins))):
         for build in order:
             env = {"PTM_SQLITE_BUSY": "fine"} if build == "fine" else {}
+            gap = ["--think-us", str(gap_us)] if build == "gap" else []
             out[build].append(run_bank(bins[build], fresh(workdir, f"b-{build}.db"),
-                                       args + ["--seed", str(i)], **env))
+                                       args + gap + ["--seed", str(i)], **env))
     return out
 
 
@@ -145,6 +151,8 @@ def main():
     ap.add_argument("--fine", action="store_true",
                     help="(b) also runs the PTM build with PTM_SQLITE_BUSY=fine (PTM's "
                          "lock-watching busy handler in the primary), in the same rounds")
+    ap.add_argument("--gap", type=int, default=0, metavar="US",
+                    help="(b) also runs the plain build with --think-us US, in the same rounds")
     ap.add_argument("--only-b", action="store_true", help="skip (a)")
     o = ap.parse_args()
     bins = {"ptm": os.path.join(o.build, "examples", "bank", "bank"),
@@ -179,8 +187,12 @@ def main():
                 print(f"  {'':<12} first mirror (opens the overlay): {a['mirror_first']} us; "
                       f"p99 of the others: "
                       f"{sorted(a['mirror_rest'])[int(0.99 * (len(a['mirror_rest']) - 1))]} us")
-        b = bench_b(dict(bins, fine=bins["ptm"]) if o.fine else bins, workdir, o.rounds,
-                    o.transfers)
+        bins_b = dict(bins)
+        if o.fine:
+            bins_b["fine"] = bins["ptm"]
+        if o.gap > 0:
+            bins_b["gap"] = bins["plain"]
+        b = bench_b(bins_b, workdir, o.rounds, o.transfers, o.gap)
         print("\n(b) 10% overdrafts, 3 competing writers, WAL (synchronous=FULL)")
         rows = [
             ("failed primary attempts", lambda t: t["primary_failures"], "{:.0f}"),
@@ -208,6 +220,12 @@ def main():
                       f"{mmm([get(t) for t in b['fine']], fmt):>24}")
             p99n = [p["p99_us"] / q["p99_us"] for p, q in zip(b["fine"], b["plain"])]
             print(f"  {'fine busy: p99 ratio /plain':<36} {mmm(p99n, '{:.3f}'):>24}")
+        if "gap" in b:
+            for name, get, fmt in rows[:4]:
+                print(f"  {f'plain, {o.gap} us gap: ' + name:<36} "
+                      f"{mmm([get(t) for t in b['gap']], fmt):>24}")
+            p99g = [p["p99_us"] / q["p99_us"] for p, q in zip(b["gap"], b["plain"])]
+            print(f"  {f'plain, {o.gap} us gap: p99 /plain':<36} {mmm(p99g, '{:.3f}'):>24}")
         p99 = [p["p99_us"] / q["p99_us"] for p, q in zip(b["ptm"], b["plain"])]
         p50 = [p["p50_us"] / q["p50_us"] for p, q in zip(b["ptm"], b["plain"])]
         print(f"  {'p99 ratio ptm/plain (<=0.8)':<36} {mmm(p99, '{:.3f}'):>24}")

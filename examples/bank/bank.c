@@ -6,7 +6,7 @@
  *     bank run      --db F [--procs P] [--transfers N] [--overdraft-share X]
  *                   [--large-share X] [--seed S] [--journal wal|delete]
  *                   [--accounts N] [--balance CENTS] [--busy-ms MS]
- *                   [--synchronous full|normal]
+ *                   [--synchronous full|normal] [--calls FILE] [--think-us US]
  *     bank transfer --db F [--repeat N] [--quiet] [--busy-ms MS] FROM TO CENTS ...
  *     bank hold     --db F --ms MS
  *     bank check    --db F
@@ -15,7 +15,10 @@
  * `--journal delete`), forks P writers that each make N random transfers
  * (a share of them overdrafts, a share over the per-transfer limit) on
  * their own connections, prints one JSON line of counters per writer and
- * one for all of them, then checks that money was conserved.  `transfer`
+ * one for all of them, then checks that money was conserved (--calls F:
+ * each writer also writes one line per call to F.<pid>; --think-us N: each
+ * writer spends N us of CPU before each call, as a mirror would: the
+ * bench's experiments, bench/bank/holds.py).  `transfer`
  * makes the given transfers in turn (FROM TO CENTS triples, cycled until
  * --repeat calls were made) and prints one JSON line per call, or a
  * summary with --quiet.  `hold` keeps the database's write lock (BEGIN
@@ -345,6 +348,8 @@ static int one_transfer(sqlite3 *db, int from, int to, long cents, int kind, str
 
 struct options {
     const char *db, *journal, *synchronous;
+    const char *calls;          /* run --calls: each writer's calls to calls.<pid> */
+    int think_us;               /* run --think-us: CPU spent between two calls */
     int procs, transfers, accounts, busy_ms, repeat, quiet, hold_ms;
     long balance;
     double overdraft_share, large_share;
@@ -510,9 +515,43 @@ static void print_counters(const char *who, long pid, const struct counters *c, 
     fflush(stdout);
 }
 
+/* think: spins for us microseconds of the writer's own work between two
+ * calls (bench/bank: the time a mirror adds there, in a plain build). */
+static void think(int us)
+{
+    double until = now_us() + us;
+    while (us > 0 && now_us() < until)
+        ;
+}
+
+/* write_calls: one line per call of this writer, "start_us latency_us kind
+ * attempts result", to o->calls.<pid> (for bench/bank/holds.py's timeline). */
+static void write_calls(const struct options *o, const double *start, const double *lat,
+                        const char *kind, const long *attempts, const int *result, int n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%ld", o->calls, (long)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%.0f %.0f %c %ld %s\n", start[i], lat[i], kind[i], attempts[i],
+                result_name(result[i]));
+    fclose(f);
+}
+
 /* writer: one process's share of `run`: o->transfers random transfers. */
 static void writer(const struct options *o, int index, struct counters *c, double *lat)
 {
+    size_t n = o->calls ? (size_t)o->transfers : 0;
+    double *start = calloc(n + 1, sizeof *start);
+    long *attempts = calloc(n + 1, sizeof *attempts);
+    int *result = calloc(n + 1, sizeof *result);
+    char *kinds = calloc(n + 1, 1);
+    if (!start || !attempts || !result || !kinds)
+        die("run", NULL);
     uint64_t s = (o->seed + 1) * 0x9E3779B97F4A7C15ULL + (uint64_t)index * 7919 + 1;
     sqlite3 *db = open_db(o, 0);
     sqlite3_commit_hook(db, count_commit, c);
@@ -543,10 +582,25 @@ static void writer(const struct options *o, int index, struct counters *c, doubl
         c->good += kind == 'g';
         c->overdrafts += kind == 'o';
         c->large += kind == 'l';
-        one_transfer(db, from, to, cents, kind, c, &lat[i]);
+        think(o->think_us);
+        long attempts_before = c->attempts;
+        double started = now_us();
+        int rc = one_transfer(db, from, to, cents, kind, c, &lat[i]);
+        if (n) {
+            start[i] = started;
+            attempts[i] = c->attempts - attempts_before;
+            result[i] = rc;
+            kinds[i] = (char)kind;
+        }
     }
     c->elapsed_us = now_us() - t0;
     sqlite3_close(db);
+    if (n)
+        write_calls(o, start, lat, kinds, attempts, result, (int)n);
+    free(start);
+    free(attempts);
+    free(result);
+    free(kinds);
 }
 
 static int run(const struct options *o)
@@ -674,7 +728,7 @@ static int usage(void)
           "       bank run      --db F [--procs P] [--transfers N] [--overdraft-share X]\n"
           "                     [--large-share X] [--seed S] [--journal wal|delete]\n"
           "                     [--accounts N] [--balance CENTS] [--busy-ms MS]\n"
-          "                     [--synchronous full|normal]\n"
+          "                     [--synchronous full|normal] [--calls FILE] [--think-us US]\n"
           "       bank transfer --db F [--repeat N] [--quiet] [--busy-ms MS] FROM TO CENTS ...\n"
           "       bank hold     --db F --ms MS\n"
           "       bank check    --db F\n",
@@ -701,6 +755,10 @@ static int parse_options(int argc, char **argv, struct options *o, int *rest)
             o->db = v;
         else if (strcmp(k, "journal") == 0 && (!strcmp(v, "wal") || !strcmp(v, "delete")))
             o->journal = v;
+        else if (strcmp(k, "calls") == 0)
+            o->calls = v;
+        else if (strcmp(k, "think-us") == 0)
+            o->think_us = (int)strtol(v, &end, 10);
         else if (strcmp(k, "synchronous") == 0 && (!strcmp(v, "full") || !strcmp(v, "normal")))
             o->synchronous = v;
         else if (strcmp(k, "procs") == 0)
@@ -730,7 +788,7 @@ static int parse_options(int argc, char **argv, struct options *o, int *rest)
     }
     *rest = i;
     if (!o->db || o->procs < 1 || o->transfers < 0 || o->accounts < 2 || o->balance < 0 ||
-        o->busy_ms < 0 || o->overdraft_share < 0 || o->large_share < 0 ||
+        o->busy_ms < 0 || o->think_us < 0 || o->overdraft_share < 0 || o->large_share < 0 ||
         o->overdraft_share + o->large_share > 1)
         return -1;
     return 0;

@@ -133,9 +133,12 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o);
 
 /* ptmSqlOverlayAbandon: takes o off this thread's overlays without
 ** touching its connection (a mirror was stopped inside SQLite on it: it may
-** be mid-statement) and without closing it (a close could wait for ever);
-** the next ptmSqlOverlayOpen of its file opens a fresh one.  o and its
-** connection leak. */
+** be mid-statement) and without closing it: the stop is asynchronous (a
+** signal, a fault), so finalizing its statement would run SQLite's halt
+** over state left half-updated, in the host, and a close could wait for
+** ever on a process-wide mutex the jump left held (docs/DESIGN.md, §3
+** "SQLite"); the next ptmSqlOverlayOpen of its file opens a fresh one.  o
+** and its connection leak. */
 void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o);
 
 /* ptmSqlOverlaysAbandoned: how many overlays the process abandoned.  Past

@@ -76,6 +76,8 @@
 #define SHARED_SIZE 510
 #define WAL_LOCK_FIRST 120          /* WALINDEX_LOCK_OFFSET in -shm */
 #define VERSION_SHM_BYTES 100       /* both wal-index headers and nBackfill */
+#define SHM_ATTEMPTED 128           /* nBackfillAttempted in the -shm */
+#define VERSION_SHM_READ 132        /* the -shm bytes a version is read from */
 #define WAL_HDR_BYTES 48            /* one wal-index header (WalIndexHdr) */
 #define WAL_FILE_HDR 32             /* the -wal's own header */
 #define WAL_FRAME_HDR 24            /* before each page in the -wal */
@@ -105,6 +107,8 @@ struct dbVersion {
     int have_db, have_shm;
     unsigned char hdr[28];          /* the header up to the change counter (24) */
     unsigned char shm[VERSION_SHM_BYTES];
+    unsigned char attempted[4];     /* nBackfillAttempted: a checkpoint sets it
+                                       before it writes into the database file */
 };
 
 struct ptmSqlOverlay {
@@ -138,6 +142,7 @@ struct ptmSqlOverlay {
     } key;
     int pinned[4];                  /* the private descriptors it pins (pinSet) */
     unsigned char head[BLOCK];      /* the database's first block, read at Begin */
+    ssize_t head_got;               /* its bytes read; -1: none */
 };
 
 /* An open file of the VFS. */
@@ -958,15 +963,40 @@ static void vfsRegister(void)
 /* ---------------------------------------------------------------------
 ** Overlays.
 */
+/* shmVersion: v's -shm part from the first VERSION_SHM_READ bytes of the
+** real -shm, read whole or in part (got bytes; < 0: not read). */
+static void shmVersion(struct dbVersion *v, const unsigned char *buf, ssize_t got)
+{
+    v->have_shm = got >= 0;
+    memset(v->shm, 0, sizeof v->shm);
+    memset(v->attempted, 0, sizeof v->attempted);
+    if (got > 0)
+        memcpy(v->shm, buf, (size_t)got < sizeof v->shm ? (size_t)got : sizeof v->shm);
+    if (got >= VERSION_SHM_READ)
+        memcpy(v->attempted, buf + SHM_ATTEMPTED, sizeof v->attempted);
+}
+
 /* readVersion: what the real database is now, through the descriptors
-** Begin chose (no stat: End must cost little). */
+** Begin chose (no stat: End must cost little).  In WAL mode one read of
+** the -shm: the database file is then written only by a checkpoint, which
+** sets nBackfillAttempted before its first write there (and nBackfill
+** after), or by a connection leaving WAL mode, which needs every other
+** connection closed (an open WAL connection holds a SHARED lock on the
+** database: the host's, whose calls the mirror runs).  So the database's
+** header is Begin's while the -shm's bytes are. */
 static void readVersion(struct ptmSqlOverlay *o, struct dbVersion *v)
 {
+    unsigned char buf[VERSION_SHM_READ];
+
     memset(v, 0, sizeof *v);
+    if (o->wal_mode && o->shm.fd >= 0) {
+        v->have_db = o->ver.have_db;
+        memcpy(v->hdr, o->ver.hdr, sizeof v->hdr);
+        shmVersion(v, buf, ptmSqlPreadFull(o->shm.fd, buf, sizeof buf, 0));
+        return;
+    }
     if (o->dbf.fd >= 0)
         v->have_db = ptmSqlPreadFull(o->dbf.fd, v->hdr, sizeof v->hdr, 0) == (ssize_t)sizeof v->hdr;
-    if (o->wal_mode && o->shm.fd >= 0)
-        v->have_shm = ptmSqlPreadFull(o->shm.fd, v->shm, sizeof v->shm, 0) >= 0;
 }
 
 /* SQLite's progress handler on an overlay connection: a statement that
@@ -1016,6 +1046,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     ptmSqlMemInit(&o->wal);
     ptmSqlMemInit(&o->journal);
     o->shm.fd = -1;
+    o->head_got = -1;
     for (int k = 0; k < PINS; k++)
         o->pinned[k] = -1;
     lastErrno = 0;
@@ -1093,7 +1124,7 @@ static int shmReread(struct ptmSqlOverlay *o, int *rc)
         if (*rc == SQLITE_OK)
             *rc = r;
     }
-    memcpy(o->ver.shm, o->shm.region[0], sizeof o->ver.shm);
+    shmVersion(&o->ver, o->shm.region[0], VERSION_SHM_READ);
     same = o->shm.seen_ok && memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
     memcpy(o->shm.seen, o->shm.region[0], sizeof o->shm.seen);
     o->shm.seen_ok = o->ver.have_shm = o->shm.fd >= 0 && *rc == SQLITE_OK;
@@ -1112,38 +1143,50 @@ static int walSameFile(const struct ptmSqlOverlay *o, const unsigned char *was_s
            memcmp(o->ver.shm + 32, was_seen + 32, 8) == 0;
 }
 
-/* refresh: the real files as they are now: a database or -wal replaced
-** since (a new inode) is read from its new file, and the copy of the WAL
-** index is read again, in place; o->ver is what they are, and the first
-** block of the database is kept for SQLite's reads of its header and
-** page 1 in this mirror (the version read and SQLite's are one pread). */
-static void refresh(struct ptmSqlOverlay *o, int *rc)
+/* readHead: the database's first block, read now: what SQLite's reads of
+** its header and page 1 in this mirror get, and the header's version. */
+static void readHead(struct ptmSqlOverlay *o)
 {
-    struct stat st;
-    char path[PATH_MAX + 8];
-    unsigned char was_seen[VERSION_SHM_BYTES];
-    int same, seen_ok;
-    ssize_t got;
-
-    if (ptmOs.stat(o->name, &st) != 0)
-        memset(&st, 0, sizeof st);
-    o->db_st = st;
-    if (!st.st_ino)
-        o->dbf.fd = -1; /* gone: an empty database */
-    else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
-             rebase(&o->dbf, o->name) != 0)
-        *rc = SQLITE_CANTOPEN;
-    memset(&o->ver, 0, sizeof o->ver);
-    if (o->dbf.fd >= 0 && (got = ptmSqlPreadFull(o->dbf.fd, o->head, sizeof o->head, 0)) >= 0) {
-        o->dbf.head = o->head;
-        o->dbf.head_len = (size_t)got;
-        o->ver.have_db = got >= (ssize_t)sizeof o->ver.hdr;
-        if (o->ver.have_db)
-            memcpy(o->ver.hdr, o->head, sizeof o->ver.hdr);
-    }
-    o->wal_mode = o->shm.n > 0 || (o->ver.have_db && (o->ver.hdr[18] == 2 || o->ver.hdr[19] == 2));
-    if (!o->wal_mode)
+    o->head_got = o->dbf.fd >= 0 ? ptmSqlPreadFull(o->dbf.fd, o->head, sizeof o->head, 0) : -1;
+    if (o->head_got < 0)
         return;
+    o->dbf.head = o->head;
+    o->dbf.head_len = (size_t)o->head_got;
+    o->ver.have_db = o->head_got >= (ssize_t)sizeof o->ver.hdr;
+    if (o->ver.have_db)
+        memcpy(o->ver.hdr, o->head, sizeof o->ver.hdr);
+}
+
+/* headStill: whether the first block of the database read at the last
+** Begin (was, whose stat was was_st) is still what the file holds, in WAL
+** mode, without reading it: the same file, size and mtime, and the -shm
+** (o->ver, just read) shows no checkpoint since nor one under way (the
+** same salt, nBackfill and nBackfillAttempted, the last two equal); see
+** readVersion for why a checkpoint is the only writer to watch. */
+static int headStill(const struct ptmSqlOverlay *o, const struct dbVersion *was,
+                     const struct stat *was_st)
+{
+    const struct stat *st = &o->db_st;
+    return o->head_got >= 0 && was->have_db && was->have_shm && o->ver.have_shm &&
+           st->st_ino && st->st_dev == was_st->st_dev && st->st_ino == was_st->st_ino &&
+           st->st_size == was_st->st_size && st->st_mtim.tv_sec == was_st->st_mtim.tv_sec &&
+           st->st_mtim.tv_nsec == was_st->st_mtim.tv_nsec &&
+           memcmp(o->ver.shm + 32, was->shm + 32, 8) == 0 &&
+           memcmp(o->ver.shm + 96, was->shm + 96, 4) == 0 &&
+           memcmp(o->ver.attempted, was->attempted, 4) == 0 &&
+           memcmp(o->ver.shm + 96, o->ver.attempted, 4) == 0;
+}
+
+/* refreshShm: the copy of the WAL index read again from the real -shm
+** when it changed (or the last mirror wrote into it), in place, else its
+** header only; o->ver's -shm part; the -wal opened again when it may be
+** another file. */
+static void refreshShm(struct ptmSqlOverlay *o, int *rc)
+{
+    char path[PATH_MAX + 8];
+    unsigned char was_seen[VERSION_SHM_BYTES], buf[VERSION_SHM_READ];
+    int same, seen_ok;
+
     shmRebase(o);
     seen_ok = o->shm.seen_ok;
     memcpy(was_seen, o->shm.seen, sizeof was_seen);
@@ -1153,8 +1196,8 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
         same = shmReread(o, rc);
     } else {
         if (o->shm.fd >= 0)
-            o->ver.have_shm = ptmSqlPreadFull(o->shm.fd, o->ver.shm, sizeof o->ver.shm, 0) ==
-                              (ssize_t)sizeof o->ver.shm;
+            shmVersion(&o->ver, buf, ptmSqlPreadFull(o->shm.fd, buf, sizeof buf, 0));
+        o->ver.have_shm = o->ver.have_shm && o->shm.fd >= 0;
         same = o->shm.seen_ok && o->ver.have_shm &&
                memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
         if (o->shm.n && (!same || o->shm.written))
@@ -1167,6 +1210,47 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
         *rc = SQLITE_CANTOPEN;
     if (*rc == SQLITE_OK)
         walFreshFrom(o);
+}
+
+/* refresh: the real files as they are now: a database or -wal replaced
+** since (a new inode) is read from its new file, and the copy of the WAL
+** index is read again, in place; o->ver is what they are, and the first
+** block of the database is kept for SQLite's reads of its header and
+** page 1 in this mirror (the version read and SQLite's are one pread).
+** In WAL mode (the overlay connection mapped the -shm before) the -shm
+** comes first, and that block is read only when headStill says it may
+** have changed. */
+static void refresh(struct ptmSqlOverlay *o, int *rc)
+{
+    struct stat st, was_st = o->db_st;
+    struct dbVersion was = o->ver;
+
+    if (ptmOs.stat(o->name, &st) != 0)
+        memset(&st, 0, sizeof st);
+    o->db_st = st;
+    if (!st.st_ino)
+        o->dbf.fd = -1; /* gone: an empty database */
+    else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
+             rebase(&o->dbf, o->name) != 0)
+        *rc = SQLITE_CANTOPEN;
+    memset(&o->ver, 0, sizeof o->ver);
+    if (o->shm.n > 0 && o->dbf.fd >= 0) {
+        o->wal_mode = 1;
+        refreshShm(o, rc);
+        if (!headStill(o, &was, &was_st)) {
+            readHead(o);
+        } else {
+            o->dbf.head = o->head;
+            o->dbf.head_len = (size_t)o->head_got;
+            o->ver.have_db = was.have_db;
+            memcpy(o->ver.hdr, was.hdr, sizeof o->ver.hdr);
+        }
+        return;
+    }
+    readHead(o);
+    o->wal_mode = o->shm.n > 0 || (o->ver.have_db && (o->ver.hdr[18] == 2 || o->ver.hdr[19] == 2));
+    if (o->wal_mode)
+        refreshShm(o, rc);
 }
 
 /* rollBack: ends the overlay connection's open transaction, if any, by

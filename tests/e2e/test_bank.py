@@ -475,6 +475,40 @@ print(n)
                          ["ok", "rejected", "queued", "rejected", "rejected",
                           "ok", "rejected", "ok", "queued", "ok"])
 
+    # -- the bench's timeline: --calls and --think-us ------------------------------
+
+    def test_calls_file_has_each_call_and_think_spaces_them(self):
+        """`run --calls F` writes F.<pid> per writer, one line per call
+        (start us, latency us, kind, attempts, result), in the order made;
+        `--think-us N` puts at least N us of the writer's own work between
+        one call's end and the next call's start (bench/bank/holds.py)."""
+        results = {"ok", "overdraft", "over_limit", "busy", "queued", "rejected", "error"}
+        for build, binary in (("ptm", self.bank), ("plain", self.plain)):
+            with self.subTest(build=build):
+                d = os.path.join(self.dir, build)
+                os.mkdir(d)
+                r = self.bank_cmd(["run", "--db", os.path.join(d, "bank.db"), "--procs", "2",
+                                   "--transfers", "30", "--seed", "3", "--think-us", "300",
+                                   "--calls", os.path.join(d, "calls")], binary=binary)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                files = sorted(f for f in os.listdir(d) if f.startswith("calls."))
+                self.assertEqual(len(files), 2, files)
+                for f in files:
+                    with open(os.path.join(d, f)) as fh:
+                        rows = [line.split() for line in fh]
+                    self.assertEqual(len(rows), 30)
+                    for start, lat, kind, attempts, result in rows:
+                        self.assertGreater(float(lat), 0)
+                        self.assertIn(kind, ("g", "o", "l"))
+                        self.assertGreaterEqual(int(attempts), 0)
+                        self.assertIn(result, results)
+                    for a, b in zip(rows, rows[1:]):
+                        self.assertGreaterEqual(float(b[0]) - float(a[0]) - float(a[1]), 299,
+                                                (a, b))
+                r = self.bank_cmd(["run", "--db", os.path.join(d, "bank.db"), "--think-us", "-1"],
+                                  binary=binary)
+                self.assertEqual(r.returncode, 2, "a negative think time is refused")
+
 
 if __name__ == "__main__":
     ptmtest.main()

@@ -1405,3 +1405,76 @@ Test(sqlite_vfs, a_replaced_database_the_host_still_locks_keeps_its_descriptor, 
     oneMirror(o);
     cr_assert_leq(ptmSqlPrivateFds(), before, "the old descriptors stay open");
 }
+
+/* ---- WAL mode: the -shm stands for the database file ----
+** Between two mirrors with no checkpoint, Begin does not read the
+** database's first block again, and End reads the -shm only; a checkpoint
+** under way (nBackfillAttempted moved, written here by hand as SQLite's
+** checkpointer does before its first write to the database) makes the
+** mirror inconclusive and the next Begin read the block; so does a
+** database file whose mtime moved. */
+static int headReads;
+
+static ssize_t headCountingPread(int fd, void *buf, size_t n, off_t off)
+{
+    preadCount++;
+    headReads += n == 4096 && off == 0;
+    return pread(fd, buf, n, off);
+}
+
+/* Begin and End of a mirror that reads ONE: OUT: *reads of the first
+** block, *ends (End's preads).  End's result. */
+static int countedMirror(struct ptmSqlOverlay *o, int *reads, int *ends)
+{
+    headReads = preadCount = 0;
+    ptmOs.pread = headCountingPread;
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(ptmSqlOverlayDb(o), ONE), 100);
+    *reads = headReads;
+    preadCount = 0;
+    int changed = ptmSqlOverlayEnd(o);
+    *ends = preadCount;
+    ptmOsReset();
+    return changed;
+}
+
+Test(sqlite_vfs, wal_begin_and_end_read_the_shm_for_the_database, .init = setup, .fini = teardown)
+{
+    const char *path = makeDb(1);
+    struct ptmSqlOverlay *o = overlay(path);
+    char shm[256];
+    unsigned char was[4], moved[4];
+    int reads, ends, fd;
+
+    cr_assert_eq(countedMirror(o, &reads, &ends), 0);
+    cr_assert_eq(run(hostDb, "CREATE TABLE other(x); INSERT INTO other VALUES(1)"), SQLITE_OK);
+    cr_assert_eq(countedMirror(o, &reads, &ends), 0);
+    cr_assert_eq(reads, 0, "the first block read again after a commit alone");
+    cr_assert_eq(ends, 1, "End read %d times", ends);
+    /* A checkpoint under way during the mirror. */
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    fd = open(shm, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pread(fd, was, 4, 128), 4);
+    memcpy(moved, was, 4);
+    moved[0] ^= 0x55;
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(pwrite(fd, moved, 4, 128), 4);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 1, "a checkpoint under way is not seen");
+    cr_assert_eq(countedMirror(o, &reads, &ends), 0);
+    cr_assert_eq(reads, 1, "the first block is not read while a checkpoint may write it");
+    cr_assert_eq(pwrite(fd, was, 4, 128), 4);
+    close(fd);
+    cr_assert_eq(countedMirror(o, &reads, &ends), 0);
+    cr_assert_eq(reads, 1);
+    /* A real checkpoint; then the database file's mtime alone. */
+    cr_assert_eq(run(hostDb, "PRAGMA wal_checkpoint(PASSIVE)"), SQLITE_OK);
+    cr_assert_eq(countedMirror(o, &reads, &ends), 0);
+    cr_assert_eq(reads, 1, "the first block kept across a checkpoint");
+    struct timespec later[2] = {{0, UTIME_OMIT}, {12345, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, later, 0), 0);
+    cr_assert_eq(countedMirror(o, &reads, &ends), 0);
+    cr_assert_eq(reads, 1, "the first block kept across a new mtime");
+    cr_assert_eq(countedMirror(o, &reads, &ends), 0);
+    cr_assert_eq(reads, 0);
+}
