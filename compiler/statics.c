@@ -89,6 +89,22 @@ static enum CXChildVisitResult count_vars(CXCursor c, CXCursor parent, CXClientD
     return CXChildVisit_Continue;
 }
 
+/* uses_macro_defined_after: whether [s, e) of the main file uses a macro
+** that the file defines at or after offset from (inside the function, as
+** SQLite's sqlite3_os_init defines UNIXVFS for its table): above the
+** function the macro does not exist yet. */
+static bool uses_macro_defined_after(BodyScan *b, size_t s, size_t e, size_t from)
+{
+    for (int i = 0; i < b->fr->nexps; i++) {
+        const Expansion *x = &b->fr->exps[i];
+        size_t def;
+        if (x->start >= s && x->end <= e && !clang_Cursor_isNull(x->def) &&
+            spelling_in(clang_getCursorLocation(x->def), b->file, &def) && def >= from)
+            return true;
+    }
+    return false;
+}
+
 /* why_not_hoisted: why the static var, declared by decl_stmt, cannot move
 ** to file scope; NULL when it can.  OUT: l->h's offsets. */
 static const char *why_not_hoisted(BodyScan *b, CXCursor var, CXCursor decl_stmt, Local *l)
@@ -110,6 +126,8 @@ static const char *why_not_hoisted(BodyScan *b, CXCursor var, CXCursor decl_stmt
         !spelling_in(clang_getCursorLocation(var), b->file, &name_sp) || name_exp != name_sp ||
         e > b->f->file->len || e == 0 || b->f->file->text[e - 1] != ';')
         return "its declaration comes from a macro";
+    if (uses_macro_defined_after(b, s, e, b->f->start))
+        return "it uses a macro defined inside the function";
     if (type_is_local(b, clang_getCursorType(var)))
         return "its type is declared inside the function";
     InitCheck ic = {b, var, false};
