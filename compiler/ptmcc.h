@@ -894,8 +894,8 @@ bool has_clang_errors(Front *fr);
 ** there was at least one (the unit cannot be rewritten). */
 bool report_clang_errors(Front *fr);
 /* definition_spelled: whether def's name is written out in the file it is
-** defined in (not produced by a macro), so that it can be cloned.
-** OUT: *file. */
+** defined in (not produced by a macro), and its text holds whole
+** preprocessor conditionals, so that it can be cloned.  OUT: *file. */
 bool definition_spelled(CXCursor def, CXFile *file);
 
 /* annotate.c ---------------------------------------------------------- */
