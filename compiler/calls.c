@@ -76,9 +76,65 @@ static const Call *row_of(const char *name)
     return hit ? *hit : NULL;
 }
 
-unsigned call_written(const char *name)
+/* A clang builtin that has no library function behind it, by the prefix of
+** its name after "__builtin_": it touches no memory but its arguments'
+** values (bit counts, byte swaps, floating-point constants and tests, the
+** optimizer's hints), except where `written` says it stores through one.
+** A builtin that is neither here nor a library function with a pure row
+** is an unknown call (the mirror forks): __builtin_strcpy once passed for
+** pure here and an inline mirror wrote the host's memory with it. */
+static const struct {
+    const char *prefix;
+    unsigned written;
+} builtin_families[] = {
+    {"expect", 0},       {"unreachable", 0},  {"constant_p", 0},   {"classify_type", 0},
+    {"clz", 0},          {"ctz", 0},          {"popcount", 0},     {"parity", 0},
+    {"ffs", 0},          {"clrsb", 0},        {"bswap", 0},        {"bitreverse", 0},
+    {"rotateleft", 0},   {"rotateright", 0},  {"nan", 0},          {"inf", 0},
+    {"huge_val", 0},     {"isnan", 0},        {"isinf", 0},        {"isfinite", 0},
+    {"isnormal", 0},     {"signbit", 0},      {"fpclassify", 0},   {"isgreater", 0},
+    {"isless", 0},       {"isunordered", 0},  {"copysign", 0},     {"fabs", 0},
+    {"abs", 0},          {"labs", 0},         {"llabs", 0},        {"object_size", 0},
+    {"dynamic_object_size", 0},               {"trap", 0},         {"debugtrap", 0},
+    {"prefetch", 0},     {"assume", 0},       {"frame_address", 0},
+    {"return_address", 0},                    {"extract_return_addr", 0},
+    {"LINE", 0},         {"FILE", 0},         {"FUNCTION", 0},     {"va_arg_pack", 0},
+    {"complex", 0},      {"alloca", 0},       {"speculation_safe_value", 0},
+    {"va_start", 1u << 0}, {"va_end", 1u << 0}, {"va_copy", 1u << 0},
+    {"c23_va_start", 1u << 0},
+    {"add_overflow", 1u << 2}, {"sub_overflow", 1u << 2}, {"mul_overflow", 1u << 2},
+    {"sadd", 1u << 2},   {"uadd", 1u << 2},   {"ssub", 1u << 2},   {"usub", 1u << 2},
+    {"smul", 1u << 2},   {"umul", 1u << 2},
+};
+
+/* answer: the row that answers for name.  Its own; else, for a clang
+** builtin, the pure row of the library function it stands for
+** (__builtin_strcpy answers as strcpy) or a row built from
+** builtin_families (__builtin_alloca: bounds_rewrite.c judges it); NULL:
+** an unknown call.  OUT: *built, the built row. */
+static const Call *answer(const char *name, Call *built)
 {
     const Call *c = row_of(name);
+    if (c || strncmp(name, "__builtin_", 10) != 0)
+        return c;
+    const char *base = name + 10;
+    c = row_of(base);
+    if (c && c->pure)
+        return c;
+    for (size_t i = 0; i < sizeof builtin_families / sizeof *builtin_families; i++) {
+        size_t n = strlen(builtin_families[i].prefix);
+        if (strncmp(base, builtin_families[i].prefix, n) == 0) {
+            *built = (Call){name, NULL, builtin_families[i].written, 0, false, true};
+            return built;
+        }
+    }
+    return NULL;
+}
+
+unsigned call_written(const char *name)
+{
+    Call built;
+    const Call *c = answer(name, &built);
     return c ? c->written : 0;
 }
 
@@ -102,9 +158,8 @@ const char *call_shim_family(const char *name)
 
 bool call_is_pure(const char *name)
 {
-    if (strncmp(name, "__builtin_", 10) == 0)
-        return true;
-    const Call *c = row_of(name);
+    Call built;
+    const Call *c = answer(name, &built);
     return c && c->pure;
 }
 

@@ -1111,7 +1111,7 @@ static int compile(Cmd *c, const char *prefix)
             failed = true;
             continue;
         }
-        has_tx |= u && (u->nfuncs > 0 || u->nnotes > 0);
+        has_tx |= u && u->nfuncs > 0;
         if (text) {
             failed |= !add_rewrite(&rw, a, text, u);
             if (!rw.overlay) {
@@ -1147,7 +1147,8 @@ static int compile(Cmd *c, const char *prefix)
         ** reject them (a construct the rewrite gets wrong), the units are
         ** compiled as written, without clones: mirrors that reach their
         ** functions fork (the runtime finds no facts), and the build goes
-        ** on as a plain one would. */
+        ** on as a plain one would.  Their notes go too (a busy timeout
+        ** they set is not seen): a failed build would be worse. */
         char *err = c->mirror_all && !has_tx && rw.n > 0 && !out
                         ? format("%s/stderr", tmp_root()) : NULL;
         if (err)

@@ -148,6 +148,35 @@ bool report_clang_errors(Front *fr)
 /* definition_spelled: whether def's name is written out in the file it is
 ** defined in (not produced by a macro), so that it can be cloned.
 ** OUT: *file. */
+/* whole_conditionals: whether text[start, end) closes every #if it opens
+** and no other: a clone copies that text elsewhere, so a definition split
+** across a conditional's branches (SQLite's shell: #if ... int main(...){
+** #else int wmain(...){ ... #endif) cannot be cloned. */
+static bool whole_conditionals(const char *text, size_t start, size_t end)
+{
+    int depth = 0;
+    for (size_t i = start; i < end; i++) {
+        if (i > start && text[i - 1] != '\n')
+            continue;
+        size_t j = i;
+        while (j < end && (text[j] == ' ' || text[j] == '\t'))
+            j++;
+        if (j >= end || text[j] != '#')
+            continue;
+        j++;
+        while (j < end && (text[j] == ' ' || text[j] == '\t'))
+            j++;
+        const char *d = text + j;
+        if (strncmp(d, "if", 2) == 0) /* #if, #ifdef, #ifndef */
+            depth++;
+        else if (strncmp(d, "endif", 5) == 0 && --depth < 0)
+            return false;
+        else if ((strncmp(d, "el", 2) == 0) && depth == 0) /* #else, #elif... */
+            return false;
+    }
+    return depth == 0;
+}
+
 bool definition_spelled(CXCursor def, CXFile *file)
 {
     CXSourceLocation loc = clang_getCursorLocation(def);
@@ -156,5 +185,15 @@ bool definition_spelled(CXCursor def, CXFile *file)
     clang_getExpansionLocation(loc, &ef, NULL, NULL, &eo);
     clang_getSpellingLocation(loc, &sf, NULL, NULL, &so);
     *file = ef;
-    return ef && sf && clang_File_isEqual(ef, sf) && eo == so;
+    if (!ef || !sf || !clang_File_isEqual(ef, sf) || eo != so)
+        return false;
+    CXSourceRange r = clang_getCursorExtent(def);
+    CXFile f1, f2;
+    unsigned start, end;
+    clang_getExpansionLocation(clang_getRangeStart(r), &f1, NULL, NULL, &start);
+    clang_getExpansionLocation(clang_getRangeEnd(r), &f2, NULL, NULL, &end);
+    size_t size;
+    const char *text = clang_getFileContents(clang_Cursor_getTranslationUnit(def), ef, &size);
+    return text && f1 && f2 && clang_File_isEqual(f1, ef) && clang_File_isEqual(f2, ef) &&
+           start <= end && end <= size && whole_conditionals(text, start, end);
 }

@@ -108,13 +108,24 @@ char *atomic_writer(const SrcFile *file, CXCursor c)
         return NULL;
     char *word = xstrndup(t + off, n);
     bool atomic = strncmp(word, "atomic_", 7) == 0 || strncmp(word, "__atomic_", 9) == 0 ||
-                  strncmp(word, "__c11_atomic_", 13) == 0;
-    if (atomic && !strstr(word, "load") && !strstr(word, "is_lock_free") &&
-        !strstr(word, "thread_fence") && !strstr(word, "signal_fence") &&
-        !strstr(word, "init")) {
+                  strncmp(word, "__c11_atomic_", 13) == 0 ||
+                  strncmp(word, "__scoped_atomic_", 16) == 0;
+    /* Only a value load (atomic_load, __atomic_load_n) stores nothing: the
+    ** generic __atomic_load(p, ret, order) stores through ret.  Whichever
+    ** pointers a writing operation is given (the object, __atomic_exchange's
+    ** ret, a compare-exchange's expected) must all be local: clang keeps
+    ** them in an order of its own, not the call's. */
+    bool value_load = strstr(word, "load") && strcmp(word, "__atomic_load") != 0 &&
+                      strcmp(word, "__scoped_atomic_load") != 0;
+    if (atomic && !value_load && !strstr(word, "lock_free") && !strstr(word, "fence")) {
         Kids k = kids_of(c);
-        if (k.n < 1 || !is_local_address(k.c[0]))
+        if (k.n < 1)
             return word;
+        for (int i = 0; i < k.n; i++) {
+            CXType ty = clang_getCanonicalType(clang_getCursorType(k.c[i]));
+            if (ty.kind == CXType_Pointer && !is_local_address(k.c[i]))
+                return word;
+        }
     }
     free(word);
     return NULL;

@@ -390,8 +390,10 @@ bool call_through_buffer(const char *name);
 ** runtime/calls.def: "file", "stdio" ...), or NULL if it has none. */
 const char *call_shim_family(const char *name);
 /* call_is_pure: true when name has no effect outside the process (a pure
-** row of runtime/calls.def, or a compiler builtin), so that a mirror calls
-** it as it is.  A built-in shim is not: it is redirected first. */
+** row of runtime/calls.def, or a compiler builtin calls.c knows: one that
+** stands for a pure library function, or one of its builtin families), so
+** that a mirror calls it as it is.  A built-in shim is not: it is
+** redirected first. */
 bool call_is_pure(const char *name);
 /* call_is_noted: true when name has a note row in runtime/calls.def: its
 ** calls in host code go to ptm_note_<name>, which tells the runtime. */
@@ -892,8 +894,8 @@ bool has_clang_errors(Front *fr);
 ** there was at least one (the unit cannot be rewritten). */
 bool report_clang_errors(Front *fr);
 /* definition_spelled: whether def's name is written out in the file it is
-** defined in (not produced by a macro), so that it can be cloned.
-** OUT: *file. */
+** defined in (not produced by a macro), and its text holds whole
+** preprocessor conditionals, so that it can be cloned.  OUT: *file. */
 bool definition_spelled(CXCursor def, CXFile *file);
 
 /* annotate.c ---------------------------------------------------------- */

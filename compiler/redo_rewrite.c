@@ -473,6 +473,16 @@ static void redo_store_in_place(Redo *r, CXCursor lhs, CXCursor rhs)
         redo_walk(r, rhs, USE_VALUE);
 }
 
+/* in_argument_of_use: whether c, spelled at rs, is an argument of a macro
+** use that begins before it (GLOBAL(T, v) for v). */
+static bool in_argument_of_use(CXCursor c, size_t rs)
+{
+    unsigned a;
+    clang_getExpansionLocation(clang_getRangeStart(clang_getCursorExtent(c)), NULL, NULL, NULL,
+                               &a);
+    return a != rs;
+}
+
 /* redo_store: E = V, E op= V: a store to E, after V. */
 static void redo_store(Redo *r, CXCursor c)
 {
@@ -501,10 +511,12 @@ static void redo_store(Redo *r, CXCursor c)
         redo_store_in_place(r, lhs, rhs);
         return;
     }
-    if (span(r, lhs, &ls, &le) && !span(r, rhs, &rs, &re)) {
-        /* V ends inside a macro's body (acct->max = MAX(a, b)): translate
-        ** E first.  Only a call in V that merges E's block into a larger
-        ** one could make this store miss the buffer's current copy. */
+    if (span(r, lhs, &ls, &le) && (!span(r, rhs, &rs, &re) || in_argument_of_use(rhs, rs))) {
+        /* V ends inside a macro's body (acct->max = MAX(a, b)), or is an
+        ** argument of a macro use (p->next = GLOBAL(T, list)), where the
+        ** wrapper could not close: translate E first.  Only a call in V
+        ** that merges E's block into a larger one could make this store
+        ** miss the buffer's current copy. */
         wrap_object(r, lhs, "ptm_redo_st");
         redo_walk(r, lhs, USE_PLACE);
         redo_walk(r, rhs, USE_VALUE);

@@ -91,10 +91,19 @@ static bool clonable_definition(CXCursor ref, CXCursor *def)
 /* of_another_file: a function with external linkage that this unit
 ** declares outside the system headers and does not define: under
 ** -fptm-mirror-all its clone is in the file that defines it (or missing,
-** which the runtime finds out). */
+** which the runtime finds out).  Not a compiler builtin
+** (__sync_synchronize): clang declares it where it is first called, no
+** file has its clone, and no pointer to it can be taken. */
 static bool of_another_file(CXCursor ref)
 {
-    if (!clang_Cursor_isNull(clang_getCursorDefinition(ref)) ||
+    static const char *const builtin_prefixes[] = {"__builtin_", "__sync_", "__atomic_",
+                                                   "__c11_atomic_", "__scoped_atomic_"};
+    char *name = text_of(clang_getCursorSpelling(ref));
+    bool builtin = false;
+    for (size_t i = 0; i < sizeof builtin_prefixes / sizeof *builtin_prefixes; i++)
+        builtin |= strncmp(name, builtin_prefixes[i], strlen(builtin_prefixes[i])) == 0;
+    free(name);
+    if (builtin || !clang_Cursor_isNull(clang_getCursorDefinition(ref)) ||
         clang_Cursor_getStorageClass(ref) == CX_SC_Static ||
         clang_getCursorLinkage(ref) != CXLinkage_External)
         return false;

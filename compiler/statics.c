@@ -58,13 +58,17 @@ typedef struct InitCheck {
 } InitCheck;
 
 /* check_init: whether a static's declaration refers to something declared
-** in the body (a local type, enum constant or variable), apart from the
-** statics moved out before it. */
+** in the body (a local type, enum constant or variable, or a label: a
+** computed-goto table), apart from the statics moved out before it. */
 static enum CXChildVisitResult check_init(CXCursor c, CXCursor parent, CXClientData data)
 {
     (void)parent;
     InitCheck *ic = data;
     enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_AddrLabelExpr) {
+        ic->local = true;
+        return CXChildVisit_Break;
+    }
     if (k == CXCursor_DeclRefExpr || k == CXCursor_TypeRef) {
         CXCursor ref = clang_getCursorReferenced(c);
         Local *l = clang_Cursor_isNull(ref) ? NULL : find_local(ic->b, ref);
@@ -83,6 +87,22 @@ static enum CXChildVisitResult count_vars(CXCursor c, CXCursor parent, CXClientD
     if (clang_getCursorKind(c) == CXCursor_VarDecl)
         ++*(int *)data;
     return CXChildVisit_Continue;
+}
+
+/* uses_macro_defined_after: whether [s, e) of the main file uses a macro
+** that the file defines at or after offset from (inside the function, as
+** SQLite's sqlite3_os_init defines UNIXVFS for its table): above the
+** function the macro does not exist yet. */
+static bool uses_macro_defined_after(BodyScan *b, size_t s, size_t e, size_t from)
+{
+    for (int i = 0; i < b->fr->nexps; i++) {
+        const Expansion *x = &b->fr->exps[i];
+        size_t def;
+        if (x->start >= s && x->end <= e && !clang_Cursor_isNull(x->def) &&
+            spelling_in(clang_getCursorLocation(x->def), b->file, &def) && def >= from)
+            return true;
+    }
+    return false;
 }
 
 /* why_not_hoisted: why the static var, declared by decl_stmt, cannot move
@@ -106,6 +126,8 @@ static const char *why_not_hoisted(BodyScan *b, CXCursor var, CXCursor decl_stmt
         !spelling_in(clang_getCursorLocation(var), b->file, &name_sp) || name_exp != name_sp ||
         e > b->f->file->len || e == 0 || b->f->file->text[e - 1] != ';')
         return "its declaration comes from a macro";
+    if (uses_macro_defined_after(b, s, e, b->f->start))
+        return "it uses a macro defined inside the function";
     if (type_is_local(b, clang_getCursorType(var)))
         return "its type is declared inside the function";
     InitCheck ic = {b, var, false};
@@ -161,8 +183,29 @@ void scan_local_use(BodyScan *b, CXCursor use, CXCursor var)
     l->h.refs[l->h.nrefs++] = off;
 }
 
+/* copy_is_the_same: whether the static var is const (an array of const
+** elements included) and not volatile.  The program cannot change such an
+** object, so a copy per clone holds what the primary's holds, and when its
+** initializer takes a label's address (a computed-goto table), the clone's
+** copy must be its own. */
+static bool copy_is_the_same(CXCursor var)
+{
+    /* Clang's canonical array types may carry the elements' qualifiers on
+    ** the array itself: look at every level. */
+    CXType t = clang_getCanonicalType(clang_getCursorType(var));
+    bool is_const = false, is_volatile = false;
+    for (;;) {
+        is_const |= clang_isConstQualifiedType(t) != 0;
+        is_volatile |= clang_isVolatileQualifiedType(t) != 0;
+        if (t.kind != CXType_ConstantArray && t.kind != CXType_IncompleteArray)
+            return is_const && !is_volatile;
+        t = clang_getCanonicalType(clang_getArrayElementType(t));
+    }
+}
+
 /* finish_locals: the statics that can move out become f's hoists; the
-** others keep a copy per clone, which the user is told about. */
+** others keep a copy per clone, which the user is told about unless the
+** copy cannot differ. */
 void finish_locals(BodyScan *b)
 {
     Func *f = b->f;
@@ -173,13 +216,15 @@ void finish_locals(BodyScan *b)
             f->hoists[f->nhoists++] = l->h;
             continue;
         }
-        warning_at(W_STATIC_COPY, loc_of(b->fr, l->var), strlen(l->h.name),
-                   "the mirror clone of '%s' gets its own copy of static variable '%s': "
-                   "the mirror sees its initial value, not the primary's",
-                   f->name, l->h.name);
-        note_at(loc_of(b->fr, l->var), strlen(l->h.name),
-                "ptmcc shares a function's static variables with its mirror by moving them "
-                "to file scope, but cannot move '%s': %s", l->h.name, l->why);
+        if (!copy_is_the_same(l->var)) {
+            warning_at(W_STATIC_COPY, loc_of(b->fr, l->var), strlen(l->h.name),
+                       "the mirror clone of '%s' gets its own copy of static variable '%s': "
+                       "the mirror sees its initial value, not the primary's",
+                       f->name, l->h.name);
+            note_at(loc_of(b->fr, l->var), strlen(l->h.name),
+                    "ptmcc shares a function's static variables with its mirror by moving them "
+                    "to file scope, but cannot move '%s': %s", l->h.name, l->why);
+        }
         free(l->h.name);
         free(l->h.new_name);
         free(l->h.refs);

@@ -40,6 +40,16 @@ PTM_TRANSACTION()
 int bad_macro(int *p) { BUMP(*p); return 0; }
 PTM_TRANSACTION()
 int bad_asm(int *p) { *p = 1; __asm__ volatile("" ::: "memory"); return 0; }
+PTM_TRANSACTION()
+int bad_atomic_load_ret(void) { int l = 0; __atomic_load(&l, &g, __ATOMIC_SEQ_CST); return 0; }
+PTM_TRANSACTION()
+int bad_atomic_exchange_ret(void) { int l = 0, v = 1; __atomic_exchange(&l, &v, &g, __ATOMIC_SEQ_CST); return 0; }
+PTM_TRANSACTION()
+int bad_atomic_cmpxchg_expected(int *e) { int l = 0; return __atomic_compare_exchange_n(&l, e, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); }
+PTM_TRANSACTION()
+int bad_atomic_init(void) { atomic_init(&counter, 3); return 0; }
+PTM_TRANSACTION()
+int good_atomic_loads(void) { int l = 0, r; __atomic_load(&l, &r, __ATOMIC_SEQ_CST); return atomic_load(&counter) + __atomic_load_n(&g, __ATOMIC_SEQ_CST) + r; }
 
 // Locals, members and elements of locals, errno (thread-local, restored by
 // the executor), and library writers handed local buffers or NULL.
@@ -79,3 +89,16 @@ int bad_asm(int *p) { *p = 1; __asm__ volatile("" ::: "memory"); return 0; }
 // CHECK-NEXT: .redo = 1,
 // CHECK: bad_asm__ptm_desc
 // CHECK-NEXT: .mirror_reason = "bad_asm: uses inline assembly
+// An atomic operation stores through every pointer it is given but the
+// object of a value load: __atomic_load's ret, __atomic_exchange's ret, a
+// compare-exchange's expected; atomic_init stores too.
+// CHECK: bad_atomic_load_ret__ptm_desc
+// CHECK-NEXT: .mirror_reason = "bad_atomic_load_ret: __atomic_load writes outside its locals
+// CHECK: bad_atomic_exchange_ret__ptm_desc
+// CHECK-NEXT: .mirror_reason = "bad_atomic_exchange_ret: __atomic_exchange writes outside its locals
+// CHECK: bad_atomic_cmpxchg_expected__ptm_desc
+// CHECK-NEXT: .mirror_reason = "bad_atomic_cmpxchg_expected: __atomic_compare_exchange_n writes outside its locals
+// CHECK: bad_atomic_init__ptm_desc
+// CHECK-NEXT: .mirror_reason = "bad_atomic_init: atomic_init writes outside its locals
+// CHECK: good_atomic_loads__ptm_desc
+// CHECK-NEXT: .inline_ok = 1,

@@ -6,6 +6,9 @@
 // RUN: nm %t.lib.o | FileCheck %s --check-prefix=NM
 // RUN: %ptmcc -fptm-mirror-all -Wno-ptm-uncloneable -c %inputs/xtu-vector.c -o %t.lib2.o 2>&1 | FileCheck %s --allow-empty --check-prefix=QUIET
 // RUN: not %ptmcc -fptm-mirror-all -Werror=ptm-uncloneable -c %inputs/xtu-vector.c -o %t.lib3.o 2>&1 | FileCheck %s --check-prefix=WERROR
+// The same with a note call in the unit (its note is lost, the build goes on):
+// RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror -c %inputs/xtu-vector-note.c -o %t.note.o 2>&1 | FileCheck %s --check-prefix=WARN-NOTE
+// RUN: nm %t.note.o | FileCheck %s --check-prefix=NM-NOTE
 // RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror %s %t.lib.o -o %t
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t | FileCheck %s --check-prefix=OUT
 // RUN: FileCheck %s --check-prefix=TRACE < %t.trace
@@ -40,6 +43,10 @@ int main(void)
 // WERROR: ptmcc: error: {{.*}}xtu-vector.c: the backend rejected its mirror clones; {{.*}} [-Werror,-Wptm-uncloneable]
 
 // NM: T patch
+// WARN-NOTE: ptmcc: warning: {{.*}}xtu-vector-note.c: the backend rejected its mirror clones; compiled without them
+// NM-NOTE-NOT: ptm_note
+// NM-NOTE: T patch_noted
+// NM-NOTE-NOT: ptm_note
 // NM-NOT: patch__ptm
 
 // OUT: 7
