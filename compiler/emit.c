@@ -625,7 +625,7 @@ static void put_facts(Buf *out, const Unit *u, const Func *f, const char *displa
     }
     if (n)
         buf_printf(out, "    .n_calls = %d,\n    .calls = %s__ptm_xcalls,\n", n, f->name);
-    if (f->nindirects)
+    if (f->nindirects || f->nbody_indirects)
         buf_puts(out, "    .indirect = 1,\n");
     buf_puts(out, "};\n");
 }
