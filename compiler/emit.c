@@ -711,6 +711,7 @@ static const char *const gcc_quiet[] = {
     "-Wnonnull", "-Wnonnull-compare", "-Wduplicated-cond", "-Wduplicated-branches",
     "-Wlogical-op", "-Wnull-dereference", "-Wpointer-arith", "-Wdeclaration-after-statement",
     "-Wvla", "-Wdiv-by-zero", "-Woverflow", "-Wshift-negative-value", "-Wunused-result",
+    "-Wclobbered",
 };
 
 static void put_quiet(Buf *out)
