@@ -648,6 +648,15 @@ bool macro_body_insert(Redo *r, CXCursor stmt, CXCursor decl, char *text);
 ** cannot be wrapped) and makes r->out->macros; frees r->body. */
 void macro_body_finish(Redo *r);
 
+/* macro_state.c ------------------------------------------------------- */
+/* macro_state_at: for a clone of the function at [lo, hi) of main, put at
+** the end of the file: push_macro, #undef and the definition in force at
+** lo of each macro that a directive at or after lo defines or undefines
+** and that the function or a user macro's body names; OUT: *pops, their
+** pop_macro.  Both malloc'd (empty when there is none). */
+char *macro_state_at(CXTranslationUnit tu, const SrcFile *main, size_t lo, size_t hi,
+                     char **pops);
+
 /* macro_args.c -------------------------------------------------------- */
 /* A macro definition of the unit: name, where its text is ([start, end)
 ** of text, its body from body), whether it takes arguments. */
@@ -768,6 +777,9 @@ typedef struct Func {
                             the body: the clone asks ptm_clone_of for the
                             target's clone */
     int nindirects;
+    char *macro_push;    /* the macros in force at its start, restored
+                            before its clone (macro_state.c), or NULL */
+    char *macro_pop;     /* ... and their pop_macro after it */
     int nbody_indirects; /* -fptm-mirror-all: calls through pointers whose
                             callee a user macro's body spells: the clone's
                             redefinition of the macro wraps them */

@@ -414,4 +414,6 @@ void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
     finish_locals(&scan);
     Callees callees = {has_user_shim, is_clone, fr};
     inline_facts(fn, body, f->file, &callees, &f->inl);
+    if (f->file == fr->main)
+        f->macro_push = macro_state_at(fr->tu, fr->main, f->start, f->end, &f->macro_pop);
 }
