@@ -143,7 +143,7 @@ int main(void)
 // DRY: redef 1 counted 0
 // ONE: 1
 // SYS: calls through a function pointer
-// REDEF: without the write buffer
+// REDEF: rewrites a macro that its text defines or undefines
 // ALL: 4
 // REAL: grow 0 used 2 stamp 2 slots 10 5 n 15
 // REAL: throw 7 stamp 102
