@@ -634,31 +634,6 @@ static bool pasted_edge(const char *t, size_t ds, size_t de, size_t s, size_t e)
            (after + 1 < de && t[after] == '#' && t[after + 1] == '#');
 }
 
-/* defined_in: whether [lo, hi) of file, the function's text, holds a
-** #define or #undef of name: the clone's redefinition, made before it,
-** would not be the definition in force at every use. */
-static bool defined_in(const SrcFile *file, size_t lo, size_t hi, const char *name)
-{
-    const char *t = file->text;
-    size_t n = strlen(name);
-    for (size_t i = lo; i < hi && i < file->len; i++) {
-        if (t[i] != '#' || (i > 0 && t[i - 1] != '\n' && back_space(t, i) > 0 &&
-                            t[back_space(t, i) - 1] != '\n'))
-            continue;
-        size_t w = next_token_at(t, i + 1, hi);
-        size_t k = w;
-        while (k < hi && is_ident(t[k]))
-            k++;
-        bool directive = (k - w == 6 && memcmp(t + w, "define", 6) == 0) ||
-                         (k - w == 5 && memcmp(t + w, "undef", 5) == 0);
-        size_t m = next_token_at(t, k, hi);
-        if (directive && m + n <= hi && memcmp(t + m, name, n) == 0 &&
-            (m + n == hi || !is_ident(t[m + n])))
-            return true;
-    }
-    return false;
-}
-
 /* wraps_use: whether the function's own rewrite designates, at the start
 ** of [s, e) of its text, the object a use of macro name designates
 ** (&(G(L)) around the use): that would take the address of the view the
@@ -761,7 +736,7 @@ void macro_body_finish(Redo *r)
         for (int k = first; edits && k < out->nmacros && !out->redo_blocker; k++)
             if (strcmp(out->macros[k].name, name) == 0)
                 redo_block_at(r, b[i].at, "rewrites a macro that is defined twice in it");
-        if (edits && !out->redo_blocker && defined_in(r->file, r->lo, r->hi, name))
+        if (edits && !out->redo_blocker && macro_directive_in(r->file, r->lo, r->hi, name))
             redo_block_at(r, b[i].at, "rewrites a macro that its text defines or undefines");
         if (edits && !out->redo_blocker && edges_ok(r, b, i, j)) {
             out->macros = xrealloc(out->macros, sizeof *out->macros * (size_t)(out->nmacros + 1));

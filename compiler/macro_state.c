@@ -149,6 +149,21 @@ static bool undef_between(const SrcFile *main, size_t lo, size_t hi, const char 
     return false;
 }
 
+bool macro_directive_in(const SrcFile *file, size_t lo, size_t hi, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = lo; i < hi && i < file->len; i++) {
+        if (i > 0 && file->text[i - 1] != '\n')
+            continue;
+        char kind;
+        size_t ns, ne;
+        if (directive_at(file->text, file->len, i, &kind, &ns, &ne) && ne - ns == n &&
+            memcmp(file->text + ns, name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* add_name: name into the list *v of *n (once). */
 static void add_name(char ***v, int *n, const char *name, size_t len)
 {
