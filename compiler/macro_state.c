@@ -19,7 +19,9 @@
 ** Where a definition is: its offset in the main file, or that of the
 ** #include that brought it in (the translation unit's cursors come in
 ** source order).  #undef has no cursor: the main file's text is read for
-** it.  Not followed: an #undef in a header included after the function.
+** it.  Not followed: an #undef in a header included after the function,
+** and a macro with a -D or built-in definition (no text to copy: its clone
+** keeps what the end of the file has).
 */
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,7 @@ static enum CXChildVisitResult collect(CXCursor c, CXCursor parent, CXClientData
     size_t len = 0;
     const char *text = f ? clang_getFileContents(tu, f, &len) : NULL;
     if (!text || e > len || s >= e)
-        return CXChildVisit_Continue;
+        text = NULL; /* a built-in or -D definition: no text to copy */
     if (State.n == State.cap) {
         State.cap = State.cap ? 2 * State.cap : 256;
         State.defs = xrealloc(State.defs, sizeof *State.defs * (size_t)State.cap);
@@ -181,7 +183,7 @@ static bool used(const SrcFile *main, size_t lo, size_t hi, const char *name)
     if (names(main->text, lo, hi < main->len ? hi : main->len, name))
         return true;
     for (int i = 0; i < State.n; i++)
-        if (!State.defs[i].system &&
+        if (!State.defs[i].system && State.defs[i].text &&
             names(State.defs[i].text, State.defs[i].start, State.defs[i].end, name) &&
             strcmp(State.defs[i].name, name) != 0)
             return true;
@@ -207,26 +209,38 @@ char *macro_state_at(CXTranslationUnit tu, const SrcFile *main, size_t lo, size_
     Buf push = {0}, pop = {0};
     buf_puts(&push, "");
     buf_puts(&pop, "");
+    bool *pushed = xcalloc((size_t)nlater + 1, sizeof *pushed);
     for (int k = 0; k < nlater; k++) {
         const char *name = later[k];
         if (!used(main, lo, hi, name))
             continue;
         const StateDef *in_force = NULL;
-        for (int i = 0; i < State.n; i++)
-            if (State.defs[i].at < lo && strcmp(State.defs[i].name, name) == 0)
+        bool unreadable = false;
+        for (int i = 0; i < State.n; i++) {
+            if (strcmp(State.defs[i].name, name) != 0)
+                continue;
+            unreadable |= State.defs[i].text == NULL;
+            if (State.defs[i].at < lo)
                 in_force = &State.defs[i];
+        }
+        /* A -D or built-in definition has no text to restore: the clone
+        ** keeps what the end of the file has, as without this. */
+        if (unreadable)
+            continue;
         if (in_force && undef_between(main, in_force->at + 1, lo, name))
             in_force = NULL;
+        pushed[k] = true;
         buf_printf(&push, "#pragma push_macro(\"%s\")\n#undef %s\n", name, name);
         if (in_force)
             buf_printf(&push, "#define %.*s\n", (int)(in_force->end - in_force->start),
                        in_force->text + in_force->start);
     }
     for (int k = nlater - 1; k >= 0; k--) {
-        if (used(main, lo, hi, later[k]))
+        if (pushed[k])
             buf_printf(&pop, "#pragma pop_macro(\"%s\")\n", later[k]);
         free(later[k]);
     }
+    free(pushed);
     free(later);
     *pops = pop.data;
     return push.data;
