@@ -6,9 +6,10 @@
 //     allocator's clone runs, its stores into the write buffer;
 //   - a local the body declares and takes the address of (TWICE's t1,
 //     op_bitwiseK's i1): the redefinition registers it (ptm_redo_local);
-//   - an array the body names handed to a library reader (KEY_IS's
-//     memcmp((s)->key, ...)) and to _longjmp (THROW's (c)->b, LUAI_THROW):
-//     each decays into its view, which the reader only reads.
+//   - an array the body names handed to _longjmp (THROW's (c)->b,
+//     LUAI_THROW): it decays into its view, which the shim only reads; one
+//     handed to memcmp (KEY_IS) is read by memcmp's shim through the
+//     buffer itself.
 // The mirror runs inline and reads back its own writes; a dry run leaves
 // the host's memory as it was; the real run writes.  A transaction whose
 // call through a pointer a system header's macro spells forks (and says
