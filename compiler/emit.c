@@ -593,6 +593,11 @@ static char *fork_fact(const Func *f)
     if (!f->inl.local_stores_only && !f->inl.redo_ok)
         return format("stores outside its locals where the write buffer cannot follow: %s",
                       f->inl.redo_blocker ? f->inl.redo_blocker : "?");
+    /* A call through a pointer needs the buffer (the target's clone may
+    ** store): said here, where the reason is known. */
+    if ((f->nindirects || f->nbody_indirects) && !f->inl.redo_ok)
+        return format("calls through a pointer where the write buffer cannot follow: %s",
+                      f->inl.redo_blocker ? f->inl.redo_blocker : "?");
     return NULL;
 }
 
@@ -625,7 +630,7 @@ static void put_facts(Buf *out, const Unit *u, const Func *f, const char *displa
     }
     if (n)
         buf_printf(out, "    .n_calls = %d,\n    .calls = %s__ptm_xcalls,\n", n, f->name);
-    if (f->nindirects)
+    if (f->nindirects || f->nbody_indirects)
         buf_puts(out, "    .indirect = 1,\n");
     buf_puts(out, "};\n");
 }
@@ -711,6 +716,7 @@ static const char *const gcc_quiet[] = {
     "-Wnonnull", "-Wnonnull-compare", "-Wduplicated-cond", "-Wduplicated-branches",
     "-Wlogical-op", "-Wnull-dereference", "-Wpointer-arith", "-Wdeclaration-after-statement",
     "-Wvla", "-Wdiv-by-zero", "-Woverflow", "-Wshift-negative-value", "-Wunused-result",
+    "-Wclobbered",
 };
 
 static void put_quiet(Buf *out)
@@ -779,6 +785,10 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
     put_quiet(out);
     buf_printf(out, "/* The mirror clone of %s (%s:%u): its I/O goes to PTM's shims. */\n",
                f->name, shown, line);
+    /* The macros as they were at the function (first: the rewrites below
+    ** redefine some of them again). */
+    if (f->macro_push)
+        buf_puts(out, f->macro_push);
     for (int i = 0; i < f->nmacro_redirects; i++) {
         const Redirect *r = &f->macro_redirects[i];
         buf_printf(out, "#pragma push_macro(\"%s\")\n#undef %s\n#define %s(...) %s(__VA_ARGS__)\n",
@@ -831,6 +841,8 @@ static void put_mirror(Buf *out, const Unit *u, const Func *f, const char *displ
         buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->inl.macros[i].name);
     for (int i = f->nmacro_redirects - 1; i >= 0; i--)
         buf_printf(out, "#pragma pop_macro(\"%s\")\n", f->macro_redirects[i].name);
+    if (f->macro_pop)
+        buf_puts(out, f->macro_pop);
     put_quiet_end(out);
 }
 

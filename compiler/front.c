@@ -372,6 +372,8 @@ static void func_free(Func *f)
         free(f->xcallees[j]);
     free(f->xcallees);
     free(f->indirects);
+    free(f->macro_push);
+    free(f->macro_pop);
     free(f->mirror_reason);
     annot_free(&f->annot);
     free(f->rules_text);

@@ -35,6 +35,12 @@
 
 #include "ptmcc.h"
 
+/* What the clone's new body does with a range of a macro's body: wraps an
+** access (ptm_redo_ld/st), wraps the callee of a call through a pointer
+** (ptm_clone_of), or inserts a statement at the range's end (a local's
+** registration, ptm_redo_local: the range is empty). */
+typedef enum RangeKind { RANGE_ACCESS, RANGE_CALLEE, RANGE_INSERT } RangeKind;
+
 /* A range of a macro's body that the clone's new body wraps. */
 typedef struct BodyRange {
     CXCursor def; /* the macro's definition */
@@ -43,6 +49,8 @@ typedef struct BodyRange {
     bool load, store;    /* what the function's expansions do there */
     bool escapes;        /* some expansion takes its address */
     CXCursor at;         /* the first expansion seen, for the diagnostic */
+    RangeKind kind;
+    char *text;          /* RANGE_INSERT: what is inserted (owned) */
 } BodyRange;
 
 static const char *file_text(CXTranslationUnit tu, CXFile f, size_t *len)
@@ -357,8 +365,23 @@ static bool def_of(CXTranslationUnit tu, CXFile file, unsigned s, unsigned t, CX
     return true;
 }
 
-/* range_of: the body range e's text is, recorded (once) in r. */
-static BodyRange *range_of(Redo *r, CXCursor e)
+/* add_range: the range [s, t) of file in def's body, of kind, recorded
+** (once) in r; at is the expansion for the diagnostic. */
+static BodyRange *add_range(Redo *r, CXCursor def, CXFile file, unsigned s, unsigned t,
+                            RangeKind kind, CXCursor at)
+{
+    for (int i = 0; i < r->nbody; i++)
+        if (clang_File_isEqual(r->body[i].file, file) && r->body[i].start == s &&
+            r->body[i].end == t && r->body[i].kind == kind)
+            return &r->body[i];
+    r->body = xrealloc(r->body, sizeof *r->body * (size_t)(r->nbody + 1));
+    BodyRange *b = &r->body[r->nbody++];
+    *b = (BodyRange){def, file, s, t, false, false, false, at, kind, NULL};
+    return b;
+}
+
+/* range_kind: the body range e's text is, of kind, recorded (once) in r. */
+static BodyRange *range_kind(Redo *r, CXCursor e, RangeKind kind)
 {
     CXFile file;
     unsigned s, t;
@@ -366,14 +389,125 @@ static BodyRange *range_of(Redo *r, CXCursor e)
     if (!body_text(r, e, &file, &s, &t, 0) || t <= s ||
         !def_of(clang_Cursor_getTranslationUnit(e), file, s, t, &def))
         return NULL;
-    for (int i = 0; i < r->nbody; i++)
-        if (clang_File_isEqual(r->body[i].file, file) && r->body[i].start == s &&
-            r->body[i].end == t)
-            return &r->body[i];
-    r->body = xrealloc(r->body, sizeof *r->body * (size_t)(r->nbody + 1));
-    BodyRange *b = &r->body[r->nbody++];
-    *b = (BodyRange){def, file, s, t, false, false, false, e};
-    return b;
+    return add_range(r, def, file, s, t, kind, e);
+}
+
+/* range_of: the access range e's text is, recorded (once) in r. */
+static BodyRange *range_of(Redo *r, CXCursor e)
+{
+    return range_kind(r, e, RANGE_ACCESS);
+}
+
+/* next_token_at: the offset of the first character after blanks (and
+** continued lines) from i, before the definition's end de. */
+static size_t next_token_at(const char *t, size_t i, size_t de)
+{
+    for (;;) {
+        if (i < de && (t[i] == ' ' || t[i] == '\t'))
+            i++;
+        else if (i + 1 < de && t[i] == '\\' && t[i + 1] == '\n')
+            i += 2;
+        else
+            return i;
+    }
+}
+
+bool macro_body_spells(CXCursor e)
+{
+    /* An extent's end inside a macro is its expansion's (libclang): the
+    ** start tells; macro_body_callee then finds the whole range, or the
+    ** clone is not instrumented. */
+    CXFile fs;
+    unsigned s;
+    spelled(clang_getRangeStart(clang_getCursorExtent(e)), &fs, &s);
+    const UnitMacro *d = fs ? macro_def_of(clang_Cursor_getTranslationUnit(e), fs, s, s + 1) : NULL;
+    return d && s >= d->body;
+}
+
+bool macro_body_callee(Redo *r, CXCursor callee)
+{
+    CXFile file;
+    unsigned s, t;
+    CXCursor def;
+    CXTranslationUnit tu = clang_Cursor_getTranslationUnit(callee);
+    if (!body_text(r, callee, &file, &s, &t, 0) || t <= s || !def_of(tu, file, s, t, &def))
+        return false;
+    /* The call's '(' is the body's too: in every expansion the range is
+    ** what is called. */
+    size_t len;
+    const char *text = file_text(tu, file, &len);
+    unsigned de;
+    spelled(clang_getRangeEnd(clang_getCursorExtent(def)), NULL, &de);
+    size_t next = next_token_at(text, t, de < len ? de : len);
+    if (next >= de || text[next] != '(')
+        return false;
+    add_range(r, def, file, s, t, RANGE_CALLEE, callee);
+    return true;
+}
+
+/* decl_end: the offset of the ';' ending the declaration whose declarator
+** names the object at off of a body that ends at de: the first ';' outside
+** brackets, strings and comments; 0 when the body holds none. */
+static size_t decl_end(const char *t, size_t off, size_t de)
+{
+    int depth = 0;
+    for (size_t i = off; i < de; i++) {
+        char c = t[i];
+        if (c == '"' || c == '\'') {
+            for (i++; i < de && t[i] != c; i++)
+                if (t[i] == '\\')
+                    i++;
+        } else if (c == '/' && i + 1 < de && (t[i + 1] == '*' || t[i + 1] == '/')) {
+            return 0; /* a comment in a body: not followed */
+        } else if (c == '(' || c == '[' || c == '{') {
+            depth++;
+        } else if (c == ')' || c == ']' || c == '}') {
+            if (--depth < 0)
+                return 0;
+        } else if (c == ';' && depth == 0) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+bool macro_body_insert(Redo *r, CXCursor stmt, CXCursor decl, char *text)
+{
+    CXTranslationUnit tu = clang_Cursor_getTranslationUnit(stmt);
+    CXFile fs, fn;
+    unsigned s, n;
+    spelled(clang_getRangeStart(clang_getCursorExtent(stmt)), &fs, &s);
+    spelled(clang_getCursorLocation(decl), &fn, &n);
+    CXCursor def, def_n;
+    size_t len;
+    const char *body = fs ? file_text(tu, fs, &len) : NULL;
+    unsigned de = 0;
+    size_t semi = 0;
+    /* The declaration from its start, its name and its ';' are one body's. */
+    bool ok = body && fn && clang_File_isEqual(fs, fn) && n >= s && n < len &&
+              named_at(body, len, n, decl) && def_of(tu, fs, s, s + 1, &def) &&
+              def_of(tu, fn, n, n + 1, &def_n) && clang_equalCursors(def, def_n);
+    if (ok) {
+        spelled(clang_getRangeEnd(clang_getCursorExtent(def)), NULL, &de);
+        semi = decl_end(body, n, de < len ? de : len);
+        ok = semi != 0;
+    }
+    if (!ok) {
+        free(text);
+        return false;
+    }
+    BodyRange *b = add_range(r, def, fs, (unsigned)semi + 1, (unsigned)semi + 1, RANGE_INSERT, decl);
+    if (!b->text) {
+        b->text = text;
+    } else if (!strstr(b->text, text)) { /* int a[2], b[2]; */
+        char *both = format("%s %s", b->text, text);
+        free(b->text);
+        free(text);
+        b->text = both;
+    } else {
+        free(text); /* another expansion's: the same registration */
+    }
+    return true;
 }
 
 bool macro_body_access(Redo *r, CXCursor e, bool store)
@@ -418,7 +552,19 @@ static int by_place(const void *a, const void *b)
     }
     if (x->start != y->start)
         return x->start < y->start ? -1 : 1;
-    return (x->end < y->end) - (x->end > y->end);
+    /* At one offset: an insertion first (it follows what ends there),
+    ** then the outer range, then a callee around the access it holds. */
+    if ((x->kind == RANGE_INSERT) != (y->kind == RANGE_INSERT))
+        return x->kind == RANGE_INSERT ? -1 : 1;
+    if (x->end != y->end)
+        return (x->end < y->end) - (x->end > y->end);
+    return (x->kind == RANGE_ACCESS) - (y->kind == RANGE_ACCESS);
+}
+
+/* wraps: whether the clone's new body changes b's text. */
+static bool wraps(const BodyRange *b)
+{
+    return b->kind != RANGE_ACCESS || b->load || b->store;
 }
 
 /* redefine: def's text with the edits of its ranges [from, to) of r->body
@@ -445,19 +591,30 @@ static char *redefine(const BodyRange *b, int from, int to, int *seq)
             buf_put(&out, text + at, c->end - at);
             at = c->end;
             int k = num[open[nopen - 1] - from];
-            buf_printf(&out, "); (__typeof__(__ptm_m%d))%s(__ptm_m%d, sizeof *__ptm_m%d); }))", k,
-                       c->store ? "ptm_redo_st" : "ptm_redo_ld", k, k);
+            if (c->kind == RANGE_CALLEE)
+                buf_printf(&out, "); (__typeof__(__ptm_fpm%d))ptm_clone_of((void (*)(void))"
+                                 "__ptm_fpm%d); }))", k, k);
+            else
+                buf_printf(&out, "); (__typeof__(__ptm_m%d))%s(__ptm_m%d, sizeof *__ptm_m%d); }))",
+                           k, c->store ? "ptm_redo_st" : "ptm_redo_ld", k, k);
             nopen--;
         }
         if (i == to)
             break;
-        if (!b[i].load && !b[i].store)
+        if (!wraps(&b[i]))
             continue;
         buf_put(&out, text + at, next - at);
         at = next;
+        if (b[i].kind == RANGE_INSERT) {
+            buf_printf(&out, " %s", b[i].text);
+            continue;
+        }
         int k = ++*seq;
         num[i - from] = k;
-        buf_printf(&out, "(*__extension__({ __auto_type __ptm_m%d = &(", k);
+        if (b[i].kind == RANGE_CALLEE)
+            buf_printf(&out, "(__extension__({ __auto_type __ptm_fpm%d = (", k);
+        else
+            buf_printf(&out, "(*__extension__({ __auto_type __ptm_m%d = &(", k);
         open[nopen++] = i;
     }
     buf_put(&out, text + at, de - at);
@@ -465,6 +622,16 @@ static char *redefine(const BodyRange *b, int from, int to, int *seq)
     free(num);
     /* A continued line stays one logical line. */
     return out.data;
+}
+
+/* pasted_edge: whether an edit at [s, e) of a body (def's text ends at de)
+** would split what '#' or '##' joins: a '#' before s, or '##' after e. */
+static bool pasted_edge(const char *t, size_t ds, size_t de, size_t s, size_t e)
+{
+    size_t before = back_space(t, s);
+    size_t after = next_token_at(t, e, de);
+    return (before > ds && t[before - 1] == '#') ||
+           (after + 1 < de && t[after] == '#' && t[after + 1] == '#');
 }
 
 /* wraps_use: whether the function's own rewrite designates, at the start
@@ -514,6 +681,25 @@ static void check_uses(Redo *r, const BodyRange *b, const BodyRange *all, int n,
     }
 }
 
+/* edges_ok: whether every edit of def's ranges [from, to) leaves its
+** body's '#' and '##' operands whole; else the function's clone cannot be
+** instrumented (redo_block_at). */
+static bool edges_ok(Redo *r, const BodyRange *b, int from, int to)
+{
+    CXTranslationUnit tu = clang_Cursor_getTranslationUnit(b[from].def);
+    size_t len;
+    const char *text = file_text(tu, b[from].file, &len);
+    unsigned ds, de;
+    spelled(clang_getRangeStart(clang_getCursorExtent(b[from].def)), NULL, &ds);
+    spelled(clang_getRangeEnd(clang_getCursorExtent(b[from].def)), NULL, &de);
+    for (int i = from; i < to; i++)
+        if (wraps(&b[i]) && text && de <= len && pasted_edge(text, ds, de, b[i].start, b[i].end)) {
+            redo_block_at(r, b[i].at, "needs to rewrite a macro's body next to '#' or '##'");
+            return false;
+        }
+    return true;
+}
+
 void macro_body_finish(Redo *r)
 {
     InlineFacts *out = r->out;
@@ -521,13 +707,11 @@ void macro_body_finish(Redo *r)
     int n = r->nbody;
     r->body = NULL;
     r->nbody = 0;
-    if (out->redo_blocker || n == 0) {
-        free(b);
-        return;
-    }
+    if (out->redo_blocker || n == 0)
+        goto done;
     qsort(b, (size_t)n, sizeof *b, by_place);
     for (int i = 0; i < n && !out->redo_blocker; i++) {
-        if ((b[i].load || b[i].store) && b[i].escapes)
+        if (b[i].kind == RANGE_ACCESS && (b[i].load || b[i].store) && b[i].escapes)
             redo_block_at(r, b[i].at, "takes the address of memory inside a macro");
         /* Ranges of one body nest or are apart. */
         if (i > 0 && clang_File_isEqual(b[i - 1].file, b[i].file) && b[i].start < b[i - 1].end &&
@@ -535,24 +719,35 @@ void macro_body_finish(Redo *r)
             redo_block_at(r, b[i].at, "accesses memory inside a macro");
     }
     static int seq = 0; /* names unique across the clones of the unit */
+    int first = out->nmacros;
     for (int i = 0; i < n && !out->redo_blocker;) {
         int j = i;
-        bool wraps = false;
+        bool edits = false, accesses = false;
         while (j < n && clang_equalCursors(b[j].def, b[i].def)) {
-            wraps |= b[j].load || b[j].store;
+            edits |= wraps(&b[j]);
+            accesses |= b[j].kind == RANGE_ACCESS && wraps(&b[j]);
             j++;
         }
-        if (wraps) {
-            char *name = spelling(b[i].def);
+        char *name = spelling(b[i].def);
+        if (accesses)
             check_uses(r, &b[i], b, n, name);
-            free(name);
-        }
-        if (wraps && !out->redo_blocker) {
+        /* One definition serves the whole clone: none other may be made
+        ** in its text, nor this one made twice. */
+        for (int k = first; edits && k < out->nmacros && !out->redo_blocker; k++)
+            if (strcmp(out->macros[k].name, name) == 0)
+                redo_block_at(r, b[i].at, "rewrites a macro that is defined twice in it");
+        if (edits && !out->redo_blocker && macro_directive_in(r->file, r->lo, r->hi, name))
+            redo_block_at(r, b[i].at, "rewrites a macro that its text defines or undefines");
+        if (edits && !out->redo_blocker && edges_ok(r, b, i, j)) {
             out->macros = xrealloc(out->macros, sizeof *out->macros * (size_t)(out->nmacros + 1));
-            out->macros[out->nmacros++] =
-                (MacroRedef){spelling(b[i].def), redefine(b, i, j, &seq)};
+            out->macros[out->nmacros++] = (MacroRedef){name, redefine(b, i, j, &seq)};
+            name = NULL;
         }
+        free(name);
         i = j;
     }
+done:
+    for (int i = 0; i < n; i++)
+        free(b[i].text);
     free(b);
 }

@@ -545,6 +545,9 @@ typedef struct Redo {
     struct BodyRange *body; /* accesses spelled in macros' bodies */
     int nbody;
     const char *macro_why; /* why the last body range could not be placed, or NULL */
+    CXCursor *read_arrays; /* arrays a body spells that decay into a library
+                              reader's view (not an escape) */
+    int nread_arrays;
 } Redo;
 
 /* redo_start: a rewrite of the function whose body is body in file, its
@@ -629,9 +632,35 @@ bool macro_body_access(Redo *r, CXCursor e, bool store);
 /* macro_body_escape: records that e (and the objects enclosing it through
 ** '.') has its address taken or decays, where a body spells it. */
 void macro_body_escape(Redo *r, CXCursor e);
+/* macro_body_spells: whether e's text starts in a user macro's body
+** (callfrealloc's (*g->frealloc)). */
+bool macro_body_spells(CXCursor e);
+/* macro_body_callee: records that callee, the callee of a call through a
+** pointer, is a range of a user macro's body, the call's '(' following
+** it there: the clone's redefinition sends it to ptm_clone_of.  False: it
+** is not such a range. */
+bool macro_body_callee(Redo *r, CXCursor callee);
+/* macro_body_insert: records that text (owned, freed here) follows the
+** declaration statement stmt, whose whole text, ';' and declared name
+** (decl's) a user macro's body spells: the clone's redefinition inserts
+** it there (a local's registration).  False: the body does not spell it
+** so. */
+bool macro_body_insert(Redo *r, CXCursor stmt, CXCursor decl, char *text);
 /* macro_body_finish: checks the recorded ranges (redo_block_at when one
 ** cannot be wrapped) and makes r->out->macros; frees r->body. */
 void macro_body_finish(Redo *r);
+
+/* macro_state.c ------------------------------------------------------- */
+/* macro_state_at: for a clone of the function at [lo, hi) of main, put at
+** the end of the file: push_macro, #undef and the definition in force at
+** lo of each macro that a directive at or after lo defines or undefines
+** and that the function or a user macro's body names; OUT: *pops, their
+** pop_macro.  Both malloc'd (empty when there is none). */
+char *macro_state_at(CXTranslationUnit tu, const SrcFile *main, size_t lo, size_t hi,
+                     char **pops);
+/* macro_directive_in: whether a line of [lo, hi) of file is a #define or
+** #undef of name. */
+bool macro_directive_in(const SrcFile *file, size_t lo, size_t hi, const char *name);
 
 /* macro_args.c -------------------------------------------------------- */
 /* A macro definition of the unit: name, where its text is ([start, end)
@@ -753,6 +782,12 @@ typedef struct Func {
                             the body: the clone asks ptm_clone_of for the
                             target's clone */
     int nindirects;
+    char *macro_push;    /* the macros in force at its start, restored
+                            before its clone (macro_state.c), or NULL */
+    char *macro_pop;     /* ... and their pop_macro after it */
+    int nbody_indirects; /* -fptm-mirror-all: calls through pointers whose
+                            callee a user macro's body spells: the clone's
+                            redefinition of the macro wraps them */
     bool xtu_reach;      /* transactions: the mirror reaches clones of other
                             files, which the runtime resolves (ABI 7) */
     bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */

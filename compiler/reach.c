@@ -201,7 +201,7 @@ static void prove_inline(Graph *g, Func *t, int *order, int n)
     t->xtu_reach = false;
     for (int k = 0; k < n; k++) {
         Func *f = g->v[order[k]].f;
-        t->xtu_reach |= f->nxcallees > 0 || f->nindirects > 0;
+        t->xtu_reach |= f->nxcallees > 0 || f->nindirects > 0 || f->nbody_indirects > 0;
         t->tx_redo |= !f->inl.local_stores_only;
     }
     if (t->xtu_reach && t->inline_ok) {

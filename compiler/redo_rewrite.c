@@ -408,13 +408,23 @@ static void bit_field_base(Redo *r, CXCursor e, const char *fn)
     }
 }
 
+/* read_array: whether the array e decays into a library reader's view of
+** it (redo_library_reads). */
+static bool read_array(const Redo *r, CXCursor e)
+{
+    for (int i = 0; i < r->nread_arrays; i++)
+        if (clang_equalCursors(r->read_arrays[i], e))
+            return true;
+    return false;
+}
+
 /* redo_lvalue: e, an lvalue read (or designated) in the function. */
 static void redo_lvalue(Redo *r, CXCursor e, Use use)
 {
     CXCursor s = strip_parens(e);
     if (is_system_variable(s))
         return;
-    if (use != USE_NONE && is_array_object(s))
+    if (use != USE_NONE && is_array_object(s) && !read_array(r, s))
         macro_body_escape(r, s); /* it decays: a pointer into its view */
     if (use == USE_VALUE && is_bit_field(s) && is_nonlocal_access(s)) {
         bit_field_base(r, s, "ptm_redo_ld");
@@ -714,6 +724,28 @@ static bool is_string_pointer(CXCursor e)
     return clang_getCursorKind(s) != CXCursor_StringLiteral && !is_local_address(e);
 }
 
+static enum CXChildVisitResult last_field(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    if (clang_getCursorKind(c) == CXCursor_FieldDecl)
+        *(CXCursor *)data = c;
+    return CXChildVisit_Continue;
+}
+
+/* last_member: whether the array e is a struct's member that may be a
+** struct hack (char contents[1], its last), whose declared size says
+** nothing of what a reader reads. */
+static bool last_member(CXCursor e)
+{
+    CXCursor s = strip_parens(e);
+    if (clang_getCursorKind(s) != CXCursor_MemberRefExpr)
+        return false;
+    CXCursor field = clang_getCursorReferenced(s);
+    CXCursor last = clang_getNullCursor();
+    clang_visitChildren(clang_getCursorSemanticParent(field), last_field, &last);
+    return clang_Cursor_isNull(last) || clang_equalCursors(last, field);
+}
+
 /* redo_library_reads: a library function (not a clone: those route their
 ** own accesses) reads what a non-local array argument holds, or a string,
 ** in the mirror's view: printf("%s", acct->name) after the mirror wrote
@@ -730,6 +762,14 @@ static bool redo_library_reads(Redo *r, CXCursor call, unsigned written)
         if ((array_argument(arg, &array) || array_within(arg, &array)) &&
             !(is_string_pointer(arg) && body_array(r, array))) {
             wrap_object(r, array, "ptm_redo_ld");
+            /* It decays into its own view, which the reader only reads
+            ** (LUAI_THROW's _longjmp((c)->b, 1)): no escape, when the view
+            ** is all there is (not a struct hack's last member). */
+            if (!last_member(array)) {
+                r->read_arrays = xrealloc(r->read_arrays,
+                                          sizeof *r->read_arrays * (size_t)(r->nread_arrays + 1));
+                r->read_arrays[r->nread_arrays++] = strip_parens(array);
+            }
             viewed = true;
         } else if (is_string_pointer(arg)) {
             wrap_string(r, arg);
@@ -794,6 +834,22 @@ static bool redo_fill(Redo *r, CXCursor call, const char *name, int a)
     return true;
 }
 
+/* body_callee: under -fptm-mirror-all, a call through a pointer whose
+** callee a user macro's body spells (callfrealloc's (*g->frealloc),
+** resolve.c counts it in Func.nbody_indirects instead of an escape): the
+** clone's redefinition of the macro sends it to ptm_clone_of; where it
+** cannot, the clone is not instrumented (and the runtime forks a mirror
+** that reaches it: it calls through a pointer, unbuffered). */
+static void body_callee(Redo *r, CXCursor call)
+{
+    Kids k = kids_of(call);
+    if (!front_mirror_all() || k.n < 1 || !macro_body_spells(k.c[0]))
+        return;
+    if (!macro_body_callee(r, k.c[0]))
+        redo_block(r, call, "calls through a pointer that a macro's body spells where ptmcc "
+                            "cannot wrap it");
+}
+
 /* redo_call: a library call's written arguments are checked or made views,
 ** its read arrays and strings made views, and a pointer it returns into a
 ** view mapped back to real memory.  Returns false when its operands are
@@ -804,8 +860,10 @@ static bool redo_call(Redo *r, CXCursor call)
     bool discarded = r->parent == CXCursor_CompoundStmt || r->parent == CXCursor_LabelStmt ||
                      r->parent == CXCursor_CaseStmt || r->parent == CXCursor_DefaultStmt;
     CXCursor callee = clang_getCursorReferenced(call);
-    if (clang_getCursorKind(callee) != CXCursor_FunctionDecl)
+    if (clang_getCursorKind(callee) != CXCursor_FunctionDecl) {
+        body_callee(r, call);
         return true;
+    }
     if (r->callees && r->callees->is_clone(r->callees->ctx, callee))
         return true;
     char *name = spelling(callee);
@@ -992,6 +1050,8 @@ typedef struct Reg {
     int ntaken;
     size_t stmt_end; /* register_decl: where its registrations go */
     bool placed;     /* ... and whether they can */
+    CXCursor stmt;   /* the declaration statement */
+    bool stmt_macro; /* ... spelled in a macro's body, a statement of a block */
 } Reg;
 
 static enum CXChildVisitResult taken_visit(CXCursor c, CXCursor parent, CXClientData data)
@@ -1042,11 +1102,19 @@ static enum CXChildVisitResult register_decl(CXCursor c, CXCursor parent, CXClie
     Reg *g = data;
     if (clang_getCursorKind(c) != CXCursor_VarDecl || !needs_register(g, c))
         return CXChildVisit_Continue;
+    char *x = spelling(c);
     if (!g->placed) {
+        /* A macro's body declares it (op_bitwiseK's lua_Integer i1;): the
+        ** clone's redefinition registers it there, in every expansion. */
+        if (g->stmt_macro && front_mirror_all() &&
+            macro_body_insert(g->r, g->stmt, c, format("ptm_redo_local(&%s, sizeof %s);", x, x))) {
+            free(x);
+            return CXChildVisit_Continue;
+        }
+        free(x);
         redo_block(g->r, c, "declares a local object where ptmcc cannot register it");
         return CXChildVisit_Break;
     }
-    char *x = spelling(c);
     redo_add(g->r, g->stmt_end, 0, INT_MIN + 1, format(" ptm_redo_local(&%s, sizeof %s);", x, x));
     free(x);
     return CXChildVisit_Continue;
@@ -1065,6 +1133,9 @@ static void register_decls(Reg *g, CXCursor stmt, CXCursor parent)
     Reg one = *g;
     one.stmt_end = statement_end(g->r->file, e);
     one.placed = placed;
+    one.stmt = stmt;
+    one.stmt_macro = !written && clang_getCursorKind(parent) == CXCursor_CompoundStmt &&
+                     macro_body_spells(stmt);
     clang_visitChildren(stmt, register_decl, &one);
 }
 
@@ -1079,7 +1150,7 @@ static enum CXChildVisitResult register_visit(CXCursor c, CXCursor parent, CXCli
 ** clone registers its objects, or why it cannot (out->redo_blocker). */
 static void register_locals(CXCursor fn, CXCursor body, Redo *r)
 {
-    Reg g = {r, 0, 0, NULL, 0, 0, false};
+    Reg g = {r, 0, 0, NULL, 0, 0, false, clang_getNullCursor(), false};
     CXSourceRange ext = clang_getCursorExtent(body);
     unsigned lo, hi;
     clang_getExpansionLocation(clang_getRangeStart(ext), NULL, NULL, NULL, &lo);
@@ -1109,8 +1180,10 @@ void redo_rewrite(CXCursor fn, CXCursor body, SrcFile *file, const Callees *call
 {
     Redo r = redo_start(body, file, callees, out);
     redo_walk(&r, body, USE_VALUE);
-    macro_body_finish(&r);
+    /* before the bodies are redefined: a registration may go into one */
     if (!out->redo_blocker)
         register_locals(fn, body, &r);
+    macro_body_finish(&r);
     free(r.done);
+    free(r.read_arrays);
 }

@@ -310,8 +310,8 @@ static void scan_cleanup(BodyScan *b, CXCursor attr)
 ** send it to ptm_clone_of: as it stands, or whole inside a macro's
 ** argument (LUAI_TRY(L, &lj, (*f)(L, ud);), which the expansion copies:
 ** the wrapped text serves each expansion of it).  Not in a macro's body
-** (callfrealloc's (*g->frealloc)): the clone's text does not hold it.
-** False: it cannot. */
+** (callfrealloc's (*g->frealloc)): the clone's text does not hold it, the
+** macro's redefinition does (scan_call).  False: it cannot. */
 static bool indirect_callee(BodyScan *b, CXCursor call, size_t *start, size_t *end)
 {
     Kids k = kids_of(call);
@@ -352,7 +352,13 @@ static void scan_call(BodyScan *b, CXCursor call)
     }
     size_t s, e;
     if (!indirect_callee(b, call, &s, &e)) {
-        add_escape(b, NULL, call);
+        /* A user macro's body spells it: the clone's redefinition of the
+        ** macro wraps it (redo_rewrite.c's body_callee). */
+        Kids k = kids_of(call);
+        if (b->fr->mirror_all && k.n >= 1 && macro_body_spells(k.c[0]))
+            b->f->nbody_indirects++;
+        else
+            add_escape(b, NULL, call);
         return;
     }
     Func *f = b->f;
@@ -417,4 +423,6 @@ void scan_function(Front *fr, Func *f, CXCursor fn, CXCursor body)
     finish_locals(&scan);
     Callees callees = {has_user_shim, is_clone, fr};
     inline_facts(fn, body, f->file, &callees, &f->inl);
+    if (f->file == fr->main)
+        f->macro_push = macro_state_at(fr->tu, fr->main, f->start, f->end, &f->macro_pop);
 }

@@ -19,7 +19,7 @@
 
 Redo redo_start(CXCursor body, SrcFile *file, const Callees *callees, InlineFacts *out)
 {
-    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0, NULL, 0, NULL};
+    Redo r = {out, file, NULL, callees, 0, false, CXCursor_FirstInvalid, NULL, 0, 0, 0, NULL, 0, NULL, NULL, 0};
     CXSourceRange ext = clang_getCursorExtent(body);
     unsigned lo, hi;
     clang_getExpansionLocation(clang_getRangeStart(ext), &r.cxfile, NULL, NULL, &lo);

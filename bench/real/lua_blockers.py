@@ -21,7 +21,8 @@ import sys
 
 if len(sys.argv) != 5:
     sys.exit("usage: lua_blockers.py BUILD LUA_SRC_DIR EMIT_DIR ROOT_FUNCTION")
-build, src, out, root = sys.argv[1:5]
+# ptmcc runs in src: every path absolute
+build, src, out, root = [os.path.abspath(a) for a in sys.argv[1:4]] + [sys.argv[4]]
 ptmcc = os.path.join(os.path.abspath(build), "bin", "ptmcc")
 os.makedirs(out, exist_ok=True)
 facts = {}   # (file, name) -> dict
