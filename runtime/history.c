@@ -70,6 +70,9 @@ struct ptmHistSig {
 struct ptmHistPath {
     char name[PTM_STORE_PATH_NAME];
     uint64_t calls, failures, p_calls, p_failures;
+    const char *seen;             /* the last string found to be name: a descriptor's
+                                     function or alternative name, whose module is
+                                     pinned once it ran (peers.c), so it never changes */
 };
 
 struct ptmHistory {
@@ -360,7 +363,7 @@ static void histAddBaseline(struct ptmHistory *h, const uint32_t *set, size_t n)
 ** equal weights; past it, each sample weighs 1/window and m2 holds the
 ** exponentially weighted variance itself, converted once from Welford's
 ** sum. */
-static void histAddLatency(struct ptmHistory *h, double x)
+PTM_HOT static void histAddLatency(struct ptmHistory *h, double x)
 {
     const double window = PTM_HISTORY_LATENCY_WINDOW;
     h->latency_n++;
@@ -422,6 +425,35 @@ void ptmHistoryProbeDone(struct ptmHistory *h, int recovered)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* histRecordLocked: ptmHistoryRecord's counts, with the mirror's
+** signature set (set, n) when it joins the baseline (learn); h locked. */
+PTM_HOT static void histRecordLocked(struct ptmHistory *h, int success, int diverted,
+                             const uint64_t *attempt_us, unsigned n_attempts, int learn,
+                             const uint32_t *set, size_t n)
+{
+    h->calls++;
+    h->p_calls++;
+    if (success) {
+        h->successes++;
+        h->p_successes++;
+    } else {
+        h->failures++;
+        h->p_failures++;
+    }
+    if (diverted) {
+        h->diversions++;
+        h->p_diversions++;
+    }
+    if (!diverted)
+        h->timeout_diverts = 0; /* the primary ran: the circuit is closed */
+    if (!diverted && attempt_us) {
+        for (unsigned i = 0; i < n_attempts; i++)
+            histAddLatency(h, (double)attempt_us[i]);
+    }
+    if (learn)
+        histAddBaseline(h, set, n);
+}
+
 /*
 ** ptmHistoryRecord: adds one call's outcome to h.
 **
@@ -445,27 +477,7 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
                 histSignatureSet(ring, &set, &n) == PTM_OK;
 
     pthread_mutex_lock(&h->mu);
-    h->calls++;
-    h->p_calls++;
-    if (success) {
-        h->successes++;
-        h->p_successes++;
-    } else {
-        h->failures++;
-        h->p_failures++;
-    }
-    if (diverted) {
-        h->diversions++;
-        h->p_diversions++;
-    }
-    if (!diverted)
-        h->timeout_diverts = 0; /* the primary ran: the circuit is closed */
-    if (!diverted && attempt_us) {
-        for (unsigned i = 0; i < n_attempts; i++)
-            histAddLatency(h, (double)attempt_us[i]);
-    }
-    if (learn)
-        histAddBaseline(h, set, n);
+    histRecordLocked(h, success, diverted, attempt_us, n_attempts, learn, set, n);
     pthread_mutex_unlock(&h->mu);
     free(set);
 }
@@ -499,44 +511,34 @@ void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct pt
 
 /* histPath: the counters of path in h (a new row when there is room),
 ** or NULL; h locked. */
-static struct ptmHistPath *histPath(struct ptmHistory *h, const char *path)
+PTM_HOT static struct ptmHistPath *histPath(struct ptmHistory *h, const char *path)
 {
     for (unsigned i = 0; i < h->n_paths; i++)
-        if (strncmp(h->paths[i].name, path, PTM_STORE_PATH_NAME - 1) == 0)
+        if (h->paths[i].seen == path)
             return &h->paths[i];
+    for (unsigned i = 0; i < h->n_paths; i++)
+        if (strncmp(h->paths[i].name, path, PTM_STORE_PATH_NAME - 1) == 0) {
+            h->paths[i].seen = path;
+            return &h->paths[i];
+        }
     if (h->n_paths >= PTM_STORE_MAX_PATHS)
         return NULL;
     struct ptmHistPath *p = &h->paths[h->n_paths++];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", path);
+    p->seen = path;
     return p;
 }
 
 static atomic_uint histSinceKick;
 
-/*
-** ptmHistoryLearn: what one call teaches h beyond ptmHistoryRecord.
-**
-** path: the function that ran (NULL: none), path_failed: it did not meet
-** its outcome (an alternative that returned succeeded).  primary_ran: the
-** primary ran (not diverted, not a dry run), and primary_failed: it did
-** not meet success_criteria, or its last attempt overran the timeout; the
-** breaker's streak follows it.  labelled: the call is a label for the
-** model (the primary ran after a mirror whose observation is in cell),
-** so that cell's counts gain the outcome.
-**
-** Every PTM_STORE_BATCH calls, wakes the store's writer (never waits).
-*/
-void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
-                     int primary_failed, int labelled, unsigned cell)
+/* histLearnLocked: ptmHistoryLearn's counts; now: the clock at a failed
+** primary (else unread); h locked. */
+PTM_HOT static void histLearnLocked(struct ptmHistory *h, const char *path, int path_failed,
+                            int primary_ran, int primary_failed, int labelled, unsigned cell,
+                            uint64_t now)
 {
-    if (!h)
-        return;
     cell %= PTM_MODEL_CELLS;
-    /* The clock only for a failure: most calls succeed, and each read
-    ** counts on the cheapest calls (adaptive sampling's unmirrored ones). */
-    uint64_t now = primary_ran && primary_failed ? ptmOsNowNs() : 0;
-    pthread_mutex_lock(&h->mu);
     struct ptmHistPath *p = path ? histPath(h, path) : NULL;
     if (p) {
         p->calls++;
@@ -561,11 +563,69 @@ void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, in
             h->p_model.fail[cell]++;
         }
     }
-    pthread_mutex_unlock(&h->mu);
+}
+
+/* histCountCall: one more call recorded; every PTM_STORE_BATCH of them
+** wake the store's writer (never waits). */
+PTM_HOT static void histCountCall(void)
+{
     if (atomic_fetch_add(&histSinceKick, 1) + 1 >= PTM_STORE_BATCH) {
         atomic_store(&histSinceKick, 0);
         ptmStoreKick();
     }
+}
+
+/*
+** ptmHistoryLearn: what one call teaches h beyond ptmHistoryRecord.
+**
+** path: the function that ran (NULL: none), path_failed: it did not meet
+** its outcome (an alternative that returned succeeded).  primary_ran: the
+** primary ran (not diverted, not a dry run), and primary_failed: it did
+** not meet success_criteria, or its last attempt overran the timeout; the
+** breaker's streak follows it.  labelled: the call is a label for the
+** model (the primary ran after a mirror whose observation is in cell),
+** so that cell's counts gain the outcome.
+**
+** Every PTM_STORE_BATCH calls, wakes the store's writer (never waits).
+*/
+void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
+                     int primary_failed, int labelled, unsigned cell)
+{
+    if (!h)
+        return;
+    /* The clock only for a failure: most calls succeed, and each read
+    ** counts on the cheapest calls (adaptive sampling's unmirrored ones). */
+    uint64_t now = primary_ran && primary_failed ? ptmOsNowNs() : 0;
+    pthread_mutex_lock(&h->mu);
+    histLearnLocked(h, path, path_failed, primary_ran, primary_failed, labelled, cell, now);
+    pthread_mutex_unlock(&h->mu);
+    histCountCall();
+}
+
+/*
+** ptmHistoryEnd: one ended call, both ptmHistoryRecord(h, o->success,
+** o->diverted, o->attempt_us, o->n_attempts, o->ring) and
+** ptmHistoryLearn(h, o->path, !o->success, o->primary_ran,
+** o->primary_failed, o->labelled, o->cell), under one hold of h's lock:
+** what tx.c calls for every call, and the cheapest of calls (adaptive
+** sampling's unmirrored ones) pay for each lock taken.  h NULL: nothing.
+*/
+PTM_HOT void ptmHistoryEnd(struct ptmHistory *h, const struct ptmHistoryOutcome *o)
+{
+    if (!h)
+        return;
+    uint32_t *set = NULL;
+    size_t n = 0;
+    int learn = o->success && !o->diverted && o->ring != NULL &&
+                histSignatureSet(o->ring, &set, &n) == PTM_OK;
+    uint64_t now = o->primary_ran && o->primary_failed ? ptmOsNowNs() : 0;
+    pthread_mutex_lock(&h->mu);
+    histRecordLocked(h, o->success, o->diverted, o->attempt_us, o->n_attempts, learn, set, n);
+    histLearnLocked(h, o->path, !o->success, o->primary_ran, o->primary_failed, o->labelled,
+                    o->cell, now);
+    pthread_mutex_unlock(&h->mu);
+    free(set);
+    histCountCall();
 }
 
 /* histTake: h's increments since the last collection into *d, which they

@@ -15,6 +15,13 @@
 #ifndef PTM_INT_H
 #define PTM_INT_H
 
+/* PTM_HOT: a function on every call's path (tx.c's, and what it calls
+** on a call that is not mirrored).  The compiler puts such functions in
+** .text.hot, which the linker lays out together: the path touches a few
+** pages of code, not one per source file, and the caches and TLB a system
+** call of the host may have emptied are refilled for fewer of them. */
+#define PTM_HOT __attribute__((hot))
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -876,6 +883,20 @@ void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct pt
 ** labelled call, the model's counts of cell. */
 void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
                      int primary_failed, int labelled, unsigned cell);
+/* One ended call, for ptmHistoryEnd: ptmHistoryRecord's and
+** ptmHistoryLearn's arguments (path_failed is !success). */
+struct ptmHistoryOutcome {
+    int success, diverted;
+    const uint64_t *attempt_us;   /* NULL: the attempts were not measured */
+    unsigned n_attempts;
+    const struct ptmRing *ring;   /* the mirror's events, or NULL */
+    const char *path;             /* the function that ran, or NULL */
+    int primary_ran, primary_failed, labelled;
+    unsigned cell;
+};
+/* ptmHistoryEnd: ptmHistoryRecord and ptmHistoryLearn of one call under
+** one hold of h's lock (tx.c). */
+void ptmHistoryEnd(struct ptmHistory *h, const struct ptmHistoryOutcome *o);
 /* ptmHistoryForget: drops every history (tests). */
 void ptmHistoryForget(void);
 
@@ -1111,6 +1132,7 @@ struct ptmTxState {
     _Atomic uint64_t quiet;       /* calls since the last that saw or did something,
                                      up to PTM_SAMPLING_SATURATED */
     struct ptmHistory *_Atomic history; /* the id's history (tx.c), once found */
+    struct ptmMetricsTx *_Atomic metrics; /* the id's metrics (metrics.c), once found */
     struct ptmRetryWindow budget; /* the retry_budget key's window */
 };
 struct ptmTxState *ptmTxStateFor(const struct ptm_tx_desc *d);

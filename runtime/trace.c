@@ -508,7 +508,7 @@ int ptmTraceWanted(void)
 ** of a record), or this process's last record was cut, it starts with a
 ** newline.  Thread-safe; errno is preserved.
 */
-void ptmTraceWrite(const struct ptmTxRecord *r)
+PTM_HOT void ptmTraceWrite(const struct ptmTxRecord *r)
 {
     int saved = errno;
     pthread_once(&traceOnce, traceInit);
