@@ -775,9 +775,11 @@ double ptmModelBreaker(unsigned streak, uint64_t since_ms);
 #define PTM_STORE_PATH_NAME 64
 #define PTM_STORE_BATCH 64           /* calls between two wake-ups of the writer */
 
+#define PTM_STORE_ID_MAX 128         /* a stored id's bytes, with its NUL */
+
 /* One id's history, as totals (a load) or as increments (a flush). */
 struct ptmHistData {
-    char id[128];
+    char id[PTM_STORE_ID_MAX];
     uint64_t calls, successes, failures, diversions;
     uint64_t latency_n;           /* flush: samples since the last flush */
     double latency_mean_us, latency_var; /* the current estimate, its variance */
@@ -807,6 +809,10 @@ void ptmStoreKick(void);
 ** PTM_EINVAL when the store is off or unavailable, PTM_ERROR on a write
 ** that failed (then the store is unavailable for the process). */
 enum ptmRc ptmStoreFlush(void);
+/* ptmStoreReread: with Redis, the fleet's totals read again into the
+** histories (the writer does it every PTM_STORE_REREAD_MS).  PTM_OK,
+** PTM_ERROR, or PTM_EINVAL (no Redis store). */
+enum ptmRc ptmStoreReread(void);
 /* ptmStoreState: NULL when the store works or has not been used yet; "off"
 ** (PTM_HISTORY=off), or why it is unavailable. */
 const char *ptmStoreState(void);
@@ -837,6 +843,10 @@ int ptmStoreRedisLoad(const char *id, struct ptmHistData *out);
 ** lock) and pushes them with any kept ones.  Returns PTM_OK or PTM_ERROR
 ** (kept or dropped). */
 enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit);
+/* ptmStoreRedisReread: the fleet's totals of every id read again into
+** the histories (ptmHistoryRebase), under the write lock.  Returns PTM_OK
+** or PTM_ERROR (recorded, backed off). */
+enum ptmRc ptmStoreRedisReread(void);
 /* ptmStoreRedisState: NULL while the server answers, else the problem. */
 const char *ptmStoreRedisState(void);
 /* ptmStoreRedisReset: connections closed, kept increments and problem
@@ -897,6 +907,14 @@ struct ptmHistoryOutcome {
 /* ptmHistoryEnd: ptmHistoryRecord and ptmHistoryLearn of one call under
 ** one hold of h's lock (tx.c). */
 void ptmHistoryEnd(struct ptmHistory *h, const struct ptmHistoryOutcome *o);
+/* ptmHistoryRebase: the fleet's totals for fleet->id, read again, become
+** the history's counts, with what this process has not pushed yet
+** (unpushed, and its own since the last collection); no count goes back
+** (store_redis.c's re-read, under the store's write lock). */
+void ptmHistoryRebase(const struct ptmHistData *fleet, const struct ptmHistData *unpushed);
+/* ptmHistoryIds: the ids of the histories, for a re-read.  OUT: *ids,
+** malloc'd.  Returns their number. */
+size_t ptmHistoryIds(char (**ids)[PTM_STORE_ID_MAX]);
 /* ptmHistoryForget: drops every history (tests). */
 void ptmHistoryForget(void);
 
