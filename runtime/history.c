@@ -45,7 +45,7 @@
 ** counts.  Every PTM_STORE_BATCH recorded calls wake the writer.  The
 ** breaker's streak and the probe's state are not persisted: they describe
 ** this process's last minutes.  With a Redis store the writer also reads
-** the fleet's totals again (ptmHistoryRebase).
+** the fleet's totals again (histRebase).
 */
 #include <errno.h>
 #include <math.h>
@@ -85,7 +85,7 @@ struct ptmHistory {
     double latency_mean, latency_m2;   /* Welford, in us (m2: the variance times n - 1
                                        ** up to the window, then the variance) */
     uint64_t latency_own;              /* samples this process measured since the estimate
-                                       ** was loaded or forgotten (ptmHistoryRebase) */
+                                       ** was loaded or forgotten (histRebase) */
     unsigned timeout_diverts;          /* calls diverted for a predicted timeout alone
                                        ** since the last primary ran */
     unsigned probe_every;              /* ... before one runs the primary as a probe */
@@ -162,6 +162,8 @@ static void histLoad(struct ptmHistory *h, const struct ptmHistData *d)
 }
 
 static size_t histCollect(struct ptmHistData **out);
+static size_t histIds(char (**ids)[PTM_STORE_ID_MAX]);
+static void histRebase(const struct ptmHistData *fleet, const struct ptmHistData *unpushed);
 
 /* histNew: a history for id, from the file's totals when it has any.
 ** NULL when out of memory. */
@@ -178,7 +180,7 @@ static struct ptmHistory *histNew(const char *id)
     h->probe_every = PTM_HISTORY_PROBE_FIRST;
     struct ptmHistData *d = malloc(sizeof *d);
     if (d) {
-        ptmStoreSetCollector(histCollect);
+        ptmStoreSetHooks(histCollect, histIds, histRebase);
         if (ptmStoreLoad(id, d))
             histLoad(h, d);
         free(d);
@@ -736,7 +738,7 @@ static uint64_t histAtLeast(uint64_t have, uint64_t fleet, uint64_t unpushed_her
     return x > have ? x : have;
 }
 
-/* histRebaseLocked: ptmHistoryRebase's work on h (locked); u: the
+/* histRebaseLocked: histRebase's work on h (locked); u: the
 ** pending increments, all zero when there are none. */
 static void histRebaseLocked(struct ptmHistory *h, const struct ptmHistData *f,
                              const struct ptmHistData *u)
@@ -805,9 +807,9 @@ static void histRebaseLocked(struct ptmHistory *h, const struct ptmHistData *f,
 }
 
 /*
-** ptmHistoryRebase: what the fleet learnt since this process loaded the
-** id fleet->id, read again from the shared store (store_redis.c, the
-** writer thread).  fleet: the server's totals now; unpushed: this
+** histRebase: the store's rebase hook (ptmStoreSetHooks): what the fleet
+** learnt since this process loaded the id fleet->id, read again from the
+** shared store (store_redis.c, the writer thread).  fleet: the server's totals now; unpushed: this
 ** process's increments the store holds but has not pushed yet (NULL:
 ** none).  The caller holds the store's write lock, so no push runs
 ** meanwhile: every count becomes the fleet's plus what the server has not
@@ -818,7 +820,7 @@ static void histRebaseLocked(struct ptmHistory *h, const struct ptmHistData *f,
 ** streak and the probes' state are this process's and stay.  No history
 ** for the id (or an id of 128 bytes or more): nothing.
 */
-void ptmHistoryRebase(const struct ptmHistData *fleet, const struct ptmHistData *unpushed)
+static void histRebase(const struct ptmHistData *fleet, const struct ptmHistData *unpushed)
 {
     static const struct ptmHistData none;
     char id[sizeof fleet->id];
@@ -835,11 +837,11 @@ void ptmHistoryRebase(const struct ptmHistData *fleet, const struct ptmHistData 
 }
 
 /*
-** ptmHistoryIds: the ids of the process's histories shorter than a
-** struct ptmHistData's id (the store's keys).  OUT: *ids, malloc'd (NULL
+** histIds: the store's ids hook: the ids of the process's histories
+** shorter than a struct ptmHistData's id (the store's keys).  OUT: *ids, malloc'd (NULL
 ** when there are none or no memory).  Returns their number.
 */
-size_t ptmHistoryIds(char (**ids)[PTM_STORE_ID_MAX])
+static size_t histIds(char (**ids)[PTM_STORE_ID_MAX])
 {
     *ids = NULL;
     size_t n = 0, cap = 0;

@@ -797,8 +797,15 @@ struct ptmHistData {
 ** *out with a malloc'd array of the increments since the last collection,
 ** and returns its length. */
 typedef size_t (*ptmStoreCollector)(struct ptmHistData **out);
-/* ptmStoreSetCollector: registers the history's hook (once). */
-void ptmStoreSetCollector(ptmStoreCollector collect);
+/* The history's hooks for a re-read of a fleet's store (history.c): ids
+** fills *out with the ids of the histories (malloc'd) and returns their
+** number; rebase makes fleet->id's history the fleet's totals plus what
+** this process has not pushed (unpushed: NULL, none). */
+typedef size_t (*ptmStoreIds)(char (**out)[PTM_STORE_ID_MAX]);
+typedef void (*ptmStoreRebase)(const struct ptmHistData *fleet,
+                               const struct ptmHistData *unpushed);
+/* ptmStoreSetHooks: registers the history's hooks (once). */
+void ptmStoreSetHooks(ptmStoreCollector collect, ptmStoreIds ids, ptmStoreRebase rebase);
 /* ptmStoreLoad: id's totals from the file.  OUT: *out.  Returns 1 when the
 ** file had rows for id, else 0 (no file, no rows, store unavailable). */
 int ptmStoreLoad(const char *id, struct ptmHistData *out);
@@ -843,10 +850,10 @@ int ptmStoreRedisLoad(const char *id, struct ptmHistData *out);
 ** lock) and pushes them with any kept ones.  Returns PTM_OK or PTM_ERROR
 ** (kept or dropped). */
 enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit);
-/* ptmStoreRedisReread: the fleet's totals of every id read again into
-** the histories (ptmHistoryRebase), under the write lock.  Returns PTM_OK
-** or PTM_ERROR (recorded, backed off). */
-enum ptmRc ptmStoreRedisReread(void);
+/* ptmStoreRedisReread: the fleet's totals of every id (ids) read again
+** into the histories (rebase), under the write lock.  Returns PTM_OK or
+** PTM_ERROR (recorded, backed off). */
+enum ptmRc ptmStoreRedisReread(ptmStoreIds ids, ptmStoreRebase rebase);
 /* ptmStoreRedisState: NULL while the server answers, else the problem. */
 const char *ptmStoreRedisState(void);
 /* ptmStoreRedisReset: connections closed, kept increments and problem
@@ -907,14 +914,6 @@ struct ptmHistoryOutcome {
 /* ptmHistoryEnd: ptmHistoryRecord and ptmHistoryLearn of one call under
 ** one hold of h's lock (tx.c). */
 void ptmHistoryEnd(struct ptmHistory *h, const struct ptmHistoryOutcome *o);
-/* ptmHistoryRebase: the fleet's totals for fleet->id, read again, become
-** the history's counts, with what this process has not pushed yet
-** (unpushed, and its own since the last collection); no count goes back
-** (store_redis.c's re-read, under the store's write lock). */
-void ptmHistoryRebase(const struct ptmHistData *fleet, const struct ptmHistData *unpushed);
-/* ptmHistoryIds: the ids of the histories, for a re-read.  OUT: *ids,
-** malloc'd.  Returns their number. */
-size_t ptmHistoryIds(char (**ids)[PTM_STORE_ID_MAX]);
 /* ptmHistoryForget: drops every history (tests). */
 void ptmHistoryForget(void);
 

@@ -130,7 +130,9 @@ static struct {
     struct ptmHistData *kept;     /* a batch a busy file refused */
     size_t n_kept;
     unsigned busy_writes;         /* writes in a row that found the file busy */
-    ptmStoreCollector collect;
+    ptmStoreCollector collect;    /* the history's hooks (ptmStoreSetHooks) */
+    ptmStoreIds ids;
+    ptmStoreRebase rebase;
     int thread_started;
     pthread_mutex_t kick_mu;
     pthread_cond_t kick_cv;
@@ -845,7 +847,11 @@ enum ptmRc ptmStoreReread(void)
 {
     if (!storeInit() || !st.redis)
         return PTM_EINVAL;
-    return ptmStoreRedisReread();
+    pthread_mutex_lock(&st.mu);
+    ptmStoreIds ids = st.ids;
+    ptmStoreRebase rebase = st.rebase;
+    pthread_mutex_unlock(&st.mu);
+    return ptmStoreRedisReread(ids, rebase);
 }
 
 /* ---------------------------------------------------------------------
@@ -915,15 +921,18 @@ static void storeStartThreadLocked(void)
 }
 
 /*
-** ptmStoreSetCollector: registers the history's hook, which the writer
-** calls for the increments to write; arms the exit flush.
+** ptmStoreSetHooks: registers the history's hooks: collect, which the
+** writer calls for the increments to write, and ids and rebase, for a
+** re-read of a fleet's totals; arms the exit flush.
 */
-void ptmStoreSetCollector(ptmStoreCollector collect)
+void ptmStoreSetHooks(ptmStoreCollector collect, ptmStoreIds ids, ptmStoreRebase rebase)
 {
     if (atomic_load(&storeForked))
         return;
     pthread_mutex_lock(&st.mu);
     st.collect = collect;
+    st.ids = ids;
+    st.rebase = rebase;
     if (!st.atexit_set) {
         st.atexit_set = 1;
         atexit(storeAtExit);

@@ -25,7 +25,7 @@
 ** (PTM_REDIS_EXIT_MS at exit, on the exiting thread).  The same thread
 ** reads every id again every PTM_STORE_REREAD_MS (ptmStoreRedisReread,
 ** under the write lock: the fleet's totals plus this process's unpushed
-** increments, nothing counted twice; history.c's ptmHistoryRebase).
+** increments, nothing counted twice; history.c's rebase hook).
 **
 ** Bounded: every wait is a poll() with the time left to the deadline, and
 ** hiredis only reads or writes a socket poll() found ready (its own
@@ -1235,13 +1235,13 @@ static const struct ptmHistData *rdsPendingOf(const char *id)
 
 /* rdsRereadChunk: one HGETALL per id of ids[0..n), pipelined on c by the
 ** deadline; each reply that is a hash with fields rebases its id's
-** history (ptmHistoryRebase, with the id's pending increments), an empty
+** history (rebase, with the id's pending increments), an empty
 ** one (no key: nothing pushed yet, or a server that lost its data)
 ** teaches nothing.  write_mu held.  Returns 0, -1 (transport: *what set;
 ** c's replies are out of step) or -2 (a reply was not a hash: *what set;
 ** the others were read). */
 static int rdsRereadChunk(redisContext *c, char (*ids)[PTM_STORE_ID_MAX], size_t n,
-                          uint64_t deadline_ns, const char **what)
+                          ptmStoreRebase rebase, uint64_t deadline_ns, const char **what)
 {
     static __thread char msg[200];
     char key[sizeof rs.url.prefix + 160];
@@ -1269,7 +1269,7 @@ static int rdsRereadChunk(redisContext *c, char (*ids)[PTM_STORE_ID_MAX], size_t
             snprintf(d->id, sizeof d->id, "%s", ids[i]);
             int fields = rdsReadHash(r, d);
             if (fields > 0)
-                ptmHistoryRebase(d, rdsPendingOf(ids[i]));
+                rebase(d, rdsPendingOf(ids[i]));
             else if (fields < 0 && !refused) {
                 snprintf(msg, sizeof msg, "HGETALL of %.100s answered %s%.80s", ids[i],
                          r->type == REDIS_REPLY_ERROR ? "" : "something not a hash",
@@ -1287,10 +1287,10 @@ static int rdsRereadChunk(redisContext *c, char (*ids)[PTM_STORE_ID_MAX], size_t
 
 /*
 ** ptmStoreRedisReread: the fleet's totals of every id this process has a
-** history of, read again (what the other processes pushed since this one
+** history of (the history's ids hook), read again (what the other processes pushed since this one
 ** loaded them), on the write connection under the write lock, so that
 ** no push runs meanwhile and every id's unpushed increments are known
-** (ptmHistoryRebase: nothing is counted twice).  HGETALLs are pipelined,
+** (the history's rebase hook: nothing is counted twice).  HGETALLs are pipelined,
 ** PTM_REDIS_REREAD_IDS per exchange, each exchange under
 ** PTM_REDIS_WRITE_MS; replies are bounded as a load's are.  Nothing is
 ** tried while a problem's backoff runs; a failure is recorded as a
@@ -1298,11 +1298,11 @@ static int rdsRereadChunk(redisContext *c, char (*ids)[PTM_STORE_ID_MAX], size_t
 ** thread (store.c, every PTM_STORE_REREAD_MS): it may resolve the host.
 ** Returns PTM_OK (read, or nothing to read) or PTM_ERROR.
 */
-enum ptmRc ptmStoreRedisReread(void)
+enum ptmRc ptmStoreRedisReread(ptmStoreIds list, ptmStoreRebase rebase)
 {
     pthread_mutex_lock(&rs.write_mu);
     char(*ids)[PTM_STORE_ID_MAX] = NULL;
-    size_t n = rdsBackingOff() ? 0 : ptmHistoryIds(&ids);
+    size_t n = rdsBackingOff() || !list || !rebase ? 0 : list(&ids);
     enum ptmRc ret = rdsBackingOff() ? PTM_ERROR : PTM_OK;
     const char *what = "?";
     if (n && rs.wctx && rdsStale(rs.wctx))
@@ -1317,7 +1317,7 @@ enum ptmRc ptmStoreRedisReread(void)
     for (size_t from = 0; from < n; from += PTM_REDIS_REREAD_IDS) {
         size_t k = n - from < PTM_REDIS_REREAD_IDS ? n - from : PTM_REDIS_REREAD_IDS;
         uint64_t deadline = ptmOsNowNs() + (uint64_t)PTM_REDIS_WRITE_MS * 1000000u;
-        int rc = rdsRereadChunk(rs.wctx, ids + from, k, deadline, &what);
+        int rc = rdsRereadChunk(rs.wctx, ids + from, k, rebase, deadline, &what);
         if (rc == -1) {
             rapi.redisFree(rs.wctx); /* its replies are out of step */
             rs.wctx = NULL;
@@ -1394,8 +1394,10 @@ enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit)
     return PTM_EINVAL;
 }
 
-enum ptmRc ptmStoreRedisReread(void)
+enum ptmRc ptmStoreRedisReread(ptmStoreIds list, ptmStoreRebase rebase)
 {
+    (void)list;
+    (void)rebase;
     return PTM_EINVAL;
 }
 

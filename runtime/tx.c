@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ptm_int.h"
@@ -58,6 +59,16 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static atomic_int pinned;
 
 static _Thread_local uint64_t rng_state;
+
+/* now_ns: ptmOsNowNs (CLOCK_MONOTONIC, ns), inlined: the clock is read
+** twice on every call, and os.c's code would be one more page for the
+** call's path to touch (docs/DESIGN.md, "Adaptive sampling"). */
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void read_env(void)
 {
@@ -393,7 +404,7 @@ static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char 
 
 /* observe: runs the mirror and the rules.  Fills c->run, c->signals and
 ** c->verdict; leaves c->analysed 0 when there is nothing to go by. */
-static void observe(Call *c)
+__attribute__((noinline)) static void observe(Call *c)
 {
     const struct ptm_tx_desc *d = c->desc;
     enum ptmExecutor executor = choose_executor(d, &c->mirror_reason);
@@ -449,7 +460,7 @@ static void observe(Call *c)
 /* noteAttempt: one more attempt of the primary, begun at c->attempt_t0. */
 PTM_HOT static void noteAttempt(Call *c)
 {
-    c->attempt_end = ptmOsNowNs();
+    c->attempt_end = now_ns();
     uint64_t us = (c->attempt_end - c->attempt_t0) / 1000;
     if (c->attempts < MAX_RECORDED_ATTEMPTS)
         c->attempt_us[c->attempts] = us;
@@ -514,7 +525,7 @@ PTM_HOT static void callHost(Call *c, ptm_thunk fn)
                                  .ctx = c};
     /* An unmirrored call's first attempt starts as the call does: one
     ** clock read less on the path that sampling keeps cheap. */
-    c->attempt_t0 = c->sampled_out && c->attempts == 0 ? c->t0 : ptmOsNowNs();
+    c->attempt_t0 = c->sampled_out && c->attempts == 0 ? c->t0 : now_ns();
     ptmJumpEnter(&scope);
     fn(c->frame);
     c->last_err = errno;
@@ -555,7 +566,7 @@ static void apply_timing(Call *c, const struct ptmVerdict *v)
 /* retry_step: attempt c->attempts failed: whether another is spent
 ** (adjust.c: judged again, the budget).  A re-judgment's timeout_ms and
 ** backoff apply from the next attempt on. */
-static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
+__attribute__((noinline)) static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
 {
     struct ptmObservation first = {
         .desc = c->desc,
@@ -664,7 +675,7 @@ PTM_HOT static void finish(Call *c, enum ptmDecision decision, const char *path,
         .attempts = c->attempts,
         .success = success,
         .dry_run = dry_run,
-        .duration_ns = (c->sampled_out && c->attempt_end ? c->attempt_end : ptmOsNowNs()) - t0,
+        .duration_ns = (c->sampled_out && c->attempt_end ? c->attempt_end : now_ns()) - t0,
         .mirror_reason = c->mirror_reason,
         .left = c->left,
         .alt_criteria = e ? e->alt_criteria : PTM_VERDICT_NONE,
@@ -736,7 +747,7 @@ PTM_HOT static int within_timeout(const Call *c)
 ** Returns the call's outcome: 1 when the mirror returned a result that
 ** meets success_criteria (or there are none), else 0.
 */
-static int dry_run_result(Call *c, void *frame, const char **why)
+__attribute__((noinline)) static int dry_run_result(Call *c, void *frame, const char **why)
 {
     const struct ptm_tx_desc *d = c->desc;
     if (!c->mirror_ran)
@@ -804,7 +815,7 @@ static void apply_verdict(Call *c)
 ** it returned.  ptm_prediction() tells it why: the last re-judgment's
 ** verdict and the last attempt's errno when attempts were made, else the
 ** first judgment and the mirror's predicted errno. */
-static int run_alternative(Call *c, unsigned alt, Ending *e)
+__attribute__((noinline)) static int run_alternative(Call *c, unsigned alt, Ending *e)
 {
     const struct ptm_tx_desc *d = c->desc;
     stats.diversions++;
@@ -836,7 +847,7 @@ PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return run_in_peer_mirror(d, frame);
     if (!pinned && !atomic_exchange(&pinned, 1))
         ptmPeerPin(); /* threads, thread keys and atexit handlers point here now */
-    uint64_t t0 = ptmOsNowNs();
+    uint64_t t0 = now_ns();
     stats.transactions++;
     ptmLastErrorClear();
 
