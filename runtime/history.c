@@ -44,7 +44,8 @@
 ** file's, so that processes sharing one file never overwrite each other's
 ** counts.  Every PTM_STORE_BATCH recorded calls wake the writer.  The
 ** breaker's streak and the probe's state are not persisted: they describe
-** this process's last minutes.
+** this process's last minutes.  With a Redis store the writer also reads
+** the fleet's totals again (histRebase).
 */
 #include <errno.h>
 #include <math.h>
@@ -70,6 +71,9 @@ struct ptmHistSig {
 struct ptmHistPath {
     char name[PTM_STORE_PATH_NAME];
     uint64_t calls, failures, p_calls, p_failures;
+    const char *seen;             /* the last string found to be name: a descriptor's
+                                     function or alternative name, whose module is
+                                     pinned once it ran (peers.c), so it never changes */
 };
 
 struct ptmHistory {
@@ -80,6 +84,8 @@ struct ptmHistory {
     uint64_t latency_n;
     double latency_mean, latency_m2;   /* Welford, in us (m2: the variance times n - 1
                                        ** up to the window, then the variance) */
+    uint64_t latency_own;              /* samples this process measured since the estimate
+                                       ** was loaded or forgotten (histRebase) */
     unsigned timeout_diverts;          /* calls diverted for a predicted timeout alone
                                        ** since the last primary ran */
     unsigned probe_every;              /* ... before one runs the primary as a probe */
@@ -111,6 +117,26 @@ static uint32_t histHash(const char *s)
     return h;
 }
 
+/* histSetLatency: h's latency estimate as n samples of mean and variance
+** var (m2 in the form the sample count calls for); h locked or not yet
+** shared. */
+static void histSetLatency(struct ptmHistory *h, uint64_t n, double mean, double var)
+{
+    h->latency_n = n;
+    h->latency_mean = mean;
+    h->latency_m2 = n > PTM_HISTORY_LATENCY_WINDOW ? var
+                    : n >= 2                       ? var * (double)(n - 1)
+                                                   : 0.0;
+}
+
+/* histVariance: the variance of h's latency estimate; h locked. */
+static double histVariance(const struct ptmHistory *h)
+{
+    return h->latency_n > PTM_HISTORY_LATENCY_WINDOW ? h->latency_m2
+           : h->latency_n >= 2 ? h->latency_m2 / (double)(h->latency_n - 1)
+                               : 0.0;
+}
+
 /* histLoad: h's counters from the file's totals d (h not yet shared). */
 static void histLoad(struct ptmHistory *h, const struct ptmHistData *d)
 {
@@ -118,11 +144,7 @@ static void histLoad(struct ptmHistory *h, const struct ptmHistData *d)
     h->successes = d->successes;
     h->failures = d->failures;
     h->diversions = d->diversions;
-    h->latency_n = d->latency_n;
-    h->latency_mean = d->latency_mean_us;
-    h->latency_m2 = d->latency_n > PTM_HISTORY_LATENCY_WINDOW ? d->latency_var
-                    : d->latency_n >= 2 ? d->latency_var * (double)(d->latency_n - 1)
-                                        : 0.0;
+    histSetLatency(h, d->latency_n, d->latency_mean_us, d->latency_var);
     h->baseline_n = d->baseline_n;
     h->n_sigs = d->n_sigs < PTM_HISTORY_MAX_SIGS ? d->n_sigs : PTM_HISTORY_MAX_SIGS;
     for (unsigned i = 0; i < h->n_sigs; i++)
@@ -140,6 +162,8 @@ static void histLoad(struct ptmHistory *h, const struct ptmHistData *d)
 }
 
 static size_t histCollect(struct ptmHistData **out);
+static size_t histIds(char (**ids)[PTM_STORE_ID_MAX]);
+static void histRebase(const struct ptmHistData *fleet, const struct ptmHistData *unpushed);
 
 /* histNew: a history for id, from the file's totals when it has any.
 ** NULL when out of memory. */
@@ -156,7 +180,7 @@ static struct ptmHistory *histNew(const char *id)
     h->probe_every = PTM_HISTORY_PROBE_FIRST;
     struct ptmHistData *d = malloc(sizeof *d);
     if (d) {
-        ptmStoreSetCollector(histCollect);
+        ptmStoreSetHooks(histCollect, histIds, histRebase);
         if (ptmStoreLoad(id, d))
             histLoad(h, d);
         free(d);
@@ -232,9 +256,7 @@ void ptmHistoryGet(struct ptmHistory *h, struct ptmHistoryView *out)
     out->diversions = h->diversions;
     out->latency_n = h->latency_n;
     out->latency_mean_us = h->latency_mean;
-    out->latency_sd_us = h->latency_n > PTM_HISTORY_LATENCY_WINDOW ? sqrt(h->latency_m2)
-                         : h->latency_n >= 2 ? sqrt(h->latency_m2 / (double)(h->latency_n - 1))
-                                             : 0.0;
+    out->latency_sd_us = sqrt(histVariance(h));
     out->baseline_n = h->baseline_n;
     pthread_mutex_unlock(&h->mu);
 }
@@ -360,11 +382,12 @@ static void histAddBaseline(struct ptmHistory *h, const uint32_t *set, size_t n)
 ** equal weights; past it, each sample weighs 1/window and m2 holds the
 ** exponentially weighted variance itself, converted once from Welford's
 ** sum. */
-static void histAddLatency(struct ptmHistory *h, double x)
+PTM_HOT static void histAddLatency(struct ptmHistory *h, double x)
 {
     const double window = PTM_HISTORY_LATENCY_WINDOW;
     h->latency_n++;
     h->p_latency_n++;
+    h->latency_own++;
     double d = x - h->latency_mean;
     if (h->latency_n <= PTM_HISTORY_LATENCY_WINDOW) {
         h->latency_mean += d / (double)h->latency_n;
@@ -412,7 +435,7 @@ void ptmHistoryProbeDone(struct ptmHistory *h, int recovered)
         return;
     pthread_mutex_lock(&h->mu);
     if (recovered) {
-        h->latency_n = h->p_latency_n = 0;
+        h->latency_n = h->p_latency_n = h->latency_own = 0;
         h->latency_mean = h->latency_m2 = 0.0;
         h->p_latency_reset = 1;
         h->probe_every = PTM_HISTORY_PROBE_FIRST;
@@ -420,6 +443,35 @@ void ptmHistoryProbeDone(struct ptmHistory *h, int recovered)
         h->probe_every *= 2;
     }
     pthread_mutex_unlock(&h->mu);
+}
+
+/* histRecordLocked: ptmHistoryRecord's counts, with the mirror's
+** signature set (set, n) when it joins the baseline (learn); h locked. */
+PTM_HOT static void histRecordLocked(struct ptmHistory *h, int success, int diverted,
+                             const uint64_t *attempt_us, unsigned n_attempts, int learn,
+                             const uint32_t *set, size_t n)
+{
+    h->calls++;
+    h->p_calls++;
+    if (success) {
+        h->successes++;
+        h->p_successes++;
+    } else {
+        h->failures++;
+        h->p_failures++;
+    }
+    if (diverted) {
+        h->diversions++;
+        h->p_diversions++;
+    }
+    if (!diverted)
+        h->timeout_diverts = 0; /* the primary ran: the circuit is closed */
+    if (!diverted && attempt_us) {
+        for (unsigned i = 0; i < n_attempts; i++)
+            histAddLatency(h, (double)attempt_us[i]);
+    }
+    if (learn)
+        histAddBaseline(h, set, n);
 }
 
 /*
@@ -445,27 +497,7 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
                 histSignatureSet(ring, &set, &n) == PTM_OK;
 
     pthread_mutex_lock(&h->mu);
-    h->calls++;
-    h->p_calls++;
-    if (success) {
-        h->successes++;
-        h->p_successes++;
-    } else {
-        h->failures++;
-        h->p_failures++;
-    }
-    if (diverted) {
-        h->diversions++;
-        h->p_diversions++;
-    }
-    if (!diverted)
-        h->timeout_diverts = 0; /* the primary ran: the circuit is closed */
-    if (!diverted && attempt_us) {
-        for (unsigned i = 0; i < n_attempts; i++)
-            histAddLatency(h, (double)attempt_us[i]);
-    }
-    if (learn)
-        histAddBaseline(h, set, n);
+    histRecordLocked(h, success, diverted, attempt_us, n_attempts, learn, set, n);
     pthread_mutex_unlock(&h->mu);
     free(set);
 }
@@ -499,44 +531,34 @@ void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct pt
 
 /* histPath: the counters of path in h (a new row when there is room),
 ** or NULL; h locked. */
-static struct ptmHistPath *histPath(struct ptmHistory *h, const char *path)
+PTM_HOT static struct ptmHistPath *histPath(struct ptmHistory *h, const char *path)
 {
     for (unsigned i = 0; i < h->n_paths; i++)
-        if (strncmp(h->paths[i].name, path, PTM_STORE_PATH_NAME - 1) == 0)
+        if (h->paths[i].seen == path)
             return &h->paths[i];
+    for (unsigned i = 0; i < h->n_paths; i++)
+        if (strncmp(h->paths[i].name, path, PTM_STORE_PATH_NAME - 1) == 0) {
+            h->paths[i].seen = path;
+            return &h->paths[i];
+        }
     if (h->n_paths >= PTM_STORE_MAX_PATHS)
         return NULL;
     struct ptmHistPath *p = &h->paths[h->n_paths++];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", path);
+    p->seen = path;
     return p;
 }
 
 static atomic_uint histSinceKick;
 
-/*
-** ptmHistoryLearn: what one call teaches h beyond ptmHistoryRecord.
-**
-** path: the function that ran (NULL: none), path_failed: it did not meet
-** its outcome (an alternative that returned succeeded).  primary_ran: the
-** primary ran (not diverted, not a dry run), and primary_failed: it did
-** not meet success_criteria, or its last attempt overran the timeout; the
-** breaker's streak follows it.  labelled: the call is a label for the
-** model (the primary ran after a mirror whose observation is in cell),
-** so that cell's counts gain the outcome.
-**
-** Every PTM_STORE_BATCH calls, wakes the store's writer (never waits).
-*/
-void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
-                     int primary_failed, int labelled, unsigned cell)
+/* histLearnLocked: ptmHistoryLearn's counts; now: the clock at a failed
+** primary (else unread); h locked. */
+PTM_HOT static void histLearnLocked(struct ptmHistory *h, const char *path, int path_failed,
+                            int primary_ran, int primary_failed, int labelled, unsigned cell,
+                            uint64_t now)
 {
-    if (!h)
-        return;
     cell %= PTM_MODEL_CELLS;
-    /* The clock only for a failure: most calls succeed, and each read
-    ** counts on the cheapest calls (adaptive sampling's unmirrored ones). */
-    uint64_t now = primary_ran && primary_failed ? ptmOsNowNs() : 0;
-    pthread_mutex_lock(&h->mu);
     struct ptmHistPath *p = path ? histPath(h, path) : NULL;
     if (p) {
         p->calls++;
@@ -561,11 +583,69 @@ void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, in
             h->p_model.fail[cell]++;
         }
     }
-    pthread_mutex_unlock(&h->mu);
+}
+
+/* histCountCall: one more call recorded; every PTM_STORE_BATCH of them
+** wake the store's writer (never waits). */
+PTM_HOT static void histCountCall(void)
+{
     if (atomic_fetch_add(&histSinceKick, 1) + 1 >= PTM_STORE_BATCH) {
         atomic_store(&histSinceKick, 0);
         ptmStoreKick();
     }
+}
+
+/*
+** ptmHistoryLearn: what one call teaches h beyond ptmHistoryRecord.
+**
+** path: the function that ran (NULL: none), path_failed: it did not meet
+** its outcome (an alternative that returned succeeded).  primary_ran: the
+** primary ran (not diverted, not a dry run), and primary_failed: it did
+** not meet success_criteria, or its last attempt overran the timeout; the
+** breaker's streak follows it.  labelled: the call is a label for the
+** model (the primary ran after a mirror whose observation is in cell),
+** so that cell's counts gain the outcome.
+**
+** Every PTM_STORE_BATCH calls, wakes the store's writer (never waits).
+*/
+void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
+                     int primary_failed, int labelled, unsigned cell)
+{
+    if (!h)
+        return;
+    /* The clock only for a failure: most calls succeed, and each read
+    ** counts on the cheapest calls (adaptive sampling's unmirrored ones). */
+    uint64_t now = primary_ran && primary_failed ? ptmOsNowNs() : 0;
+    pthread_mutex_lock(&h->mu);
+    histLearnLocked(h, path, path_failed, primary_ran, primary_failed, labelled, cell, now);
+    pthread_mutex_unlock(&h->mu);
+    histCountCall();
+}
+
+/*
+** ptmHistoryEnd: one ended call, both ptmHistoryRecord(h, o->success,
+** o->diverted, o->attempt_us, o->n_attempts, o->ring) and
+** ptmHistoryLearn(h, o->path, !o->success, o->primary_ran,
+** o->primary_failed, o->labelled, o->cell), under one hold of h's lock:
+** what tx.c calls for every call, and the cheapest of calls (adaptive
+** sampling's unmirrored ones) pay for each lock taken.  h NULL: nothing.
+*/
+PTM_HOT void ptmHistoryEnd(struct ptmHistory *h, const struct ptmHistoryOutcome *o)
+{
+    if (!h)
+        return;
+    uint32_t *set = NULL;
+    size_t n = 0;
+    int learn = o->success && !o->diverted && o->ring != NULL &&
+                histSignatureSet(o->ring, &set, &n) == PTM_OK;
+    uint64_t now = o->primary_ran && o->primary_failed ? ptmOsNowNs() : 0;
+    pthread_mutex_lock(&h->mu);
+    histRecordLocked(h, o->success, o->diverted, o->attempt_us, o->n_attempts, learn, set, n);
+    histLearnLocked(h, o->path, !o->success, o->primary_ran, o->primary_failed, o->labelled,
+                    o->cell, now);
+    pthread_mutex_unlock(&h->mu);
+    free(set);
+    histCountCall();
 }
 
 /* histTake: h's increments since the last collection into *d, which they
@@ -586,9 +666,7 @@ static int histTake(struct ptmHistory *h, struct ptmHistData *d)
     d->latency_n = h->p_latency_n;
     d->latency_reset = h->p_latency_reset;
     d->latency_mean_us = h->latency_mean;
-    d->latency_var = h->latency_n > PTM_HISTORY_LATENCY_WINDOW ? h->latency_m2
-                     : h->latency_n >= 2 ? h->latency_m2 / (double)(h->latency_n - 1)
-                                         : 0.0;
+    d->latency_var = histVariance(h);
     d->baseline_n = h->p_baseline_n;
     for (unsigned i = 0; i < h->n_sigs; i++) {
         if (!h->sigs[i].p_mirrors)
@@ -644,6 +722,152 @@ done:
         return 0;
     }
     *out = v;
+    return n;
+}
+
+/* histAtLeast: have, or the fleet's count plus what this process has not
+** pushed yet when that is more (saturating).  A count never goes back: a
+** server that lost its data (restarted without persistence, flushed)
+** must not make the process forget what it learnt. */
+static uint64_t histAtLeast(uint64_t have, uint64_t fleet, uint64_t unpushed_here,
+                            uint64_t unpushed_pending)
+{
+    uint64_t x = fleet;
+    x = x > UINT64_MAX - unpushed_here ? UINT64_MAX : x + unpushed_here;
+    x = x > UINT64_MAX - unpushed_pending ? UINT64_MAX : x + unpushed_pending;
+    return x > have ? x : have;
+}
+
+/* histRebaseLocked: histRebase's work on h (locked); u: the
+** pending increments, all zero when there are none. */
+static void histRebaseLocked(struct ptmHistory *h, const struct ptmHistData *f,
+                             const struct ptmHistData *u)
+{
+    h->calls = histAtLeast(h->calls, f->calls, h->p_calls, u->calls);
+    h->successes = histAtLeast(h->successes, f->successes, h->p_successes, u->successes);
+    h->failures = histAtLeast(h->failures, f->failures, h->p_failures, u->failures);
+    h->diversions = histAtLeast(h->diversions, f->diversions, h->p_diversions, u->diversions);
+    h->baseline_n = histAtLeast(h->baseline_n, f->baseline_n, h->p_baseline_n, u->baseline_n);
+    /* Latency: the count joins the fleet's; the estimate is the fleet's
+    ** only while this process measured nothing of its own since it was
+    ** loaded (its own samples are newer than the fleet's pooled sums,
+    ** which are not aged) and no half-open probe's reset waits to be
+    ** pushed. */
+    uint64_t n = histAtLeast(h->latency_n, f->latency_n, h->p_latency_n, u->latency_n);
+    int adopt = !h->latency_own && !h->p_latency_reset && !u->latency_reset && f->latency_n &&
+                isfinite(f->latency_mean_us) && isfinite(f->latency_var);
+    histSetLatency(h, n, adopt ? f->latency_mean_us : h->latency_mean,
+                   adopt ? f->latency_var : histVariance(h));
+    for (unsigned i = 0; i < f->n_sigs && i < PTM_HISTORY_MAX_SIGS; i++) {
+        uint64_t pend = 0;
+        for (unsigned k = 0; k < u->n_sigs && k < PTM_HISTORY_MAX_SIGS; k++)
+            if (u->sigs[k].sig == f->sigs[i].sig)
+                pend = u->sigs[k].mirrors;
+        unsigned j = 0;
+        while (j < h->n_sigs && h->sigs[j].sig != f->sigs[i].sig)
+            j++;
+        if (j < h->n_sigs)
+            h->sigs[j].mirrors =
+                histAtLeast(h->sigs[j].mirrors, f->sigs[i].mirrors, h->sigs[j].p_mirrors, pend);
+        else if (h->n_sigs < PTM_HISTORY_MAX_SIGS)
+            h->sigs[h->n_sigs++] = (struct ptmHistSig){f->sigs[i].sig, f->sigs[i].mirrors, 0};
+    }
+    for (unsigned i = 0; i < f->n_paths && i < PTM_STORE_MAX_PATHS; i++) {
+        char name[PTM_STORE_PATH_NAME];
+        snprintf(name, sizeof name, "%s", f->paths[i].name);
+        uint64_t pc = 0, pf = 0;
+        for (unsigned k = 0; k < u->n_paths && k < PTM_STORE_MAX_PATHS; k++)
+            if (strncmp(u->paths[k].name, name, sizeof name) == 0) {
+                pc = u->paths[k].calls;
+                pf = u->paths[k].failures;
+            }
+        struct ptmHistPath *p = NULL;
+        for (unsigned j = 0; !p && j < h->n_paths; j++)
+            if (strncmp(h->paths[j].name, name, sizeof name) == 0)
+                p = &h->paths[j];
+        if (!p && h->n_paths < PTM_STORE_MAX_PATHS) {
+            p = &h->paths[h->n_paths++];
+            memset(p, 0, sizeof *p);
+            memcpy(p->name, name, sizeof name);
+        }
+        if (!p)
+            continue;
+        p->calls = histAtLeast(p->calls, f->paths[i].calls, p->p_calls, pc);
+        p->failures = histAtLeast(p->failures, f->paths[i].failures, p->p_failures, pf);
+    }
+    h->outcomes = 0;
+    for (unsigned c = 0; c < PTM_MODEL_CELLS; c++) {
+        uint64_t n_c = histAtLeast(h->model.n[c], f->model.n[c], h->p_model.n[c], u->model.n[c]);
+        uint64_t f_c =
+            histAtLeast(h->model.fail[c], f->model.fail[c], h->p_model.fail[c], u->model.fail[c]);
+        h->model.n[c] = n_c > UINT32_MAX ? UINT32_MAX : (uint32_t)n_c;
+        h->model.fail[c] = f_c > h->model.n[c] ? h->model.n[c] : (uint32_t)f_c;
+        h->outcomes += h->model.n[c];
+    }
+}
+
+/*
+** histRebase: the store's rebase hook (ptmStoreSetHooks): what the fleet
+** learnt since this process loaded the id fleet->id, read again from the
+** shared store (store_redis.c, the writer thread).  fleet: the server's totals now; unpushed: this
+** process's increments the store holds but has not pushed yet (NULL:
+** none).  The caller holds the store's write lock, so no push runs
+** meanwhile: every count becomes the fleet's plus what the server has not
+** seen from this process (unpushed, and the increments since the last
+** collection, h's own), or stays as it is when that is more (a server
+** that lost its data; histAtLeast).  Signatures and paths the fleet has
+** and this history lacks join it while there is room; the breaker's
+** streak and the probes' state are this process's and stay.  No history
+** for the id (or an id of 128 bytes or more): nothing.
+*/
+static void histRebase(const struct ptmHistData *fleet, const struct ptmHistData *unpushed)
+{
+    static const struct ptmHistData none;
+    char id[sizeof fleet->id];
+    snprintf(id, sizeof id, "%s", fleet->id);
+    uint32_t b = histHash(id) % PTM_HISTORY_BUCKETS;
+    pthread_mutex_lock(&histMapMu);
+    struct ptmHistory *h = histFind(id, b);
+    if (h) {
+        pthread_mutex_lock(&h->mu);
+        histRebaseLocked(h, fleet, unpushed ? unpushed : &none);
+        pthread_mutex_unlock(&h->mu);
+    }
+    pthread_mutex_unlock(&histMapMu);
+}
+
+/*
+** histIds: the store's ids hook: the ids of the process's histories
+** shorter than a struct ptmHistData's id (the store's keys).  OUT: *ids, malloc'd (NULL
+** when there are none or no memory).  Returns their number.
+*/
+static size_t histIds(char (**ids)[PTM_STORE_ID_MAX])
+{
+    *ids = NULL;
+    size_t n = 0, cap = 0;
+    char(*v)[PTM_STORE_ID_MAX] = NULL;
+    pthread_mutex_lock(&histMapMu);
+    for (unsigned b = 0; b < PTM_HISTORY_BUCKETS; b++)
+        for (struct ptmHistory *h = histMap[b]; h; h = h->next) {
+            if (strlen(h->id) >= PTM_STORE_ID_MAX)
+                continue;
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                char(*nv)[PTM_STORE_ID_MAX] = realloc(v, ncap * sizeof *nv);
+                if (!nv)
+                    goto done;
+                v = nv;
+                cap = ncap;
+            }
+            snprintf(v[n++], PTM_STORE_ID_MAX, "%s", h->id);
+        }
+done:
+    pthread_mutex_unlock(&histMapMu);
+    if (!n) {
+        free(v);
+        return 0;
+    }
+    *ids = v;
     return n;
 }
 

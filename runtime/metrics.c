@@ -3,7 +3,8 @@
 **
 ** Each transaction call ends in ptmMetricsRecord (tx.c, beside the trace
 ** record): a lookup of its transaction id in a fixed open-addressed table
-** (a strcmp, and a strdup the first time an id is seen) and relaxed atomic
+** (a strcmp, and a strdup the first time an id is seen; cached in the
+** id's state, sampling.c, for a descriptor that has one) and relaxed atomic
 ** increments, nothing else on the call's path.  ptm_metrics_write() prints
 ** the table in the Prometheus text format (version 0.0.4).
 **
@@ -53,13 +54,13 @@ struct metricsHist {
     _Atomic uint64_t count;
 };
 
-struct metricsTx {
+struct ptmMetricsTx {
     _Atomic(char *) id;           /* NULL: free slot; set once, never freed */
     _Atomic uint64_t calls, mirrors, diversions, failures, retries;
     struct metricsHist mirror, primary;
 };
 
-static struct metricsTx metricsTable[PTM_METRICS_MAX_TX];
+static struct ptmMetricsTx metricsTable[PTM_METRICS_MAX_TX];
 static _Atomic uint64_t metricsDropped;
 
 static uint32_t metricsHash(const char *s)
@@ -72,11 +73,11 @@ static uint32_t metricsHash(const char *s)
 
 /* metricsSlot: id's slot, claimed when new.  NULL: the table is full (or
 ** out of memory). */
-static struct metricsTx *metricsSlot(const char *id)
+static struct ptmMetricsTx *metricsSlot(const char *id)
 {
     uint32_t h = metricsHash(id);
     for (unsigned i = 0; i < PTM_METRICS_MAX_TX; i++) {
-        struct metricsTx *t = &metricsTable[(h + i) % PTM_METRICS_MAX_TX];
+        struct ptmMetricsTx *t = &metricsTable[(h + i) % PTM_METRICS_MAX_TX];
         char *cur = atomic_load_explicit(&t->id, memory_order_acquire);
         if (!cur) {
             char *mine = strdup(id);
@@ -92,12 +93,27 @@ static struct metricsTx *metricsSlot(const char *id)
     return NULL;
 }
 
-static void metricsAdd(_Atomic uint64_t *c, uint64_t n)
+/* metricsSlotOf: the slot of d's transaction id: cached in the id's state
+** (sampling.c) when d has one, so that a call after the first neither
+** hashes nor compares the id.  NULL: the table is full. */
+PTM_HOT static struct ptmMetricsTx *metricsSlotOf(const struct ptm_tx_desc *d)
+{
+    struct ptmTxState *st = d->slot ? __atomic_load_n(&d->slot->state, __ATOMIC_ACQUIRE) : NULL;
+    struct ptmMetricsTx *t = st ? atomic_load_explicit(&st->metrics, memory_order_acquire) : NULL;
+    if (t)
+        return t;
+    t = metricsSlot(d->transaction_id);
+    if (st && t)
+        atomic_store_explicit(&st->metrics, t, memory_order_release);
+    return t;
+}
+
+PTM_HOT static void metricsAdd(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-static void metricsObserve(struct metricsHist *h, uint64_t ns)
+PTM_HOT static void metricsObserve(struct metricsHist *h, uint64_t ns)
 {
     unsigned b = 0;
     while (b < METRICS_BUCKETS && ns > metricsLeNs[b])
@@ -109,7 +125,7 @@ static void metricsObserve(struct metricsHist *h, uint64_t ns)
 
 /* metricsPublish: the other runtimes of the process (peers.c) may print
 ** this table in their PTM_METRICS files. */
-static void metricsPublish(void)
+PTM_HOT static void metricsPublish(void)
 {
     if (!atomic_load_explicit(&ptmPeerSelf.metrics, memory_order_relaxed)) {
         ptmPeerSelf.metrics_dropped = &metricsDropped;
@@ -299,7 +315,7 @@ __attribute__((destructor)) static void metricsAtExit(void)
 ** PTM_METRICS writer on the first call.  Dry runs count as calls and
 ** mirrors only (nothing ran for real).
 */
-void ptmMetricsRecord(const struct ptmTxRecord *r)
+PTM_HOT void ptmMetricsRecord(const struct ptmTxRecord *r)
 {
     if (!r || !r->desc || !r->desc->transaction_id)
         return;
@@ -308,7 +324,7 @@ void ptmMetricsRecord(const struct ptmTxRecord *r)
         getpid() == metricsOwner)
         metricsStartWriter();
     metricsPublish();
-    struct metricsTx *t = metricsSlot(r->desc->transaction_id);
+    struct ptmMetricsTx *t = metricsSlotOf(r->desc);
     if (!t) {
         metricsAdd(&metricsDropped, 1);
         return;
@@ -328,7 +344,8 @@ void ptmMetricsRecord(const struct ptmTxRecord *r)
         metricsAdd(&t->retries, r->attempts - 1);
     /* The primary's time: the call's, less its mirror's (the attempts,
     ** with their backoff). */
-    if (r->path && r->desc->function && strcmp(r->path, r->desc->function) == 0) {
+    if (r->path && r->desc->function &&
+        (r->path == r->desc->function || strcmp(r->path, r->desc->function) == 0)) {
         uint64_t m = r->run ? r->run->duration_ns : 0;
         metricsObserve(&t->primary, r->duration_ns > m ? r->duration_ns - m : 0);
     }
@@ -355,11 +372,11 @@ static uint64_t metricsGet(_Atomic uint64_t *c)
 }
 
 /* metricsFind: id's slot in table t, or NULL (never claims one). */
-static struct metricsTx *metricsFind(struct metricsTx *t, const char *id)
+static struct ptmMetricsTx *metricsFind(struct ptmMetricsTx *t, const char *id)
 {
     uint32_t h = metricsHash(id);
     for (unsigned i = 0; i < PTM_METRICS_MAX_TX; i++) {
-        struct metricsTx *x = &t[(h + i) % PTM_METRICS_MAX_TX];
+        struct ptmMetricsTx *x = &t[(h + i) % PTM_METRICS_MAX_TX];
         const char *cur = atomic_load_explicit(&x->id, memory_order_acquire);
         if (!cur)
             return NULL;
@@ -376,7 +393,7 @@ static struct metricsTx *metricsFind(struct metricsTx *t, const char *id)
 ** process's figures.  An id in several runtimes is printed once, summed. */
 struct metricsTables {
     unsigned n;
-    struct metricsTx *t[METRICS_MAX_TABLES];
+    struct ptmMetricsTx *t[METRICS_MAX_TABLES];
     _Atomic uint64_t *dropped[METRICS_MAX_TABLES];
 };
 
@@ -387,7 +404,7 @@ static void metricsCollect(struct metricsTables *m)
     m->t[m->n] = metricsTable;
     m->dropped[m->n++] = &metricsDropped;
     for (int i = 0; m->n < METRICS_MAX_TABLES && (p = ptmPeerNext(&i)) != NULL;) {
-        struct metricsTx *t = atomic_load(&p->metrics);
+        struct ptmMetricsTx *t = atomic_load(&p->metrics);
         if (t) {
             m->t[m->n] = t;
             m->dropped[m->n++] = p->metrics_dropped;
@@ -415,7 +432,7 @@ static void metricsCounter(FILE *f, const struct metricsTables *m, const char *n
                 continue;
             uint64_t v = 0;
             for (unsigned j = k; j < m->n; j++) {
-                struct metricsTx *t = j == k ? &m->t[k][i] : metricsFind(m->t[j], id);
+                struct ptmMetricsTx *t = j == k ? &m->t[k][i] : metricsFind(m->t[j], id);
                 if (t)
                     v += metricsGet((_Atomic uint64_t *)((char *)t + off));
             }
@@ -436,7 +453,7 @@ static void metricsHistogram(FILE *f, const struct metricsTables *m, const char 
                 continue;
             uint64_t bucket[METRICS_BUCKETS + 1] = {0}, sum_ns = 0;
             for (unsigned j = k; j < m->n; j++) {
-                struct metricsTx *t = j == k ? &m->t[k][i] : metricsFind(m->t[j], id);
+                struct ptmMetricsTx *t = j == k ? &m->t[k][i] : metricsFind(m->t[j], id);
                 if (!t)
                     continue;
                 struct metricsHist *h = (struct metricsHist *)((char *)t + off);
@@ -485,20 +502,20 @@ PTM_API int ptm_metrics_write(FILE *f)
     uint64_t dropped = 0;
     for (unsigned k = 0; k < m.n; k++)
         dropped += m.dropped[k] ? metricsGet(m.dropped[k]) : 0;
-    metricsCounter(f, &m, "ptm_calls_total", "Transaction calls.", offsetof(struct metricsTx, calls));
+    metricsCounter(f, &m, "ptm_calls_total", "Transaction calls.", offsetof(struct ptmMetricsTx, calls));
     metricsCounter(f, &m, "ptm_mirrors_total", "Calls that ran a mirror.",
-                   offsetof(struct metricsTx, mirrors));
+                   offsetof(struct ptmMetricsTx, mirrors));
     metricsCounter(f, &m, "ptm_diversions_total", "Calls diverted to an alternative.",
-                   offsetof(struct metricsTx, diversions));
+                   offsetof(struct ptmMetricsTx, diversions));
     metricsCounter(f, &m, "ptm_failures_total", "Calls whose outcome was a failure.",
-                   offsetof(struct metricsTx, failures));
+                   offsetof(struct ptmMetricsTx, failures));
     metricsCounter(f, &m, "ptm_retries_total", "Attempts of the primary after the first.",
-                   offsetof(struct metricsTx, retries));
+                   offsetof(struct ptmMetricsTx, retries));
     metricsHistogram(f, &m, "ptm_mirror_latency_seconds", "How long mirrors ran.",
-                     offsetof(struct metricsTx, mirror));
+                     offsetof(struct ptmMetricsTx, mirror));
     metricsHistogram(f, &m, "ptm_primary_latency_seconds",
                      "How long calls that ran the primary took after their mirror.",
-                     offsetof(struct metricsTx, primary));
+                     offsetof(struct ptmMetricsTx, primary));
     fprintf(f, "# HELP ptm_metrics_dropped_total Calls of transaction ids beyond the table.\n"
                "# TYPE ptm_metrics_dropped_total counter\nptm_metrics_dropped_total %llu\n",
             (unsigned long long)dropped);

@@ -15,6 +15,13 @@
 #ifndef PTM_INT_H
 #define PTM_INT_H
 
+/* PTM_HOT: a function on every call's path (tx.c's, and what it calls
+** on a call that is not mirrored).  The compiler puts such functions in
+** .text.hot, which the linker lays out together: the path touches a few
+** pages of code, not one per source file, and the caches and TLB a system
+** call of the host may have emptied are refilled for fewer of them. */
+#define PTM_HOT __attribute__((hot))
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -768,9 +775,11 @@ double ptmModelBreaker(unsigned streak, uint64_t since_ms);
 #define PTM_STORE_PATH_NAME 64
 #define PTM_STORE_BATCH 64           /* calls between two wake-ups of the writer */
 
+#define PTM_STORE_ID_MAX 128         /* a stored id's bytes, with its NUL */
+
 /* One id's history, as totals (a load) or as increments (a flush). */
 struct ptmHistData {
-    char id[128];
+    char id[PTM_STORE_ID_MAX];
     uint64_t calls, successes, failures, diversions;
     uint64_t latency_n;           /* flush: samples since the last flush */
     double latency_mean_us, latency_var; /* the current estimate, its variance */
@@ -788,8 +797,15 @@ struct ptmHistData {
 ** *out with a malloc'd array of the increments since the last collection,
 ** and returns its length. */
 typedef size_t (*ptmStoreCollector)(struct ptmHistData **out);
-/* ptmStoreSetCollector: registers the history's hook (once). */
-void ptmStoreSetCollector(ptmStoreCollector collect);
+/* The history's hooks for a re-read of a fleet's store (history.c): ids
+** fills *out with the ids of the histories (malloc'd) and returns their
+** number; rebase makes fleet->id's history the fleet's totals plus what
+** this process has not pushed (unpushed: NULL, none). */
+typedef size_t (*ptmStoreIds)(char (**out)[PTM_STORE_ID_MAX]);
+typedef void (*ptmStoreRebase)(const struct ptmHistData *fleet,
+                               const struct ptmHistData *unpushed);
+/* ptmStoreSetHooks: registers the history's hooks (once). */
+void ptmStoreSetHooks(ptmStoreCollector collect, ptmStoreIds ids, ptmStoreRebase rebase);
 /* ptmStoreLoad: id's totals from the file.  OUT: *out.  Returns 1 when the
 ** file had rows for id, else 0 (no file, no rows, store unavailable). */
 int ptmStoreLoad(const char *id, struct ptmHistData *out);
@@ -800,6 +816,10 @@ void ptmStoreKick(void);
 ** PTM_EINVAL when the store is off or unavailable, PTM_ERROR on a write
 ** that failed (then the store is unavailable for the process). */
 enum ptmRc ptmStoreFlush(void);
+/* ptmStoreReread: with Redis, the fleet's totals read again into the
+** histories (the writer does it every PTM_STORE_REREAD_MS).  PTM_OK,
+** PTM_ERROR, or PTM_EINVAL (no Redis store). */
+enum ptmRc ptmStoreReread(void);
 /* ptmStoreState: NULL when the store works or has not been used yet; "off"
 ** (PTM_HISTORY=off), or why it is unavailable. */
 const char *ptmStoreState(void);
@@ -830,6 +850,10 @@ int ptmStoreRedisLoad(const char *id, struct ptmHistData *out);
 ** lock) and pushes them with any kept ones.  Returns PTM_OK or PTM_ERROR
 ** (kept or dropped). */
 enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit);
+/* ptmStoreRedisReread: the fleet's totals of every id (ids) read again
+** into the histories (rebase), under the write lock.  Returns PTM_OK or
+** PTM_ERROR (recorded, backed off). */
+enum ptmRc ptmStoreRedisReread(ptmStoreIds ids, ptmStoreRebase rebase);
 /* ptmStoreRedisState: NULL while the server answers, else the problem. */
 const char *ptmStoreRedisState(void);
 /* ptmStoreRedisReset: connections closed, kept increments and problem
@@ -876,6 +900,20 @@ void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct pt
 ** labelled call, the model's counts of cell. */
 void ptmHistoryLearn(struct ptmHistory *h, const char *path, int path_failed, int primary_ran,
                      int primary_failed, int labelled, unsigned cell);
+/* One ended call, for ptmHistoryEnd: ptmHistoryRecord's and
+** ptmHistoryLearn's arguments (path_failed is !success). */
+struct ptmHistoryOutcome {
+    int success, diverted;
+    const uint64_t *attempt_us;   /* NULL: the attempts were not measured */
+    unsigned n_attempts;
+    const struct ptmRing *ring;   /* the mirror's events, or NULL */
+    const char *path;             /* the function that ran, or NULL */
+    int primary_ran, primary_failed, labelled;
+    unsigned cell;
+};
+/* ptmHistoryEnd: ptmHistoryRecord and ptmHistoryLearn of one call under
+** one hold of h's lock (tx.c). */
+void ptmHistoryEnd(struct ptmHistory *h, const struct ptmHistoryOutcome *o);
 /* ptmHistoryForget: drops every history (tests). */
 void ptmHistoryForget(void);
 
@@ -1111,6 +1149,7 @@ struct ptmTxState {
     _Atomic uint64_t quiet;       /* calls since the last that saw or did something,
                                      up to PTM_SAMPLING_SATURATED */
     struct ptmHistory *_Atomic history; /* the id's history (tx.c), once found */
+    struct ptmMetricsTx *_Atomic metrics; /* the id's metrics (metrics.c), once found */
     struct ptmRetryWindow budget; /* the retry_budget key's window */
 };
 struct ptmTxState *ptmTxStateFor(const struct ptm_tx_desc *d);

@@ -64,7 +64,7 @@ static unsigned stateCount;
 static _Thread_local uint64_t samplingRng;
 
 /* samplingRandom: xorshift64*, seeded per thread. */
-static uint64_t samplingRandom(void)
+PTM_HOT static uint64_t samplingRandom(void)
 {
     if (!samplingRng) {
         if (getrandom(&samplingRng, sizeof samplingRng, GRND_NONBLOCK) != sizeof samplingRng)
@@ -117,7 +117,7 @@ static struct ptmTxState *stateLookup(const char *id)
 ** that share an id share it.  Cached in d->slot when d has one.  Returns
 ** NULL when out of memory or past PTM_TX_STATES_MAX ids.  Thread-safe.
 */
-struct ptmTxState *ptmTxStateFor(const struct ptm_tx_desc *d)
+PTM_HOT struct ptmTxState *ptmTxStateFor(const struct ptm_tx_desc *d)
 {
     struct ptmTxState *st = d->slot ? __atomic_load_n(&d->slot->state, __ATOMIC_ACQUIRE) : NULL;
     if (st)
@@ -152,7 +152,7 @@ unsigned ptmSamplingEvery(uint64_t quiet)
 ** is mirrored now).  st NULL: mirrored.
 ** Thread-safe, lock-free: a load and a draw.
 */
-int ptmSamplingMirror(struct ptmTxState *st, unsigned *every)
+PTM_HOT int ptmSamplingMirror(struct ptmTxState *st, unsigned *every)
 {
     *every = 1;
     if (!st)
@@ -169,7 +169,7 @@ int ptmSamplingMirror(struct ptmTxState *st, unsigned *every)
 ** is re-armed at once.  st NULL: nothing.  Thread-safe, lock-free.  The
 ** count stops at PTM_SAMPLING_SATURATED, where the schedule is at its cap.
 */
-void ptmSamplingNote(struct ptmTxState *st, int quiet)
+PTM_HOT void ptmSamplingNote(struct ptmTxState *st, int quiet)
 {
     if (!st)
         return;
@@ -187,7 +187,7 @@ void ptmSamplingNote(struct ptmTxState *st, int quiet)
 ** ptmSamplingReason: the trace's mirror_reason for a call that sampling
 ** left unmirrored, 1 call in every being mirrored.  A static string.
 */
-const char *ptmSamplingReason(unsigned every)
+PTM_HOT const char *ptmSamplingReason(unsigned every)
 {
     static const char *const reasons[] = {
         "adaptive sampling: quiet, 1 call in 2 mirrored",

@@ -41,9 +41,11 @@
 ** history_store), and the history lives on in memory.  The file itself is never removed or rewritten.
 **
 ** A fleet: PTM_HISTORY=redis://host[:port][/prefix] hands loads, flushes,
-** the state and resets to store_redis.c (storeRedisInitLocked chooses it
-** by the scheme); the writer thread, its wake-ups and the exit flush stay
-** here, and so do the fork and mirror rules below.
+** re-reads, the state and resets to store_redis.c (storeRedisInitLocked
+** chooses it by the scheme); the writer thread, its wake-ups (a re-read
+** every PTM_STORE_REREAD_MS) and the exit flush stay here, and so do the
+** fork and mirror rules below.  A file is not re-read: processes of one
+** machine share it, and each loads an id at its first use only.
 **
 ** Forks: a child of fork() never touches the store (a pthread_atfork
 ** child handler): its inherited connections and SQLite's locks belong to
@@ -71,6 +73,7 @@
 #define PTM_STORE_READ_BUSY_MS 200
 #define PTM_STORE_WRITE_BUSY_MS 1000
 #define PTM_STORE_PERIOD_MS 2000
+#define PTM_STORE_REREAD_MS 10000    /* a fleet's totals read again (Redis) */
 #define PTM_STORE_BUSY_LIMIT 5
 #define PTM_STORE_MIN_FREE ((uint64_t)1 << 20)
 
@@ -127,7 +130,9 @@ static struct {
     struct ptmHistData *kept;     /* a batch a busy file refused */
     size_t n_kept;
     unsigned busy_writes;         /* writes in a row that found the file busy */
-    ptmStoreCollector collect;
+    ptmStoreCollector collect;    /* the history's hooks (ptmStoreSetHooks) */
+    ptmStoreIds ids;
+    ptmStoreRebase rebase;
     int thread_started;
     pthread_mutex_t kick_mu;
     pthread_cond_t kick_cv;
@@ -831,13 +836,36 @@ static enum ptmRc storeFlush(int at_exit)
     return ret;
 }
 
+/*
+** ptmStoreReread: with Redis, the fleet's totals of every id this process
+** has a history of, read again into the histories (store_redis.c), on
+** this thread.  Returns PTM_OK, PTM_ERROR (the server could not be read:
+** recorded, retried later), or PTM_EINVAL (no Redis store: a file is not
+** re-read, the store is off or unavailable).
+*/
+enum ptmRc ptmStoreReread(void)
+{
+    if (!storeInit() || !st.redis)
+        return PTM_EINVAL;
+    pthread_mutex_lock(&st.mu);
+    ptmStoreIds ids = st.ids;
+    ptmStoreRebase rebase = st.rebase;
+    pthread_mutex_unlock(&st.mu);
+    return ptmStoreRedisReread(ids, rebase);
+}
+
 /* ---------------------------------------------------------------------
 ** The writer thread and the exit
 */
 
+/* storeThread: the writer: a flush at every kick and every
+** PTM_STORE_PERIOD_MS; with Redis, after the flush, a re-read every
+** PTM_STORE_REREAD_MS, so that a long-running process learns what the
+** rest of the fleet learnt after it loaded an id. */
 static void *storeThread(void *arg)
 {
     (void)arg;
+    uint64_t reread_at = ptmOsNowNs() + (uint64_t)PTM_STORE_REREAD_MS * 1000000u;
     for (;;) {
         pthread_mutex_lock(&st.kick_mu);
         if (!st.kicked) {
@@ -850,6 +878,10 @@ static void *storeThread(void *arg)
         pthread_mutex_unlock(&st.kick_mu);
         if (atomic_load(&storeForked) || ptmStoreFlush() == PTM_EINVAL)
             break; /* off or unavailable: nothing will ever be written */
+        if (st.redis && ptmOsNowNs() >= reread_at) {
+            (void)ptmStoreReread();
+            reread_at = ptmOsNowNs() + (uint64_t)PTM_STORE_REREAD_MS * 1000000u;
+        }
     }
     pthread_mutex_lock(&st.mu);
     st.thread_started = 0;
@@ -889,15 +921,18 @@ static void storeStartThreadLocked(void)
 }
 
 /*
-** ptmStoreSetCollector: registers the history's hook, which the writer
-** calls for the increments to write; arms the exit flush.
+** ptmStoreSetHooks: registers the history's hooks: collect, which the
+** writer calls for the increments to write, and ids and rebase, for a
+** re-read of a fleet's totals; arms the exit flush.
 */
-void ptmStoreSetCollector(ptmStoreCollector collect)
+void ptmStoreSetHooks(ptmStoreCollector collect, ptmStoreIds ids, ptmStoreRebase rebase)
 {
     if (atomic_load(&storeForked))
         return;
     pthread_mutex_lock(&st.mu);
     st.collect = collect;
+    st.ids = ids;
+    st.rebase = rebase;
     if (!st.atexit_set) {
         st.atexit_set = 1;
         atexit(storeAtExit);

@@ -22,7 +22,10 @@
 ** writer thread (ptm-history): merged per id while the server cannot take
 ** them, then pipelined MULTI ... EXEC transactions of at most
 ** PTM_REDIS_MAX_QUEUED commands each, under PTM_REDIS_WRITE_MS
-** (PTM_REDIS_EXIT_MS at exit, on the exiting thread).
+** (PTM_REDIS_EXIT_MS at exit, on the exiting thread).  The same thread
+** reads every id again every PTM_STORE_REREAD_MS (ptmStoreRedisReread,
+** under the write lock: the fleet's totals plus this process's unpushed
+** increments, nothing counted twice; history.c's rebase hook).
 **
 ** Bounded: every wait is a poll() with the time left to the deadline, and
 ** hiredis only reads or writes a socket poll() found ready (its own
@@ -90,6 +93,7 @@
 #define PTM_REDIS_MAX_BYTES ((size_t)4 << 20)
 #define PTM_REDIS_MAX_PENDING 4096     /* ids whose increments wait for the server */
 #define PTM_REDIS_MAX_QUEUED 4096      /* commands in one MULTI/EXEC (at most ~600 per id) */
+#define PTM_REDIS_REREAD_IDS 256       /* HGETALLs pipelined in one exchange of a re-read */
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
@@ -1216,6 +1220,121 @@ enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit)
     return ret;
 }
 
+/* ---------------------------------------------------------------------
+** Reading the fleet's totals again
+*/
+
+/* rdsPendingOf: the pending increments of id, or NULL (write_mu held). */
+static const struct ptmHistData *rdsPendingOf(const char *id)
+{
+    for (size_t i = 0; i < rs.n_pending; i++)
+        if (strcmp(rs.pending[i]->id, id) == 0)
+            return rs.pending[i];
+    return NULL;
+}
+
+/* rdsRereadChunk: one HGETALL per id of ids[0..n), pipelined on c by the
+** deadline; each reply that is a hash with fields rebases its id's
+** history (rebase, with the id's pending increments), an empty
+** one (no key: nothing pushed yet, or a server that lost its data)
+** teaches nothing.  write_mu held.  Returns 0, -1 (transport: *what set;
+** c's replies are out of step) or -2 (a reply was not a hash: *what set;
+** the others were read). */
+static int rdsRereadChunk(redisContext *c, char (*ids)[PTM_STORE_ID_MAX], size_t n,
+                          ptmStoreRebase rebase, uint64_t deadline_ns, const char **what)
+{
+    static __thread char msg[200];
+    char key[sizeof rs.url.prefix + 160];
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[2] = {"HGETALL", key};
+        size_t lens[2] = {7, rdsKey(key, sizeof key, ids[i])};
+        if (rapi.redisAppendCommandArgv(c, 2, argv, lens) != REDIS_OK) {
+            *what = "out of memory";
+            return -1;
+        }
+    }
+    int sent_all;
+    if (rdsSend(c, deadline_ns, &sent_all, what) != 0)
+        return -1;
+    struct ptmHistData *d = malloc(sizeof *d);
+    int refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = rdsReceive(c, deadline_ns, what);
+        if (!r) {
+            free(d);
+            return -1;
+        }
+        if (d) {
+            memset(d, 0, sizeof *d);
+            snprintf(d->id, sizeof d->id, "%s", ids[i]);
+            int fields = rdsReadHash(r, d);
+            if (fields > 0)
+                rebase(d, rdsPendingOf(ids[i]));
+            else if (fields < 0 && !refused) {
+                snprintf(msg, sizeof msg, "HGETALL of %.100s answered %s%.80s", ids[i],
+                         r->type == REDIS_REPLY_ERROR ? "" : "something not a hash",
+                         r->type == REDIS_REPLY_ERROR && r->str ? r->str : "");
+                refused = 1;
+            }
+        }
+        rapi.freeReplyObject(r);
+    }
+    free(d);
+    if (refused)
+        *what = msg;
+    return refused ? -2 : 0;
+}
+
+/*
+** ptmStoreRedisReread: the fleet's totals of every id this process has a
+** history of (the history's ids hook), read again (what the other processes pushed since this one
+** loaded them), on the write connection under the write lock, so that
+** no push runs meanwhile and every id's unpushed increments are known
+** (the history's rebase hook: nothing is counted twice).  HGETALLs are pipelined,
+** PTM_REDIS_REREAD_IDS per exchange, each exchange under
+** PTM_REDIS_WRITE_MS; replies are bounded as a load's are.  Nothing is
+** tried while a problem's backoff runs; a failure is recorded as a
+** push's is (the trace's history_store, the backoff).  On the writer
+** thread (store.c, every PTM_STORE_REREAD_MS): it may resolve the host.
+** Returns PTM_OK (read, or nothing to read) or PTM_ERROR.
+*/
+enum ptmRc ptmStoreRedisReread(ptmStoreIds list, ptmStoreRebase rebase)
+{
+    pthread_mutex_lock(&rs.write_mu);
+    char(*ids)[PTM_STORE_ID_MAX] = NULL;
+    size_t n = rdsBackingOff() || !list || !rebase ? 0 : list(&ids);
+    enum ptmRc ret = rdsBackingOff() ? PTM_ERROR : PTM_OK;
+    const char *what = "?";
+    if (n && rs.wctx && rdsStale(rs.wctx))
+        rs.wctx = NULL;
+    if (n && !rs.wctx &&
+        !(rs.wctx = rdsConnect(ptmOsNowNs() + (uint64_t)PTM_REDIS_WRITE_MS * 1000000u, 1,
+                               &what))) {
+        rdsProblem("re-reading: %s", what);
+        ret = PTM_ERROR;
+        n = 0;
+    }
+    for (size_t from = 0; from < n; from += PTM_REDIS_REREAD_IDS) {
+        size_t k = n - from < PTM_REDIS_REREAD_IDS ? n - from : PTM_REDIS_REREAD_IDS;
+        uint64_t deadline = ptmOsNowNs() + (uint64_t)PTM_REDIS_WRITE_MS * 1000000u;
+        int rc = rdsRereadChunk(rs.wctx, ids + from, k, rebase, deadline, &what);
+        if (rc == -1) {
+            rapi.redisFree(rs.wctx); /* its replies are out of step */
+            rs.wctx = NULL;
+        }
+        if (rc != 0) {
+            rdsProblem("re-reading: %s", what);
+            ret = PTM_ERROR;
+            break;
+        }
+    }
+    if (n && ret == PTM_OK)
+        rdsAnswered();
+    pthread_mutex_unlock(&rs.write_mu);
+    free(ids);
+    return ret;
+}
+
 /*
 ** ptmStoreRedisState: NULL while the server answers (or was never
 ** asked); else the current problem.  The string stays readable until
@@ -1272,6 +1391,13 @@ enum ptmRc ptmStoreRedisFlush(ptmStoreCollector collect, int at_exit)
 {
     (void)collect;
     (void)at_exit;
+    return PTM_EINVAL;
+}
+
+enum ptmRc ptmStoreRedisReread(ptmStoreIds list, ptmStoreRebase rebase)
+{
+    (void)list;
+    (void)rebase;
     return PTM_EINVAL;
 }
 

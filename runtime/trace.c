@@ -489,7 +489,7 @@ static int traceFits(size_t len)
 ** ptmTraceWanted: whether PTM_TRACE names a file that records go to (read
 ** once per process), so that a caller can skip what only the trace needs.
 */
-int ptmTraceWanted(void)
+PTM_HOT int ptmTraceWanted(void)
 {
     pthread_once(&traceOnce, traceInit);
     return traceFd >= 0;
@@ -508,7 +508,43 @@ int ptmTraceWanted(void)
 ** of a record), or this process's last record was cut, it starts with a
 ** newline.  Thread-safe; errno is preserved.
 */
-void ptmTraceWrite(const struct ptmTxRecord *r)
+/* traceWriteLine: r as one JSON line on traceFd (ptmTraceWrite's work
+** when a trace is on).  Out of line: every call passes ptmTraceWrite, and
+** its few instructions stay with the call's path (PTM_HOT) without the
+** kilobytes of the record's making. */
+__attribute__((noinline)) static void traceWriteLine(const struct ptmTxRecord *r)
+{
+    json_t *o = traceRecord(r);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s)
+        return;
+    size_t len = strlen(s);
+    char *line = malloc(len + 3);
+    if (line) {
+        /* A fresh line, whatever the last writer left. */
+        size_t n = atomic_exchange(&traceCut, 0) ? 1 : 0;
+        line[0] = '\n';
+        memcpy(line + n, s, len);
+        n += len;
+        line[n++] = '\n';
+        size_t off = traceFits(n) ? 0 : n;
+        while (off < n) {
+            ssize_t w = ptmOs.write(traceFd, line + off, n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        if (off > 0 && off < n)
+            atomic_store(&traceCut, 1); /* this record was cut */
+        free(line);
+    }
+    free(s);
+}
+
+PTM_HOT void ptmTraceWrite(const struct ptmTxRecord *r)
 {
     int saved = errno;
     pthread_once(&traceOnce, traceInit);
@@ -518,33 +554,6 @@ void ptmTraceWrite(const struct ptmTxRecord *r)
         errno = saved;
         return;
     }
-    json_t *o = traceRecord(r);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (s) {
-        size_t len = strlen(s);
-        char *line = malloc(len + 3);
-        if (line) {
-            /* A fresh line, whatever the last writer left. */
-            size_t n = atomic_exchange(&traceCut, 0) ? 1 : 0;
-            line[0] = '\n';
-            memcpy(line + n, s, len);
-            n += len;
-            line[n++] = '\n';
-            size_t off = traceFits(n) ? 0 : n;
-            while (off < n) {
-                ssize_t w = ptmOs.write(traceFd, line + off, n - off);
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0)
-                    break;
-                off += (size_t)w;
-            }
-            if (off > 0 && off < n)
-                atomic_store(&traceCut, 1); /* this record was cut */
-            free(line);
-        }
-        free(s);
-    }
+    traceWriteLine(r);
     errno = saved;
 }

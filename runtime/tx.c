@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ptm_int.h"
@@ -58,6 +59,16 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static atomic_int pinned;
 
 static _Thread_local uint64_t rng_state;
+
+/* now_ns: ptmOsNowNs (CLOCK_MONOTONIC, ns), inlined: the clock is read
+** twice on every call, and os.c's code would be one more page for the
+** call's path to touch (docs/DESIGN.md, "Adaptive sampling"). */
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void read_env(void)
 {
@@ -148,14 +159,10 @@ typedef struct Call {
     void *frame;
     unsigned char *snapshot;   /* the execution snapshot: the frame on entry */
     struct ptmHistory *history;
-    struct ptmHistoryView view;
-    struct ptmMirrorRun run;
     int mirror_ran;            /* run holds an observation */
     const char *mirror_reason;
-    struct ptmSignals signals;
-    int analysed;              /* verdict came from the rules */
-    struct ptmModelView model; /* what the model said of the signals */
-    int modelled;              /* model holds it: the mirror gave signals */
+    int analysed;              /* verdict came from the rules (signals were computed) */
+    int modelled;              /* model holds what the model said of the signals */
     enum ptmDecision predicted; /* what the prediction decided (observe mode) */
     unsigned attempts;
     struct ptm_region *regions; /* the `snapshot` regions, as on entry */
@@ -182,8 +189,16 @@ typedef struct Call {
     int sampled_out;           /* adaptive sampling left this call unmirrored */
     int explored;              /* a would-divert call runs the primary (exploration) */
     /* The large members, past call_head_end: call_init zeroes only what is
-    ** read before it is written (kilobytes a cheap call must not clear). */
+    ** read before it is written (kilobytes a cheap call must not clear).
+    ** view, run, signals and model are written in full before they are
+    ** read: view by ptmHistoryGet and run by the executors, on the path
+    ** of a mirrored call only; signals and model by observe(); each read
+    ** is behind mirror_ran, analysed or modelled. */
     char call_head_end[1];
+    struct ptmHistoryView view;
+    struct ptmMirrorRun run;
+    struct ptmSignals signals;
+    struct ptmModelView model; /* what the model said of the signals */
     struct ptmVerdict verdict;
     uint64_t attempt_us[MAX_RECORDED_ATTEMPTS]; /* [0, attempts) written */
     struct ptmRetryReport retry; /* retries judged again */
@@ -198,7 +213,7 @@ typedef struct Call {
 ** written (the verdict's flags and "not set" adjustments, the first
 ** attempt's time, the retry report's counts, the grant's, the sockets'
 ** and the families' "nothing to restore"). */
-static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_t t0)
+PTM_HOT static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_t t0)
 {
     memset(c, 0, offsetof(Call, call_head_end));
     c->desc = d;
@@ -232,7 +247,7 @@ static void call_init(Call *c, const struct ptm_tx_desc *d, void *frame, uint64_
 
 /* history_of: the history of the call's id, kept in the id's state once
 ** found (a lookup under the histories' lock otherwise). */
-static struct ptmHistory *history_of(Call *c)
+PTM_HOT static struct ptmHistory *history_of(Call *c)
 {
     struct ptmTxState *st = c->tx_state;
     struct ptmHistory *h = st ? atomic_load_explicit(&st->history, memory_order_acquire) : NULL;
@@ -244,7 +259,7 @@ static struct ptmHistory *history_of(Call *c)
     return h;
 }
 
-static void restore(Call *c)
+PTM_HOT static void restore(Call *c)
 {
     memcpy(c->frame, c->snapshot, c->desc->frame_size);
 }
@@ -296,7 +311,7 @@ static void restore_regions(Call *c)
     }
 }
 
-static int judge(const struct ptm_tx_desc *d, const void *frame)
+PTM_HOT static int judge(const struct ptm_tx_desc *d, const void *frame)
 {
     return d->success ? d->success(frame) != 0 : 1;
 }
@@ -389,7 +404,7 @@ static enum ptmExecutor choose_executor(const struct ptm_tx_desc *d, const char 
 
 /* observe: runs the mirror and the rules.  Fills c->run, c->signals and
 ** c->verdict; leaves c->analysed 0 when there is nothing to go by. */
-static void observe(Call *c)
+__attribute__((noinline)) static void observe(Call *c)
 {
     const struct ptm_tx_desc *d = c->desc;
     enum ptmExecutor executor = choose_executor(d, &c->mirror_reason);
@@ -443,9 +458,9 @@ static void observe(Call *c)
 }
 
 /* noteAttempt: one more attempt of the primary, begun at c->attempt_t0. */
-static void noteAttempt(Call *c)
+PTM_HOT static void noteAttempt(Call *c)
 {
-    c->attempt_end = ptmOsNowNs();
+    c->attempt_end = now_ns();
     uint64_t us = (c->attempt_end - c->attempt_t0) / 1000;
     if (c->attempts < MAX_RECORDED_ATTEMPTS)
         c->attempt_us[c->attempts] = us;
@@ -466,6 +481,20 @@ typedef struct Ending {
 static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
                    int dry_run, uint64_t t0, const Ending *e);
 static void release(Call *c);
+
+/* restore_adjustments: puts back what the primary was given (resources,
+** the sockets' timeouts, the families' adjustments); safe twice.  Each
+** restore is called only when something was applied: a call that was
+** given nothing (every unmirrored call) touches none of their code. */
+PTM_HOT static void restore_adjustments(Call *c)
+{
+    if (c->grant.active)
+        ptmBrokerRestore(&c->grant);
+    if (c->socks.n)
+        ptmSocketTimeoutsRestore(&c->socks);
+    if (c->mirror_ran) /* the families adjust only after a mirror */
+        ptmFamiliesPrimaryRestore(&c->fam);
+}
 static int within_timeout(const Call *c);
 
 /* leftByLongjmp: the primary or the alternative that callHost ran left by
@@ -481,16 +510,14 @@ static void leftByLongjmp(void *ctx)
     else if (c->decision != PTM_DECISION_DIVERT)
         noteAttempt(c);
     c->left = 1;
-    ptmBrokerRestore(&c->grant);
-    ptmSocketTimeoutsRestore(&c->socks);
-    ptmFamiliesPrimaryRestore(&c->fam);
+    restore_adjustments(c);
     finish(c, c->decision, c->path, 0, 0, c->t0, NULL);
     release(c);
 }
 
 /* callHost: fn (the primary, an alternative) on c's frame, for the host:
 ** a longjmp out of it ends the call (leftByLongjmp) and goes on. */
-static void callHost(Call *c, ptm_thunk fn)
+PTM_HOT static void callHost(Call *c, ptm_thunk fn)
 {
     struct ptmJumpScope scope = {.kind = PTM_SCOPE_CALL,
                                  .hi = (uintptr_t)__builtin_frame_address(0),
@@ -498,7 +525,7 @@ static void callHost(Call *c, ptm_thunk fn)
                                  .ctx = c};
     /* An unmirrored call's first attempt starts as the call does: one
     ** clock read less on the path that sampling keeps cheap. */
-    c->attempt_t0 = c->sampled_out && c->attempts == 0 ? c->t0 : ptmOsNowNs();
+    c->attempt_t0 = c->sampled_out && c->attempts == 0 ? c->t0 : now_ns();
     ptmJumpEnter(&scope);
     fn(c->frame);
     c->last_err = errno;
@@ -539,7 +566,7 @@ static void apply_timing(Call *c, const struct ptmVerdict *v)
 /* retry_step: attempt c->attempts failed: whether another is spent
 ** (adjust.c: judged again, the budget).  A re-judgment's timeout_ms and
 ** backoff apply from the next attempt on. */
-static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
+__attribute__((noinline)) static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
 {
     struct ptmObservation first = {
         .desc = c->desc,
@@ -560,7 +587,7 @@ static enum ptmRetryStep retry_step(Call *c, unsigned *retry_max)
 /* run_primary: the primary with retries, each from the snapshot.  Returns
 ** whether the last attempt met success_criteria; *divert: a retry judged
 ** again diverted the call instead (the caller runs the alternative). */
-static int run_primary(Call *c, unsigned retry_max, int *divert)
+PTM_HOT static int run_primary(Call *c, unsigned retry_max, int *divert)
 {
     const struct ptm_tx_desc *d = c->desc;
     int ok = 0;
@@ -592,7 +619,7 @@ static int run_primary(Call *c, unsigned retry_max, int *divert)
 ** returned with no signal and a probability under the threshold, or no
 ** mirror, and a primary that met success_criteria at its first attempt,
 ** within the timeout. */
-static int quiet_call(const Call *c, enum ptmDecision decision, int success, const Ending *e)
+PTM_HOT static int quiet_call(const Call *c, enum ptmDecision decision, int success, const Ending *e)
 {
     if (!success || c->left || decision != PTM_DECISION_PRIMARY || c->attempts != 1 ||
         !within_timeout(c) || c->explored || (e && e->probe))
@@ -605,7 +632,7 @@ static int quiet_call(const Call *c, enum ptmDecision decision, int success, con
     return ptmModelCell(&c->signals) == 0 && !c->signals.criteria_failed;
 }
 
-static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
+PTM_HOT static void finish(Call *c, enum ptmDecision decision, const char *path, int success,
                    int dry_run, uint64_t t0, const Ending *e)
 {
     if (!success && !dry_run)
@@ -619,15 +646,24 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         const struct ptmRing *ring = c->mirror_ran && c->run.status != PTM_MS_FAILED ? c->run.ring : NULL;
         /* A call diverted after attempts (a retry judged again) measured them. */
         int measured = !diverted || c->diverted_late;
-        ptmHistoryRecord(c->history, success, diverted, measured ? c->attempt_us : NULL,
-                         measured ? n : 0, ring);
         /* A label: the primary ran after a mirror that gave signals.  It
         ** failed when success_criteria failed or it overran the timeout
         ** (a call diverted after attempts: they failed). */
         int primary_ran = c->attempts > 0 && (decision != PTM_DECISION_DIVERT || c->diverted_late);
         int primary_failed = !success || !within_timeout(c) || c->diverted_late;
-        ptmHistoryLearn(c->history, path, !success, primary_ran, primary_failed,
-                        primary_ran && c->modelled, c->model.cell);
+        struct ptmHistoryOutcome o = {
+            .success = success,
+            .diverted = diverted,
+            .attempt_us = measured ? c->attempt_us : NULL,
+            .n_attempts = measured ? n : 0,
+            .ring = ring,
+            .path = path,
+            .primary_ran = primary_ran,
+            .primary_failed = primary_failed,
+            .labelled = primary_ran && c->modelled,
+            .cell = c->modelled ? c->model.cell : 0,
+        };
+        ptmHistoryEnd(c->history, &o);
     }
     struct ptmTxRecord r = {
         .desc = c->desc,
@@ -639,7 +675,7 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
         .attempts = c->attempts,
         .success = success,
         .dry_run = dry_run,
-        .duration_ns = (c->sampled_out && c->attempt_end ? c->attempt_end : ptmOsNowNs()) - t0,
+        .duration_ns = (c->sampled_out && c->attempt_end ? c->attempt_end : now_ns()) - t0,
         .mirror_reason = c->mirror_reason,
         .left = c->left,
         .alt_criteria = e ? e->alt_criteria : PTM_VERDICT_NONE,
@@ -663,12 +699,13 @@ static void finish(Call *c, enum ptmDecision decision, const char *path, int suc
 }
 
 /* release: frees what the call holds. */
-static void release(Call *c)
+PTM_HOT static void release(Call *c)
 {
     if (c->cur_entered)
         ptmCurrentLeave(&c->cur);
     c->cur_entered = 0;
-    ptmMirrorRunRelease(&c->run);
+    if (c->mirror_ran) /* the executors' run holds nothing otherwise */
+        ptmMirrorRunRelease(&c->run);
     free(c->regions);
     free(c->saved);
     if (c->snapshot_owned)
@@ -688,7 +725,7 @@ static int timeout_only(const Call *c)
 
 /* within_timeout: whether the primary's last attempt took no longer than
 ** the timeout key (none: any time is within). */
-static int within_timeout(const Call *c)
+PTM_HOT static int within_timeout(const Call *c)
 {
     unsigned last = c->attempts - 1;
     return !c->timeout_us || c->attempts == 0 || last >= MAX_RECORDED_ATTEMPTS ||
@@ -710,7 +747,7 @@ static int within_timeout(const Call *c)
 ** Returns the call's outcome: 1 when the mirror returned a result that
 ** meets success_criteria (or there are none), else 0.
 */
-static int dry_run_result(Call *c, void *frame, const char **why)
+__attribute__((noinline)) static int dry_run_result(Call *c, void *frame, const char **why)
 {
     const struct ptm_tx_desc *d = c->desc;
     if (!c->mirror_ran)
@@ -732,7 +769,8 @@ static int dry_run_result(Call *c, void *frame, const char **why)
         if (!ptm_last_error()[0])
             ptmSetLastError("ptm: %s: dry run: the mirror's result is not available (%s); "
                             "the call's result is zero",
-                            d->transaction_id, c->run.frame_lost ? c->run.frame_lost : *why + 6);
+                            d->transaction_id,
+                            c->mirror_ran && c->run.frame_lost ? c->run.frame_lost : *why + 6);
         return 0;
     }
     memcpy(frame, c->run.frame, d->frame_size);
@@ -777,7 +815,7 @@ static void apply_verdict(Call *c)
 ** it returned.  ptm_prediction() tells it why: the last re-judgment's
 ** verdict and the last attempt's errno when attempts were made, else the
 ** first judgment and the mirror's predicted errno. */
-static int run_alternative(Call *c, unsigned alt, Ending *e)
+__attribute__((noinline)) static int run_alternative(Call *c, unsigned alt, Ending *e)
 {
     const struct ptm_tx_desc *d = c->desc;
     stats.diversions++;
@@ -800,7 +838,7 @@ static int run_alternative(Call *c, unsigned alt, Ending *e)
     return 1;
 }
 
-int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
+PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 {
     pthread_once(&env_once, read_env);
     if (ptmMirrorCurrent)
@@ -809,7 +847,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         return run_in_peer_mirror(d, frame);
     if (!pinned && !atomic_exchange(&pinned, 1))
         ptmPeerPin(); /* threads, thread keys and atexit handlers point here now */
-    uint64_t t0 = ptmOsNowNs();
+    uint64_t t0 = now_ns();
     stats.transactions++;
     ptmLastErrorClear();
 
@@ -864,8 +902,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         c.sampled_out = 1;
         c.mirror_reason = ptmSamplingReason(c.sampling_every);
     } else {
-        if (c.history)
-            ptmHistoryGet(c.history, &c.view);
+        ptmHistoryGet(c.history, &c.view); /* zeroed when there is none */
         observe(&c);
     }
     if (c.mirror_ran && c.run.status == PTM_MS_LONGJMP && ptmJumpPending()) {
@@ -927,7 +964,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         uint64_t mem = c.analysed && c.verdict.memory_bytes ? c.verdict.memory_bytes
                                                             : d->memory_bytes;
         unsigned cpus = c.analysed && c.verdict.cpus ? c.verdict.cpus : d->cpus;
-        if (!plain)
+        if (!plain && (mem || cpus)) /* nothing asked: grant.active stays 0 */
             ptmBrokerApply(mem, cpus, &c.grant);
         /* The rules' timeout for this call, on the host's sockets its
         ** mirror used (the metadata's alone changes nothing of a plain
@@ -944,9 +981,7 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
                                     &c.fam);
         int late;
         success = run_primary(&c, retry_max, &late);
-        ptmBrokerRestore(&c.grant);
-        ptmSocketTimeoutsRestore(&c.socks);
-        ptmFamiliesPrimaryRestore(&c.fam);
+        restore_adjustments(&c);
         if (probe)
             ptmHistoryProbeDone(c.history, success && within_timeout(&c));
         if (late) {

@@ -315,3 +315,54 @@ Test(rules, beta_checks_its_arguments)
     cr_assert_eq(analyzeWith(&d, &s, NULL, &v), PTM_OK, "%s", v.error);
     cr_assert_float_eq(v.probability, (8 * 0.3 + 8) / 16.0, 1e-12);
 }
+
+/* --- one lock per call ------------------------------------------------------- */
+
+/* ptmHistoryEnd (tx.c's one call per transaction) learns exactly what
+** ptmHistoryRecord then ptmHistoryLearn learn: counts, latencies, the
+** model's cells, the paths and the breaker, over a mixed sequence. */
+Test(history, end_is_record_then_learn)
+{
+    struct ptm_tx_desc a = descOf("history.end.a", NULL), b = descOf("history.end.b", NULL);
+    struct ptmHistory *ha = ptmHistoryFor(&a), *hb = ptmHistoryFor(&b);
+    for (unsigned i = 0; i < 200; i++) {
+        int success = i % 7 != 3, diverted = i % 11 == 5, ran = !diverted;
+        int failed = ran && !success;
+        uint64_t us[2] = {100 + i % 13, 300 + i};
+        unsigned n = 1 + (i % 5 == 0);
+        const char *path = diverted ? "tx_queue" : "transfer";
+        unsigned cell = i % PTM_MODEL_CELLS;
+        int labelled = ran && i % 3 != 0;
+        ptmHistoryRecord(ha, success, diverted, diverted ? NULL : us, diverted ? 0 : n, NULL);
+        ptmHistoryLearn(ha, path, !success, ran, failed, labelled, cell);
+        struct ptmHistoryOutcome o = {.success = success,
+                                      .diverted = diverted,
+                                      .attempt_us = diverted ? NULL : us,
+                                      .n_attempts = diverted ? 0 : n,
+                                      .path = path,
+                                      .primary_ran = ran,
+                                      .primary_failed = failed,
+                                      .labelled = labelled,
+                                      .cell = cell};
+        ptmHistoryEnd(hb, &o);
+    }
+    struct ptmHistoryView va, vb;
+    ptmHistoryGet(ha, &va);
+    ptmHistoryGet(hb, &vb);
+    cr_assert_eq(memcmp(&va, &vb, sizeof va), 0);
+    for (unsigned bits = 0; bits < 16; bits++) {
+        struct ptmSignals s = signalsOf(bits);
+        struct ptmModelView ma, mb;
+        ptmHistoryModel(ha, &s, &ma);
+        ptmHistoryModel(hb, &s, &mb);
+        cr_assert_eq(ma.outcomes, mb.outcomes);
+        cr_assert_eq(ma.n, mb.n);
+        cr_assert_eq(ma.cell_n, mb.cell_n);
+        cr_assert_eq(ma.cell_failures, mb.cell_failures);
+        cr_assert_eq(ma.streak, mb.streak);
+        cr_assert_eq(ma.cell, mb.cell);
+        cr_assert_float_eq(ma.probability, mb.probability, 0.0);
+        cr_assert_float_eq(ma.breaker, mb.breaker, 0.0);
+    }
+    ptmHistoryEnd(NULL, &(struct ptmHistoryOutcome){.success = 1}); /* no history: nothing */
+}

@@ -5,8 +5,10 @@
 ** directory), and against hostile fake servers (a thread of this test).
 **
 ** What is checked: two processes learning together (store_writer's
-** second run starts from the first's counts), the model's counts in the
-** server, a server killed in the middle (calls go on, each first use
+** second run starts from the first's counts), a long-running process
+** learning what another pushed after its start (a re-read, by hand and
+** by the writer thread, nothing counted twice, a server down or emptied
+** meanwhile), the model's counts in the server, a server killed in the middle (calls go on, each first use
 ** bounded, the increments pushed after a restart), a SIGSTOPped server
 ** (bounded), garbage, huge, truncated, slow and wrongly typed replies (no
 ** crash, no hang), a bad URL (one clear error, memory only), and a fork
@@ -346,6 +348,115 @@ Test(store_redis, a_stopped_server_delays_a_first_use_a_bounded_time, .init = se
 }
 
 /* ---------------------------------------------------------------------
+** A re-read: what the fleet learnt after this process's first use.
+*/
+
+Test(store_redis, a_long_running_process_learns_what_others_pushed_after_it_started,
+     .init = setup, .fini = cleanup)
+{
+    startServer(0);
+    useUrl("again");
+    uint64_t ms;
+    struct ptmHistory *h = firstUse("again.tx", &ms); /* cold: nothing pushed yet */
+    teach(h, 2, 10, 2, 1000);
+    cr_assert_eq(ptmStoreFlush(), PTM_OK);
+    teach(h, 2, 5, 0, 1000); /* not pushed yet: the server has not seen them */
+    /* Another process starts after this one's first use, loads the 10
+    ** pushed, and pushes 100 of its own (25 failures) at its exit. */
+    cr_assert_eq(runWriter(dir, "again.tx", 100, 4), 10);
+    struct ptmModelView mv;
+    modelOf(h, 2, &mv);
+    cr_assert_eq(mv.n, 15, "before the re-read: only this process's own");
+    cr_assert_eq(ptmStoreReread(), PTM_OK, "%s", ptmStoreState() ? ptmStoreState() : "");
+    modelOf(h, 2, &mv);
+    cr_assert_eq(mv.n, 115, "the fleet's 110 and the 5 not pushed: %llu",
+                 (unsigned long long)mv.n);
+    cr_assert_eq(mv.failures, 27);
+    cr_assert_eq(mv.outcomes, 115);
+    struct ptmHistoryView hv;
+    ptmHistoryGet(h, &hv);
+    cr_assert_eq(hv.calls, 115);
+    cr_assert_eq(hv.successes, 88);
+    cr_assert_eq(hv.latency_n, 115);
+    cr_assert_float_eq(hv.latency_mean_us, 1000.0, 1e-6);
+    /* Pushed, then read again: nothing counts twice. */
+    cr_assert_eq(ptmStoreFlush(), PTM_OK);
+    cr_assert_eq(cli("HGET again:again.tx mn:2"), 115);
+    cr_assert_eq(ptmStoreReread(), PTM_OK);
+    cr_assert_eq(ptmStoreReread(), PTM_OK);
+    modelOf(h, 2, &mv);
+    cr_assert_eq(mv.n, 115);
+    ptmHistoryGet(h, &hv);
+    cr_assert_eq(hv.calls, 115);
+    cr_assert_eq(cli("HGET again:again.tx pc:store_writer"), 100);
+    cr_assert_eq(cli("HGET again:again.tx pc:f"), 15);
+
+    /* The writer thread does it on its own, every PTM_STORE_REREAD_MS
+    ** (10 s): started by a batch of calls, it learns what another
+    ** process pushes later. */
+    teach(h, 2, PTM_STORE_BATCH, 0, 1000); /* wakes (starts) the writer */
+    cr_assert_eq(runWriter(dir, "again.tx", 50, 0) >= 115, 1);
+    uint64_t t0 = nowMs();
+    do {
+        usleep(100000);
+        modelOf(h, 2, &mv);
+    } while (mv.n < 115 + PTM_STORE_BATCH + 50 && nowMs() - t0 < 25000);
+    cr_assert_eq(mv.n, 115 + PTM_STORE_BATCH + 50, "the writer did not read again: %llu",
+                 (unsigned long long)mv.n);
+}
+
+Test(store_redis, a_server_down_during_a_reread_delays_nothing_and_counts_nothing_twice,
+     .init = setup, .fini = cleanup)
+{
+    startServer(0);
+    int p = port;
+    useUrl("down");
+    uint64_t ms;
+    struct ptmHistory *h = firstUse("down.tx", &ms);
+    teach(h, 2, 10, 1, 1000);
+    cr_assert_eq(ptmStoreFlush(), PTM_OK);
+    stopServer(); /* SIGKILL */
+    teach(h, 2, 4, 0, 1000);
+    cr_assert_neq(ptmStoreFlush(), PTM_OK, "kept: the 4 wait for the server");
+    ptmStoreReset(); /* (the increments kept are forgotten by a reset: teach again) */
+    teach(h, 2, 4, 0, 1000);
+    cr_assert_neq(ptmStoreFlush(), PTM_OK);
+    usleep(400000); /* past the push's backoff (250 ms): the re-read tries the server */
+    uint64_t t0 = nowMs();
+    cr_assert_neq(ptmStoreReread(), PTM_OK);
+    cr_assert(nowMs() - t0 < 3 * PTM_TEST_BOUND_MS, "a re-read of a dead server: %llu ms",
+              (unsigned long long)(nowMs() - t0));
+    const char *state = ptmStoreState();
+    cr_assert(state && strstr(state, "re-reading") && strstr(state, "tried again"), "%s",
+              state ? state : "(null)");
+    struct ptmModelView mv;
+    modelOf(h, 2, &mv);
+    cr_assert_eq(mv.n, 18, "nothing learnt, nothing lost");
+
+    /* Back, empty (no persistence): another process pushes 20.  The
+    ** server lost the first 10: no count goes back, and the 4 kept (and
+    ** 4 forgotten by the reset) are this process's own. */
+    startServer(p);
+    cr_assert_eq(runWriter(dir, "down.tx", 20, 0), 0);
+    enum ptmRc rc = PTM_ERROR;
+    for (int i = 0; i < 200 && rc != PTM_OK; i++) { /* past the backoff */
+        usleep(50000);
+        rc = ptmStoreReread();
+    }
+    cr_assert_eq(rc, PTM_OK, "%s", ptmStoreState() ? ptmStoreState() : "");
+    modelOf(h, 2, &mv);
+    cr_assert_eq(mv.n, 24, "max(18, the fleet's 20 + the 4 kept): %llu", (unsigned long long)mv.n);
+    cr_assert_eq(mv.failures, 1, "the fleet's none, this process's one");
+    /* The 4 kept are pushed; read again, they are not counted twice. */
+    rc = ptmStoreFlush();
+    cr_assert_eq(rc, PTM_OK, "%s", ptmStoreState() ? ptmStoreState() : "");
+    cr_assert_eq(cli("HGET down:down.tx mn:2"), 24);
+    cr_assert_eq(ptmStoreReread(), PTM_OK);
+    modelOf(h, 2, &mv);
+    cr_assert_eq(mv.n, 24);
+}
+
+/* ---------------------------------------------------------------------
 ** Hostile servers: a thread answers every connection with a payload.
 */
 
@@ -469,6 +580,26 @@ static void hostile(const char *name, const char *payload, size_t len, int mode)
               (unsigned long long)ms);
     const char *s = ptmStoreState();
     cr_assert(s && strstr(s, "writing"), "%s: %s", name, s ? s : "(null)");
+
+    /* A re-read meets the same server: bounded, and no count goes back
+    ** (a dribbling server's reply is whole within the writer's deadline,
+    ** and is a real hash: it may teach). */
+    struct ptmHistoryView before, after;
+    ptmHistoryGet(h, &before);
+    ptmStoreReset(); /* no backoff */
+    t0 = nowMs();
+    enum ptmRc rc = ptmStoreReread();
+    ms = nowMs() - t0;
+    cr_assert(ms < 3 * PTM_TEST_BOUND_MS, "%s: a re-read took %llu ms", name,
+              (unsigned long long)ms);
+    ptmHistoryGet(h, &after);
+    cr_assert_geq(after.calls, before.calls, "%s", name);
+    cr_assert_geq(after.latency_n, before.latency_n, "%s", name);
+    s = ptmStoreState();
+    if (rc != PTM_OK)
+        cr_assert(s && strstr(s, "re-reading"), "%s: %s", name, s ? s : "(null)");
+    else
+        cr_assert_null(s, "%s: %s", name, s);
     fakeStop(&f);
     ptmStoreReset();
 }
