@@ -390,6 +390,15 @@ static bool is_nonlocal_access(CXCursor e)
     return is_lvalue(e) && !is_local_object(e) && !is_errno(e) && !is_array_or_function(e);
 }
 
+/* is_unrouted_target: a store's target that is neither local (nor errno)
+** nor an lvalue the rewrites route: _Generic(x, int: g),
+** __builtin_choose_expr(1, g, h), __real__ g.  Such a store went to the
+** host's object as written; the mirror forks instead. */
+static bool is_unrouted_target(CXCursor e)
+{
+    return !is_lvalue(e) && !is_local_object(e) && !is_errno(e);
+}
+
 /* bit_field_base: a bit-field e (p->f or s.f) is reached by translating
 ** its struct: the pointer p, or the object s when it is not local. */
 static void bit_field_base(Redo *r, CXCursor e, const char *fn)
@@ -492,6 +501,11 @@ static void redo_store(Redo *r, CXCursor c)
     CXCursor lhs = k.c[0], rhs = k.c[1];
     char *op = op_spelling_binary(c);
     bool simple = strcmp(op, "=") == 0;
+    if (is_unrouted_target(lhs)) {
+        redo_block(r, c, "stores to an lvalue the write buffer cannot route");
+        free(op);
+        return;
+    }
     if (!is_nonlocal_access(lhs)) {
         redo_walk(r, lhs, USE_PLACE);
         redo_walk(r, rhs, USE_VALUE);
@@ -572,6 +586,10 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
     if (k.n < 1)
         return;
     CXCursor e = k.c[0];
+    if (is_unrouted_target(e)) {
+        redo_block(r, c, "stores to an lvalue the write buffer cannot route");
+        return;
+    }
     if (!is_nonlocal_access(e)) {
         redo_walk(r, e, USE_PLACE);
         return;
