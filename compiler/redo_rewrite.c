@@ -828,6 +828,13 @@ static bool redo_call(Redo *r, CXCursor call)
         return true;
     char *name = spelling(callee);
     if (is_unevaluated_builtin(name)) {
+        /* va_start(ap, n), va_copy(ap, src), va_end(ap) store into ap as
+        ** written: a va_list that is not a local (a global one) forks. */
+        unsigned stored = call_written(name);
+        int n = clang_Cursor_getNumArguments(call);
+        for (int a = 0; a < n && a < 32; a++)
+            if ((stored & (1u << a)) && !is_local_address(clang_Cursor_getArgument(call, (unsigned)a)))
+                redo_block(r, call, "a va_list outside its locals is written");
         free(name);
         return false;
     }
