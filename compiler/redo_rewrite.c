@@ -911,6 +911,26 @@ static void walk_children(Redo *r, CXCursor c, Use use)
     clang_visitChildren(c, walk_child, &w);
 }
 
+/* has_effect_visit: sets *(bool *)data and stops at a store, an increment
+** or a call. */
+static enum CXChildVisitResult has_effect_visit(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    bool effect = k == CXCursor_CompoundAssignOperator || k == CXCursor_CallExpr ||
+                  (k == CXCursor_UnaryOperator && is_increment(c));
+    if (k == CXCursor_BinaryOperator) {
+        char *op = op_spelling_binary(c);
+        effect = strcmp(op, "=") == 0;
+        free(op);
+    }
+    if (effect) {
+        *(bool *)data = true;
+        return CXChildVisit_Break;
+    }
+    return CXChildVisit_Recurse;
+}
+
 /* redo_walk: makes the edits for c, used as use, and what it contains. */
 static void redo_walk(Redo *r, CXCursor c, Use use)
 {
@@ -963,7 +983,16 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
         if (redo_call(r, c))
             walk_children(r, c, USE_VALUE);
         return;
-    case CXCursor_UnaryExpr:       /* sizeof, _Alignof: not evaluated */
+    case CXCursor_UnaryExpr: {
+        /* sizeof, _Alignof: not evaluated, but for a variable-length
+        ** array's size (sizeof(char[++h])), which stored into the host's h
+        ** as written: a store or call in one forks. */
+        bool effect = false;
+        clang_visitChildren(c, has_effect_visit, &effect);
+        if (effect)
+            redo_block(r, c, "stores or calls inside sizeof");
+        return;
+    }
     case CXCursor_TypeRef:
     case CXCursor_StringLiteral:
         return;
