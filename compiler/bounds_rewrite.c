@@ -336,6 +336,9 @@ static const struct {
     {"pread", 1, 2, -1},    {"recv", 1, 2, -1},     {"recvfrom", 1, 2, -1},
     {"strftime", 0, 1, -1}, {"strxfrm", 0, 2, -1},  {"strerror_r", 1, 2, -1},
     {"strlcpy", 0, 2, -1},  {"strlcat", 0, 2, -1},  {"qsort", 0, 1, 2},
+    {"qsort_r", 0, 1, 2},   {"memccpy", 0, 3, -1},  {"memfrob", 0, 1, -1},
+    {"bcopy", 1, 2, -1},    {"__mempcpy", 0, 2, -1}, {"__stpncpy", 0, 2, -1},
+    {"strfromd", 0, 1, -1}, {"strfromf", 0, 1, -1}, {"strfroml", 0, 1, -1},
     {"__builtin_memcpy", 0, 2, -1},         {"__builtin_memmove", 0, 2, -1},
     {"__builtin_memset", 0, 2, -1},         {"__builtin___memcpy_chk", 0, 2, -1},
     {"__builtin___memmove_chk", 0, 2, -1},  {"__builtin___memset_chk", 0, 2, -1},
@@ -598,6 +601,52 @@ static bool scan_fits(CXCursor call, int first)
     return fits;
 }
 
+/* is_buffer_pointee: param points to void, a character type or wchar_t:
+** the call writes as many of them as it likes, not one object. */
+static bool is_buffer_pointee(CXType param)
+{
+    CXType pointee = clang_getPointeeType(param);
+    CXString s = clang_getTypeSpelling(pointee);
+    bool wide = strstr(clang_getCString(s), "wchar_t") != NULL;
+    clang_disposeString(s);
+    switch (clang_getCanonicalType(pointee).kind) {
+    case CXType_Void:
+    case CXType_Char_S:
+    case CXType_Char_U:
+    case CXType_SChar:
+    case CXType_UChar:
+        return true;
+    default:
+        return wide;
+    }
+}
+
+/* bounds_unsized: a library call that writes into a local buffer (through
+** a pointer to void or characters) as far as a length ptmcc does not
+** check (memfrob(b, n), bcopy(s, b, n), memccpy(b, s, c, n), gcvt(v, 60,
+** b), mbstowcs(b, s, n), strfromd(b, n, ...)): it overflowed the mirror's
+** frame on the host's stack.  The mirror cannot run inline.  A pointer to
+** one object (strtol's &end, frexp's &e, localtime_r's &tm) is written as
+** one; strtok_r writes only inside the string it is given. */
+static void bounds_unsized(Bounds *b, CXCursor call, CXCursor callee, const char *name,
+                           unsigned written)
+{
+    if (strcmp(name, "strtok_r") == 0 || strcmp(name, "__strtok_r") == 0)
+        return;
+    CXType fn = clang_getCursorType(callee);
+    int nparams = clang_getNumArgTypes(fn);
+    int n = clang_Cursor_getNumArguments(call);
+    for (int a = 0; a < n && a < 32; a++) {
+        CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), root;
+        if (!(written & (1u << a)) || (!local_dest(arg, &root) && !is_local_address(arg)))
+            continue;
+        CXType param = a < nparams ? clang_getArgType(fn, (unsigned)a) : clang_getCursorType(arg);
+        if (is_buffer_pointee(param))
+            bounds_block(b, call, "%s writes a local buffer as far as a length ptmcc cannot check",
+                         name);
+    }
+}
+
 /* bounds_call: what a library call writes into a local array. */
 static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
 {
@@ -608,9 +657,12 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
     char *name = spelling(callee);
     if (strcmp(name, "alloca") == 0 || strncmp(name, "__builtin_alloca", 16) == 0)
         bounds_block(b, call, "calls %s, which takes stack of a size it computes", name);
+    bool filled = false;
     for (size_t i = 0; i < sizeof fillers / sizeof *fillers; i++)
-        if (strcmp(fillers[i].name, name) == 0)
+        if (strcmp(fillers[i].name, name) == 0) {
             bounds_fill(b, call, fillers[i].dest, fillers[i].count, fillers[i].unit);
+            filled = true;
+        }
     if (is_unbounded_writer(name))
         bounds_unbounded(b, call);
     /* sscanf's %s fills a char array as far as its input goes, wherever
@@ -619,6 +671,8 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
     int first = written == CALL_ALL_FROM(2) ? 2 : written == CALL_ALL_FROM(1);
     if (first && !scan_fits(call, first))
         bounds_block(b, call, "%s fills a char array as far as its input goes", name);
+    else if (!filled && !first && !is_unbounded_writer(name) && written != CALL_WRITES_STATE)
+        bounds_unsized(b, call, callee, name, written);
     free(name);
 }
 
