@@ -601,11 +601,10 @@ static bool scan_fits(CXCursor call, int first)
     return fits;
 }
 
-/* is_buffer_pointee: param points to void, a character type or wchar_t:
-** the call writes as many of them as it likes, not one object. */
-static bool is_buffer_pointee(CXType param)
+/* is_buffer_element: void, a character type or wchar_t: a call given a
+** pointer to them writes as many as it likes, not one object. */
+static bool is_buffer_element(CXType pointee)
 {
-    CXType pointee = clang_getPointeeType(param);
     CXString s = clang_getTypeSpelling(pointee);
     bool wide = strstr(clang_getCString(s), "wchar_t") != NULL;
     clang_disposeString(s);
@@ -640,10 +639,52 @@ static void bounds_unsized(Bounds *b, CXCursor call, CXCursor callee, const char
         CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), root;
         if (!(written & (1u << a)) || (!local_dest(arg, &root) && !is_local_address(arg)))
             continue;
+        /* The parameter (void *dst) and what it is given (a char array,
+        ** not &in_addr) are both buffers. */
         CXType param = a < nparams ? clang_getArgType(fn, (unsigned)a) : clang_getCursorType(arg);
-        if (is_buffer_pointee(param))
+        CXType given = clang_getCursorType(strip(arg));
+        CXType element = clang_getCanonicalType(given).kind == CXType_Pointer
+                             ? clang_getPointeeType(given)
+                             : clang_getArrayElementType(given);
+        if (is_buffer_element(clang_getPointeeType(param)) && is_buffer_element(element))
             bounds_block(b, call, "%s writes a local buffer as far as a length ptmcc cannot check",
                          name);
+    }
+}
+
+/* bounds_callback: a library call given a function pointer that the
+** mirror's rewrite does not replace by a clone (a variable, a member, a
+** parameter: qsort(a, n, size, gcmp)): the library calls the host's own
+** function from the inline mirror, and its stores reach the host's
+** memory (a dry run changed it).  Only a function named at the call
+** (passed as its clone, or a pure or shim library function) or a null
+** pointer leaves the mirror inline. */
+static void bounds_callback(Bounds *b, CXCursor call, const Callees *callees, const char *name)
+{
+    int n = clang_Cursor_getNumArguments(call);
+    for (int a = 0; a < n; a++) {
+        CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
+        CXType t = clang_getCanonicalType(clang_getCursorType(arg));
+        if (t.kind != CXType_Pointer || is_null_constant(arg))
+            continue;
+        enum CXTypeKind pointee = clang_getCanonicalType(clang_getPointeeType(t)).kind;
+        if (pointee != CXType_FunctionProto && pointee != CXType_FunctionNoProto)
+            continue;
+        CXCursor e = strip(arg);
+        Kids k = kids_of(e);
+        if (clang_getCursorKind(e) == CXCursor_UnaryOperator && k.n == 1)
+            e = strip(k.c[0]); /* &f */
+        CXCursor fn = clang_getCursorReferenced(e);
+        if (clang_getCursorKind(e) == CXCursor_DeclRefExpr &&
+            clang_getCursorKind(fn) == CXCursor_FunctionDecl) {
+            char *fname = spelling(fn);
+            bool replaced = (callees && callees->is_clone(callees->ctx, fn)) ||
+                            call_is_pure(fname) || call_shim_family(fname);
+            free(fname);
+            if (replaced)
+                continue;
+        }
+        bounds_block(b, call, "passes %s a function pointer that is not a clone", name);
     }
 }
 
@@ -655,6 +696,7 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
         (callees && callees->is_clone(callees->ctx, callee)))
         return;
     char *name = spelling(callee);
+    bounds_callback(b, call, callees, name);
     if (strcmp(name, "alloca") == 0 || strncmp(name, "__builtin_alloca", 16) == 0)
         bounds_block(b, call, "calls %s, which takes stack of a size it computes", name);
     bool filled = false;
