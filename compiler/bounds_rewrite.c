@@ -336,6 +336,9 @@ static const struct {
     {"pread", 1, 2, -1},    {"recv", 1, 2, -1},     {"recvfrom", 1, 2, -1},
     {"strftime", 0, 1, -1}, {"strxfrm", 0, 2, -1},  {"strerror_r", 1, 2, -1},
     {"strlcpy", 0, 2, -1},  {"strlcat", 0, 2, -1},  {"qsort", 0, 1, 2},
+    {"qsort_r", 0, 1, 2},   {"memccpy", 0, 3, -1},  {"memfrob", 0, 1, -1},
+    {"bcopy", 1, 2, -1},    {"__mempcpy", 0, 2, -1}, {"__stpncpy", 0, 2, -1},
+    {"strfromd", 0, 1, -1}, {"strfromf", 0, 1, -1}, {"strfroml", 0, 1, -1},
     {"__builtin_memcpy", 0, 2, -1},         {"__builtin_memmove", 0, 2, -1},
     {"__builtin_memset", 0, 2, -1},         {"__builtin___memcpy_chk", 0, 2, -1},
     {"__builtin___memmove_chk", 0, 2, -1},  {"__builtin___memset_chk", 0, 2, -1},
@@ -598,6 +601,93 @@ static bool scan_fits(CXCursor call, int first)
     return fits;
 }
 
+/* is_buffer_element: void, a character type or wchar_t: a call given a
+** pointer to them writes as many as it likes, not one object. */
+static bool is_buffer_element(CXType pointee)
+{
+    CXString s = clang_getTypeSpelling(pointee);
+    bool wide = strstr(clang_getCString(s), "wchar_t") != NULL;
+    clang_disposeString(s);
+    switch (clang_getCanonicalType(pointee).kind) {
+    case CXType_Void:
+    case CXType_Char_S:
+    case CXType_Char_U:
+    case CXType_SChar:
+    case CXType_UChar:
+        return true;
+    default:
+        return wide;
+    }
+}
+
+/* bounds_unsized: a library call that writes into a local buffer (through
+** a pointer to void or characters) as far as a length ptmcc does not
+** check (memfrob(b, n), bcopy(s, b, n), memccpy(b, s, c, n), gcvt(v, 60,
+** b), mbstowcs(b, s, n), strfromd(b, n, ...)): it overflowed the mirror's
+** frame on the host's stack.  The mirror cannot run inline.  A pointer to
+** one object (strtol's &end, frexp's &e, localtime_r's &tm) is written as
+** one; strtok_r writes only inside the string it is given. */
+static void bounds_unsized(Bounds *b, CXCursor call, CXCursor callee, const char *name,
+                           unsigned written)
+{
+    if (strcmp(name, "strtok_r") == 0 || strcmp(name, "__strtok_r") == 0)
+        return;
+    CXType fn = clang_getCursorType(callee);
+    int nparams = clang_getNumArgTypes(fn);
+    int n = clang_Cursor_getNumArguments(call);
+    for (int a = 0; a < n && a < 32; a++) {
+        CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a), root;
+        if (!(written & (1u << a)) || (!local_dest(arg, &root) && !is_local_address(arg)))
+            continue;
+        /* The parameter (void *dst) and what it is given (a char array,
+        ** not &in_addr) are both buffers. */
+        CXType param = a < nparams ? clang_getArgType(fn, (unsigned)a) : clang_getCursorType(arg);
+        CXType given = clang_getCursorType(strip(arg));
+        CXType element = clang_getCanonicalType(given).kind == CXType_Pointer
+                             ? clang_getPointeeType(given)
+                             : clang_getArrayElementType(given);
+        if (is_buffer_element(clang_getPointeeType(param)) && is_buffer_element(element))
+            bounds_block(b, call, "%s writes a local buffer as far as a length ptmcc cannot check",
+                         name);
+    }
+}
+
+/* bounds_callback: a library call given a function pointer that the
+** mirror's rewrite does not replace by a clone (a variable, a member, a
+** parameter: qsort(a, n, size, gcmp)): the library calls the host's own
+** function from the inline mirror, and its stores reach the host's
+** memory (a dry run changed it).  Only a function named at the call
+** (passed as its clone, or a pure or shim library function) or a null
+** pointer leaves the mirror inline. */
+static void bounds_callback(Bounds *b, CXCursor call, const Callees *callees, const char *name)
+{
+    int n = clang_Cursor_getNumArguments(call);
+    for (int a = 0; a < n; a++) {
+        CXCursor arg = clang_Cursor_getArgument(call, (unsigned)a);
+        CXType t = clang_getCanonicalType(clang_getCursorType(arg));
+        if (t.kind != CXType_Pointer || is_null_constant(arg))
+            continue;
+        enum CXTypeKind pointee = clang_getCanonicalType(clang_getPointeeType(t)).kind;
+        if (pointee != CXType_FunctionProto && pointee != CXType_FunctionNoProto)
+            continue;
+        CXCursor e = strip(arg);
+        Kids k = kids_of(e);
+        if (clang_getCursorKind(e) == CXCursor_UnaryOperator && k.n == 1)
+            e = strip(k.c[0]); /* &f */
+        CXCursor fn = clang_getCursorReferenced(e);
+        if (clang_getCursorKind(e) == CXCursor_DeclRefExpr &&
+            clang_getCursorKind(fn) == CXCursor_FunctionDecl) {
+            char *fname = spelling(fn);
+            bool replaced = (callees && callees->is_clone(callees->ctx, fn)) ||
+                            call_is_pure(fname) || call_shim_family(fname);
+            free(fname);
+            if (replaced)
+                continue;
+        }
+        bounds_block(b, call, "passes %s a function pointer that is not a clone", name);
+    }
+}
+
 /* bounds_call: what a library call writes into a local array. */
 static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
 {
@@ -606,11 +696,15 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
         (callees && callees->is_clone(callees->ctx, callee)))
         return;
     char *name = spelling(callee);
+    bounds_callback(b, call, callees, name);
     if (strcmp(name, "alloca") == 0 || strncmp(name, "__builtin_alloca", 16) == 0)
         bounds_block(b, call, "calls %s, which takes stack of a size it computes", name);
+    bool filled = false;
     for (size_t i = 0; i < sizeof fillers / sizeof *fillers; i++)
-        if (strcmp(fillers[i].name, name) == 0)
+        if (strcmp(fillers[i].name, name) == 0) {
             bounds_fill(b, call, fillers[i].dest, fillers[i].count, fillers[i].unit);
+            filled = true;
+        }
     if (is_unbounded_writer(name))
         bounds_unbounded(b, call);
     /* sscanf's %s fills a char array as far as its input goes, wherever
@@ -619,6 +713,8 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
     int first = written == CALL_ALL_FROM(2) ? 2 : written == CALL_ALL_FROM(1);
     if (first && !scan_fits(call, first))
         bounds_block(b, call, "%s fills a char array as far as its input goes", name);
+    else if (!filled && !first && !is_unbounded_writer(name) && written != CALL_WRITES_STATE)
+        bounds_unsized(b, call, callee, name, written);
     free(name);
 }
 

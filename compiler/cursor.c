@@ -77,7 +77,10 @@ CXCursor strip_parens(CXCursor c)
     return c;
 }
 
-/* strip: looks through parentheses and implicit casts. */
+/* strip: looks through parentheses and implicit casts.  An unexposed
+** expression of several operands is not a cast: __builtin_choose_expr(1,
+** g, l) is g, not its last operand l (taking it so proved a store to the
+** host's g local), and an atomic operation is not its last operand. */
 CXCursor strip(CXCursor c)
 {
     for (int i = 0; i < 64; i++) {
@@ -85,7 +88,7 @@ CXCursor strip(CXCursor c)
         if (k != CXCursor_ParenExpr && k != CXCursor_UnexposedExpr && k != CXCursor_CStyleCastExpr)
             return c;
         Kids ks = kids_of(c);
-        if (ks.n < 1)
+        if (ks.n < 1 || (k == CXCursor_UnexposedExpr && ks.n > 1))
             return c;
         c = ks.c[ks.n > 4 ? 3 : ks.n - 1];
     }

@@ -390,6 +390,15 @@ static bool is_nonlocal_access(CXCursor e)
     return is_lvalue(e) && !is_local_object(e) && !is_errno(e) && !is_array_or_function(e);
 }
 
+/* is_unrouted_target: a store's target that is neither local (nor errno)
+** nor an lvalue the rewrites route: _Generic(x, int: g),
+** __builtin_choose_expr(1, g, h), __real__ g.  Such a store went to the
+** host's object as written; the mirror forks instead. */
+static bool is_unrouted_target(CXCursor e)
+{
+    return !is_lvalue(e) && !is_local_object(e) && !is_errno(e);
+}
+
 /* bit_field_base: a bit-field e (p->f or s.f) is reached by translating
 ** its struct: the pointer p, or the object s when it is not local. */
 static void bit_field_base(Redo *r, CXCursor e, const char *fn)
@@ -502,6 +511,11 @@ static void redo_store(Redo *r, CXCursor c)
     CXCursor lhs = k.c[0], rhs = k.c[1];
     char *op = op_spelling_binary(c);
     bool simple = strcmp(op, "=") == 0;
+    if (is_unrouted_target(lhs)) {
+        redo_block(r, c, "stores to an lvalue the write buffer cannot route");
+        free(op);
+        return;
+    }
     if (!is_nonlocal_access(lhs)) {
         redo_walk(r, lhs, USE_PLACE);
         redo_walk(r, rhs, USE_VALUE);
@@ -582,6 +596,10 @@ static void redo_incdec(Redo *r, CXCursor c, const char *op)
     if (k.n < 1)
         return;
     CXCursor e = k.c[0];
+    if (is_unrouted_target(e)) {
+        redo_block(r, c, "stores to an lvalue the write buffer cannot route");
+        return;
+    }
     if (!is_nonlocal_access(e)) {
         redo_walk(r, e, USE_PLACE);
         return;
@@ -868,6 +886,13 @@ static bool redo_call(Redo *r, CXCursor call)
         return true;
     char *name = spelling(callee);
     if (is_unevaluated_builtin(name)) {
+        /* va_start(ap, n), va_copy(ap, src), va_end(ap) store into ap as
+        ** written: a va_list that is not a local (a global one) forks. */
+        unsigned stored = call_written(name);
+        int n = clang_Cursor_getNumArguments(call);
+        for (int a = 0; a < n && a < 32; a++)
+            if ((stored & (1u << a)) && !is_local_address(clang_Cursor_getArgument(call, (unsigned)a)))
+                redo_block(r, call, "a va_list outside its locals is written");
         free(name);
         return false;
     }
@@ -944,6 +969,26 @@ static void walk_children(Redo *r, CXCursor c, Use use)
     clang_visitChildren(c, walk_child, &w);
 }
 
+/* has_effect_visit: sets *(bool *)data and stops at a store, an increment
+** or a call. */
+static enum CXChildVisitResult has_effect_visit(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    bool effect = k == CXCursor_CompoundAssignOperator || k == CXCursor_CallExpr ||
+                  (k == CXCursor_UnaryOperator && is_increment(c));
+    if (k == CXCursor_BinaryOperator) {
+        char *op = op_spelling_binary(c);
+        effect = strcmp(op, "=") == 0;
+        free(op);
+    }
+    if (effect) {
+        *(bool *)data = true;
+        return CXChildVisit_Break;
+    }
+    return CXChildVisit_Recurse;
+}
+
 /* redo_walk: makes the edits for c, used as use, and what it contains. */
 static void redo_walk(Redo *r, CXCursor c, Use use)
 {
@@ -996,7 +1041,16 @@ static void redo_walk(Redo *r, CXCursor c, Use use)
         if (redo_call(r, c))
             walk_children(r, c, USE_VALUE);
         return;
-    case CXCursor_UnaryExpr:       /* sizeof, _Alignof: not evaluated */
+    case CXCursor_UnaryExpr: {
+        /* sizeof, _Alignof: not evaluated, but for a variable-length
+        ** array's size (sizeof(char[++h])), which stored into the host's h
+        ** as written: a store or call in one forks. */
+        bool effect = false;
+        clang_visitChildren(c, has_effect_visit, &effect);
+        if (effect)
+            redo_block(r, c, "stores or calls inside sizeof");
+        return;
+    }
     case CXCursor_TypeRef:
     case CXCursor_StringLiteral:
         return;
