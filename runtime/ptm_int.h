@@ -153,6 +153,10 @@ enum ptmEventKind {
 ** thread may have been changing), or a receive with no recorded response
 ** (its empty read or EAGAIN is not what the peer would send). */
 #define PTM_EVF_PRETENDED 0x2u
+/* A receive from a peer whose last receive timed out, let through to probe
+** it (half-open, shims/net.c): the history's latencies, which that timeout
+** made long, do not predict this call's (signals.c). */
+#define PTM_EVF_HALF_OPEN 0x4u
 
 struct ptmEvent {
     uint16_t kind;                /* enum ptmEventKind */

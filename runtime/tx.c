@@ -949,6 +949,8 @@ int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         ptmFamiliesPrimaryRestore(&c.fam);
         if (probe)
             ptmHistoryProbeDone(c.history, success && within_timeout(&c));
+        else if (c.signals.half_open && success && within_timeout(&c))
+            ptmHistoryProbeDone(c.history, 1); /* a peer's half-open probe (net.c) */
         if (late) {
             /* A retry judged again found the next attempt doomed. */
             unsigned a = c.rejudged.divert >= 0 && (unsigned)c.rejudged.divert < d->n_alternatives
