@@ -49,7 +49,8 @@
 **     (or as long as that many receives would have waited), the next
 **     mirror replays the last answer instead, marked PTM_EVF_HALF_OPEN, so
 **     that the primary runs and probes the peer; an answer closes the
-**     timeout, another timeout keeps it twice as long.  Timeout-only
+**     timeout, another timeout opens it again (for twice as many replays
+**     from the second failed probe on).  Timeout-only
 **     endpoints fill at most half the table.
 **   - setsockopt is recorded and not applied (a host socket's options are
 **     shared; seccomp denies it in a fork child); shutdown is recorded and
@@ -244,8 +245,14 @@ enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, cons
 ** (ptmNetRecordResponse) or the timeout goes half-open
 ** (ptmNetTimeoutOpen).  The answer recorded before, if any, is kept for
 ** the half-open probe.  A timeout recorded once the last one went
-** half-open -- the probe it allowed timed out too -- keeps the peer open
-** twice as long (open_for doubles, up to PTM_NET_HALF_OPEN_MAX).  A new
+** half-open -- the probe it allowed timed out too -- opens the peer again;
+** from the second such probe in a row on, for twice as many replays (up to
+** PTM_NET_HALF_OPEN_MAX).  Why not from the first: a failed probe costs
+** one call that a plain build would have made anyway, while each replay
+** too many after the peer recovered diverts a call that would have
+** succeeded; a slow spell a little longer than PTM_NET_HALF_OPEN_FIRST
+** calls then costs one failed probe and a few diverted calls, not a whole
+** doubled period of them.  A new
 ** endpoint with no answer takes a free entry, or evicts; timeout-only
 ** entries never fill more than half the table (netVictim).  Returns
 ** PTM_OK, or PTM_EINVAL for an address ptmNetRecordResponse refuses or
@@ -268,14 +275,18 @@ enum ptmRc ptmNetRecordTimeout(const struct sockaddr *peer, socklen_t len, uint6
         e->klen = klen;
     }
     struct ptmNetTimeout *t = &e->timeout;
-    unsigned open_for = PTM_NET_HALF_OPEN_FIRST;
+    unsigned open_for = PTM_NET_HALF_OPEN_FIRST, failed = 0;
     if (t->wait_ns) {
         open_for = t->open_for;
-        if ((t->probed || !ptmNetTimeoutOpen(t, now_ns)) && open_for < PTM_NET_HALF_OPEN_MAX)
-            open_for *= 2;
+        failed = t->failed_probes;
+        if (t->probed || !ptmNetTimeoutOpen(t, now_ns)) {
+            failed += failed < UINT_MAX;
+            if (failed >= 2 && open_for < PTM_NET_HALF_OPEN_MAX)
+                open_for *= 2;
+        }
     }
     *t = (struct ptmNetTimeout){.wait_ns = waited_ns ? waited_ns : 1, .at_ns = now_ns,
-                                .open_for = open_for, .err = err};
+                                .open_for = open_for, .err = err, .failed_probes = failed};
     e->seq = ++table.seq;
     pthread_mutex_unlock(&table.mu);
     return PTM_OK;

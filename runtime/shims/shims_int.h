@@ -297,7 +297,7 @@ enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, cons
 ** that many receives would have waited; then it is half-open: the next
 ** mirror replays the peer's last answer, so that the primary probes it. */
 #define PTM_NET_HALF_OPEN_FIRST 4      /* replays before the first half-open probe */
-#define PTM_NET_HALF_OPEN_MAX 256      /* ... doubled after each probe that timed out */
+#define PTM_NET_HALF_OPEN_MAX 256      /* ... doubled from the 2nd failed probe in a row on */
 #define PTM_NET_HALF_OPEN_MAX_MS 60000 /* the time bound, at most */
 struct ptmNetTimeout {
     uint64_t wait_ns;             /* how long the receive waited; 0: no timeout */
@@ -306,6 +306,7 @@ struct ptmNetTimeout {
     unsigned open_for;            /* replays before it goes half-open */
     int err;                      /* the receive's errno (EAGAIN) */
     int probed;                   /* a mirror was let through half-open since */
+    unsigned failed_probes;       /* half-open probes in a row that timed out too */
 };
 /* ptmNetRecordTimeout: a primary's blocking receive from peer waited
 ** waited_ns and failed with err at now_ns.  PTM_OK or PTM_EINVAL. */

@@ -583,20 +583,24 @@ Test(net_table, the_half_open_clock)
     cr_assert_not(ptmNetTimeoutOpen(NULL, at));
 }
 
-Test(net_table, a_probe_that_times_out_keeps_the_peer_open_twice_as_long)
+Test(net_table, probes_that_time_out_keep_the_peer_open_longer)
 {
     uint64_t now = 5000 * MS;
     struct ptmNetPeerView v;
+    /* The replays before each probe: the same after one failed probe,
+    ** then twice as many after each. */
+    const unsigned want[] = {PTM_NET_HALF_OPEN_FIRST, PTM_NET_HALF_OPEN_FIRST,
+                             2 * PTM_NET_HALF_OPEN_FIRST, 4 * PTM_NET_HALF_OPEN_FIRST};
 
     ptmNetForget();
     answerOf(7);
     timeoutAt(7, 50 * MS, now);
-    for (unsigned want = PTM_NET_HALF_OPEN_FIRST, round = 0; round < 3; round++, want *= 2) {
-        for (unsigned i = 1; i <= want; i++) {
+    for (unsigned round = 0; round < 4; round++) {
+        for (unsigned i = 1; i <= want[round]; i++) {
             v = consultPort(7, now);
             cr_assert_eq(v.replay, PTM_NET_REPLAY_TIMEOUT, "round %u replay %u", round, i);
             cr_assert_eq(v.replays, i);
-            cr_assert_eq(v.open_for, want);
+            cr_assert_eq(v.open_for, want[round]);
             cr_assert_eq(v.wait_ns, 50 * MS);
         }
         v = consultPort(7, now);
@@ -611,6 +615,8 @@ Test(net_table, a_probe_that_times_out_keeps_the_peer_open_twice_as_long)
     cr_assert_eq(v.open_for, 8 * PTM_NET_HALF_OPEN_FIRST);
     timeoutAt(7, 50 * MS, now);
     cr_assert_eq(consultPort(7, now).open_for, 8 * PTM_NET_HALF_OPEN_FIRST);
+    /* An answer then a timeout: the first failed probe after it does not
+    ** double. */
     answerOf(7);
     v = consultPort(7, now);
     cr_assert_eq(v.replay, PTM_NET_REPLAY_ANSWER);
@@ -620,6 +626,8 @@ Test(net_table, a_probe_that_times_out_keeps_the_peer_open_twice_as_long)
     /* Time alone opens it too: as long as the replays would have waited. */
     v = consultPort(7, now + 4 * 50 * MS);
     cr_assert(v.half_open);
+    timeoutAt(7, 50 * MS, now + 4 * 50 * MS);
+    cr_assert_eq(consultPort(7, now).open_for, PTM_NET_HALF_OPEN_FIRST, "one failed probe");
     /* The doubling stops at PTM_NET_HALF_OPEN_MAX. */
     for (int i = 0; i < 40; i++) {
         now += 1000 * 1000 * MS;
