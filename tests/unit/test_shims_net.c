@@ -524,6 +524,7 @@ Test(mirror, only_a_blocking_receive_that_ran_out_of_time_is_a_timeout)
 
 /* ----------------------------------------------- the table, by itself */
 
+/* 127.0.0.1:port. */
 static struct sockaddr_in portAddr(unsigned port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -531,6 +532,7 @@ static struct sockaddr_in portAddr(unsigned port)
     return a;
 }
 
+/* What a mirror's first receive from 127.0.0.1:port replays at now. */
 static struct ptmNetPeerView consultPort(unsigned port, uint64_t now)
 {
     struct sockaddr_in a = portAddr(port);
@@ -539,12 +541,14 @@ static struct ptmNetPeerView consultPort(unsigned port, uint64_t now)
     return v;
 }
 
+/* A primary's receive from 127.0.0.1:port timed out after wait_ns, at now. */
 static void timeoutAt(unsigned port, uint64_t wait_ns, uint64_t now)
 {
     struct sockaddr_in a = portAddr(port);
     cr_assert_eq(ptmNetRecordTimeout((struct sockaddr *)&a, sizeof a, wait_ns, EAGAIN, now), PTM_OK);
 }
 
+/* A primary received "ok" from 127.0.0.1:port. */
 static void answerOf(unsigned port)
 {
     struct sockaddr_in a = portAddr(port);
@@ -671,6 +675,8 @@ Test(net_table, timeouts_never_push_out_more_than_half_the_answers)
 
 static atomic_int recording;
 
+/* A thread: records timeouts of port 5 while recording is set, so that
+** the table's lock is often held when the test thread forks. */
 static void *recordTimeouts(void *arg)
 {
     (void)arg;
@@ -720,10 +726,13 @@ Test(net_table, a_fork_child_never_waits_for_the_table_and_its_count_stays_there
 }
 
 struct hammer {
-    int consult;
-    unsigned seed;
+    int consult;                  /* consults, else records */
+    unsigned seed;                /* where in the 48 peers it starts */
 };
 
+/* A thread: 20000 consults, or records of timeouts and answers, of 48
+** peers.  Returns NULL, or (void *)1 when a consult saw a count out of
+** its bounds. */
 static void *hammerTable(void *arg)
 {
     struct hammer *h = arg;
