@@ -922,6 +922,10 @@ extern const struct ptmSignalInfo ptmSignalTable[PTM_N_SIGNALS];
 ** double (FLAG 0 or 1, COUNT and ERRNO exactly). */
 double ptmSignalValue(const struct ptmSignals *s, unsigned i);
 
+/* ptmNetCountForkReplays: counts, in this process, the recorded receive
+** timeouts that a fork mirror's events (ring, untrusted) say it replayed
+** (shims/net.c): the child's own count died with it. */
+void ptmNetCountForkReplays(const struct ptmRing *ring);
 /* ptmSignalsCompute: OUT: *sig. */
 void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,
                        const struct ptmHistoryView *hist, double deviation,

@@ -428,6 +428,8 @@ static void observe(Call *c)
     /* The executor judged the mirror's result where it lives (a fork
     ** child, for a frame of any size): no frame here is needed for it
     ** (c->run.verdict). */
+    if (c->run.executor == PTM_EXEC_FORK)
+        ptmNetCountForkReplays(ring); /* the child's count died with it */
     double deviation = c->history ? ptmHistoryDeviation(c->history, ring) : 0.0;
     ptmSignalsCompute(d, &c->run, &c->view, deviation, &c->signals);
     ptmHistoryModel(c->history, &c->signals, &c->model);

@@ -48,7 +48,8 @@
 **     breaker it is then half-open: after PTM_NET_HALF_OPEN_FIRST replays
 **     (or as long as that many receives would have waited), the next
 **     mirror replays the last answer instead, marked PTM_EVF_HALF_OPEN, so
-**     that the primary runs and probes the peer; an answer closes the
+**     that the primary runs and probes the peer (a fork mirror's replays
+**     are counted by the parent, from its events); an answer closes the
 **     timeout, another timeout opens it again (for twice as many replays
 **     from the second failed probe on).  Timeout-only
 **     endpoints fill at most half the table.
@@ -320,8 +321,8 @@ int ptmNetTimeoutOpen(const struct ptmNetTimeout *t, uint64_t now_ns)
 ** recorded since: this mirror lets the primary probe the peer), else
 ** nothing.  Never waits: a table busy (or locked by a thread that did not
 ** survive a fork) is a table without the endpoint.  In a fork mirror the
-** count is the child's own and is lost with it: there the timeout goes
-** half-open by time alone.  OUT: *out.
+** count is the child's own: the parent counts it again from the mirror's
+** events (ptmNetCountForkReplays).  OUT: *out.
 */
 void ptmNetConsult(const struct sockaddr *peer, socklen_t len, uint64_t now_ns,
                    struct ptmNetPeerView *out)
@@ -356,6 +357,83 @@ void ptmNetConsult(const struct sockaddr *peer, socklen_t len, uint64_t now_ns,
         }
     }
     pthread_mutex_unlock(&table.mu);
+}
+
+/* textAddr: the address addrText wrote as text: "a.b.c.d:port",
+** "[v6]:port" or "unix:/path".  OUT: *ss.  Its length, 0 for any other
+** text. */
+static socklen_t textAddr(const char *text, struct sockaddr_storage *ss)
+{
+    char ip[INET6_ADDRSTRLEN + 2];
+    unsigned port;
+    int at = 0;
+
+    memset(ss, 0, sizeof *ss);
+    if (strncmp(text, "unix:/", 6) == 0) {
+        struct sockaddr_un *un = (struct sockaddr_un *)ss;
+        size_t n = strlen(text + 5);
+        if (n >= sizeof un->sun_path)
+            return 0;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, text + 5, n + 1);
+        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    if (text[0] == '[') {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        if (sscanf(text, "[%47[0-9a-fA-F:.]]:%u%n", ip, &port, &at) != 2 || text[at] ||
+            port > 65535 || inet_pton(AF_INET6, ip, &in6->sin6_addr) != 1)
+            return 0;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return sizeof *in6;
+    }
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    if (sscanf(text, "%15[0-9.]:%u%n", ip, &port, &at) != 2 || text[at] || port > 65535 ||
+        inet_pton(AF_INET, ip, &in->sin_addr) != 1)
+        return 0;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    return sizeof *in;
+}
+
+/*
+** ptmNetCountForkReplays: a fork mirror replayed recorded timeouts in its
+** own copy of the table, whose counts died with it: this counts them in
+** the process's table, from the mirror's events (ring: untrusted; its
+** strings are read within their fields).  An event counts when it is a
+** receive (recv, recvfrom, recvmsg, read) that failed with the detail
+** consultPeer gives a replayed timeout, on a target naming an endpoint
+** whose timeout still stands.  A forged event can only bring a half-open
+** probe sooner: the primary runs, as in a plain build.  ring NULL: nothing.
+*/
+void ptmNetCountForkReplays(const struct ptmRing *ring)
+{
+    uint32_t n = ring ? ptmRingCount(ring) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct ptmEvent *ev = &ring->ev[i];
+        char target[PTM_TARGET_MAX], detail[PTM_DETAIL_MAX];
+        if (ev->kind != PTM_EV_CALL || ev->err == 0 ||
+            (ev->call != PTM_CALL_recv && ev->call != PTM_CALL_recvfrom &&
+             ev->call != PTM_CALL_recvmsg && ev->call != PTM_CALL_read))
+            continue;
+        memcpy(detail, ev->detail, sizeof detail);
+        detail[sizeof detail - 1] = '\0';
+        if (strncmp(detail, "timed out after ", 16) != 0)
+            continue;
+        memcpy(target, ev->target, sizeof target);
+        target[sizeof target - 1] = '\0';
+        struct sockaddr_storage ss;
+        unsigned char key[KEY_MAX];
+        size_t klen;
+        socklen_t len = textAddr(target, &ss);
+        if (!len || addrKey((struct sockaddr *)&ss, len, key, &klen) != 0)
+            continue;
+        pthread_mutex_lock(&table.mu);
+        struct netEntry *e = netFind(key, klen);
+        if (e && e->timeout.wait_ns && e->timeout.replays < e->timeout.open_for)
+            e->timeout.replays++;
+        pthread_mutex_unlock(&table.mu);
+    }
 }
 
 /*

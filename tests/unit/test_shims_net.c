@@ -702,7 +702,7 @@ Test(net_table, a_fork_child_never_waits_for_the_table_and_its_count_stays_there
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-    cr_assert_eq(consultPort(5, now).replays, 1, "the child's replays are lost with it");
+    cr_assert_eq(consultPort(5, now).replays, 1, "the child's own count stays in the child (tx.c counts its events)");
 
     /* A child forked while another thread holds the table's lock (a
     ** lock no thread of the child will ever release) sees a busy table
@@ -773,5 +773,73 @@ Test(net_table, threads_record_and_consult_at_once)
         answerOf(p);
         cr_assert_eq(consultPort(p, ptmOsNowNs()).replay, PTM_NET_REPLAY_ANSWER);
     }
+    ptmNetForget();
+}
+
+/* A fork mirror's receive event: a replayed timeout of target, in r. */
+static void forkReplayEvent(struct ptmRing *r, unsigned call, const char *target,
+                            const char *detail)
+{
+    struct ptmEvent *ev = ptmRingPush(r);
+    cr_assert_not_null(ev);
+    ev->kind = PTM_EV_CALL;
+    ev->call = (uint16_t)call;
+    ev->err = EAGAIN;
+    ev->result = -1;
+    snprintf(ev->target, sizeof ev->target, "%s", target);
+    snprintf(ev->detail, sizeof ev->detail, "%s", detail);
+}
+
+Test(net_table, a_fork_mirror_s_replays_are_counted_from_its_events)
+{
+    const uint64_t now = 100 * MS;
+    struct ptmRing *r = NULL;
+    char target[64];
+
+    ptmNetForget();
+    answerOf(6);
+    timeoutAt(6, 50 * MS, now);
+    cr_assert_eq(ptmRingCreate(64, &r), PTM_OK);
+    snprintf(target, sizeof target, "127.0.0.1:%u", 6u);
+    forkReplayEvent(r, PTM_CALL_recv, target, "timed out after 50.0ms, 1ms ago (1 of 4)");
+    forkReplayEvent(r, PTM_CALL_read, target, "timed out after 50.0ms, 1ms ago (2 of 4)");
+    /* Not counted: another detail, another call, no errno, garbage. */
+    forkReplayEvent(r, PTM_CALL_recv, target, "no recorded response");
+    forkReplayEvent(r, PTM_CALL_send, target, "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "127.0.0.1:6x", "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "[::1:6", "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "127.0.0.1:99999", "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "unix:@abstract", "timed out after 50.0ms");
+    struct ptmEvent *junk = ptmRingPush(r);
+    memset(junk, 'A', sizeof *junk); /* no terminating NUL anywhere */
+    junk->kind = PTM_EV_CALL;
+    junk->call = PTM_CALL_recv;
+    junk->err = EAGAIN;
+    ptmNetCountForkReplays(r);
+    ptmNetCountForkReplays(NULL);
+    struct ptmNetPeerView v = consultPort(6, now);
+    cr_assert_eq(v.replay, PTM_NET_REPLAY_TIMEOUT);
+    cr_assert_eq(v.replays, 3, "two counted from the child's events, then this one");
+    /* Counting stops where the timeout goes half-open by count. */
+    for (int i = 0; i < 10; i++)
+        ptmNetCountForkReplays(r);
+    v = consultPort(6, now);
+    cr_assert(v.half_open);
+    /* IPv6 and Unix paths are read back too. */
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(7),
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    struct sockaddr_un un = {.sun_family = AF_UNIX, .sun_path = "/run/ptm-test.sock"};
+    socklen_t unlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(un.sun_path) + 1);
+    cr_assert_eq(ptmNetRecordTimeout((struct sockaddr *)&a6, sizeof a6, MS, EAGAIN, now), PTM_OK);
+    cr_assert_eq(ptmNetRecordTimeout((struct sockaddr *)&un, unlen, MS, EAGAIN, now), PTM_OK);
+    ptmRingReset(r);
+    forkReplayEvent(r, PTM_CALL_recvfrom, "[::1]:7", "timed out after 1.0ms, 0ms ago (1 of 4)");
+    forkReplayEvent(r, PTM_CALL_recvmsg, "unix:/run/ptm-test.sock", "timed out after 1.0ms");
+    ptmNetCountForkReplays(r);
+    ptmNetConsult((struct sockaddr *)&a6, sizeof a6, now, &v);
+    cr_assert_eq(v.replays, 2);
+    ptmNetConsult((struct sockaddr *)&un, unlen, now, &v);
+    cr_assert_eq(v.replays, 2);
+    ptmRingDestroy(r);
     ptmNetForget();
 }
