@@ -20,10 +20,14 @@
 -- m.model.min_outcomes outcomes of this pattern, its probability replaces
 -- the seed's sum, and a reason says so.  With no history it is not used:
 -- the seed's pseudocode alone decides (a predicted timeout alone is 0.3,
--- under the default threshold of 0.5, so it never diverts by itself until
--- the model learns that it should).  The circuit breaker (repeated real
--- failures of the primary) raises the probability; it lapses after a quiet
--- period, and a success of the primary closes it.
+-- under the default threshold of 0.4, so it never diverts by itself until
+-- the model learns that it should).  A receive that replays a peer's
+-- recorded timeout (runtime/shims/net.c) is more than a predicted
+-- duration: the mirror's receive fails as the primary's did, so its result
+-- fails too, and contention or validation fires with the timeout.  The
+-- circuit breaker (repeated real failures of the primary) raises the
+-- probability; it lapses after a quiet period, and a success of the
+-- primary closes it.
 -- libptm embeds this file at build time; PTM_RULES=path replaces it.
 
 local rules = {}
@@ -69,7 +73,10 @@ function rules.analyze(m)
       model.probability, model.n, model.failures, failure_probability)
     failure_probability = model.probability
   end
-  if model and model.breaker > failure_probability then
+  -- Not over a half-open probe: a receive whose peer timed out lets the
+  -- primary find out whether it recovered, and only the primary's success
+  -- can close the breaker.
+  if model and model.breaker > failure_probability and not s.half_open then
     failure_probability = model.breaker
     reasons[#reasons + 1] = string.format(
       "circuit breaker: %d failures of the primary in a row", model.streak)

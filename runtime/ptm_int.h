@@ -160,6 +160,10 @@ enum ptmEventKind {
 ** thread may have been changing), or a receive with no recorded response
 ** (its empty read or EAGAIN is not what the peer would send). */
 #define PTM_EVF_PRETENDED 0x2u
+/* A receive from a peer whose last receive timed out, let through to probe
+** it (half-open, shims/net.c): the history's latencies, which that timeout
+** made long, do not predict this call's (signals.c). */
+#define PTM_EVF_HALF_OPEN 0x4u
 
 struct ptmEvent {
     uint16_t kind;                /* enum ptmEventKind */
@@ -956,6 +960,10 @@ extern const struct ptmSignalInfo ptmSignalTable[PTM_N_SIGNALS];
 ** double (FLAG 0 or 1, COUNT and ERRNO exactly). */
 double ptmSignalValue(const struct ptmSignals *s, unsigned i);
 
+/* ptmNetCountForkReplays: counts, in this process, the recorded receive
+** timeouts that a fork mirror's events (ring, untrusted) say it replayed
+** (shims/net.c): the child's own count died with it. */
+void ptmNetCountForkReplays(const struct ptmRing *ring);
 /* ptmSignalsCompute: OUT: *sig. */
 void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun *run,
                        const struct ptmHistoryView *hist, double deviation,

@@ -181,7 +181,9 @@ const char *ptmEventKindName(unsigned kind)
 ** predicted_timeout_ms: HUGE_VAL when the mirror timed out; else the larger
 **   of the mirror's duration plus the time it would have slept (its virtual
 **   clock) and, with at least 3 measured primary attempts, the history's
-**   mean + 2 standard deviations.
+**   mean + 2 standard deviations -- unless a receive of the mirror was a
+**   half-open probe of a peer whose last receive timed out
+**   (PTM_EVF_HALF_OPEN).
 ** acceptable_timeout_ms: desc->timeout_us in ms, HUGE_VAL when 0 (none).
 */
 /* acceptedErrno: whether success_criteria counts err as success (errno ==
@@ -206,6 +208,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
     double predicted = 0.0;
     int racing = 0; /* the mirror went past something it pretended */
     int last_err = 0; /* the errno of the last shim call that failed */
+    int half_open = 0; /* a receive probes a peer that timed out (net.c) */
     if (run) {
         const struct ptmRing *ring = run->ring;
         uint32_t n = ring ? ptmRingCount(ring) : 0;
@@ -220,6 +223,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
                 continue;
             /* An unrecorded receive pretends without an errno. */
             racing |= (ev->flags & PTM_EVF_PRETENDED) != 0;
+            half_open |= (ev->flags & PTM_EVF_HALF_OPEN) != 0;
             if (ev->err == 0)
                 continue;
             last_err = ev->err;
@@ -235,6 +239,7 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
             }
         }
         sig->pretended = racing;
+        sig->half_open = half_open;
         if (run->status == PTM_MS_CRASHED && !racing)
             sig->validation = 1;
         /* A result that fails success_criteria is the mirror predicting the
@@ -263,7 +268,10 @@ void ptmSignalsCompute(const struct ptm_tx_desc *desc, const struct ptmMirrorRun
         if (run->status == PTM_MS_TIMEOUT)
             predicted = HUGE_VAL;
     }
-    if (hist && hist->latency_n >= 3 && isfinite(predicted)) {
+    /* Not for a half-open probe: the latencies that the peer's timeout
+    ** made long would veto the very call that finds out whether it
+    ** recovered. */
+    if (hist && hist->latency_n >= 3 && isfinite(predicted) && !half_open) {
         double h = (hist->latency_mean_us + 2.0 * hist->latency_sd_us) / 1000.0;
         if (h > predicted)
             predicted = h;

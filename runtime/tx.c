@@ -443,6 +443,8 @@ __attribute__((noinline)) static void observe(Call *c)
     /* The executor judged the mirror's result where it lives (a fork
     ** child, for a frame of any size): no frame here is needed for it
     ** (c->run.verdict). */
+    if (c->run.executor == PTM_EXEC_FORK)
+        ptmNetCountForkReplays(ring); /* the child's count died with it */
     double deviation = c->history ? ptmHistoryDeviation(c->history, ring) : 0.0;
     ptmSignalsCompute(d, &c->run, &c->view, deviation, &c->signals);
     ptmHistoryModel(c->history, &c->signals, &c->model);
@@ -984,6 +986,8 @@ PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         restore_adjustments(&c);
         if (probe)
             ptmHistoryProbeDone(c.history, success && within_timeout(&c));
+        else if (c.signals.half_open && success && within_timeout(&c))
+            ptmHistoryProbeDone(c.history, 1); /* a peer's half-open probe (net.c) */
         if (late) {
             /* A retry judged again found the next attempt doomed. */
             unsigned a = c.rejudged.divert >= 0 && (unsigned)c.rejudged.divert < d->n_alternatives

@@ -54,7 +54,10 @@ function rules.analyze(m)
       model.probability, model.n, model.failures, failure_probability)
     failure_probability = model.probability
   end
-  if model and model.breaker > failure_probability then
+  -- Not over a half-open probe: a receive whose peer timed out lets the
+  -- primary find out whether it recovered, and only the primary's success
+  -- can close the breaker.
+  if model and model.breaker > failure_probability and not s.half_open then
     failure_probability = model.breaker
     reasons[#reasons + 1] = string.format(
       "circuit breaker: %d failures of the primary in a row", model.streak)

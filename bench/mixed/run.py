@@ -5,13 +5,17 @@ alone (its careful retry loop), side by side, ABBA rounds, each run on a
 fresh directory.
 
   python3 bench/mixed/run.py [build] [--rounds R] [--seed S] [--dir D]
-                             [--history] [--trace]
+                             [--history] [--trace] [--sync] [--burst N]
 
 The plan (the same for both builds in a round; a new shuffle per round):
 300 good jobs, 25 bad inputs, 20 unwritable paths, 20 jobs whose lock
 another process holds for the whole run, 15 whose lock another process
 takes just before the job and holds 30 ms, and 4 slow bursts of 5 jobs
-each (the service answers in 80 ms against the job's 50 ms).
+each (the service answers in 80 ms against the job's 50 ms).  --burst N:
+bursts of N jobs instead (the plan then has N - 5 fewer good jobs per
+burst, so that it stays 400 jobs): how the half-open cadence (4 replays of
+a peer's recorded timeout, then a probe; runtime/shims/net.c) fares when a
+burst is not 5 jobs long.
 
 Per build and round: doomed jobs averted (deferred with no primary attempt:
 the loop never averts), good jobs diverted (and of those, in the 20 jobs
@@ -56,16 +60,16 @@ def build(build_dir, out):
     return ptm_bin, plain_bin
 
 
-def make_plan(rng):
+def make_plan(rng, burst=5):
     """A list of kinds: bursts of 's' kept together, the rest shuffled."""
-    singles = ["g"] * 300 + ["b"] * 25 + ["w"] * 20 + ["L"] * 20 + ["B"] * 15
+    singles = ["g"] * (300 - 4 * (burst - 5)) + ["b"] * 25 + ["w"] * 20 + ["L"] * 20 + ["B"] * 15
     rng.shuffle(singles)
     # Bursts start at four places spread over the run, never adjacent.
     cuts = sorted(rng.sample(range(20, len(singles) - 20, 25), 4))
     plan = []
     last = 0
     for c in cuts:
-        plan += singles[last:c] + ["s"] * 5
+        plan += singles[last:c] + ["s"] * burst
         last = c
     plan += singles[last:]
     return plan
@@ -178,6 +182,7 @@ def main():
     ap.add_argument("--history", action="store_true")
     ap.add_argument("--trace", action="store_true")
     ap.add_argument("--sync", action="store_true")
+    ap.add_argument("--burst", type=int, default=5)
     a = ap.parse_args()
     root = a.dir or tempfile.mkdtemp(prefix="ptm-mixed-", dir="/var/tmp")
     os.makedirs(root, exist_ok=True)
@@ -187,7 +192,7 @@ def main():
     res = {"ptm": [], "loop": [], "sync": []}
     print("load: %s" % open("/proc/loadavg").read().strip())
     for rnd in range(a.rounds):
-        plan = make_plan(rng)
+        plan = make_plan(rng, a.burst)
         order = [("ptm", ptm_bin), ("loop", plain_bin)] + ([("sync", ptm_bin)] if a.sync else [])
         if rnd % 2:
             order.reverse()

@@ -39,6 +39,20 @@
 **     mirror until a primary ran, and a divert would keep it from running.
 **     After the recorded response is consumed, an empty read is the
 **     peer's close, as the primary saw it, and is not marked.
+**   - A primary's blocking receive that runs out of time (EAGAIN after its
+**     SO_RCVTIMEO, as the rules' timeout_ms sets it too) is recorded as
+**     the peer's timeout: a mirror's first blocking receive from that peer
+**     replays it -- the recorded wait on the virtual clock, then the same
+**     errno -- so the very next call predicts what the last one met,
+**     where the old answer would have predicted success.  As a circuit
+**     breaker it is then half-open: after PTM_NET_HALF_OPEN_FIRST replays
+**     (or as long as that many receives would have waited), the next
+**     mirror replays the last answer instead, marked PTM_EVF_HALF_OPEN, so
+**     that the primary runs and probes the peer (a fork mirror's replays
+**     are counted by the parent, from its events); an answer closes the
+**     timeout, another timeout opens it again (for twice as many replays
+**     from the second failed probe on).  Timeout-only
+**     endpoints fill at most half the table.
 **   - setsockopt is recorded and not applied (a host socket's options are
 **     shared; seccomp denies it in a fork child); shutdown is recorded and
 **     changes only the mirror's view.
@@ -54,6 +68,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +90,9 @@
 
 #define PROBE_TIMEOUT_MS 200
 
-/* ------------------------------------------------- the response table */
+/* ------------------------------------------------- the endpoint table
+** Per endpoint, what the last primary receive from it met: its answer, and
+** a timeout recorded since. */
 
 /* An endpoint's key: family, address, port (or path). */
 #define KEY_MAX (sizeof(struct sockaddr_un) + 4)
@@ -83,9 +100,11 @@
 struct netEntry {
     unsigned char key[KEY_MAX];
     size_t klen;                  /* 0: unused */
+    int answered;                 /* data holds a response (else: a timeout alone) */
     size_t n;                     /* bytes of data */
     uint64_t latency_ns;
     uint64_t seq;                 /* when recorded, for eviction */
+    struct ptmNetTimeout timeout; /* the last receive timed out (wait_ns > 0) */
     unsigned char data[PTM_NET_RESPONSE_MAX];
 };
 
@@ -140,6 +159,43 @@ static int addrKey(const struct sockaddr *a, socklen_t len, unsigned char *key, 
     }
 }
 
+/* The entry of key, or NULL; table.mu held. */
+static struct netEntry *netFind(const unsigned char *key, size_t klen)
+{
+    for (size_t i = 0; i < PTM_NET_ENDPOINTS; i++) {
+        struct netEntry *e = &table.e[i];
+        if (e->klen == klen && memcmp(e->key, key, klen) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* The entry to reuse for a new endpoint: a free one, else the least
+** recently recorded one -- among the timeout-only entries alone when
+** timeoutOnly and they already fill half the table, so that peers that
+** only time out (a scan, a dead subnet) never push out more than half of
+** the answers mirrors replay.  table.mu held. */
+static struct netEntry *netVictim(int timeoutOnly)
+{
+    struct netEntry *victim = NULL;
+    size_t silent = 0;
+
+    for (size_t i = 0; i < PTM_NET_ENDPOINTS; i++) {
+        if (!table.e[i].klen)
+            return &table.e[i];
+        silent += !table.e[i].answered;
+    }
+    int among_silent = timeoutOnly && silent >= PTM_NET_ENDPOINTS / 2;
+    for (size_t i = 0; i < PTM_NET_ENDPOINTS; i++) {
+        struct netEntry *e = &table.e[i];
+        if (among_silent && e->answered)
+            continue;
+        if (!victim || e->seq < victim->seq)
+            victim = e;
+    }
+    return victim;
+}
+
 /*
 ** ptmNetRecordResponse: remembers the first PTM_NET_RESPONSE_MAX bytes of
 ** data as the latest response the primary received from endpoint peer, and
@@ -147,45 +203,241 @@ static int addrKey(const struct sockaddr *a, socklen_t len, unsigned char *key, 
 ** endpoint returns these bytes.  What the engine must call: after a primary
 ** attempt that received data on a connected socket, with getpeername() of
 ** that socket, the bytes received, and the time from the last send to the
-** first receive.  Process-wide, thread-safe; PTM_NET_ENDPOINTS endpoints, the
-** least recently recorded evicted first.  Returns PTM_OK, or PTM_EINVAL for a
-** NULL address, an unsupported family (AF_INET, AF_INET6, AF_UNIX are) or
-** NULL data with n > 0.
+** first receive.  An answer closes the endpoint's recorded timeout (the
+** peer answered: mirrors stop replaying it).  Process-wide, thread-safe;
+** PTM_NET_ENDPOINTS endpoints, the least recently recorded evicted first.
+** Returns PTM_OK, or PTM_EINVAL for a NULL address, an unsupported family
+** (AF_INET, AF_INET6, AF_UNIX are) or NULL data with n > 0.
 */
 enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
-                         size_t n, uint64_t latency_ns)
+                                size_t n, uint64_t latency_ns)
 {
     unsigned char key[KEY_MAX];
-    struct netEntry *e, *victim = NULL;
-    size_t klen, i;
+    struct netEntry *e;
+    size_t klen;
 
     if (addrKey(peer, len, key, &klen) != 0 || (!data && n > 0))
         return PTM_EINVAL;
     if (n > PTM_NET_RESPONSE_MAX)
         n = PTM_NET_RESPONSE_MAX;
     pthread_mutex_lock(&table.mu);
-    for (i = 0; i < PTM_NET_ENDPOINTS; i++) {
-        e = &table.e[i];
-        if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
-            victim = e;
-            break;
-        }
-        if (!victim || (victim->klen && (!e->klen || e->seq < victim->seq)))
-            victim = e;
+    if (!(e = netFind(key, klen))) {
+        e = netVictim(0);
+        memset(e, 0, offsetof(struct netEntry, data));
+        memcpy(e->key, key, KEY_MAX);
+        e->klen = klen;
     }
-    memcpy(victim->key, key, KEY_MAX);
-    victim->klen = klen;
     if (n)
-        memcpy(victim->data, data, n);
-    victim->n = n;
-    victim->latency_ns = latency_ns;
-    victim->seq = ++table.seq;
+        memcpy(e->data, data, n);
+    e->n = n;
+    e->answered = 1;
+    e->latency_ns = latency_ns;
+    e->timeout = (struct ptmNetTimeout){0};
+    e->seq = ++table.seq;
     pthread_mutex_unlock(&table.mu);
     return PTM_OK;
 }
 
 /*
-** ptmNetForget: empties the response table.
+** ptmNetRecordTimeout: a primary's blocking receive from endpoint peer
+** waited waited_ns and failed with err (EAGAIN: its SO_RCVTIMEO ran out)
+** at now_ns (ptmOsNowNs).  Mirrors' receives from the peer then replay the
+** timeout (ptmNetConsult), until the peer answers a primary
+** (ptmNetRecordResponse) or the timeout goes half-open
+** (ptmNetTimeoutOpen).  The answer recorded before, if any, is kept for
+** the half-open probe.  A timeout recorded once the last one went
+** half-open -- the probe it allowed timed out too -- opens the peer again;
+** from the second such probe in a row on, for twice as many replays (up to
+** PTM_NET_HALF_OPEN_MAX).  Why not from the first: a failed probe costs
+** one call that a plain build would have made anyway, while each replay
+** too many after the peer recovered diverts a call that would have
+** succeeded; a slow spell a little longer than PTM_NET_HALF_OPEN_FIRST
+** calls then costs one failed probe and a few diverted calls, not a whole
+** doubled period of them.  A new
+** endpoint with no answer takes a free entry, or evicts; timeout-only
+** entries never fill more than half the table (netVictim).  Returns
+** PTM_OK, or PTM_EINVAL for an address ptmNetRecordResponse refuses or
+** err 0.
+*/
+enum ptmRc ptmNetRecordTimeout(const struct sockaddr *peer, socklen_t len, uint64_t waited_ns,
+                               int err, uint64_t now_ns)
+{
+    unsigned char key[KEY_MAX];
+    struct netEntry *e;
+    size_t klen;
+
+    if (addrKey(peer, len, key, &klen) != 0 || err == 0)
+        return PTM_EINVAL;
+    pthread_mutex_lock(&table.mu);
+    if (!(e = netFind(key, klen))) {
+        e = netVictim(1);
+        memset(e, 0, offsetof(struct netEntry, data));
+        memcpy(e->key, key, KEY_MAX);
+        e->klen = klen;
+    }
+    struct ptmNetTimeout *t = &e->timeout;
+    unsigned open_for = PTM_NET_HALF_OPEN_FIRST, failed = 0;
+    if (t->wait_ns) {
+        open_for = t->open_for;
+        failed = t->failed_probes;
+        if (t->probed || !ptmNetTimeoutOpen(t, now_ns)) {
+            failed += failed < UINT_MAX;
+            if (failed >= 2 && open_for < PTM_NET_HALF_OPEN_MAX)
+                open_for *= 2;
+        }
+    }
+    *t = (struct ptmNetTimeout){.wait_ns = waited_ns ? waited_ns : 1, .at_ns = now_ns,
+                                .open_for = open_for, .err = err, .failed_probes = failed};
+    e->seq = ++table.seq;
+    pthread_mutex_unlock(&table.mu);
+    return PTM_OK;
+}
+
+/*
+** ptmNetTimeoutOpen: whether the recorded timeout t still stands at now_ns
+** (mirrors replay it), or went half-open (the next mirror lets the primary
+** probe the peer).  It stands for t->open_for replays, and for as long as
+** that many receives would have waited (open_for times the recorded wait,
+** at least 1 ms each, at most PTM_NET_HALF_OPEN_MAX_MS in all): a busy
+** caller probes after a few calls, a rare one once the time passed.  A
+** clock behind at_ns (not monotonic: a test's, a corrupt entry) counts as
+** no time passed.  0 for no timeout (t->wait_ns 0) or a NULL t.
+*/
+int ptmNetTimeoutOpen(const struct ptmNetTimeout *t, uint64_t now_ns)
+{
+    if (!t || !t->wait_ns || t->replays >= t->open_for)
+        return 0;
+    uint64_t age = now_ns > t->at_ns ? now_ns - t->at_ns : 0;
+    uint64_t each = t->wait_ns > 1000000u ? t->wait_ns : 1000000u;
+    uint64_t cap = (uint64_t)PTM_NET_HALF_OPEN_MAX_MS * 1000000u;
+    uint64_t span = each > cap / t->open_for ? cap : each * t->open_for;
+    return age < span;
+}
+
+/*
+** ptmNetConsult: what a mirror's first blocking receive from endpoint peer
+** replays at now_ns: a recorded timeout that stands (counted as one more
+** replay), else the recorded answer (half_open set when a timeout was
+** recorded since: this mirror lets the primary probe the peer), else
+** nothing.  Never waits: a table busy (or locked by a thread that did not
+** survive a fork) is a table without the endpoint.  In a fork mirror the
+** count is the child's own: the parent counts it again from the mirror's
+** events (ptmNetCountForkReplays).  OUT: *out.
+*/
+void ptmNetConsult(const struct sockaddr *peer, socklen_t len, uint64_t now_ns,
+                   struct ptmNetPeerView *out)
+{
+    unsigned char key[KEY_MAX];
+    struct netEntry *e;
+    size_t klen;
+
+    memset(out, 0, sizeof *out);
+    if (addrKey(peer, len, key, &klen) != 0 || pthread_mutex_trylock(&table.mu) != 0)
+        return;
+    if ((e = netFind(key, klen))) {
+        struct ptmNetTimeout *t = &e->timeout;
+        if (t->wait_ns) {
+            out->age_ns = now_ns > t->at_ns ? now_ns - t->at_ns : 0;
+            out->open_for = t->open_for;
+        }
+        if (ptmNetTimeoutOpen(t, now_ns)) {
+            out->replay = PTM_NET_REPLAY_TIMEOUT;
+            out->wait_ns = t->wait_ns;
+            out->err = t->err;
+            out->replays = ++t->replays;
+        } else {
+            if (t->wait_ns) {
+                out->half_open = 1;
+                t->probed = 1;
+            }
+            if (e->answered) {
+                out->replay = PTM_NET_REPLAY_ANSWER;
+                out->wait_ns = e->latency_ns;
+            }
+        }
+    }
+    pthread_mutex_unlock(&table.mu);
+}
+
+/* textAddr: the address addrText wrote as text: "a.b.c.d:port",
+** "[v6]:port" or "unix:/path".  OUT: *ss.  Its length, 0 for any other
+** text. */
+static socklen_t textAddr(const char *text, struct sockaddr_storage *ss)
+{
+    char ip[INET6_ADDRSTRLEN + 2];
+    unsigned port;
+    int at = 0;
+
+    memset(ss, 0, sizeof *ss);
+    if (strncmp(text, "unix:/", 6) == 0) {
+        struct sockaddr_un *un = (struct sockaddr_un *)ss;
+        size_t n = strlen(text + 5);
+        if (n >= sizeof un->sun_path)
+            return 0;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, text + 5, n + 1);
+        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    if (text[0] == '[') {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        if (sscanf(text, "[%47[0-9a-fA-F:.]]:%u%n", ip, &port, &at) != 2 || text[at] ||
+            port > 65535 || inet_pton(AF_INET6, ip, &in6->sin6_addr) != 1)
+            return 0;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return sizeof *in6;
+    }
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    if (sscanf(text, "%15[0-9.]:%u%n", ip, &port, &at) != 2 || text[at] || port > 65535 ||
+        inet_pton(AF_INET, ip, &in->sin_addr) != 1)
+        return 0;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    return sizeof *in;
+}
+
+/*
+** ptmNetCountForkReplays: a fork mirror replayed recorded timeouts in its
+** own copy of the table, whose counts died with it: this counts them in
+** the process's table, from the mirror's events (ring: untrusted; its
+** strings are read within their fields).  An event counts when it is a
+** receive (recv, recvfrom, recvmsg, read) that failed with the detail
+** consultPeer gives a replayed timeout, on a target naming an endpoint
+** whose timeout still stands.  A forged event can only bring a half-open
+** probe sooner: the primary runs, as in a plain build.  ring NULL: nothing.
+*/
+void ptmNetCountForkReplays(const struct ptmRing *ring)
+{
+    uint32_t n = ring ? ptmRingCount(ring) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct ptmEvent *ev = &ring->ev[i];
+        char target[PTM_TARGET_MAX], detail[PTM_DETAIL_MAX];
+        if (ev->kind != PTM_EV_CALL || ev->err == 0 ||
+            (ev->call != PTM_CALL_recv && ev->call != PTM_CALL_recvfrom &&
+             ev->call != PTM_CALL_recvmsg && ev->call != PTM_CALL_read))
+            continue;
+        memcpy(detail, ev->detail, sizeof detail);
+        detail[sizeof detail - 1] = '\0';
+        if (strncmp(detail, "timed out after ", 16) != 0)
+            continue;
+        memcpy(target, ev->target, sizeof target);
+        target[sizeof target - 1] = '\0';
+        struct sockaddr_storage ss;
+        unsigned char key[KEY_MAX];
+        size_t klen;
+        socklen_t len = textAddr(target, &ss);
+        if (!len || addrKey((struct sockaddr *)&ss, len, key, &klen) != 0)
+            continue;
+        pthread_mutex_lock(&table.mu);
+        struct netEntry *e = netFind(key, klen);
+        if (e && e->timeout.wait_ns && e->timeout.replays < e->timeout.open_for)
+            e->timeout.replays++;
+        pthread_mutex_unlock(&table.mu);
+    }
+}
+
+/*
+** ptmNetForget: empties the endpoint table.
 */
 void ptmNetForget(void)
 {
@@ -195,21 +447,17 @@ void ptmNetForget(void)
 }
 
 /* Copies up to n bytes from offset off of the response recorded for key.
-** Never waits: a table busy (or locked by a thread that did not survive a
-** fork) is a table without the response.  OUT: *total (the response's
-** size), *latency.  The count copied, or -1 when there is none. */
+** Never waits, as ptmNetConsult.  OUT: *total (the response's size),
+** *latency.  The count copied, or -1 when there is none. */
 static ssize_t netLookup(const unsigned char *key, size_t klen, size_t off, void *buf, size_t n,
                          size_t *total, uint64_t *latency)
 {
     ssize_t r = -1;
-    size_t i;
+    struct netEntry *e;
 
     if (pthread_mutex_trylock(&table.mu) != 0)
         return -1;
-    for (i = 0; i < PTM_NET_ENDPOINTS; i++) {
-        struct netEntry *e = &table.e[i];
-        if (e->klen != klen || memcmp(e->key, key, klen) != 0)
-            continue;
+    if ((e = netFind(key, klen)) && e->answered) {
         *total = e->n;
         *latency = e->latency_ns;
         if (off > e->n)
@@ -219,7 +467,6 @@ static ssize_t netLookup(const unsigned char *key, size_t klen, size_t off, void
         if (n)
             memcpy(buf, e->data + off, n);
         r = (ssize_t)n;
-        break;
     }
     pthread_mutex_unlock(&table.mu);
     return r;
@@ -678,13 +925,53 @@ ssize_t ptm_shim_sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ------------------------------------------------------------------ recv */
 
+/* sockNote: the detail (and flags) of the event of s's current receive. */
+static void sockNote(struct ptmSimSock *s, uint32_t flags, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void sockNote(struct ptmSimSock *s, uint32_t flags, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->note, sizeof s->note, fmt, ap);
+    va_end(ap);
+    s->note_flags = flags;
+}
+
+/* consultPeer: the first blocking receive on s: whether it replays the
+** peer's recorded timeout (then -1 with *err, after the recorded wait on
+** the virtual clock, and s->timed_out set) or goes on to its answer (0; a
+** half-open probe noted on the event). */
+static int consultPeer(struct ptmSimFile *f, struct ptmSimSock *s, int *err)
+{
+    struct ptmNetPeerView v;
+
+    ptmNetConsult((const struct sockaddr *)&s->peer, s->peer_len, ptmOsNowNs(), &v);
+    if (v.replay == PTM_NET_REPLAY_TIMEOUT) {
+        ptmTimeAdvance(f->mirror, v.wait_ns);
+        s->waited = s->timed_out = 1;
+        sockNote(s, 0, "timed out after %.1fms, %.0fms ago (%u of %u)", (double)v.wait_ns / 1e6,
+                 (double)v.age_ns / 1e6, v.replays, v.open_for);
+        *err = v.err;
+        return -1;
+    }
+    if (v.half_open)
+        sockNote(s, PTM_EVF_HALF_OPEN, "half-open: timed out %.0fms ago",
+                 (double)v.age_ns / 1e6);
+    return 0;
+}
+
 /*
-** ptmNetRecv: recv(2)/recvfrom(2) on socket entry f: the response recorded
-** for its peer, from where the mirror's earlier receives stopped (MSG_PEEK
-** does not advance; a datagram socket takes a whole response per call),
-** advancing the virtual clock by the recorded latency at the response's
-** first byte; else EAGAIN when non-blocking (O_NONBLOCK, MSG_DONTWAIT) and
-** 0 otherwise.  When no response is recorded for the peer (or the peer is
+** ptmNetRecv: recv(2)/recvfrom(2) on socket entry f.  The first blocking
+** receive of a connected socket replays the peer's recorded timeout while
+** it stands (ptmNetConsult): -1 with the errno the primary's receive met
+** (EAGAIN: its SO_RCVTIMEO), after the time it waited, on the virtual
+** clock; the receives after it on that socket are invented (the late
+** answer may come or not).  Otherwise: the response recorded for its peer,
+** from where the mirror's earlier receives stopped (MSG_PEEK does not
+** advance; a datagram socket takes a whole response per call), advancing
+** the virtual clock by the recorded latency at the response's first byte;
+** else EAGAIN when non-blocking (O_NONBLOCK, MSG_DONTWAIT) and 0
+** otherwise.  When no response is recorded for the peer (or the peer is
 ** unknown: an unconnected datagram socket, a fork child's stand-in), that
 ** EAGAIN or 0 is invented: f->unrecorded is set for the caller's event
 ** (ptmShimNoteRecv).  ENOTCONN for a stream socket that is not connected.
@@ -723,7 +1010,10 @@ ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
     }
     if (s->shut_rd)
         return 0;
-    if (s->connected && addrKey((struct sockaddr *)&s->peer, s->peer_len, key, &klen) == 0)
+    if (s->connected && !s->waited && !nonblocking(f, flags) && consultPeer(f, s, err) != 0)
+        return -1;
+    if (s->connected && !s->timed_out &&
+        addrKey((struct sockaddr *)&s->peer, s->peer_len, key, &klen) == 0)
         r = netLookup(key, klen, s->rx_off, buf, n, &total, &latency);
     if (r > 0 || (r == 0 && total == 0 && s->rx_off == 0 && stream(s))) {
         /* A recorded response (an empty one is the peer's close); the
@@ -741,7 +1031,8 @@ ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
         return r;
     }
     /* r < 0: nothing recorded for this peer (a table too busy to look
-    ** counts as that).  r == 0 here: the recorded response was taken. */
+    ** counts as that), or what comes after a replayed timeout.  r == 0
+    ** here: the recorded response was taken. */
     if (r < 0)
         f->unrecorded = 1;
     if (nonblocking(f, flags)) {
@@ -920,6 +1211,22 @@ int ptm_shim_setsockopt(int fd, int level, int opt, const void *val, socklen_t l
 ** A primary's receives
 */
 
+/* peerOf: the peer of fd's receive: peer when given, else fd's connected
+** peer.  OUT: *ss.  Its length, 0 when unknown. */
+static socklen_t peerOf(int fd, const struct sockaddr *peer, socklen_t peer_len,
+                        struct sockaddr_storage *ss)
+{
+    socklen_t len = sizeof *ss;
+    if (peer && peer_len) {
+        len = peer_len < (socklen_t)sizeof *ss ? peer_len : (socklen_t)sizeof *ss;
+        memcpy(ss, peer, len);
+        return len;
+    }
+    if (ptmOs.getpeername(fd, (struct sockaddr *)ss, &len) != 0)
+        return 0;
+    return len;
+}
+
 /* recordReceived: the r bytes at buf, received on fd from peer (NULL:
 ** fd's connected peer) in latency_ns, remembered as that endpoint's latest
 ** response.  errno is left as it was. */
@@ -928,15 +1235,27 @@ static void recordReceived(int fd, const struct sockaddr *peer, socklen_t peer_l
 {
     int saved = errno;
     struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (!peer || !peer_len) {
-        if (ptmOs.getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
-            len = 0;
-        peer = (const struct sockaddr *)&ss;
-        peer_len = len;
-    }
-    if (peer_len)
-        (void)ptmNetRecordResponse(peer, peer_len, buf, (size_t)r, latency_ns);
+    socklen_t len = peerOf(fd, peer, peer_len, &ss);
+    if (len)
+        (void)ptmNetRecordResponse((const struct sockaddr *)&ss, len, buf, (size_t)r, latency_ns);
+    errno = saved;
+}
+
+/* recordTimeout: a receive on fd with flags failed with err after
+** waiting waited_ns.  When that was a blocking receive running out of time
+** (EAGAIN on a socket without O_NONBLOCK, not MSG_DONTWAIT: its
+** SO_RCVTIMEO), it becomes the timeout of fd's connected peer.  errno is
+** left as it was. */
+static void recordTimeout(int fd, int flags, int err, uint64_t waited_ns)
+{
+    if ((err != EAGAIN && err != EWOULDBLOCK) || (flags & MSG_DONTWAIT))
+        return;
+    int saved = errno, fl = ptmOs.fcntl_getfl(fd);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (fl >= 0 && !(fl & O_NONBLOCK) && (len = peerOf(fd, NULL, 0, &ss)) != 0)
+        (void)ptmNetRecordTimeout((const struct sockaddr *)&ss, len, waited_ns, err,
+                                  ptmOsNowNs());
     errno = saved;
 }
 
@@ -945,7 +1264,9 @@ static void recordReceived(int fd, const struct sockaddr *peer, socklen_t peer_l
 ** primary: the real call; what it received (not a MSG_PEEK) becomes the
 ** peer's recorded response, and the time the call waited its latency, so
 ** that a later mirror's receive from that endpoint returns it instead of
-** an answer it would have to invent.
+** an answer it would have to invent.  A blocking receive that ran out of
+** time (EAGAIN: SO_RCVTIMEO) becomes the connected peer's recorded
+** timeout, which later mirrors replay until it goes half-open.
 */
 ssize_t ptm_primary_recv(int fd, void *buf, size_t n, int flags)
 {
@@ -953,6 +1274,8 @@ ssize_t ptm_primary_recv(int fd, void *buf, size_t n, int flags)
     ssize_t r = recv(fd, buf, n, flags);
     if (r > 0 && !(flags & MSG_PEEK))
         recordReceived(fd, NULL, 0, buf, r, ptmOsNowNs() - t0);
+    else if (r < 0)
+        recordTimeout(fd, flags, errno, ptmOsNowNs() - t0);
     return r;
 }
 
@@ -963,5 +1286,7 @@ ssize_t ptm_primary_recvfrom(int fd, void *restrict buf, size_t n, int flags,
     ssize_t r = recvfrom(fd, buf, n, flags, from, fromlen);
     if (r > 0 && !(flags & MSG_PEEK))
         recordReceived(fd, ADDR(from), fromlen ? *fromlen : 0, buf, r, ptmOsNowNs() - t0);
+    else if (r < 0)
+        recordTimeout(fd, flags, errno, ptmOsNowNs() - t0);
     return r;
 }

@@ -60,15 +60,25 @@ void ptmShimNoteSignal(struct ptmEvent *ev, int err, int nosig)
 ** stdio read over a socket), as pretended when a receive on f since the
 ** last mark had no recorded response, and says so in its detail.  The flag
 ** is kept until an event takes it, so a stdio read that consumed the
-** invented EOF through its buffer is marked too.  f or ev may be NULL (no
-** entry; a full ring: the flag waits for the next event).
+** invented EOF through its buffer is marked too.  A socket's note (net.c:
+** a replayed timeout, a half-open probe) then becomes the detail, its
+** flags added.  f or ev may be NULL (no entry; a full ring: the flag waits
+** for the next event).
 */
 void ptmShimNoteRecv(struct ptmSimFile *f, struct ptmEvent *ev)
 {
-    if (!f || !ev || !f->unrecorded)
+    if (!f || !ev)
         return;
-    f->unrecorded = 0;
-    ev->flags |= PTM_EVF_PRETENDED;
-    ptmCopyField(ev->detail, sizeof ev->detail,
-                 ptmSimIsSocket(f) ? "no recorded response" : "host input left for the primary");
+    if (f->unrecorded) {
+        f->unrecorded = 0;
+        ev->flags |= PTM_EVF_PRETENDED;
+        ptmCopyField(ev->detail, sizeof ev->detail,
+                     ptmSimIsSocket(f) ? "no recorded response" : "host input left for the primary");
+    }
+    if (f->sock && f->sock->note[0]) {
+        ev->flags |= f->sock->note_flags;
+        ptmCopyField(ev->detail, sizeof ev->detail, f->sock->note);
+        f->sock->note[0] = '\0';
+        f->sock->note_flags = 0;
+    }
 }

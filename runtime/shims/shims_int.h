@@ -93,6 +93,9 @@ struct ptmSimSock {
     socklen_t peer_len;
     size_t rx_off;                /* bytes of the recorded response already received */
     int waited;                   /* its recorded latency is on the virtual clock */
+    int timed_out;                /* a receive replayed the peer's recorded timeout */
+    uint32_t note_flags;          /* PTM_EVF_* for the next receive's event ... */
+    char note[PTM_DETAIL_MAX];    /* ... and its detail (ptmShimNoteRecv) */
 };
 
 struct ptmSimFile {
@@ -289,17 +292,55 @@ FILE *ptmStdioReadStream(struct ptmMirror *m, FILE *stream, struct ptmSimStream 
 #define PTM_NET_RESPONSE_MAX 4096
 enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
                                 size_t n, uint64_t latency_ns);
-/* ptmNetForget: empties the response table. */
+/* A peer's recorded timeout: the last blocking receive of a primary from it
+** ran out of time.  Mirrors replay it for open_for replays, and as long as
+** that many receives would have waited; then it is half-open: the next
+** mirror replays the peer's last answer, so that the primary probes it. */
+#define PTM_NET_HALF_OPEN_FIRST 4      /* replays before the first half-open probe */
+#define PTM_NET_HALF_OPEN_MAX 256      /* ... doubled from the 2nd failed probe in a row on */
+#define PTM_NET_HALF_OPEN_MAX_MS 60000 /* the time bound, at most */
+struct ptmNetTimeout {
+    uint64_t wait_ns;             /* how long the receive waited; 0: no timeout */
+    uint64_t at_ns;               /* ptmOsNowNs when it was recorded */
+    unsigned replays;             /* mirrors that replayed it since */
+    unsigned open_for;            /* replays before it goes half-open */
+    int err;                      /* the receive's errno (EAGAIN) */
+    int probed;                   /* a mirror was let through half-open since */
+    unsigned failed_probes;       /* half-open probes in a row that timed out too */
+};
+/* ptmNetRecordTimeout: a primary's blocking receive from peer waited
+** waited_ns and failed with err at now_ns.  PTM_OK or PTM_EINVAL. */
+enum ptmRc ptmNetRecordTimeout(const struct sockaddr *peer, socklen_t len, uint64_t waited_ns,
+                               int err, uint64_t now_ns);
+/* ptmNetTimeoutOpen: whether t still stands at now_ns (else: half-open). */
+int ptmNetTimeoutOpen(const struct ptmNetTimeout *t, uint64_t now_ns);
+/* What a mirror's first receive from a peer replays (ptmNetConsult). */
+enum ptmNetReplay { PTM_NET_REPLAY_NOTHING, PTM_NET_REPLAY_ANSWER, PTM_NET_REPLAY_TIMEOUT };
+struct ptmNetPeerView {
+    enum ptmNetReplay replay;
+    int half_open;                /* a timeout was recorded; this mirror probes past it */
+    uint64_t wait_ns;             /* the answer's latency, or the timeout's wait */
+    int err;                      /* TIMEOUT: the errno to replay */
+    uint64_t age_ns;              /* since the timeout was recorded (0: none) */
+    unsigned replays, open_for;   /* TIMEOUT: this replay's number, of open_for */
+};
+/* ptmNetConsult: what a mirror's first blocking receive from peer replays
+** at now_ns; counts a replayed timeout.  OUT: *out. */
+void ptmNetConsult(const struct sockaddr *peer, socklen_t len, uint64_t now_ns,
+                   struct ptmNetPeerView *out);
+/* ptmNetForget: empties the endpoint table. */
 void ptmNetForget(void);
 /* ptmNetSend: send(2)/sendto(2) of n bytes on socket entry f, simulated.
 ** to: the destination of a sendto, or NULL.  OUT: *err, detail (a note for
 ** the event, cap bytes).  Returns n, or -1 with *err set. */
 ssize_t ptmNetSend(struct ptmSimFile *f, size_t n, int flags, const struct sockaddr *to,
                    socklen_t tolen, int *err, char *detail, size_t cap);
-/* ptmNetRecv: recv(2)/recvfrom(2) on socket entry f: a recorded response,
-** else EAGAIN (non-blocking) or 0, and f->unrecorded set: the caller marks
-** its event with ptmShimNoteRecv.  from/fromlen as recvfrom's (may be NULL).
-** Returns the count, or -1 with *err set. */
+/* ptmNetRecv: recv(2)/recvfrom(2) on socket entry f: a recorded timeout
+** (-1, its errno, after its wait on the virtual clock), a recorded
+** response, else EAGAIN (non-blocking) or 0, and f->unrecorded set; a note
+** for the event in f->sock: the caller marks its event with
+** ptmShimNoteRecv.  from/fromlen as recvfrom's (may be NULL).  Returns the
+** count, or -1 with *err set. */
 ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
                    struct sockaddr *from, socklen_t *fromlen, int *err);
 

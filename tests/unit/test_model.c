@@ -232,6 +232,15 @@ Test(breaker, repeated_failures_open_it_and_a_success_closes_it)
     cr_assert_float_eq(v.probability, 0.875, 1e-12);
     cr_assert(strstr(v.reasons[v.n_reasons - 1], "circuit breaker: 6 failures"));
 
+    /* A receive probing a peer that timed out (half-open, shims/net.c)
+    ** is let through: its success is what closes the breaker. */
+    s.half_open = 1;
+    cr_assert_eq(analyzeWith(&d, &s, &mv, &v), PTM_OK);
+    cr_assert_lt(v.probability, d.threshold, "the model's %g alone", v.probability);
+    for (unsigned i = 0; i < v.n_reasons; i++)
+        cr_assert_null(strstr(v.reasons[i], "circuit breaker"), "%s", v.reasons[i]);
+    s.half_open = 0;
+
     /* After the quiet period the breaker lapses (the primary may try). */
     usleep((PTM_BREAKER_QUIET_MS + 100) * 1000);
     ptmHistoryModel(h, &s, &mv);

@@ -9,9 +9,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "shims_test.h"
 
@@ -367,4 +370,476 @@ Test(mirror, faults_through_ptmOs)
     close(a);
     close(c);
     close(l);
+}
+
+/* ------------------------------------------------------ recorded timeouts */
+
+/* A primary's receive from a listener that never answers, on a blocking
+** socket with a receive timeout of ms: EAGAIN, recorded as the peer's
+** timeout.  Returns the wait it measured, in ns. */
+static uint64_t primaryTimesOut(int l, const struct sockaddr_in *addr, long ms)
+{
+    struct timeval tv = {0, ms * 1000};
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    char b;
+
+    cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    cr_assert_eq(connect(c, (const struct sockaddr *)addr, sizeof *addr), 0);
+    uint64_t t0 = ptmOsNowNs();
+    cr_assert_eq(ptm_primary_recv(c, &b, 1, 0), -1);
+    cr_assert_eq(errno, EAGAIN, "the primary sees its own timeout, untouched");
+    uint64_t waited = ptmOsNowNs() - t0;
+    close(c);
+    int a = accept(l, NULL, NULL); /* the primary's connection, not a mirror's */
+    cr_assert_geq(a, 0);
+    close(a);
+    return waited;
+}
+
+/* A mirror's request to addr: connect, send, one blocking receive.  OUT:
+** *ev, the receive's event.  Returns what the receive returned. */
+static ssize_t mirrorAsks(const struct sockaddr_in *addr, char *buf, size_t n,
+                          struct ptmEvent **ev)
+{
+    int s = ptm_shim_socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(ptm_shim_connect(s, (const struct sockaddr *)addr, sizeof *addr), 0);
+    cr_assert_eq(ptm_shim_send(s, "?", 1, 0), 1);
+    ssize_t r = ptm_shim_recv(s, buf, n, 0);
+    int err = errno;
+    *ev = lastOf(PTM_CALL_recv);
+    ptm_shim_close(s);
+    errno = err;
+    return r;
+}
+
+Test(mirror, a_timed_out_receive_is_replayed_until_half_open)
+{
+    struct sockaddr_in addr;
+    int l = listener(&addr);
+    struct ptmEvent *ev;
+    char buf[16];
+
+    ptmNetForget();
+    cr_assert_eq(ptmNetRecordResponse((struct sockaddr *)&addr, sizeof addr, "pong", 4, 1000000),
+                 PTM_OK);
+    uint64_t waited = primaryTimesOut(l, &addr, 20);
+    cr_assert_geq(waited, 19000000);
+
+    /* PTM_NET_HALF_OPEN_FIRST mirrors replay the timeout: its wait on the
+    ** virtual clock, then EAGAIN, recorded (not pretended). */
+    for (unsigned i = 1; i <= PTM_NET_HALF_OPEN_FIRST; i++) {
+        uint64_t virt = mirror.virt_ns;
+        cr_assert_eq(mirrorAsks(&addr, buf, sizeof buf, &ev), -1, "replay %u", i);
+        cr_assert_eq(errno, EAGAIN);
+        cr_assert_eq(ev->err, EAGAIN);
+        cr_assert_not(ev->flags & (PTM_EVF_PRETENDED | PTM_EVF_HALF_OPEN));
+        cr_assert(strncmp(ev->detail, "timed out after", 15) == 0, "detail: %s", ev->detail);
+        char want[16];
+        snprintf(want, sizeof want, "(%u of %u)", i, PTM_NET_HALF_OPEN_FIRST);
+        cr_assert(strstr(ev->detail, want), "detail: %s", ev->detail);
+        /* The recorded wait (measured inside ptm_primary_recv: within ours)
+        ** is the mirror's. */
+        cr_assert_geq(mirror.virt_ns - virt, 19000000);
+        cr_assert_leq(mirror.virt_ns - virt, waited);
+    }
+    /* Then half-open: the old answer, for the primary to probe the peer,
+    ** and so on until a primary's receive says how the peer is. */
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(mirrorAsks(&addr, buf, sizeof buf, &ev), 4);
+        cr_assert_eq(memcmp(buf, "pong", 4), 0);
+        cr_assert(ev->flags & PTM_EVF_HALF_OPEN);
+        cr_assert_not(ev->flags & PTM_EVF_PRETENDED);
+        cr_assert(strncmp(ev->detail, "half-open: timed out", 20) == 0, "detail: %s", ev->detail);
+    }
+    /* The probe's answer closes the timeout. */
+    cr_assert_eq(ptmNetRecordResponse((struct sockaddr *)&addr, sizeof addr, "pang", 4, 1000000),
+                 PTM_OK);
+    cr_assert_eq(mirrorAsks(&addr, buf, sizeof buf, &ev), 4);
+    cr_assert_eq(memcmp(buf, "pang", 4), 0);
+    cr_assert_not(ev->flags & (PTM_EVF_HALF_OPEN | PTM_EVF_PRETENDED));
+    cr_assert_str_eq(ev->detail, "");
+    cr_assert_not(pending(l), "the mirrors connected to nobody");
+    ptmNetForget();
+    close(l);
+}
+
+Test(mirror, after_a_replayed_timeout_the_socket_s_next_receive_is_invented)
+{
+    struct sockaddr_in addr;
+    int l = listener(&addr), s;
+    char buf[8];
+
+    ptmNetForget();
+    primaryTimesOut(l, &addr, 5);
+    s = ptm_shim_socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(ptm_shim_connect(s, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq(ptm_shim_recv(s, buf, sizeof buf, 0), -1);
+    cr_assert_eq(errno, EAGAIN);
+    /* A program that waits again: whether the late answer comes is not
+    ** known, so what it gets is pretended, and a timeout with no answer
+    ** recorded has none to go half-open with either. */
+    cr_assert_eq(ptm_shim_recv(s, buf, sizeof buf, 0), 0);
+    cr_assert(lastOf(PTM_CALL_recv)->flags & PTM_EVF_PRETENDED);
+    cr_assert_eq(ptm_shim_read(s, buf, sizeof buf), 0);
+    cr_assert(lastOf(PTM_CALL_read)->flags & PTM_EVF_PRETENDED);
+    ptm_shim_close(s);
+    ptmNetForget();
+    close(l);
+}
+
+Test(mirror, only_a_blocking_receive_that_ran_out_of_time_is_a_timeout)
+{
+    struct sockaddr_in addr;
+    struct ptmNetPeerView v;
+    int l = listener(&addr), c;
+    char b;
+
+    ptmNetForget();
+    /* Non-blocking, by the descriptor or the call: EAGAIN is no news. */
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq(ptm_primary_recv(c, &b, 1, MSG_DONTWAIT), -1);
+    cr_assert_eq(ptm_primary_recvfrom(c, &b, 1, MSG_DONTWAIT, NULL, NULL), -1);
+    cr_assert_eq(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+    cr_assert_eq(ptm_primary_recv(c, &b, 1, 0), -1);
+    cr_assert_eq(errno, EAGAIN);
+    ptmNetConsult((struct sockaddr *)&addr, sizeof addr, ptmOsNowNs(), &v);
+    cr_assert_eq(v.replay, PTM_NET_REPLAY_NOTHING);
+    cr_assert_eq(v.open_for, 0, "nothing recorded");
+    close(c);
+    /* recvfrom's timeout counts as recv's. */
+    struct timeval tv = {0, 5000};
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    cr_assert_eq(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq(ptm_primary_recvfrom(c, &b, 1, 0, NULL, NULL), -1);
+    cr_assert_eq(errno, EAGAIN, "errno is the real call's");
+    ptmNetConsult((struct sockaddr *)&addr, sizeof addr, ptmOsNowNs(), &v);
+    cr_assert_eq(v.replay, PTM_NET_REPLAY_TIMEOUT);
+    cr_assert_eq(v.err, EAGAIN);
+    close(c);
+    ptmNetForget();
+    close(l);
+}
+
+/* ----------------------------------------------- the table, by itself */
+
+/* 127.0.0.1:port. */
+static struct sockaddr_in portAddr(unsigned port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+/* What a mirror's first receive from 127.0.0.1:port replays at now. */
+static struct ptmNetPeerView consultPort(unsigned port, uint64_t now)
+{
+    struct sockaddr_in a = portAddr(port);
+    struct ptmNetPeerView v;
+    ptmNetConsult((struct sockaddr *)&a, sizeof a, now, &v);
+    return v;
+}
+
+/* A primary's receive from 127.0.0.1:port timed out after wait_ns, at now. */
+static void timeoutAt(unsigned port, uint64_t wait_ns, uint64_t now)
+{
+    struct sockaddr_in a = portAddr(port);
+    cr_assert_eq(ptmNetRecordTimeout((struct sockaddr *)&a, sizeof a, wait_ns, EAGAIN, now), PTM_OK);
+}
+
+/* A primary received "ok" from 127.0.0.1:port. */
+static void answerOf(unsigned port)
+{
+    struct sockaddr_in a = portAddr(port);
+    cr_assert_eq(ptmNetRecordResponse((struct sockaddr *)&a, sizeof a, "ok", 2, 1000), PTM_OK);
+}
+
+#define MS 1000000ull
+
+Test(net_table, the_half_open_clock)
+{
+    const uint64_t at = 1000 * MS;
+    struct ptmNetTimeout t = {.wait_ns = 50 * MS, .at_ns = at, .open_for = 4, .err = EAGAIN};
+
+    cr_assert(ptmNetTimeoutOpen(&t, at));
+    cr_assert(ptmNetTimeoutOpen(&t, at + 199 * MS), "4 receives of 50 ms: 200 ms");
+    cr_assert_not(ptmNetTimeoutOpen(&t, at + 200 * MS));
+    /* A clock behind the record (it jumped back, or the entry is not
+    ** this clock's): no time passed, and the count still opens it. */
+    cr_assert(ptmNetTimeoutOpen(&t, 0));
+    cr_assert(ptmNetTimeoutOpen(&t, at - 1));
+    t.replays = 4;
+    cr_assert_not(ptmNetTimeoutOpen(&t, 0));
+    t.replays = 0;
+    /* A clock that jumped far ahead: half-open, never a wrapped age. */
+    cr_assert_not(ptmNetTimeoutOpen(&t, UINT64_MAX));
+    /* Tiny waits count as 1 ms each; huge ones are bounded. */
+    t.wait_ns = 1;
+    cr_assert(ptmNetTimeoutOpen(&t, at + 3 * MS));
+    cr_assert_not(ptmNetTimeoutOpen(&t, at + 4 * MS));
+    t.wait_ns = UINT64_MAX / 2;
+    t.open_for = PTM_NET_HALF_OPEN_MAX;
+    cr_assert(ptmNetTimeoutOpen(&t, at + (uint64_t)PTM_NET_HALF_OPEN_MAX_MS * MS - 1));
+    cr_assert_not(ptmNetTimeoutOpen(&t, at + (uint64_t)PTM_NET_HALF_OPEN_MAX_MS * MS));
+    t.wait_ns = 0;
+    cr_assert_not(ptmNetTimeoutOpen(&t, at), "no timeout");
+    cr_assert_not(ptmNetTimeoutOpen(NULL, at));
+}
+
+Test(net_table, probes_that_time_out_keep_the_peer_open_longer)
+{
+    uint64_t now = 5000 * MS;
+    struct ptmNetPeerView v;
+    /* The replays before each probe: the same after one failed probe,
+    ** then twice as many after each. */
+    const unsigned want[] = {PTM_NET_HALF_OPEN_FIRST, PTM_NET_HALF_OPEN_FIRST,
+                             2 * PTM_NET_HALF_OPEN_FIRST, 4 * PTM_NET_HALF_OPEN_FIRST};
+
+    ptmNetForget();
+    answerOf(7);
+    timeoutAt(7, 50 * MS, now);
+    for (unsigned round = 0; round < 4; round++) {
+        for (unsigned i = 1; i <= want[round]; i++) {
+            v = consultPort(7, now);
+            cr_assert_eq(v.replay, PTM_NET_REPLAY_TIMEOUT, "round %u replay %u", round, i);
+            cr_assert_eq(v.replays, i);
+            cr_assert_eq(v.open_for, want[round]);
+            cr_assert_eq(v.wait_ns, 50 * MS);
+        }
+        v = consultPort(7, now);
+        cr_assert_eq(v.replay, PTM_NET_REPLAY_ANSWER);
+        cr_assert(v.half_open);
+        cr_assert_eq(v.wait_ns, 1000, "the answer's latency");
+        timeoutAt(7, 50 * MS, ++now); /* the probe timed out too */
+    }
+    /* A timeout while it still stands (another thread's) keeps the count
+    ** it had; an answer closes it, and the next opens as the first did. */
+    v = consultPort(7, now);
+    cr_assert_eq(v.open_for, 8 * PTM_NET_HALF_OPEN_FIRST);
+    timeoutAt(7, 50 * MS, now);
+    cr_assert_eq(consultPort(7, now).open_for, 8 * PTM_NET_HALF_OPEN_FIRST);
+    /* An answer then a timeout: the first failed probe after it does not
+    ** double. */
+    answerOf(7);
+    v = consultPort(7, now);
+    cr_assert_eq(v.replay, PTM_NET_REPLAY_ANSWER);
+    cr_assert_not(v.half_open);
+    timeoutAt(7, 50 * MS, now);
+    cr_assert_eq(consultPort(7, now).open_for, PTM_NET_HALF_OPEN_FIRST);
+    /* Time alone opens it too: as long as the replays would have waited. */
+    v = consultPort(7, now + 4 * 50 * MS);
+    cr_assert(v.half_open);
+    timeoutAt(7, 50 * MS, now + 4 * 50 * MS);
+    cr_assert_eq(consultPort(7, now).open_for, PTM_NET_HALF_OPEN_FIRST, "one failed probe");
+    /* The doubling stops at PTM_NET_HALF_OPEN_MAX. */
+    for (int i = 0; i < 40; i++) {
+        now += 1000 * 1000 * MS;
+        (void)consultPort(7, now); /* half-open by time */
+        timeoutAt(7, 50 * MS, now);
+    }
+    cr_assert_eq(consultPort(7, now).open_for, PTM_NET_HALF_OPEN_MAX);
+    cr_assert_eq(ptmNetRecordTimeout(NULL, 0, 1, EAGAIN, now), PTM_EINVAL);
+    struct sockaddr_in a = portAddr(7);
+    cr_assert_eq(ptmNetRecordTimeout((struct sockaddr *)&a, sizeof a, 1, 0, now), PTM_EINVAL);
+    ptmNetForget();
+}
+
+Test(net_table, timeouts_never_push_out_more_than_half_the_answers)
+{
+    const uint64_t now = 100 * MS;
+
+    ptmNetForget();
+    for (unsigned p = 1; p <= PTM_NET_ENDPOINTS; p++)
+        answerOf(p);
+    /* A flood of peers that only time out (a scan, a dead subnet). */
+    for (unsigned p = 0; p < 1000; p++)
+        timeoutAt(20000 + p, MS, now);
+    unsigned kept = 0;
+    for (unsigned p = 1; p <= PTM_NET_ENDPOINTS; p++)
+        kept += consultPort(p, now).replay == PTM_NET_REPLAY_ANSWER;
+    cr_assert_eq(kept, PTM_NET_ENDPOINTS / 2, "the newer half of the answers stays");
+    for (unsigned p = PTM_NET_ENDPOINTS / 2 + 1; p <= PTM_NET_ENDPOINTS; p++)
+        cr_assert_eq(consultPort(p, now).replay, PTM_NET_REPLAY_ANSWER, "port %u", p);
+    cr_assert_eq(consultPort(20999, now).replay, PTM_NET_REPLAY_TIMEOUT, "the latest timeouts are kept");
+    /* One peer timing out again and again holds one entry. */
+    ptmNetForget();
+    for (unsigned p = 1; p < PTM_NET_ENDPOINTS; p++)
+        answerOf(p);
+    for (unsigned i = 0; i < 10000; i++)
+        timeoutAt(9999, MS, now + i);
+    for (unsigned p = 1; p < PTM_NET_ENDPOINTS; p++)
+        cr_assert_eq(consultPort(p, now).replay, PTM_NET_REPLAY_ANSWER, "port %u", p);
+    ptmNetForget();
+}
+
+static atomic_int recording;
+
+/* A thread: records timeouts of port 5 while recording is set, so that
+** the table's lock is often held when the test thread forks. */
+static void *recordTimeouts(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&recording))
+        timeoutAt(5, 50 * MS, ptmOsNowNs());
+    return NULL;
+}
+
+Test(net_table, a_fork_child_never_waits_for_the_table_and_its_count_stays_there)
+{
+    uint64_t now = 100 * MS;
+    ptmNetForget();
+    answerOf(5);
+    timeoutAt(5, 50 * MS, now);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* A fork mirror's consults: the child's copy counts them. */
+        for (int i = 0; i < 3; i++)
+            if (consultPort(5, now).replay != PTM_NET_REPLAY_TIMEOUT)
+                _exit(1);
+        _exit(consultPort(5, now).replays == 4 ? 0 : 2);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    cr_assert_eq(consultPort(5, now).replays, 1, "the child's own count stays in the child (tx.c counts its events)");
+
+    /* A child forked while another thread holds the table's lock (a
+    ** lock no thread of the child will ever release) sees a busy table
+    ** and never waits for it. */
+    pthread_t t;
+    atomic_store(&recording, 1);
+    cr_assert_eq(pthread_create(&t, NULL, recordTimeouts, NULL), 0);
+    for (int round = 0; round < 50; round++) {
+        pid = fork();
+        if (pid == 0) {
+            alarm(5);
+            (void)consultPort(5, ptmOsNowNs()); /* SIGALRM if it waited */
+            _exit(0);
+        }
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d: status %d", round, st);
+    }
+    atomic_store(&recording, 0);
+    pthread_join(t, NULL);
+    ptmNetForget();
+}
+
+struct hammer {
+    int consult;                  /* consults, else records */
+    unsigned seed;                /* where in the 48 peers it starts */
+};
+
+/* A thread: 20000 consults, or records of timeouts and answers, of 48
+** peers.  Returns NULL, or (void *)1 when a consult saw a count out of
+** its bounds. */
+static void *hammerTable(void *arg)
+{
+    struct hammer *h = arg;
+    for (unsigned i = 0; i < 20000; i++) {
+        unsigned port = 40000 + (h->seed + i * 7) % 48; /* more peers than entries */
+        uint64_t now = ptmOsNowNs();
+        if (h->consult) {
+            struct ptmNetPeerView v = consultPort(port, now);
+            if (v.replay == PTM_NET_REPLAY_TIMEOUT &&
+                (v.replays == 0 || v.replays > v.open_for || v.open_for > PTM_NET_HALF_OPEN_MAX))
+                return (void *)1;
+        } else if (i % 3) {
+            timeoutAt(port, MS, now);
+        } else {
+            answerOf(port);
+        }
+    }
+    return NULL;
+}
+
+Test(net_table, threads_record_and_consult_at_once)
+{
+    pthread_t t[6];
+    struct hammer h[6];
+    ptmNetForget();
+    for (int i = 0; i < 6; i++) {
+        h[i] = (struct hammer){.consult = i % 2, .seed = (unsigned)i * 13};
+        cr_assert_eq(pthread_create(&t[i], NULL, hammerTable, &h[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        cr_assert_null(bad, "thread %d saw an inconsistent entry", i);
+    }
+    /* Every peer still has at most one entry: an answer recorded now is
+    ** the one replayed. */
+    for (unsigned p = 40000; p < 40048; p++) {
+        answerOf(p);
+        cr_assert_eq(consultPort(p, ptmOsNowNs()).replay, PTM_NET_REPLAY_ANSWER);
+    }
+    ptmNetForget();
+}
+
+/* A fork mirror's receive event: a replayed timeout of target, in r. */
+static void forkReplayEvent(struct ptmRing *r, unsigned call, const char *target,
+                            const char *detail)
+{
+    struct ptmEvent *ev = ptmRingPush(r);
+    cr_assert_not_null(ev);
+    ev->kind = PTM_EV_CALL;
+    ev->call = (uint16_t)call;
+    ev->err = EAGAIN;
+    ev->result = -1;
+    snprintf(ev->target, sizeof ev->target, "%s", target);
+    snprintf(ev->detail, sizeof ev->detail, "%s", detail);
+}
+
+Test(net_table, a_fork_mirror_s_replays_are_counted_from_its_events)
+{
+    const uint64_t now = 100 * MS;
+    struct ptmRing *r = NULL;
+    char target[64];
+
+    ptmNetForget();
+    answerOf(6);
+    timeoutAt(6, 50 * MS, now);
+    cr_assert_eq(ptmRingCreate(64, &r), PTM_OK);
+    snprintf(target, sizeof target, "127.0.0.1:%u", 6u);
+    forkReplayEvent(r, PTM_CALL_recv, target, "timed out after 50.0ms, 1ms ago (1 of 4)");
+    forkReplayEvent(r, PTM_CALL_read, target, "timed out after 50.0ms, 1ms ago (2 of 4)");
+    /* Not counted: another detail, another call, no errno, garbage. */
+    forkReplayEvent(r, PTM_CALL_recv, target, "no recorded response");
+    forkReplayEvent(r, PTM_CALL_send, target, "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "127.0.0.1:6x", "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "[::1:6", "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "127.0.0.1:99999", "timed out after 50.0ms");
+    forkReplayEvent(r, PTM_CALL_recv, "unix:@abstract", "timed out after 50.0ms");
+    struct ptmEvent *junk = ptmRingPush(r);
+    memset(junk, 'A', sizeof *junk); /* no terminating NUL anywhere */
+    junk->kind = PTM_EV_CALL;
+    junk->call = PTM_CALL_recv;
+    junk->err = EAGAIN;
+    ptmNetCountForkReplays(r);
+    ptmNetCountForkReplays(NULL);
+    struct ptmNetPeerView v = consultPort(6, now);
+    cr_assert_eq(v.replay, PTM_NET_REPLAY_TIMEOUT);
+    cr_assert_eq(v.replays, 3, "two counted from the child's events, then this one");
+    /* Counting stops where the timeout goes half-open by count. */
+    for (int i = 0; i < 10; i++)
+        ptmNetCountForkReplays(r);
+    v = consultPort(6, now);
+    cr_assert(v.half_open);
+    /* IPv6 and Unix paths are read back too. */
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(7),
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    struct sockaddr_un un = {.sun_family = AF_UNIX, .sun_path = "/run/ptm-test.sock"};
+    socklen_t unlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(un.sun_path) + 1);
+    cr_assert_eq(ptmNetRecordTimeout((struct sockaddr *)&a6, sizeof a6, MS, EAGAIN, now), PTM_OK);
+    cr_assert_eq(ptmNetRecordTimeout((struct sockaddr *)&un, unlen, MS, EAGAIN, now), PTM_OK);
+    ptmRingReset(r);
+    forkReplayEvent(r, PTM_CALL_recvfrom, "[::1]:7", "timed out after 1.0ms, 0ms ago (1 of 4)");
+    forkReplayEvent(r, PTM_CALL_recvmsg, "unix:/run/ptm-test.sock", "timed out after 1.0ms");
+    ptmNetCountForkReplays(r);
+    ptmNetConsult((struct sockaddr *)&a6, sizeof a6, now, &v);
+    cr_assert_eq(v.replays, 2);
+    ptmNetConsult((struct sockaddr *)&un, unlen, now, &v);
+    cr_assert_eq(v.replays, 2);
+    ptmRingDestroy(r);
+    ptmNetForget();
 }

@@ -408,6 +408,28 @@ Test(signals, timeout_prediction_uses_history)
     cr_expect_float_eq(s.predicted_timeout_ms, 1.0, 1e-12);
 }
 
+Test(signals, a_half_open_probe_is_not_vetoed_by_history)
+{
+    struct ptm_tx_desc d = descNamed("s.half");
+    struct ptmRing *ring = newRing();
+    struct ptmMirrorRun run = runOf(ring, PTM_MS_RETURNED, 1000000); /* 1 ms */
+    struct ptmHistoryView h = {.latency_n = 9, .latency_mean_us = 9000, .latency_sd_us = 20000};
+    struct ptmSignals s;
+
+    push(ring, PTM_EV_CALL, PTM_CALL_recv, 0);
+    ptmSignalsCompute(&d, &run, &h, 0, &s);
+    cr_expect_float_eq(s.predicted_timeout_ms, 49.0, 1e-9, "the history's mean + 2 sd");
+    cr_expect_not(s.half_open);
+    /* The receive probed a peer whose last receive timed out: the
+    ** latencies that timeout made long are not this call's prediction. */
+    ring->ev[0].flags |= PTM_EVF_HALF_OPEN;
+    ptmSignalsCompute(&d, &run, &h, 0, &s);
+    cr_expect(s.half_open);
+    cr_expect_float_eq(s.predicted_timeout_ms, 1.0, 1e-12, "the mirror's own");
+    cr_expect_not(s.pretended, "a replayed answer, not an invented one");
+    ptmRingDestroy(ring);
+}
+
 Test(signals, no_mirror)
 {
     struct ptm_tx_desc d = descNamed("s.none");
