@@ -362,8 +362,11 @@ Test(store_redis, a_long_running_process_learns_what_others_pushed_after_it_star
     cr_assert_eq(ptmStoreFlush(), PTM_OK);
     teach(h, 2, 5, 0, 1000); /* not pushed yet: the server has not seen them */
     /* Another process starts after this one's first use, loads the 10
-    ** pushed, and pushes 100 of its own (25 failures) at its exit. */
-    cr_assert_eq(runWriter(dir, "again.tx", 100, 4), 10);
+    ** pushed (15 when this process's writer thread pushed the 5 while the
+    ** other started: a slow spawn on a loaded machine), and pushes 100 of
+    ** its own (25 failures) at its exit. */
+    long warm = runWriter(dir, "again.tx", 100, 4);
+    cr_assert(warm == 10 || warm == 15, "the other process loaded %ld", warm);
     struct ptmModelView mv;
     modelOf(h, 2, &mv);
     cr_assert_eq(mv.n, 15, "before the re-read: only this process's own");
