@@ -195,6 +195,35 @@ static void histFree(struct ptmHistory *h)
     free(h);
 }
 
+/* histAtforkPrepare, histAtforkRelease: a fork() holds the map's lock and
+** every history's across itself, so that the child (a host's child that
+** makes calls, or PTM's own fork mirror) never inherits one that the
+** ptm-history thread held while it collected or rebased: its first call
+** on that lock would wait forever.  The order is the collector's: the map,
+** then each history. */
+static void histAtforkPrepare(void)
+{
+    pthread_mutex_lock(&histMapMu);
+    for (size_t b = 0; b < PTM_HISTORY_BUCKETS; b++)
+        for (struct ptmHistory *h = histMap[b]; h; h = h->next)
+            pthread_mutex_lock(&h->mu);
+}
+
+static void histAtforkRelease(void)
+{
+    for (size_t b = 0; b < PTM_HISTORY_BUCKETS; b++)
+        for (struct ptmHistory *h = histMap[b]; h; h = h->next)
+            pthread_mutex_unlock(&h->mu);
+    pthread_mutex_unlock(&histMapMu);
+}
+
+static pthread_once_t histAtforkOnce = PTHREAD_ONCE_INIT;
+
+static void histAtforkInit(void)
+{
+    (void)pthread_atfork(histAtforkPrepare, histAtforkRelease, histAtforkRelease);
+}
+
 /* histFind: the history of id in the map, or NULL; histMapMu held. */
 static struct ptmHistory *histFind(const char *id, uint32_t b)
 {
@@ -220,6 +249,7 @@ struct ptmHistory *ptmHistoryFor(const struct ptm_tx_desc *desc)
     uint32_t b = histHash(id) % PTM_HISTORY_BUCKETS;
     struct ptmHistory *h;
 
+    pthread_once(&histAtforkOnce, histAtforkInit);
     pthread_mutex_lock(&histMapMu);
     h = histFind(id, b);
     pthread_mutex_unlock(&histMapMu);
