@@ -7,8 +7,12 @@
 ** memory; test_store.c covers the file.
 */
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -374,4 +378,59 @@ Test(history, end_is_record_then_learn)
         cr_assert_float_eq(ma.breaker, mb.breaker, 0.0);
     }
     ptmHistoryEnd(NULL, &(struct ptmHistoryOutcome){.success = 1}); /* no history: nothing */
+}
+
+/* A thread that makes histories and ends calls on them without pause, so
+** that the map's lock and the histories' are held most of the time. */
+static atomic_int hammering;
+
+static void *hammer(void *arg)
+{
+    (void)arg;
+    char id[48];
+    for (unsigned i = 0; atomic_load(&hammering); i++) {
+        snprintf(id, sizeof id, "history.fork.%u", i % 512);
+        struct ptm_tx_desc d = descOf(id, NULL);
+        ptmHistoryEnd(ptmHistoryFor(&d), &(struct ptmHistoryOutcome){.success = 1});
+    }
+    return NULL;
+}
+
+/* A child forked while another thread holds the history's locks makes a
+** call (ptmHistoryFor, ptmHistoryEnd) and exits: it must never wait on a
+** lock the other thread held at the fork, which it does not have. */
+Test(history, a_fork_child_never_inherits_a_held_lock)
+{
+    pthread_t t;
+    atomic_store(&hammering, 1);
+    cr_assert_eq(pthread_create(&t, NULL, hammer, NULL), 0);
+    int hung = 0;
+    for (int i = 0; i < 200 && !hung; i++) {
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            /* Child */
+            char id[48];
+            snprintf(id, sizeof id, "history.fork.child.%d", i);
+            struct ptm_tx_desc d = descOf(id, NULL);
+            ptmHistoryEnd(ptmHistoryFor(&d), &(struct ptmHistoryOutcome){.success = 1});
+            d = descOf("history.fork.0", NULL);
+            ptmHistoryEnd(ptmHistoryFor(&d), &(struct ptmHistoryOutcome){.success = 1});
+            _exit(0);
+        }
+        /* Parent */
+        int status = 0, waited = 0;
+        while (waitpid(pid, &status, WNOHANG) == 0 && waited < 5000) {
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+            waited++;
+        }
+        if (waited >= 5000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            hung = 1;
+        }
+    }
+    atomic_store(&hammering, 0);
+    pthread_join(t, NULL);
+    cr_assert_not(hung, "a fork child waited 5 s on a history lock");
 }
