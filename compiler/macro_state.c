@@ -134,24 +134,10 @@ static bool directive_at(const char *t, size_t len, size_t i, char *kind, size_t
     return *ne > *ns;
 }
 
-/* undef_between: whether the main file's text has #undef name at an
-** offset in [lo, hi). */
-static bool undef_between(const SrcFile *main, size_t lo, size_t hi, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = lo; i < hi && i < main->len; i++) {
-        if (i > 0 && main->text[i - 1] != '\n')
-            continue;
-        char kind;
-        size_t ns, ne;
-        if (directive_at(main->text, main->len, i, &kind, &ns, &ne) && kind == 'u' &&
-            ne - ns == n && memcmp(main->text + ns, name, n) == 0)
-            return true;
-    }
-    return false;
-}
-
-bool macro_directive_in(const SrcFile *file, size_t lo, size_t hi, const char *name)
+/* directive_between: whether a line of [lo, hi) of file is a #define or
+** #undef of name, of a kind in kinds ("u", "du"). */
+static bool directive_between(const SrcFile *file, size_t lo, size_t hi, const char *name,
+                              const char *kinds)
 {
     size_t n = strlen(name);
     for (size_t i = lo; i < hi && i < file->len; i++) {
@@ -159,11 +145,16 @@ bool macro_directive_in(const SrcFile *file, size_t lo, size_t hi, const char *n
             continue;
         char kind;
         size_t ns, ne;
-        if (directive_at(file->text, file->len, i, &kind, &ns, &ne) && ne - ns == n &&
-            memcmp(file->text + ns, name, n) == 0)
+        if (directive_at(file->text, file->len, i, &kind, &ns, &ne) && strchr(kinds, kind) &&
+            ne - ns == n && memcmp(file->text + ns, name, n) == 0)
             return true;
     }
     return false;
+}
+
+bool macro_directive_in(const SrcFile *file, size_t lo, size_t hi, const char *name)
+{
+    return directive_between(file, lo, hi, name, "du");
 }
 
 /* add_name: name into the list *v of *n (once). */
@@ -227,7 +218,7 @@ char *macro_state_at(CXTranslationUnit tu, const SrcFile *main, size_t lo, size_
         ** keeps what the end of the file has, as without this. */
         if (unreadable)
             continue;
-        if (in_force && undef_between(main, in_force->at + 1, lo, name))
+        if (in_force && directive_between(main, in_force->at + 1, lo, name, "u"))
             in_force = NULL;
         pushed[k] = true;
         buf_printf(&push, "#pragma push_macro(\"%s\")\n#undef %s\n", name, name);
