@@ -1176,14 +1176,15 @@ static void put_glue(Buf *out, const Func *f, const char *display)
 }
 
 /* recorded_receives: the recv and recvfrom calls of f (a primary, or the
-** original of a function a mirror reaches) become libptm's, which record
-** what they receive for later mirrors to replay.  Declared here, with the
+** original of a function a mirror reaches), and its waits for them (poll,
+** ppoll, select), become libptm's, which record what they receive, or
+** that the wait ran out, for later mirrors to replay.  Declared here, with the
 ** type of the calls they replace: ptm_gen.h comes at the end.  Returns
 ** whether f has any. */
 static bool recorded_receives(Buf *out, const Func *f, Edits *e)
 {
     bool any = false;
-    static const char *const names[] = {"recv", "recvfrom"};
+    static const char *const names[] = {"recv", "recvfrom", "poll", "ppoll", "select"};
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         bool declared = false;
         for (int i = 0; i < f->nredirects; i++) {

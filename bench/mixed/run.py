@@ -13,9 +13,10 @@ another process holds for the whole run, 15 whose lock another process
 takes just before the job and holds 30 ms, and 4 slow bursts of 5 jobs
 each (the service answers in 80 ms against the job's 50 ms).  --burst N:
 bursts of N jobs instead (the plan then has N - 5 fewer good jobs per
-burst, so that it stays 400 jobs): how the half-open cadence (4 replays of
-a peer's recorded timeout, then a probe; runtime/shims/net.c) fares when a
-burst is not 5 jobs long.
+burst, so that it stays 400 jobs): how the half-open cadence (the replays
+of a peer's recorded timeout before a probe, learnt from the peer's past
+spells, 4 before any; runtime/shims/net_peers.c) fares when a burst is not
+5 jobs long.
 
 Per build and round: doomed jobs averted (deferred with no primary attempt:
 the loop never averts), good jobs diverted (and of those, in the 20 jobs

@@ -15,7 +15,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -425,6 +427,14 @@ PTM_API ssize_t ptm_shim_recvmsg(int fd, struct msghdr *msg, int flags);
 PTM_API ssize_t ptm_primary_recv(int fd, void *buf, size_t n, int flags);
 PTM_API ssize_t ptm_primary_recvfrom(int fd, void *restrict buf, size_t n, int flags,
                                      PTM_SOCKADDR_ARG from, socklen_t *restrict fromlen);
+/* A primary's own waits (ptmcc writes these for its direct poll, ppoll and
+** select calls): the real call, and a wait for one socket's answer that
+** ran out of time becomes its peer's recorded timeout. */
+PTM_API int ptm_primary_poll(struct pollfd *fds, nfds_t n, int timeout);
+PTM_API int ptm_primary_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                              const __sigset_t *sigmask);
+PTM_API int ptm_primary_select(int nfds, fd_set *restrict rd, fd_set *restrict wr,
+                               fd_set *restrict ex, struct timeval *restrict tv);
 PTM_API int ptm_shim_shutdown(int fd, int how);
 PTM_API int ptm_shim_setsockopt(int fd, int level, int opt, const void *val, socklen_t len);
 

@@ -1,6 +1,7 @@
 /*
 ** shims/net.c - sockets in a mirror: socket connect send sendto sendmsg recv
-** recvfrom recvmsg shutdown setsockopt (close is the file family's).
+** recvfrom recvmsg shutdown setsockopt poll ppoll select (close is the file
+** family's).  The table of what primaries received is shims/net_peers.c.
 **
 ** Outside a mirror each shim is exactly the real call.  In a mirror nothing
 ** is sent and nothing the host could receive is taken:
@@ -40,19 +41,24 @@
 **     After the recorded response is consumed, an empty read is the
 **     peer's close, as the primary saw it, and is not marked.
 **   - A primary's blocking receive that runs out of time (EAGAIN after its
-**     SO_RCVTIMEO, as the rules' timeout_ms sets it too) is recorded as
-**     the peer's timeout: a mirror's first blocking receive from that peer
+**     SO_RCVTIMEO, as the rules' timeout_ms sets it too), or its poll,
+**     ppoll or select for one socket's data that does (ptmcc writes them
+**     as ptm_primary_poll ...), is recorded as the peer's timeout: a
+**     mirror's first blocking receive from that peer, or its wait for it,
 **     replays it -- the recorded wait on the virtual clock, then the same
-**     errno -- so the very next call predicts what the last one met,
-**     where the old answer would have predicted success.  As a circuit
-**     breaker it is then half-open: after PTM_NET_HALF_OPEN_FIRST replays
-**     (or as long as that many receives would have waited), the next
-**     mirror replays the last answer instead, marked PTM_EVF_HALF_OPEN, so
-**     that the primary runs and probes the peer (a fork mirror's replays
-**     are counted by the parent, from its events); an answer closes the
-**     timeout, another timeout opens it again (for twice as many replays
-**     from the second failed probe on).  Timeout-only
-**     endpoints fill at most half the table.
+**     errno (a wait: nothing ready after its timeout) -- so the very next
+**     call predicts what the last one met, where the old answer would have
+**     predicted success.  As a circuit breaker it is then half-open after
+**     as many replays as the peer's past slow spells taught
+**     (shims/net_peers.c): the next mirror replays the last answer
+**     instead, marked PTM_EVF_HALF_OPEN, so that the primary runs and
+**     probes the peer (a fork mirror's replays are counted by the parent,
+**     from its events); an answer ends the spell.
+**   - poll/ppoll/select answer from the same records, without waiting:
+**     what is ready at once (a regular file, a writable socket) is ready;
+**     else a socket waiting for its peer's answer consults the peer
+**     (unreadable while its timeout stands, readable after the recorded
+**     answer's latency, or readable and invented with none recorded).
 **   - setsockopt is recorded and not applied (a host socket's options are
 **     shared; seccomp denies it in a fork child); shutdown is recorded and
 **     changes only the mirror's view.
@@ -72,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -89,388 +96,6 @@
 #endif
 
 #define PROBE_TIMEOUT_MS 200
-
-/* ------------------------------------------------- the endpoint table
-** Per endpoint, what the last primary receive from it met: its answer, and
-** a timeout recorded since. */
-
-/* An endpoint's key: family, address, port (or path). */
-#define KEY_MAX (sizeof(struct sockaddr_un) + 4)
-
-struct netEntry {
-    unsigned char key[KEY_MAX];
-    size_t klen;                  /* 0: unused */
-    int answered;                 /* data holds a response (else: a timeout alone) */
-    size_t n;                     /* bytes of data */
-    uint64_t latency_ns;
-    uint64_t seq;                 /* when recorded, for eviction */
-    struct ptmNetTimeout timeout; /* the last receive timed out (wait_ns > 0) */
-    unsigned char data[PTM_NET_RESPONSE_MAX];
-};
-
-static struct {
-    pthread_mutex_t mu;
-    uint64_t seq;
-    struct netEntry e[PTM_NET_ENDPOINTS];
-} table = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-/* The key of address a.  OUT: key (KEY_MAX bytes), *klen.  0, or EINVAL
-** for a family that is not modelled. */
-static int addrKey(const struct sockaddr *a, socklen_t len, unsigned char *key, size_t *klen)
-{
-    size_t n;
-
-    if (!a || len < (socklen_t)sizeof(sa_family_t))
-        return EINVAL;
-    memset(key, 0, KEY_MAX);
-    memcpy(key, &a->sa_family, sizeof a->sa_family);
-    switch (a->sa_family) {
-    case AF_INET: {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-        if (len < (socklen_t)sizeof *in)
-            return EINVAL;
-        memcpy(key + 2, &in->sin_port, 2);
-        memcpy(key + 4, &in->sin_addr, 4);
-        *klen = 8;
-        return 0;
-    }
-    case AF_INET6: {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
-        if (len < (socklen_t)sizeof *in6)
-            return EINVAL;
-        memcpy(key + 2, &in6->sin6_port, 2);
-        memcpy(key + 4, &in6->sin6_addr, 16);
-        *klen = 20;
-        return 0;
-    }
-    case AF_UNIX: {
-        const struct sockaddr_un *un = (const struct sockaddr_un *)a;
-        n = (size_t)len - offsetof(struct sockaddr_un, sun_path);
-        if ((size_t)len <= offsetof(struct sockaddr_un, sun_path) || n > sizeof un->sun_path)
-            return EINVAL;
-        if (un->sun_path[0])
-            n = strnlen(un->sun_path, n);
-        memcpy(key + 2, un->sun_path, n);
-        *klen = 2 + n;
-        return 0;
-    }
-    default:
-        return EINVAL;
-    }
-}
-
-/* The entry of key, or NULL; table.mu held. */
-static struct netEntry *netFind(const unsigned char *key, size_t klen)
-{
-    for (size_t i = 0; i < PTM_NET_ENDPOINTS; i++) {
-        struct netEntry *e = &table.e[i];
-        if (e->klen == klen && memcmp(e->key, key, klen) == 0)
-            return e;
-    }
-    return NULL;
-}
-
-/* The entry to reuse for a new endpoint: a free one, else the least
-** recently recorded one -- among the timeout-only entries alone when
-** timeoutOnly and they already fill half the table, so that peers that
-** only time out (a scan, a dead subnet) never push out more than half of
-** the answers mirrors replay.  table.mu held. */
-static struct netEntry *netVictim(int timeoutOnly)
-{
-    struct netEntry *victim = NULL;
-    size_t silent = 0;
-
-    for (size_t i = 0; i < PTM_NET_ENDPOINTS; i++) {
-        if (!table.e[i].klen)
-            return &table.e[i];
-        silent += !table.e[i].answered;
-    }
-    int among_silent = timeoutOnly && silent >= PTM_NET_ENDPOINTS / 2;
-    for (size_t i = 0; i < PTM_NET_ENDPOINTS; i++) {
-        struct netEntry *e = &table.e[i];
-        if (among_silent && e->answered)
-            continue;
-        if (!victim || e->seq < victim->seq)
-            victim = e;
-    }
-    return victim;
-}
-
-/*
-** ptmNetRecordResponse: remembers the first PTM_NET_RESPONSE_MAX bytes of
-** data as the latest response the primary received from endpoint peer, and
-** latency_ns as the time it took (0: unknown).  A mirror's recv from the same
-** endpoint returns these bytes.  What the engine must call: after a primary
-** attempt that received data on a connected socket, with getpeername() of
-** that socket, the bytes received, and the time from the last send to the
-** first receive.  An answer closes the endpoint's recorded timeout (the
-** peer answered: mirrors stop replaying it).  Process-wide, thread-safe;
-** PTM_NET_ENDPOINTS endpoints, the least recently recorded evicted first.
-** Returns PTM_OK, or PTM_EINVAL for a NULL address, an unsupported family
-** (AF_INET, AF_INET6, AF_UNIX are) or NULL data with n > 0.
-*/
-enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
-                                size_t n, uint64_t latency_ns)
-{
-    unsigned char key[KEY_MAX];
-    struct netEntry *e;
-    size_t klen;
-
-    if (addrKey(peer, len, key, &klen) != 0 || (!data && n > 0))
-        return PTM_EINVAL;
-    if (n > PTM_NET_RESPONSE_MAX)
-        n = PTM_NET_RESPONSE_MAX;
-    pthread_mutex_lock(&table.mu);
-    if (!(e = netFind(key, klen))) {
-        e = netVictim(0);
-        memset(e, 0, offsetof(struct netEntry, data));
-        memcpy(e->key, key, KEY_MAX);
-        e->klen = klen;
-    }
-    if (n)
-        memcpy(e->data, data, n);
-    e->n = n;
-    e->answered = 1;
-    e->latency_ns = latency_ns;
-    e->timeout = (struct ptmNetTimeout){0};
-    e->seq = ++table.seq;
-    pthread_mutex_unlock(&table.mu);
-    return PTM_OK;
-}
-
-/*
-** ptmNetRecordTimeout: a primary's blocking receive from endpoint peer
-** waited waited_ns and failed with err (EAGAIN: its SO_RCVTIMEO ran out)
-** at now_ns (ptmOsNowNs).  Mirrors' receives from the peer then replay the
-** timeout (ptmNetConsult), until the peer answers a primary
-** (ptmNetRecordResponse) or the timeout goes half-open
-** (ptmNetTimeoutOpen).  The answer recorded before, if any, is kept for
-** the half-open probe.  A timeout recorded once the last one went
-** half-open -- the probe it allowed timed out too -- opens the peer again;
-** from the second such probe in a row on, for twice as many replays (up to
-** PTM_NET_HALF_OPEN_MAX).  Why not from the first: a failed probe costs
-** one call that a plain build would have made anyway, while each replay
-** too many after the peer recovered diverts a call that would have
-** succeeded; a slow spell a little longer than PTM_NET_HALF_OPEN_FIRST
-** calls then costs one failed probe and a few diverted calls, not a whole
-** doubled period of them.  A new
-** endpoint with no answer takes a free entry, or evicts; timeout-only
-** entries never fill more than half the table (netVictim).  Returns
-** PTM_OK, or PTM_EINVAL for an address ptmNetRecordResponse refuses or
-** err 0.
-*/
-enum ptmRc ptmNetRecordTimeout(const struct sockaddr *peer, socklen_t len, uint64_t waited_ns,
-                               int err, uint64_t now_ns)
-{
-    unsigned char key[KEY_MAX];
-    struct netEntry *e;
-    size_t klen;
-
-    if (addrKey(peer, len, key, &klen) != 0 || err == 0)
-        return PTM_EINVAL;
-    pthread_mutex_lock(&table.mu);
-    if (!(e = netFind(key, klen))) {
-        e = netVictim(1);
-        memset(e, 0, offsetof(struct netEntry, data));
-        memcpy(e->key, key, KEY_MAX);
-        e->klen = klen;
-    }
-    struct ptmNetTimeout *t = &e->timeout;
-    unsigned open_for = PTM_NET_HALF_OPEN_FIRST, failed = 0;
-    if (t->wait_ns) {
-        open_for = t->open_for;
-        failed = t->failed_probes;
-        if (t->probed || !ptmNetTimeoutOpen(t, now_ns)) {
-            failed += failed < UINT_MAX;
-            if (failed >= 2 && open_for < PTM_NET_HALF_OPEN_MAX)
-                open_for *= 2;
-        }
-    }
-    *t = (struct ptmNetTimeout){.wait_ns = waited_ns ? waited_ns : 1, .at_ns = now_ns,
-                                .open_for = open_for, .err = err, .failed_probes = failed};
-    e->seq = ++table.seq;
-    pthread_mutex_unlock(&table.mu);
-    return PTM_OK;
-}
-
-/*
-** ptmNetTimeoutOpen: whether the recorded timeout t still stands at now_ns
-** (mirrors replay it), or went half-open (the next mirror lets the primary
-** probe the peer).  It stands for t->open_for replays, and for as long as
-** that many receives would have waited (open_for times the recorded wait,
-** at least 1 ms each, at most PTM_NET_HALF_OPEN_MAX_MS in all): a busy
-** caller probes after a few calls, a rare one once the time passed.  A
-** clock behind at_ns (not monotonic: a test's, a corrupt entry) counts as
-** no time passed.  0 for no timeout (t->wait_ns 0) or a NULL t.
-*/
-int ptmNetTimeoutOpen(const struct ptmNetTimeout *t, uint64_t now_ns)
-{
-    if (!t || !t->wait_ns || t->replays >= t->open_for)
-        return 0;
-    uint64_t age = now_ns > t->at_ns ? now_ns - t->at_ns : 0;
-    uint64_t each = t->wait_ns > 1000000u ? t->wait_ns : 1000000u;
-    uint64_t cap = (uint64_t)PTM_NET_HALF_OPEN_MAX_MS * 1000000u;
-    uint64_t span = each > cap / t->open_for ? cap : each * t->open_for;
-    return age < span;
-}
-
-/*
-** ptmNetConsult: what a mirror's first blocking receive from endpoint peer
-** replays at now_ns: a recorded timeout that stands (counted as one more
-** replay), else the recorded answer (half_open set when a timeout was
-** recorded since: this mirror lets the primary probe the peer), else
-** nothing.  Never waits: a table busy (or locked by a thread that did not
-** survive a fork) is a table without the endpoint.  In a fork mirror the
-** count is the child's own: the parent counts it again from the mirror's
-** events (ptmNetCountForkReplays).  OUT: *out.
-*/
-void ptmNetConsult(const struct sockaddr *peer, socklen_t len, uint64_t now_ns,
-                   struct ptmNetPeerView *out)
-{
-    unsigned char key[KEY_MAX];
-    struct netEntry *e;
-    size_t klen;
-
-    memset(out, 0, sizeof *out);
-    if (addrKey(peer, len, key, &klen) != 0 || pthread_mutex_trylock(&table.mu) != 0)
-        return;
-    if ((e = netFind(key, klen))) {
-        struct ptmNetTimeout *t = &e->timeout;
-        if (t->wait_ns) {
-            out->age_ns = now_ns > t->at_ns ? now_ns - t->at_ns : 0;
-            out->open_for = t->open_for;
-        }
-        if (ptmNetTimeoutOpen(t, now_ns)) {
-            out->replay = PTM_NET_REPLAY_TIMEOUT;
-            out->wait_ns = t->wait_ns;
-            out->err = t->err;
-            out->replays = ++t->replays;
-        } else {
-            if (t->wait_ns) {
-                out->half_open = 1;
-                t->probed = 1;
-            }
-            if (e->answered) {
-                out->replay = PTM_NET_REPLAY_ANSWER;
-                out->wait_ns = e->latency_ns;
-            }
-        }
-    }
-    pthread_mutex_unlock(&table.mu);
-}
-
-/* textAddr: the address addrText wrote as text: "a.b.c.d:port",
-** "[v6]:port" or "unix:/path".  OUT: *ss.  Its length, 0 for any other
-** text. */
-static socklen_t textAddr(const char *text, struct sockaddr_storage *ss)
-{
-    char ip[INET6_ADDRSTRLEN + 2];
-    unsigned port;
-    int at = 0;
-
-    memset(ss, 0, sizeof *ss);
-    if (strncmp(text, "unix:/", 6) == 0) {
-        struct sockaddr_un *un = (struct sockaddr_un *)ss;
-        size_t n = strlen(text + 5);
-        if (n >= sizeof un->sun_path)
-            return 0;
-        un->sun_family = AF_UNIX;
-        memcpy(un->sun_path, text + 5, n + 1);
-        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    }
-    if (text[0] == '[') {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-        if (sscanf(text, "[%47[0-9a-fA-F:.]]:%u%n", ip, &port, &at) != 2 || text[at] ||
-            port > 65535 || inet_pton(AF_INET6, ip, &in6->sin6_addr) != 1)
-            return 0;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        return sizeof *in6;
-    }
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    if (sscanf(text, "%15[0-9.]:%u%n", ip, &port, &at) != 2 || text[at] || port > 65535 ||
-        inet_pton(AF_INET, ip, &in->sin_addr) != 1)
-        return 0;
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)port);
-    return sizeof *in;
-}
-
-/*
-** ptmNetCountForkReplays: a fork mirror replayed recorded timeouts in its
-** own copy of the table, whose counts died with it: this counts them in
-** the process's table, from the mirror's events (ring: untrusted; its
-** strings are read within their fields).  An event counts when it is a
-** receive (recv, recvfrom, recvmsg, read) that failed with the detail
-** consultPeer gives a replayed timeout, on a target naming an endpoint
-** whose timeout still stands.  A forged event can only bring a half-open
-** probe sooner: the primary runs, as in a plain build.  ring NULL: nothing.
-*/
-void ptmNetCountForkReplays(const struct ptmRing *ring)
-{
-    uint32_t n = ring ? ptmRingCount(ring) : 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct ptmEvent *ev = &ring->ev[i];
-        char target[PTM_TARGET_MAX], detail[PTM_DETAIL_MAX];
-        if (ev->kind != PTM_EV_CALL || ev->err == 0 ||
-            (ev->call != PTM_CALL_recv && ev->call != PTM_CALL_recvfrom &&
-             ev->call != PTM_CALL_recvmsg && ev->call != PTM_CALL_read))
-            continue;
-        memcpy(detail, ev->detail, sizeof detail);
-        detail[sizeof detail - 1] = '\0';
-        if (strncmp(detail, "timed out after ", 16) != 0)
-            continue;
-        memcpy(target, ev->target, sizeof target);
-        target[sizeof target - 1] = '\0';
-        struct sockaddr_storage ss;
-        unsigned char key[KEY_MAX];
-        size_t klen;
-        socklen_t len = textAddr(target, &ss);
-        if (!len || addrKey((struct sockaddr *)&ss, len, key, &klen) != 0)
-            continue;
-        pthread_mutex_lock(&table.mu);
-        struct netEntry *e = netFind(key, klen);
-        if (e && e->timeout.wait_ns && e->timeout.replays < e->timeout.open_for)
-            e->timeout.replays++;
-        pthread_mutex_unlock(&table.mu);
-    }
-}
-
-/*
-** ptmNetForget: empties the endpoint table.
-*/
-void ptmNetForget(void)
-{
-    pthread_mutex_lock(&table.mu);
-    memset(table.e, 0, sizeof table.e);
-    pthread_mutex_unlock(&table.mu);
-}
-
-/* Copies up to n bytes from offset off of the response recorded for key.
-** Never waits, as ptmNetConsult.  OUT: *total (the response's size),
-** *latency.  The count copied, or -1 when there is none. */
-static ssize_t netLookup(const unsigned char *key, size_t klen, size_t off, void *buf, size_t n,
-                         size_t *total, uint64_t *latency)
-{
-    ssize_t r = -1;
-    struct netEntry *e;
-
-    if (pthread_mutex_trylock(&table.mu) != 0)
-        return -1;
-    if ((e = netFind(key, klen)) && e->answered) {
-        *total = e->n;
-        *latency = e->latency_ns;
-        if (off > e->n)
-            off = e->n;
-        if (n > e->n - off)
-            n = e->n - off;
-        if (n)
-            memcpy(buf, e->data + off, n);
-        r = (ssize_t)n;
-    }
-    pthread_mutex_unlock(&table.mu);
-    return r;
-}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -981,9 +606,8 @@ static int consultPeer(struct ptmSimFile *f, struct ptmSimSock *s, int *err)
 ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
                    struct sockaddr *from, socklen_t *fromlen, int *err)
 {
-    unsigned char key[KEY_MAX];
     struct ptmSimSock *s;
-    size_t klen, total = 0;
+    size_t total = 0;
     uint64_t latency = 0;
     ssize_t r = -1;
 
@@ -1012,9 +636,9 @@ ssize_t ptmNetRecv(struct ptmSimFile *f, void *buf, size_t n, int flags,
         return 0;
     if (s->connected && !s->waited && !nonblocking(f, flags) && consultPeer(f, s, err) != 0)
         return -1;
-    if (s->connected && !s->timed_out &&
-        addrKey((struct sockaddr *)&s->peer, s->peer_len, key, &klen) == 0)
-        r = netLookup(key, klen, s->rx_off, buf, n, &total, &latency);
+    if (s->connected && !s->timed_out)
+        r = ptmNetLookup((struct sockaddr *)&s->peer, s->peer_len, s->rx_off, buf, n, &total,
+                         &latency);
     if (r > 0 || (r == 0 && total == 0 && s->rx_off == 0 && stream(s))) {
         /* A recorded response (an empty one is the peer's close); the
         ** wait for it counts once. */
@@ -1207,6 +831,281 @@ int ptm_shim_setsockopt(int fd, int level, int opt, const void *val, socklen_t l
     return err ? failWith(err) : 0;
 }
 
+/* ------------------------------------------------------ poll, ppoll, select
+** A mirror's wait for its sockets answers from what it would receive: a
+** socket whose peer is in a slow spell replays the timeout (not readable;
+** the wait's whole timeout on the virtual clock), one with a recorded
+** answer is readable after the answer's latency, as ptmNetRecv would
+** return it.  The first such wait on a socket consults the peer in place
+** of its first receive (one call of the spell, not two). */
+
+/* What one mirror wait found so far. */
+struct netWait {
+    uint64_t latency_ns;          /* the longest answer's latency waited for */
+    uint32_t flags;               /* PTM_EVF_HALF_OPEN, PTM_EVF_PRETENDED */
+    int replayed;                 /* a socket replayed its peer's timeout */
+    char target[PTM_TARGET_MAX];  /* the socket that decided the event's target */
+    char note[PTM_DETAIL_MAX];
+};
+
+/* waitRead: whether a socket (its mirror state s) is readable for a wait that
+** may time out (finite).  Consults the peer when the socket has not
+** received yet: a replayed timeout makes it unreadable (and its later
+** receives invented, as after a replayed receive); a recorded answer makes
+** it readable after its latency; nothing recorded, readable but invented.
+** OUT: *w. */
+static int waitRead(struct ptmSimSock *s, int finite, struct netWait *w)
+{
+    struct ptmNetPeerView v;
+    char peer[PTM_TARGET_MAX];
+    size_t total = 0;
+    uint64_t latency = 0;
+    unsigned char b;
+
+    if (s->shut_rd)
+        return 1;                           /* a receive reads 0 at once */
+    if (!s->connected) {
+        w->flags |= PTM_EVF_PRETENDED;      /* a listener's clients are not known */
+        return 1;
+    }
+    if (s->waited) {
+        if (s->timed_out)
+            w->flags |= PTM_EVF_PRETENDED;  /* whether the late answer comes is not known */
+        return 1;
+    }
+    if (!finite) {
+        /* An endless wait does not time out: the receive consults. */
+        if (ptmNetLookup((struct sockaddr *)&s->peer, s->peer_len, 0, &b, 0, &total, &latency) < 0)
+            w->flags |= PTM_EVF_PRETENDED;
+        return 1;
+    }
+    ptmNetConsult((struct sockaddr *)&s->peer, s->peer_len, ptmOsNowNs(), &v);
+    s->waited = 1;
+    addrText((const struct sockaddr *)&s->peer, s->peer_len, peer, sizeof peer);
+    if (v.replay == PTM_NET_REPLAY_TIMEOUT) {
+        s->timed_out = 1;
+        if (!w->replayed) {
+            w->replayed = 1;
+            ptmCopyField(w->target, sizeof w->target, peer);
+            snprintf(w->note, sizeof w->note, "timed out after %.1fms, %.0fms ago (%u of %u)",
+                     (double)v.wait_ns / 1e6, (double)v.age_ns / 1e6, v.replays, v.open_for);
+        }
+        return 0;
+    }
+    if (v.half_open) {
+        w->flags |= PTM_EVF_HALF_OPEN;
+        if (!w->replayed) {
+            ptmCopyField(w->target, sizeof w->target, peer);
+            snprintf(w->note, sizeof w->note, "half-open: timed out %.0fms ago",
+                     (double)v.age_ns / 1e6);
+        }
+    }
+    if (v.replay == PTM_NET_REPLAY_ANSWER) {
+        if (v.wait_ns > w->latency_ns)
+            w->latency_ns = v.wait_ns;
+    } else {
+        w->flags |= PTM_EVF_PRETENDED;      /* nothing recorded: its receive is invented */
+    }
+    return 1;
+}
+
+/* waitOne: the revents of a mirror's wait for events on fd, without its
+** read readiness when that needs the peer consulted and consult is 0
+** (then *need is set). */
+static short waitOne(struct ptmMirror *m, int fd, short events, int finite, int consult,
+                     struct netWait *w, int *need)
+{
+    const short rd = POLLIN | POLLRDNORM, wr = POLLOUT | POLLWRNORM;
+    struct ptmSimFile *f;
+    struct ptmSimSock *s;
+
+    if (fd < 0)
+        return 0;
+    if (ptmSimEntry(m, fd, &f) != 0)
+        return POLLNVAL;
+    if (!w->target[0])
+        sockTarget(m, f, fd, w->target, sizeof w->target);
+    if (f->type == 0 || !ptmSimIsSocket(f) || !(s = sockState(f))) {
+        /* A regular file is always ready; what a pipe, a terminal or a
+        ** fork child's stand-in would deliver is not known. */
+        if (!S_ISREG(f->type) && !S_ISDIR(f->type) && (events & rd))
+            w->flags |= PTM_EVF_PRETENDED;
+        return (short)(events & (rd | wr));
+    }
+    short r = (short)(events & wr);
+    if (!(events & rd))
+        return r;
+    if (!consult && !s->shut_rd && s->connected && !s->waited && finite) {
+        *need = 1;
+        return r;
+    }
+    if (waitRead(s, finite, w))
+        r |= (short)(events & rd);
+    return r;
+}
+
+/* mirrorWait: a mirror's poll of fds[0..n) (the mirror's view of them) for
+** up to timeout_ms (< 0: no limit): writes each revents through the
+** view, records the event of call (its target the socket that decided,
+** its detail the replayed timeout or the half-open probe), and advances
+** the virtual clock.  What is ready at once (a regular file, a writable
+** socket) returns at once, as the real call would, before any answer
+** could come; else the sockets whose answer it waits for consult their
+** peers: the wait ends after the longest answer's latency, or with
+** nothing ready after the whole timeout.  The count of ready descriptors,
+** or -1 with errno. */
+static int mirrorWait(struct ptmMirror *m, enum ptmCall call, struct pollfd *fds, nfds_t n,
+                      long long timeout_ms)
+{
+    struct netWait w = {0};
+    uint64_t t0 = ptmOsNowNs();
+    int ready = 0, need = 0;
+
+    if (n > (nfds_t)INT_MAX)
+        return failWith(EINVAL);
+    if (n && !fds)
+        return failWith(EFAULT);
+    for (int consult = 0; consult < 2 && ready == 0 && (consult == 0 || need); consult++) {
+        for (nfds_t i = 0; i < n; i++) {
+            struct pollfd p;
+            memcpy(&p, ptmRedoIn(&fds[i], sizeof p), sizeof p);
+            short rev = waitOne(m, p.fd, p.events, timeout_ms >= 0, consult, &w, &need);
+            memcpy(ptmRedoOut(&fds[i].revents, sizeof rev), &rev, sizeof rev);
+            ready += rev != 0;
+        }
+    }
+    if (ready == 0 && timeout_ms > 0)
+        ptmTimeAdvance(m, (uint64_t)timeout_ms * 1000000u);
+    else if (ready)
+        ptmTimeAdvance(m, w.latency_ns);
+    if (!w.target[0])
+        ptmCopyField(w.target, sizeof w.target, "none");
+    struct ptmEvent *ev = ptmMirrorRecordCall(call, t0, w.target, ready, 0, 0);
+    if (ev) {
+        ev->flags |= w.flags;
+        if (w.note[0])
+            ptmCopyField(ev->detail, sizeof ev->detail, w.note);
+        else
+            snprintf(ev->detail, sizeof ev->detail, "%d of %u ready", ready, (unsigned)n);
+    }
+    return ready;
+}
+
+/* timespecMs: ts in whole milliseconds, rounded up (a wait never ends
+** early); -1 for NULL (no limit).  OUT: *bad, set for an invalid ts. */
+static long long timespecMs(const struct timespec *ts, int *bad)
+{
+    *bad = 0;
+    if (!ts)
+        return -1;
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L) {
+        *bad = 1;
+        return 0;
+    }
+    if (ts->tv_sec > LLONG_MAX / 1000 - 1)
+        return LLONG_MAX / 1000;
+    return (long long)ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
+}
+
+/*
+** ptm_shim_poll: poll(2).  In a mirror: each descriptor's readiness as the
+** mirror's calls on it would find it (mirrorWait); nothing waits for real.
+*/
+int ptm_shim_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    if (!m)
+        return poll(fds, n, timeout);
+    return mirrorWait(m, PTM_CALL_poll, fds, n, timeout);
+}
+
+/*
+** ptm_shim_ppoll: ppoll(2), as ptm_shim_poll with a timespec (NULL: no
+** limit; EINVAL for an invalid one).  The signal mask is not changed: the
+** mirror waits for nothing.
+*/
+int ptm_shim_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                   const __sigset_t *sigmask)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    int bad;
+    if (!m)
+        return ppoll(fds, n, ts, sigmask);
+    const struct timespec *t = ts ? ptmRedoIn(ts, sizeof *ts) : NULL;
+    long long ms = timespecMs(t, &bad);
+    if (bad)
+        return failWith(EINVAL);
+    return mirrorWait(m, PTM_CALL_ppoll, fds, n, ms);
+}
+
+/*
+** ptm_shim_select: select(2), as ptm_shim_poll over the descriptors of the
+** three sets below nfds (an exceptional condition is never found); the
+** sets are rewritten to the ready ones, and a timeout that ran out to 0.
+** EINVAL for nfds outside [0, FD_SETSIZE] or an invalid timeout.
+*/
+int ptm_shim_select(int nfds, fd_set *restrict rd, fd_set *restrict wr, fd_set *restrict ex,
+                    struct timeval *restrict tv)
+{
+    struct ptmMirror *m = ptmMirrorCurrent;
+    struct pollfd p[FD_SETSIZE];
+    fd_set in[2], out[2];
+    nfds_t n = 0;
+    long long ms = -1;
+
+    if (!m)
+        return select(nfds, rd, wr, ex, tv);
+    if (nfds < 0 || nfds > FD_SETSIZE)
+        return failWith(EINVAL);
+    if (tv) {
+        struct timeval t;
+        memcpy(&t, ptmRedoIn(tv, sizeof t), sizeof t);
+        if (t.tv_sec < 0 || t.tv_usec < 0 || t.tv_usec >= 1000000)
+            return failWith(EINVAL);
+        ms = t.tv_sec > LLONG_MAX / 1000 - 1 ? LLONG_MAX / 1000
+                                             : (long long)t.tv_sec * 1000 + (t.tv_usec + 999) / 1000;
+    }
+    FD_ZERO(&in[0]);
+    FD_ZERO(&in[1]);
+    if (rd)
+        memcpy(&in[0], ptmRedoIn(rd, sizeof *rd), sizeof *rd);
+    if (wr)
+        memcpy(&in[1], ptmRedoIn(wr, sizeof *wr), sizeof *wr);
+    for (int fd = 0; fd < nfds; fd++) {
+        short ev = (short)((FD_ISSET(fd, &in[0]) ? POLLIN : 0) | (FD_ISSET(fd, &in[1]) ? POLLOUT : 0));
+        if (ev)
+            p[n++] = (struct pollfd){.fd = fd, .events = ev};
+    }
+    int r = mirrorWait(m, PTM_CALL_select, p, n, ms);
+    if (r < 0)
+        return r;
+    FD_ZERO(&out[0]);
+    FD_ZERO(&out[1]);
+    r = 0;
+    for (nfds_t i = 0; i < n; i++) {
+        if (p[i].revents & POLLNVAL)
+            return failWith(EBADF);
+        if (p[i].revents & POLLIN)
+            FD_SET(p[i].fd, &out[0]), r++;
+        if (p[i].revents & POLLOUT)
+            FD_SET(p[i].fd, &out[1]), r++;
+    }
+    if (rd)
+        memcpy(ptmRedoOut(rd, sizeof *rd), &out[0], sizeof *rd);
+    if (wr)
+        memcpy(ptmRedoOut(wr, sizeof *wr), &out[1], sizeof *wr);
+    if (ex) {
+        fd_set none;
+        FD_ZERO(&none);
+        memcpy(ptmRedoOut(ex, sizeof *ex), &none, sizeof *ex);
+    }
+    if (tv && r == 0) {
+        struct timeval zero = {0, 0};
+        memcpy(ptmRedoOut(tv, sizeof *tv), &zero, sizeof *tv);
+    }
+    return r;
+}
+
 /* ------------------------------------------------------------------------
 ** A primary's receives
 */
@@ -1288,5 +1187,89 @@ ssize_t ptm_primary_recvfrom(int fd, void *restrict buf, size_t n, int flags,
         recordReceived(fd, ADDR(from), fromlen ? *fromlen : 0, buf, r, ptmOsNowNs() - t0);
     else if (r < 0)
         recordTimeout(fd, flags, errno, ptmOsNowNs() - t0);
+    return r;
+}
+
+/* recordWaitTimeout: a primary's wait for read readiness on fd (and
+** perhaps for other descriptors' writes) ran out after waited_ns with
+** none ready.  When fd is a connected socket, its peer's answer did not
+** come in time: recorded as the peer's timeout (EAGAIN, as a receive's
+** SO_RCVTIMEO).  errno is left as it was. */
+static void recordWaitTimeout(int fd, uint64_t waited_ns)
+{
+    int saved = errno;
+    struct sockaddr_storage ss;
+    socklen_t len = peerOf(fd, NULL, 0, &ss);
+    if (len)
+        (void)ptmNetRecordTimeout((const struct sockaddr *)&ss, len, waited_ns, EAGAIN,
+                                  ptmOsNowNs());
+    errno = saved;
+}
+
+/* theReader: the one descriptor of fds[0..n) that waits for read
+** readiness, or -1 when none or several do (which peer was late is then
+** not known: the program waited for any). */
+static int theReader(const struct pollfd *fds, nfds_t n)
+{
+    int fd = -1;
+    for (nfds_t i = 0; fds && i < n; i++) {
+        if (fds[i].fd < 0 || !(fds[i].events & (POLLIN | POLLRDNORM)))
+            continue;
+        if (fd >= 0 && fd != fds[i].fd)
+            return -1;
+        fd = fds[i].fd;
+    }
+    return fd;
+}
+
+/*
+** ptm_primary_poll, ptm_primary_ppoll, ptm_primary_select: poll(2),
+** ppoll(2), select(2) of a primary: the real call.  One that ran out of
+** time (0 ready, after a limit that was not 0) while exactly one
+** descriptor waited for read readiness, a connected socket, becomes that
+** socket's peer's recorded timeout, as a receive's SO_RCVTIMEO does
+** (ptm_primary_recv): later mirrors replay it, in their receives and
+** waits, until it goes half-open.
+*/
+int ptm_primary_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    int fd = timeout > 0 ? theReader(fds, n) : -1;
+    uint64_t t0 = ptmOsNowNs();
+    int r = poll(fds, n, timeout);
+    if (r == 0 && fd >= 0)
+        recordWaitTimeout(fd, ptmOsNowNs() - t0);
+    return r;
+}
+
+int ptm_primary_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                      const __sigset_t *sigmask)
+{
+    int fd = ts && (ts->tv_sec > 0 || ts->tv_nsec > 0) ? theReader(fds, n) : -1;
+    uint64_t t0 = ptmOsNowNs();
+    int r = ppoll(fds, n, ts, sigmask);
+    if (r == 0 && fd >= 0)
+        recordWaitTimeout(fd, ptmOsNowNs() - t0);
+    return r;
+}
+
+int ptm_primary_select(int nfds, fd_set *restrict rd, fd_set *restrict wr, fd_set *restrict ex,
+                       struct timeval *restrict tv)
+{
+    int fd = -1;
+    if (rd && tv && (tv->tv_sec > 0 || tv->tv_usec > 0) && nfds > 0 && nfds <= FD_SETSIZE) {
+        for (int i = 0; i < nfds; i++) {
+            if (!FD_ISSET(i, rd))
+                continue;
+            if (fd >= 0) {
+                fd = -1;
+                break;
+            }
+            fd = i;
+        }
+    }
+    uint64_t t0 = ptmOsNowNs();
+    int r = select(nfds, rd, wr, ex, tv);
+    if (r == 0 && fd >= 0)
+        recordWaitTimeout(fd, ptmOsNowNs() - t0);
     return r;
 }

@@ -292,27 +292,34 @@ FILE *ptmStdioReadStream(struct ptmMirror *m, FILE *stream, struct ptmSimStream 
 #define PTM_NET_RESPONSE_MAX 4096
 enum ptmRc ptmNetRecordResponse(const struct sockaddr *peer, socklen_t len, const void *data,
                                 size_t n, uint64_t latency_ns);
-/* A peer's recorded timeout: the last blocking receive of a primary from it
-** ran out of time.  Mirrors replay it for open_for replays, and as long as
-** that many receives would have waited; then it is half-open: the next
-** mirror replays the peer's last answer, so that the primary probes it. */
-#define PTM_NET_HALF_OPEN_FIRST 4      /* replays before the first half-open probe */
-#define PTM_NET_HALF_OPEN_MAX 256      /* ... doubled from the 2nd failed probe in a row on */
+/* A peer's slow spell (shims/net_peers.c): the last blocking receive of a
+** primary from it ran out of time, and no primary has received from it
+** since.  Mirrors that consult the peer (calls of the spell) replay the
+** timeout until the call probe_at, and as long as the replays left would
+** have waited; that call is half-open: it replays the peer's last answer,
+** so that the primary probes it.  probe_at is learnt from the peer's past
+** spells. */
+#define PTM_NET_HALF_OPEN_FIRST 4      /* replays before the probe, no spell learnt yet */
+#define PTM_NET_HALF_OPEN_MAX 256      /* replays between two probes, at most */
 #define PTM_NET_HALF_OPEN_MAX_MS 60000 /* the time bound, at most */
+#define PTM_NET_SPELLS 4               /* spells remembered per peer */
 struct ptmNetTimeout {
-    uint64_t wait_ns;             /* how long the receive waited; 0: no timeout */
+    uint64_t wait_ns;             /* how long the last receive waited; 0: no spell */
     uint64_t at_ns;               /* ptmOsNowNs when it was recorded */
-    unsigned replays;             /* mirrors that replayed it since */
-    unsigned open_for;            /* replays before it goes half-open */
+    unsigned calls;               /* mirrors that consulted the peer in this spell */
+    unsigned probe_at;            /* the call that probes (half-open) */
+    unsigned rec_calls;           /* calls when the last timeout was recorded */
+    unsigned probed_at;           /* the call that probed since then; 0: none */
+    unsigned lo;                  /* the last call known to have timed out; 0: none */
     int err;                      /* the receive's errno (EAGAIN) */
-    int probed;                   /* a mirror was let through half-open since */
-    unsigned failed_probes;       /* half-open probes in a row that timed out too */
 };
-/* ptmNetRecordTimeout: a primary's blocking receive from peer waited
-** waited_ns and failed with err at now_ns.  PTM_OK or PTM_EINVAL. */
+/* ptmNetRecordTimeout: a primary's blocking receive from peer (or its wait
+** for the peer's data) waited waited_ns and failed with err at now_ns.
+** PTM_OK or PTM_EINVAL. */
 enum ptmRc ptmNetRecordTimeout(const struct sockaddr *peer, socklen_t len, uint64_t waited_ns,
                                int err, uint64_t now_ns);
-/* ptmNetTimeoutOpen: whether t still stands at now_ns (else: half-open). */
+/* ptmNetTimeoutOpen: whether the next call of t's spell at now_ns replays
+** the timeout (else: half-open). */
 int ptmNetTimeoutOpen(const struct ptmNetTimeout *t, uint64_t now_ns);
 /* What a mirror's first receive from a peer replays (ptmNetConsult). */
 enum ptmNetReplay { PTM_NET_REPLAY_NOTHING, PTM_NET_REPLAY_ANSWER, PTM_NET_REPLAY_TIMEOUT };
@@ -322,7 +329,8 @@ struct ptmNetPeerView {
     uint64_t wait_ns;             /* the answer's latency, or the timeout's wait */
     int err;                      /* TIMEOUT: the errno to replay */
     uint64_t age_ns;              /* since the timeout was recorded (0: none) */
-    unsigned replays, open_for;   /* TIMEOUT: this replay's number, of open_for */
+    unsigned replays, open_for;   /* during a spell: this call's number, and the
+                                     calls that replay before the probe */
 };
 /* ptmNetConsult: what a mirror's first blocking receive from peer replays
 ** at now_ns; counts a replayed timeout.  OUT: *out. */
@@ -330,6 +338,10 @@ void ptmNetConsult(const struct sockaddr *peer, socklen_t len, uint64_t now_ns,
                    struct ptmNetPeerView *out);
 /* ptmNetForget: empties the endpoint table. */
 void ptmNetForget(void);
+/* ptmNetLookup: up to n bytes from offset off of the response recorded
+** for peer.  OUT: buf, *total, *latency.  The count, or -1 for none. */
+ssize_t ptmNetLookup(const struct sockaddr *peer, socklen_t len, size_t off, void *buf, size_t n,
+                     size_t *total, uint64_t *latency);
 /* ptmNetSend: send(2)/sendto(2) of n bytes on socket entry f, simulated.
 ** to: the destination of a sendto, or NULL.  OUT: *err, detail (a note for
 ** the event, cap bytes).  Returns n, or -1 with *err set. */
