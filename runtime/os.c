@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -291,6 +292,12 @@ static int osSetsockopt(int fd, int level, int opt, const void *val, socklen_t l
     return setsockopt(fd, level, opt, val, len);
 }
 
+static ssize_t osReadSelf(void *dst, const void *src, size_t n)
+{
+    struct iovec local = {dst, n}, remote = {(void *)(uintptr_t)src, n};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+}
+
 #define PTM_OS_REAL                                                         \
     {                                                                       \
         .open = osOpen, .close = osClose, .read = osRead, .write = osWrite, \
@@ -314,7 +321,7 @@ static int osSetsockopt(int fd, int level, int opt, const void *val, socklen_t l
         .spin_unlock = osSpinUnlock, .getpid = osGetpid,                    \
         .setrlimit = osSetrlimit, .getnice = osGetnice, .setnice = osSetnice, \
         .getaffinity = osGetaffinity, .setaffinity = osSetaffinity,         \
-        .setsockopt = osSetsockopt,                                         \
+        .setsockopt = osSetsockopt, .read_self = osReadSelf,                \
     }
 
 struct ptmOsTable ptmOs = PTM_OS_REAL;

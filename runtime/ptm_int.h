@@ -116,6 +116,10 @@ struct ptmOsTable {
     int (*getaffinity)(size_t size, cpu_set_t *set);  /* this thread's */
     int (*setaffinity)(size_t size, const cpu_set_t *set);
     int (*setsockopt)(int fd, int level, int opt, const void *val, socklen_t len);
+    /* A copy of n bytes of this process's memory at src that fails
+    ** (EFAULT) instead of faulting: a primary's arguments read before its
+    ** real call, which reports a bad pointer itself (process_vm_readv). */
+    ssize_t (*read_self)(void *dst, const void *src, size_t n);
 };
 extern struct ptmOsTable ptmOs;
 void ptmOsReset(void);

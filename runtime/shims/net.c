@@ -1233,10 +1233,11 @@ static int theReader(const struct pollfd *fds, nfds_t n)
 */
 int ptm_primary_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    int fd = timeout > 0 ? theReader(fds, n) : -1;
     uint64_t t0 = ptmOsNowNs();
     int r = poll(fds, n, timeout);
-    if (r == 0 && fd >= 0)
+    /* Read after the call: it returned 0, so fds was readable. */
+    int fd = r == 0 && timeout > 0 ? theReader(fds, n) : -1;
+    if (fd >= 0)
         recordWaitTimeout(fd, ptmOsNowNs() - t0);
     return r;
 }
@@ -1244,10 +1245,11 @@ int ptm_primary_poll(struct pollfd *fds, nfds_t n, int timeout)
 int ptm_primary_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
                       const __sigset_t *sigmask)
 {
-    int fd = ts && (ts->tv_sec > 0 || ts->tv_nsec > 0) ? theReader(fds, n) : -1;
     uint64_t t0 = ptmOsNowNs();
     int r = ppoll(fds, n, ts, sigmask);
-    if (r == 0 && fd >= 0)
+    /* After the call, as poll's: glibc passes the kernel a copy of ts. */
+    int fd = r == 0 && ts && (ts->tv_sec > 0 || ts->tv_nsec > 0) ? theReader(fds, n) : -1;
+    if (fd >= 0)
         recordWaitTimeout(fd, ptmOsNowNs() - t0);
     return r;
 }
@@ -1255,10 +1257,17 @@ int ptm_primary_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 int ptm_primary_select(int nfds, fd_set *restrict rd, fd_set *restrict wr, fd_set *restrict ex,
                        struct timeval *restrict tv)
 {
-    int fd = -1;
-    if (rd && tv && (tv->tv_sec > 0 || tv->tv_usec > 0) && nfds > 0 && nfds <= FD_SETSIZE) {
+    int fd = -1, saved = errno;
+    fd_set in;
+    struct timeval limit;
+    /* The call rewrites both: read before it, without faulting on a
+    ** pointer the real call would refuse with EFAULT. */
+    if (rd && tv && nfds > 0 && nfds <= FD_SETSIZE &&
+        ptmOs.read_self(&limit, tv, sizeof limit) == (ssize_t)sizeof limit &&
+        (limit.tv_sec > 0 || limit.tv_usec > 0) &&
+        ptmOs.read_self(&in, rd, sizeof in) == (ssize_t)sizeof in) {
         for (int i = 0; i < nfds; i++) {
-            if (!FD_ISSET(i, rd))
+            if (!FD_ISSET(i, &in))
                 continue;
             if (fd >= 0) {
                 fd = -1;
@@ -1267,6 +1276,7 @@ int ptm_primary_select(int nfds, fd_set *restrict rd, fd_set *restrict wr, fd_se
             fd = i;
         }
     }
+    errno = saved;
     uint64_t t0 = ptmOsNowNs();
     int r = select(nfds, rd, wr, ex, tv);
     if (r == 0 && fd >= 0)
