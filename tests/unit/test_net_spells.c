@@ -312,3 +312,25 @@ Test(spells, hostile_values_stay_in_bounds)
     cr_assert_leq(v.open_for, 1);
     ptmNetForget();
 }
+
+Test(spells, primaries_that_run_during_the_replays_bound_the_spell)
+{
+    const uint64_t now = 1000 * MS;
+    ptmNetForget();
+    answerOf(31);
+    /* A caller with no alternative: its primaries run after each replay.
+    ** One that times out says the spell lasted that long; the answer
+    ** after the next ends it, and what a failed call bracketed is kept
+    ** as it is, not explored below. */
+    timeoutAt(31, 50 * MS, now);
+    cr_assert_eq(consultPort(31, now).replay, PTM_NET_REPLAY_TIMEOUT);
+    timeoutAt(31, 50 * MS, now);
+    struct ptmNetPeerView v = consultPort(31, now);
+    cr_assert_eq(v.replay, PTM_NET_REPLAY_TIMEOUT);
+    cr_assert_eq(v.replays, 2, "the count goes on");
+    cr_assert_eq(v.open_for, PTM_NET_HALF_OPEN_FIRST, "a primary that ran is no probe");
+    answerOf(31);
+    timeoutAt(31, 50 * MS, now);
+    cr_assert_eq(consultPort(31, now).open_for, 2);
+    ptmNetForget();
+}
