@@ -334,3 +334,22 @@ Test(spells, primaries_that_run_during_the_replays_bound_the_spell)
     cr_assert_eq(consultPort(31, now).open_for, 2);
     ptmNetForget();
 }
+
+Test(spells, steady_spells_explore_again_once_the_failure_is_forgotten)
+{
+    uint64_t now = 1000 * MS;
+    unsigned failed_at[10], nfailed = 0;
+    ptmNetForget();
+    answerOf(41);
+    for (unsigned i = 0; i < 10; i++) {
+        struct spellCost c = spell(41, 4, &now, MS, 1000);
+        cr_assert_eq(c.diverted, 0, "spell %u", i);
+        if (c.failed)
+            failed_at[nfailed++] = i;
+    }
+    cr_assert_eq(nfailed, 2);
+    cr_assert_eq(failed_at[0], 1, "the second spell explores below the first");
+    cr_assert_eq(failed_at[1], 6, "five spells later, once it left the %u remembered",
+                 PTM_NET_SPELLS);
+    ptmNetForget();
+}
