@@ -78,9 +78,6 @@
 #define VERSION_SHM_BYTES 100       /* both wal-index headers and nBackfill */
 #define SHM_ATTEMPTED 128           /* nBackfillAttempted in the -shm */
 #define VERSION_SHM_READ 132        /* the -shm bytes a version is read from */
-#define WAL_HDR_BYTES 48            /* one wal-index header (WalIndexHdr) */
-#define WAL_FILE_HDR 32             /* the -wal's own header */
-#define WAL_FRAME_HDR 24            /* before each page in the -wal */
 
 /* The kinds of lock an event may name, one event per kind per mirror. */
 enum lockKind { LK_SHARED, LK_RESERVED, LK_EXCLUSIVE, LK_WAL_WRITE, LK_WAL_CKPT, LK_COUNT };
@@ -100,6 +97,7 @@ struct shmCopy {
     ** the real header nor the copy changed, Begin reads only the header. */
     unsigned char seen[VERSION_SHM_BYTES];
     int seen_ok, written;
+    struct ptmSqlShmView view;      /* the real -shm mapped (sqlite_wal.c) */
 };
 
 /* What ptmSqlOverlayBegin saw of the real database. */
@@ -559,47 +557,48 @@ static int shmFill(struct shmCopy *s, int i, int size)
     return SQLITE_OK;
 }
 
-static void shmRebase(struct ptmSqlOverlay *o)
+/* shmRebase: the -shm at its path now (o->shm's descriptor, maybe
+** another file's).  OUT: *st, its stat (zeros: none). */
+static void shmRebase(struct ptmSqlOverlay *o, struct stat *st)
 {
     char path[PATH_MAX + 8];
-    struct ptmSqlMemFile m;
     shmPath(o, path, sizeof path);
-    ptmSqlMemInit(&m);
-    rebase(&m, path);
-    if (m.fd != o->shm.fd || m.dev != o->shm.dev || m.ino != o->shm.ino)
+    memset(st, 0, sizeof *st);
+    int fd = privateFd(path, st);
+    if (fd < 0)
+        memset(st, 0, sizeof *st);
+    if (fd != o->shm.fd || st->st_dev != o->shm.dev || st->st_ino != o->shm.ino)
         o->shm.seen_ok = 0; /* another -shm: copy it whole */
-    o->shm.fd = m.fd;
-    o->shm.dev = m.dev;
-    o->shm.ino = m.ino;
+    o->shm.fd = fd;
+    o->shm.dev = fd >= 0 ? st->st_dev : 0;
+    o->shm.ino = fd >= 0 ? st->st_ino : 0;
+}
+
+/* shmStat: the real -shm's stat, through the descriptor the copy reads
+** when it is still linked (a path's stat costs a lookup per component):
+** SQLite only ever deletes a -shm (the last connection's close), which
+** makes its link count 0, and the path is looked up again.  OUT: *st
+** (zeros: no -shm). */
+static void shmStat(struct ptmSqlOverlay *o, struct stat *st)
+{
+    if (o->shm.fd >= 0 && ptmOs.fstat(o->shm.fd, st) == 0 && st->st_nlink > 0 &&
+        st->st_dev == o->shm.dev && st->st_ino == o->shm.ino)
+        return;
+    shmRebase(o, st);
 }
 
 /* walFreshFrom: where the committed frames of the -wal end, by the private
-** copy of the WAL index as it was just read from the real one: a frame
-** past them is one the overlay writes itself (whole), or one it never
-** reads (a stale frame of an earlier generation, or one a real writer
-** appended after the copy was made), so a block there need not be read
-** from the real file before the overlay's frame goes into it.  Only a
-** copy whose two headers agree is believed; otherwise every block is
-** read as before. */
+** copy of the WAL index as it was just read from the real one
+** (ptmSqlWalCommittedEnd): a frame past them is one the overlay writes
+** itself (whole), or one it never reads (a stale frame of an earlier
+** generation, or one a real writer appended after the copy was made), so
+** a block there need not be read from the real file before the overlay's
+** frame goes into it. */
 static void walFreshFrom(struct ptmSqlOverlay *o)
 {
-    const unsigned char *h;
-    uint16_t sz;
-    uint32_t mx;
-    sqlite3_int64 page;
-
     o->wal.fresh_from = INT64_MAX;
-    if (o->shm.n < 1 || o->shm.fd < 0)
-        return;
-    h = o->shm.region[0];
-    if (memcmp(h, h + WAL_HDR_BYTES, WAL_HDR_BYTES) != 0 || !h[12])
-        return; /* torn or never initialised: SQLite will recover from the file */
-    memcpy(&sz, h + 14, sizeof sz);
-    memcpy(&mx, h + 16, sizeof mx);
-    page = sz == 1 ? 65536 : sz;
-    if (page < 512)
-        return;
-    o->wal.fresh_from = WAL_FILE_HDR + (sqlite3_int64)mx * (page + WAL_FRAME_HDR);
+    if (o->shm.n >= 1 && o->shm.fd >= 0)
+        o->wal.fresh_from = ptmSqlWalCommittedEnd(o->shm.region[0]);
 }
 
 /* walKeepBelow: the -wal's reads are kept below its committed end, when
@@ -625,7 +624,8 @@ static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile 
         return SQLITE_IOERR_SHMMAP;
     s = &p->o->shm;
     if (s->n == 0) {
-        shmRebase(p->o);
+        struct stat st;
+        shmRebase(p->o, &st);
         repin(p->o);
     }
     while (s->n <= i) {
@@ -663,7 +663,10 @@ static int ovShmLock(sqlite3_file *f, int ofst, int n, int flags)
     }
     if (rc != SQLITE_OK)
         return rc;
-    if ((flags & SQLITE_SHM_LOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && ofst < 3)
+    /* The checkpoint and recovery locks: SQLite may write the copy beyond
+    ** read marks (the write lock alone writes it only with frames, which
+    ** End sees the -wal written for). */
+    if ((flags & SQLITE_SHM_LOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && ofst < 3 && ofst + n > 1)
         s->written = 1;
     for (i = ofst; i < ofst + n; i++) {
         if (flags & SQLITE_SHM_UNLOCK) {
@@ -697,6 +700,7 @@ static int ovShmUnmap(sqlite3_file *f, int deleteFlag)
         free(p->o->shm.region[i]);
     p->o->shm.n = 0;
     p->o->shm.seen_ok = 0;
+    ptmSqlShmViewUnmap(&p->o->shm.view);
     return SQLITE_OK;
 }
 
@@ -1177,20 +1181,33 @@ static int headStill(const struct ptmSqlOverlay *o, const struct dbVersion *was,
            memcmp(o->ver.shm + 96, o->ver.attempted, 4) == 0;
 }
 
-/* refreshShm: the copy of the WAL index read again from the real -shm
-** when it changed (or the last mirror wrote into it), in place, else its
-** header only; o->ver's -shm part; the -wal opened again when it may be
-** another file. */
+/* refreshShm: the copy of the WAL index brought up to the real -shm, in
+** place: through its mapping what moved (sqlite_wal.c), else (no mapping:
+** mmap refused) read again whole when it changed or the last mirror wrote
+** into it, else its header only; o->ver's -shm part; the -wal opened again
+** when it may be another file. */
 static void refreshShm(struct ptmSqlOverlay *o, int *rc)
 {
     char path[PATH_MAX + 8];
     unsigned char was_seen[VERSION_SHM_BYTES], buf[VERSION_SHM_READ];
     int same, seen_ok;
+    struct stat st;
 
-    shmRebase(o);
+    shmStat(o, &st);
     seen_ok = o->shm.seen_ok;
     memcpy(was_seen, o->shm.seen, sizeof was_seen);
-    if (o->shm.n && o->shm.fd >= 0 && (o->shm.written || !o->shm.seen_ok)) {
+    if (o->shm.n && o->shm.fd >= 0 &&
+        ptmSqlShmViewMap(&o->shm.view, o->shm.fd, o->shm.dev, o->shm.ino,
+                         (size_t)o->shm.n * PTM_SQL_SHM_REGION) == 0) {
+        unsigned char hdr[PTM_SQL_SHM_HDR];
+        ptmSqlShmCopy(&o->shm.view, st.st_size, o->shm.region, o->shm.n,
+                      seen_ok ? was_seen : NULL, !o->shm.written, hdr);
+        shmVersion(&o->ver, hdr, VERSION_SHM_READ);
+        same = seen_ok && memcmp(hdr, was_seen, sizeof was_seen) == 0;
+        memcpy(o->shm.seen, hdr, sizeof o->shm.seen);
+        o->shm.seen_ok = o->ver.have_shm = 1;
+        o->shm.written = 0;
+    } else if (o->shm.n && o->shm.fd >= 0 && (o->shm.written || !o->shm.seen_ok)) {
         /* The copy is read again whole in any case (the last mirror wrote
         ** into it, or it is another -shm's): one pread fewer. */
         same = shmReread(o, rc);
@@ -1225,7 +1242,12 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     struct stat st, was_st = o->db_st;
     struct dbVersion was = o->ver;
 
-    if (ptmOs.stat(o->name, &st) != 0)
+    /* The descriptor's fstat while the file is linked (see shmStat: a
+    ** database deleted or renamed over has a link count of 0), else the
+    ** path's. */
+    if (!(o->dbf.fd >= 0 && ptmOs.fstat(o->dbf.fd, &st) == 0 && st.st_nlink > 0 &&
+          st.st_dev == o->dbf.dev && st.st_ino == o->dbf.ino) &&
+        ptmOs.stat(o->name, &st) != 0)
         memset(&st, 0, sizeof st);
     o->db_st = st;
     if (!st.st_ino)
@@ -1315,7 +1337,7 @@ static void keepReads(struct ptmSqlOverlay *o)
 ** only read, the cache is SQLite's own to check, as any connection's. */
 int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
 {
-    int rc = SQLITE_OK;
+    int rc = SQLITE_OK, wrote;
 
     if (o->active && o->mirror == ptmMirrorCurrent &&
         (!ptmMirrorCurrent || o->mirror_t0 == ptmMirrorCurrent->t0_ns)) {
@@ -1323,20 +1345,31 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
         return SQLITE_OK;
     }
     rollBack(o);
-    if (dropWrites(o) || o->stale || o->active)
+    if (o->active) {
+        /* A mirror that ended without End, maybe inside the copy of the
+        ** WAL index (a fault in the mapping: the -shm shrank): the copy
+        ** is read whole, through a new mapping. */
+        ptmSqlShmViewUnmap(&o->shm.view);
+        o->shm.seen_ok = 0;
+    }
+    wrote = dropWrites(o);
+    if (wrote)
+        o->shm.written = 1;
+    if (wrote || o->stale || o->active)
         sqlite3_db_release_memory(o->db);
     if (o->stale || o->active) {
         ptmSqlKeptFlush(&o->dbf);
         ptmSqlKeptFlush(&o->wal);
     }
     o->stale = 0;
+    /* Active from here: a mirror stopped inside refresh leaves it so. */
+    o->active = 1;
+    o->mirror = ptmMirrorCurrent;
+    o->mirror_t0 = ptmMirrorCurrent ? ptmMirrorCurrent->t0_ns : 0;
     refresh(o, &rc);
     keepReads(o);
     o->busy = busy;
     o->reported = 0;
-    o->active = 1;
-    o->mirror = ptmMirrorCurrent;
-    o->mirror_t0 = ptmMirrorCurrent ? ptmMirrorCurrent->t0_ns : 0;
     repin(o);
     return rc == SQLITE_IOERR_SHMMAP ? SQLITE_IOERR_READ : rc;
 }
@@ -1352,7 +1385,10 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     changed = memcmp(&now, &o->ver, sizeof now) != 0;
     /* Pages read while a writer held its lock, or while the database
     ** changed, may be torn under a change counter that looks current. */
-    o->stale = dropWrites(o) || changed || o->reported;
+    o->stale = dropWrites(o);
+    if (o->stale)
+        o->shm.written = 1; /* its frames went into the copy of the index */
+    o->stale = o->stale || changed || o->reported;
     if (changed || o->reported) {
         ptmSqlKeptFlush(&o->dbf);
         ptmSqlKeptFlush(&o->wal);
@@ -1388,6 +1424,7 @@ void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
     for (i = 0; i < o->shm.n; i++)
         free(o->shm.region[i]);
     o->shm.n = 0;
+    ptmSqlShmViewUnmap(&o->shm.view);
     atomic_fetch_add_explicit(&abandonedCount, 1, memory_order_relaxed);
 }
 
