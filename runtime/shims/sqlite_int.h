@@ -18,6 +18,7 @@
 #define PTM_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "shims_int.h"
@@ -285,6 +286,21 @@ void ptmSqlBusyGiveBack(sqlite3 *db, uint64_t token, int ms);
 ** mirror used, and the host's own set back after. */
 void *ptmSqlPrimaryApply(const struct ptmRing *ring, uint64_t timeout_us);
 void ptmSqlPrimaryRestore(void *saved);
+
+/* sqlite_fds.c: the private read-only descriptors of the overlays and of
+** the busy wait, in a process-wide table (closing any descriptor of a file
+** drops every POSIX lock the process holds on it).
+** ptmSqlPrivateFd: the descriptor of the file at path, opened on first
+** use; OUT: *st (its identity); -1 (errno set; ENOENT: no such file).
+** ptmSqlPinSet: pins the entries of the descriptors now[] (-1: none),
+** releases those of was[], closes what that leaves unpinned and may be
+** closed (not at its path, no other descriptor of the process open on it);
+** was[] becomes now[].  ptmSqlPrivateFdsAtforkChild: the table's lock made
+** anew in a child of the host's fork(). */
+#define PTM_SQL_PINS 4
+int ptmSqlPrivateFd(const char *path, struct stat *st);
+void ptmSqlPinSet(int was[PTM_SQL_PINS], const int now[PTM_SQL_PINS]);
+void ptmSqlPrivateFdsAtforkChild(void);
 
 /* ptmSqlWalLockFd: a private read-only descriptor (pinned, see
 ** sqlite_vfs.c) of the -shm of the database at path, -1 when it has none

@@ -23,7 +23,7 @@
 ** busy policy of ptmSqlOverlayBegin says.
 **
 ** The private descriptors live in a process-wide table keyed by device and
-** inode and are closed only when that drops no lock (pinSet): closing any
+** inode and are closed only when that drops no lock (sqlite_fds.c): closing any
 ** descriptor of a file drops every POSIX lock the process holds on it, the
 ** host's included.  xClose of an overlay file frees only memory.
 **
@@ -138,7 +138,7 @@ struct ptmSqlOverlay {
         struct timespec dmtime;
         unsigned char hdr[28], salt[8], backfill[4];
     } key;
-    int pinned[4];                  /* the private descriptors it pins (pinSet) */
+    int pinned[PTM_SQL_PINS];                  /* the private descriptors it pins */
     unsigned char head[BLOCK];      /* the database's first block, read at Begin */
     ssize_t head_got;               /* its bytes read; -1: none */
 };
@@ -152,181 +152,18 @@ struct ovFile {
     int is_db;
 };
 
-/* ---------------------------------------------------------------------
-** Private descriptors: one per file, opened once, closed only when that
-** drops no lock (pinSet, below).
-*/
-struct privFd {
-    dev_t dev;
-    ino_t ino;
-    int fd;
-    unsigned refs;                  /* overlays (any thread) and busy waits using it */
-    char *path;                     /* where it was opened (NULL: no memory) */
-};
-static struct privFd *privFds;
-static size_t nPrivFds, capPrivFds;
-static pthread_mutex_t privMu = PTHREAD_MUTEX_INITIALIZER;
-
-/* A child of the host's fork() inherits the table but maybe a locked
-** mutex. */
-static void privAtforkChild(void)
-{
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    privMu = fresh;
-}
-
-/* The fork executor's child is made by a raw clone(), without
-** pthread_atfork: alone in its process, it takes no lock on the table
-** (one a host thread held across the clone would never be released).  The
-** table is changed only on a first open, under the lock: a child cloned in
-** that instant may miss the new entry, and opens its own. */
-static void privLock(void)
-{
-    if (!ptmMirrorCurrent || !ptmMirrorCurrent->in_child)
-        pthread_mutex_lock(&privMu);
-}
-
-static void privUnlock(void)
-{
-    if (!ptmMirrorCurrent || !ptmMirrorCurrent->in_child)
-        pthread_mutex_unlock(&privMu);
-}
-
-/* privateFd: the private read-only descriptor of the file at path, opened
-** on first use.  OUT: *st (its identity).  -1 (errno set) when the file
-** cannot be opened; ENOENT: it does not exist. */
-static int privateFd(const char *path, struct stat *st)
-{
-    int fd = -1;
-    size_t i;
-
-    if (ptmOs.stat(path, st) != 0)
-        return -1;
-    privLock();
-    for (i = 0; i < nPrivFds; i++)
-        if (privFds[i].dev == st->st_dev && privFds[i].ino == st->st_ino) {
-            fd = privFds[i].fd;
-            break;
-        }
-    if (fd < 0) {
-        fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
-        if (fd >= 0 && ptmOs.fstat(fd, st) != 0)
-            memset(st, 0, sizeof *st); /* kept all the same (pinSet may close it) */
-        if (fd >= 0 && nPrivFds == capPrivFds) {
-            size_t cap = capPrivFds ? capPrivFds * 2 : 16;
-            struct privFd *more = realloc(privFds, cap * sizeof *more);
-            if (more) {
-                privFds = more;
-                capPrivFds = cap;
-            }
-        }
-        /* A full table that cannot grow leaks the descriptor rather than
-        ** close it. */
-        if (fd >= 0 && nPrivFds < capPrivFds)
-            privFds[nPrivFds++] = (struct privFd){st->st_dev, st->st_ino, fd, 0, strdup(path)};
-    }
-    privUnlock();
-    return fd;
-}
-
-/* ---------------------------------------------------------------------
-** Closing a private descriptor, when that drops no lock.
-**
-** Each overlay pins the entries its files read through (pinSet: o->pinned,
-** moved when a file is rebased to a new inode, released when the overlay
-** is freed or abandoned); a primary's busy wait pins the -shm it probes.
-** An entry no one pins is closed only when its file is no longer at its
-** path (deleted, or replaced by another inode: no new open reaches it)
-** and no other descriptor of the process is open on that inode
-** (/proc/self/fd): a process that has no descriptor of a file holds no
-** POSIX lock on it, so the close drops nothing.  The fork executor's child
-** never closes one (its table is a copy; it changes nothing).
-*/
-/* otherFdOpenOn: whether a descriptor of the process other than except is
-** open on dev/ino; 1 also when /proc cannot tell. */
-static int otherFdOpenOn(dev_t dev, ino_t ino, int except)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int found = 0;
-
-    if (!d)
-        return 1;
-    while (!found && (e = readdir(d)) != NULL) {
-        char path[64];
-        struct stat st;
-        char *end;
-        long n = strtol(e->d_name, &end, 10);
-        if (*end || e->d_name[0] == '.' || n == except || n == dirfd(d))
-            continue;
-        snprintf(path, sizeof path, "/proc/self/fd/%ld", n);
-        found = stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
-    }
-    closedir(d);
-    return found;
-}
-
-/* sweepLocked: closes entry i when it may (above); under privLock.
-** Whether it was closed (entry i is then another one). */
-static int sweepLocked(size_t i)
-{
-    struct privFd *p = &privFds[i];
-    struct stat st;
-
-    if (p->refs || !p->path)
-        return 0;
-    if (ptmOs.stat(p->path, &st) == 0 && st.st_dev == p->dev && st.st_ino == p->ino)
-        return 0; /* still the file at its path: the host may open and lock it */
-    if (otherFdOpenOn(p->dev, p->ino, p->fd))
-        return 0;
-    ptmOs.close(p->fd);
-    free(p->path);
-    privFds[i] = privFds[--nPrivFds];
-    return 1;
-}
-
-/* pinSet: pins the entries of the descriptors now[] (-1: none), releases
-** those of was[], and closes what that leaves unpinned and may close;
-** was[] becomes now[]. */
-#define PINS 4
-static void pinSet(int was[PINS], const int now[PINS])
-{
-    size_t i;
-    int k;
-
-    if (ptmMirrorCurrent && ptmMirrorCurrent->in_child)
-        return;
-    if (memcmp(was, now, sizeof(int) * PINS) == 0)
-        return;
-    pthread_mutex_lock(&privMu);
-    for (i = 0; i < nPrivFds; i++)
-        for (k = 0; k < PINS; k++) {
-            if (now[k] >= 0 && privFds[i].fd == now[k])
-                privFds[i].refs++;
-            if (was[k] >= 0 && privFds[i].fd == was[k] && privFds[i].refs)
-                privFds[i].refs--;
-        }
-    for (i = 0; i < nPrivFds;)
-        if (!privFds[i].refs && !sweepLocked(i))
-            i++;
-        else if (privFds[i].refs)
-            i++;
-    pthread_mutex_unlock(&privMu);
-    memcpy(was, now, sizeof(int) * PINS);
-}
-
 /* repin: o pins the descriptors its files read through now. */
 static void repin(struct ptmSqlOverlay *o)
 {
-    int now[PINS] = {o->dbf.fd, o->wal.fd, o->shm.fd, o->journal.fd};
-    pinSet(o->pinned, now);
+    int now[PTM_SQL_PINS] = {o->dbf.fd, o->wal.fd, o->shm.fd, o->journal.fd};
+    ptmSqlPinSet(o->pinned, now);
 }
 
 /* unpin: o pins nothing any more (freed or abandoned). */
 static void unpin(struct ptmSqlOverlay *o)
 {
-    static const int none[PINS] = {-1, -1, -1, -1};
-    pinSet(o->pinned, none);
+    static const int none[PTM_SQL_PINS] = {-1, -1, -1, -1};
+    ptmSqlPinSet(o->pinned, none);
 }
 
 /* rebase: points mf at the current file at path (it may have appeared,
@@ -338,7 +175,7 @@ static _Thread_local int lastErrno; /* xGetLastError: sqlite3_system_errno */
 static int rebase(struct ptmSqlMemFile *mf, const char *path)
 {
     struct stat st;
-    int fd = privateFd(path, &st), err = fd < 0 && errno != ENOENT ? errno : 0;
+    int fd = ptmSqlPrivateFd(path, &st), err = fd < 0 && errno != ENOENT ? errno : 0;
     if (err)
         lastErrno = err;
     mf->fd = fd;
@@ -564,7 +401,7 @@ static void shmRebase(struct ptmSqlOverlay *o, struct stat *st)
     char path[PATH_MAX + 8];
     shmPath(o, path, sizeof path);
     memset(st, 0, sizeof *st);
-    int fd = privateFd(path, st);
+    int fd = ptmSqlPrivateFd(path, st);
     if (fd < 0)
         memset(st, 0, sizeof *st);
     if (fd != o->shm.fd || st->st_dev != o->shm.dev || st->st_ino != o->shm.ino)
@@ -940,7 +777,7 @@ static void threadExit(void *unused)
     for (; o; o = next) {
         next = o->next;
         sqlite3_finalize(o->rollback);
-        unpin(o); /* its descriptors may close now (pinSet) */
+        unpin(o); /* its descriptors may close now (ptmSqlPinSet) */
         if (o->db && sqlite3_close(o->db) != SQLITE_OK)
             continue; /* statements left: leak it rather than free under them */
         ptmSqlMemFree(&o->journal);
@@ -956,7 +793,7 @@ static void vfsRegister(void)
 {
     sqlite3_vfs *real = sqlite3_vfs_find(NULL);
 
-    pthread_atfork(NULL, NULL, privAtforkChild);
+    pthread_atfork(NULL, NULL, ptmSqlPrivateFdsAtforkChild);
     if (!real || pthread_key_create(&threadKey, threadExit) != 0)
         return;
     ovVfs.mxPathname = real->mxPathname;
@@ -1051,7 +888,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     ptmSqlMemInit(&o->journal);
     o->shm.fd = -1;
     o->head_got = -1;
-    for (int k = 0; k < PINS; k++)
+    for (int k = 0; k < PTM_SQL_PINS; k++)
         o->pinned[k] = -1;
     lastErrno = 0;
     opening = o;
@@ -1445,40 +1282,6 @@ int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o)
         return 1;
     return !probe(o->dbf.fd, F_WRLCK, PENDING_BYTE, 1, &pid) &&
            !probe(o->dbf.fd, F_WRLCK, SHARED_FIRST, SHARED_SIZE, &pid);
-}
-
-/* ptmSqlWalLockFd: see sqlite_int.h.  The descriptor is pinned until
-** ptmSqlWalLockPut. */
-int ptmSqlWalLockFd(const char *path)
-{
-    char shm[PATH_MAX + 8];
-    struct stat st;
-    int was[PINS] = {-1, -1, -1, -1}, now[PINS] = {-1, -1, -1, -1};
-
-    if (!path || !*path || snprintf(shm, sizeof shm, "%s-shm", path) >= (int)sizeof shm)
-        return -1;
-    now[0] = privateFd(shm, &st);
-    pinSet(was, now);
-    return now[0];
-}
-
-/* ptmSqlWalLockPut: see sqlite_int.h. */
-void ptmSqlWalLockPut(int fd)
-{
-    int was[PINS] = {fd, -1, -1, -1};
-    static const int none[PINS] = {-1, -1, -1, -1};
-    if (fd >= 0)
-        pinSet(was, none);
-}
-
-/* ptmSqlPrivateFds: see sqlite_int.h. */
-size_t ptmSqlPrivateFds(void)
-{
-    size_t n;
-    pthread_mutex_lock(&privMu);
-    n = nPrivFds;
-    pthread_mutex_unlock(&privMu);
-    return n;
 }
 
 /* ptmSqlWalWriteHeld: see sqlite_int.h. */
