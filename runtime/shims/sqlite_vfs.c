@@ -1037,8 +1037,12 @@ static void refreshShm(struct ptmSqlOverlay *o, int *rc)
         ptmSqlShmViewMap(&o->shm.view, o->shm.fd, o->shm.dev, o->shm.ino,
                          (size_t)o->shm.n * PTM_SQL_SHM_REGION) == 0) {
         unsigned char hdr[PTM_SQL_SHM_HDR];
+        /* Intact: SQLite wrote neither beyond read marks (the locks it
+        ** took, frames of the overlay's) nor the header (a restart whose
+        ** frames then failed to be written would leave no other trace). */
+        int intact = !o->shm.written && memcmp(o->shm.region[0], was_seen, sizeof was_seen) == 0;
         ptmSqlShmCopy(&o->shm.view, st.st_size, o->shm.region, o->shm.n,
-                      seen_ok ? was_seen : NULL, !o->shm.written, hdr);
+                      seen_ok ? was_seen : NULL, intact, hdr);
         shmVersion(&o->ver, hdr, VERSION_SHM_READ);
         same = seen_ok && memcmp(hdr, was_seen, sizeof was_seen) == 0;
         memcpy(o->shm.seen, hdr, sizeof o->shm.seen);
