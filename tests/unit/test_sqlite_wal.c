@@ -8,11 +8,10 @@
 ** database can change (a commit here or from another connection, each
 ** checkpoint mode, a WAL restart under new salts, VACUUM, the last
 ** connection's close and a new session) sees the new state, never a copy
-** kept from before; a -shm that shrank under the mapping, and a fault in
-** it, leave the next mirror right.
+** kept from before; a -shm that shrank under the mapping leaves the next
+** mirror right, and a fault in it ends an inline mirror as crashed.
 */
 #include <criterion/criterion.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -387,19 +386,11 @@ Test(sqlite_wal, a_shm_cut_short_between_mirrors, .init = setup, .fini = teardow
 }
 
 /* A fault inside the copy (the -shm shrank between the size Begin read and
-** the copy: here a size that lies): the mirror ends there, as the mirror
-** executors' crash handling ends it (a handler that jumps back stands for
-** it); the next mirror maps the file again and is right. */
-static sigjmp_buf faulted;
-static volatile int faults;
+** the copy: here a size that lies) in a mirror of the inline executor:
+** the mirror ends as crashed, by SIGBUS, and the host goes on; the next
+** mirror maps the file again and is right. */
 static off_t lieAbout = -1;
-
-static void onBus(int sig)
-{
-    (void)sig;
-    faults++;
-    siglongjmp(faulted, 1);
-}
+static struct ptmSqlOverlay *faulting;
 
 static int lyingFstat(int fd, struct stat *st)
 {
@@ -409,30 +400,34 @@ static int lyingFstat(int fd, struct stat *st)
     return rc;
 }
 
-Test(sqlite_wal, a_fault_in_the_copy_ends_the_mirror_and_the_next_is_right, .init = setup,
-     .fini = teardown)
+static void mirrorBegins(void *frame)
+{
+    *(int *)frame = ptmSqlOverlayBegin(faulting, PTM_SQL_BUSY_GO_ON);
+}
+
+Test(sqlite_wal, a_fault_in_the_copy_is_a_crashed_inline_mirror, .init = setup, .fini = teardown)
 {
     const char *path = abandonedWalDb();
-    struct ptmSqlOverlay *o = overlay(path);
-    struct sigaction sa = {.sa_handler = onBus}, old;
+    struct ptm_tx_desc d = {.abi = PTM_ABI_VERSION, .transaction_id = "wal.fault",
+                            .function = "t", .frame_size = sizeof(int), .mirror = mirrorBegins};
+    struct ptmMirrorRun r;
     char shm[256];
+    int fr = -1;
 
+    faulting = overlay(path);
     snprintf(shm, sizeof shm, "%s-shm", path);
-    cr_assert_eq(mirrorDigest(o, 0), 200 * 1000 + 2);
+    cr_assert_eq(mirrorDigest(faulting, 0), 200 * 1000 + 2);
+    ptmMirrorLeave(&mirror);
     cr_assert_eq(truncate(shm, 3), 0);
     lieAbout = REGION;
     ptmOs.fstat = lyingFstat;
-    sigemptyset(&sa.sa_mask);
-    cr_assert_eq(sigaction(SIGBUS, &sa, &old), 0);
-    ptmMirrorLeave(&mirror);
-    ptmMirrorEnter(&mirror, ring);
-    if (!sigsetjmp(faulted, 1)) {
-        ptmSqlOverlayBegin(o, PTM_SQL_BUSY_GO_ON);
-        cr_assert_fail("no fault: the copy read only what the size allowed");
-    }
-    cr_assert_eq(faults, 1);
-    sigaction(SIGBUS, &old, NULL);
+    cr_assert_eq(ptmInlineRun(&d, &fr, 0, ring, &r), PTM_OK);
+    cr_assert_eq(r.status, PTM_MS_CRASHED, "status %d", r.status);
+    cr_assert_eq(r.signo, SIGBUS);
+    cr_assert_eq(fr, -1, "Begin returned: the copy read only what the size allowed");
+    cr_assert_null(ptmMirrorCurrent);
     ptmOsReset();
-    cr_assert_eq(mirrorDigest(o, 0), 200 * 1000 + 2);
-    cr_assert_eq(mirrorDigest(o, 1), 200 * 1000 + 2);
+    ptmMirrorEnter(&mirror, ring);
+    cr_assert_eq(mirrorDigest(faulting, 0), 200 * 1000 + 2);
+    cr_assert_eq(mirrorDigest(faulting, 1), 200 * 1000 + 2);
 }
