@@ -91,10 +91,10 @@ struct shmCopy {
     void *region[SHM_REGION_MAX];
     unsigned char lock_excl;        /* WAL locks held (bookkeeping) */
     unsigned short lock_shared[8];
-    /* The real header as last copied whole, and whether SQLite may have
-    ** written more than read marks into the copy since (an exclusive lock
-    ** below the read marks: a write, checkpoint or recovery).  When neither
-    ** the real header nor the copy changed, Begin reads only the header. */
+    /* The real header as last copied, and whether SQLite may have written
+    ** more than read marks into the copy since (the checkpoint or recovery
+    ** lock taken, or frames the overlay wrote).  When neither the real
+    ** header nor the copy changed, Begin copies nothing. */
     unsigned char seen[VERSION_SHM_BYTES];
     int seen_ok, written;
     struct ptmSqlShmView view;      /* the real -shm mapped (sqlite_wal.c) */
@@ -1027,20 +1027,21 @@ static void refreshShm(struct ptmSqlOverlay *o, int *rc)
 {
     char path[PATH_MAX + 8];
     unsigned char was_seen[VERSION_SHM_BYTES], buf[VERSION_SHM_READ];
-    int same, seen_ok;
+    int same, seen_ok, intact;
     struct stat st;
 
     shmStat(o, &st);
     seen_ok = o->shm.seen_ok;
     memcpy(was_seen, o->shm.seen, sizeof was_seen);
+    /* Intact: SQLite wrote neither beyond read marks into the copy (the
+    ** locks it took, frames of the overlay's say it did) nor its header (a
+    ** restart whose frames then failed to be written leaves no other
+    ** trace). */
+    intact = o->shm.n && !o->shm.written && memcmp(o->shm.region[0], was_seen, sizeof was_seen) == 0;
     if (o->shm.n && o->shm.fd >= 0 &&
         ptmSqlShmViewMap(&o->shm.view, o->shm.fd, o->shm.dev, o->shm.ino,
                          (size_t)o->shm.n * PTM_SQL_SHM_REGION) == 0) {
         unsigned char hdr[PTM_SQL_SHM_HDR];
-        /* Intact: SQLite wrote neither beyond read marks (the locks it
-        ** took, frames of the overlay's) nor the header (a restart whose
-        ** frames then failed to be written would leave no other trace). */
-        int intact = !o->shm.written && memcmp(o->shm.region[0], was_seen, sizeof was_seen) == 0;
         ptmSqlShmCopy(&o->shm.view, st.st_size, o->shm.region, o->shm.n,
                       seen_ok ? was_seen : NULL, intact, hdr);
         shmVersion(&o->ver, hdr, VERSION_SHM_READ);
@@ -1048,7 +1049,7 @@ static void refreshShm(struct ptmSqlOverlay *o, int *rc)
         memcpy(o->shm.seen, hdr, sizeof o->shm.seen);
         o->shm.seen_ok = o->ver.have_shm = 1;
         o->shm.written = 0;
-    } else if (o->shm.n && o->shm.fd >= 0 && (o->shm.written || !o->shm.seen_ok)) {
+    } else if (o->shm.n && o->shm.fd >= 0 && (!intact || !o->shm.seen_ok)) {
         /* The copy is read again whole in any case (the last mirror wrote
         ** into it, or it is another -shm's): one pread fewer. */
         same = shmReread(o, rc);
@@ -1058,7 +1059,7 @@ static void refreshShm(struct ptmSqlOverlay *o, int *rc)
         o->ver.have_shm = o->ver.have_shm && o->shm.fd >= 0;
         same = o->shm.seen_ok && o->ver.have_shm &&
                memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
-        if (o->shm.n && (!same || o->shm.written))
+        if (o->shm.n && (!same || !intact))
             shmReread(o, rc);
     }
     snprintf(path, sizeof path, "%s-wal", o->name);

@@ -285,10 +285,17 @@ static long long mirrorDigest(struct ptmSqlOverlay *o, int write)
     return v;
 }
 
+static void *refusedMmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    (void)addr, (void)len, (void)prot, (void)flags, (void)fd, (void)off;
+    errno = EPERM;
+    return MAP_FAILED;
+}
+
 /* Every way the database changes between two mirrors, in a seeded random
-** order, 400 times: the mirror sees what the host sees. */
-Test(sqlite_wal, every_change_between_mirrors_is_seen, .init = setup, .fini = teardown,
-     .timeout = 120)
+** order, 400 times: the mirror sees what the host sees; with the mapping,
+** and with pread where mmap is refused. */
+static void everyChangeIsSeen(int mapped)
 {
     const char *path = makeWalDb(50);
     struct ptmSqlOverlay *o = overlay(path);
@@ -296,6 +303,8 @@ Test(sqlite_wal, every_change_between_mirrors_is_seen, .init = setup, .fini = te
     unsigned seed = 12345;
     int kinds[9] = {0};
 
+    if (!mapped)
+        ptmOs.mmap = refusedMmap;
     cr_assert_eq(sqlite3_open(path, &other), SQLITE_OK);
     for (int i = 0; i < 400; i++) {
         char sql[160];
@@ -346,6 +355,18 @@ Test(sqlite_wal, every_change_between_mirrors_is_seen, .init = setup, .fini = te
     for (int k = 0; k < 8; k++)
         cr_assert_gt(kinds[k], 10, "kind %d ran %d times only", k, kinds[k]);
     sqlite3_close(other);
+}
+
+Test(sqlite_wal, every_change_between_mirrors_is_seen, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    everyChangeIsSeen(1);
+}
+
+Test(sqlite_wal, every_change_between_mirrors_is_seen_without_the_mapping, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    everyChangeIsSeen(0);
 }
 
 /* A writer that left its -wal and -shm behind (it died). */
