@@ -127,6 +127,7 @@ int ptmSqlShmHeaderValid(const unsigned char *h)
     return want[0] == got[0] && want[1] == got[1];
 }
 
+/* u32At: the native 32-bit word at p (the WAL index is in native order). */
 static uint32_t u32At(const unsigned char *p)
 {
     uint32_t x;

@@ -36,11 +36,13 @@ static void teardown(void)
     leaveMirror();
 }
 
+/* sqlite3_exec of sql on db, no callback: its result. */
 static int run(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+/* One integer from a query on db; -1 when there is no row. */
 static long long queryInt(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st;
@@ -71,6 +73,7 @@ static const char *makeWalDb(int rows)
     return path;
 }
 
+/* The native 32-bit word at p. */
 static uint32_t u32At(const unsigned char *p)
 {
     uint32_t x;
