@@ -18,6 +18,7 @@
 #define PTM_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "shims_int.h"
@@ -169,6 +170,62 @@ size_t ptmSqlOverlaySetLimit(size_t bytes);
 /* ptmSqlOverlayBytes: the overlay memory the calling thread holds now. */
 size_t ptmSqlOverlayBytes(void);
 
+/* sqlite_wal.c ------------------------------------------------------------
+** The real -shm read through a read-only shared mapping, and the private
+** copy of the WAL index brought up to date from it.
+*/
+#define PTM_SQL_SHM_REGION 32768    /* one region of the WAL index */
+#define PTM_SQL_SHM_HDR 136         /* both WalIndexHdr copies and WalCkptInfo */
+#define PTM_SQL_SHM_SEEN 100        /* both headers and nBackfill: what a copy
+                                       is compared by */
+
+/* A read-only MAP_SHARED mapping of a -shm. */
+struct ptmSqlShmView {
+    const unsigned char *base;      /* NULL: none */
+    size_t len;
+    dev_t dev;                      /* the file mapped */
+    ino_t ino;
+};
+
+/* ptmSqlShmViewMap: v maps at least len bytes of fd (the file dev/ino),
+** mapped again when it maps another file or fewer bytes.  0, or -1 (errno
+** set; v maps nothing: the caller reads with pread).  ptmSqlShmViewUnmap:
+** v maps nothing. */
+int ptmSqlShmViewMap(struct ptmSqlShmView *v, int fd, dev_t dev, ino_t ino, size_t len);
+void ptmSqlShmViewUnmap(struct ptmSqlShmView *v);
+
+/* ptmSqlShmHeaderValid: whether h (the -shm's first 96 bytes or more)
+** holds a WAL-index header as SQLite's readers accept it: its two copies
+** equal, initialised, their checksum right. */
+int ptmSqlShmHeaderValid(const unsigned char *h);
+
+/* ptmSqlWalCommittedEnd: the offset in the -wal where the committed
+** frames end, by h (a WAL-index header, PTM_SQL_SHM_HDR bytes); INT64_MAX
+** when its two copies differ, it is not initialised, or its page size is
+** not one (then every block of the -wal is read as it is). */
+sqlite3_int64 ptmSqlWalCommittedEnd(const unsigned char *h);
+
+/* What ptmSqlShmCopy did. */
+enum ptmSqlShmCopied {
+    PTM_SQL_SHM_NONE = 0,   /* nothing: no region, or v maps too little */
+    PTM_SQL_SHM_SAME,       /* nothing: the header is last's */
+    PTM_SQL_SHM_GROWN,      /* the header, the new frames' entries, their
+                               regions' hash slots */
+    PTM_SQL_SHM_WHOLE,      /* every region */
+};
+
+/* ptmSqlShmCopy: brings the private copy regions[0..n) (PTM_SQL_SHM_REGION
+** bytes each) up to the real -shm mapped by v (at least n regions), of
+** which the first size bytes exist (bytes past them read as zeros and are
+** never touched in the mapping).  last: the first PTM_SQL_SHM_SEEN bytes
+** of the header as last copied (NULL: none); intact: the copy holds what
+** was copied then (SQLite wrote no more than read marks into it since).
+** OUT: hdr, the header now (the copy's, when it was copied).  Must run
+** inside a mirror: a file truncated under it faults (see sqlite_wal.c). */
+enum ptmSqlShmCopied ptmSqlShmCopy(const struct ptmSqlShmView *v, off_t size, void *const *regions,
+                                   int n, const unsigned char *last, int intact,
+                                   unsigned char hdr[PTM_SQL_SHM_HDR]);
+
 /* sqlite.c, sqlite_sql.c ---------------------------------------------------
 ** The API shims and their family; what they build on.
 */
@@ -229,6 +286,21 @@ void ptmSqlBusyGiveBack(sqlite3 *db, uint64_t token, int ms);
 ** mirror used, and the host's own set back after. */
 void *ptmSqlPrimaryApply(const struct ptmRing *ring, uint64_t timeout_us);
 void ptmSqlPrimaryRestore(void *saved);
+
+/* sqlite_fds.c: the private read-only descriptors of the overlays and of
+** the busy wait, in a process-wide table (closing any descriptor of a file
+** drops every POSIX lock the process holds on it).
+** ptmSqlPrivateFd: the descriptor of the file at path, opened on first
+** use; OUT: *st (its identity); -1 (errno set; ENOENT: no such file).
+** ptmSqlPinSet: pins the entries of the descriptors now[] (-1: none),
+** releases those of was[], closes what that leaves unpinned and may be
+** closed (not at its path, no other descriptor of the process open on it);
+** was[] becomes now[].  ptmSqlPrivateFdsAtforkChild: the table's lock made
+** anew in a child of the host's fork(). */
+#define PTM_SQL_PINS 4
+int ptmSqlPrivateFd(const char *path, struct stat *st);
+void ptmSqlPinSet(int was[PTM_SQL_PINS], const int now[PTM_SQL_PINS]);
+void ptmSqlPrivateFdsAtforkChild(void);
 
 /* ptmSqlWalLockFd: a private read-only descriptor (pinned, see
 ** sqlite_vfs.c) of the -shm of the database at path, -1 when it has none

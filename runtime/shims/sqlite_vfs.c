@@ -23,7 +23,7 @@
 ** busy policy of ptmSqlOverlayBegin says.
 **
 ** The private descriptors live in a process-wide table keyed by device and
-** inode and are closed only when that drops no lock (pinSet): closing any
+** inode and are closed only when that drops no lock (sqlite_fds.c): closing any
 ** descriptor of a file drops every POSIX lock the process holds on it, the
 ** host's included.  xClose of an overlay file frees only memory.
 **
@@ -78,9 +78,6 @@
 #define VERSION_SHM_BYTES 100       /* both wal-index headers and nBackfill */
 #define SHM_ATTEMPTED 128           /* nBackfillAttempted in the -shm */
 #define VERSION_SHM_READ 132        /* the -shm bytes a version is read from */
-#define WAL_HDR_BYTES 48            /* one wal-index header (WalIndexHdr) */
-#define WAL_FILE_HDR 32             /* the -wal's own header */
-#define WAL_FRAME_HDR 24            /* before each page in the -wal */
 
 /* The kinds of lock an event may name, one event per kind per mirror. */
 enum lockKind { LK_SHARED, LK_RESERVED, LK_EXCLUSIVE, LK_WAL_WRITE, LK_WAL_CKPT, LK_COUNT };
@@ -94,12 +91,13 @@ struct shmCopy {
     void *region[SHM_REGION_MAX];
     unsigned char lock_excl;        /* WAL locks held (bookkeeping) */
     unsigned short lock_shared[8];
-    /* The real header as last copied whole, and whether SQLite may have
-    ** written more than read marks into the copy since (an exclusive lock
-    ** below the read marks: a write, checkpoint or recovery).  When neither
-    ** the real header nor the copy changed, Begin reads only the header. */
+    /* The real header as last copied, and whether SQLite may have written
+    ** more than read marks into the copy since (the checkpoint or recovery
+    ** lock taken, or frames the overlay wrote).  When neither the real
+    ** header nor the copy changed, Begin copies nothing. */
     unsigned char seen[VERSION_SHM_BYTES];
     int seen_ok, written;
+    struct ptmSqlShmView view;      /* the real -shm mapped (sqlite_wal.c) */
 };
 
 /* What ptmSqlOverlayBegin saw of the real database. */
@@ -140,7 +138,7 @@ struct ptmSqlOverlay {
         struct timespec dmtime;
         unsigned char hdr[28], salt[8], backfill[4];
     } key;
-    int pinned[4];                  /* the private descriptors it pins (pinSet) */
+    int pinned[PTM_SQL_PINS];                  /* the private descriptors it pins */
     unsigned char head[BLOCK];      /* the database's first block, read at Begin */
     ssize_t head_got;               /* its bytes read; -1: none */
 };
@@ -154,181 +152,18 @@ struct ovFile {
     int is_db;
 };
 
-/* ---------------------------------------------------------------------
-** Private descriptors: one per file, opened once, closed only when that
-** drops no lock (pinSet, below).
-*/
-struct privFd {
-    dev_t dev;
-    ino_t ino;
-    int fd;
-    unsigned refs;                  /* overlays (any thread) and busy waits using it */
-    char *path;                     /* where it was opened (NULL: no memory) */
-};
-static struct privFd *privFds;
-static size_t nPrivFds, capPrivFds;
-static pthread_mutex_t privMu = PTHREAD_MUTEX_INITIALIZER;
-
-/* A child of the host's fork() inherits the table but maybe a locked
-** mutex. */
-static void privAtforkChild(void)
-{
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    privMu = fresh;
-}
-
-/* The fork executor's child is made by a raw clone(), without
-** pthread_atfork: alone in its process, it takes no lock on the table
-** (one a host thread held across the clone would never be released).  The
-** table is changed only on a first open, under the lock: a child cloned in
-** that instant may miss the new entry, and opens its own. */
-static void privLock(void)
-{
-    if (!ptmMirrorCurrent || !ptmMirrorCurrent->in_child)
-        pthread_mutex_lock(&privMu);
-}
-
-static void privUnlock(void)
-{
-    if (!ptmMirrorCurrent || !ptmMirrorCurrent->in_child)
-        pthread_mutex_unlock(&privMu);
-}
-
-/* privateFd: the private read-only descriptor of the file at path, opened
-** on first use.  OUT: *st (its identity).  -1 (errno set) when the file
-** cannot be opened; ENOENT: it does not exist. */
-static int privateFd(const char *path, struct stat *st)
-{
-    int fd = -1;
-    size_t i;
-
-    if (ptmOs.stat(path, st) != 0)
-        return -1;
-    privLock();
-    for (i = 0; i < nPrivFds; i++)
-        if (privFds[i].dev == st->st_dev && privFds[i].ino == st->st_ino) {
-            fd = privFds[i].fd;
-            break;
-        }
-    if (fd < 0) {
-        fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
-        if (fd >= 0 && ptmOs.fstat(fd, st) != 0)
-            memset(st, 0, sizeof *st); /* kept all the same (pinSet may close it) */
-        if (fd >= 0 && nPrivFds == capPrivFds) {
-            size_t cap = capPrivFds ? capPrivFds * 2 : 16;
-            struct privFd *more = realloc(privFds, cap * sizeof *more);
-            if (more) {
-                privFds = more;
-                capPrivFds = cap;
-            }
-        }
-        /* A full table that cannot grow leaks the descriptor rather than
-        ** close it. */
-        if (fd >= 0 && nPrivFds < capPrivFds)
-            privFds[nPrivFds++] = (struct privFd){st->st_dev, st->st_ino, fd, 0, strdup(path)};
-    }
-    privUnlock();
-    return fd;
-}
-
-/* ---------------------------------------------------------------------
-** Closing a private descriptor, when that drops no lock.
-**
-** Each overlay pins the entries its files read through (pinSet: o->pinned,
-** moved when a file is rebased to a new inode, released when the overlay
-** is freed or abandoned); a primary's busy wait pins the -shm it probes.
-** An entry no one pins is closed only when its file is no longer at its
-** path (deleted, or replaced by another inode: no new open reaches it)
-** and no other descriptor of the process is open on that inode
-** (/proc/self/fd): a process that has no descriptor of a file holds no
-** POSIX lock on it, so the close drops nothing.  The fork executor's child
-** never closes one (its table is a copy; it changes nothing).
-*/
-/* otherFdOpenOn: whether a descriptor of the process other than except is
-** open on dev/ino; 1 also when /proc cannot tell. */
-static int otherFdOpenOn(dev_t dev, ino_t ino, int except)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int found = 0;
-
-    if (!d)
-        return 1;
-    while (!found && (e = readdir(d)) != NULL) {
-        char path[64];
-        struct stat st;
-        char *end;
-        long n = strtol(e->d_name, &end, 10);
-        if (*end || e->d_name[0] == '.' || n == except || n == dirfd(d))
-            continue;
-        snprintf(path, sizeof path, "/proc/self/fd/%ld", n);
-        found = stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
-    }
-    closedir(d);
-    return found;
-}
-
-/* sweepLocked: closes entry i when it may (above); under privLock.
-** Whether it was closed (entry i is then another one). */
-static int sweepLocked(size_t i)
-{
-    struct privFd *p = &privFds[i];
-    struct stat st;
-
-    if (p->refs || !p->path)
-        return 0;
-    if (ptmOs.stat(p->path, &st) == 0 && st.st_dev == p->dev && st.st_ino == p->ino)
-        return 0; /* still the file at its path: the host may open and lock it */
-    if (otherFdOpenOn(p->dev, p->ino, p->fd))
-        return 0;
-    ptmOs.close(p->fd);
-    free(p->path);
-    privFds[i] = privFds[--nPrivFds];
-    return 1;
-}
-
-/* pinSet: pins the entries of the descriptors now[] (-1: none), releases
-** those of was[], and closes what that leaves unpinned and may close;
-** was[] becomes now[]. */
-#define PINS 4
-static void pinSet(int was[PINS], const int now[PINS])
-{
-    size_t i;
-    int k;
-
-    if (ptmMirrorCurrent && ptmMirrorCurrent->in_child)
-        return;
-    if (memcmp(was, now, sizeof(int) * PINS) == 0)
-        return;
-    pthread_mutex_lock(&privMu);
-    for (i = 0; i < nPrivFds; i++)
-        for (k = 0; k < PINS; k++) {
-            if (now[k] >= 0 && privFds[i].fd == now[k])
-                privFds[i].refs++;
-            if (was[k] >= 0 && privFds[i].fd == was[k] && privFds[i].refs)
-                privFds[i].refs--;
-        }
-    for (i = 0; i < nPrivFds;)
-        if (!privFds[i].refs && !sweepLocked(i))
-            i++;
-        else if (privFds[i].refs)
-            i++;
-    pthread_mutex_unlock(&privMu);
-    memcpy(was, now, sizeof(int) * PINS);
-}
-
 /* repin: o pins the descriptors its files read through now. */
 static void repin(struct ptmSqlOverlay *o)
 {
-    int now[PINS] = {o->dbf.fd, o->wal.fd, o->shm.fd, o->journal.fd};
-    pinSet(o->pinned, now);
+    int now[PTM_SQL_PINS] = {o->dbf.fd, o->wal.fd, o->shm.fd, o->journal.fd};
+    ptmSqlPinSet(o->pinned, now);
 }
 
 /* unpin: o pins nothing any more (freed or abandoned). */
 static void unpin(struct ptmSqlOverlay *o)
 {
-    static const int none[PINS] = {-1, -1, -1, -1};
-    pinSet(o->pinned, none);
+    static const int none[PTM_SQL_PINS] = {-1, -1, -1, -1};
+    ptmSqlPinSet(o->pinned, none);
 }
 
 /* rebase: points mf at the current file at path (it may have appeared,
@@ -340,7 +175,7 @@ static _Thread_local int lastErrno; /* xGetLastError: sqlite3_system_errno */
 static int rebase(struct ptmSqlMemFile *mf, const char *path)
 {
     struct stat st;
-    int fd = privateFd(path, &st), err = fd < 0 && errno != ENOENT ? errno : 0;
+    int fd = ptmSqlPrivateFd(path, &st), err = fd < 0 && errno != ENOENT ? errno : 0;
     if (err)
         lastErrno = err;
     mf->fd = fd;
@@ -559,47 +394,48 @@ static int shmFill(struct shmCopy *s, int i, int size)
     return SQLITE_OK;
 }
 
-static void shmRebase(struct ptmSqlOverlay *o)
+/* shmRebase: the -shm at its path now (o->shm's descriptor, maybe
+** another file's).  OUT: *st, its stat (zeros: none). */
+static void shmRebase(struct ptmSqlOverlay *o, struct stat *st)
 {
     char path[PATH_MAX + 8];
-    struct ptmSqlMemFile m;
     shmPath(o, path, sizeof path);
-    ptmSqlMemInit(&m);
-    rebase(&m, path);
-    if (m.fd != o->shm.fd || m.dev != o->shm.dev || m.ino != o->shm.ino)
+    memset(st, 0, sizeof *st);
+    int fd = ptmSqlPrivateFd(path, st);
+    if (fd < 0)
+        memset(st, 0, sizeof *st);
+    if (fd != o->shm.fd || st->st_dev != o->shm.dev || st->st_ino != o->shm.ino)
         o->shm.seen_ok = 0; /* another -shm: copy it whole */
-    o->shm.fd = m.fd;
-    o->shm.dev = m.dev;
-    o->shm.ino = m.ino;
+    o->shm.fd = fd;
+    o->shm.dev = fd >= 0 ? st->st_dev : 0;
+    o->shm.ino = fd >= 0 ? st->st_ino : 0;
+}
+
+/* shmStat: the real -shm's stat, through the descriptor the copy reads
+** when it is still linked (a path's stat costs a lookup per component):
+** SQLite only ever deletes a -shm (the last connection's close), which
+** makes its link count 0, and the path is looked up again.  OUT: *st
+** (zeros: no -shm). */
+static void shmStat(struct ptmSqlOverlay *o, struct stat *st)
+{
+    if (o->shm.fd >= 0 && ptmOs.fstat(o->shm.fd, st) == 0 && st->st_nlink > 0 &&
+        st->st_dev == o->shm.dev && st->st_ino == o->shm.ino)
+        return;
+    shmRebase(o, st);
 }
 
 /* walFreshFrom: where the committed frames of the -wal end, by the private
-** copy of the WAL index as it was just read from the real one: a frame
-** past them is one the overlay writes itself (whole), or one it never
-** reads (a stale frame of an earlier generation, or one a real writer
-** appended after the copy was made), so a block there need not be read
-** from the real file before the overlay's frame goes into it.  Only a
-** copy whose two headers agree is believed; otherwise every block is
-** read as before. */
+** copy of the WAL index as it was just read from the real one
+** (ptmSqlWalCommittedEnd): a frame past them is one the overlay writes
+** itself (whole), or one it never reads (a stale frame of an earlier
+** generation, or one a real writer appended after the copy was made), so
+** a block there need not be read from the real file before the overlay's
+** frame goes into it. */
 static void walFreshFrom(struct ptmSqlOverlay *o)
 {
-    const unsigned char *h;
-    uint16_t sz;
-    uint32_t mx;
-    sqlite3_int64 page;
-
     o->wal.fresh_from = INT64_MAX;
-    if (o->shm.n < 1 || o->shm.fd < 0)
-        return;
-    h = o->shm.region[0];
-    if (memcmp(h, h + WAL_HDR_BYTES, WAL_HDR_BYTES) != 0 || !h[12])
-        return; /* torn or never initialised: SQLite will recover from the file */
-    memcpy(&sz, h + 14, sizeof sz);
-    memcpy(&mx, h + 16, sizeof mx);
-    page = sz == 1 ? 65536 : sz;
-    if (page < 512)
-        return;
-    o->wal.fresh_from = WAL_FILE_HDR + (sqlite3_int64)mx * (page + WAL_FRAME_HDR);
+    if (o->shm.n >= 1 && o->shm.fd >= 0)
+        o->wal.fresh_from = ptmSqlWalCommittedEnd(o->shm.region[0]);
 }
 
 /* walKeepBelow: the -wal's reads are kept below its committed end, when
@@ -625,7 +461,8 @@ static int ovShmMap(sqlite3_file *f, int i, int size, int extend, void volatile 
         return SQLITE_IOERR_SHMMAP;
     s = &p->o->shm;
     if (s->n == 0) {
-        shmRebase(p->o);
+        struct stat st;
+        shmRebase(p->o, &st);
         repin(p->o);
     }
     while (s->n <= i) {
@@ -663,7 +500,10 @@ static int ovShmLock(sqlite3_file *f, int ofst, int n, int flags)
     }
     if (rc != SQLITE_OK)
         return rc;
-    if ((flags & SQLITE_SHM_LOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && ofst < 3)
+    /* The checkpoint and recovery locks: SQLite may write the copy beyond
+    ** read marks (the write lock alone writes it only with frames, which
+    ** End sees the -wal written for). */
+    if ((flags & SQLITE_SHM_LOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && ofst < 3 && ofst + n > 1)
         s->written = 1;
     for (i = ofst; i < ofst + n; i++) {
         if (flags & SQLITE_SHM_UNLOCK) {
@@ -697,6 +537,7 @@ static int ovShmUnmap(sqlite3_file *f, int deleteFlag)
         free(p->o->shm.region[i]);
     p->o->shm.n = 0;
     p->o->shm.seen_ok = 0;
+    ptmSqlShmViewUnmap(&p->o->shm.view);
     return SQLITE_OK;
 }
 
@@ -936,7 +777,7 @@ static void threadExit(void *unused)
     for (; o; o = next) {
         next = o->next;
         sqlite3_finalize(o->rollback);
-        unpin(o); /* its descriptors may close now (pinSet) */
+        unpin(o); /* its descriptors may close now (ptmSqlPinSet) */
         if (o->db && sqlite3_close(o->db) != SQLITE_OK)
             continue; /* statements left: leak it rather than free under them */
         ptmSqlMemFree(&o->journal);
@@ -952,7 +793,7 @@ static void vfsRegister(void)
 {
     sqlite3_vfs *real = sqlite3_vfs_find(NULL);
 
-    pthread_atfork(NULL, NULL, privAtforkChild);
+    pthread_atfork(NULL, NULL, ptmSqlPrivateFdsAtforkChild);
     if (!real || pthread_key_create(&threadKey, threadExit) != 0)
         return;
     ovVfs.mxPathname = real->mxPathname;
@@ -1047,7 +888,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
     ptmSqlMemInit(&o->journal);
     o->shm.fd = -1;
     o->head_got = -1;
-    for (int k = 0; k < PINS; k++)
+    for (int k = 0; k < PTM_SQL_PINS; k++)
         o->pinned[k] = -1;
     lastErrno = 0;
     opening = o;
@@ -1177,20 +1018,38 @@ static int headStill(const struct ptmSqlOverlay *o, const struct dbVersion *was,
            memcmp(o->ver.shm + 96, o->ver.attempted, 4) == 0;
 }
 
-/* refreshShm: the copy of the WAL index read again from the real -shm
-** when it changed (or the last mirror wrote into it), in place, else its
-** header only; o->ver's -shm part; the -wal opened again when it may be
-** another file. */
+/* refreshShm: the copy of the WAL index brought up to the real -shm, in
+** place: through its mapping what moved (sqlite_wal.c), else (no mapping:
+** mmap refused) read again whole when it changed or the last mirror wrote
+** into it, else its header only; o->ver's -shm part; the -wal opened again
+** when it may be another file. */
 static void refreshShm(struct ptmSqlOverlay *o, int *rc)
 {
     char path[PATH_MAX + 8];
     unsigned char was_seen[VERSION_SHM_BYTES], buf[VERSION_SHM_READ];
-    int same, seen_ok;
+    int same, seen_ok, intact;
+    struct stat st;
 
-    shmRebase(o);
+    shmStat(o, &st);
     seen_ok = o->shm.seen_ok;
     memcpy(was_seen, o->shm.seen, sizeof was_seen);
-    if (o->shm.n && o->shm.fd >= 0 && (o->shm.written || !o->shm.seen_ok)) {
+    /* Intact: SQLite wrote neither beyond read marks into the copy (the
+    ** locks it took, frames of the overlay's say it did) nor its header (a
+    ** restart whose frames then failed to be written leaves no other
+    ** trace). */
+    intact = o->shm.n && !o->shm.written && memcmp(o->shm.region[0], was_seen, sizeof was_seen) == 0;
+    if (o->shm.n && o->shm.fd >= 0 &&
+        ptmSqlShmViewMap(&o->shm.view, o->shm.fd, o->shm.dev, o->shm.ino,
+                         (size_t)o->shm.n * PTM_SQL_SHM_REGION) == 0) {
+        unsigned char hdr[PTM_SQL_SHM_HDR];
+        ptmSqlShmCopy(&o->shm.view, st.st_size, o->shm.region, o->shm.n,
+                      seen_ok ? was_seen : NULL, intact, hdr);
+        shmVersion(&o->ver, hdr, VERSION_SHM_READ);
+        same = seen_ok && memcmp(hdr, was_seen, sizeof was_seen) == 0;
+        memcpy(o->shm.seen, hdr, sizeof o->shm.seen);
+        o->shm.seen_ok = o->ver.have_shm = 1;
+        o->shm.written = 0;
+    } else if (o->shm.n && o->shm.fd >= 0 && (!intact || !o->shm.seen_ok)) {
         /* The copy is read again whole in any case (the last mirror wrote
         ** into it, or it is another -shm's): one pread fewer. */
         same = shmReread(o, rc);
@@ -1200,7 +1059,7 @@ static void refreshShm(struct ptmSqlOverlay *o, int *rc)
         o->ver.have_shm = o->ver.have_shm && o->shm.fd >= 0;
         same = o->shm.seen_ok && o->ver.have_shm &&
                memcmp(o->ver.shm, o->shm.seen, sizeof o->shm.seen) == 0;
-        if (o->shm.n && (!same || o->shm.written))
+        if (o->shm.n && (!same || !intact))
             shmReread(o, rc);
     }
     snprintf(path, sizeof path, "%s-wal", o->name);
@@ -1225,7 +1084,12 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     struct stat st, was_st = o->db_st;
     struct dbVersion was = o->ver;
 
-    if (ptmOs.stat(o->name, &st) != 0)
+    /* The descriptor's fstat while the file is linked (see shmStat: a
+    ** database deleted or renamed over has a link count of 0), else the
+    ** path's. */
+    if (!(o->dbf.fd >= 0 && ptmOs.fstat(o->dbf.fd, &st) == 0 && st.st_nlink > 0 &&
+          st.st_dev == o->dbf.dev && st.st_ino == o->dbf.ino) &&
+        ptmOs.stat(o->name, &st) != 0)
         memset(&st, 0, sizeof st);
     o->db_st = st;
     if (!st.st_ino)
@@ -1315,7 +1179,7 @@ static void keepReads(struct ptmSqlOverlay *o)
 ** only read, the cache is SQLite's own to check, as any connection's. */
 int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
 {
-    int rc = SQLITE_OK;
+    int rc = SQLITE_OK, wrote;
 
     if (o->active && o->mirror == ptmMirrorCurrent &&
         (!ptmMirrorCurrent || o->mirror_t0 == ptmMirrorCurrent->t0_ns)) {
@@ -1323,20 +1187,31 @@ int ptmSqlOverlayBegin(struct ptmSqlOverlay *o, enum ptmSqlBusy busy)
         return SQLITE_OK;
     }
     rollBack(o);
-    if (dropWrites(o) || o->stale || o->active)
+    if (o->active) {
+        /* A mirror that ended without End, maybe inside the copy of the
+        ** WAL index (a fault in the mapping: the -shm shrank): the copy
+        ** is read whole, through a new mapping. */
+        ptmSqlShmViewUnmap(&o->shm.view);
+        o->shm.seen_ok = 0;
+    }
+    wrote = dropWrites(o);
+    if (wrote)
+        o->shm.written = 1;
+    if (wrote || o->stale || o->active)
         sqlite3_db_release_memory(o->db);
     if (o->stale || o->active) {
         ptmSqlKeptFlush(&o->dbf);
         ptmSqlKeptFlush(&o->wal);
     }
     o->stale = 0;
+    /* Active from here: a mirror stopped inside refresh leaves it so. */
+    o->active = 1;
+    o->mirror = ptmMirrorCurrent;
+    o->mirror_t0 = ptmMirrorCurrent ? ptmMirrorCurrent->t0_ns : 0;
     refresh(o, &rc);
     keepReads(o);
     o->busy = busy;
     o->reported = 0;
-    o->active = 1;
-    o->mirror = ptmMirrorCurrent;
-    o->mirror_t0 = ptmMirrorCurrent ? ptmMirrorCurrent->t0_ns : 0;
     repin(o);
     return rc == SQLITE_IOERR_SHMMAP ? SQLITE_IOERR_READ : rc;
 }
@@ -1352,7 +1227,10 @@ int ptmSqlOverlayEnd(struct ptmSqlOverlay *o)
     changed = memcmp(&now, &o->ver, sizeof now) != 0;
     /* Pages read while a writer held its lock, or while the database
     ** changed, may be torn under a change counter that looks current. */
-    o->stale = dropWrites(o) || changed || o->reported;
+    o->stale = dropWrites(o);
+    if (o->stale)
+        o->shm.written = 1; /* its frames went into the copy of the index */
+    o->stale = o->stale || changed || o->reported;
     if (changed || o->reported) {
         ptmSqlKeptFlush(&o->dbf);
         ptmSqlKeptFlush(&o->wal);
@@ -1388,6 +1266,7 @@ void ptmSqlOverlayAbandon(struct ptmSqlOverlay *o)
     for (i = 0; i < o->shm.n; i++)
         free(o->shm.region[i]);
     o->shm.n = 0;
+    ptmSqlShmViewUnmap(&o->shm.view);
     atomic_fetch_add_explicit(&abandonedCount, 1, memory_order_relaxed);
 }
 
@@ -1408,40 +1287,6 @@ int ptmSqlOverlayCommitFree(struct ptmSqlOverlay *o)
         return 1;
     return !probe(o->dbf.fd, F_WRLCK, PENDING_BYTE, 1, &pid) &&
            !probe(o->dbf.fd, F_WRLCK, SHARED_FIRST, SHARED_SIZE, &pid);
-}
-
-/* ptmSqlWalLockFd: see sqlite_int.h.  The descriptor is pinned until
-** ptmSqlWalLockPut. */
-int ptmSqlWalLockFd(const char *path)
-{
-    char shm[PATH_MAX + 8];
-    struct stat st;
-    int was[PINS] = {-1, -1, -1, -1}, now[PINS] = {-1, -1, -1, -1};
-
-    if (!path || !*path || snprintf(shm, sizeof shm, "%s-shm", path) >= (int)sizeof shm)
-        return -1;
-    now[0] = privateFd(shm, &st);
-    pinSet(was, now);
-    return now[0];
-}
-
-/* ptmSqlWalLockPut: see sqlite_int.h. */
-void ptmSqlWalLockPut(int fd)
-{
-    int was[PINS] = {fd, -1, -1, -1};
-    static const int none[PINS] = {-1, -1, -1, -1};
-    if (fd >= 0)
-        pinSet(was, none);
-}
-
-/* ptmSqlPrivateFds: see sqlite_int.h. */
-size_t ptmSqlPrivateFds(void)
-{
-    size_t n;
-    pthread_mutex_lock(&privMu);
-    n = nPrivFds;
-    pthread_mutex_unlock(&privMu);
-    return n;
 }
 
 /* ptmSqlWalWriteHeld: see sqlite_int.h. */
