@@ -148,14 +148,16 @@ static struct {
 
 /* Set in a child of fork(): the store is the parent's. */
 static atomic_int storeForked;
-static pthread_once_t storeAtforkOnce = PTHREAD_ONCE_INIT;
 
 static void storeAtforkChild(void)
 {
     atomic_store(&storeForked, 1);
 }
 
-static void storeAtforkInit(void)
+/* Registered before main: registered at the first call instead, a fork
+** racing that call gave a child without the flag and with the read lock
+** held by the parent's thread (its first call then hung). */
+__attribute__((constructor)) static void storeAtforkInit(void)
 {
     (void)pthread_atfork(NULL, NULL, storeAtforkChild);
 }
@@ -305,7 +307,6 @@ static int storeInit(void)
 {
     if (atomic_load(&storeForked) || ptmMirrorCurrent)
         return 0;
-    pthread_once(&storeAtforkOnce, storeAtforkInit);
     pthread_mutex_lock(&st.mu);
     if (st.status == STORE_UNINIT) {
         if (storePathFromEnv() != 0)
@@ -423,10 +424,12 @@ static sqlite3 *storeOpen(int busy_ms)
 
 static int storeReady(void)
 {
+    if (atomic_load(&storeForked))
+        return 0;
     pthread_mutex_lock(&st.mu);
     int ok = st.status == STORE_READY;
     pthread_mutex_unlock(&st.mu);
-    return ok && !atomic_load(&storeForked);
+    return ok;
 }
 
 /* ---------------------------------------------------------------------
@@ -963,10 +966,14 @@ void ptmStoreKick(void)
 ** ptmStoreState: NULL while the store works (or was never needed);
 ** "off" when PTM_HISTORY=off or no default path exists; else why it is
 ** unavailable ("PTM_HISTORY=path: ...; the history is kept in memory
-** only").  The string lives until ptmStoreReset.
+** only"), or in a child of fork(), whose store is its parent's.  The
+** string lives until ptmStoreReset.  A child never takes st.mu: another
+** thread of its parent may have held it at the fork.
 */
 const char *ptmStoreState(void)
 {
+    if (atomic_load(&storeForked))
+        return "a child of fork(): the history is kept in memory only";
     pthread_mutex_lock(&st.mu);
     const char *s = st.status == STORE_OFF || st.status == STORE_FAILED ? st.why
                     : st.status == STORE_READY && st.redis ? ptmStoreRedisState()

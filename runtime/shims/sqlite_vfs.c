@@ -177,6 +177,14 @@ static void privAtforkChild(void)
     privMu = fresh;
 }
 
+/* Registered before main: a handler registered by a thread while another
+** forks is not run for that fork (glibc runs only those its prepare step
+** saw). */
+__attribute__((constructor)) static void privAtforkInit(void)
+{
+    (void)pthread_atfork(NULL, NULL, privAtforkChild);
+}
+
 /* The fork executor's child is made by a raw clone(), without
 ** pthread_atfork: alone in its process, it takes no lock on the table
 ** (one a host thread held across the clone would never be released).  The
@@ -952,7 +960,6 @@ static void vfsRegister(void)
 {
     sqlite3_vfs *real = sqlite3_vfs_find(NULL);
 
-    pthread_atfork(NULL, NULL, privAtforkChild);
     if (!real || pthread_key_create(&threadKey, threadExit) != 0)
         return;
     ovVfs.mxPathname = real->mxPathname;
