@@ -97,12 +97,28 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "ptm_int.h"
+
+/*
+** jansson seeds its hash tables at the first json_object(); a thread that
+** finds another seeding spins (sched_yield) until the seed appears.  A
+** child forked while a thread of its parent was seeding would spin for
+** ever at its first trace record.  So the seed is set before main, while
+** the process has one thread.
+*/
+__attribute__((constructor)) static void traceSeedJson(void)
+{
+    size_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = (size_t)time(NULL) ^ ((size_t)getpid() << 16);
+    json_object_seed(seed | 1);
+}
 
 static pthread_once_t traceOnce = PTHREAD_ONCE_INIT;
 static int traceFd = -1;
@@ -292,15 +308,44 @@ static json_t *traceSignals(const struct ptmSignals *s)
     return o;
 }
 
-/* The current time as ISO-8601 UTC with microseconds.  OUT: buf. */
+/*
+** ptmTraceUtc: ts as ISO-8601 UTC with microseconds
+** ("2026-12-07T23:59:59.123456Z").  OUT: buf (cap bytes, truncated).
+**
+** The date is computed here (days since the epoch to the proleptic
+** Gregorian calendar), not by gmtime_r: glibc's gmtime_r takes the
+** process's tzset lock, which fork() does not reset, so a host's child
+** forked while another thread wrote a trace record would hang at its own
+** first record.
+*/
+void ptmTraceUtc(struct timespec ts, char *buf, size_t cap)
+{
+    long long secs = (long long)ts.tv_sec;
+    long long days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    /* civil_from_days: eras of 400 years, years starting in March. */
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    long long day = doy - (153 * mp + 2) / 5 + 1;
+    long long month = mp < 10 ? mp + 3 : mp - 9;
+    long long year = yoe + era * 400 + (month <= 2);
+    snprintf(buf, cap, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%06ldZ", year, month, day,
+             rem / 3600, rem / 60 % 60, rem % 60, ts.tv_nsec / 1000);
+}
+
+/* The current time, as ptmTraceUtc.  OUT: buf. */
 static void traceTimestamp(char *buf, size_t cap)
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%06ldZ", ts.tv_nsec / 1000);
+    ptmTraceUtc(ts, buf, cap);
 }
 
 /* traceRetry: the retries judged again: [{attempt, why, probability,
