@@ -121,7 +121,21 @@ __attribute__((constructor)) static void traceSeedJson(void)
 }
 
 static pthread_once_t traceOnce = PTHREAD_ONCE_INIT;
-static int traceFd = -1;
+static _Atomic int traceFd = -1;
+/*
+** What traceFd was opened on.  A program may close descriptors it did not
+** open (a daemon closes all but 0-2) and get the same number for a file
+** of its own: a record written there would land in the host's file.  So
+** each write first checks that the descriptor is still the trace's file
+** and otherwise opens it again by path (absolute: the program may have
+** changed directory), never closing the number, which is the host's now.
+*/
+static struct {
+    pthread_mutex_t mu;           /* a reopening; tried, never waited for */
+    _Atomic dev_t dev;
+    _Atomic ino_t ino;
+    char path[4096];
+} traceFile = {.mu = PTHREAD_MUTEX_INITIALIZER};
 /* PTM_TRACE was set but could not be opened: why, for ptm_last_error(). */
 static char traceFailed[256];
 
@@ -163,16 +177,65 @@ static int traceEndsCut(const char *path, int fd)
     return last != '\n';
 }
 
+/* traceOpen: opens path for appending records and notes what it is.
+** Returns the descriptor, or -1 (errno set). */
+static int traceOpen(const char *path)
+{
+    struct stat st;
+    int fd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    if (ptmOs.fstat(fd, &st) == 0) {
+        atomic_store(&traceFile.dev, st.st_dev);
+        atomic_store(&traceFile.ino, st.st_ino);
+    }
+    return fd;
+}
+
 static void traceInit(void)
 {
     const char *path = getenv("PTM_TRACE");
     if (!path || !*path)
         return;
-    traceFd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (traceFd < 0)
+    int fd = traceOpen(path);
+    if (fd < 0) {
         traceSayFailed(path, errno);
-    else if (traceEndsCut(path, traceFd))
+        return;
+    }
+    char *abs = realpath(path, NULL);
+    snprintf(traceFile.path, sizeof traceFile.path, "%s", abs ? abs : path);
+    free(abs);
+    if (traceEndsCut(path, fd))
         atomic_store(&traceCut, 1);
+    atomic_store(&traceFd, fd);
+}
+
+/*
+** traceCurrentFd: the trace's descriptor, checked to be still the trace's
+** file (see traceFile).  OUT: *st, its fstat.  When the program closed it
+** (EBADF) or the number now names another file, the file is opened again
+** by its path; the old number is left alone.  Returns -1 when the record
+** cannot be written: the reopening failed, or another thread is reopening.
+*/
+static int traceCurrentFd(struct stat *st)
+{
+    int fd = atomic_load(&traceFd);
+    if (fd >= 0 && ptmOs.fstat(fd, st) == 0 && st->st_dev == atomic_load(&traceFile.dev) &&
+        st->st_ino == atomic_load(&traceFile.ino))
+        return fd;
+    if (pthread_mutex_trylock(&traceFile.mu) != 0)
+        return -1; /* this record is dropped; the reopened file gets the next */
+    int now = atomic_load(&traceFd);
+    if (now == fd) {
+        now = traceOpen(traceFile.path);
+        if (now >= 0 && traceEndsCut(traceFile.path, now))
+            atomic_store(&traceCut, 1);
+        atomic_store(&traceFd, now);
+    }
+    pthread_mutex_unlock(&traceFile.mu);
+    if (now < 0 || ptmOs.fstat(now, st) != 0)
+        return -1;
+    return now;
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
@@ -517,17 +580,15 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     return o;
 }
 
-/* traceFits: whether len more bytes fit in the trace file under
-** RLIMIT_FSIZE.  Writing past it would raise SIGXFSZ, which kills the
-** host: the record is dropped instead. */
-static int traceFits(size_t len)
+/* traceFits: whether len more bytes fit in the trace file (st, its
+** fstat) under RLIMIT_FSIZE.  Writing past it would raise SIGXFSZ, which
+** kills the host: the record is dropped instead. */
+static int traceFits(const struct stat *st, size_t len)
 {
     struct rlimit rl;
-    struct stat st;
     if (ptmOs.getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return 1;
-    return ptmOs.fstat(traceFd, &st) == 0 && st.st_size >= 0 &&
-           (uint64_t)st.st_size + len <= (uint64_t)rl.rlim_cur;
+    return st->st_size >= 0 && (uint64_t)st->st_size + len <= (uint64_t)rl.rlim_cur;
 }
 
 /*
@@ -573,9 +634,15 @@ __attribute__((noinline)) static void traceWriteLine(const struct ptmTxRecord *r
         memcpy(line + n, s, len);
         n += len;
         line[n++] = '\n';
-        size_t off = traceFits(n) ? 0 : n;
+        struct stat st;
+        int fd = traceCurrentFd(&st);
+        if (fd >= 0 && atomic_exchange(&traceCut, 0) && n == len + 1) {
+            memmove(line + 1, line, n++); /* reopened: a fresh line */
+            line[0] = '\n';
+        }
+        size_t off = fd >= 0 && traceFits(&st, n) ? 0 : n;
         while (off < n) {
-            ssize_t w = ptmOs.write(traceFd, line + off, n - off);
+            ssize_t w = ptmOs.write(fd, line + off, n - off);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0)
