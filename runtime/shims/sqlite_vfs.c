@@ -215,8 +215,20 @@ static int privateFd(const char *path, struct stat *st)
     privLock();
     for (i = 0; i < nPrivFds; i++)
         if (privFds[i].dev == st->st_dev && privFds[i].ino == st->st_ino) {
-            fd = privFds[i].fd;
-            break;
+            /* The program may have closed the number (a daemon closes all
+            ** but 0-2) and got it again for a file of its own: reading
+            ** that as the database would mislead the mirror.  Such an
+            ** entry no longer names the file; the number is the host's,
+            ** so it is forgotten, never closed. */
+            struct stat now;
+            if (ptmOs.fstat(privFds[i].fd, &now) == 0 && now.st_dev == st->st_dev &&
+                now.st_ino == st->st_ino) {
+                fd = privFds[i].fd;
+                break;
+            }
+            privFds[i].fd = -1; /* swept later: close(-1) does nothing */
+            privFds[i].dev = 0;
+            privFds[i].ino = 0;
         }
     if (fd < 0) {
         fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
@@ -1184,6 +1196,16 @@ static int headStill(const struct ptmSqlOverlay *o, const struct dbVersion *was,
            memcmp(o->ver.shm + 96, o->ver.attempted, 4) == 0;
 }
 
+/* stillOwn: whether mf's descriptor still names the file it was opened on:
+** the program may have closed the number and got it again for a file of
+** its own (privateFd).  A missing descriptor is still its own. */
+static int stillOwn(const struct ptmSqlMemFile *mf)
+{
+    struct stat st;
+    return mf->fd < 0 ||
+           (ptmOs.fstat(mf->fd, &st) == 0 && st.st_dev == mf->dev && st.st_ino == mf->ino);
+}
+
 /* refreshShm: the copy of the WAL index read again from the real -shm
 ** when it changed (or the last mirror wrote into it), in place, else its
 ** header only; o->ver's -shm part; the -wal opened again when it may be
@@ -1213,7 +1235,7 @@ static void refreshShm(struct ptmSqlOverlay *o, int *rc)
     snprintf(path, sizeof path, "%s-wal", o->name);
     if (!same && !walSameFile(o, was_seen, seen_ok) && rebase(&o->wal, path) != 0)
         *rc = SQLITE_CANTOPEN;
-    else if (o->wal.fd < 0 && rebase(&o->wal, path) != 0)
+    else if ((o->wal.fd < 0 || !stillOwn(&o->wal)) && rebase(&o->wal, path) != 0)
         *rc = SQLITE_CANTOPEN;
     if (*rc == SQLITE_OK)
         walFreshFrom(o);
@@ -1237,7 +1259,8 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
     o->db_st = st;
     if (!st.st_ino)
         o->dbf.fd = -1; /* gone: an empty database */
-    else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
+    else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino ||
+              !stillOwn(&o->dbf)) &&
              rebase(&o->dbf, o->name) != 0)
         *rc = SQLITE_CANTOPEN;
     memset(&o->ver, 0, sizeof o->ver);
