@@ -1452,7 +1452,7 @@ static int from_database(const Cmd *c, int argc, char **argv, const char *prefix
     return rc;
 }
 
-int main(int argc, char **argv)
+static int ptmcc_main(int argc, char **argv)
 {
     Cmd c = {0};
     Args all = {0};
@@ -1490,4 +1490,9 @@ int main(int argc, char **argv)
     args_free(&launch_cc);
     args_free(&all);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    return run_on_deep_stack(ptmcc_main, argc, argv);
 }

@@ -75,6 +75,12 @@ void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *format(const char *fmt, ...) PTMCC_PRINTF(1, 2);
+/* run_on_deep_stack: main_fn(argc, argv) on a thread whose stack holds
+** the walks of an expression nested as deep as clang itself compiles
+** (PTMCC_STACK_BYTES); on the calling thread when no such thread can be
+** made.  Returns main_fn's result. */
+#define PTMCC_STACK_BYTES ((size_t)1 << 30)
+int run_on_deep_stack(int (*main_fn)(int, char **), int argc, char **argv);
 
 /* A growable string. */
 typedef struct Buf {
