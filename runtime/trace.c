@@ -192,14 +192,19 @@ static int traceOpen(const char *path)
     return fd;
 }
 
+/* traceInit: opens $PTM_TRACE, once.  errno is kept: the first caller
+** may be a call's end, whose errno is the primary's (realpath's readlink
+** of each component leaves EINVAL behind even when it succeeds). */
 static void traceInit(void)
 {
+    int saved = errno;
     const char *path = getenv("PTM_TRACE");
     if (!path || !*path)
         return;
     int fd = traceOpen(path);
     if (fd < 0) {
         traceSayFailed(path, errno);
+        errno = saved;
         return;
     }
     char *abs = realpath(path, NULL);
@@ -208,6 +213,7 @@ static void traceInit(void)
     if (traceEndsCut(path, fd))
         atomic_store(&traceCut, 1);
     atomic_store(&traceFd, fd);
+    errno = saved;
 }
 
 /*
