@@ -1241,5 +1241,9 @@ typedef struct FrontApi {
 ** (<directory of ptmcc>/../lib/libptmcc_front.so).  Returns NULL after
 ** reporting an error (at the first call) when it cannot be loaded. */
 const FrontApi *front(void);
+/* front_rewrite: fe's parse, rewrite and checks of source, a crash caught
+** (front_load.c).  OUT: *text, *unit.  0, or the crash's signal. */
+int front_rewrite(const FrontApi *fe, bool mirror_all, const char *source,
+                  const char *const *args, int nargs, bool notes_only, char **text, Unit **unit);
 
 #endif /* PTMCC_H */
