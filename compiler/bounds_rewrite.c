@@ -601,13 +601,47 @@ static bool scan_fits(CXCursor call, int first)
     return fits;
 }
 
-/* is_buffer_element: void, a character type or wchar_t: a call given a
-** pointer to them writes as many as it likes, not one object. */
+/* desugared: t without its outermost typedef or elaboration (t itself when
+** it has neither). */
+static CXType desugared(CXType t)
+{
+    if (t.kind == CXType_Elaborated)
+        return clang_Type_getNamedType(t);
+    if (t.kind == CXType_Typedef)
+        return clang_getTypedefDeclUnderlyingType(clang_getTypeDeclaration(t));
+    return t;
+}
+
+/* is_wide_char: t is wchar_t, char16_t, char32_t or wint_t, through any
+** typedefs of them (typedef wchar_t wc): their canonical type is a plain
+** integer, so only the names tell. */
+static bool is_wide_char(CXType t)
+{
+    static const char *const wide[] = {"wchar_t", "char16_t", "char32_t", "wint_t"};
+    for (int depth = 0; depth < 32; depth++) {
+        if (t.kind == CXType_Typedef) {
+            CXString s = clang_getTypedefName(t);
+            const char *name = clang_getCString(s);
+            bool hit = false;
+            for (size_t i = 0; i < sizeof wide / sizeof *wide && !hit; i++)
+                hit = strcmp(name, wide[i]) == 0;
+            clang_disposeString(s);
+            if (hit)
+                return true;
+        }
+        CXType next = desugared(t);
+        if (clang_equalTypes(next, t))
+            break;
+        t = next;
+    }
+    enum CXTypeKind k = clang_getCanonicalType(t).kind;
+    return k == CXType_WChar || k == CXType_Char16 || k == CXType_Char32;
+}
+
+/* is_buffer_element: void, a character type or a wide character: a call
+** given a pointer to them writes as many as it likes, not one object. */
 static bool is_buffer_element(CXType pointee)
 {
-    CXString s = clang_getTypeSpelling(pointee);
-    bool wide = strstr(clang_getCString(s), "wchar_t") != NULL;
-    clang_disposeString(s);
     switch (clang_getCanonicalType(pointee).kind) {
     case CXType_Void:
     case CXType_Char_S:
@@ -616,8 +650,32 @@ static bool is_buffer_element(CXType pointee)
     case CXType_UChar:
         return true;
     default:
-        return wide;
+        return is_wide_char(pointee);
     }
+}
+
+/* element_of: what a pointer or array type (through typedefs: typedef wc
+** wcs4[4]) points to or holds; an invalid type for anything else. */
+static CXType element_of(CXType t)
+{
+    for (int depth = 0; depth < 32; depth++) {
+        switch (t.kind) {
+        case CXType_Pointer:
+            return clang_getPointeeType(t);
+        case CXType_ConstantArray:
+        case CXType_IncompleteArray:
+        case CXType_VariableArray:
+        case CXType_DependentSizedArray:
+            return clang_getArrayElementType(t);
+        default:
+            break;
+        }
+        CXType next = desugared(t);
+        if (clang_equalTypes(next, t))
+            break;
+        t = next;
+    }
+    return (CXType){.kind = CXType_Invalid};
 }
 
 /* bounds_unsized: a library call that writes into a local buffer (through
@@ -642,11 +700,13 @@ static void bounds_unsized(Bounds *b, CXCursor call, CXCursor callee, const char
         /* The parameter (void *dst) and what it is given (a char array,
         ** not &in_addr) are both buffers. */
         CXType param = a < nparams ? clang_getArgType(fn, (unsigned)a) : clang_getCursorType(arg);
-        CXType given = clang_getCursorType(strip(arg));
-        CXType element = clang_getCanonicalType(given).kind == CXType_Pointer
-                             ? clang_getPointeeType(given)
-                             : clang_getArrayElementType(given);
-        if (is_buffer_element(clang_getPointeeType(param)) && is_buffer_element(element))
+        CXType pointee = clang_getPointeeType(param);
+        CXType element = element_of(clang_getCursorType(strip(arg)));
+        /* An int array handed to mbstowcs (through a cast) is a buffer
+        ** of wide characters too: wchar_t is an int. */
+        bool same = element.kind != CXType_Invalid &&
+                    clang_getCanonicalType(element).kind == clang_getCanonicalType(pointee).kind;
+        if (is_buffer_element(pointee) && (is_buffer_element(element) || same))
             bounds_block(b, call, "%s writes a local buffer as far as a length ptmcc cannot check",
                          name);
     }

@@ -526,20 +526,17 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
     if (!fe)
         return false;
     Args p = parse_args(c, incdir);
-    fe->set_mirror_all(c->mirror_all);
-    Unit *u = fe->parse(source, (const char *const *)p.v, p.n, hit == SCAN_NOTES);
-    /* A unit without transactions is rewritten too when it defines
-    ** PTM_MIRRORABLE functions (their clones are for other units' mirrors)
-    ** or calls a note row's function (calls.def). */
-    if (fe->needs_rewrite(u))
-        *text = fe->emit(u, source);
-    if (*text && !fe->check_exprs(u, source, *text, (const char *const *)p.v, p.n)) {
-        free(*text);
-        *text = NULL;
-        fe->unit_free(u);
-        u = NULL;
-    }
+    Unit *u;
+    int errors = diag_error_count();
+    int crash = front_rewrite(fe, c->mirror_all, source, (const char *const *)p.v, p.n,
+                              hit == SCAN_NOTES, text, &u);
     args_free(&p);
+    if (crash) {
+        warning_at(W_UNCLONEABLE, (SrcLoc){NULL, 0}, 0, "%s: ptmcc's front end crashed (%s); "
+                   "compiled as written, without mirrors: please report it", source,
+                   strsignal(crash));
+        return diag_error_count() == errors; /* -Werror=ptm-uncloneable */
+    }
     if (!u)
         return false;
     if (unit_out)
@@ -1452,7 +1449,7 @@ static int from_database(const Cmd *c, int argc, char **argv, const char *prefix
     return rc;
 }
 
-int main(int argc, char **argv)
+static int ptmcc_main(int argc, char **argv)
 {
     Cmd c = {0};
     Args all = {0};
@@ -1490,4 +1487,9 @@ int main(int argc, char **argv)
     args_free(&launch_cc);
     args_free(&all);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    return run_on_deep_stack(ptmcc_main, argc, argv);
 }

@@ -13,6 +13,8 @@
 */
 #include <dlfcn.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,4 +90,94 @@ const FrontApi *front(void)
     free(path);
     loaded = api;
     return loaded;
+}
+
+/* ---------------------------------------------------------------------
+** A crash of the front end on one file
+**
+** A fault in the front end (a ptmcc bug, libclang on input it mishandles)
+** must not fail a build that plain clang would pass: the unit is compiled
+** as written instead, with a warning, and runs as a plain build would.
+** The fault is caught on the thread that made it and jumped out of; the
+** front end's state is not trusted after that, so every later unit of
+** this run is compiled as written too.  libclang's own crash recovery
+** (around its parse) chains to these handlers when a fault is not its own.
+*/
+static const int guarded_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+#define N_GUARDED (sizeof guarded_signals / sizeof *guarded_signals)
+static _Thread_local sigjmp_buf *guard_jmp;
+static int front_crash; /* the signal of a crash caught; 0: none */
+
+static void guard_handler(int sig)
+{
+    if (guard_jmp)
+        siglongjmp(*guard_jmp, sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* guard_altstack: a stack for the handler on this thread (a fault may be
+** a stack overflow), made once per thread. */
+static void guard_altstack(void)
+{
+    static _Thread_local char *alt;
+    stack_t ss;
+    if (alt || (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE)))
+        return;
+    alt = xcalloc(1, 1 << 16);
+    ss = (stack_t){.ss_sp = alt, .ss_size = 1 << 16};
+    sigaltstack(&ss, NULL);
+}
+
+/*
+** front_rewrite: fe's parse of source (args, nargs: clang's arguments), its
+** rewrite when the unit needs one, and the rewrite's checks, with a crash
+** of any of them caught.  OUT: *text (NULL: nothing to rewrite, or
+** errors), *unit (NULL after errors).  Returns 0, or the signal of a crash
+** (then *text and *unit are NULL, the unit's memory is left as it is, and
+** every later call returns it at once).
+*/
+int front_rewrite(const FrontApi *fe, bool mirror_all, const char *source,
+                  const char *const *args, int nargs, bool notes_only, char **text, Unit **unit)
+{
+    *text = NULL;
+    *unit = NULL;
+    if (front_crash)
+        return front_crash;
+    struct sigaction sa = {.sa_handler = guard_handler, .sa_flags = SA_ONSTACK | SA_NODEFER},
+                     old[N_GUARDED];
+    sigemptyset(&sa.sa_mask);
+    guard_altstack();
+    for (size_t i = 0; i < N_GUARDED; i++)
+        sigaction(guarded_signals[i], &sa, &old[i]);
+    sigjmp_buf jb;
+    char *volatile out = NULL;
+    Unit *volatile u = NULL;
+    int sig = sigsetjmp(jb, 1);
+    if (sig == 0) {
+        guard_jmp = &jb;
+        fe->set_mirror_all(mirror_all);
+        u = fe->parse(source, args, nargs, notes_only);
+        /* A unit without transactions is rewritten too when it defines
+        ** PTM_MIRRORABLE functions (their clones are for other units'
+        ** mirrors) or calls a note row's function (calls.def). */
+        if (fe->needs_rewrite(u))
+            out = fe->emit(u, source);
+        if (out && !fe->check_exprs(u, source, out, args, nargs)) {
+            free(out);
+            out = NULL;
+            fe->unit_free(u);
+            u = NULL;
+        }
+    } else {
+        front_crash = sig;
+        out = NULL;
+        u = NULL;
+    }
+    guard_jmp = NULL;
+    for (size_t i = 0; i < N_GUARDED; i++)
+        sigaction(guarded_signals[i], &old[i], NULL);
+    *text = out;
+    *unit = u;
+    return sig;
 }

@@ -75,6 +75,12 @@ void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *format(const char *fmt, ...) PTMCC_PRINTF(1, 2);
+/* run_on_deep_stack: main_fn(argc, argv) on a thread whose stack holds
+** the walks of an expression nested as deep as clang itself compiles
+** (PTMCC_STACK_BYTES); on the calling thread when no such thread can be
+** made.  Returns main_fn's result. */
+#define PTMCC_STACK_BYTES ((size_t)1 << 30)
+int run_on_deep_stack(int (*main_fn)(int, char **), int argc, char **argv);
 
 /* A growable string. */
 typedef struct Buf {
@@ -1235,5 +1241,9 @@ typedef struct FrontApi {
 ** (<directory of ptmcc>/../lib/libptmcc_front.so).  Returns NULL after
 ** reporting an error (at the first call) when it cannot be loaded. */
 const FrontApi *front(void);
+/* front_rewrite: fe's parse, rewrite and checks of source, a crash caught
+** (front_load.c).  OUT: *text, *unit.  0, or the crash's signal. */
+int front_rewrite(const FrontApi *fe, bool mirror_all, const char *source,
+                  const char *const *args, int nargs, bool notes_only, char **text, Unit **unit);
 
 #endif /* PTMCC_H */

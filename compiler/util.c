@@ -5,6 +5,7 @@
 ** (a compiler cannot do anything useful without memory), so callers never
 ** check these for NULL.
 */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,4 +106,41 @@ size_t skip_literal(const char *t, size_t i, size_t end)
         i++;
     }
     return i + 1;
+}
+
+struct deepCall {
+    int (*main_fn)(int, char **);
+    int argc;
+    char **argv;
+    int rc;
+};
+
+static void *deep_call(void *p)
+{
+    struct deepCall *d = p;
+    d->rc = d->main_fn(d->argc, d->argv);
+    return NULL;
+}
+
+/*
+** run_on_deep_stack: see ptmcc.h.  ptmcc's walks of the syntax tree
+** recurse once per level (libclang's visitor too): a sum of 5,000 terms,
+** which clang-19 compiles, overflowed the 8 MiB main stack and killed the
+** build.  The stack is reserved, not committed: only the pages a deep
+** file uses are touched.
+*/
+int run_on_deep_stack(int (*main_fn)(int, char **), int argc, char **argv)
+{
+    struct deepCall d = {main_fn, argc, argv, 1};
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) != 0)
+        return main_fn(argc, argv);
+    int ok = pthread_attr_setstacksize(&attr, PTMCC_STACK_BYTES) == 0 &&
+             pthread_create(&t, &attr, deep_call, &d) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok)
+        return main_fn(argc, argv);
+    pthread_join(t, NULL);
+    return d.rc;
 }

@@ -204,6 +204,53 @@ static void inlineBail(const char *why);
 static void inlineFault(int signo);
 static const struct ptmMirrorExits inlineExits = {inlineBail, inlineFault};
 
+/*
+** Forks.  A child of the host's fork() is a copy of one thread: the
+** watchdog is not in it, nor are the threads whose slots it watched.  The
+** watchdog's lock is held across the fork (the watchdog lets it go while
+** it sleeps, and holds it only to scan), so the child gets it consistent.
+** In the child, only the forking thread's slot stays, with its new thread
+** id; the others' states are left to leak (their threads do not exist,
+** and freeing an alternate stack nobody uses buys nothing); and the
+** watchdog counts as not running, so that the child's first mirror starts
+** its own, on a condition variable made new (the parent's may count the
+** parent's watchdog as a waiter, and destroying it would wait for ever).
+** Without this a child's endless mirror ran past its deadline for ever.
+*/
+static void inlineAtforkPrepare(void)
+{
+    pthread_mutex_lock(&inl.watch_mu);
+}
+
+static void inlineAtforkParent(void)
+{
+    pthread_mutex_unlock(&inl.watch_mu);
+}
+
+static void inlineAtforkChild(void)
+{
+    struct inlineThread *me = inlineSelf;
+    for (int i = 0; i < SLOTS; i++)
+        if (!me || i != me->slot)
+            atomic_store(&inl.slots[i], NULL);
+    if (me)
+        me->tid = (pid_t)syscall(SYS_gettid);
+    inl.watch_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    atomic_store(&inl.watch_running, 0);
+    atomic_store(&inl.watch_idle, 0);
+    atomic_store(&inl.watch_next, 0);
+    atomic_store(&inl.active_count, 0);
+    pthread_mutex_unlock(&inl.watch_mu);
+}
+
+/* Registered before main: a handler registered by a thread while another
+** forks is not run for that fork (glibc runs only those its prepare step
+** saw). */
+__attribute__((constructor)) static void inlineAtforkInit(void)
+{
+    (void)pthread_atfork(inlineAtforkPrepare, inlineAtforkParent, inlineAtforkChild);
+}
+
 static void setup(void)
 {
     const char *s = getenv("PTM_INLINE_SIGNAL");

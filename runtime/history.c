@@ -217,9 +217,10 @@ static void histAtforkRelease(void)
     pthread_mutex_unlock(&histMapMu);
 }
 
-static pthread_once_t histAtforkOnce = PTHREAD_ONCE_INIT;
-
-static void histAtforkInit(void)
+/* Registered before main: a handler registered by a thread while another
+** forks is not run for that fork (glibc runs only those its prepare step
+** saw), and that child would inherit the locks held. */
+__attribute__((constructor)) static void histAtforkInit(void)
 {
     (void)pthread_atfork(histAtforkPrepare, histAtforkRelease, histAtforkRelease);
 }
@@ -249,7 +250,6 @@ struct ptmHistory *ptmHistoryFor(const struct ptm_tx_desc *desc)
     uint32_t b = histHash(id) % PTM_HISTORY_BUCKETS;
     struct ptmHistory *h;
 
-    pthread_once(&histAtforkOnce, histAtforkInit);
     pthread_mutex_lock(&histMapMu);
     h = histFind(id, b);
     pthread_mutex_unlock(&histMapMu);

@@ -350,7 +350,6 @@ uint64_t ptmOsNowNs(void)
 
 /* ptmOsPid's cache: 0 until the first call, and again in a fork child. */
 static _Atomic pid_t cachedPid;
-static pthread_once_t pidOnce = PTHREAD_ONCE_INIT;
 
 /* The child side of every fork(): the pid it inherited is its parent's.
 ** Async-signal-safe (a store), and takes no lock: a fork executor child
@@ -360,16 +359,18 @@ static void pidForget(void)
     atomic_store_explicit(&cachedPid, 0, memory_order_relaxed);
 }
 
-static void pidRegister(void)
+/* Registered before main: a handler registered by a thread while another
+** forks is not run for that fork (glibc runs only those its prepare step
+** saw), and that child would keep its parent's pid. */
+__attribute__((constructor)) static void pidRegister(void)
 {
     pthread_atfork(NULL, NULL, pidForget);
 }
 
 /*
 ** ptmOsPid: getpid(), asked of the kernel once per process.  The cache is
-** forgotten by a pthread_atfork child handler (registered before the first
-** value is cached, so no child of fork() inherits a value without the
-** handler), which covers fork() and the fork executor's children; a child
+** forgotten by a pthread_atfork child handler (registered before main, so
+** no child of fork() inherits a value without the handler), which covers fork() and the fork executor's children; a child
 ** made by a raw clone(2) or by _Fork() runs no handler and would see its
 ** parent's pid.  When a test has replaced ptmOs.getpid, that is called
 ** every time and nothing is cached.  Thread-safe.
@@ -382,7 +383,6 @@ pid_t ptmOsPid(void)
         return ptmOs.getpid();
     if (pid > 0)
         return pid;
-    pthread_once(&pidOnce, pidRegister);
     pid = osGetpid();
     atomic_store_explicit(&cachedPid, pid, memory_order_relaxed);
     return pid;

@@ -132,6 +132,53 @@ static pthread_once_t pamEnvOnce = PTHREAD_ONCE_INIT;
 static struct pamState *pamOverride; /* PTM_RULES, or NULL */
 static char *pamOverridePath;
 
+/*
+** Forks.  A state's lock is held for a whole rules run (up to its time
+** budget), so it is not held across fork(): every fork would wait for
+** other threads' rules.  Instead a child of fork() looks at each lock it
+** inherited: one that a thread of the parent held (that thread is not in
+** the child) marks a state whose Lua run stopped half-way, so the child
+** gets a fresh lock and loads that state anew at its next use (the old
+** Lua state is left as it is: closing it could run into what the run
+** left half-done).  A held list lock is made fresh the same way: the list
+** is only ever prepended with states already built.  Registered before
+** main, so before any thread can hold them.
+*/
+static void pamStateAtforkChild(struct pamState *st)
+{
+    if (!st)
+        return;
+    if (pthread_mutex_trylock(&st->mu) == 0) {
+        pthread_mutex_unlock(&st->mu);
+        return;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    memset(&st->budget, 0, sizeof st->budget);
+    st->loaded = 0;
+    st->failed = 0;
+    st->error[0] = 0;
+    st->L = NULL;
+    st->module_ref = 0;
+    st->when = 0;
+    st->mem_used = 0;
+}
+
+static void pamAtforkChild(void)
+{
+    if (pthread_mutex_trylock(&pamListMu) != 0)
+        pthread_mutex_init(&pamListMu, NULL);
+    else
+        pthread_mutex_unlock(&pamListMu);
+    for (struct pamState *st = pamList; st; st = st->next)
+        pamStateAtforkChild(st);
+    pamStateAtforkChild(pamOverride);
+}
+
+__attribute__((constructor)) static void pamAtforkInit(void)
+{
+    (void)pthread_atfork(NULL, NULL, pamAtforkChild);
+}
+
 /* --- small helpers ------------------------------------------------------ */
 
 static void pamCopy(char *dst, size_t cap, const char *fmt, ...) PTM_PRINTF_LIKE(3, 4);

@@ -19,9 +19,11 @@
 **                                  a range of 2^40 no longer loops for ever)
 **   table.sort                     without a comparator, sorts with a C one, so
 **                                  that every comparison is a hooked call
-**   os.date                        a format of at most PAM_DATE_FORMAT_MAX bytes
+**   os.date                        a format of at most PAM_DATE_FORMAT_MAX bytes;
+**                                  never across a fork() (below)
 */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -297,8 +299,35 @@ static int libSort(lua_State *L)
 
 /* --- os.date ------------------------------------------------------------- */
 
+/*
+** The real os.date runs localtime_r/gmtime_r, which take glibc's tzset
+** lock; fork() does not reset it.  A host that forks while a rules script
+** on another thread is inside os.date would give its child that lock held,
+** and the child's own first call would hang in its rules.  dateMu is held
+** by every os.date of the rules and, through pthread_atfork, across every
+** fork(), so no rules script is inside localtime when the process forks.
+*/
+static pthread_mutex_t dateMu = PTHREAD_MUTEX_INITIALIZER;
+
+static void dateAtforkPrepare(void)
+{
+    pthread_mutex_lock(&dateMu);
+}
+
+static void dateAtforkRelease(void)
+{
+    pthread_mutex_unlock(&dateMu);
+}
+
+__attribute__((constructor)) static void dateAtforkInit(void)
+{
+    (void)pthread_atfork(dateAtforkPrepare, dateAtforkRelease, dateAtforkRelease);
+}
+
 /* os.date([format [, time]]): the real one (upvalue 1), for formats of at
-** most PAM_DATE_FORMAT_MAX bytes (it runs strftime once per conversion). */
+** most PAM_DATE_FORMAT_MAX bytes (it runs strftime once per conversion),
+** under dateMu.  Its errors (a bad conversion, a time out of range) are
+** raised again after the lock is let go. */
 static int libDate(lua_State *L)
 {
     size_t len = 0;
@@ -308,7 +337,11 @@ static int libDate(lua_State *L)
         return luaL_argerror(L, 1, "format too long for rules (more than 256 bytes)");
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    pthread_mutex_lock(&dateMu);
+    int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    pthread_mutex_unlock(&dateMu);
+    if (rc != LUA_OK)
+        return lua_error(L);
     return lua_gettop(L);
 }
 

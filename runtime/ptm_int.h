@@ -1250,6 +1250,9 @@ struct ptmTxRecord {
 /* ptmTraceWrite: appends r as one line to $PTM_TRACE; nothing when unset.
 ** Thread-safe: each line is one write(2) on an O_APPEND descriptor. */
 void ptmTraceWrite(const struct ptmTxRecord *r);
+/* ptmTraceUtc: ts as ISO-8601 UTC with microseconds, computed without
+** gmtime_r (whose lock a forked child may inherit held).  OUT: buf. */
+void ptmTraceUtc(struct timespec ts, char *buf, size_t cap);
 /* ptmTraceWanted: PTM_TRACE names a file the records go to. */
 int ptmTraceWanted(void);
 

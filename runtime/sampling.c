@@ -61,6 +61,34 @@ static pthread_mutex_t stateMu = PTHREAD_MUTEX_INITIALIZER;
 static struct ptmTxState *stateMap[TX_STATE_BUCKETS];
 static unsigned stateCount;
 
+/*
+** Forks: the map's lock and every state's budget lock are held across each
+** fork() of the process, so that a child (of the host, or a mirror) never
+** inherits one that another thread held; the child's first call takes
+** them.  Both are leaves: nothing else is locked while they are held.
+*/
+static void stateAtforkPrepare(void)
+{
+    pthread_mutex_lock(&stateMu);
+    for (unsigned b = 0; b < TX_STATE_BUCKETS; b++)
+        for (struct ptmTxState *st = stateMap[b]; st; st = st->next)
+            pthread_mutex_lock(&st->budget.mu);
+}
+
+static void stateAtforkRelease(void)
+{
+    for (unsigned b = 0; b < TX_STATE_BUCKETS; b++)
+        for (struct ptmTxState *st = stateMap[b]; st; st = st->next)
+            pthread_mutex_unlock(&st->budget.mu);
+    pthread_mutex_unlock(&stateMu);
+}
+
+/* Registered before main, so before any thread can hold the locks. */
+__attribute__((constructor)) static void stateAtforkInit(void)
+{
+    (void)pthread_atfork(stateAtforkPrepare, stateAtforkRelease, stateAtforkRelease);
+}
+
 static _Thread_local uint64_t samplingRng;
 
 /* samplingRandom: xorshift64*, seeded per thread. */

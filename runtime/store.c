@@ -33,6 +33,13 @@
 ** every PTM_STORE_PERIOD_MS, and at exit (atexit) on the exiting thread.
 ** A write that finds the file busy keeps its batch for the next one.
 **
+** Connections last one load or one write, never longer: a program may
+** close descriptors it did not open (a daemon closes all but 0-2) and get
+** the same number for a file of its own, and a connection kept open
+** across that would have SQLite write pages of the history into the
+** host's file.  Closing the last connection checkpoints the WAL, which
+** the batching keeps rare.
+**
 ** Failure: a file that cannot be created or opened, a full disk (under
 ** PTM_STORE_MIN_FREE bytes free), a corrupt file, no libsqlite3, or a
 ** file still busy after PTM_STORE_BUSY_LIMIT writes make the store
@@ -123,10 +130,8 @@ static struct {
     int named;                    /* PTM_HISTORY named the file (not the default) */
     int redis;                    /* PTM_HISTORY=redis://...: store_redis.c's backend */
     void *lib;
-    pthread_mutex_t read_mu;      /* rdb: loads, on the caller's thread */
-    sqlite3 *rdb;
-    pthread_mutex_t write_mu;     /* wdb, the kept batch */
-    sqlite3 *wdb;
+    pthread_mutex_t read_mu;      /* loads, on the caller's thread */
+    pthread_mutex_t write_mu;     /* writes, the kept batch */
     struct ptmHistData *kept;     /* a batch a busy file refused */
     size_t n_kept;
     unsigned busy_writes;         /* writes in a row that found the file busy */
@@ -148,14 +153,16 @@ static struct {
 
 /* Set in a child of fork(): the store is the parent's. */
 static atomic_int storeForked;
-static pthread_once_t storeAtforkOnce = PTHREAD_ONCE_INIT;
 
 static void storeAtforkChild(void)
 {
     atomic_store(&storeForked, 1);
 }
 
-static void storeAtforkInit(void)
+/* Registered before main: registered at the first call instead, a fork
+** racing that call gave a child without the flag and with the read lock
+** held by the parent's thread (its first call then hung). */
+__attribute__((constructor)) static void storeAtforkInit(void)
 {
     (void)pthread_atfork(NULL, NULL, storeAtforkChild);
 }
@@ -305,7 +312,6 @@ static int storeInit(void)
 {
     if (atomic_load(&storeForked) || ptmMirrorCurrent)
         return 0;
-    pthread_once(&storeAtforkOnce, storeAtforkInit);
     pthread_mutex_lock(&st.mu);
     if (st.status == STORE_UNINIT) {
         if (storePathFromEnv() != 0)
@@ -423,10 +429,12 @@ static sqlite3 *storeOpen(int busy_ms)
 
 static int storeReady(void)
 {
+    if (atomic_load(&storeForked))
+        return 0;
     pthread_mutex_lock(&st.mu);
     int ok = st.status == STORE_READY;
     pthread_mutex_unlock(&st.mu);
-    return ok && !atomic_load(&storeForked);
+    return ok;
 }
 
 /* ---------------------------------------------------------------------
@@ -533,9 +541,7 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
         return ptmStoreRedisLoad(id, out);
     }
     pthread_mutex_lock(&st.read_mu);
-    if (!st.rdb)
-        st.rdb = storeOpen(PTM_STORE_READ_BUSY_MS);
-    sqlite3 *db = st.rdb;
+    sqlite3 *db = storeOpen(PTM_STORE_READ_BUSY_MS);
     unsigned rows = 0;
     int rc = db ? api.sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) : SQLITE_CANTOPEN;
     if (db && rc == SQLITE_OK) {
@@ -557,13 +563,10 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
                             storeRowModel, out, &rows);
         api.sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
-    if (db && rc != SQLITE_OK) {
+    if (db && rc != SQLITE_OK)
         storeSqlFail(db, rc, "reading it");
-        if (!storeBusy(rc)) {
-            api.sqlite3_close_v2(db);
-            st.rdb = NULL;
-        }
-    }
+    if (db)
+        api.sqlite3_close_v2(db);
     pthread_mutex_unlock(&st.read_mu);
     if (rc != SQLITE_OK) {
         memset(out, 0, sizeof *out);
@@ -745,23 +748,27 @@ static void storeKeep(struct ptmHistData *v, size_t n)
 }
 
 /* storeWriteKept: the kept batch in one IMMEDIATE transaction (write_mu
-** held).  Returns SQLITE_OK (the batch is gone) or the failing code (it
-** is kept when the file was busy). */
+** held), on a connection of its own.  Returns SQLITE_OK (the batch is
+** gone) or the failing code (it is kept when the file was busy; any other
+** failure is said here). */
 static int storeWriteKept(void)
 {
-    if (!st.wdb)
-        st.wdb = storeOpen(PTM_STORE_WRITE_BUSY_MS);
-    if (!st.wdb)
+    sqlite3 *db = storeOpen(PTM_STORE_WRITE_BUSY_MS);
+    if (!db)
         return SQLITE_CANTOPEN;
-    int rc = api.sqlite3_exec(st.wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = api.sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     for (size_t i = 0; rc == SQLITE_OK && i < st.n_kept; i++)
-        rc = storeWriteOne(st.wdb, &st.kept[i]);
+        rc = storeWriteOne(db, &st.kept[i]);
     if (rc == SQLITE_OK)
-        rc = api.sqlite3_exec(st.wdb, "COMMIT", NULL, NULL, NULL);
+        rc = api.sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        api.sqlite3_exec(st.wdb, "ROLLBACK", NULL, NULL, NULL);
+        api.sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (!storeBusy(rc))
+            storeSqlFail(db, rc, "writing it");
+        api.sqlite3_close_v2(db);
         return rc;
     }
+    api.sqlite3_close_v2(db);
     free(st.kept);
     st.kept = NULL;
     st.n_kept = 0;
@@ -816,8 +823,6 @@ static enum ptmRc storeFlush(int at_exit)
                 if (storeBusy(rc))
                     storeFail("still locked by another process after %d writes",
                               PTM_STORE_BUSY_LIMIT);
-                else if (rc != SQLITE_CANTOPEN)
-                    storeSqlFail(st.wdb, rc, "writing it");
                 free(st.kept);
                 st.kept = NULL;
                 st.n_kept = 0;
@@ -963,10 +968,14 @@ void ptmStoreKick(void)
 ** ptmStoreState: NULL while the store works (or was never needed);
 ** "off" when PTM_HISTORY=off or no default path exists; else why it is
 ** unavailable ("PTM_HISTORY=path: ...; the history is kept in memory
-** only").  The string lives until ptmStoreReset.
+** only"), or in a child of fork(), whose store is its parent's.  The
+** string lives until ptmStoreReset.  A child never takes st.mu: another
+** thread of its parent may have held it at the fork.
 */
 const char *ptmStoreState(void)
 {
+    if (atomic_load(&storeForked))
+        return "a child of fork(): the history is kept in memory only";
     pthread_mutex_lock(&st.mu);
     const char *s = st.status == STORE_OFF || st.status == STORE_FAILED ? st.why
                     : st.status == STORE_READY && st.redis ? ptmStoreRedisState()
@@ -976,7 +985,7 @@ const char *ptmStoreState(void)
 }
 
 /*
-** ptmStoreReset: writes nothing; closes the connections, drops a kept
+** ptmStoreReset: writes nothing; drops a kept
 ** batch and forgets the path and any failure, so that the next use reads
 ** PTM_HISTORY again.  For tests (a second "run" in one process); the
 ** writer thread, if any, stops at its next wake-up or finds the new
@@ -988,11 +997,6 @@ void ptmStoreReset(void)
     pthread_mutex_lock(&st.write_mu);
     pthread_mutex_lock(&st.read_mu);
     pthread_mutex_lock(&st.mu);
-    if (st.rdb)
-        api.sqlite3_close_v2(st.rdb);
-    if (st.wdb)
-        api.sqlite3_close_v2(st.wdb);
-    st.rdb = st.wdb = NULL;
     free(st.kept);
     st.kept = NULL;
     st.n_kept = 0;

@@ -243,6 +243,69 @@ static struct {
     .write_mu = PTHREAD_MUTEX_INITIALIZER,
 };
 
+/*
+** The socket each connection was made on.  A program may close
+** descriptors it did not open (a daemon closes all but 0-2) and get the
+** same number for a file of its own: hiredis would then write commands
+** into the host's file, and redisFree would close it.  A connection whose
+** number no longer names its socket is dropped without closing the
+** number (rdsFree), before any exchange (rdsStale).  Under rs.mu.
+*/
+#define RDS_SOCKETS 8
+static struct {
+    redisContext *c;
+    dev_t dev;
+    ino_t ino;
+} rdsSockets[RDS_SOCKETS];
+
+/* rdsRemember: notes the socket c was made on (a table full of live
+** connections leaves it unnoted: rdsOwns then says no, and it is dropped
+** at its next use, never writing into a file). */
+static void rdsRemember(redisContext *c)
+{
+    struct stat st;
+    if (ptmOs.fstat(c->fd, &st) != 0)
+        return;
+    pthread_mutex_lock(&rs.mu);
+    for (int i = 0; i < RDS_SOCKETS; i++)
+        if (!rdsSockets[i].c) {
+            rdsSockets[i].c = c;
+            rdsSockets[i].dev = st.st_dev;
+            rdsSockets[i].ino = st.st_ino;
+            break;
+        }
+    pthread_mutex_unlock(&rs.mu);
+}
+
+/* rdsOwns: whether c's descriptor is still the socket it was made on. */
+static int rdsOwns(redisContext *c)
+{
+    struct stat st;
+    int owns = 0;
+    if (c->fd < 0 || ptmOs.fstat(c->fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    pthread_mutex_lock(&rs.mu);
+    for (int i = 0; i < RDS_SOCKETS; i++)
+        if (rdsSockets[i].c == c)
+            owns = rdsSockets[i].dev == st.st_dev && rdsSockets[i].ino == st.st_ino;
+    pthread_mutex_unlock(&rs.mu);
+    return owns;
+}
+
+/* rdsFree: frees connection c, closing its descriptor only while it is
+** still c's socket. */
+static void rdsFree(redisContext *c)
+{
+    if (!rdsOwns(c))
+        c->fd = -1; /* the host's number now: hiredis closes only a valid one */
+    pthread_mutex_lock(&rs.mu);
+    for (int i = 0; i < RDS_SOCKETS; i++)
+        if (rdsSockets[i].c == c)
+            rdsSockets[i].c = NULL;
+    pthread_mutex_unlock(&rs.mu);
+    rapi.redisFree(c);
+}
+
 static redisReplyObjectFunctions rdsOrigFn, rdsBoundFn;
 static pthread_once_t rdsFnOnce = PTHREAD_ONCE_INIT;
 static redisReplyObjectFunctions *rdsDefaultFn;
@@ -552,6 +615,7 @@ static redisContext *rdsConnect(uint64_t deadline_ns, int may_resolve, const cha
         return NULL;
     }
     (void)fcntl(c->fd, F_SETFD, FD_CLOEXEC);
+    rdsRemember(c);
     pthread_mutex_lock(&rs.mu);
     if (!rdsDefaultFn)
         rdsDefaultFn = c->reader->fn; /* hiredis's own table, the same for every reader */
@@ -562,14 +626,15 @@ static redisContext *rdsConnect(uint64_t deadline_ns, int may_resolve, const cha
 }
 
 /* rdsStale: whether kept connection c was closed by the server (or has
-** bytes nobody asked for): it is freed, so that a request never goes to
-** a server already gone, whose increments would then count as sent. */
+** bytes nobody asked for), or its descriptor was closed by the program:
+** it is freed, so that a request never goes to a server already gone,
+** whose increments would then count as sent, nor into a file. */
 static int rdsStale(redisContext *c)
 {
     struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
-    if (ptmOs.poll(&p, 1, 0) == 0)
+    if (rdsOwns(c) && ptmOs.poll(&p, 1, 0) == 0)
         return 0;
-    rapi.redisFree(c);
+    rdsFree(c);
     return 1;
 }
 
@@ -815,7 +880,7 @@ static int rdsLoadOnce(const char *id, struct ptmHistData *out, uint64_t deadlin
     else if (rdsSend(c, deadline_ns, &sent_all, what) == 0)
         r = rdsReceive(c, deadline_ns, what);
     if (!r) {
-        rapi.redisFree(c); /* its replies are out of step now */
+        rdsFree(c); /* its replies are out of step now */
         rs.rctx = NULL;
         return -1;
     }
@@ -1172,7 +1237,7 @@ static int rdsPush(uint64_t deadline_ns, int may_resolve)
         if (rc == 0 || rc == -2)
             rdsForget(0, to);
         if (rc != 0) {
-            rapi.redisFree(rs.wctx); /* its replies are out of step */
+            rdsFree(rs.wctx); /* its replies are out of step */
             rs.wctx = NULL;
             rdsProblem("writing: %s", what);
             return -1;
@@ -1319,7 +1384,7 @@ enum ptmRc ptmStoreRedisReread(ptmStoreIds list, ptmStoreRebase rebase)
         uint64_t deadline = ptmOsNowNs() + (uint64_t)PTM_REDIS_WRITE_MS * 1000000u;
         int rc = rdsRereadChunk(rs.wctx, ids + from, k, rebase, deadline, &what);
         if (rc == -1) {
-            rapi.redisFree(rs.wctx); /* its replies are out of step */
+            rdsFree(rs.wctx); /* its replies are out of step */
             rs.wctx = NULL;
         }
         if (rc != 0) {
@@ -1355,9 +1420,9 @@ void ptmStoreRedisReset(void)
     pthread_mutex_lock(&rs.write_mu);
     pthread_mutex_lock(&rs.read_mu);
     if (rs.wctx)
-        rapi.redisFree(rs.wctx);
+        rdsFree(rs.wctx);
     if (rs.rctx)
-        rapi.redisFree(rs.rctx);
+        rdsFree(rs.rctx);
     rs.wctx = rs.rctx = NULL;
     rdsDropPending();
     pthread_mutex_lock(&rs.mu);

@@ -97,6 +97,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,8 +105,37 @@
 
 #include "ptm_int.h"
 
+/*
+** jansson seeds its hash tables at the first json_object(); a thread that
+** finds another seeding spins (sched_yield) until the seed appears.  A
+** child forked while a thread of its parent was seeding would spin for
+** ever at its first trace record.  So the seed is set before main, while
+** the process has one thread.
+*/
+__attribute__((constructor)) static void traceSeedJson(void)
+{
+    size_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = (size_t)time(NULL) ^ ((size_t)getpid() << 16);
+    json_object_seed(seed | 1);
+}
+
 static pthread_once_t traceOnce = PTHREAD_ONCE_INIT;
-static int traceFd = -1;
+static _Atomic int traceFd = -1;
+/*
+** What traceFd was opened on.  A program may close descriptors it did not
+** open (a daemon closes all but 0-2) and get the same number for a file
+** of its own: a record written there would land in the host's file.  So
+** each write first checks that the descriptor is still the trace's file
+** and otherwise opens it again by path (absolute: the program may have
+** changed directory), never closing the number, which is the host's now.
+*/
+static struct {
+    pthread_mutex_t mu;           /* a reopening; tried, never waited for */
+    _Atomic dev_t dev;
+    _Atomic ino_t ino;
+    char path[4096];
+} traceFile = {.mu = PTHREAD_MUTEX_INITIALIZER};
 /* PTM_TRACE was set but could not be opened: why, for ptm_last_error(). */
 static char traceFailed[256];
 
@@ -147,16 +177,71 @@ static int traceEndsCut(const char *path, int fd)
     return last != '\n';
 }
 
+/* traceOpen: opens path for appending records and notes what it is.
+** Returns the descriptor, or -1 (errno set). */
+static int traceOpen(const char *path)
+{
+    struct stat st;
+    int fd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    if (ptmOs.fstat(fd, &st) == 0) {
+        atomic_store(&traceFile.dev, st.st_dev);
+        atomic_store(&traceFile.ino, st.st_ino);
+    }
+    return fd;
+}
+
+/* traceInit: opens $PTM_TRACE, once.  errno is kept: the first caller
+** may be a call's end, whose errno is the primary's (realpath's readlink
+** of each component leaves EINVAL behind even when it succeeds). */
 static void traceInit(void)
 {
+    int saved = errno;
     const char *path = getenv("PTM_TRACE");
     if (!path || !*path)
         return;
-    traceFd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (traceFd < 0)
+    int fd = traceOpen(path);
+    if (fd < 0) {
         traceSayFailed(path, errno);
-    else if (traceEndsCut(path, traceFd))
+        errno = saved;
+        return;
+    }
+    char *abs = realpath(path, NULL);
+    snprintf(traceFile.path, sizeof traceFile.path, "%s", abs ? abs : path);
+    free(abs);
+    if (traceEndsCut(path, fd))
         atomic_store(&traceCut, 1);
+    atomic_store(&traceFd, fd);
+    errno = saved;
+}
+
+/*
+** traceCurrentFd: the trace's descriptor, checked to be still the trace's
+** file (see traceFile).  OUT: *st, its fstat.  When the program closed it
+** (EBADF) or the number now names another file, the file is opened again
+** by its path; the old number is left alone.  Returns -1 when the record
+** cannot be written: the reopening failed, or another thread is reopening.
+*/
+static int traceCurrentFd(struct stat *st)
+{
+    int fd = atomic_load(&traceFd);
+    if (fd >= 0 && ptmOs.fstat(fd, st) == 0 && st->st_dev == atomic_load(&traceFile.dev) &&
+        st->st_ino == atomic_load(&traceFile.ino))
+        return fd;
+    if (pthread_mutex_trylock(&traceFile.mu) != 0)
+        return -1; /* this record is dropped; the reopened file gets the next */
+    int now = atomic_load(&traceFd);
+    if (now == fd) {
+        now = traceOpen(traceFile.path);
+        if (now >= 0 && traceEndsCut(traceFile.path, now))
+            atomic_store(&traceCut, 1);
+        atomic_store(&traceFd, now);
+    }
+    pthread_mutex_unlock(&traceFile.mu);
+    if (now < 0 || ptmOs.fstat(now, st) != 0)
+        return -1;
+    return now;
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
@@ -292,15 +377,44 @@ static json_t *traceSignals(const struct ptmSignals *s)
     return o;
 }
 
-/* The current time as ISO-8601 UTC with microseconds.  OUT: buf. */
+/*
+** ptmTraceUtc: ts as ISO-8601 UTC with microseconds
+** ("2026-12-07T23:59:59.123456Z").  OUT: buf (cap bytes, truncated).
+**
+** The date is computed here (days since the epoch to the proleptic
+** Gregorian calendar), not by gmtime_r: glibc's gmtime_r takes the
+** process's tzset lock, which fork() does not reset, so a host's child
+** forked while another thread wrote a trace record would hang at its own
+** first record.
+*/
+void ptmTraceUtc(struct timespec ts, char *buf, size_t cap)
+{
+    long long secs = (long long)ts.tv_sec;
+    long long days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    /* civil_from_days: eras of 400 years, years starting in March. */
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    long long day = doy - (153 * mp + 2) / 5 + 1;
+    long long month = mp < 10 ? mp + 3 : mp - 9;
+    long long year = yoe + era * 400 + (month <= 2);
+    snprintf(buf, cap, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%06ldZ", year, month, day,
+             rem / 3600, rem / 60 % 60, rem % 60, ts.tv_nsec / 1000);
+}
+
+/* The current time, as ptmTraceUtc.  OUT: buf. */
 static void traceTimestamp(char *buf, size_t cap)
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%06ldZ", ts.tv_nsec / 1000);
+    ptmTraceUtc(ts, buf, cap);
 }
 
 /* traceRetry: the retries judged again: [{attempt, why, probability,
@@ -472,17 +586,15 @@ static json_t *traceRecord(const struct ptmTxRecord *r)
     return o;
 }
 
-/* traceFits: whether len more bytes fit in the trace file under
-** RLIMIT_FSIZE.  Writing past it would raise SIGXFSZ, which kills the
-** host: the record is dropped instead. */
-static int traceFits(size_t len)
+/* traceFits: whether len more bytes fit in the trace file (st, its
+** fstat) under RLIMIT_FSIZE.  Writing past it would raise SIGXFSZ, which
+** kills the host: the record is dropped instead. */
+static int traceFits(const struct stat *st, size_t len)
 {
     struct rlimit rl;
-    struct stat st;
     if (ptmOs.getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return 1;
-    return ptmOs.fstat(traceFd, &st) == 0 && st.st_size >= 0 &&
-           (uint64_t)st.st_size + len <= (uint64_t)rl.rlim_cur;
+    return st->st_size >= 0 && (uint64_t)st->st_size + len <= (uint64_t)rl.rlim_cur;
 }
 
 /*
@@ -528,9 +640,15 @@ __attribute__((noinline)) static void traceWriteLine(const struct ptmTxRecord *r
         memcpy(line + n, s, len);
         n += len;
         line[n++] = '\n';
-        size_t off = traceFits(n) ? 0 : n;
+        struct stat st;
+        int fd = traceCurrentFd(&st);
+        if (fd >= 0 && atomic_exchange(&traceCut, 0) && n == len + 1) {
+            memmove(line + 1, line, n++); /* reopened: a fresh line */
+            line[0] = '\n';
+        }
+        size_t off = fd >= 0 && traceFits(&st, n) ? 0 : n;
         while (off < n) {
-            ssize_t w = ptmOs.write(traceFd, line + off, n - off);
+            ssize_t w = ptmOs.write(fd, line + off, n - off);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0)

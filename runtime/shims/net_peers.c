@@ -80,6 +80,23 @@ static struct {
     struct netEntry e[PTM_NET_ENDPOINTS];
 } table = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/* Forks: the table's lock (a leaf) is held across each fork(), so that a
+** child of the host never inherits it held by another thread's primary. */
+static void tableAtforkPrepare(void)
+{
+    pthread_mutex_lock(&table.mu);
+}
+
+static void tableAtforkRelease(void)
+{
+    pthread_mutex_unlock(&table.mu);
+}
+
+__attribute__((constructor)) static void tableAtforkInit(void)
+{
+    (void)pthread_atfork(tableAtforkPrepare, tableAtforkRelease, tableAtforkRelease);
+}
+
 /* The key of address a.  OUT: key (KEY_MAX bytes), *klen.  0, or EINVAL
 ** for a family that is not modelled. */
 static int addrKey(const struct sockaddr *a, socklen_t len, unsigned char *key, size_t *klen)

@@ -30,12 +30,20 @@ static struct privFd *privFds;
 static size_t nPrivFds, capPrivFds;
 static pthread_mutex_t privMu = PTHREAD_MUTEX_INITIALIZER;
 
-/* ptmSqlPrivateFdsAtforkChild: see sqlite_int.h.  A child of the host's
-** fork() inherits the table but maybe a locked mutex. */
-void ptmSqlPrivateFdsAtforkChild(void)
+/* privAtforkChild: a child of the host's fork() inherits the table but
+** maybe a locked mutex. */
+static void privAtforkChild(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     privMu = fresh;
+}
+
+/* Registered before main: a handler registered by a thread while another
+** forks is not run for that fork (glibc runs only those its prepare step
+** saw). */
+__attribute__((constructor)) static void privAtforkInit(void)
+{
+    (void)pthread_atfork(NULL, NULL, privAtforkChild);
 }
 
 /* The fork executor's child is made by a raw clone(), without
@@ -66,8 +74,20 @@ int ptmSqlPrivateFd(const char *path, struct stat *st)
     privLock();
     for (i = 0; i < nPrivFds; i++)
         if (privFds[i].dev == st->st_dev && privFds[i].ino == st->st_ino) {
-            fd = privFds[i].fd;
-            break;
+            /* The program may have closed the number (a daemon closes all
+            ** but 0-2) and got it again for a file of its own: reading
+            ** that as the database would mislead the mirror.  Such an
+            ** entry no longer names the file; the number is the host's,
+            ** so it is forgotten, never closed. */
+            struct stat now;
+            if (ptmOs.fstat(privFds[i].fd, &now) == 0 && now.st_dev == st->st_dev &&
+                now.st_ino == st->st_ino) {
+                fd = privFds[i].fd;
+                break;
+            }
+            privFds[i].fd = -1; /* swept later: close(-1) does nothing */
+            privFds[i].dev = 0;
+            privFds[i].ino = 0;
         }
     if (fd < 0) {
         fd = ptmOs.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);

@@ -295,12 +295,11 @@ void ptmSqlPrimaryRestore(void *saved);
 ** ptmSqlPinSet: pins the entries of the descriptors now[] (-1: none),
 ** releases those of was[], closes what that leaves unpinned and may be
 ** closed (not at its path, no other descriptor of the process open on it);
-** was[] becomes now[].  ptmSqlPrivateFdsAtforkChild: the table's lock made
-** anew in a child of the host's fork(). */
+** was[] becomes now[].  (A child of the host's fork() gets the table's
+** lock anew: a pthread_atfork handler registered before main.) */
 #define PTM_SQL_PINS 4
 int ptmSqlPrivateFd(const char *path, struct stat *st);
 void ptmSqlPinSet(int was[PTM_SQL_PINS], const int now[PTM_SQL_PINS]);
-void ptmSqlPrivateFdsAtforkChild(void);
 
 /* ptmSqlWalLockFd: a private read-only descriptor (pinned, see
 ** sqlite_vfs.c) of the -shm of the database at path, -1 when it has none

@@ -793,7 +793,6 @@ static void vfsRegister(void)
 {
     sqlite3_vfs *real = sqlite3_vfs_find(NULL);
 
-    pthread_atfork(NULL, NULL, ptmSqlPrivateFdsAtforkChild);
     if (!real || pthread_key_create(&threadKey, threadExit) != 0)
         return;
     ovVfs.mxPathname = real->mxPathname;
@@ -1018,6 +1017,16 @@ static int headStill(const struct ptmSqlOverlay *o, const struct dbVersion *was,
            memcmp(o->ver.shm + 96, o->ver.attempted, 4) == 0;
 }
 
+/* stillOwn: whether mf's descriptor still names the file it was opened on:
+** the program may have closed the number and got it again for a file of
+** its own (privateFd).  A missing descriptor is still its own. */
+static int stillOwn(const struct ptmSqlMemFile *mf)
+{
+    struct stat st;
+    return mf->fd < 0 ||
+           (ptmOs.fstat(mf->fd, &st) == 0 && st.st_dev == mf->dev && st.st_ino == mf->ino);
+}
+
 /* refreshShm: the copy of the WAL index brought up to the real -shm, in
 ** place: through its mapping what moved (sqlite_wal.c), else (no mapping:
 ** mmap refused) read again whole when it changed or the last mirror wrote
@@ -1065,7 +1074,7 @@ static void refreshShm(struct ptmSqlOverlay *o, int *rc)
     snprintf(path, sizeof path, "%s-wal", o->name);
     if (!same && !walSameFile(o, was_seen, seen_ok) && rebase(&o->wal, path) != 0)
         *rc = SQLITE_CANTOPEN;
-    else if (o->wal.fd < 0 && rebase(&o->wal, path) != 0)
+    else if ((o->wal.fd < 0 || !stillOwn(&o->wal)) && rebase(&o->wal, path) != 0)
         *rc = SQLITE_CANTOPEN;
     if (*rc == SQLITE_OK)
         walFreshFrom(o);
@@ -1086,15 +1095,16 @@ static void refresh(struct ptmSqlOverlay *o, int *rc)
 
     /* The descriptor's fstat while the file is linked (see shmStat: a
     ** database deleted or renamed over has a link count of 0), else the
-    ** path's. */
-    if (!(o->dbf.fd >= 0 && ptmOs.fstat(o->dbf.fd, &st) == 0 && st.st_nlink > 0 &&
-          st.st_dev == o->dbf.dev && st.st_ino == o->dbf.ino) &&
-        ptmOs.stat(o->name, &st) != 0)
+    ** path's.  A descriptor that no longer names its file (the program
+    ** closed the number and got it again: stillOwn) is opened again. */
+    int own = o->dbf.fd >= 0 && ptmOs.fstat(o->dbf.fd, &st) == 0 &&
+              st.st_dev == o->dbf.dev && st.st_ino == o->dbf.ino;
+    if (!(own && st.st_nlink > 0) && ptmOs.stat(o->name, &st) != 0)
         memset(&st, 0, sizeof st);
     o->db_st = st;
     if (!st.st_ino)
         o->dbf.fd = -1; /* gone: an empty database */
-    else if ((o->dbf.fd < 0 || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
+    else if ((!own || st.st_dev != o->dbf.dev || st.st_ino != o->dbf.ino) &&
              rebase(&o->dbf, o->name) != 0)
         *rc = SQLITE_CANTOPEN;
     memset(&o->ver, 0, sizeof o->ver);

@@ -534,3 +534,34 @@ Test(inl, the_hosts_signals_never_run_on_the_watchdog)
                      attempt);
     }
 }
+
+/* A host's child of fork() has no watchdog thread: the parent's is not
+** copied.  Its inline mirrors must still be stopped at their deadline
+** (by a watchdog of its own), where an endless mirror would otherwise
+** hang a child that the plain build runs. */
+Test(inl, a_fork_child_gets_its_own_watchdog)
+{
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorDoubles, 5, 50 * MS, &r), PTM_OK); /* the parent's watchdog */
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        /* Child */
+        struct ptmMirrorRun cr;
+        int ok = runMirror(mirrorLoopsPolling, 1, 50 * MS, &cr) == PTM_OK &&
+                 cr.status == PTM_MS_TIMEOUT;
+        _exit(ok ? 0 : 1);
+    }
+    /* Parent */
+    int status = 0, waited = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0 && waited < 10000) {
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+        waited++;
+    }
+    if (waited >= 10000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    cr_assert_lt(waited, 10000, "the child's endless mirror ran 10 s");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+}

@@ -8,10 +8,14 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -890,4 +894,62 @@ Test(sandbox, ptm_errno_names_an_errno)
     struct ptmVerdict v;
     cr_assert_eq(analyzeSrc("errno.lua", src, &v), PTM_OK, "%s", v.error);
     cr_expect_eq(v.probability, 0.75, "a ptm.errno result was not the expected one");
+}
+
+/* --- forks --------------------------------------------------------------- */
+
+struct slowRun {
+    struct ptm_tx_desc d;
+    atomic_int started;
+};
+
+static void *runSlowRules(void *arg)
+{
+    struct slowRun *r = arg;
+    struct ptmSignals s = quiet();
+    struct ptmVerdict v;
+    atomic_store(&r->started, 1);
+    analyze(&r->d, &s, &v);
+    return NULL;
+}
+
+/* A host forks while another thread is inside a rules run, which holds the
+** state's lock until the run ends: the child (without that thread) must
+** still get an answer from the same rules, within its own budget, not
+** wait for ever on the lock. */
+Test(threads, a_fork_child_is_not_held_by_a_run_of_its_parent, .timeout = 60)
+{
+    static const char src[] =
+        "return { analyze = function(m)\n"
+        "  local t = os.clock(); while os.clock() - t < 0.02 do end\n"
+        "  return 0.25 end }\n";
+    struct slowRun r = {.d = descWith("slow.lua", src)};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, runSlowRules, &r), 0);
+    while (!atomic_load(&r.started))
+        sched_yield();
+    nanosleep(&(struct timespec){0, 5 * 1000000}, NULL); /* inside the run */
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        /* Child */
+        struct ptmSignals s = quiet();
+        struct ptmVerdict v;
+        int rc = analyze(&r.d, &s, &v);
+        /* Its own run of the rules, or its budget's stop: an answer. */
+        _exit(rc == PTM_OK ? v.probability != 0.25 : !strstr(v.error, "budget"));
+    }
+    /* Parent */
+    int status = 0, waited = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0 && waited < 10000) {
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+        waited++;
+    }
+    if (waited >= 10000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    pthread_join(t, NULL);
+    cr_assert_lt(waited, 10000, "the child waited 10 s on its parent's rules");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 }

@@ -9,6 +9,8 @@
 ** private descriptors; a failing pread is a clean SQLite error.
 */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -1477,4 +1479,61 @@ Test(sqlite_vfs, wal_begin_and_end_read_the_shm_for_the_database, .init = setup,
     cr_assert_eq(reads, 1, "the first block kept across a new mtime");
     cr_assert_eq(countedMirror(o, &reads, &ends), 0);
     cr_assert_eq(reads, 0);
+}
+
+/* The program closes every descriptor it did not open (a daemon) and gets
+** the overlay's numbers for a file of its own: the next mirror must read
+** the database, not that file (it would see garbage, or another
+** database), and never close the host's numbers. */
+Test(sqlite_vfs, a_private_descriptor_the_program_reused_is_not_read, .init = setup,
+     .fini = teardown)
+{
+    const char *path = makeDb(0);
+    struct ptmSqlOverlay *o = overlay(path);
+    sqlite3 *db = ptmSqlOverlayDb(o);
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=1"), 100);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+
+    struct stat dbst;
+    cr_assert_eq(stat(path, &dbst), 0);
+    int junk = open(at("junk"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(junk, 0);
+    static char garbage[65536];
+    memset(garbage, 0x5a, sizeof garbage);
+    cr_assert_eq(write(junk, garbage, sizeof garbage), (ssize_t)sizeof garbage);
+    int replaced = 0;
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        struct stat st;
+        if (fd > 2 && fd != dirfd(d) && fstat(fd, &st) == 0 && st.st_dev == dbst.st_dev &&
+            st.st_ino == dbst.st_ino) {
+            cr_assert_eq(dup2(junk, fd), fd);
+            replaced++;
+        }
+    }
+    closedir(d);
+    cr_assert_geq(replaced, 1);
+
+    cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
+    cr_assert_eq(queryInt(db, "SELECT balance FROM accounts WHERE id=1"), 100,
+                 "the mirror read the database, not the host's file");
+    cr_assert_eq(queryInt(db, "SELECT count(*) FROM accounts"), 3);
+    cr_assert_eq(ptmSqlOverlayEnd(o), 0);
+    struct stat js;
+    cr_assert_eq(fstat(junk, &js), 0);
+    cr_assert_eq(js.st_size, (off_t)sizeof garbage);
+    int still = 0;
+    d = opendir("/proc/self/fd");
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        struct stat st;
+        still += fd > 2 && fd != dirfd(d) && fstat(fd, &st) == 0 && st.st_ino == js.st_ino;
+    }
+    closedir(d);
+    cr_assert_eq(still, replaced + 1, "the host's numbers stay open: %d of %d", still,
+                 replaced + 1);
 }

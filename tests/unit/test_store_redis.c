@@ -19,6 +19,7 @@
 ** measures it).  Without redis-server every test is skipped with a message.
 */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -806,4 +808,60 @@ Test(store_redis, a_host_name_is_resolved_by_the_writer, .init = setup, .fini = 
     modelOf(h, 2, &mv);
     cr_assert_eq(mv.n, 6, "%s: loaded through the resolved address", url);
     cr_assert_eq(mv.failures, 2);
+}
+
+/* The program closes every descriptor it did not open (a daemon) and gets
+** the kept connections' numbers for files of its own: the next flush must
+** neither write commands into those files nor close them, and reaches
+** the server on a new connection. */
+Test(store_redis, a_connection_whose_number_the_program_reused_is_dropped, .init = setup,
+     .fini = cleanup)
+{
+    startServer(0);
+    useUrl("reuse");
+    uint64_t ms;
+    struct ptmHistory *h = firstUse("reuse.tx", &ms); /* the read connection */
+    teach(h, 2, 5, 1, 2000);
+    cr_assert_eq(ptmStoreFlush(), PTM_OK);           /* the write connection */
+    cr_assert_eq(cli("HGET reuse:reuse.tx calls"), 5);
+    /* Every socket of this process is a connection of the store's: each
+    ** number now names a file of the host's. */
+    char file[300];
+    snprintf(file, sizeof file, "%s/host", dir);
+    int host = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(host, 0);
+    cr_assert_eq(write(host, "host data\n", 10), 10);
+    int replaced = 0;
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        struct stat st;
+        if (fd > 2 && fd != dirfd(d) && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            cr_assert_eq(dup2(host, fd), fd);
+            replaced++;
+        }
+    }
+    closedir(d);
+    cr_assert_geq(replaced, 2, "the read and the write connections: %d", replaced);
+    teach(h, 2, 7, 0, 2000);
+    cr_assert_eq(ptmStoreFlush(), PTM_OK, "pushed on a new connection");
+    cr_assert_eq(cli("HGET reuse:reuse.tx calls"), 12);
+    struct stat st;
+    cr_assert_eq(fstat(host, &st), 0);
+    cr_assert_eq(st.st_size, 10, "the host's file got %lld bytes", (long long)st.st_size);
+    char buf[16] = {0};
+    cr_assert_eq(pread(host, buf, sizeof buf, 0), 10);
+    cr_assert_str_eq(buf, "host data\n");
+    /* The numbers the store had are still the host's (none was closed). */
+    d = opendir("/proc/self/fd");
+    int still = 0;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        struct stat fs;
+        still += fd > 2 && fd != dirfd(d) && fstat(fd, &fs) == 0 && fs.st_ino == st.st_ino;
+    }
+    closedir(d);
+    cr_assert_eq(still, replaced + 1, "%d of %d", still, replaced + 1);
 }

@@ -154,6 +154,40 @@ static void writeLedger(struct ptmRing *ring)
 
 /* --- the record ----------------------------------------------------------- */
 
+/* The record's time, computed without gmtime_r, agrees with it from 1900
+** to 2400 (leap days, centuries, the 400-year rule, before 1970), and
+** never overruns a short buffer. */
+Test(trace, timestamps_agree_with_gmtime)
+{
+    static const long long days[] = {-25567, -1, 0, 59, 60, 365, 10956, 11016, 11017,
+                                     47541, 47482, 47483, 157095, 157096, 156730};
+    for (size_t i = 0; i < sizeof days / sizeof *days; i++)
+        for (long long s = -2; s <= 86401; s += 3607) {
+            struct timespec ts = {.tv_sec = (time_t)(days[i] * 86400 + s), .tv_nsec = 123456789};
+            char got[64], want[64];
+            ptmTraceUtc(ts, got, sizeof got);
+            struct tm tm;
+            cr_assert_not_null(gmtime_r(&ts.tv_sec, &tm));
+            size_t n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+            snprintf(want + n, sizeof want - n, ".123456Z");
+            cr_assert_str_eq(got, want, "at %lld", (long long)ts.tv_sec);
+        }
+    for (long long t = -3000000000LL; t < 13000000000LL; t += 7777777) {
+        struct timespec ts = {.tv_sec = (time_t)t, .tv_nsec = 0};
+        char got[64], want[64];
+        ptmTraceUtc(ts, got, sizeof got);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        size_t n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want + n, sizeof want - n, ".000000Z");
+        cr_assert_str_eq(got, want, "at %lld", t);
+    }
+    char small[8] = "xxxxxxx";
+    ptmTraceUtc((struct timespec){0}, small, 5);
+    cr_assert_str_eq(small, "1970");
+    cr_assert_eq(small[5], 'x');
+}
+
 Test(trace, every_contract_field)
 {
     traceTo();
