@@ -46,10 +46,13 @@ LAYERS = [
         "shims/notes.c",
         "shims/sqlite_sql.c",   # libptm_sqlite.a: below shims/sqlite.c
         "shims/sqlite_mem.c",   # libptm_sqlite.a: the overlay's files in memory
+        "shims/sqlite_fds.c",   # libptm_sqlite.a: the overlay's private descriptors
+        "shims/sqlite_wal.c",   # libptm_sqlite.a: the overlay's copy of the WAL index
     ]),
     ("shim families", [
         "shims/file.c",
         "shims/net.c",
+        "shims/net_peers.c",    # the endpoints the net shims record and replay
         "shims/stdio_stream.c",
         "shims/stdio.c",
         "shims/stdio_read.c",
