@@ -76,6 +76,7 @@
 #define PTM_STORE_REREAD_MS 10000    /* a fleet's totals read again (Redis) */
 #define PTM_STORE_BUSY_LIMIT 5
 #define PTM_STORE_MIN_FREE ((uint64_t)1 << 20)
+#define STORE_WSTMTS 8               /* the writer's distinct statements */
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
@@ -125,8 +126,12 @@ static struct {
     void *lib;
     pthread_mutex_t read_mu;      /* rdb: loads, on the caller's thread */
     sqlite3 *rdb;
-    pthread_mutex_t write_mu;     /* wdb, the kept batch */
+    pthread_mutex_t write_mu;     /* wdb, its statements, the kept batch */
     sqlite3 *wdb;
+    struct {                      /* wdb's statements, prepared at first use */
+        const char *sql;
+        sqlite3_stmt *s;
+    } wstmt[STORE_WSTMTS];
     struct ptmHistData *kept;     /* a batch a busy file refused */
     size_t n_kept;
     unsigned busy_writes;         /* writes in a row that found the file busy */
@@ -451,21 +456,75 @@ static double storeFinite(sqlite3_stmt *s, int col)
     return isfinite(x) && x >= 0 ? x : 0.0;
 }
 
+/*
+** storeStmt: sql (a string constant: its address is its key) prepared on
+** db.  The writer's connection keeps its statements across flushes: a
+** flush runs the same few statements once per row, and preparing each
+** again cost the writer thread as much as the rows (write_mu held).
+** Others are prepared afresh.  OUT: *out.  Returns SQLITE_OK or the
+** failing code; storeStmtDone ends the use.
+*/
+static int storeStmt(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+    unsigned i;
+
+    *out = NULL;
+    if (db != st.wdb)
+        return api.sqlite3_prepare_v2(db, sql, -1, out, NULL);
+    for (i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++)
+        if (st.wstmt[i].sql == sql) {
+            *out = st.wstmt[i].s;
+            return SQLITE_OK;
+        }
+    int rc = api.sqlite3_prepare_v2(db, sql, -1, out, NULL);
+    if (rc == SQLITE_OK && i < STORE_WSTMTS) {
+        st.wstmt[i].sql = sql;
+        st.wstmt[i].s = *out;
+    }
+    return rc;
+}
+
+/* storeStmtDone: s, from storeStmt on db, used: a kept statement is reset
+** (which ends its read of the file), any other finalized. */
+static void storeStmtDone(sqlite3 *db, sqlite3_stmt *s)
+{
+    unsigned i;
+
+    if (db == st.wdb)
+        for (i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++)
+            if (st.wstmt[i].s == s) {
+                api.sqlite3_reset(s);
+                return;
+            }
+    api.sqlite3_finalize(s);
+}
+
+/* storeForgetStmts: finalizes the writer's kept statements, before its
+** connection closes (write_mu held). */
+static void storeForgetStmts(void)
+{
+    for (unsigned i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++) {
+        api.sqlite3_finalize(st.wstmt[i].s);
+        st.wstmt[i].sql = NULL;
+        st.wstmt[i].s = NULL;
+    }
+}
+
 /* storeQuery: runs sql with id bound, calling row(s, out, i) per row.
 ** Returns SQLITE_OK or the failing code. */
 static int storeQuery(sqlite3 *db, const char *sql, const char *id,
                       void (*row)(sqlite3_stmt *, struct ptmHistData *, unsigned),
                       struct ptmHistData *out, unsigned *rows)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = api.sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    sqlite3_stmt *s;
+    int rc = storeStmt(db, sql, &s);
     if (rc != SQLITE_OK)
         return rc;
     api.sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
     unsigned i = 0;
     while ((rc = api.sqlite3_step(s)) == SQLITE_ROW)
         row(s, out, i++);
-    api.sqlite3_finalize(s);
+    storeStmtDone(db, s);
     *rows += i;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -576,19 +635,19 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
 ** Writing increments
 */
 
-/* storeStep: prepares sql, binds with bind(s, d, i), steps once.
+/* storeExecOne: sql (storeStmt), bound with bind(s, d, i), stepped once.
 ** Returns SQLITE_OK or the failing code. */
 static int storeExecOne(sqlite3 *db, const char *sql,
                         void (*bind)(sqlite3_stmt *, const struct ptmHistData *, unsigned),
                         const struct ptmHistData *d, unsigned i)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = api.sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    sqlite3_stmt *s;
+    int rc = storeStmt(db, sql, &s);
     if (rc != SQLITE_OK)
         return rc;
     bind(s, d, i);
     rc = api.sqlite3_step(s);
-    api.sqlite3_finalize(s);
+    storeStmtDone(db, s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
@@ -637,6 +696,13 @@ static struct {
     uint64_t n;
     double mean, var;
 } storeLat; /* the latency row being written (write_mu held) */
+
+static void storeBindNothing(sqlite3_stmt *s, const struct ptmHistData *d, unsigned i)
+{
+    (void)s;
+    (void)d;
+    (void)i;
+}
 
 static void storeBindTx(sqlite3_stmt *s, const struct ptmHistData *d, unsigned i)
 {
@@ -753,11 +819,11 @@ static int storeWriteKept(void)
         st.wdb = storeOpen(PTM_STORE_WRITE_BUSY_MS);
     if (!st.wdb)
         return SQLITE_CANTOPEN;
-    int rc = api.sqlite3_exec(st.wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = storeExecOne(st.wdb, "BEGIN IMMEDIATE", storeBindNothing, NULL, 0);
     for (size_t i = 0; rc == SQLITE_OK && i < st.n_kept; i++)
         rc = storeWriteOne(st.wdb, &st.kept[i]);
     if (rc == SQLITE_OK)
-        rc = api.sqlite3_exec(st.wdb, "COMMIT", NULL, NULL, NULL);
+        rc = storeExecOne(st.wdb, "COMMIT", storeBindNothing, NULL, 0);
     if (rc != SQLITE_OK) {
         api.sqlite3_exec(st.wdb, "ROLLBACK", NULL, NULL, NULL);
         return rc;
@@ -990,6 +1056,7 @@ void ptmStoreReset(void)
     pthread_mutex_lock(&st.mu);
     if (st.rdb)
         api.sqlite3_close_v2(st.rdb);
+    storeForgetStmts();
     if (st.wdb)
         api.sqlite3_close_v2(st.wdb);
     st.rdb = st.wdb = NULL;
