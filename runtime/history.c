@@ -42,7 +42,8 @@
 ** p_ fields); the store's writer collects those increments
 ** (histCollect, registered as the store's hook) and adds them to the
 ** file's, so that processes sharing one file never overwrite each other's
-** counts.  Every PTM_STORE_BATCH recorded calls wake the writer.  The
+** counts.  Every PTM_STORE_BATCH recorded calls wake the writer, at most
+** once per PTM_STORE_KICK_GAP_NS.  The
 ** breaker's streak and the probe's state are not persisted: they describe
 ** this process's last minutes.  With a Redis store the writer also reads
 ** the fleet's totals again (histRebase).
@@ -637,11 +638,21 @@ PTM_HOT static void histLearnLocked(struct ptmHistory *h, const char *path, int 
 }
 
 /* histCountCall: one more call recorded; every PTM_STORE_BATCH of them
-** wake the store's writer (never waits). */
+** wake the store's writer (never waits), unless it was woken less than
+** PTM_STORE_KICK_GAP_NS ago: a write costs a batch of fast calls (64 Lua
+** f:write) more CPU than the calls themselves, and the counts a crash can
+** lose are then at most that long's (and PTM_STORE_PERIOD_MS's) instead
+** of 64 calls'. */
 PTM_HOT static void histCountCall(void)
 {
+    static _Atomic uint64_t kickedNs; /* the last wake-up's ptmOsNowNs; 0: none */
+
     if (atomic_fetch_add(&histSinceKick, 1) + 1 >= PTM_STORE_BATCH) {
         atomic_store(&histSinceKick, 0);
+        uint64_t now = ptmOsNowNs(), last = atomic_load(&kickedNs);
+        if (last && now - last < PTM_STORE_KICK_GAP_NS)
+            return;
+        atomic_store(&kickedNs, now);
         ptmStoreKick();
     }
 }

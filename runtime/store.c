@@ -29,8 +29,9 @@
 ** Off the hot path: a transaction reads the file only at the first use of
 ** its id (a WAL read, which never waits for writers, on a connection of
 ** its own, busy timeout PTM_STORE_READ_BUSY_MS); writes happen on a
-** background thread (ptm-history), woken every PTM_STORE_BATCH calls and
-** every PTM_STORE_PERIOD_MS, and at exit (atexit) on the exiting thread.
+** background thread (ptm-history), woken every PTM_STORE_BATCH calls (at
+** most once per PTM_STORE_KICK_GAP_NS) and every PTM_STORE_PERIOD_MS, and
+** at exit (atexit) on the exiting thread.
 ** A write that finds the file busy keeps its batch for the next one.
 **
 ** Failure: a file that cannot be created or opened, a full disk (under
@@ -1011,8 +1012,11 @@ void ptmStoreSetHooks(ptmStoreCollector collect, ptmStoreIds ids, ptmStoreRebase
 ** writer, starting it on the first kick.  Never waits for a write (the
 ** locks it takes are held only to start the thread or flag the kick).
 */
+static atomic_ulong storeKicks;
+
 void ptmStoreKick(void)
 {
+    atomic_fetch_add(&storeKicks, 1);
     if (!storeInit())
         return;
     pthread_mutex_lock(&st.mu);
@@ -1023,6 +1027,11 @@ void ptmStoreKick(void)
     st.kicked = 1;
     pthread_cond_signal(&st.kick_cv);
     pthread_mutex_unlock(&st.kick_mu);
+}
+
+unsigned long ptmStoreKicks(void)
+{
+    return atomic_load(&storeKicks);
 }
 
 /*
