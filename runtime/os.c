@@ -84,9 +84,18 @@ static int osFstatvfs(int fd, struct statvfs *st)
     return fstatvfs(fd, st);
 }
 
+/* The limit of this process.  glibc's getrlimit asks prlimit64(0, ...),
+** which here costs twice the kernel's own getrlimit(2) for the same read
+** (do_prlimit of the caller); a mirror of a regular file's write asks it
+** every time (RLIMIT_FSIZE).  On an LP64 kernel ABI the two structs are
+** one; elsewhere (the 32-bit getrlimit clamps) glibc's call stays. */
 static int osGetrlimit(int resource, struct rlimit *rl)
 {
+#if defined(SYS_getrlimit) && defined(__LP64__)
+    return (int)syscall(SYS_getrlimit, resource, rl);
+#else
     return getrlimit(resource, rl);
+#endif
 }
 
 static int osFcntlGetfl(int fd)

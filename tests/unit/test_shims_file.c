@@ -1663,6 +1663,42 @@ Test(cache, rlimit_fsize_once_per_mirror_and_asked_again_by_the_next)
     ptm_shim_close(fd);
 }
 
+/* The real limit (ptmOs's own getrlimit, not a stand-in) and a host FILE
+** that the host itself fills up to it between two mirrors, as Lua's
+** f:write does: each mirror reads both again.  The host ignores SIGXFSZ,
+** should a write of its own pass the limit. */
+Test(cache, the_real_rlimit_fsize_and_a_host_stream_grown_to_it_between_mirrors)
+{
+    static char block[1000];
+    struct rlimit was, low, seen;
+    FILE *fp = fopen(at("grown"), "w");
+
+    cr_assert_not_null(fp);
+    signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+    low = was;
+    low.rlim_cur = sizeof block;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+    cr_assert_eq(ptmOs.getrlimit(RLIMIT_FSIZE, &seen), 0);
+    cr_assert(seen.rlim_cur == low.rlim_cur && seen.rlim_max == low.rlim_max);
+    cr_assert_eq(ptm_shim_fwrite(block, 1, 100, fp), 100, "below the limit");
+
+    nextMirror();
+    cr_assert_eq(fwrite(block, 1, sizeof block, fp), sizeof block);
+    cr_assert_eq(fflush(fp), 0, "the host writes up to the limit");
+    errno = 0;
+    cr_assert_eq(ptm_shim_fwrite(block, 1, 1, fp), 0, "the file is at the limit now");
+    cr_assert_eq(errno, EFBIG);
+
+    nextMirror();
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+    cr_assert_eq(ptm_shim_fwrite(block, 1, 1, fp), 1, "the limit is raised again");
+    cr_assert_eq(fclose(fp), 0);
+    cr_assert_eq(ptmOs.getrlimit(RLIMIT_NOFILE, &seen), 0);
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &low), 0);
+    cr_assert(seen.rlim_cur == low.rlim_cur && seen.rlim_max == low.rlim_max);
+}
+
 /* ------------------------------------------------------------------ pid */
 
 Test(cache, the_pid_is_asked_once_and_again_in_a_fork_child)
