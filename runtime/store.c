@@ -459,24 +459,23 @@ static double storeFinite(sqlite3_stmt *s, int col)
 
 /*
 ** storeStmt: sql (a string constant: its address is its key) prepared on
-** db.  The writer's connection keeps its statements across flushes: a
-** flush runs the same few statements once per row, and preparing each
-** again cost the writer thread as much as the rows (write_mu held).
-** Others are prepared afresh.  OUT: *out.  Returns SQLITE_OK or the
-** failing code; storeStmtDone ends the use.
+** db.  kept (the writer, write_mu held, db its connection): the statement
+** stays prepared across flushes, since a flush runs the same few
+** statements once per row, and preparing each again cost the writer
+** thread as much as the rows.  Else prepared afresh.  OUT: *out.
+** Returns SQLITE_OK or the failing code; storeStmtDone ends the use.
 */
-static int storeStmt(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+static int storeStmt(sqlite3 *db, int kept, const char *sql, sqlite3_stmt **out)
 {
-    unsigned i;
+    unsigned i = STORE_WSTMTS;
 
     *out = NULL;
-    if (db != st.wdb)
-        return api.sqlite3_prepare_v2(db, sql, -1, out, NULL);
-    for (i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++)
-        if (st.wstmt[i].sql == sql) {
-            *out = st.wstmt[i].s;
-            return SQLITE_OK;
-        }
+    if (kept)
+        for (i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++)
+            if (st.wstmt[i].sql == sql) {
+                *out = st.wstmt[i].s;
+                return SQLITE_OK;
+            }
     int rc = api.sqlite3_prepare_v2(db, sql, -1, out, NULL);
     if (rc == SQLITE_OK && i < STORE_WSTMTS) {
         st.wstmt[i].sql = sql;
@@ -485,18 +484,15 @@ static int storeStmt(sqlite3 *db, const char *sql, sqlite3_stmt **out)
     return rc;
 }
 
-/* storeStmtDone: s, from storeStmt on db, used: a kept statement is reset
-** (which ends its read of the file), any other finalized. */
-static void storeStmtDone(sqlite3 *db, sqlite3_stmt *s)
+/* storeStmtDone: s, from storeStmt with kept, used: a kept statement is
+** reset (which ends its read of the file), any other finalized. */
+static void storeStmtDone(int kept, sqlite3_stmt *s)
 {
-    unsigned i;
-
-    if (db == st.wdb)
-        for (i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++)
-            if (st.wstmt[i].s == s) {
-                api.sqlite3_reset(s);
-                return;
-            }
+    for (unsigned i = 0; kept && i < STORE_WSTMTS && st.wstmt[i].sql; i++)
+        if (st.wstmt[i].s == s) {
+            api.sqlite3_reset(s);
+            return;
+        }
     api.sqlite3_finalize(s);
 }
 
@@ -511,21 +507,21 @@ static void storeForgetStmts(void)
     }
 }
 
-/* storeQuery: runs sql with id bound, calling row(s, out, i) per row.
-** Returns SQLITE_OK or the failing code. */
-static int storeQuery(sqlite3 *db, const char *sql, const char *id,
+/* storeQuery: runs sql with id bound, calling row(s, out, i) per row
+** (kept: storeStmt's).  Returns SQLITE_OK or the failing code. */
+static int storeQuery(sqlite3 *db, int kept, const char *sql, const char *id,
                       void (*row)(sqlite3_stmt *, struct ptmHistData *, unsigned),
                       struct ptmHistData *out, unsigned *rows)
 {
     sqlite3_stmt *s;
-    int rc = storeStmt(db, sql, &s);
+    int rc = storeStmt(db, kept, sql, &s);
     if (rc != SQLITE_OK)
         return rc;
     api.sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
     unsigned i = 0;
     while ((rc = api.sqlite3_step(s)) == SQLITE_ROW)
         row(s, out, i++);
-    storeStmtDone(db, s);
+    storeStmtDone(kept, s);
     *rows += i;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -599,21 +595,21 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
     unsigned rows = 0;
     int rc = db ? api.sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) : SQLITE_CANTOPEN;
     if (db && rc == SQLITE_OK) {
-        rc = storeQuery(db,
+        rc = storeQuery(db, 0,
                         "SELECT calls, successes, failures, diversions, latency_n, "
                         "latency_mean_us, latency_var, baseline_n FROM ptm_tx WHERE id = ?1",
                         id, storeRowTx, out, &rows);
         if (rc == SQLITE_OK)
-            rc = storeQuery(db,
+            rc = storeQuery(db, 0,
                             "SELECT sig, mirrors FROM ptm_sig WHERE id = ?1 "
                             "ORDER BY mirrors DESC LIMIT 64",
                             id, storeRowSig, out, &rows);
         if (rc == SQLITE_OK)
-            rc = storeQuery(db, "SELECT path, calls, failures FROM ptm_path WHERE id = ?1 "
+            rc = storeQuery(db, 0, "SELECT path, calls, failures FROM ptm_path WHERE id = ?1 "
                                 "ORDER BY calls DESC LIMIT 8",
                             id, storeRowPath, out, &rows);
         if (rc == SQLITE_OK)
-            rc = storeQuery(db, "SELECT cell, n, failures FROM ptm_model WHERE id = ?1", id,
+            rc = storeQuery(db, 0, "SELECT cell, n, failures FROM ptm_model WHERE id = ?1", id,
                             storeRowModel, out, &rows);
         api.sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
@@ -636,19 +632,19 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
 ** Writing increments
 */
 
-/* storeExecOne: sql (storeStmt), bound with bind(s, d, i), stepped once.
-** Returns SQLITE_OK or the failing code. */
+/* storeExecOne: sql on the writer's connection db (kept, storeStmt), bound
+** with bind(s, d, i), stepped once.  Returns SQLITE_OK or the failing code. */
 static int storeExecOne(sqlite3 *db, const char *sql,
                         void (*bind)(sqlite3_stmt *, const struct ptmHistData *, unsigned),
                         const struct ptmHistData *d, unsigned i)
 {
     sqlite3_stmt *s;
-    int rc = storeStmt(db, sql, &s);
+    int rc = storeStmt(db, 1, sql, &s);
     if (rc != SQLITE_OK)
         return rc;
     bind(s, d, i);
     rc = api.sqlite3_step(s);
-    storeStmtDone(db, s);
+    storeStmtDone(1, s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
@@ -664,7 +660,7 @@ static int storeReadLatency(sqlite3 *db, const char *id, uint64_t *n, double *me
     struct ptmHistData tmp;
     unsigned rows = 0;
     memset(&tmp, 0, sizeof tmp);
-    int rc = storeQuery(db,
+    int rc = storeQuery(db, 1,
                         "SELECT calls, successes, failures, diversions, latency_n, "
                         "latency_mean_us, latency_var, baseline_n FROM ptm_tx WHERE id = ?1",
                         id, storeRowTx, &tmp, &rows);
