@@ -9,6 +9,8 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1698,6 +1701,39 @@ Test(cache, the_real_rlimit_fsize_and_a_host_stream_grown_to_it_between_mirrors)
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &low), 0);
     cr_assert(seen.rlim_cur == low.rlim_cur && seen.rlim_max == low.rlim_max);
 }
+
+#ifdef SYS_getrlimit
+/* Under a host's seccomp filter that refuses getrlimit(2) with EPERM (and
+** allows prlimit64, glibc's), ptmOs's getrlimit still reads the limit. */
+Test(cache, getrlimit_refused_by_a_host_filter_falls_back_to_glibc)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getrlimit, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+    pid_t child = fork();
+    int st;
+
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        struct rlimit want, seen;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+            _exit(2);
+        if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &seen) == 0 || errno != EPERM)
+            _exit(3);                       /* the filter does not refuse it */
+        if (getrlimit(RLIMIT_NOFILE, &want) != 0 || ptmOs.getrlimit(RLIMIT_NOFILE, &seen) != 0)
+            _exit(4);
+        _exit(seen.rlim_cur == want.rlim_cur && seen.rlim_max == want.rlim_max ? 0 : 5);
+    }
+    cr_assert_eq(waitpid(child, &st, 0), child);
+    cr_assert(WIFEXITED(st), "status %#x", st);
+    cr_assert_eq(WEXITSTATUS(st), 0);
+}
+#endif
 
 /* ------------------------------------------------------------------ pid */
 
