@@ -449,14 +449,14 @@ __attribute__((destructor)) static void stopWatchdog(void)
         pthread_join(inl.watch_thread, NULL);
 }
 
-/* watch: the watchdog knows a mirror started (and runs) with a deadline
-** span_ns from now, at deadline.  A watchdog that sleeps past that
-** deadline (or is scanning, and may have missed it) is woken; otherwise a
-** mirror costs no system call here.  0 or an errno. */
-static int watch(uint64_t span_ns, uint64_t deadline)
+/* watch: the watchdog knows a mirror started at t0 (and runs) with a
+** deadline span_ns from then, at deadline.  A watchdog that sleeps past
+** that deadline (or is scanning, and may have missed it) is woken;
+** otherwise a mirror costs no system call here.  0 or an errno. */
+static int watch(uint64_t t0, uint64_t span_ns, uint64_t deadline)
 {
     atomic_fetch_add(&inl.active_count, 1);
-    atomic_store(&inl.last_start_ns, ptmOsNowNs());
+    atomic_store(&inl.last_start_ns, t0);
     uint64_t span = atomic_load(&inl.min_span_ns);
     while ((span == 0 || span_ns < span) &&
            !atomic_compare_exchange_weak(&inl.min_span_ns, &span, span_ns))
@@ -536,9 +536,10 @@ static void inlineFault(int signo)
     }
 }
 
-static void recheckHandlers(void)
+/* recheckHandlers: every RECHECK_NS (now: ptmOsNowNs), the crash and
+** cancel handlers are verified and put back if the host replaced them. */
+static void recheckHandlers(uint64_t now)
 {
-    uint64_t now = ptmOsNowNs();
     if (now - atomic_load(&inl.checked_ns) < RECHECK_NS)
         return;
     atomic_store(&inl.checked_ns, now);
@@ -617,7 +618,6 @@ enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint6
                          : "no memory for the inline executor");
         return PTM_ERROR;
     }
-    recheckHandlers();
 
     /* The mirror's frame lives on the heap: a stack overflow in the mirror
     ** must not take it with it, and frames can be large. */
@@ -632,8 +632,10 @@ enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint6
     ptmRingReset(ring);
     struct ptmMirror m;
     ptmMirrorEnter(&m, ring);
-
-    uint64_t t0 = ptmOsNowNs();
+    /* One clock read serves the mirror's start, the handlers' check and
+    ** its deadline: each read costs as much as a small mirror's call. */
+    uint64_t t0 = m.t0_ns;
+    recheckHandlers(t0);
     ptm_mirror_cancel = 0;
     t->signo = 0;
     t->cancelled = 0;
@@ -643,7 +645,7 @@ enum ptmRc ptmInlineRun(const struct ptm_tx_desc *desc, const void *frame, uint6
     atomic_store(&t->deadline, deadline_ns ? t0 + deadline_ns : 0);
     /* volatile: read after the jump back */
     volatile int watched = deadline_ns != 0;
-    if (watched && watch(deadline_ns, t0 + deadline_ns) != 0) {
+    if (watched && watch(t0, deadline_ns, t0 + deadline_ns) != 0) {
         atomic_store(&t->deadline, 0);
         atomic_fetch_sub(&inl.active_count, 1);
         watched = 0; /* no watchdog: the mirror runs unwatched */

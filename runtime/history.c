@@ -42,7 +42,8 @@
 ** p_ fields); the store's writer collects those increments
 ** (histCollect, registered as the store's hook) and adds them to the
 ** file's, so that processes sharing one file never overwrite each other's
-** counts.  Every PTM_STORE_BATCH recorded calls wake the writer.  The
+** counts.  Every PTM_STORE_BATCH recorded calls wake the writer, at most
+** once per PTM_STORE_KICK_GAP_NS.  The
 ** breaker's streak and the probe's state are not persisted: they describe
 ** this process's last minutes.  With a Redis store the writer also reads
 ** the fleet's totals again (histRebase).
@@ -305,6 +306,8 @@ static uint32_t histSignature(const struct ptmEvent *ev)
     return ((uint32_t)(ev->kind & 0xff) << 24) | ((uint32_t)ev->call << 8) | cls;
 }
 
+#define HIST_SMALL_SET 32
+
 static int histCmpU32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -312,23 +315,36 @@ static int histCmpU32(const void *a, const void *b)
 }
 
 /*
-** histSignatureSet: the distinct signatures of ring's events, sorted.
-** OUT: *set (malloc'd, NULL when there are none), *n.
+** histSignatureSet: the distinct signatures of ring's events, sorted, in
+** small (the caller's) when ring holds at most HIST_SMALL_SET events.
+** OUT: *set (small, or malloc'd: histSetFree; NULL when there are none),
+** *n.
 ** Returns PTM_OK or PTM_ENOMEM.
 */
-static enum ptmRc histSignatureSet(const struct ptmRing *ring, uint32_t **set, size_t *n)
+static enum ptmRc histSignatureSet(const struct ptmRing *ring, uint32_t small[HIST_SMALL_SET],
+                                   uint32_t **set, size_t *n)
 {
     *set = NULL;
     *n = 0;
     uint32_t count = ring ? ptmRingCount(ring) : 0;
     if (count == 0)
         return PTM_OK;
-    uint32_t *s = malloc(count * sizeof *s);
+    uint32_t *s = count <= HIST_SMALL_SET ? small : malloc(count * sizeof *s);
     if (!s)
         return PTM_ENOMEM;
     for (uint32_t i = 0; i < count; i++)
         s[i] = histSignature(&ring->ev[i]);
-    qsort(s, count, sizeof *s, histCmpU32);
+    if (s == small) {
+        /* A mirror makes a few events: no allocation, and insertion. */
+        for (uint32_t i = 1; i < count; i++) {
+            uint32_t v = s[i], j = i;
+            for (; j > 0 && s[j - 1] > v; j--)
+                s[j] = s[j - 1];
+            s[j] = v;
+        }
+    } else {
+        qsort(s, count, sizeof *s, histCmpU32);
+    }
     size_t k = 0;
     for (uint32_t i = 0; i < count; i++)
         if (k == 0 || s[k - 1] != s[i])
@@ -336,6 +352,13 @@ static enum ptmRc histSignatureSet(const struct ptmRing *ring, uint32_t **set, s
     *set = s;
     *n = k;
     return PTM_OK;
+}
+
+/* histSetFree: a set from histSignatureSet, given small. */
+static void histSetFree(uint32_t *set, const uint32_t *small)
+{
+    if (set != small)
+        free(set);
 }
 
 /* In the expected set B: seen in at least half of the baseline mirrors. */
@@ -354,9 +377,9 @@ double ptmHistoryDeviation(struct ptmHistory *h, const struct ptmRing *ring)
 {
     if (!h)
         return 0.0;
-    uint32_t *set;
+    uint32_t small[HIST_SMALL_SET], *set;
     size_t n;
-    if (histSignatureSet(ring, &set, &n) != PTM_OK)
+    if (histSignatureSet(ring, small, &set, &n) != PTM_OK)
         return 0.0;
 
     double dev = 0.0;
@@ -374,7 +397,7 @@ double ptmHistoryDeviation(struct ptmHistory *h, const struct ptmRing *ring)
         dev = uni ? 1.0 - (double)inter / (double)uni : 0.0;
     }
     pthread_mutex_unlock(&h->mu);
-    free(set);
+    histSetFree(set, small);
     return dev;
 }
 
@@ -521,15 +544,15 @@ void ptmHistoryRecord(struct ptmHistory *h, int success, int diverted,
 {
     if (!h)
         return;
-    uint32_t *set = NULL;
+    uint32_t small[HIST_SMALL_SET], *set = NULL;
     size_t n = 0;
     int learn = success && !diverted && ring != NULL &&
-                histSignatureSet(ring, &set, &n) == PTM_OK;
+                histSignatureSet(ring, small, &set, &n) == PTM_OK;
 
     pthread_mutex_lock(&h->mu);
     histRecordLocked(h, success, diverted, attempt_us, n_attempts, learn, set, n);
     pthread_mutex_unlock(&h->mu);
-    free(set);
+    histSetFree(set, small);
 }
 
 /*
@@ -544,7 +567,6 @@ void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct pt
         ptmModelPredict(NULL, cell, out);
         return;
     }
-    uint64_t now = ptmOsNowNs();
     pthread_mutex_lock(&h->mu);
     ptmModelPredict(&h->model, cell, out);
     out->outcomes = h->outcomes;
@@ -555,7 +577,7 @@ void ptmHistoryModel(struct ptmHistory *h, const struct ptmSignals *s, struct pt
     ** every 32 streaks, and must not be diverted for it. */
     double rate = (double)(h->failures + 1) / (double)(h->calls + 2);
     if (h->streak && pow(rate, (double)h->streak) < PTM_BREAKER_SURPRISE)
-        out->breaker = ptmModelBreaker(h->streak, (now - h->last_fail_ns) / 1000000);
+        out->breaker = ptmModelBreaker(h->streak, (ptmOsNowNs() - h->last_fail_ns) / 1000000);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -616,11 +638,21 @@ PTM_HOT static void histLearnLocked(struct ptmHistory *h, const char *path, int 
 }
 
 /* histCountCall: one more call recorded; every PTM_STORE_BATCH of them
-** wake the store's writer (never waits). */
+** wake the store's writer (never waits), unless it was woken less than
+** PTM_STORE_KICK_GAP_NS ago: a write costs a batch of fast calls (64 Lua
+** f:write) more CPU than the calls themselves, and the counts a crash can
+** lose are then at most that long's (and PTM_STORE_PERIOD_MS's) instead
+** of 64 calls'. */
 PTM_HOT static void histCountCall(void)
 {
+    static _Atomic uint64_t kickedNs; /* the last wake-up's ptmOsNowNs; 0: none */
+
     if (atomic_fetch_add(&histSinceKick, 1) + 1 >= PTM_STORE_BATCH) {
         atomic_store(&histSinceKick, 0);
+        uint64_t now = ptmOsNowNs(), last = atomic_load(&kickedNs);
+        if (last && now - last < PTM_STORE_KICK_GAP_NS)
+            return;
+        atomic_store(&kickedNs, now);
         ptmStoreKick();
     }
 }
@@ -664,17 +696,17 @@ PTM_HOT void ptmHistoryEnd(struct ptmHistory *h, const struct ptmHistoryOutcome 
 {
     if (!h)
         return;
-    uint32_t *set = NULL;
+    uint32_t small[HIST_SMALL_SET], *set = NULL;
     size_t n = 0;
     int learn = o->success && !o->diverted && o->ring != NULL &&
-                histSignatureSet(o->ring, &set, &n) == PTM_OK;
+                histSignatureSet(o->ring, small, &set, &n) == PTM_OK;
     uint64_t now = o->primary_ran && o->primary_failed ? ptmOsNowNs() : 0;
     pthread_mutex_lock(&h->mu);
     histRecordLocked(h, o->success, o->diverted, o->attempt_us, o->n_attempts, learn, set, n);
     histLearnLocked(h, o->path, !o->success, o->primary_ran, o->primary_failed, o->labelled,
                     o->cell, now);
     pthread_mutex_unlock(&h->mu);
-    free(set);
+    histSetFree(set, small);
     histCountCall();
 }
 

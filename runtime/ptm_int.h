@@ -782,6 +782,7 @@ double ptmModelBreaker(unsigned streak, uint64_t since_ms);
 #define PTM_STORE_MAX_PATHS 8
 #define PTM_STORE_PATH_NAME 64
 #define PTM_STORE_BATCH 64           /* calls between two wake-ups of the writer */
+#define PTM_STORE_KICK_GAP_NS (100u * 1000000u) /* and at least this long between */
 
 #define PTM_STORE_ID_MAX 128         /* a stored id's bytes, with its NUL */
 
@@ -820,6 +821,8 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out);
 /* ptmStoreKick: another batch of calls was recorded: wakes the writer
 ** (started on the first kick).  Never waits. */
 void ptmStoreKick(void);
+/* ptmStoreKicks: how many times ptmStoreKick ran in this process. */
+unsigned long ptmStoreKicks(void);
 /* ptmStoreFlush: collects and writes now, on this thread.  Returns PTM_OK,
 ** PTM_EINVAL when the store is off or unavailable, PTM_ERROR on a write
 ** that failed (then the store is unavailable for the process). */

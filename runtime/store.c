@@ -29,8 +29,9 @@
 ** Off the hot path: a transaction reads the file only at the first use of
 ** its id (a WAL read, which never waits for writers, on a connection of
 ** its own, busy timeout PTM_STORE_READ_BUSY_MS); writes happen on a
-** background thread (ptm-history), woken every PTM_STORE_BATCH calls and
-** every PTM_STORE_PERIOD_MS, and at exit (atexit) on the exiting thread.
+** background thread (ptm-history), woken every PTM_STORE_BATCH calls (at
+** most once per PTM_STORE_KICK_GAP_NS) and every PTM_STORE_PERIOD_MS, and
+** at exit (atexit) on the exiting thread.
 ** A write that finds the file busy keeps its batch for the next one.
 **
 ** Connections last one load or one write, never longer: a program may
@@ -83,6 +84,7 @@
 #define PTM_STORE_REREAD_MS 10000    /* a fleet's totals read again (Redis) */
 #define PTM_STORE_BUSY_LIMIT 5
 #define PTM_STORE_MIN_FREE ((uint64_t)1 << 20)
+#define STORE_WSTMTS 8               /* the writer's distinct statements */
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
@@ -131,7 +133,12 @@ static struct {
     int redis;                    /* PTM_HISTORY=redis://...: store_redis.c's backend */
     void *lib;
     pthread_mutex_t read_mu;      /* loads, on the caller's thread */
-    pthread_mutex_t write_mu;     /* writes, the kept batch */
+    pthread_mutex_t write_mu;     /* writes, their statements, the kept batch */
+    struct {                      /* the statements of the write under way,
+                                     prepared at first use, on its connection */
+        const char *sql;
+        sqlite3_stmt *s;
+    } wstmt[STORE_WSTMTS];
     struct ptmHistData *kept;     /* a batch a busy file refused */
     size_t n_kept;
     unsigned busy_writes;         /* writes in a row that found the file busy */
@@ -459,21 +466,72 @@ static double storeFinite(sqlite3_stmt *s, int col)
     return isfinite(x) && x >= 0 ? x : 0.0;
 }
 
-/* storeQuery: runs sql with id bound, calling row(s, out, i) per row.
-** Returns SQLITE_OK or the failing code. */
-static int storeQuery(sqlite3 *db, const char *sql, const char *id,
+/*
+** storeStmt: sql (a string constant: its address is its key) prepared on
+** db.  kept (the writer, write_mu held, db the connection of the write
+** under way): the statement stays prepared for the rest of that write,
+** since a write runs the same few statements once per row, and preparing
+** each again cost the writer thread as much as the rows.  Else prepared
+** afresh.  OUT: *out.
+** Returns SQLITE_OK or the failing code; storeStmtDone ends the use.
+*/
+static int storeStmt(sqlite3 *db, int kept, const char *sql, sqlite3_stmt **out)
+{
+    unsigned i = STORE_WSTMTS;
+
+    *out = NULL;
+    if (kept)
+        for (i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++)
+            if (st.wstmt[i].sql == sql) {
+                *out = st.wstmt[i].s;
+                return SQLITE_OK;
+            }
+    int rc = api.sqlite3_prepare_v2(db, sql, -1, out, NULL);
+    if (rc == SQLITE_OK && i < STORE_WSTMTS) {
+        st.wstmt[i].sql = sql;
+        st.wstmt[i].s = *out;
+    }
+    return rc;
+}
+
+/* storeStmtDone: s, from storeStmt with kept, used: a kept statement is
+** reset (which ends its read of the file), any other finalized. */
+static void storeStmtDone(int kept, sqlite3_stmt *s)
+{
+    for (unsigned i = 0; kept && i < STORE_WSTMTS && st.wstmt[i].sql; i++)
+        if (st.wstmt[i].s == s) {
+            api.sqlite3_reset(s);
+            return;
+        }
+    api.sqlite3_finalize(s);
+}
+
+/* storeForgetStmts: finalizes the kept statements of the write under way,
+** before its connection closes (write_mu held). */
+static void storeForgetStmts(void)
+{
+    for (unsigned i = 0; i < STORE_WSTMTS && st.wstmt[i].sql; i++) {
+        api.sqlite3_finalize(st.wstmt[i].s);
+        st.wstmt[i].sql = NULL;
+        st.wstmt[i].s = NULL;
+    }
+}
+
+/* storeQuery: runs sql with id bound, calling row(s, out, i) per row
+** (kept: storeStmt's).  Returns SQLITE_OK or the failing code. */
+static int storeQuery(sqlite3 *db, int kept, const char *sql, const char *id,
                       void (*row)(sqlite3_stmt *, struct ptmHistData *, unsigned),
                       struct ptmHistData *out, unsigned *rows)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = api.sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    sqlite3_stmt *s;
+    int rc = storeStmt(db, kept, sql, &s);
     if (rc != SQLITE_OK)
         return rc;
     api.sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
     unsigned i = 0;
     while ((rc = api.sqlite3_step(s)) == SQLITE_ROW)
         row(s, out, i++);
-    api.sqlite3_finalize(s);
+    storeStmtDone(kept, s);
     *rows += i;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -545,21 +603,21 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
     unsigned rows = 0;
     int rc = db ? api.sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) : SQLITE_CANTOPEN;
     if (db && rc == SQLITE_OK) {
-        rc = storeQuery(db,
+        rc = storeQuery(db, 0,
                         "SELECT calls, successes, failures, diversions, latency_n, "
                         "latency_mean_us, latency_var, baseline_n FROM ptm_tx WHERE id = ?1",
                         id, storeRowTx, out, &rows);
         if (rc == SQLITE_OK)
-            rc = storeQuery(db,
+            rc = storeQuery(db, 0,
                             "SELECT sig, mirrors FROM ptm_sig WHERE id = ?1 "
                             "ORDER BY mirrors DESC LIMIT 64",
                             id, storeRowSig, out, &rows);
         if (rc == SQLITE_OK)
-            rc = storeQuery(db, "SELECT path, calls, failures FROM ptm_path WHERE id = ?1 "
+            rc = storeQuery(db, 0, "SELECT path, calls, failures FROM ptm_path WHERE id = ?1 "
                                 "ORDER BY calls DESC LIMIT 8",
                             id, storeRowPath, out, &rows);
         if (rc == SQLITE_OK)
-            rc = storeQuery(db, "SELECT cell, n, failures FROM ptm_model WHERE id = ?1", id,
+            rc = storeQuery(db, 0, "SELECT cell, n, failures FROM ptm_model WHERE id = ?1", id,
                             storeRowModel, out, &rows);
         api.sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
@@ -579,19 +637,19 @@ int ptmStoreLoad(const char *id, struct ptmHistData *out)
 ** Writing increments
 */
 
-/* storeStep: prepares sql, binds with bind(s, d, i), steps once.
-** Returns SQLITE_OK or the failing code. */
+/* storeExecOne: sql on the writer's connection db (kept, storeStmt), bound
+** with bind(s, d, i), stepped once.  Returns SQLITE_OK or the failing code. */
 static int storeExecOne(sqlite3 *db, const char *sql,
                         void (*bind)(sqlite3_stmt *, const struct ptmHistData *, unsigned),
                         const struct ptmHistData *d, unsigned i)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = api.sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    sqlite3_stmt *s;
+    int rc = storeStmt(db, 1, sql, &s);
     if (rc != SQLITE_OK)
         return rc;
     bind(s, d, i);
     rc = api.sqlite3_step(s);
-    api.sqlite3_finalize(s);
+    storeStmtDone(1, s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
@@ -607,7 +665,7 @@ static int storeReadLatency(sqlite3 *db, const char *id, uint64_t *n, double *me
     struct ptmHistData tmp;
     unsigned rows = 0;
     memset(&tmp, 0, sizeof tmp);
-    int rc = storeQuery(db,
+    int rc = storeQuery(db, 1,
                         "SELECT calls, successes, failures, diversions, latency_n, "
                         "latency_mean_us, latency_var, baseline_n FROM ptm_tx WHERE id = ?1",
                         id, storeRowTx, &tmp, &rows);
@@ -640,6 +698,13 @@ static struct {
     uint64_t n;
     double mean, var;
 } storeLat; /* the latency row being written (write_mu held) */
+
+static void storeBindNothing(sqlite3_stmt *s, const struct ptmHistData *d, unsigned i)
+{
+    (void)s;
+    (void)d;
+    (void)i;
+}
 
 static void storeBindTx(sqlite3_stmt *s, const struct ptmHistData *d, unsigned i)
 {
@@ -756,11 +821,12 @@ static int storeWriteKept(void)
     sqlite3 *db = storeOpen(PTM_STORE_WRITE_BUSY_MS);
     if (!db)
         return SQLITE_CANTOPEN;
-    int rc = api.sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = storeExecOne(db, "BEGIN IMMEDIATE", storeBindNothing, NULL, 0);
     for (size_t i = 0; rc == SQLITE_OK && i < st.n_kept; i++)
         rc = storeWriteOne(db, &st.kept[i]);
     if (rc == SQLITE_OK)
-        rc = api.sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        rc = storeExecOne(db, "COMMIT", storeBindNothing, NULL, 0);
+    storeForgetStmts();
     if (rc != SQLITE_OK) {
         api.sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         if (!storeBusy(rc))
@@ -950,8 +1016,11 @@ void ptmStoreSetHooks(ptmStoreCollector collect, ptmStoreIds ids, ptmStoreRebase
 ** writer, starting it on the first kick.  Never waits for a write (the
 ** locks it takes are held only to start the thread or flag the kick).
 */
+static atomic_ulong storeKicks;
+
 void ptmStoreKick(void)
 {
+    atomic_fetch_add(&storeKicks, 1);
     if (!storeInit())
         return;
     pthread_mutex_lock(&st.mu);
@@ -962,6 +1031,11 @@ void ptmStoreKick(void)
     st.kicked = 1;
     pthread_cond_signal(&st.kick_cv);
     pthread_mutex_unlock(&st.kick_mu);
+}
+
+unsigned long ptmStoreKicks(void)
+{
+    return atomic_load(&storeKicks);
 }
 
 /*

@@ -8,10 +8,12 @@ os_rename annotated (tests/e2e/realcode.py) and built with CC=ptmcc, doing
   plain     the same sources, not annotated, built by clang-19
 
 Each run's wall time ("run"), and the same less that of a run with 0
-calls (startup), the loop's ("loop"); a run under a second is repeated 5
-times and the least taken.  The configurations take turns (ABBA) in each
-round; the table gives min / median / max over the rounds, per call, and
-the ratio ptm / disabled (target <= 3x).
+calls (startup), the loop's ("loop"), and the loop's CPU time, all of the
+process's threads ("CPU": steadier than wall time on a shared machine,
+and it counts the history's writer thread); a run under a second is
+repeated 5 times and the least taken.  The configurations take turns
+(ABBA) in each round; the table gives min / median / max over the rounds,
+per call, and the ratio ptm / disabled (target <= 3x).
 A separate PTM_TRACE run gives the share of mirrors that ran inline
 (field `mirror`: inline / fork; target >= 90%), each executor's median
 `mirror_duration_us`, and the `mirror_reason`s.
@@ -27,6 +29,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,13 +76,16 @@ def build(build_dir, reuse):
 
 
 def wall(binary, out, calls, **env):
+    """(wall seconds, CPU seconds of all its threads) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     r = subprocess.run([binary, LOOP, out, str(calls)], env=env_without_ptm(**env),
                        capture_output=True, text=True, timeout=3600)
     t = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"{binary} {LOOP} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
-    return t
+    return t, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 CONFIGS = {
@@ -91,16 +97,19 @@ CONFIGS = {
 
 def run_cost(bins, workdir, name, calls):
     """(seconds of a run of `calls` f:write calls, the same less a run of
-    none: the loop's).  A run under a second is repeated 5 times and the
-    least taken, as the loop of the cheap builds is a few milliseconds, near
-    the noise of starting a process."""
+    none: the loop's, and the loop's CPU seconds, every thread's).  A run
+    under a second is repeated 5 times and the least of each taken, as the
+    loop of the cheap builds is a few milliseconds, near the noise of
+    starting a process."""
     binary, env = CONFIGS[name]
     out = os.path.join(workdir, f"{name}.txt")
-    full = wall(bins[binary], out, calls, **env)
-    reps = 5 if full < 1.0 else 1
-    full = min([full] + [wall(bins[binary], out, calls, **env) for _ in range(reps - 1)])
-    empty = min(wall(bins[binary], out, 0, **env) for _ in range(reps))
-    return full, max(full - empty, 0.0)
+    first = wall(bins[binary], out, calls, **env)
+    reps = 5 if first[0] < 1.0 else 1
+    fulls = [first] + [wall(bins[binary], out, calls, **env) for _ in range(reps - 1)]
+    empties = [wall(bins[binary], out, 0, **env) for _ in range(reps)]
+    full = min(t for t, _ in fulls)
+    cpu = min(c for _, c in fulls) - min(c for _, c in empties)
+    return full, max(full - min(t for t, _ in empties), 0.0), max(cpu, 0.0)
 
 
 def mmm(values, fmt="{:.2f}"):
@@ -135,11 +144,13 @@ def main():
         order = list(CONFIGS)
         runs = {name: [] for name in CONFIGS}
         secs = {name: [] for name in CONFIGS}
+        cpus = {name: [] for name in CONFIGS}
         for i in range(args.rounds):
             for name in (order if i % 2 == 0 else order[::-1]):
-                full, loop = run_cost(bins, workdir, name, args.calls)
+                full, loop, cpu = run_cost(bins, workdir, name, args.calls)
                 runs[name].append(full)
                 secs[name].append(loop)
+                cpus[name].append(cpu)
         with open(os.path.join(workdir, "ptm.txt"), "rb") as a, \
                 open(os.path.join(workdir, "plain.txt"), "rb") as b:
             if a.read() != b.read():
@@ -152,13 +163,14 @@ def main():
     print(f"Lua 5.4.4, {n} f:write calls, {args.rounds} rounds (ABBA); "
           f"PTMCC_FLAGS='{os.environ.get('PTMCC_FLAGS', '')}'")
     print(f"{'':10} {'run s min/med/max':>24} {'loop s min/med/max':>24} "
-          f"{'us per call min/med/max':>26}")
+          f"{'us per call min/med/max':>26} {'CPU us per call':>20}")
     for name in CONFIGS:
         per = [s / n * 1e6 for s in secs[name]]
+        cpu = [s / n * 1e6 for s in cpus[name]]
         print(f"{name:10} {mmm(runs[name], '{:.4f}'):>24} {mmm(secs[name], '{:.4f}'):>24} "
-              f"{mmm(per):>26}")
+              f"{mmm(per):>26} {mmm(cpu):>20}")
     for a, b, target in (("ptm", "disabled", " (target <= 3x)"), ("disabled", "plain", "")):
-        for what, v in (("run", runs), ("loop", secs)):
+        for what, v in (("run", runs), ("loop", secs), ("CPU", cpus)):
             ratios = [x / y for x, y in zip(v[a], v[b]) if y > 0]
             med = statistics.median(v[a]) / max(statistics.median(v[b]), 1e-9)
             print(f"{a} / {b}, {what:4}: ratio of medians {med:.2f}x, per round "

@@ -6,17 +6,17 @@ The orig tarball is fetched from deb.debian.org (cached in
 BUILD/realcode/, checked against Debian's SHA-256; skipped, exit 77, when it
 cannot be downloaded), unpacked twice into a fresh BUILD/realcode/e2e-lua-*/
 (removed at the end), and built with Lua's own makefile (`make linux`: no
-readline): once by clang-19 as it is, once by ptmcc with a transaction on
-g_write (liolib.c: io.write, f:write) and on os_rename (loslib.c), inserted
-at run time by realcode.annotate_lua().  Then:
+readline): once by clang-19 as it is, once by ptmcc -fptm-mirror-all with
+a transaction on g_write (liolib.c: io.write, f:write) and on os_rename
+(loslib.c), inserted at run time by realcode.annotate_lua().  Then:
   - the ptmcc build warns of nothing but its own -Wptm groups;
   - `make test` (Lua's only check in its sources: `lua -v`) and luac;
   - lua/writes.lua writes files through io.write and f:write and renames
     them: its output and files are the plain build's, byte for byte, with
     and without PTM_TRACE, and under PTM_DISABLE=1;
   - PTM_TRACE has one record per call, each with its executor, mirror
-    status and mirror_reason; the share of mirrors that ran inline is
-    printed (see EXPECTED_INLINE_SHARE, PTMCC_FLAGS);
+    status and mirror_reason; at least EXPECTED_INLINE_SHARE of the
+    mirrors ran inline (the share and the reasons are printed);
   - PTM_DRY_RUN=1 (lua/dry.lua) leaves every file as it was;
   - the transactions in a shared liblua.so, as Debian ships Lua, and lua
     linked against it: the same output and one record per call.
@@ -39,22 +39,19 @@ WRITES_LUA = os.path.join(HERE, "lua", "writes.lua")
 DRY_LUA = os.path.join(HERE, "lua", "dry.lua")
 
 # The share of mirrors (over the records of writes.lua) that must run under
-# the inline executor.  None: not asserted, only printed.  Today every
-# mirror forks ("calls unknown external 'lua_gettop'"); once ptmcc clones
-# the functions of other files (issue 12), set it to 0.9.
-EXPECTED_INLINE_SHARE = None
+# the inline executor: with every file built by ptmcc -fptm-mirror-all,
+# g_write's and os_rename's mirrors reach only clones and shims (issue 12).
+EXPECTED_INLINE_SHARE = 0.9
 
-# The number of -Wptm warnings ptmcc's build of the annotated Lua prints.
-# None: not asserted, only printed.  Today one per call site of an unknown
-# external (10); issue 12 asks for one summary per transaction: set it to 0
-# if the cross-file clones make both mirrors inline, else to the number of
-# transactions whose mirror still forks.
-EXPECTED_PTM_WARNINGS = None
+# The number of -Wptm warnings ptmcc's build of the annotated Lua prints:
+# one summary per transaction whose mirror forks (issue 12), and under
+# -fptm-mirror-all both run inline.
+EXPECTED_PTM_WARNINGS = 0
 
 # Flags added to ptmcc for the annotated build: the environment's
-# PTMCC_FLAGS (as bench/real/ takes them), then these.  Put the cross-file
-# clone flag here if it does not become the default.
-PTMCC_FLAGS = os.environ.get("PTMCC_FLAGS", "").split() + []
+# PTMCC_FLAGS (as bench/real/ takes them), then these: the cross-file
+# clones, off by default (README, "Mirrors across files").
+PTMCC_FLAGS = os.environ.get("PTMCC_FLAGS", "").split() + ["-fptm-mirror-all"]
 
 MIRROR_STATUSES = {"returned", "crashed", "timeout", "denied", "failed", "longjmp"}
 
@@ -118,8 +115,7 @@ class LuaTest(ptmtest.TempDirTest):
         print(f"\nptmcc's -Wptm warnings building Lua: {len(ptm)}", file=sys.stderr)
         for line in ptm:
             print("  " + line, file=sys.stderr)
-        if EXPECTED_PTM_WARNINGS is not None:
-            self.assertEqual(len(ptm), EXPECTED_PTM_WARNINGS, "\n".join(ptm))
+        self.assertEqual(len(ptm), EXPECTED_PTM_WARNINGS, "\n".join(ptm))
 
     def test_make_test_and_luac(self):
         r = self.run_cmd(["make", "test"], cwd=ANNOTATED)
@@ -176,8 +172,9 @@ class LuaTest(ptmtest.TempDirTest):
             self.assertEqual(r["path"], "os_rename_by_copy", r)
         report_executors(records)
         inline = sum(r["mirror"] == "inline" for r in records) / len(records)
-        if EXPECTED_INLINE_SHARE is not None:
-            self.assertGreaterEqual(inline, EXPECTED_INLINE_SHARE)
+        self.assertGreaterEqual(inline, EXPECTED_INLINE_SHARE,
+                                collections.Counter((r["mirror"], r["mirror_reason"])
+                                                    for r in records if r["mirror"] != "inline"))
 
     def test_shared_liblua(self):
         """Lua as Debian ships it: the transactions in liblua.so (-fPIC

@@ -9,6 +9,8 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1662,6 +1665,75 @@ Test(cache, rlimit_fsize_once_per_mirror_and_asked_again_by_the_next)
     cr_assert_eq(nGetrlimit, 2);
     ptm_shim_close(fd);
 }
+
+/* The real limit (ptmOs's own getrlimit, not a stand-in) and a host FILE
+** that the host itself fills up to it between two mirrors, as Lua's
+** f:write does: each mirror reads both again.  The host ignores SIGXFSZ,
+** should a write of its own pass the limit. */
+Test(cache, the_real_rlimit_fsize_and_a_host_stream_grown_to_it_between_mirrors)
+{
+    static char block[1000];
+    struct rlimit was, low, seen;
+    FILE *fp = fopen(at("grown"), "w");
+
+    cr_assert_not_null(fp);
+    signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+    low = was;
+    low.rlim_cur = sizeof block;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+    cr_assert_eq(ptmOs.getrlimit(RLIMIT_FSIZE, &seen), 0);
+    cr_assert(seen.rlim_cur == low.rlim_cur && seen.rlim_max == low.rlim_max);
+    cr_assert_eq(ptm_shim_fwrite(block, 1, 100, fp), 100, "below the limit");
+
+    nextMirror();
+    cr_assert_eq(fwrite(block, 1, sizeof block, fp), sizeof block);
+    cr_assert_eq(fflush(fp), 0, "the host writes up to the limit");
+    errno = 0;
+    cr_assert_eq(ptm_shim_fwrite(block, 1, 1, fp), 0, "the file is at the limit now");
+    cr_assert_eq(errno, EFBIG);
+
+    nextMirror();
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+    cr_assert_eq(ptm_shim_fwrite(block, 1, 1, fp), 1, "the limit is raised again");
+    cr_assert_eq(fclose(fp), 0);
+    cr_assert_eq(ptmOs.getrlimit(RLIMIT_NOFILE, &seen), 0);
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &low), 0);
+    cr_assert(seen.rlim_cur == low.rlim_cur && seen.rlim_max == low.rlim_max);
+}
+
+#ifdef SYS_getrlimit
+/* Under a host's seccomp filter that refuses getrlimit(2) with EPERM (and
+** allows prlimit64, glibc's), ptmOs's getrlimit still reads the limit. */
+Test(cache, getrlimit_refused_by_a_host_filter_falls_back_to_glibc)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getrlimit, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+    pid_t child = fork();
+    int st;
+
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        struct rlimit want, seen;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+            _exit(2);
+        if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &seen) == 0 || errno != EPERM)
+            _exit(3);                       /* the filter does not refuse it */
+        if (getrlimit(RLIMIT_NOFILE, &want) != 0 || ptmOs.getrlimit(RLIMIT_NOFILE, &seen) != 0)
+            _exit(4);
+        _exit(seen.rlim_cur == want.rlim_cur && seen.rlim_max == want.rlim_max ? 0 : 5);
+    }
+    cr_assert_eq(waitpid(child, &st, 0), child);
+    cr_assert(WIFEXITED(st), "status %#x", st);
+    cr_assert_eq(WEXITSTATUS(st), 0);
+}
+#endif
 
 /* ------------------------------------------------------------------ pid */
 

@@ -414,6 +414,34 @@ Test(store, threads_record_while_the_writer_writes, .fini = cleanup)
     cr_assert_eq(hv.calls, 20000);
 }
 
+/* Fast calls wake the writer every PTM_STORE_BATCH calls, but at most once
+** per PTM_STORE_KICK_GAP_NS; what the skipped wake-ups would have written
+** is written by the next write all the same. */
+Test(store, a_burst_of_calls_wakes_the_writer_once_per_gap, .fini = cleanup)
+{
+    freshFile();
+    struct ptm_tx_desc d = descOf("burst.tx");
+    struct ptmHistory *h = ptmHistoryFor(&d);
+    unsigned long k0 = ptmStoreKicks();
+    uint64_t t0 = ptmOsNowNs();
+    teach(h, 2, PTM_STORE_BATCH * 20, 0, 1000);
+    uint64_t took = ptmOsNowNs() - t0;
+    unsigned long k = ptmStoreKicks() - k0;
+    cr_assert_geq(k, 1, "the first batch wakes the writer");
+    cr_assert_leq(k, 1 + took / PTM_STORE_KICK_GAP_NS, "%lu wake-ups in %llu ms", k,
+                  (unsigned long long)(took / 1000000));
+    usleep(PTM_STORE_KICK_GAP_NS / 1000 + 20000);
+    unsigned long before = ptmStoreKicks();
+    teach(h, 2, PTM_STORE_BATCH, 0, 1000);
+    cr_assert_geq(ptmStoreKicks(), before + 1, "a batch after the gap wakes it again");
+    for (int i = 0; i < 10 && ptmStoreFlush() != PTM_OK; i++)
+        ;
+    struct ptmHistoryView hv;
+    struct ptmModelView mv = loadModel("burst.tx", 2, &hv);
+    cr_assert_eq(hv.calls, PTM_STORE_BATCH * 21);
+    cr_assert_eq(mv.n, PTM_STORE_BATCH * 21);
+}
+
 Test(store, never_from_inside_a_mirror, .fini = cleanup)
 {
     freshFile();
