@@ -986,7 +986,8 @@ PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         restore_adjustments(&c);
         if (probe)
             ptmHistoryProbeDone(c.history, success && within_timeout(&c));
-        else if (c.signals.half_open && success && within_timeout(&c))
+        else if (c.mirror_ran && c.run.status != PTM_MS_FAILED && c.signals.half_open &&
+                 success && within_timeout(&c))
             ptmHistoryProbeDone(c.history, 1); /* a peer's half-open probe (net.c) */
         if (late) {
             /* A retry judged again found the next attempt doomed. */
