@@ -102,17 +102,37 @@ static struct {
 ** Signals
 */
 
-/* chain: sig, on a thread that runs no inline mirror, goes to what the host
-** had installed, as if ours were not there. */
+/*
+** The watchdog's cancel signal carries this cookie (pthread_sigqueue), so
+** that it is told apart from the same signal number sent by the host (its
+** own timers, sigqueue, kill): the host's go to the host's handler, as in
+** a plain build, even while a mirror runs on the thread; they were
+** swallowed.
+*/
+static const int cancelCookie;
+
+static int ourCancel(int sig, const siginfo_t *si)
+{
+    return sig == inl.cancel_signal && si && si->si_code == SI_QUEUE &&
+           si->si_value.sival_ptr == (void *)&cancelCookie && si->si_pid == ptmOsPid();
+}
+
+/* chain: sig, on a thread that runs no inline mirror (or the host's own
+** signal of the cancel signal's number), goes to what the host had
+** installed, as if ours were not there. */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
     const struct sigaction *old = &inl.old[sig];
     if (sig == inl.cancel_signal) {
-        /* Another runtime's watchdog, for its mirror on this thread; else a
-        ** late signal of ours after the mirror ended. */
-        if ((old->sa_flags & SA_SIGINFO) && ptmPeerIsHandler(old->sa_sigaction))
+        /* A late signal of ours, after the mirror ended; another runtime's
+        ** watchdog, for its mirror on this thread, goes to it; anything
+        ** else is the host's. */
+        if (ourCancel(sig, si))
+            return;
+        if ((old->sa_flags & SA_SIGINFO) && ptmPeerIsHandler(old->sa_sigaction)) {
             old->sa_sigaction(sig, si, uc);
-        return;
+            return;
+        }
     }
     if (old->sa_flags & SA_SIGINFO) {
         old->sa_sigaction(sig, si, uc);
@@ -138,7 +158,7 @@ static void chain(int sig, siginfo_t *si, void *uc)
 static void onSignal(int sig, siginfo_t *si, void *uc)
 {
     struct inlineThread *t = inlineSelf;
-    if (t && t->active) {
+    if (t && t->active && (sig != inl.cancel_signal || ourCancel(sig, si))) {
         t->active = 0;
         t->signo = sig;
         t->cancelled = sig == inl.cancel_signal;
@@ -165,8 +185,7 @@ static int installOne(int sig, int save)
     ** ever on a signal neither's mirror takes. */
     if (!save && (cur.sa_flags & SA_SIGINFO) && ptmPeerIsHandler(cur.sa_sigaction))
         return 0;
-    if (save || sig != inl.cancel_signal)
-        inl.old[sig] = cur; /* the host's action, replaced since: chain to it */
+    inl.old[sig] = cur; /* the host's action, replaced since: chain to it */
     return sigaction(sig, &sa, NULL) == 0 ? 0 : errno;
 }
 
@@ -378,7 +397,8 @@ static uint64_t watchOne(struct inlineThread *t, uint64_t now)
     uint64_t grace = atomic_load(&t->grace);
     if (stage == 1 && now >= deadline + grace && !starved(t, now - deadline, grace)) {
         atomic_store(&t->stage, 2);
-        pthread_kill(t->thread, inl.cancel_signal);
+        pthread_sigqueue(t->thread, inl.cancel_signal,
+                         (union sigval){.sival_ptr = (void *)&cancelCookie});
     }
     return now + WATCH_PERIOD_NS;
 }

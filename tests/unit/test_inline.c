@@ -565,3 +565,59 @@ Test(inl, a_fork_child_gets_its_own_watchdog)
     cr_assert_lt(waited, 10000, "the child's endless mirror ran 10 s");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 }
+
+/* The host's own signal of the cancel signal's number (SIGRTMAX-3 by
+** default: a timer of its own, sigqueue) reaches the host's handler, as
+** in a plain build: before any mirror, while a mirror runs on the thread
+** (the mirror is not ended by it), and after the executor put its handler
+** back over one the host installed later.  The watchdog's own cancel of a
+** stuck mirror never reaches the host's handler. */
+static volatile sig_atomic_t hostCancelGot;
+
+static void hostCancelHandler(int sig)
+{
+    (void)sig;
+    hostCancelGot++;
+}
+
+static int sigBudget;
+
+static void mirrorSignalsItself(void *p)
+{
+    (void)p;
+    union sigval v = {.sival_int = 7};
+    sigqueue(getpid(), SIGRTMAX - 3, v); /* the host's kind of signal */
+    for (int i = 0; i < 1000 && !hostCancelGot; i++)
+        sigBudget++;
+}
+
+Test(inl, the_hosts_own_signal_of_the_cancel_number_reaches_the_host)
+{
+    struct sigaction sa = {.sa_handler = hostCancelHandler};
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGRTMAX - 3, &sa, NULL), 0);
+    struct ptmMirrorRun r;
+    cr_assert_eq(runMirror(mirrorDoubles, 5, 50 * MS, &r), PTM_OK); /* ours over the host's */
+    raise(SIGRTMAX - 3);
+    cr_assert_eq(hostCancelGot, 1, "after our handler was installed over the host's");
+
+    cr_assert_eq(runMirror(mirrorSignalsItself, 1, 500 * MS, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_RETURNED, "the host's signal does not end the mirror");
+    cr_assert_eq(hostCancelGot, 2, "during a mirror");
+
+    hostCancelGot = 0;
+    cr_assert_eq(runMirror(mirrorStuck, 1, 50 * MS, &r), PTM_OK);
+    cr_expect_eq(r.status, PTM_MS_TIMEOUT);
+    cr_assert_eq(hostCancelGot, 0, "the watchdog's cancel went to the host's handler");
+
+    /* The host installs its handler again, after ours; the executor's
+    ** recheck puts ours back and keeps chaining to the host's. */
+    cr_assert_eq(sigaction(SIGRTMAX - 3, &sa, NULL), 0);
+    nanosleep(&(struct timespec){0, 150 * 1000000L}, NULL);
+    cr_assert_eq(runMirror(mirrorDoubles, 5, 50 * MS, &r), PTM_OK);
+    struct sigaction cur;
+    cr_assert_eq(sigaction(SIGRTMAX - 3, NULL, &cur), 0);
+    cr_expect_neq((void *)cur.sa_handler, (void *)hostCancelHandler, "ours is back on top");
+    raise(SIGRTMAX - 3);
+    cr_assert_eq(hostCancelGot, 1, "the host's handler, reinstalled, still gets its signal");
+}
