@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child_test.h"
 #include "ptm_int.h"
 
 #define MS 1000000ULL
@@ -553,16 +554,8 @@ Test(inl, a_fork_child_gets_its_own_watchdog)
         _exit(ok ? 0 : 1);
     }
     /* Parent */
-    int status = 0, waited = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0 && waited < 10000) {
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
-        waited++;
-    }
-    if (waited >= 10000) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
-    cr_assert_lt(waited, 10000, "the child's endless mirror ran 10 s");
+    int status;
+    cr_assert(waitChild(pid, 10000, &status), "the child's endless mirror ran 10 s");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 }
 

@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 
+#include "child_test.h"
 #include "ptm_int.h"
 
 static const struct ptm_alt alts[] = {{"tx_queue", NULL}};
@@ -419,16 +420,8 @@ Test(history, a_fork_child_never_inherits_a_held_lock)
             _exit(0);
         }
         /* Parent */
-        int status = 0, waited = 0;
-        while (waitpid(pid, &status, WNOHANG) == 0 && waited < 5000) {
-            nanosleep(&(struct timespec){0, 1000000}, NULL);
-            waited++;
-        }
-        if (waited >= 5000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            hung = 1;
-        }
+        int status;
+        hung = !waitChild(pid, 5000, &status);
     }
     atomic_store(&hammering, 0);
     pthread_join(t, NULL);

@@ -21,6 +21,7 @@
 
 #include <criterion/criterion.h>
 
+#include "child_test.h"
 #include "ptm_int.h"
 
 /* --- fixture ------------------------------------------------------------ */
@@ -940,16 +941,9 @@ Test(threads, a_fork_child_is_not_held_by_a_run_of_its_parent, .timeout = 60)
         _exit(rc == PTM_OK ? v.probability != 0.25 : !strstr(v.error, "budget"));
     }
     /* Parent */
-    int status = 0, waited = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0 && waited < 10000) {
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
-        waited++;
-    }
-    if (waited >= 10000) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
+    int status;
+    int ended = waitChild(pid, 10000, &status);
     pthread_join(t, NULL);
-    cr_assert_lt(waited, 10000, "the child waited 10 s on its parent's rules");
+    cr_assert(ended, "the child waited 10 s on its parent's rules");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 }

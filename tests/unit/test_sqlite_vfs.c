@@ -9,13 +9,12 @@
 ** private descriptors; a failing pread is a clean SQLite error.
 */
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "fd_test.h"
 #include "shims_test.h"
 #include "shims/sqlite_int.h"
 
@@ -1502,20 +1501,7 @@ Test(sqlite_vfs, a_private_descriptor_the_program_reused_is_not_read, .init = se
     static char garbage[65536];
     memset(garbage, 0x5a, sizeof garbage);
     cr_assert_eq(write(junk, garbage, sizeof garbage), (ssize_t)sizeof garbage);
-    int replaced = 0;
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        struct stat st;
-        if (fd > 2 && fd != dirfd(d) && fstat(fd, &st) == 0 && st.st_dev == dbst.st_dev &&
-            st.st_ino == dbst.st_ino) {
-            cr_assert_eq(dup2(junk, fd), fd);
-            replaced++;
-        }
-    }
-    closedir(d);
+    int replaced = reuseFds(junk, sameFile, &dbst);
     cr_assert_geq(replaced, 1);
 
     cr_assert_eq(ptmSqlOverlayBegin(o, PTM_SQL_BUSY_FAIL), SQLITE_OK);
@@ -1526,14 +1512,7 @@ Test(sqlite_vfs, a_private_descriptor_the_program_reused_is_not_read, .init = se
     struct stat js;
     cr_assert_eq(fstat(junk, &js), 0);
     cr_assert_eq(js.st_size, (off_t)sizeof garbage);
-    int still = 0;
-    d = opendir("/proc/self/fd");
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        struct stat st;
-        still += fd > 2 && fd != dirfd(d) && fstat(fd, &st) == 0 && st.st_ino == js.st_ino;
-    }
-    closedir(d);
+    int still = openOn(&js);
     cr_assert_eq(still, replaced + 1, "the host's numbers stay open: %d of %d", still,
                  replaced + 1);
 }

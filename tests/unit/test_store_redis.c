@@ -19,7 +19,6 @@
 ** measures it).  Without redis-server every test is skipped with a message.
 */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -40,6 +39,7 @@
 
 #include <criterion/criterion.h>
 
+#include "fd_test.h"
 #include "ptm_int.h"
 #include "store_test.h"
 
@@ -810,6 +810,12 @@ Test(store_redis, a_host_name_is_resolved_by_the_writer, .init = setup, .fini = 
     cr_assert_eq(mv.failures, 2);
 }
 
+static int isSocket(const struct stat *st, const void *arg)
+{
+    (void)arg;
+    return S_ISSOCK(st->st_mode);
+}
+
 /* The program closes every descriptor it did not open (a daemon) and gets
 ** the kept connections' numbers for files of its own: the next flush must
 ** neither write commands into those files nor close them, and reaches
@@ -831,19 +837,7 @@ Test(store_redis, a_connection_whose_number_the_program_reused_is_dropped, .init
     int host = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
     cr_assert_geq(host, 0);
     cr_assert_eq(write(host, "host data\n", 10), 10);
-    int replaced = 0;
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        struct stat st;
-        if (fd > 2 && fd != dirfd(d) && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            cr_assert_eq(dup2(host, fd), fd);
-            replaced++;
-        }
-    }
-    closedir(d);
+    int replaced = reuseFds(host, isSocket, NULL);
     cr_assert_geq(replaced, 2, "the read and the write connections: %d", replaced);
     teach(h, 2, 7, 0, 2000);
     cr_assert_eq(ptmStoreFlush(), PTM_OK, "pushed on a new connection");
@@ -855,13 +849,6 @@ Test(store_redis, a_connection_whose_number_the_program_reused_is_dropped, .init
     cr_assert_eq(pread(host, buf, sizeof buf, 0), 10);
     cr_assert_str_eq(buf, "host data\n");
     /* The numbers the store had are still the host's (none was closed). */
-    d = opendir("/proc/self/fd");
-    int still = 0;
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        struct stat fs;
-        still += fd > 2 && fd != dirfd(d) && fstat(fd, &fs) == 0 && fs.st_ino == st.st_ino;
-    }
-    closedir(d);
+    int still = openOn(&st);
     cr_assert_eq(still, replaced + 1, "%d of %d", still, replaced + 1);
 }
