@@ -239,9 +239,20 @@ static int storePathFromEnv(void)
         return -1;
     }
     if (env && *env) {
-        snprintf(st.path, sizeof st.path, "%s", env);
         st.named = 1;
         st.redis = strncmp(env, "redis:", 6) == 0;
+        /* A relative path is the one in the directory of the first use:
+        ** each load and write opens the file again (connections last one
+        ** operation), and a program that changes directory must not get
+        ** a second history file there. */
+        char cwd[2048];
+        int n = env[0] == '/' || st.redis || !ptmOs.getcwd(cwd, sizeof cwd)
+                    ? snprintf(st.path, sizeof st.path, "%s", env)
+                    : snprintf(st.path, sizeof st.path, "%s/%s", cwd, env);
+        if (n < 0 || (size_t)n >= sizeof st.path) {
+            snprintf(st.why, sizeof st.why, "off: PTM_HISTORY's path is too long");
+            return -1;
+        }
         return 0;
     }
     char prog[256];
