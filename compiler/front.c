@@ -315,6 +315,7 @@ Unit *front_parse(const char *path, const char *const *args, int nargs, bool not
         }
     }
     front_free(&fr);
+    file_text_forget(fr.tu);
     clang_disposeTranslationUnit(fr.tu);
     clang_disposeIndex(index);
     return u;

@@ -905,6 +905,11 @@ typedef struct Front {
 /* positions.c --------------------------------------------------------- */
 /* text_of: a malloc'd copy of a CXString, disposing it. */
 char *text_of(CXString s);
+/* file_text: the text of f, a file of tu (NULL when f is NULL or has no
+** buffer), kept for the next asks; it lives as long as tu.  OUT: *len. */
+const char *file_text(CXTranslationUnit tu, CXFile f, size_t *len);
+/* file_text_forget: drops what file_text keeps of tu, before its dispose. */
+void file_text_forget(CXTranslationUnit tu);
 /* push_name: appends a copy of name to a list (*v, *n) unless it is there. */
 void push_name(char ***v, int *n, const char *name);
 /* expansion_in: the expansion offset of loc (OUT: *off), and whether it is
