@@ -507,20 +507,23 @@ static ScanHit mentions_ptm(const Cmd *c, const char *source)
 }
 
 /* rewrite: parses a source and, when it holds transactions, writes its
-** rewritten text.  OUT: *text (NULL: nothing to rewrite), and *unit_out
-** when given (NULL when nothing was parsed).  Returns false after errors. */
+** rewritten text.  OUT: *text (NULL: nothing to rewrite), *unit_out when
+** given (NULL when nothing was parsed), *hit_out when given (what the text
+** scan found).  Returns false after errors. */
 static bool rewrite(const Cmd *c, const char *source, const char *incdir, char **text,
-                    Unit **unit_out)
+                    Unit **unit_out, ScanHit *hit_out)
 {
     *text = NULL;
     if (unit_out)
         *unit_out = NULL;
     ScanHit hit = mentions_ptm(c, source);
+    if (hit_out)
+        *hit_out = hit;
     /* -fptm-mirror-all: every unit compiled has clones for others; what
     ** -E and -M print of a unit without annotations stays as written (a
     ** configure script's probes read it). */
     bool clones_for_others = c->mirror_all && !c->preprocess && !c->print_deps;
-    if (hit == SCAN_NONE && !clones_for_others)
+    if (hit <= SCAN_API && !clones_for_others)
         return true;
     const FrontApi *fe = front();
     if (!fe)
@@ -1087,12 +1090,21 @@ static int compile(Cmd *c, const char *prefix)
     const char *lang = NULL;
     int ninputs = 0;
     bool failed = false, has_tx = false;
+    /* Whether what this command links can refer to nothing of PTM: its
+    ** inputs are all C sources compiled here, none rewritten nor including
+    ** ptm.h, and no option could add another input (a library of -l may
+    ** hold transactions).  Such a link needs no PTM library: searching
+    ** them cost a configure script's link probe about 10 ms. */
+    bool ptm_free = true;
     Args orig = {0};
     for (int i = 0; i < c->args.n; i++)
         push(&orig, c->args.v[i]);
     for (int i = 0; i < c->args.n; i++) {
         const char *a = c->args.v[i];
         if (a[0] == '-' && strcmp(a, "-") != 0) {
+            if (strncmp(a, "-l", 2) == 0 || strncmp(a, "-Wl", 3) == 0 ||
+                strcmp(a, "-Xlinker") == 0 || strncmp(a, "-T", 2) == 0)
+                ptm_free = false;
             if (option_takes_value(a) && i + 1 < c->args.n) {
                 if (strcmp(a, "-x") == 0)
                     lang = c->args.v[i + 1];
@@ -1103,14 +1115,18 @@ static int compile(Cmd *c, const char *prefix)
             continue;
         }
         ninputs++;
-        if (strcmp(a, "-") == 0 || !is_c_source(a, lang))
+        if (strcmp(a, "-") == 0 || !is_c_source(a, lang)) {
+            ptm_free = false;
             continue;
+        }
         char *text;
         Unit *u;
-        if (!rewrite(c, a, incdir, &text, &u)) {
+        ScanHit hit;
+        if (!rewrite(c, a, incdir, &text, &u, &hit)) {
             failed = true;
             continue;
         }
+        ptm_free &= hit == SCAN_NONE && !text;
         has_tx |= u && u->nfuncs > 0;
         if (text) {
             failed |= !add_rewrite(&rw, a, text, u);
@@ -1137,7 +1153,7 @@ static int compile(Cmd *c, const char *prefix)
     } else if (!failed) {
         for (int i = 0; i < c->args.n; i++)
             push(&cmd, c->args.v[i]);
-        if (c->mode == MODE_LINK && ninputs > 0)
+        if (c->mode == MODE_LINK && ninputs > 0 && !ptm_free)
             add_link_libs(&cmd, prefix);
         char *out = captures_stdout(c, &rw) ? format("%s/stdout", tmp_root()) : NULL;
         if (out)
@@ -1198,7 +1214,7 @@ static int emit_source(const Cmd *c, const Args *in, const char *prefix)
     }
     char *incdir = format("%s/include", prefix);
     char *text;
-    bool ok = rewrite(c, in->v[0], incdir, &text, NULL);
+    bool ok = rewrite(c, in->v[0], incdir, &text, NULL, NULL);
     finish_diagnostics();
     free(incdir);
     if (ok && !text) {

@@ -1184,10 +1184,12 @@ void compile_command_free(CompileCommand *c);
 bool shell_split(const char *line, char ***words, int *n);
 
 /* scan.c -------------------------------------------------------------- */
-/* What the scan found: nothing (the unit goes to the backend untouched),
-** only the name of a note row of runtime/calls.def (its host calls go to
-** ptm_note_<name>), or PTM_TRANSACTION or PTM_MIRRORABLE. */
-typedef enum { SCAN_NONE, SCAN_NOTES, SCAN_PTM } ScanHit;
+/* What the scan found: nothing (the unit goes to the backend untouched,
+** and needs none of PTM's libraries), only an #include of ptm.h (the
+** unit too goes untouched, but may call libptm's API), only the name of a
+** note row of runtime/calls.def (its host calls go to ptm_note_<name>),
+** or PTM_TRANSACTION or PTM_MIRRORABLE. */
+typedef enum { SCAN_NONE, SCAN_API, SCAN_NOTES, SCAN_PTM } ScanHit;
 /* scan_mentions_ptm: what path, or a header it includes from the given
 ** directories, names.  forced: path is a file of -include, read as a
 ** header. */
