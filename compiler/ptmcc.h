@@ -793,6 +793,9 @@ typedef struct Func {
     bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */
     bool static_by_macro; /* static through a macro (zlib's `local`): its
                              clone's copied header already says static */
+    bool no_pointer;     /* -fptm-mirror-all: static, and the unit names it
+                            only to call it: no pointer can hold it, so it
+                            has no row in the clone map (front.c) */
     unsigned func_names; /* bit 0: __func__ in its body (from a macro too),
                             1: __FUNCTION__, 2: __PRETTY_FUNCTION__; its
                             renamed copies pin them to name */

@@ -21,8 +21,10 @@ struct table { int n; int cell[8]; };
 static struct table table0 = {0, {0}};
 
 /* put: fills the table through a pointer and sums it back: every access
-** goes through the write buffer in the mirror. */
-static int put(struct table *t, int base)
+** goes through the write buffer in the mirror.  Exported: its clone stays
+** out of line. */
+int put(struct table *t, int base);
+int put(struct table *t, int base)
 {
     int sum = 0;
     for (int i = 0; i < 8; i++)
