@@ -6,8 +6,8 @@
 **   front_load.c the front end's shared object, opened on first use
 **
 **   ptmcc links the driver's files (driver.c, front_load.c, util.c,
-**   source.c, diag.c, calls.c, scan.c, compile_db.c, response.c, launch.c) and no
-**   libclang;
+**   source.c, diag.c, calls.c, scan.c, compile_db.c, response.c, launch.c,
+**   link_libs.c) and no libclang;
 **   every other file is in libptmcc_front.so (front_api.c: its table),
 **   which binds to the driver's copies of those.
 **   util.c       allocation that cannot fail quietly, growable strings
@@ -54,6 +54,7 @@
 **   response.c   @file arguments expanded
 **   launch.c     the launcher convention, the backend's environment,
 **                stable copies for caching backends
+**   link_libs.c  what ptmcc adds to a link; argument lists
 **   scan.c       the cheap text scan: can this unit hold an annotation?
 **   verify.c     --verify-mirror: mirrors proven free of raw I/O, on bitcode
 */
@@ -1092,6 +1093,26 @@ char *emit_unit(const Unit *u, const char *display_path);
 /* dump.c -------------------------------------------------------------- */
 /* dump_annotations: prints every transaction's metadata as JSON. */
 void dump_annotations(const Unit *u, FILE *out);
+
+/* link_libs.c --------------------------------------------------------- */
+/* A list of argument strings, NULL-terminated. */
+typedef struct Args {
+    char **v;
+    int n;
+} Args;
+/* args_push: appends a copy of s to a. */
+void args_push(Args *a, const char *s);
+/* args_free: frees a's strings and list, and empties it. */
+void args_free(Args *a);
+/* split_words: appends the blank-separated words of s to a. */
+void split_words(Args *a, const char *s);
+/* link_option_adds_input: whether the option a can add an input to a
+** link: a library (-l, which may hold transactions), the linker's own
+** options (-Wl, -Xlinker), a linker script (-T). */
+bool link_option_adds_input(const char *a);
+/* add_link_libs: libptm and the libraries it needs, appended to cmd, a
+** link command; prefix: ptmcc's install prefix (its lib/). */
+void add_link_libs(Args *cmd, const char *prefix);
 
 /* response.c ---------------------------------------------------------- */
 
