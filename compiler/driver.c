@@ -45,27 +45,6 @@ extern char **environ;
 
 typedef enum { MODE_LINK, MODE_COMPILE, MODE_EMIT, MODE_DUMP, MODE_VERIFY } Mode;
 
-/* A list of argument strings. */
-typedef struct Args {
-    char **v;
-    int n;
-} Args;
-
-static void push(Args *a, const char *s)
-{
-    a->v = xrealloc(a->v, sizeof *a->v * (size_t)(a->n + 2));
-    a->v[a->n++] = xstrdup(s);
-    a->v[a->n] = NULL;
-}
-
-static void args_free(Args *a)
-{
-    for (int i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
-    *a = (Args){0};
-}
-
 /* What the command line says. */
 typedef struct Cmd {
     Args args;          /* the cc arguments, ptmcc's own removed */
@@ -198,8 +177,6 @@ static void note_output_flags(Cmd *c, const char *a)
     }
 }
 
-static void split_words(Args *a, const char *s);
-
 /* The backend named in the launcher convention (`ptmcc clang-19 ...`,
 ** CMAKE_C_COMPILER_LAUNCHER=ptmcc), over $PTM_CC. */
 static Args launch_cc;
@@ -211,7 +188,7 @@ static void backend_words(Args *cmd)
 {
     const char *cc = getenv("PTM_CC");
     for (int i = 0; i < launch_cc.n; i++)
-        push(cmd, launch_cc.v[i]);
+        args_push(cmd, launch_cc.v[i]);
     if (!launch_cc.n)
         split_words(cmd, cc && *cc ? cc : PTM_DEFAULT_CC);
 }
@@ -285,10 +262,10 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
             }
         }
         note_output_flags(c, a);
-        push(&c->args, a);
+        args_push(&c->args, a);
         if (option_takes_value(a) && i + 1 < argc) {
             const char *v = argv[++i];
-            push(&c->args, v);
+            args_push(&c->args, v);
             if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
                 c->output = v;
             else if (strcmp(a, "-MF") == 0)
@@ -296,15 +273,15 @@ static void parse_cmd(int argc, char **argv, Cmd *c, bool allow_db)
             else if (strcmp(a, "-I") == 0 || strcmp(a, "-iquote") == 0 ||
                      strcmp(a, "-isystem") == 0 || strcmp(a, "-idirafter") == 0 ||
                      strcmp(a, "-isystem-after") == 0)
-                push(&c->incdirs, v);
+                args_push(&c->incdirs, v);
             else if (strcmp(a, "-include") == 0 || strcmp(a, "--include") == 0)
-                push(&c->forced, v);
+                args_push(&c->forced, v);
         } else if (strncmp(a, "-I", 2) == 0 && a[2]) {
-            push(&c->incdirs, a + 2);
+            args_push(&c->incdirs, a + 2);
         } else if (strncmp(a, "-isystem", 8) == 0 && a[8]) {
-            push(&c->incdirs, a + 8);
+            args_push(&c->incdirs, a + 8);
         } else if (strncmp(a, "-idirafter", 10) == 0 && a[10]) {
-            push(&c->incdirs, a + 10);
+            args_push(&c->incdirs, a + 10);
         } else if (strncmp(a, "-o", 2) == 0 && a[2]) {
             c->output = a + 2;
         }
@@ -408,12 +385,12 @@ static char *tmp_path(const char *source)
         error_plain("cannot create '%s': %s", sub, strerror(errno));
         exit(1);
     }
-    push(&tmp_subdirs, sub);
+    args_push(&tmp_subdirs, sub);
     const char *name = strrchr(source, '/');
     name = name ? name + 1 : source;
     char *p = format("%s/%s", sub, name);
     free(sub);
-    push(&tmp_files, p);
+    args_push(&tmp_files, p);
     return p;
 }
 
@@ -443,8 +420,8 @@ static void add_isystem(Args *a, const char *incdir)
 {
     if (strcmp(incdir, "/usr/include") == 0 || strcmp(incdir, "/usr/local/include") == 0)
         return;
-    push(a, "-isystem");
-    push(a, incdir);
+    args_push(a, "-isystem");
+    args_push(a, incdir);
 }
 
 /* parse_args: the arguments libclang parses a source with: the cc flags
@@ -453,13 +430,13 @@ static Args parse_args(const Cmd *c, const char *incdir)
 {
     Args p = {0};
     const char *resource = getenv("PTM_CLANG_RESOURCE_DIR");
-    push(&p, "-resource-dir");
-    push(&p, resource && *resource ? resource : PTM_CLANG_RESOURCE_DIR);
-    push(&p, "-D__PTMCC__=1");
+    args_push(&p, "-resource-dir");
+    args_push(&p, resource && *resource ? resource : PTM_CLANG_RESOURCE_DIR);
+    args_push(&p, "-D__PTMCC__=1");
     add_isystem(&p, incdir);
     /* Warnings are the backend's to report, on the rewritten code; here
     ** -Werror must not make them errors that stop the rewrite. */
-    push(&p, "-w");
+    args_push(&p, "-w");
     for (int i = 0; i < c->args.n; i++) {
         const char *a = c->args.v[i];
         bool drop_value;
@@ -469,9 +446,9 @@ static Args parse_args(const Cmd *c, const char *incdir)
         }
         if (a[0] != '-' || strcmp(a, "-") == 0)
             continue; /* an input */
-        push(&p, a);
+        args_push(&p, a);
         if (option_takes_value(a) && i + 1 < c->args.n)
-            push(&p, c->args.v[++i]);
+            args_push(&p, c->args.v[++i]);
     }
     return p;
 }
@@ -484,7 +461,7 @@ static ScanHit mentions_ptm(const Cmd *c, const char *source)
 {
     Args dirs = {0};
     for (int i = 0; i < c->incdirs.n; i++)
-        push(&dirs, c->incdirs.v[i]);
+        args_push(&dirs, c->incdirs.v[i]);
     static const char *const vars[] = {"CPATH", "C_INCLUDE_PATH"};
     char *paths[2] = {NULL, NULL};
     for (int k = 0; k < 2; k++) {
@@ -493,7 +470,7 @@ static ScanHit mentions_ptm(const Cmd *c, const char *source)
             continue;
         paths[k] = xstrdup(v);
         for (char *save, *d = strtok_r(paths[k], ":", &save); d; d = strtok_r(NULL, ":", &save))
-            push(&dirs, d);
+            args_push(&dirs, d);
     }
     ScanHit found = scan_mentions_ptm(source, (const char *const *)dirs.v, dirs.n, false);
     for (int i = 0; found != SCAN_PTM && i < c->forced.n; i++) {
@@ -507,20 +484,23 @@ static ScanHit mentions_ptm(const Cmd *c, const char *source)
 }
 
 /* rewrite: parses a source and, when it holds transactions, writes its
-** rewritten text.  OUT: *text (NULL: nothing to rewrite), and *unit_out
-** when given (NULL when nothing was parsed).  Returns false after errors. */
+** rewritten text.  OUT: *text (NULL: nothing to rewrite), *unit_out when
+** given (NULL when nothing was parsed), *hit_out when given (what the text
+** scan found).  Returns false after errors. */
 static bool rewrite(const Cmd *c, const char *source, const char *incdir, char **text,
-                    Unit **unit_out)
+                    Unit **unit_out, ScanHit *hit_out)
 {
     *text = NULL;
     if (unit_out)
         *unit_out = NULL;
     ScanHit hit = mentions_ptm(c, source);
+    if (hit_out)
+        *hit_out = hit;
     /* -fptm-mirror-all: every unit compiled has clones for others; what
     ** -E and -M print of a unit without annotations stays as written (a
     ** configure script's probes read it). */
     bool clones_for_others = c->mirror_all && !c->preprocess && !c->print_deps;
-    if (hit == SCAN_NONE && !clones_for_others)
+    if (hit <= SCAN_API && !clones_for_others)
         return true;
     const FrontApi *fe = front();
     if (!fe)
@@ -549,14 +529,6 @@ static bool rewrite(const Cmd *c, const char *source, const char *incdir, char *
 /* ---------------------------------------------------------------------
 ** The backend
 */
-static void split_words(Args *a, const char *s)
-{
-    char *copy = xstrdup(s);
-    for (char *w = strtok(copy, " \t"); w; w = strtok(NULL, " \t"))
-        push(a, w);
-    free(copy);
-}
-
 /* run: runs a command and waits; its stdout goes to the file stdout_to
 ** when that is not NULL.  Returns its exit status (128 + signal when it
 ** was killed). */
@@ -834,10 +806,10 @@ static char *stable_tmp_path(const char *source, const char *text)
     free(root);
     if (!dir)
         return NULL;
-    push(&tmp_subdirs, dir);
+    args_push(&tmp_subdirs, dir);
     char *p = format("%s/%s", dir, base_name(source));
     free(dir);
-    push(&tmp_files, p);
+    args_push(&tmp_files, p);
     return p;
 }
 
@@ -859,7 +831,7 @@ static bool add_rewrite(Rewrites *rw, const char *source, const char *text, cons
     *r = (Rewritten){xstrdup(source), tmp, {0}};
     for (int i = 0; u && i < u->nfuncs; i++)
         if (u->funcs[i].rules_path)
-            push(&r->rules, u->funcs[i].rules_path);
+            args_push(&r->rules, u->funcs[i].rules_path);
     return ok;
 }
 
@@ -871,13 +843,13 @@ static void use_copy(Args *cmd, const Rewrites *rw)
 {
     const Rewritten *r = &rw->v[rw->n - 1];
     char *dir = source_dir(r->source);
-    push(cmd, "-iquote");
-    push(cmd, dir);
+    args_push(cmd, "-iquote");
+    args_push(cmd, dir);
     free(dir);
     const char *slash = strrchr(r->source, '/');
     char *map = format("-fdebug-prefix-map=%.*s=%.*s", (int)(base_name(r->tmp) - r->tmp), r->tmp,
                        slash ? (int)(slash - r->source + 1) : 0, r->source);
-    push(cmd, map);
+    args_push(cmd, map);
     free(map);
 }
 
@@ -913,18 +885,18 @@ static bool use_overlay(Args *cmd, const Cmd *c, const Rewrites *rw)
     char *text = json_dumps(yaml, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(yaml);
     char *path = format("%s/overlay.yaml", tmp_root());
-    push(&tmp_files, path);
+    args_push(&tmp_files, path);
     bool ok = text && write_file(path, text);
     free(text);
-    push(cmd, "-ivfsoverlay");
-    push(cmd, path);
+    args_push(cmd, "-ivfsoverlay");
+    args_push(cmd, path);
     free(path);
     if (c->deps || c->print_deps)
         for (int i = 0; i < rw->n; i++)
             for (int k = 0; k < rw->v[i].rules.n; k++) {
                 char *entry = format("-fdepfile-entry=%s", rw->v[i].rules.v[k]);
-                push(cmd, "-Xclang");
-                push(cmd, entry);
+                args_push(cmd, "-Xclang");
+                args_push(cmd, entry);
                 free(entry);
             }
     return ok;
@@ -971,72 +943,10 @@ static Args backend_command(const Cmd *c, const char *incdir)
     Args cmd = {0};
     backend_words(&cmd);
     if (preprocesses(c)) {
-        push(&cmd, "-D__PTMCC__=1");
+        args_push(&cmd, "-D__PTMCC__=1");
         add_isystem(&cmd, incdir);
     }
     return cmd;
-}
-
-/* links_sqlite: whether the link line names SQLite's library: then
-** libptm_sqlite's members, which call it, need it after them. */
-static bool links_sqlite(const Args *cmd)
-{
-    for (int i = 0; i < cmd->n; i++) {
-        const char *a = cmd->v[i], *base = strrchr(a, '/');
-        base = base ? base + 1 : a;
-        if (strcmp(a, "-lsqlite3") == 0 || strncmp(base, "libsqlite3.", 11) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* add_link_libs: libptm and what it needs.  --as-needed keeps a program
-** that uses no transaction free of libptm's shared libraries.
-** libptm_sqlite (the SQLite shims) comes before libptm, whose symbols it
-** uses; an archive, it adds nothing to a program that calls no SQLite in a
-** mirror. */
-static void add_link_libs(Args *cmd, const char *prefix)
-{
-    char *libdir = format("-L%s/lib", prefix);
-    bool is_static = false, is_shared = false, sqlite = links_sqlite(cmd);
-    for (int i = 0; i < cmd->n; i++) {
-        if (strcmp(cmd->v[i], "-static") == 0 || strcmp(cmd->v[i], "-static-pie") == 0)
-            is_static = true;
-        if (strcmp(cmd->v[i], "-shared") == 0)
-            is_shared = true;
-    }
-    push(cmd, libdir);
-    free(libdir);
-    /* A shared object's libptm is its own, hidden: no ptm_* (nor its
-    ** longjmp) is exported, so the program's copy, or another library's,
-    ** cannot interpose it; the copies share what must be shared through
-    ** runtime/peers.c (docs/DESIGN.md §9). */
-    if (is_shared)
-        push(cmd, "-Wl,--exclude-libs,libptm.a:libptm_jump.a:libptm_sqlite.a");
-    push(cmd, "-Wl,--push-state,--as-needed");
-    push(cmd, "-lptm_sqlite");
-    if (sqlite)
-        push(cmd, "-lsqlite3");
-    if (is_static) {
-        /* libc.a's __longjmp_chk is not weak: libptm's jump functions
-        ** come first, for any program that jumps.  They jump through
-        ** libc's under glibc's internal name, linked in. */
-        push(cmd, "-Wl,--start-group");
-        push(cmd, "-lptm");
-        push(cmd, "-lptm_jump");
-        push(cmd, "-Wl,--end-group");
-        push(cmd, "-Wl,-u,__libc_siglongjmp");
-        split_words(cmd, PTM_LINK_LIBS);
-    } else {
-        /* After libc: a program's longjmp is libptm's (runtime/longjmp_api.c)
-        ** only when it links libptm, which refers to them; one without a
-        ** transaction keeps libc's and links nothing of PTM. */
-        push(cmd, "-lptm");
-        split_words(cmd, PTM_LINK_LIBS);
-        push(cmd, "-lc");
-        push(cmd, "-lptm_jump");
-    }
-    push(cmd, "-Wl,--pop-state");
 }
 
 /* pass_stderr: what the backend said, saved in path, to ptmcc's stderr. */
@@ -1065,7 +975,7 @@ static int compile_without_clones(Cmd *c, const char *incdir, const Args *args,
         return 1;
     Args cmd = backend_command(c, incdir);
     for (int i = 0; i < args->n; i++)
-        push(&cmd, args->v[i]);
+        args_push(&cmd, args->v[i]);
     if (c->mode == MODE_LINK)
         add_link_libs(&cmd, prefix);
     int rc = run(&cmd, c->verbose, NULL);
@@ -1084,12 +994,20 @@ static int compile(Cmd *c, const char *prefix)
     const char *lang = NULL;
     int ninputs = 0;
     bool failed = false, has_tx = false;
+    /* Whether what this command links can refer to nothing of PTM: its
+    ** inputs are all C sources compiled here, none rewritten nor including
+    ** ptm.h, and no option could add another input (a library of -l may
+    ** hold transactions).  Such a link needs no PTM library: searching
+    ** them cost a configure script's link probe about 10 ms. */
+    bool ptm_free = true;
     Args orig = {0};
     for (int i = 0; i < c->args.n; i++)
-        push(&orig, c->args.v[i]);
+        args_push(&orig, c->args.v[i]);
     for (int i = 0; i < c->args.n; i++) {
         const char *a = c->args.v[i];
         if (a[0] == '-' && strcmp(a, "-") != 0) {
+            if (link_option_adds_input(a))
+                ptm_free = false;
             if (option_takes_value(a) && i + 1 < c->args.n) {
                 if (strcmp(a, "-x") == 0)
                     lang = c->args.v[i + 1];
@@ -1100,14 +1018,18 @@ static int compile(Cmd *c, const char *prefix)
             continue;
         }
         ninputs++;
-        if (strcmp(a, "-") == 0 || !is_c_source(a, lang))
+        if (strcmp(a, "-") == 0 || !is_c_source(a, lang)) {
+            ptm_free = false;
             continue;
+        }
         char *text;
         Unit *u;
-        if (!rewrite(c, a, incdir, &text, &u)) {
+        ScanHit hit;
+        if (!rewrite(c, a, incdir, &text, &u, &hit)) {
             failed = true;
             continue;
         }
+        ptm_free &= hit == SCAN_NONE && !text;
         has_tx |= u && u->nfuncs > 0;
         if (text) {
             failed |= !add_rewrite(&rw, a, text, u);
@@ -1133,12 +1055,12 @@ static int compile(Cmd *c, const char *prefix)
         rc = 0;
     } else if (!failed) {
         for (int i = 0; i < c->args.n; i++)
-            push(&cmd, c->args.v[i]);
-        if (c->mode == MODE_LINK && ninputs > 0)
+            args_push(&cmd, c->args.v[i]);
+        if (c->mode == MODE_LINK && ninputs > 0 && !ptm_free)
             add_link_libs(&cmd, prefix);
         char *out = captures_stdout(c, &rw) ? format("%s/stdout", tmp_root()) : NULL;
         if (out)
-            push(&tmp_files, out);
+            args_push(&tmp_files, out);
         /* -fptm-mirror-all on units without transactions: their clones
         ** are for other files' mirrors, an extra.  Should the backend
         ** reject them (a construct the rewrite gets wrong), the units are
@@ -1149,7 +1071,7 @@ static int compile(Cmd *c, const char *prefix)
         char *err = c->mirror_all && !has_tx && rw.n > 0 && !out
                         ? format("%s/stderr", tmp_root()) : NULL;
         if (err)
-            push(&tmp_files, err);
+            args_push(&tmp_files, err);
         run_stderr_to = err;
         rc = run(&cmd, c->verbose, out);
         run_stderr_to = NULL;
@@ -1182,7 +1104,7 @@ static Args c_inputs(const Cmd *c)
             i += option_takes_value(a) && i + 1 < c->args.n;
             continue;
         }
-        push(&in, a);
+        args_push(&in, a);
     }
     return in;
 }
@@ -1195,7 +1117,7 @@ static int emit_source(const Cmd *c, const Args *in, const char *prefix)
     }
     char *incdir = format("%s/include", prefix);
     char *text;
-    bool ok = rewrite(c, in->v[0], incdir, &text, NULL);
+    bool ok = rewrite(c, in->v[0], incdir, &text, NULL, NULL);
     finish_diagnostics();
     free(incdir);
     if (ok && !text) {
@@ -1325,9 +1247,9 @@ static Args command_line_extras(int argc, char **argv)
         }
         if (strncmp(a, "-o", 2) == 0 || a[0] != '-')
             continue;
-        push(&x, a);
+        args_push(&x, a);
         if (option_takes_value(a) && i + 1 < argc)
-            push(&x, argv[++i]);
+            args_push(&x, argv[++i]);
     }
     return x;
 }
@@ -1338,7 +1260,7 @@ static Args command_line_extras(int argc, char **argv)
 static Args entry_argv(const CompileCommand *e, const Args *extras, const char *out, Mode mode)
 {
     Args v = {0};
-    push(&v, "ptmcc");
+    args_push(&v, "ptmcc");
     for (int i = first_flag(e); i < e->argc; i++) {
         const char *a = e->argv[i];
         if (out && strcmp(a, "-o") == 0) {
@@ -1347,13 +1269,13 @@ static Args entry_argv(const CompileCommand *e, const Args *extras, const char *
         }
         if (out && strncmp(a, "-o", 2) == 0 && a[2])
             continue;
-        push(&v, a);
+        args_push(&v, a);
     }
     for (int i = 0; i < extras->n; i++)
-        push(&v, extras->v[i]);
+        args_push(&v, extras->v[i]);
     if (out && (mode == MODE_LINK || mode == MODE_COMPILE)) {
-        push(&v, "-o");
-        push(&v, out);
+        args_push(&v, "-o");
+        args_push(&v, out);
     }
     return v;
 }
@@ -1372,7 +1294,7 @@ static int run_entry(const CompileCommand *e, const Args *extras, const char *ou
     Cmd c = {0};
     parse_cmd(v.n, v.v, &c, false);
     Args inputs = {0};
-    push(&inputs, e->file);
+    args_push(&inputs, e->file);
     if (c.mode == MODE_EMIT || c.mode == MODE_DUMP)
         c.output = out;
     int rc = c.mode == MODE_DUMP ? !dump_parse(&c, &inputs, prefix, dumped)
@@ -1460,7 +1382,7 @@ static int ptmcc_main(int argc, char **argv)
     ** then a view of all without them (all owns the strings) */
     int skip, words = launch_words(argc, argv, &skip);
     for (int i = 0; i < words; i++)
-        push(&launch_cc, argv[1 + skip + i]);
+        args_push(&launch_cc, argv[1 + skip + i]);
     argc -= skip + words;
     argv = xcalloc((size_t)argc + 1, sizeof *argv);
     argv[0] = all.v[0];

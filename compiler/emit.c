@@ -637,7 +637,8 @@ static void put_facts(Buf *out, const Unit *u, const Func *f, const char *displa
 
 /* put_clone_map: under -fptm-mirror-all, each function of the main file
 ** with its clone and facts, in the section ptm_xmap, which the runtime
-** reads (ptm_clone_of) when a clone calls through a pointer. */
+** reads (ptm_clone_of) when a clone calls through a pointer; not a static
+** one whose address the unit never takes (no_pointer). */
 static void put_clone_map(Buf *out, const Unit *u)
 {
     if (!front_mirror_all())
@@ -645,7 +646,7 @@ static void put_clone_map(Buf *out, const Unit *u)
     int n = 0;
     for (int i = 0; i < u->nfuncs + u->nclones; i++) {
         const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
-        if (f->file != u->main)
+        if (f->file != u->main || f->no_pointer)
             continue;
         if (!n++)
             buf_puts(out, "static const struct ptm_xmap __ptm_xmap[] __attribute__((__used__, "
@@ -671,8 +672,11 @@ static void put_all_facts(Buf *out, const Unit *u, const char *display)
                   "across files (resolved at run time). */\n");
     for (int i = 0; i < u->nfuncs + u->nclones; i++) {
         const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
-        buf_printf(out, "%sconst struct ptm_xfacts %s__ptm_xfacts;\n",
-                   f->external_clone ? "extern " : "static ", f->name);
+        /* no_pointer: with no row in the clone map, a record no other
+        ** clone's calls name is unused */
+        buf_printf(out, "%sconst struct ptm_xfacts %s__ptm_xfacts%s;\n",
+                   f->external_clone ? "extern " : "static ", f->name,
+                   f->no_pointer ? " __attribute__((__unused__))" : "");
     }
     for (int i = 0; i < u->nfuncs + u->nclones; i++)
         put_facts(out, u, i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs], display);

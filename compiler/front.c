@@ -219,6 +219,87 @@ static void front_free(Front *fr)
 
 /* read_unit: the transactions, then every function their mirrors reach
 ** (fr->nclones grows as clones' bodies reach further). */
+/* The static functions of the main file that get clones, by name, with
+** how often the unit names them and how often in a direct call. */
+typedef struct NameUse {
+    char *name;
+    unsigned refs, calls;
+} NameUse;
+
+typedef struct NameUses {
+    NameUse *v;
+    int n;
+} NameUses;
+
+static int cmp_name_use(const void *a, const void *b)
+{
+    return strcmp(((const NameUse *)a)->name, ((const NameUse *)b)->name);
+}
+
+/* count_use: when c refers to (DeclRefExpr) or calls (CallExpr) a
+** function of uses, counts it there. */
+static void count_use(NameUses *uses, CXCursor c, enum CXCursorKind k)
+{
+    CXCursor ref = clang_getCursorReferenced(c);
+    if (clang_getCursorKind(ref) != CXCursor_FunctionDecl)
+        return;
+    NameUse key = {text_of(clang_getCursorSpelling(ref)), 0, 0};
+    NameUse *u = bsearch(&key, uses->v, (size_t)uses->n, sizeof *uses->v, cmp_name_use);
+    free(key.name);
+    if (u && k == CXCursor_DeclRefExpr)
+        u->refs++;
+    else if (u)
+        u->calls++;
+}
+
+static enum CXChildVisitResult count_uses(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_DeclRefExpr || k == CXCursor_CallExpr)
+        count_use(data, c, k);
+    return CXChildVisit_Recurse;
+}
+
+static enum CXChildVisitResult count_uses_top(CXCursor c, CXCursor parent, CXClientData data)
+{
+    (void)parent;
+    /* a system header does not name the user's static functions */
+    if (!clang_Location_isInSystemHeader(clang_getCursorLocation(c)))
+        clang_visitChildren(c, count_uses, data);
+    return CXChildVisit_Continue;
+}
+
+/*
+** mark_no_pointer: under -fptm-mirror-all, the clones of static functions
+** whose every mention in the unit is the callee of a direct call: their
+** address is never taken, so no call through a pointer reaches them, and
+** the clone map needs no row for them.  Such a row kept the function and
+** its clone out of line even where every call was inlined: on Lua, a
+** third of the clones' text.  Should the count miss a mention that takes
+** the address (one a system header's top level makes), a call through
+** that pointer finds no row, and the mirror forks there: a cost, no harm.
+*/
+static void mark_no_pointer(Front *fr, Unit *u)
+{
+    NameUses uses = {0};
+    for (int i = 0; i < u->nclones; i++)
+        if (clang_Cursor_getStorageClass(fr->clones[i].def) == CX_SC_Static) {
+            uses.v = xrealloc(uses.v, sizeof *uses.v * (size_t)(uses.n + 1));
+            uses.v[uses.n++] = (NameUse){u->clones[i].name, 0, 0};
+        }
+    if (!uses.n)
+        return;
+    qsort(uses.v, (size_t)uses.n, sizeof *uses.v, cmp_name_use);
+    clang_visitChildren(clang_getTranslationUnitCursor(fr->tu), count_uses_top, &uses);
+    for (int i = 0; i < u->nclones; i++) {
+        NameUse key = {u->clones[i].name, 0, 0};
+        NameUse *use = bsearch(&key, uses.v, (size_t)uses.n, sizeof *uses.v, cmp_name_use);
+        u->clones[i].no_pointer = use && use->refs <= use->calls;
+    }
+    free(uses.v);
+}
+
 static bool read_unit(Front *fr, Unit *u)
 {
     bool ok = check_user_shims(fr);
@@ -246,6 +327,8 @@ static bool read_unit(Front *fr, Unit *u)
         u->clones = xrealloc(u->clones, sizeof *u->clones * (size_t)(u->nclones + 1));
         u->clones[u->nclones++] = clone;
     }
+    if (ok && fr->mirror_all)
+        mark_no_pointer(fr, u);
     if (ok)
         ok = analyse_escapes(u);
     u->xtu = fr->xtu;
@@ -315,6 +398,7 @@ Unit *front_parse(const char *path, const char *const *args, int nargs, bool not
         }
     }
     front_free(&fr);
+    file_text_forget(fr.tu);
     clang_disposeTranslationUnit(fr.tu);
     clang_disposeIndex(index);
     return u;

@@ -72,7 +72,7 @@ static enum CXChildVisitResult collect_def(CXCursor c, CXCursor parent, CXClient
     clang_getSpellingLocation(clang_getRangeStart(ext), &f, NULL, NULL, &s);
     clang_getSpellingLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &e);
     size_t len = 0;
-    const char *text = f ? clang_getFileContents(tu, f, &len) : NULL;
+    const char *text = file_text(tu, f, &len);
     char *name = spelling(c);
     size_t body = s + strlen(name);
     bool fnlike = clang_Cursor_isMacroFunctionLike(c);

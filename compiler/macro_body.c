@@ -53,11 +53,6 @@ typedef struct BodyRange {
     char *text;          /* RANGE_INSERT: what is inserted (owned) */
 } BodyRange;
 
-static const char *file_text(CXTranslationUnit tu, CXFile f, size_t *len)
-{
-    return f ? clang_getFileContents(tu, f, len) : NULL;
-}
-
 /* match_paren: the offset past the ')' closing the '(' at open, or 0. */
 static size_t match_paren(const char *t, size_t len, size_t open)
 {

@@ -65,7 +65,7 @@ static enum CXChildVisitResult collect(CXCursor c, CXCursor parent, CXClientData
     clang_getSpellingLocation(clang_getRangeStart(ext), NULL, NULL, NULL, &s);
     clang_getSpellingLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &e);
     size_t len = 0;
-    const char *text = f ? clang_getFileContents(tu, f, &len) : NULL;
+    const char *text = file_text(tu, f, &len);
     if (!text || e > len || s >= e)
         text = NULL; /* a built-in or -D definition: no text to copy */
     if (State.n == State.cap) {

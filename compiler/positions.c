@@ -20,6 +20,54 @@
 
 #include "ptmcc.h"
 
+/* The texts of the unit's files file_text handed out.  libclang finds the
+** buffer of a file other than the main one by a linear search of the
+** unit's source locations (one per macro expansion), and the rewrite asks
+** at every access that a macro's body spells: on Lua's lvm.c under
+** -fptm-mirror-all that search was a third of ptmcc's own time. */
+#define TEXT_CACHE 16
+static struct {
+    CXTranslationUnit tu;
+    CXFile file;
+    const char *text;
+    size_t len;
+} text_cache[TEXT_CACHE];
+static unsigned text_cache_next;
+
+/* file_text: the text of f, a file of tu (NULL for none: f NULL, or no
+** buffer), as clang_getFileContents gives it, which lives as long as tu.
+** OUT: *len, its length (set only when the text is returned). */
+const char *file_text(CXTranslationUnit tu, CXFile f, size_t *len)
+{
+    if (!f)
+        return NULL;
+    for (int i = 0; i < TEXT_CACHE; i++)
+        if (text_cache[i].file == f && text_cache[i].tu == tu) {
+            *len = text_cache[i].len;
+            return text_cache[i].text;
+        }
+    size_t n = 0;
+    const char *text = clang_getFileContents(tu, f, &n);
+    if (!text)
+        return NULL;
+    unsigned k = text_cache_next++ % TEXT_CACHE;
+    text_cache[k].tu = tu;
+    text_cache[k].file = f;
+    text_cache[k].text = text;
+    text_cache[k].len = n;
+    *len = n;
+    return text;
+}
+
+/* file_text_forget: drops what file_text keeps of tu, before tu is
+** disposed (a later unit may have the same address, its files too). */
+void file_text_forget(CXTranslationUnit tu)
+{
+    for (int i = 0; i < TEXT_CACHE; i++)
+        if (text_cache[i].tu == tu)
+            text_cache[i].tu = NULL, text_cache[i].file = NULL;
+}
+
 /* text_of: a malloc'd copy of a CXString, disposing it. */
 char *text_of(CXString s)
 {
@@ -193,7 +241,7 @@ bool definition_spelled(CXCursor def, CXFile *file)
     clang_getExpansionLocation(clang_getRangeStart(r), &f1, NULL, NULL, &start);
     clang_getExpansionLocation(clang_getRangeEnd(r), &f2, NULL, NULL, &end);
     size_t size;
-    const char *text = clang_getFileContents(clang_Cursor_getTranslationUnit(def), ef, &size);
+    const char *text = file_text(clang_Cursor_getTranslationUnit(def), ef, &size);
     return text && f1 && f2 && clang_File_isEqual(f1, ef) && clang_File_isEqual(f2, ef) &&
            start <= end && end <= size && whole_conditionals(text, start, end);
 }

@@ -6,8 +6,8 @@
 **   front_load.c the front end's shared object, opened on first use
 **
 **   ptmcc links the driver's files (driver.c, front_load.c, util.c,
-**   source.c, diag.c, calls.c, scan.c, compile_db.c, response.c, launch.c) and no
-**   libclang;
+**   source.c, diag.c, calls.c, scan.c, compile_db.c, response.c, launch.c,
+**   link_libs.c) and no libclang;
 **   every other file is in libptmcc_front.so (front_api.c: its table),
 **   which binds to the driver's copies of those.
 **   util.c       allocation that cannot fail quietly, growable strings
@@ -54,6 +54,7 @@
 **   response.c   @file arguments expanded
 **   launch.c     the launcher convention, the backend's environment,
 **                stable copies for caching backends
+**   link_libs.c  what ptmcc adds to a link; argument lists
 **   scan.c       the cheap text scan: can this unit hold an annotation?
 **   verify.c     --verify-mirror: mirrors proven free of raw I/O, on bitcode
 */
@@ -799,6 +800,9 @@ typedef struct Func {
     bool external_clone; /* PTM_MIRRORABLE: its clone is visible to other files */
     bool static_by_macro; /* static through a macro (zlib's `local`): its
                              clone's copied header already says static */
+    bool no_pointer;     /* -fptm-mirror-all: static, and the unit names it
+                            only to call it: no pointer can hold it, so it
+                            has no row in the clone map (front.c) */
     unsigned func_names; /* bit 0: __func__ in its body (from a macro too),
                             1: __FUNCTION__, 2: __PRETTY_FUNCTION__; its
                             renamed copies pin them to name */
@@ -911,6 +915,11 @@ typedef struct Front {
 /* positions.c --------------------------------------------------------- */
 /* text_of: a malloc'd copy of a CXString, disposing it. */
 char *text_of(CXString s);
+/* file_text: the text of f, a file of tu (NULL when f is NULL or has no
+** buffer), kept for the next asks; it lives as long as tu.  OUT: *len. */
+const char *file_text(CXTranslationUnit tu, CXFile f, size_t *len);
+/* file_text_forget: drops what file_text keeps of tu, before its dispose. */
+void file_text_forget(CXTranslationUnit tu);
 /* push_name: appends a copy of name to a list (*v, *n) unless it is there. */
 void push_name(char ***v, int *n, const char *name);
 /* expansion_in: the expansion offset of loc (OUT: *off), and whether it is
@@ -1091,6 +1100,26 @@ char *emit_unit(const Unit *u, const char *display_path);
 /* dump_annotations: prints every transaction's metadata as JSON. */
 void dump_annotations(const Unit *u, FILE *out);
 
+/* link_libs.c --------------------------------------------------------- */
+/* A list of argument strings, NULL-terminated. */
+typedef struct Args {
+    char **v;
+    int n;
+} Args;
+/* args_push: appends a copy of s to a. */
+void args_push(Args *a, const char *s);
+/* args_free: frees a's strings and list, and empties it. */
+void args_free(Args *a);
+/* split_words: appends the blank-separated words of s to a. */
+void split_words(Args *a, const char *s);
+/* link_option_adds_input: whether the option a can add an input to a
+** link: a library (-l, which may hold transactions), the linker's own
+** options (-Wl, -Xlinker), a linker script (-T). */
+bool link_option_adds_input(const char *a);
+/* add_link_libs: libptm and the libraries it needs, appended to cmd, a
+** link command; prefix: ptmcc's install prefix (its lib/). */
+void add_link_libs(Args *cmd, const char *prefix);
+
 /* response.c ---------------------------------------------------------- */
 
 /* expand_responses: argv with each @file replaced by its words (nested to
@@ -1185,10 +1214,12 @@ void compile_command_free(CompileCommand *c);
 bool shell_split(const char *line, char ***words, int *n);
 
 /* scan.c -------------------------------------------------------------- */
-/* What the scan found: nothing (the unit goes to the backend untouched),
-** only the name of a note row of runtime/calls.def (its host calls go to
-** ptm_note_<name>), or PTM_TRANSACTION or PTM_MIRRORABLE. */
-typedef enum { SCAN_NONE, SCAN_NOTES, SCAN_PTM } ScanHit;
+/* What the scan found: nothing (the unit goes to the backend untouched,
+** and needs none of PTM's libraries), only an #include of ptm.h (the
+** unit too goes untouched, but may call libptm's API), only the name of a
+** note row of runtime/calls.def (its host calls go to ptm_note_<name>),
+** or PTM_TRANSACTION or PTM_MIRRORABLE. */
+typedef enum { SCAN_NONE, SCAN_API, SCAN_NOTES, SCAN_PTM } ScanHit;
 /* scan_mentions_ptm: what path, or a header it includes from the given
 ** directories, names.  forced: path is a file of -include, read as a
 ** header. */

@@ -53,8 +53,7 @@ bool is_old_style(CXCursor def)
     clang_getSpellingLocation(clang_getCursorLocation(clang_Cursor_getArgument(def, 0)), &f2,
                               NULL, NULL, &param_off);
     size_t size;
-    const char *t = f1 ? clang_getFileContents(clang_Cursor_getTranslationUnit(def), f1, &size)
-                       : NULL;
+    const char *t = file_text(clang_Cursor_getTranslationUnit(def), f1, &size);
     if (!t || !f2 || !clang_File_isEqual(f1, f2) || name_off >= size)
         return false;
     /* The parameter list's ')': a K&R parameter is declared after it. */
@@ -84,7 +83,7 @@ static bool clonable_definition(CXCursor ref, CXCursor *def)
         !expansion_in(clang_getRangeEnd(r), file, &end) || end <= start)
         return false;
     size_t size;
-    const char *text = clang_getFileContents(clang_Cursor_getTranslationUnit(*def), file, &size);
+    const char *text = file_text(clang_Cursor_getTranslationUnit(*def), file, &size);
     return text && end <= size && text[end - 1] == '}';
 }
 
@@ -376,7 +375,7 @@ static unsigned func_name_bit(BodyScan *b, CXCursor lit)
     unsigned off;
     clang_getSpellingLocation(clang_getCursorLocation(lit), &f, NULL, NULL, &off);
     size_t size;
-    const char *text = f ? clang_getFileContents(b->fr->tu, f, &size) : NULL;
+    const char *text = file_text(b->fr->tu, f, &size);
     if (!text || off >= size || text[off] == '"')
         return 0;
     static const char *const names[] = {"__func__", "__FUNCTION__", "__PRETTY_FUNCTION__"};

@@ -149,6 +149,8 @@ static ScanHit scan_file(Scan *s, const char *path, int depth, bool header)
         char *name = included_name(line);
         if (!name)
             continue;
+        if (is_ptm_header(name) && hit < SCAN_API)
+            hit = SCAN_API;
         char *found = find_header(s, path, name);
         free(name);
         ScanHit in = found && !is_ptm_header(found) ? scan_file(s, found, depth + 1, true) : SCAN_NONE;

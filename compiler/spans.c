@@ -276,7 +276,7 @@ static bool whole_invocation(Redo *r, CXCursor c, unsigned a, unsigned b, CXFile
 {
     size_t len;
     CXTranslationUnit tu = clang_Cursor_getTranslationUnit(c);
-    const char *text = clang_getFileContents(tu, s1, &len);
+    const char *text = file_text(tu, s1, &len);
     size_t body, body_end;
     char *name = NULL;
     bool function_like, whole = false;

@@ -577,10 +577,20 @@ PTM_API void ptm_redo_unframe(unsigned *mark);
 PTM_API void ptm_redo_local(const volatile void *p, size_t n);
 
 /* What the running inline mirror allocated last, from its own heap: its
-** memory, read and written in place without a call. */
+** memory, read and written in place without the runtime. */
 extern PTM_API _Thread_local uintptr_t ptm_redo_heap_lo, ptm_redo_heap_hi;
 
-static inline void *ptm_redo_ld(const volatile void *p, size_t n)
+/*
+** ptm_redo_ld, ptm_redo_st: the address of the mirror's view of the n bytes
+** at p, for reading or writing (above).  Not inline on purpose: an access
+** of a clone is then a call of about 15 bytes instead of about 60 bytes of
+** the tests below, and a project built with -fptm-mirror-all has a clone of
+** every function.  Lua's lvm.c (its functions: 22 KB of text) had 104 KB
+** of clones with them inline, 44 KB without, and clang-19 -O2 took 2.6 s
+** on the unit instead of 1.2 s.  One copy per unit (static: no PLT);
+** unused: for the units that include this and access nothing.
+*/
+static __attribute__((__noinline__, __unused__)) void *ptm_redo_ld(const volatile void *p, size_t n)
 {
     uintptr_t a = (uintptr_t)p;
     return ptm_redo_mode == 2 && a - ptm_redo_heap_lo >= ptm_redo_heap_hi - ptm_redo_heap_lo
@@ -588,7 +598,7 @@ static inline void *ptm_redo_ld(const volatile void *p, size_t n)
                : (void *)a;
 }
 
-static inline void *ptm_redo_st(volatile void *p, size_t n)
+static __attribute__((__noinline__, __unused__)) void *ptm_redo_st(volatile void *p, size_t n)
 {
     uintptr_t a = (uintptr_t)p;
     return ptm_redo_mode && a - ptm_redo_heap_lo >= ptm_redo_heap_hi - ptm_redo_heap_lo

@@ -137,6 +137,37 @@ class MakeBuild(ShopTest):
         for lib in ("lua", "seccomp", "jansson"):
             self.assertNotIn(lib, r.stdout)
 
+    def test_link_of_plain_sources_searches_no_ptm_library(self):
+        # A configure probe's link (sources only, none annotated): no PTM
+        # library is searched, and the program is the one clang-19 links.
+        # Any input that could refer to libptm keeps them: a unit that
+        # includes ptm.h (its API), a -l library, an object file.
+        plain = os.path.join(self.dir, "plain.c")
+        api = os.path.join(self.dir, "api.c")
+        with open(plain, "w") as f:
+            f.write("#include <stdio.h>\nint main(void) { puts(\"plain\"); return 0; }\n")
+        with open(api, "w") as f:
+            f.write("#include <ptm.h>\n#include <stdio.h>\n"
+                    "int main(void) { printf(\"%ld\\n\", ptm_timeout_ms()); return 0; }\n")
+
+        def link(*args):
+            exe = os.path.join(self.dir, "exe%d" % len(os.listdir(self.dir)))
+            r = self.ok([ptmcc(), "--ptm-verbose", "-O2", *args, "-o", exe], cwd=self.dir)
+            return exe, "-lptm" in r.stderr
+
+        exe, searched = link("plain.c")
+        self.assertFalse(searched)
+        self.assertEqual(self.ok([exe]).stdout, "plain\n")
+        self.ok(["clang-19", "-D__PTMCC__=1", "-O2", "plain.c", "-o", "by_clang"], cwd=self.dir)
+        with open(exe, "rb") as a, open(os.path.join(self.dir, "by_clang"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        self.assertTrue(link("plain.c", "-lm")[1])
+        self.ok([ptmcc(), "-c", "plain.c", "-o", "plain.o"], cwd=self.dir)
+        self.assertTrue(link("plain.o")[1])
+        exe, searched = link("api.c")
+        self.assertTrue(searched)
+        self.assertEqual(self.ok([exe]).stdout, "-1\n")
+
 
 class CMakeBuild(ShopTest):
     def configure(self, generator):

@@ -8,6 +8,7 @@
 // it, and the trace says why.  In a mirror a function's name is its clone:
 // the map lists both.
 // RUN: %ptmcc -fptm-mirror-all --emit-source -I %inputs %s -o - | grep -v '^// ' | FileCheck %s --check-prefix=EMIT
+// RUN: %ptmcc -fptm-mirror-all --emit-source -I %inputs %inputs/xtu-ops.c -o - | grep -v '^// ' | FileCheck %s --check-prefix=OPSMAP
 // RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror -I %inputs -c %inputs/xtu-ops.c -o %t.ops.o
 // RUN: %ptmcc -fptm-mirror-all -Wall -Wextra -Werror -I %inputs %s %t.ops.o -o %t
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t > %t.out
@@ -42,6 +43,12 @@ int main(void)
 // EMIT-NEXT: { (void (*)(void))(apply), (void (*)(void))apply__ptm_mirror, &apply__ptm_xfacts },
 // EMIT-NEXT: { (void (*)(void))apply__ptm_mirror, (void (*)(void))apply__ptm_mirror, &apply__ptm_xfacts },
 // EMIT-NEXT: { (void (*)(void))(main), (void (*)(void))main__ptm_mirror, &main__ptm_xfacts },
+
+// The static functions whose address the unit takes keep their rows.
+// OPSMAP: static const struct ptm_xmap __ptm_xmap[]
+// OPSMAP-NEXT: { (void (*)(void))(twice), (void (*)(void))twice__ptm_mirror, &twice__ptm_xfacts },
+// OPSMAP-NEXT: { (void (*)(void))twice__ptm_mirror, (void (*)(void))twice__ptm_mirror, &twice__ptm_xfacts },
+// OPSMAP-NEXT: { (void (*)(void))(quit), (void (*)(void))quit__ptm_mirror, &quit__ptm_xfacts },
 
 // The primary of quit exits the program, as a plain build would.
 // OUT: twice 7
