@@ -565,9 +565,9 @@ PTM_API void *ptm_redo_real(const volatile void *p)
 */
 /* inPlace: whether an access at p needs no view: no write buffer this far
 ** (ptm_redo_mode below need: 1 for writes, 2 for reads), or the mirror's own
-** heap.  ptm_gen.h's ptm_redo_ld and ptm_redo_st make the same test inline
-** for generated code; the runtime keeps its own so that this file does not
-** call the header that calls it. */
+** heap.  ptm_gen.h's ptm_redo_ld and ptm_redo_st (one out-of-line copy
+** per generated unit) make the same test for generated code; the runtime
+** keeps its own so that this file does not call the header that calls it. */
 static int inPlace(const void *p, int need)
 {
     uintptr_t a = (uintptr_t)p;
