@@ -6,7 +6,7 @@ order, each round on a fresh database; the table gives min / median / max
 over the rounds and the ratios.
 
     bench/bank/run.py [BUILD] [--rounds R] [--transfers N] [--dir DIR] [--before BANK]
-                      [--fine] [--gap US] [--only-b]
+                      [--adaptive] [--fine] [--gap US] [--only-b]
 
 (a) no faults, WAL, one process: throughput of the PTM build over the
     plain one (target >= 0.85), the wall time PTM adds per transfer, and
@@ -30,6 +30,12 @@ the tail differs.
 between a writer's calls, about what PTM's mirror puts there), in turn
 with the others: the plain build's tail given PTM's gap (docs/DESIGN.md
 has why it is the cause of PTM's).
+
+--adaptive: the example built again by this build's ptmcc with
+`.mirror_sampling = adaptive` added to transfer()'s annotation runs in the
+same rounds, in place of --before's build (the figures are labelled
+"adaptive"): what mirroring a share of the quiet calls buys in (a), and
+what it costs in (b), the overdrafts that reach the primary.
 
 --before BANK: a PTM build of the example from another checkout (its
 `bank` binary) runs in the same rounds, in turn with the two others, so
@@ -121,8 +127,10 @@ def bench_a(bins, workdir, rounds, n, synchronous):
     if "before" in bins:
         out["ratio_before"] = [p / q for p, q in zip(tput["before"], tput["plain"])]
         out["new_over_before"] = [p / q for p, q in zip(tput["ptm"], tput["before"])]
+        # A call without a mirror (adaptive sampling) has no duration.
         out["mirror_before"] = [r["mirror_duration_us"]
-                                for r in mirror_durations(bins["before"], workdir, args)][1:]
+                                for r in mirror_durations(bins["before"], workdir, args)
+                                if r.get("mirror_duration_us") is not None][1:]
     return out
 
 
@@ -136,6 +144,28 @@ def bench_b(bins, workdir, rounds, n, gap_us=0):
             gap = ["--think-us", str(gap_us)] if build == "gap" else []
             out[build].append(run_bank(bins[build], fresh(workdir, f"b-{build}.db"),
                                        args + gap + ["--seed", str(i)], **env))
+    return out
+
+
+def build_adaptive(build, here, workdir):
+    """examples/bank with .mirror_sampling = adaptive, built by BUILD's
+    ptmcc in workdir.  Returns the binary's path."""
+    src = os.path.join(here, "..", "..", "examples", "bank")
+    for name in ("bank.c", "bank.lua"):
+        shutil.copy(os.path.join(src, name), workdir)
+    path = os.path.join(workdir, "bank.c")
+    with open(path) as f:
+        text = f.read()
+    key = '.transaction_id    = "bank.transfer",'
+    if key not in text:
+        sys.exit("examples/bank/bank.c: transfer()'s annotation is not where --adaptive looks")
+    with open(path, "w") as f:
+        f.write(text.replace(key, key + " .mirror_sampling = adaptive,"))
+    ptmcc = os.path.abspath(os.path.join(build, "bin", "ptmcc"))
+    out = os.path.join(workdir, "bank-adaptive")
+    for cmd in ([ptmcc, "-O2", "-g", "-c", path, "-o", out + ".o"],
+                [ptmcc, out + ".o", "-o", out, "-lsqlite3"]):
+        subprocess.run(cmd, check=True, cwd=workdir)
     return out
 
 
@@ -153,8 +183,12 @@ def main():
                          "lock-watching busy handler in the primary), in the same rounds")
     ap.add_argument("--gap", type=int, default=0, metavar="US",
                     help="(b) also runs the plain build with --think-us US, in the same rounds")
+    ap.add_argument("--adaptive", action="store_true",
+                    help="also the example with .mirror_sampling = adaptive (instead of --before)")
     ap.add_argument("--only-b", action="store_true", help="skip (a)")
     o = ap.parse_args()
+    if o.adaptive and o.before:
+        sys.exit("--adaptive and --before take the same place: give one")
     bins = {"ptm": os.path.join(o.build, "examples", "bank", "bank"),
             "plain": os.path.join(o.build, "examples", "bank", "bank-plain")}
     if o.before:
@@ -163,7 +197,10 @@ def main():
         if not os.access(b, os.X_OK):
             sys.exit(f"{b}: not built (cmake --build {o.build} --target example_bank bank-plain)")
     workdir = tempfile.mkdtemp(prefix="ptm-bench-bank.", dir=o.dir or "/var/tmp")
+    label = "adaptive" if o.adaptive else "before"
     try:
+        if o.adaptive:
+            bins["before"] = build_adaptive(o.build, here, workdir)
         print(f"bench/bank: {o.rounds} rounds (ABBA), {o.transfers} transfers per writer, "
               f"databases in {workdir}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
         print("figures: min/median/max over the rounds\n")
@@ -179,9 +216,9 @@ def main():
                   f"{mmm(a['tput_plain'], '{:.0f}'):>22} {mmm(a['ratio'], '{:.3f}'):>20} "
                   f"{mmm(a['added']):>20} {mirror:>20}")
             if "ratio_before" in a:
-                print(f"  {'':<12} before: ratio {mmm(a['ratio_before'], '{:.3f}')}, "
-                      f"mirror us {statistics.median(a['mirror_before']):.1f}; "
-                      f"this build's throughput over before's: "
+                print(f"  {'':<12} {label}: ratio {mmm(a['ratio_before'], '{:.3f}')}, "
+                      f"mirror us {statistics.median(a['mirror_before']) if a['mirror_before'] else float('nan'):.1f}; "
+                      f"this build's throughput over {label}'s: "
                       f"{mmm(a['new_over_before'], '{:.3f}')}")
             if a["mirror_first"] is not None:
                 print(f"  {'':<12} first mirror (opens the overlay): {a['mirror_first']} us; "
@@ -210,10 +247,10 @@ def main():
             print(f"  {name:<36} {mmm([get(t) for t in b['ptm']], fmt):>24} "
                   f"{mmm([get(t) for t in b['plain']], fmt):>24}")
         if "before" in b:
-            for name, get, fmt in rows[:4]:
-                print(f"  {'before: ' + name:<36} {mmm([get(t) for t in b['before']], fmt):>24}")
+            for name, get, fmt in rows[:6]:
+                print(f"  {label + ': ' + name:<36} {mmm([get(t) for t in b['before']], fmt):>24}")
             p99b = [p["p99_us"] / q["p99_us"] for p, q in zip(b["before"], b["plain"])]
-            print(f"  {'before: p99 ratio before/plain':<36} {mmm(p99b, '{:.3f}'):>24}")
+            print(f"  {label + ': p99 ratio /plain':<36} {mmm(p99b, '{:.3f}'):>24}")
         if "fine" in b:
             for name, get, fmt in rows[:4]:
                 print(f"  {'fine busy: ' + name:<36} "
