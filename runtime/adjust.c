@@ -210,22 +210,8 @@ static struct {
 } budget = {.w = {.mu = PTHREAD_MUTEX_INITIALIZER}};
 static pthread_once_t budgetOnce = PTHREAD_ONCE_INIT;
 
-/* Forks: the process's budget lock (a leaf) is held across each fork(),
-** so that a child never inherits it held by another thread. */
-static void budgetAtforkPrepare(void)
-{
-    pthread_mutex_lock(&budget.w.mu);
-}
-
-static void budgetAtforkRelease(void)
-{
-    pthread_mutex_unlock(&budget.w.mu);
-}
-
-__attribute__((constructor)) static void budgetAtforkInit(void)
-{
-    (void)pthread_atfork(budgetAtforkPrepare, budgetAtforkRelease, budgetAtforkRelease);
-}
+/* The process's retry budget: its lock is a leaf. */
+PTM_HOLD_ACROSS_FORK(budget, &budget.w.mu)
 
 /* budgetReadEnv: PTM_RETRY_BUDGET = "ratio[,min]" | "off"; anything else
 ** (a negative, NaN, huge or malformed value) keeps the default. */

@@ -52,22 +52,8 @@ static struct {
     int high_changed, weight_changed;
 } pw = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-/* Forks: pw's lock (a leaf) is held across each fork(), so that a child
-** never inherits it held by another thread's grant. */
-static void pwAtforkPrepare(void)
-{
-    pthread_mutex_lock(&pw.mu);
-}
-
-static void pwAtforkRelease(void)
-{
-    pthread_mutex_unlock(&pw.mu);
-}
-
-__attribute__((constructor)) static void pwAtforkInit(void)
-{
-    (void)pthread_atfork(pwAtforkPrepare, pwAtforkRelease, pwAtforkRelease);
-}
+/* pw's lock is a leaf. */
+PTM_HOLD_ACROSS_FORK(pw, &pw.mu)
 
 static pthread_once_t cgOnce = PTHREAD_ONCE_INIT;
 static char cgDir[512]; /* PTM_CGROUP, "" when unset */

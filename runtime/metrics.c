@@ -142,22 +142,8 @@ static pid_t metricsOwner;        /* the process that read PTM_METRICS */
 static atomic_int metricsSaid;    /* the path's failure was said on stderr */
 static pthread_mutex_t metricsMu = PTHREAD_MUTEX_INITIALIZER; /* the writer's state */
 
-/* Forks: metricsMu (a leaf; the writer lets it go while it writes) is held
-** across each fork(), so that a child never inherits it held. */
-static void metricsAtforkPrepare(void)
-{
-    pthread_mutex_lock(&metricsMu);
-}
-
-static void metricsAtforkRelease(void)
-{
-    pthread_mutex_unlock(&metricsMu);
-}
-
-__attribute__((constructor)) static void metricsAtforkInit(void)
-{
-    (void)pthread_atfork(metricsAtforkPrepare, metricsAtforkRelease, metricsAtforkRelease);
-}
+/* metricsMu is a leaf (the writer lets it go while it writes). */
+PTM_HOLD_ACROSS_FORK(metrics, &metricsMu)
 static pthread_cond_t metricsCv;
 static atomic_int metricsThreadRunning, metricsStop; /* read unlocked by the calls */
 static pthread_t metricsThread;

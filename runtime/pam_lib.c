@@ -308,21 +308,7 @@ static int libSort(lua_State *L)
 ** fork(), so no rules script is inside localtime when the process forks.
 */
 static pthread_mutex_t dateMu = PTHREAD_MUTEX_INITIALIZER;
-
-static void dateAtforkPrepare(void)
-{
-    pthread_mutex_lock(&dateMu);
-}
-
-static void dateAtforkRelease(void)
-{
-    pthread_mutex_unlock(&dateMu);
-}
-
-__attribute__((constructor)) static void dateAtforkInit(void)
-{
-    (void)pthread_atfork(dateAtforkPrepare, dateAtforkRelease, dateAtforkRelease);
-}
+PTM_HOLD_ACROSS_FORK(date, &dateMu)
 
 /* os.date([format [, time]]): the real one (upvalue 1), for formats of at
 ** most PAM_DATE_FORMAT_MAX bytes (it runs strftime once per conversion),

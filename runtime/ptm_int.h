@@ -22,6 +22,23 @@
 ** call of the host may have emptied are refilled for fewer of them. */
 #define PTM_HOT __attribute__((hot))
 
+/*
+** PTM_HOLD_ACROSS_FORK(name, mu): mu, a leaf lock (its holder takes no
+** other lock of libptm), is held across every fork() of the process, so
+** that no child (of the host, or a fork mirror) inherits it held by a
+** thread the child does not have, and waits on it for ever at its first
+** call.  The handlers (name##Prepare, name##Release) are registered
+** before main: one registered while another thread forks is not run for
+** that fork (glibc runs only the handlers its prepare step saw).
+*/
+#define PTM_HOLD_ACROSS_FORK(name, mu)                                              \
+    static void name##Prepare(void) { pthread_mutex_lock(mu); }                     \
+    static void name##Release(void) { pthread_mutex_unlock(mu); }                   \
+    __attribute__((constructor)) static void name##AtforkInit(void)                 \
+    {                                                                               \
+        (void)pthread_atfork(name##Prepare, name##Release, name##Release);          \
+    }
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>

@@ -80,22 +80,8 @@ static struct {
     struct netEntry e[PTM_NET_ENDPOINTS];
 } table = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-/* Forks: the table's lock (a leaf) is held across each fork(), so that a
-** child of the host never inherits it held by another thread's primary. */
-static void tableAtforkPrepare(void)
-{
-    pthread_mutex_lock(&table.mu);
-}
-
-static void tableAtforkRelease(void)
-{
-    pthread_mutex_unlock(&table.mu);
-}
-
-__attribute__((constructor)) static void tableAtforkInit(void)
-{
-    (void)pthread_atfork(tableAtforkPrepare, tableAtforkRelease, tableAtforkRelease);
-}
+/* The table's lock is a leaf. */
+PTM_HOLD_ACROSS_FORK(table, &table.mu)
 
 /* The key of address a.  OUT: key (KEY_MAX bytes), *klen.  0, or EINVAL
 ** for a family that is not modelled. */

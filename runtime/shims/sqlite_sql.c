@@ -34,22 +34,8 @@ static struct {
 static unsigned busyNext;      /* the slot a new connection takes when all are used */
 static uint64_t busyTokens;
 
-/* Forks: busyLock (a leaf) is held across each fork(), so that a child of
-** the host never inherits it held by another thread's connection. */
-static void busyAtforkPrepare(void)
-{
-    pthread_mutex_lock(&busyLock);
-}
-
-static void busyAtforkRelease(void)
-{
-    pthread_mutex_unlock(&busyLock);
-}
-
-__attribute__((constructor)) static void busyAtforkInit(void)
-{
-    (void)pthread_atfork(busyAtforkPrepare, busyAtforkRelease, busyAtforkRelease);
-}
+/* busyLock is a leaf. */
+PTM_HOLD_ACROSS_FORK(busy, &busyLock)
 
 /* busySlot: db's slot, or a free one (with every slot taken the oldest
 ** goes), under busyLock. */
