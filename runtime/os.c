@@ -85,21 +85,12 @@ static int osFstatvfs(int fd, struct statvfs *st)
     return fstatvfs(fd, st);
 }
 
-/* The limit of this process.  glibc's getrlimit asks prlimit64(0, ...),
-** which here costs twice the kernel's own getrlimit(2) for the same read
-** (do_prlimit of the caller); a mirror of a regular file's write asks it
-** every time (RLIMIT_FSIZE).  On an LP64 kernel ABI the two structs are
-** one; elsewhere (the 32-bit getrlimit clamps) glibc's call stays, and
-** so it does where a seccomp filter of the host refuses getrlimit(2) with
-** an errno (ENOSYS, EPERM). */
+/* The limit of this process, as glibc asks it (prlimit64).  The kernel's
+** own getrlimit(2) costs half as much here, but a host's seccomp filter
+** made from what the plain program calls (glibc's prlimit64) may kill the
+** process on getrlimit(2), which the plain program never makes. */
 static int osGetrlimit(int resource, struct rlimit *rl)
 {
-#if defined(SYS_getrlimit) && defined(__LP64__)
-    if (syscall(SYS_getrlimit, resource, rl) == 0)
-        return 0;
-    if (errno != ENOSYS && errno != EPERM)
-        return -1;
-#endif
     return getrlimit(resource, rl);
 }
 
