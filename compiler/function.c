@@ -182,7 +182,8 @@ static enum CXChildVisitResult find_body(CXCursor c, CXCursor parent, CXClientDa
 ** (the parameters arrive promoted, as the original's do), but a
 ** declaration of it cannot: it is written without the list.  A parameter
 ** is K&R when it is declared after the list, or written there as a bare
-** name (implicit int); a prototype's named parameter starts at its type. */
+** name (implicit int); a prototype's named parameter starts at its type
+** (or comes from a macro). */
 static void read_old_style(CXCursor fn, Func *f)
 {
     int n = clang_Cursor_getNumArguments(fn);
@@ -204,7 +205,7 @@ static void read_old_style(CXCursor fn, Func *f)
     CXFile file = cursor_file(fn);
     for (int k = 0; k < n; k++) {
         CXCursor p = clang_Cursor_getArgument(fn, k);
-        size_t at, start;
+        size_t at, start, spell;
         if (!expansion_in(clang_getCursorLocation(p), file, &at) ||
             !expansion_in(clang_getRangeStart(clang_getCursorExtent(p)), file, &start))
             continue;
@@ -212,7 +213,8 @@ static void read_old_style(CXCursor fn, Func *f)
             old = true;
             if (start > i && start < decls)
                 decls = start;
-        } else if (start == at) {
+        } else if (start == at && spelling_in(clang_getCursorLocation(p), file, &spell) &&
+                   spell == at) { /* not a macro's: int f(ARGS) */
             char *name = text_of(clang_getCursorSpelling(p));
             old |= *name != '\0';
             free(name);

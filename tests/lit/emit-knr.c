@@ -50,9 +50,18 @@ int count(n, f, c)
     return twice(n) + sum(n, 3L) + (int)(f * 2) + c + wide(1, 0);
 }
 
+/* a prototype whose parameters a macro writes is not K&R */
+#define PAIR int a, int b
+
+PTM_TRANSACTION(.success_criteria = return >= 0)
+int both(PAIR)
+{
+    return a + b;
+}
+
 int main(void)
 {
-    printf("%d\n", count(4, 2.5f, 'a'));
+    printf("%d\n", count(4, 2.5f, 'a') + both(0, 0));
     printf("calls %d\n", calls);
     return 0;
 }
@@ -63,8 +72,9 @@ int main(void)
 // EMIT-NEXT: {{^ *}}(n, f, c){{$}}
 // EMIT-NEXT: {{^}}    float f;{{$}}
 // EMIT-NEXT: {{^}}    char c;{{$}}
+// EMIT: {{^}}int both(PAIR);{{$}}
 // EMIT: {{^}}static __typeof__(count) count__ptm_mirror;
-// EMIT-NEXT: {{^}}static __typeof__(twice) twice__ptm_mirror;
+// EMIT: {{^}}static __typeof__(twice) twice__ptm_mirror;
 // EMIT-NEXT: {{^}}static __typeof__(sum) sum__ptm_mirror;
 // EMIT-NEXT: {{^}}static __typeof__(wide) wide__ptm_mirror;
 // EMIT: wide__ptm_mirror(1, 0)
