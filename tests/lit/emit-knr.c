@@ -42,12 +42,24 @@ static int wide(v, p)
     return p ? -1 : (int)(v << 33 >> 33);
 }
 
+/* a prototype of the promoted types (C asks for them): the call converts
+** 260 to an int, the definition then to a char (4), 0.5 to a double and
+** back to a float */
+static int narrow(int c, double x);
+
+static int narrow(c, x)
+    char c;
+    float x;
+{
+    return c + (int)(x * 2);
+}
+
 PTM_TRANSACTION(.success_criteria = return >= 0)
 int count(n, f, c)
     float f;
     char c;
 {
-    return twice(n) + sum(n, 3L) + (int)(f * 2) + c + wide(1, 0);
+    return twice(n) + sum(n, 3L) + (int)(f * 2) + c + wide(1, 0) + narrow(n + 256, 0.5);
 }
 
 /* a prototype whose parameters a macro writes is not K&R */
@@ -68,7 +80,7 @@ int main(void)
 
 // EMIT: {{^}}int count();{{$}}
 // EMIT: {{^}}int count__ptm_primary{{$}}
-// EMIT-NEXT: #line 46
+// EMIT-NEXT: #line 58
 // EMIT-NEXT: {{^ *}}(n, f, c){{$}}
 // EMIT-NEXT: {{^}}    float f;{{$}}
 // EMIT-NEXT: {{^}}    char c;{{$}}
@@ -77,7 +89,8 @@ int main(void)
 // EMIT: {{^}}static __typeof__(twice) twice__ptm_mirror;
 // EMIT-NEXT: {{^}}static __typeof__(sum) sum__ptm_mirror;
 // EMIT-NEXT: {{^}}static __typeof__(wide) wide__ptm_mirror;
-// EMIT: wide__ptm_mirror(1, 0)
+// EMIT-NEXT: {{^}}static __typeof__(narrow) narrow__ptm_mirror;
+// EMIT: wide__ptm_mirror(1, 0) + narrow__ptm_mirror(n + 256, 0.5)
 // EMIT: {{^}}static int twice__ptm_mirror{{$}}
 // EMIT-NEXT: #line 24
 // EMIT-NEXT: {{^ *}}(x){{$}}
@@ -93,18 +106,18 @@ int main(void)
 // EMIT-NEXT: char c;
 // EMIT: fr->ret = count__ptm_primary(fr->arg.n, fr->arg.f, fr->arg.c);
 // EMIT: {{^}}int (count){{$}}
-// EMIT-NEXT: #line 46
+// EMIT-NEXT: #line 58
 // EMIT-NEXT: {{^ *}}(n, f, c){{$}}
 // EMIT-NEXT: {{^}}    float f;{{$}}
 // EMIT-NEXT: {{^}}    char c;{{$}}
 // EMIT-NEXT: {
 // EMIT-NEXT: struct count__ptm_frame __ptm_frame;
 
-// 8 + 7 + 5 + 97 + 1
-// OUT: 118
+// 8 + 7 + 5 + 97 + 1 + 5
+// OUT: 123
 // OUT-NEXT: calls 1
 
 // TRACE: "transaction_id":"count",{{.*}}"mirror":"inline","mirror_reason":"auto: the mirror{{[^"]*}} calls only shims and clones{{[^"]*}}","mirror_status":"returned"
 
-// DRY: 118
+// DRY: 123
 // DRY-NEXT: calls 0
