@@ -193,10 +193,17 @@ static void read_old_style(CXCursor fn, Func *f)
         i++;
     size_t open = i;
     for (int depth = 0; i < f->body_off; i++) {
-        if (t[i] == '(')
+        if (t[i] == '/' && t[i + 1] == '*') { /* f(a, b) with a ')' in a comment */
+            const char *close = strstr(t + i + 2, "*/");
+            i = close ? (size_t)(close - t) + 1 : f->body_off;
+        } else if (t[i] == '/' && t[i + 1] == '/') {
+            while (i < f->body_off && t[i] != '\n')
+                i++;
+        } else if (t[i] == '(') {
             depth++;
-        else if (t[i] == ')' && --depth == 0)
+        } else if (t[i] == ')' && --depth == 0) {
             break;
+        }
     }
     if (n < 1 || i >= f->body_off)
         return;

@@ -7,7 +7,8 @@
 // (wide below: 1 becomes a long, 0 a null pointer).  A parameter with no
 // declaration is an int.  A transaction may be written K&R-style too: its
 // primary and wrapper keep its header, and the primary's declaration
-// above it (for the code between it and the wrapper) is `int count();`.
+// above it (for the code between it and the wrapper) is `int count();`,
+// whatever comments its list holds.
 // RUN: %ptmcc -Wno-implicit-int --emit-source %s -o - | grep -v '^// ' | FileCheck %s --check-prefix=EMIT
 // RUN: %ptmcc -Wall -Wextra -Werror -Wno-deprecated-non-prototype -Wno-implicit-int %s -o %t
 // RUN: rm -f %t.trace && env PTM_TRACE=%t.trace %t | FileCheck %s --check-prefix=OUT
@@ -55,7 +56,7 @@ static int narrow(c, x)
 }
 
 PTM_TRANSACTION(.success_criteria = return >= 0)
-int count(n, f, c)
+int count(n, f /* ) */, c)
     float f;
     char c;
 {
@@ -80,8 +81,8 @@ int main(void)
 
 // EMIT: {{^}}int count();{{$}}
 // EMIT: {{^}}int count__ptm_primary{{$}}
-// EMIT-NEXT: #line 58
-// EMIT-NEXT: {{^ *}}(n, f, c){{$}}
+// EMIT-NEXT: #line 59
+// EMIT-NEXT: {{^ *}}(n, f /* ) */, c){{$}}
 // EMIT-NEXT: {{^}}    float f;{{$}}
 // EMIT-NEXT: {{^}}    char c;{{$}}
 // EMIT: {{^}}int both(PAIR);{{$}}
@@ -92,11 +93,11 @@ int main(void)
 // EMIT-NEXT: {{^}}static __typeof__(narrow) narrow__ptm_mirror;
 // EMIT: wide__ptm_mirror(1, 0) + narrow__ptm_mirror(n + 256, 0.5)
 // EMIT: {{^}}static int twice__ptm_mirror{{$}}
-// EMIT-NEXT: #line 24
+// EMIT-NEXT: #line 25
 // EMIT-NEXT: {{^ *}}(x){{$}}
 // EMIT-NEXT: {
 // EMIT: {{^}}static int sum__ptm_mirror{{$}}
-// EMIT-NEXT: #line 30
+// EMIT-NEXT: #line 31
 // EMIT-NEXT: {{^ *}}(x, y){{$}}
 // EMIT-NEXT: {{^}}    long y;{{$}}
 // EMIT: struct count__ptm_frame {
@@ -106,8 +107,8 @@ int main(void)
 // EMIT-NEXT: char c;
 // EMIT: fr->ret = count__ptm_primary(fr->arg.n, fr->arg.f, fr->arg.c);
 // EMIT: {{^}}int (count){{$}}
-// EMIT-NEXT: #line 58
-// EMIT-NEXT: {{^ *}}(n, f, c){{$}}
+// EMIT-NEXT: #line 59
+// EMIT-NEXT: {{^ *}}(n, f /* ) */, c){{$}}
 // EMIT-NEXT: {{^}}    float f;{{$}}
 // EMIT-NEXT: {{^}}    char c;{{$}}
 // EMIT-NEXT: {
