@@ -409,7 +409,7 @@ static void put_header(Buf *out, const Func *f, const char *new_name, const char
         from = dir;
     while (from < f->name_off && is_blank(t, from, from + 1))
         from++;
-    size_t to = f->body_off;
+    size_t to = prototype && f->old_style ? f->decls_off : f->body_off;
     while (prototype && to > from && is_blank(t, to - 1, to))
         to--;
     Buf line = {0};
@@ -420,6 +420,11 @@ static void put_header(Buf *out, const Func *f, const char *new_name, const char
         buf_puts(&line, "\n");
         put_at(&line, f, name_end, display);
         from = name_end;
+    }
+    if (prototype && f->old_style && from <= f->params_open) {
+        /* f(a, b) int a; ... declared: f() */
+        put_edited(&line, t, from, f->params_open + 1, h.edits, h.n);
+        from = f->params_close;
     }
     put_edited(&line, t, from, to, h.edits, h.n);
     if (prototype)
@@ -746,6 +751,8 @@ static const char *const generated_quiet[] = {
     "-Wreserved-identifier", "-Wreserved-macro-identifier", "-Wpadded", "-Wcast-qual", "-Wvla",
     "-Woverlength-strings", "-Wmissing-variable-declarations", "-Wdeclaration-after-statement",
     "-Wunsafe-buffer-usage", "-Wpre-c11-compat", "-Wc++-compat",
+    /* a K&R definition's clone repeats the original's warning */
+    "-Wdeprecated-non-prototype", "-Wold-style-definition", "-Wstrict-prototypes",
 };
 
 static void put_generated_quiet(Buf *out)
@@ -1360,7 +1367,11 @@ static void put_prototypes(Buf *out, const Unit *u, const char *display)
     for (int i = 0; i < u->nfuncs + u->nclones; i++) {
         const Func *f = i < u->nfuncs ? &u->funcs[i] : &u->clones[i - u->nfuncs];
         char *mirror = clone_name(f, "mirror");
-        put_header(out, f, mirror, clone_storage(f), display_of(u, f, display), true);
+        if (f->old_style) /* its calls convert as f's do: to f's prototype, if any */
+            buf_printf(out, "%s__typeof__(%s) %s;\n",
+                       f->static_by_macro ? "static " : clone_storage(f), f->name, mirror);
+        else
+            put_header(out, f, mirror, clone_storage(f), display_of(u, f, display), true);
         free(mirror);
     }
 }

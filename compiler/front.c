@@ -89,7 +89,7 @@ static void note_function(Front *fr, CXCursor c)
                clang_Cursor_getStorageClass(c) != CX_SC_Static) {
         want_clone(fr, c); /* for the mirrors of other files (a static one
                               has none: its clone would be unused) */
-    } else if (fr->mirror_all && !is_old_style(c) && definition_spelled(c, &file) &&
+    } else if (fr->mirror_all && definition_spelled(c, &file) &&
                clang_File_isEqual(file, fr->main_cx)) {
         want_clone(fr, c); /* -fptm-mirror-all: for other files' mirrors, and
                               a static one for calls through pointers */

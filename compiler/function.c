@@ -18,12 +18,6 @@ static bool read_params(Front *fr, CXCursor fn, Func *f)
 {
     bool ok = true;
     int n = clang_Cursor_getNumArguments(fn);
-    if (is_old_style(fn)) {
-        error_at(loc_of(fr, fn), strlen(f->name), "transaction '%s' is defined K&R-style; "
-                 "declare its parameters inside the parentheses: ptmcc writes its wrapper "
-                 "and clones from that list", f->name);
-        return false;
-    }
     f->params = xcalloc((size_t)(n > 0 ? n : 1), sizeof *f->params);
     for (int i = 0; i < n; i++) {
         CXCursor p = clang_Cursor_getArgument(fn, i);
@@ -182,6 +176,63 @@ static enum CXChildVisitResult find_body(CXCursor c, CXCursor parent, CXClientDa
     return CXChildVisit_Continue;
 }
 
+/* read_old_style: whether fn is defined K&R-style, f(a, b) int b; { ... }
+** (f->old_style), and then where its identifier list and its parameters'
+** declarations are.  Its clones and wrapper copy that header as written
+** (the parameters arrive promoted, as the original's do), but a
+** declaration of it cannot: it is written without the list.  A parameter
+** is K&R when it is declared after the list, or written there as a bare
+** name (implicit int); a prototype's named parameter starts at its type
+** (or comes from a macro). */
+static void read_old_style(CXCursor fn, Func *f)
+{
+    int n = clang_Cursor_getNumArguments(fn);
+    const char *t = f->file->text;
+    size_t i = f->name_off + strlen(f->name);
+    while (i < f->body_off && t[i] != '(')
+        i++;
+    size_t open = i;
+    for (int depth = 0; i < f->body_off; i++) {
+        if (t[i] == '/' && t[i + 1] == '*') { /* f(a, b) with a ')' in a comment */
+            const char *close = strstr(t + i + 2, "*/");
+            i = close ? (size_t)(close - t) + 1 : f->body_off;
+        } else if (t[i] == '/' && t[i + 1] == '/') {
+            while (i < f->body_off && t[i] != '\n')
+                i++;
+        } else if (t[i] == '(') {
+            depth++;
+        } else if (t[i] == ')' && --depth == 0) {
+            break;
+        }
+    }
+    if (n < 1 || i >= f->body_off)
+        return;
+    bool old = clang_getCursorType(fn).kind == CXType_FunctionNoProto;
+    size_t decls = f->body_off;
+    CXFile file = cursor_file(fn);
+    for (int k = 0; k < n; k++) {
+        CXCursor p = clang_Cursor_getArgument(fn, k);
+        size_t at, start, spell;
+        if (!expansion_in(clang_getCursorLocation(p), file, &at) ||
+            !expansion_in(clang_getRangeStart(clang_getCursorExtent(p)), file, &start))
+            continue;
+        if (at > i) {
+            old = true;
+            if (start > i && start < decls)
+                decls = start;
+        } else if (start == at && spelling_in(clang_getCursorLocation(p), file, &spell) &&
+                   spell == at) { /* not a macro's: int f(ARGS) */
+            char *name = text_of(clang_getCursorSpelling(p));
+            old |= *name != '\0';
+            free(name);
+        }
+    }
+    f->old_style = old;
+    f->params_open = open;
+    f->params_close = i;
+    f->decls_off = decls;
+}
+
 /* read_body: the body of fn and where its '{' is (f->body_off).
 ** OUT: *body. */
 static bool read_body(Front *fr, CXCursor fn, Func *f, CXCursor *body)
@@ -330,6 +381,7 @@ bool read_transaction(Front *fr, CXCursor fn, Func *f)
     CXCursor body;
     if (!read_body(fr, fn, f, &body))
         return false;
+    read_old_style(fn, f);
     ok = check_meta(fr, fn, f) && ok;
     if (!ok || !check_alternatives(fr, fn, f))
         return false;
@@ -374,6 +426,7 @@ bool read_clone(Front *fr, CXCursor fn, Func *f)
     CXCursor body;
     if (!read_body(fr, fn, f, &body))
         return false;
+    read_old_style(fn, f);
     skip_mirrorable(fr, f);
     f->static_by_macro = clang_Cursor_getStorageClass(fn) == CX_SC_Static &&
                          !has_word(f->file->text, f->start, f->name_off, "static");

@@ -742,7 +742,6 @@ typedef struct Escape {
     SrcLoc loc;
     size_t len;
     bool macro_defined;  /* callee is defined here, by a macro: no clone */
-    bool old_style;      /* callee is defined here, K&R-style: no clone */
 } Escape;
 
 typedef struct Func {
@@ -751,6 +750,10 @@ typedef struct Func {
     size_t start, end;   /* the definition, annotation included */
     size_t name_off;     /* the name in the declarator */
     size_t body_off;     /* its '{' */
+    bool old_style;      /* K&R: f(a, b) int a; char *b; { ... } */
+    size_t params_open, params_close; /* K&R: the identifier list's '(' and ')' */
+    size_t decls_off;    /* K&R: where the parameters' declarations start
+                            (body_off when there are none: all implicit int) */
     size_t annot_off, annot_end; /* PTM_TRANSACTION(...) (or PTM_MIRRORABLE)
                                     when written in this definition, else
                                     annot_end == 0 */
@@ -1026,9 +1029,6 @@ typedef struct BodyScan {
     int ncalled;
 } BodyScan;
 
-/* is_old_style: a K&R definition, f(x) int x; { ... }: its header cannot
-** be copied into a prototype, so it is not cloned. */
-bool is_old_style(CXCursor def);
 /* want_clone: queues def for a mirror clone unless it is a transaction (it
 ** has one) or already queued. */
 void want_clone(Front *fr, CXCursor def);

@@ -64,8 +64,6 @@ char *escape_reason(const Escape *e)
     const char *path = e->loc.file ? e->loc.file->path : "?";
     if (e->macro_defined)
         return format("calls '%s', defined by a macro (%s:%u)", e->callee, path, line);
-    if (e->old_style)
-        return format("calls '%s', defined K&R-style (%s:%u)", e->callee, path, line);
     if (e->callee)
         return format("calls unknown external '%s' (%s:%u)", e->callee, path, line);
     return format("calls through a function pointer (%s:%u)", path, line);
@@ -73,9 +71,9 @@ char *escape_reason(const Escape *e)
 
 static DiagGroup escape_group(const Escape *e)
 {
-    return e->macro_defined || e->old_style ? W_UNCLONEABLE
-           : e->callee                      ? W_UNKNOWN_EXTERNAL
-                                            : W_FUNCTION_POINTER;
+    return e->macro_defined ? W_UNCLONEABLE
+           : e->callee      ? W_UNKNOWN_EXTERNAL
+                            : W_FUNCTION_POINTER;
 }
 
 /* call_path: "tx -> f -> g", the calls from the root of the last reach to
@@ -110,11 +108,10 @@ static void warn_transaction(const Graph *g, const Func *t, const int *order, in
                 continue;
             said[grp] = true;
             char *path = call_path(g, order[k]);
-            if (e->macro_defined || e->old_style)
+            if (e->macro_defined)
                 warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it reaches '%s' via "
-                           "%s, and ptmcc cannot clone it (%s)", t->name, e->callee, path,
-                           e->macro_defined ? "a macro writes its definition"
-                                            : "its definition is K&R-style");
+                           "%s, and ptmcc cannot clone it (a macro writes its definition)",
+                           t->name, e->callee, path);
             else if (e->callee)
                 warning_at(grp, e->loc, e->len, "the mirror of '%s' forks: it reaches unknown "
                            "external '%s' via %s", t->name, e->callee, path);
@@ -132,10 +129,6 @@ static void warn_escape(const Func *f, const Escape *e)
         warning_at(W_UNCLONEABLE, e->loc, e->len, "call to '%s' in the mirror of '%s': a macro writes its "
                    "definition, so ptmcc cannot clone it; transactions that reach it need the "
                    "fork executor", e->callee, f->name);
-    else if (e->old_style)
-        warning_at(W_UNCLONEABLE, e->loc, e->len, "call to '%s' in the mirror of '%s': its definition is "
-                   "K&R-style (parameters declared after the list), so ptmcc cannot clone it; "
-                   "transactions that reach it need the fork executor", e->callee, f->name);
     else if (e->callee)
         warning_at(W_UNKNOWN_EXTERNAL, e->loc, e->len, "call to unknown external '%s' in the mirror of '%s': "
                    "transactions that reach it need the fork executor", e->callee, f->name);
@@ -148,9 +141,6 @@ static void note_escape(const Func *f, const Escape *e)
 {
     if (e->macro_defined)
         note_at(e->loc, e->len, "'%s' calls '%s' here, which a macro defines", f->name,
-                e->callee);
-    else if (e->old_style)
-        note_at(e->loc, e->len, "'%s' calls '%s' here, which is defined K&R-style", f->name,
                 e->callee);
     else if (e->callee)
         note_at(e->loc, e->len, "'%s' calls unknown external '%s' here", f->name, e->callee);

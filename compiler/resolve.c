@@ -40,41 +40,12 @@
 ** it can be cloned: its name is written out, in this file or in a user
 ** header (not a system header: the C library's inline functions are
 ** library calls like the others). */
-/* is_old_style: a K&R definition, f(x) int x; { ... }: its header cannot
-** be copied into a prototype, so it is not cloned (a mirror that calls it
-** is one of an unknown external: the fork executor). */
-bool is_old_style(CXCursor def)
-{
-    if (clang_Cursor_getNumArguments(def) < 1)
-        return false;
-    CXFile f1, f2;
-    unsigned name_off, param_off;
-    clang_getSpellingLocation(clang_getCursorLocation(def), &f1, NULL, NULL, &name_off);
-    clang_getSpellingLocation(clang_getCursorLocation(clang_Cursor_getArgument(def, 0)), &f2,
-                              NULL, NULL, &param_off);
-    size_t size;
-    const char *t = file_text(clang_Cursor_getTranslationUnit(def), f1, &size);
-    if (!t || !f2 || !clang_File_isEqual(f1, f2) || name_off >= size)
-        return false;
-    /* The parameter list's ')': a K&R parameter is declared after it. */
-    size_t i = name_off;
-    while (i < size && t[i] != '(')
-        i++;
-    for (int depth = 0; i < size; i++) {
-        if (t[i] == '(')
-            depth++;
-        else if (t[i] == ')' && --depth == 0)
-            break;
-    }
-    return i < size && param_off > i;
-}
-
 static bool clonable_definition(CXCursor ref, CXCursor *def)
 {
     *def = clang_getCursorDefinition(ref);
     CXFile file;
     if (clang_Cursor_isNull(*def) || !definition_spelled(*def, &file) ||
-        clang_Location_isInSystemHeader(clang_getCursorLocation(*def)) || is_old_style(*def))
+        clang_Location_isInSystemHeader(clang_getCursorLocation(*def)))
         return false;
     /* the whole definition, up to the body's '}', written in that file */
     CXSourceRange r = clang_getCursorExtent(*def);
@@ -135,16 +106,9 @@ static bool is_clone(const void *ctx, CXCursor callee)
 static bool defined_by_macro(CXCursor ref)
 {
     CXCursor def;
-    if (clonable_definition(ref, &def) || clang_Cursor_isNull(def) || is_old_style(def))
+    if (clonable_definition(ref, &def) || clang_Cursor_isNull(def))
         return false;
     return !clang_Location_isInSystemHeader(clang_getCursorLocation(def));
-}
-
-/* defined_old_style: a function of this unit defined K&R-style. */
-static bool defined_old_style(CXCursor ref)
-{
-    CXCursor def = clang_getCursorDefinition(ref);
-    return !clang_Cursor_isNull(def) && is_old_style(def);
 }
 
 /* want_clone: queues def for a mirror clone unless it is a transaction (it
@@ -193,7 +157,7 @@ static Escape *add_escape(BodyScan *b, const char *callee, CXCursor at)
                    memcmp(loc.file->text + loc.off, callee, len) != 0))
         len = 0; /* from a macro: a single caret at its use */
     f->escapes = xrealloc(f->escapes, sizeof *f->escapes * (size_t)(f->nescapes + 1));
-    f->escapes[f->nescapes++] = (Escape){callee ? xstrdup(callee) : NULL, loc, len, false, false};
+    f->escapes[f->nescapes++] = (Escape){callee ? xstrdup(callee) : NULL, loc, len, false};
     return &f->escapes[f->nescapes - 1];
 }
 
@@ -236,7 +200,6 @@ static char *resolve(BodyScan *b, CXCursor use, CXCursor ref, const char *name)
     if (!call_is_pure(name)) {
         Escape *e = add_escape(b, name, use);
         e->macro_defined = defined_by_macro(ref);
-        e->old_style = defined_old_style(ref);
     }
     return NULL;
 }
