@@ -399,6 +399,7 @@ Unit *front_parse(const char *path, const char *const *args, int nargs, bool not
     }
     front_free(&fr);
     file_text_forget(fr.tu);
+    macro_state_forget(fr.tu);
     clang_disposeTranslationUnit(fr.tu);
     clang_disposeIndex(index);
     return u;

@@ -19,9 +19,10 @@
 ** Where a definition is: its offset in the main file, or that of the
 ** #include that brought it in (the translation unit's cursors come in
 ** source order).  #undef has no cursor: the main file's text is read for
-** it.  Not followed: an #undef in a header included after the function,
-** and a macro with a -D or built-in definition (no text to copy: its clone
-** keeps what the end of the file has).
+** it, outside the blocks that a false #if skipped.  Not followed: an
+** #undef in a header included after the function, and a macro with a -D
+** or built-in definition (no text to copy: its clone keeps what the end
+** of the file has).
 */
 #include <stdlib.h>
 #include <string.h>
@@ -32,19 +33,102 @@
 
 /* One definition, in the order of the unit. */
 typedef struct StateDef {
-    char *name;
+    int name;         /* its index in State.names */
     size_t at;        /* its place in the main file (see the header) */
     const char *text; /* its file's text */
     unsigned start, end;
     bool system;
 } StateDef;
 
+/* A name that a definition or an #undef of the main file has. */
+typedef struct StateName {
+    char *name;
+    bool unreadable;  /* a definition of it has no text (-D, built-in) */
+    bool in_a_body;   /* a user macro's body, not its own, names it */
+    unsigned listed;  /* the last call of macro_state_at that listed it */
+    unsigned spelled; /* the last call whose function's text names it */
+    int *defs, ndefs; /* its definitions: indices into State.defs */
+    size_t *undefs;   /* where its #undef lines start (those the */
+    int nundefs;      /* preprocessor saw) */
+} StateName;
+
+/* An #undef line of the main file that the preprocessor saw. */
+typedef struct StateUndef {
+    size_t at;
+    int name;
+} StateUndef;
+
+/* What macro_state_at knows of one unit, read once: it is called for
+** every function, and a scan of the rest of the file and of every user
+** macro's body for each macro, per function, took three minutes of
+** SQLite's amalgamation (8 MB, 2,700 functions). */
 static struct {
     CXTranslationUnit tu;
     StateDef *defs;
     int n, cap;
     size_t include_at; /* the last #include of the main file seen */
+    StateName *names;
+    int nnames, names_cap;
+    int *slots; /* open addressing over names: index + 1, 0 empty */
+    size_t nslots;
+    StateUndef *undefs; /* in the file's order */
+    int nundefs;
+    unsigned call; /* macro_state_at's calls: marks need no clearing */
 } State;
+
+static bool ident_char(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* hash_of: FNV-1a of s[0, len). */
+static size_t hash_of(const char *s, size_t len)
+{
+    size_t h = (size_t)14695981039346656037u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * (size_t)1099511628211u;
+    return h;
+}
+
+/* name_slot: the slot of State.slots that holds name s[0, len), or the
+** empty one where it would go. */
+static size_t name_slot(const char *s, size_t len)
+{
+    size_t mask = State.nslots - 1;
+    for (size_t k = hash_of(s, len) & mask;; k = (k + 1) & mask) {
+        int i = State.slots[k] - 1;
+        if (i < 0 || (strncmp(State.names[i].name, s, len) == 0 && !State.names[i].name[len]))
+            return k;
+    }
+}
+
+/* name_find: the index of name s[0, len) in State.names; -1: none. */
+static int name_find(const char *s, size_t len)
+{
+    return State.nslots ? State.slots[name_slot(s, len)] - 1 : -1;
+}
+
+/* name_add: the index of name s[0, len) in State.names, added if new. */
+static int name_add(const char *s, size_t len)
+{
+    if (2 * (size_t)(State.nnames + 1) > State.nslots) {
+        free(State.slots);
+        State.nslots = State.nslots ? 2 * State.nslots : 1024;
+        State.slots = xcalloc(State.nslots, sizeof *State.slots);
+        for (int i = 0; i < State.nnames; i++)
+            State.slots[name_slot(State.names[i].name, strlen(State.names[i].name))] = i + 1;
+    }
+    size_t k = name_slot(s, len);
+    if (State.slots[k])
+        return State.slots[k] - 1;
+    if (State.nnames == State.names_cap) {
+        State.names_cap = State.names_cap ? 2 * State.names_cap : 256;
+        State.names = xrealloc(State.names, sizeof *State.names * (size_t)State.names_cap);
+    }
+    State.names[State.nnames] = (StateName){.name = xstrndup(s, len)};
+    State.slots[k] = ++State.nnames;
+    return State.nnames - 1;
+}
 
 static enum CXChildVisitResult collect(CXCursor c, CXCursor parent, CXClientData data)
 {
@@ -72,38 +156,39 @@ static enum CXChildVisitResult collect(CXCursor c, CXCursor parent, CXClientData
         State.cap = State.cap ? 2 * State.cap : 256;
         State.defs = xrealloc(State.defs, sizeof *State.defs * (size_t)State.cap);
     }
-    State.defs[State.n++] =
-        (StateDef){spelling(c), main_file ? off : State.include_at, text, s, e,
-                   clang_Location_isInSystemHeader(loc) != 0};
+    char *name = spelling(c);
+    int id = name_add(name, strlen(name));
+    free(name);
+    StateName *sn = &State.names[id];
+    sn->unreadable |= text == NULL;
+    sn->defs = xrealloc(sn->defs, sizeof *sn->defs * (size_t)(sn->ndefs + 1));
+    sn->defs[sn->ndefs++] = State.n;
+    State.defs[State.n++] = (StateDef){id, main_file ? off : State.include_at, text, s, e,
+                                       clang_Location_isInSystemHeader(loc) != 0};
     return CXChildVisit_Continue;
 }
 
-static void load(CXTranslationUnit tu)
+/* mark_names: for each identifier of t[lo, hi) that is a name of
+** State.names other than except: marks it in_a_body (in_body) or spelled
+** by this call of macro_state_at. */
+static void mark_names(const char *t, size_t lo, size_t hi, int except, bool in_body)
 {
-    if (State.tu == tu)
-        return;
-    for (int i = 0; i < State.n; i++)
-        free(State.defs[i].name);
-    State.tu = tu;
-    State.n = 0;
-    State.include_at = 0;
-    clang_visitChildren(clang_getTranslationUnitCursor(tu), collect, tu);
-}
-
-static bool ident_char(char c)
-{
-    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* names: whether t[lo, hi) holds the identifier name. */
-static bool names(const char *t, size_t lo, size_t hi, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = lo; i + n <= hi; i++)
-        if (memcmp(t + i, name, n) == 0 && (i == 0 || !ident_char(t[i - 1])) &&
-            (i + n == hi || !ident_char(t[i + n])))
-            return true;
-    return false;
+    for (size_t i = lo; i < hi;) {
+        if (!ident_char(t[i])) {
+            i++;
+            continue;
+        }
+        size_t w = i;
+        while (i < hi && ident_char(t[i]))
+            i++;
+        int id = name_find(t + w, i - w);
+        if (id < 0 || id == except)
+            continue;
+        if (in_body)
+            State.names[id].in_a_body = true;
+        else
+            State.names[id].spelled = State.call;
+    }
 }
 
 /* directive_at: when a line of t starts at i with #define or #undef (kind
@@ -157,80 +242,140 @@ bool macro_directive_in(const SrcFile *file, size_t lo, size_t hi, const char *n
     return directive_between(file, lo, hi, name, "du");
 }
 
-/* add_name: name into the list *v of *n (once). */
-static void add_name(char ***v, int *n, const char *name, size_t len)
+
+/* skipped_ranges: the main file's blocks that a false #if skipped, as
+** offsets [v[2i], v[2i+1]), in order.  OUT: *n, their number. */
+static unsigned *skipped_ranges(CXTranslationUnit tu, int *n)
 {
-    for (int i = 0; i < *n; i++)
-        if (strlen((*v)[i]) == len && memcmp((*v)[i], name, len) == 0)
-            return;
-    *v = xrealloc(*v, sizeof **v * (size_t)(*n + 1));
-    (*v)[(*n)++] = xstrndup(name, len);
+    CXSourceRangeList *all = clang_getAllSkippedRanges(tu);
+    unsigned *v = xcalloc(2 * (size_t)(all ? all->count : 0) + 1, sizeof *v);
+    *n = 0;
+    for (unsigned i = 0; all && i < all->count; i++) {
+        CXSourceLocation s = clang_getRangeStart(all->ranges[i]);
+        if (!clang_Location_isFromMainFile(s))
+            continue;
+        clang_getSpellingLocation(s, NULL, NULL, NULL, &v[2 * *n]);
+        clang_getSpellingLocation(clang_getRangeEnd(all->ranges[i]), NULL, NULL, NULL,
+                                  &v[2 * *n + 1]);
+        ++*n;
+    }
+    if (all)
+        clang_disposeSourceRangeList(all);
+    return v;
 }
 
-/* used: whether the function's text [lo, hi) of main, or a user macro's
-** body, names name. */
-static bool used(const SrcFile *main, size_t lo, size_t hi, const char *name)
+/* read_undefs: the #undef lines of main that the preprocessor saw.  One
+** in a false #if's block undefines nothing: SQLite's amalgamation
+** undefines NDEBUG there, should SQLITE_DEBUG be set, and a clone that
+** took it as undefined compiled the #ifndef NDEBUG code of its function,
+** which names variables the file never declared. */
+static void read_undefs(CXTranslationUnit tu, const SrcFile *main)
 {
-    if (names(main->text, lo, hi < main->len ? hi : main->len, name))
-        return true;
+    int nskip, s = 0, cap = 0;
+    unsigned *skip = skipped_ranges(tu, &nskip);
+    for (size_t i = 0; i < main->len; i++) {
+        char kind;
+        size_t ns, ne;
+        if ((i > 0 && main->text[i - 1] != '\n') ||
+            !directive_at(main->text, main->len, i, &kind, &ns, &ne) || kind != 'u')
+            continue;
+        while (s < nskip && skip[2 * s + 1] <= i)
+            s++;
+        if (s < nskip && skip[2 * s] <= i)
+            continue;
+        int id = name_add(main->text + ns, ne - ns);
+        StateName *sn = &State.names[id];
+        sn->undefs = xrealloc(sn->undefs, sizeof *sn->undefs * (size_t)(sn->nundefs + 1));
+        sn->undefs[sn->nundefs++] = i;
+        if (State.nundefs == cap) {
+            cap = cap ? 2 * cap : 64;
+            State.undefs = xrealloc(State.undefs, sizeof *State.undefs * (size_t)cap);
+        }
+        State.undefs[State.nundefs++] = (StateUndef){i, id};
+    }
+    free(skip);
+}
+
+void macro_state_forget(CXTranslationUnit tu)
+{
+    if (!tu || State.tu != tu)
+        return;
+    for (int i = 0; i < State.nnames; i++) {
+        free(State.names[i].name);
+        free(State.names[i].defs);
+        free(State.names[i].undefs);
+    }
+    free(State.names);
+    free(State.slots);
+    free(State.defs);
+    free(State.undefs);
+    memset(&State, 0, sizeof State);
+}
+
+/* load: reads tu's definitions, main's #undef lines and the names that
+** user macros' bodies spell, unless tu is the unit read last. */
+static void load(CXTranslationUnit tu, const SrcFile *main)
+{
+    if (State.tu == tu)
+        return;
+    macro_state_forget(State.tu);
+    State.tu = tu;
+    clang_visitChildren(clang_getTranslationUnitCursor(tu), collect, tu);
+    read_undefs(tu, main);
     for (int i = 0; i < State.n; i++)
-        if (!State.defs[i].system && State.defs[i].text &&
-            names(State.defs[i].text, State.defs[i].start, State.defs[i].end, name) &&
-            strcmp(State.defs[i].name, name) != 0)
-            return true;
-    return false;
+        if (!State.defs[i].system && State.defs[i].text)
+            mark_names(State.defs[i].text, State.defs[i].start, State.defs[i].end,
+                       State.defs[i].name, true);
+}
+
+/* list_name: id onto later (of *n), unless this call listed it. */
+static void list_name(int *later, int *n, int id)
+{
+    if (State.names[id].listed == State.call)
+        return;
+    State.names[id].listed = State.call;
+    later[(*n)++] = id;
 }
 
 char *macro_state_at(CXTranslationUnit tu, const SrcFile *main, size_t lo, size_t hi,
                      char **pops)
 {
-    load(tu);
-    char **later = NULL;
-    int nlater = 0;
+    load(tu, main);
+    State.call++;
+    int *later = xcalloc((size_t)State.nnames + 1, sizeof *later), nlater = 0;
     for (int i = 0; i < State.n; i++)
         if (State.defs[i].at >= lo)
-            add_name(&later, &nlater, State.defs[i].name, strlen(State.defs[i].name));
-    for (size_t i = lo; i < main->len; i++) {
-        char kind;
-        size_t ns, ne;
-        if ((i == 0 || main->text[i - 1] == '\n') &&
-            directive_at(main->text, main->len, i, &kind, &ns, &ne) && kind == 'u')
-            add_name(&later, &nlater, main->text + ns, ne - ns);
-    }
+            list_name(later, &nlater, State.defs[i].name);
+    for (int i = 0; i < State.nundefs; i++)
+        if (State.undefs[i].at >= lo)
+            list_name(later, &nlater, State.undefs[i].name);
+    mark_names(main->text, lo, hi < main->len ? hi : main->len, -1, false);
     Buf push = {0}, pop = {0};
     buf_puts(&push, "");
     buf_puts(&pop, "");
     bool *pushed = xcalloc((size_t)nlater + 1, sizeof *pushed);
     for (int k = 0; k < nlater; k++) {
-        const char *name = later[k];
-        if (!used(main, lo, hi, name))
-            continue;
-        const StateDef *in_force = NULL;
-        bool unreadable = false;
-        for (int i = 0; i < State.n; i++) {
-            if (strcmp(State.defs[i].name, name) != 0)
-                continue;
-            unreadable |= State.defs[i].text == NULL;
-            if (State.defs[i].at < lo)
-                in_force = &State.defs[i];
-        }
+        const StateName *sn = &State.names[later[k]];
         /* A -D or built-in definition has no text to restore: the clone
         ** keeps what the end of the file has, as without this. */
-        if (unreadable)
+        if ((sn->spelled != State.call && !sn->in_a_body) || sn->unreadable)
             continue;
-        if (in_force && directive_between(main, in_force->at + 1, lo, name, "u"))
-            in_force = NULL;
+        const StateDef *in_force = NULL;
+        for (int i = 0; i < sn->ndefs; i++)
+            if (State.defs[sn->defs[i]].at < lo)
+                in_force = &State.defs[sn->defs[i]];
+        for (int i = 0; in_force && i < sn->nundefs; i++)
+            if (sn->undefs[i] > in_force->at && sn->undefs[i] < lo)
+                in_force = NULL;
         pushed[k] = true;
-        buf_printf(&push, "#pragma push_macro(\"%s\")\n#undef %s\n", name, name);
+        buf_printf(&push, "#pragma push_macro(\"%s\")\n#undef %s\n", sn->name, sn->name);
         if (in_force)
             buf_printf(&push, "#define %.*s\n", (int)(in_force->end - in_force->start),
                        in_force->text + in_force->start);
     }
-    for (int k = nlater - 1; k >= 0; k--) {
+    for (int k = nlater - 1; k >= 0; k--)
         if (pushed[k])
-            buf_printf(&pop, "#pragma pop_macro(\"%s\")\n", later[k]);
-        free(later[k]);
-    }
+            buf_printf(&pop, "#pragma pop_macro(\"%s\")\n", State.names[later[k]].name);
     free(pushed);
     free(later);
     *pops = pop.data;

@@ -665,6 +665,9 @@ void macro_body_finish(Redo *r);
 ** pop_macro.  Both malloc'd (empty when there is none). */
 char *macro_state_at(CXTranslationUnit tu, const SrcFile *main, size_t lo, size_t hi,
                      char **pops);
+/* macro_state_forget: drops what macro_state_at read of tu, before tu is
+** disposed (a later unit may have the same address). */
+void macro_state_forget(CXTranslationUnit tu);
 /* macro_directive_in: whether a line of [lo, hi) of file is a #define or
 ** #undef of name. */
 bool macro_directive_in(const SrcFile *file, size_t lo, size_t hi, const char *name);

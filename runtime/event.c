@@ -21,6 +21,7 @@
 #include "ptm_int.h"
 
 _Thread_local struct ptmMirror *ptmMirrorCurrent;
+_Thread_local int ptmShimCalling;
 
 /* Set by the inline executor's watchdog at a mirror's deadline (ptm_gen.h).
 ** Defined here, below the shims, so that a family whose library runs long

@@ -382,6 +382,13 @@ void ptmFamiliesPrimaryRestore(struct ptmFamilyAdjust *fa);
 */
 /* The mirror running on this thread; NULL: none (shims are the real calls). */
 extern _Thread_local struct ptmMirror *ptmMirrorCurrent;
+/* Nonzero while a shim calls a library on a mirror's behalf (SQLite on
+** the overlay's connection): a transaction the program defined there (a
+** PTM_TRANSACTION on sqlite3_exec in the program's own SQLite) is then
+** the library's code to the runtime, and runs its primary alone.  A
+** nested mirror instead opened the overlay again, which called it again,
+** until the stack ran out. */
+extern _Thread_local int ptmShimCalling;
 
 /* ptmMirrorRecord: appends an event to the current mirror's ring.  Returns
 ** the event so that the caller can fill it in, or NULL when no mirror runs

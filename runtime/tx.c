@@ -793,6 +793,15 @@ static int run_nested_mirror(const struct ptm_tx_desc *d, void *frame)
     return judge(d, frame);
 }
 
+/* run_for_shim: a shim called this transaction's function on a mirror's
+** behalf (ptmShimCalling): its primary runs once, as the library's code
+** the shim meant to call; nothing is recorded. */
+static int run_for_shim(const struct ptm_tx_desc *d, void *frame)
+{
+    d->primary(frame);
+    return judge(d, frame);
+}
+
 /* run_in_peer_mirror: another runtime's mirror runs on this thread (this
 ** is its fork child, running this module's code as unknown code): to that
 ** mirror this transaction is plain code, and its primary runs once, as in
@@ -843,6 +852,8 @@ __attribute__((noinline)) static int run_alternative(Call *c, unsigned alt, Endi
 PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 {
     pthread_once(&env_once, read_env);
+    if (ptmShimCalling)
+        return run_for_shim(d, frame);
     if (ptmMirrorCurrent)
         return run_nested_mirror(d, frame);
     if (ptmPeerInMirror())

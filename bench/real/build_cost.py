@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""bench/real/build_cost: build time and code size of zlib 1.2.13 and Lua
-5.4.4 (Debian's sources, tests/e2e/realcode.py) built with CC=ptmcc against
-CC=clang-19, the same flags (-O2), side by side in one script:
+"""bench/real/build_cost: build time and code size of zlib 1.2.13, Lua
+5.4.4 and SQLite 3.40.1 (Debian's sources, tests/e2e/realcode.py) built
+with CC=ptmcc against CC=clang-19, the same flags (-O2), side by side in
+one script:
 
   zlib  clang-19            ./configure (not timed: see lazy's bench), then
         ptmcc               `make all` (libz.a, libz.so, zlib's test
@@ -10,6 +11,9 @@ CC=clang-19, the same flags (-O2), side by side in one script:
   lua   clang-19            `make linux` (no readline); then `lua -v`
         ptmcc               the same sources
         ptmcc annotated     g_write and os_rename annotated (as in e2e.lua)
+  sqlite clang-19           the amalgamation's sqlite3.c and shell.c
+        ptmcc               compiled and linked into the shell (as in
+                            e2e.sqlite); then `SELECT sqlite_version()`
 
 Each round unpacks fresh trees and builds every configuration of a
 project, in ABBA order; make runs with -j1.  The table gives min / median
@@ -19,7 +23,7 @@ to clang-19 (target <= 1.3x), the sizes of what was built (file bytes and
 the text + data + bss of llvm-size-19), and the warnings each build
 printed (ptmcc's -Wptm ones apart).
 
-    bench/real/build_cost.py [BUILD] [--rounds R] [--only zlib|lua] [--cflags FLAGS]
+    bench/real/build_cost.py [BUILD] [--rounds R] [--only zlib|lua|sqlite] [--cflags FLAGS]
 
 Extra ptmcc flags (say the cross-file clone flag) come from PTMCC_FLAGS,
 added to CC for the ptmcc builds alone.  The trees are in
@@ -93,11 +97,34 @@ def build_lua(build_dir, work, cc, cflags, annotate):
         name: os.path.join(src, "src", name) for name in ("lua", "luac", "liblua.a")})
 
 
+def build_sqlite(build_dir, work, cc, cflags):
+    amal = realcode.sqlite_amalgamation(build_dir)
+    os.makedirs(work)
+    cc, flags = cc.split(), cflags.split() + ["-DSQLITE_THREADSAFE=1", "-I", amal]
+    wall = cpu = 0.0
+    output = ""
+    for argv in ([*cc, *flags, "-c", os.path.join(amal, "sqlite3.c"), "-o", "sqlite3.o"],
+                 [*cc, *flags, "-c", os.path.join(amal, "shell.c"), "-o", "shell.o"],
+                 [*cc, *flags, "shell.o", "sqlite3.o", "-o", "sqlite3", "-lpthread", "-ldl",
+                  "-lm"]):
+        w, c, out = realcode.run_timed(argv, work, env=env_without_ptm())
+        wall, cpu, output = wall + w, cpu + c, output + out
+    r = subprocess.run([os.path.join(work, "sqlite3"), ":memory:", "SELECT sqlite_version()"],
+                       capture_output=True, text=True)
+    if r.stdout != "3.40.1\n":
+        sys.exit(f"the SQLite shell built with CC={' '.join(cc)} failed:\n{r.stdout}{r.stderr}")
+    return wall, cpu, warnings(output), sizes({
+        name: os.path.join(work, name) for name in ("sqlite3.o", "sqlite3")})
+
+
 def configs(build_dir, project):
     ptm = ptmcc_cc(build_dir)
     if project == "zlib":
         return [("clang-19", lambda w, fl: build_zlib(build_dir, w, "clang-19", fl)),
                 ("ptmcc", lambda w, fl: build_zlib(build_dir, w, ptm, fl))]
+    if project == "sqlite":
+        return [("clang-19", lambda w, fl: build_sqlite(build_dir, w, "clang-19", fl)),
+                ("ptmcc", lambda w, fl: build_sqlite(build_dir, w, ptm, fl))]
     return [("clang-19", lambda w, fl: build_lua(build_dir, w, "clang-19", fl, False)),
             ("ptmcc", lambda w, fl: build_lua(build_dir, w, ptm, fl, False)),
             ("ptmcc annotated", lambda w, fl: build_lua(build_dir, w, ptm, fl, True))]
@@ -122,7 +149,8 @@ def bench(build_dir, project, rounds, cflags):
             cpu[name].append(c)
             last[name] = (warn, size)
     base = cs[0][0]
-    print(f"\n{project}: make -j1, CFLAGS={cflags}, {rounds} rounds (ABBA)")
+    how = "compiler calls one at a time" if project == "sqlite" else "make -j1"
+    print(f"\n{project}: {how}, CFLAGS={cflags}, {rounds} rounds (ABBA)")
     print(f"  {'':16} {'CPU s min/med/max':>20} {'x clang':>8} {'wall s min/med/max':>20} "
           f"{'x clang':>8}  warnings (-Wptm)")
     for name, _ in cs:
@@ -146,13 +174,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build", nargs="?", default="build")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", choices=("zlib", "lua"))
+    parser.add_argument("--only", choices=("zlib", "lua", "sqlite"))
     parser.add_argument("--cflags", default="-O2")
     args = parser.parse_args()
     build_dir = os.path.abspath(args.build)
     print(f"ptmcc: {ptmcc_cc(build_dir)}  (PTMCC_FLAGS='{os.environ.get('PTMCC_FLAGS', '')}')")
     try:
-        for project in ("zlib", "lua"):
+        for project in ("zlib", "lua", "sqlite"):
             if args.only in (None, project):
                 bench(build_dir, project, args.rounds, args.cflags)
     except realcode.Unavailable as e:

@@ -546,7 +546,9 @@ static void commitForReal(struct sqlDb *d, unsigned call)
 
     d->checked = 0;
     inSqlite++;
+    ptmShimCalling++;
     rc = sqlite3_exec(d->odb, "COMMIT", NULL, NULL, NULL);
+    ptmShimCalling--;
     inSqlite--;
     if (rc != SQLITE_OK) {
         sqlite3_exec(d->odb, "ROLLBACK", NULL, NULL, NULL);
@@ -583,7 +585,9 @@ static int stepStmt(struct ptmSqlMirror *s, struct sqlStmt *e, unsigned call)
     }
     int saved = errno;
     inSqlite++;
+    ptmShimCalling++;
     rc = sqlite3_step(e->ov);
+    ptmShimCalling--;
     inSqlite--;
     recordStep(e, call, rc, 0, t0);
     /* SQLite reports by result code and leaves errno to chance (the
@@ -640,6 +644,7 @@ static void sqliteRelease(struct ptmMirror *m)
     int stopped = inSqlite != 0;
 
     inSqlite = 0;
+    ptmShimCalling = 0;
     if (!s)
         return;
     if (stopped)
@@ -988,6 +993,7 @@ static int prepareOnOverlay(struct ptmMirror *m, unsigned call, sqlite3 *db, con
         return rc;
     /* The legacy forms keep their way of reporting errors: not parked. */
     inSqlite++;
+    ptmShimCalling++;
     if (call == PTM_CALL_sqlite3_prepare)
         rc = sqlite3_prepare(d->odb, zSql, nByte, &st, (const char **)&tail);
     else if (call == PTM_CALL_sqlite3_prepare16)
@@ -998,6 +1004,7 @@ static int prepareOnOverlay(struct ptmMirror *m, unsigned call, sqlite3 *db, con
         rc = ptmSqlPrepareParked(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
     else
         rc = sqlite3_prepare_v3(d->odb, zSql, nByte, flags, &st, (const char **)&tail);
+    ptmShimCalling--;
     inSqlite--;
     d->used = 1;
     if (st && !(e = addStmt(s, st, st, d, 0))) {
@@ -1446,8 +1453,10 @@ static int mirrorExec(struct ptmMirror *m, sqlite3 *db, const char *sql,
         const char *from = tail;
         st = NULL;
         inSqlite++;
+        ptmShimCalling++;
         rc = d->ov ? ptmSqlPrepareParked(d->odb, from, -1, 0, &st, &tail)
                    : sqlite3_prepare_v2(d->odb, from, -1, &st, &tail);
+        ptmShimCalling--;
         inSqlite--;
         d->used = 1;
         if (rc != SQLITE_OK || !st)

@@ -891,6 +891,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
         o->pinned[k] = -1;
     lastErrno = 0;
     opening = o;
+    ptmShimCalling++;
     rc = sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                          SQLITE_OPEN_NOMUTEX, ovVfs.zName);
     if (rc == SQLITE_OK)
@@ -901,6 +902,7 @@ int ptmSqlOverlayOpen(const char *path, struct ptmSqlOverlay **out)
         rc = sqlite3_exec(o->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         sqlite3_progress_handler(o->db, PROGRESS_OPS, cancelled, NULL);
+    ptmShimCalling--;
     opening = NULL;
     if (rc != SQLITE_OK) {
         int err = rc == SQLITE_CANTOPEN ? sqlite3_system_errno(o->db) : 0;

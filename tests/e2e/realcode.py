@@ -1,10 +1,14 @@
 """Real code from Debian's sources, for issue 12's acceptance test
-(tests/e2e/test_lua.py) and its measurements (bench/real/).
+(tests/e2e/test_lua.py), zlib's and SQLite's (test_zlib.py,
+test_sqlite.py) and their measurements (bench/real/).
 
-Lua 5.4.4 and zlib 1.2.13 are fetched from deb.debian.org at run time, never
-kept in the repository: the tarballs are cached in the build directory
-(BUILD/realcode/) and checked against the SHA-256 that Debian's bookworm
-Sources index gives for them (recorded below).  Lua is annotated at run time
+Lua 5.4.4, zlib 1.2.13 and SQLite 3.40.1 are fetched from deb.debian.org at
+run time, never kept in the repository: the tarballs are cached in the
+build directory (BUILD/realcode/) and checked against the SHA-256 that
+Debian's bookworm Sources index (SQLite: its bookworm .dsc,
+3.40.1-2+deb12u2) gives for them (recorded below).  SQLite's amalgamation
+(sqlite3.c, shell.c) is made from its source tree by its own `./configure
+&& make sqlite3.c shell.c` (which needs tclsh), once, into the cache.  Lua is annotated at run time
 by annotate_lua(): it inserts `#include <ptm.h>`, an alternative path and a
 PTM_TRANSACTION(...) line above g_write (what io.write and f:write run) and
 os_rename; Lua's own text is not in the repository, nor a patch of it.
@@ -33,7 +37,13 @@ SOURCES = {
     "zlib": (DEBIAN + "/z/zlib/zlib_1.2.13.dfsg.orig.tar.bz2",
              "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1", 1239825,
              "zlib-1.2.13.dfsg"),
+    "sqlite": (DEBIAN + "/s/sqlite3/sqlite3_3.40.1.orig.tar.xz",
+               "aaa776260ab4dc976db34aa7891819484c8676b5b2783123ebc6301e2ca5d655", 8019048,
+               "sqlite3-3.40.1"),
 }
+
+# What SQLite's amalgamation is made of, kept in the cache.
+SQLITE_AMALGAMATION = ("sqlite3.c", "sqlite3.h", "sqlite3ext.h", "shell.c")
 
 # The exit code that makes ctest report SKIP (SKIP_RETURN_CODE).
 SKIP = 77
@@ -89,6 +99,67 @@ def unpack(name, build, dest):
     with tarfile.open(tarball) as t:
         t.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else t.extractall(dest)
     return os.path.abspath(os.path.join(dest, SOURCES[name][3]))
+
+
+def sqlite_amalgamation(build):
+    """The directory of SQLite's amalgamation (SQLITE_AMALGAMATION), made
+    from the verified tarball by its own configure and make with clang-19
+    unless the cache has it.  Raises Unavailable when the tarball cannot be
+    downloaded or tclsh (which makes the amalgamation) is missing."""
+    dest = os.path.join(cache_dir(build), SOURCES["sqlite"][3] + "-amalgamation")
+    if all(os.path.exists(os.path.join(dest, f)) for f in SQLITE_AMALGAMATION):
+        return dest
+    if not shutil.which("tclsh"):
+        raise Unavailable("tclsh is not installed: SQLite's amalgamation cannot be made")
+    work = tempfile.mkdtemp(prefix="sqlite-make-", dir=cache_dir(build))
+    try:
+        src = unpack("sqlite", build, work)
+        obj = os.path.join(work, "obj")
+        os.makedirs(obj)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PTM_")}
+        env.update(CC="clang-19", CFLAGS="-O1")
+        run_timed([os.path.join(src, "configure")], obj, env=env)
+        run_timed(["make", "sqlite3.c", "shell.c"], obj, env=env)
+        made = os.path.join(work, "amalgamation")
+        os.makedirs(made)
+        for f in SQLITE_AMALGAMATION:
+            shutil.copy(os.path.join(obj, f), made)
+        # Whole or not at all: a run at the same time made it too.
+        try:
+            os.rename(made, dest)
+        except OSError:
+            if not os.path.exists(os.path.join(dest, "shell.c")):
+                raise
+    finally:
+        shutil.rmtree(work, True)
+    return dest
+
+
+# What annotate_sqlite inserts above sqlite3_exec's definition in the
+# amalgamation: its mirror is the clone of sqlite3_exec, which reaches
+# SQLite's parser, VDBE, pager and VFS clones; SQLite's API calls it makes
+# on the way are the runtime's SQLite shims (the overlay).
+SQLITE_EXEC_TX = """\
+#include <ptm.h>
+PTM_TRANSACTION(.transaction_id = "sqlite3.exec", .success_criteria = return == SQLITE_OK)
+"""
+SQLITE_EXEC_LINE = ("SQLITE_API int sqlite3_exec(\n"
+                    "  sqlite3 *db,                /* The database on which the SQL executes */")
+
+
+def annotate_sqlite(amal, dest):
+    """Writes amal's sqlite3.c with SQLITE_EXEC_TX above sqlite3_exec into
+    dest (a directory); returns its path.  Raises RuntimeError when the
+    definition is not found once (another SQLite release)."""
+    with open(os.path.join(amal, "sqlite3.c")) as f:
+        src = f.read()
+    if src.count(SQLITE_EXEC_LINE) != 1:
+        raise RuntimeError(f"sqlite3.c: sqlite3_exec's definition found"
+                           f" {src.count(SQLITE_EXEC_LINE)} times, not once")
+    path = os.path.join(dest, "sqlite3.c")
+    with open(path, "w") as f:
+        f.write(src.replace(SQLITE_EXEC_LINE, SQLITE_EXEC_TX + SQLITE_EXEC_LINE))
+    return path
 
 
 # What annotate_lua inserts above g_write.  g_write returns the number of
@@ -200,7 +271,9 @@ def main(name, label):
     build = sys.argv[sys.argv.index("--build") + 1]
     try:
         fetch(name, os.path.abspath(build))
+        if name == "sqlite":
+            sqlite_amalgamation(os.path.abspath(build))
     except Unavailable as e:
-        print(f"skipped: {label}'s sources cannot be downloaded from Debian: {e}")
+        print(f"skipped: {label}'s sources are not at hand: {e}")
         sys.exit(SKIP)
     ptmtest.main()
