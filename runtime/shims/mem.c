@@ -10,11 +10,21 @@
 ** strncmp and strnlen read the mirror's view of exactly the bytes they
 ** are given, which ptmcc cannot size at the call (a pointer and a count).
 **
+** strerror and strsignal are here for the same reason as the heap: for a
+** number glibc has no text for, it formats one into a per-thread buffer of
+** its own and frees the one before, which may be the string the host got
+** from its last such call (called as they are, an inline mirror freed the
+** host's string).  In an inline mirror that text goes into the mirror's
+** heap instead.
+**
 ** Outside an inline mirror (in a fork child, or outside any mirror) each
 ** shim is the real call.  None of them records an event: memory is not I/O.
 */
 #include <errno.h>
+#include <libintl.h>
 #include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +177,60 @@ size_t ptm_shim_strnlen(const char *s, size_t max)
 {
     struct ptmRedo *r = ptmRedoCurrent;
     return r ? viewLength(r, s, max) : strnlen(s, max);
+}
+
+/* A copy of text, n bytes and a NUL, in the mirror's heap r (NULL when full). */
+static char *heapText(struct ptmRedo *r, const char *text, size_t n)
+{
+    char *p = ptmRedoMalloc(r, n + 1, 0);
+    if (p) {
+        memcpy(p, text, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/*
+** ptm_shim_strerror: strerror's text for errnum.  In an inline mirror,
+** GNU strerror_r gives glibc's own text (translated as strerror's) without
+** touching its per-thread buffer: a static string for a known number,
+** else "Unknown error N" in buf, which is copied to the mirror's heap.
+** errno is left as it was, as strerror leaves it.
+*/
+char *ptm_shim_strerror(int errnum)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return strerror(errnum);
+    int saved = errno;
+    char buf[128];
+    char *text = strerror_r(errnum, buf, sizeof buf);
+    if (text == buf)
+        text = heapText(r, buf, strlen(buf));
+    errno = saved;
+    return text ? text : (char *)"Unknown error";
+}
+
+/*
+** ptm_shim_strsignal: strsignal's text for sig.  A signal glibc describes
+** is its translated description, as strsignal returns it without a
+** buffer; any other is formatted as glibc formats it ("Real-time signal
+** N" from SIGRTMIN, else "Unknown signal N") into the mirror's heap.
+*/
+char *ptm_shim_strsignal(int sig)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return strsignal(sig);
+    const char *desc = sigdescr_np(sig);
+    if (desc)
+        return dgettext("libc", desc);
+    char buf[128];
+    int n;
+    if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        n = snprintf(buf, sizeof buf, dgettext("libc", "Real-time signal %d"), sig - SIGRTMIN);
+    else
+        n = snprintf(buf, sizeof buf, dgettext("libc", "Unknown signal %d"), sig);
+    char *text = n < 0 ? NULL : heapText(r, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    return text ? text : (char *)"Unknown signal";
 }
