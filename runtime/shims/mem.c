@@ -5,7 +5,7 @@
 ** arena, released when the mirror ends: a mirror that allocates leaks
 ** nothing into the host, and one that frees never frees the host's memory
 ** (free of a host pointer does nothing; its memory is the primary's to
-** free).  memcpy, memmove and memset write through the write buffer, so a
+** free, so an allocation the library made would leak at every mirror).  memcpy, memmove and memset write through the write buffer, so a
 ** copy into host memory lands in the mirror's view of it; memcmp, memchr,
 ** strncmp and strnlen read the mirror's view of exactly the bytes they
 ** are given, which ptmcc cannot size at the call (a pointer and a count).
@@ -50,6 +50,40 @@ void *ptm_shim_calloc(size_t n, size_t size)
     if (p)
         memset(p, 0, n * size);
     return p;
+}
+
+/*
+** Aligned allocations, in an inline mirror, from its heap too: called as
+** they are, each mirror leaked its allocation, which the free shim leaves
+** to a primary that never made it.  An alignment past 64 KiB, or one
+** that is not a power of two (which glibc versions treat differently),
+** stops the inline mirror and a fork makes the real call.
+*/
+static void *alignedHeap(struct ptmRedo *r, size_t align, size_t n)
+{
+    if (align > 65536 || (align & (align - 1)))
+        ptmMirrorBail("inline mirror stopped: an aligned allocation it cannot make in its heap; fork");
+    return ptmRedoMalloc(r, n, align);
+}
+
+void *ptm_shim_aligned_alloc(size_t align, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    return r ? alignedHeap(r, align, n) : aligned_alloc(align, n);
+}
+
+/* ptm_shim_posix_memalign: EINVAL, *out untouched, for an alignment POSIX
+** refuses; else 0 and *out (in the mirror's view) the allocation. */
+int ptm_shim_posix_memalign(void **out, size_t align, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return posix_memalign(out, align, n);
+    if (align % sizeof(void *) || (align & (align - 1)) || !align)
+        return EINVAL;
+    void *p = alignedHeap(r, align, n);
+    *(void **)ptmRedoOut(out, sizeof *out) = p;
+    return 0;
 }
 
 /*
