@@ -760,7 +760,7 @@ static const struct {
     {"vsnprintf", 2},         {"__sprintf_chk", 3},      {"__vsprintf_chk", 3},
     {"__snprintf_chk", 4},    {"__vsnprintf_chk", 4},    {"__builtin___sprintf_chk", 3},
     {"__builtin___vsprintf_chk", 3}, {"__builtin___snprintf_chk", 4},
-    {"__builtin___vsnprintf_chk", 4},
+    {"__builtin___vsnprintf_chk", 4}, {"sqlite3_snprintf", 2}, {"sqlite3_vsnprintf", 2},
 };
 
 /* format_may_store: whether argument i of call, a printf format, may have
@@ -786,7 +786,7 @@ static bool format_may_store(CXCursor call, int i)
             k++;
             if (lit[k] == '%')
                 continue;
-            k += strspn(lit + k, "0123456789$#-+ '*.I");
+            k += strspn(lit + k, "0123456789$#-+ '*.I!,"); /* SQLite's ! and , too */
             k += strspn(lit + k, "hlLqjzt");
             stores = lit[k] == 'n';
             k--;

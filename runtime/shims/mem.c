@@ -285,7 +285,7 @@ static bool formatStores(const char *fmt)
             f++;
             continue;
         }
-        f += strspn(f, "0123456789$#-+ '*.I");
+        f += strspn(f, "0123456789$#-+ '*.I!,"); /* SQLite's ! and , too */
         f += strspn(f, "hlLqjzt");
         if (*f == 'n')
             return true;
