@@ -796,6 +796,32 @@ static bool format_may_store(CXCursor call, int i)
     return stores;
 }
 
+/* scan_allocates: whether a scanf-family call's format (argument first-1)
+** may have an m conversion ("%ms"), which allocates from the host's heap:
+** the mirror's free leaves host memory to the primary, so every mirror
+** would leak it.  A format that is no literal is scan_fits' to refuse. */
+static bool scan_allocates(CXCursor call, int first)
+{
+    if (first < 1 || first > clang_Cursor_getNumArguments(call))
+        return false;
+    CXCursor fmt = strip(clang_Cursor_getArgument(call, (unsigned)first - 1));
+    if (clang_getCursorKind(fmt) != CXCursor_StringLiteral)
+        return false;
+    char *lit = spelling(fmt);
+    bool allocates = false;
+    for (const char *f = lit; !allocates && (f = strchr(f, '%'));) {
+        f++;
+        if (*f == '%') {
+            f++;
+            continue;
+        }
+        f += strspn(f, "*0123456789$");
+        allocates = f[strcspn(f, "m")] && strcspn(f, "m") < strspn(f, "hljztLqm");
+    }
+    free(lit);
+    return allocates;
+}
+
 /* bounds_call: what a library call writes into a local array. */
 static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
 {
@@ -822,7 +848,9 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
     ** the array is: only a width that the array holds bounds it. */
     unsigned written = call_written(name);
     int first = written == CALL_ALL_FROM(2) ? 2 : written == CALL_ALL_FROM(1);
-    if (first && !scan_fits(call, first))
+    if (first && scan_allocates(call, first))
+        bounds_block(b, call, "%s's %%m allocates from the host's heap, which the mirror cannot free", name);
+    else if (first && !scan_fits(call, first))
         bounds_block(b, call, "%s fills a char array as far as its input goes", name);
     else if (!filled && !first && !is_unbounded_writer(name) && written != CALL_WRITES_STATE)
         bounds_unsized(b, call, callee, name, written);
