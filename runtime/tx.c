@@ -797,8 +797,9 @@ __attribute__((noinline)) static int dry_run_result(Call *c, void *frame, const 
     return c->run.verdict != PTM_VERDICT_FAILED;
 }
 
-/* in_mirror: a transaction called from inside a mirror (its clone called
-** another transaction) runs that transaction's mirror, and nothing else. */
+/* in_mirror: a transaction called from inside a fork mirror (code the
+** child runs unproved, a handler of the host) runs that transaction's
+** mirror, and nothing else: the child's effects end with it. */
 static int run_nested_mirror(const struct ptm_tx_desc *d, void *frame)
 {
     d->mirror(frame);
@@ -1025,7 +1026,11 @@ out:
 
 PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 {
-    if (inRuntime && !ptmMirrorCurrent) {
+    /* An inline mirror's clones call clones, never this: a call made while
+    ** one runs on this thread comes from the host's signal handler, whose
+    ** call a plain build would make for real (as a nested mirror, its
+    ** effect was dropped with the mirror's write buffer). */
+    if (ptmRedoCurrent || (inRuntime && !ptmMirrorCurrent)) {
         d->primary(frame);
         return judge(d, frame);
     }
