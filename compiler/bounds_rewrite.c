@@ -748,6 +748,80 @@ static void bounds_callback(Bounds *b, CXCursor call, const Callees *callees, co
     }
 }
 
+/* The printf family's calls that a mirror makes as they are, by the index
+** of their format: a %n conversion stores the count through a pointer
+** argument, wherever it points (the stdio shims and ptm_local_sprintf
+** check the format at run time, these cannot). */
+static const struct {
+    const char *name;
+    int format;
+} formatters[] = {
+    {"sprintf", 1},           {"vsprintf", 1},           {"snprintf", 2},
+    {"vsnprintf", 2},         {"__sprintf_chk", 3},      {"__vsprintf_chk", 3},
+    {"__snprintf_chk", 4},    {"__vsnprintf_chk", 4},    {"__builtin___sprintf_chk", 3},
+    {"__builtin___vsprintf_chk", 3}, {"__builtin___snprintf_chk", 4},
+    {"__builtin___vsnprintf_chk", 4}, {"sqlite3_snprintf", 2}, {"sqlite3_vsnprintf", 2},
+};
+
+/* format_may_store: whether argument i of call, a printf format, may have
+** a %n conversion: it is not one string literal whose escapes are all of
+** one character (\n, \", ...: an octal one could spell "%n"), or it has
+** one. */
+static bool format_may_store(CXCursor call, int i)
+{
+    if (i >= clang_Cursor_getNumArguments(call))
+        return true;
+    CXCursor fmt = strip(clang_Cursor_getArgument(call, (unsigned)i));
+    if (clang_getCursorKind(fmt) != CXCursor_StringLiteral)
+        return true;
+    char *lit = spelling(fmt);
+    size_t len = strlen(lit);
+    bool stores = len < 2 || lit[0] != '"' || lit[len - 1] != '"';
+    for (size_t k = 1; !stores && k < len - 1; k++) {
+        if (lit[k] == '\\') {
+            stores = !strchr("ntrabfv\\'\"?", lit[++k]);
+        } else if (lit[k] == '"') {
+            stores = true; /* literals pasted together: not read */
+        } else if (lit[k] == '%') {
+            k++;
+            if (lit[k] == '%')
+                continue;
+            k += strspn(lit + k, "0123456789$#-+ '*.I!,"); /* SQLite's ! and , too */
+            k += strspn(lit + k, "hlLqjzt");
+            stores = lit[k] == 'n';
+            k--;
+        }
+    }
+    free(lit);
+    return stores;
+}
+
+/* scan_allocates: whether a scanf-family call's format (argument first-1)
+** may have an m conversion ("%ms"), which allocates from the host's heap:
+** the mirror's free leaves host memory to the primary, so every mirror
+** would leak it.  A format that is no literal is scan_fits' to refuse. */
+static bool scan_allocates(CXCursor call, int first)
+{
+    if (first < 1 || first > clang_Cursor_getNumArguments(call))
+        return false;
+    CXCursor fmt = strip(clang_Cursor_getArgument(call, (unsigned)first - 1));
+    if (clang_getCursorKind(fmt) != CXCursor_StringLiteral)
+        return false;
+    char *lit = spelling(fmt);
+    bool allocates = false;
+    for (const char *f = lit; !allocates && (f = strchr(f, '%'));) {
+        f++;
+        if (*f == '%') {
+            f++;
+            continue;
+        }
+        f += strspn(f, "*0123456789$");
+        allocates = f[strcspn(f, "m")] && strcspn(f, "m") < strspn(f, "hljztLqm");
+    }
+    free(lit);
+    return allocates;
+}
+
 /* bounds_call: what a library call writes into a local array. */
 static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
 {
@@ -767,11 +841,16 @@ static void bounds_call(Bounds *b, CXCursor call, const Callees *callees)
         }
     if (is_unbounded_writer(name))
         bounds_unbounded(b, call);
+    for (size_t i = 0; i < sizeof formatters / sizeof *formatters; i++)
+        if (strcmp(formatters[i].name, name) == 0 && format_may_store(call, formatters[i].format))
+            bounds_block(b, call, "%s's format is no literal free of %%n, which stores through an argument", name);
     /* sscanf's %s fills a char array as far as its input goes, wherever
     ** the array is: only a width that the array holds bounds it. */
     unsigned written = call_written(name);
     int first = written == CALL_ALL_FROM(2) ? 2 : written == CALL_ALL_FROM(1);
-    if (first && !scan_fits(call, first))
+    if (first && scan_allocates(call, first))
+        bounds_block(b, call, "%s's %%m allocates from the host's heap, which the mirror cannot free", name);
+    else if (first && !scan_fits(call, first))
         bounds_block(b, call, "%s fills a char array as far as its input goes", name);
     else if (!filled && !first && !is_unbounded_writer(name) && written != CALL_WRITES_STATE)
         bounds_unsized(b, call, callee, name, written);

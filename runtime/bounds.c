@@ -78,6 +78,7 @@ PTM_API char *ptm_local_strcat(const volatile void *obj, size_t size, const char
 PTM_API int ptm_local_vsprintf(const volatile void *obj, size_t size, const char *where,
                                char *d, const char *fmt, va_list ap)
 {
+    ptmFormatCheck(fmt);
     size_t r = room(obj, size, where, d);
     int n = vsnprintf(d, r, fmt, ap);
     if (n >= 0 && (size_t)n >= r)

@@ -519,8 +519,19 @@ static void leftByLongjmp(void *ctx)
 
 /* callHost: fn (the primary, an alternative) on c's frame, for the host:
 ** a longjmp out of it ends the call (leftByLongjmp) and goes on. */
+/*
+** Whether this thread runs libptm's own part of a call (not its primary or
+** alternative, which callHost runs with it cleared).  A transaction called
+** while it is set comes from a signal handler that interrupted that part,
+** which may hold one of the call's locks (the history's): the new call
+** would wait on it for ever, so it runs as a plain build's call.
+*/
+static _Thread_local int inRuntime;
+
 PTM_HOT static void callHost(Call *c, ptm_thunk fn)
 {
+    int was = inRuntime;
+    inRuntime = 0;
     struct ptmJumpScope scope = {.kind = PTM_SCOPE_CALL,
                                  .hi = (uintptr_t)__builtin_frame_address(0),
                                  .unwind = leftByLongjmp,
@@ -532,6 +543,7 @@ PTM_HOT static void callHost(Call *c, ptm_thunk fn)
     fn(c->frame);
     c->last_err = errno;
     ptmJumpLeave(&scope);
+    inRuntime = was;
 }
 
 /* retry_view: what the attempts so far showed, for a re-judgment. */
@@ -785,8 +797,9 @@ __attribute__((noinline)) static int dry_run_result(Call *c, void *frame, const 
     return c->run.verdict != PTM_VERDICT_FAILED;
 }
 
-/* in_mirror: a transaction called from inside a mirror (its clone called
-** another transaction) runs that transaction's mirror, and nothing else. */
+/* in_mirror: a transaction called from inside a fork mirror (code the
+** child runs unproved, a handler of the host) runs that transaction's
+** mirror, and nothing else: the child's effects end with it. */
 static int run_nested_mirror(const struct ptm_tx_desc *d, void *frame)
 {
     d->mirror(frame);
@@ -849,7 +862,8 @@ __attribute__((noinline)) static int run_alternative(Call *c, unsigned alt, Endi
     return 1;
 }
 
-PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
+/* tx_run: ptm_tx_run's call, with inRuntime set. */
+PTM_HOT static int tx_run(const struct ptm_tx_desc *d, void *frame)
 {
     pthread_once(&env_once, read_env);
     if (ptmShimCalling)
@@ -925,6 +939,7 @@ PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
         c.left = 1;
         finish(&c, PTM_DECISION_PRIMARY, d->function, 0, 0, t0, NULL);
         release(&c);
+        inRuntime = 0; /* the jump goes on into the host's code */
         ptmJumpResume();
     }
 
@@ -1018,4 +1033,21 @@ PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
 out:
     release(&c);
     return success;
+}
+
+PTM_HOT int ptm_tx_run(const struct ptm_tx_desc *d, void *frame)
+{
+    /* An inline mirror's clones call clones, never this: a call made while
+    ** one runs on this thread comes from the host's signal handler, whose
+    ** call a plain build would make for real (as a nested mirror, its
+    ** effect was dropped with the mirror's write buffer). */
+    if (ptmRedoCurrent || (inRuntime && !ptmMirrorCurrent)) {
+        d->primary(frame);
+        return judge(d, frame);
+    }
+    int was = inRuntime;
+    inRuntime = 1;
+    int r = tx_run(d, frame);
+    inRuntime = was;
+    return r;
 }

@@ -213,6 +213,8 @@ struct ptm_xstate {
 ** frame), runs the mirror, scores it, and then runs an alternative or the
 ** primary with retries.  Runtime trouble (a mirror that cannot start, a
 ** broken rules script) never reaches the caller: the primary runs instead.
+** A call made from a signal handler that interrupted libptm's part of
+** another call on the same thread runs only its primary, as a plain build.
 ** Returns 1 when the path that ran met success_criteria, 0 otherwise.
 */
 PTM_API int ptm_tx_run(const struct ptm_tx_desc *desc, void *frame);

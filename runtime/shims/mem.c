@@ -5,16 +5,33 @@
 ** arena, released when the mirror ends: a mirror that allocates leaks
 ** nothing into the host, and one that frees never frees the host's memory
 ** (free of a host pointer does nothing; its memory is the primary's to
-** free).  memcpy, memmove and memset write through the write buffer, so a
+** free, so an allocation the library made would leak at every mirror).  memcpy, memmove and memset write through the write buffer, so a
 ** copy into host memory lands in the mirror's view of it; memcmp, memchr,
 ** strncmp and strnlen read the mirror's view of exactly the bytes they
 ** are given, which ptmcc cannot size at the call (a pointer and a count).
+**
+** strerror and strsignal are here for the same reason as the heap: for a
+** number glibc has no text for, it formats one into a per-thread buffer of
+** its own and frees the one before, which may be the string the host got
+** from its last such call (called as they are, an inline mirror freed the
+** host's string).  In an inline mirror that text goes into the mirror's
+** heap instead.
+**
+** A printf format's %n stores the count through a pointer argument,
+** wherever it points: a format with one stops an inline mirror
+** (ptmFormatCheck, which the stdio shims and ptm_local_sprintf call;
+** ptmcc keeps snprintf and the others it calls directly from inline
+** mirrors unless their format is a literal without one).
 **
 ** Outside an inline mirror (in a fork child, or outside any mirror) each
 ** shim is the real call.  None of them records an event: memory is not I/O.
 */
 #include <errno.h>
+#include <libintl.h>
 #include <malloc.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +57,40 @@ void *ptm_shim_calloc(size_t n, size_t size)
     if (p)
         memset(p, 0, n * size);
     return p;
+}
+
+/*
+** Aligned allocations, in an inline mirror, from its heap too: called as
+** they are, each mirror leaked its allocation, which the free shim leaves
+** to a primary that never made it.  An alignment past 64 KiB, or one
+** that is not a power of two (which glibc versions treat differently),
+** stops the inline mirror and a fork makes the real call.
+*/
+static void *alignedHeap(struct ptmRedo *r, size_t align, size_t n)
+{
+    if (align > 65536 || (align & (align - 1)))
+        ptmMirrorBail("inline mirror stopped: an aligned allocation it cannot make in its heap; fork");
+    return ptmRedoMalloc(r, n, align);
+}
+
+void *ptm_shim_aligned_alloc(size_t align, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    return r ? alignedHeap(r, align, n) : aligned_alloc(align, n);
+}
+
+/* ptm_shim_posix_memalign: EINVAL, *out untouched, for an alignment POSIX
+** refuses; else 0 and *out (in the mirror's view) the allocation. */
+int ptm_shim_posix_memalign(void **out, size_t align, size_t n)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return posix_memalign(out, align, n);
+    if (align % sizeof(void *) || (align & (align - 1)) || !align)
+        return EINVAL;
+    void *p = alignedHeap(r, align, n);
+    *(void **)ptmRedoOut(out, sizeof *out) = p;
+    return 0;
 }
 
 /*
@@ -167,4 +218,83 @@ size_t ptm_shim_strnlen(const char *s, size_t max)
 {
     struct ptmRedo *r = ptmRedoCurrent;
     return r ? viewLength(r, s, max) : strnlen(s, max);
+}
+
+/* A copy of text, n bytes and a NUL, in the mirror's heap r (NULL when full). */
+static char *heapText(struct ptmRedo *r, const char *text, size_t n)
+{
+    char *p = ptmRedoMalloc(r, n + 1, 0);
+    if (p) {
+        memcpy(p, text, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/*
+** ptm_shim_strerror: strerror's text for errnum.  In an inline mirror,
+** GNU strerror_r gives glibc's own text (translated as strerror's) without
+** touching its per-thread buffer: a static string for a known number,
+** else "Unknown error N" in buf, which is copied to the mirror's heap.
+** errno is left as it was, as strerror leaves it.
+*/
+char *ptm_shim_strerror(int errnum)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return strerror(errnum);
+    int saved = errno;
+    char buf[128];
+    char *text = strerror_r(errnum, buf, sizeof buf);
+    if (text == buf)
+        text = heapText(r, buf, strlen(buf));
+    errno = saved;
+    return text ? text : (char *)"Unknown error";
+}
+
+/*
+** ptm_shim_strsignal: strsignal's text for sig.  A signal glibc describes
+** is its translated description, as strsignal returns it without a
+** buffer; any other is formatted as glibc formats it ("Real-time signal
+** N" from SIGRTMIN, else "Unknown signal N") into the mirror's heap.
+*/
+char *ptm_shim_strsignal(int sig)
+{
+    struct ptmRedo *r = ptmRedoCurrent;
+    if (!r)
+        return strsignal(sig);
+    const char *desc = sigdescr_np(sig);
+    if (desc)
+        return dgettext("libc", desc);
+    char buf[128];
+    int n;
+    if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        n = snprintf(buf, sizeof buf, dgettext("libc", "Real-time signal %d"), sig - SIGRTMIN);
+    else
+        n = snprintf(buf, sizeof buf, dgettext("libc", "Unknown signal %d"), sig);
+    char *text = n < 0 ? NULL : heapText(r, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    return text ? text : (char *)"Unknown signal";
+}
+
+/* Whether fmt has a %n conversion (%n, %ln, %2$hhn ...). */
+static bool formatStores(const char *fmt)
+{
+    for (const char *f = fmt; (f = strchr(f, '%')) != NULL;) {
+        f++;
+        if (*f == '%') {
+            f++;
+            continue;
+        }
+        f += strspn(f, "0123456789$#-+ '*.I!,"); /* SQLite's ! and , too */
+        f += strspn(f, "hlLqjzt");
+        if (*f == 'n')
+            return true;
+    }
+    return false;
+}
+
+void ptmFormatCheck(const char *fmt)
+{
+    if (ptmRedoCurrent && fmt && formatStores(fmt))
+        ptmMirrorBail("inline mirror stopped: a format's %n stores through an argument; fork");
 }

@@ -25,10 +25,12 @@ void ptm_shim_sqlite3_free(void *p)
 
 /*
 ** ptm_shim_sqlite3_vmprintf, ptm_shim_sqlite3_mprintf: the real calls; in
-** a mirror the string is recorded as the mirror's to free.
+** a mirror the string is recorded as the mirror's to free.  SQLite's
+** formats have %n too: one stops an inline mirror (ptmFormatCheck).
 */
 char *ptm_shim_sqlite3_vmprintf(const char *fmt, va_list ap)
 {
+    ptmFormatCheck(fmt);
     char *s = sqlite3_vmprintf(fmt, ap);
     return ptmMirrorCurrent ? ptmSqlHandOut(ptmMirrorCurrent, s) : s;
 }

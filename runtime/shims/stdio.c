@@ -335,6 +335,7 @@ static int mirrorVfprintf(struct ptmMirror *m, FILE *stream, const char *fmt, va
     int len, r;
 
     *bytes = 0;
+    ptmFormatCheck(fmt);
     if ((*err = ptmStdioStreamFor(m, stream, &s)) != 0)
         return -1;
     if (!fmt) {
@@ -473,6 +474,7 @@ static int mirrorVdprintf(struct ptmMirror *m, unsigned call, int fd, const char
     struct ptmEvent *ev;
     uint64_t t0 = ptmOsNowNs();
     int len = -1;
+    ptmFormatCheck(fmt);
     int err = fmt ? ptmSimEntry(m, fd, &f) : EINVAL;
     if (!err) {
         va_list aq;
