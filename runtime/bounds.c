@@ -14,6 +14,7 @@
 ** the event says where.
 */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,37 @@ PTM_API char *ptm_local_strcat(const volatile void *obj, size_t size, const char
                                char *d, const char *s)
 {
     return ptm_local_strncat(obj, size, where, d, s, SIZE_MAX);
+}
+
+/* A printf format's %n stores the count through a pointer argument,
+** wherever it points: a format with one stops an inline mirror
+** (ptmFormatCheck, which the stdio shims, SQLite's printf shims and
+** ptm_local_sprintf call; ptmcc keeps snprintf and the others it calls
+** directly from inline mirrors unless their format is a literal without
+** one).  Here, below the shims, which call it. */
+
+/* Whether fmt has a %n conversion (%n, %ln, %2$hhn ...). */
+static bool formatStores(const char *fmt)
+{
+    for (const char *f = fmt; (f = strchr(f, '%')) != NULL;) {
+        f++;
+        if (*f == '%') {
+            f++;
+            continue;
+        }
+        f += strspn(f, "0123456789$#-+ '*.I!,"); /* SQLite's ! and , too */
+        f += strspn(f, "hlLqjzt");
+        if (*f == 'n')
+            return true;
+    }
+    return false;
+}
+
+/* ptmFormatCheck: see ptm_int.h. */
+void ptmFormatCheck(const char *fmt)
+{
+    if (ptmRedoCurrent && fmt && formatStores(fmt))
+        ptmMirrorBail("inline mirror stopped: a format's %n stores through an argument; fork");
 }
 
 PTM_API int ptm_local_vsprintf(const volatile void *obj, size_t size, const char *where,

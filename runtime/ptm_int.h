@@ -730,7 +730,7 @@ void ptmRedoRead(struct ptmRedo *r, void *dst, const void *src, size_t n);
 ** mirror handed it: p, or in an inline mirror the write buffer's view. */
 void *ptmRedoOut(void *p, size_t n);
 const void *ptmRedoIn(const void *p, size_t n);
-/* ptmFormatCheck (shims/mem.c): in an inline mirror, stops it
+/* ptmFormatCheck (bounds.c): in an inline mirror, stops it
 ** (ptmMirrorBail: a fork runs it) when fmt, a printf format, has a %n
 ** conversion, which stores through a pointer argument the host may have
 ** given the mirror. */

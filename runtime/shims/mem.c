@@ -17,12 +17,6 @@
 ** host's string).  In an inline mirror that text goes into the mirror's
 ** heap instead.
 **
-** A printf format's %n stores the count through a pointer argument,
-** wherever it points: a format with one stops an inline mirror
-** (ptmFormatCheck, which the stdio shims and ptm_local_sprintf call;
-** ptmcc keeps snprintf and the others it calls directly from inline
-** mirrors unless their format is a literal without one).
-**
 ** Outside an inline mirror (in a fork child, or outside any mirror) each
 ** shim is the real call.  None of them records an event: memory is not I/O.
 */
@@ -274,27 +268,4 @@ char *ptm_shim_strsignal(int sig)
         n = snprintf(buf, sizeof buf, dgettext("libc", "Unknown signal %d"), sig);
     char *text = n < 0 ? NULL : heapText(r, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     return text ? text : (char *)"Unknown signal";
-}
-
-/* Whether fmt has a %n conversion (%n, %ln, %2$hhn ...). */
-static bool formatStores(const char *fmt)
-{
-    for (const char *f = fmt; (f = strchr(f, '%')) != NULL;) {
-        f++;
-        if (*f == '%') {
-            f++;
-            continue;
-        }
-        f += strspn(f, "0123456789$#-+ '*.I!,"); /* SQLite's ! and , too */
-        f += strspn(f, "hlLqjzt");
-        if (*f == 'n')
-            return true;
-    }
-    return false;
-}
-
-void ptmFormatCheck(const char *fmt)
-{
-    if (ptmRedoCurrent && fmt && formatStores(fmt))
-        ptmMirrorBail("inline mirror stopped: a format's %n stores through an argument; fork");
 }
