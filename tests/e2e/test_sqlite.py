@@ -102,11 +102,18 @@ class SqliteTest(unittest.TestCase):
         realcode.run_timed([ptmtest.ptmcc(), "-fptm-mirror-all", *CFLAGS, "-Wall", "-Wextra",
                             "-Werror", "-I", self.amal, os.path.join(HERE, "sqlite", "exec_tx.c"),
                             self.ptm_obj, "-o", exe, *LIBS], d, env=ptmtest.clean_env())
+        record = self.dry_then_real(exe, d, "dry.trace", "sqlite.exec")
+        self.assertFalse(record["signals"]["criteria_failed"])
+
+    def dry_then_real(self, exe, d, trace_name, tx_id):
+        """exe (db, sql) inserts a row through transaction tx_id: a dry run
+        returns the mirror's result and leaves d as it was; a real run
+        inserts it.  Returns the dry run's trace record."""
         db = os.path.join(d, "kv.db")
-        r = subprocess.run([self.plain, db], input=b"CREATE TABLE kv(k TEXT PRIMARY KEY, v);"
-                           b"INSERT INTO kv VALUES('a', 1);", capture_output=True, check=True)
+        subprocess.run([self.plain, db], input=b"CREATE TABLE kv(k TEXT PRIMARY KEY, v);"
+                       b"INSERT INTO kv VALUES('a', 1);", capture_output=True, check=True)
         before = ptmtest.dir_state(d)
-        trace = os.path.join(self.work, "dry.trace")
+        trace = os.path.join(self.work, trace_name)
         insert = "INSERT INTO kv VALUES('b', 2)"
         r = subprocess.run([exe, db, insert], capture_output=True, text=True, timeout=120,
                            env=ptmtest.clean_env(PTM_DRY_RUN=1, PTM_TRACE=trace))
@@ -115,17 +122,17 @@ class SqliteTest(unittest.TestCase):
         # changed nothing.
         self.assertEqual(r.stdout, "rc 0 changes 0\n")
         self.assertEqual(ptmtest.dir_state(d), before)
-        records = [t for t in ptmtest.read_trace(trace) if t["transaction_id"] == "sqlite.exec"]
+        records = [t for t in ptmtest.read_trace(trace) if t["transaction_id"] == tx_id]
         self.assertEqual(len(records), 1, records)
         self.assertEqual(records[0]["mirror_status"], "returned", records[0])
         self.assertEqual(records[0]["dry_run_result"], "mirror")
-        self.assertFalse(records[0]["signals"]["criteria_failed"])
         r = subprocess.run([exe, db, insert], capture_output=True, text=True, timeout=120,
                            env=ptmtest.clean_env())
         self.assertEqual(r.stdout, "rc 0 changes 1\n")
         r = subprocess.run([self.plain, db, "SELECT group_concat(k || v) FROM kv"],
                            capture_output=True, text=True, check=True)
         self.assertEqual(r.stdout, "a1,b2\n")
+        return records[0]
 
     def test_transaction_inside_sqlite_dry_run_leaves_the_database(self):
         """sqlite3_exec annotated in sqlite3.c itself; exec_tx.c built by
@@ -149,29 +156,9 @@ class SqliteTest(unittest.TestCase):
         exe = os.path.join(d, "exec_tx")
         realcode.run_timed([ptmtest.ptmcc(), main_obj, obj, "-o", exe, *LIBS], d,
                            env=ptmtest.clean_env())
-        db = os.path.join(d, "kv.db")
-        subprocess.run([self.plain, db], input=b"CREATE TABLE kv(k TEXT PRIMARY KEY, v);"
-                       b"INSERT INTO kv VALUES('a', 1);", capture_output=True, check=True)
-        before = ptmtest.dir_state(d)
-        trace = os.path.join(self.work, "inside.trace")
-        insert = "INSERT INTO kv VALUES('b', 2)"
-        r = subprocess.run([exe, db, insert], capture_output=True, text=True, timeout=120,
-                           env=ptmtest.clean_env(PTM_DRY_RUN=1, PTM_TRACE=trace))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout, "rc 0 changes 0\n")
-        self.assertEqual(ptmtest.dir_state(d), before)
-        records = [t for t in ptmtest.read_trace(trace) if t["transaction_id"] == "sqlite3.exec"]
-        self.assertEqual(len(records), 1, records)
-        self.assertEqual(records[0]["mirror_status"], "returned", records[0])
-        self.assertEqual(records[0]["dry_run_result"], "mirror")
+        record = self.dry_then_real(exe, d, "inside.trace", "sqlite3.exec")
         self.assertIn(("sqlite3_step", "SQLITE_DONE changes=1"),
-                      [(e["call"], e["detail"]) for e in records[0]["events"]])
-        r = subprocess.run([exe, db, insert], capture_output=True, text=True, timeout=120,
-                           env=ptmtest.clean_env())
-        self.assertEqual(r.stdout, "rc 0 changes 1\n")
-        r = subprocess.run([self.plain, db, "SELECT group_concat(k || v) FROM kv"],
-                           capture_output=True, text=True, check=True)
-        self.assertEqual(r.stdout, "a1,b2\n")
+                      [(e["call"], e["detail"]) for e in record["events"]])
 
 
 if __name__ == "__main__":
