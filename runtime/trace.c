@@ -178,17 +178,22 @@ static int traceEndsCut(const char *path, int fd)
 }
 
 /* traceOpen: opens path for appending records and notes what it is.
-** Returns the descriptor, or -1 (errno set). */
+** Returns the descriptor, or -1 (errno set): also when it cannot be told
+** what it is, since each record would then open it again. */
 static int traceOpen(const char *path)
 {
     struct stat st;
     int fd = ptmOs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    if (ptmOs.fstat(fd, &st) == 0) {
-        atomic_store(&traceFile.dev, st.st_dev);
-        atomic_store(&traceFile.ino, st.st_ino);
+    if (ptmOs.fstat(fd, &st) != 0) {
+        int err = errno;
+        ptmOs.close(fd);
+        errno = err;
+        return -1;
     }
+    atomic_store(&traceFile.dev, st.st_dev);
+    atomic_store(&traceFile.ino, st.st_ino);
     return fd;
 }
 

@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "fd_test.h"
 #include "ptm_int.h"
 
 /* --- helpers ------------------------------------------------------------ */
@@ -585,6 +586,70 @@ Test(trace, write_errors_are_dropped)
     json_t *recs[2];
     cr_assert_eq(readTrace(recs, 2), 1, "the first record is lost, the second written");
     json_decref(recs[0]);
+}
+
+static int anyFd(const struct stat *st, const void *arg)
+{
+    (void)st, (void)arg;
+    return 1;
+}
+
+static int openFds(void)
+{
+    return fdsPicked(anyFd, NULL, -1);
+}
+
+static int fstatFails(int fd, struct stat *st)
+{
+    (void)fd, (void)st;
+    errno = EIO;
+    return -1;
+}
+
+/* A trace file that cannot be told what it is (fstat fails) is no trace:
+** said, and no descriptor is opened again for each record. */
+Test(trace, a_file_that_cannot_be_stat_is_no_trace)
+{
+    traceTo();
+    ptmOs.fstat = fstatFails;
+    struct ptmRing *ring = ledgerRing();
+    writeLedger(ring);
+    int fds = openFds();
+    for (int i = 0; i < 50; i++)
+        writeLedger(ring);
+    cr_expect_eq(openFds(), fds, "no descriptor per record");
+    ptmOsReset();
+    ptmRingDestroy(ring);
+    cr_expect(strstr(ptm_last_error(), "cannot open it"), "%s", ptm_last_error());
+}
+
+/* The program closes the trace's descriptor and gets its number for a
+** file of its own: the next record goes to the trace file, opened again,
+** and the host's file keeps what it had. */
+Test(trace, a_descriptor_the_program_reused_is_not_written)
+{
+    traceTo();
+    struct ptmRing *ring = ledgerRing();
+    writeLedger(ring);
+    char host[64];
+    snprintf(host, sizeof host, "/tmp/ptm-trace-host-XXXXXX");
+    int hfd = mkstemp(host);
+    cr_assert_geq(hfd, 0);
+    cr_assert_eq(write(hfd, "host\n", 5), 5);
+    struct stat ts;
+    cr_assert_eq(stat(tracePath, &ts), 0);
+    cr_assert_eq(reuseFds(hfd, sameFile, &ts), 1);
+    writeLedger(ring);
+    ptmRingDestroy(ring);
+    struct stat hs;
+    cr_assert_eq(fstat(hfd, &hs), 0);
+    cr_expect_eq(hs.st_size, 5, "the host's file got %lld bytes", (long long)hs.st_size);
+    close(hfd);
+    unlink(host);
+    json_t *recs[2];
+    cr_assert_eq(readTrace(recs, 2), 2, "both records in the trace file");
+    json_decref(recs[0]);
+    json_decref(recs[1]);
 }
 
 static void *writer(void *arg)
