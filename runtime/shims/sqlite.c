@@ -873,98 +873,29 @@ static sqlite3 *stateDb(struct ptmMirror *m, sqlite3 *db, struct sqlDb **out)
     return d->host ? d->handle : d->own_memory || !freshDb() ? d->odb : freshDb();
 }
 
-/*
-** ptm_shim_sqlite3_errcode, ptm_shim_sqlite3_extended_errcode,
-** ptm_shim_sqlite3_errmsg, ptm_shim_sqlite3_errmsg16,
-** ptm_shim_sqlite3_changes, ptm_shim_sqlite3_changes64,
-** ptm_shim_sqlite3_last_insert_rowid, ptm_shim_sqlite3_get_autocommit:
-** the real getter; in a mirror, of the overlay once the mirror ran SQL on
-** the connection, else of the host's connection (a read).
-*/
-int ptm_shim_sqlite3_errcode(struct sqlite3 *db)
+/* ptmSqlStateDb: see sqlite_int.h. */
+sqlite3 *ptmSqlStateDb(struct ptmMirror *m, sqlite3 *db)
 {
     struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_errcode(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_errcode(db);
+    return stateDb(m, db, &d);
 }
 
-int ptm_shim_sqlite3_extended_errcode(struct sqlite3 *db)
+/* ptmSqlStateAutocommit: see sqlite_int.h. */
+int ptmSqlStateAutocommit(struct ptmMirror *m, sqlite3 *db)
 {
     struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_extended_errcode(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_extended_errcode(db);
-}
-
-const char *ptm_shim_sqlite3_errmsg(struct sqlite3 *db)
-{
-    struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_errmsg(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_errmsg(db);
-}
-
-const void *ptm_shim_sqlite3_errmsg16(struct sqlite3 *db)
-{
-    struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_errmsg16(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_errmsg16(db);
-}
-
-int ptm_shim_sqlite3_changes(struct sqlite3 *db)
-{
-    struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_changes(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_changes(db);
-}
-
-long long ptm_shim_sqlite3_changes64(struct sqlite3 *db)
-{
-    struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_changes64(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_changes64(db);
-}
-
-long long ptm_shim_sqlite3_last_insert_rowid(struct sqlite3 *db)
-{
-    struct sqlDb *d;
-    return ptmMirrorCurrent ? sqlite3_last_insert_rowid(stateDb(ptmMirrorCurrent, db, &d))
-                            : sqlite3_last_insert_rowid(db);
-}
-
-int ptm_shim_sqlite3_get_autocommit(struct sqlite3 *db)
-{
-    struct sqlDb *d;
-    if (!ptmMirrorCurrent)
-        return sqlite3_get_autocommit(db);
-    sqlite3 *on = stateDb(ptmMirrorCurrent, db, &d);
+    sqlite3 *on = stateDb(m, db, &d);
     return d && d->used && d->checked ? 1 : sqlite3_get_autocommit(on);
 }
 
-/* total_changes in a mirror: the host's when mapped plus what the mirror's
-** statements changed on the overlay since (the overlay's counter runs on
-** across mirrors). */
-static sqlite3_int64 mirrorTotalChanges(struct ptmMirror *m, sqlite3 *db)
+/* ptmSqlStateTotalChanges: see sqlite_int.h. */
+sqlite3_int64 ptmSqlStateTotalChanges(struct ptmMirror *m, sqlite3 *db)
 {
     struct sqlDb *d;
     sqlite3 *on = stateDb(m, db, &d);
     if (!d || !d->begun)
         return sqlite3_total_changes64(on);
     return (d->host ? d->host_total : 0) + sqlite3_total_changes64(d->odb) - d->ov_total;
-}
-
-/*
-** ptm_shim_sqlite3_total_changes, ptm_shim_sqlite3_total_changes64: the
-** real calls; in a mirror the host's count plus the mirror's changes.
-*/
-int ptm_shim_sqlite3_total_changes(struct sqlite3 *db)
-{
-    return ptmMirrorCurrent ? (int)mirrorTotalChanges(ptmMirrorCurrent, db)
-                            : sqlite3_total_changes(db);
-}
-
-long long ptm_shim_sqlite3_total_changes64(struct sqlite3 *db)
-{
-    return ptmMirrorCurrent ? mirrorTotalChanges(ptmMirrorCurrent, db)
-                            : sqlite3_total_changes64(db);
 }
 
 /* ------------------------------------------------------------------------

@@ -301,6 +301,18 @@ void ptmSqlPrimaryRestore(void *saved);
 int ptmSqlPrivateFd(const char *path, struct stat *st);
 void ptmSqlPinSet(int was[PTM_SQL_PINS], const int now[PTM_SQL_PINS]);
 
+/* The connection state a mirror's getters read (shims/sqlite.c; the
+** getters are in sqlite_get.c).  ptmSqlStateDb: the connection to read
+** for db in mirror m: the overlay's once the mirror ran a statement on
+** it; before that the host's own (a read) or, for one the mirror opened,
+** a fresh one's.  ptmSqlStateAutocommit: db's autocommit flag in m (1
+** after a COMMIT the mirror's check kept open).  ptmSqlStateTotalChanges:
+** the host's total_changes when mapped plus what m's statements changed
+** on the overlay since. */
+sqlite3 *ptmSqlStateDb(struct ptmMirror *m, sqlite3 *db);
+int ptmSqlStateAutocommit(struct ptmMirror *m, sqlite3 *db);
+sqlite3_int64 ptmSqlStateTotalChanges(struct ptmMirror *m, sqlite3 *db);
+
 /* ptmSqlWalLockFd: a private read-only descriptor (pinned, see
 ** sqlite_vfs.c) of the -shm of the database at path, -1 when it has none
 ** (not in WAL mode).  ptmSqlWalWriteHeld: whether another holder has the

@@ -63,6 +63,7 @@ LAYERS = [
         "shims/jump.c",
         "shims/sqlite.c",       # libptm_sqlite.a; families.c names it weakly
         "shims/sqlite_str.c",   # libptm_sqlite.a: its strings, on shims/sqlite.c
+        "shims/sqlite_get.c",   # libptm_sqlite.a: a connection's getters, on shims/sqlite.c
         "shims/families.c",
         "shims/sqlite_vfs.c",      # libptm_sqlite: the overlay VFS
         "shims/sqlite_busy.c",     # libptm_sqlite: the primary's busy wait
